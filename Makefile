@@ -1,0 +1,28 @@
+# `make run` and `make test` work on a fresh machine: they create .venv and install the project first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/csms --config config.toml run
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check csms ocpi simulators tests bench
+	$(VENV)/bin/mypy csms simulators
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

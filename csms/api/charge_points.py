@@ -1,0 +1,76 @@
+"""`/charge-points`: list, show and register charge points."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from csms.api.errors import ApiError, not_found
+from csms.api.params import cursor_errors, get_services, page_params, read_model
+from csms.api.responses import json_response, page_response
+from csms.api.schemas import ChargePointCreate
+from csms.api.serialize import JsonObject, charge_point_json
+from csms.domain.models import ChargePoint
+from csms.domain.secrets import hash_secret_async
+from csms.services import Services
+from csms.store.protocols import AlreadyExists
+
+
+def _conflict(charge_point_id: str) -> ApiError:
+    return ApiError(409, "conflict", f"charge point {charge_point_id!r} already exists")
+
+
+async def _charge_point_view(services: Services, charge_point: ChargePoint) -> JsonObject:
+    connectors = await services.store.list_connectors(charge_point.charge_point_id)
+    connection = services.registry.get(charge_point.charge_point_id)
+    return charge_point_json(charge_point, connectors, connection)
+
+
+async def handle_list_charge_points(request: web.Request) -> web.Response:
+    """`GET /charge-points?limit=&cursor=`: a page of charge points ordered by id."""
+    services = get_services(request)
+    page = page_params(request)
+    await services.writer.sync()
+    with cursor_errors(page):
+        charge_points, next_cursor = await services.store.list_charge_points(
+            limit=page.limit, cursor=page.cursor
+        )
+    items = [await _charge_point_view(services, cp) for cp in charge_points]
+    return page_response(request, items, next_cursor, page.limit)
+
+
+async def handle_get_charge_point(request: web.Request) -> web.Response:
+    """`GET /charge-points/{charge_point_id}`: one charge point; 404 when unknown."""
+    services = get_services(request)
+    charge_point_id = request.match_info["charge_point_id"]
+    await services.writer.sync()
+    charge_point = await services.store.get_charge_point(charge_point_id)
+    if charge_point is None:
+        raise not_found(f"charge point {charge_point_id!r}")
+    return json_response(await _charge_point_view(services, charge_point))
+
+
+async def handle_create_charge_point(request: web.Request) -> web.Response:
+    """`POST /charge-points`: register a charge point; 201 with it, 409 `conflict` when the id is taken."""
+    services = get_services(request)
+    body = await read_model(request, ChargePointCreate)
+    # Checked first so a duplicate does not pay for bcrypt; the store's AlreadyExists still covers a race.
+    if await services.store.get_charge_point(body.charge_point_id) is not None:
+        raise _conflict(body.charge_point_id)
+    password_hash = None
+    if body.password is not None:
+        password_hash = await hash_secret_async(body.password, services.config.security.bcrypt_rounds)
+    try:
+        stored = await services.store.add_charge_point(body.to_charge_point(password_hash, services.clock()))
+    except AlreadyExists:
+        raise _conflict(body.charge_point_id) from None
+    location = request.app.router["charge_point"].url_for(charge_point_id=stored.charge_point_id)
+    return json_response(
+        await _charge_point_view(services, stored), status=201, headers={"Location": str(location)}
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the charge point routes on the API sub-application."""
+    app.router.add_get("/charge-points", handle_list_charge_points, name="charge_points")
+    app.router.add_post("/charge-points", handle_create_charge_point)
+    app.router.add_get("/charge-points/{charge_point_id}", handle_get_charge_point, name="charge_point")

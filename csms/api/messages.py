@@ -1,0 +1,30 @@
+"""`/charge-points/{charge_point_id}/messages`: a charge point's OCPP-J frame log, newest first."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from csms.api.errors import not_found
+from csms.api.params import cursor_errors, get_services, page_params
+from csms.api.responses import page_response
+from csms.api.serialize import frame_json
+
+
+async def handle_list_messages(request: web.Request) -> web.Response:
+    """`GET /charge-points/{charge_point_id}/messages?limit=&cursor=`: logged frames; 404 if unknown."""
+    services = get_services(request)
+    charge_point_id = request.match_info["charge_point_id"]
+    page = page_params(request)
+    await services.writer.sync()
+    if await services.store.get_charge_point(charge_point_id) is None:
+        raise not_found(f"charge point {charge_point_id!r}")
+    with cursor_errors(page):
+        frames, next_cursor = await services.store.list_frames(
+            charge_point_id, limit=page.limit, cursor=page.cursor
+        )
+    return page_response(request, [frame_json(f) for f in frames], next_cursor, page.limit)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the message log route on the API sub-application."""
+    app.router.add_get("/charge-points/{charge_point_id}/messages", handle_list_messages, name="messages")

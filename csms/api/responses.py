@@ -1,0 +1,31 @@
+"""JSON responses (orjson) and paginated list responses with an RFC 8288 `Link: rel="next"` header."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+
+def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    """A response whose body is `data` serialised by orjson (keys and values must already be JSON types)."""
+    return web.Response(
+        status=status, body=orjson.dumps(data), content_type="application/json", headers=headers
+    )
+
+
+def page_response(
+    request: web.Request, items: list[dict[str, Any]], next_cursor: str | None, limit: int
+) -> web.Response:
+    """`{"items": [...], "next_cursor": str|null}`, plus a `Link` header to the next page when there is one.
+
+    The link keeps the request's other query parameters (filters) and is relative to the server, so it stays
+    right behind a reverse proxy (RFC 8288 resolves it against the request URL).
+    """
+    headers: dict[str, str] = {}
+    if next_cursor is not None:
+        url = request.rel_url.update_query(cursor=next_cursor, limit=str(limit))
+        headers["Link"] = f'<{url}>; rel="next"'
+    return json_response({"items": items, "next_cursor": next_cursor}, headers=headers)

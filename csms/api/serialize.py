@@ -1,0 +1,161 @@
+"""Domain records to the API's JSON objects: snake_case keys, `...Z` UTC timestamps, energy as integer Wh.
+
+Decimal measured values become strings (`"1234.5"`) so no precision is lost in a JSON float. Secrets never
+leave: a charge point shows `has_password`, never its hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from csms.domain.clock import isoformat_z
+from csms.domain.models import ChargePoint, Connector, FrameRecord, IdToken, MeterSample, Transaction
+from csms.domain.registry import LiveConnection
+
+JsonObject = dict[str, Any]
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """`value` as RFC 3339 UTC with milliseconds and `Z`, or None."""
+    return None if value is None else isoformat_z(value)
+
+
+def decimal_text(value: Decimal) -> str:
+    """`value` in plain positional notation (never `1E+3`), exactly as precise as stored."""
+    return format(value, "f")
+
+
+def connector_json(connector: Connector) -> JsonObject:
+    """One connector's current state."""
+    return {
+        "connector_id": connector.connector_id,
+        "status": str(connector.status),
+        "status_detail": connector.status_detail,
+        "error_code": connector.error_code,
+        "info": connector.info,
+        "status_at": timestamp(connector.status_at),
+    }
+
+
+def evses_json(connectors: Iterable[Connector]) -> tuple[JsonObject | None, list[JsonObject]]:
+    """Split connector states into (station status from EVSE 0, EVSEs with their connectors, by evse_id).
+
+    `connectors` come ordered by (evse_id, connector_id) from `StationStore.list_connectors`.
+    """
+    station_status: JsonObject | None = None
+    evses: dict[int, list[JsonObject]] = {}
+    for connector in connectors:
+        if connector.evse_id == 0:
+            station_status = connector_json(connector)
+            del station_status["connector_id"]
+            continue
+        evses.setdefault(connector.evse_id, []).append(connector_json(connector))
+    return station_status, [{"evse_id": evse_id, "connectors": items} for evse_id, items in evses.items()]
+
+
+def charge_point_json(
+    charge_point: ChargePoint, connectors: Iterable[Connector], connection: LiveConnection | None
+) -> JsonObject:
+    """A charge point with its boot data, live connection and connector states.
+
+    Args:
+        charge_point: the stored record.
+        connectors: its connector states (`StationStore.list_connectors`).
+        connection: its live connection from the registry, or None when it is offline.
+    """
+    station_status, evses = evses_json(connectors)
+    ocpp_version = charge_point.ocpp_version
+    if ocpp_version is None and connection is not None:
+        ocpp_version = connection.ocpp_version
+    return {
+        "charge_point_id": charge_point.charge_point_id,
+        "registration_status": str(charge_point.registration_status),
+        "ocpp_version": ocpp_version,
+        "connected": connection is not None,
+        "connected_at": timestamp(connection.connected_at) if connection is not None else None,
+        "last_heartbeat_at": timestamp(charge_point.last_heartbeat_at),
+        "last_boot_at": timestamp(charge_point.last_boot_at),
+        "boot": {
+            "vendor": charge_point.vendor,
+            "model": charge_point.model,
+            "serial_number": charge_point.serial_number,
+            "firmware_version": charge_point.firmware_version,
+            "iccid": charge_point.iccid,
+            "imsi": charge_point.imsi,
+            "meter_type": charge_point.meter_type,
+            "meter_serial_number": charge_point.meter_serial_number,
+            "reason": charge_point.boot_reason,
+        },
+        "firmware_status": charge_point.firmware_status,
+        "diagnostics_status": charge_point.diagnostics_status,
+        "log_status": charge_point.log_status,
+        "has_password": charge_point.password_hash is not None,
+        "station_status": station_status,
+        "evses": evses,
+        "created_at": timestamp(charge_point.created_at),
+    }
+
+
+def session_json(tx: Transaction) -> JsonObject:
+    """A charging session (transaction); energy in integer Wh, `energy_wh` None until a register was read."""
+    return {
+        "id": tx.id,
+        "charge_point_id": tx.charge_point_id,
+        "evse_id": tx.evse_id,
+        "connector_id": tx.connector_id,
+        "transaction_id": tx.ocpp_transaction_id,
+        "status": str(tx.status),
+        "id_token": tx.id_token,
+        "id_token_type": tx.id_token_type,
+        "started_at": timestamp(tx.started_at),
+        "stopped_at": timestamp(tx.stopped_at),
+        "meter_start_wh": tx.meter_start_wh,
+        "meter_stop_wh": tx.meter_stop_wh,
+        "energy_wh": tx.energy_wh,
+        "stop_reason": tx.stop_reason,
+        "reservation_id": tx.reservation_id,
+        "remote_start_id": tx.remote_start_id,
+        "charging_state": tx.charging_state,
+        "offline": tx.offline,
+    }
+
+
+def meter_sample_json(sample: MeterSample) -> JsonObject:
+    """One sampled value; `value` is the exact decimal as a string, with the station's unit and multiplier."""
+    return {
+        "timestamp": timestamp(sample.timestamp),
+        "measurand": sample.measurand,
+        "phase": sample.phase,
+        "unit": sample.unit,
+        "multiplier": sample.multiplier,
+        "context": sample.context,
+        "location": sample.location,
+        "value": decimal_text(sample.value),
+    }
+
+
+def id_token_json(token: IdToken) -> JsonObject:
+    """An id token as registered by an operator."""
+    return {
+        "id_token": token.id_token,
+        "type": token.type,
+        "status": str(token.status),
+        "expiry_date": timestamp(token.expiry_date),
+        "group_id_token": token.group_id_token,
+        "created_at": timestamp(token.created_at),
+    }
+
+
+def frame_json(frame: FrameRecord) -> JsonObject:
+    """One logged OCPP-J frame; `frame` is the raw text as sent or received."""
+    return {
+        "direction": str(frame.direction),
+        "message_type": frame.message_type,
+        "message_id": frame.message_id,
+        "action": frame.action,
+        "frame": frame.frame,
+        "at": timestamp(frame.at),
+    }

@@ -1,0 +1,296 @@
+"""The `csms` command line: run the server, upgrade the database, manage charge points, id tokens, API keys.
+
+Every command reads the configuration (`--config`, default `config.toml`, overridden by `CSMS_<SECTION>_<KEY>`
+environment variables), opens the store, does its work and closes it again. Exit codes: 0 success, 1 the
+operation failed (duplicate, database unreachable), 2 bad usage or input. Results go to stdout as plain
+lines, or as JSON with `--json`; errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from csms.api.schemas import ChargePointCreate, IdTokenCreate, IdTokenType
+from csms.api.serialize import JsonObject, charge_point_json, id_token_json, timestamp
+from csms.config import Config, ConfigError, load_config
+from csms.domain.clock import utcnow
+from csms.domain.models import RegistrationStatus, TokenStatus
+from csms.domain.secrets import hash_secret_async, new_api_key
+from csms.store.protocols import AlreadyExists, Store
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+API_KEY_ROLES = ("admin", "member", "viewer")
+_LIST_PAGE = 500
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+Command = Callable[[Config, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+class CommandError(Exception):
+    """A command failed in a way the operator can fix; the message goes to stderr."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _print_json(data: Any) -> None:
+    print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def _validate(model: type[ModelT], **fields: Any) -> ModelT:
+    try:
+        return model.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
+            for err in exc.errors(include_url=False, include_input=False)
+        )
+        raise CommandError(f"invalid input: {problems}", EXIT_USAGE) from None
+
+
+@asynccontextmanager
+async def _open(config: Config) -> AsyncIterator[Store]:
+    # Imported here so `csms --help` and argument errors do not load SQLAlchemy.
+    from csms.store.sql import open_store
+
+    try:
+        store = await open_store(config.database)
+    except Exception as exc:
+        raise CommandError(f"cannot open database {config.database.url}: {exc}") from exc
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _offline_charge_point_json(data: JsonObject) -> JsonObject:
+    # The CLI cannot see the server's live connections, so it does not pretend to know them.
+    data.pop("connected", None)
+    data.pop("connected_at", None)
+    return data
+
+
+async def cmd_db_upgrade(config: Config, args: argparse.Namespace) -> int:
+    """`csms db upgrade`: create or migrate the schema (opening the store runs the migrations)."""
+    async with _open(config):
+        pass
+    print("database is up to date")
+    return EXIT_OK
+
+
+async def cmd_chargepoint_add(config: Config, args: argparse.Namespace) -> int:
+    """`csms chargepoint add ID [--password P] [--status S]`: register a charge point."""
+    body = _validate(
+        ChargePointCreate,
+        charge_point_id=args.charge_point_id,
+        password=args.password,
+        registration_status=args.status,
+    )
+    async with _open(config) as store:
+        if await store.get_charge_point(body.charge_point_id) is not None:
+            raise CommandError(f"charge point {body.charge_point_id!r} already exists")
+        password_hash = None
+        if body.password is not None:
+            password_hash = await hash_secret_async(body.password, config.security.bcrypt_rounds)
+        try:
+            stored = await store.add_charge_point(body.to_charge_point(password_hash, utcnow()))
+        except AlreadyExists:
+            raise CommandError(f"charge point {body.charge_point_id!r} already exists") from None
+    if args.json:
+        _print_json(_offline_charge_point_json(charge_point_json(stored, [], None)))
+    else:
+        print(f"added charge point {stored.charge_point_id} ({stored.registration_status})")
+    return EXIT_OK
+
+
+async def cmd_chargepoint_list(config: Config, args: argparse.Namespace) -> int:
+    """`csms chargepoint list`: every charge point, ordered by id (tab-separated, or `--json`)."""
+    items: list[JsonObject] = []
+    async with _open(config) as store:
+        cursor: str | None = None
+        while True:
+            page, cursor = await store.list_charge_points(limit=_LIST_PAGE, cursor=cursor)
+            for cp in page:
+                connectors = await store.list_connectors(cp.charge_point_id)
+                items.append(_offline_charge_point_json(charge_point_json(cp, connectors, None)))
+            if cursor is None:
+                break
+    if args.json:
+        _print_json(items)
+        return EXIT_OK
+    for item in items:
+        boot = item["boot"]
+        model = " ".join(x for x in (boot["vendor"], boot["model"]) if x) or "-"
+        print(
+            "\t".join(
+                [
+                    item["charge_point_id"],
+                    item["registration_status"],
+                    item["ocpp_version"] or "-",
+                    model,
+                    item["last_boot_at"] or "-",
+                ]
+            )
+        )
+    return EXIT_OK
+
+
+async def cmd_token_add(config: Config, args: argparse.Namespace) -> int:
+    """`csms token add TOKEN [--type T] [--status S] [--expiry ISO] [--group G]`: register an id token."""
+    body = _validate(
+        IdTokenCreate,
+        id_token=args.id_token,
+        type=args.type,
+        status=args.status,
+        expiry_date=args.expiry,
+        group_id_token=args.group,
+    )
+    async with _open(config) as store:
+        try:
+            stored = await store.add_id_token(body.to_id_token(utcnow()))
+        except AlreadyExists:
+            raise CommandError(f"id token {body.id_token!r} already exists") from None
+    if args.json:
+        _print_json(id_token_json(stored))
+    else:
+        print(f"added id token {stored.id_token} ({stored.type}, {stored.status})")
+    return EXIT_OK
+
+
+async def cmd_token_list(config: Config, args: argparse.Namespace) -> int:
+    """`csms token list`: every id token, ordered by id (tab-separated, or `--json`)."""
+    items: list[JsonObject] = []
+    async with _open(config) as store:
+        cursor: str | None = None
+        while True:
+            page, cursor = await store.list_id_tokens(limit=_LIST_PAGE, cursor=cursor)
+            items.extend(id_token_json(t) for t in page)
+            if cursor is None:
+                break
+    if args.json:
+        _print_json(items)
+        return EXIT_OK
+    for item in items:
+        fields = [item["id_token"], item["type"], item["status"], item["expiry_date"], item["group_id_token"]]
+        print("\t".join(f or "-" for f in fields))
+    return EXIT_OK
+
+
+async def cmd_apikey_create(config: Config, args: argparse.Namespace) -> int:
+    """`csms apikey create --name N [--role R]`: print a new API key once; only its bcrypt hash is stored."""
+    name = args.name.strip()
+    if not name or len(name) > 100:
+        raise CommandError("invalid input: --name must be 1 to 100 characters", EXIT_USAGE)
+    key, prefix = new_api_key()
+    key_hash = await hash_secret_async(key, config.security.bcrypt_rounds)
+    async with _open(config) as store:
+        api_key = await store.add_api_key(name, prefix, key_hash, args.role)
+    if args.json:
+        _print_json(
+            {
+                "id": api_key.id,
+                "name": api_key.name,
+                "role": api_key.role,
+                "prefix": api_key.prefix,
+                "created_at": timestamp(api_key.created_at),
+                "key": key,
+            }
+        )
+    else:
+        print(key)
+    print("Store this key now: it cannot be shown again.", file=sys.stderr)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `csms`; each leaf subcommand sets `func` (a `Command`) or `run`."""
+    parser = argparse.ArgumentParser(prog="csms", description="Charging station management system.")
+    parser.add_argument("--config", default="config.toml", help="configuration file (default: %(default)s)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the OCPP server and the REST API until SIGINT/SIGTERM")
+    run.set_defaults(run=True)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="create or migrate the schema").set_defaults(func=cmd_db_upgrade)
+
+    cp = commands.add_parser("chargepoint", help="charge points").add_subparsers(
+        dest="cp_command", required=True
+    )
+    cp_add = cp.add_parser("add", help="register a charge point")
+    cp_add.add_argument("charge_point_id", metavar="ID")
+    cp_add.add_argument("--password", help="HTTP Basic auth password, 16 to 40 characters")
+    cp_add.add_argument("--status", choices=[s.value for s in RegistrationStatus], default=None)
+    cp_add.add_argument("--json", action="store_true", help="print the charge point as JSON")
+    cp_add.set_defaults(func=cmd_chargepoint_add)
+    cp_list = cp.add_parser("list", help="list charge points")
+    cp_list.add_argument("--json", action="store_true", help="print JSON")
+    cp_list.set_defaults(func=cmd_chargepoint_list)
+
+    token = commands.add_parser("token", help="id tokens").add_subparsers(dest="token_command", required=True)
+    token_add = token.add_parser("add", help="register an id token")
+    token_add.add_argument("id_token", metavar="TOKEN")
+    token_add.add_argument("--type", choices=[t.value for t in IdTokenType], default=None)
+    token_add.add_argument("--status", choices=[s.value for s in TokenStatus], default=None)
+    token_add.add_argument("--expiry", metavar="ISO", help="expiry date, ISO 8601 (UTC if no offset)")
+    token_add.add_argument("--group", metavar="G", help="group id token")
+    token_add.add_argument("--json", action="store_true", help="print the id token as JSON")
+    token_add.set_defaults(func=cmd_token_add)
+    token_list = token.add_parser("list", help="list id tokens")
+    token_list.add_argument("--json", action="store_true", help="print JSON")
+    token_list.set_defaults(func=cmd_token_list)
+
+    apikey = commands.add_parser("apikey", help="operator API keys").add_subparsers(
+        dest="apikey_command", required=True
+    )
+    apikey_create = apikey.add_parser("create", help="create an API key and print it once")
+    apikey_create.add_argument("--name", required=True, help="who or what uses the key")
+    apikey_create.add_argument("--role", choices=API_KEY_ROLES, default="admin")
+    apikey_create.add_argument("--json", action="store_true", help="print the key and its record as JSON")
+    apikey_create.set_defaults(func=cmd_apikey_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `csms` with `argv` (default: the process arguments) and return the exit code.
+
+    `csms run` blocks until SIGINT/SIGTERM; every other command returns when its work is done.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"csms: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if getattr(args, "run", False):
+        from csms.app import run  # the server pulls in much more than the admin commands need
+
+        run(config)
+        return EXIT_OK
+    func: Command = args.func
+    try:
+        return asyncio.run(func(config, args))
+    except CommandError as exc:
+        print(f"csms: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

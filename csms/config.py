@@ -1,0 +1,175 @@
+"""Configuration: `config.toml` read with tomllib, every key overridable by `CSMS_<SECTION>_<KEY>`.
+
+The defaults below are the reference; `config.toml` documents them for operators. Unknown keys in the
+file are an error, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+UnknownChargePointPolicy = Literal["accept", "pending", "reject"]
+LogFormat = Literal["auto", "json", "console"]
+
+
+class ConfigError(ValueError):
+    """The configuration file or an environment override is invalid."""
+
+
+@dataclass(frozen=True, slots=True)
+class OcppConfig:
+    """`[ocpp]`: the websocket endpoint and the OCPP behaviour towards charge points."""
+
+    host: str = "127.0.0.1"
+    port: int = 9000
+    path: str = "/ocpp"
+    # What happens to a charge point id we have never seen: recorded and accepted, recorded and answered
+    # Pending until an operator accepts it, or refused at the handshake (HTTP 404).
+    unknown_charge_points: UnknownChargePointPolicy = "accept"
+    # A charge point without a stored password may connect without HTTP Basic auth unless this is true.
+    require_password: bool = False
+    heartbeat_interval: int = 300
+    # `interval` in a Pending or Rejected BootNotification answer: when the station should retry.
+    boot_retry_interval: int = 60
+    # Answer for id tokens the store does not know: "Invalid" (default) or "Accepted".
+    unknown_id_tokens: str = "Invalid"
+    call_timeout: float = 30.0
+    max_frame_bytes: int = 65536
+    # Token bucket per connection; frames beyond it get a CALLERROR, a sustained flood closes the socket.
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 100
+    message_log: bool = True
+    message_log_retention_days: float = 7.0
+    backlog: int = 4096
+    ping_interval: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """`[http]`: the REST API (and later the OCPI bridge)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    """`[database]`: where state lives and how frequent writes are batched."""
+
+    url: str = "sqlite+aiosqlite:///var/csms.db"
+    batch_max_items: int = 1000
+    batch_interval_ms: int = 200
+    echo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    """`[security]`: hashing of secrets (API keys, charge point passwords)."""
+
+    bcrypt_rounds: int = 12
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """`[log]`: structlog output."""
+
+    level: str = "info"
+    format: LogFormat = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration, one dataclass per TOML section."""
+
+    ocpp: OcppConfig = field(default_factory=OcppConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+
+# Keys whose value must be one of a fixed set (the Literal types above).
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("ocpp", "unknown_charge_points"): get_args(UnknownChargePointPolicy),
+    ("ocpp", "unknown_id_tokens"): ("Invalid", "Accepted"),
+    ("log", "format"): get_args(LogFormat),
+}
+
+
+def _coerce(section: str, key: str, raw: Any, default: Any) -> Any:
+    """Return `raw` converted to the type of the field's default, or raise ConfigError."""
+    where = f"{section}.{key}"
+    literal_choices = _CHOICES.get((section, key), ())
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                value: Any = raw
+            elif str(raw).lower() in ("1", "true", "yes", "on"):
+                value = True
+            elif str(raw).lower() in ("0", "false", "no", "off"):
+                value = False
+            else:
+                raise ValueError(raw)
+        elif isinstance(default, int):
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            value = int(raw)
+        elif isinstance(default, float):
+            value = float(raw)
+        else:
+            value = str(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {raw!r} is not a valid {type(default).__name__}") from exc
+    if literal_choices and value not in literal_choices:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(literal_choices)}")
+    return value
+
+
+def _section_types() -> dict[str, type]:
+    return {f.name: type(getattr(Config(), f.name)) for f in fields(Config)}
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read `path` (if given and present), then apply `CSMS_<SECTION>_<KEY>` overrides from `environ`.
+
+    Raises:
+        ConfigError: unknown section or key, or a value of the wrong type.
+    """
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if p.exists():
+            with p.open("rb") as fh:
+                data = tomllib.load(fh)
+        elif path is not None and str(path) != "config.toml":
+            raise ConfigError(f"configuration file {p} not found")
+    sections = _section_types()
+    unknown_sections = set(data) - set(sections)
+    if unknown_sections:
+        raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown_sections))}")
+    result = Config()
+    for name, cls in sections.items():
+        current = getattr(result, name)
+        given = data.get(name, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        known = {f.name for f in fields(cls)}
+        unknown = set(given) - set(known)
+        if unknown:
+            raise ConfigError(f"unknown key(s) in [{name}]: {', '.join(sorted(unknown))}")
+        changes: dict[str, Any] = {}
+        for key in sorted(known):
+            default = getattr(current, key)
+            env_name = f"CSMS_{name.upper()}_{key.upper()}"
+            if env_name in env:
+                changes[key] = _coerce(name, key, env[env_name], default)
+            elif key in given:
+                changes[key] = _coerce(name, key, given[key], default)
+        result = replace(result, **{name: replace(current, **changes)})
+    return result

@@ -1,0 +1,1 @@
+"""Version-neutral domain core: stations, EVSEs, connectors, id tokens, transactions and meter samples."""

@@ -1,0 +1,35 @@
+"""Authorization of id tokens, answered from the store (and, for unknown tokens, from configuration)."""
+
+from __future__ import annotations
+
+from csms.domain.clock import Clock, to_utc
+from csms.domain.models import AuthorizationResult, AuthorizationStatus, TokenStatus
+from csms.store.protocols import TokenStore
+
+
+class AuthorizationService:
+    """Decides whether an id token may charge."""
+
+    def __init__(self, tokens: TokenStore, clock: Clock, unknown_status: str = "Invalid") -> None:
+        self._tokens = tokens
+        self._clock = clock
+        self._unknown = AuthorizationStatus(unknown_status)
+
+    async def authorize(self, id_token: str) -> AuthorizationResult:
+        """The verdict for `id_token`.
+
+        A stored token answers with its status (an Accepted token past its expiry date answers Expired)
+        and its group id (1.6 parentIdTag / 2.0.1 groupIdToken). An unknown token answers with the
+        configured status (`[ocpp] unknown_id_tokens`, Invalid by default).
+        """
+        token = await self._tokens.get_id_token(id_token)
+        if token is None:
+            return AuthorizationResult(self._unknown)
+        status = AuthorizationStatus(token.status.value)
+        if (
+            token.status is TokenStatus.ACCEPTED
+            and token.expiry_date is not None
+            and to_utc(token.expiry_date) <= self._clock()
+        ):
+            status = AuthorizationStatus.EXPIRED
+        return AuthorizationResult(status, expiry_date=token.expiry_date, group_id_token=token.group_id_token)

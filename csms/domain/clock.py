@@ -1,0 +1,35 @@
+"""Time in UTC; tests pass a fixed clock instead of `utcnow`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """Return `value` in UTC; a naive datetime is taken to be UTC already (what SQLite gives back)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def isoformat_z(value: datetime) -> str:
+    """Format as RFC 3339 in UTC ending in `Z`, milliseconds kept (what OCPP and OCPI both accept)."""
+    v = to_utc(value)
+    return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse an RFC 3339 / ISO 8601 timestamp (with `Z` or an offset) into an aware UTC datetime.
+
+    Raises:
+        ValueError: not a timestamp.
+    """
+    return to_utc(datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00")))

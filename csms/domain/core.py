@@ -1,0 +1,32 @@
+"""The domain services of one CSMS, built from `Services`; what the OCPP adapters call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from csms.domain.authorization import AuthorizationService
+from csms.domain.stations import StationService
+from csms.domain.transactions import TransactionService
+from csms.services import Services
+
+
+@dataclass(slots=True)
+class Domain:
+    """Stations, authorization and transactions, sharing one store, writer and clock."""
+
+    services: Services
+    stations: StationService
+    authorization: AuthorizationService
+    transactions: TransactionService
+
+    @classmethod
+    def build(cls, services: Services) -> Domain:
+        """Wire the services from the shared objects (no I/O happens here)."""
+        cfg = services.config.ocpp
+        authorization = AuthorizationService(services.store, services.clock, cfg.unknown_id_tokens)
+        return cls(
+            services=services,
+            stations=StationService(services.store, services.writer, services.verifier, cfg, services.clock),
+            authorization=authorization,
+            transactions=TransactionService(services.store, services.writer, authorization, services.clock),
+        )

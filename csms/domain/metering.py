@@ -1,0 +1,52 @@
+"""Meter value arithmetic: the energy register in Wh, whatever unit and multiplier the station used.
+
+OCPP 1.6 sends `unit` (Wh or kWh) with a string value; 2.0.1 sends a number with `unitOfMeasure.unit` and a
+power-of-ten `multiplier`. Adapters turn both into `MeterSample(value: Decimal, unit, multiplier)`; this
+module is the one place that turns a sample into integer Wh. Decimal all the way: no float ever touches
+an energy figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+
+from csms.domain.models import MeterSample
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+
+# Unit → factor to Wh. (1.6 UnitOfMeasure; 2.0.1 uses the same strings, default "Wh".)
+_TO_WH = {"Wh": Decimal(1), "kWh": Decimal(1000)}
+
+
+def sample_wh(sample: MeterSample) -> int | None:
+    """The sample's value in whole Wh (half up), or None if it is not in an energy unit."""
+    factor = _TO_WH.get(sample.unit)
+    if factor is None:
+        return None
+    wh = sample.value * factor * (Decimal(10) ** sample.multiplier)
+    return int(wh.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def energy_register_wh(samples: Iterable[MeterSample], context: str | None = None) -> int | None:
+    """The last phase-less Energy.Active.Import.Register reading among `samples`, in Wh.
+
+    Per-phase register values are never used for the total (OCPP 2.0.1 RegisterValuesWithoutPhases). When
+    `context` is given, a sample with that context wins over others (e.g. Transaction.Begin for the start
+    meter); otherwise the newest reading wins.
+    """
+    best: int | None = None
+    best_in_context = False
+    best_ts = None
+    for s in samples:
+        if s.measurand != ENERGY_REGISTER or s.phase is not None:
+            continue
+        wh = sample_wh(s)
+        if wh is None:
+            continue
+        in_context = context is not None and s.context == context
+        if best is None or (in_context and not best_in_context) or (
+            in_context == best_in_context and (best_ts is None or s.timestamp >= best_ts)
+        ):
+            best, best_in_context, best_ts = wh, in_context, s.timestamp
+    return best

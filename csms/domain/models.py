@@ -1,0 +1,289 @@
+"""Domain records shared by the adapters, the store and the API.
+
+One vocabulary for every OCPP version (style practice 4): `charge_point_id`, EVSE, connector and id token
+come from OCPP 2.0.1 and OCPI. A 1.6 connector N is EVSE N with connector 1; EVSE 0 is the station itself.
+Energy is in Wh as `int`; measured values stay `Decimal` or the station's exact text, never float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class RegistrationStatus(StrEnum):
+    """Whether a charge point may operate; answered in BootNotification (same words in 1.6 and 2.0.1)."""
+
+    ACCEPTED = "Accepted"
+    PENDING = "Pending"
+    REJECTED = "Rejected"
+
+
+class ConnectorStatus(StrEnum):
+    """Version-neutral connector state (the OCPP 2.0.1 ConnectorStatusEnumType words).
+
+    1.6's finer states (Preparing, Charging, SuspendedEV, ...) map to OCCUPIED and are kept verbatim in
+    `Connector.status_detail` so that OCPI can tell CHARGING from BLOCKED later.
+    """
+
+    AVAILABLE = "Available"
+    OCCUPIED = "Occupied"
+    RESERVED = "Reserved"
+    UNAVAILABLE = "Unavailable"
+    FAULTED = "Faulted"
+
+
+class TokenStatus(StrEnum):
+    """Stored status of an id token (OCPP AuthorizationStatus values an operator can set)."""
+
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+
+
+class AuthorizationStatus(StrEnum):
+    """Result of authorizing an id token; adapters translate it to 1.6 idTagInfo or 2.0.1 idTokenInfo."""
+
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+    CONCURRENT_TX = "ConcurrentTx"
+    UNKNOWN = "Unknown"
+
+
+class TransactionStatus(StrEnum):
+    """Lifecycle of a transaction as the API shows it."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+
+
+class Direction(StrEnum):
+    """Direction of a logged OCPP frame, seen from the CSMS."""
+
+    IN = "in"
+    OUT = "out"
+
+
+@dataclass(slots=True)
+class BootInfo:
+    """What a station says about itself in BootNotification."""
+
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+    reason: str | None = None  # 2.0.1 BootReasonEnumType
+
+
+@dataclass(slots=True)
+class ChargePoint:
+    """A charge point (charging station) as registered and as last seen."""
+
+    charge_point_id: str
+    registration_status: RegistrationStatus = RegistrationStatus.ACCEPTED
+    password_hash: str | None = None
+    ocpp_version: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+    boot_reason: str | None = None
+    last_boot_at: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+    firmware_status: str | None = None
+    diagnostics_status: str | None = None
+    log_status: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Connector:
+    """Current state of one connector of one EVSE (evse_id 0 / connector_id 0: the station itself)."""
+
+    charge_point_id: str
+    evse_id: int
+    connector_id: int
+    status: ConnectorStatus
+    status_detail: str | None = None
+    error_code: str | None = None
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_error_code: str | None = None
+    status_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class StatusChange:
+    """One StatusNotification, version-neutral: updates the connector and appends to its history."""
+
+    charge_point_id: str
+    evse_id: int
+    connector_id: int
+    status: ConnectorStatus
+    timestamp: datetime
+    status_detail: str | None = None
+    error_code: str | None = None
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_error_code: str | None = None
+
+
+@dataclass(slots=True)
+class IdToken:
+    """An id token (1.6 idTag, 2.0.1 IdToken) known to the CSMS, with its group (1.6 parentIdTag)."""
+
+    id_token: str
+    type: str = "ISO14443"
+    status: TokenStatus = TokenStatus.ACCEPTED
+    expiry_date: datetime | None = None
+    group_id_token: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class AuthorizationResult:
+    """The CSMS's verdict on an id token, as the adapters answer it."""
+
+    status: AuthorizationStatus
+    expiry_date: datetime | None = None
+    group_id_token: str | None = None
+
+
+@dataclass(slots=True)
+class MeterSample:
+    """One sampled value. `value` is the station's number as Decimal; `unit` and `multiplier` as sent."""
+
+    timestamp: datetime
+    value: Decimal
+    measurand: str = "Energy.Active.Import.Register"
+    unit: str = "Wh"
+    multiplier: int = 0
+    phase: str | None = None
+    context: str | None = None
+    location: str | None = None
+    signed: bool = False
+
+
+@dataclass(slots=True)
+class MeterReading:
+    """Samples of one station for one EVSE, optionally tied to a transaction (batched write)."""
+
+    charge_point_id: str
+    evse_id: int
+    samples: list[MeterSample]
+    transaction_pk: int | None = None
+
+
+@dataclass(slots=True)
+class Transaction:
+    """A charging transaction; `id` is our integer key (also the 1.6 transactionId we allocate).
+
+    `ocpp_transaction_id` is what the station uses: str(id) for 1.6, the station's string for 2.0.1.
+    """
+
+    id: int
+    charge_point_id: str
+    evse_id: int
+    connector_id: int
+    ocpp_transaction_id: str
+    status: TransactionStatus
+    started_at: datetime
+    id_token: str | None = None
+    id_token_type: str | None = None
+    meter_start_wh: int | None = None
+    meter_stop_wh: int | None = None
+    last_meter_wh: int | None = None
+    stopped_at: datetime | None = None
+    stop_reason: str | None = None
+    stop_id_token: str | None = None
+    reservation_id: int | None = None
+    remote_start_id: int | None = None
+    charging_state: str | None = None
+    last_seq_no: int | None = None
+    offline: bool = False
+    updated_at: datetime | None = None
+
+    @property
+    def energy_wh(self) -> int | None:
+        """Energy delivered so far (or in total once stopped), in Wh; None while no register was read."""
+        end = self.meter_stop_wh if self.meter_stop_wh is not None else self.last_meter_wh
+        if end is None or self.meter_start_wh is None:
+            return None
+        return max(0, end - self.meter_start_wh)
+
+
+@dataclass(slots=True)
+class NewTransaction:
+    """What a station tells us when a transaction starts (1.6 StartTransaction, 2.0.1 Started)."""
+
+    charge_point_id: str
+    evse_id: int
+    connector_id: int
+    started_at: datetime
+    ocpp_transaction_id: str | None = None  # None for 1.6: the store sets it to str(id)
+    id_token: str | None = None
+    id_token_type: str | None = None
+    meter_start_wh: int | None = None
+    reservation_id: int | None = None
+    remote_start_id: int | None = None
+    charging_state: str | None = None
+    seq_no: int | None = None
+    offline: bool = False
+
+
+@dataclass(slots=True)
+class TransactionStop:
+    """What a station tells us when a transaction ends (1.6 StopTransaction, 2.0.1 Ended)."""
+
+    stopped_at: datetime
+    meter_stop_wh: int | None = None
+    reason: str | None = None
+    id_token: str | None = None
+
+
+@dataclass(slots=True)
+class FrameRecord:
+    """One OCPP-J frame in or out, for the per-charge-point message log (batched write)."""
+
+    charge_point_id: str
+    direction: Direction
+    message_type: int
+    message_id: str
+    action: str | None
+    frame: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class ApiKey:
+    """An operator API key; only `key_hash` (bcrypt) is stored, `prefix` finds the row."""
+
+    id: int
+    name: str
+    prefix: str
+    key_hash: str
+    role: str = "admin"
+    created_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Page:
+    """A page of a list: the items and the cursor of the next page (None on the last)."""
+
+    items: list[object] = field(default_factory=list)
+    next_cursor: str | None = None

@@ -1,0 +1,204 @@
+"""Transactions: start, update, meter values, stop — idempotent against repeats after a reconnect.
+
+Active transactions are cached in memory by (charge_point_id, ocpp_transaction_id) so that the frequent
+messages (meter values, 2.0.1 Updated events) find theirs without a database read. Start and stop are
+written directly (the station waits on them); meter samples and the running register go through the
+batched writer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from csms.domain.authorization import AuthorizationService
+from csms.domain.clock import Clock
+from csms.domain.metering import energy_register_wh
+from csms.domain.models import (
+    AuthorizationResult,
+    MeterReading,
+    MeterSample,
+    NewTransaction,
+    Transaction,
+    TransactionStatus,
+    TransactionStop,
+)
+from csms.store.protocols import TransactionMeterChanged, TransactionStore
+from csms.store.writer import BatchedWriter
+
+log = structlog.get_logger("csms.transactions")
+
+TRANSACTION_BEGIN = "Transaction.Begin"
+TRANSACTION_END = "Transaction.End"
+
+
+@dataclass(slots=True)
+class StartOutcome:
+    """A started (or recognised as already started) transaction and the verdict on its id token."""
+
+    transaction: Transaction
+    authorization: AuthorizationResult | None
+    duplicate: bool
+
+
+class TransactionService:
+    """Version-neutral transaction handling; the adapters call it with translated messages."""
+
+    def __init__(
+        self,
+        store: TransactionStore,
+        writer: BatchedWriter,
+        authorization: AuthorizationService,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._writer = writer
+        self._authorization = authorization
+        self._clock = clock
+        # charge_point_id -> ocpp_transaction_id -> transaction; per station so a disconnect drops its own.
+        self._active: dict[str, dict[str, Transaction]] = {}
+
+    async def start(self, new: NewTransaction, samples: list[MeterSample] | None = None) -> StartOutcome:
+        """Start a transaction, or return the one this same start already created.
+
+        A repeat is recognised by the station's transaction id (2.0.1) or by station, EVSE, start time and
+        id token (1.6 has no id of its own: the CSMS allocates it). The id token is authorized either way;
+        a refused token still leaves the transaction recorded, because the station has started it (1.6
+        StopTransactionOnInvalidId lets the station stop it itself).
+        """
+        auth = await self._authorization.authorize(new.id_token) if new.id_token else None
+        if new.ocpp_transaction_id is not None:
+            existing = await self.find(new.charge_point_id, new.ocpp_transaction_id)
+        else:
+            existing = await self._store.find_started_transaction(
+                new.charge_point_id, new.evse_id, new.started_at, new.id_token
+            )
+        if existing is not None:
+            log.info(
+                "transaction_start_repeated",
+                charge_point_id=new.charge_point_id,
+                transaction_id=existing.ocpp_transaction_id,
+            )
+            return StartOutcome(existing, auth, duplicate=True)
+        if new.meter_start_wh is None and samples:
+            new.meter_start_wh = energy_register_wh(samples, TRANSACTION_BEGIN)
+        tx = await self._store.add_transaction(new)
+        self._active.setdefault(tx.charge_point_id, {})[tx.ocpp_transaction_id] = tx
+        if samples:
+            self._record_samples(tx, samples)
+        log.info(
+            "transaction_started",
+            charge_point_id=tx.charge_point_id,
+            transaction_id=tx.ocpp_transaction_id,
+            evse_id=tx.evse_id,
+            id_token=tx.id_token,
+        )
+        return StartOutcome(tx, auth, duplicate=False)
+
+    async def find(self, charge_point_id: str, ocpp_transaction_id: str) -> Transaction | None:
+        """The transaction the station calls `ocpp_transaction_id`, from the cache or the store."""
+        tx = self._active.get(charge_point_id, {}).get(ocpp_transaction_id)
+        if tx is not None:
+            return tx
+        tx = await self._store.find_transaction(charge_point_id, ocpp_transaction_id)
+        if tx is not None and tx.status is TransactionStatus.ACTIVE:
+            self._active.setdefault(charge_point_id, {})[ocpp_transaction_id] = tx
+        return tx
+
+    async def record_event(
+        self, tx: Transaction, seq_no: int, event_type: str, trigger_reason: str | None, at: datetime
+    ) -> bool:
+        """Record a 2.0.1 TransactionEvent seqNo; False if it was seen before (a harmless repeat)."""
+        fresh = await self._store.add_transaction_event(tx.id, seq_no, event_type, trigger_reason, at)
+        if fresh and (tx.last_seq_no is None or seq_no > tx.last_seq_no):
+            tx.last_seq_no = seq_no
+        return fresh
+
+    async def update(
+        self,
+        tx: Transaction,
+        *,
+        id_token: str | None = None,
+        id_token_type: str | None = None,
+        charging_state: str | None = None,
+        offline: bool = False,
+    ) -> None:
+        """Apply changes a station reports during a transaction (2.0.1 Updated): token, state, offline."""
+        changed = False
+        if id_token is not None and tx.id_token != id_token:
+            tx.id_token, tx.id_token_type, changed = id_token, id_token_type, True
+        if offline and not tx.offline:
+            tx.offline, changed = True, True
+        if charging_state is not None and charging_state != tx.charging_state:
+            tx.charging_state = charging_state
+            if not changed:  # a state change alone is frequent: batch it
+                self._writer.put(TransactionMeterChanged(tx.id, tx.last_meter_wh, charging_state, self._clock()))
+        if changed:
+            tx.updated_at = self._clock()
+            await self._store.save_transaction(tx)
+
+    def meter_values(self, reading: MeterReading, tx: Transaction | None = None) -> None:
+        """Store samples (batched); when they belong to `tx`, advance its running energy register."""
+        if tx is not None:
+            reading.transaction_pk = tx.id
+            self._advance(tx, reading.samples)
+        self._writer.put(reading)
+
+    def _record_samples(self, tx: Transaction, samples: list[MeterSample]) -> None:
+        self.meter_values(MeterReading(tx.charge_point_id, tx.evse_id, samples), tx)
+
+    def _advance(self, tx: Transaction, samples: list[MeterSample]) -> None:
+        wh = energy_register_wh(samples)
+        if wh is None:
+            return
+        if tx.meter_start_wh is None:
+            tx.meter_start_wh = wh
+        tx.last_meter_wh = wh
+        tx.updated_at = self._clock()
+        self._writer.put(TransactionMeterChanged(tx.id, wh, tx.charging_state, tx.updated_at))
+
+    async def stop(
+        self, tx: Transaction, stop: TransactionStop, samples: list[MeterSample] | None = None
+    ) -> Transaction:
+        """End `tx` with the station's final data; a second stop of the same transaction changes nothing.
+
+        The meter stop is the station's `meterStop` (1.6) or the register in the final samples (2.0.1),
+        falling back to the last register seen.
+        """
+        if tx.status is TransactionStatus.COMPLETED:
+            log.info("transaction_stop_repeated", charge_point_id=tx.charge_point_id,
+                     transaction_id=tx.ocpp_transaction_id)
+            return tx
+        if samples:
+            self._record_samples(tx, samples)
+        meter_stop = stop.meter_stop_wh
+        if meter_stop is None and samples:
+            meter_stop = energy_register_wh(samples, TRANSACTION_END)
+        if meter_stop is None:
+            meter_stop = tx.last_meter_wh
+        tx.meter_stop_wh = meter_stop
+        if tx.meter_start_wh is None:
+            tx.meter_start_wh = meter_stop
+        tx.stopped_at = stop.stopped_at
+        tx.stop_reason = stop.reason
+        tx.stop_id_token = stop.id_token
+        tx.status = TransactionStatus.COMPLETED
+        tx.updated_at = self._clock()
+        # Batched register updates queued before this stop must not land after it.
+        await self._writer.sync()
+        await self._store.save_transaction(tx)
+        self._active.get(tx.charge_point_id, {}).pop(tx.ocpp_transaction_id, None)
+        log.info(
+            "transaction_stopped",
+            charge_point_id=tx.charge_point_id,
+            transaction_id=tx.ocpp_transaction_id,
+            energy_wh=tx.energy_wh,
+            reason=tx.stop_reason,
+        )
+        return tx
+
+    def forget_station(self, charge_point_id: str) -> None:
+        """Drop cached transactions of a station (on disconnect), so memory follows connected stations."""
+        self._active.pop(charge_point_id, None)

@@ -1,0 +1,290 @@
+"""Payload validation against the official OCPP JSON schemas shipped in the ``ocpp`` package.
+
+A router calls :func:`has_schema` to tell an unknown action (answer NotImplemented)
+from a known one, then :func:`validate` on the request it received or the response it
+is about to send. A :class:`SchemaViolation` carries the version-neutral
+:class:`~csms.ocpp.errors.ErrorKind` to answer with:
+
+.. code-block:: python
+
+    violation = validate(conn.version, action, SchemaKind.REQUEST, payload)
+    if violation is not None:
+        conn.send_call_error(message_id, conn.error_code(violation.kind), violation.description)
+
+Each schema is compiled with fastjsonschema on first use and cached per
+(version, action, kind). Validation never modifies the payload (schema defaults
+are not filled in).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.metadata
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import orjson
+
+from csms.ocpp.errors import ErrorKind
+from csms.ocpp.framing import MAX_DESCRIPTION_LENGTH, OcppVersion
+
+__all__ = ["RULE_KINDS", "SchemaKind", "SchemaViolation", "has_schema", "schema_actions", "validate"]
+
+
+class SchemaKind(StrEnum):
+    """Which side of an action's exchange a payload is."""
+
+    REQUEST = "request"
+    RESPONSE = "response"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaViolation:
+    """Why a payload does not match its schema.
+
+    ``kind`` picks the CALLERROR code (``OcppConnection.error_code(kind)``);
+    ``description`` names the field path and the broken rule, at most 255 characters,
+    ready to be the CALLERROR's errorDescription.
+    """
+
+    kind: ErrorKind
+    description: str
+
+
+#: The one table from a JSON-schema keyword (fastjsonschema's ``JsonSchemaValueException.rule``)
+#: to the error kind; keywords not listed map to ``ErrorKind.FORMAT``.
+#:
+#: ``additionalProperties`` maps to OCCURRENCE in both versions: a property that must not
+#: occur did occur, the mirror image of a missing ``required`` one. (mobilityhouse/ocpp
+#: answers it with FormatViolation; either is defensible, we chose one and test it.)
+RULE_KINDS: dict[str, ErrorKind] = {
+    "type": ErrorKind.TYPE,
+    "required": ErrorKind.OCCURRENCE,
+    "additionalProperties": ErrorKind.OCCURRENCE,
+    "enum": ErrorKind.PROPERTY,
+    "maxLength": ErrorKind.PROPERTY,
+    "minLength": ErrorKind.PROPERTY,
+    "maximum": ErrorKind.PROPERTY,
+    "minimum": ErrorKind.PROPERTY,
+    "format": ErrorKind.PROPERTY,
+    "pattern": ErrorKind.PROPERTY,
+    "multipleOf": ErrorKind.PROPERTY,
+    "maxItems": ErrorKind.PROPERTY,
+    "minItems": ErrorKind.PROPERTY,
+}
+
+# Schema file name per (version, kind): 1.6 names the request file after the bare action.
+_SUFFIXES: dict[tuple[OcppVersion, SchemaKind], str] = {
+    (OcppVersion.V16, SchemaKind.REQUEST): ".json",
+    (OcppVersion.V16, SchemaKind.RESPONSE): "Response.json",
+    (OcppVersion.V201, SchemaKind.REQUEST): "Request.json",
+    (OcppVersion.V201, SchemaKind.RESPONSE): "Response.json",
+}
+_SCHEMA_DIRS: dict[OcppVersion, str] = {OcppVersion.V16: "v16", OcppVersion.V201: "v201"}
+
+# A path from the payload root to a value: a property name, an array index, or None
+# for "every item of the array" (the schema's ``items``).
+_Step = str | int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _MultipleOf:
+    """A ``multipleOf`` removed from a schema before compiling, checked with Decimal instead."""
+
+    path: tuple[_Step, ...]
+    multiple: Decimal
+    text: str  # the multiple as written, for the description
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    validator: Callable[[Any], Any]
+    multiple_of: tuple[_MultipleOf, ...]
+
+
+_cache: dict[tuple[OcppVersion, str, SchemaKind], _Compiled] = {}
+
+
+def validate(
+    version: OcppVersion, action: str, kind: SchemaKind, payload: dict[str, Any]
+) -> SchemaViolation | None:
+    """Check *payload* against the official schema of *action*'s request or response.
+
+    Call :func:`has_schema` first for an action taken from the network.
+
+    Args:
+        version: the connection's OCPP version.
+        action: the action name, e.g. ``"BootNotification"`` (2.0.1 without "Request").
+        kind: whether *payload* is the request or the response.
+        payload: the decoded JSON object; it is not modified.
+
+    Returns:
+        None if the payload is valid; otherwise the first violation found. Answer a
+        request's violation with ``send_call_error``; a violation in our own response
+        is a bug (answer InternalError).
+
+    Raises:
+        KeyError: there is no schema for *action* in *version*.
+    """
+    key = (version, action, kind)
+    compiled = _cache.get(key)
+    if compiled is None:
+        compiled = _cache[key] = _compile(version, action, kind)
+    try:
+        compiled.validator(payload)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        rule = exc.rule or ""
+        return SchemaViolation(RULE_KINDS.get(rule, ErrorKind.FORMAT), _describe(rule, exc.message))
+    if compiled.multiple_of:
+        return _check_multiple_of(compiled.multiple_of, payload)
+    return None
+
+
+def has_schema(version: OcppVersion, action: str) -> bool:
+    """Return True if the ``ocpp`` package has request and response schemas for *action*.
+
+    A router answers a CALL whose action has no schema with NotImplemented.
+    """
+    return action in schema_actions(version)
+
+
+@cache
+def schema_actions(version: OcppVersion) -> frozenset[str]:
+    """Return every action of *version* that has both a request and a response schema."""
+    directory = _schema_dir(version)
+    names = {path.name for path in directory.iterdir()}
+    response = _SUFFIXES[(version, SchemaKind.RESPONSE)]
+    actions = {name.removesuffix(response) for name in names if name.endswith(response)}
+    request = _SUFFIXES[(version, SchemaKind.REQUEST)]
+    return frozenset(action for action in actions if action + request in names)
+
+
+def _schema_dir(version: OcppVersion) -> Path:
+    # Located through the installed distribution rather than by importing ``ocpp``, so a
+    # package named ``ocpp`` earlier on sys.path (e.g. a tests/ocpp directory) cannot shadow it.
+    root = importlib.metadata.distribution("ocpp").locate_file("ocpp")
+    return Path(str(root)) / _SCHEMA_DIRS[OcppVersion(version)] / "schemas"
+
+
+def _compile(version: OcppVersion, action: str, kind: SchemaKind) -> _Compiled:
+    """Load, patch and compile one schema."""
+    version = OcppVersion(version)
+    kind = SchemaKind(kind)
+    # The membership test also keeps network-supplied action names out of the file path.
+    if action not in schema_actions(version):
+        raise KeyError(f"no {version} schema for action {action!r}")
+    path = _schema_dir(version) / (action + _SUFFIXES[(version, kind)])
+    schema = orjson.loads(path.read_bytes())
+    schema, multiple_of = _extract_multiple_of(schema)
+    # use_default=False: a validator must not write schema defaults into the payload.
+    validator = fastjsonschema.compile(schema, use_default=False)
+    return _Compiled(validator, multiple_of)
+
+
+def _extract_multiple_of(schema: dict[str, Any]) -> tuple[dict[str, Any], tuple[_MultipleOf, ...]]:
+    """Return a copy of *schema* without ``multipleOf`` keywords, and where they were.
+
+    fastjsonschema has checked ``multipleOf`` with float arithmetic in some releases
+    (``0.3 / 0.1`` is ``2.9999999999999996``, so 0.3 was rejected as not a multiple of
+    0.1); the OCPP 1.6 charging-profile schemas use ``multipleOf: 0.1``. We check
+    these values ourselves with Decimal after the rest of the schema passed.
+
+    Raises:
+        ValueError: a ``multipleOf`` sits where no payload path leads through
+            ``properties``/``items``/``$ref`` (e.g. inside ``anyOf``), so it could not be
+            checked; no shipped schema does this.
+    """
+    schema = copy.deepcopy(schema)
+    found: list[_MultipleOf] = []
+    reached: set[int] = set()
+
+    def walk(node: Any, path: tuple[_Step, ...], refs: frozenset[str]) -> None:
+        if not isinstance(node, dict):
+            return
+        if "multipleOf" in node:
+            multiple = node["multipleOf"]
+            found.append(_MultipleOf(path, Decimal(str(multiple)), str(multiple)))
+            reached.add(id(node))
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            for name, sub in properties.items():
+                walk(sub, (*path, name), refs)
+        items = node.get("items")
+        if isinstance(items, dict):
+            walk(items, (*path, None), refs)
+        elif isinstance(items, list):
+            for index, sub in enumerate(items):
+                walk(sub, (*path, index), refs)
+        ref = node.get("$ref")
+        # A ref already on this path is recursion; stop rather than loop forever.
+        if isinstance(ref, str) and ref.startswith("#/definitions/") and ref not in refs:
+            walk(schema.get("definitions", {}).get(ref.removeprefix("#/definitions/")), path, refs | {ref})
+
+    def strip(node: Any) -> None:
+        if isinstance(node, dict):
+            if "multipleOf" in node:
+                if id(node) not in reached:
+                    raise ValueError(f"cannot check multipleOf in {node!r}: not on a payload path")
+                del node["multipleOf"]
+            for value in node.values():
+                strip(value)
+        elif isinstance(node, list):
+            for value in node:
+                strip(value)
+
+    walk(schema, (), frozenset())
+    strip(schema)
+    return schema, tuple(found)
+
+
+def _check_multiple_of(checks: tuple[_MultipleOf, ...], payload: dict[str, Any]) -> SchemaViolation | None:
+    """Return a violation for the first value that is not a multiple of its ``multipleOf``."""
+    for check in checks:
+        bad = _first_non_multiple(payload, check, 0, "data")
+        if bad is not None:
+            return SchemaViolation(
+                RULE_KINDS["multipleOf"], _describe("multipleOf", f"{bad} must be multiple of {check.text}")
+            )
+    return None
+
+
+def _first_non_multiple(value: Any, check: _MultipleOf, depth: int, name: str) -> str | None:
+    """Follow ``check.path`` from *value*; return the data path of a failing value or None.
+
+    Names paths the way fastjsonschema does (``data.a[0].b``). The payload has already
+    passed the schema, so a missing property is optional and simply skipped.
+    """
+    if depth == len(check.path):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        try:
+            ok = Decimal(str(value)) % check.multiple == 0
+        except InvalidOperation:  # inf, or a quotient beyond Decimal's precision
+            ok = False
+        return None if ok else name
+    step = check.path[depth]
+    if step is None:
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                bad = _first_non_multiple(item, check, depth + 1, f"{name}[{index}]")
+                if bad is not None:
+                    return bad
+        return None
+    if isinstance(step, int):
+        if isinstance(value, list) and step < len(value):
+            return _first_non_multiple(value[step], check, depth + 1, f"{name}[{step}]")
+        return None
+    if isinstance(value, dict) and step in value:
+        return _first_non_multiple(value[step], check, depth + 1, f"{name}.{step}")
+    return None
+
+
+def _describe(rule: str, message: str) -> str:
+    """Format a violation description: the rule first, so truncation to 255 keeps it."""
+    return f"{rule}: {message}"[:MAX_DESCRIPTION_LENGTH]

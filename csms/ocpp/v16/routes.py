@@ -1,0 +1,30 @@
+"""OCPP 1.6J: every action a charge point may send us, and its handler — the whole 1.6 surface."""
+
+from __future__ import annotations
+
+from csms.ocpp.router import Route, route_table
+from csms.ocpp.v16.authorize import handle_authorize
+from csms.ocpp.v16.boot_notification import handle_boot_notification
+from csms.ocpp.v16.data_transfer import handle_data_transfer
+from csms.ocpp.v16.heartbeat import handle_heartbeat
+from csms.ocpp.v16.meter_values import handle_meter_values
+from csms.ocpp.v16.start_transaction import handle_start_transaction
+from csms.ocpp.v16.status_notification import handle_status_notification
+from csms.ocpp.v16.status_reports import (
+    handle_diagnostics_status_notification,
+    handle_firmware_status_notification,
+)
+from csms.ocpp.v16.stop_transaction import handle_stop_transaction
+
+ROUTES = route_table(
+    Route("BootNotification", handle_boot_notification, before_registration=True),
+    Route("Heartbeat", handle_heartbeat),
+    Route("StatusNotification", handle_status_notification),
+    Route("Authorize", handle_authorize),
+    Route("StartTransaction", handle_start_transaction),
+    Route("StopTransaction", handle_stop_transaction),
+    Route("MeterValues", handle_meter_values),
+    Route("DataTransfer", handle_data_transfer),
+    Route("DiagnosticsStatusNotification", handle_diagnostics_status_notification),
+    Route("FirmwareStatusNotification", handle_firmware_status_notification),
+)

@@ -1,0 +1,36 @@
+"""1.6 StopTransaction → TransactionService.stop, with its transactionData samples."""
+
+from __future__ import annotations
+
+from csms.domain.clock import parse_datetime
+from csms.domain.models import MeterReading, TransactionStop
+from csms.ocpp.router import Payload, StationContext
+from csms.ocpp.v16.convert import id_tag_info, samples
+
+
+async def handle_stop_transaction(ctx: StationContext, payload: Payload) -> Payload:
+    """End the transaction; an unknown transactionId is still answered (and logged), never an error.
+
+    The station must be able to delete the message from its queue (OCPP 1.6 §4.10: the CSMS always
+    answers StopTransaction), so an unknown id only costs a warning; its samples are kept unattached.
+    """
+    data = samples(payload.get("transactionData", []))
+    tx = await ctx.domain.transactions.find(ctx.charge_point_id, str(payload["transactionId"]))
+    if tx is None:
+        ctx.log.warning("stop_for_unknown_transaction", transaction_id=payload["transactionId"])
+        if data:
+            ctx.domain.transactions.meter_values(MeterReading(ctx.charge_point_id, 0, data))
+    else:
+        await ctx.domain.transactions.stop(
+            tx,
+            TransactionStop(
+                stopped_at=parse_datetime(payload["timestamp"]),
+                meter_stop_wh=payload["meterStop"],
+                reason=payload.get("reason", "Local"),  # optional; Local is the default (OCPP 1.6 errata)
+                id_token=payload.get("idTag"),
+            ),
+            data,
+        )
+    if "idTag" in payload:
+        return {"idTagInfo": id_tag_info(await ctx.domain.authorization.authorize(payload["idTag"]))}
+    return {}

@@ -1,0 +1,43 @@
+"""2.0.1 ↔ domain translations shared by several 2.0.1 handlers (idTokenInfo, meter values)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from csms.domain.clock import isoformat_z, parse_datetime
+from csms.domain.models import AuthorizationResult, MeterSample
+
+
+def id_token_info(result: AuthorizationResult) -> dict[str, Any]:
+    """2.0.1 IdTokenInfoType; absent optional fields are omitted, never null (OCPP 2.0.1 Part 4 §4.1.3)."""
+    info: dict[str, Any] = {"status": result.status.value}
+    if result.expiry_date is not None:
+        info["cacheExpiryDateTime"] = isoformat_z(result.expiry_date)
+    if result.group_id_token is not None:
+        info["groupIdToken"] = {"idToken": result.group_id_token, "type": "Central"}
+    return info
+
+
+def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
+    """2.0.1 MeterValueType[] → samples: numeric value, unitOfMeasure {unit (default Wh), multiplier}."""
+    out: list[MeterSample] = []
+    for mv in meter_values:
+        ts = parse_datetime(mv["timestamp"])
+        for sv in mv["sampledValue"]:
+            uom = sv.get("unitOfMeasure", {})
+            # str() first: a JSON number arrives as int or float; its shortest repr is the exact text sent.
+            out.append(
+                MeterSample(
+                    timestamp=ts,
+                    value=Decimal(str(sv["value"])),
+                    measurand=sv.get("measurand", "Energy.Active.Import.Register"),
+                    unit=uom.get("unit", "Wh"),
+                    multiplier=uom.get("multiplier", 0),
+                    phase=sv.get("phase"),
+                    context=sv.get("context", "Sample.Periodic"),
+                    location=sv.get("location"),
+                    signed="signedMeterValue" in sv,
+                )
+            )
+    return out

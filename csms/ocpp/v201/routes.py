@@ -1,0 +1,34 @@
+"""OCPP 2.0.1: every action a charging station may send us, and its handler — the whole 2.0.1 surface."""
+
+from __future__ import annotations
+
+from csms.ocpp.router import Route, route_table
+from csms.ocpp.v201.authorize import handle_authorize
+from csms.ocpp.v201.boot_notification import handle_boot_notification
+from csms.ocpp.v201.heartbeat import handle_heartbeat
+from csms.ocpp.v201.meter_values import handle_meter_values
+from csms.ocpp.v201.reports import (
+    handle_data_transfer,
+    handle_firmware_status_notification,
+    handle_log_status_notification,
+    handle_notify_event,
+    handle_notify_report,
+    handle_security_event_notification,
+)
+from csms.ocpp.v201.status_notification import handle_status_notification
+from csms.ocpp.v201.transaction_event import handle_transaction_event
+
+ROUTES = route_table(
+    Route("BootNotification", handle_boot_notification, before_registration=True),
+    Route("Heartbeat", handle_heartbeat),
+    Route("StatusNotification", handle_status_notification),
+    Route("Authorize", handle_authorize),
+    Route("TransactionEvent", handle_transaction_event),
+    Route("MeterValues", handle_meter_values),
+    Route("NotifyReport", handle_notify_report),
+    Route("NotifyEvent", handle_notify_event),
+    Route("SecurityEventNotification", handle_security_event_notification),
+    Route("FirmwareStatusNotification", handle_firmware_status_notification),
+    Route("LogStatusNotification", handle_log_status_notification),
+    Route("DataTransfer", handle_data_transfer),
+)

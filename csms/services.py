@@ -1,0 +1,27 @@
+"""The shared objects of one running CSMS, handed to the OCPP server, the REST API and the CLI.
+
+Built once by `csms.app` (or by tests with an in-memory store and a fixed clock); never a module global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from csms.config import Config
+from csms.domain.clock import Clock, utcnow
+from csms.domain.registry import ConnectionRegistry
+from csms.domain.secrets import SecretVerifier
+from csms.store.protocols import Store
+from csms.store.writer import BatchedWriter
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a request or message handler may need; handlers take the narrowest part."""
+
+    config: Config
+    store: Store
+    writer: BatchedWriter
+    registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
+    verifier: SecretVerifier = field(default_factory=SecretVerifier)
+    clock: Clock = utcnow

@@ -1,0 +1,1 @@
+"""Persistence: narrow store protocols, the SQLAlchemy and in-memory implementations, the batched writer."""

@@ -1,0 +1,479 @@
+"""`MemoryStore`: the `Store` protocol in dicts and lists, for domain and handler tests.
+
+Same observable behaviour as `SqlStore` (the parametrized tests in `tests/store/` run against both): the
+same exceptions, cursors, orderings, UTC datetimes and duplicate detection. Objects are copied in and out,
+so mutating a returned object never changes what is stored (as with a database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from csms.domain.clock import Clock, to_utc, utcnow
+from csms.domain.models import (
+    ApiKey,
+    BootInfo,
+    ChargePoint,
+    Connector,
+    ConnectorStatus,
+    FrameRecord,
+    IdToken,
+    MeterReading,
+    MeterSample,
+    NewTransaction,
+    StatusChange,
+    Transaction,
+    TransactionStatus,
+)
+from csms.store.protocols import (
+    AlreadyExists,
+    BatchItem,
+    HeartbeatSeen,
+    NotFound,
+    StationFieldsChanged,
+    TransactionMeterChanged,
+)
+
+log = structlog.get_logger(__name__)
+
+STATION_FIELDS = frozenset({"firmware_status", "diagnostics_status", "log_status"})
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else to_utc(value)
+
+
+def _page_limit(limit: int) -> int:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    return limit
+
+
+def _id_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        return int(cursor)
+    except ValueError:
+        raise ValueError(f"invalid cursor {cursor!r}") from None
+
+
+@dataclass(slots=True)
+class StatusHistoryEntry:
+    """One appended StatusChange with the time the store received it (what `status_history` holds)."""
+
+    change: StatusChange
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class _Sample:
+    transaction_pk: int | None
+    charge_point_id: str
+    evse_id: int
+    sample: MeterSample
+
+
+class MemoryStore:
+    """The whole `Store` protocol in memory; not shared between processes, gone when dropped.
+
+    Args:
+        clock: source of `created_at`/`updated_at`/`received_at`; tests pass a fixed one.
+
+    Besides the protocol, `status_history` and `transaction_events` are readable attributes so tests can
+    check what a handler appended.
+    """
+
+    def __init__(self, *, clock: Clock = utcnow) -> None:
+        self._clock = clock
+        self._charge_points: dict[str, ChargePoint] = {}
+        self._connectors: dict[tuple[str, int, int], Connector] = {}
+        self.status_history: list[StatusHistoryEntry] = []
+        self._id_tokens: dict[str, IdToken] = {}
+        self._transactions: dict[int, Transaction] = {}
+        self._next_transaction_id = 1
+        # (transaction pk, seq_no) -> (event_type, trigger_reason, at)
+        self.transaction_events: dict[tuple[int, int], tuple[str, str | None, datetime]] = {}
+        self._samples: list[_Sample] = []
+        self._frames: list[tuple[int, FrameRecord]] = []
+        self._next_frame_id = 1
+        self._api_keys: dict[str, ApiKey] = {}
+        self._next_api_key_id = 1
+        self.closed = False
+
+    async def close(self) -> None:
+        """Mark the store closed (nothing to release)."""
+        self.closed = True
+
+    # -- StationStore ------------------------------------------------------------------------------
+
+    async def get_charge_point(self, charge_point_id: str) -> ChargePoint | None:
+        """Return a copy of the charge point, or None."""
+        cp = self._charge_points.get(charge_point_id)
+        return None if cp is None else replace(cp)
+
+    async def add_charge_point(self, charge_point: ChargePoint) -> ChargePoint:
+        """Store a new charge point and return it as stored; raises AlreadyExists."""
+        if charge_point.charge_point_id in self._charge_points:
+            raise AlreadyExists(f"charge point {charge_point.charge_point_id!r} exists")
+        created = to_utc(charge_point.created_at or self._clock())
+        stored = replace(
+            charge_point,
+            last_boot_at=_utc(charge_point.last_boot_at),
+            last_heartbeat_at=_utc(charge_point.last_heartbeat_at),
+            created_at=created,
+            updated_at=_utc(charge_point.updated_at) or created,
+        )
+        self._charge_points[stored.charge_point_id] = stored
+        return replace(stored)
+
+    async def update_charge_point(self, charge_point: ChargePoint) -> None:
+        """Overwrite registration status, password hash, OCPP version and boot fields; raises NotFound.
+
+        Like `SqlStore`, leaves the batched columns (heartbeat, firmware/diagnostics/log status) alone.
+        """
+        cp = self._get_cp(charge_point.charge_point_id)
+        cp.registration_status = charge_point.registration_status
+        cp.password_hash = charge_point.password_hash
+        cp.ocpp_version = charge_point.ocpp_version
+        cp.vendor = charge_point.vendor
+        cp.model = charge_point.model
+        cp.serial_number = charge_point.serial_number
+        cp.firmware_version = charge_point.firmware_version
+        cp.iccid = charge_point.iccid
+        cp.imsi = charge_point.imsi
+        cp.meter_type = charge_point.meter_type
+        cp.meter_serial_number = charge_point.meter_serial_number
+        cp.boot_reason = charge_point.boot_reason
+        cp.last_boot_at = _utc(charge_point.last_boot_at)
+        cp.updated_at = to_utc(self._clock())
+
+    async def record_boot(
+        self, charge_point_id: str, ocpp_version: str, boot: BootInfo, at: datetime
+    ) -> None:
+        """Store BootNotification data, the OCPP version and `last_boot_at`; raises NotFound."""
+        cp = self._get_cp(charge_point_id)
+        cp.vendor = boot.vendor
+        cp.model = boot.model
+        cp.serial_number = boot.serial_number
+        cp.firmware_version = boot.firmware_version
+        cp.iccid = boot.iccid
+        cp.imsi = boot.imsi
+        cp.meter_type = boot.meter_type
+        cp.meter_serial_number = boot.meter_serial_number
+        cp.boot_reason = boot.reason
+        cp.ocpp_version = ocpp_version
+        cp.last_boot_at = to_utc(at)
+        cp.updated_at = to_utc(self._clock())
+
+    def _get_cp(self, charge_point_id: str) -> ChargePoint:
+        try:
+            return self._charge_points[charge_point_id]
+        except KeyError:
+            raise NotFound(f"charge point {charge_point_id!r}") from None
+
+    async def list_charge_points(
+        self, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[ChargePoint], str | None]:
+        """Charge points ordered by id; the cursor is the last id of the previous page."""
+        ids = sorted(k for k in self._charge_points if cursor is None or k > cursor)
+        page = [replace(self._charge_points[k]) for k in ids[: _page_limit(limit)]]
+        return page, (page[-1].charge_point_id if len(ids) > limit else None)
+
+    async def list_connectors(self, charge_point_id: str) -> list[Connector]:
+        """Current connector states ordered by (evse_id, connector_id)."""
+        return [replace(c) for key, c in sorted(self._connectors.items()) if key[0] == charge_point_id]
+
+    # -- TokenStore --------------------------------------------------------------------------------
+
+    async def get_id_token(self, id_token: str) -> IdToken | None:
+        """Return a copy of the token, or None."""
+        token = self._id_tokens.get(id_token)
+        return None if token is None else replace(token)
+
+    async def add_id_token(self, token: IdToken) -> IdToken:
+        """Store a new token and return it as stored; raises AlreadyExists."""
+        if token.id_token in self._id_tokens:
+            raise AlreadyExists(f"id token {token.id_token!r} exists")
+        created = to_utc(token.created_at or self._clock())
+        stored = replace(
+            token,
+            expiry_date=_utc(token.expiry_date),
+            created_at=created,
+            updated_at=_utc(token.updated_at) or created,
+        )
+        self._id_tokens[stored.id_token] = stored
+        return replace(stored)
+
+    async def list_id_tokens(
+        self, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[IdToken], str | None]:
+        """Tokens ordered by id_token; the cursor is the last id_token of the previous page."""
+        ids = sorted(k for k in self._id_tokens if cursor is None or k > cursor)
+        page = [replace(self._id_tokens[k]) for k in ids[: _page_limit(limit)]]
+        return page, (page[-1].id_token if len(ids) > limit else None)
+
+    # -- TransactionStore --------------------------------------------------------------------------
+
+    async def add_transaction(self, new: NewTransaction) -> Transaction:
+        """Insert a transaction; 1.6 gets ocpp_transaction_id = str(id); raises AlreadyExists."""
+        if new.ocpp_transaction_id is not None and any(
+            t.charge_point_id == new.charge_point_id and t.ocpp_transaction_id == new.ocpp_transaction_id
+            for t in self._transactions.values()
+        ):
+            raise AlreadyExists(f"transaction {new.ocpp_transaction_id!r} of {new.charge_point_id!r} exists")
+        pk = self._next_transaction_id
+        self._next_transaction_id += 1
+        started_at = to_utc(new.started_at)
+        tx = Transaction(
+            id=pk,
+            charge_point_id=new.charge_point_id,
+            evse_id=new.evse_id,
+            connector_id=new.connector_id,
+            ocpp_transaction_id=new.ocpp_transaction_id if new.ocpp_transaction_id is not None else str(pk),
+            status=TransactionStatus.ACTIVE,
+            started_at=started_at,
+            id_token=new.id_token,
+            id_token_type=new.id_token_type,
+            meter_start_wh=new.meter_start_wh,
+            reservation_id=new.reservation_id,
+            remote_start_id=new.remote_start_id,
+            charging_state=new.charging_state,
+            last_seq_no=new.seq_no,
+            offline=new.offline,
+            updated_at=to_utc(self._clock()),
+        )
+        self._transactions[pk] = tx
+        if new.seq_no is not None:
+            self.transaction_events[(pk, new.seq_no)] = ("Started", None, started_at)
+        return replace(tx)
+
+    async def get_transaction(self, pk: int) -> Transaction | None:
+        """Return a copy of the transaction with our integer id `pk`, or None."""
+        tx = self._transactions.get(pk)
+        return None if tx is None else replace(tx)
+
+    async def find_transaction(self, charge_point_id: str, ocpp_transaction_id: str) -> Transaction | None:
+        """Return the station's transaction by the id the station uses, or None."""
+        for tx in self._transactions.values():
+            if tx.charge_point_id == charge_point_id and tx.ocpp_transaction_id == ocpp_transaction_id:
+                return replace(tx)
+        return None
+
+    async def find_started_transaction(
+        self, charge_point_id: str, evse_id: int, started_at: datetime, id_token: str | None
+    ) -> Transaction | None:
+        """The (oldest) transaction of this station and EVSE started exactly at `started_at` by `id_token`."""
+        at = to_utc(started_at)
+        for pk in sorted(self._transactions):
+            tx = self._transactions[pk]
+            if (
+                tx.charge_point_id == charge_point_id
+                and tx.evse_id == evse_id
+                and tx.started_at == at
+                and tx.id_token == id_token
+            ):
+                return replace(tx)
+        return None
+
+    async def save_transaction(self, tx: Transaction) -> None:
+        """Write every field of `tx` except its identity; sets `tx.updated_at` to now; raises NotFound."""
+        stored = self._transactions.get(tx.id)
+        if stored is None:
+            raise NotFound(f"transaction {tx.id}")
+        tx.updated_at = to_utc(self._clock())
+        self._transactions[tx.id] = replace(
+            tx,
+            charge_point_id=stored.charge_point_id,
+            ocpp_transaction_id=stored.ocpp_transaction_id,
+            started_at=to_utc(tx.started_at),
+            stopped_at=_utc(tx.stopped_at),
+        )
+
+    async def add_transaction_event(
+        self, transaction_pk: int, seq_no: int, event_type: str, trigger_reason: str | None, at: datetime
+    ) -> bool:
+        """Record a 2.0.1 seqNo; False if already recorded; raises NotFound for an unknown transaction."""
+        if transaction_pk not in self._transactions:
+            raise NotFound(f"transaction {transaction_pk}")
+        key = (transaction_pk, seq_no)
+        if key in self.transaction_events:
+            return False
+        self.transaction_events[key] = (event_type, trigger_reason, to_utc(at))
+        return True
+
+    async def list_transactions(
+        self,
+        *,
+        charge_point_id: str | None = None,
+        status: TransactionStatus | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> tuple[list[Transaction], str | None]:
+        """Newest first (by id); the cursor is str(id) of the last transaction returned."""
+        before = _id_cursor(cursor)
+        pks = [
+            pk
+            for pk in sorted(self._transactions, reverse=True)
+            if (before is None or pk < before)
+            and (charge_point_id is None or self._transactions[pk].charge_point_id == charge_point_id)
+            and (status is None or self._transactions[pk].status == status)
+        ]
+        page = [replace(self._transactions[pk]) for pk in pks[: _page_limit(limit)]]
+        return page, (str(page[-1].id) if len(pks) > limit else None)
+
+    async def list_active_transactions(self, charge_point_id: str) -> list[Transaction]:
+        """The station's active transactions, oldest first."""
+        return [
+            replace(tx)
+            for _, tx in sorted(self._transactions.items())
+            if tx.charge_point_id == charge_point_id and tx.status == TransactionStatus.ACTIVE
+        ]
+
+    async def list_meter_samples(self, transaction_pk: int) -> list[MeterSample]:
+        """Samples of a transaction in time order, then insertion order."""
+        mine = [s.sample for s in self._samples if s.transaction_pk == transaction_pk]
+        # sorted() is stable, so equal timestamps keep insertion order.
+        return [replace(s) for s in sorted(mine, key=lambda s: s.timestamp)]
+
+    # -- MessageLogStore ---------------------------------------------------------------------------
+
+    async def list_frames(
+        self, charge_point_id: str, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[FrameRecord], str | None]:
+        """Newest first; the cursor is the internal id of the last frame returned."""
+        before = _id_cursor(cursor)
+        rows = [
+            (fid, f)
+            for fid, f in reversed(self._frames)
+            if f.charge_point_id == charge_point_id and (before is None or fid < before)
+        ]
+        page = rows[: _page_limit(limit)]
+        return [replace(f) for _, f in page], (str(page[-1][0]) if len(rows) > limit else None)
+
+    async def purge_frames(self, before: datetime) -> int:
+        """Delete frames logged before `before`; returns how many."""
+        cutoff = to_utc(before)
+        kept = [(fid, f) for fid, f in self._frames if f.at >= cutoff]
+        purged = len(self._frames) - len(kept)
+        self._frames = kept
+        return purged
+
+    # -- ApiKeyStore -------------------------------------------------------------------------------
+
+    async def add_api_key(self, name: str, prefix: str, key_hash: str, role: str) -> ApiKey:
+        """Store a new API key; raises AlreadyExists when the prefix is taken."""
+        if prefix in self._api_keys:
+            raise AlreadyExists(f"API key prefix {prefix!r} exists")
+        key = ApiKey(
+            id=self._next_api_key_id,
+            name=name,
+            prefix=prefix,
+            key_hash=key_hash,
+            role=role,
+            created_at=to_utc(self._clock()),
+        )
+        self._next_api_key_id += 1
+        self._api_keys[prefix] = key
+        return replace(key)
+
+    async def find_api_key(self, prefix: str) -> ApiKey | None:
+        """Return the key with this prefix, or None."""
+        key = self._api_keys.get(prefix)
+        return None if key is None else replace(key)
+
+    # -- BatchSink ---------------------------------------------------------------------------------
+
+    async def apply_batch(self, items: Sequence[BatchItem]) -> None:
+        """Apply the items in order, all or nothing, with `SqlStore.apply_batch`'s semantics.
+
+        Raises:
+            TypeError: an item is not a BatchItem (nothing of the batch is applied).
+        """
+        for item in items:
+            if not isinstance(
+                item,
+                HeartbeatSeen
+                | StationFieldsChanged
+                | StatusChange
+                | MeterReading
+                | TransactionMeterChanged
+                | FrameRecord,
+            ):
+                raise TypeError(f"not a batch item: {item!r}")
+        received_at = to_utc(self._clock())
+        # Only the newest heartbeat per station is written, as SqlStore coalesces them.
+        newest_heartbeat: dict[str, datetime] = {}
+        for item in items:
+            if isinstance(item, HeartbeatSeen):
+                at = to_utc(item.at)
+                seen = newest_heartbeat.get(item.charge_point_id)
+                if seen is None or at > seen:
+                    newest_heartbeat[item.charge_point_id] = at
+        for charge_point_id, at in newest_heartbeat.items():
+            if (cp := self._charge_points.get(charge_point_id)) is not None:
+                cp.last_heartbeat_at = at
+        for item in items:
+            if isinstance(item, HeartbeatSeen):
+                continue
+            elif isinstance(item, StationFieldsChanged):
+                cp = self._charge_points.get(item.charge_point_id)
+                if cp is not None:
+                    for name, value in _station_fields(item).items():
+                        setattr(cp, name, value)
+            elif isinstance(item, StatusChange):
+                if item.charge_point_id in self._charge_points:
+                    self._status(item, received_at)
+            elif isinstance(item, MeterReading):
+                if item.charge_point_id in self._charge_points and (
+                    item.transaction_pk is None or item.transaction_pk in self._transactions
+                ):
+                    self._samples.extend(
+                        _Sample(
+                            item.transaction_pk,
+                            item.charge_point_id,
+                            item.evse_id,
+                            replace(s, timestamp=to_utc(s.timestamp)),
+                        )
+                        for s in item.samples
+                    )
+            elif isinstance(item, TransactionMeterChanged):
+                tx = self._transactions.get(item.transaction_pk)
+                if tx is not None:
+                    # None means "unchanged", as in SqlStore's COALESCE.
+                    if item.last_meter_wh is not None:
+                        tx.last_meter_wh = item.last_meter_wh
+                    if item.charging_state is not None:
+                        tx.charging_state = item.charging_state
+                    tx.updated_at = to_utc(item.updated_at)
+            elif item.charge_point_id in self._charge_points:
+                self._frames.append((self._next_frame_id, replace(item, at=to_utc(item.at))))
+                self._next_frame_id += 1
+
+    def _status(self, change: StatusChange, received_at: datetime) -> None:
+        at = to_utc(change.timestamp)
+        self._connectors[(change.charge_point_id, change.evse_id, change.connector_id)] = Connector(
+            charge_point_id=change.charge_point_id,
+            evse_id=change.evse_id,
+            connector_id=change.connector_id,
+            status=ConnectorStatus(change.status),
+            status_detail=change.status_detail,
+            error_code=change.error_code,
+            info=change.info,
+            vendor_id=change.vendor_id,
+            vendor_error_code=change.vendor_error_code,
+            status_at=at,
+        )
+        self.status_history.append(StatusHistoryEntry(replace(change, timestamp=at), received_at))
+
+
+def _station_fields(item: StationFieldsChanged) -> dict[str, Any]:
+    unknown = item.fields.keys() - STATION_FIELDS
+    if unknown:
+        log.warning("station_fields_ignored", charge_point_id=item.charge_point_id, fields=sorted(unknown))
+    return {k: v for k, v in item.fields.items() if k in STATION_FIELDS}

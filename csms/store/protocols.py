@@ -1,0 +1,203 @@
+"""Narrow store interfaces, one per aggregate, composed into `Store` (style practice 5).
+
+A caller asks for the narrowest protocol it needs. Two implementations exist: `csms.store.sql.SqlStore`
+(SQLAlchemy async: SQLite or PostgreSQL) and `csms.store.memory.MemoryStore` (tests). Writes a station waits
+on (boot, transaction start/stop, authorization data) are direct calls here; frequent writes (heartbeats,
+status, meter values, the frame log) are `BatchItem`s handed to `csms.store.writer.BatchedWriter`, which
+calls `apply_batch` with many of them in one database transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from csms.domain.models import (
+    ApiKey,
+    BootInfo,
+    ChargePoint,
+    Connector,
+    FrameRecord,
+    IdToken,
+    MeterReading,
+    MeterSample,
+    NewTransaction,
+    StatusChange,
+    Transaction,
+    TransactionStatus,
+)
+
+
+class AlreadyExists(Exception):
+    """An object with the same key is already stored."""
+
+
+class NotFound(Exception):
+    """The object to update does not exist."""
+
+
+@dataclass(slots=True)
+class HeartbeatSeen:
+    """Batched: the station was heard from at `at` (Heartbeat); only the newest per station is written."""
+
+    charge_point_id: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class StationFieldsChanged:
+    """Batched: status fields reported by the station (firmware_status, diagnostics_status, log_status)."""
+
+    charge_point_id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class TransactionMeterChanged:
+    """Batched: newest energy register / charging state of an active transaction."""
+
+    transaction_pk: int
+    last_meter_wh: int | None
+    charging_state: str | None
+    updated_at: datetime
+
+
+BatchItem = HeartbeatSeen | StationFieldsChanged | StatusChange | MeterReading | TransactionMeterChanged | FrameRecord
+
+
+class StationStore(Protocol):
+    """Charge points, their boot data and their connectors' state."""
+
+    async def get_charge_point(self, charge_point_id: str) -> ChargePoint | None: ...
+
+    async def add_charge_point(self, charge_point: ChargePoint) -> ChargePoint:
+        """Store a new charge point; raises AlreadyExists."""
+        ...
+
+    async def update_charge_point(self, charge_point: ChargePoint) -> None:
+        """Overwrite the stored registration status, password hash and boot fields; raises NotFound."""
+        ...
+
+    async def list_charge_points(
+        self, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[ChargePoint], str | None]:
+        """Charge points ordered by id; returns (page, next_cursor or None)."""
+        ...
+
+    async def record_boot(
+        self, charge_point_id: str, ocpp_version: str, boot: BootInfo, at: datetime
+    ) -> None:
+        """Store BootNotification data, the OCPP version and `last_boot_at`; raises NotFound."""
+        ...
+
+    async def list_connectors(self, charge_point_id: str) -> list[Connector]:
+        """Current connector states ordered by (evse_id, connector_id)."""
+        ...
+
+
+class TokenStore(Protocol):
+    """Id tokens an operator registered."""
+
+    async def get_id_token(self, id_token: str) -> IdToken | None: ...
+
+    async def add_id_token(self, token: IdToken) -> IdToken:
+        """Store a new token; raises AlreadyExists."""
+        ...
+
+    async def list_id_tokens(self, *, limit: int, cursor: str | None = None) -> tuple[list[IdToken], str | None]:
+        """Tokens ordered by id_token; returns (page, next_cursor or None)."""
+        ...
+
+
+class TransactionStore(Protocol):
+    """Transactions, their 2.0.1 event sequence numbers and their meter samples."""
+
+    async def add_transaction(self, new: NewTransaction) -> Transaction:
+        """Insert a transaction and return it with its integer id.
+
+        When `new.ocpp_transaction_id` is None (1.6) it becomes str(id). When `new.seq_no` is set, the
+        (transaction, seq_no) pair is recorded as in `add_transaction_event`.
+        """
+        ...
+
+    async def get_transaction(self, pk: int) -> Transaction | None: ...
+
+    async def find_transaction(self, charge_point_id: str, ocpp_transaction_id: str) -> Transaction | None: ...
+
+    async def find_started_transaction(
+        self, charge_point_id: str, evse_id: int, started_at: datetime, id_token: str | None
+    ) -> Transaction | None:
+        """The transaction of this station and EVSE started at exactly `started_at` by `id_token`, if any
+        (how a repeated 1.6 StartTransaction is recognised)."""
+        ...
+
+    async def save_transaction(self, tx: Transaction) -> None:
+        """Write every mutable field of `tx` (stop data, meters, state, seq_no); raises NotFound."""
+        ...
+
+    async def add_transaction_event(
+        self, transaction_pk: int, seq_no: int, event_type: str, trigger_reason: str | None, at: datetime
+    ) -> bool:
+        """Record a 2.0.1 TransactionEvent seqNo; False if that seqNo was already recorded (a duplicate)."""
+        ...
+
+    async def list_transactions(
+        self,
+        *,
+        charge_point_id: str | None = None,
+        status: TransactionStatus | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> tuple[list[Transaction], str | None]:
+        """Newest first (by id); returns (page, next_cursor or None)."""
+        ...
+
+    async def list_active_transactions(self, charge_point_id: str) -> list[Transaction]: ...
+
+    async def list_meter_samples(self, transaction_pk: int) -> list[MeterSample]:
+        """Samples of a transaction in time order (then insertion order)."""
+        ...
+
+
+class MessageLogStore(Protocol):
+    """The per-charge-point log of OCPP frames."""
+
+    async def list_frames(
+        self, charge_point_id: str, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[FrameRecord], str | None]:
+        """Newest first; returns (page, next_cursor or None)."""
+        ...
+
+    async def purge_frames(self, before: datetime) -> int:
+        """Delete frames logged before `before`; returns how many."""
+        ...
+
+
+class ApiKeyStore(Protocol):
+    """Operator API keys (hashes only)."""
+
+    async def add_api_key(self, name: str, prefix: str, key_hash: str, role: str) -> ApiKey: ...
+
+    async def find_api_key(self, prefix: str) -> ApiKey | None: ...
+
+
+class BatchSink(Protocol):
+    """Where the batched writer flushes to."""
+
+    async def apply_batch(self, items: Sequence[BatchItem]) -> None:
+        """Apply all items in one database transaction, in order.
+
+        A StatusChange updates (or creates) the connector row and appends to the status history; a
+        MeterReading inserts its samples; a HeartbeatSeen sets last_heartbeat_at; StationFieldsChanged sets
+        those columns; TransactionMeterChanged sets last_meter_wh/charging_state/updated_at; a FrameRecord
+        is appended to the message log. Items for unknown charge points or transactions are skipped.
+        """
+        ...
+
+
+class Store(StationStore, TokenStore, TransactionStore, MessageLogStore, ApiKeyStore, BatchSink, Protocol):
+    """Everything, for wiring; handlers take the narrow protocols above."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,277 @@
+"""SQLAlchemy 2 declarative tables: the schema `SqlStore` reads and writes.
+
+The schema itself is created and changed only by the Alembic migrations in `csms/store/migrations/`;
+`tests/store/test_migrations.py` checks that migrating an empty database yields exactly this metadata, so a
+change here needs a new migration next to it. Energy is integer Wh (BigInteger: a lifetime register can pass
+2^31 Wh); measured values are `str(Decimal)` text, never float; every timestamp is stored in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from csms.domain.clock import to_utc
+
+# Explicit constraint names so the hand-written migrations can name (and later drop) them identically on
+# SQLite and PostgreSQL.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Row ids of the high-volume append-only tables: BIGINT on PostgreSQL (billions of rows over years), but
+# INTEGER on SQLite, where only an `INTEGER PRIMARY KEY` column autoincrements (it aliases the rowid).
+BigIntPk = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """`DateTime(timezone=True)` that always binds UTC and always returns timezone-aware UTC datetimes.
+
+    SQLite has no timezone type: SQLAlchemy stores the wall-clock text and drops the offset, and gives naive
+    datetimes back. Converting every bound value (including those in WHERE clauses) to UTC first keeps
+    stored text comparable and ordered; results are re-tagged as UTC. PostgreSQL's timestamptz does the same
+    natively, so the conversions are no-ops there.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else to_utc(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else to_utc(value)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; `Base.metadata` is the schema the migrations must produce."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ChargePointRow(Base):
+    """One registered charge point: registration, boot data and the statuses it last reported."""
+
+    __tablename__ = "charge_points"
+
+    charge_point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    registration_status: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    ocpp_version: Mapped[str | None] = mapped_column(String(16))
+    vendor: Mapped[str | None] = mapped_column(String(255))
+    model: Mapped[str | None] = mapped_column(String(255))
+    serial_number: Mapped[str | None] = mapped_column(String(255))
+    firmware_version: Mapped[str | None] = mapped_column(String(255))
+    iccid: Mapped[str | None] = mapped_column(String(64))
+    imsi: Mapped[str | None] = mapped_column(String(64))
+    meter_type: Mapped[str | None] = mapped_column(String(255))
+    meter_serial_number: Mapped[str | None] = mapped_column(String(255))
+    boot_reason: Mapped[str | None] = mapped_column(String(64))
+    last_boot_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    firmware_status: Mapped[str | None] = mapped_column(String(64))
+    diagnostics_status: Mapped[str | None] = mapped_column(String(64))
+    log_status: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ConnectorRow(Base):
+    """Current state of one connector; upserted by every StatusChange."""
+
+    __tablename__ = "connectors"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("charge_points.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    status_detail: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    info: Mapped[str | None] = mapped_column(String(255))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(255))
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class StatusHistoryRow(Base):
+    """Append-only history of StatusChanges (no foreign key: it is written in bulk and never joined)."""
+
+    __tablename__ = "status_history"
+    __table_args__ = (Index("ix_status_history_charge_point_id_id", "charge_point_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String(64))
+    evse_id: Mapped[int] = mapped_column(Integer)
+    connector_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    info: Mapped[str | None] = mapped_column(String(255))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(255))
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class IdTokenRow(Base):
+    """An id token registered by an operator."""
+
+    __tablename__ = "id_tokens"
+
+    id_token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    expiry_date: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    group_id_token: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TransactionRow(Base):
+    """A charging transaction; `id` is also the 1.6 transactionId, so it must stay a 32-bit integer."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        UniqueConstraint(
+            "charge_point_id",
+            "ocpp_transaction_id",
+            name="uq_transactions_charge_point_id_ocpp_transaction_id",
+        ),
+        Index(
+            "ix_transactions_charge_point_id_evse_id_started_at", "charge_point_id", "evse_id", "started_at"
+        ),
+        Index("ix_transactions_status", "status"),
+        # AUTOINCREMENT: SQLite must never hand out the id of a deleted newest row again, or a station could
+        # see a 1.6 transactionId twice.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String(64))
+    evse_id: Mapped[int] = mapped_column(Integer)
+    connector_id: Mapped[int] = mapped_column(Integer)
+    # NULL only between the INSERT and the UPDATE that sets str(id) for 1.6, inside one DB transaction.
+    ocpp_transaction_id: Mapped[str | None] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    id_token: Mapped[str | None] = mapped_column(String(64))
+    id_token_type: Mapped[str | None] = mapped_column(String(32))
+    meter_start_wh: Mapped[int | None] = mapped_column(BigInteger)
+    meter_stop_wh: Mapped[int | None] = mapped_column(BigInteger)
+    last_meter_wh: Mapped[int | None] = mapped_column(BigInteger)
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    stop_reason: Mapped[str | None] = mapped_column(String(64))
+    stop_id_token: Mapped[str | None] = mapped_column(String(64))
+    reservation_id: Mapped[int | None] = mapped_column(Integer)
+    remote_start_id: Mapped[int | None] = mapped_column(Integer)
+    charging_state: Mapped[str | None] = mapped_column(String(32))
+    last_seq_no: Mapped[int | None] = mapped_column(Integer)
+    offline: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TransactionEventRow(Base):
+    """A 2.0.1 TransactionEvent seqNo seen for a transaction; the unique pair detects duplicates."""
+
+    __tablename__ = "transaction_events"
+    __table_args__ = (
+        UniqueConstraint("transaction_id", "seq_no", name="uq_transaction_events_transaction_id_seq_no"),
+        ForeignKeyConstraint(
+            ["transaction_id"],
+            ["transactions.id"],
+            name="fk_transaction_events_transaction_id_transactions",
+            ondelete="CASCADE",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[int] = mapped_column(Integer)
+    seq_no: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(16))
+    trigger_reason: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class MeterSampleRow(Base):
+    """One sampled value; `value` is `str(Decimal)` so what the station sent round-trips exactly."""
+
+    __tablename__ = "meter_samples"
+    __table_args__ = (
+        Index("ix_meter_samples_transaction_id_timestamp", "transaction_id", "timestamp"),
+        ForeignKeyConstraint(
+            ["transaction_id"],
+            ["transactions.id"],
+            name="fk_meter_samples_transaction_id_transactions",
+            ondelete="CASCADE",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[int | None] = mapped_column(Integer)
+    charge_point_id: Mapped[str] = mapped_column(String(64))
+    evse_id: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime())
+    measurand: Mapped[str] = mapped_column(String(64))
+    phase: Mapped[str | None] = mapped_column(String(8))
+    unit: Mapped[str] = mapped_column(String(16))
+    multiplier: Mapped[int] = mapped_column(Integer)
+    context: Mapped[str | None] = mapped_column(String(32))
+    location: Mapped[str | None] = mapped_column(String(16))
+    signed: Mapped[bool] = mapped_column(Boolean)
+    value: Mapped[str] = mapped_column(String(40))
+
+
+class MessageLogRow(Base):
+    """One OCPP-J frame in or out; purged by age (`at`), paged per charge point by `id`."""
+
+    __tablename__ = "message_log"
+    __table_args__ = (
+        Index("ix_message_log_charge_point_id_id", "charge_point_id", "id"),
+        Index("ix_message_log_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(3))
+    message_type: Mapped[int] = mapped_column(SmallInteger)
+    message_id: Mapped[str] = mapped_column(String(36))
+    action: Mapped[str | None] = mapped_column(String(64))
+    frame: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ApiKeyRow(Base):
+    """An operator API key: only the bcrypt hash is stored; `prefix` finds the row."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

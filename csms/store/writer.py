@@ -1,0 +1,222 @@
+"""`BatchedWriter`: queues high-volume writes and flushes them to a `BatchSink` in one transaction per batch.
+
+Heartbeats, StatusNotifications, MeterValues and the frame log arrive thousands of times per second; one
+database transaction each would make the database the bottleneck. Handlers `put` them (synchronous, O(1))
+and answer the station at once; a background task flushes when `max_items` are queued or `interval` seconds
+after the first unflushed item, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import structlog
+
+from csms.store.protocols import BatchItem, BatchSink
+
+log = structlog.get_logger(__name__)
+
+
+class BatchedWriter:
+    """Batches `BatchItem`s and writes them with `sink.apply_batch`, one database transaction per batch.
+
+    Durability contract: every item `put` before `stop()` returns has been committed (or, if the database
+    rejected that very item, logged as `batch_item_dropped`). A SIGTERM handler that stops accepting frames
+    and then awaits `stop()` therefore loses nothing a station was told was received. Items still queued
+    when the process dies without `stop()` (SIGKILL, power loss) are lost: at most `max_items` items or
+    `interval` seconds of them, plus the batch being written.
+
+    Failures: a batch that `apply_batch` rejects is logged (`batch_write_failed`) and retried with
+    exponential back-off, `attempts` tries in all; then its items are applied one at a time so that one bad
+    item cannot take the others with it, and only the items that still fail are logged
+    (`batch_item_dropped`) and dropped. No exception escapes the background task.
+
+    Args:
+        sink: where batches go (`SqlStore` or `MemoryStore`).
+        max_items: flush as soon as this many items are queued; also the largest batch written.
+        interval: flush at the latest this many seconds after the first unflushed item was put.
+        attempts: tries per batch before falling back to item-by-item writes.
+        retry_delay: back-off before the second try, doubled before each further one (seconds).
+
+    Usage: `await writer.start()` at start-up; `writer.put(item)` from handlers; `await writer.sync()`
+    before reading something just put (read-your-writes); `await writer.stop()` at shutdown, before closing
+    the store.
+    """
+
+    def __init__(
+        self,
+        sink: BatchSink,
+        *,
+        max_items: int = 1000,
+        interval: float = 0.2,
+        attempts: int = 3,
+        retry_delay: float = 0.1,
+    ) -> None:
+        if max_items < 1:
+            raise ValueError("max_items must be at least 1")
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self._sink = sink
+        self._max_items = max_items
+        self._interval = interval
+        self._attempts = attempts
+        self._retry_delay = retry_delay
+        self._queue: list[BatchItem] = []
+        self._first_put_at = 0.0  # time.monotonic() of the oldest unflushed item
+        self._put_count = 0  # items ever put
+        self._done_count = 0  # items ever written or dropped; the first _done_count puts are settled
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # (put count to reach, future), ascending
+        self._wake = asyncio.Event()  # something for the task to do: items queued, a sync, or stop
+        self._urgent = False  # a sync() or stop() wants the queue flushed now, not at the interval
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._flush_lock = asyncio.Lock()  # one batch in flight at a time, so batches commit in order
+
+    @property
+    def pending(self) -> int:
+        """Items put but not yet committed (or dropped), including the batch being written."""
+        return self._put_count - self._done_count
+
+    def put(self, item: BatchItem) -> None:
+        """Queue `item` for the next batch and return at once (never blocks, never touches the database).
+
+        Raises:
+            RuntimeError: the writer was stopped; the item would never be written.
+        """
+        if self._stopping:
+            raise RuntimeError("BatchedWriter is stopped; put() after stop() would lose the item")
+        if not self._queue:
+            self._first_put_at = time.monotonic()
+            self._wake.set()
+        self._queue.append(item)
+        self._put_count += 1
+        if len(self._queue) >= self._max_items:
+            self._urgent = True
+            self._wake.set()
+
+    async def sync(self) -> None:
+        """Return once every item put before this call is committed (or dropped after failing).
+
+        Flushes at once instead of waiting for the interval. Without a running task (before `start`, after
+        `stop`) the caller's task writes the queue itself.
+        """
+        target = self._put_count
+        if self._done_count >= target:
+            return
+        if self._task is None or self._task.done():
+            await self._flush_all()
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, future))
+        if self._queue:
+            self._urgent = True
+            self._wake.set()
+        # shield: a cancelled caller must not cancel the shared future other sync() callers may await.
+        await asyncio.shield(future)
+
+    async def start(self) -> None:
+        """Start the background flush task; items put before are flushed by it too."""
+        if self._task is not None:
+            raise RuntimeError("BatchedWriter already started")
+        if self._stopping:
+            raise RuntimeError("BatchedWriter is stopped")
+        self._task = asyncio.create_task(self._run(), name="batched-writer")
+
+    async def stop(self) -> None:
+        """Flush everything still queued, then stop the task; idempotent.
+
+        After this returns every item put before is committed (or dropped after failing) and `put` raises.
+        """
+        self._stopping = True
+        if self._task is not None and not self._task.done():
+            self._urgent = True
+            self._wake.set()
+            # shield: if our caller is cancelled mid-shutdown, the final flush still completes.
+            await asyncio.shield(self._task)
+        # Never started, or the task ended abnormally: write what is left from here.
+        await self._flush_all()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if not self._queue:
+                    if self._stopping:
+                        return
+                    self._urgent = False  # a sync() whose items were in flight: nothing left to hurry
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                if not (self._urgent or self._stopping):
+                    remaining = self._first_put_at + self._interval - time.monotonic()
+                    if remaining > 0:
+                        self._wake.clear()
+                        try:
+                            # Woken early by a full queue, sync() or stop().
+                            async with asyncio.timeout(remaining):
+                                await self._wake.wait()
+                        except TimeoutError:
+                            pass
+                        continue
+                await self._flush_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug here must not kill the writer and lose every later item
+                log.exception("batch_writer_error", error=repr(exc))
+                await asyncio.sleep(self._retry_delay)
+
+    async def _flush_all(self) -> None:
+        while self._queue:
+            await self._flush_once()
+        self._settle_waiters()
+
+    async def _flush_once(self) -> None:
+        async with self._flush_lock:
+            if not self._queue:
+                return
+            batch = self._queue[: self._max_items]
+            del self._queue[: self._max_items]
+            if not self._queue:
+                self._urgent = False
+            # Items left over keep _first_put_at: they are at least as old as this flush, so they are due.
+            try:
+                await self._write(batch)
+            finally:
+                self._done_count += len(batch)
+                self._settle_waiters()
+
+    def _settle_waiters(self) -> None:
+        while self._waiters and self._waiters[0][0] <= self._done_count:
+            _, future = self._waiters.pop(0)
+            if not future.done():
+                future.set_result(None)
+
+    async def _write(self, batch: Sequence[BatchItem]) -> None:
+        delay = self._retry_delay
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await self._sink.apply_batch(batch)
+                return
+            except Exception as exc:
+                log.warning(
+                    "batch_write_failed",
+                    error=repr(exc),
+                    attempt=attempt,
+                    attempts=self._attempts,
+                    items=len(batch),
+                )
+                if attempt < self._attempts:
+                    await asyncio.sleep(delay)
+                    delay *= 2
+        # The batch keeps failing: most likely one bad item. Write them one by one to keep all the others.
+        for item in batch:
+            try:
+                await self._sink.apply_batch([item])
+            except Exception as exc:
+                log.error(
+                    "batch_item_dropped",
+                    error=repr(exc),
+                    item_type=type(item).__name__,
+                    charge_point_id=getattr(item, "charge_point_id", None),
+                )

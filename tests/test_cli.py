@@ -1,0 +1,166 @@
+"""The `csms` command line, run in-process against a temporary SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from csms.cli import main
+from csms.config import DatabaseConfig
+from csms.domain.models import ApiKey
+from csms.domain.secrets import SecretVerifier, api_key_prefix
+from csms.store.sql import open_store
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the CLI at a fresh SQLite file through the environment, with a cheap bcrypt cost."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CSMS_DATABASE_URL", url)
+    monkeypatch.setenv("CSMS_SECURITY_BCRYPT_ROUNDS", "4")
+    monkeypatch.chdir(tmp_path)  # so a stray config.toml of the checkout is not read
+    return url
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> str:
+    """An empty configuration file (the environment supplies the database)."""
+    path = tmp_path / "csms.toml"
+    path.write_text('[log]\nlevel = "warning"\n')
+    return str(path)
+
+
+def cli(*args: str) -> int:
+    """Run `csms ARGS` in-process and return its exit code."""
+    return main(list(args))
+
+
+def test_db_upgrade(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`db upgrade` creates the database file and says so."""
+    assert cli("db", "upgrade") == 0
+    assert (tmp_path / "cli.db").exists()
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_chargepoint_add_list_and_duplicate(
+    db_url: str, config_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`chargepoint add` stores a charge point, `list` shows it, adding it again fails with exit code 1."""
+    assert cli("--config", config_file, "chargepoint", "add", "CP-1", "--password", "s" * 20) == 0
+    assert "CP-1" in capsys.readouterr().out
+    assert cli("chargepoint", "add", "CP-2", "--status", "Pending", "--json") == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["charge_point_id"] == "CP-2"
+    assert added["registration_status"] == "Pending"
+    assert "connected" not in added
+
+    assert cli("chargepoint", "add", "CP-1") == 1
+    assert "already exists" in capsys.readouterr().err
+
+    assert cli("chargepoint", "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[:2] for line in lines] == [["CP-1", "Accepted"], ["CP-2", "Pending"]]
+    assert cli("chargepoint", "list", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(c["charge_point_id"], c["has_password"]) for c in listed] == [("CP-1", True), ("CP-2", False)]
+
+
+def test_chargepoint_add_bad_input(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad id, a short password or an unknown status is a usage error (exit code 2) with a message."""
+    assert cli("chargepoint", "add", "CP/1") == 2
+    assert "charge_point_id" in capsys.readouterr().err
+    assert cli("chargepoint", "add", "CP-1", "--password", "short") == 2
+    assert "password" in capsys.readouterr().err
+    assert cli("chargepoint", "add", "CP-1", "--status", "Maybe") == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_token_add_and_list(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`token add` stores a token with its options; duplicates fail; `token list` shows them."""
+    assert (
+        cli(
+            "token",
+            "add",
+            "TAG1",
+            "--type",
+            "KeyCode",
+            "--status",
+            "Blocked",
+            "--expiry",
+            "2026-01-01T00:00:00Z",
+            "--group",
+            "FLEET",
+            "--json",
+        )
+        == 0
+    )
+    token = json.loads(capsys.readouterr().out)
+    assert token["type"] == "KeyCode"
+    assert token["status"] == "Blocked"
+    assert token["expiry_date"] == "2026-01-01T00:00:00.000Z"
+    assert token["group_id_token"] == "FLEET"
+    assert cli("token", "add", "TAG0") == 0
+    assert "TAG0" in capsys.readouterr().out
+    assert cli("token", "add", "TAG0") == 1
+    assert "already exists" in capsys.readouterr().err
+    assert cli("token", "add", "TAG2", "--expiry", "next week") == 2
+    assert "expiry_date" in capsys.readouterr().err
+
+    assert cli("token", "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["TAG0", "TAG1"]
+
+
+def test_apikey_create_prints_a_key_that_verifies(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`apikey create` prints the key once and stores only a bcrypt hash the key verifies against."""
+    assert cli("apikey", "create", "--name", "ops", "--role", "viewer") == 0
+    captured = capsys.readouterr()
+    key = captured.out.strip()
+    assert "cannot be shown again" in captured.err
+    prefix = api_key_prefix(key)
+    assert prefix is not None
+
+    async def find() -> ApiKey | None:
+        store = await open_store(DatabaseConfig(url=db_url))
+        try:
+            return await store.find_api_key(prefix)
+        finally:
+            await store.close()
+
+    stored = asyncio.run(find())
+    assert stored is not None
+    assert stored.name == "ops" and stored.role == "viewer"
+    assert key not in stored.key_hash
+    assert stored.key_hash.startswith("$2b$04$")
+    assert asyncio.run(SecretVerifier().verify(key, stored.key_hash))
+
+    assert cli("apikey", "create", "--name", "ci", "--json") == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["role"] == "admin"
+    assert api_key_prefix(created["key"]) == created["prefix"]
+
+
+def test_usage_errors(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No command, an unknown role or a missing config file named explicitly exits with code 2."""
+    assert cli() == 2
+    assert cli("apikey", "create", "--name", "x", "--role", "root") == 2
+    assert cli("--config", str(tmp_path / "missing.toml"), "chargepoint", "list") == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_run_calls_the_server(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run` hands the loaded configuration to `csms.app.run`."""
+    import sys
+    import types
+
+    seen = []
+    fake = types.ModuleType("csms.app")
+    fake.run = seen.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "csms.app", fake)
+    assert main(["run"]) == 0
+    assert seen[0].database.url == db_url
