@@ -48,7 +48,9 @@ class Csms:
         """Open the store (migrating it), start the writer, the OCPP server and the HTTP API."""
         store = await open_store(config.database)
         writer = BatchedWriter(
-            store, max_items=config.database.batch_max_items, interval=config.database.batch_interval_ms / 1000
+            store,
+            max_items=config.database.batch_max_items,
+            interval=config.database.batch_interval_ms / 1000,
         )
         await writer.start()
         services = Services(config=config, store=store, writer=writer)

@@ -16,14 +16,16 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import orjson
+import structlog
 from pydantic import BaseModel, ValidationError
 
 from csms.api.schemas import ChargePointCreate, IdTokenCreate, IdTokenType
 from csms.api.serialize import JsonObject, charge_point_json, id_token_json, timestamp
-from csms.config import Config, ConfigError, load_config
+from csms.config import Config, ConfigError, LogConfig, load_config
 from csms.domain.clock import utcnow
 from csms.domain.models import RegistrationStatus, TokenStatus
 from csms.domain.secrets import hash_secret_async, new_api_key
+from csms.logging import configure_logging
 from csms.store.protocols import AlreadyExists, Store
 
 EXIT_OK = 0
@@ -46,6 +48,24 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
+def _stderr_logger(*args: Any) -> structlog.PrintLogger:
+    return structlog.PrintLogger(sys.stderr)
+
+
+def configure_cli_logging(config: LogConfig) -> None:
+    """Log like the server (`csms.logging`), but only warnings and errors unless the level is `debug`.
+
+    stdout carries the command's result, so logs go to stderr; the logger is looked up on every call and
+    never cached, so running `main` inside another process (tests) leaves no logger bound to a stream that
+    is later closed.
+    """
+    level = "debug" if config.level.lower() == "debug" else "warning"
+    if config.level.lower() in ("error", "critical"):
+        level = config.level
+    configure_logging(LogConfig(level=level, format=config.format))
+    structlog.configure(logger_factory=_stderr_logger, cache_logger_on_first_use=False)
+
+
 def _print_json(data: Any) -> None:
     print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
@@ -64,12 +84,18 @@ def _validate(model: type[ModelT], **fields: Any) -> ModelT:
 @asynccontextmanager
 async def _open(config: Config) -> AsyncIterator[Store]:
     # Imported here so `csms --help` and argument errors do not load SQLAlchemy.
+    from sqlalchemy.engine import make_url
+
     from csms.store.sql import open_store
 
     try:
         store = await open_store(config.database)
     except Exception as exc:
-        raise CommandError(f"cannot open database {config.database.url}: {exc}") from exc
+        try:
+            where = make_url(config.database.url).render_as_string(hide_password=True)
+        except Exception:  # an unparsable URL: the error itself says what is wrong
+            where = "(database.url)"
+        raise CommandError(f"cannot open database {where}: {exc}") from exc
     try:
         yield store
     finally:
@@ -197,7 +223,10 @@ async def cmd_apikey_create(config: Config, args: argparse.Namespace) -> int:
     key, prefix = new_api_key()
     key_hash = await hash_secret_async(key, config.security.bcrypt_rounds)
     async with _open(config) as store:
-        api_key = await store.add_api_key(name, prefix, key_hash, args.role)
+        try:
+            api_key = await store.add_api_key(name, prefix, key_hash, args.role)
+        except AlreadyExists:  # two random 32-bit prefixes collided; nothing was stored
+            raise CommandError("generated key prefix already in use; run the command again") from None
     if args.json:
         _print_json(
             {
@@ -284,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
 
         run(config)
         return EXIT_OK
+    configure_cli_logging(config.log)
     func: Command = args.func
     try:
         return asyncio.run(func(config, args))

@@ -1,1 +1,1 @@
-"""Charge point simulators that speak OCPP 1.6J and 2.0.1 to the CSMS over real websockets, alone or as a fleet."""
+"""Simulated charge points speaking OCPP 1.6J or 2.0.1 to the CSMS over websockets, alone or in fleets."""

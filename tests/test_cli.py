@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from csms.cli import main
-from csms.config import DatabaseConfig
+from csms.config import Config, DatabaseConfig
 from csms.domain.models import ApiKey
 from csms.domain.secrets import SecretVerifier, api_key_prefix
 from csms.store.sql import open_store
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Put back the structlog configuration `main` replaces, so later tests log as before."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture
@@ -27,7 +39,7 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def config_file(tmp_path: Path) -> str:
-    """An empty configuration file (the environment supplies the database)."""
+    """A small configuration file; the environment still supplies (and overrides) the database."""
     path = tmp_path / "csms.toml"
     path.write_text('[log]\nlevel = "warning"\n')
     return str(path)
@@ -151,14 +163,9 @@ def test_usage_errors(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture
     assert "not found" in capsys.readouterr().err
 
 
-def test_run_calls_the_server(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`run` hands the loaded configuration to `csms.app.run`."""
-    import sys
-    import types
-
-    seen = []
+def test_run_calls_the_server(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run` hands the loaded configuration to `csms.app.run` (replaced here, so nothing is served)."""
+    seen: list[Config] = []
     fake = types.ModuleType("csms.app")
     fake.run = seen.append  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "csms.app", fake)

@@ -45,8 +45,10 @@ def energy_register_wh(samples: Iterable[MeterSample], context: str | None = Non
         if wh is None:
             continue
         in_context = context is not None and s.context == context
-        if best is None or (in_context and not best_in_context) or (
-            in_context == best_in_context and (best_ts is None or s.timestamp >= best_ts)
+        if (
+            best is None
+            or (in_context and not best_in_context)
+            or (in_context == best_in_context and (best_ts is None or s.timestamp >= best_ts))
         ):
             best, best_in_context, best_ts = wh, in_context, s.timestamp
     return best

@@ -7,7 +7,7 @@ Energy is in Wh as `int`; measured values stay `Decimal` or the station's exact 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -279,11 +279,3 @@ class ApiKey:
     key_hash: str
     role: str = "admin"
     created_at: datetime | None = None
-
-
-@dataclass(slots=True)
-class Page:
-    """A page of a list: the items and the cursor of the next page (None on the last)."""
-
-    items: list[object] = field(default_factory=list)
-    next_cursor: str | None = None

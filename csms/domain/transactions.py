@@ -134,7 +134,9 @@ class TransactionService:
         if charging_state is not None and charging_state != tx.charging_state:
             tx.charging_state = charging_state
             if not changed:  # a state change alone is frequent: batch it
-                self._writer.put(TransactionMeterChanged(tx.id, tx.last_meter_wh, charging_state, self._clock()))
+                self._writer.put(
+                    TransactionMeterChanged(tx.id, tx.last_meter_wh, charging_state, self._clock())
+                )
         if changed:
             tx.updated_at = self._clock()
             await self._store.save_transaction(tx)
@@ -168,8 +170,11 @@ class TransactionService:
         falling back to the last register seen.
         """
         if tx.status is TransactionStatus.COMPLETED:
-            log.info("transaction_stop_repeated", charge_point_id=tx.charge_point_id,
-                     transaction_id=tx.ocpp_transaction_id)
+            log.info(
+                "transaction_stop_repeated",
+                charge_point_id=tx.charge_point_id,
+                transaction_id=tx.ocpp_transaction_id,
+            )
             return tx
         if samples:
             self._record_samples(tx, samples)

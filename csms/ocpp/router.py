@@ -84,7 +84,9 @@ async def dispatch(ctx: StationContext, routes: Mapping[str, Route], call: CallR
     route = routes.get(call.action)
     if route is None:
         if has_schema(ctx.version, call.action):
-            return Reply(error=ErrorKind.NOT_SUPPORTED, description=f"{call.action} is not accepted by the CSMS")
+            return Reply(
+                error=ErrorKind.NOT_SUPPORTED, description=f"{call.action} is not accepted by the CSMS"
+            )
         return Reply(error=ErrorKind.NOT_IMPLEMENTED, description=f"unknown action {call.action}")
     if not ctx.registered and not route.before_registration:
         return Reply(

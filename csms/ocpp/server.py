@@ -74,7 +74,7 @@ def parse_charge_point_id(path: str, prefix: str) -> str | None:
     raw = urlsplit(path).path
     if not raw.startswith(base):
         return None
-    encoded = raw[len(base):]
+    encoded = raw[len(base) :]
     if not encoded or "/" in encoded:
         return None
     try:
@@ -161,7 +161,8 @@ class StationSession:
         self.routes = ROUTES[version]
         self.log = bind_logger(self.charge_point_id, version)
         registered = (
-            charge_point.registration_status is RegistrationStatus.ACCEPTED and charge_point.last_boot_at is not None
+            charge_point.registration_status is RegistrationStatus.ACCEPTED
+            and charge_point.last_boot_at is not None
         )
         self.ctx = StationContext(self.charge_point_id, version, domain, self.log, registered)
         self.bucket = TokenBucket(cfg.rate_limit_per_second, cfg.rate_limit_burst)
@@ -174,18 +175,21 @@ class StationSession:
 
     # -- frame log -------------------------------------------------------------------------------
 
-    def _record(self, direction: Direction, message_type: int, message_id: str, action: str | None,
-                frame: str) -> None:
+    def _record(
+        self, direction: Direction, message_type: int, message_id: str, action: str | None, frame: str
+    ) -> None:
         if self.log_frames:
             self._writer.put(
-                FrameRecord(self.charge_point_id, direction, message_type, message_id, action, frame, self._clock())
+                FrameRecord(
+                    self.charge_point_id, direction, message_type, message_id, action, frame, self._clock()
+                )
             )
 
     async def _flush(self, action: str | None) -> None:
         for frame in self.conn.frames_to_send():
             # frame is '[N,"id",...': the type digit and id are read back without parsing JSON
             message_type = int(frame[1])
-            message_id = frame[4:frame.index('"', 4)]
+            message_id = frame[4 : frame.index('"', 4)]
             self._record(Direction.OUT, message_type, message_id, action, frame)
             await self.ws.send(frame)
 
@@ -213,8 +217,13 @@ class StationSession:
                 self.over_limit = 0
                 reply = await dispatch(self.ctx, self.routes, event)
                 if reply.error is not None:
-                    self.log.warning("call_rejected", action=event.action, message_id=event.message_id,
-                                     error=reply.error.value, description=reply.description)
+                    self.log.warning(
+                        "call_rejected",
+                        action=event.action,
+                        message_id=event.message_id,
+                        error=reply.error.value,
+                        description=reply.description,
+                    )
                     self.conn.send_call_error(event.message_id, reply.error, reply.description)
                 else:
                     assert reply.payload is not None
@@ -226,8 +235,12 @@ class StationSession:
                 self._resolve(event)
             elif isinstance(event, FramingError):
                 self._record(Direction.IN, 0, "", None, message)
-                self.log.warning("framing_error", error=event.error_code, description=event.description,
-                                 frame=event.frame[:200])
+                self.log.warning(
+                    "framing_error",
+                    error=event.error_code,
+                    description=event.description,
+                    frame=event.frame[:200],
+                )
                 await self._flush(None)
 
     async def _over_limit(self, event: CallReceived) -> None:
@@ -247,8 +260,12 @@ class StationSession:
         if isinstance(event, CallResultReceived):
             violation = validate(self.version, event.action, SchemaKind.RESPONSE, event.payload)
             if violation is not None:
-                self.log.warning("call_result_schema_violation", action=event.action, violation=violation.description)
-                fut.set_result(CallOutcome(error_code=violation.kind.value, description=violation.description))
+                self.log.warning(
+                    "call_result_schema_violation", action=event.action, violation=violation.description
+                )
+                fut.set_result(
+                    CallOutcome(error_code=violation.kind.value, description=violation.description)
+                )
             else:
                 fut.set_result(CallOutcome(payload=event.payload))
         else:
@@ -340,8 +357,12 @@ class OcppServer:
             log.warning("handshake_refused", reason="unknown_charge_point", charge_point_id=charge_point_id)
             return connection.respond(HTTPStatus.NOT_FOUND, "Unknown charge point\n")
         if admission.refusal is Refusal.UNAUTHORIZED:
-            log.warning("handshake_refused", reason="unauthorized", charge_point_id=charge_point_id,
-                        credentials_given=username is not None)
+            log.warning(
+                "handshake_refused",
+                reason="unauthorized",
+                charge_point_id=charge_point_id,
+                credentials_given=username is not None,
+            )
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Basic realm="csms", charset="UTF-8"'
             return response
@@ -352,8 +373,11 @@ class OcppServer:
     async def _handle(self, ws: ServerConnection) -> None:
         charge_point = self._admitted.pop(ws, None)
         if ws.subprotocol is None or charge_point is None:
-            log.warning("connection_refused", reason="no_supported_subprotocol", path=ws.request.path[:200]
-                        if ws.request else None)
+            log.warning(
+                "connection_refused",
+                reason="no_supported_subprotocol",
+                path=ws.request.path[:200] if ws.request else None,
+            )
             await ws.close(CLOSE_NO_SUBPROTOCOL, "no supported OCPP subprotocol (ocpp2.0.1, ocpp1.6)")
             return
         version = OcppVersion(ws.subprotocol)

@@ -64,7 +64,9 @@ class TransactionMeterChanged:
     updated_at: datetime
 
 
-BatchItem = HeartbeatSeen | StationFieldsChanged | StatusChange | MeterReading | TransactionMeterChanged | FrameRecord
+BatchItem = (
+    HeartbeatSeen | StationFieldsChanged | StatusChange | MeterReading | TransactionMeterChanged | FrameRecord
+)
 
 
 class StationStore(Protocol):
@@ -106,7 +108,9 @@ class TokenStore(Protocol):
         """Store a new token; raises AlreadyExists."""
         ...
 
-    async def list_id_tokens(self, *, limit: int, cursor: str | None = None) -> tuple[list[IdToken], str | None]:
+    async def list_id_tokens(
+        self, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[IdToken], str | None]:
         """Tokens ordered by id_token; returns (page, next_cursor or None)."""
         ...
 
@@ -124,7 +128,9 @@ class TransactionStore(Protocol):
 
     async def get_transaction(self, pk: int) -> Transaction | None: ...
 
-    async def find_transaction(self, charge_point_id: str, ocpp_transaction_id: str) -> Transaction | None: ...
+    async def find_transaction(
+        self, charge_point_id: str, ocpp_transaction_id: str
+    ) -> Transaction | None: ...
 
     async def find_started_transaction(
         self, charge_point_id: str, evse_id: int, started_at: datetime, id_token: str | None

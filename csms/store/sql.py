@@ -957,12 +957,12 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
-def create_engine(config: DatabaseConfig, **engine_options: Any) -> AsyncEngine:
+def make_engine(config: DatabaseConfig, **engine_options: Any) -> AsyncEngine:
     """Create the async engine for `config.url`, set up for SQLite or PostgreSQL (does not migrate).
 
-    For a SQLite file the parent directory is created (a relative path such as `sqlite+aiosqlite:///var/
-    csms.db` is relative to the working directory) and each connection gets WAL, synchronous=NORMAL, a
-    5 s busy timeout and foreign keys on. `sqlite+aiosqlite:///:memory:` uses one shared connection
+    For a SQLite file the parent directory is created (the path in `sqlite+aiosqlite:///var/csms.db` is
+    relative to the working directory) and each connection gets WAL, synchronous=NORMAL, a 5 s busy
+    timeout and foreign keys on. `sqlite+aiosqlite:///:memory:` uses one shared connection
     (StaticPool) so every session sees the same database; that suits tests, not concurrent production use.
 
     Args:
@@ -999,7 +999,7 @@ async def open_store(config: DatabaseConfig, *, clock: Clock = utcnow) -> SqlSto
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database is unreachable or refused a migration.
     """
-    engine = create_engine(config)
+    engine = make_engine(config)
     try:
         await migrate(engine)
     except BaseException:

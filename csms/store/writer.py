@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 
 import structlog
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from csms.store.protocols import BatchItem, BatchSink
 
@@ -22,11 +23,13 @@ log = structlog.get_logger(__name__)
 class BatchedWriter:
     """Batches `BatchItem`s and writes them with `sink.apply_batch`, one database transaction per batch.
 
-    Durability contract: every item `put` before `stop()` returns has been committed (or, if the database
-    rejected that very item, logged as `batch_item_dropped`). A SIGTERM handler that stops accepting frames
-    and then awaits `stop()` therefore loses nothing a station was told was received. Items still queued
-    when the process dies without `stop()` (SIGKILL, power loss) are lost: at most `max_items` items or
-    `interval` seconds of them, plus the batch being written.
+    Durability contract: when `stop()` returns, every item `put` before it was called has been committed
+    (or, if the database rejected that very item, logged as `batch_item_dropped`); from the moment `stop()`
+    is called `put` raises instead of accepting an item it could not write. A SIGTERM handler that stops
+    accepting frames and then awaits `stop()` therefore loses nothing a station was told was received.
+    Likewise `sync()` returns only once everything put before it is committed. If the process dies
+    without `stop()` (SIGKILL, power loss) everything not yet committed is lost: normally under `interval`
+    seconds' worth, more while the database is failing and batches are being retried.
 
     Failures: a batch that `apply_batch` rejects is logged (`batch_write_failed`) and retried with
     exponential back-off, `attempts` tries in all; then its items are applied one at a time so that one bad
@@ -39,6 +42,8 @@ class BatchedWriter:
         interval: flush at the latest this many seconds after the first unflushed item was put.
         attempts: tries per batch before falling back to item-by-item writes.
         retry_delay: back-off before the second try, doubled before each further one (seconds).
+        outage_timeout: how long a batch is retried while the database is unreachable (connection or
+            operational errors) before it, too, falls back to item-by-item writes (seconds).
 
     Usage: `await writer.start()` at start-up; `writer.put(item)` from handlers; `await writer.sync()`
     before reading something just put (read-your-writes); `await writer.stop()` at shutdown, before closing
@@ -53,6 +58,7 @@ class BatchedWriter:
         interval: float = 0.2,
         attempts: int = 3,
         retry_delay: float = 0.1,
+        outage_timeout: float = 120.0,
     ) -> None:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
@@ -63,6 +69,7 @@ class BatchedWriter:
         self._interval = interval
         self._attempts = attempts
         self._retry_delay = retry_delay
+        self._outage_timeout = outage_timeout
         self._queue: list[BatchItem] = []
         self._first_put_at = 0.0  # time.monotonic() of the oldest unflushed item
         self._put_count = 0  # items ever put
@@ -83,7 +90,7 @@ class BatchedWriter:
         """Queue `item` for the next batch and return at once (never blocks, never touches the database).
 
         Raises:
-            RuntimeError: the writer was stopped; the item would never be written.
+            RuntimeError: `stop()` has been called; the item would never be written.
         """
         if self._stopping:
             raise RuntimeError("BatchedWriter is stopped; put() after stop() would lose the item")
@@ -101,6 +108,9 @@ class BatchedWriter:
 
         Flushes at once instead of waiting for the interval. Without a running task (before `start`, after
         `stop`) the caller's task writes the queue itself.
+
+        Raises:
+            RuntimeError: the background task was cancelled from outside before the items were written.
         """
         target = self._put_count
         if self._done_count >= target:
@@ -123,6 +133,15 @@ class BatchedWriter:
         if self._stopping:
             raise RuntimeError("BatchedWriter is stopped")
         self._task = asyncio.create_task(self._run(), name="batched-writer")
+        self._task.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        # Only an outside cancel ends the task early; then release sync() callers instead of hanging them.
+        # Their items stay queued for stop() to write.
+        for _, future in self._waiters:
+            if not future.done():
+                future.set_exception(RuntimeError("BatchedWriter task ended before the items were written"))
+        self._waiters.clear()
 
     async def stop(self) -> None:
         """Flush everything still queued, then stop the task; idempotent.
@@ -181,10 +200,13 @@ class BatchedWriter:
                 self._urgent = False
             # Items left over keep _first_put_at: they are at least as old as this flush, so they are due.
             try:
-                await self._write(batch)
-            finally:
-                self._done_count += len(batch)
-                self._settle_waiters()
+                await self._write(batch)  # never raises Exception: failures are retried, then dropped
+            except BaseException:
+                # Cancelled mid-write: put the batch back so that stop() still writes it (at least once).
+                self._queue[:0] = batch
+                raise
+            self._done_count += len(batch)
+            self._settle_waiters()
 
     def _settle_waiters(self) -> None:
         while self._waiters and self._waiters[0][0] <= self._done_count:
@@ -194,21 +216,36 @@ class BatchedWriter:
 
     async def _write(self, batch: Sequence[BatchItem]) -> None:
         delay = self._retry_delay
-        for attempt in range(1, self._attempts + 1):
+        attempt = 0
+        outage_started: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            attempt += 1
             try:
                 await self._sink.apply_batch(batch)
                 return
             except Exception as exc:
+                transient = _is_transient(exc)
                 log.warning(
                     "batch_write_failed",
                     error=repr(exc),
                     attempt=attempt,
-                    attempts=self._attempts,
+                    transient=transient,
                     items=len(batch),
                 )
-                if attempt < self._attempts:
+                if transient:
+                    # The database is unreachable, not the data wrong: splitting the batch would only
+                    # drop every item. Keep retrying (capped back-off) for up to `outage_timeout`.
+                    outage_started = outage_started if outage_started is not None else loop.time()
+                    if loop.time() - outage_started < self._outage_timeout:
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 5.0)
+                        continue
+                elif attempt < self._attempts:
                     await asyncio.sleep(delay)
                     delay *= 2
+                    continue
+                break
         # The batch keeps failing: most likely one bad item. Write them one by one to keep all the others.
         for item in batch:
             try:
@@ -220,3 +257,10 @@ class BatchedWriter:
                     item_type=type(item).__name__,
                     charge_point_id=getattr(item, "charge_point_id", None),
                 )
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """True for errors that mean "database unreachable or busy" rather than "this data is wrong"."""
+    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
+        return True
+    return bool(getattr(exc, "connection_invalidated", False))

@@ -254,3 +254,13 @@ async def test_shows_boot_connection_and_batched_state(
     ]
     listed = await (await client.get("/api/v1/charge-points", headers=auth)).json()
     assert listed["items"] == [body]
+
+
+async def test_oversized_body_is_rejected(client: ApiClient, auth: dict[str, str]) -> None:
+    """A body above 64 KiB is refused with 413 `request_too_large` before it is parsed."""
+    response = await client.post(
+        "/api/v1/charge-points",
+        data=b"{" + b" " * 70_000 + b"}",
+        headers={**auth, "Content-Type": "application/json"},
+    )
+    assert (await error_of(response, 413))["code"] == "request_too_large"

@@ -196,3 +196,9 @@ async def test_unknown_session_is_not_found(client: ApiClient, auth: dict[str, s
     for session_id in ["12345", str(2**70)]:
         error = await error_of(await client.get(f"/api/v1/sessions/{session_id}", headers=auth), 404)
         assert error["code"] == "not_found"
+
+
+async def test_foreign_cursor_is_bad_request(client: ApiClient, auth: dict[str, str]) -> None:
+    """A cursor the store did not hand out is a 400 naming `cursor`, not a server error."""
+    error = await error_of(await client.get("/api/v1/sessions?cursor=not-an-id", headers=auth), 400)
+    assert error["details"] == [{"field": "cursor", "reason": "is not a cursor returned by this API"}]

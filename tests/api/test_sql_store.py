@@ -134,3 +134,16 @@ async def test_batched_state_sessions_and_messages(
 
     frames = await (await sql_client.get("/api/v1/charge-points/CP-1/messages", headers=sql_auth)).json()
     assert [f["frame"] for f in frames["items"]] == ['[2,"m1","Heartbeat",{}]']
+
+
+async def test_foreign_cursors_are_bad_requests(sql_client: ApiClient, sql_auth: dict[str, str]) -> None:
+    """A cursor the store never handed out, even one too large for an SQL integer, is a 400 naming it."""
+    await sql_client.post("/api/v1/charge-points", json={"charge_point_id": "CP-1"}, headers=sql_auth)
+    for url in [
+        "/api/v1/sessions?cursor=abc",
+        f"/api/v1/sessions?cursor={2**70}",
+        "/api/v1/charge-points/CP-1/messages?cursor=x",
+        f"/api/v1/charge-points/CP-1/messages?cursor={2**70}",
+    ]:
+        error = await error_of(await sql_client.get(url, headers=sql_auth), 400)
+        assert error["details"][0]["field"] == "cursor", url

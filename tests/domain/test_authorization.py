@@ -33,6 +33,8 @@ async def test_accepted_token_past_expiry_is_expired(domain: Domain) -> None:
 async def test_unknown_token_answer_is_configurable() -> None:
     """Unknown tokens are Invalid by default and Accepted when configured so."""
     store = MemoryStore()
-    assert (await AuthorizationService(store, lambda: NOW).authorize("X")).status is AuthorizationStatus.INVALID
+    assert (
+        await AuthorizationService(store, lambda: NOW).authorize("X")
+    ).status is AuthorizationStatus.INVALID
     lenient = AuthorizationService(store, lambda: NOW, "Accepted")
     assert (await lenient.authorize("X")).status is AuthorizationStatus.ACCEPTED

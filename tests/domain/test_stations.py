@@ -29,7 +29,9 @@ async def test_unknown_charge_point_follows_the_policy(domain: Domain) -> None:
 
 async def test_password_is_checked_and_username_must_match(domain: Domain) -> None:
     """A stored password needs the right password and the charge point id as username."""
-    await domain.services.store.add_charge_point(ChargePoint("S", password_hash=hash_secret("pw-0123456789abcd", 4)))
+    await domain.services.store.add_charge_point(
+        ChargePoint("S", password_hash=hash_secret("pw-0123456789abcd", 4))
+    )
     stations = domain.stations
     assert (await stations.admit("S", "S", "pw-0123456789abcd")).charge_point is not None
     assert (await stations.admit("S", "S", "wrong")).refusal is Refusal.UNAUTHORIZED
@@ -40,19 +42,28 @@ async def test_password_is_checked_and_username_must_match(domain: Domain) -> No
 async def test_require_password_refuses_charge_points_without_one(domain: Domain) -> None:
     """With require_password, a known charge point without a password is refused."""
     await domain.services.store.add_charge_point(ChargePoint("N"))
-    assert (await with_policy(domain, require_password=True).admit("N", None, None)).refusal is Refusal.UNAUTHORIZED
+    assert (
+        await with_policy(domain, require_password=True).admit("N", None, None)
+    ).refusal is Refusal.UNAUTHORIZED
 
 
 async def test_boot_answers_the_stored_status_with_the_right_interval(domain: Domain) -> None:
     """Accepted gets the heartbeat interval; Pending and Rejected get the retry interval; boot data is kept."""
     store = domain.services.store
     cfg = domain.services.config.ocpp
-    for cp_id, status in (("A", RegistrationStatus.ACCEPTED), ("P", RegistrationStatus.PENDING),
-                          ("R", RegistrationStatus.REJECTED)):
+    for cp_id, status in (
+        ("A", RegistrationStatus.ACCEPTED),
+        ("P", RegistrationStatus.PENDING),
+        ("R", RegistrationStatus.REJECTED),
+    ):
         await store.add_charge_point(ChargePoint(cp_id, registration_status=status))
-        decision = await domain.stations.boot(cp_id, "1.6", BootInfo(vendor="V", model="M", serial_number="SN"))
+        decision = await domain.stations.boot(
+            cp_id, "1.6", BootInfo(vendor="V", model="M", serial_number="SN")
+        )
         assert decision.status is status
-        expected = cfg.heartbeat_interval if status is RegistrationStatus.ACCEPTED else cfg.boot_retry_interval
+        expected = (
+            cfg.heartbeat_interval if status is RegistrationStatus.ACCEPTED else cfg.boot_retry_interval
+        )
         assert decision.interval == expected
     cp = await store.get_charge_point("A")
     assert cp is not None and cp.vendor == "V" and cp.serial_number == "SN" and cp.ocpp_version == "1.6"

@@ -29,7 +29,9 @@ async def test_16_start_allocates_integer_id_and_repeat_returns_it(domain: Domai
     await setup(domain)
     new = NewTransaction("CP", 1, 1, NOW, id_token="TAG", meter_start_wh=1000)
     first = await domain.transactions.start(new)
-    again = await domain.transactions.start(NewTransaction("CP", 1, 1, NOW, id_token="TAG", meter_start_wh=1000))
+    again = await domain.transactions.start(
+        NewTransaction("CP", 1, 1, NOW, id_token="TAG", meter_start_wh=1000)
+    )
     assert first.transaction.ocpp_transaction_id == str(first.transaction.id)
     assert again.duplicate and again.transaction.id == first.transaction.id
     assert first.authorization is not None and first.authorization.status is AuthorizationStatus.ACCEPTED
@@ -48,12 +50,16 @@ async def test_unknown_token_still_records_the_transaction(domain: Domain) -> No
 async def test_meter_values_advance_the_register_and_stop_sets_energy(domain: Domain) -> None:
     """Register samples update the running energy; the stop meter fixes the total; a second stop is a no-op."""
     await setup(domain)
-    tx = (await domain.transactions.start(NewTransaction("CP", 1, 1, NOW, id_token="TAG", meter_start_wh=1000))).transaction
+    tx = (
+        await domain.transactions.start(NewTransaction("CP", 1, 1, NOW, id_token="TAG", meter_start_wh=1000))
+    ).transaction
     domain.transactions.meter_values(
         MeterReading("CP", 1, [MeterSample(NOW + timedelta(minutes=1), Decimal("1.75"), unit="kWh")]), tx
     )
     assert tx.energy_wh == 750
-    await domain.transactions.stop(tx, TransactionStop(NOW + timedelta(minutes=2), meter_stop_wh=2500, reason="Local"))
+    await domain.transactions.stop(
+        tx, TransactionStop(NOW + timedelta(minutes=2), meter_stop_wh=2500, reason="Local")
+    )
     await domain.transactions.stop(tx, TransactionStop(NOW + timedelta(minutes=3), meter_stop_wh=9999))
     stored = await domain.services.store.get_transaction(tx.id)
     assert stored is not None and stored.status is TransactionStatus.COMPLETED
@@ -66,12 +72,15 @@ async def test_201_repeated_seq_no_is_recognised(domain: Domain) -> None:
     """A 2.0.1 event with a seqNo already recorded is reported as a repeat."""
     await setup(domain)
     outcome = await domain.transactions.start(
-        NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="tx-a", id_token="TAG", seq_no=0))
+        NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="tx-a", id_token="TAG", seq_no=0)
+    )
     tx = outcome.transaction
     assert await domain.transactions.record_event(tx, 1, "Updated", "MeterValuePeriodic", NOW)
     assert not await domain.transactions.record_event(tx, 1, "Updated", "MeterValuePeriodic", NOW)
     assert not await domain.transactions.record_event(tx, 0, "Started", "Authorized", NOW)
-    again = await domain.transactions.start(NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="tx-a", seq_no=0))
+    again = await domain.transactions.start(
+        NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="tx-a", seq_no=0)
+    )
     assert again.duplicate and again.transaction.id == tx.id
 
 
@@ -79,15 +88,20 @@ async def test_201_start_meter_comes_from_begin_samples(domain: Domain) -> None:
     """Without meterStart, the Transaction.Begin register in the Started samples is the start meter."""
     await setup(domain)
     samples = [MeterSample(NOW, Decimal("10"), unit="kWh", context="Transaction.Begin")]
-    outcome = await domain.transactions.start(NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="tx-b"), samples)
+    outcome = await domain.transactions.start(
+        NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="tx-b"), samples
+    )
     assert outcome.transaction.meter_start_wh == 10000
 
 
 async def test_stop_without_meter_uses_last_register(domain: Domain) -> None:
     """A stop that names no meter value ends on the last register read."""
     await setup(domain)
-    tx = (await domain.transactions.start(NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="tx-c",
-                                                        meter_start_wh=0))).transaction
+    tx = (
+        await domain.transactions.start(
+            NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="tx-c", meter_start_wh=0)
+        )
+    ).transaction
     domain.transactions.meter_values(MeterReading("CP", 1, [MeterSample(NOW, Decimal("420"))]), tx)
     done = await domain.transactions.stop(tx, TransactionStop(NOW))
     assert done.meter_stop_wh == 420 and done.energy_wh == 420

@@ -18,7 +18,10 @@ from tests.utils import MS
 
 BOOT = {
     "ocpp1.6": ["BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}],
-    "ocpp2.0.1": ["BootNotification", {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}],
+    "ocpp2.0.1": [
+        "BootNotification",
+        {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"},
+    ],
 }
 VERSIONS = ["ocpp1.6", "ocpp2.0.1"]
 
@@ -36,7 +39,9 @@ async def booted(csms: Csms, cp_id: str, version: str) -> ClientConnection:
     return ws
 
 
-@pytest.mark.parametrize(("version", "code"), [("ocpp1.6", "FormationViolation"), ("ocpp2.0.1", "RpcFrameworkError")])
+@pytest.mark.parametrize(
+    ("version", "code"), [("ocpp1.6", "FormationViolation"), ("ocpp2.0.1", "RpcFrameworkError")]
+)
 async def test_malformed_json_gets_format_error(csms: Csms, version: str, code: str) -> None:
     """A frame that is not JSON is answered with a CALLERROR (id "-1") and the connection stays usable."""
     ws = await booted(csms, "BAD1", version)
@@ -46,7 +51,9 @@ async def test_malformed_json_gets_format_error(csms: Csms, version: str, code: 
     await ws.close()
 
 
-@pytest.mark.parametrize(("version", "code"), [("ocpp1.6", "FormationViolation"), ("ocpp2.0.1", "RpcFrameworkError")])
+@pytest.mark.parametrize(
+    ("version", "code"), [("ocpp1.6", "FormationViolation"), ("ocpp2.0.1", "RpcFrameworkError")]
+)
 async def test_non_array_frame_gets_format_error(csms: Csms, version: str, code: str) -> None:
     """A JSON object instead of an OCPP-J array is a format error."""
     ws = await booted(csms, "BAD2", version)
@@ -84,18 +91,42 @@ async def test_unknown_action_gets_not_implemented(csms: Csms, version: str) -> 
 @pytest.mark.parametrize(
     ("version", "frame", "code"),
     [
-        ("ocpp1.6", [2, "s1", "StatusNotification", {"connectorId": 1, "status": "Available"}],
-         "OccurenceConstraintViolation"),
-        ("ocpp1.6", [2, "s2", "StatusNotification", {"connectorId": "one", "errorCode": "NoError",
-                                                     "status": "Available"}], "TypeConstraintViolation"),
-        ("ocpp1.6", [2, "s3", "StatusNotification", {"connectorId": 1, "errorCode": "NoError",
-                                                     "status": "Sleeping"}], "PropertyConstraintViolation"),
-        ("ocpp2.0.1", [2, "s4", "StatusNotification", {"timestamp": "2026-01-01T00:00:00Z", "evseId": 1,
-                                                       "connectorId": 1}], "OccurrenceConstraintViolation"),
+        (
+            "ocpp1.6",
+            [2, "s1", "StatusNotification", {"connectorId": 1, "status": "Available"}],
+            "OccurenceConstraintViolation",
+        ),
+        (
+            "ocpp1.6",
+            [
+                2,
+                "s2",
+                "StatusNotification",
+                {"connectorId": "one", "errorCode": "NoError", "status": "Available"},
+            ],
+            "TypeConstraintViolation",
+        ),
+        (
+            "ocpp1.6",
+            [2, "s3", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Sleeping"}],
+            "PropertyConstraintViolation",
+        ),
+        (
+            "ocpp2.0.1",
+            [
+                2,
+                "s4",
+                "StatusNotification",
+                {"timestamp": "2026-01-01T00:00:00Z", "evseId": 1, "connectorId": 1},
+            ],
+            "OccurrenceConstraintViolation",
+        ),
         ("ocpp2.0.1", [2, "s5", "Heartbeat", {"extra": 1}], "OccurrenceConstraintViolation"),
     ],
 )
-async def test_schema_violation_gets_the_mapped_error(csms: Csms, version: str, frame: list[Any], code: str) -> None:
+async def test_schema_violation_gets_the_mapped_error(
+    csms: Csms, version: str, frame: list[Any], code: str
+) -> None:
     """A payload that breaks the official schema is answered with the matching constraint error."""
     ws = await booted(csms, "BAD6", version)
     reply = await exchange(ws, frame)
@@ -139,7 +170,7 @@ async def test_flood_is_rate_limited_then_closed(start_csms: StartCsms) -> None:
 async def test_binary_frame_closes_1003(csms: Csms) -> None:
     """OCPP-J runs on text frames; a binary frame closes the connection with 1003."""
     ws = await booted(csms, "BIN", "ocpp1.6")
-    await ws.send(b"[2,\"b\",\"Heartbeat\",{}]")
+    await ws.send(b'[2,"b","Heartbeat",{}]')
     with pytest.raises(ConnectionClosed):
         await asyncio.wait_for(ws.recv(), 2000 * MS)
     assert ws.close_code == 1003
@@ -148,16 +179,36 @@ async def test_binary_frame_closes_1003(csms: Csms) -> None:
 async def test_bad_input_loses_nothing_stored(csms: Csms, api: Api) -> None:
     """After a run of bad frames, a transaction stored before is intact and the station still works."""
     ws = await booted(csms, "KEEP", "ocpp1.6")
-    start = await exchange(ws, [2, "t1", "StartTransaction", {"connectorId": 1, "idTag": "X", "meterStart": 100,
-                                                             "timestamp": "2026-01-01T10:00:00Z"}])
+    start = await exchange(
+        ws,
+        [
+            2,
+            "t1",
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "X", "meterStart": 100, "timestamp": "2026-01-01T10:00:00Z"},
+        ],
+    )
     tx_id = start[2]["transactionId"]
-    for bad in ['{', '[]', '[2]', '[2, 5, "Heartbeat", {}]', '[2, "a", "StopTransaction", {"transactionId": "x"}]',
-                '[2, "b", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": "2026-01-01T10:00:00Z",'
-                ' "sampledValue": [{"value": "NaNx"}]}]}]']:
+    for bad in [
+        "{",
+        "[]",
+        "[2]",
+        '[2, 5, "Heartbeat", {}]',
+        '[2, "a", "StopTransaction", {"transactionId": "x"}]',
+        '[2, "b", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": "2026-01-01T10:00:00Z",'
+        ' "sampledValue": [{"value": "NaNx"}]}]}]',
+    ]:
         reply = await exchange(ws, bad)
         assert reply[0] == 4
-    stop = await exchange(ws, [2, "t2", "StopTransaction", {"transactionId": tx_id, "meterStop": 600,
-                                                           "timestamp": "2026-01-01T11:00:00Z"}])
+    stop = await exchange(
+        ws,
+        [
+            2,
+            "t2",
+            "StopTransaction",
+            {"transactionId": tx_id, "meterStop": 600, "timestamp": "2026-01-01T11:00:00Z"},
+        ],
+    )
     assert stop[0] == 3
     await ws.close()
     status, session = await api.get(f"/api/v1/sessions/{tx_id}")
@@ -189,9 +240,14 @@ async def test_client_offering_no_ocpp_subprotocol_is_refused(csms: Csms) -> Non
     assert await csms.services.store.get_charge_point("NOPROTO") is None
 
 
-@pytest.mark.parametrize(("offered", "chosen"), [(["ocpp1.6", "ocpp2.0.1"], "ocpp1.6"),
-                                                 (["ocpp2.0.1", "ocpp1.6"], "ocpp2.0.1"),
-                                                 (["ocpp1.5", "ocpp2.0.1"], "ocpp2.0.1")])
+@pytest.mark.parametrize(
+    ("offered", "chosen"),
+    [
+        (["ocpp1.6", "ocpp2.0.1"], "ocpp1.6"),
+        (["ocpp2.0.1", "ocpp1.6"], "ocpp2.0.1"),
+        (["ocpp1.5", "ocpp2.0.1"], "ocpp2.0.1"),
+    ],
+)
 async def test_subprotocol_follows_client_preference(csms: Csms, offered: list[str], chosen: str) -> None:
     """The first subprotocol in the client's list that the CSMS speaks is chosen."""
     async with connect(f"{ocpp_url(csms)}/PREF", subprotocols=offered) as ws:  # type: ignore[arg-type]
@@ -228,15 +284,20 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 async def test_basic_auth_security_profile_1(csms: Csms, api: Api) -> None:
     """A charge point with a password needs HTTP Basic with its id as username; anything else is 401."""
-    status, _ = await api.post("/api/v1/charge-points", {"charge_point_id": "SECURE", "password": "s3cret-password-16"})
+    status, _ = await api.post(
+        "/api/v1/charge-points", {"charge_point_id": "SECURE", "password": "s3cret-password-16"}
+    )
     assert status == 201
     url = f"{ocpp_url(csms)}/SECURE"
     for headers in ({}, basic("SECURE", "wrong-password-0000"), basic("OTHER", "s3cret-password-16")):
         with pytest.raises(InvalidStatus) as info:
             await connect(url, subprotocols=["ocpp1.6"], additional_headers=headers)  # type: ignore[list-item]
         assert info.value.response.status_code == 401
-    async with connect(url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                       additional_headers=basic("SECURE", "s3cret-password-16")) as ws:
+    async with connect(
+        url,
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        additional_headers=basic("SECURE", "s3cret-password-16"),
+    ) as ws:
         reply = await exchange(ws, [2, "boot", *BOOT["ocpp1.6"]])
         assert reply[2]["status"] == "Accepted"
 

@@ -47,14 +47,22 @@ async def test_sigterm_commits_every_acknowledged_batched_write(tmp_path: Path) 
         "CSMS_LOG_FORMAT": "json",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "csms", "--config", str(tmp_path / "empty.toml"), "run",
-        env=env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "csms",
+        "--config",
+        str(tmp_path / "empty.toml"),
+        "run",
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
     )
     try:
         ports = await read_ports(proc)
         drain = asyncio.create_task(proc.stderr.read())  # type: ignore[union-attr]
         url = f"ws://127.0.0.1:{ports['ocpp_listening']}/ocpp/DURABLE"
         async with connect(url, subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+
             async def call(mid: str, action: str, payload: dict[str, object]) -> list[object]:
                 await ws.send(orjson.dumps([2, mid, action, payload]).decode())
                 reply: list[object] = orjson.loads(await ws.recv())
@@ -62,13 +70,30 @@ async def test_sigterm_commits_every_acknowledged_batched_write(tmp_path: Path) 
                 return reply
 
             await call("b", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
-            start = await call("s", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 0,
-                                                        "timestamp": "2026-01-01T00:00:00Z"})
+            start = await call(
+                "s",
+                "StartTransaction",
+                {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-01-01T00:00:00Z"},
+            )
             tx_id = start[2]["transactionId"]  # type: ignore[index]
             for i in range(100):
-                await call(f"m{i}", "MeterValues", {"connectorId": 1, "transactionId": tx_id, "meterValue": [
-                    {"timestamp": "2026-01-01T00:01:00Z", "sampledValue": [
-                        {"value": str(10 * (i + 1))}, {"value": "230.1", "measurand": "Voltage", "unit": "V"}]}]})
+                await call(
+                    f"m{i}",
+                    "MeterValues",
+                    {
+                        "connectorId": 1,
+                        "transactionId": tx_id,
+                        "meterValue": [
+                            {
+                                "timestamp": "2026-01-01T00:01:00Z",
+                                "sampledValue": [
+                                    {"value": str(10 * (i + 1))},
+                                    {"value": "230.1", "measurand": "Voltage", "unit": "V"},
+                                ],
+                            }
+                        ],
+                    },
+                )
             await call("h", "Heartbeat", {})
             proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(proc.wait(), 20000 * MS) == 0
@@ -78,10 +103,18 @@ async def test_sigterm_commits_every_acknowledged_batched_write(tmp_path: Path) 
             proc.kill()
             await proc.wait()
     with sqlite3.connect(db) as conn:
-        samples = conn.execute("select count(*) from meter_samples where transaction_id = ?", (tx_id,)).fetchone()[0]
-        heartbeat = conn.execute("select last_heartbeat_at from charge_points where charge_point_id='DURABLE'").fetchone()
-        last_meter = conn.execute("select last_meter_wh from transactions where id = ?", (tx_id,)).fetchone()[0]
-        frames = conn.execute("select count(*) from message_log where charge_point_id='DURABLE'").fetchone()[0]
+        samples = conn.execute(
+            "select count(*) from meter_samples where transaction_id = ?", (tx_id,)
+        ).fetchone()[0]
+        heartbeat = conn.execute(
+            "select last_heartbeat_at from charge_points where charge_point_id='DURABLE'"
+        ).fetchone()
+        last_meter = conn.execute("select last_meter_wh from transactions where id = ?", (tx_id,)).fetchone()[
+            0
+        ]
+        frames = conn.execute("select count(*) from message_log where charge_point_id='DURABLE'").fetchone()[
+            0
+        ]
     assert samples == 200
     assert heartbeat[0] is not None
     assert last_meter == 1000

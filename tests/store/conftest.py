@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,11 +19,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.config import DatabaseConfig
-from csms.domain.models import ChargePoint
 from csms.store.memory import MemoryStore
 from csms.store.migrate import migrate
 from csms.store.protocols import Store
-from csms.store.sql import SqlStore, create_engine, open_store
+from csms.store.sql import SqlStore, make_engine, open_store
 
 # Time unit for waits and timeouts; slow machines set CSMS_TEST_TIMEOUT_FACTOR (websockets tests/utils.py).
 MS = 0.001 * float(os.environ.get("CSMS_TEST_TIMEOUT_FACTOR", "1"))
@@ -91,7 +90,7 @@ async def pg_engine() -> AsyncIterator[AsyncEngine]:
     admin = await asyncpg.connect(_asyncpg_dsn(), timeout=3)
     try:
         await admin.execute(f'CREATE SCHEMA "{schema}"')
-        engine = create_engine(
+        engine = make_engine(
             DatabaseConfig(url=PG_URL), connect_args={"server_settings": {"search_path": schema}}
         )
         try:
@@ -106,7 +105,7 @@ async def pg_engine() -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """An engine (not migrated) on a new SQLite file under tmp_path."""
-    engine = create_engine(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"))
+    engine = make_engine(DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"))
     try:
         yield engine
     finally:

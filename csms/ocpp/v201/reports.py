@@ -8,8 +8,13 @@ from csms.ocpp.router import Payload, StationContext
 async def handle_notify_report(ctx: StationContext, payload: Payload) -> Payload:
     """Acknowledge a device-model report part (the frame log keeps it; its storage as device model
     arrives with GetBaseReport in the remote-control work)."""
-    ctx.log.info("notify_report", request_id=payload["requestId"], seq_no=payload["seqNo"],
-                 tbc=payload.get("tbc", False), items=len(payload.get("reportData", [])))
+    ctx.log.info(
+        "notify_report",
+        request_id=payload["requestId"],
+        seq_no=payload["seqNo"],
+        tbc=payload.get("tbc", False),
+        items=len(payload.get("reportData", [])),
+    )
     return {}
 
 
@@ -30,8 +35,9 @@ async def handle_notify_event(ctx: StationContext, payload: Payload) -> Payload:
 
 async def handle_security_event_notification(ctx: StationContext, payload: Payload) -> Payload:
     """Log a security event at warning level so operators notice it."""
-    ctx.log.warning("security_event", type=payload["type"], at=payload["timestamp"],
-                    tech_info=payload.get("techInfo"))
+    ctx.log.warning(
+        "security_event", type=payload["type"], at=payload["timestamp"], tech_info=payload.get("techInfo")
+    )
     return {}
 
 

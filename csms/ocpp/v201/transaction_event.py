@@ -39,8 +39,12 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
     tx = await transactions.find(ctx.charge_point_id, info["transactionId"])
     if tx is None:
         if event_type != "Started":
-            ctx.log.warning("transaction_event_before_start", transaction_id=info["transactionId"],
-                            event_type=event_type, seq_no=payload["seqNo"])
+            ctx.log.warning(
+                "transaction_event_before_start",
+                transaction_id=info["transactionId"],
+                event_type=event_type,
+                seq_no=payload["seqNo"],
+            )
         evse = payload.get("evse", {})
         outcome = await transactions.start(
             NewTransaction(
@@ -77,8 +81,9 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
             if data and event_type != "Ended":
                 transactions.meter_values(MeterReading(ctx.charge_point_id, tx.evse_id, data), tx)
         else:
-            ctx.log.info("transaction_event_repeated", transaction_id=tx.ocpp_transaction_id,
-                         seq_no=payload["seqNo"])
+            ctx.log.info(
+                "transaction_event_repeated", transaction_id=tx.ocpp_transaction_id, seq_no=payload["seqNo"]
+            )
 
     if fresh and event_type == "Ended":
         await transactions.stop(

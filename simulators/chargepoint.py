@@ -1,0 +1,2049 @@
+"""One scriptable OCPP 1.6J / 2.0.1 charge point that talks to a CSMS over a real websocket.
+
+The simulator drives the CSMS's own Sans-I/O framing core (`csms.ocpp.framing`), as websockets'
+client and server share one protocol core (style practice 2). One reader task per connection feeds
+frames into the core; our CALLs are serialized with a lock, because OCPP-J allows one outstanding CALL
+per direction (OCPP-J 1.6 §4.1.1, OCPP 2.0.1 Part 4 §4.1.1); timeouts come from `check_timeouts`.
+
+Typical use:
+
+    sim = ChargePointSimulator(SimulatorConfig("CP001", url="ws://127.0.0.1:9000/ocpp"))
+    await sim.connect()
+    await sim.boot()
+    await sim.plug_in(1)
+    tx_id = await sim.start_transaction(1, "TOKEN1")
+    await sim.send_meter_values(1)
+    await sim.stop_transaction(1)
+    await sim.unplug(1)
+    await sim.close()
+
+CALLs from the CSMS (RemoteStartTransaction, TriggerMessage, Reset, ...) are answered by the reader at
+once; what they set in motion (starting the transaction, sending the triggered message, rebooting)
+runs afterwards in a follow-up task. `settle()` waits for those; `wait_for_call()` and `wait_until()`
+wait for the CSMS to do something.
+
+With `strict=True` every request we send and every response we receive is checked against the
+official JSON schemas (`csms.ocpp.schemas`): a response that breaks its schema raises
+`SchemaViolationError` from the call and is recorded in `violations`, so end-to-end tests catch a CSMS
+answer that breaks the schema. A CSMS request that breaks its schema is answered with the CALLERROR the
+schema module picks and also recorded in `violations`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import uuid
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import partial
+from typing import Any, Final
+from urllib.parse import quote
+
+import structlog
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
+
+from csms.domain.clock import Clock, isoformat_z, parse_datetime, utcnow
+from csms.ocpp.errors import ErrorKind
+from csms.ocpp.framing import (
+    CallErrorReceived,
+    CallPending,
+    CallReceived,
+    CallResultReceived,
+    CallTimedOut,
+    FramingError,
+    OcppConnection,
+    OcppVersion,
+)
+from csms.ocpp.schemas import SchemaKind, has_schema, validate
+
+__all__ = [
+    "CallError",
+    "ChargePointSimulator",
+    "JsonDict",
+    "NotConnectedError",
+    "Reservation",
+    "SchemaViolationError",
+    "Setting",
+    "SimulatorConfig",
+    "SimulatorError",
+    "SubprotocolRefused",
+    "parse_version",
+]
+
+JsonDict = dict[str, Any]
+#: Async work started after a CSMS CALL has been answered.
+FollowUp = Callable[[], Awaitable[object]]
+#: Applies the state change of an answer once it is final; may return a follow-up.
+Commit = Callable[[], FollowUp | None]
+_Answer = tuple[JsonDict, Commit | None]
+
+_VERSIONS: Final[dict[str, OcppVersion]] = {
+    "1.6": OcppVersion.V16,
+    "16": OcppVersion.V16,
+    "ocpp1.6": OcppVersion.V16,
+    "2.0.1": OcppVersion.V201,
+    "201": OcppVersion.V201,
+    "ocpp2.0.1": OcppVersion.V201,
+}
+
+# 1.6 StopTransaction `reason` values and 2.0.1 `stoppedReason` values; a word of one version is
+# translated when the other is in use (callers may pass either vocabulary).
+_REASONS_16: Final = frozenset(
+    {
+        "EmergencyStop",
+        "EVDisconnected",
+        "HardReset",
+        "Local",
+        "Other",
+        "PowerLoss",
+        "Reboot",
+        "Remote",
+        "SoftReset",
+        "UnlockCommand",
+        "DeAuthorized",
+    }
+)
+_REASONS_201: Final = frozenset(
+    {
+        "DeAuthorized",
+        "EmergencyStop",
+        "EnergyLimitReached",
+        "EVDisconnected",
+        "GroundFault",
+        "ImmediateReset",
+        "Local",
+        "LocalOutOfCredit",
+        "MasterPass",
+        "Other",
+        "OvercurrentFault",
+        "PowerLoss",
+        "PowerQuality",
+        "Reboot",
+        "Remote",
+        "SOCLimitReached",
+        "StoppedByEV",
+        "TimeLimitReached",
+        "Timeout",
+    }
+)
+_REASON_TO_201: Final = {"HardReset": "ImmediateReset", "SoftReset": "ImmediateReset"}
+_REASON_TO_16: Final = {"ImmediateReset": "HardReset"}
+# 2.0.1 triggerReason of the Ended event, by stop reason; anything else was stopped by a driver's token.
+_STOP_TRIGGERS: Final = {
+    "Remote": "RemoteStop",
+    "EVDisconnected": "EVDeparted",
+    "DeAuthorized": "Deauthorized",
+    "HardReset": "ResetCommand",
+    "SoftReset": "ResetCommand",
+    "ImmediateReset": "ResetCommand",
+    "UnlockCommand": "UnlockCommand",
+    "EmergencyStop": "AbnormalCondition",
+    "PowerLoss": "AbnormalCondition",
+    "EnergyLimitReached": "EnergyLimitReached",
+    "TimeLimitReached": "TimeLimitReached",
+}
+# Connector states (either version) in which a new transaction may begin.
+_STARTABLE: Final = frozenset({"Available", "Preparing", "Reserved", "Occupied"})
+_PHASES: Final = ("L1", "L2", "L3")
+_VOLTAGE: Final = 230.0
+
+
+def parse_version(text: str | OcppVersion) -> OcppVersion:
+    """Return the OcppVersion for "1.6" / "2.0.1" (or the subprotocol names "ocpp1.6" / "ocpp2.0.1").
+
+    Raises:
+        ValueError: not a version the simulator speaks.
+    """
+    try:
+        return _VERSIONS[str(text)]
+    except KeyError:
+        raise ValueError(f"unsupported OCPP version {text!r}; use 1.6 or 2.0.1") from None
+
+
+class SimulatorError(Exception):
+    """Something the simulator was asked to do cannot be done (no transaction, unknown connector, ...)."""
+
+
+class NotConnectedError(SimulatorError, ConnectionError):
+    """There is no open websocket: never connected, closed, or dropped by the CSMS.
+
+    `ChargePointSimulator.close_code` / `close_reason` tell how the last connection ended.
+    """
+
+
+class SubprotocolRefused(NotConnectedError):
+    """The CSMS completed the handshake without selecting the one subprotocol we offered."""
+
+    def __init__(self, offered: str, selected: str | None) -> None:
+        super().__init__(f"CSMS did not accept subprotocol {offered!r} (selected {selected!r})")
+        self.offered = offered
+        self.selected = selected
+
+
+class CallError(SimulatorError):
+    """The CSMS answered our CALL with a CALLERROR."""
+
+    def __init__(
+        self, action: str, error_code: str, description: str, details: JsonDict | None = None
+    ) -> None:
+        super().__init__(f"{action}: {error_code} {description}".rstrip())
+        self.action = action
+        self.error_code = error_code
+        self.description = description
+        self.details = details or {}
+
+
+class SchemaViolationError(SimulatorError):
+    """A payload broke the official OCPP JSON schema (only raised with `strict=True`).
+
+    `direction` says whose payload it was: "sent" (ours: a simulator or caller bug) or "received"
+    (the CSMS's: the bug end-to-end tests are after).
+    """
+
+    def __init__(self, action: str, kind: SchemaKind, description: str, direction: str) -> None:
+        super().__init__(f"{direction} {action} {kind} breaks the schema: {description}")
+        self.action = action
+        self.kind = kind
+        self.description = description
+        self.direction = direction
+
+
+@dataclass
+class SimulatorConfig:
+    """How one simulated charge point identifies itself and behaves.
+
+    Attributes:
+        charge_point_id: the identity; appended, percent-encoded, to `url`.
+        url: the CSMS websocket endpoint without the identity.
+        ocpp_version: "1.6" or "2.0.1"; the only subprotocol offered.
+        password: HTTP Basic password (security profile 1); the username is `charge_point_id`.
+        connectors: 1.6 connectors 1..n; 2.0.1 EVSEs 1..n with connector 1 each.
+        meter_interval: seconds between periodic meter values; each sample also advances the
+            register by `power_w * meter_interval / 3600` Wh.
+        power_w: charging power reported while a transaction runs.
+        call_timeout: seconds to wait for the CSMS to answer one of our CALLs.
+        answers: action -> status to answer CSMS calls with, overriding the simulator's own decision
+            (e.g. {"RemoteStartTransaction": "Rejected"}); an overridden answer starts no follow-up.
+        strict: validate every payload against the official schemas.
+        heartbeat: send Heartbeat every `interval` seconds after an Accepted BootNotification.
+        auto_meter_values: send meter values every `meter_interval` while a transaction runs.
+        record_calls: keep every CALL we send in `sent_calls` (turn off for long fleet runs).
+    """
+
+    charge_point_id: str
+    url: str = "ws://127.0.0.1:9000/ocpp"
+    ocpp_version: str = "1.6"
+    password: str | None = None
+    connectors: int = 1
+    vendor: str = "CsmsSim"
+    model: str = "Sim-1"
+    serial_number: str | None = None
+    firmware_version: str = "1.0.0"
+    meter_interval: float = 10.0
+    power_w: int = 11000
+    call_timeout: float = 10.0
+    answers: dict[str, str] = field(default_factory=dict)
+    strict: bool = True
+    heartbeat: bool = True
+    auto_meter_values: bool = False
+    record_calls: bool = True
+
+
+@dataclass
+class Setting:
+    """One configuration key (1.6) or variable (2.0.1, named "Component.Variable") of the station.
+
+    `write_only` keys (AuthorizationKey, BasicAuthPassword) are never reported back to the CSMS.
+    `kind` is "int", "bool" or "str"; a new value of the wrong kind is Rejected.
+    """
+
+    value: str
+    readonly: bool = False
+    write_only: bool = False
+    kind: str = "str"
+
+
+@dataclass
+class Reservation:
+    """A reservation the CSMS made with ReserveNow; it ends when used, cancelled or expired."""
+
+    reservation_id: int
+    connector: int
+    id_token: str
+    expiry: datetime
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(eq=False)
+class _Session:
+    """One websocket connection and the framing state that lives and dies with it."""
+
+    ws: ClientConnection
+    conn: OcppConnection
+    pending: dict[str, asyncio.Future[JsonDict]] = field(default_factory=dict)
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    reader: asyncio.Task[None] | None = None
+    closed: bool = False
+
+
+@dataclass(eq=False)
+class _Transaction:
+    connector: int
+    transaction_id: str
+    id_token: str
+    id_token_type: str
+    meter_start_wh: int
+    started_at: datetime
+    reservation_id: int | None = None
+    remote_start_id: int | None = None
+    next_seq_no: int = 0
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    meter_task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class _Queued:
+    """A transaction message held while offline; `build` runs at send time (1.6 ids resolve late)."""
+
+    action: str
+    build: Callable[[], JsonDict]
+    on_result: Callable[[JsonDict], None] | None = None
+
+
+def _number(value: float) -> str:
+    """Format a setting value: "10" for 10.0, "0.25" for 0.25."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+class ChargePointSimulator:
+    """A charge point speaking one OCPP version; see the module docstring for the life cycle.
+
+    Public state (read it, don't assign it):
+        meter_wh: connector -> energy register in Wh.
+        transactions: connector -> running transaction id (1.6: the CSMS's id, or "offline-N" until a
+            queued StartTransaction is answered; 2.0.1: our UUID).
+        calls_received: every CALL the CSMS sent, as (action, payload), in order.
+        sent_calls: every CALL we sent, as (action, payload), in order (if `record_calls`).
+        connected, boot_status, subprotocol, handshake_status (HTTP status of the last handshake),
+        close_code / close_reason (how the last connection ended).
+        connector_status: connector -> last status, in the version's own words.
+        reservations: reservation id -> Reservation.
+        settings: configuration keys (1.6) / variables "Component.Variable" (2.0.1).
+        raw_frames: frames the framing core did not consume (replies to `send_raw`, late replies,
+            malformed frames); with `raw_mode = True` every received frame goes there unprocessed.
+        errors: exceptions raised by follow-up and background tasks.
+        violations: schema violations seen with `strict=True`.
+        sent: action -> number of CALLs sent.
+    """
+
+    def __init__(self, config: SimulatorConfig, *, clock: Clock = utcnow) -> None:
+        """Prepare the simulator; nothing is sent until `connect()`.
+
+        Raises:
+            ValueError: unsupported `ocpp_version` or fewer than one connector.
+        """
+        if config.connectors < 1:
+            raise ValueError("a charge point needs at least one connector")
+        self.config = replace(config, answers=dict(config.answers))
+        self.version = parse_version(config.ocpp_version)
+        self.charge_point_id = config.charge_point_id
+        self._clock = clock
+        self._v16 = self.version is OcppVersion.V16
+        self._log = structlog.get_logger("simulators.chargepoint").bind(
+            charge_point_id=config.charge_point_id, ocpp_version=self.version.value
+        )
+
+        self.connector_ids: tuple[int, ...] = tuple(range(1, config.connectors + 1))
+        self.meter_wh: dict[int, int] = dict.fromkeys(self.connector_ids, 0)
+        self.transactions: dict[int, str] = {}
+        self.calls_received: list[tuple[str, JsonDict]] = []
+        self.sent_calls: list[tuple[str, JsonDict]] = []
+        self.connected = False
+        self.boot_status: str | None = None
+        self.subprotocol: str | None = None
+        self.handshake_status: int | None = None
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self.connector_status: dict[int, str] = dict.fromkeys(self.connector_ids, "Available")
+        self.plugged: dict[int, bool] = dict.fromkeys(self.connector_ids, False)
+        self.inoperative: set[int] = set()
+        self.reservations: dict[int, Reservation] = {}
+        self.settings: dict[str, Setting] = self._default_settings()
+        self.raw_frames: asyncio.Queue[str] = asyncio.Queue()
+        self.raw_mode = False
+        self.errors: list[BaseException] = []
+        self.violations: list[SchemaViolationError] = []
+        self.responses: dict[str, JsonDict] = {}
+        self.sent: Counter[str] = Counter()
+        self.transactions_started = 0
+        self.transactions_stopped = 0
+        self.meter_values_sent = 0
+
+        self._session: _Session | None = None
+        self._call_lock = asyncio.Lock()
+        self._abandoned: tuple[_Session, asyncio.Future[JsonDict]] | None = None
+        self._tx: dict[int, _Transaction] = {}
+        self._starting: set[int] = set()
+        self._pending_inoperative: set[int] = set()
+        self._status_sent: dict[int, str] = {}
+        self._status_dirty: set[int] = set()
+        self._offline = False
+        self._queue: deque[_Queued] = deque()
+        self._tx_aliases: dict[str, str] = {}
+        self._placeholder_ids = itertools.count(1)
+        self._reset_when_idle = False
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._followups: set[asyncio.Task[None]] = set()
+        self._changed = asyncio.Event()
+        self._handlers: dict[str, Callable[[JsonDict], _Answer]] = (
+            self._handlers_16() if self._v16 else self._handlers_201()
+        )
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def url(self) -> str:
+        """The websocket URL: `config.url` plus the percent-encoded charge point id."""
+        return self.config.url.rstrip("/") + "/" + quote(self.charge_point_id, safe="")
+
+    @property
+    def offline(self) -> bool:
+        """True from `go_offline()` until `come_back()` has delivered every queued message."""
+        return self._offline
+
+    async def connect(self) -> None:
+        """Open the websocket, offering only this version's subprotocol, and start the reader.
+
+        Sends nothing; call `boot()` next (or `come_back()` after `go_offline()`).
+
+        Raises:
+            websockets.exceptions.InvalidStatus: the CSMS refused the handshake; the HTTP status is in
+                `.response.status_code` and in `handshake_status`.
+            SubprotocolRefused: the handshake completed without our subprotocol (socket closed).
+            SimulatorError: already connected.
+            OSError, TimeoutError: the CSMS could not be reached in `call_timeout` seconds.
+        """
+        if self._session is not None and not self._session.closed:
+            raise SimulatorError("already connected")
+        headers: dict[str, str] = {}
+        if self.config.password is not None:
+            credentials = f"{self.charge_point_id}:{self.config.password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
+        offered = self.version.value
+        self.handshake_status = None
+        try:
+            ws = await ws_connect(
+                self.url,
+                subprotocols=[Subprotocol(offered)],
+                additional_headers=headers,
+                open_timeout=self.config.call_timeout,
+                user_agent_header=f"{self.config.vendor}/{self.config.model} csms-sim",
+            )
+        except InvalidStatus as exc:
+            self.handshake_status = exc.response.status_code
+            self._log.warning("connect_refused", url=self.url, status=self.handshake_status)
+            raise
+        self.handshake_status = 101
+        if ws.subprotocol != offered:
+            await ws.close(1002, "no OCPP subprotocol")
+            self._log.warning("subprotocol_refused", offered=offered, selected=ws.subprotocol)
+            raise SubprotocolRefused(offered, ws.subprotocol)
+        session = _Session(ws, OcppConnection(self.version, call_timeout=self.config.call_timeout))
+        self._session = session
+        self.connected = True
+        self.subprotocol = ws.subprotocol
+        self.close_code = self.close_reason = None
+        session.reader = asyncio.create_task(
+            self._read_loop(session), name=f"sim-reader-{self.charge_point_id}"
+        )
+        self._log.info("connected", url=self.url)
+        self._notify()
+
+    async def close(self) -> None:
+        """Stop background tasks and close the websocket with code 1000.
+
+        Messages still queued by `go_offline()` are discarded. Safe to call twice; `connect()` may be
+        called again afterwards.
+        """
+        self._stop_heartbeat()
+        current = asyncio.current_task()
+        tasks = [t for t in self._followups if t is not current]
+        for tx in self._tx.values():
+            tx.stopping.set()
+            if tx.meter_task is not None and tx.meter_task is not current:
+                tasks.append(tx.meter_task)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        for reservation in self.reservations.values():
+            if reservation.timer is not None:
+                reservation.timer.cancel()
+        if self._queue:
+            self._log.warning("offline_queue_discarded", messages=len(self._queue))
+            self._queue.clear()
+        self._offline = False
+        await self._drop_connection(1000, "")
+
+    async def go_offline(self, *, abrupt: bool = False) -> None:
+        """Drop the socket and start queueing transaction messages.
+
+        Until `come_back()`, 1.6 StartTransaction / StopTransaction / MeterValues of a transaction and
+        2.0.1 TransactionEvent (marked `offline: true`) are queued instead of sent; status changes are
+        remembered and reported after reconnecting. Other calls (authorize, heartbeat, ...) raise
+        NotConnectedError.
+
+        Args:
+            abrupt: abort the TCP connection instead of a websocket close (1001), as a power cut would.
+        """
+        self._offline = True
+        self._stop_heartbeat()
+        session = self._session
+        if abrupt and session is not None and not session.closed:
+            session.ws.transport.abort()
+            if session.reader is not None:
+                await asyncio.wait([session.reader])
+        else:
+            await self._drop_connection(1001, "going offline")
+        self._log.info("offline")
+
+    async def come_back(self, *, boot: bool = False) -> None:
+        """Reconnect and deliver what was queued while offline, in order.
+
+        A queued 1.6 StartTransaction learns its transactionId now; the MeterValues and
+        StopTransaction queued after it carry that id. Then the connectors whose status changed while
+        offline are reported, and heartbeats resume.
+
+        Args:
+            boot: send a BootNotification before the queue (none is due after a mere reconnect;
+                a station that rebooted sends one).
+
+        Raises:
+            Like `connect()`; NotConnectedError if the socket drops again while draining (what was
+            not delivered stays queued).
+        """
+        await self.connect()
+        if boot:
+            await self.boot()
+        while self._queue:
+            item = self._queue[0]
+            try:
+                result = await self.call(item.action, item.build())
+            except NotConnectedError:
+                raise
+            except (SimulatorError, TimeoutError) as exc:
+                # Delivered or refused: either way retrying would not help; record and go on.
+                self.errors.append(exc)
+                self._log.warning("queued_message_failed", action=item.action, error=str(exc))
+            else:
+                if item.on_result is not None:
+                    item.on_result(result)
+            self._queue.popleft()
+        self._offline = False
+        dirty = sorted(self._status_dirty)
+        self._status_dirty.clear()
+        for connector in dirty:
+            await self.send_status(connector, self.connector_status[connector])
+        self._restart_heartbeat()
+        self._log.info("back_online")
+        self._notify()
+
+    async def _drop_connection(self, code: int, reason: str) -> None:
+        """Close the current websocket (if any) and wait for its reader to finish."""
+        session = self._session
+        if session is None:
+            return
+        if not session.closed:
+            with contextlib.suppress(ConnectionClosed, OSError):
+                await session.ws.close(code, reason)
+        if session.reader is not None and session.reader is not asyncio.current_task():
+            await asyncio.wait([session.reader])
+
+    def _live_session(self) -> _Session:
+        session = self._session
+        if session is None or session.closed:
+            raise NotConnectedError(
+                f"{self.charge_point_id} is not connected (last close code {self.close_code}, "
+                f"reason {self.close_reason!r})"
+            )
+        return session
+
+    # ------------------------------------------------------------------ frames in
+
+    async def _read_loop(self, session: _Session) -> None:
+        """Feed every received frame into the framing core until the socket closes."""
+        try:
+            async for message in session.ws:
+                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+                await self._receive_frame(session, text)
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # a bug in a handler must not leave the connection half-dead silently
+            self.errors.append(exc)
+            self._log.exception("reader_failed")
+            with contextlib.suppress(ConnectionClosed, OSError):
+                await session.ws.close(1011, "simulator error")
+        finally:
+            session.closed = True
+            if self._session is session:
+                self.connected = False
+                self.close_code = session.ws.close_code
+                self.close_reason = session.ws.close_reason
+                self._stop_heartbeat()
+            for future in session.pending.values():
+                if not future.done():
+                    future.set_exception(
+                        NotConnectedError(f"connection closed (code {session.ws.close_code})")
+                    )
+            session.pending.clear()
+            self._log.info("disconnected", code=session.ws.close_code, reason=session.ws.close_reason)
+            self._notify()
+
+    async def _receive_frame(self, session: _Session, text: str) -> None:
+        self._log.debug("frame_received", frame=text)
+        if self.raw_mode:
+            self.raw_frames.put_nowait(text)
+            self._notify()
+            return
+        followups: list[tuple[str, FollowUp]] = []
+        for event in session.conn.receive_text(text):
+            if isinstance(event, CallReceived):
+                follow_up = self._on_call(session, event)
+                if follow_up is not None:
+                    followups.append((event.action, follow_up))
+            elif isinstance(event, CallResultReceived):
+                self._resolve(session, event.message_id, result=event.payload)
+            elif isinstance(event, CallErrorReceived):
+                error = CallError(event.action, event.error_code, event.description, event.details)
+                self._resolve(session, event.message_id, error=error)
+            elif isinstance(event, CallTimedOut):  # pragma: no cover - only check_timeouts returns these
+                self._resolve(session, event.message_id, error=TimeoutError(event.action))
+            elif isinstance(event, FramingError):
+                # Not ours to consume: a reply to send_raw, a late reply, or a malformed frame.
+                self._log.debug(
+                    "frame_not_consumed", error_code=event.error_code, description=event.description
+                )
+                self.raw_frames.put_nowait(event.frame)
+        # Answers go out before any follow-up starts, so the CSMS sees the CALLRESULT first.
+        await self._flush(session)
+        for action, follow_up in followups:
+            self._spawn(follow_up, action)
+        self._notify()
+
+    def _resolve(
+        self,
+        session: _Session,
+        message_id: str,
+        *,
+        result: JsonDict | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        future = session.pending.pop(message_id, None)
+        if future is None or future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result if result is not None else {})
+
+    def _on_call(self, session: _Session, event: CallReceived) -> FollowUp | None:
+        """Answer one CSMS CALL (queued on the framing core); return its follow-up, if any."""
+        action, payload, message_id = event.action, event.payload, event.message_id
+        self.calls_received.append((action, payload))
+        log = self._log.bind(message_id=message_id, action=action)
+        log.debug("call_received", payload=payload)
+        conn = session.conn
+        handler = self._handlers.get(action)
+        if handler is None:
+            log.info("call_not_implemented")
+            conn.send_call_error(
+                message_id, conn.error_code(ErrorKind.NOT_IMPLEMENTED), f"{action} is not implemented"
+            )
+            return None
+        if self.config.strict:
+            violation = validate(self.version, action, SchemaKind.REQUEST, payload)
+            if violation is not None:
+                error = SchemaViolationError(action, SchemaKind.REQUEST, violation.description, "received")
+                self.violations.append(error)
+                log.error("schema_violation", direction="received", description=violation.description)
+                conn.send_call_error(message_id, conn.error_code(violation.kind), violation.description)
+                return None
+        try:
+            result, commit = handler(payload)
+        except Exception as exc:  # with strict=False a malformed payload can reach a handler
+            self.errors.append(exc)
+            log.exception("call_handler_failed")
+            conn.send_call_error(message_id, conn.error_code(ErrorKind.INTERNAL), repr(exc))
+            return None
+        override = self.config.answers.get(action)
+        if override is not None and "status" in result and result["status"] != override:
+            result = {**result, "status": override}
+            commit = None
+        if self.config.strict:
+            violation = validate(self.version, action, SchemaKind.RESPONSE, result)
+            if violation is not None:
+                error = SchemaViolationError(action, SchemaKind.RESPONSE, violation.description, "sent")
+                self.violations.append(error)
+                log.error("schema_violation", direction="sent", description=violation.description)
+                conn.send_call_error(message_id, conn.error_code(ErrorKind.INTERNAL), violation.description)
+                return None
+        conn.send_call_result(message_id, result)
+        log.debug("call_answered", payload=result)
+        return commit() if commit is not None else None
+
+    def _spawn(self, follow_up: FollowUp, what: str) -> None:
+        task = asyncio.create_task(self._run_follow_up(follow_up, what), name=f"sim-{what}")
+        self._followups.add(task)
+        task.add_done_callback(self._followups.discard)
+
+    async def _run_follow_up(self, follow_up: FollowUp, what: str) -> None:
+        try:
+            await follow_up()
+        except Exception as exc:
+            self.errors.append(exc)
+            self._log.warning("follow_up_failed", action=what, error=repr(exc))
+        finally:
+            self._notify()
+
+    # ------------------------------------------------------------------ frames out
+
+    async def _flush(self, session: _Session) -> None:
+        async with session.send_lock:
+            for frame in session.conn.frames_to_send():
+                self._log.debug("frame_sent", frame=frame)
+                await session.ws.send(frame)
+
+    async def call(self, action: str, payload: JsonDict) -> JsonDict:
+        """Send any CALL and wait for its answer; only one of our CALLs is outstanding at a time.
+
+        Returns:
+            The CALLRESULT payload (also kept in `responses[action]`).
+
+        Raises:
+            CallError: the CSMS answered with a CALLERROR (`error_code`, `description`).
+            TimeoutError: no answer within `call_timeout`.
+            SchemaViolationError: with `strict=True`, our request or the CSMS's response breaks the
+                official schema (a bad request is not sent).
+            NotConnectedError: no open websocket, or it closed before the answer.
+        """
+        async with self._call_lock:
+            session = self._live_session()
+            await self._await_abandoned(session)
+            self._check_schema(action, SchemaKind.REQUEST, payload, "sent")
+            loop = asyncio.get_running_loop()
+            try:
+                message_id = session.conn.send_call(action, payload, loop.time())
+            except CallPending as exc:  # pragma: no cover - the lock and _await_abandoned prevent it
+                raise SimulatorError(str(exc)) from exc
+            future: asyncio.Future[JsonDict] = loop.create_future()
+            session.pending[message_id] = future
+            self.sent[action] += 1
+            if self.config.record_calls:
+                self.sent_calls.append((action, payload))
+            self._log.debug("call_sent", action=action, message_id=message_id, payload=payload)
+            try:
+                await self._flush(session)
+                await self._wait_reply(session, future)
+            except ConnectionClosed as exc:
+                session.pending.pop(message_id, None)
+                raise NotConnectedError(f"connection closed while sending {action}") from exc
+            except asyncio.CancelledError:
+                if not future.done():
+                    # The framing core still expects this answer; the next call waits for it.
+                    self._abandoned = (session, future)
+                    future.add_done_callback(_consume)
+                raise
+            result = future.result()
+            self.responses[action] = result
+            self._check_schema(action, SchemaKind.RESPONSE, result, "received")
+            return result
+
+    async def _wait_reply(self, session: _Session, future: asyncio.Future[JsonDict]) -> None:
+        """Wait for `future`, expiring it through the framing core's `check_timeouts`."""
+        loop = asyncio.get_running_loop()
+        while not future.done():
+            deadline = session.conn.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            await asyncio.wait([future], timeout=timeout)
+            if not future.done():
+                for expired in session.conn.check_timeouts(loop.time()):
+                    self._log.warning("call_timed_out", action=expired.action, message_id=expired.message_id)
+                    self._resolve(
+                        session,
+                        expired.message_id,
+                        error=TimeoutError(f"{expired.action}: no answer in {self.config.call_timeout} s"),
+                    )
+
+    async def _await_abandoned(self, session: _Session) -> None:
+        """Let a CALL whose caller was cancelled finish (answer or timeout) before the next one."""
+        abandoned, self._abandoned = self._abandoned, None
+        if abandoned is not None and abandoned[0] is session and not abandoned[1].done():
+            with contextlib.suppress(Exception):
+                await self._wait_reply(session, abandoned[1])
+
+    def _check_schema(self, action: str, kind: SchemaKind, payload: JsonDict, direction: str) -> None:
+        if not self.config.strict or not has_schema(self.version, action):
+            return
+        violation = validate(self.version, action, kind, payload)
+        if violation is not None:
+            error = SchemaViolationError(action, kind, violation.description, direction)
+            self.violations.append(error)
+            self._log.error(
+                "schema_violation", action=action, direction=direction, description=violation.description
+            )
+            raise error
+
+    async def send_raw(self, text: str) -> None:
+        """Send `text` as one websocket text frame, bypassing the framing core.
+
+        The CSMS's reply is not consumed by the simulator (its id matches no CALL of ours); read it
+        with `receive_raw()`. Set `raw_mode = True` to route every received frame there instead.
+
+        Raises:
+            NotConnectedError: no open websocket.
+        """
+        session = self._live_session()
+        try:
+            async with session.send_lock:
+                self._log.debug("raw_frame_sent", frame=text)
+                await session.ws.send(text)
+        except ConnectionClosed as exc:
+            raise NotConnectedError("connection closed") from exc
+
+    async def receive_raw(self, timeout: float) -> str:  # noqa: ASYNC109 - fixed API
+        """Return the next frame from `raw_frames`, waiting up to `timeout` seconds.
+
+        Raises:
+            TimeoutError: nothing arrived in time.
+            NotConnectedError: the connection closed and nothing is left (see `close_code`).
+        """
+        async with asyncio.timeout(timeout):
+            while True:
+                changed = self._changed
+                if not self.raw_frames.empty():
+                    return self.raw_frames.get_nowait()
+                session = self._session
+                if session is None or session.closed:
+                    raise NotConnectedError(
+                        f"connection closed (code {self.close_code}, reason {self.close_reason!r})"
+                    )
+                await changed.wait()
+
+    # ------------------------------------------------------------------ waiting
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> None:  # noqa: ASYNC109
+        """Return once `predicate()` is true; it is re-checked after every frame and state change.
+
+        Raises:
+            TimeoutError: still false after `timeout` seconds (None waits forever).
+        """
+        async with asyncio.timeout(timeout):
+            while True:
+                changed = self._changed
+                if predicate():
+                    return
+                await changed.wait()
+
+    async def wait_for_call(self, action: str, *, timeout: float, start: int = 0) -> JsonDict:  # noqa: ASYNC109
+        """Return the payload of the first CSMS CALL `action` at index >= `start` of `calls_received`.
+
+        Its answer has been sent by then; its follow-up may still run (`settle()` waits for it).
+
+        Raises:
+            TimeoutError: no such CALL within `timeout` seconds.
+        """
+        found: list[JsonDict] = []
+
+        def seen() -> bool:
+            for name, payload in self.calls_received[start:]:
+                if name == action:
+                    found.append(payload)
+                    return True
+            return False
+
+        await self.wait_until(seen, timeout)
+        return found[0]
+
+    async def settle(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Wait until every follow-up of answered CSMS CALLs has finished (their errors go to `errors`).
+
+        Raises:
+            TimeoutError: follow-ups still running after `timeout` seconds.
+        """
+        async with asyncio.timeout(timeout):
+            while self._followups:
+                await asyncio.wait(set(self._followups))
+
+    # ------------------------------------------------------------------ station → CSMS
+
+    async def boot(self, reason: str = "PowerUp") -> JsonDict:
+        """Send BootNotification; on Accepted adopt `interval` as heartbeat period and start heartbeats.
+
+        Args:
+            reason: 2.0.1 BootReasonEnumType (PowerUp, RemoteReset, Triggered, ...); 1.6 has none.
+
+        Returns:
+            The response payload (status, currentTime, interval); `boot_status` holds the status.
+        """
+        cfg = self.config
+        payload: JsonDict
+        if self._v16:
+            payload = {
+                "chargePointVendor": cfg.vendor,
+                "chargePointModel": cfg.model,
+                "firmwareVersion": cfg.firmware_version,
+            }
+            if cfg.serial_number:
+                payload["chargePointSerialNumber"] = cfg.serial_number
+        else:
+            station: JsonDict = {
+                "model": cfg.model,
+                "vendorName": cfg.vendor,
+                "firmwareVersion": cfg.firmware_version,
+            }
+            if cfg.serial_number:
+                station["serialNumber"] = cfg.serial_number
+            payload = {"chargingStation": station, "reason": reason}
+        result = await self.call("BootNotification", payload)
+        self.boot_status = result.get("status")
+        interval = result.get("interval")
+        if self.boot_status == "Accepted" and isinstance(interval, int) and interval > 0:
+            self.settings[self._heartbeat_key].value = str(interval)
+        self._log.info("booted", status=self.boot_status, interval=interval)
+        self._restart_heartbeat()
+        self._notify()
+        return result
+
+    async def heartbeat(self) -> JsonDict:
+        """Send Heartbeat; returns `{currentTime}`."""
+        return await self.call("Heartbeat", {})
+
+    async def send_status(self, connector: int, status: str, error_code: str = "NoError") -> JsonDict:
+        """Report `status` (in this version's words) for `connector` with StatusNotification.
+
+        While offline the status is only remembered and reported by `come_back()`.
+
+        Args:
+            connector: 1.6 connector id (0 = the whole charge point); 2.0.1 EVSE id (connector 1).
+            status: 1.6 ChargePointStatus (Available, Preparing, Charging, ...) or 2.0.1
+                ConnectorStatusEnumType (Available, Occupied, Reserved, Unavailable, Faulted).
+            error_code: 1.6 ChargePointErrorCode; ignored in 2.0.1, which has none.
+        """
+        self.connector_status[connector] = status
+        if self._offline:
+            self._status_dirty.add(connector)
+            return {}
+        timestamp = isoformat_z(self._clock())
+        payload: JsonDict
+        if self._v16:
+            payload = {
+                "connectorId": connector,
+                "errorCode": error_code,
+                "status": status,
+                "timestamp": timestamp,
+            }
+        else:
+            payload = {
+                "timestamp": timestamp,
+                "connectorStatus": status,
+                "evseId": connector,
+                "connectorId": 1,
+            }
+        result = await self.call("StatusNotification", payload)
+        self._status_sent[connector] = status
+        self._notify()
+        return result
+
+    async def _set_status(self, connector: int, status: str) -> None:
+        """Report `status` unless it is already the last one reported (stations report changes)."""
+        if self.connector_status.get(connector) == status and self._status_sent.get(connector) == status:
+            return
+        await self.send_status(connector, status)
+
+    async def send_all_statuses(self) -> None:
+        """Report the current status of every connector (after boot, or when triggered)."""
+        for connector in self.connector_ids:
+            await self.send_status(connector, self._idle_status(connector))
+
+    async def plug_in(self, connector: int) -> None:
+        """Connect a cable: status Preparing (1.6) / Occupied (2.0.1)."""
+        self._check_connector(connector)
+        self.plugged[connector] = True
+        await self.send_status(connector, "Preparing" if self._v16 else "Occupied")
+
+    async def unplug(self, connector: int) -> None:
+        """Remove the cable: a running transaction ends with reason EVDisconnected; status Available."""
+        self._check_connector(connector)
+        self.plugged[connector] = False
+        if connector in self._tx:
+            await self.stop_transaction(connector, reason="EVDisconnected")
+        else:
+            await self.send_status(connector, "Unavailable" if connector in self.inoperative else "Available")
+
+    async def authorize(self, id_token: str, *, id_token_type: str = "ISO14443") -> JsonDict:
+        """Send Authorize for `id_token`.
+
+        Returns:
+            idTagInfo (1.6) or idTokenInfo (2.0.1); check its `status`.
+        """
+        if self._v16:
+            result = await self.call("Authorize", {"idTag": id_token})
+            info = result.get("idTagInfo", {})
+        else:
+            result = await self.call("Authorize", {"idToken": {"idToken": id_token, "type": id_token_type}})
+            info = result.get("idTokenInfo", {})
+        return dict(info) if isinstance(info, dict) else {}
+
+    async def start_transaction(
+        self,
+        connector: int,
+        id_token: str,
+        *,
+        meter_start_wh: int | None = None,
+        reservation_id: int | None = None,
+        remote_start_id: int | None = None,
+        id_token_type: str = "ISO14443",
+    ) -> str:
+        """Start a transaction on `connector` and report status Charging (1.6) / Occupied (2.0.1).
+
+        1.6 sends StartTransaction and returns str(transactionId) assigned by the CSMS (offline:
+        a placeholder "offline-N" that `transactions` replaces once the CSMS answered after
+        `come_back()`). 2.0.1 sends TransactionEvent Started (seqNo 0, triggerReason Authorized, or
+        RemoteStart with `remoteStartId`) and returns the UUID it generated.
+
+        A reservation of `id_token` on the connector is used (and ended) when `reservation_id` is None.
+        With `auto_meter_values`, meter values are sent every `meter_interval` until the stop.
+
+        Args:
+            meter_start_wh: set the register first (otherwise it continues from `meter_wh`).
+
+        Raises:
+            SimulatorError: unknown connector or a transaction already runs there.
+        """
+        self._check_connector(connector)
+        if connector in self._tx:
+            raise SimulatorError(
+                f"connector {connector} already runs transaction {self.transactions.get(connector)}"
+            )
+        if meter_start_wh is not None:
+            self.meter_wh[connector] = meter_start_wh
+        if reservation_id is None:
+            reservation_id = next(
+                (
+                    r.reservation_id
+                    for r in self.reservations.values()
+                    if r.connector == connector and r.id_token == id_token
+                ),
+                None,
+            )
+        if reservation_id is not None:
+            self._end_reservation(reservation_id)
+        tx = _Transaction(
+            connector=connector,
+            transaction_id="",
+            id_token=id_token,
+            id_token_type=id_token_type,
+            meter_start_wh=self.meter_wh[connector],
+            started_at=self._clock(),
+            reservation_id=reservation_id,
+            remote_start_id=remote_start_id,
+        )
+        self._tx[connector] = tx
+        try:
+            tx.transaction_id = await (self._start_16(tx) if self._v16 else self._start_201(tx))
+        except BaseException:
+            self._tx.pop(connector, None)
+            raise
+        self.transactions[connector] = tx.transaction_id
+        self.transactions_started += 1
+        self.plugged[connector] = True
+        self._log.info("transaction_started", connector=connector, transaction_id=tx.transaction_id)
+        if self.config.auto_meter_values:
+            tx.meter_task = asyncio.create_task(self._meter_loop(tx), name=f"sim-meter-{connector}")
+        self._notify()
+        await self._set_status(connector, "Charging" if self._v16 else "Occupied")
+        return tx.transaction_id
+
+    async def _start_16(self, tx: _Transaction) -> str:
+        payload: JsonDict = {
+            "connectorId": tx.connector,
+            "idTag": tx.id_token,
+            "meterStart": tx.meter_start_wh,
+            "timestamp": isoformat_z(tx.started_at),
+        }
+        if tx.reservation_id is not None:
+            payload["reservationId"] = tx.reservation_id
+        if not self._offline:
+            result = await self.call("StartTransaction", payload)
+            self._check_id_tag_info(result)
+            return str(result["transactionId"])
+        placeholder = f"offline-{next(self._placeholder_ids)}"
+
+        def learn_id(result: JsonDict) -> None:
+            real = str(result["transactionId"])
+            self._tx_aliases[placeholder] = real
+            if tx.transaction_id == placeholder:
+                tx.transaction_id = real
+            if self.transactions.get(tx.connector) == placeholder:
+                self.transactions[tx.connector] = real
+            self._log.info("offline_transaction_id_learned", placeholder=placeholder, transaction_id=real)
+
+        self._queue.append(_Queued("StartTransaction", lambda: payload, learn_id))
+        return placeholder
+
+    def _check_id_tag_info(self, result: JsonDict) -> None:
+        info = result.get("idTagInfo")
+        status = info.get("status") if isinstance(info, dict) else None
+        if status != "Accepted":
+            self._log.warning("transaction_not_authorized", status=status)
+
+    async def _start_201(self, tx: _Transaction) -> str:
+        tx.transaction_id = str(uuid.uuid4())
+        event = self._tx_event(
+            tx,
+            "Started",
+            "RemoteStart" if tx.remote_start_id is not None else "Authorized",
+            timestamp=tx.started_at,
+            charging_state="Charging",
+            with_id_token=True,
+            meter_value=self._meter_value_201(
+                tx.connector, "Wh", "Transaction.Begin", tx.started_at, energy_only=True
+            ),
+        )
+        event["evse"] = {"id": tx.connector, "connectorId": 1}
+        if tx.reservation_id is not None:
+            event["reservationId"] = tx.reservation_id
+        await self._send_tx("TransactionEvent", lambda: event)
+        return tx.transaction_id
+
+    async def send_meter_values(
+        self, connector: int, *, energy_wh: int | None = None, unit: str = "Wh"
+    ) -> JsonDict:
+        """Advance (or set) the register and send a periodic sample.
+
+        During a transaction the register advances by `power_w * meter_interval / 3600` Wh unless
+        `energy_wh` sets it. 1.6 sends MeterValues with transactionId and string values (energy in
+        kWh with three decimals when `unit="kWh"`), power, and voltage and current per phase; 2.0.1
+        sends TransactionEvent Updated (triggerReason MeterValuePeriodic, next seqNo) with numeric
+        values and `unitOfMeasure` where the unit is not Wh. Without a transaction both send a plain
+        MeterValues.
+
+        Raises:
+            ValueError: `unit` is neither "Wh" nor "kWh".
+        """
+        self._check_connector(connector)
+        if unit not in ("Wh", "kWh"):
+            raise ValueError(f"unit must be Wh or kWh, not {unit!r}")
+        tx = self._tx.get(connector)
+        if energy_wh is not None:
+            self.meter_wh[connector] = energy_wh
+        elif tx is not None:
+            self.meter_wh[connector] += round(self.config.power_w * self.config.meter_interval / 3600)
+        self.meter_values_sent += 1
+        return await self._send_sample(
+            connector, tx, unit=unit, context="Sample.Periodic", trigger="MeterValuePeriodic"
+        )
+
+    async def _send_sample(
+        self, connector: int, tx: _Transaction | None, *, unit: str, context: str, trigger: str
+    ) -> JsonDict:
+        now = self._clock()
+        if self._v16:
+            meter_value: JsonDict = {
+                "timestamp": isoformat_z(now),
+                "sampledValue": self._sampled_16(connector, unit, context),
+            }
+            if tx is None:
+                return await self.call("MeterValues", {"connectorId": connector, "meterValue": [meter_value]})
+            ref = tx.transaction_id
+
+            def build() -> JsonDict:
+                return {
+                    "connectorId": connector,
+                    "transactionId": self._tx_int(ref),
+                    "meterValue": [meter_value],
+                }
+
+            return await self._send_tx("MeterValues", build)
+        sample = self._meter_value_201(connector, unit, context, now)
+        if tx is None:
+            return await self.call("MeterValues", {"evseId": connector, "meterValue": [sample]})
+        event = self._tx_event(
+            tx, "Updated", trigger, timestamp=now, charging_state="Charging", meter_value=sample
+        )
+        return await self._send_tx("TransactionEvent", lambda: event)
+
+    async def stop_transaction(
+        self, connector: int, *, reason: str = "Local", meter_stop_wh: int | None = None
+    ) -> JsonDict:
+        """End the transaction on `connector`, then report Finishing (1.6) / Available (2.0.1).
+
+        1.6 sends StopTransaction with idTag, reason and transactionData (Transaction.Begin and
+        Transaction.End registers). 2.0.1 sends TransactionEvent Ended with stoppedReason and
+        triggerReason StopAuthorized (EVDeparted for EVDisconnected, RemoteStop for Remote, ...).
+        With reason EVDisconnected the cable is out, so 1.6 reports Available directly.
+
+        Args:
+            reason: stop reason in either version's words; translated when needed.
+            meter_stop_wh: set the register first.
+
+        Returns:
+            The response payload ({} while offline).
+
+        Raises:
+            SimulatorError: no transaction on `connector`.
+        """
+        tx = self._tx.get(connector)
+        if tx is None:
+            raise SimulatorError(f"no transaction on connector {connector}")
+        tx.stopping.set()
+        if tx.meter_task is not None and tx.meter_task is not asyncio.current_task():
+            await asyncio.wait([tx.meter_task])
+        if meter_stop_wh is not None:
+            self.meter_wh[connector] = meter_stop_wh
+        stop_wh = self.meter_wh[connector]
+        now = self._clock()
+        if self._v16:
+            result = await self._stop_16(tx, stop_wh, now, reason)
+            next_status = "Available" if reason == "EVDisconnected" else "Finishing"
+        else:
+            trigger = _STOP_TRIGGERS.get(reason, "StopAuthorized")
+            event = self._tx_event(
+                tx,
+                "Ended",
+                trigger,
+                timestamp=now,
+                charging_state="Idle" if reason == "EVDisconnected" else "EVConnected",
+                stopped_reason=reason if reason in _REASONS_201 else _REASON_TO_201.get(reason, "Other"),
+                with_id_token=trigger == "StopAuthorized",
+                meter_value=self._meter_value_201(connector, "Wh", "Transaction.End", now, energy_only=True),
+            )
+            result = await self._send_tx("TransactionEvent", lambda: event)
+            next_status = "Available"
+        if self._tx.get(connector) is tx:
+            del self._tx[connector]
+            self.transactions.pop(connector, None)
+        self.transactions_stopped += 1
+        self._log.info(
+            "transaction_stopped", connector=connector, transaction_id=tx.transaction_id, reason=reason
+        )
+        if reason == "EVDisconnected":
+            self.plugged[connector] = False
+        if connector in self._pending_inoperative:
+            self._pending_inoperative.discard(connector)
+            self.inoperative.add(connector)
+            next_status = "Unavailable"
+        self._notify()
+        await self._set_status(connector, next_status)
+        if self._reset_when_idle and not self._tx:
+            self._reset_when_idle = False
+            self._spawn(partial(self._reset, "ImmediateReset"), "Reset")
+        return result
+
+    async def _stop_16(self, tx: _Transaction, stop_wh: int, now: datetime, reason: str) -> JsonDict:
+        ref = tx.transaction_id
+        energy = "Energy.Active.Import.Register"
+        transaction_data = [
+            {
+                "timestamp": isoformat_z(tx.started_at),
+                "sampledValue": [
+                    {
+                        "value": str(tx.meter_start_wh),
+                        "context": "Transaction.Begin",
+                        "measurand": energy,
+                        "location": "Outlet",
+                        "unit": "Wh",
+                    }
+                ],
+            },
+            {
+                "timestamp": isoformat_z(now),
+                "sampledValue": [
+                    {
+                        "value": str(stop_wh),
+                        "context": "Transaction.End",
+                        "measurand": energy,
+                        "location": "Outlet",
+                        "unit": "Wh",
+                    }
+                ],
+            },
+        ]
+        reason_16 = reason if reason in _REASONS_16 else _REASON_TO_16.get(reason, "Other")
+
+        def build() -> JsonDict:
+            return {
+                "transactionId": self._tx_int(ref),
+                "idTag": tx.id_token,
+                "meterStop": stop_wh,
+                "timestamp": isoformat_z(now),
+                "reason": reason_16,
+                "transactionData": transaction_data,
+            }
+
+        return await self._send_tx("StopTransaction", build)
+
+    async def _send_tx(
+        self, action: str, build: Callable[[], JsonDict], on_result: Callable[[JsonDict], None] | None = None
+    ) -> JsonDict:
+        """Send a transaction message now, or queue it while offline (then return {})."""
+        if self._offline:
+            self._queue.append(_Queued(action, build, on_result))
+            self._log.debug("queued_offline", action=action, queued=len(self._queue))
+            return {}
+        result = await self.call(action, build())
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    def _tx_int(self, ref: str) -> int:
+        """The 1.6 integer transactionId for `ref`, resolving an offline placeholder."""
+        real = self._tx_aliases.get(ref, ref)
+        try:
+            return int(real)
+        except ValueError:
+            raise SimulatorError(f"transaction {ref} never got a transactionId from the CSMS") from None
+
+    def _tx_event(
+        self,
+        tx: _Transaction,
+        event_type: str,
+        trigger: str,
+        *,
+        timestamp: datetime,
+        charging_state: str | None = None,
+        stopped_reason: str | None = None,
+        with_id_token: bool = False,
+        meter_value: JsonDict | None = None,
+    ) -> JsonDict:
+        """Build a 2.0.1 TransactionEvent and take the next seqNo (0 on Started, then +1 per event)."""
+        info: JsonDict = {"transactionId": tx.transaction_id}
+        if charging_state is not None:
+            info["chargingState"] = charging_state
+        if stopped_reason is not None:
+            info["stoppedReason"] = stopped_reason
+        if event_type == "Started" and tx.remote_start_id is not None:
+            info["remoteStartId"] = tx.remote_start_id
+        event: JsonDict = {
+            "eventType": event_type,
+            "timestamp": isoformat_z(timestamp),
+            "triggerReason": trigger,
+            "seqNo": tx.next_seq_no,
+            "transactionInfo": info,
+        }
+        tx.next_seq_no += 1
+        if not self.connected:
+            event["offline"] = True
+        if with_id_token:
+            event["idToken"] = {"idToken": tx.id_token, "type": tx.id_token_type}
+        if meter_value is not None:
+            event["meterValue"] = [meter_value]
+        return event
+
+    def _sampled_16(self, connector: int, unit: str, context: str) -> list[JsonDict]:
+        wh = self.meter_wh[connector]
+        energy = f"{wh / 1000:.3f}" if unit == "kWh" else str(wh)
+        values: list[JsonDict] = [
+            {
+                "value": energy,
+                "context": context,
+                "measurand": "Energy.Active.Import.Register",
+                "location": "Outlet",
+                "unit": unit,
+            },
+        ]
+        power = self.config.power_w if connector in self._tx else 0
+        values.append(
+            {
+                "value": str(power),
+                "context": context,
+                "measurand": "Power.Active.Import",
+                "location": "Outlet",
+                "unit": "W",
+            }
+        )
+        amps = power / len(_PHASES) / _VOLTAGE
+        for phase in _PHASES:
+            values.append(
+                {
+                    "value": f"{_VOLTAGE:.1f}",
+                    "context": context,
+                    "measurand": "Voltage",
+                    "phase": f"{phase}-N",
+                    "location": "Outlet",
+                    "unit": "V",
+                }
+            )
+        for phase in _PHASES:
+            values.append(
+                {
+                    "value": f"{amps:.2f}",
+                    "context": context,
+                    "measurand": "Current.Import",
+                    "phase": phase,
+                    "location": "Outlet",
+                    "unit": "A",
+                }
+            )
+        return values
+
+    def _meter_value_201(
+        self, connector: int, unit: str, context: str, timestamp: datetime, *, energy_only: bool = False
+    ) -> JsonDict:
+        wh = self.meter_wh[connector]
+        energy: JsonDict = {
+            "value": wh,
+            "context": context,
+            "measurand": "Energy.Active.Import.Register",
+            "location": "Outlet",
+        }
+        if unit == "kWh":
+            energy["value"] = wh / 1000
+            energy["unitOfMeasure"] = {"unit": "kWh"}
+        values = [energy]
+        if not energy_only:
+            power = self.config.power_w if connector in self._tx else 0
+            values.append(
+                {
+                    "value": power,
+                    "context": context,
+                    "measurand": "Power.Active.Import",
+                    "location": "Outlet",
+                    "unitOfMeasure": {"unit": "W"},
+                }
+            )
+            amps = round(power / len(_PHASES) / _VOLTAGE, 2)
+            for phase in _PHASES:
+                values.append(
+                    {
+                        "value": _VOLTAGE,
+                        "context": context,
+                        "measurand": "Voltage",
+                        "phase": f"{phase}-N",
+                        "location": "Outlet",
+                        "unitOfMeasure": {"unit": "V"},
+                    }
+                )
+            for phase in _PHASES:
+                values.append(
+                    {
+                        "value": amps,
+                        "context": context,
+                        "measurand": "Current.Import",
+                        "phase": phase,
+                        "location": "Outlet",
+                        "unitOfMeasure": {"unit": "A"},
+                    }
+                )
+        return {"timestamp": isoformat_z(timestamp), "sampledValue": values}
+
+    async def _meter_loop(self, tx: _Transaction) -> None:
+        """Send periodic meter values for `tx` until it is being stopped."""
+        while True:
+            try:
+                await asyncio.wait_for(tx.stopping.wait(), timeout=self.config.meter_interval)
+                return
+            except TimeoutError:
+                pass
+            if self._tx.get(tx.connector) is not tx:
+                return
+            try:
+                await self.send_meter_values(tx.connector)
+            except NotConnectedError:
+                self._log.debug("meter_values_skipped_disconnected", connector=tx.connector)
+            except (SimulatorError, TimeoutError) as exc:
+                self.errors.append(exc)
+                self._log.warning("meter_values_failed", connector=tx.connector, error=str(exc))
+
+    # ------------------------------------------------------------------ heartbeat
+
+    @property
+    def _heartbeat_key(self) -> str:
+        return "HeartbeatInterval" if self._v16 else "OCPPCommCtrlr.HeartbeatInterval"
+
+    def _stop_heartbeat(self) -> None:
+        task, self._heartbeat_task = self._heartbeat_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def _restart_heartbeat(self) -> None:
+        """(Re)start heartbeats at the configured interval when booted, connected and enabled."""
+        self._stop_heartbeat()
+        interval = int(self.settings[self._heartbeat_key].value or 0)
+        if self.config.heartbeat and interval > 0 and self.boot_status == "Accepted" and self.connected:
+            self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(interval), name="sim-heartbeat")
+
+    async def _heartbeat_loop(self, interval: int) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.heartbeat()
+            except NotConnectedError:
+                return
+            except (SimulatorError, TimeoutError) as exc:
+                self.errors.append(exc)
+                self._log.warning("heartbeat_failed", error=str(exc))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _check_connector(self, connector: int) -> None:
+        if connector not in self.connector_ids:
+            raise SimulatorError(f"no connector {connector} (have 1..{len(self.connector_ids)})")
+
+    def _idle_status(self, connector: int) -> str:
+        """The status a connector reports when nothing is happening to it right now."""
+        if connector in self.inoperative:
+            return "Unavailable"
+        if connector in self._tx:
+            return "Charging" if self._v16 else "Occupied"
+        if any(r.connector == connector for r in self.reservations.values()):
+            return "Reserved"
+        if self.plugged.get(connector):
+            return "Preparing" if self._v16 else "Occupied"
+        return "Available"
+
+    def _free_connector(self, requested: int | None, id_token: str) -> int | None:
+        """The connector a remote start may use: `requested` if free, else the first free one."""
+        candidates = self.connector_ids if not requested else (requested,)
+        for connector in candidates:
+            if connector not in self.connector_ids:
+                return None
+            reserved_for_other = any(
+                r.connector == connector and r.id_token != id_token for r in self.reservations.values()
+            )
+            if (
+                connector not in self._tx
+                and connector not in self._starting
+                and connector not in self.inoperative
+                and self.connector_status.get(connector) in _STARTABLE
+                and not reserved_for_other
+            ):
+                return connector
+        return None
+
+    def _connector_of(self, transaction_id: str) -> int | None:
+        for connector, tx in self._tx.items():
+            if transaction_id in (tx.transaction_id, self._tx_aliases.get(tx.transaction_id)):
+                return connector
+        return None
+
+    async def _remote_start(
+        self, connector: int, id_token: str, id_token_type: str, remote_start_id: int | None
+    ) -> None:
+        """Follow-up of an accepted remote start: authorize if configured, plug in, start."""
+        try:
+            if self._setting_true(
+                "AuthorizeRemoteTxRequests" if self._v16 else "AuthCtrlr.AuthorizeRemoteStart"
+            ):
+                info = await self.authorize(id_token, id_token_type=id_token_type)
+                if info.get("status") != "Accepted":
+                    self._log.info("remote_start_not_authorized", status=info.get("status"))
+                    return
+            if not self.plugged[connector]:
+                await self.plug_in(connector)
+            await self.start_transaction(
+                connector, id_token, remote_start_id=remote_start_id, id_token_type=id_token_type
+            )
+        finally:
+            self._starting.discard(connector)
+
+    async def _reset(self, reason: str) -> None:
+        """Follow-up of an accepted Reset: stop transactions, reconnect, boot, report statuses."""
+        for connector in list(self._tx):
+            try:
+                await self.stop_transaction(connector, reason=reason)
+            except (SimulatorError, TimeoutError) as exc:
+                self.errors.append(exc)
+        await self.restart(boot_reason="RemoteReset")
+
+    async def restart(self, *, boot_reason: str = "PowerUp") -> None:
+        """Reboot: close the socket, reconnect, send BootNotification and every connector's status."""
+        self._log.info("restarting", boot_reason=boot_reason)
+        await self._drop_connection(1000, "rebooting")
+        await self.connect()
+        result = await self.boot(boot_reason)
+        if result.get("status") == "Accepted":
+            await self.send_all_statuses()
+
+    async def _reconnect(self) -> None:
+        """Reconnect with the (new) password; boot again unless already Accepted."""
+        await self._drop_connection(1000, "new credentials")
+        await self.connect()
+        if self.boot_status != "Accepted":
+            await self.boot()
+
+    def _setting_true(self, key: str) -> bool:
+        setting = self.settings.get(key)
+        return setting is not None and setting.value.lower() == "true"
+
+    def _default_settings(self) -> dict[str, Setting]:
+        cfg = self.config
+        interval = _number(cfg.meter_interval)
+        sampled = "Energy.Active.Import.Register,Power.Active.Import,Voltage,Current.Import"
+        if self._v16:
+            return {
+                "HeartbeatInterval": Setting("0", kind="int"),
+                "MeterValueSampleInterval": Setting(interval, kind="number"),
+                "MeterValuesSampledData": Setting(sampled),
+                "StopTxnSampledData": Setting("Energy.Active.Import.Register"),
+                "ClockAlignedDataInterval": Setting("0", kind="int"),
+                "ConnectionTimeOut": Setting("60", kind="int"),
+                "AuthorizeRemoteTxRequests": Setting("false", kind="bool"),
+                "LocalAuthorizeOffline": Setting("true", kind="bool"),
+                "LocalPreAuthorize": Setting("false", kind="bool"),
+                "StopTransactionOnEVSideDisconnect": Setting("true", kind="bool"),
+                "StopTransactionOnInvalidId": Setting("true", kind="bool"),
+                "NumberOfConnectors": Setting(str(cfg.connectors), readonly=True, kind="int"),
+                "ReserveConnectorZeroSupported": Setting("false", readonly=True, kind="bool"),
+                "SupportedFeatureProfiles": Setting("Core,Reservation,RemoteTrigger", readonly=True),
+                "AuthorizationKey": Setting(cfg.password or "", write_only=True),
+            }
+        return {
+            "OCPPCommCtrlr.HeartbeatInterval": Setting("0", kind="int"),
+            "OCPPCommCtrlr.OfflineThreshold": Setting("60", kind="int"),
+            "SampledDataCtrlr.TxUpdatedInterval": Setting(interval, kind="number"),
+            "SampledDataCtrlr.TxUpdatedMeasurands": Setting(sampled),
+            "SampledDataCtrlr.TxStartedMeasurands": Setting("Energy.Active.Import.Register"),
+            "SampledDataCtrlr.TxEndedMeasurands": Setting("Energy.Active.Import.Register"),
+            "AuthCtrlr.AuthorizeRemoteStart": Setting("false", kind="bool"),
+            "TxCtrlr.EVConnectionTimeOut": Setting("60", kind="int"),
+            "TxCtrlr.StopTxOnEVSideDisconnect": Setting("true", kind="bool"),
+            "ReservationCtrlr.Enabled": Setting("true", readonly=True, kind="bool"),
+            "ReservationCtrlr.NonEvseSpecific": Setting("false", readonly=True, kind="bool"),
+            "SecurityCtrlr.SecurityProfile": Setting("1", readonly=True, kind="int"),
+            "SecurityCtrlr.Identity": Setting(cfg.charge_point_id, readonly=True),
+            "SecurityCtrlr.BasicAuthPassword": Setting(cfg.password or "", write_only=True),
+        }
+
+    @staticmethod
+    def _valid_value(setting: Setting, value: str) -> bool:
+        if setting.kind == "int":
+            return value.isdigit()
+        if setting.kind == "number":
+            try:
+                return float(value) > 0
+            except ValueError:
+                return False
+        if setting.kind == "bool":
+            return value.lower() in ("true", "false")
+        return True
+
+    def _apply_setting(self, key: str, value: str) -> FollowUp | None:
+        """Store a new value and act on it; a new password returns the reconnect follow-up."""
+        self.settings[key].value = value
+        self._log.info("setting_changed", key=key)
+        if key == self._heartbeat_key:
+            self._restart_heartbeat()
+        elif key in ("MeterValueSampleInterval", "SampledDataCtrlr.TxUpdatedInterval"):
+            self.config.meter_interval = float(value)
+        elif key in ("AuthorizationKey", "SecurityCtrlr.BasicAuthPassword"):
+            # Security whitepaper / OCPP 2.0.1 A01: reconnect with the new password.
+            self.config.password = value
+            return self._reconnect
+        return None
+
+    # ------------------------------------------------------------------ reservations
+
+    def _reservable(self, connector: int, reservation_id: int) -> str:
+        status = self.connector_status.get(connector)
+        if connector in self.inoperative or status == "Unavailable":
+            return "Unavailable"
+        if status == "Faulted":
+            return "Faulted"
+        reserved_by_other = any(
+            r.connector == connector and r.reservation_id != reservation_id
+            for r in self.reservations.values()
+        )
+        if (
+            connector in self._tx
+            or connector in self._starting
+            or self.plugged[connector]
+            or reserved_by_other
+        ):
+            return "Occupied"
+        return "Accepted"
+
+    def _reserve(self, reservation_id: int, connector: int, id_token: str, expiry: datetime) -> FollowUp:
+        """Store a reservation (replacing one with the same id) and arm its expiry."""
+        previous = self._end_reservation(reservation_id)
+        delay = max(0.0, (expiry - self._clock()).total_seconds())
+        reservation = Reservation(reservation_id, connector, id_token, expiry)
+        reservation.timer = asyncio.get_running_loop().call_later(
+            delay, lambda: self._spawn(partial(self._expire_reservation, reservation), "ReservationExpired")
+        )
+        self.reservations[reservation_id] = reservation
+        self._log.info("reserved", reservation_id=reservation_id, connector=connector)
+
+        async def report() -> None:
+            if previous is not None and previous.connector != connector:
+                await self._set_status(previous.connector, self._idle_status(previous.connector))
+            await self._set_status(connector, "Reserved")
+
+        return report
+
+    def _end_reservation(self, reservation_id: int) -> Reservation | None:
+        reservation = self.reservations.pop(reservation_id, None)
+        if reservation is not None and reservation.timer is not None:
+            reservation.timer.cancel()
+        return reservation
+
+    async def _expire_reservation(self, reservation: Reservation) -> None:
+        if self.reservations.get(reservation.reservation_id) is not reservation:
+            return
+        del self.reservations[reservation.reservation_id]
+        self._log.info("reservation_expired", reservation_id=reservation.reservation_id)
+        if not self._v16:
+            await self.call(
+                "ReservationStatusUpdate",
+                {"reservationId": reservation.reservation_id, "reservationUpdateStatus": "Expired"},
+            )
+        await self._set_status(reservation.connector, self._idle_status(reservation.connector))
+
+    # ------------------------------------------------------------------ CSMS → station (shared)
+
+    def _answer_cancel_reservation(self, payload: JsonDict) -> _Answer:
+        reservation_id = payload["reservationId"]
+        if reservation_id not in self.reservations:
+            return {"status": "Rejected"}, None
+
+        def commit() -> FollowUp:
+            reservation = self._end_reservation(reservation_id)
+            connector = reservation.connector if reservation is not None else 0
+
+            async def report() -> None:
+                if connector in self.connector_ids:
+                    await self._set_status(connector, self._idle_status(connector))
+
+            return report
+
+        return {"status": "Accepted"}, commit
+
+    def _answer_change_availability(self, connector: int, operative: bool) -> _Answer:
+        """ChangeAvailability for connector/EVSE `connector` (0 = all)."""
+        if connector != 0 and connector not in self.connector_ids:
+            return {"status": "Rejected"}, None
+        targets = list(self.connector_ids) if connector == 0 else [connector]
+        busy = [c for c in targets if c in self._tx]
+        idle = [c for c in targets if c not in self._tx]
+        status = "Scheduled" if busy and not operative else "Accepted"
+
+        def commit() -> FollowUp:
+            if operative:
+                self.inoperative.difference_update(targets)
+                self._pending_inoperative.difference_update(targets)
+            else:
+                self.inoperative.update(idle)
+                self._pending_inoperative.update(busy)
+
+            async def report() -> None:
+                for c in idle:
+                    await self._set_status(c, self._idle_status(c))
+
+            return report
+
+        return {"status": status}, commit
+
+    def _answer_data_transfer(self, payload: JsonDict) -> _Answer:
+        return {"status": "UnknownVendorId"}, None
+
+    def _answer_clear_cache(self, payload: JsonDict) -> _Answer:
+        return {"status": "Accepted"}, None
+
+    def _answer_stop(self, transaction_id: str) -> _Answer:
+        connector = self._connector_of(transaction_id)
+        if connector is None or self._tx[connector].stopping.is_set():
+            return {"status": "Rejected"}, None
+
+        def commit() -> FollowUp:
+            self._tx[connector].stopping.set()
+            return partial(self.stop_transaction, connector, reason="Remote")
+
+        return {"status": "Accepted"}, commit
+
+    def _answer_start(
+        self, requested: int | None, id_token: str, id_token_type: str, remote_start_id: int | None
+    ) -> _Answer:
+        connector = self._free_connector(requested, id_token)
+        if connector is None:
+            return {"status": "Rejected"}, None
+
+        def commit() -> FollowUp:
+            self._starting.add(connector)
+            return partial(self._remote_start, connector, id_token, id_token_type, remote_start_id)
+
+        return {"status": "Accepted"}, commit
+
+    async def _send_statuses(self, connectors: list[int]) -> None:
+        for connector in connectors:
+            await self.send_status(connector, self.connector_status.get(connector, "Available"))
+
+    async def _trigger_meter_values(self, connectors: list[int]) -> None:
+        for connector in connectors:
+            tx = self._tx.get(connector) if self._v16 else None  # 2.0.1 F06: a MeterValuesRequest
+            await self._send_sample(connector, tx, unit="Wh", context="Trigger", trigger="Trigger")
+
+    async def _trigger_transaction_events(self, connectors: list[int]) -> None:
+        for connector in connectors:
+            tx = self._tx.get(connector)
+            if tx is not None:
+                await self._send_sample(connector, tx, unit="Wh", context="Trigger", trigger="Trigger")
+
+    # ------------------------------------------------------------------ CSMS → station (1.6)
+
+    def _handlers_16(self) -> dict[str, Callable[[JsonDict], _Answer]]:
+        return {
+            "Reset": self._on_reset_16,
+            "TriggerMessage": self._on_trigger_16,
+            "RemoteStartTransaction": self._on_remote_start_16,
+            "RemoteStopTransaction": lambda p: self._answer_stop(str(p["transactionId"])),
+            "ChangeConfiguration": self._on_change_configuration_16,
+            "GetConfiguration": self._on_get_configuration_16,
+            "ChangeAvailability": lambda p: self._answer_change_availability(
+                p["connectorId"], p["type"] == "Operative"
+            ),
+            "UnlockConnector": self._on_unlock_16,
+            "ReserveNow": self._on_reserve_now_16,
+            "CancelReservation": self._answer_cancel_reservation,
+            "DataTransfer": self._answer_data_transfer,
+            "ClearCache": self._answer_clear_cache,
+        }
+
+    def _on_reset_16(self, payload: JsonDict) -> _Answer:
+        reason = "HardReset" if payload["type"] == "Hard" else "SoftReset"
+        return {"status": "Accepted"}, lambda: partial(self._reset, reason)
+
+    def _on_trigger_16(self, payload: JsonDict) -> _Answer:
+        requested = payload["requestedMessage"]
+        connector = payload.get("connectorId")
+        if connector and connector not in self.connector_ids:
+            return {"status": "Rejected"}, None
+        targets = [connector] if connector else list(self.connector_ids)
+        follow_ups: dict[str, FollowUp] = {
+            "BootNotification": self.boot,
+            "Heartbeat": self.heartbeat,
+            "StatusNotification": partial(self._send_statuses, targets),
+            "MeterValues": partial(self._trigger_meter_values, targets),
+            "DiagnosticsStatusNotification": partial(
+                self.call, "DiagnosticsStatusNotification", {"status": "Idle"}
+            ),
+            "FirmwareStatusNotification": partial(
+                self.call, "FirmwareStatusNotification", {"status": "Idle"}
+            ),
+        }
+        follow_up = follow_ups.get(requested)
+        if follow_up is None:
+            return {"status": "NotImplemented"}, None
+        return {"status": "Accepted"}, lambda: follow_up
+
+    def _on_remote_start_16(self, payload: JsonDict) -> _Answer:
+        return self._answer_start(payload.get("connectorId"), payload["idTag"], "ISO14443", None)
+
+    def _on_change_configuration_16(self, payload: JsonDict) -> _Answer:
+        key, value = payload["key"], payload["value"]
+        setting = self.settings.get(key)
+        if setting is None:
+            return {"status": "NotSupported"}, None
+        if setting.readonly or not self._valid_value(setting, value):
+            return {"status": "Rejected"}, None
+        return {"status": "Accepted"}, lambda: self._apply_setting(key, value)
+
+    def _on_get_configuration_16(self, payload: JsonDict) -> _Answer:
+        keys = payload.get("key") or [k for k, s in self.settings.items() if not s.write_only]
+        known: list[JsonDict] = []
+        unknown: list[str] = []
+        for key in keys:
+            setting = self.settings.get(key)
+            if setting is None:
+                unknown.append(key)
+                continue
+            entry: JsonDict = {"key": key, "readonly": setting.readonly}
+            if not setting.write_only:  # Security whitepaper: AuthorizationKey is never revealed
+                entry["value"] = setting.value
+            known.append(entry)
+        result: JsonDict = {}
+        if known:
+            result["configurationKey"] = known
+        if unknown:
+            result["unknownKey"] = unknown
+        return result, None
+
+    def _on_unlock_16(self, payload: JsonDict) -> _Answer:
+        connector = payload["connectorId"]
+        if connector not in self.connector_ids:
+            return {"status": "NotSupported"}, None
+        if connector in self._tx:
+            return {"status": "Unlocked"}, lambda: partial(
+                self.stop_transaction, connector, reason="UnlockCommand"
+            )
+        return {"status": "Unlocked"}, None
+
+    def _on_reserve_now_16(self, payload: JsonDict) -> _Answer:
+        connector = payload["connectorId"]
+        reservation_id = payload["reservationId"]
+        expiry = parse_datetime(payload["expiryDate"])
+        if connector not in self.connector_ids or expiry <= self._clock():
+            # connectorId 0 needs ReserveConnectorZeroSupported, which this station does not offer.
+            return {"status": "Rejected"}, None
+        status = self._reservable(connector, reservation_id)
+        if status != "Accepted":
+            return {"status": status}, None
+        return {"status": "Accepted"}, lambda: self._reserve(
+            reservation_id, connector, payload["idTag"], expiry
+        )
+
+    # ------------------------------------------------------------------ CSMS → station (2.0.1)
+
+    def _handlers_201(self) -> dict[str, Callable[[JsonDict], _Answer]]:
+        return {
+            "Reset": self._on_reset_201,
+            "TriggerMessage": self._on_trigger_201,
+            "RequestStartTransaction": lambda p: self._answer_start(
+                p.get("evseId"), p["idToken"]["idToken"], p["idToken"]["type"], p["remoteStartId"]
+            ),
+            "RequestStopTransaction": lambda p: self._answer_stop(p["transactionId"]),
+            "GetVariables": self._on_get_variables_201,
+            "SetVariables": self._on_set_variables_201,
+            "ChangeAvailability": lambda p: self._answer_change_availability(
+                p.get("evse", {}).get("id", 0), p["operationalStatus"] == "Operative"
+            ),
+            "UnlockConnector": self._on_unlock_201,
+            "ReserveNow": self._on_reserve_now_201,
+            "CancelReservation": self._answer_cancel_reservation,
+            "DataTransfer": self._answer_data_transfer,
+            "ClearCache": self._answer_clear_cache,
+        }
+
+    def _on_reset_201(self, payload: JsonDict) -> _Answer:
+        if "evseId" in payload:
+            return {"status": "Rejected"}, None  # resetting a single EVSE is not supported
+        if payload["type"] == "OnIdle" and self._tx:
+
+            def schedule() -> None:
+                self._reset_when_idle = True
+
+            return {"status": "Scheduled"}, schedule
+        return {"status": "Accepted"}, lambda: partial(self._reset, "ImmediateReset")
+
+    def _on_trigger_201(self, payload: JsonDict) -> _Answer:
+        requested = payload["requestedMessage"]
+        evse = payload.get("evse")
+        evse_id = evse["id"] if evse else None
+        if evse_id and evse_id not in self.connector_ids:
+            return {"status": "Rejected"}, None
+        targets = [evse_id] if evse_id else list(self.connector_ids)
+        if requested == "TransactionEvent" and not any(c in self._tx for c in targets):
+            return {"status": "Rejected"}, None
+        follow_ups: dict[str, FollowUp] = {
+            "BootNotification": partial(self.boot, "Triggered"),
+            "Heartbeat": self.heartbeat,
+            "StatusNotification": partial(self._send_statuses, targets),
+            "MeterValues": partial(self._trigger_meter_values, targets),
+            "TransactionEvent": partial(self._trigger_transaction_events, targets),
+            "FirmwareStatusNotification": partial(
+                self.call, "FirmwareStatusNotification", {"status": "Idle"}
+            ),
+            "LogStatusNotification": partial(self.call, "LogStatusNotification", {"status": "Idle"}),
+        }
+        follow_up = follow_ups.get(requested)
+        if follow_up is None:
+            return {"status": "NotImplemented"}, None
+        return {"status": "Accepted"}, lambda: follow_up
+
+    def _variable(self, item: JsonDict) -> tuple[str, Setting | None, JsonDict]:
+        """Look up the setting a Get/SetVariables item names; returns (key, setting, result skeleton)."""
+        component, variable = item["component"], item["variable"]
+        key = f"{component['name']}.{variable['name']}"
+        if "instance" in variable:
+            key += f".{variable['instance']}"
+        result: JsonDict = {"component": component, "variable": variable}
+        if "attributeType" in item:
+            result["attributeType"] = item["attributeType"]
+        return key, self.settings.get(key), result
+
+    def _unknown_status(self, component_name: str) -> str:
+        known = any(k.split(".", 1)[0] == component_name for k in self.settings)
+        return "UnknownVariable" if known else "UnknownComponent"
+
+    def _on_get_variables_201(self, payload: JsonDict) -> _Answer:
+        results: list[JsonDict] = []
+        for item in payload["getVariableData"]:
+            key, setting, result = self._variable(item)
+            if setting is None:
+                result["attributeStatus"] = self._unknown_status(item["component"]["name"])
+            elif item.get("attributeType", "Actual") != "Actual":
+                result["attributeStatus"] = "NotSupportedAttributeType"
+            elif setting.write_only:
+                result["attributeStatus"] = "Rejected"
+            else:
+                result["attributeStatus"] = "Accepted"
+                result["attributeValue"] = setting.value
+            results.append(result)
+        return {"getVariableResult": results}, None
+
+    def _on_set_variables_201(self, payload: JsonDict) -> _Answer:
+        results: list[JsonDict] = []
+        changes: list[tuple[str, str]] = []
+        for item in payload["setVariableData"]:
+            key, setting, result = self._variable(item)
+            value = item["attributeValue"]
+            if setting is None:
+                result["attributeStatus"] = self._unknown_status(item["component"]["name"])
+            elif item.get("attributeType", "Actual") != "Actual":
+                result["attributeStatus"] = "NotSupportedAttributeType"
+            elif setting.readonly or not self._valid_value(setting, value):
+                result["attributeStatus"] = "Rejected"
+            else:
+                result["attributeStatus"] = "Accepted"
+                changes.append((key, value))
+            results.append(result)
+
+        def commit() -> FollowUp | None:
+            follow_ups = [f for f in (self._apply_setting(k, v) for k, v in changes) if f is not None]
+            if not follow_ups:
+                return None
+
+            async def run_all() -> None:
+                for follow_up in follow_ups:
+                    await follow_up()
+
+            return run_all
+
+        return {"setVariableResult": results}, commit
+
+    def _on_unlock_201(self, payload: JsonDict) -> _Answer:
+        if payload["evseId"] not in self.connector_ids or payload["connectorId"] != 1:
+            return {"status": "UnknownConnector"}, None
+        if payload["evseId"] in self._tx:
+            return {"status": "OngoingAuthorizedTransaction"}, None
+        return {"status": "Unlocked"}, None
+
+    def _on_reserve_now_201(self, payload: JsonDict) -> _Answer:
+        reservation_id = payload["id"]
+        evse_id = payload.get("evseId")
+        expiry = parse_datetime(payload["expiryDateTime"])
+        if evse_id is None or evse_id not in self.connector_ids or expiry <= self._clock():
+            # Omitting evseId needs ReservationCtrlr.NonEvseSpecific, which this station does not offer.
+            return {"status": "Rejected"}, None
+        status = self._reservable(evse_id, reservation_id)
+        if status != "Accepted":
+            return {"status": status}, None
+        id_token = payload["idToken"]["idToken"]
+        return {"status": "Accepted"}, lambda: self._reserve(reservation_id, evse_id, id_token, expiry)
+
+
+def _consume(future: asyncio.Future[JsonDict]) -> None:
+    """Mark an abandoned call's outcome as retrieved, so asyncio does not warn about it."""
+    if not future.cancelled():
+        future.exception()
