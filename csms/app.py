@@ -70,13 +70,18 @@ class Csms:
             csms._purge_task = asyncio.create_task(csms._purge_loop())
         return csms
 
-    async def _purge_loop(self) -> None:
+    async def purge_message_log(self) -> int:
+        """Delete logged frames older than `[ocpp] message_log_retention_days`; returns how many."""
         retention = timedelta(days=self.services.config.ocpp.message_log_retention_days)
+        removed = await self.services.store.purge_frames(self.services.clock() - retention)
+        if removed:
+            log.info("message_log_purged", frames=removed)
+        return removed
+
+    async def _purge_loop(self) -> None:
         while True:
             try:
-                removed = await self.services.store.purge_frames(self.services.clock() - retention)
-                if removed:
-                    log.info("message_log_purged", frames=removed)
+                await self.purge_message_log()
             except Exception:
                 log.exception("message_log_purge_failed")
             await asyncio.sleep(PURGE_EVERY)

@@ -142,6 +142,30 @@ async def cmd_chargepoint_add(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_chargepoint_set(config: Config, args: argparse.Namespace) -> int:
+    """`csms chargepoint set ID [--status S] [--password P]`: accept a Pending charge point, reject one,
+    or change its password. The new status is answered at its next BootNotification."""
+    if args.status is None and args.password is None:
+        raise CommandError("nothing to change: give --status and/or --password")
+    body = _validate(
+        ChargePointCreate,
+        charge_point_id=args.charge_point_id,
+        password=args.password,
+        registration_status=args.status,
+    )
+    async with _open(config) as store:
+        cp = await store.get_charge_point(body.charge_point_id)
+        if cp is None:
+            raise CommandError(f"charge point {body.charge_point_id!r} does not exist")
+        if args.status is not None:
+            cp.registration_status = RegistrationStatus(args.status)
+        if body.password is not None:
+            cp.password_hash = await hash_secret_async(body.password, config.security.bcrypt_rounds)
+        await store.update_charge_point(cp)
+    print(f"updated charge point {cp.charge_point_id} ({cp.registration_status})")
+    return EXIT_OK
+
+
 async def cmd_chargepoint_list(config: Config, args: argparse.Namespace) -> int:
     """`csms chargepoint list`: every charge point, ordered by id (tab-separated, or `--json`)."""
     items: list[JsonObject] = []
@@ -265,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     cp_add.add_argument("--status", choices=[s.value for s in RegistrationStatus], default=None)
     cp_add.add_argument("--json", action="store_true", help="print the charge point as JSON")
     cp_add.set_defaults(func=cmd_chargepoint_add)
+    cp_set = cp.add_parser("set", help="change a charge point's registration status or password")
+    cp_set.add_argument("charge_point_id", metavar="ID")
+    cp_set.add_argument("--status", choices=[s.value for s in RegistrationStatus], default=None)
+    cp_set.add_argument("--password", help="new HTTP Basic auth password, 16 to 40 characters")
+    cp_set.set_defaults(func=cmd_chargepoint_set)
     cp_list = cp.add_parser("list", help="list charge points")
     cp_list.add_argument("--json", action="store_true", help="print JSON")
     cp_list.set_defaults(func=cmd_chargepoint_list)

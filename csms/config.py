@@ -41,8 +41,8 @@ class OcppConfig:
     call_timeout: float = 30.0
     max_frame_bytes: int = 65536
     # Token bucket per connection; frames beyond it get a CALLERROR, a sustained flood closes the socket.
-    rate_limit_per_second: float = 50.0
-    rate_limit_burst: int = 100
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: int = 1000
     message_log: bool = True
     message_log_retention_days: float = 7.0
     backlog: int = 4096

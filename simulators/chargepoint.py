@@ -35,6 +35,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import threading
 import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
@@ -154,6 +155,27 @@ _STOP_TRIGGERS: Final = {
 _STARTABLE: Final = frozenset({"Available", "Preparing", "Reserved", "Occupied"})
 _PHASES: Final = ("L1", "L2", "L3")
 _VOLTAGE: Final = 230.0
+
+# Actions a station sends; with those it answers (the handler tables) they are the schemas to compile early.
+_STATION_ACTIONS: Final = (
+    "BootNotification", "Heartbeat", "StatusNotification", "Authorize", "StartTransaction", "StopTransaction",
+    "MeterValues", "TransactionEvent", "ReservationStatusUpdate", "FirmwareStatusNotification",
+    "DiagnosticsStatusNotification", "LogStatusNotification",
+)  # fmt: skip
+_warm_lock = threading.Lock()
+_warmed: set[OcppVersion] = set()
+
+
+def _warm_schemas(version: OcppVersion, actions: tuple[str, ...]) -> None:
+    """Compile the schemas of `actions` now (in a worker thread), not on first use inside the event loop."""
+    with _warm_lock:
+        if version in _warmed:
+            return
+        for action in actions:
+            if has_schema(version, action):
+                for kind in SchemaKind:
+                    validate(version, action, kind, {})  # compiles and caches; the verdict is irrelevant
+        _warmed.add(version)
 
 
 def parse_version(text: str | OcppVersion) -> OcppVersion:
@@ -433,6 +455,9 @@ class ChargePointSimulator:
         """
         if self._session is not None and not self._session.closed:
             raise SimulatorError("already connected")
+        if self.config.strict and self.version not in _warmed:
+            # Compiling a large schema (TransactionEvent) takes long enough to stall every other task.
+            await asyncio.to_thread(_warm_schemas, self.version, (*_STATION_ACTIONS, *self._handlers))
         headers: dict[str, str] = {}
         if self.config.password is not None:
             credentials = f"{self.charge_point_id}:{self.config.password}".encode()

@@ -171,3 +171,18 @@ def test_run_calls_the_server(db_url: str, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setitem(sys.modules, "csms.app", fake)
     assert main(["run"]) == 0
     assert seen[0].database.url == db_url
+
+
+def test_chargepoint_set_accepts_a_pending_charge_point(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`chargepoint set ID --status Accepted` changes the stored status; an unknown id or no change fails."""
+    assert cli("chargepoint", "add", "PEND-1", "--status", "Pending") == 0
+    assert cli("chargepoint", "set", "PEND-1", "--status", "Accepted", "--password", "p" * 16) == 0
+    assert cli("chargepoint", "list", "--json") == 0
+    capsys.readouterr()
+    assert cli("chargepoint", "list", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(c["registration_status"], c["has_password"]) for c in listed] == [("Accepted", True)]
+    assert cli("chargepoint", "set", "NOPE", "--status", "Accepted") == 1
+    assert cli("chargepoint", "set", "PEND-1") == 1

@@ -215,6 +215,7 @@ class StationSession:
                     await self._over_limit(event)
                     return
                 self.over_limit = 0
+                self.log.debug("call_received", action=event.action, message_id=event.message_id)
                 reply = await dispatch(self.ctx, self.routes, event)
                 if reply.error is not None:
                     self.log.warning(

@@ -45,6 +45,7 @@ async def test_sigterm_commits_every_acknowledged_batched_write(tmp_path: Path) 
         "CSMS_DATABASE_BATCH_INTERVAL_MS": "600000",
         "CSMS_DATABASE_BATCH_MAX_ITEMS": "1000000",
         "CSMS_LOG_FORMAT": "json",
+        "CSMS_OCPP_RATE_LIMIT_BURST": "10000",
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
