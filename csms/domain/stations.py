@@ -42,6 +42,15 @@ class BootDecision:
     current_time: datetime
 
 
+def is_registered(charge_point: ChargePoint) -> bool:
+    """True if the charge point booted before and is Accepted: a reconnect needs no new BootNotification
+    (OCPP-J: a station sends BootNotification again only when its boot data changed)."""
+    return (
+        charge_point.registration_status is RegistrationStatus.ACCEPTED
+        and charge_point.last_boot_at is not None
+    )
+
+
 class StationService:
     """Stations as the OCPP adapters see them; the adapters translate their messages into these calls."""
 
@@ -109,16 +118,6 @@ class StationService:
             else self._config.boot_retry_interval
         )
         return BootDecision(status, interval, now)
-
-    async def is_registered(self, charge_point_id: str) -> bool:
-        """True if this charge point booted before and is Accepted: a reconnect needs no new boot
-        (OCPP-J: a station sends BootNotification only when its boot data changed)."""
-        cp = await self._store.get_charge_point(charge_point_id)
-        return (
-            cp is not None
-            and cp.registration_status is RegistrationStatus.ACCEPTED
-            and cp.last_boot_at is not None
-        )
 
     def heartbeat(self, charge_point_id: str) -> datetime:
         """Note that the station is alive (batched write) and return the time to answer with."""

@@ -33,9 +33,9 @@ from websockets.typing import Subprotocol
 
 from csms.domain.clock import utcnow
 from csms.domain.core import Domain
-from csms.domain.models import ChargePoint, Direction, FrameRecord, RegistrationStatus
+from csms.domain.models import ChargePoint, Direction, FrameRecord
 from csms.domain.registry import LiveConnection
-from csms.domain.stations import Refusal
+from csms.domain.stations import Refusal, is_registered
 from csms.ocpp.errors import ErrorKind
 from csms.ocpp.framing import (
     CallErrorReceived,
@@ -127,6 +127,7 @@ class CallOutcome:
     error_code: str | None = None
     description: str = ""
     timed_out: bool = False
+    disconnected: bool = False  # the socket closed before the station answered
 
 
 class TokenBucket:
@@ -160,11 +161,7 @@ class StationSession:
         self.conn = OcppConnection(version, call_timeout=cfg.call_timeout)
         self.routes = ROUTES[version]
         self.log = bind_logger(self.charge_point_id, version)
-        registered = (
-            charge_point.registration_status is RegistrationStatus.ACCEPTED
-            and charge_point.last_boot_at is not None
-        )
-        self.ctx = StationContext(self.charge_point_id, version, domain, self.log, registered)
+        self.ctx = StationContext(self.charge_point_id, version, domain, self.log, is_registered(charge_point))
         self.bucket = TokenBucket(cfg.rate_limit_per_second, cfg.rate_limit_burst)
         self.over_limit = 0
         self.log_frames = cfg.message_log
@@ -271,6 +268,11 @@ class StationSession:
                 fut.set_result(CallOutcome(payload=event.payload))
         else:
             fut.set_result(CallOutcome(error_code=event.error_code, description=event.description))
+
+    def abort_pending(self) -> None:
+        """The socket closed: a CALL still waiting for its answer completes now as `disconnected`."""
+        if self._pending is not None and not self._pending.done():
+            self._pending.set_result(CallOutcome(disconnected=True))
 
     # -- outbound --------------------------------------------------------------------------------
 
@@ -404,6 +406,7 @@ class OcppServer:
             session.log.exception("session_failed")
             await ws.close(1011, "internal error")
         finally:
+            session.abort_pending()
             current = registry.get(session.charge_point_id) is live
             registry.unregister(live)
             if current:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from csms.domain.core import Domain
 from csms.domain.models import BootInfo, ChargePoint, RegistrationStatus
 from csms.domain.secrets import hash_secret
-from csms.domain.stations import Refusal, StationService
+from csms.domain.stations import Refusal, StationService, is_registered
 
 
 def with_policy(domain: Domain, **ocpp: object) -> StationService:
@@ -67,4 +67,5 @@ async def test_boot_answers_the_stored_status_with_the_right_interval(domain: Do
         assert decision.interval == expected
     cp = await store.get_charge_point("A")
     assert cp is not None and cp.vendor == "V" and cp.serial_number == "SN" and cp.ocpp_version == "1.6"
-    assert await domain.stations.is_registered("A") and not await domain.stations.is_registered("P")
+    pending = await store.get_charge_point("P")
+    assert is_registered(cp) and pending is not None and not is_registered(pending)

@@ -63,3 +63,27 @@ async def test_call_error_and_timeout_are_reported(start_csms: StartCsms) -> Non
         await ws.recv()  # the second CALL, left unanswered
         timed_out = await second
         assert timed_out.timed_out and timed_out.payload is None
+
+
+async def test_pending_call_completes_when_the_station_disconnects(start_csms: StartCsms) -> None:
+    """A CALL waiting for an answer returns `disconnected` as soon as the socket closes, not at the timeout."""
+    csms = await start_csms(call_timeout=30.0)
+    ws = await connect(f"{ocpp_url(csms)}/GONE", subprotocols=["ocpp2.0.1"])  # type: ignore[list-item]
+    await ws.send(
+        orjson.dumps(
+            [
+                2,
+                "b",
+                "BootNotification",
+                {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"},
+            ]
+        ).decode()
+    )
+    await ws.recv()
+    session = csms.ocpp.session("GONE")
+    assert session is not None
+    pending = asyncio.create_task(session.call("ClearCache", {}))
+    await ws.recv()
+    await ws.close()
+    outcome = await asyncio.wait_for(pending, 5)
+    assert outcome.disconnected and outcome.payload is None
