@@ -64,6 +64,7 @@ SETUP_BUDGET = 180.0
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 120.0
 RESULT_PREFIX = "RESULT "
+ECHO = "echo (E)"
 
 
 class BenchError(Exception):
@@ -316,6 +317,23 @@ class LoadResult:
     setup_errors: int
     loop: str
     setup_s: float
+    # Share of one core used during the measured window (user + system time from /proc); -1 if unknown.
+    server_busy: float = -1.0
+    load_busy: float = -1.0
+
+    @property
+    def server_us_per_round_trip(self) -> float:
+        """Server CPU time per successful round trip in µs (-1 if unknown): independent of the client."""
+        if self.server_busy < 0 or not self.round_trips:
+            return -1.0
+        return self.server_busy * 1e6 / self.rate
+
+    @property
+    def load_us_per_round_trip(self) -> float:
+        """Load generator CPU time per successful round trip in µs (-1 if unknown)."""
+        if self.load_busy < 0 or not self.round_trips:
+            return -1.0
+        return self.load_busy * 1e6 / self.rate
 
 
 class _Station:
@@ -427,6 +445,28 @@ async def _open_station(
     return station, prefix, suffix
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process `pid` has used so far (Linux `/proc/<pid>/stat`)."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        data = fh.read()
+    fields = data[data.rindex(b")") + 2 :].split()  # fields from the 3rd (state) on; utime is the 14th
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _cpu_busy(pid: int | None, start: float, end: float) -> float:
+    """Share of one core process `pid` used between perf_counter times `start` and `end`; -1 if unknown."""
+    if pid is None:
+        return -1.0
+    try:
+        await asyncio.sleep(max(0.0, start - time.perf_counter()))
+        t0, before = time.perf_counter(), process_cpu_seconds(pid)
+        await asyncio.sleep(max(0.0, end - time.perf_counter()))
+        t1, after = time.perf_counter(), process_cpu_seconds(pid)
+    except OSError:
+        return -1.0
+    return (after - before) / (t1 - t0)
+
+
 def _percentile(ordered: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of an ascending sequence, in ms (0 when empty)."""
     if not ordered:
@@ -435,11 +475,18 @@ def _percentile(ordered: Sequence[float], q: float) -> float:
 
 
 async def run_load(
-    url: str, connections: int, duration: float, message: str, version: str, warmup: float
+    url: str,
+    connections: int,
+    duration: float,
+    message: str,
+    version: str,
+    warmup: float,
+    server_pid: int | None = None,
 ) -> LoadResult:
     """Open, boot, run the closed loop on every connection for `warmup` + `duration` s, close; measure.
 
     Only 127.0.0.1 URLs are accepted. The whole run is bounded by `warmup + duration + SETUP_BUDGET`.
+    With `server_pid`, the server's CPU use during the measured window is recorded too.
     """
     if not url.startswith((f"ws://{HOST}:", f"ws://{HOST}/")):
         raise BenchError(f"the load generator only targets {HOST}: {url}")
@@ -475,12 +522,15 @@ async def run_load(
         try:
             measure_from = time.perf_counter() + warmup
             deadline = measure_from + duration
+            server_cpu = asyncio.create_task(_cpu_busy(server_pid, measure_from, deadline))
+            load_cpu = asyncio.create_task(_cpu_busy(os.getpid(), measure_from, deadline))
             await asyncio.gather(
                 *(
                     st.closed_loop(p, s, measure_from, deadline)
                     for st, (p, s) in zip(stations, parts, strict=True)
                 )
             )
+            server_busy, load_busy = await server_cpu, await load_cpu
         finally:
             await asyncio.gather(*(st.ws.close() for st in stations), return_exceptions=True)
     latencies = sorted(x for st in stations for x in st.latencies)
@@ -500,6 +550,8 @@ async def run_load(
         setup_errors=setup_errors,
         loop=loop_name(),
         setup_s=setup_s,
+        server_busy=server_busy,
+        load_busy=load_busy,
     )
 
 
@@ -511,6 +563,17 @@ def print_load_result(result: LoadResult) -> None:
         f"  round trips/s {result.rate:,.0f} ({result.round_trips:,} in {result.duration:g} s)\n"
         f"  latency ms p50 {result.p50_ms:.2f}  p99 {result.p99_ms:.2f}  max {result.max_ms:.2f}\n"
         f"  errors {result.errors}",
+        flush=True,
+    )
+    if result.server_busy >= 0:
+        print(
+            f"  server core busy {result.server_busy:.0%}, {result.server_us_per_round_trip:.0f} µs CPU"
+            " per round trip",
+            flush=True,
+        )
+    print(
+        f"  load generator core busy {result.load_busy:.0%}, {result.load_us_per_round_trip:.0f} µs CPU"
+        " per round trip",
         flush=True,
     )
 
@@ -567,10 +630,10 @@ def _module_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "bench.ocpp_roundtrip", *args]
 
 
-def start_server(name: str, args: list[str], workdir: Path) -> ServerProcess:
-    """Start `python -m bench.ocpp_roundtrip <args>` with stdout/stderr to files in `workdir`."""
-    stdout = workdir / f"{name}.out"
-    stderr = workdir / f"{name}.err"
+def start_server(name: str, stem: str, args: list[str], workdir: Path) -> ServerProcess:
+    """Start `python -m bench.ocpp_roundtrip <args>` with stdout/stderr to `workdir/<stem>.out|.err`."""
+    stdout = workdir / f"{stem}.out"
+    stderr = workdir / f"{stem}.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         proc = subprocess.Popen(_module_command(*args), stdout=out, stderr=err, stdin=subprocess.DEVNULL)
     return ServerProcess(name, proc, stdout, stderr)
@@ -603,18 +666,24 @@ def run_load_subprocess(args: list[str], timeout: float) -> LoadResult:
 
 @dataclass(slots=True)
 class Row:
-    """One line of the `all` table."""
+    """One line of the `all` table: every round's result for one server and one (version, message)."""
 
     server: str
-    result: LoadResult
-    ceiling: float
+    version: str
+    message: str
+    results: list[LoadResult]
+
+    def median(self) -> LoadResult:
+        """The round with the median rate (the lower middle one for an even count)."""
+        ordered = sorted(self.results, key=lambda r: r.rate)
+        return ordered[(len(ordered) - 1) // 2]
 
 
 def _cpus(server_cpu: int | None, load_cpu: int | None) -> tuple[int | None, int | None]:
-    """The cores to pin server and load generator to; (None, None) when fewer than 2 are available."""
+    """The cores to pin servers and load generator to; (None, None) when fewer than 2 are available."""
     available = sorted(os.sched_getaffinity(0))
     if len(available) < 2:
-        print("fewer than 2 cores available: server and load generator are not pinned", file=sys.stderr)
+        print("fewer than 2 cores available: servers and load generator are not pinned", file=sys.stderr)
         return None, None
     return (
         available[0] if server_cpu is None else server_cpu,
@@ -622,65 +691,97 @@ def _cpus(server_cpu: int | None, load_cpu: int | None) -> tuple[int | None, int
     )
 
 
-def run_all(args: argparse.Namespace) -> list[Row]:
-    """Echo, CSMS with message log on, CSMS with it off; every (version, message) load against each."""
-    server_cpu, load_cpu = _cpus(args.server_cpu, args.load_cpu)
+def run_all(args: argparse.Namespace, server_cpu: int | None, load_cpu: int | None) -> list[Row]:
+    """Echo, CSMS with message log on, CSMS with it off; every (version, message) load against each.
+
+    The three servers run side by side on the server core (an idle one costs nothing measurable) and the
+    load runs are interleaved round by round, so slow drift of the machine hits every variant alike.
+    """
     versions = ["1.6", "2.0.1"] if args.version == "both" else [args.version]
     messages = list(MESSAGES) if args.message == "both" else [args.message]
-    combos = [(v, m) for v in versions for m in messages]
     pin = ["--cpu", str(server_cpu)] if server_cpu is not None else []
     load_pin = ["--cpu", str(load_cpu)] if load_cpu is not None else []
     loop_flag = [] if args.uvloop else ["--no-uvloop"]
     timeout = args.warmup + args.duration + SETUP_BUDGET + 30
-    rows: list[Row] = []
-    ceilings: dict[tuple[str, str], float] = {}
+    rows: dict[tuple[str, str, str], Row] = {}
     with tempfile.TemporaryDirectory(prefix="bench-ocpp-") as tmp:
         workdir = Path(tmp)
-        variants: list[tuple[str, list[str]]] = [("echo (E)", ["echo"])]
-        variants.append(("csms, message log on", ["server", "--db", str(workdir / "log-on.db")]))
-        variants.append(
-            ("csms, message log off", ["server", "--db", str(workdir / "log-off.db"), "--no-message-log"])
-        )
-        for index, (name, server_args) in enumerate(variants):
-            server = start_server(f"server{index}", [*server_args, "--port", "0", *pin, *loop_flag], workdir)
-            try:
-                port = server.wait_ready()
-                print(f"== {name}: port {port}", flush=True)
-                for version, message in combos:
-                    result = run_load_subprocess(
-                        [
-                            "--url", f"ws://{HOST}:{port}/ocpp",
-                            "--connections", str(args.connections),
-                            "--duration", str(args.duration),
-                            "--warmup", str(args.warmup),
-                            "--message", message,
-                            "--version", version,
-                            *load_pin,
-                            *loop_flag,
-                        ],
-                        timeout,
-                    )  # fmt: skip
-                    print_load_result(result)
-                    if name.startswith("echo"):
-                        ceilings[(version, message)] = result.rate
-                    rows.append(Row(name, result, ceilings.get((version, message), 0.0)))
-            finally:
-                print(f"   {name}: {server.terminate()}", flush=True)
-    return rows
+        variants: list[tuple[str, list[str]]] = [
+            (ECHO, ["echo"]),
+            ("csms, message log on", ["server", "--db", str(workdir / "log-on.db")]),
+            ("csms, message log off", ["server", "--db", str(workdir / "log-off.db"), "--no-message-log"]),
+        ]
+        servers: list[ServerProcess] = []
+        try:
+            for index, (name, server_args) in enumerate(variants):
+                servers.append(
+                    start_server(
+                        name, f"server{index}", [*server_args, "--port", "0", *pin, *loop_flag], workdir
+                    )
+                )
+            for server in servers:
+                server.wait_ready()
+                print(f"== {server.name}: pid {server.proc.pid}, port {server.port}", flush=True)
+            for round_no in range(1, args.rounds + 1):
+                for version in versions:
+                    for message in messages:
+                        for server in servers:
+                            print(f"-- round {round_no}, {server.name}", flush=True)
+                            result = run_load_subprocess(
+                                [
+                                    "--url", f"ws://{HOST}:{server.port}/ocpp",
+                                    "--connections", str(args.connections),
+                                    "--duration", str(args.duration),
+                                    "--warmup", str(args.warmup),
+                                    "--message", message,
+                                    "--version", version,
+                                    "--server-pid", str(server.proc.pid),
+                                    *load_pin,
+                                    *loop_flag,
+                                ],
+                                timeout,
+                            )  # fmt: skip
+                            print_load_result(result)
+                            key = (server.name, version, message)
+                            rows.setdefault(key, Row(server.name, version, message, [])).results.append(
+                                result
+                            )
+        finally:
+            for server in servers:
+                print(f"   {server.name}: {server.terminate()}", flush=True)
+    return list(rows.values())
 
 
-def print_table(rows: list[Row], connections: int, duration: float, server_cpu: str) -> None:
-    """The `all` summary as a Markdown table."""
-    print(f"\nclosed loop, {connections} connections, {duration:g} s per run, {server_cpu}")
-    print("| server | OCPP | message | round trips/s | fraction of E | p50 ms | p99 ms | max ms | errors |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+def print_table(rows: list[Row], title: str) -> None:
+    """The `all` summary as a Markdown table (median round per row when there were several rounds).
+
+    "fraction of E" divides by the echo rate of the same round set; "CPU fraction of E" divides the echo
+    server's CPU time per round trip by this server's, which stays meaningful when the load generator, not
+    the server, limits the echo rate.
+    """
+    echo = {(r.version, r.message): r.median() for r in rows if r.server == ECHO}
+    print(f"\n{title}")
+    print(
+        "| server | OCPP | message | round trips/s | fraction of E | server core busy | server µs/round trip"
+        " | CPU fraction of E | p50 ms | p99 ms | max ms | errors |"
+    )
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        r = row.result
-        fraction = f"{r.rate / row.ceiling:.2f} E" if row.ceiling else "n/a"
-        errors = r.errors + r.setup_errors
+        r = row.median()
+        e = echo.get((row.version, row.message))
+        rate = f"{r.rate:,.0f}"
+        if len(row.results) > 1:
+            rates = [x.rate for x in row.results]
+            rate += f" ({min(rates):,.0f}–{max(rates):,.0f})"
+        fraction = f"{r.rate / e.rate:.2f}" if e is not None and e.rate else "n/a"
+        us = r.server_us_per_round_trip
+        e_us = e.server_us_per_round_trip if e is not None else -1.0
+        cpu_fraction = f"{e_us / us:.2f}" if us > 0 and e_us > 0 else "n/a"
+        busy = f"{r.server_busy:.0%}" if r.server_busy >= 0 else "n/a"
+        errors = sum(x.errors + x.setup_errors for x in row.results)
         print(
-            f"| {row.server} | {r.version} | {r.message} | {r.rate:,.0f} | {fraction} | {r.p50_ms:.1f}"
-            f" | {r.p99_ms:.1f} | {r.max_ms:.1f} | {errors} |"
+            f"| {row.server} | {row.version} | {row.message} | {rate} | {fraction} | {busy}"
+            f" | {us:.0f} | {cpu_fraction} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.max_ms:.1f} | {errors} |"
         )
 
 
@@ -733,6 +834,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--message", choices=MESSAGES, default="meter")
     load.add_argument("--version", choices=tuple(SUBPROTOCOLS), default="1.6")
     load.add_argument("--json", action="store_true", help="also print a machine-readable RESULT line")
+    load.add_argument("--server-pid", type=int, default=None, help="also measure this process's CPU use")
     load_options(load)
     common(load)
 
@@ -741,6 +843,9 @@ def build_parser() -> argparse.ArgumentParser:
     everything.add_argument("--version", choices=(*SUBPROTOCOLS, "both"), default="1.6")
     everything.add_argument("--server-cpu", type=int, default=None, help="default: the first allowed core")
     everything.add_argument("--load-cpu", type=int, default=None, help="default: the second allowed core")
+    everything.add_argument(
+        "--rounds", type=int, default=1, help="interleaved rounds; the table shows medians"
+    )
     load_options(everything)
     common(everything)
     return parser
@@ -772,21 +877,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_loop(serve_echo(args.port), args.uvloop)
         elif args.command == "load":
             result = run_loop(
-                run_load(args.url, args.connections, args.duration, args.message, args.version, args.warmup),
+                run_load(
+                    args.url,
+                    args.connections,
+                    args.duration,
+                    args.message,
+                    args.version,
+                    args.warmup,
+                    args.server_pid,
+                ),
                 args.uvloop,
             )
             print_load_result(result)
             if args.json:
                 print(RESULT_PREFIX + orjson.dumps(asdict(result)).decode(), flush=True)
         else:
-            rows = run_all(args)
             server_cpu, load_cpu = _cpus(args.server_cpu, args.load_cpu)
+            rows = run_all(args, server_cpu, load_cpu)
             pinning = (
-                f"server on core {server_cpu}, load generator on core {load_cpu}"
+                f"servers on core {server_cpu}, load generator on core {load_cpu}"
                 if server_cpu is not None
                 else "unpinned"
             )
-            print_table(rows, args.connections, args.duration, f"{pinning}, {os.cpu_count()} cores")
+            rounds = f", median of {args.rounds} rounds (min–max)" if args.rounds > 1 else ""
+            print_table(
+                rows,
+                f"closed loop, {args.connections} connections, {args.duration:g} s per run{rounds};"
+                f" {pinning}; {os.cpu_count()} cores; loop {rows[0].results[0].loop if rows else '?'}",
+            )
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

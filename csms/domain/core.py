@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from csms.domain.authorization import AuthorizationService
+from csms.domain.commands import CommandService, RegistryGateway
+from csms.domain.sessions import SessionControl
 from csms.domain.stations import StationService
 from csms.domain.transactions import TransactionService
 from csms.services import Services
@@ -12,21 +14,27 @@ from csms.services import Services
 
 @dataclass(slots=True)
 class Domain:
-    """Stations, authorization and transactions, sharing one store, writer and clock."""
+    """Stations, authorization, transactions and commands, sharing one store, writer, registry and clock."""
 
     services: Services
     stations: StationService
     authorization: AuthorizationService
     transactions: TransactionService
+    commands: CommandService
+    sessions: SessionControl
 
     @classmethod
     def build(cls, services: Services) -> Domain:
         """Wire the services from the shared objects (no I/O happens here)."""
         cfg = services.config.ocpp
         authorization = AuthorizationService(services.store, services.clock, cfg.unknown_id_tokens)
+        transactions = TransactionService(services.store, services.writer, authorization, services.clock)
+        commands = CommandService(RegistryGateway(services.registry))
         return cls(
             services=services,
             stations=StationService(services.store, services.writer, services.verifier, cfg, services.clock),
             authorization=authorization,
-            transactions=TransactionService(services.store, services.writer, authorization, services.clock),
+            transactions=transactions,
+            commands=commands,
+            sessions=SessionControl(commands, transactions, services.clock),
         )

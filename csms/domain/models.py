@@ -279,3 +279,73 @@ class ApiKey:
     key_hash: str
     role: str = "admin"
     created_at: datetime | None = None
+
+
+class ReservationStatus(StrEnum):
+    """Lifecycle of a reservation as the CSMS tracks it (issue: remote control and reservations)."""
+
+    ACTIVE = "active"  # the station accepted it and it has not ended
+    USED = "used"  # a transaction started with it
+    EXPIRED = "expired"  # passed expiry_date unused (tracked by the CSMS even when the station is offline)
+    CANCELLED = "cancelled"  # cancelled by the operator/partner, or removed by the station
+    REJECTED = "rejected"  # the station refused it (Occupied, Faulted, Unavailable, Rejected)
+    FAILED = "failed"  # the station was offline, did not answer in time, or answered a CALLERROR
+
+
+@dataclass(slots=True)
+class Reservation:
+    """A reservation of an EVSE (None: any EVSE, 1.6 connector 0) for an id token (or its group).
+
+    `id` is the integer the CSMS allocates and sends as ReserveNow reservationId / id; unique overall.
+    `station_status` keeps what the station answered (Accepted, Occupied, ...); `external_id` and
+    `owner` let the OCPI bridge map a partner's reservation_id to ours.
+    """
+
+    id: int
+    charge_point_id: str
+    evse_id: int | None
+    id_token: str
+    expiry_date: datetime
+    status: ReservationStatus
+    id_token_type: str = "Central"
+    group_id_token: str | None = None
+    connector_type: str | None = None
+    station_status: str | None = None
+    transaction_pk: int | None = None
+    external_id: str | None = None
+    owner: str | None = None
+    reason: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class DeviceVariable:
+    """One reported configuration value: a 1.6 key (component None) or a 2.0.1 component/variable pair."""
+
+    charge_point_id: str
+    component: str | None
+    variable: str
+    value: str | None = None
+    readonly: bool = False
+    component_instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    variable_instance: str | None = None
+    attribute_type: str = "Actual"
+    data_type: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class StoredChargingProfile:
+    """A charging profile the CSMS installed on a station (what the station accepted)."""
+
+    charge_point_id: str
+    evse_id: int
+    profile_id: int
+    purpose: str
+    stack_level: int
+    profile: dict[str, object]  # the neutral profile as JSON (see csms.domain.commands.ChargingProfile)
+    transaction_pk: int | None = None
+    created_at: datetime | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(slots=True, eq=False)
@@ -23,6 +24,9 @@ class LiveConnection:
     last_seen_at: datetime | None = None
     # Closes the websocket with a code and reason; set by the server.
     close: Callable[[int, str], Awaitable[None]] | None = field(default=None, repr=False)
+    # Sends a version-neutral command (csms.domain.commands.Command) and returns its CommandResult;
+    # set by the server to the session's version adapter.
+    execute: Callable[[Any], Awaitable[Any]] | None = field(default=None, repr=False)
 
 
 class ConnectionRegistry:

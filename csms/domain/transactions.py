@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 
@@ -32,6 +33,24 @@ log = structlog.get_logger("csms.transactions")
 
 TRANSACTION_BEGIN = "Transaction.Begin"
 TRANSACTION_END = "Transaction.End"
+
+
+class TransactionListener(Protocol):
+    """Told about transactions starting and stopping (reservations mark themselves used; OCPI pushes)."""
+
+    async def transaction_started(self, tx: Transaction) -> None: ...
+
+    async def transaction_stopped(self, tx: Transaction) -> None: ...
+
+
+@dataclass(slots=True)
+class PendingRemoteStart:
+    """A remote start the station accepted, waiting for its transaction (1.6 has no correlation id)."""
+
+    remote_start_id: int
+    id_token: str
+    evse_id: int | None
+    until: datetime
 
 
 @dataclass(slots=True)
@@ -59,6 +78,28 @@ class TransactionService:
         self._clock = clock
         # charge_point_id -> ocpp_transaction_id -> transaction; per station so a disconnect drops its own.
         self._active: dict[str, dict[str, Transaction]] = {}
+        self._remote_starts: dict[str, list[PendingRemoteStart]] = {}
+        self.listeners: list[TransactionListener] = []
+
+    def expect_remote_start(self, charge_point_id: str, pending: PendingRemoteStart) -> None:
+        """Remember a remote start so the 1.6 StartTransaction that follows gets its remote_start_id.
+
+        OCPP 1.6 has no correlation id: the transaction is matched by station, id token and (if given)
+        connector within the window `pending.until` (ocpp.md §6).
+        """
+        self._remote_starts.setdefault(charge_point_id, []).append(pending)
+
+    def _match_remote_start(self, new: NewTransaction) -> None:
+        pending = self._remote_starts.get(new.charge_point_id)
+        if not pending or new.remote_start_id is not None or new.id_token is None:
+            return
+        now = self._clock()
+        pending[:] = [p for p in pending if p.until >= now]
+        for p in pending:
+            if p.id_token == new.id_token and p.evse_id in (None, 0, new.evse_id):
+                new.remote_start_id = p.remote_start_id
+                pending.remove(p)
+                return
 
     async def start(self, new: NewTransaction, samples: list[MeterSample] | None = None) -> StartOutcome:
         """Start a transaction, or return the one this same start already created.
@@ -84,6 +125,7 @@ class TransactionService:
             return StartOutcome(existing, auth, duplicate=True)
         if new.meter_start_wh is None and samples:
             new.meter_start_wh = energy_register_wh(samples, TRANSACTION_BEGIN)
+        self._match_remote_start(new)
         tx = await self._store.add_transaction(new)
         self._active.setdefault(tx.charge_point_id, {})[tx.ocpp_transaction_id] = tx
         if samples:
@@ -95,6 +137,7 @@ class TransactionService:
             evse_id=tx.evse_id,
             id_token=tx.id_token,
         )
+        await self._notify("transaction_started", tx)
         return StartOutcome(tx, auth, duplicate=False)
 
     async def find(self, charge_point_id: str, ocpp_transaction_id: str) -> Transaction | None:
@@ -195,6 +238,7 @@ class TransactionService:
         await self._writer.sync()
         await self._store.save_transaction(tx)
         self._active.get(tx.charge_point_id, {}).pop(tx.ocpp_transaction_id, None)
+        await self._notify("transaction_stopped", tx)
         log.info(
             "transaction_stopped",
             charge_point_id=tx.charge_point_id,
@@ -203,6 +247,14 @@ class TransactionService:
             reason=tx.stop_reason,
         )
         return tx
+
+    async def _notify(self, event: str, tx: Transaction) -> None:
+        # A listener's failure is logged, never turned into an error for the station: its message is handled.
+        for listener in self.listeners:
+            try:
+                await getattr(listener, event)(tx)
+            except Exception:
+                log.exception("transaction_listener_failed", listener_event=event, transaction_pk=tx.id)
 
     def forget_station(self, charge_point_id: str) -> None:
         """Drop cached transactions of a station (on disconnect), so memory follows connected stations."""

@@ -19,12 +19,16 @@ from csms.domain.models import (
     BootInfo,
     ChargePoint,
     Connector,
+    DeviceVariable,
     FrameRecord,
     IdToken,
     MeterReading,
     MeterSample,
     NewTransaction,
+    Reservation,
+    ReservationStatus,
     StatusChange,
+    StoredChargingProfile,
     Transaction,
     TransactionStatus,
 )
@@ -203,7 +207,104 @@ class BatchSink(Protocol):
         ...
 
 
-class Store(StationStore, TokenStore, TransactionStore, MessageLogStore, ApiKeyStore, BatchSink, Protocol):
+
+
+class ReservationStore(Protocol):
+    """Reservations; the id is allocated by the store (unique integer, sent to stations as reservationId)."""
+
+    async def add_reservation(self, reservation: Reservation) -> Reservation:
+        """Insert with a newly allocated id (the `id` passed in is ignored) and return the stored one."""
+        ...
+
+    async def get_reservation(self, reservation_id: int) -> Reservation | None: ...
+
+    async def save_reservation(self, reservation: Reservation) -> None:
+        """Write every mutable field (status, station_status, transaction_pk, reason, expiry...); NotFound."""
+        ...
+
+    async def list_reservations(
+        self,
+        *,
+        charge_point_id: str | None = None,
+        status: ReservationStatus | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> tuple[list[Reservation], str | None]:
+        """Newest first (by id); returns (page, next_cursor or None)."""
+        ...
+
+    async def list_due_reservations(self, now: datetime) -> list[Reservation]:
+        """Active reservations whose expiry_date is at or before `now`."""
+        ...
+
+    async def find_active_reservations(self, charge_point_id: str) -> list[Reservation]:
+        """Active reservations of one station."""
+        ...
+
+    async def find_reservation_by_external_id(self, owner: str, external_id: str) -> Reservation | None:
+        """The newest reservation a partner (`owner`) made under its own id."""
+        ...
+
+
+class DeviceModelStore(Protocol):
+    """Configuration a station reported (1.6 GetConfiguration, 2.0.1 NotifyReport / GetVariables)."""
+
+    async def upsert_device_variables(self, variables: Sequence[DeviceVariable]) -> None:
+        """Insert or update by (charge_point_id, component, component_instance, evse_id, connector_id,
+        variable, variable_instance, attribute_type)."""
+        ...
+
+    async def list_device_variables(self, charge_point_id: str) -> list[DeviceVariable]:
+        """Ordered by component then variable (None component first)."""
+        ...
+
+
+class ChargingProfileStore(Protocol):
+    """Charging profiles the CSMS installed."""
+
+    async def save_charging_profile(self, profile: StoredChargingProfile) -> None:
+        """Insert or replace by (charge_point_id, profile_id)."""
+        ...
+
+    async def list_charging_profiles(self, charge_point_id: str) -> list[StoredChargingProfile]: ...
+
+    async def delete_charging_profiles(
+        self, charge_point_id: str, *, profile_id: int | None = None, evse_id: int | None = None
+    ) -> int:
+        """Delete matching profiles (both None: all of the station); returns how many."""
+        ...
+
+
+class AdminStore(Protocol):
+    """Operator changes to charge points and id tokens."""
+
+    async def delete_charge_point(self, charge_point_id: str) -> None:
+        """Delete a charge point and its connectors, status history, device model and profiles; its
+        transactions and reservations are kept (history). Raises NotFound."""
+        ...
+
+    async def update_id_token(self, token: IdToken) -> None:
+        """Overwrite type, status, expiry_date, group_id_token; sets updated_at. Raises NotFound."""
+        ...
+
+    async def delete_id_token(self, id_token: str) -> None:
+        """Raises NotFound."""
+        ...
+
+
+class Store(
+    StationStore,
+    TokenStore,
+    TransactionStore,
+    MessageLogStore,
+    ApiKeyStore,
+    BatchSink,
+    ReservationStore,
+    DeviceModelStore,
+    ChargingProfileStore,
+    AdminStore,
+    Protocol,
+):
     """Everything, for wiring; handlers take the narrow protocols above."""
 
     async def close(self) -> None: ...

@@ -1,0 +1,73 @@
+"""Remote start and stop of charging sessions, in domain words, for the REST API and the OCPI bridge."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from csms.domain.clock import Clock
+from csms.domain.commands import CommandResult, CommandService, StartSession, StopSession
+from csms.domain.models import Transaction, TransactionStatus
+from csms.domain.transactions import PendingRemoteStart, TransactionService
+
+# How long a 1.6 StartTransaction may follow an accepted RemoteStartTransaction and still be matched to it
+# (the driver still has to plug in: OCPP 1.6 ConnectionTimeOut is typically 30-120 s).
+REMOTE_START_WINDOW = timedelta(minutes=5)
+
+
+@dataclass(slots=True)
+class RemoteStart:
+    """The station's answer to a remote start, the id that ties the coming transaction to it, and the
+    transaction if the station already reported it (2.0.1 returns a transactionId when one was running)."""
+
+    result: CommandResult
+    remote_start_id: int
+    transaction: Transaction | None = None
+
+
+class SessionControl:
+    """Starts and stops sessions on stations through the command service."""
+
+    def __init__(self, commands: CommandService, transactions: TransactionService, clock: Clock) -> None:
+        self._commands = commands
+        self._transactions = transactions
+        self._clock = clock
+
+    async def start(
+        self,
+        charge_point_id: str,
+        id_token: str,
+        *,
+        evse_id: int | None = None,
+        id_token_type: str = "Central",
+        group_id_token: str | None = None,
+    ) -> RemoteStart:
+        """Ask the station to start charging for `id_token`.
+
+        The transaction follows later (Accepted means the station will try, not that it started): find it
+        by `remote_start_id` (sessions carry it once the station reports the start).
+        """
+        remote_start_id = secrets.randbelow(2**31 - 2) + 1
+        command = StartSession(
+            id_token=id_token,
+            remote_start_id=remote_start_id,
+            evse_id=evse_id,
+            id_token_type=id_token_type,
+            group_id_token=group_id_token,
+        )
+        # Registered before sending: the station may start the transaction before its answer arrives.
+        pending = PendingRemoteStart(remote_start_id, id_token, evse_id, self._clock() + REMOTE_START_WINDOW)
+        self._transactions.expect_remote_start(charge_point_id, pending)
+        result = await self._commands.send(charge_point_id, command)
+        tx = None
+        ocpp_tx_id = result.data.get("ocpp_transaction_id")
+        if ocpp_tx_id:
+            tx = await self._transactions.find(charge_point_id, str(ocpp_tx_id))
+        return RemoteStart(result, remote_start_id, tx)
+
+    async def stop(self, tx: Transaction) -> CommandResult:
+        """Ask the station to stop `tx`; the session becomes completed when the station reports the stop."""
+        if tx.status is TransactionStatus.COMPLETED:
+            raise ValueError("transaction already completed")
+        return await self._commands.send(tx.charge_point_id, StopSession(tx.ocpp_transaction_id))
