@@ -46,6 +46,9 @@ class OcppConfig:
     message_log: bool = True
     message_log_retention_days: float = 7.0
     backlog: int = 4096
+    # How often the CSMS looks for reservations past their expiry date (it tracks expiry itself, even
+    # while the station is offline).
+    reservation_check_interval: float = 1.0
     ping_interval: float = 60.0
 
 
