@@ -62,6 +62,8 @@ CONNECT_CONCURRENCY = 100
 # abandoned; also the subprocess timeout of a load run under `all`.
 SETUP_BUDGET = 180.0
 READY_TIMEOUT = 60.0
+STATS_INTERVAL = 0.25  # seconds between a CSMS server's writer-backlog lines
+DRAIN_TIMEOUT = 600.0  # longest `all` waits for a CSMS server's writer to catch up after a load run
 STOP_TIMEOUT = 120.0
 RESULT_PREFIX = "RESULT "
 ECHO = "echo (E)"
@@ -282,7 +284,9 @@ async def serve_csms(
         )
         if profiler is not None:
             profiler.enable()
+        stats = asyncio.create_task(_print_writer_stats(csms.services.writer, STATS_INTERVAL))
         await _wait_for_signal()
+        stats.cancel()
     finally:
         if profiler is not None:
             profiler.disable()
@@ -294,6 +298,16 @@ async def serve_csms(
         print(
             f"STOPPED writer_pending_at_stop={pending} stop_s={time.perf_counter() - started:.2f}", flush=True
         )
+
+
+async def _print_writer_stats(writer: Any, interval: float) -> None:
+    """Print `STATS t=<time.monotonic()> pending=<items>` every `interval` s: the batched writer's backlog.
+
+    `time.monotonic` is system-wide on Linux, so `all` lines these up with the load generator's window.
+    """
+    while True:
+        print(f"STATS t={time.monotonic():.3f} pending={writer.pending}", flush=True)
+        await asyncio.sleep(interval)
 
 
 # -- load generator ----------------------------------------------------------------------------------
@@ -320,6 +334,31 @@ class LoadResult:
     # Share of one core used during the measured window (user + system time from /proc); -1 if unknown.
     server_busy: float = -1.0
     load_busy: float = -1.0
+    # The measured window in time.monotonic() seconds (comparable across processes on Linux).
+    window_start: float = 0.0
+    window_end: float = 0.0
+    # Filled in by `all` for CSMS servers: the batched writer's backlog (items) at the end of the window and
+    # the seconds it took after that to commit it all; -1 when not measured.
+    backlog_at_end: int = -1
+    drain_s: float = -1.0
+    # Server CPU seconds at the window start (from the load generator) and from then until the writer had
+    # committed everything (filled in by `all`): the full cost of the window's round trips.
+    server_cpu_at_start: float = -1.0
+    server_cpu_total_s: float = -1.0
+
+    @property
+    def server_us_total(self) -> float:
+        """Server CPU µs per round trip including the writer's catch-up after the window; -1 if unknown."""
+        if self.server_cpu_total_s < 0 or not self.round_trips:
+            return -1.0
+        return self.server_cpu_total_s * 1e6 / self.round_trips
+
+    @property
+    def sustained_rate(self) -> float:
+        """Round trips/s counting the time the writer needed to catch up: round trips / (duration + drain)."""
+        if self.drain_s < 0:
+            return -1.0
+        return self.round_trips / (self.duration + self.drain_s)
 
     @property
     def server_us_per_round_trip(self) -> float:
@@ -453,18 +492,21 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _cpu_busy(pid: int | None, start: float, end: float) -> float:
-    """Share of one core process `pid` used between perf_counter times `start` and `end`; -1 if unknown."""
+async def _cpu_busy(pid: int | None, start: float, end: float) -> tuple[float, float]:
+    """CPU use of process `pid` between perf_counter times `start` and `end`.
+
+    Returns (share of one core used, CPU seconds it had used at `start`); (-1, -1) if unknown.
+    """
     if pid is None:
-        return -1.0
+        return -1.0, -1.0
     try:
         await asyncio.sleep(max(0.0, start - time.perf_counter()))
         t0, before = time.perf_counter(), process_cpu_seconds(pid)
         await asyncio.sleep(max(0.0, end - time.perf_counter()))
         t1, after = time.perf_counter(), process_cpu_seconds(pid)
     except OSError:
-        return -1.0
-    return (after - before) / (t1 - t0)
+        return -1.0, -1.0
+    return (after - before) / (t1 - t0), before
 
 
 def _percentile(ordered: Sequence[float], q: float) -> float:
@@ -522,6 +564,7 @@ async def run_load(
         try:
             measure_from = time.perf_counter() + warmup
             deadline = measure_from + duration
+            window_start = time.monotonic() + (measure_from - time.perf_counter())
             server_cpu = asyncio.create_task(_cpu_busy(server_pid, measure_from, deadline))
             load_cpu = asyncio.create_task(_cpu_busy(os.getpid(), measure_from, deadline))
             await asyncio.gather(
@@ -530,7 +573,7 @@ async def run_load(
                     for st, (p, s) in zip(stations, parts, strict=True)
                 )
             )
-            server_busy, load_busy = await server_cpu, await load_cpu
+            (server_busy, server_cpu_at_start), (load_busy, _) = await server_cpu, await load_cpu
         finally:
             await asyncio.gather(*(st.ws.close() for st in stations), return_exceptions=True)
     latencies = sorted(x for st in stations for x in st.latencies)
@@ -552,6 +595,9 @@ async def run_load(
         setup_s=setup_s,
         server_busy=server_busy,
         load_busy=load_busy,
+        window_start=window_start,
+        window_end=window_start + duration,
+        server_cpu_at_start=server_cpu_at_start,
     )
 
 
@@ -565,10 +611,21 @@ def print_load_result(result: LoadResult) -> None:
         f"  errors {result.errors}",
         flush=True,
     )
+    if result.drain_s >= 0:
+        print(
+            f"  writer backlog at the end {result.backlog_at_end:,} items, committed {result.drain_s:.1f} s"
+            f" later; sustained {result.sustained_rate:,.0f} round trips/s",
+            flush=True,
+        )
     if result.server_busy >= 0:
         print(
             f"  server core busy {result.server_busy:.0%}, {result.server_us_per_round_trip:.0f} µs CPU"
-            " per round trip",
+            " per round trip in the window",
+            flush=True,
+        )
+    if result.server_us_total >= 0:
+        print(
+            f"  server CPU per round trip including the writer catch-up {result.server_us_total:.0f} µs",
             flush=True,
         )
     print(
@@ -608,6 +665,36 @@ class ServerProcess:
                 break
             time.sleep(0.05)
         raise BenchError(f"{self.name} server did not become ready:\n{self._tail()}")
+
+    def wait_drained(self, after: float, timeout: float = DRAIN_TIMEOUT) -> tuple[int, float]:
+        """(writer backlog at monotonic time `after`, seconds from `after` until the backlog was 0).
+
+        Reads the server's STATS lines; returns (-1, -1.0) for a server that prints none (echo).
+
+        Raises:
+            BenchError: the backlog did not reach 0 within `timeout` seconds.
+        """
+        give_up = time.monotonic() + timeout
+        backlog = -1
+        while True:
+            seen = False
+            for line in self.stdout.read_text().splitlines():
+                if not line.startswith("STATS "):
+                    continue
+                seen = True
+                fields = dict(f.split("=", 1) for f in line.split()[1:])
+                t, pending = float(fields["t"]), int(fields["pending"])
+                if t < after:
+                    continue
+                if backlog < 0:
+                    backlog = pending
+                if pending == 0:
+                    return backlog, t - after
+            if not seen:
+                return -1, -1.0
+            if time.monotonic() > give_up or self.proc.poll() is not None:
+                raise BenchError(f"{self.name}: the writer backlog did not drain in {timeout:.0f} s")
+            time.sleep(STATS_INTERVAL)
 
     def terminate(self) -> str:
         """SIGTERM, wait up to STOP_TIMEOUT, then SIGKILL; returns its STOPPED line (or a note)."""
@@ -741,6 +828,10 @@ def run_all(args: argparse.Namespace, server_cpu: int | None, load_cpu: int | No
                                 ],
                                 timeout,
                             )  # fmt: skip
+                            result.backlog_at_end, result.drain_s = server.wait_drained(result.window_end)
+                            if result.server_cpu_at_start >= 0:
+                                used = process_cpu_seconds(server.proc.pid) - result.server_cpu_at_start
+                                result.server_cpu_total_s = used
                             print_load_result(result)
                             key = (server.name, version, message)
                             rows.setdefault(key, Row(server.name, version, message, [])).results.append(
@@ -755,17 +846,23 @@ def run_all(args: argparse.Namespace, server_cpu: int | None, load_cpu: int | No
 def print_table(rows: list[Row], title: str) -> None:
     """The `all` summary as a Markdown table (median round per row when there were several rounds).
 
-    "fraction of E" divides by the echo rate of the same round set; "CPU fraction of E" divides the echo
-    server's CPU time per round trip by this server's, which stays meaningful when the load generator, not
-    the server, limits the echo rate.
+    Columns: "round trips/s" answered in the window and its "fraction of E" (echo rate, same run); "server
+    µs/rt" the server's CPU per round trip in the window, then including the time its batched writer needed
+    afterwards to commit the window's backlog ("backlog", "drain s"); "sustained/s" round trips over window
+    plus drain; "CPU fraction of E" the echo server's CPU per round trip over this server's full one, which
+    stays meaningful when the load generator rather than the server limits the echo rate.
     """
     echo = {(r.version, r.message): r.median() for r in rows if r.server == ECHO}
     print(f"\n{title}")
     print(
-        "| server | OCPP | message | round trips/s | fraction of E | server core busy | server µs/round trip"
-        " | CPU fraction of E | p50 ms | p99 ms | max ms | errors |"
+        "| server | OCPP | message | round trips/s | fraction of E | server µs/rt (window / with drain)"
+        " | backlog at end | drain s | sustained/s | CPU fraction of E | p50 ms | p99 ms | errors |"
     )
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def num(value: float, fmt: str) -> str:
+        return "–" if value < 0 else format(value, fmt)
+
     for row in rows:
         r = row.median()
         e = echo.get((row.version, row.message))
@@ -774,14 +871,15 @@ def print_table(rows: list[Row], title: str) -> None:
             rates = [x.rate for x in row.results]
             rate += f" ({min(rates):,.0f}–{max(rates):,.0f})"
         fraction = f"{r.rate / e.rate:.2f}" if e is not None and e.rate else "n/a"
-        us = r.server_us_per_round_trip
+        full_us = r.server_us_total if r.server_us_total >= 0 else r.server_us_per_round_trip
         e_us = e.server_us_per_round_trip if e is not None else -1.0
-        cpu_fraction = f"{e_us / us:.2f}" if us > 0 and e_us > 0 else "n/a"
-        busy = f"{r.server_busy:.0%}" if r.server_busy >= 0 else "n/a"
+        cpu_fraction = f"{e_us / full_us:.2f}" if full_us > 0 and e_us > 0 else "n/a"
         errors = sum(x.errors + x.setup_errors for x in row.results)
         print(
-            f"| {row.server} | {row.version} | {row.message} | {rate} | {fraction} | {busy}"
-            f" | {us:.0f} | {cpu_fraction} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.max_ms:.1f} | {errors} |"
+            f"| {row.server} | {row.version} | {row.message} | {rate} | {fraction}"
+            f" | {num(r.server_us_per_round_trip, '.0f')} / {num(r.server_us_total, '.0f')}"
+            f" | {num(r.backlog_at_end, ',')} | {num(r.drain_s, '.1f')} | {num(r.sustained_rate, ',.0f')}"
+            f" | {cpu_fraction} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {errors} |"
         )
 
 

@@ -51,13 +51,16 @@ class Csms:
             store,
             max_items=config.database.batch_max_items,
             interval=config.database.batch_interval_ms / 1000,
+            outage_timeout=config.database.outage_retry_seconds,
         )
         await writer.start()
         services = Services(config=config, store=store, writer=writer)
         domain = Domain.build(services)
         ocpp = OcppServer(domain)
         ocpp_port = await ocpp.start()
-        runner = web.AppRunner(create_app(services), access_log=None)
+        # Expiry is tracked by the CSMS itself, stations online or not.
+        await domain.reservations.start()
+        runner = web.AppRunner(create_app(domain), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.http.host, config.http.port, backlog=config.ocpp.backlog)
         await site.start()
@@ -95,6 +98,7 @@ class Csms:
                 await self._purge_task
         await self.http.cleanup()
         await self.ocpp.close()
+        await self.domain.reservations.stop()
         await self.services.writer.stop()
         await self.services.store.close()
         log.info("stopped")

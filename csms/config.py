@@ -67,6 +67,11 @@ class DatabaseConfig:
     url: str = "sqlite+aiosqlite:///var/csms.db"
     batch_max_items: int = 1000
     batch_interval_ms: int = 200
+    # Backpressure: with this many writes queued (the database is slow or down), stations' CALLs are
+    # answered with a CALLERROR instead of being acknowledged and maybe lost.
+    max_pending_items: int = 200_000
+    # How long a batch is retried while the database is unreachable before its items are dropped.
+    outage_retry_seconds: float = 300.0
     echo: bool = False
 
 

@@ -68,6 +68,7 @@ from csms.ocpp.schemas import SchemaKind, has_schema, validate
 __all__ = [
     "CallError",
     "ChargePointSimulator",
+    "ConnectorReservedError",
     "JsonDict",
     "NotConnectedError",
     "Reservation",
@@ -160,8 +161,12 @@ _VOLTAGE: Final = 230.0
 _STATION_ACTIONS: Final = (
     "BootNotification", "Heartbeat", "StatusNotification", "Authorize", "StartTransaction", "StopTransaction",
     "MeterValues", "TransactionEvent", "ReservationStatusUpdate", "FirmwareStatusNotification",
-    "DiagnosticsStatusNotification", "LogStatusNotification",
+    "DiagnosticsStatusNotification", "LogStatusNotification", "NotifyReport",
 )  # fmt: skip
+# Setting.kind -> 2.0.1 DataEnumType of the variable in the device model.
+_DATA_TYPES: Final = {"int": "integer", "number": "decimal", "bool": "boolean", "str": "string"}
+_AVAILABILITY_STATES: Final = "Available,Occupied,Reserved,Unavailable,Faulted"
+_MAX_PROFILE_PURPOSES: Final = frozenset({"ChargePointMaxProfile", "ChargingStationMaxProfile"})
 _warm_lock = threading.Lock()
 _warmed: set[OcppVersion] = set()
 
@@ -208,6 +213,25 @@ class SubprotocolRefused(NotConnectedError):
         super().__init__(f"CSMS did not accept subprotocol {offered!r} (selected {selected!r})")
         self.offered = offered
         self.selected = selected
+
+
+class ConnectorReservedError(SimulatorError):
+    """A transaction may not start: the connector is held by a reservation for another id token.
+
+    Attributes:
+        connector: the connector (1.6) / EVSE (2.0.1) the start was asked for.
+        reservation_id: the reservation that holds it (for station-wide reservations, one of them).
+        id_token: the token that was refused.
+    """
+
+    def __init__(self, connector: int, reservation_id: int, id_token: str) -> None:
+        super().__init__(
+            f"connector {connector} is reserved (reservation {reservation_id}) for another id token "
+            f"than {id_token!r}"
+        )
+        self.connector = connector
+        self.reservation_id = reservation_id
+        self.id_token = id_token
 
 
 class CallError(SimulatorError):
@@ -258,6 +282,14 @@ class SimulatorConfig:
         heartbeat: send Heartbeat every `interval` seconds after an Accepted BootNotification.
         auto_meter_values: send meter values every `meter_interval` while a transaction runs.
         record_calls: keep every CALL we send in `sent_calls` (turn off for long fleet runs).
+        reservation_support: accept ReserveNow at all (1.6 Reservation profile; 2.0.1
+            ReservationCtrlr.Available / Enabled); without it every ReserveNow is Rejected.
+        reserve_connector_zero: 1.6 ReserveConnectorZeroSupported (ReserveNow for connectorId 0).
+        non_evse_specific_reservations: 2.0.1 ReservationCtrlr.NonEvseSpecific (ReserveNow without
+            evseId).
+        unlock_fails: UnlockConnector answers UnlockFailed (a stuck cable lock) instead of Unlocked.
+        connector_type: 2.0.1 ConnectorEnumType of every connector (device model, ReserveNow).
+        report_chunk_size: reportData entries per NotifyReport message of a GetBaseReport answer.
     """
 
     charge_point_id: str
@@ -277,6 +309,12 @@ class SimulatorConfig:
     heartbeat: bool = True
     auto_meter_values: bool = False
     record_calls: bool = True
+    reservation_support: bool = True
+    reserve_connector_zero: bool = True
+    non_evse_specific_reservations: bool = True
+    unlock_fails: bool = False
+    connector_type: str = "cType2"
+    report_chunk_size: int = 4
 
 
 @dataclass
@@ -295,12 +333,18 @@ class Setting:
 
 @dataclass
 class Reservation:
-    """A reservation the CSMS made with ReserveNow; it ends when used, cancelled or expired."""
+    """A reservation the CSMS made with ReserveNow; it ends when used, cancelled, expired or removed.
+
+    `connector` 0 is a station-wide reservation (1.6 connectorId 0, 2.0.1 without evseId): the station
+    keeps one free connector for it. `parent_id_token` is the 1.6 parentIdTag / 2.0.1 groupIdToken;
+    a token whose own parent (learnt from Authorize) or id matches it may use the reservation too.
+    """
 
     reservation_id: int
     connector: int
     id_token: str
     expiry: datetime
+    parent_id_token: str | None = None
     timer: asyncio.TimerHandle | None = field(default=None, repr=False, compare=False)
 
 
@@ -340,6 +384,64 @@ class _Queued:
     on_result: Callable[[JsonDict], None] | None = None
 
 
+@dataclass
+class _DeviceVariable:
+    """One variable of the 2.0.1 device model, as GetVariables / SetVariables / GetBaseReport see it."""
+
+    component: JsonDict
+    variable: JsonDict
+    data_type: str
+    mutability: str
+    value: str
+    key: str | None = None  # the `settings` key of a variable the CSMS can write
+    unit: str | None = None
+    max_limit: float | None = None
+    values_list: str | None = None
+
+    def report(self) -> JsonDict:
+        """This variable as a NotifyReport reportData entry (a WriteOnly value is never reported)."""
+        attribute: JsonDict = {"type": "Actual", "mutability": self.mutability}
+        if self.mutability != "WriteOnly":
+            attribute["value"] = self.value
+        characteristics: JsonDict = {"dataType": self.data_type, "supportsMonitoring": False}
+        if self.unit is not None:
+            characteristics["unit"] = self.unit
+        if self.max_limit is not None:
+            characteristics["maxLimit"] = self.max_limit
+        if self.values_list is not None:
+            characteristics["valuesList"] = self.values_list
+        return {
+            "component": self.component,
+            "variable": self.variable,
+            "variableAttribute": [attribute],
+            "variableCharacteristics": characteristics,
+        }
+
+    def is_component(self, asked: JsonDict) -> bool:
+        """True if `asked` (a ComponentType of a request) names this variable's component.
+
+        Names are case-insensitive (OCPP 2.0.1 Part 2 §2.2); an asked EVSE without connectorId also
+        names the connector of a one-connector EVSE.
+        """
+        mine = self.component
+        if mine["name"].casefold() != str(asked.get("name", "")).casefold():
+            return False
+        if mine.get("instance") != asked.get("instance"):
+            return False
+        my_evse, asked_evse = mine.get("evse"), asked.get("evse")
+        if my_evse is None or asked_evse is None:
+            return my_evse is None and asked_evse is None
+        if my_evse["id"] != asked_evse.get("id"):
+            return False
+        return asked_evse.get("connectorId") in (None, my_evse.get("connectorId"))
+
+    def is_variable(self, asked: JsonDict) -> bool:
+        """True if `asked` (a VariableType of a request) names this variable."""
+        return self.variable["name"].casefold() == str(asked.get("name", "")).casefold() and (
+            self.variable.get("instance") == asked.get("instance")
+        )
+
+
 def _number(value: float) -> str:
     """Format a setting value: "10" for 10.0, "0.25" for 0.25."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
@@ -357,8 +459,13 @@ class ChargePointSimulator:
         connected, boot_status, subprotocol, handshake_status (HTTP status of the last handshake),
         close_code / close_reason (how the last connection ended).
         connector_status: connector -> last status, in the version's own words.
-        reservations: reservation id -> Reservation.
-        settings: configuration keys (1.6) / variables "Component.Variable" (2.0.1).
+        reservations: reservation id -> Reservation (connector 0: station-wide).
+        token_parents: id token -> its parent idTag / groupIdToken (None: it has none), learnt from
+            Authorize answers and 2.0.1 RequestStartTransaction.groupIdToken; used to match reservations.
+        charging_profiles: connector / EVSE (0 = the whole station) -> profile id -> the profile as
+            installed by SetChargingProfile (or a remote start); TxProfiles go when their transaction ends.
+        settings: configuration keys (1.6) / variables "Component.Variable" (2.0.1); the 2.0.1 device
+            model adds read-only ChargingStation, EVSE and Connector components to them.
         raw_frames: frames the framing core did not consume (replies to `send_raw`, late replies,
             malformed frames); with `raw_mode = True` every received frame goes there unprocessed.
         errors: exceptions raised by follow-up and background tasks.
@@ -374,6 +481,8 @@ class ChargePointSimulator:
         """
         if config.connectors < 1:
             raise ValueError("a charge point needs at least one connector")
+        if config.report_chunk_size < 1:
+            raise ValueError("report_chunk_size must be at least 1")
         self.config = replace(config, answers=dict(config.answers))
         self.version = parse_version(config.ocpp_version)
         self.charge_point_id = config.charge_point_id
@@ -398,6 +507,8 @@ class ChargePointSimulator:
         self.plugged: dict[int, bool] = dict.fromkeys(self.connector_ids, False)
         self.inoperative: set[int] = set()
         self.reservations: dict[int, Reservation] = {}
+        self.token_parents: dict[str, str | None] = {}
+        self.charging_profiles: dict[int, dict[int, JsonDict]] = {}
         self.settings: dict[str, Setting] = self._default_settings()
         self.raw_frames: asyncio.Queue[str] = asyncio.Queue()
         self.raw_mode = False
@@ -422,6 +533,7 @@ class ChargePointSimulator:
         self._tx_aliases: dict[str, str] = {}
         self._placeholder_ids = itertools.count(1)
         self._reset_when_idle = False
+        self._reporting = False
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._followups: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
@@ -558,6 +670,18 @@ class ChargePointSimulator:
         await self.connect()
         if boot:
             await self.boot()
+        await self._drain_queue()
+        self._offline = False
+        dirty = sorted(self._status_dirty)
+        self._status_dirty.clear()
+        for connector in dirty:
+            await self.send_status(connector, self.connector_status[connector])
+        self._restart_heartbeat()
+        self._log.info("back_online")
+        self._notify()
+
+    async def _drain_queue(self) -> None:
+        """Send what was queued while offline (transaction messages, ReservationStatusUpdate), in order."""
         while self._queue:
             item = self._queue[0]
             try:
@@ -572,14 +696,6 @@ class ChargePointSimulator:
                 if item.on_result is not None:
                     item.on_result(result)
             self._queue.popleft()
-        self._offline = False
-        dirty = sorted(self._status_dirty)
-        self._status_dirty.clear()
-        for connector in dirty:
-            await self.send_status(connector, self.connector_status[connector])
-        self._restart_heartbeat()
-        self._log.info("back_online")
-        self._notify()
 
     async def _drop_connection(self, code: int, reason: str) -> None:
         """Close the current websocket (if any) and wait for its reader to finish."""
@@ -958,7 +1074,9 @@ class ChargePointSimulator:
     async def send_status(self, connector: int, status: str, error_code: str = "NoError") -> JsonDict:
         """Report `status` (in this version's words) for `connector` with StatusNotification.
 
-        While offline the status is only remembered and reported by `come_back()`.
+        While offline the status is only remembered and reported by `come_back()`. A connector that
+        becomes Faulted or Unavailable loses its reservation (2.0.1: ReservationStatusUpdate Removed);
+        Faulted sticks until another status is sent for the connector.
 
         Args:
             connector: 1.6 connector id (0 = the whole charge point); 2.0.1 EVSE id (connector 1).
@@ -969,7 +1087,14 @@ class ChargePointSimulator:
         self.connector_status[connector] = status
         if self._offline:
             self._status_dirty.add(connector)
-            return {}
+            result: JsonDict = {}
+        else:
+            result = await self._send_status_now(connector, status, error_code)
+        if status in ("Faulted", "Unavailable") and connector in self.connector_ids:
+            await self._drop_reservations(connector)
+        return result
+
+    async def _send_status_now(self, connector: int, status: str, error_code: str) -> JsonDict:
         timestamp = isoformat_z(self._clock())
         payload: JsonDict
         if self._v16:
@@ -997,6 +1122,26 @@ class ChargePointSimulator:
             return
         await self.send_status(connector, status)
 
+    async def _report_status(self, connector: int, status: str) -> None:
+        """Report `status`; when the socket is down (but not `go_offline()`), remember it for later."""
+        if not self._offline and not self.connected:
+            self.connector_status[connector] = status
+            self._status_dirty.add(connector)
+            return
+        await self.send_status(connector, status)
+
+    async def _refresh_statuses(self) -> None:
+        """Report the connectors whose resting status (Available / Reserved / ...) has changed.
+
+        Connectors with a cable or a transaction are left alone; their status follows the session.
+        """
+        for connector in self.connector_ids:
+            if connector in self._tx or connector in self._starting or self.plugged[connector]:
+                continue
+            status = self._idle_status(connector)
+            if self.connector_status.get(connector) != status:
+                await self._report_status(connector, status)
+
     async def send_all_statuses(self) -> None:
         """Report the current status of every connector (after boot, or when triggered)."""
         for connector in self.connector_ids:
@@ -1007,18 +1152,23 @@ class ChargePointSimulator:
         self._check_connector(connector)
         self.plugged[connector] = True
         await self.send_status(connector, "Preparing" if self._v16 else "Occupied")
+        if self._zero_reservations():
+            await self._refresh_statuses()
 
     async def unplug(self, connector: int) -> None:
-        """Remove the cable: a running transaction ends with reason EVDisconnected; status Available."""
+        """Remove the cable: a running transaction ends with reason EVDisconnected; then the connector
+        rests as Available (or Reserved, Unavailable, Faulted)."""
         self._check_connector(connector)
         self.plugged[connector] = False
         if connector in self._tx:
             await self.stop_transaction(connector, reason="EVDisconnected")
         else:
-            await self.send_status(connector, "Unavailable" if connector in self.inoperative else "Available")
+            await self.send_status(connector, self._idle_status(connector))
+            if self._zero_reservations():
+                await self._refresh_statuses()
 
     async def authorize(self, id_token: str, *, id_token_type: str = "ISO14443") -> JsonDict:
-        """Send Authorize for `id_token`.
+        """Send Authorize for `id_token`; remember its parentIdTag (1.6) / groupIdToken (2.0.1).
 
         Returns:
             idTagInfo (1.6) or idTokenInfo (2.0.1); check its `status`.
@@ -1029,7 +1179,10 @@ class ChargePointSimulator:
         else:
             result = await self.call("Authorize", {"idToken": {"idToken": id_token, "type": id_token_type}})
             info = result.get("idTokenInfo", {})
-        return dict(info) if isinstance(info, dict) else {}
+        info = dict(info) if isinstance(info, dict) else {}
+        parent = info.get("parentIdTag") if self._v16 else (info.get("groupIdToken") or {}).get("idToken")
+        self.token_parents[id_token] = parent if isinstance(parent, str) else None
+        return info
 
     async def start_transaction(
         self,
@@ -1048,31 +1201,40 @@ class ChargePointSimulator:
         `come_back()`). 2.0.1 sends TransactionEvent Started (seqNo 0, triggerReason Authorized, or
         RemoteStart with `remoteStartId`) and returns the UUID it generated.
 
-        A reservation of `id_token` on the connector is used (and ended) when `reservation_id` is None.
+        Reservations are honoured like hardware does: a start on a connector reserved for another
+        token (or on the last free connector held for a station-wide reservation) is refused; the
+        token's reservation (its own, its parent's / group's, on this connector or station-wide) is
+        used, sent as `reservationId` and ended. If the token does not match and its parent is
+        unknown, it is authorized first to learn the parent.
         With `auto_meter_values`, meter values are sent every `meter_interval` until the stop.
 
         Args:
             meter_start_wh: set the register first (otherwise it continues from `meter_wh`).
+            reservation_id: send this reservationId as given, skipping the reservation checks (to test
+                how the CSMS treats a misused reservation); a known reservation of that id ends.
 
         Raises:
-            SimulatorError: unknown connector or a transaction already runs there.
+            SimulatorError: unknown connector, a transaction already runs there, or the connector is
+                Faulted / Unavailable.
+            ConnectorReservedError: the connector is held for another token.
         """
         self._check_connector(connector)
         if connector in self._tx:
             raise SimulatorError(
                 f"connector {connector} already runs transaction {self.transactions.get(connector)}"
             )
+        if self.connector_status.get(connector) == "Faulted" or connector in self.inoperative:
+            raise SimulatorError(f"connector {connector} is {self._idle_status(connector)}")
+        if reservation_id is None:
+            used, blocker = self._start_reservation(connector, id_token)
+            if blocker is not None and id_token not in self.token_parents and self.connected:
+                await self.authorize(id_token, id_token_type=id_token_type)  # learn its parent / group
+                used, blocker = self._start_reservation(connector, id_token)
+            if blocker is not None:
+                raise ConnectorReservedError(connector, blocker.reservation_id, id_token)
+            reservation_id = used.reservation_id if used is not None else None
         if meter_start_wh is not None:
             self.meter_wh[connector] = meter_start_wh
-        if reservation_id is None:
-            reservation_id = next(
-                (
-                    r.reservation_id
-                    for r in self.reservations.values()
-                    if r.connector == connector and r.id_token == id_token
-                ),
-                None,
-            )
         if reservation_id is not None:
             self._end_reservation(reservation_id)
         tx = _Transaction(
@@ -1099,6 +1261,8 @@ class ChargePointSimulator:
             tx.meter_task = asyncio.create_task(self._meter_loop(tx), name=f"sim-meter-{connector}")
         self._notify()
         await self._set_status(connector, "Charging" if self._v16 else "Occupied")
+        if reservation_id is not None or self._zero_reservations():
+            await self._refresh_statuses()
         return tx.transaction_id
 
     async def _start_16(self, tx: _Transaction) -> str:
@@ -1266,12 +1430,18 @@ class ChargePointSimulator:
         )
         if reason == "EVDisconnected":
             self.plugged[connector] = False
+        profiles = self.charging_profiles.get(connector, {})
+        for profile_id in [i for i, p in profiles.items() if p["chargingProfilePurpose"] == "TxProfile"]:
+            del profiles[profile_id]  # a TxProfile lives as long as its transaction (1.6 §3.13.4, K01)
         if connector in self._pending_inoperative:
             self._pending_inoperative.discard(connector)
             self.inoperative.add(connector)
-            next_status = "Unavailable"
+        if next_status == "Available" or connector in self.inoperative:
+            next_status = self._idle_status(connector, cable=False)
         self._notify()
         await self._set_status(connector, next_status)
+        if self._zero_reservations():
+            await self._refresh_statuses()
         if self._reset_when_idle and not self._tx:
             self._reset_when_idle = False
             self._spawn(partial(self._reset, "ImmediateReset"), "Reset")
@@ -1527,33 +1697,46 @@ class ChargePointSimulator:
         if connector not in self.connector_ids:
             raise SimulatorError(f"no connector {connector} (have 1..{len(self.connector_ids)})")
 
-    def _idle_status(self, connector: int) -> str:
-        """The status a connector reports when nothing is happening to it right now."""
+    def _idle_status(self, connector: int, *, cable: bool = True) -> str:
+        """The status a connector reports when nothing is happening to it right now.
+
+        Args:
+            cable: take a plugged cable into account (False: the status once the session is over).
+        """
+        if self.connector_status.get(connector) == "Faulted":
+            return "Faulted"
         if connector in self.inoperative:
             return "Unavailable"
         if connector in self._tx:
             return "Charging" if self._v16 else "Occupied"
-        if any(r.connector == connector for r in self.reservations.values()):
-            return "Reserved"
-        if self.plugged.get(connector):
+        if cable and self.plugged.get(connector):
             return "Preparing" if self._v16 else "Occupied"
+        if self._reservation_on(connector) is not None or self._held_for_station(connector):
+            return "Reserved"
         return "Available"
 
     def _free_connector(self, requested: int | None, id_token: str) -> int | None:
-        """The connector a remote start may use: `requested` if free, else the first free one."""
-        candidates = self.connector_ids if not requested else (requested,)
-        for connector in candidates:
-            if connector not in self.connector_ids:
-                return None
-            reserved_for_other = any(
-                r.connector == connector and r.id_token != id_token for r in self.reservations.values()
+        """The connector a remote start may use: `requested` if free, else the first free one.
+
+        Free: operative, no transaction, and not held by a reservation for another token; without a
+        requested connector one reserved for `id_token` comes first.
+        """
+        if requested is not None:
+            candidates: tuple[int, ...] = (requested,) if requested in self.connector_ids else ()
+        else:
+            mine = tuple(
+                r.connector
+                for r in self.reservations.values()
+                if r.connector in self.connector_ids and self._matches(r, id_token)
             )
+            candidates = (*mine, *(c for c in self.connector_ids if c not in mine))
+        for connector in candidates:
             if (
                 connector not in self._tx
                 and connector not in self._starting
                 and connector not in self.inoperative
                 and self.connector_status.get(connector) in _STARTABLE
-                and not reserved_for_other
+                and self._start_reservation(connector, id_token)[1] is None
             ):
                 return connector
         return None
@@ -1565,9 +1748,15 @@ class ChargePointSimulator:
         return None
 
     async def _remote_start(
-        self, connector: int, id_token: str, id_token_type: str, remote_start_id: int | None
+        self,
+        connector: int,
+        id_token: str,
+        id_token_type: str,
+        remote_start_id: int | None,
+        profile: JsonDict | None = None,
     ) -> None:
-        """Follow-up of an accepted remote start: authorize if configured, plug in, start."""
+        """Follow-up of an accepted remote start: authorize if configured, plug in, start, and install
+        the TxProfile that came with the request."""
         try:
             if self._setting_true(
                 "AuthorizeRemoteTxRequests" if self._v16 else "AuthCtrlr.AuthorizeRemoteStart"
@@ -1581,6 +1770,9 @@ class ChargePointSimulator:
             await self.start_transaction(
                 connector, id_token, remote_start_id=remote_start_id, id_token_type=id_token_type
             )
+            if profile is not None:
+                profile_id, _, _ = self._profile_key(profile)
+                self.charging_profiles.setdefault(connector, {})[profile_id] = profile
         finally:
             self._starting.discard(connector)
 
@@ -1600,6 +1792,8 @@ class ChargePointSimulator:
         await self.connect()
         result = await self.boot(boot_reason)
         if result.get("status") == "Accepted":
+            await self._drain_queue()  # e.g. a reservation that expired while the station rebooted
+            self._status_dirty.clear()
             await self.send_all_statuses()
 
     async def _reconnect(self) -> None:
@@ -1617,7 +1811,11 @@ class ChargePointSimulator:
         cfg = self.config
         interval = _number(cfg.meter_interval)
         sampled = "Energy.Active.Import.Register,Power.Active.Import,Voltage,Current.Import"
+        reservations = "true" if cfg.reservation_support else "false"
         if self._v16:
+            profiles = "Core,Reservation,RemoteTrigger,SmartCharging"
+            if not cfg.reservation_support:
+                profiles = profiles.replace(",Reservation", "")
             return {
                 "HeartbeatInterval": Setting("0", kind="int"),
                 "MeterValueSampleInterval": Setting(interval, kind="number"),
@@ -1630,9 +1828,16 @@ class ChargePointSimulator:
                 "LocalPreAuthorize": Setting("false", kind="bool"),
                 "StopTransactionOnEVSideDisconnect": Setting("true", kind="bool"),
                 "StopTransactionOnInvalidId": Setting("true", kind="bool"),
+                "UnlockConnectorOnEVSideDisconnect": Setting("true", kind="bool"),
                 "NumberOfConnectors": Setting(str(cfg.connectors), readonly=True, kind="int"),
-                "ReserveConnectorZeroSupported": Setting("false", readonly=True, kind="bool"),
-                "SupportedFeatureProfiles": Setting("Core,Reservation,RemoteTrigger", readonly=True),
+                "ReserveConnectorZeroSupported": Setting(
+                    "true" if cfg.reserve_connector_zero else "false", readonly=True, kind="bool"
+                ),
+                "SupportedFeatureProfiles": Setting(profiles, readonly=True),
+                "ChargeProfileMaxStackLevel": Setting("10", readonly=True, kind="int"),
+                "ChargingScheduleAllowedChargingRateUnit": Setting("Current,Power", readonly=True),
+                "ChargingScheduleMaxPeriods": Setting("24", readonly=True, kind="int"),
+                "MaxChargingProfilesInstalled": Setting("20", readonly=True, kind="int"),
                 "AuthorizationKey": Setting(cfg.password or "", write_only=True),
             }
         return {
@@ -1645,8 +1850,16 @@ class ChargePointSimulator:
             "AuthCtrlr.AuthorizeRemoteStart": Setting("false", kind="bool"),
             "TxCtrlr.EVConnectionTimeOut": Setting("60", kind="int"),
             "TxCtrlr.StopTxOnEVSideDisconnect": Setting("true", kind="bool"),
-            "ReservationCtrlr.Enabled": Setting("true", readonly=True, kind="bool"),
-            "ReservationCtrlr.NonEvseSpecific": Setting("false", readonly=True, kind="bool"),
+            "ReservationCtrlr.Available": Setting(reservations, readonly=True, kind="bool"),
+            "ReservationCtrlr.Enabled": Setting(reservations, kind="bool"),
+            "ReservationCtrlr.NonEvseSpecific": Setting(
+                "true" if cfg.non_evse_specific_reservations else "false", readonly=True, kind="bool"
+            ),
+            "SmartChargingCtrlr.Available": Setting("true", readonly=True, kind="bool"),
+            "SmartChargingCtrlr.Enabled": Setting("true", kind="bool"),
+            "SmartChargingCtrlr.ProfileStackLevel": Setting("10", readonly=True, kind="int"),
+            "SmartChargingCtrlr.RateUnit": Setting("A,W", readonly=True),
+            "SmartChargingCtrlr.PeriodsPerSchedule": Setting("24", readonly=True, kind="int"),
             "SecurityCtrlr.SecurityProfile": Setting("1", readonly=True, kind="int"),
             "SecurityCtrlr.Identity": Setting(cfg.charge_point_id, readonly=True),
             "SecurityCtrlr.BasicAuthPassword": Setting(cfg.password or "", write_only=True),
@@ -1681,42 +1894,114 @@ class ChargePointSimulator:
 
     # ------------------------------------------------------------------ reservations
 
+    def _matches(self, reservation: Reservation, id_token: str) -> bool:
+        """True if `id_token` may use `reservation`: it is the reserved token or its parent / group
+        (OCPP 1.6 §5.13: idTag or parentIdTag; 2.0.1 H01: idToken or groupIdToken)."""
+        mine = {id_token, self.token_parents.get(id_token)} - {None}
+        theirs = {reservation.id_token, reservation.parent_id_token} - {None}
+        return bool(mine & theirs)
+
+    def _reservation_on(self, connector: int, *, ignoring: int | None = None) -> Reservation | None:
+        """The reservation of `connector` itself (not a station-wide one), except reservation `ignoring`."""
+        return next(
+            (
+                r
+                for r in self.reservations.values()
+                if r.connector == connector and r.reservation_id != ignoring
+            ),
+            None,
+        )
+
+    def _zero_reservations(self, *, ignoring: int | None = None) -> list[Reservation]:
+        """The station-wide reservations (1.6 connectorId 0, 2.0.1 without evseId)."""
+        return [r for r in self.reservations.values() if r.connector == 0 and r.reservation_id != ignoring]
+
+    def _operative(self, connector: int) -> bool:
+        return connector not in self.inoperative and self.connector_status.get(connector) != "Faulted"
+
+    def _is_free(self, connector: int, *, ignoring: int | None = None) -> bool:
+        """Nobody uses or holds `connector`: operative, no cable, no transaction, not reserved itself."""
+        return (
+            self._operative(connector)
+            and connector not in self._tx
+            and connector not in self._starting
+            and not self.plugged[connector]
+            and self._reservation_on(connector, ignoring=ignoring) is None
+        )
+
+    def _held_for_station(self, connector: int) -> bool:
+        """True if free `connector` must stay free for the station-wide reservations (as many free
+        connectors are left as there are such reservations), so it reports Reserved."""
+        zero = len(self._zero_reservations())
+        if not zero or not self._is_free(connector):
+            return False
+        return sum(self._is_free(c) for c in self.connector_ids) <= zero
+
+    def _start_reservation(
+        self, connector: int, id_token: str
+    ) -> tuple[Reservation | None, Reservation | None]:
+        """(the reservation a start of `id_token` on `connector` uses, the one that forbids it)."""
+        own = self._reservation_on(connector)
+        if own is not None:
+            return (own, None) if self._matches(own, id_token) else (None, own)
+        zero = self._zero_reservations()
+        usable = next((r for r in zero if self._matches(r, id_token)), None)
+        if usable is not None:
+            return usable, None
+        if zero:
+            others_free = sum(self._is_free(c) for c in self.connector_ids if c != connector)
+            if others_free < len(zero):
+                return None, zero[0]
+        return None, None
+
     def _reservable(self, connector: int, reservation_id: int) -> str:
+        """The ReserveNow status for connector / EVSE `connector` (a replaced reservation `reservation_id`
+        does not count)."""
         status = self.connector_status.get(connector)
-        if connector in self.inoperative or status == "Unavailable":
-            return "Unavailable"
         if status == "Faulted":
             return "Faulted"
-        reserved_by_other = any(
-            r.connector == connector and r.reservation_id != reservation_id
-            for r in self.reservations.values()
-        )
+        if connector in self.inoperative or connector in self._pending_inoperative or status == "Unavailable":
+            return "Unavailable"
         if (
             connector in self._tx
             or connector in self._starting
             or self.plugged[connector]
-            or reserved_by_other
+            or self._reservation_on(connector, ignoring=reservation_id) is not None
         ):
+            return "Occupied"  # 1.6 §5.13: also when reserved, for the same or another token
+        zero = self._zero_reservations(ignoring=reservation_id)
+        if zero:
+            others_free = sum(
+                self._is_free(c, ignoring=reservation_id) for c in self.connector_ids if c != connector
+            )
+            if others_free < len(zero):
+                return "Occupied"  # the last free connectors are held for station-wide reservations
+        return "Accepted"
+
+    def _reservable_anywhere(self, reservation_id: int) -> str:
+        """The ReserveNow status for a station-wide reservation: one more free connector is needed."""
+        if all(self.connector_status.get(c) == "Faulted" for c in self.connector_ids):
+            return "Faulted"
+        if not any(self._operative(c) for c in self.connector_ids):
+            return "Unavailable"
+        free = sum(self._is_free(c, ignoring=reservation_id) for c in self.connector_ids)
+        if free <= len(self._zero_reservations(ignoring=reservation_id)):
             return "Occupied"
         return "Accepted"
 
-    def _reserve(self, reservation_id: int, connector: int, id_token: str, expiry: datetime) -> FollowUp:
+    def _reserve(
+        self, reservation_id: int, connector: int, id_token: str, parent: str | None, expiry: datetime
+    ) -> FollowUp:
         """Store a reservation (replacing one with the same id) and arm its expiry."""
-        previous = self._end_reservation(reservation_id)
+        self._end_reservation(reservation_id)
         delay = max(0.0, (expiry - self._clock()).total_seconds())
-        reservation = Reservation(reservation_id, connector, id_token, expiry)
+        reservation = Reservation(reservation_id, connector, id_token, expiry, parent_id_token=parent)
         reservation.timer = asyncio.get_running_loop().call_later(
             delay, lambda: self._spawn(partial(self._expire_reservation, reservation), "ReservationExpired")
         )
         self.reservations[reservation_id] = reservation
         self._log.info("reserved", reservation_id=reservation_id, connector=connector)
-
-        async def report() -> None:
-            if previous is not None and previous.connector != connector:
-                await self._set_status(previous.connector, self._idle_status(previous.connector))
-            await self._set_status(connector, "Reserved")
-
-        return report
+        return self._refresh_statuses
 
     def _end_reservation(self, reservation_id: int) -> Reservation | None:
         reservation = self.reservations.pop(reservation_id, None)
@@ -1725,16 +2010,37 @@ class ChargePointSimulator:
         return reservation
 
     async def _expire_reservation(self, reservation: Reservation) -> None:
+        """At expiryDate: end the reservation; 2.0.1 reports ReservationStatusUpdate Expired; then the
+        connector reports Available (all of it after reconnecting when offline)."""
         if self.reservations.get(reservation.reservation_id) is not reservation:
             return
         del self.reservations[reservation.reservation_id]
         self._log.info("reservation_expired", reservation_id=reservation.reservation_id)
         if not self._v16:
-            await self.call(
-                "ReservationStatusUpdate",
-                {"reservationId": reservation.reservation_id, "reservationUpdateStatus": "Expired"},
-            )
-        await self._set_status(reservation.connector, self._idle_status(reservation.connector))
+            await self._reservation_update(reservation.reservation_id, "Expired")
+        await self._refresh_statuses()
+
+    async def _drop_reservations(self, connector: int) -> None:
+        """`connector` became Faulted / Unavailable: its reservation ends (2.0.1: Removed), and so do the
+        station-wide ones when no connector is operative any more."""
+        dropped = [r for r in self.reservations.values() if r.connector == connector]
+        if not any(self._operative(c) for c in self.connector_ids):
+            dropped += self._zero_reservations()
+        for reservation in dropped:
+            self._end_reservation(reservation.reservation_id)
+            self._log.info("reservation_removed", reservation_id=reservation.reservation_id)
+            if not self._v16:
+                await self._reservation_update(reservation.reservation_id, "Removed")
+        if dropped:
+            await self._refresh_statuses()
+
+    async def _reservation_update(self, reservation_id: int, status: str) -> None:
+        """Send 2.0.1 ReservationStatusUpdate, or queue it until the station is connected again."""
+        payload: JsonDict = {"reservationId": reservation_id, "reservationUpdateStatus": status}
+        if self._offline or not self.connected:
+            self._queue.append(_Queued("ReservationStatusUpdate", lambda: payload))
+            return
+        await self.call("ReservationStatusUpdate", payload)
 
     # ------------------------------------------------------------------ CSMS → station (shared)
 
@@ -1744,16 +2050,33 @@ class ChargePointSimulator:
             return {"status": "Rejected"}, None
 
         def commit() -> FollowUp:
-            reservation = self._end_reservation(reservation_id)
-            connector = reservation.connector if reservation is not None else 0
-
-            async def report() -> None:
-                if connector in self.connector_ids:
-                    await self._set_status(connector, self._idle_status(connector))
-
-            return report
+            self._end_reservation(reservation_id)
+            self._log.info("reservation_cancelled", reservation_id=reservation_id)
+            return self._refresh_statuses
 
         return {"status": "Accepted"}, commit
+
+    def _answer_reserve(
+        self,
+        reservation_id: int,
+        connector: int,
+        expiry_text: str,
+        id_token: str,
+        parent: str | None,
+    ) -> _Answer:
+        """ReserveNow for `connector` (0: station-wide) once the version-specific checks passed."""
+        expiry = parse_datetime(expiry_text)
+        if expiry <= self._clock():
+            return {"status": "Rejected"}, None
+        if connector == 0:
+            status = self._reservable_anywhere(reservation_id)
+        else:
+            status = self._reservable(connector, reservation_id)
+        if status != "Accepted":
+            return {"status": status}, None
+        return {"status": "Accepted"}, lambda: self._reserve(
+            reservation_id, connector, id_token, parent, expiry
+        )
 
     def _answer_change_availability(self, connector: int, operative: bool) -> _Answer:
         """ChangeAvailability for connector/EVSE `connector` (0 = all)."""
@@ -1798,15 +2121,24 @@ class ChargePointSimulator:
         return {"status": "Accepted"}, commit
 
     def _answer_start(
-        self, requested: int | None, id_token: str, id_token_type: str, remote_start_id: int | None
+        self,
+        requested: int | None,
+        id_token: str,
+        id_token_type: str,
+        remote_start_id: int | None,
+        profile: JsonDict | None = None,
     ) -> _Answer:
+        """Remote start: Rejected when the connector is busy, unavailable, faulted or held for another
+        token, or when the charging profile that came with it is not a TxProfile."""
+        if profile is not None and profile["chargingProfilePurpose"] != "TxProfile":
+            return {"status": "Rejected"}, None
         connector = self._free_connector(requested, id_token)
         if connector is None:
             return {"status": "Rejected"}, None
 
         def commit() -> FollowUp:
             self._starting.add(connector)
-            return partial(self._remote_start, connector, id_token, id_token_type, remote_start_id)
+            return partial(self._remote_start, connector, id_token, id_token_type, remote_start_id, profile)
 
         return {"status": "Accepted"}, commit
 
@@ -1825,6 +2157,119 @@ class ChargePointSimulator:
             if tx is not None:
                 await self._send_sample(connector, tx, unit="Wh", context="Trigger", trigger="Trigger")
 
+    # ------------------------------------------------------------------ charging profiles
+
+    def _profile_key(self, profile: JsonDict) -> tuple[int, int, str]:
+        """(id, stackLevel, purpose) of a 1.6 csChargingProfiles / 2.0.1 ChargingProfileType."""
+        profile_id = profile["chargingProfileId"] if self._v16 else profile["id"]
+        return profile_id, profile["stackLevel"], profile["chargingProfilePurpose"]
+
+    def _profile_refusal(self, connector: int, profile: JsonDict) -> str | None:
+        """Why SetChargingProfile must be Rejected, or None when the profile can be installed."""
+        if connector != 0 and connector not in self.connector_ids:
+            return "unknown connector"
+        if not self._v16 and not self._setting_true("SmartChargingCtrlr.Enabled"):
+            return "smart charging disabled"
+        _, stack_level, purpose = self._profile_key(profile)
+        max_level = self.settings[
+            "ChargeProfileMaxStackLevel" if self._v16 else "SmartChargingCtrlr.ProfileStackLevel"
+        ]
+        if not 0 <= stack_level <= int(max_level.value):
+            return "stackLevel out of range"
+        schedules = [profile["chargingSchedule"]] if self._v16 else profile["chargingSchedule"]
+        max_periods = int(
+            self.settings[
+                "ChargingScheduleMaxPeriods" if self._v16 else "SmartChargingCtrlr.PeriodsPerSchedule"
+            ].value
+        )
+        if any(len(s["chargingSchedulePeriod"]) > max_periods for s in schedules):
+            return "too many periods"
+        if purpose in _MAX_PROFILE_PURPOSES and connector != 0:
+            return "a max profile belongs to connector 0"
+        if purpose == "ChargingStationExternalConstraints":
+            return "external constraints are not set by the CSMS"  # 2.0.1 K01.FR.22
+        if purpose == "TxProfile":
+            if connector not in self._tx:
+                return "no transaction on the connector"
+            wanted = profile.get("transactionId")
+            if wanted is None and not self._v16:
+                return "TxProfile without transactionId"  # 2.0.1 K01.FR.03
+            if wanted is not None and self._connector_of(str(wanted)) != connector:
+                return "transactionId does not match"
+        return None
+
+    def _answer_set_charging_profile(self, connector: int, profile: JsonDict) -> _Answer:
+        """SetChargingProfile: install (replacing the same id, or the same stackLevel and purpose on the
+        connector) or refuse."""
+        refusal = self._profile_refusal(connector, profile)
+        if refusal is not None:
+            self._log.info("charging_profile_rejected", connector=connector, reason=refusal)
+            return {"status": "Rejected"}, None
+        profile_id, stack_level, purpose = self._profile_key(profile)
+
+        def commit() -> None:
+            for installed in self.charging_profiles.values():
+                installed.pop(profile_id, None)
+            target = self.charging_profiles.setdefault(connector, {})
+            for other_id, other in list(target.items()):
+                if self._profile_key(other)[1:] == (stack_level, purpose):
+                    del target[other_id]
+            target[profile_id] = profile
+            self._log.info("charging_profile_set", connector=connector, profile_id=profile_id)
+
+        return {"status": "Accepted"}, commit
+
+    def _answer_clear_charging_profile(
+        self, profile_id: int | None, connector: int | None, purpose: str | None, stack_level: int | None
+    ) -> _Answer:
+        """ClearChargingProfile by id, or by the criteria given (none: every profile); Accepted if any
+        profile matched, else Unknown."""
+        matched: list[tuple[int, int]] = []
+        for where, installed in self.charging_profiles.items():
+            for pid, profile in installed.items():
+                _, level, kind = self._profile_key(profile)
+                if profile_id is not None:
+                    hit = pid == profile_id
+                else:
+                    hit = (
+                        connector in (None, where)
+                        and purpose in (None, kind)
+                        and stack_level in (None, level)
+                    )
+                if hit:
+                    matched.append((where, pid))
+        if not matched:
+            return {"status": "Unknown"}, None
+
+        def commit() -> None:
+            for where, pid in matched:
+                self.charging_profiles.get(where, {}).pop(pid, None)
+            self._log.info("charging_profiles_cleared", profiles=len(matched))
+
+        return {"status": "Accepted"}, commit
+
+    def _trigger_follow_up(self, requested: str, targets: list[int]) -> FollowUp | None:
+        """What TriggerMessage `requested` sends for connectors / EVSEs `targets` (None: not implemented)."""
+        follow_ups: dict[str, FollowUp] = {
+            "BootNotification": self.boot if self._v16 else partial(self.boot, "Triggered"),
+            "Heartbeat": self.heartbeat,
+            "StatusNotification": partial(self._send_statuses, targets),
+            "MeterValues": partial(self._trigger_meter_values, targets),
+            "FirmwareStatusNotification": partial(
+                self.call, "FirmwareStatusNotification", {"status": "Idle"}
+            ),
+        }
+        if self._v16:
+            follow_ups["DiagnosticsStatusNotification"] = partial(
+                self.call, "DiagnosticsStatusNotification", {"status": "Idle"}
+            )
+        else:
+            follow_ups["TransactionEvent"] = partial(self._trigger_transaction_events, targets)
+            follow_ups["LogStatusNotification"] = partial(
+                self.call, "LogStatusNotification", {"status": "Idle"}
+            )
+        return follow_ups.get(requested)
+
     # ------------------------------------------------------------------ CSMS → station (1.6)
 
     def _handlers_16(self) -> dict[str, Callable[[JsonDict], _Answer]]:
@@ -1841,6 +2286,12 @@ class ChargePointSimulator:
             "UnlockConnector": self._on_unlock_16,
             "ReserveNow": self._on_reserve_now_16,
             "CancelReservation": self._answer_cancel_reservation,
+            "SetChargingProfile": lambda p: self._answer_set_charging_profile(
+                p["connectorId"], p["csChargingProfiles"]
+            ),
+            "ClearChargingProfile": lambda p: self._answer_clear_charging_profile(
+                p.get("id"), p.get("connectorId"), p.get("chargingProfilePurpose"), p.get("stackLevel")
+            ),
             "DataTransfer": self._answer_data_transfer,
             "ClearCache": self._answer_clear_cache,
         }
@@ -1850,30 +2301,19 @@ class ChargePointSimulator:
         return {"status": "Accepted"}, lambda: partial(self._reset, reason)
 
     def _on_trigger_16(self, payload: JsonDict) -> _Answer:
-        requested = payload["requestedMessage"]
         connector = payload.get("connectorId")
         if connector and connector not in self.connector_ids:
             return {"status": "Rejected"}, None
         targets = [connector] if connector else list(self.connector_ids)
-        follow_ups: dict[str, FollowUp] = {
-            "BootNotification": self.boot,
-            "Heartbeat": self.heartbeat,
-            "StatusNotification": partial(self._send_statuses, targets),
-            "MeterValues": partial(self._trigger_meter_values, targets),
-            "DiagnosticsStatusNotification": partial(
-                self.call, "DiagnosticsStatusNotification", {"status": "Idle"}
-            ),
-            "FirmwareStatusNotification": partial(
-                self.call, "FirmwareStatusNotification", {"status": "Idle"}
-            ),
-        }
-        follow_up = follow_ups.get(requested)
+        follow_up = self._trigger_follow_up(payload["requestedMessage"], targets)
         if follow_up is None:
             return {"status": "NotImplemented"}, None
         return {"status": "Accepted"}, lambda: follow_up
 
     def _on_remote_start_16(self, payload: JsonDict) -> _Answer:
-        return self._answer_start(payload.get("connectorId"), payload["idTag"], "ISO14443", None)
+        return self._answer_start(
+            payload.get("connectorId"), payload["idTag"], "ISO14443", None, payload.get("chargingProfile")
+        )
 
     def _on_change_configuration_16(self, payload: JsonDict) -> _Answer:
         key, value = payload["key"], payload["value"]
@@ -1908,24 +2348,26 @@ class ChargePointSimulator:
         connector = payload["connectorId"]
         if connector not in self.connector_ids:
             return {"status": "NotSupported"}, None
+        status = "UnlockFailed" if self.config.unlock_fails else "Unlocked"
         if connector in self._tx:
-            return {"status": "Unlocked"}, lambda: partial(
+            # 1.6 §5.18: a running transaction is stopped first (reason UnlockCommand).
+            return {"status": status}, lambda: partial(
                 self.stop_transaction, connector, reason="UnlockCommand"
             )
-        return {"status": "Unlocked"}, None
+        return {"status": status}, None
 
     def _on_reserve_now_16(self, payload: JsonDict) -> _Answer:
         connector = payload["connectorId"]
-        reservation_id = payload["reservationId"]
-        expiry = parse_datetime(payload["expiryDate"])
-        if connector not in self.connector_ids or expiry <= self._clock():
-            # connectorId 0 needs ReserveConnectorZeroSupported, which this station does not offer.
+        if not self.config.reservation_support or (connector != 0 and connector not in self.connector_ids):
             return {"status": "Rejected"}, None
-        status = self._reservable(connector, reservation_id)
-        if status != "Accepted":
-            return {"status": status}, None
-        return {"status": "Accepted"}, lambda: self._reserve(
-            reservation_id, connector, payload["idTag"], expiry
+        if connector == 0 and not self._setting_true("ReserveConnectorZeroSupported"):
+            return {"status": "Rejected"}, None
+        return self._answer_reserve(
+            payload["reservationId"],
+            connector,
+            payload["expiryDate"],
+            payload["idTag"],
+            payload.get("parentIdTag"),
         )
 
     # ------------------------------------------------------------------ CSMS → station (2.0.1)
@@ -1934,18 +2376,21 @@ class ChargePointSimulator:
         return {
             "Reset": self._on_reset_201,
             "TriggerMessage": self._on_trigger_201,
-            "RequestStartTransaction": lambda p: self._answer_start(
-                p.get("evseId"), p["idToken"]["idToken"], p["idToken"]["type"], p["remoteStartId"]
-            ),
+            "RequestStartTransaction": self._on_request_start_201,
             "RequestStopTransaction": lambda p: self._answer_stop(p["transactionId"]),
             "GetVariables": self._on_get_variables_201,
             "SetVariables": self._on_set_variables_201,
+            "GetBaseReport": self._on_get_base_report_201,
             "ChangeAvailability": lambda p: self._answer_change_availability(
                 p.get("evse", {}).get("id", 0), p["operationalStatus"] == "Operative"
             ),
             "UnlockConnector": self._on_unlock_201,
             "ReserveNow": self._on_reserve_now_201,
             "CancelReservation": self._answer_cancel_reservation,
+            "SetChargingProfile": lambda p: self._answer_set_charging_profile(
+                p["evseId"], p["chargingProfile"]
+            ),
+            "ClearChargingProfile": self._on_clear_charging_profile_201,
             "DataTransfer": self._answer_data_transfer,
             "ClearCache": self._answer_clear_cache,
         }
@@ -1963,57 +2408,139 @@ class ChargePointSimulator:
 
     def _on_trigger_201(self, payload: JsonDict) -> _Answer:
         requested = payload["requestedMessage"]
-        evse = payload.get("evse")
-        evse_id = evse["id"] if evse else None
-        if evse_id and evse_id not in self.connector_ids:
+        evse: JsonDict = payload.get("evse") or {}
+        evse_id = evse.get("id")
+        if evse_id and (evse_id not in self.connector_ids or evse.get("connectorId", 1) != 1):
             return {"status": "Rejected"}, None
         targets = [evse_id] if evse_id else list(self.connector_ids)
-        if requested == "TransactionEvent" and not any(c in self._tx for c in targets):
-            return {"status": "Rejected"}, None
-        follow_ups: dict[str, FollowUp] = {
-            "BootNotification": partial(self.boot, "Triggered"),
-            "Heartbeat": self.heartbeat,
-            "StatusNotification": partial(self._send_statuses, targets),
-            "MeterValues": partial(self._trigger_meter_values, targets),
-            "TransactionEvent": partial(self._trigger_transaction_events, targets),
-            "FirmwareStatusNotification": partial(
-                self.call, "FirmwareStatusNotification", {"status": "Idle"}
-            ),
-            "LogStatusNotification": partial(self.call, "LogStatusNotification", {"status": "Idle"}),
-        }
-        follow_up = follow_ups.get(requested)
+        follow_up = self._trigger_follow_up(requested, targets)
         if follow_up is None:
             return {"status": "NotImplemented"}, None
+        if requested == "TransactionEvent" and not any(c in self._tx for c in targets):
+            return {"status": "Rejected"}, None
         return {"status": "Accepted"}, lambda: follow_up
 
-    def _variable(self, item: JsonDict) -> tuple[str, Setting | None, JsonDict]:
-        """Look up the setting a Get/SetVariables item names; returns (key, setting, result skeleton)."""
+    def _on_request_start_201(self, payload: JsonDict) -> _Answer:
+        id_token = payload["idToken"]["idToken"]
+        group = payload.get("groupIdToken")
+        if group is not None:
+            self.token_parents[id_token] = group["idToken"]
+        return self._answer_start(
+            payload.get("evseId"),
+            id_token,
+            payload["idToken"]["type"],
+            payload["remoteStartId"],
+            payload.get("chargingProfile"),
+        )
+
+    def _on_clear_charging_profile_201(self, payload: JsonDict) -> _Answer:
+        criteria = payload.get("chargingProfileCriteria", {})
+        return self._answer_clear_charging_profile(
+            payload.get("chargingProfileId"),
+            criteria.get("evseId"),
+            criteria.get("chargingProfilePurpose"),
+            criteria.get("stackLevel"),
+        )
+
+    # ------------------------------------------------------------------ device model (2.0.1)
+
+    def device_model(self) -> list[JsonDict]:
+        """The 2.0.1 device model as NotifyReport reportData entries (what FullInventory reports).
+
+        Station-level variables come from `settings`; ChargingStation, EVSE and Connector components
+        (AvailabilityState, ConnectorType, ...) are read-only and follow the live state.
+        """
+        return [variable.report() for variable in self._device_variables()]
+
+    def _device_variables(self) -> list[_DeviceVariable]:
+        variables: list[_DeviceVariable] = []
+        for key, setting in self.settings.items():
+            parts = key.split(".", 2)
+            if len(parts) < 2:
+                continue
+            variable: JsonDict = {"name": parts[1]}
+            if len(parts) == 3:
+                variable["instance"] = parts[2]
+            mutability = (
+                "WriteOnly" if setting.write_only else "ReadOnly" if setting.readonly else "ReadWrite"
+            )
+            variables.append(
+                _DeviceVariable(
+                    {"name": parts[0]},
+                    variable,
+                    _DATA_TYPES.get(setting.kind, "string"),
+                    mutability,
+                    setting.value,
+                    key=key,
+                )
+            )
+
+        def read_only(
+            component: JsonDict, name: str, data_type: str, value: str, **extra: Any
+        ) -> _DeviceVariable:
+            return _DeviceVariable(component, {"name": name}, data_type, "ReadOnly", value, **extra)
+
+        def availability(component: JsonDict, state: str) -> _DeviceVariable:
+            return read_only(
+                component, "AvailabilityState", "OptionList", state, values_list=_AVAILABILITY_STATES
+            )
+
+        station: JsonDict = {"name": "ChargingStation"}
+        operative = any(c not in self.inoperative for c in self.connector_ids)
+        variables += [
+            availability(station, "Available" if operative else "Unavailable"),
+            read_only(station, "Available", "boolean", "true"),
+            read_only(station, "Model", "string", self.config.model),
+            read_only(station, "VendorName", "string", self.config.vendor),
+        ]
+        max_power = float(self.config.power_w)
+        for evse_id in self.connector_ids:
+            state = self.connector_status.get(evse_id, "Available")
+            evse: JsonDict = {"name": "EVSE", "evse": {"id": evse_id}}
+            connector: JsonDict = {"name": "Connector", "evse": {"id": evse_id, "connectorId": 1}}
+            power = str(self.config.power_w if evse_id in self._tx else 0)
+            variables += [
+                availability(evse, state),
+                read_only(evse, "Available", "boolean", "true"),
+                read_only(evse, "Power", "decimal", power, unit="W", max_limit=max_power),
+                availability(connector, state),
+                read_only(connector, "Available", "boolean", "true"),
+                read_only(connector, "ConnectorType", "string", self.config.connector_type),
+            ]
+        return variables
+
+    def _variable(self, item: JsonDict) -> tuple[_DeviceVariable | None, str, JsonDict]:
+        """Look up the variable a Get/SetVariables item names.
+
+        Returns:
+            (the variable or None, the status if unknown: UnknownComponent / UnknownVariable, the result
+            skeleton echoing component, variable and attributeType).
+        """
         component, variable = item["component"], item["variable"]
-        key = f"{component['name']}.{variable['name']}"
-        if "instance" in variable:
-            key += f".{variable['instance']}"
         result: JsonDict = {"component": component, "variable": variable}
         if "attributeType" in item:
             result["attributeType"] = item["attributeType"]
-        return key, self.settings.get(key), result
-
-    def _unknown_status(self, component_name: str) -> str:
-        known = any(k.split(".", 1)[0] == component_name for k in self.settings)
-        return "UnknownVariable" if known else "UnknownComponent"
+        unknown = "UnknownComponent"
+        for candidate in self._device_variables():
+            if candidate.is_component(component):
+                unknown = "UnknownVariable"
+                if candidate.is_variable(variable):
+                    return candidate, unknown, result
+        return None, unknown, result
 
     def _on_get_variables_201(self, payload: JsonDict) -> _Answer:
         results: list[JsonDict] = []
         for item in payload["getVariableData"]:
-            key, setting, result = self._variable(item)
-            if setting is None:
-                result["attributeStatus"] = self._unknown_status(item["component"]["name"])
+            found, unknown, result = self._variable(item)
+            if found is None:
+                result["attributeStatus"] = unknown
             elif item.get("attributeType", "Actual") != "Actual":
                 result["attributeStatus"] = "NotSupportedAttributeType"
-            elif setting.write_only:
+            elif found.mutability == "WriteOnly":
                 result["attributeStatus"] = "Rejected"
             else:
                 result["attributeStatus"] = "Accepted"
-                result["attributeValue"] = setting.value
+                result["attributeValue"] = found.value
             results.append(result)
         return {"getVariableResult": results}, None
 
@@ -2021,17 +2548,23 @@ class ChargePointSimulator:
         results: list[JsonDict] = []
         changes: list[tuple[str, str]] = []
         for item in payload["setVariableData"]:
-            key, setting, result = self._variable(item)
+            found, unknown, result = self._variable(item)
             value = item["attributeValue"]
-            if setting is None:
-                result["attributeStatus"] = self._unknown_status(item["component"]["name"])
+            setting = self.settings.get(found.key) if found is not None and found.key is not None else None
+            if found is None:
+                result["attributeStatus"] = unknown
             elif item.get("attributeType", "Actual") != "Actual":
                 result["attributeStatus"] = "NotSupportedAttributeType"
-            elif setting.readonly or not self._valid_value(setting, value):
+            elif (
+                setting is None
+                or found.key is None
+                or setting.readonly
+                or not self._valid_value(setting, value)
+            ):
                 result["attributeStatus"] = "Rejected"
             else:
                 result["attributeStatus"] = "Accepted"
-                changes.append((key, value))
+                changes.append((found.key, value))
             results.append(result)
 
         def commit() -> FollowUp | None:
@@ -2047,25 +2580,76 @@ class ChargePointSimulator:
 
         return {"setVariableResult": results}, commit
 
+    def _on_get_base_report_201(self, payload: JsonDict) -> _Answer:
+        """GetBaseReport: Accepted, then the report as a stream of NotifyReport messages."""
+        if self._reporting:
+            return {"status": "Rejected"}, None  # one report at a time
+        base = payload["reportBase"]
+        variables = self._device_variables()
+        if base == "ConfigurationInventory":  # what the operator can set
+            variables = [v for v in variables if v.mutability != "ReadOnly"]
+        elif base == "SummaryInventory":  # availability and problems
+            variables = [v for v in variables if v.variable["name"] == "AvailabilityState"]
+        if not variables:
+            return {"status": "EmptyResultSet"}, None
+        report = [v.report() for v in variables]
+
+        def commit() -> FollowUp:
+            self._reporting = True
+            return partial(self._send_report, payload["requestId"], report)
+
+        return {"status": "Accepted"}, commit
+
+    async def _send_report(self, request_id: int, report: list[JsonDict]) -> None:
+        """Send `report` as NotifyReport messages of `report_chunk_size` entries: seqNo 0..n, the same
+        requestId and generatedAt, tbc true on all but the last."""
+        try:
+            generated_at = isoformat_z(self._clock())
+            size = self.config.report_chunk_size
+            chunks = [report[i : i + size] for i in range(0, len(report), size)]
+            for seq_no, chunk in enumerate(chunks):
+                await self.call(
+                    "NotifyReport",
+                    {
+                        "requestId": request_id,
+                        "generatedAt": generated_at,
+                        "seqNo": seq_no,
+                        "tbc": seq_no < len(chunks) - 1,
+                        "reportData": chunk,
+                    },
+                )
+        finally:
+            self._reporting = False
+
     def _on_unlock_201(self, payload: JsonDict) -> _Answer:
         if payload["evseId"] not in self.connector_ids or payload["connectorId"] != 1:
             return {"status": "UnknownConnector"}, None
         if payload["evseId"] in self._tx:
             return {"status": "OngoingAuthorizedTransaction"}, None
-        return {"status": "Unlocked"}, None
+        return {"status": "UnlockFailed" if self.config.unlock_fails else "Unlocked"}, None
 
     def _on_reserve_now_201(self, payload: JsonDict) -> _Answer:
-        reservation_id = payload["id"]
         evse_id = payload.get("evseId")
-        expiry = parse_datetime(payload["expiryDateTime"])
-        if evse_id is None or evse_id not in self.connector_ids or expiry <= self._clock():
-            # Omitting evseId needs ReservationCtrlr.NonEvseSpecific, which this station does not offer.
+        if not (
+            self._setting_true("ReservationCtrlr.Available")
+            and self._setting_true("ReservationCtrlr.Enabled")
+        ):
             return {"status": "Rejected"}, None
-        status = self._reservable(evse_id, reservation_id)
-        if status != "Accepted":
-            return {"status": status}, None
-        id_token = payload["idToken"]["idToken"]
-        return {"status": "Accepted"}, lambda: self._reserve(reservation_id, evse_id, id_token, expiry)
+        if evse_id is None and not self._setting_true("ReservationCtrlr.NonEvseSpecific"):
+            return {"status": "Rejected"}, None
+        if evse_id is not None and evse_id not in self.connector_ids:
+            return {"status": "Rejected"}, None
+        connector_type = payload.get("connectorType")
+        if connector_type not in (None, self.config.connector_type, "Unknown", "Undetermined"):
+            return {"status": "Rejected"}, None  # no connector of that type here
+        group = payload.get("groupIdToken")
+        return self._answer_reserve(
+            payload["id"],
+            evse_id or 0,
+            payload["expiryDateTime"],
+            payload["idToken"]["idToken"],
+            group["idToken"] if group is not None else None,
+        )
 
 
 def _consume(future: asyncio.Future[JsonDict]) -> None:

@@ -17,7 +17,13 @@ from dataclasses import asdict, dataclass, field
 import structlog
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from simulators.chargepoint import ChargePointSimulator, NotConnectedError, SimulatorConfig, SimulatorError
+from simulators.chargepoint import (
+    ChargePointSimulator,
+    ConnectorReservedError,
+    NotConnectedError,
+    SimulatorConfig,
+    SimulatorError,
+)
 
 __all__ = ["Fleet", "FleetConfig", "FleetSummary", "charge_point_ids", "run_fleet"]
 
@@ -295,11 +301,17 @@ class Fleet:
                 )
                 await sim.unplug(connector)
             else:
-                await sim.start_transaction(connector, token)
-                await self._sleep(cfg.tx_duration)
-                if connector in sim.transactions:
-                    await sim.stop_transaction(connector)
-                await sim.unplug(connector)
+                try:
+                    await sim.start_transaction(connector, token)
+                except ConnectorReservedError as exc:
+                    # Reserved for someone else between the look and the start: walk away.
+                    log.info("connector_reserved", charge_point_id=sim.charge_point_id, error=str(exc))
+                    await sim.unplug(connector)
+                else:
+                    await self._sleep(cfg.tx_duration)
+                    if connector in sim.transactions:
+                        await sim.stop_transaction(connector)
+                    await sim.unplug(connector)
             if await self._sleep(cfg.tx_interval):
                 return
 

@@ -2,22 +2,35 @@
 
 The API is a sub-application (aiohttp "Nested applications") with its own middlewares, bearer
 authentication inside JSON error rendering, so a later OCPI sub-application can bring its own token auth and
-response envelope without touching these. The shared `Services` live on the root app under `SERVICES` and
-are visible to every sub-application through `request.config_dict`.
+response envelope without touching these. The shared `Services` and `Domain` live on the root app under
+`SERVICES` and `DOMAIN` and are visible to every sub-application through `request.config_dict`.
+
+`GET /api/v1/openapi.json` (no key needed) describes every route of the sub-application; the document is
+built once, when the app is created (`csms.api.openapi`).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from csms.api import charge_points, id_tokens, messages, sessions
-from csms.api.auth import auth_middleware
+from csms.api import (
+    charge_points,
+    charging_profiles,
+    commands,
+    configuration,
+    id_tokens,
+    messages,
+    openapi,
+    reservations,
+    sessions,
+)
+from csms.api.auth import ROUTE_ROLES, auth_middleware
 from csms.api.errors import error_middleware
-from csms.api.params import SERVICES, get_services
+from csms.api.params import DOMAIN, SERVICES, get_services
 from csms.api.responses import json_response
-from csms.services import Services
+from csms.domain.core import Domain
 
-__all__ = ["API_PREFIX", "SERVICES", "create_api_app", "create_app"]
+__all__ = ["API_PREFIX", "DOMAIN", "SERVICES", "create_api_app", "create_app"]
 
 API_PREFIX = "/api/v1"
 
@@ -35,25 +48,32 @@ def create_api_app() -> web.Application:
     """
     # Order matters: error_middleware is outermost so a 401/403 from auth_middleware is rendered too.
     api = web.Application(middlewares=[error_middleware, auth_middleware])
+    api[ROUTE_ROLES] = {}
     charge_points.add_routes(api)
     messages.add_routes(api)
+    commands.add_routes(api)
+    configuration.add_routes(api)
+    charging_profiles.add_routes(api)
     sessions.add_routes(api)
+    reservations.add_routes(api)
     id_tokens.add_routes(api)
+    openapi.add_routes(api)
     return api
 
 
-def create_app(services: Services) -> web.Application:
-    """Build the HTTP application serving `services`.
+def create_app(domain: Domain) -> web.Application:
+    """Build the HTTP application serving `domain` (and its `services`).
 
     Args:
-        services: the process's shared objects; the caller starts and stops the writer and store.
+        domain: the process's domain services; the caller starts and stops the writer and store.
 
     Returns:
         An application with `GET /health` and the operator API under `/api/v1`; run it with
         `web.AppRunner` (or aiohttp's test server).
     """
     app = web.Application()
-    app[SERVICES] = services
+    app[SERVICES] = domain.services
+    app[DOMAIN] = domain
     app.router.add_get("/health", handle_health, name="health")
     app.add_subapp(API_PREFIX, create_api_app())
     return app

@@ -1,18 +1,21 @@
-"""`/charge-points`: list, show and register charge points."""
+"""`/charge-points`: list and show charge points; register, change and delete them (role admin)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
+from csms.api.auth import Role, add_route
 from csms.api.errors import ApiError, not_found
 from csms.api.params import cursor_errors, get_services, page_params, read_model
 from csms.api.responses import json_response, page_response
-from csms.api.schemas import ChargePointCreate
+from csms.api.schemas import ChargePointCreate, ChargePointUpdate
 from csms.api.serialize import JsonObject, charge_point_json
 from csms.domain.models import ChargePoint
 from csms.domain.secrets import hash_secret_async
 from csms.services import Services
-from csms.store.protocols import AlreadyExists
+from csms.store.protocols import AlreadyExists, NotFound
 
 
 def _conflict(charge_point_id: str) -> ApiError:
@@ -69,8 +72,68 @@ async def handle_create_charge_point(request: web.Request) -> web.Response:
     )
 
 
+async def _stored(services: Services, charge_point_id: str) -> ChargePoint:
+    charge_point = await services.store.get_charge_point(charge_point_id)
+    if charge_point is None:
+        raise not_found(f"charge point {charge_point_id!r}")
+    return charge_point
+
+
+async def handle_update_charge_point(request: web.Request) -> web.Response:
+    """`PATCH /charge-points/{charge_point_id}` `{registration_status?, password?}`: 200 with the charge
+    point; a new password is stored as a bcrypt hash, `password: null` removes it; 404 when unknown.
+
+    A changed registration status reaches the station with its next BootNotification.
+    """
+    services = get_services(request)
+    body = await read_model(request, ChargePointUpdate)
+    given = body.model_fields_set
+    charge_point = await _stored(services, request.match_info["charge_point_id"])
+    changes: dict[str, object] = {"updated_at": services.clock()}
+    if "registration_status" in given:
+        changes["registration_status"] = body.registration_status
+    if "password" in given:
+        changes["password_hash"] = (
+            None
+            if body.password is None
+            else await hash_secret_async(body.password, services.config.security.bcrypt_rounds)
+        )
+    updated = replace(charge_point, **changes)  # type: ignore[arg-type]
+    try:
+        await services.store.update_charge_point(updated)
+    except NotFound:  # deleted in between
+        raise not_found(f"charge point {charge_point.charge_point_id!r}") from None
+    return json_response(await _charge_point_view(services, updated))
+
+
+async def handle_delete_charge_point(request: web.Request) -> web.Response:
+    """`DELETE /charge-points/{charge_point_id}`: 204; its sessions and reservations stay as history.
+
+    Errors: 404 unknown, 409 `charge_point_connected` while the station is connected (it would be
+    recorded again at its next connection under the `accept` policy; disconnect or reject it first).
+    """
+    services = get_services(request)
+    charge_point_id = request.match_info["charge_point_id"]
+    await _stored(services, charge_point_id)
+    if services.registry.get(charge_point_id) is not None:
+        raise ApiError(
+            409,
+            "charge_point_connected",
+            f"charge point {charge_point_id!r} is connected; it can be deleted once it is offline",
+        )
+    await services.writer.sync()  # queued status and meter writes for it land before the delete
+    try:
+        await services.store.delete_charge_point(charge_point_id)
+    except NotFound:
+        raise not_found(f"charge point {charge_point_id!r}") from None
+    return web.Response(status=204)
+
+
 def add_routes(app: web.Application) -> None:
-    """Register the charge point routes on the API sub-application."""
-    app.router.add_get("/charge-points", handle_list_charge_points, name="charge_points")
-    app.router.add_post("/charge-points", handle_create_charge_point)
-    app.router.add_get("/charge-points/{charge_point_id}", handle_get_charge_point, name="charge_point")
+    """Register the charge point routes on the API sub-application (changes need role admin)."""
+    add_route(app, "GET", "/charge-points", handle_list_charge_points, name="charge_points")
+    add_route(app, "POST", "/charge-points", handle_create_charge_point, role=Role.ADMIN)
+    path = "/charge-points/{charge_point_id}"
+    add_route(app, "GET", path, handle_get_charge_point, name="charge_point")
+    add_route(app, "PATCH", path, handle_update_charge_point, role=Role.ADMIN)
+    add_route(app, "DELETE", path, handle_delete_charge_point, role=Role.ADMIN)

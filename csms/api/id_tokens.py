@@ -1,15 +1,19 @@
-"""`/id-tokens`: register, list and show the id tokens the CSMS authorizes."""
+"""`/id-tokens`: register, list, show, change and delete the id tokens the CSMS authorizes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
+from csms.api.auth import add_route
 from csms.api.errors import ApiError, not_found
 from csms.api.params import cursor_errors, get_services, page_params, read_model
 from csms.api.responses import json_response, page_response
-from csms.api.schemas import IdTokenCreate
+from csms.api.schemas import IdTokenCreate, IdTokenUpdate
 from csms.api.serialize import id_token_json
-from csms.store.protocols import AlreadyExists
+from csms.domain.clock import to_utc
+from csms.store.protocols import AlreadyExists, NotFound
 
 
 async def handle_list_id_tokens(request: web.Request) -> web.Response:
@@ -43,8 +47,49 @@ async def handle_create_id_token(request: web.Request) -> web.Response:
     return json_response(id_token_json(stored), status=201, headers={"Location": str(location)})
 
 
+async def handle_update_id_token(request: web.Request) -> web.Response:
+    """`PATCH /id-tokens/{id_token}` `{type?, status?, expiry_date?, group_id_token?}`: 200 with the token;
+    `null` clears `expiry_date` or `group_id_token`; 404 when unknown. The next authorization of the token
+    uses the new values."""
+    services = get_services(request)
+    body = await read_model(request, IdTokenUpdate)
+    given = body.model_fields_set
+    id_token = request.match_info["id_token"]
+    token = await services.store.get_id_token(id_token)
+    if token is None:
+        raise not_found(f"id token {id_token!r}")
+    updated = replace(token, updated_at=services.clock())
+    if "type" in given:
+        updated.type = str(body.type)
+    if "status" in given:
+        updated.status = body.status
+    if "expiry_date" in given:
+        updated.expiry_date = None if body.expiry_date is None else to_utc(body.expiry_date)
+    if "group_id_token" in given:
+        updated.group_id_token = body.group_id_token
+    try:
+        await services.store.update_id_token(updated)
+    except NotFound:  # deleted in between
+        raise not_found(f"id token {id_token!r}") from None
+    return json_response(id_token_json(updated))
+
+
+async def handle_delete_id_token(request: web.Request) -> web.Response:
+    """`DELETE /id-tokens/{id_token}`: 204; the token is unknown (not authorized) from then on; 404 when
+    unknown. Sessions and reservations that name it keep it as history."""
+    services = get_services(request)
+    id_token = request.match_info["id_token"]
+    try:
+        await services.store.delete_id_token(id_token)
+    except NotFound:
+        raise not_found(f"id token {id_token!r}") from None
+    return web.Response(status=204)
+
+
 def add_routes(app: web.Application) -> None:
-    """Register the id token routes on the API sub-application."""
-    app.router.add_get("/id-tokens", handle_list_id_tokens, name="id_tokens")
-    app.router.add_post("/id-tokens", handle_create_id_token)
-    app.router.add_get("/id-tokens/{id_token}", handle_get_id_token, name="id_token")
+    """Register the id token routes on the API sub-application (changes: role member)."""
+    add_route(app, "GET", "/id-tokens", handle_list_id_tokens, name="id_tokens")
+    add_route(app, "POST", "/id-tokens", handle_create_id_token)
+    add_route(app, "GET", "/id-tokens/{id_token}", handle_get_id_token, name="id_token")
+    add_route(app, "PATCH", "/id-tokens/{id_token}", handle_update_id_token)
+    add_route(app, "DELETE", "/id-tokens/{id_token}", handle_delete_id_token)

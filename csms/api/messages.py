@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from csms.api.auth import add_route
 from csms.api.errors import not_found
 from csms.api.params import cursor_errors, get_services, page_params
 from csms.api.responses import page_response
@@ -27,4 +28,4 @@ async def handle_list_messages(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register the message log route on the API sub-application."""
-    app.router.add_get("/charge-points/{charge_point_id}/messages", handle_list_messages, name="messages")
+    add_route(app, "GET", "/charge-points/{charge_point_id}/messages", handle_list_messages, name="messages")

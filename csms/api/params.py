@@ -1,4 +1,5 @@
-"""Reading a request: the shared `Services`, JSON bodies validated by pydantic, pagination and filters.
+"""Reading a request: the shared `Services` and `Domain`, JSON bodies validated by pydantic, pagination,
+filters and path parameters.
 
 Every parse failure raises `ApiError` with a stable code, which `csms.api.errors.error_middleware` renders.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import orjson
@@ -15,21 +17,31 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from csms.api.errors import ApiError, invalid_request
+from csms.domain.core import Domain
 from csms.services import Services
 
 SERVICES = web.AppKey("services", Services)
+DOMAIN = web.AppKey("domain", Domain)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_CURSOR_LENGTH = 512
 MAX_BODY_BYTES = 64 * 1024
+# Largest id a 64-bit signed integer column holds; a larger one cannot exist.
+MAX_ID = 2**63 - 1
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+StrEnumT = TypeVar("StrEnumT", bound=StrEnum)
 
 
 def get_services(request: web.Request) -> Services:
     """The `Services` stored on the root application (visible from every sub-application)."""
     return request.config_dict[SERVICES]
+
+
+def get_domain(request: web.Request) -> Domain:
+    """The `Domain` (commands, sessions, reservations, ...) stored on the root application."""
+    return request.config_dict[DOMAIN]
 
 
 async def read_json(request: web.Request) -> Any:
@@ -57,6 +69,15 @@ async def read_model(request: web.Request, model: type[ModelT]) -> ModelT:
         pydantic.ValidationError: the body does not match `model`; rendered as 400 `invalid_request` with
             one `{"field", "reason"}` per problem.
     """
+    return model.model_validate(await read_json(request))
+
+
+async def read_optional_model(request: web.Request, model: type[ModelT]) -> ModelT:
+    """Like `read_model`, but an empty body means `{}` (for commands whose fields all have defaults)."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, "request_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
+    if not (await request.read()).strip():
+        return model.model_validate({})
     return model.model_validate(await read_json(request))
 
 
@@ -117,3 +138,75 @@ def int_path_param(request: web.Request, name: str) -> int:
     if not raw.isascii() or not raw.isdigit():
         raise invalid_request(name, "must be a non-negative integer")
     return int(raw)
+
+
+def int_query(request: web.Request, name: str, *, maximum: int = MAX_ID) -> int | None:
+    """An optional query parameter that must be an integer between 0 and `maximum`.
+
+    Raises:
+        ApiError: 400 `invalid_request` naming the parameter.
+    """
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or int(raw) > maximum:
+        raise invalid_request(name, f"must be an integer between 0 and {maximum}")
+    return int(raw)
+
+
+def bool_query(request: web.Request, name: str) -> bool:
+    """An optional boolean query parameter: `true`/`1`/`yes` or `false`/`0`/`no` (default false).
+
+    Raises:
+        ApiError: 400 `invalid_request` naming the parameter.
+    """
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return False
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise invalid_request(name, "must be true or false")
+
+
+def choice_query(request: web.Request, name: str, choices: type[StrEnumT]) -> StrEnumT | None:
+    """An optional query parameter that must be one of the values of the enum `choices`.
+
+    Raises:
+        ApiError: 400 `invalid_request` naming the parameter and the allowed values.
+    """
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return choices(raw)
+    except ValueError:
+        allowed = ", ".join(c.value for c in choices)
+        raise invalid_request(name, f"must be one of {allowed}") from None
+
+
+def pick_evse(evse_id: int | None, connector_id: int | None) -> int | None:
+    """The EVSE named by a body that accepts the 1.6 word `connector_id` or the 2.0.1 word `evse_id`.
+
+    Both mean the same here; giving both with different values is an error.
+
+    Raises:
+        ApiError: 400 `invalid_request` naming `evse_id`.
+    """
+    if evse_id is not None and connector_id is not None and evse_id != connector_id:
+        raise invalid_request("evse_id", "connector_id and evse_id name the same thing; give one")
+    return evse_id if evse_id is not None else connector_id
+
+
+def evse_and_connector(evse_id: int | None, connector_id: int | None) -> tuple[int | None, int | None]:
+    """(EVSE, connector within it) from a body in either OCPP version's words.
+
+    With `evse_id` (2.0.1), `connector_id` is the connector within that EVSE. Without it, `connector_id` is
+    a 1.6 connector, which is an EVSE with connector 1 in the domain's words (EVSE 0: the station).
+    """
+    if evse_id is not None:
+        return evse_id, connector_id
+    if connector_id is None:
+        return None, None
+    return connector_id, None

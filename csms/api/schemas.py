@@ -1,18 +1,24 @@
 """Request bodies of the operator API as pydantic models (unknown fields are rejected).
 
 The CLI validates its arguments with the same models, so `csms chargepoint add` and
-`POST /api/v1/charge-points` accept exactly the same input.
+`POST /api/v1/charge-points` accept exactly the same input. The OpenAPI document takes its request body
+schemas from these models (`model_json_schema()`), so what is documented is what is validated.
+
+Bodies that name a connector accept the OCPP 1.6 word `connector_id` or the 2.0.1 word `evse_id`; which one
+means what is stated per field (see `csms.api.params.pick_evse` and `evse_and_connector`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from csms.domain.clock import to_utc
+from csms.domain.commands import ResetKind
 from csms.domain.models import ChargePoint, IdToken, RegistrationStatus, TokenStatus
 
 # Characters a URL path segment carries unescaped (RFC 3986 unreserved plus a few sub-delims), so the id
@@ -27,6 +33,16 @@ ChargePointIdText = Annotated[
 PasswordText = Annotated[str, StringConstraints(min_length=16, max_length=40)]
 # OCPP 2.0.1 IdTokenType.idToken: identifierString, at most 36 characters.
 IdTokenText = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+# OCPP integers are 32-bit signed; EVSE / connector 0 is the station itself where allowed.
+OcppId = Annotated[int, Field(ge=0, le=2**31 - 1)]
+PositiveOcppId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+# A 1.6 configuration key (CiString50) or a 2.0.1 key `Component[instance]@evse:connector.Variable[instance]`.
+ConfigurationKeyText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# 1.6 ChangeConfiguration value is CiString500; 2.0.1 attributeValue is string(1000).
+ConfigurationValueText = Annotated[str, StringConstraints(max_length=1000)]
+ConfigurationValues = Annotated[
+    dict[ConfigurationKeyText, ConfigurationValueText], Field(min_length=1, max_length=50)
+]
 
 
 class IdTokenType(StrEnum):
@@ -84,3 +100,230 @@ class IdTokenCreate(BaseModel):
             created_at=now,
             updated_at=now,
         )
+
+
+class ChargePointUpdate(BaseModel):
+    """Body of `PATCH /charge-points/{charge_point_id}` (admin): only the fields given change.
+
+    `password: null` removes the password (the station may then connect without HTTP Basic auth unless
+    `[ocpp] require_password`); a new password is stored as a bcrypt hash only.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Absent means unchanged; null is refused (the type is not optional, the default only marks absence).
+    registration_status: RegistrationStatus = Field(  # type: ignore[assignment]
+        default=None, description="Answered in the next BootNotification."
+    )
+    password: PasswordText | None = Field(default=None, description="16-40 characters; null removes it.")
+
+
+class IdTokenUpdate(BaseModel):
+    """Body of `PATCH /id-tokens/{id_token}`: only the fields given change; `null` clears
+    `expiry_date` and `group_id_token`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Absent means unchanged; null is refused (the type is not optional, the default only marks absence).
+    type: IdTokenType = Field(default=None)  # type: ignore[assignment]
+    status: TokenStatus = Field(default=None)  # type: ignore[assignment]
+    expiry_date: AwareDatetime | None = None
+    group_id_token: IdTokenText | None = None
+
+
+class ReservationCreate(BaseModel):
+    """Body of `POST /reservations`: hold an EVSE (or, 0/absent, any EVSE of the station) for an id token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    charge_point_id: ChargePointIdText
+    connector_id: OcppId | None = Field(
+        default=None, description="OCPP 1.6 word for the EVSE to reserve; 0 or absent: the whole station."
+    )
+    evse_id: OcppId | None = Field(
+        default=None, description="OCPP 2.0.1 word, same meaning as connector_id; give one of them."
+    )
+    expiry_date: AwareDatetime = Field(description="ISO 8601 with a timezone; must be in the future.")
+    id_tag: IdTokenText = Field(description="The id token (1.6 idTag) the reservation is held for.")
+    id_token_type: IdTokenType | None = Field(
+        default=None, description="2.0.1 IdTokenEnumType; default: the registered token's type, else Central."
+    )
+    group_id_token: IdTokenText | None = Field(
+        default=None, description="Group (1.6 parentIdTag) whose members may also use the reservation."
+    )
+    connector_type: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = Field(
+        default=None, description="2.0.1 ConnectorEnumType (e.g. cType2); ignored by 1.6 stations."
+    )
+
+
+class SessionStart(BaseModel):
+    """Body of `POST /sessions`: ask a station to start charging for an id token (remote start)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    charge_point_id: ChargePointIdText
+    connector_id: OcppId | None = Field(
+        default=None, description="OCPP 1.6 word for the EVSE; 0 or absent: the station chooses."
+    )
+    evse_id: OcppId | None = Field(
+        default=None, description="OCPP 2.0.1 word, same meaning as connector_id; give one of them."
+    )
+    id_tag: IdTokenText
+    id_token_type: IdTokenType | None = Field(
+        default=None, description="2.0.1 IdTokenEnumType; default: the registered token's type, else Central."
+    )
+    group_id_token: IdTokenText | None = None
+
+
+class ResetRequest(BaseModel):
+    """Body of `POST /charge-points/{id}/reset`.
+
+    1.6 sends soft and on_idle as Soft, hard and immediate as Hard; 2.0.1 sends soft and on_idle as OnIdle,
+    hard and immediate as Immediate.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: ResetKind
+    evse_id: PositiveOcppId | None = Field(default=None, description="2.0.1 only: reset one EVSE.")
+
+
+class UnlockRequest(BaseModel):
+    """Body of `POST /charge-points/{id}/unlock`: with `evse_id` (2.0.1), `connector_id` is the connector of
+    that EVSE (default 1); without it, `connector_id` is the 1.6 connector."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    evse_id: PositiveOcppId | None = None
+    connector_id: PositiveOcppId | None = None
+
+
+class AvailabilityRequest(BaseModel):
+    """Body of `POST /charge-points/{id}/availability`: give `operative` or `type`.
+
+    With `evse_id` (2.0.1), `connector_id` is a connector of that EVSE; without it, `connector_id` is the
+    1.6 connector. EVSE / connector 0 or absent: the whole station.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    operative: bool | None = None
+    type: Literal["Operative", "Inoperative"] | None = None
+    evse_id: OcppId | None = None
+    connector_id: OcppId | None = None
+
+
+class TriggerWord(StrEnum):
+    """MessageTrigger words of OCPP 1.6 and 2.0.1; one the station's version lacks is `not_supported`."""
+
+    BOOT_NOTIFICATION = "BootNotification"
+    DIAGNOSTICS_STATUS_NOTIFICATION = "DiagnosticsStatusNotification"
+    FIRMWARE_STATUS_NOTIFICATION = "FirmwareStatusNotification"
+    HEARTBEAT = "Heartbeat"
+    LOG_STATUS_NOTIFICATION = "LogStatusNotification"
+    METER_VALUES = "MeterValues"
+    PUBLISH_FIRMWARE_STATUS_NOTIFICATION = "PublishFirmwareStatusNotification"
+    SIGN_CHARGING_STATION_CERTIFICATE = "SignChargingStationCertificate"
+    SIGN_V2G_CERTIFICATE = "SignV2GCertificate"
+    SIGN_COMBINED_CERTIFICATE = "SignCombinedCertificate"
+    STATUS_NOTIFICATION = "StatusNotification"
+    TRANSACTION_EVENT = "TransactionEvent"
+
+
+class TriggerRequest(BaseModel):
+    """Body of `POST /charge-points/{id}/trigger`: ask the station to send `message` now.
+
+    With `evse_id` (2.0.1), `connector_id` is a connector of that EVSE; without it, `connector_id` is the
+    1.6 connector.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: TriggerWord
+    evse_id: PositiveOcppId | None = None
+    connector_id: PositiveOcppId | None = None
+
+
+class DataTransferRequest(BaseModel):
+    """Body of `POST /charge-points/{id}/data-transfer`; `data` is sent as text to 1.6 stations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vendor_id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    message_id: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    data: JsonValue = None
+
+
+class ReportBase(StrEnum):
+    """2.0.1 ReportBaseEnumType."""
+
+    CONFIGURATION_INVENTORY = "ConfigurationInventory"
+    FULL_INVENTORY = "FullInventory"
+    SUMMARY_INVENTORY = "SummaryInventory"
+
+
+class ReportRequest(BaseModel):
+    """Body of `POST /charge-points/{id}/report` (may be empty): GetBaseReport; the NotifyReport stream
+    that follows is stored as the station's device model (1.6: GetConfiguration of every key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    report_base: ReportBase = ReportBase.FULL_INVENTORY
+
+
+class ConfigurationChange(BaseModel):
+    """Body of `PATCH /charge-points/{id}/configuration`: `{"key", "value"}` or `{"values": {key: value}}`.
+
+    Keys are 1.6 key names or 2.0.1 `Component.Variable` (in full:
+    `Component[instance]@evse:connector.Variable[instance]`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: ConfigurationKeyText | None = None
+    value: ConfigurationValueText | None = None
+    values: ConfigurationValues | None = None
+
+
+class ChargingSchedulePeriodBody(BaseModel):
+    """One period of a charging schedule: from `start_period` seconds, at most `limit` (A or W)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_period: Annotated[int, Field(ge=0, le=2**31 - 1)]
+    limit: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Field(
+        description="A number or a decimal string; kept exact."
+    )
+    number_phases: Annotated[int, Field(ge=1, le=3)] | None = None
+
+
+class ChargingProfileSet(BaseModel):
+    """Body of `PUT /charge-points/{id}/charging-profile`: a charging profile in version-neutral words.
+
+    `session_id` ties a TxProfile to a running session (its OCPP transaction id is sent). `purpose`
+    ChargePointMaxProfile is the 1.6 word for ChargingStationMaxProfile.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    evse_id: OcppId = Field(description="EVSE (1.6 connector) to install the profile on; 0: the station.")
+    id: PositiveOcppId = Field(description="chargingProfileId; installing the same id again replaces it.")
+    stack_level: OcppId
+    purpose: Literal["TxProfile", "TxDefaultProfile", "ChargingStationMaxProfile", "ChargePointMaxProfile"]
+    kind: Literal["Absolute", "Recurring", "Relative"]
+    rate_unit: Literal["A", "W"]
+    periods: Annotated[list[ChargingSchedulePeriodBody], Field(min_length=1, max_length=1024)]
+    session_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    recurrency_kind: Literal["Daily", "Weekly"] | None = None
+    valid_from: AwareDatetime | None = None
+    valid_to: AwareDatetime | None = None
+    duration: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    start_schedule: AwareDatetime | None = None
+    min_charging_rate: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+
+    def stored_json(self) -> dict[str, Any]:
+        """The body as JSON (Decimals as exact text, datetimes in UTC), as kept with the stored profile."""
+        data: dict[str, Any] = self.model_dump(mode="json", exclude_none=True)
+        if self.purpose == "ChargePointMaxProfile":
+            data["purpose"] = "ChargingStationMaxProfile"
+        return data

@@ -6,13 +6,26 @@ leave: a charge point shows `has_password`, never its hash.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from csms.domain.clock import isoformat_z
-from csms.domain.models import ChargePoint, Connector, FrameRecord, IdToken, MeterSample, Transaction
+from csms.domain.commands import CommandResult
+from csms.domain.models import (
+    ChargePoint,
+    Connector,
+    DeviceVariable,
+    FrameRecord,
+    IdToken,
+    MeterSample,
+    Reservation,
+    StoredChargingProfile,
+    Transaction,
+)
 from csms.domain.registry import LiveConnection
 
 JsonObject = dict[str, Any]
@@ -158,4 +171,101 @@ def frame_json(frame: FrameRecord) -> JsonObject:
         "action": frame.action,
         "frame": frame.frame,
         "at": timestamp(frame.at),
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with only JSON types: datetimes as `...Z` text, Decimals as exact text, enums as their value,
+    dataclasses as objects, tuples and sets as lists (for command data, whose shape the adapters choose)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    if isinstance(value, datetime):
+        return isoformat_z(value)
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def command_json(result: CommandResult) -> JsonObject:
+    """What a command came to: `outcome`, the station's `status` word (None unless answered) and `data`."""
+    return {"outcome": result.outcome.value, "status": result.status, "data": jsonable(result.data)}
+
+
+def reservation_json(reservation: Reservation) -> JsonObject:
+    """A reservation; `session_id` is the session that used it, `station_status` what the station answered."""
+    return {
+        "id": reservation.id,
+        "charge_point_id": reservation.charge_point_id,
+        "evse_id": reservation.evse_id,
+        "id_token": reservation.id_token,
+        "id_token_type": reservation.id_token_type,
+        "group_id_token": reservation.group_id_token,
+        "connector_type": reservation.connector_type,
+        "expiry_date": timestamp(reservation.expiry_date),
+        "status": str(reservation.status),
+        "station_status": reservation.station_status,
+        "session_id": reservation.transaction_pk,
+        "reason": reservation.reason,
+        "owner": reservation.owner,
+        "external_id": reservation.external_id,
+        "created_at": timestamp(reservation.created_at),
+        "updated_at": timestamp(reservation.updated_at),
+    }
+
+
+def configuration_key(variable: DeviceVariable) -> str:
+    """The name `GET .../configuration?keys=` and `PATCH .../configuration` use for a variable: the 1.6 key,
+    or for 2.0.1 `Component[instance]@evse:connector.Variable[instance]` (the syntax of the 2.0.1 command
+    adapter, `csms/ocpp/v201/commands.py`), each optional part only where the report had it."""
+    if variable.component is None:
+        return variable.variable
+    component = variable.component
+    if variable.component_instance is not None:
+        component += f"[{variable.component_instance}]"
+    if variable.evse_id is not None:
+        component += f"@{variable.evse_id}"
+        if variable.connector_id is not None:
+            component += f":{variable.connector_id}"
+    name = variable.variable
+    if variable.variable_instance is not None:
+        name += f"[{variable.variable_instance}]"
+    return f"{component}.{name}"
+
+
+def device_variable_json(variable: DeviceVariable) -> JsonObject:
+    """One reported configuration value (1.6 key: `component` None; 2.0.1: component and variable)."""
+    return {
+        "key": configuration_key(variable),
+        "component": variable.component,
+        "component_instance": variable.component_instance,
+        "evse_id": variable.evse_id,
+        "connector_id": variable.connector_id,
+        "variable": variable.variable,
+        "variable_instance": variable.variable_instance,
+        "attribute_type": variable.attribute_type,
+        "value": variable.value,
+        "readonly": variable.readonly,
+        "data_type": variable.data_type,
+        "updated_at": timestamp(variable.updated_at),
+    }
+
+
+def charging_profile_json(profile: StoredChargingProfile) -> JsonObject:
+    """A charging profile the station accepted; `profile` is the body it was installed with."""
+    return {
+        "profile_id": profile.profile_id,
+        "evse_id": profile.evse_id,
+        "purpose": profile.purpose,
+        "stack_level": profile.stack_level,
+        "session_id": profile.transaction_pk,
+        "profile": jsonable(profile.profile),
+        "created_at": timestamp(profile.created_at),
     }

@@ -1,58 +1,197 @@
-"""`/sessions`: charging sessions (transactions) newest first, and one session with its meter samples."""
+"""`/sessions`: charging sessions (transactions) newest first, one session with its meter samples, and
+remote start / stop.
+
+A remote start answers 202 once the station accepted it: the transaction follows when the driver plugs
+in. The answer carries `remote_start_id`; the session that follows carries the same id, so
+`GET /sessions?remote_start_id=N` finds it (2.0.1 sends it in TransactionEvent; for 1.6 the CSMS matches
+the StartTransaction by station, id token and connector).
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from csms.api.errors import invalid_request, not_found
-from csms.api.params import cursor_errors, get_services, int_path_param, page_params
+from csms.api.auth import add_route
+from csms.api.errors import ApiError, not_found
+from csms.api.params import (
+    MAX_ID,
+    PageParams,
+    choice_query,
+    cursor_errors,
+    get_domain,
+    get_services,
+    int_path_param,
+    int_query,
+    page_params,
+    pick_evse,
+    read_model,
+)
 from csms.api.responses import json_response, page_response
-from csms.api.serialize import meter_sample_json, session_json
-from csms.domain.models import TransactionStatus
+from csms.api.results import command_failure, command_rejected, command_response, reservation_failure
+from csms.api.schemas import SessionStart
+from csms.api.serialize import command_json, meter_sample_json, session_json
+from csms.domain.models import Transaction, TransactionStatus
+from csms.domain.reservations import ReservationError
+from csms.services import Services
 
-# Largest id a 64-bit signed integer column holds; a larger one cannot exist.
-_MAX_ID = 2**63 - 1
+# With `remote_start_id`, the store is read in pages of this size and filtered here (the store has no such
+# filter). The transaction of a remote start is among the newest, so the first page nearly always has it;
+# one request reads at most SCAN_BUDGET rows and hands back a cursor to continue from.
+SCAN_PAGE = 500
+SCAN_BUDGET = 5000
 
 
-def _status_filter(request: web.Request) -> TransactionStatus | None:
-    raw = request.query.get("status")
-    if raw is None:
-        return None
-    try:
-        return TransactionStatus(raw)
-    except ValueError:
-        choices = ", ".join(s.value for s in TransactionStatus)
-        raise invalid_request("status", f"must be one of {choices}") from None
+async def _list_by_remote_start(
+    services: Services,
+    remote_start_id: int,
+    charge_point_id: str | None,
+    status: TransactionStatus | None,
+    page: PageParams,
+) -> tuple[list[Transaction], str | None]:
+    """Sessions with `remote_start_id`, newest first, and the store cursor right after the last row read."""
+    found: list[Transaction] = []
+    cursor = page.cursor
+    scanned = 0
+    while True:
+        rows, next_cursor = await services.store.list_transactions(
+            charge_point_id=charge_point_id, status=status, limit=SCAN_PAGE, cursor=cursor
+        )
+        scanned += len(rows)
+        hits = [i for i, tx in enumerate(rows) if tx.remote_start_id == remote_start_id]
+        need = page.limit - len(found)
+        if len(hits) >= need:
+            cut = hits[need - 1] + 1
+            if cut < len(rows):
+                # Read the same rows again up to the last match, so the cursor resumes right after it.
+                rows, next_cursor = await services.store.list_transactions(
+                    charge_point_id=charge_point_id, status=status, limit=cut, cursor=cursor
+                )
+            found += [tx for tx in rows if tx.remote_start_id == remote_start_id][:need]
+            return found, next_cursor
+        found += [rows[i] for i in hits]
+        if next_cursor is None or scanned >= SCAN_BUDGET:
+            return found, next_cursor
+        cursor = next_cursor
 
 
 async def handle_list_sessions(request: web.Request) -> web.Response:
-    """`GET /sessions?charge_point_id=&status=active|completed&limit=&cursor=`: a page of sessions."""
+    """`GET /sessions?charge_point_id=&status=active|completed&remote_start_id=&limit=&cursor=`: a page of
+    sessions, newest first.
+
+    With `remote_start_id` a page may hold fewer than `limit` items (even none) while `next_cursor` is
+    set: the filter reads at most a bounded number of sessions per request.
+    """
     services = get_services(request)
     page = page_params(request)
-    status = _status_filter(request)
+    status = choice_query(request, "status", TransactionStatus)
+    remote_start_id = int_query(request, "remote_start_id", maximum=2**31 - 1)
     charge_point_id = request.query.get("charge_point_id") or None
     await services.writer.sync()
     with cursor_errors(page):
-        sessions, next_cursor = await services.store.list_transactions(
-            charge_point_id=charge_point_id, status=status, limit=page.limit, cursor=page.cursor
-        )
+        if remote_start_id is None:
+            sessions, next_cursor = await services.store.list_transactions(
+                charge_point_id=charge_point_id, status=status, limit=page.limit, cursor=page.cursor
+            )
+        else:
+            sessions, next_cursor = await _list_by_remote_start(
+                services, remote_start_id, charge_point_id, status, page
+            )
     return page_response(request, [session_json(tx) for tx in sessions], next_cursor, page.limit)
+
+
+def session_completed(tx: Transaction) -> ApiError:
+    """409 `session_completed`: the session already ended, so it cannot be stopped or given a profile."""
+    return ApiError(409, "session_completed", f"session {tx.id} is already completed", {"session_id": tx.id})
+
+
+async def _get_transaction(services: Services, session_id: int) -> Transaction:
+    await services.writer.sync()
+    tx = await services.store.get_transaction(session_id) if session_id <= MAX_ID else None
+    if tx is None:
+        raise not_found(f"session {session_id}")
+    return tx
 
 
 async def handle_get_session(request: web.Request) -> web.Response:
     """`GET /sessions/{session_id}`: one session with `meter_samples` in time order; 404 when unknown."""
     services = get_services(request)
-    session_id = int_path_param(request, "session_id")
-    await services.writer.sync()
-    tx = await services.store.get_transaction(session_id) if session_id <= _MAX_ID else None
-    if tx is None:
-        raise not_found(f"session {session_id}")
+    tx = await _get_transaction(services, int_path_param(request, "session_id"))
     body = session_json(tx)
     body["meter_samples"] = [meter_sample_json(s) for s in await services.store.list_meter_samples(tx.id)]
     return json_response(body)
 
 
+async def handle_start_session(request: web.Request) -> web.Response:
+    """`POST /sessions`: remote start; 202 `{"command", "remote_start_id", "session_id"}` once the station
+    accepted (`session_id` is null until the station reports the transaction).
+
+    Errors: 400, 404 unknown charge point, 409 `connector_reserved` (reserved for another id token),
+    `command_rejected` (the station said no; its result is in details), `charge_point_offline`,
+    `not_supported`; 502 CALLERROR; 504 no answer.
+    """
+    domain = get_domain(request)
+    services = domain.services
+    body = await read_model(request, SessionStart)
+    evse_id = pick_evse(body.evse_id, body.connector_id) or None
+    if await services.store.get_charge_point(body.charge_point_id) is None:
+        raise not_found(f"charge point {body.charge_point_id!r}")
+    if body.id_token_type is not None:
+        id_token_type = str(body.id_token_type)
+    else:
+        token = await services.store.get_id_token(body.id_tag)
+        id_token_type = token.type if token is not None else "Central"
+    try:
+        await domain.reservations.check_start(body.charge_point_id, evse_id, body.id_tag, body.group_id_token)
+    except ReservationError as exc:
+        raise reservation_failure(exc) from None
+    started = await domain.sessions.start(
+        body.charge_point_id,
+        body.id_tag,
+        evse_id=evse_id,
+        id_token_type=id_token_type,
+        group_id_token=body.group_id_token,
+    )
+    failure = command_failure(started.result, body.charge_point_id)
+    if failure is not None:
+        raise failure
+    if not started.result.accepted:
+        raise command_rejected(started.result, body.charge_point_id, remote_start_id=started.remote_start_id)
+    return json_response(
+        {
+            "command": command_json(started.result),
+            "remote_start_id": started.remote_start_id,
+            "session_id": started.transaction.id if started.transaction is not None else None,
+        },
+        status=202,
+    )
+
+
+async def handle_stop_session(request: web.Request) -> web.Response:
+    """`POST /sessions/{session_id}/stop`: remote stop; 202 `{"command"}` once the station accepted (the
+    session completes when the station reports the stop).
+
+    Errors: 404 unknown session, 409 `session_completed`, `command_rejected` (the station said no),
+    `charge_point_offline`, `not_supported`; 502 CALLERROR; 504 no answer.
+    """
+    domain = get_domain(request)
+    tx = await _get_transaction(domain.services, int_path_param(request, "session_id"))
+    if tx.status is TransactionStatus.COMPLETED:
+        raise session_completed(tx)
+    try:
+        result = await domain.sessions.stop(tx)
+    except ValueError:  # completed between the read above and the stop
+        raise session_completed(tx) from None
+    failure = command_failure(result, tx.charge_point_id)
+    if failure is not None:
+        raise failure
+    if not result.accepted:
+        raise command_rejected(result, tx.charge_point_id, session_id=tx.id)
+    return command_response(result, tx.charge_point_id, status=202)
+
+
 def add_routes(app: web.Application) -> None:
     """Register the session routes on the API sub-application."""
-    app.router.add_get("/sessions", handle_list_sessions, name="sessions")
-    app.router.add_get("/sessions/{session_id}", handle_get_session, name="session")
+    add_route(app, "GET", "/sessions", handle_list_sessions, name="sessions")
+    add_route(app, "POST", "/sessions", handle_start_session)
+    add_route(app, "GET", "/sessions/{session_id}", handle_get_session, name="session")
+    add_route(app, "POST", "/sessions/{session_id}/stop", handle_stop_session)

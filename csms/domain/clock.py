@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
 
@@ -32,4 +32,13 @@ def parse_datetime(text: str) -> datetime:
     Raises:
         ValueError: not a timestamp.
     """
-    return to_utc(datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00")))
+    normalized = text.replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        return to_utc(datetime.fromisoformat(normalized))
+    except ValueError:
+        # RFC 3339 allows a leap second (23:59:60); Python does not. Read it as the next second's start.
+        if len(normalized) > 19 and normalized[17:19] == "60":
+            return to_utc(datetime.fromisoformat(normalized[:17] + "59" + normalized[19:])) + timedelta(
+                seconds=1
+            )
+        raise

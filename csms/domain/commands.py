@@ -83,7 +83,7 @@ class StartSession:
 
 @dataclass(slots=True)
 class StopSession:
-    """Remote stop (1.6 RemoteStopTransaction / 2.0.1 RequestStopTransaction) of the station's transaction id."""
+    """Remote stop (1.6 RemoteStopTransaction / 2.0.1 RequestStopTransaction) of a station transaction id."""
 
     ocpp_transaction_id: str
 

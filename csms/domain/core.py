@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from csms.domain.authorization import AuthorizationService
 from csms.domain.commands import CommandService, RegistryGateway
+from csms.domain.reservations import ReservationService
 from csms.domain.sessions import SessionControl
 from csms.domain.stations import StationService
 from csms.domain.transactions import TransactionService
@@ -14,7 +15,8 @@ from csms.services import Services
 
 @dataclass(slots=True)
 class Domain:
-    """Stations, authorization, transactions and commands, sharing one store, writer, registry and clock."""
+    """Stations, authorization, transactions, commands and reservations, sharing one store, writer,
+    registry and clock. `reservations` runs a background expiry task: the app starts and stops it."""
 
     services: Services
     stations: StationService
@@ -22,6 +24,7 @@ class Domain:
     transactions: TransactionService
     commands: CommandService
     sessions: SessionControl
+    reservations: ReservationService
 
     @classmethod
     def build(cls, services: Services) -> Domain:
@@ -30,6 +33,15 @@ class Domain:
         authorization = AuthorizationService(services.store, services.clock, cfg.unknown_id_tokens)
         transactions = TransactionService(services.store, services.writer, authorization, services.clock)
         commands = CommandService(RegistryGateway(services.registry))
+        reservations = ReservationService(
+            services.store,
+            commands,
+            services.clock,
+            check_interval=cfg.reservation_check_interval,
+            tokens=services.store,
+        )
+        # Told about every transaction start, so a start with a reservation id marks the reservation used.
+        transactions.listeners.append(reservations)
         return cls(
             services=services,
             stations=StationService(services.store, services.writer, services.verifier, cfg, services.clock),
@@ -37,4 +49,5 @@ class Domain:
             transactions=transactions,
             commands=commands,
             sessions=SessionControl(commands, transactions, services.clock),
+            reservations=reservations,
         )

@@ -9,11 +9,28 @@ an energy figure.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, DecimalException, InvalidOperation
 
 from csms.domain.models import MeterSample
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
+
+# Largest magnitude we store: the database columns are 64-bit, values beyond 10^15 Wh are not meter
+# readings of a charging station but garbage, and must not break a stop or a batch.
+MAX_MAGNITUDE = Decimal(10) ** 15
+MAX_MULTIPLIER = 9
+
+
+def usable_decimal(raw: object) -> Decimal | None:
+    """`raw` (a 1.6 string or a 2.0.1 JSON number) as a finite Decimal of sane magnitude, else None."""
+    try:
+        value = Decimal(raw if isinstance(raw, str) else str(raw))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    if not value.is_finite() or abs(value) >= MAX_MAGNITUDE:
+        return None
+    return value
+
 
 # Unit → factor to Wh. (1.6 UnitOfMeasure; 2.0.1 uses the same strings, default "Wh".)
 _TO_WH = {"Wh": Decimal(1), "kWh": Decimal(1000)}
@@ -22,10 +39,15 @@ _TO_WH = {"Wh": Decimal(1), "kWh": Decimal(1000)}
 def sample_wh(sample: MeterSample) -> int | None:
     """The sample's value in whole Wh (half up), or None if it is not in an energy unit."""
     factor = _TO_WH.get(sample.unit)
-    if factor is None:
+    if factor is None or abs(sample.multiplier) > MAX_MULTIPLIER:
         return None
-    wh = sample.value * factor * (Decimal(10) ** sample.multiplier)
-    return int(wh.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    try:
+        wh = sample.value * factor * (Decimal(10) ** sample.multiplier)
+        if abs(wh) >= MAX_MAGNITUDE:
+            return None
+        return int(wh.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except DecimalException:
+        return None
 
 
 def energy_register_wh(samples: Iterable[MeterSample], context: str | None = None) -> int | None:

@@ -36,7 +36,7 @@ class ConnectionRegistry:
         self._by_id: dict[str, LiveConnection] = {}
 
     def register(self, connection: LiveConnection) -> LiveConnection | None:
-        """Make `connection` the current one for its id; returns the one it replaces, which the caller closes."""
+        """Make `connection` the current one for its id; returns the replaced one, which the caller closes."""
         previous = self._by_id.get(connection.charge_point_id)
         self._by_id[connection.charge_point_id] = connection
         return previous

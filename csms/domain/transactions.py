@@ -79,6 +79,8 @@ class TransactionService:
         # charge_point_id -> ocpp_transaction_id -> transaction; per station so a disconnect drops its own.
         self._active: dict[str, dict[str, Transaction]] = {}
         self._remote_starts: dict[str, list[PendingRemoteStart]] = {}
+        # transaction pk -> 2.0.1 seqNos applied while the transaction was cached (fast repeat check).
+        self._seen: dict[int, set[int]] = {}
         self.listeners: list[TransactionListener] = []
 
     def expect_remote_start(self, charge_point_id: str, pending: PendingRemoteStart) -> None:
@@ -116,6 +118,13 @@ class TransactionService:
             existing = await self._store.find_started_transaction(
                 new.charge_point_id, new.evse_id, new.started_at, new.id_token
             )
+            # Only the same start, still running, is a repeat: a station with a stuck clock starting again
+            # with the same tag (a new meterStart, or after the stop) starts a new transaction.
+            if existing is not None and (
+                existing.status is not TransactionStatus.ACTIVE
+                or existing.meter_start_wh != new.meter_start_wh
+            ):
+                existing = None
         if existing is not None:
             log.info(
                 "transaction_start_repeated",
@@ -128,8 +137,10 @@ class TransactionService:
         self._match_remote_start(new)
         tx = await self._store.add_transaction(new)
         self._active.setdefault(tx.charge_point_id, {})[tx.ocpp_transaction_id] = tx
+        if new.seq_no is not None:
+            self._seen.setdefault(tx.id, set()).add(new.seq_no)
         if samples:
-            self._record_samples(tx, samples)
+            await self._record_samples(tx, samples)
         log.info(
             "transaction_started",
             charge_point_id=tx.charge_point_id,
@@ -150,11 +161,20 @@ class TransactionService:
             self._active.setdefault(charge_point_id, {})[ocpp_transaction_id] = tx
         return tx
 
+    def is_repeat(self, tx: Transaction, seq_no: int) -> bool:
+        """True if this 2.0.1 seqNo was already applied to `tx` (a station repeating an event)."""
+        return seq_no in self._seen.get(tx.id, ())
+
     async def record_event(
         self, tx: Transaction, seq_no: int, event_type: str, trigger_reason: str | None, at: datetime
     ) -> bool:
-        """Record a 2.0.1 TransactionEvent seqNo; False if it was seen before (a harmless repeat)."""
+        """Record a 2.0.1 TransactionEvent seqNo once its effects are applied; False if already recorded.
+
+        Called after the event's effects, so that an event that failed halfway is applied again when the
+        station retries it instead of being taken for a repeat.
+        """
         fresh = await self._store.add_transaction_event(tx.id, seq_no, event_type, trigger_reason, at)
+        self._seen.setdefault(tx.id, set()).add(seq_no)
         if fresh and (tx.last_seq_no is None or seq_no > tx.last_seq_no):
             tx.last_seq_no = seq_no
         return fresh
@@ -182,26 +202,45 @@ class TransactionService:
                 )
         if changed:
             tx.updated_at = self._clock()
-            await self._store.save_transaction(tx)
+            await self._save(tx)
 
-    def meter_values(self, reading: MeterReading, tx: Transaction | None = None) -> None:
-        """Store samples (batched); when they belong to `tx`, advance its running energy register."""
+    async def _save(self, tx: Transaction) -> None:
+        """Write `tx`; if that fails, drop it from the cache so the next message reloads the stored truth
+        instead of trusting an object that says more than the database does."""
+        try:
+            await self._store.save_transaction(tx)
+        except BaseException:
+            self._evict(tx)
+            raise
+
+    def _evict(self, tx: Transaction) -> None:
+        self._active.get(tx.charge_point_id, {}).pop(tx.ocpp_transaction_id, None)
+        self._seen.pop(tx.id, None)
+
+    async def meter_values(self, reading: MeterReading, tx: Transaction | None = None) -> None:
+        """Store samples (batched); when they belong to `tx`, advance its running energy register.
+
+        Only the first register of a transaction that started without one is written directly (it is the
+        start meter, which the batched register update does not carry); everything else is batched.
+        """
         if tx is not None:
             reading.transaction_pk = tx.id
-            self._advance(tx, reading.samples)
+            await self._advance(tx, reading.samples)
         self._writer.put(reading)
 
-    def _record_samples(self, tx: Transaction, samples: list[MeterSample]) -> None:
-        self.meter_values(MeterReading(tx.charge_point_id, tx.evse_id, samples), tx)
+    async def _record_samples(self, tx: Transaction, samples: list[MeterSample]) -> None:
+        await self.meter_values(MeterReading(tx.charge_point_id, tx.evse_id, samples), tx)
 
-    def _advance(self, tx: Transaction, samples: list[MeterSample]) -> None:
+    async def _advance(self, tx: Transaction, samples: list[MeterSample]) -> None:
         wh = energy_register_wh(samples)
         if wh is None:
             return
-        if tx.meter_start_wh is None:
-            tx.meter_start_wh = wh
         tx.last_meter_wh = wh
         tx.updated_at = self._clock()
+        if tx.meter_start_wh is None:
+            tx.meter_start_wh = wh
+            await self._save(tx)
+            return
         self._writer.put(TransactionMeterChanged(tx.id, wh, tx.charging_state, tx.updated_at))
 
     async def stop(
@@ -219,8 +258,19 @@ class TransactionService:
                 transaction_id=tx.ocpp_transaction_id,
             )
             return tx
+        try:
+            return await self._stop(tx, stop, samples)
+        except BaseException:
+            # Nothing of a failed stop may stay in the cache: the station's retry must find the
+            # transaction still active and stop it again (not be told "already stopped").
+            self._evict(tx)
+            raise
+
+    async def _stop(
+        self, tx: Transaction, stop: TransactionStop, samples: list[MeterSample] | None
+    ) -> Transaction:
         if samples:
-            self._record_samples(tx, samples)
+            await self._record_samples(tx, samples)
         meter_stop = stop.meter_stop_wh
         if meter_stop is None and samples:
             meter_stop = energy_register_wh(samples, TRANSACTION_END)
@@ -237,7 +287,7 @@ class TransactionService:
         # Batched register updates queued before this stop must not land after it.
         await self._writer.sync()
         await self._store.save_transaction(tx)
-        self._active.get(tx.charge_point_id, {}).pop(tx.ocpp_transaction_id, None)
+        self._evict(tx)
         await self._notify("transaction_stopped", tx)
         log.info(
             "transaction_stopped",
@@ -258,4 +308,5 @@ class TransactionService:
 
     def forget_station(self, charge_point_id: str) -> None:
         """Drop cached transactions of a station (on disconnect), so memory follows connected stations."""
-        self._active.pop(charge_point_id, None)
+        for tx in self._active.pop(charge_point_id, {}).values():
+            self._seen.pop(tx.id, None)

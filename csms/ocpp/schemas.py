@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import importlib.metadata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -288,3 +288,17 @@ def _first_non_multiple(value: Any, check: _MultipleOf, depth: int, name: str) -
 def _describe(rule: str, message: str) -> str:
     """Format a violation description: the rule first, so truncation to 255 keeps it."""
     return f"{rule}: {message}"[:MAX_DESCRIPTION_LENGTH]
+
+
+def warm_up(version: OcppVersion, actions: Iterable[str] | None = None) -> None:
+    """Compile the request and response schemas of `actions` (default: every action of `version`) now.
+
+    Called at start-up, before stations connect, so that no message pays a schema's compile time (tens of
+    milliseconds for the largest) or its file read on the event loop. Compiled schemas are cached for the
+    life of the process, so a second call costs nothing.
+    """
+    for action in schema_actions(version) if actions is None else actions:
+        for kind in SchemaKind:
+            key = (OcppVersion(version), action, kind)
+            if key not in _cache:
+                _cache[key] = _compile(version, action, kind)

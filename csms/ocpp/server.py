@@ -14,6 +14,8 @@ Handshake (OCPP-J 1.6 §3, OCPP 2.0.1 Part 4 §3):
 from __future__ import annotations
 
 import asyncio
+import math
+import weakref
 import base64
 import binascii
 import re
@@ -32,10 +34,12 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from csms.domain.clock import utcnow
+from csms.domain.commands import Command, CommandResult, Outcome
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint, Direction, FrameRecord
 from csms.domain.registry import LiveConnection
 from csms.domain.stations import Refusal, is_registered
+from csms.ocpp.commands import CommandTable, Inexpressible
 from csms.ocpp.errors import ErrorKind
 from csms.ocpp.framing import (
     CallErrorReceived,
@@ -46,8 +50,10 @@ from csms.ocpp.framing import (
     OcppVersion,
 )
 from csms.ocpp.router import Route, StationContext, bind_logger, dispatch
-from csms.ocpp.schemas import SchemaKind, validate
+from csms.ocpp.schemas import SchemaKind, validate, warm_up
+from csms.ocpp.v16.commands import COMMANDS as V16_COMMANDS
 from csms.ocpp.v16.routes import ROUTES as V16_ROUTES
+from csms.ocpp.v201.commands import COMMANDS as V201_COMMANDS
 from csms.ocpp.v201.routes import ROUTES as V201_ROUTES
 
 log = structlog.get_logger("csms.ocpp.server")
@@ -57,6 +63,11 @@ ROUTES: dict[OcppVersion, dict[str, Route]] = {
     OcppVersion.V16: dict(V16_ROUTES),
     OcppVersion.V201: dict(V201_ROUTES),
 }
+# What the CSMS can ask a station, per version: neutral command type → translation.
+COMMANDS: dict[OcppVersion, CommandTable] = {
+    OcppVersion.V16: V16_COMMANDS,
+    OcppVersion.V201: V201_COMMANDS,
+}
 # Characters allowed in a charge point id: URL-safe, and no ':' (it could not be a Basic auth username;
 # OCPP 2.0.1 Part 4 §3.1.3: the identity contains no colon). Length 1..48 (2.0.1 identity limit).
 CHARGE_POINT_ID = re.compile(r"[A-Za-z0-9\-_.~*+|@]{1,48}")
@@ -65,7 +76,8 @@ CLOSE_NO_SUBPROTOCOL = 1002
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_POLICY = 1008
 CLOSE_GOING_AWAY = 1001
-CLOSE_REPLACED = 4000  # private range: this connection was replaced by a newer one for the same id
+CLOSE_REPLACED = 4000
+MAX_LOGGED_BAD_FRAME = 1024  # private range: this connection was replaced by a newer one for the same id
 
 
 def parse_charge_point_id(path: str, prefix: str) -> str | None:
@@ -160,12 +172,16 @@ class StationSession:
         self.version = version
         self.conn = OcppConnection(version, call_timeout=cfg.call_timeout)
         self.routes = ROUTES[version]
+        self.commands = COMMANDS[version]
         self.log = bind_logger(self.charge_point_id, version)
-        self.ctx = StationContext(self.charge_point_id, version, domain, self.log, is_registered(charge_point))
+        self.ctx = StationContext(
+            self.charge_point_id, version, domain, self.log, is_registered(charge_point)
+        )
         self.bucket = TokenBucket(cfg.rate_limit_per_second, cfg.rate_limit_burst)
         self.over_limit = 0
         self.log_frames = cfg.message_log
         self._writer = domain.services.writer
+        self._max_pending = domain.services.config.database.max_pending_items
         self._clock = domain.services.clock
         self._call_lock = asyncio.Lock()
         self._pending: asyncio.Future[CallOutcome] | None = None
@@ -203,53 +219,68 @@ class StationSession:
             await self.receive(message)
 
     async def receive(self, message: str) -> None:
-        """Handle one text frame: every CALL gets exactly one CALLRESULT or CALLERROR."""
+        """Handle one text frame: every CALL gets exactly one CALLRESULT or CALLERROR.
+
+        Every frame, well-formed or not, is charged to the rate limit; `burst` frames over the limit in a
+        row close the connection (1008), so a flood of garbage cannot keep a socket busy forever.
+        """
         within_limit = self.bucket.take()
+        self.over_limit = 0 if within_limit else self.over_limit + 1
         for event in self.conn.receive_text(message):
             if isinstance(event, CallReceived):
                 self._record(Direction.IN, 2, event.message_id, event.action, message)
                 if not within_limit:
-                    await self._over_limit(event)
-                    return
-                self.over_limit = 0
-                self.log.debug("call_received", action=event.action, message_id=event.message_id)
-                reply = await dispatch(self.ctx, self.routes, event)
-                if reply.error is not None:
-                    self.log.warning(
-                        "call_rejected",
-                        action=event.action,
-                        message_id=event.message_id,
-                        error=reply.error.value,
-                        description=reply.description,
+                    self.log.warning("rate_limited", action=event.action, message_id=event.message_id)
+                    self.conn.send_call_error(
+                        event.message_id, ErrorKind.GENERIC, "rate limit exceeded, slow down"
                     )
-                    self.conn.send_call_error(event.message_id, reply.error, reply.description)
+                elif self._writer.pending >= self._max_pending:
+                    # Backpressure: the database is not keeping up (or is down). Refuse rather than
+                    # acknowledge what might not be stored; stations keep and resend their messages.
+                    self.log.warning(
+                        "storage_backlog_refused", action=event.action, pending=self._writer.pending
+                    )
+                    self.conn.send_call_error(
+                        event.message_id, ErrorKind.INTERNAL, "storage is busy, retry later"
+                    )
                 else:
-                    assert reply.payload is not None
-                    self.conn.send_call_result(event.message_id, reply.payload)
+                    await self._dispatch(event)
                 await self._flush(event.action)
             elif isinstance(event, CallResultReceived | CallErrorReceived):
                 message_type = 3 if isinstance(event, CallResultReceived) else 4
                 self._record(Direction.IN, message_type, event.message_id, event.action, message)
                 self._resolve(event)
             elif isinstance(event, FramingError):
-                self._record(Direction.IN, 0, "", None, message)
-                self.log.warning(
-                    "framing_error",
-                    error=event.error_code,
-                    description=event.description,
-                    frame=event.frame[:200],
-                )
+                if within_limit:
+                    # Only the start of a broken frame is kept: it explains the error, and garbage
+                    # should not fill the disk.
+                    self._record(Direction.IN, 0, "", None, message[:MAX_LOGGED_BAD_FRAME])
+                    self.log.warning(
+                        "framing_error",
+                        error=event.error_code,
+                        description=event.description,
+                        frame=event.frame[:200],
+                    )
                 await self._flush(None)
-
-    async def _over_limit(self, event: CallReceived) -> None:
-        """A CALL beyond the rate limit is refused unprocessed; a sustained flood closes the socket."""
-        self.over_limit += 1
-        self.log.warning("rate_limited", action=event.action, message_id=event.message_id)
-        self.conn.send_call_error(event.message_id, ErrorKind.GENERIC, "rate limit exceeded, slow down")
-        await self._flush(event.action)
         if self.over_limit >= self.bucket.burst:
             self.log.warning("flood_closed", frames_over_limit=self.over_limit)
             await self.ws.close(CLOSE_POLICY, "message rate limit exceeded")
+
+    async def _dispatch(self, event: CallReceived) -> None:
+        self.log.debug("call_received", action=event.action, message_id=event.message_id)
+        reply = await dispatch(self.ctx, self.routes, event)
+        if reply.error is not None:
+            self.log.warning(
+                "call_rejected",
+                action=event.action,
+                message_id=event.message_id,
+                error=reply.error.value,
+                description=reply.description,
+            )
+            self.conn.send_call_error(event.message_id, reply.error, reply.description)
+        else:
+            assert reply.payload is not None
+            self.conn.send_call_result(event.message_id, reply.payload)
 
     def _resolve(self, event: CallResultReceived | CallErrorReceived) -> None:
         fut = self._pending
@@ -261,8 +292,11 @@ class StationSession:
                 self.log.warning(
                     "call_result_schema_violation", action=event.action, violation=violation.description
                 )
+                # Reported in the version's own CALLERROR words, as if the station had sent one.
                 fut.set_result(
-                    CallOutcome(error_code=violation.kind.value, description=violation.description)
+                    CallOutcome(
+                        error_code=self.conn.error_code(violation.kind), description=violation.description
+                    )
                 )
             else:
                 fut.set_result(CallOutcome(payload=event.payload))
@@ -300,7 +334,63 @@ class StationSession:
                 self.log.warning("call_timed_out", action=action)
                 return CallOutcome(timed_out=True)
             finally:
+                if not fut.done():  # cancelled or timed out: the framing core must not stay "pending"
+                    self.conn.check_timeouts(math.inf)
                 self._pending = None
+
+    async def execute(self, command: Command) -> CommandResult:
+        """Send a version-neutral command as this version's CALL and translate the answer back.
+
+        Returns NOT_SUPPORTED without sending when the version has no form for the command (or for its
+        values), TIMEOUT after `[ocpp] call_timeout`, DISCONNECTED when the socket closed first,
+        CALL_ERROR with the station's code for a CALLERROR, otherwise ANSWERED with the station's status.
+        Never raises (except cancellation): a bug here becomes CALL_ERROR "InternalError", logged.
+        """
+        name = type(command).__name__
+        try:
+            return await self._execute(command, name)
+        except Exception:
+            self.log.exception("command_failed", command=name)
+            return CommandResult(
+                Outcome.CALL_ERROR, error_code="InternalError", description=f"{name} could not be processed"
+            )
+
+    async def _execute(self, command: Command, name: str) -> CommandResult:
+        version = self.version.value.removeprefix("ocpp")
+        translation = self.commands.get(type(command))
+        if translation is None:
+            return CommandResult(Outcome.NOT_SUPPORTED, description=f"{name} has no OCPP {version} form")
+        try:
+            action, payload = translation.build(command)
+        except Inexpressible as exc:
+            self.log.info("command_not_supported", command=name, reason=str(exc))
+            return CommandResult(Outcome.NOT_SUPPORTED, description=str(exc))
+        # Values the version cannot carry (a 25-character idTag on 1.6, ...) are refused before sending.
+        violation = validate(self.version, action, SchemaKind.REQUEST, payload)
+        if violation is not None:
+            self.log.info("command_not_supported", command=name, reason=violation.description)
+            return CommandResult(
+                Outcome.NOT_SUPPORTED,
+                description=f"not expressible in OCPP {version}: {violation.description}",
+            )
+        outcome = await self.call(action, payload)
+        if outcome.timed_out:
+            return CommandResult(Outcome.TIMEOUT, description=f"no answer to {action} in time")
+        if outcome.disconnected:
+            return CommandResult(
+                Outcome.DISCONNECTED, description=f"connection closed before {action} was answered"
+            )
+        if outcome.error_code is not None or outcome.payload is None:
+            return CommandResult(
+                Outcome.CALL_ERROR, error_code=outcome.error_code, description=outcome.description
+            )
+        result = translation.parse(command, outcome.payload)
+        if translation.record is not None:
+            try:
+                await translation.record(self.ctx, command, result)
+            except Exception:  # the station's answer stands even if keeping a copy of it failed
+                self.log.exception("command_record_failed", command=name)
+        return result
 
 
 class OcppServer:
@@ -309,7 +399,9 @@ class OcppServer:
     def __init__(self, domain: Domain) -> None:
         self.domain = domain
         self.config = domain.services.config.ocpp
-        self._admitted: dict[ServerConnection, ChargePoint] = {}
+        # Weak: a handshake that fails after process_request never reaches _handle to pop its entry.
+        self._admitted: weakref.WeakKeyDictionary[ServerConnection, ChargePoint] = weakref.WeakKeyDictionary()
+        self._background: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, StationSession] = {}
         self._server: Server | None = None
         self.port: int | None = None
@@ -319,7 +411,11 @@ class OcppServer:
         return self._sessions.get(charge_point_id)
 
     async def start(self) -> int:
-        """Listen; returns the bound port (the chosen one when `[ocpp] port` is 0)."""
+        """Compile the schemas, then listen; returns the bound port (the chosen one when `[ocpp] port` is 0)."""
+        # Every schema of both versions (~0.8 s, once per process, in a thread): no station message
+        # or command ever waits for a compile or a schema file read on the event loop.
+        for version in OcppVersion:
+            await asyncio.to_thread(warm_up, version)
         self._server = await serve(
             self._handle,
             self.config.host,
@@ -391,13 +487,26 @@ class OcppServer:
             await ws.close(code, reason)
 
         remote = ws.remote_address[0] if ws.remote_address else None
-        live = LiveConnection(charge_point.charge_point_id, version.value, utcnow(), remote, close=close)
+        live = LiveConnection(
+            charge_point.charge_point_id,
+            version.value,
+            utcnow(),
+            remote,
+            close=close,
+            execute=session.execute,
+        )
         previous = registry.register(live)
         self._sessions[session.charge_point_id] = session
         session.log.info("connected", remote_address=remote, registered=session.ctx.registered)
         if previous is not None and previous.close is not None:
             session.log.info("connection_replaced")
-            await previous.close(CLOSE_REPLACED, "replaced by a new connection")
+            # In the background: a half-open old socket would make us wait for its close handshake
+            # (websockets close_timeout) before serving the station's new connection.
+            task: asyncio.Task[None] = asyncio.ensure_future(
+                previous.close(CLOSE_REPLACED, "replaced by a new connection")
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         try:
             await session.run()
         except ConnectionClosed:

@@ -7,6 +7,7 @@ so mutating a returned object never changes what is stored (as with a database).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -21,12 +22,16 @@ from csms.domain.models import (
     ChargePoint,
     Connector,
     ConnectorStatus,
+    DeviceVariable,
     FrameRecord,
     IdToken,
     MeterReading,
     MeterSample,
     NewTransaction,
+    Reservation,
+    ReservationStatus,
     StatusChange,
+    StoredChargingProfile,
     Transaction,
     TransactionStatus,
 )
@@ -104,6 +109,10 @@ class MemoryStore:
         self._next_frame_id = 1
         self._api_keys: dict[str, ApiKey] = {}
         self._next_api_key_id = 1
+        self._reservations: dict[int, Reservation] = {}
+        self._next_reservation_id = 1
+        self._device_variables: dict[tuple[Any, ...], DeviceVariable] = {}
+        self._charging_profiles: dict[tuple[str, int], StoredChargingProfile] = {}
         self.closed = False
 
     async def close(self) -> None:
@@ -387,6 +396,161 @@ class MemoryStore:
         key = self._api_keys.get(prefix)
         return None if key is None else replace(key)
 
+    # -- ReservationStore --------------------------------------------------------------------------
+
+    async def add_reservation(self, reservation: Reservation) -> Reservation:
+        """Insert under a new id (never reused; `reservation.id` is ignored) and return it as stored."""
+        created = to_utc(reservation.created_at or self._clock())
+        stored = replace(
+            reservation,
+            id=self._next_reservation_id,
+            expiry_date=to_utc(reservation.expiry_date),
+            created_at=created,
+            updated_at=_utc(reservation.updated_at) or created,
+        )
+        self._next_reservation_id += 1
+        self._reservations[stored.id] = stored
+        return replace(stored)
+
+    async def get_reservation(self, reservation_id: int) -> Reservation | None:
+        """Return a copy of the reservation, or None."""
+        r = self._reservations.get(reservation_id)
+        return None if r is None else replace(r)
+
+    async def save_reservation(self, reservation: Reservation) -> None:
+        """Write every field but id and created_at; sets `reservation.updated_at` to now; raises NotFound."""
+        stored = self._reservations.get(reservation.id)
+        if stored is None:
+            raise NotFound(f"reservation {reservation.id}")
+        reservation.updated_at = to_utc(self._clock())
+        self._reservations[reservation.id] = replace(
+            reservation, expiry_date=to_utc(reservation.expiry_date), created_at=stored.created_at
+        )
+
+    async def list_reservations(
+        self,
+        *,
+        charge_point_id: str | None = None,
+        status: ReservationStatus | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> tuple[list[Reservation], str | None]:
+        """Newest first (by id); the cursor is str(id) of the last reservation returned."""
+        before = _id_cursor(cursor)
+        ids = [
+            rid
+            for rid in sorted(self._reservations, reverse=True)
+            if (before is None or rid < before)
+            and (charge_point_id is None or self._reservations[rid].charge_point_id == charge_point_id)
+            and (status is None or self._reservations[rid].status == status)
+        ]
+        page = [replace(self._reservations[rid]) for rid in ids[: _page_limit(limit)]]
+        return page, (str(page[-1].id) if len(ids) > limit else None)
+
+    async def list_due_reservations(self, now: datetime) -> list[Reservation]:
+        """Active reservations with expiry_date at or before `now`, soonest expiry first (then by id)."""
+        cutoff = to_utc(now)
+        due = [
+            r
+            for r in self._reservations.values()
+            if r.status is ReservationStatus.ACTIVE and r.expiry_date <= cutoff
+        ]
+        return [replace(r) for r in sorted(due, key=lambda r: (r.expiry_date, r.id))]
+
+    async def find_active_reservations(self, charge_point_id: str) -> list[Reservation]:
+        """Active reservations of one station, oldest first (by id), expired or not."""
+        return [
+            replace(r)
+            for _, r in sorted(self._reservations.items())
+            if r.charge_point_id == charge_point_id and r.status is ReservationStatus.ACTIVE
+        ]
+
+    async def find_reservation_by_external_id(self, owner: str, external_id: str) -> Reservation | None:
+        """The newest reservation (highest id, any status) a partner made under its own id, or None."""
+        for _, r in sorted(self._reservations.items(), reverse=True):
+            if r.owner == owner and r.external_id == external_id:
+                return replace(r)
+        return None
+
+    # -- DeviceModelStore --------------------------------------------------------------------------
+
+    async def upsert_device_variables(self, variables: Sequence[DeviceVariable]) -> None:
+        """Insert or update each variable by its key; `updated_at` defaults to now; later duplicates win."""
+        now = to_utc(self._clock())
+        for v in variables:
+            self._device_variables[_variable_key(v)] = replace(v, updated_at=_utc(v.updated_at) or now)
+
+    async def list_device_variables(self, charge_point_id: str) -> list[DeviceVariable]:
+        """Ordered by component (None first), variable, then the rest of the key (None first in each)."""
+        mine = [v for v in self._device_variables.values() if v.charge_point_id == charge_point_id]
+        return [replace(v) for v in sorted(mine, key=_variable_order)]
+
+    # -- ChargingProfileStore ----------------------------------------------------------------------
+
+    async def save_charging_profile(self, profile: StoredChargingProfile) -> None:
+        """Insert or replace by (charge_point_id, profile_id); raises TypeError for a non-JSON profile."""
+        # A JSON round trip, as SqlStore stores it: the same values come back and the same ones fail.
+        body = json.loads(json.dumps(profile.profile))
+        self._charging_profiles[(profile.charge_point_id, profile.profile_id)] = replace(
+            profile, profile=body, created_at=to_utc(profile.created_at or self._clock())
+        )
+
+    async def list_charging_profiles(self, charge_point_id: str) -> list[StoredChargingProfile]:
+        """The station's installed profiles ordered by profile_id."""
+        return [
+            replace(p, profile=json.loads(json.dumps(p.profile)))
+            for key, p in sorted(self._charging_profiles.items())
+            if key[0] == charge_point_id
+        ]
+
+    async def delete_charging_profiles(
+        self, charge_point_id: str, *, profile_id: int | None = None, evse_id: int | None = None
+    ) -> int:
+        """Delete the station's profiles matching both filters given (none: all); returns how many."""
+        doomed = [
+            key
+            for key, p in self._charging_profiles.items()
+            if key[0] == charge_point_id
+            and (profile_id is None or p.profile_id == profile_id)
+            and (evse_id is None or p.evse_id == evse_id)
+        ]
+        for key in doomed:
+            del self._charging_profiles[key]
+        return len(doomed)
+
+    # -- AdminStore --------------------------------------------------------------------------------
+
+    async def delete_charge_point(self, charge_point_id: str) -> None:
+        """Delete a charge point, its connectors, status history, device variables and profiles (its
+        transactions, reservations and message log stay); raises NotFound."""
+        if self._charge_points.pop(charge_point_id, None) is None:
+            raise NotFound(f"charge point {charge_point_id!r}")
+        self._connectors = {k: c for k, c in self._connectors.items() if k[0] != charge_point_id}
+        self.status_history = [e for e in self.status_history if e.change.charge_point_id != charge_point_id]
+        self._device_variables = {
+            k: v for k, v in self._device_variables.items() if v.charge_point_id != charge_point_id
+        }
+        self._charging_profiles = {
+            k: p for k, p in self._charging_profiles.items() if k[0] != charge_point_id
+        }
+
+    async def update_id_token(self, token: IdToken) -> None:
+        """Overwrite type, status, expiry_date, group_id_token; sets updated_at (also on `token`)."""
+        stored = self._id_tokens.get(token.id_token)
+        if stored is None:
+            raise NotFound(f"id token {token.id_token!r}")
+        token.updated_at = to_utc(self._clock())
+        stored.type = token.type
+        stored.status = token.status
+        stored.expiry_date = _utc(token.expiry_date)
+        stored.group_id_token = token.group_id_token
+        stored.updated_at = token.updated_at
+
+    async def delete_id_token(self, id_token: str) -> None:
+        """Delete the token; raises NotFound."""
+        if self._id_tokens.pop(id_token, None) is None:
+            raise NotFound(f"id token {id_token!r}")
+
     # -- BatchSink ---------------------------------------------------------------------------------
 
     async def apply_batch(self, items: Sequence[BatchItem]) -> None:
@@ -470,6 +634,27 @@ class MemoryStore:
             status_at=at,
         )
         self.status_history.append(StatusHistoryEntry(replace(change, timestamp=at), received_at))
+
+
+def _variable_key(v: DeviceVariable) -> tuple[Any, ...]:
+    # The same key as SqlStore's device_variables primary key ('' / -1 for None).
+    return (
+        v.charge_point_id,
+        v.component or "",
+        v.component_instance or "",
+        -1 if v.evse_id is None else v.evse_id,
+        -1 if v.connector_id is None else v.connector_id,
+        v.variable,
+        v.variable_instance or "",
+        v.attribute_type,
+    )
+
+
+def _variable_order(v: DeviceVariable) -> tuple[Any, ...]:
+    _, component, component_instance, evse_id, connector_id, variable, variable_instance, attribute = (
+        _variable_key(v)
+    )
+    return (component, variable, component_instance, evse_id, connector_id, variable_instance, attribute)
 
 
 def _station_fields(item: StationFieldsChanged) -> dict[str, Any]:

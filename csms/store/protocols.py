@@ -207,8 +207,6 @@ class BatchSink(Protocol):
         ...
 
 
-
-
 class ReservationStore(Protocol):
     """Reservations; the id is allocated by the store (unique integer, sent to stations as reservationId)."""
 

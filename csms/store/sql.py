@@ -8,6 +8,7 @@ batch in one database transaction with bulk statements.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +42,7 @@ from csms.domain.models import (
     ChargePoint,
     Connector,
     ConnectorStatus,
+    DeviceVariable,
     Direction,
     FrameRecord,
     IdToken,
@@ -48,7 +50,10 @@ from csms.domain.models import (
     MeterSample,
     NewTransaction,
     RegistrationStatus,
+    Reservation,
+    ReservationStatus,
     StatusChange,
+    StoredChargingProfile,
     TokenStatus,
     Transaction,
     TransactionStatus,
@@ -63,13 +68,18 @@ from csms.store.protocols import (
     TransactionMeterChanged,
 )
 from csms.store.tables import (
+    NO_ID,
+    NO_NAME,
     ApiKeyRow,
     Base,
     ChargePointRow,
+    ChargingProfileRow,
     ConnectorRow,
+    DeviceVariableRow,
     IdTokenRow,
     MessageLogRow,
     MeterSampleRow,
+    ReservationRow,
     TransactionEventRow,
     TransactionRow,
     UtcDateTime,
@@ -85,6 +95,22 @@ _TRANSACTIONS: Table = Base.metadata.tables["transactions"]
 _TRANSACTION_EVENTS: Table = Base.metadata.tables["transaction_events"]
 _METER_SAMPLES: Table = Base.metadata.tables["meter_samples"]
 _MESSAGE_LOG: Table = Base.metadata.tables["message_log"]
+_ID_TOKENS: Table = Base.metadata.tables["id_tokens"]
+_RESERVATIONS: Table = Base.metadata.tables["reservations"]
+_DEVICE_VARIABLES: Table = Base.metadata.tables["device_variables"]
+_CHARGING_PROFILES: Table = Base.metadata.tables["charging_profiles"]
+
+# The upsert key of device_variables (its primary key).
+_DEVICE_VARIABLE_KEY = (
+    "charge_point_id",
+    "component",
+    "component_instance",
+    "evse_id",
+    "connector_id",
+    "variable",
+    "variable_instance",
+    "attribute_type",
+)
 
 # Columns a StationFieldsChanged may set; anything else is a caller bug, logged and ignored.
 STATION_FIELDS = frozenset({"firmware_status", "diagnostics_status", "log_status"})
@@ -234,6 +260,94 @@ def _api_key(row: ApiKeyRow) -> ApiKey:
         prefix=row.prefix,
         key_hash=row.key_hash,
         role=row.role,
+        created_at=_utc(row.created_at),
+    )
+
+
+def _reservation(row: ReservationRow) -> Reservation:
+    return Reservation(
+        id=row.id,
+        charge_point_id=row.charge_point_id,
+        evse_id=row.evse_id,
+        id_token=row.id_token,
+        expiry_date=to_utc(row.expiry_date),
+        status=ReservationStatus(row.status),
+        id_token_type=row.id_token_type,
+        group_id_token=row.group_id_token,
+        connector_type=row.connector_type,
+        station_status=row.station_status,
+        transaction_pk=row.transaction_pk,
+        external_id=row.external_id,
+        owner=row.owner,
+        reason=row.reason,
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
+    )
+
+
+def _reservation_values(r: Reservation) -> dict[str, Any]:
+    """The columns `save_reservation` writes: everything but the id and created_at."""
+    return {
+        "charge_point_id": r.charge_point_id,
+        "evse_id": r.evse_id,
+        "id_token": r.id_token,
+        "id_token_type": r.id_token_type,
+        "group_id_token": r.group_id_token,
+        "connector_type": r.connector_type,
+        "expiry_date": r.expiry_date,
+        "status": str(r.status),
+        "station_status": r.station_status,
+        "transaction_pk": r.transaction_pk,
+        "external_id": r.external_id,
+        "owner": r.owner,
+        "reason": r.reason,
+        "updated_at": r.updated_at,
+    }
+
+
+def _device_variable(row: DeviceVariableRow) -> DeviceVariable:
+    return DeviceVariable(
+        charge_point_id=row.charge_point_id,
+        component=row.component or None,
+        variable=row.variable,
+        value=row.value,
+        readonly=row.readonly,
+        component_instance=row.component_instance or None,
+        evse_id=None if row.evse_id == NO_ID else row.evse_id,
+        connector_id=None if row.connector_id == NO_ID else row.connector_id,
+        variable_instance=row.variable_instance or None,
+        attribute_type=row.attribute_type,
+        data_type=row.data_type,
+        updated_at=_utc(row.updated_at),
+    )
+
+
+def _device_variable_values(v: DeviceVariable, now: datetime) -> dict[str, Any]:
+    return {
+        "charge_point_id": v.charge_point_id,
+        "component": v.component or NO_NAME,
+        "component_instance": v.component_instance or NO_NAME,
+        "evse_id": NO_ID if v.evse_id is None else v.evse_id,
+        "connector_id": NO_ID if v.connector_id is None else v.connector_id,
+        "variable": v.variable,
+        "variable_instance": v.variable_instance or NO_NAME,
+        "attribute_type": v.attribute_type,
+        "value": v.value,
+        "readonly": v.readonly,
+        "data_type": v.data_type,
+        "updated_at": v.updated_at or now,
+    }
+
+
+def _charging_profile(row: ChargingProfileRow) -> StoredChargingProfile:
+    return StoredChargingProfile(
+        charge_point_id=row.charge_point_id,
+        evse_id=row.evse_id,
+        profile_id=row.profile_id,
+        purpose=row.purpose,
+        stack_level=row.stack_level,
+        profile=json.loads(row.profile),
+        transaction_pk=row.transaction_pk,
         created_at=_utc(row.created_at),
     )
 
@@ -727,6 +841,273 @@ class SqlStore:
         async with self._sessions() as session:
             row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))
             return None if row is None else _api_key(row)
+
+    # -- ReservationStore --------------------------------------------------------------------------
+
+    async def add_reservation(self, reservation: Reservation) -> Reservation:
+        """Insert a reservation under a newly allocated id (`reservation.id` is ignored) and return it.
+
+        Ids are never reused, even after the newest row is deleted (SQLite AUTOINCREMENT, PostgreSQL
+        sequence). `created_at` defaults to now, `updated_at` to `created_at`.
+        """
+        created = reservation.created_at or self._clock()
+        row = ReservationRow(
+            charge_point_id=reservation.charge_point_id,
+            evse_id=reservation.evse_id,
+            id_token=reservation.id_token,
+            id_token_type=reservation.id_token_type,
+            group_id_token=reservation.group_id_token,
+            connector_type=reservation.connector_type,
+            expiry_date=reservation.expiry_date,
+            status=str(reservation.status),
+            station_status=reservation.station_status,
+            transaction_pk=reservation.transaction_pk,
+            external_id=reservation.external_id,
+            owner=reservation.owner,
+            reason=reservation.reason,
+            created_at=created,
+            updated_at=reservation.updated_at or created,
+        )
+        async with self._sessions.begin() as session:
+            session.add(row)
+        return _reservation(row)
+
+    async def get_reservation(self, reservation_id: int) -> Reservation | None:
+        """Return the reservation with this id, or None."""
+        async with self._sessions() as session:
+            row = await session.get(ReservationRow, reservation_id)
+            return None if row is None else _reservation(row)
+
+    async def save_reservation(self, reservation: Reservation) -> None:
+        """Write every field of `reservation` except its id and created_at.
+
+        Sets `reservation.updated_at` to now, the value written.
+
+        Raises:
+            NotFound: no reservation with `reservation.id`.
+        """
+        reservation.updated_at = self._clock()
+        stmt = (
+            update(_RESERVATIONS)
+            .where(_RESERVATIONS.c.id == reservation.id)
+            .values(_reservation_values(reservation))
+        )
+        async with self._sessions.begin() as session:
+            if _rowcount(await session.execute(stmt)) == 0:
+                raise NotFound(f"reservation {reservation.id}")
+
+    async def list_reservations(
+        self,
+        *,
+        charge_point_id: str | None = None,
+        status: ReservationStatus | None = None,
+        limit: int,
+        cursor: str | None = None,
+    ) -> tuple[list[Reservation], str | None]:
+        """Reservations newest first (by id), optionally of one station and/or one status.
+
+        Returns:
+            (at most `limit` reservations, the cursor for the next page or None if this is the last).
+        """
+        stmt = select(ReservationRow).order_by(ReservationRow.id.desc()).limit(_page_limit(limit) + 1)
+        if charge_point_id is not None:
+            stmt = stmt.where(ReservationRow.charge_point_id == charge_point_id)
+        if status is not None:
+            stmt = stmt.where(ReservationRow.status == str(status))
+        before = _id_cursor(cursor)
+        if before is not None:
+            stmt = stmt.where(ReservationRow.id < before)
+        async with self._sessions() as session:
+            rows = list((await session.scalars(stmt)).all())
+        page = [_reservation(r) for r in rows[:limit]]
+        return page, (str(page[-1].id) if len(rows) > limit else None)
+
+    async def list_due_reservations(self, now: datetime) -> list[Reservation]:
+        """Active reservations whose expiry_date is at or before `now`, soonest expiry first (then by id)."""
+        stmt = (
+            select(ReservationRow)
+            .where(
+                ReservationRow.status == str(ReservationStatus.ACTIVE),
+                ReservationRow.expiry_date <= now,
+            )
+            .order_by(ReservationRow.expiry_date, ReservationRow.id)
+        )
+        async with self._sessions() as session:
+            return [_reservation(r) for r in await session.scalars(stmt)]
+
+    async def find_active_reservations(self, charge_point_id: str) -> list[Reservation]:
+        """Active reservations of one station, oldest first (by id), expired or not."""
+        stmt = (
+            select(ReservationRow)
+            .where(
+                ReservationRow.charge_point_id == charge_point_id,
+                ReservationRow.status == str(ReservationStatus.ACTIVE),
+            )
+            .order_by(ReservationRow.id)
+        )
+        async with self._sessions() as session:
+            return [_reservation(r) for r in await session.scalars(stmt)]
+
+    async def find_reservation_by_external_id(self, owner: str, external_id: str) -> Reservation | None:
+        """The newest reservation (highest id, any status) a partner made under its own id, or None."""
+        stmt = (
+            select(ReservationRow)
+            .where(ReservationRow.owner == owner, ReservationRow.external_id == external_id)
+            .order_by(ReservationRow.id.desc())
+            .limit(1)
+        )
+        async with self._sessions() as session:
+            row = await session.scalar(stmt)
+            return None if row is None else _reservation(row)
+
+    # -- DeviceModelStore --------------------------------------------------------------------------
+
+    async def upsert_device_variables(self, variables: Sequence[DeviceVariable]) -> None:
+        """Insert or update each variable by its key (station, component + instance, EVSE, connector,
+        variable + instance, attribute type), all in one database transaction.
+
+        `updated_at` defaults to now. When the same key appears twice, the later one wins.
+        """
+        if not variables:
+            return
+        now = self._clock()
+        # One row per key: PostgreSQL refuses an upsert that touches the same row twice in one statement.
+        latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for v in variables:
+            values = _device_variable_values(v, now)
+            latest[tuple(values[k] for k in _DEVICE_VARIABLE_KEY)] = values
+        stmt = self._insert(_DEVICE_VARIABLES)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(_DEVICE_VARIABLE_KEY),
+            set_={name: stmt.excluded[name] for name in ("value", "readonly", "data_type", "updated_at")},
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(stmt, list(latest.values()))
+
+    async def list_device_variables(self, charge_point_id: str) -> list[DeviceVariable]:
+        """The station's variables ordered by component (1.6 keys, component None, first), variable, then
+        component instance, EVSE, connector, variable instance and attribute type (None first in each)."""
+        stmt = (
+            select(DeviceVariableRow)
+            .where(DeviceVariableRow.charge_point_id == charge_point_id)
+            .order_by(
+                DeviceVariableRow.component,
+                DeviceVariableRow.variable,
+                DeviceVariableRow.component_instance,
+                DeviceVariableRow.evse_id,
+                DeviceVariableRow.connector_id,
+                DeviceVariableRow.variable_instance,
+                DeviceVariableRow.attribute_type,
+            )
+        )
+        async with self._sessions() as session:
+            return [_device_variable(r) for r in await session.scalars(stmt)]
+
+    # -- ChargingProfileStore ----------------------------------------------------------------------
+
+    async def save_charging_profile(self, profile: StoredChargingProfile) -> None:
+        """Insert or replace the profile by (charge_point_id, profile_id); `created_at` defaults to now.
+
+        Raises:
+            TypeError: `profile.profile` is not JSON-serializable (nothing is written).
+        """
+        values = {
+            "charge_point_id": profile.charge_point_id,
+            "profile_id": profile.profile_id,
+            "evse_id": profile.evse_id,
+            "purpose": profile.purpose,
+            "stack_level": profile.stack_level,
+            "profile": json.dumps(profile.profile),
+            "transaction_pk": profile.transaction_pk,
+            "created_at": profile.created_at or self._clock(),
+        }
+        stmt = self._insert(_CHARGING_PROFILES).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["charge_point_id", "profile_id"],
+            set_={
+                name: stmt.excluded[name] for name in values if name not in ("charge_point_id", "profile_id")
+            },
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(stmt)
+
+    async def list_charging_profiles(self, charge_point_id: str) -> list[StoredChargingProfile]:
+        """The station's installed profiles ordered by profile_id."""
+        stmt = (
+            select(ChargingProfileRow)
+            .where(ChargingProfileRow.charge_point_id == charge_point_id)
+            .order_by(ChargingProfileRow.profile_id)
+        )
+        async with self._sessions() as session:
+            return [_charging_profile(r) for r in await session.scalars(stmt)]
+
+    async def delete_charging_profiles(
+        self, charge_point_id: str, *, profile_id: int | None = None, evse_id: int | None = None
+    ) -> int:
+        """Delete the station's profiles matching `profile_id` and/or `evse_id` (both None: all of them).
+
+        Returns:
+            How many were deleted.
+        """
+        stmt = delete(_CHARGING_PROFILES).where(_CHARGING_PROFILES.c.charge_point_id == charge_point_id)
+        if profile_id is not None:
+            stmt = stmt.where(_CHARGING_PROFILES.c.profile_id == profile_id)
+        if evse_id is not None:
+            stmt = stmt.where(_CHARGING_PROFILES.c.evse_id == evse_id)
+        async with self._sessions.begin() as session:
+            return _rowcount(await session.execute(stmt))
+
+    # -- AdminStore --------------------------------------------------------------------------------
+
+    async def delete_charge_point(self, charge_point_id: str) -> None:
+        """Delete a charge point with its connectors, status history, device variables and charging
+        profiles, in one database transaction. Its transactions (with their meter samples and events),
+        reservations and message log are kept as history.
+
+        Raises:
+            NotFound: no charge point with this id.
+        """
+        async with self._sessions.begin() as session:
+            for table in (_CONNECTORS, _STATUS_HISTORY, _DEVICE_VARIABLES, _CHARGING_PROFILES):
+                await session.execute(delete(table).where(table.c.charge_point_id == charge_point_id))
+            stmt = delete(_CHARGE_POINTS).where(_CHARGE_POINTS.c.charge_point_id == charge_point_id)
+            if _rowcount(await session.execute(stmt)) == 0:
+                # Raising rolls the whole transaction back (nothing of an unknown id was there anyway).
+                raise NotFound(f"charge point {charge_point_id!r}")
+
+    async def update_id_token(self, token: IdToken) -> None:
+        """Overwrite the token's type, status, expiry_date and group_id_token; `updated_at` becomes now
+        (also set on `token`).
+
+        Raises:
+            NotFound: no token with `token.id_token`.
+        """
+        token.updated_at = self._clock()
+        stmt = (
+            update(_ID_TOKENS)
+            .where(_ID_TOKENS.c.id_token == token.id_token)
+            .values(
+                type=token.type,
+                status=str(token.status),
+                expiry_date=token.expiry_date,
+                group_id_token=token.group_id_token,
+                updated_at=token.updated_at,
+            )
+        )
+        async with self._sessions.begin() as session:
+            if _rowcount(await session.execute(stmt)) == 0:
+                raise NotFound(f"id token {token.id_token!r}")
+
+    async def delete_id_token(self, id_token: str) -> None:
+        """Delete the token (transactions keep the id token text they were started with).
+
+        Raises:
+            NotFound: no token with this id_token.
+        """
+        stmt = delete(_ID_TOKENS).where(_ID_TOKENS.c.id_token == id_token)
+        async with self._sessions.begin() as session:
+            if _rowcount(await session.execute(stmt)) == 0:
+                raise NotFound(f"id token {id_token!r}")
 
     # -- BatchSink ---------------------------------------------------------------------------------
 

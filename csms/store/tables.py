@@ -275,3 +275,78 @@ class ApiKeyRow(Base):
     key_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ReservationRow(Base):
+    """A reservation; `id` is the reservationId sent to stations, so it stays a 32-bit integer.
+
+    No foreign key to charge_points: reservations are history and outlive a deleted charge point.
+    """
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        Index("ix_reservations_charge_point_id", "charge_point_id"),
+        Index("ix_reservations_status_expiry_date", "status", "expiry_date"),
+        Index("ix_reservations_owner_external_id", "owner", "external_id"),
+        # AUTOINCREMENT: SQLite must never hand out the id of a deleted newest row again, or a station could
+        # take a new reservation for an old one it still holds (an existing reservationId is replaced).
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String(64))
+    evse_id: Mapped[int | None] = mapped_column(Integer)
+    id_token: Mapped[str] = mapped_column(String(64))
+    id_token_type: Mapped[str] = mapped_column(String(32))
+    group_id_token: Mapped[str | None] = mapped_column(String(64))
+    connector_type: Mapped[str | None] = mapped_column(String(32))
+    expiry_date: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    station_status: Mapped[str | None] = mapped_column(String(32))
+    transaction_pk: Mapped[int | None] = mapped_column(Integer)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# Stored in place of NULL in the key columns of device_variables: NULLs are never equal in a unique key (on
+# SQLite and on PostgreSQL before NULLS NOT DISTINCT), so the upsert would insert duplicates. The store maps
+# them back to None; no real component name is empty and no real EVSE or connector id is negative.
+NO_NAME = ""
+NO_ID = -1
+
+
+class DeviceVariableRow(Base):
+    """One reported configuration value (1.6 key: component ''), keyed by everything that identifies it."""
+
+    __tablename__ = "device_variables"
+
+    charge_point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    component: Mapped[str] = mapped_column(String(64), primary_key=True)
+    component_instance: Mapped[str] = mapped_column(String(64), primary_key=True)
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    variable: Mapped[str] = mapped_column(String(64), primary_key=True)
+    variable_instance: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attribute_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    readonly: Mapped[bool] = mapped_column(Boolean)
+    data_type: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ChargingProfileRow(Base):
+    """A charging profile the CSMS installed; `profile` is the neutral profile as JSON text."""
+
+    __tablename__ = "charging_profiles"
+
+    charge_point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    profile_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evse_id: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(64))
+    stack_level: Mapped[int] = mapped_column(Integer)
+    profile: Mapped[str] = mapped_column(Text)
+    transaction_pk: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

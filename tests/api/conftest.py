@@ -1,4 +1,5 @@
-"""Fixtures for API tests: services on an in-memory store with a fixed clock, an API key, an HTTP client."""
+"""Fixtures for API tests: services and domain on an in-memory store with a fixed clock, API keys, an HTTP
+client whose every response is checked against the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api import create_app
 from csms.config import Config, SecurityConfig
+from csms.domain.core import Domain
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.services import Services
 from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
+from tests.api.openapi_check import OpenApiChecker
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 NOW_TEXT = "2025-01-02T03:04:05.678Z"
@@ -54,10 +57,21 @@ def services(config: Config, store: MemoryStore, writer: BatchedWriter) -> Servi
 
 
 @pytest.fixture
-async def client(services: Services) -> AsyncIterator[ApiClient]:
-    """An HTTP client talking to `create_app(services)` served on a free loopback port."""
-    async with TestClient(TestServer(create_app(services))) as client:
+def domain(services: Services) -> Domain:
+    """The domain services on `services` (no background tasks started)."""
+    return Domain.build(services)
+
+
+@pytest.fixture
+async def client(domain: Domain) -> AsyncIterator[ApiClient]:
+    """An HTTP client talking to `create_app(domain)` served on a free loopback port; every response it
+    receives is validated against the OpenAPI document (a mismatch fails the test)."""
+    app = create_app(domain)
+    failures: list[str] = []
+    app.middlewares.append(OpenApiChecker.shared().middleware(failures))
+    async with TestClient(TestServer(app)) as client:
         yield client
+    assert not failures, "responses that do not match the OpenAPI document:\n" + "\n".join(failures)
 
 
 @pytest.fixture

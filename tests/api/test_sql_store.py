@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api import create_app
 from csms.config import Config, DatabaseConfig, SecurityConfig
+from csms.domain.core import Domain
 from csms.domain.models import (
     ConnectorStatus,
     Direction,
@@ -56,7 +57,7 @@ async def sql_client(sql_store: SqlStore, sql_writer: BatchedWriter) -> AsyncIte
         writer=sql_writer,
         clock=lambda: NOW,
     )
-    async with TestClient(TestServer(create_app(services))) as client:
+    async with TestClient(TestServer(create_app(Domain.build(services)))) as client:
         yield client
 
 

@@ -36,3 +36,10 @@ def test_register_prefers_the_requested_context_then_the_newest() -> None:
     samples = [s("100", context="Transaction.Begin"), s("150", timestamp=later, context="Sample.Periodic")]
     assert energy_register_wh(samples, "Transaction.Begin") == 100
     assert energy_register_wh(samples) == 150
+
+
+def test_values_beyond_a_meter_are_not_energy() -> None:
+    """Huge values and multipliers (schema-valid) give None instead of an overflow."""
+    assert sample_wh(s("1e30", unit="kWh")) is None
+    assert sample_wh(s("5", multiplier=1000000)) is None
+    assert sample_wh(s("5", multiplier=30)) is None

@@ -48,7 +48,7 @@ async def test_require_password_refuses_charge_points_without_one(domain: Domain
 
 
 async def test_boot_answers_the_stored_status_with_the_right_interval(domain: Domain) -> None:
-    """Accepted gets the heartbeat interval; Pending and Rejected get the retry interval; boot data is kept."""
+    """Accepted gets the heartbeat interval; Pending and Rejected get the retry interval; boot data kept."""
     store = domain.services.store
     cfg = domain.services.config.ocpp
     for cp_id, status in (

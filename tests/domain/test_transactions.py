@@ -48,12 +48,12 @@ async def test_unknown_token_still_records_the_transaction(domain: Domain) -> No
 
 
 async def test_meter_values_advance_the_register_and_stop_sets_energy(domain: Domain) -> None:
-    """Register samples update the running energy; the stop meter fixes the total; a second stop is a no-op."""
+    """Register samples update the running energy; the stop meter fixes the total; a second stop is no-op."""
     await setup(domain)
     tx = (
         await domain.transactions.start(NewTransaction("CP", 1, 1, NOW, id_token="TAG", meter_start_wh=1000))
     ).transaction
-    domain.transactions.meter_values(
+    await domain.transactions.meter_values(
         MeterReading("CP", 1, [MeterSample(NOW + timedelta(minutes=1), Decimal("1.75"), unit="kWh")]), tx
     )
     assert tx.energy_wh == 750
@@ -102,6 +102,75 @@ async def test_stop_without_meter_uses_last_register(domain: Domain) -> None:
             NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="tx-c", meter_start_wh=0)
         )
     ).transaction
-    domain.transactions.meter_values(MeterReading("CP", 1, [MeterSample(NOW, Decimal("420"))]), tx)
+    await domain.transactions.meter_values(MeterReading("CP", 1, [MeterSample(NOW, Decimal("420"))]), tx)
     done = await domain.transactions.stop(tx, TransactionStop(NOW))
     assert done.meter_stop_wh == 420 and done.energy_wh == 420
+
+
+class FailingSaves:
+    """Wraps a store so that the next `save_transaction` calls raise (a database hiccup)."""
+
+    def __init__(self, store: object, failures: int) -> None:
+        self._store = store
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def save_transaction(self, tx: object) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("database went away")
+        await self._store.save_transaction(tx)  # type: ignore[attr-defined]
+
+
+async def test_failed_stop_is_applied_again_on_retry(domain: Domain) -> None:
+    """A stop whose save fails leaves nothing in the cache: the station's retry stores the stop."""
+    await setup(domain)
+    svc = domain.transactions
+    tx = (await svc.start(NewTransaction("CP", 1, 1, NOW, id_token="TAG", meter_start_wh=0))).transaction
+    failing = FailingSaves(domain.services.store, failures=1)
+    svc._store = failing  # type: ignore[assignment]
+    try:
+        await svc.stop(tx, TransactionStop(NOW + timedelta(minutes=5), meter_stop_wh=700))
+    except ConnectionError:
+        pass
+    again = await svc.find("CP", tx.ocpp_transaction_id)
+    assert again is not None and again.status is TransactionStatus.ACTIVE
+    await svc.stop(again, TransactionStop(NOW + timedelta(minutes=5), meter_stop_wh=700))
+    stored = await domain.services.store.get_transaction(tx.id)
+    assert stored is not None and stored.status is TransactionStatus.COMPLETED and stored.energy_wh == 700
+
+
+async def test_start_meter_from_first_register_survives_a_reconnect(domain: Domain) -> None:
+    """Without a start register, the first register read is stored at once as the start meter."""
+    await setup(domain)
+    svc = domain.transactions
+    tx = (await svc.start(NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="tx-d"))).transaction
+    await svc.meter_values(MeterReading("CP", 1, [MeterSample(NOW, Decimal("1000"))]), tx)
+    svc.forget_station("CP")  # the station reconnects: the cache is gone
+    reloaded = await svc.find("CP", "tx-d")
+    assert reloaded is not None and reloaded.meter_start_wh == 1000
+    await svc.meter_values(MeterReading("CP", 1, [MeterSample(NOW, Decimal("5000"))]), reloaded)
+    done = await svc.stop(reloaded, TransactionStop(NOW))
+    assert done.energy_wh == 4000
+
+
+async def test_16_same_clock_new_meter_start_is_a_new_transaction(domain: Domain) -> None:
+    """A 1.6 start with the same time and tag but after the first one stopped is a new transaction."""
+    await setup(domain)
+    svc = domain.transactions
+    first = (await svc.start(NewTransaction("CP", 1, 1, NOW, id_token="TAG", meter_start_wh=100))).transaction
+    await svc.stop(first, TransactionStop(NOW, meter_stop_wh=200))
+    second = await svc.start(NewTransaction("CP", 1, 1, NOW, id_token="TAG", meter_start_wh=100))
+    assert not second.duplicate and second.transaction.id != first.id
+
+
+async def test_201_seq_no_is_a_repeat_only_once_applied(domain: Domain) -> None:
+    """is_repeat is false until record_event has run for that seqNo (effects first, then the record)."""
+    await setup(domain)
+    svc = domain.transactions
+    tx = (await svc.start(NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="tx-e", seq_no=0))).transaction
+    assert svc.is_repeat(tx, 0) and not svc.is_repeat(tx, 1)
+    await svc.record_event(tx, 1, "Updated", "MeterValuePeriodic", NOW)
+    assert svc.is_repeat(tx, 1)

@@ -51,11 +51,11 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0001"
+        assert await conn.run_sync(_current) == head == "0002"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
-    """The initial migration's downgrade drops everything its upgrade created."""
+    """Downgrading to base drops everything its upgrade created."""
     await migrate(engine)
 
     def downgrade(connection: Connection) -> list[str]:
@@ -71,3 +71,22 @@ def test_migration_files_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0002_reservations_device_model.py").is_file()
+
+
+async def test_0002_upgrades_a_0001_database_and_downgrades_back(engine: AsyncEngine) -> None:
+    """A database at 0001 gains the reservation, device model and profile tables; 0001 again drops them."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> list[str]:
+        config = alembic_config(connection)
+        (command.downgrade if down else command.upgrade)(config, revision)
+        return sorted(inspect(connection).get_table_names())
+
+    async with engine.begin() as conn:
+        at_0001 = await conn.run_sync(step, "0001")
+    assert "reservations" not in at_0001 and "charge_points" in at_0001
+    await migrate(engine)
+    async with engine.begin() as conn:
+        at_head = set(await conn.run_sync(step, "head"))
+        assert {"reservations", "device_variables", "charging_profiles"} <= at_head
+        assert await conn.run_sync(step, "0001", down=True) == at_0001

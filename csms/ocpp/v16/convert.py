@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from csms.domain.clock import isoformat_z, parse_datetime
+from csms.domain.metering import usable_decimal
 from csms.domain.models import AuthorizationResult, AuthorizationStatus, ConnectorStatus, MeterSample
 from csms.ocpp.errors import ErrorKind
 from csms.ocpp.router import HandlerError
@@ -29,25 +29,33 @@ def evse_of(connector_id: int) -> tuple[int, int]:
     return (connector_id, 1) if connector_id > 0 else (0, 0)
 
 
+ID_TOKEN_MAX = 20  # 1.6 IdToken is CiString20Type
+
+
 def id_tag_info(result: AuthorizationResult) -> dict[str, Any]:
-    """1.6 IdTagInfo; 1.6 has no `Unknown` status, so an unknown token is Invalid."""
+    """1.6 IdTagInfo; 1.6 has no `Unknown` status, so an unknown token is Invalid.
+
+    A group id longer than 1.6's 20 characters (tokens may be 36 long in 2.0.1 and OCPI) cannot be sent
+    as parentIdTag; it is left out rather than making the whole answer invalid.
+    """
     status = "Invalid" if result.status is AuthorizationStatus.UNKNOWN else result.status.value
     info: dict[str, Any] = {"status": status}
     if result.expiry_date is not None:
         info["expiryDate"] = isoformat_z(result.expiry_date)
-    if result.group_id_token is not None:
+    if result.group_id_token is not None and len(result.group_id_token) <= ID_TOKEN_MAX:
         info["parentIdTag"] = result.group_id_token
     return info
 
 
-def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
+def samples(meter_values: list[dict[str, Any]], *, strict: bool = True, log: Any = None) -> list[MeterSample]:
     """1.6 MeterValue[] → samples, with the spec's defaults for omitted fields.
 
     Signed values (format SignedData) carry an opaque blob, not a number; they are not energy readings we
     can compute with and are skipped here (the frame log keeps them verbatim).
 
     Raises:
-        HandlerError: a Raw value that is not a decimal number (PropertyConstraintViolation).
+        HandlerError: (strict only) a Raw value that is not a usable decimal number
+            (PropertyConstraintViolation). With strict=False such samples are skipped and logged.
     """
     out: list[MeterSample] = []
     for mv in meter_values:
@@ -55,14 +63,15 @@ def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
         for sv in mv["sampledValue"]:
             if sv.get("format") == "SignedData":
                 continue
-            try:
-                value = Decimal(sv["value"])
-            except InvalidOperation:
-                raise HandlerError(
-                    ErrorKind.PROPERTY, f"sampledValue.value {sv['value']!r} is not a decimal number"
-                ) from None
-            if not value.is_finite():
-                raise HandlerError(ErrorKind.PROPERTY, f"sampledValue.value {sv['value']!r} is not finite")
+            value = usable_decimal(sv["value"])
+            if value is None:
+                if strict:
+                    raise HandlerError(
+                        ErrorKind.PROPERTY, f"sampledValue.value {sv['value']!r} is not a usable decimal number"
+                    )
+                if log is not None:
+                    log.warning("sample_skipped", value=str(sv["value"])[:50])
+                continue
             unit = sv.get("unit", "Wh")
             out.append(
                 MeterSample(

@@ -15,7 +15,7 @@ async def handle_meter_values(ctx: StationContext, payload: Payload) -> Payload:
         tx = await ctx.domain.transactions.find(ctx.charge_point_id, str(payload["transactionId"]))
         if tx is None:
             ctx.log.warning("meter_values_for_unknown_transaction", transaction_id=payload["transactionId"])
-    ctx.domain.transactions.meter_values(
+    await ctx.domain.transactions.meter_values(
         MeterReading(ctx.charge_point_id, evse_id, samples(payload["meterValue"])), tx
     )
     return {}

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from csms.domain.clock import parse_datetime
+from csms.domain.metering import MAX_MAGNITUDE
 from csms.domain.models import AuthorizationResult, AuthorizationStatus, NewTransaction
-from csms.ocpp.router import Payload, StationContext
+from csms.ocpp.errors import ErrorKind
+from csms.ocpp.router import HandlerError, Payload, StationContext
 from csms.ocpp.v16.convert import evse_of, id_tag_info
 
 
 async def handle_start_transaction(ctx: StationContext, payload: Payload) -> Payload:
-    """Record the transaction (once, even if the station repeats this message after a reconnect)."""
+    """Record the transaction (once, even if the station repeats this message after a reconnect).
+
+    The schema leaves meterStart unbounded; a value no meter can read (≥ 10^15 Wh) would not fit the
+    database either, so it is refused as PropertyConstraintViolation.
+    """
+    if abs(payload["meterStart"]) >= MAX_MAGNITUDE:
+        raise HandlerError(ErrorKind.PROPERTY, "meterStart is out of range")
     evse_id, connector_id = evse_of(payload["connectorId"])
     outcome = await ctx.domain.transactions.start(
         NewTransaction(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from csms.domain.clock import parse_datetime
+from csms.domain.metering import MAX_MAGNITUDE
 from csms.domain.models import MeterReading, TransactionStop
 from csms.ocpp.router import Payload, StationContext
 from csms.ocpp.v16.convert import id_tag_info, samples
@@ -14,18 +15,25 @@ async def handle_stop_transaction(ctx: StationContext, payload: Payload) -> Payl
     The station must be able to delete the message from its queue (OCPP 1.6 §4.10: the CSMS always
     answers StopTransaction), so an unknown id only costs a warning; its samples are kept unattached.
     """
-    data = samples(payload.get("transactionData", []))
+    # Lenient: a sample we cannot use must not make the stop impossible to store (the station would
+    # retry it forever); it is skipped and logged, and the frame log keeps it verbatim.
+    data = samples(payload.get("transactionData", []), strict=False, log=ctx.log)
     tx = await ctx.domain.transactions.find(ctx.charge_point_id, str(payload["transactionId"]))
     if tx is None:
         ctx.log.warning("stop_for_unknown_transaction", transaction_id=payload["transactionId"])
         if data:
-            ctx.domain.transactions.meter_values(MeterReading(ctx.charge_point_id, 0, data))
+            await ctx.domain.transactions.meter_values(MeterReading(ctx.charge_point_id, 0, data))
     else:
+        meter_stop = payload["meterStop"]
+        if abs(meter_stop) >= MAX_MAGNITUDE:
+            # Unusable, but the stop must still be stored: fall back to the last register read.
+            ctx.log.warning("meter_stop_out_of_range", transaction_id=payload["transactionId"])
+            meter_stop = None
         await ctx.domain.transactions.stop(
             tx,
             TransactionStop(
                 stopped_at=parse_datetime(payload["timestamp"]),
-                meter_stop_wh=payload["meterStop"],
+                meter_stop_wh=meter_stop,
                 reason=payload.get("reason", "Local"),  # optional; Local is the default (OCPP 1.6 errata)
                 id_token=payload.get("idTag"),
             ),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from csms.domain.clock import isoformat_z, parse_datetime
+from csms.domain.metering import MAX_MULTIPLIER, usable_decimal
 from csms.domain.models import AuthorizationResult, MeterSample
 
 
@@ -19,21 +19,32 @@ def id_token_info(result: AuthorizationResult) -> dict[str, Any]:
     return info
 
 
-def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
-    """2.0.1 MeterValueType[] → samples: numeric value, unitOfMeasure {unit (default Wh), multiplier}."""
+def samples(meter_values: list[dict[str, Any]], log: Any = None) -> list[MeterSample]:
+    """2.0.1 MeterValueType[] → samples: numeric value, unitOfMeasure {unit (default Wh), multiplier}.
+
+    The schema bounds neither the value nor the multiplier; a sample beyond what a meter can read
+    (|value| ≥ 10^15, |multiplier| > 9) is skipped and logged rather than failing the whole message (an
+    Ended event must stay storable).
+    """
     out: list[MeterSample] = []
     for mv in meter_values:
         ts = parse_datetime(mv["timestamp"])
         for sv in mv["sampledValue"]:
             uom = sv.get("unitOfMeasure", {})
             # str() first: a JSON number arrives as int or float; its shortest repr is the exact text sent.
+            value = usable_decimal(sv["value"])
+            multiplier = uom.get("multiplier", 0)
+            if value is None or abs(multiplier) > MAX_MULTIPLIER:
+                if log is not None:
+                    log.warning("sample_skipped", value=str(sv["value"])[:50], multiplier=multiplier)
+                continue
             out.append(
                 MeterSample(
                     timestamp=ts,
-                    value=Decimal(str(sv["value"])),
+                    value=value,
                     measurand=sv.get("measurand", "Energy.Active.Import.Register"),
                     unit=uom.get("unit", "Wh"),
-                    multiplier=uom.get("multiplier", 0),
+                    multiplier=multiplier,
                     phase=sv.get("phase"),
                     context=sv.get("context", "Sample.Periodic"),
                     location=sv.get("location"),

@@ -9,7 +9,7 @@ from csms.ocpp.v201.convert import samples
 
 async def handle_meter_values(ctx: StationContext, payload: Payload) -> Payload:
     """Store the samples of an EVSE (0 = main meter); in-transaction samples come by TransactionEvent."""
-    ctx.domain.transactions.meter_values(
+    await ctx.domain.transactions.meter_values(
         MeterReading(ctx.charge_point_id, payload["evseId"], samples(payload["meterValue"]))
     )
     return {}

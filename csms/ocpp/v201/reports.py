@@ -2,18 +2,58 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from csms.domain.models import DeviceVariable
+from csms.ocpp.commands import device_model
 from csms.ocpp.router import Payload, StationContext
 
 
+def device_variables(charge_point_id: str, report_data: list[dict[str, Any]]) -> list[DeviceVariable]:
+    """2.0.1 ReportDataType[] → one `DeviceVariable` per component / variable / attribute type.
+
+    A variable reports up to four attributes (Actual, Target, MinSet, MaxSet; `type` defaults to Actual);
+    each becomes its own row. `readonly` is mutability ReadOnly (the default is ReadWrite); a WriteOnly
+    attribute has no value. The component's EVSE and connector, the instances and
+    variableCharacteristics.dataType are kept.
+    """
+    rows: list[DeviceVariable] = []
+    for item in report_data:
+        component, variable = item["component"], item["variable"]
+        evse = component.get("evse") or {}
+        data_type = (item.get("variableCharacteristics") or {}).get("dataType")
+        for attribute in item["variableAttribute"]:
+            rows.append(
+                DeviceVariable(
+                    charge_point_id=charge_point_id,
+                    component=component["name"],
+                    variable=variable["name"],
+                    value=attribute.get("value"),
+                    readonly=attribute.get("mutability", "ReadWrite") == "ReadOnly",
+                    component_instance=component.get("instance"),
+                    evse_id=evse.get("id"),
+                    connector_id=evse.get("connectorId"),
+                    variable_instance=variable.get("instance"),
+                    attribute_type=attribute.get("type", "Actual"),
+                    data_type=data_type,
+                )
+            )
+    return rows
+
+
 async def handle_notify_report(ctx: StationContext, payload: Payload) -> Payload:
-    """Acknowledge a device-model report part (the frame log keeps it; its storage as device model
-    arrives with GetBaseReport in the remote-control work)."""
+    """Store one part of a device model report (the answer to GetBaseReport, OCPP 2.0.1 use case B07)
+    as the station's device model, then acknowledge it. Parts are stored as they arrive (`tbc`: more
+    parts follow)."""
+    rows = device_variables(ctx.charge_point_id, payload.get("reportData", []))
+    await device_model(ctx).record_report(ctx.charge_point_id, rows)
     ctx.log.info(
         "notify_report",
         request_id=payload["requestId"],
         seq_no=payload["seqNo"],
         tbc=payload.get("tbc", False),
         items=len(payload.get("reportData", [])),
+        variables=len(rows),
     )
     return {}
 

@@ -15,6 +15,7 @@ from csms.ocpp.v201.reports import (
     handle_notify_report,
     handle_security_event_notification,
 )
+from csms.ocpp.v201.reservation_status_update import handle_reservation_status_update
 from csms.ocpp.v201.status_notification import handle_status_notification
 from csms.ocpp.v201.transaction_event import handle_transaction_event
 
@@ -31,4 +32,5 @@ ROUTES = route_table(
     Route("FirmwareStatusNotification", handle_firmware_status_notification),
     Route("LogStatusNotification", handle_log_status_notification),
     Route("DataTransfer", handle_data_transfer),
+    Route("ReservationStatusUpdate", handle_reservation_status_update),
 )

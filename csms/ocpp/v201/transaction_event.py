@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from csms.domain.clock import parse_datetime
 from csms.domain.models import (
     AuthorizationResult,
@@ -19,13 +21,16 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
 
     Events can arrive late and out of order after an offline period (`offline=true`): an Updated or Ended
     event for a transaction we have not seen creates it, because the station's record is the truth.
+    The seqNo is recorded only after the event's effects are stored, so an event that failed halfway is
+    applied again when the station retries it (a repeat is recognised by its seqNo).
     The answer carries idTokenInfo whenever the request carried an idToken (OCPP 2.0.1 E05/E07).
     """
     event_type = payload["eventType"]
     info = payload["transactionInfo"]
+    seq_no = payload["seqNo"]
     timestamp = parse_datetime(payload["timestamp"])
     token = payload.get("idToken")
-    data = samples(payload.get("meterValue", []))
+    data = samples(payload.get("meterValue", []), log=ctx.log)
     offline = payload.get("offline", False)
     transactions = ctx.domain.transactions
 
@@ -35,6 +40,7 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
             auth = AuthorizationResult(AuthorizationStatus.ACCEPTED)
         else:
             auth = await ctx.domain.authorization.authorize(token["idToken"])
+    answer = {"idTokenInfo": id_token_info(auth)} if auth is not None else {}
 
     tx = await transactions.find(ctx.charge_point_id, info["transactionId"])
     if tx is None:
@@ -43,7 +49,7 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
                 "transaction_event_before_start",
                 transaction_id=info["transactionId"],
                 event_type=event_type,
-                seq_no=payload["seqNo"],
+                seq_no=seq_no,
             )
         evse = payload.get("evse", {})
         outcome = await transactions.start(
@@ -58,41 +64,38 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
                 reservation_id=payload.get("reservationId"),
                 remote_start_id=info.get("remoteStartId"),
                 charging_state=info.get("chargingState"),
-                seq_no=payload["seqNo"],
+                seq_no=seq_no,  # recorded together with the new transaction, in one write
                 offline=offline,
             ),
             data,
         )
         tx = outcome.transaction
-        fresh = not outcome.duplicate
-        data = []  # already recorded with the start
-    else:
-        fresh = await transactions.record_event(
-            tx, payload["seqNo"], event_type, payload["triggerReason"], timestamp
-        )
-        if fresh:
-            await transactions.update(
-                tx,
-                id_token=token["idToken"] if token else None,
-                id_token_type=token["type"] if token else None,
-                charging_state=info.get("chargingState"),
-                offline=offline,
-            )
-            if data and event_type != "Ended":
-                transactions.meter_values(MeterReading(ctx.charge_point_id, tx.evse_id, data), tx)
-        else:
-            ctx.log.info(
-                "transaction_event_repeated", transaction_id=tx.ocpp_transaction_id, seq_no=payload["seqNo"]
-            )
+        if event_type == "Ended" and not outcome.duplicate:
+            await transactions.stop(tx, _stop(info, timestamp, token), [])
+        return answer
 
-    if fresh and event_type == "Ended":
-        await transactions.stop(
-            tx,
-            TransactionStop(
-                stopped_at=timestamp,
-                reason=info.get("stoppedReason", "Local"),  # absent means Local (OCPP 2.0.1 E06)
-                id_token=token["idToken"] if token else None,
-            ),
-            data,
-        )
-    return {"idTokenInfo": id_token_info(auth)} if auth is not None else {}
+    if transactions.is_repeat(tx, seq_no):
+        ctx.log.info("transaction_event_repeated", transaction_id=tx.ocpp_transaction_id, seq_no=seq_no)
+        return answer
+    await transactions.update(
+        tx,
+        id_token=token["idToken"] if token else None,
+        id_token_type=token["type"] if token else None,
+        charging_state=info.get("chargingState"),
+        offline=offline,
+    )
+    if event_type == "Ended":
+        await transactions.stop(tx, _stop(info, timestamp, token), data)
+    elif data:
+        await transactions.meter_values(MeterReading(ctx.charge_point_id, tx.evse_id, data), tx)
+    if not await transactions.record_event(tx, seq_no, event_type, payload["triggerReason"], timestamp):
+        ctx.log.info("transaction_event_repeated", transaction_id=tx.ocpp_transaction_id, seq_no=seq_no)
+    return answer
+
+
+def _stop(info: Payload, timestamp: datetime, token: Payload | None) -> TransactionStop:
+    return TransactionStop(
+        stopped_at=timestamp,
+        reason=info.get("stoppedReason", "Local"),  # absent means Local (OCPP 2.0.1 E06)
+        id_token=token["idToken"] if token else None,
+    )

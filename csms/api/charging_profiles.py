@@ -1,0 +1,121 @@
+"""`/charge-points/{charge_point_id}/charging-profile`: install (PUT), clear (DELETE) and list (GET) the
+charging profiles the CSMS set on a station.
+
+A profile is stored only once the station accepted it; clearing deletes the stored ones the station
+confirmed cleared (Accepted) or does not have (Unknown).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from csms.api.auth import add_route
+from csms.api.commands import known_charge_point
+from csms.api.errors import not_found
+from csms.api.params import MAX_ID, get_domain, int_query, read_model
+from csms.api.responses import json_response
+from csms.api.results import command_response
+from csms.api.schemas import ChargingProfileSet
+from csms.api.serialize import charging_profile_json
+from csms.api.sessions import session_completed
+from csms.domain.commands import (
+    ChargingProfile,
+    ChargingSchedulePeriod,
+    ClearChargingProfile,
+    Outcome,
+    SetChargingProfile,
+)
+from csms.domain.models import StoredChargingProfile, TransactionStatus
+
+# Statuses of ClearChargingProfile after which the station holds no matching profile.
+CLEARED = frozenset({"Accepted", "Unknown"})
+
+
+async def handle_list_charging_profiles(request: web.Request) -> web.Response:
+    """`GET /charge-points/{charge_point_id}/charging-profile`: `{"items": [...]}`, the profiles the
+    station accepted and that were not cleared since; 404 unknown charge point."""
+    domain = get_domain(request)
+    charge_point_id = await known_charge_point(request)
+    profiles = await domain.services.store.list_charging_profiles(charge_point_id)
+    return json_response({"items": [charging_profile_json(p) for p in profiles]})
+
+
+async def handle_set_charging_profile(request: web.Request) -> web.Response:
+    """`PUT /charge-points/{charge_point_id}/charging-profile`: SetChargingProfile; 200 `{"command",
+    "profile"}` where `profile` is the stored profile when the station accepted, else null.
+
+    Errors: 400, 404 unknown charge point or session (`session_id` of another station counts as unknown),
+    409 `session_completed` / offline / not supported, 502 CALLERROR, 504 no answer.
+    """
+    domain = get_domain(request)
+    services = domain.services
+    body = await read_model(request, ChargingProfileSet)
+    charge_point_id = await known_charge_point(request)
+    ocpp_transaction_id = None
+    if body.session_id is not None:
+        await services.writer.sync()
+        tx = await services.store.get_transaction(body.session_id) if body.session_id <= MAX_ID else None
+        if tx is None or tx.charge_point_id != charge_point_id:
+            raise not_found(f"session {body.session_id} of charge point {charge_point_id!r}")
+        if tx.status is TransactionStatus.COMPLETED:
+            raise session_completed(tx)
+        ocpp_transaction_id = tx.ocpp_transaction_id
+    stored = body.stored_json()
+    profile = ChargingProfile(
+        id=body.id,
+        stack_level=body.stack_level,
+        purpose=stored["purpose"],
+        kind=body.kind,
+        rate_unit=body.rate_unit,
+        periods=[ChargingSchedulePeriod(p.start_period, p.limit, p.number_phases) for p in body.periods],
+        ocpp_transaction_id=ocpp_transaction_id,
+        recurrency_kind=body.recurrency_kind,
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+        duration=body.duration,
+        start_schedule=body.start_schedule,
+        min_charging_rate=body.min_charging_rate,
+    )
+    result = await domain.commands.send(charge_point_id, SetChargingProfile(body.evse_id, profile))
+    saved = None
+    if result.accepted:
+        saved = StoredChargingProfile(
+            charge_point_id=charge_point_id,
+            evse_id=body.evse_id,
+            profile_id=body.id,
+            purpose=stored["purpose"],
+            stack_level=body.stack_level,
+            profile=stored,
+            transaction_pk=body.session_id,
+            created_at=services.clock(),
+        )
+        await services.store.save_charging_profile(saved)
+    extra = {"profile": charging_profile_json(saved) if saved is not None else None}
+    return command_response(result, charge_point_id, extra=extra)
+
+
+async def handle_clear_charging_profile(request: web.Request) -> web.Response:
+    """`DELETE /charge-points/{charge_point_id}/charging-profile?profile_id=&evse_id=`: ClearChargingProfile
+    (neither: every profile); 200 `{"command", "deleted"}` with how many stored profiles were removed.
+
+    Errors: 400, 404 unknown charge point, 409 offline / not supported, 502 CALLERROR, 504 no answer.
+    """
+    domain = get_domain(request)
+    profile_id = int_query(request, "profile_id", maximum=2**31 - 1)
+    evse_id = int_query(request, "evse_id", maximum=2**31 - 1)
+    charge_point_id = await known_charge_point(request)
+    result = await domain.commands.send(charge_point_id, ClearChargingProfile(profile_id, evse_id))
+    deleted = 0
+    if result.outcome is Outcome.ANSWERED and result.status in CLEARED:
+        deleted = await domain.services.store.delete_charging_profiles(
+            charge_point_id, profile_id=profile_id, evse_id=evse_id
+        )
+    return command_response(result, charge_point_id, extra={"deleted": deleted})
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the charging profile routes on the API sub-application."""
+    path = "/charge-points/{charge_point_id}/charging-profile"
+    add_route(app, "GET", path, handle_list_charging_profiles)
+    add_route(app, "PUT", path, handle_set_charging_profile)
+    add_route(app, "DELETE", path, handle_clear_charging_profile)

@@ -1,0 +1,116 @@
+"""`/reservations`: hold an EVSE for an id token, list and show reservations, cancel one.
+
+A reservation is created only when the station accepts it (`ReservationService.create` sends ReserveNow
+and stores the outcome); its refusal or silence becomes an API error (see `csms.api.results`) and the
+record left behind is `rejected` or `failed`, never `active`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from csms.api.auth import add_route
+from csms.api.errors import invalid_request, not_found
+from csms.api.params import (
+    MAX_ID,
+    choice_query,
+    cursor_errors,
+    get_domain,
+    int_path_param,
+    page_params,
+    pick_evse,
+    read_model,
+)
+from csms.api.responses import json_response, page_response
+from csms.api.results import reservation_failure
+from csms.api.schemas import ReservationCreate
+from csms.api.serialize import reservation_json
+from csms.domain.models import ReservationStatus
+from csms.domain.reservations import ReservationError
+
+
+async def handle_create_reservation(request: web.Request) -> web.Response:
+    """`POST /reservations`: 201 with the reservation once the station accepted it.
+
+    Errors: 400 (bad field, expiry not in the future), 404 unknown charge point, 409 offline / occupied /
+    faulted / unavailable / rejected, 502 CALLERROR, 504 the station did not answer (no active
+    reservation is left behind in any of these cases).
+    """
+    domain = get_domain(request)
+    services = domain.services
+    body = await read_model(request, ReservationCreate)
+    evse_id = pick_evse(body.evse_id, body.connector_id)
+    if body.expiry_date <= services.clock():
+        raise invalid_request("expiry_date", "must be in the future")
+    if await services.store.get_charge_point(body.charge_point_id) is None:
+        raise not_found(f"charge point {body.charge_point_id!r}")
+    id_token_type = body.id_token_type
+    if id_token_type is None:
+        token = await services.store.get_id_token(body.id_tag)
+        id_token_type_text = token.type if token is not None else "Central"
+    else:
+        id_token_type_text = str(id_token_type)
+    try:
+        reservation = await domain.reservations.create(
+            charge_point_id=body.charge_point_id,
+            evse_id=evse_id or None,
+            id_token=body.id_tag,
+            expiry_date=body.expiry_date,
+            id_token_type=id_token_type_text,
+            group_id_token=body.group_id_token,
+            connector_type=body.connector_type,
+        )
+    except ReservationError as exc:
+        raise reservation_failure(exc) from None
+    location = request.app.router["reservation"].url_for(reservation_id=str(reservation.id))
+    return json_response(reservation_json(reservation), status=201, headers={"Location": str(location)})
+
+
+async def handle_list_reservations(request: web.Request) -> web.Response:
+    """`GET /reservations?charge_point_id=&status=&limit=&cursor=`: a page of reservations, newest first."""
+    services = get_domain(request).services
+    page = page_params(request)
+    status = choice_query(request, "status", ReservationStatus)
+    charge_point_id = request.query.get("charge_point_id") or None
+    await services.writer.sync()
+    with cursor_errors(page):
+        reservations, next_cursor = await services.store.list_reservations(
+            charge_point_id=charge_point_id, status=status, limit=page.limit, cursor=page.cursor
+        )
+    return page_response(request, [reservation_json(r) for r in reservations], next_cursor, page.limit)
+
+
+async def handle_get_reservation(request: web.Request) -> web.Response:
+    """`GET /reservations/{reservation_id}`: one reservation; 404 when unknown."""
+    services = get_domain(request).services
+    reservation_id = int_path_param(request, "reservation_id")
+    await services.writer.sync()
+    reservation = await services.store.get_reservation(reservation_id) if reservation_id <= MAX_ID else None
+    if reservation is None:
+        raise not_found(f"reservation {reservation_id}")
+    return json_response(reservation_json(reservation))
+
+
+async def handle_cancel_reservation(request: web.Request) -> web.Response:
+    """`DELETE /reservations/{reservation_id}`: 204 once the station confirmed the cancellation.
+
+    Errors: 404 unknown, 409 not active (used, expired, cancelled...) or the station offline or refusing,
+    502 CALLERROR, 504 no answer (the reservation stays active then).
+    """
+    domain = get_domain(request)
+    reservation_id = int_path_param(request, "reservation_id")
+    if reservation_id > MAX_ID:
+        raise not_found(f"reservation {reservation_id}")
+    try:
+        await domain.reservations.cancel(reservation_id)
+    except ReservationError as exc:
+        raise reservation_failure(exc) from None
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the reservation routes on the API sub-application."""
+    add_route(app, "GET", "/reservations", handle_list_reservations, name="reservations")
+    add_route(app, "POST", "/reservations", handle_create_reservation)
+    add_route(app, "GET", "/reservations/{reservation_id}", handle_get_reservation, name="reservation")
+    add_route(app, "DELETE", "/reservations/{reservation_id}", handle_cancel_reservation)

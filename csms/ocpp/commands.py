@@ -1,0 +1,136 @@
+"""What both versions' command tables share: the translation type, its errors, and JSON helpers.
+
+Each version has one table, `csms/ocpp/v16/commands.py` and `csms/ocpp/v201/commands.py`, from a
+version-neutral command type (`csms.domain.commands`) to a `Translation`:
+
+    action, payload = translation.build(command)          # may raise Inexpressible: nothing is sent
+    outcome = await session.call(action, payload)          # one CALL, see StationSession.execute
+    result = translation.parse(command, outcome.payload)  # CommandResult(ANSWERED, status, data)
+    if translation.record: await translation.record(ctx, command, result)
+
+`build` and `parse` are pure functions (tested without a socket); `record` is the optional side effect
+of an answer (storing a 1.6 configuration as device model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Generic, TypeVar
+
+from csms.domain.commands import CommandResult, Outcome
+from csms.domain.device_model import DeviceModelService
+from csms.ocpp.router import StationContext
+
+Payload = dict[str, Any]
+C = TypeVar("C")
+
+TENTH = Decimal("0.1")
+
+
+class Inexpressible(Exception):
+    """The command (with these values) has no form in this OCPP version; it becomes NOT_SUPPORTED and
+    nothing is sent. The message says why, for the caller."""
+
+
+@dataclass(frozen=True, slots=True)
+class Translation(Generic[C]):
+    """How one command type travels in one OCPP version.
+
+    Attributes:
+        build: the command → (action, request payload); raises `Inexpressible`.
+        parse: the command and the station's (schema-valid) response payload → an ANSWERED result.
+        record: optional; runs after `parse` with the connection's context, e.g. to store what the
+            station reported. A failure there is logged and does not change the result.
+    """
+
+    build: Callable[[C], tuple[str, Payload]]
+    parse: Callable[[C, Payload], CommandResult]
+    record: Callable[[StationContext, C, CommandResult], Awaitable[None]] | None = None
+
+
+#: One version's surface: command type → translation. A type missing here is NOT_SUPPORTED.
+CommandTable = Mapping[type[Any], Translation[Any]]
+
+
+def answered(payload: Payload, status: str | None = None, **data: Any) -> CommandResult:
+    """An ANSWERED result with the station's status word and, in domain words, the rest.
+
+    `status` defaults to the payload's `status`. A 2.0.1 `statusInfo` becomes `data["reason_code"]` (and
+    `data["additional_info"]` when given); keyword arguments whose value is None are left out.
+    """
+    out = {key: value for key, value in data.items() if value is not None}
+    info = payload.get("statusInfo")
+    if isinstance(info, dict):
+        out.update(status_info(info))
+    return CommandResult(Outcome.ANSWERED, status=status or payload.get("status"), data=out)
+
+
+def status_info(info: Mapping[str, Any]) -> dict[str, Any]:
+    """2.0.1 StatusInfoType → {"reason_code", "additional_info"?}."""
+    out: dict[str, Any] = {"reason_code": info["reasonCode"]}
+    if "additionalInfo" in info:
+        out["additional_info"] = info["additionalInfo"]
+    return out
+
+
+def json_number(value: Decimal) -> int | float:
+    """A Decimal as a JSON number orjson can write: int when integral, else the nearest float.
+
+    orjson cannot serialize Decimal. The float is safe for the values we send (limits and rates already
+    rounded to 0.1 by `tenths`, or other decimals of at most 15 significant digits): a double holds every
+    such decimal closely enough that its shortest repr, which is what orjson writes, is the decimal's own
+    text (float(Decimal("16.1")) is written "16.1"), so the station reads exactly the value we meant, and
+    `Decimal(str(x)) % 0.1 == 0` (the 1.6 schema's multipleOf check) holds.
+
+    Raises:
+        Inexpressible: NaN or infinity (no JSON number exists).
+    """
+    if not value.is_finite():
+        raise Inexpressible(f"{value} is not a number a station can take")
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def tenths(value: Decimal) -> int | float:
+    """A charging limit or rate as a JSON number with at most one decimal.
+
+    OCPP 1.6 SetChargingProfile has `multipleOf: 0.1` for `limit` and `minChargingRate`; OCPP 2.0.1 says
+    "accepts at most one digit fraction (e.g. 8.1)". The value is rounded toward zero: a limit is an
+    upper bound, so rounding down never allows more current or power than asked (16.19 A → 16.1 A).
+    """
+    return json_number(value.quantize(TENTH, rounding=ROUND_DOWN))
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with every Decimal (in nested lists and dicts too) turned into a JSON number."""
+    if isinstance(value, Decimal):
+        return json_number(value)
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def transaction_id_16(ocpp_transaction_id: str) -> int:
+    """A 1.6 transactionId (an integer the CSMS allocated) from the neutral string form.
+
+    Raises:
+        Inexpressible: not an integer (e.g. a 2.0.1 transaction id sent to a 1.6 station).
+    """
+    try:
+        return int(ocpp_transaction_id)
+    except ValueError:
+        raise Inexpressible(f"transaction id {ocpp_transaction_id!r} is not a 1.6 transactionId") from None
+
+
+def device_model(ctx: StationContext) -> DeviceModelService:
+    """The device model service for a handler or a command's `record` step.
+
+    Built from the shared store and clock until `Domain` carries one (then: `ctx.domain.device_model`);
+    this is the one place to change.
+    """
+    return DeviceModelService(ctx.domain.services.store, ctx.domain.services.clock)

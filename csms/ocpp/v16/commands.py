@@ -1,0 +1,312 @@
+"""OCPP 1.6J: every version-neutral command the CSMS can send, as a CALL and back — the whole outbound
+1.6 surface in one table (`COMMANDS`).
+
+Translation rules (neutral words → 1.6):
+- EVSE N is 1.6 connector N (with connector 1, `csms.domain.models`); EVSE 0 / None is connector 0, the
+  charge point. A neutral connector id other than 1 on an EVSE has no 1.6 form (NOT_SUPPORTED).
+- Id tokens are idTags; a group id token is parentIdTag where 1.6 has one (ReserveNow); the id token
+  type has no 1.6 form and is dropped.
+- Transaction ids are the integers the CSMS allocated (str(int) in the neutral form).
+- Reset: soft / on_idle → Soft, hard / immediate → Hard; 1.6 cannot reset a single EVSE.
+- GetBaseReport is a GetConfiguration of every key; its answer (and every GetConfiguration answer) is
+  stored as the station's device model.
+- Absent optional fields are left out, never null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from csms.domain.clock import isoformat_z
+from csms.domain.commands import (
+    CancelReservation,
+    ChangeAvailability,
+    ChangeConfiguration,
+    ChargingProfile,
+    ClearCache,
+    ClearChargingProfile,
+    CommandResult,
+    DataTransfer,
+    GetBaseReport,
+    GetConfiguration,
+    ReserveNow,
+    Reset,
+    ResetKind,
+    SetChargingProfile,
+    StartSession,
+    StopSession,
+    TriggerMessage,
+    UnlockConnector,
+)
+from csms.ocpp.commands import (
+    CommandTable,
+    Inexpressible,
+    Payload,
+    Translation,
+    answered,
+    device_model,
+    jsonable,
+    tenths,
+    transaction_id_16,
+)
+from csms.ocpp.router import StationContext
+
+RESET_TYPES = {
+    ResetKind.SOFT: "Soft",
+    ResetKind.ON_IDLE: "Soft",
+    ResetKind.HARD: "Hard",
+    ResetKind.IMMEDIATE: "Hard",
+}
+# Neutral (2.0.1) charging profile purposes → 1.6 ChargingProfilePurposeType; the 1.6 word is taken too.
+PURPOSES = {
+    "TxProfile": "TxProfile",
+    "TxDefaultProfile": "TxDefaultProfile",
+    "ChargingStationMaxProfile": "ChargePointMaxProfile",
+    "ChargePointMaxProfile": "ChargePointMaxProfile",
+}
+
+
+def connector_of(evse_id: int | None, connector_id: int | None = None) -> int:
+    """The 1.6 connectorId of a neutral EVSE (and connector): EVSE N → N, None → 0.
+
+    Raises:
+        Inexpressible: a connector other than 1 on an EVSE (1.6 has one connector per connector id).
+    """
+    if evse_id and connector_id not in (None, 1):
+        raise Inexpressible(f"OCPP 1.6 has no connector {connector_id} on EVSE {evse_id}")
+    return evse_id or 0
+
+
+def purpose_16(purpose: str) -> str:
+    """The 1.6 ChargingProfilePurposeType word.
+
+    Raises:
+        Inexpressible: a purpose 1.6 does not have (ChargingStationExternalConstraints).
+    """
+    try:
+        return PURPOSES[purpose]
+    except KeyError:
+        raise Inexpressible(f"OCPP 1.6 has no charging profile purpose {purpose}") from None
+
+
+def charging_profile(profile: ChargingProfile) -> Payload:
+    """1.6 ChargingProfile (csChargingProfiles / RemoteStartTransaction.chargingProfile)."""
+    schedule: Payload = {
+        "chargingRateUnit": profile.rate_unit,
+        "chargingSchedulePeriod": [
+            {"startPeriod": p.start_period, "limit": tenths(p.limit)}
+            | ({"numberPhases": p.number_phases} if p.number_phases is not None else {})
+            for p in profile.periods
+        ],
+    }
+    if profile.duration is not None:
+        schedule["duration"] = profile.duration
+    if profile.start_schedule is not None:
+        schedule["startSchedule"] = isoformat_z(profile.start_schedule)
+    if profile.min_charging_rate is not None:
+        schedule["minChargingRate"] = tenths(profile.min_charging_rate)
+    out: Payload = {
+        "chargingProfileId": profile.id,
+        "stackLevel": profile.stack_level,
+        "chargingProfilePurpose": purpose_16(profile.purpose),
+        "chargingProfileKind": profile.kind,
+    }
+    if profile.ocpp_transaction_id is not None:
+        out["transactionId"] = transaction_id_16(profile.ocpp_transaction_id)
+    if profile.recurrency_kind is not None:
+        out["recurrencyKind"] = profile.recurrency_kind
+    if profile.valid_from is not None:
+        out["validFrom"] = isoformat_z(profile.valid_from)
+    if profile.valid_to is not None:
+        out["validTo"] = isoformat_z(profile.valid_to)
+    out["chargingSchedule"] = schedule
+    return out
+
+
+def status_only(command: Any, payload: Payload) -> CommandResult:
+    """Parse a response whose only field is `status`."""
+    return answered(payload)
+
+
+# -- StartSession / StopSession ----------------------------------------------------------------------
+
+
+def build_start_session(command: StartSession) -> tuple[str, Payload]:
+    """RemoteStartTransaction; connectorId only for a given EVSE, the profile must be a TxProfile."""
+    payload: Payload = {"idTag": command.id_token}
+    if command.evse_id:
+        payload["connectorId"] = command.evse_id
+    if command.charging_profile is not None:
+        if purpose_16(command.charging_profile.purpose) != "TxProfile":
+            raise Inexpressible("a remote start's charging profile must be a TxProfile")
+        payload["chargingProfile"] = charging_profile(command.charging_profile)
+    return "RemoteStartTransaction", payload
+
+
+def build_stop_session(command: StopSession) -> tuple[str, Payload]:
+    """RemoteStopTransaction of the integer transactionId."""
+    return "RemoteStopTransaction", {"transactionId": transaction_id_16(command.ocpp_transaction_id)}
+
+
+# -- reservations -------------------------------------------------------------------------------------
+
+
+def build_reserve_now(command: ReserveNow) -> tuple[str, Payload]:
+    """ReserveNow; EVSE None / 0 is connector 0 (needs ReserveConnectorZeroSupported on the station)."""
+    payload: Payload = {
+        "connectorId": command.evse_id or 0,
+        "expiryDate": isoformat_z(command.expiry),
+        "idTag": command.id_token,
+        "reservationId": command.reservation_id,
+    }
+    if command.group_id_token is not None:
+        payload["parentIdTag"] = command.group_id_token
+    return "ReserveNow", payload
+
+
+def build_cancel_reservation(command: CancelReservation) -> tuple[str, Payload]:
+    """CancelReservation."""
+    return "CancelReservation", {"reservationId": command.reservation_id}
+
+
+# -- station control ----------------------------------------------------------------------------------
+
+
+def build_unlock_connector(command: UnlockConnector) -> tuple[str, Payload]:
+    """UnlockConnector of connector = EVSE."""
+    return "UnlockConnector", {"connectorId": connector_of(command.evse_id, command.connector_id)}
+
+
+def build_reset(command: Reset) -> tuple[str, Payload]:
+    """Reset Soft / Hard of the whole charge point (EVSE 0 counts as the whole charge point)."""
+    if command.evse_id:
+        raise Inexpressible("OCPP 1.6 cannot reset a single EVSE")
+    return "Reset", {"type": RESET_TYPES[ResetKind(command.kind)]}
+
+
+def build_change_availability(command: ChangeAvailability) -> tuple[str, Payload]:
+    """ChangeAvailability of connector = EVSE (0: the whole charge point)."""
+    return "ChangeAvailability", {
+        "connectorId": connector_of(command.evse_id, command.connector_id),
+        "type": "Operative" if command.operative else "Inoperative",
+    }
+
+
+def build_trigger_message(command: TriggerMessage) -> tuple[str, Payload]:
+    """TriggerMessage; connectorId only for a given EVSE."""
+    payload: Payload = {"requestedMessage": command.message}
+    if command.evse_id:
+        payload["connectorId"] = connector_of(command.evse_id, command.connector_id)
+    return "TriggerMessage", payload
+
+
+def build_clear_cache(command: ClearCache) -> tuple[str, Payload]:
+    """ClearCache."""
+    return "ClearCache", {}
+
+
+def build_data_transfer(command: DataTransfer) -> tuple[str, Payload]:
+    """DataTransfer; 1.6 `data` is a string, so anything else is sent JSON-encoded."""
+    payload: Payload = {"vendorId": command.vendor_id}
+    if command.message_id is not None:
+        payload["messageId"] = command.message_id
+    if command.data is not None:
+        data = command.data
+        payload["data"] = data if isinstance(data, str) else orjson.dumps(jsonable(data)).decode()
+    return "DataTransfer", payload
+
+
+def parse_data_transfer(command: DataTransfer, payload: Payload) -> CommandResult:
+    """status, and the station's `data` string as sent (not decoded: 1.6 data is opaque text)."""
+    return answered(payload, data=payload.get("data"))
+
+
+# -- configuration ------------------------------------------------------------------------------------
+
+
+def build_get_configuration(command: GetConfiguration) -> tuple[str, Payload]:
+    """GetConfiguration of the given keys, or of every key when none are given."""
+    return "GetConfiguration", {"key": list(command.keys)} if command.keys else {}
+
+
+def parse_configuration(command: Any, payload: Payload) -> CommandResult:
+    """GetConfiguration.conf → status Accepted (the station answered; 1.6 has no status here) and
+    data {"configuration": [{"key", "value" (None when not revealed), "readonly"}], "unknown_keys": [...]}."""
+    configuration = [
+        {"key": item["key"], "value": item.get("value"), "readonly": item["readonly"]}
+        for item in payload.get("configurationKey", [])
+    ]
+    return answered(
+        payload,
+        status="Accepted",
+        configuration=configuration,
+        unknown_keys=list(payload.get("unknownKey", [])),
+    )
+
+
+async def record_configuration(ctx: StationContext, command: Any, result: CommandResult) -> None:
+    """Store the reported keys as the station's device model (component None)."""
+    await device_model(ctx).record_configuration(ctx.charge_point_id, result.data.get("configuration", []))
+
+
+def build_change_configuration(command: ChangeConfiguration) -> tuple[str, Payload]:
+    """ChangeConfiguration of one key."""
+    return "ChangeConfiguration", {"key": command.key, "value": command.value}
+
+
+def build_get_base_report(command: GetBaseReport) -> tuple[str, Payload]:
+    """1.6 has no device model reports: every key is read with GetConfiguration instead."""
+    return "GetConfiguration", {}
+
+
+def parse_base_report(command: GetBaseReport, payload: Payload) -> CommandResult:
+    """Like GetConfiguration, plus the request id the caller chose (nothing more will follow)."""
+    result = parse_configuration(command, payload)
+    result.data["request_id"] = command.request_id
+    return result
+
+
+# -- smart charging -----------------------------------------------------------------------------------
+
+
+def build_set_charging_profile(command: SetChargingProfile) -> tuple[str, Payload]:
+    """SetChargingProfile on connector = EVSE (0: the charge point, e.g. ChargePointMaxProfile)."""
+    return "SetChargingProfile", {
+        "connectorId": command.evse_id,
+        "csChargingProfiles": charging_profile(command.profile),
+    }
+
+
+def build_clear_charging_profile(command: ClearChargingProfile) -> tuple[str, Payload]:
+    """ClearChargingProfile by id and/or connector / purpose / stack level (none: every profile)."""
+    payload: Payload = {}
+    if command.profile_id is not None:
+        payload["id"] = command.profile_id
+    if command.evse_id is not None:
+        payload["connectorId"] = command.evse_id
+    if command.purpose is not None:
+        payload["chargingProfilePurpose"] = purpose_16(command.purpose)
+    if command.stack_level is not None:
+        payload["stackLevel"] = command.stack_level
+    return "ClearChargingProfile", payload
+
+
+COMMANDS: CommandTable = {
+    StartSession: Translation(build_start_session, status_only),
+    StopSession: Translation(build_stop_session, status_only),
+    ReserveNow: Translation(build_reserve_now, status_only),
+    CancelReservation: Translation(build_cancel_reservation, status_only),
+    UnlockConnector: Translation(build_unlock_connector, status_only),
+    Reset: Translation(build_reset, status_only),
+    ChangeAvailability: Translation(build_change_availability, status_only),
+    TriggerMessage: Translation(build_trigger_message, status_only),
+    ClearCache: Translation(build_clear_cache, status_only),
+    DataTransfer: Translation(build_data_transfer, parse_data_transfer),
+    GetConfiguration: Translation(build_get_configuration, parse_configuration, record_configuration),
+    ChangeConfiguration: Translation(build_change_configuration, status_only),
+    GetBaseReport: Translation(build_get_base_report, parse_base_report, record_configuration),
+    SetChargingProfile: Translation(build_set_charging_profile, status_only),
+    ClearChargingProfile: Translation(build_clear_charging_profile, status_only),
+}

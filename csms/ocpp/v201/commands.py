@@ -1,0 +1,446 @@
+"""OCPP 2.0.1: every version-neutral command the CSMS can send, as a CALL and back — the whole outbound
+2.0.1 surface in one table (`COMMANDS`).
+
+Translation rules (neutral words → 2.0.1):
+- EVSE ids and connector ids are 2.0.1's own; EVSE None / 0 (the station) leaves `evseId` / `evse` out.
+- An id token travels as IdTokenType {idToken, type}; a group id token as IdTokenType of type Central.
+- Reset: soft / on_idle → OnIdle, hard / immediate → Immediate.
+- Configuration keys name device model variables with the syntax below (`VariableKey`); GetConfiguration
+  is GetVariables, ChangeConfiguration is a one-item SetVariables, both for the Actual attribute.
+- Charging limits and rates carry at most one decimal (rounded toward zero, `csms.ocpp.commands.tenths`);
+  each profile has one schedule, whose id is the profile's id.
+- Absent optional fields are left out, never null (OCPP 2.0.1 Part 4 §4.1.3).
+
+Configuration key syntax (2.0.1)::
+
+    key        = component "." variable
+    component  = name [ "[" instance "]" ] [ "@" evse_id [ ":" connector_id ] ]
+    variable   = name [ "[" instance "]" ]
+
+Names contain none of ``. [ ] @ :``; instances contain no brackets. Examples:
+``OCPPCommCtrlr.HeartbeatInterval``, ``SampledDataCtrlr.TxUpdatedMeasurands``,
+``EVSE@1.AvailabilityState`` (component EVSE of evse 1), ``Connector@1:2.ConnectorType`` (evse 1,
+connector 2), ``TokenReader[front].Enabled`` (component instance), ``Controller.Limit[max]`` (variable
+instance). Results come back under the same syntax, built from the component and variable the station
+echoed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from csms.domain.clock import isoformat_z
+from csms.domain.commands import (
+    CancelReservation,
+    ChangeAvailability,
+    ChangeConfiguration,
+    ChargingProfile,
+    ClearCache,
+    ClearChargingProfile,
+    CommandResult,
+    DataTransfer,
+    GetBaseReport,
+    GetConfiguration,
+    ReserveNow,
+    Reset,
+    ResetKind,
+    SetChargingProfile,
+    StartSession,
+    StopSession,
+    TriggerMessage,
+    UnlockConnector,
+)
+from csms.ocpp.commands import (
+    CommandTable,
+    Inexpressible,
+    Payload,
+    Translation,
+    answered,
+    jsonable,
+    status_info,
+    tenths,
+)
+
+RESET_TYPES = {
+    ResetKind.SOFT: "OnIdle",
+    ResetKind.ON_IDLE: "OnIdle",
+    ResetKind.HARD: "Immediate",
+    ResetKind.IMMEDIATE: "Immediate",
+}
+# The 1.6 word for the station-wide limit is taken too.
+PURPOSES = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
+# GetVariables statuses that mean "no such variable here" (reported as unknown_keys, like 1.6 unknownKey).
+UNKNOWN = frozenset({"UnknownComponent", "UnknownVariable"})
+
+_KEY = re.compile(
+    r"(?P<component>[^.\[\]@:]+)(?:\[(?P<component_instance>[^\[\]]+)\])?"
+    r"(?:@(?P<evse_id>\d+)(?::(?P<connector_id>\d+))?)?"
+    r"\.(?P<variable>[^.\[\]@:]+)(?:\[(?P<variable_instance>[^\[\]]+)\])?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VariableKey:
+    """One device model variable named by a configuration key (see the module docstring for the syntax)."""
+
+    component: str
+    variable: str
+    component_instance: str | None = None
+    variable_instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+
+    @classmethod
+    def parse(cls, key: str) -> VariableKey:
+        """Read a key such as ``EVSE@1.AvailabilityState`` or ``Ctrlr[a].Var[b]``.
+
+        Raises:
+            Inexpressible: the key does not follow the syntax.
+        """
+        match = _KEY.fullmatch(key)
+        if match is None:
+            raise Inexpressible(
+                f"{key!r} is not a 2.0.1 configuration key: Component[instance]@evse:connector."
+                "Variable[instance], e.g. OCPPCommCtrlr.HeartbeatInterval"
+            )
+        evse, connector = match["evse_id"], match["connector_id"]
+        return cls(
+            component=match["component"],
+            variable=match["variable"],
+            component_instance=match["component_instance"],
+            variable_instance=match["variable_instance"],
+            evse_id=int(evse) if evse is not None else None,
+            connector_id=int(connector) if connector is not None else None,
+        )
+
+    @classmethod
+    def from_wire(cls, component: Payload, variable: Payload) -> VariableKey:
+        """From 2.0.1 ComponentType and VariableType objects."""
+        evse = component.get("evse") or {}
+        return cls(
+            component=component["name"],
+            variable=variable["name"],
+            component_instance=component.get("instance"),
+            variable_instance=variable.get("instance"),
+            evse_id=evse.get("id"),
+            connector_id=evse.get("connectorId"),
+        )
+
+    def component_type(self) -> Payload:
+        """2.0.1 ComponentType {name, instance?, evse{id, connectorId?}?}."""
+        out: Payload = {"name": self.component}
+        if self.component_instance is not None:
+            out["instance"] = self.component_instance
+        if self.evse_id is not None:
+            out["evse"] = {"id": self.evse_id}
+            if self.connector_id is not None:
+                out["evse"]["connectorId"] = self.connector_id
+        return out
+
+    def variable_type(self) -> Payload:
+        """2.0.1 VariableType {name, instance?}."""
+        out: Payload = {"name": self.variable}
+        if self.variable_instance is not None:
+            out["instance"] = self.variable_instance
+        return out
+
+    def __str__(self) -> str:
+        component = self.component
+        if self.component_instance is not None:
+            component += f"[{self.component_instance}]"
+        if self.evse_id is not None:
+            component += f"@{self.evse_id}"
+            if self.connector_id is not None:
+                component += f":{self.connector_id}"
+        variable = self.variable
+        if self.variable_instance is not None:
+            variable += f"[{self.variable_instance}]"
+        return f"{component}.{variable}"
+
+
+def id_token(token: str, token_type: str) -> Payload:
+    """2.0.1 IdTokenType."""
+    return {"idToken": token, "type": token_type}
+
+
+def evse_type(evse_id: int | None, connector_id: int | None) -> Payload | None:
+    """2.0.1 EVSEType {id, connectorId?}, or None for the whole station (EVSE None or 0)."""
+    if not evse_id:
+        return None
+    out: Payload = {"id": evse_id}
+    if connector_id is not None:
+        out["connectorId"] = connector_id
+    return out
+
+
+def charging_profile(profile: ChargingProfile) -> Payload:
+    """2.0.1 ChargingProfileType with one ChargingScheduleType (id = the profile's id)."""
+    schedule: Payload = {"id": profile.id}
+    if profile.start_schedule is not None:
+        schedule["startSchedule"] = isoformat_z(profile.start_schedule)
+    if profile.duration is not None:
+        schedule["duration"] = profile.duration
+    schedule["chargingRateUnit"] = profile.rate_unit
+    schedule["chargingSchedulePeriod"] = [
+        {"startPeriod": p.start_period, "limit": tenths(p.limit)}
+        | ({"numberPhases": p.number_phases} if p.number_phases is not None else {})
+        for p in profile.periods
+    ]
+    if profile.min_charging_rate is not None:
+        schedule["minChargingRate"] = tenths(profile.min_charging_rate)
+    out: Payload = {
+        "id": profile.id,
+        "stackLevel": profile.stack_level,
+        "chargingProfilePurpose": PURPOSES.get(profile.purpose, profile.purpose),
+        "chargingProfileKind": profile.kind,
+    }
+    if profile.recurrency_kind is not None:
+        out["recurrencyKind"] = profile.recurrency_kind
+    if profile.valid_from is not None:
+        out["validFrom"] = isoformat_z(profile.valid_from)
+    if profile.valid_to is not None:
+        out["validTo"] = isoformat_z(profile.valid_to)
+    if profile.ocpp_transaction_id is not None:
+        out["transactionId"] = profile.ocpp_transaction_id
+    out["chargingSchedule"] = [schedule]
+    return out
+
+
+def status_only(command: Any, payload: Payload) -> CommandResult:
+    """Parse a response of `status` and optional `statusInfo`."""
+    return answered(payload)
+
+
+# -- StartSession / StopSession ----------------------------------------------------------------------
+
+
+def build_start_session(command: StartSession) -> tuple[str, Payload]:
+    """RequestStartTransaction with the remoteStartId the following TransactionEvent will carry."""
+    payload: Payload = {
+        "idToken": id_token(command.id_token, command.id_token_type),
+        "remoteStartId": command.remote_start_id,
+    }
+    if command.evse_id:
+        payload["evseId"] = command.evse_id
+    if command.group_id_token is not None:
+        payload["groupIdToken"] = id_token(command.group_id_token, "Central")
+    if command.charging_profile is not None:
+        if PURPOSES.get(command.charging_profile.purpose, command.charging_profile.purpose) != "TxProfile":
+            raise Inexpressible("a remote start's charging profile must be a TxProfile")
+        payload["chargingProfile"] = charging_profile(command.charging_profile)
+    return "RequestStartTransaction", payload
+
+
+def parse_start_session(command: StartSession, payload: Payload) -> CommandResult:
+    """status; `ocpp_transaction_id` when a transaction was already running (cable plugged in first)."""
+    return answered(payload, ocpp_transaction_id=payload.get("transactionId"))
+
+
+def build_stop_session(command: StopSession) -> tuple[str, Payload]:
+    """RequestStopTransaction of the station's transaction id."""
+    return "RequestStopTransaction", {"transactionId": command.ocpp_transaction_id}
+
+
+# -- reservations -------------------------------------------------------------------------------------
+
+
+def build_reserve_now(command: ReserveNow) -> tuple[str, Payload]:
+    """ReserveNow; no evseId for EVSE None / 0 (needs ReservationCtrlr.NonEvseSpecific on the station)."""
+    payload: Payload = {
+        "id": command.reservation_id,
+        "expiryDateTime": isoformat_z(command.expiry),
+        "idToken": id_token(command.id_token, command.id_token_type),
+    }
+    if command.evse_id:
+        payload["evseId"] = command.evse_id
+    if command.group_id_token is not None:
+        payload["groupIdToken"] = id_token(command.group_id_token, "Central")
+    if command.connector_type is not None:
+        payload["connectorType"] = command.connector_type
+    return "ReserveNow", payload
+
+
+def build_cancel_reservation(command: CancelReservation) -> tuple[str, Payload]:
+    """CancelReservation."""
+    return "CancelReservation", {"reservationId": command.reservation_id}
+
+
+# -- station control ----------------------------------------------------------------------------------
+
+
+def build_unlock_connector(command: UnlockConnector) -> tuple[str, Payload]:
+    """UnlockConnector of one EVSE's connector."""
+    return "UnlockConnector", {"evseId": command.evse_id, "connectorId": command.connector_id}
+
+
+def build_reset(command: Reset) -> tuple[str, Payload]:
+    """Reset Immediate / OnIdle of the station, or of one EVSE."""
+    payload: Payload = {"type": RESET_TYPES[ResetKind(command.kind)]}
+    if command.evse_id:
+        payload["evseId"] = command.evse_id
+    return "Reset", payload
+
+
+def build_change_availability(command: ChangeAvailability) -> tuple[str, Payload]:
+    """ChangeAvailability of the station (EVSE 0), an EVSE or one connector."""
+    payload: Payload = {"operationalStatus": "Operative" if command.operative else "Inoperative"}
+    evse = evse_type(command.evse_id, command.connector_id)
+    if evse is not None:
+        payload["evse"] = evse
+    return "ChangeAvailability", payload
+
+
+def build_trigger_message(command: TriggerMessage) -> tuple[str, Payload]:
+    """TriggerMessage, for one EVSE (or connector) when given."""
+    payload: Payload = {"requestedMessage": command.message}
+    evse = evse_type(command.evse_id, command.connector_id)
+    if evse is not None:
+        payload["evse"] = evse
+    return "TriggerMessage", payload
+
+
+def build_clear_cache(command: ClearCache) -> tuple[str, Payload]:
+    """ClearCache."""
+    return "ClearCache", {}
+
+
+def build_data_transfer(command: DataTransfer) -> tuple[str, Payload]:
+    """DataTransfer; 2.0.1 `data` is any JSON value."""
+    payload: Payload = {"vendorId": command.vendor_id}
+    if command.message_id is not None:
+        payload["messageId"] = command.message_id
+    if command.data is not None:
+        payload["data"] = jsonable(command.data)
+    return "DataTransfer", payload
+
+
+def parse_data_transfer(command: DataTransfer, payload: Payload) -> CommandResult:
+    """status and the station's `data`, as sent."""
+    return answered(payload, data=payload.get("data"))
+
+
+# -- configuration ------------------------------------------------------------------------------------
+
+
+def build_get_configuration(command: GetConfiguration) -> tuple[str, Payload]:
+    """GetVariables of the Actual value of each key.
+
+    Raises:
+        Inexpressible: no keys (2.0.1 cannot ask for "everything": use GetBaseReport) or a bad key.
+    """
+    if not command.keys:
+        raise Inexpressible("OCPP 2.0.1 reads configuration by key; use GetBaseReport for all of it")
+    data = []
+    for key in command.keys:
+        variable = VariableKey.parse(key)
+        data.append({"component": variable.component_type(), "variable": variable.variable_type()})
+    return "GetVariables", {"getVariableData": data}
+
+
+def parse_get_configuration(command: GetConfiguration, payload: Payload) -> CommandResult:
+    """GetVariables results → status Accepted (per-key statuses inside) and data:
+
+    - "configuration": [{"key", "value", "readonly": None}] for each Accepted variable (GetVariables
+      does not say whether a variable is writable; GetBaseReport does);
+    - "unknown_keys": keys answered UnknownComponent / UnknownVariable (as 1.6 unknownKey);
+    - "statuses": {key: attributeStatus} for every key (Accepted, Rejected, UnknownComponent,
+      UnknownVariable, NotSupportedAttributeType).
+    """
+    configuration: list[dict[str, Any]] = []
+    unknown: list[str] = []
+    statuses: dict[str, str] = {}
+    for item in payload["getVariableResult"]:
+        key = str(VariableKey.from_wire(item["component"], item["variable"]))
+        status = item["attributeStatus"]
+        statuses[key] = status
+        if status == "Accepted":
+            configuration.append({"key": key, "value": item.get("attributeValue"), "readonly": None})
+        elif status in UNKNOWN:
+            unknown.append(key)
+    return answered(
+        payload, status="Accepted", configuration=configuration, unknown_keys=unknown, statuses=statuses
+    )
+
+
+def build_change_configuration(command: ChangeConfiguration) -> tuple[str, Payload]:
+    """SetVariables of one variable's Actual value.
+
+    Raises:
+        Inexpressible: a bad key.
+    """
+    variable = VariableKey.parse(command.key)
+    item = {
+        "attributeValue": command.value,
+        "component": variable.component_type(),
+        "variable": variable.variable_type(),
+    }
+    return "SetVariables", {"setVariableData": [item]}
+
+
+def parse_change_configuration(command: ChangeConfiguration, payload: Payload) -> CommandResult:
+    """The one result's attributeStatus is the status (Accepted, Rejected, RebootRequired,
+    UnknownComponent, UnknownVariable, NotSupportedAttributeType); its statusInfo → reason_code."""
+    result = payload["setVariableResult"][0]
+    data: dict[str, Any] = {"key": str(VariableKey.from_wire(result["component"], result["variable"]))}
+    if "attributeStatusInfo" in result:
+        data.update(status_info(result["attributeStatusInfo"]))
+    return answered(payload, status=result["attributeStatus"], **data)
+
+
+def build_get_base_report(command: GetBaseReport) -> tuple[str, Payload]:
+    """GetBaseReport; the NotifyReport parts that follow are stored by `handle_notify_report`."""
+    return "GetBaseReport", {"requestId": command.request_id, "reportBase": command.report_base}
+
+
+def parse_get_base_report(command: GetBaseReport, payload: Payload) -> CommandResult:
+    """status (Accepted, Rejected, NotSupported, EmptyResultSet) and the request id of the report."""
+    return answered(payload, request_id=command.request_id)
+
+
+# -- smart charging -----------------------------------------------------------------------------------
+
+
+def build_set_charging_profile(command: SetChargingProfile) -> tuple[str, Payload]:
+    """SetChargingProfile on an EVSE (0: the station, e.g. ChargingStationMaxProfile)."""
+    return "SetChargingProfile", {
+        "evseId": command.evse_id,
+        "chargingProfile": charging_profile(command.profile),
+    }
+
+
+def build_clear_charging_profile(command: ClearChargingProfile) -> tuple[str, Payload]:
+    """ClearChargingProfile by id and/or criteria (EVSE, purpose, stack level); nothing: every profile."""
+    payload: Payload = {}
+    if command.profile_id is not None:
+        payload["chargingProfileId"] = command.profile_id
+    criteria: Payload = {}
+    if command.evse_id is not None:
+        criteria["evseId"] = command.evse_id
+    if command.purpose is not None:
+        criteria["chargingProfilePurpose"] = PURPOSES.get(command.purpose, command.purpose)
+    if command.stack_level is not None:
+        criteria["stackLevel"] = command.stack_level
+    if criteria:
+        payload["chargingProfileCriteria"] = criteria
+    return "ClearChargingProfile", payload
+
+
+COMMANDS: CommandTable = {
+    StartSession: Translation(build_start_session, parse_start_session),
+    StopSession: Translation(build_stop_session, status_only),
+    ReserveNow: Translation(build_reserve_now, status_only),
+    CancelReservation: Translation(build_cancel_reservation, status_only),
+    UnlockConnector: Translation(build_unlock_connector, status_only),
+    Reset: Translation(build_reset, status_only),
+    ChangeAvailability: Translation(build_change_availability, status_only),
+    TriggerMessage: Translation(build_trigger_message, status_only),
+    ClearCache: Translation(build_clear_cache, status_only),
+    DataTransfer: Translation(build_data_transfer, parse_data_transfer),
+    GetConfiguration: Translation(build_get_configuration, parse_get_configuration),
+    ChangeConfiguration: Translation(build_change_configuration, parse_change_configuration),
+    GetBaseReport: Translation(build_get_base_report, parse_get_base_report),
+    SetChargingProfile: Translation(build_set_charging_profile, status_only),
+    ClearChargingProfile: Translation(build_clear_charging_profile, status_only),
+}

@@ -1,0 +1,372 @@
+"""Tests for the OCPP 1.6 command table: every built CALL meets the official request schema, every status
+word of every response schema parses, and the neutral → 1.6 rules (connectors, resets, limits) hold."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import typing
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from csms.domain import commands as c
+from csms.domain.commands import CommandResult, Outcome
+from csms.domain.device_model import DeviceModelService
+from csms.domain.models import DeviceVariable
+from csms.ocpp.commands import Inexpressible, json_number, tenths
+from csms.ocpp.framing import OcppVersion
+from csms.ocpp.schemas import SchemaKind, validate
+from csms.ocpp.v16.commands import COMMANDS
+
+V16 = OcppVersion.V16
+EXPIRY = datetime(2025, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
+
+
+def profile(purpose: str = "TxDefaultProfile", **kw: Any) -> c.ChargingProfile:
+    """A neutral charging profile with two periods."""
+    fields: dict[str, Any] = {
+        "id": 7,
+        "stack_level": 1,
+        "purpose": purpose,
+        "kind": "Absolute",
+        "rate_unit": "A",
+        "periods": [
+            c.ChargingSchedulePeriod(0, Decimal("16.19")),
+            c.ChargingSchedulePeriod(600, Decimal("32"), number_phases=3),
+        ],
+    }
+    fields.update(kw)
+    return c.ChargingProfile(**fields)
+
+
+FULL_PROFILE = profile(
+    "TxProfile",
+    ocpp_transaction_id="42",
+    recurrency_kind="Daily",
+    valid_from=EXPIRY,
+    valid_to=EXPIRY,
+    duration=3600,
+    start_schedule=EXPIRY,
+    min_charging_rate=Decimal("6.25"),
+    kind="Recurring",
+)
+
+# Every command type, minimal and with every optional field.
+SAMPLES: list[Any] = [
+    c.StartSession("TAG-1", 11),
+    c.StartSession("TAG-1", 11, evse_id=2, group_id_token="GROUP", charging_profile=FULL_PROFILE),
+    c.StopSession("42"),
+    c.ReserveNow(5, EXPIRY, "TAG-1"),
+    c.ReserveNow(5, EXPIRY, "TAG-1", evse_id=1, group_id_token="GROUP", connector_type="cType2"),
+    c.CancelReservation(5),
+    c.UnlockConnector(1),
+    c.Reset(c.ResetKind.SOFT),
+    c.Reset(c.ResetKind.IMMEDIATE, evse_id=0),
+    c.ChangeAvailability(False),
+    c.ChangeAvailability(True, evse_id=2, connector_id=1),
+    c.TriggerMessage("StatusNotification"),
+    c.TriggerMessage("MeterValues", evse_id=1),
+    c.ClearCache(),
+    c.DataTransfer("Vendor"),
+    c.DataTransfer("Vendor", message_id="Msg", data={"a": [1, Decimal("2.5")]}),
+    c.GetConfiguration(),
+    c.GetConfiguration(["HeartbeatInterval", "Unknown"]),
+    c.ChangeConfiguration("HeartbeatInterval", "60"),
+    c.GetBaseReport(3),
+    c.SetChargingProfile(1, FULL_PROFILE),
+    c.SetChargingProfile(0, profile("ChargingStationMaxProfile")),
+    c.ClearChargingProfile(),
+    c.ClearChargingProfile(profile_id=7, evse_id=1, purpose="ChargingStationMaxProfile", stack_level=1),
+]
+
+
+def response_schema(action: str) -> dict[str, Any]:
+    """The official 1.6 response schema of `action`."""
+    root = Path(str(importlib.metadata.distribution("ocpp").locate_file("ocpp")))
+    schema: dict[str, Any] = orjson.loads((root / "v16" / "schemas" / f"{action}Response.json").read_bytes())
+    return schema
+
+
+def status_words(action: str) -> list[str]:
+    """Every value of the response's `status` enum."""
+    words: list[str] = response_schema(action)["properties"]["status"]["enum"]
+    return words
+
+
+def has_none(value: Any) -> bool:
+    """True if a null appears anywhere in a payload."""
+    if value is None:
+        return True
+    if isinstance(value, dict):
+        return any(has_none(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_none(v) for v in value)
+    return False
+
+
+def build(command: Any) -> tuple[str, dict[str, Any]]:
+    """Build through the table."""
+    action, payload = COMMANDS[type(command)].build(command)
+    return action, payload
+
+
+def parse(command: Any, payload: dict[str, Any]) -> CommandResult:
+    """Parse through the table, after checking the payload is a valid response."""
+    action, _ = build(command)
+    assert validate(V16, action, SchemaKind.RESPONSE, payload) is None
+    return COMMANDS[type(command)].parse(command, payload)
+
+
+def test_table_covers_every_command() -> None:
+    """Every neutral command type has a 1.6 translation."""
+    assert set(COMMANDS) == set(typing.get_args(c.Command))
+    assert {type(s) for s in SAMPLES} == set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", SAMPLES, ids=lambda s: type(s).__name__)
+def test_built_payload_meets_the_request_schema(command: Any) -> None:
+    """The built CALL validates against the official 1.6 request schema and carries no null."""
+    action, payload = build(command)
+    assert validate(V16, action, SchemaKind.REQUEST, payload) is None
+    assert not has_none(payload)
+    orjson.dumps(payload)  # the framing core can write it (no Decimal left)
+
+
+STATUS_COMMANDS = [
+    s for s in SAMPLES if not isinstance(s, c.DataTransfer | c.GetConfiguration | c.GetBaseReport)
+]
+
+
+@pytest.mark.parametrize("command", STATUS_COMMANDS, ids=lambda s: type(s).__name__)
+def test_every_status_word_parses(command: Any) -> None:
+    """Each status of the response schema comes back as the result's status, outcome ANSWERED."""
+    action, _ = build(command)
+    for word in status_words(action):
+        result = parse(command, {"status": word})
+        assert result.outcome is Outcome.ANSWERED and result.status == word and result.data == {}
+        assert result.accepted == (word in ("Accepted", "Unlocked", "Scheduled"))
+
+
+def test_start_session() -> None:
+    """RemoteStartTransaction: idTag, connectorId only for an EVSE, a TxProfile only."""
+    assert build(c.StartSession("TAG", 1)) == ("RemoteStartTransaction", {"idTag": "TAG"})
+    assert build(c.StartSession("TAG", 1, evse_id=0))[1] == {"idTag": "TAG"}
+    _, payload = build(c.StartSession("TAG", 1, evse_id=2, id_token_type="ISO14443", group_id_token="G"))
+    assert payload == {"idTag": "TAG", "connectorId": 2}
+    _, payload = build(c.StartSession("TAG", 1, charging_profile=profile("TxProfile")))
+    assert payload["chargingProfile"]["chargingProfilePurpose"] == "TxProfile"
+    with pytest.raises(Inexpressible):
+        build(c.StartSession("TAG", 1, charging_profile=profile("TxDefaultProfile")))
+
+
+def test_stop_session_needs_an_integer_id() -> None:
+    """RemoteStopTransaction carries the integer transactionId; a 2.0.1-style id cannot be sent."""
+    assert build(c.StopSession("42")) == ("RemoteStopTransaction", {"transactionId": 42})
+    with pytest.raises(Inexpressible):
+        build(c.StopSession("b6a1c0de-uuid"))
+
+
+def test_reserve_now() -> None:
+    """ReserveNow: connector 0 for any EVSE, expiry in RFC 3339 Z, the group as parentIdTag."""
+    assert build(c.ReserveNow(5, EXPIRY, "TAG")) == (
+        "ReserveNow",
+        {"connectorId": 0, "expiryDate": "2025-03-04T05:06:07.890Z", "idTag": "TAG", "reservationId": 5},
+    )
+    _, payload = build(c.ReserveNow(5, EXPIRY, "TAG", evse_id=2, group_id_token="G", connector_type="cType2"))
+    assert payload["connectorId"] == 2 and payload["parentIdTag"] == "G" and "connectorType" not in payload
+    assert build(c.CancelReservation(5)) == ("CancelReservation", {"reservationId": 5})
+
+
+def test_reset_kinds_and_evse() -> None:
+    """soft / on_idle → Soft, hard / immediate → Hard; a single EVSE cannot be reset in 1.6."""
+    kinds = {kind: build(c.Reset(kind))[1]["type"] for kind in c.ResetKind}
+    assert kinds == {
+        c.ResetKind.SOFT: "Soft",
+        c.ResetKind.ON_IDLE: "Soft",
+        c.ResetKind.HARD: "Hard",
+        c.ResetKind.IMMEDIATE: "Hard",
+    }
+    with pytest.raises(Inexpressible):
+        build(c.Reset(c.ResetKind.HARD, evse_id=1))
+
+
+def test_connector_words() -> None:
+    """EVSE N is connector N (connector 1 only); EVSE 0 is the charge point."""
+    assert build(c.ChangeAvailability(False)) == (
+        "ChangeAvailability",
+        {"connectorId": 0, "type": "Inoperative"},
+    )
+    assert build(c.ChangeAvailability(True, evse_id=2))[1] == {"connectorId": 2, "type": "Operative"}
+    assert build(c.UnlockConnector(3)) == ("UnlockConnector", {"connectorId": 3})
+    assert build(c.TriggerMessage("Heartbeat")) == ("TriggerMessage", {"requestedMessage": "Heartbeat"})
+    assert build(c.TriggerMessage("MeterValues", evse_id=2))[1] == {
+        "requestedMessage": "MeterValues",
+        "connectorId": 2,
+    }
+    for command in (c.UnlockConnector(1, connector_id=2), c.ChangeAvailability(True, 1, connector_id=2)):
+        with pytest.raises(Inexpressible):
+            build(command)
+
+
+def test_data_transfer_data_is_a_string() -> None:
+    """1.6 DataTransfer.data is a string: strings go as they are, anything else JSON-encoded."""
+    assert build(c.DataTransfer("V", data="raw text"))[1] == {"vendorId": "V", "data": "raw text"}
+    _, payload = build(c.DataTransfer("V", message_id="M", data={"limit": Decimal("7.5"), "on": True}))
+    assert payload["messageId"] == "M"
+    assert orjson.loads(payload["data"]) == {"limit": 7.5, "on": True}
+    for word in status_words("DataTransfer"):
+        result = parse(c.DataTransfer("V"), {"status": word, "data": "x"})
+        assert result.status == word and result.data == {"data": "x"}
+    assert parse(c.DataTransfer("V"), {"status": "Accepted"}).data == {}
+
+
+def test_get_configuration() -> None:
+    """GetConfiguration of some or all keys; the answer lists values (None when hidden) and unknown keys."""
+    assert build(c.GetConfiguration()) == ("GetConfiguration", {})
+    assert build(c.GetConfiguration(["A", "B"])) == ("GetConfiguration", {"key": ["A", "B"]})
+    answer = {
+        "configurationKey": [
+            {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
+            {"key": "AuthorizationKey", "readonly": False},
+        ],
+        "unknownKey": ["Nope"],
+    }
+    result = parse(c.GetConfiguration(["HeartbeatInterval", "AuthorizationKey", "Nope"]), answer)
+    assert result.outcome is Outcome.ANSWERED and result.status == "Accepted" and result.accepted
+    assert result.data == {
+        "configuration": [
+            {"key": "HeartbeatInterval", "value": "300", "readonly": False},
+            {"key": "AuthorizationKey", "value": None, "readonly": False},
+        ],
+        "unknown_keys": ["Nope"],
+    }
+    assert parse(c.GetConfiguration(), {}).data == {"configuration": [], "unknown_keys": []}
+
+
+def test_change_configuration() -> None:
+    """ChangeConfiguration of one key; every status word comes back."""
+    assert build(c.ChangeConfiguration("K", "V")) == ("ChangeConfiguration", {"key": "K", "value": "V"})
+    for word in status_words("ChangeConfiguration"):
+        assert parse(c.ChangeConfiguration("K", "V"), {"status": word}).status == word
+
+
+def test_get_base_report_is_get_configuration_of_everything() -> None:
+    """1.6 has no GetBaseReport: every key is read, answered Accepted with the configuration."""
+    command = c.GetBaseReport(9, "ConfigurationInventory")
+    assert build(command) == ("GetConfiguration", {})
+    result = parse(command, {"configurationKey": [{"key": "K", "readonly": True, "value": "1"}]})
+    assert result.status == "Accepted"
+    assert result.data == {
+        "configuration": [{"key": "K", "value": "1", "readonly": True}],
+        "unknown_keys": [],
+        "request_id": 9,
+    }
+    assert COMMANDS[c.GetBaseReport].record is not None and COMMANDS[c.GetConfiguration].record is not None
+
+
+def test_set_charging_profile() -> None:
+    """csChargingProfiles in 1.6 words: ChargePointMaxProfile, integer transactionId, limits in tenths."""
+    action, payload = build(c.SetChargingProfile(1, FULL_PROFILE))
+    assert action == "SetChargingProfile"
+    assert payload == {
+        "connectorId": 1,
+        "csChargingProfiles": {
+            "chargingProfileId": 7,
+            "stackLevel": 1,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Recurring",
+            "transactionId": 42,
+            "recurrencyKind": "Daily",
+            "validFrom": "2025-03-04T05:06:07.890Z",
+            "validTo": "2025-03-04T05:06:07.890Z",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": 16.1},
+                    {"startPeriod": 600, "limit": 32, "numberPhases": 3},
+                ],
+                "duration": 3600,
+                "startSchedule": "2025-03-04T05:06:07.890Z",
+                "minChargingRate": 6.2,
+            },
+        },
+    }
+    assert orjson.dumps(payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"]) == (
+        b'[{"startPeriod":0,"limit":16.1},{"startPeriod":600,"limit":32,"numberPhases":3}]'
+    )
+    _, payload = build(c.SetChargingProfile(0, profile("ChargingStationMaxProfile")))
+    assert payload["csChargingProfiles"]["chargingProfilePurpose"] == "ChargePointMaxProfile"
+    for bad in (
+        c.SetChargingProfile(0, profile("ChargingStationExternalConstraints")),
+        c.SetChargingProfile(1, profile(ocpp_transaction_id="uuid-1")),
+    ):
+        with pytest.raises(Inexpressible):
+            build(bad)
+
+
+@pytest.mark.parametrize("limit", ["0.3", "0.7", "10.1", "16.19", "99999.99", "7", "1E+2", "0.05"])
+def test_limits_pass_the_multiple_of_check(limit: str) -> None:
+    """Any Decimal limit becomes a number the 1.6 schema's multipleOf 0.1 accepts."""
+    command = c.SetChargingProfile(1, profile(periods=[c.ChargingSchedulePeriod(0, Decimal(limit))]))
+    action, payload = build(command)
+    assert validate(V16, action, SchemaKind.REQUEST, payload) is None
+    sent = payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
+    assert Decimal(str(sent)) == Decimal(limit).quantize(Decimal("0.1"), rounding="ROUND_DOWN")
+
+
+def test_json_numbers() -> None:
+    """Decimals become int when integral, else the float whose shortest text is the decimal's."""
+    assert json_number(Decimal("32.0")) == 32 and isinstance(json_number(Decimal("32.0")), int)
+    assert orjson.dumps(json_number(Decimal("16.1"))) == b"16.1"
+    assert tenths(Decimal("16.19")) == 16.1 and tenths(Decimal("0.09")) == 0
+    with pytest.raises(Inexpressible):
+        json_number(Decimal("NaN"))
+
+
+def test_clear_charging_profile() -> None:
+    """ClearChargingProfile by id, connector, purpose (1.6 word) and stack level; nothing: everything."""
+    assert build(c.ClearChargingProfile()) == ("ClearChargingProfile", {})
+    _, payload = build(c.ClearChargingProfile(7, 0, "ChargingStationMaxProfile", 2))
+    assert payload == {
+        "id": 7,
+        "connectorId": 0,
+        "chargingProfilePurpose": "ChargePointMaxProfile",
+        "stackLevel": 2,
+    }
+
+
+class FakeDeviceModelStore:
+    """An in-memory DeviceModelStore that keeps the upserted rows."""
+
+    def __init__(self) -> None:
+        self.rows: list[DeviceVariable] = []
+
+    async def upsert_device_variables(self, variables: Sequence[DeviceVariable]) -> None:
+        self.rows.extend(variables)
+
+    async def list_device_variables(self, charge_point_id: str) -> list[DeviceVariable]:
+        return [r for r in self.rows if r.charge_point_id == charge_point_id]
+
+
+async def test_configuration_is_recorded_as_device_model() -> None:
+    """A 1.6 configuration becomes component-less device variables stamped with the clock."""
+    store = FakeDeviceModelStore()
+    service = DeviceModelService(store, lambda: EXPIRY)
+    configuration: list[dict[str, Any]] = [
+        {"key": "HeartbeatInterval", "value": "300", "readonly": False},
+        {"key": "NumberOfConnectors", "value": "2", "readonly": True},
+        {"key": "Hidden", "value": None, "readonly": False},
+    ]
+    await service.record_configuration("CP", configuration)
+    await service.record_configuration("CP", [])
+    rows = await service.list_variables("CP")
+    assert [(r.component, r.variable, r.value, r.readonly, r.updated_at) for r in rows] == [
+        (None, "HeartbeatInterval", "300", False, EXPIRY),
+        (None, "NumberOfConnectors", "2", True, EXPIRY),
+        (None, "Hidden", None, False, EXPIRY),
+    ]
