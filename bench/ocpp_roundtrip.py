@@ -40,9 +40,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ CONNECT_CONCURRENCY = 100
 SETUP_BUDGET = 180.0
 READY_TIMEOUT = 60.0
 STATS_INTERVAL = 0.25  # seconds between a CSMS server's writer-backlog lines
+QUIET_CORES = 0.3  # `all` waits for the machine to use less than this before each load run...
+QUIET_MAX_WAIT = 60.0  # ...but not longer than this (seconds)
 DRAIN_TIMEOUT = 600.0  # longest `all` waits for a CSMS server's writer to catch up after a load run
 STOP_TIMEOUT = 120.0
 RESULT_PREFIX = "RESULT "
@@ -334,6 +337,9 @@ class LoadResult:
     # Share of one core used during the measured window (user + system time from /proc); -1 if unknown.
     server_busy: float = -1.0
     load_busy: float = -1.0
+    # Cores busy with anything else during the window: kernel network work, and other processes competing
+    # for the pinned cores (a sign of a disturbed run); -1 if unknown.
+    other_busy: float = -1.0
     # The measured window in time.monotonic() seconds (comparable across processes on Linux).
     window_start: float = 0.0
     window_end: float = 0.0
@@ -492,18 +498,29 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _cpu_busy(pid: int | None, start: float, end: float) -> tuple[float, float]:
-    """CPU use of process `pid` between perf_counter times `start` and `end`.
+def machine_cpu_seconds() -> float:
+    """Non-idle CPU seconds of the whole machine, all cores, since boot (Linux `/proc/stat`).
 
-    Returns (share of one core used, CPU seconds it had used at `start`); (-1, -1) if unknown.
+    Includes kernel time not charged to any process, such as the softirq work of loopback TCP.
     """
-    if pid is None:
+    with open("/proc/stat", "rb") as fh:
+        first = fh.readline().split()[1:]
+    ticks = [int(x) for x in first[:8]]  # user nice system idle iowait irq softirq steal
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+async def _cpu_busy(sample: Callable[[], float] | None, start: float, end: float) -> tuple[float, float]:
+    """CPU use between perf_counter times `start` and `end`, read with `sample()` (CPU seconds so far).
+
+    Returns (cores used on average, CPU seconds at `start`); (-1, -1) if unknown.
+    """
+    if sample is None:
         return -1.0, -1.0
     try:
         await asyncio.sleep(max(0.0, start - time.perf_counter()))
-        t0, before = time.perf_counter(), process_cpu_seconds(pid)
+        t0, before = time.perf_counter(), sample()
         await asyncio.sleep(max(0.0, end - time.perf_counter()))
-        t1, after = time.perf_counter(), process_cpu_seconds(pid)
+        t1, after = time.perf_counter(), sample()
     except OSError:
         return -1.0, -1.0
     return (after - before) / (t1 - t0), before
@@ -565,8 +582,12 @@ async def run_load(
             measure_from = time.perf_counter() + warmup
             deadline = measure_from + duration
             window_start = time.monotonic() + (measure_from - time.perf_counter())
-            server_cpu = asyncio.create_task(_cpu_busy(server_pid, measure_from, deadline))
-            load_cpu = asyncio.create_task(_cpu_busy(os.getpid(), measure_from, deadline))
+            server_sample = None if server_pid is None else partial(process_cpu_seconds, server_pid)
+            server_cpu = asyncio.create_task(_cpu_busy(server_sample, measure_from, deadline))
+            load_cpu = asyncio.create_task(
+                _cpu_busy(partial(process_cpu_seconds, os.getpid()), measure_from, deadline)
+            )
+            machine_cpu = asyncio.create_task(_cpu_busy(machine_cpu_seconds, measure_from, deadline))
             await asyncio.gather(
                 *(
                     st.closed_loop(p, s, measure_from, deadline)
@@ -574,6 +595,7 @@ async def run_load(
                 )
             )
             (server_busy, server_cpu_at_start), (load_busy, _) = await server_cpu, await load_cpu
+            machine_busy, _ = await machine_cpu
         finally:
             await asyncio.gather(*(st.ws.close() for st in stations), return_exceptions=True)
     latencies = sorted(x for st in stations for x in st.latencies)
@@ -598,6 +620,7 @@ async def run_load(
         window_start=window_start,
         window_end=window_start + duration,
         server_cpu_at_start=server_cpu_at_start,
+        other_busy=machine_busy - load_busy - max(server_busy, 0.0) if machine_busy >= 0 else -1.0,
     )
 
 
@@ -630,7 +653,7 @@ def print_load_result(result: LoadResult) -> None:
         )
     print(
         f"  load generator core busy {result.load_busy:.0%}, {result.load_us_per_round_trip:.0f} µs CPU"
-        " per round trip",
+        f" per round trip; everything else (kernel, other processes) {result.other_busy:.2f} cores",
         flush=True,
     )
 
@@ -778,6 +801,24 @@ def _cpus(server_cpu: int | None, load_cpu: int | None) -> tuple[int | None, int
     )
 
 
+def wait_for_quiet(threshold: float = QUIET_CORES, max_wait: float = QUIET_MAX_WAIT) -> None:
+    """Wait (at most `max_wait` s) until the machine uses under `threshold` cores over one second.
+
+    Other work on the machine (a test suite, a build) competes for the pinned cores and distorts a run.
+    """
+    waited_from = time.monotonic()
+    while True:
+        before = machine_cpu_seconds()
+        time.sleep(1.0)
+        busy = machine_cpu_seconds() - before
+        if busy < threshold:
+            return
+        if time.monotonic() - waited_from > max_wait:
+            print(f"   machine still busy ({busy:.2f} cores), running anyway", flush=True)
+            return
+        print(f"   machine busy ({busy:.2f} cores), waiting", flush=True)
+
+
 def run_all(args: argparse.Namespace, server_cpu: int | None, load_cpu: int | None) -> list[Row]:
     """Echo, CSMS with message log on, CSMS with it off; every (version, message) load against each.
 
@@ -814,6 +855,7 @@ def run_all(args: argparse.Namespace, server_cpu: int | None, load_cpu: int | No
                     for message in messages:
                         for server in servers:
                             print(f"-- round {round_no}, {server.name}", flush=True)
+                            wait_for_quiet()
                             result = run_load_subprocess(
                                 [
                                     "--url", f"ws://{HOST}:{server.port}/ocpp",
@@ -829,7 +871,7 @@ def run_all(args: argparse.Namespace, server_cpu: int | None, load_cpu: int | No
                                 timeout,
                             )  # fmt: skip
                             result.backlog_at_end, result.drain_s = server.wait_drained(result.window_end)
-                            if result.server_cpu_at_start >= 0:
+                            if result.server_cpu_at_start >= 0 and result.drain_s >= 0:
                                 used = process_cpu_seconds(server.proc.pid) - result.server_cpu_at_start
                                 result.server_cpu_total_s = used
                             print_load_result(result)
@@ -850,15 +892,18 @@ def print_table(rows: list[Row], title: str) -> None:
     µs/rt" the server's CPU per round trip in the window, then including the time its batched writer needed
     afterwards to commit the window's backlog ("backlog", "drain s"); "sustained/s" round trips over window
     plus drain; "CPU fraction of E" the echo server's CPU per round trip over this server's full one, which
-    stays meaningful when the load generator rather than the server limits the echo rate.
+    stays meaningful when the load generator rather than the server limits the echo rate; "other cores
+    busy" kernel network work plus anything else running on the machine during the window (a value well
+    above the echo rows' means other work disturbed that run).
     """
     echo = {(r.version, r.message): r.median() for r in rows if r.server == ECHO}
     print(f"\n{title}")
     print(
         "| server | OCPP | message | round trips/s | fraction of E | server µs/rt (window / with drain)"
-        " | backlog at end | drain s | sustained/s | CPU fraction of E | p50 ms | p99 ms | errors |"
+        " | backlog at end | drain s | sustained/s | CPU fraction of E | p50 ms | p99 ms | errors"
+        " | other cores busy |"
     )
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
     def num(value: float, fmt: str) -> str:
         return "–" if value < 0 else format(value, fmt)
@@ -879,7 +924,7 @@ def print_table(rows: list[Row], title: str) -> None:
             f"| {row.server} | {row.version} | {row.message} | {rate} | {fraction}"
             f" | {num(r.server_us_per_round_trip, '.0f')} / {num(r.server_us_total, '.0f')}"
             f" | {num(r.backlog_at_end, ',')} | {num(r.drain_s, '.1f')} | {num(r.sustained_rate, ',.0f')}"
-            f" | {cpu_fraction} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {errors} |"
+            f" | {cpu_fraction} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {errors} | {num(r.other_busy, '.2f')} |"
         )
 
 

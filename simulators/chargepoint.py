@@ -22,6 +22,17 @@ once; what they set in motion (starting the transaction, sending the triggered m
 runs afterwards in a follow-up task. `settle()` waits for those; `wait_for_call()` and `wait_until()`
 wait for the CSMS to do something.
 
+The answers follow the connector state as hardware would: ReserveNow is Accepted only on a free
+connector (Occupied / Faulted / Unavailable / Rejected otherwise; 1.6 connectorId 0 and 2.0.1
+reservations without evseId keep one connector free), a reserved connector reports Reserved and
+refuses other tokens (remote start Rejected, `start_transaction` raises ConnectorReservedError), a
+reservation ends when used (the start carries reservationId), cancelled, expired (2.0.1
+ReservationStatusUpdate Expired; reported after reconnecting if it expired offline) or when its
+connector turns Faulted / Unavailable (2.0.1 Removed). 2.0.1 GetBaseReport streams the device model
+(`device_model()`) in NotifyReport messages of `report_chunk_size` entries; Get/SetVariables use the
+same model. SetChargingProfile / ClearChargingProfile keep profiles per connector
+(`charging_profiles`).
+
 With `strict=True` every request we send and every response we receive is checked against the
 official JSON schemas (`csms.ocpp.schemas`): a response that breaks its schema raises
 `SchemaViolationError` from the call and is recorded in `violations`, so end-to-end tests catch a CSMS
@@ -290,6 +301,8 @@ class SimulatorConfig:
         unlock_fails: UnlockConnector answers UnlockFailed (a stuck cable lock) instead of Unlocked.
         connector_type: 2.0.1 ConnectorEnumType of every connector (device model, ReserveNow).
         report_chunk_size: reportData entries per NotifyReport message of a GetBaseReport answer.
+        silent: actions of CSMS CALLs never answered (recorded in `calls_received`, nothing else),
+            to provoke the CSMS's timeout; may be changed at any time through `sim.config.silent`.
     """
 
     charge_point_id: str
@@ -315,6 +328,7 @@ class SimulatorConfig:
     unlock_fails: bool = False
     connector_type: str = "cType2"
     report_chunk_size: int = 4
+    silent: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -322,7 +336,8 @@ class Setting:
     """One configuration key (1.6) or variable (2.0.1, named "Component.Variable") of the station.
 
     `write_only` keys (AuthorizationKey, BasicAuthPassword) are never reported back to the CSMS.
-    `kind` is "int", "bool" or "str"; a new value of the wrong kind is Rejected.
+    `kind` is "int", "number", "bool" or "str" (the 2.0.1 dataType integer, decimal, boolean, string);
+    a new value of the wrong kind is Rejected.
     """
 
     value: str
@@ -483,7 +498,7 @@ class ChargePointSimulator:
             raise ValueError("a charge point needs at least one connector")
         if config.report_chunk_size < 1:
             raise ValueError("report_chunk_size must be at least 1")
-        self.config = replace(config, answers=dict(config.answers))
+        self.config = replace(config, answers=dict(config.answers), silent=set(config.silent))
         self.version = parse_version(config.ocpp_version)
         self.charge_point_id = config.charge_point_id
         self._clock = clock
@@ -801,6 +816,9 @@ class ChargePointSimulator:
         self.calls_received.append((action, payload))
         log = self._log.bind(message_id=message_id, action=action)
         log.debug("call_received", payload=payload)
+        if action in self.config.silent:
+            log.info("call_left_unanswered")
+            return None
         conn = session.conn
         handler = self._handlers.get(action)
         if handler is None:

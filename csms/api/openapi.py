@@ -16,6 +16,7 @@ Each operation carries `x-required-role` (`public`, `viewer`, `member`, `admin`)
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,7 +283,7 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
         }
     ),
     "ChargingProfileList": obj({"items": {"type": "array", "items": ref("StoredChargingProfile")}}),
-    "ChargingProfileSet": obj(
+    "ChargingProfileInstalled": obj(
         {"command": ref("CommandResult"), "profile": nullable(ref("StoredChargingProfile"))}
     ),
     "ChargingProfileCleared": obj(
@@ -566,7 +567,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "setChargingProfile",
         "Install a charging profile",
         Role.MEMBER,
-        ok={200: "ChargingProfileSet"},
+        ok={200: "ChargingProfileInstalled"},
         errors=COMMAND_ERRORS,
         parameters=[P_CHARGE_POINT],
         body=schemas.ChargingProfileSet,
@@ -696,7 +697,8 @@ OPERATIONS: tuple[Operation, ...] = (
         ok={204: None},
         errors=COMMAND_ERRORS,
         parameters=[P_RESERVATION],
-        description="204 once the station confirmed; 409 `reservation_not_active` when it is no longer active.",
+        description="204 once the station confirmed; 409 `reservation_not_active` when it is no longer "
+        "active.",
     ),
     Operation(
         "GET",
@@ -809,7 +811,7 @@ def _operation(op: Operation) -> JsonSchema:
 
 
 def build_document() -> JsonSchema:
-    """The whole OpenAPI 3.1 document (a fresh dict each call)."""
+    """The whole OpenAPI 3.1 document; a deep copy each call, so callers may change it freely."""
     components = dict(RESPONSE_SCHEMAS)
     for name, schema in _body_schemas().items():
         if name in components:  # pragma: no cover - a body model named like a response schema
@@ -818,7 +820,7 @@ def build_document() -> JsonSchema:
     paths: dict[str, JsonSchema] = {}
     for op in OPERATIONS:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
-    return {
+    document: JsonSchema = {
         "openapi": OPENAPI_VERSION,
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "info": {
@@ -844,6 +846,7 @@ def build_document() -> JsonSchema:
             },
         },
     }
+    return copy.deepcopy(document)
 
 
 async def handle_openapi(request: web.Request) -> web.Response:

@@ -105,18 +105,16 @@ def reservation_failure(exc: ReservationError) -> ApiError:
     """The API error for a failed reservation operation.
 
     Details: `reservation_id` and `reservation_status` when a reservation record exists, `station_status`
-    (the station's own word) when it answered, and `error_code`/`description` for a CALLERROR.
+    (the station's own word) when it answered this request, and `error_code`/`description` for a CALLERROR.
     """
     status, code = _RESERVATION_ERRORS.get(exc.code, (409, exc.code))
     details: dict[str, Any] = {}
     if exc.reservation is not None:
         details["reservation_id"] = exc.reservation.id
         details["reservation_status"] = str(exc.reservation.status)
-    station_status = exc.result.status if exc.result is not None else None
-    if station_status is None and exc.reservation is not None:
-        station_status = exc.reservation.station_status
-    if station_status is not None:
-        details["station_status"] = station_status
+    # Only what the station said to this request: a stored `station_status` may be an older answer.
+    if exc.result is not None and exc.result.status is not None:
+        details["station_status"] = exc.result.status
     if exc.result is not None and exc.result.outcome is Outcome.CALL_ERROR:
         details.update(error_code=exc.result.error_code, description=exc.result.description)
     return ApiError(status, code, exc.message, details or None)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from csms.domain.authorization import AuthorizationService
 from csms.domain.commands import CommandService, RegistryGateway
+from csms.domain.device_model import DeviceModelService
 from csms.domain.reservations import ReservationService
 from csms.domain.sessions import SessionControl
 from csms.domain.stations import StationService
@@ -25,6 +26,7 @@ class Domain:
     commands: CommandService
     sessions: SessionControl
     reservations: ReservationService
+    device_model: DeviceModelService
 
     @classmethod
     def build(cls, services: Services) -> Domain:
@@ -50,4 +52,5 @@ class Domain:
             commands=commands,
             sessions=SessionControl(commands, transactions, services.clock),
             reservations=reservations,
+            device_model=DeviceModelService(services.store, services.clock),
         )

@@ -128,9 +128,5 @@ def transaction_id_16(ocpp_transaction_id: str) -> int:
 
 
 def device_model(ctx: StationContext) -> DeviceModelService:
-    """The device model service for a handler or a command's `record` step.
-
-    Built from the shared store and clock until `Domain` carries one (then: `ctx.domain.device_model`);
-    this is the one place to change.
-    """
-    return DeviceModelService(ctx.domain.services.store, ctx.domain.services.clock)
+    """The device model service for a handler or a command's `record` step."""
+    return ctx.domain.device_model

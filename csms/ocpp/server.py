@@ -14,12 +14,12 @@ Handshake (OCPP-J 1.6 §3, OCPP 2.0.1 Part 4 §3):
 from __future__ import annotations
 
 import asyncio
-import math
-import weakref
 import base64
 import binascii
+import math
 import re
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -411,7 +411,8 @@ class OcppServer:
         return self._sessions.get(charge_point_id)
 
     async def start(self) -> int:
-        """Compile the schemas, then listen; returns the bound port (the chosen one when `[ocpp] port` is 0)."""
+        """Compile the schemas, then listen; returns the bound port (the chosen one when `[ocpp] port`
+        is 0)."""
         # Every schema of both versions (~0.8 s, once per process, in a thread): no station message
         # or command ever waits for a compile or a schema file read on the event loop.
         for version in OcppVersion:

@@ -3,6 +3,7 @@ client whose every response is checked against the OpenAPI document."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api import create_app
 from csms.config import Config, SecurityConfig
+from csms.domain.commands import Command, CommandResult, Outcome
 from csms.domain.core import Domain
+from csms.domain.models import ChargePoint
+from csms.domain.registry import LiveConnection
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.services import Services
 from csms.store.memory import MemoryStore
@@ -106,3 +110,71 @@ async def error_of(response: Any, status: int) -> dict[str, Any]:
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "details"}
     return body["error"]  # type: ignore[no-any-return]
+
+
+class ScriptedStation:
+    """A connected charge point seen from the domain: its registry entry answers each command from a script.
+
+    The OCPP adapters and sockets are covered end to end (`tests/e2e`); here the API's mapping of every
+    command outcome (answered, offline, timeout, CALLERROR, ...) to HTTP is what is under test.
+    """
+
+    def __init__(self, services: Services, charge_point_id: str, ocpp_version: str) -> None:
+        self.charge_point_id = charge_point_id
+        self.commands: list[Command] = []
+        self._script: deque[CommandResult] = deque()
+        self.connection = LiveConnection(charge_point_id, ocpp_version, NOW, execute=self.execute)
+        self._registry = services.registry
+        self._registry.register(self.connection)
+
+    def answer(self, *results: CommandResult | str) -> None:
+        """Queue answers: a `CommandResult`, or a status word meaning ANSWERED with that status."""
+        for result in results:
+            if isinstance(result, str):
+                result = CommandResult(Outcome.ANSWERED, status=result)
+            self._script.append(result)
+
+    async def execute(self, command: Command) -> CommandResult:
+        """Record `command`; answer with the next scripted result, else `Accepted`."""
+        self.commands.append(command)
+        if self._script:
+            return self._script.popleft()
+        return CommandResult(Outcome.ANSWERED, status="Accepted")
+
+    def disconnect(self) -> None:
+        """Remove the live connection (the charge point is offline from now on)."""
+        self._registry.unregister(self.connection)
+
+
+StationFactory = Callable[..., Awaitable[ScriptedStation]]
+
+
+@pytest.fixture
+def connect_station(services: Services, store: MemoryStore) -> StationFactory:
+    """A factory registering a charge point (if new) and connecting a `ScriptedStation` for it."""
+
+    async def connect(charge_point_id: str = "CP-1", ocpp_version: str = "ocpp2.0.1") -> ScriptedStation:
+        if await store.get_charge_point(charge_point_id) is None:
+            await store.add_charge_point(ChargePoint(charge_point_id, created_at=NOW, updated_at=NOW))
+        return ScriptedStation(services, charge_point_id, ocpp_version)
+
+    return connect
+
+
+@pytest.fixture
+async def role_headers(make_api_key: KeyFactory) -> dict[str, dict[str, str]]:
+    """Authorization headers by role: `viewer`, `member`, `admin`."""
+    return {
+        role: {"Authorization": f"Bearer {await make_api_key(role)}"}
+        for role in ("viewer", "member", "admin")
+    }
+
+
+def timeout_result() -> CommandResult:
+    """What the command service returns when the station did not answer in time."""
+    return CommandResult(Outcome.TIMEOUT, description="no answer within 30 s")
+
+
+def call_error_result(code: str = "InternalError", description: str = "boom") -> CommandResult:
+    """What the command service returns for a CALLERROR answer."""
+    return CommandResult(Outcome.CALL_ERROR, error_code=code, description=description)

@@ -5,17 +5,18 @@ returns what does not match the document: an undocumented route or status, a bod
 documented schema (JSON Schema 2020-12 with the document as the `$ref` registry, formats checked), a
 documented-empty response with a body, or (for successful requests) an undocumented query parameter or a
 request body the documented schema refuses. The API tests run it on every response through a middleware;
-the end-to-end tests run it in their HTTP client.
+the end-to-end tests use `CheckedApi`, an HTTP client that runs it on every exchange.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -52,8 +53,8 @@ class OpenApiChecker:
         self._registry: Registry[Any] = Registry().with_resource(DOCUMENT_URI, resource)
         self._validators: dict[str, Draft202012Validator] = {}
         # Static paths first, so `/sessions/{session_id}` never shadows a longer literal path.
-        templates = sorted(document["paths"], key=lambda p: (p.count("{"), -len(p)))
-        self._templates = [(template, _path_pattern(template)) for template in templates]
+        templates: list[str] = sorted(document["paths"], key=lambda p: (p.count("{"), -len(p)))
+        self._templates: list[tuple[str, re.Pattern[str]]] = [(t, _path_pattern(t)) for t in templates]
         self.seen: set[tuple[str, str, int]] = set()
 
     @classmethod
@@ -130,7 +131,7 @@ class OpenApiChecker:
             try:
                 value = orjson.loads(body or b"")
             except orjson.JSONDecodeError:
-                return [*problems, f"{where}: body is not JSON: {body[:200]!r}"]
+                return [*problems, f"{where}: body is not JSON: {(body or b'')[:200]!r}"]
             parts = ("paths", template, method.lower(), "responses", key, "content", JSON, "schema")
             problems += [f"{where}: {e}" for e in self._errors(value, *parts)]
         if 200 <= status < 300:
@@ -193,3 +194,59 @@ class OpenApiChecker:
             return response
 
         return check_against_openapi
+
+
+class CheckedApi:
+    """A REST client for a running CSMS that checks every exchange against the OpenAPI document.
+
+    `request` returns (status, parsed JSON body or None); `failures` lists every mismatch, and the test
+    (or fixture) asserts it is empty at the end.
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession, base: str, checker: OpenApiChecker | None = None
+    ) -> None:
+        self.session = session
+        self.base = base.rstrip("/")
+        self.checker = checker or OpenApiChecker.shared()
+        self.failures: list[str] = []
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """Send `method path` (relative to `/api/v1`) with a JSON `body`; return (status, JSON or None)."""
+        data = orjson.dumps(body) if body is not None else None
+        send_headers = {"Content-Type": JSON} if data is not None else {}
+        send_headers.update(headers or {})
+        url = f"{self.base}{API_PREFIX}{path}"
+        async with self.session.request(method, url, data=data, params=params, headers=send_headers) as resp:
+            raw = await resp.read()
+            content_type = resp.content_type if raw else None
+            self.failures += self.checker.check(
+                method,
+                path,
+                status=resp.status,
+                body=raw,
+                content_type=content_type,
+                query=(params or {}).keys(),
+                request_body=data,
+            )
+            return resp.status, orjson.loads(raw) if raw else None
+
+    async def get(self, path: str, **params: str) -> tuple[int, Any]:
+        """GET with query parameters."""
+        return await self.request("GET", path, params=params or None)
+
+    async def post(self, path: str, body: Any = None) -> tuple[int, Any]:
+        """POST a JSON body (or none)."""
+        return await self.request("POST", path, body)
+
+    async def delete(self, path: str, **params: str) -> tuple[int, Any]:
+        """DELETE with query parameters."""
+        return await self.request("DELETE", path, params=params or None)

@@ -51,11 +51,23 @@ async def test_viewer_may_read_but_not_write(client: ApiClient, make_api_key: Ke
     assert (await client.get("/api/v1/charge-points/CP-1", headers=headers)).status == 404
 
 
-async def test_member_may_write(client: ApiClient, make_api_key: KeyFactory) -> None:
-    """A `member` key may register charge points."""
+async def test_member_may_manage_tokens_but_not_charge_points(
+    client: ApiClient, make_api_key: KeyFactory
+) -> None:
+    """A `member` key may register id tokens, but registering charge points needs `admin` (403)."""
     headers = {"Authorization": f"Bearer {await make_api_key('member')}"}
+    assert (await client.post("/api/v1/id-tokens", json={"id_token": "T"}, headers=headers)).status == 201
     response = await client.post("/api/v1/charge-points", json={"charge_point_id": "CP-1"}, headers=headers)
-    assert response.status == 201
+    error = await error_of(response, 403)
+    assert error["details"] == {"role": "member", "required_role": "admin"}
+
+
+async def test_unknown_role_counts_as_viewer(client: ApiClient, make_api_key: KeyFactory) -> None:
+    """A stored role this version does not know reads like a viewer and may change nothing."""
+    headers = {"Authorization": f"Bearer {await make_api_key('operator')}"}
+    assert (await client.get("/api/v1/charge-points", headers=headers)).status == 200
+    response = await client.post("/api/v1/id-tokens", json={"id_token": "T"}, headers=headers)
+    assert (await error_of(response, 403))["code"] == "forbidden"
 
 
 async def test_bcrypt_runs_once_per_key(

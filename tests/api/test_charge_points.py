@@ -11,7 +11,7 @@ from csms.services import Services
 from csms.store.memory import MemoryStore
 from csms.store.protocols import HeartbeatSeen, StationFieldsChanged
 from csms.store.writer import BatchedWriter
-from tests.api.conftest import NOW_TEXT, ApiClient, error_of
+from tests.api.conftest import NOW_TEXT, ApiClient, KeyFactory, error_of
 
 T1 = datetime(2025, 1, 1, 10, 0, 0, tzinfo=UTC)
 
@@ -264,3 +264,89 @@ async def test_oversized_body_is_rejected(client: ApiClient, auth: dict[str, str
         headers={**auth, "Content-Type": "application/json"},
     )
     assert (await error_of(response, 413))["code"] == "request_too_large"
+
+
+async def test_patch_registration_status_and_password(
+    client: ApiClient, auth: dict[str, str], store: MemoryStore, services: Services
+) -> None:
+    """PATCH changes only the given fields; a password is stored as a bcrypt hash and `null` removes it."""
+    assert (
+        await client.post("/api/v1/charge-points", json={"charge_point_id": "CP-1"}, headers=auth)
+    ).status == 201
+    response = await client.patch(
+        "/api/v1/charge-points/CP-1",
+        json={"registration_status": "Pending", "password": "a-long-password-123"},
+        headers=auth,
+    )
+    assert response.status == 200
+    shown = await response.json()
+    assert shown["registration_status"] == "Pending" and shown["has_password"] is True
+    stored = await store.get_charge_point("CP-1")
+    assert stored is not None and stored.password_hash is not None
+    assert stored.password_hash != "a-long-password-123"
+    assert await SecretVerifier().verify("a-long-password-123", stored.password_hash)
+
+    response = await client.patch("/api/v1/charge-points/CP-1", json={"password": None}, headers=auth)
+    shown = await response.json()
+    assert shown["has_password"] is False and shown["registration_status"] == "Pending"
+    response = await client.patch("/api/v1/charge-points/CP-1", json={}, headers=auth)
+    assert (await response.json())["registration_status"] == "Pending"
+
+
+async def test_patch_rejects_bad_fields(client: ApiClient, auth: dict[str, str]) -> None:
+    """A null or unknown registration status, a short password or an unknown field is a 400 naming it."""
+    assert (
+        await client.post("/api/v1/charge-points", json={"charge_point_id": "CP-1"}, headers=auth)
+    ).status == 201
+    for body, field in [
+        ({"registration_status": None}, "registration_status"),
+        ({"registration_status": "Maybe"}, "registration_status"),
+        ({"password": "short"}, "password"),
+        ({"charge_point_id": "CP-2"}, "charge_point_id"),
+    ]:
+        error = await error_of(await client.patch("/api/v1/charge-points/CP-1", json=body, headers=auth), 400)
+        assert field in [d["field"] for d in error["details"]], body
+
+
+async def test_patch_and_delete_unknown_charge_point(client: ApiClient, auth: dict[str, str]) -> None:
+    """Changing or deleting a charge point that does not exist is a 404."""
+    response = await client.patch(
+        "/api/v1/charge-points/NOPE", json={"registration_status": "Accepted"}, headers=auth
+    )
+    assert (await error_of(response, 404))["code"] == "not_found"
+    assert (await error_of(await client.delete("/api/v1/charge-points/NOPE", headers=auth), 404))["code"] == (
+        "not_found"
+    )
+
+
+async def test_delete_charge_point(client: ApiClient, auth: dict[str, str], services: Services) -> None:
+    """DELETE answers 204 and the charge point is gone; while it is connected it is a 409."""
+    assert (
+        await client.post("/api/v1/charge-points", json={"charge_point_id": "CP-1"}, headers=auth)
+    ).status == 201
+    connection = LiveConnection("CP-1", "ocpp1.6", datetime(2025, 1, 1, tzinfo=UTC))
+    services.registry.register(connection)
+    error = await error_of(await client.delete("/api/v1/charge-points/CP-1", headers=auth), 409)
+    assert error["code"] == "charge_point_connected"
+    services.registry.unregister(connection)
+    response = await client.delete("/api/v1/charge-points/CP-1", headers=auth)
+    assert response.status == 204 and await response.read() == b""
+    assert (await client.get("/api/v1/charge-points/CP-1", headers=auth)).status == 404
+
+
+async def test_only_admins_manage_charge_points(
+    client: ApiClient, auth: dict[str, str], make_api_key: KeyFactory
+) -> None:
+    """Creating, changing and deleting charge points needs role admin: a member gets 403; both may read."""
+    assert (
+        await client.post("/api/v1/charge-points", json={"charge_point_id": "CP-1"}, headers=auth)
+    ).status == 201
+    member = {"Authorization": f"Bearer {await make_api_key('member')}"}
+    for method, url, body in [
+        ("POST", "/api/v1/charge-points", {"charge_point_id": "CP-2"}),
+        ("PATCH", "/api/v1/charge-points/CP-1", {"registration_status": "Rejected"}),
+        ("DELETE", "/api/v1/charge-points/CP-1", None),
+    ]:
+        error = await error_of(await client.request(method, url, json=body, headers=member), 403)
+        assert error["details"] == {"role": "member", "required_role": "admin"}
+    assert (await client.get("/api/v1/charge-points/CP-1", headers=member)).status == 200

@@ -86,3 +86,69 @@ async def test_list_pages_in_token_order(client: ApiClient, auth: dict[str, str]
     assert [t["id_token"] for t in second["items"]] == ["C"]
     assert second["next_cursor"] is None
     assert "Link" not in response.headers
+
+
+async def test_patch_changes_only_given_fields(client: ApiClient, auth: dict[str, str]) -> None:
+    """PATCH changes the given fields; `null` clears expiry and group; other fields stay."""
+    body = {"id_token": "TAG-1", "expiry_date": "2030-01-01T00:00:00Z", "group_id_token": "G"}
+    assert (await client.post("/api/v1/id-tokens", json=body, headers=auth)).status == 201
+    response = await client.patch(
+        "/api/v1/id-tokens/TAG-1", json={"status": "Blocked", "type": "eMAID"}, headers=auth
+    )
+    assert response.status == 200
+    token = await response.json()
+    assert (token["status"], token["type"], token["group_id_token"]) == ("Blocked", "eMAID", "G")
+    assert token["expiry_date"] == "2030-01-01T00:00:00.000Z"
+    response = await client.patch(
+        "/api/v1/id-tokens/TAG-1", json={"expiry_date": None, "group_id_token": None}, headers=auth
+    )
+    token = await response.json()
+    assert token["expiry_date"] is None and token["group_id_token"] is None and token["status"] == "Blocked"
+    response = await client.patch(
+        "/api/v1/id-tokens/TAG-1", json={"expiry_date": "2031-06-01T02:00:00+02:00"}, headers=auth
+    )
+    assert (await response.json())["expiry_date"] == "2031-06-01T00:00:00.000Z"
+    shown = await (await client.get("/api/v1/id-tokens/TAG-1", headers=auth)).json()
+    assert shown["expiry_date"] == "2031-06-01T00:00:00.000Z"
+
+
+async def test_patch_rejects_bad_fields(client: ApiClient, auth: dict[str, str]) -> None:
+    """A null type or status, an unknown status, a naive expiry or an unknown field is a 400 naming it."""
+    assert (await client.post("/api/v1/id-tokens", json={"id_token": "TAG-1"}, headers=auth)).status == 201
+    for body, field in [
+        ({"type": None}, "type"),
+        ({"status": None}, "status"),
+        ({"status": "Sleepy"}, "status"),
+        ({"expiry_date": "2030-01-01T00:00:00"}, "expiry_date"),
+        ({"id_token": "OTHER"}, "id_token"),
+    ]:
+        error = await error_of(await client.patch("/api/v1/id-tokens/TAG-1", json=body, headers=auth), 400)
+        assert field in [d["field"] for d in error["details"]], body
+
+
+async def test_delete_id_token(client: ApiClient, auth: dict[str, str], store: MemoryStore) -> None:
+    """DELETE answers 204 and the token is gone; unknown tokens are 404 for PATCH and DELETE."""
+    assert (await client.post("/api/v1/id-tokens", json={"id_token": "TAG-1"}, headers=auth)).status == 201
+    response = await client.delete("/api/v1/id-tokens/TAG-1", headers=auth)
+    assert response.status == 204 and await response.read() == b""
+    assert await store.get_id_token("TAG-1") is None
+    assert (await error_of(await client.delete("/api/v1/id-tokens/TAG-1", headers=auth), 404))[
+        "code"
+    ] == "not_found"
+    response = await client.patch("/api/v1/id-tokens/TAG-1", json={"status": "Accepted"}, headers=auth)
+    assert (await error_of(response, 404))["code"] == "not_found"
+
+
+async def test_members_manage_id_tokens_viewers_only_read(
+    client: ApiClient, role_headers: dict[str, dict[str, str]]
+) -> None:
+    """A member creates, changes and deletes id tokens; a viewer may only read them (403 otherwise)."""
+    member, viewer = role_headers["member"], role_headers["viewer"]
+    assert (await client.post("/api/v1/id-tokens", json={"id_token": "TAG-1"}, headers=member)).status == 201
+    assert (await client.get("/api/v1/id-tokens/TAG-1", headers=viewer)).status == 200
+    for method, body in [("PATCH", {"status": "Blocked"}), ("DELETE", None)]:
+        response = await client.request(method, "/api/v1/id-tokens/TAG-1", json=body, headers=viewer)
+        assert (await error_of(response, 403))["code"] == "forbidden"
+    response = await client.patch("/api/v1/id-tokens/TAG-1", json={"status": "Blocked"}, headers=member)
+    assert response.status == 200
+    assert (await client.delete("/api/v1/id-tokens/TAG-1", headers=member)).status == 204

@@ -4,18 +4,24 @@ unlock and trigger."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from simulators.chargepoint import ChargePointSimulator, ConnectorReservedError, SimulatorError
-from tests.simulators.conftest import MakeSim
+from tests.simulators.conftest import NOW, MakeSim
 from tests.simulators.fake_csms import FakeCsms
 from tests.utils import MS
 
 VERSIONS = ["1.6", "2.0.1"]
 FAR = "2025-01-02T04:00:00Z"  # an hour after the simulators' fixed clock (03:04:05.678)
 SOON = "2025-01-02T03:04:05.778Z"  # 100 ms after it
+
+
+def soon(milliseconds: float) -> str:
+    """An expiry `milliseconds` test-milliseconds after the simulators' fixed clock."""
+    return (NOW + timedelta(seconds=milliseconds * MS)).isoformat().replace("+00:00", "Z")
 
 
 def reserve_payload(
@@ -94,7 +100,7 @@ async def change_availability(csms: FakeCsms, version: str, connector: int, oper
 def statuses(csms: FakeCsms, connector: int = 1) -> list[str]:
     """The statuses reported for `connector` (1.6 status / 2.0.1 connectorStatus), in order."""
     return [
-        p.get("status", p.get("connectorStatus"))
+        str(p["status"] if "status" in p else p["connectorStatus"])
         for p in csms.calls("StatusNotification")
         if p.get("connectorId" if "status" in p else "evseId") == connector
     ]
@@ -338,9 +344,10 @@ async def test_reservation_expiring_offline_is_reported_after_reconnecting(
     """A reservation that expires while the station is offline is reported (2.0.1: ReservationStatusUpdate
     Expired, then Available) once it is back."""
     sim = await booted(make_sim, version)
-    await reserve(csms, version, 3, 1, "R", expiry=SOON)
+    await reserve(csms, version, 3, 1, "R", expiry=soon(300))
     await sim.settle(1000 * MS)
     await sim.go_offline()
+    assert sim.reservations  # still running: it expires while the station is offline
     await sim.wait_until(lambda: not sim.reservations, 2000 * MS)
     await sim.settle(1000 * MS)
     assert sim.errors == [] and statuses(csms) == ["Reserved"]
@@ -354,6 +361,18 @@ async def test_reservation_expiring_offline_is_reported_after_reconnecting(
             {"reservationId": 3, "reservationUpdateStatus": "Expired"}
         ]
     assert statuses(csms) == ["Reserved", "Available"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_silent_action_is_never_answered(csms: FakeCsms, make_sim: MakeSim, version: str) -> None:
+    """An action in `silent` is recorded but never answered nor acted upon; other CALLs still are."""
+    sim = await booted(make_sim, version, silent={"ReserveNow"})
+    with pytest.raises(TimeoutError):
+        await csms.call("ReserveNow", reserve_payload(version, 1, 1, "R"), timeout=100 * MS)
+    assert sim.calls_received[-1][0] == "ReserveNow" and sim.reservations == {}
+    assert (await csms.call("CancelReservation", {"reservationId": 1}))[2] == {"status": "Rejected"}
+    sim.config.silent.clear()
+    assert await reserve(csms, version, 1, 1, "R") == "Accepted"
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -726,7 +745,8 @@ async def test_reset_reboots_and_boots_again(
         assert csms.calls("StopTransaction")[0]["reason"] == reason
     else:
         assert boots[1]["reason"] == "RemoteReset"
-    assert statuses(csms, 2)[-1] == "Reserved" and statuses(csms, 1)[-1] == "Available"
+    assert statuses(csms, 2)[-1] == "Reserved"
+    assert statuses(csms, 1)[-1] == ("Preparing" if reason else "Available")  # the cable is still in
 
 
 @pytest.mark.parametrize("version", VERSIONS)

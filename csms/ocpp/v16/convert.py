@@ -67,7 +67,8 @@ def samples(meter_values: list[dict[str, Any]], *, strict: bool = True, log: Any
             if value is None:
                 if strict:
                     raise HandlerError(
-                        ErrorKind.PROPERTY, f"sampledValue.value {sv['value']!r} is not a usable decimal number"
+                        ErrorKind.PROPERTY,
+                        f"sampledValue.value {sv['value']!r} is not a usable decimal number",
                     )
                 if log is not None:
                     log.warning("sample_skipped", value=str(sv["value"])[:50])

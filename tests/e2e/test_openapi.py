@@ -1,0 +1,170 @@
+"""The OpenAPI document against the running server: served without a key, valid OpenAPI 3.1, listing
+exactly the server's routes, and every operation answering (successfully, in a tour with a simulator)
+with bodies that validate against the documented schemas."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+from openapi_spec_validator import validate
+
+from csms.api.app import API_PREFIX
+from csms.api.openapi import OPERATIONS, build_document
+from csms.app import Csms
+from csms.domain.clock import isoformat_z, utcnow
+from csms.domain.secrets import hash_secret, new_api_key
+from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
+from tests.api.openapi_check import CheckedApi, OpenApiChecker
+from tests.e2e.conftest import ocpp_url
+from tests.utils import MS
+
+
+@pytest.fixture
+async def tour_client(csms: Csms) -> AsyncIterator[CheckedApi]:
+    """An admin client with its own checker (so `seen` holds only this test's exchanges)."""
+    key, prefix = new_api_key()
+    await csms.services.store.add_api_key("tour", prefix, hash_secret(key, rounds=4), "admin")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
+        client = CheckedApi(session, f"http://127.0.0.1:{csms.http_port}", OpenApiChecker(build_document()))
+        yield client
+    assert not client.failures, "\n".join(client.failures)
+
+
+async def test_document_is_served_without_a_key_and_valid(csms: Csms) -> None:
+    """`GET /api/v1/openapi.json` answers without a key with a valid OpenAPI 3.1 document."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{csms.http_port}{API_PREFIX}/openapi.json") as response,
+    ):
+        assert response.status == 200
+        assert response.content_type == "application/json"
+        document = await response.json()
+    validate(document)
+    assert document == build_document()
+
+
+def test_running_server_routes_are_the_documented_ones(csms: Csms) -> None:
+    """The API sub-application the server runs has exactly the documented (method, path) routes."""
+    subapps = [
+        resource.get_info()["app"]
+        for resource in csms.http.app.router.resources()
+        if resource.get_info().get("prefix") == API_PREFIX
+    ]
+    [api] = subapps
+    assert isinstance(api, web.Application)
+    served = set()
+    for route in api.router.routes():
+        if route.method == "HEAD":
+            continue
+        info = route.resource.get_info() if route.resource is not None else {}
+        template = info.get("formatter") or info.get("path")
+        assert isinstance(template, str)
+        served.add((route.method, template.removeprefix(API_PREFIX)))
+    documented = {(op.method, op.path) for op in OPERATIONS}
+    assert served == documented
+
+
+async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi) -> None:
+    """Every documented operation, called once with valid input against a 2.0.1 simulator, succeeds with a
+    documented status and a body that validates; afterwards each operation has been seen succeeding."""
+    client = tour_client
+    sim = ChargePointSimulator(
+        SimulatorConfig(charge_point_id="TOUR", url=ocpp_url(csms), ocpp_version="2.0.1", connectors=2)
+    )
+    try:
+        await sim.connect()
+        await sim.boot()
+        for connector in sim.connector_ids:
+            await sim.send_status(connector, "Available")
+        cp = "/charge-points/TOUR"
+        expiry = isoformat_z(utcnow().replace(microsecond=0).replace(year=utcnow().year + 1))
+
+        calls: list[tuple[str, str, object, dict[str, str] | None]] = [
+            ("GET", "/openapi.json", None, None),
+            (
+                "POST",
+                "/charge-points",
+                {"charge_point_id": "SPARE", "password": "a-secret-of-16-chars"},
+                None,
+            ),
+            ("GET", "/charge-points", None, {"limit": "1"}),
+            ("GET", cp, None, None),
+            ("PATCH", "/charge-points/SPARE", {"registration_status": "Pending", "password": None}, None),
+            ("DELETE", "/charge-points/SPARE", None, None),
+            ("GET", f"{cp}/messages", None, {"limit": "5"}),
+            ("POST", "/id-tokens", {"id_token": "TOUR-TAG", "type": "ISO14443"}, None),
+            ("GET", "/id-tokens", None, None),
+            ("GET", "/id-tokens/TOUR-TAG", None, None),
+            ("PATCH", "/id-tokens/TOUR-TAG", {"group_id_token": "FLEET"}, None),
+            ("POST", f"{cp}/unlock", {"evse_id": 1}, None),
+            ("POST", f"{cp}/availability", {"operative": True}, None),
+            ("POST", f"{cp}/trigger", {"message": "Heartbeat"}, None),
+            (
+                "POST",
+                f"{cp}/data-transfer",
+                {"vendor_id": "com.example", "message_id": "hi", "data": {"x": 1}},
+                None,
+            ),
+            ("POST", f"{cp}/clear-cache", None, None),
+            ("POST", f"{cp}/report", None, None),
+            ("GET", f"{cp}/configuration", None, None),
+            (
+                "GET",
+                f"{cp}/configuration",
+                None,
+                {"refresh": "true", "keys": "OCPPCommCtrlr.HeartbeatInterval"},
+            ),
+            ("PATCH", f"{cp}/configuration", {"values": {"OCPPCommCtrlr.HeartbeatInterval": "90"}}, None),
+            (
+                "PUT",
+                f"{cp}/charging-profile",
+                {
+                    "evse_id": 1,
+                    "id": 3,
+                    "stack_level": 0,
+                    "purpose": "TxDefaultProfile",
+                    "kind": "Relative",
+                    "rate_unit": "W",
+                    "periods": [{"start_period": 0, "limit": 7400.5, "number_phases": 1}],
+                },
+                None,
+            ),
+            ("GET", f"{cp}/charging-profile", None, None),
+            ("DELETE", f"{cp}/charging-profile", None, {"evse_id": "1"}),
+            (
+                "POST",
+                "/reservations",
+                {"charge_point_id": "TOUR", "evse_id": 2, "expiry_date": expiry, "id_tag": "TOUR-TAG"},
+                None,
+            ),
+            ("GET", "/reservations", None, {"charge_point_id": "TOUR", "status": "active"}),
+        ]
+        results = {}
+        for method, path, body, params in calls:
+            status, answer = await client.request(method, path, body, params=params)
+            assert 200 <= status < 300, (method, path, status, answer)
+            results[(method, path)] = answer
+        reservation_id = results[("POST", "/reservations")]["id"]
+        assert (await client.get(f"/reservations/{reservation_id}"))[0] == 200
+        assert (await client.delete(f"/reservations/{reservation_id}"))[0] == 204
+
+        status, started = await client.post(
+            "/sessions", {"charge_point_id": "TOUR", "evse_id": 1, "id_tag": "TOUR-TAG"}
+        )
+        assert status == 202, started
+
+        await sim.wait_until(lambda: bool(sim.transactions), 5000 * MS)  # the session reached the CSMS
+        _, page = await client.get("/sessions", remote_start_id=str(started["remote_start_id"]))
+        session_id = page["items"][0]["id"]
+        assert (await client.get(f"/sessions/{session_id}"))[0] == 200
+        assert (await client.post(f"/sessions/{session_id}/stop"))[0] == 202
+        assert (await client.delete("/id-tokens/TOUR-TAG"))[0] == 204
+        assert (await client.post(f"{cp}/reset", {"type": "immediate"}))[0] == 200
+    finally:
+        await sim.close()
+
+    succeeded = {(method, path) for method, path, status in client.checker.seen if 200 <= status < 300}
+    assert succeeded == {(op.method, op.path) for op in OPERATIONS}
