@@ -1236,17 +1236,12 @@ class ChargePointSimulator:
                 Faulted / Unavailable.
             ConnectorReservedError: the connector is held for another token.
         """
-        self._check_connector(connector)
-        if connector in self._tx:
-            raise SimulatorError(
-                f"connector {connector} already runs transaction {self.transactions.get(connector)}"
-            )
-        if self.connector_status.get(connector) == "Faulted" or connector in self.inoperative:
-            raise SimulatorError(f"connector {connector} is {self._idle_status(connector)}")
+        self._check_startable(connector)
         if reservation_id is None:
             used, blocker = self._start_reservation(connector, id_token)
             if blocker is not None and id_token not in self.token_parents and self.connected:
                 await self.authorize(id_token, id_token_type=id_token_type)  # learn its parent / group
+                self._check_startable(connector)  # things may have happened meanwhile
                 used, blocker = self._start_reservation(connector, id_token)
             if blocker is not None:
                 raise ConnectorReservedError(connector, blocker.reservation_id, id_token)
@@ -1710,6 +1705,16 @@ class ChargePointSimulator:
                 self._log.warning("heartbeat_failed", error=str(exc))
 
     # ------------------------------------------------------------------ helpers
+
+    def _check_startable(self, connector: int) -> None:
+        """Raise SimulatorError unless a transaction may start on `connector` (reservations aside)."""
+        self._check_connector(connector)
+        if connector in self._tx:
+            raise SimulatorError(
+                f"connector {connector} already runs transaction {self.transactions.get(connector)}"
+            )
+        if self.connector_status.get(connector) == "Faulted" or connector in self.inoperative:
+            raise SimulatorError(f"connector {connector} is {self._idle_status(connector)}")
 
     def _check_connector(self, connector: int) -> None:
         if connector not in self.connector_ids:

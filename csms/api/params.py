@@ -140,6 +140,15 @@ def int_path_param(request: web.Request, name: str) -> int:
     return int(raw)
 
 
+async def id_token_type_for(services: Services, id_token: str, given: StrEnum | None) -> str:
+    """The id token type to send to a station: the one the request gave, else the registered token's
+    type, else `Central` (a token the CSMS vouches for without a type of its own)."""
+    if given is not None:
+        return str(given)
+    token = await services.store.get_id_token(id_token)
+    return token.type if token is not None else "Central"
+
+
 def int_query(request: web.Request, name: str, *, maximum: int = MAX_ID) -> int | None:
     """An optional query parameter that must be an integer between 0 and `maximum`.
 

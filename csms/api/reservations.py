@@ -16,6 +16,7 @@ from csms.api.params import (
     choice_query,
     cursor_errors,
     get_domain,
+    id_token_type_for,
     int_path_param,
     page_params,
     pick_evse,
@@ -44,24 +45,20 @@ async def handle_create_reservation(request: web.Request) -> web.Response:
         raise invalid_request("expiry_date", "must be in the future")
     if await services.store.get_charge_point(body.charge_point_id) is None:
         raise not_found(f"charge point {body.charge_point_id!r}")
-    id_token_type = body.id_token_type
-    if id_token_type is None:
-        token = await services.store.get_id_token(body.id_tag)
-        id_token_type_text = token.type if token is not None else "Central"
-    else:
-        id_token_type_text = str(id_token_type)
     try:
         reservation = await domain.reservations.create(
             charge_point_id=body.charge_point_id,
             evse_id=evse_id or None,
             id_token=body.id_tag,
             expiry_date=body.expiry_date,
-            id_token_type=id_token_type_text,
+            id_token_type=await id_token_type_for(services, body.id_tag, body.id_token_type),
             group_id_token=body.group_id_token,
             connector_type=body.connector_type,
         )
     except ReservationError as exc:
         raise reservation_failure(exc) from None
+    except ValueError:  # the expiry date passed between the check above and the service's own
+        raise invalid_request("expiry_date", "must be in the future") from None
     location = request.app.router["reservation"].url_for(reservation_id=str(reservation.id))
     return json_response(reservation_json(reservation), status=201, headers={"Location": str(location)})
 

@@ -20,6 +20,7 @@ from csms.api.params import (
     cursor_errors,
     get_domain,
     get_services,
+    id_token_type_for,
     int_path_param,
     int_query,
     page_params,
@@ -135,11 +136,7 @@ async def handle_start_session(request: web.Request) -> web.Response:
     evse_id = pick_evse(body.evse_id, body.connector_id) or None
     if await services.store.get_charge_point(body.charge_point_id) is None:
         raise not_found(f"charge point {body.charge_point_id!r}")
-    if body.id_token_type is not None:
-        id_token_type = str(body.id_token_type)
-    else:
-        token = await services.store.get_id_token(body.id_tag)
-        id_token_type = token.type if token is not None else "Central"
+    id_token_type = await id_token_type_for(services, body.id_tag, body.id_token_type)
     try:
         await domain.reservations.check_start(body.charge_point_id, evse_id, body.id_tag, body.group_id_token)
     except ReservationError as exc:

@@ -26,7 +26,7 @@ from csms.domain.models import (
     TransactionStatus,
     TransactionStop,
 )
-from csms.store.protocols import TransactionMeterChanged, TransactionStore
+from csms.store.protocols import TransactionEventSeen, TransactionMeterChanged, TransactionStore
 from csms.store.writer import BatchedWriter
 
 log = structlog.get_logger("csms.transactions")
@@ -158,6 +158,9 @@ class TransactionService:
             return tx
         tx = await self._store.find_transaction(charge_point_id, ocpp_transaction_id)
         if tx is not None and tx.status is TransactionStatus.ACTIVE:
+            # Batched seqNo records may still be queued: commit them before reading the set back.
+            await self._writer.sync()
+            self._seen[tx.id] = await self._store.list_transaction_seq_nos(tx.id)
             self._active.setdefault(charge_point_id, {})[ocpp_transaction_id] = tx
         return tx
 
@@ -171,13 +174,17 @@ class TransactionService:
         """Record a 2.0.1 TransactionEvent seqNo once its effects are applied; False if already recorded.
 
         Called after the event's effects, so that an event that failed halfway is applied again when the
-        station retries it instead of being taken for a repeat.
+        station retries it instead of being taken for a repeat. The record is batched: in-transaction
+        meter values arrive as Updated events and must not cost a commit each.
         """
-        fresh = await self._store.add_transaction_event(tx.id, seq_no, event_type, trigger_reason, at)
-        self._seen.setdefault(tx.id, set()).add(seq_no)
-        if fresh and (tx.last_seq_no is None or seq_no > tx.last_seq_no):
+        seen = self._seen.setdefault(tx.id, set())
+        if seq_no in seen:
+            return False
+        seen.add(seq_no)
+        if tx.last_seq_no is None or seq_no > tx.last_seq_no:
             tx.last_seq_no = seq_no
-        return fresh
+        self._writer.put(TransactionEventSeen(tx.id, seq_no, event_type, trigger_reason, at))
+        return True
 
     async def update(
         self,

@@ -41,6 +41,7 @@ from csms.store.protocols import (
     HeartbeatSeen,
     NotFound,
     StationFieldsChanged,
+    TransactionEventSeen,
     TransactionMeterChanged,
 )
 
@@ -303,6 +304,10 @@ class MemoryStore:
             started_at=to_utc(tx.started_at),
             stopped_at=_utc(tx.stopped_at),
         )
+
+    async def list_transaction_seq_nos(self, transaction_pk: int) -> set[int]:
+        """The 2.0.1 seqNos recorded for a transaction."""
+        return {seq for (pk, seq) in self.transaction_events if pk == transaction_pk}
 
     async def add_transaction_event(
         self, transaction_pk: int, seq_no: int, event_type: str, trigger_reason: str | None, at: datetime
@@ -567,6 +572,7 @@ class MemoryStore:
                 | StatusChange
                 | MeterReading
                 | TransactionMeterChanged
+                | TransactionEventSeen
                 | FrameRecord,
             ):
                 raise TypeError(f"not a batch item: {item!r}")
@@ -615,6 +621,10 @@ class MemoryStore:
                     if item.charging_state is not None:
                         tx.charging_state = item.charging_state
                     tx.updated_at = to_utc(item.updated_at)
+            elif isinstance(item, TransactionEventSeen):
+                key = (item.transaction_pk, item.seq_no)
+                if item.transaction_pk in self._transactions and key not in self.transaction_events:
+                    self.transaction_events[key] = (item.event_type, item.trigger_reason, to_utc(item.at))
             elif item.charge_point_id in self._charge_points:
                 self._frames.append((self._next_frame_id, replace(item, at=to_utc(item.at))))
                 self._next_frame_id += 1

@@ -68,8 +68,25 @@ class TransactionMeterChanged:
     updated_at: datetime
 
 
+@dataclass(slots=True)
+class TransactionEventSeen:
+    """Batched: a 2.0.1 TransactionEvent seqNo whose effects were applied (repeats are ignored)."""
+
+    transaction_pk: int
+    seq_no: int
+    event_type: str
+    trigger_reason: str | None
+    at: datetime
+
+
 BatchItem = (
-    HeartbeatSeen | StationFieldsChanged | StatusChange | MeterReading | TransactionMeterChanged | FrameRecord
+    HeartbeatSeen
+    | StationFieldsChanged
+    | StatusChange
+    | MeterReading
+    | TransactionMeterChanged
+    | TransactionEventSeen
+    | FrameRecord
 )
 
 
@@ -166,6 +183,10 @@ class TransactionStore(Protocol):
 
     async def list_active_transactions(self, charge_point_id: str) -> list[Transaction]: ...
 
+    async def list_transaction_seq_nos(self, transaction_pk: int) -> set[int]:
+        """The 2.0.1 seqNos recorded for a transaction (to recognise repeats after a reconnect)."""
+        ...
+
     async def list_meter_samples(self, transaction_pk: int) -> list[MeterSample]:
         """Samples of a transaction in time order (then insertion order)."""
         ...
@@ -202,7 +223,8 @@ class BatchSink(Protocol):
         A StatusChange updates (or creates) the connector row and appends to the status history; a
         MeterReading inserts its samples; a HeartbeatSeen sets last_heartbeat_at; StationFieldsChanged sets
         those columns; TransactionMeterChanged sets last_meter_wh/charging_state/updated_at; a FrameRecord
-        is appended to the message log. Items for unknown charge points or transactions are skipped.
+        is appended to the message log; a TransactionEventSeen records a seqNo (a repeat is ignored).
+        Items for unknown charge points or transactions are skipped.
         """
         ...
 

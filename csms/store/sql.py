@@ -65,6 +65,7 @@ from csms.store.protocols import (
     HeartbeatSeen,
     NotFound,
     StationFieldsChanged,
+    TransactionEventSeen,
     TransactionMeterChanged,
 )
 from csms.store.tables import (
@@ -695,6 +696,16 @@ class SqlStore:
             if _rowcount(await session.execute(stmt)) == 0:
                 raise NotFound(f"transaction {tx.id}")
 
+    async def list_transaction_seq_nos(self, transaction_pk: int) -> set[int]:
+        """The 2.0.1 seqNos recorded for a transaction."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(_TRANSACTION_EVENTS.c.seq_no).where(
+                    _TRANSACTION_EVENTS.c.transaction_id == transaction_pk
+                )
+            )
+            return {int(r[0]) for r in rows}
+
     async def add_transaction_event(
         self, transaction_pk: int, seq_no: int, event_type: str, trigger_reason: str | None, at: datetime
     ) -> bool:
@@ -1133,6 +1144,7 @@ class SqlStore:
         readings: list[MeterReading] = []
         tx_meters: dict[int, dict[str, Any]] = {}
         frames: list[FrameRecord] = []
+        events: dict[tuple[int, int], TransactionEventSeen] = {}
         for item in items:
             if isinstance(item, HeartbeatSeen):
                 at = to_utc(item.at)
@@ -1154,6 +1166,8 @@ class SqlStore:
                 merged["b_at"] = item.updated_at
             elif isinstance(item, FrameRecord):
                 frames.append(item)
+            elif isinstance(item, TransactionEventSeen):
+                events.setdefault((item.transaction_pk, item.seq_no), item)
             else:
                 raise TypeError(f"not a batch item: {item!r}")
 
@@ -1161,6 +1175,7 @@ class SqlStore:
         cp_ids.update(r.charge_point_id for r in readings)
         cp_ids.update(f.charge_point_id for f in frames)
         tx_ids = {r.transaction_pk for r in readings if r.transaction_pk is not None}
+        tx_ids.update(pk for pk, _ in events)
 
         async with self._sessions.begin() as session:
             known_cps = await _existing(session, _CHARGE_POINTS.c.charge_point_id, cp_ids)
@@ -1205,6 +1220,24 @@ class SqlStore:
                         updated_at=bindparam("b_at", type_=UtcDateTime()),
                     ),
                     list(tx_meters.values()),
+                )
+            event_rows = [
+                {
+                    "transaction_id": e.transaction_pk,
+                    "seq_no": e.seq_no,
+                    "event_type": e.event_type,
+                    "trigger_reason": e.trigger_reason,
+                    "at": e.at,
+                }
+                for e in events.values()
+                if e.transaction_pk in known_txs
+            ]
+            if event_rows:
+                await session.execute(
+                    self._insert(_TRANSACTION_EVENTS).on_conflict_do_nothing(
+                        index_elements=["transaction_id", "seq_no"]
+                    ),
+                    event_rows,
                 )
             frame_rows = [_frame_row(f) for f in frames if f.charge_point_id in known_cps]
             if frame_rows:

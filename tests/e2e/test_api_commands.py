@@ -106,7 +106,7 @@ async def test_reservation_used_by_the_right_token_and_refused_to_others(
     csms: Csms, client: CheckedApi, make_sim: MakeSim, version: str
 ) -> None:
     """An accepted reservation holds the EVSE: a remote start by another token is 409, the holder's
-    start uses it, and the API shows it `used` by that session."""
+    start uses it, the API shows it `used` by that session, and it can no longer be cancelled."""
     cp = f"RES-USE-{version}"
     sim = await make_sim(csms, cp, version, connectors=2)
     status, reservation = await reserve(client, cp, 2, "HOLDER")
@@ -135,6 +135,8 @@ async def test_reservation_used_by_the_right_token_and_refused_to_others(
     )
     status, listed = await client.get("/reservations", charge_point_id=cp, status="used")
     assert [r["id"] for r in listed["items"]] == [reservation["id"]]
+    status, error = await client.delete(f"/reservations/{reservation['id']}")
+    assert status == 409 and error["error"]["details"]["reservation_status"] == "used"
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -135,9 +135,6 @@ async def test_reservation_refuses_other_tokens_and_is_used_by_the_right_one(
     assert await reserve(csms, version, 5, 1, "RES") == "Accepted"
     await sim.settle(1000 * MS)
     assert statuses(csms) == ["Reserved"] and sim.connector_status[1] == "Reserved"
-    csms.responses["Authorize"] = (
-        {"idTagInfo": {"status": "Accepted"}} if version == "1.6" else {"idTokenInfo": {"status": "Accepted"}}
-    )
     with pytest.raises(ConnectorReservedError) as info:
         await sim.start_transaction(1, "OTHER")
     assert info.value.reservation_id == 5 and info.value.connector == 1
@@ -286,7 +283,6 @@ async def test_v16_connector_zero_reservation_keeps_one_connector_free(
     await sim.start_transaction(1, "GUEST")
     assert "reservationId" not in csms.calls("StartTransaction")[0]
     assert statuses(csms, 2) == ["Reserved", "Available", "Reserved"]  # the last free connector is held
-    csms.responses["Authorize"] = {"idTagInfo": {"status": "Accepted"}}
     with pytest.raises(ConnectorReservedError):
         await sim.start_transaction(2, "GUEST2")
     assert await remote_start(csms, "1.6", 2, "GUEST3") == "Rejected"

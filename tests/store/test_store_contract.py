@@ -32,6 +32,7 @@ from csms.store.protocols import (
     NotFound,
     StationFieldsChanged,
     Store,
+    TransactionEventSeen,
     TransactionMeterChanged,
 )
 from csms.store.sql import SqlStore
@@ -287,6 +288,23 @@ async def test_add_transaction_event_detects_duplicates_per_transaction(store: S
     assert await store.add_transaction_event(b.id, 5, "Updated", None, T0) is True
     with pytest.raises(NotFound):
         await store.add_transaction_event(999_999, 1, "Updated", None, T0)
+
+
+async def test_batched_seq_nos_are_recorded_once_and_listed(store: Store) -> None:
+    """TransactionEventSeen items record seqNos (repeats and unknown transactions ignored); they list back."""
+    await add_cp(store, "CP1")
+    tx = await store.add_transaction(new_tx(ocpp_id="batched", seq_no=0))
+    await store.apply_batch(
+        [
+            TransactionEventSeen(tx.id, 1, "Updated", "MeterValuePeriodic", at(60)),
+            TransactionEventSeen(tx.id, 1, "Updated", "MeterValuePeriodic", at(60)),
+            TransactionEventSeen(tx.id, 0, "Started", "Authorized", T0),
+            TransactionEventSeen(999_999, 1, "Updated", None, T0),
+        ]
+    )
+    await store.apply_batch([TransactionEventSeen(tx.id, 2, "Ended", "StopAuthorized", at(120))])
+    assert await store.list_transaction_seq_nos(tx.id) == {0, 1, 2}
+    assert await store.list_transaction_seq_nos(999_999) == set()
 
 
 async def test_find_started_transaction_matches_exact_start(store: Store) -> None:
