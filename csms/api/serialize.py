@@ -80,9 +80,11 @@ def charge_point_json(
         connection: its live connection from the registry, or None when it is offline.
     """
     station_status, evses = evses_json(connectors)
+    # The live connection's subprotocol wins: a station may reconnect with another version without a new
+    # BootNotification (the stored version is the one of its last boot).
     ocpp_version = charge_point.ocpp_version
-    if ocpp_version is None and connection is not None:
-        ocpp_version = connection.ocpp_version
+    if connection is not None:
+        ocpp_version = connection.ocpp_version.removeprefix("ocpp")
     return {
         "charge_point_id": charge_point.charge_point_id,
         "registration_status": str(charge_point.registration_status),

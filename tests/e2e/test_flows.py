@@ -250,3 +250,15 @@ async def test_both_versions_at_once_on_one_port(csms: Csms, make_sim: MakeSim) 
         assert versions == {f"MIX{i}": VERSIONS[i % 2] for i in range(6)}
     finally:
         await session.close()
+
+
+async def test_api_shows_the_live_ocpp_version(csms: Csms, api: Api, make_sim: MakeSim) -> None:
+    """A station booted on 1.6 that reconnects over 2.0.1 without a new boot is shown as 2.0.1."""
+    first = make_sim(csms, "SWITCH", "1.6")
+    await first.connect()
+    await first.boot()
+    await first.close()
+    second = make_sim(csms, "SWITCH", "2.0.1")
+    await second.connect()
+    _, cp = await api.get("/api/v1/charge-points/SWITCH")
+    assert cp["ocpp_version"] == "2.0.1" and cp["connected"] is True
