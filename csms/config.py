@@ -91,6 +91,25 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OcpiConfig:
+    """`[ocpi]`: the OCPI 2.2.1 bridge (CPO role) served under /ocpi on the HTTP port."""
+
+    country_code: str = "NL"  # our ISO 3166-1 alpha-2 country code as a CPO
+    party_id: str = "CSM"  # our OCPI party id (3 characters)
+    business_name: str = "Open CSMS"
+    # The URL partners reach us at (scheme, host, port; no trailing slash); empty: http://{http.host}:{port}.
+    public_url: str = ""
+    max_page_limit: int = 100  # server-side cap of `limit` on paginated GETs (X-Limit)
+    currency: str = "EUR"
+    # Real-time authorization (POST {emsp tokens}/{uid}/authorize): how long to wait, and what to answer
+    # when the eMSP does not answer in time ("Accepted" or "Invalid").
+    realtime_authorization_timeout: float = 5.0
+    realtime_authorization_fallback: str = "Invalid"
+    push_max_attempts: int = 20  # an outbox entry is marked failed after this many attempts
+    push_retry_seconds: float = 5.0  # first back-off; doubles per attempt, capped at one hour
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, one dataclass per TOML section."""
 
@@ -99,6 +118,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    ocpi: OcpiConfig = field(default_factory=OcpiConfig)
 
 
 # Keys whose value must be one of a fixed set (the Literal types above).
@@ -106,6 +126,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("ocpp", "unknown_charge_points"): get_args(UnknownChargePointPolicy),
     ("ocpp", "unknown_id_tokens"): ("Invalid", "Accepted"),
     ("log", "format"): get_args(LogFormat),
+    ("ocpi", "realtime_authorization_fallback"): ("Invalid", "Accepted"),
 }
 
 

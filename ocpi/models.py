@@ -1,0 +1,181 @@
+"""OCPI-side records: partners, locations, connector specs, EVSE uids, tariffs, partner tokens, CDRs and the
+push outbox. Everything OCPP already knows (stations, connectors' status, transactions, reservations) stays
+in the CSMS domain; these records only hold what OCPI adds to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class PartnerStatus(StrEnum):
+    """Where a roaming partner is in the credentials handshake (OCPI 2.2.1 Credentials)."""
+
+    PENDING = "pending"  # token A issued (or received), no handshake yet
+    REGISTERED = "registered"  # tokens B and C exchanged
+    UNREGISTERED = "unregistered"  # DELETE credentials; its tokens no longer work
+
+
+@dataclass(slots=True)
+class Partner:
+    """A roaming partner (eMSP or hub).
+
+    Tokens we issue (A, then C) are stored hashed (SHA-256: they are 256-bit random values, so a fast hash
+    is safe and lets us find the partner from the token). The token the partner issued us (B; we send it
+    in `Authorization: Token ...` when we call them) must be kept usable and is stored as given.
+    """
+
+    id: int
+    name: str
+    country_code: str
+    party_id: str
+    status: PartnerStatus = PartnerStatus.PENDING
+    role: str = "EMSP"
+    token_a_hash: str | None = None  # token A we issued for this partner's registration
+    token_c_hash: str | None = None  # token we issued in the handshake; the partner calls us with it
+    token_b: str | None = None  # the partner's token for us to call them with
+    versions_url: str | None = None  # the partner's versions endpoint
+    version: str | None = None  # the version agreed ("2.2.1")
+    endpoints: dict[str, str] = field(
+        default_factory=dict
+    )  # "<identifier>:<ROLE>" -> url, e.g. "sessions:RECEIVER"
+    roles: list[dict[str, Any]] = field(default_factory=list)  # the partner's CredentialsRole objects
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Location:
+    """A site that groups charge points, as operators configure it (OCPI Location without its EVSEs)."""
+
+    id: str
+    name: str | None
+    address: str
+    city: str
+    country: str  # ISO 3166-1 alpha-3
+    latitude: str  # OCPI GeoLocation strings, "-?[0-9]{1,2}\.[0-9]{5,7}"
+    longitude: str
+    time_zone: str  # IANA
+    country_code: str  # the CPO's ISO 3166 alpha-2 (OCPI country_code)
+    party_id: str  # the CPO's party id
+    publish: bool = True
+    postal_code: str | None = None
+    state: str | None = None
+    parking_type: str | None = None
+    facilities: list[str] = field(default_factory=list)
+    opening_times: dict[str, Any] | None = None  # OCPI Hours object as given
+    operator: dict[str, Any] | None = None  # OCPI BusinessDetails
+    charging_when_closed: bool | None = None
+    charge_point_ids: list[str] = field(default_factory=list)
+    last_updated: datetime | None = None
+
+
+@dataclass(slots=True)
+class ConnectorSpec:
+    """Operator-configured OCPI facts of one connector (OCPP does not report them)."""
+
+    charge_point_id: str
+    evse_id: int
+    connector_id: int
+    standard: str = "IEC_62196_T2"
+    format: str = "SOCKET"
+    power_type: str = "AC_3_PHASE"
+    max_voltage: int = 230
+    max_amperage: int = 32
+    max_electric_power: int | None = None
+    tariff_ids: list[str] = field(default_factory=list)
+    last_updated: datetime | None = None
+
+
+@dataclass(slots=True)
+class EvseUid:
+    """The OCPI EVSE uid (a UUID, immutable, never reused) of (charge point, EVSE); 1.6 connector N is EVSE N."""
+
+    uid: str
+    charge_point_id: str
+    evse_id: int
+
+
+@dataclass(slots=True)
+class Tariff:
+    """A tariff as the OCPI object (elements, restrictions...) plus its id; prices are Decimal in `data`
+    only after parsing with `csms.domain.pricing`."""
+
+    id: str
+    currency: str
+    data: dict[str, Any]  # the full OCPI Tariff object as JSON (numbers as strings or numbers)
+    last_updated: datetime | None = None
+
+
+@dataclass(slots=True)
+class PartnerToken:
+    """A token a partner (eMSP) pushed to us (OCPI Tokens module, receiver)."""
+
+    country_code: str
+    party_id: str
+    uid: str
+    type: str  # AD_HOC_USER | APP_USER | OTHER | RFID
+    contract_id: str
+    issuer: str
+    valid: bool
+    whitelist: str  # ALWAYS | ALLOWED | ALLOWED_OFFLINE | NEVER
+    data: dict[str, Any]  # the full OCPI Token object as last PUT/PATCHed
+    partner_id: int | None = None
+    group_id: str | None = None
+    last_updated: datetime | None = None
+
+
+@dataclass(slots=True)
+class SessionLink:
+    """What OCPI knows about a CSMS transaction or reservation beyond OCPP: who asked for it and how."""
+
+    session_id: str  # the OCPI Session id: str(transaction id), or "R<reservation id>" while a reservation
+    partner_id: int | None
+    transaction_pk: int | None = None
+    reservation_id: int | None = None
+    auth_method: str = "WHITELIST"  # AUTH_REQUEST | COMMAND | WHITELIST
+    authorization_reference: str | None = None
+    cdr_token: dict[str, Any] | None = None
+    tariff_id: str | None = None
+    last_updated: datetime | None = None
+
+
+@dataclass(slots=True)
+class Cdr:
+    """A charge detail record, frozen when the session completed (OCPI CDR as JSON)."""
+
+    id: str
+    transaction_pk: int
+    data: dict[str, Any]
+    total_cost_excl_vat: Decimal
+    last_updated: datetime | None = None
+
+
+class OutboxStatus(StrEnum):
+    """State of one push to one partner."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the maximum attempts; visible to operators
+
+
+@dataclass(slots=True)
+class OutboxEntry:
+    """One push (PUT/PATCH/POST) to one partner, kept until delivered; ordered per (partner, object)."""
+
+    id: int
+    partner_id: int
+    module: str  # locations | sessions | cdrs | tariffs | commands
+    object_key: str  # e.g. "session:42"; pushes with the same key are delivered in id order
+    method: str
+    url: str
+    body: dict[str, Any] | None
+    status: OutboxStatus = OutboxStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime | None = None
+    sent_at: datetime | None = None

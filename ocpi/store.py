@@ -1,0 +1,148 @@
+"""The OCPI store protocol: the tables OCPI adds to the CSMS database (one Alembic chain, csms/store).
+
+Implemented by `ocpi.sql_store.SqlOcpiStore` (on the CSMS's SQLAlchemy engine, same database) and
+`ocpi.memory_store.MemoryOcpiStore` (tests). Lists used by the OCPI sender modules are ordered by
+`last_updated` (oldest first, then id) and filtered by `date_from` (inclusive) / `date_to` (exclusive), with
+`offset`/`limit` pagination and the total count, as OCPI pagination needs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from ocpi.models import (
+    Cdr,
+    ConnectorSpec,
+    EvseUid,
+    Location,
+    OutboxEntry,
+    Partner,
+    PartnerToken,
+    SessionLink,
+    Tariff,
+)
+
+
+class OcpiStore(Protocol):
+    # -- partners ---------------------------------------------------------------------------------
+    async def add_partner(self, partner: Partner) -> Partner:
+        """Insert with a new id (the given id is ignored)."""
+        ...
+
+    async def save_partner(self, partner: Partner) -> None:
+        """Overwrite every field but id; raises csms.store.protocols.NotFound."""
+        ...
+
+    async def get_partner(self, partner_id: int) -> Partner | None: ...
+
+    async def find_partner_by_token_hash(self, token_hash: str) -> Partner | None:
+        """The partner whose token_a_hash or token_c_hash equals `token_hash` (not UNREGISTERED)."""
+        ...
+
+    async def list_partners(self) -> list[Partner]: ...
+
+    # -- locations --------------------------------------------------------------------------------
+    async def save_location(self, location: Location) -> None:
+        """Insert or replace by id, including its charge_point_ids (a charge point is in one location)."""
+        ...
+
+    async def get_location(self, location_id: str) -> Location | None: ...
+
+    async def delete_location(self, location_id: str) -> None: ...
+
+    async def list_locations(
+        self,
+        *,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        published_only: bool = False,
+    ) -> tuple[list[Location], int]:
+        """(page, total count)."""
+        ...
+
+    async def location_of(self, charge_point_id: str) -> Location | None: ...
+
+    # -- connectors and EVSE uids -----------------------------------------------------------------
+    async def save_connector_spec(self, spec: ConnectorSpec) -> None: ...
+
+    async def list_connector_specs(self, charge_point_id: str) -> list[ConnectorSpec]: ...
+
+    async def evse_uid(self, charge_point_id: str, evse_id: int) -> EvseUid:
+        """The uid of that EVSE, created (uuid4) on first use; never reused."""
+        ...
+
+    async def find_evse(self, uid: str) -> EvseUid | None: ...
+
+    # -- tariffs ----------------------------------------------------------------------------------
+    async def save_tariff(self, tariff: Tariff) -> None: ...
+
+    async def get_tariff(self, tariff_id: str) -> Tariff | None: ...
+
+    async def delete_tariff(self, tariff_id: str) -> None: ...
+
+    async def list_tariffs(
+        self,
+        *,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[Tariff], int]: ...
+
+    # -- partner tokens ---------------------------------------------------------------------------
+    async def save_partner_token(self, token: PartnerToken) -> None:
+        """Insert or replace by (country_code, party_id, uid, type)."""
+        ...
+
+    async def get_partner_token(
+        self, country_code: str, party_id: str, uid: str, type: str = "RFID"
+    ) -> PartnerToken | None: ...
+
+    async def find_partner_token(self, uid: str) -> PartnerToken | None:
+        """A token by uid alone (what an OCPP idTag carries); the newest if several parties use the uid."""
+        ...
+
+    # -- session links and CDRs -------------------------------------------------------------------
+    async def save_session_link(self, link: SessionLink) -> None:
+        """Insert or replace by session_id."""
+        ...
+
+    async def get_session_link(self, session_id: str) -> SessionLink | None: ...
+
+    async def find_session_link(
+        self, *, transaction_pk: int | None = None, reservation_id: int | None = None
+    ) -> SessionLink | None: ...
+
+    async def save_cdr(self, cdr: Cdr) -> None:
+        """Insert; a CDR is immutable (a second save of the same id raises AlreadyExists)."""
+        ...
+
+    async def get_cdr(self, cdr_id: str) -> Cdr | None: ...
+
+    async def list_cdrs(
+        self,
+        *,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[Cdr], int]: ...
+
+    # -- push outbox ------------------------------------------------------------------------------
+    async def add_outbox(self, entry: OutboxEntry) -> OutboxEntry:
+        """Insert with a new increasing id (the given id is ignored)."""
+        ...
+
+    async def save_outbox(self, entry: OutboxEntry) -> None: ...
+
+    async def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxEntry]:
+        """Pending entries that are due (next_attempt_at None or ≤ now) AND are the oldest pending entry of
+        their (partner_id, object_key) — so pushes of one object are delivered in order; oldest first."""
+        ...
+
+    async def list_outbox(
+        self, *, status: str | None = None, partner_id: int | None = None, limit: int = 100
+    ) -> list[OutboxEntry]: ...
