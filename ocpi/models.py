@@ -92,7 +92,7 @@ class ConnectorSpec:
 
 @dataclass(slots=True)
 class EvseUid:
-    """The OCPI EVSE uid (a UUID, immutable, never reused) of (charge point, EVSE); 1.6 connector N = EVSE N."""
+    """The OCPI EVSE uid (a UUID: immutable, never reused) of a (charge point, EVSE) pair."""
 
     uid: str
     charge_point_id: str
