@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from csms.domain.clock import Clock, to_utc
 from csms.domain.models import AuthorizationResult, AuthorizationStatus, TokenStatus
 from csms.store.protocols import TokenStore
+
+
+class TokenAuthority(Protocol):
+    """Another source of truth for tokens the CSMS store does not know (the OCPI bridge: tokens of
+    roaming partners, with real-time authorization). Returns None when it does not know the token."""
+
+    async def authorize(self, id_token: str) -> AuthorizationResult | None: ...
 
 
 class AuthorizationService:
@@ -14,16 +23,23 @@ class AuthorizationService:
         self._tokens = tokens
         self._clock = clock
         self._unknown = AuthorizationStatus(unknown_status)
+        # Consulted in order for tokens the store does not know (set by the OCPI bridge).
+        self.authorities: list[TokenAuthority] = []
 
     async def authorize(self, id_token: str) -> AuthorizationResult:
         """The verdict for `id_token`.
 
         A stored token answers with its status (an Accepted token past its expiry date answers Expired)
         and its group id (1.6 parentIdTag / 2.0.1 groupIdToken). An unknown token answers with the
-        configured status (`[ocpp] unknown_id_tokens`, Invalid by default).
+        configured status (`[ocpp] unknown_id_tokens`, Invalid by default), unless a registered
+        `TokenAuthority` (a roaming partner's tokens) knows it.
         """
         token = await self._tokens.get_id_token(id_token)
         if token is None:
+            for authority in self.authorities:
+                result = await authority.authorize(id_token)
+                if result is not None:
+                    return result
             return AuthorizationResult(self._unknown)
         status = AuthorizationStatus(token.status.value)
         if (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -67,6 +68,7 @@ class StationService:
         self._verifier = verifier
         self._config = config
         self._clock = clock
+        self.status_listeners: list[Callable[[StatusChange], None]] = []
 
     async def admit(self, charge_point_id: str, username: str | None, password: str | None) -> Admission:
         """Decide at the websocket handshake whether this charge point may connect.
@@ -126,8 +128,15 @@ class StationService:
         return now
 
     def status_changed(self, change: StatusChange) -> None:
-        """Record a connector (or station, EVSE 0) status change: batched, history kept."""
+        """Record a connector (or station, EVSE 0) status change: batched, history kept; then tell the
+        status listeners (the OCPI bridge pushes EVSE status). Listeners must be cheap and synchronous:
+        this is the hot path; they queue work for later, they never wait."""
         self._writer.put(change)
+        for listener in self.status_listeners:
+            try:
+                listener(change)
+            except Exception:
+                log.exception("status_listener_failed", charge_point_id=change.charge_point_id)
 
     def station_reported(self, charge_point_id: str, **fields: str | None) -> None:
         """Record station-level status reports (firmware_status, diagnostics_status, log_status): batched."""

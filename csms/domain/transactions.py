@@ -8,6 +8,7 @@ batched writer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -82,6 +83,9 @@ class TransactionService:
         # transaction pk -> 2.0.1 seqNos applied while the transaction was cached (fast repeat check).
         self._seen: dict[int, set[int]] = {}
         self.listeners: list[TransactionListener] = []
+        # Told (synchronously, on the hot path: they must only note the fact) when a running
+        # transaction's energy register advanced; the OCPI bridge coalesces these into session PATCHes.
+        self.meter_listeners: list[Callable[[Transaction], None]] = []
 
     def expect_remote_start(self, charge_point_id: str, pending: PendingRemoteStart) -> None:
         """Remember a remote start so the 1.6 StartTransaction that follows gets its remote_start_id.
@@ -249,6 +253,8 @@ class TransactionService:
             await self._save(tx)
             return
         self._writer.put(TransactionMeterChanged(tx.id, wh, tx.charging_state, tx.updated_at))
+        for listener in self.meter_listeners:
+            listener(tx)
 
     async def stop(
         self, tx: Transaction, stop: TransactionStop, samples: list[MeterSample] | None = None
