@@ -1,4 +1,5 @@
-"""One running CSMS: store, batched writer, OCPP server and HTTP API, started and stopped in order.
+"""One running CSMS: store, batched writer, OCPP server, HTTP API and OCPI bridge, started and stopped
+in order.
 
 Shutdown order is what makes SIGTERM safe: stop accepting HTTP, close every station socket (no new
 message can be acknowledged after that), then stop the batched writer, which commits everything it was
@@ -25,6 +26,7 @@ from csms.ocpp.server import OcppServer
 from csms.services import Services
 from csms.store.sql import open_store
 from csms.store.writer import BatchedWriter
+from ocpi.bridge import OcpiBridge
 
 log = structlog.get_logger("csms.app")
 
@@ -41,6 +43,7 @@ class Csms:
     http: web.AppRunner
     ocpp_port: int
     http_port: int
+    ocpi: OcpiBridge
     _purge_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -60,7 +63,10 @@ class Csms:
         ocpp_port = await ocpp.start()
         # Expiry is tracked by the CSMS itself, stations online or not.
         await domain.reservations.start()
-        runner = web.AppRunner(create_app(domain), access_log=None)
+        bridge = OcpiBridge.build(domain, store.engine)
+        root = create_app(domain, ocpi_store=bridge.ctx.store)
+        root.add_subapp("/ocpi", bridge.app())
+        runner = web.AppRunner(root, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.http.host, config.http.port, backlog=config.ocpp.backlog)
         await site.start()
@@ -68,7 +74,8 @@ class Csms:
         assert server is not None
         http_port = int(next(iter(server.sockets)).getsockname()[1])  # type: ignore[attr-defined]
         log.info("http_listening", host=config.http.host, port=http_port)
-        csms = cls(services, domain, ocpp, runner, ocpp_port, http_port)
+        await bridge.start(http_port)
+        csms = cls(services, domain, ocpp, runner, ocpp_port, http_port, bridge)
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())
         return csms
@@ -99,6 +106,7 @@ class Csms:
         await self.http.cleanup()
         await self.ocpp.close()
         await self.domain.reservations.stop()
+        await self.ocpi.stop()
         await self.services.writer.stop()
         await self.services.store.close()
         log.info("stopped")

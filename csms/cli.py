@@ -268,6 +268,174 @@ async def cmd_apikey_create(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- csms ocpi ... ------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _open_ocpi(config: Config, *, client: bool = False) -> AsyncIterator[Any]:
+    """An `ocpi.context.OcpiContext` on the configured database (and, with `client`, a `PartnerClient` on
+    its own aiohttp session), closed again on exit."""
+    import aiohttp
+
+    from csms.domain.core import Domain
+    from csms.services import Services
+    from csms.store.writer import BatchedWriter
+    from ocpi.client import PartnerClient
+    from ocpi.context import OcpiContext
+    from ocpi.partners import public_base_url
+    from ocpi.sql_store import SqlOcpiStore
+
+    async with _open(config) as store:
+        # The domain is only wired, never started: these commands touch OCPI records alone.
+        domain = Domain.build(Services(config=config, store=store, writer=BatchedWriter(store)))
+        ctx = OcpiContext(
+            domain=domain,
+            store=SqlOcpiStore(store.engine),  # type: ignore[attr-defined]
+            config=config.ocpi,
+            base_url=public_base_url(config),
+        )
+        if not client:
+            yield ctx
+            return
+        async with aiohttp.ClientSession() as session:
+            ctx.client = PartnerClient(session, config.ocpi)
+            yield ctx
+
+
+def _warn_unreachable_url(config: Config) -> None:
+    if not config.ocpi.public_url and config.http.host in ("0.0.0.0", "::", ""):
+        print(
+            f"warning: http.host is {config.http.host!r}, which partners cannot use; set [ocpi] public_url",
+            file=sys.stderr,
+        )
+
+
+def _partner_json(partner: Any) -> JsonObject:
+    """A partner for operators: never any token or token hash."""
+    return {
+        "id": partner.id,
+        "name": partner.name,
+        "country_code": partner.country_code,
+        "party_id": partner.party_id,
+        "role": partner.role,
+        "status": str(partner.status),
+        "version": partner.version,
+        "versions_url": partner.versions_url,
+        "endpoints": dict(sorted(partner.endpoints.items())),
+        "created_at": timestamp(partner.created_at),
+        "updated_at": timestamp(partner.updated_at),
+    }
+
+
+async def cmd_ocpi_partner_add(config: Config, args: argparse.Namespace) -> int:
+    """`csms ocpi partner add --name N --country-code CC --party-id PID [--role R]`: issue a token A.
+
+    Prints the token A (once: only its hash is stored) and our versions URL; the partner registers with them
+    (OCPI 2.2.1 Credentials: registration).
+    """
+    from ocpi.partners import issue_partner, validate_party
+
+    try:
+        validate_party(args.country_code, args.party_id, args.role)
+    except ValueError as exc:
+        raise CommandError(f"invalid input: {exc}", EXIT_USAGE) from None
+    async with _open_ocpi(config) as ctx:
+        try:
+            partner, token_a = await issue_partner(
+                ctx, name=args.name, country_code=args.country_code, party_id=args.party_id, role=args.role
+            )
+        except ValueError as exc:
+            raise CommandError(f"invalid input: {exc}", EXIT_USAGE) from None
+        versions_url = ctx.versions_url
+    if args.json:
+        _print_json({**_partner_json(partner), "token_a": token_a, "our_versions_url": versions_url})
+    else:
+        print(f"token A: {token_a}")
+        print(f"versions URL: {versions_url}")
+    print(
+        f"Partner {partner.id} ({partner.country_code}/{partner.party_id}) is pending. Give it both values; "
+        "the token cannot be shown again.",
+        file=sys.stderr,
+    )
+    _warn_unreachable_url(config)
+    return EXIT_OK
+
+
+async def cmd_ocpi_partner_register(config: Config, args: argparse.Namespace) -> int:
+    """`csms ocpi partner register URL TOKEN_A [--name N]`: register with a partner's OCPI 2.2.1 endpoint.
+
+    The running CSMS must be reachable at our versions URL: the partner calls it back during the handshake.
+    """
+    from ocpi.registration import RegistrationError, register_with
+
+    _warn_unreachable_url(config)
+    async with _open_ocpi(config, client=True) as ctx:
+        try:
+            partner = await register_with(ctx, args.url, args.token_a, name=args.name)
+        except RegistrationError as exc:
+            code = f" (OCPI status {exc.status_code})" if exc.status_code is not None else ""
+            raise CommandError(f"registration with {args.url} failed{code}: {exc.message}") from None
+    if args.json:
+        _print_json(_partner_json(partner))
+    else:
+        print(
+            f"registered with partner {partner.id} {partner.name} "
+            f"({partner.country_code}/{partner.party_id} {partner.role}), "
+            f"{len(partner.endpoints)} endpoints"
+        )
+    return EXIT_OK
+
+
+async def cmd_ocpi_partner_list(config: Config, args: argparse.Namespace) -> int:
+    """`csms ocpi partner list`: every partner by id (tab-separated, or `--json`); tokens are never shown."""
+    async with _open_ocpi(config) as ctx:
+        items = [_partner_json(p) for p in await ctx.store.list_partners()]
+    if args.json:
+        _print_json(items)
+        return EXIT_OK
+    for item in items:
+        fields = [
+            str(item["id"]),
+            item["status"],
+            f"{item['country_code'] or '-'}/{item['party_id'] or '-'}",
+            item["role"],
+            item["name"],
+            item["versions_url"] or "-",
+        ]
+        print("\t".join(fields))
+    return EXIT_OK
+
+
+def _add_ocpi_commands(commands: Any) -> None:
+    """The `csms ocpi ...` subcommands (OCPI 2.2.1 partners)."""
+    ocpi = commands.add_parser("ocpi", help="OCPI 2.2.1 roaming partners").add_subparsers(
+        dest="ocpi_command", required=True
+    )
+    partner = ocpi.add_parser("partner", help="roaming partners").add_subparsers(
+        dest="ocpi_partner_command", required=True
+    )
+    add = partner.add_parser("add", help="issue a registration token (token A) for a partner")
+    add.add_argument("--name", required=True, help="the partner's name, for operators")
+    add.add_argument("--country-code", required=True, metavar="CC", help="ISO 3166-1 alpha-2, e.g. DE")
+    add.add_argument("--party-id", required=True, metavar="PID", help="the partner's 3-character party id")
+    add.add_argument("--role", default="EMSP", help="the partner's role (default: %(default)s)")
+    add.add_argument(
+        "--json", action="store_true", help="print the partner, token A and versions URL as JSON"
+    )
+    add.set_defaults(func=cmd_ocpi_partner_add)
+    register = partner.add_parser(
+        "register", help="register with a partner given its versions URL and token A"
+    )
+    register.add_argument("url", metavar="URL", help="the partner's versions endpoint")
+    register.add_argument("token_a", metavar="TOKEN_A", help="the registration token the partner issued us")
+    register.add_argument("--name", help="the partner's name (default: its business name)")
+    register.add_argument("--json", action="store_true", help="print the partner as JSON")
+    register.set_defaults(func=cmd_ocpi_partner_register)
+    listing = partner.add_parser("list", help="list partners")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=cmd_ocpi_partner_list)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `csms`; each leaf subcommand sets `func` (a `Command`) or `run`."""
     parser = argparse.ArgumentParser(prog="csms", description="Charging station management system.")
@@ -319,6 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     apikey_create.add_argument("--role", choices=API_KEY_ROLES, default="admin")
     apikey_create.add_argument("--json", action="store_true", help="print the key and its record as JSON")
     apikey_create.set_defaults(func=cmd_apikey_create)
+
+    _add_ocpi_commands(commands)
     return parser
 
 

@@ -4,6 +4,11 @@ pagination and timestamps — everything every OCPI module shares (OCPI 2.2.1 "T
 Modules return `ok(data)` / `page(...)` responses and raise `OcpiError` for failures; the middlewares in
 this module turn errors into the envelope with the right HTTP status, echo `X-Request-ID` and
 `X-Correlation-ID`, swap the routing headers, and authenticate the partner from its token.
+
+HTTP status codes follow OCPI 2.2.1 "Status codes": invalid JSON is 400, a GET of a missing object 404, a
+missing or unknown token 401; a request that reached the OCPI layer (valid JSON, existing resource,
+authenticated) never gets an HTTP error, so bad parameters are HTTP 200 with status 2001
+(`invalid_parameters`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from enum import IntEnum
 from typing import Any
 from urllib.parse import urlencode
@@ -58,6 +64,15 @@ class OcpiError(Exception):
         self.data = data
 
 
+def invalid_parameters(message: str) -> OcpiError:
+    """The OCPI answer to bad parameters of a request that reached the OCPI layer: HTTP 200, status 2001.
+
+    OCPI 2.2.1 "Status codes": to a syntactically valid, authenticated request for an existing resource
+    "an HTTP error status code MUST NOT be returned"; only invalid JSON is HTTP 400.
+    """
+    return OcpiError(200, Status.INVALID_PARAMETERS, message)
+
+
 def ocpi_datetime(value: datetime) -> str:
     """RFC 3339 in UTC ending in `Z`, whole seconds (OCPI DateTime: never `+00:00`)."""
     return to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -67,12 +82,12 @@ def parse_ocpi_datetime(text: str) -> datetime:
     """Parse an OCPI DateTime (with or without `Z`; no zone means UTC, as OCPI requires UTC).
 
     Raises:
-        OcpiError: 400 / 2001 when `text` is not a timestamp.
+        OcpiError: 200 / 2001 when `text` is not a timestamp (see `invalid_parameters`).
     """
     try:
         return parse_datetime(text)
     except ValueError:
-        raise OcpiError(400, Status.INVALID_PARAMETERS, f"invalid DateTime {text!r}") from None
+        raise invalid_parameters(f"invalid DateTime {text!r}") from None
 
 
 def hash_token(token: str) -> str:
@@ -80,30 +95,59 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def token_from_header(value: str | None) -> str | None:
-    """The token of an `Authorization: Token <...>` header.
+def token_candidates(value: str | None) -> list[str]:
+    """The tokens an `Authorization: Token <...>` header may carry, most likely first.
 
-    OCPI 2.2.1 sends base64(token); 2.1.1 and many 2.2 peers send the raw token. The value is taken as
-    base64 when it decodes to printable ASCII (what a token is made of), otherwise as the raw token.
+    OCPI 2.2.1 sends base64(token); 2.1.1 and many 2.2 peers send the raw token, and a raw token can
+    happen to be valid base64 too. So the decoded value comes first when the header decodes to printable
+    ASCII (what a token is made of; a trailing newline, as in the spec's own example, is dropped), then the
+    raw value. The auth middleware tries each; empty when there is no `Token` header at all.
     """
     if not value:
-        return None
+        return []
     scheme, _, rest = value.strip().partition(" ")
-    if scheme.lower() != "token" or not rest.strip():
-        return None
     raw = rest.strip()
+    if scheme.lower() != "token" or not raw:
+        return []
     try:
-        decoded = base64.b64decode(raw, validate=True).decode("ascii")
+        decoded = base64.b64decode(raw, validate=True).decode("ascii").strip()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        return raw
-    if decoded and all(0x21 <= ord(c) <= 0x7E for c in decoded):
-        return decoded
-    return raw
+        return [raw]
+    if decoded and decoded != raw and all(0x21 <= ord(c) <= 0x7E for c in decoded):
+        return [decoded, raw]
+    return [raw]
+
+
+def token_from_header(value: str | None) -> str | None:
+    """The token of an `Authorization: Token <...>` header: the first of `token_candidates` (base64-decoded
+    when it decodes to printable ASCII, otherwise raw), or None without a `Token` header."""
+    candidates = token_candidates(value)
+    return candidates[0] if candidates else None
 
 
 def encode_token(token: str) -> str:
     """`Authorization` header value for calling a 2.2.1 partner: `Token base64(token)`."""
     return "Token " + base64.b64encode(token.encode("utf-8")).decode("ascii")
+
+
+_FOUR_DECIMALS = Decimal("0.0001")
+
+
+def _json_default(value: Any) -> Any:
+    # OCPI numbers carry at most 4 decimals (OCPI 2.2.1 "Transport and format": number); Decimal money and
+    # kWh are emitted as JSON numbers rounded half up to 4 decimals, never as strings.
+    if isinstance(value, Decimal):
+        rounded = value.quantize(_FOUR_DECIMALS, rounding=ROUND_HALF_UP).normalize()
+        return int(rounded) if rounded == rounded.to_integral_value() else float(rounded)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(value: Any) -> bytes:
+    """JSON for OCPI: Decimal as a number with at most 4 decimals, aware datetimes in UTC ending in `Z`
+    (naive ones taken as UTC) — still, use `ocpi_datetime` for OCPI DateTime fields (whole seconds)."""
+    return orjson.dumps(
+        value, default=_json_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+    )
 
 
 def envelope(
@@ -125,7 +169,7 @@ def envelope(
 def ok(data: Any = None, *, http_status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """A success response (1000) in the envelope."""
     return web.Response(
-        body=orjson.dumps(envelope(data)),
+        body=dumps(envelope(data)),
         status=http_status,
         headers=headers,
         content_type="application/json",
@@ -143,21 +187,22 @@ class Pagination:
 
 
 def pagination(request: web.Request, max_limit: int, *, date_from_required: bool = False) -> Pagination:
-    """Read `date_from`, `date_to`, `offset`, `limit`; `limit` is capped at the server maximum.
+    """Read `date_from`, `date_to`, `offset`, `limit`; `limit` is capped at the server maximum (X-Limit).
 
     Raises:
-        OcpiError: 400 / 2001 on a malformed value (or a missing `date_from` where the module requires it).
+        OcpiError: HTTP 200 / 2001 on a malformed value (or a missing `date_from` where the module requires
+            it), see `invalid_parameters`.
     """
     q = request.query
     try:
         offset = int(q.get("offset", "0"))
         limit = min(int(q.get("limit", str(max_limit))), max_limit)
     except ValueError:
-        raise OcpiError(400, Status.INVALID_PARAMETERS, "offset and limit must be integers") from None
+        raise invalid_parameters("offset and limit must be integers") from None
     if offset < 0 or limit < 0:
-        raise OcpiError(400, Status.INVALID_PARAMETERS, "offset and limit must not be negative")
+        raise invalid_parameters("offset and limit must not be negative")
     if date_from_required and "date_from" not in q:
-        raise OcpiError(400, Status.INVALID_PARAMETERS, "date_from is required")
+        raise invalid_parameters("date_from is required")
     date_from = parse_ocpi_datetime(q["date_from"]) if "date_from" in q else None
     date_to = parse_ocpi_datetime(q["date_to"]) if "date_to" in q else None
     return Pagination(date_from, date_to, offset, limit)
@@ -179,14 +224,21 @@ def page(
 
 # -- app keys and middlewares ---------------------------------------------------------------------
 
-PARTNER = "ocpi_partner"  # request key: the authenticated Partner
-TOKEN_KIND = "ocpi_token_kind"  # request key: "A" (registration token) or "C" (credentials token)
+# Request keys set by the auth middleware: typed `web.RequestKey`s where aiohttp has them (3.13+; plain
+# strings there make aiohttp warn), strings on older versions.
+_RequestKey: Any = getattr(web, "RequestKey", None)
+PARTNER: Any = _RequestKey("ocpi_partner", Partner) if _RequestKey else "ocpi_partner"  # the Partner
+TOKEN_KIND: Any = _RequestKey("ocpi_token_kind", str) if _RequestKey else "ocpi_token_kind"  # "A" or "C"
+TOKEN: Any = (
+    _RequestKey("ocpi_token", str) if _RequestKey else "ocpi_token"
+)  # the token it authenticated with
 
 
-def _error_response(exc: OcpiError) -> web.Response:
+def _error_response(exc: OcpiError, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
-        body=orjson.dumps(envelope(exc.data, status_code=exc.status_code, message=exc.message)),
+        body=dumps(envelope(exc.data, status_code=exc.status_code, message=exc.message)),
         status=exc.http_status,
+        headers=headers,
         content_type="application/json",
     )
 
@@ -207,7 +259,9 @@ async def error_middleware(
         if exc.status in (301, 302, 304):
             raise
         code = Status.CLIENT_ERROR if exc.status < 500 else Status.SERVER_ERROR
-        response = _error_response(OcpiError(exc.status, code, exc.reason))
+        # Keep `Allow` of a 405 (method not allowed) so the client learns what the resource takes.
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        response = _error_response(OcpiError(exc.status, code, exc.reason), allow)
     except orjson.JSONDecodeError:
         response = _error_response(OcpiError(400, Status.INVALID_PARAMETERS, "invalid JSON body"))
     except Exception:
@@ -232,37 +286,57 @@ def auth_middleware(store: OcpiStore, public_paths: tuple[str, ...] = ()) -> Any
 
     Token A (the registration token an operator issued) is accepted only on the versions and credentials
     endpoints; everything else needs the credentials token of a REGISTERED partner (OCPI 2.2.1 Credentials).
-    A missing or unknown token is HTTP 401.
+    A missing or unknown token is HTTP 401. A path or method no route serves is answered 404 / 405 before
+    any token is looked at. The handler then finds the partner with `partner_of(request)`, the token kind
+    ("A" or "C") at `request[TOKEN_KIND]` and the token itself at `request[TOKEN]`.
     """
 
     @web.middleware
     async def middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        token = token_from_header(request.headers.get("Authorization"))
-        if token is None:
+        unmatched = request.match_info.http_exception
+        if unmatched is not None:
+            raise unmatched
+        candidates = token_candidates(request.headers.get("Authorization"))
+        if not candidates:
             raise OcpiError(401, Status.CLIENT_ERROR, "missing Authorization: Token header")
-        digest = hash_token(token)
-        partner = await store.find_partner_by_token_hash(digest)
+        partner: Partner | None = None
+        for token in candidates:
+            digest = hash_token(token)
+            partner = await store.find_partner_by_token_hash(digest)
+            if partner is not None:
+                break
         if partner is None:
             log.warning("ocpi_unknown_token", path=request.path)
             raise OcpiError(401, Status.CLIENT_ERROR, "unknown token")
         kind = "A" if partner.token_a_hash == digest else "C"
-        registration_path = _is_registration_path(request.path)
+        registration_path = _is_registration_route(request)
         if kind == "A" and not registration_path:
             raise OcpiError(401, Status.CLIENT_ERROR, "the registration token is only valid for credentials")
-        if kind == "C" and partner.status is not PartnerStatus.REGISTERED and not registration_path:
+        if kind == "C" and partner.status != PartnerStatus.REGISTERED and not registration_path:
             raise OcpiError(401, Status.CLIENT_ERROR, "partner is not registered")
         request[PARTNER] = partner
         request[TOKEN_KIND] = kind
+        request[TOKEN] = token
         return await handler(request)
 
     return middleware
 
 
-def _is_registration_path(path: str) -> bool:
-    tail = path.rstrip("/")
-    return tail.endswith("/versions") or tail.endswith(f"/{VERSION}") or tail.endswith("/credentials")
+def _is_registration_route(request: web.Request) -> bool:
+    """Whether the matched route is versions, version details or credentials (where token A is valid).
+
+    Decided by the route's pattern, not the path, so an object id such as a location called "versions"
+    (`/2.2.1/locations/versions`) never opens a sender module to token A.
+    """
+    resource = request.match_info.route.resource
+    if resource is None:
+        return False
+    pattern = resource.canonical.rstrip("/")
+    return (
+        pattern.endswith("/versions") or pattern.endswith(f"/{VERSION}") or pattern.endswith("/credentials")
+    ) and "{" not in pattern
 
 
 def partner_of(request: web.Request) -> Partner:
@@ -272,11 +346,16 @@ def partner_of(request: web.Request) -> Partner:
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object; invalid JSON or not an object is 400 / 2001."""
+    """The request body as a JSON object.
+
+    Raises:
+        OcpiError: HTTP 400 / 2001 for invalid JSON (the transport layer's answer); HTTP 200 / 2001 for
+            valid JSON that is not an object (it reached the OCPI layer, see `invalid_parameters`).
+    """
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
         raise OcpiError(400, Status.INVALID_PARAMETERS, "invalid JSON body") from None
     if not isinstance(body, dict):
-        raise OcpiError(400, Status.INVALID_PARAMETERS, "the body must be a JSON object")
+        raise invalid_parameters("the body must be a JSON object")
     return body

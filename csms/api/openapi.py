@@ -290,6 +290,114 @@ RESPONSE_SCHEMAS: dict[str, JsonSchema] = {
         {"command": ref("CommandResult"), "deleted": {"type": "integer", "minimum": 0}}
     ),
     "OpenApiDocument": {"type": "object", "description": "this document"},
+    **{
+        # OCPI records; nested OCPI objects reuse the request body schemas (`$defs` of the body models).
+        "Location": obj(
+            {
+                "id": STRING,
+                "country_code": {"type": "string", "description": "ours, from [ocpi]"},
+                "party_id": {"type": "string", "description": "ours, from [ocpi]"},
+                "publish": BOOLEAN,
+                "name": N_STRING,
+                "address": STRING,
+                "city": STRING,
+                "postal_code": N_STRING,
+                "state": N_STRING,
+                "country": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                "coordinates": obj(
+                    {
+                        "latitude": {"type": "string", "pattern": schemas.LATITUDE_PATTERN},
+                        "longitude": {"type": "string", "pattern": schemas.LONGITUDE_PATTERN},
+                    }
+                ),
+                "time_zone": STRING,
+                "parking_type": nullable(ref("ParkingType")),
+                "facilities": {"type": "array", "items": ref("Facility")},
+                "opening_times": nullable(ref("Hours")),
+                "operator": nullable(ref("BusinessDetails")),
+                "charging_when_closed": nullable(BOOLEAN),
+                "charge_point_ids": {"type": "array", "items": STRING},
+                "last_updated": TIMESTAMP,
+            }
+        ),
+        "LocationPage": page_of("Location"),
+        "ConnectorSpec": obj(
+            {
+                "charge_point_id": STRING,
+                "evse_id": INTEGER,
+                "connector_id": INTEGER,
+                "standard": ref("ConnectorType"),
+                "format": ref("ConnectorFormat"),
+                "power_type": ref("PowerType"),
+                "max_voltage": INTEGER,
+                "max_amperage": INTEGER,
+                "max_electric_power": N_INTEGER,
+                "tariff_ids": {"type": "array", "items": STRING},
+                "configured": {"type": "boolean", "description": "false: never set; these are the defaults"},
+                "last_updated": N_TIMESTAMP,
+            }
+        ),
+        "Tariff": obj(
+            {
+                "id": STRING,
+                "country_code": {"type": "string", "description": "ours, from [ocpi]"},
+                "party_id": {"type": "string", "description": "ours, from [ocpi]"},
+                "currency": STRING,
+                "type": nullable(ref("TariffType")),
+                "tariff_alt_text": nullable({"type": "array", "items": ref("DisplayText")}),
+                "tariff_alt_url": N_STRING,
+                "min_price": nullable(ref("OcpiPrice")),
+                "max_price": nullable(ref("OcpiPrice")),
+                "elements": {"type": "array", "items": ref("TariffElement")},
+                "start_date_time": N_TIMESTAMP,
+                "end_date_time": N_TIMESTAMP,
+                "energy_mix": nullable(ref("EnergyMix")),
+                "last_updated": TIMESTAMP,
+            }
+        ),
+        "TariffPage": page_of("Tariff"),
+        "OcpiPartner": obj(
+            {
+                "id": INTEGER,
+                "name": STRING,
+                "country_code": STRING,
+                "party_id": STRING,
+                "role": {"type": "string", "description": "EMSP, HUB, ..."},
+                "status": {"type": "string", "enum": ["pending", "registered", "unregistered"]},
+                "version": N_STRING,
+                "versions_url": N_STRING,
+                "endpoints": {
+                    "type": "object",
+                    "description": '"<module>:<ROLE>" (e.g. "sessions:RECEIVER") to the partner\'s URL',
+                    "additionalProperties": STRING,
+                },
+                "created_at": N_TIMESTAMP,
+                "updated_at": N_TIMESTAMP,
+            }
+        ),
+        "OcpiPartnerPage": page_of("OcpiPartner"),
+        "OutboxEntry": obj(
+            {
+                "id": INTEGER,
+                "partner_id": INTEGER,
+                "module": {"type": "string", "description": "locations, sessions, cdrs, tariffs, commands"},
+                "object_key": {
+                    "type": "string",
+                    "description": "pushes with the same key go to a partner in id order",
+                },
+                "method": {"type": "string", "enum": ["PUT", "PATCH", "POST", "DELETE"]},
+                "url": STRING,
+                "body": nullable({"type": "object", "description": "the OCPI object sent"}),
+                "status": {"type": "string", "enum": ["pending", "sent", "failed"]},
+                "attempts": {"type": "integer", "minimum": 0},
+                "next_attempt_at": N_TIMESTAMP,
+                "last_error": N_STRING,
+                "created_at": N_TIMESTAMP,
+                "sent_at": N_TIMESTAMP,
+            }
+        ),
+        "OutboxPage": page_of("OutboxEntry"),
+    },
 }
 
 #: Request body models, by the name their schema gets in components/schemas.
@@ -308,6 +416,11 @@ BODY_MODELS: tuple[type[BaseModel], ...] = (
     schemas.ReportRequest,
     schemas.ConfigurationChange,
     schemas.ChargingProfileSet,
+    schemas.LocationCreate,
+    schemas.LocationReplace,
+    schemas.ConnectorSpecSet,
+    schemas.TariffCreate,
+    schemas.TariffReplace,
 )
 
 
@@ -330,6 +443,13 @@ Q_LIMIT = _param(
 )
 Q_CURSOR = _param("cursor", "query", STRING, "`next_cursor` of the previous page")
 Q_CHARGE_POINT = _param("charge_point_id", "query", STRING, "only this charge point's")
+P_LOCATION = _param("location_id", "path", STRING, "the OCPI location id")
+P_TARIFF = _param("tariff_id", "path", STRING, "the OCPI tariff id")
+P_EVSE = _param("evse_id", "path", {"type": "integer", "minimum": 1}, "the EVSE (1.6: the connector)")
+P_CONNECTOR = _param(
+    "connector_id", "path", {"type": "integer", "minimum": 1}, "the connector of the EVSE (1.6: 1)"
+)
+P_OUTBOX_ENTRY = _param("entry_id", "path", {"type": "integer", "minimum": 0}, "the outbox entry's id")
 PAGE = [Q_LIMIT, Q_CURSOR]
 
 ERRORS = {
@@ -340,6 +460,7 @@ ERRORS = {
     409: "wrong state: charge point offline, EVSE occupied, reservation used, ...",
     502: "the station answered with a CALLERROR (`station_error`, details: error_code, description)",
     504: "the station did not answer in time (`station_timeout`)",
+    503: "the OCPI bridge is not enabled on this server (`ocpi_disabled`)",
 }
 COMMAND_ERRORS = (400, 404, 409, 502, 504)
 
@@ -753,6 +874,186 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(404,),
         parameters=[P_ID_TOKEN],
     ),
+    Operation(
+        "GET",
+        "/locations",
+        "listLocations",
+        "List OCPI locations, least recently changed first",
+        Role.VIEWER,
+        ok={200: "LocationPage"},
+        errors=(400, 503),
+        parameters=PAGE,
+        headers={200: _LINK},
+    ),
+    Operation(
+        "POST",
+        "/locations",
+        "createLocation",
+        "Create an OCPI location grouping charge points",
+        Role.ADMIN,
+        ok={201: "Location"},
+        errors=(400, 409, 503),
+        body=schemas.LocationCreate,
+        headers={201: _LOCATION},
+        description="`country_code` and `party_id` are ours (`[ocpi]`). 400 names each unknown charge "
+        "point (`charge_point_ids.<i>`); 409 `conflict` when the id exists, `charge_point_in_location` "
+        "when a charge point is in another location. Numbers are read exactly (never as floats).",
+    ),
+    Operation(
+        "GET",
+        "/locations/{location_id}",
+        "getLocation",
+        "One OCPI location",
+        Role.VIEWER,
+        ok={200: "Location"},
+        errors=(404, 503),
+        parameters=[P_LOCATION],
+    ),
+    Operation(
+        "PUT",
+        "/locations/{location_id}",
+        "replaceLocation",
+        "Replace an OCPI location",
+        Role.ADMIN,
+        ok={200: "Location"},
+        errors=(400, 404, 409, 503),
+        parameters=[P_LOCATION],
+        body=schemas.LocationReplace,
+        description="Every field again: absent optional fields are cleared, absent charge points leave.",
+    ),
+    Operation(
+        "DELETE",
+        "/locations/{location_id}",
+        "deleteLocation",
+        "Delete an OCPI location",
+        Role.ADMIN,
+        ok={204: None},
+        errors=(404, 503),
+        parameters=[P_LOCATION],
+        description="OCPI has no delete: partners keep what they pulled until they pull again. Set "
+        "`publish` false first to take it out of roaming.",
+    ),
+    Operation(
+        "GET",
+        f"{_CP}/connectors/{{evse_id}}/{{connector_id}}/spec",
+        "getConnectorSpec",
+        "A connector's OCPI facts (standard, format, power type, limits, tariffs)",
+        Role.VIEWER,
+        ok={200: "ConnectorSpec"},
+        errors=(400, 404, 503),
+        parameters=[P_CHARGE_POINT, P_EVSE, P_CONNECTOR],
+        description="`configured: false` with the defaults OCPI reports until an operator sets them.",
+    ),
+    Operation(
+        "PUT",
+        f"{_CP}/connectors/{{evse_id}}/{{connector_id}}/spec",
+        "setConnectorSpec",
+        "Set a connector's OCPI facts",
+        Role.ADMIN,
+        ok={200: "ConnectorSpec"},
+        errors=(400, 404, 503),
+        parameters=[P_CHARGE_POINT, P_EVSE, P_CONNECTOR],
+        body=schemas.ConnectorSpecSet,
+        description="400 names each unknown tariff (`tariff_ids.<i>`). The charge point's location gets a "
+        "new `last_updated`.",
+    ),
+    Operation(
+        "GET",
+        "/tariffs",
+        "listTariffs",
+        "List OCPI tariffs, least recently changed first",
+        Role.VIEWER,
+        ok={200: "TariffPage"},
+        errors=(400, 503),
+        parameters=PAGE,
+        headers={200: _LINK},
+    ),
+    Operation(
+        "POST",
+        "/tariffs",
+        "createTariff",
+        "Create an OCPI tariff",
+        Role.ADMIN,
+        ok={201: "Tariff"},
+        errors=(400, 409, 503),
+        body=schemas.TariffCreate,
+        headers={201: _LOCATION},
+        description="The OCPI Tariff object without `country_code`, `party_id` (ours) and `last_updated`. "
+        "Prices may be numbers or decimal strings (at most 4 decimals); they are kept exact and answered "
+        "as decimal strings. 409 `conflict` when the id exists.",
+    ),
+    Operation(
+        "GET",
+        "/tariffs/{tariff_id}",
+        "getTariff",
+        "One OCPI tariff",
+        Role.VIEWER,
+        ok={200: "Tariff"},
+        errors=(404, 503),
+        parameters=[P_TARIFF],
+    ),
+    Operation(
+        "PUT",
+        "/tariffs/{tariff_id}",
+        "replaceTariff",
+        "Replace an OCPI tariff",
+        Role.ADMIN,
+        ok={200: "Tariff"},
+        errors=(400, 404, 503),
+        parameters=[P_TARIFF],
+        body=schemas.TariffReplace,
+    ),
+    Operation(
+        "DELETE",
+        "/tariffs/{tariff_id}",
+        "deleteTariff",
+        "Delete an OCPI tariff",
+        Role.ADMIN,
+        ok={204: None},
+        errors=(404, 409, 503),
+        parameters=[P_TARIFF],
+        description="409 `tariff_in_use` while a connector spec names it (`details.connectors`).",
+    ),
+    Operation(
+        "GET",
+        "/ocpi/partners",
+        "listOcpiPartners",
+        "OCPI roaming partners and their registration status (never their tokens)",
+        Role.VIEWER,
+        ok={200: "OcpiPartnerPage"},
+        errors=(400, 503),
+        parameters=PAGE,
+        headers={200: _LINK},
+    ),
+    Operation(
+        "GET",
+        "/ocpi/outbox",
+        "listOcpiOutbox",
+        "Pushes to OCPI partners (pending, sent, failed), newest first",
+        Role.VIEWER,
+        ok={200: "OutboxPage"},
+        errors=(400, 503),
+        parameters=[
+            _param(
+                "status", "query", {"type": "string", "enum": ["pending", "sent", "failed"]}, "only these"
+            ),
+            _param("partner_id", "query", {"type": "integer", "minimum": 0}, "only this partner's"),
+            *PAGE,
+        ],
+        headers={200: _LINK},
+    ),
+    Operation(
+        "POST",
+        "/ocpi/outbox/{entry_id}/retry",
+        "retryOcpiOutboxEntry",
+        "Send a failed push again",
+        Role.ADMIN,
+        ok={200: "OutboxEntry"},
+        errors=(400, 404, 409, 503),
+        parameters=[P_OUTBOX_ENTRY],
+        description="The entry becomes pending with 0 attempts and is sent on the outbox's next pass, in "
+        "order with the object's later pushes. 409 `outbox_entry_not_failed` unless it failed.",
+    ),
 )
 
 
@@ -830,7 +1131,8 @@ def build_document() -> JsonSchema:
             '1.6J and 2.0.1, in one vocabulary. Errors are `{"error": {"code", "message", '
             '"details"}}`. Lists are paginated with `limit` and `cursor` (`next_cursor` in the body, '
             "`Link` header). Roles: viewer reads; member also sends commands and manages sessions, "
-            "reservations and id tokens; admin also manages charge points.",
+            "reservations and id tokens; admin also manages charge points and the OCPI bridge's locations, "
+            "connector specs and tariffs, and retries failed OCPI pushes.",
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],

@@ -34,17 +34,27 @@ class ConnectionRegistry:
 
     def __init__(self) -> None:
         self._by_id: dict[str, LiveConnection] = {}
+        # Told (synchronously; they must only note the fact) when a charge point comes online or goes
+        # offline: the OCPI bridge pushes its EVSEs as UNKNOWN while it is offline.
+        self.listeners: list[Callable[[str], None]] = []
+
+    def _notify(self, charge_point_id: str) -> None:
+        for listener in self.listeners:
+            listener(charge_point_id)
 
     def register(self, connection: LiveConnection) -> LiveConnection | None:
         """Make `connection` the current one for its id; returns the replaced one, which the caller closes."""
         previous = self._by_id.get(connection.charge_point_id)
         self._by_id[connection.charge_point_id] = connection
+        if previous is None:
+            self._notify(connection.charge_point_id)
         return previous
 
     def unregister(self, connection: LiveConnection) -> None:
         """Forget `connection` unless a newer one already replaced it."""
         if self._by_id.get(connection.charge_point_id) is connection:
             del self._by_id[connection.charge_point_id]
+            self._notify(connection.charge_point_id)
 
     def get(self, charge_point_id: str) -> LiveConnection | None:
         """The current connection of that charge point, or None when it is offline."""

@@ -8,7 +8,7 @@ so mutating a returned object never changes what is stored (as with a database).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -348,6 +348,32 @@ class MemoryStore:
             for _, tx in sorted(self._transactions.items())
             if tx.charge_point_id == charge_point_id and tx.status == TransactionStatus.ACTIVE
         ]
+
+    async def list_transactions_updated(
+        self,
+        *,
+        date_from: datetime | None,
+        date_to: datetime | None,
+        offset: int,
+        limit: int,
+        charge_point_ids: Collection[str] | None = None,
+    ) -> tuple[list[Transaction], int]:
+        """Transactions with date_from <= updated_at < date_to, by (updated_at, id); (page, total)."""
+        lower = _utc(date_from)
+        upper = _utc(date_to)
+        stations = None if charge_point_ids is None else set(charge_point_ids)
+        matches = sorted(
+            (
+                tx
+                for tx in self._transactions.values()
+                if tx.updated_at is not None
+                and (lower is None or tx.updated_at >= lower)
+                and (upper is None or tx.updated_at < upper)
+                and (stations is None or tx.charge_point_id in stations)
+            ),
+            key=lambda tx: (to_utc(tx.updated_at or tx.started_at), tx.id),
+        )
+        return [replace(tx) for tx in matches[offset : offset + max(limit, 0)]], len(matches)
 
     async def list_meter_samples(self, transaction_pk: int) -> list[MeterSample]:
         """Samples of a transaction in time order, then insertion order."""

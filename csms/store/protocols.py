@@ -9,7 +9,7 @@ calls `apply_batch` with many of them in one database transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -182,6 +182,22 @@ class TransactionStore(Protocol):
         ...
 
     async def list_active_transactions(self, charge_point_id: str) -> list[Transaction]: ...
+
+    async def list_transactions_updated(
+        self,
+        *,
+        date_from: datetime | None,
+        date_to: datetime | None,
+        offset: int,
+        limit: int,
+        charge_point_ids: Collection[str] | None = None,
+    ) -> tuple[list[Transaction], int]:
+        """Transactions changed in [date_from, date_to) (`updated_at`; None: unbounded), oldest change first
+        (then by id), as one offset/limit page plus the total count of matches (OCPI pagination).
+
+        `charge_point_ids` limits the result to those stations (None: every station; empty: nothing).
+        """
+        ...
 
     async def list_transaction_seq_nos(self, transaction_pk: int) -> set[int]:
         """The 2.0.1 seqNos recorded for a transaction (to recognise repeats after a reconnect)."""

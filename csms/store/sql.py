@@ -9,7 +9,7 @@ batch in one database transaction with bulk statements.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -775,6 +775,43 @@ class SqlStore:
         )
         async with self._sessions() as session:
             return [_transaction(r) for r in await session.scalars(stmt)]
+
+    async def list_transactions_updated(
+        self,
+        *,
+        date_from: datetime | None,
+        date_to: datetime | None,
+        offset: int,
+        limit: int,
+        charge_point_ids: Collection[str] | None = None,
+    ) -> tuple[list[Transaction], int]:
+        """Transactions with date_from <= updated_at < date_to, ordered by (updated_at, id).
+
+        Returns:
+            (the page at `offset` of at most `limit` transactions, the total count of matches).
+        """
+        conditions: list[ColumnElement[bool]] = []
+        if date_from is not None:
+            conditions.append(TransactionRow.updated_at >= date_from)
+        if date_to is not None:
+            conditions.append(TransactionRow.updated_at < date_to)
+        if charge_point_ids is not None:
+            stations = sorted(set(charge_point_ids))
+            if not stations:
+                return [], 0
+            conditions.append(TransactionRow.charge_point_id.in_(stations))
+        count = select(func.count()).select_from(TransactionRow).where(*conditions)
+        stmt = (
+            select(TransactionRow)
+            .where(*conditions)
+            .order_by(TransactionRow.updated_at, TransactionRow.id)
+            .offset(max(offset, 0))
+            .limit(max(limit, 0))
+        )
+        async with self._sessions() as session:
+            total = int(await session.scalar(count) or 0)
+            rows = list((await session.scalars(stmt)).all()) if limit > 0 else []
+        return [_transaction(r) for r in rows], total
 
     async def list_meter_samples(self, transaction_pk: int) -> list[MeterSample]:
         """Samples of a transaction in time order, then insertion order; [] for an unknown transaction."""

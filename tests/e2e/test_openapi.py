@@ -14,6 +14,7 @@ from openapi_spec_validator import validate
 from csms.api.app import API_PREFIX
 from csms.api.openapi import OPERATIONS, build_document
 from csms.app import Csms
+from ocpi.models import OutboxEntry, OutboxStatus, Partner
 from csms.domain.clock import isoformat_z, utcnow
 from csms.domain.secrets import hash_secret, new_api_key
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
@@ -162,6 +163,42 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi) -> N
         assert (await client.get(f"/sessions/{session_id}"))[0] == 200
         assert (await client.post(f"/sessions/{session_id}/stop"))[0] == 202
         assert (await client.delete("/id-tokens/TOUR-TAG"))[0] == 204
+
+        # The OCPI operator endpoints (locations, connector specs, tariffs, partners, outbox).
+        tariff = {"id": "T1", "currency": "EUR", "elements": [{"price_components": [
+            {"type": "ENERGY", "price": "0.25", "vat": "10", "step_size": 1}]}]}
+        location = {"id": "LOC1", "name": "Tour", "address": "Main St 1", "city": "Utrecht", "country": "NLD",
+                    "coordinates": {"latitude": "52.090737", "longitude": "5.121420"},
+                    "time_zone": "Europe/Amsterdam", "charge_point_ids": ["TOUR"]}
+        spec = {"standard": "IEC_62196_T2", "format": "SOCKET", "power_type": "AC_3_PHASE",
+                "max_voltage": 230, "max_amperage": 16, "tariff_ids": ["T1"]}
+        store = csms.ocpi.ctx.store
+        partner = await store.add_partner(Partner(id=0, name="Tour eMSP", country_code="NL", party_id="EMS"))
+        failed = await store.add_outbox(OutboxEntry(
+            id=0, partner_id=partner.id, module="sessions", object_key="session:0", method="PUT",
+            url="http://127.0.0.1:9/unreachable", body={}, status=OutboxStatus.FAILED))
+        ocpi_calls: list[tuple[str, str, object, dict[str, str] | None]] = [
+            ("POST", "/tariffs", tariff, None),
+            ("GET", "/tariffs", None, None),
+            ("GET", "/tariffs/T1", None, None),
+            ("PUT", "/tariffs/T1", tariff, None),
+            ("POST", "/locations", location, None),
+            ("GET", "/locations", None, None),
+            ("GET", "/locations/LOC1", None, None),
+            ("PUT", "/locations/LOC1", location, None),
+            ("PUT", f"{cp}/connectors/1/1/spec", spec, None),
+            ("GET", f"{cp}/connectors/1/1/spec", None, None),
+            ("GET", "/ocpi/partners", None, None),
+            ("GET", "/ocpi/outbox", None, {"status": "failed"}),
+            ("POST", f"/ocpi/outbox/{failed.id}/retry", None, None),
+            ("DELETE", "/locations/LOC1", None, None),
+        ]
+        for method, path, body, params in ocpi_calls:
+            status, answer = await client.request(method, path, body, params=params)
+            assert 200 <= status < 300, (method, path, status, answer)
+        spec["tariff_ids"] = []
+        assert (await client.request("PUT", f"{cp}/connectors/1/1/spec", spec))[0] == 200
+        assert (await client.delete("/tariffs/T1"))[0] == 204
         assert (await client.post(f"{cp}/reset", {"type": "immediate"}))[0] == 200
     finally:
         await sim.close()

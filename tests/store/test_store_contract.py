@@ -669,3 +669,49 @@ async def test_apply_empty_batch_is_a_no_op(store: Store) -> None:
     """An empty batch writes nothing and does not fail."""
     await store.apply_batch([])
     assert await store.list_charge_points(limit=1) == ([], None)
+
+
+async def test_list_transactions_updated_pages_by_change_time(store: Store, clock: FakeClock) -> None:
+    """list_transactions_updated filters date_from <= updated_at < date_to (and stations), orders by
+    (updated_at, id), pages with offset/limit and counts every match (what OCPI session pulls need)."""
+    await add_cp(store, "CP1")
+    await add_cp(store, "CP2")
+    a = await store.add_transaction(new_tx(ocpp_id="a"))  # updated at T0
+    clock.advance(10)
+    b = await store.add_transaction(new_tx("CP2", ocpp_id="b"))  # T0+10
+    c = await store.add_transaction(new_tx(evse=2, ocpp_id="c"))  # T0+10, larger id
+    clock.advance(10)
+    a.status = TransactionStatus.COMPLETED
+    await store.save_transaction(a)  # a moves to T0+20
+    # The batched meter update moves b's updated_at too.
+    await store.apply_batch([TransactionMeterChanged(b.id, 1_500, "Charging", at(30))])
+
+    everything = dict(date_from=None, date_to=None)
+    page, total = await store.list_transactions_updated(**everything, offset=0, limit=10)
+    assert [t.id for t in page] == [c.id, a.id, b.id] and total == 3
+    assert page[1].status is TransactionStatus.COMPLETED and page[2].last_meter_wh == 1_500
+    assert_utc(*(t.updated_at for t in page))
+
+    pages: list[int] = []
+    for offset in (0, 2, 4):
+        page, total = await store.list_transactions_updated(**everything, offset=offset, limit=2)
+        assert total == 3
+        pages += [t.id for t in page]
+    assert pages == [c.id, a.id, b.id]
+
+    page, total = await store.list_transactions_updated(date_from=at(10), date_to=at(30), offset=0, limit=10)
+    assert [t.id for t in page] == [c.id, a.id] and total == 2
+    # Bounds in another zone mean the same instants.
+    page, total = await store.list_transactions_updated(
+        date_from=at(20).astimezone(CEST), date_to=None, offset=0, limit=10
+    )
+    assert [t.id for t in page] == [a.id, b.id] and total == 2
+    page, total = await store.list_transactions_updated(
+        **everything, offset=1, limit=10, charge_point_ids=["CP1"]
+    )
+    assert [t.id for t in page] == [a.id] and total == 2
+    assert await store.list_transactions_updated(**everything, offset=0, limit=10, charge_point_ids=[]) == (
+        [],
+        0,
+    )
+    assert await store.list_transactions_updated(date_from=at(31), date_to=None, offset=0, limit=5) == ([], 0)

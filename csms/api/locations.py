@@ -1,0 +1,242 @@
+"""`/locations` and connector specs: what OCPI Locations needs that OCPP does not report (role admin to
+change, viewer to read).
+
+Operators group charge points into locations (address, coordinates, time zone, opening times, facilities,
+operator, publish flag); the EVSEs and connectors of a location are its charge points' as the stations report
+them, and the OCPI Locations module (`ocpi.locations`) builds the OCPI objects from both. Per connector, the
+operator sets the OCPI facts a station never sends (standard, format, power type, voltage, amperage, power,
+tariffs) with `PUT /charge-points/{id}/connectors/{evse_id}/{connector_id}/spec`.
+
+`country_code` and `party_id` are ours (`[ocpi]`); `last_updated` is set on every change, so partners that
+pull with `date_from` see it (OCPI 2.2.1 Locations: a changed connector changes its location too).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from csms.api.auth import Role, add_route
+from csms.api.errors import ApiError, invalid_request, not_found
+from csms.api.ocpi_admin import cursor_number, get_ocpi_store, next_offset_cursor, read_exact_model
+from csms.api.params import get_services, int_path_param, page_params
+from csms.api.responses import json_response, page_response
+from csms.api.schemas import ConnectorSpecSet, LocationCreate, LocationFields, LocationReplace
+from csms.api.serialize import connector_spec_json, location_json
+from csms.services import Services
+from ocpi.models import ConnectorSpec, Location
+from ocpi.store import OcpiStore
+
+
+def _location(body: LocationFields, location_id: str, services: Services) -> Location:
+    """The record to store for `body`, with our party and `last_updated` now."""
+    ocpi = services.config.ocpi
+    return Location(
+        id=location_id,
+        name=body.name,
+        address=body.address,
+        city=body.city,
+        country=body.country,
+        latitude=body.coordinates.latitude,
+        longitude=body.coordinates.longitude,
+        time_zone=body.time_zone,
+        country_code=ocpi.country_code,
+        party_id=ocpi.party_id,
+        publish=body.publish,
+        postal_code=body.postal_code,
+        state=body.state,
+        parking_type=None if body.parking_type is None else body.parking_type.value,
+        facilities=[facility.value for facility in body.facilities],
+        opening_times=None if body.opening_times is None else body.opening_times.model_dump(mode="json"),
+        operator=None if body.operator is None else body.operator.model_dump(mode="json", exclude_none=True),
+        charging_when_closed=body.charging_when_closed,
+        charge_point_ids=list(body.charge_point_ids),
+        last_updated=services.clock(),
+    )
+
+
+async def _check_charge_points(
+    services: Services, store: OcpiStore, charge_point_ids: list[str], location_id: str
+) -> None:
+    """Every charge point must be registered and in no other location.
+
+    Raises:
+        ApiError: 400 `invalid_request` naming each unknown charge point (`charge_point_ids.<index>`);
+            409 `charge_point_in_location` when one belongs to another location (remove it there first:
+            an OCPI EVSE belongs to one location for good).
+    """
+    unknown = [
+        {"field": f"charge_point_ids.{index}", "reason": f"unknown charge point {charge_point_id!r}"}
+        for index, charge_point_id in enumerate(charge_point_ids)
+        if await services.store.get_charge_point(charge_point_id) is None
+    ]
+    if unknown:
+        names = ", ".join(detail["reason"].removeprefix("unknown charge point ") for detail in unknown)
+        raise ApiError(400, "invalid_request", f"unknown charge points: {names}", unknown)
+    for charge_point_id in charge_point_ids:
+        other = await store.location_of(charge_point_id)
+        if other is not None and other.id != location_id:
+            raise ApiError(
+                409,
+                "charge_point_in_location",
+                f"charge point {charge_point_id!r} is in location {other.id!r}; remove it there first",
+                {"charge_point_id": charge_point_id, "location_id": other.id},
+            )
+
+
+async def handle_list_locations(request: web.Request) -> web.Response:
+    """`GET /locations?limit=&cursor=`: a page of locations, least recently changed first (published or
+    not)."""
+    store = get_ocpi_store(request)
+    page = page_params(request)
+    offset = cursor_number(page)
+    locations, total = await store.list_locations(offset=offset, limit=page.limit)
+    next_cursor = next_offset_cursor(offset, len(locations), total)
+    return page_response(request, [location_json(loc) for loc in locations], next_cursor, page.limit)
+
+
+async def _stored_location(store: OcpiStore, location_id: str) -> Location:
+    location = await store.get_location(location_id)
+    if location is None:
+        raise not_found(f"location {location_id!r}")
+    return location
+
+
+async def handle_get_location(request: web.Request) -> web.Response:
+    """`GET /locations/{location_id}`: one location; 404 when unknown."""
+    store = get_ocpi_store(request)
+    return json_response(location_json(await _stored_location(store, request.match_info["location_id"])))
+
+
+async def handle_create_location(request: web.Request) -> web.Response:
+    """`POST /locations` (admin): 201 with the location; partners see it on their next pull if published.
+
+    Errors: 400 (a field, or an unknown charge point), 409 `conflict` (the id exists) or
+    `charge_point_in_location`.
+    """
+    services = get_services(request)
+    store = get_ocpi_store(request)
+    body = await read_exact_model(request, LocationCreate)
+    if await store.get_location(body.id) is not None:
+        raise ApiError(409, "conflict", f"location {body.id!r} already exists")
+    await _check_charge_points(services, store, body.charge_point_ids, body.id)
+    await store.save_location(_location(body, body.id, services))
+    stored = await _stored_location(store, body.id)
+    url = request.app.router["location"].url_for(location_id=stored.id)
+    return json_response(location_json(stored), status=201, headers={"Location": str(url)})
+
+
+async def handle_replace_location(request: web.Request) -> web.Response:
+    """`PUT /locations/{location_id}` (admin): replace every field (absent optional fields are cleared and
+    absent charge points leave the location); 200 with it, 404 when unknown."""
+    services = get_services(request)
+    store = get_ocpi_store(request)
+    location_id = request.match_info["location_id"]
+    body = await read_exact_model(request, LocationReplace)
+    if body.id is not None and body.id != location_id:
+        raise invalid_request("id", f"must be the location id of the path ({location_id!r})")
+    await _stored_location(store, location_id)
+    await _check_charge_points(services, store, body.charge_point_ids, location_id)
+    await store.save_location(_location(body, location_id, services))
+    return json_response(location_json(await _stored_location(store, location_id)))
+
+
+async def handle_delete_location(request: web.Request) -> web.Response:
+    """`DELETE /locations/{location_id}` (admin): 204; its charge points are in no location afterwards.
+
+    OCPI has no delete for locations: partners that pulled it keep it until they pull again. To take a
+    location out of roaming for good, set `publish` false first.
+    """
+    store = get_ocpi_store(request)
+    location_id = request.match_info["location_id"]
+    await _stored_location(store, location_id)
+    await store.delete_location(location_id)
+    return web.Response(status=204)
+
+
+def _connector_address(request: web.Request) -> tuple[str, int, int]:
+    """(charge point, EVSE ≥ 1, connector ≥ 1) of a spec path.
+
+    Raises:
+        ApiError: 400 `invalid_request` naming `evse_id` or `connector_id`.
+    """
+    evse_id = int_path_param(request, "evse_id")
+    connector_id = int_path_param(request, "connector_id")
+    for name, value in (("evse_id", evse_id), ("connector_id", connector_id)):
+        if not 1 <= value <= 2**31 - 1:
+            raise invalid_request(name, "must be between 1 and 2147483647")
+    return request.match_info["charge_point_id"], evse_id, connector_id
+
+
+async def _registered(services: Services, charge_point_id: str) -> None:
+    if await services.store.get_charge_point(charge_point_id) is None:
+        raise not_found(f"charge point {charge_point_id!r}")
+
+
+async def handle_get_connector_spec(request: web.Request) -> web.Response:
+    """`GET /charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec`: the connector's OCPI
+    facts; `configured: false` with the defaults OCPI reports until an operator sets them. 404 for an
+    unknown charge point (the connector need not have been reported yet)."""
+    services = get_services(request)
+    store = get_ocpi_store(request)
+    charge_point_id, evse_id, connector_id = _connector_address(request)
+    await _registered(services, charge_point_id)
+    for spec in await store.list_connector_specs(charge_point_id):
+        if (spec.evse_id, spec.connector_id) == (evse_id, connector_id):
+            return json_response(connector_spec_json(spec, configured=True))
+    default = ConnectorSpec(charge_point_id, evse_id, connector_id)
+    return json_response(connector_spec_json(default, configured=False))
+
+
+async def handle_set_connector_spec(request: web.Request) -> web.Response:
+    """`PUT /charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec` (admin): set every
+    OCPI fact of the connector (absent `max_electric_power` and `tariff_ids` are cleared); 200 with it.
+
+    The charge point's location (if any) gets a new `last_updated`, as OCPI wants for a changed connector.
+    Errors: 400 (a field, or an unknown tariff in `tariff_ids`), 404 unknown charge point.
+    """
+    services = get_services(request)
+    store = get_ocpi_store(request)
+    charge_point_id, evse_id, connector_id = _connector_address(request)
+    body = await read_exact_model(request, ConnectorSpecSet)
+    await _registered(services, charge_point_id)
+    unknown = [
+        {"field": f"tariff_ids.{index}", "reason": f"unknown tariff {tariff_id!r}"}
+        for index, tariff_id in enumerate(body.tariff_ids)
+        if await store.get_tariff(tariff_id) is None
+    ]
+    if unknown:
+        raise ApiError(400, "invalid_request", "tariff_ids names unknown tariffs", unknown)
+    now = services.clock()
+    spec = ConnectorSpec(
+        charge_point_id=charge_point_id,
+        evse_id=evse_id,
+        connector_id=connector_id,
+        standard=body.standard.value,
+        format=body.format.value,
+        power_type=body.power_type.value,
+        max_voltage=body.max_voltage,
+        max_amperage=body.max_amperage,
+        max_electric_power=body.max_electric_power,
+        tariff_ids=list(body.tariff_ids),
+        last_updated=now,
+    )
+    await store.save_connector_spec(spec)
+    # OCPI 2.2.1 Locations: a changed Connector changes its EVSE and Location (last_updated).
+    location = await store.location_of(charge_point_id)
+    if location is not None:
+        location.last_updated = now
+        await store.save_location(location)
+    return json_response(connector_spec_json(spec, configured=True))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the location and connector spec routes (changes: role admin)."""
+    add_route(app, "GET", "/locations", handle_list_locations, name="locations")
+    add_route(app, "POST", "/locations", handle_create_location, role=Role.ADMIN)
+    path = "/locations/{location_id}"
+    add_route(app, "GET", path, handle_get_location, name="location")
+    add_route(app, "PUT", path, handle_replace_location, role=Role.ADMIN)
+    add_route(app, "DELETE", path, handle_delete_location, role=Role.ADMIN)
+    spec = "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec"
+    add_route(app, "GET", spec, handle_get_connector_spec, name="connector_spec")
+    add_route(app, "PUT", spec, handle_set_connector_spec, role=Role.ADMIN)

@@ -1,0 +1,187 @@
+"""`/ocpi/...`: what operators see of the OCPI bridge — its roaming partners and the push outbox — plus what
+the OCPI endpoints of the operator API (`/locations`, `/tariffs`, connector specs) share.
+
+The OCPI store reaches the API as `OCPI_STORE` on the root application (`csms.api.app.create_app(domain,
+ocpi_store=...)`); without it every OCPI endpoint answers 503 `ocpi_disabled`. Partners are shown without
+their tokens. Failed pushes (the outbox gave up after `[ocpi] push_max_attempts`) can be retried: the entry
+becomes pending again and the outbox delivers it on its next pass, still in order with the object's later
+pushes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, NoReturn
+
+from aiohttp import web
+
+from csms.api.auth import Role, add_route
+from csms.api.errors import ApiError, invalid_request, not_found
+from csms.api.params import (
+    MAX_BODY_BYTES,
+    MAX_ID,
+    ModelT,
+    PageParams,
+    choice_query,
+    int_path_param,
+    int_query,
+    page_params,
+)
+from csms.api.responses import json_response, page_response
+from csms.api.serialize import ocpi_partner_json, outbox_entry_json
+from csms.store.protocols import NotFound
+from ocpi.models import OutboxEntry, OutboxStatus
+from ocpi.store import OcpiStore
+
+OCPI_STORE: web.AppKey[OcpiStore] = web.AppKey("ocpi_store")
+
+# How far back (newest first) `POST /ocpi/outbox/{id}/retry` looks for the entry and `GET /ocpi/outbox`
+# pages: the store lists the newest entries, without a cursor of its own.
+RETRY_SCAN_LIMIT = 100_000
+
+
+def get_ocpi_store(request: web.Request) -> OcpiStore:
+    """The OCPI store on the root application.
+
+    Raises:
+        ApiError: 503 `ocpi_disabled` when the application was created without one.
+    """
+    store = request.config_dict.get(OCPI_STORE)
+    if store is None:
+        raise ApiError(503, "ocpi_disabled", "the OCPI bridge is not enabled on this server")
+    return store
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+async def read_exact_json(request: web.Request) -> Any:
+    """The request body parsed as JSON with every non-integer number as a `Decimal` (never a float), for
+    bodies that carry money, energy or coordinates.
+
+    Raises:
+        ApiError: 400 `invalid_json` when the body is empty or not JSON (NaN and Infinity are not JSON);
+            413 `request_too_large`.
+    """
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, "request_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
+    raw = await request.read()
+    if not raw.strip():
+        raise ApiError(400, "invalid_json", "request body must be a JSON object")
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+
+
+async def read_exact_model(request: web.Request, model: type[ModelT]) -> ModelT:
+    """`read_exact_json` validated by `model`.
+
+    Raises:
+        ApiError: see `read_exact_json`.
+        pydantic.ValidationError: rendered as 400 `invalid_request` with one `{"field", "reason"}` each.
+    """
+    return model.model_validate(await read_exact_json(request))
+
+
+def cursor_number(page: PageParams) -> int:
+    """The number a list cursor of the OCPI endpoints stands for (an offset, or for partners the last id
+    shown); 0 without a cursor.
+
+    Raises:
+        ApiError: 400 `invalid_request` naming `cursor` when it is not one of ours.
+    """
+    if page.cursor is None:
+        return 0
+    if not page.cursor.isascii() or not page.cursor.isdigit() or int(page.cursor) > MAX_ID:
+        raise invalid_request("cursor", "is not a cursor returned by this API")
+    return int(page.cursor)
+
+
+def next_offset_cursor(offset: int, returned: int, total: int) -> str | None:
+    """The cursor of the page after `returned` items from `offset` out of `total`, or None at the end."""
+    following = offset + returned
+    return str(following) if returned and following < total else None
+
+
+async def handle_list_partners(request: web.Request) -> web.Response:
+    """`GET /ocpi/partners?limit=&cursor=`: roaming partners by id, every status, never their tokens."""
+    store = get_ocpi_store(request)
+    page = page_params(request)
+    after = cursor_number(page)
+    partners = [p for p in await store.list_partners() if p.id > after]
+    items = partners[: page.limit]
+    next_cursor = str(items[-1].id) if len(partners) > page.limit else None
+    return page_response(request, [ocpi_partner_json(p) for p in items], next_cursor, page.limit)
+
+
+class OutboxFilter(StrEnum):
+    """`status` filter of `GET /ocpi/outbox`."""
+
+    PENDING = OutboxStatus.PENDING.value
+    SENT = OutboxStatus.SENT.value
+    FAILED = OutboxStatus.FAILED.value
+
+
+async def handle_list_outbox(request: web.Request) -> web.Response:
+    """`GET /ocpi/outbox?status=&partner_id=&limit=&cursor=`: pushes to partners, newest first, with their
+    bodies, attempts, next attempt and last error."""
+    store = get_ocpi_store(request)
+    page = page_params(request)
+    offset = cursor_number(page)
+    if offset > RETRY_SCAN_LIMIT:  # the store has no cursor of its own: pages are slices of its newest
+        raise invalid_request("cursor", "is not a cursor returned by this API")
+    status = choice_query(request, "status", OutboxFilter)
+    partner_id = int_query(request, "partner_id")
+    # The store lists the newest `limit`; one more than this page tells whether another page follows.
+    entries = await store.list_outbox(
+        status=None if status is None else status.value,
+        partner_id=partner_id,
+        limit=offset + page.limit + 1,
+    )
+    items = entries[offset : offset + page.limit]
+    next_cursor = str(offset + page.limit) if len(entries) > offset + page.limit else None
+    return page_response(request, [outbox_entry_json(e) for e in items], next_cursor, page.limit)
+
+
+async def _find_outbox_entry(store: OcpiStore, entry_id: int) -> OutboxEntry | None:
+    # Failed entries first: the usual case, and usually few of them.
+    for status in (OutboxStatus.FAILED.value, None):
+        for entry in await store.list_outbox(status=status, limit=RETRY_SCAN_LIMIT):
+            if entry.id == entry_id:
+                return entry
+    return None
+
+
+async def handle_retry_outbox(request: web.Request) -> web.Response:
+    """`POST /ocpi/outbox/{entry_id}/retry` (admin): a failed push becomes pending with 0 attempts, due
+    now; the outbox sends it on its next pass. 404 unknown, 409 `outbox_entry_not_failed` otherwise."""
+    store = get_ocpi_store(request)
+    entry_id = int_path_param(request, "entry_id")
+    entry = await _find_outbox_entry(store, entry_id)
+    if entry is None:
+        raise not_found(f"outbox entry {entry_id}")
+    if entry.status != OutboxStatus.FAILED:
+        raise ApiError(
+            409,
+            "outbox_entry_not_failed",
+            f"outbox entry {entry_id} is {entry.status}; only failed entries are retried",
+            {"status": str(entry.status)},
+        )
+    retried = replace(entry, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=None)
+    try:
+        await store.save_outbox(retried)
+    except NotFound:  # removed in between
+        raise not_found(f"outbox entry {entry_id}") from None
+    return json_response(outbox_entry_json(retried))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the OCPI partner and outbox routes (retry: role admin)."""
+    add_route(app, "GET", "/ocpi/partners", handle_list_partners)
+    add_route(app, "GET", "/ocpi/outbox", handle_list_outbox)
+    add_route(app, "POST", "/ocpi/outbox/{entry_id}/retry", handle_retry_outbox, role=Role.ADMIN)

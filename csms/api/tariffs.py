@@ -1,0 +1,150 @@
+"""`/tariffs`: the OCPI 2.2.1 tariffs connectors charge by (role admin to change, viewer to read).
+
+A body is the OCPI Tariff object without `country_code`/`party_id` (ours, from `[ocpi]`) and
+`last_updated` (set on each change). Bodies are parsed with every number as a `Decimal`, so a price of
+`0.1` is stored as exactly `"0.1"`, never as a binary float; numbers are stored and answered as exact decimal
+text. Connectors name their tariffs in their spec (`PUT /charge-points/{id}/connectors/.../spec`); the OCPI
+Tariffs module serves these tariffs to partners and the CDRs are priced by them.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from csms.api.auth import Role, add_route
+from csms.api.errors import ApiError, invalid_request, not_found
+from csms.api.ocpi_admin import cursor_number, get_ocpi_store, next_offset_cursor, read_exact_model
+from csms.api.params import MAX_LIMIT, get_services, page_params
+from csms.api.responses import json_response, page_response
+from csms.api.schemas import TariffCreate, TariffFields, TariffReplace
+from csms.api.serialize import tariff_json
+from csms.domain.pricing import TariffError, parse_tariff
+from csms.services import Services
+from ocpi.models import Tariff
+from ocpi.store import OcpiStore
+
+# How many connectors using a tariff a 409 `tariff_in_use` lists.
+IN_USE_SHOWN = 20
+
+
+def _tariff(body: TariffFields, tariff_id: str, services: Services) -> Tariff:
+    """The record to store for `body`.
+
+    Raises:
+        ApiError: 400 `invalid_request` (field `body`) when the pricing engine could not price it — a
+            guard that what the API accepts, CDRs can be priced by.
+    """
+    data = body.ocpi_data(tariff_id)
+    try:
+        parse_tariff(data)
+    except TariffError as exc:  # pragma: no cover - the body model is at least as strict
+        raise invalid_request("body", f"the pricing engine refuses this tariff: {exc}") from None
+    return Tariff(id=tariff_id, currency=body.currency, data=data, last_updated=services.clock())
+
+
+def _json(request: web.Request, tariff: Tariff) -> dict[str, object]:
+    ocpi = get_services(request).config.ocpi
+    return tariff_json(tariff, ocpi.country_code, ocpi.party_id)
+
+
+async def _stored_tariff(store: OcpiStore, tariff_id: str) -> Tariff:
+    tariff = await store.get_tariff(tariff_id)
+    if tariff is None:
+        raise not_found(f"tariff {tariff_id!r}")
+    return tariff
+
+
+async def handle_list_tariffs(request: web.Request) -> web.Response:
+    """`GET /tariffs?limit=&cursor=`: a page of tariffs, least recently changed first."""
+    store = get_ocpi_store(request)
+    page = page_params(request)
+    offset = cursor_number(page)
+    tariffs, total = await store.list_tariffs(offset=offset, limit=page.limit)
+    next_cursor = next_offset_cursor(offset, len(tariffs), total)
+    return page_response(request, [_json(request, t) for t in tariffs], next_cursor, page.limit)
+
+
+async def handle_get_tariff(request: web.Request) -> web.Response:
+    """`GET /tariffs/{tariff_id}`: one tariff; 404 when unknown."""
+    store = get_ocpi_store(request)
+    return json_response(_json(request, await _stored_tariff(store, request.match_info["tariff_id"])))
+
+
+async def handle_create_tariff(request: web.Request) -> web.Response:
+    """`POST /tariffs` (admin): 201 with the tariff; 409 `conflict` when the id exists."""
+    services = get_services(request)
+    store = get_ocpi_store(request)
+    body = await read_exact_model(request, TariffCreate)
+    if await store.get_tariff(body.id) is not None:
+        raise ApiError(409, "conflict", f"tariff {body.id!r} already exists")
+    await store.save_tariff(_tariff(body, body.id, services))
+    stored = await _stored_tariff(store, body.id)
+    url = request.app.router["tariff"].url_for(tariff_id=stored.id)
+    return json_response(_json(request, stored), status=201, headers={"Location": str(url)})
+
+
+async def handle_replace_tariff(request: web.Request) -> web.Response:
+    """`PUT /tariffs/{tariff_id}` (admin): replace the whole tariff (absent optional fields are cleared);
+    200 with it, 404 when unknown. Sessions priced later use the new prices; finished CDRs keep theirs."""
+    services = get_services(request)
+    store = get_ocpi_store(request)
+    tariff_id = request.match_info["tariff_id"]
+    body = await read_exact_model(request, TariffReplace)
+    if body.id is not None and body.id != tariff_id:
+        raise invalid_request("id", f"must be the tariff id of the path ({tariff_id!r})")
+    await _stored_tariff(store, tariff_id)
+    await store.save_tariff(_tariff(body, tariff_id, services))
+    return json_response(_json(request, await _stored_tariff(store, tariff_id)))
+
+
+async def _connectors_using(services: Services, store: OcpiStore, tariff_id: str) -> list[dict[str, object]]:
+    """Connector specs (of registered charge points) whose `tariff_ids` name the tariff, at most
+    `IN_USE_SHOWN`."""
+    using: list[dict[str, object]] = []
+    cursor: str | None = None
+    while True:
+        charge_points, cursor = await services.store.list_charge_points(limit=MAX_LIMIT, cursor=cursor)
+        for charge_point in charge_points:
+            for spec in await store.list_connector_specs(charge_point.charge_point_id):
+                if tariff_id in spec.tariff_ids:
+                    using.append(
+                        {
+                            "charge_point_id": spec.charge_point_id,
+                            "evse_id": spec.evse_id,
+                            "connector_id": spec.connector_id,
+                        }
+                    )
+                    if len(using) >= IN_USE_SHOWN:
+                        return using
+        if cursor is None:
+            return using
+
+
+async def handle_delete_tariff(request: web.Request) -> web.Response:
+    """`DELETE /tariffs/{tariff_id}` (admin): 204; 404 when unknown, 409 `tariff_in_use` while a connector
+    spec names it (`details.connectors`: the first few; take it out of their `tariff_ids` first)."""
+    services = get_services(request)
+    store = get_ocpi_store(request)
+    tariff_id = request.match_info["tariff_id"]
+    await _stored_tariff(store, tariff_id)
+    using = await _connectors_using(services, store, tariff_id)
+    if using:
+        raise ApiError(
+            409,
+            "tariff_in_use",
+            f"tariff {tariff_id!r} is used by {len(using)}{'+' if len(using) >= IN_USE_SHOWN else ''} "
+            "connector(s)",
+            {"connectors": using},
+        )
+    await store.delete_tariff(tariff_id)
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the tariff routes (changes: role admin)."""
+    add_route(app, "GET", "/tariffs", handle_list_tariffs, name="tariffs")
+    add_route(app, "POST", "/tariffs", handle_create_tariff, role=Role.ADMIN)
+    path = "/tariffs/{tariff_id}"
+    add_route(app, "GET", path, handle_get_tariff, name="tariff")
+    add_route(app, "PUT", path, handle_replace_tariff, role=Role.ADMIN)
+    add_route(app, "DELETE", path, handle_delete_tariff, role=Role.ADMIN)

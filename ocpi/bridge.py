@@ -1,0 +1,71 @@
+"""The OCPI bridge of one running CSMS: its context, listeners, outbox and HTTP client, started and
+stopped with the CSMS (csms/app.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from csms.domain.core import Domain
+from ocpi import authority, cdrs, commands, push
+from ocpi.app import create_app
+from ocpi.client import PartnerClient
+from ocpi.context import OcpiContext
+from ocpi.partners import public_base_url
+from ocpi.push import Outbox
+from ocpi.sql_store import SqlOcpiStore
+
+
+@dataclass(slots=True)
+class OcpiBridge:
+    """Everything OCPI adds to a running CSMS."""
+
+    ctx: OcpiContext
+    session: aiohttp.ClientSession
+    outbox: Outbox
+
+    @classmethod
+    def build(cls, domain: Domain, engine: AsyncEngine) -> OcpiBridge:
+        """Create the context on the CSMS database and register the domain listeners.
+
+        Order matters: the authority and the command runner create SessionLinks before the CDR writer and
+        the push feeder read them (each `install` puts itself where it must). Call inside the event loop.
+        """
+        config = domain.services.config
+        session = aiohttp.ClientSession()
+        ctx = OcpiContext(
+            domain=domain,
+            store=SqlOcpiStore(engine, clock=domain.services.clock),
+            config=config.ocpi,
+            base_url=public_base_url(config),
+            client=PartnerClient(session, config.ocpi),
+            clock=domain.services.clock,
+        )
+        authority.install(ctx)
+        commands.install(ctx)
+        cdrs.install(ctx)
+        outbox = push.install(ctx)
+        ctx.outbox = outbox
+        if outbox.feeder is not None:
+            domain.services.registry.listeners.append(outbox.feeder.station_changed)
+        return cls(ctx, session, outbox)
+
+    def app(self) -> web.Application:
+        """The /ocpi sub-application."""
+        return create_app(self.ctx)
+
+    async def start(self, http_port: int) -> None:
+        """Learn the bound HTTP port (for URLs we give partners) and start delivering pushes."""
+        config = self.ctx.domain.services.config
+        if not config.ocpi.public_url:
+            self.ctx.base_url = public_base_url(replace(config, http=replace(config.http, port=http_port)))
+        await self.outbox.start()
+
+    async def stop(self) -> None:
+        """Stop pushing (pending entries stay in the outbox), finish command tasks, close the client."""
+        await self.outbox.stop()
+        await commands.shutdown(self.ctx)
+        await self.session.close()

@@ -1,0 +1,187 @@
+"""OCPI 2.2.1 CDRs, sender interface (we are the CPO): a charge detail record for every finished session.
+
+Route: `GET /ocpi/2.2.1/cdrs?date_from&date_to&offset&limit` (paginated, oldest first; OCPI 2.2.1 CDRs).
+
+`create_cdr(ctx, tx)` builds the CDR of a completed transaction whose charge point is in a published
+location and stores it once (CDRs are immutable; a second call returns the stored one):
+
+- id and session_id = str(transaction id); start/end; `cdr_token`, `auth_method`, `authorization_reference`
+  exactly as the Session shows them (`ocpi.sessions`).
+- `cdr_location`: the location, EVSE and connector as they are when the CDR is made (the session just
+  ended; OCPI asks for the data as of the session start, and we keep no history of location records).
+- priced by the tariff on the connector (`ocpi.sessions.price_transaction`): `tariffs` (the Tariff object
+  used), `charging_periods`, `total_cost` (zero without a tariff), `total_energy` (kWh), `total_time` (h,
+  parking included), and the per-dimension totals `total_fixed_cost`, `total_energy_cost`,
+  `total_time_cost`, `total_parking_time`/`total_parking_cost` where they are not zero.
+
+`install(ctx)` registers the `CdrWriter` transaction listener: every transaction stop creates its CDR (the
+push outbox POSTs it to partners).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from csms.domain.models import Transaction, TransactionStatus
+from csms.domain.pricing import decimal_number
+from csms.store.protocols import AlreadyExists
+from ocpi.context import OcpiContext, context_of
+from ocpi.locations import emi3_evse_id, find_connector_spec
+from ocpi.models import Cdr
+from ocpi.sessions import cdr_token_of, periods_json, place_of, price_transaction, used_tariffs
+from ocpi.transport import VERSION, ocpi_datetime, page, pagination
+
+log = structlog.get_logger("ocpi.cdrs")
+
+IDENTIFIER = "cdrs"
+ROLE = "SENDER"
+
+EXTRAS_KEY = "cdr_writer"
+
+
+def cdr_object(cdr: Cdr) -> dict[str, Any]:
+    """The OCPI CDR object of a stored CDR."""
+    return dict(cdr.data)
+
+
+async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
+    """The CDR of a completed transaction, created and stored on first call (idempotent: later calls return
+    the stored one). None when the transaction still runs or its charge point is in no published location.
+
+    The push feeder POSTs `cdr.data` to the partners next.
+    """
+    cdr_id = str(tx.id)
+    existing = await ctx.store.get_cdr(cdr_id)
+    if existing is not None:
+        return existing
+    if tx.status is not TransactionStatus.COMPLETED:
+        return None
+    place = await place_of(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id)
+    if place is None:
+        return None
+    location = place.location
+    link = await ctx.store.get_session_link(cdr_id)
+    priced = await price_transaction(ctx, tx, location)
+    cost = priced.cost
+    evse_id = tx.evse_id if tx.evse_id > 0 else 1
+    spec = await find_connector_spec(ctx, tx.charge_point_id, evse_id, tx.connector_id)
+    cdr_location: dict[str, Any] = {"id": location.id}
+    if location.name:
+        cdr_location["name"] = location.name
+    cdr_location.update(address=location.address, city=location.city)
+    if location.postal_code:
+        cdr_location["postal_code"] = location.postal_code
+    if location.state:
+        cdr_location["state"] = location.state
+    cdr_location.update(
+        country=location.country,
+        coordinates={"latitude": location.latitude, "longitude": location.longitude},
+        evse_uid=place.evse_uid,
+        evse_id=emi3_evse_id(location.country_code, location.party_id, tx.charge_point_id, evse_id),
+        connector_id=place.connector_id,
+        connector_standard=spec.standard,
+        connector_format=spec.format,
+        connector_power_type=spec.power_type,
+    )
+    now = ctx.clock()
+    end = tx.stopped_at or now
+    data: dict[str, Any] = {
+        "country_code": location.country_code,
+        "party_id": location.party_id,
+        "id": cdr_id,
+        "start_date_time": ocpi_datetime(tx.started_at),
+        "end_date_time": ocpi_datetime(end),
+        "session_id": cdr_id,
+        "cdr_token": await cdr_token_of(ctx, tx.id_token, link),
+        "auth_method": link.auth_method if link is not None else "WHITELIST",
+    }
+    if link is not None and link.authorization_reference:
+        data["authorization_reference"] = link.authorization_reference
+    data["cdr_location"] = cdr_location
+    data["currency"] = priced.currency
+    tariffs = used_tariffs(ctx, priced)
+    if tariffs:
+        data["tariffs"] = tariffs
+    data["charging_periods"] = periods_json(cost)
+    data["total_cost"] = cost.total.to_ocpi()
+    if not cost.fixed.is_zero():
+        data["total_fixed_cost"] = cost.fixed.to_ocpi()
+    data["total_energy"] = decimal_number(cost.total_energy_kwh)
+    if not cost.energy.is_zero():
+        data["total_energy_cost"] = cost.energy.to_ocpi()
+    data["total_time"] = decimal_number(cost.total_time_hours)
+    if not cost.time.is_zero():
+        data["total_time_cost"] = cost.time.to_ocpi()
+    if cost.total_parking_hours > 0:
+        data["total_parking_time"] = decimal_number(cost.total_parking_hours)
+    if not cost.parking.is_zero():
+        data["total_parking_cost"] = cost.parking.to_ocpi()
+    data["last_updated"] = ocpi_datetime(now)
+    cdr = Cdr(
+        id=cdr_id,
+        transaction_pk=tx.id,
+        data=data,
+        total_cost_excl_vat=cost.total.excl_vat,
+        last_updated=now,
+    )
+    try:
+        await ctx.store.save_cdr(cdr)
+    except AlreadyExists:  # made meanwhile by another caller: theirs is the record
+        stored = await ctx.store.get_cdr(cdr_id)
+        if stored is not None:
+            return stored
+        raise
+    log.info(
+        "cdr_created",
+        cdr_id=cdr_id,
+        charge_point_id=tx.charge_point_id,
+        total_excl_vat=str(cost.total.excl_vat),
+        currency=priced.currency,
+    )
+    return cdr
+
+
+class CdrWriter:
+    """A `TransactionListener` that creates the CDR of every transaction that stops."""
+
+    def __init__(self, ctx: OcpiContext) -> None:
+        self._ctx = ctx
+
+    async def transaction_started(self, tx: Transaction) -> None:
+        """Nothing to do: a CDR is made when the session ends."""
+
+    async def transaction_stopped(self, tx: Transaction) -> None:
+        """Create (and store) the CDR of `tx`; failures are logged by the transaction service."""
+        await create_cdr(self._ctx, tx)
+
+
+def install(ctx: OcpiContext) -> CdrWriter:
+    """Register the `CdrWriter` among the domain's transaction listeners (once per context; calling it
+    again returns the installed writer). Call at start-up, after the SessionLink makers (authority,
+    commands) so the CDR sees their links."""
+    existing = ctx.extras.get(EXTRAS_KEY)
+    if isinstance(existing, CdrWriter):
+        return existing
+    writer = CdrWriter(ctx)
+    ctx.extras[EXTRAS_KEY] = writer
+    ctx.domain.transactions.listeners.append(writer)
+    return writer
+
+
+async def handle_list(request: web.Request) -> web.Response:
+    """GET {url}: the CDRs, paginated (OCPI 2.2.1 CDRs sender)."""
+    ctx = context_of(request)
+    limit = ctx.config.max_page_limit
+    params = pagination(request, limit)
+    found, total = await ctx.store.list_cdrs(
+        date_from=params.date_from, date_to=params.date_to, offset=params.offset, limit=params.limit
+    )
+    return page(request, [cdr_object(c) for c in found], total, params, limit)
+
+
+def register(app: web.Application) -> None:
+    """Add the CDRs sender route `/2.2.1/cdrs` to the OCPI sub-application."""
+    app.router.add_get(f"/{VERSION}/{IDENTIFIER}", handle_list, allow_head=False)

@@ -1,0 +1,184 @@
+"""Outgoing OCPI calls to partners: one `PartnerClient` (on the shared aiohttp `ClientSession`) for
+registration, pushes, command results and real-time authorization.
+
+Every call carries `Authorization: Token base64(token)` (OCPI 2.2.1 "Transport and format": authorization
+header), a fresh `X-Request-ID`, an `X-Correlation-ID` and, for functional modules, the routing headers.
+Answers come back as a `PartnerResponse`; connection errors and timeouts raise `PartnerUnreachable`, so a
+caller (the outbox) can retry. Tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+import structlog
+
+from csms.config import OcpiConfig
+from ocpi.models import Partner
+from ocpi.transport import dumps, encode_token
+
+log = structlog.get_logger("ocpi.client")
+
+
+class PartnerUnreachable(Exception):
+    """The partner could not be reached: connection refused or reset, DNS failure, TLS error or timeout.
+
+    Nothing is known about whether the partner processed the request; retry later or give up.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerResponse:
+    """What a partner answered.
+
+    `status_code` and `data` come from the OCPI envelope (`data` is None when absent); both are None when
+    the body is not an envelope (not JSON, or JSON without `status_code`). `headers` are the HTTP response
+    headers (e.g. `Location` of a CDR POST, `Link` / `X-Total-Count` of a page).
+    """
+
+    http_status: int
+    status_code: int | None
+    data: Any
+    headers: Mapping[str, str]
+    status_message: str | None = None
+
+    @property
+    def success(self) -> bool:
+        """HTTP 2xx with OCPI status 1000 (any 1xxx) — the partner accepted the request."""
+        return (
+            200 <= self.http_status < 300 and self.status_code is not None and 1000 <= self.status_code < 2000
+        )
+
+
+def endpoint(partner: Partner, identifier: str, role: str) -> str | None:
+    """The partner's endpoint URL of module `identifier` in `role` ("SENDER"/"RECEIVER"), as stored from its
+    version details at registration (`partner.endpoints["<identifier>:<ROLE>"]`); None if it has none."""
+    return partner.endpoints.get(f"{identifier}:{role.upper()}")
+
+
+class PartnerClient:
+    """Calls partners over HTTP with OCPI headers; shares one aiohttp `ClientSession` (never closes it).
+
+    Args:
+        session: the shared session (its owner closes it at shutdown).
+        config: our `[ocpi]` configuration (our country code and party id for the routing headers).
+        timeout: default total timeout of one call, in seconds.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, config: OcpiConfig, *, timeout: float = 10.0) -> None:
+        self._session = session
+        self._config = config
+        self._timeout = timeout
+
+    async def request(
+        self,
+        partner: Partner,
+        method: str,
+        url: str,
+        body: Any = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (the shared interface; applied per call)
+        token: str | None = None,
+        correlation_id: str | None = None,
+        routing: bool = True,
+        params: Mapping[str, str] | None = None,
+    ) -> PartnerResponse:
+        """Send one request to `partner` and read its answer.
+
+        Args:
+            partner: who is called (its `token_b` authenticates us unless `token` is given; its country code
+                and party id go into the OCPI-to-* headers).
+            method: GET, PUT, PATCH, POST or DELETE.
+            url: the full URL (an endpoint from the partner's version details, possibly with a suffix).
+            body: sent as JSON when not None (Decimal as numbers, see `ocpi.transport.dumps`).
+            timeout: seconds for the whole call; default the client's.
+            token: the token to authenticate with instead of `partner.token_b` (token A or B during
+                registration).
+            correlation_id: `X-Correlation-ID` to keep (e.g. of the request that caused this call); a new
+                UUID otherwise. `X-Request-ID` is always new.
+            routing: send the OCPI-from/to-* routing headers; False for versions and credentials calls,
+                which never carry them (OCPI 2.2.1 "Transport and format": message routing).
+            params: query parameters.
+
+        Returns:
+            The answer, whatever its HTTP status; check `success` or `status_code`.
+
+        Raises:
+            PartnerUnreachable: the connection failed or the call timed out.
+            ValueError: there is no token to call this partner with.
+        """
+        use_token = token if token is not None else partner.token_b
+        if not use_token:
+            raise ValueError(f"no token to call OCPI partner {partner.id}")
+        request_id = str(uuid.uuid4())
+        headers = {
+            "Authorization": encode_token(use_token),
+            "X-Request-ID": request_id,
+            "X-Correlation-ID": correlation_id or str(uuid.uuid4()),
+            "Accept": "application/json",
+        }
+        if routing:
+            headers["OCPI-from-country-code"] = self._config.country_code
+            headers["OCPI-from-party-id"] = self._config.party_id
+            if partner.country_code and partner.party_id:
+                headers["OCPI-to-country-code"] = partner.country_code
+                headers["OCPI-to-party-id"] = partner.party_id
+        data: bytes | None = None
+        if body is not None:
+            data = dumps(body)
+            headers["Content-Type"] = "application/json"
+        seconds = self._timeout if timeout is None else timeout
+        started = time.monotonic()
+        try:
+            async with self._session.request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                params=params,
+                timeout=aiohttp.ClientTimeout(total=seconds),
+                allow_redirects=False,
+            ) as resp:
+                raw = await resp.read()
+                response_headers: Mapping[str, str] = resp.headers.copy()
+                http_status = resp.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            log.warning(
+                "ocpi_call_failed",
+                partner_id=partner.id,
+                method=method,
+                url=url,
+                request_id=request_id,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            raise PartnerUnreachable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+        status_code, payload, message = _read_envelope(raw)
+        log.info(
+            "ocpi_call",
+            partner_id=partner.id,
+            method=method,
+            url=url,
+            http_status=http_status,
+            status_code=status_code,
+            request_id=request_id,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+        )
+        return PartnerResponse(http_status, status_code, payload, response_headers, message)
+
+
+def _read_envelope(raw: bytes) -> tuple[int | None, Any, str | None]:
+    """(status_code, data, status_message) of an OCPI response body; Nones when it is not an envelope."""
+    try:
+        body = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        return None, None, None
+    if not isinstance(body, dict) or not isinstance(body.get("status_code"), int):
+        return None, None, None
+    message = body.get("status_message")
+    return body["status_code"], body.get("data"), message if isinstance(message, str) else None

@@ -1,0 +1,415 @@
+"""OCPI 2.2.1 Sessions, sender interface (we are the CPO): charging sessions from OCPP transactions.
+
+Routes (below /ocpi/2.2.1/sessions):
+
+- `GET ?date_from&date_to&offset&limit` — `date_from` is required (OCPI 2.2.1 Sessions; missing: status
+  2001, with the HTTP status `ocpi.transport.invalid_parameters` gives). The list holds every transaction
+  changed in the window whose charge point is in a published location (oldest change first,
+  `TransactionStore.list_transactions_updated`), followed by the pending reservations made through OCPI
+  (status RESERVATION) changed in the window. Reservations come last so the transactions' offsets stay
+  stable while a partner pages through.
+- `PUT /{session_id}/charging_preferences` — HTTP 404 with status 2001: none of our EVSEs is
+  CHARGING_PREFERENCES_CAPABLE (OCPI 2.2.1 Sessions, ChargingPreferences).
+
+A Session (`session_object`) is one CSMS transaction, id = str(transaction id):
+
+- status ACTIVE while it runs, COMPLETED once stopped; `kwh` = energy since the start meter, in kWh.
+- `cdr_token`, `auth_method`, `authorization_reference` from the transaction's `SessionLink` when the session
+  came through OCPI (a START_SESSION command, a partner token); otherwise built from the id token: a
+  partner's token (by uid) gives its CdrToken, a CSMS-local token is ours (`uid` = `contract_id` = the id
+  token, type RFID, our country_code / party_id) with auth_method WHITELIST.
+- `location_id` / `evse_uid` / `connector_id` of the EVSE (connector N of 1.6 is EVSE N, connector "1").
+- Priced with the tariff on its connector (`ConnectorSpec.tariff_ids`; `choose_tariff` picks the one valid
+  at the start), by `csms.domain.pricing` over the transaction's meter readings: `charging_periods` (ENERGY
+  and TIME, a new period whenever another price component applies; one period without a tariff) and
+  `total_cost` (omitted without a tariff), in the tariff's currency (else `[ocpi] currency`). The end of
+  charging is not known from OCPP, so no PARKING_TIME is billed. Once the CDR exists, a completed session
+  shows the CDR's periods and cost, so the two never disagree.
+
+A reservation made with RESERVE_NOW is a Session too (`reservation_session_object`), id `R<reservation id>`
+(its SessionLink): RESERVATION while the reservation is active, COMPLETED once it ended unused or used (the
+charging then continues as the transaction's own session).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from itertools import groupby
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from csms.domain.metering import energy_register_wh
+from csms.domain.models import (
+    MeterSample,
+    Reservation,
+    ReservationStatus,
+    Transaction,
+    TransactionStatus,
+)
+from csms.domain.pricing import (
+    EnergyReading,
+    PricingTariff,
+    SessionCost,
+    choose_tariff,
+    decimal_number,
+    price_session,
+    resolve_zone,
+)
+from ocpi.context import OcpiContext, context_of
+from ocpi.locations import find_connector_spec
+from ocpi.models import Location, SessionLink, Tariff
+from ocpi.tariffs import pricing_tariff, tariff_object
+from ocpi.transport import VERSION, OcpiError, Status, ocpi_datetime, page, pagination
+
+log = structlog.get_logger("ocpi.sessions")
+
+IDENTIFIER = "sessions"
+ROLE = "SENDER"
+
+NOT_AVAILABLE = "#NA"  # OCPI 2.2.1: a required string whose value is truly unavailable
+CDR_TOKEN_UID_MAX = 36
+_SCAN_PAGE = 500
+
+
+# -- shared with the CDRs module -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Place:
+    """Where a transaction happened, in OCPI terms."""
+
+    location: Location
+    evse_uid: str
+    connector_id: str
+
+
+async def place_of(ctx: OcpiContext, charge_point_id: str, evse_id: int, connector_id: int) -> Place | None:
+    """The published location, EVSE uid and connector id of an OCPP EVSE/connector (None: not published).
+
+    EVSE 0 or below (a transaction reported on the station itself) counts as EVSE 1; connector 0 or below as
+    connector 1 (how the CSMS names a 1.6 connector).
+    """
+    location = await ctx.store.location_of(charge_point_id)
+    if location is None or not location.publish:
+        return None
+    uid = await ctx.store.evse_uid(charge_point_id, evse_id if evse_id > 0 else 1)
+    return Place(location, uid.uid, str(connector_id if connector_id > 0 else 1))
+
+
+async def cdr_token_of(ctx: OcpiContext, id_token: str | None, link: SessionLink | None) -> dict[str, Any]:
+    """The CdrToken of a session: the SessionLink's, a partner token's (by uid), or ours for a CSMS-local
+    id token (see the module docstring). Without any id token: `#NA` uid and contract, type OTHER."""
+    if link is not None and link.cdr_token:
+        return dict(link.cdr_token)
+    if not id_token:
+        return {
+            "country_code": ctx.config.country_code,
+            "party_id": ctx.config.party_id,
+            "uid": NOT_AVAILABLE,
+            "type": "OTHER",
+            "contract_id": NOT_AVAILABLE,
+        }
+    token = await ctx.store.find_partner_token(id_token)
+    if token is not None:
+        return {
+            "country_code": token.country_code,
+            "party_id": token.party_id,
+            "uid": token.uid,
+            "type": token.type,
+            "contract_id": token.contract_id,
+        }
+    uid = id_token[:CDR_TOKEN_UID_MAX]
+    return {
+        "country_code": ctx.config.country_code,
+        "party_id": ctx.config.party_id,
+        "uid": uid,
+        "type": "RFID",
+        "contract_id": uid,
+    }
+
+
+def readings_of(samples: Iterable[MeterSample], meter_start_wh: int | None) -> list[EnergyReading]:
+    """Energy since the start meter at each sampled instant (the energy register, Wh), for the pricing
+    engine's energy curve; samples without a register are skipped."""
+    if meter_start_wh is None:
+        return []
+    readings = []
+    for at, group in groupby(samples, key=lambda s: s.timestamp):
+        wh = energy_register_wh(list(group))
+        if wh is not None:
+            readings.append(EnergyReading(at, Decimal(max(0, wh - meter_start_wh))))
+    return readings
+
+
+def zone_of(location: Location) -> tzinfo | str:
+    """The location's time zone for tariff restrictions; UTC (logged) when the stored name is unknown."""
+    try:
+        return resolve_zone(location.time_zone)
+    except ValueError:
+        log.warning("unknown_location_time_zone", location_id=location.id, time_zone=location.time_zone)
+        return "UTC"
+
+
+@dataclass(slots=True)
+class Priced:
+    """A transaction priced with its connector's tariff (`tariff` None: no tariff applies, cost zero)."""
+
+    cost: SessionCost
+    tariff: Tariff | None
+    currency: str
+
+
+async def connector_tariff(
+    ctx: OcpiContext, charge_point_id: str, evse_id: int, connector_id: int, at: datetime
+) -> tuple[Tariff, PricingTariff] | None:
+    """The tariff of a connector that prices a session starting at `at` (`choose_tariff` over the
+    connector's `tariff_ids`), stored and parsed; None when the connector has no usable tariff."""
+    spec = await find_connector_spec(ctx, charge_point_id, evse_id if evse_id > 0 else 1, connector_id)
+    candidates: list[tuple[Tariff, PricingTariff]] = []
+    for tariff_id in spec.tariff_ids:
+        stored = await ctx.store.get_tariff(tariff_id)
+        parsed = pricing_tariff(stored) if stored is not None else None
+        if stored is not None and parsed is not None:
+            candidates.append((stored, parsed))
+        elif stored is not None:
+            log.warning("unusable_tariff", tariff_id=tariff_id)
+    chosen = choose_tariff([p for _, p in candidates], at)
+    for stored, parsed in candidates:
+        if parsed is chosen:
+            return stored, parsed
+    return None
+
+
+async def price_transaction(ctx: OcpiContext, tx: Transaction, location: Location) -> Priced:
+    """Price `tx` (so far, if it still runs) with its connector's tariff: see the module docstring."""
+    end = tx.stopped_at or max(ctx.clock(), tx.started_at)
+    energy = Decimal(tx.energy_wh or 0)
+    found = await connector_tariff(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id, tx.started_at)
+    if found is None:
+        cost = price_session(None, start=tx.started_at, end=end, energy_wh=energy)
+        return Priced(cost, None, ctx.config.currency)
+    stored, parsed = found
+    samples = await ctx.domain.services.store.list_meter_samples(tx.id)
+    cost = price_session(
+        parsed,
+        start=tx.started_at,
+        end=end,
+        energy_wh=energy,
+        readings=readings_of(samples, tx.meter_start_wh),
+        time_zone=zone_of(location),
+    )
+    return Priced(cost, stored, stored.currency or ctx.config.currency)
+
+
+def periods_json(cost: SessionCost) -> list[dict[str, Any]]:
+    """The OCPI ChargingPeriod objects of a priced session (volumes with at most 4 decimals)."""
+    periods = []
+    for p in cost.charging_periods:
+        period: dict[str, Any] = {
+            "start_date_time": ocpi_datetime(p.start),
+            "dimensions": [{"type": kind, "volume": decimal_number(volume)} for kind, volume in p.dimensions],
+        }
+        if p.tariff_id is not None:
+            period["tariff_id"] = p.tariff_id
+        periods.append(period)
+    return periods
+
+
+def used_tariffs(ctx: OcpiContext, priced: Priced) -> list[dict[str, Any]]:
+    """The Tariff objects a priced session used (for CDR.tariffs)."""
+    return [tariff_object(ctx, priced.tariff)] if priced.tariff is not None else []
+
+
+def _newest(*values: datetime | None) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+# -- Session objects ---------------------------------------------------------------------------------
+
+
+async def session_object(ctx: OcpiContext, tx: Transaction) -> dict[str, Any] | None:
+    """The OCPI Session of a CSMS transaction as it is now, or None when its charge point is in no
+    published location (then OCPI does not know the session at all)."""
+    place = await place_of(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id)
+    if place is None:
+        return None
+    link = await ctx.store.get_session_link(str(tx.id))
+    completed = tx.status is TransactionStatus.COMPLETED
+    obj: dict[str, Any] = {
+        "country_code": place.location.country_code,
+        "party_id": place.location.party_id,
+        "id": str(tx.id),
+        "start_date_time": ocpi_datetime(tx.started_at),
+    }
+    if completed and tx.stopped_at is not None:
+        obj["end_date_time"] = ocpi_datetime(tx.stopped_at)
+    obj["kwh"] = decimal_number(Decimal(tx.energy_wh or 0) / 1000)
+    obj["cdr_token"] = await cdr_token_of(ctx, tx.id_token, link)
+    obj["auth_method"] = link.auth_method if link is not None else "WHITELIST"
+    if link is not None and link.authorization_reference:
+        obj["authorization_reference"] = link.authorization_reference
+    obj.update(location_id=place.location.id, evse_uid=place.evse_uid, connector_id=place.connector_id)
+    cdr = await ctx.store.get_cdr(str(tx.id)) if completed else None
+    if cdr is not None:  # the frozen record: the session shows exactly what was billed
+        obj["currency"] = cdr.data["currency"]
+        obj["charging_periods"] = cdr.data["charging_periods"]
+        obj["total_cost"] = cdr.data["total_cost"]
+    else:
+        priced = await price_transaction(ctx, tx, place.location)
+        obj["currency"] = priced.currency
+        obj["charging_periods"] = periods_json(priced.cost)
+        if priced.tariff is not None:
+            obj["total_cost"] = priced.cost.total.to_ocpi()
+    obj["status"] = "COMPLETED" if completed else "ACTIVE"
+    changed = _newest(tx.updated_at, tx.started_at, link.last_updated if link is not None else None)
+    obj["last_updated"] = ocpi_datetime(changed or ctx.clock())
+    return obj
+
+
+def _reservation_changed(reservation: Reservation, link: SessionLink) -> datetime | None:
+    return _newest(reservation.updated_at, reservation.created_at, link.last_updated)
+
+
+async def _reservation_session(
+    ctx: OcpiContext, reservation: Reservation
+) -> tuple[dict[str, Any], datetime] | None:
+    link = await ctx.store.get_session_link(f"R{reservation.id}")
+    if link is None:
+        return None  # not made through OCPI: no partner knows it as a session
+    location = await ctx.store.location_of(reservation.charge_point_id)
+    if location is None or not location.publish:
+        return None
+    if reservation.evse_id:
+        evse_uid = (await ctx.store.evse_uid(reservation.charge_point_id, reservation.evse_id)).uid
+        connectors = [
+            c.connector_id
+            for c in await ctx.domain.services.store.list_connectors(reservation.charge_point_id)
+            if c.evse_id == reservation.evse_id and c.connector_id > 0
+        ]
+        connector_id = str(min(connectors, default=1))
+    else:  # any EVSE of the station (1.6 connector 0): OCPI allows #NA here
+        evse_uid = connector_id = NOT_AVAILABLE
+    active = reservation.status is ReservationStatus.ACTIVE
+    changed = _reservation_changed(reservation, link) or ctx.clock()
+    started = reservation.created_at or link.last_updated or changed
+    obj: dict[str, Any] = {
+        "country_code": location.country_code,
+        "party_id": location.party_id,
+        "id": link.session_id,
+        "start_date_time": ocpi_datetime(started),
+    }
+    if not active:
+        obj["end_date_time"] = ocpi_datetime(reservation.updated_at or changed)
+    obj["kwh"] = 0
+    obj["cdr_token"] = await cdr_token_of(ctx, reservation.id_token, link)
+    obj["auth_method"] = link.auth_method
+    if link.authorization_reference:
+        obj["authorization_reference"] = link.authorization_reference
+    obj.update(location_id=location.id, evse_uid=evse_uid, connector_id=connector_id)
+    obj["currency"] = ctx.config.currency
+    obj["status"] = "RESERVATION" if active else "COMPLETED"
+    obj["last_updated"] = ocpi_datetime(changed)
+    return obj, changed
+
+
+async def reservation_session_object(ctx: OcpiContext, reservation: Reservation) -> dict[str, Any] | None:
+    """The OCPI Session of a reservation made through RESERVE_NOW (id `R<reservation id>`), or None when it
+    was not made through OCPI or its charge point is in no published location.
+
+    Status RESERVATION while the reservation is active, COMPLETED once it ended (used, expired, cancelled);
+    kwh 0, no charging periods, the EVSE as `#NA` when the reservation is for any EVSE of the station.
+    """
+    found = await _reservation_session(ctx, reservation)
+    return None if found is None else found[0]
+
+
+# -- handlers ------------------------------------------------------------------------------------------
+
+
+async def published_charge_points(ctx: OcpiContext) -> set[str]:
+    """The charge points of every published location."""
+    stations: set[str] = set()
+    offset = 0
+    while True:
+        batch, total = await ctx.store.list_locations(offset=offset, limit=_SCAN_PAGE, published_only=True)
+        for location in batch:
+            stations.update(location.charge_point_ids)
+        offset += len(batch)
+        if not batch or offset >= total:
+            return stations
+
+
+async def _pending_reservations(
+    ctx: OcpiContext, date_from: datetime | None, date_to: datetime | None
+) -> list[dict[str, Any]]:
+    """Reservation sessions (active reservations made through OCPI) changed in the window, oldest first."""
+    store = ctx.domain.services.store
+    found: list[tuple[datetime, str, dict[str, Any]]] = []
+    cursor: str | None = None
+    while True:
+        batch, cursor = await store.list_reservations(
+            status=ReservationStatus.ACTIVE, limit=_SCAN_PAGE, cursor=cursor
+        )
+        for reservation in batch:
+            if reservation.owner is None:
+                continue  # made by an operator, not a partner
+            built = await _reservation_session(ctx, reservation)
+            if built is None:
+                continue
+            obj, changed = built
+            if (date_from is None or changed >= date_from) and (date_to is None or changed < date_to):
+                found.append((changed, obj["id"], obj))
+        if cursor is None:
+            break
+    found.sort(key=lambda f: (f[0], f[1]))
+    return [obj for _, _, obj in found]
+
+
+async def handle_list(request: web.Request) -> web.Response:
+    """GET {url}?date_from*&date_to&offset&limit: sessions changed in the window (see the module doc)."""
+    ctx = context_of(request)
+    limit = ctx.config.max_page_limit
+    params = pagination(request, limit, date_from_required=True)
+    stations = await published_charge_points(ctx)
+    txs, tx_total = await ctx.domain.services.store.list_transactions_updated(
+        date_from=params.date_from,
+        date_to=params.date_to,
+        offset=params.offset,
+        limit=params.limit,
+        charge_point_ids=stations,
+    )
+    items: list[dict[str, Any]] = []
+    for tx in txs:
+        session = await session_object(ctx, tx)
+        if session is not None:
+            items.append(session)
+    reservations = await _pending_reservations(ctx, params.date_from, params.date_to)
+    room = params.limit - len(txs)
+    if room > 0:
+        start = max(0, params.offset - tx_total)
+        items += reservations[start : start + room]
+    return page(request, items, tx_total + len(reservations), params, limit)
+
+
+async def handle_charging_preferences(request: web.Request) -> web.Response:
+    """PUT {url}/{session_id}/charging_preferences: HTTP 404 / 2001 — no EVSE of ours is
+    CHARGING_PREFERENCES_CAPABLE (OCPI 2.2.1 Sessions)."""
+    session_id = request.match_info["session_id"]
+    raise OcpiError(
+        404,
+        Status.INVALID_PARAMETERS,
+        f"session {session_id}: the EVSE is not CHARGING_PREFERENCES_CAPABLE",
+    )
+
+
+def register(app: web.Application) -> None:
+    """Add the Sessions sender routes below `/2.2.1/sessions` of the OCPI sub-application."""
+    base = f"/{VERSION}/{IDENTIFIER}"
+    app.router.add_get(base, handle_list, allow_head=False)
+    app.router.add_put(base + "/{session_id}/charging_preferences", handle_charging_preferences)

@@ -1,0 +1,329 @@
+"""OCPI 2.2.1 CDRs sender (`ocpi.cdrs`): a priced, immutable CDR for every finished session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from csms.app import Csms
+from csms.config import OcpiConfig
+from csms.domain.models import ConnectorStatus, IdToken
+from csms.store.sql import SqlStore
+from ocpi import cdrs
+from ocpi.app import create_app
+from ocpi.context import OcpiContext
+from ocpi.memory_store import MemoryOcpiStore
+from ocpi.models import ConnectorSpec, Location, Partner, PartnerStatus, SessionLink, Tariff
+from ocpi.sql_store import SqlOcpiStore
+from ocpi.store import OcpiStore
+from ocpi.transport import encode_token, hash_token, ocpi_datetime
+from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
+from tests.e2e.conftest import e2e_config
+from tests.ocpi.schemas import assert_valid
+from tests.ocpi.senders import TOKEN_C, Harness, harness
+from tests.store.conftest import T0, FakeClock
+
+EXAMPLES = Path("/work/shared/ocpi-examples")
+
+
+def example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture
+async def h(memory_ocpi_store: MemoryOcpiStore, clock: FakeClock) -> AsyncIterator[Harness]:
+    """A sender harness on the in-memory OCPI store with CP1 (online) in the published location LOC1."""
+    async with harness(memory_ocpi_store, clock) as built:
+        await built.add_station("CP1")
+        await built.add_location("LOC1", "CP1", postal_code="9000")
+        await built.status("CP1", 1, ConnectorStatus.AVAILABLE, "Available")
+        yield built
+
+
+async def test_stop_creates_the_priced_cdr(h: Harness) -> None:
+    """A transaction stop creates the CDR (installed writer): priced by the connector's tariff (€0.50 FLAT
+    @20% + €0.25/kWh @10%, 20 kWh → 5.50 / 6.10), with its location, token, tariff and totals."""
+    await h.add_tariff(example("tariff_9_025kwh_start.json"))
+    await h.spec(
+        "CP1", 1, standard="IEC_62196_T2", format="CABLE", power_type="AC_1_PHASE", tariff_ids=["17"]
+    )
+    tx = await h.start("CP1", 1, id_token="TAG1", meter_start=500)
+    h.advance(5400)
+    await h.meter(tx, 10_500)
+    h.advance(1800)
+    stopped = await h.stop(tx, 20_500)
+    cdr = await h.ocpi.get_cdr(str(tx.id))
+    assert cdr is not None and cdr.transaction_pk == tx.id
+    data = cdr.data
+    assert_valid("CDR", data)
+    uid = (await h.ocpi.evse_uid("CP1", 1)).uid
+    assert (data["country_code"], data["party_id"], data["id"], data["session_id"]) == (
+        "BE",
+        "CSM",
+        str(tx.id),
+        str(tx.id),
+    )
+    assert data["start_date_time"] == ocpi_datetime(T0)
+    assert data["end_date_time"] == ocpi_datetime(stopped.stopped_at or T0)
+    assert data["cdr_token"] == {
+        "country_code": "BE",
+        "party_id": "CSM",
+        "uid": "TAG1",
+        "type": "RFID",
+        "contract_id": "TAG1",
+    }
+    assert data["auth_method"] == "WHITELIST" and data["currency"] == "EUR"
+    assert data["cdr_location"] == {
+        "id": "LOC1",
+        "name": "Gent Zuid",
+        "address": "F.Rooseveltlaan 3A",
+        "city": "Gent",
+        "postal_code": "9000",
+        "country": "BEL",
+        "coordinates": {"latitude": "51.047599", "longitude": "3.729944"},
+        "evse_uid": uid,
+        "evse_id": "BE*CSM*ECP1*1",
+        "connector_id": "1",
+        "connector_standard": "IEC_62196_T2",
+        "connector_format": "CABLE",
+        "connector_power_type": "AC_1_PHASE",
+    }
+    (tariff,) = data["tariffs"]
+    assert (tariff["id"], tariff["country_code"], tariff["party_id"]) == ("17", "BE", "CSM")
+    assert data["total_cost"] == {"excl_vat": 5.5, "incl_vat": 6.1}
+    assert data["total_fixed_cost"] == {"excl_vat": 0.5, "incl_vat": 0.6}
+    assert data["total_energy_cost"] == {"excl_vat": 5, "incl_vat": 5.5}
+    assert "total_time_cost" not in data and "total_parking_cost" not in data
+    assert data["total_energy"] == 20 and data["total_time"] == 2
+    assert [p["tariff_id"] for p in data["charging_periods"]] == ["17"]
+    assert cdr.total_cost_excl_vat == 5.5
+    assert data["last_updated"] == ocpi_datetime(h.clock())
+
+
+async def test_cdr_is_idempotent_and_immutable(h: Harness) -> None:
+    """create_cdr returns the stored CDR on later calls, also when two calls race, and never rewrites it."""
+    tx = await h.start("CP1", 1)
+    h.advance(60)
+    stopped = await h.stop(tx, 3000)
+    first = await cdrs.create_cdr(h.ctx, stopped)
+    h.advance(60)
+    again = await cdrs.create_cdr(h.ctx, stopped)
+    assert first is not None and again is not None and again.data == first.data
+
+    other = await h.start("CP1", 1)
+    h.advance(60)
+    cdrs.install(h.ctx)  # a second install is the same writer: still one CDR per stop
+    assert sum(isinstance(listener, cdrs.CdrWriter) for listener in h.domain.transactions.listeners) == 1
+    h.domain.transactions.listeners[:] = [
+        x for x in h.domain.transactions.listeners if not isinstance(x, cdrs.CdrWriter)
+    ]
+    ended = await h.stop(other, 3000)
+    a, b = await asyncio.gather(cdrs.create_cdr(h.ctx, ended), cdrs.create_cdr(h.ctx, ended))
+    assert a is not None and b is not None and a.data == b.data
+
+
+async def test_no_cdr_for_running_or_unpublished_sessions(h: Harness) -> None:
+    """A running transaction has no CDR yet; one outside any published location never gets one."""
+    running = await h.start("CP1", 1)
+    assert await cdrs.create_cdr(h.ctx, running) is None
+    await h.add_station("CP2")
+    await h.add_location("HIDDEN", "CP2", publish=False)
+    hidden = await h.start("CP2", 1)
+    ended = await h.stop(hidden, 5000)
+    assert await cdrs.create_cdr(h.ctx, ended) is None
+    assert await h.ocpi.get_cdr(str(hidden.id)) is None
+
+
+async def test_cdr_without_tariff_is_free_but_complete(h: Harness) -> None:
+    """Without a tariff on the connector the CDR costs 0, lists no tariffs and still has its period."""
+    tx = await h.start("CP1", 1, meter_start=0)
+    h.advance(900)
+    ended = await h.stop(tx, 2_345)
+    cdr = await cdrs.create_cdr(h.ctx, ended)
+    assert cdr is not None
+    assert_valid("CDR", cdr.data)
+    assert cdr.data["total_cost"] == {"excl_vat": 0, "incl_vat": 0} and "tariffs" not in cdr.data
+    assert cdr.data["total_energy"] == 2.345 and cdr.data["total_time"] == 0.25
+    assert cdr.data["charging_periods"] == [
+        {
+            "start_date_time": ocpi_datetime(T0),
+            "dimensions": [{"type": "ENERGY", "volume": 2.345}, {"type": "TIME", "volume": 0.25}],
+        }
+    ]
+
+
+async def test_cdr_of_a_command_session(h: Harness) -> None:
+    """A session started through OCPI keeps its SessionLink's token, COMMAND and reference in the CDR."""
+    tx = await h.start("CP1", 1, id_token="APP1")
+    token = {"country_code": "NL", "party_id": "EMS", "uid": "APP1", "type": "APP_USER", "contract_id": "C1"}
+    await h.ocpi.save_session_link(
+        SessionLink(
+            session_id=str(tx.id),
+            partner_id=h.partner.id,
+            transaction_pk=tx.id,
+            auth_method="COMMAND",
+            authorization_reference="REF1",
+            cdr_token=token,
+        )
+    )
+    ended = await h.stop(tx, 2000)
+    cdr = await h.ocpi.get_cdr(str(ended.id))
+    assert cdr is not None
+    assert cdr.data["cdr_token"] == token
+    assert (cdr.data["auth_method"], cdr.data["authorization_reference"]) == ("COMMAND", "REF1")
+
+
+async def test_time_of_day_tariff_in_the_location_time_zone(h: Harness) -> None:
+    """tariff_14 switches price at 17:00 Brussels time: a session 16:30–17:40 local has two periods and
+    costs 30 min × €1.20 + 40 min (rounded up to 45 min by the 15 min step) × €2.40."""
+    await h.add_tariff(example("tariff_14_step_size.json"))
+    await h.spec("CP1", 1, tariff_ids=["22"])
+    h.advance(2.5 * 3600)  # T0 is 12:00 UTC = 14:00 in Brussels (CEST): now 16:30 local
+    tx = await h.start("CP1", 1, meter_start=0)
+    h.advance(70 * 60)
+    ended = await h.stop(tx, 7_000)
+    cdr = await h.ocpi.get_cdr(str(ended.id))
+    assert cdr is not None
+    assert_valid("CDR", cdr.data)
+    periods = cdr.data["charging_periods"]
+    assert [p["start_date_time"] for p in periods] == [
+        ocpi_datetime(T0 + timedelta(hours=2.5)),
+        ocpi_datetime(T0 + timedelta(hours=3)),
+    ]
+    assert cdr.data["total_time_cost"] == {"excl_vat": 2.4, "incl_vat": 2.4}
+    assert cdr.data["total_cost"] == {"excl_vat": 2.4, "incl_vat": 2.4}
+
+
+async def test_list_pages_through_cdrs(ocpi_store: OcpiStore, clock: FakeClock) -> None:
+    """GET cdrs pages (limit 3) through every CDR, oldest first, each a valid CDR — on every OCPI store
+    backend; date_from selects by creation."""
+    async with harness(ocpi_store, clock) as h:
+        await h.add_station("CP1")
+        await h.add_location("LOC1", "CP1")
+        ids = []
+        for _ in range(4):
+            tx = await h.start("CP1", 1)
+            h.advance(60)
+            await h.stop(tx, 2000)
+            ids.append(str(tx.id))
+        items, pages = await h.get_all("cdrs")
+        assert pages == 2 and [c["id"] for c in items] == ids
+        for item in items:
+            assert_valid("CDR", item)
+        items, _ = await h.get_all("cdrs", date_from=ocpi_datetime(T0 + timedelta(seconds=180)))
+        assert [c["id"] for c in items] == ids[2:]
+
+
+# -- end to end: the real CSMS, a charge point simulator over a real socket, the OCPI routes over HTTP ------
+
+
+@pytest.fixture
+async def e2e_csms(tmp_path: Path) -> AsyncIterator[Csms]:
+    """A real CSMS (free ports, SQLite in tmp_path), as tests/e2e runs it."""
+    csms = await Csms.start(e2e_config(tmp_path))
+    try:
+        yield csms
+    finally:
+        await csms.stop()
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_end_to_end_session_and_priced_cdr(e2e_csms: Csms, version: str) -> None:
+    """A station runs a transaction on the real CSMS; over OCPI the partner sees the EVSE CHARGING, the
+    session ACTIVE with its kWh and running cost, then COMPLETED, and the CDR priced by the connector's tariff
+    (€0.50 + €0.25/kWh: 20 kWh → 5.50 / 6.10)."""
+    csms = e2e_csms
+    assert isinstance(csms.services.store, SqlStore)
+    ocpi_store = SqlOcpiStore(csms.services.store.engine)
+    ctx = OcpiContext(
+        domain=csms.domain,
+        store=ocpi_store,
+        config=OcpiConfig(country_code="BE", party_id="CSM"),
+        base_url=f"http://127.0.0.1:{csms.http_port}",
+    )
+    cdrs.install(ctx)
+    await ocpi_store.add_partner(
+        Partner(
+            id=0,
+            name="eMSP",
+            country_code="NL",
+            party_id="EMS",
+            status=PartnerStatus.REGISTERED,
+            token_c_hash=hash_token(TOKEN_C),
+            token_b="b",
+        )
+    )
+    cp = f"E2E-{version}"
+    await ocpi_store.save_location(
+        Location(
+            id="LOC-E2E",
+            name="E2E",
+            address="Main street 1",
+            city="Gent",
+            country="BEL",
+            latitude="51.047599",
+            longitude="3.729944",
+            time_zone="Europe/Brussels",
+            country_code="BE",
+            party_id="CSM",
+            charge_point_ids=[cp],
+        )
+    )
+    await ocpi_store.save_tariff(Tariff(id="17", currency="EUR", data=example("tariff_9_025kwh_start.json")))
+    await ocpi_store.save_connector_spec(ConnectorSpec(cp, 1, 1, tariff_ids=["17"]))
+    await csms.services.store.add_id_token(IdToken("TAG-E2E"))
+
+    root = web.Application()
+    root.add_subapp("/ocpi", create_app(ctx))
+    sim = ChargePointSimulator(
+        SimulatorConfig(charge_point_id=cp, url=f"ws://127.0.0.1:{csms.ocpp_port}/ocpp", ocpp_version=version)
+    )
+    since = ocpi_datetime(datetime.now(UTC) - timedelta(minutes=1))
+    async with TestClient(TestServer(root), headers={"Authorization": encode_token(TOKEN_C)}) as client:
+
+        async def get(path: str, **params: str) -> Any:
+            await csms.services.writer.sync()  # statuses and meter values are batched
+            resp = await client.get(f"/ocpi/2.2.1/{path}", params=params)
+            body = await resp.json()
+            assert resp.status == 200 and body["status_code"] == 1000, body
+            return body["data"]
+
+        try:
+            await sim.connect()
+            await sim.boot()
+            await sim.send_status(1, "Available")
+            await sim.plug_in(1)
+            await sim.start_transaction(1, "TAG-E2E", meter_start_wh=1_000)
+            await sim.send_meter_values(1, energy_wh=6_000)
+
+            location = await get("locations/LOC-E2E")
+            assert_valid("Location", location)
+            assert [e["status"] for e in location["evses"]] == ["CHARGING"]
+            (session,) = await get("sessions", date_from=since)
+            assert_valid("Session", session)
+            assert session["status"] == "ACTIVE" and session["kwh"] == 5
+            assert session["evse_uid"] == location["evses"][0]["uid"] and session["location_id"] == "LOC-E2E"
+            assert session["total_cost"] == {"excl_vat": 1.75, "incl_vat": 1.975}
+            assert session["cdr_token"]["uid"] == "TAG-E2E"
+
+            await sim.stop_transaction(1, meter_stop_wh=21_000)
+            (session,) = await get("sessions", date_from=since)
+            assert session["status"] == "COMPLETED" and session["kwh"] == 20
+            (cdr,) = await get("cdrs")
+            assert_valid("CDR", cdr)
+            assert cdr["id"] == session["id"] and cdr["session_id"] == session["id"]
+            assert cdr["total_cost"] == {"excl_vat": 5.5, "incl_vat": 6.1}
+            assert cdr["total_energy"] == 20 and cdr["tariffs"][0]["id"] == "17"
+            assert cdr["cdr_location"]["evse_id"] == f"BE*CSM*E{cp.replace('-', '').replace('.', '')}*1"
+            assert session["total_cost"] == cdr["total_cost"]
+        finally:
+            await sim.close()

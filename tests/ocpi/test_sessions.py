@@ -1,0 +1,310 @@
+"""OCPI 2.2.1 Sessions sender (`ocpi.sessions`): sessions from CSMS transactions and OCPI reservations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from csms.domain.models import ConnectorStatus, Reservation, ReservationStatus
+from ocpi import sessions
+from ocpi.memory_store import MemoryOcpiStore
+from ocpi.models import PartnerToken, SessionLink
+from ocpi.store import OcpiStore
+from ocpi.transport import ocpi_datetime
+from tests.ocpi.schemas import assert_valid
+from tests.ocpi.senders import Harness, harness
+from tests.store.conftest import T0, FakeClock
+
+EXAMPLES = Path("/work/shared/ocpi-examples")
+SINCE = ocpi_datetime(T0)
+
+
+def example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture
+async def h(memory_ocpi_store: MemoryOcpiStore, clock: FakeClock) -> AsyncIterator[Harness]:
+    """A sender harness on the in-memory OCPI store with CP1 (online) in the published location LOC1."""
+    async with harness(memory_ocpi_store, clock) as built:
+        await built.add_station("CP1")
+        await built.add_location("LOC1", "CP1")
+        await built.status("CP1", 1, ConnectorStatus.AVAILABLE, "Available")
+        yield built
+
+
+async def test_active_session_of_a_local_token(h: Harness) -> None:
+    """A running transaction is an ACTIVE session: kwh from the meter, our CdrToken for a CSMS-local id
+    token, WHITELIST, its EVSE, one charging period and no total_cost without a tariff."""
+    tx = await h.start("CP1", 1, id_token="TAG1", meter_start=1000)
+    h.advance(1800)
+    await h.meter(tx, 8_500)
+    status, body, _ = await h.get("sessions", date_from=SINCE)
+    assert status == 200 and body["status_code"] == 1000
+    (session,) = body["data"]
+    assert_valid("Session", session)
+    uid = (await h.ocpi.evse_uid("CP1", 1)).uid
+    assert session == {
+        "country_code": "BE",
+        "party_id": "CSM",
+        "id": str(tx.id),
+        "start_date_time": ocpi_datetime(T0),
+        "kwh": 7.5,
+        "cdr_token": {
+            "country_code": "BE",
+            "party_id": "CSM",
+            "uid": "TAG1",
+            "type": "RFID",
+            "contract_id": "TAG1",
+        },
+        "auth_method": "WHITELIST",
+        "location_id": "LOC1",
+        "evse_uid": uid,
+        "connector_id": "1",
+        "currency": "EUR",
+        "charging_periods": [
+            {
+                "start_date_time": ocpi_datetime(T0),
+                "dimensions": [{"type": "ENERGY", "volume": 7.5}, {"type": "TIME", "volume": 0.5}],
+            }
+        ],
+        "status": "ACTIVE",
+        "last_updated": ocpi_datetime(T0 + timedelta(seconds=1800)),
+    }
+
+
+async def test_priced_session_then_completed(h: Harness) -> None:
+    """With a tariff on the connector the session carries total_cost (€0.50 + €0.25/kWh); once stopped it is
+    COMPLETED with its end and the same periods and cost as its CDR."""
+    await h.add_tariff(example("tariff_9_025kwh_start.json"))
+    await h.spec("CP1", 1, tariff_ids=["17"])
+    tx = await h.start("CP1", 1, meter_start=0)
+    h.advance(3600)
+    tx = await h.meter(tx, 10_000)
+    session = await sessions.session_object(h.ctx, tx)
+    assert session is not None
+    assert session["kwh"] == 10 and session["total_cost"] == {"excl_vat": 3, "incl_vat": 3.35}
+    assert session["charging_periods"][0]["tariff_id"] == "17"
+    assert_valid("Session", session)
+
+    h.advance(600)
+    stopped = await h.stop(tx, 20_000)
+    _, body, _ = await h.get("sessions", date_from=SINCE)
+    (session,) = body["data"]
+    assert_valid("Session", session)
+    assert session["status"] == "COMPLETED" and session["end_date_time"] == ocpi_datetime(h.clock())
+    assert session["kwh"] == 20 and session["total_cost"] == {"excl_vat": 5.5, "incl_vat": 6.1}
+    cdr = await h.ocpi.get_cdr(str(stopped.id))
+    assert cdr is not None
+    assert session["charging_periods"] == cdr.data["charging_periods"]
+    assert session["total_cost"] == cdr.data["total_cost"]
+
+
+async def test_session_link_gives_token_method_and_reference(h: Harness) -> None:
+    """A session started through OCPI shows its SessionLink's CdrToken, auth_method and
+    authorization_reference."""
+    tx = await h.start("CP1", 1, id_token="APPUSER1")
+    token = {
+        "country_code": "NL",
+        "party_id": "EMS",
+        "uid": "APPUSER1",
+        "type": "APP_USER",
+        "contract_id": "NL-EMS-1",
+    }
+    await h.ocpi.save_session_link(
+        SessionLink(
+            session_id=str(tx.id),
+            partner_id=h.partner.id,
+            transaction_pk=tx.id,
+            auth_method="COMMAND",
+            authorization_reference="REF-42",
+            cdr_token=token,
+        )
+    )
+    session = await sessions.session_object(h.ctx, tx)
+    assert session is not None
+    assert session["cdr_token"] == token
+    assert (session["auth_method"], session["authorization_reference"]) == ("COMMAND", "REF-42")
+    assert_valid("Session", session)
+
+
+async def test_partner_token_without_link(h: Harness) -> None:
+    """A transaction with a partner's token uid (no SessionLink) carries that token's CdrToken."""
+    await h.ocpi.save_partner_token(
+        PartnerToken(
+            country_code="NL",
+            party_id="EMS",
+            uid="CARD9",
+            type="RFID",
+            contract_id="NL-EMS-C9",
+            issuer="EMS",
+            valid=True,
+            whitelist="ALWAYS",
+            data={},
+            partner_id=h.partner.id,
+        )
+    )
+    tx = await h.start("CP1", 1, id_token="CARD9")
+    session = await sessions.session_object(h.ctx, tx)
+    assert session is not None and session["cdr_token"] == {
+        "country_code": "NL",
+        "party_id": "EMS",
+        "uid": "CARD9",
+        "type": "RFID",
+        "contract_id": "NL-EMS-C9",
+    }
+
+
+async def test_transaction_without_token(h: Harness) -> None:
+    """A transaction without an id token still is a valid session, its token uid `#NA`."""
+    tx = await h.start("CP1", 1, id_token=None)
+    session = await sessions.session_object(h.ctx, tx)
+    assert session is not None and session["cdr_token"]["uid"] == "#NA"
+    assert_valid("Session", session)
+
+
+async def test_only_published_locations_have_sessions(h: Harness) -> None:
+    """Transactions of charge points outside any published location are neither objects nor listed."""
+    await h.add_station("CP2")
+    await h.add_station("CP3")
+    await h.add_location("HIDDEN", "CP2", publish=False)
+    hidden = await h.start("CP2", 1)
+    lonely = await h.start("CP3", 1)
+    shown = await h.start("CP1", 1)
+    assert await sessions.session_object(h.ctx, hidden) is None
+    assert await sessions.session_object(h.ctx, lonely) is None
+    items, _ = await h.get_all("sessions", date_from=SINCE)
+    assert [s["id"] for s in items] == [str(shown.id)]
+
+
+async def test_date_from_is_required(h: Harness) -> None:
+    """GET sessions without date_from is refused with status 2001 (OCPI 2.2.1 Sessions)."""
+    _, body, _ = await h.get("sessions")
+    assert body["status_code"] == 2001 and "data" not in body
+
+
+async def test_list_pages_and_windows(ocpi_store: OcpiStore, clock: FakeClock) -> None:
+    """Sessions list oldest change first across pages (limit 3), and date_from/date_to select by the
+    transaction's last change — on every OCPI store backend."""
+    async with harness(ocpi_store, clock) as h:
+        await h.add_station("CP1")
+        await h.add_location("LOC1", "CP1")
+        txs = []
+        for i in range(5):
+            txs.append(await h.start("CP1", i + 1))
+            h.advance(10)
+        stopped = await h.stop(txs[0], 2_000)  # changed last now
+        items, pages = await h.get_all("sessions", date_from=SINCE)
+        assert pages == 2
+        assert [s["id"] for s in items] == [str(t.id) for t in txs[1:]] + [str(stopped.id)]
+        for item in items:
+            assert_valid("Session", item)
+        _, body, headers = await h.get("sessions", date_from=SINCE)
+        assert headers["X-Total-Count"] == "5" and len(body["data"]) == 3
+        window = {
+            "date_from": ocpi_datetime(T0 + timedelta(seconds=10)),
+            "date_to": ocpi_datetime(T0 + timedelta(seconds=30)),
+        }
+        items, _ = await h.get_all("sessions", **window)
+        assert [s["id"] for s in items] == [str(txs[1].id), str(txs[2].id)]
+
+
+async def test_reservation_sessions(h: Harness) -> None:
+    """An active reservation made through OCPI is a RESERVATION session (after the transactions) until it
+    ends (then COMPLETED); reservations without a SessionLink are no sessions; a reservation of any EVSE
+    names the EVSE #NA."""
+    store = h.store
+    tx = await h.start("CP1", 1)
+    made = []
+    for evse_id, external in ((1, "RES-A"), (None, "RES-B"), (1, None)):
+        made.append(
+            await store.add_reservation(
+                Reservation(
+                    id=0,
+                    charge_point_id="CP1",
+                    evse_id=evse_id,
+                    id_token="TAG7",
+                    expiry_date=T0 + timedelta(hours=1),
+                    status=ReservationStatus.ACTIVE,
+                    owner="ocpi:1" if external else None,
+                    external_id=external,
+                )
+            )
+        )
+    token = {"country_code": "NL", "party_id": "EMS", "uid": "TAG7", "type": "RFID", "contract_id": "C7"}
+    for r in made[:2]:
+        await h.ocpi.save_session_link(
+            SessionLink(
+                session_id=f"R{r.id}",
+                partner_id=h.partner.id,
+                reservation_id=r.id,
+                auth_method="COMMAND",
+                cdr_token=token,
+            )
+        )
+    items, _ = await h.get_all("sessions", date_from=SINCE)
+    assert [s["id"] for s in items] == [str(tx.id), f"R{made[0].id}", f"R{made[1].id}"]
+    with_evse, any_evse = items[1], items[2]
+    for item in items:
+        assert_valid("Session", item)
+    assert with_evse["status"] == "RESERVATION" and with_evse["kwh"] == 0 and with_evse["cdr_token"] == token
+    assert with_evse["evse_uid"] == (await h.ocpi.evse_uid("CP1", 1)).uid and with_evse["connector_id"] == "1"
+    assert (any_evse["evse_uid"], any_evse["connector_id"]) == ("#NA", "#NA")
+    assert "end_date_time" not in with_evse
+    assert await sessions.reservation_session_object(h.ctx, made[2]) is None
+
+    h.advance(60)
+    ended = made[0]
+    ended.status = ReservationStatus.CANCELLED
+    await store.save_reservation(ended)
+    ended = await store.get_reservation(ended.id)  # type: ignore[assignment]
+    assert ended is not None
+    session = await sessions.reservation_session_object(h.ctx, ended)
+    assert session is not None and session["status"] == "COMPLETED"
+    assert session["end_date_time"] == ocpi_datetime(h.clock())
+    assert_valid("Session", session)
+    items, _ = await h.get_all("sessions", date_from=SINCE)
+    assert [s["id"] for s in items] == [str(tx.id), f"R{made[1].id}"]
+
+
+async def test_reservations_fill_the_pages_after_transactions(h: Harness) -> None:
+    """Paging (limit 3) covers transactions first and then reservation sessions, each exactly once."""
+    txs = [await h.start("CP1", evse) for evse in (1, 2)]
+    reservations = []
+    for n in range(3):
+        r = await h.store.add_reservation(
+            Reservation(
+                id=0,
+                charge_point_id="CP1",
+                evse_id=3,
+                id_token=f"T{n}",
+                expiry_date=T0 + timedelta(hours=1),
+                status=ReservationStatus.ACTIVE,
+                owner="ocpi:1",
+                external_id=f"R{n}",
+            )
+        )
+        await h.ocpi.save_session_link(SessionLink(session_id=f"R{r.id}", partner_id=1, reservation_id=r.id))
+        reservations.append(r)
+    items, pages = await h.get_all("sessions", date_from=SINCE)
+    assert pages == 2
+    assert [s["id"] for s in items] == [str(t.id) for t in txs] + [f"R{r.id}" for r in reservations]
+    _, body, headers = await h.get("sessions", date_from=SINCE, offset=3)
+    assert [s["id"] for s in body["data"]] == [f"R{r.id}" for r in reservations[1:]]
+    assert headers["X-Total-Count"] == "5" and "Link" not in headers
+
+
+async def test_charging_preferences_are_not_supported(h: Harness) -> None:
+    """PUT charging_preferences answers HTTP 404 with status 2001: no EVSE is CHARGING_PREFERENCES_CAPABLE."""
+    tx = await h.start("CP1", 1)
+    resp = await h.client.put(
+        f"/ocpi/2.2.1/sessions/{tx.id}/charging_preferences", json={"profile_type": "FAST"}
+    )
+    body = await resp.json()
+    assert resp.status == 404 and body["status_code"] == 2001
