@@ -1,3 +1,3 @@
-"""The central system: OCPP server and per-version adapters, version-neutral domain core, persistence, REST API."""
+"""The central system: OCPP server and adapters, version-neutral domain core, persistence, REST API, CLI."""
 
 __version__ = "0.1.0"

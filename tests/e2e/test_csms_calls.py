@@ -66,7 +66,7 @@ async def test_call_error_and_timeout_are_reported(start_csms: StartCsms) -> Non
 
 
 async def test_pending_call_completes_when_the_station_disconnects(start_csms: StartCsms) -> None:
-    """A CALL waiting for an answer returns `disconnected` as soon as the socket closes, not at the timeout."""
+    """A CALL waiting for an answer returns `disconnected` as soon as the socket closes, not at timeout."""
     csms = await start_csms(call_timeout=30.0)
     ws = await connect(f"{ocpp_url(csms)}/GONE", subprotocols=["ocpp2.0.1"])  # type: ignore[list-item]
     await ws.send(

@@ -38,7 +38,7 @@ async def make_sim() -> AsyncIterator[MakeSim]:
 async def test_boot_accepted_then_status_visible_in_api(
     csms: Csms, api: Api, make_sim: MakeSim, version: str
 ) -> None:
-    """An unknown station is accepted, boots, reports status; the API shows version, boot info and connectors."""
+    """An unknown station is accepted, boots, reports status; the API shows version, boot data, connectors."""
     sim = make_sim(csms, f"FLOW-{version}", version, connectors=2, serial_number="SN-1")
     await sim.connect()
     boot = await sim.boot()

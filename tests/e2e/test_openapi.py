@@ -14,9 +14,9 @@ from openapi_spec_validator import validate
 from csms.api.app import API_PREFIX
 from csms.api.openapi import OPERATIONS, build_document
 from csms.app import Csms
-from ocpi.models import OutboxEntry, OutboxStatus, Partner
 from csms.domain.clock import isoformat_z, utcnow
 from csms.domain.secrets import hash_secret, new_api_key
+from ocpi.models import OutboxEntry, OutboxStatus, Partner
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from tests.api.openapi_check import CheckedApi, OpenApiChecker
 from tests.e2e.conftest import ocpp_url

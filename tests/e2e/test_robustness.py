@@ -85,13 +85,35 @@ async def test_long_group_id_is_left_out_of_16_answers(csms: Csms) -> None:
 async def test_unusable_stop_samples_do_not_block_the_stop(csms: Csms, api: Api) -> None:
     """A 1.6 StopTransaction with a non-numeric or absurd sample is still stored; the samples are skipped."""
     ws = await open_booted(csms, "BADSTOP", "ocpp1.6")
-    start = await exchange(ws, [2, "s", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 10,
-                                                            "timestamp": "2026-01-01T00:00:00Z"}])
+    start = await exchange(
+        ws,
+        [
+            2,
+            "s",
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "T", "meterStart": 10, "timestamp": "2026-01-01T00:00:00Z"},
+        ],
+    )
     tx_id = start[2]["transactionId"]
-    stop = await exchange(ws, [2, "e", "StopTransaction", {
-        "transactionId": tx_id, "meterStop": 60, "timestamp": "2026-01-01T01:00:00Z",
-        "transactionData": [{"timestamp": "2026-01-01T01:00:00Z", "sampledValue": [
-            {"value": "abc"}, {"value": "1e30", "unit": "kWh"}, {"value": "55"}]}]}])
+    stop = await exchange(
+        ws,
+        [
+            2,
+            "e",
+            "StopTransaction",
+            {
+                "transactionId": tx_id,
+                "meterStop": 60,
+                "timestamp": "2026-01-01T01:00:00Z",
+                "transactionData": [
+                    {
+                        "timestamp": "2026-01-01T01:00:00Z",
+                        "sampledValue": [{"value": "abc"}, {"value": "1e30", "unit": "kWh"}, {"value": "55"}],
+                    }
+                ],
+            },
+        ],
+    )
     assert stop[0] == 3
     _, session = await api.get(f"/api/v1/sessions/{tx_id}")
     assert session["status"] == "completed" and session["energy_wh"] == 50
@@ -104,15 +126,26 @@ async def test_201_ended_with_absurd_multiplier_is_stored(csms: Csms, api: Api) 
     ws = await open_booted(csms, "BADEND", "ocpp2.0.1")
 
     def event(kind: str, seq: int, sampled: list[dict[str, Any]], **info: Any) -> list[Any]:
-        return [2, f"e{seq}", "TransactionEvent", {
-            "eventType": kind, "timestamp": "2026-01-01T00:00:00Z", "triggerReason": "Authorized", "seqNo": seq,
-            "transactionInfo": {"transactionId": "weird", **info}, "evse": {"id": 1, "connectorId": 1},
-            "meterValue": [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": sampled}]}]
+        return [
+            2,
+            f"e{seq}",
+            "TransactionEvent",
+            {
+                "eventType": kind,
+                "timestamp": "2026-01-01T00:00:00Z",
+                "triggerReason": "Authorized",
+                "seqNo": seq,
+                "transactionInfo": {"transactionId": "weird", **info},
+                "evse": {"id": 1, "connectorId": 1},
+                "meterValue": [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": sampled}],
+            },
+        ]
 
     assert (await exchange(ws, event("Started", 0, [{"value": 100}])))[0] == 3
     assert (await exchange(ws, event("Updated", 1, [{"value": 400}])))[0] == 3
-    ended = await exchange(ws, event("Ended", 2, [{"value": 5, "unitOfMeasure": {"multiplier": 1000000}}],
-                                     stoppedReason="Local"))
+    ended = await exchange(
+        ws, event("Ended", 2, [{"value": 5, "unitOfMeasure": {"multiplier": 1000000}}], stoppedReason="Local")
+    )
     assert ended[0] == 3
     _, page = await api.get("/api/v1/sessions", charge_point_id="BADEND")
     assert page["items"][0]["status"] == "completed" and page["items"][0]["energy_wh"] == 300
@@ -122,8 +155,15 @@ async def test_201_ended_with_absurd_multiplier_is_stored(csms: Csms, api: Api) 
 async def test_16_meter_start_out_of_range_is_a_property_violation(csms: Csms) -> None:
     """A meterStart no meter can read is refused with PropertyConstraintViolation, not a database error."""
     ws = await open_booted(csms, "HUGE", "ocpp1.6")
-    reply = await exchange(ws, [2, "s", "StartTransaction", {"connectorId": 1, "idTag": "T", "meterStart": 10**18,
-                                                            "timestamp": "2026-01-01T00:00:00Z"}])
+    reply = await exchange(
+        ws,
+        [
+            2,
+            "s",
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "T", "meterStart": 10**18, "timestamp": "2026-01-01T00:00:00Z"},
+        ],
+    )
     assert reply[:3] == [4, "s", "PropertyConstraintViolation"]
     await ws.close()
 

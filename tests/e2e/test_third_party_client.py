@@ -78,7 +78,7 @@ async def test_ocpp_library_runs_the_16_flows(csms: Csms, api: Api) -> None:
 
 
 async def test_ocpp_library_runs_the_201_flows(csms: Csms, api: Api) -> None:
-    """Boot, status, authorize, TransactionEvent Started/Updated/Ended and heartbeat pass the library's checks."""
+    """Boot, status, authorize, TransactionEvent Started/Updated/Ended, heartbeat pass the library checks."""
     await csms.services.store.add_id_token(IdToken("TAG201", group_id_token="GROUP"))
     async with connect(ocpp_url(csms) + "/LIB201", subprotocols=["ocpp2.0.1"]) as ws:  # type: ignore[list-item]
         cp = ChargePoint201("LIB201", ws)
