@@ -17,8 +17,10 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/csms --config config.toml run
 
-# The Sans-I/O framing core must stay at 100% branch coverage (style.md practice 11).
+# Gates (style.md practice 11): ruff, mypy --strict, and 100% branch coverage of the Sans-I/O framing core.
 test: install
+	$(VENV)/bin/ruff check csms ocpi simulators tests bench
+	$(VENV)/bin/mypy csms ocpi simulators
 	$(PY) -m pytest -q --cov=csms.ocpp.framing --cov=csms.ocpp.errors --cov-branch --cov-report=term \
 		--cov-fail-under=100
 
