@@ -20,7 +20,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from csms.api.schemas import ChargePointCreate, IdTokenCreate, IdTokenType
-from csms.api.serialize import JsonObject, charge_point_json, id_token_json, timestamp
+from csms.api.serialize import JsonObject, charge_point_json, id_token_json, ocpi_partner_json, timestamp
 from csms.config import Config, ConfigError, LogConfig, load_config
 from csms.domain.clock import utcnow
 from csms.domain.models import RegistrationStatus, TokenStatus
@@ -310,23 +310,6 @@ def _warn_unreachable_url(config: Config) -> None:
         )
 
 
-def _partner_json(partner: Any) -> JsonObject:
-    """A partner for operators: never any token or token hash."""
-    return {
-        "id": partner.id,
-        "name": partner.name,
-        "country_code": partner.country_code,
-        "party_id": partner.party_id,
-        "role": partner.role,
-        "status": str(partner.status),
-        "version": partner.version,
-        "versions_url": partner.versions_url,
-        "endpoints": dict(sorted(partner.endpoints.items())),
-        "created_at": timestamp(partner.created_at),
-        "updated_at": timestamp(partner.updated_at),
-    }
-
-
 async def cmd_ocpi_partner_add(config: Config, args: argparse.Namespace) -> int:
     """`csms ocpi partner add --name N --country-code CC --party-id PID [--role R]`: issue a token A.
 
@@ -348,7 +331,7 @@ async def cmd_ocpi_partner_add(config: Config, args: argparse.Namespace) -> int:
             raise CommandError(f"invalid input: {exc}", EXIT_USAGE) from None
         versions_url = ctx.versions_url
     if args.json:
-        _print_json({**_partner_json(partner), "token_a": token_a, "our_versions_url": versions_url})
+        _print_json({**ocpi_partner_json(partner), "token_a": token_a, "our_versions_url": versions_url})
     else:
         print(f"token A: {token_a}")
         print(f"versions URL: {versions_url}")
@@ -376,7 +359,7 @@ async def cmd_ocpi_partner_register(config: Config, args: argparse.Namespace) ->
             code = f" (OCPI status {exc.status_code})" if exc.status_code is not None else ""
             raise CommandError(f"registration with {args.url} failed{code}: {exc.message}") from None
     if args.json:
-        _print_json(_partner_json(partner))
+        _print_json(ocpi_partner_json(partner))
     else:
         print(
             f"registered with partner {partner.id} {partner.name} "
@@ -389,7 +372,7 @@ async def cmd_ocpi_partner_register(config: Config, args: argparse.Namespace) ->
 async def cmd_ocpi_partner_list(config: Config, args: argparse.Namespace) -> int:
     """`csms ocpi partner list`: every partner by id (tab-separated, or `--json`); tokens are never shown."""
     async with _open_ocpi(config) as ctx:
-        items = [_partner_json(p) for p in await ctx.store.list_partners()]
+        items = [ocpi_partner_json(p) for p in await ctx.store.list_partners()]
     if args.json:
         _print_json(items)
         return EXIT_OK
