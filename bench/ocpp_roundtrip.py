@@ -16,9 +16,13 @@ Subcommands (``python -m bench.ocpp_roundtrip <subcommand> --help`` for every op
     connection, the next sent as soon as the answer arrived. Frames are serialized once; only the message id
     changes. Prints round trips/s, p50/p99/max latency and errors.
 ``all`` (the default)
-    Echo server + load, then CSMS (message log on) + load, then CSMS (message log off) + load; each server a
-    subprocess pinned to one core (``os.sched_setaffinity``), the load generator pinned to another, and a
-    table of round trips/s as a fraction of E.
+    Echo server + load, then CSMS (SQLite in a temp dir, message log on) + load, then CSMS (message log
+    off) + load: the servers are subprocesses pinned to one core (``os.sched_setaffinity``), each load run a
+    subprocess pinned to another. Runs are interleaved (``--rounds``), each starts once the machine is quiet
+    and, for the CSMS, the next waits until its batched writer has committed the previous run's backlog.
+    Prints a table: round trips/s and the fraction of E, and the server's CPU time per round trip (from
+    ``/proc``) with and without the writer's catch-up, which is the figure that does not depend on the
+    load generator or on other work on the machine.
 
 Everything is bounded: each closed loop stops by itself after warm-up + duration, a load run that overstays
 is abandoned, and every server subprocess is terminated (SIGTERM, then SIGKILL) in a ``finally``.
@@ -287,9 +291,12 @@ async def serve_csms(
         )
         if profiler is not None:
             profiler.enable()
-        stats = asyncio.create_task(_print_writer_stats(csms.services.writer, STATS_INTERVAL))
+        gc_timer = GcTimer()
+        gc.callbacks.append(gc_timer)
+        stats = asyncio.create_task(_print_stats(csms.services.writer, gc_timer, STATS_INTERVAL))
         await _wait_for_signal()
         stats.cancel()
+        gc.callbacks.remove(gc_timer)
     finally:
         if profiler is not None:
             profiler.disable()
@@ -303,13 +310,36 @@ async def serve_csms(
         )
 
 
-async def _print_writer_stats(writer: Any, interval: float) -> None:
-    """Print `STATS t=<time.monotonic()> pending=<items>` every `interval` s: the batched writer's backlog.
+class GcTimer:
+    """A `gc.callbacks` hook adding up the time spent in garbage collection and counting full passes."""
 
-    `time.monotonic` is system-wide on Linux, so `all` lines these up with the load generator's window.
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            if info.get("generation") == 2:
+                self.full += 1
+
+
+async def _print_stats(writer: Any, gc_timer: GcTimer, interval: float) -> None:
+    """Print `STATS t=<time.monotonic()> pending=<items> gc_s=<s> gc_full=<n>` every `interval` s.
+
+    `pending` is the batched writer's backlog, `gc_s` and `gc_full` the garbage collector's time and full
+    passes so far. `time.monotonic` is system-wide on Linux, so `all` lines these up with the load
+    generator's window.
     """
     while True:
-        print(f"STATS t={time.monotonic():.3f} pending={writer.pending}", flush=True)
+        print(
+            f"STATS t={time.monotonic():.3f} pending={writer.pending} gc_s={gc_timer.seconds:.4f}"
+            f" gc_full={gc_timer.full}",
+            flush=True,
+        )
         await asyncio.sleep(interval)
 
 
@@ -351,6 +381,9 @@ class LoadResult:
     # committed everything (filled in by `all`): the full cost of the window's round trips.
     server_cpu_at_start: float = -1.0
     server_cpu_total_s: float = -1.0
+    # Garbage collection in the CSMS over the same span (window + drain): seconds and full passes.
+    server_gc_s: float = -1.0
+    server_gc_full: int = -1
 
     @property
     def server_us_total(self) -> float:
@@ -384,16 +417,15 @@ class LoadResult:
 class _Station:
     """One benchmark connection: its socket, next message id, and the closed loop."""
 
-    __slots__ = ("ws", "seq", "latencies", "ok", "errors")
+    __slots__ = ("ws", "seq", "latencies", "errors")
 
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.seq = 0
-        self.latencies: list[float] = []
-        self.ok = 0
+        self.latencies: list[float] = []  # seconds, one per successful round trip in the window
         self.errors = 0
 
-    async def _reply_to(self, message_id: str) -> str:
+    async def _next_answer(self) -> str:
         """The next frame that is not a CALL from the server; such CALLs are answered NotSupported."""
         while True:
             reply = await self.ws.recv()
@@ -413,7 +445,7 @@ class _Station:
         self.seq += 1
         message_id = f"setup-{self.seq}"
         await self.ws.send(orjson.dumps([2, message_id, action, payload]).decode())
-        reply = orjson.loads(await self._reply_to(message_id))
+        reply = orjson.loads(await self._next_answer())
         if reply[0] != 3 or reply[1] != message_id:
             raise BenchError(f"{action}: unexpected answer {reply!r:.200}")
         result: dict[str, Any] = reply[2]
@@ -440,7 +472,7 @@ class _Station:
                 await send(prefix + message_id + suffix)
                 reply = await recv()
                 if isinstance(reply, str) and reply.startswith("[2,"):
-                    reply = await self._reply_to(message_id)  # rare: the server sent us a CALL
+                    reply = await self._next_answer()  # rare: the server sent us a CALL
                 t1 = perf()
                 if t0 < measure_from:
                     continue
@@ -452,7 +484,6 @@ class _Station:
             self.errors += 1
         finally:
             self.seq = seq
-            self.ok = len(latencies)
 
 
 async def _open_station(
@@ -620,7 +651,8 @@ async def run_load(
         window_start=window_start,
         window_end=window_start + duration,
         server_cpu_at_start=server_cpu_at_start,
-        other_busy=machine_busy - load_busy - max(server_busy, 0.0) if machine_busy >= 0 else -1.0,
+        # Clamped: tick-granular accounting can make the difference slightly negative.
+        other_busy=max(0.0, machine_busy - load_busy - max(server_busy, 0.0)) if machine_busy >= 0 else -1.0,
     )
 
 
@@ -648,7 +680,9 @@ def print_load_result(result: LoadResult) -> None:
         )
     if result.server_us_total >= 0:
         print(
-            f"  server CPU per round trip including the writer catch-up {result.server_us_total:.0f} µs",
+            f"  server CPU per round trip including the writer catch-up {result.server_us_total:.0f} µs;"
+            f" garbage collection {result.server_gc_s:.2f} s of {result.server_cpu_total_s:.2f} s CPU"
+            f" ({result.server_gc_full} full passes)",
             flush=True,
         )
     print(
@@ -659,6 +693,16 @@ def print_load_result(result: LoadResult) -> None:
 
 
 # -- all: orchestrate servers and load runs as pinned subprocesses ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """How a CSMS server caught up after a load run (from its STATS lines)."""
+
+    backlog: int  # writer items queued at the end of the window
+    seconds: float  # from the end of the window until the backlog was 0
+    gc_s: float  # garbage collection from the window start until then
+    gc_full: int  # full (generation 2) collections in that span
 
 
 @dataclass(slots=True)
@@ -689,32 +733,36 @@ class ServerProcess:
             time.sleep(0.05)
         raise BenchError(f"{self.name} server did not become ready:\n{self._tail()}")
 
-    def wait_drained(self, after: float, timeout: float = DRAIN_TIMEOUT) -> tuple[int, float]:
-        """(writer backlog at monotonic time `after`, seconds from `after` until the backlog was 0).
+    def _stats(self) -> list[dict[str, float]]:
+        """The server's STATS lines so far, as numbers."""
+        return [
+            {k: float(v) for k, v in (f.split("=", 1) for f in line.split()[1:])}
+            for line in self.stdout.read_text().splitlines()
+            if line.startswith("STATS ")
+        ]
 
-        Reads the server's STATS lines; returns (-1, -1.0) for a server that prints none (echo).
+    def wait_drained(self, start: float, end: float, timeout: float = DRAIN_TIMEOUT) -> Drain | None:
+        """Wait until the writer backlog is 0 after monotonic time `end`; None for a server without STATS.
 
         Raises:
             BenchError: the backlog did not reach 0 within `timeout` seconds.
         """
         give_up = time.monotonic() + timeout
-        backlog = -1
         while True:
-            seen = False
-            for line in self.stdout.read_text().splitlines():
-                if not line.startswith("STATS "):
-                    continue
-                seen = True
-                fields = dict(f.split("=", 1) for f in line.split()[1:])
-                t, pending = float(fields["t"]), int(fields["pending"])
-                if t < after:
-                    continue
-                if backlog < 0:
-                    backlog = pending
-                if pending == 0:
-                    return backlog, t - after
-            if not seen:
-                return -1, -1.0
+            stats = self._stats()
+            if not stats:
+                return None
+            before = [x for x in stats if x["t"] <= start] or stats[:1]
+            after = [x for x in stats if x["t"] >= end]
+            for x in after:
+                if x["pending"] == 0:
+                    first = before[-1]
+                    return Drain(
+                        backlog=int(after[0]["pending"]),
+                        seconds=x["t"] - end,
+                        gc_s=x["gc_s"] - first["gc_s"],
+                        gc_full=int(x["gc_full"] - first["gc_full"]),
+                    )
             if time.monotonic() > give_up or self.proc.poll() is not None:
                 raise BenchError(f"{self.name}: the writer backlog did not drain in {timeout:.0f} s")
             time.sleep(STATS_INTERVAL)
@@ -870,10 +918,13 @@ def run_all(args: argparse.Namespace, server_cpu: int | None, load_cpu: int | No
                                 ],
                                 timeout,
                             )  # fmt: skip
-                            result.backlog_at_end, result.drain_s = server.wait_drained(result.window_end)
-                            if result.server_cpu_at_start >= 0 and result.drain_s >= 0:
-                                used = process_cpu_seconds(server.proc.pid) - result.server_cpu_at_start
-                                result.server_cpu_total_s = used
+                            drain = server.wait_drained(result.window_start, result.window_end)
+                            if drain is not None:
+                                result.backlog_at_end, result.drain_s = drain.backlog, drain.seconds
+                                result.server_gc_s, result.server_gc_full = drain.gc_s, drain.gc_full
+                                if result.server_cpu_at_start >= 0:
+                                    used = process_cpu_seconds(server.proc.pid) - result.server_cpu_at_start
+                                    result.server_cpu_total_s = used
                             print_load_result(result)
                             key = (server.name, version, message)
                             rows.setdefault(key, Row(server.name, version, message, [])).results.append(
@@ -892,7 +943,8 @@ def print_table(rows: list[Row], title: str) -> None:
     µs/rt" the server's CPU per round trip in the window, then including the time its batched writer needed
     afterwards to commit the window's backlog ("backlog", "drain s"); "sustained/s" round trips over window
     plus drain; "CPU fraction of E" the echo server's CPU per round trip over this server's full one, which
-    stays meaningful when the load generator rather than the server limits the echo rate; "other cores
+    stays meaningful when the load generator rather than the server limits the echo rate; "GC share" the
+    CSMS's garbage-collection time over its CPU time in window plus drain; "other cores
     busy" kernel network work plus anything else running on the machine during the window (a value well
     above the echo rows' means other work disturbed that run).
     """
@@ -900,10 +952,10 @@ def print_table(rows: list[Row], title: str) -> None:
     print(f"\n{title}")
     print(
         "| server | OCPP | message | round trips/s | fraction of E | server µs/rt (window / with drain)"
-        " | backlog at end | drain s | sustained/s | CPU fraction of E | p50 ms | p99 ms | errors"
+        " | backlog at end | drain s | sustained/s | CPU fraction of E | GC share | p50 ms | p99 ms | errors"
         " | other cores busy |"
     )
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
     def num(value: float, fmt: str) -> str:
         return "–" if value < 0 else format(value, fmt)
@@ -920,11 +972,17 @@ def print_table(rows: list[Row], title: str) -> None:
         e_us = e.server_us_per_round_trip if e is not None else -1.0
         cpu_fraction = f"{e_us / full_us:.2f}" if full_us > 0 and e_us > 0 else "n/a"
         errors = sum(x.errors + x.setup_errors for x in row.results)
+        gc_share = (
+            f"{r.server_gc_s / r.server_cpu_total_s:.0%}"
+            if r.server_gc_s >= 0 and r.server_cpu_total_s > 0
+            else "–"
+        )
         print(
             f"| {row.server} | {row.version} | {row.message} | {rate} | {fraction}"
             f" | {num(r.server_us_per_round_trip, '.0f')} / {num(r.server_us_total, '.0f')}"
             f" | {num(r.backlog_at_end, ',')} | {num(r.drain_s, '.1f')} | {num(r.sustained_rate, ',.0f')}"
-            f" | {cpu_fraction} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {errors} | {num(r.other_busy, '.2f')} |"
+            f" | {cpu_fraction} | {gc_share} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {errors}"
+            f" | {num(r.other_busy, '.2f')} |"
         )
 
 
