@@ -113,6 +113,11 @@ class PartnerTokenAuthority:
             result = AuthorizationResult(AuthorizationStatus.BLOCKED, group_id_token=group)
             log.info("partner_token_not_valid", uid=id_token, partner_id=token.partner_id)
             return result
+        grant = self._grants.get(token.uid)
+        if grant is not None and grant.until > self._ctx.clock() and grant.auth_method == "AUTH_REQUEST":
+            # The eMSP allowed this token moments ago (Authorize, then StartTransaction): asking again
+            # would double the wait and let a short eMSP outage refuse a start it already allowed.
+            return AuthorizationResult(AuthorizationStatus.ACCEPTED, group_id_token=group)
         if token.whitelist not in REALTIME_WHITELISTS:  # ALWAYS, ALLOWED: the stored token decides
             self._grant(token, "WHITELIST", None)
             return AuthorizationResult(AuthorizationStatus.ACCEPTED, group_id_token=group)

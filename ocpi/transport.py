@@ -217,9 +217,19 @@ def page(
     if items and next_offset < total:
         query = {k: v for k, v in request.query.items() if k not in ("offset", "limit")}
         query.update(offset=str(next_offset), limit=str(params.limit))
-        url = request.url.with_query(None)
-        headers["Link"] = f'<{url}?{urlencode(query)}>; rel="next"'
+        headers["Link"] = f'<{_public_url(request)}?{urlencode(query)}>; rel="next"'
     return ok(items, headers=headers)
+
+
+def _public_url(request: web.Request) -> str:
+    """This request's URL (no query) as partners reach it: `[ocpi] public_url` when set (behind a TLS
+    proxy the request itself says http and an inner host), the request's own origin otherwise."""
+    from ocpi.context import OCPI  # here, not at the top: ocpi.context imports this module
+
+    ctx = request.config_dict.get(OCPI)
+    if ctx is not None and ctx.config.public_url:
+        return ctx.config.public_url.rstrip("/") + request.path
+    return str(request.url.with_query(None))
 
 
 # -- app keys and middlewares ---------------------------------------------------------------------

@@ -41,6 +41,7 @@ class Domain:
             services.clock,
             check_interval=cfg.reservation_check_interval,
             tokens=services.store,
+            authorize=authorization.authorize,
         )
         # Told about every transaction start, so a start with a reservation id marks the reservation used.
         transactions.listeners.append(reservations)

@@ -13,7 +13,7 @@ it moves on to `used`, `expired` or `cancelled` (ocpp.md §5).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ import structlog
 
 from csms.domain.clock import Clock, to_utc
 from csms.domain.commands import CancelReservation, CommandResult, CommandService, Outcome, ReserveNow
-from csms.domain.models import Reservation, ReservationStatus, Transaction
+from csms.domain.models import AuthorizationResult, Reservation, ReservationStatus, Transaction
 from csms.store.protocols import ReservationStore, TokenStore
 
 log = structlog.get_logger("csms.reservations")
@@ -152,8 +152,10 @@ class ReservationService:
         *,
         check_interval: float = 1.0,
         tokens: TokenStore | None = None,
+        authorize: Callable[[str], Awaitable[AuthorizationResult]] | None = None,
     ) -> None:
         self._store = store
+        self._authorize = authorize
         self._commands = commands
         self._clock = clock
         self._interval = check_interval
@@ -161,6 +163,7 @@ class ReservationService:
         # Held around each read-check-write of an active reservation (never while waiting for a station), so
         # expiry, station updates, use and cancellation cannot overwrite each other's outcome.
         self._lock = asyncio.Lock()
+        self._external_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
 
@@ -208,6 +211,51 @@ class ReservationService:
         expiry = to_utc(expiry_date)
         if expiry <= self._clock():
             raise ValueError(f"expiry_date {expiry.isoformat()} is not in the future")
+        if owner is None or external_id is None:
+            return await self._create(
+                charge_point_id,
+                evse_id,
+                id_token,
+                expiry,
+                id_token_type,
+                group_id_token,
+                connector_type,
+                owner,
+                external_id,
+            )
+        # One create at a time per partner reservation id: two concurrent requests with the same id must
+        # replace one another, not leave two active reservations.
+        key = (owner, external_id)
+        lock = self._external_locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._create(
+                    charge_point_id,
+                    evse_id,
+                    id_token,
+                    expiry,
+                    id_token_type,
+                    group_id_token,
+                    connector_type,
+                    owner,
+                    external_id,
+                )
+        finally:
+            if not lock.locked() and self._external_locks.get(key) is lock:
+                del self._external_locks[key]
+
+    async def _create(
+        self,
+        charge_point_id: str,
+        evse_id: int | None,
+        id_token: str,
+        expiry: datetime,
+        id_token_type: str,
+        group_id_token: str | None,
+        connector_type: str | None,
+        owner: str | None,
+        external_id: str | None,
+    ) -> Reservation:
         wanted = Reservation(
             id=0,
             charge_point_id=charge_point_id,
@@ -515,10 +563,15 @@ class ReservationService:
         )
 
     async def _group_of(self, id_token: str) -> str | None:
-        if self._tokens is None:
-            return None
-        token = await self._tokens.get_id_token(id_token)
-        return None if token is None else token.group_id_token
+        if self._tokens is not None:
+            token = await self._tokens.get_id_token(id_token)
+            if token is not None:
+                return token.group_id_token
+        if self._authorize is not None:
+            # Tokens the CSMS store does not know (a roaming partner's): their authority knows the group.
+            # Right after the start that authorized the token, this reuses that answer (no new eMSP call).
+            return (await self._authorize(id_token)).group_id_token
+        return None
 
     async def transaction_started(self, tx: Transaction) -> None:
         """Mark the reservation a transaction started with `used` (transaction_pk = tx.id).

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from csms.domain.clock import Clock
-from csms.domain.commands import CommandResult, CommandService, StartSession, StopSession
+from csms.domain.commands import CommandResult, CommandService, Outcome, StartSession, StopSession
 from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.transactions import PendingRemoteStart, TransactionService
 
@@ -60,6 +60,9 @@ class SessionControl:
         pending = PendingRemoteStart(remote_start_id, id_token, evse_id, self._clock() + REMOTE_START_WINDOW)
         self._transactions.expect_remote_start(charge_point_id, pending)
         result = await self._commands.send(charge_point_id, command)
+        if not result.accepted and result.outcome not in (Outcome.TIMEOUT, Outcome.DISCONNECTED):
+            # A definite no: nothing will start. (After a timeout the station may still start it.)
+            self._transactions.forget_remote_start(charge_point_id, remote_start_id)
         tx = None
         ocpp_tx_id = result.data.get("ocpp_transaction_id")
         if ocpp_tx_id:

@@ -95,10 +95,18 @@ class TransactionService:
         """
         self._remote_starts.setdefault(charge_point_id, []).append(pending)
 
+    def forget_remote_start(self, charge_point_id: str, remote_start_id: int) -> None:
+        """Drop a remote start the station refused (or never took): no later local start may inherit it."""
+        pending = self._remote_starts.get(charge_point_id)
+        if pending:
+            pending[:] = [p for p in pending if p.remote_start_id != remote_start_id]
+
     def _match_remote_start(self, new: NewTransaction) -> None:
         pending = self._remote_starts.get(new.charge_point_id)
         if not pending or new.remote_start_id is not None or new.id_token is None:
             return
+        if new.ocpp_transaction_id is not None:
+            return  # 2.0.1 reports remoteStartId itself; guessing could tag a local start
         now = self._clock()
         pending[:] = [p for p in pending if p.until >= now]
         for p in pending:
@@ -107,15 +115,24 @@ class TransactionService:
                 pending.remove(p)
                 return
 
-    async def start(self, new: NewTransaction, samples: list[MeterSample] | None = None) -> StartOutcome:
+    async def start(
+        self,
+        new: NewTransaction,
+        samples: list[MeterSample] | None = None,
+        *,
+        authorization: AuthorizationResult | None = None,
+    ) -> StartOutcome:
         """Start a transaction, or return the one this same start already created.
 
         A repeat is recognised by the station's transaction id (2.0.1) or by station, EVSE, start time and
         id token (1.6 has no id of its own: the CSMS allocates it). The id token is authorized either way;
         a refused token still leaves the transaction recorded, because the station has started it (1.6
-        StopTransactionOnInvalidId lets the station stop it itself).
+        StopTransactionOnInvalidId lets the station stop it itself). An adapter that already authorized
+        the token for this message passes `authorization`, so the token is not asked about twice.
         """
-        auth = await self._authorization.authorize(new.id_token) if new.id_token else None
+        auth = authorization
+        if auth is None and new.id_token:
+            auth = await self._authorization.authorize(new.id_token)
         if new.ocpp_transaction_id is not None:
             existing = await self.find(new.charge_point_id, new.ocpp_transaction_id)
         else:

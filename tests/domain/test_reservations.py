@@ -573,3 +573,44 @@ async def test_check_start_ignores_reservations_past_expiry(
     await reserve(service, evse_id=1)
     clock.advance(30 * 60)
     assert await service.check_start("CP1", 1, "OTHER") is None
+
+
+async def test_group_of_a_token_the_store_does_not_know_comes_from_authorization(
+    store: MemoryStore, station: ScriptedStation, clock: Clock
+) -> None:
+    """A roaming partner's token in the reserved group uses the reservation: its group comes from the
+    authorization service (partner authorities), not only from the CSMS token store."""
+    from csms.domain.models import AuthorizationResult, AuthorizationStatus
+
+    async def authorize(id_token: str) -> AuthorizationResult:
+        return AuthorizationResult(AuthorizationStatus.ACCEPTED, group_id_token="GRP1")
+
+    svc = ReservationService(store, CommandService(station), clock, tokens=store, authorize=authorize)
+    r = await reserve(svc, id_token="TOKA", group_id_token="GRP1")
+    await svc.transaction_started(started(r.id, "TOKB"))
+    stored = await store.get_reservation(r.id)
+    assert stored is not None and stored.status is ReservationStatus.USED
+    await svc.stop()
+
+
+class YieldingStation(ScriptedStation):
+    """Like a real station, answers only after other tasks had a chance to run."""
+
+    async def execute(self, charge_point_id: str, command: Command) -> CommandResult:
+        await asyncio.sleep(0)
+        return await super().execute(charge_point_id, command)
+
+
+async def test_concurrent_creates_with_one_partner_id_leave_one_reservation(
+    store: MemoryStore, clock: Clock
+) -> None:
+    """Two RESERVE_NOW with the same (owner, external_id) at once end as one active reservation."""
+    svc = ReservationService(store, CommandService(YieldingStation()), clock, tokens=store)
+    first, second = await asyncio.gather(
+        reserve(svc, owner="ocpi:1", external_id="SAME", evse_id=1),
+        reserve(svc, owner="ocpi:1", external_id="SAME", evse_id=1),
+    )
+    assert first.id == second.id
+    active, _ = await store.list_reservations(status=ReservationStatus.ACTIVE, limit=10)
+    assert [r.id for r in active] == [first.id]
+    await svc.stop()

@@ -490,3 +490,20 @@ async def test_transaction_with_a_csms_token_gets_no_partner_link(bridge: Bridge
     await sim.start_transaction(1, "LOCAL1")
     tx = await bridge.transaction(sim)
     assert await bridge.store.find_session_link(transaction_pk=tx.id) is None
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_one_real_time_authorization_covers_authorize_and_start(bridge: Bridge, version: str) -> None:
+    """After the eMSP allowed a NEVER token, the start that follows is not asked about again: one real-time
+    POST for Authorize + start, and a short eMSP outage in between cannot refuse the start."""
+    await bridge.put_token("CARD9", whitelist="NEVER")
+    bridge.emsp.answer = (200, envelope(authorization_info("ALLOWED", "CARD9", reference="REF-9")))
+    sim = await bridge.sim(f"ONE-{version}", version)
+    assert (await sim.authorize("CARD9"))["status"] == "Accepted"
+    bridge.emsp.answer = (503, envelope(None))  # the eMSP goes down
+    await sim.plug_in(1)
+    await sim.start_transaction(1, "CARD9")
+    tx = await bridge.transaction(sim)
+    assert [uid for uid, _, _ in bridge.emsp.authorizations] == ["CARD9"]
+    link = await bridge.store.find_session_link(transaction_pk=tx.id)
+    assert link is not None and link.authorization_reference == "REF-9"

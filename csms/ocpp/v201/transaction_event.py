@@ -68,6 +68,7 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
                 offline=offline,
             ),
             data,
+            authorization=auth,
         )
         tx = outcome.transaction
         if event_type == "Ended" and not outcome.duplicate:
