@@ -311,35 +311,42 @@ async def serve_csms(
 
 
 class GcTimer:
-    """A `gc.callbacks` hook adding up the time spent in garbage collection and counting full passes."""
+    """A `gc.callbacks` hook: total time in garbage collection, full passes, and the longest pause.
+
+    `longest` is the longest single collection since it was last reset to 0 (`_print_stats` does that).
+    """
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.full = 0
+        self.longest = 0.0
         self._started = 0.0
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self.seconds += time.perf_counter() - self._started
+            pause = time.perf_counter() - self._started
+            self.seconds += pause
+            self.longest = max(self.longest, pause)
             if info.get("generation") == 2:
                 self.full += 1
 
 
 async def _print_stats(writer: Any, gc_timer: GcTimer, interval: float) -> None:
-    """Print `STATS t=<time.monotonic()> pending=<items> gc_s=<s> gc_full=<n>` every `interval` s.
+    """Print `STATS t=<time.monotonic()> pending=<items> gc_s=<s> gc_full=<n> gc_max=<s>` every `interval` s.
 
     `pending` is the batched writer's backlog, `gc_s` and `gc_full` the garbage collector's time and full
-    passes so far. `time.monotonic` is system-wide on Linux, so `all` lines these up with the load
-    generator's window.
+    passes so far, `gc_max` its longest pause since the previous line. `time.monotonic` is system-wide on
+    Linux, so `all` lines these up with the load generator's window.
     """
     while True:
         print(
             f"STATS t={time.monotonic():.3f} pending={writer.pending} gc_s={gc_timer.seconds:.4f}"
-            f" gc_full={gc_timer.full}",
+            f" gc_full={gc_timer.full} gc_max={gc_timer.longest:.4f}",
             flush=True,
         )
+        gc_timer.longest = 0.0
         await asyncio.sleep(interval)
 
 
@@ -384,6 +391,7 @@ class LoadResult:
     # Garbage collection in the CSMS over the same span (window + drain): seconds and full passes.
     server_gc_s: float = -1.0
     server_gc_full: int = -1
+    server_gc_max_ms: float = -1.0
 
     @property
     def server_us_total(self) -> float:
@@ -682,7 +690,7 @@ def print_load_result(result: LoadResult) -> None:
         print(
             f"  server CPU per round trip including the writer catch-up {result.server_us_total:.0f} µs;"
             f" garbage collection {result.server_gc_s:.2f} s of {result.server_cpu_total_s:.2f} s CPU"
-            f" ({result.server_gc_full} full passes)",
+            f" ({result.server_gc_full} full passes, longest pause {result.server_gc_max_ms:.0f} ms)",
             flush=True,
         )
     print(
@@ -703,6 +711,7 @@ class Drain:
     seconds: float  # from the end of the window until the backlog was 0
     gc_s: float  # garbage collection from the window start until then
     gc_full: int  # full (generation 2) collections in that span
+    gc_max: float  # the longest single collection in that span
 
 
 @dataclass(slots=True)
@@ -757,11 +766,13 @@ class ServerProcess:
             for x in after:
                 if x["pending"] == 0:
                     first = before[-1]
+                    span = [y for y in stats if first["t"] < y["t"] <= x["t"]]
                     return Drain(
                         backlog=int(after[0]["pending"]),
                         seconds=x["t"] - end,
                         gc_s=x["gc_s"] - first["gc_s"],
                         gc_full=int(x["gc_full"] - first["gc_full"]),
+                        gc_max=max((y["gc_max"] for y in span), default=0.0),
                     )
             if time.monotonic() > give_up or self.proc.poll() is not None:
                 raise BenchError(f"{self.name}: the writer backlog did not drain in {timeout:.0f} s")
@@ -922,6 +933,7 @@ def run_all(args: argparse.Namespace, server_cpu: int | None, load_cpu: int | No
                             if drain is not None:
                                 result.backlog_at_end, result.drain_s = drain.backlog, drain.seconds
                                 result.server_gc_s, result.server_gc_full = drain.gc_s, drain.gc_full
+                                result.server_gc_max_ms = drain.gc_max * 1000.0
                                 if result.server_cpu_at_start >= 0:
                                     used = process_cpu_seconds(server.proc.pid) - result.server_cpu_at_start
                                     result.server_cpu_total_s = used
@@ -944,16 +956,16 @@ def print_table(rows: list[Row], title: str) -> None:
     afterwards to commit the window's backlog ("backlog", "drain s"); "sustained/s" round trips over window
     plus drain; "CPU fraction of E" the echo server's CPU per round trip over this server's full one, which
     stays meaningful when the load generator rather than the server limits the echo rate; "GC share" the
-    CSMS's garbage-collection time over its CPU time in window plus drain; "other cores
-    busy" kernel network work plus anything else running on the machine during the window (a value well
-    above the echo rows' means other work disturbed that run).
+    CSMS's garbage-collection time over its CPU time in window plus drain, and its longest single pause;
+    "other cores busy" kernel network work plus anything else running on the machine during the window (a
+    value well above the echo rows' means other work disturbed that run).
     """
     echo = {(r.version, r.message): r.median() for r in rows if r.server == ECHO}
     print(f"\n{title}")
     print(
         "| server | OCPP | message | round trips/s | fraction of E | server µs/rt (window / with drain)"
-        " | backlog at end | drain s | sustained/s | CPU fraction of E | GC share | p50 ms | p99 ms | errors"
-        " | other cores busy |"
+        " | backlog at end | drain s | sustained/s | CPU fraction of E | GC share (longest pause) | p50 ms"
+        " | p99 ms | errors | other cores busy |"
     )
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
@@ -973,7 +985,7 @@ def print_table(rows: list[Row], title: str) -> None:
         cpu_fraction = f"{e_us / full_us:.2f}" if full_us > 0 and e_us > 0 else "n/a"
         errors = sum(x.errors + x.setup_errors for x in row.results)
         gc_share = (
-            f"{r.server_gc_s / r.server_cpu_total_s:.0%}"
+            f"{r.server_gc_s / r.server_cpu_total_s:.0%} ({r.server_gc_max_ms:.0f} ms)"
             if r.server_gc_s >= 0 and r.server_cpu_total_s > 0
             else "–"
         )

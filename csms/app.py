@@ -119,6 +119,10 @@ async def serve_until_signal(config: Config) -> None:
     # with many connections (performance-notes.md: GC pauses at 10k connections).
     gc.collect()
     gc.freeze()
+    # Each message briefly owns a handful of tracked objects (parsed frame, samples, queued writes); the
+    # default generation-0 threshold (700) would collect many times per batch. Fewer, larger young
+    # collections cut GC CPU and pauses (bench/ocpp_roundtrip.py, docs/topics/performance.md).
+    gc.set_threshold(50_000, 20, 100)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

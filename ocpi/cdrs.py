@@ -9,17 +9,24 @@ location and stores it once (CDRs are immutable; a second call returns the store
   exactly as the Session shows them (`ocpi.sessions`).
 - `cdr_location`: the location, EVSE and connector as they are when the CDR is made (the session just
   ended; OCPI asks for the data as of the session start, and we keep no history of location records).
-- priced by the tariff on the connector (`ocpi.sessions.price_transaction`): `tariffs` (the Tariff object
-  used), `charging_periods`, `total_cost` (zero without a tariff), `total_energy` (kWh), `total_time` (h,
-  parking included), and the per-dimension totals `total_fixed_cost`, `total_energy_cost`,
-  `total_time_cost`, `total_parking_time`/`total_parking_cost` where they are not zero.
+- priced by the session's tariff (`ocpi.sessions.price_transaction`: the tariff the connector had when the
+  session started, pinned in its SessionLink): `tariffs` (the Tariff object used), `charging_periods`,
+  `total_cost` (zero without a tariff), `total_energy` (kWh), `total_time` (h, parking included), and the
+  per-dimension totals `total_fixed_cost`, `total_energy_cost`, `total_time_cost`,
+  `total_parking_time`/`total_parking_cost` where they are not zero.
 
-`install(ctx)` registers the `CdrWriter` transaction listener: every transaction stop creates its CDR (the
-push outbox POSTs it to partners).
+`install(ctx)` registers the `CdrWriter` transaction listener. At a transaction start it pins the session's
+tariff (`ocpi.sessions.pin_tariff`: a few small reads and one write, no pricing). At a stop it only schedules
+the CDR's creation in a background task it tracks, so the station's StopTransaction / TransactionEvent
+(Ended) is answered without waiting for the pricing; the push feeder POSTs the CDR to partners (waiting for
+that task through `ensure_cdr` rather than pricing the session a second time). `settle(ctx)` waits for the
+tasks still running (tests; the outbox's `stop`, before the database closes).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
 import structlog
@@ -31,7 +38,14 @@ from csms.store.protocols import AlreadyExists
 from ocpi.context import OcpiContext, context_of
 from ocpi.locations import emi3_evse_id, find_connector_spec
 from ocpi.models import Cdr
-from ocpi.sessions import cdr_token_of, periods_json, place_of, price_transaction, used_tariffs
+from ocpi.sessions import (
+    cdr_token_of,
+    periods_json,
+    pin_tariff,
+    place_of,
+    price_transaction,
+    used_tariffs,
+)
 from ocpi.transport import VERSION, ocpi_datetime, page, pagination
 
 log = structlog.get_logger("ocpi.cdrs")
@@ -64,7 +78,7 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
         return None
     location = place.location
     link = await ctx.store.get_session_link(cdr_id)
-    priced = await price_transaction(ctx, tx, location)
+    priced = await price_transaction(ctx, tx, location, link)
     cost = priced.cost
     evse_id = tx.evse_id if tx.evse_id > 0 else 1
     spec = await find_connector_spec(ctx, tx.charge_point_id, evse_id, tx.connector_id)
@@ -145,25 +159,81 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
 
 
 class CdrWriter:
-    """A `TransactionListener` that creates the CDR of every transaction that stops."""
+    """A `TransactionListener`: pins each session's tariff when it starts and creates the CDR of every
+    transaction that stops, in a background task (see the module docstring)."""
 
     def __init__(self, ctx: OcpiContext) -> None:
         self._ctx = ctx
+        self._tasks: dict[int, asyncio.Task[Cdr | None]] = {}  # transaction pk -> its CDR being made
 
     async def transaction_started(self, tx: Transaction) -> None:
-        """Nothing to do: a CDR is made when the session ends."""
+        """Pin the tariff the session is priced with (OCPI: frozen as of session start)."""
+        await pin_tariff(self._ctx, tx)
 
     async def transaction_stopped(self, tx: Transaction) -> None:
-        """Create (and store) the CDR of `tx`; failures are logged by the transaction service."""
-        await create_cdr(self._ctx, tx)
+        """Schedule the CDR of `tx` and return at once: the station's stop is never held up by pricing."""
+        if tx.id in self._tasks:
+            return  # a repeated stop: its CDR is being made
+        task = asyncio.create_task(self._create(tx), name=f"ocpi-cdr-{tx.id}")
+        self._tasks[tx.id] = task
+        task.add_done_callback(functools.partial(self._done, tx.id))
+
+    async def _create(self, tx: Transaction) -> Cdr | None:
+        try:
+            return await create_cdr(self._ctx, tx)
+        except Exception:
+            log.exception("cdr_creation_failed", transaction_pk=tx.id, charge_point_id=tx.charge_point_id)
+            return None
+
+    def _done(self, transaction_pk: int, task: asyncio.Task[Cdr | None]) -> None:
+        if self._tasks.get(transaction_pk) is task:
+            del self._tasks[transaction_pk]
+
+    @property
+    def pending(self) -> int:
+        """How many CDRs are being made."""
+        return len(self._tasks)
+
+    async def wait_for(self, transaction_pk: int) -> None:
+        """Wait until the CDR of that transaction, if it is being made, is stored (or failed, logged)."""
+        task = self._tasks.get(transaction_pk)
+        if task is not None:
+            await asyncio.wait([task])  # never cancels the task, never raises its outcome
+
+    async def settle(self) -> None:
+        """Wait until every CDR being made is stored (or failed)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks.values()))  # a cancelled waiter leaves them running
+
+
+def writer_of(ctx: OcpiContext) -> CdrWriter | None:
+    """The installed `CdrWriter` of a context, if any."""
+    writer = ctx.extras.get(EXTRAS_KEY)
+    return writer if isinstance(writer, CdrWriter) else None
+
+
+async def ensure_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
+    """`create_cdr`, after the `CdrWriter`'s task for `tx` (if one runs) is done: then the stored CDR is
+    returned and the session is not priced twice."""
+    writer = writer_of(ctx)
+    if writer is not None:
+        await writer.wait_for(tx.id)
+    return await create_cdr(ctx, tx)
+
+
+async def settle(ctx: OcpiContext) -> None:
+    """Wait for the CDRs the installed writer is still making (nothing when none is installed)."""
+    writer = writer_of(ctx)
+    if writer is not None:
+        await writer.settle()
 
 
 def install(ctx: OcpiContext) -> CdrWriter:
     """Register the `CdrWriter` among the domain's transaction listeners (once per context; calling it
     again returns the installed writer). Call at start-up, after the SessionLink makers (authority,
-    commands) so the CDR sees their links."""
-    existing = ctx.extras.get(EXTRAS_KEY)
-    if isinstance(existing, CdrWriter):
+    commands: they insert themselves first among the listeners) so the tariff pin updates their links."""
+    existing = writer_of(ctx)
+    if existing is not None:
         return existing
     writer = CdrWriter(ctx)
     ctx.extras[EXTRAS_KEY] = writer

@@ -31,6 +31,13 @@ for that URL, so it is kept in memory: after a restart, reservations made before
 The reservation service tells no one when a reservation ends, so the runner checks the reservations it
 watches every `[ocpp] reservation_check_interval` seconds.
 
+The reservation is also a Session (OCPI 2.2.1 Sessions: RESERVATION, then ACTIVE or COMPLETED if unused;
+here the charging is the transaction's own session, so the reservation's always ends COMPLETED): an accepted
+RESERVE_NOW PUTs it (status RESERVATION) to the partner that made it, and it is PATCHed to COMPLETED when
+the reservation ends — cancelled by the partner, the operator or the station, expired, replaced by one on
+another station, or used (`ocpi.push.push_reservation_session`; as the CANCELED_RESERVATION result, only
+for reservations watched since this process started).
+
 Call `install(ctx)` at start-up and `await shutdown(ctx)` before closing the HTTP client session.
 """
 
@@ -50,11 +57,13 @@ from csms.domain.commands import CommandResult, Outcome, UnlockConnector
 from csms.domain.models import (
     AuthorizationResult,
     AuthorizationStatus,
+    Reservation,
     ReservationStatus,
     Transaction,
     TransactionStatus,
 )
 from csms.domain.reservations import ReservationError
+from ocpi import push
 from ocpi.client import PartnerUnreachable
 from ocpi.context import OcpiContext, context_of
 from ocpi.models import EvseUid, Location, Partner, SessionLink
@@ -415,9 +424,14 @@ class CommandRunner:
 
     # -- RESERVE_NOW bookkeeping -------------------------------------------------------------------------
 
-    def watch(self, reservation_id: int, watched: _Watched) -> None:
+    def watch(self, reservation_id: int, watched: _Watched) -> list[int]:
         """Remember where to POST CANCELED_RESERVATION should reservation `reservation_id` end on our
-        side; forget earlier reservations of the same partner reservation_id (replaced)."""
+        side; forget earlier reservations of the same partner reservation_id (replaced).
+
+        Returns:
+            The ids of the earlier reservations no longer watched.
+        """
+        dropped = []
         for rid, other in list(self._watched.items()):
             if (
                 rid != reservation_id
@@ -425,9 +439,11 @@ class CommandRunner:
                 and other.external_id == watched.external_id
             ):
                 del self._watched[rid]
+                dropped.append(rid)
         self._watched[reservation_id] = watched
         if self._watcher is None and not self._closed:
             self._watcher = asyncio.create_task(self._watch_loop(), name="ocpi-reservation-watch")
+        return dropped
 
     def unwatch(self, reservation_id: int) -> _Watched | None:
         """Stop watching a reservation (the partner cancels it itself); returns what was watched."""
@@ -446,8 +462,9 @@ class CommandRunner:
             self._watcher = None
 
     async def check_reservations(self) -> None:
-        """POST CANCELED_RESERVATION for each watched reservation that expired or was cancelled (by the
-        operator, or removed by the station), and stop watching every one that ended."""
+        """For each watched reservation that ended: PATCH its Session to COMPLETED and, when it expired or
+        was cancelled (by the operator, or removed by the station), POST CANCELED_RESERVATION; then stop
+        watching it."""
         store = self._ctx.domain.services.store
         for rid, watched in list(self._watched.items()):
             reservation = await store.get_reservation(rid)
@@ -456,19 +473,35 @@ class CommandRunner:
             if self._watched.get(rid) is not watched:
                 continue  # changed while we were reading
             del self._watched[rid]
-            if (
-                reservation is not None
-                and reservation.status in (ReservationStatus.EXPIRED, ReservationStatus.CANCELLED)
-                and reservation.reason != REPLACED
-            ):
-                log.info("ocpi_reservation_ended", reservation_id=rid, status=reservation.status.value)
-                message = f"the reservation {reservation.status.value}"
-                self.spawn(
-                    self.post_result(
-                        watched.partner_id, watched.response_url, "CANCELED_RESERVATION", message
-                    ),
-                    name="ocpi-canceled-reservation",
-                )
+            if reservation is None:
+                continue
+            log.info("ocpi_reservation_ended", reservation_id=rid, status=reservation.status.value)
+            self.spawn(self._reservation_ended(reservation, watched), name="ocpi-reservation-ended")
+
+    async def _reservation_ended(self, reservation: Reservation, watched: _Watched) -> None:
+        """The Session COMPLETED PATCH, then CANCELED_RESERVATION if it expired or was cancelled (not
+        replaced by the partner's own RESERVE_NOW)."""
+        await self.push_reservation(reservation.id, watched.partner_id)
+        if (
+            reservation.status in (ReservationStatus.EXPIRED, ReservationStatus.CANCELLED)
+            and reservation.reason != REPLACED
+        ):
+            message = f"the reservation {reservation.status.value}"
+            await self.post_result(watched.partner_id, watched.response_url, "CANCELED_RESERVATION", message)
+
+    async def push_reservation(
+        self, reservation_id: int, partner_id: int, *, only_ended: bool = False
+    ) -> None:
+        """Push the reservation's Session, as stored now, to the partner that made it
+        (`ocpi.push.push_reservation_session`: PUT while active, COMPLETED PATCH once ended; `only_ended`:
+        nothing while it is active). A failure is logged, never raised into the command."""
+        try:
+            reservation = await self._ctx.domain.services.store.get_reservation(reservation_id)
+            if reservation is None or (only_ended and reservation.status is ReservationStatus.ACTIVE):
+                return
+            await push.push_reservation_session(self._ctx, reservation, partner_id)
+        except Exception:
+            log.exception("ocpi_reservation_session_push_failed", reservation_id=reservation_id)
 
     # -- the commands ------------------------------------------------------------------------------------
 
@@ -600,7 +633,10 @@ class CommandRunner:
             last_updated=self._ctx.clock(),
         )
         await self._ctx.store.save_session_link(link)
-        self.watch(reservation.id, _Watched(partner.id, body["response_url"], external_id))
+        replaced = self.watch(reservation.id, _Watched(partner.id, body["response_url"], external_id))
+        await self.push_reservation(reservation.id, partner.id)
+        for rid in replaced:  # replaced by this one (on another station): those sessions are over
+            await self.push_reservation(rid, partner.id, only_ended=True)
         return "ACCEPTED", None
 
     async def cancel_reservation(self, partner: Partner, external_id: str) -> tuple[str, str | None]:
@@ -618,7 +654,10 @@ class CommandRunner:
         except ReservationError as exc:
             if watched is not None and exc.code not in ("reservation_not_found", "reservation_not_active"):
                 self.watch(reservation.id, watched)  # still active
+            elif watched is not None:  # it ended meanwhile: the watcher no longer sees it
+                await self.push_reservation(reservation.id, partner.id, only_ended=True)
             return RESERVATION_RESULTS.get(exc.code, "FAILED"), exc.message
+        await self.push_reservation(reservation.id, partner.id, only_ended=True)  # COMPLETED
         if cancelled.status is not ReservationStatus.CANCELLED:
             return "UNKNOWN_RESERVATION", f"the reservation is {cancelled.status.value}"
         if cancelled.reason == UNKNOWN_AT_STATION:

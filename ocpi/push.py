@@ -6,7 +6,8 @@ Two halves, so that a slow or dead partner never slows the OCPP side:
 - `PushFeeder` listens to the domain. Its listeners are synchronous or only queue (the hot path never
   waits on OCPI); one background task turns what they noted into OCPI objects — EVSE status changes every
   ~1 s, coalesced meter updates at most once per session every ~2 s, transaction starts and stops at once
-  — and stores each push as an `OutboxEntry` with `Outbox.enqueue`.
+  — and stores each push as an `OutboxEntry` with `Outbox.enqueue`. Reservation sessions (RESERVE_NOW) are
+  pushed by the command runner, which knows when they begin and end (`push_reservation_session`).
 - `Outbox` stores entries (the database is the queue: nothing is lost on a restart) and a background
   worker delivers due entries through `ctx.client`, one task per partner (partners never block each
   other), in order per (partner, object_key): `OcpiStore.due_outbox` returns only the oldest pending
@@ -31,7 +32,7 @@ from typing import Any
 
 import structlog
 
-from csms.domain.models import StatusChange, Transaction
+from csms.domain.models import Reservation, StatusChange, Transaction
 from ocpi import cdrs, locations, partners, sessions
 from ocpi.client import PartnerResponse, PartnerUnreachable
 from ocpi.context import OcpiContext
@@ -141,8 +142,10 @@ class Outbox:
         log.info("ocpi_outbox_started")
 
     async def stop(self) -> None:
-        """Stop: the feeder stores what it still held, deliveries in flight finish (bounded by the client's
-        timeout), every other entry stays pending in the store for the next start."""
+        """Stop: the CDRs being made are stored (`ocpi.cdrs.settle`), the feeder stores what it still held,
+        deliveries in flight finish (bounded by the client's timeout), every other entry stays pending in
+        the store for the next start."""
+        await cdrs.settle(self._ctx)  # CDRs being made: stored while the database is still open
         if self.feeder is not None:
             await self.feeder.stop()
         self._stopping = True
@@ -386,6 +389,37 @@ async def token_owners(ctx: OcpiContext, cdr_token: dict[str, Any] | None) -> li
     return owners or None
 
 
+async def push_reservation_session(ctx: OcpiContext, reservation: Reservation, partner_id: int) -> int:
+    """Push the Session of a reservation made through RESERVE_NOW (`sessions.reservation_session_object`,
+    id `R<reservation id>`) to the partner that made it (OCPI 2.2.1 Sessions: RESERVATION, then COMPLETED
+    once it ended unused, or used: the charging is the transaction's own session).
+
+    An active reservation is PUT whole (status RESERVATION; again when it is replaced); an ended one is
+    PATCHed to COMPLETED with its end. Same object key as every push of that session, so they arrive in
+    order. Nothing happens without an outbox, a session (not made through OCPI, unpublished location) or
+    a sessions RECEIVER endpoint of the partner.
+
+    Returns:
+        How many pushes were queued (0 or 1).
+    """
+    if ctx.outbox is None:
+        return 0
+    partner = await ctx.store.get_partner(partner_id)
+    if partner is None:
+        return 0
+    session = await sessions.reservation_session_object(ctx, reservation)
+    if session is None:
+        return 0
+    if session["status"] == "RESERVATION":
+        method, body = "PUT", session
+    else:
+        method = "PATCH"
+        body = {key: session[key] for key in ("status", "end_date_time", "last_updated") if key in session}
+    return await push_to_receivers(
+        ctx, "sessions", _session_key(session), method, _session_suffix(session), body, only=[partner]
+    )
+
+
 @dataclass(slots=True)
 class _SessionPushed:
     """What receivers already have of one session: how many (closed) charging periods."""
@@ -603,6 +637,9 @@ class PushFeeder:
         )
 
     async def _on_stopped(self, tx: Transaction) -> None:
+        # The CDR first (the CdrWriter is making it: wait for that, never price twice); the COMPLETED
+        # session then shows the CDR's periods and cost.
+        cdr = await cdrs.ensure_cdr(self._ctx, tx)
         session = await sessions.session_object(self._ctx, tx)
         if session is None:
             return
@@ -616,7 +653,6 @@ class PushFeeder:
             await self._session_patch(
                 session, pushed, owners, ("status", "end_date_time", "kwh", "total_cost")
             )
-        cdr = await cdrs.create_cdr(self._ctx, tx)
         if cdr is None:
             return
         # Same object key as the session: the CDR follows the COMPLETED PATCH to each partner.

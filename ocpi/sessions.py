@@ -5,9 +5,9 @@ Routes (below /ocpi/2.2.1/sessions):
 - `GET ?date_from&date_to&offset&limit` — `date_from` is required (OCPI 2.2.1 Sessions; missing: status
   2001, with the HTTP status `ocpi.transport.invalid_parameters` gives). The list holds every transaction
   changed in the window whose charge point is in a published location (oldest change first,
-  `TransactionStore.list_transactions_updated`), followed by the pending reservations made through OCPI
-  (status RESERVATION) changed in the window. Reservations come last so the transactions' offsets stay
-  stable while a partner pages through.
+  `TransactionStore.list_transactions_updated`), followed by the reservations made through OCPI changed in
+  the window (RESERVATION while active; COMPLETED, still listed, once ended), oldest change first.
+  Reservations come last so the transactions' offsets stay stable while a partner pages through.
 - `PUT /{session_id}/charging_preferences` — HTTP 404 with status 2001: none of our EVSEs is
   CHARGING_PREFERENCES_CAPABLE (OCPI 2.2.1 Sessions, ChargingPreferences).
 
@@ -19,12 +19,14 @@ A Session (`session_object`) is one CSMS transaction, id = str(transaction id):
   partner's token (by uid) gives its CdrToken, a CSMS-local token is ours (`uid` = `contract_id` = the id
   token, type RFID, our country_code / party_id) with auth_method WHITELIST.
 - `location_id` / `evse_uid` / `connector_id` of the EVSE (connector N of 1.6 is EVSE N, connector "1").
-- Priced with the tariff on its connector (`ConnectorSpec.tariff_ids`; `choose_tariff` picks the one valid
-  at the start), by `csms.domain.pricing` over the transaction's meter readings: `charging_periods` (ENERGY
-  and TIME, a new period whenever another price component applies; one period without a tariff) and
-  `total_cost` (omitted without a tariff), in the tariff's currency (else `[ocpi] currency`). The end of
+- Priced with the tariff its connector had when it started (`ConnectorSpec.tariff_ids`; `choose_tariff`
+  picks the one valid at the start), pinned by id in its SessionLink at the start (`pin_tariff`, see
+  `session_tariff`), by `csms.domain.pricing` over the transaction's meter readings: `charging_periods`
+  (ENERGY and TIME, a new period whenever another price component applies; one period without a tariff)
+  and `total_cost` (omitted without a tariff), in the tariff's currency (else `[ocpi] currency`). The end of
   charging is not known from OCPP, so no PARKING_TIME is billed. Once the CDR exists, a completed session
-  shows the CDR's periods and cost, so the two never disagree.
+  shows the CDR's periods and cost, so the two never disagree. Pricing runs in a worker thread and reads
+  the meter samples only when the tariff's restrictions need the energy curve (`price_transaction`).
 
 A reservation made with RESERVE_NOW is a Session too (`reservation_session_object`), id `R<reservation id>`
 (its SessionLink): RESERVATION while the reservation is active, COMPLETED once it ended unused or used (the
@@ -33,17 +35,17 @@ charging then continues as the transaction's own session).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from itertools import groupby
 from typing import Any
 
 import structlog
 from aiohttp import web
 
-from csms.domain.metering import energy_register_wh
+from csms.domain.metering import ENERGY_REGISTER, sample_wh
 from csms.domain.models import (
     MeterSample,
     Reservation,
@@ -59,7 +61,9 @@ from csms.domain.pricing import (
     decimal_number,
     price_session,
     resolve_zone,
+    uses_energy_profile,
 )
+from csms.store.protocols import AlreadyExists
 from ocpi.context import OcpiContext, context_of
 from ocpi.locations import find_connector_spec
 from ocpi.models import Location, SessionLink, Tariff
@@ -134,15 +138,33 @@ async def cdr_token_of(ctx: OcpiContext, id_token: str | None, link: SessionLink
 
 
 def readings_of(samples: Iterable[MeterSample], meter_start_wh: int | None) -> list[EnergyReading]:
-    """Energy since the start meter at each sampled instant (the energy register, Wh), for the pricing
-    engine's energy curve; samples without a register are skipped."""
+    """Energy since the start meter at each sampled instant, for the pricing engine's energy curve.
+
+    The pricing input is kept small, in one pass: only phase-less Energy.Active.Import.Register samples in
+    an energy unit count (the total register, as `csms.domain.metering.energy_register_wh` reads it; per-phase
+    values, power, current, SoC... are dropped), one reading per instant (the last sample of that instant),
+    and of a run of equal readings only its first and last (the curve is flat in between either way).
+    `samples` must be in time order (`list_meter_samples` returns them so).
+    """
     if meter_start_wh is None:
         return []
-    readings = []
-    for at, group in groupby(samples, key=lambda s: s.timestamp):
-        wh = energy_register_wh(list(group))
-        if wh is not None:
-            readings.append(EnergyReading(at, Decimal(max(0, wh - meter_start_wh))))
+    points: list[tuple[datetime, int]] = []
+    for s in samples:
+        if s.measurand != ENERGY_REGISTER or s.phase is not None:
+            continue
+        wh = sample_wh(s)
+        if wh is None:
+            continue
+        wh = max(0, wh - meter_start_wh)
+        if points and points[-1][0] == s.timestamp:
+            points[-1] = (s.timestamp, wh)  # the newest sample of an instant wins
+        else:
+            points.append((s.timestamp, wh))
+    readings: list[EnergyReading] = []
+    for i, (at, wh) in enumerate(points):
+        if 0 < i < len(points) - 1 and points[i - 1][1] == wh == points[i + 1][1]:
+            continue  # inside a flat run: the straight line between its ends says the same
+        readings.append(EnergyReading(at, Decimal(wh)))
     return readings
 
 
@@ -185,24 +207,111 @@ async def connector_tariff(
     return None
 
 
-async def price_transaction(ctx: OcpiContext, tx: Transaction, location: Location) -> Priced:
-    """Price `tx` (so far, if it still runs) with its connector's tariff: see the module docstring."""
+# SessionLink.tariff_id of a session whose connector had no usable tariff when it started: it stays free.
+NO_TARIFF = ""
+
+
+async def session_tariff(
+    ctx: OcpiContext, tx: Transaction, link: SessionLink | None
+) -> tuple[Tariff, PricingTariff] | None:
+    """The tariff that prices `tx`: the one pinned in its SessionLink when the transaction started
+    (`pin_tariff`; `NO_TARIFF`: none), else (no pin: a transaction from before the bridge ran, or a link
+    rewritten without it) the connector's tariff valid at the start, as configured now.
+
+    The pin is the tariff id: taking a tariff off the connector, or putting another one on it, does not
+    change a running session's price; editing the prices of the pinned tariff itself does (the OCPI store
+    keeps no tariff versions). A pinned tariff that was deleted or no longer parses falls back to the
+    connector's (logged).
+    """
+    if link is not None and link.tariff_id is not None:
+        if link.tariff_id == NO_TARIFF:
+            return None
+        stored = await ctx.store.get_tariff(link.tariff_id)
+        parsed = pricing_tariff(stored) if stored is not None else None
+        if stored is not None and parsed is not None:
+            return stored, parsed
+        log.warning("pinned_tariff_unusable", session_id=link.session_id, tariff_id=link.tariff_id)
+    return await connector_tariff(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id, tx.started_at)
+
+
+async def pin_tariff(ctx: OcpiContext, tx: Transaction) -> SessionLink | None:
+    """Freeze the tariff of a transaction that just started (OCPI 2.2.1 CDRs: "frozen as of session start"):
+    the connector's tariff valid at the start (or `NO_TARIFF`) goes into the session's SessionLink.
+
+    The link the authority or the command runner made (they are told about the start first) is updated, not
+    replaced; without one a WHITELIST link is made (partner: the owner of a partner token of that uid, if
+    any). A link that already has a pin keeps it (a repeated start). Stations in no location are not OCPI
+    sessions: nothing is pinned (None).
+    """
+    if await ctx.store.location_of(tx.charge_point_id) is None:
+        return None
+    found = await connector_tariff(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id, tx.started_at)
+    link = await ctx.store.get_session_link(str(tx.id))
+    if link is None:
+        token = await ctx.store.find_partner_token(tx.id_token) if tx.id_token else None
+        link = SessionLink(
+            session_id=str(tx.id),
+            partner_id=token.partner_id if token is not None else None,
+            transaction_pk=tx.id,
+            reservation_id=tx.reservation_id,
+            # the session's own change time: making the link is no change a partner must see
+            last_updated=tx.updated_at or tx.started_at,
+        )
+    elif link.tariff_id is not None:
+        return link
+    link.tariff_id = found[0].id if found is not None else NO_TARIFF
+    try:
+        await ctx.store.save_session_link(link)
+    except AlreadyExists:
+        log.warning("tariff_not_pinned", transaction_pk=tx.id, reason="another link has the transaction")
+        return None
+    return link
+
+
+def _price_in_worker(
+    tariff: PricingTariff | None,
+    start: datetime,
+    end: datetime,
+    energy_wh: Decimal,
+    meter_start_wh: int | None,
+    samples: list[MeterSample],
+    zone: tzinfo | str,
+) -> SessionCost:
+    """The CPU part of pricing (filtering the samples, the engine), run in a worker thread on values
+    copied from the transaction (the event loop may update the live object meanwhile)."""
+    return price_session(
+        tariff,
+        start=start,
+        end=end,
+        energy_wh=energy_wh,
+        readings=readings_of(samples, meter_start_wh),
+        time_zone=zone,
+    )
+
+
+async def price_transaction(
+    ctx: OcpiContext, tx: Transaction, location: Location, link: SessionLink | None
+) -> Priced:
+    """Price `tx` (so far, if it still runs) with its tariff (`session_tariff`; `link` is its SessionLink,
+    None when it has none): see the module docstring.
+
+    The meter samples are loaded only when the tariff has restrictions (only then does the energy curve
+    change the price or the periods), and the engine runs in a worker thread (`asyncio.to_thread`): a long
+    session never stalls the event loop that serves the stations.
+    """
     end = tx.stopped_at or max(ctx.clock(), tx.started_at)
     energy = Decimal(tx.energy_wh or 0)
-    found = await connector_tariff(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id, tx.started_at)
+    start, meter_start = tx.started_at, tx.meter_start_wh
+    found = await session_tariff(ctx, tx, link)
     if found is None:
-        cost = price_session(None, start=tx.started_at, end=end, energy_wh=energy)
+        cost = await asyncio.to_thread(_price_in_worker, None, start, end, energy, None, [], "UTC")
         return Priced(cost, None, ctx.config.currency)
     stored, parsed = found
-    samples = await ctx.domain.services.store.list_meter_samples(tx.id)
-    cost = price_session(
-        parsed,
-        start=tx.started_at,
-        end=end,
-        energy_wh=energy,
-        readings=readings_of(samples, tx.meter_start_wh),
-        time_zone=zone_of(location),
-    )
+    samples: list[MeterSample] = []
+    if uses_energy_profile(parsed):
+        samples = await ctx.domain.services.store.list_meter_samples(tx.id)
+    zone = zone_of(location)
+    cost = await asyncio.to_thread(_price_in_worker, parsed, start, end, energy, meter_start, samples, zone)
     return Priced(cost, stored, stored.currency or ctx.config.currency)
 
 
@@ -261,7 +370,7 @@ async def session_object(ctx: OcpiContext, tx: Transaction) -> dict[str, Any] | 
         obj["charging_periods"] = cdr.data["charging_periods"]
         obj["total_cost"] = cdr.data["total_cost"]
     else:
-        priced = await price_transaction(ctx, tx, place.location)
+        priced = await price_transaction(ctx, tx, place.location, link)
         obj["currency"] = priced.currency
         obj["charging_periods"] = periods_json(priced.cost)
         if priced.tariff is not None:
@@ -345,17 +454,16 @@ async def published_charge_points(ctx: OcpiContext) -> set[str]:
             return stations
 
 
-async def _pending_reservations(
+async def _reservation_sessions(
     ctx: OcpiContext, date_from: datetime | None, date_to: datetime | None
 ) -> list[dict[str, Any]]:
-    """Reservation sessions (active reservations made through OCPI) changed in the window, oldest first."""
+    """Reservation sessions (reservations made through OCPI, whatever their status: RESERVATION while
+    active, COMPLETED once ended) changed in the window, oldest change first (then by id)."""
     store = ctx.domain.services.store
     found: list[tuple[datetime, str, dict[str, Any]]] = []
     cursor: str | None = None
     while True:
-        batch, cursor = await store.list_reservations(
-            status=ReservationStatus.ACTIVE, limit=_SCAN_PAGE, cursor=cursor
-        )
+        batch, cursor = await store.list_reservations(limit=_SCAN_PAGE, cursor=cursor)
         for reservation in batch:
             if reservation.owner is None:
                 continue  # made by an operator, not a partner
@@ -389,7 +497,7 @@ async def handle_list(request: web.Request) -> web.Response:
         session = await session_object(ctx, tx)
         if session is not None:
             items.append(session)
-    reservations = await _pending_reservations(ctx, params.date_from, params.date_to)
+    reservations = await _reservation_sessions(ctx, params.date_from, params.date_to)
     room = params.limit - len(txs)
     if room > 0:
         start = max(0, params.offset - tx_total)

@@ -36,6 +36,7 @@ What the engine does not know, and how it treats it:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -355,6 +356,17 @@ def choose_tariff(tariffs: Iterable[PricingTariff], at: datetime) -> PricingTari
     return valid[0] if valid else None
 
 
+def uses_energy_profile(tariff: PricingTariff | None) -> bool:
+    """Whether meter readings can change what `price_session` returns with `tariff`.
+
+    Only restrictions cut a charging session into pieces, and only then do readings decide which piece got
+    which energy; without any (or without a tariff) the session is one piece holding all its energy, so a
+    caller may skip loading readings altogether.
+    """
+    empty = Restrictions()
+    return tariff is not None and any(e.restrictions != empty for e in tariff.elements)
+
+
 # -- the session ---------------------------------------------------------------------------------------
 
 
@@ -419,31 +431,44 @@ def resolve_zone(time_zone: str | tzinfo | None) -> tzinfo:
 
 class _Profile:
     """Cumulative energy (Wh) over seconds since the start: piecewise linear through the readings, flat
-    once charging ended."""
+    once charging ended.
+
+    `points` are (seconds, Wh) in time order with non-decreasing energy (`_profile` makes them so); both
+    lookups bisect them, so pricing a session with n readings and power restrictions (a cut at every
+    reading) costs O(n log n), not O(n²).
+    """
+
+    __slots__ = ("points", "_times", "_energies")
 
     def __init__(self, points: list[tuple[Decimal, Decimal]]) -> None:
         self.points = points
+        self._times = [t for t, _ in points]
+        self._energies = [e for _, e in points]
 
     def energy_at(self, t: Decimal) -> Decimal:
-        points = self.points
-        if t <= points[0][0]:
-            return points[0][1]
-        for (t0, e0), (t1, e1) in zip(points, points[1:], strict=False):
-            if t <= t1:
-                if t1 == t0:
-                    return e1
-                return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
-        return points[-1][1]
+        """The cumulative energy at `t`: interpolated on the first segment that ends at or after `t`."""
+        times, energies = self._times, self._energies
+        if t <= times[0]:
+            return energies[0]
+        i = bisect_left(times, t)  # times[i - 1] < t <= times[i]
+        if i >= len(times):
+            return energies[-1]
+        t0, t1, e0, e1 = times[i - 1], times[i], energies[i - 1], energies[i]
+        if t1 == t0:
+            return e1
+        return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
 
     def time_at(self, wh: Decimal) -> Decimal | None:
-        """The first instant the cumulative energy reaches `wh`, or None if it never does."""
-        t0, e0 = self.points[0]
-        if wh <= e0:
-            return None  # reached from the start: no boundary inside the session
-        for (t0, e0), (t1, e1) in zip(self.points, self.points[1:], strict=False):
-            if e0 < wh <= e1:
-                return t0 + (wh - e0) * (t1 - t0) / (e1 - e0)
-        return None
+        """The first instant the cumulative energy reaches `wh`, or None if it never does (or does from
+        the start: no boundary inside the session)."""
+        times, energies = self._times, self._energies
+        if wh <= energies[0]:
+            return None
+        i = bisect_left(energies, wh)  # energies[i - 1] < wh <= energies[i]
+        if i >= len(energies):
+            return None
+        t0, t1, e0, e1 = times[i - 1], times[i], energies[i - 1], energies[i]
+        return t0 + (wh - e0) * (t1 - t0) / (e1 - e0)
 
 
 @dataclass(slots=True)
@@ -758,4 +783,5 @@ __all__ = [
     "price_session",
     "quantize",
     "resolve_zone",
+    "uses_energy_profile",
 ]

@@ -198,12 +198,13 @@ class StationSession:
                 )
             )
 
-    async def _flush(self, action: str | None) -> None:
+    async def _flush(self, action: str | None, *, record: bool = True) -> None:
         for frame in self.conn.frames_to_send():
-            # frame is '[N,"id",...': the type digit and id are read back without parsing JSON
-            message_type = int(frame[1])
-            message_id = frame[4 : frame.index('"', 4)]
-            self._record(Direction.OUT, message_type, message_id, action, frame)
+            if record:
+                # frame is '[N,"id",...': the type digit and id are read back without parsing JSON
+                message_type = int(frame[1])
+                message_id = frame[4 : frame.index('"', 4)]
+                self._record(Direction.OUT, message_type, message_id, action, frame)
             await self.ws.send(frame)
 
     # -- inbound ---------------------------------------------------------------------------------
@@ -228,13 +229,20 @@ class StationSession:
         self.over_limit = 0 if within_limit else self.over_limit + 1
         for event in self.conn.receive_text(message):
             if isinstance(event, CallReceived):
-                self._record(Direction.IN, 2, event.message_id, event.action, message)
+                backlogged = self._writer.pending >= self._max_pending
+                if within_limit and not backlogged:
+                    self._record(Direction.IN, 2, event.message_id, event.action, message)
+                    await self._dispatch(event)
+                    await self._flush(event.action)
+                    continue
+                # Refused unprocessed. Neither the frame nor the refusal is logged to the database: with the
+                # write queue full that would only grow it (the structured log line says what happened).
                 if not within_limit:
                     self.log.warning("rate_limited", action=event.action, message_id=event.message_id)
                     self.conn.send_call_error(
                         event.message_id, ErrorKind.GENERIC, "rate limit exceeded, slow down"
                     )
-                elif self._writer.pending >= self._max_pending:
+                else:
                     # Backpressure: the database is not keeping up (or is down). Refuse rather than
                     # acknowledge what might not be stored; stations keep and resend their messages.
                     self.log.warning(
@@ -243,9 +251,7 @@ class StationSession:
                     self.conn.send_call_error(
                         event.message_id, ErrorKind.INTERNAL, "storage is busy, retry later"
                     )
-                else:
-                    await self._dispatch(event)
-                await self._flush(event.action)
+                await self._flush(event.action, record=False)
             elif isinstance(event, CallResultReceived | CallErrorReceived):
                 message_type = 3 if isinstance(event, CallResultReceived) else 4
                 self._record(Direction.IN, message_type, event.message_id, event.action, message)

@@ -473,6 +473,11 @@ async def test_roaming_flow(tmp_path: Path, version: str) -> None:
         reservation_sessions = [s for s in await r.emsp.pull("sessions") if s["status"] == "RESERVATION"]
         assert [s["id"] for s in reservation_sessions] == [f"R{reservation.id}"]
         assert_valid("Session", reservation_sessions[0])
+        # ...and pushed to the eMSP that reserved: a Session PUT with status RESERVATION.
+        reservation_put = await r.push(session_push(f"R{reservation.id}", "PUT", status="RESERVATION"))
+        assert_valid("Session", reservation_put.body)
+        assert reservation_put.body["evse_uid"] == evses[1]
+        assert reservation_put.body["cdr_token"]["uid"] == "APPDRIVER1"
 
         # RESERVE_NOW on an EVSE with a cable plugged in: EVSE_OCCUPIED.
         await sim.plug_in(2)
@@ -498,7 +503,12 @@ async def test_roaming_flow(tmp_path: Path, version: str) -> None:
         )
         assert started["result"] == "ACCEPTED"
         put = await r.push(
-            lambda p: p.module == "sessions" and p.method == "PUT" and p.body.get("evse_uid") == evses[1]
+            lambda p: (
+                p.module == "sessions"
+                and p.method == "PUT"
+                and p.body.get("evse_uid") == evses[1]
+                and p.body.get("status") == "ACTIVE"
+            )
         )
         session = put.body
         assert_valid("Session", session)
@@ -525,6 +535,9 @@ async def test_roaming_flow(tmp_path: Path, version: str) -> None:
 
         await eventually(reservation_used)
         assert reservation.id not in sim.reservations
+        # The reservation's own session ends (the charging is the transaction's session).
+        used_patch = await r.push(session_push(f"R{reservation.id}", "PATCH", status="COMPLETED"))
+        assert_valid_patch("Session", used_patch.body)
 
         # Meter values: a PATCH with the energy so far.
         await sim.send_meter_values(1, energy_wh=4500)
@@ -589,6 +602,10 @@ async def test_roaming_flow(tmp_path: Path, version: str) -> None:
             return gone is not None and gone.status is ReservationStatus.CANCELLED
 
         await eventually(reservation_cancelled)
+        gone = await store.find_reservation_by_external_id(owner_of(partner), "EMSP-RES-3")
+        assert gone is not None
+        await r.push(session_push(f"R{gone.id}", "PUT", status="RESERVATION"))
+        await r.push(session_push(f"R{gone.id}", "PATCH", status="COMPLETED"))
         unknown = await r.command("CANCEL_RESERVATION", reservation_id="EMSP-RES-NONE")
         assert unknown["result"] == "UNKNOWN_RESERVATION"
 

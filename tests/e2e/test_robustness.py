@@ -52,13 +52,19 @@ async def test_flood_of_malformed_frames_is_closed_and_not_all_logged(start_csms
 
 
 async def test_backpressure_refuses_calls_when_storage_is_behind(start_csms: StartCsms) -> None:
-    """With the write queue at its limit, CALLs get InternalError instead of an acknowledgement."""
+    """With the write queue at its limit, CALLs get InternalError instead of an acknowledgement, unlogged."""
     csms = await start_csms()
     ws = await open_booted(csms, "BUSY", "ocpp1.6")
-    csms.ocpp.session("BUSY")._max_pending = 0  # type: ignore[union-attr]
+    session = csms.ocpp.session("BUSY")
+    assert session is not None
+    session._max_pending = 0
     reply = await exchange(ws, [2, "h", "Heartbeat", {}])
     assert reply[:3] == [4, "h", "InternalError"]
     await ws.close()
+    # Refused frames are not written to the message log: with the queue full that would only grow it.
+    await csms.services.writer.sync()
+    frames, _ = await csms.services.store.list_frames("BUSY", limit=50)
+    assert "h" not in {f.message_id for f in frames} and "boot" in {f.message_id for f in frames}
 
 
 async def test_replacement_is_served_while_the_old_socket_hangs(csms: Csms) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from csms.app import Csms
 from csms.config import OcpiConfig
-from csms.domain.models import ConnectorStatus, IdToken
+from csms.domain.models import ConnectorStatus, IdToken, MeterSample, Transaction, TransactionStop
 from csms.store.sql import SqlStore
 from ocpi import cdrs
 from ocpi.app import create_app
 from ocpi.context import OcpiContext
 from ocpi.memory_store import MemoryOcpiStore
-from ocpi.models import ConnectorSpec, Location, Partner, PartnerStatus, SessionLink, Tariff
+from ocpi.models import Cdr, ConnectorSpec, Location, Partner, PartnerStatus, SessionLink, Tariff
 from ocpi.sql_store import SqlOcpiStore
 from ocpi.store import OcpiStore
 from ocpi.transport import encode_token, hash_token, ocpi_datetime
@@ -61,6 +62,7 @@ async def test_stop_creates_the_priced_cdr(h: Harness) -> None:
     await h.meter(tx, 10_500)
     h.advance(1800)
     stopped = await h.stop(tx, 20_500)
+    await cdrs.settle(h.ctx)  # the writer makes the CDR in the background
     cdr = await h.ocpi.get_cdr(str(tx.id))
     assert cdr is not None and cdr.transaction_pk == tx.id
     data = cdr.data
@@ -107,6 +109,58 @@ async def test_stop_creates_the_priced_cdr(h: Harness) -> None:
     assert [p["tariff_id"] for p in data["charging_periods"]] == ["17"]
     assert cdr.total_cost_excl_vat == 5.5
     assert data["last_updated"] == ocpi_datetime(h.clock())
+
+
+def charging_samples(start: datetime, every: int, hours: int) -> list[MeterSample]:
+    """What a station reports while charging 20 kW in the first hour and 10 kW after: every `every` seconds
+    the total energy register, the register per phase and the power (only the first counts for pricing)."""
+    samples = []
+    for t in range(every, hours * 3600 + 1, every):
+        wh = t * 20_000 // 3600 if t <= 3600 else 20_000 + (t - 3600) * 10_000 // 3600
+        at = start + timedelta(seconds=t)
+        samples.append(MeterSample(at, Decimal(wh)))
+        samples += [MeterSample(at, Decimal(wh // 3), phase=phase) for phase in ("L1", "L2", "L3")]
+        samples.append(MeterSample(at, Decimal(20_000), measurand="Power.Active.Import", unit="W"))
+    return samples
+
+
+async def test_stop_is_answered_before_the_cdr_is_made(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stop carrying many meter samples returns (the station gets its answer) before the CDR is priced
+    and stored: the CdrWriter only schedules it; `settle` then finds it priced from those samples (the
+    max_power example: 20 kWh under 32 kW at €0.35, 10 kWh under 16 kW at €0.20)."""
+    await h.add_tariff(example("tariffrestriction_example_max_power.json"), tariff_id="P1")
+    await h.spec("CP1", 1, tariff_ids=["P1"])
+    tx = await h.start("CP1", 1, meter_start=0)
+    samples = charging_samples(h.clock(), every=2, hours=2)  # 3600 instants, 18000 samples
+    h.advance(2 * 3600)
+    order: list[str] = []
+    create = cdrs.create_cdr
+
+    async def recorded(ctx: OcpiContext, ended: Transaction) -> Cdr | None:
+        order.append("cdr started")
+        cdr = await create(ctx, ended)
+        order.append("cdr stored")
+        return cdr
+
+    monkeypatch.setattr(cdrs, "create_cdr", recorded)
+    stop = TransactionStop(stopped_at=h.clock(), meter_stop_wh=30_000)
+    stopped = await h.domain.transactions.stop(tx, stop, samples)
+    order.append("stop answered")
+    assert await h.ocpi.get_cdr(str(tx.id)) is None
+    writer = cdrs.writer_of(h.ctx)
+    assert writer is not None and writer.pending == 1
+    await cdrs.settle(h.ctx)
+    assert order == ["stop answered", "cdr started", "cdr stored"]
+    assert writer.pending == 0
+    cdr = await h.ocpi.get_cdr(str(stopped.id))
+    assert cdr is not None
+    assert_valid("CDR", cdr.data)
+    assert cdr.data["total_energy_cost"] == {"excl_vat": 9, "incl_vat": 10.8}
+    assert [p["start_date_time"] for p in cdr.data["charging_periods"]] == [
+        ocpi_datetime(T0),
+        ocpi_datetime(T0 + timedelta(hours=1)),
+    ]
+    assert await cdrs.ensure_cdr(h.ctx, stopped) == cdr  # what the push feeder calls: the stored one
 
 
 async def test_cdr_is_idempotent_and_immutable(h: Harness) -> None:
@@ -176,6 +230,7 @@ async def test_cdr_of_a_command_session(h: Harness) -> None:
         )
     )
     ended = await h.stop(tx, 2000)
+    await cdrs.settle(h.ctx)
     cdr = await h.ocpi.get_cdr(str(ended.id))
     assert cdr is not None
     assert cdr.data["cdr_token"] == token
@@ -191,6 +246,7 @@ async def test_time_of_day_tariff_in_the_location_time_zone(h: Harness) -> None:
     tx = await h.start("CP1", 1, meter_start=0)
     h.advance(70 * 60)
     ended = await h.stop(tx, 7_000)
+    await cdrs.settle(h.ctx)
     cdr = await h.ocpi.get_cdr(str(ended.id))
     assert cdr is not None
     assert_valid("CDR", cdr.data)
@@ -214,6 +270,7 @@ async def test_list_pages_through_cdrs(ocpi_store: OcpiStore, clock: FakeClock) 
             tx = await h.start("CP1", 1)
             h.advance(60)
             await h.stop(tx, 2000)
+            await cdrs.settle(h.ctx)
             ids.append(str(tx.id))
         items, pages = await h.get_all("cdrs")
         assert pages == 2 and [c["id"] for c in items] == ids
@@ -316,6 +373,7 @@ async def test_end_to_end_session_and_priced_cdr(e2e_csms: Csms, version: str) -
             assert session["cdr_token"]["uid"] == "TAG-E2E"
 
             await sim.stop_transaction(1, meter_stop_wh=21_000)
+            await cdrs.settle(ctx)  # made in the background once the stop was answered
             (session,) = await get("sessions", date_from=since)
             assert session["status"] == "COMPLETED" and session["kwh"] == 20
             (cdr,) = await get("cdrs")

@@ -15,8 +15,9 @@ import pytest
 from csms.domain.clock import isoformat_z, utcnow
 from csms.domain.models import AuthorizationStatus, IdToken, Reservation, ReservationStatus, TransactionStatus
 from ocpi.commands import RESULT_MARGIN, owner_of
+from ocpi.models import OutboxEntry, Partner, PartnerStatus
 from ocpi.transport import encode_token
-from tests.ocpi.schemas import assert_valid
+from tests.ocpi.schemas import assert_valid, assert_valid_patch
 from tests.ocpi.test_authority import EMSP_CC, EMSP_PID, TOKEN_B, WAIT, Bridge, open_bridge, token_body
 from tests.utils import MS
 
@@ -355,6 +356,106 @@ async def test_cancel_reservation(bridge: Bridge, version: str) -> None:
     await bridge.runner.check_reservations()
     await bridge.runner.settle()
     assert len(bridge.emsp.results["reserve"]) == 1
+
+
+async def with_sessions_receiver(bridge: Bridge) -> Partner:
+    """Give the bridge's partner a sessions RECEIVER endpoint, and register a second partner with one too;
+    returns the second partner."""
+    bridge.partner.endpoints["sessions:RECEIVER"] = f"{bridge.emsp.url}/sessions"
+    await bridge.store.save_partner(bridge.partner)
+    return await bridge.store.add_partner(
+        Partner(
+            id=0,
+            name="Other eMSP",
+            country_code="NL",
+            party_id="OTH",
+            status=PartnerStatus.REGISTERED,
+            token_b="token-b-other",
+            endpoints={"sessions:RECEIVER": f"{bridge.emsp.url}/other/sessions"},
+        )
+    )
+
+
+async def session_pushes(bridge: Bridge, session_id: str) -> list[OutboxEntry]:
+    """Every push of one session queued in the outbox (whatever became of it), oldest first."""
+    entries = await bridge.store.list_outbox(limit=1000)
+    return sorted((e for e in entries if e.object_key == f"session:{session_id}"), key=lambda e: e.id)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_reservation_session_is_pushed_and_completed(bridge: Bridge, version: str) -> None:
+    """An accepted RESERVE_NOW PUTs the reservation's Session (status RESERVATION) to the partner that
+    reserved, and to no other; CANCEL_RESERVATION then PATCHes it to COMPLETED."""
+    other = await with_sessions_receiver(bridge)
+    _, evse = await site(bridge, f"RSP-{version}", version)
+    await accepted(
+        bridge,
+        "RESERVE_NOW",
+        "reserve",
+        token=command_token("APPUSER14"),
+        expiry_date=expiry(),
+        reservation_id="EMSP-RES-10",
+        location_id="LOC1",
+        evse_uid=evse,
+        authorization_reference="AUTH-RES-10",
+    )
+    reservation = await reservation_of(bridge, "EMSP-RES-10")
+    session_id = f"R{reservation.id}"
+    [put] = await session_pushes(bridge, session_id)
+    assert (put.method, put.partner_id, put.module) == ("PUT", bridge.partner.id, "sessions")
+    assert put.url == f"{bridge.emsp.url}/sessions/NL/CSM/{session_id}"
+    assert put.body is not None
+    assert_valid("Session", put.body)
+    assert put.body["id"] == session_id and put.body["status"] == "RESERVATION"
+    assert put.body["evse_uid"] == evse and put.body["cdr_token"]["uid"] == "APPUSER14"
+    assert (put.body["auth_method"], put.body["authorization_reference"]) == ("COMMAND", "AUTH-RES-10")
+    assert "end_date_time" not in put.body
+
+    await accepted(bridge, "CANCEL_RESERVATION", "cancel", reservation_id="EMSP-RES-10")
+    put_again, patch = await session_pushes(bridge, session_id)
+    assert put_again.id == put.id
+    assert (patch.method, patch.partner_id, patch.url) == ("PATCH", bridge.partner.id, put.url)
+    assert patch.body is not None
+    assert_valid_patch("Session", patch.body)
+    assert patch.body["status"] == "COMPLETED" and set(patch.body) == {
+        "status",
+        "end_date_time",
+        "last_updated",
+    }
+    assert await bridge.store.list_outbox(partner_id=other.id) == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_expired_reservation_session_is_completed(bridge: Bridge, version: str) -> None:
+    """A reservation that expires unused: its Session is PATCHed to COMPLETED (before CANCELED_RESERVATION
+    is POSTed), and GET sessions still lists it, COMPLETED."""
+    await with_sessions_receiver(bridge)
+    _, evse = await site(bridge, f"RSX-{version}", version)
+    since = isoformat_z(utcnow() - timedelta(minutes=1))
+    await accepted(
+        bridge,
+        "RESERVE_NOW",
+        "reserve",
+        token=command_token("APPUSER15"),
+        expiry_date=expiry(1000 * MS),
+        reservation_id="EMSP-RES-11",
+        location_id="LOC1",
+        evse_uid=evse,
+    )
+    assert (await bridge.emsp.result("reserve", index=1))["result"] == "CANCELED_RESERVATION"
+    reservation = await reservation_of(bridge, "EMSP-RES-11")
+    pushes = await session_pushes(bridge, f"R{reservation.id}")
+    assert [(e.method, (e.body or {}).get("status")) for e in pushes] == [
+        ("PUT", "RESERVATION"),
+        ("PATCH", "COMPLETED"),
+    ]
+    status, answer = await bridge.call("GET", "sessions", params={"date_from": since})
+    assert status == 200 and answer["status_code"] == 1000
+    [listed] = [s for s in answer["data"] if s["id"] == f"R{reservation.id}"]
+    completed = pushes[1].body
+    assert completed is not None
+    assert listed["status"] == "COMPLETED" and listed["end_date_time"] == completed["end_date_time"]
+    assert_valid("Session", listed)
 
 
 async def test_cancel_of_an_unknown_reservation(bridge: Bridge) -> None:

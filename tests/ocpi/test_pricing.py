@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,11 +20,14 @@ from csms.domain.pricing import (
     Price,
     SessionCost,
     TariffError,
+    _Profile,
+    _profile,
     choose_tariff,
     decimal_number,
     parse_tariff,
     price_session,
     quantize,
+    uses_energy_profile,
 )
 
 EXAMPLES = Path("/work/shared/ocpi-examples")
@@ -494,3 +498,126 @@ def test_decimal_number_writes_at_most_four_decimals() -> None:
     assert decimal_number(Decimal("6")) == 6 and isinstance(decimal_number(Decimal("6.00001")), int)
     assert decimal_number(Decimal("0.33335")) == 0.3334
     assert decimal_number(Decimal("-1.23456")) == -1.2346
+
+
+# -- the energy profile: bisect lookups -------------------------------------------------------------
+
+
+def linear_energy_at(points: list[tuple[Decimal, Decimal]], t: Decimal) -> Decimal:
+    """The reference: the first segment (in order) that ends at or after `t`, interpolated."""
+    if t <= points[0][0]:
+        return points[0][1]
+    for (t0, e0), (t1, e1) in zip(points, points[1:], strict=False):
+        if t <= t1:
+            return e1 if t1 == t0 else e0 + (e1 - e0) * (t - t0) / (t1 - t0)
+    return points[-1][1]
+
+
+def linear_time_at(points: list[tuple[Decimal, Decimal]], wh: Decimal) -> Decimal | None:
+    """The reference: the first segment (in order) whose energy passes `wh`, interpolated."""
+    if wh <= points[0][1]:
+        return None
+    for (t0, e0), (t1, e1) in zip(points, points[1:], strict=False):
+        if e0 < wh <= e1:
+            return t0 + (wh - e0) * (t1 - t0) / (e1 - e0)
+    return None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_profile_bisect_agrees_with_a_linear_scan(seed: int) -> None:
+    """`_Profile.energy_at` / `time_at` (bisect) give exactly what a linear scan gives, on profiles as
+    `_profile` builds them — flat stretches, equal instants (a zero-length charge), plateaus — at every
+    point, between points, before the start and past the end."""
+    rng = random.Random(seed)
+    start = MONDAY
+    charge_seconds = Decimal(rng.choice([0, 1, 60, 3600, 7200]))
+    total = Decimal(rng.choice([0, 1, 500, 30_000]))
+    readings = [
+        EnergyReading(start + timedelta(seconds=rng.randint(-60, 7300)), Decimal(rng.randint(0, 31_000)))
+        for _ in range(rng.randint(0, 40))
+    ]
+    profile = _profile(readings, start, charge_seconds, total)
+    points = profile.points
+    times = sorted({t for t, _ in points} | {Decimal(-5), charge_seconds + 10})
+    probes = times + [(a + b) / 2 for a, b in zip(times, times[1:], strict=False)]
+    probes += [Decimal(rng.randint(-100, 7400)) + Decimal(rng.randint(0, 999)) / 1000 for _ in range(50)]
+    for t in probes:
+        assert profile.energy_at(t) == linear_energy_at(points, t), t
+    energies = sorted({e for _, e in points})
+    targets = energies + [(a + b) / 2 for a, b in zip(energies, energies[1:], strict=False)]
+    targets += [Decimal(-1), total + 1] + [Decimal(rng.randint(0, 31_000)) for _ in range(50)]
+    for wh in targets:
+        assert profile.time_at(wh) == linear_time_at(points, wh), wh
+
+
+class Counted(Decimal):
+    """A Decimal that counts the comparisons it takes part in (on either side)."""
+
+    comparisons = 0
+
+    def _count(self) -> None:
+        Counted.comparisons += 1
+
+    def __lt__(self, other: object) -> bool:
+        self._count()
+        return Decimal(self) < other  # type: ignore[operator]
+
+    def __le__(self, other: object) -> bool:
+        self._count()
+        return Decimal(self) <= other  # type: ignore[operator]
+
+    def __gt__(self, other: object) -> bool:
+        self._count()
+        return Decimal(self) > other  # type: ignore[operator]
+
+    def __ge__(self, other: object) -> bool:
+        self._count()
+        return Decimal(self) >= other  # type: ignore[operator]
+
+
+def test_profile_lookups_bisect() -> None:
+    """A lookup in a profile of 10 000 points compares a handful of them (bisect), never scans them all
+    (which made pricing quadratic with a cut at every reading)."""
+    points = [(Counted(t), Counted(t * 5)) for t in range(10_000)]
+    profile = _Profile(points)  # type: ignore[arg-type]
+    for probe in (Decimal("9998.5"), Decimal("5000.25"), Decimal(12_000)):
+        Counted.comparisons = 0
+        assert profile.energy_at(probe) == min(probe, Decimal(9999)) * 5
+        assert Counted.comparisons <= 40
+        Counted.comparisons = 0
+        at = profile.time_at(probe * 4)
+        assert Counted.comparisons <= 40
+        assert at == (probe * 4 / 5 if probe * 4 <= 49_995 else None)
+
+
+def test_power_restrictions_over_many_readings() -> None:
+    """A long session sampled every second (14 400 readings, each a cut for the power restrictions) is
+    priced as the one reading that shapes it: 20 kW for an hour (under 32 kW: €0.35/kWh), then 10 kW for
+    three hours (under 16 kW: €0.20/kWh)."""
+    readings = []
+    for t in range(1, 4 * 3600):
+        wh = Decimal(20_000 * t) / 3600 if t <= 3600 else 20_000 + Decimal(10_000 * (t - 3600)) / 3600
+        readings.append(EnergyReading(MONDAY + timedelta(seconds=t), wh))
+    cost = run(
+        "tariffrestriction_example_max_power.json",
+        end=MONDAY + timedelta(hours=4),
+        energy_wh=50_000,
+        readings=readings,
+    )
+    coarse = run(
+        "tariffrestriction_example_max_power.json",
+        end=MONDAY + timedelta(hours=4),
+        energy_wh=50_000,
+        readings=[EnergyReading(MONDAY + timedelta(hours=1), Decimal(20_000))],
+    )
+    assert cost.energy == coarse.energy == price("13", "15.6")
+    assert [p.start for p in cost.charging_periods] == [MONDAY, MONDAY + timedelta(hours=1)]
+    assert dims(cost) == dims(coarse)
+
+
+def test_uses_energy_profile_only_with_restrictions() -> None:
+    """Readings matter (and are worth loading) only when some element has restrictions."""
+    assert not uses_energy_profile(None)
+    assert not uses_energy_profile(parse_tariff(tariff_example("tariff_9_025kwh_start.json")))
+    assert uses_energy_profile(parse_tariff(tariff_example("tariffrestriction_example_max_power.json")))
+    assert uses_energy_profile(parse_tariff(tariff_example("tariff_14_step_size.json")))

@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from csms.domain.models import ConnectorStatus, Reservation, ReservationStatus
-from ocpi import sessions
+from csms.domain.models import ConnectorStatus, MeterSample, Reservation, ReservationStatus, Transaction
+from ocpi import cdrs, sessions
 from ocpi.memory_store import MemoryOcpiStore
 from ocpi.models import PartnerToken, SessionLink
 from ocpi.store import OcpiStore
 from ocpi.transport import ocpi_datetime
 from tests.ocpi.schemas import assert_valid
-from tests.ocpi.senders import Harness, harness
+from tests.ocpi.senders import Harness, ago, harness
 from tests.store.conftest import T0, FakeClock
 
 EXAMPLES = Path("/work/shared/ocpi-examples")
@@ -95,6 +96,7 @@ async def test_priced_session_then_completed(h: Harness) -> None:
 
     h.advance(600)
     stopped = await h.stop(tx, 20_000)
+    await cdrs.settle(h.ctx)  # the CDR is made in the background after the stop
     _, body, _ = await h.get("sessions", date_from=SINCE)
     (session,) = body["data"]
     assert_valid("Session", session)
@@ -217,8 +219,8 @@ async def test_list_pages_and_windows(ocpi_store: OcpiStore, clock: FakeClock) -
 
 async def test_reservation_sessions(h: Harness) -> None:
     """An active reservation made through OCPI is a RESERVATION session (after the transactions) until it
-    ends (then COMPLETED); reservations without a SessionLink are no sessions; a reservation of any EVSE
-    names the EVSE #NA."""
+    ends, then COMPLETED — and still listed, in the order of its last change; reservations without a
+    SessionLink are no sessions; a reservation of any EVSE names the EVSE #NA."""
     store = h.store
     tx = await h.start("CP1", 1)
     made = []
@@ -270,7 +272,12 @@ async def test_reservation_sessions(h: Harness) -> None:
     assert session["end_date_time"] == ocpi_datetime(h.clock())
     assert_valid("Session", session)
     items, _ = await h.get_all("sessions", date_from=SINCE)
-    assert [s["id"] for s in items] == [str(tx.id), f"R{made[1].id}"]
+    assert [s["id"] for s in items] == [str(tx.id), f"R{made[1].id}", f"R{made[0].id}"]
+    assert [s["status"] for s in items] == ["ACTIVE", "RESERVATION", "COMPLETED"]
+    assert items[2] == session
+    # A window after the end holds only the ended reservation's session (its last change is the end).
+    items, _ = await h.get_all("sessions", date_from=ocpi_datetime(h.clock()))
+    assert [s["id"] for s in items] == [f"R{made[0].id}"]
 
 
 async def test_reservations_fill_the_pages_after_transactions(h: Harness) -> None:
@@ -308,3 +315,119 @@ async def test_charging_preferences_are_not_supported(h: Harness) -> None:
     )
     body = await resp.json()
     assert resp.status == 404 and body["status_code"] == 2001
+
+
+# -- the tariff is frozen at the session start ---------------------------------------------------------
+
+
+async def test_tariff_is_pinned_when_the_session_starts(h: Harness) -> None:
+    """The session and its CDR are priced with the tariff the connector had when the session started: the
+    operator putting another tariff on the connector, or taking it off, mid-session changes nothing."""
+    await h.add_tariff(example("tariff_9_025kwh_start.json"))  # "17": €0.50 + €0.25/kWh
+    await h.add_tariff(example("tariff_14_step_size.json"))  # "22": by the hour
+    await h.spec("CP1", 1, tariff_ids=["17"])
+    tx = await h.start("CP1", 1, meter_start=0)
+    link = await h.ocpi.get_session_link(str(tx.id))
+    assert link is not None and link.tariff_id == "17"
+    assert (link.auth_method, link.partner_id, link.cdr_token) == ("WHITELIST", None, None)
+    h.advance(3600)
+    tx = await h.meter(tx, 10_000)
+    await h.spec("CP1", 1, tariff_ids=["22"])
+    session = await sessions.session_object(h.ctx, tx)
+    assert session is not None
+    assert session["total_cost"] == {"excl_vat": 3, "incl_vat": 3.35}
+    assert [p["tariff_id"] for p in session["charging_periods"]] == ["17"]
+    assert session["last_updated"] == ocpi_datetime(h.clock())  # the pin is no change of its own
+
+    await h.spec("CP1", 1, tariff_ids=[])
+    h.advance(600)
+    stopped = await h.stop(tx, 20_000)
+    await cdrs.settle(h.ctx)
+    cdr = await h.ocpi.get_cdr(str(stopped.id))
+    assert cdr is not None
+    assert cdr.data["total_cost"] == {"excl_vat": 5.5, "incl_vat": 6.1}
+    assert [t["id"] for t in cdr.data["tariffs"]] == ["17"]
+
+
+async def test_session_without_a_tariff_at_its_start_stays_free(h: Harness) -> None:
+    """A tariff put on the connector after the session started does not price it."""
+    await h.add_tariff(example("tariff_9_025kwh_start.json"))
+    tx = await h.start("CP1", 1, meter_start=0)
+    link = await h.ocpi.get_session_link(str(tx.id))
+    assert link is not None and link.tariff_id == sessions.NO_TARIFF
+    await h.spec("CP1", 1, tariff_ids=["17"])
+    h.advance(600)
+    tx = await h.meter(tx, 5_000)
+    session = await sessions.session_object(h.ctx, tx)
+    assert session is not None and "total_cost" not in session
+    stopped = await h.stop(tx, 6_000)
+    await cdrs.settle(h.ctx)
+    cdr = await h.ocpi.get_cdr(str(stopped.id))
+    assert cdr is not None
+    assert cdr.data["total_cost"] == {"excl_vat": 0, "incl_vat": 0} and "tariffs" not in cdr.data
+
+
+async def test_pin_updates_the_link_made_before_it(h: Harness) -> None:
+    """The link the command runner (or the authority) made at the start keeps its token, method and
+    reference: the pin only adds the tariff. Stations outside every location get no link at all."""
+    await h.add_tariff(example("tariff_9_025kwh_start.json"))
+    await h.spec("CP1", 1, tariff_ids=["17"])
+    token = {"country_code": "NL", "party_id": "EMS", "uid": "APP1", "type": "APP_USER", "contract_id": "C1"}
+
+    class CommandLinker:
+        """Stands in for the command runner: first among the listeners, it links the transaction."""
+
+        async def transaction_started(self, tx: Transaction) -> None:
+            await h.ocpi.save_session_link(
+                SessionLink(
+                    session_id=str(tx.id),
+                    partner_id=h.partner.id,
+                    transaction_pk=tx.id,
+                    auth_method="COMMAND",
+                    authorization_reference="REF-1",
+                    cdr_token=token,
+                    last_updated=ago(h, 5),
+                )
+            )
+
+        async def transaction_stopped(self, tx: Transaction) -> None:
+            """Nothing."""
+
+    linker = CommandLinker()
+    h.domain.transactions.listeners.insert(0, linker)
+    tx = await h.start("CP1", 1, id_token="APP1")
+    h.domain.transactions.listeners.remove(linker)
+    link = await h.ocpi.get_session_link(str(tx.id))
+    assert link is not None
+    assert (link.auth_method, link.authorization_reference, link.cdr_token) == ("COMMAND", "REF-1", token)
+    assert (link.partner_id, link.tariff_id, link.last_updated) == (h.partner.id, "17", ago(h, 5))
+
+    await h.add_station("CP9")
+    lonely = await h.start("CP9", 1)
+    assert await h.ocpi.get_session_link(str(lonely.id)) is None
+
+
+def test_pricing_input_is_the_total_energy_register_only() -> None:
+    """readings_of keeps only phase-less Energy.Active.Import.Register samples in an energy unit, one per
+    instant (the last), relative to the start meter, and only the ends of a run of equal readings."""
+    at = [T0 + timedelta(seconds=s) for s in range(6)]
+    samples = [
+        MeterSample(at[0], Decimal(1_000)),
+        MeterSample(at[1], Decimal(1_500)),
+        MeterSample(at[1], Decimal(700), phase="L1"),
+        MeterSample(at[1], Decimal(11_000), measurand="Power.Active.Import", unit="W"),
+        MeterSample(at[1], Decimal("1.6"), unit="kWh"),  # the newest register of that instant wins
+        MeterSample(at[2], Decimal(2_000)),
+        MeterSample(at[3], Decimal(2_000)),
+        MeterSample(at[4], Decimal(2_000)),
+        MeterSample(at[5], Decimal(2_000)),
+        MeterSample(at[5], Decimal(50), unit="A"),  # not an energy unit
+    ]
+    readings = sessions.readings_of(samples, 1_000)
+    assert [(r.at, r.wh) for r in readings] == [
+        (at[0], Decimal(0)),
+        (at[1], Decimal(600)),
+        (at[2], Decimal(1_000)),
+        (at[5], Decimal(1_000)),
+    ]
+    assert sessions.readings_of(samples, None) == []
