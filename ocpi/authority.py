@@ -54,6 +54,9 @@ EXTRAS_KEY = "ocpi.authority"  # where `install` keeps the authority in `OcpiCon
 # How long an accepted authorization waits for the transaction it allows (the driver still has to plug
 # in; OCPP 1.6 ConnectionTimeOut is typically 30-120 s). Also bounds the memory of unused grants.
 GRANT_TTL = timedelta(minutes=10)
+# How long an eMSP's ALLOWED answers the same token again without a new real-time request (the time from a
+# station's Authorize to the transaction start it leads to).
+REUSE_WINDOW = timedelta(seconds=60)
 
 # OCPI 2.2.1 Tokens AllowedType -> the domain's verdict.
 ALLOWED_STATUS = {
@@ -83,6 +86,7 @@ class _Grant:
     auth_method: str  # AUTH_REQUEST | WHITELIST
     authorization_reference: str | None
     until: datetime
+    granted_at: datetime
 
 
 class PartnerTokenAuthority:
@@ -114,9 +118,17 @@ class PartnerTokenAuthority:
             log.info("partner_token_not_valid", uid=id_token, partner_id=token.partner_id)
             return result
         grant = self._grants.get(token.uid)
-        if grant is not None and grant.until > self._ctx.clock() and grant.auth_method == "AUTH_REQUEST":
-            # The eMSP allowed this token moments ago (Authorize, then StartTransaction): asking again
-            # would double the wait and let a short eMSP outage refuse a start it already allowed.
+        now = self._ctx.clock()
+        if (
+            grant is not None
+            and grant.auth_method == "AUTH_REQUEST"
+            and grant.granted_at + REUSE_WINDOW > now
+            and grant.until > now
+        ):
+            # The eMSP allowed this token moments ago (Authorize, then StartTransaction or Started):
+            # asking again would double the wait and let a short eMSP outage refuse a start it already
+            # allowed. Only for REUSE_WINDOW: a token presented again later is asked again (NEVER means
+            # real-time, OCPI 2.2.1 Tokens whitelist).
             return AuthorizationResult(AuthorizationStatus.ACCEPTED, group_id_token=group)
         if token.whitelist not in REALTIME_WHITELISTS:  # ALWAYS, ALLOWED: the stored token decides
             self._grant(token, "WHITELIST", None)
@@ -202,7 +214,7 @@ class PartnerTokenAuthority:
         now = self._ctx.clock()
         for uid in [u for u, g in self._grants.items() if g.until <= now]:
             del self._grants[uid]
-        self._grants[token.uid] = _Grant(token.partner_id, auth_method, reference, now + GRANT_TTL)
+        self._grants[token.uid] = _Grant(token.partner_id, auth_method, reference, now + GRANT_TTL, now)
 
     def pending_reference(self, uid: str) -> str | None:
         """The authorization_reference of a real-time authorization of `uid` still waiting for its

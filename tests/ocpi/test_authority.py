@@ -28,7 +28,7 @@ from ocpi.authority import PartnerTokenAuthority
 from ocpi.authority import install as install_authority
 from ocpi.context import OcpiContext
 from ocpi.models import Location, Partner, PartnerStatus
-from ocpi.sql_store import SqlOcpiStore
+from ocpi.store import OcpiStore
 from ocpi.transport import encode_token, hash_token
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from tests.e2e.conftest import e2e_config, ocpp_url
@@ -139,7 +139,7 @@ class Bridge:
 
     csms: Csms
     ctx: OcpiContext
-    store: SqlOcpiStore
+    store: OcpiStore
     partner: Partner
     emsp: FakeEmsp
     http: aiohttp.ClientSession

@@ -9,7 +9,7 @@ import importlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -213,14 +213,17 @@ async def test_real_time_authorization_is_answered_from_emsp_tokens(
 ) -> None:
     """A whitelist NEVER token is authorized in real time by the eMSP: ALLOWED while valid, and what
     `authorizations` forces otherwise."""
-    from ocpi.authority import install
+    from ocpi.authority import REUSE_WINDOW, install
 
+    cpo.ctx.clock = cpo.clock
     install(cpo.ctx)
     await registered.put_token("UID-RT", whitelist="NEVER")
     result = await cpo.ctx.domain.authorization.authorize("UID-RT")
     assert result.status is AuthorizationStatus.ACCEPTED
     assert registered.authorize_requests[0][:2] == ("UID-RT", "RFID")
     registered.authorizations["UID-RT"] = "BLOCKED"
+    # Within a minute the ALLOWED answer is reused (Authorize → start); after it the eMSP is asked again.
+    cpo.clock.now += REUSE_WINDOW + timedelta(seconds=1)
     result = await cpo.ctx.domain.authorization.authorize("UID-RT")
     assert result.status is AuthorizationStatus.BLOCKED
 
