@@ -14,14 +14,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, delete, exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from csms.domain.clock import Clock, to_utc, utcnow
+from csms.domain.clock import Clock, to_utc, to_utc_or_none, utcnow
 from csms.store.protocols import AlreadyExists, NotFound
+from csms.store.sql import dialect_insert
 from csms.store.tables import (
     OcpiCdrRow,
     OcpiConnectorSpecRow,
@@ -54,8 +53,7 @@ __all__ = ["SqlOcpiStore"]
 R = TypeVar("R", bound=Any)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else to_utc(value)
+_utc = to_utc_or_none
 
 
 def _opt_json(text: str | None) -> Any:
@@ -251,8 +249,7 @@ class SqlOcpiStore:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
-        # Both dialects' insert() have on_conflict_do_update/do_nothing with the same signature.
-        self._insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
+        self._insert = dialect_insert(engine)
 
     def _now(self) -> datetime:
         return to_utc(self._clock())

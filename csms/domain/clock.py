@@ -20,6 +20,11 @@ def to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def to_utc_or_none(value: datetime | None) -> datetime | None:
+    """`to_utc` for optional timestamps (nullable database columns)."""
+    return None if value is None else to_utc(value)
+
+
 def isoformat_z(value: datetime) -> str:
     """Format as RFC 3339 in UTC ending in `Z`, milliseconds kept (what OCPP and OCPI both accept)."""
     v = to_utc(value)

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from csms.config import DatabaseConfig
-from csms.domain.clock import Clock, to_utc, utcnow
+from csms.domain.clock import Clock, to_utc, to_utc_or_none, utcnow
 from csms.domain.models import (
     ApiKey,
     BootInfo,
@@ -124,8 +124,20 @@ _IN_CHUNK = 500
 _PURGE_CHUNK = 10_000
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else to_utc(value)
+_utc = to_utc_or_none
+
+
+def dialect_insert(engine: AsyncEngine) -> Any:
+    """The dialect's `insert()` (SQLite or PostgreSQL); both have on_conflict_do_update/do_nothing with the
+    same signature, which is what every upsert of the stores uses.
+
+    Raises:
+        ValueError: another dialect.
+    """
+    dialect = engine.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database dialect {dialect!r} (SQLite or PostgreSQL)")
+    return sqlite_insert if dialect == "sqlite" else pg_insert
 
 
 def _rowcount(result: Result[Any]) -> int:
@@ -384,11 +396,7 @@ class SqlStore:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
-        dialect = engine.dialect.name
-        if dialect not in ("sqlite", "postgresql"):
-            raise ValueError(f"unsupported database dialect {dialect!r} (SQLite or PostgreSQL)")
-        # Both dialects' insert() have on_conflict_do_update/do_nothing with the same signature.
-        self._insert = sqlite_insert if dialect == "sqlite" else pg_insert
+        self._insert = dialect_insert(engine)
 
     @property
     def engine(self) -> AsyncEngine:
