@@ -17,10 +17,11 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/csms --config config.toml run
 
-# Gates (style.md practice 11): ruff, mypy --strict, and 100% branch coverage of the Sans-I/O framing core.
+# Gates (style.md practice 11): ruff (with C901 <= 15), mypy --strict, import-linter's dependency rules, and 100% branch coverage of the Sans-I/O framing core.
 test: install
 	$(VENV)/bin/ruff check csms ocpi simulators tests bench
 	$(VENV)/bin/mypy csms ocpi simulators
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q --cov=csms.ocpp.framing --cov=csms.ocpp.errors --cov-branch --cov-report=term \
 		--cov-fail-under=100
 

@@ -21,9 +21,9 @@ from aiohttp import web
 from csms.api import create_app
 from csms.config import Config
 from csms.domain.core import Domain
+from csms.domain.services import Services
 from csms.logging import configure_logging
 from csms.ocpp.server import OcppServer
-from csms.services import Services
 from csms.store.sql import open_store
 from csms.store.writer import BatchedWriter
 from ocpi.bridge import OcpiBridge
@@ -39,6 +39,7 @@ class Csms:
 
     services: Services
     domain: Domain
+    writer: BatchedWriter
     ocpp: OcppServer
     http: web.AppRunner
     ocpp_port: int
@@ -75,7 +76,7 @@ class Csms:
         http_port = int(next(iter(server.sockets)).getsockname()[1])  # type: ignore[attr-defined]
         log.info("http_listening", host=config.http.host, port=http_port)
         await bridge.start(http_port)
-        csms = cls(services, domain, ocpp, runner, ocpp_port, http_port, bridge)
+        csms = cls(services, domain, writer, ocpp, runner, ocpp_port, http_port, bridge)
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())
         return csms
@@ -107,7 +108,7 @@ class Csms:
         await self.ocpp.close()
         await self.domain.reservations.stop()
         await self.ocpi.stop()
-        await self.services.writer.stop()
+        await self.writer.stop()
         await self.services.store.close()
         log.info("stopped")
 

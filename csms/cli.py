@@ -24,9 +24,9 @@ from csms.api.serialize import JsonObject, charge_point_json, id_token_json, ocp
 from csms.config import Config, ConfigError, LogConfig, load_config
 from csms.domain.clock import utcnow
 from csms.domain.models import RegistrationStatus, TokenStatus
+from csms.domain.ports import AlreadyExists, Store
 from csms.domain.secrets import hash_secret_async, new_api_key
 from csms.logging import configure_logging
-from csms.store.protocols import AlreadyExists, Store
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -278,7 +278,7 @@ async def _open_ocpi(config: Config, *, client: bool = False) -> AsyncIterator[A
     import aiohttp
 
     from csms.domain.core import Domain
-    from csms.services import Services
+    from csms.domain.services import Services
     from csms.store.writer import BatchedWriter
     from ocpi.client import PartnerClient
     from ocpi.context import OcpiContext

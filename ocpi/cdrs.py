@@ -33,8 +33,8 @@ import structlog
 from aiohttp import web
 
 from csms.domain.models import Transaction, TransactionStatus
+from csms.domain.ports import AlreadyExists
 from csms.domain.pricing import decimal_number
-from csms.store.protocols import AlreadyExists
 from ocpi.context import OcpiContext, context_of
 from ocpi.locations import emi3_evse_id, find_connector_spec
 from ocpi.models import Cdr

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import orjson
 
 from csms.domain.clock import Clock, to_utc, utcnow
-from csms.store.protocols import AlreadyExists, NotFound
+from csms.domain.ports import AlreadyExists, NotFound
 from ocpi.models import (
     Cdr,
     ConnectorSpec,

@@ -53,6 +53,7 @@ from csms.domain.models import (
     Transaction,
     TransactionStatus,
 )
+from csms.domain.ports import AlreadyExists
 from csms.domain.pricing import (
     EnergyReading,
     PricingTariff,
@@ -63,7 +64,6 @@ from csms.domain.pricing import (
     resolve_zone,
     uses_energy_profile,
 )
-from csms.store.protocols import AlreadyExists
 from ocpi.context import OcpiContext, context_of
 from ocpi.locations import find_connector_spec
 from ocpi.models import Location, SessionLink, Tariff

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from csms.domain.clock import Clock, to_utc, to_utc_or_none, utcnow
-from csms.store.protocols import AlreadyExists, NotFound
+from csms.domain.ports import AlreadyExists, NotFound
 from csms.store.sql import dialect_insert
 from csms.store.tables import (
     OcpiCdrRow,

@@ -13,9 +13,9 @@ from csms.api.responses import json_response, page_response
 from csms.api.schemas import ChargePointCreate, ChargePointUpdate
 from csms.api.serialize import JsonObject, charge_point_json
 from csms.domain.models import ChargePoint
+from csms.domain.ports import AlreadyExists, NotFound
 from csms.domain.secrets import hash_secret_async
-from csms.services import Services
-from csms.store.protocols import AlreadyExists, NotFound
+from csms.domain.services import Services
 
 
 def _conflict(charge_point_id: str) -> ApiError:

@@ -13,7 +13,7 @@ from csms.api.responses import json_response, page_response
 from csms.api.schemas import IdTokenCreate, IdTokenUpdate
 from csms.api.serialize import id_token_json
 from csms.domain.clock import to_utc
-from csms.store.protocols import AlreadyExists, NotFound
+from csms.domain.ports import AlreadyExists, NotFound
 
 
 async def handle_list_id_tokens(request: web.Request) -> web.Response:

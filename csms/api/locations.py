@@ -22,7 +22,7 @@ from csms.api.params import get_services, int_path_param, page_params
 from csms.api.responses import json_response, page_response
 from csms.api.schemas import ConnectorSpecSet, LocationCreate, LocationFields, LocationReplace
 from csms.api.serialize import connector_spec_json, location_json
-from csms.services import Services
+from csms.domain.services import Services
 from ocpi.models import ConnectorSpec, Location
 from ocpi.store import OcpiStore
 

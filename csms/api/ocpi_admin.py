@@ -32,7 +32,7 @@ from csms.api.params import (
 )
 from csms.api.responses import json_response, page_response
 from csms.api.serialize import ocpi_partner_json, outbox_entry_json
-from csms.store.protocols import NotFound
+from csms.domain.ports import NotFound
 from ocpi.models import OutboxEntry, OutboxStatus
 from ocpi.store import OcpiStore
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from csms.api.errors import ApiError, invalid_request
 from csms.domain.core import Domain
-from csms.services import Services
+from csms.domain.services import Services
 
 SERVICES = web.AppKey("services", Services)
 DOMAIN = web.AppKey("domain", Domain)

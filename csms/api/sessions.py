@@ -33,7 +33,7 @@ from csms.api.schemas import SessionStart
 from csms.api.serialize import command_json, meter_sample_json, session_json
 from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.reservations import ReservationError
-from csms.services import Services
+from csms.domain.services import Services
 
 # With `remote_start_id`, the store is read in pages of this size and filtered here (the store has no such
 # filter). The transaction of a remote start is among the newest, so the first page nearly always has it;

@@ -19,7 +19,7 @@ from csms.api.responses import json_response, page_response
 from csms.api.schemas import TariffCreate, TariffFields, TariffReplace
 from csms.api.serialize import tariff_json
 from csms.domain.pricing import TariffError, parse_tariff
-from csms.services import Services
+from csms.domain.services import Services
 from ocpi.models import Tariff
 from ocpi.store import OcpiStore
 

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from csms.domain.clock import Clock, to_utc
 from csms.domain.models import AuthorizationResult, AuthorizationStatus, TokenStatus
-from csms.store.protocols import TokenStore
+from csms.domain.ports import TokenStore
 
 
 class TokenAuthority(Protocol):

@@ -8,10 +8,10 @@ from csms.domain.authorization import AuthorizationService
 from csms.domain.commands import CommandService, RegistryGateway
 from csms.domain.device_model import DeviceModelService
 from csms.domain.reservations import ReservationService
+from csms.domain.services import Services
 from csms.domain.sessions import SessionControl
 from csms.domain.stations import StationService
 from csms.domain.transactions import TransactionService
-from csms.services import Services
 
 
 @dataclass(slots=True)

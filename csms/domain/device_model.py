@@ -21,7 +21,7 @@ import structlog
 
 from csms.domain.clock import Clock
 from csms.domain.models import DeviceVariable
-from csms.store.protocols import DeviceModelStore
+from csms.domain.ports import DeviceModelStore
 
 log = structlog.get_logger("csms.device_model")
 

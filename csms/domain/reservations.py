@@ -22,7 +22,7 @@ import structlog
 from csms.domain.clock import Clock, to_utc
 from csms.domain.commands import CancelReservation, CommandResult, CommandService, Outcome, ReserveNow
 from csms.domain.models import AuthorizationResult, Reservation, ReservationStatus, Transaction
-from csms.store.protocols import ReservationStore, TokenStore
+from csms.domain.ports import ReservationStore, TokenStore
 
 log = structlog.get_logger("csms.reservations")
 

@@ -12,9 +12,8 @@ import structlog
 from csms.config import OcppConfig
 from csms.domain.clock import Clock
 from csms.domain.models import BootInfo, ChargePoint, RegistrationStatus, StatusChange
+from csms.domain.ports import AlreadyExists, HeartbeatSeen, StationFieldsChanged, StationStore, WriteQueue
 from csms.domain.secrets import SecretVerifier
-from csms.store.protocols import AlreadyExists, HeartbeatSeen, StationFieldsChanged, StationStore
-from csms.store.writer import BatchedWriter
 
 log = structlog.get_logger("csms.stations")
 
@@ -58,7 +57,7 @@ class StationService:
     def __init__(
         self,
         store: StationStore,
-        writer: BatchedWriter,
+        writer: WriteQueue,
         verifier: SecretVerifier,
         config: OcppConfig,
         clock: Clock,

@@ -27,8 +27,7 @@ from csms.domain.models import (
     TransactionStatus,
     TransactionStop,
 )
-from csms.store.protocols import TransactionEventSeen, TransactionMeterChanged, TransactionStore
-from csms.store.writer import BatchedWriter
+from csms.domain.ports import TransactionEventSeen, TransactionMeterChanged, TransactionStore, WriteQueue
 
 log = structlog.get_logger("csms.transactions")
 
@@ -69,7 +68,7 @@ class TransactionService:
     def __init__(
         self,
         store: TransactionStore,
-        writer: BatchedWriter,
+        writer: WriteQueue,
         authorization: AuthorizationService,
         clock: Clock,
     ) -> None:

@@ -35,7 +35,7 @@ from csms.domain.models import (
     Transaction,
     TransactionStatus,
 )
-from csms.store.protocols import (
+from csms.domain.ports import (
     AlreadyExists,
     BatchItem,
     HeartbeatSeen,

@@ -58,8 +58,7 @@ from csms.domain.models import (
     Transaction,
     TransactionStatus,
 )
-from csms.store.migrate import migrate
-from csms.store.protocols import (
+from csms.domain.ports import (
     AlreadyExists,
     BatchItem,
     HeartbeatSeen,
@@ -68,6 +67,7 @@ from csms.store.protocols import (
     TransactionEventSeen,
     TransactionMeterChanged,
 )
+from csms.store.migrate import migrate
 from csms.store.tables import (
     NO_ID,
     NO_NAME,

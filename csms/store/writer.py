@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import structlog
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from csms.store.protocols import BatchItem, BatchSink
+from csms.domain.ports import BatchItem, BatchSink
 
 log = structlog.get_logger(__name__)
 

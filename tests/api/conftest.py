@@ -19,7 +19,7 @@ from csms.domain.core import Domain
 from csms.domain.models import ChargePoint
 from csms.domain.registry import LiveConnection
 from csms.domain.secrets import hash_secret, new_api_key
-from csms.services import Services
+from csms.domain.services import Services
 from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from tests.api.openapi_check import OpenApiChecker

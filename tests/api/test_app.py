@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api.errors import ApiError, error_middleware
 from csms.domain.registry import LiveConnection
-from csms.services import Services
+from csms.domain.services import Services
 from csms.store.memory import MemoryStore
 from tests.api.conftest import ApiClient, error_of
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from csms.domain.models import BootInfo, ConnectorStatus, StatusChange
+from csms.domain.ports import HeartbeatSeen, StationFieldsChanged
 from csms.domain.registry import LiveConnection
 from csms.domain.secrets import SecretVerifier
-from csms.services import Services
+from csms.domain.services import Services
 from csms.store.memory import MemoryStore
-from csms.store.protocols import HeartbeatSeen, StationFieldsChanged
 from csms.store.writer import BatchedWriter
 from tests.api.conftest import NOW_TEXT, ApiClient, KeyFactory, error_of
 

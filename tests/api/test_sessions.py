@@ -13,8 +13,8 @@ from csms.domain.models import (
     Transaction,
     TransactionStatus,
 )
+from csms.domain.ports import TransactionMeterChanged
 from csms.store.memory import MemoryStore
-from csms.store.protocols import TransactionMeterChanged
 from csms.store.writer import BatchedWriter
 from tests.api.conftest import ApiClient, error_of
 

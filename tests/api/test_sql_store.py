@@ -23,7 +23,7 @@ from csms.domain.models import (
     StatusChange,
 )
 from csms.domain.secrets import hash_secret, new_api_key
-from csms.services import Services
+from csms.domain.services import Services
 from csms.store.sql import SqlStore, open_store
 from csms.store.writer import BatchedWriter
 from tests.api.conftest import NOW, ApiClient, error_of

@@ -17,7 +17,7 @@ from csms.api import create_app
 from csms.config import Config
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint
-from csms.services import Services
+from csms.domain.services import Services
 from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from ocpi.memory_store import MemoryOcpiStore

@@ -9,7 +9,7 @@ import pytest
 
 from csms.config import Config
 from csms.domain.core import Domain
-from csms.services import Services
+from csms.domain.services import Services
 from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 

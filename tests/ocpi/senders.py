@@ -27,7 +27,7 @@ from csms.domain.models import (
     TransactionStop,
 )
 from csms.domain.registry import LiveConnection
-from csms.services import Services
+from csms.domain.services import Services
 from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from ocpi import cdrs, locations, sessions, tariffs

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from csms.config import Config, OcpiConfig
 from csms.domain.core import Domain
-from csms.services import Services
+from csms.domain.services import Services
 from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from ocpi.client import PartnerClient, PartnerResponse

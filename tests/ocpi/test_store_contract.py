@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from csms.store.protocols import AlreadyExists, NotFound
+from csms.domain.ports import AlreadyExists, NotFound
 from ocpi.models import (
     Cdr,
     ConnectorSpec,

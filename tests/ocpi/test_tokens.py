@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from csms.config import Config
 from csms.domain.core import Domain
-from csms.services import Services
+from csms.domain.services import Services
 from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from ocpi import tokens

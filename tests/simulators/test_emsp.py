@@ -19,7 +19,7 @@ from aiohttp import web
 from csms.config import Config, OcpiConfig
 from csms.domain.core import Domain
 from csms.domain.models import AuthorizationStatus
-from csms.services import Services
+from csms.domain.services import Services
 from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from ocpi.app import MODULES

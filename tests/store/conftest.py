@@ -19,9 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.config import DatabaseConfig
+from csms.domain.ports import Store
 from csms.store.memory import MemoryStore
 from csms.store.migrate import migrate
-from csms.store.protocols import Store
 from csms.store.sql import SqlStore, make_engine, open_store
 
 # Time unit for waits and timeouts; slow machines set CSMS_TEST_TIMEOUT_FACTOR (websockets tests/utils.py).

@@ -23,8 +23,8 @@ from csms.domain.models import (
     NewTransaction,
     StatusChange,
 )
+from csms.domain.ports import HeartbeatSeen
 from csms.store.migrate import migrate
-from csms.store.protocols import HeartbeatSeen
 from csms.store.sql import SqlStore, open_store
 
 from .conftest import T0

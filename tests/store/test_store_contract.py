@@ -24,8 +24,7 @@ from csms.domain.models import (
     TokenStatus,
     TransactionStatus,
 )
-from csms.store.memory import MemoryStore
-from csms.store.protocols import (
+from csms.domain.ports import (
     AlreadyExists,
     BatchItem,
     HeartbeatSeen,
@@ -35,6 +34,7 @@ from csms.store.protocols import (
     TransactionEventSeen,
     TransactionMeterChanged,
 )
+from csms.store.memory import MemoryStore
 from csms.store.sql import SqlStore
 from csms.store.tables import StatusHistoryRow
 

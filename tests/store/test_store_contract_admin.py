@@ -20,7 +20,7 @@ from csms.domain.models import (
     StoredChargingProfile,
     TokenStatus,
 )
-from csms.store.protocols import NotFound, Store
+from csms.domain.ports import NotFound, Store
 
 from .conftest import T0, FakeClock
 from .test_store_contract import CEST, add_cp, assert_utc, at, frame, history, new_tx

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete
 
 from csms.domain.models import Reservation, ReservationStatus
-from csms.store.protocols import NotFound, Store
+from csms.domain.ports import NotFound, Store
 from csms.store.sql import SqlStore
 from csms.store.tables import ReservationRow
 

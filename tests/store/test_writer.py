@@ -11,7 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from csms.domain.models import ChargePoint
-from csms.store.protocols import BatchItem, HeartbeatSeen, StationFieldsChanged, Store
+from csms.domain.ports import BatchItem, HeartbeatSeen, StationFieldsChanged, Store
 from csms.store.writer import BatchedWriter
 
 T = datetime(2024, 5, 1, tzinfo=UTC)

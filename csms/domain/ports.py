@@ -1,10 +1,11 @@
-"""Narrow store interfaces, one per aggregate, composed into `Store` (style practice 5).
+"""The domain's ports: what it needs from outside, declared here so that dependencies point inward.
 
-A caller asks for the narrowest protocol it needs. Two implementations exist: `csms.store.sql.SqlStore`
-(SQLAlchemy async: SQLite or PostgreSQL) and `csms.store.memory.MemoryStore` (tests). Writes a station waits
-on (boot, transaction start/stop, authorization data) are direct calls here; frequent writes (heartbeats,
-status, meter values, the frame log) are `BatchItem`s handed to `csms.store.writer.BatchedWriter`, which
-calls `apply_batch` with many of them in one database transaction.
+Narrow store interfaces, one per aggregate, composed into `Store` (style practice 5), and `WriteQueue`, the
+queue of frequent writes. A caller asks for the narrowest protocol it needs. The store implementations live
+in `csms.store` (SQLAlchemy async: SQLite or PostgreSQL). Writes a station waits on (boot, transaction
+start/stop, authorization data) are direct calls here; frequent writes (heartbeats, status, meter values, the
+frame log) are `BatchItem`s put on a `WriteQueue` (`csms.store.writer.BatchedWriter`), which calls
+`apply_batch` with many of them in one database transaction.
 """
 
 from __future__ import annotations
@@ -88,6 +89,23 @@ BatchItem = (
     | TransactionEventSeen
     | FrameRecord
 )
+
+
+class WriteQueue(Protocol):
+    """Frequent writes, committed in batches (ADR 0003); implemented by `csms.store.writer.BatchedWriter`."""
+
+    @property
+    def pending(self) -> int:
+        """Items put but not yet committed (or dropped)."""
+        ...
+
+    def put(self, item: BatchItem) -> None:
+        """Queue `item` for the next batch and return at once; raises once the queue is stopping."""
+        ...
+
+    async def sync(self) -> None:
+        """Return once every item put before this call is committed (read-your-writes)."""
+        ...
 
 
 class StationStore(Protocol):

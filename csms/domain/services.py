@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 
 from csms.config import Config
 from csms.domain.clock import Clock, utcnow
+from csms.domain.ports import Store, WriteQueue
 from csms.domain.registry import ConnectionRegistry
 from csms.domain.secrets import SecretVerifier
-from csms.store.protocols import Store
-from csms.store.writer import BatchedWriter
 
 
 @dataclass(slots=True)
@@ -21,7 +20,7 @@ class Services:
 
     config: Config
     store: Store
-    writer: BatchedWriter
+    writer: WriteQueue
     registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     verifier: SecretVerifier = field(default_factory=SecretVerifier)
     clock: Clock = utcnow
