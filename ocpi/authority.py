@@ -41,7 +41,8 @@ from urllib.parse import quote
 
 import structlog
 
-from csms.domain.models import AuthorizationResult, AuthorizationStatus, Transaction
+from csms.domain.events import Order, TransactionStarted
+from csms.domain.models import AuthorizationResult, AuthorizationStatus
 from ocpi.client import PartnerUnreachable, endpoint
 from ocpi.context import OcpiContext
 from ocpi.models import PartnerStatus, PartnerToken, SessionLink
@@ -224,12 +225,13 @@ class PartnerTokenAuthority:
             return None
         return grant.authorization_reference
 
-    # -- TransactionListener ---------------------------------------------------------------------------
+    # -- domain events -----------------------------------------------------------------------------------
 
-    async def transaction_started(self, tx: Transaction) -> None:
+    async def on_transaction_started(self, event: TransactionStarted) -> None:
         """Save the SessionLink of a transaction started with a partner token (unless one exists): the
         partner, the CdrToken, and AUTH_REQUEST with the eMSP's authorization_reference after a real-time
         authorization, WHITELIST otherwise."""
+        tx = event.transaction
         if tx.id_token is None:
             return
         grant = self._grants.pop(tx.id_token, None)
@@ -259,14 +261,11 @@ class PartnerTokenAuthority:
             auth_method=link.auth_method,
         )
 
-    async def transaction_stopped(self, tx: Transaction) -> None:
-        """Nothing to do: the link was made at the start."""
-
 
 def install(ctx: OcpiContext) -> PartnerTokenAuthority:
     """Create the authority once per context and plug it into the domain: consulted (after the CSMS's own
-    tokens) by `ctx.domain.authorization`, and told about transaction starts (inserted first among the
-    transaction listeners, so the SessionLink exists before any session push reads it).
+    tokens and after START_SESSION tokens) by `ctx.domain.authorization`, and subscribed to transaction
+    starts at `Order.AUTHORITY`, so the SessionLink exists before the CDR writer and the push feeder read it.
 
     Calling it again returns the installed authority.
     """
@@ -275,6 +274,6 @@ def install(ctx: OcpiContext) -> PartnerTokenAuthority:
         return existing
     authority = PartnerTokenAuthority(ctx)
     ctx.extras[EXTRAS_KEY] = authority
-    ctx.domain.authorization.authorities.append(authority)
-    ctx.domain.transactions.listeners.insert(0, authority)
+    ctx.domain.authorization.add_authority(authority, order=Order.AUTHORITY)
+    ctx.domain.events.subscribe(TransactionStarted, authority.on_transaction_started, order=Order.AUTHORITY)
     return authority

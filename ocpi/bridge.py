@@ -34,23 +34,21 @@ class OcpiBridge:
         Order matters: the authority and the command runner create SessionLinks before the CDR writer and
         the push feeder read them (each `install` puts itself where it must). Call inside the event loop.
         """
-        config = domain.services.config
+        config = domain.config
         session = aiohttp.ClientSession()
         ctx = OcpiContext(
             domain=domain,
-            store=SqlOcpiStore(engine, clock=domain.services.clock),
+            store=SqlOcpiStore(engine, clock=domain.clock),
             config=config.ocpi,
             base_url=public_base_url(config),
             client=PartnerClient(session, config.ocpi),
-            clock=domain.services.clock,
+            clock=domain.clock,
         )
         authority.install(ctx)
         commands.install(ctx)
         cdrs.install(ctx)
         outbox = push.install(ctx)
         ctx.outbox = outbox
-        if outbox.feeder is not None:
-            domain.services.registry.listeners.append(outbox.feeder.station_changed)
         return cls(ctx, session, outbox)
 
     def app(self) -> web.Application:
@@ -59,7 +57,7 @@ class OcpiBridge:
 
     async def start(self, http_port: int) -> None:
         """Learn the bound HTTP port (for URLs we give partners) and start delivering pushes."""
-        config = self.ctx.domain.services.config
+        config = self.ctx.domain.config
         if not config.ocpi.public_url:
             self.ctx.base_url = public_base_url(replace(config, http=replace(config.http, port=http_port)))
         await self.outbox.start()

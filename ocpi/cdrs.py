@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from csms.domain.events import Order, TransactionStarted, TransactionStopped
 from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.ports import AlreadyExists
 from csms.domain.pricing import decimal_number
@@ -159,19 +160,21 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
 
 
 class CdrWriter:
-    """A `TransactionListener`: pins each session's tariff when it starts and creates the CDR of every
-    transaction that stops, in a background task (see the module docstring)."""
+    """Subscribed to transaction starts and stops: pins each session's tariff when it starts and creates
+    the CDR of every transaction that stops, in a background task (see the module docstring)."""
 
     def __init__(self, ctx: OcpiContext) -> None:
         self._ctx = ctx
         self._tasks: dict[int, asyncio.Task[Cdr | None]] = {}  # transaction pk -> its CDR being made
 
-    async def transaction_started(self, tx: Transaction) -> None:
+    async def on_transaction_started(self, event: TransactionStarted) -> None:
         """Pin the tariff the session is priced with (OCPI: frozen as of session start)."""
-        await pin_tariff(self._ctx, tx)
+        await pin_tariff(self._ctx, event.transaction)
 
-    async def transaction_stopped(self, tx: Transaction) -> None:
-        """Schedule the CDR of `tx` and return at once: the station's stop is never held up by pricing."""
+    async def on_transaction_stopped(self, event: TransactionStopped) -> None:
+        """Schedule the CDR of the transaction and return at once: the station's stop is never held up by
+        pricing."""
+        tx = event.transaction
         if tx.id in self._tasks:
             return  # a repeated stop: its CDR is being made
         task = asyncio.create_task(self._create(tx), name=f"ocpi-cdr-{tx.id}")
@@ -229,15 +232,16 @@ async def settle(ctx: OcpiContext) -> None:
 
 
 def install(ctx: OcpiContext) -> CdrWriter:
-    """Register the `CdrWriter` among the domain's transaction listeners (once per context; calling it
-    again returns the installed writer). Call at start-up, after the SessionLink makers (authority,
-    commands: they insert themselves first among the listeners) so the tariff pin updates their links."""
+    """Subscribe the `CdrWriter` to transaction starts and stops (once per context; calling it again returns
+    the installed writer). It runs at `Order.RECORD`, after the SessionLink makers (authority, commands),
+    so the tariff pin updates their links."""
     existing = writer_of(ctx)
     if existing is not None:
         return existing
     writer = CdrWriter(ctx)
     ctx.extras[EXTRAS_KEY] = writer
-    ctx.domain.transactions.listeners.append(writer)
+    ctx.domain.events.subscribe(TransactionStarted, writer.on_transaction_started, order=Order.RECORD)
+    ctx.domain.events.subscribe(TransactionStopped, writer.on_transaction_stopped, order=Order.RECORD)
     return writer
 
 

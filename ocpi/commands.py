@@ -47,13 +47,14 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
 from aiohttp import web
 
 from csms.domain.commands import CommandResult, Outcome, UnlockConnector
+from csms.domain.events import Order, TransactionStarted
 from csms.domain.models import (
     AuthorizationResult,
     AuthorizationStatus,
@@ -93,10 +94,6 @@ UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR"
 COMMANDS = (START_SESSION, STOP_SESSION, RESERVE_NOW, CANCEL_RESERVATION, UNLOCK_CONNECTOR)
 
 RESULT_MARGIN = 5  # seconds added to [ocpp] call_timeout in CommandResponse.timeout
-
-# How long a START_SESSION's token is vouched for and its transaction awaited (the domain's remote start
-# window: the driver still has to plug in).
-START_WINDOW = timedelta(minutes=5)
 
 # OCPP 1.6 idTag / parentIdTag are CiString20; OCPI token uids may have 36 characters.
 OCPP16_ID_TAG_LENGTH = 20
@@ -234,16 +231,15 @@ class _Answer(Exception):
 
 @dataclass(slots=True)
 class _PendingStart:
-    """A START_SESSION whose transaction has not started yet."""
+    """A START_SESSION whose transaction has not started yet; the domain's remote-start correlator gives
+    that transaction `remote_start_id` (and says how long it is awaited)."""
 
+    remote_start_id: int
     partner_id: int
     charge_point_id: str
     uid: str
-    evse_id: int | None
     cdr_token: dict[str, Any]
     authorization_reference: str | None
-    until: datetime
-    remote_start_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -281,7 +277,7 @@ class CommandRunner:
     def __init__(self, ctx: OcpiContext) -> None:
         self._ctx = ctx
         self._tasks: set[asyncio.Task[None]] = set()
-        self._starts: list[_PendingStart] = []
+        self._starts: dict[int, _PendingStart] = {}  # by remote_start_id
         self._watched: dict[int, _Watched] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._closed = False
@@ -371,34 +367,25 @@ class CommandRunner:
 
     # -- START_SESSION bookkeeping -----------------------------------------------------------------------
 
-    def _live_starts(self) -> list[_PendingStart]:
-        now = self._ctx.clock()
-        self._starts = [p for p in self._starts if p.until > now]
-        return self._starts
-
     def vouches_for(self, uid: str) -> bool:
         """Whether a START_SESSION with token `uid` is waiting for its transaction."""
-        return any(p.uid == uid for p in self._live_starts())
+        correlator = self._ctx.domain.remote_starts
+        for rid, p in list(self._starts.items()):
+            if not correlator.is_pending(p.charge_point_id, rid):
+                del self._starts[rid]  # its window passed, or it was refused
+        return any(p.uid == uid for p in self._starts.values())
 
-    def _match(self, tx: Transaction) -> _PendingStart | None:
-        starts = self._live_starts()
-        if tx.remote_start_id is not None:
-            for p in starts:
-                if p.remote_start_id == tx.remote_start_id and p.charge_point_id == tx.charge_point_id:
-                    return p
-        for p in starts:
-            if (
-                p.charge_point_id == tx.charge_point_id
-                and p.uid == tx.id_token
-                and p.evse_id in (None, 0, tx.evse_id)
-                and (p.remote_start_id is None or tx.remote_start_id in (None, p.remote_start_id))
-            ):
-                return p
-        return None
+    def _match(self, event: TransactionStarted) -> _PendingStart | None:
+        # The domain's correlator has said which remote start the transaction answers.
+        if event.remote_start_id is None:
+            return None
+        pending = self._starts.get(event.remote_start_id)
+        if pending is None or pending.charge_point_id != event.transaction.charge_point_id:
+            return None
+        return pending
 
     async def _link_start(self, pending: _PendingStart, tx: Transaction) -> None:
-        if pending in self._starts:
-            self._starts.remove(pending)
+        self._starts.pop(pending.remote_start_id, None)
         link = SessionLink(
             session_id=str(tx.id),
             partner_id=pending.partner_id,
@@ -412,15 +399,13 @@ class CommandRunner:
         await self._ctx.store.save_session_link(link)
         log.info("ocpi_session_linked", transaction_pk=tx.id, partner_id=pending.partner_id)
 
-    async def transaction_started(self, tx: Transaction) -> None:
-        """Link a transaction that follows a START_SESSION to it (SessionLink COMMAND, overwriting a
-        WHITELIST link the partner-token authority may have made: the command is the latest authorization)."""
-        pending = self._match(tx)
+    async def on_transaction_started(self, event: TransactionStarted) -> None:
+        """Link a transaction that follows a START_SESSION to it (SessionLink COMMAND; runs before the
+        partner-token authority, which then leaves the link alone: the command is the latest
+        authorization)."""
+        pending = self._match(event)
         if pending is not None:
-            await self._link_start(pending, tx)
-
-    async def transaction_stopped(self, tx: Transaction) -> None:
-        """Nothing to do."""
+            await self._link_start(pending, event.transaction)
 
     # -- RESERVE_NOW bookkeeping -------------------------------------------------------------------------
 
@@ -450,7 +435,7 @@ class CommandRunner:
         return self._watched.pop(reservation_id, None)
 
     async def _watch_loop(self) -> None:
-        interval = self._ctx.domain.services.config.ocpp.reservation_check_interval
+        interval = self._ctx.domain.config.ocpp.reservation_check_interval
         try:
             while self._watched:
                 await asyncio.sleep(interval)
@@ -465,7 +450,7 @@ class CommandRunner:
         """For each watched reservation that ended: PATCH its Session to COMPLETED and, when it expired or
         was cancelled (by the operator, or removed by the station), POST CANCELED_RESERVATION; then stop
         watching it."""
-        store = self._ctx.domain.services.store
+        store = self._ctx.domain.store
         for rid, watched in list(self._watched.items()):
             reservation = await store.get_reservation(rid)
             if reservation is not None and reservation.status is ReservationStatus.ACTIVE:
@@ -496,7 +481,7 @@ class CommandRunner:
         (`ocpi.push.push_reservation_session`: PUT while active, COMPLETED PATCH once ended; `only_ended`:
         nothing while it is active). A failure is logged, never raised into the command."""
         try:
-            reservation = await self._ctx.domain.services.store.get_reservation(reservation_id)
+            reservation = await self._ctx.domain.store.get_reservation(reservation_id)
             if reservation is None or (only_ended and reservation.status is ReservationStatus.ACTIVE):
                 return
             await push.push_reservation_session(self._ctx, reservation, partner_id)
@@ -551,16 +536,15 @@ class CommandRunner:
         except ReservationError as exc:
             return RESERVATION_RESULTS.get(exc.code, "REJECTED"), exc.message
         pending = _PendingStart(
+            remote_start_id=domain.remote_starts.new_id(),
             partner_id=partner.id,
             charge_point_id=charge_point_id,
             uid=uid,
-            evse_id=evse_id,
             cdr_token=cdr_token(token),
             authorization_reference=body.get("authorization_reference"),
-            until=self._ctx.clock() + START_WINDOW,
         )
         # Registered before the call: the station may report the transaction before its answer arrives.
-        self._starts.append(pending)
+        self._starts[pending.remote_start_id] = pending
         try:
             started = await domain.sessions.start(
                 charge_point_id,
@@ -568,17 +552,15 @@ class CommandRunner:
                 evse_id=evse_id,
                 id_token_type=ocpp_token_type(token["type"]),
                 group_id_token=group,
+                remote_start_id=pending.remote_start_id,
             )
         except BaseException:
-            if pending in self._starts:
-                self._starts.remove(pending)
+            self._starts.pop(pending.remote_start_id, None)
             raise
         if not started.result.accepted:
-            if pending in self._starts:
-                self._starts.remove(pending)
+            self._starts.pop(pending.remote_start_id, None)
             return result_of(started.result)
-        pending.remote_start_id = started.remote_start_id
-        if started.transaction is not None and pending in self._starts:
+        if started.transaction is not None and pending.remote_start_id in self._starts:
             await self._link_start(pending, started.transaction)
         return "ACCEPTED", None
 
@@ -643,7 +625,7 @@ class CommandRunner:
         """CANCEL_RESERVATION: find the partner's reservation by its reservation_id and cancel it at the
         station. Unknown, already ended, or unknown to the station → UNKNOWN_RESERVATION."""
         domain = self._ctx.domain
-        reservation = await domain.services.store.find_reservation_by_external_id(
+        reservation = await domain.store.find_reservation_by_external_id(
             owner_of(partner), external_id
         )
         if reservation is None or reservation.status is not ReservationStatus.ACTIVE:
@@ -681,15 +663,16 @@ def owner_of(partner: Partner) -> str:
 
 def install(ctx: OcpiContext) -> CommandRunner:
     """Create the CommandRunner once per context and plug it into the domain: first among the token
-    authorities (vouching for START_SESSION tokens) and the transaction listeners (the SessionLink exists
-    before a session push reads it). Calling it again returns the installed runner."""
+    authorities (vouching for START_SESSION tokens) and first among the subscribers to transaction starts
+    (`Order.COMMAND`: the SessionLink exists before a session push reads it). Calling it again returns the
+    installed runner."""
     existing = ctx.extras.get(EXTRAS_KEY)
     if isinstance(existing, CommandRunner):
         return existing
     runner = CommandRunner(ctx)
     ctx.extras[EXTRAS_KEY] = runner
-    ctx.domain.authorization.authorities.insert(0, runner.token_authority)
-    ctx.domain.transactions.listeners.insert(0, runner)
+    ctx.domain.authorization.add_authority(runner.token_authority, order=Order.COMMAND)
+    ctx.domain.events.subscribe(TransactionStarted, runner.on_transaction_started, order=Order.COMMAND)
     return runner
 
 
@@ -704,7 +687,7 @@ async def shutdown(ctx: OcpiContext) -> None:
 
 
 def _timeout(ctx: OcpiContext, command: str) -> int:
-    call = ctx.domain.services.config.ocpp.call_timeout
+    call = ctx.domain.config.ocpp.call_timeout
     calls = 2 if command == RESERVE_NOW else 1
     return math.ceil(call * calls) + RESULT_MARGIN
 
@@ -732,7 +715,7 @@ async def _session_of(ctx: OcpiContext, partner: Partner, session_id: str) -> Tr
     unknown = _Answer("UNKNOWN_SESSION", f"unknown session {session_id}")
     if not session_id.isascii() or not session_id.isdigit() or len(session_id) > 18:
         raise unknown
-    tx = await ctx.domain.services.store.get_transaction(int(session_id))
+    tx = await ctx.domain.store.get_transaction(int(session_id))
     if tx is None:
         raise unknown
     link = await ctx.store.get_session_link(str(tx.id))

@@ -163,8 +163,8 @@ class _Station:
 
 
 async def _station(ctx: OcpiContext, charge_point_id: str, *, with_details: bool = True) -> _Station:
-    store = ctx.domain.services.store
-    live = ctx.domain.services.registry.get(charge_point_id)
+    store = ctx.domain.store
+    live = ctx.domain.registry.get(charge_point_id)
     evses: dict[int, _EvseParts] = {}
     station_row: Connector | None = None
     for row in await store.list_connectors(charge_point_id):

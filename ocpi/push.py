@@ -3,11 +3,11 @@ CDR POST to every partner with the receiver endpoint).
 
 Two halves, so that a slow or dead partner never slows the OCPP side:
 
-- `PushFeeder` listens to the domain. Its listeners are synchronous or only queue (the hot path never
-  waits on OCPI); one background task turns what they noted into OCPI objects — EVSE status changes every
-  ~1 s, coalesced meter updates at most once per session every ~2 s, transaction starts and stops at once
-  — and stores each push as an `OutboxEntry` with `Outbox.enqueue`. Reservation sessions (RESERVE_NOW) are
-  pushed by the command runner, which knows when they begin and end (`push_reservation_session`).
+- `PushFeeder` subscribes to the domain's events. Its handlers are synchronous or only queue (the hot path
+  never waits on OCPI); one background task turns what they noted into OCPI objects — EVSE status changes
+  every ~1 s, coalesced meter updates at most once per session every ~2 s, transaction starts and stops at
+  once — and stores each push as an `OutboxEntry` with `Outbox.enqueue`. Reservation sessions (RESERVE_NOW)
+  are pushed by the command runner, which knows when they begin and end (`push_reservation_session`).
 - `Outbox` stores entries (the database is the queue: nothing is lost on a restart) and a background
   worker delivers due entries through `ctx.client`, one task per partner (partners never block each
   other), in order per (partner, object_key): `OcpiStore.due_outbox` returns only the oldest pending
@@ -32,7 +32,15 @@ from typing import Any
 
 import structlog
 
-from csms.domain.models import Reservation, StatusChange, Transaction
+from csms.domain.events import (
+    ConnectorStatusChanged,
+    Order,
+    StationConnectionChanged,
+    TransactionMeterAdvanced,
+    TransactionStarted,
+    TransactionStopped,
+)
+from csms.domain.models import Reservation, Transaction
 from ocpi import cdrs, locations, partners, sessions
 from ocpi.client import PartnerResponse, PartnerUnreachable
 from ocpi.context import OcpiContext
@@ -440,9 +448,10 @@ def _closed_periods(session: dict[str, Any]) -> list[Any]:
 
 
 class PushFeeder:
-    """Turns domain events into outbox entries; registered as domain listeners by `install`.
+    """Turns domain events into outbox entries; subscribed to the domain's events by `install`.
 
-    The listeners (`status_changed`, `meter_changed`, `transaction_started`, `transaction_stopped`)
+    The handlers (`on_status_changed`, `on_connection_changed`, `on_meter_advanced`,
+    `on_transaction_started`, `on_transaction_stopped`)
     only note what happened; the feeder's task builds the OCPI objects and enqueues the pushes in the
     order the events happened. `flush()` does one round at once (tests; `stop()`).
     """
@@ -469,29 +478,30 @@ class PushFeeder:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
-    # -- listeners (hot path: note and return) -----------------------------------------------------
+    # -- event handlers (hot path: note and return) -----------------------------------------------------
 
-    def status_changed(self, change: StatusChange) -> None:
+    def on_status_changed(self, event: ConnectorStatusChanged) -> None:
         """Note a connector status change; its EVSE's OCPI status is pushed within ~1 s if it changed."""
-        self._status_pending.add((change.charge_point_id, change.evse_id))
+        self._status_pending.add((event.change.charge_point_id, event.change.evse_id))
 
-    def station_changed(self, charge_point_id: str) -> None:
+    def on_connection_changed(self, event: StationConnectionChanged) -> None:
         """Note that every EVSE of a station may have changed (connected or disconnected: offline is
-        UNKNOWN); for a connection listener, once the domain offers one."""
-        self._status_pending.add((charge_point_id, 0))
+        UNKNOWN)."""
+        self._status_pending.add((event.charge_point_id, 0))
 
-    def meter_changed(self, tx: Transaction) -> None:
+    def on_meter_advanced(self, event: TransactionMeterAdvanced) -> None:
         """Note that a running transaction's energy advanced; coalesced into one Session PATCH per
         session every ~2 s."""
-        self._dirty[tx.id] = tx
+        self._dirty[event.transaction.id] = event.transaction
 
-    async def transaction_started(self, tx: Transaction) -> None:
+    async def on_transaction_started(self, event: TransactionStarted) -> None:
         """Queue the Session PUT (done by the feeder's task, never on the station's time)."""
-        self._events.append(("started", tx))
+        self._events.append(("started", event.transaction))
         self._kick.set()
 
-    async def transaction_stopped(self, tx: Transaction) -> None:
+    async def on_transaction_stopped(self, event: TransactionStopped) -> None:
         """Queue the Session PATCH (COMPLETED) and the CDR POST."""
+        tx = event.transaction
         self._dirty.pop(tx.id, None)
         self._events.append(("stopped", tx))
         self._kick.set()
@@ -517,6 +527,9 @@ class PushFeeder:
     async def flush(self, *, statuses: bool = True, meters: bool = True) -> None:
         """Enqueue now: transaction events in order, then (optionally) EVSE statuses and meter updates."""
         async with self._lock:
+            if (statuses and self._status_pending) or (meters and self._dirty):
+                # Statuses and samples are batched: read them only once committed (read-your-writes).
+                await self._ctx.domain.writes.sync()
             while self._events:
                 kind, tx = self._events.popleft()
                 await self._guarded(self._on_started if kind == "started" else self._on_stopped, tx)
@@ -670,12 +683,13 @@ def _session_suffix(session: dict[str, Any]) -> str:
 
 
 def install(ctx: OcpiContext, **feeder_options: Any) -> Outbox:
-    """Create the outbox and its feeder, set `ctx.outbox`, and register the feeder's domain listeners.
+    """Create the outbox and its feeder, set `ctx.outbox`, and subscribe the feeder to the domain's events
+    (at `Order.PUBLISH`: after the session links and the tariff pin it reads).
 
     Call `await outbox.start()` once `ctx.client` is set (the app's cleanup_ctx) and `await
     outbox.stop()` on shutdown, before the database closes. Until started, events are only noted.
 
-    Calling it again returns the installed outbox (listeners are registered once).
+    Calling it again returns the installed outbox (subscribed once).
 
     Args:
         feeder_options: `status_interval` / `meter_interval` of `PushFeeder`.
@@ -686,7 +700,10 @@ def install(ctx: OcpiContext, **feeder_options: Any) -> Outbox:
     feeder = PushFeeder(ctx, outbox, **feeder_options)
     outbox.feeder = feeder
     ctx.outbox = outbox
-    ctx.domain.stations.status_listeners.append(feeder.status_changed)
-    ctx.domain.transactions.meter_listeners.append(feeder.meter_changed)
-    ctx.domain.transactions.listeners.append(feeder)
+    events = ctx.domain.events
+    events.subscribe_hot(ConnectorStatusChanged, feeder.on_status_changed, order=Order.PUBLISH)
+    events.subscribe_hot(StationConnectionChanged, feeder.on_connection_changed, order=Order.PUBLISH)
+    events.subscribe_hot(TransactionMeterAdvanced, feeder.on_meter_advanced, order=Order.PUBLISH)
+    events.subscribe(TransactionStarted, feeder.on_transaction_started, order=Order.PUBLISH)
+    events.subscribe(TransactionStopped, feeder.on_transaction_stopped, order=Order.PUBLISH)
     return outbox

@@ -309,7 +309,7 @@ async def price_transaction(
     stored, parsed = found
     samples: list[MeterSample] = []
     if uses_energy_profile(parsed):
-        samples = await ctx.domain.services.store.list_meter_samples(tx.id)
+        samples = await ctx.domain.store.list_meter_samples(tx.id)
     zone = zone_of(location)
     cost = await asyncio.to_thread(_price_in_worker, parsed, start, end, energy, meter_start, samples, zone)
     return Priced(cost, stored, stored.currency or ctx.config.currency)
@@ -398,7 +398,7 @@ async def _reservation_session(
         evse_uid = (await ctx.store.evse_uid(reservation.charge_point_id, reservation.evse_id)).uid
         connectors = [
             c.connector_id
-            for c in await ctx.domain.services.store.list_connectors(reservation.charge_point_id)
+            for c in await ctx.domain.store.list_connectors(reservation.charge_point_id)
             if c.evse_id == reservation.evse_id and c.connector_id > 0
         ]
         connector_id = str(min(connectors, default=1))
@@ -459,7 +459,7 @@ async def _reservation_sessions(
 ) -> list[dict[str, Any]]:
     """Reservation sessions (reservations made through OCPI, whatever their status: RESERVATION while
     active, COMPLETED once ended) changed in the window, oldest change first (then by id)."""
-    store = ctx.domain.services.store
+    store = ctx.domain.store
     found: list[tuple[datetime, str, dict[str, Any]]] = []
     cursor: str | None = None
     while True:
@@ -485,7 +485,7 @@ async def handle_list(request: web.Request) -> web.Response:
     limit = ctx.config.max_page_limit
     params = pagination(request, limit, date_from_required=True)
     stations = await published_charge_points(ctx)
-    txs, tx_total = await ctx.domain.services.store.list_transactions_updated(
+    txs, tx_total = await ctx.domain.store.list_transactions_updated(
         date_from=params.date_from,
         date_to=params.date_to,
         offset=params.offset,

@@ -23,8 +23,19 @@ class AuthorizationService:
         self._tokens = tokens
         self._clock = clock
         self._unknown = AuthorizationStatus(unknown_status)
-        # Consulted in order for tokens the store does not know (set by the OCPI bridge).
-        self.authorities: list[TokenAuthority] = []
+        # Consulted in `order` for tokens the store does not know (added by the OCPI bridge).
+        self._authorities: list[tuple[int, int, TokenAuthority]] = []
+
+    def add_authority(self, authority: TokenAuthority, *, order: int) -> None:
+        """Consult `authority` for tokens the store does not know, before those with a higher `order`
+        (`csms.domain.events.Order`: a token vouched for by a command before a partner's token list)."""
+        self._authorities.append((order, len(self._authorities), authority))
+        self._authorities.sort(key=lambda entry: entry[:2])
+
+    @property
+    def authorities(self) -> list[TokenAuthority]:
+        """The token authorities in the order they are consulted."""
+        return [authority for _, _, authority in self._authorities]
 
     async def authorize(self, id_token: str) -> AuthorizationResult:
         """The verdict for `id_token`.
@@ -36,7 +47,7 @@ class AuthorizationService:
         """
         token = await self._tokens.get_id_token(id_token)
         if token is None:
-            for authority in self.authorities:
+            for _, _, authority in self._authorities:
                 result = await authority.authorize(id_token)
                 if result is not None:
                     return result

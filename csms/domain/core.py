@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from csms.config import Config
 from csms.domain.authorization import AuthorizationService
+from csms.domain.clock import Clock
 from csms.domain.commands import CommandService, RegistryGateway
 from csms.domain.device_model import DeviceModelService
+from csms.domain.events import EventBus, Order, TransactionStarted
+from csms.domain.ports import Store, WriteQueue
+from csms.domain.registry import ConnectionRegistry
+from csms.domain.remote_start import RemoteStartCorrelator
 from csms.domain.reservations import ReservationService
 from csms.domain.services import Services
 from csms.domain.sessions import SessionControl
@@ -17,9 +23,20 @@ from csms.domain.transactions import TransactionService
 @dataclass(slots=True)
 class Domain:
     """Stations, authorization, transactions, commands and reservations, sharing one store, writer,
-    registry and clock. `reservations` runs a background expiry task: the app starts and stops it."""
+    registry, clock and event bus. `reservations` runs a background expiry task: the app starts and stops it.
+
+    Edges subscribe to `events` (csms.domain.events), read through `store` (the domain's ports; call
+    `writes.sync()` first to read what was only queued), and ask `registry` who is connected.
+    """
 
     services: Services
+    config: Config
+    clock: Clock
+    store: Store
+    writes: WriteQueue
+    registry: ConnectionRegistry
+    events: EventBus
+    remote_starts: RemoteStartCorrelator
     stations: StationService
     authorization: AuthorizationService
     transactions: TransactionService
@@ -32,8 +49,12 @@ class Domain:
     def build(cls, services: Services) -> Domain:
         """Wire the services from the shared objects (no I/O happens here)."""
         cfg = services.config.ocpp
+        events = services.events
+        remote_starts = RemoteStartCorrelator(services.clock)
         authorization = AuthorizationService(services.store, services.clock, cfg.unknown_id_tokens)
-        transactions = TransactionService(services.store, services.writer, authorization, services.clock)
+        transactions = TransactionService(
+            services.store, services.writer, authorization, services.clock, events, remote_starts
+        )
         commands = CommandService(RegistryGateway(services.registry))
         reservations = ReservationService(
             services.store,
@@ -43,15 +64,29 @@ class Domain:
             tokens=services.store,
             authorize=authorization.authorize,
         )
-        # Told about every transaction start, so a start with a reservation id marks the reservation used.
-        transactions.listeners.append(reservations)
+
+        async def mark_reservation_used(event: TransactionStarted) -> None:
+            # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
+            await reservations.transaction_started(event.transaction)
+
+        events.subscribe(TransactionStarted, mark_reservation_used, order=Order.DOMAIN)
+        stations = StationService(
+            services.store, services.writer, services.verifier, cfg, services.clock, events
+        )
         return cls(
             services=services,
-            stations=StationService(services.store, services.writer, services.verifier, cfg, services.clock),
+            config=services.config,
+            clock=services.clock,
+            store=services.store,
+            writes=services.writer,
+            registry=services.registry,
+            events=events,
+            remote_starts=remote_starts,
+            stations=stations,
             authorization=authorization,
             transactions=transactions,
             commands=commands,
-            sessions=SessionControl(commands, transactions, services.clock),
+            sessions=SessionControl(commands, transactions, remote_starts),
             reservations=reservations,
             device_model=DeviceModelService(services.store, services.clock),
         )

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from csms.domain.events import EventBus, StationConnectionChanged
+
 
 @dataclass(slots=True, eq=False)
 class LiveConnection:
@@ -30,31 +32,26 @@ class LiveConnection:
 
 
 class ConnectionRegistry:
-    """Live connections by charge point id."""
+    """Live connections by charge point id; emits `StationConnectionChanged` when a charge point comes
+    online or goes offline (the OCPI bridge pushes its EVSEs as UNKNOWN while it is offline)."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: EventBus) -> None:
         self._by_id: dict[str, LiveConnection] = {}
-        # Told (synchronously; they must only note the fact) when a charge point comes online or goes
-        # offline: the OCPI bridge pushes its EVSEs as UNKNOWN while it is offline.
-        self.listeners: list[Callable[[str], None]] = []
-
-    def _notify(self, charge_point_id: str) -> None:
-        for listener in self.listeners:
-            listener(charge_point_id)
+        self._events = events
 
     def register(self, connection: LiveConnection) -> LiveConnection | None:
         """Make `connection` the current one for its id; returns the replaced one, which the caller closes."""
         previous = self._by_id.get(connection.charge_point_id)
         self._by_id[connection.charge_point_id] = connection
         if previous is None:
-            self._notify(connection.charge_point_id)
+            self._events.emit(StationConnectionChanged(connection.charge_point_id, online=True))
         return previous
 
     def unregister(self, connection: LiveConnection) -> None:
         """Forget `connection` unless a newer one already replaced it."""
         if self._by_id.get(connection.charge_point_id) is connection:
             del self._by_id[connection.charge_point_id]
-            self._notify(connection.charge_point_id)
+            self._events.emit(StationConnectionChanged(connection.charge_point_id, online=False))
 
     def get(self, charge_point_id: str) -> LiveConnection | None:
         """The current connection of that charge point, or None when it is offline."""

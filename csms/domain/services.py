@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from csms.config import Config
 from csms.domain.clock import Clock, utcnow
+from csms.domain.events import EventBus
 from csms.domain.ports import Store, WriteQueue
 from csms.domain.registry import ConnectionRegistry
 from csms.domain.secrets import SecretVerifier
@@ -21,6 +22,10 @@ class Services:
     config: Config
     store: Store
     writer: WriteQueue
-    registry: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     verifier: SecretVerifier = field(default_factory=SecretVerifier)
     clock: Clock = utcnow
+    events: EventBus = field(default_factory=EventBus)
+    registry: ConnectionRegistry = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.registry = ConnectionRegistry(self.events)

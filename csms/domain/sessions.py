@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
-from csms.domain.clock import Clock
 from csms.domain.commands import CommandResult, CommandService, Outcome, StartSession, StopSession
 from csms.domain.models import Transaction, TransactionStatus
-from csms.domain.transactions import PendingRemoteStart, TransactionService
-
-# How long a 1.6 StartTransaction may follow an accepted RemoteStartTransaction and still be matched to it
-# (the driver still has to plug in: OCPP 1.6 ConnectionTimeOut is typically 30-120 s).
-REMOTE_START_WINDOW = timedelta(minutes=5)
+from csms.domain.remote_start import RemoteStartCorrelator
+from csms.domain.transactions import TransactionService
 
 
 @dataclass(slots=True)
@@ -29,10 +23,12 @@ class RemoteStart:
 class SessionControl:
     """Starts and stops sessions on stations through the command service."""
 
-    def __init__(self, commands: CommandService, transactions: TransactionService, clock: Clock) -> None:
+    def __init__(
+        self, commands: CommandService, transactions: TransactionService, remote_starts: RemoteStartCorrelator
+    ) -> None:
         self._commands = commands
         self._transactions = transactions
-        self._clock = clock
+        self._remote_starts = remote_starts
 
     async def start(
         self,
@@ -42,13 +38,17 @@ class SessionControl:
         evse_id: int | None = None,
         id_token_type: str = "Central",
         group_id_token: str | None = None,
+        remote_start_id: int | None = None,
     ) -> RemoteStart:
         """Ask the station to start charging for `id_token`.
 
         The transaction follows later (Accepted means the station will try, not that it started): find it
-        by `remote_start_id` (sessions carry it once the station reports the start).
+        by `remote_start_id` (the transaction carries it once the station reports the start). A caller that
+        must recognise the transaction as it starts (OCPI START_SESSION) allocates the id first with
+        `RemoteStartCorrelator.new_id` and passes it here.
         """
-        remote_start_id = secrets.randbelow(2**31 - 2) + 1
+        if remote_start_id is None:
+            remote_start_id = self._remote_starts.new_id()
         command = StartSession(
             id_token=id_token,
             remote_start_id=remote_start_id,
@@ -57,12 +57,11 @@ class SessionControl:
             group_id_token=group_id_token,
         )
         # Registered before sending: the station may start the transaction before its answer arrives.
-        pending = PendingRemoteStart(remote_start_id, id_token, evse_id, self._clock() + REMOTE_START_WINDOW)
-        self._transactions.expect_remote_start(charge_point_id, pending)
+        self._remote_starts.expect(charge_point_id, remote_start_id, id_token, evse_id)
         result = await self._commands.send(charge_point_id, command)
         if not result.accepted and result.outcome not in (Outcome.TIMEOUT, Outcome.DISCONNECTED):
             # A definite no: nothing will start. (After a timeout the station may still start it.)
-            self._transactions.forget_remote_start(charge_point_id, remote_start_id)
+            self._remote_starts.forget(charge_point_id, remote_start_id)
         tx = None
         ocpp_tx_id = result.data.get("ocpp_transaction_id")
         if ocpp_tx_id:

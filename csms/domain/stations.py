@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -11,6 +10,7 @@ import structlog
 
 from csms.config import OcppConfig
 from csms.domain.clock import Clock
+from csms.domain.events import ConnectorStatusChanged, EventBus
 from csms.domain.models import BootInfo, ChargePoint, RegistrationStatus, StatusChange
 from csms.domain.ports import AlreadyExists, HeartbeatSeen, StationFieldsChanged, StationStore, WriteQueue
 from csms.domain.secrets import SecretVerifier
@@ -61,13 +61,14 @@ class StationService:
         verifier: SecretVerifier,
         config: OcppConfig,
         clock: Clock,
+        events: EventBus,
     ) -> None:
         self._store = store
         self._writer = writer
         self._verifier = verifier
         self._config = config
         self._clock = clock
-        self.status_listeners: list[Callable[[StatusChange], None]] = []
+        self._events = events
 
     async def admit(self, charge_point_id: str, username: str | None, password: str | None) -> Admission:
         """Decide at the websocket handshake whether this charge point may connect.
@@ -127,15 +128,10 @@ class StationService:
         return now
 
     def status_changed(self, change: StatusChange) -> None:
-        """Record a connector (or station, EVSE 0) status change: batched, history kept; then tell the
-        status listeners (the OCPI bridge pushes EVSE status). Listeners must be cheap and synchronous:
-        this is the hot path; they queue work for later, they never wait."""
+        """Record a connector (or station, EVSE 0) status change: batched, history kept; then emit
+        `ConnectorStatusChanged` (the OCPI bridge pushes EVSE status)."""
         self._writer.put(change)
-        for listener in self.status_listeners:
-            try:
-                listener(change)
-            except Exception:
-                log.exception("status_listener_failed", charge_point_id=change.charge_point_id)
+        self._events.emit(ConnectorStatusChanged(change))
 
     def station_reported(self, charge_point_id: str, **fields: str | None) -> None:
         """Record station-level status reports (firmware_status, diagnostics_status, log_status): batched."""

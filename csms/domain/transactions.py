@@ -8,15 +8,14 @@ batched writer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 import structlog
 
 from csms.domain.authorization import AuthorizationService
 from csms.domain.clock import Clock
+from csms.domain.events import EventBus, TransactionMeterAdvanced, TransactionStarted, TransactionStopped
 from csms.domain.metering import energy_register_wh
 from csms.domain.models import (
     AuthorizationResult,
@@ -28,29 +27,12 @@ from csms.domain.models import (
     TransactionStop,
 )
 from csms.domain.ports import TransactionEventSeen, TransactionMeterChanged, TransactionStore, WriteQueue
+from csms.domain.remote_start import RemoteStartCorrelator
 
 log = structlog.get_logger("csms.transactions")
 
 TRANSACTION_BEGIN = "Transaction.Begin"
 TRANSACTION_END = "Transaction.End"
-
-
-class TransactionListener(Protocol):
-    """Told about transactions starting and stopping (reservations mark themselves used; OCPI pushes)."""
-
-    async def transaction_started(self, tx: Transaction) -> None: ...
-
-    async def transaction_stopped(self, tx: Transaction) -> None: ...
-
-
-@dataclass(slots=True)
-class PendingRemoteStart:
-    """A remote start the station accepted, waiting for its transaction (1.6 has no correlation id)."""
-
-    remote_start_id: int
-    id_token: str
-    evse_id: int | None
-    until: datetime
 
 
 @dataclass(slots=True)
@@ -63,7 +45,11 @@ class StartOutcome:
 
 
 class TransactionService:
-    """Version-neutral transaction handling; the adapters call it with translated messages."""
+    """Version-neutral transaction handling; the adapters call it with translated messages.
+
+    Publishes `TransactionStarted` and `TransactionStopped` (awaited, once per transaction, after the
+    write) and emits `TransactionMeterAdvanced` (hot path) on `events`.
+    """
 
     def __init__(
         self,
@@ -71,48 +57,19 @@ class TransactionService:
         writer: WriteQueue,
         authorization: AuthorizationService,
         clock: Clock,
+        events: EventBus,
+        remote_starts: RemoteStartCorrelator,
     ) -> None:
         self._store = store
         self._writer = writer
         self._authorization = authorization
         self._clock = clock
+        self._events = events
+        self._remote_starts = remote_starts
         # charge_point_id -> ocpp_transaction_id -> transaction; per station so a disconnect drops its own.
         self._active: dict[str, dict[str, Transaction]] = {}
-        self._remote_starts: dict[str, list[PendingRemoteStart]] = {}
         # transaction pk -> 2.0.1 seqNos applied while the transaction was cached (fast repeat check).
         self._seen: dict[int, set[int]] = {}
-        self.listeners: list[TransactionListener] = []
-        # Told (synchronously, on the hot path: they must only note the fact) when a running
-        # transaction's energy register advanced; the OCPI bridge coalesces these into session PATCHes.
-        self.meter_listeners: list[Callable[[Transaction], None]] = []
-
-    def expect_remote_start(self, charge_point_id: str, pending: PendingRemoteStart) -> None:
-        """Remember a remote start so the 1.6 StartTransaction that follows gets its remote_start_id.
-
-        OCPP 1.6 has no correlation id: the transaction is matched by station, id token and (if given)
-        connector within the window `pending.until` (ocpp.md §6).
-        """
-        self._remote_starts.setdefault(charge_point_id, []).append(pending)
-
-    def forget_remote_start(self, charge_point_id: str, remote_start_id: int) -> None:
-        """Drop a remote start the station refused (or never took): no later local start may inherit it."""
-        pending = self._remote_starts.get(charge_point_id)
-        if pending:
-            pending[:] = [p for p in pending if p.remote_start_id != remote_start_id]
-
-    def _match_remote_start(self, new: NewTransaction) -> None:
-        pending = self._remote_starts.get(new.charge_point_id)
-        if not pending or new.remote_start_id is not None or new.id_token is None:
-            return
-        if new.ocpp_transaction_id is not None:
-            return  # 2.0.1 reports remoteStartId itself; guessing could tag a local start
-        now = self._clock()
-        pending[:] = [p for p in pending if p.until >= now]
-        for p in pending:
-            if p.id_token == new.id_token and p.evse_id in (None, 0, new.evse_id):
-                new.remote_start_id = p.remote_start_id
-                pending.remove(p)
-                return
 
     async def start(
         self,
@@ -154,7 +111,7 @@ class TransactionService:
             return StartOutcome(existing, auth, duplicate=True)
         if new.meter_start_wh is None and samples:
             new.meter_start_wh = energy_register_wh(samples, TRANSACTION_BEGIN)
-        self._match_remote_start(new)
+        remote_start_id = self._remote_starts.correlate(new)
         tx = await self._store.add_transaction(new)
         self._active.setdefault(tx.charge_point_id, {})[tx.ocpp_transaction_id] = tx
         if new.seq_no is not None:
@@ -168,7 +125,7 @@ class TransactionService:
             evse_id=tx.evse_id,
             id_token=tx.id_token,
         )
-        await self._notify("transaction_started", tx)
+        await self._events.publish(TransactionStarted(tx, remote_start_id))
         return StartOutcome(tx, auth, duplicate=False)
 
     async def find(self, charge_point_id: str, ocpp_transaction_id: str) -> Transaction | None:
@@ -269,8 +226,7 @@ class TransactionService:
             await self._save(tx)
             return
         self._writer.put(TransactionMeterChanged(tx.id, wh, tx.charging_state, tx.updated_at))
-        for listener in self.meter_listeners:
-            listener(tx)
+        self._events.emit(TransactionMeterAdvanced(tx))
 
     async def stop(
         self, tx: Transaction, stop: TransactionStop, samples: list[MeterSample] | None = None
@@ -317,7 +273,7 @@ class TransactionService:
         await self._writer.sync()
         await self._store.save_transaction(tx)
         self._evict(tx)
-        await self._notify("transaction_stopped", tx)
+        await self._events.publish(TransactionStopped(tx))
         log.info(
             "transaction_stopped",
             charge_point_id=tx.charge_point_id,
@@ -326,14 +282,6 @@ class TransactionService:
             reason=tx.stop_reason,
         )
         return tx
-
-    async def _notify(self, event: str, tx: Transaction) -> None:
-        # A listener's failure is logged, never turned into an error for the station: its message is handled.
-        for listener in self.listeners:
-            try:
-                await getattr(listener, event)(tx)
-            except Exception:
-                log.exception("transaction_listener_failed", listener_event=event, transaction_pk=tx.id)
 
     def forget_station(self, charge_point_id: str) -> None:
         """Drop cached transactions of a station (on disconnect), so memory follows connected stations."""

@@ -23,6 +23,7 @@ from csms.domain.commands import (
     ReserveNow,
 )
 from csms.domain.core import Domain
+from csms.domain.events import TransactionStarted
 from csms.domain.models import (
     ChargePoint,
     IdToken,
@@ -516,7 +517,7 @@ async def test_domain_marks_the_reservation_used_when_the_transaction_starts(dom
     r = await store.add_reservation(
         Reservation(0, "CP", 1, "TAG", NOW + timedelta(hours=1), ReservationStatus.ACTIVE)
     )
-    assert domain.reservations in domain.transactions.listeners
+    assert len(domain.events.subscribers(TransactionStarted)) == 1
     outcome = await domain.transactions.start(
         NewTransaction("CP", 1, 1, NOW, id_token="TAG", reservation_id=r.id)
     )

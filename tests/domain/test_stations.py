@@ -13,7 +13,9 @@ from csms.domain.stations import Refusal, StationService, is_registered
 def with_policy(domain: Domain, **ocpp: object) -> StationService:
     services = domain.services
     cfg = replace(services.config.ocpp, **ocpp)  # type: ignore[arg-type]
-    return StationService(services.store, services.writer, services.verifier, cfg, services.clock)
+    return StationService(
+        services.store, services.writer, services.verifier, cfg, services.clock, domain.events
+    )
 
 
 async def test_unknown_charge_point_follows_the_policy(domain: Domain) -> None:

@@ -179,22 +179,18 @@ async def test_201_seq_no_is_a_repeat_only_once_applied(domain: Domain) -> None:
 async def test_refused_remote_start_is_not_matched_to_a_later_local_start(domain: Domain) -> None:
     """A remote start the station refused leaves nothing behind: a later local start with the same token
     does not inherit its remote_start_id."""
-    from csms.domain.transactions import PendingRemoteStart
-
     await setup(domain)
     svc = domain.transactions
-    svc.expect_remote_start("CP", PendingRemoteStart(42, "TAG", 1, NOW + timedelta(minutes=5)))
-    svc.forget_remote_start("CP", 42)
+    domain.remote_starts.expect("CP", 42, "TAG", 1)
+    domain.remote_starts.forget("CP", 42)
     tx = (await svc.start(NewTransaction("CP", 1, 1, NOW, id_token="TAG", meter_start_wh=0))).transaction
     assert tx.remote_start_id is None
 
 
 async def test_201_start_is_not_matched_by_guessing(domain: Domain) -> None:
     """A 2.0.1 transaction (station id present) only gets a remote_start_id it reports itself."""
-    from csms.domain.transactions import PendingRemoteStart
-
     await setup(domain)
     svc = domain.transactions
-    svc.expect_remote_start("CP", PendingRemoteStart(43, "TAG", 1, NOW + timedelta(minutes=5)))
+    domain.remote_starts.expect("CP", 43, "TAG", 1)
     outcome = await svc.start(NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="local-1", id_token="TAG"))
     assert outcome.transaction.remote_start_id is None

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from csms.app import Csms
 from csms.config import OcpiConfig
+from csms.domain.events import TransactionStopped
 from csms.domain.models import ConnectorStatus, IdToken, MeterSample, Transaction, TransactionStop
 from csms.store.sql import SqlStore
 from ocpi import cdrs
@@ -176,10 +177,10 @@ async def test_cdr_is_idempotent_and_immutable(h: Harness) -> None:
     other = await h.start("CP1", 1)
     h.advance(60)
     cdrs.install(h.ctx)  # a second install is the same writer: still one CDR per stop
-    assert sum(isinstance(listener, cdrs.CdrWriter) for listener in h.domain.transactions.listeners) == 1
-    h.domain.transactions.listeners[:] = [
-        x for x in h.domain.transactions.listeners if not isinstance(x, cdrs.CdrWriter)
-    ]
+    subscribers = h.domain.events.subscribers(TransactionStopped)
+    writers = [s for s in subscribers if isinstance(getattr(s, "__self__", None), cdrs.CdrWriter)]
+    assert len(writers) == 1
+    h.domain.events.unsubscribe(TransactionStopped, writers[0])
     ended = await h.stop(other, 3000)
     a, b = await asyncio.gather(cdrs.create_cdr(h.ctx, ended), cdrs.create_cdr(h.ctx, ended))
     assert a is not None and b is not None and a.data == b.data

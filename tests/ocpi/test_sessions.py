@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from csms.domain.models import ConnectorStatus, MeterSample, Reservation, ReservationStatus, Transaction
+from csms.domain.events import Order, TransactionStarted
+from csms.domain.models import ConnectorStatus, MeterSample, Reservation, ReservationStatus
 from ocpi import cdrs, sessions
 from ocpi.memory_store import MemoryOcpiStore
 from ocpi.models import PartnerToken, SessionLink
@@ -374,29 +375,24 @@ async def test_pin_updates_the_link_made_before_it(h: Harness) -> None:
     await h.spec("CP1", 1, tariff_ids=["17"])
     token = {"country_code": "NL", "party_id": "EMS", "uid": "APP1", "type": "APP_USER", "contract_id": "C1"}
 
-    class CommandLinker:
-        """Stands in for the command runner: first among the listeners, it links the transaction."""
-
-        async def transaction_started(self, tx: Transaction) -> None:
-            await h.ocpi.save_session_link(
-                SessionLink(
-                    session_id=str(tx.id),
-                    partner_id=h.partner.id,
-                    transaction_pk=tx.id,
-                    auth_method="COMMAND",
-                    authorization_reference="REF-1",
-                    cdr_token=token,
-                    last_updated=ago(h, 5),
-                )
+    async def command_linker(event: TransactionStarted) -> None:
+        """Stands in for the command runner: first among the subscribers, it links the transaction."""
+        tx = event.transaction
+        await h.ocpi.save_session_link(
+            SessionLink(
+                session_id=str(tx.id),
+                partner_id=h.partner.id,
+                transaction_pk=tx.id,
+                auth_method="COMMAND",
+                authorization_reference="REF-1",
+                cdr_token=token,
+                last_updated=ago(h, 5),
             )
+        )
 
-        async def transaction_stopped(self, tx: Transaction) -> None:
-            """Nothing."""
-
-    linker = CommandLinker()
-    h.domain.transactions.listeners.insert(0, linker)
+    h.domain.events.subscribe(TransactionStarted, command_linker, order=Order.COMMAND)
     tx = await h.start("CP1", 1, id_token="APP1")
-    h.domain.transactions.listeners.remove(linker)
+    h.domain.events.unsubscribe(TransactionStarted, command_linker)
     link = await h.ocpi.get_session_link(str(tx.id))
     assert link is not None
     assert (link.auth_method, link.authorization_reference, link.cdr_token) == ("COMMAND", "REF-1", token)
