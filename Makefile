@@ -25,9 +25,15 @@ test: install
 	$(PY) -m pytest -q --cov=csms.ocpp.framing --cov=csms.ocpp.errors --cov-branch --cov-report=term \
 		--cov-fail-under=100
 
+# Speed figures with their targets, as fractions of a bare echo server measured in the same run (never a
+# pass/fail test): bench/ocpp_roundtrip.py; BENCH_ARGS for e.g. `--duration 10 --rounds 1`.
+bench: install
+	$(PY) -m bench.ocpp_roundtrip all $(BENCH_ARGS)
+
 lint: install
 	$(VENV)/bin/ruff check csms ocpi simulators tests bench
-	$(VENV)/bin/mypy csms simulators
+	$(VENV)/bin/mypy csms ocpi simulators
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
