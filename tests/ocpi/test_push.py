@@ -740,3 +740,25 @@ async def test_started_outbox_pushes_status_changes_on_its_own(
     finally:
         await outbox.stop()
     assert fake_partner.requests[0][2]["status"] == "RESERVED"
+
+
+async def test_feeder_reads_a_queued_status_only_once_committed(
+    ctx: OcpiContext, fake_partner: FakePartner
+) -> None:
+    """A status change still queued on the batched writer is committed before the feeder reads the EVSE,
+    so the push carries the new status, not the one stored before it (read-your-writes)."""
+    needs_bridge("locations")
+    from csms.domain.models import ConnectorStatus, StatusChange
+    from ocpi.push import install
+
+    await published_station(ctx)
+    await add_partner(ctx, fake_partner.url)
+    outbox = install(ctx)
+    assert outbox.feeder is not None
+    ctx.domain.stations.status_changed(
+        StatusChange("CP1", 1, 1, ConnectorStatus("Occupied"), ctx.clock(), status_detail="Charging")
+    )  # queued, not committed: no sync here
+    await outbox.feeder.flush()
+    await drain(outbox)
+    [(method, _, body)] = fake_partner.requests
+    assert method == "PATCH" and body["status"] == "CHARGING"
