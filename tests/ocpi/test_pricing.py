@@ -16,14 +16,14 @@ from csms.domain.pricing import (
     ENERGY,
     PARKING_TIME,
     TIME,
+    EnergyProfile,
     EnergyReading,
     Price,
     SessionCost,
     TariffError,
-    _Profile,
-    _profile,
     choose_tariff,
     decimal_number,
+    energy_profile,
     parse_tariff,
     price_session,
     quantize,
@@ -525,8 +525,8 @@ def linear_time_at(points: list[tuple[Decimal, Decimal]], wh: Decimal) -> Decima
 
 @pytest.mark.parametrize("seed", range(20))
 def test_profile_bisect_agrees_with_a_linear_scan(seed: int) -> None:
-    """`_Profile.energy_at` / `time_at` (bisect) give exactly what a linear scan gives, on profiles as
-    `_profile` builds them — flat stretches, equal instants (a zero-length charge), plateaus — at every
+    """`EnergyProfile.energy_at` / `time_at` (bisect) give exactly what a linear scan gives, on profiles as
+    `energy_profile` builds them — flat stretches, equal instants (a zero-length charge), plateaus — at every
     point, between points, before the start and past the end."""
     rng = random.Random(seed)
     start = MONDAY
@@ -536,7 +536,7 @@ def test_profile_bisect_agrees_with_a_linear_scan(seed: int) -> None:
         EnergyReading(start + timedelta(seconds=rng.randint(-60, 7300)), Decimal(rng.randint(0, 31_000)))
         for _ in range(rng.randint(0, 40))
     ]
-    profile = _profile(readings, start, charge_seconds, total)
+    profile = energy_profile(readings, start, charge_seconds, total)
     points = profile.points
     times = sorted({t for t, _ in points} | {Decimal(-5), charge_seconds + 10})
     probes = times + [(a + b) / 2 for a, b in zip(times, times[1:], strict=False)]
@@ -579,7 +579,7 @@ def test_profile_lookups_bisect() -> None:
     """A lookup in a profile of 10 000 points compares a handful of them (bisect), never scans them all
     (which made pricing quadratic with a cut at every reading)."""
     points = [(Counted(t), Counted(t * 5)) for t in range(10_000)]
-    profile = _Profile(points)  # type: ignore[arg-type]
+    profile = EnergyProfile(points)  # type: ignore[arg-type]
     for probe in (Decimal("9998.5"), Decimal("5000.25"), Decimal(12_000)):
         Counted.comparisons = 0
         assert profile.energy_at(probe) == min(probe, Decimal(9999)) * 5

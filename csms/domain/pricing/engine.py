@@ -1,0 +1,128 @@
+"""`price_session`: one charging session priced with one tariff, the steps of the OCPI 2.2.1 d2 algorithm in
+order (see the package docstring)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal, localcontext
+
+from csms.domain.clock import to_utc
+from csms.domain.pricing.billing import S_PER_H, WH_PER_KWH, billed_volumes, dimension_costs
+from csms.domain.pricing.money import Price, clamp
+from csms.domain.pricing.periods import (
+    ComponentRef,
+    Piece,
+    SessionSpan,
+    choose_pieces,
+    cut_points,
+    merge_periods,
+)
+from csms.domain.pricing.profile import EnergyReading, delta_of, energy_profile, seconds_of
+from csms.domain.pricing.restrictions import resolve_zone
+from csms.domain.pricing.tariff import ENERGY, FLAT, PARKING_TIME, TIME, PriceComponent, PricingTariff
+
+ZERO = Decimal(0)
+_PRECISION = 50  # digits for intermediate arithmetic: volume × price / unit never loses a cent here
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingPeriod:
+    """One OCPI ChargingPeriod: from `start` until the next period (or the session end), with the measured
+    volumes of its dimensions (ENERGY in kWh, TIME and PARKING_TIME in hours, exact Decimal)."""
+
+    start: datetime
+    dimensions: tuple[tuple[str, Decimal], ...]
+    tariff_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCost:
+    """What a session costs and how it divides into charging periods.
+
+    `total` is clamped to the tariff's min/max price; the per-dimension totals are not (OCPI reports them
+    as computed). Money is quantized to 4 decimals; volumes are exact (round them when formatting).
+    """
+
+    total: Price
+    fixed: Price
+    energy: Price
+    time: Price
+    parking: Price
+    total_energy_kwh: Decimal
+    total_time_hours: Decimal  # start to end, parking included (OCPI CDR total_time)
+    total_parking_hours: Decimal
+    charging_periods: tuple[ChargingPeriod, ...]
+    tariff_id: str | None = None
+    currency: str | None = None
+
+
+def price_session(
+    tariff: PricingTariff | None,
+    *,
+    start: datetime,
+    end: datetime,
+    energy_wh: Decimal | int,
+    readings: Sequence[EnergyReading] = (),
+    charging_end: datetime | None = None,
+    time_zone: str | tzinfo = "UTC",
+) -> SessionCost:
+    """Price one charging session with `tariff` (None: free; periods are still measured).
+
+    Args:
+        start, end: the session's start and end (for a running session: now).
+        energy_wh: the energy delivered in total (so far), in Wh.
+        readings: cumulative energy since `start` at instants within the session; they shape the energy
+            curve (which piece got which energy); without them energy is spread evenly over the charging.
+        charging_end: when the EV stopped charging and parking began (None: charging until `end`).
+        time_zone: the location's IANA time zone, in which time and day restrictions are read.
+
+    Returns:
+        The cost, the per-dimension costs and the charging periods; pass them to the OCPI Session / CDR.
+
+    Raises:
+        ValueError: unknown `time_zone`.
+    """
+    zone = resolve_zone(time_zone)
+    start = to_utc(start)
+    end = max(to_utc(end), start)
+    total_wh = max(Decimal(energy_wh), ZERO)
+    charge_end = end if charging_end is None else min(max(to_utc(charging_end), start), end)
+    span = SessionSpan(start, end, seconds_of(end - start), seconds_of(charge_end - start), zone)
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        profile = energy_profile(readings, start, span.charge_seconds, total_wh)
+        elements = tariff.elements if tariff is not None else ()
+
+        def component(ref: ComponentRef) -> PriceComponent:
+            return elements[ref[0]].components[ref[1]]
+
+        pieces, flat = choose_pieces(elements, cut_points(tariff, span, profile), span, profile)  # 1, 2
+        periods = merge_periods(pieces)  # 3
+        costs = dimension_costs(periods, billed_volumes(periods, component), flat, component)  # 4, 5
+        total = costs[FLAT] + costs[ENERGY] + costs[TIME] + costs[PARKING_TIME]
+        if tariff is not None:
+            total = clamp(total, tariff.min_price, tariff.max_price)
+        tariff_id = tariff.id if tariff is not None else None
+        return SessionCost(
+            total=total.quantized(),
+            fixed=costs[FLAT].quantized(),
+            energy=costs[ENERGY].quantized(),
+            time=costs[TIME].quantized(),
+            parking=costs[PARKING_TIME].quantized(),
+            total_energy_kwh=total_wh / WH_PER_KWH,
+            total_time_hours=span.duration / S_PER_H,
+            total_parking_hours=(span.duration - span.charge_seconds) / S_PER_H,
+            charging_periods=tuple(_charging_period(start, p, tariff_id) for p in periods),
+            tariff_id=tariff_id,
+            currency=tariff.currency if tariff is not None else None,
+        )
+
+
+def _charging_period(start: datetime, p: Piece, tariff_id: str | None) -> ChargingPeriod:
+    hours = (p.end - p.begin) / S_PER_H
+    dimensions = (
+        ((ENERGY, p.energy_wh / WH_PER_KWH), (TIME, hours)) if p.charging else ((PARKING_TIME, hours),)
+    )
+    return ChargingPeriod(start=start + delta_of(p.begin), dimensions=dimensions, tariff_id=tariff_id)
