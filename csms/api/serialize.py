@@ -85,7 +85,7 @@ def charge_point_json(
     # BootNotification (the stored version is the one of its last boot).
     ocpp_version = charge_point.ocpp_version
     if connection is not None:
-        ocpp_version = connection.ocpp_version.removeprefix("ocpp")
+        ocpp_version = connection.ocpp_version
     return {
         "charge_point_id": charge_point.charge_point_id,
         "registration_status": str(charge_point.registration_status),

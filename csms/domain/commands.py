@@ -273,7 +273,7 @@ class RegistryGateway:
 
     def ocpp_version(self, charge_point_id: str) -> str | None:
         live = self._registry.get(charge_point_id)
-        return live.ocpp_version.removeprefix("ocpp") if live is not None else None
+        return live.ocpp_version if live is not None else None
 
     async def execute(self, charge_point_id: str, command: Command) -> CommandResult:
         live = self._registry.get(charge_point_id)

@@ -20,7 +20,7 @@ class LiveConnection:
     """One open websocket of one charge point."""
 
     charge_point_id: str
-    ocpp_version: str
+    ocpp_version: str  # "1.6" or "2.0.1" (the subprotocol is the OCPP server's business)
     connected_at: datetime
     remote_address: str | None = None
     last_seen_at: datetime | None = None

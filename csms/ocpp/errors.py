@@ -9,10 +9,8 @@ code string of the connection's OCPP version, via :func:`error_code_for` or
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover - import cycle: framing imports this module
-    from csms.ocpp.framing import OcppVersion
+from csms.ocpp.versions import OcppVersion
 
 __all__ = ["ErrorKind", "error_code_for"]
 
@@ -74,11 +72,9 @@ _V201_CODES: dict[ErrorKind, str] = {
     ErrorKind.RPC_FRAMEWORK: "RpcFrameworkError",
 }
 
-# Keyed by the subprotocol string; OcppVersion is a StrEnum, so its members hash
-# and compare like these strings and no runtime import of framing is needed.
 _CODES: dict[str, dict[ErrorKind, str]] = {
-    "ocpp1.6": _V16_CODES,
-    "ocpp2.0.1": _V201_CODES,
+    OcppVersion.V16: _V16_CODES,
+    OcppVersion.V201: _V201_CODES,
 }
 
 

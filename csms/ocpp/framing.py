@@ -24,12 +24,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import orjson
 
 from csms.ocpp.errors import ErrorKind, error_code_for
+from csms.ocpp.versions import OcppVersion
 
 __all__ = [
     "MAX_DESCRIPTION_LENGTH",
@@ -61,13 +61,6 @@ _CALLERROR = 4
 _loads = orjson.loads
 _dumps = orjson.dumps
 _JSONDecodeError = orjson.JSONDecodeError
-
-
-class OcppVersion(StrEnum):
-    """An OCPP version; the value is its websocket subprotocol name."""
-
-    V16 = "ocpp1.6"
-    V201 = "ocpp2.0.1"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,9 @@ import structlog
 
 from csms.domain.core import Domain
 from csms.ocpp.errors import ErrorKind
-from csms.ocpp.framing import CallReceived, OcppVersion
+from csms.ocpp.framing import CallReceived
 from csms.ocpp.schemas import SchemaKind, has_schema, validate
+from csms.ocpp.versions import OcppVersion
 
 Payload = dict[str, Any]
 

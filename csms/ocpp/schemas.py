@@ -32,7 +32,8 @@ import fastjsonschema
 import orjson
 
 from csms.ocpp.errors import ErrorKind
-from csms.ocpp.framing import MAX_DESCRIPTION_LENGTH, OcppVersion
+from csms.ocpp.framing import MAX_DESCRIPTION_LENGTH
+from csms.ocpp.versions import OcppVersion
 
 __all__ = ["RULE_KINDS", "SchemaKind", "SchemaViolation", "has_schema", "schema_actions", "validate"]
 
@@ -201,46 +202,62 @@ def _extract_multiple_of(schema: dict[str, Any]) -> tuple[dict[str, Any], tuple[
             checked; no shipped schema does this.
     """
     schema = copy.deepcopy(schema)
-    found: list[_MultipleOf] = []
-    reached: set[int] = set()
+    walk = _MultipleOfWalk(schema.get("definitions", {}))
+    walk.visit(schema, (), frozenset())
+    _strip_multiple_of(schema, walk.reached)
+    return schema, tuple(walk.found)
 
-    def walk(node: Any, path: tuple[_Step, ...], refs: frozenset[str]) -> None:
+
+class _MultipleOfWalk:
+    """Follows the payload paths of a schema (properties, items, local $refs) collecting `multipleOf`s."""
+
+    def __init__(self, definitions: dict[str, Any]) -> None:
+        self.definitions = definitions
+        self.found: list[_MultipleOf] = []
+        self.reached: set[int] = set()  # ids of the schema nodes whose multipleOf was collected
+
+    def visit(self, node: Any, path: tuple[_Step, ...], refs: frozenset[str]) -> None:
         if not isinstance(node, dict):
             return
         if "multipleOf" in node:
             multiple = node["multipleOf"]
-            found.append(_MultipleOf(path, Decimal(str(multiple)), str(multiple)))
-            reached.add(id(node))
-        properties = node.get("properties")
-        if isinstance(properties, dict):
-            for name, sub in properties.items():
-                walk(sub, (*path, name), refs)
-        items = node.get("items")
-        if isinstance(items, dict):
-            walk(items, (*path, None), refs)
-        elif isinstance(items, list):
-            for index, sub in enumerate(items):
-                walk(sub, (*path, index), refs)
+            self.found.append(_MultipleOf(path, Decimal(str(multiple)), str(multiple)))
+            self.reached.add(id(node))
+        for sub, step in _payload_children(node):
+            self.visit(sub, (*path, step), refs)
         ref = node.get("$ref")
         # A ref already on this path is recursion; stop rather than loop forever.
         if isinstance(ref, str) and ref.startswith("#/definitions/") and ref not in refs:
-            walk(schema.get("definitions", {}).get(ref.removeprefix("#/definitions/")), path, refs | {ref})
+            self.visit(self.definitions.get(ref.removeprefix("#/definitions/")), path, refs | {ref})
 
-    def strip(node: Any) -> None:
-        if isinstance(node, dict):
-            if "multipleOf" in node:
-                if id(node) not in reached:
-                    raise ValueError(f"cannot check multipleOf in {node!r}: not on a payload path")
-                del node["multipleOf"]
-            for value in node.values():
-                strip(value)
-        elif isinstance(node, list):
-            for value in node:
-                strip(value)
 
-    walk(schema, (), frozenset())
-    strip(schema)
-    return schema, tuple(found)
+def _payload_children(node: dict[str, Any]) -> list[tuple[Any, _Step]]:
+    """The sub-schemas a payload path leads into from *node*, with the step (name, None for any item, or
+    a tuple index)."""
+    children: list[tuple[Any, _Step]] = []
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        children.extend((sub, name) for name, sub in properties.items())
+    items = node.get("items")
+    if isinstance(items, dict):
+        children.append((items, None))
+    elif isinstance(items, list):
+        children.extend((sub, index) for index, sub in enumerate(items))
+    return children
+
+
+def _strip_multiple_of(node: Any, reached: set[int]) -> None:
+    """Delete every collected ``multipleOf``; one that was not collected cannot be checked: ValueError."""
+    if isinstance(node, dict):
+        if "multipleOf" in node:
+            if id(node) not in reached:
+                raise ValueError(f"cannot check multipleOf in {node!r}: not on a payload path")
+            del node["multipleOf"]
+        for value in node.values():
+            _strip_multiple_of(value, reached)
+    elif isinstance(node, list):
+        for value in node:
+            _strip_multiple_of(value, reached)
 
 
 def _check_multiple_of(checks: tuple[_MultipleOf, ...], payload: dict[str, Any]) -> SchemaViolation | None:

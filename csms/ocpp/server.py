@@ -47,7 +47,6 @@ from csms.ocpp.framing import (
     CallResultReceived,
     FramingError,
     OcppConnection,
-    OcppVersion,
 )
 from csms.ocpp.router import Route, StationContext, bind_logger, dispatch
 from csms.ocpp.schemas import SchemaKind, validate, warm_up
@@ -55,6 +54,7 @@ from csms.ocpp.v16.commands import COMMANDS as V16_COMMANDS
 from csms.ocpp.v16.routes import ROUTES as V16_ROUTES
 from csms.ocpp.v201.commands import COMMANDS as V201_COMMANDS
 from csms.ocpp.v201.routes import ROUTES as V201_ROUTES
+from csms.ocpp.versions import OcppVersion
 
 log = structlog.get_logger("csms.ocpp.server")
 
@@ -362,7 +362,7 @@ class StationSession:
             )
 
     async def _execute(self, command: Command, name: str) -> CommandResult:
-        version = self.version.value.removeprefix("ocpp")
+        version = self.version.number
         translation = self.commands.get(type(command))
         if translation is None:
             return CommandResult(Outcome.NOT_SUPPORTED, description=f"{name} has no OCPP {version} form")
@@ -496,7 +496,7 @@ class OcppServer:
         remote = ws.remote_address[0] if ws.remote_address else None
         live = LiveConnection(
             charge_point.charge_point_id,
-            version.value,
+            version.number,
             utcnow(),
             remote,
             close=close,

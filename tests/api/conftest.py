@@ -153,7 +153,7 @@ StationFactory = Callable[..., Awaitable[ScriptedStation]]
 def connect_station(services: Services, store: MemoryStore) -> StationFactory:
     """A factory registering a charge point (if new) and connecting a `ScriptedStation` for it."""
 
-    async def connect(charge_point_id: str = "CP-1", ocpp_version: str = "ocpp2.0.1") -> ScriptedStation:
+    async def connect(charge_point_id: str = "CP-1", ocpp_version: str = "2.0.1") -> ScriptedStation:
         if await store.get_charge_point(charge_point_id) is None:
             await store.add_charge_point(ChargePoint(charge_point_id, created_at=NOW, updated_at=NOW))
         return ScriptedStation(services, charge_point_id, ocpp_version)

@@ -324,7 +324,7 @@ async def test_delete_charge_point(client: ApiClient, auth: dict[str, str], serv
     assert (
         await client.post("/api/v1/charge-points", json={"charge_point_id": "CP-1"}, headers=auth)
     ).status == 201
-    connection = LiveConnection("CP-1", "ocpp1.6", datetime(2025, 1, 1, tzinfo=UTC))
+    connection = LiveConnection("CP-1", "1.6", datetime(2025, 1, 1, tzinfo=UTC))
     services.registry.register(connection)
     error = await error_of(await client.delete("/api/v1/charge-points/CP-1", headers=auth), 409)
     assert error["code"] == "charge_point_connected"

@@ -86,7 +86,7 @@ async def test_the_16_purpose_word_is_taken(
     client: ApiClient, auth: dict[str, str], connect_station: StationFactory
 ) -> None:
     """`ChargePointMaxProfile` (OCPP 1.6) means ChargingStationMaxProfile."""
-    station = await connect_station(ocpp_version="ocpp1.6")
+    station = await connect_station(ocpp_version="1.6")
     response = await client.put(URL, json=profile(purpose="ChargePointMaxProfile"), headers=auth)
     assert (await response.json())["profile"]["purpose"] == "ChargingStationMaxProfile"
     [command] = station.commands

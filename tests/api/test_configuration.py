@@ -92,7 +92,7 @@ async def test_refresh_asks_the_station_first(
     client: ApiClient, auth: dict[str, str], connect_station: StationFactory, store: MemoryStore
 ) -> None:
     """`refresh=true&keys=` sends GetConfiguration of those keys and returns its result with the model."""
-    station = await connect_station(ocpp_version="ocpp1.6")
+    station = await connect_station(ocpp_version="1.6")
     await _model(store)
     data = {
         "configuration": [{"key": "HeartbeatInterval", "value": "300", "readonly": False}],

@@ -62,7 +62,7 @@ async def test_connector_id_is_the_same_as_evse_id(
     client: ApiClient, auth: dict[str, str], connect_station: StationFactory
 ) -> None:
     """`connector_id` (the 1.6 word) reserves the same EVSE as `evse_id`; 0 reserves the whole station."""
-    station = await connect_station(ocpp_version="ocpp1.6")
+    station = await connect_station(ocpp_version="1.6")
     request = body(connector_id=2)
     del request["evse_id"]
     assert (await client.post("/api/v1/reservations", json=request, headers=auth)).status == 201

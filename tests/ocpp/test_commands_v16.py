@@ -19,9 +19,9 @@ from csms.domain.commands import CommandResult, Outcome
 from csms.domain.device_model import DeviceModelService
 from csms.domain.models import DeviceVariable
 from csms.ocpp.commands import Inexpressible, json_number, tenths
-from csms.ocpp.framing import OcppVersion
 from csms.ocpp.schemas import SchemaKind, validate
 from csms.ocpp.v16.commands import COMMANDS
+from csms.ocpp.versions import OcppVersion
 
 V16 = OcppVersion.V16
 EXPIRY = datetime(2025, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)

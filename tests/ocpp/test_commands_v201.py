@@ -16,11 +16,11 @@ import pytest
 from csms.domain import commands as c
 from csms.domain.commands import CommandResult, Outcome
 from csms.ocpp.commands import Inexpressible
-from csms.ocpp.framing import OcppVersion
 from csms.ocpp.schemas import SchemaKind, validate
 from csms.ocpp.v201.commands import COMMANDS, VariableKey
 from csms.ocpp.v201.reports import device_variables
 from csms.ocpp.v201.routes import ROUTES
+from csms.ocpp.versions import OcppVersion
 
 V201 = OcppVersion.V201
 EXPIRY = datetime(2025, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)

@@ -22,8 +22,8 @@ from csms.ocpp.framing import (
     Event,
     FramingError,
     OcppConnection,
-    OcppVersion,
 )
+from csms.ocpp.versions import OcppVersion
 
 V16 = OcppVersion.V16
 V201 = OcppVersion.V201

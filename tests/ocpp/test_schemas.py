@@ -11,8 +11,8 @@ import pytest
 
 from csms.ocpp import schemas
 from csms.ocpp.errors import ErrorKind, error_code_for
-from csms.ocpp.framing import OcppVersion
 from csms.ocpp.schemas import RULE_KINDS, SchemaKind, SchemaViolation, has_schema, schema_actions, validate
+from csms.ocpp.versions import OcppVersion
 
 V16 = OcppVersion.V16
 V201 = OcppVersion.V201
