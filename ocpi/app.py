@@ -13,7 +13,7 @@ from types import ModuleType
 from aiohttp import web
 
 from ocpi.context import OCPI, OcpiContext
-from ocpi.transport import auth_middleware, error_middleware
+from ocpi.transport import PUBLIC_URL, auth_middleware, error_middleware
 
 # Order matters only for reading: versions and credentials first, then our sender and receiver modules.
 MODULES = (
@@ -37,6 +37,7 @@ def create_app(ctx: OcpiContext) -> web.Application:
     """Build the OCPI sub-application; mount it with `root.add_subapp("/ocpi", create_app(ctx))`."""
     app = web.Application(middlewares=[error_middleware, auth_middleware(ctx.store)])
     app[OCPI] = ctx
+    app[PUBLIC_URL] = ctx.config.public_url or ""
     for module in modules():
         module.register(app)
     return app

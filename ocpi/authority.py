@@ -50,7 +50,6 @@ from ocpi.tokens import cdr_token
 
 log = structlog.get_logger("ocpi.authority")
 
-EXTRAS_KEY = "ocpi.authority"  # where `install` keeps the authority in `OcpiContext.extras`
 
 # How long an accepted authorization waits for the transaction it allows (the driver still has to plug
 # in; OCPP 1.6 ConnectionTimeOut is typically 30-120 s). Also bounds the memory of unused grants.
@@ -269,11 +268,11 @@ def install(ctx: OcpiContext) -> PartnerTokenAuthority:
 
     Calling it again returns the installed authority.
     """
-    existing = ctx.extras.get(EXTRAS_KEY)
+    existing = ctx.token_authority
     if isinstance(existing, PartnerTokenAuthority):
         return existing
     authority = PartnerTokenAuthority(ctx)
-    ctx.extras[EXTRAS_KEY] = authority
+    ctx.token_authority = authority
     ctx.domain.authorization.add_authority(authority, order=Order.AUTHORITY)
     ctx.domain.events.subscribe(TransactionStarted, authority.on_transaction_started, order=Order.AUTHORITY)
     return authority

@@ -54,7 +54,6 @@ log = structlog.get_logger("ocpi.cdrs")
 IDENTIFIER = "cdrs"
 ROLE = "SENDER"
 
-EXTRAS_KEY = "cdr_writer"
 
 
 def cdr_object(cdr: Cdr) -> dict[str, Any]:
@@ -211,7 +210,7 @@ class CdrWriter:
 
 def writer_of(ctx: OcpiContext) -> CdrWriter | None:
     """The installed `CdrWriter` of a context, if any."""
-    writer = ctx.extras.get(EXTRAS_KEY)
+    writer = ctx.cdr_writer
     return writer if isinstance(writer, CdrWriter) else None
 
 
@@ -239,7 +238,7 @@ def install(ctx: OcpiContext) -> CdrWriter:
     if existing is not None:
         return existing
     writer = CdrWriter(ctx)
-    ctx.extras[EXTRAS_KEY] = writer
+    ctx.cdr_writer = writer
     ctx.domain.events.subscribe(TransactionStarted, writer.on_transaction_started, order=Order.RECORD)
     ctx.domain.events.subscribe(TransactionStopped, writer.on_transaction_stopped, order=Order.RECORD)
     return writer

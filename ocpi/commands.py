@@ -84,7 +84,6 @@ log = structlog.get_logger("ocpi.commands")
 
 IDENTIFIER = "commands"
 ROLE = "RECEIVER"
-EXTRAS_KEY = "ocpi.commands"  # where `install` keeps the CommandRunner in `OcpiContext.extras`
 
 START_SESSION = "START_SESSION"
 STOP_SESSION = "STOP_SESSION"
@@ -666,11 +665,11 @@ def install(ctx: OcpiContext) -> CommandRunner:
     authorities (vouching for START_SESSION tokens) and first among the subscribers to transaction starts
     (`Order.COMMAND`: the SessionLink exists before a session push reads it). Calling it again returns the
     installed runner."""
-    existing = ctx.extras.get(EXTRAS_KEY)
+    existing = ctx.command_runner
     if isinstance(existing, CommandRunner):
         return existing
     runner = CommandRunner(ctx)
-    ctx.extras[EXTRAS_KEY] = runner
+    ctx.command_runner = runner
     ctx.domain.authorization.add_authority(runner.token_authority, order=Order.COMMAND)
     ctx.domain.events.subscribe(TransactionStarted, runner.on_transaction_started, order=Order.COMMAND)
     return runner
@@ -678,7 +677,7 @@ def install(ctx: OcpiContext) -> CommandRunner:
 
 async def shutdown(ctx: OcpiContext) -> None:
     """Stop the runner's background work (commands still running get no CommandResult)."""
-    runner = ctx.extras.get(EXTRAS_KEY)
+    runner = ctx.command_runner
     if isinstance(runner, CommandRunner):
         await runner.close()
 

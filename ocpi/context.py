@@ -2,35 +2,59 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from csms.config import OcpiConfig
 from csms.domain.clock import Clock, utcnow
 from csms.domain.core import Domain
+from ocpi.client import PartnerClient
+from ocpi.models import Partner
 from ocpi.store import OcpiStore
 from ocpi.transport import VERSION
+
+
+class PushQueue(Protocol):
+    """Where pushes to partners are queued (`ocpi.push.Outbox`, which imports this module)."""
+
+    async def enqueue(
+        self, partner: Partner, module: str, object_key: str, method: str, url: str, body: Any
+    ) -> None: ...
 
 
 @dataclass(slots=True)
 class OcpiContext:
     """The domain core (the one data model), the OCPI store, configuration and outgoing HTTP.
 
-    `client` is the `ocpi.client.PartnerClient` used for every call to partners (registration, pushes,
-    command results, real-time authorization); `outbox` the `ocpi.push.Outbox`. Both are set by whoever
-    starts the bridge (csms/app.py) and shared, never module globals.
+    `client` is the `PartnerClient` used for every call to partners (registration, pushes, command
+    results, real-time authorization); `outbox` the push outbox (`ocpi.push.install` sets it). Both are set
+    by whoever starts the bridge (ocpi/bridge.py) and shared, never module globals.
     """
 
     domain: Domain
     store: OcpiStore
     config: OcpiConfig
     base_url: str  # e.g. http://127.0.0.1:8080 — the OCPI root is base_url + "/ocpi"
-    client: Any = None
-    outbox: Any = None
+    client: PartnerClient | None = None
+    outbox: PushQueue | None = None
     clock: Clock = utcnow
-    extras: dict[str, Any] = field(default_factory=dict)
+    # What the `install` functions plugged into the domain, kept so that installing twice returns the same
+    # object: `ocpi.authority.PartnerTokenAuthority`, `ocpi.commands.CommandRunner`, `ocpi.cdrs.CdrWriter`
+    # (their modules import this one, hence `object`; each reads its own back with isinstance).
+    token_authority: object | None = None
+    command_runner: object | None = None
+    cdr_writer: object | None = None
+    # One lock per partner id: credentials exchanges of one partner never interleave.
+    partner_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+
+    def partner_client(self) -> PartnerClient:
+        """The client for calls to partners; RuntimeError when the bridge was built without one."""
+        if self.client is None:
+            raise RuntimeError("OcpiContext.client is not set: start the OCPI bridge first")
+        return self.client
 
     @property
     def versions_url(self) -> str:

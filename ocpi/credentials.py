@@ -46,7 +46,6 @@ ROLE = "SENDER"  # the Credentials module has no roles; 2.2.1 details list it as
 
 log = structlog.get_logger("ocpi.credentials")
 
-_LOCKS = "ocpi_credentials_locks"  # ctx.extras key: one asyncio.Lock per partner id
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -123,7 +122,7 @@ def parse_credentials(body: Any) -> Credentials:
 
 
 def _lock(ctx: OcpiContext, partner_id: int) -> asyncio.Lock:
-    locks: dict[int, asyncio.Lock] = ctx.extras.setdefault(_LOCKS, {})
+    locks = ctx.partner_locks
     return locks.setdefault(partner_id, asyncio.Lock())
 
 
@@ -137,7 +136,8 @@ async def _read_credentials(request: web.Request) -> Credentials:
 async def _fetch(ctx: OcpiContext, partner: Partner, credentials: Credentials) -> tuple[str, dict[str, str]]:
     """The partner's 2.2.1 endpoints, fetched with its new token B; an OCPI error (HTTP 200) otherwise."""
     try:
-        return await fetch_partner_endpoints(ctx.client, partner, credentials.url, credentials.token)
+        client = ctx.partner_client()
+        return await fetch_partner_endpoints(client, partner, credentials.url, credentials.token)
     except VersionHandshakeError as exc:
         log.warning(
             "ocpi_credentials_handshake_failed",

@@ -282,7 +282,7 @@ class Outbox:
         entry.attempts += 1
         error: str | None
         try:
-            response = await self._ctx.client.request(partner, entry.method, entry.url, entry.body)
+            response = await self._ctx.partner_client().request(partner, entry.method, entry.url, entry.body)
         except PartnerUnreachable as exc:
             verdict, error = Verdict.UNAVAILABLE, f"unreachable: {exc}" if str(exc) else "unreachable"
         except Exception as exc:  # a bug or a malformed URL: retried, and visible to operators
@@ -364,7 +364,9 @@ async def push_to_receivers(
         How many partners it was queued for.
     """
     wanted = None if only is None else {p.id for p in only}
-    queue: Outbox = outbox if outbox is not None else ctx.outbox
+    queue = outbox if outbox is not None else ctx.outbox
+    if queue is None:
+        return 0
     count = 0
     for partner, url in await partners.receivers(ctx, module):
         if wanted is not None and partner.id not in wanted:

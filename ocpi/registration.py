@@ -43,13 +43,6 @@ class RegistrationError(Exception):
         self.status_code = status_code
 
 
-def _client(ctx: OcpiContext) -> PartnerClient:
-    client = ctx.client
-    if not isinstance(client, PartnerClient):
-        raise RuntimeError("OcpiContext.client must be a PartnerClient to register with a partner")
-    return client
-
-
 async def register_with(
     ctx: OcpiContext, versions_url: str, token_a: str, *, name: str | None = None
 ) -> Partner:
@@ -71,7 +64,7 @@ async def register_with(
             endpoint we use, refused our credentials or answered malformed ones, or is already registered
             at that versions URL.
     """
-    client = _client(ctx)
+    client = ctx.partner_client()
     for existing in await ctx.store.list_partners():
         if existing.status == PartnerStatus.REGISTERED and existing.versions_url == versions_url:
             raise RegistrationError(

@@ -221,14 +221,16 @@ def page(
     return ok(items, headers=headers)
 
 
+# `[ocpi] public_url` of the OCPI sub-application ("" when not set), for the URLs we hand out in headers.
+PUBLIC_URL = web.AppKey("ocpi_public_url", str)
+
+
 def _public_url(request: web.Request) -> str:
     """This request's URL (no query) as partners reach it: `[ocpi] public_url` when set (behind a TLS
     proxy the request itself says http and an inner host), the request's own origin otherwise."""
-    from ocpi.context import OCPI  # here, not at the top: ocpi.context imports this module
-
-    ctx = request.config_dict.get(OCPI)
-    if ctx is not None and ctx.config.public_url:
-        return ctx.config.public_url.rstrip("/") + request.path
+    public_url = request.config_dict.get(PUBLIC_URL)
+    if public_url:
+        return public_url.rstrip("/") + request.path
     return str(request.url.with_query(None))
 
 

@@ -275,6 +275,7 @@ class Cpo:
     ctx: OcpiContext
     session: aiohttp.ClientSession
     runner: web.AppRunner
+    stubs: list[StubEmsp] = field(default_factory=list)
 
     @property
     def store(self) -> OcpiStore:
@@ -294,7 +295,7 @@ class Cpo:
     async def stub(self, **options: Any) -> StubEmsp:
         """Start a stub eMSP on the shared session (stopped with the CPO)."""
         emsp = await StubEmsp(self.session, **options).start()
-        self.ctx.extras.setdefault("test_stubs", []).append(emsp)
+        self.stubs.append(emsp)
         return emsp
 
 
@@ -336,7 +337,7 @@ async def start_cpo(
 
 async def stop_cpo(cpo: Cpo) -> None:
     """Stop the stubs and our app."""
-    for emsp in cpo.ctx.extras.get("test_stubs", []):
+    for emsp in cpo.stubs:
         await emsp.stop()
     await cpo.runner.cleanup()
 
