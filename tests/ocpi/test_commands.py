@@ -353,7 +353,7 @@ async def test_cancel_reservation(bridge: Bridge, version: str) -> None:
     cancelled = await reservation_of(bridge, "EMSP-RES-6")
     assert cancelled.status is ReservationStatus.CANCELLED
     assert sim.reservations == {}
-    await bridge.runner.check_reservations()
+    await bridge.runner.watcher.check()
     await bridge.runner.settle()
     assert len(bridge.emsp.results["reserve"]) == 1
 

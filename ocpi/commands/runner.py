@@ -1,0 +1,362 @@
+"""The OCPP side of accepted commands, run in the background by the `CommandRunner`, which also vouches for
+the tokens of START_SESSIONs still waiting for their transaction and links that transaction to its command."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from csms.domain.commands import UnlockConnector
+from csms.domain.events import Order, TransactionStarted
+from csms.domain.models import (
+    AuthorizationResult,
+    AuthorizationStatus,
+    ReservationStatus,
+    Transaction,
+)
+from csms.domain.reservations import ReservationError
+from ocpi.commands.results import (
+    OCPP16_ID_TAG_LENGTH,
+    RESERVATION_RESULTS,
+    UNKNOWN_AT_STATION,
+    ocpp_token_type,
+    post_result,
+    result_of,
+)
+from ocpi.commands.watcher import ReservationWatcher, Watched
+from ocpi.context import OcpiContext
+from ocpi.models import EvseUid, Location, Partner, SessionLink
+from ocpi.tokens import cdr_token
+
+log = structlog.get_logger("ocpi.commands")
+
+Operation = Callable[[], Awaitable[tuple[str, str | None]]]
+
+
+@dataclass(slots=True)
+class _PendingStart:
+    """A START_SESSION whose transaction has not started yet; the domain's remote-start correlator gives
+    that transaction `remote_start_id` (and says how long it is awaited)."""
+
+    remote_start_id: int
+    partner_id: int
+    charge_point_id: str
+    uid: str
+    cdr_token: dict[str, Any]
+    authorization_reference: str | None
+
+
+@dataclass(slots=True)
+class _CommandTokens:
+    """`TokenAuthority` that vouches for the tokens of pending START_SESSIONs (see the module docstring)."""
+
+    runner: CommandRunner
+
+    async def authorize(self, id_token: str) -> AuthorizationResult | None:
+        if self.runner.vouches_for(id_token):
+            return AuthorizationResult(AuthorizationStatus.ACCEPTED)
+        return None
+
+
+class CommandRunner:
+    """Runs accepted commands in the background and keeps what they leave in memory: pending starts
+    (until their transaction links up) and RESERVE_NOW response URLs (until the reservation ends).
+
+    Args:
+        ctx: the OCPI context.
+    """
+
+    def __init__(self, ctx: OcpiContext) -> None:
+        self._ctx = ctx
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._starts: dict[int, _PendingStart] = {}  # by remote_start_id
+        self.watcher = ReservationWatcher(ctx, self.spawn)
+        self.token_authority = _CommandTokens(self)
+
+    # -- background tasks ------------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `coro` in a tracked task (cancelled by `close`)."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def run(
+        self,
+        partner: Partner,
+        command: str,
+        response_url: str,
+        operation: Operation,
+        *,
+        correlation_id: str | None = None,
+    ) -> None:
+        """Run `operation` (the OCPP side of an accepted command) in the background, then POST its
+        CommandResult to `response_url`. An unexpected error in the operation is logged and answered
+        FAILED."""
+
+        async def go() -> None:
+            try:
+                result, message = await operation()
+            except Exception:
+                log.exception("ocpi_command_failed", command=command, partner_id=partner.id)
+                result, message = "FAILED", "internal error"
+            log.info("ocpi_command_result", command=command, partner_id=partner.id, result=result)
+            await post_result(
+                self._ctx, partner.id, response_url, result, message, correlation_id=correlation_id
+            )
+
+        self.spawn(go(), f"ocpi-{command.lower()}")
+
+    async def close(self) -> None:
+        """Cancel every background command and the reservation watcher, and wait for them to end."""
+        await self.watcher.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def settle(self) -> None:
+        """Wait until every background command has posted its result (tests and orderly shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- START_SESSION bookkeeping -----------------------------------------------------------------------
+
+    def vouches_for(self, uid: str) -> bool:
+        """Whether a START_SESSION with token `uid` is waiting for its transaction."""
+        correlator = self._ctx.domain.remote_starts
+        for rid, p in list(self._starts.items()):
+            if not correlator.is_pending(p.charge_point_id, rid):
+                del self._starts[rid]  # its window passed, or it was refused
+        return any(p.uid == uid for p in self._starts.values())
+
+    def _match(self, event: TransactionStarted) -> _PendingStart | None:
+        # The domain's correlator has said which remote start the transaction answers.
+        if event.remote_start_id is None:
+            return None
+        pending = self._starts.get(event.remote_start_id)
+        if pending is None or pending.charge_point_id != event.transaction.charge_point_id:
+            return None
+        return pending
+
+    async def _link_start(self, pending: _PendingStart, tx: Transaction) -> None:
+        self._starts.pop(pending.remote_start_id, None)
+        link = SessionLink(
+            session_id=str(tx.id),
+            partner_id=pending.partner_id,
+            transaction_pk=tx.id,
+            reservation_id=tx.reservation_id,
+            auth_method="COMMAND",
+            authorization_reference=pending.authorization_reference,
+            cdr_token=pending.cdr_token,
+            last_updated=self._ctx.clock(),
+        )
+        await self._ctx.store.save_session_link(link)
+        log.info("ocpi_session_linked", transaction_pk=tx.id, partner_id=pending.partner_id)
+
+    async def on_transaction_started(self, event: TransactionStarted) -> None:
+        """Link a transaction that follows a START_SESSION to it (SessionLink COMMAND; runs before the
+        partner-token authority, which then leaves the link alone: the command is the latest
+        authorization)."""
+        pending = self._match(event)
+        if pending is not None:
+            await self._link_start(pending, event.transaction)
+
+    # -- the commands ------------------------------------------------------------------------------------
+
+    def _pick_charge_point(self, location: Location) -> str:
+        """A charge point of a location for a command that names no EVSE: the first connected one."""
+        commands = self._ctx.domain.commands
+        for charge_point_id in location.charge_point_ids:
+            if commands.ocpp_version(charge_point_id) is not None:
+                return charge_point_id
+        return location.charge_point_ids[0]
+
+    def _too_long_for_16(self, charge_point_id: str, uid: str) -> str | None:
+        if (
+            self._ctx.domain.commands.ocpp_version(charge_point_id) == "1.6"
+            and len(uid) > OCPP16_ID_TAG_LENGTH
+        ):
+            return f"token uid {uid!r} is longer than an OCPP 1.6 idTag ({OCPP16_ID_TAG_LENGTH} characters)"
+        return None
+
+    def _group(self, charge_point_id: str, token: dict[str, Any]) -> str | None:
+        group = token.get("group_id")
+        if not isinstance(group, str) or not group:
+            return None
+        if (
+            self._ctx.domain.commands.ocpp_version(charge_point_id) == "1.6"
+            and len(group) > OCPP16_ID_TAG_LENGTH
+        ):
+            return None  # 1.6 parentIdTag cannot carry it
+        return group
+
+    async def start_session(
+        self, partner: Partner, body: dict[str, Any], location: Location, evse: EvseUid | None
+    ) -> tuple[str, str | None]:
+        """START_SESSION: remote start on the EVSE (or the location's first connected charge point, the
+        station choosing the EVSE); the transaction that follows is linked by `transaction_started`."""
+        domain = self._ctx.domain
+        token = body["token"]
+        uid = token["uid"]
+        charge_point_id = evse.charge_point_id if evse is not None else self._pick_charge_point(location)
+        evse_id = (evse.evse_id or None) if evse is not None else None
+        too_long = self._too_long_for_16(charge_point_id, uid)
+        if too_long:
+            return "REJECTED", too_long
+        group = self._group(charge_point_id, token)
+        try:
+            await domain.reservations.check_start(charge_point_id, evse_id, uid, group)
+        except ReservationError as exc:
+            return RESERVATION_RESULTS.get(exc.code, "REJECTED"), exc.message
+        pending = _PendingStart(
+            remote_start_id=domain.remote_starts.new_id(),
+            partner_id=partner.id,
+            charge_point_id=charge_point_id,
+            uid=uid,
+            cdr_token=cdr_token(token),
+            authorization_reference=body.get("authorization_reference"),
+        )
+        # Registered before the call: the station may report the transaction before its answer arrives.
+        self._starts[pending.remote_start_id] = pending
+        try:
+            started = await domain.sessions.start(
+                charge_point_id,
+                uid,
+                evse_id=evse_id,
+                id_token_type=ocpp_token_type(token["type"]),
+                group_id_token=group,
+                remote_start_id=pending.remote_start_id,
+            )
+        except BaseException:
+            self._starts.pop(pending.remote_start_id, None)
+            raise
+        if not started.result.accepted:
+            self._starts.pop(pending.remote_start_id, None)
+            return result_of(started.result)
+        if started.transaction is not None and pending.remote_start_id in self._starts:
+            await self._link_start(pending, started.transaction)
+        return "ACCEPTED", None
+
+    async def stop_session(self, tx: Transaction) -> tuple[str, str | None]:
+        """STOP_SESSION: remote stop; the session completes when the station reports the stop."""
+        try:
+            result = await self._ctx.domain.sessions.stop(tx)
+        except ValueError:
+            return "REJECTED", "the session is already completed"
+        return result_of(result)
+
+    async def reserve_now(
+        self,
+        partner: Partner,
+        body: dict[str, Any],
+        location: Location,
+        evse: EvseUid | None,
+        expiry: datetime,
+    ) -> tuple[str, str | None]:
+        """RESERVE_NOW: ReserveNow through the reservation service (the same reservation_id again replaces
+        the reservation), then the SessionLink `R<id>` and the watch for CANCELED_RESERVATION."""
+        token = body["token"]
+        uid = token["uid"]
+        charge_point_id = evse.charge_point_id if evse is not None else self._pick_charge_point(location)
+        evse_id = (evse.evse_id or None) if evse is not None else None
+        too_long = self._too_long_for_16(charge_point_id, uid)
+        if too_long:
+            return "REJECTED", too_long
+        external_id = body["reservation_id"]
+        try:
+            reservation = await self._ctx.domain.reservations.create(
+                charge_point_id=charge_point_id,
+                evse_id=evse_id,
+                id_token=uid,
+                expiry_date=expiry,
+                id_token_type=ocpp_token_type(token["type"]),
+                group_id_token=self._group(charge_point_id, token),
+                owner=owner_of(partner),
+                external_id=external_id,
+            )
+        except ReservationError as exc:
+            return RESERVATION_RESULTS.get(exc.code, "FAILED"), exc.message
+        except ValueError as exc:  # the expiry date passed meanwhile
+            return "REJECTED", str(exc)
+        link = SessionLink(
+            session_id=f"R{reservation.id}",
+            partner_id=partner.id,
+            reservation_id=reservation.id,
+            auth_method="COMMAND",
+            authorization_reference=body.get("authorization_reference"),
+            cdr_token=cdr_token(token),
+            last_updated=self._ctx.clock(),
+        )
+        await self._ctx.store.save_session_link(link)
+        replaced = self.watcher.watch(reservation.id, Watched(partner.id, body["response_url"], external_id))
+        await self.watcher.push_session(reservation.id, partner.id)
+        for rid in replaced:  # replaced by this one (on another station): those sessions are over
+            await self.watcher.push_session(rid, partner.id, only_ended=True)
+        return "ACCEPTED", None
+
+    async def cancel_reservation(self, partner: Partner, external_id: str) -> tuple[str, str | None]:
+        """CANCEL_RESERVATION: find the partner's reservation by its reservation_id and cancel it at the
+        station. Unknown, already ended, or unknown to the station → UNKNOWN_RESERVATION."""
+        domain = self._ctx.domain
+        reservation = await domain.store.find_reservation_by_external_id(owner_of(partner), external_id)
+        if reservation is None or reservation.status is not ReservationStatus.ACTIVE:
+            return "UNKNOWN_RESERVATION", f"no active reservation {external_id}"
+        watched = self.watcher.unwatch(
+            reservation.id
+        )  # the partner asked: no CANCELED_RESERVATION afterwards
+        try:
+            cancelled = await domain.reservations.cancel(reservation.id)
+        except ReservationError as exc:
+            if watched is not None and exc.code not in ("reservation_not_found", "reservation_not_active"):
+                self.watcher.watch(reservation.id, watched)  # still active
+            elif watched is not None:  # it ended meanwhile: the watcher no longer sees it
+                await self.watcher.push_session(reservation.id, partner.id, only_ended=True)
+            return RESERVATION_RESULTS.get(exc.code, "FAILED"), exc.message
+        await self.watcher.push_session(reservation.id, partner.id, only_ended=True)  # COMPLETED
+        if cancelled.status is not ReservationStatus.CANCELLED:
+            return "UNKNOWN_RESERVATION", f"the reservation is {cancelled.status.value}"
+        if cancelled.reason == UNKNOWN_AT_STATION:
+            return "UNKNOWN_RESERVATION", "the charge point did not know the reservation"
+        return "ACCEPTED", None
+
+    async def unlock_connector(self, evse: EvseUid, connector_id: int) -> tuple[str, str | None]:
+        """UNLOCK_CONNECTOR: UnlockConnector on the EVSE's connector (OCPP 1.6: connector 1 of EVSE N is
+        connectorId N)."""
+        commands = self._ctx.domain.commands
+        if commands.ocpp_version(evse.charge_point_id) == "1.6":
+            connector_id = 1
+        result = await commands.send(evse.charge_point_id, UnlockConnector(evse.evse_id, connector_id))
+        return result_of(result)
+
+
+def owner_of(partner: Partner) -> str:
+    """The reservation `owner` of a partner's reservations (their reservation_id is the `external_id`)."""
+    return f"ocpi:{partner.id}"
+
+
+def install(ctx: OcpiContext) -> CommandRunner:
+    """Create the CommandRunner once per context and plug it into the domain: first among the token
+    authorities (vouching for START_SESSION tokens) and first among the subscribers to transaction starts
+    (`Order.COMMAND`: the SessionLink exists before a session push reads it). Calling it again returns the
+    installed runner."""
+    existing = ctx.command_runner
+    if isinstance(existing, CommandRunner):
+        return existing
+    runner = CommandRunner(ctx)
+    ctx.command_runner = runner
+    ctx.domain.authorization.add_authority(runner.token_authority, order=Order.COMMAND)
+    ctx.domain.events.subscribe(TransactionStarted, runner.on_transaction_started, order=Order.COMMAND)
+    return runner
+
+
+async def shutdown(ctx: OcpiContext) -> None:
+    """Stop the runner's background work (commands still running get no CommandResult)."""
+    runner = ctx.command_runner
+    if isinstance(runner, CommandRunner):
+        await runner.close()
