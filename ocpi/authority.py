@@ -216,14 +216,6 @@ class PartnerTokenAuthority:
             del self._grants[uid]
         self._grants[token.uid] = _Grant(token.partner_id, auth_method, reference, now + GRANT_TTL, now)
 
-    def pending_reference(self, uid: str) -> str | None:
-        """The authorization_reference of a real-time authorization of `uid` still waiting for its
-        transaction (None when there is none)."""
-        grant = self._grants.get(uid)
-        if grant is None or grant.until <= self._ctx.clock():
-            return None
-        return grant.authorization_reference
-
     # -- domain events -----------------------------------------------------------------------------------
 
     async def on_transaction_started(self, event: TransactionStarted) -> None:

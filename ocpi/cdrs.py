@@ -35,11 +35,12 @@ from aiohttp import web
 from csms.domain.events import Order, TransactionStarted, TransactionStopped
 from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.ports import AlreadyExists
-from csms.domain.pricing import decimal_number
+from csms.domain.pricing import SessionCost, decimal_number
 from ocpi.context import OcpiContext, context_of
 from ocpi.locations import emi3_evse_id, find_connector_spec
 from ocpi.models import Cdr
 from ocpi.sessions import (
+    Place,
     cdr_token_of,
     periods_json,
     pin_tariff,
@@ -61,25 +62,9 @@ def cdr_object(cdr: Cdr) -> dict[str, Any]:
     return dict(cdr.data)
 
 
-async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
-    """The CDR of a completed transaction, created and stored on first call (idempotent: later calls return
-    the stored one). None when the transaction still runs or its charge point is in no published location.
-
-    The push feeder POSTs `cdr.data` to the partners next.
-    """
-    cdr_id = str(tx.id)
-    existing = await ctx.store.get_cdr(cdr_id)
-    if existing is not None:
-        return existing
-    if tx.status is not TransactionStatus.COMPLETED:
-        return None
-    place = await place_of(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id)
-    if place is None:
-        return None
+async def _cdr_location(ctx: OcpiContext, tx: Transaction, place: Place) -> dict[str, Any]:
+    """The CdrLocation: the location's address and the EVSE and connector the transaction used."""
     location = place.location
-    link = await ctx.store.get_session_link(cdr_id)
-    priced = await price_transaction(ctx, tx, location, link)
-    cost = priced.cost
     evse_id = tx.evse_id if tx.evse_id > 0 else 1
     spec = await find_connector_spec(ctx, tx.charge_point_id, evse_id, tx.connector_id)
     cdr_location: dict[str, Any] = {"id": location.id}
@@ -100,6 +85,41 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
         connector_format=spec.format,
         connector_power_type=spec.power_type,
     )
+    return cdr_location
+
+
+def _time_totals(cost: SessionCost) -> dict[str, Any]:
+    """total_time (always), its cost, and parking time and cost when there were any."""
+    totals: dict[str, Any] = {"total_time": decimal_number(cost.total_time_hours)}
+    if not cost.time.is_zero():
+        totals["total_time_cost"] = cost.time.to_ocpi()
+    if cost.total_parking_hours > 0:
+        totals["total_parking_time"] = decimal_number(cost.total_parking_hours)
+    if not cost.parking.is_zero():
+        totals["total_parking_cost"] = cost.parking.to_ocpi()
+    return totals
+
+
+async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
+    """The CDR of a completed transaction, created and stored on first call (idempotent: later calls return
+    the stored one). None when the transaction still runs or its charge point is in no published location.
+
+    The push feeder POSTs `cdr.data` to the partners next.
+    """
+    cdr_id = str(tx.id)
+    existing = await ctx.store.get_cdr(cdr_id)
+    if existing is not None:
+        return existing
+    if tx.status is not TransactionStatus.COMPLETED:
+        return None
+    place = await place_of(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id)
+    if place is None:
+        return None
+    location = place.location
+    link = await ctx.store.get_session_link(cdr_id)
+    priced = await price_transaction(ctx, tx, location, link)
+    cost = priced.cost
+    cdr_location = await _cdr_location(ctx, tx, place)
     now = ctx.clock()
     end = tx.stopped_at or now
     data: dict[str, Any] = {
@@ -126,13 +146,7 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
     data["total_energy"] = decimal_number(cost.total_energy_kwh)
     if not cost.energy.is_zero():
         data["total_energy_cost"] = cost.energy.to_ocpi()
-    data["total_time"] = decimal_number(cost.total_time_hours)
-    if not cost.time.is_zero():
-        data["total_time_cost"] = cost.time.to_ocpi()
-    if cost.total_parking_hours > 0:
-        data["total_parking_time"] = decimal_number(cost.total_parking_hours)
-    if not cost.parking.is_zero():
-        data["total_parking_cost"] = cost.parking.to_ocpi()
+    data.update(_time_totals(cost))
     data["last_updated"] = ocpi_datetime(now)
     cdr = Cdr(
         id=cdr_id,

@@ -8,13 +8,13 @@ fields given (with the mandatory `last_updated`). Tokens are never deleted: an e
 What the stored tokens are used for — answering OCPP Authorize and transaction starts, honouring
 `whitelist` with real-time authorization — lives in `ocpi.authority`.
 
-The small validators here (`check_object`, `Field`) are also used by `ocpi.commands` for its request
-bodies.
+The Token object is declared once (`TOKEN_FIELDS`, with `ocpi.objects.Field`), to validate what partners
+send and to keep only its fields when we store it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from aiohttp import web
 
 from ocpi.context import context_of
 from ocpi.models import Partner, PartnerToken
+from ocpi.objects import Field, check_object
 from ocpi.transport import (
     VERSION,
     OcpiError,
@@ -50,20 +51,6 @@ IDENTITY_FIELDS = ("country_code", "party_id", "uid", "type")
 # -- validation -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One field of an OCPI object: its JSON kind, maximum length (strings), enum values and whether it
-    is required. `kind` is one of "string", "cistring", "boolean", "datetime", "object", "array", "url".
-    `fields` describes the members of a nested object."""
-
-    name: str
-    kind: str
-    max_length: int | None = None
-    required: bool = False
-    enum: tuple[str, ...] | None = None
-    fields: tuple[Field, ...] = ()
-
-
 ENERGY_CONTRACT_FIELDS = (
     Field("supplier_name", "string", 64, required=True),
     Field("contract_id", "string", 64),
@@ -85,60 +72,6 @@ TOKEN_FIELDS = (
     Field("energy_contract", "object", fields=ENERGY_CONTRACT_FIELDS),
     Field("last_updated", "datetime", 25, required=True),
 )
-
-
-def _problems(obj: Mapping[str, Any], fields: Iterable[Field], prefix: str) -> list[str]:
-    problems: list[str] = []
-    for f in fields:
-        name = prefix + f.name
-        value = obj.get(f.name)
-        if value is None:  # JSON null is "not given" for an optional field
-            if f.required:
-                problems.append(f"{name} is required")
-            continue
-        if f.kind in ("string", "cistring", "datetime", "url"):
-            if not isinstance(value, str):
-                problems.append(f"{name} must be a string")
-                continue
-            if f.required and value == "":
-                problems.append(f"{name} must not be empty")
-            if f.max_length is not None and len(value) > f.max_length:
-                problems.append(f"{name} is longer than {f.max_length} characters")
-            if f.kind == "cistring" and not all(0x20 <= ord(c) <= 0x7E for c in value):
-                problems.append(f"{name} must be printable ASCII")
-            if f.enum is not None and value not in f.enum:
-                problems.append(f"{name} must be one of {', '.join(f.enum)}")
-            if f.kind == "datetime":
-                try:
-                    parse_ocpi_datetime(value)
-                except OcpiError:
-                    problems.append(f"{name} is not an RFC 3339 DateTime")
-            if f.kind == "url" and not value.startswith(("http://", "https://")):
-                problems.append(f"{name} must be an http(s) URL")
-        elif f.kind == "boolean":
-            if not isinstance(value, bool):
-                problems.append(f"{name} must be a boolean")
-        elif f.kind == "object":
-            if not isinstance(value, dict):
-                problems.append(f"{name} must be an object")
-            else:
-                problems.extend(_problems(value, f.fields, name + "."))
-        elif f.kind == "array" and not isinstance(value, list):
-            problems.append(f"{name} must be an array")
-    return problems
-
-
-def check_object(obj: Mapping[str, Any], fields: Iterable[Field], *, what: str) -> None:
-    """Check an incoming OCPI object's required fields, types, enums and string lengths.
-
-    Raises:
-        OcpiError: HTTP 200 / 2001 naming every problem found (OCPI 2.2.1 "Status codes": a request that
-            is valid JSON reached the OCPI layer and gets an OCPI error, not an HTTP one; see
-            `ocpi.transport.invalid_parameters`).
-    """
-    problems = _problems(obj, fields, "")
-    if problems:
-        raise invalid_parameters(f"invalid {what}: " + "; ".join(problems))
 
 
 # -- ownership --------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from ocpi.commands.results import (
 from ocpi.commands.runner import CommandRunner, Operation, install
 from ocpi.context import OcpiContext, context_of
 from ocpi.models import EvseUid, Location, Partner
-from ocpi.tokens import TOKEN_TYPES, Field, check_object
+from ocpi.objects import Field, check_object
+from ocpi.tokens import TOKEN_TYPES
 from ocpi.transport import (
     VERSION,
     OcpiError,
