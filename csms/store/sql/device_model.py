@@ -1,0 +1,141 @@
+"""Device variables stations report (`DeviceModelStore`) and charging profiles we installed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, select
+
+from csms.domain.models import (
+    DeviceVariable,
+    StoredChargingProfile,
+)
+from csms.store.sql.base import (
+    CHARGING_PROFILES,
+    DEVICE_VARIABLES,
+    SqlBase,
+    rowcount,
+)
+from csms.store.sql.rows import (
+    charging_profile_of,
+    device_variable_of,
+    device_variable_values,
+)
+from csms.store.tables import (
+    ChargingProfileRow,
+    DeviceVariableRow,
+)
+
+log = structlog.get_logger("csms.store.sql")
+
+# The upsert key of device_variables (its primary key).
+_DEVICE_VARIABLE_KEY = (
+    "charge_point_id",
+    "component",
+    "component_instance",
+    "evse_id",
+    "connector_id",
+    "variable",
+    "variable_instance",
+    "attribute_type",
+)
+
+
+class DeviceModelSql(SqlBase):
+    """Device variables and charging profiles."""
+
+    async def upsert_device_variables(self, variables: Sequence[DeviceVariable]) -> None:
+        """Insert or update each variable by its key (station, component + instance, EVSE, connector,
+        variable + instance, attribute type), all in one database transaction.
+
+        `updated_at` defaults to now. When the same key appears twice, the later one wins.
+        """
+        if not variables:
+            return
+        now = self._clock()
+        # One row per key: PostgreSQL refuses an upsert that touches the same row twice in one statement.
+        latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for v in variables:
+            values = device_variable_values(v, now)
+            latest[tuple(values[k] for k in _DEVICE_VARIABLE_KEY)] = values
+        stmt = self._insert(DEVICE_VARIABLES)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(_DEVICE_VARIABLE_KEY),
+            set_={name: stmt.excluded[name] for name in ("value", "readonly", "data_type", "updated_at")},
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(stmt, list(latest.values()))
+
+    async def list_device_variables(self, charge_point_id: str) -> list[DeviceVariable]:
+        """The station's variables ordered by component (1.6 keys, component None, first), variable, then
+        component instance, EVSE, connector, variable instance and attribute type (None first in each)."""
+        stmt = (
+            select(DeviceVariableRow)
+            .where(DeviceVariableRow.charge_point_id == charge_point_id)
+            .order_by(
+                DeviceVariableRow.component,
+                DeviceVariableRow.variable,
+                DeviceVariableRow.component_instance,
+                DeviceVariableRow.evse_id,
+                DeviceVariableRow.connector_id,
+                DeviceVariableRow.variable_instance,
+                DeviceVariableRow.attribute_type,
+            )
+        )
+        async with self._sessions() as session:
+            return [device_variable_of(r) for r in await session.scalars(stmt)]
+
+    async def save_charging_profile(self, profile: StoredChargingProfile) -> None:
+        """Insert or replace the profile by (charge_point_id, profile_id); `created_at` defaults to now.
+
+        Raises:
+            TypeError: `profile.profile` is not JSON-serializable (nothing is written).
+        """
+        values = {
+            "charge_point_id": profile.charge_point_id,
+            "profile_id": profile.profile_id,
+            "evse_id": profile.evse_id,
+            "purpose": profile.purpose,
+            "stack_level": profile.stack_level,
+            "profile": json.dumps(profile.profile),
+            "transaction_pk": profile.transaction_pk,
+            "created_at": profile.created_at or self._clock(),
+        }
+        stmt = self._insert(CHARGING_PROFILES).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["charge_point_id", "profile_id"],
+            set_={
+                name: stmt.excluded[name] for name in values if name not in ("charge_point_id", "profile_id")
+            },
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(stmt)
+
+    async def list_charging_profiles(self, charge_point_id: str) -> list[StoredChargingProfile]:
+        """The station's installed profiles ordered by profile_id."""
+        stmt = (
+            select(ChargingProfileRow)
+            .where(ChargingProfileRow.charge_point_id == charge_point_id)
+            .order_by(ChargingProfileRow.profile_id)
+        )
+        async with self._sessions() as session:
+            return [charging_profile_of(r) for r in await session.scalars(stmt)]
+
+    async def delete_charging_profiles(
+        self, charge_point_id: str, *, profile_id: int | None = None, evse_id: int | None = None
+    ) -> int:
+        """Delete the station's profiles matching `profile_id` and/or `evse_id` (both None: all of them).
+
+        Returns:
+            How many were deleted.
+        """
+        stmt = delete(CHARGING_PROFILES).where(CHARGING_PROFILES.c.charge_point_id == charge_point_id)
+        if profile_id is not None:
+            stmt = stmt.where(CHARGING_PROFILES.c.profile_id == profile_id)
+        if evse_id is not None:
+            stmt = stmt.where(CHARGING_PROFILES.c.evse_id == evse_id)
+        async with self._sessions.begin() as session:
+            return rowcount(await session.execute(stmt))
