@@ -283,7 +283,7 @@ async def _open_ocpi(config: Config, *, client: bool = False) -> AsyncIterator[A
     from ocpi.client import PartnerClient
     from ocpi.context import OcpiContext
     from ocpi.partners import public_base_url
-    from ocpi.sql_store import SqlOcpiStore
+    from ocpi.store.sql import SqlOcpiStore
 
     async with _open(config) as store:
         # The domain is only wired, never started: these commands touch OCPI records alone.

@@ -16,7 +16,7 @@ from ocpi.client import PartnerClient
 from ocpi.context import OcpiContext
 from ocpi.partners import public_base_url
 from ocpi.push import Outbox
-from ocpi.sql_store import SqlOcpiStore
+from ocpi.store.sql import SqlOcpiStore
 
 
 @dataclass(slots=True)

@@ -37,7 +37,7 @@ class BatchedWriter:
     (`batch_item_dropped`) and dropped. No exception escapes the background task.
 
     Args:
-        sink: where batches go (`SqlStore` or `MemoryStore`).
+        sink: where batches go (`SqlStore`; the tests' `MemoryStore`).
         max_items: flush as soon as this many items are queued; also the largest batch written.
         interval: flush at the latest this many seconds after the first unflushed item was put.
         attempts: tries per batch before falling back to item-by-item writes.

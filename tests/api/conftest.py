@@ -20,9 +20,9 @@ from csms.domain.models import ChargePoint
 from csms.domain.registry import LiveConnection
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.domain.services import Services
-from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from tests.api.openapi_check import OpenApiChecker
+from tests.fakes.memory_store import MemoryStore
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 NOW_TEXT = "2025-01-02T03:04:05.678Z"

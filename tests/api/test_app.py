@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from csms.api.errors import ApiError, error_middleware
 from csms.domain.registry import LiveConnection
 from csms.domain.services import Services
-from csms.store.memory import MemoryStore
 from tests.api.conftest import ApiClient, error_of
+from tests.fakes.memory_store import MemoryStore
 
 
 async def test_health_needs_no_auth_and_counts_connections(client: ApiClient, services: Services) -> None:

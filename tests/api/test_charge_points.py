@@ -9,9 +9,9 @@ from csms.domain.ports import HeartbeatSeen, StationFieldsChanged
 from csms.domain.registry import LiveConnection
 from csms.domain.secrets import SecretVerifier
 from csms.domain.services import Services
-from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from tests.api.conftest import NOW_TEXT, ApiClient, KeyFactory, error_of
+from tests.fakes.memory_store import MemoryStore
 
 T1 = datetime(2025, 1, 1, 10, 0, 0, tzinfo=UTC)
 

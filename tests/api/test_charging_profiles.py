@@ -17,8 +17,8 @@ from csms.domain.commands import (
     SetChargingProfile,
 )
 from csms.domain.models import ChargePoint, NewTransaction, TransactionStatus
-from csms.store.memory import MemoryStore
 from tests.api.conftest import NOW, ApiClient, StationFactory, call_error_result, error_of, timeout_result
+from tests.fakes.memory_store import MemoryStore
 
 URL = "/api/v1/charge-points/CP-1/charging-profile"
 

@@ -8,8 +8,8 @@ import pytest
 
 from csms.domain.commands import ChangeConfiguration, CommandResult, GetConfiguration, Outcome
 from csms.domain.models import DeviceVariable
-from csms.store.memory import MemoryStore
 from tests.api.conftest import NOW, ApiClient, StationFactory, call_error_result, error_of, timeout_result
+from tests.fakes.memory_store import MemoryStore
 
 URL = "/api/v1/charge-points/CP-1/configuration"
 

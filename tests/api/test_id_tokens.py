@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from csms.store.memory import MemoryStore
 from tests.api.conftest import NOW_TEXT, ApiClient, error_of
+from tests.fakes.memory_store import MemoryStore
 
 
 async def test_create_with_defaults_then_get(client: ApiClient, auth: dict[str, str]) -> None:

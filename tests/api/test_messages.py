@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from csms.domain.models import ChargePoint, Direction, FrameRecord
-from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from tests.api.conftest import ApiClient, error_of
+from tests.fakes.memory_store import MemoryStore
 
 T0 = datetime(2025, 1, 1, 8, 0, 0, tzinfo=UTC)
 

@@ -11,10 +11,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api import create_app
 from csms.domain.core import Domain
-from ocpi.memory_store import MemoryOcpiStore
 from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus
 from tests.api.conftest import NOW, NOW_TEXT, ApiClient, error_of
 from tests.api.openapi_check import OpenApiChecker
+from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 
 TOKEN_B = "partner-token-b-for-calling-them"
 TOKEN_A_HASH = "a" * 64

@@ -10,7 +10,6 @@ import pytest
 from csms.domain.clock import isoformat_z
 from csms.domain.commands import CancelReservation, CommandResult, Outcome, ReserveNow
 from csms.domain.models import IdToken, Reservation, ReservationStatus
-from csms.store.memory import MemoryStore
 from tests.api.conftest import (
     NOW,
     ApiClient,
@@ -19,6 +18,7 @@ from tests.api.conftest import (
     error_of,
     timeout_result,
 )
+from tests.fakes.memory_store import MemoryStore
 
 EXPIRY = NOW + timedelta(hours=1)
 EXPIRY_TEXT = "2025-01-02T04:04:05.678Z"

@@ -19,8 +19,8 @@ from csms.domain.models import (
     Transaction,
     TransactionStatus,
 )
-from csms.store.memory import MemoryStore
 from tests.api.conftest import NOW, ApiClient, StationFactory, call_error_result, error_of, timeout_result
+from tests.fakes.memory_store import MemoryStore
 
 
 def start_body(**overrides: Any) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from csms.domain.models import (
     TransactionStatus,
 )
 from csms.domain.ports import TransactionMeterChanged
-from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from tests.api.conftest import ApiClient, error_of
+from tests.fakes.memory_store import MemoryStore
 
 T0 = datetime(2025, 1, 1, 8, 0, 0, tzinfo=UTC)
 

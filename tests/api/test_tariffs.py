@@ -18,12 +18,12 @@ from csms.config import Config
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint
 from csms.domain.services import Services
-from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
-from ocpi.memory_store import MemoryOcpiStore
 from ocpi.models import ConnectorSpec
 from tests.api.conftest import NOW, NOW_TEXT, ApiClient, error_of
 from tests.api.openapi_check import OpenApiChecker
+from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 
 EXAMPLES = Path("/work/shared/ocpi-examples")
 LATER = NOW + timedelta(minutes=5)

@@ -10,8 +10,8 @@ import pytest
 from csms.config import Config
 from csms.domain.core import Domain
 from csms.domain.services import Services
-from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
+from tests.fakes.memory_store import MemoryStore
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from csms.domain.authorization import AuthorizationService
 from csms.domain.core import Domain
 from csms.domain.models import AuthorizationStatus, IdToken, TokenStatus
-from csms.store.memory import MemoryStore
 from tests.domain.conftest import NOW
+from tests.fakes.memory_store import MemoryStore
 
 
 async def test_known_tokens_answer_their_status_and_group(domain: Domain) -> None:

@@ -34,8 +34,8 @@ from csms.domain.models import (
     TransactionStatus,
 )
 from csms.domain.reservations import ReservationError, ReservationService
-from csms.store.memory import MemoryStore
 from tests.domain.conftest import NOW
+from tests.fakes.memory_store import MemoryStore
 from tests.utils import MS
 
 EXPIRY = NOW + timedelta(minutes=30)

@@ -18,8 +18,8 @@ import pytest
 from csms.config import DatabaseConfig
 from csms.store.migrate import migrate
 from csms.store.sql import make_engine, open_store
-from ocpi.memory_store import MemoryOcpiStore
 from ocpi.store import OcpiStore
+from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.store.conftest import PG_URL, T0, FakeClock, _asyncpg_dsn, _require_postgres
 
 __all__ = ["T0", "FakeClock"]
@@ -44,7 +44,7 @@ async def ocpi_store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[OcpiStore]:
     """An empty OCPI store on each backend, with the fixed `clock`; SQL ones on a migrated CSMS database."""
-    from ocpi.sql_store import SqlOcpiStore
+    from ocpi.store.sql import SqlOcpiStore
 
     backend: str = request.param
     if backend == "memory":

@@ -28,13 +28,13 @@ from csms.domain.models import (
 )
 from csms.domain.registry import LiveConnection
 from csms.domain.services import Services
-from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from ocpi import cdrs, locations, sessions, tariffs
 from ocpi.context import OCPI, OcpiContext
 from ocpi.models import ConnectorSpec, Location, Partner, PartnerStatus, Tariff
 from ocpi.store import OcpiStore
 from ocpi.transport import auth_middleware, encode_token, error_middleware, hash_token
+from tests.fakes.memory_store import MemoryStore
 from tests.store.conftest import FakeClock
 
 TOKEN_C = "token-c-of-the-test-emsp"

@@ -22,13 +22,13 @@ from csms.store.sql import SqlStore
 from ocpi import cdrs
 from ocpi.app import create_app
 from ocpi.context import OcpiContext
-from ocpi.memory_store import MemoryOcpiStore
 from ocpi.models import Cdr, ConnectorSpec, Location, Partner, PartnerStatus, SessionLink, Tariff
-from ocpi.sql_store import SqlOcpiStore
 from ocpi.store import OcpiStore
+from ocpi.store.sql import SqlOcpiStore
 from ocpi.transport import encode_token, hash_token, ocpi_datetime
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from tests.e2e.conftest import e2e_config
+from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.ocpi.schemas import assert_valid
 from tests.ocpi.senders import TOKEN_C, Harness, harness
 from tests.store.conftest import T0, FakeClock

@@ -19,7 +19,7 @@ from csms.cli import main
 from csms.config import DatabaseConfig
 from csms.store.sql import open_store
 from ocpi.models import PartnerStatus
-from ocpi.sql_store import SqlOcpiStore
+from ocpi.store.sql import SqlOcpiStore
 from ocpi.transport import hash_token
 from tests.ocpi.test_credentials import Cpo, make_context, start_cpo, stop_cpo
 

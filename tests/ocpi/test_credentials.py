@@ -21,7 +21,6 @@ from aiohttp import web
 from csms.config import Config, OcpiConfig
 from csms.domain.core import Domain
 from csms.domain.services import Services
-from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from ocpi import credentials, versions
 from ocpi.client import PartnerClient
@@ -43,6 +42,7 @@ from ocpi.transport import (
     read_json,
     token_candidates,
 )
+from tests.fakes.memory_store import MemoryStore
 from tests.utils import MS
 
 STUB_TOKEN = web.RequestKey("stub_token", str)  # the token a request to the stub authenticated with

@@ -10,9 +10,9 @@ import pytest
 from csms.domain.models import ConnectorStatus, DeviceVariable
 from ocpi import locations
 from ocpi.locations import emi3_evse_id, ocpi_status
-from ocpi.memory_store import MemoryOcpiStore
 from ocpi.store import OcpiStore
 from ocpi.transport import ocpi_datetime
+from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.ocpi.schemas import EVSE_ID_PATTERN, assert_valid
 from tests.ocpi.senders import Harness, harness
 from tests.store.conftest import T0, FakeClock

@@ -19,14 +19,14 @@ from aiohttp import web
 from csms.config import Config, OcpiConfig
 from csms.domain.core import Domain
 from csms.domain.services import Services
-from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from ocpi.client import PartnerClient, PartnerResponse
 from ocpi.context import OcpiContext
-from ocpi.memory_store import MemoryOcpiStore
 from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus
 from ocpi.push import MAX_BACKOFF_SECONDS, Outbox, Verdict, backoff_seconds, classify
 from ocpi.store import OcpiStore
+from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.ocpi.conftest import T0, FakeClock
 from tests.utils import MS
 

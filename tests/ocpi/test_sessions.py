@@ -14,10 +14,10 @@ import pytest
 from csms.domain.events import Order, TransactionStarted
 from csms.domain.models import ConnectorStatus, MeterSample, Reservation, ReservationStatus
 from ocpi import cdrs, sessions
-from ocpi.memory_store import MemoryOcpiStore
 from ocpi.models import PartnerToken, SessionLink
 from ocpi.store import OcpiStore
 from ocpi.transport import ocpi_datetime
+from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.ocpi.schemas import assert_valid
 from tests.ocpi.senders import Harness, ago, harness
 from tests.store.conftest import T0, FakeClock

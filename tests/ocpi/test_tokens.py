@@ -15,13 +15,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from csms.config import Config
 from csms.domain.core import Domain
 from csms.domain.services import Services
-from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from ocpi import tokens
 from ocpi.context import OCPI, OcpiContext
 from ocpi.models import Partner, PartnerStatus
 from ocpi.store import OcpiStore
 from ocpi.transport import auth_middleware, encode_token, error_middleware, hash_token
+from tests.fakes.memory_store import MemoryStore
 from tests.ocpi.schemas import assert_valid
 
 EXAMPLES = Path("/work/shared/ocpi-examples")

@@ -19,7 +19,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from ocpi.memory_store import MemoryOcpiStore
 from ocpi.models import Partner, PartnerStatus
 from ocpi.transport import (
     TOKEN,
@@ -43,6 +42,7 @@ from ocpi.transport import (
     token_candidates,
     token_from_header,
 )
+from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.ocpi.conftest import FakeClock
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

@@ -20,18 +20,18 @@ from csms.config import Config, OcpiConfig
 from csms.domain.core import Domain
 from csms.domain.models import AuthorizationStatus
 from csms.domain.services import Services
-from csms.store.memory import MemoryStore
 from csms.store.writer import BatchedWriter
 from ocpi.app import MODULES
 from ocpi.client import PartnerClient, PartnerUnreachable
 from ocpi.context import OCPI, OcpiContext
-from ocpi.memory_store import MemoryOcpiStore
 from ocpi.models import Location, OutboxStatus, Partner, PartnerStatus, Tariff
 from ocpi.partners import issue_partner
 from ocpi.push import Outbox
 from ocpi.transport import auth_middleware, error_middleware
 from simulators.emsp import EmspConfig, EmspSimulator, OcpiCallError, Push, token_header
 from simulators.emsp_cli import build_parser, main, run
+from tests.fakes.memory_store import MemoryStore
+from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.utils import MS
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.config import DatabaseConfig
 from csms.domain.ports import Store
-from csms.store.memory import MemoryStore
 from csms.store.migrate import migrate
 from csms.store.sql import SqlStore, make_engine, open_store
+from tests.fakes.memory_store import MemoryStore
 
 # Time unit for waits and timeouts; slow machines set CSMS_TEST_TIMEOUT_FACTOR (websockets tests/utils.py).
 MS = 0.001 * float(os.environ.get("CSMS_TEST_TIMEOUT_FACTOR", "1"))

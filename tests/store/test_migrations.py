@@ -1,4 +1,5 @@
-"""The Alembic migrations produce exactly the schema of `csms/store/tables.py`, on SQLite and PostgreSQL."""
+"""The Alembic migrations produce exactly the schema of `csms/store/tables.py` and `ocpi/store/tables.py`
+(one database, one metadata), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, Integer, MetaData, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import ocpi.store.tables  # noqa: F401 - declares the OCPI tables on the same metadata
 from csms.store.migrate import MIGRATIONS_DIR, alembic_config, migrate
 from csms.store.tables import Base
 

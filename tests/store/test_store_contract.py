@@ -34,9 +34,9 @@ from csms.domain.ports import (
     TransactionEventSeen,
     TransactionMeterChanged,
 )
-from csms.store.memory import MemoryStore
 from csms.store.sql import SqlStore
 from csms.store.tables import StatusHistoryRow
+from tests.fakes.memory_store import MemoryStore
 
 from .conftest import T0, FakeClock
 

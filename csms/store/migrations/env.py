@@ -15,6 +15,9 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# The Alembic environment is the schema's composition root (a script, not a package module): one database
+# holds both packages' tables, and autogenerate must see them all.
+import ocpi.store.tables  # noqa: F401
 from csms.store.tables import Base
 
 config = context.config

@@ -8,7 +8,7 @@ so mutating a returned object never changes what is stored (as with a database).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -44,10 +44,9 @@ from csms.domain.ports import (
     TransactionEventSeen,
     TransactionMeterChanged,
 )
+from csms.store.sql.batch import STATION_FIELDS  # the same columns as the SQL store
 
 log = structlog.get_logger(__name__)
-
-STATION_FIELDS = frozenset({"firmware_status", "diagnostics_status", "log_status"})
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -590,18 +589,7 @@ class MemoryStore:
         Raises:
             TypeError: an item is not a BatchItem (nothing of the batch is applied).
         """
-        for item in items:
-            if not isinstance(
-                item,
-                HeartbeatSeen
-                | StationFieldsChanged
-                | StatusChange
-                | MeterReading
-                | TransactionMeterChanged
-                | TransactionEventSeen
-                | FrameRecord,
-            ):
-                raise TypeError(f"not a batch item: {item!r}")
+        appliers = [self._applier(item) for item in items]  # every item checked before any is applied
         received_at = to_utc(self._clock())
         # Only the newest heartbeat per station is written, as SqlStore coalesces them.
         newest_heartbeat: dict[str, datetime] = {}
@@ -614,46 +602,68 @@ class MemoryStore:
         for charge_point_id, at in newest_heartbeat.items():
             if (cp := self._charge_points.get(charge_point_id)) is not None:
                 cp.last_heartbeat_at = at
-        for item in items:
-            if isinstance(item, HeartbeatSeen):
-                continue
-            elif isinstance(item, StationFieldsChanged):
-                cp = self._charge_points.get(item.charge_point_id)
-                if cp is not None:
-                    for name, value in _station_fields(item).items():
-                        setattr(cp, name, value)
-            elif isinstance(item, StatusChange):
-                if item.charge_point_id in self._charge_points:
-                    self._status(item, received_at)
-            elif isinstance(item, MeterReading):
-                if item.charge_point_id in self._charge_points and (
-                    item.transaction_pk is None or item.transaction_pk in self._transactions
-                ):
-                    self._samples.extend(
-                        _Sample(
-                            item.transaction_pk,
-                            item.charge_point_id,
-                            item.evse_id,
-                            replace(s, timestamp=to_utc(s.timestamp)),
-                        )
-                        for s in item.samples
-                    )
-            elif isinstance(item, TransactionMeterChanged):
-                tx = self._transactions.get(item.transaction_pk)
-                if tx is not None:
-                    # None means "unchanged", as in SqlStore's COALESCE.
-                    if item.last_meter_wh is not None:
-                        tx.last_meter_wh = item.last_meter_wh
-                    if item.charging_state is not None:
-                        tx.charging_state = item.charging_state
-                    tx.updated_at = to_utc(item.updated_at)
-            elif isinstance(item, TransactionEventSeen):
-                key = (item.transaction_pk, item.seq_no)
-                if item.transaction_pk in self._transactions and key not in self.transaction_events:
-                    self.transaction_events[key] = (item.event_type, item.trigger_reason, to_utc(item.at))
-            elif item.charge_point_id in self._charge_points:
-                self._frames.append((self._next_frame_id, replace(item, at=to_utc(item.at))))
-                self._next_frame_id += 1
+        for apply, item in zip(appliers, items, strict=True):
+            apply(item, received_at)
+
+    def _applier(self, item: BatchItem) -> Callable[[Any, datetime], None]:
+        """How one batch item is applied: a table from item type to method."""
+        table: dict[type[Any], Callable[[Any, datetime], None]] = {
+            HeartbeatSeen: lambda item, at: None,  # applied above, coalesced
+            StationFieldsChanged: self._apply_station_fields,
+            StatusChange: self._apply_status,
+            MeterReading: self._apply_reading,
+            TransactionMeterChanged: self._apply_tx_meter,
+            TransactionEventSeen: self._apply_event,
+            FrameRecord: self._apply_frame,
+        }
+        for cls in type(item).__mro__:
+            if cls in table:
+                return table[cls]
+        raise TypeError(f"not a batch item: {item!r}")
+
+    def _apply_station_fields(self, item: StationFieldsChanged, received_at: datetime) -> None:
+        cp = self._charge_points.get(item.charge_point_id)
+        if cp is not None:
+            for name, value in _station_fields(item).items():
+                setattr(cp, name, value)
+
+    def _apply_status(self, item: StatusChange, received_at: datetime) -> None:
+        if item.charge_point_id in self._charge_points:
+            self._status(item, received_at)
+
+    def _apply_reading(self, item: MeterReading, received_at: datetime) -> None:
+        if item.charge_point_id in self._charge_points and (
+            item.transaction_pk is None or item.transaction_pk in self._transactions
+        ):
+            self._samples.extend(
+                _Sample(
+                    item.transaction_pk,
+                    item.charge_point_id,
+                    item.evse_id,
+                    replace(s, timestamp=to_utc(s.timestamp)),
+                )
+                for s in item.samples
+            )
+
+    def _apply_tx_meter(self, item: TransactionMeterChanged, received_at: datetime) -> None:
+        tx = self._transactions.get(item.transaction_pk)
+        if tx is not None:
+            # None means "unchanged", as in SqlStore's COALESCE.
+            if item.last_meter_wh is not None:
+                tx.last_meter_wh = item.last_meter_wh
+            if item.charging_state is not None:
+                tx.charging_state = item.charging_state
+            tx.updated_at = to_utc(item.updated_at)
+
+    def _apply_event(self, item: TransactionEventSeen, received_at: datetime) -> None:
+        key = (item.transaction_pk, item.seq_no)
+        if item.transaction_pk in self._transactions and key not in self.transaction_events:
+            self.transaction_events[key] = (item.event_type, item.trigger_reason, to_utc(item.at))
+
+    def _apply_frame(self, item: FrameRecord, received_at: datetime) -> None:
+        if item.charge_point_id in self._charge_points:
+            self._frames.append((self._next_frame_id, replace(item, at=to_utc(item.at))))
+            self._next_frame_id += 1
 
     def _status(self, change: StatusChange, received_at: datetime) -> None:
         at = to_utc(change.timestamp)

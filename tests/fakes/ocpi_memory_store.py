@@ -15,8 +15,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import orjson
-
 from csms.domain.clock import Clock, to_utc, utcnow
 from csms.domain.ports import AlreadyExists, NotFound
 from ocpi.models import (
@@ -32,37 +30,11 @@ from ocpi.models import (
     SessionLink,
     Tariff,
 )
+from ocpi.store.json_columns import dump_json, load_json
 
 __all__ = ["MemoryOcpiStore", "dump_json", "load_json"]
 
 T = TypeVar("T")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise TypeError(f"{value} is not a JSON number")
-        # A JSON number with exactly the Decimal's digits (no detour through float on the way in).
-        return orjson.Fragment(str(value))
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def dump_json(value: Any) -> str:
-    """Serialize an OCPI JSON value for storage.
-
-    Strings stay strings (a price given as "0.25" comes back as "0.25"); a Decimal is written as a JSON number
-    with exactly its digits and is read back by `load_json` as the float whose repr is those digits, so
-    `Decimal(str(x))` gives the same value back (OCPI numbers have at most 4 decimals: no precision is lost).
-
-    Raises:
-        TypeError: the value holds something that is not JSON (or a NaN/infinite Decimal).
-    """
-    return orjson.dumps(value, default=_json_default).decode()
-
-
-def load_json(text: str) -> Any:
-    """Parse what `dump_json` wrote: JSON-native types only (dict, list, str, int, float, bool, None)."""
-    return orjson.loads(text)
 
 
 def _roundtrip(value: T) -> T:

@@ -1,8 +1,9 @@
 """`SqlOcpiStore`: the `OcpiStore` protocol on SQLAlchemy async, in the CSMS database (SQLite or PostgreSQL).
 
 It shares the engine of the CSMS `SqlStore` (`SqlOcpiStore(sql_store.engine)`): the OCPI tables are part of
-the CSMS schema (`csms/store/tables.py`, Alembic revision 0003), so `open_store` has already migrated them.
-It never disposes of the engine; the CSMS store's `close()` does. Every method runs in its own short session.
+the CSMS schema (`ocpi/store/tables.py` on the CSMS metadata, Alembic revision 0003), so `open_store` has
+already migrated them. It never disposes of the engine; the CSMS store's `close()` does. Every method runs
+in its own short session.
 """
 
 from __future__ import annotations
@@ -21,19 +22,6 @@ from sqlalchemy.orm import aliased
 from csms.domain.clock import Clock, to_utc, to_utc_or_none, utcnow
 from csms.domain.ports import AlreadyExists, NotFound
 from csms.store.sql import dialect_insert
-from csms.store.tables import (
-    OcpiCdrRow,
-    OcpiConnectorSpecRow,
-    OcpiEvseUidRow,
-    OcpiLocationChargePointRow,
-    OcpiLocationRow,
-    OcpiOutboxRow,
-    OcpiPartnerRow,
-    OcpiPartnerTokenRow,
-    OcpiSessionLinkRow,
-    OcpiTariffRow,
-)
-from ocpi.memory_store import dump_json, load_json
 from ocpi.models import (
     Cdr,
     ConnectorSpec,
@@ -46,6 +34,19 @@ from ocpi.models import (
     PartnerToken,
     SessionLink,
     Tariff,
+)
+from ocpi.store.json_columns import dump_json, load_json
+from ocpi.store.tables import (
+    OcpiCdrRow,
+    OcpiConnectorSpecRow,
+    OcpiEvseUidRow,
+    OcpiLocationChargePointRow,
+    OcpiLocationRow,
+    OcpiOutboxRow,
+    OcpiPartnerRow,
+    OcpiPartnerTokenRow,
+    OcpiSessionLinkRow,
+    OcpiTariffRow,
 )
 
 __all__ = ["SqlOcpiStore"]

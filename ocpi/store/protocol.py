@@ -1,9 +1,9 @@
 """The OCPI store protocol: the tables OCPI adds to the CSMS database (one Alembic chain, csms/store).
 
-Implemented by `ocpi.sql_store.SqlOcpiStore` (on the CSMS's SQLAlchemy engine, same database) and
-`ocpi.memory_store.MemoryOcpiStore` (tests). Lists used by the OCPI sender modules are ordered by
-`last_updated` (oldest first, then id) and filtered by `date_from` (inclusive) / `date_to` (exclusive), with
-`offset`/`limit` pagination and the total count, as OCPI pagination needs.
+Implemented by `ocpi.store.sql.SqlOcpiStore` (on the CSMS's SQLAlchemy engine, same database) and
+`tests.fakes.ocpi_memory_store.MemoryOcpiStore` (the tests' fake). Lists used by the OCPI sender modules are
+ordered by `last_updated` (oldest first, then id) and filtered by `date_from` (inclusive) / `date_to`
+(exclusive), with `offset`/`limit` pagination and the total count, as OCPI pagination needs.
 """
 
 from __future__ import annotations

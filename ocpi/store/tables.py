@@ -1,0 +1,209 @@
+"""The OCPI bridge's tables, declared on the CSMS metadata (one database, one Alembic chain: revision 0003
+in `csms/store/migrations/` creates them; `tests/store/test_migrations.py` checks both packages' tables
+against the migrated schema). JSON columns are Text written by `ocpi.store.json_columns.dump_json` (orjson;
+Decimals keep their exact digits).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from csms.store.tables import Base, BigIntPk, UtcDateTime
+
+
+class OcpiPartnerRow(Base):
+    """A roaming partner and its credentials; tokens we issued are stored only as SHA-256 hex hashes."""
+
+    __tablename__ = "ocpi_partners"
+    __table_args__ = (
+        UniqueConstraint("token_a_hash", name="uq_ocpi_partners_token_a_hash"),
+        UniqueConstraint("token_c_hash", name="uq_ocpi_partners_token_c_hash"),
+        # AUTOINCREMENT: outbox entries and logs name partners by id; a deleted partner's id is never reused.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))
+    token_a_hash: Mapped[str | None] = mapped_column(String(64))
+    token_c_hash: Mapped[str | None] = mapped_column(String(64))
+    token_b: Mapped[str | None] = mapped_column(String(255))
+    versions_url: Mapped[str | None] = mapped_column(String(255))
+    version: Mapped[str | None] = mapped_column(String(16))
+    endpoints: Mapped[str] = mapped_column(Text)
+    roles: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OcpiLocationRow(Base):
+    """An operator-defined location (OCPI Location without EVSEs); its charge points are linked below."""
+
+    __tablename__ = "ocpi_locations"
+    __table_args__ = (Index("ix_ocpi_locations_last_updated", "last_updated"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(255))
+    city: Mapped[str] = mapped_column(String(255))
+    postal_code: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str] = mapped_column(String(3))
+    latitude: Mapped[str] = mapped_column(String(16))
+    longitude: Mapped[str] = mapped_column(String(16))
+    time_zone: Mapped[str] = mapped_column(String(255))
+    country_code: Mapped[str] = mapped_column(String(2))
+    party_id: Mapped[str] = mapped_column(String(3))
+    publish: Mapped[bool] = mapped_column(Boolean)
+    parking_type: Mapped[str | None] = mapped_column(String(32))
+    facilities: Mapped[str] = mapped_column(Text)
+    opening_times: Mapped[str | None] = mapped_column(Text)
+    operator: Mapped[str | None] = mapped_column(Text)
+    charging_when_closed: Mapped[bool | None] = mapped_column(Boolean)
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OcpiLocationChargePointRow(Base):
+    """Which location a charge point is in (at most one: the charge point is the key)."""
+
+    __tablename__ = "ocpi_location_charge_points"
+    __table_args__ = (Index("ix_ocpi_location_charge_points_location_id", "location_id"),)
+
+    charge_point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    location_id: Mapped[str] = mapped_column(
+        String(36),
+        ForeignKey(
+            "ocpi_locations.id",
+            ondelete="CASCADE",
+            name="fk_ocpi_location_charge_points_location_id_ocpi_locations",
+        ),
+    )
+
+
+class OcpiConnectorSpecRow(Base):
+    """Operator-configured OCPI facts of one connector; `tariff_ids` is a JSON list."""
+
+    __tablename__ = "ocpi_connector_specs"
+
+    charge_point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    standard: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16))
+    power_type: Mapped[str] = mapped_column(String(16))
+    max_voltage: Mapped[int] = mapped_column(Integer)
+    max_amperage: Mapped[int] = mapped_column(Integer)
+    max_electric_power: Mapped[int | None] = mapped_column(Integer)
+    tariff_ids: Mapped[str] = mapped_column(Text)
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OcpiEvseUidRow(Base):
+    """The OCPI EVSE uid of a (charge point, EVSE): created once, never changed or reused."""
+
+    __tablename__ = "ocpi_evse_uids"
+    __table_args__ = (
+        UniqueConstraint("charge_point_id", "evse_id", name="uq_ocpi_evse_uids_charge_point_id_evse_id"),
+    )
+
+    uid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    charge_point_id: Mapped[str] = mapped_column(String(64))
+    evse_id: Mapped[int] = mapped_column(Integer)
+
+
+class OcpiTariffRow(Base):
+    """A tariff: the full OCPI Tariff object as JSON text."""
+
+    __tablename__ = "ocpi_tariffs"
+    __table_args__ = (Index("ix_ocpi_tariffs_last_updated", "last_updated"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    data: Mapped[str] = mapped_column(Text)
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OcpiPartnerTokenRow(Base):
+    """A token a partner pushed (OCPI Tokens receiver); `uid` is indexed for OCPP authorization lookups."""
+
+    __tablename__ = "ocpi_partner_tokens"
+    __table_args__ = (Index("ix_ocpi_partner_tokens_uid", "uid"),)
+
+    country_code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    party_id: Mapped[str] = mapped_column(String(3), primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(String(64))
+    issuer: Mapped[str] = mapped_column(String(64))
+    valid: Mapped[bool] = mapped_column(Boolean)
+    whitelist: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[str | None] = mapped_column(String(64))
+    partner_id: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[str] = mapped_column(Text)
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OcpiSessionLinkRow(Base):
+    """What OCPI knows about a transaction or reservation beyond OCPP (who asked, how, which tariff)."""
+
+    __tablename__ = "ocpi_session_links"
+    __table_args__ = (
+        Index("ix_ocpi_session_links_transaction_pk", "transaction_pk", unique=True),
+        Index("ix_ocpi_session_links_reservation_id", "reservation_id"),
+    )
+
+    session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    partner_id: Mapped[int | None] = mapped_column(Integer)
+    transaction_pk: Mapped[int | None] = mapped_column(Integer)
+    reservation_id: Mapped[int | None] = mapped_column(Integer)
+    auth_method: Mapped[str] = mapped_column(String(16))
+    authorization_reference: Mapped[str | None] = mapped_column(String(36))
+    cdr_token: Mapped[str | None] = mapped_column(Text)
+    tariff_id: Mapped[str | None] = mapped_column(String(36))
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OcpiCdrRow(Base):
+    """A frozen CDR (OCPI CDR as JSON text); `total_cost_excl_vat` is `str(Decimal)`, exact."""
+
+    __tablename__ = "ocpi_cdrs"
+    __table_args__ = (
+        UniqueConstraint("transaction_pk", name="uq_ocpi_cdrs_transaction_pk"),
+        Index("ix_ocpi_cdrs_last_updated", "last_updated"),
+    )
+
+    id: Mapped[str] = mapped_column(String(39), primary_key=True)
+    transaction_pk: Mapped[int] = mapped_column(Integer)
+    data: Mapped[str] = mapped_column(Text)
+    total_cost_excl_vat: Mapped[str] = mapped_column(String(40))
+    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OcpiOutboxRow(Base):
+    """One push to one partner, kept until delivered (or given up); delivered in id order per object."""
+
+    __tablename__ = "ocpi_outbox"
+    __table_args__ = (
+        Index("ix_ocpi_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_ocpi_outbox_partner_id_object_key_id", "partner_id", "object_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(Integer)
+    module: Mapped[str] = mapped_column(String(32))
+    object_key: Mapped[str] = mapped_column(String(128))
+    method: Mapped[str] = mapped_column(String(8))
+    url: Mapped[str] = mapped_column(String(1024))
+    body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
