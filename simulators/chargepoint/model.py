@@ -1,0 +1,410 @@
+"""What the charge point simulator is made of: its configuration, errors, records and the OCPP vocabulary
+both versions share (stop reasons, phases, the schemas to compile early)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from websockets.asyncio.client import ClientConnection
+
+from csms.ocpp.framing import (
+    OcppConnection,
+    OcppVersion,
+)
+from csms.ocpp.schemas import SchemaKind, has_schema, validate
+
+JsonDict = dict[str, Any]
+
+#: Async work started after a CSMS CALL has been answered.
+FollowUp = Callable[[], Awaitable[object]]
+
+#: Applies the state change of an answer once it is final; may return a follow-up.
+Commit = Callable[[], FollowUp | None]
+
+_Answer = tuple[JsonDict, Commit | None]
+
+_VERSIONS: Final[dict[str, OcppVersion]] = {
+    "1.6": OcppVersion.V16,
+    "16": OcppVersion.V16,
+    "ocpp1.6": OcppVersion.V16,
+    "2.0.1": OcppVersion.V201,
+    "201": OcppVersion.V201,
+    "ocpp2.0.1": OcppVersion.V201,
+}
+
+# 1.6 StopTransaction `reason` values and 2.0.1 `stoppedReason` values; a word of one version is
+# translated when the other is in use (callers may pass either vocabulary).
+_REASONS_16: Final = frozenset(
+    {
+        "EmergencyStop",
+        "EVDisconnected",
+        "HardReset",
+        "Local",
+        "Other",
+        "PowerLoss",
+        "Reboot",
+        "Remote",
+        "SoftReset",
+        "UnlockCommand",
+        "DeAuthorized",
+    }
+)
+
+_REASONS_201: Final = frozenset(
+    {
+        "DeAuthorized",
+        "EmergencyStop",
+        "EnergyLimitReached",
+        "EVDisconnected",
+        "GroundFault",
+        "ImmediateReset",
+        "Local",
+        "LocalOutOfCredit",
+        "MasterPass",
+        "Other",
+        "OvercurrentFault",
+        "PowerLoss",
+        "PowerQuality",
+        "Reboot",
+        "Remote",
+        "SOCLimitReached",
+        "StoppedByEV",
+        "TimeLimitReached",
+        "Timeout",
+    }
+)
+
+_REASON_TO_201: Final = {"HardReset": "ImmediateReset", "SoftReset": "ImmediateReset"}
+
+_REASON_TO_16: Final = {"ImmediateReset": "HardReset"}
+
+# 2.0.1 triggerReason of the Ended event, by stop reason; anything else was stopped by a driver's token.
+_STOP_TRIGGERS: Final = {
+    "Remote": "RemoteStop",
+    "EVDisconnected": "EVDeparted",
+    "DeAuthorized": "Deauthorized",
+    "HardReset": "ResetCommand",
+    "SoftReset": "ResetCommand",
+    "ImmediateReset": "ResetCommand",
+    "UnlockCommand": "UnlockCommand",
+    "EmergencyStop": "AbnormalCondition",
+    "PowerLoss": "AbnormalCondition",
+    "EnergyLimitReached": "EnergyLimitReached",
+    "TimeLimitReached": "TimeLimitReached",
+}
+
+# Connector states (either version) in which a new transaction may begin.
+_STARTABLE: Final = frozenset({"Available", "Preparing", "Reserved", "Occupied"})
+
+_PHASES: Final = ("L1", "L2", "L3")
+
+_VOLTAGE: Final = 230.0
+
+# Actions a station sends; with those it answers (the handler tables) they are the schemas to compile early.
+_STATION_ACTIONS: Final = (
+    "BootNotification", "Heartbeat", "StatusNotification", "Authorize", "StartTransaction", "StopTransaction",
+    "MeterValues", "TransactionEvent", "ReservationStatusUpdate", "FirmwareStatusNotification",
+    "DiagnosticsStatusNotification", "LogStatusNotification", "NotifyReport",
+)  # fmt: skip
+
+# Setting.kind -> 2.0.1 DataEnumType of the variable in the device model.
+_DATA_TYPES: Final = {"int": "integer", "number": "decimal", "bool": "boolean", "str": "string"}
+
+_AVAILABILITY_STATES: Final = "Available,Occupied,Reserved,Unavailable,Faulted"
+
+_MAX_PROFILE_PURPOSES: Final = frozenset({"ChargePointMaxProfile", "ChargingStationMaxProfile"})
+
+_warm_lock = threading.Lock()
+
+_warmed: set[OcppVersion] = set()
+
+
+def _warm_schemas(version: OcppVersion, actions: tuple[str, ...]) -> None:
+    """Compile the schemas of `actions` now (in a worker thread), not on first use inside the event loop."""
+    with _warm_lock:
+        if version in _warmed:
+            return
+        for action in actions:
+            if has_schema(version, action):
+                for kind in SchemaKind:
+                    validate(version, action, kind, {})  # compiles and caches; the verdict is irrelevant
+        _warmed.add(version)
+
+
+def parse_version(text: str | OcppVersion) -> OcppVersion:
+    """Return the OcppVersion for "1.6" / "2.0.1" (or the subprotocol names "ocpp1.6" / "ocpp2.0.1").
+
+    Raises:
+        ValueError: not a version the simulator speaks.
+    """
+    try:
+        return _VERSIONS[str(text)]
+    except KeyError:
+        raise ValueError(f"unsupported OCPP version {text!r}; use 1.6 or 2.0.1") from None
+
+
+class SimulatorError(Exception):
+    """Something the simulator was asked to do cannot be done (no transaction, unknown connector, ...)."""
+
+
+class NotConnectedError(SimulatorError, ConnectionError):
+    """There is no open websocket: never connected, closed, or dropped by the CSMS.
+
+    `ChargePointSimulator.close_code` / `close_reason` tell how the last connection ended.
+    """
+
+
+class SubprotocolRefused(NotConnectedError):
+    """The CSMS completed the handshake without selecting the one subprotocol we offered."""
+
+    def __init__(self, offered: str, selected: str | None) -> None:
+        super().__init__(f"CSMS did not accept subprotocol {offered!r} (selected {selected!r})")
+        self.offered = offered
+        self.selected = selected
+
+
+class ConnectorReservedError(SimulatorError):
+    """A transaction may not start: the connector is held by a reservation for another id token.
+
+    Attributes:
+        connector: the connector (1.6) / EVSE (2.0.1) the start was asked for.
+        reservation_id: the reservation that holds it (for station-wide reservations, one of them).
+        id_token: the token that was refused.
+    """
+
+    def __init__(self, connector: int, reservation_id: int, id_token: str) -> None:
+        super().__init__(
+            f"connector {connector} is reserved (reservation {reservation_id}) for another id token "
+            f"than {id_token!r}"
+        )
+        self.connector = connector
+        self.reservation_id = reservation_id
+        self.id_token = id_token
+
+
+class CallError(SimulatorError):
+    """The CSMS answered our CALL with a CALLERROR."""
+
+    def __init__(
+        self, action: str, error_code: str, description: str, details: JsonDict | None = None
+    ) -> None:
+        super().__init__(f"{action}: {error_code} {description}".rstrip())
+        self.action = action
+        self.error_code = error_code
+        self.description = description
+        self.details = details or {}
+
+
+class SchemaViolationError(SimulatorError):
+    """A payload broke the official OCPP JSON schema (only raised with `strict=True`).
+
+    `direction` says whose payload it was: "sent" (ours: a simulator or caller bug) or "received"
+    (the CSMS's: the bug end-to-end tests are after).
+    """
+
+    def __init__(self, action: str, kind: SchemaKind, description: str, direction: str) -> None:
+        super().__init__(f"{direction} {action} {kind} breaks the schema: {description}")
+        self.action = action
+        self.kind = kind
+        self.description = description
+        self.direction = direction
+
+
+@dataclass
+class SimulatorConfig:
+    """How one simulated charge point identifies itself and behaves.
+
+    Attributes:
+        charge_point_id: the identity; appended, percent-encoded, to `url`.
+        url: the CSMS websocket endpoint without the identity.
+        ocpp_version: "1.6" or "2.0.1"; the only subprotocol offered.
+        password: HTTP Basic password (security profile 1); the username is `charge_point_id`.
+        connectors: 1.6 connectors 1..n; 2.0.1 EVSEs 1..n with connector 1 each.
+        meter_interval: seconds between periodic meter values; each sample also advances the
+            register by `power_w * meter_interval / 3600` Wh.
+        power_w: charging power reported while a transaction runs.
+        call_timeout: seconds to wait for the CSMS to answer one of our CALLs.
+        answers: action -> status to answer CSMS calls with, overriding the simulator's own decision
+            (e.g. {"RemoteStartTransaction": "Rejected"}); an overridden answer starts no follow-up.
+        strict: validate every payload against the official schemas.
+        heartbeat: send Heartbeat every `interval` seconds after an Accepted BootNotification.
+        auto_meter_values: send meter values every `meter_interval` while a transaction runs.
+        record_calls: keep every CALL we send in `sent_calls` (turn off for long fleet runs).
+        reservation_support: accept ReserveNow at all (1.6 Reservation profile; 2.0.1
+            ReservationCtrlr.Available / Enabled); without it every ReserveNow is Rejected.
+        reserve_connector_zero: 1.6 ReserveConnectorZeroSupported (ReserveNow for connectorId 0).
+        non_evse_specific_reservations: 2.0.1 ReservationCtrlr.NonEvseSpecific (ReserveNow without
+            evseId).
+        unlock_fails: UnlockConnector answers UnlockFailed (a stuck cable lock) instead of Unlocked.
+        connector_type: 2.0.1 ConnectorEnumType of every connector (device model, ReserveNow).
+        report_chunk_size: reportData entries per NotifyReport message of a GetBaseReport answer.
+        silent: actions of CSMS CALLs never answered (recorded in `calls_received`, nothing else),
+            to provoke the CSMS's timeout; may be changed at any time through `sim.config.silent`.
+    """
+
+    charge_point_id: str
+    url: str = "ws://127.0.0.1:9000/ocpp"
+    ocpp_version: str = "1.6"
+    password: str | None = None
+    connectors: int = 1
+    vendor: str = "CsmsSim"
+    model: str = "Sim-1"
+    serial_number: str | None = None
+    firmware_version: str = "1.0.0"
+    meter_interval: float = 10.0
+    power_w: int = 11000
+    call_timeout: float = 10.0
+    answers: dict[str, str] = field(default_factory=dict)
+    strict: bool = True
+    heartbeat: bool = True
+    auto_meter_values: bool = False
+    record_calls: bool = True
+    reservation_support: bool = True
+    reserve_connector_zero: bool = True
+    non_evse_specific_reservations: bool = True
+    unlock_fails: bool = False
+    connector_type: str = "cType2"
+    report_chunk_size: int = 4
+    silent: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Setting:
+    """One configuration key (1.6) or variable (2.0.1, named "Component.Variable") of the station.
+
+    `write_only` keys (AuthorizationKey, BasicAuthPassword) are never reported back to the CSMS.
+    `kind` is "int", "number", "bool" or "str" (the 2.0.1 dataType integer, decimal, boolean, string);
+    a new value of the wrong kind is Rejected.
+    """
+
+    value: str
+    readonly: bool = False
+    write_only: bool = False
+    kind: str = "str"
+
+
+@dataclass
+class Reservation:
+    """A reservation the CSMS made with ReserveNow; it ends when used, cancelled, expired or removed.
+
+    `connector` 0 is a station-wide reservation (1.6 connectorId 0, 2.0.1 without evseId): the station
+    keeps one free connector for it. `parent_id_token` is the 1.6 parentIdTag / 2.0.1 groupIdToken;
+    a token whose own parent (learnt from Authorize) or id matches it may use the reservation too.
+    """
+
+    reservation_id: int
+    connector: int
+    id_token: str
+    expiry: datetime
+    parent_id_token: str | None = None
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(eq=False)
+class _Session:
+    """One websocket connection and the framing state that lives and dies with it."""
+
+    ws: ClientConnection
+    conn: OcppConnection
+    pending: dict[str, asyncio.Future[JsonDict]] = field(default_factory=dict)
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    reader: asyncio.Task[None] | None = None
+    closed: bool = False
+
+
+@dataclass(eq=False)
+class _Transaction:
+    connector: int
+    transaction_id: str
+    id_token: str
+    id_token_type: str
+    meter_start_wh: int
+    started_at: datetime
+    reservation_id: int | None = None
+    remote_start_id: int | None = None
+    next_seq_no: int = 0
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    meter_task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class _Queued:
+    """A transaction message held while offline; `build` runs at send time (1.6 ids resolve late)."""
+
+    action: str
+    build: Callable[[], JsonDict]
+    on_result: Callable[[JsonDict], None] | None = None
+
+
+@dataclass
+class _DeviceVariable:
+    """One variable of the 2.0.1 device model, as GetVariables / SetVariables / GetBaseReport see it."""
+
+    component: JsonDict
+    variable: JsonDict
+    data_type: str
+    mutability: str
+    value: str
+    key: str | None = None  # the `settings` key of a variable the CSMS can write
+    unit: str | None = None
+    max_limit: float | None = None
+    values_list: str | None = None
+
+    def report(self) -> JsonDict:
+        """This variable as a NotifyReport reportData entry (a WriteOnly value is never reported)."""
+        attribute: JsonDict = {"type": "Actual", "mutability": self.mutability}
+        if self.mutability != "WriteOnly":
+            attribute["value"] = self.value
+        characteristics: JsonDict = {"dataType": self.data_type, "supportsMonitoring": False}
+        if self.unit is not None:
+            characteristics["unit"] = self.unit
+        if self.max_limit is not None:
+            characteristics["maxLimit"] = self.max_limit
+        if self.values_list is not None:
+            characteristics["valuesList"] = self.values_list
+        return {
+            "component": self.component,
+            "variable": self.variable,
+            "variableAttribute": [attribute],
+            "variableCharacteristics": characteristics,
+        }
+
+    def is_component(self, asked: JsonDict) -> bool:
+        """True if `asked` (a ComponentType of a request) names this variable's component.
+
+        Names are case-insensitive (OCPP 2.0.1 Part 2 §2.2); an asked EVSE without connectorId also
+        names the connector of a one-connector EVSE.
+        """
+        mine = self.component
+        if mine["name"].casefold() != str(asked.get("name", "")).casefold():
+            return False
+        if mine.get("instance") != asked.get("instance"):
+            return False
+        my_evse, asked_evse = mine.get("evse"), asked.get("evse")
+        if my_evse is None or asked_evse is None:
+            return my_evse is None and asked_evse is None
+        if my_evse["id"] != asked_evse.get("id"):
+            return False
+        return asked_evse.get("connectorId") in (None, my_evse.get("connectorId"))
+
+    def is_variable(self, asked: JsonDict) -> bool:
+        """True if `asked` (a VariableType of a request) names this variable."""
+        return self.variable["name"].casefold() == str(asked.get("name", "")).casefold() and (
+            self.variable.get("instance") == asked.get("instance")
+        )
+
+
+def _number(value: float) -> str:
+    """Format a setting value: "10" for 10.0, "0.25" for 0.25."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _consume(future: asyncio.Future[JsonDict]) -> None:
+    """Mark an abandoned call's outcome as retrieved, so asyncio does not warn about it."""
+    if not future.cancelled():
+        future.exception()
