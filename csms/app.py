@@ -26,6 +26,7 @@ from csms.logging import configure_logging
 from csms.ocpp.server import OcppServer
 from csms.store.sql import open_store
 from csms.store.writer import BatchedWriter
+from ocpi import admin_api
 from ocpi.bridge import OcpiBridge
 
 log = structlog.get_logger("csms.app")
@@ -65,7 +66,8 @@ class Csms:
         # Expiry is tracked by the CSMS itself, stations online or not.
         await domain.reservations.start()
         bridge = OcpiBridge.build(domain, store.engine)
-        root = create_app(domain, ocpi_store=bridge.ctx.store)
+        root = create_app(domain, extra_routes=admin_api.ROUTES)
+        admin_api.install(root, bridge.ctx.store)
         root.add_subapp("/ocpi", bridge.app())
         runner = web.AppRunner(root, access_log=None)
         await runner.setup()

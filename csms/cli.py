@@ -20,13 +20,14 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from csms.api.schemas import ChargePointCreate, IdTokenCreate, IdTokenType
-from csms.api.serialize import JsonObject, charge_point_json, id_token_json, ocpi_partner_json, timestamp
+from csms.api.serialize import JsonObject, charge_point_json, id_token_json, timestamp
 from csms.config import Config, ConfigError, LogConfig, load_config
 from csms.domain.clock import utcnow
 from csms.domain.models import RegistrationStatus, TokenStatus
 from csms.domain.ports import AlreadyExists, Store
 from csms.domain.secrets import hash_secret_async, new_api_key
 from csms.logging import configure_logging
+from ocpi.admin_api.serialize import ocpi_partner_json
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -6,10 +6,18 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from csms.api.auth import Role, add_route
+from csms.api import models
+from csms.api.auth import Role
 from csms.api.errors import ApiError, not_found
 from csms.api.params import cursor_errors, get_services, page_params, read_model
 from csms.api.responses import json_response, page_response
+from csms.api.routes import (
+    LINK_HEADER,
+    LOCATION_HEADER,
+    P_CHARGE_POINT,
+    PAGE,
+    Route,
+)
 from csms.api.schemas import ChargePointCreate, ChargePointUpdate
 from csms.api.serialize import JsonObject, charge_point_json
 from csms.domain.models import ChargePoint
@@ -129,11 +137,69 @@ async def handle_delete_charge_point(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the charge point routes on the API sub-application (changes need role admin)."""
-    add_route(app, "GET", "/charge-points", handle_list_charge_points, name="charge_points")
-    add_route(app, "POST", "/charge-points", handle_create_charge_point, role=Role.ADMIN)
-    path = "/charge-points/{charge_point_id}"
-    add_route(app, "GET", path, handle_get_charge_point, name="charge_point")
-    add_route(app, "PATCH", path, handle_update_charge_point, role=Role.ADMIN)
-    add_route(app, "DELETE", path, handle_delete_charge_point, role=Role.ADMIN)
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/charge-points",
+        handle_list_charge_points,
+        "listChargePoints",
+        "List charge points, ordered by id",
+        Role.VIEWER,
+        ok={200: models.ChargePointPage},
+        errors=(400,),
+        parameters=[*PAGE],
+        headers={200: LINK_HEADER},
+        name="charge_points",
+    ),
+    Route(
+        "POST",
+        "/charge-points",
+        handle_create_charge_point,
+        "createChargePoint",
+        "Register a charge point",
+        Role.ADMIN,
+        ok={201: models.ChargePoint},
+        errors=(400, 409),
+        body=ChargePointCreate,
+        headers={201: LOCATION_HEADER},
+    ),
+    Route(
+        "GET",
+        "/charge-points/{charge_point_id}",
+        handle_get_charge_point,
+        "getChargePoint",
+        "One charge point with its live connection and connectors",
+        Role.VIEWER,
+        ok={200: models.ChargePoint},
+        errors=(404,),
+        parameters=[P_CHARGE_POINT],
+        name="charge_point",
+    ),
+    Route(
+        "PATCH",
+        "/charge-points/{charge_point_id}",
+        handle_update_charge_point,
+        "updateChargePoint",
+        "Change registration status or password",
+        Role.ADMIN,
+        ok={200: models.ChargePoint},
+        errors=(400, 404),
+        parameters=[P_CHARGE_POINT],
+        body=ChargePointUpdate,
+    ),
+    Route(
+        "DELETE",
+        "/charge-points/{charge_point_id}",
+        handle_delete_charge_point,
+        "deleteChargePoint",
+        "Delete a charge point (not while connected)",
+        Role.ADMIN,
+        ok={204: None},
+        errors=(404, 409),
+        parameters=[P_CHARGE_POINT],
+        description=(
+            "Its sessions and reservations stay as history; 409 `charge_point_connected` while the station is"
+            " connected."
+        ),
+    ),
+)

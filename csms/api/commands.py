@@ -12,10 +12,15 @@ import secrets
 
 from aiohttp import web
 
-from csms.api.auth import add_route
+from csms.api import models
+from csms.api.auth import Role
 from csms.api.errors import invalid_request, not_found
 from csms.api.params import evse_and_connector, get_domain, read_model, read_optional_model
 from csms.api.results import command_response
+from csms.api.routes import (
+    P_CHARGE_POINT,
+    Route,
+)
 from csms.api.schemas import (
     AvailabilityRequest,
     DataTransferRequest,
@@ -126,13 +131,89 @@ async def handle_report(request: web.Request) -> web.Response:
     return command_response(result, charge_point_id, extra={"request_id": request_id})
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the charge point command routes on the API sub-application (role: member)."""
-    base = "/charge-points/{charge_point_id}"
-    add_route(app, "POST", f"{base}/reset", handle_reset)
-    add_route(app, "POST", f"{base}/unlock", handle_unlock)
-    add_route(app, "POST", f"{base}/availability", handle_availability)
-    add_route(app, "POST", f"{base}/trigger", handle_trigger)
-    add_route(app, "POST", f"{base}/data-transfer", handle_data_transfer)
-    add_route(app, "POST", f"{base}/clear-cache", handle_clear_cache)
-    add_route(app, "POST", f"{base}/report", handle_report)
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        "/charge-points/{charge_point_id}/reset",
+        handle_reset,
+        "resetChargePoint",
+        "Reboot the station (or, 2.0.1, one EVSE)",
+        Role.MEMBER,
+        ok={200: models.CommandResponse},
+        errors=(400, 404, 409, 502, 504),
+        parameters=[P_CHARGE_POINT],
+        body=ResetRequest,
+    ),
+    Route(
+        "POST",
+        "/charge-points/{charge_point_id}/unlock",
+        handle_unlock,
+        "unlockConnector",
+        "Unlock a connector",
+        Role.MEMBER,
+        ok={200: models.CommandResponse},
+        errors=(400, 404, 409, 502, 504),
+        parameters=[P_CHARGE_POINT],
+        body=UnlockRequest,
+    ),
+    Route(
+        "POST",
+        "/charge-points/{charge_point_id}/availability",
+        handle_availability,
+        "changeAvailability",
+        "Set the station or an EVSE (in)operative",
+        Role.MEMBER,
+        ok={200: models.CommandResponse},
+        errors=(400, 404, 409, 502, 504),
+        parameters=[P_CHARGE_POINT],
+        body=AvailabilityRequest,
+    ),
+    Route(
+        "POST",
+        "/charge-points/{charge_point_id}/trigger",
+        handle_trigger,
+        "triggerMessage",
+        "Ask the station to send a message now",
+        Role.MEMBER,
+        ok={200: models.CommandResponse},
+        errors=(400, 404, 409, 502, 504),
+        parameters=[P_CHARGE_POINT],
+        body=TriggerRequest,
+    ),
+    Route(
+        "POST",
+        "/charge-points/{charge_point_id}/data-transfer",
+        handle_data_transfer,
+        "dataTransfer",
+        "Vendor-specific DataTransfer",
+        Role.MEMBER,
+        ok={200: models.CommandResponse},
+        errors=(400, 404, 409, 502, 504),
+        parameters=[P_CHARGE_POINT],
+        body=DataTransferRequest,
+    ),
+    Route(
+        "POST",
+        "/charge-points/{charge_point_id}/clear-cache",
+        handle_clear_cache,
+        "clearCache",
+        "Clear the station's authorization cache",
+        Role.MEMBER,
+        ok={200: models.CommandResponse},
+        errors=(404, 409, 502, 504),
+        parameters=[P_CHARGE_POINT],
+    ),
+    Route(
+        "POST",
+        "/charge-points/{charge_point_id}/report",
+        handle_report,
+        "getBaseReport",
+        "GetBaseReport; the report is stored as the device model",
+        Role.MEMBER,
+        ok={200: models.ReportResponse},
+        errors=(400, 404, 409, 502, 504),
+        parameters=[P_CHARGE_POINT],
+        body=ReportRequest,
+        body_required=False,
+    ),
+)

@@ -9,11 +9,21 @@ import orjson
 from aiohttp import web
 
 
+class JsonReply(web.Response):
+    """A JSON answer that still carries its `data`: a route (`csms.api.routes.Route.serve`) writes it again
+    through the model it documents for the status, so what is sent is what is documented."""
+
+    def __init__(self, data: Any, *, status: int, headers: Mapping[str, str] | None) -> None:
+        super().__init__(
+            status=status, body=orjson.dumps(data), content_type="application/json", headers=headers
+        )
+        self.data = data
+
+
 def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    """A response whose body is `data` serialised by orjson (keys and values must already be JSON types)."""
-    return web.Response(
-        status=status, body=orjson.dumps(data), content_type="application/json", headers=headers
-    )
+    """A response whose body is `data` serialised by orjson (keys and values must already be JSON types);
+    served by a route, it is written with the route's response model for `status`."""
+    return JsonReply(data, status=status, headers=headers)
 
 
 def page_response(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from csms.api.auth import add_route
+from csms.api import models
+from csms.api.auth import Role
 from csms.api.errors import ApiError, not_found
 from csms.api.params import (
     MAX_ID,
@@ -29,6 +30,14 @@ from csms.api.params import (
 )
 from csms.api.responses import json_response, page_response
 from csms.api.results import command_failure, command_rejected, command_response, reservation_failure
+from csms.api.routes import (
+    LINK_HEADER,
+    P_SESSION,
+    PAGE,
+    Q_CHARGE_POINT,
+    Route,
+    param,
+)
 from csms.api.schemas import SessionStart
 from csms.api.serialize import command_json, meter_sample_json, session_json
 from csms.domain.models import Transaction, TransactionStatus
@@ -186,9 +195,70 @@ async def handle_stop_session(request: web.Request) -> web.Response:
     return command_response(result, tx.charge_point_id, status=202)
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the session routes on the API sub-application."""
-    add_route(app, "GET", "/sessions", handle_list_sessions, name="sessions")
-    add_route(app, "POST", "/sessions", handle_start_session)
-    add_route(app, "GET", "/sessions/{session_id}", handle_get_session, name="session")
-    add_route(app, "POST", "/sessions/{session_id}/stop", handle_stop_session)
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/sessions",
+        handle_list_sessions,
+        "listSessions",
+        "List sessions, newest first",
+        Role.VIEWER,
+        ok={200: models.SessionPage},
+        errors=(400,),
+        parameters=[
+            Q_CHARGE_POINT,
+            param("status", "query", {"type": "string", "enum": ["active", "completed"]}, "only these"),
+            param(
+                "remote_start_id",
+                "query",
+                {"type": "integer", "minimum": 0},
+                "the session a remote start led to; a page may then hold fewer than `limit` items",
+            ),
+            *PAGE,
+        ],
+        headers={200: LINK_HEADER},
+        name="sessions",
+    ),
+    Route(
+        "POST",
+        "/sessions",
+        handle_start_session,
+        "startSession",
+        "Remote start",
+        Role.MEMBER,
+        ok={202: models.SessionStarted},
+        errors=(400, 404, 409, 502, 504),
+        body=SessionStart,
+        description=(
+            "202 once the station accepted; 409 `command_rejected` (the station's result in "
+            "`details.command`) when it did not, `connector_reserved` when the EVSE is reserved for another "
+            "id token."
+        ),
+    ),
+    Route(
+        "GET",
+        "/sessions/{session_id}",
+        handle_get_session,
+        "getSession",
+        "One session with its meter samples",
+        Role.VIEWER,
+        ok={200: models.SessionDetail},
+        errors=(400, 404),
+        parameters=[P_SESSION],
+        name="session",
+    ),
+    Route(
+        "POST",
+        "/sessions/{session_id}/stop",
+        handle_stop_session,
+        "stopSession",
+        "Remote stop",
+        Role.MEMBER,
+        ok={202: models.CommandResponse},
+        errors=(400, 404, 409, 502, 504),
+        parameters=[P_SESSION],
+        description=(
+            "409 `session_completed` for a completed session, `command_rejected` when the station refused."
+        ),
+    ),
+)

@@ -21,6 +21,7 @@ from csms.domain.registry import LiveConnection
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.domain.services import Services
 from csms.store.writer import BatchedWriter
+from ocpi import admin_api
 from tests.api.openapi_check import OpenApiChecker
 from tests.fakes.memory_store import MemoryStore
 
@@ -70,7 +71,7 @@ def domain(services: Services) -> Domain:
 async def client(domain: Domain) -> AsyncIterator[ApiClient]:
     """An HTTP client talking to `create_app(domain)` served on a free loopback port; every response it
     receives is validated against the OpenAPI document (a mismatch fails the test)."""
-    app = create_app(domain)
+    app = create_app(domain, extra_routes=admin_api.ROUTES)  # as the server serves it; no OCPI store
     failures: list[str] = []
     app.middlewares.append(OpenApiChecker.shared().middleware(failures))
     async with TestClient(TestServer(app)) as client:

@@ -24,8 +24,12 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from csms.api.app import API_PREFIX
+from csms.api.app import API_PREFIX, ROUTES
 from csms.api.openapi import build_document
+from ocpi import admin_api
+
+# Every route the running server serves: the API's own and the OCPI bridge's.
+ALL_ROUTES = (*ROUTES, *admin_api.ROUTES)
 
 DOCUMENT_URI = "urn:csms:openapi"
 JSON = "application/json"
@@ -61,7 +65,7 @@ class OpenApiChecker:
     @functools.cache
     def shared(cls) -> OpenApiChecker:
         """One checker of the document the app serves, for the whole test run."""
-        return cls(build_document())
+        return cls(build_document(ALL_ROUTES))
 
     def template_for(self, path: str) -> str | None:
         """The documented path template matching a concrete path relative to `/api/v1`, if any."""

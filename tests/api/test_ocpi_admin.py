@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api import create_app
 from csms.domain.core import Domain
+from ocpi import admin_api
 from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus
 from tests.api.conftest import NOW, NOW_TEXT, ApiClient, error_of
 from tests.api.openapi_check import OpenApiChecker
@@ -29,9 +30,10 @@ def ocpi_store() -> MemoryOcpiStore:
 
 @pytest.fixture
 async def ocpi_client(domain: Domain, ocpi_store: MemoryOcpiStore) -> AsyncIterator[ApiClient]:
-    """A client of `create_app(domain, ocpi_store=...)`; every response is checked against the OpenAPI
+    """A client of the app with the OCPI routes and store; every response is checked against the OpenAPI
     document."""
-    app: web.Application = create_app(domain, ocpi_store=ocpi_store)
+    app: web.Application = create_app(domain, extra_routes=admin_api.ROUTES)
+    admin_api.install(app, ocpi_store)
     failures: list[str] = []
     app.middlewares.append(OpenApiChecker.shared().middleware(failures))
     async with TestClient(TestServer(app)) as client:

@@ -19,6 +19,7 @@ from csms.domain.core import Domain
 from csms.domain.models import ChargePoint
 from csms.domain.services import Services
 from csms.store.writer import BatchedWriter
+from ocpi import admin_api
 from ocpi.models import ConnectorSpec
 from tests.api.conftest import NOW, NOW_TEXT, ApiClient, error_of
 from tests.api.openapi_check import OpenApiChecker
@@ -61,9 +62,10 @@ def ocpi_store(clock: MovableClock) -> MemoryOcpiStore:
 
 @pytest.fixture
 async def ocpi_client(domain: Domain, ocpi_store: MemoryOcpiStore) -> AsyncIterator[ApiClient]:
-    """A client of `create_app(domain, ocpi_store=...)`; every response is checked against the OpenAPI
+    """A client of the app with the OCPI routes and store; every response is checked against the OpenAPI
     document."""
-    app: web.Application = create_app(domain, ocpi_store=ocpi_store)
+    app: web.Application = create_app(domain, extra_routes=admin_api.ROUTES)
+    admin_api.install(app, ocpi_store)
     failures: list[str] = []
     app.middlewares.append(OpenApiChecker.shared().middleware(failures))
     async with TestClient(TestServer(app)) as client:

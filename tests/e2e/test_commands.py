@@ -243,6 +243,8 @@ async def test_remote_start_is_tied_to_its_transaction_and_stops(
     tx = await transaction_of(csms, cp, TransactionStatus.ACTIVE)
     assert tx.remote_start_id == started.remote_start_id
     assert tx.id_token == "DRIVER" and tx.evse_id == 1
+    # The station learns its 1.6 transaction id from the answer the CSMS sends after storing it.
+    await sim.wait_until(lambda: sim.transactions.get(1) == tx.ocpp_transaction_id, WAIT)
 
     result = await csms.domain.sessions.stop(tx)
     assert result.status == "Accepted"

@@ -15,14 +15,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from csms.api.auth import Role, add_route
+from csms.api.auth import Role
 from csms.api.errors import ApiError, invalid_request, not_found
-from csms.api.ocpi_admin import cursor_number, get_ocpi_store, next_offset_cursor, read_exact_model
 from csms.api.params import get_services, int_path_param, page_params
 from csms.api.responses import json_response, page_response
-from csms.api.schemas import ConnectorSpecSet, LocationCreate, LocationFields, LocationReplace
-from csms.api.serialize import connector_spec_json, location_json
+from csms.api.routes import (
+    LINK_HEADER,
+    LOCATION_HEADER,
+    P_CHARGE_POINT,
+    PAGE,
+    Route,
+)
 from csms.domain.services import Services
+from ocpi.admin_api import models
+from ocpi.admin_api.bodies import ConnectorSpecSet, LocationCreate, LocationFields, LocationReplace
+from ocpi.admin_api.params import P_CONNECTOR, P_EVSE, P_LOCATION
+from ocpi.admin_api.partners import cursor_number, get_ocpi_store, next_offset_cursor, read_exact_model
+from ocpi.admin_api.serialize import connector_spec_json, location_json
 from ocpi.models import ConnectorSpec, Location
 from ocpi.store import OcpiStore
 
@@ -229,14 +238,104 @@ async def handle_set_connector_spec(request: web.Request) -> web.Response:
     return json_response(connector_spec_json(spec, configured=True))
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the location and connector spec routes (changes: role admin)."""
-    add_route(app, "GET", "/locations", handle_list_locations, name="locations")
-    add_route(app, "POST", "/locations", handle_create_location, role=Role.ADMIN)
-    path = "/locations/{location_id}"
-    add_route(app, "GET", path, handle_get_location, name="location")
-    add_route(app, "PUT", path, handle_replace_location, role=Role.ADMIN)
-    add_route(app, "DELETE", path, handle_delete_location, role=Role.ADMIN)
-    spec = "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec"
-    add_route(app, "GET", spec, handle_get_connector_spec, name="connector_spec")
-    add_route(app, "PUT", spec, handle_set_connector_spec, role=Role.ADMIN)
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/locations",
+        handle_list_locations,
+        "listLocations",
+        "List OCPI locations, least recently changed first",
+        Role.VIEWER,
+        ok={200: models.LocationPage},
+        errors=(400, 503),
+        parameters=[*PAGE],
+        headers={200: LINK_HEADER},
+        name="locations",
+    ),
+    Route(
+        "POST",
+        "/locations",
+        handle_create_location,
+        "createLocation",
+        "Create an OCPI location grouping charge points",
+        Role.ADMIN,
+        ok={201: models.Location},
+        errors=(400, 409, 503),
+        body=LocationCreate,
+        description=(
+            "`country_code` and `party_id` are ours (`[ocpi]`). 400 names each unknown charge point "
+            "(`charge_point_ids.<i>`); 409 `conflict` when the id exists, `charge_point_in_location` when a "
+            "charge point is in another location. Numbers are read exactly (never as floats)."
+        ),
+        headers={201: LOCATION_HEADER},
+    ),
+    Route(
+        "GET",
+        "/locations/{location_id}",
+        handle_get_location,
+        "getLocation",
+        "One OCPI location",
+        Role.VIEWER,
+        ok={200: models.Location},
+        errors=(404, 503),
+        parameters=[P_LOCATION],
+        name="location",
+    ),
+    Route(
+        "PUT",
+        "/locations/{location_id}",
+        handle_replace_location,
+        "replaceLocation",
+        "Replace an OCPI location",
+        Role.ADMIN,
+        ok={200: models.Location},
+        errors=(400, 404, 409, 503),
+        parameters=[P_LOCATION],
+        body=LocationReplace,
+        description="Every field again: absent optional fields are cleared, absent charge points leave.",
+    ),
+    Route(
+        "DELETE",
+        "/locations/{location_id}",
+        handle_delete_location,
+        "deleteLocation",
+        "Delete an OCPI location",
+        Role.ADMIN,
+        ok={204: None},
+        errors=(404, 503),
+        parameters=[P_LOCATION],
+        description=(
+            "OCPI has no delete: partners keep what they pulled until they pull again. Set `publish` false "
+            "first to take it out of roaming."
+        ),
+    ),
+    Route(
+        "GET",
+        "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec",
+        handle_get_connector_spec,
+        "getConnectorSpec",
+        "A connector's OCPI facts (standard, format, power type, limits, tariffs)",
+        Role.VIEWER,
+        ok={200: models.ConnectorSpec},
+        errors=(400, 404, 503),
+        parameters=[P_CHARGE_POINT, P_EVSE, P_CONNECTOR],
+        description="`configured: false` with the defaults OCPI reports until an operator sets them.",
+        name="connector_spec",
+    ),
+    Route(
+        "PUT",
+        "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec",
+        handle_set_connector_spec,
+        "setConnectorSpec",
+        "Set a connector's OCPI facts",
+        Role.ADMIN,
+        ok={200: models.ConnectorSpec},
+        errors=(400, 404, 503),
+        parameters=[P_CHARGE_POINT, P_EVSE, P_CONNECTOR],
+        body=ConnectorSpecSet,
+        description=(
+            "400 names each unknown tariff (`tariff_ids.<i>`). The charge point's location gets a new "
+            "`last_updated`."
+        ),
+    ),
+)

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
-from csms.api.auth import Role, add_route
+from csms.api.auth import Role
 from csms.api.errors import ApiError, invalid_request, not_found
 from csms.api.params import (
     MAX_BODY_BYTES,
@@ -31,8 +31,16 @@ from csms.api.params import (
     page_params,
 )
 from csms.api.responses import json_response, page_response
-from csms.api.serialize import ocpi_partner_json, outbox_entry_json
+from csms.api.routes import (
+    LINK_HEADER,
+    PAGE,
+    Route,
+    param,
+)
 from csms.domain.ports import NotFound
+from ocpi.admin_api import models
+from ocpi.admin_api.params import P_OUTBOX_ENTRY
+from ocpi.admin_api.serialize import ocpi_partner_json, outbox_entry_json
 from ocpi.models import OutboxEntry, OutboxStatus
 from ocpi.store import OcpiStore
 
@@ -180,8 +188,48 @@ async def handle_retry_outbox(request: web.Request) -> web.Response:
     return json_response(outbox_entry_json(retried))
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the OCPI partner and outbox routes (retry: role admin)."""
-    add_route(app, "GET", "/ocpi/partners", handle_list_partners)
-    add_route(app, "GET", "/ocpi/outbox", handle_list_outbox)
-    add_route(app, "POST", "/ocpi/outbox/{entry_id}/retry", handle_retry_outbox, role=Role.ADMIN)
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/ocpi/partners",
+        handle_list_partners,
+        "listOcpiPartners",
+        "OCPI roaming partners and their registration status (never their tokens)",
+        Role.VIEWER,
+        ok={200: models.OcpiPartnerPage},
+        errors=(400, 503),
+        parameters=[*PAGE],
+        headers={200: LINK_HEADER},
+    ),
+    Route(
+        "GET",
+        "/ocpi/outbox",
+        handle_list_outbox,
+        "listOcpiOutbox",
+        "Pushes to OCPI partners (pending, sent, failed), newest first",
+        Role.VIEWER,
+        ok={200: models.OutboxPage},
+        errors=(400, 503),
+        parameters=[
+            param("status", "query", {"type": "string", "enum": ["pending", "sent", "failed"]}, "only these"),
+            param("partner_id", "query", {"type": "integer", "minimum": 0}, "only this partner's"),
+            *PAGE,
+        ],
+        headers={200: LINK_HEADER},
+    ),
+    Route(
+        "POST",
+        "/ocpi/outbox/{entry_id}/retry",
+        handle_retry_outbox,
+        "retryOcpiOutboxEntry",
+        "Send a failed push again",
+        Role.ADMIN,
+        ok={200: models.OutboxEntry},
+        errors=(400, 404, 409, 503),
+        parameters=[P_OUTBOX_ENTRY],
+        description=(
+            "The entry becomes pending with 0 attempts and is sent on the outbox's next pass, in order with "
+            "the object's later pushes. 409 `outbox_entry_not_failed` unless it failed."
+        ),
+    ),
+)

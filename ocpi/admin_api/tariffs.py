@@ -11,15 +11,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from csms.api.auth import Role, add_route
+from csms.api.auth import Role
 from csms.api.errors import ApiError, invalid_request, not_found
-from csms.api.ocpi_admin import cursor_number, get_ocpi_store, next_offset_cursor, read_exact_model
 from csms.api.params import MAX_LIMIT, get_services, page_params
 from csms.api.responses import json_response, page_response
-from csms.api.schemas import TariffCreate, TariffFields, TariffReplace
-from csms.api.serialize import tariff_json
+from csms.api.routes import (
+    LINK_HEADER,
+    LOCATION_HEADER,
+    PAGE,
+    Route,
+)
 from csms.domain.pricing import TariffError, parse_tariff
 from csms.domain.services import Services
+from ocpi.admin_api import models
+from ocpi.admin_api.bodies import TariffCreate, TariffFields, TariffReplace
+from ocpi.admin_api.params import P_TARIFF
+from ocpi.admin_api.partners import cursor_number, get_ocpi_store, next_offset_cursor, read_exact_model
+from ocpi.admin_api.serialize import tariff_json
 from ocpi.models import Tariff
 from ocpi.store import OcpiStore
 
@@ -140,11 +148,71 @@ async def handle_delete_tariff(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the tariff routes (changes: role admin)."""
-    add_route(app, "GET", "/tariffs", handle_list_tariffs, name="tariffs")
-    add_route(app, "POST", "/tariffs", handle_create_tariff, role=Role.ADMIN)
-    path = "/tariffs/{tariff_id}"
-    add_route(app, "GET", path, handle_get_tariff, name="tariff")
-    add_route(app, "PUT", path, handle_replace_tariff, role=Role.ADMIN)
-    add_route(app, "DELETE", path, handle_delete_tariff, role=Role.ADMIN)
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/tariffs",
+        handle_list_tariffs,
+        "listTariffs",
+        "List OCPI tariffs, least recently changed first",
+        Role.VIEWER,
+        ok={200: models.TariffPage},
+        errors=(400, 503),
+        parameters=[*PAGE],
+        headers={200: LINK_HEADER},
+        name="tariffs",
+    ),
+    Route(
+        "POST",
+        "/tariffs",
+        handle_create_tariff,
+        "createTariff",
+        "Create an OCPI tariff",
+        Role.ADMIN,
+        ok={201: models.Tariff},
+        errors=(400, 409, 503),
+        body=TariffCreate,
+        description=(
+            "The OCPI Tariff object without `country_code`, `party_id` (ours) and `last_updated`. Prices may "
+            "be numbers or decimal strings (at most 4 decimals); they are kept exact and answered as decimal "
+            "strings. 409 `conflict` when the id exists."
+        ),
+        headers={201: LOCATION_HEADER},
+    ),
+    Route(
+        "GET",
+        "/tariffs/{tariff_id}",
+        handle_get_tariff,
+        "getTariff",
+        "One OCPI tariff",
+        Role.VIEWER,
+        ok={200: models.Tariff},
+        errors=(404, 503),
+        parameters=[P_TARIFF],
+        name="tariff",
+    ),
+    Route(
+        "PUT",
+        "/tariffs/{tariff_id}",
+        handle_replace_tariff,
+        "replaceTariff",
+        "Replace an OCPI tariff",
+        Role.ADMIN,
+        ok={200: models.Tariff},
+        errors=(400, 404, 503),
+        parameters=[P_TARIFF],
+        body=TariffReplace,
+    ),
+    Route(
+        "DELETE",
+        "/tariffs/{tariff_id}",
+        handle_delete_tariff,
+        "deleteTariff",
+        "Delete an OCPI tariff",
+        Role.ADMIN,
+        ok={204: None},
+        errors=(404, 409, 503),
+        parameters=[P_TARIFF],
+        description="409 `tariff_in_use` while a connector spec names it (`details.connectors`).",
+    ),
+)

@@ -1,0 +1,329 @@
+"""Response bodies of the operator API as pydantic models: the one declaration of what the API answers.
+
+Every JSON response of a route goes through the model its route declares for that status (`csms.api.routes`
+validates the handler's data with it and writes `model_dump(mode="json")`), and the OpenAPI document's
+response schemas are these models' JSON Schemas. Values arrive already in their JSON form (timestamps as
+RFC 3339 text with `Z`, measured values as exact decimal text), so a model changes no value, only checks it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Timestamp = Annotated[
+    str, Field(json_schema_extra={"format": "date-time", "description": "RFC 3339 UTC, `Z`"})
+]
+DecimalText = Annotated[
+    str, Field(pattern=r"^-?\d+(\.\d+)?$", json_schema_extra={"description": "exact decimal"})
+]
+NonNegative = Annotated[int, Field(ge=0)]
+
+
+class ResponseModel(BaseModel):
+    """A response object: exactly these fields (an unknown one is a server bug, not extra data)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class Page(ResponseModel, Generic[ItemT]):
+    """A page of a list endpoint: `items` and the cursor of the next page (null on the last one)."""
+
+    items: list[ItemT]
+    next_cursor: str | None
+
+
+class FieldError(ResponseModel):
+    """One invalid field of a request."""
+
+    field: str
+    reason: str
+
+
+class ErrorDetail(ResponseModel):
+    """The error itself."""
+
+    code: str = Field(description="stable machine-readable code")
+    message: str = Field(description="human-readable; may change")
+    details: list[FieldError] | dict[str, Any] | None = Field(
+        description="null, a list of {field, reason} (400), or an object with context"
+    )
+
+
+class Error(ResponseModel):
+    """Every error answer: `{"error": {"code", "message", "details"}}`."""
+
+    error: ErrorDetail
+
+
+ConnectorStatusWord = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted"]
+
+
+class ConnectorState(ResponseModel):
+    """The last status a station reported for a connector (or for itself)."""
+
+    status: ConnectorStatusWord
+    status_detail: str | None
+    error_code: str | None
+    info: str | None
+    status_at: Timestamp | None
+
+
+class Connector(ConnectorState):
+    """One connector of an EVSE."""
+
+    connector_id: int
+
+
+class Evse(ResponseModel):
+    """One EVSE and its connectors."""
+
+    evse_id: int
+    connectors: list[Connector]
+
+
+class BootInfo(ResponseModel):
+    """What the station said about itself in its last BootNotification."""
+
+    vendor: str | None
+    model: str | None
+    serial_number: str | None
+    firmware_version: str | None
+    iccid: str | None
+    imsi: str | None
+    meter_type: str | None
+    meter_serial_number: str | None
+    reason: str | None
+
+
+class ChargePoint(ResponseModel):
+    """A charge point with its live connection and connectors."""
+
+    charge_point_id: str
+    registration_status: Literal["Accepted", "Pending", "Rejected"]
+    ocpp_version: str | None
+    connected: bool
+    connected_at: Timestamp | None
+    last_heartbeat_at: Timestamp | None
+    last_boot_at: Timestamp | None
+    boot: BootInfo
+    firmware_status: str | None
+    diagnostics_status: str | None
+    log_status: str | None
+    has_password: bool
+    station_status: ConnectorState | None
+    evses: list[Evse]
+    created_at: Timestamp | None
+
+
+class Frame(ResponseModel):
+    """One logged OCPP-J frame."""
+
+    direction: Literal["in", "out"]
+    message_type: Literal[0, 2, 3, 4] = Field(description="2 CALL, 3 CALLRESULT, 4 CALLERROR; 0 not OCPP-J")
+    message_id: str
+    action: str | None
+    frame: str = Field(description="the raw OCPP-J text")
+    at: Timestamp
+
+
+class Session(ResponseModel):
+    """A charging session (an OCPP transaction) in the API's words."""
+
+    id: int
+    charge_point_id: str
+    evse_id: int
+    connector_id: int
+    transaction_id: str = Field(description="the station's transaction id")
+    status: Literal["active", "completed"]
+    id_token: str | None
+    id_token_type: str | None
+    started_at: Timestamp
+    stopped_at: Timestamp | None
+    meter_start_wh: int | None
+    meter_stop_wh: int | None
+    energy_wh: int | None
+    stop_reason: str | None
+    reservation_id: int | None
+    remote_start_id: int | None
+    charging_state: str | None
+    offline: bool
+
+
+class MeterSample(ResponseModel):
+    """One sampled value as the station sent it (value as exact decimal text)."""
+
+    timestamp: Timestamp
+    measurand: str
+    phase: str | None
+    unit: str
+    multiplier: int
+    context: str | None
+    location: str | None
+    value: DecimalText
+
+
+class SessionDetail(Session):
+    """A session with its meter samples."""
+
+    meter_samples: list[MeterSample]
+
+
+class IdToken(ResponseModel):
+    """An id token the CSMS knows."""
+
+    id_token: str
+    type: str
+    status: Literal["Accepted", "Blocked", "Expired", "Invalid"]
+    expiry_date: Timestamp | None
+    group_id_token: str | None
+    created_at: Timestamp | None
+
+
+class Reservation(ResponseModel):
+    """A reservation and what became of it."""
+
+    id: int = Field(description="allocated by the CSMS; the OCPP reservationId")
+    charge_point_id: str
+    evse_id: int | None = Field(description="null: any EVSE of the station")
+    id_token: str
+    id_token_type: str
+    group_id_token: str | None
+    connector_type: str | None
+    expiry_date: Timestamp
+    status: Literal["active", "used", "expired", "cancelled", "rejected", "failed"]
+    station_status: str | None = Field(description="what the station answered")
+    session_id: int | None = Field(description="the session that used it")
+    reason: str | None
+    owner: str | None
+    external_id: str | None
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+
+class CommandResult(ResponseModel):
+    """What a station did with a command (successful responses only carry answered commands)."""
+
+    outcome: Literal["answered"]
+    status: str | None = Field(description="the station's own word: Accepted, Rejected, Unlocked, ...")
+    data: dict[str, Any] = Field(description="the rest of the answer, in domain words")
+
+
+class CommandResponse(ResponseModel):
+    """The answer to a command."""
+
+    command: CommandResult
+
+
+class ReportResponse(CommandResponse):
+    """The answer to a report request, with the request id the report messages will carry."""
+
+    request_id: int
+
+
+class SessionStarted(CommandResponse):
+    """The answer to a remote start."""
+
+    remote_start_id: int = Field(
+        description="the session that follows carries it: GET /sessions?remote_start_id="
+    )
+    session_id: int | None = Field(description="null until the station reports it")
+
+
+class DeviceVariable(ResponseModel):
+    """One configuration key (1.6) or device model variable (2.0.1)."""
+
+    key: str = Field(description="the name to use in keys= and PATCH")
+    component: str | None
+    component_instance: str | None
+    evse_id: int | None
+    connector_id: int | None
+    variable: str
+    variable_instance: str | None
+    attribute_type: str
+    value: str | None
+    readonly: bool
+    data_type: str | None
+    updated_at: Timestamp | None
+
+
+class Configuration(ResponseModel):
+    """A station's configuration as stored, and the command that refreshed it (if asked)."""
+
+    charge_point_id: str
+    variables: list[DeviceVariable]
+    command: CommandResult | None
+
+
+class ConfigurationChanged(ResponseModel):
+    """The station's answer per changed key."""
+
+    charge_point_id: str
+    results: dict[str, CommandResult]
+
+
+class StoredChargingProfile(ResponseModel):
+    """A charging profile the CSMS installed."""
+
+    profile_id: int
+    evse_id: int
+    purpose: str
+    stack_level: int
+    session_id: int | None
+    profile: dict[str, Any] = Field(description="the profile as installed (request body form)")
+    created_at: Timestamp | None
+
+
+class ChargingProfileList(ResponseModel):
+    """The profiles installed on a charge point."""
+
+    items: list[StoredChargingProfile]
+
+
+class ChargingProfileInstalled(CommandResponse):
+    """The station's answer to SetChargingProfile and the profile as stored when it was accepted."""
+
+    profile: StoredChargingProfile | None
+
+
+class ChargingProfileCleared(CommandResponse):
+    """The station's answer to ClearChargingProfile and how many stored profiles went."""
+
+    deleted: NonNegative
+
+
+class Health(ResponseModel):
+    """`GET /health`."""
+
+    status: Literal["ok"]
+    connected_charge_points: NonNegative
+
+
+class OpenApiDocument(BaseModel):
+    """This document."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ChargePointPage(Page[ChargePoint]):
+    """A page of charge points."""
+
+
+class FramePage(Page[Frame]):
+    """A page of logged frames."""
+
+
+class SessionPage(Page[Session]):
+    """A page of sessions."""
+
+
+class IdTokenPage(Page[IdToken]):
+    """A page of id tokens."""
+
+
+class ReservationPage(Page[Reservation]):
+    """A page of reservations."""

@@ -1,0 +1,146 @@
+"""The operator API's route table: one `Route` per operation drives both the aiohttp registration (path,
+handler, required role) and the OpenAPI 3.1 document (`csms.api.openapi`).
+
+A route names the pydantic model of each response status (`ok`); the registered handler is wrapped so that
+a JSON answer (`csms.api.responses.json_response`) is validated with, and written by, the model of its
+status. So the documented schema of a response is, by construction, the schema of the model that wrote it;
+a handler answering with data its model does not describe is a 500 (`response_model_mismatch`), which the
+tests and the OpenAPI fuzzer would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from csms.api.auth import Role, add_route
+from csms.api.errors import ApiError
+from csms.api.responses import JsonReply
+
+log = structlog.get_logger("csms.api")
+
+JsonSchema = dict[str, Any]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+ROUTES = web.AppKey("api_routes", list["Route"])
+
+ERRORS = {
+    400: "invalid input: `details` names each field and why",
+    401: "no key, or an unknown or wrong key",
+    403: "the key's role may not do this",
+    404: "unknown resource",
+    409: "wrong state: charge point offline, EVSE occupied, reservation used, ...",
+    502: "the station answered with a CALLERROR (`station_error`, details: error_code, description)",
+    504: "the station did not answer in time (`station_timeout`)",
+    503: "the OCPI bridge is not enabled on this server (`ocpi_disabled`)",
+}
+COMMAND_ERRORS = (400, 404, 409, 502, 504)
+
+LINK_HEADER = {
+    "Link": {
+        "description": 'RFC 8288 `<...>; rel="next"` when there is a next page',
+        "schema": {"type": "string"},
+    }
+}
+LOCATION_HEADER = {
+    "Location": {"description": "the URL of the created resource", "schema": {"type": "string"}}
+}
+
+
+def param(name: str, where: str, schema: JsonSchema, description: str, required: bool = False) -> JsonSchema:
+    """An OpenAPI parameter object (path parameters are always required)."""
+    return {
+        "name": name,
+        "in": where,
+        "required": required or where == "path",
+        "description": description,
+        "schema": schema,
+    }
+
+
+STRING: JsonSchema = {"type": "string"}
+ID: JsonSchema = {"type": "integer", "minimum": 0}
+P_CHARGE_POINT = param("charge_point_id", "path", STRING, "the charge point's id")
+P_SESSION = param("session_id", "path", ID, "the session's id")
+P_RESERVATION = param("reservation_id", "path", ID, "the reservation's id")
+P_ID_TOKEN = param("id_token", "path", STRING, "the id token")
+Q_LIMIT = param(
+    "limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "page size"
+)
+Q_CURSOR = param("cursor", "query", STRING, "`next_cursor` of the previous page")
+Q_CHARGE_POINT = param("charge_point_id", "query", STRING, "only this charge point's")
+PAGE = [Q_LIMIT, Q_CURSOR]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One operation: how it is served and how it is documented.
+
+    `ok` maps each success status to the model its body is written with (None: no body); `errors` lists the
+    error statuses it documents besides 401/403 (added for every non-public route) and `default`.
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    operation_id: str
+    summary: str
+    role: Role
+    ok: dict[int, type[BaseModel] | None]
+    errors: tuple[int, ...] = ()
+    parameters: list[JsonSchema] = field(default_factory=list)
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    description: str = ""
+    headers: dict[int, dict[str, JsonSchema]] = field(default_factory=dict)
+    name: str | None = None  # the aiohttp route name, for url_for
+
+    def serve(self) -> Handler:
+        """The aiohttp handler: run `handler`, then write a JSON answer with the model of its status."""
+
+        async def serve(request: web.Request) -> web.StreamResponse:
+            response = await self.handler(request)
+            if not isinstance(response, JsonReply):
+                return response
+            return web.Response(
+                status=response.status,
+                body=orjson.dumps(self.dump(response.status, response.data)),
+                content_type="application/json",
+                headers={k: v for k, v in response.headers.items() if k.lower() != "content-type"},
+            )
+
+        serve.__name__ = getattr(self.handler, "__name__", "serve")
+        return serve
+
+    def dump(self, status: int, data: Any) -> Any:
+        """`data` validated with the model documented for `status` and dumped as JSON values.
+
+        Raises:
+            ApiError: 500 `response_model_mismatch` when the route documents no model for `status` or the
+                data does not fit it (a server bug; logged).
+        """
+        model = self.ok.get(status)
+        if model is None:
+            log.error("response_model_missing", operation=self.operation_id, status=status)
+            raise ApiError(500, "response_model_mismatch", "the server built an undocumented response")
+        try:
+            # exclude_unset: an optional field the data leaves out stays out (the model adds no defaults).
+            return model.model_validate(data).model_dump(mode="json", exclude_unset=True)
+        except ValidationError as exc:
+            log.error("response_model_mismatch", operation=self.operation_id, status=status, errors=str(exc))
+            raise ApiError(500, "response_model_mismatch", "the server built an invalid response") from None
+
+
+def register(app: web.Application, routes: Iterable[Route]) -> None:
+    """Add `routes` to the API sub-application (with their roles) and to its table `app[ROUTES]`, from
+    which the OpenAPI document is built."""
+    table = app.setdefault(ROUTES, [])
+    for route in routes:
+        add_route(app, route.method, route.path, route.serve(), role=route.role, name=route.name)
+        table.append(route)

@@ -1,0 +1,145 @@
+"""Response bodies of the OCPI bridge's operator endpoints: locations, connector specs, tariffs, partners and
+the push outbox. Nested OCPI objects reuse the request body types (`ocpi.admin_api.bodies`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from csms.api.models import NonNegative, Page, ResponseModel, Timestamp
+from ocpi.admin_api.bodies import (
+    LATITUDE_PATTERN,
+    LONGITUDE_PATTERN,
+    BusinessDetails,
+    ConnectorFormat,
+    ConnectorType,
+    DisplayText,
+    EnergyMix,
+    Facility,
+    Hours,
+    OcpiPrice,
+    ParkingType,
+    PowerType,
+    TariffElement,
+    TariffType,
+)
+
+
+class Coordinates(ResponseModel):
+    """OCPI GeoLocation, as exact decimal text."""
+
+    latitude: str = Field(pattern=LATITUDE_PATTERN)
+    longitude: str = Field(pattern=LONGITUDE_PATTERN)
+
+
+class Location(ResponseModel):
+    """A location as the operator configured it (EVSEs come from the OCPP side)."""
+
+    id: str
+    country_code: str = Field(description="ours, from [ocpi]")
+    party_id: str = Field(description="ours, from [ocpi]")
+    publish: bool
+    name: str | None
+    address: str
+    city: str
+    postal_code: str | None
+    state: str | None
+    country: str = Field(pattern="^[A-Z]{3}$")
+    coordinates: Coordinates
+    time_zone: str
+    parking_type: ParkingType | None
+    facilities: list[Facility]
+    opening_times: Hours | None
+    operator: BusinessDetails | None
+    charging_when_closed: bool | None
+    charge_point_ids: list[str]
+    last_updated: Timestamp
+
+
+class LocationPage(Page[Location]):
+    """A page of locations."""
+
+
+class ConnectorSpec(ResponseModel):
+    """What OCPP does not report about a connector: its standard, format, power and tariffs."""
+
+    charge_point_id: str
+    evse_id: int
+    connector_id: int
+    standard: ConnectorType
+    format: ConnectorFormat
+    power_type: PowerType
+    max_voltage: int
+    max_amperage: int
+    max_electric_power: int | None
+    tariff_ids: list[str]
+    configured: bool = Field(description="false: never set; these are the defaults")
+    last_updated: Timestamp | None
+
+
+class Tariff(ResponseModel):
+    """An OCPI tariff as stored."""
+
+    id: str
+    country_code: str = Field(description="ours, from [ocpi]")
+    party_id: str = Field(description="ours, from [ocpi]")
+    currency: str
+    type: TariffType | None
+    tariff_alt_text: list[DisplayText] | None
+    tariff_alt_url: str | None
+    min_price: OcpiPrice | None
+    max_price: OcpiPrice | None
+    elements: list[TariffElement]
+    start_date_time: Timestamp | None
+    end_date_time: Timestamp | None
+    energy_mix: EnergyMix | None
+    last_updated: Timestamp
+
+
+class TariffPage(Page[Tariff]):
+    """A page of tariffs."""
+
+
+class OcpiPartner(ResponseModel):
+    """A roaming partner, without its tokens."""
+
+    id: int
+    name: str
+    country_code: str
+    party_id: str
+    role: str = Field(description="EMSP, HUB, ...")
+    status: Literal["pending", "registered", "unregistered"]
+    version: str | None
+    versions_url: str | None
+    endpoints: dict[str, str] = Field(
+        description='"<module>:<ROLE>" (e.g. "sessions:RECEIVER") to the partner\'s URL'
+    )
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+
+class OcpiPartnerPage(Page[OcpiPartner]):
+    """A page of partners."""
+
+
+class OutboxEntry(ResponseModel):
+    """One push to a partner and how its delivery went."""
+
+    id: int
+    partner_id: int
+    module: str = Field(description="locations, sessions, cdrs, tariffs, commands")
+    object_key: str = Field(description="pushes with the same key go to a partner in id order")
+    method: Literal["PUT", "PATCH", "POST", "DELETE"]
+    url: str
+    body: dict[str, object] | None = Field(description="the OCPI object sent")
+    status: Literal["pending", "sent", "failed"]
+    attempts: NonNegative
+    next_attempt_at: Timestamp | None
+    last_error: str | None
+    created_at: Timestamp | None
+    sent_at: Timestamp | None
+
+
+class OutboxPage(Page[OutboxEntry]):
+    """A page of outbox entries."""

@@ -1,0 +1,118 @@
+"""The OCPI records as the operator API shows them (JSON objects; the models in `models` check them)."""
+
+from __future__ import annotations
+
+from csms.api.serialize import JsonObject, jsonable, timestamp
+from ocpi.models import ConnectorSpec, Location, OutboxEntry, Partner, Tariff
+
+# -- OCPI records (the OCPI bridge's own tables; see `ocpi.models`) ------------------------------------------
+
+
+def location_json(location: Location) -> JsonObject:
+    """A location as operators configured it: the OCPI Location fields without EVSEs (those come from its
+    charge points' OCPP reports), with `charge_point_ids`; every field present, null when unset."""
+    return {
+        "id": location.id,
+        "country_code": location.country_code,
+        "party_id": location.party_id,
+        "publish": location.publish,
+        "name": location.name,
+        "address": location.address,
+        "city": location.city,
+        "postal_code": location.postal_code,
+        "state": location.state,
+        "country": location.country,
+        "coordinates": {"latitude": location.latitude, "longitude": location.longitude},
+        "time_zone": location.time_zone,
+        "parking_type": location.parking_type,
+        "facilities": list(location.facilities),
+        "opening_times": jsonable(location.opening_times),
+        "operator": jsonable(location.operator),
+        "charging_when_closed": location.charging_when_closed,
+        "charge_point_ids": list(location.charge_point_ids),
+        "last_updated": timestamp(location.last_updated),
+    }
+
+
+def connector_spec_json(spec: ConnectorSpec, *, configured: bool) -> JsonObject:
+    """The OCPI facts of one connector; `configured` false means nobody set them yet and these are the
+    defaults the OCPI Locations module reports."""
+    return {
+        "charge_point_id": spec.charge_point_id,
+        "evse_id": spec.evse_id,
+        "connector_id": spec.connector_id,
+        "standard": spec.standard,
+        "format": spec.format,
+        "power_type": spec.power_type,
+        "max_voltage": spec.max_voltage,
+        "max_amperage": spec.max_amperage,
+        "max_electric_power": spec.max_electric_power,
+        "tariff_ids": list(spec.tariff_ids),
+        "configured": configured,
+        "last_updated": timestamp(spec.last_updated),
+    }
+
+
+# Top-level OCPI Tariff fields besides id, currency and elements; absent ones are shown as null.
+_TARIFF_OPTIONAL = (
+    "type",
+    "tariff_alt_text",
+    "tariff_alt_url",
+    "min_price",
+    "max_price",
+    "start_date_time",
+    "end_date_time",
+    "energy_mix",
+)
+
+
+def tariff_json(tariff: Tariff, country_code: str, party_id: str) -> JsonObject:
+    """A tariff as the OCPI Tariff object (ours: `country_code`, `party_id`), numbers as exact decimal text
+    where the API stored them, every top-level field present (null when unset)."""
+    data = jsonable(tariff.data)
+    return {
+        "id": tariff.id,
+        "country_code": country_code,
+        "party_id": party_id,
+        "currency": tariff.currency,
+        **{name: data.get(name) for name in _TARIFF_OPTIONAL},
+        "elements": data.get("elements", []),
+        "last_updated": timestamp(tariff.last_updated),
+    }
+
+
+def ocpi_partner_json(partner: Partner) -> JsonObject:
+    """A roaming partner without any token (issued or received); `endpoints` maps `"<module>:<ROLE>"` to
+    the partner's URL, as learnt from its version details."""
+    return {
+        "id": partner.id,
+        "name": partner.name,
+        "country_code": partner.country_code,
+        "party_id": partner.party_id,
+        "role": partner.role,
+        "status": str(partner.status),
+        "version": partner.version,
+        "versions_url": partner.versions_url,
+        "endpoints": dict(partner.endpoints),
+        "created_at": timestamp(partner.created_at),
+        "updated_at": timestamp(partner.updated_at),
+    }
+
+
+def outbox_entry_json(entry: OutboxEntry) -> JsonObject:
+    """One push to a partner with its body and delivery state (`pending`, `sent`, `failed`)."""
+    return {
+        "id": entry.id,
+        "partner_id": entry.partner_id,
+        "module": entry.module,
+        "object_key": entry.object_key,
+        "method": entry.method,
+        "url": entry.url,
+        "body": jsonable(entry.body),
+        "status": str(entry.status),
+        "attempts": entry.attempts,
+        "next_attempt_at": timestamp(entry.next_attempt_at),
+        "last_error": entry.last_error,
+        "created_at": timestamp(entry.created_at),
+        "sent_at": timestamp(entry.sent_at),
+    }
