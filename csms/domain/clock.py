@@ -28,7 +28,9 @@ def to_utc_or_none(value: datetime | None) -> datetime | None:
 def isoformat_z(value: datetime) -> str:
     """Format as RFC 3339 in UTC ending in `Z`, milliseconds kept (what OCPP and OCPI both accept)."""
     v = to_utc(value)
-    return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"
+    # Not strftime("%Y"): glibc writes year 59 as "59", and RFC 3339 wants four digits ("0059").
+    date = f"{v.year:04d}-{v.month:02d}-{v.day:02d}"
+    return f"{date}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond // 1000:03d}Z"
 
 
 def parse_datetime(text: str) -> datetime:

@@ -193,6 +193,8 @@ def _coordinate(value: Any, pattern: str, limit: int, what: str) -> str:
         number = Decimal(str(value))
         if not number.is_finite():
             raise ValueError(f"{what} must be a finite number")
+        if abs(number) > limit:  # checked first: quantizing 1e51 to 6 decimals overflows the context
+            raise ValueError(f"{what} must be between -{limit} and {limit}")
         text = format(number.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN), "f")
         if text.startswith("-") and Decimal(text) == 0:
             text = text[1:]

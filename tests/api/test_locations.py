@@ -279,6 +279,21 @@ async def test_invalid_fields_are_named(
     assert reason_part in details[field], details
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+async def test_out_of_range_numeric_coordinates_are_refused(
+    ocpi_client: ApiClient, auth: dict[str, str], charge_points: list[str], method: str
+) -> None:
+    """A numeric latitude far out of range (found by the OpenAPI fuzzer: it used to answer 500) is a 400
+    `invalid_request` naming the coordinate, on create and on replace."""
+    body = location_body(coordinates={"latitude": 7.95839761529957e51, "longitude": 1.0})
+    if method == "PUT":
+        body.pop("id")
+    path = "/api/v1/locations" if method == "POST" else "/api/v1/locations/LOC-1"
+    error = await error_of(await ocpi_client.request(method, path, json=body, headers=auth), 400)
+    assert error["code"] == "invalid_request"
+    assert any("latitude" in d["field"] for d in error["details"]), error
+
+
 async def test_missing_required_fields_are_listed(ocpi_client: ApiClient, auth: dict[str, str]) -> None:
     """An empty object lists every required field."""
     error = await error_of(await ocpi_client.post("/api/v1/locations", json={}, headers=auth), 400)
