@@ -77,8 +77,7 @@ def server() -> Iterator[Server]:
         port = runner.addresses[0][1]
         state["server"] = Server(f"http://127.0.0.1:{port}/api/v1", {"Authorization": f"Bearer {key}"})
         started.set()
-        while not stop.is_set():
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(stop.wait)  # until the module's tests are done
         await runner.cleanup()
         await writer.stop()
 
