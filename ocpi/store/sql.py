@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from csms.domain.clock import Clock, to_utc, to_utc_or_none, utcnow
 from csms.domain.ports import AlreadyExists, NotFound
 from csms.store.sql import dialect_insert
+from csms.store.sql.rows import record_of, values_of
 from ocpi.models import (
     Cdr,
     ConnectorSpec,
@@ -79,162 +80,83 @@ def _window(column: Any, date_from: datetime | None, date_to: datetime | None) -
 
 
 def _partner(row: OcpiPartnerRow) -> Partner:
-    return Partner(
-        id=row.id,
-        name=row.name,
-        country_code=row.country_code,
-        party_id=row.party_id,
+    return record_of(
+        Partner,
+        row,
         status=PartnerStatus(row.status),
-        role=row.role,
-        token_a_hash=row.token_a_hash,
-        token_c_hash=row.token_c_hash,
-        token_b=row.token_b,
-        versions_url=row.versions_url,
-        version=row.version,
         endpoints=load_json(row.endpoints),
         roles=load_json(row.roles),
-        created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at),
     )
 
 
+_PARTNER_COLUMNS = (
+    "name",
+    "country_code",
+    "party_id",
+    "role",
+    "token_a_hash",
+    "token_c_hash",
+    "token_b",
+    "versions_url",
+    "version",
+)
+
+
 def _partner_values(partner: Partner) -> dict[str, Any]:
-    return {
-        "name": partner.name,
-        "country_code": partner.country_code,
-        "party_id": partner.party_id,
-        "status": str(partner.status),
-        "role": partner.role,
-        "token_a_hash": partner.token_a_hash,
-        "token_c_hash": partner.token_c_hash,
-        "token_b": partner.token_b,
-        "versions_url": partner.versions_url,
-        "version": partner.version,
-        "endpoints": dump_json(partner.endpoints),
-        "roles": dump_json(partner.roles),
-    }
+    return values_of(
+        partner,
+        _PARTNER_COLUMNS,
+        status=str(partner.status),
+        endpoints=dump_json(partner.endpoints),
+        roles=dump_json(partner.roles),
+    )
 
 
 def _location(row: OcpiLocationRow, charge_point_ids: list[str]) -> Location:
-    return Location(
-        id=row.id,
-        name=row.name,
-        address=row.address,
-        city=row.city,
-        country=row.country,
-        latitude=row.latitude,
-        longitude=row.longitude,
-        time_zone=row.time_zone,
-        country_code=row.country_code,
-        party_id=row.party_id,
-        publish=row.publish,
-        postal_code=row.postal_code,
-        state=row.state,
-        parking_type=row.parking_type,
+    return record_of(
+        Location,
+        row,
         facilities=load_json(row.facilities),
         opening_times=_opt_json(row.opening_times),
         operator=_opt_json(row.operator),
-        charging_when_closed=row.charging_when_closed,
         charge_point_ids=charge_point_ids,
-        last_updated=_utc(row.last_updated),
     )
 
 
 def _spec(row: OcpiConnectorSpecRow) -> ConnectorSpec:
-    return ConnectorSpec(
-        charge_point_id=row.charge_point_id,
-        evse_id=row.evse_id,
-        connector_id=row.connector_id,
-        standard=row.standard,
-        format=row.format,
-        power_type=row.power_type,
-        max_voltage=row.max_voltage,
-        max_amperage=row.max_amperage,
-        max_electric_power=row.max_electric_power,
-        tariff_ids=load_json(row.tariff_ids),
-        last_updated=_utc(row.last_updated),
-    )
+    return record_of(ConnectorSpec, row, tariff_ids=load_json(row.tariff_ids))
 
 
 def _tariff(row: OcpiTariffRow) -> Tariff:
-    return Tariff(
-        id=row.id, currency=row.currency, data=load_json(row.data), last_updated=_utc(row.last_updated)
-    )
+    return record_of(Tariff, row, data=load_json(row.data))
 
 
 def _token(row: OcpiPartnerTokenRow) -> PartnerToken:
-    return PartnerToken(
-        country_code=row.country_code,
-        party_id=row.party_id,
-        uid=row.uid,
-        type=row.type,
-        contract_id=row.contract_id,
-        issuer=row.issuer,
-        valid=row.valid,
-        whitelist=row.whitelist,
-        data=load_json(row.data),
-        partner_id=row.partner_id,
-        group_id=row.group_id,
-        last_updated=_utc(row.last_updated),
-    )
+    return record_of(PartnerToken, row, data=load_json(row.data))
 
 
 def _link(row: OcpiSessionLinkRow) -> SessionLink:
-    return SessionLink(
-        session_id=row.session_id,
-        partner_id=row.partner_id,
-        transaction_pk=row.transaction_pk,
-        reservation_id=row.reservation_id,
-        auth_method=row.auth_method,
-        authorization_reference=row.authorization_reference,
-        cdr_token=_opt_json(row.cdr_token),
-        tariff_id=row.tariff_id,
-        last_updated=_utc(row.last_updated),
-    )
+    return record_of(SessionLink, row, cdr_token=_opt_json(row.cdr_token))
 
 
 def _cdr(row: OcpiCdrRow) -> Cdr:
-    return Cdr(
-        id=row.id,
-        transaction_pk=row.transaction_pk,
-        data=load_json(row.data),
-        total_cost_excl_vat=Decimal(row.total_cost_excl_vat),
-        last_updated=_utc(row.last_updated),
-    )
+    return record_of(Cdr, row, data=load_json(row.data), total_cost_excl_vat=Decimal(row.total_cost_excl_vat))
 
 
 def _entry(row: OcpiOutboxRow) -> OutboxEntry:
-    return OutboxEntry(
-        id=row.id,
-        partner_id=row.partner_id,
-        module=row.module,
-        object_key=row.object_key,
-        method=row.method,
-        url=row.url,
-        body=_opt_json(row.body),
-        status=OutboxStatus(row.status),
-        attempts=row.attempts,
-        next_attempt_at=_utc(row.next_attempt_at),
-        last_error=row.last_error,
-        created_at=_utc(row.created_at),
-        sent_at=_utc(row.sent_at),
-    )
+    return record_of(OutboxEntry, row, body=_opt_json(row.body), status=OutboxStatus(row.status))
+
+
+_ENTRY_COLUMNS = ("partner_id", "module", "object_key", "method", "url", "attempts", "next_attempt_at")
 
 
 def _entry_values(entry: OutboxEntry) -> dict[str, Any]:
-    return {
-        "partner_id": entry.partner_id,
-        "module": entry.module,
-        "object_key": entry.object_key,
-        "method": entry.method,
-        "url": entry.url,
-        "body": _opt_dump(entry.body),
-        "status": str(entry.status),
-        "attempts": entry.attempts,
-        "next_attempt_at": entry.next_attempt_at,
-        "last_error": entry.last_error,
-        "sent_at": entry.sent_at,
-    }
+    return values_of(
+        entry,
+        (*_ENTRY_COLUMNS, "last_error", "sent_at"),
+        body=_opt_dump(entry.body),
+        status=str(entry.status),
+    )
 
 
 class SqlOcpiStore:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from csms.domain.clock import to_utc
 from csms.domain.models import (
@@ -44,162 +46,86 @@ from csms.store.tables import (
     TransactionRow,
 )
 
+T = TypeVar("T")
+
+
+def record_of(cls: type[T], row: object, **overrides: Any) -> T:
+    """The domain record `cls` (a dataclass) from a row whose columns carry its field names: every datetime
+    in UTC, `overrides` (enums, decoded values) winning; fields the row lacks keep their defaults."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in overrides:
+            values[f.name] = overrides[f.name]
+        elif hasattr(row, f.name):
+            value = getattr(row, f.name)
+            values[f.name] = to_utc(value) if isinstance(value, datetime) else value
+    return cls(**values)
+
+
+def values_of(record: object, columns: Iterable[str], **overrides: Any) -> dict[str, Any]:
+    """Column values from a record's attributes of the same names, `overrides` winning."""
+    return {name: getattr(record, name) for name in columns} | overrides
+
+
+# The columns `save_reservation` writes: everything but the id and created_at.
+RESERVATION_COLUMNS = (
+    "charge_point_id",
+    "evse_id",
+    "id_token",
+    "id_token_type",
+    "group_id_token",
+    "connector_type",
+    "expiry_date",
+    "station_status",
+    "transaction_pk",
+    "external_id",
+    "owner",
+    "reason",
+    "updated_at",
+)
+
 
 def charge_point_of(row: ChargePointRow) -> ChargePoint:
-    return ChargePoint(
-        charge_point_id=row.charge_point_id,
-        registration_status=RegistrationStatus(row.registration_status),
-        password_hash=row.password_hash,
-        ocpp_version=row.ocpp_version,
-        vendor=row.vendor,
-        model=row.model,
-        serial_number=row.serial_number,
-        firmware_version=row.firmware_version,
-        iccid=row.iccid,
-        imsi=row.imsi,
-        meter_type=row.meter_type,
-        meter_serial_number=row.meter_serial_number,
-        boot_reason=row.boot_reason,
-        last_boot_at=utc(row.last_boot_at),
-        last_heartbeat_at=utc(row.last_heartbeat_at),
-        firmware_status=row.firmware_status,
-        diagnostics_status=row.diagnostics_status,
-        log_status=row.log_status,
-        created_at=utc(row.created_at),
-        updated_at=utc(row.updated_at),
-    )
+    return record_of(ChargePoint, row, registration_status=RegistrationStatus(row.registration_status))
 
 
 def connector_of(row: ConnectorRow) -> Connector:
-    return Connector(
-        charge_point_id=row.charge_point_id,
-        evse_id=row.evse_id,
-        connector_id=row.connector_id,
-        status=ConnectorStatus(row.status),
-        status_detail=row.status_detail,
-        error_code=row.error_code,
-        info=row.info,
-        vendor_id=row.vendor_id,
-        vendor_error_code=row.vendor_error_code,
-        status_at=utc(row.status_at),
-    )
+    return record_of(Connector, row, status=ConnectorStatus(row.status))
 
 
 def id_token_of(row: IdTokenRow) -> IdToken:
-    return IdToken(
-        id_token=row.id_token,
-        type=row.type,
-        status=TokenStatus(row.status),
-        expiry_date=utc(row.expiry_date),
-        group_id_token=row.group_id_token,
-        created_at=utc(row.created_at),
-        updated_at=utc(row.updated_at),
-    )
+    return record_of(IdToken, row, status=TokenStatus(row.status))
 
 
 def transaction_of(row: TransactionRow) -> Transaction:
-    return Transaction(
-        id=row.id,
-        charge_point_id=row.charge_point_id,
-        evse_id=row.evse_id,
-        connector_id=row.connector_id,
-        # Only NULL inside add_transaction's own DB transaction, never visible to a reader.
+    # ocpp_transaction_id is NULL only inside add_transaction's own DB transaction, never seen by a reader.
+    return record_of(
+        Transaction,
+        row,
         ocpp_transaction_id=row.ocpp_transaction_id or str(row.id),
         status=TransactionStatus(row.status),
-        started_at=to_utc(row.started_at),
-        id_token=row.id_token,
-        id_token_type=row.id_token_type,
-        meter_start_wh=row.meter_start_wh,
-        meter_stop_wh=row.meter_stop_wh,
-        last_meter_wh=row.last_meter_wh,
-        stopped_at=utc(row.stopped_at),
-        stop_reason=row.stop_reason,
-        stop_id_token=row.stop_id_token,
-        reservation_id=row.reservation_id,
-        remote_start_id=row.remote_start_id,
-        charging_state=row.charging_state,
-        last_seq_no=row.last_seq_no,
-        offline=row.offline,
-        updated_at=utc(row.updated_at),
     )
 
 
 def meter_sample_of(row: MeterSampleRow) -> MeterSample:
-    return MeterSample(
-        timestamp=to_utc(row.timestamp),
-        value=Decimal(row.value),
-        measurand=row.measurand,
-        unit=row.unit,
-        multiplier=row.multiplier,
-        phase=row.phase,
-        context=row.context,
-        location=row.location,
-        signed=row.signed,
-    )
+    return record_of(MeterSample, row, value=Decimal(row.value))
 
 
 def frame_of(row: MessageLogRow) -> FrameRecord:
-    return FrameRecord(
-        charge_point_id=row.charge_point_id,
-        direction=Direction(row.direction),
-        message_type=row.message_type,
-        message_id=row.message_id,
-        action=row.action,
-        frame=row.frame,
-        at=to_utc(row.at),
-    )
+    return record_of(FrameRecord, row, direction=Direction(row.direction))
 
 
 def api_key_of(row: ApiKeyRow) -> ApiKey:
-    return ApiKey(
-        id=row.id,
-        name=row.name,
-        prefix=row.prefix,
-        key_hash=row.key_hash,
-        role=row.role,
-        created_at=utc(row.created_at),
-    )
+    return record_of(ApiKey, row)
 
 
 def reservation_of(row: ReservationRow) -> Reservation:
-    return Reservation(
-        id=row.id,
-        charge_point_id=row.charge_point_id,
-        evse_id=row.evse_id,
-        id_token=row.id_token,
-        expiry_date=to_utc(row.expiry_date),
-        status=ReservationStatus(row.status),
-        id_token_type=row.id_token_type,
-        group_id_token=row.group_id_token,
-        connector_type=row.connector_type,
-        station_status=row.station_status,
-        transaction_pk=row.transaction_pk,
-        external_id=row.external_id,
-        owner=row.owner,
-        reason=row.reason,
-        created_at=utc(row.created_at),
-        updated_at=utc(row.updated_at),
-    )
+    return record_of(Reservation, row, status=ReservationStatus(row.status))
 
 
 def reservation_values(r: Reservation) -> dict[str, Any]:
     """The columns `save_reservation` writes: everything but the id and created_at."""
-    return {
-        "charge_point_id": r.charge_point_id,
-        "evse_id": r.evse_id,
-        "id_token": r.id_token,
-        "id_token_type": r.id_token_type,
-        "group_id_token": r.group_id_token,
-        "connector_type": r.connector_type,
-        "expiry_date": r.expiry_date,
-        "status": str(r.status),
-        "station_status": r.station_status,
-        "transaction_pk": r.transaction_pk,
-        "external_id": r.external_id,
-        "owner": r.owner,
-        "reason": r.reason,
-        "updated_at": r.updated_at,
-    }
+    return values_of(r, RESERVATION_COLUMNS, status=str(r.status))
 
 
 def device_variable_of(row: DeviceVariableRow) -> DeviceVariable:
@@ -237,16 +163,7 @@ def device_variable_values(v: DeviceVariable, now: datetime) -> dict[str, Any]:
 
 
 def charging_profile_of(row: ChargingProfileRow) -> StoredChargingProfile:
-    return StoredChargingProfile(
-        charge_point_id=row.charge_point_id,
-        evse_id=row.evse_id,
-        profile_id=row.profile_id,
-        purpose=row.purpose,
-        stack_level=row.stack_level,
-        profile=json.loads(row.profile),
-        transaction_pk=row.transaction_pk,
-        created_at=utc(row.created_at),
-    )
+    return record_of(StoredChargingProfile, row, profile=json.loads(row.profile))
 
 
 def boot_values(boot: BootInfo) -> dict[str, Any]:
