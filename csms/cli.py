@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -37,6 +37,7 @@ API_KEY_ROLES = ("admin", "member", "viewer")
 _LIST_PAGE = 500
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
 
 Command = Callable[[Config, argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -167,18 +168,24 @@ async def cmd_chargepoint_set(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _every(list_page: Callable[..., Awaitable[tuple[list[T], str | None]]]) -> list[T]:
+    """Every item of a paginated store listing, page after page."""
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = await list_page(limit=_LIST_PAGE, cursor=cursor)
+        items.extend(page)
+        if cursor is None:
+            return items
+
+
 async def cmd_chargepoint_list(config: Config, args: argparse.Namespace) -> int:
     """`csms chargepoint list`: every charge point, ordered by id (tab-separated, or `--json`)."""
     items: list[JsonObject] = []
     async with _open(config) as store:
-        cursor: str | None = None
-        while True:
-            page, cursor = await store.list_charge_points(limit=_LIST_PAGE, cursor=cursor)
-            for cp in page:
-                connectors = await store.list_connectors(cp.charge_point_id)
-                items.append(_offline_charge_point_json(charge_point_json(cp, connectors, None)))
-            if cursor is None:
-                break
+        for cp in await _every(store.list_charge_points):
+            connectors = await store.list_connectors(cp.charge_point_id)
+            items.append(_offline_charge_point_json(charge_point_json(cp, connectors, None)))
     if args.json:
         _print_json(items)
         return EXIT_OK
@@ -223,14 +230,8 @@ async def cmd_token_add(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_token_list(config: Config, args: argparse.Namespace) -> int:
     """`csms token list`: every id token, ordered by id (tab-separated, or `--json`)."""
-    items: list[JsonObject] = []
     async with _open(config) as store:
-        cursor: str | None = None
-        while True:
-            page, cursor = await store.list_id_tokens(limit=_LIST_PAGE, cursor=cursor)
-            items.extend(id_token_json(t) for t in page)
-            if cursor is None:
-                break
+        items = [id_token_json(t) for t in await _every(store.list_id_tokens)]
     if args.json:
         _print_json(items)
         return EXIT_OK

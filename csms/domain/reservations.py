@@ -13,6 +13,7 @@ it moves on to `used`, `expired` or `cancelled` (ocpp.md §5).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
@@ -211,35 +212,27 @@ class ReservationService:
         expiry = to_utc(expiry_date)
         if expiry <= self._clock():
             raise ValueError(f"expiry_date {expiry.isoformat()} is not in the future")
+        create = functools.partial(
+            self._create,
+            charge_point_id,
+            evse_id,
+            id_token,
+            expiry,
+            id_token_type,
+            group_id_token,
+            connector_type,
+            owner,
+            external_id,
+        )
         if owner is None or external_id is None:
-            return await self._create(
-                charge_point_id,
-                evse_id,
-                id_token,
-                expiry,
-                id_token_type,
-                group_id_token,
-                connector_type,
-                owner,
-                external_id,
-            )
+            return await create()
         # One create at a time per partner reservation id: two concurrent requests with the same id must
         # replace one another, not leave two active reservations.
         key = (owner, external_id)
         lock = self._external_locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                return await self._create(
-                    charge_point_id,
-                    evse_id,
-                    id_token,
-                    expiry,
-                    id_token_type,
-                    group_id_token,
-                    connector_type,
-                    owner,
-                    external_id,
-                )
+                return await create()
         finally:
             if not lock.locked() and self._external_locks.get(key) is lock:
                 del self._external_locks[key]
