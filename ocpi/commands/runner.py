@@ -177,6 +177,14 @@ class CommandRunner:
                 return charge_point_id
         return location.charge_point_ids[0]
 
+    def _target(self, location: Location, evse: EvseUid | None, uid: str) -> tuple[str, int | None] | str:
+        """(charge point, EVSE or None) a START_SESSION / RESERVE_NOW goes to, or why it cannot: a token uid
+        too long for the station's OCPP 1.6 idTag."""
+        charge_point_id = evse.charge_point_id if evse is not None else self._pick_charge_point(location)
+        evse_id = (evse.evse_id or None) if evse is not None else None
+        too_long = self._too_long_for_16(charge_point_id, uid)
+        return too_long if too_long else (charge_point_id, evse_id)
+
     def _too_long_for_16(self, charge_point_id: str, uid: str) -> str | None:
         if (
             self._ctx.domain.commands.ocpp_version(charge_point_id) == "1.6"
@@ -200,15 +208,14 @@ class CommandRunner:
         self, partner: Partner, body: dict[str, Any], location: Location, evse: EvseUid | None
     ) -> tuple[str, str | None]:
         """START_SESSION: remote start on the EVSE (or the location's first connected charge point, the
-        station choosing the EVSE); the transaction that follows is linked by `transaction_started`."""
+        station choosing the EVSE); the transaction that follows is linked by `on_transaction_started`."""
         domain = self._ctx.domain
         token = body["token"]
         uid = token["uid"]
-        charge_point_id = evse.charge_point_id if evse is not None else self._pick_charge_point(location)
-        evse_id = (evse.evse_id or None) if evse is not None else None
-        too_long = self._too_long_for_16(charge_point_id, uid)
-        if too_long:
-            return "REJECTED", too_long
+        target = self._target(location, evse, uid)
+        if isinstance(target, str):
+            return "REJECTED", target
+        charge_point_id, evse_id = target
         group = self._group(charge_point_id, token)
         try:
             await domain.reservations.check_start(charge_point_id, evse_id, uid, group)
@@ -262,12 +269,11 @@ class CommandRunner:
         """RESERVE_NOW: ReserveNow through the reservation service (the same reservation_id again replaces
         the reservation), then the SessionLink `R<id>` and the watch for CANCELED_RESERVATION."""
         token = body["token"]
+        target = self._target(location, evse, token["uid"])
+        if isinstance(target, str):
+            return "REJECTED", target
+        charge_point_id, evse_id = target
         uid = token["uid"]
-        charge_point_id = evse.charge_point_id if evse is not None else self._pick_charge_point(location)
-        evse_id = (evse.evse_id or None) if evse is not None else None
-        too_long = self._too_long_for_16(charge_point_id, uid)
-        if too_long:
-            return "REJECTED", too_long
         external_id = body["reservation_id"]
         try:
             reservation = await self._ctx.domain.reservations.create(
