@@ -47,7 +47,6 @@ ROLE = "SENDER"  # the Credentials module has no roles; 2.2.1 details list it as
 log = structlog.get_logger("ocpi.credentials")
 
 
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Credentials:
     """A partner's Credentials object, checked (OCPI 2.2.1 Credentials object)."""
@@ -197,13 +196,22 @@ async def handle_post(request: web.Request) -> web.Response:
             or partner.token_a_hash != hash_token(request[TOKEN])
         ):
             raise OcpiError(405, Status.CLIENT_ERROR, "already registered: use PUT to update the credentials")
-        probe = dataclasses.replace(partner, token_b=credentials.token)
-        _details_url, endpoints = await _fetch(ctx, probe, credentials)
-        token_c = new_token()
-        _store_handshake(partner, credentials, endpoints, token_c, ctx.clock())
-        await ctx.store.save_partner(partner)
+        endpoints, token_c = await _handshake(ctx, partner, credentials)
     log.info("ocpi_partner_registered", partner_id=partner.id, endpoints=sorted(endpoints))
     return ok(credentials_object(ctx, token_c))
+
+
+async def _handshake(
+    ctx: OcpiContext, partner: Partner, credentials: Credentials
+) -> tuple[dict[str, str], str]:
+    """Fetch the partner's endpoints with its new token B, issue a new token C and store both (the caller
+    holds the partner's lock). Returns the endpoints and the token C to answer with."""
+    probe = dataclasses.replace(partner, token_b=credentials.token)
+    _details_url, endpoints = await _fetch(ctx, probe, credentials)
+    token_c = new_token()
+    _store_handshake(partner, credentials, endpoints, token_c, ctx.clock())
+    await ctx.store.save_partner(partner)
+    return endpoints, token_c
 
 
 async def handle_put(request: web.Request) -> web.Response:
@@ -216,11 +224,7 @@ async def handle_put(request: web.Request) -> web.Response:
         partner = await ctx.store.get_partner(caller.id)
         if partner is None or partner.status != PartnerStatus.REGISTERED or request[TOKEN_KIND] != "C":
             raise OcpiError(405, Status.CLIENT_ERROR, "not registered: use POST to register")
-        probe = dataclasses.replace(partner, token_b=credentials.token)
-        _details_url, endpoints = await _fetch(ctx, probe, credentials)
-        token_c = new_token()
-        _store_handshake(partner, credentials, endpoints, token_c, ctx.clock())
-        await ctx.store.save_partner(partner)
+        endpoints, token_c = await _handshake(ctx, partner, credentials)
     log.info("ocpi_partner_updated", partner_id=partner.id, endpoints=sorted(endpoints))
     return ok(credentials_object(ctx, token_c))
 

@@ -44,17 +44,27 @@ def get_domain(request: web.Request) -> Domain:
     return request.config_dict[DOMAIN]
 
 
-async def read_json(request: web.Request) -> Any:
-    """The request body parsed as JSON.
+async def read_body(request: web.Request) -> bytes:
+    """The raw request body, once it is known to be there and small enough.
 
     Raises:
-        ApiError: 400 `invalid_json` when the body is empty or not JSON; 413 when it is too large.
+        ApiError: 400 `invalid_json` when the body is empty; 413 `request_too_large`.
     """
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise ApiError(413, "request_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
     raw = await request.read()
     if not raw.strip():
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
+    return raw
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body parsed as JSON.
+
+    Raises:
+        ApiError: 400 `invalid_json` when the body is empty or not JSON; 413 when it is too large.
+    """
+    raw = await read_body(request)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -21,7 +21,6 @@ from aiohttp import web
 from csms.api.auth import Role
 from csms.api.errors import ApiError, invalid_request, not_found
 from csms.api.params import (
-    MAX_BODY_BYTES,
     MAX_ID,
     ModelT,
     PageParams,
@@ -29,6 +28,7 @@ from csms.api.params import (
     int_path_param,
     int_query,
     page_params,
+    read_body,
 )
 from csms.api.responses import json_response, page_response
 from csms.api.routes import (
@@ -75,11 +75,7 @@ async def read_exact_json(request: web.Request) -> Any:
         ApiError: 400 `invalid_json` when the body is empty or not JSON (NaN and Infinity are not JSON);
             413 `request_too_large`.
     """
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise ApiError(413, "request_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
-    raw = await request.read()
-    if not raw.strip():
-        raise ApiError(400, "invalid_json", "request body must be a JSON object")
+    raw = await read_body(request)
     try:
         return json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
