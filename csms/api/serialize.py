@@ -13,6 +13,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from pydantic import BaseModel
+
+from csms.api import models
 from csms.domain.clock import isoformat_z
 from csms.domain.commands import CommandResult
 from csms.domain.models import (
@@ -116,64 +119,22 @@ def charge_point_json(
 
 def session_json(tx: Transaction) -> JsonObject:
     """A charging session (transaction); energy in integer Wh, `energy_wh` None until a register was read."""
-    return {
-        "id": tx.id,
-        "charge_point_id": tx.charge_point_id,
-        "evse_id": tx.evse_id,
-        "connector_id": tx.connector_id,
-        "transaction_id": tx.ocpp_transaction_id,
-        "status": str(tx.status),
-        "id_token": tx.id_token,
-        "id_token_type": tx.id_token_type,
-        "started_at": timestamp(tx.started_at),
-        "stopped_at": timestamp(tx.stopped_at),
-        "meter_start_wh": tx.meter_start_wh,
-        "meter_stop_wh": tx.meter_stop_wh,
-        "energy_wh": tx.energy_wh,
-        "stop_reason": tx.stop_reason,
-        "reservation_id": tx.reservation_id,
-        "remote_start_id": tx.remote_start_id,
-        "charging_state": tx.charging_state,
-        "offline": tx.offline,
-    }
+    return model_json(models.Session, tx, transaction_id=tx.ocpp_transaction_id)
 
 
 def meter_sample_json(sample: MeterSample) -> JsonObject:
     """One sampled value; `value` is the exact decimal as a string, with the station's unit and multiplier."""
-    return {
-        "timestamp": timestamp(sample.timestamp),
-        "measurand": sample.measurand,
-        "phase": sample.phase,
-        "unit": sample.unit,
-        "multiplier": sample.multiplier,
-        "context": sample.context,
-        "location": sample.location,
-        "value": decimal_text(sample.value),
-    }
+    return model_json(models.MeterSample, sample)
 
 
 def id_token_json(token: IdToken) -> JsonObject:
     """An id token as registered by an operator."""
-    return {
-        "id_token": token.id_token,
-        "type": token.type,
-        "status": str(token.status),
-        "expiry_date": timestamp(token.expiry_date),
-        "group_id_token": token.group_id_token,
-        "created_at": timestamp(token.created_at),
-    }
+    return model_json(models.IdToken, token)
 
 
 def frame_json(frame: FrameRecord) -> JsonObject:
     """One logged OCPP-J frame; `frame` is the raw text as sent or received."""
-    return {
-        "direction": str(frame.direction),
-        "message_type": frame.message_type,
-        "message_id": frame.message_id,
-        "action": frame.action,
-        "frame": frame.frame,
-        "at": timestamp(frame.at),
-    }
+    return model_json(models.Frame, frame)
 
 
 def jsonable(value: Any) -> Any:
@@ -196,6 +157,16 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def model_json(model: type[BaseModel], record: object, **overrides: Any) -> JsonObject:
+    """The response object `model` describes, from `record`'s attributes of the same names (as JSON values,
+    see `jsonable`); `overrides` give the fields named or computed differently. The model's field list is
+    the one list of what the API shows."""
+    return {
+        name: overrides[name] if name in overrides else jsonable(getattr(record, name))
+        for name in model.model_fields
+    }
+
+
 def command_json(result: CommandResult) -> JsonObject:
     """What a command came to: `outcome`, the station's `status` word (None unless answered) and `data`."""
     return {"outcome": result.outcome.value, "status": result.status, "data": jsonable(result.data)}
@@ -203,24 +174,7 @@ def command_json(result: CommandResult) -> JsonObject:
 
 def reservation_json(reservation: Reservation) -> JsonObject:
     """A reservation; `session_id` is the session that used it, `station_status` what the station answered."""
-    return {
-        "id": reservation.id,
-        "charge_point_id": reservation.charge_point_id,
-        "evse_id": reservation.evse_id,
-        "id_token": reservation.id_token,
-        "id_token_type": reservation.id_token_type,
-        "group_id_token": reservation.group_id_token,
-        "connector_type": reservation.connector_type,
-        "expiry_date": timestamp(reservation.expiry_date),
-        "status": str(reservation.status),
-        "station_status": reservation.station_status,
-        "session_id": reservation.transaction_pk,
-        "reason": reservation.reason,
-        "owner": reservation.owner,
-        "external_id": reservation.external_id,
-        "created_at": timestamp(reservation.created_at),
-        "updated_at": timestamp(reservation.updated_at),
-    }
+    return model_json(models.Reservation, reservation, session_id=reservation.transaction_pk)
 
 
 def configuration_key(variable: DeviceVariable) -> str:
@@ -244,30 +198,9 @@ def configuration_key(variable: DeviceVariable) -> str:
 
 def device_variable_json(variable: DeviceVariable) -> JsonObject:
     """One reported configuration value (1.6 key: `component` None; 2.0.1: component and variable)."""
-    return {
-        "key": configuration_key(variable),
-        "component": variable.component,
-        "component_instance": variable.component_instance,
-        "evse_id": variable.evse_id,
-        "connector_id": variable.connector_id,
-        "variable": variable.variable,
-        "variable_instance": variable.variable_instance,
-        "attribute_type": variable.attribute_type,
-        "value": variable.value,
-        "readonly": variable.readonly,
-        "data_type": variable.data_type,
-        "updated_at": timestamp(variable.updated_at),
-    }
+    return model_json(models.DeviceVariable, variable, key=configuration_key(variable))
 
 
 def charging_profile_json(profile: StoredChargingProfile) -> JsonObject:
     """A charging profile the station accepted; `profile` is the body it was installed with."""
-    return {
-        "profile_id": profile.profile_id,
-        "evse_id": profile.evse_id,
-        "purpose": profile.purpose,
-        "stack_level": profile.stack_level,
-        "session_id": profile.transaction_pk,
-        "profile": jsonable(profile.profile),
-        "created_at": timestamp(profile.created_at),
-    }
+    return model_json(models.StoredChargingProfile, profile, session_id=profile.transaction_pk)

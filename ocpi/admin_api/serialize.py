@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from csms.api.serialize import JsonObject, jsonable, timestamp
+from csms.api.serialize import JsonObject, jsonable, model_json, timestamp
+from ocpi.admin_api import models
 from ocpi.models import ConnectorSpec, Location, OutboxEntry, Partner, Tariff
 
 # -- OCPI records (the OCPI bridge's own tables; see `ocpi.models`) ------------------------------------------
@@ -37,20 +38,7 @@ def location_json(location: Location) -> JsonObject:
 def connector_spec_json(spec: ConnectorSpec, *, configured: bool) -> JsonObject:
     """The OCPI facts of one connector; `configured` false means nobody set them yet and these are the
     defaults the OCPI Locations module reports."""
-    return {
-        "charge_point_id": spec.charge_point_id,
-        "evse_id": spec.evse_id,
-        "connector_id": spec.connector_id,
-        "standard": spec.standard,
-        "format": spec.format,
-        "power_type": spec.power_type,
-        "max_voltage": spec.max_voltage,
-        "max_amperage": spec.max_amperage,
-        "max_electric_power": spec.max_electric_power,
-        "tariff_ids": list(spec.tariff_ids),
-        "configured": configured,
-        "last_updated": timestamp(spec.last_updated),
-    }
+    return model_json(models.ConnectorSpec, spec, configured=configured)
 
 
 # Top-level OCPI Tariff fields besides id, currency and elements; absent ones are shown as null.
@@ -84,35 +72,9 @@ def tariff_json(tariff: Tariff, country_code: str, party_id: str) -> JsonObject:
 def ocpi_partner_json(partner: Partner) -> JsonObject:
     """A roaming partner without any token (issued or received); `endpoints` maps `"<module>:<ROLE>"` to
     the partner's URL, as learnt from its version details."""
-    return {
-        "id": partner.id,
-        "name": partner.name,
-        "country_code": partner.country_code,
-        "party_id": partner.party_id,
-        "role": partner.role,
-        "status": str(partner.status),
-        "version": partner.version,
-        "versions_url": partner.versions_url,
-        "endpoints": dict(partner.endpoints),
-        "created_at": timestamp(partner.created_at),
-        "updated_at": timestamp(partner.updated_at),
-    }
+    return model_json(models.OcpiPartner, partner)
 
 
 def outbox_entry_json(entry: OutboxEntry) -> JsonObject:
     """One push to a partner with its body and delivery state (`pending`, `sent`, `failed`)."""
-    return {
-        "id": entry.id,
-        "partner_id": entry.partner_id,
-        "module": entry.module,
-        "object_key": entry.object_key,
-        "method": entry.method,
-        "url": entry.url,
-        "body": jsonable(entry.body),
-        "status": str(entry.status),
-        "attempts": entry.attempts,
-        "next_attempt_at": timestamp(entry.next_attempt_at),
-        "last_error": entry.last_error,
-        "created_at": timestamp(entry.created_at),
-        "sent_at": timestamp(entry.sent_at),
-    }
+    return model_json(models.OutboxEntry, entry)
