@@ -40,8 +40,12 @@ def public_base_url(config: Config) -> str:
 
 def new_token() -> str:
     """A fresh credentials token: 256 random bits, URL-safe base64 (43 printable ASCII characters, within
-    the Credentials `token` limit of 64 characters in U+0021–U+007E)."""
-    return secrets.token_urlsafe(32)
+    the Credentials `token` limit of 64 characters in U+0021–U+007E). Never starting with `-`, so an operator
+    can pass it to `csms ocpi partner register URL TOKEN` without it being read as an option."""
+    while True:
+        token = secrets.token_urlsafe(32)
+        if not token.startswith("-"):
+            return token
 
 
 def validate_party(country_code: str, party_id: str, role: str) -> tuple[str, str, str]:

@@ -789,3 +789,13 @@ async def test_malformed_partner_endpoint_is_3001(cpo: Cpo) -> None:
     status, body = await emsp.register(cpo.versions_url, token_a)
     assert (status, body["status_code"]) == (200, 3001)
     assert "malformed endpoint" in body["status_message"]
+
+
+def test_issued_tokens_never_look_like_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token that would start with `-` (1 in 64 of random ones) is drawn again, so the CLI never reads a
+    token A as an option (this made `csms ocpi partner register URL TOKEN` fail now and then)."""
+    from ocpi import partners
+
+    drawn = iter(["-starts-with-dash", "fine-token"])
+    monkeypatch.setattr(partners.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert partners.new_token() == "fine-token"
