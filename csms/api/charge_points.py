@@ -11,13 +11,7 @@ from csms.api.auth import Role
 from csms.api.errors import ApiError, not_found
 from csms.api.params import cursor_errors, get_services, page_params, read_model
 from csms.api.responses import json_response, page_response
-from csms.api.routes import (
-    LINK_HEADER,
-    LOCATION_HEADER,
-    P_CHARGE_POINT,
-    PAGE,
-    Route,
-)
+from csms.api.routes import PAGE, Route, route
 from csms.api.schemas import ChargePointCreate, ChargePointUpdate
 from csms.api.serialize import JsonObject, charge_point_json
 from csms.domain.models import ChargePoint
@@ -137,69 +131,18 @@ async def handle_delete_charge_point(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+ITEM = "/charge-points/{charge_point_id}"
 ROUTES: tuple[Route, ...] = (
-    Route(
-        "GET",
-        "/charge-points",
-        handle_list_charge_points,
-        "listChargePoints",
-        "List charge points, ordered by id",
-        Role.VIEWER,
-        ok={200: models.ChargePointPage},
-        errors=(400,),
-        parameters=[*PAGE],
-        headers={200: LINK_HEADER},
-        name="charge_points",
-    ),
-    Route(
-        "POST",
-        "/charge-points",
-        handle_create_charge_point,
-        "createChargePoint",
-        "Register a charge point",
-        Role.ADMIN,
-        ok={201: models.ChargePoint},
-        errors=(400, 409),
-        body=ChargePointCreate,
-        headers={201: LOCATION_HEADER},
-    ),
-    Route(
-        "GET",
-        "/charge-points/{charge_point_id}",
-        handle_get_charge_point,
-        "getChargePoint",
-        "One charge point with its live connection and connectors",
-        Role.VIEWER,
-        ok={200: models.ChargePoint},
-        errors=(404,),
-        parameters=[P_CHARGE_POINT],
-        name="charge_point",
-    ),
-    Route(
-        "PATCH",
-        "/charge-points/{charge_point_id}",
-        handle_update_charge_point,
-        "updateChargePoint",
-        "Change registration status or password",
-        Role.ADMIN,
-        ok={200: models.ChargePoint},
-        errors=(400, 404),
-        parameters=[P_CHARGE_POINT],
-        body=ChargePointUpdate,
-    ),
-    Route(
-        "DELETE",
-        "/charge-points/{charge_point_id}",
-        handle_delete_charge_point,
-        "deleteChargePoint",
-        "Delete a charge point (not while connected)",
-        Role.ADMIN,
-        ok={204: None},
-        errors=(404, 409),
-        parameters=[P_CHARGE_POINT],
-        description=(
-            "Its sessions and reservations stay as history; 409 `charge_point_connected` while the station is"
-            " connected."
-        ),
-    ),
+    route("GET", "/charge-points", handle_list_charge_points, "List charge points, ordered by id",
+          {200: models.ChargePointPage}, errors=(400,), query=PAGE),
+    route("POST", "/charge-points", handle_create_charge_point, "Register a charge point",
+          {201: models.ChargePoint}, errors=(400, 409), role=Role.ADMIN, body=ChargePointCreate),
+    route("GET", ITEM, handle_get_charge_point, "One charge point with its live connection and connectors",
+          {200: models.ChargePoint}, errors=(404,), name="charge_point"),
+    route("PATCH", ITEM, handle_update_charge_point, "Change registration status or password",
+          {200: models.ChargePoint}, errors=(400, 404), role=Role.ADMIN, body=ChargePointUpdate),
+    route("DELETE", ITEM, handle_delete_charge_point, "Delete a charge point (not while connected)",
+          {204: None}, errors=(404, 409), role=Role.ADMIN,
+          description="Its sessions and reservations stay as history; 409 `charge_point_connected` while the "
+          "station is connected."),
 )

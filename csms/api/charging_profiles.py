@@ -10,17 +10,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
-from csms.api.auth import Role
 from csms.api.commands import known_charge_point
 from csms.api.errors import not_found
 from csms.api.params import MAX_ID, get_domain, int_query, read_model
 from csms.api.responses import json_response
 from csms.api.results import command_response
-from csms.api.routes import (
-    P_CHARGE_POINT,
-    Route,
-    param,
-)
+from csms.api.routes import COMMAND_ERRORS, Route, param, route
 from csms.api.schemas import ChargingProfileSet
 from csms.api.serialize import charging_profile_json
 from csms.api.sessions import session_completed
@@ -119,43 +114,14 @@ async def handle_clear_charging_profile(request: web.Request) -> web.Response:
     return command_response(result, charge_point_id, extra={"deleted": deleted})
 
 
+Q_PROFILE = param("profile_id", "query", {"type": "integer", "minimum": 0}, "only this profile")
+Q_EVSE = param("evse_id", "query", {"type": "integer", "minimum": 0}, "only this EVSE's (0: the station)")
+PATH = "/charge-points/{charge_point_id}/charging-profile"
 ROUTES: tuple[Route, ...] = (
-    Route(
-        "GET",
-        "/charge-points/{charge_point_id}/charging-profile",
-        handle_list_charging_profiles,
-        "listChargingProfiles",
-        "Charging profiles the station accepted",
-        Role.VIEWER,
-        ok={200: models.ChargingProfileList},
-        errors=(404,),
-        parameters=[P_CHARGE_POINT],
-    ),
-    Route(
-        "PUT",
-        "/charge-points/{charge_point_id}/charging-profile",
-        handle_set_charging_profile,
-        "setChargingProfile",
-        "Install a charging profile",
-        Role.MEMBER,
-        ok={200: models.ChargingProfileInstalled},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[P_CHARGE_POINT],
-        body=ChargingProfileSet,
-    ),
-    Route(
-        "DELETE",
-        "/charge-points/{charge_point_id}/charging-profile",
-        handle_clear_charging_profile,
-        "clearChargingProfile",
-        "Clear charging profiles",
-        Role.MEMBER,
-        ok={200: models.ChargingProfileCleared},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[
-            P_CHARGE_POINT,
-            param("profile_id", "query", {"type": "integer", "minimum": 0}, "only this profile"),
-            param("evse_id", "query", {"type": "integer", "minimum": 0}, "only this EVSE's (0: the station)"),
-        ],
-    ),
+    route("GET", PATH, handle_list_charging_profiles, "Charging profiles the station accepted",
+          {200: models.ChargingProfileList}, errors=(404,)),
+    route("PUT", PATH, handle_set_charging_profile, "Install a charging profile",
+          {200: models.ChargingProfileInstalled}, errors=COMMAND_ERRORS, body=ChargingProfileSet),
+    route("DELETE", PATH, handle_clear_charging_profile, "Clear charging profiles",
+          {200: models.ChargingProfileCleared}, errors=COMMAND_ERRORS, query=(Q_PROFILE, Q_EVSE)),
 )

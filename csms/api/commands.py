@@ -11,16 +11,13 @@ from __future__ import annotations
 import secrets
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from csms.api import models
-from csms.api.auth import Role
 from csms.api.errors import invalid_request, not_found
 from csms.api.params import evse_and_connector, get_domain, read_model, read_optional_model
 from csms.api.results import command_response
-from csms.api.routes import (
-    P_CHARGE_POINT,
-    Route,
-)
+from csms.api.routes import COMMAND_ERRORS, Handler, Route, route
 from csms.api.schemas import (
     AvailabilityRequest,
     DataTransferRequest,
@@ -59,7 +56,7 @@ async def send(request: web.Request, charge_point_id: str, command: Command) -> 
     return await get_domain(request).commands.send(charge_point_id, command)
 
 
-async def handle_reset(request: web.Request) -> web.Response:
+async def handle_reset_charge_point(request: web.Request) -> web.Response:
     """`POST /charge-points/{charge_point_id}/reset` `{type: soft|hard|immediate|on_idle, evse_id?}`."""
     body = await read_model(request, ResetRequest)
     charge_point_id = await known_charge_point(request)
@@ -67,7 +64,7 @@ async def handle_reset(request: web.Request) -> web.Response:
     return command_response(result, charge_point_id)
 
 
-async def handle_unlock(request: web.Request) -> web.Response:
+async def handle_unlock_connector(request: web.Request) -> web.Response:
     """`POST /charge-points/{charge_point_id}/unlock` `{connector_id}` (1.6) or `{evse_id, connector_id?}`."""
     body = await read_model(request, UnlockRequest)
     evse_id, connector_id = evse_and_connector(body.evse_id, body.connector_id)
@@ -78,7 +75,7 @@ async def handle_unlock(request: web.Request) -> web.Response:
     return command_response(await send(request, charge_point_id, command), charge_point_id)
 
 
-async def handle_availability(request: web.Request) -> web.Response:
+async def handle_change_availability(request: web.Request) -> web.Response:
     """`POST /charge-points/{charge_point_id}/availability` `{operative | type, connector_id | evse_id}`
     (EVSE 0 or absent: the whole station)."""
     body = await read_model(request, AvailabilityRequest)
@@ -96,7 +93,7 @@ async def handle_availability(request: web.Request) -> web.Response:
     return command_response(await send(request, charge_point_id, command), charge_point_id)
 
 
-async def handle_trigger(request: web.Request) -> web.Response:
+async def handle_trigger_message(request: web.Request) -> web.Response:
     """`POST /charge-points/{charge_point_id}/trigger` `{message, connector_id | evse_id}`."""
     body = await read_model(request, TriggerRequest)
     evse_id, connector_id = evse_and_connector(body.evse_id, body.connector_id)
@@ -120,7 +117,7 @@ async def handle_clear_cache(request: web.Request) -> web.Response:
     return command_response(await send(request, charge_point_id, ClearCache()), charge_point_id)
 
 
-async def handle_report(request: web.Request) -> web.Response:
+async def handle_get_base_report(request: web.Request) -> web.Response:
     """`POST /charge-points/{charge_point_id}/report` `{report_base?}`: GetBaseReport; the answer carries
     the `request_id` of the NotifyReport stream, which is stored as the device model
     (`GET .../configuration`)."""
@@ -131,89 +128,33 @@ async def handle_report(request: web.Request) -> web.Response:
     return command_response(result, charge_point_id, extra={"request_id": request_id})
 
 
+def _command(
+    action: str,
+    handler: Handler,
+    summary: str,
+    body: type[BaseModel] | None,
+    *,
+    errors: tuple[int, ...] = COMMAND_ERRORS,
+    answer: type[BaseModel] = models.CommandResponse,
+    body_required: bool = True,
+) -> Route:
+    """A command route: `POST /charge-points/{charge_point_id}/<action>` (role member), answered 200 with
+    the station's result."""
+    path = f"/charge-points/{{charge_point_id}}/{action}"
+    return route(
+        "POST", path, handler, summary, {200: answer}, errors=errors, body=body, body_required=body_required
+    )
+
+
 ROUTES: tuple[Route, ...] = (
-    Route(
-        "POST",
-        "/charge-points/{charge_point_id}/reset",
-        handle_reset,
-        "resetChargePoint",
-        "Reboot the station (or, 2.0.1, one EVSE)",
-        Role.MEMBER,
-        ok={200: models.CommandResponse},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[P_CHARGE_POINT],
-        body=ResetRequest,
-    ),
-    Route(
-        "POST",
-        "/charge-points/{charge_point_id}/unlock",
-        handle_unlock,
-        "unlockConnector",
-        "Unlock a connector",
-        Role.MEMBER,
-        ok={200: models.CommandResponse},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[P_CHARGE_POINT],
-        body=UnlockRequest,
-    ),
-    Route(
-        "POST",
-        "/charge-points/{charge_point_id}/availability",
-        handle_availability,
-        "changeAvailability",
-        "Set the station or an EVSE (in)operative",
-        Role.MEMBER,
-        ok={200: models.CommandResponse},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[P_CHARGE_POINT],
-        body=AvailabilityRequest,
-    ),
-    Route(
-        "POST",
-        "/charge-points/{charge_point_id}/trigger",
-        handle_trigger,
-        "triggerMessage",
-        "Ask the station to send a message now",
-        Role.MEMBER,
-        ok={200: models.CommandResponse},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[P_CHARGE_POINT],
-        body=TriggerRequest,
-    ),
-    Route(
-        "POST",
-        "/charge-points/{charge_point_id}/data-transfer",
-        handle_data_transfer,
-        "dataTransfer",
-        "Vendor-specific DataTransfer",
-        Role.MEMBER,
-        ok={200: models.CommandResponse},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[P_CHARGE_POINT],
-        body=DataTransferRequest,
-    ),
-    Route(
-        "POST",
-        "/charge-points/{charge_point_id}/clear-cache",
-        handle_clear_cache,
-        "clearCache",
-        "Clear the station's authorization cache",
-        Role.MEMBER,
-        ok={200: models.CommandResponse},
-        errors=(404, 409, 502, 504),
-        parameters=[P_CHARGE_POINT],
-    ),
-    Route(
-        "POST",
-        "/charge-points/{charge_point_id}/report",
-        handle_report,
-        "getBaseReport",
-        "GetBaseReport; the report is stored as the device model",
-        Role.MEMBER,
-        ok={200: models.ReportResponse},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[P_CHARGE_POINT],
-        body=ReportRequest,
-        body_required=False,
-    ),
+    _command("reset", handle_reset_charge_point, "Reboot the station (or, 2.0.1, one EVSE)", ResetRequest),
+    _command("unlock", handle_unlock_connector, "Unlock a connector", UnlockRequest),
+    _command("availability", handle_change_availability, "Set the station or an EVSE (in)operative",
+             AvailabilityRequest),
+    _command("trigger", handle_trigger_message, "Ask the station to send a message now", TriggerRequest),
+    _command("data-transfer", handle_data_transfer, "Vendor-specific DataTransfer", DataTransferRequest),
+    _command("clear-cache", handle_clear_cache, "Clear the station's authorization cache", None,
+             errors=(404, 409, 502, 504)),
+    _command("report", handle_get_base_report, "GetBaseReport; the report is stored as the device model",
+             ReportRequest, answer=models.ReportResponse, body_required=False),
 )

@@ -20,11 +20,7 @@ from csms.api.errors import ApiError, invalid_request
 from csms.api.params import bool_query, get_domain, read_model
 from csms.api.responses import json_response
 from csms.api.results import command_failure
-from csms.api.routes import (
-    P_CHARGE_POINT,
-    Route,
-    param,
-)
+from csms.api.routes import COMMAND_ERRORS, Route, param, route
 from csms.api.schemas import ConfigurationChange
 from csms.api.serialize import JsonObject, command_json, configuration_key, device_variable_json
 from csms.domain.commands import ChangeConfiguration, GetConfiguration
@@ -117,42 +113,20 @@ async def handle_change_configuration(request: web.Request) -> web.Response:
     return json_response({"charge_point_id": charge_point_id, "results": results})
 
 
+Q_REFRESH = param(
+    "refresh",
+    "query",
+    {"type": "boolean", "default": False},
+    "ask the station first (GetConfiguration / GetVariables); needs role member",
+)
+Q_KEYS = param("keys", "query", {"type": "string"}, "comma-separated keys: ask for and show only these")
+PATH = "/charge-points/{charge_point_id}/configuration"
 ROUTES: tuple[Route, ...] = (
-    Route(
-        "GET",
-        "/charge-points/{charge_point_id}/configuration",
-        handle_get_configuration,
-        "getConfiguration",
-        "The stored device model (optionally refreshed)",
-        Role.VIEWER,
-        ok={200: models.Configuration},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[
-            P_CHARGE_POINT,
-            param(
-                "refresh",
-                "query",
-                {"type": "boolean", "default": False},
-                "ask the station first (GetConfiguration / GetVariables); needs role member",
-            ),
-            param("keys", "query", {"type": "string"}, "comma-separated keys: ask for and show only these"),
-        ],
-        description="`refresh=true` sends a command, so it needs role member (403 for viewers).",
-    ),
-    Route(
-        "PATCH",
-        "/charge-points/{charge_point_id}/configuration",
-        handle_change_configuration,
-        "changeConfiguration",
-        "Change configuration values, one key at a time",
-        Role.MEMBER,
-        ok={200: models.ConfigurationChanged},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[P_CHARGE_POINT],
-        body=ConfigurationChange,
-        description=(
-            "An unanswered key stops the request with its error; `details.results` holds the keys already "
-            "answered."
-        ),
-    ),
+    route("GET", PATH, handle_get_configuration, "The stored device model (optionally refreshed)",
+          {200: models.Configuration}, errors=COMMAND_ERRORS, query=(Q_REFRESH, Q_KEYS),
+          description="`refresh=true` sends a command, so it needs role member (403 for viewers)."),
+    route("PATCH", PATH, handle_change_configuration, "Change configuration values, one key at a time",
+          {200: models.ConfigurationChanged}, errors=COMMAND_ERRORS, body=ConfigurationChange,
+          description="An unanswered key stops the request with its error; `details.results` holds the keys "
+          "already answered."),
 )

@@ -7,17 +7,10 @@ from dataclasses import replace
 from aiohttp import web
 
 from csms.api import models
-from csms.api.auth import Role
 from csms.api.errors import ApiError, not_found
 from csms.api.params import cursor_errors, get_services, page_params, read_model
 from csms.api.responses import json_response, page_response
-from csms.api.routes import (
-    LINK_HEADER,
-    LOCATION_HEADER,
-    P_ID_TOKEN,
-    PAGE,
-    Route,
-)
+from csms.api.routes import PAGE, Route, route
 from csms.api.schemas import IdTokenCreate, IdTokenUpdate
 from csms.api.serialize import id_token_json
 from csms.domain.clock import to_utc
@@ -94,65 +87,15 @@ async def handle_delete_id_token(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+ITEM = "/id-tokens/{id_token}"
 ROUTES: tuple[Route, ...] = (
-    Route(
-        "GET",
-        "/id-tokens",
-        handle_list_id_tokens,
-        "listIdTokens",
-        "List id tokens, ordered by token",
-        Role.VIEWER,
-        ok={200: models.IdTokenPage},
-        errors=(400,),
-        parameters=[*PAGE],
-        headers={200: LINK_HEADER},
-        name="id_tokens",
-    ),
-    Route(
-        "POST",
-        "/id-tokens",
-        handle_create_id_token,
-        "createIdToken",
-        "Register an id token",
-        Role.MEMBER,
-        ok={201: models.IdToken},
-        errors=(400, 409),
-        body=IdTokenCreate,
-        headers={201: LOCATION_HEADER},
-    ),
-    Route(
-        "GET",
-        "/id-tokens/{id_token}",
-        handle_get_id_token,
-        "getIdToken",
-        "One id token",
-        Role.VIEWER,
-        ok={200: models.IdToken},
-        errors=(404,),
-        parameters=[P_ID_TOKEN],
-        name="id_token",
-    ),
-    Route(
-        "PATCH",
-        "/id-tokens/{id_token}",
-        handle_update_id_token,
-        "updateIdToken",
-        "Change an id token",
-        Role.MEMBER,
-        ok={200: models.IdToken},
-        errors=(400, 404),
-        parameters=[P_ID_TOKEN],
-        body=IdTokenUpdate,
-    ),
-    Route(
-        "DELETE",
-        "/id-tokens/{id_token}",
-        handle_delete_id_token,
-        "deleteIdToken",
-        "Delete an id token",
-        Role.MEMBER,
-        ok={204: None},
-        errors=(404,),
-        parameters=[P_ID_TOKEN],
-    ),
+    route("GET", "/id-tokens", handle_list_id_tokens, "List id tokens, ordered by token",
+          {200: models.IdTokenPage}, errors=(400,), query=PAGE),
+    route("POST", "/id-tokens", handle_create_id_token, "Register an id token",
+          {201: models.IdToken}, errors=(400, 409), body=IdTokenCreate),
+    route("GET", ITEM, handle_get_id_token, "One id token", {200: models.IdToken}, errors=(404,),
+          name="id_token"),
+    route("PATCH", ITEM, handle_update_id_token, "Change an id token",
+          {200: models.IdToken}, errors=(400, 404), body=IdTokenUpdate),
+    route("DELETE", ITEM, handle_delete_id_token, "Delete an id token", {204: None}, errors=(404,)),
 )

@@ -5,16 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
-from csms.api.auth import Role
 from csms.api.errors import not_found
 from csms.api.params import cursor_errors, get_services, page_params
 from csms.api.responses import page_response
-from csms.api.routes import (
-    LINK_HEADER,
-    P_CHARGE_POINT,
-    PAGE,
-    Route,
-)
+from csms.api.routes import PAGE, Route, route
 from csms.api.serialize import frame_json
 
 
@@ -34,17 +28,7 @@ async def handle_list_messages(request: web.Request) -> web.Response:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route(
-        "GET",
-        "/charge-points/{charge_point_id}/messages",
-        handle_list_messages,
-        "listMessages",
-        "The charge point's OCPP-J frame log, newest first",
-        Role.VIEWER,
-        ok={200: models.FramePage},
-        errors=(400, 404),
-        parameters=[P_CHARGE_POINT, *PAGE],
-        headers={200: LINK_HEADER},
-        name="messages",
-    ),
+    route("GET", "/charge-points/{charge_point_id}/messages", handle_list_messages,
+          "The charge point's OCPP-J frame log, newest first", {200: models.FramePage}, errors=(400, 404),
+          query=PAGE),
 )

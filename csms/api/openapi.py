@@ -21,6 +21,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from csms.api import models
 from csms.api.auth import Role
 from csms.api.routes import ERRORS, ROUTES, JsonSchema, Route
+from csms.api.routes import route as declare
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -122,20 +123,14 @@ def build_document(routes: Iterable[Route]) -> JsonSchema:
     return copy.deepcopy(document)
 
 
-async def handle_openapi(request: web.Request) -> web.Response:
+async def handle_get_open_api(request: web.Request) -> web.Response:
     """`GET /openapi.json` (no key needed): the document built when the app was frozen."""
     return web.Response(body=request.app[OPENAPI_JSON], content_type="application/json")
 
 
-ROUTE = Route(
-    "GET",
-    "/openapi.json",
-    handle_openapi,
-    "getOpenApi",
-    "This document (no key needed)",
-    Role.PUBLIC,
-    ok={200: models.OpenApiDocument},
-    name="openapi",
+ROUTE = declare(
+    "GET", "/openapi.json", handle_get_open_api, "This document (no key needed)",
+    {200: models.OpenApiDocument}, role=Role.PUBLIC,
 )
 
 

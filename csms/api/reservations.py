@@ -10,7 +10,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
-from csms.api.auth import Role
 from csms.api.errors import invalid_request, not_found
 from csms.api.params import (
     MAX_ID,
@@ -25,15 +24,7 @@ from csms.api.params import (
 )
 from csms.api.responses import json_response, page_response
 from csms.api.results import reservation_failure
-from csms.api.routes import (
-    LINK_HEADER,
-    LOCATION_HEADER,
-    P_RESERVATION,
-    PAGE,
-    Q_CHARGE_POINT,
-    Route,
-    param,
-)
+from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, Route, param, route
 from csms.api.schemas import ReservationCreate
 from csms.api.serialize import reservation_json
 from csms.domain.models import ReservationStatus
@@ -115,70 +106,25 @@ async def handle_cancel_reservation(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+Q_STATUS = param(
+    "status",
+    "query",
+    {"type": "string", "enum": ["active", "used", "expired", "cancelled", "rejected", "failed"]},
+    "only these",
+)
+ITEM = "/reservations/{reservation_id}"
 ROUTES: tuple[Route, ...] = (
-    Route(
-        "GET",
-        "/reservations",
-        handle_list_reservations,
-        "listReservations",
-        "List reservations, newest first",
-        Role.VIEWER,
-        ok={200: models.ReservationPage},
-        errors=(400,),
-        parameters=[
-            Q_CHARGE_POINT,
-            param(
-                "status",
-                "query",
-                {"type": "string", "enum": ["active", "used", "expired", "cancelled", "rejected", "failed"]},
-                "only these",
-            ),
-            *PAGE,
-        ],
-        headers={200: LINK_HEADER},
-        name="reservations",
-    ),
-    Route(
-        "POST",
-        "/reservations",
-        handle_create_reservation,
-        "createReservation",
-        "Reserve an EVSE for an id token",
-        Role.MEMBER,
-        ok={201: models.Reservation},
-        errors=(400, 404, 409, 502, 504),
-        body=ReservationCreate,
-        description=(
-            "Created only when the station accepted. 409 `evse_occupied`, `evse_faulted`, `evse_unavailable`,"
-            " `reservation_rejected` carry `details.reservation_id` (of the record kept as `rejected`) and "
-            "`details.station_status`."
-        ),
-        headers={201: LOCATION_HEADER},
-    ),
-    Route(
-        "GET",
-        "/reservations/{reservation_id}",
-        handle_get_reservation,
-        "getReservation",
-        "One reservation",
-        Role.VIEWER,
-        ok={200: models.Reservation},
-        errors=(400, 404),
-        parameters=[P_RESERVATION],
-        name="reservation",
-    ),
-    Route(
-        "DELETE",
-        "/reservations/{reservation_id}",
-        handle_cancel_reservation,
-        "cancelReservation",
-        "Cancel a reservation",
-        Role.MEMBER,
-        ok={204: None},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[P_RESERVATION],
-        description=(
-            "204 once the station confirmed; 409 `reservation_not_active` when it is no longer active."
-        ),
-    ),
+    route("GET", "/reservations", handle_list_reservations, "List reservations, newest first",
+          {200: models.ReservationPage}, errors=(400,), query=(Q_CHARGE_POINT, Q_STATUS, *PAGE)),
+    route("POST", "/reservations", handle_create_reservation, "Reserve an EVSE for an id token",
+          {201: models.Reservation}, errors=COMMAND_ERRORS, body=ReservationCreate,
+          description="Created only when the station accepted. 409 `evse_occupied`, `evse_faulted`, "
+          "`evse_unavailable`, `reservation_rejected` carry `details.reservation_id` (of the record kept as "
+          "`rejected`) and `details.station_status`."),
+    route("GET", ITEM, handle_get_reservation, "One reservation", {200: models.Reservation},
+          errors=(400, 404), name="reservation"),
+    route("DELETE", ITEM, handle_cancel_reservation, "Cancel a reservation", {204: None},
+          errors=COMMAND_ERRORS,
+          description="204 once the station confirmed; 409 `reservation_not_active` when it is no longer "
+          "active."),
 )

@@ -10,7 +10,8 @@ tests and the OpenAPI fuzzer would see.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from csms.api.auth import Role, add_route
+from csms.api.auth import Role, add_route, default_role
 from csms.api.errors import ApiError
 from csms.api.responses import JsonReply
 
@@ -66,16 +67,20 @@ def param(name: str, where: str, schema: JsonSchema, description: str, required:
 
 STRING: JsonSchema = {"type": "string"}
 ID: JsonSchema = {"type": "integer", "minimum": 0}
-P_CHARGE_POINT = param("charge_point_id", "path", STRING, "the charge point's id")
-P_SESSION = param("session_id", "path", ID, "the session's id")
-P_RESERVATION = param("reservation_id", "path", ID, "the reservation's id")
-P_ID_TOKEN = param("id_token", "path", STRING, "the id token")
 Q_LIMIT = param(
     "limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "page size"
 )
 Q_CURSOR = param("cursor", "query", STRING, "`next_cursor` of the previous page")
 Q_CHARGE_POINT = param("charge_point_id", "query", STRING, "only this charge point's")
-PAGE = [Q_LIMIT, Q_CURSOR]
+PAGE = (Q_LIMIT, Q_CURSOR)
+
+# Every path parameter of the API's own paths, documented once; `route` picks those its path names.
+PATH_PARAMETERS: dict[str, JsonSchema] = {
+    "charge_point_id": param("charge_point_id", "path", STRING, "the charge point's id"),
+    "session_id": param("session_id", "path", ID, "the session's id"),
+    "reservation_id": param("reservation_id", "path", ID, "the reservation's id"),
+    "id_token": param("id_token", "path", STRING, "the id token"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,61 @@ class Route:
         except ValidationError as exc:
             log.error("response_model_mismatch", operation=self.operation_id, status=status, errors=str(exc))
             raise ApiError(500, "response_model_mismatch", "the server built an invalid response") from None
+
+
+def operation_id(handler: Handler) -> str:
+    """The OpenAPI operationId of a handler: its name without `handle_`, in camelCase
+    (`handle_list_charge_points` -> `listChargePoints`), so a route and its handler never disagree."""
+    first, *rest = handler.__name__.removeprefix("handle_").split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+def route(
+    method: str,
+    path: str,
+    handler: Handler,
+    summary: str,
+    ok: dict[int, type[BaseModel] | None],
+    *,
+    errors: tuple[int, ...] = (),
+    role: Role | None = None,
+    query: Iterable[JsonSchema] = (),
+    body: type[BaseModel] | None = None,
+    body_required: bool = True,
+    description: str = "",
+    name: str | None = None,
+    path_parameters: Mapping[str, JsonSchema] = PATH_PARAMETERS,
+) -> Route:
+    """A `Route` that follows the API's conventions, so a table entry says only what is particular to it.
+
+    - `operation_id` comes from the handler's name (`operation_id`);
+    - `role` defaults to `default_role(method)`: viewer to read, member to change;
+    - the path parameters are those the path names, documented as in `path_parameters`, then `query`;
+    - a `201` answer carries a `Location` header, a page of a list (`ok` model named `...Page`) a `Link`.
+    """
+    names = re.findall(r"\{([^}]+)\}", path)
+    headers: dict[int, dict[str, JsonSchema]] = {}
+    for status, model in ok.items():
+        if status == 201:
+            headers[status] = LOCATION_HEADER
+        elif model is not None and model.__name__.endswith("Page"):
+            headers[status] = LINK_HEADER
+    return Route(
+        method,
+        path,
+        handler,
+        operation_id(handler),
+        summary,
+        role if role is not None else default_role(method),
+        ok=ok,
+        errors=errors,
+        parameters=[*(path_parameters[name] for name in names), *query],
+        body=body,
+        body_required=body_required,
+        description=description,
+        headers=headers,
+        name=name,
+    )
 
 
 def register(app: web.Application, routes: Iterable[Route]) -> None:

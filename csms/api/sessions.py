@@ -12,7 +12,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
-from csms.api.auth import Role
 from csms.api.errors import ApiError, not_found
 from csms.api.params import (
     MAX_ID,
@@ -30,14 +29,7 @@ from csms.api.params import (
 )
 from csms.api.responses import json_response, page_response
 from csms.api.results import command_failure, command_rejected, command_response, reservation_failure
-from csms.api.routes import (
-    LINK_HEADER,
-    P_SESSION,
-    PAGE,
-    Q_CHARGE_POINT,
-    Route,
-    param,
-)
+from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, Route, param, route
 from csms.api.schemas import SessionStart
 from csms.api.serialize import command_json, meter_sample_json, session_json
 from csms.domain.models import Transaction, TransactionStatus
@@ -195,70 +187,25 @@ async def handle_stop_session(request: web.Request) -> web.Response:
     return command_response(result, tx.charge_point_id, status=202)
 
 
+Q_STATUS = param("status", "query", {"type": "string", "enum": ["active", "completed"]}, "only these")
+Q_REMOTE_START = param(
+    "remote_start_id",
+    "query",
+    {"type": "integer", "minimum": 0},
+    "the session a remote start led to; a page may then hold fewer than `limit` items",
+)
 ROUTES: tuple[Route, ...] = (
-    Route(
-        "GET",
-        "/sessions",
-        handle_list_sessions,
-        "listSessions",
-        "List sessions, newest first",
-        Role.VIEWER,
-        ok={200: models.SessionPage},
-        errors=(400,),
-        parameters=[
-            Q_CHARGE_POINT,
-            param("status", "query", {"type": "string", "enum": ["active", "completed"]}, "only these"),
-            param(
-                "remote_start_id",
-                "query",
-                {"type": "integer", "minimum": 0},
-                "the session a remote start led to; a page may then hold fewer than `limit` items",
-            ),
-            *PAGE,
-        ],
-        headers={200: LINK_HEADER},
-        name="sessions",
-    ),
-    Route(
-        "POST",
-        "/sessions",
-        handle_start_session,
-        "startSession",
-        "Remote start",
-        Role.MEMBER,
-        ok={202: models.SessionStarted},
-        errors=(400, 404, 409, 502, 504),
-        body=SessionStart,
-        description=(
-            "202 once the station accepted; 409 `command_rejected` (the station's result in "
-            "`details.command`) when it did not, `connector_reserved` when the EVSE is reserved for another "
-            "id token."
-        ),
-    ),
-    Route(
-        "GET",
-        "/sessions/{session_id}",
-        handle_get_session,
-        "getSession",
-        "One session with its meter samples",
-        Role.VIEWER,
-        ok={200: models.SessionDetail},
-        errors=(400, 404),
-        parameters=[P_SESSION],
-        name="session",
-    ),
-    Route(
-        "POST",
-        "/sessions/{session_id}/stop",
-        handle_stop_session,
-        "stopSession",
-        "Remote stop",
-        Role.MEMBER,
-        ok={202: models.CommandResponse},
-        errors=(400, 404, 409, 502, 504),
-        parameters=[P_SESSION],
-        description=(
-            "409 `session_completed` for a completed session, `command_rejected` when the station refused."
-        ),
-    ),
+    route("GET", "/sessions", handle_list_sessions, "List sessions, newest first", {200: models.SessionPage},
+          errors=(400,), query=(Q_CHARGE_POINT, Q_STATUS, Q_REMOTE_START, *PAGE)),
+    route("POST", "/sessions", handle_start_session, "Remote start", {202: models.SessionStarted},
+          errors=COMMAND_ERRORS, body=SessionStart,
+          description="202 once the station accepted; 409 `command_rejected` (the station's result in "
+          "`details.command`) when it did not, `connector_reserved` when the EVSE is reserved for another id "
+          "token."),
+    route("GET", "/sessions/{session_id}", handle_get_session, "One session with its meter samples",
+          {200: models.SessionDetail}, errors=(400, 404)),
+    route("POST", "/sessions/{session_id}/stop", handle_stop_session, "Remote stop",
+          {202: models.CommandResponse}, errors=COMMAND_ERRORS,
+          description="409 `session_completed` for a completed session, `command_rejected` when the station "
+          "refused."),
 )

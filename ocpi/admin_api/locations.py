@@ -19,17 +19,11 @@ from csms.api.auth import Role
 from csms.api.errors import ApiError, invalid_request, not_found
 from csms.api.params import get_services, int_path_param, page_params
 from csms.api.responses import json_response, page_response
-from csms.api.routes import (
-    LINK_HEADER,
-    LOCATION_HEADER,
-    P_CHARGE_POINT,
-    PAGE,
-    Route,
-)
+from csms.api.routes import PAGE, Route
 from csms.domain.services import Services
 from ocpi.admin_api import models
 from ocpi.admin_api.bodies import ConnectorSpecSet, LocationCreate, LocationFields, LocationReplace
-from ocpi.admin_api.params import P_CONNECTOR, P_EVSE, P_LOCATION
+from ocpi.admin_api.params import route
 from ocpi.admin_api.partners import cursor_number, get_ocpi_store, next_offset_cursor, read_exact_model
 from ocpi.admin_api.serialize import connector_spec_json, location_json
 from ocpi.models import ConnectorSpec, Location
@@ -238,104 +232,31 @@ async def handle_set_connector_spec(request: web.Request) -> web.Response:
     return json_response(connector_spec_json(spec, configured=True))
 
 
+ITEM = "/locations/{location_id}"
+SPEC = "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec"
 ROUTES: tuple[Route, ...] = (
-    Route(
-        "GET",
-        "/locations",
-        handle_list_locations,
-        "listLocations",
-        "List OCPI locations, least recently changed first",
-        Role.VIEWER,
-        ok={200: models.LocationPage},
-        errors=(400, 503),
-        parameters=[*PAGE],
-        headers={200: LINK_HEADER},
-        name="locations",
-    ),
-    Route(
-        "POST",
-        "/locations",
-        handle_create_location,
-        "createLocation",
-        "Create an OCPI location grouping charge points",
-        Role.ADMIN,
-        ok={201: models.Location},
-        errors=(400, 409, 503),
-        body=LocationCreate,
-        description=(
-            "`country_code` and `party_id` are ours (`[ocpi]`). 400 names each unknown charge point "
-            "(`charge_point_ids.<i>`); 409 `conflict` when the id exists, `charge_point_in_location` when a "
-            "charge point is in another location. Numbers are read exactly (never as floats)."
-        ),
-        headers={201: LOCATION_HEADER},
-    ),
-    Route(
-        "GET",
-        "/locations/{location_id}",
-        handle_get_location,
-        "getLocation",
-        "One OCPI location",
-        Role.VIEWER,
-        ok={200: models.Location},
-        errors=(404, 503),
-        parameters=[P_LOCATION],
-        name="location",
-    ),
-    Route(
-        "PUT",
-        "/locations/{location_id}",
-        handle_replace_location,
-        "replaceLocation",
-        "Replace an OCPI location",
-        Role.ADMIN,
-        ok={200: models.Location},
-        errors=(400, 404, 409, 503),
-        parameters=[P_LOCATION],
-        body=LocationReplace,
-        description="Every field again: absent optional fields are cleared, absent charge points leave.",
-    ),
-    Route(
-        "DELETE",
-        "/locations/{location_id}",
-        handle_delete_location,
-        "deleteLocation",
-        "Delete an OCPI location",
-        Role.ADMIN,
-        ok={204: None},
-        errors=(404, 503),
-        parameters=[P_LOCATION],
-        description=(
-            "OCPI has no delete: partners keep what they pulled until they pull again. Set `publish` false "
-            "first to take it out of roaming."
-        ),
-    ),
-    Route(
-        "GET",
-        "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec",
-        handle_get_connector_spec,
-        "getConnectorSpec",
-        "A connector's OCPI facts (standard, format, power type, limits, tariffs)",
-        Role.VIEWER,
-        ok={200: models.ConnectorSpec},
-        errors=(400, 404, 503),
-        parameters=[P_CHARGE_POINT, P_EVSE, P_CONNECTOR],
-        description="`configured: false` with the defaults OCPI reports until an operator sets them.",
-        name="connector_spec",
-    ),
-    Route(
-        "PUT",
-        "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec",
-        handle_set_connector_spec,
-        "setConnectorSpec",
-        "Set a connector's OCPI facts",
-        Role.ADMIN,
-        ok={200: models.ConnectorSpec},
-        errors=(400, 404, 503),
-        parameters=[P_CHARGE_POINT, P_EVSE, P_CONNECTOR],
-        body=ConnectorSpecSet,
-        description=(
-            "400 names each unknown tariff (`tariff_ids.<i>`). The charge point's location gets a new "
-            "`last_updated`."
-        ),
-    ),
+    route("GET", "/locations", handle_list_locations, "List OCPI locations, least recently changed first",
+          {200: models.LocationPage}, errors=(400,), query=PAGE),
+    route("POST", "/locations", handle_create_location, "Create an OCPI location grouping charge points",
+          {201: models.Location}, errors=(400, 409), role=Role.ADMIN, body=LocationCreate,
+          description="`country_code` and `party_id` are ours (`[ocpi]`). 400 names each unknown charge "
+          "point (`charge_point_ids.<i>`); 409 `conflict` when the id exists, `charge_point_in_location` "
+          "when a charge point is in another location. Numbers are read exactly (never as floats)."),
+    route("GET", ITEM, handle_get_location, "One OCPI location", {200: models.Location}, errors=(404,),
+          name="location"),
+    route("PUT", ITEM, handle_replace_location, "Replace an OCPI location", {200: models.Location},
+          errors=(400, 404, 409), role=Role.ADMIN, body=LocationReplace,
+          description="Every field again: absent optional fields are cleared, absent charge points leave."),
+    route("DELETE", ITEM, handle_delete_location, "Delete an OCPI location", {204: None}, errors=(404,),
+          role=Role.ADMIN,
+          description="OCPI has no delete: partners keep what they pulled until they pull again. Set "
+          "`publish` false first to take it out of roaming."),
+    route("GET", SPEC, handle_get_connector_spec,
+          "A connector's OCPI facts (standard, format, power type, limits, tariffs)",
+          {200: models.ConnectorSpec}, errors=(400, 404),
+          description="`configured: false` with the defaults OCPI reports until an operator sets them."),
+    route("PUT", SPEC, handle_set_connector_spec, "Set a connector's OCPI facts",
+          {200: models.ConnectorSpec}, errors=(400, 404), role=Role.ADMIN, body=ConnectorSpecSet,
+          description="400 names each unknown tariff (`tariff_ids.<i>`). The charge point's location gets a "
+          "new `last_updated`."),
 )

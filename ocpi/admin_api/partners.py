@@ -31,15 +31,10 @@ from csms.api.params import (
     read_body,
 )
 from csms.api.responses import json_response, page_response
-from csms.api.routes import (
-    LINK_HEADER,
-    PAGE,
-    Route,
-    param,
-)
+from csms.api.routes import PAGE, Route, param
 from csms.domain.ports import NotFound
 from ocpi.admin_api import models
-from ocpi.admin_api.params import P_OUTBOX_ENTRY
+from ocpi.admin_api.params import route
 from ocpi.admin_api.serialize import ocpi_partner_json, outbox_entry_json
 from ocpi.models import OutboxEntry, OutboxStatus
 from ocpi.store import OcpiStore
@@ -112,7 +107,7 @@ def next_offset_cursor(offset: int, returned: int, total: int) -> str | None:
     return str(following) if returned and following < total else None
 
 
-async def handle_list_partners(request: web.Request) -> web.Response:
+async def handle_list_ocpi_partners(request: web.Request) -> web.Response:
     """`GET /ocpi/partners?limit=&cursor=`: roaming partners by id, every status, never their tokens."""
     store = get_ocpi_store(request)
     page = page_params(request)
@@ -131,7 +126,7 @@ class OutboxFilter(StrEnum):
     FAILED = OutboxStatus.FAILED.value
 
 
-async def handle_list_outbox(request: web.Request) -> web.Response:
+async def handle_list_ocpi_outbox(request: web.Request) -> web.Response:
     """`GET /ocpi/outbox?status=&partner_id=&limit=&cursor=`: pushes to partners, newest first, with their
     bodies, attempts, next attempt and last error."""
     store = get_ocpi_store(request)
@@ -161,7 +156,7 @@ async def _find_outbox_entry(store: OcpiStore, entry_id: int) -> OutboxEntry | N
     return None
 
 
-async def handle_retry_outbox(request: web.Request) -> web.Response:
+async def handle_retry_ocpi_outbox_entry(request: web.Request) -> web.Response:
     """`POST /ocpi/outbox/{entry_id}/retry` (admin): a failed push becomes pending with 0 attempts, due
     now; the outbox sends it on its next pass. 404 unknown, 409 `outbox_entry_not_failed` otherwise."""
     store = get_ocpi_store(request)
@@ -184,48 +179,17 @@ async def handle_retry_outbox(request: web.Request) -> web.Response:
     return json_response(outbox_entry_json(retried))
 
 
+Q_STATUS = param("status", "query", {"type": "string", "enum": ["pending", "sent", "failed"]}, "only these")
+Q_PARTNER = param("partner_id", "query", {"type": "integer", "minimum": 0}, "only this partner's")
 ROUTES: tuple[Route, ...] = (
-    Route(
-        "GET",
-        "/ocpi/partners",
-        handle_list_partners,
-        "listOcpiPartners",
-        "OCPI roaming partners and their registration status (never their tokens)",
-        Role.VIEWER,
-        ok={200: models.OcpiPartnerPage},
-        errors=(400, 503),
-        parameters=[*PAGE],
-        headers={200: LINK_HEADER},
-    ),
-    Route(
-        "GET",
-        "/ocpi/outbox",
-        handle_list_outbox,
-        "listOcpiOutbox",
-        "Pushes to OCPI partners (pending, sent, failed), newest first",
-        Role.VIEWER,
-        ok={200: models.OutboxPage},
-        errors=(400, 503),
-        parameters=[
-            param("status", "query", {"type": "string", "enum": ["pending", "sent", "failed"]}, "only these"),
-            param("partner_id", "query", {"type": "integer", "minimum": 0}, "only this partner's"),
-            *PAGE,
-        ],
-        headers={200: LINK_HEADER},
-    ),
-    Route(
-        "POST",
-        "/ocpi/outbox/{entry_id}/retry",
-        handle_retry_outbox,
-        "retryOcpiOutboxEntry",
-        "Send a failed push again",
-        Role.ADMIN,
-        ok={200: models.OutboxEntry},
-        errors=(400, 404, 409, 503),
-        parameters=[P_OUTBOX_ENTRY],
-        description=(
-            "The entry becomes pending with 0 attempts and is sent on the outbox's next pass, in order with "
-            "the object's later pushes. 409 `outbox_entry_not_failed` unless it failed."
-        ),
-    ),
+    route("GET", "/ocpi/partners", handle_list_ocpi_partners,
+          "OCPI roaming partners and their registration status (never their tokens)",
+          {200: models.OcpiPartnerPage}, errors=(400,), query=PAGE),
+    route("GET", "/ocpi/outbox", handle_list_ocpi_outbox,
+          "Pushes to OCPI partners (pending, sent, failed), newest first", {200: models.OutboxPage},
+          errors=(400,), query=(Q_STATUS, Q_PARTNER, *PAGE)),
+    route("POST", "/ocpi/outbox/{entry_id}/retry", handle_retry_ocpi_outbox_entry, "Send a failed push again",
+          {200: models.OutboxEntry}, errors=(400, 404, 409), role=Role.ADMIN,
+          description="The entry becomes pending with 0 attempts and is sent on the outbox's next pass, in "
+          "order with the object's later pushes. 409 `outbox_entry_not_failed` unless it failed."),
 )

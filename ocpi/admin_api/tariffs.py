@@ -15,17 +15,12 @@ from csms.api.auth import Role
 from csms.api.errors import ApiError, invalid_request, not_found
 from csms.api.params import MAX_LIMIT, get_services, page_params
 from csms.api.responses import json_response, page_response
-from csms.api.routes import (
-    LINK_HEADER,
-    LOCATION_HEADER,
-    PAGE,
-    Route,
-)
+from csms.api.routes import PAGE, Route
 from csms.domain.pricing import TariffError, parse_tariff
 from csms.domain.services import Services
 from ocpi.admin_api import models
 from ocpi.admin_api.bodies import TariffCreate, TariffFields, TariffReplace
-from ocpi.admin_api.params import P_TARIFF
+from ocpi.admin_api.params import route
 from ocpi.admin_api.partners import cursor_number, get_ocpi_store, next_offset_cursor, read_exact_model
 from ocpi.admin_api.serialize import tariff_json
 from ocpi.models import Tariff
@@ -148,71 +143,20 @@ async def handle_delete_tariff(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+ITEM = "/tariffs/{tariff_id}"
 ROUTES: tuple[Route, ...] = (
-    Route(
-        "GET",
-        "/tariffs",
-        handle_list_tariffs,
-        "listTariffs",
-        "List OCPI tariffs, least recently changed first",
-        Role.VIEWER,
-        ok={200: models.TariffPage},
-        errors=(400, 503),
-        parameters=[*PAGE],
-        headers={200: LINK_HEADER},
-        name="tariffs",
-    ),
-    Route(
-        "POST",
-        "/tariffs",
-        handle_create_tariff,
-        "createTariff",
-        "Create an OCPI tariff",
-        Role.ADMIN,
-        ok={201: models.Tariff},
-        errors=(400, 409, 503),
-        body=TariffCreate,
-        description=(
-            "The OCPI Tariff object without `country_code`, `party_id` (ours) and `last_updated`. Prices may "
-            "be numbers or decimal strings (at most 4 decimals); they are kept exact and answered as decimal "
-            "strings. 409 `conflict` when the id exists."
-        ),
-        headers={201: LOCATION_HEADER},
-    ),
-    Route(
-        "GET",
-        "/tariffs/{tariff_id}",
-        handle_get_tariff,
-        "getTariff",
-        "One OCPI tariff",
-        Role.VIEWER,
-        ok={200: models.Tariff},
-        errors=(404, 503),
-        parameters=[P_TARIFF],
-        name="tariff",
-    ),
-    Route(
-        "PUT",
-        "/tariffs/{tariff_id}",
-        handle_replace_tariff,
-        "replaceTariff",
-        "Replace an OCPI tariff",
-        Role.ADMIN,
-        ok={200: models.Tariff},
-        errors=(400, 404, 503),
-        parameters=[P_TARIFF],
-        body=TariffReplace,
-    ),
-    Route(
-        "DELETE",
-        "/tariffs/{tariff_id}",
-        handle_delete_tariff,
-        "deleteTariff",
-        "Delete an OCPI tariff",
-        Role.ADMIN,
-        ok={204: None},
-        errors=(404, 409, 503),
-        parameters=[P_TARIFF],
-        description="409 `tariff_in_use` while a connector spec names it (`details.connectors`).",
-    ),
+    route("GET", "/tariffs", handle_list_tariffs, "List OCPI tariffs, least recently changed first",
+          {200: models.TariffPage}, errors=(400,), query=PAGE),
+    route("POST", "/tariffs", handle_create_tariff, "Create an OCPI tariff", {201: models.Tariff},
+          errors=(400, 409), role=Role.ADMIN, body=TariffCreate,
+          description="The OCPI Tariff object without `country_code`, `party_id` (ours) and `last_updated`. "
+          "Prices may be numbers or decimal strings (at most 4 decimals); they are kept exact and answered "
+          "as decimal strings. 409 `conflict` when the id exists."),
+    route("GET", ITEM, handle_get_tariff, "One OCPI tariff", {200: models.Tariff}, errors=(404,),
+          name="tariff"),
+    route("PUT", ITEM, handle_replace_tariff, "Replace an OCPI tariff", {200: models.Tariff},
+          errors=(400, 404), role=Role.ADMIN, body=TariffReplace),
+    route("DELETE", ITEM, handle_delete_tariff, "Delete an OCPI tariff", {204: None}, errors=(404, 409),
+          role=Role.ADMIN,
+          description="409 `tariff_in_use` while a connector spec names it (`details.connectors`)."),
 )
