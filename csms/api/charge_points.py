@@ -8,20 +8,16 @@ from aiohttp import web
 
 from csms.api import models
 from csms.api.auth import Role
-from csms.api.errors import ApiError, not_found
-from csms.api.params import cursor_errors, get_services, page_params, read_model
-from csms.api.responses import json_response, page_response
+from csms.api.errors import ApiError, already_exists, still_there
+from csms.api.params import cursor_errors, get_services, page_params, read_model, registered_charge_point
+from csms.api.responses import created, json_response, page_response
 from csms.api.routes import PAGE, Route, route
 from csms.api.schemas import ChargePointCreate, ChargePointUpdate
 from csms.api.serialize import JsonObject, charge_point_json
 from csms.domain.models import ChargePoint
-from csms.domain.ports import AlreadyExists, NotFound
+from csms.domain.ports import AlreadyExists
 from csms.domain.secrets import hash_secret_async
 from csms.domain.services import Services
-
-
-def _conflict(charge_point_id: str) -> ApiError:
-    return ApiError(409, "conflict", f"charge point {charge_point_id!r} already exists")
 
 
 async def _charge_point_view(services: Services, charge_point: ChargePoint) -> JsonObject:
@@ -48,9 +44,7 @@ async def handle_get_charge_point(request: web.Request) -> web.Response:
     services = get_services(request)
     charge_point_id = request.match_info["charge_point_id"]
     await services.writer.sync()
-    charge_point = await services.store.get_charge_point(charge_point_id)
-    if charge_point is None:
-        raise not_found(f"charge point {charge_point_id!r}")
+    charge_point = await registered_charge_point(services, charge_point_id)
     return json_response(await _charge_point_view(services, charge_point))
 
 
@@ -60,25 +54,16 @@ async def handle_create_charge_point(request: web.Request) -> web.Response:
     body = await read_model(request, ChargePointCreate)
     # Checked first so a duplicate does not pay for bcrypt; the store's AlreadyExists still covers a race.
     if await services.store.get_charge_point(body.charge_point_id) is not None:
-        raise _conflict(body.charge_point_id)
+        raise already_exists(f"charge point {body.charge_point_id!r}")
     password_hash = None
     if body.password is not None:
         password_hash = await hash_secret_async(body.password, services.config.security.bcrypt_rounds)
     try:
         stored = await services.store.add_charge_point(body.to_charge_point(password_hash, services.clock()))
     except AlreadyExists:
-        raise _conflict(body.charge_point_id) from None
-    location = request.app.router["charge_point"].url_for(charge_point_id=stored.charge_point_id)
-    return json_response(
-        await _charge_point_view(services, stored), status=201, headers={"Location": str(location)}
-    )
-
-
-async def _stored(services: Services, charge_point_id: str) -> ChargePoint:
-    charge_point = await services.store.get_charge_point(charge_point_id)
-    if charge_point is None:
-        raise not_found(f"charge point {charge_point_id!r}")
-    return charge_point
+        raise already_exists(f"charge point {body.charge_point_id!r}") from None
+    view = await _charge_point_view(services, stored)
+    return created(request, view, "charge_point", charge_point_id=stored.charge_point_id)
 
 
 async def handle_update_charge_point(request: web.Request) -> web.Response:
@@ -90,7 +75,7 @@ async def handle_update_charge_point(request: web.Request) -> web.Response:
     services = get_services(request)
     body = await read_model(request, ChargePointUpdate)
     given = body.model_fields_set
-    charge_point = await _stored(services, request.match_info["charge_point_id"])
+    charge_point = await registered_charge_point(services, request.match_info["charge_point_id"])
     changes: dict[str, object] = {"updated_at": services.clock()}
     if "registration_status" in given:
         changes["registration_status"] = body.registration_status
@@ -101,10 +86,8 @@ async def handle_update_charge_point(request: web.Request) -> web.Response:
             else await hash_secret_async(body.password, services.config.security.bcrypt_rounds)
         )
     updated = replace(charge_point, **changes)  # type: ignore[arg-type]
-    try:
+    with still_there(f"charge point {charge_point.charge_point_id!r}"):  # unless deleted in between
         await services.store.update_charge_point(updated)
-    except NotFound:  # deleted in between
-        raise not_found(f"charge point {charge_point.charge_point_id!r}") from None
     return json_response(await _charge_point_view(services, updated))
 
 
@@ -116,7 +99,7 @@ async def handle_delete_charge_point(request: web.Request) -> web.Response:
     """
     services = get_services(request)
     charge_point_id = request.match_info["charge_point_id"]
-    await _stored(services, charge_point_id)
+    await registered_charge_point(services, charge_point_id)
     if services.registry.get(charge_point_id) is not None:
         raise ApiError(
             409,
@@ -124,10 +107,8 @@ async def handle_delete_charge_point(request: web.Request) -> web.Response:
             f"charge point {charge_point_id!r} is connected; it can be deleted once it is offline",
         )
     await services.writer.sync()  # queued status and meter writes for it land before the delete
-    try:
+    with still_there(f"charge point {charge_point_id!r}"):
         await services.store.delete_charge_point(charge_point_id)
-    except NotFound:
-        raise not_found(f"charge point {charge_point_id!r}") from None
     return web.Response(status=204)
 
 

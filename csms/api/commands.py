@@ -14,8 +14,14 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from csms.api import models
-from csms.api.errors import invalid_request, not_found
-from csms.api.params import evse_and_connector, get_domain, read_model, read_optional_model
+from csms.api.errors import invalid_request
+from csms.api.params import (
+    evse_and_connector,
+    get_domain,
+    read_model,
+    read_optional_model,
+    registered_charge_point,
+)
 from csms.api.results import command_response
 from csms.api.routes import COMMAND_ERRORS, Handler, Route, route
 from csms.api.schemas import (
@@ -45,10 +51,8 @@ async def known_charge_point(request: web.Request) -> str:
     Raises:
         ApiError: 404 `not_found` for an unknown charge point.
     """
-    charge_point_id = request.match_info["charge_point_id"]
-    if await get_domain(request).services.store.get_charge_point(charge_point_id) is None:
-        raise not_found(f"charge point {charge_point_id!r}")
-    return charge_point_id
+    services = get_domain(request).services
+    return (await registered_charge_point(services, request.match_info["charge_point_id"])).charge_point_id
 
 
 async def send(request: web.Request, charge_point_id: str, command: Command) -> CommandResult:

@@ -8,14 +8,17 @@ one bad request never takes the server down. The codes are part of the API contr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import orjson
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
+
+from csms.domain.ports import NotFound
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +73,49 @@ def invalid_request(field: str, reason: str) -> ApiError:
 def not_found(what: str) -> ApiError:
     """A `not_found` 404 naming what was looked for."""
     return ApiError(404, "not_found", f"{what} not found")
+
+
+def already_exists(what: str) -> ApiError:
+    """A `conflict` 409: a record with the id the request gave exists already."""
+    return ApiError(409, "conflict", f"{what} already exists")
+
+
+def same_id(given: str | None, path_id: str, what: str) -> None:
+    """Check the `id` a replacing body may repeat is the one in the path.
+
+    Raises:
+        ApiError: 400 `invalid_request` naming `id` when the body names another.
+    """
+    if given is not None and given != path_id:
+        raise invalid_request("id", f"must be the {what} id of the path ({path_id!r})")
+
+
+RecordT = TypeVar("RecordT")
+
+
+def found(record: RecordT | None, what: str) -> RecordT:
+    """`record` as a store lookup returned it.
+
+    Raises:
+        ApiError: 404 `not_found` naming `what` when the store had none.
+    """
+    if record is None:
+        raise not_found(what)
+    return record
+
+
+@contextmanager
+def still_there(what: str) -> Iterator[None]:
+    """Around a store write to (or delete of) one record: the store's `NotFound` — the record is gone,
+    perhaps deleted since the handler read it — becomes a 404 naming `what`.
+
+    Raises:
+        ApiError: 404 `not_found`.
+    """
+    try:
+        yield
+    except NotFound:
+        raise not_found(what) from None
 
 
 def error_response(error: ApiError) -> web.Response:

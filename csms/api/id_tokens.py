@@ -7,14 +7,14 @@ from dataclasses import replace
 from aiohttp import web
 
 from csms.api import models
-from csms.api.errors import ApiError, not_found
+from csms.api.errors import already_exists, found, still_there
 from csms.api.params import cursor_errors, get_services, page_params, read_model
-from csms.api.responses import json_response, page_response
+from csms.api.responses import created, json_response, page_response
 from csms.api.routes import PAGE, Route, route
 from csms.api.schemas import IdTokenCreate, IdTokenUpdate
 from csms.api.serialize import id_token_json
 from csms.domain.clock import to_utc
-from csms.domain.ports import AlreadyExists, NotFound
+from csms.domain.ports import AlreadyExists
 
 
 async def handle_list_id_tokens(request: web.Request) -> web.Response:
@@ -30,9 +30,7 @@ async def handle_get_id_token(request: web.Request) -> web.Response:
     """`GET /id-tokens/{id_token}`: one id token; 404 when unknown."""
     services = get_services(request)
     id_token = request.match_info["id_token"]
-    token = await services.store.get_id_token(id_token)
-    if token is None:
-        raise not_found(f"id token {id_token!r}")
+    token = found(await services.store.get_id_token(id_token), f"id token {id_token!r}")
     return json_response(id_token_json(token))
 
 
@@ -43,9 +41,8 @@ async def handle_create_id_token(request: web.Request) -> web.Response:
     try:
         stored = await services.store.add_id_token(body.to_id_token(services.clock()))
     except AlreadyExists:
-        raise ApiError(409, "conflict", f"id token {body.id_token!r} already exists") from None
-    location = request.app.router["id_token"].url_for(id_token=stored.id_token)
-    return json_response(id_token_json(stored), status=201, headers={"Location": str(location)})
+        raise already_exists(f"id token {body.id_token!r}") from None
+    return created(request, id_token_json(stored), "id_token", id_token=stored.id_token)
 
 
 async def handle_update_id_token(request: web.Request) -> web.Response:
@@ -56,9 +53,7 @@ async def handle_update_id_token(request: web.Request) -> web.Response:
     body = await read_model(request, IdTokenUpdate)
     given = body.model_fields_set
     id_token = request.match_info["id_token"]
-    token = await services.store.get_id_token(id_token)
-    if token is None:
-        raise not_found(f"id token {id_token!r}")
+    token = found(await services.store.get_id_token(id_token), f"id token {id_token!r}")
     updated = replace(token, updated_at=services.clock())
     if "type" in given:
         updated.type = str(body.type)
@@ -68,10 +63,8 @@ async def handle_update_id_token(request: web.Request) -> web.Response:
         updated.expiry_date = None if body.expiry_date is None else to_utc(body.expiry_date)
     if "group_id_token" in given:
         updated.group_id_token = body.group_id_token
-    try:
+    with still_there(f"id token {id_token!r}"):  # unless deleted in between
         await services.store.update_id_token(updated)
-    except NotFound:  # deleted in between
-        raise not_found(f"id token {id_token!r}") from None
     return json_response(id_token_json(updated))
 
 
@@ -80,10 +73,8 @@ async def handle_delete_id_token(request: web.Request) -> web.Response:
     unknown. Sessions and reservations that name it keep it as history."""
     services = get_services(request)
     id_token = request.match_info["id_token"]
-    try:
+    with still_there(f"id token {id_token!r}"):
         await services.store.delete_id_token(id_token)
-    except NotFound:
-        raise not_found(f"id token {id_token!r}") from None
     return web.Response(status=204)
 
 

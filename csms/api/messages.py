@@ -5,8 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
-from csms.api.errors import not_found
-from csms.api.params import cursor_errors, get_services, page_params
+from csms.api.params import cursor_errors, get_services, page_params, registered_charge_point
 from csms.api.responses import page_response
 from csms.api.routes import PAGE, Route, route
 from csms.api.serialize import frame_json
@@ -18,8 +17,7 @@ async def handle_list_messages(request: web.Request) -> web.Response:
     charge_point_id = request.match_info["charge_point_id"]
     page = page_params(request)
     await services.writer.sync()
-    if await services.store.get_charge_point(charge_point_id) is None:
-        raise not_found(f"charge point {charge_point_id!r}")
+    await registered_charge_point(services, charge_point_id)
     with cursor_errors(page):
         frames, next_cursor = await services.store.list_frames(
             charge_point_id, limit=page.limit, cursor=page.cursor

@@ -16,8 +16,9 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
-from csms.api.errors import ApiError, invalid_request
+from csms.api.errors import ApiError, found, invalid_request
 from csms.domain.core import Domain
+from csms.domain.models import ChargePoint
 from csms.domain.services import Services
 
 SERVICES = web.AppKey("services", Services)
@@ -56,6 +57,15 @@ async def read_body(request: web.Request) -> bytes:
     if not raw.strip():
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
     return raw
+
+
+async def registered_charge_point(services: Services, charge_point_id: str) -> ChargePoint:
+    """The stored charge point `charge_point_id`.
+
+    Raises:
+        ApiError: 404 `not_found` when no such charge point is registered.
+    """
+    return found(await services.store.get_charge_point(charge_point_id), f"charge point {charge_point_id!r}")
 
 
 async def read_json(request: web.Request) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
-from csms.api.errors import invalid_request, not_found
+from csms.api.errors import found, invalid_request, not_found
 from csms.api.params import (
     MAX_ID,
     choice_query,
@@ -21,8 +21,9 @@ from csms.api.params import (
     page_params,
     pick_evse,
     read_model,
+    registered_charge_point,
 )
-from csms.api.responses import json_response, page_response
+from csms.api.responses import created, json_response, page_response
 from csms.api.results import reservation_failure
 from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, Route, param, route
 from csms.api.schemas import ReservationCreate
@@ -44,8 +45,7 @@ async def handle_create_reservation(request: web.Request) -> web.Response:
     evse_id = pick_evse(body.evse_id, body.connector_id)
     if body.expiry_date <= services.clock():
         raise invalid_request("expiry_date", "must be in the future")
-    if await services.store.get_charge_point(body.charge_point_id) is None:
-        raise not_found(f"charge point {body.charge_point_id!r}")
+    await registered_charge_point(services, body.charge_point_id)
     try:
         reservation = await domain.reservations.create(
             charge_point_id=body.charge_point_id,
@@ -60,8 +60,7 @@ async def handle_create_reservation(request: web.Request) -> web.Response:
         raise reservation_failure(exc) from None
     except ValueError:  # the expiry date passed between the check above and the service's own
         raise invalid_request("expiry_date", "must be in the future") from None
-    location = request.app.router["reservation"].url_for(reservation_id=str(reservation.id))
-    return json_response(reservation_json(reservation), status=201, headers={"Location": str(location)})
+    return created(request, reservation_json(reservation), "reservation", reservation_id=str(reservation.id))
 
 
 async def handle_list_reservations(request: web.Request) -> web.Response:
@@ -84,9 +83,7 @@ async def handle_get_reservation(request: web.Request) -> web.Response:
     reservation_id = int_path_param(request, "reservation_id")
     await services.writer.sync()
     reservation = await services.store.get_reservation(reservation_id) if reservation_id <= MAX_ID else None
-    if reservation is None:
-        raise not_found(f"reservation {reservation_id}")
-    return json_response(reservation_json(reservation))
+    return json_response(reservation_json(found(reservation, f"reservation {reservation_id}")))
 
 
 async def handle_cancel_reservation(request: web.Request) -> web.Response:

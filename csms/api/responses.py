@@ -26,6 +26,12 @@ def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | 
     return JsonReply(data, status=status, headers=headers)
 
 
+def created(request: web.Request, data: Any, route_name: str, **path: str) -> web.Response:
+    """201 with `data` and a `Location` header: the URL of the route named `route_name`, `path` filled in."""
+    url = request.app.router[route_name].url_for(**path)
+    return json_response(data, status=201, headers={"Location": str(url)})
+
+
 def page_response(
     request: web.Request, items: list[dict[str, Any]], next_cursor: str | None, limit: int
 ) -> web.Response:

@@ -46,14 +46,7 @@ def decimal_text(value: Decimal) -> str:
 
 def connector_json(connector: Connector) -> JsonObject:
     """One connector's current state."""
-    return {
-        "connector_id": connector.connector_id,
-        "status": str(connector.status),
-        "status_detail": connector.status_detail,
-        "error_code": connector.error_code,
-        "info": connector.info,
-        "status_at": timestamp(connector.status_at),
-    }
+    return model_json(models.Connector, connector)
 
 
 def evses_json(connectors: Iterable[Connector]) -> tuple[JsonObject | None, list[JsonObject]]:
@@ -65,8 +58,7 @@ def evses_json(connectors: Iterable[Connector]) -> tuple[JsonObject | None, list
     evses: dict[int, list[JsonObject]] = {}
     for connector in connectors:
         if connector.evse_id == 0:
-            station_status = connector_json(connector)
-            del station_status["connector_id"]
+            station_status = model_json(models.ConnectorState, connector)
             continue
         evses.setdefault(connector.evse_id, []).append(connector_json(connector))
     return station_status, [{"evse_id": evse_id, "connectors": items} for evse_id, items in evses.items()]
@@ -88,33 +80,17 @@ def charge_point_json(
     ocpp_version = charge_point.ocpp_version
     if connection is not None:
         ocpp_version = connection.ocpp_version
-    return {
-        "charge_point_id": charge_point.charge_point_id,
-        "registration_status": str(charge_point.registration_status),
-        "ocpp_version": ocpp_version,
-        "connected": connection is not None,
-        "connected_at": timestamp(connection.connected_at) if connection is not None else None,
-        "last_heartbeat_at": timestamp(charge_point.last_heartbeat_at),
-        "last_boot_at": timestamp(charge_point.last_boot_at),
-        "boot": {
-            "vendor": charge_point.vendor,
-            "model": charge_point.model,
-            "serial_number": charge_point.serial_number,
-            "firmware_version": charge_point.firmware_version,
-            "iccid": charge_point.iccid,
-            "imsi": charge_point.imsi,
-            "meter_type": charge_point.meter_type,
-            "meter_serial_number": charge_point.meter_serial_number,
-            "reason": charge_point.boot_reason,
-        },
-        "firmware_status": charge_point.firmware_status,
-        "diagnostics_status": charge_point.diagnostics_status,
-        "log_status": charge_point.log_status,
-        "has_password": charge_point.password_hash is not None,
-        "station_status": station_status,
-        "evses": evses,
-        "created_at": timestamp(charge_point.created_at),
-    }
+    return model_json(
+        models.ChargePoint,
+        charge_point,
+        ocpp_version=ocpp_version,
+        connected=connection is not None,
+        connected_at=timestamp(connection.connected_at) if connection is not None else None,
+        boot=model_json(models.BootInfo, charge_point, reason=charge_point.boot_reason),
+        has_password=charge_point.password_hash is not None,
+        station_status=station_status,
+        evses=evses,
+    )
 
 
 def session_json(tx: Transaction) -> JsonObject:

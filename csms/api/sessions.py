@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
-from csms.api.errors import ApiError, not_found
+from csms.api.errors import ApiError, found
 from csms.api.params import (
     MAX_ID,
     PageParams,
@@ -26,6 +26,7 @@ from csms.api.params import (
     page_params,
     pick_evse,
     read_model,
+    registered_charge_point,
 )
 from csms.api.responses import json_response, page_response
 from csms.api.results import command_failure, command_rejected, command_response, reservation_failure
@@ -109,9 +110,7 @@ def session_completed(tx: Transaction) -> ApiError:
 async def _get_transaction(services: Services, session_id: int) -> Transaction:
     await services.writer.sync()
     tx = await services.store.get_transaction(session_id) if session_id <= MAX_ID else None
-    if tx is None:
-        raise not_found(f"session {session_id}")
-    return tx
+    return found(tx, f"session {session_id}")
 
 
 async def handle_get_session(request: web.Request) -> web.Response:
@@ -135,8 +134,7 @@ async def handle_start_session(request: web.Request) -> web.Response:
     services = domain.services
     body = await read_model(request, SessionStart)
     evse_id = pick_evse(body.evse_id, body.connector_id) or None
-    if await services.store.get_charge_point(body.charge_point_id) is None:
-        raise not_found(f"charge point {body.charge_point_id!r}")
+    await registered_charge_point(services, body.charge_point_id)
     id_token_type = await id_token_type_for(services, body.id_tag, body.id_token_type)
     try:
         await domain.reservations.check_start(body.charge_point_id, evse_id, body.id_tag, body.group_id_token)

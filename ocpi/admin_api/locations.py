@@ -16,15 +16,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api.auth import Role
-from csms.api.errors import ApiError, invalid_request, not_found
-from csms.api.params import get_services, int_path_param, page_params
-from csms.api.responses import json_response, page_response
+from csms.api.errors import ApiError, already_exists, found, invalid_request, same_id
+from csms.api.params import get_services, int_path_param, registered_charge_point
+from csms.api.responses import created, json_response
 from csms.api.routes import PAGE, Route
 from csms.domain.services import Services
 from ocpi.admin_api import models
 from ocpi.admin_api.bodies import ConnectorSpecSet, LocationCreate, LocationFields, LocationReplace
 from ocpi.admin_api.params import route
-from ocpi.admin_api.partners import cursor_number, get_ocpi_store, next_offset_cursor, read_exact_model
+from ocpi.admin_api.partners import get_ocpi_store, offset_page, read_exact_model
 from ocpi.admin_api.serialize import connector_spec_json, location_json
 from ocpi.models import ConnectorSpec, Location
 from ocpi.store import OcpiStore
@@ -33,26 +33,16 @@ from ocpi.store import OcpiStore
 def _location(body: LocationFields, location_id: str, services: Services) -> Location:
     """The record to store for `body`, with our party and `last_updated` now."""
     ocpi = services.config.ocpi
+    # The body's fields are the record's, by name (enums as their values, nested objects as JSON).
+    fields = body.model_dump(mode="json", exclude={"id", "coordinates", "operator"})
     return Location(
+        **fields,
         id=location_id,
-        name=body.name,
-        address=body.address,
-        city=body.city,
-        country=body.country,
         latitude=body.coordinates.latitude,
         longitude=body.coordinates.longitude,
-        time_zone=body.time_zone,
+        operator=None if body.operator is None else body.operator.model_dump(mode="json", exclude_none=True),
         country_code=ocpi.country_code,
         party_id=ocpi.party_id,
-        publish=body.publish,
-        postal_code=body.postal_code,
-        state=body.state,
-        parking_type=None if body.parking_type is None else body.parking_type.value,
-        facilities=[facility.value for facility in body.facilities],
-        opening_times=None if body.opening_times is None else body.opening_times.model_dump(mode="json"),
-        operator=None if body.operator is None else body.operator.model_dump(mode="json", exclude_none=True),
-        charging_when_closed=body.charging_when_closed,
-        charge_point_ids=list(body.charge_point_ids),
         last_updated=services.clock(),
     )
 
@@ -90,18 +80,12 @@ async def handle_list_locations(request: web.Request) -> web.Response:
     """`GET /locations?limit=&cursor=`: a page of locations, least recently changed first (published or
     not)."""
     store = get_ocpi_store(request)
-    page = page_params(request)
-    offset = cursor_number(page)
-    locations, total = await store.list_locations(offset=offset, limit=page.limit)
-    next_cursor = next_offset_cursor(offset, len(locations), total)
-    return page_response(request, [location_json(loc) for loc in locations], next_cursor, page.limit)
+    return await offset_page(request, lambda offset, limit: store.list_locations(offset=offset, limit=limit),
+                             location_json)
 
 
 async def _stored_location(store: OcpiStore, location_id: str) -> Location:
-    location = await store.get_location(location_id)
-    if location is None:
-        raise not_found(f"location {location_id!r}")
-    return location
+    return found(await store.get_location(location_id), f"location {location_id!r}")
 
 
 async def handle_get_location(request: web.Request) -> web.Response:
@@ -120,12 +104,11 @@ async def handle_create_location(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     body = await read_exact_model(request, LocationCreate)
     if await store.get_location(body.id) is not None:
-        raise ApiError(409, "conflict", f"location {body.id!r} already exists")
+        raise already_exists(f"location {body.id!r}")
     await _check_charge_points(services, store, body.charge_point_ids, body.id)
     await store.save_location(_location(body, body.id, services))
     stored = await _stored_location(store, body.id)
-    url = request.app.router["location"].url_for(location_id=stored.id)
-    return json_response(location_json(stored), status=201, headers={"Location": str(url)})
+    return created(request, location_json(stored), "location", location_id=stored.id)
 
 
 async def handle_replace_location(request: web.Request) -> web.Response:
@@ -135,8 +118,7 @@ async def handle_replace_location(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     location_id = request.match_info["location_id"]
     body = await read_exact_model(request, LocationReplace)
-    if body.id is not None and body.id != location_id:
-        raise invalid_request("id", f"must be the location id of the path ({location_id!r})")
+    same_id(body.id, location_id, "location")
     await _stored_location(store, location_id)
     await _check_charge_points(services, store, body.charge_point_ids, location_id)
     await store.save_location(_location(body, location_id, services))
@@ -170,11 +152,6 @@ def _connector_address(request: web.Request) -> tuple[str, int, int]:
     return request.match_info["charge_point_id"], evse_id, connector_id
 
 
-async def _registered(services: Services, charge_point_id: str) -> None:
-    if await services.store.get_charge_point(charge_point_id) is None:
-        raise not_found(f"charge point {charge_point_id!r}")
-
-
 async def handle_get_connector_spec(request: web.Request) -> web.Response:
     """`GET /charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec`: the connector's OCPI
     facts; `configured: false` with the defaults OCPI reports until an operator sets them. 404 for an
@@ -182,7 +159,7 @@ async def handle_get_connector_spec(request: web.Request) -> web.Response:
     services = get_services(request)
     store = get_ocpi_store(request)
     charge_point_id, evse_id, connector_id = _connector_address(request)
-    await _registered(services, charge_point_id)
+    await registered_charge_point(services, charge_point_id)
     for spec in await store.list_connector_specs(charge_point_id):
         if (spec.evse_id, spec.connector_id) == (evse_id, connector_id):
             return json_response(connector_spec_json(spec, configured=True))
@@ -201,7 +178,7 @@ async def handle_set_connector_spec(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     charge_point_id, evse_id, connector_id = _connector_address(request)
     body = await read_exact_model(request, ConnectorSpecSet)
-    await _registered(services, charge_point_id)
+    await registered_charge_point(services, charge_point_id)
     unknown = [
         {"field": f"tariff_ids.{index}", "reason": f"unknown tariff {tariff_id!r}"}
         for index, tariff_id in enumerate(body.tariff_ids)

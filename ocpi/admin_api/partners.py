@@ -11,15 +11,16 @@ pushes.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from aiohttp import web
 
 from csms.api.auth import Role
-from csms.api.errors import ApiError, invalid_request, not_found
+from csms.api.errors import ApiError, found, invalid_request, still_there
 from csms.api.params import (
     MAX_ID,
     ModelT,
@@ -32,7 +33,7 @@ from csms.api.params import (
 )
 from csms.api.responses import json_response, page_response
 from csms.api.routes import PAGE, Route, param
-from csms.domain.ports import NotFound
+from csms.api.serialize import JsonObject
 from ocpi.admin_api import models
 from ocpi.admin_api.params import route
 from ocpi.admin_api.serialize import ocpi_partner_json, outbox_entry_json
@@ -107,6 +108,27 @@ def next_offset_cursor(offset: int, returned: int, total: int) -> str | None:
     return str(following) if returned and following < total else None
 
 
+RecordT = TypeVar("RecordT")
+
+
+async def offset_page(
+    request: web.Request,
+    list_page: Callable[[int, int], Awaitable[tuple[Sequence[RecordT], int]]],
+    to_json: Callable[[RecordT], JsonObject],
+) -> web.Response:
+    """A page of a list the OCPI store serves by offset: `list_page(offset, limit)` gives the records and
+    how many there are in all; the cursor of the next page is its offset.
+
+    Raises:
+        ApiError: 400 `invalid_request` naming `limit` or `cursor`.
+    """
+    page = page_params(request)
+    offset = cursor_number(page)
+    records, total = await list_page(offset, page.limit)
+    next_cursor = next_offset_cursor(offset, len(records), total)
+    return page_response(request, [to_json(record) for record in records], next_cursor, page.limit)
+
+
 async def handle_list_ocpi_partners(request: web.Request) -> web.Response:
     """`GET /ocpi/partners?limit=&cursor=`: roaming partners by id, every status, never their tokens."""
     store = get_ocpi_store(request)
@@ -161,9 +183,7 @@ async def handle_retry_ocpi_outbox_entry(request: web.Request) -> web.Response:
     now; the outbox sends it on its next pass. 404 unknown, 409 `outbox_entry_not_failed` otherwise."""
     store = get_ocpi_store(request)
     entry_id = int_path_param(request, "entry_id")
-    entry = await _find_outbox_entry(store, entry_id)
-    if entry is None:
-        raise not_found(f"outbox entry {entry_id}")
+    entry = found(await _find_outbox_entry(store, entry_id), f"outbox entry {entry_id}")
     if entry.status != OutboxStatus.FAILED:
         raise ApiError(
             409,
@@ -172,10 +192,8 @@ async def handle_retry_ocpi_outbox_entry(request: web.Request) -> web.Response:
             {"status": str(entry.status)},
         )
     retried = replace(entry, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=None)
-    try:
+    with still_there(f"outbox entry {entry_id}"):  # unless removed in between
         await store.save_outbox(retried)
-    except NotFound:  # removed in between
-        raise not_found(f"outbox entry {entry_id}") from None
     return json_response(outbox_entry_json(retried))
 
 

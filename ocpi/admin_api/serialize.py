@@ -12,27 +12,8 @@ from ocpi.models import ConnectorSpec, Location, OutboxEntry, Partner, Tariff
 def location_json(location: Location) -> JsonObject:
     """A location as operators configured it: the OCPI Location fields without EVSEs (those come from its
     charge points' OCPP reports), with `charge_point_ids`; every field present, null when unset."""
-    return {
-        "id": location.id,
-        "country_code": location.country_code,
-        "party_id": location.party_id,
-        "publish": location.publish,
-        "name": location.name,
-        "address": location.address,
-        "city": location.city,
-        "postal_code": location.postal_code,
-        "state": location.state,
-        "country": location.country,
-        "coordinates": {"latitude": location.latitude, "longitude": location.longitude},
-        "time_zone": location.time_zone,
-        "parking_type": location.parking_type,
-        "facilities": list(location.facilities),
-        "opening_times": jsonable(location.opening_times),
-        "operator": jsonable(location.operator),
-        "charging_when_closed": location.charging_when_closed,
-        "charge_point_ids": list(location.charge_point_ids),
-        "last_updated": timestamp(location.last_updated),
-    }
+    coordinates = {"latitude": location.latitude, "longitude": location.longitude}
+    return model_json(models.Location, location, coordinates=coordinates)
 
 
 def connector_spec_json(spec: ConnectorSpec, *, configured: bool) -> JsonObject:
@@ -41,29 +22,17 @@ def connector_spec_json(spec: ConnectorSpec, *, configured: bool) -> JsonObject:
     return model_json(models.ConnectorSpec, spec, configured=configured)
 
 
-# Top-level OCPI Tariff fields besides id, currency and elements; absent ones are shown as null.
-_TARIFF_OPTIONAL = (
-    "type",
-    "tariff_alt_text",
-    "tariff_alt_url",
-    "min_price",
-    "max_price",
-    "start_date_time",
-    "end_date_time",
-    "energy_mix",
-)
-
-
 def tariff_json(tariff: Tariff, country_code: str, party_id: str) -> JsonObject:
     """A tariff as the OCPI Tariff object (ours: `country_code`, `party_id`), numbers as exact decimal text
     where the API stored them, every top-level field present (null when unset)."""
     data = jsonable(tariff.data)
-    return {
+    # The stored OCPI object leaves absent fields out; every field of the model is shown, null when absent.
+    shown = {name: data.get(name) for name in models.Tariff.model_fields}
+    return shown | {
         "id": tariff.id,
         "country_code": country_code,
         "party_id": party_id,
         "currency": tariff.currency,
-        **{name: data.get(name) for name in _TARIFF_OPTIONAL},
         "elements": data.get("elements", []),
         "last_updated": timestamp(tariff.last_updated),
     }

@@ -12,16 +12,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api.auth import Role
-from csms.api.errors import ApiError, invalid_request, not_found
-from csms.api.params import MAX_LIMIT, get_services, page_params
-from csms.api.responses import json_response, page_response
+from csms.api.errors import ApiError, already_exists, found, invalid_request, same_id
+from csms.api.params import MAX_LIMIT, get_services
+from csms.api.responses import created, json_response
 from csms.api.routes import PAGE, Route
 from csms.domain.pricing import TariffError, parse_tariff
 from csms.domain.services import Services
 from ocpi.admin_api import models
 from ocpi.admin_api.bodies import TariffCreate, TariffFields, TariffReplace
 from ocpi.admin_api.params import route
-from ocpi.admin_api.partners import cursor_number, get_ocpi_store, next_offset_cursor, read_exact_model
+from ocpi.admin_api.partners import get_ocpi_store, offset_page, read_exact_model
 from ocpi.admin_api.serialize import tariff_json
 from ocpi.models import Tariff
 from ocpi.store import OcpiStore
@@ -51,20 +51,14 @@ def _json(request: web.Request, tariff: Tariff) -> dict[str, object]:
 
 
 async def _stored_tariff(store: OcpiStore, tariff_id: str) -> Tariff:
-    tariff = await store.get_tariff(tariff_id)
-    if tariff is None:
-        raise not_found(f"tariff {tariff_id!r}")
-    return tariff
+    return found(await store.get_tariff(tariff_id), f"tariff {tariff_id!r}")
 
 
 async def handle_list_tariffs(request: web.Request) -> web.Response:
     """`GET /tariffs?limit=&cursor=`: a page of tariffs, least recently changed first."""
     store = get_ocpi_store(request)
-    page = page_params(request)
-    offset = cursor_number(page)
-    tariffs, total = await store.list_tariffs(offset=offset, limit=page.limit)
-    next_cursor = next_offset_cursor(offset, len(tariffs), total)
-    return page_response(request, [_json(request, t) for t in tariffs], next_cursor, page.limit)
+    return await offset_page(request, lambda offset, limit: store.list_tariffs(offset=offset, limit=limit),
+                             lambda tariff: _json(request, tariff))
 
 
 async def handle_get_tariff(request: web.Request) -> web.Response:
@@ -79,11 +73,10 @@ async def handle_create_tariff(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     body = await read_exact_model(request, TariffCreate)
     if await store.get_tariff(body.id) is not None:
-        raise ApiError(409, "conflict", f"tariff {body.id!r} already exists")
+        raise already_exists(f"tariff {body.id!r}")
     await store.save_tariff(_tariff(body, body.id, services))
     stored = await _stored_tariff(store, body.id)
-    url = request.app.router["tariff"].url_for(tariff_id=stored.id)
-    return json_response(_json(request, stored), status=201, headers={"Location": str(url)})
+    return created(request, _json(request, stored), "tariff", tariff_id=stored.id)
 
 
 async def handle_replace_tariff(request: web.Request) -> web.Response:
@@ -93,8 +86,7 @@ async def handle_replace_tariff(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     tariff_id = request.match_info["tariff_id"]
     body = await read_exact_model(request, TariffReplace)
-    if body.id is not None and body.id != tariff_id:
-        raise invalid_request("id", f"must be the tariff id of the path ({tariff_id!r})")
+    same_id(body.id, tariff_id, "tariff")
     await _stored_tariff(store, tariff_id)
     await store.save_tariff(_tariff(body, tariff_id, services))
     return json_response(_json(request, await _stored_tariff(store, tariff_id)))
