@@ -20,13 +20,11 @@ from csms.api.schemas import ChargingProfileSet
 from csms.api.serialize import charging_profile_json
 from csms.api.sessions import session_completed
 from csms.domain.commands import (
-    ChargingProfile,
-    ChargingSchedulePeriod,
     ClearChargingProfile,
     Outcome,
     SetChargingProfile,
 )
-from csms.domain.models import StoredChargingProfile, TransactionStatus
+from csms.domain.models import TransactionStatus
 
 # Statuses of ClearChargingProfile after which the station holds no matching profile.
 CLEARED = frozenset({"Accepted", "Unknown"})
@@ -61,35 +59,11 @@ async def handle_set_charging_profile(request: web.Request) -> web.Response:
         if tx.status is TransactionStatus.COMPLETED:
             raise session_completed(tx)
         ocpp_transaction_id = tx.ocpp_transaction_id
-    stored = body.stored_json()
-    profile = ChargingProfile(
-        id=body.id,
-        stack_level=body.stack_level,
-        purpose=stored["purpose"],
-        kind=body.kind,
-        rate_unit=body.rate_unit,
-        periods=[ChargingSchedulePeriod(p.start_period, p.limit, p.number_phases) for p in body.periods],
-        ocpp_transaction_id=ocpp_transaction_id,
-        recurrency_kind=body.recurrency_kind,
-        valid_from=body.valid_from,
-        valid_to=body.valid_to,
-        duration=body.duration,
-        start_schedule=body.start_schedule,
-        min_charging_rate=body.min_charging_rate,
-    )
+    profile = body.to_charging_profile(ocpp_transaction_id)
     result = await domain.commands.send(charge_point_id, SetChargingProfile(body.evse_id, profile))
     saved = None
     if result.accepted:
-        saved = StoredChargingProfile(
-            charge_point_id=charge_point_id,
-            evse_id=body.evse_id,
-            profile_id=body.id,
-            purpose=stored["purpose"],
-            stack_level=body.stack_level,
-            profile=stored,
-            transaction_pk=body.session_id,
-            created_at=services.clock(),
-        )
+        saved = body.to_stored(charge_point_id, services.clock())
         await services.store.save_charging_profile(saved)
     extra = {"profile": charging_profile_json(saved) if saved is not None else None}
     return command_response(result, charge_point_id, extra=extra)

@@ -9,6 +9,7 @@ not answer or answers with a CALLERROR is an error (table in `csms.api.results`)
 from __future__ import annotations
 
 import secrets
+from typing import Unpack
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -23,7 +24,7 @@ from csms.api.params import (
     registered_charge_point,
 )
 from csms.api.results import command_response
-from csms.api.routes import COMMAND_ERRORS, Handler, Route, route
+from csms.api.routes import COMMAND_ERRORS, Handler, Route, RouteOptions, route
 from csms.api.schemas import (
     AvailabilityRequest,
     DataTransferRequest,
@@ -136,29 +137,26 @@ def _command(
     action: str,
     handler: Handler,
     summary: str,
-    body: type[BaseModel] | None,
-    *,
-    errors: tuple[int, ...] = COMMAND_ERRORS,
     answer: type[BaseModel] = models.CommandResponse,
-    body_required: bool = True,
+    **options: Unpack[RouteOptions],
 ) -> Route:
     """A command route: `POST /charge-points/{charge_point_id}/<action>` (role member), answered 200 with
-    the station's result."""
+    the station's result (`answer`)."""
+    options.setdefault("errors", COMMAND_ERRORS)
     path = f"/charge-points/{{charge_point_id}}/{action}"
-    return route(
-        "POST", path, handler, summary, {200: answer}, errors=errors, body=body, body_required=body_required
-    )
+    return route("POST", path, handler, summary, {200: answer}, **options)
 
 
 ROUTES: tuple[Route, ...] = (
-    _command("reset", handle_reset_charge_point, "Reboot the station (or, 2.0.1, one EVSE)", ResetRequest),
-    _command("unlock", handle_unlock_connector, "Unlock a connector", UnlockRequest),
+    _command("reset", handle_reset_charge_point, "Reboot the station (or, 2.0.1, one EVSE)",
+             body=ResetRequest),
+    _command("unlock", handle_unlock_connector, "Unlock a connector", body=UnlockRequest),
     _command("availability", handle_change_availability, "Set the station or an EVSE (in)operative",
-             AvailabilityRequest),
-    _command("trigger", handle_trigger_message, "Ask the station to send a message now", TriggerRequest),
-    _command("data-transfer", handle_data_transfer, "Vendor-specific DataTransfer", DataTransferRequest),
-    _command("clear-cache", handle_clear_cache, "Clear the station's authorization cache", None,
+             body=AvailabilityRequest),
+    _command("trigger", handle_trigger_message, "Ask the station to send a message now", body=TriggerRequest),
+    _command("data-transfer", handle_data_transfer, "Vendor-specific DataTransfer", body=DataTransferRequest),
+    _command("clear-cache", handle_clear_cache, "Clear the station's authorization cache",
              errors=(404, 409, 502, 504)),
     _command("report", handle_get_base_report, "GetBaseReport; the report is stored as the device model",
-             ReportRequest, answer=models.ReportResponse, body_required=False),
+             models.ReportResponse, body=ReportRequest, body_required=False),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
@@ -35,6 +36,7 @@ _CODE_BY_STATUS: dict[int, str] = {
 }
 
 
+@dataclass(eq=False)
 class ApiError(Exception):
     """An error answer of the API; raise it from a handler and `error_middleware` renders it.
 
@@ -46,21 +48,14 @@ class ApiError(Exception):
         headers: extra response headers (`WWW-Authenticate` on 401s).
     """
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: Any = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.headers = dict(headers or {})
+    status: int
+    code: str
+    message: str
+    details: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict, kw_only=True)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
 
 
 def invalid_request(field: str, reason: str) -> ApiError:

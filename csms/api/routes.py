@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import orjson
 import structlog
@@ -149,21 +149,26 @@ def operation_id(handler: Handler) -> str:
     return first + "".join(word.title() for word in rest)
 
 
+class RouteOptions(TypedDict, total=False):
+    """What a `route` may say besides its method, path, handler, summary and answers (see `Route`)."""
+
+    errors: tuple[int, ...]
+    role: Role
+    query: Iterable[JsonSchema]
+    body: type[BaseModel] | None
+    body_required: bool
+    description: str
+    name: str  # the aiohttp route name, for url_for
+    path_parameters: Mapping[str, JsonSchema]  # how to document the path's parameters (default: the API's)
+
+
 def route(
     method: str,
     path: str,
     handler: Handler,
     summary: str,
     ok: dict[int, type[BaseModel] | None],
-    *,
-    errors: tuple[int, ...] = (),
-    role: Role | None = None,
-    query: Iterable[JsonSchema] = (),
-    body: type[BaseModel] | None = None,
-    body_required: bool = True,
-    description: str = "",
-    name: str | None = None,
-    path_parameters: Mapping[str, JsonSchema] = PATH_PARAMETERS,
+    **options: Unpack[RouteOptions],
 ) -> Route:
     """A `Route` that follows the API's conventions, so a table entry says only what is particular to it.
 
@@ -172,7 +177,7 @@ def route(
     - the path parameters are those the path names, documented as in `path_parameters`, then `query`;
     - a `201` answer carries a `Location` header, a page of a list (`ok` model named `...Page`) a `Link`.
     """
-    names = re.findall(r"\{([^}]+)\}", path)
+    path_parameters = options.get("path_parameters", PATH_PARAMETERS)
     headers: dict[int, dict[str, JsonSchema]] = {}
     for status, model in ok.items():
         if status == 201:
@@ -185,15 +190,18 @@ def route(
         handler,
         operation_id(handler),
         summary,
-        role if role is not None else default_role(method),
+        options.get("role", default_role(method)),
         ok=ok,
-        errors=errors,
-        parameters=[*(path_parameters[name] for name in names), *query],
-        body=body,
-        body_required=body_required,
-        description=description,
+        errors=options.get("errors", ()),
+        parameters=[
+            *(path_parameters[name] for name in re.findall(r"\{([^}]+)\}", path)),
+            *options.get("query", ()),
+        ],
+        body=options.get("body"),
+        body_required=options.get("body_required", True),
+        description=options.get("description", ""),
         headers=headers,
-        name=name,
+        name=options.get("name"),
     )
 
 

@@ -25,8 +25,8 @@ from pydantic import (
 )
 
 from csms.domain.clock import to_utc
-from csms.domain.commands import ResetKind
-from csms.domain.models import ChargePoint, IdToken, RegistrationStatus, TokenStatus
+from csms.domain.commands import ChargingProfile, ChargingSchedulePeriod, ResetKind
+from csms.domain.models import ChargePoint, IdToken, RegistrationStatus, StoredChargingProfile, TokenStatus
 
 # Characters a URL path segment carries unescaped (RFC 3986 unreserved plus a few sub-delims), so the id
 # can be the last segment of the station's websocket URL; ':' is left out because OCPP 2.0.1 forbids it
@@ -63,6 +63,17 @@ class IdTokenType(StrEnum):
     LOCAL = "Local"
     MAC_ADDRESS = "MacAddress"
     NO_AUTHORIZATION = "NoAuthorization"
+
+
+# Fields of the bodies that name an EVSE in either version's words and an id token whose type may be left out
+# (`csms.api.params.pick_evse`, `id_token_type_for`).
+EvseIdWord = Annotated[
+    OcppId | None, Field(description="OCPP 2.0.1 word, same meaning as connector_id; give one of them.")
+]
+IdTokenTypeOrDefault = Annotated[
+    IdTokenType | None,
+    Field(description="2.0.1 IdTokenEnumType; default: the registered token's type, else Central."),
+]
 
 
 class ChargePointCreate(BaseModel):
@@ -147,14 +158,10 @@ class ReservationCreate(BaseModel):
     connector_id: OcppId | None = Field(
         default=None, description="OCPP 1.6 word for the EVSE to reserve; 0 or absent: the whole station."
     )
-    evse_id: OcppId | None = Field(
-        default=None, description="OCPP 2.0.1 word, same meaning as connector_id; give one of them."
-    )
+    evse_id: EvseIdWord = None
     expiry_date: AwareDatetime = Field(description="ISO 8601 with a timezone; must be in the future.")
     id_tag: IdTokenText = Field(description="The id token (1.6 idTag) the reservation is held for.")
-    id_token_type: IdTokenType | None = Field(
-        default=None, description="2.0.1 IdTokenEnumType; default: the registered token's type, else Central."
-    )
+    id_token_type: IdTokenTypeOrDefault = None
     group_id_token: IdTokenText | None = Field(
         default=None, description="Group (1.6 parentIdTag) whose members may also use the reservation."
     )
@@ -172,13 +179,9 @@ class SessionStart(BaseModel):
     connector_id: OcppId | None = Field(
         default=None, description="OCPP 1.6 word for the EVSE; 0 or absent: the station chooses."
     )
-    evse_id: OcppId | None = Field(
-        default=None, description="OCPP 2.0.1 word, same meaning as connector_id; give one of them."
-    )
+    evse_id: EvseIdWord = None
     id_tag: IdTokenText
-    id_token_type: IdTokenType | None = Field(
-        default=None, description="2.0.1 IdTokenEnumType; default: the registered token's type, else Central."
-    )
+    id_token_type: IdTokenTypeOrDefault = None
     group_id_token: IdTokenText | None = None
 
 
@@ -328,9 +331,38 @@ class ChargingProfileSet(BaseModel):
     start_schedule: AwareDatetime | None = None
     min_charging_rate: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
 
+    @property
+    def station_purpose(self) -> str:
+        """`purpose` in the domain's (2.0.1) word: ChargePointMaxProfile is ChargingStationMaxProfile."""
+        return "ChargingStationMaxProfile" if self.purpose == "ChargePointMaxProfile" else self.purpose
+
     def stored_json(self) -> dict[str, Any]:
         """The body as JSON (Decimals as exact text, datetimes in UTC), as kept with the stored profile."""
         data: dict[str, Any] = self.model_dump(mode="json", exclude_none=True)
-        if self.purpose == "ChargePointMaxProfile":
-            data["purpose"] = "ChargingStationMaxProfile"
+        data["purpose"] = self.station_purpose
         return data
+
+    def to_stored(self, charge_point_id: str, now: datetime) -> StoredChargingProfile:
+        """The record kept once the station accepted the profile: the body as JSON (`stored_json`)."""
+        return StoredChargingProfile(
+            charge_point_id,
+            self.evse_id,
+            self.id,
+            self.station_purpose,
+            self.stack_level,
+            profile=self.stored_json(),
+            transaction_pk=self.session_id,
+            created_at=now,
+        )
+
+    def to_charging_profile(self, ocpp_transaction_id: str | None) -> ChargingProfile:
+        """The profile to send, in the domain's words; the body's other fields are the profile's, by name.
+
+        Args:
+            ocpp_transaction_id: the station's id of the session a TxProfile is for (`session_id`), if any.
+        """
+        fields = self.model_dump(exclude={"evse_id", "session_id", "purpose", "periods"})
+        periods = [ChargingSchedulePeriod(p.start_period, p.limit, p.number_phases) for p in self.periods]
+        return ChargingProfile(
+            **fields, purpose=self.station_purpose, periods=periods, ocpp_transaction_id=ocpp_transaction_id
+        )

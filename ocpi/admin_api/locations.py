@@ -213,27 +213,27 @@ ITEM = "/locations/{location_id}"
 SPEC = "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec"
 ROUTES: tuple[Route, ...] = (
     route("GET", "/locations", handle_list_locations, "List OCPI locations, least recently changed first",
-          {200: models.LocationPage}, errors=(400,), query=PAGE),
+          {200: models.LocationPage}, errors=(400, 503), query=PAGE),
     route("POST", "/locations", handle_create_location, "Create an OCPI location grouping charge points",
-          {201: models.Location}, errors=(400, 409), role=Role.ADMIN, body=LocationCreate,
+          {201: models.Location}, errors=(400, 409, 503), role=Role.ADMIN, body=LocationCreate,
           description="`country_code` and `party_id` are ours (`[ocpi]`). 400 names each unknown charge "
           "point (`charge_point_ids.<i>`); 409 `conflict` when the id exists, `charge_point_in_location` "
           "when a charge point is in another location. Numbers are read exactly (never as floats)."),
-    route("GET", ITEM, handle_get_location, "One OCPI location", {200: models.Location}, errors=(404,),
+    route("GET", ITEM, handle_get_location, "One OCPI location", {200: models.Location}, errors=(404, 503),
           name="location"),
     route("PUT", ITEM, handle_replace_location, "Replace an OCPI location", {200: models.Location},
-          errors=(400, 404, 409), role=Role.ADMIN, body=LocationReplace,
+          errors=(400, 404, 409, 503), role=Role.ADMIN, body=LocationReplace,
           description="Every field again: absent optional fields are cleared, absent charge points leave."),
-    route("DELETE", ITEM, handle_delete_location, "Delete an OCPI location", {204: None}, errors=(404,),
+    route("DELETE", ITEM, handle_delete_location, "Delete an OCPI location", {204: None}, errors=(404, 503),
           role=Role.ADMIN,
           description="OCPI has no delete: partners keep what they pulled until they pull again. Set "
           "`publish` false first to take it out of roaming."),
     route("GET", SPEC, handle_get_connector_spec,
           "A connector's OCPI facts (standard, format, power type, limits, tariffs)",
-          {200: models.ConnectorSpec}, errors=(400, 404),
+          {200: models.ConnectorSpec}, errors=(400, 404, 503),
           description="`configured: false` with the defaults OCPI reports until an operator sets them."),
     route("PUT", SPEC, handle_set_connector_spec, "Set a connector's OCPI facts",
-          {200: models.ConnectorSpec}, errors=(400, 404), role=Role.ADMIN, body=ConnectorSpecSet,
+          {200: models.ConnectorSpec}, errors=(400, 404, 503), role=Role.ADMIN, body=ConnectorSpecSet,
           description="400 names each unknown tariff (`tariff_ids.<i>`). The charge point's location gets a "
           "new `last_updated`."),
 )

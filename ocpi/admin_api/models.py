@@ -33,12 +33,17 @@ class Coordinates(ResponseModel):
     longitude: str = Field(pattern=LONGITUDE_PATTERN)
 
 
-class Location(ResponseModel):
-    """A location as the operator configured it (EVSEs come from the OCPP side)."""
+class OursWithId(ResponseModel):
+    """An OCPI object the CSMS owns: its id and our party (`[ocpi] country_code`, `party_id`)."""
 
     id: str
     country_code: str = Field(description="ours, from [ocpi]")
     party_id: str = Field(description="ours, from [ocpi]")
+
+
+class Location(OursWithId):
+    """A location as the operator configured it (EVSEs come from the OCPP side)."""
+
     publish: bool
     name: str | None
     address: str
@@ -78,12 +83,9 @@ class ConnectorSpec(ResponseModel):
     last_updated: Timestamp | None
 
 
-class Tariff(ResponseModel):
+class Tariff(OursWithId):
     """An OCPI tariff as stored."""
 
-    id: str
-    country_code: str = Field(description="ours, from [ocpi]")
-    party_id: str = Field(description="ours, from [ocpi]")
     currency: str
     type: TariffType | None
     tariff_alt_text: list[DisplayText] | None

@@ -1,16 +1,13 @@
 """How the OCPI bridge's operator endpoints are declared: their path parameters, documented once, and
-`route`, the API's route builder with those parameters (every such route may also answer 503
-`ocpi_disabled`, when the server runs without the OCPI store)."""
+`route`, the API's route builder with those parameters. Every such route documents 503 `ocpi_disabled`:
+the server may run without the OCPI store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from functools import partial
 
-from pydantic import BaseModel
-
-from csms.api.auth import Role
 from csms.api.routes import PATH_PARAMETERS as API_PATH_PARAMETERS
-from csms.api.routes import STRING, Handler, JsonSchema, Route, param
+from csms.api.routes import STRING, JsonSchema, param
 from csms.api.routes import route as api_route
 
 PATH_PARAMETERS: dict[str, JsonSchema] = {
@@ -25,33 +22,5 @@ PATH_PARAMETERS: dict[str, JsonSchema] = {
 }
 
 
-def route(
-    method: str,
-    path: str,
-    handler: Handler,
-    summary: str,
-    ok: dict[int, type[BaseModel] | None],
-    *,
-    errors: tuple[int, ...],
-    role: Role | None = None,
-    query: Iterable[JsonSchema] = (),
-    body: type[BaseModel] | None = None,
-    description: str = "",
-    name: str | None = None,
-) -> Route:
-    """`csms.api.routes.route` for an OCPI operator endpoint: these path parameters, and 503 documented
-    besides `errors`."""
-    return api_route(
-        method,
-        path,
-        handler,
-        summary,
-        ok,
-        errors=(*errors, 503),
-        role=role,
-        query=query,
-        body=body,
-        description=description,
-        name=name,
-        path_parameters=PATH_PARAMETERS,
-    )
+# `csms.api.routes.route` for the OCPI operator endpoints: their path parameters documented as above.
+route = partial(api_route, path_parameters=PATH_PARAMETERS)

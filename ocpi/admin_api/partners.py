@@ -202,12 +202,12 @@ Q_PARTNER = param("partner_id", "query", {"type": "integer", "minimum": 0}, "onl
 ROUTES: tuple[Route, ...] = (
     route("GET", "/ocpi/partners", handle_list_ocpi_partners,
           "OCPI roaming partners and their registration status (never their tokens)",
-          {200: models.OcpiPartnerPage}, errors=(400,), query=PAGE),
+          {200: models.OcpiPartnerPage}, errors=(400, 503), query=PAGE),
     route("GET", "/ocpi/outbox", handle_list_ocpi_outbox,
           "Pushes to OCPI partners (pending, sent, failed), newest first", {200: models.OutboxPage},
-          errors=(400,), query=(Q_STATUS, Q_PARTNER, *PAGE)),
+          errors=(400, 503), query=(Q_STATUS, Q_PARTNER, *PAGE)),
     route("POST", "/ocpi/outbox/{entry_id}/retry", handle_retry_ocpi_outbox_entry, "Send a failed push again",
-          {200: models.OutboxEntry}, errors=(400, 404, 409), role=Role.ADMIN,
+          {200: models.OutboxEntry}, errors=(400, 404, 409, 503), role=Role.ADMIN,
           description="The entry becomes pending with 0 attempts and is sent on the outbox's next pass, in "
           "order with the object's later pushes. 409 `outbox_entry_not_failed` unless it failed."),
 )

@@ -138,17 +138,17 @@ async def handle_delete_tariff(request: web.Request) -> web.Response:
 ITEM = "/tariffs/{tariff_id}"
 ROUTES: tuple[Route, ...] = (
     route("GET", "/tariffs", handle_list_tariffs, "List OCPI tariffs, least recently changed first",
-          {200: models.TariffPage}, errors=(400,), query=PAGE),
+          {200: models.TariffPage}, errors=(400, 503), query=PAGE),
     route("POST", "/tariffs", handle_create_tariff, "Create an OCPI tariff", {201: models.Tariff},
-          errors=(400, 409), role=Role.ADMIN, body=TariffCreate,
+          errors=(400, 409, 503), role=Role.ADMIN, body=TariffCreate,
           description="The OCPI Tariff object without `country_code`, `party_id` (ours) and `last_updated`. "
           "Prices may be numbers or decimal strings (at most 4 decimals); they are kept exact and answered "
           "as decimal strings. 409 `conflict` when the id exists."),
-    route("GET", ITEM, handle_get_tariff, "One OCPI tariff", {200: models.Tariff}, errors=(404,),
+    route("GET", ITEM, handle_get_tariff, "One OCPI tariff", {200: models.Tariff}, errors=(404, 503),
           name="tariff"),
     route("PUT", ITEM, handle_replace_tariff, "Replace an OCPI tariff", {200: models.Tariff},
-          errors=(400, 404), role=Role.ADMIN, body=TariffReplace),
-    route("DELETE", ITEM, handle_delete_tariff, "Delete an OCPI tariff", {204: None}, errors=(404, 409),
+          errors=(400, 404, 503), role=Role.ADMIN, body=TariffReplace),
+    route("DELETE", ITEM, handle_delete_tariff, "Delete an OCPI tariff", {204: None}, errors=(404, 409, 503),
           role=Role.ADMIN,
           description="409 `tariff_in_use` while a connector spec names it (`details.connectors`)."),
 )
