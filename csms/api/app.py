@@ -23,11 +23,12 @@ from csms.api import (
     configuration,
     id_tokens,
     messages,
+    models,
     openapi,
     reservations,
     sessions,
 )
-from csms.api.auth import ROUTE_ROLES, auth_middleware
+from csms.api.auth import ROUTE_ROLES, Role, auth_middleware
 from csms.api.errors import error_middleware
 from csms.api.params import DOMAIN, SERVICES, get_services
 from csms.api.responses import json_response
@@ -56,6 +57,10 @@ async def handle_health(request: web.Request) -> web.Response:
     """`GET /health` (no auth): `{"status": "ok", "connected_charge_points": N}` while the process serves."""
     services = get_services(request)
     return json_response({"status": "ok", "connected_charge_points": len(services.registry)})
+
+
+# Served at the root, outside the API and its document; written by its model like every API answer.
+HEALTH = Route("GET", "/health", handle_health, "getHealth", "Liveness", Role.PUBLIC, ok={200: models.Health})
 
 
 def create_api_app(extra_routes: Iterable[Route] = ()) -> web.Application:
@@ -88,6 +93,6 @@ def create_app(domain: Domain, extra_routes: Iterable[Route] = ()) -> web.Applic
     app = web.Application()
     app[SERVICES] = domain.services
     app[DOMAIN] = domain
-    app.router.add_get("/health", handle_health, name="health")
+    app.router.add_get("/health", HEALTH.serve(), name="health")
     app.add_subapp(API_PREFIX, create_api_app(extra_routes))
     return app

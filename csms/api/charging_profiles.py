@@ -92,10 +92,30 @@ Q_PROFILE = param("profile_id", "query", {"type": "integer", "minimum": 0}, "onl
 Q_EVSE = param("evse_id", "query", {"type": "integer", "minimum": 0}, "only this EVSE's (0: the station)")
 PATH = "/charge-points/{charge_point_id}/charging-profile"
 ROUTES: tuple[Route, ...] = (
-    route("GET", PATH, handle_list_charging_profiles, "Charging profiles the station accepted",
-          {200: models.ChargingProfileList}, errors=(404,)),
-    route("PUT", PATH, handle_set_charging_profile, "Install a charging profile",
-          {200: models.ChargingProfileInstalled}, errors=COMMAND_ERRORS, body=ChargingProfileSet),
-    route("DELETE", PATH, handle_clear_charging_profile, "Clear charging profiles",
-          {200: models.ChargingProfileCleared}, errors=COMMAND_ERRORS, query=(Q_PROFILE, Q_EVSE)),
+    route(
+        "GET",
+        PATH,
+        handle_list_charging_profiles,
+        "Charging profiles the station accepted",
+        {200: models.ChargingProfileList},
+        errors=(404,),
+    ),
+    route(
+        "PUT",
+        PATH,
+        handle_set_charging_profile,
+        "Install a charging profile",
+        {200: models.ChargingProfileInstalled},
+        errors=COMMAND_ERRORS,
+        body=ChargingProfileSet,
+    ),
+    route(
+        "DELETE",
+        PATH,
+        handle_clear_charging_profile,
+        "Clear charging profiles",
+        {200: models.ChargingProfileCleared},
+        errors=COMMAND_ERRORS,
+        query=(Q_PROFILE, Q_EVSE),
+    ),
 )

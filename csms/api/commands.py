@@ -148,15 +148,30 @@ def _command(
 
 
 ROUTES: tuple[Route, ...] = (
-    _command("reset", handle_reset_charge_point, "Reboot the station (or, 2.0.1, one EVSE)",
-             body=ResetRequest),
+    _command(
+        "reset", handle_reset_charge_point, "Reboot the station (or, 2.0.1, one EVSE)", body=ResetRequest
+    ),
     _command("unlock", handle_unlock_connector, "Unlock a connector", body=UnlockRequest),
-    _command("availability", handle_change_availability, "Set the station or an EVSE (in)operative",
-             body=AvailabilityRequest),
+    _command(
+        "availability",
+        handle_change_availability,
+        "Set the station or an EVSE (in)operative",
+        body=AvailabilityRequest,
+    ),
     _command("trigger", handle_trigger_message, "Ask the station to send a message now", body=TriggerRequest),
     _command("data-transfer", handle_data_transfer, "Vendor-specific DataTransfer", body=DataTransferRequest),
-    _command("clear-cache", handle_clear_cache, "Clear the station's authorization cache",
-             errors=(404, 409, 502, 504)),
-    _command("report", handle_get_base_report, "GetBaseReport; the report is stored as the device model",
-             models.ReportResponse, body=ReportRequest, body_required=False),
+    _command(
+        "clear-cache",
+        handle_clear_cache,
+        "Clear the station's authorization cache",
+        errors=(404, 409, 502, 504),
+    ),
+    _command(
+        "report",
+        handle_get_base_report,
+        "GetBaseReport; the report is stored as the device model",
+        models.ReportResponse,
+        body=ReportRequest,
+        body_required=False,
+    ),
 )

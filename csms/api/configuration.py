@@ -122,11 +122,25 @@ Q_REFRESH = param(
 Q_KEYS = param("keys", "query", {"type": "string"}, "comma-separated keys: ask for and show only these")
 PATH = "/charge-points/{charge_point_id}/configuration"
 ROUTES: tuple[Route, ...] = (
-    route("GET", PATH, handle_get_configuration, "The stored device model (optionally refreshed)",
-          {200: models.Configuration}, errors=COMMAND_ERRORS, query=(Q_REFRESH, Q_KEYS),
-          description="`refresh=true` sends a command, so it needs role member (403 for viewers)."),
-    route("PATCH", PATH, handle_change_configuration, "Change configuration values, one key at a time",
-          {200: models.ConfigurationChanged}, errors=COMMAND_ERRORS, body=ConfigurationChange,
-          description="An unanswered key stops the request with its error; `details.results` holds the keys "
-          "already answered."),
+    route(
+        "GET",
+        PATH,
+        handle_get_configuration,
+        "The stored device model (optionally refreshed)",
+        {200: models.Configuration},
+        errors=COMMAND_ERRORS,
+        query=(Q_REFRESH, Q_KEYS),
+        description="`refresh=true` sends a command, so it needs role member (403 for viewers).",
+    ),
+    route(
+        "PATCH",
+        PATH,
+        handle_change_configuration,
+        "Change configuration values, one key at a time",
+        {200: models.ConfigurationChanged},
+        errors=COMMAND_ERRORS,
+        body=ConfigurationChange,
+        description="An unanswered key stops the request with its error; `details.results` holds the keys "
+        "already answered.",
+    ),
 )

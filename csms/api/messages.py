@@ -26,7 +26,13 @@ async def handle_list_messages(request: web.Request) -> web.Response:
 
 
 ROUTES: tuple[Route, ...] = (
-    route("GET", "/charge-points/{charge_point_id}/messages", handle_list_messages,
-          "The charge point's OCPP-J frame log, newest first", {200: models.FramePage}, errors=(400, 404),
-          query=PAGE),
+    route(
+        "GET",
+        "/charge-points/{charge_point_id}/messages",
+        handle_list_messages,
+        "The charge point's OCPP-J frame log, newest first",
+        {200: models.FramePage},
+        errors=(400, 404),
+        query=PAGE,
+    ),
 )

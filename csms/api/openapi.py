@@ -129,8 +129,12 @@ async def handle_get_open_api(request: web.Request) -> web.Response:
 
 
 ROUTE = declare(
-    "GET", "/openapi.json", handle_get_open_api, "This document (no key needed)",
-    {200: models.OpenApiDocument}, role=Role.PUBLIC,
+    "GET",
+    "/openapi.json",
+    handle_get_open_api,
+    "This document (no key needed)",
+    {200: models.OpenApiDocument},
+    role=Role.PUBLIC,
 )
 
 

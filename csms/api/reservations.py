@@ -111,17 +111,44 @@ Q_STATUS = param(
 )
 ITEM = "/reservations/{reservation_id}"
 ROUTES: tuple[Route, ...] = (
-    route("GET", "/reservations", handle_list_reservations, "List reservations, newest first",
-          {200: models.ReservationPage}, errors=(400,), query=(Q_CHARGE_POINT, Q_STATUS, *PAGE)),
-    route("POST", "/reservations", handle_create_reservation, "Reserve an EVSE for an id token",
-          {201: models.Reservation}, errors=COMMAND_ERRORS, body=ReservationCreate,
-          description="Created only when the station accepted. 409 `evse_occupied`, `evse_faulted`, "
-          "`evse_unavailable`, `reservation_rejected` carry `details.reservation_id` (of the record kept as "
-          "`rejected`) and `details.station_status`."),
-    route("GET", ITEM, handle_get_reservation, "One reservation", {200: models.Reservation},
-          errors=(400, 404), name="reservation"),
-    route("DELETE", ITEM, handle_cancel_reservation, "Cancel a reservation", {204: None},
-          errors=COMMAND_ERRORS,
-          description="204 once the station confirmed; 409 `reservation_not_active` when it is no longer "
-          "active."),
+    route(
+        "GET",
+        "/reservations",
+        handle_list_reservations,
+        "List reservations, newest first",
+        {200: models.ReservationPage},
+        errors=(400,),
+        query=(Q_CHARGE_POINT, Q_STATUS, *PAGE),
+    ),
+    route(
+        "POST",
+        "/reservations",
+        handle_create_reservation,
+        "Reserve an EVSE for an id token",
+        {201: models.Reservation},
+        errors=COMMAND_ERRORS,
+        body=ReservationCreate,
+        description="Created only when the station accepted. 409 `evse_occupied`, `evse_faulted`, "
+        "`evse_unavailable`, `reservation_rejected` carry `details.reservation_id` (of the record kept as "
+        "`rejected`) and `details.station_status`.",
+    ),
+    route(
+        "GET",
+        ITEM,
+        handle_get_reservation,
+        "One reservation",
+        {200: models.Reservation},
+        errors=(400, 404),
+        name="reservation",
+    ),
+    route(
+        "DELETE",
+        ITEM,
+        handle_cancel_reservation,
+        "Cancel a reservation",
+        {204: None},
+        errors=COMMAND_ERRORS,
+        description="204 once the station confirmed; 409 `reservation_not_active` when it is no longer "
+        "active.",
+    ),
 )

@@ -1,28 +1,26 @@
-"""JSON responses (orjson) and paginated list responses with an RFC 8288 `Link: rel="next"` header."""
+"""JSON answers (written by their route's model) and paginated list answers with an RFC 8288
+`Link: rel="next"` header."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 
 class JsonReply(web.Response):
-    """A JSON answer that still carries its `data`: a route (`csms.api.routes.Route.serve`) writes it again
-    through the model it documents for the status, so what is sent is what is documented."""
+    """A JSON answer whose body is not written yet: the route serving it (`csms.api.routes.Route.serve`)
+    writes `data` with the model it documents for the status, so what is sent is what is documented."""
 
     def __init__(self, data: Any, *, status: int, headers: Mapping[str, str] | None) -> None:
-        super().__init__(
-            status=status, body=orjson.dumps(data), content_type="application/json", headers=headers
-        )
+        super().__init__(status=status, content_type="application/json", headers=headers)
         self.data = data
 
 
 def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    """A response whose body is `data` serialised by orjson (keys and values must already be JSON types);
-    served by a route, it is written with the route's response model for `status`."""
+    """A JSON answer with `data` (keys and values already JSON types), written by the serving route with
+    its response model for `status`."""
     return JsonReply(data, status=status, headers=headers)
 
 

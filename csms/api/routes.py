@@ -111,14 +111,9 @@ class Route:
 
         async def serve(request: web.Request) -> web.StreamResponse:
             response = await self.handler(request)
-            if not isinstance(response, JsonReply):
-                return response
-            return web.Response(
-                status=response.status,
-                body=orjson.dumps(self.dump(response.status, response.data)),
-                content_type="application/json",
-                headers={k: v for k, v in response.headers.items() if k.lower() != "content-type"},
-            )
+            if isinstance(response, JsonReply):
+                response.body = orjson.dumps(self.dump(response.status, response.data))
+            return response
 
         serve.__name__ = getattr(self.handler, "__name__", "serve")
         return serve

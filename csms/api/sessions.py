@@ -193,17 +193,43 @@ Q_REMOTE_START = param(
     "the session a remote start led to; a page may then hold fewer than `limit` items",
 )
 ROUTES: tuple[Route, ...] = (
-    route("GET", "/sessions", handle_list_sessions, "List sessions, newest first", {200: models.SessionPage},
-          errors=(400,), query=(Q_CHARGE_POINT, Q_STATUS, Q_REMOTE_START, *PAGE)),
-    route("POST", "/sessions", handle_start_session, "Remote start", {202: models.SessionStarted},
-          errors=COMMAND_ERRORS, body=SessionStart,
-          description="202 once the station accepted; 409 `command_rejected` (the station's result in "
-          "`details.command`) when it did not, `connector_reserved` when the EVSE is reserved for another id "
-          "token."),
-    route("GET", "/sessions/{session_id}", handle_get_session, "One session with its meter samples",
-          {200: models.SessionDetail}, errors=(400, 404)),
-    route("POST", "/sessions/{session_id}/stop", handle_stop_session, "Remote stop",
-          {202: models.CommandResponse}, errors=COMMAND_ERRORS,
-          description="409 `session_completed` for a completed session, `command_rejected` when the station "
-          "refused."),
+    route(
+        "GET",
+        "/sessions",
+        handle_list_sessions,
+        "List sessions, newest first",
+        {200: models.SessionPage},
+        errors=(400,),
+        query=(Q_CHARGE_POINT, Q_STATUS, Q_REMOTE_START, *PAGE),
+    ),
+    route(
+        "POST",
+        "/sessions",
+        handle_start_session,
+        "Remote start",
+        {202: models.SessionStarted},
+        errors=COMMAND_ERRORS,
+        body=SessionStart,
+        description="202 once the station accepted; 409 `command_rejected` (the station's result in "
+        "`details.command`) when it did not, `connector_reserved` when the EVSE is reserved for another id "
+        "token.",
+    ),
+    route(
+        "GET",
+        "/sessions/{session_id}",
+        handle_get_session,
+        "One session with its meter samples",
+        {200: models.SessionDetail},
+        errors=(400, 404),
+    ),
+    route(
+        "POST",
+        "/sessions/{session_id}/stop",
+        handle_stop_session,
+        "Remote stop",
+        {202: models.CommandResponse},
+        errors=COMMAND_ERRORS,
+        description="409 `session_completed` for a completed session, `command_rejected` when the station "
+        "refused.",
+    ),
 )
