@@ -30,12 +30,6 @@ class Domain:
     """
 
     services: Services
-    config: Config
-    clock: Clock
-    store: Store
-    writes: WriteQueue
-    registry: ConnectionRegistry
-    events: EventBus
     remote_starts: RemoteStartCorrelator
     stations: StationService
     authorization: AuthorizationService
@@ -44,6 +38,36 @@ class Domain:
     sessions: SessionControl
     reservations: ReservationService
     device_model: DeviceModelService
+
+    @property
+    def config(self) -> Config:
+        """The process's configuration."""
+        return self.services.config
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every service uses (fixed in tests)."""
+        return self.services.clock
+
+    @property
+    def store(self) -> Store:
+        """The domain's store ports, for edges that read."""
+        return self.services.store
+
+    @property
+    def writes(self) -> WriteQueue:
+        """The queue of batched writes; `await writes.sync()` before reading what was only queued."""
+        return self.services.writer
+
+    @property
+    def registry(self) -> ConnectionRegistry:
+        """Who is connected right now."""
+        return self.services.registry
+
+    @property
+    def events(self) -> EventBus:
+        """The domain's event bus."""
+        return self.services.events
 
     @classmethod
     def build(cls, services: Services) -> Domain:
@@ -75,12 +99,6 @@ class Domain:
         )
         return cls(
             services=services,
-            config=services.config,
-            clock=services.clock,
-            store=services.store,
-            writes=services.writer,
-            registry=services.registry,
-            events=events,
             remote_starts=remote_starts,
             stations=stations,
             authorization=authorization,
