@@ -1,4 +1,4 @@
-"""Typed domain events and the one small bus that delivers them (ADR 0005).
+"""Typed domain events and the one small bus that delivers them (ADR 0006).
 
 The domain publishes facts; edges (the OCPI bridge, later webhooks and the dashboard) subscribe by event type.
 Two kinds of event exist, and the type says which:
