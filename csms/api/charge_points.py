@@ -11,13 +11,16 @@ from csms.api.auth import Role
 from csms.api.errors import ApiError, already_exists, still_there
 from csms.api.params import cursor_errors, get_services, page_params, read_model, registered_charge_point
 from csms.api.responses import created, json_response, page_response
-from csms.api.routes import PAGE, Route, route
+from csms.api.routes import PAGE, Operations, Route
 from csms.api.schemas import ChargePointCreate, ChargePointUpdate
 from csms.api.serialize import JsonObject, charge_point_json
 from csms.domain.models import ChargePoint
 from csms.domain.ports import AlreadyExists
 from csms.domain.secrets import hash_secret_async
 from csms.domain.services import Services
+
+ITEM = "/charge-points/{charge_point_id}"
+api = Operations()
 
 
 async def _charge_point_view(services: Services, charge_point: ChargePoint) -> JsonObject:
@@ -26,8 +29,11 @@ async def _charge_point_view(services: Services, charge_point: ChargePoint) -> J
     return charge_point_json(charge_point, connectors, connection)
 
 
+@api("GET", "/charge-points", {200: models.ChargePointPage}, errors=(400,), query=PAGE)
 async def handle_list_charge_points(request: web.Request) -> web.Response:
-    """`GET /charge-points?limit=&cursor=`: a page of charge points ordered by id."""
+    """List charge points, ordered by id.
+
+    `GET /charge-points?limit=&cursor=`: a page of charge points ordered by id."""
     services = get_services(request)
     page = page_params(request)
     await services.writer.sync()
@@ -39,8 +45,11 @@ async def handle_list_charge_points(request: web.Request) -> web.Response:
     return page_response(request, items, next_cursor, page.limit)
 
 
+@api("GET", ITEM, {200: models.ChargePoint}, errors=(404,), name="charge_point")
 async def handle_get_charge_point(request: web.Request) -> web.Response:
-    """`GET /charge-points/{charge_point_id}`: one charge point; 404 when unknown."""
+    """One charge point with its live connection and connectors.
+
+    `GET /charge-points/{charge_point_id}`: one charge point; 404 when unknown."""
     services = get_services(request)
     charge_point_id = request.match_info["charge_point_id"]
     await services.writer.sync()
@@ -48,8 +57,12 @@ async def handle_get_charge_point(request: web.Request) -> web.Response:
     return json_response(await _charge_point_view(services, charge_point))
 
 
+@api("POST", "/charge-points", {201: models.ChargePoint}, errors=(400, 409), role=Role.ADMIN,
+     body=ChargePointCreate)
 async def handle_create_charge_point(request: web.Request) -> web.Response:
-    """`POST /charge-points`: register a charge point; 201 with it, 409 `conflict` when the id is taken."""
+    """Register a charge point.
+
+    `POST /charge-points`: register a charge point; 201 with it, 409 `conflict` when the id is taken."""
     services = get_services(request)
     body = await read_model(request, ChargePointCreate)
     # Checked first so a duplicate does not pay for bcrypt; the store's AlreadyExists still covers a race.
@@ -66,8 +79,11 @@ async def handle_create_charge_point(request: web.Request) -> web.Response:
     return created(request, view, "charge_point", charge_point_id=stored.charge_point_id)
 
 
+@api("PATCH", ITEM, {200: models.ChargePoint}, errors=(400, 404), role=Role.ADMIN, body=ChargePointUpdate)
 async def handle_update_charge_point(request: web.Request) -> web.Response:
-    """`PATCH /charge-points/{charge_point_id}` `{registration_status?, password?}`: 200 with the charge
+    """Change registration status or password.
+
+    `PATCH /charge-points/{charge_point_id}` `{registration_status?, password?}`: 200 with the charge
     point; a new password is stored as a bcrypt hash, `password: null` removes it; 404 when unknown.
 
     A changed registration status reaches the station with its next BootNotification.
@@ -91,8 +107,13 @@ async def handle_update_charge_point(request: web.Request) -> web.Response:
     return json_response(await _charge_point_view(services, updated))
 
 
+@api("DELETE", ITEM, {204: None}, errors=(404, 409), role=Role.ADMIN,
+     description="Its sessions and reservations stay as history; 409 `charge_point_connected` while the "
+        "station is connected.")
 async def handle_delete_charge_point(request: web.Request) -> web.Response:
-    """`DELETE /charge-points/{charge_point_id}`: 204; its sessions and reservations stay as history.
+    """Delete a charge point (not while connected).
+
+    `DELETE /charge-points/{charge_point_id}`: 204; its sessions and reservations stay as history.
 
     Errors: 404 unknown, 409 `charge_point_connected` while the station is connected (it would be
     recorded again at its next connection under the `accept` policy; disconnect or reject it first).
@@ -112,55 +133,4 @@ async def handle_delete_charge_point(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-ITEM = "/charge-points/{charge_point_id}"
-ROUTES: tuple[Route, ...] = (
-    route(
-        "GET",
-        "/charge-points",
-        handle_list_charge_points,
-        "List charge points, ordered by id",
-        {200: models.ChargePointPage},
-        errors=(400,),
-        query=PAGE,
-    ),
-    route(
-        "POST",
-        "/charge-points",
-        handle_create_charge_point,
-        "Register a charge point",
-        {201: models.ChargePoint},
-        errors=(400, 409),
-        role=Role.ADMIN,
-        body=ChargePointCreate,
-    ),
-    route(
-        "GET",
-        ITEM,
-        handle_get_charge_point,
-        "One charge point with its live connection and connectors",
-        {200: models.ChargePoint},
-        errors=(404,),
-        name="charge_point",
-    ),
-    route(
-        "PATCH",
-        ITEM,
-        handle_update_charge_point,
-        "Change registration status or password",
-        {200: models.ChargePoint},
-        errors=(400, 404),
-        role=Role.ADMIN,
-        body=ChargePointUpdate,
-    ),
-    route(
-        "DELETE",
-        ITEM,
-        handle_delete_charge_point,
-        "Delete a charge point (not while connected)",
-        {204: None},
-        errors=(404, 409),
-        role=Role.ADMIN,
-        description="Its sessions and reservations stay as history; 409 `charge_point_connected` while the "
-        "station is connected.",
-    ),
-)
+ROUTES: tuple[Route, ...] = tuple(api.routes)

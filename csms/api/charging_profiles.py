@@ -15,7 +15,7 @@ from csms.api.errors import not_found
 from csms.api.params import MAX_ID, get_domain, int_query, read_model
 from csms.api.responses import json_response
 from csms.api.results import command_response
-from csms.api.routes import COMMAND_ERRORS, Route, param, route
+from csms.api.routes import COMMAND_ERRORS, Operations, Route, param
 from csms.api.schemas import ChargingProfileSet
 from csms.api.serialize import charging_profile_json
 from csms.api.sessions import session_completed
@@ -26,12 +26,20 @@ from csms.domain.commands import (
 )
 from csms.domain.models import TransactionStatus
 
+Q_PROFILE = param("profile_id", "query", {"type": "integer", "minimum": 0}, "only this profile")
+Q_EVSE = param("evse_id", "query", {"type": "integer", "minimum": 0}, "only this EVSE's (0: the station)")
+PATH = "/charge-points/{charge_point_id}/charging-profile"
+api = Operations()
+
 # Statuses of ClearChargingProfile after which the station holds no matching profile.
 CLEARED = frozenset({"Accepted", "Unknown"})
 
 
+@api("GET", PATH, {200: models.ChargingProfileList}, errors=(404,))
 async def handle_list_charging_profiles(request: web.Request) -> web.Response:
-    """`GET /charge-points/{charge_point_id}/charging-profile`: `{"items": [...]}`, the profiles the
+    """Charging profiles the station accepted.
+
+    `GET /charge-points/{charge_point_id}/charging-profile`: `{"items": [...]}`, the profiles the
     station accepted and that were not cleared since; 404 unknown charge point."""
     domain = get_domain(request)
     charge_point_id = await known_charge_point(request)
@@ -39,8 +47,11 @@ async def handle_list_charging_profiles(request: web.Request) -> web.Response:
     return json_response({"items": [charging_profile_json(p) for p in profiles]})
 
 
+@api("PUT", PATH, {200: models.ChargingProfileInstalled}, errors=COMMAND_ERRORS, body=ChargingProfileSet)
 async def handle_set_charging_profile(request: web.Request) -> web.Response:
-    """`PUT /charge-points/{charge_point_id}/charging-profile`: SetChargingProfile; 200 `{"command",
+    """Install a charging profile.
+
+    `PUT /charge-points/{charge_point_id}/charging-profile`: SetChargingProfile; 200 `{"command",
     "profile"}` where `profile` is the stored profile when the station accepted, else null.
 
     Errors: 400, 404 unknown charge point or session (`session_id` of another station counts as unknown),
@@ -69,8 +80,11 @@ async def handle_set_charging_profile(request: web.Request) -> web.Response:
     return command_response(result, charge_point_id, extra=extra)
 
 
+@api("DELETE", PATH, {200: models.ChargingProfileCleared}, errors=COMMAND_ERRORS, query=(Q_PROFILE, Q_EVSE))
 async def handle_clear_charging_profile(request: web.Request) -> web.Response:
-    """`DELETE /charge-points/{charge_point_id}/charging-profile?profile_id=&evse_id=`: ClearChargingProfile
+    """Clear charging profiles.
+
+    `DELETE /charge-points/{charge_point_id}/charging-profile?profile_id=&evse_id=`: ClearChargingProfile
     (neither: every profile); 200 `{"command", "deleted"}` with how many stored profiles were removed.
 
     Errors: 400, 404 unknown charge point, 409 offline / not supported, 502 CALLERROR, 504 no answer.
@@ -88,34 +102,4 @@ async def handle_clear_charging_profile(request: web.Request) -> web.Response:
     return command_response(result, charge_point_id, extra={"deleted": deleted})
 
 
-Q_PROFILE = param("profile_id", "query", {"type": "integer", "minimum": 0}, "only this profile")
-Q_EVSE = param("evse_id", "query", {"type": "integer", "minimum": 0}, "only this EVSE's (0: the station)")
-PATH = "/charge-points/{charge_point_id}/charging-profile"
-ROUTES: tuple[Route, ...] = (
-    route(
-        "GET",
-        PATH,
-        handle_list_charging_profiles,
-        "Charging profiles the station accepted",
-        {200: models.ChargingProfileList},
-        errors=(404,),
-    ),
-    route(
-        "PUT",
-        PATH,
-        handle_set_charging_profile,
-        "Install a charging profile",
-        {200: models.ChargingProfileInstalled},
-        errors=COMMAND_ERRORS,
-        body=ChargingProfileSet,
-    ),
-    route(
-        "DELETE",
-        PATH,
-        handle_clear_charging_profile,
-        "Clear charging profiles",
-        {200: models.ChargingProfileCleared},
-        errors=COMMAND_ERRORS,
-        query=(Q_PROFILE, Q_EVSE),
-    ),
-)
+ROUTES: tuple[Route, ...] = tuple(api.routes)

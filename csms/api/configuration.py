@@ -20,10 +20,20 @@ from csms.api.errors import ApiError, invalid_request
 from csms.api.params import bool_query, get_domain, read_model
 from csms.api.responses import json_response
 from csms.api.results import command_failure
-from csms.api.routes import COMMAND_ERRORS, Route, param, route
+from csms.api.routes import COMMAND_ERRORS, Operations, Route, param
 from csms.api.schemas import ConfigurationChange
 from csms.api.serialize import JsonObject, command_json, configuration_key, device_variable_json
 from csms.domain.commands import ChangeConfiguration, GetConfiguration
+
+Q_REFRESH = param(
+    "refresh",
+    "query",
+    {"type": "boolean", "default": False},
+    "ask the station first (GetConfiguration / GetVariables); needs role member",
+)
+Q_KEYS = param("keys", "query", {"type": "string"}, "comma-separated keys: ask for and show only these")
+PATH = "/charge-points/{charge_point_id}/configuration"
+api = Operations()
 
 MAX_KEYS = 50
 MAX_KEY_LENGTH = 200
@@ -41,8 +51,12 @@ def _keys_query(request: web.Request) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+@api("GET", PATH, {200: models.Configuration}, errors=COMMAND_ERRORS, query=(Q_REFRESH, Q_KEYS),
+     description="`refresh=true` sends a command, so it needs role member (403 for viewers).")
 async def handle_get_configuration(request: web.Request) -> web.Response:
-    """`GET /charge-points/{charge_point_id}/configuration?refresh=&keys=a,b`: the stored device model
+    """The stored device model (optionally refreshed).
+
+    `GET /charge-points/{charge_point_id}/configuration?refresh=&keys=a,b`: the stored device model
     (only `keys` when given); `command` is the GetConfiguration result when `refresh=true`, else null.
 
     Errors: 400, 403 (`refresh=true` sends a command: role member), 404; with `refresh=true` also 409
@@ -91,8 +105,13 @@ def _changes(body: ConfigurationChange) -> list[tuple[str, str]]:
     return [(body.key, body.value)]
 
 
+@api("PATCH", PATH, {200: models.ConfigurationChanged}, errors=COMMAND_ERRORS, body=ConfigurationChange,
+     description="An unanswered key stops the request with its error; `details.results` holds the keys "
+        "already answered.")
 async def handle_change_configuration(request: web.Request) -> web.Response:
-    """`PATCH /charge-points/{charge_point_id}/configuration` `{"key", "value"}` or `{"values": {...}}`:
+    """Change configuration values, one key at a time.
+
+    `PATCH /charge-points/{charge_point_id}/configuration` `{"key", "value"}` or `{"values": {...}}`:
     one ChangeConfiguration (2.0.1 SetVariables) per key, in order; 200 `{"results": {key: command}}` with
     each key's status as the station answered it (Accepted, Rejected, RebootRequired, NotSupported, ...).
 
@@ -113,34 +132,4 @@ async def handle_change_configuration(request: web.Request) -> web.Response:
     return json_response({"charge_point_id": charge_point_id, "results": results})
 
 
-Q_REFRESH = param(
-    "refresh",
-    "query",
-    {"type": "boolean", "default": False},
-    "ask the station first (GetConfiguration / GetVariables); needs role member",
-)
-Q_KEYS = param("keys", "query", {"type": "string"}, "comma-separated keys: ask for and show only these")
-PATH = "/charge-points/{charge_point_id}/configuration"
-ROUTES: tuple[Route, ...] = (
-    route(
-        "GET",
-        PATH,
-        handle_get_configuration,
-        "The stored device model (optionally refreshed)",
-        {200: models.Configuration},
-        errors=COMMAND_ERRORS,
-        query=(Q_REFRESH, Q_KEYS),
-        description="`refresh=true` sends a command, so it needs role member (403 for viewers).",
-    ),
-    route(
-        "PATCH",
-        PATH,
-        handle_change_configuration,
-        "Change configuration values, one key at a time",
-        {200: models.ConfigurationChanged},
-        errors=COMMAND_ERRORS,
-        body=ConfigurationChange,
-        description="An unanswered key stops the request with its error; `details.results` holds the keys "
-        "already answered.",
-    ),
-)
+ROUTES: tuple[Route, ...] = tuple(api.routes)

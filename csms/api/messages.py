@@ -7,12 +7,18 @@ from aiohttp import web
 from csms.api import models
 from csms.api.params import cursor_errors, get_services, page_params, registered_charge_point
 from csms.api.responses import page_response
-from csms.api.routes import PAGE, Route, route
+from csms.api.routes import PAGE, Operations, Route
 from csms.api.serialize import frame_json
 
+api = Operations()
 
+
+@api("GET", "/charge-points/{charge_point_id}/messages", {200: models.FramePage}, errors=(400, 404),
+     query=PAGE)
 async def handle_list_messages(request: web.Request) -> web.Response:
-    """`GET /charge-points/{charge_point_id}/messages?limit=&cursor=`: logged frames; 404 if unknown."""
+    """The charge point's OCPP-J frame log, newest first.
+
+    `GET /charge-points/{charge_point_id}/messages?limit=&cursor=`: logged frames; 404 if unknown."""
     services = get_services(request)
     charge_point_id = request.match_info["charge_point_id"]
     page = page_params(request)
@@ -25,14 +31,4 @@ async def handle_list_messages(request: web.Request) -> web.Response:
     return page_response(request, [frame_json(f) for f in frames], next_cursor, page.limit)
 
 
-ROUTES: tuple[Route, ...] = (
-    route(
-        "GET",
-        "/charge-points/{charge_point_id}/messages",
-        handle_list_messages,
-        "The charge point's OCPP-J frame log, newest first",
-        {200: models.FramePage},
-        errors=(400, 404),
-        query=PAGE,
-    ),
-)
+ROUTES: tuple[Route, ...] = tuple(api.routes)

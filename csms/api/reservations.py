@@ -25,15 +25,30 @@ from csms.api.params import (
 )
 from csms.api.responses import created, json_response, page_response
 from csms.api.results import reservation_failure
-from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, Route, param, route
+from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, Operations, Route, param
 from csms.api.schemas import ReservationCreate
 from csms.api.serialize import reservation_json
 from csms.domain.models import ReservationStatus
 from csms.domain.reservations import ReservationError
 
+Q_STATUS = param(
+    "status",
+    "query",
+    {"type": "string", "enum": ["active", "used", "expired", "cancelled", "rejected", "failed"]},
+    "only these",
+)
+ITEM = "/reservations/{reservation_id}"
+api = Operations()
 
+
+@api("POST", "/reservations", {201: models.Reservation}, errors=COMMAND_ERRORS, body=ReservationCreate,
+     description="Created only when the station accepted. 409 `evse_occupied`, `evse_faulted`, "
+        "`evse_unavailable`, `reservation_rejected` carry `details.reservation_id` (of the record kept as "
+        "`rejected`) and `details.station_status`.")
 async def handle_create_reservation(request: web.Request) -> web.Response:
-    """`POST /reservations`: 201 with the reservation once the station accepted it.
+    """Reserve an EVSE for an id token.
+
+    `POST /reservations`: 201 with the reservation once the station accepted it.
 
     Errors: 400 (bad field, expiry not in the future), 404 unknown charge point, 409 offline / occupied /
     faulted / unavailable / rejected, 502 CALLERROR, 504 the station did not answer (no active
@@ -63,8 +78,12 @@ async def handle_create_reservation(request: web.Request) -> web.Response:
     return created(request, reservation_json(reservation), "reservation", reservation_id=str(reservation.id))
 
 
+@api("GET", "/reservations", {200: models.ReservationPage}, errors=(400,),
+     query=(Q_CHARGE_POINT, Q_STATUS, *PAGE))
 async def handle_list_reservations(request: web.Request) -> web.Response:
-    """`GET /reservations?charge_point_id=&status=&limit=&cursor=`: a page of reservations, newest first."""
+    """List reservations, newest first.
+
+    `GET /reservations?charge_point_id=&status=&limit=&cursor=`: a page of reservations, newest first."""
     services = get_domain(request).services
     page = page_params(request)
     status = choice_query(request, "status", ReservationStatus)
@@ -77,8 +96,11 @@ async def handle_list_reservations(request: web.Request) -> web.Response:
     return page_response(request, [reservation_json(r) for r in reservations], next_cursor, page.limit)
 
 
+@api("GET", ITEM, {200: models.Reservation}, errors=(400, 404), name="reservation")
 async def handle_get_reservation(request: web.Request) -> web.Response:
-    """`GET /reservations/{reservation_id}`: one reservation; 404 when unknown."""
+    """One reservation.
+
+    `GET /reservations/{reservation_id}`: one reservation; 404 when unknown."""
     services = get_domain(request).services
     reservation_id = int_path_param(request, "reservation_id")
     await services.writer.sync()
@@ -86,8 +108,13 @@ async def handle_get_reservation(request: web.Request) -> web.Response:
     return json_response(reservation_json(found(reservation, f"reservation {reservation_id}")))
 
 
+@api("DELETE", ITEM, {204: None}, errors=COMMAND_ERRORS,
+     description="204 once the station confirmed; 409 `reservation_not_active` when it is no longer "
+        "active.")
 async def handle_cancel_reservation(request: web.Request) -> web.Response:
-    """`DELETE /reservations/{reservation_id}`: 204 once the station confirmed the cancellation.
+    """Cancel a reservation.
+
+    `DELETE /reservations/{reservation_id}`: 204 once the station confirmed the cancellation.
 
     Errors: 404 unknown, 409 not active (used, expired, cancelled...) or the station offline or refusing,
     502 CALLERROR, 504 no answer (the reservation stays active then).
@@ -103,52 +130,4 @@ async def handle_cancel_reservation(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-Q_STATUS = param(
-    "status",
-    "query",
-    {"type": "string", "enum": ["active", "used", "expired", "cancelled", "rejected", "failed"]},
-    "only these",
-)
-ITEM = "/reservations/{reservation_id}"
-ROUTES: tuple[Route, ...] = (
-    route(
-        "GET",
-        "/reservations",
-        handle_list_reservations,
-        "List reservations, newest first",
-        {200: models.ReservationPage},
-        errors=(400,),
-        query=(Q_CHARGE_POINT, Q_STATUS, *PAGE),
-    ),
-    route(
-        "POST",
-        "/reservations",
-        handle_create_reservation,
-        "Reserve an EVSE for an id token",
-        {201: models.Reservation},
-        errors=COMMAND_ERRORS,
-        body=ReservationCreate,
-        description="Created only when the station accepted. 409 `evse_occupied`, `evse_faulted`, "
-        "`evse_unavailable`, `reservation_rejected` carry `details.reservation_id` (of the record kept as "
-        "`rejected`) and `details.station_status`.",
-    ),
-    route(
-        "GET",
-        ITEM,
-        handle_get_reservation,
-        "One reservation",
-        {200: models.Reservation},
-        errors=(400, 404),
-        name="reservation",
-    ),
-    route(
-        "DELETE",
-        ITEM,
-        handle_cancel_reservation,
-        "Cancel a reservation",
-        {204: None},
-        errors=COMMAND_ERRORS,
-        description="204 once the station confirmed; 409 `reservation_not_active` when it is no longer "
-        "active.",
-    ),
-)
+ROUTES: tuple[Route, ...] = tuple(api.routes)

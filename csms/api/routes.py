@@ -10,10 +10,11 @@ tests and the OpenAPI fuzzer would see.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import orjson
 import structlog
@@ -28,6 +29,7 @@ log = structlog.get_logger("csms.api")
 
 JsonSchema = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Handler)
 
 ROUTES = web.AppKey("api_routes", list["Route"])
 
@@ -198,6 +200,42 @@ def route(
         headers=headers,
         name=options.get("name"),
     )
+
+
+def summary_of(handler: Handler) -> str:
+    """An operation's OpenAPI summary: the first line of its handler's docstring, without the full stop."""
+    doc = inspect.getdoc(handler)
+    if not doc:
+        raise TypeError(f"{handler.__name__} needs a docstring: its first line is the operation's summary")
+    return doc.splitlines()[0].rstrip(".")
+
+
+class Operations:
+    """A module's table of operations, filled by decorating its handlers (as aiohttp's `RouteTableDef`):
+
+        api = Operations()
+
+        @api("GET", "/things/{thing_id}", {200: models.Thing}, errors=(404,))
+        async def handle_get_thing(request: web.Request) -> web.Response:
+            \"\"\"One thing.\"\"\"
+
+    Each decorator adds `route(method, path, handler, summary_of(handler), ok, **options)` to `routes`, in
+    the order of the handlers, and hands the handler back unchanged.
+    """
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def __call__(
+        self, method: str, path: str, ok: dict[int, type[BaseModel] | None], **options: Unpack[RouteOptions]
+    ) -> Callable[[H], H]:
+        """A decorator that adds the handler it decorates as the operation `method path`."""
+
+        def decorate(handler: H) -> H:
+            self.routes.append(route(method, path, handler, summary_of(handler), ok, **options))
+            return handler
+
+        return decorate
 
 
 def register(app: web.Application, routes: Iterable[Route]) -> None:

@@ -30,12 +30,21 @@ from csms.api.params import (
 )
 from csms.api.responses import json_response, page_response
 from csms.api.results import command_failure, command_rejected, command_response, reservation_failure
-from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, Route, param, route
+from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, Operations, Route, param
 from csms.api.schemas import SessionStart
 from csms.api.serialize import command_json, meter_sample_json, session_json
 from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.reservations import ReservationError
 from csms.domain.services import Services
+
+Q_STATUS = param("status", "query", {"type": "string", "enum": ["active", "completed"]}, "only these")
+Q_REMOTE_START = param(
+    "remote_start_id",
+    "query",
+    {"type": "integer", "minimum": 0},
+    "the session a remote start led to; a page may then hold fewer than `limit` items",
+)
+api = Operations()
 
 # With `remote_start_id`, the store is read in pages of this size and filtered here (the store has no such
 # filter). The transaction of a remote start is among the newest, so the first page nearly always has it;
@@ -77,8 +86,12 @@ async def _list_by_remote_start(
         cursor = next_cursor
 
 
+@api("GET", "/sessions", {200: models.SessionPage}, errors=(400,),
+     query=(Q_CHARGE_POINT, Q_STATUS, Q_REMOTE_START, *PAGE))
 async def handle_list_sessions(request: web.Request) -> web.Response:
-    """`GET /sessions?charge_point_id=&status=active|completed&remote_start_id=&limit=&cursor=`: a page of
+    """List sessions, newest first.
+
+    `GET /sessions?charge_point_id=&status=active|completed&remote_start_id=&limit=&cursor=`: a page of
     sessions, newest first.
 
     With `remote_start_id` a page may hold fewer than `limit` items (even none) while `next_cursor` is
@@ -113,8 +126,11 @@ async def _get_transaction(services: Services, session_id: int) -> Transaction:
     return found(tx, f"session {session_id}")
 
 
+@api("GET", "/sessions/{session_id}", {200: models.SessionDetail}, errors=(400, 404))
 async def handle_get_session(request: web.Request) -> web.Response:
-    """`GET /sessions/{session_id}`: one session with `meter_samples` in time order; 404 when unknown."""
+    """One session with its meter samples.
+
+    `GET /sessions/{session_id}`: one session with `meter_samples` in time order; 404 when unknown."""
     services = get_services(request)
     tx = await _get_transaction(services, int_path_param(request, "session_id"))
     body = session_json(tx)
@@ -122,8 +138,14 @@ async def handle_get_session(request: web.Request) -> web.Response:
     return json_response(body)
 
 
+@api("POST", "/sessions", {202: models.SessionStarted}, errors=COMMAND_ERRORS, body=SessionStart,
+     description="202 once the station accepted; 409 `command_rejected` (the station's result in "
+        "`details.command`) when it did not, `connector_reserved` when the EVSE is reserved for another id "
+        "token.")
 async def handle_start_session(request: web.Request) -> web.Response:
-    """`POST /sessions`: remote start; 202 `{"command", "remote_start_id", "session_id"}` once the station
+    """Remote start.
+
+    `POST /sessions`: remote start; 202 `{"command", "remote_start_id", "session_id"}` once the station
     accepted (`session_id` is null until the station reports the transaction).
 
     Errors: 400, 404 unknown charge point, 409 `connector_reserved` (reserved for another id token),
@@ -162,8 +184,13 @@ async def handle_start_session(request: web.Request) -> web.Response:
     )
 
 
+@api("POST", "/sessions/{session_id}/stop", {202: models.CommandResponse}, errors=COMMAND_ERRORS,
+     description="409 `session_completed` for a completed session, `command_rejected` when the station "
+        "refused.")
 async def handle_stop_session(request: web.Request) -> web.Response:
-    """`POST /sessions/{session_id}/stop`: remote stop; 202 `{"command"}` once the station accepted (the
+    """Remote stop.
+
+    `POST /sessions/{session_id}/stop`: remote stop; 202 `{"command"}` once the station accepted (the
     session completes when the station reports the stop).
 
     Errors: 404 unknown session, 409 `session_completed`, `command_rejected` (the station said no),
@@ -185,51 +212,4 @@ async def handle_stop_session(request: web.Request) -> web.Response:
     return command_response(result, tx.charge_point_id, status=202)
 
 
-Q_STATUS = param("status", "query", {"type": "string", "enum": ["active", "completed"]}, "only these")
-Q_REMOTE_START = param(
-    "remote_start_id",
-    "query",
-    {"type": "integer", "minimum": 0},
-    "the session a remote start led to; a page may then hold fewer than `limit` items",
-)
-ROUTES: tuple[Route, ...] = (
-    route(
-        "GET",
-        "/sessions",
-        handle_list_sessions,
-        "List sessions, newest first",
-        {200: models.SessionPage},
-        errors=(400,),
-        query=(Q_CHARGE_POINT, Q_STATUS, Q_REMOTE_START, *PAGE),
-    ),
-    route(
-        "POST",
-        "/sessions",
-        handle_start_session,
-        "Remote start",
-        {202: models.SessionStarted},
-        errors=COMMAND_ERRORS,
-        body=SessionStart,
-        description="202 once the station accepted; 409 `command_rejected` (the station's result in "
-        "`details.command`) when it did not, `connector_reserved` when the EVSE is reserved for another id "
-        "token.",
-    ),
-    route(
-        "GET",
-        "/sessions/{session_id}",
-        handle_get_session,
-        "One session with its meter samples",
-        {200: models.SessionDetail},
-        errors=(400, 404),
-    ),
-    route(
-        "POST",
-        "/sessions/{session_id}/stop",
-        handle_stop_session,
-        "Remote stop",
-        {202: models.CommandResponse},
-        errors=COMMAND_ERRORS,
-        description="409 `session_completed` for a completed session, `command_rejected` when the station "
-        "refused.",
-    ),
-)
+ROUTES: tuple[Route, ...] = tuple(api.routes)
