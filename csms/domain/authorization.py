@@ -37,6 +37,12 @@ class AuthorizationService:
         """The token authorities in the order they are consulted."""
         return [authority for _, _, authority in self._authorities]
 
+    async def group_of(self, id_token: str) -> str | None:
+        """The group of `id_token` (1.6 parentIdTag / 2.0.1 groupIdToken) as `authorize` finds it: the stored
+        token's, else a roaming partner's authority's (right after the start that authorized the token, the
+        authority answers from that verdict: no new eMSP call)."""
+        return (await self.authorize(id_token)).group_id_token
+
     async def authorize(self, id_token: str) -> AuthorizationResult:
         """The verdict for `id_token`.
 

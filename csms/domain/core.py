@@ -76,17 +76,14 @@ class Domain:
         events = services.events
         remote_starts = RemoteStartCorrelator(services.clock)
         authorization = AuthorizationService(services.store, services.clock, cfg.unknown_id_tokens)
-        transactions = TransactionService(
-            services.store, services.writer, authorization, services.clock, events, remote_starts
-        )
+        transactions = TransactionService(services, authorization, remote_starts)
         commands = CommandService(RegistryGateway(services.registry))
         reservations = ReservationService(
             services.store,
             commands,
             services.clock,
             check_interval=cfg.reservation_check_interval,
-            tokens=services.store,
-            authorize=authorization.authorize,
+            group_of=authorization.group_of,
         )
 
         async def mark_reservation_used(event: TransactionStarted) -> None:
@@ -94,9 +91,7 @@ class Domain:
             await reservations.transaction_started(event.transaction)
 
         events.subscribe(TransactionStarted, mark_reservation_used, order=Order.DOMAIN)
-        stations = StationService(
-            services.store, services.writer, services.verifier, cfg, services.clock, events
-        )
+        stations = StationService(services)
         return cls(
             services=services,
             remote_starts=remote_starts,

@@ -22,8 +22,8 @@ import structlog
 
 from csms.domain.clock import Clock, to_utc
 from csms.domain.commands import CancelReservation, CommandResult, CommandService, Outcome, ReserveNow
-from csms.domain.models import AuthorizationResult, Reservation, ReservationStatus, Transaction
-from csms.domain.ports import ReservationStore, TokenStore
+from csms.domain.models import Reservation, ReservationStatus, Transaction
+from csms.domain.ports import ReservationStore
 
 log = structlog.get_logger("csms.reservations")
 
@@ -141,8 +141,9 @@ class ReservationService:
         commands: sends ReserveNow / CancelReservation to stations.
         clock: the time that decides expiry.
         check_interval: seconds between expiry checks once `start` ran (`[ocpp] reservation_check_interval`).
-        tokens: looks up an id token's group (1.6 parentIdTag) when a transaction or a remote start has to
-            prove it may use a reservation made for the group; without it only the ids given are compared.
+        group_of: looks up an id token's group (1.6 parentIdTag) when a transaction or a remote start has
+            to prove it may use a reservation made for the group (`AuthorizationService.group_of`: stored
+            tokens, then roaming partners' authorities); without it only the ids given are compared.
     """
 
     def __init__(
@@ -152,15 +153,13 @@ class ReservationService:
         clock: Clock,
         *,
         check_interval: float = 1.0,
-        tokens: TokenStore | None = None,
-        authorize: Callable[[str], Awaitable[AuthorizationResult]] | None = None,
+        group_of: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         self._store = store
-        self._authorize = authorize
         self._commands = commands
         self._clock = clock
         self._interval = check_interval
-        self._tokens = tokens
+        self._group_of_token = group_of
         # Held around each read-check-write of an active reservation (never while waiting for a station), so
         # expiry, station updates, use and cancellation cannot overwrite each other's outcome.
         self._lock = asyncio.Lock()
@@ -556,15 +555,7 @@ class ReservationService:
         )
 
     async def _group_of(self, id_token: str) -> str | None:
-        if self._tokens is not None:
-            token = await self._tokens.get_id_token(id_token)
-            if token is not None:
-                return token.group_id_token
-        if self._authorize is not None:
-            # Tokens the CSMS store does not know (a roaming partner's): their authority knows the group.
-            # Right after the start that authorized the token, this reuses that answer (no new eMSP call).
-            return (await self._authorize(id_token)).group_id_token
-        return None
+        return None if self._group_of_token is None else await self._group_of_token(id_token)
 
     async def transaction_started(self, tx: Transaction) -> None:
         """Mark the reservation a transaction started with `used` (transaction_pk = tx.id).

@@ -8,12 +8,10 @@ from enum import StrEnum
 
 import structlog
 
-from csms.config import OcppConfig
-from csms.domain.clock import Clock
-from csms.domain.events import ConnectorStatusChanged, EventBus
+from csms.domain.events import ConnectorStatusChanged
 from csms.domain.models import BootInfo, ChargePoint, RegistrationStatus, StatusChange
-from csms.domain.ports import AlreadyExists, HeartbeatSeen, StationFieldsChanged, StationStore, WriteQueue
-from csms.domain.secrets import SecretVerifier
+from csms.domain.ports import AlreadyExists, HeartbeatSeen, StationFieldsChanged
+from csms.domain.services import Services
 
 log = structlog.get_logger("csms.stations")
 
@@ -54,21 +52,10 @@ def is_registered(charge_point: ChargePoint) -> bool:
 class StationService:
     """Stations as the OCPP adapters see them; the adapters translate their messages into these calls."""
 
-    def __init__(
-        self,
-        store: StationStore,
-        writer: WriteQueue,
-        verifier: SecretVerifier,
-        config: OcppConfig,
-        clock: Clock,
-        events: EventBus,
-    ) -> None:
-        self._store = store
-        self._writer = writer
-        self._verifier = verifier
-        self._config = config
-        self._clock = clock
-        self._events = events
+    def __init__(self, services: Services) -> None:
+        """Stations served with `services`' store, write queue, secret verifier, `[ocpp]` policy, clock and
+        event bus."""
+        self._services = services
 
     async def admit(self, charge_point_id: str, username: str | None, password: str | None) -> Admission:
         """Decide at the websocket handshake whether this charge point may connect.
@@ -79,29 +66,29 @@ class StationService:
         Unknown charge point: per `[ocpp] unknown_charge_points`, recorded as Accepted, recorded as Pending,
         or refused.
         """
-        cp = await self._store.get_charge_point(charge_point_id)
+        cp = await self._services.store.get_charge_point(charge_point_id)
         if cp is None:
-            policy = self._config.unknown_charge_points
-            if policy == "reject" or self._config.require_password:
+            policy = self._services.config.ocpp.unknown_charge_points
+            if policy == "reject" or self._services.config.ocpp.require_password:
                 return Admission(None, Refusal.UNKNOWN)
             status = RegistrationStatus.ACCEPTED if policy == "accept" else RegistrationStatus.PENDING
-            cp = ChargePoint(charge_point_id, registration_status=status, created_at=self._clock())
+            cp = ChargePoint(charge_point_id, registration_status=status, created_at=self._services.clock())
             try:
-                cp = await self._store.add_charge_point(cp)
+                cp = await self._services.store.add_charge_point(cp)
             except AlreadyExists:  # two first connections raced; the other one recorded it
-                found = await self._store.get_charge_point(charge_point_id)
+                found = await self._services.store.get_charge_point(charge_point_id)
                 if found is None:  # pragma: no cover - deleted in between
                     return Admission(None, Refusal.UNKNOWN)
                 cp = found
             log.info("charge_point_recorded", charge_point_id=charge_point_id, registration_status=status)
             return Admission(cp)
         if cp.password_hash is None:
-            if self._config.require_password:
+            if self._services.config.ocpp.require_password:
                 return Admission(None, Refusal.UNAUTHORIZED)
             return Admission(cp)
         if username != charge_point_id or password is None:
             return Admission(None, Refusal.UNAUTHORIZED)
-        if not await self._verifier.verify(password, cp.password_hash):
+        if not await self._services.verifier.verify(password, cp.password_hash):
             return Admission(None, Refusal.UNAUTHORIZED)
         return Admission(cp)
 
@@ -110,29 +97,29 @@ class StationService:
 
         Accepted → `interval` is the heartbeat interval; Pending/Rejected → `interval` is when to retry.
         """
-        now = self._clock()
-        await self._store.record_boot(charge_point_id, ocpp_version, info, now)
-        cp = await self._store.get_charge_point(charge_point_id)
+        now = self._services.clock()
+        await self._services.store.record_boot(charge_point_id, ocpp_version, info, now)
+        cp = await self._services.store.get_charge_point(charge_point_id)
         status = cp.registration_status if cp is not None else RegistrationStatus.REJECTED
         interval = (
-            self._config.heartbeat_interval
+            self._services.config.ocpp.heartbeat_interval
             if status is RegistrationStatus.ACCEPTED
-            else self._config.boot_retry_interval
+            else self._services.config.ocpp.boot_retry_interval
         )
         return BootDecision(status, interval, now)
 
     def heartbeat(self, charge_point_id: str) -> datetime:
         """Note that the station is alive (batched write) and return the time to answer with."""
-        now = self._clock()
-        self._writer.put(HeartbeatSeen(charge_point_id, now))
+        now = self._services.clock()
+        self._services.writer.put(HeartbeatSeen(charge_point_id, now))
         return now
 
     def status_changed(self, change: StatusChange) -> None:
         """Record a connector (or station, EVSE 0) status change: batched, history kept; then emit
         `ConnectorStatusChanged` (the OCPI bridge pushes EVSE status)."""
-        self._writer.put(change)
-        self._events.emit(ConnectorStatusChanged(change))
+        self._services.writer.put(change)
+        self._services.events.emit(ConnectorStatusChanged(change))
 
     def station_reported(self, charge_point_id: str, **fields: str | None) -> None:
         """Record station-level status reports (firmware_status, diagnostics_status, log_status): batched."""
-        self._writer.put(StationFieldsChanged(charge_point_id, dict(fields)))
+        self._services.writer.put(StationFieldsChanged(charge_point_id, dict(fields)))

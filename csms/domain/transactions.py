@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from csms.domain.authorization import AuthorizationService
-from csms.domain.clock import Clock
-from csms.domain.events import EventBus, TransactionMeterAdvanced, TransactionStarted, TransactionStopped
+from csms.domain.events import TransactionMeterAdvanced, TransactionStarted, TransactionStopped
 from csms.domain.metering import energy_register_wh
 from csms.domain.models import (
     AuthorizationResult,
@@ -26,10 +26,19 @@ from csms.domain.models import (
     TransactionStatus,
     TransactionStop,
 )
-from csms.domain.ports import TransactionEventSeen, TransactionMeterChanged, TransactionStore, WriteQueue
+from csms.domain.ports import TransactionEventSeen, TransactionMeterChanged
 from csms.domain.remote_start import RemoteStartCorrelator
+from csms.domain.services import Services
 
 log = structlog.get_logger("csms.transactions")
+
+
+def _log_of(tx: Transaction) -> FilteringBoundLogger:
+    """The logger bound to `tx`'s station and OCPP transaction id, which every transaction event carries."""
+    bound: FilteringBoundLogger = log.bind(
+        charge_point_id=tx.charge_point_id, transaction_id=tx.ocpp_transaction_id
+    )
+    return bound
 
 TRANSACTION_BEGIN = "Transaction.Begin"
 TRANSACTION_END = "Transaction.End"
@@ -52,19 +61,12 @@ class TransactionService:
     """
 
     def __init__(
-        self,
-        store: TransactionStore,
-        writer: WriteQueue,
-        authorization: AuthorizationService,
-        clock: Clock,
-        events: EventBus,
-        remote_starts: RemoteStartCorrelator,
+        self, services: Services, authorization: AuthorizationService, remote_starts: RemoteStartCorrelator
     ) -> None:
-        self._store = store
-        self._writer = writer
+        """Transactions kept in `services`' store and write queue, their tokens authorized by
+        `authorization`, remote starts matched by `remote_starts`; events go to `services.events`."""
+        self._services = services
         self._authorization = authorization
-        self._clock = clock
-        self._events = events
         self._remote_starts = remote_starts
         # charge_point_id -> ocpp_transaction_id -> transaction; per station so a disconnect drops its own.
         self._active: dict[str, dict[str, Transaction]] = {}
@@ -92,7 +94,7 @@ class TransactionService:
         if new.ocpp_transaction_id is not None:
             existing = await self.find(new.charge_point_id, new.ocpp_transaction_id)
         else:
-            existing = await self._store.find_started_transaction(
+            existing = await self._services.store.find_started_transaction(
                 new.charge_point_id, new.evse_id, new.started_at, new.id_token
             )
             # Only the same start, still running, is a repeat: a station with a stuck clock starting again
@@ -103,29 +105,19 @@ class TransactionService:
             ):
                 existing = None
         if existing is not None:
-            log.info(
-                "transaction_start_repeated",
-                charge_point_id=new.charge_point_id,
-                transaction_id=existing.ocpp_transaction_id,
-            )
+            _log_of(existing).info("transaction_start_repeated")
             return StartOutcome(existing, auth, duplicate=True)
         if new.meter_start_wh is None and samples:
             new.meter_start_wh = energy_register_wh(samples, TRANSACTION_BEGIN)
         remote_start_id = self._remote_starts.correlate(new)
-        tx = await self._store.add_transaction(new)
+        tx = await self._services.store.add_transaction(new)
         self._active.setdefault(tx.charge_point_id, {})[tx.ocpp_transaction_id] = tx
         if new.seq_no is not None:
             self._seen.setdefault(tx.id, set()).add(new.seq_no)
         if samples:
             await self._record_samples(tx, samples)
-        log.info(
-            "transaction_started",
-            charge_point_id=tx.charge_point_id,
-            transaction_id=tx.ocpp_transaction_id,
-            evse_id=tx.evse_id,
-            id_token=tx.id_token,
-        )
-        await self._events.publish(TransactionStarted(tx, remote_start_id))
+        _log_of(tx).info("transaction_started", evse_id=tx.evse_id, id_token=tx.id_token)
+        await self._services.events.publish(TransactionStarted(tx, remote_start_id))
         return StartOutcome(tx, auth, duplicate=False)
 
     async def find(self, charge_point_id: str, ocpp_transaction_id: str) -> Transaction | None:
@@ -133,11 +125,11 @@ class TransactionService:
         tx = self._active.get(charge_point_id, {}).get(ocpp_transaction_id)
         if tx is not None:
             return tx
-        tx = await self._store.find_transaction(charge_point_id, ocpp_transaction_id)
+        tx = await self._services.store.find_transaction(charge_point_id, ocpp_transaction_id)
         if tx is not None and tx.status is TransactionStatus.ACTIVE:
             # Batched seqNo records may still be queued: commit them before reading the set back.
-            await self._writer.sync()
-            self._seen[tx.id] = await self._store.list_transaction_seq_nos(tx.id)
+            await self._services.writer.sync()
+            self._seen[tx.id] = await self._services.store.list_transaction_seq_nos(tx.id)
             self._active.setdefault(charge_point_id, {})[ocpp_transaction_id] = tx
         return tx
 
@@ -160,7 +152,7 @@ class TransactionService:
         seen.add(seq_no)
         if tx.last_seq_no is None or seq_no > tx.last_seq_no:
             tx.last_seq_no = seq_no
-        self._writer.put(TransactionEventSeen(tx.id, seq_no, event_type, trigger_reason, at))
+        self._services.writer.put(TransactionEventSeen(tx.id, seq_no, event_type, trigger_reason, at))
         return True
 
     async def update(
@@ -181,18 +173,18 @@ class TransactionService:
         if charging_state is not None and charging_state != tx.charging_state:
             tx.charging_state = charging_state
             if not changed:  # a state change alone is frequent: batch it
-                self._writer.put(
-                    TransactionMeterChanged(tx.id, tx.last_meter_wh, charging_state, self._clock())
+                self._services.writer.put(
+                    TransactionMeterChanged(tx.id, tx.last_meter_wh, charging_state, self._services.clock())
                 )
         if changed:
-            tx.updated_at = self._clock()
+            tx.updated_at = self._services.clock()
             await self._save(tx)
 
     async def _save(self, tx: Transaction) -> None:
         """Write `tx`; if that fails, drop it from the cache so the next message reloads the stored truth
         instead of trusting an object that says more than the database does."""
         try:
-            await self._store.save_transaction(tx)
+            await self._services.store.save_transaction(tx)
         except BaseException:
             self._evict(tx)
             raise
@@ -210,7 +202,7 @@ class TransactionService:
         if tx is not None:
             reading.transaction_pk = tx.id
             await self._advance(tx, reading.samples)
-        self._writer.put(reading)
+        self._services.writer.put(reading)
 
     async def _record_samples(self, tx: Transaction, samples: list[MeterSample]) -> None:
         await self.meter_values(MeterReading(tx.charge_point_id, tx.evse_id, samples), tx)
@@ -220,13 +212,13 @@ class TransactionService:
         if wh is None:
             return
         tx.last_meter_wh = wh
-        tx.updated_at = self._clock()
+        tx.updated_at = self._services.clock()
         if tx.meter_start_wh is None:
             tx.meter_start_wh = wh
             await self._save(tx)
             return
-        self._writer.put(TransactionMeterChanged(tx.id, wh, tx.charging_state, tx.updated_at))
-        self._events.emit(TransactionMeterAdvanced(tx))
+        self._services.writer.put(TransactionMeterChanged(tx.id, wh, tx.charging_state, tx.updated_at))
+        self._services.events.emit(TransactionMeterAdvanced(tx))
 
     async def stop(
         self, tx: Transaction, stop: TransactionStop, samples: list[MeterSample] | None = None
@@ -237,11 +229,7 @@ class TransactionService:
         falling back to the last register seen.
         """
         if tx.status is TransactionStatus.COMPLETED:
-            log.info(
-                "transaction_stop_repeated",
-                charge_point_id=tx.charge_point_id,
-                transaction_id=tx.ocpp_transaction_id,
-            )
+            _log_of(tx).info("transaction_stop_repeated")
             return tx
         try:
             return await self._stop(tx, stop, samples)
@@ -268,19 +256,13 @@ class TransactionService:
         tx.stop_reason = stop.reason
         tx.stop_id_token = stop.id_token
         tx.status = TransactionStatus.COMPLETED
-        tx.updated_at = self._clock()
+        tx.updated_at = self._services.clock()
         # Batched register updates queued before this stop must not land after it.
-        await self._writer.sync()
-        await self._store.save_transaction(tx)
+        await self._services.writer.sync()
+        await self._services.store.save_transaction(tx)
         self._evict(tx)
-        await self._events.publish(TransactionStopped(tx))
-        log.info(
-            "transaction_stopped",
-            charge_point_id=tx.charge_point_id,
-            transaction_id=tx.ocpp_transaction_id,
-            energy_wh=tx.energy_wh,
-            reason=tx.stop_reason,
-        )
+        await self._services.events.publish(TransactionStopped(tx))
+        _log_of(tx).info("transaction_stopped", energy_wh=tx.energy_wh, reason=tx.stop_reason)
         return tx
 
     def forget_station(self, charge_point_id: str) -> None:

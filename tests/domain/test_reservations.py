@@ -7,13 +7,14 @@ is the in-memory one and the clock is fixed (tests move it explicitly).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
+from csms.domain.authorization import AuthorizationService
 from csms.domain.commands import (
     CancelReservation,
     Command,
@@ -86,6 +87,11 @@ class ScriptedStation:
         return [(cp, c.reservation_id) for cp, c in self.sent if isinstance(c, CancelReservation)]
 
 
+def groups(store: MemoryStore, clock: Clock) -> Callable[[str], Awaitable[str | None]]:
+    """The group lookup the domain wires in: `AuthorizationService.group_of` over the token store."""
+    return AuthorizationService(store, clock).group_of
+
+
 @pytest.fixture
 def clock() -> Clock:
     """The fixed clock at NOW."""
@@ -109,7 +115,9 @@ async def service(
     store: MemoryStore, station: ScriptedStation, clock: Clock
 ) -> AsyncIterator[ReservationService]:
     """The reservation service over the scripted station; stopped (background tasks ended) afterwards."""
-    svc = ReservationService(store, CommandService(station), clock, check_interval=5 * MS, tokens=store)
+    svc = ReservationService(
+        store, CommandService(station), clock, check_interval=5 * MS, group_of=groups(store, clock)
+    )
     yield svc
     await svc.stop()
 
@@ -583,10 +591,13 @@ async def test_group_of_a_token_the_store_does_not_know_comes_from_authorization
     authorization service (partner authorities), not only from the CSMS token store."""
     from csms.domain.models import AuthorizationResult, AuthorizationStatus
 
-    async def authorize(id_token: str) -> AuthorizationResult:
-        return AuthorizationResult(AuthorizationStatus.ACCEPTED, group_id_token="GRP1")
+    class PartnerTokens:
+        async def authorize(self, id_token: str) -> AuthorizationResult | None:
+            return AuthorizationResult(AuthorizationStatus.ACCEPTED, group_id_token="GRP1")
 
-    svc = ReservationService(store, CommandService(station), clock, tokens=store, authorize=authorize)
+    authorization = AuthorizationService(store, clock)
+    authorization.add_authority(PartnerTokens(), order=0)
+    svc = ReservationService(store, CommandService(station), clock, group_of=authorization.group_of)
     r = await reserve(svc, id_token="TOKA", group_id_token="GRP1")
     await svc.transaction_started(started(r.id, "TOKB"))
     stored = await store.get_reservation(r.id)
@@ -606,7 +617,7 @@ async def test_concurrent_creates_with_one_partner_id_leave_one_reservation(
     store: MemoryStore, clock: Clock
 ) -> None:
     """Two RESERVE_NOW with the same (owner, external_id) at once end as one active reservation."""
-    svc = ReservationService(store, CommandService(YieldingStation()), clock, tokens=store)
+    svc = ReservationService(store, CommandService(YieldingStation()), clock, group_of=groups(store, clock))
     first, second = await asyncio.gather(
         reserve(svc, owner="ocpi:1", external_id="SAME", evse_id=1),
         reserve(svc, owner="ocpi:1", external_id="SAME", evse_id=1),

@@ -13,9 +13,7 @@ from csms.domain.stations import Refusal, StationService, is_registered
 def with_policy(domain: Domain, **ocpp: object) -> StationService:
     services = domain.services
     cfg = replace(services.config.ocpp, **ocpp)  # type: ignore[arg-type]
-    return StationService(
-        services.store, services.writer, services.verifier, cfg, services.clock, domain.events
-    )
+    return StationService(replace(services, config=replace(services.config, ocpp=cfg)))
 
 
 async def test_unknown_charge_point_follows_the_policy(domain: Domain) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -130,7 +131,7 @@ async def test_failed_stop_is_applied_again_on_retry(domain: Domain) -> None:
     svc = domain.transactions
     tx = (await svc.start(NewTransaction("CP", 1, 1, NOW, id_token="TAG", meter_start_wh=0))).transaction
     failing = FailingSaves(domain.services.store, failures=1)
-    svc._store = failing  # type: ignore[assignment]
+    svc._services = replace(domain.services, store=failing)  # type: ignore[arg-type]
     try:
         await svc.stop(tx, TransactionStop(NOW + timedelta(minutes=5), meter_stop_wh=700))
     except ConnectionError:

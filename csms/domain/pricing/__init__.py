@@ -40,47 +40,31 @@ What the engine does not know, and how it treats it:
 
 from __future__ import annotations
 
-from csms.domain.pricing.engine import ChargingPeriod, SessionCost, price_session
-from csms.domain.pricing.money import MONEY_PLACES, ZERO_PRICE, Price, decimal_number, quantize
+from csms.domain.pricing.engine import SessionCost, price_session
+from csms.domain.pricing.money import Price, decimal_number, quantize
 from csms.domain.pricing.parsing import parse_tariff
 from csms.domain.pricing.profile import EnergyProfile, EnergyReading, energy_profile
 from csms.domain.pricing.restrictions import resolve_zone
 from csms.domain.pricing.tariff import (
-    DAYS,
-    DIMENSIONS,
     ENERGY,
-    FLAT,
     PARKING_TIME,
     TIME,
-    PriceBound,
-    PriceComponent,
     PricingTariff,
-    Restrictions,
-    TariffElement,
     TariffError,
     choose_tariff,
     uses_energy_profile,
 )
 
+# What the rest of the project uses; the parts' other names are imported from their modules.
 __all__ = [
-    "DAYS",
-    "DIMENSIONS",
     "ENERGY",
-    "FLAT",
-    "MONEY_PLACES",
-    "PARKING_TIME",
-    "TIME",
-    "ZERO_PRICE",
-    "ChargingPeriod",
     "EnergyProfile",
     "EnergyReading",
+    "PARKING_TIME",
     "Price",
-    "PriceBound",
-    "PriceComponent",
     "PricingTariff",
-    "Restrictions",
     "SessionCost",
-    "TariffElement",
+    "TIME",
     "TariffError",
     "choose_tariff",
     "decimal_number",
