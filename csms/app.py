@@ -60,7 +60,7 @@ class Csms:
         )
         await writer.start()
         services = Services(config=config, store=store, writer=writer)
-        domain = Domain.build(services)
+        domain = Domain(services)
         ocpp = OcppServer(domain)
         ocpp_port = await ocpp.start()
         # Expiry is tracked by the CSMS itself, stations online or not.

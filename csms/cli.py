@@ -289,7 +289,7 @@ async def _open_ocpi(config: Config, *, client: bool = False) -> AsyncIterator[A
 
     async with _open(config) as store:
         # The domain is only wired, never started: these commands touch OCPI records alone.
-        domain = Domain.build(Services(config=config, store=store, writer=BatchedWriter(store)))
+        domain = Domain(Services(config=config, store=store, writer=BatchedWriter(store)))
         ctx = OcpiContext(
             domain=domain,
             store=SqlOcpiStore(store.engine),  # type: ignore[attr-defined]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from csms.config import Config
 from csms.domain.authorization import AuthorizationService
 from csms.domain.clock import Clock
@@ -20,7 +18,6 @@ from csms.domain.stations import StationService
 from csms.domain.transactions import TransactionService
 
 
-@dataclass(slots=True)
 class Domain:
     """Stations, authorization, transactions, commands and reservations, sharing one store, writer,
     registry, clock and event bus. `reservations` runs a background expiry task: the app starts and stops it.
@@ -29,15 +26,29 @@ class Domain:
     `writes.sync()` first to read what was only queued), and ask `registry` who is connected.
     """
 
-    services: Services
-    remote_starts: RemoteStartCorrelator
-    stations: StationService
-    authorization: AuthorizationService
-    transactions: TransactionService
-    commands: CommandService
-    sessions: SessionControl
-    reservations: ReservationService
-    device_model: DeviceModelService
+    def __init__(self, services: Services) -> None:
+        """Wire the services from the shared objects (no I/O happens here)."""
+        cfg = services.config.ocpp
+        self.services = services
+        self.remote_starts = RemoteStartCorrelator(services.clock)
+        self.stations = StationService(services)
+        self.authorization = AuthorizationService(services.store, services.clock, cfg.unknown_id_tokens)
+        self.transactions = TransactionService(services, self.authorization, self.remote_starts)
+        self.commands = CommandService(RegistryGateway(services.registry))
+        self.sessions = SessionControl(self.commands, self.transactions, self.remote_starts)
+        self.reservations = ReservationService(
+            services.store,
+            self.commands,
+            services.clock,
+            check_interval=cfg.reservation_check_interval,
+            group_of=self.authorization.group_of,
+        )
+        self.device_model = DeviceModelService(services.store, services.clock)
+        # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
+        services.events.subscribe(TransactionStarted, self._mark_reservation_used, order=Order.DOMAIN)
+
+    async def _mark_reservation_used(self, event: TransactionStarted) -> None:
+        await self.reservations.transaction_started(event.transaction)
 
     @property
     def config(self) -> Config:
@@ -68,38 +79,3 @@ class Domain:
     def events(self) -> EventBus:
         """The domain's event bus."""
         return self.services.events
-
-    @classmethod
-    def build(cls, services: Services) -> Domain:
-        """Wire the services from the shared objects (no I/O happens here)."""
-        cfg = services.config.ocpp
-        events = services.events
-        remote_starts = RemoteStartCorrelator(services.clock)
-        authorization = AuthorizationService(services.store, services.clock, cfg.unknown_id_tokens)
-        transactions = TransactionService(services, authorization, remote_starts)
-        commands = CommandService(RegistryGateway(services.registry))
-        reservations = ReservationService(
-            services.store,
-            commands,
-            services.clock,
-            check_interval=cfg.reservation_check_interval,
-            group_of=authorization.group_of,
-        )
-
-        async def mark_reservation_used(event: TransactionStarted) -> None:
-            # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
-            await reservations.transaction_started(event.transaction)
-
-        events.subscribe(TransactionStarted, mark_reservation_used, order=Order.DOMAIN)
-        stations = StationService(services)
-        return cls(
-            services=services,
-            remote_starts=remote_starts,
-            stations=stations,
-            authorization=authorization,
-            transactions=transactions,
-            commands=commands,
-            sessions=SessionControl(commands, transactions, remote_starts),
-            reservations=reservations,
-            device_model=DeviceModelService(services.store, services.clock),
-        )

@@ -109,7 +109,7 @@ class _Subscription:
 
 
 class EventBus:
-    """Subscribers by event type; one per running CSMS (built by `Domain.build`)."""
+    """Subscribers by event type; one per running CSMS (made with its `Services`)."""
 
     def __init__(self) -> None:
         self._subscribers: dict[type[AnyEvent], list[_Subscription]] = {}

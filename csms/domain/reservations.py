@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from csms.domain.clock import Clock, to_utc
 from csms.domain.commands import CancelReservation, CommandResult, CommandService, Outcome, ReserveNow
@@ -26,6 +27,13 @@ from csms.domain.models import Reservation, ReservationStatus, Transaction
 from csms.domain.ports import ReservationStore
 
 log = structlog.get_logger("csms.reservations")
+
+
+def _log_for(charge_point_id: str, reservation_id: int | None) -> FilteringBoundLogger:
+    """The logger bound to a reservation and its station, which every reservation event carries."""
+    bound: FilteringBoundLogger = log.bind(charge_point_id=charge_point_id, reservation_id=reservation_id)
+    return bound
+
 
 # Error codes of ReservationError; stable: the REST API maps them to HTTP statuses.
 CHARGE_POINT_OFFLINE = "charge_point_offline"
@@ -278,10 +286,8 @@ class ReservationService:
             row.status = ReservationStatus.ACTIVE
             row.reason = None
             await self._store.save_reservation(row)
-            log.info(
+            _log_for(charge_point_id, row.id).info(
                 "reservation_created",
-                charge_point_id=charge_point_id,
-                reservation_id=row.id,
                 evse_id=evse_id,
                 expiry_date=expiry.isoformat(),
             )
@@ -295,10 +301,8 @@ class ReservationService:
         )
         row.reason = code
         await self._store.save_reservation(row)
-        log.info(
+        _log_for(charge_point_id, row.id).info(
             "reservation_refused",
-            charge_point_id=charge_point_id,
-            reservation_id=row.id,
             code=code,
             outcome=result.outcome.value,
             station_status=result.status,
@@ -313,10 +317,8 @@ class ReservationService:
         result = await self._commands.send(cp, self._reserve_now(earlier.id, wanted))
         if not _answered(result, "Accepted"):
             code, message = _refusal(cp, result)
-            log.info(
+            _log_for(cp, earlier.id).info(
                 "reservation_replacement_refused",
-                charge_point_id=cp,
-                reservation_id=earlier.id,
                 code=code,
                 outcome=result.outcome.value,
             )
@@ -338,10 +340,10 @@ class ReservationService:
                 current.station_status = result.status
                 current.reason = None
                 await self._store.save_reservation(current)
-                log.info("reservation_replaced", charge_point_id=cp, reservation_id=current.id)
+                _log_for(cp, current.id).info("reservation_replaced")
                 return current
         # Used or cancelled meanwhile: the station now holds a reservation we do not keep; take it back.
-        log.warning("reservation_replacement_raced", charge_point_id=cp, reservation_id=earlier.id)
+        _log_for(cp, earlier.id).warning("reservation_replacement_raced")
         self._spawn(self._cancel_unanswered(earlier))
         raise ReservationError(
             RESERVATION_NOT_ACTIVE,
@@ -355,10 +357,8 @@ class ReservationService:
         try:
             await self._cancel(earlier.id, reason="replaced")
         except ReservationError as exc:
-            log.warning(
+            _log_for(earlier.charge_point_id, earlier.id).warning(
                 "replaced_reservation_not_cancelled",
-                charge_point_id=earlier.charge_point_id,
-                reservation_id=earlier.id,
                 code=exc.code,
             )
 
@@ -399,31 +399,20 @@ class ReservationService:
         result = await self._commands.send(r.charge_point_id, CancelReservation(r.id))
         if result.outcome is not Outcome.ANSWERED:
             code, message = _failure(r.charge_point_id, result)
-            log.info(
-                "reservation_cancel_failed",
-                charge_point_id=r.charge_point_id,
-                reservation_id=r.id,
-                code=code,
-            )
+            _log_for(r.charge_point_id, r.id).info("reservation_cancel_failed", code=code)
             raise ReservationError(code, message, result=result, reservation=r)
         if not _answered(result, "Accepted"):
             reason = "unknown_at_station"
         async with self._lock:
             current = await self._store.get_reservation(r.id)
             if current is None or current.status is not ReservationStatus.ACTIVE:
-                log.info(
-                    "reservation_ended_while_cancelling",
-                    charge_point_id=r.charge_point_id,
-                    reservation_id=r.id,
-                )
+                _log_for(r.charge_point_id, r.id).info("reservation_ended_while_cancelling")
                 return current or r
             current.status = ReservationStatus.CANCELLED
             current.reason = reason
             await self._store.save_reservation(current)
-        log.info(
+        _log_for(r.charge_point_id, r.id).info(
             "reservation_cancelled",
-            charge_point_id=r.charge_point_id,
-            reservation_id=r.id,
             station_status=result.status,
             reason=reason,
         )
@@ -434,14 +423,10 @@ class ReservationService:
         try:
             result = await self._commands.send(r.charge_point_id, CancelReservation(r.id))
         except Exception:
-            log.exception(
-                "reservation_cleanup_failed", charge_point_id=r.charge_point_id, reservation_id=r.id
-            )
+            _log_for(r.charge_point_id, r.id).exception("reservation_cleanup_failed")
             return
-        log.info(
+        _log_for(r.charge_point_id, r.id).info(
             "reservation_cleanup_sent",
-            charge_point_id=r.charge_point_id,
-            reservation_id=r.id,
             outcome=result.outcome.value,
             station_status=result.status,
         )
@@ -465,7 +450,7 @@ class ReservationService:
                     continue
                 r.status = ReservationStatus.EXPIRED
                 await self._store.save_reservation(r)
-            log.info("reservation_expired", charge_point_id=r.charge_point_id, reservation_id=r.id)
+            _log_for(r.charge_point_id, r.id).info("reservation_expired")
             expired.append(r)
         return expired
 
@@ -478,39 +463,26 @@ class ReservationService:
         """
         change = _STATION_UPDATES.get(update_status)
         if change is None:
-            log.warning(
+            _log_for(charge_point_id, reservation_id).warning(
                 "reservation_update_status_unknown",
-                charge_point_id=charge_point_id,
-                reservation_id=reservation_id,
                 update_status=update_status,
             )
             return
         async with self._lock:
             r = await self._store.get_reservation(reservation_id)
             if r is None or r.charge_point_id != charge_point_id:
-                log.warning(
-                    "reservation_update_unknown_reservation",
-                    charge_point_id=charge_point_id,
-                    reservation_id=reservation_id,
-                )
+                _log_for(charge_point_id, reservation_id).warning("reservation_update_unknown_reservation")
                 return
             if r.status is not ReservationStatus.ACTIVE:
-                log.info(
+                _log_for(charge_point_id, reservation_id).info(
                     "reservation_update_ignored",
-                    charge_point_id=charge_point_id,
-                    reservation_id=reservation_id,
                     status=r.status.value,
                     update_status=update_status,
                 )
                 return
             r.status, r.reason = change
             await self._store.save_reservation(r)
-        log.info(
-            "reservation_ended_by_station",
-            charge_point_id=charge_point_id,
-            reservation_id=reservation_id,
-            status=r.status.value,
-        )
+        _log_for(charge_point_id, reservation_id).info("reservation_ended_by_station", status=r.status.value)
 
     # -- remote start and transactions -------------------------------------------------------------
 
@@ -569,27 +541,21 @@ class ReservationService:
         async with self._lock:
             r = await self._store.get_reservation(tx.reservation_id)
             if r is None or r.charge_point_id != tx.charge_point_id:
-                log.warning(
+                _log_for(tx.charge_point_id, tx.reservation_id).warning(
                     "transaction_reservation_unknown",
-                    charge_point_id=tx.charge_point_id,
-                    reservation_id=tx.reservation_id,
                     transaction_pk=tx.id,
                 )
                 return
             if r.status is not ReservationStatus.ACTIVE:
-                log.info(
+                _log_for(tx.charge_point_id, r.id).info(
                     "transaction_reservation_not_active",
-                    charge_point_id=tx.charge_point_id,
-                    reservation_id=r.id,
                     status=r.status.value,
                     transaction_pk=tx.id,
                 )
                 return
             if tx.id_token is None or not _holds(r, tx.id_token, await self._group_of(tx.id_token)):
-                log.warning(
+                _log_for(tx.charge_point_id, r.id).warning(
                     "reservation_used_by_wrong_token",
-                    charge_point_id=tx.charge_point_id,
-                    reservation_id=r.id,
                     transaction_pk=tx.id,
                     id_token=tx.id_token,
                 )
@@ -597,9 +563,7 @@ class ReservationService:
             r.status = ReservationStatus.USED
             r.transaction_pk = tx.id
             await self._store.save_reservation(r)
-        log.info(
-            "reservation_used", charge_point_id=tx.charge_point_id, reservation_id=r.id, transaction_pk=tx.id
-        )
+        _log_for(tx.charge_point_id, r.id).info("reservation_used", transaction_pk=tx.id)
 
     async def transaction_stopped(self, tx: Transaction) -> None:
         """Nothing to do: a reservation ends when its transaction starts."""

@@ -64,7 +64,7 @@ def services(config: Config, store: MemoryStore, writer: BatchedWriter) -> Servi
 @pytest.fixture
 def domain(services: Services) -> Domain:
     """The domain services on `services` (no background tasks started)."""
-    return Domain.build(services)
+    return Domain(services)
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ def server() -> Iterator[Server]:
         key, prefix = new_api_key()
         await store.add_api_key("fuzz", prefix, hash_secret(key, rounds=4), "admin")
         app = create_app(
-            Domain.build(Services(config=Config(), store=store, writer=writer)), admin_api.ROUTES
+            Domain(Services(config=Config(), store=store, writer=writer)), admin_api.ROUTES
         )
         admin_api.install(app, MemoryOcpiStore())
         runner = web.AppRunner(app)

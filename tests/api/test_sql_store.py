@@ -57,7 +57,7 @@ async def sql_client(sql_store: SqlStore, sql_writer: BatchedWriter) -> AsyncIte
         writer=sql_writer,
         clock=lambda: NOW,
     )
-    async with TestClient(TestServer(create_app(Domain.build(services)))) as client:
+    async with TestClient(TestServer(create_app(Domain(services)))) as client:
         yield client
 
 

@@ -22,5 +22,5 @@ async def domain() -> AsyncIterator[Domain]:
     store = MemoryStore(clock=lambda: NOW)
     writer = BatchedWriter(store, max_items=100, interval=0.01)
     await writer.start()
-    yield Domain.build(Services(config=Config(), store=store, writer=writer, clock=lambda: NOW))
+    yield Domain(Services(config=Config(), store=store, writer=writer, clock=lambda: NOW))
     await writer.stop()

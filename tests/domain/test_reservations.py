@@ -518,7 +518,7 @@ async def test_transaction_reservation_of_another_station_or_ended_is_ignored(
 
 
 async def test_domain_marks_the_reservation_used_when_the_transaction_starts(domain: Domain) -> None:
-    """Domain.build registers the reservation service, so a transaction start with its id uses it."""
+    """Domain registers the reservation service, so a transaction start with its id uses it."""
     store = domain.services.store
     await store.add_charge_point(ChargePoint("CP"))
     await store.add_id_token(IdToken("TAG"))

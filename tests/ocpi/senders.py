@@ -207,7 +207,7 @@ async def harness(
     """A Harness on `ocpi_store` and `clock`; the CDR writer is installed (every stop makes a CDR)."""
     store = MemoryStore(clock=clock)
     writer = BatchedWriter(store, max_items=1000, interval=60.0)
-    domain = Domain.build(Services(config=Config(), store=store, writer=writer, clock=clock))
+    domain = Domain(Services(config=Config(), store=store, writer=writer, clock=clock))
     ctx = OcpiContext(
         domain=domain,
         store=ocpi_store,

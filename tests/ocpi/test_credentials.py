@@ -311,7 +311,7 @@ def ocpi_app(ctx: OcpiContext) -> web.Application:
 def make_context(store: OcpiStore, config: OcpiConfig | None = None) -> OcpiContext:
     """An OcpiContext on `store` with a wired (not started) domain; base_url and client are set on start."""
     csms_store = MemoryStore()
-    domain = Domain.build(Services(config=Config(), store=csms_store, writer=BatchedWriter(csms_store)))
+    domain = Domain(Services(config=Config(), store=csms_store, writer=BatchedWriter(csms_store)))
     return OcpiContext(
         domain=domain,
         store=store,

@@ -117,7 +117,7 @@ async def domain(clock: FakeClock) -> AsyncIterator[Domain]:
     store = MemoryStore(clock=clock)
     writer = BatchedWriter(store, max_items=100, interval=0.01)
     await writer.start()
-    yield Domain.build(Services(config=Config(), store=store, writer=writer, clock=clock))
+    yield Domain(Services(config=Config(), store=store, writer=writer, clock=clock))
     await writer.stop()
 
 

@@ -108,7 +108,7 @@ async def client(ocpi_store: OcpiStore, partner: Partner, other: Partner) -> Asy
     calls as `partner` unless a request sets its own Authorization header."""
     store = MemoryStore()
     writer = BatchedWriter(store, max_items=1000, interval=60.0)
-    domain = Domain.build(Services(config=Config(), store=store, writer=writer))
+    domain = Domain(Services(config=Config(), store=store, writer=writer))
     ctx = OcpiContext(domain=domain, store=ocpi_store, config=Config().ocpi, base_url="http://127.0.0.1")
     sub = web.Application(middlewares=[error_middleware, auth_middleware(ocpi_store)])
     sub[OCPI] = ctx

@@ -88,7 +88,7 @@ async def cpo() -> AsyncIterator[Cpo]:
     store = MemoryStore()
     writer = BatchedWriter(store, max_items=100, interval=0.01)
     await writer.start()
-    domain = Domain.build(Services(config=Config(), store=store, writer=writer))
+    domain = Domain(Services(config=Config(), store=store, writer=writer))
     config = replace(OcpiConfig(), max_page_limit=2, realtime_authorization_timeout=2000 * MS)
     async with aiohttp.ClientSession() as session:
         ctx = OcpiContext(
