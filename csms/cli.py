@@ -72,7 +72,14 @@ def _print_json(data: Any) -> None:
     print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
 
-def _validate(model: type[ModelT], **fields: Any) -> ModelT:
+def _validate(model: type[ModelT], args: argparse.Namespace, **options: str) -> ModelT:
+    """`model` from the command line: each field from the option of its name, or the one `options` maps it
+    to (`expiry_date="expiry"`); options not given are left out, so the model's defaults apply.
+
+    Raises:
+        CommandError: the model refused the input (exit status 2, each field's problem named).
+    """
+    fields = {name: getattr(args, options.get(name, name), None) for name in model.model_fields}
     try:
         return model.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
@@ -121,12 +128,7 @@ async def cmd_db_upgrade(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_chargepoint_add(config: Config, args: argparse.Namespace) -> int:
     """`csms chargepoint add ID [--password P] [--status S]`: register a charge point."""
-    body = _validate(
-        ChargePointCreate,
-        charge_point_id=args.charge_point_id,
-        password=args.password,
-        registration_status=args.status,
-    )
+    body = _validate(ChargePointCreate, args, registration_status="status")
     async with _open(config) as store:
         if await store.get_charge_point(body.charge_point_id) is not None:
             raise CommandError(f"charge point {body.charge_point_id!r} already exists")
@@ -149,12 +151,7 @@ async def cmd_chargepoint_set(config: Config, args: argparse.Namespace) -> int:
     or change its password. The new status is answered at its next BootNotification."""
     if args.status is None and args.password is None:
         raise CommandError("nothing to change: give --status and/or --password")
-    body = _validate(
-        ChargePointCreate,
-        charge_point_id=args.charge_point_id,
-        password=args.password,
-        registration_status=args.status,
-    )
+    body = _validate(ChargePointCreate, args, registration_status="status")
     async with _open(config) as store:
         cp = await store.get_charge_point(body.charge_point_id)
         if cp is None:
@@ -208,14 +205,7 @@ async def cmd_chargepoint_list(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_token_add(config: Config, args: argparse.Namespace) -> int:
     """`csms token add TOKEN [--type T] [--status S] [--expiry ISO] [--group G]`: register an id token."""
-    body = _validate(
-        IdTokenCreate,
-        id_token=args.id_token,
-        type=args.type,
-        status=args.status,
-        expiry_date=args.expiry,
-        group_id_token=args.group,
-    )
+    body = _validate(IdTokenCreate, args, expiry_date="expiry", group_id_token="group")
     async with _open(config) as store:
         try:
             stored = await store.add_id_token(body.to_id_token(utcnow()))
