@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from csms.ocpp.router import Route, route_table
+from csms.ocpp.status_reports import keep_status
 from csms.ocpp.v16.authorize import handle_authorize
 from csms.ocpp.v16.boot_notification import handle_boot_notification
 from csms.ocpp.v16.data_transfer import handle_data_transfer
@@ -10,10 +11,6 @@ from csms.ocpp.v16.heartbeat import handle_heartbeat
 from csms.ocpp.v16.meter_values import handle_meter_values
 from csms.ocpp.v16.start_transaction import handle_start_transaction
 from csms.ocpp.v16.status_notification import handle_status_notification
-from csms.ocpp.v16.status_reports import (
-    handle_diagnostics_status_notification,
-    handle_firmware_status_notification,
-)
 from csms.ocpp.v16.stop_transaction import handle_stop_transaction
 
 ROUTES = route_table(
@@ -25,6 +22,6 @@ ROUTES = route_table(
     Route("StopTransaction", handle_stop_transaction),
     Route("MeterValues", handle_meter_values),
     Route("DataTransfer", handle_data_transfer),
-    Route("DiagnosticsStatusNotification", handle_diagnostics_status_notification),
-    Route("FirmwareStatusNotification", handle_firmware_status_notification),
+    Route("DiagnosticsStatusNotification", keep_status("diagnostics_status")),
+    Route("FirmwareStatusNotification", keep_status("firmware_status")),
 )

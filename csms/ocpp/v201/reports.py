@@ -1,4 +1,4 @@
-"""2.0.1 notifications the CSMS records and acknowledges: reports, events, status of uploads/firmware."""
+"""2.0.1 notifications the CSMS records and acknowledges: reports, events, security events, data transfer."""
 
 from __future__ import annotations
 
@@ -78,18 +78,6 @@ async def handle_security_event_notification(ctx: StationContext, payload: Paylo
     ctx.log.warning(
         "security_event", type=payload["type"], at=payload["timestamp"], tech_info=payload.get("techInfo")
     )
-    return {}
-
-
-async def handle_firmware_status_notification(ctx: StationContext, payload: Payload) -> Payload:
-    """Keep the station's latest firmware update status."""
-    ctx.domain.stations.station_reported(ctx.charge_point_id, firmware_status=payload["status"])
-    return {}
-
-
-async def handle_log_status_notification(ctx: StationContext, payload: Payload) -> Payload:
-    """Keep the station's latest log upload status."""
-    ctx.domain.stations.station_reported(ctx.charge_point_id, log_status=payload["status"])
     return {}
 
 

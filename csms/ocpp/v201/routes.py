@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from csms.ocpp.router import Route, route_table
+from csms.ocpp.status_reports import keep_status
 from csms.ocpp.v201.authorize import handle_authorize
 from csms.ocpp.v201.boot_notification import handle_boot_notification
 from csms.ocpp.v201.heartbeat import handle_heartbeat
 from csms.ocpp.v201.meter_values import handle_meter_values
 from csms.ocpp.v201.reports import (
     handle_data_transfer,
-    handle_firmware_status_notification,
-    handle_log_status_notification,
     handle_notify_event,
     handle_notify_report,
     handle_security_event_notification,
@@ -29,8 +28,8 @@ ROUTES = route_table(
     Route("NotifyReport", handle_notify_report),
     Route("NotifyEvent", handle_notify_event),
     Route("SecurityEventNotification", handle_security_event_notification),
-    Route("FirmwareStatusNotification", handle_firmware_status_notification),
-    Route("LogStatusNotification", handle_log_status_notification),
+    Route("FirmwareStatusNotification", keep_status("firmware_status")),
+    Route("LogStatusNotification", keep_status("log_status")),
     Route("DataTransfer", handle_data_transfer),
     Route("ReservationStatusUpdate", handle_reservation_status_update),
 )
