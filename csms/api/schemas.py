@@ -149,40 +149,37 @@ class IdTokenUpdate(BaseModel):
     group_id_token: IdTokenText | None = None
 
 
-class ReservationCreate(BaseModel):
-    """Body of `POST /reservations`: hold an EVSE (or, 0/absent, any EVSE of the station) for an id token."""
+class _ForIdToken(BaseModel):
+    """What a reservation and a remote start both name: the station, the EVSE (as 2.0.1 `evse_id` or the
+    1.6 word `connector_id`) and the id token with its type and group."""
 
     model_config = ConfigDict(extra="forbid")
 
     charge_point_id: ChargePointIdText
     connector_id: OcppId | None = Field(
-        default=None, description="OCPP 1.6 word for the EVSE to reserve; 0 or absent: the whole station."
+        default=None,
+        description="OCPP 1.6 word for the EVSE; 0 or absent: none in particular (a reservation holds the "
+        "whole station, a start lets the station choose).",
     )
     evse_id: EvseIdWord = None
-    expiry_date: AwareDatetime = Field(description="ISO 8601 with a timezone; must be in the future.")
-    id_tag: IdTokenText = Field(description="The id token (1.6 idTag) the reservation is held for.")
+    id_tag: IdTokenText = Field(description="The id token (1.6 idTag).")
     id_token_type: IdTokenTypeOrDefault = None
     group_id_token: IdTokenText | None = Field(
-        default=None, description="Group (1.6 parentIdTag) whose members may also use the reservation."
+        default=None, description="Group (1.6 parentIdTag) whose members may also use a reservation."
     )
+
+
+class ReservationCreate(_ForIdToken):
+    """Body of `POST /reservations`: hold an EVSE (or, 0/absent, any EVSE of the station) for an id token."""
+
+    expiry_date: AwareDatetime = Field(description="ISO 8601 with a timezone; must be in the future.")
     connector_type: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = Field(
         default=None, description="2.0.1 ConnectorEnumType (e.g. cType2); ignored by 1.6 stations."
     )
 
 
-class SessionStart(BaseModel):
+class SessionStart(_ForIdToken):
     """Body of `POST /sessions`: ask a station to start charging for an id token (remote start)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    charge_point_id: ChargePointIdText
-    connector_id: OcppId | None = Field(
-        default=None, description="OCPP 1.6 word for the EVSE; 0 or absent: the station chooses."
-    )
-    evse_id: EvseIdWord = None
-    id_tag: IdTokenText
-    id_token_type: IdTokenTypeOrDefault = None
-    group_id_token: IdTokenText | None = None
 
 
 class ResetRequest(BaseModel):
