@@ -22,8 +22,9 @@ from csms.api.responses import json_response
 from csms.api.results import command_failure
 from csms.api.routes import COMMAND_ERRORS, Operations, Route, param
 from csms.api.schemas import ConfigurationChange
-from csms.api.serialize import JsonObject, command_json, configuration_key, device_variable_json
+from csms.api.serialize import JsonObject, command_json, device_variable_json
 from csms.domain.commands import ChangeConfiguration, GetConfiguration
+from csms.domain.variable_keys import configuration_key
 
 Q_REFRESH = param(
     "refresh",

@@ -30,6 +30,7 @@ from csms.domain.models import (
     Transaction,
 )
 from csms.domain.registry import LiveConnection
+from csms.domain.variable_keys import configuration_key
 
 JsonObject = dict[str, Any]
 
@@ -151,25 +152,6 @@ def command_json(result: CommandResult) -> JsonObject:
 def reservation_json(reservation: Reservation) -> JsonObject:
     """A reservation; `session_id` is the session that used it, `station_status` what the station answered."""
     return model_json(models.Reservation, reservation, session_id=reservation.transaction_pk)
-
-
-def configuration_key(variable: DeviceVariable) -> str:
-    """The name `GET .../configuration?keys=` and `PATCH .../configuration` use for a variable: the 1.6 key,
-    or for 2.0.1 `Component[instance]@evse:connector.Variable[instance]` (the syntax of the 2.0.1 command
-    adapter, `csms/ocpp/v201/commands.py`), each optional part only where the report had it."""
-    if variable.component is None:
-        return variable.variable
-    component = variable.component
-    if variable.component_instance is not None:
-        component += f"[{variable.component_instance}]"
-    if variable.evse_id is not None:
-        component += f"@{variable.evse_id}"
-        if variable.connector_id is not None:
-            component += f":{variable.connector_id}"
-    name = variable.variable
-    if variable.variable_instance is not None:
-        name += f"[{variable.variable_instance}]"
-    return f"{component}.{name}"
 
 
 def device_variable_json(variable: DeviceVariable) -> JsonObject:

@@ -5,30 +5,15 @@ Translation rules (neutral words → 2.0.1):
 - EVSE ids and connector ids are 2.0.1's own; EVSE None / 0 (the station) leaves `evseId` / `evse` out.
 - An id token travels as IdTokenType {idToken, type}; a group id token as IdTokenType of type Central.
 - Reset: soft / on_idle → OnIdle, hard / immediate → Immediate.
-- Configuration keys name device model variables with the syntax below (`VariableKey`); GetConfiguration
+- Configuration keys name device model variables (syntax: `csms.domain.variable_keys`); GetConfiguration
   is GetVariables, ChangeConfiguration is a one-item SetVariables, both for the Actual attribute.
 - Charging limits and rates carry at most one decimal (rounded toward zero, `csms.ocpp.commands.tenths`);
   each profile has one schedule, whose id is the profile's id.
 - Absent optional fields are left out, never null (OCPP 2.0.1 Part 4 §4.1.3).
-
-Configuration key syntax (2.0.1)::
-
-    key        = component "." variable
-    component  = name [ "[" instance "]" ] [ "@" evse_id [ ":" connector_id ] ]
-    variable   = name [ "[" instance "]" ]
-
-Names contain none of ``. [ ] @ :``; instances contain no brackets. Examples:
-``OCPPCommCtrlr.HeartbeatInterval``, ``SampledDataCtrlr.TxUpdatedMeasurands``,
-``EVSE@1.AvailabilityState`` (component EVSE of evse 1), ``Connector@1:2.ConnectorType`` (evse 1,
-connector 2), ``TokenReader[front].Enabled`` (component instance), ``Controller.Limit[max]`` (variable
-instance). Results come back under the same syntax, built from the component and variable the station
-echoed.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 from csms.domain.clock import isoformat_z
@@ -52,6 +37,7 @@ from csms.domain.commands import (
     TriggerMessage,
     UnlockConnector,
 )
+from csms.domain.variable_keys import VariableKey
 from csms.ocpp.commands import (
     CommandTable,
     Inexpressible,
@@ -74,90 +60,49 @@ PURPOSES = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
 # GetVariables statuses that mean "no such variable here" (reported as unknown_keys, like 1.6 unknownKey).
 UNKNOWN = frozenset({"UnknownComponent", "UnknownVariable"})
 
-_KEY = re.compile(
-    r"(?P<component>[^.\[\]@:]+)(?:\[(?P<component_instance>[^\[\]]+)\])?"
-    r"(?:@(?P<evse_id>\d+)(?::(?P<connector_id>\d+))?)?"
-    r"\.(?P<variable>[^.\[\]@:]+)(?:\[(?P<variable_instance>[^\[\]]+)\])?"
-)
+def parse_key(key: str) -> VariableKey:
+    """The variable a configuration key names.
+
+    Raises:
+        Inexpressible: the key does not follow the syntax (`csms.domain.variable_keys`).
+    """
+    try:
+        return VariableKey.parse(key)
+    except ValueError as exc:
+        raise Inexpressible(str(exc)) from None
 
 
-@dataclass(frozen=True, slots=True)
-class VariableKey:
-    """One device model variable named by a configuration key (see the module docstring for the syntax)."""
+def key_from_wire(component: Payload, variable: Payload) -> VariableKey:
+    """The variable named by 2.0.1 ComponentType and VariableType objects."""
+    evse = component.get("evse") or {}
+    return VariableKey(
+        component=component["name"],
+        variable=variable["name"],
+        component_instance=component.get("instance"),
+        variable_instance=variable.get("instance"),
+        evse_id=evse.get("id"),
+        connector_id=evse.get("connectorId"),
+    )
 
-    component: str
-    variable: str
-    component_instance: str | None = None
-    variable_instance: str | None = None
-    evse_id: int | None = None
-    connector_id: int | None = None
 
-    @classmethod
-    def parse(cls, key: str) -> VariableKey:
-        """Read a key such as ``EVSE@1.AvailabilityState`` or ``Ctrlr[a].Var[b]``.
+def component_type(key: VariableKey) -> Payload:
+    """2.0.1 ComponentType {name, instance?, evse{id, connectorId?}?}."""
+    out: Payload = {"name": key.component}
+    if key.component_instance is not None:
+        out["instance"] = key.component_instance
+    if key.evse_id is not None:
+        out["evse"] = {"id": key.evse_id}
+        if key.connector_id is not None:
+            out["evse"]["connectorId"] = key.connector_id
+    return out
 
-        Raises:
-            Inexpressible: the key does not follow the syntax.
-        """
-        match = _KEY.fullmatch(key)
-        if match is None:
-            raise Inexpressible(
-                f"{key!r} is not a 2.0.1 configuration key: Component[instance]@evse:connector."
-                "Variable[instance], e.g. OCPPCommCtrlr.HeartbeatInterval"
-            )
-        evse, connector = match["evse_id"], match["connector_id"]
-        return cls(
-            component=match["component"],
-            variable=match["variable"],
-            component_instance=match["component_instance"],
-            variable_instance=match["variable_instance"],
-            evse_id=int(evse) if evse is not None else None,
-            connector_id=int(connector) if connector is not None else None,
-        )
 
-    @classmethod
-    def from_wire(cls, component: Payload, variable: Payload) -> VariableKey:
-        """From 2.0.1 ComponentType and VariableType objects."""
-        evse = component.get("evse") or {}
-        return cls(
-            component=component["name"],
-            variable=variable["name"],
-            component_instance=component.get("instance"),
-            variable_instance=variable.get("instance"),
-            evse_id=evse.get("id"),
-            connector_id=evse.get("connectorId"),
-        )
-
-    def component_type(self) -> Payload:
-        """2.0.1 ComponentType {name, instance?, evse{id, connectorId?}?}."""
-        out: Payload = {"name": self.component}
-        if self.component_instance is not None:
-            out["instance"] = self.component_instance
-        if self.evse_id is not None:
-            out["evse"] = {"id": self.evse_id}
-            if self.connector_id is not None:
-                out["evse"]["connectorId"] = self.connector_id
-        return out
-
-    def variable_type(self) -> Payload:
-        """2.0.1 VariableType {name, instance?}."""
-        out: Payload = {"name": self.variable}
-        if self.variable_instance is not None:
-            out["instance"] = self.variable_instance
-        return out
-
-    def __str__(self) -> str:
-        component = self.component
-        if self.component_instance is not None:
-            component += f"[{self.component_instance}]"
-        if self.evse_id is not None:
-            component += f"@{self.evse_id}"
-            if self.connector_id is not None:
-                component += f":{self.connector_id}"
-        variable = self.variable
-        if self.variable_instance is not None:
-            variable += f"[{self.variable_instance}]"
-        return f"{component}.{variable}"
+def variable_type(key: VariableKey) -> Payload:
+    """2.0.1 VariableType {name, instance?}."""
+    out: Payload = {"name": key.variable}
+    if key.variable_instance is not None:
+        out["instance"] = key.variable_instance
+    return out
 
 
 def id_token(token: str, token_type: str) -> Payload:
@@ -334,8 +279,8 @@ def build_get_configuration(command: GetConfiguration) -> tuple[str, Payload]:
         raise Inexpressible("OCPP 2.0.1 reads configuration by key; use GetBaseReport for all of it")
     data = []
     for key in command.keys:
-        variable = VariableKey.parse(key)
-        data.append({"component": variable.component_type(), "variable": variable.variable_type()})
+        variable = parse_key(key)
+        data.append({"component": component_type(variable), "variable": variable_type(variable)})
     return "GetVariables", {"getVariableData": data}
 
 
@@ -352,7 +297,7 @@ def parse_get_configuration(command: GetConfiguration, payload: Payload) -> Comm
     unknown: list[str] = []
     statuses: dict[str, str] = {}
     for item in payload["getVariableResult"]:
-        key = str(VariableKey.from_wire(item["component"], item["variable"]))
+        key = str(key_from_wire(item["component"], item["variable"]))
         status = item["attributeStatus"]
         statuses[key] = status
         if status == "Accepted":
@@ -370,11 +315,11 @@ def build_change_configuration(command: ChangeConfiguration) -> tuple[str, Paylo
     Raises:
         Inexpressible: a bad key.
     """
-    variable = VariableKey.parse(command.key)
+    variable = parse_key(command.key)
     item = {
         "attributeValue": command.value,
-        "component": variable.component_type(),
-        "variable": variable.variable_type(),
+        "component": component_type(variable),
+        "variable": variable_type(variable),
     }
     return "SetVariables", {"setVariableData": [item]}
 
@@ -383,7 +328,7 @@ def parse_change_configuration(command: ChangeConfiguration, payload: Payload) -
     """The one result's attributeStatus is the status (Accepted, Rejected, RebootRequired,
     UnknownComponent, UnknownVariable, NotSupportedAttributeType); its statusInfo → reason_code."""
     result = payload["setVariableResult"][0]
-    data: dict[str, Any] = {"key": str(VariableKey.from_wire(result["component"], result["variable"]))}
+    data: dict[str, Any] = {"key": str(key_from_wire(result["component"], result["variable"]))}
     if "attributeStatusInfo" in result:
         data.update(status_info(result["attributeStatusInfo"]))
     return answered(payload, status=result["attributeStatus"], **data)
