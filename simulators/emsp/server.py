@@ -36,6 +36,11 @@ from simulators.emsp.protocol import (
 log = structlog.get_logger("simulators.emsp")
 
 
+def _json_text(obj: Any) -> str:
+    """The JSON text of a request body (orjson, as our answers)."""
+    return orjson.dumps(obj).decode()
+
+
 class EmspServer(EmspClient):
     """The OCPI endpoints a CPO calls (see the package docstring)."""
 
@@ -49,7 +54,7 @@ class EmspServer(EmspClient):
         await site.start()
         port = self._runner.addresses[0][1]
         self.url = self.config.public_url or f"http://{self.config.host}:{port}"
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(json_serialize=_json_text)
         log.info("emsp_started", url=self.url)
 
     async def __aenter__(self) -> Self:
