@@ -13,22 +13,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 
-from csms.config import LogConfig
-from csms.logging import configure_logging
+from simulators.command import (
+    add_log_options,
+    new_parser,
+    parse_and_configure_logging,
+    positive_float,
+    run_until_signalled,
+)
 from simulators.emsp import EmspConfig, EmspSimulator, OcpiCallError
 
 __all__ = ["build_parser", "main", "run"]
 
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
+# Options whose value is the EmspConfig field of the same name (their dest); `--token-a` is not one of them:
+# it is the CPO's token A we register with, not `EmspConfig.token_a` (a token A we would accept).
+_CONFIG_OPTIONS = ("country_code", "party_id", "business_name", "host", "port", "public_url", "timeout")
 
 
 def _party(length: int) -> Callable[[str], str]:
@@ -42,10 +44,8 @@ def _party(length: int) -> Callable[[str], str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of `csms-emsp`."""
-    parser = argparse.ArgumentParser(
-        prog="csms-emsp",
-        description="Run a simulated OCPI 2.2.1 eMSP against a CPO (the CSMS's OCPI bridge).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = new_parser(
+        "csms-emsp", "Run a simulated OCPI 2.2.1 eMSP against a CPO (the CSMS's OCPI bridge)."
     )
     parser.add_argument("--cpo-versions", required=True, help="the CPO's OCPI versions URL")
     parser.add_argument("--token-a", required=True, help="the registration token the CPO's operator issued")
@@ -54,15 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--public-url", default=None, help="our base URL as the CPO reaches it")
     parser.add_argument("--country-code", type=_party(2), default="NL", help="our country code")
     parser.add_argument("--party-id", type=_party(3), default="EMS", help="our party id")
-    parser.add_argument("--name", default="Simulated eMSP", help="our business name")
+    parser.add_argument(
+        "--name", dest="business_name", metavar="NAME", default="Simulated eMSP", help="our business name"
+    )
     parser.add_argument("--pull", action="store_true", help="pull every module after registering")
     parser.add_argument("--limit", type=int, default=None, help="page size to ask for when pulling")
-    parser.add_argument("--duration", type=_positive_float, default=None, help="stop after SECONDS")
-    parser.add_argument("--timeout", type=_positive_float, default=10.0, help="seconds per call to the CPO")
-    parser.add_argument(
-        "--log-format", default="console", choices=["console", "json"], help="log output format"
-    )
-    parser.add_argument("--log-level", default="info", help="log level")
+    parser.add_argument("--duration", type=positive_float, default=None, help="stop after SECONDS")
+    parser.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per call to the CPO")
+    add_log_options(parser)
     return parser
 
 
@@ -74,15 +73,7 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> in
         The exit status: 0, or 1 when registration or the pull failed.
     """
     stop = stop or asyncio.Event()
-    config = EmspConfig(
-        country_code=args.country_code,
-        party_id=args.party_id,
-        business_name=args.name,
-        host=args.host,
-        port=args.port,
-        public_url=args.public_url,
-        timeout=args.timeout,
-    )
+    config = EmspConfig(**{name: getattr(args, name) for name in _CONFIG_OPTIONS})
     async with EmspSimulator(config) as emsp:
         print(f"eMSP listening at {emsp.versions_url}", flush=True)
         pulled = None
@@ -112,34 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success, 1 when registration or the pull failed, 130 when aborted by a second Ctrl-C.
     """
-    args = build_parser().parse_args(argv)
-    configure_logging(LogConfig(level=args.log_level, format=args.log_format))
-
-    async def with_signals() -> int:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        main_task = asyncio.current_task()
-
-        def on_signal() -> None:
-            if stop.is_set() and main_task is not None:
-                main_task.cancel()
-            stop.set()
-
-        installed: list[signal.Signals] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, on_signal)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError):  # not the main thread, or no signal support
-                pass
-        try:
-            return await run(args, stop)
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-
+    args = parse_and_configure_logging(build_parser(), argv)
     try:
-        return asyncio.run(with_signals())
+        return asyncio.run(run_until_signalled(partial(run, args)))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import structlog
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -65,6 +65,15 @@ class FleetConfig:
     reconnect_delay: float = 5.0
     strict: bool = True
     seed: int | None = None
+
+    def simulator_config(self, charge_point_id: str) -> SimulatorConfig:
+        """The configuration of the fleet's simulator `charge_point_id`: every field this configuration shares
+        with SimulatorConfig (url, version, password, connectors, meter interval, power, call timeout,
+        strict), meter values sent on their own, and no record of sent calls (a long run would keep them all).
+        """
+        ours = {f.name for f in fields(self)}
+        shared = {f.name: getattr(self, f.name) for f in fields(SimulatorConfig) if f.name in ours}
+        return SimulatorConfig(charge_point_id, auto_meter_values=True, record_calls=False, **shared)
 
 
 @dataclass
@@ -119,21 +128,7 @@ class Fleet:
             raise ValueError("at least one id token is needed")
         self.config = config
         self.simulators = [
-            ChargePointSimulator(
-                SimulatorConfig(
-                    charge_point_id=charge_point_id,
-                    url=config.url,
-                    ocpp_version=config.ocpp_version,
-                    password=config.password,
-                    connectors=config.connectors,
-                    meter_interval=config.meter_interval,
-                    power_w=config.power_w,
-                    call_timeout=config.call_timeout,
-                    strict=config.strict,
-                    auto_meter_values=True,
-                    record_calls=False,
-                )
-            )
+            ChargePointSimulator(config.simulator_config(charge_point_id))
             for charge_point_id in charge_point_ids(config.id_prefix, config.count, config.first_index)
         ]
         self._stopping = asyncio.Event()

@@ -42,19 +42,15 @@ schema module picks and also recorded in `violations`.
 
 from __future__ import annotations
 
-from simulators.chargepoint.model import (
+from simulators.chargepoint.errors import (
     CallError,
     ConnectorReservedError,
-    JsonDict,
     NotConnectedError,
-    Reservation,
     SchemaViolationError,
-    Setting,
-    SimulatorConfig,
     SimulatorError,
     SubprotocolRefused,
-    parse_version,
 )
+from simulators.chargepoint.model import JsonDict, Reservation, Setting, SimulatorConfig, parse_version
 from simulators.chargepoint.v16 import V16Behaviour
 from simulators.chargepoint.v201 import V201Behaviour
 

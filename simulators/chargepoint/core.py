@@ -11,6 +11,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 import structlog
@@ -30,19 +31,21 @@ from csms.ocpp.framing import (
     OcppConnection,
     OcppVersion,
 )
-from csms.ocpp.schemas import SchemaKind, has_schema, validate
-from simulators.chargepoint.model import (
-    _STATION_ACTIONS,
+from csms.ocpp.schemas import SchemaKind, SchemaViolation, has_schema, validate
+from simulators.chargepoint.errors import (
     CallError,
-    FollowUp,
-    JsonDict,
     NotConnectedError,
-    Reservation,
     SchemaViolationError,
-    Setting,
-    SimulatorConfig,
     SimulatorError,
     SubprotocolRefused,
+)
+from simulators.chargepoint.model import (
+    _STATION_ACTIONS,
+    FollowUp,
+    JsonDict,
+    Reservation,
+    Setting,
+    SimulatorConfig,
     _Answer,
     _consume,
     _Queued,
@@ -362,12 +365,12 @@ class StationCore:
                 if follow_up is not None:
                     followups.append((event.action, follow_up))
             elif isinstance(event, CallResultReceived):
-                self._resolve(session, event.message_id, result=event.payload)
+                self._resolve(session, event.message_id, event.payload)
             elif isinstance(event, CallErrorReceived):
                 error = CallError(event.action, event.error_code, event.description, event.details)
-                self._resolve(session, event.message_id, error=error)
+                self._resolve(session, event.message_id, error)
             elif isinstance(event, CallTimedOut):  # pragma: no cover - only check_timeouts returns these
-                self._resolve(session, event.message_id, error=TimeoutError(event.action))
+                self._resolve(session, event.message_id, TimeoutError(event.action))
             elif isinstance(event, FramingError):
                 # Not ours to consume: a reply to send_raw, a late reply, or a malformed frame.
                 self._log.debug(
@@ -380,21 +383,16 @@ class StationCore:
             self._spawn(follow_up, action)
         self._notify()
 
-    def _resolve(
-        self,
-        session: _Session,
-        message_id: str,
-        *,
-        result: JsonDict | None = None,
-        error: BaseException | None = None,
-    ) -> None:
+    def _resolve(self, session: _Session, message_id: str, outcome: JsonDict | BaseException) -> None:
+        """Hand the outcome of our CALL `message_id` (its result, or the error to raise) to the caller
+        awaiting it; nothing happens when no one awaits it any more (a late or foreign reply)."""
         future = session.pending.pop(message_id, None)
         if future is None or future.done():
             return
-        if error is not None:
-            future.set_exception(error)
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
         else:
-            future.set_result(result if result is not None else {})
+            future.set_result(outcome)
 
     def _on_call(self, session: _Session, event: CallReceived) -> FollowUp | None:
         """Answer one CSMS CALL (queued on the framing core); return its follow-up, if any."""
@@ -413,14 +411,10 @@ class StationCore:
                 message_id, conn.error_code(ErrorKind.NOT_IMPLEMENTED), f"{action} is not implemented"
             )
             return None
-        if self.config.strict:
-            violation = validate(self.version, action, SchemaKind.REQUEST, payload)
-            if violation is not None:
-                error = SchemaViolationError(action, SchemaKind.REQUEST, violation.description, "received")
-                self.violations.append(error)
-                log.error("schema_violation", direction="received", description=violation.description)
-                conn.send_call_error(message_id, conn.error_code(violation.kind), violation.description)
-                return None
+        violation = self._schema_violation(action, SchemaKind.REQUEST, payload, "received", log)
+        if violation is not None:
+            conn.send_call_error(message_id, conn.error_code(violation.kind), violation.description)
+            return None
         try:
             result, commit = handler(payload)
         except Exception as exc:  # with strict=False a malformed payload can reach a handler
@@ -432,14 +426,10 @@ class StationCore:
         if override is not None and "status" in result and result["status"] != override:
             result = {**result, "status": override}
             commit = None
-        if self.config.strict:
-            violation = validate(self.version, action, SchemaKind.RESPONSE, result)
-            if violation is not None:
-                error = SchemaViolationError(action, SchemaKind.RESPONSE, violation.description, "sent")
-                self.violations.append(error)
-                log.error("schema_violation", direction="sent", description=violation.description)
-                conn.send_call_error(message_id, conn.error_code(ErrorKind.INTERNAL), violation.description)
-                return None
+        violation = self._schema_violation(action, SchemaKind.RESPONSE, result, "sent", log)
+        if violation is not None:
+            conn.send_call_error(message_id, conn.error_code(ErrorKind.INTERNAL), violation.description)
+            return None
         conn.send_call_result(message_id, result)
         log.debug("call_answered", payload=result)
         return commit() if commit is not None else None
@@ -522,7 +512,7 @@ class StationCore:
                     self._resolve(
                         session,
                         expired.message_id,
-                        error=TimeoutError(f"{expired.action}: no answer in {self.config.call_timeout} s"),
+                        TimeoutError(f"{expired.action}: no answer in {self.config.call_timeout} s"),
                     )
 
     async def _await_abandoned(self, session: _Session) -> None:
@@ -533,16 +523,25 @@ class StationCore:
                 await self._wait_reply(session, abandoned[1])
 
     def _check_schema(self, action: str, kind: SchemaKind, payload: JsonDict, direction: str) -> None:
+        if (
+            self._schema_violation(action, kind, payload, direction, self._log.bind(action=action))
+            is not None
+        ):
+            raise self.violations[-1]
+
+    def _schema_violation(
+        self, action: str, kind: SchemaKind, payload: JsonDict, direction: str, log: Any
+    ) -> SchemaViolation | None:
+        """With `strict`, check `payload` (`action`'s request or response, "sent" or "received") against
+        its official schema; a violation is recorded in `violations`, logged on `log` and returned, for the
+        caller to raise or to answer with a CALLERROR."""
         if not self.config.strict or not has_schema(self.version, action):
-            return
+            return None
         violation = validate(self.version, action, kind, payload)
         if violation is not None:
-            error = SchemaViolationError(action, kind, violation.description, direction)
-            self.violations.append(error)
-            self._log.error(
-                "schema_violation", action=action, direction=direction, description=violation.description
-            )
-            raise error
+            self.violations.append(SchemaViolationError(action, kind, violation.description, direction))
+            log.error("schema_violation", direction=direction, description=violation.description)
+        return violation
 
     async def send_raw(self, text: str) -> None:
         """Send `text` as one websocket text frame, bypassing the framing core.

@@ -4,14 +4,8 @@ station's own state: connectors, settings, restarts."""
 from __future__ import annotations
 
 from csms.domain.clock import isoformat_z
-from simulators.chargepoint.model import (
-    _STARTABLE,
-    FollowUp,
-    JsonDict,
-    Setting,
-    SimulatorError,
-    _number,
-)
+from simulators.chargepoint.errors import SimulatorError
+from simulators.chargepoint.model import _STARTABLE, FollowUp, JsonDict, Setting, _number
 from simulators.chargepoint.reservations import StationReservations
 
 

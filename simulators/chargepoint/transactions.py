@@ -8,14 +8,12 @@ from collections.abc import Callable
 from functools import partial
 
 from csms.domain.clock import isoformat_z
+from simulators.chargepoint.errors import ConnectorReservedError, NotConnectedError, SimulatorError
 from simulators.chargepoint.model import (
     _REASON_TO_201,
     _REASONS_201,
     _STOP_TRIGGERS,
-    ConnectorReservedError,
     JsonDict,
-    NotConnectedError,
-    SimulatorError,
     _Queued,
     _Transaction,
 )

@@ -53,15 +53,13 @@ class V201Behaviour(StationAnswers):
         trigger: str,
         *,
         timestamp: datetime,
-        charging_state: str | None = None,
+        charging_state: str,
         stopped_reason: str | None = None,
         with_id_token: bool = False,
         meter_value: JsonDict | None = None,
     ) -> JsonDict:
         """Build a 2.0.1 TransactionEvent and take the next seqNo (0 on Started, then +1 per event)."""
-        info: JsonDict = {"transactionId": tx.transaction_id}
-        if charging_state is not None:
-            info["chargingState"] = charging_state
+        info: JsonDict = {"transactionId": tx.transaction_id, "chargingState": charging_state}
         if stopped_reason is not None:
             info["stoppedReason"] = stopped_reason
         if event_type == "Started" and tx.remote_start_id is not None:

@@ -59,18 +59,11 @@ class EmspClient(EmspBase):
             cpo = self._cpo_party()
             if cpo is not None:
                 headers["OCPI-to-country-code"], headers["OCPI-to-party-id"] = cpo
-        data = None
-        if body is not None:
-            data = orjson.dumps(body)
-            headers["Content-Type"] = "application/json"
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout)
         try:
+            # `json=body` sends a body only when there is one, as application/json (the session's serializer).
             async with self._session.request(
-                method,
-                url,
-                data=data,
-                headers=headers,
-                params=params,
-                timeout=aiohttp.ClientTimeout(total=self.config.timeout),
+                method, url, json=body, headers=headers, params=params, timeout=timeout
             ) as resp:
                 raw = await resp.read()
                 status, response_headers = resp.status, resp.headers.copy()

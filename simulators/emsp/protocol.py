@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +43,14 @@ EPOCH = "1970-01-01T00:00:00Z"
 _PUSH_MODULES = frozenset({"locations", "sessions", "cdrs", "tariffs"})
 
 _REGISTRATION_TAILS = ("/versions", f"/{VERSION}", "/credentials")
+
+# A request's routing header -> the header of our answer that carries its value back.
+_ROUTING_REPLY = {
+    "OCPI-from-party-id": "OCPI-to-party-id",
+    "OCPI-from-country-code": "OCPI-to-country-code",
+    "OCPI-to-party-id": "OCPI-from-party-id",
+    "OCPI-to-country-code": "OCPI-from-country-code",
+}
 
 
 def now_ocpi() -> str:
@@ -141,20 +150,32 @@ class _Answer(Exception):
         self.status_code = status_code
         self.message = message
 
-
-def _envelope(data: Any = None, status_code: int = SUCCESS, message: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"status_code": status_code, "timestamp": now_ocpi()}
-    if data is not None:
-        body["data"] = data
-    if message:
-        body["status_message"] = message
-    return body
+    def response(self) -> web.Response:
+        """This error as an answer: the envelope without data, with our status code and message."""
+        body: dict[str, Any] = {"status_code": self.status_code, "timestamp": now_ocpi()}
+        if self.message:
+            body["status_message"] = self.message
+        return web.Response(body=orjson.dumps(body), status=self.http_status, content_type="application/json")
 
 
 def _ok(data: Any = None, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A success answer (1000); `data` is left out of the envelope when None."""
+    body: dict[str, Any] = {"status_code": SUCCESS, "timestamp": now_ocpi()}
+    if data is not None:
+        body["data"] = data
     return web.Response(
-        body=orjson.dumps(_envelope(data)), status=status, headers=headers, content_type="application/json"
+        body=orjson.dumps(body), status=status, headers=headers, content_type="application/json"
     )
+
+
+def _reply_headers(request: Mapping[str, str]) -> dict[str, str]:
+    """The headers of our answer to a request with the headers `request`: its X-Request-ID (a new one if it
+    has none), its X-Correlation-ID (else the request id), and its routing headers with FROM and TO swapped
+    (OCPI 2.2.1 transport: message routing)."""
+    request_id = request.get("X-Request-ID") or str(uuid.uuid4())
+    headers = {"X-Request-ID": request_id, "X-Correlation-ID": request.get("X-Correlation-ID") or request_id}
+    headers.update({ours: request[theirs] for theirs, ours in _ROUTING_REPLY.items() if theirs in request})
+    return headers
 
 
 def _next_link(header: str | None) -> str | None:

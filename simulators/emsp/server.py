@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, Self
+from typing import Any, Self
 from urllib.parse import urlencode
 
 import aiohttp
@@ -27,13 +27,18 @@ from simulators.emsp.protocol import (
     OcpiCallError,
     _Answer,
     _apply_location,
-    _envelope,
     _find_part,
     _ok,
+    _reply_headers,
     token_of,
 )
 
 log = structlog.get_logger("simulators.emsp")
+
+
+def _json_text(obj: Any) -> str:
+    """The JSON text of a request body (orjson, as our answers)."""
+    return orjson.dumps(obj).decode()
 
 
 class EmspServer(EmspClient):
@@ -49,7 +54,7 @@ class EmspServer(EmspClient):
         await site.start()
         port = self._runner.addresses[0][1]
         self.url = self.config.public_url or f"http://{self.config.host}:{port}"
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(json_serialize=_json_text)
         log.info("emsp_started", url=self.url)
 
     async def __aenter__(self) -> Self:
@@ -68,39 +73,16 @@ class EmspServer(EmspClient):
                 request.transport.abort()
             raise web.HTTPServiceUnavailable()
         if self._down == "503":
-            return web.Response(
-                body=orjson.dumps(_envelope(None, SERVER_ERROR, "down")),
-                status=503,
-                content_type="application/json",
-            )
-        request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
-        correlation_id = request.headers.get("X-Correlation-ID") or request_id
+            return _Answer(503, SERVER_ERROR, "down").response()
         try:
             self._authenticate(request)
             response = await handler(request)
         except _Answer as exc:
-            response = web.Response(
-                body=orjson.dumps(_envelope(None, exc.status_code, exc.message)),
-                status=exc.http_status,
-                content_type="application/json",
-            )
+            response = exc.response()
         except web.HTTPException as exc:
             code = CLIENT_ERROR if exc.status < 500 else SERVER_ERROR
-            response = web.Response(
-                body=orjson.dumps(_envelope(None, code, exc.reason)),
-                status=exc.status,
-                content_type="application/json",
-            )
-        response.headers["X-Request-ID"] = request_id
-        response.headers["X-Correlation-ID"] = correlation_id
-        for ours, theirs in (
-            ("OCPI-to-party-id", "OCPI-from-party-id"),
-            ("OCPI-to-country-code", "OCPI-from-country-code"),
-            ("OCPI-from-party-id", "OCPI-to-party-id"),
-            ("OCPI-from-country-code", "OCPI-to-country-code"),
-        ):
-            if theirs in request.headers:
-                response.headers[ours] = request.headers[theirs]
+            response = _Answer(exc.status, code, exc.reason).response()
+        response.headers.update(_reply_headers(request.headers))
         return response
 
     def _authenticate(self, request: web.Request) -> None:
@@ -143,6 +125,26 @@ class EmspServer(EmspClient):
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise _Answer(400, INVALID_PARAMETERS, "invalid JSON body") from None
+
+    async def _push_body(
+        self, request: web.Request, allowed: list[str], vet: Callable[[Any], None] | None = None
+    ) -> Any:
+        """The JSON body of a push to a receiver endpoint that takes the methods `allowed`, recorded in
+        `received` / `pushes` (a method not allowed is answered 405, an invalid body 400, neither recorded).
+
+        `vet(body)` refuses a push by raising `_Answer`; the refusal is kept in `rejected` and answered.
+        """
+        if request.method not in allowed:
+            raise web.HTTPMethodNotAllowed(request.method, allowed)
+        body = await self._json(request)
+        await self._record(request, body)
+        if vet is not None:
+            try:
+                vet(body)
+            except _Answer as exc:
+                self.rejected.append((request.method, request.path, exc.message))
+                raise
+        return body
 
     async def _handle_versions(self, request: web.Request) -> web.Response:
         return _ok([{"version": VERSION, "url": self.version_url}])
@@ -209,9 +211,42 @@ class EmspServer(EmspClient):
         if not isinstance(body, dict) or "last_updated" not in body:
             raise _Answer(400, INVALID_PARAMETERS, "PATCH without last_updated")
 
-    async def _refuse(self, request: web.Request, answer: _Answer) -> NoReturn:
-        self.rejected.append((request.method, request.path, answer.message))
-        raise answer
+    def _vet_location(
+        self,
+        request: web.Request,
+        body: Any,
+        location: dict[str, Any] | None,
+        evse_uid: str | None,
+        connector_id: str | None,
+    ) -> None:
+        """Refuse a Location / EVSE / Connector PATCH without last_updated (or, with `strict`, of an object
+        we never received: 404 / 2003) and a PUT whose ids differ from the URL's."""
+        if request.method == "PATCH":
+            self._need_last_updated(body)
+            if self.config.strict and _find_part(location, evse_uid, connector_id) is None:
+                raise _Answer(404, UNKNOWN_LOCATION, "unknown object")
+        elif evse_uid is None:
+            self._check_ids(request, body, "id", request.match_info["location_id"])
+        elif connector_id is None:
+            self._check_ids(request, body, "uid", evse_uid)
+        else:
+            self._check_ids(request, body, "id", connector_id)
+
+    def _vet_session(self, request: web.Request, body: Any, session: dict[str, Any] | None) -> None:
+        """Refuse a Session PUT whose ids differ from the URL's and a PATCH without last_updated (or, with
+        `strict`, of a session we never received: 404 / 2001)."""
+        if request.method == "PUT":
+            self._check_ids(request, body, "id", request.match_info["session_id"])
+            return
+        self._need_last_updated(body)
+        if session is None and self.config.strict:
+            raise _Answer(404, INVALID_PARAMETERS, "unknown session")
+
+    @staticmethod
+    def _need_cdr_id(body: Any) -> None:
+        """A CDR must be an object with a string id (2001 otherwise)."""
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+            raise _Answer(400, INVALID_PARAMETERS, "a CDR needs an id")
 
     async def _handle_location(self, request: web.Request) -> web.Response:
         """Locations receiver: GET/PUT/PATCH a Location, EVSE or Connector (OCPI 2.2.1 Locations)."""
@@ -224,24 +259,11 @@ class EmspServer(EmspClient):
             if found is None:
                 raise _Answer(404, UNKNOWN_LOCATION, "unknown object")
             return _ok(found)
-        if request.method not in ("PUT", "PATCH"):
-            raise web.HTTPMethodNotAllowed(request.method, ["GET", "PUT", "PATCH"])
-        body = await self._json(request)
-        await self._record(request, body)
-        try:
-            if request.method == "PATCH":
-                self._need_last_updated(body)
-            elif evse_uid is None:
-                self._check_ids(request, body, "id", info["location_id"])
-            elif connector_id is None:
-                self._check_ids(request, body, "uid", evse_uid)
-            else:
-                self._check_ids(request, body, "id", connector_id)
-            if self.config.strict and request.method == "PATCH":
-                if _find_part(location, evse_uid, connector_id) is None:
-                    raise _Answer(404, UNKNOWN_LOCATION, "unknown object")
-        except _Answer as exc:
-            await self._refuse(request, exc)
+        body = await self._push_body(
+            request,
+            ["GET", "PUT", "PATCH"],
+            lambda body: self._vet_location(request, body, location, evse_uid, connector_id),
+        )
         created = location is None
         if location is None:
             location = {"country_code": info["cc"], "party_id": info["pid"], "id": info["location_id"]}
@@ -258,19 +280,9 @@ class EmspServer(EmspClient):
             if session is None:
                 raise _Answer(404, INVALID_PARAMETERS, "unknown session")
             return _ok(session)
-        if request.method not in ("PUT", "PATCH"):
-            raise web.HTTPMethodNotAllowed(request.method, ["GET", "PUT", "PATCH"])
-        body = await self._json(request)
-        await self._record(request, body)
-        try:
-            if request.method == "PUT":
-                self._check_ids(request, body, "id", info["session_id"])
-            else:
-                self._need_last_updated(body)
-                if session is None and self.config.strict:
-                    raise _Answer(404, INVALID_PARAMETERS, "unknown session")
-        except _Answer as exc:
-            await self._refuse(request, exc)
+        body = await self._push_body(
+            request, ["GET", "PUT", "PATCH"], lambda body: self._vet_session(request, body, session)
+        )
         if request.method == "PUT":
             self.sessions[key] = dict(body)
             return _ok(status=201 if session is None else 200)
@@ -287,10 +299,7 @@ class EmspServer(EmspClient):
 
     async def _handle_cdr_post(self, request: web.Request) -> web.Response:
         """CDRs receiver: POST a CDR; answered with the URL of our copy in `Location` (OCPI 2.2.1 CDRs)."""
-        body = await self._json(request)
-        await self._record(request, body)
-        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            await self._refuse(request, _Answer(400, INVALID_PARAMETERS, "a CDR needs an id"))
+        body = await self._push_body(request, ["POST"], self._need_cdr_id)
         created = body["id"] not in self.cdrs
         self.cdrs[body["id"]] = body
         location = f"{self.version_url}/cdrs/{body['id']}"
@@ -314,14 +323,11 @@ class EmspServer(EmspClient):
             await self._record(request, None)
             self.tariffs.pop(key, None)
             return _ok()
-        if request.method != "PUT":
-            raise web.HTTPMethodNotAllowed(request.method, ["GET", "PUT", "DELETE"])
-        body = await self._json(request)
-        await self._record(request, body)
-        try:
-            self._check_ids(request, body, "id", info["tariff_id"])
-        except _Answer as exc:
-            await self._refuse(request, exc)
+        body = await self._push_body(
+            request,
+            ["GET", "PUT", "DELETE"],
+            lambda body: self._check_ids(request, body, "id", info["tariff_id"]),
+        )
         created = key not in self.tariffs
         self.tariffs[key] = body
         return _ok(status=201 if created else 200)
