@@ -32,14 +32,6 @@ from csms.domain.services import Services
 
 log = structlog.get_logger("csms.transactions")
 
-
-def _log_of(tx: Transaction) -> FilteringBoundLogger:
-    """The logger bound to `tx`'s station and OCPP transaction id, which every transaction event carries."""
-    bound: FilteringBoundLogger = log.bind(
-        charge_point_id=tx.charge_point_id, transaction_id=tx.ocpp_transaction_id
-    )
-    return bound
-
 TRANSACTION_BEGIN = "Transaction.Begin"
 TRANSACTION_END = "Transaction.End"
 
@@ -51,6 +43,14 @@ class StartOutcome:
     transaction: Transaction
     authorization: AuthorizationResult | None
     duplicate: bool
+
+
+def _log_of(tx: Transaction) -> FilteringBoundLogger:
+    """The logger bound to `tx`'s station and OCPP transaction id, which every transaction event carries."""
+    bound: FilteringBoundLogger = log.bind(
+        charge_point_id=tx.charge_point_id, transaction_id=tx.ocpp_transaction_id
+    )
+    return bound
 
 
 class TransactionService:
