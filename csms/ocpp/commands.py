@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Generic, TypeVar
 
-from csms.domain.commands import CommandResult, Outcome
+from csms.domain.clock import isoformat_z
+from csms.domain.commands import ChargingProfile, CommandResult, Outcome
 from csms.domain.device_model import DeviceModelService
 from csms.ocpp.router import StationContext
 
@@ -113,6 +114,41 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(item) for item in value]
     return value
+
+
+def present(**fields: Any) -> Payload:
+    """The fields whose value is not None: absent optional fields are left out, never null (OCPP-J)."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def schedule_fields(profile: ChargingProfile) -> Payload:
+    """The ChargingSchedule fields 1.6 and 2.0.1 share (2.0.1 adds the schedule's `id`)."""
+    return {
+        "chargingRateUnit": profile.rate_unit,
+        "chargingSchedulePeriod": [
+            {"startPeriod": p.start_period, "limit": tenths(p.limit)} | present(numberPhases=p.number_phases)
+            for p in profile.periods
+        ],
+        **present(
+            duration=profile.duration,
+            startSchedule=None if profile.start_schedule is None else isoformat_z(profile.start_schedule),
+            minChargingRate=None if profile.min_charging_rate is None else tenths(profile.min_charging_rate),
+        ),
+    }
+
+
+def profile_fields(profile: ChargingProfile) -> Payload:
+    """The ChargingProfile fields 1.6 and 2.0.1 share: the versions differ in the profile id's name, the
+    purpose words, the transaction id's type and whether the schedule is one object or a list."""
+    return {
+        "stackLevel": profile.stack_level,
+        "chargingProfileKind": profile.kind,
+        **present(
+            recurrencyKind=profile.recurrency_kind,
+            validFrom=None if profile.valid_from is None else isoformat_z(profile.valid_from),
+            validTo=None if profile.valid_to is None else isoformat_z(profile.valid_to),
+        ),
+    }
 
 
 def transaction_id_16(ocpp_transaction_id: str) -> int:

@@ -48,7 +48,8 @@ from csms.ocpp.commands import (
     answered,
     device_model,
     jsonable,
-    tenths,
+    profile_fields,
+    schedule_fields,
     transaction_id_16,
 )
 from csms.ocpp.router import StationContext
@@ -93,35 +94,14 @@ def purpose_16(purpose: str) -> str:
 
 def charging_profile(profile: ChargingProfile) -> Payload:
     """1.6 ChargingProfile (csChargingProfiles / RemoteStartTransaction.chargingProfile)."""
-    schedule: Payload = {
-        "chargingRateUnit": profile.rate_unit,
-        "chargingSchedulePeriod": [
-            {"startPeriod": p.start_period, "limit": tenths(p.limit)}
-            | ({"numberPhases": p.number_phases} if p.number_phases is not None else {})
-            for p in profile.periods
-        ],
-    }
-    if profile.duration is not None:
-        schedule["duration"] = profile.duration
-    if profile.start_schedule is not None:
-        schedule["startSchedule"] = isoformat_z(profile.start_schedule)
-    if profile.min_charging_rate is not None:
-        schedule["minChargingRate"] = tenths(profile.min_charging_rate)
     out: Payload = {
         "chargingProfileId": profile.id,
-        "stackLevel": profile.stack_level,
         "chargingProfilePurpose": purpose_16(profile.purpose),
-        "chargingProfileKind": profile.kind,
+        **profile_fields(profile),
+        "chargingSchedule": schedule_fields(profile),
     }
     if profile.ocpp_transaction_id is not None:
         out["transactionId"] = transaction_id_16(profile.ocpp_transaction_id)
-    if profile.recurrency_kind is not None:
-        out["recurrencyKind"] = profile.recurrency_kind
-    if profile.valid_from is not None:
-        out["validFrom"] = isoformat_z(profile.valid_from)
-    if profile.valid_to is not None:
-        out["validTo"] = isoformat_z(profile.valid_to)
-    out["chargingSchedule"] = schedule
     return out
 
 

@@ -45,8 +45,10 @@ from csms.ocpp.commands import (
     Translation,
     answered,
     jsonable,
+    present,
+    profile_fields,
+    schedule_fields,
     status_info,
-    tenths,
 )
 
 RESET_TYPES = {
@@ -122,35 +124,13 @@ def evse_type(evse_id: int | None, connector_id: int | None) -> Payload | None:
 
 def charging_profile(profile: ChargingProfile) -> Payload:
     """2.0.1 ChargingProfileType with one ChargingScheduleType (id = the profile's id)."""
-    schedule: Payload = {"id": profile.id}
-    if profile.start_schedule is not None:
-        schedule["startSchedule"] = isoformat_z(profile.start_schedule)
-    if profile.duration is not None:
-        schedule["duration"] = profile.duration
-    schedule["chargingRateUnit"] = profile.rate_unit
-    schedule["chargingSchedulePeriod"] = [
-        {"startPeriod": p.start_period, "limit": tenths(p.limit)}
-        | ({"numberPhases": p.number_phases} if p.number_phases is not None else {})
-        for p in profile.periods
-    ]
-    if profile.min_charging_rate is not None:
-        schedule["minChargingRate"] = tenths(profile.min_charging_rate)
-    out: Payload = {
+    return {
         "id": profile.id,
-        "stackLevel": profile.stack_level,
         "chargingProfilePurpose": PURPOSES.get(profile.purpose, profile.purpose),
-        "chargingProfileKind": profile.kind,
+        **profile_fields(profile),
+        "chargingSchedule": [{"id": profile.id, **schedule_fields(profile)}],
+        **present(transactionId=profile.ocpp_transaction_id),
     }
-    if profile.recurrency_kind is not None:
-        out["recurrencyKind"] = profile.recurrency_kind
-    if profile.valid_from is not None:
-        out["validFrom"] = isoformat_z(profile.valid_from)
-    if profile.valid_to is not None:
-        out["validTo"] = isoformat_z(profile.valid_to)
-    if profile.ocpp_transaction_id is not None:
-        out["transactionId"] = profile.ocpp_transaction_id
-    out["chargingSchedule"] = [schedule]
-    return out
 
 
 def status_only(command: Any, payload: Payload) -> CommandResult:
