@@ -64,40 +64,39 @@ _JSONDecodeError = orjson.JSONDecodeError
 
 
 @dataclass(frozen=True, slots=True)
-class CallReceived:
+class _CallEvent:
+    """An event about one CALL: its message id and action (for an answer, the action of our CALL)."""
+
+    message_id: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallReceived(_CallEvent):
     """The peer sent a well-formed CALL; answer it with ``send_call_result`` or ``send_call_error``."""
 
-    message_id: str
-    action: str
     payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class CallResultReceived:
-    """The peer answered our pending CALL; ``action`` is the action of that CALL."""
+class CallResultReceived(_CallEvent):
+    """The peer answered our pending CALL with ``payload``."""
 
-    message_id: str
-    action: str
     payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class CallErrorReceived:
-    """The peer rejected our pending CALL; ``action`` is the action of that CALL."""
+class CallErrorReceived(_CallEvent):
+    """The peer rejected our pending CALL."""
 
-    message_id: str
-    action: str
     error_code: str
     description: str
     details: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class CallTimedOut:
+class CallTimedOut(_CallEvent):
     """Our pending CALL got no answer before its deadline; a late answer will be a FramingError."""
-
-    message_id: str
-    action: str
 
 
 @dataclass(frozen=True, slots=True)
