@@ -67,22 +67,11 @@ def values_of(record: object, columns: Iterable[str], **overrides: Any) -> dict[
     return {name: getattr(record, name) for name in columns} | overrides
 
 
-# The columns `save_reservation` writes: everything but the id and created_at.
-RESERVATION_COLUMNS = (
-    "charge_point_id",
-    "evse_id",
-    "id_token",
-    "id_token_type",
-    "group_id_token",
-    "connector_type",
-    "expiry_date",
-    "station_status",
-    "transaction_pk",
-    "external_id",
-    "owner",
-    "reason",
-    "updated_at",
-)
+def field_values(record: object, *skip: str, **overrides: Any) -> dict[str, Any]:
+    """Column values from every field of a dataclass record but the `skip`ped ones (for a table whose columns
+    carry the field names), `overrides` winning."""
+    names = (f.name for f in dataclasses.fields(record))  # type: ignore[arg-type]
+    return values_of(record, (name for name in names if name not in skip), **overrides)
 
 
 def charge_point_of(row: ChargePointRow) -> ChargePoint:
@@ -125,7 +114,7 @@ def reservation_of(row: ReservationRow) -> Reservation:
 
 def reservation_values(r: Reservation) -> dict[str, Any]:
     """The columns `save_reservation` writes: everything but the id and created_at."""
-    return values_of(r, RESERVATION_COLUMNS, status=str(r.status))
+    return field_values(r, "id", "created_at", status=str(r.status))
 
 
 def device_variable_of(row: DeviceVariableRow) -> DeviceVariable:
@@ -167,17 +156,7 @@ def charging_profile_of(row: ChargingProfileRow) -> StoredChargingProfile:
 
 
 def boot_values(boot: BootInfo) -> dict[str, Any]:
-    return {
-        "vendor": boot.vendor,
-        "model": boot.model,
-        "serial_number": boot.serial_number,
-        "firmware_version": boot.firmware_version,
-        "iccid": boot.iccid,
-        "imsi": boot.imsi,
-        "meter_type": boot.meter_type,
-        "meter_serial_number": boot.meter_serial_number,
-        "boot_reason": boot.reason,
-    }
+    return field_values(boot, "reason", boot_reason=boot.reason)
 
 
 def sample_row(reading: MeterReading, sample: MeterSample) -> dict[str, Any]:
