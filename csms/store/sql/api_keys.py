@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import structlog
 from sqlalchemy import select
 
-from csms.domain.models import (
-    ApiKey,
-)
-from csms.store.sql.base import (
-    SqlBase,
-)
-from csms.store.sql.rows import (
-    api_key_of,
-)
-from csms.store.tables import (
-    ApiKeyRow,
-)
-
-log = structlog.get_logger("csms.store.sql")
+from csms.domain.models import ApiKey
+from csms.store.sql.base import SqlBase
+from csms.store.sql.rows import api_key_of
+from csms.store.tables import ApiKeyRow
 
 
 class ApiKeySql(SqlBase):

@@ -5,7 +5,8 @@ paging, each written once."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar, cast
+from enum import StrEnum
+from typing import Any, Generic, TypedDict, TypeVar, cast
 
 from sqlalchemy import CursorResult, Executable, Select, Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,6 +41,16 @@ utc = to_utc_or_none
 R = TypeVar("R")  # an ORM row class
 T = TypeVar("T")  # the domain record made from it
 S = TypeVar("S", bound=Select[Any])
+E = TypeVar("E", bound=StrEnum)
+
+
+class StationQuery(TypedDict, Generic[E], total=False):
+    """The optional arguments of the newest-first listings by station and status (`list_transactions` and
+    `list_reservations` of `csms.domain.ports`): filters left out or None do not filter."""
+
+    charge_point_id: str | None
+    status: E | None
+    cursor: str | None
 
 
 def dialect_insert(engine: AsyncEngine) -> Any:
@@ -196,3 +207,19 @@ class SqlBase:
         page = rows[:limit]
         next_cursor = str(getattr(page[-1], key.key)) if len(rows) > limit else None
         return [record(r) for r in page], next_cursor
+
+    async def _newest_of_station(
+        self, row_class: Any, record: Callable[[Any], T], limit: int, query: StationQuery[Any]
+    ) -> tuple[list[T], str | None]:
+        """A `_page` of `row_class` (with charge_point_id, status and an integer id) newest first, filtered
+        as `query` says."""
+        status = query.get("status")
+        stmt = where_given(
+            select(row_class),
+            {
+                row_class.charge_point_id: query.get("charge_point_id"),
+                row_class.status: status and str(status),
+            },
+        )
+        cursor = query.get("cursor")
+        return await self._page(stmt, row_class.id, record, limit=limit, cursor=cursor, newest_first=True)

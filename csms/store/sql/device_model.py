@@ -6,31 +6,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import structlog
 from sqlalchemy import delete, select
 
-from csms.domain.models import (
-    DeviceVariable,
-    StoredChargingProfile,
-)
-from csms.store.sql.base import (
-    CHARGING_PROFILES,
-    DEVICE_VARIABLES,
-    SqlBase,
-    rowcount,
-)
-from csms.store.sql.rows import (
-    charging_profile_of,
-    device_variable_of,
-    device_variable_values,
-    field_values,
-)
-from csms.store.tables import (
-    ChargingProfileRow,
-    DeviceVariableRow,
-)
-
-log = structlog.get_logger("csms.store.sql")
+from csms.domain.models import DeviceVariable, StoredChargingProfile
+from csms.store.sql.base import CHARGING_PROFILES, DEVICE_VARIABLES, SqlBase, rowcount
+from csms.store.sql.rows import charging_profile_of, device_variable_of, device_variable_values, field_values
+from csms.store.tables import ChargingProfileRow, DeviceVariableRow
 
 # The upsert key of device_variables: its primary key.
 _DEVICE_VARIABLE_KEY = tuple(column.name for column in DEVICE_VARIABLES.primary_key)

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import structlog
 from sqlalchemy import bindparam, delete, select
 
-from csms.domain.models import (
-    FrameRecord,
-)
-from csms.store.sql.base import (
-    MESSAGE_LOG,
-    SqlBase,
-    rowcount,
-)
-from csms.store.sql.rows import (
-    frame_of,
-)
-from csms.store.tables import (
-    MessageLogRow,
-    UtcDateTime,
-)
-
-log = structlog.get_logger("csms.store.sql")
+from csms.domain.models import FrameRecord
+from csms.store.sql.base import MESSAGE_LOG, SqlBase, rowcount
+from csms.store.sql.rows import frame_of
+from csms.store.tables import MessageLogRow, UtcDateTime
 
 # Rows per DELETE in purge_frames: each chunk commits on its own so the writer never waits long behind it
 # (SQLite has a single writer lock).

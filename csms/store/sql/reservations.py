@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Unpack
 
-import structlog
 from sqlalchemy import select, update
 
-from csms.domain.models import (
-    Reservation,
-    ReservationStatus,
-)
-from csms.store.sql.base import (
-    RESERVATIONS,
-    SqlBase,
-    where_given,
-)
-from csms.store.sql.rows import (
-    reservation_of,
-    reservation_values,
-)
-from csms.store.tables import (
-    ReservationRow,
-)
-
-log = structlog.get_logger("csms.store.sql")
+from csms.domain.models import Reservation, ReservationStatus
+from csms.store.sql.base import RESERVATIONS, SqlBase, StationQuery
+from csms.store.sql.rows import reservation_of, reservation_values
+from csms.store.tables import ReservationRow
 
 
 class ReservationSql(SqlBase):
@@ -55,21 +41,10 @@ class ReservationSql(SqlBase):
         await self._change(stmt, f"reservation {reservation.id}")
 
     async def list_reservations(
-        self,
-        *,
-        charge_point_id: str | None = None,
-        status: ReservationStatus | None = None,
-        limit: int,
-        cursor: str | None = None,
+        self, *, limit: int, **query: Unpack[StationQuery[ReservationStatus]]
     ) -> tuple[list[Reservation], str | None]:
         """Reservations newest first (by id), optionally of one station and/or one status."""
-        stmt = where_given(
-            select(ReservationRow),
-            {ReservationRow.charge_point_id: charge_point_id, ReservationRow.status: status and str(status)},
-        )
-        return await self._page(
-            stmt, ReservationRow.id, reservation_of, limit=limit, cursor=cursor, newest_first=True
-        )
+        return await self._newest_of_station(ReservationRow, reservation_of, limit, query)
 
     async def list_due_reservations(self, now: datetime) -> list[Reservation]:
         """Active reservations whose expiry_date is at or before `now`, soonest expiry first (then by id)."""

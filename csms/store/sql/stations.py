@@ -5,17 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import structlog
 from sqlalchemy import delete, select, update
 
-from csms.domain.models import (
-    BootInfo,
-    ChargePoint,
-    Connector,
-)
-from csms.domain.ports import (
-    NotFound,
-)
+from csms.domain.models import BootInfo, ChargePoint, Connector
+from csms.domain.ports import NotFound
 from csms.store.sql.base import (
     CHARGE_POINTS,
     CHARGING_PROFILES,
@@ -25,18 +18,8 @@ from csms.store.sql.base import (
     SqlBase,
     rowcount,
 )
-from csms.store.sql.rows import (
-    boot_values,
-    charge_point_of,
-    connector_of,
-    field_values,
-)
-from csms.store.tables import (
-    ChargePointRow,
-    ConnectorRow,
-)
-
-log = structlog.get_logger("csms.store.sql")
+from csms.store.sql.rows import boot_values, charge_point_of, connector_of, field_values
+from csms.store.tables import ChargePointRow, ConnectorRow
 
 # The columns the batched writer maintains: `update_charge_point` leaves them alone.
 _WRITER_MAINTAINED = ("last_heartbeat_at", "firmware_status", "diagnostics_status", "log_status")

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import structlog
 from sqlalchemy import delete, select, update
 
-from csms.domain.models import (
-    IdToken,
-)
-from csms.store.sql.base import (
-    ID_TOKENS,
-    SqlBase,
-)
-from csms.store.sql.rows import (
-    field_values,
-    id_token_of,
-)
-from csms.store.tables import (
-    IdTokenRow,
-)
-
-log = structlog.get_logger("csms.store.sql")
+from csms.domain.models import IdToken
+from csms.store.sql.base import ID_TOKENS, SqlBase
+from csms.store.sql.rows import field_values, id_token_of
+from csms.store.tables import IdTokenRow
 
 
 class TokenSql(SqlBase):

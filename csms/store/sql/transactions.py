@@ -4,40 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Unpack
 
-import structlog
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from csms.domain.models import (
-    MeterSample,
-    NewTransaction,
-    Transaction,
-    TransactionStatus,
-)
-from csms.domain.ports import (
-    AlreadyExists,
-    NotFound,
-)
-from csms.store.sql.base import (
-    TRANSACTION_EVENTS,
-    TRANSACTIONS,
-    SqlBase,
-    rowcount,
-    where_given,
-)
-from csms.store.sql.rows import (
-    field_values,
-    meter_sample_of,
-    transaction_of,
-)
-from csms.store.tables import (
-    MeterSampleRow,
-    TransactionEventRow,
-    TransactionRow,
-)
-
-log = structlog.get_logger("csms.store.sql")
+from csms.domain.models import MeterSample, NewTransaction, Transaction, TransactionStatus
+from csms.domain.ports import AlreadyExists, NotFound
+from csms.store.sql.base import TRANSACTION_EVENTS, TRANSACTIONS, SqlBase, StationQuery, rowcount
+from csms.store.sql.rows import field_values, meter_sample_of, transaction_of
+from csms.store.tables import MeterSampleRow, TransactionEventRow, TransactionRow
 
 
 class TransactionSql(SqlBase):
@@ -159,21 +135,10 @@ class TransactionSql(SqlBase):
         return inserted == 1
 
     async def list_transactions(
-        self,
-        *,
-        charge_point_id: str | None = None,
-        status: TransactionStatus | None = None,
-        limit: int,
-        cursor: str | None = None,
+        self, *, limit: int, **query: Unpack[StationQuery[TransactionStatus]]
     ) -> tuple[list[Transaction], str | None]:
         """Transactions newest first (by id), optionally of one station and/or one status."""
-        stmt = where_given(
-            select(TransactionRow),
-            {TransactionRow.charge_point_id: charge_point_id, TransactionRow.status: status and str(status)},
-        )
-        return await self._page(
-            stmt, TransactionRow.id, transaction_of, limit=limit, cursor=cursor, newest_first=True
-        )
+        return await self._newest_of_station(TransactionRow, transaction_of, limit, query)
 
     async def list_active_transactions(self, charge_point_id: str) -> list[Transaction]:
         """The station's active transactions, oldest first."""
