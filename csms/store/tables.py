@@ -82,6 +82,15 @@ class UpdatedAt:
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class StatusReport:
+    """Mixin: the error and vendor details a StatusNotification may carry besides the status itself."""
+
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    info: Mapped[str | None] = mapped_column(String(255))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(255))
+
+
 class ChargePointRow(CreatedAt, UpdatedAt, Base):
     """One registered charge point: registration, boot data and the statuses it last reported."""
 
@@ -107,7 +116,7 @@ class ChargePointRow(CreatedAt, UpdatedAt, Base):
     log_status: Mapped[str | None] = mapped_column(String(64))
 
 
-class ConnectorRow(Base):
+class ConnectorRow(StatusReport, Base):
     """Current state of one connector; upserted by every StatusChange."""
 
     __tablename__ = "connectors"
@@ -119,14 +128,10 @@ class ConnectorRow(Base):
     connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     status_detail: Mapped[str | None] = mapped_column(String(64))
-    error_code: Mapped[str | None] = mapped_column(String(64))
-    info: Mapped[str | None] = mapped_column(String(255))
-    vendor_id: Mapped[str | None] = mapped_column(String(255))
-    vendor_error_code: Mapped[str | None] = mapped_column(String(255))
     status_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-class StatusHistoryRow(Base):
+class StatusHistoryRow(StatusReport, Base):
     """Append-only history of StatusChanges (no foreign key: it is written in bulk and never joined)."""
 
     __tablename__ = "status_history"
@@ -138,10 +143,6 @@ class StatusHistoryRow(Base):
     connector_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(String(64))
-    error_code: Mapped[str | None] = mapped_column(String(64))
-    info: Mapped[str | None] = mapped_column(String(255))
-    vendor_id: Mapped[str | None] = mapped_column(String(255))
-    vendor_error_code: Mapped[str | None] = mapped_column(String(255))
     timestamp: Mapped[datetime] = mapped_column(UtcDateTime())
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
