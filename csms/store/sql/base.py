@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Any, Generic, TypedDict, TypeVar, cast
+from typing import Any, Generic, TypeAlias, TypedDict, TypeVar, cast
 
 from sqlalchemy import CursorResult, Executable, Select, Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -42,6 +42,9 @@ R = TypeVar("R")  # an ORM row class
 T = TypeVar("T")  # the domain record made from it
 S = TypeVar("S", bound=Select[Any])
 E = TypeVar("E", bound=StrEnum)
+
+# One keyset page of a list method: the records, and the cursor of the next page (None on the last one).
+Page: TypeAlias = tuple[list[T], str | None]
 
 
 class StationQuery(TypedDict, Generic[E], total=False):
@@ -182,7 +185,7 @@ class SqlBase:
         limit: int,
         cursor: str | None,
         newest_first: bool = False,
-    ) -> tuple[list[T], str | None]:
+    ) -> Page[T]:
         """One keyset page of `stmt` ordered by the unique column `key`: ascending with the last key returned
         as cursor, or (`newest_first`) descending by an integer id with its str as cursor.
 
@@ -210,7 +213,7 @@ class SqlBase:
 
     async def _newest_of_station(
         self, row_class: Any, record: Callable[[Any], T], limit: int, query: StationQuery[Any]
-    ) -> tuple[list[T], str | None]:
+    ) -> Page[T]:
         """A `_page` of `row_class` (with charge_point_id, status and an integer id) newest first, filtered
         as `query` says."""
         status = query.get("status")

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, select
 
 from csms.domain.models import FrameRecord
-from csms.store.sql.base import MESSAGE_LOG, SqlBase, rowcount
+from csms.store.sql.base import MESSAGE_LOG, Page, SqlBase, rowcount
 from csms.store.sql.rows import frame_of
 from csms.store.tables import MessageLogRow, UtcDateTime
 
@@ -21,7 +21,7 @@ class MessageLogSql(SqlBase):
 
     async def list_frames(
         self, charge_point_id: str, *, limit: int, cursor: str | None = None
-    ) -> tuple[list[FrameRecord], str | None]:
+    ) -> Page[FrameRecord]:
         """The station's logged frames newest first; the cursor is the row id of the last one returned."""
         of_station = select(MessageLogRow).where(MessageLogRow.charge_point_id == charge_point_id)
         return await self._page(

@@ -8,9 +8,15 @@ from typing import Unpack
 from sqlalchemy import select, update
 
 from csms.domain.models import Reservation, ReservationStatus
-from csms.store.sql.base import RESERVATIONS, SqlBase, StationQuery
+from csms.store.sql.base import RESERVATIONS, Page, SqlBase, StationQuery
 from csms.store.sql.rows import reservation_of, reservation_values
 from csms.store.tables import ReservationRow
+
+# The active reservations: what list_due_reservations and find_active_reservations narrow down.
+_ACTIVE = select(ReservationRow).where(ReservationRow.status == str(ReservationStatus.ACTIVE))
+
+# The optional filters of list_reservations.
+_Query = StationQuery[ReservationStatus]
 
 
 class ReservationSql(SqlBase):
@@ -40,22 +46,17 @@ class ReservationSql(SqlBase):
         stmt = update(RESERVATIONS).where(RESERVATIONS.c.id == reservation.id).values(values)
         await self._change(stmt, f"reservation {reservation.id}")
 
-    async def list_reservations(
-        self, *, limit: int, **query: Unpack[StationQuery[ReservationStatus]]
-    ) -> tuple[list[Reservation], str | None]:
-        """Reservations newest first (by id), optionally of one station and/or one status."""
+    async def list_reservations(self, *, limit: int, **query: Unpack[_Query]) -> Page[Reservation]:
         return await self._newest_of_station(ReservationRow, reservation_of, limit, query)
 
     async def list_due_reservations(self, now: datetime) -> list[Reservation]:
         """Active reservations whose expiry_date is at or before `now`, soonest expiry first (then by id)."""
-        active = select(ReservationRow).where(ReservationRow.status == str(ReservationStatus.ACTIVE))
-        due = active.where(ReservationRow.expiry_date <= now)
+        due = _ACTIVE.where(ReservationRow.expiry_date <= now)
         return await self._all(due.order_by(ReservationRow.expiry_date, ReservationRow.id), reservation_of)
 
     async def find_active_reservations(self, charge_point_id: str) -> list[Reservation]:
         """Active reservations of one station, oldest first (by id), expired or not."""
-        active = select(ReservationRow).where(ReservationRow.status == str(ReservationStatus.ACTIVE))
-        of_station = active.where(ReservationRow.charge_point_id == charge_point_id)
+        of_station = _ACTIVE.where(ReservationRow.charge_point_id == charge_point_id)
         return await self._all(of_station.order_by(ReservationRow.id), reservation_of)
 
     async def find_reservation_by_external_id(self, owner: str, external_id: str) -> Reservation | None:

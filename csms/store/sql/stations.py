@@ -15,6 +15,7 @@ from csms.store.sql.base import (
     CONNECTORS,
     DEVICE_VARIABLES,
     STATUS_HISTORY,
+    Page,
     SqlBase,
     rowcount,
 )
@@ -89,9 +90,7 @@ class StationSql(SqlBase):
         stmt = update(CHARGE_POINTS).where(CHARGE_POINTS.c.charge_point_id == charge_point_id).values(values)
         await self._change(stmt, f"charge point {charge_point_id!r}")
 
-    async def list_charge_points(
-        self, *, limit: int, cursor: str | None = None
-    ) -> tuple[list[ChargePoint], str | None]:
+    async def list_charge_points(self, *, limit: int, cursor: str | None = None) -> Page[ChargePoint]:
         """Charge points ordered by id; the cursor is the last id of the previous page."""
         key = ChargePointRow.charge_point_id
         return await self._page(select(ChargePointRow), key, charge_point_of, limit=limit, cursor=cursor)

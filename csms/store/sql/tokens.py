@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 
 from csms.domain.models import IdToken
-from csms.store.sql.base import ID_TOKENS, SqlBase
+from csms.store.sql.base import ID_TOKENS, Page, SqlBase
 from csms.store.sql.rows import field_values, id_token_of
 from csms.store.tables import IdTokenRow
 
@@ -28,9 +28,7 @@ class TokenSql(SqlBase):
         )
         return id_token_of(await self._add(IdTokenRow(**values), f"id token {token.id_token!r} exists"))
 
-    async def list_id_tokens(
-        self, *, limit: int, cursor: str | None = None
-    ) -> tuple[list[IdToken], str | None]:
+    async def list_id_tokens(self, *, limit: int, cursor: str | None = None) -> Page[IdToken]:
         """Tokens ordered by id_token; the cursor is the last id_token of the previous page."""
         return await self._page(
             select(IdTokenRow), IdTokenRow.id_token, id_token_of, limit=limit, cursor=cursor

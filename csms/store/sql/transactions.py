@@ -11,9 +11,12 @@ from sqlalchemy.exc import IntegrityError
 
 from csms.domain.models import MeterSample, NewTransaction, Transaction, TransactionStatus
 from csms.domain.ports import AlreadyExists, NotFound
-from csms.store.sql.base import TRANSACTION_EVENTS, TRANSACTIONS, SqlBase, StationQuery, rowcount
+from csms.store.sql.base import TRANSACTION_EVENTS, TRANSACTIONS, Page, SqlBase, StationQuery, rowcount
 from csms.store.sql.rows import field_values, meter_sample_of, transaction_of
 from csms.store.tables import MeterSampleRow, TransactionEventRow, TransactionRow
+
+# The optional filters of list_transactions.
+_Query = StationQuery[TransactionStatus]
 
 
 class TransactionSql(SqlBase):
@@ -134,10 +137,7 @@ class TransactionSql(SqlBase):
             raise NotFound(f"transaction {transaction_pk}") from None
         return inserted == 1
 
-    async def list_transactions(
-        self, *, limit: int, **query: Unpack[StationQuery[TransactionStatus]]
-    ) -> tuple[list[Transaction], str | None]:
-        """Transactions newest first (by id), optionally of one station and/or one status."""
+    async def list_transactions(self, *, limit: int, **query: Unpack[_Query]) -> Page[Transaction]:
         return await self._newest_of_station(TransactionRow, transaction_of, limit, query)
 
     async def list_active_transactions(self, charge_point_id: str) -> list[Transaction]:
