@@ -17,7 +17,6 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -71,7 +70,28 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class ChargePointRow(Base):
+class CreatedAt:
+    """Mixin: when the row was inserted (the store's clock, or what the record carried)."""
+
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class UpdatedAt:
+    """Mixin: when the row was last written (the store's clock, or what the record carried)."""
+
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StatusReport:
+    """Mixin: the error and vendor details a StatusNotification may carry besides the status itself."""
+
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    info: Mapped[str | None] = mapped_column(String(255))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(255))
+
+
+class ChargePointRow(CreatedAt, UpdatedAt, Base):
     """One registered charge point: registration, boot data and the statuses it last reported."""
 
     __tablename__ = "charge_points"
@@ -94,11 +114,9 @@ class ChargePointRow(Base):
     firmware_status: Mapped[str | None] = mapped_column(String(64))
     diagnostics_status: Mapped[str | None] = mapped_column(String(64))
     log_status: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class ConnectorRow(Base):
+class ConnectorRow(StatusReport, Base):
     """Current state of one connector; upserted by every StatusChange."""
 
     __tablename__ = "connectors"
@@ -110,14 +128,10 @@ class ConnectorRow(Base):
     connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     status_detail: Mapped[str | None] = mapped_column(String(64))
-    error_code: Mapped[str | None] = mapped_column(String(64))
-    info: Mapped[str | None] = mapped_column(String(255))
-    vendor_id: Mapped[str | None] = mapped_column(String(255))
-    vendor_error_code: Mapped[str | None] = mapped_column(String(255))
     status_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-class StatusHistoryRow(Base):
+class StatusHistoryRow(StatusReport, Base):
     """Append-only history of StatusChanges (no foreign key: it is written in bulk and never joined)."""
 
     __tablename__ = "status_history"
@@ -129,15 +143,11 @@ class StatusHistoryRow(Base):
     connector_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(String(64))
-    error_code: Mapped[str | None] = mapped_column(String(64))
-    info: Mapped[str | None] = mapped_column(String(255))
-    vendor_id: Mapped[str | None] = mapped_column(String(255))
-    vendor_error_code: Mapped[str | None] = mapped_column(String(255))
     timestamp: Mapped[datetime] = mapped_column(UtcDateTime())
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class IdTokenRow(Base):
+class IdTokenRow(CreatedAt, UpdatedAt, Base):
     """An id token registered by an operator."""
 
     __tablename__ = "id_tokens"
@@ -147,11 +157,9 @@ class IdTokenRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     expiry_date: Mapped[datetime | None] = mapped_column(UtcDateTime())
     group_id_token: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class TransactionRow(Base):
+class TransactionRow(UpdatedAt, Base):
     """A charging transaction; `id` is also the 1.6 transactionId, so it must stay a 32-bit integer."""
 
     __tablename__ = "transactions"
@@ -191,7 +199,6 @@ class TransactionRow(Base):
     charging_state: Mapped[str | None] = mapped_column(String(32))
     last_seq_no: Mapped[int | None] = mapped_column(Integer)
     offline: Mapped[bool] = mapped_column(Boolean)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class TransactionEventRow(Base):
@@ -200,16 +207,10 @@ class TransactionEventRow(Base):
     __tablename__ = "transaction_events"
     __table_args__ = (
         UniqueConstraint("transaction_id", "seq_no", name="uq_transaction_events_transaction_id_seq_no"),
-        ForeignKeyConstraint(
-            ["transaction_id"],
-            ["transactions.id"],
-            name="fk_transaction_events_transaction_id_transactions",
-            ondelete="CASCADE",
-        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    transaction_id: Mapped[int] = mapped_column(Integer)
+    transaction_id: Mapped[int] = mapped_column(Integer, ForeignKey("transactions.id", ondelete="CASCADE"))
     seq_no: Mapped[int] = mapped_column(Integer)
     event_type: Mapped[str] = mapped_column(String(16))
     trigger_reason: Mapped[str | None] = mapped_column(String(64))
@@ -220,18 +221,12 @@ class MeterSampleRow(Base):
     """One sampled value; `value` is `str(Decimal)` so what the station sent round-trips exactly."""
 
     __tablename__ = "meter_samples"
-    __table_args__ = (
-        Index("ix_meter_samples_transaction_id_timestamp", "transaction_id", "timestamp"),
-        ForeignKeyConstraint(
-            ["transaction_id"],
-            ["transactions.id"],
-            name="fk_meter_samples_transaction_id_transactions",
-            ondelete="CASCADE",
-        ),
-    )
+    __table_args__ = (Index("ix_meter_samples_transaction_id_timestamp", "transaction_id", "timestamp"),)
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
-    transaction_id: Mapped[int | None] = mapped_column(Integer)
+    transaction_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("transactions.id", ondelete="CASCADE")
+    )
     charge_point_id: Mapped[str] = mapped_column(String(64))
     evse_id: Mapped[int] = mapped_column(Integer)
     timestamp: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -264,7 +259,7 @@ class MessageLogRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class ApiKeyRow(Base):
+class ApiKeyRow(CreatedAt, Base):
     """An operator API key: only the bcrypt hash is stored; `prefix` finds the row."""
 
     __tablename__ = "api_keys"
@@ -274,10 +269,9 @@ class ApiKeyRow(Base):
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class ReservationRow(Base):
+class ReservationRow(CreatedAt, UpdatedAt, Base):
     """A reservation; `id` is the reservationId sent to stations, so it stays a 32-bit integer.
 
     No foreign key to charge_points: reservations are history and outlive a deleted charge point.
@@ -307,8 +301,6 @@ class ReservationRow(Base):
     external_id: Mapped[str | None] = mapped_column(String(64))
     owner: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 # Stored in place of NULL in the key columns of device_variables: NULLs are never equal in a unique key (on
@@ -318,7 +310,7 @@ NO_NAME = ""
 NO_ID = -1
 
 
-class DeviceVariableRow(Base):
+class DeviceVariableRow(UpdatedAt, Base):
     """One reported configuration value (1.6 key: component ''), keyed by everything that identifies it."""
 
     __tablename__ = "device_variables"
@@ -334,10 +326,9 @@ class DeviceVariableRow(Base):
     value: Mapped[str | None] = mapped_column(Text)
     readonly: Mapped[bool] = mapped_column(Boolean)
     data_type: Mapped[str | None] = mapped_column(String(32))
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class ChargingProfileRow(Base):
+class ChargingProfileRow(CreatedAt, Base):
     """A charging profile the CSMS installed; `profile` is the neutral profile as JSON text."""
 
     __tablename__ = "charging_profiles"
@@ -349,4 +340,3 @@ class ChargingProfileRow(Base):
     stack_level: Mapped[int] = mapped_column(Integer)
     profile: Mapped[str] = mapped_column(Text)
     transaction_pk: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

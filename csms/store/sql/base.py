@@ -1,18 +1,22 @@
 """What every aggregate of the SQL store shares: the engine and session factory, the dialect's upsert, the
-core tables of the bulk statements, and keyset paging (limits and newest-first id cursors) written once."""
+core tables of the bulk statements, the session round trips (get, insert, change one row, list) and keyset
+paging, each written once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Mapping
+from enum import StrEnum
+from typing import Any, Generic, TypeAlias, TypedDict, TypeVar, cast
 
-from sqlalchemy import CursorResult, Table, select
+from sqlalchemy import CursorResult, Executable, Select, Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Result
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from csms.domain.clock import Clock, to_utc_or_none, utcnow
+from csms.domain.ports import AlreadyExists, NotFound
 from csms.store.tables import Base
 
 # Core tables for bulk statements (executemany with plain dicts, no ORM objects).
@@ -33,6 +37,23 @@ CHARGING_PROFILES: Table = Base.metadata.tables["charging_profiles"]
 IN_CHUNK = 500
 
 utc = to_utc_or_none
+
+R = TypeVar("R")  # an ORM row class
+T = TypeVar("T")  # the domain record made from it
+S = TypeVar("S", bound=Select[Any])
+E = TypeVar("E", bound=StrEnum)
+
+# One keyset page of a list method: the records, and the cursor of the next page (None on the last one).
+Page: TypeAlias = tuple[list[T], str | None]
+
+
+class StationQuery(TypedDict, Generic[E], total=False):
+    """The optional arguments of the newest-first listings by station and status (`list_transactions` and
+    `list_reservations` of `csms.domain.ports`): filters left out or None do not filter."""
+
+    charge_point_id: str | None
+    status: E | None
+    cursor: str | None
 
 
 def dialect_insert(engine: AsyncEngine) -> Any:
@@ -71,6 +92,14 @@ def id_cursor(cursor: str | None) -> int | None:
         raise ValueError(f"invalid cursor {cursor!r}") from None
 
 
+def where_given(stmt: S, equal: Mapping[Any, object]) -> S:
+    """`stmt` restricted to `column == value` for each value that is not None (an optional filter)."""
+    for column, value in equal.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
 async def existing_values(session: AsyncSession, column: Any, values: Iterable[Any]) -> set[Any]:
     """Return the subset of `values` present in `column` (one SELECT per chunk of ids)."""
     wanted = list(values)
@@ -104,3 +133,96 @@ class SqlBase:
     async def close(self) -> None:
         """Dispose of the engine's connections; stop the `BatchedWriter` first so nothing is lost."""
         await self._engine.dispose()
+
+    async def _get(self, row_class: type[R], key: object, record: Callable[[R], T]) -> T | None:
+        """The record of the row with this primary key, or None."""
+        async with self._sessions() as session:
+            row = await session.get(row_class, key)
+            return None if row is None else record(row)
+
+    async def _first(self, stmt: Select[tuple[R]], record: Callable[[R], T]) -> T | None:
+        """The record of the first row `stmt` selects, or None."""
+        async with self._sessions() as session:
+            row = await session.scalar(stmt)
+            return None if row is None else record(row)
+
+    async def _all(self, stmt: Select[tuple[R]], record: Callable[[R], T]) -> list[T]:
+        """The records of every row `stmt` selects, in its order."""
+        async with self._sessions() as session:
+            return [record(r) for r in await session.scalars(stmt)]
+
+    async def _add(self, row: R, exists: str | None = None) -> R:
+        """INSERT the ORM row in a transaction of its own and return it (generated columns filled in).
+
+        Raises:
+            AlreadyExists: `exists` (given) when a unique key refuses the row.
+        """
+        try:
+            async with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:
+            if exists is None:
+                raise
+            raise AlreadyExists(exists) from None
+        return row
+
+    async def _change(self, stmt: Executable, missing: str) -> None:
+        """Run an UPDATE or DELETE of one row in a transaction of its own.
+
+        Raises:
+            NotFound: `missing`, when the statement touched no row.
+        """
+        async with self._sessions.begin() as session:
+            if rowcount(await session.execute(stmt)) == 0:
+                raise NotFound(missing)
+
+    async def _page(
+        self,
+        stmt: Select[tuple[R]],
+        key: Any,
+        record: Callable[[R], T],
+        *,
+        limit: int,
+        cursor: str | None,
+        newest_first: bool = False,
+    ) -> Page[T]:
+        """One keyset page of `stmt` ordered by the unique column `key`: ascending with the last key returned
+        as cursor, or (`newest_first`) descending by an integer id with its str as cursor.
+
+        Returns:
+            (at most `limit` records, the cursor for the next page or None if this is the last).
+
+        Raises:
+            ValueError: `limit` below 1, or a cursor we did not hand out.
+        """
+        stmt = stmt.limit(page_limit(limit) + 1)
+        if newest_first:
+            before = id_cursor(cursor)
+            stmt = stmt.order_by(key.desc())
+            if before is not None:
+                stmt = stmt.where(key < before)
+        else:
+            stmt = stmt.order_by(key)
+            if cursor is not None:
+                stmt = stmt.where(key > cursor)
+        async with self._sessions() as session:
+            rows = list((await session.scalars(stmt)).all())
+        page = rows[:limit]
+        next_cursor = str(getattr(page[-1], key.key)) if len(rows) > limit else None
+        return [record(r) for r in page], next_cursor
+
+    async def _newest_of_station(
+        self, row_class: Any, record: Callable[[Any], T], limit: int, query: StationQuery[Any]
+    ) -> Page[T]:
+        """A `_page` of `row_class` (with charge_point_id, status and an integer id) newest first, filtered
+        as `query` says."""
+        status = query.get("status")
+        stmt = where_given(
+            select(row_class),
+            {
+                row_class.charge_point_id: query.get("charge_point_id"),
+                row_class.status: status and str(status),
+            },
+        )
+        cursor = query.get("cursor")
+        return await self._page(stmt, row_class.id, record, limit=limit, cursor=cursor, newest_first=True)

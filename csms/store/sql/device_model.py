@@ -6,46 +6,20 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import structlog
 from sqlalchemy import delete, select
 
-from csms.domain.models import (
-    DeviceVariable,
-    StoredChargingProfile,
-)
-from csms.store.sql.base import (
-    CHARGING_PROFILES,
-    DEVICE_VARIABLES,
-    SqlBase,
-    rowcount,
-)
-from csms.store.sql.rows import (
-    charging_profile_of,
-    device_variable_of,
-    device_variable_values,
-)
-from csms.store.tables import (
-    ChargingProfileRow,
-    DeviceVariableRow,
-)
+from csms.domain.models import DeviceVariable, StoredChargingProfile
+from csms.store.sql.base import CHARGING_PROFILES, DEVICE_VARIABLES, SqlBase, rowcount
+from csms.store.sql.rows import charging_profile_of, device_variable_of, device_variable_values, field_values
+from csms.store.tables import ChargingProfileRow, DeviceVariableRow
 
-log = structlog.get_logger("csms.store.sql")
-
-# The upsert key of device_variables (its primary key).
-_DEVICE_VARIABLE_KEY = (
-    "charge_point_id",
-    "component",
-    "component_instance",
-    "evse_id",
-    "connector_id",
-    "variable",
-    "variable_instance",
-    "attribute_type",
-)
+# The upsert key of device_variables: its primary key.
+_DEVICE_VARIABLE_KEY = tuple(column.name for column in DEVICE_VARIABLES.primary_key)
 
 
 class DeviceModelSql(SqlBase):
-    """Device variables and charging profiles."""
+    """Device variables and charging profiles; the contracts are `csms.domain.ports.DeviceModelStore` and
+    `ChargingProfileStore`."""
 
     async def upsert_device_variables(self, variables: Sequence[DeviceVariable]) -> None:
         """Insert or update each variable by its key (station, component + instance, EVSE, connector,
@@ -72,21 +46,17 @@ class DeviceModelSql(SqlBase):
     async def list_device_variables(self, charge_point_id: str) -> list[DeviceVariable]:
         """The station's variables ordered by component (1.6 keys, component None, first), variable, then
         component instance, EVSE, connector, variable instance and attribute type (None first in each)."""
-        stmt = (
-            select(DeviceVariableRow)
-            .where(DeviceVariableRow.charge_point_id == charge_point_id)
-            .order_by(
-                DeviceVariableRow.component,
-                DeviceVariableRow.variable,
-                DeviceVariableRow.component_instance,
-                DeviceVariableRow.evse_id,
-                DeviceVariableRow.connector_id,
-                DeviceVariableRow.variable_instance,
-                DeviceVariableRow.attribute_type,
-            )
+        of_station = select(DeviceVariableRow).where(DeviceVariableRow.charge_point_id == charge_point_id)
+        stmt = of_station.order_by(
+            DeviceVariableRow.component,
+            DeviceVariableRow.variable,
+            DeviceVariableRow.component_instance,
+            DeviceVariableRow.evse_id,
+            DeviceVariableRow.connector_id,
+            DeviceVariableRow.variable_instance,
+            DeviceVariableRow.attribute_type,
         )
-        async with self._sessions() as session:
-            return [device_variable_of(r) for r in await session.scalars(stmt)]
+        return await self._all(stmt, device_variable_of)
 
     async def save_charging_profile(self, profile: StoredChargingProfile) -> None:
         """Insert or replace the profile by (charge_point_id, profile_id); `created_at` defaults to now.
@@ -94,16 +64,9 @@ class DeviceModelSql(SqlBase):
         Raises:
             TypeError: `profile.profile` is not JSON-serializable (nothing is written).
         """
-        values = {
-            "charge_point_id": profile.charge_point_id,
-            "profile_id": profile.profile_id,
-            "evse_id": profile.evse_id,
-            "purpose": profile.purpose,
-            "stack_level": profile.stack_level,
-            "profile": json.dumps(profile.profile),
-            "transaction_pk": profile.transaction_pk,
-            "created_at": profile.created_at or self._clock(),
-        }
+        values = field_values(
+            profile, profile=json.dumps(profile.profile), created_at=profile.created_at or self._clock()
+        )
         stmt = self._insert(CHARGING_PROFILES).values(values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["charge_point_id", "profile_id"],
@@ -116,13 +79,8 @@ class DeviceModelSql(SqlBase):
 
     async def list_charging_profiles(self, charge_point_id: str) -> list[StoredChargingProfile]:
         """The station's installed profiles ordered by profile_id."""
-        stmt = (
-            select(ChargingProfileRow)
-            .where(ChargingProfileRow.charge_point_id == charge_point_id)
-            .order_by(ChargingProfileRow.profile_id)
-        )
-        async with self._sessions() as session:
-            return [charging_profile_of(r) for r in await session.scalars(stmt)]
+        of_station = select(ChargingProfileRow).where(ChargingProfileRow.charge_point_id == charge_point_id)
+        return await self._all(of_station.order_by(ChargingProfileRow.profile_id), charging_profile_of)
 
     async def delete_charging_profiles(
         self, charge_point_id: str, *, profile_id: int | None = None, evse_id: int | None = None

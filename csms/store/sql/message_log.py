@@ -4,28 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import structlog
 from sqlalchemy import bindparam, delete, select
 
-from csms.domain.models import (
-    FrameRecord,
-)
-from csms.store.sql.base import (
-    MESSAGE_LOG,
-    SqlBase,
-    id_cursor,
-    page_limit,
-    rowcount,
-)
-from csms.store.sql.rows import (
-    frame_of,
-)
-from csms.store.tables import (
-    MessageLogRow,
-    UtcDateTime,
-)
-
-log = structlog.get_logger("csms.store.sql")
+from csms.domain.models import FrameRecord
+from csms.store.sql.base import MESSAGE_LOG, Page, SqlBase, rowcount
+from csms.store.sql.rows import frame_of
+from csms.store.tables import MessageLogRow, UtcDateTime
 
 # Rows per DELETE in purge_frames: each chunk commits on its own so the writer never waits long behind it
 # (SQLite has a single writer lock).
@@ -37,25 +21,12 @@ class MessageLogSql(SqlBase):
 
     async def list_frames(
         self, charge_point_id: str, *, limit: int, cursor: str | None = None
-    ) -> tuple[list[FrameRecord], str | None]:
-        """The station's logged frames newest first; the cursor is the row id of the last one returned.
-
-        Returns:
-            (at most `limit` frames, the cursor for the next page or None if this is the last).
-        """
-        stmt = (
-            select(MessageLogRow)
-            .where(MessageLogRow.charge_point_id == charge_point_id)
-            .order_by(MessageLogRow.id.desc())
-            .limit(page_limit(limit) + 1)
+    ) -> Page[FrameRecord]:
+        """The station's logged frames newest first; the cursor is the row id of the last one returned."""
+        of_station = select(MessageLogRow).where(MessageLogRow.charge_point_id == charge_point_id)
+        return await self._page(
+            of_station, MessageLogRow.id, frame_of, limit=limit, cursor=cursor, newest_first=True
         )
-        before = id_cursor(cursor)
-        if before is not None:
-            stmt = stmt.where(MessageLogRow.id < before)
-        async with self._sessions() as session:
-            rows = list((await session.scalars(stmt)).all())
-        page = rows[:limit]
-        return [frame_of(r) for r in page], (str(page[-1].id) if len(rows) > limit else None)
 
     async def purge_frames(self, before: datetime) -> int:
         """Delete frames logged before `before`, in chunks that each commit on their own.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -30,19 +30,10 @@ from csms.domain.models import (
     Transaction,
     TransactionStatus,
 )
-from csms.store.sql.base import utc
 from csms.store.tables import (
     NO_ID,
     NO_NAME,
-    ApiKeyRow,
-    ChargePointRow,
-    ChargingProfileRow,
-    ConnectorRow,
     DeviceVariableRow,
-    IdTokenRow,
-    MessageLogRow,
-    MeterSampleRow,
-    ReservationRow,
     TransactionRow,
 )
 
@@ -67,34 +58,35 @@ def values_of(record: object, columns: Iterable[str], **overrides: Any) -> dict[
     return {name: getattr(record, name) for name in columns} | overrides
 
 
-# The columns `save_reservation` writes: everything but the id and created_at.
-RESERVATION_COLUMNS = (
-    "charge_point_id",
-    "evse_id",
-    "id_token",
-    "id_token_type",
-    "group_id_token",
-    "connector_type",
-    "expiry_date",
-    "station_status",
-    "transaction_pk",
-    "external_id",
-    "owner",
-    "reason",
-    "updated_at",
-)
+def decoded(cls: type[T], **decoders: Callable[[Any], Any]) -> Callable[[Any], T]:
+    """A row -> record converter: `record_of` with the named columns passed through their decoders (an enum
+    class, Decimal, json.loads, ...)."""
+
+    def convert(row: Any) -> T:
+        return record_of(cls, row, **{name: decode(getattr(row, name)) for name, decode in decoders.items()})
+
+    return convert
 
 
-def charge_point_of(row: ChargePointRow) -> ChargePoint:
-    return record_of(ChargePoint, row, registration_status=RegistrationStatus(row.registration_status))
+def field_values(record: object, *skip: str, **overrides: Any) -> dict[str, Any]:
+    """Column values from every field of a dataclass record but the `skip`ped ones (for a table whose columns
+    carry the field names), `overrides` winning."""
+    names = (f.name for f in dataclasses.fields(record))  # type: ignore[arg-type]
+    return values_of(record, (name for name in names if name not in skip), **overrides)
 
 
-def connector_of(row: ConnectorRow) -> Connector:
-    return record_of(Connector, row, status=ConnectorStatus(row.status))
+charge_point_of = decoded(ChargePoint, registration_status=RegistrationStatus)
+connector_of = decoded(Connector, status=ConnectorStatus)
+id_token_of = decoded(IdToken, status=TokenStatus)
+meter_sample_of = decoded(MeterSample, value=Decimal)
+frame_of = decoded(FrameRecord, direction=Direction)
+api_key_of = decoded(ApiKey)
+reservation_of = decoded(Reservation, status=ReservationStatus)
+charging_profile_of = decoded(StoredChargingProfile, profile=json.loads)
 
-
-def id_token_of(row: IdTokenRow) -> IdToken:
-    return record_of(IdToken, row, status=TokenStatus(row.status))
+# device_variables key columns that store None as NO_NAME / NO_ID (see tables.py).
+_NONE_AS_NO_NAME = ("component", "component_instance", "variable_instance")
+_NONE_AS_NO_ID = ("evse_id", "connector_id")
 
 
 def transaction_of(row: TransactionRow) -> Transaction:
@@ -107,77 +99,25 @@ def transaction_of(row: TransactionRow) -> Transaction:
     )
 
 
-def meter_sample_of(row: MeterSampleRow) -> MeterSample:
-    return record_of(MeterSample, row, value=Decimal(row.value))
-
-
-def frame_of(row: MessageLogRow) -> FrameRecord:
-    return record_of(FrameRecord, row, direction=Direction(row.direction))
-
-
-def api_key_of(row: ApiKeyRow) -> ApiKey:
-    return record_of(ApiKey, row)
-
-
-def reservation_of(row: ReservationRow) -> Reservation:
-    return record_of(Reservation, row, status=ReservationStatus(row.status))
-
-
 def reservation_values(r: Reservation) -> dict[str, Any]:
     """The columns `save_reservation` writes: everything but the id and created_at."""
-    return values_of(r, RESERVATION_COLUMNS, status=str(r.status))
+    return field_values(r, "id", "created_at", status=str(r.status))
 
 
 def device_variable_of(row: DeviceVariableRow) -> DeviceVariable:
-    return DeviceVariable(
-        charge_point_id=row.charge_point_id,
-        component=row.component or None,
-        variable=row.variable,
-        value=row.value,
-        readonly=row.readonly,
-        component_instance=row.component_instance or None,
-        evse_id=None if row.evse_id == NO_ID else row.evse_id,
-        connector_id=None if row.connector_id == NO_ID else row.connector_id,
-        variable_instance=row.variable_instance or None,
-        attribute_type=row.attribute_type,
-        data_type=row.data_type,
-        updated_at=utc(row.updated_at),
-    )
+    names = {name: getattr(row, name) or None for name in _NONE_AS_NO_NAME}
+    ids = {name: None if getattr(row, name) == NO_ID else getattr(row, name) for name in _NONE_AS_NO_ID}
+    return record_of(DeviceVariable, row, **names, **ids)
 
 
 def device_variable_values(v: DeviceVariable, now: datetime) -> dict[str, Any]:
-    return {
-        "charge_point_id": v.charge_point_id,
-        "component": v.component or NO_NAME,
-        "component_instance": v.component_instance or NO_NAME,
-        "evse_id": NO_ID if v.evse_id is None else v.evse_id,
-        "connector_id": NO_ID if v.connector_id is None else v.connector_id,
-        "variable": v.variable,
-        "variable_instance": v.variable_instance or NO_NAME,
-        "attribute_type": v.attribute_type,
-        "value": v.value,
-        "readonly": v.readonly,
-        "data_type": v.data_type,
-        "updated_at": v.updated_at or now,
-    }
-
-
-def charging_profile_of(row: ChargingProfileRow) -> StoredChargingProfile:
-    return record_of(StoredChargingProfile, row, profile=json.loads(row.profile))
+    names = {name: getattr(v, name) or NO_NAME for name in _NONE_AS_NO_NAME}
+    ids = {name: NO_ID if getattr(v, name) is None else getattr(v, name) for name in _NONE_AS_NO_ID}
+    return field_values(v, **names, **ids, updated_at=v.updated_at or now)
 
 
 def boot_values(boot: BootInfo) -> dict[str, Any]:
-    return {
-        "vendor": boot.vendor,
-        "model": boot.model,
-        "serial_number": boot.serial_number,
-        "firmware_version": boot.firmware_version,
-        "iccid": boot.iccid,
-        "imsi": boot.imsi,
-        "meter_type": boot.meter_type,
-        "meter_serial_number": boot.meter_serial_number,
-        "boot_reason": boot.reason,
-    }
+    return field_values(boot, "reason", boot_reason=boot.reason)
 
 
 def sample_row(reading: MeterReading, sample: MeterSample) -> dict[str, Any]:

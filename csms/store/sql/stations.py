@@ -5,50 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import structlog
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
-from csms.domain.models import (
-    BootInfo,
-    ChargePoint,
-    Connector,
-)
-from csms.domain.ports import (
-    AlreadyExists,
-    NotFound,
-)
+from csms.domain.models import BootInfo, ChargePoint, Connector
+from csms.domain.ports import NotFound
 from csms.store.sql.base import (
     CHARGE_POINTS,
     CHARGING_PROFILES,
     CONNECTORS,
     DEVICE_VARIABLES,
     STATUS_HISTORY,
+    Page,
     SqlBase,
-    page_limit,
     rowcount,
 )
-from csms.store.sql.rows import (
-    boot_values,
-    charge_point_of,
-    connector_of,
-)
-from csms.store.tables import (
-    ChargePointRow,
-    ConnectorRow,
-)
+from csms.store.sql.rows import boot_values, charge_point_of, connector_of, field_values
+from csms.store.tables import ChargePointRow, ConnectorRow
 
-log = structlog.get_logger("csms.store.sql")
+# The columns the batched writer maintains: `update_charge_point` leaves them alone.
+_WRITER_MAINTAINED = ("last_heartbeat_at", "firmware_status", "diagnostics_status", "log_status")
 
 
 class StationSql(SqlBase):
-    """Charge points and connectors."""
+    """Charge points and connectors; the contract is `csms.domain.ports.StationStore` (and `AdminStore` for
+    deleting a charge point)."""
 
     async def get_charge_point(self, charge_point_id: str) -> ChargePoint | None:
-        """Return the charge point, or None if it is not registered."""
-        async with self._sessions() as session:
-            row = await session.get(ChargePointRow, charge_point_id)
-            return None if row is None else charge_point_of(row)
+        return await self._get(ChargePointRow, charge_point_id, charge_point_of)
 
     async def add_charge_point(self, charge_point: ChargePoint) -> ChargePoint:
         """Store a new charge point and return it as stored (`created_at`/`updated_at` filled in).
@@ -56,35 +39,16 @@ class StationSql(SqlBase):
         Raises:
             AlreadyExists: a charge point with this id is registered.
         """
-        now = self._clock()
-        created = charge_point.created_at or now
-        row = ChargePointRow(
-            charge_point_id=charge_point.charge_point_id,
+        created = charge_point.created_at or self._clock()
+        values = field_values(
+            charge_point,
             registration_status=str(charge_point.registration_status),
-            password_hash=charge_point.password_hash,
-            ocpp_version=charge_point.ocpp_version,
-            vendor=charge_point.vendor,
-            model=charge_point.model,
-            serial_number=charge_point.serial_number,
-            firmware_version=charge_point.firmware_version,
-            iccid=charge_point.iccid,
-            imsi=charge_point.imsi,
-            meter_type=charge_point.meter_type,
-            meter_serial_number=charge_point.meter_serial_number,
-            boot_reason=charge_point.boot_reason,
-            last_boot_at=charge_point.last_boot_at,
-            last_heartbeat_at=charge_point.last_heartbeat_at,
-            firmware_status=charge_point.firmware_status,
-            diagnostics_status=charge_point.diagnostics_status,
-            log_status=charge_point.log_status,
             created_at=created,
             updated_at=charge_point.updated_at or created,
         )
-        try:
-            async with self._sessions.begin() as session:
-                session.add(row)
-        except IntegrityError:
-            raise AlreadyExists(f"charge point {charge_point.charge_point_id!r} exists") from None
+        row = await self._add(
+            ChargePointRow(**values), f"charge point {charge_point.charge_point_id!r} exists"
+        )
         return charge_point_of(row)
 
     async def update_charge_point(self, charge_point: ChargePoint) -> None:
@@ -96,22 +60,14 @@ class StationSql(SqlBase):
         Raises:
             NotFound: no charge point with this id.
         """
-        values: dict[str, Any] = {
-            "registration_status": str(charge_point.registration_status),
-            "password_hash": charge_point.password_hash,
-            "ocpp_version": charge_point.ocpp_version,
-            "vendor": charge_point.vendor,
-            "model": charge_point.model,
-            "serial_number": charge_point.serial_number,
-            "firmware_version": charge_point.firmware_version,
-            "iccid": charge_point.iccid,
-            "imsi": charge_point.imsi,
-            "meter_type": charge_point.meter_type,
-            "meter_serial_number": charge_point.meter_serial_number,
-            "boot_reason": charge_point.boot_reason,
-            "last_boot_at": charge_point.last_boot_at,
-            "updated_at": self._clock(),
-        }
+        values = field_values(
+            charge_point,
+            "charge_point_id",
+            "created_at",
+            *_WRITER_MAINTAINED,
+            registration_status=str(charge_point.registration_status),
+            updated_at=self._clock(),
+        )
         await self._update_charge_point(charge_point.charge_point_id, values)
 
     async def record_boot(
@@ -132,35 +88,19 @@ class StationSql(SqlBase):
 
     async def _update_charge_point(self, charge_point_id: str, values: dict[str, Any]) -> None:
         stmt = update(CHARGE_POINTS).where(CHARGE_POINTS.c.charge_point_id == charge_point_id).values(values)
-        async with self._sessions.begin() as session:
-            if rowcount(await session.execute(stmt)) == 0:
-                raise NotFound(f"charge point {charge_point_id!r}")
+        await self._change(stmt, f"charge point {charge_point_id!r}")
 
-    async def list_charge_points(
-        self, *, limit: int, cursor: str | None = None
-    ) -> tuple[list[ChargePoint], str | None]:
-        """Charge points ordered by id; the cursor is the last id of the previous page.
-
-        Returns:
-            (at most `limit` charge points, the cursor for the next page or None if this is the last).
-        """
-        stmt = select(ChargePointRow).order_by(ChargePointRow.charge_point_id).limit(page_limit(limit) + 1)
-        if cursor is not None:
-            stmt = stmt.where(ChargePointRow.charge_point_id > cursor)
-        async with self._sessions() as session:
-            rows = list((await session.scalars(stmt)).all())
-        page = [charge_point_of(r) for r in rows[:limit]]
-        return page, (page[-1].charge_point_id if len(rows) > limit else None)
+    async def list_charge_points(self, *, limit: int, cursor: str | None = None) -> Page[ChargePoint]:
+        """Charge points ordered by id; the cursor is the last id of the previous page."""
+        key = ChargePointRow.charge_point_id
+        return await self._page(select(ChargePointRow), key, charge_point_of, limit=limit, cursor=cursor)
 
     async def list_connectors(self, charge_point_id: str) -> list[Connector]:
         """Current connector states of the station ordered by (evse_id, connector_id); [] if none."""
-        stmt = (
-            select(ConnectorRow)
-            .where(ConnectorRow.charge_point_id == charge_point_id)
-            .order_by(ConnectorRow.evse_id, ConnectorRow.connector_id)
+        of_station = select(ConnectorRow).where(ConnectorRow.charge_point_id == charge_point_id)
+        return await self._all(
+            of_station.order_by(ConnectorRow.evse_id, ConnectorRow.connector_id), connector_of
         )
-        async with self._sessions() as session:
-            return [connector_of(r) for r in await session.scalars(stmt)]
 
     async def delete_charge_point(self, charge_point_id: str) -> None:
         """Delete a charge point with its connectors, status history, device variables and charging

@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import structlog
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
-from csms.domain.models import (
-    IdToken,
-)
-from csms.domain.ports import (
-    AlreadyExists,
-    NotFound,
-)
-from csms.store.sql.base import (
-    ID_TOKENS,
-    SqlBase,
-    page_limit,
-    rowcount,
-)
-from csms.store.sql.rows import (
-    id_token_of,
-)
-from csms.store.tables import (
-    IdTokenRow,
-)
-
-log = structlog.get_logger("csms.store.sql")
+from csms.domain.models import IdToken
+from csms.store.sql.base import ID_TOKENS, Page, SqlBase
+from csms.store.sql.rows import field_values, id_token_of
+from csms.store.tables import IdTokenRow
 
 
 class TokenSql(SqlBase):
-    """Id tokens."""
+    """Id tokens; the contract is `csms.domain.ports.TokenStore` (and `AdminStore` for update and delete)."""
 
     async def get_id_token(self, id_token: str) -> IdToken | None:
-        """Return the token, or None if no operator registered it."""
-        async with self._sessions() as session:
-            row = await session.get(IdTokenRow, id_token)
-            return None if row is None else id_token_of(row)
+        return await self._get(IdTokenRow, id_token, id_token_of)
 
     async def add_id_token(self, token: IdToken) -> IdToken:
         """Store a new token and return it as stored (`created_at`/`updated_at` filled in).
@@ -45,37 +23,16 @@ class TokenSql(SqlBase):
             AlreadyExists: a token with this id_token is registered.
         """
         created = token.created_at or self._clock()
-        row = IdTokenRow(
-            id_token=token.id_token,
-            type=token.type,
-            status=str(token.status),
-            expiry_date=token.expiry_date,
-            group_id_token=token.group_id_token,
-            created_at=created,
-            updated_at=token.updated_at or created,
+        values = field_values(
+            token, status=str(token.status), created_at=created, updated_at=token.updated_at or created
         )
-        try:
-            async with self._sessions.begin() as session:
-                session.add(row)
-        except IntegrityError:
-            raise AlreadyExists(f"id token {token.id_token!r} exists") from None
-        return id_token_of(row)
+        return id_token_of(await self._add(IdTokenRow(**values), f"id token {token.id_token!r} exists"))
 
-    async def list_id_tokens(
-        self, *, limit: int, cursor: str | None = None
-    ) -> tuple[list[IdToken], str | None]:
-        """Tokens ordered by id_token; the cursor is the last id_token of the previous page.
-
-        Returns:
-            (at most `limit` tokens, the cursor for the next page or None if this is the last).
-        """
-        stmt = select(IdTokenRow).order_by(IdTokenRow.id_token).limit(page_limit(limit) + 1)
-        if cursor is not None:
-            stmt = stmt.where(IdTokenRow.id_token > cursor)
-        async with self._sessions() as session:
-            rows = list((await session.scalars(stmt)).all())
-        page = [id_token_of(r) for r in rows[:limit]]
-        return page, (page[-1].id_token if len(rows) > limit else None)
+    async def list_id_tokens(self, *, limit: int, cursor: str | None = None) -> Page[IdToken]:
+        """Tokens ordered by id_token; the cursor is the last id_token of the previous page."""
+        return await self._page(
+            select(IdTokenRow), IdTokenRow.id_token, id_token_of, limit=limit, cursor=cursor
+        )
 
     async def update_id_token(self, token: IdToken) -> None:
         """Overwrite the token's type, status, expiry_date and group_id_token; `updated_at` becomes now
@@ -85,20 +42,9 @@ class TokenSql(SqlBase):
             NotFound: no token with `token.id_token`.
         """
         token.updated_at = self._clock()
-        stmt = (
-            update(ID_TOKENS)
-            .where(ID_TOKENS.c.id_token == token.id_token)
-            .values(
-                type=token.type,
-                status=str(token.status),
-                expiry_date=token.expiry_date,
-                group_id_token=token.group_id_token,
-                updated_at=token.updated_at,
-            )
-        )
-        async with self._sessions.begin() as session:
-            if rowcount(await session.execute(stmt)) == 0:
-                raise NotFound(f"id token {token.id_token!r}")
+        values = field_values(token, "id_token", "created_at", status=str(token.status))
+        stmt = update(ID_TOKENS).where(ID_TOKENS.c.id_token == token.id_token).values(values)
+        await self._change(stmt, f"id token {token.id_token!r}")
 
     async def delete_id_token(self, id_token: str) -> None:
         """Delete the token (transactions keep the id token text they were started with).
@@ -106,7 +52,6 @@ class TokenSql(SqlBase):
         Raises:
             NotFound: no token with this id_token.
         """
-        stmt = delete(ID_TOKENS).where(ID_TOKENS.c.id_token == id_token)
-        async with self._sessions.begin() as session:
-            if rowcount(await session.execute(stmt)) == 0:
-                raise NotFound(f"id token {id_token!r}")
+        await self._change(
+            delete(ID_TOKENS).where(ID_TOKENS.c.id_token == id_token), f"id token {id_token!r}"
+        )

@@ -4,44 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Unpack
 
-import structlog
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from csms.domain.models import (
-    MeterSample,
-    NewTransaction,
-    Transaction,
-    TransactionStatus,
-)
-from csms.domain.ports import (
-    AlreadyExists,
-    NotFound,
-)
-from csms.store.sql.base import (
-    TRANSACTION_EVENTS,
-    TRANSACTIONS,
-    SqlBase,
-    id_cursor,
-    page_limit,
-    rowcount,
-)
-from csms.store.sql.rows import (
-    meter_sample_of,
-    transaction_of,
-)
-from csms.store.tables import (
-    MeterSampleRow,
-    TransactionEventRow,
-    TransactionRow,
-)
+from csms.domain.models import MeterSample, NewTransaction, Transaction, TransactionStatus
+from csms.domain.ports import AlreadyExists, NotFound
+from csms.store.sql.base import TRANSACTION_EVENTS, TRANSACTIONS, Page, SqlBase, StationQuery, rowcount
+from csms.store.sql.rows import field_values, meter_sample_of, transaction_of
+from csms.store.tables import MeterSampleRow, TransactionEventRow, TransactionRow
 
-log = structlog.get_logger("csms.store.sql")
+# The optional filters of list_transactions.
+_Query = StationQuery[TransactionStatus]
 
 
 class TransactionSql(SqlBase):
-    """Transactions."""
+    """Transactions; the contract is `csms.domain.ports.TransactionStore`."""
 
     async def add_transaction(self, new: NewTransaction) -> Transaction:
         """Insert a transaction and return it with its integer id, in one DB transaction.
@@ -53,24 +32,14 @@ class TransactionSql(SqlBase):
         Raises:
             AlreadyExists: the station already has a transaction with this ocpp_transaction_id.
         """
-        now = self._clock()
-        row = TransactionRow(
-            charge_point_id=new.charge_point_id,
-            evse_id=new.evse_id,
-            connector_id=new.connector_id,
-            ocpp_transaction_id=new.ocpp_transaction_id,
+        values = field_values(
+            new,
+            "seq_no",
             status=str(TransactionStatus.ACTIVE),
-            started_at=new.started_at,
-            id_token=new.id_token,
-            id_token_type=new.id_token_type,
-            meter_start_wh=new.meter_start_wh,
-            reservation_id=new.reservation_id,
-            remote_start_id=new.remote_start_id,
-            charging_state=new.charging_state,
             last_seq_no=new.seq_no,
-            offline=new.offline,
-            updated_at=now,
+            updated_at=self._clock(),
         )
+        row = TransactionRow(**values)
         try:
             async with self._sessions.begin() as session:
                 session.add(row)
@@ -94,80 +63,38 @@ class TransactionSql(SqlBase):
         return transaction_of(row)
 
     async def get_transaction(self, pk: int) -> Transaction | None:
-        """Return the transaction with our integer id `pk`, or None."""
-        async with self._sessions() as session:
-            row = await session.get(TransactionRow, pk)
-            return None if row is None else transaction_of(row)
+        return await self._get(TransactionRow, pk, transaction_of)
 
     async def find_transaction(self, charge_point_id: str, ocpp_transaction_id: str) -> Transaction | None:
-        """Return the station's transaction by the id the station uses, or None."""
         stmt = select(TransactionRow).where(
             TransactionRow.charge_point_id == charge_point_id,
             TransactionRow.ocpp_transaction_id == ocpp_transaction_id,
         )
-        async with self._sessions() as session:
-            row = await session.scalar(stmt)
-            return None if row is None else transaction_of(row)
+        return await self._first(stmt, transaction_of)
 
     async def find_started_transaction(
         self, charge_point_id: str, evse_id: int, started_at: datetime, id_token: str | None
     ) -> Transaction | None:
-        """The transaction of this station and EVSE started at exactly `started_at` by `id_token` (None
-        matches a transaction without token), if any; the oldest one should several match."""
+        """The oldest, should several match; `id_token` None matches a transaction without token."""
         token_match: ColumnElement[bool] = (
             TransactionRow.id_token.is_(None) if id_token is None else TransactionRow.id_token == id_token
         )
-        stmt = (
-            select(TransactionRow)
-            .where(
-                TransactionRow.charge_point_id == charge_point_id,
-                TransactionRow.evse_id == evse_id,
-                TransactionRow.started_at == started_at,
-                token_match,
-            )
-            .order_by(TransactionRow.id)
-            .limit(1)
+        stmt = select(TransactionRow).where(
+            TransactionRow.charge_point_id == charge_point_id,
+            TransactionRow.evse_id == evse_id,
+            TransactionRow.started_at == started_at,
+            token_match,
         )
-        async with self._sessions() as session:
-            row = await session.scalar(stmt)
-            return None if row is None else transaction_of(row)
+        return await self._first(stmt.order_by(TransactionRow.id).limit(1), transaction_of)
 
     async def save_transaction(self, tx: Transaction) -> None:
-        """Write every field of `tx` except its identity (id, charge_point_id, ocpp_transaction_id).
-
-        Sets `tx.updated_at` to now, the value written.
-
-        Raises:
-            NotFound: no transaction with `tx.id`.
-        """
+        """Write every field of `tx` except its identity (id, charge_point_id, ocpp_transaction_id); sets
+        `tx.updated_at` to now, the value written."""
         tx.updated_at = self._clock()
-        stmt = (
-            update(TRANSACTIONS)
-            .where(TRANSACTIONS.c.id == tx.id)
-            .values(
-                evse_id=tx.evse_id,
-                connector_id=tx.connector_id,
-                status=str(tx.status),
-                started_at=tx.started_at,
-                id_token=tx.id_token,
-                id_token_type=tx.id_token_type,
-                meter_start_wh=tx.meter_start_wh,
-                meter_stop_wh=tx.meter_stop_wh,
-                last_meter_wh=tx.last_meter_wh,
-                stopped_at=tx.stopped_at,
-                stop_reason=tx.stop_reason,
-                stop_id_token=tx.stop_id_token,
-                reservation_id=tx.reservation_id,
-                remote_start_id=tx.remote_start_id,
-                charging_state=tx.charging_state,
-                last_seq_no=tx.last_seq_no,
-                offline=tx.offline,
-                updated_at=tx.updated_at,
-            )
+        values = field_values(tx, "id", "charge_point_id", "ocpp_transaction_id", status=str(tx.status))
+        await self._change(
+            update(TRANSACTIONS).where(TRANSACTIONS.c.id == tx.id).values(values), f"transaction {tx.id}"
         )
-        async with self._sessions.begin() as session:
-            if rowcount(await session.execute(stmt)) == 0:
-                raise NotFound(f"transaction {tx.id}")
 
     async def list_transaction_seq_nos(self, transaction_pk: int) -> set[int]:
         """The 2.0.1 seqNos recorded for a transaction."""
@@ -210,44 +137,14 @@ class TransactionSql(SqlBase):
             raise NotFound(f"transaction {transaction_pk}") from None
         return inserted == 1
 
-    async def list_transactions(
-        self,
-        *,
-        charge_point_id: str | None = None,
-        status: TransactionStatus | None = None,
-        limit: int,
-        cursor: str | None = None,
-    ) -> tuple[list[Transaction], str | None]:
-        """Transactions newest first (by id), optionally of one station and/or one status.
-
-        Returns:
-            (at most `limit` transactions, the cursor for the next page or None if this is the last).
-        """
-        stmt = select(TransactionRow).order_by(TransactionRow.id.desc()).limit(page_limit(limit) + 1)
-        if charge_point_id is not None:
-            stmt = stmt.where(TransactionRow.charge_point_id == charge_point_id)
-        if status is not None:
-            stmt = stmt.where(TransactionRow.status == str(status))
-        before = id_cursor(cursor)
-        if before is not None:
-            stmt = stmt.where(TransactionRow.id < before)
-        async with self._sessions() as session:
-            rows = list((await session.scalars(stmt)).all())
-        page = [transaction_of(r) for r in rows[:limit]]
-        return page, (str(page[-1].id) if len(rows) > limit else None)
+    async def list_transactions(self, *, limit: int, **query: Unpack[_Query]) -> Page[Transaction]:
+        return await self._newest_of_station(TransactionRow, transaction_of, limit, query)
 
     async def list_active_transactions(self, charge_point_id: str) -> list[Transaction]:
         """The station's active transactions, oldest first."""
-        stmt = (
-            select(TransactionRow)
-            .where(
-                TransactionRow.charge_point_id == charge_point_id,
-                TransactionRow.status == str(TransactionStatus.ACTIVE),
-            )
-            .order_by(TransactionRow.id)
-        )
-        async with self._sessions() as session:
-            return [transaction_of(r) for r in await session.scalars(stmt)]
+        active = select(TransactionRow).where(TransactionRow.status == str(TransactionStatus.ACTIVE))
+        of_station = active.where(TransactionRow.charge_point_id == charge_point_id)
+        return await self._all(of_station.order_by(TransactionRow.id), transaction_of)
 
     async def list_transactions_updated(
         self,
@@ -288,10 +185,7 @@ class TransactionSql(SqlBase):
 
     async def list_meter_samples(self, transaction_pk: int) -> list[MeterSample]:
         """Samples of a transaction in time order, then insertion order; [] for an unknown transaction."""
-        stmt = (
-            select(MeterSampleRow)
-            .where(MeterSampleRow.transaction_id == transaction_pk)
-            .order_by(MeterSampleRow.timestamp, MeterSampleRow.id)
+        of_transaction = select(MeterSampleRow).where(MeterSampleRow.transaction_id == transaction_pk)
+        return await self._all(
+            of_transaction.order_by(MeterSampleRow.timestamp, MeterSampleRow.id), meter_sample_of
         )
-        async with self._sessions() as session:
-            return [meter_sample_of(r) for r in await session.scalars(stmt)]
