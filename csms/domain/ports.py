@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any, Generic, Protocol, TypeAlias, TypedDict, TypeVar, Unpack
 
 from csms.domain.models import (
     ApiKey,
@@ -33,6 +34,21 @@ from csms.domain.models import (
     Transaction,
     TransactionStatus,
 )
+
+T = TypeVar("T")
+E = TypeVar("E", bound=StrEnum)
+
+#: One keyset page of a list method: the records, and the cursor of the next page (None on the last one).
+Page: TypeAlias = tuple[list[T], str | None]
+
+
+class StationQuery(TypedDict, Generic[E], total=False):
+    """The optional arguments of the newest-first listings by station and status (`list_transactions`,
+    `list_reservations`): a filter left out or None does not filter; `cursor` continues a page."""
+
+    charge_point_id: str | None
+    status: E | None
+    cursor: str | None
 
 
 class AlreadyExists(Exception):
@@ -123,7 +139,7 @@ class StationStore(Protocol):
 
     async def list_charge_points(
         self, *, limit: int, cursor: str | None = None
-    ) -> tuple[list[ChargePoint], str | None]:
+    ) -> Page[ChargePoint]:
         """Charge points ordered by id; returns (page, next_cursor or None)."""
         ...
 
@@ -149,7 +165,7 @@ class TokenStore(Protocol):
 
     async def list_id_tokens(
         self, *, limit: int, cursor: str | None = None
-    ) -> tuple[list[IdToken], str | None]:
+    ) -> Page[IdToken]:
         """Tokens ordered by id_token; returns (page, next_cursor or None)."""
         ...
 
@@ -189,13 +205,8 @@ class TransactionStore(Protocol):
         ...
 
     async def list_transactions(
-        self,
-        *,
-        charge_point_id: str | None = None,
-        status: TransactionStatus | None = None,
-        limit: int,
-        cursor: str | None = None,
-    ) -> tuple[list[Transaction], str | None]:
+        self, *, limit: int, **query: Unpack[StationQuery[TransactionStatus]]
+    ) -> Page[Transaction]:
         """Newest first (by id); returns (page, next_cursor or None)."""
         ...
 
@@ -231,7 +242,7 @@ class MessageLogStore(Protocol):
 
     async def list_frames(
         self, charge_point_id: str, *, limit: int, cursor: str | None = None
-    ) -> tuple[list[FrameRecord], str | None]:
+    ) -> Page[FrameRecord]:
         """Newest first; returns (page, next_cursor or None)."""
         ...
 
@@ -277,13 +288,8 @@ class ReservationStore(Protocol):
         ...
 
     async def list_reservations(
-        self,
-        *,
-        charge_point_id: str | None = None,
-        status: ReservationStatus | None = None,
-        limit: int,
-        cursor: str | None = None,
-    ) -> tuple[list[Reservation], str | None]:
+        self, *, limit: int, **query: Unpack[StationQuery[ReservationStatus]]
+    ) -> Page[Reservation]:
         """Newest first (by id); returns (page, next_cursor or None)."""
         ...
 

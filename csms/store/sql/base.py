@@ -5,8 +5,7 @@ paging, each written once."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from enum import StrEnum
-from typing import Any, Generic, TypeAlias, TypedDict, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Executable, Select, Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from csms.domain.clock import Clock, to_utc_or_none, utcnow
-from csms.domain.ports import AlreadyExists, NotFound
+from csms.domain.ports import AlreadyExists, NotFound, Page, StationQuery
 from csms.store.tables import Base
 
 # Core tables for bulk statements (executemany with plain dicts, no ORM objects).
@@ -41,20 +40,6 @@ utc = to_utc_or_none
 R = TypeVar("R")  # an ORM row class
 T = TypeVar("T")  # the domain record made from it
 S = TypeVar("S", bound=Select[Any])
-E = TypeVar("E", bound=StrEnum)
-
-# One keyset page of a list method: the records, and the cursor of the next page (None on the last one).
-Page: TypeAlias = tuple[list[T], str | None]
-
-
-class StationQuery(TypedDict, Generic[E], total=False):
-    """The optional arguments of the newest-first listings by station and status (`list_transactions` and
-    `list_reservations` of `csms.domain.ports`): filters left out or None do not filter."""
-
-    charge_point_id: str | None
-    status: E | None
-    cursor: str | None
-
 
 def dialect_insert(engine: AsyncEngine) -> Any:
     """The dialect's `insert()` (SQLite or PostgreSQL); both have on_conflict_do_update/do_nothing with the

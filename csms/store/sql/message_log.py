@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, select
 
 from csms.domain.models import FrameRecord
-from csms.store.sql.base import MESSAGE_LOG, Page, SqlBase, rowcount
+from csms.domain.ports import Page
+from csms.store.sql.base import MESSAGE_LOG, SqlBase, rowcount
 from csms.store.sql.rows import frame_of
 from csms.store.tables import MessageLogRow, UtcDateTime
 

@@ -8,7 +8,8 @@ from typing import Unpack
 from sqlalchemy import select, update
 
 from csms.domain.models import Reservation, ReservationStatus
-from csms.store.sql.base import RESERVATIONS, Page, SqlBase, StationQuery
+from csms.domain.ports import Page, StationQuery
+from csms.store.sql.base import RESERVATIONS, SqlBase
 from csms.store.sql.rows import reservation_of, reservation_values
 from csms.store.tables import ReservationRow
 

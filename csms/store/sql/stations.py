@@ -8,14 +8,13 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from csms.domain.models import BootInfo, ChargePoint, Connector
-from csms.domain.ports import NotFound
+from csms.domain.ports import NotFound, Page
 from csms.store.sql.base import (
     CHARGE_POINTS,
     CHARGING_PROFILES,
     CONNECTORS,
     DEVICE_VARIABLES,
     STATUS_HISTORY,
-    Page,
     SqlBase,
     rowcount,
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 
 from csms.domain.models import IdToken
-from csms.store.sql.base import ID_TOKENS, Page, SqlBase
+from csms.domain.ports import Page
+from csms.store.sql.base import ID_TOKENS, SqlBase
 from csms.store.sql.rows import field_values, id_token_of
 from csms.store.tables import IdTokenRow
 

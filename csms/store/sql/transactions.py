@@ -10,8 +10,8 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from csms.domain.models import MeterSample, NewTransaction, Transaction, TransactionStatus
-from csms.domain.ports import AlreadyExists, NotFound
-from csms.store.sql.base import TRANSACTION_EVENTS, TRANSACTIONS, Page, SqlBase, StationQuery, rowcount
+from csms.domain.ports import AlreadyExists, NotFound, Page, StationQuery
+from csms.store.sql.base import TRANSACTION_EVENTS, TRANSACTIONS, SqlBase, rowcount
 from csms.store.sql.rows import field_values, meter_sample_of, transaction_of
 from csms.store.tables import MeterSampleRow, TransactionEventRow, TransactionRow
 
