@@ -36,7 +36,7 @@ from csms.domain.events import Order, TransactionStarted, TransactionStopped
 from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.ports import AlreadyExists
 from csms.domain.pricing import SessionCost, decimal_number
-from ocpi.context import OcpiContext, context_of
+from ocpi.context import OcpiContext, context_of, list_response
 from ocpi.locations import emi3_evse_id, find_connector_spec
 from ocpi.models import Cdr
 from ocpi.sessions import (
@@ -48,7 +48,7 @@ from ocpi.sessions import (
     price_transaction,
     used_tariffs,
 )
-from ocpi.transport import VERSION, ocpi_datetime, page, pagination
+from ocpi.transport import VERSION, ocpi_datetime
 
 log = structlog.get_logger("ocpi.cdrs")
 
@@ -260,13 +260,7 @@ def install(ctx: OcpiContext) -> CdrWriter:
 
 async def handle_list(request: web.Request) -> web.Response:
     """GET {url}: the CDRs, paginated (OCPI 2.2.1 CDRs sender)."""
-    ctx = context_of(request)
-    limit = ctx.config.max_page_limit
-    params = pagination(request, limit)
-    found, total = await ctx.store.list_cdrs(
-        date_from=params.date_from, date_to=params.date_to, offset=params.offset, limit=params.limit
-    )
-    return page(request, [cdr_object(c) for c in found], total, params, limit)
+    return await list_response(request, context_of(request).store.list_cdrs, cdr_object)
 
 
 def register(app: web.Application) -> None:

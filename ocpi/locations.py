@@ -46,6 +46,7 @@ from aiohttp import web
 from csms.domain.models import Connector, ConnectorStatus
 from ocpi.context import OcpiContext, context_of
 from ocpi.models import ConnectorSpec, Location
+from ocpi.store import Pagination
 from ocpi.transport import VERSION, OcpiError, Status, ocpi_datetime, ok, page, pagination
 
 IDENTIFIER = "locations"
@@ -403,15 +404,15 @@ async def handle_list(request: web.Request) -> web.Response:
     limit = ctx.config.max_page_limit
     params = pagination(request, limit)
     if params.date_from is None and params.date_to is None:
-        found, total = await ctx.store.list_locations(
-            offset=params.offset, limit=params.limit, published_only=True
-        )
+        found, total = await ctx.store.list_locations(params, published_only=True)
         items = [await location_object(ctx, location) for location in found]
         return page(request, items, total, params, limit)
     candidates: list[tuple[datetime, str, Location]] = []
     offset = 0
     while True:
-        batch, total = await ctx.store.list_locations(offset=offset, limit=_SCAN_PAGE, published_only=True)
+        batch, total = await ctx.store.list_locations(
+            Pagination(offset=offset, limit=_SCAN_PAGE), published_only=True
+        )
         for location in batch:
             changed = await effective_last_updated(ctx, location)
             if (params.date_from is None or changed >= params.date_from) and (

@@ -67,6 +67,7 @@ from csms.domain.pricing import (
 from ocpi.context import OcpiContext, context_of
 from ocpi.locations import find_connector_spec
 from ocpi.models import Location, SessionLink, Tariff
+from ocpi.store import Pagination
 from ocpi.tariffs import pricing_tariff, tariff_object
 from ocpi.transport import VERSION, OcpiError, Status, ocpi_datetime, page, pagination
 
@@ -446,7 +447,9 @@ async def published_charge_points(ctx: OcpiContext) -> set[str]:
     stations: set[str] = set()
     offset = 0
     while True:
-        batch, total = await ctx.store.list_locations(offset=offset, limit=_SCAN_PAGE, published_only=True)
+        batch, total = await ctx.store.list_locations(
+            Pagination(offset=offset, limit=_SCAN_PAGE), published_only=True
+        )
         for location in batch:
             stations.update(location.charge_point_ids)
         offset += len(batch)

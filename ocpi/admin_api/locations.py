@@ -80,8 +80,7 @@ async def handle_list_locations(request: web.Request) -> web.Response:
     """`GET /locations?limit=&cursor=`: a page of locations, least recently changed first (published or
     not)."""
     store = get_ocpi_store(request)
-    return await offset_page(request, lambda offset, limit: store.list_locations(offset=offset, limit=limit),
-                             location_json)
+    return await offset_page(request, store.list_locations, location_json)
 
 
 async def _stored_location(store: OcpiStore, location_id: str) -> Location:

@@ -38,7 +38,7 @@ from ocpi.admin_api import models
 from ocpi.admin_api.params import route
 from ocpi.admin_api.serialize import ocpi_partner_json, outbox_entry_json
 from ocpi.models import OutboxEntry, OutboxStatus
-from ocpi.store import OcpiStore
+from ocpi.store import OcpiStore, Pagination
 
 OCPI_STORE: web.AppKey[OcpiStore] = web.AppKey("ocpi_store")
 
@@ -113,18 +113,19 @@ RecordT = TypeVar("RecordT")
 
 async def offset_page(
     request: web.Request,
-    list_page: Callable[[int, int], Awaitable[tuple[Sequence[RecordT], int]]],
+    list_page: Callable[[Pagination], Awaitable[tuple[Sequence[RecordT], int]]],
     to_json: Callable[[RecordT], JsonObject],
 ) -> web.Response:
-    """A page of a list the OCPI store serves by offset: `list_page(offset, limit)` gives the records and
-    how many there are in all; the cursor of the next page is its offset.
+    """A page of a list the OCPI store serves by offset: `list_page` gives the records of a `Pagination`
+    (offset and limit, no date window) and how many there are in all; the cursor of the next page is its
+    offset.
 
     Raises:
         ApiError: 400 `invalid_request` naming `limit` or `cursor`.
     """
     page = page_params(request)
     offset = cursor_number(page)
-    records, total = await list_page(offset, page.limit)
+    records, total = await list_page(Pagination(offset=offset, limit=page.limit))
     next_cursor = next_offset_cursor(offset, len(records), total)
     return page_response(request, [to_json(record) for record in records], next_cursor, page.limit)
 

@@ -57,8 +57,7 @@ async def _stored_tariff(store: OcpiStore, tariff_id: str) -> Tariff:
 async def handle_list_tariffs(request: web.Request) -> web.Response:
     """`GET /tariffs?limit=&cursor=`: a page of tariffs, least recently changed first."""
     store = get_ocpi_store(request)
-    return await offset_page(request, lambda offset, limit: store.list_tariffs(offset=offset, limit=limit),
-                             lambda tariff: _json(request, tariff))
+    return await offset_page(request, store.list_tariffs, lambda tariff: _json(request, tariff))
 
 
 async def handle_get_tariff(request: web.Request) -> web.Response:
