@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TypeVar
 from aiohttp import web
 
 from csms.api.auth import Role
-from csms.api.errors import ApiError, found, invalid_request, still_there
+from csms.api.errors import ApiError, found, invalid_request, same_id, still_there
 from csms.api.params import (
     MAX_ID,
     ModelT,
@@ -86,6 +86,17 @@ async def read_exact_model(request: web.Request, model: type[ModelT]) -> ModelT:
         pydantic.ValidationError: rendered as 400 `invalid_request` with one `{"field", "reason"}` each.
     """
     return model.model_validate(await read_exact_json(request))
+
+
+def replaced_id(request: web.Request, key: str, body_id: str | None, what: str) -> str:
+    """The id in the path's `{key}` of a PUT replacing a whole record; the body may repeat it (`body_id`).
+
+    Raises:
+        ApiError: 400 `invalid_request` naming `id` when the body names another.
+    """
+    path_id = request.match_info[key]
+    same_id(body_id, path_id, what)
+    return path_id
 
 
 def cursor_number(page: PageParams) -> int:
