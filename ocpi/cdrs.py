@@ -37,7 +37,7 @@ from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.ports import AlreadyExists
 from csms.domain.pricing import SessionCost, decimal_number
 from ocpi.context import OcpiContext, context_of, list_response
-from ocpi.locations import emi3_evse_id, find_connector_spec
+from ocpi.locations import address_fields, emi3_evse_id, find_connector_spec
 from ocpi.models import Cdr
 from ocpi.sessions import (
     Place,
@@ -67,25 +67,16 @@ async def _cdr_location(ctx: OcpiContext, tx: Transaction, place: Place) -> dict
     location = place.location
     evse_id = tx.evse_id if tx.evse_id > 0 else 1
     spec = await find_connector_spec(ctx, tx.charge_point_id, evse_id, tx.connector_id)
-    cdr_location: dict[str, Any] = {"id": location.id}
-    if location.name:
-        cdr_location["name"] = location.name
-    cdr_location.update(address=location.address, city=location.city)
-    if location.postal_code:
-        cdr_location["postal_code"] = location.postal_code
-    if location.state:
-        cdr_location["state"] = location.state
-    cdr_location.update(
-        country=location.country,
-        coordinates={"latitude": location.latitude, "longitude": location.longitude},
-        evse_uid=place.evse_uid,
-        evse_id=emi3_evse_id(location.country_code, location.party_id, tx.charge_point_id, evse_id),
-        connector_id=place.connector_id,
-        connector_standard=spec.standard,
-        connector_format=spec.format,
-        connector_power_type=spec.power_type,
-    )
-    return cdr_location
+    return {
+        "id": location.id,
+        **address_fields(location),
+        "evse_uid": place.evse_uid,
+        "evse_id": emi3_evse_id(location.country_code, location.party_id, tx.charge_point_id, evse_id),
+        "connector_id": place.connector_id,
+        "connector_standard": spec.standard,
+        "connector_format": spec.format,
+        "connector_power_type": spec.power_type,
+    }
 
 
 def _time_totals(cost: SessionCost) -> dict[str, Any]:

@@ -329,6 +329,22 @@ async def evse_ref(ctx: OcpiContext, charge_point_id: str, evse_id: int) -> tupl
     return location.id, uid.uid
 
 
+def address_fields(location: Location) -> dict[str, Any]:
+    """What a Location and a CdrLocation (OCPI 2.2.1 CDRs) both say of the site: name (when set), address,
+    city, postal_code and state (when set), country and coordinates."""
+    fields: dict[str, Any] = {}
+    if location.name:
+        fields["name"] = location.name
+    fields.update(address=location.address, city=location.city)
+    if location.postal_code:
+        fields["postal_code"] = location.postal_code
+    if location.state:
+        fields["state"] = location.state
+    fields["country"] = location.country
+    fields["coordinates"] = {"latitude": location.latitude, "longitude": location.longitude}
+    return fields
+
+
 async def location_object(ctx: OcpiContext, location: Location) -> dict[str, Any]:
     """The full OCPI Location object: the operator's record, every EVSE of its charge points, and
     `last_updated` = the newest change of the record, its EVSEs and their connectors."""
@@ -343,16 +359,8 @@ async def location_object(ctx: OcpiContext, location: Location) -> dict[str, Any
         "party_id": location.party_id,
         "id": location.id,
         "publish": location.publish,
+        **address_fields(location),
     }
-    if location.name:
-        obj["name"] = location.name
-    obj.update(address=location.address, city=location.city)
-    if location.postal_code:
-        obj["postal_code"] = location.postal_code
-    if location.state:
-        obj["state"] = location.state
-    obj["country"] = location.country
-    obj["coordinates"] = {"latitude": location.latitude, "longitude": location.longitude}
     if location.parking_type:
         obj["parking_type"] = location.parking_type
     obj["evses"] = evses

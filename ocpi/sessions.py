@@ -149,18 +149,18 @@ def readings_of(samples: Iterable[MeterSample], meter_start_wh: int | None) -> l
     """
     if meter_start_wh is None:
         return []
+    register = (  # (instant, total register Wh or None) of each phase-less register sample
+        (s.timestamp, sample_wh(s)) for s in samples if s.measurand == ENERGY_REGISTER and s.phase is None
+    )
     points: list[tuple[datetime, int]] = []
-    for s in samples:
-        if s.measurand != ENERGY_REGISTER or s.phase is not None:
+    for at, total_wh in register:
+        if total_wh is None:
             continue
-        wh = sample_wh(s)
-        if wh is None:
-            continue
-        wh = max(0, wh - meter_start_wh)
-        if points and points[-1][0] == s.timestamp:
-            points[-1] = (s.timestamp, wh)  # the newest sample of an instant wins
+        wh = max(0, total_wh - meter_start_wh)
+        if points and points[-1][0] == at:
+            points[-1] = (at, wh)  # the newest sample of an instant wins
         else:
-            points.append((s.timestamp, wh))
+            points.append((at, wh))
     readings: list[EnergyReading] = []
     for i, (at, wh) in enumerate(points):
         if 0 < i < len(points) - 1 and points[i - 1][1] == wh == points[i + 1][1]:
