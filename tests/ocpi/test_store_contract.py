@@ -291,7 +291,7 @@ async def test_connector_specs_upsert_and_list_in_order(ocpi_store: OcpiStore, c
     specs = await ocpi_store.list_connector_specs("CP1")
     assert [(s.evse_id, s.connector_id) for s in specs] == [(1, 1), (1, 2), (2, 1)]
     assert specs[0] == ConnectorSpec(
-        "CP1", 1, 1, "IEC_62196_T2_COMBO", "CABLE", "DC", 920, 500, 350000, ["T1", "T2"], later
+        "CP1", 1, 1, "IEC_62196_T2_COMBO", "CABLE", "DC", 920, 500, 350000, ["T1", "T2"], last_updated=later
     )
     assert specs[1].tariff_ids == ["T1"] and specs[1].last_updated == T0
     await ocpi_store.save_connector_spec(ConnectorSpec("CP1", 1, 2, max_amperage=16))
@@ -468,7 +468,7 @@ async def test_list_cdrs_orders_filters_and_pages(ocpi_store: OcpiStore) -> None
     """list_cdrs orders by last_updated then id, filters by date window, pages and counts."""
     for pk, (cdr_id, minutes) in enumerate((("C", 0), ("B", 5), ("A", 5), ("D", 9))):
         await ocpi_store.save_cdr(
-            Cdr(cdr_id, pk, {"id": cdr_id}, Decimal("0"), T0 + timedelta(minutes=minutes))
+            Cdr(cdr_id, pk, {"id": cdr_id}, Decimal("0"), last_updated=T0 + timedelta(minutes=minutes))
         )
     page, total = await ocpi_store.list_cdrs()
     assert [c.id for c in page] == ["C", "A", "B", "D"] and total == 4
