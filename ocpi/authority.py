@@ -170,9 +170,10 @@ class PartnerTokenAuthority:
         if partner is None or partner.status is not PartnerStatus.REGISTERED or ctx.client is None:
             log.warning("realtime_authorization_no_partner", uid=token.uid, partner_id=token.partner_id)
             return None
+        call_log = log.bind(uid=token.uid, partner_id=partner.id)
         base = endpoint(partner, "tokens", "SENDER")
         if base is None:
-            log.warning("realtime_authorization_no_endpoint", uid=token.uid, partner_id=partner.id)
+            call_log.warning("realtime_authorization_no_endpoint")
             return None
         url = f"{base.rstrip('/')}/{quote(token.uid, safe='')}/authorize"
         seconds = ctx.config.realtime_authorization_timeout
@@ -183,27 +184,23 @@ class PartnerTokenAuthority:
                     partner, "POST", url, None, timeout=seconds, params={"type": token.type}
                 )
         except (PartnerUnreachable, TimeoutError, ValueError) as exc:  # ValueError: no token B to call with
-            log.warning(
-                "realtime_authorization_unreachable", uid=token.uid, partner_id=partner.id, error=str(exc)
-            )
+            call_log.warning("realtime_authorization_unreachable", error=str(exc))
             return None
         if response.http_status == 404 or response.status_code == 2004:
-            log.info("realtime_authorization_unknown_token", uid=token.uid, partner_id=partner.id)
+            call_log.info("realtime_authorization_unknown_token")
             return RealtimeAnswer(AuthorizationStatus.INVALID)
         data = response.data
         allowed = data.get("allowed") if isinstance(data, dict) else None
         if not response.success or not isinstance(data, dict) or allowed not in ALLOWED_STATUS:
-            log.warning(
+            call_log.warning(
                 "realtime_authorization_bad_answer",
-                uid=token.uid,
-                partner_id=partner.id,
                 http_status=response.http_status,
                 status_code=response.status_code,
             )
             return None
         reference = data.get("authorization_reference")
         returned = data.get("token")
-        log.info("realtime_authorization", uid=token.uid, partner_id=partner.id, allowed=allowed)
+        call_log.info("realtime_authorization", allowed=allowed)
         return RealtimeAnswer(
             ALLOWED_STATUS[allowed],
             token=returned if isinstance(returned, dict) else None,

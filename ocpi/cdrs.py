@@ -36,8 +36,8 @@ from csms.domain.events import Order, TransactionStarted, TransactionStopped
 from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.ports import AlreadyExists
 from csms.domain.pricing import SessionCost, decimal_number
-from ocpi.context import OcpiContext, context_of
-from ocpi.locations import emi3_evse_id, find_connector_spec
+from ocpi.context import OcpiContext, context_of, list_response
+from ocpi.locations import address_fields, emi3_evse_id, find_connector_spec
 from ocpi.models import Cdr
 from ocpi.sessions import (
     Place,
@@ -48,7 +48,7 @@ from ocpi.sessions import (
     price_transaction,
     used_tariffs,
 )
-from ocpi.transport import VERSION, ocpi_datetime, page, pagination
+from ocpi.transport import VERSION, ocpi_datetime
 
 log = structlog.get_logger("ocpi.cdrs")
 
@@ -67,25 +67,16 @@ async def _cdr_location(ctx: OcpiContext, tx: Transaction, place: Place) -> dict
     location = place.location
     evse_id = tx.evse_id if tx.evse_id > 0 else 1
     spec = await find_connector_spec(ctx, tx.charge_point_id, evse_id, tx.connector_id)
-    cdr_location: dict[str, Any] = {"id": location.id}
-    if location.name:
-        cdr_location["name"] = location.name
-    cdr_location.update(address=location.address, city=location.city)
-    if location.postal_code:
-        cdr_location["postal_code"] = location.postal_code
-    if location.state:
-        cdr_location["state"] = location.state
-    cdr_location.update(
-        country=location.country,
-        coordinates={"latitude": location.latitude, "longitude": location.longitude},
-        evse_uid=place.evse_uid,
-        evse_id=emi3_evse_id(location.country_code, location.party_id, tx.charge_point_id, evse_id),
-        connector_id=place.connector_id,
-        connector_standard=spec.standard,
-        connector_format=spec.format,
-        connector_power_type=spec.power_type,
-    )
-    return cdr_location
+    return {
+        "id": location.id,
+        **address_fields(location),
+        "evse_uid": place.evse_uid,
+        "evse_id": emi3_evse_id(location.country_code, location.party_id, tx.charge_point_id, evse_id),
+        "connector_id": place.connector_id,
+        "connector_standard": spec.standard,
+        "connector_format": spec.format,
+        "connector_power_type": spec.power_type,
+    }
 
 
 def _time_totals(cost: SessionCost) -> dict[str, Any]:
@@ -260,13 +251,7 @@ def install(ctx: OcpiContext) -> CdrWriter:
 
 async def handle_list(request: web.Request) -> web.Response:
     """GET {url}: the CDRs, paginated (OCPI 2.2.1 CDRs sender)."""
-    ctx = context_of(request)
-    limit = ctx.config.max_page_limit
-    params = pagination(request, limit)
-    found, total = await ctx.store.list_cdrs(
-        date_from=params.date_from, date_to=params.date_to, offset=params.offset, limit=params.limit
-    )
-    return page(request, [cdr_object(c) for c in found], total, params, limit)
+    return await list_response(request, context_of(request).store.list_cdrs, cdr_object)
 
 
 def register(app: web.Application) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import aiohttp
@@ -62,6 +62,7 @@ def endpoint(partner: Partner, identifier: str, role: str) -> str | None:
     return partner.endpoints.get(f"{identifier}:{role.upper()}")
 
 
+@dataclass(slots=True)
 class PartnerClient:
     """Calls partners over HTTP with OCPI headers; shares one aiohttp `ClientSession` (never closes it).
 
@@ -71,10 +72,10 @@ class PartnerClient:
         timeout: default total timeout of one call, in seconds.
     """
 
-    def __init__(self, session: aiohttp.ClientSession, config: OcpiConfig, *, timeout: float = 10.0) -> None:
-        self._session = session
-        self._config = config
-        self._timeout = timeout
+    session: aiohttp.ClientSession
+    config: OcpiConfig
+    _: KW_ONLY
+    timeout: float = 10.0
 
     async def request(
         self,
@@ -117,6 +118,7 @@ class PartnerClient:
         if not use_token:
             raise ValueError(f"no token to call OCPI partner {partner.id}")
         request_id = str(uuid.uuid4())
+        call_log = log.bind(partner_id=partner.id, method=method, url=url, request_id=request_id)
         headers = {
             "Authorization": encode_token(use_token),
             "X-Request-ID": request_id,
@@ -124,8 +126,8 @@ class PartnerClient:
             "Accept": "application/json",
         }
         if routing:
-            headers["OCPI-from-country-code"] = self._config.country_code
-            headers["OCPI-from-party-id"] = self._config.party_id
+            headers["OCPI-from-country-code"] = self.config.country_code
+            headers["OCPI-from-party-id"] = self.config.party_id
             if partner.country_code and partner.party_id:
                 headers["OCPI-to-country-code"] = partner.country_code
                 headers["OCPI-to-party-id"] = partner.party_id
@@ -133,10 +135,10 @@ class PartnerClient:
         if body is not None:
             data = dumps(body)
             headers["Content-Type"] = "application/json"
-        seconds = self._timeout if timeout is None else timeout
+        seconds = self.timeout if timeout is None else timeout
         started = time.monotonic()
         try:
-            async with self._session.request(
+            async with self.session.request(
                 method,
                 url,
                 data=data,
@@ -149,24 +151,13 @@ class PartnerClient:
                 response_headers: Mapping[str, str] = resp.headers.copy()
                 http_status = resp.status
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            log.warning(
-                "ocpi_call_failed",
-                partner_id=partner.id,
-                method=method,
-                url=url,
-                request_id=request_id,
-                error=f"{type(exc).__name__}: {exc}",
-            )
+            call_log.warning("ocpi_call_failed", error=f"{type(exc).__name__}: {exc}")
             raise PartnerUnreachable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
         status_code, payload, message = _read_envelope(raw)
-        log.info(
+        call_log.info(
             "ocpi_call",
-            partner_id=partner.id,
-            method=method,
-            url=url,
             http_status=http_status,
             status_code=status_code,
-            request_id=request_id,
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )
         return PartnerResponse(http_status, status_code, payload, response_headers, message)

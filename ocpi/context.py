@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -13,8 +14,10 @@ from csms.domain.clock import Clock, utcnow
 from csms.domain.core import Domain
 from ocpi.client import PartnerClient
 from ocpi.models import Partner
-from ocpi.store import OcpiStore
-from ocpi.transport import VERSION
+from ocpi.store import OcpiStore, Pagination
+from ocpi.transport import VERSION, page, pagination
+
+T = TypeVar("T")
 
 
 class PushQueue(Protocol):
@@ -77,3 +80,16 @@ OCPI = web.AppKey("ocpi", OcpiContext)
 def context_of(request: web.Request) -> OcpiContext:
     """The OCPI context of a request (works in the sub-application and its parents)."""
     return request.config_dict[OCPI]
+
+
+async def list_response(
+    request: web.Request,
+    list_page: Callable[[Pagination], Awaitable[tuple[list[T], int]]],
+    to_object: Callable[[T], Any],
+) -> web.Response:
+    """A sender module's paginated GET: the request's `Pagination` (capped at our `max_page_limit`) read by
+    `list_page` (page, total count), each record as its OCPI object, with the pagination headers."""
+    limit = context_of(request).config.max_page_limit
+    params = pagination(request, limit)
+    found, total = await list_page(params)
+    return page(request, [to_object(item) for item in found], total, params, limit)

@@ -46,6 +46,7 @@ from aiohttp import web
 from csms.domain.models import Connector, ConnectorStatus
 from ocpi.context import OcpiContext, context_of
 from ocpi.models import ConnectorSpec, Location
+from ocpi.store import Pagination
 from ocpi.transport import VERSION, OcpiError, Status, ocpi_datetime, ok, page, pagination
 
 IDENTIFIER = "locations"
@@ -328,6 +329,22 @@ async def evse_ref(ctx: OcpiContext, charge_point_id: str, evse_id: int) -> tupl
     return location.id, uid.uid
 
 
+def address_fields(location: Location) -> dict[str, Any]:
+    """What a Location and a CdrLocation (OCPI 2.2.1 CDRs) both say of the site: name (when set), address,
+    city, postal_code and state (when set), country and coordinates."""
+    fields: dict[str, Any] = {}
+    if location.name:
+        fields["name"] = location.name
+    fields.update(address=location.address, city=location.city)
+    if location.postal_code:
+        fields["postal_code"] = location.postal_code
+    if location.state:
+        fields["state"] = location.state
+    fields["country"] = location.country
+    fields["coordinates"] = {"latitude": location.latitude, "longitude": location.longitude}
+    return fields
+
+
 async def location_object(ctx: OcpiContext, location: Location) -> dict[str, Any]:
     """The full OCPI Location object: the operator's record, every EVSE of its charge points, and
     `last_updated` = the newest change of the record, its EVSEs and their connectors."""
@@ -342,16 +359,8 @@ async def location_object(ctx: OcpiContext, location: Location) -> dict[str, Any
         "party_id": location.party_id,
         "id": location.id,
         "publish": location.publish,
+        **address_fields(location),
     }
-    if location.name:
-        obj["name"] = location.name
-    obj.update(address=location.address, city=location.city)
-    if location.postal_code:
-        obj["postal_code"] = location.postal_code
-    if location.state:
-        obj["state"] = location.state
-    obj["country"] = location.country
-    obj["coordinates"] = {"latitude": location.latitude, "longitude": location.longitude}
     if location.parking_type:
         obj["parking_type"] = location.parking_type
     obj["evses"] = evses
@@ -403,15 +412,15 @@ async def handle_list(request: web.Request) -> web.Response:
     limit = ctx.config.max_page_limit
     params = pagination(request, limit)
     if params.date_from is None and params.date_to is None:
-        found, total = await ctx.store.list_locations(
-            offset=params.offset, limit=params.limit, published_only=True
-        )
+        found, total = await ctx.store.list_locations(params, published_only=True)
         items = [await location_object(ctx, location) for location in found]
         return page(request, items, total, params, limit)
     candidates: list[tuple[datetime, str, Location]] = []
     offset = 0
     while True:
-        batch, total = await ctx.store.list_locations(offset=offset, limit=_SCAN_PAGE, published_only=True)
+        batch, total = await ctx.store.list_locations(
+            Pagination(offset=offset, limit=_SCAN_PAGE), published_only=True
+        )
         for location in batch:
             changed = await effective_last_updated(ctx, location)
             if (params.date_from is None or changed >= params.date_from) and (

@@ -47,8 +47,16 @@ class Partner:
     updated_at: datetime | None = None
 
 
+@dataclass(slots=True, kw_only=True)
+class Stamped:
+    """What every OCPI object the bridge stores carries: `last_updated` (keyword-only), None until the store
+    saves the record, which then sets it to now."""
+
+    last_updated: datetime | None = None
+
+
 @dataclass(slots=True)
-class Location:
+class Location(Stamped):
     """A site that groups charge points, as operators configure it (OCPI Location without its EVSEs)."""
 
     id: str
@@ -70,11 +78,10 @@ class Location:
     operator: dict[str, Any] | None = None  # OCPI BusinessDetails
     charging_when_closed: bool | None = None
     charge_point_ids: list[str] = field(default_factory=list)
-    last_updated: datetime | None = None
 
 
 @dataclass(slots=True)
-class ConnectorSpec:
+class ConnectorSpec(Stamped):
     """Operator-configured OCPI facts of one connector (OCPP does not report them)."""
 
     charge_point_id: str
@@ -87,7 +94,6 @@ class ConnectorSpec:
     max_amperage: int = 32
     max_electric_power: int | None = None
     tariff_ids: list[str] = field(default_factory=list)
-    last_updated: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -100,18 +106,17 @@ class EvseUid:
 
 
 @dataclass(slots=True)
-class Tariff:
+class Tariff(Stamped):
     """A tariff as the OCPI object (elements, restrictions...) plus its id; prices are Decimal in `data`
     only after parsing with `csms.domain.pricing`."""
 
     id: str
     currency: str
     data: dict[str, Any]  # the full OCPI Tariff object as JSON (numbers as strings or numbers)
-    last_updated: datetime | None = None
 
 
 @dataclass(slots=True)
-class PartnerToken:
+class PartnerToken(Stamped):
     """A token a partner (eMSP) pushed to us (OCPI Tokens module, receiver)."""
 
     country_code: str
@@ -125,11 +130,10 @@ class PartnerToken:
     data: dict[str, Any]  # the full OCPI Token object as last PUT/PATCHed
     partner_id: int | None = None
     group_id: str | None = None
-    last_updated: datetime | None = None
 
 
 @dataclass(slots=True)
-class SessionLink:
+class SessionLink(Stamped):
     """What OCPI knows about a CSMS transaction or reservation beyond OCPP: who asked for it and how."""
 
     session_id: str  # the OCPI Session id: str(transaction id), or "R<reservation id>" while a reservation
@@ -140,18 +144,16 @@ class SessionLink:
     authorization_reference: str | None = None
     cdr_token: dict[str, Any] | None = None
     tariff_id: str | None = None
-    last_updated: datetime | None = None
 
 
 @dataclass(slots=True)
-class Cdr:
+class Cdr(Stamped):
     """A charge detail record, frozen when the session completed (OCPI CDR as JSON)."""
 
     id: str
     transaction_pk: int
     data: dict[str, Any]
     total_cost_excl_vat: Decimal
-    last_updated: datetime | None = None
 
 
 class OutboxStatus(StrEnum):

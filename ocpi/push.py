@@ -184,25 +184,13 @@ class Outbox:
             url: the full URL on the partner's receiver endpoint.
             body: the JSON body.
         """
-        entry = OutboxEntry(
-            id=0,
-            partner_id=partner.id,
-            module=module,
-            object_key=object_key,
-            method=method,
-            url=url,
-            body=body,
-            created_at=self._ctx.clock(),
-        )
+        # What the entry and the log line both name.
+        push: dict[str, Any] = {
+            "partner_id": partner.id, "module": module, "object_key": object_key, "method": method
+        }
+        entry = OutboxEntry(id=0, url=url, body=body, created_at=self._ctx.clock(), **push)
         stored = await self._ctx.store.add_outbox(entry)
-        log.debug(
-            "ocpi_push_queued",
-            outbox_id=stored.id,
-            partner_id=partner.id,
-            module=module,
-            object_key=object_key,
-            method=method,
-        )
+        log.debug("ocpi_push_queued", outbox_id=stored.id, **push)
         self._wake.set()
 
     async def deliver_due(self) -> int:
@@ -598,11 +586,17 @@ class PushFeeder:
         body = dict(session)
         body["charging_periods"] = closed
         self._pushed[str(session["id"])] = _SessionPushed(periods=len(closed))
+        await self._push_session("PUT", session, body, owners)
+
+    async def _push_session(
+        self, method: str, session: dict[str, Any], body: dict[str, Any], owners: list[Partner] | None
+    ) -> None:
+        """PUT or PATCH `body` to the Session's URL at its token's owners (every receiver when None)."""
         await push_to_receivers(
             self._ctx,
             "sessions",
             _session_key(session),
-            "PUT",
+            method,
             _session_suffix(session),
             body,
             only=owners,
@@ -640,16 +634,7 @@ class PushFeeder:
             body["charging_periods"] = closed[pushed.periods :]  # PATCH appends (OCPI 2.2.1 Sessions)
             pushed.periods = len(closed)
         body["last_updated"] = session.get("last_updated") or ocpi_datetime(self._ctx.clock())
-        await push_to_receivers(
-            self._ctx,
-            "sessions",
-            _session_key(session),
-            "PATCH",
-            _session_suffix(session),
-            body,
-            only=owners,
-            outbox=self._outbox,
-        )
+        await self._push_session("PATCH", session, body, owners)
 
     async def _on_stopped(self, tx: Transaction) -> None:
         # The CDR first (the CdrWriter is making it: wait for that, never price twice); the COMPLETED

@@ -65,6 +65,7 @@ async def register_with(
             at that versions URL.
     """
     client = ctx.partner_client()
+    failed_log = log.bind(versions_url=versions_url)  # "ocpi_registration_failed", at either step
     for existing in await ctx.store.list_partners():
         if existing.status == PartnerStatus.REGISTERED and existing.versions_url == versions_url:
             raise RegistrationError(
@@ -75,12 +76,7 @@ async def register_with(
     try:
         details_url, endpoints = await fetch_partner_endpoints(client, probe, versions_url, token_a)
     except VersionHandshakeError as exc:
-        log.warning(
-            "ocpi_registration_failed",
-            versions_url=versions_url,
-            status_code=int(exc.status),
-            error=exc.message,
-        )
+        failed_log.warning("ocpi_registration_failed", status_code=int(exc.status), error=exc.message)
         raise RegistrationError(exc.message, int(exc.status)) from exc
     credentials_url = endpoints.get("credentials:SENDER") or endpoints.get("credentials:RECEIVER")
     if credentials_url is None:
@@ -110,12 +106,8 @@ async def register_with(
     except RegistrationError as exc:
         # Token B must not keep working for a partner that never finished registering.
         await ctx.store.save_partner(unregistered(partner, ctx.clock()))
-        log.warning(
-            "ocpi_registration_failed",
-            partner_id=partner.id,
-            versions_url=versions_url,
-            status_code=exc.status_code,
-            error=exc.message,
+        failed_log.warning(
+            "ocpi_registration_failed", partner_id=partner.id, status_code=exc.status_code, error=exc.message
         )
         raise
 

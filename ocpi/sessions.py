@@ -67,6 +67,7 @@ from csms.domain.pricing import (
 from ocpi.context import OcpiContext, context_of
 from ocpi.locations import find_connector_spec
 from ocpi.models import Location, SessionLink, Tariff
+from ocpi.store import Pagination
 from ocpi.tariffs import pricing_tariff, tariff_object
 from ocpi.transport import VERSION, OcpiError, Status, ocpi_datetime, page, pagination
 
@@ -148,18 +149,18 @@ def readings_of(samples: Iterable[MeterSample], meter_start_wh: int | None) -> l
     """
     if meter_start_wh is None:
         return []
+    register = (  # (instant, total register Wh or None) of each phase-less register sample
+        (s.timestamp, sample_wh(s)) for s in samples if s.measurand == ENERGY_REGISTER and s.phase is None
+    )
     points: list[tuple[datetime, int]] = []
-    for s in samples:
-        if s.measurand != ENERGY_REGISTER or s.phase is not None:
+    for at, total_wh in register:
+        if total_wh is None:
             continue
-        wh = sample_wh(s)
-        if wh is None:
-            continue
-        wh = max(0, wh - meter_start_wh)
-        if points and points[-1][0] == s.timestamp:
-            points[-1] = (s.timestamp, wh)  # the newest sample of an instant wins
+        wh = max(0, total_wh - meter_start_wh)
+        if points and points[-1][0] == at:
+            points[-1] = (at, wh)  # the newest sample of an instant wins
         else:
-            points.append((s.timestamp, wh))
+            points.append((at, wh))
     readings: list[EnergyReading] = []
     for i, (at, wh) in enumerate(points):
         if 0 < i < len(points) - 1 and points[i - 1][1] == wh == points[i + 1][1]:
@@ -446,7 +447,9 @@ async def published_charge_points(ctx: OcpiContext) -> set[str]:
     stations: set[str] = set()
     offset = 0
     while True:
-        batch, total = await ctx.store.list_locations(offset=offset, limit=_SCAN_PAGE, published_only=True)
+        batch, total = await ctx.store.list_locations(
+            Pagination(offset=offset, limit=_SCAN_PAGE), published_only=True
+        )
         for location in batch:
             stations.update(location.charge_point_ids)
         offset += len(batch)

@@ -9,15 +9,16 @@ stored object may keep numbers as strings to stay exact).
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
 
 from csms.domain.pricing import PricingTariff, TariffError, decimal_number, parse_tariff
-from ocpi.context import OcpiContext, context_of
+from ocpi.context import OcpiContext, context_of, list_response
 from ocpi.models import Tariff
-from ocpi.transport import VERSION, ocpi_datetime, page, pagination
+from ocpi.transport import VERSION, ocpi_datetime
 
 IDENTIFIER = "tariffs"
 ROLE = "SENDER"
@@ -93,12 +94,7 @@ def pricing_tariff(tariff: Tariff) -> PricingTariff | None:
 async def handle_list(request: web.Request) -> web.Response:
     """GET {url}: the tariffs, paginated (OCPI 2.2.1 Tariffs sender)."""
     ctx = context_of(request)
-    limit = ctx.config.max_page_limit
-    params = pagination(request, limit)
-    found, total = await ctx.store.list_tariffs(
-        date_from=params.date_from, date_to=params.date_to, offset=params.offset, limit=params.limit
-    )
-    return page(request, [tariff_object(ctx, t) for t in found], total, params, limit)
+    return await list_response(request, ctx.store.list_tariffs, functools.partial(tariff_object, ctx))
 
 
 def register(app: web.Application) -> None:

@@ -56,12 +56,17 @@ ENERGY_CONTRACT_FIELDS = (
     Field("contract_id", "string", 64),
 )
 
-TOKEN_FIELDS = (
+# The CdrToken part of a Token (OCPI 2.2.1 CDRs): what a Session and a CDR carry of it.
+CDR_TOKEN_FIELDS = (
     Field("country_code", "cistring", 2, required=True),
     Field("party_id", "cistring", 3, required=True),
     Field("uid", "cistring", 36, required=True),
     Field("type", "string", required=True, enum=TOKEN_TYPES),
     Field("contract_id", "cistring", 36, required=True),
+)
+
+TOKEN_FIELDS = (
+    *CDR_TOKEN_FIELDS,
     Field("visual_number", "string", 64),
     Field("issuer", "string", 64, required=True),
     Field("group_id", "cistring", 36),

@@ -18,7 +18,6 @@ import binascii
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import IntEnum
@@ -31,7 +30,7 @@ from aiohttp import web
 
 from csms.domain.clock import Clock, parse_datetime, to_utc, utcnow
 from ocpi.models import Partner, PartnerStatus
-from ocpi.store import OcpiStore
+from ocpi.store import OcpiStore, Pagination
 
 log = structlog.get_logger("ocpi")
 
@@ -174,16 +173,6 @@ def ok(data: Any = None, *, http_status: int = 200, headers: dict[str, str] | No
         headers=headers,
         content_type="application/json",
     )
-
-
-@dataclass(slots=True)
-class Pagination:
-    """Query parameters of a paginated GET (OCPI 2.2.1 pagination)."""
-
-    date_from: datetime | None
-    date_to: datetime | None
-    offset: int
-    limit: int
 
 
 def pagination(request: web.Request, max_limit: int, *, date_from_required: bool = False) -> Pagination:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from enum import StrEnum
+from enum import StrEnum, auto
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -82,102 +82,110 @@ OcpiDateTime = Annotated[
 ]
 
 
-class ParkingType(StrEnum):
+class OcpiEnum(StrEnum):
+    """An OCPI 2.2.1 enum: every value is its member's name, case kept (members are `auto()`)."""
+
+    @staticmethod
+    def _generate_next_value_(name: str, start: int, count: int, last_values: list[str]) -> str:
+        return name
+
+
+class ParkingType(OcpiEnum):
     """OCPI 2.2.1 ParkingType."""
 
-    ALONG_MOTORWAY = "ALONG_MOTORWAY"
-    PARKING_GARAGE = "PARKING_GARAGE"
-    PARKING_LOT = "PARKING_LOT"
-    ON_DRIVEWAY = "ON_DRIVEWAY"
-    ON_STREET = "ON_STREET"
-    UNDERGROUND_GARAGE = "UNDERGROUND_GARAGE"
+    ALONG_MOTORWAY = auto()
+    PARKING_GARAGE = auto()
+    PARKING_LOT = auto()
+    ON_DRIVEWAY = auto()
+    ON_STREET = auto()
+    UNDERGROUND_GARAGE = auto()
 
 
-class Facility(StrEnum):
+class Facility(OcpiEnum):
     """OCPI 2.2.1 Facility."""
 
-    HOTEL = "HOTEL"
-    RESTAURANT = "RESTAURANT"
-    CAFE = "CAFE"
-    MALL = "MALL"
-    SUPERMARKET = "SUPERMARKET"
-    SPORT = "SPORT"
-    RECREATION_AREA = "RECREATION_AREA"
-    NATURE = "NATURE"
-    MUSEUM = "MUSEUM"
-    BIKE_SHARING = "BIKE_SHARING"
-    BUS_STOP = "BUS_STOP"
-    TAXI_STAND = "TAXI_STAND"
-    TRAM_STOP = "TRAM_STOP"
-    METRO_STATION = "METRO_STATION"
-    TRAIN_STATION = "TRAIN_STATION"
-    AIRPORT = "AIRPORT"
-    PARKING_LOT = "PARKING_LOT"
-    CARPOOL_PARKING = "CARPOOL_PARKING"
-    FUEL_STATION = "FUEL_STATION"
-    WIFI = "WIFI"
+    HOTEL = auto()
+    RESTAURANT = auto()
+    CAFE = auto()
+    MALL = auto()
+    SUPERMARKET = auto()
+    SPORT = auto()
+    RECREATION_AREA = auto()
+    NATURE = auto()
+    MUSEUM = auto()
+    BIKE_SHARING = auto()
+    BUS_STOP = auto()
+    TAXI_STAND = auto()
+    TRAM_STOP = auto()
+    METRO_STATION = auto()
+    TRAIN_STATION = auto()
+    AIRPORT = auto()
+    PARKING_LOT = auto()
+    CARPOOL_PARKING = auto()
+    FUEL_STATION = auto()
+    WIFI = auto()
 
 
-class ConnectorType(StrEnum):
+class ConnectorType(OcpiEnum):
     """OCPI 2.2.1 ConnectorType; case-sensitive (`IEC_60309_2_single_16` is mixed case)."""
 
-    CHADEMO = "CHADEMO"
-    CHAOJI = "CHAOJI"
-    DOMESTIC_A = "DOMESTIC_A"
-    DOMESTIC_B = "DOMESTIC_B"
-    DOMESTIC_C = "DOMESTIC_C"
-    DOMESTIC_D = "DOMESTIC_D"
-    DOMESTIC_E = "DOMESTIC_E"
-    DOMESTIC_F = "DOMESTIC_F"
-    DOMESTIC_G = "DOMESTIC_G"
-    DOMESTIC_H = "DOMESTIC_H"
-    DOMESTIC_I = "DOMESTIC_I"
-    DOMESTIC_J = "DOMESTIC_J"
-    DOMESTIC_K = "DOMESTIC_K"
-    DOMESTIC_L = "DOMESTIC_L"
-    DOMESTIC_M = "DOMESTIC_M"
-    DOMESTIC_N = "DOMESTIC_N"
-    DOMESTIC_O = "DOMESTIC_O"
-    GBT_AC = "GBT_AC"
-    GBT_DC = "GBT_DC"
-    IEC_60309_2_single_16 = "IEC_60309_2_single_16"
-    IEC_60309_2_three_16 = "IEC_60309_2_three_16"
-    IEC_60309_2_three_32 = "IEC_60309_2_three_32"
-    IEC_60309_2_three_64 = "IEC_60309_2_three_64"
-    IEC_62196_T1 = "IEC_62196_T1"
-    IEC_62196_T1_COMBO = "IEC_62196_T1_COMBO"
-    IEC_62196_T2 = "IEC_62196_T2"
-    IEC_62196_T2_COMBO = "IEC_62196_T2_COMBO"
-    IEC_62196_T3A = "IEC_62196_T3A"
-    IEC_62196_T3C = "IEC_62196_T3C"
-    NEMA_5_20 = "NEMA_5_20"
-    NEMA_6_30 = "NEMA_6_30"
-    NEMA_6_50 = "NEMA_6_50"
-    NEMA_10_30 = "NEMA_10_30"
-    NEMA_10_50 = "NEMA_10_50"
-    NEMA_14_30 = "NEMA_14_30"
-    NEMA_14_50 = "NEMA_14_50"
-    PANTOGRAPH_BOTTOM_UP = "PANTOGRAPH_BOTTOM_UP"
-    PANTOGRAPH_TOP_DOWN = "PANTOGRAPH_TOP_DOWN"
-    TESLA_R = "TESLA_R"
-    TESLA_S = "TESLA_S"
+    CHADEMO = auto()
+    CHAOJI = auto()
+    DOMESTIC_A = auto()
+    DOMESTIC_B = auto()
+    DOMESTIC_C = auto()
+    DOMESTIC_D = auto()
+    DOMESTIC_E = auto()
+    DOMESTIC_F = auto()
+    DOMESTIC_G = auto()
+    DOMESTIC_H = auto()
+    DOMESTIC_I = auto()
+    DOMESTIC_J = auto()
+    DOMESTIC_K = auto()
+    DOMESTIC_L = auto()
+    DOMESTIC_M = auto()
+    DOMESTIC_N = auto()
+    DOMESTIC_O = auto()
+    GBT_AC = auto()
+    GBT_DC = auto()
+    IEC_60309_2_single_16 = auto()
+    IEC_60309_2_three_16 = auto()
+    IEC_60309_2_three_32 = auto()
+    IEC_60309_2_three_64 = auto()
+    IEC_62196_T1 = auto()
+    IEC_62196_T1_COMBO = auto()
+    IEC_62196_T2 = auto()
+    IEC_62196_T2_COMBO = auto()
+    IEC_62196_T3A = auto()
+    IEC_62196_T3C = auto()
+    NEMA_5_20 = auto()
+    NEMA_6_30 = auto()
+    NEMA_6_50 = auto()
+    NEMA_10_30 = auto()
+    NEMA_10_50 = auto()
+    NEMA_14_30 = auto()
+    NEMA_14_50 = auto()
+    PANTOGRAPH_BOTTOM_UP = auto()
+    PANTOGRAPH_TOP_DOWN = auto()
+    TESLA_R = auto()
+    TESLA_S = auto()
 
 
-class ConnectorFormat(StrEnum):
+class ConnectorFormat(OcpiEnum):
     """OCPI 2.2.1 ConnectorFormat."""
 
-    SOCKET = "SOCKET"
-    CABLE = "CABLE"
+    SOCKET = auto()
+    CABLE = auto()
 
 
-class PowerType(StrEnum):
+class PowerType(OcpiEnum):
     """OCPI 2.2.1 PowerType."""
 
-    AC_1_PHASE = "AC_1_PHASE"
-    AC_2_PHASE = "AC_2_PHASE"
-    AC_2_PHASE_SPLIT = "AC_2_PHASE_SPLIT"
-    AC_3_PHASE = "AC_3_PHASE"
-    DC = "DC"
+    AC_1_PHASE = auto()
+    AC_2_PHASE = auto()
+    AC_2_PHASE_SPLIT = auto()
+    AC_3_PHASE = auto()
+    DC = auto()
 
 
 def _coordinate(value: Any, pattern: str, limit: int, what: str) -> str:
@@ -386,62 +394,62 @@ class ConnectorSpecSet(BaseModel):
         return list(dict.fromkeys(values))
 
 
-class TariffType(StrEnum):
+class TariffType(OcpiEnum):
     """OCPI 2.2.1 TariffType."""
 
-    AD_HOC_PAYMENT = "AD_HOC_PAYMENT"
-    PROFILE_CHEAP = "PROFILE_CHEAP"
-    PROFILE_FAST = "PROFILE_FAST"
-    PROFILE_GREEN = "PROFILE_GREEN"
-    REGULAR = "REGULAR"
+    AD_HOC_PAYMENT = auto()
+    PROFILE_CHEAP = auto()
+    PROFILE_FAST = auto()
+    PROFILE_GREEN = auto()
+    REGULAR = auto()
 
 
-class TariffDimensionType(StrEnum):
+class TariffDimensionType(OcpiEnum):
     """OCPI 2.2.1 TariffDimensionType."""
 
-    ENERGY = "ENERGY"
-    FLAT = "FLAT"
-    PARKING_TIME = "PARKING_TIME"
-    TIME = "TIME"
+    ENERGY = auto()
+    FLAT = auto()
+    PARKING_TIME = auto()
+    TIME = auto()
 
 
-class DayOfWeek(StrEnum):
+class DayOfWeek(OcpiEnum):
     """OCPI 2.2.1 DayOfWeek."""
 
-    MONDAY = "MONDAY"
-    TUESDAY = "TUESDAY"
-    WEDNESDAY = "WEDNESDAY"
-    THURSDAY = "THURSDAY"
-    FRIDAY = "FRIDAY"
-    SATURDAY = "SATURDAY"
-    SUNDAY = "SUNDAY"
+    MONDAY = auto()
+    TUESDAY = auto()
+    WEDNESDAY = auto()
+    THURSDAY = auto()
+    FRIDAY = auto()
+    SATURDAY = auto()
+    SUNDAY = auto()
 
 
-class ReservationRestrictionType(StrEnum):
+class ReservationRestrictionType(OcpiEnum):
     """OCPI 2.2.1 ReservationRestrictionType."""
 
-    RESERVATION = "RESERVATION"
-    RESERVATION_EXPIRES = "RESERVATION_EXPIRES"
+    RESERVATION = auto()
+    RESERVATION_EXPIRES = auto()
 
 
-class EnergySourceCategory(StrEnum):
+class EnergySourceCategory(OcpiEnum):
     """OCPI 2.2.1 EnergySourceCategory."""
 
-    NUCLEAR = "NUCLEAR"
-    GENERAL_FOSSIL = "GENERAL_FOSSIL"
-    COAL = "COAL"
-    GAS = "GAS"
-    GENERAL_GREEN = "GENERAL_GREEN"
-    SOLAR = "SOLAR"
-    WIND = "WIND"
-    WATER = "WATER"
+    NUCLEAR = auto()
+    GENERAL_FOSSIL = auto()
+    COAL = auto()
+    GAS = auto()
+    GENERAL_GREEN = auto()
+    SOLAR = auto()
+    WIND = auto()
+    WATER = auto()
 
 
-class EnvironmentalImpactCategory(StrEnum):
+class EnvironmentalImpactCategory(OcpiEnum):
     """OCPI 2.2.1 EnvironmentalImpactCategory."""
 
-    NUCLEAR_WASTE = "NUCLEAR_WASTE"
-    CARBON_DIOXIDE = "CARBON_DIOXIDE"
+    NUCLEAR_WASTE = auto()
+    CARBON_DIOXIDE = auto()
 
 
 class PriceComponent(BaseModel):

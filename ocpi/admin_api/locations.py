@@ -16,7 +16,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api.auth import Role
-from csms.api.errors import ApiError, already_exists, found, invalid_request, same_id
+from csms.api.errors import ApiError, already_exists, found, invalid_request
 from csms.api.params import get_services, int_path_param, registered_charge_point
 from csms.api.responses import created, json_response
 from csms.api.routes import PAGE, Route
@@ -24,7 +24,7 @@ from csms.domain.services import Services
 from ocpi.admin_api import models
 from ocpi.admin_api.bodies import ConnectorSpecSet, LocationCreate, LocationFields, LocationReplace
 from ocpi.admin_api.params import route
-from ocpi.admin_api.partners import get_ocpi_store, offset_page, read_exact_model
+from ocpi.admin_api.partners import get_ocpi_store, offset_page, read_exact_model, replaced_id
 from ocpi.admin_api.serialize import connector_spec_json, location_json
 from ocpi.models import ConnectorSpec, Location
 from ocpi.store import OcpiStore
@@ -80,8 +80,7 @@ async def handle_list_locations(request: web.Request) -> web.Response:
     """`GET /locations?limit=&cursor=`: a page of locations, least recently changed first (published or
     not)."""
     store = get_ocpi_store(request)
-    return await offset_page(request, lambda offset, limit: store.list_locations(offset=offset, limit=limit),
-                             location_json)
+    return await offset_page(request, store.list_locations, location_json)
 
 
 async def _stored_location(store: OcpiStore, location_id: str) -> Location:
@@ -116,9 +115,8 @@ async def handle_replace_location(request: web.Request) -> web.Response:
     absent charge points leave the location); 200 with it, 404 when unknown."""
     services = get_services(request)
     store = get_ocpi_store(request)
-    location_id = request.match_info["location_id"]
     body = await read_exact_model(request, LocationReplace)
-    same_id(body.id, location_id, "location")
+    location_id = replaced_id(request, "location_id", body.id, "location")
     await _stored_location(store, location_id)
     await _check_charge_points(services, store, body.charge_point_ids, location_id)
     await store.save_location(_location(body, location_id, services))

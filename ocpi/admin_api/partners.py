@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TypeVar
 from aiohttp import web
 
 from csms.api.auth import Role
-from csms.api.errors import ApiError, found, invalid_request, still_there
+from csms.api.errors import ApiError, found, invalid_request, same_id, still_there
 from csms.api.params import (
     MAX_ID,
     ModelT,
@@ -38,7 +38,7 @@ from ocpi.admin_api import models
 from ocpi.admin_api.params import route
 from ocpi.admin_api.serialize import ocpi_partner_json, outbox_entry_json
 from ocpi.models import OutboxEntry, OutboxStatus
-from ocpi.store import OcpiStore
+from ocpi.store import OcpiStore, Pagination
 
 OCPI_STORE: web.AppKey[OcpiStore] = web.AppKey("ocpi_store")
 
@@ -88,6 +88,17 @@ async def read_exact_model(request: web.Request, model: type[ModelT]) -> ModelT:
     return model.model_validate(await read_exact_json(request))
 
 
+def replaced_id(request: web.Request, key: str, body_id: str | None, what: str) -> str:
+    """The id in the path's `{key}` of a PUT replacing a whole record; the body may repeat it (`body_id`).
+
+    Raises:
+        ApiError: 400 `invalid_request` naming `id` when the body names another.
+    """
+    path_id = request.match_info[key]
+    same_id(body_id, path_id, what)
+    return path_id
+
+
 def cursor_number(page: PageParams) -> int:
     """The number a list cursor of the OCPI endpoints stands for (an offset, or for partners the last id
     shown); 0 without a cursor.
@@ -113,18 +124,19 @@ RecordT = TypeVar("RecordT")
 
 async def offset_page(
     request: web.Request,
-    list_page: Callable[[int, int], Awaitable[tuple[Sequence[RecordT], int]]],
+    list_page: Callable[[Pagination], Awaitable[tuple[Sequence[RecordT], int]]],
     to_json: Callable[[RecordT], JsonObject],
 ) -> web.Response:
-    """A page of a list the OCPI store serves by offset: `list_page(offset, limit)` gives the records and
-    how many there are in all; the cursor of the next page is its offset.
+    """A page of a list the OCPI store serves by offset: `list_page` gives the records of a `Pagination`
+    (offset and limit, no date window) and how many there are in all; the cursor of the next page is its
+    offset.
 
     Raises:
         ApiError: 400 `invalid_request` naming `limit` or `cursor`.
     """
     page = page_params(request)
     offset = cursor_number(page)
-    records, total = await list_page(offset, page.limit)
+    records, total = await list_page(Pagination(offset=offset, limit=page.limit))
     next_cursor = next_offset_cursor(offset, len(records), total)
     return page_response(request, [to_json(record) for record in records], next_cursor, page.limit)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api.auth import Role
-from csms.api.errors import ApiError, already_exists, found, invalid_request, same_id
+from csms.api.errors import ApiError, already_exists, found, invalid_request
 from csms.api.params import MAX_LIMIT, get_services
 from csms.api.responses import created, json_response
 from csms.api.routes import PAGE, Route
@@ -21,7 +21,7 @@ from csms.domain.services import Services
 from ocpi.admin_api import models
 from ocpi.admin_api.bodies import TariffCreate, TariffFields, TariffReplace
 from ocpi.admin_api.params import route
-from ocpi.admin_api.partners import get_ocpi_store, offset_page, read_exact_model
+from ocpi.admin_api.partners import get_ocpi_store, offset_page, read_exact_model, replaced_id
 from ocpi.admin_api.serialize import tariff_json
 from ocpi.models import Tariff
 from ocpi.store import OcpiStore
@@ -57,8 +57,7 @@ async def _stored_tariff(store: OcpiStore, tariff_id: str) -> Tariff:
 async def handle_list_tariffs(request: web.Request) -> web.Response:
     """`GET /tariffs?limit=&cursor=`: a page of tariffs, least recently changed first."""
     store = get_ocpi_store(request)
-    return await offset_page(request, lambda offset, limit: store.list_tariffs(offset=offset, limit=limit),
-                             lambda tariff: _json(request, tariff))
+    return await offset_page(request, store.list_tariffs, lambda tariff: _json(request, tariff))
 
 
 async def handle_get_tariff(request: web.Request) -> web.Response:
@@ -84,9 +83,8 @@ async def handle_replace_tariff(request: web.Request) -> web.Response:
     200 with it, 404 when unknown. Sessions priced later use the new prices; finished CDRs keep theirs."""
     services = get_services(request)
     store = get_ocpi_store(request)
-    tariff_id = request.match_info["tariff_id"]
     body = await read_exact_model(request, TariffReplace)
-    same_id(body.id, tariff_id, "tariff")
+    tariff_id = replaced_id(request, "tariff_id", body.id, "tariff")
     await _stored_tariff(store, tariff_id)
     await store.save_tariff(_tariff(body, tariff_id, services))
     return json_response(_json(request, await _stored_tariff(store, tariff_id)))

@@ -25,7 +25,7 @@ from ocpi.commands.runner import CommandRunner, Operation, install
 from ocpi.context import OcpiContext, context_of
 from ocpi.models import EvseUid, Location, Partner
 from ocpi.objects import Field, check_object
-from ocpi.tokens import TOKEN_TYPES
+from ocpi.tokens import CDR_TOKEN_FIELDS
 from ocpi.transport import (
     VERSION,
     OcpiError,
@@ -43,44 +43,32 @@ log = structlog.get_logger("ocpi.commands")
 
 # The CdrToken part of a command's Token: what the Session and CDR will carry. The rest of the Token is not
 # checked: the CPO must not validate a command's token (OCPI 2.2.1 Commands).
-COMMAND_TOKEN_FIELDS = (
-    Field("country_code", "cistring", 2, required=True),
-    Field("party_id", "cistring", 3, required=True),
-    Field("uid", "cistring", 36, required=True),
-    Field("type", "string", required=True, enum=TOKEN_TYPES),
-    Field("contract_id", "cistring", 36, required=True),
-    Field("group_id", "cistring", 36),
-)
+COMMAND_TOKEN_FIELDS = (*CDR_TOKEN_FIELDS, Field("group_id", "cistring", 36))
 _RESPONSE_URL = Field("response_url", "url", 255, required=True)
 _TOKEN = Field("token", "object", required=True, fields=COMMAND_TOKEN_FIELDS)
 _LOCATION_ID = Field("location_id", "cistring", 36, required=True)
+_LOCATION_AND_EVSE = (_LOCATION_ID, Field("evse_uid", "cistring", 36))  # where to start or reserve
 _AUTH_REF = Field("authorization_reference", "cistring", 36)
+# Every command's body has `response_url` first, then its own fields.
 BODY_FIELDS: dict[str, tuple[Field, ...]] = {
-    START_SESSION: (
-        _RESPONSE_URL,
-        _TOKEN,
-        _LOCATION_ID,
-        Field("evse_uid", "cistring", 36),
-        Field("connector_id", "cistring", 36),
-        _AUTH_REF,
-    ),
-    STOP_SESSION: (_RESPONSE_URL, Field("session_id", "cistring", 36, required=True)),
-    RESERVE_NOW: (
-        _RESPONSE_URL,
-        _TOKEN,
-        Field("expiry_date", "datetime", 25, required=True),
-        Field("reservation_id", "cistring", 36, required=True),
-        _LOCATION_ID,
-        Field("evse_uid", "cistring", 36),
-        _AUTH_REF,
-    ),
-    CANCEL_RESERVATION: (_RESPONSE_URL, Field("reservation_id", "cistring", 36, required=True)),
-    UNLOCK_CONNECTOR: (
-        _RESPONSE_URL,
-        _LOCATION_ID,
-        Field("evse_uid", "cistring", 36, required=True),
-        Field("connector_id", "cistring", 36, required=True),
-    ),
+    command: (_RESPONSE_URL, *fields)
+    for command, fields in {
+        START_SESSION: (_TOKEN, *_LOCATION_AND_EVSE, Field("connector_id", "cistring", 36), _AUTH_REF),
+        STOP_SESSION: (Field("session_id", "cistring", 36, required=True),),
+        RESERVE_NOW: (
+            _TOKEN,
+            Field("expiry_date", "datetime", 25, required=True),
+            Field("reservation_id", "cistring", 36, required=True),
+            *_LOCATION_AND_EVSE,
+            _AUTH_REF,
+        ),
+        CANCEL_RESERVATION: (Field("reservation_id", "cistring", 36, required=True),),
+        UNLOCK_CONNECTOR: (
+            _LOCATION_ID,
+            Field("evse_uid", "cistring", 36, required=True),
+            Field("connector_id", "cistring", 36, required=True),
+        ),
+    }.items()
 }
 
 

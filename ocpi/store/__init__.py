@@ -3,6 +3,6 @@ tables, and how JSON values are kept."""
 
 from __future__ import annotations
 
-from ocpi.store.protocol import OcpiStore
+from ocpi.store.protocol import FIRST_PAGE, OcpiStore, Pagination
 
-__all__ = ["OcpiStore"]
+__all__ = ["FIRST_PAGE", "OcpiStore", "Pagination"]

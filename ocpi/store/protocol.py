@@ -2,12 +2,13 @@
 
 Implemented by `ocpi.store.sql.SqlOcpiStore` (on the CSMS's SQLAlchemy engine, same database) and
 `tests.fakes.ocpi_memory_store.MemoryOcpiStore` (the tests' fake). Lists used by the OCPI sender modules are
-ordered by `last_updated` (oldest first, then id) and filtered by `date_from` (inclusive) / `date_to`
-(exclusive), with `offset`/`limit` pagination and the total count, as OCPI pagination needs.
+ordered by `last_updated` (oldest first, then id) and read by a `Pagination`: filtered by `date_from`
+(inclusive) / `date_to` (exclusive), then `offset`/`limit`, with the total count, as OCPI pagination needs.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -22,6 +23,20 @@ from ocpi.models import (
     SessionLink,
     Tariff,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Pagination:
+    """Which part of a list to read (OCPI 2.2.1 pagination): date_from ≤ last_updated < date_to, then `limit`
+    items from `offset`."""
+
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    offset: int = 0
+    limit: int = 100
+
+
+FIRST_PAGE = Pagination()  # no date window, the first 100
 
 
 class OcpiStore(Protocol):
@@ -52,13 +67,7 @@ class OcpiStore(Protocol):
     async def delete_location(self, location_id: str) -> None: ...
 
     async def list_locations(
-        self,
-        *,
-        date_from: datetime | None = None,
-        date_to: datetime | None = None,
-        offset: int = 0,
-        limit: int = 100,
-        published_only: bool = False,
+        self, pagination: Pagination = FIRST_PAGE, *, published_only: bool = False
     ) -> tuple[list[Location], int]:
         """(page, total count)."""
         ...
@@ -83,14 +92,7 @@ class OcpiStore(Protocol):
 
     async def delete_tariff(self, tariff_id: str) -> None: ...
 
-    async def list_tariffs(
-        self,
-        *,
-        date_from: datetime | None = None,
-        date_to: datetime | None = None,
-        offset: int = 0,
-        limit: int = 100,
-    ) -> tuple[list[Tariff], int]: ...
+    async def list_tariffs(self, pagination: Pagination = FIRST_PAGE) -> tuple[list[Tariff], int]: ...
 
     # -- partner tokens ---------------------------------------------------------------------------
     async def save_partner_token(self, token: PartnerToken) -> None:
@@ -122,14 +124,7 @@ class OcpiStore(Protocol):
 
     async def get_cdr(self, cdr_id: str) -> Cdr | None: ...
 
-    async def list_cdrs(
-        self,
-        *,
-        date_from: datetime | None = None,
-        date_to: datetime | None = None,
-        offset: int = 0,
-        limit: int = 100,
-    ) -> tuple[list[Cdr], int]: ...
+    async def list_cdrs(self, pagination: Pagination = FIRST_PAGE) -> tuple[list[Cdr], int]: ...
 
     # -- push outbox ------------------------------------------------------------------------------
     async def add_outbox(self, entry: OutboxEntry) -> OutboxEntry:

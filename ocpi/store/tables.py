@@ -7,11 +7,23 @@ Decimals keep their exact digits).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from csms.store.tables import Base, BigIntPk, UtcDateTime
+
+# Column types several OCPI tables share (SQLAlchemy's Annotated mapping: a column of one of these needs only
+# `name: Mapped[Type]`, or `Mapped[Type | None]` when nullable; a `mapped_column(...)` beside it adds to it).
+CountryCode = Annotated[str, mapped_column(String(2))]  # ISO 3166-1 alpha-2 (OCPI country_code)
+PartyId = Annotated[str, mapped_column(String(3))]  # OCPI party_id
+ChargePointId = Annotated[str, mapped_column(String(64))]  # the OCPP charge point identity
+OcpiId = Annotated[str, mapped_column(String(36))]  # OCPI ids and uids: CiString(36)
+TokenHash = Annotated[str, mapped_column(String(64))]  # SHA-256 hex of a token we issued
+PartnerRef = Annotated[int, mapped_column(Integer)]  # an `ocpi_partners.id`
+JsonText = Annotated[str, mapped_column(Text)]  # written by `ocpi.store.json_columns.dump_json`
+LastUpdated = Annotated[datetime, mapped_column(UtcDateTime())]  # OCPI last_updated, in UTC
 
 
 class OcpiPartnerRow(Base):
@@ -27,17 +39,17 @@ class OcpiPartnerRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100))
-    country_code: Mapped[str] = mapped_column(String(2))
-    party_id: Mapped[str] = mapped_column(String(3))
+    country_code: Mapped[CountryCode]
+    party_id: Mapped[PartyId]
     status: Mapped[str] = mapped_column(String(16))
     role: Mapped[str] = mapped_column(String(16))
-    token_a_hash: Mapped[str | None] = mapped_column(String(64))
-    token_c_hash: Mapped[str | None] = mapped_column(String(64))
+    token_a_hash: Mapped[TokenHash | None]
+    token_c_hash: Mapped[TokenHash | None]
     token_b: Mapped[str | None] = mapped_column(String(255))
     versions_url: Mapped[str | None] = mapped_column(String(255))
     version: Mapped[str | None] = mapped_column(String(16))
-    endpoints: Mapped[str] = mapped_column(Text)
-    roles: Mapped[str] = mapped_column(Text)
+    endpoints: Mapped[JsonText]
+    roles: Mapped[JsonText]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -48,7 +60,7 @@ class OcpiLocationRow(Base):
     __tablename__ = "ocpi_locations"
     __table_args__ = (Index("ix_ocpi_locations_last_updated", "last_updated"),)
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    id: Mapped[OcpiId] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(255))
     address: Mapped[str] = mapped_column(String(255))
     city: Mapped[str] = mapped_column(String(255))
@@ -58,15 +70,15 @@ class OcpiLocationRow(Base):
     latitude: Mapped[str] = mapped_column(String(16))
     longitude: Mapped[str] = mapped_column(String(16))
     time_zone: Mapped[str] = mapped_column(String(255))
-    country_code: Mapped[str] = mapped_column(String(2))
-    party_id: Mapped[str] = mapped_column(String(3))
+    country_code: Mapped[CountryCode]
+    party_id: Mapped[PartyId]
     publish: Mapped[bool] = mapped_column(Boolean)
     parking_type: Mapped[str | None] = mapped_column(String(32))
-    facilities: Mapped[str] = mapped_column(Text)
-    opening_times: Mapped[str | None] = mapped_column(Text)
-    operator: Mapped[str | None] = mapped_column(Text)
+    facilities: Mapped[JsonText]
+    opening_times: Mapped[JsonText | None]
+    operator: Mapped[JsonText | None]
     charging_when_closed: Mapped[bool | None] = mapped_column(Boolean)
-    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_updated: Mapped[LastUpdated]
 
 
 class OcpiLocationChargePointRow(Base):
@@ -75,7 +87,7 @@ class OcpiLocationChargePointRow(Base):
     __tablename__ = "ocpi_location_charge_points"
     __table_args__ = (Index("ix_ocpi_location_charge_points_location_id", "location_id"),)
 
-    charge_point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    charge_point_id: Mapped[ChargePointId] = mapped_column(primary_key=True)
     location_id: Mapped[str] = mapped_column(
         String(36),
         ForeignKey(
@@ -91,7 +103,7 @@ class OcpiConnectorSpecRow(Base):
 
     __tablename__ = "ocpi_connector_specs"
 
-    charge_point_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    charge_point_id: Mapped[ChargePointId] = mapped_column(primary_key=True)
     evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     standard: Mapped[str] = mapped_column(String(64))
@@ -100,8 +112,8 @@ class OcpiConnectorSpecRow(Base):
     max_voltage: Mapped[int] = mapped_column(Integer)
     max_amperage: Mapped[int] = mapped_column(Integer)
     max_electric_power: Mapped[int | None] = mapped_column(Integer)
-    tariff_ids: Mapped[str] = mapped_column(Text)
-    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+    tariff_ids: Mapped[JsonText]
+    last_updated: Mapped[LastUpdated]
 
 
 class OcpiEvseUidRow(Base):
@@ -112,8 +124,8 @@ class OcpiEvseUidRow(Base):
         UniqueConstraint("charge_point_id", "evse_id", name="uq_ocpi_evse_uids_charge_point_id_evse_id"),
     )
 
-    uid: Mapped[str] = mapped_column(String(36), primary_key=True)
-    charge_point_id: Mapped[str] = mapped_column(String(64))
+    uid: Mapped[OcpiId] = mapped_column(primary_key=True)
+    charge_point_id: Mapped[ChargePointId]
     evse_id: Mapped[int] = mapped_column(Integer)
 
 
@@ -123,10 +135,10 @@ class OcpiTariffRow(Base):
     __tablename__ = "ocpi_tariffs"
     __table_args__ = (Index("ix_ocpi_tariffs_last_updated", "last_updated"),)
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    id: Mapped[OcpiId] = mapped_column(primary_key=True)
     currency: Mapped[str] = mapped_column(String(3))
-    data: Mapped[str] = mapped_column(Text)
-    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+    data: Mapped[JsonText]
+    last_updated: Mapped[LastUpdated]
 
 
 class OcpiPartnerTokenRow(Base):
@@ -135,18 +147,18 @@ class OcpiPartnerTokenRow(Base):
     __tablename__ = "ocpi_partner_tokens"
     __table_args__ = (Index("ix_ocpi_partner_tokens_uid", "uid"),)
 
-    country_code: Mapped[str] = mapped_column(String(2), primary_key=True)
-    party_id: Mapped[str] = mapped_column(String(3), primary_key=True)
-    uid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    country_code: Mapped[CountryCode] = mapped_column(primary_key=True)
+    party_id: Mapped[PartyId] = mapped_column(primary_key=True)
+    uid: Mapped[OcpiId] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(16), primary_key=True)
     contract_id: Mapped[str] = mapped_column(String(64))
     issuer: Mapped[str] = mapped_column(String(64))
     valid: Mapped[bool] = mapped_column(Boolean)
     whitelist: Mapped[str] = mapped_column(String(16))
     group_id: Mapped[str | None] = mapped_column(String(64))
-    partner_id: Mapped[int | None] = mapped_column(Integer)
-    data: Mapped[str] = mapped_column(Text)
-    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+    partner_id: Mapped[PartnerRef | None]
+    data: Mapped[JsonText]
+    last_updated: Mapped[LastUpdated]
 
 
 class OcpiSessionLinkRow(Base):
@@ -158,15 +170,15 @@ class OcpiSessionLinkRow(Base):
         Index("ix_ocpi_session_links_reservation_id", "reservation_id"),
     )
 
-    session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    partner_id: Mapped[int | None] = mapped_column(Integer)
+    session_id: Mapped[OcpiId] = mapped_column(primary_key=True)
+    partner_id: Mapped[PartnerRef | None]
     transaction_pk: Mapped[int | None] = mapped_column(Integer)
     reservation_id: Mapped[int | None] = mapped_column(Integer)
     auth_method: Mapped[str] = mapped_column(String(16))
-    authorization_reference: Mapped[str | None] = mapped_column(String(36))
-    cdr_token: Mapped[str | None] = mapped_column(Text)
-    tariff_id: Mapped[str | None] = mapped_column(String(36))
-    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+    authorization_reference: Mapped[OcpiId | None]
+    cdr_token: Mapped[JsonText | None]
+    tariff_id: Mapped[OcpiId | None]
+    last_updated: Mapped[LastUpdated]
 
 
 class OcpiCdrRow(Base):
@@ -180,9 +192,9 @@ class OcpiCdrRow(Base):
 
     id: Mapped[str] = mapped_column(String(39), primary_key=True)
     transaction_pk: Mapped[int] = mapped_column(Integer)
-    data: Mapped[str] = mapped_column(Text)
+    data: Mapped[JsonText]
     total_cost_excl_vat: Mapped[str] = mapped_column(String(40))
-    last_updated: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_updated: Mapped[LastUpdated]
 
 
 class OcpiOutboxRow(Base):
@@ -195,12 +207,12 @@ class OcpiOutboxRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
-    partner_id: Mapped[int] = mapped_column(Integer)
+    partner_id: Mapped[PartnerRef]
     module: Mapped[str] = mapped_column(String(32))
     object_key: Mapped[str] = mapped_column(String(128))
     method: Mapped[str] = mapped_column(String(8))
     url: Mapped[str] = mapped_column(String(1024))
-    body: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[JsonText | None]
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

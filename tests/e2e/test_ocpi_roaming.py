@@ -29,6 +29,7 @@ from ocpi.context import OcpiContext
 from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus
 from ocpi.partners import issue_partner
 from ocpi.registration import register_with
+from ocpi.store import Pagination
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from simulators.emsp import EmspConfig, EmspSimulator, OcpiCallError, Push, token_header
 from tests.e2e.conftest import Api, e2e_config, make_api, ocpp_url
@@ -359,7 +360,7 @@ async def test_full_pull_with_pagination(tmp_path: Path, version: str) -> None:
             await sim.unplug(1)
 
         async def three_cdrs() -> bool:
-            _, total = await r.ctx.store.list_cdrs(limit=10)
+            _, total = await r.ctx.store.list_cdrs(Pagination(limit=10))
             return bool(total == 3)
 
         await eventually(three_cdrs)

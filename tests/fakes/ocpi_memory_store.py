@@ -30,6 +30,7 @@ from ocpi.models import (
     SessionLink,
     Tariff,
 )
+from ocpi.store import FIRST_PAGE, Pagination
 from ocpi.store.json_columns import dump_json, load_json
 
 __all__ = ["MemoryOcpiStore", "dump_json", "load_json"]
@@ -46,13 +47,13 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else to_utc(value)
 
 
-def _in_window(value: datetime | None, date_from: datetime | None, date_to: datetime | None) -> bool:
+def _in_window(value: datetime | None, pagination: Pagination) -> bool:
     """OCPI pagination window: date_from ≤ last_updated < date_to (OCPI 2.2.1 Locations/Sessions GET)."""
     if value is None:
         return False
-    if date_from is not None and value < to_utc(date_from):
+    if pagination.date_from is not None and value < to_utc(pagination.date_from):
         return False
-    if date_to is not None and value >= to_utc(date_to):
+    if pagination.date_to is not None and value >= to_utc(pagination.date_to):
         return False
     return True
 
@@ -60,11 +61,11 @@ def _in_window(value: datetime | None, date_from: datetime | None, date_to: date
 def _page(
     items: Iterable[T],
     key: Callable[[T], Any],
-    offset: int,
-    limit: int,
+    pagination: Pagination,
 ) -> tuple[list[T], int]:
     ordered = sorted(items, key=key)
-    return ordered[max(offset, 0) : max(offset, 0) + max(limit, 0)], len(ordered)
+    offset = max(pagination.offset, 0)
+    return ordered[offset : offset + max(pagination.limit, 0)], len(ordered)
 
 
 class MemoryOcpiStore:
@@ -217,21 +218,15 @@ class MemoryOcpiStore:
                 del self._location_of[cp]
 
     async def list_locations(
-        self,
-        *,
-        date_from: datetime | None = None,
-        date_to: datetime | None = None,
-        offset: int = 0,
-        limit: int = 100,
-        published_only: bool = False,
+        self, pagination: Pagination = FIRST_PAGE, *, published_only: bool = False
     ) -> tuple[list[Location], int]:
         """(page, total count) ordered by last_updated then id; date_from ≤ last_updated < date_to."""
         matching = (
             loc
             for loc in self._locations.values()
-            if _in_window(loc.last_updated, date_from, date_to) and (loc.publish or not published_only)
+            if _in_window(loc.last_updated, pagination) and (loc.publish or not published_only)
         )
-        page, total = _page(matching, lambda loc: (loc.last_updated, loc.id), offset, limit)
+        page, total = _page(matching, lambda loc: (loc.last_updated, loc.id), pagination)
         return [self._location_copy(loc) for loc in page], total
 
     async def location_of(self, charge_point_id: str) -> Location | None:
@@ -294,17 +289,10 @@ class MemoryOcpiStore:
         """Delete the tariff; nothing happens for an unknown id."""
         self._tariffs.pop(tariff_id, None)
 
-    async def list_tariffs(
-        self,
-        *,
-        date_from: datetime | None = None,
-        date_to: datetime | None = None,
-        offset: int = 0,
-        limit: int = 100,
-    ) -> tuple[list[Tariff], int]:
+    async def list_tariffs(self, pagination: Pagination = FIRST_PAGE) -> tuple[list[Tariff], int]:
         """(page, total count) ordered by last_updated then id; date_from ≤ last_updated < date_to."""
-        matching = (t for t in self._tariffs.values() if _in_window(t.last_updated, date_from, date_to))
-        page, total = _page(matching, lambda t: (t.last_updated, t.id), offset, limit)
+        matching = (t for t in self._tariffs.values() if _in_window(t.last_updated, pagination))
+        page, total = _page(matching, lambda t: (t.last_updated, t.id), pagination)
         return [self._tariff_copy(t) for t in page], total
 
     # -- partner tokens ---------------------------------------------------------------------------
@@ -400,17 +388,10 @@ class MemoryOcpiStore:
         cdr = self._cdrs.get(cdr_id)
         return None if cdr is None else self._cdr_copy(cdr)
 
-    async def list_cdrs(
-        self,
-        *,
-        date_from: datetime | None = None,
-        date_to: datetime | None = None,
-        offset: int = 0,
-        limit: int = 100,
-    ) -> tuple[list[Cdr], int]:
+    async def list_cdrs(self, pagination: Pagination = FIRST_PAGE) -> tuple[list[Cdr], int]:
         """(page, total count) ordered by last_updated then id; date_from ≤ last_updated < date_to."""
-        matching = (c for c in self._cdrs.values() if _in_window(c.last_updated, date_from, date_to))
-        page, total = _page(matching, lambda c: (c.last_updated, c.id), offset, limit)
+        matching = (c for c in self._cdrs.values() if _in_window(c.last_updated, pagination))
+        page, total = _page(matching, lambda c: (c.last_updated, c.id), pagination)
         return [self._cdr_copy(c) for c in page], total
 
     # -- push outbox ------------------------------------------------------------------------------

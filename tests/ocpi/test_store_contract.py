@@ -22,7 +22,7 @@ from ocpi.models import (
     SessionLink,
     Tariff,
 )
-from ocpi.store import OcpiStore
+from ocpi.store import OcpiStore, Pagination
 from tests.ocpi.conftest import T0, FakeClock
 
 
@@ -245,13 +245,13 @@ async def test_list_locations_orders_filters_and_pages(ocpi_store: OcpiStore) ->
     page, total = await ocpi_store.list_locations()
     assert [loc.id for loc in page] == ["A", "B", "C", "D"] and total == 4
     assert page[0].charge_point_ids == ["CP-A"]
-    page, total = await ocpi_store.list_locations(offset=1, limit=2)
+    page, total = await ocpi_store.list_locations(Pagination(offset=1, limit=2))
     assert [loc.id for loc in page] == ["B", "C"] and total == 4
     page, total = await ocpi_store.list_locations(
-        date_from=T0 + timedelta(minutes=2), date_to=T0 + timedelta(minutes=3)
+        Pagination(date_from=T0 + timedelta(minutes=2), date_to=T0 + timedelta(minutes=3))
     )
     assert [loc.id for loc in page] == ["B", "C"] and total == 2
-    page, total = await ocpi_store.list_locations(offset=10)
+    page, total = await ocpi_store.list_locations(Pagination(offset=10))
     assert page == [] and total == 4
 
 
@@ -291,7 +291,7 @@ async def test_connector_specs_upsert_and_list_in_order(ocpi_store: OcpiStore, c
     specs = await ocpi_store.list_connector_specs("CP1")
     assert [(s.evse_id, s.connector_id) for s in specs] == [(1, 1), (1, 2), (2, 1)]
     assert specs[0] == ConnectorSpec(
-        "CP1", 1, 1, "IEC_62196_T2_COMBO", "CABLE", "DC", 920, 500, 350000, ["T1", "T2"], later
+        "CP1", 1, 1, "IEC_62196_T2_COMBO", "CABLE", "DC", 920, 500, 350000, ["T1", "T2"], last_updated=later
     )
     assert specs[1].tariff_ids == ["T1"] and specs[1].last_updated == T0
     await ocpi_store.save_connector_spec(ConnectorSpec("CP1", 1, 2, max_amperage=16))
@@ -351,9 +351,11 @@ async def test_tariffs_replace_delete_and_list(ocpi_store: OcpiStore) -> None:
     page, total = await ocpi_store.list_tariffs()
     assert [t.id for t in page] == ["A", "B", "C"] and total == 3
     assert page[2].currency == "USD" and page[2].data == {"id": "C", "x": 1}
-    page, total = await ocpi_store.list_tariffs(date_from=T0 + timedelta(minutes=2), limit=1)
+    page, total = await ocpi_store.list_tariffs(Pagination(date_from=T0 + timedelta(minutes=2), limit=1))
     assert [t.id for t in page] == ["C"] and total == 1
-    page, total = await ocpi_store.list_tariffs(date_to=T0 + timedelta(minutes=2), offset=1, limit=5)
+    page, total = await ocpi_store.list_tariffs(
+        Pagination(date_to=T0 + timedelta(minutes=2), offset=1, limit=5)
+    )
     assert [t.id for t in page] == ["B"] and total == 2
     await ocpi_store.delete_tariff("A")
     await ocpi_store.delete_tariff("unknown")
@@ -466,13 +468,15 @@ async def test_list_cdrs_orders_filters_and_pages(ocpi_store: OcpiStore) -> None
     """list_cdrs orders by last_updated then id, filters by date window, pages and counts."""
     for pk, (cdr_id, minutes) in enumerate((("C", 0), ("B", 5), ("A", 5), ("D", 9))):
         await ocpi_store.save_cdr(
-            Cdr(cdr_id, pk, {"id": cdr_id}, Decimal("0"), T0 + timedelta(minutes=minutes))
+            Cdr(cdr_id, pk, {"id": cdr_id}, Decimal("0"), last_updated=T0 + timedelta(minutes=minutes))
         )
     page, total = await ocpi_store.list_cdrs()
     assert [c.id for c in page] == ["C", "A", "B", "D"] and total == 4
-    page, total = await ocpi_store.list_cdrs(date_from=T0 + timedelta(minutes=5), offset=1, limit=1)
+    page, total = await ocpi_store.list_cdrs(
+        Pagination(date_from=T0 + timedelta(minutes=5), offset=1, limit=1)
+    )
     assert [c.id for c in page] == ["B"] and total == 3
-    page, total = await ocpi_store.list_cdrs(date_to=T0 + timedelta(minutes=5))
+    page, total = await ocpi_store.list_cdrs(Pagination(date_to=T0 + timedelta(minutes=5)))
     assert [c.id for c in page] == ["C"] and total == 1
 
 
