@@ -109,7 +109,7 @@ async def handle_update_charge_point(request: web.Request) -> web.Response:
 
 @api("DELETE", ITEM, {204: None}, errors=(404, 409), role=Role.ADMIN,
      description="Its sessions and reservations stay as history; 409 `charge_point_connected` while the "
-        "station is connected.")
+                 "station is connected.")
 async def handle_delete_charge_point(request: web.Request) -> web.Response:
     """Delete a charge point (not while connected).
 

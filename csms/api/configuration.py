@@ -108,7 +108,7 @@ def _changes(body: ConfigurationChange) -> list[tuple[str, str]]:
 
 @api("PATCH", PATH, {200: models.ConfigurationChanged}, errors=COMMAND_ERRORS, body=ConfigurationChange,
      description="An unanswered key stops the request with its error; `details.results` holds the keys "
-        "already answered.")
+                 "already answered.")
 async def handle_change_configuration(request: web.Request) -> web.Response:
     """Change configuration values, one key at a time.
 

@@ -43,8 +43,8 @@ api = Operations()
 
 @api("POST", "/reservations", {201: models.Reservation}, errors=COMMAND_ERRORS, body=ReservationCreate,
      description="Created only when the station accepted. 409 `evse_occupied`, `evse_faulted`, "
-        "`evse_unavailable`, `reservation_rejected` carry `details.reservation_id` (of the record kept as "
-        "`rejected`) and `details.station_status`.")
+                 "`evse_unavailable`, `reservation_rejected` carry `details.reservation_id` (of the "
+                 "record kept as `rejected`) and `details.station_status`.")
 async def handle_create_reservation(request: web.Request) -> web.Response:
     """Reserve an EVSE for an id token.
 
@@ -110,7 +110,7 @@ async def handle_get_reservation(request: web.Request) -> web.Response:
 
 @api("DELETE", ITEM, {204: None}, errors=COMMAND_ERRORS,
      description="204 once the station confirmed; 409 `reservation_not_active` when it is no longer "
-        "active.")
+                 "active.")
 async def handle_cancel_reservation(request: web.Request) -> web.Response:
     """Cancel a reservation.
 

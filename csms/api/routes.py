@@ -223,8 +223,11 @@ class Operations:
     the order of the handlers, and hands the handler back unchanged.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, **defaults: Unpack[RouteOptions]) -> None:
+        """An empty table; `defaults` apply to each of its operations unless the decorator says otherwise
+        (e.g. `path_parameters` for a group of paths documented their own way)."""
         self.routes: list[Route] = []
+        self._defaults = defaults
 
     def __call__(
         self, method: str, path: str, ok: dict[int, type[BaseModel] | None], **options: Unpack[RouteOptions]
@@ -232,7 +235,8 @@ class Operations:
         """A decorator that adds the handler it decorates as the operation `method path`."""
 
         def decorate(handler: H) -> H:
-            self.routes.append(route(method, path, handler, summary_of(handler), ok, **options))
+            given: RouteOptions = {**self._defaults, **options}
+            self.routes.append(route(method, path, handler, summary_of(handler), ok, **given))
             return handler
 
         return decorate

@@ -140,8 +140,8 @@ async def handle_get_session(request: web.Request) -> web.Response:
 
 @api("POST", "/sessions", {202: models.SessionStarted}, errors=COMMAND_ERRORS, body=SessionStart,
      description="202 once the station accepted; 409 `command_rejected` (the station's result in "
-        "`details.command`) when it did not, `connector_reserved` when the EVSE is reserved for another id "
-        "token.")
+                 "`details.command`) when it did not, `connector_reserved` when the EVSE is reserved "
+                 "for another id token.")
 async def handle_start_session(request: web.Request) -> web.Response:
     """Remote start.
 
@@ -186,7 +186,7 @@ async def handle_start_session(request: web.Request) -> web.Response:
 
 @api("POST", "/sessions/{session_id}/stop", {202: models.CommandResponse}, errors=COMMAND_ERRORS,
      description="409 `session_completed` for a completed session, `command_rejected` when the station "
-        "refused.")
+                 "refused.")
 async def handle_stop_session(request: web.Request) -> web.Response:
     """Remote stop.
 

@@ -23,11 +23,15 @@ from csms.api.routes import PAGE, Route
 from csms.domain.services import Services
 from ocpi.admin_api import models
 from ocpi.admin_api.bodies import ConnectorSpecSet, LocationCreate, LocationFields, LocationReplace
-from ocpi.admin_api.params import route
+from ocpi.admin_api.params import operations
 from ocpi.admin_api.partners import get_ocpi_store, offset_page, read_exact_model, replaced_id
 from ocpi.admin_api.serialize import connector_spec_json, location_json
 from ocpi.models import ConnectorSpec, Location
 from ocpi.store import OcpiStore
+
+ITEM = "/locations/{location_id}"
+SPEC = "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec"
+api = operations()
 
 
 def _location(body: LocationFields, location_id: str, services: Services) -> Location:
@@ -76,8 +80,11 @@ async def _check_charge_points(
             )
 
 
+@api("GET", "/locations", {200: models.LocationPage}, errors=(400, 503), query=PAGE)
 async def handle_list_locations(request: web.Request) -> web.Response:
-    """`GET /locations?limit=&cursor=`: a page of locations, least recently changed first (published or
+    """List OCPI locations, least recently changed first.
+
+    `GET /locations?limit=&cursor=`: a page of locations, least recently changed first (published or
     not)."""
     store = get_ocpi_store(request)
     return await offset_page(request, store.list_locations, location_json)
@@ -87,14 +94,25 @@ async def _stored_location(store: OcpiStore, location_id: str) -> Location:
     return found(await store.get_location(location_id), f"location {location_id!r}")
 
 
+@api("GET", ITEM, {200: models.Location}, errors=(404, 503), name="location")
 async def handle_get_location(request: web.Request) -> web.Response:
-    """`GET /locations/{location_id}`: one location; 404 when unknown."""
+    """One OCPI location.
+
+    `GET /locations/{location_id}`: one location; 404 when unknown."""
     store = get_ocpi_store(request)
     return json_response(location_json(await _stored_location(store, request.match_info["location_id"])))
 
 
+@api("POST", "/locations", {201: models.Location}, errors=(400, 409, 503), role=Role.ADMIN,
+     body=LocationCreate,
+     description="`country_code` and `party_id` are ours (`[ocpi]`). 400 names each unknown charge "
+                 "point (`charge_point_ids.<i>`); 409 `conflict` when the id exists, "
+                 "`charge_point_in_location` when a charge point is in another location. Numbers are "
+                 "read exactly (never as floats).")
 async def handle_create_location(request: web.Request) -> web.Response:
-    """`POST /locations` (admin): 201 with the location; partners see it on their next pull if published.
+    """Create an OCPI location grouping charge points.
+
+    `POST /locations` (admin): 201 with the location; partners see it on their next pull if published.
 
     Errors: 400 (a field, or an unknown charge point), 409 `conflict` (the id exists) or
     `charge_point_in_location`.
@@ -110,8 +128,12 @@ async def handle_create_location(request: web.Request) -> web.Response:
     return created(request, location_json(stored), "location", location_id=stored.id)
 
 
+@api("PUT", ITEM, {200: models.Location}, errors=(400, 404, 409, 503), role=Role.ADMIN, body=LocationReplace,
+     description="Every field again: absent optional fields are cleared, absent charge points leave.")
 async def handle_replace_location(request: web.Request) -> web.Response:
-    """`PUT /locations/{location_id}` (admin): replace every field (absent optional fields are cleared and
+    """Replace an OCPI location.
+
+    `PUT /locations/{location_id}` (admin): replace every field (absent optional fields are cleared and
     absent charge points leave the location); 200 with it, 404 when unknown."""
     services = get_services(request)
     store = get_ocpi_store(request)
@@ -123,8 +145,13 @@ async def handle_replace_location(request: web.Request) -> web.Response:
     return json_response(location_json(await _stored_location(store, location_id)))
 
 
+@api("DELETE", ITEM, {204: None}, errors=(404, 503), role=Role.ADMIN,
+     description="OCPI has no delete: partners keep what they pulled until they pull again. Set "
+                 "`publish` false first to take it out of roaming.")
 async def handle_delete_location(request: web.Request) -> web.Response:
-    """`DELETE /locations/{location_id}` (admin): 204; its charge points are in no location afterwards.
+    """Delete an OCPI location.
+
+    `DELETE /locations/{location_id}` (admin): 204; its charge points are in no location afterwards.
 
     OCPI has no delete for locations: partners that pulled it keep it until they pull again. To take a
     location out of roaming for good, set `publish` false first.
@@ -150,8 +177,12 @@ def _connector_address(request: web.Request) -> tuple[str, int, int]:
     return request.match_info["charge_point_id"], evse_id, connector_id
 
 
+@api("GET", SPEC, {200: models.ConnectorSpec}, errors=(400, 404, 503),
+     description="`configured: false` with the defaults OCPI reports until an operator sets them.")
 async def handle_get_connector_spec(request: web.Request) -> web.Response:
-    """`GET /charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec`: the connector's OCPI
+    """A connector's OCPI facts (standard, format, power type, limits, tariffs).
+
+    `GET /charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec`: the connector's OCPI
     facts; `configured: false` with the defaults OCPI reports until an operator sets them. 404 for an
     unknown charge point (the connector need not have been reported yet)."""
     services = get_services(request)
@@ -165,8 +196,13 @@ async def handle_get_connector_spec(request: web.Request) -> web.Response:
     return json_response(connector_spec_json(default, configured=False))
 
 
+@api("PUT", SPEC, {200: models.ConnectorSpec}, errors=(400, 404, 503), role=Role.ADMIN, body=ConnectorSpecSet,
+     description="400 names each unknown tariff (`tariff_ids.<i>`). The charge point's location gets a "
+                 "new `last_updated`.")
 async def handle_set_connector_spec(request: web.Request) -> web.Response:
-    """`PUT /charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec` (admin): set every
+    """Set a connector's OCPI facts.
+
+    `PUT /charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec` (admin): set every
     OCPI fact of the connector (absent `max_electric_power` and `tariff_ids` are cleared); 200 with it.
 
     The charge point's location (if any) gets a new `last_updated`, as OCPI wants for a changed connector.
@@ -207,31 +243,4 @@ async def handle_set_connector_spec(request: web.Request) -> web.Response:
     return json_response(connector_spec_json(spec, configured=True))
 
 
-ITEM = "/locations/{location_id}"
-SPEC = "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec"
-ROUTES: tuple[Route, ...] = (
-    route("GET", "/locations", handle_list_locations, "List OCPI locations, least recently changed first",
-          {200: models.LocationPage}, errors=(400, 503), query=PAGE),
-    route("POST", "/locations", handle_create_location, "Create an OCPI location grouping charge points",
-          {201: models.Location}, errors=(400, 409, 503), role=Role.ADMIN, body=LocationCreate,
-          description="`country_code` and `party_id` are ours (`[ocpi]`). 400 names each unknown charge "
-          "point (`charge_point_ids.<i>`); 409 `conflict` when the id exists, `charge_point_in_location` "
-          "when a charge point is in another location. Numbers are read exactly (never as floats)."),
-    route("GET", ITEM, handle_get_location, "One OCPI location", {200: models.Location}, errors=(404, 503),
-          name="location"),
-    route("PUT", ITEM, handle_replace_location, "Replace an OCPI location", {200: models.Location},
-          errors=(400, 404, 409, 503), role=Role.ADMIN, body=LocationReplace,
-          description="Every field again: absent optional fields are cleared, absent charge points leave."),
-    route("DELETE", ITEM, handle_delete_location, "Delete an OCPI location", {204: None}, errors=(404, 503),
-          role=Role.ADMIN,
-          description="OCPI has no delete: partners keep what they pulled until they pull again. Set "
-          "`publish` false first to take it out of roaming."),
-    route("GET", SPEC, handle_get_connector_spec,
-          "A connector's OCPI facts (standard, format, power type, limits, tariffs)",
-          {200: models.ConnectorSpec}, errors=(400, 404, 503),
-          description="`configured: false` with the defaults OCPI reports until an operator sets them."),
-    route("PUT", SPEC, handle_set_connector_spec, "Set a connector's OCPI facts",
-          {200: models.ConnectorSpec}, errors=(400, 404, 503), role=Role.ADMIN, body=ConnectorSpecSet,
-          description="400 names each unknown tariff (`tariff_ids.<i>`). The charge point's location gets a "
-          "new `last_updated`."),
-)
+ROUTES: tuple[Route, ...] = tuple(api.routes)

@@ -1,14 +1,11 @@
 """How the OCPI bridge's operator endpoints are declared: their path parameters, documented once, and
-`route`, the API's route builder with those parameters. Every such route documents 503 `ocpi_disabled`:
-the server may run without the OCPI store."""
+`operations()`, a table of operations documented with those parameters. Every such operation documents
+503 `ocpi_disabled`: the server may run without the OCPI store."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from csms.api.routes import PATH_PARAMETERS as API_PATH_PARAMETERS
-from csms.api.routes import STRING, JsonSchema, param
-from csms.api.routes import route as api_route
+from csms.api.routes import STRING, JsonSchema, Operations, param
 
 PATH_PARAMETERS: dict[str, JsonSchema] = {
     **API_PATH_PARAMETERS,
@@ -22,5 +19,7 @@ PATH_PARAMETERS: dict[str, JsonSchema] = {
 }
 
 
-# `csms.api.routes.route` for the OCPI operator endpoints: their path parameters documented as above.
-route = partial(api_route, path_parameters=PATH_PARAMETERS)
+def operations() -> Operations:
+    """A module's table of OCPI operator endpoints (`@api(method, path, ok, ...)` on each handler), their
+    path parameters documented as above."""
+    return Operations(path_parameters=PATH_PARAMETERS)

@@ -35,10 +35,14 @@ from csms.api.responses import json_response, page_response
 from csms.api.routes import PAGE, Route, param
 from csms.api.serialize import JsonObject
 from ocpi.admin_api import models
-from ocpi.admin_api.params import route
+from ocpi.admin_api.params import operations
 from ocpi.admin_api.serialize import ocpi_partner_json, outbox_entry_json
 from ocpi.models import OutboxEntry, OutboxStatus
 from ocpi.store import OcpiStore, Pagination
+
+Q_STATUS = param("status", "query", {"type": "string", "enum": ["pending", "sent", "failed"]}, "only these")
+Q_PARTNER = param("partner_id", "query", {"type": "integer", "minimum": 0}, "only this partner's")
+api = operations()
 
 OCPI_STORE: web.AppKey[OcpiStore] = web.AppKey("ocpi_store")
 
@@ -141,8 +145,11 @@ async def offset_page(
     return page_response(request, [to_json(record) for record in records], next_cursor, page.limit)
 
 
+@api("GET", "/ocpi/partners", {200: models.OcpiPartnerPage}, errors=(400, 503), query=PAGE)
 async def handle_list_ocpi_partners(request: web.Request) -> web.Response:
-    """`GET /ocpi/partners?limit=&cursor=`: roaming partners by id, every status, never their tokens."""
+    """OCPI roaming partners and their registration status (never their tokens).
+
+    `GET /ocpi/partners?limit=&cursor=`: roaming partners by id, every status, never their tokens."""
     store = get_ocpi_store(request)
     page = page_params(request)
     after = cursor_number(page)
@@ -160,8 +167,11 @@ class OutboxFilter(StrEnum):
     FAILED = OutboxStatus.FAILED.value
 
 
+@api("GET", "/ocpi/outbox", {200: models.OutboxPage}, errors=(400, 503), query=(Q_STATUS, Q_PARTNER, *PAGE))
 async def handle_list_ocpi_outbox(request: web.Request) -> web.Response:
-    """`GET /ocpi/outbox?status=&partner_id=&limit=&cursor=`: pushes to partners, newest first, with their
+    """Pushes to OCPI partners (pending, sent, failed), newest first.
+
+    `GET /ocpi/outbox?status=&partner_id=&limit=&cursor=`: pushes to partners, newest first, with their
     bodies, attempts, next attempt and last error."""
     store = get_ocpi_store(request)
     page = page_params(request)
@@ -190,8 +200,14 @@ async def _find_outbox_entry(store: OcpiStore, entry_id: int) -> OutboxEntry | N
     return None
 
 
+@api("POST", "/ocpi/outbox/{entry_id}/retry", {200: models.OutboxEntry}, errors=(400, 404, 409, 503),
+     role=Role.ADMIN,
+     description="The entry becomes pending with 0 attempts and is sent on the outbox's next pass, in "
+                 "order with the object's later pushes. 409 `outbox_entry_not_failed` unless it failed.")
 async def handle_retry_ocpi_outbox_entry(request: web.Request) -> web.Response:
-    """`POST /ocpi/outbox/{entry_id}/retry` (admin): a failed push becomes pending with 0 attempts, due
+    """Send a failed push again.
+
+    `POST /ocpi/outbox/{entry_id}/retry` (admin): a failed push becomes pending with 0 attempts, due
     now; the outbox sends it on its next pass. 404 unknown, 409 `outbox_entry_not_failed` otherwise."""
     store = get_ocpi_store(request)
     entry_id = int_path_param(request, "entry_id")
@@ -209,17 +225,4 @@ async def handle_retry_ocpi_outbox_entry(request: web.Request) -> web.Response:
     return json_response(outbox_entry_json(retried))
 
 
-Q_STATUS = param("status", "query", {"type": "string", "enum": ["pending", "sent", "failed"]}, "only these")
-Q_PARTNER = param("partner_id", "query", {"type": "integer", "minimum": 0}, "only this partner's")
-ROUTES: tuple[Route, ...] = (
-    route("GET", "/ocpi/partners", handle_list_ocpi_partners,
-          "OCPI roaming partners and their registration status (never their tokens)",
-          {200: models.OcpiPartnerPage}, errors=(400, 503), query=PAGE),
-    route("GET", "/ocpi/outbox", handle_list_ocpi_outbox,
-          "Pushes to OCPI partners (pending, sent, failed), newest first", {200: models.OutboxPage},
-          errors=(400, 503), query=(Q_STATUS, Q_PARTNER, *PAGE)),
-    route("POST", "/ocpi/outbox/{entry_id}/retry", handle_retry_ocpi_outbox_entry, "Send a failed push again",
-          {200: models.OutboxEntry}, errors=(400, 404, 409, 503), role=Role.ADMIN,
-          description="The entry becomes pending with 0 attempts and is sent on the outbox's next pass, in "
-          "order with the object's later pushes. 409 `outbox_entry_not_failed` unless it failed."),
-)
+ROUTES: tuple[Route, ...] = tuple(api.routes)

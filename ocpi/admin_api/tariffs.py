@@ -20,11 +20,14 @@ from csms.domain.pricing import TariffError, parse_tariff
 from csms.domain.services import Services
 from ocpi.admin_api import models
 from ocpi.admin_api.bodies import TariffCreate, TariffFields, TariffReplace
-from ocpi.admin_api.params import route
+from ocpi.admin_api.params import operations
 from ocpi.admin_api.partners import get_ocpi_store, offset_page, read_exact_model, replaced_id
 from ocpi.admin_api.serialize import tariff_json
 from ocpi.models import Tariff
 from ocpi.store import OcpiStore
+
+ITEM = "/tariffs/{tariff_id}"
+api = operations()
 
 # How many connectors using a tariff a 409 `tariff_in_use` lists.
 IN_USE_SHOWN = 20
@@ -54,20 +57,32 @@ async def _stored_tariff(store: OcpiStore, tariff_id: str) -> Tariff:
     return found(await store.get_tariff(tariff_id), f"tariff {tariff_id!r}")
 
 
+@api("GET", "/tariffs", {200: models.TariffPage}, errors=(400, 503), query=PAGE)
 async def handle_list_tariffs(request: web.Request) -> web.Response:
-    """`GET /tariffs?limit=&cursor=`: a page of tariffs, least recently changed first."""
+    """List OCPI tariffs, least recently changed first.
+
+    `GET /tariffs?limit=&cursor=`: a page of tariffs, least recently changed first."""
     store = get_ocpi_store(request)
     return await offset_page(request, store.list_tariffs, lambda tariff: _json(request, tariff))
 
 
+@api("GET", ITEM, {200: models.Tariff}, errors=(404, 503), name="tariff")
 async def handle_get_tariff(request: web.Request) -> web.Response:
-    """`GET /tariffs/{tariff_id}`: one tariff; 404 when unknown."""
+    """One OCPI tariff.
+
+    `GET /tariffs/{tariff_id}`: one tariff; 404 when unknown."""
     store = get_ocpi_store(request)
     return json_response(_json(request, await _stored_tariff(store, request.match_info["tariff_id"])))
 
 
+@api("POST", "/tariffs", {201: models.Tariff}, errors=(400, 409, 503), role=Role.ADMIN, body=TariffCreate,
+     description="The OCPI Tariff object without `country_code`, `party_id` (ours) and "
+                 "`last_updated`. Prices may be numbers or decimal strings (at most 4 decimals); they "
+                 "are kept exact and answered as decimal strings. 409 `conflict` when the id exists.")
 async def handle_create_tariff(request: web.Request) -> web.Response:
-    """`POST /tariffs` (admin): 201 with the tariff; 409 `conflict` when the id exists."""
+    """Create an OCPI tariff.
+
+    `POST /tariffs` (admin): 201 with the tariff; 409 `conflict` when the id exists."""
     services = get_services(request)
     store = get_ocpi_store(request)
     body = await read_exact_model(request, TariffCreate)
@@ -78,8 +93,11 @@ async def handle_create_tariff(request: web.Request) -> web.Response:
     return created(request, _json(request, stored), "tariff", tariff_id=stored.id)
 
 
+@api("PUT", ITEM, {200: models.Tariff}, errors=(400, 404, 503), role=Role.ADMIN, body=TariffReplace)
 async def handle_replace_tariff(request: web.Request) -> web.Response:
-    """`PUT /tariffs/{tariff_id}` (admin): replace the whole tariff (absent optional fields are cleared);
+    """Replace an OCPI tariff.
+
+    `PUT /tariffs/{tariff_id}` (admin): replace the whole tariff (absent optional fields are cleared);
     200 with it, 404 when unknown. Sessions priced later use the new prices; finished CDRs keep theirs."""
     services = get_services(request)
     store = get_ocpi_store(request)
@@ -113,8 +131,12 @@ async def _connectors_using(services: Services, store: OcpiStore, tariff_id: str
             return using
 
 
+@api("DELETE", ITEM, {204: None}, errors=(404, 409, 503), role=Role.ADMIN,
+     description="409 `tariff_in_use` while a connector spec names it (`details.connectors`).")
 async def handle_delete_tariff(request: web.Request) -> web.Response:
-    """`DELETE /tariffs/{tariff_id}` (admin): 204; 404 when unknown, 409 `tariff_in_use` while a connector
+    """Delete an OCPI tariff.
+
+    `DELETE /tariffs/{tariff_id}` (admin): 204; 404 when unknown, 409 `tariff_in_use` while a connector
     spec names it (`details.connectors`: the first few; take it out of their `tariff_ids` first)."""
     services = get_services(request)
     store = get_ocpi_store(request)
@@ -133,20 +155,4 @@ async def handle_delete_tariff(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-ITEM = "/tariffs/{tariff_id}"
-ROUTES: tuple[Route, ...] = (
-    route("GET", "/tariffs", handle_list_tariffs, "List OCPI tariffs, least recently changed first",
-          {200: models.TariffPage}, errors=(400, 503), query=PAGE),
-    route("POST", "/tariffs", handle_create_tariff, "Create an OCPI tariff", {201: models.Tariff},
-          errors=(400, 409, 503), role=Role.ADMIN, body=TariffCreate,
-          description="The OCPI Tariff object without `country_code`, `party_id` (ours) and `last_updated`. "
-          "Prices may be numbers or decimal strings (at most 4 decimals); they are kept exact and answered "
-          "as decimal strings. 409 `conflict` when the id exists."),
-    route("GET", ITEM, handle_get_tariff, "One OCPI tariff", {200: models.Tariff}, errors=(404, 503),
-          name="tariff"),
-    route("PUT", ITEM, handle_replace_tariff, "Replace an OCPI tariff", {200: models.Tariff},
-          errors=(400, 404, 503), role=Role.ADMIN, body=TariffReplace),
-    route("DELETE", ITEM, handle_delete_tariff, "Delete an OCPI tariff", {204: None}, errors=(404, 409, 503),
-          role=Role.ADMIN,
-          description="409 `tariff_in_use` while a connector spec names it (`details.connectors`)."),
-)
+ROUTES: tuple[Route, ...] = tuple(api.routes)
