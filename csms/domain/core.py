@@ -23,13 +23,20 @@ class Domain:
     registry, clock and event bus. `reservations` runs a background expiry task: the app starts and stops it.
 
     Edges subscribe to `events` (csms.domain.events), read through `store` (the domain's ports; call
-    `writes.sync()` first to read what was only queued), and ask `registry` who is connected.
+    `writes.sync()` first to read what was only queued), and ask `registry` who is connected. These, with
+    `config` and `clock`, are the objects of `services`, named here for the edges.
     """
 
     def __init__(self, services: Services) -> None:
         """Wire the services from the shared objects (no I/O happens here)."""
         cfg = services.config.ocpp
         self.services = services
+        self.config: Config = services.config
+        self.clock: Clock = services.clock
+        self.store: Store = services.store
+        self.writes: WriteQueue = services.writer
+        self.registry: ConnectionRegistry = services.registry
+        self.events: EventBus = services.events
         self.remote_starts = RemoteStartCorrelator(services.clock)
         self.stations = StationService(services)
         self.authorization = AuthorizationService(services.store, services.clock, cfg.unknown_id_tokens)
@@ -49,33 +56,3 @@ class Domain:
 
     async def _mark_reservation_used(self, event: TransactionStarted) -> None:
         await self.reservations.transaction_started(event.transaction)
-
-    @property
-    def config(self) -> Config:
-        """The process's configuration."""
-        return self.services.config
-
-    @property
-    def clock(self) -> Clock:
-        """The clock every service uses (fixed in tests)."""
-        return self.services.clock
-
-    @property
-    def store(self) -> Store:
-        """The domain's store ports, for edges that read."""
-        return self.services.store
-
-    @property
-    def writes(self) -> WriteQueue:
-        """The queue of batched writes; `await writes.sync()` before reading what was only queued."""
-        return self.services.writer
-
-    @property
-    def registry(self) -> ConnectionRegistry:
-        """Who is connected right now."""
-        return self.services.registry
-
-    @property
-    def events(self) -> EventBus:
-        """The domain's event bus."""
-        return self.services.events
