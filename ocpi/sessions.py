@@ -488,13 +488,7 @@ async def handle_list(request: web.Request) -> web.Response:
     limit = ctx.config.max_page_limit
     params = pagination(request, limit, date_from_required=True)
     stations = await published_charge_points(ctx)
-    txs, tx_total = await ctx.domain.store.list_transactions_updated(
-        date_from=params.date_from,
-        date_to=params.date_to,
-        offset=params.offset,
-        limit=params.limit,
-        charge_point_ids=stations,
-    )
+    txs, tx_total = await ctx.domain.store.list_transactions_updated(params, stations)
     items: list[dict[str, Any]] = []
     for tx in txs:
         session = await session_object(ctx, tx)

@@ -42,6 +42,17 @@ E = TypeVar("E", bound=StrEnum)
 Page: TypeAlias = tuple[list[T], str | None]
 
 
+@dataclass(frozen=True, slots=True)
+class Pagination:
+    """Which part of a list ordered by change time to read (OCPI 2.2.1 pagination): date_from ≤ changed <
+    date_to (None: unbounded), then `limit` items from `offset`."""
+
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    offset: int = 0
+    limit: int = 100
+
+
 class StationQuery(TypedDict, Generic[E], total=False):
     """The optional arguments of the newest-first listings by station and status (`list_transactions`,
     `list_reservations`): a filter left out or None does not filter; `cursor` continues a page."""
@@ -213,16 +224,10 @@ class TransactionStore(Protocol):
     async def list_active_transactions(self, charge_point_id: str) -> list[Transaction]: ...
 
     async def list_transactions_updated(
-        self,
-        *,
-        date_from: datetime | None,
-        date_to: datetime | None,
-        offset: int,
-        limit: int,
-        charge_point_ids: Collection[str] | None = None,
+        self, page: Pagination, charge_point_ids: Collection[str] | None = None
     ) -> tuple[list[Transaction], int]:
-        """Transactions changed in [date_from, date_to) (`updated_at`; None: unbounded), oldest change first
-        (then by id), as one offset/limit page plus the total count of matches (OCPI pagination).
+        """Transactions changed in the page's window (`updated_at`), oldest change first (then by id), as
+        one offset/limit page plus the total count of matches (OCPI pagination).
 
         `charge_point_ids` limits the result to those stations (None: every station; empty: nothing).
         """

@@ -3,6 +3,7 @@ tables, and how JSON values are kept."""
 
 from __future__ import annotations
 
-from ocpi.store.protocol import FIRST_PAGE, OcpiStore, Pagination
+from csms.domain.ports import Pagination
+from ocpi.store.protocol import FIRST_PAGE, OcpiStore
 
 __all__ = ["FIRST_PAGE", "OcpiStore", "Pagination"]

@@ -8,10 +8,10 @@ ordered by `last_updated` (oldest first, then id) and read by a `Pagination`: fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from csms.domain.ports import Pagination
 from ocpi.models import (
     Cdr,
     ConnectorSpec,
@@ -23,18 +23,6 @@ from ocpi.models import (
     SessionLink,
     Tariff,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Pagination:
-    """Which part of a list to read (OCPI 2.2.1 pagination): date_from ≤ last_updated < date_to, then `limit`
-    items from `offset`."""
-
-    date_from: datetime | None = None
-    date_to: datetime | None = None
-    offset: int = 0
-    limit: int = 100
-
 
 FIRST_PAGE = Pagination()  # no date window, the first 100
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from csms.domain.clock import Clock, to_utc, to_utc_or_none, utcnow
-from csms.domain.ports import AlreadyExists, NotFound
+from csms.domain.ports import AlreadyExists, NotFound, Pagination
 from csms.store.sql import dialect_insert
 from csms.store.sql.rows import record_of, values_of
 from ocpi.models import (
@@ -37,7 +37,7 @@ from ocpi.models import (
     Tariff,
 )
 from ocpi.store.json_columns import dump_json, load_json
-from ocpi.store.protocol import FIRST_PAGE, Pagination
+from ocpi.store.protocol import FIRST_PAGE
 from ocpi.store.tables import (
     OcpiCdrRow,
     OcpiConnectorSpecRow,

@@ -40,6 +40,7 @@ from csms.domain.ports import (
     BatchItem,
     HeartbeatSeen,
     NotFound,
+    Pagination,
     StationFieldsChanged,
     TransactionEventSeen,
     TransactionMeterChanged,
@@ -349,17 +350,11 @@ class MemoryStore:
         ]
 
     async def list_transactions_updated(
-        self,
-        *,
-        date_from: datetime | None,
-        date_to: datetime | None,
-        offset: int,
-        limit: int,
-        charge_point_ids: Collection[str] | None = None,
+        self, page: Pagination, charge_point_ids: Collection[str] | None = None
     ) -> tuple[list[Transaction], int]:
         """Transactions with date_from <= updated_at < date_to, by (updated_at, id); (page, total)."""
-        lower = _utc(date_from)
-        upper = _utc(date_to)
+        lower = _utc(page.date_from)
+        upper = _utc(page.date_to)
         stations = None if charge_point_ids is None else set(charge_point_ids)
         matches = sorted(
             (
@@ -372,7 +367,7 @@ class MemoryStore:
             ),
             key=lambda tx: (to_utc(tx.updated_at or tx.started_at), tx.id),
         )
-        return [replace(tx) for tx in matches[offset : offset + max(limit, 0)]], len(matches)
+        return [replace(tx) for tx in matches[page.offset : page.offset + max(page.limit, 0)]], len(matches)
 
     async def list_meter_samples(self, transaction_pk: int) -> list[MeterSample]:
         """Samples of a transaction in time order, then insertion order."""

@@ -29,6 +29,7 @@ from csms.domain.ports import (
     BatchItem,
     HeartbeatSeen,
     NotFound,
+    Pagination,
     StationFieldsChanged,
     Store,
     TransactionEventSeen,
@@ -686,32 +687,24 @@ async def test_list_transactions_updated_pages_by_change_time(store: Store, cloc
     # The batched meter update moves b's updated_at too.
     await store.apply_batch([TransactionMeterChanged(b.id, 1_500, "Charging", at(30))])
 
-    everything = dict(date_from=None, date_to=None)
-    page, total = await store.list_transactions_updated(**everything, offset=0, limit=10)
+    page, total = await store.list_transactions_updated(Pagination(offset=0, limit=10))
     assert [t.id for t in page] == [c.id, a.id, b.id] and total == 3
     assert page[1].status is TransactionStatus.COMPLETED and page[2].last_meter_wh == 1_500
     assert_utc(*(t.updated_at for t in page))
 
     pages: list[int] = []
     for offset in (0, 2, 4):
-        page, total = await store.list_transactions_updated(**everything, offset=offset, limit=2)
+        page, total = await store.list_transactions_updated(Pagination(offset=offset, limit=2))
         assert total == 3
         pages += [t.id for t in page]
     assert pages == [c.id, a.id, b.id]
 
-    page, total = await store.list_transactions_updated(date_from=at(10), date_to=at(30), offset=0, limit=10)
+    page, total = await store.list_transactions_updated(Pagination(at(10), at(30), 0, 10))
     assert [t.id for t in page] == [c.id, a.id] and total == 2
     # Bounds in another zone mean the same instants.
-    page, total = await store.list_transactions_updated(
-        date_from=at(20).astimezone(CEST), date_to=None, offset=0, limit=10
-    )
+    page, total = await store.list_transactions_updated(Pagination(date_from=at(20).astimezone(CEST)))
     assert [t.id for t in page] == [a.id, b.id] and total == 2
-    page, total = await store.list_transactions_updated(
-        **everything, offset=1, limit=10, charge_point_ids=["CP1"]
-    )
+    page, total = await store.list_transactions_updated(Pagination(offset=1, limit=10), ["CP1"])
     assert [t.id for t in page] == [a.id] and total == 2
-    assert await store.list_transactions_updated(**everything, offset=0, limit=10, charge_point_ids=[]) == (
-        [],
-        0,
-    )
-    assert await store.list_transactions_updated(date_from=at(31), date_to=None, offset=0, limit=5) == ([], 0)
+    assert await store.list_transactions_updated(Pagination(limit=10), []) == ([], 0)
+    assert await store.list_transactions_updated(Pagination(date_from=at(31), limit=5)) == ([], 0)

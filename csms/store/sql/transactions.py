@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from csms.domain.models import MeterSample, NewTransaction, Transaction, TransactionStatus
-from csms.domain.ports import AlreadyExists, NotFound, Page, StationQuery
+from csms.domain.ports import AlreadyExists, NotFound, Page, Pagination, StationQuery
 from csms.store.sql.base import TRANSACTION_EVENTS, TRANSACTIONS, SqlBase, rowcount
 from csms.store.sql.rows import field_values, meter_sample_of, transaction_of
 from csms.store.tables import MeterSampleRow, TransactionEventRow, TransactionRow
@@ -147,24 +147,13 @@ class TransactionSql(SqlBase):
         return await self._all(of_station.order_by(TransactionRow.id), transaction_of)
 
     async def list_transactions_updated(
-        self,
-        *,
-        date_from: datetime | None,
-        date_to: datetime | None,
-        offset: int,
-        limit: int,
-        charge_point_ids: Collection[str] | None = None,
+        self, page: Pagination, charge_point_ids: Collection[str] | None = None
     ) -> tuple[list[Transaction], int]:
-        """Transactions with date_from <= updated_at < date_to, ordered by (updated_at, id).
-
-        Returns:
-            (the page at `offset` of at most `limit` transactions, the total count of matches).
-        """
         conditions: list[ColumnElement[bool]] = []
-        if date_from is not None:
-            conditions.append(TransactionRow.updated_at >= date_from)
-        if date_to is not None:
-            conditions.append(TransactionRow.updated_at < date_to)
+        if page.date_from is not None:
+            conditions.append(TransactionRow.updated_at >= page.date_from)
+        if page.date_to is not None:
+            conditions.append(TransactionRow.updated_at < page.date_to)
         if charge_point_ids is not None:
             stations = sorted(set(charge_point_ids))
             if not stations:
@@ -175,12 +164,12 @@ class TransactionSql(SqlBase):
             select(TransactionRow)
             .where(*conditions)
             .order_by(TransactionRow.updated_at, TransactionRow.id)
-            .offset(max(offset, 0))
-            .limit(max(limit, 0))
+            .offset(max(page.offset, 0))
+            .limit(max(page.limit, 0))
         )
         async with self._sessions() as session:
             total = int(await session.scalar(count) or 0)
-            rows = list((await session.scalars(stmt)).all()) if limit > 0 else []
+            rows = list((await session.scalars(stmt)).all()) if page.limit > 0 else []
         return [transaction_of(r) for r in rows], total
 
     async def list_meter_samples(self, transaction_pk: int) -> list[MeterSample]:
