@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from csms.domain.events import (
     ConnectorStatusChanged,
@@ -55,6 +56,18 @@ SUCCESS = 1000
 # HTTP answers that say the partner as a whole cannot take pushes right now (down, overloaded, our token
 # not (yet) accepted after a credentials update): the other due entries of that partner wait as well.
 _PARTNER_UNAVAILABLE_HTTP = frozenset({401, 403, 429, 502, 503, 504})
+
+
+def _log_of(entry: OutboxEntry) -> FilteringBoundLogger:
+    """The logger bound to what an outbox entry is: every line about a push names these."""
+    bound: FilteringBoundLogger = log.bind(
+        outbox_id=entry.id,
+        partner_id=entry.partner_id,
+        module=entry.module,
+        object_key=entry.object_key,
+        method=entry.method,
+    )
+    return bound
 
 
 class Verdict(StrEnum):
@@ -184,13 +197,12 @@ class Outbox:
             url: the full URL on the partner's receiver endpoint.
             body: the JSON body.
         """
-        # What the entry and the log line both name.
-        push: dict[str, Any] = {
-            "partner_id": partner.id, "module": module, "object_key": object_key, "method": method
-        }
-        entry = OutboxEntry(id=0, url=url, body=body, created_at=self._ctx.clock(), **push)
+        entry = OutboxEntry(
+            id=0, partner_id=partner.id, module=module, object_key=object_key, method=method, url=url,
+            body=body, created_at=self._ctx.clock(),
+        )
         stored = await self._ctx.store.add_outbox(entry)
-        log.debug("ocpi_push_queued", outbox_id=stored.id, **push)
+        _log_of(stored).debug("ocpi_push_queued")
         self._wake.set()
 
     async def deliver_due(self) -> int:
@@ -268,24 +280,17 @@ class Outbox:
 
     async def _attempt(self, partner: Partner, entry: OutboxEntry) -> Verdict:
         entry.attempts += 1
+        bound = _log_of(entry).bind(attempts=entry.attempts)
         error: str | None
         try:
             response = await self._ctx.partner_client().request(partner, entry.method, entry.url, entry.body)
         except PartnerUnreachable as exc:
             verdict, error = Verdict.UNAVAILABLE, f"unreachable: {exc}" if str(exc) else "unreachable"
         except Exception as exc:  # a bug or a malformed URL: retried, and visible to operators
-            log.exception("ocpi_push_error", outbox_id=entry.id, partner_id=partner.id)
+            bound.exception("ocpi_push_error")
             verdict, error = Verdict.RETRY, f"error: {exc!r}"
         else:
             verdict, error = classify(entry, response)
-        bound = log.bind(
-            outbox_id=entry.id,
-            partner_id=partner.id,
-            module=entry.module,
-            object_key=entry.object_key,
-            method=entry.method,
-            attempts=entry.attempts,
-        )
         if verdict is Verdict.SENT:
             entry.sent_at = self._ctx.clock()
             await self._settle(entry, OutboxStatus.SENT, None)
