@@ -59,19 +59,19 @@ class OcpiContext:
             raise RuntimeError("OcpiContext.client is not set: start the OCPI bridge first")
         return self.client
 
+    def url(self, *path: str) -> str:
+        """Our URL of a path below the OCPI root (`base_url` + "/ocpi"): `url(VERSION)` is the 2.2.1 version
+        details endpoint, the module endpoints are below it."""
+        return "/".join((self.base_url, "ocpi", *path))
+
     @property
     def versions_url(self) -> str:
         """Our versions endpoint, as given to partners."""
-        return f"{self.base_url}/ocpi/versions"
-
-    @property
-    def version_url(self) -> str:
-        """Our 2.2.1 version details endpoint; module endpoints are below it."""
-        return f"{self.base_url}/ocpi/{VERSION}"
+        return self.url("versions")
 
     def module_url(self, module: str) -> str:
         """Our endpoint of an OCPI module, e.g. module_url("locations")."""
-        return f"{self.version_url}/{module}"
+        return self.url(VERSION, module)
 
 
 OCPI = web.AppKey("ocpi", OcpiContext)

@@ -69,7 +69,7 @@ def endpoints(ctx: OcpiContext) -> list[dict[str, str]]:
 async def handle_versions(request: web.Request) -> web.Response:
     """GET /versions: the versions we support and the URL of each one's details."""
     ctx = context_of(request)
-    return ok([{"version": VERSION, "url": ctx.version_url}])
+    return ok([{"version": VERSION, "url": ctx.url(VERSION)}])
 
 
 async def handle_version_details(request: web.Request) -> web.Response:

@@ -292,7 +292,7 @@ async def test_emsp_registers_with_us(tmp_path: Path) -> None:
             async with http.get(r.ctx.versions_url, headers={"Authorization": token_header(token_c)}) as resp:
                 for version in (await resp.json())["data"]:
                     assert_valid("Version", version)
-        details = await r.emsp.call("GET", r.ctx.version_url, routing=False)
+        details = await r.emsp.call("GET", r.ctx.url("2.2.1"), routing=False)
         assert details.success
         assert_valid("VersionDetails", details.data)
         # A second registration with the dead token A fails.
