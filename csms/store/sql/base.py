@@ -41,6 +41,7 @@ R = TypeVar("R")  # an ORM row class
 T = TypeVar("T")  # the domain record made from it
 S = TypeVar("S", bound=Select[Any])
 
+
 def dialect_insert(engine: AsyncEngine) -> Any:
     """The dialect's `insert()` (SQLite or PostgreSQL); both have on_conflict_do_update/do_nothing with the
     same signature, which is what every upsert of the stores uses.
