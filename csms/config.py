@@ -67,8 +67,8 @@ class DatabaseConfig:
     url: str = "sqlite+aiosqlite:///var/csms.db"
     batch_max_items: int = 1000
     batch_interval_ms: int = 200
-    # Backpressure: with this many writes queued (the database is slow or down), stations' CALLs are
-    # answered with a CALLERROR instead of being acknowledged and maybe lost.
+    # Backpressure: with this many writes queued (the database is slower than the stations), a connection
+    # stops reading its socket until the queue is written; CALLs are refused only while the database is down.
     max_pending_items: int = 200_000
     # How long a batch is retried while the database is unreachable before its items are dropped.
     outage_retry_seconds: float = 300.0

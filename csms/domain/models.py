@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import ClassVar
 
 
 class RegistrationStatus(StrEnum):
@@ -258,7 +259,10 @@ class TransactionStop:
 
 @dataclass(slots=True)
 class FrameRecord:
-    """One OCPP-J frame in or out, for the per-charge-point message log (batched write)."""
+    """One OCPP-J frame in or out, for the per-charge-point message log (batched write; not durable: a
+    station is answered without waiting for its frames to be written)."""
+
+    durable: ClassVar[bool] = False
 
     charge_point_id: str
     direction: Direction

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, Protocol, TypeAlias, TypedDict, TypeVar, Unpack
+from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypedDict, TypeVar, Unpack
 
 from csms.domain.models import (
     ApiKey,
@@ -72,8 +72,11 @@ class NotFound(Exception):
 
 @dataclass(slots=True)
 class HeartbeatSeen:
-    """Batched: the station was heard from at `at` (Heartbeat); only the newest per station is written."""
+    """Batched: the station was heard from at `at` (Heartbeat); only the newest per station is written.
 
+    Not durable: the station is answered without waiting for it (its next heartbeat says the same)."""
+
+    durable: ClassVar[bool] = False
     charge_point_id: str
     at: datetime
 
@@ -132,6 +135,20 @@ class WriteQueue(Protocol):
 
     async def sync(self) -> None:
         """Return once every item put before this call is committed (read-your-writes)."""
+        ...
+
+    @property
+    def outage(self) -> bool:
+        """True while writes fail because the database is unreachable."""
+        ...
+
+    def begin_message(self) -> None:
+        """Start one station message in the calling task (see `commit_message`)."""
+        ...
+
+    async def commit_message(self) -> None:
+        """Return once the durable items the calling task put since `begin_message` are committed: the
+        station is answered only then (answered = stored)."""
         ...
 
 

@@ -229,27 +229,22 @@ class StationSession:
         self.over_limit = 0 if within_limit else self.over_limit + 1
         for event in self.conn.receive_text(message):
             if isinstance(event, CallReceived):
-                backlogged = self._writer.pending >= self._max_pending
-                if within_limit and not backlogged:
-                    self._record(Direction.IN, 2, event.message_id, event.action, message)
-                    await self._dispatch(event)
-                    await self._flush(event.action)
+                if within_limit and not self._writer.outage:
+                    await self._answer(event, message)
                     continue
                 # Refused unprocessed. Neither the frame nor the refusal is logged to the database: with the
-                # write queue full that would only grow it (the structured log line says what happened).
+                # database down that would only grow the queue (the structured log line says what happened).
                 if not within_limit:
                     self.log.warning("rate_limited", action=event.action, message_id=event.message_id)
                     self.conn.send_call_error(
                         event.message_id, ErrorKind.GENERIC, "rate limit exceeded, slow down"
                     )
                 else:
-                    # Backpressure: the database is not keeping up (or is down). Refuse rather than
-                    # acknowledge what might not be stored; stations keep and resend their messages.
-                    self.log.warning(
-                        "storage_backlog_refused", action=event.action, pending=self._writer.pending
-                    )
+                    # The database is unreachable: refuse rather than acknowledge what would not be stored;
+                    # stations keep and resend their messages (OCPP 1.6 §4.7, 2.0.1 E04.FR.03 retries).
+                    self.log.warning("storage_unavailable_refused", action=event.action)
                     self.conn.send_call_error(
-                        event.message_id, ErrorKind.INTERNAL, "storage is busy, retry later"
+                        event.message_id, ErrorKind.INTERNAL, "storage unavailable, retry later"
                     )
                 await self._flush(event.action, record=False)
             elif isinstance(event, CallResultReceived | CallErrorReceived):
@@ -271,6 +266,23 @@ class StationSession:
         if self.over_limit >= self.bucket.burst:
             self.log.warning("flood_closed", frames_over_limit=self.over_limit)
             await self.ws.close(CLOSE_POLICY, "message rate limit exceeded")
+
+    async def _answer(self, event: CallReceived, message: str) -> None:
+        """Handle a CALL and send its answer once what it stored is committed (answered = stored).
+
+        With more than `[database] max_pending_items` writes queued the database is slower than the
+        stations: this connection waits for the queue to be written before taking the CALL, so it stops
+        reading its socket and TCP pushes back on the station; nothing is refused while the database
+        answers.
+        """
+        if self._writer.pending >= self._max_pending:
+            self.log.info("storage_backlog_wait", action=event.action, pending=self._writer.pending)
+            await self._writer.sync()
+        self._record(Direction.IN, 2, event.message_id, event.action, message)
+        self._writer.begin_message()
+        await self._dispatch(event)
+        await self._writer.commit_message()
+        await self._flush(event.action)
 
     async def _dispatch(self, event: CallReceived) -> None:
         self.log.debug("call_received", action=event.action, message_id=event.message_id)

@@ -1,16 +1,24 @@
 """`BatchedWriter`: queues high-volume writes and flushes them to a `BatchSink` in one transaction per batch.
 
 Heartbeats, StatusNotifications, MeterValues and the frame log arrive thousands of times per second; one
-database transaction each would make the database the bottleneck. Handlers `put` them (synchronous, O(1))
-and answer the station at once; a background task flushes when `max_items` are queued or `interval` seconds
-after the first unflushed item, whichever comes first.
+database transaction each would make the database the bottleneck. Handlers `put` them (synchronous, O(1));
+a background task flushes when `max_items` are queued or `interval` seconds after the first unflushed item,
+whichever comes first.
+
+Answered means stored (group commit): the OCPP server answers a CALL whose handler put durable data only
+once the batch holding it has committed (`begin_message` / `commit_message`). Such a wait flushes at once,
+and whatever other stations put while one batch commits goes into the next, so many stations' messages
+share one commit: the wait costs latency, not throughput. Items whose loss costs nothing (the message log,
+heartbeat times: `durable = False` on their class) are batched the same way but never waited for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 
 import structlog
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -18,6 +26,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from csms.domain.ports import BatchItem, BatchSink
 
 log = structlog.get_logger(__name__)
+
+# Per task (one per station connection): the put count of the latest durable item the current message put,
+# 0 for none. Set by `put`, read by `commit_message`.
+_DURABLE_MARK: ContextVar[int] = ContextVar("durable_mark", default=0)
 
 
 class BatchedWriter:
@@ -80,6 +92,7 @@ class BatchedWriter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._flush_lock = asyncio.Lock()  # one batch in flight at a time, so batches commit in order
+        self._outage = False  # the batch in flight is being retried because the database is unreachable
 
     @property
     def pending(self) -> int:
@@ -99,9 +112,27 @@ class BatchedWriter:
             self._wake.set()
         self._queue.append(item)
         self._put_count += 1
+        if getattr(item, "durable", True):
+            _DURABLE_MARK.set(self._put_count)
         if len(self._queue) >= self._max_items:
             self._urgent = True
             self._wake.set()
+
+    @property
+    def outage(self) -> bool:
+        """True from a write that failed because the database is unreachable until the next one succeeds."""
+        return self._outage
+
+    def begin_message(self) -> None:
+        """Start a message of the calling task: `commit_message` then waits only for what it puts."""
+        _DURABLE_MARK.set(0)
+
+    async def commit_message(self) -> None:
+        """Return once every durable item the calling task put since `begin_message` is committed (or
+        dropped after failing); at once if it put none. The batch is written now, not at the interval."""
+        mark = _DURABLE_MARK.get()
+        if mark:
+            await self._committed(mark)
 
     async def sync(self) -> None:
         """Return once every item put before this call is committed (or dropped after failing).
@@ -112,18 +143,21 @@ class BatchedWriter:
         Raises:
             RuntimeError: the background task was cancelled from outside before the items were written.
         """
-        target = self._put_count
+        await self._committed(self._put_count)
+
+    async def _committed(self, target: int) -> None:
+        """Wait until the first `target` puts are settled, flushing now (see `sync`)."""
         if self._done_count >= target:
             return
         if self._task is None or self._task.done():
             await self._flush_all()
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((target, future))
+        bisect.insort(self._waiters, (target, future), key=lambda waiter: waiter[0])
         if self._queue:
             self._urgent = True
             self._wake.set()
-        # shield: a cancelled caller must not cancel the shared future other sync() callers may await.
+        # shield: a cancelled caller must not cancel the shared future other callers may await.
         await asyncio.shield(future)
 
     async def start(self) -> None:
@@ -223,6 +257,7 @@ class BatchedWriter:
             attempt += 1
             try:
                 await self._sink.apply_batch(batch)
+                self._outage = False
                 return
             except Exception as exc:
                 transient = _is_transient(exc)
@@ -236,6 +271,7 @@ class BatchedWriter:
                 if transient:
                     # The database is unreachable, not the data wrong: splitting the batch would only
                     # drop every item. Keep retrying (capped back-off) for up to `outage_timeout`.
+                    self._outage = True
                     outage_started = outage_started if outage_started is not None else loop.time()
                     if loop.time() - outage_started < self._outage_timeout:
                         await asyncio.sleep(delay)
@@ -250,7 +286,9 @@ class BatchedWriter:
         for item in batch:
             try:
                 await self._sink.apply_batch([item])
+                self._outage = False
             except Exception as exc:
+                self._outage = _is_transient(exc)
                 log.error(
                     "batch_item_dropped",
                     error=repr(exc),

@@ -15,10 +15,11 @@ from csms.app import Csms
 from csms.domain.clock import parse_datetime
 from csms.domain.models import IdToken
 from tests.e2e.conftest import Api, StartCsms, make_api, ocpp_url
-from tests.utils import MS
+from tests.utils import MS, until
 
 BOOT16 = ["BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
 BOOT201 = ["BootNotification", {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}]
+STATUS16 = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
 
 
 async def exchange(ws: ClientConnection, frame: str | list[Any]) -> list[Any]:
@@ -51,20 +52,56 @@ async def test_flood_of_malformed_frames_is_closed_and_not_all_logged(start_csms
         await session.close()
 
 
-async def test_backpressure_refuses_calls_when_storage_is_behind(start_csms: StartCsms) -> None:
-    """With the write queue at its limit, CALLs get InternalError instead of an acknowledgement, unlogged."""
+async def test_backlog_makes_the_connection_wait_instead_of_refusing(start_csms: StartCsms) -> None:
+    """With the write queue at its limit the database is only slow: the CALL waits for the queue to be
+    written and is then answered (the socket is not read meanwhile), never refused."""
     csms = await start_csms()
     ws = await open_booted(csms, "BUSY", "ocpp1.6")
     session = csms.ocpp.session("BUSY")
     assert session is not None
     session._max_pending = 0
-    reply = await exchange(ws, [2, "h", "Heartbeat", {}])
-    assert reply[:3] == [4, "h", "InternalError"]
+    reply = await exchange(ws, [2, "s", "StatusNotification", STATUS16])
+    assert reply[:2] == [3, "s"]
     await ws.close()
-    # Refused frames are not written to the message log: with the queue full that would only grow it.
     await csms.services.writer.sync()
     frames, _ = await csms.services.store.list_frames("BUSY", limit=50)
-    assert "h" not in {f.message_id for f in frames} and "boot" in {f.message_id for f in frames}
+    assert "s" in {f.message_id for f in frames}
+
+
+class Unreachable:
+    """A batch sink in front of the store that fails like an unreachable database while `down` is set."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+        self.down = True
+
+    async def apply_batch(self, items: Any) -> None:
+        if self.down:
+            raise OSError("connection refused")
+        await self.sink.apply_batch(items)
+
+
+async def test_calls_are_refused_only_while_the_database_is_unreachable(start_csms: StartCsms) -> None:
+    """While writes fail because the database is down, CALLs get InternalError (unlogged) instead of an
+    acknowledgement of something that would not be stored; once it is back they are answered again."""
+    csms = await start_csms()
+    ws = await open_booted(csms, "DOWN", "ocpp1.6")
+    writer = csms.services.writer
+    await writer.sync()
+    sink = Unreachable(writer._sink)
+    writer._sink = sink  # type: ignore[assignment]
+    writer._retry_delay = 5 * MS
+    assert (await exchange(ws, [2, "h1", "Heartbeat", {}]))[0] == 3  # answered: a heartbeat needs no commit
+    await until(lambda: writer.outage)
+    reply = await exchange(ws, [2, "h2", "Heartbeat", {}])
+    assert reply[:3] == [4, "h2", "InternalError"]
+    sink.down = False
+    await until(lambda: not writer.outage)
+    assert (await exchange(ws, [2, "h3", "Heartbeat", {}]))[0] == 3
+    await ws.close()
+    await writer.sync()
+    frames, _ = await csms.services.store.list_frames("DOWN", limit=50)
+    assert {"h1", "h3"} <= {f.message_id for f in frames} and "h2" not in {f.message_id for f in frames}
 
 
 async def test_replacement_is_served_while_the_old_socket_hangs(csms: Csms) -> None:

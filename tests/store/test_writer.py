@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 from csms.domain.models import ChargePoint
 from csms.domain.ports import BatchItem, HeartbeatSeen, StationFieldsChanged, Store
 from csms.store.writer import BatchedWriter
+from tests.utils import until
 
 T = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -211,3 +212,86 @@ async def test_cancelled_task_releases_sync_and_stop_still_writes(ms: float) -> 
     sink.delay = 0
     await writer.stop()
     assert sink.items == [hb(1)]
+
+
+def fields(cp: str = "CP1") -> StationFieldsChanged:
+    """A durable batch item (the station is answered only once it is committed)."""
+    return StationFieldsChanged(cp, {"firmware_status": "Installed"})
+
+
+async def test_commit_message_waits_for_the_messages_durable_items(ms: float) -> None:
+    """commit_message returns once the batch holding what the message put is committed, written at once
+    (group commit) rather than at the interval."""
+    sink = RecordingSink()
+    writer = BatchedWriter(sink, max_items=1000, interval=3600)
+    await writer.start()
+    try:
+        writer.begin_message()
+        writer.put(hb(1))
+        writer.put(fields())
+        async with asyncio.timeout(5000 * ms):
+            await writer.commit_message()
+        assert sink.items == [hb(1), fields()]
+    finally:
+        await writer.stop()
+
+
+async def test_commit_message_does_not_wait_for_items_that_need_no_durability() -> None:
+    """A message that put only non-durable items (heartbeat times, the frame log) is answered at once."""
+    sink = RecordingSink()
+    writer = BatchedWriter(sink, max_items=1000, interval=3600)
+    await writer.start()
+    try:
+        writer.begin_message()
+        writer.put(hb(1))
+        await writer.commit_message()
+        assert sink.calls == 0 and writer.pending == 1
+    finally:
+        await writer.stop()
+
+
+async def test_commit_message_is_per_task(ms: float) -> None:
+    """Each connection's task waits for its own durable items only: another task's durable put does not
+    make a heartbeat wait, and begin_message forgets the previous message's items."""
+    sink = RecordingSink()
+    sink.delay = 50 * ms
+    writer = BatchedWriter(sink, max_items=1000, interval=3600)
+    await writer.start()
+    try:
+
+        async def durable_message() -> None:
+            writer.begin_message()
+            writer.put(fields("A"))
+            await writer.commit_message()
+
+        other = asyncio.create_task(durable_message())
+        await asyncio.sleep(0)
+        writer.begin_message()
+        writer.put(hb(2, "B"))
+        await writer.commit_message()
+        assert not other.done() and sink.batches == []
+        async with asyncio.timeout(5000 * ms):
+            await other
+        assert fields("A") in sink.items
+        writer.begin_message()
+        await writer.commit_message()  # the earlier message's items are not this one's
+    finally:
+        await writer.stop()
+
+
+async def test_outage_is_reported_while_the_database_is_unreachable(ms: float) -> None:
+    """`outage` is true from a write failing because the database is unreachable until one succeeds."""
+    sink = RecordingSink()
+    sink.fail_next = 2
+    writer = BatchedWriter(sink, max_items=1000, interval=3600, retry_delay=20 * ms)
+    await writer.start()
+    try:
+        assert not writer.outage
+        writer.put(fields())
+        sync = asyncio.create_task(writer.sync())
+        await until(lambda: writer.outage)
+        async with asyncio.timeout(5000 * ms):
+            await sync
+        assert not writer.outage and sink.items == [fields()]
+    finally:
+        await writer.stop()
