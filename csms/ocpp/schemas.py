@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import copy
 import importlib.metadata
-import itertools
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cache
@@ -133,6 +132,7 @@ class _MultipleOf:
 class _Compiled:
     validator: jsonschema_rs.Validator
     multiple_of: tuple[_MultipleOf, ...]
+    schema: dict[str, Any] = field(default_factory=dict)  # as compiled; error.schema_path leads into it
 
 
 _cache: dict[tuple[OcppVersion, str, SchemaKind], _Compiled] = {}
@@ -164,7 +164,7 @@ def validate(
     if compiled is None:
         compiled = _cache[key] = _compile(version, action, kind)
     if not compiled.validator.is_valid(payload):
-        return _first_violation(compiled.validator.iter_errors(payload))
+        return _first_violation(compiled, payload)
     if compiled.multiple_of:
         return _check_multiple_of(compiled.multiple_of, payload)
     return None
@@ -212,33 +212,45 @@ def _compile(version: OcppVersion, action: str, kind: SchemaKind) -> _Compiled:
     # offline: every $ref is local ("#/definitions/..."); nothing may be fetched over the network.
     # jsonschema-rs never writes schema defaults into the payload.
     validator = draft(schema, validate_formats=True, ignore_unknown_formats=False, offline=True)
-    return _Compiled(validator, multiple_of)
+    return _Compiled(validator, multiple_of, schema)
 
 
-def _first_violation(errors: Iterator[jsonschema_rs.ValidationError]) -> SchemaViolation:
-    """Turn the first of *errors* (jsonschema-rs's order: deterministic for a given payload) into a violation.
+def _first_violation(compiled: _Compiled, payload: Any) -> SchemaViolation:
+    """Describe the first error jsonschema-rs finds in *payload*, which :func:`validate` found invalid.
 
-    A missing ``required`` property is reported together with the others missing from the same object.
+    ``Validator.validate`` stops at its first error (schema keyword order, then the payload's own
+    order: deterministic for a given payload) rather than collecting all of them, so a large invalid
+    payload costs no more than a valid one.
     """
-    error = next(errors, None)
-    if error is None:  # is_valid said no; iter_errors should agree
-        return SchemaViolation(ErrorKind.FORMAT, _describe("", "data does not match its schema"))
-    rule = error.kind.name
-    value: Any = error.kind.value
-    if rule == "required":
-        same = itertools.takewhile(
-            lambda other: other.kind.name == "required" and other.instance_path == error.instance_path, errors
-        )
-        value = sorted([value, *(other.kind.value for other in same)])
-    name = _data_path(error.instance_path)
-    template = _MESSAGES.get(rule)
-    if template is None:
-        message = f"{name}: {error.message}"
-    elif rule == "type":
-        message = f"{name} {template.format(' or '.join(value))}"
-    else:
-        message = f"{name} {template.format(sorted(value) if rule == 'additionalProperties' else value)}"
-    return SchemaViolation(RULE_KINDS.get(rule, ErrorKind.FORMAT), _describe(rule, message))
+    try:
+        compiled.validator.validate(payload)
+    except jsonschema_rs.ValidationError as error:
+        rule = error.kind.name
+        value: Any = error.kind.value
+        if rule in ("required", "additionalProperties"):
+            value = _property_names(compiled.schema, error)
+        elif rule == "type":
+            value = " or ".join(value)
+        name = _data_path(error.instance_path)
+        template = _MESSAGES.get(rule)
+        message = f"{name}: {error.message}" if template is None else f"{name} {template.format(value)}"
+        return SchemaViolation(RULE_KINDS.get(rule, ErrorKind.FORMAT), _describe(rule, message))
+    raise AssertionError("is_valid and validate disagree")  # pragma: no cover
+
+
+def _property_names(schema: dict[str, Any], error: jsonschema_rs.ValidationError) -> list[str]:
+    """The properties a ``required`` error finds missing, or ``additionalProperties`` undeclared, sorted.
+
+    The library names only the first (it stopped there). No OCPP schema has ``patternProperties``, so the
+    undeclared properties are those not in ``properties``.
+    """
+    node: Any = schema
+    for step in error.schema_path[:-1]:  # the resolved location in the schema: no $ref to follow
+        node = node[step]
+    instance: dict[str, Any] = error.instance  # type: ignore[assignment]  # both keywords: an object
+    if error.kind.name == "required":
+        return sorted(name for name in node["required"] if name not in instance)
+    return sorted(name for name in instance if name not in node.get("properties", {}))
 
 
 def _data_path(steps: Iterable[str | int]) -> str:
