@@ -15,6 +15,10 @@ Each schema is compiled with jsonschema-rs (its declared draft, formats checked,
 remote references) on first use and cached per (version, action, kind). A valid payload
 costs one ``is_valid`` call; only an invalid one pays for building the error. Validation
 never modifies the payload (schema defaults are not filled in).
+
+Measured (issue 9, best of 5 x 20000, this machine): 1.6 MeterValues request with 5 samples
+1.4 µs (fastjsonschema: 9.3 µs), 2.0.1 TransactionEvent with 5 samples 2.4 µs (26.5 µs),
+Heartbeat 0.2-0.3 µs (0.3 µs); compiling all 206 schemas 0.18 s (2.6 s).
 """
 
 from __future__ import annotations
@@ -381,8 +385,8 @@ def _describe(rule: str, message: str) -> str:
 def warm_up(version: OcppVersion, actions: Iterable[str] | None = None) -> None:
     """Compile the request and response schemas of `actions` (default: every action of `version`) now.
 
-    Called at start-up, before stations connect, so that no message pays a schema's compile time (tens of
-    milliseconds for the largest) or its file read on the event loop. Compiled schemas are cached for the
+    Called at start-up, before stations connect, so that no message pays a schema's compile time (up to a
+    few milliseconds) or its file read on the event loop. Compiled schemas are cached for the
     life of the process, so a second call costs nothing.
     """
     for action in schema_actions(version) if actions is None else actions:
