@@ -6,7 +6,7 @@ import copy
 from decimal import Decimal
 from typing import Any
 
-import fastjsonschema
+import jsonschema_rs
 import pytest
 
 from csms.ocpp import schemas
@@ -209,7 +209,7 @@ def test_min_items_violation() -> None:
 def test_unlisted_rule_maps_to_format(monkeypatch: pytest.MonkeyPatch) -> None:
     """A schema keyword missing from the table (here uniqueItems) maps to FORMAT."""
     assert "uniqueItems" not in RULE_KINDS
-    compiled = schemas._Compiled(fastjsonschema.compile({"type": "array", "uniqueItems": True}), ())
+    compiled = schemas._Compiled(jsonschema_rs.Draft6Validator({"type": "array", "uniqueItems": True}), ())
     monkeypatch.setitem(schemas._cache, (V201, "Fake", REQ), compiled)
     result = violation(V201, "Fake", REQ, [1, 1])  # type: ignore[arg-type]
     assert result.kind is ErrorKind.FORMAT
@@ -222,6 +222,65 @@ def test_description_is_truncated_to_255() -> None:
     result = violation(V16, "BootNotification", REQ, {**BOOT_16, "x" * 400: 1})
     assert len(result.description) == 255
     assert result.description.startswith("additionalProperties:")
+
+
+def test_required_lists_every_missing_property() -> None:
+    """A required violation names all properties missing from that object, sorted, also behind a $ref."""
+    result = violation(V16, "BootNotification", REQ, {})
+    assert result.description == (
+        "required: data must contain ['chargePointModel', 'chargePointVendor'] properties"
+    )
+    result = violation(V201, "BootNotification", REQ, {"chargingStation": {}, "reason": "PowerUp"})
+    assert result.kind is ErrorKind.OCCURRENCE
+    assert result.description == (
+        "required: data.chargingStation must contain ['model', 'vendorName'] properties"
+    )
+
+
+def test_additional_properties_are_listed_sorted() -> None:
+    """All undeclared properties are named, in a stable (sorted) order."""
+    result = violation(V16, "BootNotification", REQ, {**BOOT_16, "zz": 1, "aa": 2})
+    assert result.description == "additionalProperties: data must not contain ['aa', 'zz'] properties"
+
+
+def test_integer_follows_the_declared_draft() -> None:
+    """1.0 is no integer in the draft-04 1.6 schemas but is one in the draft-06 2.0.1 schemas."""
+    status_16 = {"connectorId": 1.0, "errorCode": "NoError", "status": "Available"}
+    assert violation(V16, "StatusNotification", REQ, status_16).kind is ErrorKind.TYPE
+    status_201 = {"timestamp": "2024-05-01T12:00:00Z", "connectorStatus": "Available", "evseId": 1.0}
+    assert validate(V201, "StatusNotification", REQ, {**status_201, "connectorId": 1}) is None
+    result = violation(V201, "StatusNotification", REQ, {**status_201, "connectorId": 1.5})
+    assert result.kind is ErrorKind.TYPE
+
+
+def test_each_schema_is_compiled_for_its_declared_draft() -> None:
+    """The validator class follows $schema: 1.6 has draft-04 and draft-06 files, 2.0.1 draft-06 ones."""
+    expected = {
+        (V16, "BootNotification"): jsonschema_rs.Draft4Validator,
+        (V16, "CertificateSigned"): jsonschema_rs.Draft6Validator,
+        (V201, "BootNotification"): jsonschema_rs.Draft6Validator,
+    }
+    for (version, action), cls in expected.items():
+        validate(version, action, REQ, {})
+        assert type(schemas._cache[(version, action, REQ)].validator) is cls
+
+
+def test_unknown_draft_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A schema declaring a draft we have no validator class for is refused, not guessed at."""
+    monkeypatch.setattr(schemas, "_DRAFTS", {})
+    with pytest.raises(ValueError, match=r"unsupported \$schema"):
+        schemas._compile(V16, "Heartbeat", REQ)
+
+
+def test_several_errors_report_the_first_deterministically() -> None:
+    """With many errors the same first one is reported every time (validation stops there)."""
+    sampled = [{"value": 5}] * 5000
+    meter_value = {"timestamp": "2024-05-01T12:00:00Z", "sampledValue": sampled}
+    payload = {"connectorId": 1, "meterValue": [meter_value]}
+    results = {violation(V16, "MeterValues", REQ, payload) for _ in range(3)}
+    assert results == {
+        SchemaViolation(ErrorKind.TYPE, "type: data.meterValue[0].sampledValue[0].value must be string")
+    }
 
 
 # ----------------------------------------------------------------------------- multipleOf with Decimal
