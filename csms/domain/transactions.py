@@ -34,6 +34,8 @@ log = structlog.get_logger("csms.transactions")
 
 TRANSACTION_BEGIN = "Transaction.Begin"
 TRANSACTION_END = "Transaction.End"
+# Unknown transaction ids remembered per connected station (see TransactionService.find).
+ABSENT_KEPT = 64
 
 
 @dataclass(slots=True)
@@ -72,6 +74,9 @@ class TransactionService:
         self._active: dict[str, dict[str, Transaction]] = {}
         # transaction pk -> 2.0.1 seqNos applied while the transaction was cached (fast repeat check).
         self._seen: dict[int, set[int]] = {}
+        # charge_point_id -> transaction ids the store did not have, newest last (at most ABSENT_KEPT per
+        # station): MeterValues naming an unknown transaction cost no database round trip when repeated.
+        self._absent: dict[str, dict[str, None]] = {}
 
     async def start(
         self,
@@ -111,6 +116,7 @@ class TransactionService:
             new.meter_start_wh = energy_register_wh(samples, TRANSACTION_BEGIN)
         remote_start_id = self._remote_starts.correlate(new)
         tx = await self._services.store.add_transaction(new)
+        self._absent.get(tx.charge_point_id, {}).pop(tx.ocpp_transaction_id, None)
         self._active.setdefault(tx.charge_point_id, {})[tx.ocpp_transaction_id] = tx
         if new.seq_no is not None:
             self._seen.setdefault(tx.id, set()).add(new.seq_no)
@@ -121,12 +127,22 @@ class TransactionService:
         return StartOutcome(tx, auth, duplicate=False)
 
     async def find(self, charge_point_id: str, ocpp_transaction_id: str) -> Transaction | None:
-        """The transaction the station calls `ocpp_transaction_id`, from the cache or the store."""
+        """The transaction the station calls `ocpp_transaction_id`, from the cache or the store; None for
+        one the store does not have, remembered while the station is connected (until it starts that id),
+        so a station repeating an unknown id costs no more database round trips."""
         tx = self._active.get(charge_point_id, {}).get(ocpp_transaction_id)
         if tx is not None:
             return tx
+        absent = self._absent.get(charge_point_id)
+        if absent is not None and ocpp_transaction_id in absent:
+            return None
         tx = await self._services.store.find_transaction(charge_point_id, ocpp_transaction_id)
-        if tx is not None and tx.status is TransactionStatus.ACTIVE:
+        if tx is None:
+            absent = self._absent.setdefault(charge_point_id, {})
+            absent[ocpp_transaction_id] = None
+            if len(absent) > ABSENT_KEPT:
+                del absent[next(iter(absent))]
+        elif tx.status is TransactionStatus.ACTIVE:
             # Batched seqNo records may still be queued: commit them before reading the set back.
             await self._services.writer.sync()
             self._seen[tx.id] = await self._services.store.list_transaction_seq_nos(tx.id)
@@ -267,5 +283,6 @@ class TransactionService:
 
     def forget_station(self, charge_point_id: str) -> None:
         """Drop cached transactions of a station (on disconnect), so memory follows connected stations."""
+        self._absent.pop(charge_point_id, None)
         for tx in self._active.pop(charge_point_id, {}).values():
             self._seen.pop(tx.id, None)

@@ -195,3 +195,39 @@ async def test_201_start_is_not_matched_by_guessing(domain: Domain) -> None:
     domain.remote_starts.expect("CP", 43, "TAG", 1)
     outcome = await svc.start(NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="local-1", id_token="TAG"))
     assert outcome.transaction.remote_start_id is None
+
+
+class CountingFinds:
+    """Wraps a store and counts `find_transaction` calls (the database round trips of a lookup)."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+        self.finds = 0
+
+    async def find_transaction(self, charge_point_id: str, ocpp_transaction_id: str) -> object:
+        self.finds += 1
+        return await self._store.find_transaction(charge_point_id, ocpp_transaction_id)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+async def test_an_unknown_transaction_id_costs_one_lookup_per_connection(domain: Domain) -> None:
+    """A station repeating a transaction id the store does not have (MeterValues for an unknown
+    transaction) causes one store lookup, not one per message; once it starts that id, it is found; after
+    a disconnect the id is looked up again."""
+    await setup(domain)
+    svc = domain.transactions
+    counting = CountingFinds(domain.services.store)
+    svc._services = replace(domain.services, store=counting)  # type: ignore[arg-type]
+    for _ in range(3):
+        assert await svc.find("CP", "X-1") is None
+    assert counting.finds == 1
+    started = await svc.start(NewTransaction("CP", 1, 1, NOW, ocpp_transaction_id="X-1", id_token="TAG"))
+    assert await svc.find("CP", "X-1") == started.transaction
+    svc.forget_station("CP")
+    assert await svc.find("CP", "X-2") is None and await svc.find("CP", "X-2") is None
+    finds = counting.finds
+    svc.forget_station("CP")
+    assert await svc.find("CP", "X-2") is None
+    assert counting.finds == finds + 1
