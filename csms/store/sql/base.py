@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from csms.domain.clock import Clock, to_utc_or_none, utcnow
 from csms.domain.ports import AlreadyExists, NotFound, Page, StationQuery
+from csms.store.sql.bulk import BulkAppend
 from csms.store.tables import Base
 
 # Core tables for bulk statements (executemany with plain dicts, no ORM objects).
@@ -110,6 +111,7 @@ class SqlBase:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
         self._insert = dialect_insert(engine)
+        self._bulk = BulkAppend(engine.dialect.name)
 
     @property
     def engine(self) -> AsyncEngine:

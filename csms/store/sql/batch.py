@@ -36,7 +36,7 @@ from csms.store.sql.base import (
     SqlBase,
     existing_values,
 )
-from csms.store.sql.rows import frame_row, sample_row
+from csms.store.sql.bulk import FRAME_COLUMNS, SAMPLE_COLUMNS, frame_rows, sample_rows
 from csms.store.tables import UtcDateTime
 
 log = structlog.get_logger("csms.store.sql")
@@ -188,15 +188,14 @@ class BatchSql(SqlBase):
                 )
 
     async def _write_samples(self, session: AsyncSession, batch: _Batch) -> None:
-        samples = [
-            sample_row(reading, sample)
+        readings = [
+            reading
             for reading in batch.readings
             if reading.charge_point_id in batch.known_cps
             and (reading.transaction_pk is None or reading.transaction_pk in batch.known_txs)
-            for sample in reading.samples
         ]
-        if samples:
-            await session.execute(METER_SAMPLES.insert(), samples)
+        rows = sample_rows(readings, self._bulk.time)
+        await self._bulk.append(session, METER_SAMPLES, SAMPLE_COLUMNS, rows)
 
     async def _write_tx_meters(self, session: AsyncSession, batch: _Batch) -> None:
         if batch.tx_meters:
@@ -238,9 +237,8 @@ class BatchSql(SqlBase):
             )
 
     async def _write_frames(self, session: AsyncSession, batch: _Batch) -> None:
-        rows = [frame_row(f) for f in batch.frames if f.charge_point_id in batch.known_cps]
-        if rows:
-            await session.execute(MESSAGE_LOG.insert(), rows)
+        frames = [f for f in batch.frames if f.charge_point_id in batch.known_cps]
+        await self._bulk.append(session, MESSAGE_LOG, FRAME_COLUMNS, frame_rows(frames, self._bulk.time))
 
     async def _write_statuses(self, session: AsyncSession, batch: _Batch) -> None:
         statuses = [s for s in batch.statuses if s.charge_point_id in batch.known_cps]

@@ -20,7 +20,6 @@ from csms.domain.models import (
     Direction,
     FrameRecord,
     IdToken,
-    MeterReading,
     MeterSample,
     RegistrationStatus,
     Reservation,
@@ -118,34 +117,3 @@ def device_variable_values(v: DeviceVariable, now: datetime) -> dict[str, Any]:
 
 def boot_values(boot: BootInfo) -> dict[str, Any]:
     return field_values(boot, "reason", boot_reason=boot.reason)
-
-
-def sample_row(reading: MeterReading, sample: MeterSample) -> dict[str, Any]:
-    return {
-        "transaction_id": reading.transaction_pk,
-        "charge_point_id": reading.charge_point_id,
-        "evse_id": reading.evse_id,
-        "timestamp": sample.timestamp,
-        "measurand": sample.measurand,
-        "phase": sample.phase,
-        "unit": sample.unit,
-        "multiplier": sample.multiplier,
-        "context": sample.context,
-        "location": sample.location,
-        "signed": sample.signed,
-        # str(Decimal) keeps every digit and the exponent, so Decimal(text) gives back the same number.
-        "value": str(sample.value),
-    }
-
-
-def frame_row(frame: FrameRecord) -> dict[str, Any]:
-    return {
-        "charge_point_id": frame.charge_point_id,
-        "direction": str(frame.direction),
-        "message_type": frame.message_type,
-        # The log keeps even a malformed frame: clip the two bounded columns instead of failing the batch.
-        "message_id": frame.message_id[:36],
-        "action": None if frame.action is None else frame.action[:64],
-        "frame": frame.frame,
-        "at": frame.at,
-    }
