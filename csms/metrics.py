@@ -12,6 +12,7 @@ children are looked up in plain dicts keyed by the label strings, so nothing is 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -28,6 +29,20 @@ OCPP_VERSIONS = ("1.6", "2.0.1")  # always exported, 0 when no station of that v
 HANDLER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_ITEM_BUCKETS = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 FLUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+HELP = {
+    "messages": "CALLs from stations answered, by action and result (CALLRESULT or the CALLERROR code)",
+    "handler": "Time from a station's CALL to its answer being ready, by action",
+    "timeouts": "CALLs the CSMS sent that got no answer within [ocpp] call_timeout, by action",
+    "admitted": "Station websocket handshakes admitted",
+    "refused": "Station websocket handshakes refused, by reason",
+    "pending": "Batched writes queued and not yet committed",
+    "batch": "Items per batch written",
+    "flush": "Time to write one batch, retries included",
+    "outbox": "OCPI pushes queued by this process and not yet sent or failed",
+    "attempts": "Delivery attempts of OCPI pushes, by verdict (sent, rejected, retry, unavailable)",
+    "settled": "OCPI pushes that left the outbox, by status (sent, failed)",
+}
 
 
 class _ConnectedStations:
@@ -77,65 +92,25 @@ class Metrics:
     """The metrics of one CSMS and their registry; implements the domain's `MetricsSink`."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.messages = Counter(
-            "csms_ocpp_messages_total",
-            "CALLs received from stations and answered, by action and result (CALLRESULT or CALLERROR code)",
-            ["action", "result"],
-            registry=r,
+        self.registry = r = CollectorRegistry()
+        counter, gauge = functools.partial(Counter, registry=r), functools.partial(Gauge, registry=r)
+        histogram = functools.partial(Histogram, registry=r)
+        # OCPP: the station CALLs (hot path), the CSMS's own CALLs, the handshakes.
+        self.messages = counter("csms_ocpp_messages_total", HELP["messages"], ["action", "result"])
+        self.handler_seconds = histogram(
+            "csms_ocpp_handler_seconds", HELP["handler"], ["action"], buckets=HANDLER_BUCKETS
         )
-        self.handler_seconds = Histogram(
-            "csms_ocpp_handler_seconds",
-            "Time from a station's CALL to its answer being ready, by action",
-            ["action"],
-            buckets=HANDLER_BUCKETS,
-            registry=r,
-        )
-        self.command_timeouts = Counter(
-            "csms_ocpp_command_timeouts_total",
-            "CALLs the CSMS sent that got no answer within [ocpp] call_timeout, by action",
-            ["action"],
-            registry=r,
-        )
-        self.handshakes_admitted = Counter(
-            "csms_ocpp_handshakes_admitted_total", "Station websocket handshakes admitted", registry=r
-        )
-        self.handshakes_refused = Counter(
-            "csms_ocpp_handshakes_refused_total",
-            "Station websocket handshakes refused, by reason",
-            ["reason"],
-            registry=r,
-        )
-        self.writer_pending = Gauge(
-            "csms_writer_pending_items", "Batched writes queued and not yet committed", registry=r
-        )
-        self.batch_items = Histogram(
-            "csms_writer_batch_items", "Items per batch written", buckets=BATCH_ITEM_BUCKETS, registry=r
-        )
-        self.flush_seconds = Histogram(
-            "csms_writer_flush_seconds",
-            "Time to write one batch, retries included",
-            buckets=FLUSH_BUCKETS,
-            registry=r,
-        )
-        self.outbox_pending = Gauge(
-            "csms_ocpi_outbox_pending",
-            "OCPI pushes queued by this process and not yet sent or failed",
-            registry=r,
-        )
-        self.push_attempts = Counter(
-            "csms_ocpi_push_attempts_total",
-            "Delivery attempts of OCPI pushes, by verdict (sent, rejected, retry, unavailable)",
-            ["verdict"],
-            registry=r,
-        )
-        self.push_settled = Counter(
-            "csms_ocpi_push_settled_total",
-            "OCPI pushes that left the outbox, by status (sent, failed)",
-            ["status"],
-            registry=r,
-        )
+        self.command_timeouts = counter("csms_ocpp_command_timeouts_total", HELP["timeouts"], ["action"])
+        self.handshakes_admitted = counter("csms_ocpp_handshakes_admitted_total", HELP["admitted"])
+        self.handshakes_refused = counter("csms_ocpp_handshakes_refused_total", HELP["refused"], ["reason"])
+        # The batched writer.
+        self.writer_pending = gauge("csms_writer_pending_items", HELP["pending"])
+        self.batch_items = histogram("csms_writer_batch_items", HELP["batch"], buckets=BATCH_ITEM_BUCKETS)
+        self.flush_seconds = histogram("csms_writer_flush_seconds", HELP["flush"], buckets=FLUSH_BUCKETS)
+        # The OCPI push outbox.
+        self.outbox_pending = gauge("csms_ocpi_outbox_pending", HELP["outbox"])
+        self.push_attempts = counter("csms_ocpi_push_attempts_total", HELP["attempts"], ["verdict"])
+        self.push_settled = counter("csms_ocpi_push_settled_total", HELP["settled"], ["status"])
         self._calls: dict[str, _CallSeries] = {}
 
     # -- what is read at scrape time -----------------------------------------------------------------

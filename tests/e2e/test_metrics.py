@@ -3,8 +3,6 @@ CALL the station leaves unanswered, all visible in the Prometheus text a scraper
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import orjson
 import pytest
@@ -15,6 +13,7 @@ from csms.app import Csms
 from csms.domain.models import ChargePoint
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from tests.e2e.conftest import StartCsms, ocpp_url
+from tests.e2e.test_commands import eventually
 from tests.prometheus import Scrape
 
 
@@ -48,9 +47,11 @@ async def test_station_messages_and_connection_are_exported(csms: Csms) -> None:
     assert got.value("csms_writer_pending_items") == 0
     assert got.value("csms_ocpi_outbox_pending") == 0
     await sim.close()
-    async with asyncio.timeout(5):
-        while (await scrape(csms)).value("csms_connected_stations", ocpp_version="1.6") != 0:
-            await asyncio.sleep(0.02)
+
+    async def offline() -> bool | None:
+        return (await scrape(csms)).value("csms_connected_stations", ocpp_version="1.6") == 0 or None
+
+    await eventually(offline)
 
 
 async def test_refusals_errors_and_command_timeouts_are_exported(start_csms: StartCsms) -> None:
