@@ -32,7 +32,7 @@ FLUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 
 HELP = {
     "messages": "CALLs from stations answered, by action and result (CALLRESULT or the CALLERROR code)",
-    "handler": "Time from a station's CALL to its answer being ready, by action",
+    "handler": "Time to handle a station CALL, by action (not counting the wait for its batch to commit)",
     "timeouts": "CALLs the CSMS sent that got no answer within [ocpp] call_timeout, by action",
     "admitted": "Station websocket handshakes admitted",
     "refused": "Station websocket handshakes refused, by reason",
