@@ -23,6 +23,7 @@ from csms.config import Config
 from csms.domain.core import Domain
 from csms.domain.services import Services
 from csms.logging import configure_logging
+from csms.metrics import Metrics
 from csms.ocpp.server import OcppServer
 from csms.store.sql import open_store
 from csms.store.writer import BatchedWriter
@@ -52,20 +53,24 @@ class Csms:
     async def start(cls, config: Config) -> Csms:
         """Open the store (migrating it), start the writer, the OCPP server and the HTTP API."""
         store = await open_store(config.database)
+        metrics = Metrics()  # this CSMS's own registry, served at GET /metrics
         writer = BatchedWriter(
             store,
             max_items=config.database.batch_max_items,
             interval=config.database.batch_interval_ms / 1000,
             outage_timeout=config.database.outage_retry_seconds,
+            on_flush=metrics.batch_flushed,
         )
         await writer.start()
-        services = Services(config=config, store=store, writer=writer)
+        services = Services(config=config, store=store, writer=writer, metrics=metrics)
+        metrics.watch(services.registry, writer)
         domain = Domain(services)
         ocpp = OcppServer(domain)
         ocpp_port = await ocpp.start()
         # Expiry is tracked by the CSMS itself, stations online or not.
         await domain.reservations.start()
         bridge = OcpiBridge.build(domain, store.engine)
+        metrics.watch_outbox(lambda: bridge.outbox.depth)
         root = create_app(domain, extra_routes=admin_api.ROUTES)
         admin_api.install(root, bridge.ctx.store)
         root.add_subapp("/ocpi", bridge.app())

@@ -146,6 +146,14 @@ class Outbox:
         self._partner_tasks: dict[int, asyncio.Task[int]] = {}
         self._stopping = False
         self.feeder: PushFeeder | None = None  # set by `install`; started and stopped with the outbox
+        self._metrics = ctx.domain.services.metrics
+        self._queued: set[int] = set()  # ids of entries this process enqueued and has not settled
+
+    @property
+    def depth(self) -> int:
+        """Entries enqueued by this process and not yet SENT or FAILED (entries left pending by an earlier
+        process are not counted: the store has no cheap count)."""
+        return len(self._queued)
 
     @property
     def running(self) -> bool:
@@ -202,6 +210,7 @@ class Outbox:
             body=body, created_at=self._ctx.clock(),
         )
         stored = await self._ctx.store.add_outbox(entry)
+        self._queued.add(stored.id)
         _log_of(stored).debug("ocpi_push_queued")
         self._wake.set()
 
@@ -291,6 +300,7 @@ class Outbox:
             verdict, error = Verdict.RETRY, f"error: {exc!r}"
         else:
             verdict, error = classify(entry, response)
+        self._metrics.ocpi_push_attempted(verdict.value)
         if verdict is Verdict.SENT:
             entry.sent_at = self._ctx.clock()
             await self._settle(entry, OutboxStatus.SENT, None)
@@ -314,6 +324,8 @@ class Outbox:
         if error is not None:
             entry.last_error = error
         await self._ctx.store.save_outbox(entry)
+        self._queued.discard(entry.id)
+        self._metrics.ocpi_push_settled(status.value)
 
     async def _hold_back(self, entries: list[OutboxEntry], probe: OutboxEntry) -> None:
         """Postpone a down partner's other due entries (not attempted, attempts unchanged) until the

@@ -1,4 +1,5 @@
-"""The HTTP application: `GET /health` at the root and the operator REST API mounted at `/api/v1`.
+"""The HTTP application: `GET /health` and `GET /metrics` (Prometheus) at the root and the operator REST
+API mounted at `/api/v1`.
 
 The API is a sub-application (aiohttp "Nested applications") with its own middlewares, bearer
 authentication inside JSON error rendering, so a later OCPI sub-application can bring its own token auth and
@@ -23,6 +24,7 @@ from csms.api import (
     configuration,
     id_tokens,
     messages,
+    metrics,
     models,
     openapi,
     reservations,
@@ -87,12 +89,13 @@ def create_app(domain: Domain, extra_routes: Iterable[Route] = ()) -> web.Applic
             root `csms.app`); they are served and documented like the API's own.
 
     Returns:
-        An application with `GET /health` and the operator API under `/api/v1`; run it with
+        An application with `GET /health`, `GET /metrics` and the operator API under `/api/v1`; run it with
         `web.AppRunner` (or aiohttp's test server).
     """
     app = web.Application()
     app[SERVICES] = domain.services
     app[DOMAIN] = domain
     app.router.add_get("/health", HEALTH.serve(), name="health")
+    app.router.add_get("/metrics", metrics.handle_metrics, name="metrics")  # Prometheus, no auth
     app.add_subapp(API_PREFIX, create_api_app(extra_routes))
     return app

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from csms.config import Config
 from csms.domain.clock import Clock, utcnow
 from csms.domain.events import EventBus
+from csms.domain.observability import MetricsSink, NoMetrics
 from csms.domain.ports import Store, WriteQueue
 from csms.domain.registry import ConnectionRegistry
 from csms.domain.secrets import SecretVerifier
@@ -25,6 +26,7 @@ class Services:
     verifier: SecretVerifier = field(default_factory=SecretVerifier)
     clock: Clock = utcnow
     events: EventBus = field(default_factory=EventBus)
+    metrics: MetricsSink = field(default_factory=NoMetrics)  # `csms.metrics.Metrics` in a running CSMS
     registry: ConnectionRegistry = field(init=False)
 
     def __post_init__(self) -> None:

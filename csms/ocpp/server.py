@@ -48,6 +48,7 @@ from csms.ocpp.framing import (
     FramingError,
     OcppConnection,
 )
+from csms.ocpp.observe import CallMeter, count_handshakes  # metrics hooks
 from csms.ocpp.router import Route, StationContext, bind_logger, dispatch
 from csms.ocpp.schemas import SchemaKind, validate, warm_up
 from csms.ocpp.v16.commands import COMMANDS as V16_COMMANDS
@@ -185,6 +186,7 @@ class StationSession:
         self._clock = domain.services.clock
         self._call_lock = asyncio.Lock()
         self._pending: asyncio.Future[CallOutcome] | None = None
+        self._meter = CallMeter(domain.services.metrics, self.routes, self.conn)  # metrics hook
 
     # -- frame log -------------------------------------------------------------------------------
 
@@ -286,7 +288,9 @@ class StationSession:
 
     async def _dispatch(self, event: CallReceived) -> None:
         self.log.debug("call_received", action=event.action, message_id=event.message_id)
+        started = time.perf_counter()  # metrics hook
         reply = await dispatch(self.ctx, self.routes, event)
+        self._meter.call(event.action, reply, started)  # metrics hook
         if reply.error is not None:
             self.log.warning(
                 "call_rejected",
@@ -350,6 +354,7 @@ class StationSession:
             except TimeoutError:
                 self.conn.check_timeouts(loop.time() + 1.0)
                 self.log.warning("call_timed_out", action=action)
+                self._meter.timed_out(action)  # metrics hook
                 return CallOutcome(timed_out=True)
             finally:
                 if not fut.done():  # cancelled or timed out: the framing core must not stay "pending"
@@ -439,7 +444,9 @@ class OcppServer:
             self._handle,
             self.config.host,
             self.config.port,
-            process_request=self._process_request,
+            process_request=count_handshakes(  # metrics hook: counts admitted and refused handshakes
+                self._process_request, self._admitted, self.domain.services.metrics
+            ),
             select_subprotocol=select_subprotocol,
             subprotocols=[Subprotocol(p) for p in SUPPORTED],
             max_size=self.config.max_frame_bytes,

@@ -19,6 +19,7 @@ from aiohttp import web
 from csms.config import Config, OcpiConfig
 from csms.domain.core import Domain
 from csms.domain.services import Services
+from csms.metrics import Metrics
 from csms.store.writer import BatchedWriter
 from ocpi.client import PartnerClient, PartnerResponse
 from ocpi.context import OcpiContext
@@ -28,6 +29,7 @@ from ocpi.store import OcpiStore
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.ocpi.conftest import T0, FakeClock
+from tests.prometheus import Scrape
 from tests.utils import MS
 
 Answer = Callable[[web.Request, Any], Awaitable[tuple[int, Any]]]
@@ -762,3 +764,42 @@ async def test_feeder_reads_a_queued_status_only_once_committed(
     await drain(outbox)
     [(method, _, body)] = fake_partner.requests
     assert method == "PATCH" and body["status"] == "CHARGING"
+
+
+# -- metrics (csms/metrics.py) ----------------------------------------------------------------------
+
+
+async def test_metrics_count_attempts_settlements_and_depth(
+    ctx: OcpiContext, fake_partner: FakePartner, clock: FakeClock
+) -> None:
+    """Attempts are counted by verdict and settled entries by status; the depth counts what this process
+    queued and has not yet sent or failed."""
+    metrics = Metrics()
+    ctx.domain.services.metrics = metrics
+    ctx.config = replace(ctx.config, push_max_attempts=2)
+    outbox = Outbox(ctx)
+    metrics.watch_outbox(lambda: outbox.depth)
+
+    async def reject_second(request: web.Request, body: Any) -> tuple[int, Any]:
+        return (400, None) if body == {"n": 2} else (200, {"status_code": 1000, "timestamp": "x"})
+
+    fake_partner.answer = reject_second
+    partner = await add_partner(ctx, fake_partner.url)
+    down = await add_partner(ctx, closed_port_url(), party_id="DWN")
+    for to, n in ((partner, 1), (partner, 2), (down, 3)):
+        await session_push(outbox, to, str(n), n)
+
+    def value(name: str, **labels: str) -> float | None:
+        return Scrape(metrics.render().decode()).value(name, **labels)
+
+    assert value("csms_ocpi_outbox_pending") == 3
+    await outbox.deliver_due()
+    verdicts = ("sent", "rejected", "unavailable")
+    assert [value("csms_ocpi_push_attempts_total", verdict=v) for v in verdicts] == [1, 1, 1]
+    assert [value("csms_ocpi_push_settled_total", status=s) for s in ("sent", "failed")] == [1, 1]
+    assert value("csms_ocpi_outbox_pending") == 1
+    clock.advance(MAX_BACKOFF_SECONDS)
+    await outbox.deliver_due()  # the second and last attempt: the entry fails
+    assert value("csms_ocpi_push_attempts_total", verdict="unavailable") == 2
+    assert value("csms_ocpi_push_settled_total", status="failed") == 2
+    assert value("csms_ocpi_outbox_pending") == 0
