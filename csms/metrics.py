@@ -138,6 +138,10 @@ class Metrics:
         series.result(result).inc()
         series.latency.observe(seconds)
 
+    def call_refused(self, action: str, result: str) -> None:
+        """Count a CALL refused unprocessed (no handling time to observe)."""
+        self.messages.labels(action, result).inc()
+
     def command_timed_out(self, action: str) -> None:
         """Count a CSMS→station CALL left unanswered."""
         self.command_timeouts.labels(action).inc()

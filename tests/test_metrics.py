@@ -37,6 +37,9 @@ class RecordingMetrics(NoMetrics):
     def call_handled(self, action: str, result: str, seconds: float) -> None:
         self.calls.append(("call", action, result, seconds))
 
+    def call_refused(self, action: str, result: str) -> None:
+        self.calls.append(("refused_call", action, result))
+
     def command_timed_out(self, action: str) -> None:
         self.calls.append(("timeout", action))
 
@@ -67,10 +70,12 @@ def test_call_handled_counts_by_action_and_result_and_observes_latency() -> None
     metrics.call_handled("Heartbeat", "CALLRESULT", 0.003)
     metrics.call_handled("Heartbeat", "SecurityError", 0.0001)
     metrics.call_handled("BootNotification", "CALLRESULT", 0.02)
+    metrics.call_refused("Heartbeat", "InternalError")
     got = scrape(metrics)
     assert got.value("csms_ocpp_messages_total", action="Heartbeat", result="CALLRESULT") == 2
     assert got.value("csms_ocpp_messages_total", action="Heartbeat", result="SecurityError") == 1
     assert got.value("csms_ocpp_messages_total", action="BootNotification", result="CALLRESULT") == 1
+    assert got.value("csms_ocpp_messages_total", action="Heartbeat", result="InternalError") == 1
     assert got.value("csms_ocpp_handler_seconds_count", action="Heartbeat") == 3
     assert got.value("csms_ocpp_handler_seconds_bucket", action="Heartbeat", le="0.0005") == 2
     assert got.value("csms_ocpp_handler_seconds_count", action="BootNotification") == 1
@@ -134,11 +139,13 @@ def test_call_meter_labels_result_by_wire_code_and_folds_unknown_actions() -> No
         meter.call("Heartbeat", Reply(payload={}), 0.0)
         meter.call("Heartbeat", Reply(error=ErrorKind.FORMAT), 0.0)
         meter.call("Made-up-Action", Reply(error=ErrorKind.NOT_IMPLEMENTED), 0.0)
+        meter.refused("Heartbeat", ErrorKind.INTERNAL)
         meter.timed_out("Reset")
         assert [c[:3] for c in sink.calls] == [
             ("call", "Heartbeat", "CALLRESULT"),
             ("call", "Heartbeat", code),
             ("call", "other", "NotImplemented"),
+            ("refused_call", "Heartbeat", "InternalError"),
             ("timeout", "Reset"),
         ]
         assert sink.calls[0][3] > 0  # seconds since `started`

@@ -17,6 +17,10 @@ class MetricsSink(Protocol):
         """A station's CALL was answered: `result` is "CALLRESULT" or the CALLERROR code sent; `seconds`
         the handling time."""
 
+    def call_refused(self, action: str, result: str) -> None:
+        """A station's CALL was refused unprocessed (rate limit, database unreachable) with the CALLERROR
+        code `result`: counted with the answered ones, without a handling time."""
+
     def command_timed_out(self, action: str) -> None:
         """A CALL the CSMS sent (`action`) got no answer within `[ocpp] call_timeout`."""
 
@@ -39,6 +43,9 @@ class NoMetrics:
     __slots__ = ()
 
     def call_handled(self, action: str, result: str, seconds: float) -> None:
+        """Dropped."""
+
+    def call_refused(self, action: str, result: str) -> None:
         """Dropped."""
 
     def command_timed_out(self, action: str) -> None:

@@ -16,6 +16,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from csms.domain.observability import MetricsSink
+from csms.ocpp.errors import ErrorKind
 from csms.ocpp.framing import OcppConnection
 from csms.ocpp.router import Reply, Route
 
@@ -51,6 +52,11 @@ class CallMeter:
         seconds = time.perf_counter() - started
         result = CALLRESULT if reply.error is None else self._conn.error_code(reply.error)
         self.sink.call_handled(action if action in self._routes else OTHER_ACTION, result, seconds)
+
+    def refused(self, action: str, kind: ErrorKind) -> None:
+        """A station's CALL was refused before it was handled (rate limit, database unreachable)."""
+        label = action if action in self._routes else OTHER_ACTION
+        self.sink.call_refused(label, self._conn.error_code(kind))
 
     def timed_out(self, action: str) -> None:
         """A CALL the CSMS sent got no answer in time."""

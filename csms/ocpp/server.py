@@ -241,6 +241,7 @@ class StationSession:
                     self.conn.send_call_error(
                         event.message_id, ErrorKind.GENERIC, "rate limit exceeded, slow down"
                     )
+                    self._meter.refused(event.action, ErrorKind.GENERIC)  # metrics hook
                 else:
                     # The database is unreachable: refuse rather than acknowledge what would not be stored;
                     # stations keep and resend their messages (OCPP 1.6 §4.7, 2.0.1 E04.FR.03 retries).
@@ -248,6 +249,7 @@ class StationSession:
                     self.conn.send_call_error(
                         event.message_id, ErrorKind.INTERNAL, "storage unavailable, retry later"
                     )
+                    self._meter.refused(event.action, ErrorKind.INTERNAL)  # metrics hook
                 await self._flush(event.action, record=False)
             elif isinstance(event, CallResultReceived | CallErrorReceived):
                 message_type = 3 if isinstance(event, CallResultReceived) else 4
