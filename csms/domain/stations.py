@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -125,12 +126,12 @@ class StationService:
         return len(changed)
 
     async def _refresh_loop(self, every: float) -> None:
+        """`refresh()` every `every` seconds until cancelled; a failed reload is logged and retried."""
         while True:
             await asyncio.sleep(every)
-            try:
-                await self.refresh()
-            except Exception:
-                log.exception("station_refresh_failed")
+            failed = await _failure_of(self.refresh())
+            if failed is not None:
+                log.error("station_refresh_failed", error=repr(failed))
 
     async def _charge_point(self, charge_point_id: str) -> ChargePoint | None:
         cp = self._known.get(charge_point_id)
@@ -269,6 +270,15 @@ class StationService:
         """Record station-level status reports (firmware_status, diagnostics_status, log_status): batched."""
         self._services.writer.put(StationFieldsChanged(charge_point_id, dict(fields)))
 
+
+
+async def _failure_of(step: Awaitable[object]) -> Exception | None:
+    """Await `step`; the exception it raised, or None."""
+    try:
+        await step
+    except Exception as exc:
+        return exc
+    return None
 
 
 async def _all(store: StationStore) -> list[ChargePoint]:
