@@ -26,9 +26,11 @@ test: install
 		--cov-fail-under=100
 
 # Speed figures with their targets, as fractions of a bare echo server measured in the same run (never a
-# pass/fail test): bench/ocpp_roundtrip.py; BENCH_ARGS for e.g. `--duration 10 --rounds 1`.
+# pass/fail test): bench/ocpp_roundtrip.py; BENCH_ARGS for e.g. `--duration 10 --rounds 1`. Then the
+# 10k-station boot storm (bench/boot_storm.py, about 30 s).
 bench: install
 	$(PY) -m bench.ocpp_roundtrip all $(BENCH_ARGS)
+	$(PY) -m bench.boot_storm
 
 lint: install
 	$(VENV)/bin/ruff check csms ocpi simulators tests bench

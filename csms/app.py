@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -65,6 +66,8 @@ class Csms:
         services = Services(config=config, store=store, writer=writer, metrics=metrics)
         metrics.watch(services.registry, writer)
         domain = Domain(services)
+        # Every charge point in memory before the first handshake: admission and boot read no database.
+        await domain.stations.start()
         ocpp = OcppServer(domain)
         ocpp_port = await ocpp.start()
         # Expiry is tracked by the CSMS itself, stations online or not.
@@ -114,6 +117,7 @@ class Csms:
         await self.http.cleanup()
         await self.ocpp.close()
         await self.domain.reservations.stop()
+        await self.domain.stations.stop()
         await self.ocpi.stop()
         await self.writer.stop()
         await self.services.store.close()
@@ -141,7 +145,20 @@ async def serve_until_signal(config: Config) -> None:
         await csms.stop()
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is importable (a dependency except on Windows), else None: asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def run(config: Config) -> None:
-    """Configure logging and serve until a signal (the `csms run` command)."""
+    """Configure logging and serve until a signal (the `csms run` command), on uvloop when available."""
     configure_logging(config.log)
-    asyncio.run(serve_until_signal(config))
+    factory = event_loop_factory()
+    with asyncio.Runner(loop_factory=factory) as runner:
+        log.info("event_loop", loop="uvloop" if factory is not None else "asyncio")
+        runner.run(serve_until_signal(config))

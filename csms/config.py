@@ -36,6 +36,13 @@ class OcppConfig:
     heartbeat_interval: int = 300
     # `interval` in a Pending or Rejected BootNotification answer: when the station should retry.
     boot_retry_interval: int = 60
+    # BootNotifications whose boot data is not yet committed, at most: beyond it a BootNotification is
+    # answered Pending with an `interval` drawn from [boot_retry_interval/2, boot_retry_interval*1.5], so
+    # a boot storm is spread out instead of piling up (the socket stays open; the station boots again).
+    boot_concurrency: int = 2000
+    # How often (seconds) charge points changed by another process (the `csms chargepoint` CLI) are
+    # reloaded into the admission cache; 0 turns it off. Changes over the REST API apply at once.
+    station_refresh_interval: float = 5.0
     # Answer for id tokens the store does not know: "Invalid" (default) or "Accepted".
     unknown_id_tokens: str = "Invalid"
     call_timeout: float = 30.0

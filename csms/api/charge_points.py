@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from aiohttp import web
 
 from csms.api import models
 from csms.api.auth import Role
 from csms.api.errors import ApiError, already_exists, still_there
-from csms.api.params import cursor_errors, get_services, page_params, read_model, registered_charge_point
+from csms.api.params import (
+    cursor_errors,
+    get_domain,
+    get_services,
+    page_params,
+    read_model,
+    registered_charge_point,
+)
 from csms.api.responses import created, json_response, page_response
 from csms.api.routes import PAGE, Operations, Route
 from csms.api.schemas import ChargePointCreate, ChargePointUpdate
@@ -72,7 +77,8 @@ async def handle_create_charge_point(request: web.Request) -> web.Response:
     if body.password is not None:
         password_hash = await hash_secret_async(body.password, services.config.security.bcrypt_rounds)
     try:
-        stored = await services.store.add_charge_point(body.to_charge_point(password_hash, services.clock()))
+        new = body.to_charge_point(password_hash, services.clock())
+        stored = await get_domain(request).stations.register(new)
     except AlreadyExists:
         raise already_exists(f"charge point {body.charge_point_id!r}") from None
     view = await _charge_point_view(services, stored)
@@ -92,7 +98,7 @@ async def handle_update_charge_point(request: web.Request) -> web.Response:
     body = await read_model(request, ChargePointUpdate)
     given = body.model_fields_set
     charge_point = await registered_charge_point(services, request.match_info["charge_point_id"])
-    changes: dict[str, object] = {"updated_at": services.clock()}
+    changes: dict[str, object] = {}
     if "registration_status" in given:
         changes["registration_status"] = body.registration_status
     if "password" in given:
@@ -101,9 +107,9 @@ async def handle_update_charge_point(request: web.Request) -> web.Response:
             if body.password is None
             else await hash_secret_async(body.password, services.config.security.bcrypt_rounds)
         )
-    updated = replace(charge_point, **changes)  # type: ignore[arg-type]
+    # Through the station service: the next handshake and BootNotification see the change at once.
     with still_there(f"charge point {charge_point.charge_point_id!r}"):  # unless deleted in between
-        await services.store.update_charge_point(updated)
+        updated = await get_domain(request).stations.change(charge_point.charge_point_id, **changes)
     return json_response(await _charge_point_view(services, updated))
 
 
@@ -127,9 +133,8 @@ async def handle_delete_charge_point(request: web.Request) -> web.Response:
             "charge_point_connected",
             f"charge point {charge_point_id!r} is connected; it can be deleted once it is offline",
         )
-    await services.writer.sync()  # queued status and meter writes for it land before the delete
-    with still_there(f"charge point {charge_point_id!r}"):
-        await services.store.delete_charge_point(charge_point_id)
+    with still_there(f"charge point {charge_point_id!r}"):  # also refused at the handshake from now on
+        await get_domain(request).stations.delete(charge_point_id)
     return web.Response(status=204)
 
 

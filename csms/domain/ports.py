@@ -110,8 +110,20 @@ class TransactionEventSeen:
     at: datetime
 
 
+@dataclass(slots=True)
+class BootRecorded:
+    """Batched: what a BootNotification said, the OCPP version and `last_boot_at = at`; only the newest per
+    station is written (`updated_at`, the operator's last change, is left alone)."""
+
+    charge_point_id: str
+    ocpp_version: str
+    boot: BootInfo
+    at: datetime
+
+
 BatchItem = (
     HeartbeatSeen
+    | BootRecorded
     | StationFieldsChanged
     | StatusChange
     | MeterReading
@@ -175,6 +187,10 @@ class StationStore(Protocol):
         self, charge_point_id: str, ocpp_version: str, boot: BootInfo, at: datetime
     ) -> None:
         """Store BootNotification data, the OCPP version and `last_boot_at`; raises NotFound."""
+        ...
+
+    async def list_charge_points_changed(self, since: datetime) -> list[ChargePoint]:
+        """Charge points added or changed by an operator (`updated_at`) at or after `since`."""
         ...
 
     async def list_connectors(self, charge_point_id: str) -> list[Connector]:
@@ -289,7 +305,8 @@ class BatchSink(Protocol):
 
         A StatusChange updates (or creates) the connector row and appends to the status history; a
         MeterReading inserts its samples; a HeartbeatSeen sets last_heartbeat_at; StationFieldsChanged sets
-        those columns; TransactionMeterChanged sets last_meter_wh/charging_state/updated_at; a FrameRecord
+        those columns; a BootRecorded sets the boot columns, ocpp_version and last_boot_at (the newest per
+        station); TransactionMeterChanged sets last_meter_wh/charging_state/updated_at; a FrameRecord
         is appended to the message log; a TransactionEventSeen records a seqNo (a repeat is ignored).
         Items for unknown charge points or transactions are skipped.
         """

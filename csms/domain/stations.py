@@ -1,8 +1,21 @@
-"""Charge point admission, registration (BootNotification), heartbeats and connector status."""
+"""Charge point admission, registration (BootNotification), heartbeats and connector status.
+
+Boot storms (issue 9): after a power cut thousands of stations reconnect at once. Admission and
+BootNotification of a known charge point therefore cost no database round trip: `StationService` keeps what
+they need (id, registration status, password hash, last boot data) in memory, loaded by `start()` and kept
+current by the operator changes that go through it (`register`, `change`, `delete`: the REST API) and by a
+periodic reload of rows changed by another process (the CLI; `[ocpp] station_refresh_interval`). Boot data
+goes to the batched writer. While more than `[ocpp] boot_concurrency` boots wait for their commit, a
+BootNotification is answered Pending with a randomized retry interval, which spreads the storm out.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -10,10 +23,19 @@ import structlog
 
 from csms.domain.events import ConnectorStatusChanged
 from csms.domain.models import BootInfo, ChargePoint, RegistrationStatus, StatusChange
-from csms.domain.ports import AlreadyExists, HeartbeatSeen, StationFieldsChanged
+from csms.domain.ports import (
+    AlreadyExists,
+    BootRecorded,
+    HeartbeatSeen,
+    NotFound,
+    StationFieldsChanged,
+    StationStore,
+)
 from csms.domain.services import Services
 
 log = structlog.get_logger("csms.stations")
+
+LOAD_PAGE = 1000  # charge points read per query when loading them all at start
 
 
 class Refusal(StrEnum):
@@ -50,12 +72,105 @@ def is_registered(charge_point: ChargePoint) -> bool:
 
 
 class StationService:
-    """Stations as the OCPP adapters see them; the adapters translate their messages into these calls."""
+    """Stations as the OCPP adapters see them; the adapters translate their messages into these calls.
 
-    def __init__(self, services: Services) -> None:
+    The in-memory charge points (see the module docstring) answer admission and boot; a charge point that
+    is not there (added by another process since the last reload) is read from the store once.
+    """
+
+    def __init__(self, services: Services, rng: random.Random | None = None) -> None:
         """Stations served with `services`' store, write queue, secret verifier, `[ocpp]` policy, clock and
-        event bus."""
+        event bus; `rng` draws the Pending retry intervals."""
         self._services = services
+        self._rng = rng or random.Random()
+        self._known: dict[str, ChargePoint] = {}
+        self._changed_since: datetime | None = None  # operator changes up to here are in `_known`
+        self._unsettled = 0  # boots put on the writer and not yet committed
+        self._settler: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
+
+    # -- the in-memory charge points ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load every charge point, then reload changed ones every `[ocpp] station_refresh_interval`."""
+        await self.refresh()
+        every = self._services.config.ocpp.station_refresh_interval
+        if every > 0 and self._refresher is None:
+            self._refresher = asyncio.create_task(self._refresh_loop(every))
+
+    async def stop(self) -> None:
+        """Stop the periodic reload."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
+
+    async def refresh(self) -> int:
+        """Take in charge points added or changed by an operator since the last call (all of them the
+        first time); returns how many. Boot data known here is kept: the writer may not have stored it yet.
+        """
+        store = self._services.store
+        since = self._changed_since
+        now = self._services.clock()
+        changed = await store.list_charge_points_changed(since) if since is not None else await _all(store)
+        for cp in changed:
+            cached = self._known.get(cp.charge_point_id)
+            if cached is None:
+                self._known[cp.charge_point_id] = cp
+            else:
+                cached.registration_status, cached.password_hash = cp.registration_status, cp.password_hash
+        # The next reload overlaps this one a little: a row stamped just before `now` by another process
+        # may have been committed after this read.
+        self._changed_since = min([now, *(cp.updated_at for cp in changed if cp.updated_at)])
+        return len(changed)
+
+    async def _refresh_loop(self, every: float) -> None:
+        """`refresh()` every `every` seconds until cancelled; a failed reload is logged and retried."""
+        while True:
+            await asyncio.sleep(every)
+            failed = await _failure_of(self.refresh())
+            if failed is not None:
+                log.error("station_refresh_failed", error=repr(failed))
+
+    async def _charge_point(self, charge_point_id: str) -> ChargePoint | None:
+        cp = self._known.get(charge_point_id)
+        if cp is None:
+            cp = await self._services.store.get_charge_point(charge_point_id)
+            if cp is not None:
+                self._known[charge_point_id] = cp
+        return cp
+
+    # -- operator changes ----------------------------------------------------------------------------
+
+    async def register(self, charge_point: ChargePoint) -> ChargePoint:
+        """Store a new charge point (raises AlreadyExists) and admit it from now on."""
+        stored = await self._services.store.add_charge_point(charge_point)
+        self._known[stored.charge_point_id] = replace(stored)
+        return stored
+
+    async def change(self, charge_point_id: str, **changes: object) -> ChargePoint:
+        """Set `registration_status` and/or `password_hash`; the next handshake and boot see it.
+
+        Raises:
+            NotFound: no such charge point.
+        """
+        await self._services.writer.sync()  # queued boot data lands first: the update rewrites it
+        current = await self._services.store.get_charge_point(charge_point_id)
+        if current is None:
+            raise NotFound(f"charge point {charge_point_id!r}")
+        updated = replace(current, **changes, updated_at=self._services.clock())  # type: ignore[arg-type]
+        await self._services.store.update_charge_point(updated)
+        self._known[charge_point_id] = replace(updated)
+        return updated
+
+    async def delete(self, charge_point_id: str) -> None:
+        """Delete a charge point (see `AdminStore.delete_charge_point`); raises NotFound."""
+        await self._services.writer.sync()  # queued status and meter writes for it land before the delete
+        self._known.pop(charge_point_id, None)
+        await self._services.store.delete_charge_point(charge_point_id)
+
+    # -- the station's side ----------------------------------------------------------------------------
 
     async def admit(self, charge_point_id: str, username: str | None, password: str | None) -> Admission:
         """Decide at the websocket handshake whether this charge point may connect.
@@ -64,24 +179,12 @@ class StationService:
         must equal the charge point id (OCPP 1.6 Security Whitepaper, security profile 1) and the password
         must match. Known charge point without a password: admitted unless `[ocpp] require_password`.
         Unknown charge point: per `[ocpp] unknown_charge_points`, recorded as Accepted, recorded as Pending,
-        or refused.
+        or refused. A known charge point costs no database round trip (bcrypt runs off the event loop, once
+        per distinct password: `SecretVerifier`).
         """
-        cp = await self._services.store.get_charge_point(charge_point_id)
+        cp = await self._charge_point(charge_point_id)
         if cp is None:
-            policy = self._services.config.ocpp.unknown_charge_points
-            if policy == "reject" or self._services.config.ocpp.require_password:
-                return Admission(None, Refusal.UNKNOWN)
-            status = RegistrationStatus.ACCEPTED if policy == "accept" else RegistrationStatus.PENDING
-            cp = ChargePoint(charge_point_id, registration_status=status, created_at=self._services.clock())
-            try:
-                cp = await self._services.store.add_charge_point(cp)
-            except AlreadyExists:  # two first connections raced; the other one recorded it
-                found = await self._services.store.get_charge_point(charge_point_id)
-                if found is None:  # pragma: no cover - deleted in between
-                    return Admission(None, Refusal.UNKNOWN)
-                cp = found
-            log.info("charge_point_recorded", charge_point_id=charge_point_id, registration_status=status)
-            return Admission(cp)
+            return await self._admit_unknown(charge_point_id)
         if cp.password_hash is None:
             if self._services.config.ocpp.require_password:
                 return Admission(None, Refusal.UNAUTHORIZED)
@@ -92,21 +195,64 @@ class StationService:
             return Admission(None, Refusal.UNAUTHORIZED)
         return Admission(cp)
 
-    async def boot(self, charge_point_id: str, ocpp_version: str, info: BootInfo) -> BootDecision:
-        """Record the boot data and decide the registration status from the stored charge point.
+    async def _admit_unknown(self, charge_point_id: str) -> Admission:
+        policy = self._services.config.ocpp.unknown_charge_points
+        if policy == "reject" or self._services.config.ocpp.require_password:
+            return Admission(None, Refusal.UNKNOWN)
+        status = RegistrationStatus.ACCEPTED if policy == "accept" else RegistrationStatus.PENDING
+        cp = ChargePoint(charge_point_id, registration_status=status, created_at=self._services.clock())
+        try:
+            cp = await self._services.store.add_charge_point(cp)
+        except AlreadyExists:  # two first connections raced; the other one recorded it
+            found = await self._services.store.get_charge_point(charge_point_id)
+            if found is None:  # pragma: no cover - deleted in between
+                return Admission(None, Refusal.UNKNOWN)
+            cp = found
+        cp = self._known.setdefault(charge_point_id, cp)
+        log.info("charge_point_recorded", charge_point_id=charge_point_id, registration_status=status)
+        return Admission(cp)
 
-        Accepted → `interval` is the heartbeat interval; Pending/Rejected → `interval` is when to retry.
+    async def boot(self, charge_point_id: str, ocpp_version: str, info: BootInfo) -> BootDecision:
+        """Decide the registration status from the charge point and queue its boot data for the writer.
+
+        Accepted → `interval` is the heartbeat interval; Pending/Rejected → `interval` is when to retry. An
+        unknown (deleted) charge point is Rejected. Beyond `[ocpp] boot_concurrency` boots not yet
+        committed, the answer is Pending with a retry interval drawn uniformly from
+        [boot_retry_interval/2, boot_retry_interval*1.5] and nothing is recorded.
         """
+        cfg = self._services.config.ocpp
         now = self._services.clock()
-        await self._services.store.record_boot(charge_point_id, ocpp_version, info, now)
-        cp = await self._services.store.get_charge_point(charge_point_id)
-        status = cp.registration_status if cp is not None else RegistrationStatus.REJECTED
-        interval = (
-            self._services.config.ocpp.heartbeat_interval
-            if status is RegistrationStatus.ACCEPTED
-            else self._services.config.ocpp.boot_retry_interval
-        )
-        return BootDecision(status, interval, now)
+        if self._unsettled >= cfg.boot_concurrency:
+            retry = cfg.boot_retry_interval
+            interval = self._rng.randint(max(1, retry // 2), max(1, retry + retry // 2))
+            log.info("boot_deferred", charge_point_id=charge_point_id, unsettled=self._unsettled)
+            return BootDecision(RegistrationStatus.PENDING, interval, now)
+        cp = await self._charge_point(charge_point_id)
+        if cp is None:
+            return BootDecision(RegistrationStatus.REJECTED, cfg.boot_retry_interval, now)
+        self._services.writer.put(BootRecorded(charge_point_id, ocpp_version, info, now))
+        apply_boot(cp, ocpp_version, info, now)
+        self._unsettled += 1
+        if self._settler is None or self._settler.done():
+            self._settler = asyncio.create_task(self._settle())
+        status = cp.registration_status
+        accepted = status is RegistrationStatus.ACCEPTED
+        return BootDecision(status, cfg.heartbeat_interval if accepted else cfg.boot_retry_interval, now)
+
+    @property
+    def unsettled_boots(self) -> int:
+        """Boots put on the writer and not yet committed (what `[ocpp] boot_concurrency` bounds)."""
+        return self._unsettled
+
+    async def _settle(self) -> None:
+        """Count boots as settled once the writer has committed them: many boots share one commit."""
+        while self._unsettled:
+            queued = self._unsettled
+            try:
+                await self._services.writer.sync()
+            except Exception:  # the writer logs its own failures; its items are settled either way
+                log.exception("boot_settle_failed")
+            self._unsettled -= queued
 
     def heartbeat(self, charge_point_id: str) -> datetime:
         """Note that the station is alive (batched write) and return the time to answer with."""
@@ -123,3 +269,32 @@ class StationService:
     def station_reported(self, charge_point_id: str, **fields: str | None) -> None:
         """Record station-level status reports (firmware_status, diagnostics_status, log_status): batched."""
         self._services.writer.put(StationFieldsChanged(charge_point_id, dict(fields)))
+
+
+
+async def _failure_of(step: Awaitable[object]) -> Exception | None:
+    """Await `step`; the exception it raised, or None."""
+    try:
+        await step
+    except Exception as exc:
+        return exc
+    return None
+
+
+async def _all(store: StationStore) -> list[ChargePoint]:
+    """Every charge point, page by page."""
+    found: list[ChargePoint] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = await store.list_charge_points(limit=LOAD_PAGE, cursor=cursor)
+        found.extend(page)
+        if cursor is None:
+            return found
+
+
+def apply_boot(cp: ChargePoint, ocpp_version: str, info: BootInfo, at: datetime) -> None:
+    """What a BootNotification said, onto a charge point record (not `updated_at`)."""
+    cp.vendor, cp.model, cp.serial_number = info.vendor, info.model, info.serial_number
+    cp.firmware_version, cp.iccid, cp.imsi = info.firmware_version, info.iccid, info.imsi
+    cp.meter_type, cp.meter_serial_number = info.meter_type, info.meter_serial_number
+    cp.boot_reason, cp.ocpp_version, cp.last_boot_at = info.reason, ocpp_version, at

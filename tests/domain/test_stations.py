@@ -65,6 +65,7 @@ async def test_boot_answers_the_stored_status_with_the_right_interval(domain: Do
             cfg.heartbeat_interval if status is RegistrationStatus.ACCEPTED else cfg.boot_retry_interval
         )
         assert decision.interval == expected
+    await domain.writes.sync()  # boot data goes through the batched writer
     cp = await store.get_charge_point("A")
     assert cp is not None and cp.vendor == "V" and cp.serial_number == "SN" and cp.ocpp_version == "1.6"
     pending = await store.get_charge_point("P")

@@ -38,6 +38,7 @@ from csms.domain.models import (
 from csms.domain.ports import (
     AlreadyExists,
     BatchItem,
+    BootRecorded,
     HeartbeatSeen,
     NotFound,
     Pagination,
@@ -45,6 +46,7 @@ from csms.domain.ports import (
     TransactionEventSeen,
     TransactionMeterChanged,
 )
+from csms.domain.stations import apply_boot
 from csms.store.sql.batch import STATION_FIELDS  # the same columns as the SQL store
 
 log = structlog.get_logger(__name__)
@@ -168,18 +170,16 @@ class MemoryStore:
     ) -> None:
         """Store BootNotification data, the OCPP version and `last_boot_at`; raises NotFound."""
         cp = self._get_cp(charge_point_id)
-        cp.vendor = boot.vendor
-        cp.model = boot.model
-        cp.serial_number = boot.serial_number
-        cp.firmware_version = boot.firmware_version
-        cp.iccid = boot.iccid
-        cp.imsi = boot.imsi
-        cp.meter_type = boot.meter_type
-        cp.meter_serial_number = boot.meter_serial_number
-        cp.boot_reason = boot.reason
-        cp.ocpp_version = ocpp_version
-        cp.last_boot_at = to_utc(at)
+        apply_boot(cp, ocpp_version, boot, to_utc(at))
         cp.updated_at = to_utc(self._clock())
+
+    async def list_charge_points_changed(self, since: datetime) -> list[ChargePoint]:
+        """Charge points whose `updated_at` is at or after `since`, ordered by id."""
+        return [
+            replace(cp)
+            for _, cp in sorted(self._charge_points.items())
+            if cp.updated_at is not None and cp.updated_at >= to_utc(since)
+        ]
 
     def _get_cp(self, charge_point_id: str) -> ChargePoint:
         try:
@@ -605,6 +605,7 @@ class MemoryStore:
         table: dict[type[Any], Callable[[Any, datetime], None]] = {
             HeartbeatSeen: lambda item, at: None,  # applied above, coalesced
             StationFieldsChanged: self._apply_station_fields,
+            BootRecorded: self._apply_boot,
             StatusChange: self._apply_status,
             MeterReading: self._apply_reading,
             TransactionMeterChanged: self._apply_tx_meter,
@@ -615,6 +616,11 @@ class MemoryStore:
             if cls in table:
                 return table[cls]
         raise TypeError(f"not a batch item: {item!r}")
+
+    def _apply_boot(self, item: BootRecorded, received_at: datetime) -> None:
+        cp = self._charge_points.get(item.charge_point_id)
+        if cp is not None and (cp.last_boot_at is None or to_utc(item.at) >= cp.last_boot_at):
+            apply_boot(cp, item.ocpp_version, item.boot, to_utc(item.at))
 
     def _apply_station_fields(self, item: StationFieldsChanged, received_at: datetime) -> None:
         cp = self._charge_points.get(item.charge_point_id)
@@ -703,3 +709,4 @@ def _station_fields(item: StationFieldsChanged) -> dict[str, Any]:
     if unknown:
         log.warning("station_fields_ignored", charge_point_id=item.charge_point_id, fields=sorted(unknown))
     return {k: v for k, v in item.fields.items() if k in STATION_FIELDS}
+

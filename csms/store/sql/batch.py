@@ -20,6 +20,7 @@ from csms.domain.clock import to_utc
 from csms.domain.models import FrameRecord, MeterReading, StatusChange
 from csms.domain.ports import (
     BatchItem,
+    BootRecorded,
     HeartbeatSeen,
     StationFieldsChanged,
     TransactionEventSeen,
@@ -37,6 +38,7 @@ from csms.store.sql.base import (
     existing_values,
 )
 from csms.store.sql.bulk import FRAME_COLUMNS, SAMPLE_COLUMNS, frame_rows, sample_rows
+from csms.store.sql.rows import boot_values
 from csms.store.tables import UtcDateTime
 
 log = structlog.get_logger("csms.store.sql")
@@ -62,6 +64,7 @@ class _Batch:
 
     received_at: datetime
     heartbeats: dict[str, datetime] = field(default_factory=dict)  # newest per station
+    boots: dict[str, BootRecorded] = field(default_factory=dict)  # newest per station
     station_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     statuses: list[StatusChange] = field(default_factory=list)
     readings: list[MeterReading] = field(default_factory=list)
@@ -90,6 +93,12 @@ def _heartbeat(batch: _Batch, item: HeartbeatSeen) -> None:
         batch.heartbeats[item.charge_point_id] = at
 
 
+def _boot(batch: _Batch, item: BootRecorded) -> None:
+    seen = batch.boots.get(item.charge_point_id)
+    if seen is None or to_utc(item.at) >= to_utc(seen.at):
+        batch.boots[item.charge_point_id] = item
+
+
 def _station_fields(batch: _Batch, item: StationFieldsChanged) -> None:
     unknown = item.fields.keys() - STATION_FIELDS
     if unknown:
@@ -114,6 +123,7 @@ def _event(batch: _Batch, item: TransactionEventSeen) -> None:
 
 _COLLECT: dict[type[Any], Callable[[_Batch, Any], None]] = {
     HeartbeatSeen: _heartbeat,
+    BootRecorded: _boot,
     StationFieldsChanged: _station_fields,
     StatusChange: lambda batch, item: batch.statuses.append(item),
     MeterReading: lambda batch, item: batch.readings.append(item),
@@ -163,6 +173,7 @@ class BatchSql(SqlBase):
         """The bulk writes, in the order they run."""
         return (
             self._write_heartbeats,
+            self._write_boots,
             self._write_station_fields,
             self._write_statuses,
             self._write_samples,
@@ -179,6 +190,28 @@ class BatchSql(SqlBase):
                 .values(last_heartbeat_at=bindparam("b_at", type_=UtcDateTime())),
                 [{"b_cp": cp, "b_at": at} for cp, at in batch.heartbeats.items()],
             )
+
+    async def _write_boots(self, session: AsyncSession, batch: _Batch) -> None:
+        if not batch.boots:
+            return
+        rows = [
+            {f"b_{k}": v for k, v in boot_values(b.boot).items()}
+            | {"b_cp": cp, "b_version": b.ocpp_version, "b_at": to_utc(b.at)}
+            for cp, b in batch.boots.items()
+        ]
+        columns = [k[2:] for k in rows[0] if k not in ("b_cp", "b_version", "b_at")]
+        await session.execute(
+            update(CHARGE_POINTS)
+            .where(CHARGE_POINTS.c.charge_point_id == bindparam("b_cp"))
+            .values(
+                {c: bindparam(f"b_{c}", type_=CHARGE_POINTS.c[c].type) for c in columns}
+                | {
+                    "ocpp_version": bindparam("b_version"),
+                    "last_boot_at": bindparam("b_at", type_=UtcDateTime()),
+                }
+            ),
+            rows,
+        )
 
     async def _write_station_fields(self, session: AsyncSession, batch: _Batch) -> None:
         for cp, values in batch.station_fields.items():

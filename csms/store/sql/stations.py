@@ -94,6 +94,11 @@ class StationSql(SqlBase):
         key = ChargePointRow.charge_point_id
         return await self._page(select(ChargePointRow), key, charge_point_of, limit=limit, cursor=cursor)
 
+    async def list_charge_points_changed(self, since: datetime) -> list[ChargePoint]:
+        """Charge points whose `updated_at` (added or changed by an operator) is at or after `since`."""
+        changed = select(ChargePointRow).where(ChargePointRow.updated_at >= since)
+        return await self._all(changed.order_by(ChargePointRow.charge_point_id), charge_point_of)
+
     async def list_connectors(self, charge_point_id: str) -> list[Connector]:
         """Current connector states of the station ordered by (evse_id, connector_id); [] if none."""
         of_station = select(ConnectorRow).where(ConnectorRow.charge_point_id == charge_point_id)
