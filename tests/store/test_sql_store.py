@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -134,3 +134,25 @@ async def test_datetimes_from_sql_are_utc_aware(engine: AsyncEngine) -> None:
     cp = await store.get_charge_point("CP1")
     assert cp is not None and cp.created_at is not None
     assert cp.created_at.tzinfo is not None and cp.created_at.utcoffset() == timedelta(0)
+
+
+async def test_bulk_appended_times_are_stored_as_sqlalchemy_stores_them(engine: AsyncEngine) -> None:
+    """Meter samples and logged frames go through the driver, bypassing SQLAlchemy's bind processing:
+    their timestamps must be the same stored value SQLAlchemy writes for the same instant (here the
+    heartbeat column), whatever the offset it was given in, so reads and time ordering agree."""
+    await migrate(engine)
+    store = SqlStore(engine)
+    await store.add_charge_point(ChargePoint(charge_point_id="CP1"))
+    at = datetime(2026, 3, 1, 13, 0, tzinfo=timezone(timedelta(hours=1)))  # 12:00 UTC, no microseconds
+    await store.apply_batch(
+        [
+            HeartbeatSeen("CP1", at),
+            MeterReading("CP1", 1, [MeterSample(timestamp=at, value=Decimal("1"))]),
+            FrameRecord("CP1", Direction.IN, 2, "m1", "Heartbeat", "[]", at),
+        ]
+    )
+    async with engine.connect() as conn:
+        heartbeat = (await conn.execute(text("select last_heartbeat_at from charge_points"))).scalar_one()
+        sample = (await conn.execute(text("select timestamp from meter_samples"))).scalar_one()
+        frame = (await conn.execute(text("select at from message_log"))).scalar_one()
+    assert sample == heartbeat and frame == heartbeat

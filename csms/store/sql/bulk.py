@@ -43,13 +43,10 @@ FRAME_COLUMNS = ("charge_point_id", "direction", "message_type", "message_id", "
 
 
 def sqlite_time(value: datetime) -> str:
-    """`value` in UTC as SQLAlchemy's SQLite DATETIME text (always with microseconds, so text order is time
-    order)."""
-    utc = value.astimezone(UTC) if value.tzinfo is not None else value
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} "
-        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}"
-    )
+    """`value` in UTC as SQLAlchemy's SQLite DATETIME text, "YYYY-MM-DD HH:MM:SS.ffffff" (always with
+    microseconds, so text order is time order); a naive value is taken as UTC."""
+    utc = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+    return utc.isoformat(" ", "microseconds")
 
 
 def pg_time(value: datetime) -> datetime:
