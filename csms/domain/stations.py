@@ -271,7 +271,6 @@ class StationService:
         self._services.writer.put(StationFieldsChanged(charge_point_id, dict(fields)))
 
 
-
 async def _failure_of(step: Awaitable[object]) -> Exception | None:
     """Await `step`; the exception it raised, or None."""
     try:
