@@ -258,7 +258,13 @@ def figures(result: LatencyResult) -> list[report.Figure]:
         report.info(n, "longest gap between answers", result.longest_gap_ms, "ms", 1),
         report.info(n, "answers later than 100 ms", result.over_100ms, ""),
         report.at_most(n, "errors (CALLERRORs, closed, not booted)", result.errors, "", 0),
-        report.info(n, "late sends p99 (previous answer pending, or load generator lag)", result.send_lag_p99_ms, "ms", 2),
+        report.info(
+            n,
+            "late sends p99 (previous answer pending, or load generator lag)",
+            result.send_lag_p99_ms,
+            "ms",
+            2,
+        ),
         report.info(n, "CSMS longest GC pause in the window", result.server_gc_max_ms, "ms", 0),
     ]
 

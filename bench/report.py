@@ -38,7 +38,7 @@ class Figure:
         return f"{self.value:,.{self.decimals}f}{unit}"
 
     def verdict(self) -> str:
-        """"met", "not met" or "" (no target or no value)."""
+        """ "met", "not met" or "" (no target or no value)."""
         return "" if self.met is None else ("met" if self.met else "not met")
 
 
@@ -49,7 +49,9 @@ def at_most(bench: str, name: str, value: float | None, unit: str, limit: float,
     return Figure(bench, name, value, unit, target, met, decimals)
 
 
-def at_least(bench: str, name: str, value: float | None, unit: str, floor: float, decimals: int = 0) -> Figure:
+def at_least(
+    bench: str, name: str, value: float | None, unit: str, floor: float, decimals: int = 0
+) -> Figure:
     """A figure whose target is `value >= floor`."""
     target = f">= {floor:g}" + (f" {unit}" if unit else "")
     met = None if value is None else value >= floor
