@@ -149,7 +149,7 @@ async def fill_database(db: Path, args: argparse.Namespace, token: str) -> int:
     rows = _rows(args, token)
     store = await open_store(DatabaseConfig(url=f"sqlite+aiosqlite:///{db}"))
     try:
-        async with store.engine.begin() as conn:  # type: ignore[attr-defined]
+        async with store.engine.begin() as conn:
             for table, values in rows.items():
                 for start in range(0, len(values), CHUNK):
                     await conn.execute(Base.metadata.tables[table].insert(), values[start : start + CHUNK])
