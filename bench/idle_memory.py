@@ -24,8 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -37,8 +39,6 @@ from bench.ocpp_roundtrip import (
     BenchError,
     _cpus,
     loop_name,
-    pin_to_cpu,
-    run_loop,
 )
 
 NAME = "idle memory"
@@ -166,29 +166,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stations", type=int, default=10_000)
     parser.add_argument("--in-flight", type=int, default=1000, help="handshakes in flight while booting")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds idle before each measurement")
-    parser.add_argument("--server-cpu", type=int, default=None)
-    parser.add_argument("--load-cpu", type=int, default=None)
-    parser.add_argument("--url", default=None, help="load: ws://127.0.0.1:PORT/ocpp")
     parser.add_argument("--hold", type=float, default=600.0, help="load: longest time to keep them open")
-    parser.add_argument("--cpu", type=int, default=None, help="load: pin to this core")
+    report.add_cpu_options(parser)
     return parser
 
 
+def _title(result: IdleResult) -> str:
+    return f"idle memory: {result.booted} booted idle known stations, OCPP 1.6, SQLite, message log on"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "load":
-            pin_to_cpu(args.cpu)
-            run_loop(hold_fleet(args.url, args.stations, args.in_flight, args.hold), use_uvloop=True)
-            return 0
-        result = run(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    title = f"idle memory: {result.booted} booted idle known stations, OCPP 1.6, SQLite, message log on"
-    report.print_table(title, figures(result))
-    report.print_json(figures(result), title=title, raw=asdict(result))
-    return 0
+    def load(a: argparse.Namespace) -> Coroutine[Any, Any, None]:
+        return hold_fleet(a.url, a.stations, a.in_flight, a.hold)
+
+    return report.main(build_parser().parse_args(argv), run, _title, figures, load)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ import gc
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection
@@ -48,10 +50,8 @@ from bench.ocpp_roundtrip import (
     _percentile,
     frame_parts,
     loop_name,
-    pin_to_cpu,
     raise_open_file_limit,
     run_load_subprocess,
-    run_loop,
 )
 
 NAME = "latency"
@@ -278,35 +278,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=5.0, help="open-loop seconds before measuring")
     parser.add_argument("--closed-duration", type=float, default=10.0, help="closed-loop measured seconds")
-    parser.add_argument("--server-cpu", type=int, default=None)
-    parser.add_argument("--load-cpu", type=int, default=None)
-    parser.add_argument("--url", default=None, help="load: ws://127.0.0.1:PORT/ocpp")
-    parser.add_argument("--cpu", type=int, default=None, help="load: pin to this core")
+    report.add_cpu_options(parser)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "load":
-            pin_to_cpu(args.cpu)
-            result = run_loop(
-                run_open_loop(args.url, args.stations, args.in_flight, args.rate, args.duration, args.warmup),
-                use_uvloop=True,
-            )
-            print(report.RESULT_PREFIX + orjson.dumps(asdict(result)).decode(), flush=True)
-            return 0
-        result = run(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    title = (
+def _title(result: LatencyResult) -> str:
+    return (
         f"open-loop Heartbeat latency: {result.booted} connections, {result.rate:,.0f}/s for"
         f" {result.duration:g} s, OCPP 1.6, SQLite, message log on; load loop {result.loop}"
     )
-    report.print_table(title, figures(result))
-    report.print_json(figures(result), title=title, raw=asdict(result))
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    def load(a: argparse.Namespace) -> Coroutine[Any, Any, LatencyResult]:
+        return run_open_loop(a.url, a.stations, a.in_flight, a.rate, a.duration, a.warmup)
+
+    return report.main(build_parser().parse_args(argv), run, _title, figures, load)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -272,26 +272,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--evses-per-station", type=int, default=2)
     parser.add_argument("--limit", type=int, default=100, help="page size (the server caps it at 100)")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per offset")
-    parser.add_argument("--server-cpu", type=int, default=None)
-    parser.add_argument("--load-cpu", type=int, default=None)
+    report.add_cpu_options(parser, load=False)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        result = run(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    title = (
+def _title(result: PagesResult) -> str:
+    return (
         f"OCPI locations pages: {result.evses:,} EVSEs in {result.locations:,} locations,"
-        f" limit {result.limit},"
-        f" {args.requests} requests per offset, SQLite"
+        f" limit {result.limit}, {result.offsets[0].requests if result.offsets else 0} requests per offset,"
+        " SQLite"
     )
-    report.print_table(title, figures(result))
-    report.print_json(figures(result), title=title, raw=asdict(result))
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return report.main(build_parser().parse_args(argv), run, _title, figures)
 
 
 if __name__ == "__main__":

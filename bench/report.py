@@ -6,10 +6,12 @@ no target), and the benchmarks exit 0 whatever the figures are.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -132,3 +134,45 @@ def run_module(module: str, args: list[str], timeout: float) -> dict[str, Any]:
             result: dict[str, Any] = orjson.loads(line[len(RESULT_PREFIX) :])
             return result
     raise BenchError(f"{module} failed (exit {done.returncode}):\n{done.stdout[-2000:]}")
+
+
+def add_cpu_options(parser: argparse.ArgumentParser, *, load: bool = True) -> None:
+    """--server-cpu and --load-cpu (default: the first and second allowed core); with `load`, also the
+    load subprocess's --url and --cpu."""
+    parser.add_argument("--server-cpu", type=int, default=None, help="default: the first allowed core")
+    parser.add_argument("--load-cpu", type=int, default=None, help="default: the second allowed core")
+    if load:
+        parser.add_argument("--url", default=None, help="load: ws://127.0.0.1:PORT/ocpp")
+        parser.add_argument("--cpu", type=int, default=None, help="load: pin to this core")
+
+
+def finish(title: str, figures: list[Figure], raw: Any) -> int:
+    """A benchmark's end: its table, its RESULT line (with `raw`, a dataclass, under "raw"); returns 0."""
+    print_table(title, figures)
+    print_json(figures, title=title, raw=asdict(raw))
+    return 0
+
+
+def main(
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace], Any],
+    title: Callable[[Any], str],
+    figures: Callable[[Any], list[Figure]],
+    load: Callable[[argparse.Namespace], Coroutine[Any, Any, Any]] | None = None,
+) -> int:
+    """A benchmark's command line: `load` subcommand (pinned to `--cpu`, on uvloop; prints the RESULT line
+    of what it returns, unless None) or `run(args)`, then its table and RESULT line; 1 on a BenchError."""
+    from bench.ocpp_roundtrip import BenchError, pin_to_cpu, run_loop
+
+    try:
+        if load is not None and args.command == "load":
+            pin_to_cpu(args.cpu)
+            loaded = run_loop(load(args), use_uvloop=True)
+            if loaded is not None:
+                print(RESULT_PREFIX + orjson.dumps(asdict(loaded)).decode(), flush=True)
+            return 0
+        result = run(args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return finish(title(result), figures(result), result)
