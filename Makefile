@@ -25,12 +25,13 @@ test: install
 	$(PY) -m pytest -q --cov=csms.ocpp.framing --cov=csms.ocpp.errors --cov-branch --cov-report=term \
 		--cov-fail-under=100
 
-# Speed figures with their targets, as fractions of a bare echo server measured in the same run (never a
-# pass/fail test): bench/ocpp_roundtrip.py; BENCH_ARGS for e.g. `--duration 10 --rounds 1`. Then the
-# 10k-station boot storm (bench/boot_storm.py, about 30 s).
+# Every issue-9 figure with its target beside it, one table and one JSON document (never a pass/fail test),
+# loopback only, about 10 minutes (bench/suite.py): echo ceiling E, closed-loop MeterValues and Heartbeat,
+# 10k-station boot storm, open-loop latency with 10k connections, idle memory per connection, OCPI pages
+# over 50k EVSEs. BENCH_ARGS: suite options (`--quick`, `--only latency`, `--json FILE`) and, for the
+# closed loop, bench/ocpp_roundtrip.py `all` options (e.g. `--duration 10 --rounds 1`).
 bench: install
-	$(PY) -m bench.ocpp_roundtrip all $(BENCH_ARGS)
-	$(PY) -m bench.boot_storm
+	$(PY) -m bench.suite $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check csms ocpi simulators tests bench

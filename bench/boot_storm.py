@@ -127,8 +127,9 @@ class _Storm:
         self.boots.append(time.perf_counter() - started)
         return str(reply[2]["status"]), int(reply[2]["interval"])
 
-    async def station(self, charge_point_id: str) -> None:
-        """Connect (again after a failure) and boot (again after Pending) until Accepted or the deadline."""
+    async def station(self, charge_point_id: str) -> ClientConnection | None:
+        """Connect (again after a failure) and boot (again after Pending) until Accepted or the deadline;
+        returns the Accepted station's open connection (None if it was not Accepted in time)."""
         ws: ClientConnection | None = None
         seq = 0
         while time.monotonic() < self.deadline:
@@ -148,23 +149,45 @@ class _Storm:
                 continue
             if status == "Accepted":
                 self.accepted += 1
-                return
+                return ws
             self.pending += 1
             await asyncio.sleep(min(interval, max(0.0, self.deadline - time.monotonic())))
+        return None
 
 
-async def run_storm(url: str, stations: int, in_flight: int, deadline_s: float, new: bool) -> StormResult:
-    """Open `stations` connections, each booting, at most `in_flight` handshakes at a time."""
+def station_id(index: int) -> str:
+    """The charge point id of storm station `index` (what `register_stations` registers)."""
+    return f"STORM{index:06d}"
+
+
+async def boot_fleet(
+    url: str, stations: int, in_flight: int, deadline_s: float
+) -> tuple[_Storm, list[ClientConnection], float]:
+    """Connect and boot stations 0..`stations`-1 (at most `in_flight` handshakes at a time) until all are
+    Accepted or `deadline_s` passed; returns the storm's counters, the Accepted stations' open connections
+    and the seconds it took. The caller closes them: `abort_fleet(storm)`."""
     raise_open_file_limit(stations + 1000)
     storm = _Storm(url, in_flight, time.monotonic() + deadline_s)
     started = time.perf_counter()
-    tasks = [asyncio.create_task(storm.station(f"STORM{i:06d}")) for i in range(stations)]
+    tasks = [asyncio.create_task(storm.station(station_id(i))) for i in range(stations)]
     await asyncio.wait(tasks, timeout=deadline_s + 5)
     elapsed = time.perf_counter() - started
     for task in tasks:
         task.cancel()
+    accepted = [t.result() for t in tasks if t.done() and not t.cancelled() and t.exception() is None]
+    return storm, [ws for ws in accepted if ws is not None], elapsed
+
+
+def abort_fleet(storm: _Storm) -> None:
+    """Drop every connection the storm opened (no closing handshake: 10k of them would take long)."""
     for ws in storm.sockets:
         ws.transport.abort()
+
+
+async def run_storm(url: str, stations: int, in_flight: int, deadline_s: float, new: bool) -> StormResult:
+    """Open `stations` connections, each booting, at most `in_flight` handshakes at a time."""
+    storm, _, elapsed = await boot_fleet(url, stations, in_flight, deadline_s)
+    abort_fleet(storm)
     handshakes, boots = sorted(storm.handshakes), sorted(storm.boots)
     return StormResult(
         stations=stations,
@@ -183,7 +206,7 @@ async def run_storm(url: str, stations: int, in_flight: int, deadline_s: float, 
 
 
 async def register_stations(db: Path, count: int) -> None:
-    """Create and migrate SQLite file `db` with `count` charge points STORM000000... (no password)."""
+    """Create and migrate SQLite file `db` with `count` charge points `station_id(0...)` (no password)."""
     from csms.config import DatabaseConfig
     from csms.domain.clock import utcnow
     from csms.store.sql import open_store
@@ -192,7 +215,7 @@ async def register_stations(db: Path, count: int) -> None:
     store = await open_store(DatabaseConfig(url=f"sqlite+aiosqlite:///{db}"))
     now = utcnow()
     rows = [
-        {"charge_point_id": f"STORM{i:06d}", "registration_status": "Accepted", "created_at": now,
+        {"charge_point_id": station_id(i), "registration_status": "Accepted", "created_at": now,
          "updated_at": now}
         for i in range(count)
     ]
@@ -201,6 +224,15 @@ async def register_stations(db: Path, count: int) -> None:
             await conn.execute(CHARGE_POINTS.insert(), rows)
     finally:
         await store.close()
+
+
+def start_known_csms(workdir: Path, stations: int, cpu: int | None) -> ServerProcess:
+    """The CSMS (`bench.ocpp_roundtrip server`, message log on) on a new SQLite database in `workdir`
+    where `stations` charge points are registered, pinned to core `cpu`; the caller waits until it is ready
+    (`wait_ready`) and terminates it."""
+    db = workdir / "csms.sqlite3"
+    run_loop(register_stations(db, stations), use_uvloop=False)
+    return _start_server(workdir, db, cpu, Path.cwd())
 
 
 def _start_server(workdir: Path, db: Path, cpu: int | None, source: Path) -> ServerProcess:
