@@ -264,7 +264,7 @@ async def serve_csms(
     """
     from dataclasses import replace
 
-    from csms.app import Csms
+    from csms.app import Csms, tune_gc
     from csms.config import Config, DatabaseConfig, HttpConfig, LogConfig, OcppConfig
     from csms.logging import configure_logging
 
@@ -282,8 +282,7 @@ async def serve_csms(
     csms = await Csms.start(config)
     profiler = cProfile.Profile() if profile is not None else None
     try:
-        gc.collect()
-        gc.freeze()
+        tune_gc()  # as `csms run` does
         print(
             f"READY ocpp={csms.ocpp_port} http={csms.http_port} loop={loop_name()} server=csms"
             f" message_log={'on' if message_log else 'off'}",

@@ -124,17 +124,24 @@ class Csms:
         log.info("stopped")
 
 
+def tune_gc() -> None:
+    """The garbage collector settings of a running CSMS (`csms run`, and the benchmarks' server).
+
+    Long-lived start-up objects never need collecting: freezing them keeps full GC passes short with many
+    connections (performance-notes.md: GC pauses at 10k connections). Each message briefly owns a handful
+    of tracked objects (parsed frame, samples, queued writes); the default generation-0 threshold (700)
+    would collect many times per batch. Fewer, larger young collections cut GC CPU and pauses
+    (bench/ocpp_roundtrip.py, docs/topics/performance.md).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 async def serve_until_signal(config: Config) -> None:
     """Run until SIGINT or SIGTERM, then stop cleanly."""
     csms = await Csms.start(config)
-    # Long-lived start-up objects never need collecting; freezing them keeps full GC passes short
-    # with many connections (performance-notes.md: GC pauses at 10k connections).
-    gc.collect()
-    gc.freeze()
-    # Each message briefly owns a handful of tracked objects (parsed frame, samples, queued writes); the
-    # default generation-0 threshold (700) would collect many times per batch. Fewer, larger young
-    # collections cut GC CPU and pauses (bench/ocpp_roundtrip.py, docs/topics/performance.md).
-    gc.set_threshold(50_000, 20, 100)
+    tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
