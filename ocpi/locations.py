@@ -163,36 +163,73 @@ class _Station:
         return _newest(*times)
 
 
-async def _station(ctx: OcpiContext, charge_point_id: str, *, with_details: bool = True) -> _Station:
+# The device variables `_reservable` reads (1.6 SupportedFeatureProfiles; 2.0.1 ReservationCtrlr).
+_RESERVATION_VARIABLES = ("SupportedFeatureProfiles", "Available", "Enabled")
+
+
+@dataclass(slots=True)
+class _Prefetch:
+    """What building the EVSEs of many charge points needs, read in a few queries for all of them (a
+    page of locations), not a few per charge point and one per EVSE."""
+
+    connectors: dict[str, list[Connector]] = field(default_factory=dict)
+    specs: dict[str, list[ConnectorSpec]] = field(default_factory=dict)
+    busy: dict[str, set[int]] = field(default_factory=dict)
+    variables: dict[str, list[Any]] = field(default_factory=dict)
+    uids: dict[tuple[str, int], str] = field(default_factory=dict)
+
+
+async def _prefetch(ctx: OcpiContext, charge_point_ids: list[str], *, with_details: bool = True) -> _Prefetch:
+    """Read the connectors, specs and (with details) active transactions, reservation variables and EVSE
+    uids of these charge points."""
     store = ctx.domain.store
+    pre = _Prefetch()
+    for row in await store.list_connectors_of(charge_point_ids):
+        pre.connectors.setdefault(row.charge_point_id, []).append(row)
+    for spec in await ctx.store.list_connector_specs_of(charge_point_ids):
+        pre.specs.setdefault(spec.charge_point_id, []).append(spec)
+    if with_details:
+        for tx in await store.list_active_transactions_of(charge_point_ids):
+            pre.busy.setdefault(tx.charge_point_id, set()).add(tx.evse_id)
+        named = await store.list_device_variables_named(charge_point_ids, _RESERVATION_VARIABLES)
+        for variable in named:
+            pre.variables.setdefault(variable.charge_point_id, []).append(variable)
+        for evse in await ctx.store.evse_uids_of(charge_point_ids):
+            pre.uids[(evse.charge_point_id, evse.evse_id)] = evse.uid
+    return pre
+
+
+def _station_of(ctx: OcpiContext, charge_point_id: str, pre: _Prefetch) -> _Station:
+    """One charge point's `_Station` from prefetched rows and the live registry."""
     live = ctx.domain.registry.get(charge_point_id)
     evses: dict[int, _EvseParts] = {}
     station_row: Connector | None = None
-    for row in await store.list_connectors(charge_point_id):
+    for row in pre.connectors.get(charge_point_id, ()):
         if row.evse_id <= 0:
             station_row = row
             continue
         evses.setdefault(row.evse_id, _EvseParts(row.evse_id)).connectors[row.connector_id] = row
-    for spec in await ctx.store.list_connector_specs(charge_point_id):
+    for spec in pre.specs.get(charge_point_id, ()):
         if spec.evse_id <= 0 or spec.connector_id <= 0:
             continue
         parts = evses.setdefault(spec.evse_id, _EvseParts(spec.evse_id))
         parts.specs[spec.connector_id] = spec
         parts.connectors.setdefault(spec.connector_id, None)
-    busy: set[int] = set()
-    reservable = True
-    if with_details:
-        busy = {tx.evse_id for tx in await store.list_active_transactions(charge_point_id)}
-        reservable = _reservable(await store.list_device_variables(charge_point_id))
     return _Station(
         charge_point_id=charge_point_id,
         online=live is not None,
         connected_at=live.connected_at if live is not None else None,
         station=station_row,
         evses=evses,
-        busy_evses=busy,
-        reservable=reservable,
+        busy_evses=pre.busy.get(charge_point_id, set()),
+        reservable=_reservable(pre.variables.get(charge_point_id, [])),
     )
+
+
+async def _station(ctx: OcpiContext, charge_point_id: str) -> tuple[_Station, _Prefetch]:
+    """One charge point's `_Station`, with what was read for it."""
+    pre = await _prefetch(ctx, [charge_point_id])
+    return _station_of(ctx, charge_point_id, pre), pre
 
 
 def _reservable(variables: list[Any]) -> bool:
@@ -247,8 +284,11 @@ def _connector_object(spec: ConnectorSpec, connector_id: int, last_updated: date
     return obj
 
 
-async def _evse_objects(ctx: OcpiContext, location: Location, station: _Station) -> list[dict[str, Any]]:
-    """The OCPI EVSE objects of one station, ordered by EVSE id."""
+async def _evse_objects(
+    ctx: OcpiContext, location: Location, station: _Station, uids: dict[tuple[str, int], str]
+) -> list[dict[str, Any]]:
+    """The OCPI EVSE objects of one station, ordered by EVSE id; `uids` are the EVSE uids already known
+    (a missing one is created)."""
     fallback = location.last_updated or ctx.clock()
     station_row = station.station
     station_down = (
@@ -289,7 +329,9 @@ async def _evse_objects(ctx: OcpiContext, location: Location, station: _Station)
             changed = _newest(row.status_at if row is not None else None, spec.last_updated)
             newest.append(changed)
             connectors.append(_connector_object(spec, connector_id, changed or fallback))
-        uid = (await ctx.store.evse_uid(station.charge_point_id, evse_id)).uid
+        uid = uids.get((station.charge_point_id, evse_id))
+        if uid is None:
+            uid = (await ctx.store.evse_uid(station.charge_point_id, evse_id)).uid
         objects.append(
             {
                 "uid": uid,
@@ -314,7 +356,8 @@ async def evse_objects(ctx: OcpiContext, charge_point_id: str) -> list[dict[str,
     location = await ctx.store.location_of(charge_point_id)
     if location is None:
         return []
-    return await _evse_objects(ctx, location, await _station(ctx, charge_point_id))
+    station, pre = await _station(ctx, charge_point_id)
+    return await _evse_objects(ctx, location, station, pre.uids)
 
 
 async def evse_ref(ctx: OcpiContext, charge_point_id: str, evse_id: int) -> tuple[str, str] | None:
@@ -345,14 +388,25 @@ def address_fields(location: Location) -> dict[str, Any]:
     return fields
 
 
-async def location_object(ctx: OcpiContext, location: Location) -> dict[str, Any]:
+async def location_objects(ctx: OcpiContext, locations: list[Location]) -> list[dict[str, Any]]:
+    """The full OCPI Location objects of a page of locations, their charge points read together."""
+    pre = await _prefetch(ctx, [cp for location in locations for cp in location.charge_point_ids])
+    return [await location_object(ctx, location, pre) for location in locations]
+
+
+async def location_object(
+    ctx: OcpiContext, location: Location, pre: _Prefetch | None = None
+) -> dict[str, Any]:
     """The full OCPI Location object: the operator's record, every EVSE of its charge points, and
-    `last_updated` = the newest change of the record, its EVSEs and their connectors."""
+    `last_updated` = the newest change of the record, its EVSEs and their connectors. `pre`: what was
+    already read for its charge points (`location_objects`)."""
+    if pre is None:
+        pre = await _prefetch(ctx, list(location.charge_point_ids))
     evses: list[dict[str, Any]] = []
     newest: list[datetime | None] = [location.last_updated]
     for charge_point_id in location.charge_point_ids:
-        station = await _station(ctx, charge_point_id)
-        evses += await _evse_objects(ctx, location, station)
+        station = _station_of(ctx, charge_point_id, pre)
+        evses += await _evse_objects(ctx, location, station, pre.uids)
         newest.append(station.last_change())
     obj: dict[str, Any] = {
         "country_code": location.country_code,
@@ -377,11 +431,12 @@ async def location_object(ctx: OcpiContext, location: Location) -> dict[str, Any
     return obj
 
 
-async def effective_last_updated(ctx: OcpiContext, location: Location) -> datetime:
-    """The Location's `last_updated` as `location_object` computes it, without building the EVSEs."""
+def effective_last_updated(ctx: OcpiContext, location: Location, pre: _Prefetch) -> datetime:
+    """The Location's `last_updated` as `location_object` computes it, without building the EVSEs; `pre`
+    holds at least the connectors and specs of its charge points."""
     newest: list[datetime | None] = [location.last_updated]
     for charge_point_id in location.charge_point_ids:
-        newest.append((await _station(ctx, charge_point_id, with_details=False)).last_change())
+        newest.append(_station_of(ctx, charge_point_id, pre).last_change())
     return _newest(*newest) or ctx.clock()
 
 
@@ -413,7 +468,7 @@ async def handle_list(request: web.Request) -> web.Response:
     params = pagination(request, limit)
     if params.date_from is None and params.date_to is None:
         found, total = await ctx.store.list_locations(params, published_only=True)
-        items = [await location_object(ctx, location) for location in found]
+        items = await location_objects(ctx, found)
         return page(request, items, total, params, limit)
     candidates: list[tuple[datetime, str, Location]] = []
     offset = 0
@@ -421,8 +476,9 @@ async def handle_list(request: web.Request) -> web.Response:
         batch, total = await ctx.store.list_locations(
             Pagination(offset=offset, limit=_SCAN_PAGE), published_only=True
         )
+        pre = await _prefetch(ctx, [cp for loc in batch for cp in loc.charge_point_ids], with_details=False)
         for location in batch:
-            changed = await effective_last_updated(ctx, location)
+            changed = effective_last_updated(ctx, location, pre)
             if (params.date_from is None or changed >= params.date_from) and (
                 params.date_to is None or changed < params.date_to
             ):
@@ -432,7 +488,7 @@ async def handle_list(request: web.Request) -> web.Response:
             break
     candidates.sort(key=lambda c: (c[0], c[1]))
     chosen = candidates[params.offset : params.offset + params.limit]
-    items = [await location_object(ctx, location) for _, _, location in chosen]
+    items = await location_objects(ctx, [location for _, _, location in chosen])
     return page(request, items, len(candidates), params, limit)
 
 
@@ -444,7 +500,8 @@ async def _evse_of(request: web.Request) -> dict[str, Any]:
     found = await ctx.store.find_evse(evse_uid)
     if found is None or found.charge_point_id not in location.charge_point_ids:
         raise OcpiError(404, Status.CLIENT_ERROR, f"unknown EVSE {evse_uid} at location {location.id}")
-    for evse in await _evse_objects(ctx, location, await _station(ctx, found.charge_point_id)):
+    station, pre = await _station(ctx, found.charge_point_id)
+    for evse in await _evse_objects(ctx, location, station, pre.uids):
         if evse["uid"] == evse_uid:
             return evse
     raise OcpiError(404, Status.CLIENT_ERROR, f"unknown EVSE {evse_uid} at location {location.id}")

@@ -197,6 +197,10 @@ class StationStore(Protocol):
         """Current connector states ordered by (evse_id, connector_id)."""
         ...
 
+    async def list_connectors_of(self, charge_point_ids: Collection[str]) -> list[Connector]:
+        """`list_connectors` of many stations at once, ordered by (charge_point_id, evse_id, connector_id)."""
+        ...
+
 
 class TokenStore(Protocol):
     """Id tokens an operator registered."""
@@ -255,6 +259,10 @@ class TransactionStore(Protocol):
         ...
 
     async def list_active_transactions(self, charge_point_id: str) -> list[Transaction]: ...
+
+    async def list_active_transactions_of(self, charge_point_ids: Collection[str]) -> list[Transaction]:
+        """The active transactions of many stations at once, by id."""
+        ...
 
     async def list_transactions_updated(
         self, page: Pagination, charge_point_ids: Collection[str] | None = None
@@ -355,6 +363,12 @@ class DeviceModelStore(Protocol):
 
     async def list_device_variables(self, charge_point_id: str) -> list[DeviceVariable]:
         """Ordered by component then variable (None component first)."""
+        ...
+
+    async def list_device_variables_named(
+        self, charge_point_ids: Collection[str], variables: Collection[str]
+    ) -> list[DeviceVariable]:
+        """The variables of these names (any component) of many stations at once, in no set order."""
         ...
 
 

@@ -8,6 +8,7 @@ ordered by `last_updated` (oldest first, then id) and read by a `Pagination`: fi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
@@ -66,6 +67,14 @@ class OcpiStore(Protocol):
     async def save_connector_spec(self, spec: ConnectorSpec) -> None: ...
 
     async def list_connector_specs(self, charge_point_id: str) -> list[ConnectorSpec]: ...
+
+    async def list_connector_specs_of(self, charge_point_ids: Collection[str]) -> list[ConnectorSpec]:
+        """The specs of many charge points at once, by (charge_point_id, evse_id, connector_id)."""
+        ...
+
+    async def evse_uids_of(self, charge_point_ids: Collection[str]) -> list[EvseUid]:
+        """The uids already given to the EVSEs of these charge points (none is created here)."""
+        ...
 
     async def evse_uid(self, charge_point_id: str, evse_id: int) -> EvseUid:
         """The uid of that EVSE, created (uuid4) on first use; never reused."""

@@ -9,7 +9,7 @@ in its own short session.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from csms.domain.clock import Clock, to_utc, to_utc_or_none, utcnow
 from csms.domain.ports import AlreadyExists, NotFound, Pagination
 from csms.store.sql import dialect_insert
+from csms.store.sql.base import all_in
 from csms.store.sql.rows import record_of, values_of
 from ocpi.models import (
     Cdr,
@@ -357,6 +358,16 @@ class SqlOcpiStore:
         return await self._all(
             select(s).where(s.charge_point_id == charge_point_id).order_by(s.evse_id, s.connector_id), _spec
         )
+
+    async def list_connector_specs_of(self, charge_point_ids: Collection[str]) -> list[ConnectorSpec]:
+        s = OcpiConnectorSpecRow
+        ordered = select(s).order_by(s.charge_point_id, s.evse_id, s.connector_id)
+        ids = sorted(set(charge_point_ids))
+        return await all_in(self._sessions, ordered, s.charge_point_id, ids, _spec)
+
+    async def evse_uids_of(self, charge_point_ids: Collection[str]) -> list[EvseUid]:
+        u, ids = OcpiEvseUidRow, sorted(set(charge_point_ids))
+        return await all_in(self._sessions, select(u), u.charge_point_id, ids, _evse)
 
     async def evse_uid(self, charge_point_id: str, evse_id: int) -> EvseUid:
         """Insert-or-ignore then select, so two concurrent first uses agree on one uid."""

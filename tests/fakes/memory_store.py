@@ -199,6 +199,11 @@ class MemoryStore:
         """Current connector states ordered by (evse_id, connector_id)."""
         return [replace(c) for key, c in sorted(self._connectors.items()) if key[0] == charge_point_id]
 
+    async def list_connectors_of(self, charge_point_ids: Collection[str]) -> list[Connector]:
+        """Connectors of these stations, by (charge_point_id, evse_id, connector_id)."""
+        wanted = set(charge_point_ids)
+        return [replace(c) for key, c in sorted(self._connectors.items()) if key[0] in wanted]
+
     # -- TokenStore --------------------------------------------------------------------------------
 
     async def get_id_token(self, id_token: str) -> IdToken | None:
@@ -347,6 +352,15 @@ class MemoryStore:
             replace(tx)
             for _, tx in sorted(self._transactions.items())
             if tx.charge_point_id == charge_point_id and tx.status == TransactionStatus.ACTIVE
+        ]
+
+    async def list_active_transactions_of(self, charge_point_ids: Collection[str]) -> list[Transaction]:
+        """The active transactions of these stations, by id."""
+        wanted = set(charge_point_ids)
+        return [
+            replace(tx)
+            for _, tx in sorted(self._transactions.items())
+            if tx.charge_point_id in wanted and tx.status == TransactionStatus.ACTIVE
         ]
 
     async def list_transactions_updated(
@@ -509,6 +523,17 @@ class MemoryStore:
         """Ordered by component (None first), variable, then the rest of the key (None first in each)."""
         mine = [v for v in self._device_variables.values() if v.charge_point_id == charge_point_id]
         return [replace(v) for v in sorted(mine, key=_variable_order)]
+
+    async def list_device_variables_named(
+        self, charge_point_ids: Collection[str], variables: Collection[str]
+    ) -> list[DeviceVariable]:
+        """These stations' variables of these names."""
+        stations, names = set(charge_point_ids), set(variables)
+        return [
+            replace(v)
+            for v in self._device_variables.values()
+            if v.charge_point_id in stations and v.variable in names
+        ]
 
     # -- ChargingProfileStore ----------------------------------------------------------------------
 

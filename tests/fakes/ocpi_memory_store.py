@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -252,6 +252,16 @@ class MemoryOcpiStore:
         return [
             self._spec_copy(spec) for key, spec in sorted(self._specs.items()) if key[0] == charge_point_id
         ]
+
+    async def list_connector_specs_of(self, charge_point_ids: Collection[str]) -> list[ConnectorSpec]:
+        """These charge points' specs by (charge_point_id, evse_id, connector_id)."""
+        wanted = set(charge_point_ids)
+        return [self._spec_copy(spec) for key, spec in sorted(self._specs.items()) if key[0] in wanted]
+
+    async def evse_uids_of(self, charge_point_ids: Collection[str]) -> list[EvseUid]:
+        """The uids already given to these charge points' EVSEs."""
+        wanted = set(charge_point_ids)
+        return [dataclasses.replace(u) for (cp, _), u in self._evse_uids.items() if cp in wanted]
 
     async def evse_uid(self, charge_point_id: str, evse_id: int) -> EvseUid:
         """The uid of that EVSE, created (uuid4) on first use; never reused."""

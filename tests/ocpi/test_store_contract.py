@@ -564,3 +564,20 @@ async def test_returned_objects_are_copies(ocpi_store: OcpiStore) -> None:
     stored.facilities.append("MALL")
     again = await ocpi_store.get_location("LOC1")
     assert again is not None and again.facilities == ["HOTEL"] and again.charge_point_ids == ["CP1"]
+
+
+async def test_specs_and_evse_uids_of_many_charge_points(ocpi_store: OcpiStore) -> None:
+    """list_connector_specs_of and evse_uids_of read many charge points at once (an OCPI page); evse_uids_of
+    returns only uids already given and creates none."""
+    for cp in ("CP1", "CP2", "CP3"):
+        await ocpi_store.save_connector_spec(ConnectorSpec(cp, 1, 1))
+    await ocpi_store.save_connector_spec(ConnectorSpec("CP1", 2, 1))
+    specs = await ocpi_store.list_connector_specs_of(["CP2", "CP1"])
+    assert [(s.charge_point_id, s.evse_id) for s in specs] == [("CP1", 1), ("CP1", 2), ("CP2", 1)]
+    first = await ocpi_store.evse_uid("CP1", 1)
+    other = await ocpi_store.evse_uid("CP2", 1)
+    await ocpi_store.evse_uid("CP3", 1)
+    assert sorted(u.uid for u in await ocpi_store.evse_uids_of(["CP1", "CP2", "CP9"])) == sorted(
+        [first.uid, other.uid]
+    )
+    assert await ocpi_store.evse_uids_of(["CP9"]) == [] and await ocpi_store.evse_uid("CP9", 1) is not None

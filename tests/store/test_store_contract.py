@@ -708,3 +708,29 @@ async def test_list_transactions_updated_pages_by_change_time(store: Store, cloc
     assert [t.id for t in page] == [a.id] and total == 2
     assert await store.list_transactions_updated(Pagination(limit=10), []) == ([], 0)
     assert await store.list_transactions_updated(Pagination(date_from=at(31), limit=5)) == ([], 0)
+
+
+async def test_listings_of_many_stations_at_once(store: Store) -> None:
+    """list_connectors_of and list_active_transactions_of read many stations in one call (an OCPI page):
+    the same rows as the one-station listings, of those stations only."""
+    for cp in ("CP1", "CP2", "CP3"):
+        await add_cp(store, cp)
+    await store.apply_batch(
+        [
+            StatusChange("CP2", 1, 1, ConnectorStatus.AVAILABLE, T0),
+            StatusChange("CP1", 2, 1, ConnectorStatus.OCCUPIED, T0),
+            StatusChange("CP1", 1, 1, ConnectorStatus.AVAILABLE, T0),
+            StatusChange("CP3", 1, 1, ConnectorStatus.FAULTED, T0),
+        ]
+    )
+    connectors = await store.list_connectors_of(["CP2", "CP1", "CP1"])
+    assert [(c.charge_point_id, c.evse_id) for c in connectors] == [("CP1", 1), ("CP1", 2), ("CP2", 1)]
+    assert connectors[:2] == await store.list_connectors("CP1")
+    a = await store.add_transaction(new_tx("CP1", ocpp_id="a"))
+    b = await store.add_transaction(new_tx("CP2", ocpp_id="b"))
+    done = await store.add_transaction(new_tx("CP1", 2, ocpp_id="c"))
+    done.status = TransactionStatus.COMPLETED
+    await store.save_transaction(done)
+    await store.add_transaction(new_tx("CP3", ocpp_id="d"))
+    assert [t.id for t in await store.list_active_transactions_of(["CP1", "CP2"])] == [a.id, b.id]
+    assert await store.list_connectors_of([]) == [] and await store.list_active_transactions_of([]) == []

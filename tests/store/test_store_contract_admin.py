@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from csms.domain.models import (
+    ChargePoint,
     ConnectorStatus,
     DeviceVariable,
     IdToken,
@@ -254,3 +255,20 @@ async def test_delete_id_token(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.delete_id_token("TAG")
     await store.add_id_token(IdToken("TAG"))
+
+
+async def test_device_variables_named_of_many_stations(store: Store) -> None:
+    """list_device_variables_named reads only the named variables (any component) of the given stations."""
+    await store.add_charge_point(ChargePoint(charge_point_id="CP2"))
+    await store.add_charge_point(ChargePoint(charge_point_id="CP3"))
+    wanted = [
+        variable(None, "SupportedFeatureProfiles", "Core,Reservation"),
+        variable("ReservationCtrlr", "Enabled", "false", cp="CP2"),
+    ]
+    others = [variable(None, "HeartbeatInterval", "300"), variable("ReservationCtrlr", "Enabled", cp="CP3")]
+    await store.upsert_device_variables([*wanted, *others])
+    got = await store.list_device_variables_named(["CP1", "CP2"], ["SupportedFeatureProfiles", "Enabled"])
+    assert sorted((v.charge_point_id, v.variable, v.value) for v in got) == [
+        ("CP1", "SupportedFeatureProfiles", "Core,Reservation"),
+        ("CP2", "Enabled", "false"),
+    ]

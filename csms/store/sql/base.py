@@ -4,7 +4,7 @@ paging, each written once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Executable, Select, Table, select
@@ -87,6 +87,24 @@ def where_given(stmt: S, equal: Mapping[Any, object]) -> S:
     return stmt
 
 
+async def all_in(
+    sessions: async_sessionmaker[AsyncSession],
+    stmt: Select[Any],
+    column: Any,
+    values: Collection[Any],
+    record: Callable[[Any], T],
+) -> list[T]:
+    """The records of the rows `stmt` selects with `column IN values`: one query per `IN_CHUNK` values, in
+    one session, each chunk in `stmt`'s order (what a page of many stations needs in a few queries)."""
+    wanted = list(values)
+    found: list[T] = []
+    async with sessions() as session:
+        for start in range(0, len(wanted), IN_CHUNK):
+            chunk = stmt.where(column.in_(wanted[start : start + IN_CHUNK]))
+            found += [record(r) for r in await session.scalars(chunk)]
+    return found
+
+
 async def existing_values(session: AsyncSession, column: Any, values: Iterable[Any]) -> set[Any]:
     """Return the subset of `values` present in `column` (one SELECT per chunk of ids)."""
     wanted = list(values)
@@ -138,6 +156,12 @@ class SqlBase:
         """The records of every row `stmt` selects, in its order."""
         async with self._sessions() as session:
             return [record(r) for r in await session.scalars(stmt)]
+
+    async def _all_in(
+        self, stmt: Select[tuple[R]], column: Any, values: Collection[Any], record: Callable[[R], T]
+    ) -> list[T]:
+        """`_all` of `stmt` restricted to `column IN values` (see `all_in`)."""
+        return await all_in(self._sessions, stmt, column, values, record)
 
     async def _add(self, row: R, exists: str | None = None) -> R:
         """INSERT the ORM row in a transaction of its own and return it (generated columns filled in).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -42,6 +42,13 @@ class DeviceModelSql(SqlBase):
         )
         async with self._sessions.begin() as session:
             await session.execute(stmt, list(latest.values()))
+
+    async def list_device_variables_named(
+        self, charge_point_ids: Collection[str], variables: Collection[str]
+    ) -> list[DeviceVariable]:
+        named = select(DeviceVariableRow).where(DeviceVariableRow.variable.in_(sorted(set(variables))))
+        ids = sorted(set(charge_point_ids))
+        return await self._all_in(named, DeviceVariableRow.charge_point_id, ids, device_variable_of)
 
     async def list_device_variables(self, charge_point_id: str) -> list[DeviceVariable]:
         """The station's variables ordered by component (1.6 keys, component None, first), variable, then

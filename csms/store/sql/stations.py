@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -105,6 +106,11 @@ class StationSql(SqlBase):
         return await self._all(
             of_station.order_by(ConnectorRow.evse_id, ConnectorRow.connector_id), connector_of
         )
+
+    async def list_connectors_of(self, charge_point_ids: Collection[str]) -> list[Connector]:
+        c = ConnectorRow
+        ordered = select(c).order_by(c.charge_point_id, c.evse_id, c.connector_id)
+        return await self._all_in(ordered, c.charge_point_id, sorted(set(charge_point_ids)), connector_of)
 
     async def delete_charge_point(self, charge_point_id: str) -> None:
         """Delete a charge point with its connectors, status history, device variables and charging

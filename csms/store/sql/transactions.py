@@ -146,6 +146,12 @@ class TransactionSql(SqlBase):
         of_station = active.where(TransactionRow.charge_point_id == charge_point_id)
         return await self._all(of_station.order_by(TransactionRow.id), transaction_of)
 
+    async def list_active_transactions_of(self, charge_point_ids: Collection[str]) -> list[Transaction]:
+        active = select(TransactionRow).where(TransactionRow.status == str(TransactionStatus.ACTIVE))
+        by_id = active.order_by(TransactionRow.id)
+        ids = sorted(set(charge_point_ids))
+        return await self._all_in(by_id, TransactionRow.charge_point_id, ids, transaction_of)
+
     async def list_transactions_updated(
         self, page: Pagination, charge_point_ids: Collection[str] | None = None
     ) -> tuple[list[Transaction], int]:
