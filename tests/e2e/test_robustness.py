@@ -96,7 +96,7 @@ async def test_calls_are_refused_only_while_the_database_is_unreachable(start_cs
     reply = await exchange(ws, [2, "h2", "Heartbeat", {}])
     assert reply[:3] == [4, "h2", "InternalError"]
     sink.down = False
-    await until(lambda: not writer.outage)
+    await until(lambda: not writer.outage, timeout=30000 * MS)  # the retry back-off doubles up to 5 s
     assert (await exchange(ws, [2, "h3", "Heartbeat", {}]))[0] == 3
     await ws.close()
     await writer.sync()
