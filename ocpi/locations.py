@@ -176,12 +176,13 @@ class _Prefetch:
     specs: dict[str, list[ConnectorSpec]] = field(default_factory=dict)
     busy: dict[str, set[int]] = field(default_factory=dict)
     variables: dict[str, list[Any]] = field(default_factory=dict)
+    stations: dict[str, _Station] = field(default_factory=dict)
     uids: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
 async def _prefetch(ctx: OcpiContext, charge_point_ids: list[str], *, with_details: bool = True) -> _Prefetch:
-    """Read the connectors, specs and (with details) active transactions, reservation variables and EVSE
-    uids of these charge points."""
+    """Read the connectors, specs and (with details) active transactions and reservation variables of these
+    charge points, build their `_Station`s and (with details) give their EVSEs uids."""
     store = ctx.domain.store
     pre = _Prefetch()
     for row in await store.list_connectors_of(charge_point_ids):
@@ -194,7 +195,10 @@ async def _prefetch(ctx: OcpiContext, charge_point_ids: list[str], *, with_detai
         named = await store.list_device_variables_named(charge_point_ids, _RESERVATION_VARIABLES)
         for variable in named:
             pre.variables.setdefault(variable.charge_point_id, []).append(variable)
-        for evse in await ctx.store.evse_uids_of(charge_point_ids):
+    pre.stations = {cp: _station_of(ctx, cp, pre) for cp in charge_point_ids}
+    if with_details:
+        evses = [(cp, evse_id) for cp, station in pre.stations.items() for evse_id in station.evses]
+        for evse in await ctx.store.evse_uids_for(evses):
             pre.uids[(evse.charge_point_id, evse.evse_id)] = evse.uid
     return pre
 
@@ -229,7 +233,7 @@ def _station_of(ctx: OcpiContext, charge_point_id: str, pre: _Prefetch) -> _Stat
 async def _station(ctx: OcpiContext, charge_point_id: str) -> tuple[_Station, _Prefetch]:
     """One charge point's `_Station`, with what was read for it."""
     pre = await _prefetch(ctx, [charge_point_id])
-    return _station_of(ctx, charge_point_id, pre), pre
+    return pre.stations[charge_point_id], pre
 
 
 def _reservable(variables: list[Any]) -> bool:
@@ -284,11 +288,11 @@ def _connector_object(spec: ConnectorSpec, connector_id: int, last_updated: date
     return obj
 
 
-async def _evse_objects(
+def _evse_objects(
     ctx: OcpiContext, location: Location, station: _Station, uids: dict[tuple[str, int], str]
 ) -> list[dict[str, Any]]:
-    """The OCPI EVSE objects of one station, ordered by EVSE id; `uids` are the EVSE uids already known
-    (a missing one is created)."""
+    """The OCPI EVSE objects of one station, ordered by EVSE id; `uids` holds the uids of its EVSEs
+    (`_prefetch`)."""
     fallback = location.last_updated or ctx.clock()
     station_row = station.station
     station_down = (
@@ -329,12 +333,9 @@ async def _evse_objects(
             changed = _newest(row.status_at if row is not None else None, spec.last_updated)
             newest.append(changed)
             connectors.append(_connector_object(spec, connector_id, changed or fallback))
-        uid = uids.get((station.charge_point_id, evse_id))
-        if uid is None:
-            uid = (await ctx.store.evse_uid(station.charge_point_id, evse_id)).uid
         objects.append(
             {
-                "uid": uid,
+                "uid": uids[(station.charge_point_id, evse_id)],
                 "evse_id": emi3_evse_id(
                     location.country_code, location.party_id, station.charge_point_id, evse_id
                 ),
@@ -357,7 +358,7 @@ async def evse_objects(ctx: OcpiContext, charge_point_id: str) -> list[dict[str,
     if location is None:
         return []
     station, pre = await _station(ctx, charge_point_id)
-    return await _evse_objects(ctx, location, station, pre.uids)
+    return _evse_objects(ctx, location, station, pre.uids)
 
 
 async def evse_ref(ctx: OcpiContext, charge_point_id: str, evse_id: int) -> tuple[str, str] | None:
@@ -405,8 +406,8 @@ async def location_object(
     evses: list[dict[str, Any]] = []
     newest: list[datetime | None] = [location.last_updated]
     for charge_point_id in location.charge_point_ids:
-        station = _station_of(ctx, charge_point_id, pre)
-        evses += await _evse_objects(ctx, location, station, pre.uids)
+        station = pre.stations[charge_point_id]
+        evses += _evse_objects(ctx, location, station, pre.uids)
         newest.append(station.last_change())
     obj: dict[str, Any] = {
         "country_code": location.country_code,
@@ -433,10 +434,10 @@ async def location_object(
 
 def effective_last_updated(ctx: OcpiContext, location: Location, pre: _Prefetch) -> datetime:
     """The Location's `last_updated` as `location_object` computes it, without building the EVSEs; `pre`
-    holds at least the connectors and specs of its charge points."""
+    was read (`_prefetch`, details or not) for at least its charge points."""
     newest: list[datetime | None] = [location.last_updated]
     for charge_point_id in location.charge_point_ids:
-        newest.append(_station_of(ctx, charge_point_id, pre).last_change())
+        newest.append(pre.stations[charge_point_id].last_change())
     return _newest(*newest) or ctx.clock()
 
 
@@ -501,7 +502,7 @@ async def _evse_of(request: web.Request) -> dict[str, Any]:
     if found is None or found.charge_point_id not in location.charge_point_ids:
         raise OcpiError(404, Status.CLIENT_ERROR, f"unknown EVSE {evse_uid} at location {location.id}")
     station, pre = await _station(ctx, found.charge_point_id)
-    for evse in await _evse_objects(ctx, location, station, pre.uids):
+    for evse in _evse_objects(ctx, location, station, pre.uids):
         if evse["uid"] == evse_uid:
             return evse
     raise OcpiError(404, Status.CLIENT_ERROR, f"unknown EVSE {evse_uid} at location {location.id}")

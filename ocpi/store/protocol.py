@@ -72,8 +72,9 @@ class OcpiStore(Protocol):
         """The specs of many charge points at once, by (charge_point_id, evse_id, connector_id)."""
         ...
 
-    async def evse_uids_of(self, charge_point_ids: Collection[str]) -> list[EvseUid]:
-        """The uids already given to the EVSEs of these charge points (none is created here)."""
+    async def evse_uids_for(self, evses: Collection[tuple[str, int]]) -> list[EvseUid]:
+        """`evse_uid` of many (charge point, EVSE) pairs at once (an OCPI page): each missing uid is created
+        as `evse_uid` creates it; one per distinct pair, by (charge_point_id, evse_id)."""
         ...
 
     async def evse_uid(self, charge_point_id: str, evse_id: int) -> EvseUid:

@@ -365,9 +365,24 @@ class SqlOcpiStore:
         ids = sorted(set(charge_point_ids))
         return await all_in(self._sessions, ordered, s.charge_point_id, ids, _spec)
 
-    async def evse_uids_of(self, charge_point_ids: Collection[str]) -> list[EvseUid]:
+    async def _evse_uids_of(self, charge_point_ids: Collection[str]) -> dict[tuple[str, int], EvseUid]:
+        """The uids already given to the EVSEs of these charge points, by (charge point, EVSE)."""
         u, ids = OcpiEvseUidRow, sorted(set(charge_point_ids))
-        return await all_in(self._sessions, select(u), u.charge_point_id, ids, _evse)
+        found = await all_in(self._sessions, select(u), u.charge_point_id, ids, _evse)
+        return {(e.charge_point_id, e.evse_id): e for e in found}
+
+    async def evse_uids_for(self, evses: Collection[tuple[str, int]]) -> list[EvseUid]:
+        """Read the charge points' uids, insert-or-ignore the missing ones together, then read those again (so
+        concurrent first uses agree on one uid, as in `evse_uid`)."""
+        wanted = set(evses)
+        found = await self._evse_uids_of({cp for cp, _ in wanted})
+        missing = sorted(wanted - found.keys())
+        if missing:
+            rows = [{"uid": str(uuid.uuid4()), "charge_point_id": cp, "evse_id": e} for cp, e in missing]
+            async with self._sessions.begin() as session:
+                await session.execute(self._insert(OcpiEvseUidRow).on_conflict_do_nothing(), rows)
+            found.update(await self._evse_uids_of({cp for cp, _ in missing}))
+        return [found[key] for key in sorted(wanted)]
 
     async def evse_uid(self, charge_point_id: str, evse_id: int) -> EvseUid:
         """Insert-or-ignore then select, so two concurrent first uses agree on one uid."""

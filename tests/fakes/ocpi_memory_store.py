@@ -258,10 +258,9 @@ class MemoryOcpiStore:
         wanted = set(charge_point_ids)
         return [self._spec_copy(spec) for key, spec in sorted(self._specs.items()) if key[0] in wanted]
 
-    async def evse_uids_of(self, charge_point_ids: Collection[str]) -> list[EvseUid]:
-        """The uids already given to these charge points' EVSEs."""
-        wanted = set(charge_point_ids)
-        return [dataclasses.replace(u) for (cp, _), u in self._evse_uids.items() if cp in wanted]
+    async def evse_uids_for(self, evses: Collection[tuple[str, int]]) -> list[EvseUid]:
+        """`evse_uid` of each distinct pair, by (charge_point_id, evse_id)."""
+        return [await self.evse_uid(cp, evse_id) for cp, evse_id in sorted(set(evses))]
 
     async def evse_uid(self, charge_point_id: str, evse_id: int) -> EvseUid:
         """The uid of that EVSE, created (uuid4) on first use; never reused."""

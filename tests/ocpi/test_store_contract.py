@@ -567,8 +567,8 @@ async def test_returned_objects_are_copies(ocpi_store: OcpiStore) -> None:
 
 
 async def test_specs_and_evse_uids_of_many_charge_points(ocpi_store: OcpiStore) -> None:
-    """list_connector_specs_of and evse_uids_of read many charge points at once (an OCPI page); evse_uids_of
-    returns only uids already given and creates none."""
+    """list_connector_specs_of and evse_uids_for read many charge points at once (an OCPI page); evse_uids_for
+    keeps the uids already given and creates the missing ones, as evse_uid does."""
     for cp in ("CP1", "CP2", "CP3"):
         await ocpi_store.save_connector_spec(ConnectorSpec(cp, 1, 1))
     await ocpi_store.save_connector_spec(ConnectorSpec("CP1", 2, 1))
@@ -577,7 +577,19 @@ async def test_specs_and_evse_uids_of_many_charge_points(ocpi_store: OcpiStore) 
     first = await ocpi_store.evse_uid("CP1", 1)
     other = await ocpi_store.evse_uid("CP2", 1)
     await ocpi_store.evse_uid("CP3", 1)
-    assert sorted(u.uid for u in await ocpi_store.evse_uids_of(["CP1", "CP2", "CP9"])) == sorted(
-        [first.uid, other.uid]
+    got = await ocpi_store.evse_uids_for([("CP2", 1), ("CP1", 2), ("CP1", 1), ("CP9", 3), ("CP1", 2)])
+    assert [(u.charge_point_id, u.evse_id) for u in got] == [("CP1", 1), ("CP1", 2), ("CP2", 1), ("CP9", 3)]
+    assert got[0] == first and got[2] == other and len({u.uid for u in got}) == 4
+    assert got[1] == await ocpi_store.evse_uid("CP1", 2) and got[3] == await ocpi_store.find_evse(got[3].uid)
+    assert await ocpi_store.evse_uids_for([("CP1", 2), ("CP9", 3)]) == [got[1], got[3]]
+    assert await ocpi_store.evse_uids_for([]) == []
+
+
+async def test_concurrent_first_uses_of_many_agree_on_evse_uids(ocpi_store: OcpiStore) -> None:
+    """Concurrent evse_uids_for and evse_uid of the same new EVSEs all get the same uids."""
+    keys = [("CP9", 1), ("CP9", 2), ("CP8", 1)]
+    results = await asyncio.gather(
+        *(ocpi_store.evse_uids_for(keys) for _ in range(4)), ocpi_store.evse_uid("CP9", 2)
     )
-    assert await ocpi_store.evse_uids_of(["CP9"]) == [] and await ocpi_store.evse_uid("CP9", 1) is not None
+    batches = results[:4]
+    assert all(batch == batches[0] for batch in batches) and batches[0][2] == results[4]
