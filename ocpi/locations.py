@@ -163,8 +163,12 @@ class _Station:
         return _newest(*times)
 
 
-# The device variables `_reservable` reads (1.6 SupportedFeatureProfiles; 2.0.1 ReservationCtrlr).
-_RESERVATION_VARIABLES = ("SupportedFeatureProfiles", "Available", "Enabled")
+# The (component, variable) names `_reservable` reads: 1.6 SupportedFeatureProfiles, 2.0.1 ReservationCtrlr.
+_RESERVATION_VARIABLES = (
+    (None, "SupportedFeatureProfiles"),
+    ("ReservationCtrlr", "Available"),
+    ("ReservationCtrlr", "Enabled"),
+)
 
 
 @dataclass(slots=True)
@@ -192,7 +196,7 @@ async def _prefetch(ctx: OcpiContext, charge_point_ids: list[str], *, with_detai
     if with_details:
         for tx in await store.list_active_transactions_of(charge_point_ids):
             pre.busy.setdefault(tx.charge_point_id, set()).add(tx.evse_id)
-        named = await store.list_device_variables_named(charge_point_ids, _RESERVATION_VARIABLES)
+        named = await store.list_device_variables_keyed(charge_point_ids, _RESERVATION_VARIABLES)
         for variable in named:
             pre.variables.setdefault(variable.charge_point_id, []).append(variable)
     pre.stations = {cp: _station_of(ctx, cp, pre) for cp in charge_point_ids}

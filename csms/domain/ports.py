@@ -365,10 +365,11 @@ class DeviceModelStore(Protocol):
         """Ordered by component then variable (None component first)."""
         ...
 
-    async def list_device_variables_named(
-        self, charge_point_ids: Collection[str], variables: Collection[str]
+    async def list_device_variables_keyed(
+        self, charge_point_ids: Collection[str], keys: Collection[tuple[str | None, str]]
     ) -> list[DeviceVariable]:
-        """The variables of these names (any component) of many stations at once, in no set order."""
+        """The variables of these (component, variable) names (component None: a 1.6 key), any instance,
+        EVSE, connector and attribute type, of many stations at once, in no set order."""
         ...
 
 

@@ -524,15 +524,15 @@ class MemoryStore:
         mine = [v for v in self._device_variables.values() if v.charge_point_id == charge_point_id]
         return [replace(v) for v in sorted(mine, key=_variable_order)]
 
-    async def list_device_variables_named(
-        self, charge_point_ids: Collection[str], variables: Collection[str]
+    async def list_device_variables_keyed(
+        self, charge_point_ids: Collection[str], keys: Collection[tuple[str | None, str]]
     ) -> list[DeviceVariable]:
-        """These stations' variables of these names."""
-        stations, names = set(charge_point_ids), set(variables)
+        """These stations' variables of these (component, variable) names."""
+        stations, names = set(charge_point_ids), set(keys)
         return [
             replace(v)
             for v in self._device_variables.values()
-            if v.charge_point_id in stations and v.variable in names
+            if v.charge_point_id in stations and (v.component, v.variable) in names
         ]
 
     # -- ChargingProfileStore ----------------------------------------------------------------------

@@ -257,18 +257,29 @@ async def test_delete_id_token(store: Store) -> None:
     await store.add_id_token(IdToken("TAG"))
 
 
-async def test_device_variables_named_of_many_stations(store: Store) -> None:
-    """list_device_variables_named reads only the named variables (any component) of the given stations."""
+async def test_device_variables_keyed_of_many_stations(store: Store) -> None:
+    """list_device_variables_keyed reads only the variables of these (component, variable) names, any
+    instance, EVSE or connector, of the given stations."""
     await store.add_charge_point(ChargePoint(charge_point_id="CP2"))
     await store.add_charge_point(ChargePoint(charge_point_id="CP3"))
     wanted = [
         variable(None, "SupportedFeatureProfiles", "Core,Reservation"),
         variable("ReservationCtrlr", "Enabled", "false", cp="CP2"),
+        variable("ReservationCtrlr", "Enabled", "true", cp="CP2", evse_id=1, attribute_type="Target"),
     ]
-    others = [variable(None, "HeartbeatInterval", "300"), variable("ReservationCtrlr", "Enabled", cp="CP3")]
+    others = [
+        variable(None, "HeartbeatInterval", "300"),
+        variable(None, "Enabled", "false"),
+        variable("EVSE", "Enabled", "false", cp="CP2", evse_id=1),
+        variable("ReservationCtrlr", "Enabled", cp="CP3"),
+    ]
     await store.upsert_device_variables([*wanted, *others])
-    got = await store.list_device_variables_named(["CP1", "CP2"], ["SupportedFeatureProfiles", "Enabled"])
-    assert sorted((v.charge_point_id, v.variable, v.value) for v in got) == [
-        ("CP1", "SupportedFeatureProfiles", "Core,Reservation"),
-        ("CP2", "Enabled", "false"),
+    keys = [(None, "SupportedFeatureProfiles"), ("ReservationCtrlr", "Enabled")]
+    got = await store.list_device_variables_keyed(["CP1", "CP2"], keys)
+    assert sorted((v.charge_point_id, v.component or "", v.variable, v.value) for v in got) == [
+        ("CP1", "", "SupportedFeatureProfiles", "Core,Reservation"),
+        ("CP2", "ReservationCtrlr", "Enabled", "false"),
+        ("CP2", "ReservationCtrlr", "Enabled", "true"),
     ]
+    assert await store.list_device_variables_keyed(["CP1"], []) == []
+    assert await store.list_device_variables_keyed([], keys) == []

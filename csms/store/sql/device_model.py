@@ -6,12 +6,12 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 
 from csms.domain.models import DeviceVariable, StoredChargingProfile
 from csms.store.sql.base import CHARGING_PROFILES, DEVICE_VARIABLES, SqlBase, rowcount
 from csms.store.sql.rows import charging_profile_of, device_variable_of, device_variable_values, field_values
-from csms.store.tables import ChargingProfileRow, DeviceVariableRow
+from csms.store.tables import NO_NAME, ChargingProfileRow, DeviceVariableRow
 
 # The upsert key of device_variables: its primary key.
 _DEVICE_VARIABLE_KEY = tuple(column.name for column in DEVICE_VARIABLES.primary_key)
@@ -43,12 +43,15 @@ class DeviceModelSql(SqlBase):
         async with self._sessions.begin() as session:
             await session.execute(stmt, list(latest.values()))
 
-    async def list_device_variables_named(
-        self, charge_point_ids: Collection[str], variables: Collection[str]
+    async def list_device_variables_keyed(
+        self, charge_point_ids: Collection[str], keys: Collection[tuple[str | None, str]]
     ) -> list[DeviceVariable]:
-        named = select(DeviceVariableRow).where(DeviceVariableRow.variable.in_(sorted(set(variables))))
+        v = DeviceVariableRow
+        if not keys:
+            return []
+        named = [and_(v.component == (component or NO_NAME), v.variable == name) for component, name in keys]
         ids = sorted(set(charge_point_ids))
-        return await self._all_in(named, DeviceVariableRow.charge_point_id, ids, device_variable_of)
+        return await self._all_in(select(v).where(or_(*named)), v.charge_point_id, ids, device_variable_of)
 
     async def list_device_variables(self, charge_point_id: str) -> list[DeviceVariable]:
         """The station's variables ordered by component (1.6 keys, component None, first), variable, then
