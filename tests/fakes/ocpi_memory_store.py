@@ -260,10 +260,13 @@ class MemoryOcpiStore:
 
     async def evse_uids_for(self, evses: Collection[tuple[str, int]]) -> list[EvseUid]:
         """`evse_uid` of each distinct pair, by (charge_point_id, evse_id)."""
-        return [await self.evse_uid(cp, evse_id) for cp, evse_id in sorted(set(evses))]
+        return [self._evse_uid(cp, evse_id) for cp, evse_id in sorted(set(evses))]
 
     async def evse_uid(self, charge_point_id: str, evse_id: int) -> EvseUid:
         """The uid of that EVSE, created (uuid4) on first use; never reused."""
+        return self._evse_uid(charge_point_id, evse_id)
+
+    def _evse_uid(self, charge_point_id: str, evse_id: int) -> EvseUid:
         existing = self._evse_uids.get((charge_point_id, evse_id))
         if existing is None:
             existing = EvseUid(uid=str(uuid.uuid4()), charge_point_id=charge_point_id, evse_id=evse_id)

@@ -734,3 +734,23 @@ async def test_listings_of_many_stations_at_once(store: Store) -> None:
     await store.add_transaction(new_tx("CP3", ocpp_id="d"))
     assert [t.id for t in await store.list_active_transactions_of(["CP1", "CP2"])] == [a.id, b.id]
     assert await store.list_connectors_of([]) == [] and await store.list_active_transactions_of([]) == []
+
+
+async def test_listings_of_many_stations_keep_their_order_across_in_chunks(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With more stations than one `IN` holds (IN_CHUNK 1 here), list_connectors_of is still ordered by
+    (charge_point_id, evse_id, connector_id) and list_active_transactions_of by id."""
+    monkeypatch.setattr("csms.store.sql.base.IN_CHUNK", 1)
+    for cp in ("CP1", "CP2"):
+        await add_cp(store, cp)
+    await store.apply_batch(
+        [
+            StatusChange("CP2", 1, 1, ConnectorStatus.AVAILABLE, T0),
+            StatusChange("CP1", 1, 1, ConnectorStatus.AVAILABLE, T0),
+        ]
+    )
+    older = await store.add_transaction(new_tx("CP2", ocpp_id="a"))
+    newer = await store.add_transaction(new_tx("CP1", ocpp_id="b"))
+    assert [c.charge_point_id for c in await store.list_connectors_of(["CP2", "CP1"])] == ["CP1", "CP2"]
+    assert [t.id for t in await store.list_active_transactions_of(["CP2", "CP1"])] == [older.id, newer.id]

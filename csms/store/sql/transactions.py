@@ -148,9 +148,9 @@ class TransactionSql(SqlBase):
 
     async def list_active_transactions_of(self, charge_point_ids: Collection[str]) -> list[Transaction]:
         active = select(TransactionRow).where(TransactionRow.status == str(TransactionStatus.ACTIVE))
-        by_id = active.order_by(TransactionRow.id)
         ids = sorted(set(charge_point_ids))
-        return await self._all_in(by_id, TransactionRow.charge_point_id, ids, transaction_of)
+        found = await self._all_in(active, TransactionRow.charge_point_id, ids, transaction_of)
+        return sorted(found, key=lambda tx: tx.id)  # by id across the IN chunks too
 
     async def list_transactions_updated(
         self, page: Pagination, charge_point_ids: Collection[str] | None = None
