@@ -376,7 +376,7 @@ class SqlOcpiStore:
         concurrent first uses agree on one uid, as in `evse_uid`)."""
         wanted = set(evses)
         found = await self._evse_uids_of({cp for cp, _ in wanted})
-        missing = sorted(wanted - found.keys())
+        missing = sorted(wanted - found.keys())  # in key order: concurrent batches lock alike, no deadlock
         if missing:
             rows = [{"uid": str(uuid.uuid4()), "charge_point_id": cp, "evse_id": e} for cp, e in missing]
             async with self._sessions.begin() as session:
