@@ -4,10 +4,8 @@ out only once the batch holding its samples has committed."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.test_sigterm import read_ports
+from tests.e2e.test_sigterm import read_ports, spawn_csms
 from tests.utils import MS
 
 STATIONS = 20
@@ -60,20 +58,9 @@ async def test_sigkill_loses_no_answered_meter_value(tmp_path: Path) -> None:
     """20 stations in a closed loop of MeterValues; the CSMS is killed with SIGKILL mid-stream; every
     sample it answered for is in the database afterwards."""
     db = tmp_path / "csms.db"
-    (tmp_path / "empty.toml").write_text("")
-    env = {
-        **os.environ,
-        "CSMS_OCPP_PORT": "0",
-        "CSMS_HTTP_PORT": "0",
-        "CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-        "CSMS_LOG_FORMAT": "json",
-        "CSMS_OCPP_RATE_LIMIT_BURST": "100000",
-        "CSMS_OCPP_RATE_LIMIT_PER_SECOND": "100000",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "csms", "--config", str(tmp_path / "empty.toml"), "run",
-        env=env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = await spawn_csms(
+        tmp_path, CSMS_OCPP_RATE_LIMIT_BURST="100000", CSMS_OCPP_RATE_LIMIT_PER_SECOND="100000"
+    )
     answered: list[set[int]] = [set() for _ in range(STATIONS)]
     try:
         ports = await read_ports(proc)

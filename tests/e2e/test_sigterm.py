@@ -32,31 +32,33 @@ async def read_ports(proc: asyncio.subprocess.Process) -> dict[str, int]:
     return ports
 
 
+async def spawn_csms(tmp_path: Path, **env: str) -> asyncio.subprocess.Process:
+    """`csms run` as a child process on free ports, its SQLite file `tmp_path/csms.db`, JSON logs on
+    stderr (read its ports with `read_ports`); `env` adds CSMS_* overrides."""
+    (tmp_path / "empty.toml").write_text("")
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "csms", "--config", str(tmp_path / "empty.toml"), "run",
+        env={
+            **os.environ,
+            "CSMS_OCPP_PORT": "0",
+            "CSMS_HTTP_PORT": "0",
+            "CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}",
+            "CSMS_LOG_FORMAT": "json",
+            **env,
+        },
+        stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 async def test_sigterm_commits_every_acknowledged_batched_write(tmp_path: Path) -> None:
     """Meter values and heartbeats held in the batch queue are in the database after SIGTERM."""
     db = tmp_path / "csms.db"
-    (tmp_path / "empty.toml").write_text("")
-    env = {
-        **os.environ,
-        "CSMS_OCPP_PORT": "0",
-        "CSMS_HTTP_PORT": "0",
-        "CSMS_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-        # Hold every batched write in memory until shutdown: only the SIGTERM flush can store them.
-        "CSMS_DATABASE_BATCH_INTERVAL_MS": "600000",
-        "CSMS_DATABASE_BATCH_MAX_ITEMS": "1000000",
-        "CSMS_LOG_FORMAT": "json",
-        "CSMS_OCPP_RATE_LIMIT_BURST": "10000",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "csms",
-        "--config",
-        str(tmp_path / "empty.toml"),
-        "run",
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
+    proc = await spawn_csms(
+        tmp_path,
+        # Hold non-durable batched writes (heartbeat, frames) in memory until a commit or shutdown.
+        CSMS_DATABASE_BATCH_INTERVAL_MS="600000",
+        CSMS_DATABASE_BATCH_MAX_ITEMS="1000000",
+        CSMS_OCPP_RATE_LIMIT_BURST="10000",
     )
     try:
         ports = await read_ports(proc)

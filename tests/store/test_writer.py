@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -51,6 +53,18 @@ class RecordingSink:
     @property
     def items(self) -> list[BatchItem]:
         return [i for b in self.batches for i in b]
+
+
+@contextlib.asynccontextmanager
+async def running(sink: RecordingSink, **options: Any) -> AsyncIterator[BatchedWriter]:
+    """A started writer over `sink` (max_items 1000 and a one-hour interval unless `options` say
+    otherwise), stopped on the way out."""
+    writer = BatchedWriter(sink, **{"max_items": 1000, "interval": 3600, **options})
+    await writer.start()
+    try:
+        yield writer
+    finally:
+        await writer.stop()
 
 
 async def test_flushes_when_max_items_are_queued(ms: float) -> None:
@@ -223,31 +237,23 @@ async def test_commit_message_waits_for_the_messages_durable_items(ms: float) ->
     """commit_message returns once the batch holding what the message put is committed, written at once
     (group commit) rather than at the interval."""
     sink = RecordingSink()
-    writer = BatchedWriter(sink, max_items=1000, interval=3600)
-    await writer.start()
-    try:
+    async with running(sink) as writer:
         writer.begin_message()
         writer.put(hb(1))
         writer.put(fields())
         async with asyncio.timeout(5000 * ms):
             await writer.commit_message()
         assert sink.items == [hb(1), fields()]
-    finally:
-        await writer.stop()
 
 
 async def test_commit_message_does_not_wait_for_items_that_need_no_durability() -> None:
     """A message that put only non-durable items (heartbeat times, the frame log) is answered at once."""
     sink = RecordingSink()
-    writer = BatchedWriter(sink, max_items=1000, interval=3600)
-    await writer.start()
-    try:
+    async with running(sink) as writer:
         writer.begin_message()
         writer.put(hb(1))
         await writer.commit_message()
         assert sink.calls == 0 and writer.pending == 1
-    finally:
-        await writer.stop()
 
 
 async def test_commit_message_is_per_task(ms: float) -> None:
@@ -255,9 +261,7 @@ async def test_commit_message_is_per_task(ms: float) -> None:
     make a heartbeat wait, and begin_message forgets the previous message's items."""
     sink = RecordingSink()
     sink.delay = 50 * ms
-    writer = BatchedWriter(sink, max_items=1000, interval=3600)
-    await writer.start()
-    try:
+    async with running(sink) as writer:
 
         async def durable_message() -> None:
             writer.begin_message()
@@ -275,17 +279,13 @@ async def test_commit_message_is_per_task(ms: float) -> None:
         assert fields("A") in sink.items
         writer.begin_message()
         await writer.commit_message()  # the earlier message's items are not this one's
-    finally:
-        await writer.stop()
 
 
 async def test_outage_is_reported_while_the_database_is_unreachable(ms: float) -> None:
     """`outage` is true from a write failing because the database is unreachable until one succeeds."""
     sink = RecordingSink()
     sink.fail_next = 2
-    writer = BatchedWriter(sink, max_items=1000, interval=3600, retry_delay=20 * ms)
-    await writer.start()
-    try:
+    async with running(sink, retry_delay=20 * ms) as writer:
         assert not writer.outage
         writer.put(fields())
         sync = asyncio.create_task(writer.sync())
@@ -293,5 +293,3 @@ async def test_outage_is_reported_while_the_database_is_unreachable(ms: float) -
         async with asyncio.timeout(5000 * ms):
             await sync
         assert not writer.outage and sink.items == [fields()]
-    finally:
-        await writer.stop()
