@@ -114,6 +114,33 @@ class OcpiConfig:
     realtime_authorization_fallback: str = "Invalid"
     push_max_attempts: int = 20  # an outbox entry is marked failed after this many attempts
     push_retry_seconds: float = 5.0  # first back-off; doubles per attempt, capped at one hour
+    # An outbox entry taken for delivery by one process is claimed for this long (several processes or
+    # nodes deliver each entry once); a process that dies mid-delivery leaves it to another after it.
+    push_claim_seconds: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """`[server]`: how many processes serve this host."""
+
+    # N > 1: N worker processes share the OCPP and HTTP ports (the kernel spreads connections over them);
+    # they need a cluster (`[cluster] redis_url`) and PostgreSQL, like several nodes do.
+    workers: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """`[cluster]`: several processes or nodes on one PostgreSQL, routed through Redis.
+
+    Each charge point's socket lives on one process; a command from any process reaches it through Redis.
+    Empty `redis_url` (the default): one process, no Redis.
+    """
+
+    redis_url: str = ""  # e.g. redis://127.0.0.1:6379/0
+    node_id: str = ""  # empty: <hostname>-<pid>-<random>, new at every start
+    key_prefix: str = "csms"  # Redis keys and channels start with it (several CSMS on one Redis)
+    # A node that has not renewed its lease for this long is dead: its stations count as offline.
+    node_lease_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +153,8 @@ class Config:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     log: LogConfig = field(default_factory=LogConfig)
     ocpi: OcpiConfig = field(default_factory=OcpiConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
 
 # Keys whose value must be one of a fixed set (the Literal types above).
@@ -208,4 +237,19 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             elif key in given:
                 changes[key] = _coerce(name, key, given[key], default)
         result = replace(result, **{name: replace(current, **changes)})
+    _check_cluster(result)
     return result
+
+
+def _check_cluster(config: Config) -> None:
+    """Several processes need what they share: Redis for routing, PostgreSQL for state (one SQLite file
+    has one writer)."""
+    if config.server.workers < 1:
+        raise ConfigError(f"server.workers: {config.server.workers} must be at least 1")
+    clustered = config.server.workers > 1 or bool(config.cluster.redis_url)
+    if not clustered:
+        return
+    if not config.cluster.redis_url:
+        raise ConfigError("server.workers > 1 needs cluster.redis_url (Redis routes commands to stations)")
+    if not config.database.url.startswith("postgresql"):
+        raise ConfigError("a cluster (cluster.redis_url or server.workers > 1) needs a PostgreSQL database.url")
