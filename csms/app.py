@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 
 from csms.api import create_app
+from csms.cluster.node import ClusterNode
 from csms.config import Config
 from csms.domain.core import Domain
 from csms.domain.services import Services
@@ -48,6 +49,7 @@ class Csms:
     ocpp_port: int
     http_port: int
     ocpi: OcpiBridge
+    cluster: ClusterNode | None = None
     _purge_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -65,9 +67,16 @@ class Csms:
         await writer.start()
         services = Services(config=config, store=store, writer=writer, metrics=metrics)
         metrics.watch(services.registry, writer)
-        domain = Domain(services)
+        # In a cluster, commands reach stations on other nodes through Redis (csms.cluster).
+        cluster = None
+        if config.cluster.redis_url:
+            cluster = ClusterNode(config, services.registry, services.events)
+        domain = Domain(services, cluster.gateway if cluster is not None else None)
         # Every charge point in memory before the first handshake: admission and boot read no database.
         await domain.stations.start()
+        if cluster is not None:
+            cluster.gateway.forwarded = domain.sessions.forwarded
+            await cluster.start()
         ocpp = OcppServer(domain)
         ocpp_port = await ocpp.start()
         # Expiry is tracked by the CSMS itself, stations online or not.
@@ -86,7 +95,7 @@ class Csms:
         http_port = int(next(iter(server.sockets)).getsockname()[1])  # type: ignore[attr-defined]
         log.info("http_listening", host=config.http.host, port=http_port)
         await bridge.start(http_port)
-        csms = cls(services, domain, writer, ocpp, runner, ocpp_port, http_port, bridge)
+        csms = cls(services, domain, writer, ocpp, runner, ocpp_port, http_port, bridge, cluster)
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())
         return csms
@@ -116,6 +125,8 @@ class Csms:
                 await self._purge_task
         await self.http.cleanup()
         await self.ocpp.close()
+        if self.cluster is not None:  # after the sockets closed: the others see these stations offline
+            await self.cluster.stop()
         await self.domain.reservations.stop()
         await self.domain.stations.stop()
         await self.ocpi.stop()

@@ -209,7 +209,7 @@ async def _prefetch(ctx: OcpiContext, charge_point_ids: list[str], *, with_detai
 
 def _station_of(ctx: OcpiContext, charge_point_id: str, pre: _Prefetch) -> _Station:
     """One charge point's `_Station` from prefetched rows and the live registry."""
-    live = ctx.domain.registry.get(charge_point_id)
+    live = ctx.domain.registry.find(charge_point_id)
     evses: dict[int, _EvseParts] = {}
     station_row: Connector | None = None
     for row in pre.connectors.get(charge_point_id, ()):

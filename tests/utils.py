@@ -16,3 +16,30 @@ async def until(predicate: Callable[[], bool], timeout: float = 5000 * MS) -> No
     async with asyncio.timeout(timeout):
         while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(MS)
+
+
+REDIS_URL = os.environ.get("CSMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+_redis_error: list[str | None] = []  # cached result of the first reachability check: [None] or [message]
+
+
+async def require_redis() -> None:
+    """Skip the calling test when Redis cannot be reached; under CI (env `CI` set) fail instead: the
+    cluster tests must run there."""
+    import pytest
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    if not _redis_error:
+        client = Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+        try:
+            await client.ping()
+        except (RedisError, OSError) as exc:
+            _redis_error.append(f"Redis at {REDIS_URL} unreachable: {exc!r}")
+        else:
+            _redis_error.append(None)
+        finally:
+            await client.aclose()
+    if _redis_error[0] is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{_redis_error[0]} (CI is set: the cluster tests must run)")
+        pytest.skip(_redis_error[0])

@@ -30,7 +30,7 @@ api = Operations()
 
 async def _charge_point_view(services: Services, charge_point: ChargePoint) -> JsonObject:
     connectors = await services.store.list_connectors(charge_point.charge_point_id)
-    connection = services.registry.get(charge_point.charge_point_id)
+    connection = services.registry.find(charge_point.charge_point_id)
     return charge_point_json(charge_point, connectors, connection)
 
 
@@ -127,7 +127,7 @@ async def handle_delete_charge_point(request: web.Request) -> web.Response:
     services = get_services(request)
     charge_point_id = request.match_info["charge_point_id"]
     await registered_charge_point(services, charge_point_id)
-    if services.registry.get(charge_point_id) is not None:
+    if services.registry.find(charge_point_id) is not None:
         raise ApiError(
             409,
             "charge_point_connected",

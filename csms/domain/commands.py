@@ -272,7 +272,7 @@ class RegistryGateway:
         self._registry = registry
 
     def ocpp_version(self, charge_point_id: str) -> str | None:
-        live = self._registry.get(charge_point_id)
+        live = self._registry.find(charge_point_id)  # the whole cluster's: a command may be routed
         return live.ocpp_version if live is not None else None
 
     async def execute(self, charge_point_id: str, command: Command) -> CommandResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from csms.config import Config
 from csms.domain.authorization import AuthorizationService
 from csms.domain.clock import Clock
-from csms.domain.commands import CommandService, RegistryGateway
+from csms.domain.commands import CommandService, RegistryGateway, StationGateway
 from csms.domain.device_model import DeviceModelService
 from csms.domain.events import EventBus, Order, TransactionStarted
 from csms.domain.ports import Store, WriteQueue
@@ -27,8 +27,12 @@ class Domain:
     `config` and `clock`, are the objects of `services`, named here for the edges.
     """
 
-    def __init__(self, services: Services) -> None:
-        """Wire the services from the shared objects (no I/O happens here)."""
+    def __init__(self, services: Services, gateway: StationGateway | None = None) -> None:
+        """Wire the services from the shared objects (no I/O happens here).
+
+        `gateway` delivers commands to stations: by default this process's connections
+        (`RegistryGateway`); a cluster passes one that routes to the node holding the station
+        (csms.cluster)."""
         cfg = services.config.ocpp
         self.services = services
         self.config: Config = services.config
@@ -41,7 +45,7 @@ class Domain:
         self.stations = StationService(services)
         self.authorization = AuthorizationService(services.store, services.clock, cfg.unknown_id_tokens)
         self.transactions = TransactionService(services, self.authorization, self.remote_starts)
-        self.commands = CommandService(RegistryGateway(services.registry))
+        self.commands = CommandService(gateway or RegistryGateway(services.registry))
         self.sessions = SessionControl(self.commands, self.transactions, self.remote_starts)
         self.reservations = ReservationService(
             services.store,

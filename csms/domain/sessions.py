@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from csms.domain.commands import CommandResult, CommandService, Outcome, StartSession, StopSession
+from csms.domain.commands import Command, CommandResult, CommandService, Outcome, StartSession, StopSession
 from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.remote_start import RemoteStartCorrelator
 from csms.domain.transactions import TransactionService
@@ -59,8 +60,7 @@ class SessionControl:
         # Registered before sending: the station may start the transaction before its answer arrives.
         self._remote_starts.expect(charge_point_id, remote_start_id, id_token, evse_id)
         result = await self._commands.send(charge_point_id, command)
-        if not result.accepted and result.outcome not in (Outcome.TIMEOUT, Outcome.DISCONNECTED):
-            # A definite no: nothing will start. (After a timeout the station may still start it.)
+        if _definite_no(result):
             self._remote_starts.forget(charge_point_id, remote_start_id)
         tx = None
         ocpp_tx_id = result.data.get("ocpp_transaction_id")
@@ -68,8 +68,34 @@ class SessionControl:
             tx = await self._transactions.find(charge_point_id, str(ocpp_tx_id))
         return RemoteStart(result, remote_start_id, tx)
 
+    async def forwarded(
+        self,
+        charge_point_id: str,
+        command: Command,
+        deliver: Callable[[str, Command], Awaitable[CommandResult]],
+    ) -> CommandResult:
+        """Deliver a command another node routed here for a station connected to this one (csms.cluster).
+
+        A remote start is expected here as well as on the node that asked: this node is the one the
+        station reports its transaction to, and an OCPP 1.6 StartTransaction carries no remote start id
+        to match it by."""
+        if not isinstance(command, StartSession):
+            return await deliver(charge_point_id, command)
+        rid = command.remote_start_id
+        self._remote_starts.expect(charge_point_id, rid, command.id_token, command.evse_id)
+        result = await deliver(charge_point_id, command)
+        if _definite_no(result):
+            self._remote_starts.forget(charge_point_id, rid)
+        return result
+
     async def stop(self, tx: Transaction) -> CommandResult:
         """Ask the station to stop `tx`; the session becomes completed when the station reports the stop."""
         if tx.status is TransactionStatus.COMPLETED:
             raise ValueError("transaction already completed")
         return await self._commands.send(tx.charge_point_id, StopSession(tx.ocpp_transaction_id))
+
+
+def _definite_no(result: CommandResult) -> bool:
+    """A remote start that nothing will follow (after a timeout or a lost socket the station may still
+    start it)."""
+    return not result.accepted and result.outcome not in (Outcome.TIMEOUT, Outcome.DISCONNECTED)
