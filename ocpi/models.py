@@ -147,6 +147,24 @@ class SessionLink(Stamped):
 
 
 @dataclass(slots=True)
+class PendingStart:
+    """A START_SESSION whose transaction has not started yet (stored: any node may see it start).
+
+    The domain's remote-start correlator gives that transaction `remote_start_id`; until `until` (the
+    correlator's window) the token `uid` is vouched for, and the transaction that answers it becomes the
+    partner's session (SessionLink COMMAND) with `cdr_token` and `authorization_reference`.
+    """
+
+    remote_start_id: int
+    partner_id: int
+    charge_point_id: str
+    uid: str
+    cdr_token: dict[str, Any]
+    authorization_reference: str | None
+    until: datetime
+
+
+@dataclass(slots=True)
 class Cdr(Stamped):
     """A charge detail record, frozen when the session completed (OCPI CDR as JSON)."""
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Callable
+import secrets
+from collections.abc import AsyncIterator, Callable
 
 # One "millisecond" of test time; CSMS_TEST_TIMEOUT_FACTOR=4 gives a slow machine four times longer.
 MS = 0.001 * float(os.environ.get("CSMS_TEST_TIMEOUT_FACTOR", "1"))
@@ -43,3 +45,36 @@ async def require_redis() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{_redis_error[0]} (CI is set: the cluster tests must run)")
         pytest.skip(_redis_error[0])
+
+
+POSTGRES_URL = os.environ.get("CSMS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def asyncpg_dsn(url: str = POSTGRES_URL) -> str:
+    """A SQLAlchemy `postgresql+asyncpg://` URL as a plain DSN for asyncpg."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@contextlib.asynccontextmanager
+async def fresh_database() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database on the test server, dropped afterwards; yields its SQLAlchemy URL.
+    Skips when PostgreSQL is unreachable, fails instead under CI (env `CI` set)."""
+    import asyncpg
+    import pytest
+
+    try:
+        admin = await asyncpg.connect(asyncpg_dsn(), timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        message = f"PostgreSQL at {POSTGRES_URL} unreachable: {exc!r}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI is set: PostgreSQL tests must run)")
+        pytest.skip(message)
+    name = f"csms_t_{secrets.token_hex(6)}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

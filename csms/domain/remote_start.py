@@ -60,6 +60,12 @@ class RemoteStartCorrelator:
         if pending:
             pending[:] = [p for p in pending if p.remote_start_id != remote_start_id]
 
+    def awaits_token(self, id_token: str) -> bool:
+        """Whether a remote start of `id_token` (on any station) is still waiting for its transaction."""
+        return any(
+            p.id_token == id_token for cp in list(self._pending) for p in self._live(cp)
+        )
+
     def is_pending(self, charge_point_id: str, remote_start_id: int) -> bool:
         """Whether that remote start is still waiting for its transaction (and within the window)."""
         return any(p.remote_start_id == remote_start_id for p in self._live(charge_point_id))

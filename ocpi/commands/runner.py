@@ -19,6 +19,7 @@ from csms.domain.models import (
     ReservationStatus,
     Transaction,
 )
+from csms.domain.remote_start import REMOTE_START_WINDOW
 from csms.domain.reservations import ReservationError
 from ocpi.commands.results import (
     OCPP16_ID_TAG_LENGTH,
@@ -30,25 +31,12 @@ from ocpi.commands.results import (
 )
 from ocpi.commands.watcher import ReservationWatcher, Watched
 from ocpi.context import OcpiContext
-from ocpi.models import EvseUid, Location, Partner, SessionLink
+from ocpi.models import EvseUid, Location, Partner, PendingStart, SessionLink
 from ocpi.tokens import cdr_token
 
 log = structlog.get_logger("ocpi.commands")
 
 Operation = Callable[[], Awaitable[tuple[str, str | None]]]
-
-
-@dataclass(slots=True)
-class _PendingStart:
-    """A START_SESSION whose transaction has not started yet; the domain's remote-start correlator gives
-    that transaction `remote_start_id` (and says how long it is awaited)."""
-
-    remote_start_id: int
-    partner_id: int
-    charge_point_id: str
-    uid: str
-    cdr_token: dict[str, Any]
-    authorization_reference: str | None
 
 
 @dataclass(slots=True)
@@ -58,7 +46,7 @@ class _CommandTokens:
     runner: CommandRunner
 
     async def authorize(self, id_token: str) -> AuthorizationResult | None:
-        if self.runner.vouches_for(id_token):
+        if await self.runner.vouches_for(id_token):
             return AuthorizationResult(AuthorizationStatus.ACCEPTED)
         return None
 
@@ -74,7 +62,9 @@ class CommandRunner:
     def __init__(self, ctx: OcpiContext) -> None:
         self._ctx = ctx
         self._tasks: set[asyncio.Task[None]] = set()
-        self._starts: dict[int, _PendingStart] = {}  # by remote_start_id
+        # START_SESSIONs sent from this process, by remote_start_id: a copy of what the store holds, so the
+        # common case (the station is connected here) needs no read.
+        self._starts: dict[int, PendingStart] = {}
         self.watcher = ReservationWatcher(ctx, self.spawn)
         self.token_authority = _CommandTokens(self)
 
@@ -127,24 +117,36 @@ class CommandRunner:
 
     # -- START_SESSION bookkeeping -----------------------------------------------------------------------
 
-    def vouches_for(self, uid: str) -> bool:
-        """Whether a START_SESSION with token `uid` is waiting for its transaction."""
+    async def vouches_for(self, uid: str) -> bool:
+        """Whether a START_SESSION with token `uid` is waiting for its transaction.
+
+        One sent from this process is known in memory. Otherwise the store is asked only when the domain
+        expects a remote start of that token here: a START_SESSION sent through another node of a
+        cluster (csms.cluster routes the remote start to this one), without a read for every other
+        token."""
         correlator = self._ctx.domain.remote_starts
         for rid, p in list(self._starts.items()):
             if not correlator.is_pending(p.charge_point_id, rid):
                 del self._starts[rid]  # its window passed, or it was refused
-        return any(p.uid == uid for p in self._starts.values())
+        if any(p.uid == uid for p in self._starts.values()):
+            return True
+        if not correlator.awaits_token(uid):
+            return False
+        return await self._ctx.store.pending_start_for(uid, self._ctx.clock()) is not None
 
-    def _match(self, event: TransactionStarted) -> _PendingStart | None:
-        # The domain's correlator has said which remote start the transaction answers.
+    async def _match(self, event: TransactionStarted) -> PendingStart | None:
+        # The domain's correlator has said which remote start the transaction answers; the START_SESSION
+        # may have been sent by another node (or before a restart): then the store knows it.
         if event.remote_start_id is None:
             return None
         pending = self._starts.get(event.remote_start_id)
+        if pending is None:
+            pending = await self._ctx.store.get_pending_start(event.remote_start_id)
         if pending is None or pending.charge_point_id != event.transaction.charge_point_id:
             return None
         return pending
 
-    async def _link_start(self, pending: _PendingStart, tx: Transaction) -> None:
+    async def _link_start(self, pending: PendingStart, tx: Transaction) -> None:
         self._starts.pop(pending.remote_start_id, None)
         link = SessionLink(
             session_id=str(tx.id),
@@ -157,13 +159,14 @@ class CommandRunner:
             last_updated=self._ctx.clock(),
         )
         await self._ctx.store.save_session_link(link)
+        await self._ctx.store.delete_pending_start(pending.remote_start_id)
         log.info("ocpi_session_linked", transaction_pk=tx.id, partner_id=pending.partner_id)
 
     async def on_transaction_started(self, event: TransactionStarted) -> None:
         """Link a transaction that follows a START_SESSION to it (SessionLink COMMAND; runs before the
         partner-token authority, which then leaves the link alone: the command is the latest
         authorization)."""
-        pending = self._match(event)
+        pending = await self._match(event)
         if pending is not None:
             await self._link_start(pending, event.transaction)
 
@@ -221,15 +224,18 @@ class CommandRunner:
             await domain.reservations.check_start(charge_point_id, evse_id, uid, group)
         except ReservationError as exc:
             return RESERVATION_RESULTS.get(exc.code, "REJECTED"), exc.message
-        pending = _PendingStart(
+        pending = PendingStart(
             remote_start_id=domain.remote_starts.new_id(),
             partner_id=partner.id,
             charge_point_id=charge_point_id,
             uid=uid,
             cdr_token=cdr_token(token),
             authorization_reference=body.get("authorization_reference"),
+            until=self._ctx.clock() + REMOTE_START_WINDOW,
         )
-        # Registered before the call: the station may report the transaction before its answer arrives.
+        # Stored before the call: the station may report the transaction before its answer arrives, and
+        # in a cluster to another node.
+        await self._ctx.store.add_pending_start(pending)
         self._starts[pending.remote_start_id] = pending
         try:
             started = await domain.sessions.start(
@@ -241,14 +247,18 @@ class CommandRunner:
                 remote_start_id=pending.remote_start_id,
             )
         except BaseException:
-            self._starts.pop(pending.remote_start_id, None)
+            await self._forget_start(pending)
             raise
         if not started.result.accepted:
-            self._starts.pop(pending.remote_start_id, None)
+            await self._forget_start(pending)
             return result_of(started.result)
         if started.transaction is not None and pending.remote_start_id in self._starts:
             await self._link_start(pending, started.transaction)
         return "ACCEPTED", None
+
+    async def _forget_start(self, pending: PendingStart) -> None:
+        self._starts.pop(pending.remote_start_id, None)
+        await self._ctx.store.delete_pending_start(pending.remote_start_id)
 
     async def stop_session(self, tx: Transaction) -> tuple[str, str | None]:
         """STOP_SESSION: remote stop; the session completes when the station reports the stop."""

@@ -21,6 +21,7 @@ from ocpi.models import (
     OutboxEntry,
     Partner,
     PartnerToken,
+    PendingStart,
     SessionLink,
     Tariff,
 )
@@ -118,6 +119,21 @@ class OcpiStore(Protocol):
 
     async def save_cdr(self, cdr: Cdr) -> None:
         """Insert; a CDR is immutable (a second save of the same id raises AlreadyExists)."""
+        ...
+
+    # -- START_SESSIONs waiting for their transaction -----------------------------------------------
+    async def add_pending_start(self, pending: PendingStart) -> None:
+        """Insert (remote_start_id is unique); also deletes the pending starts whose `until` passed."""
+        ...
+
+    async def get_pending_start(self, remote_start_id: int) -> PendingStart | None: ...
+
+    async def delete_pending_start(self, remote_start_id: int) -> None:
+        """Delete it if present."""
+        ...
+
+    async def pending_start_for(self, uid: str, now: datetime) -> PendingStart | None:
+        """A pending start of token `uid` still awaited at `now` (`until` after it), or None."""
         ...
 
     async def get_cdr(self, cdr_id: str) -> Cdr | None: ...

@@ -34,6 +34,7 @@ from ocpi.models import (
     Partner,
     PartnerStatus,
     PartnerToken,
+    PendingStart,
     SessionLink,
     Tariff,
 )
@@ -48,6 +49,7 @@ from ocpi.store.tables import (
     OcpiOutboxRow,
     OcpiPartnerRow,
     OcpiPartnerTokenRow,
+    OcpiPendingStartRow,
     OcpiSessionLinkRow,
     OcpiTariffRow,
 )
@@ -100,6 +102,7 @@ _tariff = _reader(Tariff, data=load_json)
 _token = _reader(PartnerToken, data=load_json)
 _link = _reader(SessionLink, cdr_token=_opt_json)
 _cdr = _reader(Cdr, data=load_json, total_cost_excl_vat=Decimal)
+_pending = _reader(PendingStart, cdr_token=load_json)
 _entry = _reader(OutboxEntry, body=_opt_json, status=OutboxStatus)
 
 _PARTNER_COLUMNS = (
@@ -461,6 +464,33 @@ class SqlOcpiStore:
         return await self._first(
             select(t).where(*conditions).order_by(t.last_updated.desc(), t.session_id.desc()), _link
         )
+
+    # -- START_SESSIONs waiting for their transaction -----------------------------------------------
+
+    async def add_pending_start(self, pending: PendingStart) -> None:
+        """Insert; the pending starts whose window passed are deleted in the same transaction."""
+        t = OcpiPendingStartRow
+        row = t(
+            **values_of(pending, ("remote_start_id", "partner_id", "charge_point_id", "uid")),
+            cdr_token=dump_json(pending.cdr_token),
+            authorization_reference=pending.authorization_reference,
+            until=to_utc(pending.until),
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(delete(t).where(t.until < self._now()))
+            session.add(row)
+
+    async def get_pending_start(self, remote_start_id: int) -> PendingStart | None:
+        return await self._get(OcpiPendingStartRow, remote_start_id, _pending)
+
+    async def delete_pending_start(self, remote_start_id: int) -> None:
+        t = OcpiPendingStartRow
+        await self._execute(delete(t).where(t.remote_start_id == remote_start_id))
+
+    async def pending_start_for(self, uid: str, now: datetime) -> PendingStart | None:
+        t = OcpiPendingStartRow
+        stmt = select(t).where(t.uid == uid, t.until > to_utc(now)).order_by(t.until.desc())
+        return await self._first(stmt, _pending)
 
     async def save_cdr(self, cdr: Cdr) -> None:
         """Raises AlreadyExists when a CDR with this id, or for this transaction_pk, is stored."""

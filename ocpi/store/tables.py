@@ -181,6 +181,21 @@ class OcpiSessionLinkRow(Base):
     last_updated: Mapped[LastUpdated]
 
 
+class OcpiPendingStartRow(Base):
+    """A START_SESSION waiting for its transaction (ocpi.models.PendingStart)."""
+
+    __tablename__ = "ocpi_pending_starts"
+    __table_args__ = (Index("ix_ocpi_pending_starts_uid", "uid"),)
+
+    remote_start_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    partner_id: Mapped[PartnerRef]
+    charge_point_id: Mapped[str] = mapped_column(String(64))
+    uid: Mapped[OcpiId]
+    cdr_token: Mapped[JsonText]
+    authorization_reference: Mapped[OcpiId | None]
+    until: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class OcpiCdrRow(Base):
     """A frozen CDR (OCPI CDR as JSON text); `total_cost_excl_vat` is `str(Decimal)`, exact."""
 

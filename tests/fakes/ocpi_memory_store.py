@@ -27,6 +27,7 @@ from ocpi.models import (
     Partner,
     PartnerStatus,
     PartnerToken,
+    PendingStart,
     SessionLink,
     Tariff,
 )
@@ -88,6 +89,7 @@ class MemoryOcpiStore:
         self._tariffs: dict[str, Tariff] = {}
         self._tokens: dict[tuple[str, str, str, str], PartnerToken] = {}
         self._links: dict[str, SessionLink] = {}
+        self._pending: dict[int, PendingStart] = {}  # START_SESSIONs by remote_start_id
         self._cdrs: dict[str, Cdr] = {}
         self._outbox: dict[int, OutboxEntry] = {}
 
@@ -339,6 +341,28 @@ class MemoryOcpiStore:
         return dataclasses.replace(
             link, cdr_token=_roundtrip(link.cdr_token), last_updated=_utc(link.last_updated)
         )
+
+    async def add_pending_start(self, pending: PendingStart) -> None:
+        """Insert (a copy); those whose `until` passed are dropped."""
+        now = self._now()
+        self._pending = {k: p for k, p in self._pending.items() if p.until >= now}
+        self._pending[pending.remote_start_id] = dataclasses.replace(
+            pending, cdr_token=_roundtrip(pending.cdr_token), until=to_utc(pending.until)
+        )
+
+    async def get_pending_start(self, remote_start_id: int) -> PendingStart | None:
+        """A copy, or None."""
+        found = self._pending.get(remote_start_id)
+        return None if found is None else dataclasses.replace(found)
+
+    async def delete_pending_start(self, remote_start_id: int) -> None:
+        """Drop it if present."""
+        self._pending.pop(remote_start_id, None)
+
+    async def pending_start_for(self, uid: str, now: datetime) -> PendingStart | None:
+        """The latest-ending pending start of `uid` still awaited at `now`."""
+        found = [p for p in self._pending.values() if p.uid == uid and p.until > now]
+        return dataclasses.replace(max(found, key=lambda p: p.until)) if found else None
 
     async def save_session_link(self, link: SessionLink) -> None:
         """Insert or replace by session_id; last_updated None becomes now.
