@@ -238,6 +238,8 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
                 changes[key] = _coerce(name, key, given[key], default)
         result = replace(result, **{name: replace(current, **changes)})
     _check_cluster(result)
+    if result.ocpi.push_claim_seconds <= 0:  # a claim that never holds would let every process deliver
+        raise ConfigError(f"ocpi.push_claim_seconds: {result.ocpi.push_claim_seconds} must be above 0")
     return result
 
 

@@ -199,3 +199,6 @@ class OutboxEntry:
     last_error: str | None = None
     created_at: datetime | None = None
     sent_at: datetime | None = None
+    # The process delivering it right now and until when (`OcpiStore.claim_outbox`); None when unclaimed.
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None

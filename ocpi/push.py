@@ -10,10 +10,15 @@ Two halves, so that a slow or dead partner never slows the OCPP side:
   are pushed by the command runner, which knows when they begin and end (`push_reservation_session`).
 - `Outbox` stores entries (the database is the queue: nothing is lost on a restart) and a background
   worker delivers due entries through `ctx.client`, one task per partner (partners never block each
-  other), in order per (partner, object_key): `OcpiStore.due_outbox` returns only the oldest pending
+  other), in order per (partner, object_key): `OcpiStore.claim_outbox` takes only the oldest pending
   entry of each key, so a partner that was down receives every push of an object in order once back.
 
-Delivery is at least once: an entry in flight when the process dies is sent again after the restart.
+Several processes or nodes on one database each run a worker; each entry is delivered by one of them.
+A worker claims the entries it takes (`claim_outbox`: claimed_by = its `node_id`, for
+`[ocpi] push_claim_seconds`) in the transaction that selects them, and settling an entry ends the claim.
+
+Delivery is at least once: an entry in flight when its process dies is sent again, by another process
+once the claim ran out, or by the same after its restart (a new node id, so it too waits for the claim).
 PUT and PATCH are idempotent for the receiver; a CDR POST may arrive twice and the eMSP knows it by id.
 
 The OCPI spec itself expects no queueing ("peers re-sync via GET"); the issue asks for it, and it does not
@@ -24,6 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import secrets
+import socket
 from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
@@ -89,6 +97,12 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
         pass
 
 
+def default_node_id() -> str:
+    """A claimer id for this process: <hostname>-<pid>-<random>, new at every start (so a restarted
+    process never mistakes the claims of its previous life for its own)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
 def classify(entry: OutboxEntry, response: PartnerResponse) -> tuple[Verdict, str | None]:
     """Judge a partner's answer to a push.
 
@@ -133,12 +147,28 @@ class Outbox:
     """The durable push queue and its delivery worker.
 
     Call `enqueue` to push; `start()` runs the worker (and the attached `PushFeeder`, see `install`);
-    `stop()` lets in-flight deliveries finish and leaves the rest pending in the store, where a new Outbox
-    on the same store picks them up. Tests drive delivery without the worker through `deliver_due()`.
+    `stop()` lets in-flight deliveries finish and leaves the rest pending (and unclaimed) in the store,
+    where a new Outbox on the same store picks them up. Tests drive delivery without the worker through
+    `deliver_due()`.
+
+    Outboxes of several processes on one database share the work: each due entry is claimed by one of them
+    (see the module docstring) and delivered by that one only.
+
+    Args:
+        node_id: who claims entries; default `[cluster] node_id` of the domain's config, or when that is
+            empty a fresh `default_node_id()`. Two outboxes must never share one while both run.
     """
 
-    def __init__(self, ctx: OcpiContext, *, poll_interval: float = 1.0, batch_size: int = 100) -> None:
+    def __init__(
+        self,
+        ctx: OcpiContext,
+        *,
+        poll_interval: float = 1.0,
+        batch_size: int = 100,
+        node_id: str | None = None,
+    ) -> None:
         self._ctx = ctx
+        self.node_id = node_id or ctx.domain.config.cluster.node_id or default_node_id()
         self._poll_interval = poll_interval
         self._batch_size = batch_size
         self._wake = asyncio.Event()
@@ -215,8 +245,8 @@ class Outbox:
         self._wake.set()
 
     async def deliver_due(self) -> int:
-        """Attempt every due entry once (one task per partner, skipping partners already being served)
-        and wait for those attempts.
+        """Claim and attempt every due entry once (one task per partner, skipping partners already being
+        served) and wait for those attempts. Entries another process has claimed are left to it.
 
         Returns:
             How many entries were settled (SENT or FAILED); 0 means nothing more can happen until time
@@ -238,24 +268,44 @@ class Outbox:
             await _wait(self._wake, self._poll_interval)
 
     async def _dispatch(self) -> list[asyncio.Task[int]]:
-        # Partners being served while the query runs are skipped even if their task ends meanwhile: the
-        # answer may predate what that task settled, and would send an entry twice.
+        # Partners being served are not claimed for (their task's entries are claimed already, and the next
+        # ones of those objects are not due until it settles them).
         busy = set(self._partner_tasks)
-        due = await self._ctx.store.due_outbox(self._ctx.clock(), self._batch_size)
+        now = self._ctx.clock()
+        due = await self._ctx.store.claim_outbox(
+            now,
+            self._batch_size,
+            node_id=self.node_id,
+            until=now + timedelta(seconds=self._ctx.config.push_claim_seconds),
+            skip_partners=busy,
+        )
         by_partner: dict[int, list[OutboxEntry]] = {}
         for entry in due:
             by_partner.setdefault(entry.partner_id, []).append(entry)
         started: list[asyncio.Task[int]] = []
+        unserved: list[OutboxEntry] = []
         for partner_id, entries in by_partner.items():
-            if partner_id in busy or partner_id in self._partner_tasks or self._stopping:
-                continue  # its task fetches again when done; one delivery stream per partner
+            if partner_id in self._partner_tasks or self._stopping:
+                # A concurrent pass started a task for it meanwhile (one delivery stream per partner), or
+                # we are stopping: give the claims back rather than make everyone wait for them to run out.
+                unserved += entries
+                continue
             task = asyncio.create_task(
                 self._serve_partner(partner_id, entries), name=f"ocpi-push-{partner_id}"
             )
             self._partner_tasks[partner_id] = task
             task.add_done_callback(functools.partial(self._partner_done, partner_id))
             started.append(task)
+        await self._release(unserved)
         return started
+
+    async def _release(self, entries: list[OutboxEntry]) -> None:
+        """Give back the claims of entries taken but not attempted (due again at once, for any process) and
+        wake the worker for them."""
+        if not entries:
+            return
+        await self._ctx.store.release_outbox([entry.id for entry in entries], self.node_id)
+        self._wake.set()
 
     def _partner_done(self, partner_id: int, task: asyncio.Task[int]) -> None:
         if self._partner_tasks.get(partner_id) is task:
@@ -269,23 +319,46 @@ class Outbox:
             self._wake.set()  # settled entries may have unblocked the next entry of their objects
 
     async def _serve_partner(self, partner_id: int, entries: list[OutboxEntry]) -> int:
+        """Deliver one partner's claimed entries in order; those left unattempted (stopping, the claim
+        running out, an error) are released for the next pass of any process."""
+        left = list(entries)  # claimed by us and neither attempted nor saved yet
+        try:
+            return await self._deliver(partner_id, left)
+        finally:
+            try:
+                await self._release(left)
+            except Exception:  # their claims run out on their own
+                log.exception("ocpi_push_release_failed", partner_id=partner_id)
+
+    async def _deliver(self, partner_id: int, left: list[OutboxEntry]) -> int:
+        """Attempt the entries of `left` in order, removing each from it once attempted or saved."""
         partner = await self._ctx.store.get_partner(partner_id)
         if partner is None or partner.status is PartnerStatus.UNREGISTERED:
-            for entry in entries:
-                await self._settle(entry, OutboxStatus.FAILED, "partner unregistered")
-            return len(entries)
+            settled = 0
+            while left:
+                await self._settle(left.pop(0), OutboxStatus.FAILED, "partner unregistered")
+                settled += 1
+            return settled
         settled = 0
-        for index, entry in enumerate(entries):
-            if self._stopping:
-                break
+        while left and not self._stopping and not self._claim_running_out(left[0]):
+            entry = left.pop(0)
             verdict = await self._attempt(partner, entry)
             if verdict in (Verdict.SENT, Verdict.REJECTED) or entry.status is OutboxStatus.FAILED:
                 settled += 1
             if verdict is Verdict.UNAVAILABLE:
                 # One probe per back-off interval, not one per object: the others wait as long.
-                await self._hold_back(entries[index + 1 :], entry)
-                break
+                held = left[:]
+                left.clear()
+                await self._hold_back(held, entry)
         return settled
+
+    def _claim_running_out(self, entry: OutboxEntry) -> bool:
+        """True once less than half of the entry's claim is left: an attempt started then could outlast it
+        and meet another process's attempt of the same entry, so it is released and claimed anew."""
+        if entry.claimed_until is None:
+            return False
+        half = timedelta(seconds=self._ctx.config.push_claim_seconds / 2)
+        return self._ctx.clock() >= entry.claimed_until - half
 
     async def _attempt(self, partner: Partner, entry: OutboxEntry) -> Verdict:
         entry.attempts += 1

@@ -52,6 +52,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("", {"CSMS_OCPP_UNKNOWN_CHARGE_POINTS": "maybe"}, "not one of"),
         ("", {"CSMS_OCPP_MESSAGE_LOG": "perhaps"}, "ocpp.message_log"),
         ("[ocpp]\nport = true\n", {}, "ocpp.port"),
+        ("[ocpi]\npush_claim_seconds = 0\n", {}, "ocpi.push_claim_seconds"),
     ],
 )
 def test_invalid_configuration_is_an_error(

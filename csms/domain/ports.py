@@ -344,6 +344,17 @@ class ReservationStore(Protocol):
         """Active reservations whose expiry_date is at or before `now`."""
         ...
 
+    async def expire_reservation(self, reservation_id: int, now: datetime) -> Reservation | None:
+        """Mark the reservation `expired` if it is still active and its expiry_date is at or before `now`,
+        in one atomic conditional write (updated_at becomes now), so that of several processes expiring it
+        at once exactly one succeeds.
+
+        Returns:
+            The expired reservation when THIS call changed it; None when it did not (unknown id, no longer
+            active — e.g. another process expired it first —, or expiring later than `now`).
+        """
+        ...
+
     async def find_active_reservations(self, charge_point_id: str) -> list[Reservation]:
         """Active reservations of one station."""
         ...

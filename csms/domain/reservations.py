@@ -440,16 +440,21 @@ class ReservationService:
 
     async def expire_due(self) -> list[Reservation]:
         """Mark every active reservation whose expiry date has passed `expired`, whether or not its station
-        is connected (the station expires it on its own clock), and return them."""
+        is connected (the station expires it on its own clock), and return the ones this call expired.
+
+        Safe to run in several processes on one database at once: each reservation is expired by one
+        conditional store write (`ReservationStore.expire_reservation`), so exactly one caller logs
+        "reservation_expired" and returns it; the others skip it.
+        """
         now = self._clock()
         expired: list[Reservation] = []
         for due in await self._store.list_due_reservations(now):
+            # The lock orders this against this process's own read-check-writes (cancel, use, replace);
+            # the conditional write against other processes, which the lock cannot see.
             async with self._lock:
-                r = await self._store.get_reservation(due.id)
-                if r is None or r.status is not ReservationStatus.ACTIVE or r.expiry_date > now:
-                    continue
-                r.status = ReservationStatus.EXPIRED
-                await self._store.save_reservation(r)
+                r = await self._store.expire_reservation(due.id, now)
+            if r is None:  # ended, given a later expiry, or expired by another process meanwhile
+                continue
             _log_for(r.charge_point_id, r.id).info("reservation_expired")
             expired.append(r)
         return expired

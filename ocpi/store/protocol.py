@@ -145,11 +145,41 @@ class OcpiStore(Protocol):
         """Insert with a new increasing id (the given id is ignored)."""
         ...
 
-    async def save_outbox(self, entry: OutboxEntry) -> None: ...
+    async def save_outbox(self, entry: OutboxEntry) -> None:
+        """Overwrite every field but id and the claim; the claim is released (saving settles an entry:
+        SENT, FAILED or a retry time). Raises csms.domain.ports.NotFound."""
+        ...
 
     async def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxEntry]:
-        """Pending entries that are due (next_attempt_at None or ≤ now) AND are the oldest pending entry of
-        their (partner_id, object_key) — so pushes of one object are delivered in order; oldest first."""
+        """Pending entries that are due (next_attempt_at None or ≤ now, and not claimed until after now) AND
+        are the oldest pending entry of their (partner_id, object_key), claimed or not — so pushes of one
+        object are delivered in order; oldest first. Only reads (what `claim_outbox` would take)."""
+        ...
+
+    async def claim_outbox(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        node_id: str,
+        until: datetime,
+        skip_partners: Collection[int] = (),
+    ) -> list[OutboxEntry]:
+        """Take up to `limit` of the entries `due_outbox(now)` returns (leaving out those of
+        `skip_partners`) for the process `node_id`, in one transaction: each gets claimed_by=node_id and
+        claimed_until=until, and is due for nobody else until then — so processes sharing the database never
+        take the same entry, even at the same moment. The claim ends when the entry is saved
+        (`save_outbox`), released (`release_outbox`) or at `until`: an entry of a process that died
+        mid-delivery is taken by another after that (delivered at least once across a crash).
+
+        Returns:
+            The claimed entries, oldest (lowest id) first.
+        """
+        ...
+
+    async def release_outbox(self, ids: Collection[int], node_id: str) -> None:
+        """Release the claims `node_id` holds on these entries (pending, not attempted): due again at once,
+        for any process. Entries claimed by another process, or settled, are left alone."""
         ...
 
     async def list_outbox(

@@ -140,6 +140,30 @@ def _entry_values(entry: OutboxEntry) -> dict[str, Any]:
     )
 
 
+_UNCLAIMED: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
+
+
+def _due(o: Any, now: datetime) -> list[ColumnElement[bool]]:
+    """Conditions of a due entry of the outbox table (or alias) `o`: pending, its retry time come, not
+    claimed by a process whose claim still runs, and no earlier pending entry of its (partner, object),
+    claimed or not (order per object)."""
+    at = to_utc(now)
+    earlier = aliased(OcpiOutboxRow)
+    pending = str(OutboxStatus.PENDING)
+    blocked = exists().where(
+        earlier.partner_id == o.partner_id,
+        earlier.object_key == o.object_key,
+        earlier.status == pending,
+        earlier.id < o.id,
+    )
+    return [
+        o.status == pending,
+        o.next_attempt_at.is_(None) | (o.next_attempt_at <= at),
+        o.claimed_until.is_(None) | (o.claimed_until <= at),
+        ~blocked,
+    ]
+
+
 class SqlOcpiStore:
     """The OCPI tables of the CSMS database; see `ocpi.store.OcpiStore` for what each method promises.
 
@@ -518,19 +542,22 @@ class SqlOcpiStore:
     # -- push outbox ------------------------------------------------------------------------------
 
     async def add_outbox(self, entry: OutboxEntry) -> OutboxEntry:
-        """created_at None becomes now; returns the stored entry, with its id."""
-        row = OcpiOutboxRow(**_entry_values(entry), created_at=_utc(entry.created_at) or self._now())
+        """created_at None becomes now; unclaimed; returns the stored entry, with its id."""
+        row = OcpiOutboxRow(
+            **_entry_values(entry), **_UNCLAIMED, created_at=_utc(entry.created_at) or self._now()
+        )
         async with self._sessions.begin() as session:
             session.add(row)
         return _entry(row)
 
     async def save_outbox(self, entry: OutboxEntry) -> None:
-        """Overwrite every field of the entry with this id (status, attempts, next_attempt_at...).
+        """Overwrite every field of the entry with this id (status, attempts, next_attempt_at...) and release
+        its claim: saving is how a delivery settles an entry (SENT, FAILED, or a retry time).
 
         Raises:
             NotFound: no entry with this id.
         """
-        values = _entry_values(entry)
+        values = _entry_values(entry) | _UNCLAIMED
         if entry.created_at is not None:
             values["created_at"] = entry.created_at
         stmt = update(OcpiOutboxRow).where(OcpiOutboxRow.id == entry.id).values(**values)
@@ -541,25 +568,49 @@ class SqlOcpiStore:
 
     async def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxEntry]:
         o = OcpiOutboxRow
-        earlier = aliased(OcpiOutboxRow)
-        pending = str(OutboxStatus.PENDING)
-        blocked = exists().where(
-            earlier.partner_id == o.partner_id,
-            earlier.object_key == o.object_key,
-            earlier.status == pending,
-            earlier.id < o.id,
-        )
-        stmt = (
-            select(o)
-            .where(
-                o.status == pending,
-                o.next_attempt_at.is_(None) | (o.next_attempt_at <= to_utc(now)),
-                ~blocked,
-            )
-            .order_by(o.id)
-            .limit(max(limit, 0))
-        )
+        stmt = select(o).where(*_due(o, now)).order_by(o.id).limit(max(limit, 0))
         return await self._all(stmt, _entry)
+
+    async def claim_outbox(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        node_id: str,
+        until: datetime,
+        skip_partners: Collection[int] = (),
+    ) -> list[OutboxEntry]:
+        """One UPDATE ... WHERE id IN (due entries) RETURNING: atomic on both databases. On PostgreSQL the
+        due entries are selected FOR UPDATE SKIP LOCKED, so a concurrent claim skips the rows being claimed
+        and re-checks (claimed_until) the ones claimed meanwhile; SQLite runs one writer at a time."""
+        due = aliased(OcpiOutboxRow)  # not the UPDATE's own table, which would correlate the subquery away
+        candidates = select(due.id).where(*_due(due, now))
+        if skip_partners:
+            candidates = candidates.where(due.partner_id.not_in(list(skip_partners)))
+        candidates = (
+            candidates.order_by(due.id).limit(max(limit, 0)).with_for_update(skip_locked=True, of=due)
+        )
+        o = OcpiOutboxRow
+        stmt = (
+            update(o)
+            .where(o.id.in_(candidates.scalar_subquery()))
+            .values(claimed_by=node_id, claimed_until=to_utc(until))
+            .returning(o)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            claimed = [_entry(row) for row in await session.scalars(stmt)]
+        return sorted(claimed, key=lambda entry: entry.id)  # RETURNING has no order
+
+    async def release_outbox(self, ids: Collection[int], node_id: str) -> None:
+        o = OcpiOutboxRow
+        stmt = (
+            update(o)
+            .where(o.id.in_(list(ids)), o.claimed_by == node_id, o.status == str(OutboxStatus.PENDING))
+            .values(**_UNCLAIMED)
+        )
+        if ids:
+            await self._execute(stmt)
 
     async def list_outbox(
         self, *, status: str | None = None, partner_id: int | None = None, limit: int = 100

@@ -496,6 +496,16 @@ class MemoryStore:
         ]
         return [replace(r) for r in sorted(due, key=lambda r: (r.expiry_date, r.id))]
 
+    async def expire_reservation(self, reservation_id: int, now: datetime) -> Reservation | None:
+        """Expire it if still active and due at `now` (no await between the check and the write: atomic
+        for every caller on this loop); the expired copy when this call changed it, else None."""
+        r = self._reservations.get(reservation_id)
+        if r is None or r.status is not ReservationStatus.ACTIVE or r.expiry_date > to_utc(now):
+            return None
+        r.status = ReservationStatus.EXPIRED
+        r.updated_at = to_utc(self._clock())
+        return replace(r)
+
     async def find_active_reservations(self, charge_point_id: str) -> list[Reservation]:
         """Active reservations of one station, oldest first (by id), expired or not."""
         return [

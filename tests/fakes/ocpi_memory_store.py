@@ -440,10 +440,11 @@ class MemoryOcpiStore:
             next_attempt_at=_utc(entry.next_attempt_at),
             created_at=_utc(entry.created_at),
             sent_at=_utc(entry.sent_at),
+            claimed_until=_utc(entry.claimed_until),
         )
 
     async def add_outbox(self, entry: OutboxEntry) -> OutboxEntry:
-        """Insert with a new increasing id (the given id is ignored); created_at None becomes now.
+        """Insert with a new increasing id (the given id is ignored), unclaimed; created_at None becomes now.
 
         Returns:
             The stored entry, with its id.
@@ -451,11 +452,13 @@ class MemoryOcpiStore:
         stored = self._entry_copy(entry)
         stored.id = next(self._outbox_ids)
         stored.created_at = stored.created_at or self._now()
+        stored.claimed_by, stored.claimed_until = None, None
         self._outbox[stored.id] = stored
         return self._entry_copy(stored)
 
     async def save_outbox(self, entry: OutboxEntry) -> None:
-        """Overwrite every field of the entry with this id (status, attempts, next_attempt_at...).
+        """Overwrite every field of the entry with this id (status, attempts, next_attempt_at...) and release
+        its claim.
 
         Raises:
             NotFound: no entry with this id.
@@ -465,19 +468,54 @@ class MemoryOcpiStore:
             raise NotFound(f"outbox entry {entry.id} not found")
         stored = self._entry_copy(entry)
         stored.created_at = stored.created_at or old.created_at
+        stored.claimed_by, stored.claimed_until = None, None
         self._outbox[entry.id] = stored
 
-    async def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxEntry]:
-        """Pending entries that are due (next_attempt_at None or ≤ now) and are the oldest pending entry of
-        their (partner_id, object_key), oldest (lowest id) first."""
+    def _due(self, now: datetime) -> list[OutboxEntry]:
+        """The stored due entries (not copies), oldest first: pending, retry time come, unclaimed (or the
+        claim ran out), and the oldest pending entry of their (partner_id, object_key), claimed or not."""
         now = to_utc(now)
         heads: dict[tuple[int, str], OutboxEntry] = {}
         for entry in sorted(self._outbox.values(), key=lambda e: e.id):
             if entry.status == OutboxStatus.PENDING:
                 heads.setdefault((entry.partner_id, entry.object_key), entry)
-        due = [e for e in heads.values() if e.next_attempt_at is None or e.next_attempt_at <= now]
-        due.sort(key=lambda e: e.id)
-        return [self._entry_copy(e) for e in due[: max(limit, 0)]]
+        return sorted(
+            (
+                e
+                for e in heads.values()
+                if (e.next_attempt_at is None or e.next_attempt_at <= now)
+                and (e.claimed_until is None or e.claimed_until <= now)
+            ),
+            key=lambda e: e.id,
+        )
+
+    async def due_outbox(self, now: datetime, limit: int = 100) -> list[OutboxEntry]:
+        """Pending entries that are due (next_attempt_at None or ≤ now, no claim running after now) and are
+        the oldest pending entry of their (partner_id, object_key), oldest (lowest id) first."""
+        return [self._entry_copy(e) for e in self._due(now)[: max(limit, 0)]]
+
+    async def claim_outbox(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        node_id: str,
+        until: datetime,
+        skip_partners: Collection[int] = (),
+    ) -> list[OutboxEntry]:
+        """Claim up to `limit` due entries (not of `skip_partners`) for `node_id` until `until` (no await in
+        between: atomic on this loop), oldest first."""
+        taken = [e for e in self._due(now) if e.partner_id not in skip_partners][: max(limit, 0)]
+        for entry in taken:
+            entry.claimed_by, entry.claimed_until = node_id, to_utc(until)
+        return [self._entry_copy(e) for e in taken]
+
+    async def release_outbox(self, ids: Collection[int], node_id: str) -> None:
+        """Release `node_id`'s claims on these pending entries; others' claims and settled ones stay."""
+        for entry_id in ids:
+            entry = self._outbox.get(entry_id)
+            if entry is not None and entry.claimed_by == node_id and entry.status == OutboxStatus.PENDING:
+                entry.claimed_by, entry.claimed_until = None, None
 
     async def list_outbox(
         self, *, status: str | None = None, partner_id: int | None = None, limit: int = 100

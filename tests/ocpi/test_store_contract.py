@@ -536,6 +536,56 @@ async def test_due_outbox_delivers_one_object_in_order(ocpi_store: OcpiStore) ->
     assert [e.id for e in due] == [a2.id] and due[0].method == "PATCH"
 
 
+async def test_claim_outbox_takes_due_entries_for_one_node_until_its_claim_runs_out(
+    ocpi_store: OcpiStore,
+) -> None:
+    """claim_outbox marks the due entries it returns as claimed by the node until `until`: they are due for
+    nobody else (due_outbox, another claim) until then, and the entries behind a claimed head wait too."""
+    a1 = await ocpi_store.add_outbox(_entry(1, "session:1"))
+    await ocpi_store.add_outbox(_entry(1, "session:1", method="PATCH"))
+    b1 = await ocpi_store.add_outbox(_entry(2, "session:1"))
+    until = T0 + timedelta(seconds=120)
+    claimed = await ocpi_store.claim_outbox(T0, 1, node_id="node-a", until=until)
+    assert [(e.id, e.claimed_by, e.claimed_until) for e in claimed] == [(a1.id, "node-a", until)]
+    assert [e.id for e in await ocpi_store.due_outbox(T0)] == [b1.id]
+    assert [e.id for e in await ocpi_store.claim_outbox(T0, 10, node_id="node-b", until=until)] == [b1.id]
+    assert await ocpi_store.claim_outbox(T0 + timedelta(seconds=119), 10, node_id="node-c", until=until) == []
+
+    # The claims ran out (their processes died): another node takes the same entries, in order.
+    later = until + timedelta(seconds=120)
+    taken = await ocpi_store.claim_outbox(until, 10, node_id="node-c", until=later)
+    assert [(e.id, e.claimed_by) for e in taken] == [(a1.id, "node-c"), (b1.id, "node-c")]
+    listed = {e.id: e for e in await ocpi_store.list_outbox()}
+    assert (listed[a1.id].claimed_by, listed[a1.id].claimed_until) == ("node-c", later)
+
+
+async def test_claim_outbox_skips_partners_and_settling_or_releasing_ends_the_claim(
+    ocpi_store: OcpiStore,
+) -> None:
+    """skip_partners leaves a partner's entries alone; save_outbox (settling) and release_outbox (by the
+    claiming node only) end a claim, and the object's next entry becomes due once the head is settled."""
+    a1 = await ocpi_store.add_outbox(_entry(1, "session:1"))
+    a2 = await ocpi_store.add_outbox(_entry(1, "session:1", method="PATCH"))
+    b1 = await ocpi_store.add_outbox(_entry(2, "session:1"))
+    until = T0 + timedelta(seconds=120)
+    claimed = await ocpi_store.claim_outbox(T0, 10, node_id="node-a", until=until, skip_partners=[2])
+    assert [e.id for e in claimed] == [a1.id]
+    [head] = claimed
+    head.status, head.attempts = OutboxStatus.SENT, 1
+    await ocpi_store.save_outbox(head)
+    sent = (await ocpi_store.list_outbox(status="sent"))[0]
+    assert (sent.id, sent.claimed_by, sent.claimed_until) == (a1.id, None, None)
+
+    claimed = await ocpi_store.claim_outbox(T0, 10, node_id="node-a", until=until)
+    assert [e.id for e in claimed] == [a2.id, b1.id]
+    await ocpi_store.release_outbox([a2.id, b1.id], "node-b")  # not node-b's claims: nothing happens
+    assert await ocpi_store.due_outbox(T0) == []
+    await ocpi_store.release_outbox([a2.id, b1.id], "node-a")
+    due = await ocpi_store.due_outbox(T0)
+    assert [(e.id, e.claimed_by, e.claimed_until) for e in due] == [(a2.id, None, None), (b1.id, None, None)]
+    await ocpi_store.release_outbox([], "node-a")
+
+
 async def test_list_outbox_filters_by_status_and_partner(ocpi_store: OcpiStore) -> None:
     """list_outbox filters by status and partner, newest first, at most `limit` entries."""
     e1 = await ocpi_store.add_outbox(_entry(1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -82,24 +83,37 @@ async def _require_postgres() -> None:
         pytest.skip(_pg_error[0])
 
 
-@pytest.fixture
-async def pg_engine() -> AsyncIterator[AsyncEngine]:
-    """An engine (not migrated) whose search_path is a fresh, empty schema, dropped after the test."""
+@asynccontextmanager
+async def postgres_schema() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL schema, dropped on exit; skips (or under CI fails) the calling test when
+    PostgreSQL cannot be reached. `schema_engine` opens engines on it (one per simulated process)."""
     await _require_postgres()
     schema = f"t_{uuid.uuid4().hex}"
     admin = await asyncpg.connect(_asyncpg_dsn(), timeout=3)
     try:
         await admin.execute(f'CREATE SCHEMA "{schema}"')
-        engine = make_engine(
-            DatabaseConfig(url=PG_URL), connect_args={"server_settings": {"search_path": schema}}
-        )
+        try:
+            yield schema
+        finally:
+            await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    finally:
+        await admin.close()
+
+
+def schema_engine(schema: str) -> AsyncEngine:
+    """An engine (not migrated) whose search_path is `schema`; the caller disposes of it."""
+    return make_engine(DatabaseConfig(url=PG_URL), connect_args={"server_settings": {"search_path": schema}})
+
+
+@pytest.fixture
+async def pg_engine() -> AsyncIterator[AsyncEngine]:
+    """An engine (not migrated) whose search_path is a fresh, empty schema, dropped after the test."""
+    async with postgres_schema() as schema:
+        engine = schema_engine(schema)
         try:
             yield engine
         finally:
             await engine.dispose()
-            await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

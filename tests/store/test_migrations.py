@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0003"
+        assert await conn.run_sync(_current) == head == "0004"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -92,3 +92,21 @@ async def test_0002_upgrades_a_0001_database_and_downgrades_back(engine: AsyncEn
         at_head = set(await conn.run_sync(step, "head"))
         assert {"reservations", "device_variables", "charging_profiles"} <= at_head
         assert await conn.run_sync(step, "0001", down=True) == at_0001
+
+
+async def test_0004_adds_the_outbox_claim_columns_and_downgrades_back(engine: AsyncEngine) -> None:
+    """A database at 0003 gains ocpi_outbox.claimed_by and claimed_until (nullable: existing entries are
+    unclaimed); 0003 again drops them."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> list[str]:
+        config = alembic_config(connection)
+        (command.downgrade if down else command.upgrade)(config, revision)
+        return [column["name"] for column in inspect(connection).get_columns("ocpi_outbox")]
+
+    async with engine.begin() as conn:
+        at_0003 = await conn.run_sync(step, "0003")
+    assert "claimed_by" not in at_0003
+    await migrate(engine)
+    async with engine.begin() as conn:
+        assert await conn.run_sync(step, "head") == [*at_0003, "claimed_by", "claimed_until"]
+        assert await conn.run_sync(step, "0003", down=True) == at_0003

@@ -143,6 +143,27 @@ async def test_list_due_reservations_returns_active_ones_at_or_past_expiry(store
     assert await store.list_due_reservations(T0) == []
 
 
+async def test_expire_reservation_changes_an_active_due_one_once(store: Store, clock: FakeClock) -> None:
+    """expire_reservation expires an active reservation due at `now` and returns it; a second call, one
+    not yet due, one that already ended and an unknown id are left alone (None)."""
+    due = await store.add_reservation(reservation(expiry=at(60)))
+    later = await store.add_reservation(reservation(expiry=at(61)))
+    used = await store.add_reservation(reservation(expiry=at(5), status=ReservationStatus.USED))
+    clock.advance(120)
+    expired = await store.expire_reservation(due.id, at(60).astimezone(CEST))
+    assert expired is not None and expired.id == due.id
+    assert expired.status is ReservationStatus.EXPIRED and expired.updated_at == at(120)
+    assert await store.get_reservation(due.id) == expired
+    assert await store.expire_reservation(due.id, at(60)) is None
+    assert await store.expire_reservation(later.id, at(60)) is None
+    assert await store.expire_reservation(used.id, at(60)) is None
+    assert await store.expire_reservation(due.id + 1000, at(60)) is None
+    assert [(await store.get_reservation(r.id)).status for r in (later, used)] == [  # type: ignore[union-attr]
+        ReservationStatus.ACTIVE,
+        ReservationStatus.USED,
+    ]
+
+
 async def test_find_active_reservations_of_one_station(store: Store) -> None:
     """find_active_reservations returns the station's active reservations, oldest first, expired or not."""
     a = await store.add_reservation(reservation(expiry=at(-10)))

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from csms.domain.models import Reservation, ReservationStatus
 from csms.domain.ports import Page, StationQuery
-from csms.store.sql.base import RESERVATIONS, SqlBase
+from csms.store.sql.base import RESERVATIONS, SqlBase, rowcount
 from csms.store.sql.rows import reservation_of, reservation_values
 from csms.store.tables import ReservationRow
 
@@ -54,6 +54,26 @@ class ReservationSql(SqlBase):
         """Active reservations whose expiry_date is at or before `now`, soonest expiry first (then by id)."""
         due = _ACTIVE.where(ReservationRow.expiry_date <= now)
         return await self._all(due.order_by(ReservationRow.expiry_date, ReservationRow.id), reservation_of)
+
+    async def expire_reservation(self, reservation_id: int, now: datetime) -> Reservation | None:
+        """One conditional UPDATE (still active, expiry_date <= now); its row count says whether this call
+        expired the reservation: another process running the same UPDATE at once touches no row (PostgreSQL
+        re-checks the condition once the first one commits; SQLite has one writer at a time)."""
+        stmt = (
+            update(RESERVATIONS)
+            .where(
+                RESERVATIONS.c.id == reservation_id,
+                RESERVATIONS.c.status == str(ReservationStatus.ACTIVE),
+                RESERVATIONS.c.expiry_date <= now,
+            )
+            .values(status=str(ReservationStatus.EXPIRED), updated_at=self._clock())
+        )
+        async with self._sessions.begin() as session:
+            if rowcount(await session.execute(stmt)) == 0:
+                return None
+            # Read in the same transaction: what this call wrote, not a later change.
+            row = await session.get(ReservationRow, reservation_id)
+            return None if row is None else reservation_of(row)
 
     async def find_active_reservations(self, charge_point_id: str) -> list[Reservation]:
         """Active reservations of one station, oldest first (by id), expired or not."""
