@@ -135,6 +135,7 @@ async def cluster_env(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
             "CSMS_SECURITY_BCRYPT_ROUNDS": "4",
             "CSMS_OCPP_RATE_LIMIT_BURST": "100000",
             "CSMS_OCPP_RATE_LIMIT_PER_SECOND": "100000",
+            "CSMS_OCPP_UNKNOWN_ID_TOKENS": "Accepted",  # the loaded stations charge with a local token
         }
         from redis.asyncio import Redis
 
