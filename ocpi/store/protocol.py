@@ -157,13 +157,7 @@ class OcpiStore(Protocol):
         ...
 
     async def claim_outbox(
-        self,
-        now: datetime,
-        limit: int,
-        *,
-        node_id: str,
-        until: datetime,
-        skip_partners: Collection[int] = (),
+        self, now: datetime, limit: int, *, node_id: str, until: datetime, skip_partners: Collection[int] = ()
     ) -> list[OutboxEntry]:
         """Take up to `limit` of the entries `due_outbox(now)` returns (leaving out those of
         `skip_partners`) for the process `node_id`, in one transaction: each gets claimed_by=node_id and

@@ -572,13 +572,7 @@ class SqlOcpiStore:
         return await self._all(stmt, _entry)
 
     async def claim_outbox(
-        self,
-        now: datetime,
-        limit: int,
-        *,
-        node_id: str,
-        until: datetime,
-        skip_partners: Collection[int] = (),
+        self, now: datetime, limit: int, *, node_id: str, until: datetime, skip_partners: Collection[int] = ()
     ) -> list[OutboxEntry]:
         """One UPDATE ... WHERE id IN (due entries) RETURNING: atomic on both databases. On PostgreSQL the
         due entries are selected FOR UPDATE SKIP LOCKED, so a concurrent claim skips the rows being claimed

@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0005"
+        assert await conn.run_sync(_current) == head == "0004"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -112,8 +112,8 @@ async def test_0004_adds_the_outbox_claim_columns_and_downgrades_back(engine: As
         assert await conn.run_sync(step, "0003", down=True) == at_0003
 
 
-async def test_0005_adds_the_pending_starts_table_and_downgrades_back(engine: AsyncEngine) -> None:
-    """0005 creates ocpi_pending_starts (with its uid index); 0004 again drops it."""
+async def test_0004_adds_the_pending_starts_table_and_downgrades_back(engine: AsyncEngine) -> None:
+    """0004 also creates ocpi_pending_starts (with its uid index); 0003 again drops it."""
 
     def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
         config = alembic_config(connection)
@@ -121,8 +121,8 @@ async def test_0005_adds_the_pending_starts_table_and_downgrades_back(engine: As
         return set(inspect(connection).get_table_names())
 
     async with engine.begin() as conn:
-        at_0004 = await conn.run_sync(step, "0004")
-    assert "ocpi_pending_starts" not in at_0004
+        at_0003 = await conn.run_sync(step, "0003")
+    assert "ocpi_pending_starts" not in at_0003
     async with engine.begin() as conn:
-        assert await conn.run_sync(step, "head") == {*at_0004, "ocpi_pending_starts"}
-        assert await conn.run_sync(step, "0004", down=True) == at_0004
+        assert await conn.run_sync(step, "head") == {*at_0003, "ocpi_pending_starts"}
+        assert await conn.run_sync(step, "0003", down=True) == at_0003
