@@ -29,7 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
-from simulators.emsp import EmspConfig, EmspSimulator
+from simulators.emsp import EmspConfig, EmspSimulator, Push
 from tests.e2e.test_sigterm import read_ports, spawn_csms
 from tests.utils import MS, REDIS_URL, asyncpg_dsn, fresh_database, require_redis
 
@@ -40,14 +40,20 @@ WAIT = 30000 * MS
 
 
 class Node:
-    """One `csms run` child process and its ports."""
+    """One `csms run` child process, its ports and its log (JSON lines on stderr, kept for diagnosis)."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, ports: dict[str, int]) -> None:
+    def __init__(self, name: str, proc: asyncio.subprocess.Process, ports: dict[str, int]) -> None:
+        self.name = name
         self.proc = proc
         self.ocpp = f"ws://127.0.0.1:{ports['ocpp_listening']}/ocpp"
         self.http = f"http://127.0.0.1:{ports['http_listening']}"
-        assert proc.stderr is not None
-        self._drain = asyncio.create_task(proc.stderr.read())  # keep the pipe from filling up
+        self.log: list[bytes] = []
+        self._drain = asyncio.create_task(self._read_log())  # keep the pipe from filling up
+
+    async def _read_log(self) -> None:
+        assert self.proc.stderr is not None
+        async for line in self.proc.stderr:
+            self.log.append(line)
 
     async def kill(self) -> None:
         if self.proc.returncode is None:
@@ -56,10 +62,20 @@ class Node:
         await self._drain
 
     async def stop(self) -> None:
+        """SIGTERM; a node that has not exited after a grace period is killed and its log printed."""
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
-        await self.proc.wait()
-        await self._drain
+        try:
+            async with asyncio.timeout(WAIT):
+                await self.proc.wait()
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+            print(f"node {self.name} did not stop on SIGTERM; its log:")
+            print(b"".join(self.log[-200:]).decode(errors="replace"))
+            raise
+        finally:
+            await self._drain
 
 
 async def start_node(tmp_path: Path, name: str, env: dict[str, str]) -> Node:
@@ -67,7 +83,7 @@ async def start_node(tmp_path: Path, name: str, env: dict[str, str]) -> Node:
     home.mkdir()
     proc = await spawn_csms(home, **env)
     try:
-        return Node(proc, await read_ports(proc))
+        return Node(name, proc, await read_ports(proc))
     except BaseException:
         proc.kill()
         await proc.wait()
@@ -221,18 +237,19 @@ async def test_two_nodes_route_commands_survive_a_kill_and_push_once(
         async with asyncio.timeout(WAIT):
             assert (await result)["result"] == "ACCEPTED"
         # The transaction starts on node B and is the eMSP's session: node B pushes it.
-        put = (
-            await emsp.wait_for_push(
-                lambda p: p.module == "sessions" and p.method == "PUT" and p.body.get("status") == "ACTIVE"
-            )
-        )[0]
+        def active_session(p: Push) -> bool:
+            return p.module == "sessions" and p.method == "PUT" and p.body.get("status") == "ACTIVE"
+
+        async with asyncio.timeout(WAIT):
+            put = (await emsp.wait_for_push(active_session))[0]
         assert put.body["authorization_reference"] == "MN-1" and put.body["auth_method"] == "COMMAND"
         session_id = put.body["id"]
         response, result = await emsp.send_command("STOP_SESSION", {"session_id": session_id})
         assert response.success and response.data["result"] == "ACCEPTED", response.data
         async with asyncio.timeout(WAIT):
             assert (await result)["result"] == "ACCEPTED"
-        await emsp.wait_for_push(lambda p: p.module == "cdrs" and p.method == "POST")
+        async with asyncio.timeout(WAIT):
+            await emsp.wait_for_push(lambda p: p.module == "cdrs" and p.method == "POST")
 
         # -- load on node B, then SIGKILL --------------------------------------------------------------
         db = await asyncpg.connect(asyncpg_dsn(cluster_env["CSMS_DATABASE_URL"]))
