@@ -252,4 +252,6 @@ def _check_cluster(config: Config) -> None:
     if not config.cluster.redis_url:
         raise ConfigError("server.workers > 1 needs cluster.redis_url (Redis routes commands to stations)")
     if not config.database.url.startswith("postgresql"):
-        raise ConfigError("a cluster (cluster.redis_url or server.workers > 1) needs a PostgreSQL database.url")
+        raise ConfigError(
+            "a cluster (cluster.redis_url or server.workers > 1) needs a PostgreSQL database.url"
+        )
