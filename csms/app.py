@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -53,8 +54,14 @@ class Csms:
     _purge_task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, config: Config) -> Csms:
-        """Open the store (migrating it), start the writer, the OCPP server and the HTTP API."""
+    async def start(
+        cls, config: Config, *, ocpp_sock: socket.socket | None = None, http_sock: socket.socket | None = None
+    ) -> Csms:
+        """Open the store (migrating it), start the writer, the OCPP server and the HTTP API.
+
+        `ocpp_sock` and `http_sock` (a worker of `[server] workers`, `csms.workers`): listening sockets
+        bound and logged by the supervisor, served instead of binding `[ocpp]`/`[http]` host and port.
+        """
         store = await open_store(config.database)
         metrics = Metrics()  # this CSMS's own registry, served at GET /metrics
         writer = BatchedWriter(
@@ -78,7 +85,7 @@ class Csms:
             cluster.gateway.forwarded = domain.sessions.forwarded
             await cluster.start()
         ocpp = OcppServer(domain)
-        ocpp_port = await ocpp.start()
+        ocpp_port = await ocpp.start(ocpp_sock)
         # Expiry is tracked by the CSMS itself, stations online or not.
         await domain.reservations.start()
         bridge = OcpiBridge.build(domain, store.engine)
@@ -88,12 +95,17 @@ class Csms:
         root.add_subapp("/ocpi", bridge.app())
         runner = web.AppRunner(root, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, config.http.host, config.http.port, backlog=config.ocpp.backlog)
+        site: web.BaseSite
+        if http_sock is None:
+            site = web.TCPSite(runner, config.http.host, config.http.port, backlog=config.ocpp.backlog)
+        else:
+            site = web.SockSite(runner, http_sock, backlog=config.ocpp.backlog)
         await site.start()
         server = site._server  # aiohttp exposes the bound port only through the asyncio server
         assert server is not None
         http_port = int(next(iter(server.sockets)).getsockname()[1])  # type: ignore[attr-defined]
-        log.info("http_listening", host=config.http.host, port=http_port)
+        if http_sock is None:
+            log.info("http_listening", host=config.http.host, port=http_port)
         await bridge.start(http_port)
         csms = cls(services, domain, writer, ocpp, runner, ocpp_port, http_port, bridge, cluster)
         if config.ocpp.message_log:
@@ -149,9 +161,11 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-async def serve_until_signal(config: Config) -> None:
-    """Run until SIGINT or SIGTERM, then stop cleanly."""
-    csms = await Csms.start(config)
+async def serve_until_signal(
+    config: Config, *, ocpp_sock: socket.socket | None = None, http_sock: socket.socket | None = None
+) -> None:
+    """Run until SIGINT or SIGTERM, then stop cleanly (on pre-bound sockets: see `Csms.start`)."""
+    csms = await Csms.start(config, ocpp_sock=ocpp_sock, http_sock=http_sock)
     tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -483,10 +483,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"csms: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if getattr(args, "run", False):
-        from csms.app import run  # the server pulls in much more than the admin commands need
+        # The server pulls in much more than the admin commands need. One process, or a supervisor of
+        # `[server] workers` forked workers.
+        from csms.workers import run_server
 
-        run(config)
-        return EXIT_OK
+        return run_server(config)
     configure_cli_logging(config.log)
     func: Command = args.func
     try:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,11 +162,12 @@ def test_usage_errors(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_run_calls_the_server(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`run` hands the loaded configuration to `csms.app.run` (replaced here, so nothing is served)."""
+    """`run` hands the loaded configuration to `csms.app.run` (replaced here, so nothing is served), through
+    `csms.workers.run_server` (one worker: no supervisor)."""
+    import csms.workers
+
     seen: list[Config] = []
-    fake = types.ModuleType("csms.app")
-    fake.run = seen.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "csms.app", fake)
+    monkeypatch.setattr(csms.workers, "run", seen.append)
     assert main(["run"]) == 0
     assert seen[0].database.url == db_url
 

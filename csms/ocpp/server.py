@@ -18,6 +18,7 @@ import base64
 import binascii
 import math
 import re
+import socket
 import time
 import weakref
 from collections.abc import Sequence
@@ -435,17 +436,22 @@ class OcppServer:
         """The live session of a charge point, for sending it CALLs; None when it is offline."""
         return self._sessions.get(charge_point_id)
 
-    async def start(self) -> int:
+    async def start(self, sock: socket.socket | None = None) -> int:
         """Compile the schemas, then listen; returns the bound port (the chosen one when `[ocpp] port`
-        is 0)."""
+        is 0).
+
+        With `sock` (a worker of `[server] workers`: a listening socket its supervisor bound and logged),
+        serve on it instead of binding `[ocpp] host:port`, and log no `ocpp_listening`.
+        """
         # Every schema of both versions (~0.8 s, once per process, in a thread): no station message
         # or command ever waits for a compile or a schema file read on the event loop.
         for version in OcppVersion:
             await asyncio.to_thread(warm_up, version)
         self._server = await serve(
             self._handle,
-            self.config.host,
-            self.config.port,
+            self.config.host if sock is None else None,
+            self.config.port if sock is None else None,
+            sock=sock,
             process_request=count_handshakes(  # metrics hook: counts admitted and refused handshakes
                 self._process_request, self._admitted, self.domain.services.metrics
             ),
@@ -457,9 +463,9 @@ class OcppServer:
             backlog=self.config.backlog,
             server_header=None,
         )
-        sock = next(iter(self._server.sockets))
-        self.port = int(sock.getsockname()[1])
-        log.info("ocpp_listening", host=self.config.host, port=self.port, path=self.config.path)
+        self.port = int(next(iter(self._server.sockets)).getsockname()[1])
+        if sock is None:
+            log.info("ocpp_listening", host=self.config.host, port=self.port, path=self.config.path)
         return self.port
 
     async def close(self) -> None:

@@ -10,10 +10,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# PostgreSQL advisory lock key held while migrating: processes starting together (the workers of
+# `[server] workers`, several nodes) migrate one after another, the later ones finding the schema at head.
+MIGRATION_LOCK_KEY = 0x637336D5  # arbitrary, fixed
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -41,10 +44,13 @@ async def migrate(engine: AsyncEngine) -> None:
     """Run `alembic upgrade head` on `engine` in one transaction; a no-op when already at head.
 
     Works on SQLite and PostgreSQL. On PostgreSQL the DDL is transactional, so a failed migration leaves the
-    schema as it was; SQLite's driver commits DDL as it goes.
+    schema as it was, and a transaction-scoped advisory lock makes concurrent callers take turns; SQLite's
+    driver commits DDL as it goes.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database refused a migration step.
     """
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         await conn.run_sync(_upgrade_head)
