@@ -18,79 +18,32 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
-import asyncpg
 import orjson
 import pytest
-from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.e2e.test_sigterm import read_ports, spawn_csms
-from tests.utils import MS, until
+from tests.utils import MS, REDIS_URL, fresh_database, require_redis, until
 
-PG_URL = os.environ.get("CSMS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("CSMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 STATIONS = 20  # per batch of connections
-
-
-def _asyncpg_dsn() -> str:
-    return make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _unavailable(problem: str) -> None:
-    """Skip the test, or under CI fail it: CI must run the cluster tests."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{problem} (CI is set: the workers tests must run)")
-    pytest.skip(problem)
-
-
-async def _require_redis() -> None:
-    parts = urlsplit(REDIS_URL)
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 6379), 3
-        )
-        try:
-            writer.write(b"PING\r\n")
-            reply = await asyncio.wait_for(reader.readline(), 3)
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-    except (OSError, TimeoutError) as exc:
-        _unavailable(f"Redis at {REDIS_URL} unreachable: {exc!r}")
-        return
-    if not reply.startswith(b"+PONG"):
-        _unavailable(f"Redis at {REDIS_URL} answered PING with {reply!r}")
 
 
 @pytest.fixture
 async def cluster_env() -> AsyncIterator[dict[str, str]]:
     """CSMS_* overrides for two workers on a fresh PostgreSQL database (dropped after) and a Redis key
     prefix of their own."""
-    try:
-        admin = await asyncpg.connect(_asyncpg_dsn(), timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        _unavailable(f"PostgreSQL at {PG_URL} unreachable: {exc!r}")
-    await _require_redis()
-    name = f"csms_w_{uuid.uuid4().hex[:16]}"
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-            yield {
-                "CSMS_DATABASE_URL": url,
-                "CSMS_CLUSTER_REDIS_URL": REDIS_URL,
-                "CSMS_CLUSTER_KEY_PREFIX": f"csms-test-{name}",
-                "CSMS_SERVER_WORKERS": "2",
-                "CSMS_SECURITY_BCRYPT_ROUNDS": "4",
-            }
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await require_redis()
+    async with fresh_database() as url:
+        prefix = f"csms-test-{uuid.uuid4().hex[:16]}"
+        yield {
+            "CSMS_DATABASE_URL": url,
+            "CSMS_CLUSTER_REDIS_URL": REDIS_URL,
+            "CSMS_CLUSTER_KEY_PREFIX": prefix,
+            "CSMS_SERVER_WORKERS": "2",
+            "CSMS_SECURITY_BCRYPT_ROUNDS": "4",
+        }
 
 
 class LogEvents:
