@@ -260,7 +260,8 @@ async def serve_csms(
     """Run the CSMS on 127.0.0.1 with SQLite file `db` until SIGTERM or SIGINT, then stop it cleanly.
 
     Like `csms run` (`csms.app.serve_until_signal`), start-up objects are frozen out of the GC. With
-    `profile`, cProfile records from READY to the signal and its stats are dumped there.
+    `profile`, cProfile records from READY (or from the last SIGUSR1: send it once the load generator's
+    set-up is done, to profile the closed loop alone) to the stop signal, and its stats are dumped there.
     """
     from dataclasses import replace
 
@@ -280,7 +281,15 @@ async def serve_csms(
     )
     configure_logging(config.log)
     csms = await Csms.start(config)
-    profiler = cProfile.Profile() if profile is not None else None
+    profilers = [cProfile.Profile()] if profile is not None else []
+
+    def restart_profile() -> None:  # SIGUSR1: forget what was recorded so far
+        profilers[-1].disable()
+        profilers.append(cProfile.Profile())
+        profilers[-1].enable()
+
+    if profilers:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, restart_profile)
     try:
         tune_gc()  # as `csms run` does
         print(
@@ -288,8 +297,8 @@ async def serve_csms(
             f" message_log={'on' if message_log else 'off'}",
             flush=True,
         )
-        if profiler is not None:
-            profiler.enable()
+        if profilers:
+            profilers[-1].enable()
         gc_timer = GcTimer()
         gc.callbacks.append(gc_timer)
         stats = asyncio.create_task(_print_stats(csms.services.writer, gc_timer, STATS_INTERVAL))
@@ -297,10 +306,10 @@ async def serve_csms(
         stats.cancel()
         gc.callbacks.remove(gc_timer)
     finally:
-        if profiler is not None:
-            profiler.disable()
+        if profilers:
+            profilers[-1].disable()
             assert profile is not None
-            profiler.dump_stats(str(profile))
+            profilers[-1].dump_stats(str(profile))
         pending = csms.services.writer.pending
         started = time.perf_counter()
         await csms.stop()
