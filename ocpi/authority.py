@@ -226,8 +226,8 @@ class PartnerTokenAuthority:
         if grant is not None and grant.until <= self._ctx.clock():
             grant = None
         store = self._ctx.store
-        if await store.get_session_link(str(tx.id)) is not None:
-            return  # e.g. started by an OCPI START_SESSION: its link says COMMAND
+        if await store.find_session_link(transaction_pk=tx.id) is not None:
+            return  # started by an OCPI START_SESSION (COMMAND), or on a RESERVE_NOW reservation
         token = await store.find_partner_token(tx.id_token)
         if token is None:
             return

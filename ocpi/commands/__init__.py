@@ -31,12 +31,13 @@ for that URL, so it is kept in memory: after a restart, reservations made before
 The reservation service tells no one when a reservation ends, so the runner checks the reservations it
 watches every `[ocpp] reservation_check_interval` seconds.
 
-The reservation is also a Session (OCPI 2.2.1 Sessions: RESERVATION, then ACTIVE or COMPLETED if unused;
-here the charging is the transaction's own session, so the reservation's always ends COMPLETED): an accepted
-RESERVE_NOW PUTs it (status RESERVATION) to the partner that made it, and it is PATCHed to COMPLETED when
-the reservation ends — cancelled by the partner, the operator or the station, expired, replaced by one on
-another station, or used (`ocpi.push.push_reservation_session`; as the CANCELED_RESERVATION result, only
-for reservations watched since this process started).
+The reservation is also a Session (OCPI 2.2.1 Sessions, "Reservation": RESERVATION, then ACTIVE when the
+driver charges on it, or COMPLETED if unused): an accepted RESERVE_NOW PUTs it (status RESERVATION) to the
+partner that made it. When a transaction uses the reservation (the domain's `reservation_for`: a START_SESSION
+by the reserved token, or a local start with it), the runner gives the SessionLink `R<id>` the transaction, so
+the transaction is pushed ACTIVE, stopped (STOP_SESSION `R<id>`) and CDR'd under that id. An unused
+reservation is PATCHed to COMPLETED when it ends — cancelled by the partner, the operator or the station,
+expired, or replaced by one on another station (`ocpi.push.push_reservation_session`).
 
 Modules: `http` (the request: body declarations, checks, the synchronous CommandResponse), `runner` (the
 OCPP side in the background and START_SESSION bookkeeping), `watcher` (reservations made by RESERVE_NOW,

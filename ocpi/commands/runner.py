@@ -162,13 +162,47 @@ class CommandRunner:
         await self._ctx.store.delete_pending_start(pending.remote_start_id)
         log.info("ocpi_session_linked", transaction_pk=tx.id, partner_id=pending.partner_id)
 
-    async def on_transaction_started(self, event: TransactionStarted) -> None:
-        """Link a transaction that follows a START_SESSION to it (SessionLink COMMAND; runs before the
-        partner-token authority, which then leaves the link alone: the command is the latest
-        authorization)."""
-        pending = await self._match(event)
+    async def _reservation_link(self, tx: Transaction) -> SessionLink | None:
+        """The SessionLink `R<id>` of the RESERVE_NOW reservation `tx` uses (as the domain will mark it used:
+        `ReservationService.reservation_for`), if no transaction has it yet; else None."""
+        if tx.reservation_id is None:
+            return None
+        link = await self._ctx.store.get_session_link(f"R{tx.reservation_id}")
+        if link is None or link.transaction_pk is not None:
+            return None
+        if await self._ctx.domain.reservations.reservation_for(tx) is None:
+            return None
+        return link
+
+    async def _carry_on(self, link: SessionLink, tx: Transaction, pending: PendingStart | None) -> None:
+        """The reservation's Session goes on as the transaction's (OCPI 2.2.1 Sessions, "Reservation": its
+        status becomes ACTIVE; same id). A START_SESSION of the same partner is the latest authorization:
+        its CdrToken and authorization_reference replace the reservation's."""
         if pending is not None:
-            await self._link_start(pending, event.transaction)
+            self._starts.pop(pending.remote_start_id, None)
+            await self._ctx.store.delete_pending_start(pending.remote_start_id)
+            if pending.partner_id == link.partner_id:
+                link.auth_method = "COMMAND"
+                link.cdr_token = pending.cdr_token
+                link.authorization_reference = pending.authorization_reference or link.authorization_reference
+        link.transaction_pk = tx.id
+        link.last_updated = self._ctx.clock()
+        await self._ctx.store.save_session_link(link)
+        log.info("ocpi_reservation_session_charging", transaction_pk=tx.id, session_id=link.session_id)
+
+    async def _link(self, tx: Transaction, pending: PendingStart | None) -> None:
+        reserved = await self._reservation_link(tx)
+        if reserved is not None:
+            await self._carry_on(reserved, tx, pending)
+        elif pending is not None:
+            await self._link_start(pending, tx)
+
+    async def on_transaction_started(self, event: TransactionStarted) -> None:
+        """Link a transaction to what OCPI knows of it: the RESERVE_NOW reservation it uses (the
+        reservation's Session goes on: `_carry_on`), else the START_SESSION it follows (SessionLink COMMAND).
+        Runs before the partner-token authority, which then leaves the link alone: the command is the latest
+        authorization."""
+        await self._link(event.transaction, await self._match(event))
 
     # -- the commands ------------------------------------------------------------------------------------
 
@@ -253,7 +287,7 @@ class CommandRunner:
             await self._forget_start(pending)
             return result_of(started.result)
         if started.transaction is not None and pending.remote_start_id in self._starts:
-            await self._link_start(pending, started.transaction)
+            await self._link(started.transaction, pending)
         return "ACCEPTED", None
 
     async def _forget_start(self, pending: PendingStart) -> None:

@@ -1,4 +1,5 @@
-"""Reservations made through RESERVE_NOW, watched until they end: then their Session is PATCHed COMPLETED and,
+"""Reservations made through RESERVE_NOW, watched until they end: then their Session is PATCHed COMPLETED
+(unless a transaction used it: then the Session goes on as that transaction's) and,
 when they expired or were cancelled on our side, CANCELED_RESERVATION is POSTed to the RESERVE_NOW
 response_url (OCPI 2.2.1 Commands). The reservation service tells no one when a reservation ends, so the
 watched ones are checked every `[ocpp] reservation_check_interval` seconds; the response URLs are kept in
