@@ -102,7 +102,9 @@ class PartnerTokenAuthority:
 
     # -- TokenAuthority --------------------------------------------------------------------------------
 
-    async def authorize(self, id_token: str) -> AuthorizationResult | None:
+    async def authorize(
+        self, id_token: str, *, charge_point_id: str | None = None, evse_id: int | None = None
+    ) -> AuthorizationResult | None:
         """The verdict on `id_token` if it is a partner token's uid, None when no partner pushed it.
 
         May call the eMSP (real-time authorization) for ALLOWED_OFFLINE and NEVER tokens; waits at most

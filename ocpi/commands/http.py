@@ -172,11 +172,12 @@ async def handle_command(request: web.Request) -> web.Response:
         if answer.status is not Status.SUCCESS:
             raise OcpiError(200, answer.status, answer.message, data=data) from None
         return ok(data)
-    runner.run(
+    await runner.run(
         partner,
         command,
         response_url,
         operation,
+        due_in=timeout,
         correlation_id=request.headers.get("X-Correlation-ID"),
     )
     log.info("ocpi_command_accepted", command=command, partner_id=partner.id)
