@@ -102,7 +102,9 @@ class PartnerTokenAuthority:
 
     # -- TokenAuthority --------------------------------------------------------------------------------
 
-    async def authorize(self, id_token: str) -> AuthorizationResult | None:
+    async def authorize(
+        self, id_token: str, *, charge_point_id: str | None = None, evse_id: int | None = None
+    ) -> AuthorizationResult | None:
         """The verdict on `id_token` if it is a partner token's uid, None when no partner pushed it.
 
         May call the eMSP (real-time authorization) for ALLOWED_OFFLINE and NEVER tokens; waits at most
@@ -226,8 +228,8 @@ class PartnerTokenAuthority:
         if grant is not None and grant.until <= self._ctx.clock():
             grant = None
         store = self._ctx.store
-        if await store.get_session_link(str(tx.id)) is not None:
-            return  # e.g. started by an OCPI START_SESSION: its link says COMMAND
+        if await store.find_session_link(transaction_pk=tx.id) is not None:
+            return  # started by an OCPI START_SESSION (COMMAND), or on a RESERVE_NOW reservation
         token = await store.find_partner_token(tx.id_token)
         if token is None:
             return

@@ -56,11 +56,13 @@ class OcpiBridge:
         return create_app(self.ctx)
 
     async def start(self, http_port: int) -> None:
-        """Learn the bound HTTP port (for URLs we give partners) and start delivering pushes."""
+        """Learn the bound HTTP port (for URLs we give partners), start delivering pushes, and take over the
+        command results a previous run still owed (`commands.recover`)."""
         config = self.ctx.domain.config
         if not config.ocpi.public_url:
             self.ctx.base_url = public_base_url(replace(config, http=replace(config.http, port=http_port)))
         await self.outbox.start()
+        await commands.recover(self.ctx)
 
     async def stop(self) -> None:
         """Stop pushing (pending entries stay in the outbox), finish command tasks, close the client."""

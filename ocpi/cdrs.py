@@ -5,8 +5,9 @@ Route: `GET /ocpi/2.2.1/cdrs?date_from&date_to&offset&limit` (paginated, oldest 
 `create_cdr(ctx, tx)` builds the CDR of a completed transaction whose charge point is in a published
 location and stores it once (CDRs are immutable; a second call returns the stored one):
 
-- id and session_id = str(transaction id); start/end; `cdr_token`, `auth_method`, `authorization_reference`
-  exactly as the Session shows them (`ocpi.sessions`).
+- id = str(transaction id); session_id = the Session's id (`ocpi.sessions.session_id_of`: str(transaction
+  id), or `R<reservation id>` when the transaction used a RESERVE_NOW reservation); start/end; `cdr_token`,
+  `auth_method`, `authorization_reference` exactly as the Session shows them (`ocpi.sessions`).
 - `cdr_location`: the location, EVSE and connector as they are when the CDR is made (the session just
   ended; OCPI asks for the data as of the session start, and we keep no history of location records).
 - priced by the session's tariff (`ocpi.sessions.price_transaction`: the tariff the connector had when the
@@ -46,6 +47,8 @@ from ocpi.sessions import (
     pin_tariff,
     place_of,
     price_transaction,
+    session_id_of,
+    transaction_link,
     used_tariffs,
 )
 from ocpi.transport import VERSION, ocpi_datetime
@@ -107,7 +110,7 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
     if place is None:
         return None
     location = place.location
-    link = await ctx.store.get_session_link(cdr_id)
+    link = await transaction_link(ctx, tx)
     priced = await price_transaction(ctx, tx, location, link)
     cost = priced.cost
     cdr_location = await _cdr_location(ctx, tx, place)
@@ -119,7 +122,7 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
         "id": cdr_id,
         "start_date_time": ocpi_datetime(tx.started_at),
         "end_date_time": ocpi_datetime(end),
-        "session_id": cdr_id,
+        "session_id": session_id_of(tx, link),  # a used reservation's Session id (OCPI 2.2.1 Sessions)
         "cdr_token": await cdr_token_of(ctx, tx.id_token, link),
         "auth_method": link.auth_method if link is not None else "WHITELIST",
     }

@@ -151,8 +151,9 @@ class PendingStart:
     """A START_SESSION whose transaction has not started yet (stored: any node may see it start).
 
     The domain's remote-start correlator gives that transaction `remote_start_id`; until `until` (the
-    correlator's window) the token `uid` is vouched for, and the transaction that answers it becomes the
-    partner's session (SessionLink COMMAND) with `cdr_token` and `authorization_reference`.
+    correlator's window) the token `uid` is vouched for at `charge_point_id` (and `evse_id` when the command
+    named an EVSE) only, and the transaction that answers it becomes the partner's session (SessionLink
+    COMMAND) with `cdr_token` and `authorization_reference`.
     """
 
     remote_start_id: int
@@ -162,6 +163,30 @@ class PendingStart:
     cdr_token: dict[str, Any]
     authorization_reference: str | None
     until: datetime
+    evse_id: int | None = None  # the command's EVSE; None: the station chooses
+
+
+@dataclass(slots=True)
+class CommandPromise:
+    """A CommandResult we still owe a partner (stored: it must survive a restart; OCPI 2.2.1 Commands).
+
+    Either an accepted command, whose result is due by `deadline` (the CommandResponse timeout), or a
+    reservation made by RESERVE_NOW (`reservation_id`), watched until it ends (CANCELED_RESERVATION when it
+    expires or is cancelled on our side). `settled_at` is set once, by whoever posts the result (or finds
+    none is owed): `OcpiStore.settle_command_promise` is how a result is never posted twice.
+    """
+
+    id: int
+    partner_id: int
+    command: str
+    response_url: str
+    deadline: datetime | None = None
+    reservation_id: int | None = None
+    external_id: str | None = None  # the partner's reservation_id
+    correlation_id: str | None = None
+    created_at: datetime | None = None
+    settled_at: datetime | None = None
+    result: str | None = None  # the CommandResultType posted, or why none was ("" : nothing owed)
 
 
 @dataclass(slots=True)

@@ -29,8 +29,11 @@ A Session (`session_object`) is one CSMS transaction, id = str(transaction id):
   the meter samples only when the tariff's restrictions need the energy curve (`price_transaction`).
 
 A reservation made with RESERVE_NOW is a Session too (`reservation_session_object`), id `R<reservation id>`
-(its SessionLink): RESERVATION while the reservation is active, COMPLETED once it ended unused or used (the
-charging then continues as the transaction's own session).
+(its SessionLink): RESERVATION while the reservation is active, COMPLETED once it ended unused (expired,
+cancelled). When the driver charges on it (the transaction uses the reservation: OCPI 2.2.1 Sessions,
+"Reservation"), the same Session goes on ACTIVE: the command runner gives the reservation's SessionLink the
+transaction (`transaction_pk`), and from then on the transaction is served, pushed, stopped and CDR'd under
+that id (`session_id_of`); the reservation itself is no longer a Session of its own.
 """
 
 from __future__ import annotations
@@ -208,6 +211,17 @@ async def connector_tariff(
     return None
 
 
+async def transaction_link(ctx: OcpiContext, tx: Transaction) -> SessionLink | None:
+    """The SessionLink of a transaction (by `transaction_pk`: its session id is `str(tx.id)`, or the
+    reservation's `R<id>` when it charges on a RESERVE_NOW reservation), or None."""
+    return await ctx.store.find_session_link(transaction_pk=tx.id)
+
+
+def session_id_of(tx: Transaction, link: SessionLink | None) -> str:
+    """The OCPI Session id of a transaction: its link's (a used reservation's `R<id>`), else str(tx.id)."""
+    return link.session_id if link is not None else str(tx.id)
+
+
 # SessionLink.tariff_id of a session whose connector had no usable tariff when it started: it stays free.
 NO_TARIFF = ""
 
@@ -247,7 +261,7 @@ async def pin_tariff(ctx: OcpiContext, tx: Transaction) -> SessionLink | None:
     if await ctx.store.location_of(tx.charge_point_id) is None:
         return None
     found = await connector_tariff(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id, tx.started_at)
-    link = await ctx.store.get_session_link(str(tx.id))
+    link = await transaction_link(ctx, tx)
     if link is None:
         token = await ctx.store.find_partner_token(tx.id_token) if tx.id_token else None
         link = SessionLink(
@@ -349,12 +363,12 @@ async def session_object(ctx: OcpiContext, tx: Transaction) -> dict[str, Any] | 
     place = await place_of(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id)
     if place is None:
         return None
-    link = await ctx.store.get_session_link(str(tx.id))
+    link = await transaction_link(ctx, tx)
     completed = tx.status is TransactionStatus.COMPLETED
     obj: dict[str, Any] = {
         "country_code": place.location.country_code,
         "party_id": place.location.party_id,
-        "id": str(tx.id),
+        "id": session_id_of(tx, link),
         "start_date_time": ocpi_datetime(tx.started_at),
     }
     if completed and tx.stopped_at is not None:
@@ -392,6 +406,8 @@ async def _reservation_session(
     link = await ctx.store.get_session_link(f"R{reservation.id}")
     if link is None:
         return None  # not made through OCPI: no partner knows it as a session
+    if link.transaction_pk is not None:
+        return None  # used: the session goes on as the transaction's (`session_object`)
     location = await ctx.store.location_of(reservation.charge_point_id)
     if location is None or not location.publish:
         return None
@@ -432,8 +448,9 @@ async def reservation_session_object(ctx: OcpiContext, reservation: Reservation)
     """The OCPI Session of a reservation made through RESERVE_NOW (id `R<reservation id>`), or None when it
     was not made through OCPI or its charge point is in no published location.
 
-    Status RESERVATION while the reservation is active, COMPLETED once it ended (used, expired, cancelled);
-    kwh 0, no charging periods, the EVSE as `#NA` when the reservation is for any EVSE of the station.
+    Status RESERVATION while the reservation is active, COMPLETED once it ended unused (expired, cancelled);
+    kwh 0, no charging periods, the EVSE as `#NA` when the reservation is for any EVSE of the station. None
+    too once a transaction uses it: that Session is the transaction's now (`session_object`, same id).
     """
     found = await _reservation_session(ctx, reservation)
     return None if found is None else found[0]

@@ -11,9 +11,15 @@ from csms.domain.ports import TokenStore
 
 class TokenAuthority(Protocol):
     """Another source of truth for tokens the CSMS store does not know (the OCPI bridge: tokens of
-    roaming partners, with real-time authorization). Returns None when it does not know the token."""
+    roaming partners, with real-time authorization). Returns None when it does not know the token.
 
-    async def authorize(self, id_token: str) -> AuthorizationResult | None: ...
+    `charge_point_id` and `evse_id` say where the token is presented (None: not known, e.g. a 2.0.1
+    Authorize names no EVSE), so an authority may vouch for a token at one station only (an OCPI
+    START_SESSION's token at the command's station and EVSE)."""
+
+    async def authorize(
+        self, id_token: str, *, charge_point_id: str | None = None, evse_id: int | None = None
+    ) -> AuthorizationResult | None: ...
 
 
 class AuthorizationService:
@@ -43,8 +49,11 @@ class AuthorizationService:
         authority answers from that verdict: no new eMSP call)."""
         return (await self.authorize(id_token)).group_id_token
 
-    async def authorize(self, id_token: str) -> AuthorizationResult:
-        """The verdict for `id_token`.
+    async def authorize(
+        self, id_token: str, *, charge_point_id: str | None = None, evse_id: int | None = None
+    ) -> AuthorizationResult:
+        """The verdict for `id_token` presented at `charge_point_id` / `evse_id` (where known: the OCPP
+        adapters pass the station; `TokenAuthority` may scope its verdict to it).
 
         A stored token answers with its status (an Accepted token past its expiry date answers Expired)
         and its group id (1.6 parentIdTag / 2.0.1 groupIdToken). An unknown token answers with the
@@ -54,7 +63,9 @@ class AuthorizationService:
         token = await self._tokens.get_id_token(id_token)
         if token is None:
             for _, _, authority in self._authorities:
-                result = await authority.authorize(id_token)
+                result = await authority.authorize(
+                    id_token, charge_point_id=charge_point_id, evse_id=evse_id
+                )
                 if result is not None:
                     return result
             return AuthorizationResult(self._unknown)

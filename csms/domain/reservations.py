@@ -534,36 +534,51 @@ class ReservationService:
     async def _group_of(self, id_token: str) -> str | None:
         return None if self._group_of_token is None else await self._group_of_token(id_token)
 
+    async def reservation_for(self, tx: Transaction) -> Reservation | None:
+        """The reservation a transaction that just started uses, as `transaction_started` decides it: the one
+        it names (`tx.reservation_id`), of its station, still active, held by its id token or that token's
+        group. None otherwise (logged: an unknown, ended, or another token's reservation).
+
+        Listeners told about the start before the domain (the OCPI bridge, which carries a reservation's
+        Session on into the charging: OCPI 2.2.1 Sessions, "Reservation") ask it the same question."""
+        if tx.reservation_id is None:
+            return None
+        r = await self._store.get_reservation(tx.reservation_id)
+        if r is None or r.charge_point_id != tx.charge_point_id:
+            _log_for(tx.charge_point_id, tx.reservation_id).warning(
+                "transaction_reservation_unknown",
+                transaction_pk=tx.id,
+            )
+            return None
+        if r.status is not ReservationStatus.ACTIVE:
+            _log_for(tx.charge_point_id, r.id).info(
+                "transaction_reservation_not_active",
+                status=r.status.value,
+                transaction_pk=tx.id,
+            )
+            return None
+        if tx.id_token is None or not _holds(r, tx.id_token, await self._group_of(tx.id_token)):
+            _log_for(tx.charge_point_id, r.id).warning(
+                "reservation_used_by_wrong_token",
+                transaction_pk=tx.id,
+                id_token=tx.id_token,
+            )
+            return None
+        return r
+
     async def transaction_started(self, tx: Transaction) -> None:
         """Mark the reservation a transaction started with `used` (transaction_pk = tx.id).
 
         Only when the reservation belongs to the transaction's station, is active, and the transaction's id
-        token (or its group, looked up through `tokens`) matches the reservation's token or group. A wrong
-        token is logged ("reservation_used_by_wrong_token") and the reservation stays active.
+        token (or its group, looked up through `tokens`) matches the reservation's token or group
+        (`reservation_for`). A wrong token is logged ("reservation_used_by_wrong_token") and the
+        reservation stays active.
         """
         if tx.reservation_id is None:
             return
         async with self._lock:
-            r = await self._store.get_reservation(tx.reservation_id)
-            if r is None or r.charge_point_id != tx.charge_point_id:
-                _log_for(tx.charge_point_id, tx.reservation_id).warning(
-                    "transaction_reservation_unknown",
-                    transaction_pk=tx.id,
-                )
-                return
-            if r.status is not ReservationStatus.ACTIVE:
-                _log_for(tx.charge_point_id, r.id).info(
-                    "transaction_reservation_not_active",
-                    status=r.status.value,
-                    transaction_pk=tx.id,
-                )
-                return
-            if tx.id_token is None or not _holds(r, tx.id_token, await self._group_of(tx.id_token)):
-                _log_for(tx.charge_point_id, r.id).warning(
-                    "reservation_used_by_wrong_token",
-                    transaction_pk=tx.id,
-                    id_token=tx.id_token,
-                )
+            r = await self.reservation_for(tx)
+            if r is None:
                 return
             r.status = ReservationStatus.USED
             r.transaction_pk = tx.id

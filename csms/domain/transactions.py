@@ -95,7 +95,9 @@ class TransactionService:
         """
         auth = authorization
         if auth is None and new.id_token:
-            auth = await self._authorization.authorize(new.id_token)
+            auth = await self._authorization.authorize(
+                new.id_token, charge_point_id=new.charge_point_id, evse_id=new.evse_id
+            )
         if new.ocpp_transaction_id is not None:
             existing = await self.find(new.charge_point_id, new.ocpp_transaction_id)
         else:

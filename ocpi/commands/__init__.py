@@ -18,7 +18,9 @@ CANCEL_RESERVATION or UNLOCK_CONNECTOR (OCPI 2.2.1 Commands). Each request goes 
 The command's token is not validated (OCPI 2.2.1 Commands: the eMSP vouches for it): while a
 START_SESSION waits for its transaction, the runner answers Accepted for that token uid to the CSMS's
 authorization (it is a `TokenAuthority`, consulted before the partner-token authority), so a station that
-authorizes the remote start or the transaction does not refuse it.
+authorizes the remote start or the transaction does not refuse it. Only there: the authorization names the
+station (and the EVSE where OCPP says it), and the token is vouched for at the command's charge point (and
+EVSE, when the command named one), not at any other.
 
 Sessions: a transaction that follows a START_SESSION gets the SessionLink `COMMAND` with the command's
 CdrToken and authorization_reference (the runner subscribes to `TransactionStarted` at `Order.COMMAND`; the
@@ -26,17 +28,24 @@ domain's remote-start correlator says which remote start the transaction answers
 accepted RESERVE_NOW gets the SessionLink `R<reservation id>` (the partner's `reservation_id` is the
 reservation's `external_id`, owner `ocpi:<partner id>`; the same reservation_id again replaces it). When
 such a reservation later ends because the operator cancelled it or it expired (or, 2.0.1, the station
-removed it), CANCELED_RESERVATION is POSTed to the RESERVE_NOW response_url. The SessionLink has no field
-for that URL, so it is kept in memory: after a restart, reservations made before it end silently.
+removed it), CANCELED_RESERVATION is POSTed to the RESERVE_NOW response_url.
+
+What is owed survives a restart: each accepted command stores a `CommandPromise` (partner, response_url,
+deadline = now + the CommandResponse timeout) before ACCEPTED is answered, and each watched reservation one
+with its reservation id. Whoever posts a result settles the promise first (`settle_command_promise`, once:
+never posted twice). At start (`CommandRunner.recover`, from `ocpi.bridge`) the watched reservations are
+watched again, and a command whose process died before its answer is answered TIMEOUT once its deadline
+passed (unless the process running it, another worker or node, settles it first).
 The reservation service tells no one when a reservation ends, so the runner checks the reservations it
 watches every `[ocpp] reservation_check_interval` seconds.
 
-The reservation is also a Session (OCPI 2.2.1 Sessions: RESERVATION, then ACTIVE or COMPLETED if unused;
-here the charging is the transaction's own session, so the reservation's always ends COMPLETED): an accepted
-RESERVE_NOW PUTs it (status RESERVATION) to the partner that made it, and it is PATCHed to COMPLETED when
-the reservation ends — cancelled by the partner, the operator or the station, expired, replaced by one on
-another station, or used (`ocpi.push.push_reservation_session`; as the CANCELED_RESERVATION result, only
-for reservations watched since this process started).
+The reservation is also a Session (OCPI 2.2.1 Sessions, "Reservation": RESERVATION, then ACTIVE when the
+driver charges on it, or COMPLETED if unused): an accepted RESERVE_NOW PUTs it (status RESERVATION) to the
+partner that made it. When a transaction uses the reservation (the domain's `reservation_for`: a START_SESSION
+by the reserved token, or a local start with it), the runner gives the SessionLink `R<id>` the transaction, so
+the transaction is pushed ACTIVE, stopped (STOP_SESSION `R<id>`) and CDR'd under that id. An unused
+reservation is PATCHed to COMPLETED when it ends — cancelled by the partner, the operator or the station,
+expired, or replaced by one on another station (`ocpi.push.push_reservation_session`).
 
 Modules: `http` (the request: body declarations, checks, the synchronous CommandResponse), `runner` (the
 OCPP side in the background and START_SESSION bookkeeping), `watcher` (reservations made by RESERVE_NOW,
@@ -49,7 +58,7 @@ from __future__ import annotations
 
 from ocpi.commands.http import register
 from ocpi.commands.results import IDENTIFIER, RESULT_MARGIN, ROLE
-from ocpi.commands.runner import CommandRunner, install, owner_of, shutdown
+from ocpi.commands.runner import CommandRunner, install, owner_of, recover, shutdown
 
 __all__ = [
     "IDENTIFIER",
@@ -58,6 +67,7 @@ __all__ = [
     "CommandRunner",
     "install",
     "owner_of",
+    "recover",
     "register",
     "shutdown",
 ]

@@ -106,15 +106,30 @@ async def _evse(ctx: OcpiContext, location: Location, evse_uid: str | None) -> E
     return evse
 
 
-async def _session_of(ctx: OcpiContext, partner: Partner, session_id: str) -> Transaction:
-    """The partner's transaction called `session_id` (str(transaction id)), or UNKNOWN_SESSION."""
-    unknown = _Answer("UNKNOWN_SESSION", f"unknown session {session_id}")
+async def _transaction_of(ctx: OcpiContext, session_id: str) -> Transaction | None:
+    """The transaction the Session `session_id` is: by its SessionLink (a used reservation's `R<id>` is
+    its transaction's Session), else str(transaction id) of a transaction with no other Session id."""
+    link = await ctx.store.get_session_link(session_id)
+    if link is not None:
+        if link.transaction_pk is None:
+            return None  # an unused reservation: nothing charges yet
+        return await ctx.domain.store.get_transaction(link.transaction_pk)
     if not session_id.isascii() or not session_id.isdigit() or len(session_id) > 18:
-        raise unknown
+        return None
     tx = await ctx.domain.store.get_transaction(int(session_id))
     if tx is None:
+        return None
+    other = await ctx.store.find_session_link(transaction_pk=tx.id)
+    return tx if other is None or other.session_id == session_id else None
+
+
+async def _session_of(ctx: OcpiContext, partner: Partner, session_id: str) -> Transaction:
+    """The partner's transaction of the Session `session_id` (`_transaction_of`), or UNKNOWN_SESSION."""
+    unknown = _Answer("UNKNOWN_SESSION", f"unknown session {session_id}")
+    tx = await _transaction_of(ctx, session_id)
+    if tx is None:
         raise unknown
-    link = await ctx.store.get_session_link(str(tx.id))
+    link = await ctx.store.find_session_link(transaction_pk=tx.id)
     if link is not None:
         owner = link.partner_id
     else:
@@ -157,11 +172,12 @@ async def handle_command(request: web.Request) -> web.Response:
         if answer.status is not Status.SUCCESS:
             raise OcpiError(200, answer.status, answer.message, data=data) from None
         return ok(data)
-    runner.run(
+    await runner.run(
         partner,
         command,
         response_url,
         operation,
+        due_in=timeout,
         correlation_id=request.headers.get("X-Correlation-ID"),
     )
     log.info("ocpi_command_accepted", command=command, partner_id=partner.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -23,6 +23,7 @@ from csms.domain.remote_start import REMOTE_START_WINDOW
 from csms.domain.reservations import ReservationError
 from ocpi.commands.results import (
     OCPP16_ID_TAG_LENGTH,
+    REPLACED,
     RESERVATION_RESULTS,
     UNKNOWN_AT_STATION,
     ocpp_token_type,
@@ -31,7 +32,7 @@ from ocpi.commands.results import (
 )
 from ocpi.commands.watcher import ReservationWatcher, Watched
 from ocpi.context import OcpiContext
-from ocpi.models import EvseUid, Location, Partner, PendingStart, SessionLink
+from ocpi.models import CommandPromise, EvseUid, Location, Partner, PendingStart, SessionLink
 from ocpi.tokens import cdr_token
 
 log = structlog.get_logger("ocpi.commands")
@@ -45,10 +46,19 @@ class _CommandTokens:
 
     runner: CommandRunner
 
-    async def authorize(self, id_token: str) -> AuthorizationResult | None:
-        if await self.runner.vouches_for(id_token):
+    async def authorize(
+        self, id_token: str, *, charge_point_id: str | None = None, evse_id: int | None = None
+    ) -> AuthorizationResult | None:
+        if charge_point_id is not None and await self.runner.vouches_for(id_token, charge_point_id, evse_id):
             return AuthorizationResult(AuthorizationStatus.ACCEPTED)
         return None
+
+
+def _covers(pending: PendingStart, uid: str, charge_point_id: str, evse_id: int | None) -> bool:
+    """Whether a pending START_SESSION vouches for `uid` presented at that station and EVSE."""
+    if pending.uid != uid or pending.charge_point_id != charge_point_id:
+        return False
+    return pending.evse_id is None or evse_id is None or pending.evse_id == evse_id
 
 
 class CommandRunner:
@@ -76,18 +86,30 @@ class CommandRunner:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def run(
+    async def run(
         self,
         partner: Partner,
         command: str,
         response_url: str,
         operation: Operation,
         *,
+        due_in: float,
         correlation_id: str | None = None,
     ) -> None:
-        """Run `operation` (the OCPP side of an accepted command) in the background, then POST its
-        CommandResult to `response_url`. An unexpected error in the operation is logged and answered
-        FAILED."""
+        """Store the promise of a CommandResult (due within `due_in` seconds, the CommandResponse's), then
+        run `operation` (the OCPP side of an accepted command) in the background and POST its CommandResult
+        to `response_url`. An unexpected error in the operation is logged and answered FAILED. Should this
+        process die first, the next start posts TIMEOUT once the deadline passed (`recover`)."""
+        promise = await self._ctx.store.add_command_promise(
+            CommandPromise(
+                id=0,
+                partner_id=partner.id,
+                command=command,
+                response_url=response_url,
+                deadline=self._ctx.clock() + timedelta(seconds=due_in),
+                correlation_id=correlation_id,
+            )
+        )
 
         async def go() -> None:
             try:
@@ -96,11 +118,45 @@ class CommandRunner:
                 log.exception("ocpi_command_failed", command=command, partner_id=partner.id)
                 result, message = "FAILED", "internal error"
             log.info("ocpi_command_result", command=command, partner_id=partner.id, result=result)
-            await post_result(
-                self._ctx, partner.id, response_url, result, message, correlation_id=correlation_id
-            )
+            await self._keep(promise, result, message)
 
         self.spawn(go(), f"ocpi-{command.lower()}")
+
+    async def _keep(self, promise: CommandPromise, result: str, message: str | None) -> None:
+        """Settle the promise and POST the result, unless it was settled already (another process posted
+        TIMEOUT after its deadline): a CommandResult is sent once (OCPI 2.2.1 Commands)."""
+        if not await self._ctx.store.settle_command_promise(promise.id, result):
+            log.warning("ocpi_command_result_already_posted", promise_id=promise.id, result=result)
+            return
+        await post_result(
+            self._ctx,
+            promise.partner_id,
+            promise.response_url,
+            result,
+            message,
+            correlation_id=promise.correlation_id,
+        )
+
+    async def recover(self) -> None:
+        """At start: take over what a process that stopped or died left owed (`CommandPromise`s).
+
+        A watched reservation is watched again (CANCELED_RESERVATION when it ends on our side). A command's
+        answer can no longer come once its deadline passed (its process died while the OCPP side ran): then
+        TIMEOUT is posted, once — a process still running it (another worker or node) settles it first
+        and this one posts nothing."""
+        for promise in await self._ctx.store.list_command_promises():
+            if promise.reservation_id is not None:
+                external_id = promise.external_id or ""
+                watched = Watched(promise.partner_id, promise.response_url, external_id, promise.id)
+                self.watcher.watch(promise.reservation_id, watched)
+            else:
+                self.spawn(self._expire(promise), "ocpi-command-recovered")
+
+    async def _expire(self, promise: CommandPromise) -> None:
+        if promise.deadline is not None:
+            await asyncio.sleep(max(0.0, (promise.deadline - self._ctx.clock()).total_seconds()))
+        log.info("ocpi_command_result_lost", promise_id=promise.id, command=promise.command)
+        await self._keep(promise, "TIMEOUT", "the CSMS restarted before the charge point's answer came")
 
     async def close(self) -> None:
         """Cancel every background command and the reservation watcher, and wait for them to end."""
@@ -117,8 +173,11 @@ class CommandRunner:
 
     # -- START_SESSION bookkeeping -----------------------------------------------------------------------
 
-    async def vouches_for(self, uid: str) -> bool:
-        """Whether a START_SESSION with token `uid` is waiting for its transaction.
+    async def vouches_for(self, uid: str, charge_point_id: str, evse_id: int | None = None) -> bool:
+        """Whether a START_SESSION with token `uid` at `charge_point_id` (and `evse_id`, when both the command
+        and the asker name one) is waiting for its transaction. The eMSP vouched for the token for that
+        command only (OCPI 2.2.1 Commands): the same uid at another station, or another EVSE, is not
+        Accepted by virtue of it.
 
         One sent from this process is known in memory. Otherwise the store is asked only when the domain
         expects a remote start of that token here: a START_SESSION sent through another node of a
@@ -128,11 +187,12 @@ class CommandRunner:
         for rid, p in list(self._starts.items()):
             if not correlator.is_pending(p.charge_point_id, rid):
                 del self._starts[rid]  # its window passed, or it was refused
-        if any(p.uid == uid for p in self._starts.values()):
+        if any(_covers(p, uid, charge_point_id, evse_id) for p in self._starts.values()):
             return True
         if not correlator.awaits_token(uid):
             return False
-        return await self._ctx.store.pending_start_for(uid, self._ctx.clock()) is not None
+        stored = await self._ctx.store.pending_start_for(uid, self._ctx.clock(), charge_point_id)
+        return stored is not None and _covers(stored, uid, charge_point_id, evse_id)
 
     async def _match(self, event: TransactionStarted) -> PendingStart | None:
         # The domain's correlator has said which remote start the transaction answers; the START_SESSION
@@ -162,13 +222,47 @@ class CommandRunner:
         await self._ctx.store.delete_pending_start(pending.remote_start_id)
         log.info("ocpi_session_linked", transaction_pk=tx.id, partner_id=pending.partner_id)
 
-    async def on_transaction_started(self, event: TransactionStarted) -> None:
-        """Link a transaction that follows a START_SESSION to it (SessionLink COMMAND; runs before the
-        partner-token authority, which then leaves the link alone: the command is the latest
-        authorization)."""
-        pending = await self._match(event)
+    async def _reservation_link(self, tx: Transaction) -> SessionLink | None:
+        """The SessionLink `R<id>` of the RESERVE_NOW reservation `tx` uses (as the domain will mark it used:
+        `ReservationService.reservation_for`), if no transaction has it yet; else None."""
+        if tx.reservation_id is None:
+            return None
+        link = await self._ctx.store.get_session_link(f"R{tx.reservation_id}")
+        if link is None or link.transaction_pk is not None:
+            return None
+        if await self._ctx.domain.reservations.reservation_for(tx) is None:
+            return None
+        return link
+
+    async def _carry_on(self, link: SessionLink, tx: Transaction, pending: PendingStart | None) -> None:
+        """The reservation's Session goes on as the transaction's (OCPI 2.2.1 Sessions, "Reservation": its
+        status becomes ACTIVE; same id). A START_SESSION of the same partner is the latest authorization:
+        its CdrToken and authorization_reference replace the reservation's."""
         if pending is not None:
-            await self._link_start(pending, event.transaction)
+            self._starts.pop(pending.remote_start_id, None)
+            await self._ctx.store.delete_pending_start(pending.remote_start_id)
+            if pending.partner_id == link.partner_id:
+                link.auth_method = "COMMAND"
+                link.cdr_token = pending.cdr_token
+                link.authorization_reference = pending.authorization_reference or link.authorization_reference
+        link.transaction_pk = tx.id
+        link.last_updated = self._ctx.clock()
+        await self._ctx.store.save_session_link(link)
+        log.info("ocpi_reservation_session_charging", transaction_pk=tx.id, session_id=link.session_id)
+
+    async def _link(self, tx: Transaction, pending: PendingStart | None) -> None:
+        reserved = await self._reservation_link(tx)
+        if reserved is not None:
+            await self._carry_on(reserved, tx, pending)
+        elif pending is not None:
+            await self._link_start(pending, tx)
+
+    async def on_transaction_started(self, event: TransactionStarted) -> None:
+        """Link a transaction to what OCPI knows of it: the RESERVE_NOW reservation it uses (the
+        reservation's Session goes on: `_carry_on`), else the START_SESSION it follows (SessionLink COMMAND).
+        Runs before the partner-token authority, which then leaves the link alone: the command is the latest
+        authorization."""
+        await self._link(event.transaction, await self._match(event))
 
     # -- the commands ------------------------------------------------------------------------------------
 
@@ -232,6 +326,7 @@ class CommandRunner:
             cdr_token=cdr_token(token),
             authorization_reference=body.get("authorization_reference"),
             until=self._ctx.clock() + REMOTE_START_WINDOW,
+            evse_id=evse_id,
         )
         # Stored before the call: the station may report the transaction before its answer arrives, and
         # in a cluster to another node.
@@ -253,7 +348,7 @@ class CommandRunner:
             await self._forget_start(pending)
             return result_of(started.result)
         if started.transaction is not None and pending.remote_start_id in self._starts:
-            await self._link_start(pending, started.transaction)
+            await self._link(started.transaction, pending)
         return "ACCEPTED", None
 
     async def _forget_start(self, pending: PendingStart) -> None:
@@ -310,11 +405,30 @@ class CommandRunner:
             last_updated=self._ctx.clock(),
         )
         await self._ctx.store.save_session_link(link)
-        replaced = self.watcher.watch(reservation.id, Watched(partner.id, body["response_url"], external_id))
+        promise = await self._ctx.store.add_command_promise(
+            CommandPromise(
+                id=0,
+                partner_id=partner.id,
+                command="RESERVE_NOW",
+                response_url=body["response_url"],
+                reservation_id=reservation.id,
+                external_id=external_id,
+            )
+        )
+        watched = Watched(partner.id, body["response_url"], external_id, promise.id)
+        replaced = self.watcher.watch(reservation.id, watched)
         await self.watcher.push_session(reservation.id, partner.id)
         for rid in replaced:  # replaced by this one (on another station): those sessions are over
             await self.watcher.push_session(rid, partner.id, only_ended=True)
+            await self._settle_watch(rid, REPLACED)
         return "ACCEPTED", None
+
+    async def _settle_watch(self, reservation_id: int, why: str) -> None:
+        """No CANCELED_RESERVATION is owed for this reservation any more (the partner cancelled or replaced
+        it): settle its stored promise, whichever process watches it."""
+        for promise in await self._ctx.store.list_command_promises():
+            if promise.reservation_id == reservation_id:
+                await self._ctx.store.settle_command_promise(promise.id, why)
 
     async def cancel_reservation(self, partner: Partner, external_id: str) -> tuple[str, str | None]:
         """CANCEL_RESERVATION: find the partner's reservation by its reservation_id and cancel it at the
@@ -333,7 +447,9 @@ class CommandRunner:
                 self.watcher.watch(reservation.id, watched)  # still active
             elif watched is not None:  # it ended meanwhile: the watcher no longer sees it
                 await self.watcher.push_session(reservation.id, partner.id, only_ended=True)
+                await self._settle_watch(reservation.id, "ended")
             return RESERVATION_RESULTS.get(exc.code, "FAILED"), exc.message
+        await self._settle_watch(reservation.id, "cancelled_by_partner")
         await self.watcher.push_session(reservation.id, partner.id, only_ended=True)  # COMPLETED
         if cancelled.status is not ReservationStatus.CANCELLED:
             return "UNKNOWN_RESERVATION", f"the reservation is {cancelled.status.value}"
@@ -369,6 +485,11 @@ def install(ctx: OcpiContext) -> CommandRunner:
     ctx.domain.authorization.add_authority(runner.token_authority, order=Order.COMMAND)
     ctx.domain.events.subscribe(TransactionStarted, runner.on_transaction_started, order=Order.COMMAND)
     return runner
+
+
+async def recover(ctx: OcpiContext) -> None:
+    """Take over the CommandResults a stopped or dead process still owed (`CommandRunner.recover`)."""
+    await install(ctx).recover()
 
 
 async def shutdown(ctx: OcpiContext) -> None:

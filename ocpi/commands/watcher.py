@@ -1,8 +1,9 @@
-"""Reservations made through RESERVE_NOW, watched until they end: then their Session is PATCHed COMPLETED and,
+"""Reservations made through RESERVE_NOW, watched until they end: then their Session is PATCHed COMPLETED
+(unless a transaction used it: then the Session goes on as that transaction's) and,
 when they expired or were cancelled on our side, CANCELED_RESERVATION is POSTed to the RESERVE_NOW
 response_url (OCPI 2.2.1 Commands). The reservation service tells no one when a reservation ends, so the
 watched ones are checked every `[ocpp] reservation_check_interval` seconds; the response URLs are kept in
-memory only (after a restart, reservations made before it end silently)."""
+the store as `CommandPromise`s and watched again after a restart (`CommandRunner.recover`)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class Watched:
     partner_id: int
     response_url: str
     external_id: str
+    promise_id: int | None = None  # its stored `CommandPromise` (settled when the reservation ends)
 
 
 class ReservationWatcher:
@@ -111,12 +113,18 @@ class ReservationWatcher:
 
     async def _ended(self, reservation: Reservation, watched: Watched) -> None:
         """The Session COMPLETED PATCH, then CANCELED_RESERVATION if it expired or was cancelled (not
-        replaced by the partner's own RESERVE_NOW)."""
-        await self.push_session(reservation.id, watched.partner_id)
-        if (
+        replaced by the partner's own RESERVE_NOW). Only by the process that settles the stored promise
+        (`OcpiStore.settle_command_promise`): several processes may watch it after a restart, one posts."""
+        owed = (
             reservation.status in (ReservationStatus.EXPIRED, ReservationStatus.CANCELLED)
             and reservation.reason != REPLACED
-        ):
+        )
+        if watched.promise_id is not None:
+            why = "CANCELED_RESERVATION" if owed else reservation.status.value
+            if not await self._ctx.store.settle_command_promise(watched.promise_id, why):
+                return  # the partner cancelled it, or another process told the partner already
+        await self.push_session(reservation.id, watched.partner_id)
+        if owed:
             message = f"the reservation {reservation.status.value}"
             await post_result(
                 self._ctx, watched.partner_id, watched.response_url, "CANCELED_RESERVATION", message

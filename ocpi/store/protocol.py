@@ -15,6 +15,7 @@ from typing import Protocol
 from csms.domain.ports import Pagination
 from ocpi.models import (
     Cdr,
+    CommandPromise,
     ConnectorSpec,
     EvseUid,
     Location,
@@ -132,8 +133,23 @@ class OcpiStore(Protocol):
         """Delete it if present."""
         ...
 
-    async def pending_start_for(self, uid: str, now: datetime) -> PendingStart | None:
-        """A pending start of token `uid` still awaited at `now` (`until` after it), or None."""
+    async def pending_start_for(self, uid: str, now: datetime, charge_point_id: str) -> PendingStart | None:
+        """A pending start of token `uid` at `charge_point_id` still awaited at `now` (`until` after it), or
+        None."""
+        ...
+
+    # -- CommandResults owed to partners (survive a restart) ----------------------------------------
+    async def add_command_promise(self, promise: CommandPromise) -> CommandPromise:
+        """Insert with a new id (the given id is ignored; created_at None becomes now), unsettled."""
+        ...
+
+    async def settle_command_promise(self, promise_id: int, result: str) -> bool:
+        """Settle it with `result` (set settled_at = now) if nobody has: True for the one caller that did,
+        who then posts the result; False when it was settled already (or does not exist)."""
+        ...
+
+    async def list_command_promises(self) -> list[CommandPromise]:
+        """The promises not settled yet, oldest (lowest id) first."""
         ...
 
     async def get_cdr(self, cdr_id: str) -> Cdr | None: ...

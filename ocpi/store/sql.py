@@ -26,6 +26,7 @@ from csms.store.sql.base import all_in
 from csms.store.sql.rows import record_of, values_of
 from ocpi.models import (
     Cdr,
+    CommandPromise,
     ConnectorSpec,
     EvseUid,
     Location,
@@ -42,6 +43,7 @@ from ocpi.store.json_columns import dump_json, load_json
 from ocpi.store.protocol import FIRST_PAGE
 from ocpi.store.tables import (
     OcpiCdrRow,
+    OcpiCommandPromiseRow,
     OcpiConnectorSpecRow,
     OcpiEvseUidRow,
     OcpiLocationChargePointRow,
@@ -103,6 +105,7 @@ _token = _reader(PartnerToken, data=load_json)
 _link = _reader(SessionLink, cdr_token=_opt_json)
 _cdr = _reader(Cdr, data=load_json, total_cost_excl_vat=Decimal)
 _pending = _reader(PendingStart, cdr_token=load_json)
+_promise = _reader(CommandPromise)
 _entry = _reader(OutboxEntry, body=_opt_json, status=OutboxStatus)
 
 _PARTNER_COLUMNS = (
@@ -495,7 +498,7 @@ class SqlOcpiStore:
         """Insert; the pending starts whose window passed are deleted in the same transaction."""
         t = OcpiPendingStartRow
         row = t(
-            **values_of(pending, ("remote_start_id", "partner_id", "charge_point_id", "uid")),
+            **values_of(pending, ("remote_start_id", "partner_id", "charge_point_id", "uid", "evse_id")),
             cdr_token=dump_json(pending.cdr_token),
             authorization_reference=pending.authorization_reference,
             until=to_utc(pending.until),
@@ -511,10 +514,52 @@ class SqlOcpiStore:
         t = OcpiPendingStartRow
         await self._execute(delete(t).where(t.remote_start_id == remote_start_id))
 
-    async def pending_start_for(self, uid: str, now: datetime) -> PendingStart | None:
+    async def pending_start_for(self, uid: str, now: datetime, charge_point_id: str) -> PendingStart | None:
         t = OcpiPendingStartRow
-        stmt = select(t).where(t.uid == uid, t.until > to_utc(now)).order_by(t.until.desc())
+        stmt = (
+            select(t)
+            .where(t.uid == uid, t.charge_point_id == charge_point_id, t.until > to_utc(now))
+            .order_by(t.until.desc())
+        )
         return await self._first(stmt, _pending)
+
+    async def add_command_promise(self, promise: CommandPromise) -> CommandPromise:
+        names = (
+            "partner_id",
+            "command",
+            "response_url",
+            "reservation_id",
+            "external_id",
+            "correlation_id",
+            "result",
+        )
+        row = OcpiCommandPromiseRow(
+            **values_of(promise, names),
+            deadline=to_utc_or_none(promise.deadline),
+            created_at=_utc(promise.created_at) or self._now(),
+            settled_at=None,
+        )
+        async with self._sessions.begin() as session:
+            session.add(row)
+        return _promise(row)
+
+    async def settle_command_promise(self, promise_id: int, result: str) -> bool:
+        """One conditional UPDATE: of several processes settling the same promise, one changes the row."""
+        t = OcpiCommandPromiseRow
+        stmt = (
+            update(t)
+            .where(t.id == promise_id, t.settled_at.is_(None))
+            .values(settled_at=self._now(), result=result)
+        )
+        async with self._sessions.begin() as session:
+            outcome = await session.execute(stmt)
+        return bool(getattr(outcome, "rowcount", 0) == 1)
+
+    async def list_command_promises(self) -> list[CommandPromise]:
+        t = OcpiCommandPromiseRow
+        async with self._sessions() as session:
+            rows = (await session.scalars(select(t).where(t.settled_at.is_(None)).order_by(t.id))).all()
+        return [_promise(row) for row in rows]
 
     async def save_cdr(self, cdr: Cdr) -> None:
         """Raises AlreadyExists when a CDR with this id, or for this transaction_pk, is stored."""

@@ -194,6 +194,27 @@ class OcpiPendingStartRow(Base):
     cdr_token: Mapped[JsonText]
     authorization_reference: Mapped[OcpiId | None]
     until: Mapped[datetime] = mapped_column(UtcDateTime())
+    evse_id: Mapped[int | None] = mapped_column(Integer)  # revision 0006
+
+
+class OcpiCommandPromiseRow(Base):
+    """A CommandResult still owed to a partner, or a watched RESERVE_NOW reservation
+    (ocpi.models.CommandPromise; revision 0006)."""
+
+    __tablename__ = "ocpi_command_promises"
+    __table_args__ = (Index("ix_ocpi_command_promises_settled_at", "settled_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[PartnerRef]
+    command: Mapped[str] = mapped_column(String(32))
+    response_url: Mapped[str] = mapped_column(String(255))
+    deadline: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reservation_id: Mapped[int | None] = mapped_column(Integer)
+    external_id: Mapped[OcpiId | None]
+    correlation_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    result: Mapped[str | None] = mapped_column(String(32))
 
 
 class OcpiCdrRow(Base):

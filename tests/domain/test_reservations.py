@@ -592,7 +592,9 @@ async def test_group_of_a_token_the_store_does_not_know_comes_from_authorization
     from csms.domain.models import AuthorizationResult, AuthorizationStatus
 
     class PartnerTokens:
-        async def authorize(self, id_token: str) -> AuthorizationResult | None:
+        async def authorize(
+            self, id_token: str, *, charge_point_id: str | None = None, evse_id: int | None = None
+        ) -> AuthorizationResult | None:
             return AuthorizationResult(AuthorizationStatus.ACCEPTED, group_id_token="GRP1")
 
     authorization = AuthorizationService(store, clock)

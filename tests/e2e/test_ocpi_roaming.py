@@ -23,7 +23,7 @@ import pytest
 
 from csms.app import Csms
 from csms.domain.clock import isoformat_z, utcnow
-from csms.domain.models import ReservationStatus, TransactionStatus
+from csms.domain.models import ReservationStatus, Transaction, TransactionStatus
 from ocpi.commands import owner_of
 from ocpi.context import OcpiContext
 from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus
@@ -423,8 +423,9 @@ async def test_full_pull_with_pagination(tmp_path: Path, version: str) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_roaming_flow(tmp_path: Path, version: str) -> None:
-    """RESERVE_NOW (and EVSE_OCCUPIED on a busy EVSE), START_SESSION by the reserved token, the session pushed
-    ACTIVE, a PATCH with kwh, STOP_SESSION, COMPLETED, a CDR priced by the tariff, CANCEL_RESERVATION and
+    """RESERVE_NOW (and EVSE_OCCUPIED on a busy EVSE), START_SESSION by the reserved token: the reservation's
+    Session `R<id>` goes on ACTIVE (OCPI 2.2.1 Sessions, "Reservation"), a PATCH with kwh, STOP_SESSION by
+    that id, COMPLETED, a CDR of that session_id priced by the tariff, CANCEL_RESERVATION and
     UNLOCK_CONNECTOR, all through the eMSP simulator against a charge point of each OCPP version."""
     cp_id = f"ROAM{version.replace('.', '')}"
     async with roaming(tmp_path) as r:
@@ -493,7 +494,8 @@ async def test_roaming_flow(tmp_path: Path, version: str) -> None:
         assert occupied["result"] == "EVSE_OCCUPIED"
         assert set(sim.reservations) == {reservation.id}
 
-        # START_SESSION by the reserved token: the session is pushed ACTIVE and uses the reservation.
+        # START_SESSION by the reserved token: the transaction uses the reservation, and the reservation's
+        # Session goes on ACTIVE under the same id (OCPI 2.2.1 Sessions, "Reservation").
         sim.meter_wh[1] = 1000  # the register when the transaction starts
         started = await r.command(
             "START_SESSION",
@@ -514,6 +516,7 @@ async def test_roaming_flow(tmp_path: Path, version: str) -> None:
         session = put.body
         assert_valid("Session", session)
         session_id = session["id"]
+        assert session_id == f"R{reservation.id}"
         assert session["status"] == "ACTIVE" and session["kwh"] == 0
         assert session["location_id"] == "LOC-ROAM" and session["connector_id"] == "1"
         assert session["auth_method"] == "COMMAND"
@@ -527,8 +530,12 @@ async def test_roaming_flow(tmp_path: Path, version: str) -> None:
         }
         assert put.path == f"/ocpi/2.2.1/sessions/NL/CSM/{session_id}"
         assert put.headers["OCPI-to-party-id"] == EMSP_PID and put.headers["OCPI-from-party-id"] == "CSM"
-        tx = await eventually(lambda: store.get_transaction(int(session_id)))
-        assert tx.reservation_id == reservation.id
+
+        async def reserved_transaction() -> Transaction | None:
+            found = await store.list_active_transactions(cp_id)
+            return next((t for t in found if t.reservation_id == reservation.id), None)
+
+        tx = await eventually(reserved_transaction)
 
         async def reservation_used() -> bool:
             used = await store.get_reservation(reservation.id)
@@ -536,9 +543,13 @@ async def test_roaming_flow(tmp_path: Path, version: str) -> None:
 
         await eventually(reservation_used)
         assert reservation.id not in sim.reservations
-        # The reservation's own session ends (the charging is the transaction's session).
-        used_patch = await r.push(session_push(f"R{reservation.id}", "PATCH", status="COMPLETED"))
-        assert_valid_patch("Session", used_patch.body)
+        # One session, not two: the pull shows it ACTIVE, and it was never PATCHed COMPLETED on the way.
+        pulled = [s for s in await r.emsp.pull("sessions") if s["id"] == session_id]
+        assert [s["status"] for s in pulled] == ["ACTIVE"]
+        assert not any(
+            p.path.rstrip("/").endswith(f"/{tx.id}") for p in r.emsp.pushes if p.module == "sessions"
+        )
+        assert not any(session_push(session_id, "PATCH", status="COMPLETED")(p) for p in r.emsp.pushes)
 
         # Meter values: a PATCH with the energy so far.
         await sim.send_meter_values(1, energy_wh=4500)
@@ -576,7 +587,7 @@ async def test_roaming_flow(tmp_path: Path, version: str) -> None:
         assert cdr["cdr_location"]["evse_uid"] == evses[1] and cdr["cdr_location"]["id"] == "LOC-ROAM"
 
         async def transaction_completed() -> bool:
-            stored = await store.get_transaction(int(session_id))
+            stored = await store.get_transaction(tx.id)
             return stored is not None and stored.status is TransactionStatus.COMPLETED
 
         await eventually(transaction_completed)
@@ -631,6 +642,64 @@ async def test_roaming_flow(tmp_path: Path, version: str) -> None:
                 assert_valid_patch(kind, p.body)
             else:
                 assert_valid(kind, p.body)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_reservation_session_goes_on_when_the_driver_starts_at_the_station(
+    tmp_path: Path, version: str
+) -> None:
+    """A RESERVE_NOW reservation used by a local start with the reserved token at the station: its Session
+    `R<id>` is PUT RESERVATION, then ACTIVE under the same id, stopped by STOP_SESSION of that id,
+    COMPLETED, and CDR'd with that session_id and the tariff's totals (OCPI 2.2.1 Sessions, "Reservation")."""
+    cp_id = f"RESL{version.replace('.', '')}"
+    async with roaming(tmp_path) as r:
+        sim = await r.station(cp_id, version)
+        await r.tariff("TAR-RESL")
+        await r.location("LOC-RESL", cp_id)
+        await r.spec(cp_id, 1, "TAR-RESL")
+        partner = await r.register_emsp()
+        evses = await r.evse_uids("LOC-RESL")
+        card = r.emsp.make_token("RFIDRES1", whitelist="ALWAYS")
+        await r.emsp.put_token(card)
+        result = await r.command(
+            "RESERVE_NOW",
+            token=card,
+            expiry_date=expiry(),
+            reservation_id="EMSP-RESL-1",
+            location_id="LOC-RESL",
+            evse_uid=evses[1],
+        )
+        assert result["result"] == "ACCEPTED"
+        store = r.csms.services.store
+        reservation = await eventually(
+            lambda: store.find_reservation_by_external_id(owner_of(partner), "EMSP-RESL-1")
+        )
+        session_id = f"R{reservation.id}"
+        await r.push(session_push(session_id, "PUT", status="RESERVATION"))
+
+        # The driver badges at the station: the station uses the reservation (reservationId).
+        await sim.start_transaction(1, "RFIDRES1", meter_start_wh=2000)
+        active = await r.push(session_push(session_id, "PUT", status="ACTIVE"))
+        assert_valid("Session", active.body)
+        assert active.body["cdr_token"]["uid"] == "RFIDRES1" and active.body["evse_uid"] == evses[1]
+        [pulled] = [s for s in await r.emsp.pull("sessions") if s["cdr_token"]["uid"] == "RFIDRES1"]
+        assert (pulled["id"], pulled["status"]) == (session_id, "ACTIVE")
+
+        await sim.send_meter_values(1, energy_wh=6000)
+        stopped = await r.command("STOP_SESSION", session_id=session_id)
+        assert stopped["result"] == "ACCEPTED"
+        completed = await r.push(session_push(session_id, "PATCH", status="COMPLETED"))
+        assert_valid_patch("Session", completed.body)
+        cdr = (await r.push(cdr_push(session_id))).body
+        assert_valid("CDR", cdr)
+        energy_kwh = Decimal(4)
+        assert number(cdr["total_energy"]) == energy_kwh
+        assert number(cdr["total_cost"]["excl_vat"]) == money(FLAT_PRICE + ENERGY_PRICE * energy_kwh)
+        assert not any(
+            p.module == "sessions" and p.body.get("status") == "COMPLETED" and p is not completed
+            for p in r.emsp.pushes
+        )
+        assert not sim.violations and r.emsp.rejected == []
 
 
 # -- 4. a partner that is down receives every push, in order, once it is back ----------------------------

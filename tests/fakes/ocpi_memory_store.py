@@ -19,6 +19,7 @@ from csms.domain.clock import Clock, to_utc, utcnow
 from csms.domain.ports import AlreadyExists, NotFound
 from ocpi.models import (
     Cdr,
+    CommandPromise,
     ConnectorSpec,
     EvseUid,
     Location,
@@ -92,6 +93,8 @@ class MemoryOcpiStore:
         self._pending: dict[int, PendingStart] = {}  # START_SESSIONs by remote_start_id
         self._cdrs: dict[str, Cdr] = {}
         self._outbox: dict[int, OutboxEntry] = {}
+        self._promises: dict[int, CommandPromise] = {}
+        self._promise_ids = itertools.count(1)
 
     def _now(self) -> datetime:
         return to_utc(self._clock())
@@ -359,10 +362,38 @@ class MemoryOcpiStore:
         """Drop it if present."""
         self._pending.pop(remote_start_id, None)
 
-    async def pending_start_for(self, uid: str, now: datetime) -> PendingStart | None:
-        """The latest-ending pending start of `uid` still awaited at `now`."""
-        found = [p for p in self._pending.values() if p.uid == uid and p.until > now]
+    async def pending_start_for(self, uid: str, now: datetime, charge_point_id: str) -> PendingStart | None:
+        """The latest-ending pending start of `uid` at `charge_point_id` still awaited at `now`."""
+        found = [
+            p
+            for p in self._pending.values()
+            if p.uid == uid and p.charge_point_id == charge_point_id and p.until > now
+        ]
         return dataclasses.replace(max(found, key=lambda p: p.until)) if found else None
+
+    async def add_command_promise(self, promise: CommandPromise) -> CommandPromise:
+        """Insert a copy with a new id, unsettled; created_at None becomes now."""
+        stored = dataclasses.replace(
+            promise,
+            id=next(self._promise_ids),
+            created_at=_utc(promise.created_at) or self._now(),
+            deadline=_utc(promise.deadline),
+            settled_at=None,
+        )
+        self._promises[stored.id] = stored
+        return dataclasses.replace(stored)
+
+    async def settle_command_promise(self, promise_id: int, result: str) -> bool:
+        """Settle it if nobody has; True for the caller that did."""
+        found = self._promises.get(promise_id)
+        if found is None or found.settled_at is not None:
+            return False
+        found.settled_at, found.result = self._now(), result
+        return True
+
+    async def list_command_promises(self) -> list[CommandPromise]:
+        """Copies of the unsettled promises, by id."""
+        return [dataclasses.replace(p) for _, p in sorted(self._promises.items()) if p.settled_at is None]
 
     async def save_session_link(self, link: SessionLink) -> None:
         """Insert or replace by session_id; last_updated None becomes now.

@@ -118,7 +118,7 @@ async def test_start_session_starts_a_linked_transaction(bridge: Bridge, version
     else:
         assert sim.responses["TransactionEvent"]["idTokenInfo"]["status"] == "Accepted"
     # ...but only for the command's own transaction: afterwards the uid is unknown again.
-    assert not await bridge.runner.vouches_for("APPUSER1")
+    assert not await bridge.runner.vouches_for("APPUSER1", f"START-{version}", 1)
     verdict = await bridge.csms.domain.authorization.authorize("APPUSER1")
     assert verdict.status is AuthorizationStatus.INVALID
 

@@ -12,6 +12,7 @@ import pytest
 from csms.domain.ports import AlreadyExists, NotFound
 from ocpi.models import (
     Cdr,
+    CommandPromise,
     ConnectorSpec,
     Location,
     OutboxEntry,
@@ -19,6 +20,7 @@ from ocpi.models import (
     Partner,
     PartnerStatus,
     PartnerToken,
+    PendingStart,
     SessionLink,
     Tariff,
 )
@@ -412,6 +414,37 @@ async def test_session_link_round_trip_and_replace(ocpi_store: OcpiStore, clock:
     stored = await ocpi_store.get_session_link("R7")
     assert stored == SessionLink("R7", None, transaction_pk=5, reservation_id=7, last_updated=later)
     assert await ocpi_store.get_session_link("nope") is None
+
+
+async def test_command_promises_are_settled_once(ocpi_store: OcpiStore) -> None:
+    """add_command_promise stores an unsettled promise with an id; settle_command_promise succeeds once
+    (the one caller that posts), and settled promises are no longer listed."""
+    command = await ocpi_store.add_command_promise(
+        CommandPromise(0, 1, "START_SESSION", "https://emsp/r/1", deadline=T0, correlation_id="c-1")
+    )
+    watch = await ocpi_store.add_command_promise(
+        CommandPromise(0, 1, "RESERVE_NOW", "https://emsp/r/2", reservation_id=7, external_id="RES-7")
+    )
+    assert command.id != watch.id and command.settled_at is None and command.created_at is not None
+    listed = await ocpi_store.list_command_promises()
+    assert [(p.id, p.deadline, p.reservation_id, p.external_id) for p in listed] == [
+        (command.id, T0, None, None),
+        (watch.id, None, 7, "RES-7"),
+    ]
+    assert await ocpi_store.settle_command_promise(command.id, "TIMEOUT")
+    assert not await ocpi_store.settle_command_promise(command.id, "ACCEPTED")
+    assert not await ocpi_store.settle_command_promise(9999, "ACCEPTED")
+    assert [p.id for p in await ocpi_store.list_command_promises()] == [watch.id]
+
+
+async def test_pending_start_for_is_scoped_to_its_charge_point(ocpi_store: OcpiStore) -> None:
+    """pending_start_for finds a pending start of a uid at its charge point only, with its EVSE."""
+    await ocpi_store.add_pending_start(
+        PendingStart(1, 1, "CP-A", "UID1", {}, None, until=T0 + timedelta(minutes=1), evse_id=2)
+    )
+    found = await ocpi_store.pending_start_for("UID1", T0, "CP-A")
+    assert found is not None and found.evse_id == 2
+    assert await ocpi_store.pending_start_for("UID1", T0, "CP-B") is None
 
 
 async def test_find_session_link_by_transaction_or_reservation(ocpi_store: OcpiStore) -> None:

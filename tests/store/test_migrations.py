@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0004"
+        assert await conn.run_sync(_current) == head == "0006"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -124,5 +124,29 @@ async def test_0004_adds_the_pending_starts_table_and_downgrades_back(engine: As
         at_0003 = await conn.run_sync(step, "0003")
     assert "ocpi_pending_starts" not in at_0003
     async with engine.begin() as conn:
-        assert await conn.run_sync(step, "head") == {*at_0003, "ocpi_pending_starts"}
+        assert await conn.run_sync(step, "0004") == {*at_0003, "ocpi_pending_starts"}
         assert await conn.run_sync(step, "0003", down=True) == at_0003
+
+
+async def test_0006_adds_command_promises_and_the_pending_start_evse_and_downgrades_back(
+    engine: AsyncEngine,
+) -> None:
+    """0006 creates ocpi_command_promises (with its settled_at index) and ocpi_pending_starts.evse_id
+    (nullable); 0004 again drops both."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> tuple[set[str], list[str]]:
+        config = alembic_config(connection)
+        (command.downgrade if down else command.upgrade)(config, revision)
+        found = inspect(connection)
+        columns = [column["name"] for column in found.get_columns("ocpi_pending_starts")]
+        return set(found.get_table_names()), columns
+
+    async with engine.begin() as conn:
+        tables_0004, columns_0004 = await conn.run_sync(step, "0004")
+    assert "ocpi_command_promises" not in tables_0004 and "evse_id" not in columns_0004
+    async with engine.begin() as conn:
+        assert await conn.run_sync(step, "0006") == (
+            {*tables_0004, "ocpi_command_promises"},
+            [*columns_0004, "evse_id"],
+        )
+        assert await conn.run_sync(step, "0004", down=True) == (tables_0004, columns_0004)

@@ -40,5 +40,7 @@ async def handle_stop_transaction(ctx: StationContext, payload: Payload) -> Payl
             data,
         )
     if "idTag" in payload:
-        return {"idTagInfo": id_tag_info(await ctx.domain.authorization.authorize(payload["idTag"]))}
+        return {"idTagInfo": id_tag_info(await ctx.domain.authorization.authorize(
+            payload["idTag"], charge_point_id=ctx.charge_point_id
+        ))}
     return {}

@@ -17,6 +17,8 @@ async def handle_authorize(ctx: StationContext, payload: Payload) -> Payload:
     if token["type"] == "NoAuthorization":
         result = AuthorizationResult(AuthorizationStatus.ACCEPTED)
     else:
-        result = await ctx.domain.authorization.authorize(token["idToken"])
+        result = await ctx.domain.authorization.authorize(
+            token["idToken"], charge_point_id=ctx.charge_point_id
+        )
     ctx.log.info("authorize", id_token=token["idToken"], status=result.status.value)
     return {"idTokenInfo": id_token_info(result)}

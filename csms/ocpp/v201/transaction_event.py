@@ -39,7 +39,12 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
         if token["type"] == "NoAuthorization":
             auth = AuthorizationResult(AuthorizationStatus.ACCEPTED)
         else:
-            auth = await ctx.domain.authorization.authorize(token["idToken"])
+            evse = payload.get("evse")
+            auth = await ctx.domain.authorization.authorize(
+                token["idToken"],
+                charge_point_id=ctx.charge_point_id,
+                evse_id=evse["id"] if evse is not None else None,
+            )
     answer = {"idTokenInfo": id_token_info(auth)} if auth is not None else {}
 
     tx = await transactions.find(ctx.charge_point_id, info["transactionId"])
