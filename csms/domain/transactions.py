@@ -362,8 +362,7 @@ class TransactionService:
             NotFound: no such transaction.
             TransactionCompleted: it has ended already.
         """
-        await self._services.writer.sync()  # the newest register may still be queued
-        tx = self._cached(transaction_pk) or await self._services.store.get_transaction(transaction_pk)
+        tx = await self.get(transaction_pk)
         if tx is None:
             raise NotFound(f"transaction {transaction_pk}")
         if tx.status is TransactionStatus.COMPLETED:
@@ -372,6 +371,15 @@ class TransactionService:
         stop = TransactionStop(stopped_at=now, meter_stop_wh=tx.last_meter_wh, reason=reason)
         _log_of(tx).warning("transaction_closed_by_operator", reason=reason)
         return await self.stop(tx, stop)
+
+    async def get(self, transaction_pk: int) -> Transaction | None:
+        """The transaction with our integer id: the cached one while its station is connected here (it
+        knows the newest register), else the store's once the queued writes are committed."""
+        cached = self._cached(transaction_pk)
+        if cached is not None:
+            return cached
+        await self._services.writer.sync()
+        return await self._services.store.get_transaction(transaction_pk)
 
     def _cached(self, transaction_pk: int) -> Transaction | None:
         for of_station in self._active.values():
