@@ -204,9 +204,9 @@ class CountingFinds:
         self._store = store
         self.finds = 0
 
-    async def find_transaction(self, charge_point_id: str, ocpp_transaction_id: str) -> object:
+    async def find_transaction(self, charge_point_id: str, ocpp_transaction_id: str, *args: object) -> object:
         self.finds += 1
-        return await self._store.find_transaction(charge_point_id, ocpp_transaction_id)  # type: ignore[attr-defined]
+        return await self._store.find_transaction(charge_point_id, ocpp_transaction_id, *args)  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._store, name)
