@@ -8,8 +8,10 @@ batched writer.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from structlog.typing import FilteringBoundLogger
@@ -111,7 +113,10 @@ class TransactionService:
         self._seen: dict[int, set[int]] = {}
         # charge_point_id -> transaction ids the store did not have, newest last (at most ABSENT_KEPT per
         # station): MeterValues naming an unknown transaction cost no database round trip when repeated.
-        self._absent: dict[str, dict[str, None]] = {}
+        # Keyed by (ocpp_version asked for, id): a miss for one version says nothing about the other.
+        self._absent: dict[str, dict[tuple[str | None, str], None]] = {}
+        # transaction pk -> [lock, callers holding or awaiting it]: stops of one transaction, one at a time.
+        self._stopping: dict[int, list[Any]] = {}
 
     async def start(
         self,
@@ -151,7 +156,9 @@ class TransactionService:
             new.meter_start_wh = energy_register_wh(samples, TRANSACTION_BEGIN)
         remote_start_id = self._remote_starts.correlate(new)
         tx = await self._services.store.add_transaction(new)
-        self._absent.get(tx.charge_point_id, {}).pop(tx.ocpp_transaction_id, None)
+        absent = self._absent.get(tx.charge_point_id, {})
+        for version in (None, tx.ocpp_version):
+            absent.pop((version, tx.ocpp_transaction_id), None)
         self._active.setdefault(tx.charge_point_id, {})[tx.ocpp_transaction_id] = tx
         if new.seq_no is not None:
             self._seen.setdefault(tx.id, set()).add(new.seq_no)
@@ -176,12 +183,12 @@ class TransactionService:
         if tx is not None and (ocpp_version is None or tx.ocpp_version in (None, ocpp_version)):
             return tx
         absent = self._absent.get(charge_point_id)
-        if absent is not None and ocpp_transaction_id in absent:
+        if absent is not None and (ocpp_version, ocpp_transaction_id) in absent:
             return None
         tx = await self._services.store.find_transaction(charge_point_id, ocpp_transaction_id, ocpp_version)
         if tx is None:
             absent = self._absent.setdefault(charge_point_id, {})
-            absent[ocpp_transaction_id] = None
+            absent[(ocpp_version, ocpp_transaction_id)] = None
             if len(absent) > ABSENT_KEPT:
                 del absent[next(iter(absent))]
         elif tx.status is TransactionStatus.ACTIVE:
@@ -302,9 +309,26 @@ class TransactionService:
         The meter stop is the station's `meterStop` (1.6) or the register in the final samples (2.0.1),
         falling back to the last register seen.
         """
-        if tx.status is TransactionStatus.COMPLETED:
+        # One stop at a time per transaction: a station that reconnects and repeats its Ended (or
+        # StopTransaction) while the first one is still being stored, or an operator closing it meanwhile,
+        # holds another copy of it; the second stop must see the first one's result, not store it again.
+        waiting = self._stopping.setdefault(tx.id, [asyncio.Lock(), 0])
+        waiting[1] += 1
+        try:
+            async with waiting[0]:
+                return await self._stop_once(tx, stop, samples)
+        finally:
+            waiting[1] -= 1
+            if not waiting[1]:
+                del self._stopping[tx.id]
+
+    async def _stop_once(
+        self, tx: Transaction, stop: TransactionStop, samples: list[MeterSample] | None
+    ) -> Transaction:
+        stored = None if tx.status is TransactionStatus.COMPLETED else await self._ended_meanwhile(tx)
+        if tx.status is TransactionStatus.COMPLETED or stored is not None:
             _log_of(tx).info("transaction_stop_repeated")
-            return tx
+            return stored or tx
         try:
             return await self._stop(tx, stop, samples)
         except BaseException:
@@ -312,6 +336,11 @@ class TransactionService:
             # transaction still active and stop it again (not be told "already stopped").
             self._evict(tx)
             raise
+
+    async def _ended_meanwhile(self, tx: Transaction) -> Transaction | None:
+        """The stored transaction if another copy of `tx` was stopped since `tx` was read, else None."""
+        stored = await self._services.store.get_transaction(tx.id)
+        return stored if stored is not None and stored.status is TransactionStatus.COMPLETED else None
 
     async def _stop(
         self, tx: Transaction, stop: TransactionStop, samples: list[MeterSample] | None
