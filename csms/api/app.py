@@ -29,6 +29,7 @@ from csms.api import (
     openapi,
     reservations,
     sessions,
+    station_events,
 )
 from csms.api.auth import ROUTE_ROLES, Role, auth_middleware
 from csms.api.errors import error_middleware
@@ -42,6 +43,7 @@ ROUTES: tuple[Route, ...] = (
     openapi.ROUTE,
     *charge_points.ROUTES,
     *messages.ROUTES,
+    *station_events.ROUTES,
     *commands.ROUTES,
     *configuration.ROUTES,
     *charging_profiles.ROUTES,

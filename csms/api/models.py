@@ -64,13 +64,19 @@ ConnectorStatusWord = Literal["Available", "Occupied", "Reserved", "Unavailable"
 
 
 class ConnectorState(ResponseModel):
-    """The last status a station reported for a connector (or for itself)."""
+    """A connector's (or the station's own) status: the last one the station reported while it is
+    connected; `Unknown` while it is offline, since nothing tells what happens there meanwhile (as OCPI
+    2.2.1 shows the EVSEs of an offline station UNKNOWN). The last report stays in `last_status`."""
 
-    status: ConnectorStatusWord
-    status_detail: str | None
-    error_code: str | None
-    info: str | None
-    status_at: Timestamp | None
+    status: ConnectorStatusWord | Literal["Unknown"] = Field(
+        description="`Unknown` while the station is offline"
+    )
+    status_detail: str | None = Field(description="of the last report; null while offline")
+    error_code: str | None = Field(description="of the last report; null while offline")
+    info: str | None = Field(description="of the last report; null while offline")
+    status_at: Timestamp | None = Field(description="when the station reported `status`; null while offline")
+    last_status: ConnectorStatusWord = Field(description="the last status the station reported (history)")
+    last_status_at: Timestamp | None = Field(description="when it reported it")
 
 
 class Connector(ConnectorState):
@@ -311,6 +317,34 @@ class OpenApiDocument(BaseModel):
 
 class ChargePointPage(Page[ChargePoint]):
     """A page of charge points."""
+
+
+class StationEvent(ResponseModel):
+    """One event a station reported: SecurityEventNotification (OCPP 2.0.1, 1.6 security extension) or
+    NotifyEvent (2.0.1)."""
+
+    id: int
+    kind: Literal["SecurityEventNotification", "NotifyEvent"] = Field(description="the message")
+    type: str = Field(
+        description="SecurityEventNotification `type`, or NotifyEvent `eventNotificationType`"
+    )
+    timestamp: Timestamp = Field(description="when it happened, as the station says")
+    received_at: Timestamp
+    tech_info: str | None
+    event_id: int | None = Field(description="NotifyEvent `eventId`")
+    trigger: Literal["Alerting", "Delta", "Periodic"] | None = Field(description="NotifyEvent")
+    component: str | None = Field(description="NotifyEvent component name")
+    variable: str | None = Field(description="NotifyEvent variable name")
+    actual_value: str | None = Field(description="NotifyEvent `actualValue`")
+    cleared: bool | None = Field(description="NotifyEvent: the problem is gone")
+    details: dict[str, Any] = Field(
+        description="the rest of what the station sent (NotifyEvent: component and variable in full, "
+        "cause, techCode, transactionId, variableMonitoringId, generatedAt, seqNo, tbc)"
+    )
+
+
+class StationEventPage(Page[StationEvent]):
+    """A page of station events, newest first."""
 
 
 class FramePage(Page[Frame]):

@@ -182,6 +182,21 @@ class SessionStart(_ForIdToken):
     """Body of `POST /sessions`: ask a station to start charging for an id token (remote start)."""
 
 
+class SessionClose(BaseModel):
+    """Body of `POST /sessions/{id}/close`: end a session its station will not report the end of."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=1,
+        max_length=64,
+        description="kept as the session's stop reason (e.g. `StationGone`)",
+    )
+    force: bool = Field(
+        default=False, description="close it even though the station is connected (it lost track of it)"
+    )
+
+
 class ResetRequest(BaseModel):
     """Body of `POST /charge-points/{id}/reset`.
 

@@ -45,13 +45,23 @@ def decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
-def connector_json(connector: Connector) -> JsonObject:
-    """One connector's current state."""
-    return model_json(models.Connector, connector)
+def connector_json(
+    connector: Connector, *, online: bool = True, model: type[models.ConnectorState] = models.Connector
+) -> JsonObject:
+    """One connector's state: the last report while the station is `online`, else `Unknown` (the last
+    report stays in `last_status`, `last_status_at`)."""
+    last = {"last_status": str(connector.status), "last_status_at": timestamp(connector.status_at)}
+    if online:
+        return model_json(model, connector, **last)
+    unknown = {"status": "Unknown", "status_detail": None, "error_code": None, "info": None}
+    return model_json(model, connector, **unknown, status_at=None, **last)
 
 
-def evses_json(connectors: Iterable[Connector]) -> tuple[JsonObject | None, list[JsonObject]]:
-    """Split connector states into (station status from EVSE 0, EVSEs with their connectors, by evse_id).
+def evses_json(
+    connectors: Iterable[Connector], *, online: bool = True
+) -> tuple[JsonObject | None, list[JsonObject]]:
+    """Split connector states into (station status from EVSE 0, EVSEs with their connectors, by evse_id);
+    all `Unknown` unless the station is `online` (see `connector_json`).
 
     `connectors` come ordered by (evse_id, connector_id) from `StationStore.list_connectors`.
     """
@@ -59,9 +69,9 @@ def evses_json(connectors: Iterable[Connector]) -> tuple[JsonObject | None, list
     evses: dict[int, list[JsonObject]] = {}
     for connector in connectors:
         if connector.evse_id == 0:
-            station_status = model_json(models.ConnectorState, connector)
+            station_status = connector_json(connector, online=online, model=models.ConnectorState)
             continue
-        evses.setdefault(connector.evse_id, []).append(connector_json(connector))
+        evses.setdefault(connector.evse_id, []).append(connector_json(connector, online=online))
     return station_status, [{"evse_id": evse_id, "connectors": items} for evse_id, items in evses.items()]
 
 
@@ -75,7 +85,7 @@ def charge_point_json(
         connectors: its connector states (`StationStore.list_connectors`).
         connection: its live connection from the registry, or None when it is offline.
     """
-    station_status, evses = evses_json(connectors)
+    station_status, evses = evses_json(connectors, online=connection is not None)
     # The live connection's subprotocol wins: a station may reconnect with another version without a new
     # BootNotification (the stored version is the one of its last boot).
     ocpp_version = charge_point.ocpp_version

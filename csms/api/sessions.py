@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
+from csms.api.auth import Role
 from csms.api.errors import ApiError, found
 from csms.api.params import (
     MAX_ID,
@@ -31,11 +32,14 @@ from csms.api.params import (
 from csms.api.responses import json_response, page_response
 from csms.api.results import command_failure, command_rejected, command_response, reservation_failure
 from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, Operations, Route, param
-from csms.api.schemas import SessionStart
+from csms.api.schemas import SessionClose, SessionStart
 from csms.api.serialize import command_json, meter_sample_json, session_json
 from csms.domain.models import Transaction, TransactionStatus
+from csms.domain.ports import NotFound
 from csms.domain.reservations import ReservationError
 from csms.domain.services import Services
+from csms.domain.sessions import StationConnected
+from csms.domain.transactions import TransactionCompleted
 
 Q_STATUS = param("status", "query", {"type": "string", "enum": ["active", "completed"]}, "only these")
 Q_REMOTE_START = param(
@@ -210,6 +214,44 @@ async def handle_stop_session(request: web.Request) -> web.Response:
     if not result.accepted:
         raise command_rejected(result, tx.charge_point_id, session_id=tx.id)
     return command_response(result, tx.charge_point_id, status=202)
+
+
+@api("POST", "/sessions/{session_id}/close", {200: models.Session}, errors=(400, 404, 409),
+     role=Role.ADMIN, body=SessionClose,
+     description="409 `session_completed` for a completed session, `charge_point_connected` while the "
+                 "station is connected (unless `force`).")
+async def handle_close_session(request: web.Request) -> web.Response:
+    """Close a stale session (operator).
+
+    `POST /sessions/{session_id}/close` `{"reason", "force"}`: the session is stopped now with `reason`,
+    its energy up to the last meter value the station sent, and ends like a station-reported stop (OCPI
+    pushes it COMPLETED with a CDR); 200 with the closed session. For a station that went away for good
+    right after starting a session, which a remote stop cannot reach.
+
+    Errors: 404 unknown session, 409 `session_completed`, 409 `charge_point_connected` while the station is
+    connected (it can still report the stop; ask it with a remote stop, or pass `force: true` when it lost
+    track of the session).
+    """
+    domain = get_domain(request)
+    session_id = int_path_param(request, "session_id")
+    body = await read_model(request, SessionClose)
+    if session_id > MAX_ID:
+        raise found(None, f"session {session_id}")
+    try:
+        tx = await domain.sessions.close(session_id, body.reason, force=body.force)
+    except NotFound:
+        raise found(None, f"session {session_id}") from None
+    except TransactionCompleted as exc:
+        raise session_completed(exc.transaction) from None
+    except StationConnected as exc:
+        raise ApiError(
+            409,
+            "charge_point_connected",
+            f"charge point {exc.args[0]!r} is connected: it can still report the end of session "
+            f"{session_id}; stop it remotely, or close it with force",
+            {"session_id": session_id, "charge_point_id": exc.args[0]},
+        ) from None
+    return json_response(session_json(tx))
 
 
 ROUTES: tuple[Route, ...] = tuple(api.routes)

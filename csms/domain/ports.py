@@ -29,6 +29,8 @@ from csms.domain.models import (
     NewTransaction,
     Reservation,
     ReservationStatus,
+    StationEvent,
+    StationEventKind,
     StatusChange,
     StoredChargingProfile,
     Transaction,
@@ -130,6 +132,7 @@ BatchItem = (
     | TransactionMeterChanged
     | TransactionEventSeen
     | FrameRecord
+    | StationEvent
 )
 
 
@@ -232,8 +235,15 @@ class TransactionStore(Protocol):
     async def get_transaction(self, pk: int) -> Transaction | None: ...
 
     async def find_transaction(
-        self, charge_point_id: str, ocpp_transaction_id: str
-    ) -> Transaction | None: ...
+        self, charge_point_id: str, ocpp_transaction_id: str, ocpp_version: str | None = None
+    ) -> Transaction | None:
+        """The station's transaction by the id the station uses for it.
+
+        `ocpp_version` OCPP_16 matches only a CSMS-assigned 1.6 id, OCPP_201 only a station-assigned 2.0.1
+        id (a station moved from 1.6 to 2.0.1 may name a new transaction "5" beside its old 1.6 transaction
+        5); None tries the 2.0.1 ids first, then the 1.6 ones.
+        """
+        ...
 
     async def find_started_transaction(
         self, charge_point_id: str, evse_id: int, started_at: datetime, id_token: str | None
@@ -297,6 +307,31 @@ class MessageLogStore(Protocol):
         ...
 
 
+class EventQuery(TypedDict, total=False):
+    """The optional filters of `list_station_events`: left out or None does not filter."""
+
+    kind: StationEventKind | None
+    type: str | None
+    since: datetime | None  # timestamp >= since
+    until: datetime | None  # timestamp < until
+    cursor: str | None
+
+
+class StationEventStore(Protocol):
+    """Events stations reported (SecurityEventNotification, NotifyEvent); written through the batched
+    writer as `StationEvent` items."""
+
+    async def list_station_events(
+        self, charge_point_id: str, *, limit: int, **query: Unpack[EventQuery]
+    ) -> Page[StationEvent]:
+        """The station's events newest first (by arrival); returns (page, next_cursor or None).
+
+        Raises:
+            ValueError: `limit` below 1, or a cursor this method did not hand out.
+        """
+        ...
+
+
 class ApiKeyStore(Protocol):
     """Operator API keys (hashes only)."""
 
@@ -315,7 +350,8 @@ class BatchSink(Protocol):
         MeterReading inserts its samples; a HeartbeatSeen sets last_heartbeat_at; StationFieldsChanged sets
         those columns; a BootRecorded sets the boot columns, ocpp_version and last_boot_at (the newest per
         station); TransactionMeterChanged sets last_meter_wh/charging_state/updated_at; a FrameRecord
-        is appended to the message log; a TransactionEventSeen records a seqNo (a repeat is ignored).
+        is appended to the message log; a TransactionEventSeen records a seqNo (a repeat is ignored); a
+        StationEvent is appended to the station's events.
         Items for unknown charge points or transactions are skipped.
         """
         ...
@@ -422,6 +458,7 @@ class Store(
     TokenStore,
     TransactionStore,
     MessageLogStore,
+    StationEventStore,
     ApiKeyStore,
     BatchSink,
     ReservationStore,

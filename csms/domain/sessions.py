@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from csms.domain.commands import Command, CommandResult, CommandService, Outcome, StartSession, StopSession
 from csms.domain.models import Transaction, TransactionStatus
+from csms.domain.ports import NotFound
 from csms.domain.remote_start import RemoteStartCorrelator
 from csms.domain.transactions import TransactionService
 
@@ -88,11 +89,38 @@ class SessionControl:
             self._remote_starts.forget(charge_point_id, rid)
         return result
 
+    async def close(self, transaction_pk: int, reason: str, *, force: bool = False) -> Transaction:
+        """End a session its station will not report the end of (e.g. a station that closed its socket
+        right after starting it and never came back): stopped now with `reason`, its energy up to the last
+        meter value, and `TransactionStopped` published like a station-reported stop (OCPI: COMPLETED and a
+        CDR); see `TransactionService.close`.
+
+        Refused while the station is connected (anywhere in the cluster), because it may still be charging
+        and will report the stop itself (use a remote stop); `force` closes it anyway, for a station that
+        is connected but lost track of the transaction. A connected station that later reports the stop of
+        a closed session is answered as for a repeated stop; its data changes nothing.
+
+        Raises:
+            NotFound: no such transaction.
+            TransactionCompleted: it has ended already.
+            StationConnected: the station is connected and `force` is false.
+        """
+        tx = await self._transactions.get(transaction_pk)
+        if tx is None:
+            raise NotFound(f"transaction {transaction_pk}")
+        if not force and self._commands.ocpp_version(tx.charge_point_id) is not None:
+            raise StationConnected(tx.charge_point_id)
+        return await self._transactions.close(transaction_pk, reason)
+
     async def stop(self, tx: Transaction) -> CommandResult:
         """Ask the station to stop `tx`; the session becomes completed when the station reports the stop."""
         if tx.status is TransactionStatus.COMPLETED:
             raise ValueError("transaction already completed")
         return await self._commands.send(tx.charge_point_id, StopSession(tx.ocpp_transaction_id))
+
+
+class StationConnected(Exception):
+    """The station of the session is connected: it can still report the session's end itself."""
 
 
 def _definite_no(result: CommandResult) -> bool:

@@ -22,7 +22,7 @@ from enum import StrEnum
 import structlog
 
 from csms.domain.events import ConnectorStatusChanged
-from csms.domain.models import BootInfo, ChargePoint, RegistrationStatus, StatusChange
+from csms.domain.models import BootInfo, ChargePoint, RegistrationStatus, StationEvent, StatusChange
 from csms.domain.ports import (
     AlreadyExists,
     BootRecorded,
@@ -265,6 +265,11 @@ class StationService:
         `ConnectorStatusChanged` (the OCPI bridge pushes EVSE status)."""
         self._services.writer.put(change)
         self._services.events.emit(ConnectorStatusChanged(change))
+
+    def event_reported(self, event: StationEvent) -> None:
+        """Record an event the station reported (SecurityEventNotification, NotifyEvent): batched and
+        durable, so the station is answered once it is stored; listed by `StationEventStore`."""
+        self._services.writer.put(event)
 
     def station_reported(self, charge_point_id: str, **fields: str | None) -> None:
         """Record station-level status reports (firmware_status, diagnostics_status, log_status): batched."""

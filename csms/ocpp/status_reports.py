@@ -1,12 +1,16 @@
-"""Station-level status reports, the same in both versions: the latest upload or update status is kept.
+"""Station-level reports, the same in both versions: the latest upload or update status is kept, and
+security events are recorded.
 
 1.6 DiagnosticsStatusNotification and FirmwareStatusNotification, 2.0.1 FirmwareStatusNotification and
 LogStatusNotification each carry a `status` word and answer with an empty payload; the word is written
-(batched) to the station's field named for the report.
+(batched) to the station's field named for the report. SecurityEventNotification (2.0.1, and 1.6 with the
+Security Whitepaper extension: the same `type`, `timestamp`, `techInfo`) is recorded as a station event.
 """
 
 from __future__ import annotations
 
+from csms.domain.clock import parse_datetime
+from csms.domain.models import StationEvent, StationEventKind
 from csms.ocpp.router import Handler, Payload, StationContext
 
 
@@ -20,3 +24,22 @@ def keep_status(station_field: str) -> Handler:
 
     handle.__name__ = f"keep_{station_field}"
     return handle
+
+
+async def handle_security_event_notification(ctx: StationContext, payload: Payload) -> Payload:
+    """Record the security event (batched; answered once stored) and log it at warning level so operators
+    notice it. The event `type` is kept as sent: the spec lists the security events a station must report
+    (OCPP 2.0.1 Appendices, "Security Events"; 1.6 Security Whitepaper §3.1) but allows others."""
+    ctx.log.warning(
+        "security_event", type=payload["type"], at=payload["timestamp"], tech_info=payload.get("techInfo")
+    )
+    ctx.domain.stations.event_reported(
+        StationEvent(
+            charge_point_id=ctx.charge_point_id,
+            kind=StationEventKind.SECURITY,
+            type=payload["type"],
+            timestamp=parse_datetime(payload["timestamp"]),
+            tech_info=payload.get("techInfo"),
+        )
+    )
+    return {}

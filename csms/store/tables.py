@@ -182,7 +182,8 @@ class TransactionRow(UpdatedAt, Base):
     charge_point_id: Mapped[str] = mapped_column(String(64))
     evse_id: Mapped[int] = mapped_column(Integer)
     connector_id: Mapped[int] = mapped_column(Integer)
-    # NULL only between the INSERT and the UPDATE that sets str(id) for 1.6, inside one DB transaction.
+    # NULL for 1.6 (since 0005), whose transactionId is `id`: the unique key then holds only the ids 2.0.1
+    # stations chose, so a station moved from 1.6 to 2.0.1 may reuse "5" beside its 1.6 transaction 5.
     ocpp_transaction_id: Mapped[str | None] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -257,6 +258,29 @@ class MessageLogRow(Base):
     action: Mapped[str | None] = mapped_column(String(64))
     frame: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StationEventRow(Base):
+    """One event a station reported (SecurityEventNotification, NotifyEvent), append-only; paged per charge
+    point by `id` (no foreign key: written in bulk, and kept as history like the status history)."""
+
+    __tablename__ = "station_events"
+    __table_args__ = (Index("ix_station_events_charge_point_id_id", "charge_point_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    charge_point_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(64))
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    tech_info: Mapped[str | None] = mapped_column(Text)
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    trigger: Mapped[str | None] = mapped_column(String(16))
+    component: Mapped[str | None] = mapped_column(String(64))
+    variable: Mapped[str | None] = mapped_column(String(64))
+    actual_value: Mapped[str | None] = mapped_column(Text)
+    cleared: Mapped[bool | None] = mapped_column(Boolean)
+    details: Mapped[str] = mapped_column(Text)  # JSON object
 
 
 class ApiKeyRow(CreatedAt, Base):

@@ -223,6 +223,8 @@ async def test_shows_boot_connection_and_batched_state(
         "error_code": None,
         "info": None,
         "status_at": "2025-01-01T10:00:00.000Z",
+        "last_status": "Available",
+        "last_status_at": "2025-01-01T10:00:00.000Z",
     }
     assert body["evses"] == [
         {
@@ -235,6 +237,8 @@ async def test_shows_boot_connection_and_batched_state(
                     "error_code": None,
                     "info": "plugged",
                     "status_at": "2025-01-01T10:00:00.000Z",
+                    "last_status": "Occupied",
+                    "last_status_at": "2025-01-01T10:00:00.000Z",
                 }
             ],
         },
@@ -248,12 +252,45 @@ async def test_shows_boot_connection_and_batched_state(
                     "error_code": "GroundFailure",
                     "info": None,
                     "status_at": "2025-01-01T10:00:00.000Z",
+                    "last_status": "Faulted",
+                    "last_status_at": "2025-01-01T10:00:00.000Z",
                 }
             ],
         },
     ]
     listed = await (await client.get("/api/v1/charge-points", headers=auth)).json()
     assert listed["items"] == [body]
+
+
+async def test_connectors_of_an_offline_station_are_unknown_with_the_last_report_kept(
+    client: ApiClient, auth: dict[str, str], writer: BatchedWriter, services: Services
+) -> None:
+    """Offline, every connector (and the station status) shows `Unknown`; the last report stays in
+    `last_status`/`last_status_at`; connected again, the last report is the status once more."""
+    await client.post("/api/v1/charge-points", json={"charge_point_id": "CP-1"}, headers=auth)
+    writer.put(StatusChange("CP-1", 0, 0, ConnectorStatus.AVAILABLE, T1))
+    writer.put(StatusChange("CP-1", 1, 1, ConnectorStatus.OCCUPIED, T1, status_detail="Charging"))
+
+    body = await (await client.get("/api/v1/charge-points/CP-1", headers=auth)).json()
+    assert body["connected"] is False
+    assert body["station_status"]["status"] == "Unknown"
+    assert body["station_status"]["last_status"] == "Available"
+    assert body["evses"][0]["connectors"] == [
+        {
+            "connector_id": 1,
+            "status": "Unknown",
+            "status_detail": None,
+            "error_code": None,
+            "info": None,
+            "status_at": None,
+            "last_status": "Occupied",
+            "last_status_at": "2025-01-01T10:00:00.000Z",
+        }
+    ]
+    services.registry.register(LiveConnection("CP-1", "1.6", T1))
+    body = await (await client.get("/api/v1/charge-points/CP-1", headers=auth)).json()
+    connector = body["evses"][0]["connectors"][0]
+    assert (connector["status"], connector["status_detail"]) == ("Occupied", "Charging")
 
 
 async def test_oversized_body_is_rejected(client: ApiClient, auth: dict[str, str]) -> None:

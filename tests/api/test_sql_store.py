@@ -123,7 +123,10 @@ async def test_batched_state_sessions_and_messages(
     sql_writer.put(FrameRecord("CP-1", Direction.IN, 2, "m1", "Heartbeat", '[2,"m1","Heartbeat",{}]', T0))
 
     cp = await (await sql_client.get("/api/v1/charge-points/CP-1", headers=sql_auth)).json()
-    assert cp["evses"][0]["connectors"][0]["status_detail"] == "Charging"
+    connector = cp["evses"][0]["connectors"][0]
+    # The station is offline: its status is Unknown, the batched report is its last one.
+    assert (connector["status"], connector["last_status"]) == ("Unknown", "Occupied")
+    assert connector["last_status_at"] == "2025-01-01T08:00:00.000Z"
 
     session = await (await sql_client.get(f"/api/v1/sessions/{tx.id}", headers=sql_auth)).json()
     assert session["transaction_id"] == str(tx.id)

@@ -204,9 +204,9 @@ class CountingFinds:
         self._store = store
         self.finds = 0
 
-    async def find_transaction(self, charge_point_id: str, ocpp_transaction_id: str) -> object:
+    async def find_transaction(self, charge_point_id: str, ocpp_transaction_id: str, *args: object) -> object:
         self.finds += 1
-        return await self._store.find_transaction(charge_point_id, ocpp_transaction_id)  # type: ignore[attr-defined]
+        return await self._store.find_transaction(charge_point_id, ocpp_transaction_id, *args)  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._store, name)
@@ -231,3 +231,45 @@ async def test_an_unknown_transaction_id_costs_one_lookup_per_connection(domain:
     svc.forget_station("CP")
     assert await svc.find("CP", "X-2") is None
     assert counting.finds == finds + 1
+
+
+async def test_two_copies_of_one_stop_at_once_store_it_once(domain: Domain) -> None:
+    """A stop repeated while the first is still being stored (two copies of the transaction, as after a
+    reconnect) stores the final samples and the stop once; the second gets the first one's result."""
+    import asyncio
+
+    await setup(domain)
+    tx = (await domain.transactions.start(NewTransaction("CP", 1, 1, NOW, "T-1", id_token="TAG"))).transaction
+    domain.transactions.forget_station("CP")  # the station reconnects: each copy comes from the store
+    first = await domain.services.store.get_transaction(tx.id)
+    second = await domain.services.store.get_transaction(tx.id)
+    assert first is not None and second is not None
+    end = [MeterSample(NOW + timedelta(hours=1), Decimal(5000), context="Transaction.End")]
+    stop = TransactionStop(NOW + timedelta(hours=1), reason="EVDisconnected")
+    results = await asyncio.gather(
+        domain.transactions.stop(first, stop, list(end)),
+        domain.transactions.stop(second, replace(stop, reason="Other"), list(end)),
+    )
+    assert [r.stop_reason for r in results] == ["EVDisconnected", "EVDisconnected"]
+    await domain.services.writer.sync()
+    assert len(await domain.services.store.list_meter_samples(tx.id)) == 1
+
+
+async def test_a_201_id_never_finds_the_16_transaction_of_the_same_number(domain: Domain) -> None:
+    """A 2.0.1 id "N" is not the station's 1.6 transaction N (a station moved from 1.6 to 2.0.1), while a
+    1.6 lookup still finds it; starting 2.0.1 "N" makes a new transaction."""
+    from csms.domain.models import OCPP_16, OCPP_201
+
+    await setup(domain)
+    legacy = (await domain.transactions.start(NewTransaction("CP", 1, 1, NOW, id_token="TAG"))).transaction
+    number = legacy.ocpp_transaction_id
+    domain.transactions.forget_station("CP")
+    assert await domain.transactions.find("CP", number, OCPP_201) is None
+    found = await domain.transactions.find("CP", number, OCPP_16)
+    assert found is not None and found.id == legacy.id
+    domain.transactions.forget_station("CP")
+    new = NewTransaction("CP", 1, 1, NOW + timedelta(hours=1), number, id_token="TAG", seq_no=0)
+    outcome = await domain.transactions.start(new)
+    assert not outcome.duplicate and outcome.transaction.id != legacy.id
+    assert outcome.transaction.ocpp_version == OCPP_201
+    assert (await domain.transactions.find("CP", number, OCPP_16)).id == legacy.id  # type: ignore[union-attr]

@@ -98,6 +98,7 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi) -> N
             ("PATCH", "/charge-points/SPARE", {"registration_status": "Pending", "password": None}, None),
             ("DELETE", "/charge-points/SPARE", None, None),
             ("GET", f"{cp}/messages", None, {"limit": "5"}),
+            ("GET", f"{cp}/events", None, {"limit": "5", "kind": "NotifyEvent"}),
             ("POST", "/id-tokens", {"id_token": "TOUR-TAG", "type": "ISO14443"}, None),
             ("GET", "/id-tokens", None, None),
             ("GET", "/id-tokens/TOUR-TAG", None, None),
@@ -164,6 +165,19 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi) -> N
         session_id = page["items"][0]["id"]
         assert (await client.get(f"/sessions/{session_id}"))[0] == 200
         assert (await client.post(f"/sessions/{session_id}/stop"))[0] == 202
+        stale = {
+            "eventType": "Started",
+            "timestamp": isoformat_z(utcnow()),
+            "triggerReason": "CablePluggedIn",
+            "seqNo": 0,
+            "transactionInfo": {"transactionId": "TOUR-STALE"},
+            "evse": {"id": 2, "connectorId": 1},
+        }
+        await sim.call("TransactionEvent", stale)
+        _, page = await client.get("/sessions", charge_point_id="TOUR", status="active")
+        stale_id = next(s["id"] for s in page["items"] if s["transaction_id"] == "TOUR-STALE")
+        closing = {"reason": "Tour", "force": True}
+        assert (await client.post(f"/sessions/{stale_id}/close", closing))[0] == 200
         assert (await client.delete("/id-tokens/TOUR-TAG"))[0] == 204
 
         # The OCPI operator endpoints (locations, connector specs, tariffs, partners, outbox).

@@ -30,10 +30,13 @@ from csms.domain.models import (
     NewTransaction,
     Reservation,
     ReservationStatus,
+    StationEvent,
     StatusChange,
     StoredChargingProfile,
     Transaction,
     TransactionStatus,
+    legacy_pk,
+    transaction_id_version,
 )
 from csms.domain.ports import (
     AlreadyExists,
@@ -48,6 +51,7 @@ from csms.domain.ports import (
 )
 from csms.domain.stations import apply_boot
 from csms.store.sql.batch import STATION_FIELDS  # the same columns as the SQL store
+from tests.fakes.memory_events import MemoryStationEvents
 
 log = structlog.get_logger(__name__)
 
@@ -87,7 +91,7 @@ class _Sample:
     sample: MeterSample
 
 
-class MemoryStore:
+class MemoryStore(MemoryStationEvents):
     """The whole `Store` protocol in memory; not shared between processes, gone when dropped.
 
     Args:
@@ -98,6 +102,7 @@ class MemoryStore:
     """
 
     def __init__(self, *, clock: Clock = utcnow) -> None:
+        super().__init__()
         self._clock = clock
         self._charge_points: dict[str, ChargePoint] = {}
         self._connectors: dict[tuple[str, int, int], Connector] = {}
@@ -237,8 +242,11 @@ class MemoryStore:
 
     async def add_transaction(self, new: NewTransaction) -> Transaction:
         """Insert a transaction; 1.6 gets ocpp_transaction_id = str(id); raises AlreadyExists."""
+        version = transaction_id_version(new.ocpp_transaction_id)
         if new.ocpp_transaction_id is not None and any(
-            t.charge_point_id == new.charge_point_id and t.ocpp_transaction_id == new.ocpp_transaction_id
+            t.charge_point_id == new.charge_point_id
+            and t.ocpp_transaction_id == new.ocpp_transaction_id
+            and t.ocpp_version == version
             for t in self._transactions.values()
         ):
             raise AlreadyExists(f"transaction {new.ocpp_transaction_id!r} of {new.charge_point_id!r} exists")
@@ -262,6 +270,7 @@ class MemoryStore:
             last_seq_no=new.seq_no,
             offline=new.offline,
             updated_at=to_utc(self._clock()),
+            ocpp_version=version,
         )
         self._transactions[pk] = tx
         if new.seq_no is not None:
@@ -273,11 +282,19 @@ class MemoryStore:
         tx = self._transactions.get(pk)
         return None if tx is None else replace(tx)
 
-    async def find_transaction(self, charge_point_id: str, ocpp_transaction_id: str) -> Transaction | None:
-        """Return the station's transaction by the id the station uses, or None."""
-        for tx in self._transactions.values():
-            if tx.charge_point_id == charge_point_id and tx.ocpp_transaction_id == ocpp_transaction_id:
-                return replace(tx)
+    async def find_transaction(
+        self, charge_point_id: str, ocpp_transaction_id: str, ocpp_version: str | None = None
+    ) -> Transaction | None:
+        """Return the station's transaction by the id the station uses (2.0.1 ids first), or None."""
+        for version in ("2.0.1", "1.6") if ocpp_version is None else (ocpp_version,):
+            for tx in self._transactions.values():
+                if (
+                    tx.charge_point_id == charge_point_id
+                    and tx.ocpp_transaction_id == ocpp_transaction_id
+                    and tx.ocpp_version == version
+                    and (version != "1.6" or legacy_pk(ocpp_transaction_id) == tx.id)
+                ):
+                    return replace(tx)
         return None
 
     async def find_started_transaction(
@@ -306,6 +323,7 @@ class MemoryStore:
             tx,
             charge_point_id=stored.charge_point_id,
             ocpp_transaction_id=stored.ocpp_transaction_id,
+            ocpp_version=stored.ocpp_version,
             started_at=to_utc(tx.started_at),
             stopped_at=_utc(tx.stopped_at),
         )
@@ -646,6 +664,9 @@ class MemoryStore:
             TransactionMeterChanged: self._apply_tx_meter,
             TransactionEventSeen: self._apply_event,
             FrameRecord: self._apply_frame,
+            StationEvent: lambda item, at: self._apply_station_event(
+                item, at, item.charge_point_id in self._charge_points
+            ),
         }
         for cls in type(item).__mro__:
             if cls in table:

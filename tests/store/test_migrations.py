@@ -9,7 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, Integer, MetaData, inspect
+from sqlalchemy import Column, Connection, Integer, MetaData, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import ocpi.store.tables  # noqa: F401 - declares the OCPI tables on the same metadata
@@ -128,11 +128,44 @@ async def test_0004_adds_the_pending_starts_table_and_downgrades_back(engine: As
         assert await conn.run_sync(step, "0003", down=True) == at_0003
 
 
+async def test_0005_station_events_and_1_6_transaction_ids_up_and_down(engine: AsyncEngine) -> None:
+    """0005 creates station_events and takes 1.6 ids (equal to the row id, no seqNo) out of
+    ocpp_transaction_id, leaving 2.0.1 ones; 0004 again drops the table and copies the 1.6 ids back."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
+        config = alembic_config(connection)
+        (command.downgrade if down else command.upgrade)(config, revision)
+        return set(inspect(connection).get_table_names())
+
+    def ids(connection: Connection) -> list[tuple[int, str | None]]:
+        rows = connection.execute(text("SELECT id, ocpp_transaction_id FROM transactions ORDER BY id"))
+        return [(int(r[0]), r[1]) for r in rows]
+
+    insert = text(
+        "INSERT INTO transactions (id, charge_point_id, evse_id, connector_id, ocpp_transaction_id, status,"
+        " started_at, offline, updated_at, last_seq_no) VALUES (:id, 'CP', 1, 1, :tx, 'active',"
+        " '2025-01-01 00:00:00+00:00', false, '2025-01-01 00:00:00+00:00', :seq)"
+    )
+    async with engine.begin() as conn:
+        at_0004 = await conn.run_sync(step, "0004")
+        await conn.execute(insert, [
+            {"id": 1, "tx": "1", "seq": None},  # 1.6
+            {"id": 2, "tx": "2", "seq": 0},  # 2.0.1, id equal to the row id by chance
+            {"id": 3, "tx": "abc", "seq": 0},  # 2.0.1
+        ])
+    assert "station_events" not in at_0004
+    async with engine.begin() as conn:
+        assert await conn.run_sync(step, "0005") == {*at_0004, "station_events"}
+        assert await conn.run_sync(ids) == [(1, None), (2, "2"), (3, "abc")]
+        assert await conn.run_sync(step, "0004", down=True) == at_0004
+        assert await conn.run_sync(ids) == [(1, "1"), (2, "2"), (3, "abc")]
+
+
 async def test_0006_adds_command_promises_and_the_pending_start_evse_and_downgrades_back(
     engine: AsyncEngine,
 ) -> None:
     """0006 creates ocpi_command_promises (with its settled_at index) and ocpi_pending_starts.evse_id
-    (nullable); 0004 again drops both."""
+    (nullable); 0005 again drops both."""
 
     def step(connection: Connection, revision: str, *, down: bool = False) -> tuple[set[str], list[str]]:
         config = alembic_config(connection)
@@ -142,11 +175,11 @@ async def test_0006_adds_command_promises_and_the_pending_start_evse_and_downgra
         return set(found.get_table_names()), columns
 
     async with engine.begin() as conn:
-        tables_0004, columns_0004 = await conn.run_sync(step, "0004")
-    assert "ocpi_command_promises" not in tables_0004 and "evse_id" not in columns_0004
+        tables_0005, columns_0005 = await conn.run_sync(step, "0005")
+    assert "ocpi_command_promises" not in tables_0005 and "evse_id" not in columns_0005
     async with engine.begin() as conn:
         assert await conn.run_sync(step, "0006") == (
-            {*tables_0004, "ocpi_command_promises"},
-            [*columns_0004, "evse_id"],
+            {*tables_0005, "ocpi_command_promises"},
+            [*columns_0005, "evse_id"],
         )
-        assert await conn.run_sync(step, "0004", down=True) == (tables_0004, columns_0004)
+        assert await conn.run_sync(step, "0005", down=True) == (tables_0005, columns_0005)

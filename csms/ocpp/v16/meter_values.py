@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from csms.domain.models import MeterReading
+from csms.domain.models import OCPP_16, MeterReading
 from csms.ocpp.router import Payload, StationContext
 from csms.ocpp.v16.convert import evse_of, samples
 
@@ -12,7 +12,9 @@ async def handle_meter_values(ctx: StationContext, payload: Payload) -> Payload:
     evse_id, _ = evse_of(payload["connectorId"])
     tx = None
     if "transactionId" in payload:
-        tx = await ctx.domain.transactions.find(ctx.charge_point_id, str(payload["transactionId"]))
+        tx = await ctx.domain.transactions.find(
+            ctx.charge_point_id, str(payload["transactionId"]), OCPP_16
+        )
         if tx is None:
             ctx.log.warning("meter_values_for_unknown_transaction", transaction_id=payload["transactionId"])
     await ctx.domain.transactions.meter_values(

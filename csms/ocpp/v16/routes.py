@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from csms.ocpp.router import Route, route_table
-from csms.ocpp.status_reports import keep_status
+from csms.ocpp.status_reports import handle_security_event_notification, keep_status
 from csms.ocpp.v16.authorize import handle_authorize
 from csms.ocpp.v16.boot_notification import handle_boot_notification
 from csms.ocpp.v16.data_transfer import handle_data_transfer
@@ -24,4 +24,6 @@ ROUTES = route_table(
     Route("DataTransfer", handle_data_transfer),
     Route("DiagnosticsStatusNotification", keep_status("diagnostics_status")),
     Route("FirmwareStatusNotification", keep_status("firmware_status")),
+    # OCPP 1.6 Security Whitepaper (edition 2) §3.1: the security extension's event notification.
+    Route("SecurityEventNotification", handle_security_event_notification),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from csms.domain.clock import parse_datetime
 from csms.domain.metering import MAX_MAGNITUDE
-from csms.domain.models import MeterReading, TransactionStop
+from csms.domain.models import OCPP_16, MeterReading, TransactionStop
 from csms.ocpp.router import Payload, StationContext
 from csms.ocpp.v16.convert import id_tag_info, samples
 
@@ -18,7 +18,9 @@ async def handle_stop_transaction(ctx: StationContext, payload: Payload) -> Payl
     # Lenient: a sample we cannot use must not make the stop impossible to store (the station would
     # retry it forever); it is skipped and logged, and the frame log keeps it verbatim.
     data = samples(payload.get("transactionData", []), strict=False, log=ctx.log)
-    tx = await ctx.domain.transactions.find(ctx.charge_point_id, str(payload["transactionId"]))
+    tx = await ctx.domain.transactions.find(
+        ctx.charge_point_id, str(payload["transactionId"]), OCPP_16
+    )
     if tx is None:
         ctx.log.warning("stop_for_unknown_transaction", transaction_id=payload["transactionId"])
         if data:

@@ -1,10 +1,12 @@
-"""2.0.1 notifications the CSMS records and acknowledges: reports, events, security events, data transfer."""
+"""2.0.1 notifications the CSMS records and acknowledges: reports, events, data transfer (security events:
+`csms.ocpp.status_reports`, shared with 1.6)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from csms.domain.models import DeviceVariable
+from csms.domain.clock import parse_datetime
+from csms.domain.models import DeviceVariable, StationEvent, StationEventKind
 from csms.ocpp.commands import device_model
 from csms.ocpp.router import Payload, StationContext
 
@@ -58,26 +60,49 @@ async def handle_notify_report(ctx: StationContext, payload: Payload) -> Payload
     return {}
 
 
+# EventDataType fields a StationEvent has columns for; the rest goes to its `details`.
+_EVENT_COLUMNS = frozenset(
+    {"eventId", "timestamp", "trigger", "actualValue", "techInfo", "cleared", "eventNotificationType"}
+)
+
+
+def station_event(charge_point_id: str, event: Payload, message: Payload) -> StationEvent:
+    """One 2.0.1 EventDataType of a NotifyEvent → a `StationEvent`; `details` keeps the other fields
+    (component and variable in full, cause, techCode, transactionId, variableMonitoringId) and the
+    message's generatedAt, seqNo and tbc."""
+    details = {k: v for k, v in event.items() if k not in _EVENT_COLUMNS}
+    details.update({k: message[k] for k in ("generatedAt", "seqNo", "tbc") if k in message})
+    return StationEvent(
+        charge_point_id=charge_point_id,
+        kind=StationEventKind.NOTIFY,
+        type=event["eventNotificationType"],
+        timestamp=parse_datetime(event["timestamp"]),
+        tech_info=event.get("techInfo"),
+        event_id=event["eventId"],
+        trigger=event["trigger"],
+        component=event["component"]["name"],
+        variable=event["variable"]["name"],
+        actual_value=event["actualValue"],
+        cleared=event.get("cleared", False),  # absent means false (OCPP 2.0.1 EventDataType.cleared)
+        details=details,
+    )
+
+
 async def handle_notify_event(ctx: StationContext, payload: Payload) -> Payload:
-    """Log each reported event (component, variable, trigger, value) as one structured line."""
-    for event in payload["eventData"]:
+    """Record each reported event (batched; answered once stored: OCPP 2.0.1 N07, the station may drop
+    it once answered) and log it as one structured line."""
+    for data in payload["eventData"]:
+        event = station_event(ctx.charge_point_id, data, payload)
         ctx.log.info(
             "station_event",
-            event_id=event["eventId"],
-            trigger=event["trigger"],
-            component=event["component"]["name"],
-            variable=event["variable"]["name"],
-            actual_value=event["actualValue"],
-            cleared=event.get("cleared", False),
+            event_id=event.event_id,
+            trigger=event.trigger,
+            component=event.component,
+            variable=event.variable,
+            actual_value=event.actual_value,
+            cleared=event.cleared,
         )
-    return {}
-
-
-async def handle_security_event_notification(ctx: StationContext, payload: Payload) -> Payload:
-    """Log a security event at warning level so operators notice it."""
-    ctx.log.warning(
-        "security_event", type=payload["type"], at=payload["timestamp"], tech_info=payload.get("techInfo")
-    )
+        ctx.domain.stations.event_reported(event)
     return {}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from csms.ocpp.router import Route, route_table
-from csms.ocpp.status_reports import keep_status
+from csms.ocpp.status_reports import handle_security_event_notification, keep_status
 from csms.ocpp.v201.authorize import handle_authorize
 from csms.ocpp.v201.boot_notification import handle_boot_notification
 from csms.ocpp.v201.heartbeat import handle_heartbeat
@@ -12,7 +12,6 @@ from csms.ocpp.v201.reports import (
     handle_data_transfer,
     handle_notify_event,
     handle_notify_report,
-    handle_security_event_notification,
 )
 from csms.ocpp.v201.reservation_status_update import handle_reservation_status_update
 from csms.ocpp.v201.status_notification import handle_status_notification

@@ -6,10 +6,12 @@ from datetime import datetime
 
 from csms.domain.clock import parse_datetime
 from csms.domain.models import (
+    OCPP_201,
     AuthorizationResult,
     AuthorizationStatus,
     MeterReading,
     NewTransaction,
+    TransactionStatus,
     TransactionStop,
 )
 from csms.ocpp.router import Payload, StationContext
@@ -47,7 +49,7 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
             )
     answer = {"idTokenInfo": id_token_info(auth)} if auth is not None else {}
 
-    tx = await transactions.find(ctx.charge_point_id, info["transactionId"])
+    tx = await transactions.find(ctx.charge_point_id, info["transactionId"], OCPP_201)
     if tx is None:
         if event_type != "Started":
             ctx.log.warning(
@@ -80,6 +82,15 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
             await transactions.stop(tx, _stop(info, timestamp, token), [])
         return answer
 
+    if tx.status is TransactionStatus.COMPLETED:
+        # A retransmitted Ended (same seqNo) or anything after the end changes nothing: the transaction
+        # and its samples are final (OCPP 2.0.1 E06: Ended is sent once; seqNo tells a repeat).
+        late = await transactions.record_event_after_end(
+            tx, seq_no, event_type, payload["triggerReason"], timestamp
+        )
+        event = "transaction_event_after_end" if late else "transaction_event_repeated"
+        ctx.log.info(event, transaction_id=tx.ocpp_transaction_id, seq_no=seq_no, event_type=event_type)
+        return answer
     if transactions.is_repeat(tx, seq_no):
         ctx.log.info("transaction_event_repeated", transaction_id=tx.ocpp_transaction_id, seq_no=seq_no)
         return answer

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.domain.clock import to_utc
-from csms.domain.models import FrameRecord, MeterReading, StatusChange
+from csms.domain.models import FrameRecord, MeterReading, StationEvent, StatusChange
 from csms.domain.ports import (
     BatchItem,
     BootRecorded,
@@ -39,6 +39,7 @@ from csms.store.sql.base import (
 )
 from csms.store.sql.bulk import FRAME_COLUMNS, SAMPLE_COLUMNS, frame_rows, sample_rows
 from csms.store.sql.rows import boot_values
+from csms.store.sql.station_events import append_station_events
 from csms.store.tables import UtcDateTime
 
 log = structlog.get_logger("csms.store.sql")
@@ -71,6 +72,7 @@ class _Batch:
     tx_meters: dict[int, dict[str, Any]] = field(default_factory=dict)  # merged per transaction
     frames: list[FrameRecord] = field(default_factory=list)
     events: dict[tuple[int, int], TransactionEventSeen] = field(default_factory=dict)
+    station_events: list[StationEvent] = field(default_factory=list)
     known_cps: set[str] = field(default_factory=set)
     known_txs: set[int] = field(default_factory=set)
 
@@ -78,6 +80,7 @@ class _Batch:
         ids = {s.charge_point_id for s in self.statuses}
         ids.update(r.charge_point_id for r in self.readings)
         ids.update(f.charge_point_id for f in self.frames)
+        ids.update(e.charge_point_id for e in self.station_events)
         return ids
 
     def transaction_ids(self) -> set[int]:
@@ -130,6 +133,7 @@ _COLLECT: dict[type[Any], Callable[[_Batch, Any], None]] = {
     TransactionMeterChanged: _tx_meter,
     FrameRecord: lambda batch, item: batch.frames.append(item),
     TransactionEventSeen: _event,
+    StationEvent: lambda batch, item: batch.station_events.append(item),
 }
 
 
@@ -150,8 +154,8 @@ class BatchSql(SqlBase):
         Same-kind items keep their order. Heartbeats collapse to the newest per station; several
         StatusChanges of one connector leave the last one in the connector row and all of them in the
         history. In a TransactionMeterChanged, None means "unchanged". Items naming an unknown charge point
-        (status, meter readings, frames) or an unknown transaction (meter readings) are skipped; updates of
-        unknown rows match nothing.
+        (status, meter readings, frames, station events) or an unknown transaction (meter readings) are
+        skipped; updates of unknown rows match nothing.
 
         Raises:
             sqlalchemy.exc.SQLAlchemyError: the database refused the batch; nothing of it was written.
@@ -179,6 +183,7 @@ class BatchSql(SqlBase):
             self._write_samples,
             self._write_tx_meters,
             self._write_events,
+            self._write_station_events,
             self._write_frames,
         )
 
@@ -268,6 +273,10 @@ class BatchSql(SqlBase):
                 ),
                 rows,
             )
+
+    async def _write_station_events(self, session: AsyncSession, batch: _Batch) -> None:
+        events = [e for e in batch.station_events if e.charge_point_id in batch.known_cps]
+        await append_station_events(session, events, batch.received_at)
 
     async def _write_frames(self, session: AsyncSession, batch: _Batch) -> None:
         frames = [f for f in batch.frames if f.charge_point_id in batch.known_cps]

@@ -28,6 +28,7 @@ from csms.domain.models import (
     TokenStatus,
     Transaction,
     TransactionStatus,
+    transaction_id_version,
 )
 from csms.store.tables import (
     NO_ID,
@@ -89,11 +90,13 @@ _NONE_AS_NO_ID = ("evse_id", "connector_id")
 
 
 def transaction_of(row: TransactionRow) -> Transaction:
-    # ocpp_transaction_id is NULL only inside add_transaction's own DB transaction, never seen by a reader.
+    # A 1.6 transaction's id is its row id; the column holds only the ids 2.0.1 stations chose.
+    legacy = row.ocpp_transaction_id is None
     return record_of(
         Transaction,
         row,
-        ocpp_transaction_id=row.ocpp_transaction_id or str(row.id),
+        ocpp_transaction_id=str(row.id) if legacy else row.ocpp_transaction_id,
+        ocpp_version=transaction_id_version(row.ocpp_transaction_id),
         status=TransactionStatus(row.status),
     )
 

@@ -13,6 +13,7 @@ from csms.store.sql.device_model import DeviceModelSql
 from csms.store.sql.engine import make_engine
 from csms.store.sql.message_log import MessageLogSql
 from csms.store.sql.reservations import ReservationSql
+from csms.store.sql.station_events import StationEventSql
 from csms.store.sql.stations import StationSql
 from csms.store.sql.tokens import TokenSql
 from csms.store.sql.transactions import TransactionSql
@@ -25,6 +26,7 @@ class SqlStore(
     TokenSql,
     TransactionSql,
     MessageLogSql,
+    StationEventSql,
     ApiKeySql,
     ReservationSql,
     DeviceModelSql,

@@ -9,7 +9,15 @@ from typing import Unpack
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from csms.domain.models import MeterSample, NewTransaction, Transaction, TransactionStatus
+from csms.domain.models import (
+    OCPP_16,
+    OCPP_201,
+    MeterSample,
+    NewTransaction,
+    Transaction,
+    TransactionStatus,
+    legacy_pk,
+)
 from csms.domain.ports import AlreadyExists, NotFound, Page, Pagination, StationQuery
 from csms.store.sql.base import TRANSACTION_EVENTS, TRANSACTIONS, SqlBase, rowcount
 from csms.store.sql.rows import field_values, meter_sample_of, transaction_of
@@ -25,9 +33,11 @@ class TransactionSql(SqlBase):
     async def add_transaction(self, new: NewTransaction) -> Transaction:
         """Insert a transaction and return it with its integer id, in one DB transaction.
 
-        For 1.6 (`new.ocpp_transaction_id is None`) the row is inserted, then its ocpp_transaction_id set to
-        str(id). With `new.seq_no` the pair is also recorded as a "Started" transaction event and becomes
-        `last_seq_no`.
+        For 1.6 (`new.ocpp_transaction_id is None`) the column stays NULL: the station's id is the row's
+        `id`, read back as str(id). Keeping 1.6 ids out of the column keeps them out of the unique
+        (charge_point_id, ocpp_transaction_id) key, which then holds only the 2.0.1 ids stations chose: a
+        station moved to 2.0.1 may name a transaction "5" beside its old 1.6 transaction 5. With
+        `new.seq_no` the pair is also recorded as a "Started" transaction event and becomes `last_seq_no`.
 
         Raises:
             AlreadyExists: the station already has a transaction with this ocpp_transaction_id.
@@ -44,8 +54,6 @@ class TransactionSql(SqlBase):
             async with self._sessions.begin() as session:
                 session.add(row)
                 await session.flush()  # assigns row.id
-                if row.ocpp_transaction_id is None:
-                    row.ocpp_transaction_id = str(row.id)
                 if new.seq_no is not None:
                     session.add(
                         TransactionEventRow(
@@ -65,11 +73,21 @@ class TransactionSql(SqlBase):
     async def get_transaction(self, pk: int) -> Transaction | None:
         return await self._get(TransactionRow, pk, transaction_of)
 
-    async def find_transaction(self, charge_point_id: str, ocpp_transaction_id: str) -> Transaction | None:
-        stmt = select(TransactionRow).where(
-            TransactionRow.charge_point_id == charge_point_id,
-            TransactionRow.ocpp_transaction_id == ocpp_transaction_id,
-        )
+    async def find_transaction(
+        self, charge_point_id: str, ocpp_transaction_id: str, ocpp_version: str | None = None
+    ) -> Transaction | None:
+        """The station's transaction by the id it uses; a 1.6 id is our `id` (its column is NULL)."""
+        of_station = select(TransactionRow).where(TransactionRow.charge_point_id == charge_point_id)
+        if ocpp_version != OCPP_16:
+            found = await self._first(
+                of_station.where(TransactionRow.ocpp_transaction_id == ocpp_transaction_id), transaction_of
+            )
+            if found is not None or ocpp_version == OCPP_201:
+                return found
+        pk = legacy_pk(ocpp_transaction_id)
+        if pk is None:
+            return None
+        stmt = of_station.where(TransactionRow.id == pk, TransactionRow.ocpp_transaction_id.is_(None))
         return await self._first(stmt, transaction_of)
 
     async def find_started_transaction(
@@ -91,7 +109,9 @@ class TransactionSql(SqlBase):
         """Write every field of `tx` except its identity (id, charge_point_id, ocpp_transaction_id); sets
         `tx.updated_at` to now, the value written."""
         tx.updated_at = self._clock()
-        values = field_values(tx, "id", "charge_point_id", "ocpp_transaction_id", status=str(tx.status))
+        values = field_values(
+            tx, "id", "charge_point_id", "ocpp_transaction_id", "ocpp_version", status=str(tx.status)
+        )
         await self._change(
             update(TRANSACTIONS).where(TRANSACTIONS.c.id == tx.id).values(values), f"transaction {tx.id}"
         )

@@ -3,7 +3,7 @@ RESERVE_NOW reservations (`ocpi_command_promises`), and the EVSE of a START_SESS
 transaction (`ocpi_pending_starts.evse_id`: its token is vouched for at that EVSE only).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2025-03-01
 
 Hand-written to match `ocpi/store/tables.py` at this revision. The settled_at index serves the one read at
@@ -20,7 +20,7 @@ from alembic import op
 from csms.store.migrations.ddl import Table, create_tables, drop_tables, serial_id, times
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
