@@ -37,6 +37,7 @@ from csms.api.serialize import JsonObject
 from ocpi.admin_api import models
 from ocpi.admin_api.params import operations
 from ocpi.admin_api.serialize import ocpi_partner_json, outbox_entry_json
+from ocpi.context import OcpiContext
 from ocpi.models import OutboxEntry, OutboxStatus
 from ocpi.store import OcpiStore, Pagination
 
@@ -45,6 +46,8 @@ Q_PARTNER = param("partner_id", "query", {"type": "integer", "minimum": 0}, "onl
 api = operations()
 
 OCPI_STORE: web.AppKey[OcpiStore] = web.AppKey("ocpi_store")
+# The running bridge's context, when there is one: what operators change is pushed to partners through it.
+OCPI_CONTEXT: web.AppKey[OcpiContext] = web.AppKey("ocpi_context")
 
 # How far back (newest first) `POST /ocpi/outbox/{id}/retry` looks for the entry and `GET /ocpi/outbox`
 # pages: the store lists the newest entries, without a cursor of its own.
@@ -61,6 +64,12 @@ def get_ocpi_store(request: web.Request) -> OcpiStore:
     if store is None:
         raise ApiError(503, "ocpi_disabled", "the OCPI bridge is not enabled on this server")
     return store
+
+
+def get_ocpi_context(request: web.Request) -> OcpiContext | None:
+    """The OCPI context on the root application, or None when the API runs without a bridge (then operator
+    changes are only stored, and partners see them when they pull)."""
+    return request.config_dict.get(OCPI_CONTEXT)
 
 
 def _no_constant(name: str) -> NoReturn:
