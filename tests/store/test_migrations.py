@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0004"
+        assert await conn.run_sync(_current) == head == "0007"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -124,5 +124,22 @@ async def test_0004_adds_the_pending_starts_table_and_downgrades_back(engine: As
         at_0003 = await conn.run_sync(step, "0003")
     assert "ocpi_pending_starts" not in at_0003
     async with engine.begin() as conn:
-        assert await conn.run_sync(step, "head") == {*at_0003, "ocpi_pending_starts"}
+        assert await conn.run_sync(step, "0004") == {*at_0003, "ocpi_pending_starts"}
         assert await conn.run_sync(step, "0003", down=True) == at_0003
+
+
+async def test_0007_adds_token_pulls_and_client_infos_and_downgrades_back(engine: AsyncEngine) -> None:
+    """0007 creates ocpi_token_pulls (last token pull per partner) and ocpi_client_infos (HubClientInfo) on a
+    database at 0004; 0004 again drops them."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
+        config = alembic_config(connection)
+        (command.downgrade if down else command.upgrade)(config, revision)
+        return set(inspect(connection).get_table_names())
+
+    async with engine.begin() as conn:
+        at_0004 = await conn.run_sync(step, "0004")
+    assert "ocpi_token_pulls" not in at_0004 and "ocpi_client_infos" not in at_0004
+    async with engine.begin() as conn:
+        assert await conn.run_sync(step, "0007") == {*at_0004, "ocpi_token_pulls", "ocpi_client_infos"}
+        assert await conn.run_sync(step, "0004", down=True) == at_0004
