@@ -91,7 +91,7 @@ class Csms:
         bridge = OcpiBridge.build(domain, store.engine)
         metrics.watch_outbox(lambda: bridge.outbox.depth)
         root = create_app(domain, extra_routes=admin_api.ROUTES)
-        admin_api.install(root, bridge.ctx.store)
+        admin_api.install(root, bridge.ctx.store, bridge.ctx)
         root.add_subapp("/ocpi", bridge.app())
         runner = web.AppRunner(root, access_log=None)
         await runner.setup()

@@ -25,6 +25,7 @@ MODULES = (
     "ocpi.tariffs",
     "ocpi.tokens",
     "ocpi.commands",
+    "ocpi.hubclientinfo",
 )
 
 

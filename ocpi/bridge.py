@@ -10,7 +10,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.domain.core import Domain
-from ocpi import authority, cdrs, commands, push
+from ocpi import authority, cdrs, commands, push, token_pull
 from ocpi.app import create_app
 from ocpi.client import PartnerClient
 from ocpi.context import OcpiContext
@@ -49,6 +49,7 @@ class OcpiBridge:
         cdrs.install(ctx)
         outbox = push.install(ctx)
         ctx.outbox = outbox
+        token_pull.install(ctx)
         return cls(ctx, session, outbox)
 
     def app(self) -> web.Application:
@@ -63,9 +64,11 @@ class OcpiBridge:
             self.ctx.base_url = public_base_url(replace(config, http=replace(config.http, port=http_port)))
         await self.outbox.start()
         await commands.recover(self.ctx)
+        await token_pull.install(self.ctx).start()  # pulls every eMSP's changed tokens now, then periodically
 
     async def stop(self) -> None:
         """Stop pushing (pending entries stay in the outbox), finish command tasks, close the client."""
         await self.outbox.stop()
+        await token_pull.install(self.ctx).stop()
         await commands.shutdown(self.ctx)
         await self.session.close()

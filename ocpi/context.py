@@ -50,6 +50,7 @@ class OcpiContext:
     token_authority: object | None = None
     command_runner: object | None = None
     cdr_writer: object | None = None
+    token_puller: object | None = None  # `ocpi.token_pull.TokenPuller`
     # One lock per partner id: credentials exchanges of one partner never interleave.
     partner_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
 

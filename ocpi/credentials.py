@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from ocpi import token_pull
 from ocpi.context import OcpiContext, context_of
 from ocpi.models import Partner, PartnerStatus
 from ocpi.partners import ROLES, new_token
@@ -198,6 +199,7 @@ async def handle_post(request: web.Request) -> web.Response:
             raise OcpiError(405, Status.CLIENT_ERROR, "already registered: use PUT to update the credentials")
         endpoints, token_c = await _handshake(ctx, partner, credentials)
     log.info("ocpi_partner_registered", partner_id=partner.id, endpoints=sorted(endpoints))
+    token_pull.after_registration(ctx, partner.id)  # its tokens, without waiting for a PUT of each
     return ok(credentials_object(ctx, token_c))
 
 

@@ -133,6 +133,17 @@ class PartnerToken(Stamped):
 
 
 @dataclass(slots=True)
+class ClientInfo(Stamped):
+    """What a hub told us of one party it connects (OCPI 2.2.1 HubClientInfo: ClientInfo, receiver)."""
+
+    country_code: str
+    party_id: str
+    role: str  # OCPI 2.2.1 Role: CPO | EMSP | HUB | NAP | NSP | OTHER | SCSP
+    status: str  # OCPI 2.2.1 ConnectionStatus: CONNECTED | OFFLINE | PLANNED | SUSPENDED
+    partner_id: int | None = None  # the hub that sent it
+
+
+@dataclass(slots=True)
 class SessionLink(Stamped):
     """What OCPI knows about a CSMS transaction or reservation beyond OCPP: who asked for it and how."""
 

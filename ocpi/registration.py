@@ -19,6 +19,7 @@ import dataclasses
 
 import structlog
 
+from ocpi import token_pull
 from ocpi.client import PartnerClient, PartnerUnreachable
 from ocpi.context import OcpiContext
 from ocpi.credentials import Credentials, credentials_object, parse_credentials, unregistered
@@ -134,6 +135,7 @@ async def register_with(
         party_id=registered.party_id,
         endpoints=sorted(endpoints),
     )
+    token_pull.after_registration(ctx, registered.id)  # its tokens, without waiting for a PUT of each
     return registered
 
 

@@ -8,15 +8,19 @@ from aiohttp import web
 
 from csms.api.routes import Route
 from ocpi.admin_api import locations, partners, tariffs
-from ocpi.admin_api.partners import OCPI_STORE
+from ocpi.admin_api.partners import OCPI_CONTEXT, OCPI_STORE
+from ocpi.context import OcpiContext
 from ocpi.store import OcpiStore
 
 ROUTES: tuple[Route, ...] = (*locations.ROUTES, *tariffs.ROUTES, *partners.ROUTES)
 
 
-def install(app: web.Application, store: OcpiStore) -> None:
-    """Give the routes their store: set it on the root application (before it starts)."""
+def install(app: web.Application, store: OcpiStore, ctx: OcpiContext | None = None) -> None:
+    """Give the routes their store, and the bridge's context when there is one (then location, connector and
+    tariff changes are pushed to partners, `ocpi.publish`): set on the root application (before it starts)."""
     app[OCPI_STORE] = store
+    if ctx is not None:
+        app[OCPI_CONTEXT] = ctx
 
 
-__all__ = ["OCPI_STORE", "ROUTES", "install"]
+__all__ = ["OCPI_CONTEXT", "OCPI_STORE", "ROUTES", "install"]

@@ -21,10 +21,17 @@ from csms.api.params import get_services, int_path_param, registered_charge_poin
 from csms.api.responses import created, json_response
 from csms.api.routes import PAGE, Route
 from csms.domain.services import Services
+from ocpi import publish
 from ocpi.admin_api import models
 from ocpi.admin_api.bodies import ConnectorSpecSet, LocationCreate, LocationFields, LocationReplace
 from ocpi.admin_api.params import operations
-from ocpi.admin_api.partners import get_ocpi_store, offset_page, read_exact_model, replaced_id
+from ocpi.admin_api.partners import (
+    get_ocpi_context,
+    get_ocpi_store,
+    offset_page,
+    read_exact_model,
+    replaced_id,
+)
 from ocpi.admin_api.serialize import connector_spec_json, location_json
 from ocpi.models import ConnectorSpec, Location
 from ocpi.store import OcpiStore
@@ -49,6 +56,19 @@ def _location(body: LocationFields, location_id: str, services: Services) -> Loc
         party_id=ocpi.party_id,
         last_updated=services.clock(),
     )
+
+
+async def _snapshot(request: web.Request, location_id: str) -> publish.LocationObject | None:
+    """What partners have of the location before a change (None without a bridge: nothing is pushed)."""
+    ctx = get_ocpi_context(request)
+    return None if ctx is None else await publish.location_snapshot(ctx, location_id)
+
+
+async def _publish(request: web.Request, before: publish.LocationObject | None, location_id: str) -> None:
+    """Push the stored change to partners (`ocpi.publish.location_changed`) when a bridge runs."""
+    ctx = get_ocpi_context(request)
+    if ctx is not None:
+        await publish.location_changed(ctx, before, location_id)
 
 
 async def _check_charge_points(
@@ -124,6 +144,7 @@ async def handle_create_location(request: web.Request) -> web.Response:
         raise already_exists(f"location {body.id!r}")
     await _check_charge_points(services, store, body.charge_point_ids, body.id)
     await store.save_location(_location(body, body.id, services))
+    await _publish(request, None, body.id)
     stored = await _stored_location(store, body.id)
     return created(request, location_json(stored), "location", location_id=stored.id)
 
@@ -141,7 +162,9 @@ async def handle_replace_location(request: web.Request) -> web.Response:
     location_id = replaced_id(request, "location_id", body.id, "location")
     await _stored_location(store, location_id)
     await _check_charge_points(services, store, body.charge_point_ids, location_id)
+    before = await _snapshot(request, location_id)
     await store.save_location(_location(body, location_id, services))
+    await _publish(request, before, location_id)
     return json_response(location_json(await _stored_location(store, location_id)))
 
 
@@ -159,7 +182,9 @@ async def handle_delete_location(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     location_id = request.match_info["location_id"]
     await _stored_location(store, location_id)
+    before = await _snapshot(request, location_id)
     await store.delete_location(location_id)
+    await _publish(request, before, location_id)
     return web.Response(status=204)
 
 
@@ -220,6 +245,8 @@ async def handle_set_connector_spec(request: web.Request) -> web.Response:
     ]
     if unknown:
         raise ApiError(400, "invalid_request", "tariff_ids names unknown tariffs", unknown)
+    ctx = get_ocpi_context(request)
+    before = None if ctx is None else await publish.location_snapshot_of(ctx, charge_point_id)
     now = services.clock()
     spec = ConnectorSpec(
         charge_point_id=charge_point_id,
@@ -240,6 +267,8 @@ async def handle_set_connector_spec(request: web.Request) -> web.Response:
     if location is not None:
         location.last_updated = now
         await store.save_location(location)
+    if ctx is not None:
+        await publish.connector_changed(ctx, before, charge_point_id, evse_id, connector_id)
     return json_response(connector_spec_json(spec, configured=True))
 
 

@@ -145,3 +145,18 @@ class OutboxEntry(ResponseModel):
 
 class OutboxPage(Page[OutboxEntry]):
     """A page of outbox entries."""
+
+
+class ClientInfo(ResponseModel):
+    """A party a hub connects, as the hub last told us (OCPI 2.2.1 HubClientInfo)."""
+
+    country_code: str
+    party_id: str
+    role: str = Field(description="CPO, EMSP, HUB, NAP, NSP, OTHER or SCSP")
+    status: Literal["CONNECTED", "OFFLINE", "PLANNED", "SUSPENDED"]
+    partner_id: int | None = Field(description="the hub that sent it")
+    last_updated: Timestamp | None
+
+
+class ClientInfoPage(Page[ClientInfo]):
+    """A page of hub client infos."""

@@ -36,8 +36,9 @@ from csms.api.routes import PAGE, Route, param
 from csms.api.serialize import JsonObject
 from ocpi.admin_api import models
 from ocpi.admin_api.params import operations
-from ocpi.admin_api.serialize import ocpi_partner_json, outbox_entry_json
-from ocpi.models import OutboxEntry, OutboxStatus
+from ocpi.admin_api.serialize import client_info_json, ocpi_partner_json, outbox_entry_json
+from ocpi.context import OcpiContext
+from ocpi.models import ClientInfo, OutboxEntry, OutboxStatus
 from ocpi.store import OcpiStore, Pagination
 
 Q_STATUS = param("status", "query", {"type": "string", "enum": ["pending", "sent", "failed"]}, "only these")
@@ -45,6 +46,8 @@ Q_PARTNER = param("partner_id", "query", {"type": "integer", "minimum": 0}, "onl
 api = operations()
 
 OCPI_STORE: web.AppKey[OcpiStore] = web.AppKey("ocpi_store")
+# The running bridge's context, when there is one: what operators change is pushed to partners through it.
+OCPI_CONTEXT: web.AppKey[OcpiContext] = web.AppKey("ocpi_context")
 
 # How far back (newest first) `POST /ocpi/outbox/{id}/retry` looks for the entry and `GET /ocpi/outbox`
 # pages: the store lists the newest entries, without a cursor of its own.
@@ -61,6 +64,12 @@ def get_ocpi_store(request: web.Request) -> OcpiStore:
     if store is None:
         raise ApiError(503, "ocpi_disabled", "the OCPI bridge is not enabled on this server")
     return store
+
+
+def get_ocpi_context(request: web.Request) -> OcpiContext | None:
+    """The OCPI context on the root application, or None when the API runs without a bridge (then operator
+    changes are only stored, and partners see them when they pull)."""
+    return request.config_dict.get(OCPI_CONTEXT)
 
 
 def _no_constant(name: str) -> NoReturn:
@@ -157,6 +166,21 @@ async def handle_list_ocpi_partners(request: web.Request) -> web.Response:
     items = partners[: page.limit]
     next_cursor = str(items[-1].id) if len(partners) > page.limit else None
     return page_response(request, [ocpi_partner_json(p) for p in items], next_cursor, page.limit)
+
+
+@api("GET", "/ocpi/client-infos", {200: models.ClientInfoPage}, errors=(400, 503), query=PAGE)
+async def handle_list_ocpi_client_infos(request: web.Request) -> web.Response:
+    """Parties connected through hubs (OCPI 2.2.1 HubClientInfo), as the hubs last told us.
+
+    `GET /ocpi/client-infos?limit=&cursor=`: by country code and party id, with their connection status
+    and the hub (partner) that sent each."""
+    store = get_ocpi_store(request)
+
+    async def list_page(pagination: Pagination) -> tuple[list[ClientInfo], int]:
+        infos = await store.list_client_infos()
+        return infos[pagination.offset : pagination.offset + pagination.limit], len(infos)
+
+    return await offset_page(request, list_page, client_info_json)
 
 
 class OutboxFilter(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from csms.api.serialize import JsonObject, jsonable, model_json, timestamp
 from ocpi.admin_api import models
-from ocpi.models import ConnectorSpec, Location, OutboxEntry, Partner, Tariff
+from ocpi.models import ClientInfo, ConnectorSpec, Location, OutboxEntry, Partner, Tariff
 
 # -- OCPI records (the OCPI bridge's own tables; see `ocpi.models`) ------------------------------------------
 
@@ -47,3 +47,8 @@ def ocpi_partner_json(partner: Partner) -> JsonObject:
 def outbox_entry_json(entry: OutboxEntry) -> JsonObject:
     """One push to a partner with its body and delivery state (`pending`, `sent`, `failed`)."""
     return model_json(models.OutboxEntry, entry)
+
+
+def client_info_json(info: ClientInfo) -> JsonObject:
+    """A party a hub connects and its connection status, with the hub's partner id."""
+    return model_json(models.ClientInfo, info)

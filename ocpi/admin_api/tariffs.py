@@ -18,10 +18,17 @@ from csms.api.responses import created, json_response
 from csms.api.routes import PAGE, Route
 from csms.domain.pricing import TariffError, parse_tariff
 from csms.domain.services import Services
+from ocpi import publish
 from ocpi.admin_api import models
 from ocpi.admin_api.bodies import TariffCreate, TariffFields, TariffReplace
 from ocpi.admin_api.params import operations
-from ocpi.admin_api.partners import get_ocpi_store, offset_page, read_exact_model, replaced_id
+from ocpi.admin_api.partners import (
+    get_ocpi_context,
+    get_ocpi_store,
+    offset_page,
+    read_exact_model,
+    replaced_id,
+)
 from ocpi.admin_api.serialize import tariff_json
 from ocpi.models import Tariff
 from ocpi.store import OcpiStore
@@ -51,6 +58,13 @@ def _tariff(body: TariffFields, tariff_id: str, services: Services) -> Tariff:
 def _json(request: web.Request, tariff: Tariff) -> dict[str, object]:
     ocpi = get_services(request).config.ocpi
     return tariff_json(tariff, ocpi.country_code, ocpi.party_id)
+
+
+async def _publish(request: web.Request, tariff_id: str) -> None:
+    """PUT the stored tariff to partners' tariffs receivers (`ocpi.publish`) when a bridge runs."""
+    ctx = get_ocpi_context(request)
+    if ctx is not None:
+        await publish.tariff_changed(ctx, tariff_id)
 
 
 async def _stored_tariff(store: OcpiStore, tariff_id: str) -> Tariff:
@@ -89,6 +103,7 @@ async def handle_create_tariff(request: web.Request) -> web.Response:
     if await store.get_tariff(body.id) is not None:
         raise already_exists(f"tariff {body.id!r}")
     await store.save_tariff(_tariff(body, body.id, services))
+    await _publish(request, body.id)
     stored = await _stored_tariff(store, body.id)
     return created(request, _json(request, stored), "tariff", tariff_id=stored.id)
 
@@ -105,6 +120,7 @@ async def handle_replace_tariff(request: web.Request) -> web.Response:
     tariff_id = replaced_id(request, "tariff_id", body.id, "tariff")
     await _stored_tariff(store, tariff_id)
     await store.save_tariff(_tariff(body, tariff_id, services))
+    await _publish(request, tariff_id)
     return json_response(_json(request, await _stored_tariff(store, tariff_id)))
 
 
@@ -152,6 +168,9 @@ async def handle_delete_tariff(request: web.Request) -> web.Response:
             {"connectors": using},
         )
     await store.delete_tariff(tariff_id)
+    ctx = get_ocpi_context(request)
+    if ctx is not None:
+        await publish.tariff_deleted(ctx, tariff_id)
     return web.Response(status=204)
 
 

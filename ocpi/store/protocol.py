@@ -15,6 +15,7 @@ from typing import Protocol
 from csms.domain.ports import Pagination
 from ocpi.models import (
     Cdr,
+    ClientInfo,
     CommandPromise,
     ConnectorSpec,
     EvseUid,
@@ -105,6 +106,25 @@ class OcpiStore(Protocol):
 
     async def find_partner_token(self, uid: str) -> PartnerToken | None:
         """A token by uid alone (what an OCPP idTag carries); the newest if several parties use the uid."""
+        ...
+
+    async def tokens_pulled_at(self, partner_id: int) -> datetime | None:
+        """When the partner's token list was last pulled in full or in part (`ocpi.token_pull`), or None."""
+        ...
+
+    async def set_tokens_pulled_at(self, partner_id: int, pulled_at: datetime) -> None:
+        """Insert or replace the partner's last token pull time."""
+        ...
+
+    # -- hub client info --------------------------------------------------------------------------
+    async def save_client_info(self, info: ClientInfo) -> None:
+        """Insert or replace by (country_code, party_id); last_updated None becomes now."""
+        ...
+
+    async def get_client_info(self, country_code: str, party_id: str) -> ClientInfo | None: ...
+
+    async def list_client_infos(self) -> list[ClientInfo]:
+        """Every ClientInfo, by (country_code, party_id)."""
         ...
 
     # -- session links and CDRs -------------------------------------------------------------------

@@ -26,6 +26,7 @@ from csms.store.sql.base import all_in
 from csms.store.sql.rows import record_of, values_of
 from ocpi.models import (
     Cdr,
+    ClientInfo,
     CommandPromise,
     ConnectorSpec,
     EvseUid,
@@ -43,6 +44,7 @@ from ocpi.store.json_columns import dump_json, load_json
 from ocpi.store.protocol import FIRST_PAGE
 from ocpi.store.tables import (
     OcpiCdrRow,
+    OcpiClientInfoRow,
     OcpiCommandPromiseRow,
     OcpiConnectorSpecRow,
     OcpiEvseUidRow,
@@ -54,6 +56,7 @@ from ocpi.store.tables import (
     OcpiPendingStartRow,
     OcpiSessionLinkRow,
     OcpiTariffRow,
+    OcpiTokenPullRow,
 )
 
 __all__ = ["SqlOcpiStore"]
@@ -102,6 +105,7 @@ _spec = _reader(ConnectorSpec, tariff_ids=load_json)
 _evse = _reader(EvseUid)
 _tariff = _reader(Tariff, data=load_json)
 _token = _reader(PartnerToken, data=load_json)
+_client_info = _reader(ClientInfo)
 _link = _reader(SessionLink, cdr_token=_opt_json)
 _cdr = _reader(Cdr, data=load_json, total_cost_excl_vat=Decimal)
 _pending = _reader(PendingStart, cdr_token=load_json)
@@ -463,6 +467,31 @@ class SqlOcpiStore:
         t = OcpiPartnerTokenRow
         order = (t.last_updated.desc(), t.country_code.desc(), t.party_id.desc(), t.type.desc())
         return await self._first(select(t).where(t.uid == uid).order_by(*order), _token)
+
+    async def tokens_pulled_at(self, partner_id: int) -> datetime | None:
+        async with self._sessions() as session:
+            row = await session.get(OcpiTokenPullRow, partner_id)
+            return None if row is None else to_utc(row.pulled_at)
+
+    async def set_tokens_pulled_at(self, partner_id: int, pulled_at: datetime) -> None:
+        stmt = (
+            self._insert(OcpiTokenPullRow)
+            .values(partner_id=partner_id, pulled_at=to_utc(pulled_at))
+            .on_conflict_do_update(index_elements=["partner_id"], set_={"pulled_at": to_utc(pulled_at)})
+        )
+        await self._execute(stmt)
+
+    # -- hub client info --------------------------------------------------------------------------
+
+    async def save_client_info(self, info: ClientInfo) -> None:
+        await self._execute(self._upsert(OcpiClientInfoRow, info))
+
+    async def get_client_info(self, country_code: str, party_id: str) -> ClientInfo | None:
+        return await self._get(OcpiClientInfoRow, (country_code, party_id), _client_info)
+
+    async def list_client_infos(self) -> list[ClientInfo]:
+        c = OcpiClientInfoRow
+        return await self._all(select(c).order_by(c.country_code, c.party_id), _client_info)
 
     # -- session links and CDRs -------------------------------------------------------------------
 

@@ -259,3 +259,27 @@ class OcpiOutboxRow(Base):
     # until then (revision 0004).
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class OcpiTokenPullRow(Base):
+    """When we last pulled a partner's token list (OCPI 2.2.1 Tokens, sender GET; `ocpi.token_pull`): the
+    next pull asks only for tokens changed since (`date_from`). Revision 0007."""
+
+    __tablename__ = "ocpi_token_pulls"
+
+    partner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pulled_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OcpiClientInfoRow(Base):
+    """A party a hub connects and its connection status (OCPI 2.2.1 HubClientInfo, `ocpi.hubclientinfo`).
+    Revision 0007."""
+
+    __tablename__ = "ocpi_client_infos"
+
+    country_code: Mapped[CountryCode] = mapped_column(primary_key=True)
+    party_id: Mapped[PartyId] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    partner_id: Mapped[PartnerRef | None]
+    last_updated: Mapped[LastUpdated]

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from csms.api import create_app
 from csms.domain.core import Domain
 from ocpi import admin_api
-from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus
+from ocpi.models import ClientInfo, OutboxEntry, OutboxStatus, Partner, PartnerStatus
 from tests.api.conftest import NOW, NOW_TEXT, ApiClient, error_of
 from tests.api.openapi_check import OpenApiChecker
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
@@ -261,3 +261,31 @@ async def test_without_ocpi_store_the_endpoints_are_disabled(client: ApiClient, 
     ):
         response = await client.request(method, path, headers=auth)
         assert (await error_of(response, 503))["code"] == "ocpi_disabled"
+
+
+async def test_client_infos_are_listed_by_party_and_paged(
+    ocpi_client: ApiClient, auth: dict[str, str], ocpi_store: MemoryOcpiStore
+) -> None:
+    """`GET /ocpi/client-infos` lists what hubs told us (OCPI 2.2.1 HubClientInfo) by country code and party
+    id, with the status and the hub's partner id, a page at a time."""
+    await ocpi_store.save_client_info(ClientInfo("NL", "EMS", "EMSP", "OFFLINE", partner_id=2))
+    await ocpi_store.save_client_info(ClientInfo("DE", "CPO", "CPO", "CONNECTED", partner_id=2))
+    response = await ocpi_client.get("/api/v1/ocpi/client-infos?limit=1", headers=auth)
+    assert response.status == 200, await response.text()
+    first = await response.json()
+    assert first["items"] == [
+        {
+            "country_code": "DE",
+            "party_id": "CPO",
+            "role": "CPO",
+            "status": "CONNECTED",
+            "partner_id": 2,
+            "last_updated": NOW_TEXT,
+        }
+    ]
+    response = await ocpi_client.get(
+        f"/api/v1/ocpi/client-infos?limit=1&cursor={first['next_cursor']}", headers=auth
+    )
+    second = await response.json()
+    assert [(i["party_id"], i["status"]) for i in second["items"]] == [("EMS", "OFFLINE")]
+    assert second["next_cursor"] is None

@@ -19,6 +19,7 @@ from csms.domain.clock import Clock, to_utc, utcnow
 from csms.domain.ports import AlreadyExists, NotFound
 from ocpi.models import (
     Cdr,
+    ClientInfo,
     CommandPromise,
     ConnectorSpec,
     EvseUid,
@@ -95,6 +96,8 @@ class MemoryOcpiStore:
         self._outbox: dict[int, OutboxEntry] = {}
         self._promises: dict[int, CommandPromise] = {}
         self._promise_ids = itertools.count(1)
+        self._token_pulls: dict[int, datetime] = {}
+        self._client_infos: dict[tuple[str, str], ClientInfo] = {}
 
     def _now(self) -> datetime:
         return to_utc(self._clock())
@@ -337,6 +340,30 @@ class MemoryOcpiStore:
             return None
         newest = max(matching, key=lambda t: (t.last_updated, t.country_code, t.party_id, t.type))
         return self._token_copy(newest)
+
+    async def tokens_pulled_at(self, partner_id: int) -> datetime | None:
+        """When the partner's tokens were last pulled, or None."""
+        return self._token_pulls.get(partner_id)
+
+    async def set_tokens_pulled_at(self, partner_id: int, pulled_at: datetime) -> None:
+        """Insert or replace the last pull time."""
+        self._token_pulls[partner_id] = to_utc(pulled_at)
+
+    # -- hub client info --------------------------------------------------------------------------
+
+    async def save_client_info(self, info: ClientInfo) -> None:
+        """Insert or replace by (country_code, party_id); last_updated None becomes now."""
+        stored = dataclasses.replace(info, last_updated=_utc(info.last_updated) or self._now())
+        self._client_infos[(info.country_code, info.party_id)] = stored
+
+    async def get_client_info(self, country_code: str, party_id: str) -> ClientInfo | None:
+        """The ClientInfo of that party, or None."""
+        info = self._client_infos.get((country_code, party_id))
+        return None if info is None else dataclasses.replace(info)
+
+    async def list_client_infos(self) -> list[ClientInfo]:
+        """Every ClientInfo, by (country_code, party_id)."""
+        return [dataclasses.replace(self._client_infos[key]) for key in sorted(self._client_infos)]
 
     # -- session links and CDRs -------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import pytest
 from csms.domain.ports import AlreadyExists, NotFound
 from ocpi.models import (
     Cdr,
+    ClientInfo,
     CommandPromise,
     ConnectorSpec,
     Location,
@@ -389,6 +390,36 @@ async def test_find_partner_token_by_uid_prefers_the_newest(ocpi_store: OcpiStor
     found = await ocpi_store.find_partner_token("012345678")
     assert found is not None and found.party_id == "ABC"
     assert await ocpi_store.find_partner_token("unknown") is None
+
+
+async def test_tokens_pulled_at_is_kept_per_partner(ocpi_store: OcpiStore) -> None:
+    """The last token pull time of a partner is None until set, then the latest value set, per partner."""
+    assert await ocpi_store.tokens_pulled_at(1) is None
+    await ocpi_store.set_tokens_pulled_at(1, T0)
+    await ocpi_store.set_tokens_pulled_at(2, T0 - timedelta(days=1))
+    await ocpi_store.set_tokens_pulled_at(1, T0 + timedelta(hours=1))
+    assert await ocpi_store.tokens_pulled_at(1) == T0 + timedelta(hours=1)
+    assert await ocpi_store.tokens_pulled_at(2) == T0 - timedelta(days=1)
+
+
+async def test_client_infos_upsert_get_and_list(ocpi_store: OcpiStore, clock: FakeClock) -> None:
+    """save_client_info inserts or replaces by (country_code, party_id), stamping last_updated when None;
+    list_client_infos returns them by (country_code, party_id)."""
+    await ocpi_store.save_client_info(ClientInfo("NL", "EMS", "EMSP", "CONNECTED", partner_id=4))
+    await ocpi_store.save_client_info(
+        ClientInfo("DE", "ABC", "CPO", "PLANNED", last_updated=T0 - timedelta(hours=2))
+    )
+    later = clock.advance(30)
+    await ocpi_store.save_client_info(ClientInfo("NL", "EMS", "EMSP", "OFFLINE", partner_id=4))
+    assert await ocpi_store.get_client_info("NL", "EMS") == ClientInfo(
+        "NL", "EMS", "EMSP", "OFFLINE", partner_id=4, last_updated=later
+    )
+    assert await ocpi_store.get_client_info("NL", "XXX") is None
+    listed = await ocpi_store.list_client_infos()
+    assert [(i.country_code, i.party_id, i.status, i.last_updated) for i in listed] == [
+        ("DE", "ABC", "PLANNED", T0 - timedelta(hours=2)),
+        ("NL", "EMS", "OFFLINE", later),
+    ]
 
 
 # -- session links --------------------------------------------------------------------------------------

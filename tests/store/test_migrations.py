@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0006"
+        assert await conn.run_sync(_current) == head == "0007"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -183,3 +183,20 @@ async def test_0006_adds_command_promises_and_the_pending_start_evse_and_downgra
             [*columns_0005, "evse_id"],
         )
         assert await conn.run_sync(step, "0005", down=True) == (tables_0005, columns_0005)
+
+
+async def test_0007_adds_token_pulls_and_client_infos_and_downgrades_back(engine: AsyncEngine) -> None:
+    """0007 creates ocpi_token_pulls (last token pull per partner) and ocpi_client_infos (HubClientInfo) on a
+    database at 0006; 0006 again drops them."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
+        config = alembic_config(connection)
+        (command.downgrade if down else command.upgrade)(config, revision)
+        return set(inspect(connection).get_table_names())
+
+    async with engine.begin() as conn:
+        at_0006 = await conn.run_sync(step, "0006")
+    assert "ocpi_token_pulls" not in at_0006 and "ocpi_client_infos" not in at_0006
+    async with engine.begin() as conn:
+        assert await conn.run_sync(step, "0007") == {*at_0006, "ocpi_token_pulls", "ocpi_client_infos"}
+        assert await conn.run_sync(step, "0006", down=True) == at_0006
