@@ -613,21 +613,21 @@ async def owned_token(ctx: OcpiContext, owner: Partner, uid: str, *, party_id: s
     from ocpi.models import PartnerToken
 
     install_authority(ctx)
-    data = {
+    party, contract_id = party_id or owner.party_id, f"NL-{party_id or owner.party_id}-{uid}"
+    data: dict[str, Any] = {
         "country_code": "NL",
-        "party_id": party_id or owner.party_id,
+        "party_id": party,
         "uid": uid,
         "type": "RFID",
-        "contract_id": f"NL-{party_id or owner.party_id}-{uid}",
+        "contract_id": contract_id,
         "issuer": owner.name,
         "valid": True,
         "whitelist": "ALWAYS",
         "last_updated": "2024-05-01T12:00:00Z",
     }
-    fields = {k: data[k] for k in ("country_code", "party_id", "uid", "type", "contract_id", "issuer")}
-    await ctx.store.save_partner_token(
-        PartnerToken(**fields, valid=True, whitelist="ALWAYS", data=data, partner_id=owner.id, last_updated=T0)
-    )
+    token = PartnerToken("NL", party, uid, "RFID", contract_id, owner.name, True, "ALWAYS", data, owner.id)
+    token.last_updated = T0
+    await ctx.store.save_partner_token(token)
 
 
 async def run_transaction(
