@@ -1,6 +1,10 @@
 """OCPI 2.2.1 CDRs, sender interface (we are the CPO): a charge detail record for every finished session.
 
-Route: `GET /ocpi/2.2.1/cdrs?date_from&date_to&offset&limit` (paginated, oldest first; OCPI 2.2.1 CDRs).
+Route: `GET /ocpi/2.2.1/cdrs?date_from&date_to&offset&limit` (paginated, oldest first; OCPI 2.2.1 CDRs):
+the calling partner's CDRs only — those of the sessions it owns (`ocpi.models.PartyScope`: its tokens'
+sessions and those it started, never a CSMS-local token's), selected in the store query
+(`OcpiStore.list_cdrs(scope=...)`), so X-Total-Count and the pages count only them (OCPI 2.2.1 transport:
+"the CPO server might return less CDR objects to an eMSP than the total number of CDRs available").
 
 `create_cdr(ctx, tx)` builds the CDR of a completed transaction whose charge point is in a published
 location and stores it once (CDRs are immutable; a second call returns the stored one):
@@ -39,7 +43,7 @@ from csms.domain.ports import AlreadyExists
 from csms.domain.pricing import SessionCost, decimal_number
 from ocpi.context import OcpiContext, context_of, list_response
 from ocpi.locations import address_fields, emi3_evse_id, find_connector_spec
-from ocpi.models import Cdr
+from ocpi.models import Cdr, PartyScope
 from ocpi.sessions import (
     Place,
     cdr_token_of,
@@ -51,7 +55,8 @@ from ocpi.sessions import (
     transaction_link,
     used_tariffs,
 )
-from ocpi.transport import VERSION, ocpi_datetime
+from ocpi.store import Pagination
+from ocpi.transport import VERSION, ocpi_datetime, partner_of
 
 log = structlog.get_logger("ocpi.cdrs")
 
@@ -253,8 +258,14 @@ def install(ctx: OcpiContext) -> CdrWriter:
 
 
 async def handle_list(request: web.Request) -> web.Response:
-    """GET {url}: the CDRs, paginated (OCPI 2.2.1 CDRs sender)."""
-    return await list_response(request, context_of(request).store.list_cdrs, cdr_object)
+    """GET {url}: the calling partner's CDRs, paginated (OCPI 2.2.1 CDRs sender)."""
+    store = context_of(request).store
+    scope = PartyScope.of(partner_of(request))
+
+    async def list_page(pagination: Pagination) -> tuple[list[Cdr], int]:
+        return await store.list_cdrs(pagination, scope=scope)
+
+    return await list_response(request, list_page, cdr_object)
 
 
 def register(app: web.Application) -> None:

@@ -157,6 +157,53 @@ class SessionLink(Stamped):
     tariff_id: str | None = None
 
 
+def party_of(country_code: Any, party_id: Any) -> tuple[str, str] | None:
+    """An OCPI party as compared everywhere: (country_code, party_id) in upper case (both are CiStrings);
+    None unless both are strings."""
+    if not isinstance(country_code, str) or not isinstance(party_id, str):
+        return None
+    return country_code.upper(), party_id.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class PartyScope:
+    """What one partner may see of the sessions and CDRs (partner isolation, OCPI 2.2.1 transport "GET": a
+    CPO need not, and here does not, send a partner the sessions and CDRs of other parties' tokens).
+
+    A session (its `SessionLink`) is the partner's when its token's party (`cdr_token` country_code and
+    party_id) is one of `parties`, or when the partner made it (`partner_id`: its START_SESSION or
+    RESERVE_NOW). Sessions of CSMS-local tokens have neither and belong to no partner.
+    """
+
+    partner_id: int
+    parties: frozenset[tuple[str, str]]  # upper case, see `party_of`
+
+    @classmethod
+    def of(cls, partner: Partner) -> PartyScope:
+        """The scope of a partner: the party it was added with and that of every role of its credentials
+        (a hub or a multi-party eMSP has several)."""
+        parties = {party_of(partner.country_code, partner.party_id)}
+        parties.update(party_of(role.get("country_code"), role.get("party_id")) for role in partner.roles)
+        return cls(partner.id, frozenset(p for p in parties if p is not None))
+
+    def owns(self, link: SessionLink) -> bool:
+        """Whether the session of `link` is this partner's."""
+        if link.partner_id is not None and link.partner_id == self.partner_id:
+            return True
+        return token_party(link) in self.parties
+
+    def owns_party(self, country_code: str, party_id: str) -> bool:
+        """Whether (country_code, party_id) is one of the partner's parties."""
+        return party_of(country_code, party_id) in self.parties
+
+
+def token_party(link: SessionLink) -> tuple[str, str] | None:
+    """The party of a session's token (`cdr_token`), upper case; None without one."""
+    if not link.cdr_token:
+        return None
+    return party_of(link.cdr_token.get("country_code"), link.cdr_token.get("party_id"))
+
+
 @dataclass(slots=True)
 class PendingStart:
     """A START_SESSION whose transaction has not started yet (stored: any node may see it start).

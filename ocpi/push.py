@@ -1,5 +1,5 @@
-"""Push to roaming partners through a durable outbox (OCPI 2.2.1: EVSE status PATCH, Session PUT/PATCH,
-CDR POST to every partner with the receiver endpoint).
+"""Push to roaming partners through a durable outbox (OCPI 2.2.1: EVSE status PATCH to every partner with
+the receiver endpoint; Session PUT/PATCH and CDR POST to the session's owner only, `session_owners`).
 
 Two halves, so that a slow or dead partner never slows the OCPP side:
 
@@ -53,7 +53,7 @@ from csms.domain.models import Reservation, Transaction
 from ocpi import cdrs, locations, partners, sessions
 from ocpi.client import PartnerResponse, PartnerUnreachable
 from ocpi.context import OcpiContext
-from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus
+from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus, PartyScope, SessionLink
 from ocpi.transport import ocpi_datetime
 
 log = structlog.get_logger("ocpi.push")
@@ -454,27 +454,24 @@ async def push_to_receivers(
     return count
 
 
-async def token_owners(ctx: OcpiContext, cdr_token: dict[str, Any] | None) -> list[Partner] | None:
-    """The registered partners whose party issued the token of a session (OCPI 2.2.1 Sessions: the CPO
-    sends the Session to the eMSP of its token).
+async def token_owners(ctx: OcpiContext, cdr_token: dict[str, Any] | None) -> list[Partner]:
+    """The registered partners whose party (`PartyScope`) issued the token of a session: [] for a token of
+    no partner's party, e.g. a CSMS-local one (OCPI 2.2.1 Sessions: the CPO sends a Session to the eMSP
+    of its token, and no other)."""
+    link = SessionLink(session_id="", partner_id=None, cdr_token=cdr_token)
+    return [p for p in await ctx.store.list_partners() if _owner(p, link)]
 
-    Returns:
-        Those partners, or None when the token is no partner's (a CSMS-local token): then the session
-        goes to every receiver, as the issue asks for pushes "to every registered partner".
-    """
-    if not cdr_token:
-        return None
-    party = (str(cdr_token.get("country_code", "")).upper(), str(cdr_token.get("party_id", "")).upper())
-    owners: list[Partner] = []
-    for partner in await ctx.store.list_partners():
-        if partner.status is not PartnerStatus.REGISTERED:
-            continue
-        parties = {(partner.country_code.upper(), partner.party_id.upper())}
-        for role in partner.roles:
-            parties.add((str(role.get("country_code", "")).upper(), str(role.get("party_id", "")).upper()))
-        if party in parties:
-            owners.append(partner)
-    return owners or None
+
+async def session_owners(ctx: OcpiContext, session: dict[str, Any]) -> list[Partner]:
+    """The registered partners a Session and its CDR are pushed to: those that own its SessionLink
+    (`PartyScope.owns`: its token's party, or the partner that started it) — the same as may pull it.
+    [] for a session of a CSMS-local token, or without a link: it goes to nobody."""
+    link = await ctx.store.get_session_link(str(session["id"]))
+    return [] if link is None else [p for p in await ctx.store.list_partners() if _owner(p, link)]
+
+
+def _owner(partner: Partner, link: SessionLink) -> bool:
+    return partner.status is PartnerStatus.REGISTERED and PartyScope.of(partner).owns(link)
 
 
 async def push_reservation_session(ctx: OcpiContext, reservation: Reservation, partner_id: int) -> int:
@@ -671,7 +668,7 @@ class PushFeeder:
 
     # -- sessions and CDRs (OCPI 2.2.1 Sessions and CDRs, receiver) --------------------------------
 
-    async def _session_put(self, session: dict[str, Any], owners: list[Partner] | None) -> None:
+    async def _session_put(self, session: dict[str, Any], owners: list[Partner]) -> None:
         closed = _closed_periods(session)
         body = dict(session)
         body["charging_periods"] = closed
@@ -679,9 +676,9 @@ class PushFeeder:
         await self._push_session("PUT", session, body, owners)
 
     async def _push_session(
-        self, method: str, session: dict[str, Any], body: dict[str, Any], owners: list[Partner] | None
+        self, method: str, session: dict[str, Any], body: dict[str, Any], owners: list[Partner]
     ) -> None:
-        """PUT or PATCH `body` to the Session's URL at its token's owners (every receiver when None)."""
+        """PUT or PATCH `body` to the Session's URL at its owners (`session_owners`)."""
         await push_to_receivers(
             self._ctx,
             "sessions",
@@ -697,14 +694,14 @@ class PushFeeder:
         session = await sessions.session_object(self._ctx, tx)
         if session is None:
             return
-        owners = await token_owners(self._ctx, session.get("cdr_token"))
+        owners = await session_owners(self._ctx, session)
         await self._session_put(session, owners)
 
     async def _push_meter(self, tx: Transaction) -> None:
         session = await sessions.session_object(self._ctx, tx)
         if session is None:
             return
-        owners = await token_owners(self._ctx, session.get("cdr_token"))
+        owners = await session_owners(self._ctx, session)
         pushed = self._pushed.get(str(session["id"]))
         if pushed is None:  # no PUT from this process (restarted mid-session): the full object replaces
             await self._session_put(session, owners)
@@ -715,7 +712,7 @@ class PushFeeder:
         self,
         session: dict[str, Any],
         pushed: _SessionPushed,
-        owners: list[Partner] | None,
+        owners: list[Partner],
         fields: tuple[str, ...],
     ) -> None:
         body: dict[str, Any] = {name: session[name] for name in fields if session.get(name) is not None}
@@ -733,7 +730,7 @@ class PushFeeder:
         session = await sessions.session_object(self._ctx, tx)
         if session is None:
             return
-        owners = await token_owners(self._ctx, session.get("cdr_token"))
+        owners = await session_owners(self._ctx, session)
         session_id = str(session["id"])
         pushed = self._pushed.pop(session_id, None)
         if pushed is None:

@@ -3,13 +3,17 @@
 Routes (below /ocpi/2.2.1/sessions):
 
 - `GET ?date_from&date_to&offset&limit` — `date_from` is required (OCPI 2.2.1 Sessions; missing: status
-  2001, with the HTTP status `ocpi.transport.invalid_parameters` gives). The list holds every transaction
-  changed in the window whose charge point is in a published location (oldest change first,
-  `TransactionStore.list_transactions_updated`), followed by the reservations made through OCPI changed in
-  the window (RESERVATION while active; COMPLETED, still listed, once ended), oldest change first.
-  Reservations come last so the transactions' offsets stay stable while a partner pages through.
+  2001, with the HTTP status `ocpi.transport.invalid_parameters` gives). The list holds the calling
+  partner's sessions only (`ocpi.models.PartyScope`: its tokens' sessions and those it started; never
+  those of CSMS-local tokens): every such transaction changed in the window whose charge point is in a
+  published location (oldest change first, `TransactionStore.list_transactions_updated` limited to
+  `OcpiStore.owned_session_transactions` in the query, so X-Total-Count and the pages count only them),
+  followed by the partner's reservations made through OCPI changed in the window (RESERVATION while
+  active; COMPLETED, still listed, once ended), oldest change first. Reservations come last so the
+  transactions' offsets stay stable while a partner pages through.
 - `PUT /{session_id}/charging_preferences` — HTTP 404 with status 2001: none of our EVSEs is
-  CHARGING_PREFERENCES_CAPABLE (OCPI 2.2.1 Sessions, ChargingPreferences).
+  CHARGING_PREFERENCES_CAPABLE (OCPI 2.2.1 Sessions, ChargingPreferences); a session that is not the
+  partner's is answered as unknown (HTTP 404, 2001), never revealing another party's session.
 
 A Session (`session_object`) is one CSMS transaction, id = str(transaction id):
 
@@ -69,10 +73,10 @@ from csms.domain.pricing import (
 )
 from ocpi.context import OcpiContext, context_of
 from ocpi.locations import find_connector_spec
-from ocpi.models import Location, SessionLink, Tariff
+from ocpi.models import Location, PartyScope, SessionLink, Tariff
 from ocpi.store import Pagination
 from ocpi.tariffs import pricing_tariff, tariff_object
-from ocpi.transport import VERSION, OcpiError, Status, ocpi_datetime, page, pagination
+from ocpi.transport import VERSION, OcpiError, Status, ocpi_datetime, page, pagination, partner_of
 
 log = structlog.get_logger("ocpi.sessions")
 
@@ -269,6 +273,8 @@ async def pin_tariff(ctx: OcpiContext, tx: Transaction) -> SessionLink | None:
             partner_id=token.partner_id if token is not None else None,
             transaction_pk=tx.id,
             reservation_id=tx.reservation_id,
+            # The token's party makes the session its eMSP's (`PartyScope`): frozen with the tariff.
+            cdr_token=await cdr_token_of(ctx, tx.id_token, None) if token is not None else None,
             # the session's own change time: making the link is no change a partner must see
             last_updated=tx.updated_at or tx.started_at,
         )
@@ -401,13 +407,15 @@ def _reservation_changed(reservation: Reservation, link: SessionLink) -> datetim
 
 
 async def _reservation_session(
-    ctx: OcpiContext, reservation: Reservation
+    ctx: OcpiContext, reservation: Reservation, scope: PartyScope | None = None
 ) -> tuple[dict[str, Any], datetime] | None:
     link = await ctx.store.get_session_link(f"R{reservation.id}")
     if link is None:
         return None  # not made through OCPI: no partner knows it as a session
     if link.transaction_pk is not None:
         return None  # used: the session goes on as the transaction's (`session_object`)
+    if scope is not None and not scope.owns(link):
+        return None  # another partner's
     location = await ctx.store.location_of(reservation.charge_point_id)
     if location is None or not location.publish:
         return None
@@ -475,10 +483,11 @@ async def published_charge_points(ctx: OcpiContext) -> set[str]:
 
 
 async def _reservation_sessions(
-    ctx: OcpiContext, date_from: datetime | None, date_to: datetime | None
+    ctx: OcpiContext, scope: PartyScope, date_from: datetime | None, date_to: datetime | None
 ) -> list[dict[str, Any]]:
-    """Reservation sessions (reservations made through OCPI, whatever their status: RESERVATION while
-    active, COMPLETED once ended) changed in the window, oldest change first (then by id)."""
+    """The reservation sessions `scope` owns (reservations made through OCPI, whatever their status:
+    RESERVATION while active, COMPLETED once ended) changed in the window, oldest change first (then by
+    id)."""
     store = ctx.domain.store
     found: list[tuple[datetime, str, dict[str, Any]]] = []
     cursor: str | None = None
@@ -487,7 +496,7 @@ async def _reservation_sessions(
         for reservation in batch:
             if reservation.owner is None:
                 continue  # made by an operator, not a partner
-            built = await _reservation_session(ctx, reservation)
+            built = await _reservation_session(ctx, reservation, scope)
             if built is None:
                 continue
             obj, changed = built
@@ -500,18 +509,21 @@ async def _reservation_sessions(
 
 
 async def handle_list(request: web.Request) -> web.Response:
-    """GET {url}?date_from*&date_to&offset&limit: sessions changed in the window (see the module doc)."""
+    """GET {url}?date_from*&date_to&offset&limit: the calling partner's sessions changed in the window
+    (see the module doc)."""
     ctx = context_of(request)
     limit = ctx.config.max_page_limit
     params = pagination(request, limit, date_from_required=True)
+    scope = PartyScope.of(partner_of(request))
     stations = await published_charge_points(ctx)
-    txs, tx_total = await ctx.domain.store.list_transactions_updated(params, stations)
+    owned = await ctx.store.owned_session_transactions(scope)
+    txs, tx_total = await ctx.domain.store.list_transactions_updated(params, stations, owned)
     items: list[dict[str, Any]] = []
     for tx in txs:
         session = await session_object(ctx, tx)
         if session is not None:
             items.append(session)
-    reservations = await _reservation_sessions(ctx, params.date_from, params.date_to)
+    reservations = await _reservation_sessions(ctx, scope, params.date_from, params.date_to)
     room = params.limit - len(txs)
     if room > 0:
         start = max(0, params.offset - tx_total)
@@ -521,8 +533,16 @@ async def handle_list(request: web.Request) -> web.Response:
 
 async def handle_charging_preferences(request: web.Request) -> web.Response:
     """PUT {url}/{session_id}/charging_preferences: HTTP 404 / 2001 — no EVSE of ours is
-    CHARGING_PREFERENCES_CAPABLE (OCPI 2.2.1 Sessions)."""
+    CHARGING_PREFERENCES_CAPABLE (OCPI 2.2.1 Sessions); for a session that is unknown or not the
+    partner's, HTTP 404 / 2001 "unknown session" (OCPI 2.2.1 transport: a client is answered 404 for
+    objects that are not its own)."""
+    ctx = context_of(request)
+    partner = partner_of(request)
     session_id = request.match_info["session_id"]
+    link = await ctx.store.get_session_link(session_id)
+    if link is None or not PartyScope.of(partner).owns(link):
+        log.warning("session_not_the_partners", partner_id=partner.id, session_id=session_id)
+        raise OcpiError(404, Status.INVALID_PARAMETERS, f"unknown session {session_id}")
     raise OcpiError(
         404,
         Status.INVALID_PARAMETERS,

@@ -2,7 +2,10 @@
 
 `GET/PUT/PATCH /ocpi/2.2.1/tokens/{country_code}/{party_id}/{token_uid}[?type=RFID]` (OCPI 2.2.1 Tokens
 § "Receiver Interface"). A partner may only write and read tokens of its own parties (the country code and
-party id of its credentials or of one of its CredentialsRoles); PUT stores the full Token, PATCH merges the
+party id of its credentials or of one of its CredentialsRoles): a PUT or PATCH under another party's
+country_code/party_id is refused with HTTP 404 and status 2001 (OCPI 2.2.1 transport, "Client Owned Object
+Push": a server may answer 404 to block access to objects that are not the client's; 2001: the URL's
+parameters are not the caller's), logged, and changes nothing. PUT stores the full Token, PATCH merges the
 fields given (with the mandatory `last_updated`). Tokens are never deleted: an eMSP sets `valid=false`.
 
 What the stored tokens are used for — answering OCPP Authorize and transaction starts, honouring
@@ -18,10 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from ocpi.context import context_of
-from ocpi.models import Partner, PartnerToken
+from ocpi.models import Partner, PartnerToken, PartyScope
 from ocpi.objects import Field, check_object
 from ocpi.transport import (
     VERSION,
@@ -34,6 +38,8 @@ from ocpi.transport import (
     partner_of,
     read_json,
 )
+
+log = structlog.get_logger("ocpi.tokens")
 
 IDENTIFIER = "tokens"
 ROLE = "RECEIVER"
@@ -85,16 +91,11 @@ TOKEN_FIELDS = (
 def partner_parties(partner: Partner) -> set[tuple[str, str]]:
     """(country_code, party_id) pairs (upper case: OCPI CiStrings) a partner speaks for: the ones it was
     added with and those of every role in its credentials (a hub or a multi-party eMSP has several)."""
-    parties = {(partner.country_code.upper(), partner.party_id.upper())}
-    for role in partner.roles:
-        cc, pid = role.get("country_code"), role.get("party_id")
-        if isinstance(cc, str) and isinstance(pid, str):
-            parties.add((cc.upper(), pid.upper()))
-    return parties
+    return set(PartyScope.of(partner).parties)
 
 
 def _owns(partner: Partner, country_code: str, party_id: str) -> bool:
-    return (country_code.upper(), party_id.upper()) in partner_parties(partner)
+    return PartyScope.of(partner).owns_party(country_code, party_id)
 
 
 # -- conversion -------------------------------------------------------------------------------------
@@ -161,12 +162,25 @@ def _address(request: web.Request) -> _Address:
     return _Address(info["country_code"], info["party_id"], info["token_uid"], token_type)
 
 
-def _check_owner(partner: Partner, address: _Address) -> None:
-    if not _owns(partner, address.country_code, address.party_id):
-        raise invalid_parameters(
-            f"{address.country_code}/{address.party_id} is not one of your parties: "
-            "a partner may only push its own tokens"
-        )
+def _check_owner(request: web.Request, partner: Partner, address: _Address) -> None:
+    """Refuse (HTTP 404, status 2001; see the module docstring) and log a PUT or PATCH of a token under a
+    country_code/party_id that is not one of the partner's, before anything is read or stored."""
+    if _owns(partner, address.country_code, address.party_id):
+        return
+    log.warning(
+        "token_of_another_party_refused",
+        partner_id=partner.id,
+        method=request.method,
+        country_code=address.country_code,
+        party_id=address.party_id,
+        uid=address.uid,
+    )
+    raise OcpiError(
+        404,
+        Status.INVALID_PARAMETERS,
+        f"{address.country_code}/{address.party_id} is not one of your parties: "
+        "a partner may only push its own tokens",
+    )
 
 
 def _check_identity(address: _Address, body: Mapping[str, Any], *, type_from_url: bool) -> None:
@@ -211,13 +225,13 @@ async def handle_put_token(request: web.Request) -> web.Response:
     The `type` query parameter, when given, must equal the body's `type`; when omitted we take the body's
     type (the spec's default RFID would make every APP_USER PUT without `?type=` fail: lenient on input).
 
-    Errors: 2001 (HTTP 200) for an invalid object, a body that names another token than the URL, or a
-    country code / party id that is not the caller's.
+    Errors: 2001 (HTTP 200) for an invalid object or a body that names another token than the URL; HTTP 404
+    / 2001 for a country code / party id that is not the caller's (nothing stored).
     """
     ctx = context_of(request)
     partner = partner_of(request)
     address = _address(request)
-    _check_owner(partner, address)
+    _check_owner(request, partner, address)
     body = await read_json(request)
     check_object(body, TOKEN_FIELDS, what="Token")
     _check_identity(address, body, type_from_url="type" in request.query)
@@ -237,12 +251,13 @@ async def handle_patch_token(request: web.Request) -> web.Response:
 
     Errors: 2001 (HTTP 200) without `last_updated`, with an invalid field, or when the body changes the
     token's identity (country_code, party_id, uid, type); 404 / 2004 for a token we do not have (the
-    eMSP then PUTs it, OCPI 2.2.1 transport: "if a PATCH fails, GET then PUT").
+    eMSP then PUTs it, OCPI 2.2.1 transport: "if a PATCH fails, GET then PUT"); 404 / 2001 for a country
+    code / party id that is not the caller's (nothing changes).
     """
     ctx = context_of(request)
     partner = partner_of(request)
     address = _address(request)
-    _check_owner(partner, address)
+    _check_owner(request, partner, address)
     body = await read_json(request)
     if body.get("last_updated") is None:
         raise invalid_parameters("a PATCH must carry last_updated")

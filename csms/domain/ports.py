@@ -275,12 +275,16 @@ class TransactionStore(Protocol):
         ...
 
     async def list_transactions_updated(
-        self, page: Pagination, charge_point_ids: Collection[str] | None = None
+        self,
+        page: Pagination,
+        charge_point_ids: Collection[str] | None = None,
+        transaction_ids: Collection[int] | None = None,
     ) -> tuple[list[Transaction], int]:
         """Transactions changed in the page's window (`updated_at`), oldest change first (then by id), as
         one offset/limit page plus the total count of matches (OCPI pagination).
 
-        `charge_point_ids` limits the result to those stations (None: every station; empty: nothing).
+        `charge_point_ids` limits the result to those stations, `transaction_ids` to those transactions
+        (e.g. one roaming partner's); None: no limit; empty: nothing.
         """
         ...
 

@@ -23,6 +23,7 @@ from ocpi.models import (
     OutboxEntry,
     Partner,
     PartnerToken,
+    PartyScope,
     PendingStart,
     SessionLink,
     Tariff,
@@ -138,6 +139,11 @@ class OcpiStore(Protocol):
         self, *, transaction_pk: int | None = None, reservation_id: int | None = None
     ) -> SessionLink | None: ...
 
+    async def owned_session_transactions(self, scope: PartyScope) -> list[int]:
+        """The transaction pks of the sessions `scope` owns (`PartyScope.owns` of their links), ascending:
+        the filter of the partner's Sessions GET (`TransactionStore.list_transactions_updated`)."""
+        ...
+
     async def save_cdr(self, cdr: Cdr) -> None:
         """Insert; a CDR is immutable (a second save of the same id raises AlreadyExists)."""
         ...
@@ -174,7 +180,12 @@ class OcpiStore(Protocol):
 
     async def get_cdr(self, cdr_id: str) -> Cdr | None: ...
 
-    async def list_cdrs(self, pagination: Pagination = FIRST_PAGE) -> tuple[list[Cdr], int]: ...
+    async def list_cdrs(
+        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None
+    ) -> tuple[list[Cdr], int]:
+        """(page, total count); with `scope` only the CDRs whose session (the SessionLink of their
+        transaction) the scope owns: a CDR without a link, like its session, is no partner's."""
+        ...
 
     # -- push outbox ------------------------------------------------------------------------------
     async def add_outbox(self, entry: OutboxEntry) -> OutboxEntry:

@@ -14,7 +14,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Executable, Select, delete, exists, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -36,9 +48,11 @@ from ocpi.models import (
     Partner,
     PartnerStatus,
     PartnerToken,
+    PartyScope,
     PendingStart,
     SessionLink,
     Tariff,
+    token_party,
 )
 from ocpi.store.json_columns import dump_json, load_json
 from ocpi.store.protocol import FIRST_PAGE
@@ -150,6 +164,15 @@ def _entry_values(entry: OutboxEntry) -> dict[str, Any]:
 _UNCLAIMED: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
 
 
+def _owned(link: Any, scope: PartyScope) -> ColumnElement[bool]:
+    """The session link table (or alias) `link` is owned by `scope` (SQL of `PartyScope.owns`; the token
+    party columns are stored in upper case)."""
+    parties = [
+        and_(link.token_country_code == cc, link.token_party_id == pid) for cc, pid in sorted(scope.parties)
+    ]
+    return or_(link.partner_id == scope.partner_id, *parties, false())
+
+
 def _due(o: Any, now: datetime) -> list[ColumnElement[bool]]:
     """Conditions of a due entry of the outbox table (or alias) `o`: pending, its retry time come, not
     claimed by a process whose claim still runs, and no earlier pending entry of its (partner, object),
@@ -193,15 +216,24 @@ class SqlOcpiStore:
         return to_utc(self._clock())
 
     def _upsert(
-        self, row_type: type[Any], record: Any, now: datetime | None = None, **encoders: Callable[[Any], Any]
+        self,
+        row_type: type[Any],
+        record: Any,
+        now: datetime | None = None,
+        *,
+        derived: dict[str, Any] | None = None,
+        **encoders: Callable[[Any], Any],
     ) -> Executable:
         """INSERT, or on a primary key conflict UPDATE every other column, from the record's attributes
-        named as the columns (each through its encoder, if any); `last_updated` None becomes `now` (default:
-        now)."""
+        named as the columns (each through its encoder, if any) and the `derived` columns the record has no
+        attribute for; `last_updated` None becomes `now` (default: now)."""
         table = row_type.__table__
         keys = [column.name for column in table.primary_key.columns]
-        values = {c.name: getattr(record, c.name) for c in table.columns if c.name not in keys}
+        extra = derived or {}
+        skip = {*keys, *extra}
+        values = {c.name: getattr(record, c.name) for c in table.columns if c.name not in skip}
         values.update({name: encode(values[name]) for name, encode in encoders.items()})
+        values.update(extra)
         values["last_updated"] = _utc(record.last_updated) or now or self._now()
         stmt: Executable = (
             self._insert(row_type)
@@ -497,8 +529,13 @@ class SqlOcpiStore:
 
     async def save_session_link(self, link: SessionLink) -> None:
         """Raises AlreadyExists when another session link has the same transaction_pk."""
+        party = token_party(link)
+        derived = {
+            "token_country_code": party[0] if party else None,
+            "token_party_id": party[1] if party else None,
+        }
         try:
-            await self._execute(self._upsert(OcpiSessionLinkRow, link, cdr_token=_opt_dump))
+            await self._execute(self._upsert(OcpiSessionLinkRow, link, derived=derived, cdr_token=_opt_dump))
         except IntegrityError:
             raise AlreadyExists(f"transaction {link.transaction_pk} already has a session link") from None
 
@@ -520,6 +557,12 @@ class SqlOcpiStore:
         return await self._first(
             select(t).where(*conditions).order_by(t.last_updated.desc(), t.session_id.desc()), _link
         )
+
+    async def owned_session_transactions(self, scope: PartyScope) -> list[int]:
+        t = OcpiSessionLinkRow
+        stmt = select(t.transaction_pk).where(t.transaction_pk.is_not(None), _owned(t, scope))
+        async with self._sessions() as session:
+            return sorted(pk for pk in await session.scalars(stmt) if pk is not None)
 
     # -- START_SESSIONs waiting for their transaction -----------------------------------------------
 
@@ -608,9 +651,16 @@ class SqlOcpiStore:
     async def get_cdr(self, cdr_id: str) -> Cdr | None:
         return await self._get(OcpiCdrRow, cdr_id, _cdr)
 
-    async def list_cdrs(self, pagination: Pagination = FIRST_PAGE) -> tuple[list[Cdr], int]:
+    async def list_cdrs(
+        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None
+    ) -> tuple[list[Cdr], int]:
+        conditions: list[ColumnElement[bool]] = []
+        if scope is not None:
+            link = OcpiSessionLinkRow
+            owned = exists().where(link.transaction_pk == OcpiCdrRow.transaction_pk, _owned(link, scope))
+            conditions.append(owned)
         async with self._sessions() as session:
-            rows, total = await self._page(session, OcpiCdrRow, pagination)
+            rows, total = await self._page(session, OcpiCdrRow, pagination, *conditions)
             return [_cdr(row) for row in rows], total
 
     # -- push outbox ------------------------------------------------------------------------------

@@ -168,6 +168,10 @@ class OcpiSessionLinkRow(Base):
     __table_args__ = (
         Index("ix_ocpi_session_links_transaction_pk", "transaction_pk", unique=True),
         Index("ix_ocpi_session_links_reservation_id", "reservation_id"),
+        Index(
+            "ix_ocpi_session_links_token_country_code_token_party_id", "token_country_code", "token_party_id"
+        ),
+        Index("ix_ocpi_session_links_partner_id", "partner_id"),
     )
 
     session_id: Mapped[OcpiId] = mapped_column(primary_key=True)
@@ -178,6 +182,10 @@ class OcpiSessionLinkRow(Base):
     authorization_reference: Mapped[OcpiId | None]
     cdr_token: Mapped[JsonText | None]
     tariff_id: Mapped[OcpiId | None]
+    # The party of `cdr_token` in upper case (`ocpi.models.token_party`), kept by the store so that a
+    # partner's sessions and CDRs are found by index (`ocpi.models.PartyScope`; revision 0008).
+    token_country_code: Mapped[str | None] = mapped_column(String(2))
+    token_party_id: Mapped[str | None] = mapped_column(String(3))
     last_updated: Mapped[LastUpdated]
 
 

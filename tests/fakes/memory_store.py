@@ -382,12 +382,17 @@ class MemoryStore(MemoryStationEvents):
         ]
 
     async def list_transactions_updated(
-        self, page: Pagination, charge_point_ids: Collection[str] | None = None
+        self,
+        page: Pagination,
+        charge_point_ids: Collection[str] | None = None,
+        transaction_ids: Collection[int] | None = None,
     ) -> tuple[list[Transaction], int]:
-        """Transactions with date_from <= updated_at < date_to, by (updated_at, id); (page, total)."""
+        """Transactions with date_from <= updated_at < date_to (of those stations and ids, when given), by
+        (updated_at, id); (page, total)."""
         lower = _utc(page.date_from)
         upper = _utc(page.date_to)
         stations = None if charge_point_ids is None else set(charge_point_ids)
+        ids = None if transaction_ids is None else set(transaction_ids)
         matches = sorted(
             (
                 tx
@@ -396,6 +401,7 @@ class MemoryStore(MemoryStationEvents):
                 and (lower is None or tx.updated_at >= lower)
                 and (upper is None or tx.updated_at < upper)
                 and (stations is None or tx.charge_point_id in stations)
+                and (ids is None or tx.id in ids)
             ),
             key=lambda tx: (to_utc(tx.updated_at or tx.started_at), tx.id),
         )

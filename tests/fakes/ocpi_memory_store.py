@@ -29,6 +29,7 @@ from ocpi.models import (
     Partner,
     PartnerStatus,
     PartnerToken,
+    PartyScope,
     PendingStart,
     SessionLink,
     Tariff,
@@ -465,6 +466,14 @@ class MemoryOcpiStore:
             last_updated=_utc(cdr.last_updated),
         )
 
+    async def owned_session_transactions(self, scope: PartyScope) -> list[int]:
+        """The transaction pks of the links `scope` owns, ascending."""
+        return sorted(
+            link.transaction_pk
+            for link in self._links.values()
+            if link.transaction_pk is not None and scope.owns(link)
+        )
+
     async def save_cdr(self, cdr: Cdr) -> None:
         """Insert; last_updated None becomes now.
 
@@ -482,9 +491,17 @@ class MemoryOcpiStore:
         cdr = self._cdrs.get(cdr_id)
         return None if cdr is None else self._cdr_copy(cdr)
 
-    async def list_cdrs(self, pagination: Pagination = FIRST_PAGE) -> tuple[list[Cdr], int]:
-        """(page, total count) ordered by last_updated then id; date_from ≤ last_updated < date_to."""
-        matching = (c for c in self._cdrs.values() if _in_window(c.last_updated, pagination))
+    async def list_cdrs(
+        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None
+    ) -> tuple[list[Cdr], int]:
+        """(page, total count) ordered by last_updated then id; date_from ≤ last_updated < date_to; with
+        `scope`, only CDRs whose transaction's link it owns."""
+        owned = None if scope is None else set(await self.owned_session_transactions(scope))
+        matching = (
+            c
+            for c in self._cdrs.values()
+            if _in_window(c.last_updated, pagination) and (owned is None or c.transaction_pk in owned)
+        )
         page, total = _page(matching, lambda c: (c.last_updated, c.id), pagination)
         return [self._cdr_copy(c) for c in page], total
 

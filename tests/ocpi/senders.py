@@ -31,13 +31,14 @@ from csms.domain.services import Services
 from csms.store.writer import BatchedWriter
 from ocpi import cdrs, locations, sessions, tariffs
 from ocpi.context import OCPI, OcpiContext
-from ocpi.models import ConnectorSpec, Location, Partner, PartnerStatus, Tariff
+from ocpi.models import ConnectorSpec, Location, Partner, PartnerStatus, PartnerToken, Tariff
 from ocpi.store import OcpiStore
 from ocpi.transport import auth_middleware, encode_token, error_middleware, hash_token
 from tests.fakes.memory_store import MemoryStore
 from tests.store.conftest import FakeClock
 
 TOKEN_C = "token-c-of-the-test-emsp"
+ROAMING_TOKEN = "ROAM1"  # the uid of `Harness.partner_token`'s token by default
 
 Client = TestClient[web.Request, web.Application]
 
@@ -64,14 +65,24 @@ class Harness:
         resp = await self.client.get(f"/ocpi/2.2.1/{path}", params=params)
         return resp.status, await resp.json(), resp.headers
 
-    async def get_all(self, path: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
-        """Follow `Link: rel="next"` from GET <path> to the last page; (all items, number of pages)."""
+    async def get_as(self, token: str, path: str, **params: Any) -> tuple[int, dict[str, Any], Any]:
+        """GET /ocpi/2.2.1/<path> as the partner of credentials token `token`; like `get`."""
+        headers = {"Authorization": encode_token(token)}
+        resp = await self.client.get(f"/ocpi/2.2.1/{path}", params=params, headers=headers)
+        return resp.status, await resp.json(), resp.headers
+
+    async def get_all(
+        self, path: str, *, token: str = TOKEN_C, **params: Any
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Follow `Link: rel="next"` from GET <path> (as the partner of `token`, default the harness
+        partner) to the last page; (all items, number of pages)."""
         url: str | None = f"/ocpi/2.2.1/{path}"
         items: list[dict[str, Any]] = []
         pages = 0
         query: dict[str, Any] | None = params
+        headers = {"Authorization": encode_token(token)}
         while url is not None:
-            resp = await self.client.get(url, params=query)
+            resp = await self.client.get(url, params=query, headers=headers)
             body = await resp.json()
             assert resp.status == 200 and body["status_code"] == 1000, body
             items += body["data"]
@@ -195,6 +206,39 @@ class Harness:
     async def spec(self, charge_point_id: str, evse_id: int, connector_id: int = 1, **fields: Any) -> None:
         """Configure a connector's OCPI facts."""
         await self.ocpi.save_connector_spec(ConnectorSpec(charge_point_id, evse_id, connector_id, **fields))
+
+    async def add_partner(self, token_c: str, country_code: str, party_id: str) -> Partner:
+        """Another registered partner (cc/party_id), calling with credentials token `token_c`."""
+        return await self.ocpi.add_partner(
+            Partner(
+                id=0,
+                name=f"eMSP {country_code}/{party_id}",
+                country_code=country_code,
+                party_id=party_id,
+                status=PartnerStatus.REGISTERED,
+                token_c_hash=hash_token(token_c),
+                token_b=f"b-{party_id}",
+            )
+        )
+
+    async def partner_token(self, uid: str = ROAMING_TOKEN, partner: Partner | None = None) -> PartnerToken:
+        """A token `partner` (default: the harness partner, NL/EMS) pushed, of its party: the sessions it
+        starts and their CDRs are that partner's (`ocpi.models.PartyScope`)."""
+        owner = partner or self.partner
+        token = PartnerToken(
+            country_code=owner.country_code,
+            party_id=owner.party_id,
+            uid=uid,
+            type="RFID",
+            contract_id=f"{owner.country_code}-{owner.party_id}-{uid}",
+            issuer=owner.name,
+            valid=True,
+            whitelist="ALWAYS",
+            data={},
+            partner_id=owner.id,
+        )
+        await self.ocpi.save_partner_token(token)
+        return token
 
     def advance(self, seconds: float) -> datetime:
         return self.clock.advance(seconds)

@@ -22,7 +22,16 @@ from csms.store.sql import SqlStore
 from ocpi import cdrs
 from ocpi.app import create_app
 from ocpi.context import OcpiContext
-from ocpi.models import Cdr, ConnectorSpec, Location, Partner, PartnerStatus, SessionLink, Tariff
+from ocpi.models import (
+    Cdr,
+    ConnectorSpec,
+    Location,
+    Partner,
+    PartnerStatus,
+    PartnerToken,
+    SessionLink,
+    Tariff,
+)
 from ocpi.store import OcpiStore
 from ocpi.store.sql import SqlOcpiStore
 from ocpi.transport import encode_token, hash_token, ocpi_datetime
@@ -30,7 +39,7 @@ from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from tests.e2e.conftest import e2e_config
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.ocpi.schemas import assert_valid
-from tests.ocpi.senders import TOKEN_C, Harness, harness
+from tests.ocpi.senders import ROAMING_TOKEN, TOKEN_C, Harness, harness
 from tests.store.conftest import T0, FakeClock
 
 EXAMPLES = Path("/work/shared/ocpi-examples")
@@ -266,9 +275,10 @@ async def test_list_pages_through_cdrs(ocpi_store: OcpiStore, clock: FakeClock) 
     async with harness(ocpi_store, clock) as h:
         await h.add_station("CP1")
         await h.add_location("LOC1", "CP1")
+        await h.partner_token()
         ids = []
         for _ in range(4):
-            tx = await h.start("CP1", 1)
+            tx = await h.start("CP1", 1, id_token=ROAMING_TOKEN)
             h.advance(60)
             await h.stop(tx, 2000)
             await cdrs.settle(h.ctx)
@@ -309,7 +319,7 @@ async def test_end_to_end_session_and_priced_cdr(e2e_csms: Csms, version: str) -
         base_url=f"http://127.0.0.1:{csms.http_port}",
     )
     cdrs.install(ctx)
-    await ocpi_store.add_partner(
+    partner = await ocpi_store.add_partner(
         Partner(
             id=0,
             name="eMSP",
@@ -339,6 +349,10 @@ async def test_end_to_end_session_and_priced_cdr(e2e_csms: Csms, version: str) -
     await ocpi_store.save_tariff(Tariff(id="17", currency="EUR", data=example("tariff_9_025kwh_start.json")))
     await ocpi_store.save_connector_spec(ConnectorSpec(cp, 1, 1, tariff_ids=["17"]))
     await csms.services.store.add_id_token(IdToken("TAG-E2E"))
+    # The partner's token too: its session and CDR are the partner's (a local token's are nobody's).
+    await ocpi_store.save_partner_token(
+        PartnerToken("NL", "EMS", "TAG-E2E", "RFID", "NL-EMS-E2E", "eMSP", True, "ALWAYS", {}, partner.id)
+    )
 
     root = web.Application()
     root.add_subapp("/ocpi", create_app(ctx))
@@ -386,3 +400,38 @@ async def test_end_to_end_session_and_priced_cdr(e2e_csms: Csms, version: str) -
             assert session["total_cost"] == cdr["total_cost"]
         finally:
             await sim.close()
+
+
+# -- partner isolation ---------------------------------------------------------------------------------
+
+
+async def test_each_partner_pulls_only_its_own_cdrs(ocpi_store: OcpiStore, clock: FakeClock) -> None:
+    """Two eMSPs (NL/EMS, DE/OTH) each page (limit 3) through only the CDRs of their own tokens' sessions,
+    X-Total-Count counting only those; a local token's CDR is in neither list — on every OCPI store
+    backend."""
+    other_token_c = "token-c-of-the-other-emsp"
+    async with harness(ocpi_store, clock) as h:
+        await h.add_station("CP1")
+        await h.add_location("LOC1", "CP1")
+        other = await h.add_partner(other_token_c, "DE", "OTH")
+        await h.partner_token("EMS1")
+        await h.partner_token("OTH1", other)
+        mine: list[str] = []
+        theirs: list[str] = []
+        for n, uid in enumerate(["EMS1", "OTH1", "LOCAL", "EMS1", "OTH1", "EMS1", "EMS1"]):
+            tx = await h.start("CP1", 1, id_token=uid)
+            h.advance(60)
+            await h.stop(tx, 2000 + n)
+            await cdrs.settle(h.ctx)
+            {"EMS1": mine, "OTH1": theirs}.get(uid, []).append(str(tx.id))
+        _, total = await h.ocpi.list_cdrs()
+        assert total == 7
+        items, pages = await h.get_all("cdrs")
+        assert [c["id"] for c in items] == mine and pages == 2
+        assert {c["cdr_token"]["party_id"] for c in items} == {"EMS"}
+        _, body, headers = await h.get("cdrs")
+        assert headers["X-Total-Count"] == "4" and len(body["data"]) == 3
+        items, pages = await h.get_all("cdrs", token=other_token_c)
+        assert [c["id"] for c in items] == theirs and pages == 1
+        _, _, headers = await h.get_as(other_token_c, "cdrs")
+        assert headers["X-Total-Count"] == "2" and "Link" not in headers

@@ -606,6 +606,30 @@ async def test_unpublished_location_is_not_pushed(ctx: OcpiContext, fake_partner
     assert await entries(ctx) == []
 
 
+async def owned_token(ctx: OcpiContext, owner: Partner, uid: str, *, party_id: str | None = None) -> None:
+    """A token of `owner` (of its party, or of `party_id` in NL) that the partner-token authority links to
+    the sessions it starts (installed here, as the bridge does)."""
+    from ocpi.authority import install as install_authority
+    from ocpi.models import PartnerToken
+
+    install_authority(ctx)
+    party, contract_id = party_id or owner.party_id, f"NL-{party_id or owner.party_id}-{uid}"
+    data: dict[str, Any] = {
+        "country_code": "NL",
+        "party_id": party,
+        "uid": uid,
+        "type": "RFID",
+        "contract_id": contract_id,
+        "issuer": owner.name,
+        "valid": True,
+        "whitelist": "ALWAYS",
+        "last_updated": "2024-05-01T12:00:00Z",
+    }
+    token = PartnerToken("NL", party, uid, "RFID", contract_id, owner.name, True, "ALWAYS", data, owner.id)
+    token.last_updated = T0
+    await ctx.store.save_partner_token(token)
+
+
 async def run_transaction(
     ctx: OcpiContext, outbox: Outbox, clock: FakeClock, id_token: str = "LOCAL1"
 ) -> None:
@@ -642,9 +666,10 @@ async def test_transaction_is_pushed_as_session_and_cdr(
     from tests.ocpi.schemas import assert_valid, assert_valid_patch
 
     await published_station(ctx)
-    await add_partner(ctx, fake_partner.url)
+    partner = await add_partner(ctx, fake_partner.url)
+    await owned_token(ctx, partner, "EMSTOKEN1")
     outbox = install(ctx)
-    await run_transaction(ctx, outbox, clock)
+    await run_transaction(ctx, outbox, clock, id_token="EMSTOKEN1")
     await drain(outbox)
     session_pushes = [(m, b) for m, p, b in fake_partner.requests if "/sessions/" in p]
     methods = [(m, p.split("/")[3]) for m, p, _ in fake_partner.requests if "/locations/" not in p]
@@ -669,8 +694,6 @@ async def test_partner_token_sessions_go_to_its_owner_only(
 ) -> None:
     """A session started with a partner's token is pushed to that partner, not to other partners."""
     needs_bridge()
-    from ocpi.authority import install as install_authority
-    from ocpi.models import PartnerToken
     from ocpi.push import install
 
     other = FakePartner()
@@ -679,22 +702,7 @@ async def test_partner_token_sessions_go_to_its_owner_only(
         await published_station(ctx)
         owner = await add_partner(ctx, fake_partner.url, party_id="EMS")
         await add_partner(ctx, other.url, party_id="OTH")
-        install_authority(ctx)
-        await ctx.store.save_partner_token(
-            PartnerToken(
-                country_code="NL",
-                party_id="EMS",
-                uid="EMSTOKEN1",
-                type="RFID",
-                contract_id="NL-EMS-C1",
-                issuer="eMSP",
-                valid=True,
-                whitelist="ALWAYS",
-                data={},
-                partner_id=owner.id,
-                last_updated=T0,
-            )
-        )
+        await owned_token(ctx, owner, "EMSTOKEN1")
         outbox = install(ctx)
         await run_transaction(ctx, outbox, clock, id_token="EMSTOKEN1")
         await drain(outbox)
@@ -707,6 +715,53 @@ async def test_partner_token_sessions_go_to_its_owner_only(
         assert [p for _, p, _ in other.requests if "/locations/" not in p] == []
     finally:
         await other.close()
+
+
+async def test_local_token_sessions_go_to_nobody(
+    ctx: OcpiContext, fake_partner: FakePartner, clock: FakeClock
+) -> None:
+    """A session of a CSMS-local token (no partner's party) and its CDR are pushed to no partner at all,
+    while EVSE status changes still go to every partner."""
+    needs_bridge()
+    from ocpi import cdrs
+    from ocpi.push import install
+
+    await published_station(ctx)
+    await add_partner(ctx, fake_partner.url)
+    cdrs.install(ctx)  # links every session at its start, as the bridge does
+    outbox = install(ctx)
+    await run_transaction(ctx, outbox, clock, id_token="LOCAL1")
+    await status(ctx, 1, "Faulted")
+    assert outbox.feeder is not None
+    await outbox.feeder.flush()
+    await drain(outbox)
+    assert await ctx.store.get_cdr("1") is not None  # the CDR exists, it is only nobody's
+    assert {p.split("/")[3] for _, p, _ in fake_partner.requests} == {"locations"}
+    assert {e.module for e in await entries(ctx)} == {"locations"}
+
+
+async def test_sessions_of_a_second_party_go_to_the_partner_with_that_role(
+    ctx: OcpiContext, fake_partner: FakePartner, clock: FakeClock
+) -> None:
+    """A partner whose credentials hold several roles (NL/EMS and NL/TWO) receives the sessions and CDR of
+    a token of each of its parties."""
+    needs_bridge()
+    from ocpi.push import install
+
+    await published_station(ctx)
+    partner = await add_partner(ctx, fake_partner.url)
+    partner.roles = [
+        {"role": "EMSP", "business_details": {"name": n}, "country_code": "NL", "party_id": n}
+        for n in ("EMS", "TWO")
+    ]
+    await ctx.store.save_partner(partner)
+    await owned_token(ctx, partner, "TWOTOKEN1", party_id="TWO")
+    outbox = install(ctx)
+    await run_transaction(ctx, outbox, clock, id_token="TWOTOKEN1")
+    await drain(outbox)
+    methods = [m for m, p, _ in fake_partner.requests if "/locations/" not in p]
+    assert methods == ["PUT", "PATCH", "PATCH", "POST"]
+    assert fake_partner.requests[-1][2]["cdr_token"]["party_id"] == "TWO"
 
 
 async def test_stop_stores_what_the_feeder_noted(ctx: OcpiContext, fake_partner: FakePartner) -> None:

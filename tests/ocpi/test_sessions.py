@@ -19,7 +19,7 @@ from ocpi.store import OcpiStore
 from ocpi.transport import ocpi_datetime
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.ocpi.schemas import assert_valid
-from tests.ocpi.senders import Harness, ago, harness
+from tests.ocpi.senders import ROAMING_TOKEN, Harness, ago, harness
 from tests.store.conftest import T0, FakeClock
 
 EXAMPLES = Path("/work/shared/ocpi-examples")
@@ -43,13 +43,16 @@ async def h(memory_ocpi_store: MemoryOcpiStore, clock: FakeClock) -> AsyncIterat
 
 async def test_active_session_of_a_local_token(h: Harness) -> None:
     """A running transaction is an ACTIVE session: kwh from the meter, our CdrToken for a CSMS-local id
-    token, WHITELIST, its EVSE, one charging period and no total_cost without a tariff."""
+    token, WHITELIST, its EVSE, one charging period and no total_cost without a tariff — and, a local
+    token's, it is no partner's: the partner's GET does not list it."""
     tx = await h.start("CP1", 1, id_token="TAG1", meter_start=1000)
     h.advance(1800)
     await h.meter(tx, 8_500)
-    status, body, _ = await h.get("sessions", date_from=SINCE)
+    status, body, headers = await h.get("sessions", date_from=SINCE)
     assert status == 200 and body["status_code"] == 1000
-    (session,) = body["data"]
+    assert body["data"] == [] and headers["X-Total-Count"] == "0"
+    session = await sessions.session_object(h.ctx, tx)
+    assert session is not None
     assert_valid("Session", session)
     uid = (await h.ocpi.evse_uid("CP1", 1)).uid
     assert session == {
@@ -86,7 +89,8 @@ async def test_priced_session_then_completed(h: Harness) -> None:
     COMPLETED with its end and the same periods and cost as its CDR."""
     await h.add_tariff(example("tariff_9_025kwh_start.json"))
     await h.spec("CP1", 1, tariff_ids=["17"])
-    tx = await h.start("CP1", 1, meter_start=0)
+    await h.partner_token()
+    tx = await h.start("CP1", 1, id_token=ROAMING_TOKEN, meter_start=0)
     h.advance(3600)
     tx = await h.meter(tx, 10_000)
     session = await sessions.session_object(h.ctx, tx)
@@ -177,9 +181,10 @@ async def test_only_published_locations_have_sessions(h: Harness) -> None:
     await h.add_station("CP2")
     await h.add_station("CP3")
     await h.add_location("HIDDEN", "CP2", publish=False)
-    hidden = await h.start("CP2", 1)
-    lonely = await h.start("CP3", 1)
-    shown = await h.start("CP1", 1)
+    await h.partner_token()
+    hidden = await h.start("CP2", 1, id_token=ROAMING_TOKEN)
+    lonely = await h.start("CP3", 1, id_token=ROAMING_TOKEN)
+    shown = await h.start("CP1", 1, id_token=ROAMING_TOKEN)
     assert await sessions.session_object(h.ctx, hidden) is None
     assert await sessions.session_object(h.ctx, lonely) is None
     items, _ = await h.get_all("sessions", date_from=SINCE)
@@ -198,9 +203,10 @@ async def test_list_pages_and_windows(ocpi_store: OcpiStore, clock: FakeClock) -
     async with harness(ocpi_store, clock) as h:
         await h.add_station("CP1")
         await h.add_location("LOC1", "CP1")
+        await h.partner_token()
         txs = []
         for i in range(5):
-            txs.append(await h.start("CP1", i + 1))
+            txs.append(await h.start("CP1", i + 1, id_token=ROAMING_TOKEN))
             h.advance(10)
         stopped = await h.stop(txs[0], 2_000)  # changed last now
         items, pages = await h.get_all("sessions", date_from=SINCE)
@@ -223,7 +229,8 @@ async def test_reservation_sessions(h: Harness) -> None:
     ends, then COMPLETED — and still listed, in the order of its last change; reservations without a
     SessionLink are no sessions; a reservation of any EVSE names the EVSE #NA."""
     store = h.store
-    tx = await h.start("CP1", 1)
+    await h.partner_token()
+    tx = await h.start("CP1", 1, id_token=ROAMING_TOKEN)
     made = []
     for evse_id, external in ((1, "RES-A"), (None, "RES-B"), (1, None)):
         made.append(
@@ -283,7 +290,8 @@ async def test_reservation_sessions(h: Harness) -> None:
 
 async def test_reservations_fill_the_pages_after_transactions(h: Harness) -> None:
     """Paging (limit 3) covers transactions first and then reservation sessions, each exactly once."""
-    txs = [await h.start("CP1", evse) for evse in (1, 2)]
+    await h.partner_token()
+    txs = [await h.start("CP1", evse, id_token=ROAMING_TOKEN) for evse in (1, 2)]
     reservations = []
     for n in range(3):
         r = await h.store.add_reservation(
@@ -298,7 +306,8 @@ async def test_reservations_fill_the_pages_after_transactions(h: Harness) -> Non
                 external_id=f"R{n}",
             )
         )
-        await h.ocpi.save_session_link(SessionLink(session_id=f"R{r.id}", partner_id=1, reservation_id=r.id))
+        link = SessionLink(session_id=f"R{r.id}", partner_id=h.partner.id, reservation_id=r.id)
+        await h.ocpi.save_session_link(link)
         reservations.append(r)
     items, pages = await h.get_all("sessions", date_from=SINCE)
     assert pages == 2
@@ -309,13 +318,22 @@ async def test_reservations_fill_the_pages_after_transactions(h: Harness) -> Non
 
 
 async def test_charging_preferences_are_not_supported(h: Harness) -> None:
-    """PUT charging_preferences answers HTTP 404 with status 2001: no EVSE is CHARGING_PREFERENCES_CAPABLE."""
-    tx = await h.start("CP1", 1)
-    resp = await h.client.put(
-        f"/ocpi/2.2.1/sessions/{tx.id}/charging_preferences", json={"profile_type": "FAST"}
-    )
-    body = await resp.json()
-    assert resp.status == 404 and body["status_code"] == 2001
+    """PUT charging_preferences answers HTTP 404 with status 2001: no EVSE is CHARGING_PREFERENCES_CAPABLE;
+    for a session that is not the partner's (a local token's, another party's) it answers as for an unknown
+    session."""
+    await h.partner_token()
+    mine = await h.start("CP1", 1, id_token=ROAMING_TOKEN)
+    local = await h.start("CP1", 2, id_token="TAG1")
+    answers = []
+    for session_id in (mine.id, local.id, 999):
+        resp = await h.client.put(
+            f"/ocpi/2.2.1/sessions/{session_id}/charging_preferences", json={"profile_type": "FAST"}
+        )
+        body = await resp.json()
+        assert resp.status == 404 and body["status_code"] == 2001
+        answers.append(body["status_message"])
+    assert "CHARGING_PREFERENCES_CAPABLE" in answers[0]
+    assert answers[1:] == [f"unknown session {local.id}", "unknown session 999"]
 
 
 # -- the tariff is frozen at the session start ---------------------------------------------------------
@@ -427,3 +445,81 @@ def test_pricing_input_is_the_total_energy_register_only() -> None:
         (at[5], Decimal(1_000)),
     ]
     assert sessions.readings_of(samples, None) == []
+
+
+# -- partner isolation ---------------------------------------------------------------------------------
+
+
+OTHER_TOKEN_C = "token-c-of-the-other-emsp"
+
+
+async def test_each_partner_pulls_only_its_own_sessions(ocpi_store: OcpiStore, clock: FakeClock) -> None:
+    """Two eMSPs (NL/EMS, DE/OTH) each page (limit 3) through only the sessions of their own tokens, with
+    X-Total-Count and Link counting only those; a local token's session is in neither list; a session the
+    other partner started by command (SessionLink partner_id) is its, whatever the token — on every OCPI
+    store backend."""
+    async with harness(ocpi_store, clock) as h:
+        await h.add_station("CP1")
+        await h.add_location("LOC1", "CP1")
+        other = await h.add_partner(OTHER_TOKEN_C, "DE", "OTH")
+        await h.partner_token("EMS1")
+        await h.partner_token("OTH1", other)
+        mine: list[str] = []
+        theirs: list[str] = []
+        for evse in range(1, 9):
+            uid = "EMS1" if evse % 2 else "OTH1"
+            tx = await h.start("CP1", evse, id_token=uid)
+            (mine if uid == "EMS1" else theirs).append(str(tx.id))
+            h.advance(10)
+        await h.start("CP1", 9, id_token="LOCAL9")  # a CSMS-local token: nobody's
+        commanded = await h.start("CP1", 10, id_token="APP1")
+        link = await h.ocpi.get_session_link(str(commanded.id))
+        assert link is not None
+        link.partner_id, link.auth_method = other.id, "COMMAND"
+        await h.ocpi.save_session_link(link)
+        theirs.append(str(commanded.id))
+
+        items, pages = await h.get_all("sessions", date_from=SINCE)
+        assert [s["id"] for s in items] == mine and pages == 2
+        assert {s["cdr_token"]["party_id"] for s in items} == {"EMS"}
+        items, pages = await h.get_all("sessions", token=OTHER_TOKEN_C, date_from=SINCE)
+        assert [s["id"] for s in items] == theirs and pages == 2
+        _, body, headers = await h.get("sessions", date_from=SINCE)
+        assert headers["X-Total-Count"] == "4" and len(body["data"]) == 3 and "Link" in headers
+        _, body, headers = await h.get_as(OTHER_TOKEN_C, "sessions", date_from=SINCE, offset=3)
+        assert headers["X-Total-Count"] == "5" and len(body["data"]) == 2 and "Link" not in headers
+
+
+async def test_a_partner_with_several_roles_sees_each_partys_sessions(h: Harness) -> None:
+    """A partner whose credentials hold two roles (NL/EMS, NL/TWO) pulls the sessions of both parties'
+    tokens; another partner's reservation session is not in its list."""
+    h.partner.roles = [
+        {"role": "EMSP", "business_details": {"name": pid}, "country_code": "NL", "party_id": pid}
+        for pid in ("EMS", "TWO")
+    ]
+    await h.ocpi.save_partner(h.partner)
+    second = await h.add_partner(OTHER_TOKEN_C, "NL", "TWO")  # its token is also NL/TWO
+    await h.partner_token("EMS1")
+    await h.partner_token("TWO1", second)
+    first = await h.start("CP1", 1, id_token="EMS1")
+    h.advance(10)
+    two = await h.start("CP1", 2, id_token="TWO1")
+    reservation = await h.store.add_reservation(
+        Reservation(
+            id=0,
+            charge_point_id="CP1",
+            evse_id=3,
+            id_token="X",
+            expiry_date=T0 + timedelta(hours=1),
+            status=ReservationStatus.ACTIVE,
+            owner="ocpi:2",
+            external_id="RES-X",
+        )
+    )
+    token = {"country_code": "DE", "party_id": "XYZ", "uid": "X", "type": "RFID", "contract_id": "X"}
+    link = SessionLink(f"R{reservation.id}", second.id, reservation_id=reservation.id, cdr_token=token)
+    await h.ocpi.save_session_link(link)
+    items, _ = await h.get_all("sessions", date_from=SINCE)
+    assert [s["id"] for s in items] == [str(first.id), str(two.id)]
+    items, _ = await h.get_all("sessions", token=OTHER_TOKEN_C, date_from=SINCE)
+    assert [s["id"] for s in items] == [str(two.id), f"R{reservation.id}"]

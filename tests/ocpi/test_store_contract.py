@@ -21,6 +21,7 @@ from ocpi.models import (
     Partner,
     PartnerStatus,
     PartnerToken,
+    PartyScope,
     PendingStart,
     SessionLink,
     Tariff,
@@ -542,6 +543,85 @@ async def test_list_cdrs_orders_filters_and_pages(ocpi_store: OcpiStore) -> None
     assert [c.id for c in page] == ["B"] and total == 3
     page, total = await ocpi_store.list_cdrs(Pagination(date_to=T0 + timedelta(minutes=5)))
     assert [c.id for c in page] == ["C"] and total == 1
+
+
+# -- partner isolation (PartyScope) ---------------------------------------------------------------------
+
+
+def _scope(partner_id: int = 1, *parties: tuple[str, str]) -> PartyScope:
+    return PartyScope(partner_id, frozenset(parties or (("NL", "EMS"),)))
+
+
+async def _owned_links(ocpi_store: OcpiStore) -> None:
+    """Links of transactions 1-6: 1 of nl/ems (lower case), 2 of NL/TWO, 3 of DE/OTH, 4 a local token's (no
+    cdr_token), 5 DE/OTH's token started by partner 1's command, 6 NL/EMS's then re-saved as DE/OTH's."""
+
+    def token(cc: str, pid: str) -> dict[str, str]:
+        return {"country_code": cc, "party_id": pid, "uid": "U", "type": "RFID", "contract_id": "C"}
+
+    links = [
+        SessionLink("1", None, transaction_pk=1, cdr_token=token("nl", "ems")),
+        SessionLink("2", 7, transaction_pk=2, cdr_token=token("NL", "TWO")),
+        SessionLink("3", 8, transaction_pk=3, cdr_token=token("DE", "OTH")),
+        SessionLink("4", None, transaction_pk=4),
+        SessionLink("5", 1, transaction_pk=5, auth_method="COMMAND", cdr_token=token("DE", "OTH")),
+        SessionLink("6", None, transaction_pk=6, cdr_token=token("NL", "EMS")),
+        SessionLink("R9", 1, reservation_id=9, cdr_token=token("NL", "EMS")),  # no transaction
+    ]
+    for link in links:
+        await ocpi_store.save_session_link(link)
+    links[5].cdr_token = token("DE", "OTH")
+    await ocpi_store.save_session_link(links[5])
+
+
+async def test_owned_session_transactions_follow_the_token_party_or_the_commanding_partner(
+    ocpi_store: OcpiStore,
+) -> None:
+    """owned_session_transactions gives the transactions of the links whose token party (any case) is one
+    of the scope's parties, or that the scope's partner started; never a link without a token of another
+    partner, nor one whose token changed party since."""
+    await _owned_links(ocpi_store)
+    assert await ocpi_store.owned_session_transactions(_scope()) == [1, 5]
+    assert await ocpi_store.owned_session_transactions(_scope(1, ("NL", "EMS"), ("NL", "TWO"))) == [1, 2, 5]
+    assert await ocpi_store.owned_session_transactions(_scope(8, ("DE", "OTH"))) == [3, 5, 6]
+    assert await ocpi_store.owned_session_transactions(_scope(99, ("FR", "XXX"))) == []
+
+
+async def test_list_cdrs_of_a_scope_counts_and_pages_only_its_cdrs(ocpi_store: OcpiStore) -> None:
+    """list_cdrs(scope=...) selects in the query the CDRs of the scope's sessions: the window, the order,
+    offset/limit and the total count apply to those only; a CDR without a link is nobody's."""
+    await _owned_links(ocpi_store)
+    for pk in (1, 2, 3, 4, 5, 6, 7):  # 7 has no link
+        cdr_id = f"C{pk}"
+        await ocpi_store.save_cdr(
+            Cdr(cdr_id, pk, {"id": cdr_id}, Decimal("0"), last_updated=T0 + timedelta(minutes=8 - pk))
+        )
+    page, total = await ocpi_store.list_cdrs(scope=_scope(1, ("NL", "EMS"), ("NL", "TWO")))
+    assert [c.id for c in page] == ["C5", "C2", "C1"] and total == 3
+    page, total = await ocpi_store.list_cdrs(Pagination(offset=1, limit=1), scope=_scope(8, ("DE", "OTH")))
+    assert [c.id for c in page] == ["C5"] and total == 3
+    page, total = await ocpi_store.list_cdrs(
+        Pagination(date_from=T0 + timedelta(minutes=5)), scope=_scope(8, ("DE", "OTH"))
+    )
+    assert [c.id for c in page] == ["C3"] and total == 1
+    assert await ocpi_store.list_cdrs(scope=_scope(99, ("FR", "XXX"))) == ([], 0)
+    _, total = await ocpi_store.list_cdrs()
+    assert total == 7
+
+
+def test_party_scope_of_a_partner_holds_every_role() -> None:
+    """PartyScope.of a partner: its own party and that of each CredentialsRole, in upper case."""
+    partner = _partner(
+        id=3,
+        country_code="nl",
+        roles=[
+            {"role": "EMSP", "country_code": "DE", "party_id": "two"},
+            {"role": "EMSP", "country_code": None, "party_id": "BAD"},
+        ],
+    )
+    scope = PartyScope.of(partner)
+    assert scope == PartyScope(3, frozenset({("NL", "EMS"), ("DE", "TWO")}))
+    assert scope.owns_party("de", "Two") and not scope.owns_party("NL", "TWO")
 
 
 # -- outbox ---------------------------------------------------------------------------------------------

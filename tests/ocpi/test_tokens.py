@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from structlog.testing import capture_logs
 
 from csms.config import Config
 from csms.domain.core import Domain
@@ -274,11 +275,22 @@ async def test_patch_with_an_invalid_value_is_refused(client: Client) -> None:
 
 
 async def test_put_for_another_party_is_refused(client: Client, ocpi_store: OcpiStore) -> None:
-    """A partner cannot PUT a token of a party that is not its own: 2001, nothing stored."""
+    """A partner cannot PUT a token of a party that is not its own: HTTP 404 (OCPI 2.2.1 transport, client
+    owned objects) with status 2001, logged, nothing stored — nor is another partner's token replaced."""
     body = token(country_code="FR", party_id="OTH")
-    status, answer = await call(client, "PUT", "FR/OTH/CARD1", body)
-    assert answer["status_code"] == 2001 and "FR/OTH" in answer["status_message"]
+    with capture_logs() as logs:
+        status, answer = await call(client, "PUT", "FR/OTH/CARD1", body)
+    assert status == 404 and answer["status_code"] == 2001 and "FR/OTH" in answer["status_message"]
     assert await ocpi_store.get_partner_token("FR", "OTH", "CARD1") is None
+    [refused] = [entry for entry in logs if entry["event"] == "token_of_another_party_refused"]
+    assert refused["log_level"] == "warning" and refused["method"] == "PUT"
+    assert (refused["country_code"], refused["party_id"], refused["uid"]) == ("FR", "OTH", "CARD1")
+    headers = {"Authorization": encode_token(OTHER_TOKEN_C)}
+    assert (await call(client, "PUT", "FR/OTH/CARD1", body, headers=headers))[0] == 201
+    status, _ = await call(client, "PUT", "FR/OTH/CARD1", {**body, "valid": False})
+    assert status == 404
+    stored = await ocpi_store.get_partner_token("FR", "OTH", "CARD1")
+    assert stored is not None and stored.valid is True
 
 
 async def test_get_of_another_partners_token_is_404(client: Client) -> None:
@@ -293,13 +305,16 @@ async def test_get_of_another_partners_token_is_404(client: Client) -> None:
 
 
 async def test_patch_of_another_partners_token_is_refused(client: Client) -> None:
-    """A partner cannot PATCH a token of another party."""
+    """A partner cannot PATCH a token of another party: HTTP 404 / 2001, logged, the token unchanged."""
     headers = {"Authorization": encode_token(OTHER_TOKEN_C)}
     await call(client, "PUT", "FR/OTH/CARD1", token(country_code="FR", party_id="OTH"), headers=headers)
-    status, answer = await call(
-        client, "PATCH", "FR/OTH/CARD1", {"valid": False, "last_updated": "2025-01-02T00:00:00Z"}
-    )
-    assert answer["status_code"] == 2001
+    with capture_logs() as logs:
+        status, answer = await call(
+            client, "PATCH", "FR/OTH/CARD1", {"valid": False, "last_updated": "2025-01-02T00:00:00Z"}
+        )
+    assert status == 404 and answer["status_code"] == 2001
+    refused = [entry["method"] for entry in logs if entry["event"] == "token_of_another_party_refused"]
+    assert refused == ["PATCH"]
     _, answer = await call(client, "GET", "FR/OTH/CARD1", headers=headers)
     assert answer["data"]["valid"] is True
 

@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0007"
+        assert await conn.run_sync(_current) == head == "0008"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -200,3 +200,44 @@ async def test_0007_adds_token_pulls_and_client_infos_and_downgrades_back(engine
     async with engine.begin() as conn:
         assert await conn.run_sync(step, "0007") == {*at_0006, "ocpi_token_pulls", "ocpi_client_infos"}
         assert await conn.run_sync(step, "0006", down=True) == at_0006
+
+
+async def test_0008_adds_the_token_party_of_session_links_and_downgrades_back(engine: AsyncEngine) -> None:
+    """A database at 0007 gains ocpi_session_links.token_country_code and token_party_id, filled in upper
+    case from the cdr_token of the links already there (NULL without one), with their index; 0007 again
+    drops them."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> dict[str, Any]:
+        config = alembic_config(connection)
+        (command.downgrade if down else command.upgrade)(config, revision)
+        found = inspect(connection)
+        return {
+            "columns": [column["name"] for column in found.get_columns("ocpi_session_links")],
+            "indexes": {index["name"] for index in found.get_indexes("ocpi_session_links")},
+        }
+
+    def add_links(connection: Connection) -> None:
+        token = '{"country_code": "nl", "party_id": "ems", "uid": "A", "type": "RFID", "contract_id": "A"}'
+        for session_id, cdr_token in (("1", token), ("2", None)):
+            connection.execute(
+                text(
+                    "INSERT INTO ocpi_session_links (session_id, partner_id, auth_method, cdr_token, "
+                    "last_updated) VALUES (:id, NULL, 'WHITELIST', :token, CURRENT_TIMESTAMP)"
+                ),
+                {"id": session_id, "token": cdr_token},
+            )
+
+    def parties(connection: Connection) -> list[Any]:
+        query = "SELECT session_id, token_country_code, token_party_id FROM ocpi_session_links ORDER BY 1"
+        return [tuple(row) for row in connection.execute(text(query))]
+
+    async with engine.begin() as conn:
+        at_0007 = await conn.run_sync(step, "0007")
+        await conn.run_sync(add_links)
+    assert "token_country_code" not in at_0007["columns"]
+    async with engine.begin() as conn:
+        at_head = await conn.run_sync(step, "0008")
+        assert at_head["columns"] == [*at_0007["columns"], "token_country_code", "token_party_id"]
+        assert "ix_ocpi_session_links_token_country_code_token_party_id" in at_head["indexes"]
+        assert await conn.run_sync(parties) == [("1", "NL", "EMS"), ("2", None, None)]
+        assert await conn.run_sync(step, "0007", down=True) == at_0007

@@ -710,6 +710,22 @@ async def test_list_transactions_updated_pages_by_change_time(store: Store, cloc
     assert await store.list_transactions_updated(Pagination(date_from=at(31), limit=5)) == ([], 0)
 
 
+async def test_list_transactions_updated_of_some_transactions(store: Store, clock: FakeClock) -> None:
+    """`transaction_ids` limits list_transactions_updated to those transactions (one roaming partner's) in
+    the query: the page and the total count only those; an empty collection gives nothing."""
+    await add_cp(store, "CP1")
+    txs = []
+    for n in range(4):
+        txs.append(await store.add_transaction(new_tx(evse=n + 1, ocpp_id=f"t{n}")))
+        clock.advance(10)
+    mine = [txs[0].id, txs[2].id, txs[3].id]
+    page, total = await store.list_transactions_updated(Pagination(offset=1, limit=1), ["CP1"], mine)
+    assert [t.id for t in page] == [txs[2].id] and total == 3
+    page, total = await store.list_transactions_updated(Pagination(date_from=at(10)), None, mine)
+    assert [t.id for t in page] == [txs[2].id, txs[3].id] and total == 2
+    assert await store.list_transactions_updated(Pagination(limit=10), None, []) == ([], 0)
+
+
 async def test_listings_of_many_stations_at_once(store: Store) -> None:
     """list_connectors_of and list_active_transactions_of read many stations in one call (an OCPI page):
     the same rows as the one-station listings, of those stations only."""

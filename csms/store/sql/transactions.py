@@ -173,9 +173,16 @@ class TransactionSql(SqlBase):
         return sorted(found, key=lambda tx: tx.id)  # by id across the IN chunks too
 
     async def list_transactions_updated(
-        self, page: Pagination, charge_point_ids: Collection[str] | None = None
+        self,
+        page: Pagination,
+        charge_point_ids: Collection[str] | None = None,
+        transaction_ids: Collection[int] | None = None,
     ) -> tuple[list[Transaction], int]:
         conditions: list[ColumnElement[bool]] = []
+        if transaction_ids is not None:
+            if not transaction_ids:
+                return [], 0
+            conditions.append(TransactionRow.id.in_(sorted(set(transaction_ids))))
         if page.date_from is not None:
             conditions.append(TransactionRow.updated_at >= page.date_from)
         if page.date_to is not None:
