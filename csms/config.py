@@ -117,6 +117,9 @@ class OcpiConfig:
     # An outbox entry taken for delivery by one process is claimed for this long (several processes or
     # nodes deliver each entry once); a process that dies mid-delivery leaves it to another after it.
     push_claim_seconds: float = 120.0
+    # At start, sessions, CDRs and EVSE statuses changed this long before are compared with what partners
+    # were sent (`ocpi.reconcile`): what a crash kept from the outbox is queued. 0 turns it off.
+    reconcile_window_seconds: float = 86400.0
     # Pull each eMSP's token list (OCPI 2.2.1 Tokens sender) this often, asking only for what changed since
     # the last pull; also at registration and at start. 0: only at registration and at start.
     token_pull_interval: float = 3600.0

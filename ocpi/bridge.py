@@ -4,6 +4,7 @@ stopped with the CSMS (csms/app.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
@@ -16,6 +17,7 @@ from ocpi.client import PartnerClient
 from ocpi.context import OcpiContext
 from ocpi.partners import public_base_url
 from ocpi.push import Outbox
+from ocpi.reconcile import reconcile
 from ocpi.store.sql import SqlOcpiStore
 
 
@@ -57,11 +59,16 @@ class OcpiBridge:
         return create_app(self.ctx)
 
     async def start(self, http_port: int) -> None:
-        """Learn the bound HTTP port (for URLs we give partners), start delivering pushes, and take over the
-        command results a previous run still owed (`commands.recover`)."""
+        """Learn the bound HTTP port (for URLs we give partners), queue what a crash kept from partners
+        (`ocpi.reconcile`), start delivering pushes, and take over the command results a previous run still
+        owed (`commands.recover`)."""
         config = self.ctx.domain.config
         if not config.ocpi.public_url:
             self.ctx.base_url = public_base_url(replace(config, http=replace(config.http, port=http_port)))
+        window = config.ocpi.reconcile_window_seconds
+        if window > 0:  # before the outbox and the feeder: what it queues goes before what they queue
+            since = self.ctx.clock() - timedelta(seconds=window)
+            await reconcile(self.ctx, self.outbox, since)
         await self.outbox.start()
         await commands.recover(self.ctx)
         await token_pull.install(self.ctx).start()  # pulls every eMSP's changed tokens now, then periodically

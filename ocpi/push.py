@@ -512,7 +512,7 @@ class _SessionPushed:
     periods: int = 0
 
 
-def _closed_periods(session: dict[str, Any]) -> list[Any]:
+def closed_periods(session: dict[str, Any]) -> list[Any]:
     """Charging periods that will not change any more: all but the last while the session runs.
 
     A Session PATCH appends its `charging_periods` (OCPI 2.2.1 Sessions), so a period is pushed once, when
@@ -669,7 +669,7 @@ class PushFeeder:
     # -- sessions and CDRs (OCPI 2.2.1 Sessions and CDRs, receiver) --------------------------------
 
     async def _session_put(self, session: dict[str, Any], owners: list[Partner]) -> None:
-        closed = _closed_periods(session)
+        closed = closed_periods(session)
         body = dict(session)
         body["charging_periods"] = closed
         self._pushed[str(session["id"])] = _SessionPushed(periods=len(closed))
@@ -716,7 +716,7 @@ class PushFeeder:
         fields: tuple[str, ...],
     ) -> None:
         body: dict[str, Any] = {name: session[name] for name in fields if session.get(name) is not None}
-        closed = _closed_periods(session)
+        closed = closed_periods(session)
         if len(closed) > pushed.periods:
             body["charging_periods"] = closed[pushed.periods :]  # PATCH appends (OCPI 2.2.1 Sessions)
             pushed.periods = len(closed)

@@ -204,6 +204,11 @@ class StationStore(Protocol):
         """`list_connectors` of many stations at once, ordered by (charge_point_id, evse_id, connector_id)."""
         ...
 
+    async def list_connectors_reported_since(self, since: datetime) -> list[Connector]:
+        """Connectors whose last status report (`status_at`, the station's time) is at or after `since`,
+        ordered by (charge_point_id, evse_id, connector_id)."""
+        ...
+
 
 class TokenStore(Protocol):
     """Id tokens an operator registered."""

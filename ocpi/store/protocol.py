@@ -226,3 +226,8 @@ class OcpiStore(Protocol):
     async def list_outbox(
         self, *, status: str | None = None, partner_id: int | None = None, limit: int = 100
     ) -> list[OutboxEntry]: ...
+
+    async def outbox_of_objects(self, object_keys: Collection[str]) -> list[OutboxEntry]:
+        """Every entry (any status, any partner) of these object keys, by key, then oldest first: what
+        each partner was sent, or will be, of those objects (`ocpi.reconcile`)."""
+        ...

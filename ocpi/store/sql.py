@@ -741,3 +741,9 @@ class SqlOcpiStore:
             conditions.append(OcpiOutboxRow.partner_id == partner_id)
         stmt = select(OcpiOutboxRow).where(*conditions).order_by(OcpiOutboxRow.id.desc()).limit(max(limit, 0))
         return await self._all(stmt, _entry)
+
+    async def outbox_of_objects(self, object_keys: Collection[str]) -> list[OutboxEntry]:
+        """Every entry (any status, any partner) of these object keys, by key, then oldest first."""
+        o = OcpiOutboxRow
+        ordered = select(o).order_by(o.object_key, o.id)
+        return await all_in(self._sessions, ordered, o.object_key, sorted(set(object_keys)), _entry)

@@ -209,6 +209,12 @@ class MemoryStore(MemoryStationEvents):
         wanted = set(charge_point_ids)
         return [replace(c) for key, c in sorted(self._connectors.items()) if key[0] in wanted]
 
+    async def list_connectors_reported_since(self, since: datetime) -> list[Connector]:
+        """Connectors whose status_at is at or after `since`, by key."""
+        return [
+            replace(c) for _, c in sorted(self._connectors.items()) if c.status_at and c.status_at >= since
+        ]
+
     # -- TokenStore --------------------------------------------------------------------------------
 
     async def get_id_token(self, id_token: str) -> IdToken | None:

@@ -592,6 +592,13 @@ class MemoryOcpiStore:
             if entry is not None and entry.claimed_by == node_id and entry.status == OutboxStatus.PENDING:
                 entry.claimed_by, entry.claimed_until = None, None
 
+    async def outbox_of_objects(self, object_keys: Collection[str]) -> list[OutboxEntry]:
+        """Every entry of these object keys, by key, then oldest first."""
+        wanted = set(object_keys)
+        matching = [e for e in self._outbox.values() if e.object_key in wanted]
+        matching.sort(key=lambda e: (e.object_key, e.id))
+        return [self._entry_copy(e) for e in matching]
+
     async def list_outbox(
         self, *, status: str | None = None, partner_id: int | None = None, limit: int = 100
     ) -> list[OutboxEntry]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from csms.domain.clock import to_utc
 from csms.domain.models import BootInfo, ChargePoint, Connector
 from csms.domain.ports import NotFound, Page
 from csms.store.sql.base import (
@@ -111,6 +112,15 @@ class StationSql(SqlBase):
         c = ConnectorRow
         ordered = select(c).order_by(c.charge_point_id, c.evse_id, c.connector_id)
         return await self._all_in(ordered, c.charge_point_id, sorted(set(charge_point_ids)), connector_of)
+
+    async def list_connectors_reported_since(self, since: datetime) -> list[Connector]:
+        c = ConnectorRow
+        stmt = (
+            select(c)
+            .where(c.status_at >= to_utc(since))
+            .order_by(c.charge_point_id, c.evse_id, c.connector_id)
+        )
+        return await self._all(stmt, connector_of)
 
     async def delete_charge_point(self, charge_point_id: str) -> None:
         """Delete a charge point with its connectors, status history, device variables and charging
