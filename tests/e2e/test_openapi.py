@@ -232,6 +232,7 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi) -> N
             ("PUT", f"{cp}/connectors/1/1/spec", spec, None),
             ("GET", f"{cp}/connectors/1/1/spec", None, None),
             ("GET", "/ocpi/partners", None, None),
+            ("GET", "/ocpi/client-infos", None, None),
             ("GET", "/ocpi/outbox", None, {"status": "failed"}),
             ("POST", f"/ocpi/outbox/{failed.id}/retry", None, None),
             ("DELETE", "/locations/LOC1", None, None),
