@@ -172,3 +172,26 @@ async def test_an_evse_status_the_feeder_had_not_queued_is_patched(
     statuses = [b["status"] for m, p, b in fake_partner.requests if "/locations/" in p]
     assert statuses == ["CHARGING", "OUTOFORDER"]
     assert (await reconcile(ctx, outbox, SINCE)).evses == 0
+
+
+async def test_an_operator_closed_stale_session_is_pushed_completed_with_its_cdr(
+    ctx: OcpiContext, fake_partner: FakePartner, clock: FakeClock
+) -> None:
+    """Closing a session whose station went away (REST `POST /sessions/{id}/close`) ends it for the
+    partner like a station-reported stop: Session COMPLETED at the last meter value, then its CDR."""
+    _, outbox = await roaming(ctx, fake_partner)
+    tx = await started(ctx, outbox, clock, "EMSTOKEN1")
+    await metered(ctx, clock, tx, 4500)
+    live = ctx.domain.registry.get("CP1")
+    assert live is not None
+    ctx.domain.registry.unregister(live)  # the station is gone
+    clock.advance(60)
+    await ctx.domain.sessions.close(tx.id, "station gone")
+    assert outbox.feeder is not None
+    await outbox.feeder.flush()
+    await drain(outbox)
+    (_, put), (method, completed) = sessions_received(fake_partner)
+    assert method == "PATCH" and completed["status"] == "COMPLETED" and completed["kwh"] == 3.5
+    cdr = fake_partner.requests[-1][2]
+    assert_valid("CDR", cdr)
+    assert cdr["total_energy"] == 3.5 and cdr["session_id"] == put["id"]
