@@ -6,9 +6,10 @@ Every parse failure raises `ApiError` with a stable code, which `csms.api.errors
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from csms.api.errors import ApiError, found, invalid_request
+from csms.domain.clock import parse_datetime
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint
 from csms.domain.services import Services
@@ -33,6 +35,7 @@ MAX_ID = 2**63 - 1
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 StrEnumT = TypeVar("StrEnumT", bound=StrEnum)
+T = TypeVar("T")
 
 
 def get_services(request: web.Request) -> Services:
@@ -199,20 +202,39 @@ def bool_query(request: web.Request, name: str) -> bool:
     raise invalid_request(name, "must be true or false")
 
 
+def parsed_query(request: web.Request, name: str, parse: Callable[[str], T], reason: str) -> T | None:
+    """An optional query parameter passed through `parse` (None when absent or empty).
+
+    Raises:
+        ApiError: 400 `invalid_request` naming the parameter with `reason` when `parse` raises ValueError.
+    """
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return parse(raw)
+    except ValueError:
+        raise invalid_request(name, reason) from None
+
+
 def choice_query(request: web.Request, name: str, choices: type[StrEnumT]) -> StrEnumT | None:
     """An optional query parameter that must be one of the values of the enum `choices`.
 
     Raises:
         ApiError: 400 `invalid_request` naming the parameter and the allowed values.
     """
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return choices(raw)
-    except ValueError:
-        allowed = ", ".join(c.value for c in choices)
-        raise invalid_request(name, f"must be one of {allowed}") from None
+    allowed = ", ".join(c.value for c in choices)
+    return parsed_query(request, name, choices, f"must be one of {allowed}")
+
+
+def time_query(request: web.Request, name: str) -> datetime | None:
+    """An optional RFC 3339 query parameter (`Z` or an offset; without one it is taken as UTC).
+
+    Raises:
+        ApiError: 400 `invalid_request` naming the parameter.
+    """
+    reason = "must be an RFC 3339 date-time, e.g. 2025-01-31T12:00:00Z"
+    return parsed_query(request, name, parse_datetime, reason)
 
 
 def pick_evse(evse_id: int | None, connector_id: int | None) -> int | None:

@@ -3,23 +3,20 @@ NotifyEvent), newest first, filtered by kind, type and time."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 
 from csms.api import models
-from csms.api.errors import invalid_request
 from csms.api.params import (
     choice_query,
     cursor_errors,
     get_services,
     page_params,
     registered_charge_point,
+    time_query,
 )
 from csms.api.responses import page_response
 from csms.api.routes import PAGE, STRING, Operations, Route, param
 from csms.api.serialize import model_json
-from csms.domain.clock import parse_datetime
 from csms.domain.models import StationEvent, StationEventKind
 
 TIME = {"type": "string", "format": "date-time"}
@@ -35,21 +32,6 @@ Q_TYPE = param(
 Q_SINCE = param("since", "query", TIME, "only events that happened at or after this time (RFC 3339)")
 Q_UNTIL = param("until", "query", TIME, "only events that happened before this time (RFC 3339)")
 api = Operations()
-
-
-def _time_query(request: web.Request, name: str) -> datetime | None:
-    """An optional RFC 3339 query parameter (`Z` or an offset; without one it is taken as UTC).
-
-    Raises:
-        ApiError: 400 `invalid_request` naming the parameter.
-    """
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return parse_datetime(raw)
-    except ValueError:
-        raise invalid_request(name, "must be an RFC 3339 date-time, e.g. 2025-01-31T12:00:00Z") from None
 
 
 def station_event_json(event: StationEvent) -> dict[str, object]:
@@ -69,7 +51,7 @@ async def handle_list_station_events(request: web.Request) -> web.Response:
     charge_point_id = request.match_info["charge_point_id"]
     page = page_params(request)
     kind = choice_query(request, "kind", StationEventKind)
-    since, until = _time_query(request, "since"), _time_query(request, "until")
+    since, until = time_query(request, "since"), time_query(request, "until")
     await services.writer.sync()
     await registered_charge_point(services, charge_point_id)
     with cursor_errors(page):

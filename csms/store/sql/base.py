@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, Select, Table, select
+from sqlalchemy import CursorResult, Executable, Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Result
@@ -19,19 +19,35 @@ from csms.domain.ports import AlreadyExists, NotFound, Page, StationQuery
 from csms.store.sql.bulk import BulkAppend
 from csms.store.tables import Base
 
-# Core tables for bulk statements (executemany with plain dicts, no ORM objects).
-CHARGE_POINTS: Table = Base.metadata.tables["charge_points"]
-CONNECTORS: Table = Base.metadata.tables["connectors"]
-STATUS_HISTORY: Table = Base.metadata.tables["status_history"]
-TRANSACTIONS: Table = Base.metadata.tables["transactions"]
-TRANSACTION_EVENTS: Table = Base.metadata.tables["transaction_events"]
-METER_SAMPLES: Table = Base.metadata.tables["meter_samples"]
-MESSAGE_LOG: Table = Base.metadata.tables["message_log"]
-STATION_EVENTS: Table = Base.metadata.tables["station_events"]
-ID_TOKENS: Table = Base.metadata.tables["id_tokens"]
-RESERVATIONS: Table = Base.metadata.tables["reservations"]
-DEVICE_VARIABLES: Table = Base.metadata.tables["device_variables"]
-CHARGING_PROFILES: Table = Base.metadata.tables["charging_profiles"]
+# Core tables for bulk statements (executemany with plain dicts, no ORM objects), named as the tables are.
+_CORE = Base.metadata.tables
+(
+    CHARGE_POINTS,
+    CONNECTORS,
+    STATUS_HISTORY,
+    TRANSACTIONS,
+    TRANSACTION_EVENTS,
+    METER_SAMPLES,
+    MESSAGE_LOG,
+    STATION_EVENTS,
+    ID_TOKENS,
+    RESERVATIONS,
+    DEVICE_VARIABLES,
+    CHARGING_PROFILES,
+) = (_CORE[name] for name in (
+    "charge_points",
+    "connectors",
+    "status_history",
+    "transactions",
+    "transaction_events",
+    "meter_samples",
+    "message_log",
+    "station_events",
+    "id_tokens",
+    "reservations",
+    "device_variables",
+    "charging_profiles",
+))
 
 # Bound parameters per IN (...) list when checking which ids of a batch exist: far below SQLite's and
 # asyncpg's parameter limits (32766 / 32767).
