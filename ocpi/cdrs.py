@@ -19,6 +19,8 @@ location and stores it once (CDRs are immutable; a second call returns the store
   `total_cost` (zero without a tariff), `total_energy` (kWh), `total_time` (h, parking included), and the
   per-dimension totals `total_fixed_cost`, `total_energy_cost`, `total_time_cost`,
   `total_parking_time`/`total_parking_cost` where they are not zero.
+- `signed_data` when the station sent signed meter values (`signed_data_of`: the transaction's signed
+  samples, `TransactionStore.list_signed_samples`); absent otherwise.
 
 `install(ctx)` registers the `CdrWriter` transaction listener. At a transaction start it pins the session's
 tariff (`ocpi.sessions.pin_tariff`: a few small reads and one write, no pricing). At a stop it only schedules
@@ -38,7 +40,7 @@ import structlog
 from aiohttp import web
 
 from csms.domain.events import Order, TransactionStarted, TransactionStopped
-from csms.domain.models import Transaction, TransactionStatus
+from csms.domain.models import MeterSample, SignedMeterValue, Transaction, TransactionStatus
 from csms.domain.ports import AlreadyExists
 from csms.domain.pricing import SessionCost, decimal_number
 from ocpi.context import OcpiContext, context_of, list_response
@@ -63,7 +65,14 @@ log = structlog.get_logger("ocpi.cdrs")
 IDENTIFIER = "cdrs"
 ROLE = "SENDER"
 
-
+# OCPI 2.2.1 SignedData.encoding_method CiString(36), .public_key string(512), SignedValue.plain_data
+# string(512). (signed_data, string(5000), is bounded where the samples are received.)
+ENCODING_METHOD_MAX = 36
+PUBLIC_KEY_MAX = 512
+PLAIN_DATA_MAX = 512
+# encoding_method is required; a 1.6 station names none unless its data does (OCMF).
+UNSTATED_ENCODING = "Unknown"
+TRANSACTION_END = "Transaction.End"
 
 def cdr_object(cdr: Cdr) -> dict[str, Any]:
     """The OCPI CDR object of a stored CDR."""
@@ -85,6 +94,45 @@ async def _cdr_location(ctx: OcpiContext, tx: Transaction, place: Place) -> dict
         "connector_format": spec.format,
         "connector_power_type": spec.power_type,
     }
+
+
+def _natures(samples: list[MeterSample]) -> list[str]:
+    """OCPI 2.2.1 SignedValue.nature of each signed sample (time order): Start the first, End the last,
+    Intermediate those between; a lone one is End if it was taken at Transaction.End, else Start."""
+    if len(samples) == 1:
+        return ["End" if samples[0].context == TRANSACTION_END else "Start"]
+    return ["Start", *["Intermediate"] * (len(samples) - 2), "End"]
+
+
+def _plain_data(sample: MeterSample) -> str:
+    """The reading the signature covers, un-encoded: its value (multiplier applied) and unit, "1234.5 Wh"."""
+    return f"{sample.value.scaleb(sample.multiplier):f} {sample.unit}"[:PLAIN_DATA_MAX]
+
+
+def signed_data_of(samples: list[MeterSample], cdr_id: str) -> dict[str, Any] | None:
+    """The OCPI 2.2.1 CDR `signed_data` (SignedData) of a transaction's signed samples, in time order.
+
+    One SignedValue per signed sample (`_natures`), `signed_data` the station's base64 signed meter data.
+    SignedData names one encoding and one public key for all of them: those the first sample states (a
+    public key longer than OCPI's 512 characters is left out and logged: the eMSP must get it elsewhere).
+    None when no sample is signed: the CDR then has no `signed_data`.
+    """
+    signed = [(s, s.signed_data) for s in samples if s.signed_data is not None]
+    if not signed:
+        return None
+    first: SignedMeterValue = signed[0][1]
+    encoding = first.encoding_method or UNSTATED_ENCODING
+    data: dict[str, Any] = {"encoding_method": encoding[:ENCODING_METHOD_MAX]}
+    if len(first.public_key) > PUBLIC_KEY_MAX:
+        log.warning("cdr_public_key_left_out", cdr_id=cdr_id, length=len(first.public_key))
+    elif first.public_key:
+        data["public_key"] = first.public_key
+    natures = _natures([s for s, _ in signed])
+    data["signed_values"] = [
+        {"nature": nature, "plain_data": _plain_data(s), "signed_data": value.signed_meter_data}
+        for nature, (s, value) in zip(natures, signed, strict=True)
+    ]
+    return data
 
 
 def _time_totals(cost: SessionCost) -> dict[str, Any]:
@@ -146,6 +194,10 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
     if not cost.energy.is_zero():
         data["total_energy_cost"] = cost.energy.to_ocpi()
     data.update(_time_totals(cost))
+    # The stop synced the write queue before it published: the final samples are stored.
+    signed_data = signed_data_of(await ctx.domain.store.list_signed_samples(tx.id), cdr_id)
+    if signed_data is not None:
+        data["signed_data"] = signed_data
     data["last_updated"] = ocpi_datetime(now)
     cdr = Cdr(
         id=cdr_id,

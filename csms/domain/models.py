@@ -165,9 +165,25 @@ class AuthorizationResult:
     group_id_token: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SignedMeterValue:
+    """The signed form of a sample, as OCPP 2.0.1 `SignedMeterValueType` carries it.
+
+    `signed_meter_data` is base64 as in 2.0.1; a 1.6 SignedData value (text in no stated encoding, e.g. an
+    OCMF string) is base64-encoded by its adapter, so decoding gives back what the station sent. Fields a
+    station did not state (1.6 states none but the data) are "".
+    """
+
+    signed_meter_data: str
+    encoding_method: str = ""
+    signing_method: str = ""
+    public_key: str = ""
+
+
 @dataclass(slots=True)
 class MeterSample:
-    """One sampled value. `value` is the station's number as Decimal; `unit` and `multiplier` as sent."""
+    """One sampled value. `value` is the station's number as Decimal; `unit` and `multiplier` as sent;
+    `signed_data` the signed form of the reading when the station sent one (Eichrecht and the like)."""
 
     timestamp: datetime
     value: Decimal
@@ -177,7 +193,12 @@ class MeterSample:
     phase: str | None = None
     context: str | None = None
     location: str | None = None
-    signed: bool = False
+    signed_data: SignedMeterValue | None = None
+
+    @property
+    def signed(self) -> bool:
+        """Whether the station sent the reading signed."""
+        return self.signed_data is not None
 
 
 @dataclass(slots=True)

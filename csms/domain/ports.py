@@ -301,6 +301,11 @@ class TransactionStore(Protocol):
         """Samples of a transaction in time order (then insertion order)."""
         ...
 
+    async def list_signed_samples(self, transaction_pk: int) -> list[MeterSample]:
+        """The samples of a transaction the station sent signed (`signed_data` set), in the order of
+        `list_meter_samples`; [] for an unknown transaction or one without signed values."""
+        ...
+
 
 class MessageLogStore(Protocol):
     """The per-charge-point log of OCPP frames."""

@@ -239,6 +239,8 @@ class MeterSampleRow(Base):
     location: Mapped[str | None] = mapped_column(String(16))
     signed: Mapped[bool] = mapped_column(Boolean)
     value: Mapped[str] = mapped_column(String(40))
+    # The signed form (JSON of a SignedMeterValue) when the station sent one; NULL otherwise (revision 0009).
+    signed_data: Mapped[str | None] = mapped_column(Text)
 
 
 class MessageLogRow(Base):

@@ -4,12 +4,15 @@ versions share (stop reasons, phases, the schemas to compile early); its errors 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
+import orjson
 from websockets.asyncio.client import ClientConnection
 
 from csms.ocpp.framing import (
@@ -176,6 +179,9 @@ class SimulatorConfig:
         unlock_fails: UnlockConnector answers UnlockFailed (a stuck cable lock) instead of Unlocked.
         connector_type: 2.0.1 ConnectorEnumType of every connector (device model, ReserveNow).
         report_chunk_size: reportData entries per NotifyReport message of a GetBaseReport answer.
+        signed_meter_values: the Transaction.Begin and Transaction.End energy registers are also sent
+            signed, as OCMF (`ocmf_reading`): 1.6 a SignedData sampledValue next to the Raw one, 2.0.1 a
+            `signedMeterValue` (`signed_meter_value`).
         silent: actions of CSMS CALLs never answered (recorded in `calls_received`, nothing else),
             to provoke the CSMS's timeout; may be changed at any time through `sim.config.silent`.
     """
@@ -203,6 +209,7 @@ class SimulatorConfig:
     unlock_fails: bool = False
     connector_type: str = "cType2"
     report_chunk_size: int = 4
+    signed_meter_values: bool = False
     silent: set[str] = field(default_factory=set)
 
 
@@ -330,6 +337,43 @@ class _DeviceVariable:
         return self.variable["name"].casefold() == str(asked.get("name", "")).casefold() and (
             self.variable.get("instance") == asked.get("instance")
         )
+
+
+OCMF_SIGNATURE_ALGORITHM: Final = "ECDSA-secp256r1-SHA256"
+# A DER SubjectPublicKeyInfo header of a P-256 key; the simulator's "key" is made up, as is its signature.
+_OCMF_KEY_PREFIX: Final = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+
+
+def ocmf_reading(meter_serial: str, wh: int, at: datetime, context: str) -> str:
+    """An energy register reading as an OCMF string (Open Charge Metering Format, the Eichrecht convention:
+    "OCMF|{payload}|{signature}"), taken at Transaction.Begin ("TX": "B") or another point ("E": end).
+
+    A simulator has no calibrated meter: the signature "SD" is the payload's SHA-256, standing in for one.
+    """
+    reading = {
+        "TM": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S,000+0000 S"),
+        "TX": "B" if context == "Transaction.Begin" else "E",
+        "RV": wh / 1000,
+        "RI": "1-b:1.8.0",
+        "RU": "kWh",
+        "ST": "G",
+    }
+    payload = orjson.dumps(
+        {"FV": "1.0", "GI": "CsmsSim", "GS": meter_serial, "PG": "T1", "RD": [reading]}
+    ).decode()
+    signature = {"SA": OCMF_SIGNATURE_ALGORITHM, "SD": hashlib.sha256(payload.encode()).hexdigest()}
+    return f"OCMF|{payload}|{orjson.dumps(signature).decode()}"
+
+
+def signed_meter_value(meter_serial: str, wh: int, at: datetime, context: str) -> JsonDict:
+    """A 2.0.1 SignedMeterValueType of the reading: its OCMF string base64-encoded, and a made-up key."""
+    key = _OCMF_KEY_PREFIX + hashlib.sha256(meter_serial.encode()).digest() * 2
+    return {
+        "signedMeterData": base64.b64encode(ocmf_reading(meter_serial, wh, at, context).encode()).decode(),
+        "signingMethod": OCMF_SIGNATURE_ALGORITHM,
+        "encodingMethod": "OCMF",
+        "publicKey": base64.b64encode(key).decode(),
+    }
 
 
 def _number(value: float) -> str:

@@ -18,6 +18,7 @@ from simulators.chargepoint.model import (
     _Answer,
     _Queued,
     _Transaction,
+    ocmf_reading,
 )
 
 
@@ -60,7 +61,7 @@ class V16Behaviour(StationAnswers):
     async def _stop_16(self, tx: _Transaction, stop_wh: int, now: datetime, reason: str) -> JsonDict:
         ref = tx.transaction_id
         energy = "Energy.Active.Import.Register"
-        transaction_data = [
+        transaction_data: list[JsonDict] = [
             {
                 "timestamp": isoformat_z(tx.started_at),
                 "sampledValue": [
@@ -86,6 +87,13 @@ class V16Behaviour(StationAnswers):
                 ],
             },
         ]
+        if self.config.signed_meter_values:
+            meter = self.config.serial_number or self.config.charge_point_id
+            readings = zip(transaction_data, (tx.meter_start_wh, stop_wh), (tx.started_at, now), strict=True)
+            for mv, wh, at in readings:
+                raw = mv["sampledValue"][0]
+                blob = ocmf_reading(meter, wh, at, raw["context"])
+                mv["sampledValue"].append({**raw, "format": "SignedData", "value": blob})
         reason_16 = reason if reason in _REASONS_16 else _REASON_TO_16.get(reason, "Other")
 
         def build() -> JsonDict:

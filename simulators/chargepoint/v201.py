@@ -21,6 +21,7 @@ from simulators.chargepoint.model import (
     _Answer,
     _DeviceVariable,
     _Transaction,
+    signed_meter_value,
 )
 
 
@@ -93,6 +94,9 @@ class V201Behaviour(StationAnswers):
         if unit == "kWh":
             energy["value"] = wh / 1000
             energy["unitOfMeasure"] = {"unit": "kWh"}
+        if self.config.signed_meter_values and context in ("Transaction.Begin", "Transaction.End"):
+            meter = self.config.serial_number or self.config.charge_point_id
+            energy["signedMeterValue"] = signed_meter_value(meter, wh, timestamp, context)
         values = [energy]
         if not energy_only:
             power = self.config.power_w if connector in self._tx else 0

@@ -419,6 +419,10 @@ class MemoryStore(MemoryStationEvents):
         # sorted() is stable, so equal timestamps keep insertion order.
         return [replace(s) for s in sorted(mine, key=lambda s: s.timestamp)]
 
+    async def list_signed_samples(self, transaction_pk: int) -> list[MeterSample]:
+        """The transaction's samples with a signed form, in the order of `list_meter_samples`."""
+        return [s for s in await self.list_meter_samples(transaction_pk) if s.signed_data is not None]
+
     # -- MessageLogStore ---------------------------------------------------------------------------
 
     async def list_frames(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,11 +14,20 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from structlog.testing import capture_logs
 
 from csms.app import Csms
 from csms.config import OcpiConfig
 from csms.domain.events import TransactionStopped
-from csms.domain.models import ConnectorStatus, IdToken, MeterSample, Transaction, TransactionStop
+from csms.domain.models import (
+    ConnectorStatus,
+    IdToken,
+    MeterReading,
+    MeterSample,
+    SignedMeterValue,
+    Transaction,
+    TransactionStop,
+)
 from csms.store.sql import SqlStore
 from ocpi import cdrs
 from ocpi.app import create_app
@@ -173,6 +183,52 @@ async def test_stop_is_answered_before_the_cdr_is_made(h: Harness, monkeypatch: 
     assert await cdrs.ensure_cdr(h.ctx, stopped) == cdr  # what the push feeder calls: the stored one
 
 
+async def test_cdr_signed_data_start_intermediate_end(h: Harness) -> None:
+    """The CDR's signed_data holds every signed sample of the session in time order (Start, Intermediate,
+    End; unsigned samples and other transactions' left out), with the encoding and public key of the first;
+    a public key longer than OCPI's 512 characters is left out and logged."""
+    key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"
+    tx = await h.start("CP1", 1, meter_start=1000)
+    other = await h.start("CP1", 2)
+
+    async def reading(t: Transaction, wh: str, data: str | None, context: str = "Sample.Clock") -> None:
+        signed = None if data is None else SignedMeterValue(data, "EDL", "ECDSA-brainpool256r1-SHA256", key)
+        sample = MeterSample(h.clock(), Decimal(wh), context=context, signed_data=signed)
+        await h.domain.transactions.meter_values(MeterReading(t.charge_point_id, t.evse_id, [sample]), t)
+
+    await reading(tx, "1000", "c3RhcnQ=", "Transaction.Begin")
+    await reading(other, "5", "b3RoZXI=")
+    h.advance(600)
+    await reading(tx, "1500", None)
+    await reading(tx, "2.5", "bWlkZGxl")
+    h.advance(600)
+    await reading(tx, "3000", "ZW5k", "Transaction.End")
+    await h.stop(tx, 3000)
+    await cdrs.settle(h.ctx)
+    cdr = await h.ocpi.get_cdr(str(tx.id))
+    assert cdr is not None
+    assert_valid("CDR", cdr.data)
+    assert cdr.data["signed_data"] == {
+        "encoding_method": "EDL",
+        "public_key": key,
+        "signed_values": [
+            {"nature": "Start", "plain_data": "1000 Wh", "signed_data": "c3RhcnQ="},
+            {"nature": "Intermediate", "plain_data": "2.5 Wh", "signed_data": "bWlkZGxl"},
+            {"nature": "End", "plain_data": "3000 Wh", "signed_data": "ZW5k"},
+        ],
+    }
+    long_key = SignedMeterValue("ZW5k", signing_method="x", public_key="A" * 513)
+    lone_end = MeterSample(h.clock(), Decimal(3), unit="kWh", context="Transaction.End", signed_data=long_key)
+    with capture_logs() as logs:
+        signed_data = cdrs.signed_data_of([lone_end], "9")
+    assert signed_data == {
+        "encoding_method": "Unknown",  # a 1.6 station names none
+        "signed_values": [{"nature": "End", "plain_data": "3 kWh", "signed_data": "ZW5k"}],
+    }
+    assert [(e["event"], e["cdr_id"]) for e in logs] == [("cdr_public_key_left_out", "9")]
+    assert cdrs.signed_data_of([MeterSample(h.clock(), Decimal(3))], "9") is None
+
+
 async def test_cdr_is_idempotent_and_immutable(h: Harness) -> None:
     """create_cdr returns the stored CDR on later calls, also when two calls race, and never rewrites it."""
     tx = await h.start("CP1", 1)
@@ -304,11 +360,13 @@ async def e2e_csms(tmp_path: Path) -> AsyncIterator[Csms]:
         await csms.stop()
 
 
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
-async def test_end_to_end_session_and_priced_cdr(e2e_csms: Csms, version: str) -> None:
+async def test_end_to_end_session_and_priced_cdr(e2e_csms: Csms, version: str, signed: bool) -> None:
     """A station runs a transaction on the real CSMS; over OCPI the partner sees the EVSE CHARGING, the
     session ACTIVE with its kWh and running cost, then COMPLETED, and the CDR priced by the connector's tariff
-    (€0.50 + €0.25/kWh: 20 kWh → 5.50 / 6.10)."""
+    (€0.50 + €0.25/kWh: 20 kWh → 5.50 / 6.10); with `signed` (OCMF start and end registers: 1.6 SignedData,
+    2.0.1 signedMeterValue) the CDR carries them as signed_data, without it it has none."""
     csms = e2e_csms
     assert isinstance(csms.services.store, SqlStore)
     ocpi_store = SqlOcpiStore(csms.services.store.engine)
@@ -357,7 +415,12 @@ async def test_end_to_end_session_and_priced_cdr(e2e_csms: Csms, version: str) -
     root = web.Application()
     root.add_subapp("/ocpi", create_app(ctx))
     sim = ChargePointSimulator(
-        SimulatorConfig(charge_point_id=cp, url=f"ws://127.0.0.1:{csms.ocpp_port}/ocpp", ocpp_version=version)
+        SimulatorConfig(
+            charge_point_id=cp,
+            url=f"ws://127.0.0.1:{csms.ocpp_port}/ocpp",
+            ocpp_version=version,
+            signed_meter_values=signed,
+        )
     )
     since = ocpi_datetime(datetime.now(UTC) - timedelta(minutes=1))
     async with TestClient(TestServer(root), headers={"Authorization": encode_token(TOKEN_C)}) as client:
@@ -398,8 +461,29 @@ async def test_end_to_end_session_and_priced_cdr(e2e_csms: Csms, version: str) -
             assert cdr["total_energy"] == 20 and cdr["tariffs"][0]["id"] == "17"
             assert cdr["cdr_location"]["evse_id"] == f"BE*CSM*E{cp.replace('-', '').replace('.', '')}*1"
             assert session["total_cost"] == cdr["total_cost"]
+            if signed:
+                assert_signed_ocmf(cdr["signed_data"], cp, [(1_000, "Start"), (21_000, "End")], version)
+            else:
+                assert "signed_data" not in cdr
         finally:
             await sim.close()
+
+
+def assert_signed_ocmf(
+    signed_data: dict[str, Any], meter: str, readings: list[tuple[int, str]], version: str
+) -> None:
+    """`signed_data` holds the simulator's OCMF `readings` (Wh, nature) in order, the data as it sent it."""
+    assert signed_data["encoding_method"] == "OCMF"
+    # 2.0.1 states a public key; 1.6 SignedData cannot.
+    assert ("public_key" in signed_data) is (version == "2.0.1")
+    values = signed_data["signed_values"]
+    assert [(v["nature"], v["plain_data"]) for v in values] == [(n, f"{wh} Wh") for wh, n in readings]
+    for value, (wh, _) in zip(values, readings, strict=True):
+        text = base64.b64decode(value["signed_data"]).decode()
+        prefix, payload, _signature = text.split("|")
+        assert prefix == "OCMF"
+        (reading,) = json.loads(payload)["RD"]
+        assert json.loads(payload)["GS"] == meter and reading["RV"] == wh / 1000
 
 
 # -- partner isolation ---------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0008"
+        assert await conn.run_sync(_current) == head == "0009"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -241,3 +241,32 @@ async def test_0008_adds_the_token_party_of_session_links_and_downgrades_back(en
         assert "ix_ocpi_session_links_token_country_code_token_party_id" in at_head["indexes"]
         assert await conn.run_sync(parties) == [("1", "NL", "EMS"), ("2", None, None)]
         assert await conn.run_sync(step, "0007", down=True) == at_0007
+
+
+async def test_0009_adds_the_signed_form_of_meter_samples_and_downgrades_back(engine: AsyncEngine) -> None:
+    """A database at 0008 gains the nullable meter_samples.signed_data (samples already there have none);
+    0008 again drops it."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> list[str]:
+        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
+        return [column["name"] for column in inspect(connection).get_columns("meter_samples")]
+
+    def add_sample(connection: Connection) -> None:
+        connection.execute(
+            text(
+                "INSERT INTO meter_samples (charge_point_id, evse_id, timestamp, measurand, unit, "
+                "multiplier, signed, value) VALUES ('CP1', 1, CURRENT_TIMESTAMP, "
+                "'Energy.Active.Import.Register', 'Wh', 0, :signed, '5')"
+            ),
+            {"signed": True},
+        )
+
+    async with engine.begin() as conn:
+        at_0008 = await conn.run_sync(step, "0008")
+        await conn.run_sync(add_sample)
+    assert "signed_data" not in at_0008
+    async with engine.begin() as conn:
+        assert await conn.run_sync(step, "0009") == [*at_0008, "signed_data"]
+        stored = await conn.execute(text("SELECT signed, signed_data FROM meter_samples"))
+        assert [tuple(row) for row in stored] == [(True, None)]
+        assert await conn.run_sync(step, "0008", down=True) == at_0008

@@ -20,6 +20,7 @@ from csms.domain.models import (
     MeterSample,
     NewTransaction,
     RegistrationStatus,
+    SignedMeterValue,
     StatusChange,
     TokenStatus,
     TransactionStatus,
@@ -401,7 +402,8 @@ async def test_list_active_transactions_of_one_station(store: Store) -> None:
 
 
 async def test_meter_samples_round_trip_exact_decimals_in_time_order(store: Store) -> None:
-    """Samples come back exactly (Decimal, unit, phase, flags), in time order then insertion order."""
+    """Samples come back exactly (Decimal, unit, phase, signed form), in time order then insertion order."""
+    signed = SignedMeterValue("T0NNRnx7fXx7fQ==", "OCMF", "ECDSA-secp256r1-SHA256", "3059301306")
     await add_cp(store, "CP1")
     tx = await store.add_transaction(new_tx(ocpp_id="t"))
     values = [Decimal("12345.678"), Decimal("1E+3"), Decimal("0.000001"), Decimal("-5.50"), Decimal("230.0")]
@@ -415,7 +417,7 @@ async def test_meter_samples_round_trip_exact_decimals_in_time_order(store: Stor
         context="Sample.Periodic",
         location="Outlet",
         multiplier=-1,
-        signed=True,
+        signed_data=signed,
     )
     early_b = MeterSample(timestamp=at(60), value=values[2], measurand="Current.Import", unit="A", phase="L2")
     early_c = MeterSample(timestamp=at(60), value=values[3], measurand="Power.Active.Import", unit="kW")
@@ -443,10 +445,40 @@ async def test_meter_samples_round_trip_exact_decimals_in_time_order(store: Stor
         context="Sample.Periodic",
         location="Outlet",
         multiplier=-1,
-        signed=True,
+        signed_data=signed,
     )
     assert_utc(*(s.timestamp for s in got))
     assert await store.list_meter_samples(999_999) == []
+
+
+async def test_signed_samples_keep_their_signed_form_and_list_alone(store: Store) -> None:
+    """Signed samples come back with their signed form, listed alone in time order; unsigned have none."""
+    await add_cp(store, "CP1")
+    tx = await store.add_transaction(new_tx(ocpp_id="t"))
+    other = await store.add_transaction(new_tx(ocpp_id="u"))
+    end = SignedMeterValue("ZW5k", "EDL", "ECDSA-brainpool256r1-SHA256", "a" * 2500)
+    start = SignedMeterValue("T0NNRnx7IlJEIjpbXX18eyJTRCI6IuKCrCJ9", "OCMF")  # 1.6: only data and encoding
+    await store.apply_batch(
+        [
+            MeterReading(
+                "CP1",
+                1,
+                [
+                    MeterSample(timestamp=at(300), value=Decimal("1500.5"), signed_data=end),
+                    MeterSample(timestamp=at(200), value=Decimal(1200)),
+                    MeterSample(timestamp=at(100), value=Decimal(1000), signed_data=start),
+                ],
+                transaction_pk=tx.id,
+            ),
+            MeterReading(
+                "CP1", 1, [MeterSample(at(150), Decimal(7), signed_data=start)], transaction_pk=other.id
+            ),
+        ]
+    )
+    got = await store.list_signed_samples(tx.id)
+    assert [(s.value, s.signed_data) for s in got] == [(Decimal(1000), start), (Decimal("1500.5"), end)]
+    assert [s.signed for s in await store.list_meter_samples(tx.id)] == [True, False, True]
+    assert await store.list_signed_samples(999_999) == []
 
 
 # -- message log --------------------------------------------------------------------------------------

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from csms.domain.clock import isoformat_z, parse_datetime
 from csms.domain.metering import usable_decimal
-from csms.domain.models import AuthorizationResult, AuthorizationStatus, ConnectorStatus, MeterSample
+from csms.domain.models import (
+    AuthorizationResult,
+    AuthorizationStatus,
+    ConnectorStatus,
+    MeterSample,
+    SignedMeterValue,
+)
 from csms.ocpp.errors import ErrorKind
 from csms.ocpp.router import HandlerError
 
@@ -47,11 +54,19 @@ def id_tag_info(result: AuthorizationResult) -> dict[str, Any]:
     return info
 
 
+# OCPI 2.2.1 SignedValue.signed_data is string(5000): a longer signed form could never reach a CDR.
+SIGNED_DATA_MAX = 5000
+OCMF_PREFIX = "OCMF|"  # Open Charge Metering Format: "OCMF|{payload}|{signature}" (the Eichrecht convention)
+
+
 def samples(meter_values: list[dict[str, Any]], *, strict: bool = True, log: Any = None) -> list[MeterSample]:
     """1.6 MeterValue[] → samples, with the spec's defaults for omitted fields.
 
-    Signed values (format SignedData) carry an opaque blob, not a number; they are not energy readings we
-    can compute with and are skipped here (the frame log keeps them verbatim).
+    A signed value (format SignedData) carries an opaque blob, not a number (OCPP 1.6 SampledValue.value
+    "Raw (decimal) number or SignedData"): it becomes the `signed_data` of the Raw sample of the same
+    MeterValue with the same measurand, phase, location and context (stations that sign send both, the
+    Raw one to compute with). A signed value without such a partner has no reading to attach to; it is
+    logged and left to the frame log, which keeps it verbatim.
 
     Raises:
         HandlerError: (strict only) a Raw value that is not a usable decimal number
@@ -60,8 +75,11 @@ def samples(meter_values: list[dict[str, Any]], *, strict: bool = True, log: Any
     out: list[MeterSample] = []
     for mv in meter_values:
         ts = parse_datetime(mv["timestamp"])
+        first = len(out)
+        signed: list[dict[str, Any]] = []
         for sv in mv["sampledValue"]:
             if sv.get("format") == "SignedData":
+                signed.append(sv)
                 continue
             value = usable_decimal(sv["value"])
             if value is None:
@@ -85,4 +103,39 @@ def samples(meter_values: list[dict[str, Any]], *, strict: bool = True, log: Any
                     location=sv.get("location"),
                 )
             )
+        if signed:
+            _attach_signed(out[first:], signed, log)
     return out
+
+
+def _sample_place(sv: dict[str, Any]) -> tuple[str, str | None, str | None, str]:
+    """What a SignedData value must share with its Raw partner, with the spec's defaults applied."""
+    return (
+        sv.get("measurand", "Energy.Active.Import.Register"),
+        sv.get("phase"),
+        sv.get("location"),
+        sv.get("context", "Sample.Periodic"),
+    )
+
+
+def _attach_signed(raw: list[MeterSample], signed: list[dict[str, Any]], log: Any) -> None:
+    """Give each Raw sample of one MeterValue the SignedData value of the same place (see `samples`)."""
+    by_place = {(s.measurand, s.phase, s.location, s.context): s for s in raw}
+    for sv in signed:
+        partner = by_place.get(_sample_place(sv))
+        blob = sv["value"]
+        encoded = base64.b64encode(blob.encode()).decode("ascii")
+        if partner is None or len(encoded) > SIGNED_DATA_MAX:
+            if log is not None:
+                log.warning(
+                    "signed_value_not_kept",
+                    reason="no Raw value" if partner is None else "too long",
+                    measurand=sv.get("measurand"),
+                    context=sv.get("context"),
+                    length=len(blob),
+                )
+            continue
+        # 1.6 names no encoding; an OCMF string says its own (OCMF: "OCMF|{payload}|{signature}").
+        partner.signed_data = SignedMeterValue(
+            signed_meter_data=encoded, encoding_method="OCMF" if blob.startswith(OCMF_PREFIX) else ""
+        )

@@ -6,7 +6,7 @@ from typing import Any
 
 from csms.domain.clock import isoformat_z, parse_datetime
 from csms.domain.metering import MAX_MULTIPLIER, usable_decimal
-from csms.domain.models import AuthorizationResult, MeterSample
+from csms.domain.models import AuthorizationResult, MeterSample, SignedMeterValue
 
 
 def id_token_info(result: AuthorizationResult) -> dict[str, Any]:
@@ -19,12 +19,22 @@ def id_token_info(result: AuthorizationResult) -> dict[str, Any]:
     return info
 
 
+def _signed(smv: dict[str, Any]) -> SignedMeterValue:
+    """A SignedMeterValueType as the domain keeps it (every field is required by the 2.0.1 schema)."""
+    return SignedMeterValue(
+        signed_meter_data=smv["signedMeterData"],
+        encoding_method=smv["encodingMethod"],
+        signing_method=smv["signingMethod"],
+        public_key=smv["publicKey"],
+    )
+
+
 def samples(meter_values: list[dict[str, Any]], log: Any = None) -> list[MeterSample]:
     """2.0.1 MeterValueType[] → samples: numeric value, unitOfMeasure {unit (default Wh), multiplier}.
 
     The schema bounds neither the value nor the multiplier; a sample beyond what a meter can read
     (|value| ≥ 10^15, |multiplier| > 9) is skipped and logged rather than failing the whole message (an
-    Ended event must stay storable).
+    Ended event must stay storable). A `signedMeterValue` is kept with its sample (`signed_data`).
     """
     out: list[MeterSample] = []
     for mv in meter_values:
@@ -48,7 +58,7 @@ def samples(meter_values: list[dict[str, Any]], log: Any = None) -> list[MeterSa
                     phase=sv.get("phase"),
                     context=sv.get("context", "Sample.Periodic"),
                     location=sv.get("location"),
-                    signed="signedMeterValue" in sv,
+                    signed_data=_signed(sv["signedMeterValue"]) if "signedMeterValue" in sv else None,
                 )
             )
     return out

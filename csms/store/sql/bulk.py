@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.domain.models import FrameRecord, MeterReading
+from csms.store.sql.rows import signed_json
 
 SAMPLE_COLUMNS = (
     "transaction_id",
@@ -38,6 +39,7 @@ SAMPLE_COLUMNS = (
     "location",
     "signed",
     "value",
+    "signed_data",
 )
 FRAME_COLUMNS = ("charge_point_id", "direction", "message_type", "message_id", "action", "frame", "at")
 
@@ -71,9 +73,11 @@ def sample_rows(readings: Sequence[MeterReading], at: TimeEncoder) -> list[tuple
             sample.multiplier,
             sample.context,
             sample.location,
-            sample.signed,
+            sample.signed_data is not None,
             # str(Decimal) keeps every digit and the exponent, so Decimal(text) gives back the same number.
             str(sample.value),
+            # Nothing to encode for the unsigned samples that are nearly all of them.
+            None if sample.signed_data is None else signed_json(sample.signed_data),
         )
         for reading in readings
         for sample in reading.samples

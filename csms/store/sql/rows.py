@@ -24,6 +24,7 @@ from csms.domain.models import (
     RegistrationStatus,
     Reservation,
     ReservationStatus,
+    SignedMeterValue,
     StoredChargingProfile,
     TokenStatus,
     Transaction,
@@ -78,7 +79,17 @@ def field_values(record: object, *skip: str, **overrides: Any) -> dict[str, Any]
 charge_point_of = decoded(ChargePoint, registration_status=RegistrationStatus)
 connector_of = decoded(Connector, status=ConnectorStatus)
 id_token_of = decoded(IdToken, status=TokenStatus)
-meter_sample_of = decoded(MeterSample, value=Decimal)
+def signed_json(signed: SignedMeterValue) -> str:
+    """The `meter_samples.signed_data` text of a signed sample (JSON of the record's fields)."""
+    return json.dumps(dataclasses.asdict(signed), separators=(",", ":"))
+
+
+def signed_of(text: str | None) -> SignedMeterValue | None:
+    """The SignedMeterValue stored by `signed_json`; None for the NULL of an unsigned sample."""
+    return None if text is None else SignedMeterValue(**json.loads(text))
+
+
+meter_sample_of = decoded(MeterSample, value=Decimal, signed_data=signed_of)
 frame_of = decoded(FrameRecord, direction=Direction)
 api_key_of = decoded(ApiKey)
 reservation_of = decoded(Reservation, status=ReservationStatus)

@@ -211,3 +211,10 @@ class TransactionSql(SqlBase):
         return await self._all(
             of_transaction.order_by(MeterSampleRow.timestamp, MeterSampleRow.id), meter_sample_of
         )
+
+    async def list_signed_samples(self, transaction_pk: int) -> list[MeterSample]:
+        """The transaction's samples with a signed form, in time order, then insertion order."""
+        signed = select(MeterSampleRow).where(
+            MeterSampleRow.transaction_id == transaction_pk, MeterSampleRow.signed_data.is_not(None)
+        )
+        return await self._all(signed.order_by(MeterSampleRow.timestamp, MeterSampleRow.id), meter_sample_of)
