@@ -58,6 +58,9 @@ async def test_location_of_another_party_is_pushed_with_its_party(
     uid = await evse_uid(ctx, "CP-1", 1)
     evse = next(e for e in body["evses"] if e["uid"] == uid)
     assert evse["evse_id"] == "BE*ABC*ECP1*1"
+    # Sent on behalf of that party (OCPI 2.2.1 transport: routing headers, FROM = the sending party).
+    sent = fake_partner.headers[0]
+    assert (sent["OCPI-from-country-code"], sent["OCPI-from-party-id"]) == ("BE", "ABC")
 
     # An edit of the location's EVSE is pushed below the same party.
     response = await api.put(
@@ -77,13 +80,18 @@ async def test_location_of_another_party_is_pushed_with_its_party(
 
 
 async def test_location_without_a_party_is_the_default_partys(
-    api: ApiClient, auth: dict[str, str], stations: None
+    api: ApiClient, auth: dict[str, str], ctx: OcpiContext, stations: None, fake_partner: FakePartner
 ) -> None:
     """Without `country_code`/`party_id` a location belongs to the default party (`[ocpi] country_code`,
     `party_id`), as before several parties existed."""
+    await add_partner(ctx, fake_partner.url)
     status, created = await post_location(api, auth)
     assert status == 201, created
     assert (created["country_code"], created["party_id"]) == ("NL", "CSM")
+    [(_method, path, _body)] = await delivered(ctx, fake_partner, 1)
+    assert path == "/ocpi/2.2.1/locations/NL/CSM/LOC-1"
+    sent = fake_partner.headers[0]
+    assert (sent["OCPI-from-country-code"], sent["OCPI-from-party-id"]) == ("NL", "CSM")
 
 
 @pytest.mark.parametrize(

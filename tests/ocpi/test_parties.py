@@ -16,6 +16,8 @@ from csms.config import OcpiConfig
 from csms.domain.models import ConnectorStatus
 from ocpi import cdrs
 from ocpi.app import create_app
+from ocpi.client import PartnerClient, sending_party
+from ocpi.models import Partner, PartnerStatus
 from ocpi.partners import issue_partner
 from ocpi.registration import register_with
 from ocpi.store import OcpiStore
@@ -24,7 +26,9 @@ from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.ocpi.schemas import assert_valid
 from tests.ocpi.senders import TOKEN_C, Harness, harness
 from tests.ocpi.test_credentials import Cpo, make_context, start_cpo, stop_cpo
+from tests.ocpi.test_push import FakePartner
 from tests.store.conftest import FakeClock
+from tests.utils import MS
 
 CONFIG = OcpiConfig(
     country_code="NL",
@@ -163,3 +167,46 @@ async def test_routed_requests_are_accepted_for_each_of_our_parties(
         assert body["status_code"] == 1000 and body["data"]["id"] == "LOC-BE"
     else:
         assert body["status_code"] == 2000 and "data" not in body, body
+
+
+def test_the_sending_party_of_a_push() -> None:
+    """A push is from the party after the partner's receiver endpoint in its URL (Locations, Sessions,
+    Tariffs), else from its body's (a CDR POSTed to the endpoint); a command result names none."""
+    partner = Partner(
+        id=1,
+        name="eMSP",
+        country_code="DE",
+        party_id="EMS",
+        status=PartnerStatus.REGISTERED,
+        endpoints={
+            "locations:RECEIVER": "https://emsp.example/ocpi/2.2.1/locations/",
+            "cdrs:RECEIVER": "https://emsp.example/ocpi/2.2.1/cdrs",
+        },
+    )
+    url = "https://emsp.example/ocpi/2.2.1/locations/BE/ABC/LOC-1/EVSE-1"
+    assert sending_party(partner, "locations", url, {"status": "CHARGING"}) == ("BE", "ABC")
+    cdr = {"country_code": "BE", "party_id": "ABC", "id": "1"}
+    assert sending_party(partner, "cdrs", "https://emsp.example/ocpi/2.2.1/cdrs", cdr) == ("BE", "ABC")
+    assert sending_party(partner, "commands", "https://emsp.example/cmd/1", {"result": "ACCEPTED"}) is None
+
+
+@pytest.mark.parametrize(
+    ("sender", "from_party"),
+    [(("be", "abc"), ("BE", "ABC")), (None, ("NL", "CSM")), (("FR", "XXX"), ("NL", "CSM"))],
+)
+async def test_calls_are_from_the_sending_party(
+    sender: tuple[str, str] | None, from_party: tuple[str, str]
+) -> None:
+    """OCPI-from-* name the sending party when it is one of ours, else the default party."""
+    receiver = FakePartner()
+    await receiver.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = PartnerClient(session, CONFIG, timeout=2000 * MS)
+            partner = Partner(id=1, name="eMSP", country_code="DE", party_id="EMS", token_b="b")
+            await client.request(partner, "PUT", f"{receiver.url}/locations/x", {"id": "x"}, sender=sender)
+    finally:
+        await receiver.close()
+    sent = receiver.headers[0]
+    assert (sent["OCPI-from-country-code"], sent["OCPI-from-party-id"]) == from_party
+    assert (sent["OCPI-to-country-code"], sent["OCPI-to-party-id"]) == ("DE", "EMS")
