@@ -363,6 +363,17 @@ def routing_middleware(config: OcpiConfig) -> Any:
     return middleware
 
 
+def routed_party(request: web.Request) -> tuple[str, str] | None:
+    """The party a hub routed the request to (`OCPI-to-country-code`, `OCPI-to-party-id`, upper case) —
+    one of ours once `routing_middleware` let it through; None without both headers (direct or open
+    routing: any of our parties)."""
+    country_code = request.headers.get("OCPI-to-country-code")
+    party_id = request.headers.get("OCPI-to-party-id")
+    if country_code is None or party_id is None:
+        return None
+    return country_code.upper(), party_id.upper()
+
+
 def _is_functional_route(request: web.Request) -> bool:
     """Whether the matched route is a functional module's (not versions, credentials or hubclientinfo)."""
     resource = request.match_info.route.resource

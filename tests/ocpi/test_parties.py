@@ -25,6 +25,7 @@ from ocpi.transport import encode_token
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.ocpi.schemas import assert_valid
 from tests.ocpi.senders import TOKEN_C, Harness, harness
+from tests.ocpi.test_commands import command_token
 from tests.ocpi.test_credentials import Cpo, make_context, start_cpo, stop_cpo
 from tests.ocpi.test_push import FakePartner
 from tests.store.conftest import FakeClock
@@ -210,3 +211,31 @@ async def test_calls_are_from_the_sending_party(
     sent = receiver.headers[0]
     assert (sent["OCPI-from-country-code"], sent["OCPI-from-party-id"]) == from_party
     assert (sent["OCPI-to-country-code"], sent["OCPI-to-party-id"]) == ("DE", "EMS")
+
+
+@pytest.mark.parametrize(("location_id", "status_code"), [("LOC-BE", 1000), ("LOC-NL", 2003)])
+async def test_a_routed_command_names_a_location_of_the_party_it_is_routed_to(
+    h: Harness, location_id: str, status_code: int
+) -> None:
+    """A command a hub routes to BE*ABC may name only BE*ABC's locations: another party's location is
+    unknown to that receiver (2003, REJECTED); its own passes the location check (here refused later, for
+    an unknown EVSE, with status 1000)."""
+    headers = {
+        "Authorization": encode_token(TOKEN_C),
+        "OCPI-from-country-code": "NL",
+        "OCPI-from-party-id": "EMS",
+        "OCPI-to-country-code": "BE",
+        "OCPI-to-party-id": "ABC",
+    }
+    body = {
+        "response_url": "http://127.0.0.1:1/result",
+        "token": command_token("APPUSER1"),
+        "location_id": location_id,
+        "evse_uid": "NO-SUCH-EVSE",
+    }
+    async with TestClient(TestServer(create_app(h.ctx))) as client:
+        response = await client.post("/2.2.1/commands/START_SESSION", json=body, headers=headers)
+        answer = await response.json()
+    assert response.status == 200 and answer["status_code"] == status_code, answer
+    assert answer["data"]["result"] == "REJECTED"
+    assert ("unknown location" in answer["data"]["message"][0]["text"]) == (status_code == 2003), answer
