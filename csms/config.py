@@ -7,6 +7,7 @@ file are an error, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -104,6 +105,10 @@ class OcpiConfig:
     country_code: str = "NL"  # our ISO 3166-1 alpha-2 country code as a CPO
     party_id: str = "CSM"  # our OCPI party id (3 characters)
     business_name: str = "Open CSMS"
+    # More CPO parties this installation serves besides the default one above, each
+    # "<country_code>*<party_id>:<business name>", separated by ";" (e.g. "BE*ABC:ABC Charging;DE*XYZ:XYZ"):
+    # each location belongs to one party (default: the one above); our credentials list a CPO role each.
+    extra_parties: str = ""
     # The URL partners reach us at (scheme, host, port; no trailing slash); empty: http://{http.host}:{port}.
     public_url: str = ""
     max_page_limit: int = 100  # server-side cap of `limit` on paginated GETs (X-Limit)
@@ -123,6 +128,57 @@ class OcpiConfig:
     # Pull each eMSP's token list (OCPI 2.2.1 Tokens sender) this often, asking only for what changed since
     # the last pull; also at registration and at start. 0: only at registration and at start.
     token_pull_interval: float = 3600.0
+
+    def parties(self) -> tuple[OcpiParty, ...]:
+        """Every CPO party we serve: the default one (`country_code`, `party_id`, `business_name`) first,
+        then `extra_parties` in their order (as `load_config` checked them).
+
+        Raises:
+            ConfigError: `extra_parties` is malformed (only for a config not made by `load_config`).
+        """
+        default = OcpiParty(self.country_code.upper(), self.party_id.upper(), self.business_name)
+        return (default, *parse_parties(self.extra_parties))
+
+    def party(self, country_code: str, party_id: str) -> OcpiParty | None:
+        """The party we serve with that country code and party id (CiStrings: any case), or None."""
+        wanted = (country_code.upper(), party_id.upper())
+        return next((p for p in self.parties() if (p.country_code, p.party_id) == wanted), None)
+
+
+@dataclass(frozen=True, slots=True)
+class OcpiParty:
+    """One CPO party we serve (OCPI 2.2.1 Credentials: one CredentialsRole each), codes in upper case."""
+
+    country_code: str
+    party_id: str
+    business_name: str
+
+
+# One `extra_parties` entry: ISO 3166-1 alpha-2, "*", a 3-character party id (OCPI 2.2.1 CiString(2) and
+# CiString(3); letters and digits as eMI3 party ids), ":", the business name (OCPI BusinessDetails.name,
+# string(100)).
+_PARTY = re.compile(r"^([A-Za-z]{2})\*([A-Za-z0-9]{3}):(.{1,100})$")
+
+
+def parse_parties(text: str) -> tuple[OcpiParty, ...]:
+    """The parties of an `[ocpi] extra_parties` value ("CC*PID:Name;CC*PID:Name"; empty: none).
+
+    Raises:
+        ConfigError: an entry that is not `CC*PID:Name` (naming it).
+    """
+    parties: list[OcpiParty] = []
+    for raw in text.split(";"):
+        entry = raw.strip()
+        if not entry:
+            continue
+        match = _PARTY.match(entry)
+        if match is None or not match.group(3).strip():
+            raise ConfigError(
+                f"ocpi.extra_parties: {entry!r} is not <country_code>*<party_id>:<business name> "
+                "(e.g. BE*ABC:ABC Charging; 2 letters, 3 letters or digits, a name of 1 to 100 characters)"
+            )
+        parties.append(OcpiParty(match.group(1).upper(), match.group(2).upper(), match.group(3).strip()))
+    return tuple(parties)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,9 +300,21 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
                 changes[key] = _coerce(name, key, given[key], default)
         result = replace(result, **{name: replace(current, **changes)})
     _check_cluster(result)
+    _check_parties(result.ocpi)
     if result.ocpi.push_claim_seconds <= 0:  # a claim that never holds would let every process deliver
         raise ConfigError(f"ocpi.push_claim_seconds: {result.ocpi.push_claim_seconds} must be above 0")
     return result
+
+
+def _check_parties(ocpi: OcpiConfig) -> None:
+    """Every extra party is well-formed and named once (the default one included): a party is one OCPI
+    role of ours, and a role must be unique (OCPI 2.2.1 Credentials object)."""
+    seen: set[tuple[str, str]] = set()
+    for party in ocpi.parties():
+        key = (party.country_code, party.party_id)
+        if key in seen:
+            raise ConfigError(f"ocpi.extra_parties: {'*'.join(key)} is named twice (or is the default party)")
+        seen.add(key)
 
 
 def _check_cluster(config: Config) -> None:

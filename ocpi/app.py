@@ -1,6 +1,7 @@
 """The OCPI 2.2.1 sub-application, mounted at /ocpi on the HTTP port (style practice 6).
 
-Its own middlewares — the envelope/error/tracing middleware and token authentication — apply to OCPI only.
+Its own middlewares — the envelope/error/tracing middleware, token authentication and the check of the
+routing headers (addressed to one of our parties) — apply to OCPI only.
 Each OCPI module is one module of this package with `register(app)` adding its routes below
 `/{VERSION}/{identifier}` and `IDENTIFIER` / `ROLE` naming its endpoint in the version details.
 """
@@ -13,7 +14,7 @@ from types import ModuleType
 from aiohttp import web
 
 from ocpi.context import OCPI, OcpiContext
-from ocpi.transport import PUBLIC_URL, auth_middleware, error_middleware
+from ocpi.transport import PUBLIC_URL, auth_middleware, error_middleware, routing_middleware
 
 # Order matters only for reading: versions and credentials first, then our sender and receiver modules.
 MODULES = (
@@ -36,7 +37,9 @@ def modules() -> list[ModuleType]:
 
 def create_app(ctx: OcpiContext) -> web.Application:
     """Build the OCPI sub-application; mount it with `root.add_subapp("/ocpi", create_app(ctx))`."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware(ctx.store)])
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware(ctx.store), routing_middleware(ctx.config)]
+    )
     app[OCPI] = ctx
     app[PUBLIC_URL] = ctx.config.public_url or ""
     for module in modules():

@@ -62,6 +62,24 @@ def endpoint(partner: Partner, identifier: str, role: str) -> str | None:
     return partner.endpoints.get(f"{identifier}:{role.upper()}")
 
 
+def sending_party(partner: Partner, module: str, url: str, body: Any) -> tuple[str, str] | None:
+    """Which of our parties a push to `partner` is from: the `{country_code}/{party_id}` following the
+    partner's `module` receiver endpoint in `url` (Locations, Sessions and Tariffs receivers name the
+    object's party there), else the body's `country_code`/`party_id` (a CDR is POSTed to the endpoint
+    itself); None when neither names one. Pass it as `PartnerClient.request(sender=...)`."""
+    base = endpoint(partner, module, "RECEIVER")
+    if base is not None and url.startswith(base.rstrip("/") + "/"):
+        segments = url[len(base.rstrip("/")) + 1 :].split("/")
+        if len(segments) >= 2:
+            return segments[0], segments[1]
+    if not isinstance(body, dict):
+        return None
+    country_code, party_id = body.get("country_code"), body.get("party_id")
+    if isinstance(country_code, str) and isinstance(party_id, str):
+        return country_code, party_id
+    return None
+
+
 @dataclass(slots=True)
 class PartnerClient:
     """Calls partners over HTTP with OCPI headers; shares one aiohttp `ClientSession` (never closes it).
@@ -89,6 +107,7 @@ class PartnerClient:
         correlation_id: str | None = None,
         routing: bool = True,
         params: Mapping[str, str] | None = None,
+        sender: tuple[str, str] | None = None,
     ) -> PartnerResponse:
         """Send one request to `partner` and read its answer.
 
@@ -106,6 +125,9 @@ class PartnerClient:
             routing: send the OCPI-from/to-* routing headers; False for versions and credentials calls,
                 which never carry them (OCPI 2.2.1 "Transport and format": message routing).
             params: query parameters.
+            sender: which of our parties calls (country code, party id) for the OCPI-from-* headers, e.g.
+                `sending_party(...)` of a push; default, or when it is not one of ours, the `[ocpi]`
+                default party.
 
         Returns:
             The answer, whatever its HTTP status; check `success` or `status_code`.
@@ -126,8 +148,12 @@ class PartnerClient:
             "Accept": "application/json",
         }
         if routing:
-            headers["OCPI-from-country-code"] = self.config.country_code
-            headers["OCPI-from-party-id"] = self.config.party_id
+            # FROM is the party of ours the call is on behalf of (OCPI 2.2.1 transport: message routing;
+            # a platform serving several parties sends for each of them).
+            ours = self.config.party(*sender) if sender is not None else None
+            ours = ours or self.config.parties()[0]
+            headers["OCPI-from-country-code"] = ours.country_code
+            headers["OCPI-from-party-id"] = ours.party_id
             if partner.country_code and partner.party_id:
                 headers["OCPI-to-country-code"] = partner.country_code
                 headers["OCPI-to-party-id"] = partner.party_id

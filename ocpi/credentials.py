@@ -59,18 +59,20 @@ class Credentials:
 
 def credentials_object(ctx: OcpiContext, token: str) -> dict[str, Any]:
     """Our Credentials object: `token` is the token the partner must use to call us, `url` our versions
-    endpoint, `roles` our one CPO role from `[ocpi]` (OCPI 2.2.1 Credentials object)."""
-    config = ctx.config
+    endpoint, `roles` one CPO role per party we serve (`[ocpi]` default party first, then
+    `extra_parties`; OCPI 2.2.1 Credentials object: a platform serving several parties lists a role each).
+    Used both when we answer a partner's registration and when we register with one."""
     return {
         "token": token,
         "url": ctx.versions_url,
         "roles": [
             {
                 "role": "CPO",
-                "business_details": {"name": config.business_name},
-                "party_id": config.party_id,
-                "country_code": config.country_code,
+                "business_details": {"name": party.business_name},
+                "party_id": party.party_id,
+                "country_code": party.country_code,
             }
+            for party in ctx.config.parties()
         ],
     }
 

@@ -51,7 +51,7 @@ from csms.domain.events import (
 )
 from csms.domain.models import Reservation, Transaction
 from ocpi import cdrs, locations, partners, sessions
-from ocpi.client import PartnerResponse, PartnerUnreachable
+from ocpi.client import PartnerResponse, PartnerUnreachable, sending_party
 from ocpi.context import OcpiContext
 from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus, PartyScope, SessionLink
 from ocpi.transport import ocpi_datetime
@@ -365,7 +365,9 @@ class Outbox:
         bound = _log_of(entry).bind(attempts=entry.attempts)
         error: str | None
         try:
-            response = await self._ctx.partner_client().request(partner, entry.method, entry.url, entry.body)
+            sender = sending_party(partner, entry.module, entry.url, entry.body)  # one of our parties
+            client = self._ctx.partner_client()
+            response = await client.request(partner, entry.method, entry.url, entry.body, sender=sender)
         except PartnerUnreachable as exc:
             verdict, error = Verdict.UNAVAILABLE, f"unreachable: {exc}" if str(exc) else "unreachable"
         except Exception as exc:  # a bug or a malformed URL: retried, and visible to operators

@@ -3,7 +3,8 @@ pagination and timestamps — everything every OCPI module shares (OCPI 2.2.1 "T
 
 Modules return `ok(data)` / `page(...)` responses and raise `OcpiError` for failures; the middlewares in
 this module turn errors into the envelope with the right HTTP status, echo `X-Request-ID` and
-`X-Correlation-ID`, swap the routing headers, and authenticate the partner from its token.
+`X-Correlation-ID`, swap the routing headers, authenticate the partner from its token and refuse requests
+routed to a party we do not serve.
 
 HTTP status codes follow OCPI 2.2.1 "Status codes": invalid JSON is 400, a GET of a missing object 404, a
 missing or unknown token 401; a request that reached the OCPI layer (valid JSON, existing resource,
@@ -28,6 +29,7 @@ import orjson
 import structlog
 from aiohttp import web
 
+from csms.config import OcpiConfig
 from csms.domain.clock import Clock, parse_datetime, to_utc, utcnow
 from ocpi.models import Partner, PartnerStatus
 from ocpi.store import OcpiStore, Pagination
@@ -323,6 +325,61 @@ def auth_middleware(store: OcpiStore, public_paths: tuple[str, ...] = ()) -> Any
         return await handler(request)
 
     return middleware
+
+
+def routing_middleware(config: OcpiConfig) -> Any:
+    """Requests addressed (`OCPI-to-country-code` / `OCPI-to-party-id`) to a party we do not serve are
+    refused: HTTP 200, status 2000 (reached the OCPI layer; a hub forwards the error to the sender). A
+    request to any of our parties (`[ocpi]` default party and `extra_parties`), or without TO headers (a
+    direct connection or open routing), goes on.
+
+    Routing headers belong to the functional modules only (OCPI 2.2.1 transport: message routing), so
+    versions, credentials and hubclientinfo are never checked. Runs after `auth_middleware`.
+    """
+    ours = {(party.country_code, party.party_id) for party in config.parties()}
+
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        to_country = request.headers.get("OCPI-to-country-code")
+        to_party = request.headers.get("OCPI-to-party-id")
+        if (to_country is None and to_party is None) or not _is_functional_route(request):
+            return await handler(request)
+        if to_country is None or to_party is None:
+            raise invalid_parameters("OCPI-to-country-code and OCPI-to-party-id go together")
+        if (to_country.upper(), to_party.upper()) not in ours:
+            log.warning(
+                "ocpi_request_for_unknown_party",
+                path=request.path,
+                to_country_code=to_country,
+                to_party_id=to_party,
+                partner_id=partner_of(request).id,
+            )
+            message = f"{to_country}/{to_party} is not a party of this platform"
+            raise OcpiError(200, Status.CLIENT_ERROR, message)
+        return await handler(request)
+
+    return middleware
+
+
+def routed_party(request: web.Request) -> tuple[str, str] | None:
+    """The party a hub routed the request to (`OCPI-to-country-code`, `OCPI-to-party-id`, upper case) —
+    one of ours once `routing_middleware` let it through; None without both headers (direct or open
+    routing: any of our parties)."""
+    country_code = request.headers.get("OCPI-to-country-code")
+    party_id = request.headers.get("OCPI-to-party-id")
+    if country_code is None or party_id is None:
+        return None
+    return country_code.upper(), party_id.upper()
+
+
+def _is_functional_route(request: web.Request) -> bool:
+    """Whether the matched route is a functional module's (not versions, credentials or hubclientinfo)."""
+    resource = request.match_info.route.resource
+    if resource is None or _is_registration_route(request):
+        return False
+    return f"/{VERSION}/hubclientinfo/" not in resource.canonical
 
 
 def _is_registration_route(request: web.Request) -> bool:

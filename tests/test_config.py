@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from csms.config import Config, ConfigError, load_config
+from csms.config import Config, ConfigError, OcpiParty, load_config
 
 
 def test_defaults_without_a_file() -> None:
@@ -53,6 +53,11 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("", {"CSMS_OCPP_MESSAGE_LOG": "perhaps"}, "ocpp.message_log"),
         ("[ocpp]\nport = true\n", {}, "ocpp.port"),
         ("[ocpi]\npush_claim_seconds = 0\n", {}, "ocpi.push_claim_seconds"),
+        ('[ocpi]\nextra_parties = "BE-ABC:Name"\n', {}, "ocpi.extra_parties: 'BE-ABC:Name'"),
+        ("", {"CSMS_OCPI_EXTRA_PARTIES": "BE*AB:Name"}, "ocpi.extra_parties"),
+        ("", {"CSMS_OCPI_EXTRA_PARTIES": "BE*ABC:"}, "ocpi.extra_parties"),
+        ("", {"CSMS_OCPI_EXTRA_PARTIES": "BE*ABC:A;be*abc:B"}, "BE\\*ABC is named twice"),
+        ("", {"CSMS_OCPI_EXTRA_PARTIES": "nl*csm:Again"}, "NL\\*CSM is named twice"),
     ],
 )
 def test_invalid_configuration_is_an_error(
@@ -69,3 +74,21 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
     """A configuration file named explicitly must exist."""
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "absent.toml", {})
+
+
+def test_extra_ocpi_parties_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    """`[ocpi] extra_parties` lists more CPO parties after the default one, codes in upper case; the
+    environment overrides the file."""
+    path = tmp_path / "c.toml"
+    path.write_text('[ocpi]\nextra_parties = "be*abc:ABC Charging ; DE*X1Z:X: Energy;"\n')
+    parties = load_config(path, {}).ocpi.parties()
+    assert parties == (
+        OcpiParty("NL", "CSM", "Open CSMS"),
+        OcpiParty("BE", "ABC", "ABC Charging"),
+        OcpiParty("DE", "X1Z", "X: Energy"),
+    )
+    assert load_config(path, {}).ocpi.party("de", "x1z") == parties[2]
+    assert load_config(path, {}).ocpi.party("FR", "ABC") is None
+    overridden = load_config(path, {"CSMS_OCPI_EXTRA_PARTIES": "FR*ABC:Fr"}).ocpi.parties()
+    assert [(p.country_code, p.party_id) for p in overridden] == [("NL", "CSM"), ("FR", "ABC")]
+    assert Config().ocpi.parties() == (OcpiParty("NL", "CSM", "Open CSMS"),)

@@ -326,11 +326,18 @@ TimeZoneText = Annotated[str, StringConstraints(min_length=1, max_length=255), A
 
 
 class LocationFields(BaseModel):
-    """What an operator says about a location; `country_code`, `party_id` (ours, from `[ocpi]`),
-    `last_updated` and the EVSEs (from the charge points' OCPP reports) are not given."""
+    """What an operator says about a location; `last_updated` and the EVSEs (from the charge points' OCPP
+    reports) are not given. `country_code`/`party_id` name the CPO party of ours the location belongs to
+    (both or neither; default the `[ocpi]` default party)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    country_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")] | None = Field(
+        default=None, description="one of our parties (`[ocpi]` country_code or extra_parties); default ours"
+    )
+    party_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{3}$")] | None = Field(
+        default=None, description="one of our parties (`[ocpi]` party_id or extra_parties); default ours"
+    )
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
     address: Annotated[str, StringConstraints(min_length=1, max_length=45)]
     city: Annotated[str, StringConstraints(min_length=1, max_length=45)]

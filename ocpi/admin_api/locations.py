@@ -7,8 +7,9 @@ them, and the OCPI Locations module (`ocpi.locations`) builds the OCPI objects f
 operator sets the OCPI facts a station never sends (standard, format, power type, voltage, amperage, power,
 tariffs) with `PUT /charge-points/{id}/connectors/{evse_id}/{connector_id}/spec`.
 
-`country_code` and `party_id` are ours (`[ocpi]`); `last_updated` is set on every change, so partners that
-pull with `date_from` see it (OCPI 2.2.1 Locations: a changed connector changes its location too).
+`country_code` and `party_id` name one of our CPO parties (`[ocpi]` default party or `extra_parties`; the
+default party when absent; a PUT keeps the location's); `last_updated` is set on every change, so partners
+that pull with `date_from` see it (OCPI 2.2.1 Locations: a changed connector changes its location too).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from csms.api.errors import ApiError, already_exists, found, invalid_request
 from csms.api.params import get_services, int_path_param, registered_charge_point
 from csms.api.responses import created, json_response
 from csms.api.routes import PAGE, Route
+from csms.config import OcpiParty
 from csms.domain.services import Services
 from ocpi import publish
 from ocpi.admin_api import models
@@ -41,19 +43,64 @@ SPEC = "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spe
 api = operations()
 
 
-def _location(body: LocationFields, location_id: str, services: Services) -> Location:
-    """The record to store for `body`, with our party and `last_updated` now."""
+def _party(body: LocationFields, services: Services, current: Location | None) -> OcpiParty:
+    """The party of ours the location belongs to: the body's, else the stored location's (a PUT keeps
+    it), else the `[ocpi]` default party.
+
+    Raises:
+        ApiError: 400 `unknown_party` when the body names a party we do not serve (or only half of one);
+            409 `location_party_fixed` when a PUT names another party than the location's (partners know
+            a location by country_code, party_id and id: it cannot move to another party).
+    """
     ocpi = services.config.ocpi
+    if body.country_code is None and body.party_id is None:
+        if current is not None:
+            # Kept even when the configuration no longer names the party: never moved silently.
+            configured = ocpi.party(current.country_code, current.party_id)
+            return configured or OcpiParty(current.country_code, current.party_id, "")
+        return ocpi.parties()[0]
+    party = (
+        None
+        if body.country_code is None or body.party_id is None
+        else ocpi.party(body.country_code, body.party_id)
+    )
+    if party is None:
+        ours = [f"{p.country_code}*{p.party_id}" for p in ocpi.parties()]
+        raise ApiError(
+            400,
+            "unknown_party",
+            f"country_code {body.country_code!r} and party_id {body.party_id!r} are not a party this CSMS "
+            f"serves ({', '.join(ours)}); give both or neither",
+            {"country_code": body.country_code, "party_id": body.party_id, "parties": ours},
+        )
+    if current is not None and (current.country_code.upper(), current.party_id.upper()) != (
+        party.country_code,
+        party.party_id,
+    ):
+        raise ApiError(
+            409,
+            "location_party_fixed",
+            f"location {current.id!r} belongs to {current.country_code}*{current.party_id}; "
+            "create a new location for another party",
+            {"country_code": current.country_code, "party_id": current.party_id},
+        )
+    return party
+
+
+def _location(body: LocationFields, location_id: str, services: Services, party: OcpiParty) -> Location:
+    """The record to store for `body`, with its party (see `_party`) and `last_updated` now."""
     # The body's fields are the record's, by name (enums as their values, nested objects as JSON).
-    fields = body.model_dump(mode="json", exclude={"id", "coordinates", "operator"})
+    fields = body.model_dump(
+        mode="json", exclude={"id", "coordinates", "operator", "country_code", "party_id"}
+    )
     return Location(
         **fields,
         id=location_id,
         latitude=body.coordinates.latitude,
         longitude=body.coordinates.longitude,
         operator=None if body.operator is None else body.operator.model_dump(mode="json", exclude_none=True),
-        country_code=ocpi.country_code,
-        party_id=ocpi.party_id,
+        country_code=party.country_code,
+        party_id=party.party_id,
         last_updated=services.clock(),
     )
 
@@ -125,7 +172,8 @@ async def handle_get_location(request: web.Request) -> web.Response:
 
 @api("POST", "/locations", {201: models.Location}, errors=(400, 409, 503), role=Role.ADMIN,
      body=LocationCreate,
-     description="`country_code` and `party_id` are ours (`[ocpi]`). 400 names each unknown charge "
+     description="`country_code` and `party_id`: one of our parties (`[ocpi]`; default the default "
+                 "party; 400 `unknown_party` otherwise). 400 names each unknown charge "
                  "point (`charge_point_ids.<i>`); 409 `conflict` when the id exists, "
                  "`charge_point_in_location` when a charge point is in another location. Numbers are "
                  "read exactly (never as floats).")
@@ -142,15 +190,18 @@ async def handle_create_location(request: web.Request) -> web.Response:
     body = await read_exact_model(request, LocationCreate)
     if await store.get_location(body.id) is not None:
         raise already_exists(f"location {body.id!r}")
+    party = _party(body, services, None)
     await _check_charge_points(services, store, body.charge_point_ids, body.id)
-    await store.save_location(_location(body, body.id, services))
+    await store.save_location(_location(body, body.id, services, party))
     await _publish(request, None, body.id)
     stored = await _stored_location(store, body.id)
     return created(request, location_json(stored), "location", location_id=stored.id)
 
 
 @api("PUT", ITEM, {200: models.Location}, errors=(400, 404, 409, 503), role=Role.ADMIN, body=LocationReplace,
-     description="Every field again: absent optional fields are cleared, absent charge points leave.")
+     description="Every field again: absent optional fields are cleared, absent charge points leave. "
+                 "Absent `country_code`/`party_id` keep the location's party; another party is 409 "
+                 "`location_party_fixed`, one we do not serve 400 `unknown_party`.")
 async def handle_replace_location(request: web.Request) -> web.Response:
     """Replace an OCPI location.
 
@@ -160,10 +211,10 @@ async def handle_replace_location(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     body = await read_exact_model(request, LocationReplace)
     location_id = replaced_id(request, "location_id", body.id, "location")
-    await _stored_location(store, location_id)
+    party = _party(body, services, await _stored_location(store, location_id))
     await _check_charge_points(services, store, body.charge_point_ids, location_id)
     before = await _snapshot(request, location_id)
-    await store.save_location(_location(body, location_id, services))
+    await store.save_location(_location(body, location_id, services, party))
     await _publish(request, before, location_id)
     return json_response(location_json(await _stored_location(store, location_id)))
 

@@ -34,11 +34,12 @@ class Coordinates(ResponseModel):
 
 
 class OursWithId(ResponseModel):
-    """An OCPI object the CSMS owns: its id and our party (`[ocpi] country_code`, `party_id`)."""
+    """An OCPI object the CSMS owns: its id and the party of ours it belongs to (`[ocpi] country_code`,
+    `party_id`, or one of `extra_parties` for a location)."""
 
     id: str
-    country_code: str = Field(description="ours, from [ocpi]")
-    party_id: str = Field(description="ours, from [ocpi]")
+    country_code: str = Field(description="ours, from [ocpi] (default party or extra_parties)")
+    party_id: str = Field(description="ours, from [ocpi] (default party or extra_parties)")
 
 
 class Location(OursWithId):

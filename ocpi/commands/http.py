@@ -35,6 +35,7 @@ from ocpi.transport import (
     parse_ocpi_datetime,
     partner_of,
     read_json,
+    routed_party,
 )
 
 log = structlog.get_logger("ocpi.commands")
@@ -88,9 +89,15 @@ def _timeout(ctx: OcpiContext, command: str) -> int:
     return math.ceil(call * calls) + RESULT_MARGIN
 
 
-async def _location(ctx: OcpiContext, location_id: str) -> Location:
+async def _location(ctx: OcpiContext, location_id: str, to: tuple[str, str] | None) -> Location:
+    """The published location a command names; `to` (the party a hub routed the command to, see
+    `routed_party`) must own it — another party's location is unknown to that receiver."""
     location = await ctx.store.get_location(location_id)
-    if location is None or not location.publish:
+    if (
+        location is None
+        or not location.publish
+        or (to is not None and (location.country_code.upper(), location.party_id.upper()) != to)
+    ):
         raise _Answer("REJECTED", f"unknown location {location_id}", Status.UNKNOWN_LOCATION)
     if not location.charge_point_ids:
         raise _Answer("REJECTED", f"location {location_id} has no charge points")
@@ -165,7 +172,7 @@ async def handle_command(request: web.Request) -> web.Response:
     check_object(body, BODY_FIELDS[command], what=command)
     response_url: str = body["response_url"]
     try:
-        operation = await _plan(ctx, runner, partner, command, body)
+        operation = await _plan(ctx, runner, partner, command, body, routed_party(request))
     except _Answer as answer:
         log.info("ocpi_command_refused", command=command, partner_id=partner.id, result=answer.result)
         data = command_response(answer.result, timeout, answer.message)
@@ -185,14 +192,20 @@ async def handle_command(request: web.Request) -> web.Response:
 
 
 async def _plan(
-    ctx: OcpiContext, runner: CommandRunner, partner: Partner, command: str, body: dict[str, Any]
+    ctx: OcpiContext,
+    runner: CommandRunner,
+    partner: Partner,
+    command: str,
+    body: dict[str, Any],
+    to: tuple[str, str] | None,
 ) -> Operation:
     """Check what the command names (raising `_Answer` for a synchronous refusal) and return the
-    operation to run once ACCEPTED is answered. Reads stores only; never the OCPP side."""
+    operation to run once ACCEPTED is answered; `to` is the party of ours a hub routed it to (its location
+    must be that party's). Reads stores only; never the OCPP side."""
     if command == START_SESSION:
         if body.get("connector_id") is not None and body.get("evse_uid") is None:
             raise invalid_parameters("START_SESSION: connector_id needs evse_uid")
-        location = await _location(ctx, body["location_id"])
+        location = await _location(ctx, body["location_id"], to)
         evse = await _evse(ctx, location, body.get("evse_uid"))
         return lambda: runner.start_session(partner, body, location, evse)
     if command == STOP_SESSION:
@@ -202,12 +215,12 @@ async def _plan(
         expiry = parse_ocpi_datetime(body["expiry_date"])
         if expiry <= ctx.clock():
             raise _Answer("REJECTED", "expiry_date is not in the future")
-        location = await _location(ctx, body["location_id"])
+        location = await _location(ctx, body["location_id"], to)
         evse = await _evse(ctx, location, body.get("evse_uid"))
         return lambda: runner.reserve_now(partner, body, location, evse, expiry)
     if command == CANCEL_RESERVATION:
         return lambda: runner.cancel_reservation(partner, body["reservation_id"])
-    location = await _location(ctx, body["location_id"])
+    location = await _location(ctx, body["location_id"], to)
     evse = await _evse(ctx, location, body["evse_uid"])
     assert evse is not None  # evse_uid is required for UNLOCK_CONNECTOR
     connector_id = _connector_number(body["connector_id"])

@@ -258,7 +258,8 @@ async def test_numeric_coordinates_get_six_decimals(
         ({"operator": {"website": "https://x.example"}}, "operator.name", "required"),
         ({"operator": {"name": "X", "website": "ftp://x"}}, "operator.website", "pattern"),
         ({"publish": "yes please"}, "publish", "boolean"),
-        ({"country_code": "NL"}, "country_code", "not permitted"),
+        ({"country_code": "NLD", "party_id": "CSM"}, "country_code", "pattern"),
+        ({"country_code": "NL", "party_id": "C*M"}, "party_id", "pattern"),
         ({"evses": []}, "evses", "not permitted"),
     ],
 )
