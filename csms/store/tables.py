@@ -182,7 +182,7 @@ class TransactionRow(UpdatedAt, Base):
     charge_point_id: Mapped[str] = mapped_column(String(64))
     evse_id: Mapped[int] = mapped_column(Integer)
     connector_id: Mapped[int] = mapped_column(Integer)
-    # NULL for 1.6 (since 0005), whose transactionId is `id`: the unique key then holds only the ids 2.0.1
+    # NULL for 1.6 (revision 0004), whose transactionId is `id`: the unique key then holds only the ids 2.0.1
     # stations chose, so a station moved from 1.6 to 2.0.1 may reuse "5" beside its 1.6 transaction 5.
     ocpp_transaction_id: Mapped[str | None] = mapped_column(String(36))
     status: Mapped[str] = mapped_column(String(16))
@@ -239,7 +239,7 @@ class MeterSampleRow(Base):
     location: Mapped[str | None] = mapped_column(String(16))
     signed: Mapped[bool] = mapped_column(Boolean)
     value: Mapped[str] = mapped_column(String(40))
-    # The signed form (JSON of a SignedMeterValue) when the station sent one; NULL otherwise (revision 0009).
+    # The signed form (JSON of a SignedMeterValue) when the station sent one; NULL otherwise (revision 0004).
     signed_data: Mapped[str | None] = mapped_column(Text)
 
 

@@ -183,7 +183,7 @@ class OcpiSessionLinkRow(Base):
     cdr_token: Mapped[JsonText | None]
     tariff_id: Mapped[OcpiId | None]
     # The party of `cdr_token` in upper case (`ocpi.models.token_party`), kept by the store so that a
-    # partner's sessions and CDRs are found by index (`ocpi.models.PartyScope`; revision 0008).
+    # partner's sessions and CDRs are found by index (`ocpi.models.PartyScope`; revision 0004).
     token_country_code: Mapped[str | None] = mapped_column(String(2))
     token_party_id: Mapped[str | None] = mapped_column(String(3))
     last_updated: Mapped[LastUpdated]
@@ -202,12 +202,12 @@ class OcpiPendingStartRow(Base):
     cdr_token: Mapped[JsonText]
     authorization_reference: Mapped[OcpiId | None]
     until: Mapped[datetime] = mapped_column(UtcDateTime())
-    evse_id: Mapped[int | None] = mapped_column(Integer)  # revision 0006
+    evse_id: Mapped[int | None] = mapped_column(Integer)  # revision 0004
 
 
 class OcpiCommandPromiseRow(Base):
     """A CommandResult still owed to a partner, or a watched RESERVE_NOW reservation
-    (ocpi.models.CommandPromise; revision 0006)."""
+    (ocpi.models.CommandPromise; revision 0004)."""
 
     __tablename__ = "ocpi_command_promises"
     __table_args__ = (Index("ix_ocpi_command_promises_settled_at", "settled_at"),)
@@ -271,7 +271,7 @@ class OcpiOutboxRow(Base):
 
 class OcpiTokenPullRow(Base):
     """When we last pulled a partner's token list (OCPI 2.2.1 Tokens, sender GET; `ocpi.token_pull`): the
-    next pull asks only for tokens changed since (`date_from`). Revision 0007."""
+    next pull asks only for tokens changed since (`date_from`). Revision 0004."""
 
     __tablename__ = "ocpi_token_pulls"
 
@@ -281,7 +281,7 @@ class OcpiTokenPullRow(Base):
 
 class OcpiClientInfoRow(Base):
     """A party a hub connects and its connection status (OCPI 2.2.1 HubClientInfo, `ocpi.hubclientinfo`).
-    Revision 0007."""
+    Revision 0004."""
 
     __tablename__ = "ocpi_client_infos"
 

@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0009"
+        assert await conn.run_sync(_current) == head == "0004"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -112,25 +112,31 @@ async def test_0004_adds_the_outbox_claim_columns_and_downgrades_back(engine: As
         assert await conn.run_sync(step, "0003", down=True) == at_0003
 
 
-async def test_0004_adds_the_pending_starts_table_and_downgrades_back(engine: AsyncEngine) -> None:
-    """0004 also creates ocpi_pending_starts (with its uid index); 0003 again drops it."""
+async def test_0004_creates_the_cluster_and_roaming_tables_and_downgrades_back(engine: AsyncEngine) -> None:
+    """0004 creates ocpi_pending_starts (with evse_id), ocpi_command_promises, station_events,
+    ocpi_token_pulls and ocpi_client_infos; 0003 again drops them."""
 
     def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
-        config = alembic_config(connection)
-        (command.downgrade if down else command.upgrade)(config, revision)
+        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
         return set(inspect(connection).get_table_names())
 
+    def pending_start_columns(connection: Connection) -> list[str]:
+        return [column["name"] for column in inspect(connection).get_columns("ocpi_pending_starts")]
+
+    new = {"ocpi_pending_starts", "ocpi_command_promises", "station_events", "ocpi_token_pulls",
+           "ocpi_client_infos"}  # fmt: skip
     async with engine.begin() as conn:
         at_0003 = await conn.run_sync(step, "0003")
-    assert "ocpi_pending_starts" not in at_0003
+    assert not new & at_0003
     async with engine.begin() as conn:
-        assert await conn.run_sync(step, "0004") == {*at_0003, "ocpi_pending_starts"}
+        assert await conn.run_sync(step, "0004") == at_0003 | new
+        assert "evse_id" in await conn.run_sync(pending_start_columns)
         assert await conn.run_sync(step, "0003", down=True) == at_0003
 
 
-async def test_0005_station_events_and_1_6_transaction_ids_up_and_down(engine: AsyncEngine) -> None:
-    """0005 creates station_events and takes 1.6 ids (equal to the row id, no seqNo) out of
-    ocpp_transaction_id, leaving 2.0.1 ones; 0004 again drops the table and copies the 1.6 ids back."""
+async def test_0004_takes_1_6_transaction_ids_out_and_puts_them_back(engine: AsyncEngine) -> None:
+    """0004 takes 1.6 ids (equal to the row id, no seqNo) out of ocpp_transaction_id, leaving 2.0.1 ones;
+    0003 again copies the 1.6 ids back."""
 
     def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
         config = alembic_config(connection)
@@ -147,64 +153,22 @@ async def test_0005_station_events_and_1_6_transaction_ids_up_and_down(engine: A
         " '2025-01-01 00:00:00+00:00', false, '2025-01-01 00:00:00+00:00', :seq)"
     )
     async with engine.begin() as conn:
-        at_0004 = await conn.run_sync(step, "0004")
+        at_0003 = await conn.run_sync(step, "0003")
         await conn.execute(insert, [
             {"id": 1, "tx": "1", "seq": None},  # 1.6
             {"id": 2, "tx": "2", "seq": 0},  # 2.0.1, id equal to the row id by chance
             {"id": 3, "tx": "abc", "seq": 0},  # 2.0.1
         ])
-    assert "station_events" not in at_0004
     async with engine.begin() as conn:
-        assert await conn.run_sync(step, "0005") == {*at_0004, "station_events"}
+        assert "station_events" in await conn.run_sync(step, "0004")
         assert await conn.run_sync(ids) == [(1, None), (2, "2"), (3, "abc")]
-        assert await conn.run_sync(step, "0004", down=True) == at_0004
+        assert await conn.run_sync(step, "0003", down=True) == at_0003
         assert await conn.run_sync(ids) == [(1, "1"), (2, "2"), (3, "abc")]
 
 
-async def test_0006_adds_command_promises_and_the_pending_start_evse_and_downgrades_back(
-    engine: AsyncEngine,
-) -> None:
-    """0006 creates ocpi_command_promises (with its settled_at index) and ocpi_pending_starts.evse_id
-    (nullable); 0005 again drops both."""
-
-    def step(connection: Connection, revision: str, *, down: bool = False) -> tuple[set[str], list[str]]:
-        config = alembic_config(connection)
-        (command.downgrade if down else command.upgrade)(config, revision)
-        found = inspect(connection)
-        columns = [column["name"] for column in found.get_columns("ocpi_pending_starts")]
-        return set(found.get_table_names()), columns
-
-    async with engine.begin() as conn:
-        tables_0005, columns_0005 = await conn.run_sync(step, "0005")
-    assert "ocpi_command_promises" not in tables_0005 and "evse_id" not in columns_0005
-    async with engine.begin() as conn:
-        assert await conn.run_sync(step, "0006") == (
-            {*tables_0005, "ocpi_command_promises"},
-            [*columns_0005, "evse_id"],
-        )
-        assert await conn.run_sync(step, "0005", down=True) == (tables_0005, columns_0005)
-
-
-async def test_0007_adds_token_pulls_and_client_infos_and_downgrades_back(engine: AsyncEngine) -> None:
-    """0007 creates ocpi_token_pulls (last token pull per partner) and ocpi_client_infos (HubClientInfo) on a
-    database at 0006; 0006 again drops them."""
-
-    def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
-        config = alembic_config(connection)
-        (command.downgrade if down else command.upgrade)(config, revision)
-        return set(inspect(connection).get_table_names())
-
-    async with engine.begin() as conn:
-        at_0006 = await conn.run_sync(step, "0006")
-    assert "ocpi_token_pulls" not in at_0006 and "ocpi_client_infos" not in at_0006
-    async with engine.begin() as conn:
-        assert await conn.run_sync(step, "0007") == {*at_0006, "ocpi_token_pulls", "ocpi_client_infos"}
-        assert await conn.run_sync(step, "0006", down=True) == at_0006
-
-
-async def test_0008_adds_the_token_party_of_session_links_and_downgrades_back(engine: AsyncEngine) -> None:
-    """A database at 0007 gains ocpi_session_links.token_country_code and token_party_id, filled in upper
-    case from the cdr_token of the links already there (NULL without one), with their index; 0007 again
+async def test_0004_adds_the_token_party_of_session_links_and_downgrades_back(engine: AsyncEngine) -> None:
+    """A database at 0003 gains ocpi_session_links.token_country_code and token_party_id, filled in upper
+    case from the cdr_token of the links already there (NULL without one), with their index; 0003 again
     drops them."""
 
     def step(connection: Connection, revision: str, *, down: bool = False) -> dict[str, Any]:
@@ -232,20 +196,20 @@ async def test_0008_adds_the_token_party_of_session_links_and_downgrades_back(en
         return [tuple(row) for row in connection.execute(text(query))]
 
     async with engine.begin() as conn:
-        at_0007 = await conn.run_sync(step, "0007")
+        at_0003 = await conn.run_sync(step, "0003")
         await conn.run_sync(add_links)
-    assert "token_country_code" not in at_0007["columns"]
+    assert "token_country_code" not in at_0003["columns"]
     async with engine.begin() as conn:
-        at_head = await conn.run_sync(step, "0008")
-        assert at_head["columns"] == [*at_0007["columns"], "token_country_code", "token_party_id"]
+        at_head = await conn.run_sync(step, "0004")
+        assert at_head["columns"] == [*at_0003["columns"], "token_country_code", "token_party_id"]
         assert "ix_ocpi_session_links_token_country_code_token_party_id" in at_head["indexes"]
         assert await conn.run_sync(parties) == [("1", "NL", "EMS"), ("2", None, None)]
-        assert await conn.run_sync(step, "0007", down=True) == at_0007
+        assert await conn.run_sync(step, "0003", down=True) == at_0003
 
 
-async def test_0009_adds_the_signed_form_of_meter_samples_and_downgrades_back(engine: AsyncEngine) -> None:
-    """A database at 0008 gains the nullable meter_samples.signed_data (samples already there have none);
-    0008 again drops it."""
+async def test_0004_adds_the_signed_form_of_meter_samples_and_downgrades_back(engine: AsyncEngine) -> None:
+    """A database at 0003 gains the nullable meter_samples.signed_data (samples already there have none);
+    0003 again drops it."""
 
     def step(connection: Connection, revision: str, *, down: bool = False) -> list[str]:
         (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
@@ -262,11 +226,11 @@ async def test_0009_adds_the_signed_form_of_meter_samples_and_downgrades_back(en
         )
 
     async with engine.begin() as conn:
-        at_0008 = await conn.run_sync(step, "0008")
+        at_0003 = await conn.run_sync(step, "0003")
         await conn.run_sync(add_sample)
-    assert "signed_data" not in at_0008
+    assert "signed_data" not in at_0003
     async with engine.begin() as conn:
-        assert await conn.run_sync(step, "0009") == [*at_0008, "signed_data"]
+        assert await conn.run_sync(step, "0004") == [*at_0003, "signed_data"]
         stored = await conn.execute(text("SELECT signed, signed_data FROM meter_samples"))
         assert [tuple(row) for row in stored] == [(True, None)]
-        assert await conn.run_sync(step, "0008", down=True) == at_0008
+        assert await conn.run_sync(step, "0003", down=True) == at_0003
