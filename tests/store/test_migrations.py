@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0008"
+        assert await conn.run_sync(_current) == head == "0010"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -241,3 +241,28 @@ async def test_0008_adds_the_token_party_of_session_links_and_downgrades_back(en
         assert "ix_ocpi_session_links_token_country_code_token_party_id" in at_head["indexes"]
         assert await conn.run_sync(parties) == [("1", "NL", "EMS"), ("2", None, None)]
         assert await conn.run_sync(step, "0007", down=True) == at_0007
+
+
+async def test_0010_adds_the_id_token_aliases_and_downgrades_back(engine: AsyncEngine) -> None:
+    """0010 creates id_token_aliases (alias primary key, id_token unique); its down revision again drops it.
+    (Its down revision is read from the script, as 0010 is chained after another revision at merge.)"""
+    down = ScriptDirectory.from_config(alembic_config()).get_revision("0010").down_revision
+    assert isinstance(down, str)
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
+        config = alembic_config(connection)
+        (command.downgrade if down else command.upgrade)(config, revision)
+        return set(inspect(connection).get_table_names())
+
+    def unique_keys(connection: Connection) -> list[list[str]]:
+        found = inspect(connection)
+        keys = [u["column_names"] for u in found.get_unique_constraints("id_token_aliases")]
+        return [*keys, found.get_pk_constraint("id_token_aliases")["constrained_columns"]]
+
+    async with engine.begin() as conn:
+        before = await conn.run_sync(step, down)
+    assert "id_token_aliases" not in before
+    async with engine.begin() as conn:
+        assert await conn.run_sync(step, "0010") == {*before, "id_token_aliases"}
+        assert sorted(await conn.run_sync(unique_keys)) == [["alias"], ["id_token"]]
+        assert await conn.run_sync(step, down, down=True) == before

@@ -20,6 +20,7 @@ from csms.domain.models import (
     Direction,
     FrameRecord,
     IdToken,
+    IdTokenAlias,
     MeterSample,
     RegistrationStatus,
     Reservation,
@@ -78,6 +79,7 @@ def field_values(record: object, *skip: str, **overrides: Any) -> dict[str, Any]
 charge_point_of = decoded(ChargePoint, registration_status=RegistrationStatus)
 connector_of = decoded(Connector, status=ConnectorStatus)
 id_token_of = decoded(IdToken, status=TokenStatus)
+id_token_alias_of = decoded(IdTokenAlias)
 meter_sample_of = decoded(MeterSample, value=Decimal)
 frame_of = decoded(FrameRecord, direction=Direction)
 api_key_of = decoded(ApiKey)
