@@ -8,6 +8,7 @@ from csms.domain.clock import Clock
 from csms.domain.commands import CommandService, RegistryGateway, StationGateway
 from csms.domain.device_model import DeviceModelService
 from csms.domain.events import EventBus, Order, TransactionStarted
+from csms.domain.id_token_aliases import IdTokenAliases
 from csms.domain.ports import Store, WriteQueue
 from csms.domain.registry import ConnectionRegistry
 from csms.domain.remote_start import RemoteStartCorrelator
@@ -19,8 +20,9 @@ from csms.domain.transactions import TransactionService
 
 
 class Domain:
-    """Stations, authorization, transactions, commands and reservations, sharing one store, writer,
-    registry, clock and event bus. `reservations` runs a background expiry task: the app starts and stops it.
+    """Stations, authorization (and id token aliases), transactions, commands and reservations, sharing one
+    store, writer, registry, clock and event bus. `reservations` runs a background expiry task: the app starts
+    and stops it.
 
     Edges subscribe to `events` (csms.domain.events), read through `store` (the domain's ports; call
     `writes.sync()` first to read what was only queued), and ask `registry` who is connected. These, with
@@ -43,6 +45,8 @@ class Domain:
         self.events: EventBus = services.events
         self.remote_starts = RemoteStartCorrelator(services.clock)
         self.stations = StationService(services)
+        # Version adapters whose id token is shorter than the domain's translate through it (OCPP 1.6).
+        self.id_token_aliases = IdTokenAliases(services.store, services.clock)
         self.authorization = AuthorizationService(services.store, services.clock, cfg.unknown_id_tokens)
         self.transactions = TransactionService(services, self.authorization, self.remote_starts)
         self.commands = CommandService(gateway or RegistryGateway(services.registry))

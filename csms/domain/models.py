@@ -157,6 +157,20 @@ class IdToken:
 
 
 @dataclass(slots=True)
+class IdTokenAlias:
+    """A short stand-in for an id token too long for a station's OCPP version (a 1.6 idTag is CiString20;
+    an OCPI token uid or a 2.0.1 idToken may have 36 characters): `csms.domain.id_token_aliases`.
+
+    One per id token, never changed nor deleted: a station may hold it for long (a reservation, its
+    authorization cache), and must find the same token behind it whenever it presents it.
+    """
+
+    alias: str
+    id_token: str
+    created_at: datetime | None = None
+
+
+@dataclass(slots=True)
 class AuthorizationResult:
     """The CSMS's verdict on an id token, as the adapters answer it."""
 

@@ -24,6 +24,7 @@ from csms.domain.models import (
     DeviceVariable,
     FrameRecord,
     IdToken,
+    IdTokenAlias,
     MeterReading,
     MeterSample,
     NewTransaction,
@@ -223,6 +224,26 @@ class TokenStore(Protocol):
         self, *, limit: int, cursor: str | None = None
     ) -> Page[IdToken]:
         """Tokens ordered by id_token; returns (page, next_cursor or None)."""
+        ...
+
+
+class IdTokenAliasStore(Protocol):
+    """Short aliases of long id tokens (`IdTokenAlias`), looked up both ways."""
+
+    async def get_id_token_alias(self, id_token: str) -> IdTokenAlias | None:
+        """The alias of this id token (exact text), or None if it has none yet."""
+        ...
+
+    async def find_id_token_alias(self, alias: str) -> IdTokenAlias | None:
+        """The alias with this text (exact: the domain stores and asks upper case), or None."""
+        ...
+
+    async def add_id_token_alias(self, alias: IdTokenAlias) -> IdTokenAlias:
+        """Store a new alias and return it as stored (`created_at` filled in).
+
+        Raises:
+            AlreadyExists: the alias text is taken, or the id token has an alias already.
+        """
         ...
 
 
@@ -470,6 +491,7 @@ class AdminStore(Protocol):
 class Store(
     StationStore,
     TokenStore,
+    IdTokenAliasStore,
     TransactionStore,
     MessageLogStore,
     StationEventStore,

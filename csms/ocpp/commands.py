@@ -3,13 +3,15 @@
 Each version has one table, `csms/ocpp/v16/commands.py` and `csms/ocpp/v201/commands.py`, from a
 version-neutral command type (`csms.domain.commands`) to a `Translation`:
 
+    if translation.prepare: command = await translation.prepare(ctx, command)  # e.g. 1.6 id token aliases
     action, payload = translation.build(command)          # may raise Inexpressible: nothing is sent
     outcome = await session.call(action, payload)          # one CALL, see StationSession.execute
     result = translation.parse(command, outcome.payload)  # CommandResult(ANSWERED, status, data)
     if translation.record: await translation.record(ctx, command, result)
 
-`build` and `parse` are pure functions (tested without a socket); `record` is the optional side effect
-of an answer (storing a 1.6 configuration as device model).
+`build` and `parse` are pure functions (tested without a socket); `prepare` is the optional look-up before
+`build` (the 1.6 alias of an id token too long for an idTag), `record` the optional side effect of an answer
+(storing a 1.6 configuration as device model).
 """
 
 from __future__ import annotations
@@ -44,11 +46,15 @@ class Translation(Generic[C]):
         parse: the command and the station's (schema-valid) response payload → an ANSWERED result.
         record: optional; runs after `parse` with the connection's context, e.g. to store what the
             station reported. A failure there is logged and does not change the result.
+        prepare: optional; runs before `build` with the connection's context and returns the command
+            `build` and `parse` get, e.g. with its id token replaced by the alias the version can carry.
+            A failure there is logged and the command is CALL_ERROR InternalError (nothing is sent).
     """
 
     build: Callable[[C], tuple[str, Payload]]
     parse: Callable[[C, Payload], CommandResult]
     record: Callable[[StationContext, C, CommandResult], Awaitable[None]] | None = None
+    prepare: Callable[[StationContext, C], Awaitable[C]] | None = None
 
 
 #: One version's surface: command type → translation. A type missing here is NOT_SUPPORTED.

@@ -386,6 +386,8 @@ class StationSession:
         translation = self.commands.get(type(command))
         if translation is None:
             return CommandResult(Outcome.NOT_SUPPORTED, description=f"{name} has no OCPP {version} form")
+        if translation.prepare is not None:
+            command = await translation.prepare(self.ctx, command)
         try:
             action, payload = translation.build(command)
         except Inexpressible as exc:

@@ -159,6 +159,16 @@ class IdTokenRow(CreatedAt, UpdatedAt, Base):
     group_id_token: Mapped[str | None] = mapped_column(String(64))
 
 
+class IdTokenAliasRow(CreatedAt, Base):
+    """The short alias of an id token too long for OCPP 1.6 (`csms.domain.id_token_aliases`); never changed
+    nor deleted. Both columns are unique: one alias per token, one token per alias."""
+
+    __tablename__ = "id_token_aliases"
+
+    alias: Mapped[str] = mapped_column(String(20), primary_key=True)
+    id_token: Mapped[str] = mapped_column(String(64), unique=True)
+
+
 class TransactionRow(UpdatedAt, Base):
     """A charging transaction; `id` is also the 1.6 transactionId, so it must stay a 32-bit integer."""
 

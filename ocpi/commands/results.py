@@ -23,7 +23,8 @@ CANCEL_RESERVATION = "CANCEL_RESERVATION"
 UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR"
 COMMANDS = (START_SESSION, STOP_SESSION, RESERVE_NOW, CANCEL_RESERVATION, UNLOCK_CONNECTOR)
 
-# OCPP 1.6 idTag / parentIdTag are CiString20; OCPI token uids may have 36 characters.
+# OCPP 1.6 parentIdTag is CiString20; an OCPI group_id may have 36 characters. (A longer token uid is sent
+# to a 1.6 station as its alias: csms.domain.id_token_aliases.)
 OCPP16_ID_TAG_LENGTH = 20
 
 RESULT_MARGIN = 5  # seconds added to [ocpp] call_timeout in CommandResponse.timeout

@@ -274,21 +274,15 @@ class CommandRunner:
                 return charge_point_id
         return location.charge_point_ids[0]
 
-    def _target(self, location: Location, evse: EvseUid | None, uid: str) -> tuple[str, int | None] | str:
-        """(charge point, EVSE or None) a START_SESSION / RESERVE_NOW goes to, or why it cannot: a token uid
-        too long for the station's OCPP 1.6 idTag."""
+    def _target(self, location: Location, evse: EvseUid | None) -> tuple[str, int | None]:
+        """(charge point, EVSE or None) a START_SESSION / RESERVE_NOW goes to.
+
+        Any token uid goes (CiString(36), OCPI 2.2.1 Tokens): to an OCPP 1.6 station, whose idTag has 20
+        characters, a longer one is sent as its alias and mapped back when the station presents it (the
+        1.6 adapter, `csms.domain.id_token_aliases`); sessions and CDRs carry the uid itself."""
         charge_point_id = evse.charge_point_id if evse is not None else self._pick_charge_point(location)
         evse_id = (evse.evse_id or None) if evse is not None else None
-        too_long = self._too_long_for_16(charge_point_id, uid)
-        return too_long if too_long else (charge_point_id, evse_id)
-
-    def _too_long_for_16(self, charge_point_id: str, uid: str) -> str | None:
-        if (
-            self._ctx.domain.commands.ocpp_version(charge_point_id) == "1.6"
-            and len(uid) > OCPP16_ID_TAG_LENGTH
-        ):
-            return f"token uid {uid!r} is longer than an OCPP 1.6 idTag ({OCPP16_ID_TAG_LENGTH} characters)"
-        return None
+        return charge_point_id, evse_id
 
     def _group(self, charge_point_id: str, token: dict[str, Any]) -> str | None:
         group = token.get("group_id")
@@ -309,10 +303,7 @@ class CommandRunner:
         domain = self._ctx.domain
         token = body["token"]
         uid = token["uid"]
-        target = self._target(location, evse, uid)
-        if isinstance(target, str):
-            return "REJECTED", target
-        charge_point_id, evse_id = target
+        charge_point_id, evse_id = self._target(location, evse)
         group = self._group(charge_point_id, token)
         try:
             await domain.reservations.check_start(charge_point_id, evse_id, uid, group)
@@ -374,10 +365,7 @@ class CommandRunner:
         """RESERVE_NOW: ReserveNow through the reservation service (the same reservation_id again replaces
         the reservation), then the SessionLink `R<id>` and the watch for CANCELED_RESERVATION."""
         token = body["token"]
-        target = self._target(location, evse, token["uid"])
-        if isinstance(target, str):
-            return "REJECTED", target
-        charge_point_id, evse_id = target
+        charge_point_id, evse_id = self._target(location, evse)
         uid = token["uid"]
         external_id = body["reservation_id"]
         try:

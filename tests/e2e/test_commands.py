@@ -347,13 +347,18 @@ async def test_charging_profile_set_and_cleared(csms: Csms, make_sim: MakeSim, v
 
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_commands_the_version_cannot_express(csms: Csms, make_sim: MakeSim, version: str) -> None:
-    """NOT_SUPPORTED comes back without anything sent: 1.6 per-EVSE reset and over-long idTag, 2.0.1
-    configuration read without keys or with a malformed key."""
+    """NOT_SUPPORTED comes back without anything sent: 1.6 per-EVSE reset and over-long parentIdTag (an
+    over-long idTag goes as its alias instead), 2.0.1 configuration read without keys or with a malformed
+    key."""
     cp = f"NOPE-{version}"
     sim = await make_sim(cp, version)
     before = len(sim.calls_received)
     if version == "1.6":
-        commands: list[c.Command] = [c.Reset(c.ResetKind.HARD, evse_id=1), c.StartSession("X" * 21, 5)]
+        expiry = csms.services.clock() + timedelta(minutes=10)
+        commands: list[c.Command] = [
+            c.Reset(c.ResetKind.HARD, evse_id=1),
+            c.ReserveNow(5, expiry, "DRIVER", evse_id=1, group_id_token="G" * 21),
+        ]
     else:
         commands = [c.GetConfiguration(), c.GetConfiguration(["not a key"])]
     for command in commands:
@@ -361,6 +366,28 @@ async def test_commands_the_version_cannot_express(csms: Csms, make_sim: MakeSim
         assert result.outcome is Outcome.NOT_SUPPORTED and result.description, result
         assert not result.accepted
     assert len(sim.calls_received) == before
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_long_id_token_goes_to_a_16_station_as_its_alias(
+    csms: Csms, make_sim: MakeSim, version: str
+) -> None:
+    """A remote start (REST and OCPI alike) with a 30-character id token sends a 1.6 station the token's
+    stored 20-character alias (a 2.0.1 station the token), and the transaction the station starts with it
+    is the token's."""
+    cp = f"LONGTOKEN-{version}"
+    sim = await make_sim(cp, version)
+    await csms.services.store.add_id_token(IdToken("LONG-ID-TOKEN-OF-THIRTY-CHARS1"))
+    result = await send(csms, cp, c.StartSession("LONG-ID-TOKEN-OF-THIRTY-CHARS1", 7, evse_id=1))
+    assert result.accepted, result
+    if version == "1.6":
+        alias = await csms.domain.id_token_aliases.shorten("LONG-ID-TOKEN-OF-THIRTY-CHARS1", 20)
+        assert len(alias) == 20 and last_call(sim, "RemoteStartTransaction")["idTag"] == alias
+    else:
+        sent = last_call(sim, "RequestStartTransaction")["idToken"]["idToken"]
+        assert sent == "LONG-ID-TOKEN-OF-THIRTY-CHARS1"
+    tx = await transaction_of(csms, cp, TransactionStatus.ACTIVE)
+    assert tx.id_token == "LONG-ID-TOKEN-OF-THIRTY-CHARS1"
 
 
 async def test_offline_station(csms: Csms) -> None:

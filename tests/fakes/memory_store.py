@@ -51,6 +51,7 @@ from csms.domain.ports import (
 )
 from csms.domain.stations import apply_boot
 from csms.store.sql.batch import STATION_FIELDS  # the same columns as the SQL store
+from tests.fakes.memory_aliases import MemoryIdTokenAliases
 from tests.fakes.memory_events import MemoryStationEvents
 
 log = structlog.get_logger(__name__)
@@ -91,7 +92,7 @@ class _Sample:
     sample: MeterSample
 
 
-class MemoryStore(MemoryStationEvents):
+class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
     """The whole `Store` protocol in memory; not shared between processes, gone when dropped.
 
     Args:
@@ -102,7 +103,8 @@ class MemoryStore(MemoryStationEvents):
     """
 
     def __init__(self, *, clock: Clock = utcnow) -> None:
-        super().__init__()
+        MemoryStationEvents.__init__(self)
+        MemoryIdTokenAliases.__init__(self)
         self._clock = clock
         self._charge_points: dict[str, ChargePoint] = {}
         self._connectors: dict[tuple[str, int, int], Connector] = {}

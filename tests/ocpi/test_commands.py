@@ -607,17 +607,6 @@ async def test_offline_station_gives_failed(bridge: Bridge, name: str) -> None:
     assert result["message"][0]["text"]
 
 
-async def test_long_uid_on_an_ocpp16_station_is_rejected(bridge: Bridge) -> None:
-    """A token uid longer than a 1.6 idTag (20 characters) cannot be sent to a 1.6 station: REJECTED."""
-    sim, evse = await site(bridge, "LONG16", "1.6")
-    uid = "A" * 36
-    result = await accepted(
-        bridge, "START_SESSION", "long", token=command_token(uid), location_id="LOC1", evse_uid=evse
-    )
-    assert result["result"] == "REJECTED"
-    assert not any(action == "RemoteStartTransaction" for action, _ in sim.calls_received)
-
-
 # -- synchronous refusals ------------------------------------------------------------------------------------
 
 

@@ -114,7 +114,7 @@ async def test_0004_adds_the_outbox_claim_columns_and_downgrades_back(engine: As
 
 async def test_0004_creates_the_cluster_and_roaming_tables_and_downgrades_back(engine: AsyncEngine) -> None:
     """0004 creates ocpi_pending_starts (with evse_id), ocpi_command_promises, station_events,
-    ocpi_token_pulls and ocpi_client_infos; 0003 again drops them."""
+    ocpi_token_pulls, ocpi_client_infos and id_token_aliases; 0003 again drops them."""
 
     def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
         (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
@@ -124,7 +124,7 @@ async def test_0004_creates_the_cluster_and_roaming_tables_and_downgrades_back(e
         return [column["name"] for column in inspect(connection).get_columns("ocpi_pending_starts")]
 
     new = {"ocpi_pending_starts", "ocpi_command_promises", "station_events", "ocpi_token_pulls",
-           "ocpi_client_infos"}  # fmt: skip
+           "ocpi_client_infos", "id_token_aliases"}  # fmt: skip
     async with engine.begin() as conn:
         at_0003 = await conn.run_sync(step, "0003")
     assert not new & at_0003
@@ -234,3 +234,25 @@ async def test_0004_adds_the_signed_form_of_meter_samples_and_downgrades_back(en
         stored = await conn.execute(text("SELECT signed, signed_data FROM meter_samples"))
         assert [tuple(row) for row in stored] == [(True, None)]
         assert await conn.run_sync(step, "0003", down=True) == at_0003
+
+
+async def test_0004_adds_the_id_token_aliases_and_downgrades_back(engine: AsyncEngine) -> None:
+    """0004 creates id_token_aliases (alias primary key, id_token unique); 0003 again drops it."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
+        config = alembic_config(connection)
+        (command.downgrade if down else command.upgrade)(config, revision)
+        return set(inspect(connection).get_table_names())
+
+    def unique_keys(connection: Connection) -> list[list[str]]:
+        found = inspect(connection)
+        keys = [u["column_names"] for u in found.get_unique_constraints("id_token_aliases")]
+        return [*keys, found.get_pk_constraint("id_token_aliases")["constrained_columns"]]
+
+    async with engine.begin() as conn:
+        before = await conn.run_sync(step, "0003")
+    assert "id_token_aliases" not in before
+    async with engine.begin() as conn:
+        assert "id_token_aliases" in await conn.run_sync(step, "0004")
+        assert sorted(await conn.run_sync(unique_keys)) == [["alias"], ["id_token"]]
+        assert await conn.run_sync(step, "0003", down=True) == before

@@ -5,7 +5,10 @@ Translation rules (neutral words → 1.6):
 - EVSE N is 1.6 connector N (with connector 1, `csms.domain.models`); EVSE 0 / None is connector 0, the
   charge point. A neutral connector id other than 1 on an EVSE has no 1.6 form (NOT_SUPPORTED).
 - Id tokens are idTags; a group id token is parentIdTag where 1.6 has one (ReserveNow); the id token
-  type has no 1.6 form and is dropped.
+  type has no 1.6 form and is dropped. An id token longer than an idTag (CiString20Type; OCPI uids and
+  2.0.1 id tokens may have 36 characters) is sent as its stored alias (`short_id_token`,
+  `csms.domain.id_token_aliases`); the handlers of Authorize, StartTransaction and StopTransaction turn the
+  alias back into the token (`convert.id_token_of`).
 - Transaction ids are the integers the CSMS allocated (str(int) in the neutral form).
 - Reset: soft / on_idle → Soft, hard / immediate → Hard; 1.6 cannot reset a single EVSE.
 - GetBaseReport is a GetConfiguration of every key; its answer (and every GetConfiguration answer) is
@@ -15,7 +18,8 @@ Translation rules (neutral words → 1.6):
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import orjson
 
@@ -53,6 +57,7 @@ from csms.ocpp.commands import (
     transaction_id_16,
 )
 from csms.ocpp.router import StationContext
+from csms.ocpp.v16.convert import ID_TOKEN_MAX
 
 RESET_TYPES = {
     ResetKind.SOFT: "Soft",
@@ -108,6 +113,17 @@ def charging_profile(profile: ChargingProfile) -> Payload:
 def status_only(command: Any, payload: Payload) -> CommandResult:
     """Parse a response whose only field is `status`."""
     return answered(payload)
+
+
+WithIdToken = TypeVar("WithIdToken", StartSession, ReserveNow)
+
+
+async def short_id_token(ctx: StationContext, command: WithIdToken) -> WithIdToken:
+    """The command with an id token a 1.6 idTag can carry: the token itself, or its alias when it has more
+    than 20 characters (allocated and stored on first use; the station presents it back, and the handlers
+    resolve it to the token)."""
+    id_token = await ctx.domain.id_token_aliases.shorten(command.id_token, ID_TOKEN_MAX)
+    return command if id_token == command.id_token else replace(command, id_token=id_token)
 
 
 # -- StartSession / StopSession ----------------------------------------------------------------------
@@ -274,9 +290,9 @@ def build_clear_charging_profile(command: ClearChargingProfile) -> tuple[str, Pa
 
 
 COMMANDS: CommandTable = {
-    StartSession: Translation(build_start_session, status_only),
+    StartSession: Translation(build_start_session, status_only, prepare=short_id_token),
     StopSession: Translation(build_stop_session, status_only),
-    ReserveNow: Translation(build_reserve_now, status_only),
+    ReserveNow: Translation(build_reserve_now, status_only, prepare=short_id_token),
     CancelReservation: Translation(build_cancel_reservation, status_only),
     UnlockConnector: Translation(build_unlock_connector, status_only),
     Reset: Translation(build_reset, status_only),

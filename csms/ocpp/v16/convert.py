@@ -15,7 +15,7 @@ from csms.domain.models import (
     SignedMeterValue,
 )
 from csms.ocpp.errors import ErrorKind
-from csms.ocpp.router import HandlerError
+from csms.ocpp.router import HandlerError, StationContext
 
 # 1.6 ChargePointStatus → neutral status. The 1.6 word itself is kept as the connector's status detail.
 STATUS = {
@@ -37,6 +37,12 @@ def evse_of(connector_id: int) -> tuple[int, int]:
 
 
 ID_TOKEN_MAX = 20  # 1.6 IdToken is CiString20Type
+
+
+async def id_token_of(ctx: StationContext, id_tag: str) -> str:
+    """The id token behind an idTag the station presented: the token itself, or the token whose alias it is
+    (sent to the station in its place, being longer than 20 characters: `commands.short_id_token`)."""
+    return await ctx.domain.id_token_aliases.resolve(id_tag)
 
 
 def id_tag_info(result: AuthorizationResult) -> dict[str, Any]:

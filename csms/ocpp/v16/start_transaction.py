@@ -7,11 +7,12 @@ from csms.domain.metering import MAX_MAGNITUDE
 from csms.domain.models import AuthorizationResult, AuthorizationStatus, NewTransaction
 from csms.ocpp.errors import ErrorKind
 from csms.ocpp.router import HandlerError, Payload, StationContext
-from csms.ocpp.v16.convert import evse_of, id_tag_info
+from csms.ocpp.v16.convert import evse_of, id_tag_info, id_token_of
 
 
 async def handle_start_transaction(ctx: StationContext, payload: Payload) -> Payload:
-    """Record the transaction (once, even if the station repeats this message after a reconnect).
+    """Record the transaction (once, even if the station repeats this message after a reconnect), with the
+    id token an alias idTag stands for (`convert.id_token_of`).
 
     The schema leaves meterStart unbounded; a value no meter can read (≥ 10^15 Wh) would not fit the
     database either, so it is refused as PropertyConstraintViolation.
@@ -25,7 +26,7 @@ async def handle_start_transaction(ctx: StationContext, payload: Payload) -> Pay
             evse_id=evse_id,
             connector_id=connector_id,
             started_at=parse_datetime(payload["timestamp"]),
-            id_token=payload["idTag"],
+            id_token=await id_token_of(ctx, payload["idTag"]),
             meter_start_wh=payload["meterStart"],
             reservation_id=payload.get("reservationId"),
         )

@@ -6,7 +6,7 @@ from csms.domain.clock import parse_datetime
 from csms.domain.metering import MAX_MAGNITUDE
 from csms.domain.models import OCPP_16, MeterReading, TransactionStop
 from csms.ocpp.router import Payload, StationContext
-from csms.ocpp.v16.convert import id_tag_info, samples
+from csms.ocpp.v16.convert import id_tag_info, id_token_of, samples
 
 
 async def handle_stop_transaction(ctx: StationContext, payload: Payload) -> Payload:
@@ -18,6 +18,7 @@ async def handle_stop_transaction(ctx: StationContext, payload: Payload) -> Payl
     # Lenient: a sample we cannot use must not make the stop impossible to store (the station would
     # retry it forever); it is skipped and logged, and the frame log keeps it verbatim.
     data = samples(payload.get("transactionData", []), strict=False, log=ctx.log)
+    id_token = None if "idTag" not in payload else await id_token_of(ctx, payload["idTag"])
     tx = await ctx.domain.transactions.find(
         ctx.charge_point_id, str(payload["transactionId"]), OCPP_16
     )
@@ -37,12 +38,12 @@ async def handle_stop_transaction(ctx: StationContext, payload: Payload) -> Payl
                 stopped_at=parse_datetime(payload["timestamp"]),
                 meter_stop_wh=meter_stop,
                 reason=payload.get("reason", "Local"),  # optional; Local is the default (OCPP 1.6 errata)
-                id_token=payload.get("idTag"),
+                id_token=id_token,
             ),
             data,
         )
-    if "idTag" in payload:
+    if id_token is not None:
         return {"idTagInfo": id_tag_info(await ctx.domain.authorization.authorize(
-            payload["idTag"], charge_point_id=ctx.charge_point_id
+            id_token, charge_point_id=ctx.charge_point_id
         ))}
     return {}

@@ -20,6 +20,7 @@ from csms.domain.models import (
     Direction,
     FrameRecord,
     IdToken,
+    IdTokenAlias,
     MeterSample,
     RegistrationStatus,
     Reservation,
@@ -89,6 +90,7 @@ def signed_of(text: str | None) -> SignedMeterValue | None:
     return None if text is None else SignedMeterValue(**json.loads(text))
 
 
+id_token_alias_of = decoded(IdTokenAlias)
 meter_sample_of = decoded(MeterSample, value=Decimal, signed_data=signed_of)
 frame_of = decoded(FrameRecord, direction=Direction)
 api_key_of = decoded(ApiKey)

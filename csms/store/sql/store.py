@@ -11,6 +11,7 @@ from csms.store.sql.api_keys import ApiKeySql
 from csms.store.sql.batch import BatchSql
 from csms.store.sql.device_model import DeviceModelSql
 from csms.store.sql.engine import make_engine
+from csms.store.sql.id_token_aliases import IdTokenAliasSql
 from csms.store.sql.message_log import MessageLogSql
 from csms.store.sql.reservations import ReservationSql
 from csms.store.sql.station_events import StationEventSql
@@ -24,6 +25,7 @@ log = structlog.get_logger("csms.store.sql")
 class SqlStore(
     StationSql,
     TokenSql,
+    IdTokenAliasSql,
     TransactionSql,
     MessageLogSql,
     StationEventSql,

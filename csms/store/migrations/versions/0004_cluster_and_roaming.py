@@ -16,6 +16,8 @@
   filled from the `cdr_token` of the links already there.
 - `meter_samples.signed_data`: the signed form of a sample (JSON of the domain's `SignedMeterValue`), NULL
   for an unsigned one. A nullable column without a default rewrites no row, however many samples exist.
+- `id_token_aliases`: the stored 20-character idTag that stands for an id token too long for OCPP 1.6
+  (ADR 0009); both columns unique, never changed or deleted (a station may keep the alias).
 
 Revision ID: 0004
 Revises: 0003
@@ -100,6 +102,16 @@ def _tables() -> list[Table]:
                 sa.Column("details", sa.Text(), nullable=False),
             ],
             indexes=[["charge_point_id", "id"]],
+        ),
+        Table(
+            "id_token_aliases",
+            [
+                sa.Column("alias", sa.String(20), nullable=False),
+                sa.Column("id_token", sa.String(64), nullable=False),
+                *times("created_at"),
+            ],
+            primary_key=["alias"],
+            unique=[["id_token"]],
         ),
         Table(
             "ocpi_token_pulls",
