@@ -14,20 +14,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ocpi import transport
 from ocpi.context import context_of
 from ocpi.models import ClientInfo, Partner
 from ocpi.objects import Field, check_object
-from ocpi.transport import (
-    VERSION,
-    OcpiError,
-    Status,
-    invalid_parameters,
-    ocpi_datetime,
-    ok,
-    parse_ocpi_datetime,
-    partner_of,
-    read_json,
-)
 
 IDENTIFIER = "hubclientinfo"
 ROLE = "RECEIVER"
@@ -52,7 +42,7 @@ def client_info_object(info: ClientInfo) -> dict[str, str]:
         "country_code": info.country_code,
         "role": info.role,
         "status": info.status,
-        "last_updated": ocpi_datetime(info.last_updated) if info.last_updated is not None else "",
+        "last_updated": transport.ocpi_datetime(info.last_updated) if info.last_updated is not None else "",
     }
 
 
@@ -65,7 +55,7 @@ def _party(request: web.Request) -> tuple[str, str]:
     country_code = request.match_info["country_code"].upper()
     party_id = request.match_info["party_id"].upper()
     if len(country_code) != 2 or len(party_id) != 3:
-        raise invalid_parameters("country_code must have 2 characters and party_id 3")
+        raise transport.invalid_parameters("country_code must have 2 characters and party_id 3")
     return country_code, party_id
 
 
@@ -75,8 +65,9 @@ async def handle_get(request: web.Request) -> web.Response:
     country_code, party_id = _party(request)
     info = await ctx.store.get_client_info(country_code, party_id)
     if info is None:
-        raise OcpiError(404, Status.CLIENT_ERROR, f"no ClientInfo of {country_code}/{party_id}")
-    return ok(client_info_object(info))
+        message = f"no ClientInfo of {country_code}/{party_id}"
+        raise transport.OcpiError(404, transport.Status.CLIENT_ERROR, message)
+    return transport.ok(client_info_object(info))
 
 
 async def handle_put(request: web.Request) -> web.Response:
@@ -86,14 +77,15 @@ async def handle_put(request: web.Request) -> web.Response:
     another party than the URL.
     """
     ctx = context_of(request)
-    partner = partner_of(request)
+    partner = transport.partner_of(request)
     if not _is_hub(partner):
-        raise OcpiError(200, Status.CLIENT_ERROR, "only a hub sends ClientInfo (OCPI 2.2.1 HubClientInfo)")
+        message = "only a hub sends ClientInfo (OCPI 2.2.1 HubClientInfo)"
+        raise transport.OcpiError(200, transport.Status.CLIENT_ERROR, message)
     country_code, party_id = _party(request)
-    body = await read_json(request)
+    body = await transport.read_json(request)
     check_object(body, CLIENT_INFO_FIELDS, what="ClientInfo")
     if (str(body["country_code"]).upper(), str(body["party_id"]).upper()) != (country_code, party_id):
-        raise invalid_parameters("country_code and party_id in the body differ from the URL")
+        raise transport.invalid_parameters("country_code and party_id in the body differ from the URL")
     existing = await ctx.store.get_client_info(country_code, party_id)
     await ctx.store.save_client_info(
         ClientInfo(
@@ -102,14 +94,14 @@ async def handle_put(request: web.Request) -> web.Response:
             role=body["role"],
             status=body["status"],
             partner_id=partner.id,
-            last_updated=parse_ocpi_datetime(body["last_updated"]),
+            last_updated=transport.parse_ocpi_datetime(body["last_updated"]),
         )
     )
-    return ok(http_status=200 if existing is not None else 201)
+    return transport.ok(http_status=200 if existing is not None else 201)
 
 
 def register(app: web.Application) -> None:
     """Add the HubClientInfo receiver routes below `/2.2.1/hubclientinfo` of the OCPI sub-application."""
-    path = f"/{VERSION}/{IDENTIFIER}/{{country_code}}/{{party_id}}"
+    path = f"/{transport.VERSION}/{IDENTIFIER}/{{country_code}}/{{party_id}}"
     app.router.add_get(path, handle_get, allow_head=False)
     app.router.add_put(path, handle_put)

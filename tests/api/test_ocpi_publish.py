@@ -29,21 +29,12 @@ from tests.api.test_tariffs import tariff_body
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 from tests.ocpi.schemas import assert_valid, assert_valid_patch
-from tests.ocpi.test_push import FakePartner
+from tests.ocpi.test_push import FakePartner, fake_partner  # noqa: F401 - the fixture
 from tests.utils import MS
 
 LOCATIONS = "/ocpi/2.2.1/locations/NL/CSM"
 TARIFFS = "/ocpi/2.2.1/tariffs/NL/CSM"
 OCPI_NOW = "2025-01-02T03:04:05Z"  # NOW as OCPI writes it (whole seconds)
-
-
-@pytest.fixture
-async def fake_partner() -> AsyncIterator[FakePartner]:
-    """A running partner that records every push."""
-    partner = FakePartner()
-    await partner.start()
-    yield partner
-    await partner.close()
 
 
 @pytest.fixture
