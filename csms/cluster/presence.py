@@ -125,10 +125,20 @@ class Presence:
         self._wake.set()
 
     async def flush(self) -> None:
-        """Write the noted changes to the hash and broadcast them (one round trip)."""
+        """Write the noted changes to the hash and broadcast them (one round trip). If Redis fails, the
+        changes stay noted (newer ones noted meanwhile win) for the next flush, and the error is raised."""
         if not self._changes:
             return
         changes, self._changes = self._changes, {}
+        try:
+            await self._write(*self._split(changes))
+        except BaseException:
+            self._changes = {**changes, **self._changes}
+            raise
+
+    def _split(self, changes: dict[str, bool]) -> tuple[list[list[str]], list[str]]:
+        """The (online, offline) lists of what the registry says now of each changed station: a change
+        that was undone before the flush (connected, then gone) is not written."""
         on: list[list[str]] = []
         off: list[str] = []
         for cp, online in changes.items():
@@ -137,7 +147,7 @@ class Presence:
                 on.append([cp, live.ocpp_version, isoformat_z(live.connected_at)])
             elif not online and live is None:
                 off.append(cp)
-        await self._write(on, off)
+        return on, off
 
     async def _write(self, on: list[list[str]], off: list[str]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -155,10 +165,10 @@ class Presence:
             self._wake.clear()
             try:
                 await self.flush()
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError) as exc:  # kept noted by `flush`: written at the next try
                 log.error("cluster_presence_write_failed", error=repr(exc))
                 await asyncio.sleep(1.0)
-                self._republish_own()
+                self._wake.set()
 
     def _republish_own(self) -> None:
         """Note every station of this node again (after a failed write, or a lease that lapsed)."""

@@ -108,32 +108,47 @@ class ClusterGateway:
             if message.get("t") == "reply":
                 self._reply(message)
             elif message.get("t") == "call":
-                command = decode_command(message.get("cmd"))
-                task = asyncio.create_task(self._serve(message, command))
-                self._serving.add(task)
-                task.add_done_callback(self._serving.discard)
+                self._call(message)
             else:
                 raise CodecError(f"unknown message type {message.get('t')!r}")
         except (CodecError, ValueError, KeyError) as exc:
             log.error("cluster_message_invalid", error=str(exc)[:300])
+
+    def _call(self, message: dict[str, Any]) -> None:
+        command: Command | None = None
+        refusal: CommandResult | None = None
+        try:
+            command = decode_command(message.get("cmd"))
+        except CodecError as exc:  # e.g. a node of another CSMS version: its caller hears it at once
+            log.error("cluster_command_unreadable", error=str(exc)[:300], from_node=message.get("from"))
+            refusal = CommandResult(Outcome.CALL_ERROR, error_code="NotSupported", description=str(exc)[:300])
+        task = asyncio.create_task(self._serve(message, command, refusal))
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
 
     def _reply(self, message: dict[str, Any]) -> None:
         waiter = self._waiting.get(int(message["id"]))
         if waiter is not None and not waiter.done():
             waiter.set_result(decode_result(message.get("result")))
 
-    async def _serve(self, message: dict[str, Any], command: Command) -> None:
+    async def _serve(
+        self, message: dict[str, Any], command: Command | None, refusal: CommandResult | None = None
+    ) -> None:
         charge_point_id = str(message["cp"])
         bound = log.bind(charge_point_id=charge_point_id, from_node=message.get("from"))
         try:
-            if self.forwarded is not None:
+            if command is None:
+                assert refusal is not None
+                result = refusal
+            elif self.forwarded is not None:
                 result = await self.forwarded(charge_point_id, command, self._local.execute)
             else:
                 result = await self._local.execute(charge_point_id, command)
         except Exception as exc:  # a bug must not leave the caller waiting for the whole timeout
             bound.exception("cluster_command_failed")
             result = CommandResult(Outcome.CALL_ERROR, error_code="InternalError", description=repr(exc))
-        bound.info("cluster_command_served", command=type(command).__name__, outcome=result.outcome.value)
+        name = type(command).__name__ if command is not None else "unreadable"
+        bound.info("cluster_command_served", command=name, outcome=result.outcome.value)
         reply = {"t": "reply", "id": message["id"], "result": encode_result(result)}
         assert self._redis is not None
         try:

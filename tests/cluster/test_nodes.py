@@ -222,3 +222,46 @@ async def test_stopping_a_node_takes_its_stations_offline_everywhere(prefix: str
         assert not await a.cluster.redis.exists(b.cluster.presence.lease_key(b.cluster.node_id))
     finally:
         await a.cluster.stop()
+
+
+async def test_changes_that_failed_to_reach_redis_are_written_at_the_next_flush(prefix: str) -> None:
+    """A station that goes offline while Redis is failing is removed once Redis answers again: its change
+    stays noted instead of being lost (which would leave it 'online' on the other nodes)."""
+    a, b = await start_node(prefix), await start_node(prefix)
+    try:
+        live = b.connect("CP-B")
+        await until(lambda: a.registry.find("CP-B") is not None)
+        presence = b.cluster.presence
+        real_write = presence._write
+        failures: list[int] = []
+
+        async def failing_write(on: list[list[str]], off: list[str]) -> None:
+            if not failures:
+                failures.append(1)
+                raise ConnectionError("redis is down")
+            await real_write(on, off)
+
+        presence._write = failing_write  # type: ignore[method-assign]
+        b.registry.unregister(live)  # noted by the hot-event subscriber
+        await until(lambda: failures == [1])
+        assert a.registry.find("CP-B") is not None  # not written yet
+        await until(lambda: a.registry.find("CP-B") is None, timeout=10_000 * MS)
+    finally:
+        await a.cluster.stop()
+        await b.cluster.stop()
+
+
+async def test_a_call_the_node_cannot_read_is_answered_at_once(nodes: tuple[Node, Node]) -> None:
+    """A routed call whose command does not decode (another version of the CSMS on the other node) gets a
+    CALL_ERROR reply instead of leaving its caller waiting for the whole timeout."""
+    import orjson
+
+    a, b = nodes
+    gateway = a.cluster.gateway
+    waiter = asyncio.get_running_loop().create_future()
+    gateway._waiting[999_999] = waiter
+    bad = {"t": "call", "id": 999_999, "from": a.cluster.node_id, "cp": "CP-B", "cmd": {"type": "Shutdown"}}
+    await a.cluster.redis.publish(b.cluster.gateway.channel(b.cluster.node_id), orjson.dumps(bad))
+    async with asyncio.timeout(5000 * MS):
+        result = await waiter
+    assert result.outcome is Outcome.CALL_ERROR and "Shutdown" in result.description
