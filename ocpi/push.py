@@ -461,7 +461,7 @@ async def token_owners(ctx: OcpiContext, cdr_token: dict[str, Any] | None) -> li
     no partner's party, e.g. a CSMS-local one (OCPI 2.2.1 Sessions: the CPO sends a Session to the eMSP
     of its token, and no other)."""
     link = SessionLink(session_id="", partner_id=None, cdr_token=cdr_token)
-    return [p for p in await ctx.store.list_partners() if _owner(p, link)]
+    return [p for p in await ctx.store.list_partners() if owns(p, link)]
 
 
 async def session_owners(ctx: OcpiContext, session: dict[str, Any]) -> list[Partner]:
@@ -469,10 +469,11 @@ async def session_owners(ctx: OcpiContext, session: dict[str, Any]) -> list[Part
     (`PartyScope.owns`: its token's party, or the partner that started it) — the same as may pull it.
     [] for a session of a CSMS-local token, or without a link: it goes to nobody."""
     link = await ctx.store.get_session_link(str(session["id"]))
-    return [] if link is None else [p for p in await ctx.store.list_partners() if _owner(p, link)]
+    return [] if link is None else [p for p in await ctx.store.list_partners() if owns(p, link)]
 
 
-def _owner(partner: Partner, link: SessionLink) -> bool:
+def owns(partner: Partner, link: SessionLink) -> bool:
+    """Whether a registered `partner` owns the session of `link` (`PartyScope.owns`)."""
     return partner.status is PartnerStatus.REGISTERED and PartyScope.of(partner).owns(link)
 
 

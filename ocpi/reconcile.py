@@ -39,7 +39,7 @@ from csms.domain.ports import Pagination
 from ocpi import cdrs, locations, partners, sessions
 from ocpi.context import OcpiContext
 from ocpi.models import Cdr, OutboxEntry, OutboxStatus, Partner
-from ocpi.push import Outbox, closed_periods, session_owners
+from ocpi.push import Outbox, closed_periods, owns, session_owners
 from ocpi.transport import ocpi_datetime
 
 log = structlog.get_logger("ocpi.reconcile")
@@ -126,7 +126,12 @@ async def _transactions_since(ctx: OcpiContext, since: datetime) -> list[Transac
             return found
 
 
-async def _current(ctx: OcpiContext, tx: Transaction) -> _Current | None:
+async def _current(ctx: OcpiContext, tx: Transaction, partners: list[Partner]) -> _Current | None:
+    # Ownership first, from the link alone: a session of a local token (most of them, often) is neither
+    # priced nor given a CDR here.
+    link = await sessions.transaction_link(ctx, tx)
+    if link is None or not any(owns(p, link) for p in partners):
+        return None
     cdr = await cdrs.ensure_cdr(ctx, tx) if tx.status is TransactionStatus.COMPLETED else None
     session = await sessions.session_object(ctx, tx)
     if session is None:
@@ -136,7 +141,9 @@ async def _current(ctx: OcpiContext, tx: Transaction) -> _Current | None:
 
 
 async def _reconcile_sessions(ctx: OcpiContext, outbox: Outbox, since: datetime, done: Reconciled) -> None:
-    current = [c for tx in await _transactions_since(ctx, since) if (c := await _current(ctx, tx))]
+    partners = await ctx.store.list_partners()
+    transactions = await _transactions_since(ctx, since)
+    current = [c for tx in transactions if (c := await _current(ctx, tx, partners))]
     known = fold(await ctx.store.outbox_of_objects({c.key for c in current}))
     for c in current:
         suffix = f"/{c.session['country_code']}/{c.session['party_id']}/{c.session['id']}"
