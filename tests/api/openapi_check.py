@@ -129,6 +129,9 @@ class OpenApiChecker:
         if content is None:
             if body:
                 problems.append(f"{where}: documented without content, but the body is {body[:200]!r}")
+        elif JSON not in content:  # a document (e.g. application/pdf): its media type is the contract
+            if content_type not in content:
+                problems.append(f"{where}: content type {content_type}, documented {sorted(content)}")
         else:
             if content_type != "application/json":
                 problems.append(f"{where}: content type {content_type}, documented application/json")
