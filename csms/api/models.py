@@ -187,7 +187,7 @@ class SessionDetail(Session):
     """A session with its meter samples and its cost so far."""
 
     meter_samples: list[MeterSample]
-    cost: SessionCost | None = Field(description="null when this server prices no sessions (no OCPI bridge)")
+    cost: SessionCost | None = Field(description="null when this server prices no sessions (no OCPI store)")
 
 
 class IdToken(ResponseModel):

@@ -8,7 +8,7 @@ from functools import partial
 
 from aiohttp import web
 
-from csms.api.params import SESSION_COST, CostOf
+from csms.api.params import DOMAIN, SESSION_COST, CostOf
 from csms.api.routes import Route
 from ocpi.admin_api import locations, partners, session_costs, tariffs
 from ocpi.admin_api.partners import OCPI_CONTEXT, OCPI_STORE
@@ -20,13 +20,15 @@ ROUTES: tuple[Route, ...] = (*locations.ROUTES, *tariffs.ROUTES, *partners.ROUTE
 
 def install(app: web.Application, store: OcpiStore, ctx: OcpiContext | None = None) -> None:
     """Give the routes their store, and the bridge's context when there is one (then location, connector and
-    tariff changes are pushed to partners, `ocpi.publish`, and sessions are priced: `GET /sessions/{id}` shows
-    their cost): set on the root application (before it starts)."""
+    tariff changes are pushed to partners, `ocpi.publish`): set on the root application (before it starts),
+    which `csms.api.create_app` made. Sessions are priced from then on (`GET /sessions/{id}` shows `cost`).
+    """
     app[OCPI_STORE] = store
     if ctx is not None:
         app[OCPI_CONTEXT] = ctx
-        cost_of: CostOf = partial(session_costs.cost_so_far, ctx)
-        app[SESSION_COST] = cost_of
+    pricing = ctx or session_costs.pricing_context(app[DOMAIN], store)
+    cost_of: CostOf = partial(session_costs.cost_so_far, pricing)
+    app[SESSION_COST] = cost_of
 
 
 __all__ = ["OCPI_CONTEXT", "OCPI_STORE", "ROUTES", "install"]

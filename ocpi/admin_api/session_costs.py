@@ -2,9 +2,9 @@
 dimension and as a PDF receipt (`ocpi.session_costs`, `ocpi.receipts`); and the cost `GET /sessions/{id}`
 shows (`cost_so_far`, installed as `csms.api.params.SESSION_COST`).
 
-Both need the running OCPI bridge (tariffs, locations and CDRs are OCPI's): without it they answer 503
-`ocpi_disabled`. A session without a tariff is free: a zero breakdown (`tariff_id` null), not an error, as its
-CDR says `total_cost` 0.
+Both read the OCPI store (tariffs, locations and CDRs are OCPI's): without it they answer 503
+`ocpi_disabled`; without a running bridge they price from the store alone (`pricing_context`). A session
+without a tariff is free: a zero breakdown (`tariff_id` null), not an error, as its CDR says `total_cost` 0.
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ import asyncio
 from aiohttp import web
 
 from csms.api.errors import ApiError, found
-from csms.api.params import MAX_ID, CostSoFar, get_services, int_path_param
+from csms.api.params import MAX_ID, CostSoFar, get_domain, get_services, int_path_param
 from csms.api.responses import json_response
 from csms.api.routes import Route
 from csms.api.serialize import timestamp
+from csms.domain.core import Domain
 from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.pricing import Price
 from ocpi.admin_api import models
 from ocpi.admin_api.params import operations
-from ocpi.admin_api.partners import get_ocpi_context
+from ocpi.admin_api.partners import get_ocpi_context, get_ocpi_store
 from ocpi.context import OcpiContext
 from ocpi.receipts import ReceiptFacts, receipt_pdf
 from ocpi.session_costs import CostBreakdown, session_cost
+from ocpi.store import OcpiStore
 
 api = operations()
 PDF = "application/pdf"
@@ -37,11 +39,17 @@ async def cost_so_far(ctx: OcpiContext, tx: Transaction) -> CostSoFar:
     return CostSoFar(cost.total.excl_vat, cost.total.incl_vat, cost.currency, cost.final)
 
 
+def pricing_context(domain: Domain, store: OcpiStore) -> OcpiContext:
+    """A context to price sessions with when the API runs without a bridge: pricing reads only the domain,
+    the OCPI store (tariffs, locations, session links, CDRs), `[ocpi]` and the clock; nothing is pushed."""
+    services = domain.services
+    config = services.config.ocpi
+    return OcpiContext(domain=domain, store=store, config=config, base_url="", clock=services.clock)
+
+
 def _context(request: web.Request) -> OcpiContext:
-    ctx = get_ocpi_context(request)
-    if ctx is None:
-        raise ApiError(503, "ocpi_disabled", "the OCPI bridge is not enabled on this server")
-    return ctx
+    """The bridge's context, else one on the OCPI store (503 `ocpi_disabled` without a store)."""
+    return get_ocpi_context(request) or pricing_context(get_domain(request), get_ocpi_store(request))
 
 
 async def _transaction(request: web.Request) -> Transaction:
@@ -73,7 +81,8 @@ def breakdown_json(cost: CostBreakdown) -> dict[str, object]:
 
 @api("GET", "/sessions/{session_id}/cost-breakdown", {200: models.CostBreakdown}, errors=(400, 404, 503),
      description="Priced now while the session runs, the CDR's amounts once it exists; a session without a "
-                 "tariff is free (zero amounts, `tariff_id` null). 503 `ocpi_disabled` without the bridge.")
+                 "tariff is free (zero amounts, `tariff_id` null). 503 `ocpi_disabled` without the OCPI "
+                 "store.")
 async def handle_get_cost_breakdown(request: web.Request) -> web.Response:
     """A session's cost per dimension.
 

@@ -226,14 +226,20 @@ async def test_unknown_session(api: ApiClient) -> None:
 
 
 async def test_without_bridge(h: Harness) -> None:
-    """Without the OCPI bridge nothing prices sessions: `cost` is null, the breakdown and the receipt 503
-    `ocpi_disabled`."""
+    """An API with the OCPI store but no running bridge prices from the store alone; without the store,
+    `cost` is null and the breakdown and the receipt are 503 `ocpi_disabled`."""
     key, prefix = new_api_key()
     await h.store.add_api_key("test-admin", prefix, hash_secret(key, rounds=4), "admin")
-    app = create_app(h.domain, extra_routes=admin_api.ROUTES)
-    admin_api.install(app, h.ocpi)  # a store, no context: as an API without a running bridge
+    headers = {"Authorization": f"Bearer {key}"}
     tx = await running(h)
-    async with TestClient(TestServer(app), headers={"Authorization": f"Bearer {key}"}) as client:
+    with_store = create_app(h.domain, extra_routes=admin_api.ROUTES)
+    admin_api.install(with_store, h.ocpi)  # a store, no bridge context
+    async with TestClient(TestServer(with_store), headers=headers) as client:
+        assert (await get_json(client, f"/sessions/{tx.id}"))["cost"]["incl_vat"] == "3.3500"
+        breakdown = await get_json(client, f"/sessions/{tx.id}/cost-breakdown")
+        assert breakdown["total"] == money("3.0000", "3.3500")
+    without = create_app(h.domain, extra_routes=admin_api.ROUTES)
+    async with TestClient(TestServer(without), headers=headers) as client:
         assert (await get_json(client, f"/sessions/{tx.id}"))["cost"] is None
         for path in (f"/sessions/{tx.id}/cost-breakdown", f"/sessions/{tx.id}/receipt"):
             assert (await get_json(client, path, 503))["error"]["code"] == "ocpi_disabled"
