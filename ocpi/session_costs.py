@@ -168,7 +168,8 @@ def _price(value: Any) -> Price:
     excl = Decimal(str(value["excl_vat"]))
     # OCPI 2.2.1 Price: incl_vat may be absent; then none is known and excl. VAT is all there is.
     incl = Decimal(str(value["incl_vat"])) if value.get("incl_vat") is not None else excl
-    return Price(excl, incl)
+    # Exact already (≤ 4 decimals); quantized only so billed amounts read "5.5000" like priced ones.
+    return Price(excl, incl).quantized()
 
 
 def _cdr_tariff(data: dict[str, Any]) -> PricingTariff | None:

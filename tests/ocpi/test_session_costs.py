@@ -145,13 +145,13 @@ async def test_finished_session_is_the_cdr(h: Harness, api: ApiClient) -> None:
     await h.add_tariff(dearer)  # the CDR is immutable: what was billed stays what is shown
 
     session = await get_json(api, f"/sessions/{tx.id}")
-    assert session["cost"] == {"excl_vat": "5.5", "incl_vat": "6.1", "currency": "EUR", "final": True}
+    assert session["cost"] == {"excl_vat": "5.5000", "incl_vat": "6.1000", "currency": "EUR", "final": True}
     assert cdr.data["total_cost"] == {"excl_vat": 5.5, "incl_vat": 6.1}
     breakdown = await get_json(api, f"/sessions/{tx.id}/cost-breakdown")
-    assert breakdown["total"] == money("5.5", "6.1")
-    assert breakdown["amounts"]["energy"] == money("5", "5.5")
+    assert breakdown["total"] == money("5.5000", "6.1000")
+    assert breakdown["amounts"]["energy"] == money("5.0000", "5.5000")
     assert cdr.data["total_energy_cost"] == {"excl_vat": 5, "incl_vat": 5.5}
-    assert breakdown["amounts"]["flat"] == money("0.5", "0.6")
+    assert breakdown["amounts"]["flat"] == money("0.5000", "0.6000")
     assert cdr.data["total_fixed_cost"] == {"excl_vat": 0.5, "incl_vat": 0.6}
     assert (breakdown["final"], breakdown["billed"], breakdown["tariff_id"]) == (True, True, "17")
 
