@@ -36,7 +36,7 @@ from ocpi.sessions import Place, place_of, price_transaction, transaction_link
 from ocpi.tariffs import pricing_tariff
 
 ZERO = Decimal(0)
-ZERO_PRICE = Price(ZERO, ZERO)
+ZERO_PRICE = Price(ZERO, ZERO).quantized()  # "0.0000", written like every other amount
 DIMENSIONS = ("energy", "time", "parking", "flat", "reservation")
 # Chargeprice's `price_distribution` groups (what the share is of): the one-off amounts, energy, duration.
 SHARE_GROUPS: dict[str, tuple[str, ...]] = {

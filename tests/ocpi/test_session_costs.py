@@ -112,7 +112,7 @@ async def test_running_session_costs_so_far(h: Harness, api: ApiClient) -> None:
             "time": money("0.0000", "0.0000"),
             "parking": money("0.0000", "0.0000"),
             "flat": money("0.5000", "0.6000"),
-            "reservation": money("0", "0"),
+            "reservation": money("0.0000", "0.0000"),
         },
         # 0.60 / 3.35 = 0.17910..., 2.75 / 3.35 = 0.82089...: the missing 0.0001 goes to the larger remainder
         "price_distribution": {"session": "0.1791", "kwh": "0.8209", "minute": "0.0000"},
