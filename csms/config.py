@@ -105,6 +105,7 @@ class OcpiConfig:
     country_code: str = "NL"  # our ISO 3166-1 alpha-2 country code as a CPO
     party_id: str = "CSM"  # our OCPI party id (3 characters)
     business_name: str = "Open CSMS"
+    business_address: str = ""  # the operator's postal address, one line, printed on receipts under the name
     # More CPO parties this installation serves besides the default one above, each
     # "<country_code>*<party_id>:<business name>", separated by ";" (e.g. "BE*ABC:ABC Charging;DE*XYZ:XYZ"):
     # each location belongs to one party (default: the one above); our credentials list a CPO role each.

@@ -173,10 +173,21 @@ class MeterSample(ResponseModel):
     value: DecimalText
 
 
+class SessionCost(ResponseModel):
+    """A session's cost so far, by the tariff pinned at its start: the same amount as the OCPI Session's and
+    CDR's `total_cost` (the CDR's once it exists); zero for a session without a tariff."""
+
+    excl_vat: DecimalText
+    incl_vat: DecimalText
+    currency: str = Field(description="ISO 4217")
+    final: bool = Field(description="the session ended: the amount no longer changes")
+
+
 class SessionDetail(Session):
-    """A session with its meter samples."""
+    """A session with its meter samples and its cost so far."""
 
     meter_samples: list[MeterSample]
+    cost: SessionCost | None = Field(description="null when this server prices no sessions (no OCPI store)")
 
 
 class IdToken(ResponseModel):

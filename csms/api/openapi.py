@@ -27,6 +27,7 @@ OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 OPENAPI_JSON = web.AppKey("openapi_json", bytes)
 REF = "#/components/schemas/{model}"
+JSON = "application/json"
 
 DESCRIPTION = (
     "Charge points, sessions, reservations, id tokens and remote commands over OCPP 1.6J and 2.0.1, in one "
@@ -54,10 +55,12 @@ def _schemas(routes: list[Route]) -> tuple[dict[tuple[type[BaseModel], str], Jso
     return out, top.get("$defs", {})
 
 
-def _response(description: str, schema: JsonSchema | None, headers: dict[str, JsonSchema]) -> JsonSchema:
+def _response(
+    description: str, schema: JsonSchema | None, headers: dict[str, JsonSchema], media_type: str = JSON
+) -> JsonSchema:
     response: JsonSchema = {"description": description}
     if schema is not None:
-        response["content"] = {"application/json": {"schema": schema}}
+        response["content"] = {media_type: {"schema": schema}}
     if headers:
         response["headers"] = headers
     return response
@@ -81,9 +84,14 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], JsonSchema]
         }
     responses: JsonSchema = {}
     for status, model in route.ok.items():
+        headers = route.headers.get(status, {})
+        if route.media_type is not None:  # a document, not JSON (e.g. a PDF receipt)
+            binary: JsonSchema = {"type": "string", "format": "binary"}
+            responses[str(status)] = _response("OK", binary, headers, route.media_type)
+            continue
         schema = None if model is None else refs[(model, "serialization")]
         description = "OK" if model is not None else "Done; no content"
-        responses[str(status)] = _response(description, schema, route.headers.get(status, {}))
+        responses[str(status)] = _response(description, schema, headers)
     error = refs[(models.Error, "serialization")]
     errors = route.errors if route.role is Role.PUBLIC else (*route.errors, 401, 403)
     for status in sorted(set(errors)):

@@ -6,10 +6,11 @@ Every parse failure raises `ApiError` with a stable code, which `csms.api.errors
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -20,11 +21,27 @@ from pydantic import BaseModel
 from csms.api.errors import ApiError, found, invalid_request
 from csms.domain.clock import parse_datetime
 from csms.domain.core import Domain
-from csms.domain.models import ChargePoint
+from csms.domain.models import ChargePoint, Transaction
 from csms.domain.services import Services
 
 SERVICES = web.AppKey("services", Services)
 DOMAIN = web.AppKey("domain", Domain)
+
+
+@dataclass(frozen=True, slots=True)
+class CostSoFar:
+    """What a session costs so far (final: it ended, the amount no longer changes), exact Decimal."""
+
+    excl_vat: Decimal
+    incl_vat: Decimal
+    currency: str
+    final: bool
+
+
+CostOf = Callable[[Transaction], Awaitable[CostSoFar]]
+# How `GET /sessions/{id}` learns a session's cost: set by whoever prices sessions (the OCPI bridge's
+# `ocpi.admin_api.install`, since tariffs are OCPI's); without it the API shows `cost: null`.
+SESSION_COST: web.AppKey[CostOf] = web.AppKey("session_cost")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

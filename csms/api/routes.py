@@ -107,6 +107,9 @@ class Route:
     description: str = ""
     headers: dict[int, dict[str, JsonSchema]] = field(default_factory=dict)
     name: str | None = None  # the aiohttp route name, for url_for
+    # The media type of the success answers when it is not JSON (e.g. application/pdf): the handler then
+    # returns a plain `web.Response`, documented as a binary string.
+    media_type: str | None = None
 
     def serve(self) -> Handler:
         """The aiohttp handler: run `handler`, then write a JSON answer with the model of its status."""
@@ -156,6 +159,7 @@ class RouteOptions(TypedDict, total=False):
     body_required: bool
     description: str
     name: str  # the aiohttp route name, for url_for
+    media_type: str  # the success answers' media type when not JSON (see `Route.media_type`)
     path_parameters: Mapping[str, JsonSchema]  # how to document the path's parameters (default: the API's)
 
 
@@ -199,6 +203,7 @@ def route(
         description=options.get("description", ""),
         headers=headers,
         name=options.get("name"),
+        media_type=options.get("media_type"),
     )
 
 

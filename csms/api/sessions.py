@@ -16,6 +16,7 @@ from csms.api.auth import Role
 from csms.api.errors import ApiError, found
 from csms.api.params import (
     MAX_ID,
+    SESSION_COST,
     PageParams,
     choice_query,
     cursor_errors,
@@ -132,13 +133,22 @@ async def _get_transaction(services: Services, session_id: int) -> Transaction:
 
 @api("GET", "/sessions/{session_id}", {200: models.SessionDetail}, errors=(400, 404))
 async def handle_get_session(request: web.Request) -> web.Response:
-    """One session with its meter samples.
+    """One session with its meter samples and cost.
 
-    `GET /sessions/{session_id}`: one session with `meter_samples` in time order; 404 when unknown."""
+    `GET /sessions/{session_id}`: one session with `meter_samples` in time order and `cost` so far (priced
+    now while it runs, the CDR's once it ended; `SESSION_COST`); 404 when unknown."""
     services = get_services(request)
     tx = await _get_transaction(services, int_path_param(request, "session_id"))
     body = session_json(tx)
     body["meter_samples"] = [meter_sample_json(s) for s in await services.store.list_meter_samples(tx.id)]
+    cost_of = request.config_dict.get(SESSION_COST)
+    cost = await cost_of(tx) if cost_of is not None else None
+    body["cost"] = None if cost is None else {
+        "excl_vat": format(cost.excl_vat, "f"),
+        "incl_vat": format(cost.incl_vat, "f"),
+        "currency": cost.currency,
+        "final": cost.final,
+    }
     return json_response(body)
 
 

@@ -1,26 +1,34 @@
 """The OCPI bridge's endpoints in the operator REST API (`/api/v1/locations`, `/tariffs`, connector specs,
-`/ocpi/partners`, `/ocpi/outbox`): contributed to the API's route table by the composition root
-(`csms.app`), since `csms.api` knows nothing of OCPI."""
+`/ocpi/partners`, `/ocpi/outbox`, a session's cost breakdown and receipt): contributed to the API's route
+table by the composition root (`csms.app`), since `csms.api` knows nothing of OCPI."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from aiohttp import web
 
+from csms.api.params import DOMAIN, SESSION_COST, CostOf
 from csms.api.routes import Route
-from ocpi.admin_api import locations, partners, tariffs
+from ocpi.admin_api import locations, partners, session_costs, tariffs
 from ocpi.admin_api.partners import OCPI_CONTEXT, OCPI_STORE
 from ocpi.context import OcpiContext
 from ocpi.store import OcpiStore
 
-ROUTES: tuple[Route, ...] = (*locations.ROUTES, *tariffs.ROUTES, *partners.ROUTES)
+ROUTES: tuple[Route, ...] = (*locations.ROUTES, *tariffs.ROUTES, *partners.ROUTES, *session_costs.ROUTES)
 
 
 def install(app: web.Application, store: OcpiStore, ctx: OcpiContext | None = None) -> None:
     """Give the routes their store, and the bridge's context when there is one (then location, connector and
-    tariff changes are pushed to partners, `ocpi.publish`): set on the root application (before it starts)."""
+    tariff changes are pushed to partners, `ocpi.publish`): set on the root application (before it starts),
+    which `csms.api.create_app` made. Sessions are priced from then on (`GET /sessions/{id}` shows `cost`).
+    """
     app[OCPI_STORE] = store
     if ctx is not None:
         app[OCPI_CONTEXT] = ctx
+    pricing = ctx or session_costs.pricing_context(app[DOMAIN], store)
+    cost_of: CostOf = partial(session_costs.cost_so_far, pricing)
+    app[SESSION_COST] = cost_of
 
 
 __all__ = ["OCPI_CONTEXT", "OCPI_STORE", "ROUTES", "install"]

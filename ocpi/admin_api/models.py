@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from csms.api.models import NonNegative, Page, ResponseModel, Timestamp
+from csms.api.models import DecimalText, NonNegative, Page, ResponseModel, Timestamp
 from ocpi.admin_api.bodies import (
     LATITUDE_PATTERN,
     LONGITUDE_PATTERN,
@@ -161,3 +161,44 @@ class ClientInfo(ResponseModel):
 
 class ClientInfoPage(Page[ClientInfo]):
     """A page of hub client infos."""
+
+
+class MoneyAmount(ResponseModel):
+    """An amount excl. and incl. VAT, exact decimal text (4 decimals at most, as OCPI carries them)."""
+
+    excl_vat: DecimalText
+    incl_vat: DecimalText
+
+
+class CostAmounts(ResponseModel):
+    """The amount of each price dimension (not clamped to the tariff's min/max price)."""
+
+    energy: MoneyAmount
+    time: MoneyAmount
+    parking: MoneyAmount
+    flat: MoneyAmount
+    reservation: MoneyAmount = Field(description="charging sessions have no reservation time: zero")
+
+
+class PriceDistribution(ResponseModel):
+    """Each part's share of the incl.-VAT amounts, summing to exactly 1 (all 0 for a free session)."""
+
+    session: DecimalText = Field(description="flat and reservation fees")
+    kwh: DecimalText = Field(description="energy")
+    minute: DecimalText = Field(description="charging and parking time")
+
+
+class CostBreakdown(ResponseModel):
+    """A session's cost per dimension: priced now while it runs, the CDR's once it exists."""
+
+    session_id: NonNegative
+    currency: str = Field(description="ISO 4217")
+    total: MoneyAmount = Field(description="clamped to the tariff's min/max price (OCPI 2.2.1)")
+    amounts: CostAmounts
+    price_distribution: PriceDistribution
+    tariff_id: str | None = Field(description="the tariff pinned at the start; null: no tariff, free")
+    blocking_fee_starts_at: Timestamp | None = Field(
+        description="when a time fee applying only after a minimum duration starts counting; null: none"
+    )
+    final: bool = Field(description="the session ended: the amounts no longer change")
+    billed: bool = Field(description="the amounts are the CDR's")

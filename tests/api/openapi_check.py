@@ -129,6 +129,9 @@ class OpenApiChecker:
         if content is None:
             if body:
                 problems.append(f"{where}: documented without content, but the body is {body[:200]!r}")
+        elif JSON not in content:  # a document (e.g. application/pdf): its media type is the contract
+            if content_type not in content:
+                problems.append(f"{where}: content type {content_type}, documented {sorted(content)}")
         else:
             if content_type != "application/json":
                 problems.append(f"{where}: content type {content_type}, documented application/json")
@@ -224,7 +227,8 @@ class CheckedApi:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any]:
-        """Send `method path` (relative to `/api/v1`) with a JSON `body`; return (status, JSON or None)."""
+        """Send `method path` (relative to `/api/v1`) with a JSON `body`; return (status, JSON, the bytes of
+        another media type, or None)."""
         data = orjson.dumps(body) if body is not None else None
         send_headers = {"Content-Type": JSON} if data is not None else {}
         send_headers.update(headers or {})
@@ -241,7 +245,10 @@ class CheckedApi:
                 query=(params or {}).keys(),
                 request_body=data,
             )
-            return resp.status, orjson.loads(raw) if raw else None
+            if not raw:
+                return resp.status, None
+            # A document (e.g. a PDF receipt) is handed back as its bytes.
+            return resp.status, orjson.loads(raw) if content_type == JSON else raw
 
     async def get(self, path: str, **params: str) -> tuple[int, Any]:
         """GET with query parameters."""

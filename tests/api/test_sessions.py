@@ -95,6 +95,7 @@ async def test_get_session_with_meter_samples(
         "remote_start_id": 7,
         "charging_state": "Charging",
         "offline": False,
+        "cost": None,  # no OCPI bridge, so nothing prices sessions here (tests/api/test_session_costs.py)
         "meter_samples": [
             {
                 "timestamp": "2025-01-01T08:01:00.000Z",

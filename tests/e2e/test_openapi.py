@@ -178,6 +178,9 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi) -> N
         stale_id = next(s["id"] for s in page["items"] if s["transaction_id"] == "TOUR-STALE")
         closing = {"reason": "Tour", "force": True}
         assert (await client.post(f"/sessions/{stale_id}/close", closing))[0] == 200
+        assert (await client.get(f"/sessions/{stale_id}/cost-breakdown"))[0] == 200
+        status, receipt = await client.get(f"/sessions/{stale_id}/receipt")
+        assert status == 200 and receipt.startswith(b"%PDF-")
         assert (await client.delete("/id-tokens/TOUR-TAG"))[0] == 204
 
         # The OCPI operator endpoints (locations, connector specs, tariffs, partners, outbox).
