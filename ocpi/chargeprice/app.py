@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -30,6 +31,8 @@ from ocpi.chargeprice.vehicles import Vehicle, load_vehicles
 from ocpi.models import Location, Tariff
 from ocpi.store import OcpiStore
 from ocpi.tariffs import pricing_tariff
+
+log = structlog.get_logger("ocpi.chargeprice")
 
 STORE = web.AppKey("chargeprice_store", OcpiStore)
 VEHICLES = web.AppKey("chargeprice_vehicles", dict[str, Vehicle])
@@ -53,12 +56,20 @@ def _error(exc: RequestError) -> web.Response:
 
 @web.middleware
 async def jsonapi_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Authenticate (403 FORBIDDEN), then answer `RequestError`s as JSON:API error documents."""
+    """Authenticate (403 FORBIDDEN), then answer every failure as a JSON:API error document: a
+    `RequestError` as itself, aiohttp's own (unknown path, method) with its status, anything else as 500
+    INTERNAL_SERVER_ERROR (logged; the title says nothing of the cause)."""
     try:
         await _authenticate(request)
         return await handler(request)
     except RequestError as exc:
         return _error(exc)
+    except web.HTTPException as exc:
+        code = exc.reason.upper().replace(" ", "_")
+        return _error(RequestError(exc.status, code, exc.reason))
+    except Exception:
+        log.exception("chargeprice_request_failed", path=request.path)
+        return _error(RequestError(500, "INTERNAL_SERVER_ERROR", "an unexpected error happened"))
 
 
 async def _authenticate(request: web.Request) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from csms.domain.pricing import TIME, EnergyReading, PricingTariff, SessionCost, decimal_number, price_session
@@ -94,7 +94,7 @@ def plans(request: EstimateRequest, vehicle: Vehicle | None) -> list[PointPlan]:
         if vehicle is None or request.soc_window is None:
             assert request.energy_kwh is not None and request.duration_min is not None  # parse_request
             plan = ChargePlan(
-                int((request.energy_kwh * 1000).to_integral_value()),
+                int((request.energy_kwh * 1000).to_integral_value(rounding=ROUND_HALF_UP)),
                 timedelta(microseconds=int((request.duration_min * 60_000_000).to_integral_value())),
             )
         else:

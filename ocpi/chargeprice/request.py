@@ -2,8 +2,9 @@
 
 Every number is read as Decimal. What the body may not be, each a `RequestError` naming the field:
 not the documented shape (400), neither `energy` + `duration` nor a vehicle + `battery_range`, or both, or
-one half of a pair only (400), a negative figure or a `battery_range` not within 0..100 ascending (400), a
-currency not among the euro foreign exchange reference rates' (404, as the Chargeprice API answers).
+one half of a pair only (400), a negative figure, a duration of 0 with energy, or a `battery_range` not
+within 0..100 ascending (400), a currency not among the euro foreign exchange reference rates' (404, as the
+Chargeprice API answers).
 Options the API documents but a CPO has nothing to apply to (`provider_customer_tariffs`, `foreign_tariffs`,
 `show_all_brand_restricted_tariffs`) are accepted and ignored.
 """
@@ -175,6 +176,8 @@ def _charge_input(options: OptionsIn, vehicle: VehicleIn | None) -> None:
         raise bad_request("relationships.vehicle is missing (options.battery_range needs a vehicle)")
     if by_vehicle and options.battery_range is None:
         raise bad_request("options.battery_range is missing (a vehicle needs a battery range)")
+    if options.duration == 0 and options.energy:  # no time to charge in: the engine would bill no energy
+        raise bad_request("options.duration must be above 0 when options.energy is")
     window = options.battery_range
     if window is not None and not window[0] < window[1] <= 100:
         raise bad_request("options.battery_range must be [start %, end %] with 0 <= start < end <= 100")

@@ -359,6 +359,9 @@ async def test_another_network_has_no_tariffs_of_ours(cp_client: ApiClient, key:
         ({"duration": 10}, {}, "options.energy"),
         ({"energy": -1, "duration": 10}, {}, "options.energy"),
         ({"energy": 1, "duration": -10}, {}, "options.duration"),
+        ({"energy": 1, "duration": 0}, {}, "options.duration"),
+        ({"energy": 1, "duration": 10, "start_time": 1440}, {}, "options.start_time"),
+        ({"energy": 1, "duration": 10, "car_ac_phases": 2}, {}, "options.car_ac_phases"),
         (
             {"energy": 1, "duration": 10, "battery_range": [20, 80]},
             {"vehicle": {"data": {"id": "nissan-leaf-40", "type": "car"}}},
@@ -427,3 +430,31 @@ async def test_lists_of_tariffs_and_vehicles(cp_client: ApiClient, key: dict[str
     assert "renault-zoe-r135-ze50" in ids and ids[-1] == "test-1p"
     leaf = next(v for v in vehicles["data"] if v["id"] == "nissan-leaf-40")
     assert leaf["type"] == "car" and leaf["attributes"]["ac_phases"] == 1
+
+
+async def test_unknown_paths_and_methods_are_jsonapi_errors(
+    cp_client: ApiClient, key: dict[str, str]
+) -> None:
+    """What aiohttp refuses itself (unknown path, wrong method) is a JSON:API error too; a body that is not
+    JSON is a 400 naming the body."""
+    response = await cp_client.get("/v1/nothing", headers=key)
+    errors_of(response.status, await response.json(content_type=None), 404, "NOT_FOUND")
+    response = await cp_client.get("/v1/charge_prices", headers=key)
+    errors_of(response.status, await response.json(content_type=None), 405, "METHOD_NOT_ALLOWED")
+    response = await cp_client.post("/v1/charge_prices", data=b"{", headers=key)
+    title = errors_of(response.status, await response.json(content_type=None), 400, "BAD_REQUEST")
+    assert title.startswith("body")
+
+
+async def test_an_unexpected_failure_is_a_jsonapi_500(
+    cp_client: ApiClient, key: dict[str, str], ocpi_store: MemoryOcpiStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure nobody foresaw answers 500 INTERNAL_SERVER_ERROR without telling its cause."""
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(ocpi_store, "list_tariffs", broken)
+    response = await cp_client.get("/v1/tariffs", headers=key)
+    title = errors_of(response.status, await response.json(content_type=None), 500, "INTERNAL_SERVER_ERROR")
+    assert "secret" not in title
