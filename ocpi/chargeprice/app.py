@@ -5,7 +5,8 @@ Every request needs an operator API key (`csms apikey create`, any role), sent a
 `Authorization: Bearer <key>`; without one, or with a wrong one: 403 FORBIDDEN. Errors are JSON:API
 `{"errors": [{"status", "code", "title"}]}` (`ocpi.chargeprice.request` lists them). Tariffs are ours (the
 operator's `/api/v1/tariffs`); the station's `network` must name one of our CPO parties (party id, `CC*PID`
-or business name, any case), else there is nothing to estimate (`data` is empty).
+or business name, any case), else there is nothing to estimate (`data` is empty). A location of ours at the
+station's coordinates gives the time zone and, when its connectors name tariffs, the tariffs offered.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ async def _authenticate(request: web.Request) -> None:
         raise RequestError(403, "FORBIDDEN", "api_key invalid")
 
 
-async def _all(request: web.Request, lister: Any) -> list[Any]:
+async def _all(lister: Any) -> list[Any]:
     """Every item of a paged OCPI store listing."""
     items: list[Any] = []
     while True:
@@ -120,14 +121,32 @@ def our_party(request: web.Request, network: str) -> OcpiParty | None:
     return None
 
 
-def station_zone(locations: list[Location], estimate_request: EstimateRequest) -> str:
-    """The time zone of our location at the station's coordinates, else of its country, else UTC."""
+def station_location(locations: list[Location], estimate_request: EstimateRequest) -> Location | None:
+    """Our location at the station's coordinates (within `NEAR_DEGREES`), or None."""
     station = estimate_request.station
     for location in locations:
         near_lat = abs(Decimal(location.latitude) - station.latitude) <= NEAR_DEGREES
         if near_lat and abs(Decimal(location.longitude) - station.longitude) <= NEAR_DEGREES:
-            return location.time_zone
-    return COUNTRY_ZONES.get(station.country.strip().upper(), "UTC")
+            return location
+    return None
+
+
+def station_zone(location: Location | None, estimate_request: EstimateRequest) -> str:
+    """The time zone of our location at the station, else of the station's country, else UTC."""
+    if location is not None:
+        return location.time_zone
+    return COUNTRY_ZONES.get(estimate_request.station.country.strip().upper(), "UTC")
+
+
+async def station_offers(store: OcpiStore, location: Location | None) -> list[Offer]:
+    """Our tariffs that can apply at the station: those its location's connectors name (`connector spec`
+    `tariff_ids`); all of ours when no location of ours is there or its connectors name none."""
+    tariffs = await _all(store.list_tariffs)
+    named: set[str] = set()
+    if location is not None:
+        for spec in await store.list_connector_specs_of(location.charge_point_ids):
+            named.update(spec.tariff_ids)
+    return [_offer(t) for t in tariffs if not named or t.id in named]
 
 
 def start_of(now: datetime, zone: str, minute_of_day: int) -> datetime:
@@ -159,8 +178,9 @@ async def handle_charge_prices(request: web.Request) -> web.Response:
         )
     party = our_party(request, wanted.station.network)
     store = request.app[STORE]
-    offers = [_offer(t) for t in await _all(request, store.list_tariffs)] if party is not None else []
-    zone = station_zone(await _all(request, store.list_locations), wanted)
+    location = station_location(await _all(store.list_locations), wanted)
+    offers = await station_offers(store, location) if party is not None else []
+    zone = station_zone(location, wanted)
     start = start_of(get_services(request).clock(), zone, wanted.options.start_time)
     provider = party.business_name if party is not None else ""
     document = estimate(offers, wanted, vehicle, (start, zone, provider))
@@ -169,7 +189,7 @@ async def handle_charge_prices(request: web.Request) -> web.Response:
 
 async def handle_tariffs(request: web.Request) -> web.Response:
     """`GET /v1/tariffs`: the tariffs `relationships.tariffs` may name."""
-    offers = [_offer(t) for t in await _all(request, request.app[STORE].list_tariffs)]
+    offers = [_offer(t) for t in await _all(request.app[STORE].list_tariffs)]
     data = [_tariff_resource(offer) for offer in offers]
     return web.json_response({"data": data}, content_type=JSONAPI)
 

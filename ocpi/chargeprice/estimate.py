@@ -2,11 +2,11 @@
 
 Steps, in the order `estimate` runs them:
 
-1. Select the tariffs (`select`): the filters are "priced in the requested currency" and "valid at the start"
-   (our tariffs have no monthly fees, so `max_monthly_fees` never removes one). `relationships.tariffs` with
-   `meta.include` = `filter`: the listed tariffs that pass the filters; `always`: every tariff that passes
-   plus the listed ones even if they do not; `exclusive`: exactly the listed ones. A listed id we do not have
-   is left out.
+1. Select the tariffs (`select`) among those offered at the station (`ocpi.chargeprice.app`): the filters
+   are "priced in the requested currency" and "valid at the start" (our tariffs have no monthly fees, so
+   `max_monthly_fees` never removes one). `relationships.tariffs` with `meta.include` = `filter`: the listed
+   tariffs that pass the filters; `always`: every tariff that passes plus the listed ones even if they do
+   not; `exclusive`: exactly the listed ones. A listed id not offered at the station is left out.
 2. Plan each charge point (`plans`): `energy` + `duration` as given for every point, or what the vehicle
    charges over its battery window there (`ocpi.chargeprice.vehicles`).
 3. Price (`price_session`): the session starts `start_time` minutes after local midnight of today in the

@@ -22,7 +22,7 @@ from csms.domain.services import Services
 from csms.store.writer import BatchedWriter
 from ocpi import chargeprice
 from ocpi.chargeprice.vehicles import load_vehicles, vehicle_plan
-from ocpi.models import Location, Tariff
+from ocpi.models import ConnectorSpec, Location, Tariff
 from tests.api.conftest import NOW, ApiClient, KeyFactory
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
@@ -84,7 +84,8 @@ def services(config: Config, store: MemoryStore, writer: BatchedWriter) -> Servi
 
 @pytest.fixture
 async def ocpi_store() -> MemoryOcpiStore:
-    """An OCPI store with the module's tariffs and one location in Los Angeles."""
+    """An OCPI store with the module's tariffs and one location in Los Angeles whose connector charges by
+    T-THU."""
     store = MemoryOcpiStore(clock=lambda: NOW)
     for data in TARIFFS:
         await store.save_tariff(Tariff(id=str(data["id"]), currency=str(data["currency"]), data=dict(data)))
@@ -100,8 +101,10 @@ async def ocpi_store() -> MemoryOcpiStore:
             time_zone="America/Los_Angeles",
             country_code="NL",
             party_id="CSM",
+            charge_point_ids=["LA-1"],
         )
     )
+    await store.save_connector_spec(ConnectorSpec("LA-1", 1, 1, tariff_ids=["T-THU"]))
     return store
 
 
@@ -263,6 +266,17 @@ async def test_our_location_at_the_coordinates_gives_the_time_zone(
     assert answer["data"][0]["attributes"]["charge_point_prices"][0]["price"] == 3
     la_noon = datetime(2025, 1, 1, 20, 0, tzinfo=UTC)
     assert engine_price(THURSDAY, la_noon, 60, 10000, "America/Los_Angeles") == Decimal("3.00")
+
+
+async def test_at_our_location_only_the_tariffs_of_its_connectors(
+    cp_client: ApiClient, key: dict[str, str]
+) -> None:
+    """Without `relationships.tariffs`, a station at our location is offered the tariffs its connectors name
+    (T-THU), not every tariff of ours."""
+    body = request_body({"energy": 10, "duration": 60}, where=(-118.25, 34.05))
+    status, answer = await post(cp_client, body, key)
+    assert status == 200, answer
+    assert [item["id"] for item in answer["data"]] == ["T-THU"]
 
 
 async def test_vehicle_and_battery_range_seed_request(cp_client: ApiClient, key: dict[str, str]) -> None:
