@@ -30,7 +30,7 @@ from csms.metrics import Metrics
 from csms.ocpp.server import OcppServer
 from csms.store.sql import open_store
 from csms.store.writer import BatchedWriter
-from ocpi import admin_api
+from ocpi import admin_api, chargeprice
 from ocpi.bridge import OcpiBridge
 
 log = structlog.get_logger("csms.app")
@@ -93,6 +93,9 @@ class Csms:
         root = create_app(domain, extra_routes=admin_api.ROUTES)
         admin_api.install(root, bridge.ctx.store, bridge.ctx)
         root.add_subapp("/ocpi", bridge.app())
+        root.add_subapp(
+            "/v1", chargeprice.create_app(bridge.ctx.store, config.ocpi.chargeprice_vehicles_file)
+        )
         runner = web.AppRunner(root, access_log=None)
         await runner.setup()
         site: web.BaseSite

@@ -129,6 +129,9 @@ class OcpiConfig:
     # Pull each eMSP's token list (OCPI 2.2.1 Tokens sender) this often, asking only for what changed since
     # the last pull; also at registration and at start. 0: only at registration and at start.
     token_pull_interval: float = 3600.0
+    # A JSON file of vehicles added to (or replacing by id) the shipped catalogue of the estimates API
+    # (`/v1/vehicles`, ocpi/chargeprice/vehicles.json shows the shape); empty: the shipped catalogue only.
+    chargeprice_vehicles_file: str = ""
 
     def parties(self) -> tuple[OcpiParty, ...]:
         """Every CPO party we serve: the default one (`country_code`, `party_id`, `business_name`) first,
