@@ -143,6 +143,7 @@ class Csms:
         if self.cluster is not None:  # after the sockets closed: the others see these stations offline
             await self.cluster.stop()
         await self.domain.reservations.stop()
+        await self.domain.costs.stop()
         await self.domain.stations.stop()
         await self.ocpi.stop()
         await self.writer.stop()

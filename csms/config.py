@@ -57,6 +57,10 @@ class OcppConfig:
     # How often the CSMS looks for reservations past their expiry date (it tracks expiry itself, even
     # while the station is offline).
     reservation_check_interval: float = 1.0
+    # OCPP 2.0.1 stations that show costs (TariffAndCost, csms.domain.costs) get a CostUpdated when their
+    # meter advances, at most once per this many seconds per transaction; 0: never (totalCost in the
+    # TransactionEvent answers is sent regardless).
+    cost_update_interval: float = 60.0
     ping_interval: float = 60.0
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.domain.core import Domain
-from ocpi import authority, cdrs, commands, push, token_pull
+from ocpi import authority, cdrs, commands, push, running_cost, token_pull
 from ocpi.app import create_app
 from ocpi.client import PartnerClient
 from ocpi.context import OcpiContext
@@ -52,6 +52,7 @@ class OcpiBridge:
         outbox = push.install(ctx)
         ctx.outbox = outbox
         token_pull.install(ctx)
+        running_cost.install(ctx)
         return cls(ctx, session, outbox)
 
     def app(self) -> web.Application:

@@ -233,6 +233,15 @@ class ClearChargingProfile:
     stack_level: int | None = None
 
 
+@dataclass(slots=True)
+class CostUpdated:
+    """Tell a station the running total cost of a transaction, incl. VAT, in its configured currency
+    (OCPP 2.0.1 I02; 2.0.1 only: a 1.6 station gets NOT_SUPPORTED without anything sent)."""
+
+    total_cost: Decimal
+    transaction_id: str  # the station's own transaction id
+
+
 Command = (
     StartSession
     | StopSession
@@ -249,6 +258,7 @@ Command = (
     | GetBaseReport
     | SetChargingProfile
     | ClearChargingProfile
+    | CostUpdated
 )
 
 

@@ -6,6 +6,7 @@ from csms.config import Config
 from csms.domain.authorization import AuthorizationService
 from csms.domain.clock import Clock
 from csms.domain.commands import CommandService, RegistryGateway, StationGateway
+from csms.domain.costs import CostService
 from csms.domain.device_model import DeviceModelService
 from csms.domain.events import EventBus, Order, TransactionStarted
 from csms.domain.id_token_aliases import IdTokenAliases
@@ -20,9 +21,9 @@ from csms.domain.transactions import TransactionService
 
 
 class Domain:
-    """Stations, authorization (and id token aliases), transactions, commands and reservations, sharing one
-    store, writer, registry, clock and event bus. `reservations` runs a background expiry task: the app starts
-    and stops it.
+    """Stations, authorization (and id token aliases), transactions, commands, reservations and running costs,
+    sharing one store, writer, registry, clock and event bus. `reservations` runs a background expiry task:
+    the app starts and stops it; the app stops `costs` too (CostUpdated calls still running).
 
     Edges subscribe to `events` (csms.domain.events), read through `store` (the domain's ports; call
     `writes.sync()` first to read what was only queued), and ask `registry` who is connected. These, with
@@ -59,6 +60,14 @@ class Domain:
             group_of=self.authorization.group_of,
         )
         self.device_model = DeviceModelService(services.store, services.clock)
+        # Running cost on 2.0.1 stations showing it; priced by the source the composition root installs.
+        self.costs = CostService(
+            services.store,
+            self.commands,
+            services.clock,
+            services.events,
+            update_interval=cfg.cost_update_interval,
+        )
         # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
         services.events.subscribe(TransactionStarted, self._mark_reservation_used, order=Order.DOMAIN)
 

@@ -79,6 +79,9 @@ class ChargePointSimulator(V16Behaviour, V201Behaviour):
         errors: exceptions raised by follow-up and background tasks.
         violations: schema violations seen with `strict=True`.
         sent: action -> number of CALLs sent.
+        costs_shown: 2.0.1 running / final costs the CSMS sent (with `tariff_cost_currency`), as
+            (action, transactionId, totalCost): "TransactionEvent" for a response's totalCost,
+            "CostUpdated" for a CostUpdated CALL, in order of arrival.
     """
 
 

@@ -11,6 +11,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -123,6 +124,8 @@ class StationCore:
         self.errors: list[BaseException] = []
         self.violations: list[SchemaViolationError] = []
         self.responses: dict[str, JsonDict] = {}
+        # 2.0.1 cost display: (action it came in, transactionId, totalCost) in order of arrival.
+        self.costs_shown: list[tuple[str, str, Decimal]] = []
         self.sent: Counter[str] = Counter()
         self.transactions_started = 0
         self.transactions_stopped = 0
@@ -496,6 +499,10 @@ class StationCore:
                 raise
             result = future.result()
             self.responses[action] = result
+            if action == "TransactionEvent" and "totalCost" in result:
+                # what the display shows (OCPP 2.0.1 I02/I03); the exact decimal the CSMS wrote
+                tx_id = payload["transactionInfo"]["transactionId"]
+                self.costs_shown.append((action, tx_id, Decimal(str(result["totalCost"]))))
             self._check_schema(action, SchemaKind.RESPONSE, result, "received")
             return result
 

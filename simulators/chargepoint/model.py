@@ -182,6 +182,9 @@ class SimulatorConfig:
         signed_meter_values: the Transaction.Begin and Transaction.End energy registers are also sent
             signed, as OCMF (`ocmf_reading`): 1.6 a SignedData sampledValue next to the Raw one, 2.0.1 a
             `signedMeterValue` (`signed_meter_value`).
+        tariff_cost_currency: 2.0.1 only: report the TariffAndCost block in the device model
+            (`TariffCostCtrlr.Available[Cost]` and `Enabled[Cost]` true, `Currency` this ISO 4217 code);
+            None (default): the station has no cost display and reports no TariffCostCtrlr.
         silent: actions of CSMS CALLs never answered (recorded in `calls_received`, nothing else),
             to provoke the CSMS's timeout; may be changed at any time through `sim.config.silent`.
     """
@@ -210,6 +213,7 @@ class SimulatorConfig:
     connector_type: str = "cType2"
     report_chunk_size: int = 4
     signed_meter_values: bool = False
+    tariff_cost_currency: str | None = None
     silent: set[str] = field(default_factory=set)
 
 

@@ -324,7 +324,7 @@ class StationState(StationReservations):
                 "MaxChargingProfilesInstalled": Setting("20", readonly=True, kind="int"),
                 "AuthorizationKey": Setting(cfg.password or "", write_only=True),
             }
-        return {
+        settings = {
             "OCPPCommCtrlr.HeartbeatInterval": Setting("0", kind="int"),
             "OCPPCommCtrlr.OfflineThreshold": Setting("60", kind="int"),
             "SampledDataCtrlr.TxUpdatedInterval": Setting(interval, kind="number"),
@@ -348,6 +348,13 @@ class StationState(StationReservations):
             "SecurityCtrlr.Identity": Setting(cfg.charge_point_id, readonly=True),
             "SecurityCtrlr.BasicAuthPassword": Setting(cfg.password or "", write_only=True),
         }
+        if cfg.tariff_cost_currency is not None:
+            settings |= {
+                "TariffCostCtrlr.Available.Cost": Setting("true", readonly=True, kind="bool"),
+                "TariffCostCtrlr.Enabled.Cost": Setting("true", kind="bool"),
+                "TariffCostCtrlr.Currency": Setting(cfg.tariff_cost_currency),
+            }
+        return settings
 
     @staticmethod
     def _valid_value(setting: Setting, value: str) -> bool:

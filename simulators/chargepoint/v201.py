@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -155,7 +156,14 @@ class V201Behaviour(StationAnswers):
             "ClearChargingProfile": self._on_clear_charging_profile_201,
             "DataTransfer": self._answer_data_transfer,
             "ClearCache": self._answer_clear_cache,
+            "CostUpdated": self._on_cost_updated_201,
         }
+
+    def _on_cost_updated_201(self, payload: JsonDict) -> _Answer:
+        """Show the running cost (OCPP 2.0.1 I02.FR.03); kept in `costs_shown`."""
+        cost = Decimal(str(payload["totalCost"]))
+        self.costs_shown.append(("CostUpdated", payload["transactionId"], cost))
+        return {}, None
 
     def _on_reset_201(self, payload: JsonDict) -> _Answer:
         if "evseId" in payload:

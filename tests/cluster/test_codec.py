@@ -33,6 +33,7 @@ EVERY_COMMAND = [
     c.GetBaseReport(11, "SummaryInventory"),
     c.SetChargingProfile(0, PROFILE),
     c.ClearChargingProfile(profile_id=7, purpose="TxProfile"),
+    c.CostUpdated(Decimal("0.9394"), "tx-9"),
 ]
 
 

@@ -368,6 +368,29 @@ async def test_tariff_is_pinned_when_the_session_starts(h: Harness) -> None:
     assert [t["id"] for t in cdr.data["tariffs"]] == ["17"]
 
 
+async def test_a_tariff_in_force_at_the_start_keeps_pricing_after_its_window(h: Harness) -> None:
+    """Validity windows are read at the session start: a session started under a tariff whose end_date_time
+    passes mid-session is priced by it to the end, and a session started after the switch gets the
+    connector's tariff valid from then on (both tariffs on the connector, windows back to back)."""
+    switch = h.clock() + timedelta(minutes=30)
+    ending = {**example("tariff_9_025kwh_start.json"), "end_date_time": ocpi_datetime(switch)}
+    await h.add_tariff(ending)  # "17": €0.50 + €0.25/kWh until the switch
+    await h.add_tariff({**example("tariff_14_step_size.json"), "start_date_time": ocpi_datetime(switch)})
+    await h.spec("CP1", 1, tariff_ids=["17", "22"])
+    before = await h.start("CP1", 1, meter_start=0)
+    h.advance(3600)  # past the switch
+    before = await h.meter(before, 10_000)
+    session = await sessions.session_object(h.ctx, before)
+    assert session is not None
+    assert session["total_cost"] == {"excl_vat": 3, "incl_vat": 3.35}
+    assert [p["tariff_id"] for p in session["charging_periods"]] == ["17"]
+    await h.stop(before, 10_000)
+
+    after = await h.start("CP1", 1, meter_start=10_000)
+    link = await h.ocpi.get_session_link(str(after.id))
+    assert link is not None and link.tariff_id == "22"
+
+
 async def test_session_without_a_tariff_at_its_start_stays_free(h: Harness) -> None:
     """A tariff put on the connector after the session started does not price it."""
     await h.add_tariff(example("tariff_9_025kwh_start.json"))

@@ -86,6 +86,8 @@ SAMPLES: list[Any] = [
     c.SetChargingProfile(0, profile("ChargePointMaxProfile")),
     c.ClearChargingProfile(),
     c.ClearChargingProfile(profile_id=7, evse_id=1, purpose="ChargingStationMaxProfile", stack_level=1),
+    c.CostUpdated(Decimal("0.94"), "tx-uuid-1"),
+    c.CostUpdated(Decimal("12"), "tx-uuid-1"),
 ]
 
 
@@ -148,7 +150,9 @@ def test_built_payload_meets_the_request_schema(command: Any) -> None:
     orjson.dumps(payload)
 
 
-STATUS_COMMANDS = [s for s in SAMPLES if not isinstance(s, c.GetConfiguration | c.ChangeConfiguration)]
+STATUS_COMMANDS = [
+    s for s in SAMPLES if not isinstance(s, c.GetConfiguration | c.ChangeConfiguration | c.CostUpdated)
+]
 
 
 @pytest.mark.parametrize("command", STATUS_COMMANDS, ids=lambda s: type(s).__name__)
@@ -473,3 +477,15 @@ def test_reservation_status_update_is_routed() -> None:
     """The station's ReservationStatusUpdate has a route (it is answered, not NotImplemented)."""
     assert "ReservationStatusUpdate" in ROUTES
     assert validate(V201, "ReservationStatusUpdate", SchemaKind.RESPONSE, {}) is None
+
+
+def test_cost_updated() -> None:
+    """CostUpdated carries the total cost as the exact decimal number and the station's transaction id; its
+    empty answer is ANSWERED without a status word (the response has none)."""
+    assert build(c.CostUpdated(Decimal("0.94"), "tx-1")) == (
+        "CostUpdated",
+        {"totalCost": 0.94, "transactionId": "tx-1"},
+    )
+    assert build(c.CostUpdated(Decimal("12"), "tx-1"))[1]["totalCost"] == 12
+    result = parse(c.CostUpdated(Decimal("0.94"), "tx-1"), {})
+    assert result.outcome is Outcome.ANSWERED and result.status is None

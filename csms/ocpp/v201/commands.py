@@ -25,6 +25,7 @@ from csms.domain.commands import (
     ClearCache,
     ClearChargingProfile,
     CommandResult,
+    CostUpdated,
     DataTransfer,
     GetBaseReport,
     GetConfiguration,
@@ -44,6 +45,7 @@ from csms.ocpp.commands import (
     Payload,
     Translation,
     answered,
+    json_number,
     jsonable,
     present,
     profile_fields,
@@ -231,6 +233,20 @@ def build_clear_cache(command: ClearCache) -> tuple[str, Payload]:
     return "ClearCache", {}
 
 
+def build_cost_updated(command: CostUpdated) -> tuple[str, Payload]:
+    """CostUpdated (OCPP 2.0.1 I02.FR.03): the running total cost, already rounded to the currency's minor
+    unit by the domain (`csms.domain.costs`)."""
+    return "CostUpdated", {
+        "totalCost": json_number(command.total_cost),
+        "transactionId": command.transaction_id,
+    }
+
+
+def parse_cost_updated(command: CostUpdated, payload: Payload) -> CommandResult:
+    """The station acknowledged (CostUpdatedResponse carries nothing but customData)."""
+    return answered(payload)
+
+
 def build_data_transfer(command: DataTransfer) -> tuple[str, Payload]:
     """DataTransfer; 2.0.1 `data` is any JSON value."""
     payload: Payload = {"vendorId": command.vendor_id}
@@ -368,4 +384,5 @@ COMMANDS: CommandTable = {
     GetBaseReport: Translation(build_get_base_report, parse_get_base_report),
     SetChargingProfile: Translation(build_set_charging_profile, status_only),
     ClearChargingProfile: Translation(build_clear_charging_profile, status_only),
+    CostUpdated: Translation(build_cost_updated, parse_cost_updated),
 }

@@ -11,9 +11,11 @@ from csms.domain.models import (
     AuthorizationStatus,
     MeterReading,
     NewTransaction,
+    Transaction,
     TransactionStatus,
     TransactionStop,
 )
+from csms.ocpp.commands import json_number
 from csms.ocpp.router import Payload, StationContext
 from csms.ocpp.v201.convert import id_token_info, samples
 
@@ -25,7 +27,8 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
     event for a transaction we have not seen creates it, because the station's record is the truth.
     The seqNo is recorded only after the event's effects are stored, so an event that failed halfway is
     applied again when the station retries it (a repeat is recognised by its seqNo).
-    The answer carries idTokenInfo whenever the request carried an idToken (OCPP 2.0.1 E05/E07).
+    The answer carries idTokenInfo whenever the request carried an idToken (OCPP 2.0.1 E05/E07), and
+    totalCost (so far, or final after Ended) when the station shows costs (`csms.domain.costs`).
     """
     event_type = payload["eventType"]
     info = payload["transactionInfo"]
@@ -80,7 +83,7 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
         tx = outcome.transaction
         if event_type == "Ended" and not outcome.duplicate:
             await transactions.stop(tx, _stop(info, timestamp, token), [])
-        return answer
+        return await _with_cost(ctx, tx, answer)
 
     if tx.status is TransactionStatus.COMPLETED:
         # A retransmitted Ended (same seqNo) or anything after the end changes nothing: the transaction
@@ -90,10 +93,10 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
         )
         event = "transaction_event_after_end" if late else "transaction_event_repeated"
         ctx.log.info(event, transaction_id=tx.ocpp_transaction_id, seq_no=seq_no, event_type=event_type)
-        return answer
+        return await _with_cost(ctx, tx, answer)
     if transactions.is_repeat(tx, seq_no):
         ctx.log.info("transaction_event_repeated", transaction_id=tx.ocpp_transaction_id, seq_no=seq_no)
-        return answer
+        return await _with_cost(ctx, tx, answer)
     await transactions.update(
         tx,
         id_token=token["idToken"] if token else None,
@@ -107,6 +110,18 @@ async def handle_transaction_event(ctx: StationContext, payload: Payload) -> Pay
         await transactions.meter_values(MeterReading(ctx.charge_point_id, tx.evse_id, data), tx)
     if not await transactions.record_event(tx, seq_no, event_type, payload["triggerReason"], timestamp):
         ctx.log.info("transaction_event_repeated", transaction_id=tx.ocpp_transaction_id, seq_no=seq_no)
+    return await _with_cost(ctx, tx, answer)
+
+
+async def _with_cost(ctx: StationContext, tx: Transaction, answer: Payload) -> Payload:
+    """`answer` with `totalCost` once the transaction has ended, when the station shows costs (see
+    csms.domain.costs). OCPP 2.0.1 TransactionEventResponse.totalCost "SHALL only be sent when charging has
+    ended" (I03, final cost); the running cost goes to the station in CostUpdated (I02)."""
+    if tx.status is not TransactionStatus.COMPLETED:
+        return answer
+    cost = await ctx.domain.costs.total_cost(tx)
+    if cost is not None:
+        answer["totalCost"] = json_number(cost)
     return answer
 
 
