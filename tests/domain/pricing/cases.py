@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -62,10 +61,6 @@ class Case:
     def at(self, text: str) -> datetime:
         """A local wall-clock time of this case as an aware datetime."""
         return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(self.zone))
-
-    def minutes(self, text: str) -> timedelta:
-        """How long after the session start `text` is."""
-        return self.at(text) - self.at(self.start)
 
 
 CASES = [
@@ -286,7 +281,10 @@ CASES = [
     # applies in time order (2.00) is charged, once: 2.00 / 2.40, however long the session.
     Case(
         "a flat fee, charged once: the first that applies",
-        tariff(element(("FLAT", 1.00, 20, 0), start_time="08:00", end_time="20:00"), element(("FLAT", 2, 20, 0))),
+        tariff(
+            element(("FLAT", 1.00, 20, 0), start_time="08:00", end_time="20:00"),
+            element(("FLAT", 2, 20, 0)),
+        ),
         "2024-05-06 07:30",
         "2024-05-06 09:30",
         12_000,
