@@ -4,7 +4,7 @@ then money per dimension."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
 from csms.domain.pricing.money import ZERO_PRICE, Price, component_cost
 from csms.domain.pricing.periods import ComponentRef, Piece
@@ -14,6 +14,10 @@ ZERO = Decimal(0)
 WH_PER_KWH = Decimal(1000)
 S_PER_H = Decimal(3600)
 UNITS = {ENERGY: WH_PER_KWH, TIME: S_PER_H, PARKING_TIME: S_PER_H}  # billed volume → priced unit
+# Volumes are measured in whole Wh and microseconds; a piece cut where the energy crosses a kWh bound gets
+# its volume by division, exact only to the 50th digit. Below this resolution a total is that noise, and
+# rounding it up to the step would bill a whole extra step (29 000.000…001 Wh → 29 001 Wh).
+_VOLUME_RESOLUTION = Decimal("1e-9")
 
 ComponentOf = Callable[[ComponentRef], PriceComponent]
 
@@ -55,7 +59,8 @@ def _round_up(
     if step <= 0:
         return
     total = sum((billed[i][dimension] for i in indexes), ZERO)
-    rounded = (total / step).to_integral_value(rounding=ROUND_CEILING) * step
+    measured = total.quantize(_VOLUME_RESOLUTION, rounding=ROUND_HALF_EVEN)
+    rounded = (measured / step).to_integral_value(rounding=ROUND_CEILING) * step
     billed[last][dimension] += rounded - total
 
 
