@@ -25,8 +25,9 @@ How a session is priced (OCPI 2.2.1 Tariffs, "cost calculation" as clarified by 
 4. excl. VAT = Σ volume × price; incl. VAT = Σ volume × price × (1 + vat/100) per component (a component
    without `vat` adds no VAT: OCPI "no VAT applicable"); each then clamped to min_price / max_price
    independently.
-5. Money is quantized to 4 decimals (ROUND_HALF_UP) only at the very end (`money.quantize`); everything
-   before is exact Decimal arithmetic (no float ever touches a price or an energy figure).
+5. Money is rounded half up to the currency's minor unit (cents for EUR) only at the very end, in one
+   place (`Price.in_minor_units`, see `money`): per dimension, the total being the sum of the rounded
+   amounts; everything before is exact Decimal arithmetic (no float touches a price or an energy figure).
 
 What the engine does not know, and how it treats it:
 
@@ -41,7 +42,7 @@ What the engine does not know, and how it treats it:
 from __future__ import annotations
 
 from csms.domain.pricing.engine import SessionCost, price_session
-from csms.domain.pricing.money import Price, decimal_number, quantize
+from csms.domain.pricing.money import Price, decimal_number, minor_unit, quantize
 from csms.domain.pricing.parsing import parse_tariff
 from csms.domain.pricing.profile import EnergyProfile, EnergyReading, energy_profile
 from csms.domain.pricing.restrictions import resolve_zone
@@ -69,6 +70,7 @@ __all__ = [
     "choose_tariff",
     "decimal_number",
     "energy_profile",
+    "minor_unit",
     "parse_tariff",
     "price_session",
     "quantize",

@@ -67,11 +67,20 @@ def _round_up(
 def dimension_costs(
     periods: list[Piece], billed: list[dict[str, Decimal]], flat: ComponentRef | None, component: ComponentOf
 ) -> dict[str, Price]:
-    """Step 5: the exact (unrounded) cost of each dimension: volume × price per component, FLAT once."""
-    costs = {dimension: ZERO_PRICE for dimension in DIMENSIONS}
+    """Step 5: the exact (unrounded) cost of each dimension: volume × price per component, FLAT once.
+
+    Volumes stay in Wh and seconds until the dimension's sum is divided by its unit, once: 3630 s at €3/h is
+    10 890 / 3600 = 3.025 exactly, where 3630 / 3600 × 3 (1.00833… cut at the 50th digit) gives 3.02499…
+    and a cent less once rounded.
+    """
+    sums = {dimension: ZERO_PRICE for dimension in DIMENSIONS}
     for p, volumes in zip(periods, billed, strict=True):
         for dimension, volume in volumes.items():
-            costs[dimension] += component_cost(component(p.chosen[dimension]), volume / UNITS[dimension])
-    if flat is not None:
-        costs[FLAT] = component_cost(component(flat), Decimal(1))
+            sums[dimension] += component_cost(component(p.chosen[dimension]), volume)
+    costs = {
+        dimension: Price(total.excl_vat / UNITS[dimension], total.incl_vat / UNITS[dimension])
+        for dimension, total in sums.items()
+        if dimension in UNITS
+    }
+    costs[FLAT] = ZERO_PRICE if flat is None else component_cost(component(flat), Decimal(1))
     return costs

@@ -41,8 +41,9 @@ class ChargingPeriod:
 class SessionCost:
     """What a session costs and how it divides into charging periods.
 
-    `total` is clamped to the tariff's min/max price; the per-dimension totals are not (OCPI reports them
-    as computed). Money is quantized to 4 decimals; volumes are exact (round them when formatting).
+    Money is in the currency's minor unit (`money` says how it is rounded): each per-dimension amount is
+    rounded, `total` is their sum clamped to the tariff's min/max price (the per-dimension amounts are not
+    clamped: OCPI reports them as computed). Volumes are exact (round them when formatting).
     """
 
     total: Price
@@ -101,22 +102,24 @@ def price_session(
         pieces, flat = choose_pieces(elements, cut_points(tariff, span, profile), span, profile)  # 1, 2
         periods = merge_periods(pieces)  # 3
         costs = dimension_costs(periods, billed_volumes(periods, component), flat, component)  # 4, 5
-        total = costs[FLAT] + costs[ENERGY] + costs[TIME] + costs[PARKING_TIME]
+        currency = tariff.currency if tariff is not None else None
+        parts = {dimension: price.in_minor_units(currency) for dimension, price in costs.items()}
+        total = parts[FLAT] + parts[ENERGY] + parts[TIME] + parts[PARKING_TIME]
         if tariff is not None:
-            total = clamp(total, tariff.min_price, tariff.max_price)
+            total = clamp(total, tariff.min_price, tariff.max_price).in_minor_units(currency)
         tariff_id = tariff.id if tariff is not None else None
         return SessionCost(
-            total=total.quantized(),
-            fixed=costs[FLAT].quantized(),
-            energy=costs[ENERGY].quantized(),
-            time=costs[TIME].quantized(),
-            parking=costs[PARKING_TIME].quantized(),
+            total=total,
+            fixed=parts[FLAT],
+            energy=parts[ENERGY],
+            time=parts[TIME],
+            parking=parts[PARKING_TIME],
             total_energy_kwh=total_wh / WH_PER_KWH,
             total_time_hours=span.duration / S_PER_H,
             total_parking_hours=(span.duration - span.charge_seconds) / S_PER_H,
             charging_periods=tuple(_charging_period(start, p, tariff_id) for p in periods),
             tariff_id=tariff_id,
-            currency=tariff.currency if tariff is not None else None,
+            currency=currency,
         )
 
 

@@ -2,7 +2,8 @@
 
 Every case's comment shows the hand computation; `test_cases.py` runs them through `price_session`. Times
 are local wall-clock times in the case's zone (`at`), energy in Wh; volumes in the expected periods are OCPI
-units (kWh, hours) rounded to 4 decimals, money is the engine's 4-decimal result.
+units (kWh, hours) rounded to 4 decimals, money is in the currency's minor unit (cents for EUR): each
+dimension rounded half up, the total the sum of the rounded dimensions, then clamped to min/max price.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def example(name: str) -> dict[str, Any]:
 
 
 def tariff(*elements: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """A minimal OCPI tariff in EUR with these elements."""
+    """A minimal OCPI tariff with these elements, in EUR unless `extra` names another currency."""
     return {"id": "case", "currency": "EUR", "elements": list(elements), **extra}
 
 
@@ -77,29 +78,29 @@ CASES = [
         parts={"fixed": ("0.5", "0.6"), "energy": ("5", "5.5")},
     ),
     # tariff_1: 2.00/h @10%, step 60 s. 1 h 30 min 20 s → billed 91 min:
-    # excl 2 × 91/60 = 3.03333 → 3.0333; incl 3.03333 × 1.1 = 3.33667 → 3.3367.
+    # excl 2 × 91/60 = 3.03333 → 3.03; incl 3.03333 × 1.1 = 3.33667 → 3.34.
     Case(
         "spec: tariff_1 time rounded up to 60 s",
         example("tariff_1_simple_2hour.json"),
         "2024-05-06 10:00",
         "2024-05-06 11:30:20",
         7_000,
-        ("3.0333", "3.3367"),
+        ("3.03", "3.34"),
         [("2024-05-06 10:00", {E: "7", T: "1.5056"})],
     ),
     # tariff_13: TIME 3/h @10% step 60, PARKING 5/h @20% step 300. Charge 1 h, park 20 min 10 s.
     # d2: only the last time-based dimension (parking) is rounded: 1210 s → 1500 s = 25 min.
-    # time 3 × 1 = 3.00 / 3.30; parking 5 × 25/60 = 2.08333 / 2.50; total 5.08333 → 5.0833 / 5.80.
+    # time 3 × 1 = 3.00 / 3.30; parking 5 × 25/60 = 2.08333 → 2.08 / 2.50; total 5.08 / 5.80.
     Case(
         "spec: tariff_13 charging then parking, only parking rounded",
         example("tariff_13_simple_3hour_5parking.json"),
         "2024-05-06 10:00",
         "2024-05-06 11:20:10",
         11_000,
-        ("5.0833", "5.8"),
+        ("5.08", "5.8"),
         [("2024-05-06 10:00", {E: "11", T: "1"}), ("2024-05-06 11:00", {P: "0.3361"})],
         charging_end="2024-05-06 11:00",
-        parts={"time": ("3", "3.3"), "parking": ("2.0833", "2.5")},
+        parts={"time": ("3", "3.3"), "parking": ("2.08", "2.5")},
     ),
     # tariff_14 (no VAT): TIME 1.20/h step 1800 until 17:00, TIME 2.40/h step 900 17:00-20:00.
     # 16:30-17:20 charging: 30 min @1.20 = 0.60; 20 min @2.40, the session's TIME total 50 min rounded
@@ -134,18 +135,18 @@ CASES = [
     ),
     # tariff_4 on a Saturday: FLAT 2.50 @15%; TIME 1.00/h @20% step 900 (max_current: not measured, so it
     # holds); PARKING 6.00/h @10% step 300 on Saturday 10:00-17:00. Charge 12:00-13:10, park 13:10-13:42.
-    # flat 2.50 / 2.875; time 70 min (not rounded) = 1.16667 / 1.40; parking 32 → 35 min = 3.50 / 3.85.
-    # total excl 7.16667 → 7.1667; incl 2.875 + 1.40 + 3.85 = 8.125.
+    # flat 2.50 / 2.875 → 2.88; time 70 min (not rounded) = 1.16667 → 1.17 / 1.40; parking 32 → 35 min
+    # = 3.50 / 3.85. total (sum of the rounded parts): 2.50 + 1.17 + 3.50 = 7.17; 2.88 + 1.40 + 3.85 = 8.13.
     Case(
         "spec: tariff_4 complex, Saturday parking window",
         example("tariff_4_complex.json"),
         "2024-05-11 12:00",
         "2024-05-11 13:42",
         14_000,
-        ("7.1667", "8.125"),
+        ("7.17", "8.13"),
         [("2024-05-11 12:00", {E: "14", T: "1.1667"}), ("2024-05-11 13:10", {P: "0.5333"})],
         charging_end="2024-05-11 13:10",
-        parts={"fixed": ("2.5", "2.875"), "time": ("1.1667", "1.4"), "parking": ("3.5", "3.85")},
+        parts={"fixed": ("2.5", "2.88"), "time": ("1.17", "1.4"), "parking": ("3.5", "3.85")},
     ),
     # Night rate 22:00-06:00 (wraps midnight) in Tokyo (UTC+9, no DST): 0.20/kWh, else 0.30, both @10%.
     # 21:00-07:00 local, 100 kWh evenly (10 kWh/h): 10 @0.30 + 80 @0.20 + 10 @0.30 = 3 + 16 + 3 = 22.00;
@@ -181,7 +182,7 @@ CASES = [
     ),
     # kWh bands: 0.40 below 10 kWh, 0.30 for 10-30 kWh, 0.25 above (@19%). Readings: 20 kWh at 1 h, 30 at
     # 2 h, 40 at the end (3 h): 10 kWh is crossed at 0:30, 30 kWh at 2:00.
-    # 10 × 0.40 + 20 × 0.30 + 10 × 0.25 = 4 + 6 + 2.5 = 12.50; incl × 1.19 = 14.875.
+    # 10 × 0.40 + 20 × 0.30 + 10 × 0.25 = 4 + 6 + 2.5 = 12.50; incl × 1.19 = 14.875 → 14.88.
     Case(
         "min/max kWh bands follow the measured curve",
         tariff(
@@ -192,7 +193,7 @@ CASES = [
         "2024-05-06 10:00",
         "2024-05-06 13:00",
         40_000,
-        ("12.5", "14.875"),
+        ("12.5", "14.88"),
         [
             ("2024-05-06 10:00", {E: "10", T: "0.5"}),
             ("2024-05-06 10:30", {E: "20", T: "1.5"}),
@@ -229,7 +230,7 @@ CASES = [
         [("2024-05-06 10:00", {E: "4.3", T: "1"}), ("2024-05-06 11:00", {E: "1.1", T: "1"})],
         readings=[("2024-05-06 11:00", 4_300)],
     ),
-    # tariff_12: 0.25/kWh @10%, min_price 0.50 / 0.55. 1 kWh = 0.25 / 0.275 → clamped up to 0.50 / 0.55.
+    # tariff_12: 0.25/kWh @10%, min_price 0.50 / 0.55. 1 kWh = 0.25 / 0.275 (→ 0.28), clamped to 0.50 / 0.55.
     Case(
         "spec: min_price raises a small session",
         example("tariff_12_025kwh_min_price.json"),
@@ -238,7 +239,7 @@ CASES = [
         1_000,
         ("0.5", "0.55"),
         [("2024-05-06 10:00", {E: "1", T: "0.1667"})],
-        parts={"energy": ("0.25", "0.275")},
+        parts={"energy": ("0.25", "0.28")},
     ),
     # tariff_6: FLAT 0.50 @20% + 0.25/kWh @10%, max_price 10.00 / 11.00. 60 kWh: 15.50 / 17.10 → 10 / 11.
     Case(
@@ -322,5 +323,28 @@ CASES = [
         10_000,
         ("3", "3"),
         [("2024-05-06 10:00", {E: "5", T: "0.5"}), ("2024-05-06 10:30", {E: "5", T: "0.5"})],
+    ),
+    # Line items to the cent, the total their sum: FLAT 1.005 and TIME 1.005/h (no VAT), 1 h:
+    # 1.005 → 1.01 twice = 2.02 (rounding the exact 2.01 instead would make the receipt's lines not add up).
+    Case(
+        "money in cents: each dimension rounded, the total their sum",
+        tariff(element(("FLAT", 1.005, None, 0), (T, 1.005, None, 1))),
+        "2024-05-06 10:00",
+        "2024-05-06 11:00",
+        3_000,
+        ("2.02", "2.02"),
+        [("2024-05-06 10:00", {E: "3", T: "1"})],
+        parts={"fixed": ("1.01", "1.01"), "time": ("1.01", "1.01")},
+    ),
+    # JPY has no minor unit: 35.5 JPY/kWh @10%, 10.3 kWh = 365.65 → 366; incl 402.215 → 402.
+    Case(
+        "money in the currency's minor unit: whole yen",
+        tariff(element((E, 35.5, 10, 1)), currency="JPY"),
+        "2024-05-06 10:00",
+        "2024-05-06 11:00",
+        10_300,
+        ("366", "402"),
+        [("2024-05-06 10:00", {E: "10.3", T: "1"})],
+        zone="Asia/Tokyo",
     ),
 ]
