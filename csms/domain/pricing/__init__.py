@@ -2,7 +2,8 @@
 
 One module per part: `tariff` (the parsed tariff), `parsing` (OCPI JSON → tariff), `profile` (the energy
 curve), `restrictions` (when an element applies), `periods` (steps 1-3), `billing` (steps 4-5), `money`
-(Price, VAT, min/max, the one rounding), `engine` (`price_session`, the steps in order).
+(Price, VAT, min/max, the one rounding), `reservation` (reservation time and fees), `engine`
+(`price_session`, the steps in order).
 
 `parse_tariff(data)` turns an OCPI Tariff object (JSON; numbers as JSON numbers or strings) into Decimal
 structures; `price_session(tariff, start=..., end=..., energy_wh=...)` prices one session and returns a
@@ -34,8 +35,8 @@ What the engine does not know, and how it treats it:
 - Current (min/max_current) is not measured per piece: those restrictions are treated as satisfied (an
   element is not excluded for a value we cannot see). Power (min/max_power) is the average power of each
   piece, from the energy profile (readings, else a straight line from start to the end of charging).
-- Elements restricted to reservations (`reservation`) price reservation time, which charging sessions do not
-  have: they never apply here.
+- Elements restricted to reservations (`reservation`) price only reservation time: the caller's
+  `reserved_from` until the session starts (`reservation` module), never the charging or parking.
 - Where charging ends is the caller's `charging_end` (None: the session charges until `end`, no parking).
 """
 

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 EXAMPLES = Path("/work/shared/ocpi-examples")
-E, T, P = "ENERGY", "TIME", "PARKING_TIME"
+E, T, P, R = "ENERGY", "TIME", "PARKING_TIME", "RESERVATION_TIME"
 
 
 def example(name: str) -> dict[str, Any]:
@@ -57,7 +57,9 @@ class Case:
     zone: str = "Europe/Amsterdam"
     readings: list[tuple[str, int]] = field(default_factory=list)  # (local time, Wh since start)
     charging_end: str | None = None
-    parts: dict[str, tuple[str, str]] = field(default_factory=dict)  # fixed/energy/time/parking
+    parts: dict[str, tuple[str, str]] = field(default_factory=dict)  # fixed/energy/time/parking/reservation
+    reserved_from: str | None = None
+    reservation_expired: bool = False
 
     def at(self, text: str) -> datetime:
         """A local wall-clock time of this case as an aware datetime."""
@@ -346,5 +348,60 @@ CASES = [
         ("366", "402"),
         [("2024-05-06 10:00", {E: "10.3", T: "1"})],
         zone="Asia/Tokyo",
+    ),
+    # tariff_16: reservation fee 2.00 @20% + 5.00/h @20% in 300 s steps; charging FLAT 0.50 @20% +
+    # 0.25/kWh @10%. Reserved 09:47, charging 10:00-11:00, 10 kWh. Reservation 13 min → 15 min:
+    # 2.00 + 5 × 0.25 = 3.25 / 2.40 + 1.50 = 3.90; charging 0.50 + 2.50 = 3.00 / 0.60 + 2.75 = 3.35.
+    # total 6.25 / 7.25.
+    Case(
+        "spec: a reservation fee and reservation time before the session",
+        example("tariff_16_reservation_2_euro_fee_5_euro_per_hour.json"),
+        "2024-05-06 10:00",
+        "2024-05-06 11:00",
+        10_000,
+        ("6.25", "7.25"),
+        [("2024-05-06 09:47", {R: "0.2167"}), ("2024-05-06 10:00", {E: "10", T: "1"})],
+        reserved_from="2024-05-06 09:47",
+        parts={"reservation": ("3.25", "3.9"), "fixed": ("0.5", "0.6"), "energy": ("2.5", "2.75")},
+    ),
+    # tariff_17, reservation expired unused after 25 min: the RESERVATION_EXPIRES fee 4.00 @20% and the
+    # reservation time 2.00/h @20% in 600 s steps (25 → 30 min = 1.00). 5.00 / 6.00; no charging start fee.
+    Case(
+        "spec: an expired reservation pays the expiry fee and its time",
+        example("tariff_17_reservation_with_expire_fee.json"),
+        "2024-05-06 10:25",
+        "2024-05-06 10:25",
+        0,
+        ("5", "6"),
+        [("2024-05-06 10:00", {R: "0.4167"})],
+        reserved_from="2024-05-06 10:00",
+        reservation_expired=True,
+        parts={"reservation": ("5", "6"), "fixed": ("0", "0")},
+    ),
+    # tariff_18: an expired reservation's time at the RESERVATION_EXPIRES rate (listed first), 6.00/h in
+    # 600 s steps: 25 → 30 min = 3.00 / 3.60 (the RESERVATION rate of 3.00/h would give 1.50).
+    Case(
+        "spec: an expired reservation's time at the expiry rate",
+        example("tariff_18_reservation_with_expire_time.json"),
+        "2024-05-06 10:25",
+        "2024-05-06 10:25",
+        0,
+        ("3", "3.6"),
+        [("2024-05-06 10:00", {R: "0.4167"})],
+        reserved_from="2024-05-06 10:00",
+        reservation_expired=True,
+    ),
+    # tariff_18 used: reserved 10:00, charging 10:25-11:25 with 4 kWh: reservation 30 min at 3.00/h = 1.50 /
+    # 1.80; charging 0.50 + 1.00 = 1.50 / 0.60 + 1.10 = 1.70. total 3.00 / 3.50.
+    Case(
+        "spec: a used reservation's time at the reservation rate",
+        example("tariff_18_reservation_with_expire_time.json"),
+        "2024-05-06 10:25",
+        "2024-05-06 11:25",
+        4_000,
+        ("3", "3.5"),
+        [("2024-05-06 10:00", {R: "0.4167"}), ("2024-05-06 10:25", {E: "4", T: "1"})],
+        reserved_from="2024-05-06 10:00",
+        parts={"reservation": ("1.5", "1.8")},
     ),
 ]

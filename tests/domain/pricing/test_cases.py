@@ -24,6 +24,8 @@ def _run(case: Case) -> SessionCost:
         readings=[EnergyReading(case.at(at), Decimal(wh)) for at, wh in case.readings],
         charging_end=None if case.charging_end is None else case.at(case.charging_end),
         time_zone=case.zone,
+        reserved_from=None if case.reserved_from is None else case.at(case.reserved_from),
+        reservation_expired=case.reservation_expired,
     )
 
 
