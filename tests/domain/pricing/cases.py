@@ -170,6 +170,18 @@ CASES = [
         ],
         zone="Asia/Tokyo",
     ),
+    # The spring DST change in Amsterdam (02:00 CET → 03:00 CEST on 2024-03-31): night rate 0.20/kWh until
+    # 03:00, day 0.30 (no VAT). 01:00-04:00 local lasts 2 real hours, 20 kWh evenly: 01:00-02:00 CET (then the
+    # clock jumps to 03:00) 10 kWh @0.20, 03:00-04:00 CEST 10 kWh @0.30 = 2.00 + 3.00 = 5.00.
+    Case(
+        "time of day over a DST change",
+        tariff(element((E, 0.20, None, 1), end_time="03:00"), element((E, 0.30, None, 1))),
+        "2024-03-31 01:00",
+        "2024-03-31 04:00",
+        20_000,
+        ("5", "5"),
+        [("2024-03-31 01:00", {E: "10", T: "1"}), ("2024-03-31 03:00", {E: "10", T: "1"})],
+    ),
     # Sunday rate 0.10/kWh, else 0.30 (no VAT), New York (UTC-4 in May): Saturday 23:00 - Sunday 01:00
     # local, 20 kWh evenly: 10 @0.30 + 10 @0.10 = 4.00 (read in UTC both hours would be Sunday: 2.00).
     Case(
