@@ -36,7 +36,16 @@ from ocpi.sessions import Place, place_of, price_transaction, transaction_link
 from ocpi.tariffs import pricing_tariff
 
 ZERO = Decimal(0)
-ZERO_PRICE = Price(ZERO, ZERO).quantized()  # "0.0000", written like every other amount
+FOUR_PLACES = Decimal("0.0001")
+
+
+def _written(price: Price) -> Price:
+    """`price` with 4 decimals, as every amount here is written (OCPI's precision). The amounts are already
+    rounded to the currency's minor unit by the engine (`Price.in_minor_units`): this rounds nothing."""
+    return Price(price.excl_vat.quantize(FOUR_PLACES), price.incl_vat.quantize(FOUR_PLACES))
+
+
+ZERO_PRICE = _written(Price(ZERO, ZERO))  # "0.0000", written like every other amount
 DIMENSIONS = ("energy", "time", "parking", "flat", "reservation")
 # Chargeprice's `price_distribution` groups (what the share is of): the one-off amounts, energy, duration.
 SHARE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -140,7 +149,7 @@ async def _priced(ctx: OcpiContext, tx: Transaction, place: Place, final: bool) 
     return CostBreakdown(
         session_id=tx.id,
         currency=priced.currency,
-        total=priced.cost.total,
+        total=_written(priced.cost.total),
         amounts=_amounts(priced.cost),
         energy_kwh=priced.cost.total_energy_kwh,
         tariff_id=priced.tariff.id if priced.tariff is not None else None,
@@ -151,13 +160,12 @@ async def _priced(ctx: OcpiContext, tx: Transaction, place: Place, final: bool) 
 
 
 def _amounts(cost: SessionCost) -> dict[str, Price]:
-    # Charging sessions have no reservation time: the engine never prices it (csms.domain.pricing).
     return {
-        "energy": cost.energy,
-        "time": cost.time,
-        "parking": cost.parking,
-        "flat": cost.fixed,
-        "reservation": ZERO_PRICE,
+        "energy": _written(cost.energy),
+        "time": _written(cost.time),
+        "parking": _written(cost.parking),
+        "flat": _written(cost.fixed),
+        "reservation": _written(cost.reservation),
     }
 
 
@@ -168,8 +176,8 @@ def _price(value: Any) -> Price:
     excl = Decimal(str(value["excl_vat"]))
     # OCPI 2.2.1 Price: incl_vat may be absent; then none is known and excl. VAT is all there is.
     incl = Decimal(str(value["incl_vat"])) if value.get("incl_vat") is not None else excl
-    # Exact already (≤ 4 decimals); quantized only so billed amounts read "5.5000" like priced ones.
-    return Price(excl, incl).quantized()
+    # Exact already (≤ 4 decimals); written with 4 so billed amounts read "5.5000" like priced ones.
+    return _written(Price(excl, incl))
 
 
 def _cdr_tariff(data: dict[str, Any]) -> PricingTariff | None:

@@ -74,8 +74,9 @@ async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 
 
 
 def money(value: Decimal) -> Decimal:
-    """An amount as the CSMS states it: 4 decimals (OCPI numbers), half up."""
-    return value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    """An amount as the CSMS states it: in cents, half up (the flat fee is whole cents, so rounding the sum
+    equals summing the rounded parts)."""
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def number(value: Any) -> Decimal:

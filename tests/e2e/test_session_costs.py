@@ -75,9 +75,14 @@ async def api(csms: Csms) -> AsyncIterator[Api]:
 
 
 def engine_total(start: str, end: datetime, energy_wh: int) -> dict[str, str]:
-    """What the pricing engine says the session costs, as the API writes amounts."""
+    """What the pricing engine says the session costs (rounded to the cent by the engine), as the API writes
+    amounts (4 decimals)."""
     cost = price_session(parse_tariff(TARIFF), start=parse_datetime(start), end=end, energy_wh=energy_wh)
-    return {"excl_vat": format(cost.total.excl_vat, "f"), "incl_vat": format(cost.total.incl_vat, "f")}
+    four = Decimal("0.0001")
+    return {
+        "excl_vat": format(cost.total.excl_vat.quantize(four), "f"),
+        "incl_vat": format(cost.total.incl_vat.quantize(four), "f"),
+    }
 
 
 async def test_live_cost_breakdown_cdr_and_receipt_agree(csms: Csms, api: Api) -> None:

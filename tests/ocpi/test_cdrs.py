@@ -447,7 +447,8 @@ async def test_end_to_end_session_and_priced_cdr(e2e_csms: Csms, version: str, s
             assert_valid("Session", session)
             assert session["status"] == "ACTIVE" and session["kwh"] == 5
             assert session["evse_uid"] == location["evses"][0]["uid"] and session["location_id"] == "LOC-E2E"
-            assert session["total_cost"] == {"excl_vat": 1.75, "incl_vat": 1.975}
+            # 0.50 / 0.60 flat + 1.25 / 1.375 (→ 1.38) energy: to the cent, the total the sum of the parts
+            assert session["total_cost"] == {"excl_vat": 1.75, "incl_vat": 1.98}
             assert session["cdr_token"]["uid"] == "TAG-E2E"
 
             await sim.stop_transaction(1, meter_stop_wh=21_000)

@@ -2,7 +2,8 @@
 
 One module per part: `tariff` (the parsed tariff), `parsing` (OCPI JSON → tariff), `profile` (the energy
 curve), `restrictions` (when an element applies), `periods` (steps 1-3), `billing` (steps 4-5), `money`
-(Price, VAT, min/max, the one rounding), `engine` (`price_session`, the steps in order).
+(Price, VAT, min/max, the one rounding), `reservation` (reservation time and fees), `engine`
+(`price_session`, the steps in order).
 
 `parse_tariff(data)` turns an OCPI Tariff object (JSON; numbers as JSON numbers or strings) into Decimal
 structures; `price_session(tariff, start=..., end=..., energy_wh=...)` prices one session and returns a
@@ -25,23 +26,24 @@ How a session is priced (OCPI 2.2.1 Tariffs, "cost calculation" as clarified by 
 4. excl. VAT = Σ volume × price; incl. VAT = Σ volume × price × (1 + vat/100) per component (a component
    without `vat` adds no VAT: OCPI "no VAT applicable"); each then clamped to min_price / max_price
    independently.
-5. Money is quantized to 4 decimals (ROUND_HALF_UP) only at the very end (`money.quantize`); everything
-   before is exact Decimal arithmetic (no float ever touches a price or an energy figure).
+5. Money is rounded half up to the currency's minor unit (cents for EUR) only at the very end, in one
+   place (`Price.in_minor_units`, see `money`): per dimension, the total being the sum of the rounded
+   amounts; everything before is exact Decimal arithmetic (no float touches a price or an energy figure).
 
 What the engine does not know, and how it treats it:
 
 - Current (min/max_current) is not measured per piece: those restrictions are treated as satisfied (an
   element is not excluded for a value we cannot see). Power (min/max_power) is the average power of each
   piece, from the energy profile (readings, else a straight line from start to the end of charging).
-- Elements restricted to reservations (`reservation`) price reservation time, which charging sessions do not
-  have: they never apply here.
+- Elements restricted to reservations (`reservation`) price only reservation time: the caller's
+  `reserved_from` until the session starts (`reservation` module), never the charging or parking.
 - Where charging ends is the caller's `charging_end` (None: the session charges until `end`, no parking).
 """
 
 from __future__ import annotations
 
 from csms.domain.pricing.engine import SessionCost, price_session
-from csms.domain.pricing.money import Price, decimal_number, quantize
+from csms.domain.pricing.money import Price, decimal_number, minor_unit, quantize
 from csms.domain.pricing.parsing import parse_tariff
 from csms.domain.pricing.profile import EnergyProfile, EnergyReading, energy_profile
 from csms.domain.pricing.restrictions import resolve_zone
@@ -69,6 +71,7 @@ __all__ = [
     "choose_tariff",
     "decimal_number",
     "energy_profile",
+    "minor_unit",
     "parse_tariff",
     "price_session",
     "quantize",

@@ -10,7 +10,7 @@ from decimal import Decimal, localcontext
 
 from csms.domain.clock import to_utc
 from csms.domain.pricing.billing import S_PER_H, WH_PER_KWH, billed_volumes, dimension_costs
-from csms.domain.pricing.money import Price, clamp
+from csms.domain.pricing.money import ZERO_PRICE, Price, clamp
 from csms.domain.pricing.periods import (
     ComponentRef,
     Piece,
@@ -20,17 +20,20 @@ from csms.domain.pricing.periods import (
     merge_periods,
 )
 from csms.domain.pricing.profile import EnergyReading, delta_of, energy_profile, seconds_of
+from csms.domain.pricing.reservation import price_reservation
 from csms.domain.pricing.restrictions import resolve_zone
 from csms.domain.pricing.tariff import ENERGY, FLAT, PARKING_TIME, TIME, PriceComponent, PricingTariff
 
 ZERO = Decimal(0)
+RESERVATION_TIME = "RESERVATION_TIME"  # OCPI CdrDimensionType of a reservation's period
 _PRECISION = 50  # digits for intermediate arithmetic: volume × price / unit never loses a cent here
 
 
 @dataclass(frozen=True, slots=True)
 class ChargingPeriod:
     """One OCPI ChargingPeriod: from `start` until the next period (or the session end), with the measured
-    volumes of its dimensions (ENERGY in kWh, TIME and PARKING_TIME in hours, exact Decimal)."""
+    volumes of its dimensions (ENERGY in kWh, TIME, PARKING_TIME and RESERVATION_TIME in hours, exact
+    Decimal)."""
 
     start: datetime
     dimensions: tuple[tuple[str, Decimal], ...]
@@ -41,8 +44,9 @@ class ChargingPeriod:
 class SessionCost:
     """What a session costs and how it divides into charging periods.
 
-    `total` is clamped to the tariff's min/max price; the per-dimension totals are not (OCPI reports them
-    as computed). Money is quantized to 4 decimals; volumes are exact (round them when formatting).
+    Money is in the currency's minor unit (`money` says how it is rounded): each per-dimension amount is
+    rounded, `total` is their sum clamped to the tariff's min/max price (the per-dimension amounts are not
+    clamped: OCPI reports them as computed). Volumes are exact (round them when formatting).
     """
 
     total: Price
@@ -56,6 +60,8 @@ class SessionCost:
     charging_periods: tuple[ChargingPeriod, ...]
     tariff_id: str | None = None
     currency: str | None = None
+    reservation: Price = ZERO_PRICE  # included in `total` (OCPI CDR total_reservation_cost)
+    total_reservation_hours: Decimal = ZERO
 
 
 def price_session(
@@ -67,6 +73,8 @@ def price_session(
     readings: Sequence[EnergyReading] = (),
     charging_end: datetime | None = None,
     time_zone: str | tzinfo = "UTC",
+    reserved_from: datetime | None = None,
+    reservation_expired: bool = False,
 ) -> SessionCost:
     """Price one charging session with `tariff` (None: free; periods are still measured).
 
@@ -77,6 +85,10 @@ def price_session(
             curve (which piece got which energy); without them energy is spread evenly over the charging.
         charging_end: when the EV stopped charging and parking began (None: charging until `end`).
         time_zone: the location's IANA time zone, in which time and day restrictions are read.
+        reserved_from: when the EV driver's reservation began (None: no reservation); the time until
+            `start` is priced by the tariff's reservation elements and comes first in the periods.
+        reservation_expired: the reservation ran out unused: only it is priced (pass `start` = `end` =
+            its expiry, no energy), by RESERVATION and RESERVATION_EXPIRES elements.
 
     Returns:
         The cost, the per-dimension costs and the charging periods; pass them to the OCPI Session / CDR.
@@ -99,25 +111,44 @@ def price_session(
             return elements[ref[0]].components[ref[1]]
 
         pieces, flat = choose_pieces(elements, cut_points(tariff, span, profile), span, profile)  # 1, 2
-        periods = merge_periods(pieces)  # 3
+        periods = [] if reservation_expired else merge_periods(pieces)  # 3
         costs = dimension_costs(periods, billed_volumes(periods, component), flat, component)  # 4, 5
-        total = costs[FLAT] + costs[ENERGY] + costs[TIME] + costs[PARKING_TIME]
+        if reservation_expired:
+            costs[FLAT] = ZERO_PRICE  # no charging session: its start fee is not due
+        reserved_at = None if reserved_from is None else to_utc(reserved_from)
+        reserved = price_reservation(tariff, reserved_at, start, expired=reservation_expired, zone=zone)
+        currency = tariff.currency if tariff is not None else None
+        parts = {dimension: price.in_minor_units(currency) for dimension, price in costs.items()}
+        reservation = reserved.cost.in_minor_units(currency)
+        total = parts[FLAT] + parts[ENERGY] + parts[TIME] + parts[PARKING_TIME] + reservation
         if tariff is not None:
-            total = clamp(total, tariff.min_price, tariff.max_price)
+            total = clamp(total, tariff.min_price, tariff.max_price).in_minor_units(currency)
         tariff_id = tariff.id if tariff is not None else None
         return SessionCost(
-            total=total.quantized(),
-            fixed=costs[FLAT].quantized(),
-            energy=costs[ENERGY].quantized(),
-            time=costs[TIME].quantized(),
-            parking=costs[PARKING_TIME].quantized(),
+            total=total,
+            fixed=parts[FLAT],
+            energy=parts[ENERGY],
+            time=parts[TIME],
+            parking=parts[PARKING_TIME],
             total_energy_kwh=total_wh / WH_PER_KWH,
             total_time_hours=span.duration / S_PER_H,
             total_parking_hours=(span.duration - span.charge_seconds) / S_PER_H,
-            charging_periods=tuple(_charging_period(start, p, tariff_id) for p in periods),
+            charging_periods=_reservation_period(reserved_from, reserved.seconds, tariff_id)
+            + tuple(_charging_period(start, p, tariff_id) for p in periods),
             tariff_id=tariff_id,
-            currency=tariff.currency if tariff is not None else None,
+            currency=currency,
+            reservation=reservation,
+            total_reservation_hours=reserved.seconds / S_PER_H,
         )
+
+
+def _reservation_period(
+    reserved_from: datetime | None, seconds: Decimal, tariff_id: str | None
+) -> tuple[ChargingPeriod, ...]:
+    """The reservation's period (OCPI CdrDimensionType RESERVATION_TIME), when there was one."""
+    if reserved_from is None or seconds <= 0:
+        return ()
+    return (ChargingPeriod(to_utc(reserved_from), ((RESERVATION_TIME, seconds / S_PER_H),), tariff_id),)
 
 
 def _charging_period(start: datetime, p: Piece, tariff_id: str | None) -> ChargingPeriod:

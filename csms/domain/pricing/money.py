@@ -1,7 +1,10 @@
 """Money in the pricing engine: OCPI Price, min/max clamping, component cost, the one place money is rounded.
 
-Everything before `Price.quantized` is exact Decimal arithmetic (no float ever touches a price); amounts are
-rounded half up to 4 decimals (OCPI numbers) only at the end of pricing (OCPI 2.2.1 d2 step 5).
+Everything before `Price.in_minor_units` is exact Decimal arithmetic (no float ever touches a price). OCPI
+2.2.1 d2 leaves money rounding to law and contract; we bill in the currency's minor unit (ISO 4217: cents
+for EUR, none for JPY, 3 decimals for KWD), rounded half up, once, at the end of pricing: each dimension's
+cost excl. and incl. VAT is rounded, the session total is the sum of those rounded amounts (so a receipt's
+lines add up to its total), clamped to min/max price and rounded again (a bound may have more decimals).
 """
 
 from __future__ import annotations
@@ -12,11 +15,24 @@ from decimal import ROUND_HALF_UP, Decimal
 from csms.domain.pricing.tariff import PriceBound, PriceComponent
 
 MONEY_PLACES = Decimal("0.0001")  # OCPI numbers carry at most 4 decimals
+# ISO 4217 minor units other than 2 (the default for any other code, EUR included).
+_MINOR_UNITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF"), 0),
+    **dict.fromkeys(("UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
 
 
 def quantize(value: Decimal, places: Decimal = MONEY_PLACES) -> Decimal:
-    """`value` rounded half up to 4 decimals (OCPI numbers): the only rounding of money in the engine."""
+    """`value` rounded half up to `places` (default 4 decimals, OCPI numbers); money is rounded through
+    `Price.in_minor_units` only."""
     return value.quantize(places, rounding=ROUND_HALF_UP)
+
+
+def minor_unit(currency: str | None) -> Decimal:
+    """The smallest amount of `currency` (ISO 4217): 0.01 for EUR, 1 for JPY; 0.01 when unknown or None."""
+    return Decimal(1).scaleb(-_MINOR_UNITS.get((currency or "").upper(), 2))
 
 
 def decimal_number(value: Decimal, places: Decimal = MONEY_PLACES) -> int | float:
@@ -41,9 +57,10 @@ class Price:
     def __add__(self, other: Price) -> Price:
         return Price(self.excl_vat + other.excl_vat, self.incl_vat + other.incl_vat)
 
-    def quantized(self) -> Price:
-        """Both amounts rounded half up to 4 decimals."""
-        return Price(quantize(self.excl_vat), quantize(self.incl_vat))
+    def in_minor_units(self, currency: str | None) -> Price:
+        """Both amounts rounded half up to `currency`'s minor unit: the only rounding of money in pricing."""
+        unit = minor_unit(currency)
+        return Price(quantize(self.excl_vat, unit), quantize(self.incl_vat, unit))
 
     def is_zero(self) -> bool:
         """True when both amounts are 0."""

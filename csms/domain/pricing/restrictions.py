@@ -26,15 +26,21 @@ class Instant:
     seconds: Decimal  # since the session start
     energy_wh: Decimal  # cumulative
     power_kw: Decimal | None  # the piece's average power; None while parking
+    reservations: frozenset[str] = frozenset()  # while reserved: RESERVATION (and RESERVATION_EXPIRES)
 
 
 def holds(r: Restrictions, at: Instant) -> bool:
     """Whether all restrictions of `r` hold at `at`.
 
     min/max_current is not measured per piece: treated as satisfied (an element is not excluded for a value
-    we cannot see). Reservation elements price reservation time, which a charging session does not have.
+    we cannot see). Reservation elements price reservation time only, the others never do (OCPI 2.2.1
+    TariffRestrictions.reservation); an expired reservation matches both RESERVATION and RESERVATION_EXPIRES
+    elements, the first in list order winning as for any dimension.
     """
-    if r.reservation is not None:
+    if r.reservation is None:
+        if at.reservations:
+            return False
+    elif r.reservation not in at.reservations:
         return False
     return (
         _time_of_day_holds(r, at.local.time())
