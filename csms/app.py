@@ -36,6 +36,7 @@ from ocpi.bridge import OcpiBridge
 log = structlog.get_logger("csms.app")
 
 PURGE_EVERY = 3600.0  # seconds between message-log retention passes
+HTTP_SHUTDOWN_SECONDS = 5.0  # how long REST and OCPI requests in flight may finish at shutdown
 
 
 @dataclass(slots=True)
@@ -96,7 +97,9 @@ class Csms:
         root.add_subapp(
             "/v1", chargeprice.create_app(bridge.ctx.store, config.ocpi.chargeprice_vehicles_file)
         )
-        runner = web.AppRunner(root, access_log=None)
+        # Requests still running at shutdown get HTTP_SHUTDOWN_SECONDS, not aiohttp's 60 s: SIGTERM must stop
+        # the CSMS promptly (stations are closed next; what they were answered for is committed after).
+        runner = web.AppRunner(root, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_SECONDS)
         await runner.setup()
         site: web.BaseSite
         if http_sock is None:
@@ -139,13 +142,16 @@ class Csms:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._purge_task
         await self.http.cleanup()
+        log.info("http_stopped")
         await self.ocpp.close()
+        log.info("ocpp_stopped")
         if self.cluster is not None:  # after the sockets closed: the others see these stations offline
             await self.cluster.stop()
         await self.domain.reservations.stop()
         await self.domain.costs.stop()
         await self.domain.stations.stop()
         await self.ocpi.stop()
+        log.info("ocpi_stopped")
         await self.writer.stop()
         await self.services.store.close()
         log.info("stopped")

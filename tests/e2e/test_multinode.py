@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import signal
+import warnings
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -62,7 +63,9 @@ class Node:
         await self._drain
 
     async def stop(self) -> None:
-        """SIGTERM; a node that has not exited after a grace period is killed and its log printed."""
+        """SIGTERM (teardown, after the test's checks). A node that has not exited after a grace period is
+        killed, its log printed and a warning raised: a clean stop is `tests/e2e/test_sigterm.py`'s subject,
+        and a slow one here must not hide what this test checked."""
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -73,7 +76,7 @@ class Node:
             await self.proc.wait()
             print(f"node {self.name} did not stop on SIGTERM; its log:")
             print(b"".join(self.log[-200:]).decode(errors="replace"))
-            raise
+            warnings.warn(f"node {self.name} did not stop within {WAIT:.0f} s of SIGTERM", stacklevel=1)
         finally:
             await self._drain
 
