@@ -15,8 +15,8 @@ import json
 import os
 import secrets
 import signal
-import warnings
 import sys
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
