@@ -78,6 +78,8 @@ class Location(Stamped):
     operator: dict[str, Any] | None = None  # OCPI BusinessDetails
     charging_when_closed: bool | None = None
     charge_point_ids: list[str] = field(default_factory=list)
+    # Tariffs of the location's connectors that name none of their own (`ConnectorSpec.tariff_ids` win).
+    tariff_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

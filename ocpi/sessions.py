@@ -23,9 +23,9 @@ A Session (`session_object`) is one CSMS transaction, id = str(transaction id):
   partner's token (by uid) gives its CdrToken, a CSMS-local token is ours (`uid` = `contract_id` = the id
   token, type RFID, our country_code / party_id) with auth_method WHITELIST.
 - `location_id` / `evse_uid` / `connector_id` of the EVSE (connector N of 1.6 is EVSE N, connector "1").
-- Priced with the tariff its connector had when it started (`ConnectorSpec.tariff_ids`; `choose_tariff`
-  picks the one valid at the start), pinned by id in its SessionLink at the start (`pin_tariff`, see
-  `session_tariff`), by `csms.domain.pricing` over the transaction's meter readings: `charging_periods`
+- Priced with the tariff its connector had when it started (`ConnectorSpec.tariff_ids`, else its
+  location's `Location.tariff_ids`; `choose_tariff` picks the one valid at the start), pinned by id in its
+  SessionLink at the start (`pin_tariff`, see `session_tariff`), by `csms.domain.pricing` over the transaction's meter readings: `charging_periods`
   (ENERGY and TIME, a new period whenever another price component applies; one period without a tariff)
   and `total_cost` (omitted without a tariff), in the tariff's currency (else `[ocpi] currency`). The end of
   charging is not known from OCPP, so no PARKING_TIME is billed. Once the CDR exists, a completed session
@@ -198,10 +198,24 @@ async def connector_tariff(
     ctx: OcpiContext, charge_point_id: str, evse_id: int, connector_id: int, at: datetime
 ) -> tuple[Tariff, PricingTariff] | None:
     """The tariff of a connector that prices a session starting at `at` (`choose_tariff` over the
-    connector's `tariff_ids`), stored and parsed; None when the connector has no usable tariff."""
+    connector's `tariff_ids`, else, when it names none, over its location's), stored and parsed; None when
+    no usable tariff applies."""
     spec = await find_connector_spec(ctx, charge_point_id, evse_id if evse_id > 0 else 1, connector_id)
+    tariff_ids = spec.tariff_ids
+    if not tariff_ids:
+        # Item 2 of issue 11: tariffs per connector or per location; the connector's own win.
+        location = await ctx.store.location_of(charge_point_id)
+        tariff_ids = location.tariff_ids if location is not None else []
+    return await _chosen_tariff(ctx, tariff_ids, at)
+
+
+async def _chosen_tariff(
+    ctx: OcpiContext, tariff_ids: list[str], at: datetime
+) -> tuple[Tariff, PricingTariff] | None:
+    """The tariff among `tariff_ids` valid at `at` (`choose_tariff`), stored and parsed; unknown and
+    unparsable ones are skipped (logged)."""
     candidates: list[tuple[Tariff, PricingTariff]] = []
-    for tariff_id in spec.tariff_ids:
+    for tariff_id in tariff_ids:
         stored = await ctx.store.get_tariff(tariff_id)
         parsed = pricing_tariff(stored) if stored is not None else None
         if stored is not None and parsed is not None:

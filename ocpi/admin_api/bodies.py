@@ -359,8 +359,13 @@ class LocationFields(BaseModel):
         description="Registered charge points; their EVSEs are the location's EVSEs. A charge point is in "
         "at most one location.",
     )
+    tariff_ids: Annotated[list[OcpiIdText], Field(max_length=10)] = Field(
+        default_factory=list,
+        description="Existing tariffs (`/tariffs`) for the location's connectors that name none of their "
+        "own (a connector's `tariff_ids` win); the one valid when a session starts prices it",
+    )
 
-    @field_validator("facilities", "charge_point_ids")
+    @field_validator("facilities", "charge_point_ids", "tariff_ids")
     @classmethod
     def _unique(cls, values: list[Any]) -> list[Any]:
         return list(dict.fromkeys(values))

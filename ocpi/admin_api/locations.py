@@ -5,7 +5,8 @@ Operators group charge points into locations (address, coordinates, time zone, o
 operator, publish flag); the EVSEs and connectors of a location are its charge points' as the stations report
 them, and the OCPI Locations module (`ocpi.locations`) builds the OCPI objects from both. Per connector, the
 operator sets the OCPI facts a station never sends (standard, format, power type, voltage, amperage, power,
-tariffs) with `PUT /charge-points/{id}/connectors/{evse_id}/{connector_id}/spec`.
+tariffs) with `PUT /charge-points/{id}/connectors/{evse_id}/{connector_id}/spec`. A location's `tariff_ids`
+price the sessions at its connectors that name no tariff of their own (`ocpi.sessions.connector_tariff`).
 
 `country_code` and `party_id` name one of our CPO parties (`[ocpi]` default party or `extra_parties`; the
 default party when absent; a PUT keeps the location's); `last_updated` is set on every change, so partners
@@ -147,6 +148,21 @@ async def _check_charge_points(
             )
 
 
+async def _check_tariffs(store: OcpiStore, tariff_ids: list[str]) -> None:
+    """Every tariff named (a location's or a connector's `tariff_ids`) must exist.
+
+    Raises:
+        ApiError: 400 `invalid_request` naming each unknown tariff (`tariff_ids.<index>`).
+    """
+    unknown = [
+        {"field": f"tariff_ids.{index}", "reason": f"unknown tariff {tariff_id!r}"}
+        for index, tariff_id in enumerate(tariff_ids)
+        if await store.get_tariff(tariff_id) is None
+    ]
+    if unknown:
+        raise ApiError(400, "invalid_request", "tariff_ids names unknown tariffs", unknown)
+
+
 @api("GET", "/locations", {200: models.LocationPage}, errors=(400, 503), query=PAGE)
 async def handle_list_locations(request: web.Request) -> web.Response:
     """List OCPI locations, least recently changed first.
@@ -174,7 +190,7 @@ async def handle_get_location(request: web.Request) -> web.Response:
      body=LocationCreate,
      description="`country_code` and `party_id`: one of our parties (`[ocpi]`; default the default "
                  "party; 400 `unknown_party` otherwise). 400 names each unknown charge "
-                 "point (`charge_point_ids.<i>`); 409 `conflict` when the id exists, "
+                 "point (`charge_point_ids.<i>`) and each unknown tariff (`tariff_ids.<i>`); 409 `conflict` when the id exists, "
                  "`charge_point_in_location` when a charge point is in another location. Numbers are "
                  "read exactly (never as floats).")
 async def handle_create_location(request: web.Request) -> web.Response:
@@ -182,7 +198,7 @@ async def handle_create_location(request: web.Request) -> web.Response:
 
     `POST /locations` (admin): 201 with the location; partners see it on their next pull if published.
 
-    Errors: 400 (a field, or an unknown charge point), 409 `conflict` (the id exists) or
+    Errors: 400 (a field, an unknown charge point or an unknown tariff), 409 `conflict` (the id exists) or
     `charge_point_in_location`.
     """
     services = get_services(request)
@@ -192,6 +208,7 @@ async def handle_create_location(request: web.Request) -> web.Response:
         raise already_exists(f"location {body.id!r}")
     party = _party(body, services, None)
     await _check_charge_points(services, store, body.charge_point_ids, body.id)
+    await _check_tariffs(store, body.tariff_ids)
     await store.save_location(_location(body, body.id, services, party))
     await _publish(request, None, body.id)
     stored = await _stored_location(store, body.id)
@@ -213,6 +230,7 @@ async def handle_replace_location(request: web.Request) -> web.Response:
     location_id = replaced_id(request, "location_id", body.id, "location")
     party = _party(body, services, await _stored_location(store, location_id))
     await _check_charge_points(services, store, body.charge_point_ids, location_id)
+    await _check_tariffs(store, body.tariff_ids)
     before = await _snapshot(request, location_id)
     await store.save_location(_location(body, location_id, services, party))
     await _publish(request, before, location_id)
@@ -289,13 +307,7 @@ async def handle_set_connector_spec(request: web.Request) -> web.Response:
     charge_point_id, evse_id, connector_id = _connector_address(request)
     body = await read_exact_model(request, ConnectorSpecSet)
     await registered_charge_point(services, charge_point_id)
-    unknown = [
-        {"field": f"tariff_ids.{index}", "reason": f"unknown tariff {tariff_id!r}"}
-        for index, tariff_id in enumerate(body.tariff_ids)
-        if await store.get_tariff(tariff_id) is None
-    ]
-    if unknown:
-        raise ApiError(400, "invalid_request", "tariff_ids names unknown tariffs", unknown)
+    await _check_tariffs(store, body.tariff_ids)
     ctx = get_ocpi_context(request)
     before = None if ctx is None else await publish.location_snapshot_of(ctx, charge_point_id)
     now = services.clock()

@@ -60,6 +60,7 @@ class Location(OursWithId):
     operator: BusinessDetails | None
     charging_when_closed: bool | None
     charge_point_ids: list[str]
+    tariff_ids: list[str]
     last_updated: Timestamp
 
 

@@ -99,6 +99,10 @@ def _opt_dump(value: Any) -> str | None:
     return None if value is None else dump_json(value)
 
 
+def _json_list(text: str | None) -> Any:
+    return [] if text is None else load_json(text)
+
+
 # -- row <-> model ---------------------------------------------------------------------------------------
 
 
@@ -114,7 +118,9 @@ def _reader(cls: type[T], **decoders: Callable[[Any], Any]) -> Callable[..., T]:
 
 
 _partner = _reader(Partner, status=PartnerStatus, endpoints=load_json, roles=load_json)
-_location = _reader(Location, facilities=load_json, opening_times=_opt_json, operator=_opt_json)
+_location = _reader(
+    Location, facilities=load_json, opening_times=_opt_json, operator=_opt_json, tariff_ids=_json_list
+)
 _spec = _reader(ConnectorSpec, tariff_ids=load_json)
 _evse = _reader(EvseUid)
 _tariff = _reader(Tariff, data=load_json)
@@ -346,7 +352,13 @@ class SqlOcpiStore:
         """
         now = self._now()
         upsert = self._upsert(
-            OcpiLocationRow, location, now, facilities=dump_json, opening_times=_opt_dump, operator=_opt_dump
+            OcpiLocationRow,
+            location,
+            now,
+            facilities=dump_json,
+            opening_times=_opt_dump,
+            operator=_opt_dump,
+            tariff_ids=dump_json,
         )
         wanted = sorted(set(location.charge_point_ids))
         links = OcpiLocationChargePointRow

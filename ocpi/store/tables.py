@@ -79,6 +79,8 @@ class OcpiLocationRow(Base):
     operator: Mapped[JsonText | None]
     charging_when_closed: Mapped[bool | None] = mapped_column(Boolean)
     last_updated: Mapped[LastUpdated]
+    # JSON list of tariff ids; NULL (a location from before revision 0005) reads as none.
+    tariff_ids: Mapped[JsonText | None]
 
 
 class OcpiLocationChargePointRow(Base):

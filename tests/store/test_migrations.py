@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0004"
+        assert await conn.run_sync(_current) == head == "0005"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -256,3 +256,33 @@ async def test_0004_adds_the_id_token_aliases_and_downgrades_back(engine: AsyncE
         assert "id_token_aliases" in await conn.run_sync(step, "0004")
         assert sorted(await conn.run_sync(unique_keys)) == [["alias"], ["id_token"]]
         assert await conn.run_sync(step, "0003", down=True) == before
+
+
+async def test_0005_adds_the_tariffs_of_locations_and_downgrades_back(engine: AsyncEngine) -> None:
+    """A database at 0004 gains the nullable ocpi_locations.tariff_ids (locations already there have
+    none: NULL); 0004 again drops it."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> list[str]:
+        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
+        return [column["name"] for column in inspect(connection).get_columns("ocpi_locations")]
+
+    def add_location(connection: Connection) -> None:
+        connection.execute(
+            text(
+                "INSERT INTO ocpi_locations (id, address, city, country, latitude, longitude, time_zone, "
+                "country_code, party_id, publish, facilities, last_updated) VALUES ('L1', 'Main 1', "
+                "'Utrecht', 'NLD', '52.09000', '5.12000', 'Europe/Amsterdam', 'NL', 'CPO', :publish, '[]', "
+                "CURRENT_TIMESTAMP)"
+            ),
+            {"publish": True},
+        )
+
+    async with engine.begin() as conn:
+        at_0004 = await conn.run_sync(step, "0004")
+        await conn.run_sync(add_location)
+    assert "tariff_ids" not in at_0004
+    async with engine.begin() as conn:
+        assert await conn.run_sync(step, "0005") == [*at_0004, "tariff_ids"]
+        stored = await conn.execute(text("SELECT id, tariff_ids FROM ocpi_locations"))
+        assert [tuple(row) for row in stored] == [("L1", None)]
+        assert await conn.run_sync(step, "0004", down=True) == at_0004
