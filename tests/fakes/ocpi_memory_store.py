@@ -182,6 +182,7 @@ class MemoryOcpiStore:
             facilities=_roundtrip(location.facilities),
             opening_times=_roundtrip(location.opening_times),
             operator=_roundtrip(location.operator),
+            tariff_ids=list(location.tariff_ids),
             charge_point_ids=sorted(cp for cp, loc in self._location_of.items() if loc == location.id),
             last_updated=_utc(location.last_updated),
         )
@@ -199,6 +200,7 @@ class MemoryOcpiStore:
             facilities=_roundtrip(location.facilities),
             opening_times=_roundtrip(location.opening_times),
             operator=_roundtrip(location.operator),
+            tariff_ids=list(location.tariff_ids),
             charge_point_ids=[],
             last_updated=_utc(location.last_updated) or now,
         )

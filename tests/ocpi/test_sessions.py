@@ -409,6 +409,60 @@ async def test_session_without_a_tariff_at_its_start_stays_free(h: Harness) -> N
     assert cdr.data["total_cost"] == {"excl_vat": 0, "incl_vat": 0} and "tariffs" not in cdr.data
 
 
+async def test_a_connector_without_tariffs_is_priced_by_its_locations(h: Harness) -> None:
+    """A connector that names no tariff takes its location's: the session's total_cost and its CDR are
+    priced by it (€0.50 + €0.25/kWh), and the tariff is pinned at the start — taken off the location
+    mid-session, it still prices the session to the end."""
+    await h.add_tariff(example("tariff_9_025kwh_start.json"))  # "17"
+    await h.add_location("LOC1", "CP1", tariff_ids=["17"])
+    tx = await h.start("CP1", 1, meter_start=0)
+    link = await h.ocpi.get_session_link(str(tx.id))
+    assert link is not None and link.tariff_id == "17"
+    h.advance(3600)
+    tx = await h.meter(tx, 10_000)
+    session = await sessions.session_object(h.ctx, tx)
+    assert session is not None
+    assert session["total_cost"] == {"excl_vat": 3, "incl_vat": 3.35}
+    assert [p["tariff_id"] for p in session["charging_periods"]] == ["17"]
+
+    await h.add_location("LOC1", "CP1", tariff_ids=[])
+    h.advance(600)
+    stopped = await h.stop(tx, 20_000)
+    await cdrs.settle(h.ctx)
+    cdr = await h.ocpi.get_cdr(str(stopped.id))
+    assert cdr is not None
+    assert cdr.data["total_cost"] == {"excl_vat": 5.5, "incl_vat": 6.1}
+    assert [t["id"] for t in cdr.data["tariffs"]] == ["17"]
+
+
+async def test_a_connector_tariff_wins_over_the_locations(h: Harness) -> None:
+    """A connector's own tariff prices its sessions even when its location has one too."""
+    await h.add_tariff(example("tariff_9_025kwh_start.json"))  # "17"
+    await h.add_tariff(example("tariff_14_step_size.json"))  # "22"
+    await h.add_location("LOC1", "CP1", tariff_ids=["22"])
+    await h.spec("CP1", 1, tariff_ids=["17"])
+    tx = await h.start("CP1", 1, meter_start=0)
+    link = await h.ocpi.get_session_link(str(tx.id))
+    assert link is not None and link.tariff_id == "17"
+
+
+async def test_validity_windows_choose_among_the_locations_tariffs(h: Harness) -> None:
+    """Among a location's tariffs, the one valid when a session starts prices it (windows back to back):
+    a session before the switch gets "17", one after it "22"."""
+    switch = h.clock() + timedelta(minutes=30)
+    await h.add_tariff({**example("tariff_9_025kwh_start.json"), "end_date_time": ocpi_datetime(switch)})
+    await h.add_tariff({**example("tariff_14_step_size.json"), "start_date_time": ocpi_datetime(switch)})
+    await h.add_location("LOC1", "CP1", tariff_ids=["17", "22"])
+    before = await h.start("CP1", 1, meter_start=0)
+    link = await h.ocpi.get_session_link(str(before.id))
+    assert link is not None and link.tariff_id == "17"
+    h.advance(3600)  # past the switch
+    await h.stop(before, 10_000)
+    after = await h.start("CP1", 1, meter_start=10_000)
+    link = await h.ocpi.get_session_link(str(after.id))
+    assert link is not None and link.tariff_id == "22"
+
+
 async def test_pin_updates_the_link_made_before_it(h: Harness) -> None:
     """The link the command runner (or the authority) made at the start keeps its token, method and
     reference: the pin only adds the tariff. Stations outside every location get no link at all."""
