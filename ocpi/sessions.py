@@ -25,9 +25,10 @@ A Session (`session_object`) is one CSMS transaction, id = str(transaction id):
 - `location_id` / `evse_uid` / `connector_id` of the EVSE (connector N of 1.6 is EVSE N, connector "1").
 - Priced with the tariff its connector had when it started (`ConnectorSpec.tariff_ids`, else its
   location's `Location.tariff_ids`; `choose_tariff` picks the one valid at the start), pinned by id in its
-  SessionLink at the start (`pin_tariff`, see `session_tariff`), by `csms.domain.pricing` over the transaction's meter readings: `charging_periods`
-  (ENERGY and TIME, a new period whenever another price component applies; one period without a tariff)
-  and `total_cost` (omitted without a tariff), in the tariff's currency (else `[ocpi] currency`). The end of
+  SessionLink at the start (`pin_tariff`, see `session_tariff`), by `csms.domain.pricing` over the
+  transaction's meter readings: `charging_periods` (ENERGY and TIME, a new period whenever another price
+  component applies; one period without a tariff) and `total_cost` (omitted without a tariff), in the
+  tariff's currency (else `[ocpi] currency`). The end of
   charging is not known from OCPP, so no PARKING_TIME is billed. Once the CDR exists, a completed session
   shows the CDR's periods and cost, so the two never disagree. Pricing runs in a worker thread and reads
   the meter samples only when the tariff's restrictions need the energy curve (`price_transaction`).

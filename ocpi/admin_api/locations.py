@@ -190,7 +190,8 @@ async def handle_get_location(request: web.Request) -> web.Response:
      body=LocationCreate,
      description="`country_code` and `party_id`: one of our parties (`[ocpi]`; default the default "
                  "party; 400 `unknown_party` otherwise). 400 names each unknown charge "
-                 "point (`charge_point_ids.<i>`) and each unknown tariff (`tariff_ids.<i>`); 409 `conflict` when the id exists, "
+                 "point (`charge_point_ids.<i>`) and each unknown tariff (`tariff_ids.<i>`); 409 "
+                 "`conflict` when the id exists, "
                  "`charge_point_in_location` when a charge point is in another location. Numbers are "
                  "read exactly (never as floats).")
 async def handle_create_location(request: web.Request) -> web.Response:

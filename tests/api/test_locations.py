@@ -140,6 +140,7 @@ EXPECTED_LOCATION = {
     "operator": {"name": "BeCharged", "website": "https://becharged.example"},
     "charging_when_closed": True,
     "charge_point_ids": ["CP-1", "CP-2"],
+    "tariff_ids": [],
     "last_updated": NOW_TEXT,
 }
 
@@ -394,6 +395,51 @@ async def test_put_replaces_everything(
     assert got["charge_point_ids"] == ["CP-3"]
     assert got["last_updated"] == LATER_TEXT
     assert await ocpi_store.location_of("CP-1") is None
+
+
+async def test_location_tariffs_are_set_stored_and_shown(
+    ocpi_client: ApiClient, auth: dict[str, str], charge_points: list[str], ocpi_store: MemoryOcpiStore
+) -> None:
+    """POST stores the location's `tariff_ids` (each once) and shows them; a PUT without them clears them."""
+    for tariff_id in ("T1", "T2"):
+        data = {"id": tariff_id, "currency": "EUR", "elements": []}
+        await ocpi_store.save_tariff(Tariff(tariff_id, "EUR", data))
+    body = location_body(tariff_ids=["T2", "T1", "T2"])
+    response = await ocpi_client.post("/api/v1/locations", json=body, headers=auth)
+    assert response.status == 201, await response.text()
+    assert (await response.json())["tariff_ids"] == ["T2", "T1"]
+    stored = await ocpi_store.get_location("LOC-1")
+    assert stored is not None and stored.tariff_ids == ["T2", "T1"]
+    got = await ocpi_client.get("/api/v1/locations/LOC-1", headers=auth)
+    assert (await got.json())["tariff_ids"] == ["T2", "T1"]
+
+    response = await ocpi_client.put("/api/v1/locations/LOC-1", json=location_body(id=None), headers=auth)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["tariff_ids"] == []
+
+
+async def test_unknown_location_tariffs_are_named(
+    ocpi_client: ApiClient, auth: dict[str, str], charge_points: list[str], ocpi_store: MemoryOcpiStore
+) -> None:
+    """A tariff id that does not exist is 400 `invalid_request` naming it, on POST and PUT; nothing is
+    stored or changed."""
+    await ocpi_store.save_tariff(Tariff("T1", "EUR", {"id": "T1", "currency": "EUR", "elements": []}))
+    response = await ocpi_client.post(
+        "/api/v1/locations", json=location_body(tariff_ids=["T1", "NOPE"]), headers=auth
+    )
+    error = await error_of(response, 400)
+    assert error["code"] == "invalid_request"
+    assert error["details"] == [{"field": "tariff_ids.1", "reason": "unknown tariff 'NOPE'"}]
+    assert await ocpi_store.get_location("LOC-1") is None
+
+    assert (await ocpi_client.post("/api/v1/locations", json=location_body(), headers=auth)).status == 201
+    body = location_body(id=None, tariff_ids=["NOPE"])
+    response = await ocpi_client.put("/api/v1/locations/LOC-1", json=body, headers=auth)
+    error = await error_of(response, 400)
+    assert error["code"] == "invalid_request"
+    assert error["details"] == [{"field": "tariff_ids.0", "reason": "unknown tariff 'NOPE'"}]
+    stored = await ocpi_store.get_location("LOC-1")
+    assert stored is not None and stored.tariff_ids == []
 
 
 async def test_put_with_another_id_is_refused(

@@ -182,6 +182,7 @@ async def test_location_round_trips_every_field(ocpi_store: OcpiStore) -> None:
         charging_when_closed=True,
         publish=False,
         charge_point_ids=["CP2", "CP1", "CP1"],
+        tariff_ids=["T2", "T1"],
     )
     await ocpi_store.save_location(location)
     stored = await ocpi_store.get_location("LOC1")
@@ -195,6 +196,7 @@ async def test_location_round_trips_every_field(ocpi_store: OcpiStore) -> None:
         charging_when_closed=True,
         publish=False,
         charge_point_ids=["CP1", "CP2"],
+        tariff_ids=["T2", "T1"],
         last_updated=T0,
     )
     assert stored == expected
@@ -204,13 +206,16 @@ async def test_location_round_trips_every_field(ocpi_store: OcpiStore) -> None:
 async def test_save_location_replaces_fields_and_charge_points(
     ocpi_store: OcpiStore, clock: FakeClock
 ) -> None:
-    """A second save replaces the fields and exactly the charge point list; None fields become None."""
-    await ocpi_store.save_location(_location(charge_point_ids=["CP1", "CP2"], operator={"name": "X"}))
+    """A second save replaces the fields and exactly the charge point list; None fields become None, and
+    tariffs not given are none."""
+    await ocpi_store.save_location(
+        _location(charge_point_ids=["CP1", "CP2"], operator={"name": "X"}, tariff_ids=["T1"])
+    )
     later = clock.advance(10)
     await ocpi_store.save_location(_location(name=None, charge_point_ids=["CP3", "CP2"], last_updated=later))
     stored = await ocpi_store.get_location("LOC1")
     assert stored is not None
-    assert stored.name is None and stored.operator is None
+    assert stored.name is None and stored.operator is None and stored.tariff_ids == []
     assert stored.charge_point_ids == ["CP2", "CP3"] and stored.last_updated == later
     assert await ocpi_store.location_of("CP1") is None
 
