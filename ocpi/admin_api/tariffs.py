@@ -31,7 +31,7 @@ from ocpi.admin_api.partners import (
 )
 from ocpi.admin_api.serialize import tariff_json
 from ocpi.models import Tariff
-from ocpi.store import OcpiStore
+from ocpi.store import OcpiStore, Pagination
 
 ITEM = "/tariffs/{tariff_id}"
 api = operations()
@@ -147,25 +147,42 @@ async def _connectors_using(services: Services, store: OcpiStore, tariff_id: str
             return using
 
 
+async def _locations_using(store: OcpiStore, tariff_id: str) -> list[str]:
+    """Ids of the locations whose `tariff_ids` name the tariff, at most `IN_USE_SHOWN`."""
+    using: list[str] = []
+    offset = 0
+    while True:
+        page, total = await store.list_locations(Pagination(offset=offset, limit=MAX_LIMIT))
+        using.extend(location.id for location in page if tariff_id in location.tariff_ids)
+        offset += len(page)
+        if len(using) >= IN_USE_SHOWN or not page or offset >= total:
+            return using[:IN_USE_SHOWN]
+
+
 @api("DELETE", ITEM, {204: None}, errors=(404, 409, 503), role=Role.ADMIN,
-     description="409 `tariff_in_use` while a connector spec names it (`details.connectors`).")
+     description="409 `tariff_in_use` while a connector spec or a location names it "
+                 "(`details.connectors`, `details.locations`).")
 async def handle_delete_tariff(request: web.Request) -> web.Response:
     """Delete an OCPI tariff.
 
     `DELETE /tariffs/{tariff_id}` (admin): 204; 404 when unknown, 409 `tariff_in_use` while a connector
-    spec names it (`details.connectors`: the first few; take it out of their `tariff_ids` first)."""
+    spec or a location names it (`details.connectors`, `details.locations`: the first few; take it out of
+    their `tariff_ids` first)."""
     services = get_services(request)
     store = get_ocpi_store(request)
     tariff_id = request.match_info["tariff_id"]
     await _stored_tariff(store, tariff_id)
     using = await _connectors_using(services, store, tariff_id)
-    if using:
+    # A location's tariffs price its connectors that name none (`ocpi.sessions.connector_tariff`): a
+    # deleted one would silently leave them free.
+    locations = await _locations_using(store, tariff_id)
+    if using or locations:
         raise ApiError(
             409,
             "tariff_in_use",
             f"tariff {tariff_id!r} is used by {len(using)}{'+' if len(using) >= IN_USE_SHOWN else ''} "
-            "connector(s)",
-            {"connectors": using},
+            f"connector(s) and {len(locations)}{'+' if len(locations) >= IN_USE_SHOWN else ''} location(s)",
+            {"connectors": using, "locations": locations},
         )
     await store.delete_tariff(tariff_id)
     ctx = get_ocpi_context(request)

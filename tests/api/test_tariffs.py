@@ -20,7 +20,7 @@ from csms.domain.models import ChargePoint
 from csms.domain.services import Services
 from csms.store.writer import BatchedWriter
 from ocpi import admin_api
-from ocpi.models import ConnectorSpec
+from ocpi.models import ConnectorSpec, Location
 from tests.api.conftest import NOW, NOW_TEXT, ApiClient, error_of
 from tests.api.openapi_check import OpenApiChecker
 from tests.fakes.memory_store import MemoryStore
@@ -352,8 +352,30 @@ async def test_delete_of_a_tariff_in_use_is_a_conflict(
     await ocpi_store.save_connector_spec(ConnectorSpec("CP-1", 2, 1, tariff_ids=["T-1"]))
     error = await error_of(await ocpi_client.delete("/api/v1/tariffs/T-1", headers=auth), 409)
     assert error["code"] == "tariff_in_use"
-    assert error["details"] == {"connectors": [{"charge_point_id": "CP-1", "evse_id": 2, "connector_id": 1}]}
+    assert error["details"] == {
+        "connectors": [{"charge_point_id": "CP-1", "evse_id": 2, "connector_id": 1}],
+        "locations": [],
+    }
     await ocpi_store.save_connector_spec(ConnectorSpec("CP-1", 2, 1, tariff_ids=[]))
+    assert (await ocpi_client.delete("/api/v1/tariffs/T-1", headers=auth)).status == 204
+
+
+async def test_delete_of_a_tariff_a_location_names_is_a_conflict(
+    ocpi_client: ApiClient, auth: dict[str, str], ocpi_store: MemoryOcpiStore
+) -> None:
+    """A tariff a location names (for its connectors without their own) cannot be deleted: 409
+    `tariff_in_use` lists the location; once the location no longer names it, it can."""
+    assert (await ocpi_client.post("/api/v1/tariffs", json=tariff_body(), headers=auth)).status == 201
+    location = Location(
+        "LOC-1", None, "Main 1", "Gent", "BEL", "51.04759", "3.72994", "Europe/Brussels", "NL", "CSM",
+        tariff_ids=["T-1"],
+    )
+    await ocpi_store.save_location(location)
+    error = await error_of(await ocpi_client.delete("/api/v1/tariffs/T-1", headers=auth), 409)
+    assert error["code"] == "tariff_in_use"
+    assert error["details"] == {"connectors": [], "locations": ["LOC-1"]}
+    location.tariff_ids = []
+    await ocpi_store.save_location(location)
     assert (await ocpi_client.delete("/api/v1/tariffs/T-1", headers=auth)).status == 204
 
 
