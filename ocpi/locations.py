@@ -275,7 +275,11 @@ async def find_connector_spec(
     return connector_spec(charge_point_id, evse_id, connector_id, None)
 
 
-def _connector_object(spec: ConnectorSpec, connector_id: int, last_updated: datetime) -> dict[str, Any]:
+def _connector_object(
+    spec: ConnectorSpec, connector_id: int, last_updated: datetime, location_tariffs: list[str]
+) -> dict[str, Any]:
+    """The OCPI Connector; its `tariff_ids` are the spec's, else the location's (those price its sessions,
+    `ocpi.sessions.connector_tariff`)."""
     obj: dict[str, Any] = {
         "id": str(connector_id),
         "standard": spec.standard,
@@ -286,8 +290,9 @@ def _connector_object(spec: ConnectorSpec, connector_id: int, last_updated: date
     }
     if spec.max_electric_power is not None:
         obj["max_electric_power"] = spec.max_electric_power
-    if spec.tariff_ids:
-        obj["tariff_ids"] = list(spec.tariff_ids)
+    tariff_ids = spec.tariff_ids or location_tariffs
+    if tariff_ids:
+        obj["tariff_ids"] = list(tariff_ids)
     obj["last_updated"] = ocpi_datetime(last_updated)
     return obj
 
@@ -336,7 +341,9 @@ def _evse_objects(
             )
             changed = _newest(row.status_at if row is not None else None, spec.last_updated)
             newest.append(changed)
-            connectors.append(_connector_object(spec, connector_id, changed or fallback))
+            connectors.append(
+                _connector_object(spec, connector_id, changed or fallback, location.tariff_ids)
+            )
         objects.append(
             {
                 "uid": uids[(station.charge_point_id, evse_id)],

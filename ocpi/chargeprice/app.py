@@ -140,10 +140,12 @@ def station_zone(location: Location | None, estimate_request: EstimateRequest) -
 
 async def station_offers(store: OcpiStore, location: Location | None) -> list[Offer]:
     """Our tariffs that can apply at the station: those its location's connectors name (`connector spec`
-    `tariff_ids`); all of ours when no location of ours is there or its connectors name none."""
+    `tariff_ids`) and the location's own (`Location.tariff_ids`, for its connectors naming none); all of
+    ours when no location of ours is there or neither names any."""
     tariffs = await _all(store.list_tariffs)
     named: set[str] = set()
     if location is not None:
+        named.update(location.tariff_ids)
         for spec in await store.list_connector_specs_of(location.charge_point_ids):
             named.update(spec.tariff_ids)
     return [_offer(t) for t in tariffs if not named or t.id in named]

@@ -279,6 +279,21 @@ async def test_at_our_location_only_the_tariffs_of_its_connectors(
     assert [item["id"] for item in answer["data"]] == ["T-THU"]
 
 
+async def test_at_our_location_its_own_tariffs_too(
+    cp_client: ApiClient, key: dict[str, str], ocpi_store: MemoryOcpiStore
+) -> None:
+    """The tariffs the location names (for its connectors that name none) are offered with its connectors'
+    (T-THU and T-BLOCK), still not every tariff of ours."""
+    location = await ocpi_store.get_location("LA")
+    assert location is not None
+    location.tariff_ids = ["T-BLOCK"]
+    await ocpi_store.save_location(location)
+    body = request_body({"energy": 10, "duration": 60}, where=(-118.25, 34.05))
+    status, answer = await post(cp_client, body, key)
+    assert status == 200, answer
+    assert sorted(item["id"] for item in answer["data"]) == ["T-BLOCK", "T-THU"]
+
+
 async def test_vehicle_and_battery_range_seed_request(cp_client: ApiClient, key: dict[str, str]) -> None:
     """Seed 2 (vehicle + battery_range [20, 80], "going_electric" spelling): a Zoe ZE50 (52 kWh) takes 31.2
     kWh; at a 22 kW type2 point at 22 kW: 31.2/22 h = 85.1 min; at a 50 kW CCS point along its DC curve.

@@ -148,6 +148,21 @@ async def test_location_object_from_records_and_ocpp(h: Harness) -> None:
     assert loc["last_updated"] == ocpi_datetime(T0.replace(second=30))
 
 
+async def test_connectors_without_tariffs_show_their_locations(h: Harness) -> None:
+    """A connector that names no tariff shows its location's `tariff_ids` (those price its sessions); one
+    with its own shows only those."""
+    await h.add_station("CP1")
+    await h.add_location("LOC1", "CP1", tariff_ids=["LT1", "LT2"])
+    await h.status("CP1", 1, A, "Available")
+    await h.status("CP1", 2, A, "Available")
+    await h.spec("CP1", 2, tariff_ids=["T1"])
+    _, body, _ = await h.get("locations/LOC1")
+    assert_valid("Location", body["data"])
+    evse1, evse2 = body["data"]["evses"]
+    assert evse1["connectors"][0]["tariff_ids"] == ["LT1", "LT2"]
+    assert evse2["connectors"][0]["tariff_ids"] == ["T1"]
+
+
 async def test_offline_station_is_unknown(h: Harness) -> None:
     """Every EVSE of a station that is not connected reports UNKNOWN, whatever it said last."""
     await h.add_station("CP1")
