@@ -39,7 +39,7 @@ from csms.domain.ports import Pagination
 from ocpi import cdrs, locations, partners, sessions
 from ocpi.context import OcpiContext
 from ocpi.models import Cdr, OutboxEntry, OutboxStatus, Partner
-from ocpi.push import Outbox, closed_periods, owns, session_owners
+from ocpi.push import Outbox, closed_periods, owns
 from ocpi.transport import ocpi_datetime
 
 log = structlog.get_logger("ocpi.reconcile")
@@ -130,14 +130,12 @@ async def _current(ctx: OcpiContext, tx: Transaction, partners: list[Partner]) -
     # Ownership first, from the link alone: a session of a local token (most of them, often) is neither
     # priced nor given a CDR here.
     link = await sessions.transaction_link(ctx, tx)
-    if link is None or not any(owns(p, link) for p in partners):
+    owners = [] if link is None else [p for p in partners if owns(p, link)]
+    if not owners:
         return None
     cdr = await cdrs.ensure_cdr(ctx, tx) if tx.status is TransactionStatus.COMPLETED else None
     session = await sessions.session_object(ctx, tx)
-    if session is None:
-        return None
-    owners = await session_owners(ctx, session)
-    return _Current(session, cdr, owners) if owners else None
+    return None if session is None else _Current(session, cdr, owners)
 
 
 async def _reconcile_sessions(ctx: OcpiContext, outbox: Outbox, since: datetime, done: Reconciled) -> None:
@@ -145,16 +143,17 @@ async def _reconcile_sessions(ctx: OcpiContext, outbox: Outbox, since: datetime,
     transactions = await _transactions_since(ctx, since)
     current = [c for tx in transactions if (c := await _current(ctx, tx, partners))]
     known = fold(await ctx.store.outbox_of_objects({c.key for c in current}))
+    urls = {module: await _receiver_urls(ctx, module) for module in ("sessions", "cdrs")}
     for c in current:
         suffix = f"/{c.session['country_code']}/{c.session['party_id']}/{c.session['id']}"
         for partner in c.owners:
             k = known.get((partner.id, c.key), Known())
             if _differs(k.session, c.session):
                 body = {**c.session, "charging_periods": closed_periods(c.session)}
-                await _enqueue(ctx, outbox, partner, "sessions", c.key, "PUT", suffix, body)
+                await _enqueue(outbox, urls, partner, "sessions", c.key, "PUT", suffix, body)
                 done.sessions += 1
             if c.cdr is not None and not k.cdr_posted:
-                await _enqueue(ctx, outbox, partner, "cdrs", c.key, "POST", "", c.cdr.data)
+                await _enqueue(outbox, urls, partner, "cdrs", c.key, "POST", "", c.cdr.data)
                 done.cdrs += 1
 
 
@@ -164,15 +163,20 @@ def _differs(known: dict[str, Any] | None, session: dict[str, Any]) -> bool:
     return any(known.get(name) != session.get(name) for name in _SESSION_FIELDS)
 
 
+async def _receiver_urls(ctx: OcpiContext, module: str) -> dict[int, str]:
+    """Partner id -> its receiver URL of `module` (read once per reconciliation, not once per push)."""
+    return {partner.id: url for partner, url in await partners.receivers(ctx, module)}
+
+
 async def _enqueue(
-    ctx: OcpiContext, outbox: Outbox, partner: Partner, module: str, key: str, method: str, suffix: str,
-    body: dict[str, Any],
+    outbox: Outbox, urls: dict[str, dict[int, str]], partner: Partner, module: str, key: str, method: str,
+    suffix: str, body: dict[str, Any],
 ) -> None:  # fmt: skip
-    for receiver, url in await partners.receivers(ctx, module):
-        if receiver.id == partner.id:
-            await outbox.enqueue(partner, module, key, method, url.rstrip("/") + suffix, body)
-            log.info("ocpi_reconcile_queued", partner_id=partner.id, module=module, object_key=key,
-                     method=method)  # fmt: skip
+    url = urls[module].get(partner.id)
+    if url is not None:  # a partner without that receiver endpoint is not pushed to
+        await outbox.enqueue(partner, module, key, method, url.rstrip("/") + suffix, body)
+        log.info("ocpi_reconcile_queued", partner_id=partner.id, module=module, object_key=key,
+                 method=method)  # fmt: skip
 
 
 # -- EVSE statuses ---------------------------------------------------------------------------------------

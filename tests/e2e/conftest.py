@@ -82,3 +82,21 @@ async def api(csms: Csms) -> AsyncIterator[Api]:
 def ocpp_url(csms: Csms) -> str:
     """The OCPP endpoint base; the charge point id is appended."""
     return f"ws://127.0.0.1:{csms.ocpp_port}/ocpp"
+
+
+def location_body(location_id: str, *charge_point_ids: str, **fields: Any) -> dict[str, Any]:
+    """A valid, published `POST /api/v1/locations` body (Utrecht) for these charge points; `fields`
+    override."""
+    return {
+        "id": location_id,
+        "name": f"Site {location_id}",
+        "address": "Stationsplein 1",
+        "city": "Utrecht",
+        "postal_code": "3511 ED",
+        "country": "NLD",
+        "coordinates": {"latitude": "52.08950", "longitude": "5.11020"},
+        "time_zone": "Europe/Amsterdam",
+        "publish": True,
+        "charge_point_ids": list(charge_point_ids),
+        **fields,
+    }

@@ -31,6 +31,7 @@ from websockets.exceptions import ConnectionClosed
 
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from simulators.emsp import EmspConfig, EmspSimulator, Push
+from tests.e2e.conftest import location_body
 from tests.e2e.test_sigterm import read_ports, spawn_csms
 from tests.utils import MS, REDIS_URL, asyncpg_dsn, fresh_database, require_redis
 
@@ -220,16 +221,8 @@ async def test_two_nodes_route_commands_survive_a_kill_and_push_once(
         assert "UnlockConnector" in {action for action, _ in on_a.calls_received}
 
         # -- OCPI: the eMSP talks to node A; its START_SESSION reaches the station on node B -----------
-        async with http.post(
-            f"{a.http}/api/v1/locations",
-            json={
-                "id": "LOC-MN", "name": "Two nodes", "address": "Stationsplein 1", "city": "Utrecht",
-                "postal_code": "3511 ED", "country": "NLD",
-                "coordinates": {"latitude": "52.08950", "longitude": "5.11020"},
-                "time_zone": "Europe/Amsterdam", "parking_type": "PARKING_LOT", "publish": True,
-                "charge_point_ids": ["MN-B1"],
-            },
-        ) as resp:  # fmt: skip
+        body = location_body("LOC-MN", "MN-B1", name="Two nodes", parking_type="PARKING_LOT")
+        async with http.post(f"{a.http}/api/v1/locations", json=body) as resp:
             assert resp.status == 201, await resp.text()
         await emsp.register(f"{a.http}/ocpi/versions", partner["token_a"])
         driver = emsp.make_token("APPDRIVER1", type="APP_USER")

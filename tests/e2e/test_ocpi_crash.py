@@ -23,6 +23,7 @@ import orjson
 
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from simulators.emsp import EmspConfig, EmspSimulator, Push
+from tests.e2e.conftest import location_body
 from tests.e2e.test_multinode import start_node
 from tests.utils import MS
 
@@ -96,13 +97,8 @@ async def test_a_crash_while_the_emsp_is_down_loses_and_repeats_nothing(tmp_path
         assert (await sim.boot())["status"] == "Accepted"
         for connector in (1, 2, 3):
             await sim.send_status(connector, "Available")
-        async with http.post(f"{first.http}/api/v1/locations", json={
-            "id": "LOC-CR", "name": "Crash", "address": "Stationsplein 1", "city": "Utrecht",
-            "postal_code": "3511 ED", "country": "NLD",
-            "coordinates": {"latitude": "52.08950", "longitude": "5.11020"},
-            "time_zone": "Europe/Amsterdam", "parking_type": "PARKING_LOT", "publish": True,
-            "charge_point_ids": ["CR-1"],
-        }) as resp:  # fmt: skip
+        body = location_body("LOC-CR", "CR-1", name="Crash", parking_type="PARKING_LOT")
+        async with http.post(f"{first.http}/api/v1/locations", json=body) as resp:
             assert resp.status == 201, await resp.text()
         await emsp.register(f"{first.http}/ocpi/versions", partner["token_a"])
         await emsp.put_token("DRIVER1")

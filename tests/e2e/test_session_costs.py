@@ -16,7 +16,7 @@ from csms.app import Csms
 from csms.domain.clock import parse_datetime, utcnow
 from csms.domain.pricing import parse_tariff, price_session
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
-from tests.e2e.conftest import Api, make_api, ocpp_url
+from tests.e2e.conftest import Api, location_body, make_api, ocpp_url
 from tests.utils import MS
 
 WAIT = 15_000 * MS
@@ -33,18 +33,7 @@ TARIFF = {
         }
     ],
 }
-LOCATION = {
-    "id": "LOC-E2E",
-    "name": "Costs",
-    "address": "Stationsplein 1",
-    "city": "Utrecht",
-    "postal_code": "3511 ED",
-    "country": "NLD",
-    "coordinates": {"latitude": "52.08950", "longitude": "5.11020"},
-    "time_zone": "Europe/Amsterdam",
-    "publish": True,
-    "charge_point_ids": ["CP-COST"],
-}
+LOCATION = location_body("LOC-E2E", "CP-COST", name="Costs")
 SPEC = {
     "standard": "IEC_62196_T2",
     "format": "SOCKET",

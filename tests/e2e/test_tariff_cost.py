@@ -19,7 +19,7 @@ from csms.domain.costs import TARIFF_COST_VARIABLES, to_minor_unit
 from csms.domain.pricing import price_session
 from ocpi.tariffs import pricing_tariff
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
-from tests.e2e.conftest import Api, StartCsms, make_api, ocpp_url
+from tests.e2e.conftest import Api, StartCsms, location_body, make_api, ocpp_url
 from tests.utils import MS, until
 
 WAIT = 10_000 * MS
@@ -67,18 +67,7 @@ async def priced_station(
     assert (await sim.boot())["status"] == "Accepted"
     status, body = await api.post(
         "/api/v1/locations",
-        {
-            "id": f"LOC-{cp_id}",
-            "name": "Costs",
-            "address": "Stationsplein 1",
-            "city": "Utrecht",
-            "postal_code": "3511 ED",
-            "country": "NLD",
-            "coordinates": {"latitude": "52.08950", "longitude": "5.11020"},
-            "time_zone": "Europe/Amsterdam",
-            "publish": True,
-            "charge_point_ids": [cp_id],
-        },
+        location_body(f"LOC-{cp_id}", cp_id, name="Costs"),
     )
     assert status == 201, body
     spec = {
