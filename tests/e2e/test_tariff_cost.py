@@ -17,6 +17,7 @@ import pytest
 from csms.app import Csms
 from csms.domain.costs import TARIFF_COST_VARIABLES, to_minor_unit
 from csms.domain.pricing import price_session
+from ocpi import cdrs
 from ocpi.tariffs import pricing_tariff
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from tests.e2e.conftest import Api, StartCsms, location_body, make_api, ocpp_url
@@ -112,6 +113,18 @@ async def idle(csms: Csms) -> None:
     await until(lambda: not csms.domain.costs._tasks, WAIT)
 
 
+async def made_cdrs(csms: Csms, count: int) -> list[Any]:
+    """The stored CDRs once there are `count` of them: a CDR is made in a background task after the station's
+    Ended was answered (ocpi.cdrs.CdrWriter), so it may not exist yet when the answer arrives."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            await cdrs.settle(csms.ocpi.ctx)
+            made, _ = await csms.ocpi.ctx.store.list_cdrs()
+            if len(made) >= count:
+                return list(made)
+            await asyncio.sleep(0.01)
+
+
 async def test_a_station_showing_costs_gets_total_cost_and_cost_updated(site: tuple[Csms, Api]) -> None:
     """TariffAndCost available: CostUpdated follows meter advances with the cost so far, and only the answer
     to Ended carries totalCost, the final cost equal to the CDR's total, all to the cent of the engine."""
@@ -135,8 +148,7 @@ async def test_a_station_showing_costs_gets_total_cost_and_cost_updated(site: tu
     # CostUpdated only ever carried an engine price of an energy the station reported, for this transaction
     updates = [(t, cost) for action, t, cost in sim.costs_shown if action == "CostUpdated"]
     assert updates and all(t == tx_id and cost in BY_HAND.values() for t, cost in updates)
-    cdrs, _ = await csms.ocpi.ctx.store.list_cdrs()
-    (cdr,) = cdrs
+    (cdr,) = await made_cdrs(csms, 1)
     assert to_minor_unit(Decimal(str(cdr.data["total_cost"]["incl_vat"])), "EUR") == BY_HAND[5000]
     await sim.close()
 
