@@ -147,12 +147,15 @@ class Csms:
         log.info("ocpp_stopped")
         if self.cluster is not None:  # after the sockets closed: the others see these stations offline
             await self.cluster.stop()
+            log.info("cluster_stopped")
         await self.domain.reservations.stop()
         await self.domain.costs.stop()
         await self.domain.stations.stop()
+        log.info("domain_stopped")
         await self.ocpi.stop()
         log.info("ocpi_stopped")
         await self.writer.stop()
+        log.info("writer_stopped")
         await self.services.store.close()
         log.info("stopped")
 

@@ -196,6 +196,10 @@ class ServerConfig:
     # N > 1: N worker processes share the OCPP and HTTP ports (the kernel spreads connections over them);
     # they need a cluster (`[cluster] redis_url`) and PostgreSQL, like several nodes do.
     workers: int = 1
+    # Seconds the supervisor waits, after forwarding SIGTERM/SIGINT, for its workers to stop before it
+    # SIGKILLs those still running (logged `worker_killed`; the supervisor then exits 1), so a worker whose
+    # shutdown hangs cannot keep `csms run` from exiting (as systemd's TimeoutStopSec does for a service).
+    stop_timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +334,8 @@ def _check_cluster(config: Config) -> None:
     has one writer)."""
     if config.server.workers < 1:
         raise ConfigError(f"server.workers: {config.server.workers} must be at least 1")
+    if config.server.stop_timeout <= 0:
+        raise ConfigError(f"server.stop_timeout: {config.server.stop_timeout} must be positive")
     clustered = config.server.workers > 1 or bool(config.cluster.redis_url)
     if not clustered:
         return

@@ -13,6 +13,8 @@ With N > 1, `csms run` is this supervisor (ADR 0008):
 - a worker that exits on its own is logged (`worker_exited`) and forked again. One that keeps exiting soon
   after its start (`STABLE_SECONDS`) is forked again after a growing back-off (`restart_delay`); after
   `MAX_QUICK_EXITS` such exits in a row the supervisor stops the others and exits 1;
+- a worker still running `[server] stop_timeout` seconds after the stop signal was forwarded is killed
+  (SIGKILL, logged `worker_killed`) and the supervisor exits 1: a shutdown that hangs cannot keep it alive;
 - a worker whose supervisor is gone (SIGKILL, OOM) stops as on SIGTERM.
 
 With N = 1 nothing here runs: `run_server` calls `csms.app.run`, which serves in the process itself. POSIX
@@ -144,6 +146,7 @@ class Supervisor:
     _quick_exits: dict[int, int] = field(default_factory=dict)  # worker index -> quick exits in a row
     _signals: list[int] = field(default_factory=list)
     _stopping: bool = False
+    _kill_at: float | None = None  # monotonic time after which workers still running are SIGKILLed
     _failed: bool = False
     _sockets: tuple[socket.socket, socket.socket] | None = None
     _wakeup: tuple[int, int] | None = None  # self-pipe the signal handlers wake the main loop through
@@ -216,15 +219,15 @@ class Supervisor:
     def _loop(self) -> None:
         assert self._wakeup is not None
         while self.workers or self._restarts:
-            timeout = None
-            if self._restarts:
-                timeout = max(0.0, min(self._restarts.values()) - time.monotonic())
+            due = [*self._restarts.values(), *([self._kill_at] if self._kill_at is not None else [])]
+            timeout = max(0.0, min(due) - time.monotonic()) if due else None
             select.select([self._wakeup[0]], [], [], timeout)
             with contextlib.suppress(BlockingIOError):
                 while os.read(self._wakeup[0], 512):
                     pass
             self._handle_signals()
             self._reap()
+            self._kill_overdue()
             self._fork_due()
 
     def _handle_signals(self) -> None:
@@ -238,9 +241,23 @@ class Supervisor:
         """Stop forking, and ask every worker to stop (again, on a second signal)."""
         self._stopping = True
         self._restarts.clear()
+        if self._kill_at is None:  # a second signal asks again, but does not extend the grace period
+            self._kill_at = time.monotonic() + self.config.server.stop_timeout
         for worker in self.workers.values():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, signal.SIGTERM)
+
+    def _kill_overdue(self) -> None:
+        """SIGKILL the workers still running once the stop's grace period is over (reaped on SIGCHLD)."""
+        if self._kill_at is None or time.monotonic() < self._kill_at:
+            return
+        self._kill_at = None  # once: the killed workers are reaped (and logged) by `_reap` on their SIGCHLD
+        for worker in self.workers.values():
+            log.error("worker_killed", worker=worker.index, pid=worker.pid,
+                      stop_timeout=self.config.server.stop_timeout)
+            self._failed = True
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGKILL)
 
     def _reap(self) -> None:
         while True:

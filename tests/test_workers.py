@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from csms import cli, workers
-from csms.config import Config, HttpConfig, LogConfig, OcppConfig, ServerConfig, load_config
+from csms.config import Config, ConfigError, HttpConfig, LogConfig, OcppConfig, ServerConfig, load_config
 
 CLUSTER_ENV = {
     "CSMS_SERVER_WORKERS": "2",
@@ -108,3 +111,55 @@ def test_workers_dying_at_start_make_the_supervisor_give_up(
     assert len(failing) == 1 and failing[0]["quick_exits"] == workers.MAX_QUICK_EXITS + 1
     assert len([e for e in exits if e["worker"] == failing[0]["worker"]]) == workers.MAX_QUICK_EXITS + 1
     assert events[-1]["event"] == "supervisor_stopped" and events[-1]["failed"] is True
+
+
+def test_workers_that_do_not_stop_are_killed_after_the_stop_timeout(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Workers that ignore the forwarded SIGTERM are SIGKILLed once `[server] stop_timeout` has passed,
+    logged `worker_killed`, and the supervisor exits 1 instead of waiting for them forever."""
+
+    async def migrated(config: Any) -> None:
+        pass
+
+    ready_r, ready_w = os.pipe()
+
+    def stubborn(self: workers.Supervisor, index: int) -> int:  # in the forked child
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        os.write(ready_w, b"x")  # only now may the supervisor be stopped
+        while True:
+            time.sleep(1)
+
+    def stop_when_ready() -> None:
+        got = b""
+        while len(got) < 2:
+            got += os.read(ready_r, 2 - len(got))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(workers, "migrate_database", migrated)
+    monkeypatch.setattr(workers.Supervisor, "_work", stubborn)
+    config = Config(
+        ocpp=OcppConfig(port=0),
+        http=HttpConfig(port=0),
+        log=LogConfig(format="json"),
+        server=ServerConfig(workers=2, stop_timeout=0.2),
+    )
+    stopper = threading.Thread(target=stop_when_ready, daemon=True)
+    stopper.start()
+    try:
+        assert workers.Supervisor(config).run() == workers.EXIT_FAILED
+    finally:
+        stopper.join(5)
+        os.close(ready_r)
+        os.close(ready_w)
+    events = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    killed = {e["pid"] for e in events if e["event"] == "worker_killed"}
+    stopped = {e["pid"]: e["exit_code"] for e in events if e["event"] == "worker_stopped"}
+    assert len(killed) == 2 and stopped == dict.fromkeys(killed, -signal.SIGKILL)
+    assert events[-1]["event"] == "supervisor_stopped" and events[-1]["failed"] is True
+
+
+def test_stop_timeout_must_be_positive(tmp_path: Path) -> None:
+    """`[server] stop_timeout` of 0 or less is refused when the configuration is loaded."""
+    with pytest.raises(ConfigError, match="server.stop_timeout"):
+        load_config(None, {"CSMS_SERVER_STOP_TIMEOUT": "0"})

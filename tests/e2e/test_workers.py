@@ -82,10 +82,11 @@ class LogEvents:
 
 async def boot(url: str) -> ClientConnection:
     """Connect as an OCPP 1.6 station and have its BootNotification accepted; the socket stays open."""
-    ws = await connect(url, subprotocols=["ocpp1.6"])  # type: ignore[list-item]
-    payload = {"chargePointVendor": "V", "chargePointModel": "M"}
-    await ws.send(orjson.dumps([2, "b", "BootNotification", payload]).decode())
-    reply = orjson.loads(await ws.recv())
+    async with asyncio.timeout(20000 * MS):  # a step that hangs fails with the log tail (see the test)
+        ws = await connect(url, subprotocols=["ocpp1.6"])  # type: ignore[list-item]
+        payload = {"chargePointVendor": "V", "chargePointModel": "M"}
+        await ws.send(orjson.dumps([2, "b", "BootNotification", payload]).decode())
+        reply = orjson.loads(await ws.recv())
     assert reply[0] == 3 and reply[2]["status"] == "Accepted", reply
     return ws
 
@@ -116,9 +117,15 @@ class Stations:
                     return
 
     async def close(self) -> None:
-        for ws in self.sockets:
+        """Close every socket at once, each bounded (a worker that died never answers the close frame)."""
+
+        async def close(ws: ClientConnection) -> None:
             with contextlib.suppress(Exception):
-                await ws.close()
+                async with asyncio.timeout(5000 * MS):
+                    await ws.close()
+
+        sockets, self.sockets = self.sockets, []
+        await asyncio.gather(*(close(ws) for ws in sockets))
 
 
 async def test_two_workers_share_the_ports_restart_and_stop(
@@ -130,44 +137,48 @@ async def test_two_workers_share_the_ports_restart_and_stop(
     logs: LogEvents | None = None
     stations: Stations | None = None
     try:
-        ports = await read_ports(proc)
-        logs = LogEvents(proc)
-        await until(lambda: len(logs.live_workers()) == 2, 20000 * MS)
-        first = logs.live_workers()
-        assert sorted(first.values()) == [0, 1]
-        assert os.getpid() not in first and proc.pid not in first
+        async with asyncio.timeout(100_000 * MS):  # fail before pytest-timeout does, showing the log tail
+            ports = await read_ports(proc)
+            logs = LogEvents(proc)
+            await until(lambda: len(logs.live_workers()) == 2, 20000 * MS)
+            first = logs.live_workers()
+            assert sorted(first.values()) == [0, 1]
+            assert os.getpid() not in first and proc.pid not in first
 
-        stations = Stations(f"ws://127.0.0.1:{ports['ocpp_listening']}/ocpp")
-        await stations.until_served(logs, lambda pids: set(first) <= pids)
-        assert set(logs.served_by().values()) == set(first)  # only workers serve, never the supervisor
+            stations = Stations(f"ws://127.0.0.1:{ports['ocpp_listening']}/ocpp")
+            await stations.until_served(logs, lambda pids: set(first) <= pids)
+            assert set(logs.served_by().values()) == set(first)  # only workers serve, never the supervisor
 
-        async with aiohttp.ClientSession() as http:
-            for _ in range(10):
-                async with http.get(f"http://127.0.0.1:{ports['http_listening']}/health") as resp:
-                    assert resp.status == 200
-                    assert (await resp.json())["status"] == "ok"
+            async with aiohttp.ClientSession() as http:
+                for _ in range(10):
+                    async with http.get(f"http://127.0.0.1:{ports['http_listening']}/health") as resp:
+                        assert resp.status == 200
+                        assert (await resp.json())["status"] == "ok"
 
-        victim, victim_index = next(iter(first.items()))
-        os.kill(victim, signal.SIGKILL)
-        await until(lambda: any(e["pid"] == victim for e in logs.named("worker_exited")), 20000 * MS)
-        exited = next(e for e in logs.named("worker_exited") if e["pid"] == victim)
-        assert exited["exit_code"] == -signal.SIGKILL and exited["worker"] == victim_index
-        await until(lambda: len(logs.live_workers()) == 2, 20000 * MS)
-        replacement = next(pid for pid in logs.live_workers() if pid not in first)
-        assert logs.live_workers()[replacement] == victim_index
-        await stations.until_served(logs, lambda pids: replacement in pids)
+            victim, victim_index = next(iter(first.items()))
+            os.kill(victim, signal.SIGKILL)
+            await until(lambda: any(e["pid"] == victim for e in logs.named("worker_exited")), 20000 * MS)
+            exited = next(e for e in logs.named("worker_exited") if e["pid"] == victim)
+            assert exited["exit_code"] == -signal.SIGKILL and exited["worker"] == victim_index
+            await until(lambda: len(logs.live_workers()) == 2, 20000 * MS)
+            replacement = next(pid for pid in logs.live_workers() if pid not in first)
+            assert logs.live_workers()[replacement] == victim_index
+            await stations.until_served(logs, lambda pids: replacement in pids)
 
-        await stations.close()
-        workers = set(logs.live_workers())
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 30000 * MS) == 0
-        await logs.task
-        stopped = {e["pid"]: e["exit_code"] for e in logs.named("worker_stopped")}
-        assert stopped == dict.fromkeys(workers, 0)  # each stopped cleanly (Csms.stop ran)
-        assert len([e for e in logs.named("stopped") if e.get("pid") in workers]) == 2
-        for pid in {*first, *workers}:  # every worker is gone (and reaped: not even a zombie)
-            with pytest.raises(ProcessLookupError):
-                os.kill(pid, 0)
+            await stations.close()
+            workers = set(logs.live_workers())
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 30000 * MS) == 0
+            await asyncio.wait_for(logs.task, 10000 * MS)  # stderr ends once every process is gone
+            stopped = {e["pid"]: e["exit_code"] for e in logs.named("worker_stopped")}
+            assert stopped == dict.fromkeys(workers, 0)  # each stopped cleanly (Csms.stop ran)
+            assert len([e for e in logs.named("stopped") if e.get("pid") in workers]) == 2
+            for pid in {*first, *workers}:  # every worker is gone (and reaped: not even a zombie)
+                with pytest.raises(ProcessLookupError):
+                    os.kill(pid, 0)
+    except TimeoutError:
+        tail = logs.events[-40:] if logs is not None else []
+        pytest.fail("a step hung; the last log events:\n" + "\n".join(json.dumps(e) for e in tail))
     finally:
         if stations is not None:
             await stations.close()
