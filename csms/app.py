@@ -177,13 +177,17 @@ def tune_gc() -> None:
 async def serve_until_signal(
     config: Config, *, ocpp_sock: socket.socket | None = None, http_sock: socket.socket | None = None
 ) -> None:
-    """Run until SIGINT or SIGTERM, then stop cleanly (on pre-bound sockets: see `Csms.start`)."""
-    csms = await Csms.start(config, ocpp_sock=ocpp_sock, http_sock=http_sock)
-    tune_gc()
+    """Run until SIGINT or SIGTERM, then stop cleanly (on pre-bound sockets: see `Csms.start`).
+
+    The signal handlers are in place before the start: a signal that arrives while the CSMS starts (it may
+    already serve stations then) lets the start finish and then stops it cleanly, rather than killing the
+    process half-way."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    csms = await Csms.start(config, ocpp_sock=ocpp_sock, http_sock=http_sock)
+    tune_gc()
     try:
         await stop.wait()
     finally:
