@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -21,6 +22,7 @@ from csms.config import OcpiConfig
 from csms.domain.models import ConnectorStatus, Transaction
 from csms.domain.secrets import hash_secret, new_api_key
 from ocpi import admin_api, cdrs
+from ocpi.client import PartnerClient
 from ocpi.corrections import (
     CdrNotFound,
     CorrectionError,
@@ -225,6 +227,35 @@ async def test_partner_pulls_and_receives_credit_then_replacement_others_nothing
             (ems.id, "cdrs", "POST", f"session:{tx.id}", f"{tx.id}-R1"),
         ]
         assert pushed[0].url == "http://ems.example/ocpi/2.2.1/cdrs"
+
+
+async def test_partner_receives_the_credit_then_the_replacement(h: Harness) -> None:
+    """Delivered by the outbox over HTTP, the session's eMSP receives the credit CDR POST, then the
+    replacement's, at its CDRs receiver; the other eMSP's receiver gets nothing."""
+    received: list[tuple[str, str, Any]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        received.append((request.method, request.path, await request.json()))
+        return web.Response(status=201, headers={"Location": f"{request.url}/x"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", receive)
+    async with TestServer(app) as server, aiohttp.ClientSession() as session:
+        for partner in await h.ocpi.list_partners():
+            partner.endpoints = {"cdrs:RECEIVER": str(server.make_url(f"/{partner.party_id}/cdrs"))}
+            await h.ocpi.save_partner(partner)
+        h.ctx.client = PartnerClient(session, h.ctx.config, timeout=2.0)
+        tx = await finished(h)
+        correction = await correct_cdr(h.ctx, str(tx.id), "meter misread", energy_wh=20_000)
+        outbox = h.ctx.outbox
+        assert isinstance(outbox, Outbox)
+        for _ in range(10):  # until nothing more is due
+            if not await outbox.deliver_due():
+                break
+    assert received == [
+        ("POST", "/EMS/cdrs", correction.credit.data),
+        ("POST", "/EMS/cdrs", correction.replacement.data),
+    ]
 
 
 # -- the operator REST API ----------------------------------------------------------------------------
