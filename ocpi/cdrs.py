@@ -22,6 +22,11 @@ location and stores it once (CDRs are immutable; a second call returns the store
 - `signed_data` when the station sent signed meter values (`signed_data_of`: the transaction's signed
   samples, `TransactionStore.list_signed_samples`); absent otherwise.
 
+`build_cdr` is the pricing and assembly step of `create_cdr`, without storing: a correction
+(`ocpi.corrections`) builds its replacement CDR with it, priced again the same way (optionally with another
+tariff or a corrected energy). A CDR is never edited: a correction stores a credit CDR and a replacement next
+to it, and the list above includes them (they are of the same transaction, hence the same owner).
+
 `install(ctx)` registers the `CdrWriter` transaction listener. At a transaction start it pins the session's
 tariff (`ocpi.sessions.pin_tariff`: a few small reads and one write, no pricing). At a stop it only schedules
 the CDR's creation in a background task it tracks, so the station's StopTransaction / TransactionEvent
