@@ -22,6 +22,11 @@ location and stores it once (CDRs are immutable; a second call returns the store
 - `signed_data` when the station sent signed meter values (`signed_data_of`: the transaction's signed
   samples, `TransactionStore.list_signed_samples`); absent otherwise.
 
+`build_cdr` is the pricing and assembly step of `create_cdr`, without storing: a correction
+(`ocpi.corrections`) builds its replacement CDR with it, priced again the same way (optionally with another
+tariff or a corrected energy). A CDR is never edited: a correction stores a credit CDR and a replacement next
+to it, and the list above includes them (they are of the same transaction, hence the same owner).
+
 `install(ctx)` registers the `CdrWriter` transaction listener. At a transaction start it pins the session's
 tariff (`ocpi.sessions.pin_tariff`: a few small reads and one write, no pricing). At a stop it only schedules
 the CDR's creation in a background task it tracks, so the station's StopTransaction / TransactionEvent
@@ -42,10 +47,10 @@ from aiohttp import web
 from csms.domain.events import Order, TransactionStarted, TransactionStopped
 from csms.domain.models import MeterSample, SignedMeterValue, Transaction, TransactionStatus
 from csms.domain.ports import AlreadyExists
-from csms.domain.pricing import SessionCost, decimal_number
+from csms.domain.pricing import PricingTariff, SessionCost, decimal_number
 from ocpi.context import OcpiContext, context_of, list_response
 from ocpi.locations import address_fields, emi3_evse_id, find_connector_spec
-from ocpi.models import Cdr, PartyScope
+from ocpi.models import Cdr, PartyScope, Tariff
 from ocpi.sessions import (
     Place,
     cdr_token_of,
@@ -70,6 +75,7 @@ ROLE = "SENDER"
 ENCODING_METHOD_MAX = 36
 PUBLIC_KEY_MAX = 512
 PLAIN_DATA_MAX = 512
+REMARK_MAX = 255  # OCPI 2.2.1 CDR.remark string(255)
 # encoding_method is required; a 1.6 station names none unless its data does (OCMF).
 UNSTATED_ENCODING = "Unknown"
 TRANSACTION_END = "Transaction.End"
@@ -159,12 +165,50 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
         return existing
     if tx.status is not TransactionStatus.COMPLETED:
         return None
+    cdr = await build_cdr(ctx, tx, cdr_id)
+    if cdr is None:
+        return None
+    try:
+        await ctx.store.save_cdr(cdr)
+    except AlreadyExists:  # made meanwhile by another caller: theirs is the record
+        stored = await ctx.store.get_cdr(cdr_id)
+        if stored is not None:
+            return stored
+        raise
+    log.info(
+        "cdr_created",
+        cdr_id=cdr_id,
+        charge_point_id=tx.charge_point_id,
+        total_excl_vat=str(cdr.total_cost_excl_vat),
+        currency=cdr.data["currency"],
+    )
+    return cdr
+
+
+async def build_cdr(
+    ctx: OcpiContext,
+    tx: Transaction,
+    cdr_id: str,
+    *,
+    tariff: tuple[Tariff, PricingTariff] | None = None,
+    energy_wh: int | None = None,
+    remark: str | None = None,
+) -> Cdr | None:
+    """The CDR `cdr_id` of a finished transaction, priced now (`price_transaction`), not stored: the
+    caller saves it. None when its charge point is in no published location.
+
+    Args:
+        tariff, energy_wh: a correction's tariff (stored, parsed) and energy (Wh) instead of the session's
+            (`price_transaction`). With a corrected energy the station's `signed_data` is left out: its
+            signed readings no longer add up to the CDR's `total_energy`.
+        remark: the CDR's `remark` (OCPI string(255), cut to that).
+    """
     place = await place_of(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id)
     if place is None:
         return None
     location = place.location
     link = await transaction_link(ctx, tx)
-    priced = await price_transaction(ctx, tx, location, link)
+    priced = await price_transaction(ctx, tx, location, link, tariff=tariff, energy_wh=energy_wh)
     cost = priced.cost
     cdr_location = await _cdr_location(ctx, tx, place)
     now = ctx.clock()
@@ -195,32 +239,21 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
         data["total_energy_cost"] = cost.energy.to_ocpi()
     data.update(_time_totals(cost))
     # The stop synced the write queue before it published: the final samples are stored.
-    signed_data = signed_data_of(await ctx.domain.store.list_signed_samples(tx.id), cdr_id)
+    signed_data = None
+    if energy_wh is None:
+        signed_data = signed_data_of(await ctx.domain.store.list_signed_samples(tx.id), cdr_id)
     if signed_data is not None:
         data["signed_data"] = signed_data
+    if remark:
+        data["remark"] = remark[:REMARK_MAX]
     data["last_updated"] = ocpi_datetime(now)
-    cdr = Cdr(
+    return Cdr(
         id=cdr_id,
         transaction_pk=tx.id,
         data=data,
         total_cost_excl_vat=cost.total.excl_vat,
         last_updated=now,
     )
-    try:
-        await ctx.store.save_cdr(cdr)
-    except AlreadyExists:  # made meanwhile by another caller: theirs is the record
-        stored = await ctx.store.get_cdr(cdr_id)
-        if stored is not None:
-            return stored
-        raise
-    log.info(
-        "cdr_created",
-        cdr_id=cdr_id,
-        charge_point_id=tx.charge_point_id,
-        total_excl_vat=str(cost.total.excl_vat),
-        currency=priced.currency,
-    )
-    return cdr
 
 
 class CdrWriter:

@@ -4,7 +4,8 @@ the breakdown per dimension (`/cost-breakdown`) and the receipt (`/receipt`).
 One source of truth per session, so the API, the OCPI Session and the CDR never disagree:
 
 - once the session's CDR exists, its totals (`total_cost`, `total_energy_cost`, ...) are the breakdown: the
-  CDR is what was billed (immutable, `ocpi.cdrs`), and the tariff is the one the CDR names;
+  CDR is what was billed (immutable, `ocpi.cdrs`), and the tariff is the one the CDR names; once that CDR
+  was corrected (credited and replaced, `ocpi.corrections`), the latest replacement's;
 - before that (a running session, or one whose CDR is still being made), the session is priced now by
   `ocpi.sessions.price_transaction`, the function the CDR is made with, with the tariff pinned at its start;
 - a session with no tariff (none pinned, or its charge point in no published location) is free: every
@@ -32,6 +33,7 @@ from csms.domain.pricing import (
     parse_tariff,
 )
 from ocpi.context import OcpiContext
+from ocpi.corrections import effective_cdr
 from ocpi.sessions import Place, place_of, price_transaction, transaction_link
 from ocpi.tariffs import pricing_tariff
 
@@ -131,7 +133,8 @@ async def session_cost(ctx: OcpiContext, tx: Transaction) -> CostBreakdown:
     Pricing runs in a worker thread (`price_transaction`); the caller answers the API request next.
     """
     final = tx.status is TransactionStatus.COMPLETED
-    cdr = await ctx.store.get_cdr(str(tx.id)) if final else None
+    # A corrected CDR bills no more: its latest replacement does (`ocpi.corrections.effective_cdr`).
+    cdr = await effective_cdr(ctx.store, tx.id) if final else None
     if cdr is not None:
         return _from_cdr(tx, cdr.data)
     place = await place_of(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id)

@@ -326,7 +326,13 @@ def _price_in_worker(
 
 
 async def price_transaction(
-    ctx: OcpiContext, tx: Transaction, location: Location, link: SessionLink | None
+    ctx: OcpiContext,
+    tx: Transaction,
+    location: Location,
+    link: SessionLink | None,
+    *,
+    tariff: tuple[Tariff, PricingTariff] | None = None,
+    energy_wh: int | None = None,
 ) -> Priced:
     """Price `tx` (so far, if it still runs) with its tariff (`session_tariff`; `link` is its SessionLink,
     None when it has none): see the module docstring.
@@ -334,17 +340,22 @@ async def price_transaction(
     The meter samples are loaded only when the tariff has restrictions (only then does the energy curve
     change the price or the periods), and the engine runs in a worker thread (`asyncio.to_thread`): a long
     session never stalls the event loop that serves the stations.
+
+    Args:
+        tariff: price with this tariff (stored, parsed) instead of the session's (a CDR correction).
+        energy_wh: the session's energy as corrected by an operator instead of the transaction's; the meter
+            samples then do not shape the curve (they disagree with it): the energy is spread evenly.
     """
     end = tx.stopped_at or max(ctx.clock(), tx.started_at)
-    energy = Decimal(tx.energy_wh or 0)
+    energy = Decimal(tx.energy_wh or 0) if energy_wh is None else Decimal(energy_wh)
     start, meter_start = tx.started_at, tx.meter_start_wh
-    found = await session_tariff(ctx, tx, link)
+    found = tariff if tariff is not None else await session_tariff(ctx, tx, link)
     if found is None:
         cost = await asyncio.to_thread(_price_in_worker, None, start, end, energy, None, [], "UTC")
         return Priced(cost, None, ctx.config.currency)
     stored, parsed = found
     samples: list[MeterSample] = []
-    if uses_energy_profile(parsed):
+    if uses_energy_profile(parsed) and energy_wh is None:
         samples = await ctx.domain.store.list_meter_samples(tx.id)
     zone = zone_of(location)
     cost = await asyncio.to_thread(_price_in_worker, parsed, start, end, energy, meter_start, samples, zone)

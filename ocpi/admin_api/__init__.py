@@ -1,6 +1,7 @@
 """The OCPI bridge's endpoints in the operator REST API (`/api/v1/locations`, `/tariffs`, connector specs,
-`/ocpi/partners`, `/ocpi/outbox`, a session's cost breakdown and receipt): contributed to the API's route
-table by the composition root (`csms.app`), since `csms.api` knows nothing of OCPI."""
+`/ocpi/partners`, `/ocpi/outbox`, a session's cost breakdown and receipt, CDRs and their corrections):
+contributed to the API's route table by the composition root (`csms.app`), since `csms.api` knows nothing
+of OCPI."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from aiohttp import web
 
 from csms.api.params import DOMAIN, SESSION_COST, CostOf
 from csms.api.routes import Route
-from ocpi.admin_api import locations, partners, session_costs, tariffs
+from ocpi.admin_api import cdrs, locations, partners, session_costs, tariffs
 from ocpi.admin_api.partners import OCPI_CONTEXT, OCPI_STORE
 from ocpi.context import OcpiContext
 from ocpi.store import OcpiStore
 
-ROUTES: tuple[Route, ...] = (*locations.ROUTES, *tariffs.ROUTES, *partners.ROUTES, *session_costs.ROUTES)
+ROUTES: tuple[Route, ...] = (*locations.ROUTES, *tariffs.ROUTES, *partners.ROUTES, *session_costs.ROUTES,
+                           *cdrs.ROUTES)
 
 
 def install(app: web.Application, store: OcpiStore, ctx: OcpiContext | None = None) -> None:

@@ -624,3 +624,18 @@ class TariffReplace(TariffFields):
     """Body of `PUT /tariffs/{tariff_id}`: the whole tariff again; `id`, if given, must be the path's."""
 
     id: OcpiIdText | None = None
+
+
+class CdrCorrectionBody(BaseModel):
+    """`POST /cdrs/{cdr_id}/corrections`: why, and what the replacement CDR is priced with instead of the
+    session's own (nothing: the same tariff and energy, priced again)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=255)] = Field(
+        description="why the CDR is corrected; goes into both new CDRs' `remark`"
+    )
+    tariff_id: OcpiIdText | None = Field(default=None, description="price the replacement with this tariff")
+    total_energy_wh: Annotated[int, Field(strict=True, ge=0, le=2**53)] | None = Field(
+        default=None, description="the session's corrected energy (Wh)"
+    )

@@ -3,9 +3,9 @@ the push outbox. Nested OCPI objects reuse the request body types (`ocpi.admin_a
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from csms.api.models import DecimalText, NonNegative, Page, ResponseModel, Timestamp
 from ocpi.admin_api.bodies import (
@@ -203,3 +203,53 @@ class CostBreakdown(ResponseModel):
     )
     final: bool = Field(description="the session ended: the amounts no longer change")
     billed: bool = Field(description="the amounts are the CDR's")
+
+
+# JSON numbers as the CDR carries them (OCPI 2.2.1 "number", at most 4 decimals): an int stays an int.
+OcpiNumber = int | float
+
+
+class CdrPrice(BaseModel):
+    """OCPI 2.2.1 Price of a CDR (negative in a credit CDR's `total_cost`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    excl_vat: OcpiNumber
+    incl_vat: OcpiNumber | None = None
+
+
+class OcpiCdr(BaseModel):
+    """An OCPI 2.2.1 CDR object, exactly as partners get it (`GET /ocpi/2.2.1/cdrs`, POSTed to their CDRs
+    receivers); the fields not listed here are those of the OCPI CDR object."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: Annotated[str, Field(max_length=39)]
+    session_id: str | None = None
+    currency: str
+    total_cost: CdrPrice
+    total_energy: OcpiNumber = Field(description="kWh")
+    total_time: OcpiNumber = Field(description="hours")
+    credit: bool | None = Field(default=None, description="true: a credit CDR")
+    credit_reference_id: Annotated[str, Field(max_length=39)] | None = Field(
+        default=None, description="a credit CDR's: the id of the CDR it credits"
+    )
+    remark: str | None = None
+    last_updated: str
+
+
+class CdrCorrection(ResponseModel):
+    """A correction: the credit CDR of the corrected CDR, and the CDR that replaces it."""
+
+    credit: OcpiCdr
+    replacement: OcpiCdr
+
+
+class SessionCdrs(ResponseModel):
+    """A session's CDRs, oldest first: its CDR, then the credit and replacement CDR of each correction."""
+
+    session_id: NonNegative
+    effective_cdr_id: str | None = Field(
+        description="the CDR that bills the session: neither a credit nor credited (null: no CDR yet)"
+    )
+    cdrs: list[OcpiCdr]

@@ -47,7 +47,7 @@ def pricing_context(domain: Domain, store: OcpiStore) -> OcpiContext:
     return OcpiContext(domain=domain, store=store, config=config, base_url="", clock=services.clock)
 
 
-def _context(request: web.Request) -> OcpiContext:
+def request_context(request: web.Request) -> OcpiContext:
     """The bridge's context, else one on the OCPI store (503 `ocpi_disabled` without a store)."""
     return get_ocpi_context(request) or pricing_context(get_domain(request), get_ocpi_store(request))
 
@@ -92,7 +92,7 @@ async def handle_get_cost_breakdown(request: web.Request) -> web.Response:
 
     Errors: 404 `not_found` unknown session; 503 `ocpi_disabled`.
     """
-    ctx = _context(request)
+    ctx = request_context(request)
     tx = await _transaction(request)
     return json_response(breakdown_json(await session_cost(ctx, tx)))
 
@@ -125,7 +125,7 @@ async def handle_get_receipt(request: web.Request) -> web.Response:
 
     Errors: 404 `not_found` unknown session; 409 `session_active` while it runs; 503 `ocpi_disabled`.
     """
-    ctx = _context(request)
+    ctx = request_context(request)
     tx = await _transaction(request)
     if tx.status is not TransactionStatus.COMPLETED:
         raise ApiError(409, "session_active", f"session {tx.id} is still running: no receipt before its end",

@@ -8,7 +8,7 @@ ordered by `last_updated` (oldest first, then id) and read by a `Pagination`: fi
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -148,6 +148,11 @@ class OcpiStore(Protocol):
         """Insert; a CDR is immutable (a second save of the same id raises AlreadyExists)."""
         ...
 
+    async def save_cdrs(self, cdrs: Sequence[Cdr]) -> None:
+        """Insert all of `cdrs` or none (one database transaction): a correction's credit CDR and its
+        replacement (`ocpi.corrections`). Raises AlreadyExists, storing nothing, when one id is stored."""
+        ...
+
     # -- START_SESSIONs waiting for their transaction -----------------------------------------------
     async def add_pending_start(self, pending: PendingStart) -> None:
         """Insert (remote_start_id is unique); also deletes the pending starts whose `until` passed."""
@@ -179,6 +184,11 @@ class OcpiStore(Protocol):
         ...
 
     async def get_cdr(self, cdr_id: str) -> Cdr | None: ...
+
+    async def list_transaction_cdrs(self, transaction_pk: int) -> list[Cdr]:
+        """Every CDR of one transaction (its CDR, and the credit and replacement CDRs of its corrections),
+        ordered by last_updated then id."""
+        ...
 
     async def list_cdrs(
         self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None

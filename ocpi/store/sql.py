@@ -9,7 +9,7 @@ in its own short session.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -645,23 +645,36 @@ class SqlOcpiStore:
             rows = (await session.scalars(select(t).where(t.settled_at.is_(None)).order_by(t.id))).all()
         return [_promise(row) for row in rows]
 
-    async def save_cdr(self, cdr: Cdr) -> None:
-        """Raises AlreadyExists when a CDR with this id, or for this transaction_pk, is stored."""
-        row = OcpiCdrRow(
+    def _cdr_row(self, cdr: Cdr) -> OcpiCdrRow:
+        return OcpiCdrRow(
             id=cdr.id,
             transaction_pk=cdr.transaction_pk,
             data=dump_json(cdr.data),
             total_cost_excl_vat=str(cdr.total_cost_excl_vat),
             last_updated=_utc(cdr.last_updated) or self._now(),
         )
+
+    async def save_cdr(self, cdr: Cdr) -> None:
+        """Raises AlreadyExists when a CDR with this id is stored."""
+        await self.save_cdrs([cdr])
+
+    async def save_cdrs(self, cdrs: Sequence[Cdr]) -> None:
+        """One transaction: all stored, or (AlreadyExists) none."""
         try:
             async with self._sessions.begin() as session:
-                session.add(row)
+                session.add_all([self._cdr_row(cdr) for cdr in cdrs])
         except IntegrityError:
-            raise AlreadyExists(f"CDR {cdr.id!r} (transaction {cdr.transaction_pk}) exists") from None
+            ids = ", ".join(repr(cdr.id) for cdr in cdrs)
+            raise AlreadyExists(f"CDR {ids} exists") from None
 
     async def get_cdr(self, cdr_id: str) -> Cdr | None:
         return await self._get(OcpiCdrRow, cdr_id, _cdr)
+
+    async def list_transaction_cdrs(self, transaction_pk: int) -> list[Cdr]:
+        t = OcpiCdrRow
+        stmt = select(t).where(t.transaction_pk == transaction_pk).order_by(t.last_updated, t.id)
+        async with self._sessions() as session:
+            return [_cdr(row) for row in await session.scalars(stmt)]
 
     async def list_cdrs(
         self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None

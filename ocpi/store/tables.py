@@ -228,11 +228,14 @@ class OcpiCommandPromiseRow(Base):
 
 
 class OcpiCdrRow(Base):
-    """A frozen CDR (OCPI CDR as JSON text); `total_cost_excl_vat` is `str(Decimal)`, exact."""
+    """A frozen CDR (OCPI CDR as JSON text); `total_cost_excl_vat` is `str(Decimal)`, exact.
+
+    A transaction has one CDR, plus a credit CDR and a replacement per correction (`ocpi.corrections`;
+    revision 0006 made `transaction_pk` a plain index)."""
 
     __tablename__ = "ocpi_cdrs"
     __table_args__ = (
-        UniqueConstraint("transaction_pk", name="uq_ocpi_cdrs_transaction_pk"),
+        Index("ix_ocpi_cdrs_transaction_pk", "transaction_pk"),
         Index("ix_ocpi_cdrs_last_updated", "last_updated"),
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import uuid
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -480,18 +480,29 @@ class MemoryOcpiStore:
         """Insert; last_updated None becomes now.
 
         Raises:
-            AlreadyExists: a CDR with this id, or for this transaction_pk, is stored (CDRs are immutable).
+            AlreadyExists: a CDR with this id is stored (CDRs are immutable).
         """
-        if cdr.id in self._cdrs or any(c.transaction_pk == cdr.transaction_pk for c in self._cdrs.values()):
-            raise AlreadyExists(f"CDR {cdr.id!r} (transaction {cdr.transaction_pk}) exists")
-        stored = self._cdr_copy(cdr)
-        stored.last_updated = stored.last_updated or self._now()
-        self._cdrs[cdr.id] = stored
+        await self.save_cdrs([cdr])
+
+    async def save_cdrs(self, cdrs: Sequence[Cdr]) -> None:
+        """Insert all or (AlreadyExists: one of the ids is stored, or given twice) none."""
+        ids = [cdr.id for cdr in cdrs]
+        if len(set(ids)) != len(ids) or any(cdr_id in self._cdrs for cdr_id in ids):
+            raise AlreadyExists(f"CDR {ids} exists")
+        for cdr in cdrs:
+            stored = self._cdr_copy(cdr)
+            stored.last_updated = stored.last_updated or self._now()
+            self._cdrs[cdr.id] = stored
 
     async def get_cdr(self, cdr_id: str) -> Cdr | None:
         """The CDR, or None."""
         cdr = self._cdrs.get(cdr_id)
         return None if cdr is None else self._cdr_copy(cdr)
+
+    async def list_transaction_cdrs(self, transaction_pk: int) -> list[Cdr]:
+        """The CDRs of the transaction, ordered by last_updated then id."""
+        mine = [c for c in self._cdrs.values() if c.transaction_pk == transaction_pk]
+        return [self._cdr_copy(c) for c in sorted(mine, key=lambda c: (c.last_updated, c.id))]
 
     async def list_cdrs(
         self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None

@@ -524,14 +524,29 @@ async def test_cdr_round_trip_keeps_the_exact_total(ocpi_store: OcpiStore) -> No
 
 
 async def test_cdrs_are_immutable(ocpi_store: OcpiStore) -> None:
-    """A second CDR with the same id, or for the same transaction, raises AlreadyExists."""
+    """A second CDR with the same id raises AlreadyExists and leaves the stored one as it was."""
     await ocpi_store.save_cdr(Cdr("CDR1", 42, {}, Decimal("1")))
     with pytest.raises(AlreadyExists):
         await ocpi_store.save_cdr(Cdr("CDR1", 43, {}, Decimal("2")))
-    with pytest.raises(AlreadyExists):
-        await ocpi_store.save_cdr(Cdr("CDR2", 42, {}, Decimal("2")))
     stored = await ocpi_store.get_cdr("CDR1")
-    assert stored is not None and stored.total_cost_excl_vat == Decimal("1")
+    assert stored is not None and stored.total_cost_excl_vat == Decimal("1") and stored.transaction_pk == 42
+
+
+async def test_a_transaction_has_several_cdrs_saved_all_or_none(ocpi_store: OcpiStore) -> None:
+    """A transaction may have several CDRs (a correction's credit and replacement); save_cdrs stores all of
+    them or, when one id is taken, none; list_transaction_cdrs gives that transaction's, oldest first."""
+    await ocpi_store.save_cdr(Cdr("42", 42, {}, Decimal("1"), last_updated=T0))
+    await ocpi_store.save_cdr(Cdr("7", 7, {}, Decimal("1"), last_updated=T0))
+    later = T0 + timedelta(minutes=1)
+    with pytest.raises(AlreadyExists):
+        await ocpi_store.save_cdrs([Cdr("42-C", 42, {}, Decimal("-1"), last_updated=later),
+                                    Cdr("42", 42, {}, Decimal("2"), last_updated=later)])
+    assert await ocpi_store.get_cdr("42-C") is None
+    await ocpi_store.save_cdrs([Cdr("42-C", 42, {}, Decimal("-1"), last_updated=later),
+                                Cdr("42-1", 42, {}, Decimal("2"), last_updated=later)])
+    assert [c.id for c in await ocpi_store.list_transaction_cdrs(42)] == ["42", "42-1", "42-C"]
+    assert [c.total_cost_excl_vat for c in await ocpi_store.list_transaction_cdrs(42)] == [1, 2, -1]
+    assert await ocpi_store.list_transaction_cdrs(8) == []
 
 
 async def test_list_cdrs_orders_filters_and_pages(ocpi_store: OcpiStore) -> None:

@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0005"
+        assert await conn.run_sync(_current) == head == "0006_cdr_credits"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -286,3 +286,46 @@ async def test_0005_adds_the_tariffs_of_locations_and_downgrades_back(engine: As
         stored = await conn.execute(text("SELECT id, tariff_ids FROM ocpi_locations"))
         assert [tuple(row) for row in stored] == [("L1", None)]
         assert await conn.run_sync(step, "0004", down=True) == at_0004
+
+
+async def test_0006_lets_a_transaction_have_several_cdrs_and_downgrades_back(engine: AsyncEngine) -> None:
+    """0006 replaces the unique constraint on ocpi_cdrs.transaction_pk with a plain index (a correction's
+    credit and replacement CDRs share the transaction; CDRs already there stay); 0005 again deletes the
+    corrections' CDRs and brings the constraint back."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> None:
+        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
+
+    def unique_keys(connection: Connection) -> list[list[str]]:
+        return [list(u["column_names"]) for u in inspect(connection).get_unique_constraints("ocpi_cdrs")]
+
+    def indexes(connection: Connection) -> dict[str, bool]:
+        return {str(i["name"]): bool(i["unique"]) for i in inspect(connection).get_indexes("ocpi_cdrs")}
+
+    def add_cdr(connection: Connection, cdr_id: str) -> None:
+        connection.execute(
+            text(
+                "INSERT INTO ocpi_cdrs (id, transaction_pk, data, total_cost_excl_vat, last_updated) "
+                "VALUES (:id, 42, '{}', '1', CURRENT_TIMESTAMP)"
+            ),
+            {"id": cdr_id},
+        )
+
+    def ids(connection: Connection) -> list[str]:
+        return sorted(row[0] for row in connection.execute(text("SELECT id FROM ocpi_cdrs")))
+
+    async with engine.begin() as conn:
+        await conn.run_sync(step, "0005")
+        assert await conn.run_sync(unique_keys) == [["transaction_pk"]]
+        await conn.run_sync(add_cdr, "42")
+    async with engine.begin() as conn:
+        await conn.run_sync(step, "0006_cdr_credits")
+        assert await conn.run_sync(unique_keys) == []
+        assert (await conn.run_sync(indexes))["ix_ocpi_cdrs_transaction_pk"] is False
+        await conn.run_sync(add_cdr, "42-C")
+        await conn.run_sync(add_cdr, "42-R1")
+        assert await conn.run_sync(ids) == ["42", "42-C", "42-R1"]
+    async with engine.begin() as conn:
+        await conn.run_sync(step, "0005", down=True)
+        assert await conn.run_sync(unique_keys) == [["transaction_pk"]]
+        assert await conn.run_sync(ids) == ["42"]
