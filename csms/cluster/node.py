@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import socket
+from collections.abc import Awaitable, Callable
 
 import structlog
 from redis.asyncio import Redis
@@ -26,6 +27,13 @@ from csms.domain.registry import ConnectionRegistry
 
 log = structlog.get_logger("csms.cluster")
 
+# Seconds a Redis read or connect may take before it fails with a RedisError (every caller handles those):
+# without it, a connection that never answers would block a flush, a renewal or the shutdown forever.
+REDIS_SOCKET_TIMEOUT = 10.0
+# Seconds each step of `ClusterNode.stop` may take; a step still running then is abandoned (logged
+# `cluster_stop_step_abandoned`), so a node always stops: its lease lapses and the others drop its stations.
+STOP_STEP_SECONDS = 5.0
+
 
 def new_node_id() -> str:
     """`<hostname>-<pid>-<random>`: unique per process start, readable in logs."""
@@ -38,7 +46,11 @@ class ClusterNode:
     def __init__(self, config: Config, registry: ConnectionRegistry, events: EventBus) -> None:
         cluster = config.cluster
         self.node_id = cluster.node_id or new_node_id()
-        self.redis: Redis = Redis.from_url(cluster.redis_url)
+        self.redis: Redis = Redis.from_url(
+            cluster.redis_url,
+            socket_timeout=REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=REDIS_SOCKET_TIMEOUT,
+        )
         self.gateway = ClusterGateway(registry, self.node_id, config.ocpp.call_timeout)
         self.gateway.bind(self.redis, cluster.key_prefix)
         self.presence = Presence(
@@ -87,12 +99,29 @@ class ClusterNode:
             log.error("cluster_presence_invalid", error=repr(exc))
 
     async def stop(self) -> None:
-        """Remove this node's presence and lease, stop listening, close Redis."""
-        await self.presence.stop()
-        await self.gateway.close()
+        """Remove this node's presence and lease, stop listening, close Redis.
+
+        Each step gets `STOP_STEP_SECONDS`; one that takes longer (Redis not answering) is abandoned and
+        logged, and the next runs: the shutdown never hangs on Redis. What an abandoned step did not remove
+        (this node's entries, its lease) lapses with the lease on the other nodes."""
+        steps: tuple[tuple[str, Callable[[], Awaitable[None]]], ...] = (
+            ("presence", self.presence.stop),
+            ("routing", self.gateway.close),
+            ("listener", self._stop_listener),
+            ("redis", self.redis.aclose),
+        )
+        for step, run in steps:
+            task = asyncio.ensure_future(run())
+            done, _ = await asyncio.wait({task}, timeout=STOP_STEP_SECONDS)
+            if not done:
+                task.cancel()  # not awaited: a step that ignores its cancellation must not hang the stop
+                log.error("cluster_stop_step_abandoned", node=self.node_id, step=step)
+            elif (error := task.exception()) is not None:
+                log.error("cluster_stop_step_failed", node=self.node_id, step=step, error=repr(error))
+        log.info("cluster_node_stopped", node=self.node_id)
+
+    async def _stop_listener(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-        await self.redis.aclose()
-        log.info("cluster_node_stopped", node=self.node_id)

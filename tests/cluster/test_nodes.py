@@ -265,3 +265,31 @@ async def test_a_call_the_node_cannot_read_is_answered_at_once(nodes: tuple[Node
     async with asyncio.timeout(5000 * MS):
         result = await waiter
     assert result.outcome is Outcome.CALL_ERROR and "Shutdown" in result.description
+
+
+async def test_a_stop_step_that_hangs_is_abandoned_and_the_node_still_stops(
+    prefix: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A step of `ClusterNode.stop` that never ends (here the presence's, ignoring its cancellation as a
+    stuck Redis call might) is abandoned after STOP_STEP_SECONDS and logged; the other steps still run."""
+    from csms.cluster import node as node_module
+
+    a = await start_node(prefix)
+    release = asyncio.Event()
+
+    async def stuck() -> None:
+        while not release.is_set():  # shrugs off cancellation until the test lets it go
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue
+
+    monkeypatch.setattr(node_module, "STOP_STEP_SECONDS", 0.05)
+    monkeypatch.setattr(a.cluster.presence, "stop", stuck)
+    await a.cluster.stop()
+    out = capsys.readouterr().out
+    assert "cluster_stop_step_abandoned" in out and "step=presence" in out
+    assert "cluster_node_stopped" in out
+    assert a.cluster._listener is not None and a.cluster._listener.done()  # later steps ran
+    release.set()
+    await asyncio.sleep(0)
