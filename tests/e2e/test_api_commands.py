@@ -296,7 +296,8 @@ async def test_remote_start_and_stop_round_trip(
     _, page = await client.get("/sessions", remote_start_id=str(remote_start_id))
     [session] = page["items"]
     assert session["status"] == "active" and session["id_token"] == "DRIVER"
-    assert sim.transactions
+    # The CSMS stores the transaction before it answers; the station learns its id from that answer, later.
+    await sim.wait_until(lambda: bool(sim.transactions), WAIT)
 
     status, stopped = await client.post(f"/sessions/{session['id']}/stop")
     assert status == 202 and stopped["command"]["status"] == "Accepted"
