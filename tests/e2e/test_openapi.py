@@ -4,6 +4,7 @@ with bodies that validate against the documented schemas."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -238,11 +239,27 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi) -> N
             ("GET", "/ocpi/client-infos", None, None),
             ("GET", "/ocpi/outbox", None, {"status": "failed"}),
             ("POST", f"/ocpi/outbox/{failed.id}/retry", None, None),
-            ("DELETE", "/locations/LOC1", None, None),
         ]
         for method, path, body, params in ocpi_calls:
             status, answer = await client.request(method, path, body, params=params)
             assert 200 <= status < 300, (method, path, status, answer)
+
+        # A session at the published location gets a CDR priced by T1, which an operator then corrects.
+        await sim.wait_until(lambda: not sim.transactions, 5000 * MS)
+        assert (await client.post("/id-tokens", {"id_token": "TOUR-CDR", "type": "ISO14443"}))[0] == 201
+        transaction_id = await sim.start_transaction(1, "TOUR-CDR", meter_start_wh=0)
+        await sim.stop_transaction(1, meter_stop_wh=2000)
+        _, page = await client.get("/sessions", charge_point_id="TOUR", status="completed")
+        billed = next(s["id"] for s in page["items"] if s["transaction_id"] == transaction_id)
+        async with asyncio.timeout(5000 * MS):  # the CDR is made in a background task after the stop
+            while (cdr_id := (await client.get(f"/sessions/{billed}/cdrs"))[1]["effective_cdr_id"]) is None:  # noqa: ASYNC110 (polled over the API)
+                await asyncio.sleep(0.01)
+        assert (await client.get(f"/cdrs/{cdr_id}"))[0] == 200
+        status, corrected = await client.post(
+            f"/cdrs/{cdr_id}/corrections", {"reason": "Tour", "total_energy_wh": 1000}
+        )
+        assert status == 201, corrected
+        assert (await client.delete("/locations/LOC1"))[0] == 204
         spec["tariff_ids"] = []
         assert (await client.request("PUT", f"{cp}/connectors/1/1/spec", spec))[0] == 200
         assert (await client.delete("/tariffs/T1"))[0] == 204
