@@ -54,6 +54,7 @@ from csms.domain.pricing.tariff import (
     PricingTariff,
     TariffError,
     choose_tariff,
+    prices_reservations,
     uses_energy_profile,
 )
 
@@ -74,6 +75,7 @@ __all__ = [
     "minor_unit",
     "parse_tariff",
     "price_session",
+    "prices_reservations",
     "quantize",
     "resolve_zone",
     "uses_energy_profile",

@@ -75,6 +75,7 @@ def price_session(
     time_zone: str | tzinfo = "UTC",
     reserved_from: datetime | None = None,
     reservation_expired: bool = False,
+    reservation_only: bool = False,
 ) -> SessionCost:
     """Price one charging session with `tariff` (None: free; periods are still measured).
 
@@ -89,6 +90,8 @@ def price_session(
             `start` is priced by the tariff's reservation elements and comes first in the periods.
         reservation_expired: the reservation ran out unused: only it is priced (pass `start` = `end` =
             its expiry, no energy), by RESERVATION and RESERVATION_EXPIRES elements.
+        reservation_only: the reservation ended unused without expiring (cancelled): only it is priced, as
+            for `reservation_expired` but by RESERVATION elements alone (an expired one implies this).
 
     Returns:
         The cost, the per-dimension costs and the charging periods; pass them to the OCPI Session / CDR.
@@ -97,6 +100,7 @@ def price_session(
         ValueError: unknown `time_zone`.
     """
     zone = resolve_zone(time_zone)
+    reservation_only = reservation_only or reservation_expired
     start = to_utc(start)
     end = max(to_utc(end), start)
     total_wh = max(Decimal(energy_wh), ZERO)
@@ -111,9 +115,9 @@ def price_session(
             return elements[ref[0]].components[ref[1]]
 
         pieces, flat = choose_pieces(elements, cut_points(tariff, span, profile), span, profile)  # 1, 2
-        periods = [] if reservation_expired else merge_periods(pieces)  # 3
+        periods = [] if reservation_only else merge_periods(pieces)  # 3
         costs = dimension_costs(periods, billed_volumes(periods, component), flat, component)  # 4, 5
-        if reservation_expired:
+        if reservation_only:
             costs[FLAT] = ZERO_PRICE  # no charging session: its start fee is not due
         reserved_at = None if reserved_from is None else to_utc(reserved_from)
         reserved = price_reservation(tariff, reserved_at, start, expired=reservation_expired, zone=zone)

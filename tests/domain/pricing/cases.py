@@ -60,6 +60,7 @@ class Case:
     parts: dict[str, tuple[str, str]] = field(default_factory=dict)  # fixed/energy/time/parking/reservation
     reserved_from: str | None = None
     reservation_expired: bool = False
+    reservation_only: bool = False  # ended unused without expiring (cancelled)
 
     def at(self, text: str) -> datetime:
         """A local wall-clock time of this case as an aware datetime."""
@@ -389,6 +390,21 @@ CASES = [
         reserved_from="2024-05-06 10:00",
         reservation_expired=True,
         parts={"reservation": ("5", "6"), "fixed": ("0", "0")},
+    ),
+    # tariff_17, reservation cancelled unused after 25 min: no RESERVATION_EXPIRES fee (it did not expire)
+    # and no charging start fee (no charging); the reservation time 2.00/h @20% in 600 s steps (25 → 30 min)
+    # = 1.00 / 1.20.
+    Case(
+        "a cancelled reservation pays its time only",
+        example("tariff_17_reservation_with_expire_fee.json"),
+        "2024-05-06 10:25",
+        "2024-05-06 10:25",
+        0,
+        ("1", "1.2"),
+        [("2024-05-06 10:00", {R: "0.4167"})],
+        reserved_from="2024-05-06 10:00",
+        reservation_only=True,
+        parts={"reservation": ("1", "1.2"), "fixed": ("0", "0")},
     ),
     # tariff_18: an expired reservation's time at the RESERVATION_EXPIRES rate (listed first), 6.00/h in
     # 600 s steps: 25 → 30 min = 3.00 / 3.60 (the RESERVATION rate of 3.00/h would give 1.50).

@@ -26,6 +26,7 @@ def _run(case: Case) -> SessionCost:
         time_zone=case.zone,
         reserved_from=None if case.reserved_from is None else case.at(case.reserved_from),
         reservation_expired=case.reservation_expired,
+        reservation_only=case.reservation_only,
     )
 
 
