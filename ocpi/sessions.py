@@ -26,7 +26,8 @@ A Session (`session_object`) is one CSMS transaction, id = str(transaction id):
 - Priced with the tariff its connector had when it started (`ConnectorSpec.tariff_ids`, else its
   location's `Location.tariff_ids`; `choose_tariff` picks the one valid at the start), pinned by id in its
   SessionLink at the start (`pin_tariff`, see `session_tariff`), by `csms.domain.pricing` over the
-  transaction's meter readings: `charging_periods` (ENERGY and TIME, a new period whenever another price
+  transaction's meter readings (the energy register, and Current.Import for min/max_current restrictions,
+  `currents_of`): `charging_periods` (ENERGY and TIME, a new period whenever another price
   component applies; one period without a tariff) and `total_cost` (omitted without a tariff), in the
   tariff's currency (else `[ocpi] currency`). The end of
   charging is not known from OCPP, so no PARKING_TIME is billed. Once the CDR exists, a completed session
@@ -58,7 +59,7 @@ import structlog
 from aiohttp import web
 
 from csms.domain.clock import to_utc
-from csms.domain.metering import ENERGY_REGISTER, sample_wh
+from csms.domain.metering import ENERGY_REGISTER, MAX_MULTIPLIER, sample_wh
 from csms.domain.models import (
     MeterSample,
     Reservation,
@@ -68,6 +69,7 @@ from csms.domain.models import (
 )
 from csms.domain.ports import AlreadyExists
 from csms.domain.pricing import (
+    CurrentReading,
     EnergyReading,
     PricingTariff,
     SessionCost,
@@ -180,6 +182,39 @@ def readings_of(samples: Iterable[MeterSample], meter_start_wh: int | None) -> l
         if 0 < i < len(points) - 1 and points[i - 1][1] == wh == points[i + 1][1]:
             continue  # inside a flat run: the straight line between its ends says the same
         readings.append(EnergyReading(at, Decimal(wh)))
+    return readings
+
+
+CURRENT_IMPORT = "Current.Import"
+_PHASES = frozenset({"L1", "L2", "L3"})  # line currents; N (neutral) is not charging current
+
+
+def currents_of(samples: Iterable[MeterSample]) -> list[CurrentReading]:
+    """The charging current at each sampled instant, for the min/max_current restrictions (OCPI 2.2.1: the
+    sum of the current over all phases).
+
+    Only Current.Import samples in amperes (`A`, multiplier applied) measured at the outlet (no location, or
+    Outlet) count. At each instant the per-phase values (L1, L2, L3; the newest per phase) are summed; an
+    instant without per-phase values takes its phase-less value. `samples` must be in time order.
+    """
+    by_instant: dict[datetime, tuple[dict[str, Decimal], list[Decimal]]] = {}
+    for s in samples:
+        if s.measurand != CURRENT_IMPORT or s.unit != "A" or s.location not in (None, "Outlet"):
+            continue
+        if abs(s.multiplier) > MAX_MULTIPLIER:
+            continue
+        phases, total = by_instant.setdefault(s.timestamp, ({}, []))
+        amps = s.value.scaleb(s.multiplier)
+        if s.phase in _PHASES:
+            phases[s.phase] = amps
+        elif s.phase is None:
+            total[:] = [amps]
+    readings: list[CurrentReading] = []
+    for at, (phases, total) in by_instant.items():
+        if phases:
+            readings.append(CurrentReading(at, sum(phases.values(), Decimal(0))))
+        elif total:
+            readings.append(CurrentReading(at, total[0]))
     return readings
 
 
@@ -351,6 +386,7 @@ def _price_in_worker(
         readings=readings_of(samples, meter_start_wh),
         time_zone=zone,
         reserved_from=reserved_from,
+        currents=currents_of(samples),
     )
 
 

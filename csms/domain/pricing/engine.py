@@ -19,7 +19,14 @@ from csms.domain.pricing.periods import (
     cut_points,
     merge_periods,
 )
-from csms.domain.pricing.profile import EnergyReading, delta_of, energy_profile, seconds_of
+from csms.domain.pricing.profile import (
+    CurrentReading,
+    EnergyReading,
+    current_profile,
+    delta_of,
+    energy_profile,
+    seconds_of,
+)
 from csms.domain.pricing.reservation import price_reservation
 from csms.domain.pricing.restrictions import resolve_zone
 from csms.domain.pricing.tariff import ENERGY, FLAT, PARKING_TIME, TIME, PriceComponent, PricingTariff
@@ -76,6 +83,7 @@ def price_session(
     reserved_from: datetime | None = None,
     reservation_expired: bool = False,
     reservation_only: bool = False,
+    currents: Sequence[CurrentReading] = (),
 ) -> SessionCost:
     """Price one charging session with `tariff` (None: free; periods are still measured).
 
@@ -85,6 +93,9 @@ def price_session(
         readings: cumulative energy since `start` at instants within the session; they shape the energy
             curve (which piece got which energy); without them energy is spread evenly over the charging.
         charging_end: when the EV stopped charging and parking began (None: charging until `end`).
+        currents: the charging current (amperes, summed over the phases) measured within the session,
+            each held until the next: what min/max_current restrictions are read against (none known
+            before the first: those restrictions then hold).
         time_zone: the location's IANA time zone, in which time and day restrictions are read.
         reserved_from: when the EV driver's reservation began (None: no reservation); the time until
             `start` is priced by the tariff's reservation elements and comes first in the periods.
@@ -105,7 +116,15 @@ def price_session(
     end = max(to_utc(end), start)
     total_wh = max(Decimal(energy_wh), ZERO)
     charge_end = end if charging_end is None else min(max(to_utc(charging_end), start), end)
-    span = SessionSpan(start, end, seconds_of(end - start), seconds_of(charge_end - start), zone)
+    charge_seconds = seconds_of(charge_end - start)
+    span = SessionSpan(
+        start,
+        end,
+        seconds_of(end - start),
+        charge_seconds,
+        zone,
+        current_profile(currents, start, charge_seconds),
+    )
     with localcontext() as ctx:
         ctx.prec = _PRECISION
         profile = energy_profile(readings, start, span.charge_seconds, total_wh)
