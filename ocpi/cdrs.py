@@ -19,6 +19,9 @@ location and stores it once (CDRs are immutable; a second call returns the store
   `total_cost` (zero without a tariff), `total_energy` (kWh), `total_time` (h, parking included), and the
   per-dimension totals `total_fixed_cost`, `total_energy_cost`, `total_time_cost`,
   `total_parking_time`/`total_parking_cost` where they are not zero.
+- when the session charged on a reservation and its tariff prices reservations: `start_date_time` is the
+  reservation's start (OCPI 2.2.1 CDR), the first charging period is its RESERVATION_TIME and
+  `total_reservation_cost` its cost (included in `total_cost`).
 - `signed_data` when the station sent signed meter values (`signed_data_of`: the transaction's signed
   samples, `TransactionStore.list_signed_samples`); absent otherwise.
 
@@ -26,6 +29,10 @@ location and stores it once (CDRs are immutable; a second call returns the store
 (`ocpi.corrections`) builds its replacement CDR with it, priced again the same way (optionally with another
 tariff or a corrected energy). A CDR is never edited: a correction stores a credit CDR and a replacement next
 to it, and the list above includes them (they are of the same transaction, hence the same owner).
+
+`create_reservation_cdr(ctx, reservation)` bills a RESERVE_NOW reservation that expired or was cancelled
+unused, when its tariff has reservation elements: CDR id `R<reservation id>` (the Session's id), the
+reservation cost alone; the push of its COMPLETED Session POSTs it (`ocpi.push.push_reservation_session`).
 
 `install(ctx)` registers the `CdrWriter` transaction listener. At a transaction start it pins the session's
 tariff (`ocpi.sessions.pin_tariff`: a few small reads and one write, no pricing). At a stop it only schedules
@@ -44,23 +51,36 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from csms.domain.clock import to_utc
 from csms.domain.events import Order, TransactionStarted, TransactionStopped
-from csms.domain.models import MeterSample, SignedMeterValue, Transaction, TransactionStatus
+from csms.domain.models import (
+    MeterSample,
+    Reservation,
+    ReservationStatus,
+    SignedMeterValue,
+    Transaction,
+    TransactionStatus,
+)
 from csms.domain.ports import AlreadyExists
-from csms.domain.pricing import PricingTariff, SessionCost, decimal_number
+from csms.domain.pricing import PricingTariff, SessionCost, decimal_number, price_session, prices_reservations
 from ocpi.context import OcpiContext, context_of, list_response
 from ocpi.locations import address_fields, emi3_evse_id, find_connector_spec
 from ocpi.models import Cdr, PartyScope, Tariff
 from ocpi.sessions import (
     Place,
+    Priced,
     cdr_token_of,
+    connector_tariff,
     periods_json,
     pin_tariff,
     place_of,
     price_transaction,
+    reservation_began,
+    reservation_ended,
     session_id_of,
     transaction_link,
     used_tariffs,
+    zone_of,
 )
 from ocpi.store import Pagination
 from ocpi.transport import VERSION, ocpi_datetime, partner_of
@@ -79,22 +99,27 @@ REMARK_MAX = 255  # OCPI 2.2.1 CDR.remark string(255)
 # encoding_method is required; a 1.6 station names none unless its data does (OCMF).
 UNSTATED_ENCODING = "Unknown"
 TRANSACTION_END = "Transaction.End"
+# Reservation.reason of a reservation the partner's own RESERVE_NOW replaced (csms.domain.reservations)
+REPLACED = "replaced"
+
 
 def cdr_object(cdr: Cdr) -> dict[str, Any]:
     """The OCPI CDR object of a stored CDR."""
     return dict(cdr.data)
 
 
-async def _cdr_location(ctx: OcpiContext, tx: Transaction, place: Place) -> dict[str, Any]:
-    """The CdrLocation: the location's address and the EVSE and connector the transaction used."""
+async def _cdr_location(
+    ctx: OcpiContext, charge_point_id: str, evse_id: int, connector_id: int, place: Place
+) -> dict[str, Any]:
+    """The CdrLocation: the location's address and the EVSE and connector the session used."""
     location = place.location
-    evse_id = tx.evse_id if tx.evse_id > 0 else 1
-    spec = await find_connector_spec(ctx, tx.charge_point_id, evse_id, tx.connector_id)
+    evse_id = evse_id if evse_id > 0 else 1
+    spec = await find_connector_spec(ctx, charge_point_id, evse_id, connector_id)
     return {
         "id": location.id,
         **address_fields(location),
         "evse_uid": place.evse_uid,
-        "evse_id": emi3_evse_id(location.country_code, location.party_id, tx.charge_point_id, evse_id),
+        "evse_id": emi3_evse_id(location.country_code, location.party_id, charge_point_id, evse_id),
         "connector_id": place.connector_id,
         "connector_standard": spec.standard,
         "connector_format": spec.format,
@@ -153,6 +178,39 @@ def _time_totals(cost: SessionCost) -> dict[str, Any]:
     return totals
 
 
+def _priced_fields(ctx: OcpiContext, priced: Priced) -> dict[str, Any]:
+    """tariffs, charging_periods and every total of a priced session (the per-dimension costs and the
+    parking time only where they are not zero)."""
+    cost = priced.cost
+    data: dict[str, Any] = {}
+    tariffs = used_tariffs(ctx, priced)
+    if tariffs:
+        data["tariffs"] = tariffs
+    data["charging_periods"] = periods_json(cost)
+    data["total_cost"] = cost.total.to_ocpi()
+    if not cost.fixed.is_zero():
+        data["total_fixed_cost"] = cost.fixed.to_ocpi()
+    data["total_energy"] = decimal_number(cost.total_energy_kwh)
+    if not cost.energy.is_zero():
+        data["total_energy_cost"] = cost.energy.to_ocpi()
+    data.update(_time_totals(cost))
+    if not cost.reservation.is_zero():
+        data["total_reservation_cost"] = cost.reservation.to_ocpi()
+    return data
+
+
+async def _save(ctx: OcpiContext, cdr: Cdr) -> Cdr:
+    """Store a new CDR; when another caller stored one for it meanwhile, theirs is the record."""
+    try:
+        await ctx.store.save_cdr(cdr)
+    except AlreadyExists:
+        stored = await ctx.store.get_cdr(cdr.id)
+        if stored is not None:
+            return stored
+        raise
+    return cdr
+
+
 async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
     """The CDR of a completed transaction, created and stored on first call (idempotent: later calls return
     the stored one). None when the transaction still runs or its charge point is in no published location.
@@ -168,13 +226,9 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
     cdr = await build_cdr(ctx, tx, cdr_id)
     if cdr is None:
         return None
-    try:
-        await ctx.store.save_cdr(cdr)
-    except AlreadyExists:  # made meanwhile by another caller: theirs is the record
-        stored = await ctx.store.get_cdr(cdr_id)
-        if stored is not None:
-            return stored
-        raise
+    saved = await _save(ctx, cdr)
+    if saved is not cdr:  # made meanwhile by another caller: theirs is the record
+        return saved
     log.info(
         "cdr_created",
         cdr_id=cdr_id,
@@ -210,14 +264,15 @@ async def build_cdr(
     link = await transaction_link(ctx, tx)
     priced = await price_transaction(ctx, tx, location, link, tariff=tariff, energy_wh=energy_wh)
     cost = priced.cost
-    cdr_location = await _cdr_location(ctx, tx, place)
+    cdr_location = await _cdr_location(ctx, tx.charge_point_id, tx.evse_id, tx.connector_id, place)
     now = ctx.clock()
     end = tx.stopped_at or now
     data: dict[str, Any] = {
         "country_code": location.country_code,
         "party_id": location.party_id,
         "id": cdr_id,
-        "start_date_time": ocpi_datetime(tx.started_at),
+        # OCPI 2.2.1 CDR.start_date_time: with a reservation before the session, the reservation's start
+        "start_date_time": ocpi_datetime(priced.reserved_from or tx.started_at),
         "end_date_time": ocpi_datetime(end),
         "session_id": session_id_of(tx, link),  # a used reservation's Session id (OCPI 2.2.1 Sessions)
         "cdr_token": await cdr_token_of(ctx, tx.id_token, link),
@@ -227,17 +282,7 @@ async def build_cdr(
         data["authorization_reference"] = link.authorization_reference
     data["cdr_location"] = cdr_location
     data["currency"] = priced.currency
-    tariffs = used_tariffs(ctx, priced)
-    if tariffs:
-        data["tariffs"] = tariffs
-    data["charging_periods"] = periods_json(cost)
-    data["total_cost"] = cost.total.to_ocpi()
-    if not cost.fixed.is_zero():
-        data["total_fixed_cost"] = cost.fixed.to_ocpi()
-    data["total_energy"] = decimal_number(cost.total_energy_kwh)
-    if not cost.energy.is_zero():
-        data["total_energy_cost"] = cost.energy.to_ocpi()
-    data.update(_time_totals(cost))
+    data.update(_priced_fields(ctx, priced))
     # The stop synced the write queue before it published: the final samples are stored.
     signed_data = None
     if energy_wh is None:
@@ -254,6 +299,102 @@ async def build_cdr(
         total_cost_excl_vat=cost.total.excl_vat,
         last_updated=now,
     )
+
+
+def reservation_cdr_pk(reservation_id: int) -> int:
+    """`Cdr.transaction_pk` of an unused reservation's CDR: minus the reservation id (no transaction has
+    one; transaction ids are positive, so it never collides with a transaction's CDR)."""
+    return -reservation_id
+
+
+async def create_reservation_cdr(ctx: OcpiContext, reservation: Reservation) -> Cdr | None:
+    """The CDR of a RESERVE_NOW reservation that ended unused (OCPI 2.2.1 Sessions: "RESERVATION →
+    COMPLETED … a reservation-cost CDR is allowed"), created and stored on first call (idempotent).
+
+    Only when the reservation expired or was cancelled (not replaced by the partner's own RESERVE_NOW: its
+    reservation goes on) and the tariff of its connector valid when it was made has reservation elements
+    (`prices_reservations`; without them, no CDR). Priced by `price_session` with only the reservation:
+    from when it was made until it ended (`sessions.reservation_ended`), by RESERVATION elements, and by
+    RESERVATION_EXPIRES ones too when it expired. id and session_id `R<reservation id>`,
+    `total_energy` 0, `total_time` 0 (no charging), `total_reservation_cost`; transaction_pk
+    `reservation_cdr_pk`. None when none is due (still active, used, not made through OCPI, unpublished
+    location, no such tariff).
+    """
+    cdr_id = f"R{reservation.id}"
+    existing = await ctx.store.get_cdr(cdr_id)
+    if existing is not None:
+        return existing
+    ended = reservation.status in (ReservationStatus.EXPIRED, ReservationStatus.CANCELLED)
+    if not ended or reservation.reason == REPLACED:
+        return None
+    link = await ctx.store.get_session_link(cdr_id)
+    if link is None or link.transaction_pk is not None:
+        return None
+    cp_id = reservation.charge_point_id
+    evse_id = reservation.evse_id or 1  # any EVSE of the station: priced and located as its first
+    connectors = [
+        c.connector_id
+        for c in await ctx.domain.store.list_connectors(cp_id)
+        if c.evse_id == evse_id and c.connector_id > 0
+    ]
+    connector_id = min(connectors, default=1)
+    place = await place_of(ctx, cp_id, evse_id, connector_id)
+    if place is None:
+        return None
+    now = ctx.clock()
+    began = to_utc(reservation_began(reservation, link, now))
+    end = max(reservation_ended(reservation, now), began)
+    found = await connector_tariff(ctx, cp_id, evse_id, connector_id, began)
+    if found is None or not prices_reservations(found[1]):
+        return None
+    stored, parsed = found
+    cost = price_session(
+        parsed,
+        start=end,
+        end=end,
+        energy_wh=0,
+        time_zone=zone_of(place.location),
+        reserved_from=began,
+        reservation_expired=reservation.status is ReservationStatus.EXPIRED,
+        reservation_only=True,
+    )
+    if not cost.charging_periods:
+        return None  # no reservation time at all: nothing to bill (OCPI: at least one charging period)
+    priced = Priced(cost, stored, stored.currency or ctx.config.currency, began)
+    location = place.location
+    data: dict[str, Any] = {
+        "country_code": location.country_code,
+        "party_id": location.party_id,
+        "id": cdr_id,
+        "start_date_time": ocpi_datetime(began),
+        "end_date_time": ocpi_datetime(end),
+        "session_id": link.session_id,
+        "cdr_token": await cdr_token_of(ctx, reservation.id_token, link),
+        "auth_method": link.auth_method,
+    }
+    if link.authorization_reference:
+        data["authorization_reference"] = link.authorization_reference
+    data["cdr_location"] = await _cdr_location(ctx, cp_id, evse_id, connector_id, place)
+    data["currency"] = priced.currency
+    data.update(_priced_fields(ctx, priced))
+    data["last_updated"] = ocpi_datetime(now)
+    cdr = Cdr(
+        id=cdr_id,
+        transaction_pk=reservation_cdr_pk(reservation.id),
+        data=data,
+        total_cost_excl_vat=cost.total.excl_vat,
+        last_updated=now,
+    )
+    saved = await _save(ctx, cdr)
+    if saved is cdr:
+        log.info(
+            "reservation_cdr_created",
+            cdr_id=cdr_id,
+            charge_point_id=cp_id,
+            total_excl_vat=str(cost.total.excl_vat),
+            currency=priced.currency,
+        )
+    return saved
 
 
 class CdrWriter:

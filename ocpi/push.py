@@ -483,13 +483,18 @@ async def push_reservation_session(ctx: OcpiContext, reservation: Reservation, p
     once it ended unused, or used: the charging is the transaction's own session).
 
     An active reservation is PUT whole (status RESERVATION; again when it is replaced); an ended one is
-    PATCHed to COMPLETED with its end. Same object key as every push of that session, so they arrive in
-    order. Nothing happens without an outbox, a session (not made through OCPI, unpublished location) or
-    a sessions RECEIVER endpoint of the partner.
+    PATCHed to COMPLETED with its end. When the ended reservation's time is billed
+    (`cdrs.create_reservation_cdr`: its tariff prices reservations), the PATCH carries the CDR's
+    `total_cost` and `charging_periods`, and the CDR is POSTed after it to the partner's cdrs RECEIVER
+    (once: by the call that made it).
+    Same object key as every push of that session, so they arrive in order. Nothing happens without an
+    outbox, a session (not made through OCPI, unpublished location) or a RECEIVER endpoint of the partner.
 
     Returns:
-        How many pushes were queued (0 or 1).
+        How many pushes were queued (0 to 2).
     """
+    billed_before = await ctx.store.get_cdr(f"R{reservation.id}") is not None
+    cdr = await cdrs.create_reservation_cdr(ctx, reservation)  # made (and pullable) even if not pushed
     if ctx.outbox is None:
         return 0
     partner = await ctx.store.get_partner(partner_id)
@@ -502,10 +507,13 @@ async def push_reservation_session(ctx: OcpiContext, reservation: Reservation, p
         method, body = "PUT", session
     else:
         method = "PATCH"
-        body = {key: session[key] for key in ("status", "end_date_time", "last_updated") if key in session}
-    return await push_to_receivers(
-        ctx, "sessions", _session_key(session), method, _session_suffix(session), body, only=[partner]
-    )
+        fields = ("status", "end_date_time", "charging_periods", "total_cost", "last_updated")
+        body = {key: session[key] for key in fields if key in session}
+    key, suffix = _session_key(session), _session_suffix(session)
+    count = await push_to_receivers(ctx, "sessions", key, method, suffix, body, only=[partner])
+    if cdr is not None and not billed_before and method == "PATCH":  # POSTed once, by its maker
+        count += await push_to_receivers(ctx, "cdrs", key, "POST", "", cdr.data, only=[partner])
+    return count
 
 
 @dataclass(slots=True)

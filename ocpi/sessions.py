@@ -26,7 +26,8 @@ A Session (`session_object`) is one CSMS transaction, id = str(transaction id):
 - Priced with the tariff its connector had when it started (`ConnectorSpec.tariff_ids`, else its
   location's `Location.tariff_ids`; `choose_tariff` picks the one valid at the start), pinned by id in its
   SessionLink at the start (`pin_tariff`, see `session_tariff`), by `csms.domain.pricing` over the
-  transaction's meter readings: `charging_periods` (ENERGY and TIME, a new period whenever another price
+  transaction's meter readings (the energy register, and Current.Import for min/max_current restrictions,
+  `currents_of`): `charging_periods` (ENERGY and TIME, a new period whenever another price
   component applies; one period without a tariff) and `total_cost` (omitted without a tariff), in the
   tariff's currency (else `[ocpi] currency`). The end of
   charging is not known from OCPP, so no PARKING_TIME is billed. Once the CDR exists, a completed session
@@ -38,7 +39,11 @@ A reservation made with RESERVE_NOW is a Session too (`reservation_session_objec
 cancelled). When the driver charges on it (the transaction uses the reservation: OCPI 2.2.1 Sessions,
 "Reservation"), the same Session goes on ACTIVE: the command runner gives the reservation's SessionLink the
 transaction (`transaction_pk`), and from then on the transaction is served, pushed, stopped and CDR'd under
-that id (`session_id_of`); the reservation itself is no longer a Session of its own.
+that id (`session_id_of`); the reservation itself is no longer a Session of its own. Its price includes the
+reservation from when it was made until charging started (`reservation_start`), when the tariff prices
+reservations (RESERVATION elements): a RESERVATION_TIME charging period first, the reservation cost in
+`total_cost`. An unused reservation's COMPLETED Session shows the cost of its reservation-only CDR, if it
+got one (`ocpi.cdrs.create_reservation_cdr`).
 """
 
 from __future__ import annotations
@@ -53,7 +58,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from csms.domain.metering import ENERGY_REGISTER, sample_wh
+from csms.domain.clock import to_utc
+from csms.domain.metering import ENERGY_REGISTER, MAX_MULTIPLIER, sample_wh
 from csms.domain.models import (
     MeterSample,
     Reservation,
@@ -63,12 +69,14 @@ from csms.domain.models import (
 )
 from csms.domain.ports import AlreadyExists
 from csms.domain.pricing import (
+    CurrentReading,
     EnergyReading,
     PricingTariff,
     SessionCost,
     choose_tariff,
     decimal_number,
     price_session,
+    prices_reservations,
     resolve_zone,
     uses_energy_profile,
 )
@@ -177,6 +185,39 @@ def readings_of(samples: Iterable[MeterSample], meter_start_wh: int | None) -> l
     return readings
 
 
+CURRENT_IMPORT = "Current.Import"
+_PHASES = frozenset({"L1", "L2", "L3"})  # line currents; N (neutral) is not charging current
+
+
+def currents_of(samples: Iterable[MeterSample]) -> list[CurrentReading]:
+    """The charging current at each sampled instant, for the min/max_current restrictions (OCPI 2.2.1: the
+    sum of the current over all phases).
+
+    Only Current.Import samples in amperes (`A`, multiplier applied) measured at the outlet (no location, or
+    Outlet) count. At each instant the per-phase values (L1, L2, L3; the newest per phase) are summed; an
+    instant without per-phase values takes its phase-less value. `samples` must be in time order.
+    """
+    by_instant: dict[datetime, tuple[dict[str, Decimal], list[Decimal]]] = {}
+    for s in samples:
+        if s.measurand != CURRENT_IMPORT or s.unit != "A" or s.location not in (None, "Outlet"):
+            continue
+        if abs(s.multiplier) > MAX_MULTIPLIER:
+            continue
+        phases, total = by_instant.setdefault(s.timestamp, ({}, []))
+        amps = s.value.scaleb(s.multiplier)
+        if s.phase in _PHASES:
+            phases[s.phase] = amps
+        elif s.phase is None:
+            total[:] = [amps]
+    readings: list[CurrentReading] = []
+    for at, (phases, total) in by_instant.items():
+        if phases:
+            readings.append(CurrentReading(at, sum(phases.values(), Decimal(0))))
+        elif total:
+            readings.append(CurrentReading(at, total[0]))
+    return readings
+
+
 def zone_of(location: Location) -> tzinfo | str:
     """The location's time zone for tariff restrictions; UTC (logged) when the stored name is unknown."""
     try:
@@ -193,6 +234,7 @@ class Priced:
     cost: SessionCost
     tariff: Tariff | None
     currency: str
+    reserved_from: datetime | None = None  # the reservation it charged on began then (priced: see below)
 
 
 async def connector_tariff(
@@ -304,6 +346,26 @@ async def pin_tariff(ctx: OcpiContext, tx: Transaction) -> SessionLink | None:
     return link
 
 
+async def reservation_start(ctx: OcpiContext, tx: Transaction, link: SessionLink | None) -> datetime | None:
+    """When the reservation `tx` charged on began (OCPI 2.2.1 Sessions "Reservation": its time until
+    charging starts is part of the session's price), or None: no reservation, unknown, another station's,
+    or made after the transaction started.
+
+    The reservation is the one its SessionLink names (a RESERVE_NOW reservation, session `R<id>`), else the
+    one the station reported with the start (`Transaction.reservation_id`).
+    """
+    rid = link.reservation_id if link is not None and link.reservation_id is not None else tx.reservation_id
+    if rid is None:
+        return None
+    reservation = await ctx.domain.store.get_reservation(rid)
+    if reservation is None or reservation.created_at is None:
+        return None
+    if reservation.charge_point_id != tx.charge_point_id:
+        return None
+    made = to_utc(reservation.created_at)
+    return made if made <= to_utc(tx.started_at) else None
+
+
 def _price_in_worker(
     tariff: PricingTariff | None,
     start: datetime,
@@ -312,6 +374,7 @@ def _price_in_worker(
     meter_start_wh: int | None,
     samples: list[MeterSample],
     zone: tzinfo | str,
+    reserved_from: datetime | None = None,
 ) -> SessionCost:
     """The CPU part of pricing (filtering the samples, the engine), run in a worker thread on values
     copied from the transaction (the event loop may update the live object meanwhile)."""
@@ -322,6 +385,8 @@ def _price_in_worker(
         energy_wh=energy_wh,
         readings=readings_of(samples, meter_start_wh),
         time_zone=zone,
+        reserved_from=reserved_from,
+        currents=currents_of(samples),
     )
 
 
@@ -336,6 +401,10 @@ async def price_transaction(
 ) -> Priced:
     """Price `tx` (so far, if it still runs) with its tariff (`session_tariff`; `link` is its SessionLink,
     None when it has none): see the module docstring.
+
+    A transaction that charged on a reservation (`reservation_start`) is priced from the reservation's start
+    when the tariff has reservation elements (`prices_reservations`): the reservation time and fee come
+    first (a RESERVATION_TIME period, `total_reservation_cost`); under a tariff without them nothing changes.
 
     The meter samples are loaded only when the tariff has restrictions (only then does the energy curve
     change the price or the periods), and the engine runs in a worker thread (`asyncio.to_thread`): a long
@@ -358,8 +427,11 @@ async def price_transaction(
     if uses_energy_profile(parsed) and energy_wh is None:
         samples = await ctx.domain.store.list_meter_samples(tx.id)
     zone = zone_of(location)
-    cost = await asyncio.to_thread(_price_in_worker, parsed, start, end, energy, meter_start, samples, zone)
-    return Priced(cost, stored, stored.currency or ctx.config.currency)
+    reserved = await reservation_start(ctx, tx, link) if prices_reservations(parsed) else None
+    cost = await asyncio.to_thread(
+        _price_in_worker, parsed, start, end, energy, meter_start, samples, zone, reserved
+    )
+    return Priced(cost, stored, stored.currency or ctx.config.currency, reserved)
 
 
 def periods_json(cost: SessionCost) -> list[dict[str, Any]]:
@@ -432,6 +504,17 @@ def _reservation_changed(reservation: Reservation, link: SessionLink) -> datetim
     return _newest(reservation.updated_at, reservation.created_at, link.last_updated)
 
 
+def reservation_began(reservation: Reservation, link: SessionLink, changed: datetime) -> datetime:
+    """When a reservation's Session began: when the reservation was made."""
+    return reservation.created_at or link.last_updated or changed
+
+
+def reservation_ended(reservation: Reservation, changed: datetime) -> datetime:
+    """When an ended reservation's Session ended: when it was cancelled (its last change), at the latest
+    its expiry date (an expired one ended then, whenever the CSMS noticed)."""
+    return min(to_utc(reservation.updated_at or changed), to_utc(reservation.expiry_date))
+
+
 async def _reservation_session(
     ctx: OcpiContext, reservation: Reservation, scope: PartyScope | None = None
 ) -> tuple[dict[str, Any], datetime] | None:
@@ -457,7 +540,7 @@ async def _reservation_session(
         evse_uid = connector_id = NOT_AVAILABLE
     active = reservation.status is ReservationStatus.ACTIVE
     changed = _reservation_changed(reservation, link) or ctx.clock()
-    started = reservation.created_at or link.last_updated or changed
+    started = reservation_began(reservation, link, changed)
     obj: dict[str, Any] = {
         "country_code": location.country_code,
         "party_id": location.party_id,
@@ -465,14 +548,20 @@ async def _reservation_session(
         "start_date_time": ocpi_datetime(started),
     }
     if not active:
-        obj["end_date_time"] = ocpi_datetime(reservation.updated_at or changed)
+        obj["end_date_time"] = ocpi_datetime(reservation_ended(reservation, changed))
     obj["kwh"] = 0
     obj["cdr_token"] = await cdr_token_of(ctx, reservation.id_token, link)
     obj["auth_method"] = link.auth_method
     if link.authorization_reference:
         obj["authorization_reference"] = link.authorization_reference
     obj.update(location_id=location.id, evse_uid=evse_uid, connector_id=connector_id)
-    obj["currency"] = ctx.config.currency
+    cdr = None if active else await ctx.store.get_cdr(link.session_id)
+    if cdr is not None:  # its reservation cost was billed (`ocpi.cdrs.create_reservation_cdr`)
+        obj["currency"] = cdr.data["currency"]
+        obj["charging_periods"] = cdr.data["charging_periods"]
+        obj["total_cost"] = cdr.data["total_cost"]
+    else:
+        obj["currency"] = ctx.config.currency
     obj["status"] = "RESERVATION" if active else "COMPLETED"
     obj["last_updated"] = ocpi_datetime(changed)
     return obj, changed

@@ -682,7 +682,13 @@ class SqlOcpiStore:
         conditions: list[ColumnElement[bool]] = []
         if scope is not None:
             link = OcpiSessionLinkRow
-            owned = exists().where(link.transaction_pk == OcpiCdrRow.transaction_pk, _owned(link, scope))
+            # A transaction's CDR by the link of its transaction; an unused reservation's (transaction_pk
+            # below zero, `ocpi.cdrs.reservation_cdr_pk`) by the link of its session, whose id it has.
+            same_session = or_(
+                link.transaction_pk == OcpiCdrRow.transaction_pk,
+                and_(OcpiCdrRow.transaction_pk < 0, link.session_id == OcpiCdrRow.id),
+            )
+            owned = exists().where(same_session, _owned(link, scope))
             conditions.append(owned)
         async with self._sessions() as session:
             rows, total = await self._page(session, OcpiCdrRow, pagination, *conditions)

@@ -508,13 +508,22 @@ class MemoryOcpiStore:
         self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None
     ) -> tuple[list[Cdr], int]:
         """(page, total count) ordered by last_updated then id; date_from ≤ last_updated < date_to; with
-        `scope`, only CDRs whose transaction's link it owns."""
+        `scope`, only CDRs whose transaction's link it owns (an unused reservation's CDR, transaction_pk
+        below zero: the link of its session, whose id it has)."""
         owned = None if scope is None else set(await self.owned_session_transactions(scope))
-        matching = (
-            c
-            for c in self._cdrs.values()
-            if _in_window(c.last_updated, pagination) and (owned is None or c.transaction_pk in owned)
+        links = self._links.values()
+        owned_ids = (
+            None
+            if scope is None
+            else {link.session_id for link in links if link.transaction_pk is None and scope.owns(link)}
         )
+
+        def mine(c: Cdr) -> bool:
+            if owned is None or owned_ids is None:
+                return True
+            return c.id in owned_ids if c.transaction_pk < 0 else c.transaction_pk in owned
+
+        matching = (c for c in self._cdrs.values() if _in_window(c.last_updated, pagination) and mine(c))
         page, total = _page(matching, lambda c: (c.last_updated, c.id), pagination)
         return [self._cdr_copy(c) for c in page], total
 

@@ -15,7 +15,7 @@ import pytest
 from csms.domain.clock import isoformat_z, utcnow
 from csms.domain.models import AuthorizationStatus, IdToken, Reservation, ReservationStatus, TransactionStatus
 from ocpi.commands import RESULT_MARGIN, owner_of
-from ocpi.models import OutboxEntry, Partner, PartnerStatus
+from ocpi.models import OutboxEntry, Partner, PartnerStatus, Tariff
 from ocpi.transport import encode_token
 from tests.ocpi.schemas import assert_valid, assert_valid_patch
 from tests.ocpi.test_authority import EMSP_CC, EMSP_PID, TOKEN_B, WAIT, Bridge, open_bridge, token_body
@@ -456,6 +456,73 @@ async def test_expired_reservation_session_is_completed(bridge: Bridge, version:
     assert completed is not None
     assert listed["status"] == "COMPLETED" and listed["end_date_time"] == completed["end_date_time"]
     assert_valid("Session", listed)
+
+
+# RESERVATION_EXPIRES: 3.00 FLAT @20 %; RESERVATION: 2.40/h @20 % in steps of an hour; charging: 0.30/kWh.
+RESERVATION_TARIFF: dict[str, Any] = {
+    "country_code": "NL",
+    "party_id": "CSM",
+    "id": "RES-E2E",
+    "currency": "EUR",
+    "elements": [
+        {
+            "price_components": [{"type": "FLAT", "price": 3.00, "vat": 20, "step_size": 1}],
+            "restrictions": {"reservation": "RESERVATION_EXPIRES"},
+        },
+        {
+            "price_components": [{"type": "TIME", "price": 2.40, "vat": 20, "step_size": 3600}],
+            "restrictions": {"reservation": "RESERVATION"},
+        },
+        {"price_components": [{"type": "ENERGY", "price": 0.30, "vat": 20, "step_size": 1}]},
+    ],
+    "last_updated": "2026-01-01T00:00:00Z",
+}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_expired_reservation_is_billed_in_a_reservation_cdr(bridge: Bridge, version: str) -> None:
+    """A reservation that expires unused under a tariff with reservation elements: its COMPLETED PATCH
+    carries the reservation cost and a CDR for it alone follows (POSTed to the partner, listed on GET cdrs).
+    Under a second, an hour step: 3.00 expiry fee + 1 h × 2.40 = 5.40 excl., 6.48 incl."""
+    await with_sessions_receiver(bridge)
+    bridge.partner.endpoints["cdrs:RECEIVER"] = f"{bridge.emsp.url}/cdrs"
+    await bridge.store.save_partner(bridge.partner)
+    await bridge.store.save_tariff(Tariff(id="RES-E2E", currency="EUR", data=RESERVATION_TARIFF))
+    _, evse = await site(bridge, f"RSC-{version}", version)
+    location = await bridge.store.get_location("LOC1")
+    assert location is not None
+    location.tariff_ids = ["RES-E2E"]
+    await bridge.store.save_location(location)
+    await accepted(
+        bridge,
+        "RESERVE_NOW",
+        "reserve",
+        token=command_token("APPUSER16"),
+        expiry_date=expiry(1000 * MS),
+        reservation_id="EMSP-RES-12",
+        location_id="LOC1",
+        evse_uid=evse,
+    )
+    assert (await bridge.emsp.result("reserve", index=1))["result"] == "CANCELED_RESERVATION"
+    reservation = await reservation_of(bridge, "EMSP-RES-12")
+    session_id = f"R{reservation.id}"
+    pushes = await session_pushes(bridge, session_id)
+    assert [(e.module, e.method) for e in pushes] == [
+        ("sessions", "PUT"),
+        ("sessions", "PATCH"),
+        ("cdrs", "POST"),
+    ]
+    patch, post = pushes[1].body, pushes[2].body
+    assert patch is not None and post is not None
+    assert_valid_patch("Session", patch)
+    assert patch["status"] == "COMPLETED" and patch["total_cost"] == {"excl_vat": 5.4, "incl_vat": 6.48}
+    assert (pushes[2].partner_id, pushes[2].url) == (bridge.partner.id, f"{bridge.emsp.url}/cdrs")
+    assert_valid("CDR", post)
+    assert (post["id"], post["session_id"], post["total_energy"]) == (session_id, session_id, 0)
+    assert post["total_reservation_cost"] == {"excl_vat": 5.4, "incl_vat": 6.48}
+    assert post["end_date_time"] == patch["end_date_time"]
+    status, answer = await bridge.call("GET", "cdrs")
+    assert status == 200 and [c["id"] for c in answer["data"]] == [session_id]
 
 
 async def test_cancel_of_an_unknown_reservation(bridge: Bridge) -> None:

@@ -15,7 +15,8 @@ How a session is priced (OCPI 2.2.1 Tariffs, "cost calculation" as clarified by 
 
 1. The session [start, end) is cut at every restriction boundary (local time of day and midnight in the
    location's time zone, min/max duration, the instants the cumulative energy crosses min/max kWh, the
-   meter readings when power restrictions exist) and where charging ends and parking begins.
+   meter readings when power restrictions exist, the current measurements when current restrictions
+   exist) and where charging ends and parking begins.
 2. In each piece, per dimension (ENERGY and TIME while charging, PARKING_TIME after), the FIRST element in
    list order that has a component of that dimension and whose restrictions all hold wins; none: free.
    FLAT is charged once: the first FLAT that applies in time order.
@@ -32,9 +33,12 @@ How a session is priced (OCPI 2.2.1 Tariffs, "cost calculation" as clarified by 
 
 What the engine does not know, and how it treats it:
 
-- Current (min/max_current) is not measured per piece: those restrictions are treated as satisfied (an
-  element is not excluded for a value we cannot see). Power (min/max_power) is the average power of each
-  piece, from the energy profile (readings, else a straight line from start to the end of charging).
+- Current (min/max_current) is the caller's `currents` (amperes summed over the phases), each measurement
+  held until the next; the session is cut at every measurement when a restriction needs it. Before the
+  first measurement (or without any) and while parking the current is unknown: those restrictions are then
+  treated as satisfied (an element is not excluded for a value we cannot see). Power (min/max_power) is the
+  average power of each piece, from the energy profile (readings, else a straight line from start to the
+  end of charging).
 - Elements restricted to reservations (`reservation`) price only reservation time: the caller's
   `reserved_from` until the session starts (`reservation` module), never the charging or parking.
 - Where charging ends is the caller's `charging_end` (None: the session charges until `end`, no parking).
@@ -45,7 +49,7 @@ from __future__ import annotations
 from csms.domain.pricing.engine import SessionCost, price_session
 from csms.domain.pricing.money import Price, decimal_number, minor_unit, quantize
 from csms.domain.pricing.parsing import parse_tariff
-from csms.domain.pricing.profile import EnergyProfile, EnergyReading, energy_profile
+from csms.domain.pricing.profile import CurrentReading, EnergyProfile, EnergyReading, energy_profile
 from csms.domain.pricing.restrictions import resolve_zone
 from csms.domain.pricing.tariff import (
     ENERGY,
@@ -54,11 +58,13 @@ from csms.domain.pricing.tariff import (
     PricingTariff,
     TariffError,
     choose_tariff,
+    prices_reservations,
     uses_energy_profile,
 )
 
 # What the rest of the project uses; the parts' other names are imported from their modules.
 __all__ = [
+    "CurrentReading",
     "ENERGY",
     "EnergyProfile",
     "EnergyReading",
@@ -74,6 +80,7 @@ __all__ = [
     "minor_unit",
     "parse_tariff",
     "price_session",
+    "prices_reservations",
     "quantize",
     "resolve_zone",
     "uses_energy_profile",

@@ -19,7 +19,14 @@ from csms.domain.pricing.periods import (
     cut_points,
     merge_periods,
 )
-from csms.domain.pricing.profile import EnergyReading, delta_of, energy_profile, seconds_of
+from csms.domain.pricing.profile import (
+    CurrentReading,
+    EnergyReading,
+    current_profile,
+    delta_of,
+    energy_profile,
+    seconds_of,
+)
 from csms.domain.pricing.reservation import price_reservation
 from csms.domain.pricing.restrictions import resolve_zone
 from csms.domain.pricing.tariff import ENERGY, FLAT, PARKING_TIME, TIME, PriceComponent, PricingTariff
@@ -75,6 +82,8 @@ def price_session(
     time_zone: str | tzinfo = "UTC",
     reserved_from: datetime | None = None,
     reservation_expired: bool = False,
+    reservation_only: bool = False,
+    currents: Sequence[CurrentReading] = (),
 ) -> SessionCost:
     """Price one charging session with `tariff` (None: free; periods are still measured).
 
@@ -84,11 +93,16 @@ def price_session(
         readings: cumulative energy since `start` at instants within the session; they shape the energy
             curve (which piece got which energy); without them energy is spread evenly over the charging.
         charging_end: when the EV stopped charging and parking began (None: charging until `end`).
+        currents: the charging current (amperes, summed over the phases) measured within the session,
+            each held until the next: what min/max_current restrictions are read against (none known
+            before the first: those restrictions then hold).
         time_zone: the location's IANA time zone, in which time and day restrictions are read.
         reserved_from: when the EV driver's reservation began (None: no reservation); the time until
             `start` is priced by the tariff's reservation elements and comes first in the periods.
         reservation_expired: the reservation ran out unused: only it is priced (pass `start` = `end` =
             its expiry, no energy), by RESERVATION and RESERVATION_EXPIRES elements.
+        reservation_only: the reservation ended unused without expiring (cancelled): only it is priced, as
+            for `reservation_expired` but by RESERVATION elements alone (an expired one implies this).
 
     Returns:
         The cost, the per-dimension costs and the charging periods; pass them to the OCPI Session / CDR.
@@ -97,11 +111,20 @@ def price_session(
         ValueError: unknown `time_zone`.
     """
     zone = resolve_zone(time_zone)
+    reservation_only = reservation_only or reservation_expired
     start = to_utc(start)
     end = max(to_utc(end), start)
     total_wh = max(Decimal(energy_wh), ZERO)
     charge_end = end if charging_end is None else min(max(to_utc(charging_end), start), end)
-    span = SessionSpan(start, end, seconds_of(end - start), seconds_of(charge_end - start), zone)
+    charge_seconds = seconds_of(charge_end - start)
+    span = SessionSpan(
+        start,
+        end,
+        seconds_of(end - start),
+        charge_seconds,
+        zone,
+        current_profile(currents, start, charge_seconds),
+    )
     with localcontext() as ctx:
         ctx.prec = _PRECISION
         profile = energy_profile(readings, start, span.charge_seconds, total_wh)
@@ -111,9 +134,9 @@ def price_session(
             return elements[ref[0]].components[ref[1]]
 
         pieces, flat = choose_pieces(elements, cut_points(tariff, span, profile), span, profile)  # 1, 2
-        periods = [] if reservation_expired else merge_periods(pieces)  # 3
+        periods = [] if reservation_only else merge_periods(pieces)  # 3
         costs = dimension_costs(periods, billed_volumes(periods, component), flat, component)  # 4, 5
-        if reservation_expired:
+        if reservation_only:
             costs[FLAT] = ZERO_PRICE  # no charging session: its start fee is not due
         reserved_at = None if reserved_from is None else to_utc(reserved_from)
         reserved = price_reservation(tariff, reserved_at, start, expired=reservation_expired, zone=zone)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal
 
-from csms.domain.pricing.profile import EnergyProfile, delta_of, seconds_of
+from csms.domain.pricing.profile import CurrentProfile, EnergyProfile, delta_of, seconds_of
 from csms.domain.pricing.restrictions import WH_PER_KWH, Instant, holds, local_cuts
 from csms.domain.pricing.tariff import ENERGY, FLAT, PARKING_TIME, TIME, PricingTariff, TariffElement
 
@@ -26,6 +26,7 @@ class SessionSpan:
     duration: Decimal
     charge_seconds: Decimal  # charging ends (parking begins) here
     zone: tzinfo
+    currents: CurrentProfile = CurrentProfile([])  # the measured current (min/max_current)
 
 
 @dataclass(slots=True)
@@ -42,11 +43,12 @@ class Piece:
 
 def cut_points(tariff: PricingTariff | None, span: SessionSpan, profile: EnergyProfile) -> list[Decimal]:
     """Step 1: every instant a restriction may change its verdict — min/max duration, where the cumulative
-    energy crosses min/max kWh, every reading when power is restricted, local midnights and restriction
+    energy crosses min/max kWh, every reading when power is restricted, every current measurement when
+    current is (the current is a step function: it only changes there), local midnights and restriction
     times — plus the start, the end and where parking begins; sorted, within the session."""
     cuts = {ZERO, span.duration, span.charge_seconds}
     elements = tariff.elements if tariff is not None else ()
-    uses_power = False
+    uses_power = uses_current = False
     for element in elements:
         r = element.restrictions
         cuts.update(Decimal(limit) for limit in (r.min_duration, r.max_duration) if limit is not None)
@@ -55,8 +57,11 @@ def cut_points(tariff: PricingTariff | None, span: SessionSpan, profile: EnergyP
             if at is not None:
                 cuts.add(at)
         uses_power = uses_power or r.min_power is not None or r.max_power is not None
+        uses_current = uses_current or r.min_current is not None or r.max_current is not None
     if uses_power:
         cuts.update(t for t, _ in profile.points)
+    if uses_current:
+        cuts.update(t for t, _ in span.currents.points)
     if tariff is not None:
         cuts.update(seconds_of(c - span.start) for c in local_cuts(tariff, span.start, span.end, span.zone))
     return sorted(c for c in cuts if ZERO <= c <= span.duration)
@@ -94,6 +99,7 @@ def choose_pieces(
             seconds=middle,
             energy_wh=profile.energy_at(middle),
             power_kw=power,
+            current_a=span.currents.at(middle) if charging else None,
         )
         chosen = _first_components(elements, at, (ENERGY, TIME, FLAT) if charging else (PARKING_TIME, FLAT))
         if flat is None and FLAT in chosen:

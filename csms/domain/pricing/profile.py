@@ -1,12 +1,13 @@
-"""The session's energy curve: cumulative energy (Wh) over seconds since the start.
+"""The session's energy curve: cumulative energy (Wh) over seconds since the start; and its current.
 
-It decides which piece of a session got which energy (OCPI 2.2.1 d2: energy restrictions and power are read
-from the measured curve), and where the cumulative energy crosses a min/max kWh boundary.
+The energy curve decides which piece of a session got which energy (OCPI 2.2.1 d2: energy restrictions and
+power are read from the measured curve), and where the cumulative energy crosses a min/max kWh boundary.
+The current (`CurrentProfile`) is what min/max_current restrictions are read against.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -92,3 +93,45 @@ def energy_profile(
         points.append((t, level))
     points.append((charge_seconds, energy_wh))
     return EnergyProfile(points)
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentReading:
+    """The charging current measured at `at`: amperes summed over the phases (OCPI 2.2.1 min/max_current
+    are "the sum of the current over all phases")."""
+
+    at: datetime
+    amps: Decimal
+
+
+class CurrentProfile:
+    """The charging current over seconds since the start, each measurement held until the next (a step
+    function: the current is instantaneous, and between two samples the last one is all we know).
+
+    Before the first measurement the current is unknown (`at` returns None).
+    """
+
+    __slots__ = ("points", "_times")
+
+    def __init__(self, points: list[tuple[Decimal, Decimal]]) -> None:
+        self.points = points  # (seconds, amps), in time order, one per instant
+        self._times = [t for t, _ in points]
+
+    def at(self, t: Decimal) -> Decimal | None:
+        """The current at `t`: the last measurement at or before it, None before the first."""
+        i = bisect_right(self._times, t)
+        return self.points[i - 1][1] if i > 0 else None
+
+
+def current_profile(
+    readings: Sequence[CurrentReading], start: datetime, charge_seconds: Decimal
+) -> CurrentProfile:
+    """The step function through the current `readings` taken while charging (before the start: held from
+    the start; at or after the end of charging: dropped); of several at one instant the last given wins."""
+    by_time: dict[Decimal, Decimal] = {}
+    for reading in readings:
+        t = max(seconds_of(to_utc(reading.at) - start), ZERO)
+        if t >= charge_seconds:
+            continue
+        by_time[t] = max(reading.amps, ZERO)
+    return CurrentProfile(sorted(by_time.items()))

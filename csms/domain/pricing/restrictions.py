@@ -1,7 +1,7 @@
 """Whether an element's TariffRestrictions hold, and where in a session they may change their verdict.
 
 Times and dates are read in the location's time zone, a start_time after its end_time wraps past midnight
-(OCPI 2.2.1 TariffRestrictions); kWh, duration and power bounds are min inclusive, max exclusive.
+(OCPI 2.2.1 TariffRestrictions); kWh, duration, power and current bounds are min inclusive, max exclusive.
 """
 
 from __future__ import annotations
@@ -27,15 +27,18 @@ class Instant:
     energy_wh: Decimal  # cumulative
     power_kw: Decimal | None  # the piece's average power; None while parking
     reservations: frozenset[str] = frozenset()  # while reserved: RESERVATION (and RESERVATION_EXPIRES)
+    current_a: Decimal | None = None  # the measured current (sum of phases); None: parking or unknown
 
 
 def holds(r: Restrictions, at: Instant) -> bool:
     """Whether all restrictions of `r` hold at `at`.
 
-    min/max_current is not measured per piece: treated as satisfied (an element is not excluded for a value
-    we cannot see). Reservation elements price reservation time only, the others never do (OCPI 2.2.1
-    TariffRestrictions.reservation); an expired reservation matches both RESERVATION and RESERVATION_EXPIRES
-    elements, the first in list order winning as for any dimension.
+    min/max_current (min inclusive, max exclusive, amperes summed over the phases) is read from the
+    measured current; where none is known (no Current.Import sample yet, or parking) it is treated as
+    satisfied (an element is not excluded for a value we cannot see). Reservation elements price
+    reservation time only, the others never do (OCPI 2.2.1 TariffRestrictions.reservation); an expired
+    reservation matches both RESERVATION and RESERVATION_EXPIRES elements, the first in list order winning
+    as for any dimension.
     """
     if r.reservation is None:
         if at.reservations:
@@ -47,6 +50,7 @@ def holds(r: Restrictions, at: Instant) -> bool:
         and _calendar_holds(r, at.local.date())
         and _volumes_hold(r, at)
         and _power_holds(r, at.power_kw)
+        and (at.current_a is None or _within(at.current_a, r.min_current, r.max_current))
     )
 
 

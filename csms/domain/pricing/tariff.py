@@ -121,3 +121,10 @@ def uses_energy_profile(tariff: PricingTariff | None) -> bool:
     """
     empty = Restrictions()
     return tariff is not None and any(e.restrictions != empty for e in tariff.elements)
+
+
+def prices_reservations(tariff: PricingTariff | None) -> bool:
+    """Whether `tariff` has an element restricted to reservations (OCPI 2.2.1 TariffRestrictions
+    `reservation`): only then does reservation time cost anything, and only then is it a charging period
+    (without one a reservation leaves the price and the periods as they were)."""
+    return tariff is not None and any(e.restrictions.reservation is not None for e in tariff.elements)

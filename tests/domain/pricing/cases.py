@@ -60,6 +60,8 @@ class Case:
     parts: dict[str, tuple[str, str]] = field(default_factory=dict)  # fixed/energy/time/parking/reservation
     reserved_from: str | None = None
     reservation_expired: bool = False
+    reservation_only: bool = False  # ended unused without expiring (cancelled)
+    currents: list[tuple[str, str]] = field(default_factory=list)  # (local time, amperes over all phases)
 
     def at(self, text: str) -> datetime:
         """A local wall-clock time of this case as an aware datetime."""
@@ -390,6 +392,21 @@ CASES = [
         reservation_expired=True,
         parts={"reservation": ("5", "6"), "fixed": ("0", "0")},
     ),
+    # tariff_17, reservation cancelled unused after 25 min: no RESERVATION_EXPIRES fee (it did not expire)
+    # and no charging start fee (no charging); the reservation time 2.00/h @20% in 600 s steps (25 → 30 min)
+    # = 1.00 / 1.20.
+    Case(
+        "a cancelled reservation pays its time only",
+        example("tariff_17_reservation_with_expire_fee.json"),
+        "2024-05-06 10:25",
+        "2024-05-06 10:25",
+        0,
+        ("1", "1.2"),
+        [("2024-05-06 10:00", {R: "0.4167"})],
+        reserved_from="2024-05-06 10:00",
+        reservation_only=True,
+        parts={"reservation": ("1", "1.2"), "fixed": ("0", "0")},
+    ),
     # tariff_18: an expired reservation's time at the RESERVATION_EXPIRES rate (listed first), 6.00/h in
     # 600 s steps: 25 → 30 min = 3.00 / 3.60 (the RESERVATION rate of 3.00/h would give 1.50).
     Case(
@@ -415,5 +432,61 @@ CASES = [
         [("2024-05-06 10:00", {R: "0.4167"}), ("2024-05-06 10:25", {E: "4", T: "1"})],
         reserved_from="2024-05-06 10:00",
         parts={"reservation": ("1.5", "1.8")},
+    ),
+    # min_current: 0.50/kWh @20% while the current is at least 32 A (sum of phases), else 0.30/kWh @20%.
+    # 10:00-12:00, 20 kWh (12 kWh by 11:00); 48 A from 10:00, 24 A from 11:00: the session splits at 11:00.
+    # 12 × 0.50 = 6.00 + 8 × 0.30 = 2.40 → 8.40; incl. 7.20 + 2.88 = 10.08.
+    Case(
+        "min_current band: split where the current drops below it",
+        tariff(
+            element(("ENERGY", "0.50", 20, 1), min_current=32),
+            element(("ENERGY", "0.30", 20, 1)),
+        ),
+        "2024-05-06 10:00",
+        "2024-05-06 12:00",
+        20_000,
+        ("8.4", "10.08"),
+        [("2024-05-06 10:00", {E: "12", T: "1"}), ("2024-05-06 11:00", {E: "8", T: "1"})],
+        readings=[("2024-05-06 11:00", 12_000)],
+        currents=[("2024-05-06 10:00", "48"), ("2024-05-06 11:00", "24")],
+        parts={"energy": ("8.4", "10.08")},
+    ),
+    # The same tariff, the current measured only from 11:00 (24 A): before that it is unknown and the
+    # min_current element is not excluded for it (0.50/kWh), after it 0.30/kWh. Same amounts: 8.40 / 10.08.
+    Case(
+        "min_current before the first current sample: treated as satisfied",
+        tariff(
+            element(("ENERGY", "0.50", 20, 1), min_current=32),
+            element(("ENERGY", "0.30", 20, 1)),
+        ),
+        "2024-05-06 10:00",
+        "2024-05-06 12:00",
+        20_000,
+        ("8.4", "10.08"),
+        [("2024-05-06 10:00", {E: "12", T: "1"}), ("2024-05-06 11:00", {E: "8", T: "1"})],
+        readings=[("2024-05-06 11:00", 12_000)],
+        currents=[("2024-05-06 11:00", "24")],
+    ),
+    # max_current (exclusive): 1.20/h TIME (no VAT) while below 16 A; energy 0.25/kWh @10% throughout.
+    # 10:00-11:30, 9 kWh, no readings (3 kWh per half hour); 32 A from 10:00, 10 A from 10:30, 16 A from
+    # 11:00 (16 is not below 16). TIME only 10:30-11:00: 0.5 h × 1.20 = 0.60 / 0.60; energy 9 × 0.25 =
+    # 2.25 / 2.475 → 2.48 (half up). Total 2.85 / 3.08; three periods (TIME on, then off again).
+    Case(
+        "max_current band: time billed only while the current is below it",
+        tariff(
+            element(("TIME", "1.20", None, 1), max_current=16),
+            element(("ENERGY", "0.25", 10, 1)),
+        ),
+        "2024-05-06 10:00",
+        "2024-05-06 11:30",
+        9_000,
+        ("2.85", "3.08"),
+        [
+            ("2024-05-06 10:00", {E: "3", T: "0.5"}),
+            ("2024-05-06 10:30", {E: "3", T: "0.5"}),
+            ("2024-05-06 11:00", {E: "3", T: "0.5"}),
+        ],
+        currents=[("2024-05-06 10:00", "32"), ("2024-05-06 10:30", "10"), ("2024-05-06 11:00", "16")],
+        parts={"time": ("0.6", "0.6"), "energy": ("2.25", "2.48")},
     ),
 ]

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from csms.domain.pricing import Price, SessionCost, parse_tariff, price_session, quantize
-from csms.domain.pricing.profile import EnergyReading
+from csms.domain.pricing.profile import CurrentReading, EnergyReading
 from tests.domain.pricing.cases import CASES, Case
 
 
@@ -26,6 +26,8 @@ def _run(case: Case) -> SessionCost:
         time_zone=case.zone,
         reserved_from=None if case.reserved_from is None else case.at(case.reserved_from),
         reservation_expired=case.reservation_expired,
+        reservation_only=case.reservation_only,
+        currents=[CurrentReading(case.at(at), Decimal(amps)) for at, amps in case.currents],
     )
 
 
