@@ -372,3 +372,43 @@ class IdTokenPage(Page[IdToken]):
 
 class ReservationPage(Page[Reservation]):
     """A page of reservations."""
+
+
+class Webhook(ResponseModel):
+    """A webhook endpoint; its secret is shown in full only in the answer that created it."""
+
+    id: int
+    organization_id: str
+    url: str
+    events: list[str]
+    secret: str = Field(description="the signing secret: in full when created, masked (`****` + last 4) after")
+    created_at: Timestamp
+
+
+class WebhookList(ResponseModel):
+    """The organization's webhooks, oldest first."""
+
+    items: list[Webhook]
+
+
+class WebhookDelivery(ResponseModel):
+    """One event sent (or being sent) to a webhook."""
+
+    id: int
+    event_id: str
+    event_type: str
+    object_key: str = Field(description="events of one object (`session:12`) are delivered in order")
+    status: Literal["pending", "delivered", "failed"]
+    attempts: NonNegative
+    response_code: int | None = Field(description="HTTP status of the last attempt (null: no answer)")
+    last_error: str | None
+    created_at: Timestamp
+    last_attempt_at: Timestamp | None
+    next_attempt_at: Timestamp | None
+    delivered_at: Timestamp | None
+
+
+class WebhookDeliveryList(ResponseModel):
+    """A webhook's deliveries, newest first."""
+
+    items: list[WebhookDelivery]
