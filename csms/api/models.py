@@ -381,7 +381,9 @@ class Webhook(ResponseModel):
     organization_id: str
     url: str
     events: list[str]
-    secret: str = Field(description="the signing secret: in full when created, masked (`****` + last 4) after")
+    secret: str = Field(
+        description="the signing secret: in full when created, masked (`****` + last 4) after"
+    )
     created_at: Timestamp
 
 

@@ -75,7 +75,10 @@ VERSION_HEADERS: dict[str, JsonSchema] = {
 # Sent with every answer to an authenticated request (`csms.api.limits`), errors included.
 RATE_LIMIT_HEADERS: dict[str, JsonSchema] = {
     "X-RateLimit-Limit": {"description": "requests allowed per minute", "schema": _INTEGER},
-    "X-RateLimit-Remaining": {"description": "requests left in this minute, after this one", "schema": _INTEGER},
+    "X-RateLimit-Remaining": {
+        "description": "requests left in this minute, after this one",
+        "schema": _INTEGER,
+    },
     "X-RateLimit-Reset": {"description": "seconds until the minute's count starts again", "schema": _INTEGER},
 }
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again", "schema": _INTEGER}}
@@ -83,8 +86,8 @@ API_VERSION_PARAMETER: JsonSchema = {
     "name": "Api-Version",
     "in": "header",
     "required": False,
-    "description": f"pin the API version (supported: {', '.join(SUPPORTED_VERSIONS)}; default the current one); "
-    "another is 400 `unsupported_api_version`",
+    "description": f"pin the API version (supported: {', '.join(SUPPORTED_VERSIONS)}; default the "
+    "current one); another is 400 `unsupported_api_version`",
     "schema": {"type": "string", "enum": list(SUPPORTED_VERSIONS)},
 }
 
@@ -122,7 +125,8 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], JsonSchema]
         headers = VERSION_HEADERS if status == 401 else common
         headers = {**headers, **RETRY_AFTER} if status == 429 else headers
         responses[str(status)] = _response(ERRORS[status], error, headers)
-    responses["default"] = _response("any other error (400 `unsupported_api_version`, 405, 413, 500)", error, common)
+    other = "any other error (400 `unsupported_api_version`, 405, 413, 500)"
+    responses["default"] = _response(other, error, common)
     out["responses"] = responses
     if route.role is Role.PUBLIC:
         out["security"] = []

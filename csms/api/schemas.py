@@ -26,8 +26,8 @@ from pydantic import (
 
 from csms.domain.clock import to_utc
 from csms.domain.commands import ChargingProfile, ChargingSchedulePeriod, ResetKind
-from csms.domain.webhooks import EVENT_TYPES
 from csms.domain.models import ChargePoint, IdToken, RegistrationStatus, StoredChargingProfile, TokenStatus
+from csms.domain.webhooks import EVENT_TYPES
 
 # Characters a URL path segment carries unescaped (RFC 3986 unreserved plus a few sub-delims), so the id
 # can be the last segment of the station's websocket URL; ':' is left out because OCPP 2.0.1 forbids it

@@ -28,7 +28,9 @@ WEBHOOK_STORE: web.AppKey[WebhookStore] = web.AppKey("webhook_store")
 WEBHOOKS_CHANGED: web.AppKey[Callable[[], None]] = web.AppKey("webhooks_changed")
 
 ITEM = "/webhooks/{webhook_id}"
-WEBHOOK_ID = {"webhook_id": param("webhook_id", "path", {"type": "integer", "minimum": 0}, "the webhook's id")}
+WEBHOOK_ID = {
+    "webhook_id": param("webhook_id", "path", {"type": "integer", "minimum": 0}, "the webhook's id")
+}
 Q_DELIVERY_LIMIT = param(
     "limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "at most this many"
 )

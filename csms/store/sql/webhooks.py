@@ -125,7 +125,8 @@ class SqlWebhookStore(SqlBase):
             NotFound: no such webhook.
         """
         async with self._sessions.begin() as session:
-            await session.execute(delete(WebhookDeliveryRow).where(WebhookDeliveryRow.webhook_id == webhook_id))
+            d = WebhookDeliveryRow
+            await session.execute(delete(d).where(d.webhook_id == webhook_id))
             result = await session.execute(delete(WebhookRow).where(WebhookRow.id == webhook_id))
             if rowcount(result) == 0:
                 raise NotFound(f"webhook {webhook_id} not found")
@@ -159,7 +160,8 @@ class SqlWebhookStore(SqlBase):
     async def claim_deliveries(
         self, now: datetime, limit: int, *, node_id: str, until: datetime
     ) -> list[WebhookDelivery]:
-        due = aliased(WebhookDeliveryRow)  # not the UPDATE's own table, which would correlate the subquery away
+        # Not the UPDATE's own table, which would correlate the subquery away.
+        due = aliased(WebhookDeliveryRow)
         candidates = (
             select(due.id)
             .where(*_due(due, now))
