@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0005"
+        assert await conn.run_sync(_current) == head == "0009_webhooks"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -286,3 +286,17 @@ async def test_0005_adds_the_tariffs_of_locations_and_downgrades_back(engine: As
         stored = await conn.execute(text("SELECT id, tariff_ids FROM ocpi_locations"))
         assert [tuple(row) for row in stored] == [("L1", None)]
         assert await conn.run_sync(step, "0004", down=True) == at_0004
+
+
+async def test_0009_creates_the_webhook_tables_and_downgrades_back(engine: AsyncEngine) -> None:
+    """A database at 0005 gains `webhooks` and `webhook_deliveries`; 0005 again drops them."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
+        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
+        return set(inspect(connection).get_table_names())
+
+    async with engine.begin() as conn:
+        before = await conn.run_sync(step, "0005")
+        after = await conn.run_sync(step, "0009_webhooks")
+        assert after - before == {"webhooks", "webhook_deliveries"}
+        assert await conn.run_sync(step, "0005", down=True) == before
