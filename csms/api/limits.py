@@ -15,8 +15,6 @@ may make up to N times the limit across N nodes (ADR 0011 names Redis as the way
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,21 +47,16 @@ def next_month_start(now: datetime) -> datetime:
 
 
 class RateLimiter:
-    """Fixed one-minute windows per principal and monthly counters per organization, in memory.
+    """Fixed one-minute windows per principal and monthly counters per organization, in memory."""
 
-    Args:
-        clock: unix seconds now (tests pass their own).
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self._windows: dict[str, tuple[int, int]] = {}  # principal -> (window number, requests in it)
         self._months: dict[str, tuple[tuple[int, int], int]] = {}  # org -> ((year, month), requests)
         self._window = -1
 
-    def check(self, principal: str, organization: str, config: RateLimitConfig) -> Decision:
-        """Count one request of `principal` (of `organization`) and decide whether it may be served."""
-        now = self._clock()
+    def check(self, principal: str, organization: str, config: RateLimitConfig, now: float) -> Decision:
+        """Count one request of `principal` (of `organization`) at `now` (unix seconds) and decide whether
+        it may be served."""
         window = int(now // WINDOW_SECONDS)
         if window != self._window:  # a new minute: every older window is over, forget them
             self._windows.clear()
@@ -117,11 +110,13 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     Raises:
         ApiError: 429 `rate_limited` or `quota_exceeded`, with `Retry-After`.
     """
-    config = get_services(request).config.rate_limit
+    services = get_services(request)
+    config = services.config.rate_limit
     limiter = request.app.get(RATE_LIMITER)
     if required_role(request) is Role.PUBLIC or not config.enabled or limiter is None:
         return await handler(request)
-    decision = limiter.check(principal_of(request), org_of(request), config)
+    now = services.clock().timestamp()
+    decision = limiter.check(principal_of(request), org_of(request), config, now)
     add_response_header(request, "X-RateLimit-Limit", str(decision.limit))
     add_response_header(request, "X-RateLimit-Remaining", str(decision.remaining))
     add_response_header(request, "X-RateLimit-Reset", str(decision.reset_seconds))
