@@ -137,6 +137,15 @@ class Frame(ResponseModel):
     at: Timestamp
 
 
+class Expanded(ResponseModel):
+    """The objects `expand=` asked for (only those keys); null when the named object does not exist."""
+
+    charge_point: ChargePoint | None = None
+    location: dict[str, Any] | None = Field(default=None, description="the charge point's location")
+    tariff: dict[str, Any] | None = Field(default=None, description="the tariff pinned on the session")
+    id_token: IdToken | None = None
+
+
 class Session(ResponseModel):
     """A charging session (an OCPP transaction) in the API's words."""
 
@@ -158,6 +167,7 @@ class Session(ResponseModel):
     remote_start_id: int | None
     charging_state: str | None
     offline: bool
+    expanded: Expanded | None = Field(default=None, description="with `expand=` only")
 
 
 class MeterSample(ResponseModel):
@@ -220,6 +230,7 @@ class Reservation(ResponseModel):
     external_id: str | None
     created_at: Timestamp | None
     updated_at: Timestamp | None
+    expanded: Expanded | None = Field(default=None, description="with `expand=` only")
 
 
 class CommandResult(ResponseModel):
