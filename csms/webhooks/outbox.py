@@ -167,11 +167,18 @@ class WebhookFeeder:
         self._note_session(SESSION_COMPLETED, event.transaction)
 
     def on_meter_advanced(self, event: TransactionMeterAdvanced) -> None:
-        """session.updated, at most once per session every `session_update_seconds`."""
+        """session.updated, at most once per session every `session_update_seconds`, never before its
+        session.started."""
         tx = event.transaction
         now = time.monotonic()
         last = self._session_updated.get(tx.id)
-        if last is not None and now - last < self._config.session_update_seconds:
+        if last is None:
+            # Not started here yet: a 2.0.1 TransactionEvent Started advances the meter before the start is
+            # published, and session.updated must not precede session.started. (After a restart, a running
+            # session's updates resume from its next advance.)
+            self._session_updated[tx.id] = now
+            return
+        if now - last < self._config.session_update_seconds:
             return
         self._session_updated[tx.id] = now
         self._note_session(SESSION_UPDATED, tx)

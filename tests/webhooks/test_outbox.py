@@ -165,17 +165,27 @@ async def test_only_subscribed_event_types_of_the_webhooks_organization_are_deli
 
 
 async def test_session_updated_is_sent_at_most_once_per_interval() -> None:
-    """Meter advances of one session make one session.updated per `session_update_seconds`."""
+    """Meter advances of a session make no session.updated within `session_update_seconds` of the last
+    event of that session (here: its start)."""
     rig = Rig(replace(FAST, session_update_seconds=3600.0))
     await rig.store.add_webhook(DEFAULT_ORG_ID, "http://127.0.0.1:9/", EVENT_TYPES, SECRET, T0)
+    await rig.bus.publish(TransactionStarted(transaction()))
     rig.bus.emit(TransactionMeterAdvanced(transaction(last_meter_wh=1100)))
     rig.bus.emit(TransactionMeterAdvanced(transaction(last_meter_wh=1200)))
-    rig.bus.emit(TransactionMeterAdvanced(transaction(8, last_meter_wh=1200)))
     await rig.feeder.flush()
-    assert [(d.event_type, d.object_key) for d in rig.store.deliveries.values()] == [
-        ("session.updated", "session:7"),
-        ("session.updated", "session:8"),
-    ]
+    assert [d.event_type for d in rig.store.deliveries.values()] == ["session.started"]
+
+
+async def test_session_updated_never_precedes_session_started() -> None:
+    """A meter advance noted before the session's start (2.0.1 Started with meter values) sends nothing;
+    the start, then later advances, do."""
+    rig = Rig(FAST)
+    await rig.store.add_webhook(DEFAULT_ORG_ID, "http://127.0.0.1:9/", EVENT_TYPES, SECRET, T0)
+    rig.bus.emit(TransactionMeterAdvanced(transaction(last_meter_wh=1100)))
+    await rig.bus.publish(TransactionStarted(transaction(last_meter_wh=1100)))
+    rig.bus.emit(TransactionMeterAdvanced(transaction(last_meter_wh=1200)))
+    await rig.feeder.flush()
+    assert [d.event_type for d in rig.store.deliveries.values()] == ["session.started", "session.updated"]
 
 
 async def test_events_noted_before_stop_are_stored_by_stop() -> None:
