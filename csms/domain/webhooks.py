@@ -22,6 +22,7 @@ CHARGE_POINT_CONNECTED = "charge_point.connected"
 CHARGE_POINT_DISCONNECTED = "charge_point.disconnected"
 CHARGE_POINT_STATUS_CHANGED = "charge_point.status_changed"
 RESERVATION_CREATED = "reservation.created"
+RESERVATION_UPDATED = "reservation.updated"  # replaced by its owner (an OCPI partner) with new terms
 RESERVATION_CANCELLED = "reservation.cancelled"
 RESERVATION_EXPIRED = "reservation.expired"
 RESERVATION_USED = "reservation.used"
@@ -37,6 +38,7 @@ EVENT_TYPES: tuple[str, ...] = (
     CHARGE_POINT_DISCONNECTED,
     CHARGE_POINT_STATUS_CHANGED,
     RESERVATION_CREATED,
+    RESERVATION_UPDATED,
     RESERVATION_CANCELLED,
     RESERVATION_EXPIRED,
     RESERVATION_USED,

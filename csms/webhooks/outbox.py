@@ -40,12 +40,13 @@ from csms.domain.events import (
     ConnectorStatusChanged,
     EventBus,
     Order,
+    ReservationChanged,
     StationConnectionChanged,
     TransactionMeterAdvanced,
     TransactionStarted,
     TransactionStopped,
 )
-from csms.domain.models import Transaction
+from csms.domain.models import Reservation, Transaction
 from csms.domain.ports import NotFound
 from csms.domain.webhooks import (
     CHARGE_POINT_CONNECTED,
@@ -109,6 +110,20 @@ def session_data(tx: Transaction) -> dict[str, Any]:
     }
 
 
+def reservation_data(r: Reservation) -> dict[str, Any]:
+    """The `data` of a reservation event: the reservation as the API names its fields."""
+    return {
+        "id": r.id,
+        "charge_point_id": r.charge_point_id,
+        "evse_id": r.evse_id,
+        "id_token": r.id_token,
+        "expiry_date": _time(r.expiry_date),
+        "status": str(r.status),
+        "session_id": r.transaction_pk,
+        "reason": r.reason,
+    }
+
+
 class WebhookFeeder:
     """Notes domain events (never waiting) and stores them as deliveries from its own task.
 
@@ -135,6 +150,7 @@ class WebhookFeeder:
         bus.subscribe_hot(TransactionMeterAdvanced, self.on_meter_advanced, order=Order.PUBLISH)
         bus.subscribe_hot(ConnectorStatusChanged, self.on_status_changed, order=Order.PUBLISH)
         bus.subscribe_hot(StationConnectionChanged, self.on_connection_changed, order=Order.PUBLISH)
+        bus.subscribe(ReservationChanged, self.on_reservation_changed, order=Order.PUBLISH)
 
     def webhooks_changed(self) -> None:
         """A webhook was created or deleted here: read them again before the next round."""
@@ -202,6 +218,12 @@ class WebhookFeeder:
         kind = CHARGE_POINT_CONNECTED if event.online else CHARGE_POINT_DISCONNECTED
         data = {"charge_point_id": event.charge_point_id, "online": event.online}
         self._note(kind, f"charge_point:{event.charge_point_id}", event.charge_point_id, data)
+
+    async def on_reservation_changed(self, event: ReservationChanged) -> None:
+        """reservation.created / updated / cancelled / expired / used."""
+        r = event.reservation
+        key = f"reservation:{r.id}"
+        self._note(f"reservation.{event.change}", key, r.charge_point_id, reservation_data(r))
 
     async def start(self) -> None:
         """Start the task that stores what the handlers note."""

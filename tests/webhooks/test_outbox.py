@@ -15,12 +15,20 @@ from csms.domain.clock import utcnow
 from csms.domain.events import (
     ConnectorStatusChanged,
     EventBus,
+    ReservationChanged,
     StationConnectionChanged,
     TransactionMeterAdvanced,
     TransactionStarted,
     TransactionStopped,
 )
-from csms.domain.models import ConnectorStatus, StatusChange, Transaction, TransactionStatus
+from csms.domain.models import (
+    ConnectorStatus,
+    Reservation,
+    ReservationStatus,
+    StatusChange,
+    Transaction,
+    TransactionStatus,
+)
 from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.domain.webhooks import EVENT_TYPES, DeliveryStatus
 from csms.webhooks.outbox import WebhookFeeder, WebhookWorker, backoff_seconds
@@ -213,3 +221,20 @@ def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
     assert not verify("secret-secret-16", "1700000001", body, sig)
     assert not verify("secret-secret-16", "1700000000", body + b" ", sig)
     assert not verify("secret-secret-16", "x", body, sig)
+
+
+async def test_reservation_changes_become_reservation_events() -> None:
+    """ReservationChanged becomes reservation.<change> with the reservation as data, keyed by reservation."""
+    rig = Rig(FAST)
+    await rig.store.add_webhook(DEFAULT_ORG_ID, "http://127.0.0.1:9/", EVENT_TYPES, SECRET, T0)
+    r = Reservation(3, "CP-1", 1, "TAG-1", T0, ReservationStatus.ACTIVE)
+    await rig.bus.publish(ReservationChanged(r, "created"))
+    used = replace(r, status=ReservationStatus.USED, transaction_pk=7)
+    await rig.bus.publish(ReservationChanged(used, "used"))
+    await rig.feeder.flush()
+    deliveries = list(rig.store.deliveries.values())
+    assert [(d.event_type, d.object_key) for d in deliveries] == [
+        ("reservation.created", "reservation:3"),
+        ("reservation.used", "reservation:3"),
+    ]
+    assert deliveries[1].payload["session_id"] == 7 and deliveries[1].payload["status"] == "used"
