@@ -362,12 +362,15 @@ class WebhookWorker:
 
     async def deliver_due(self) -> int:
         """Claim the due deliveries and attempt each once; returns how many were attempted."""
+        # A read first: without webhooks (most servers) no claim, which is a write, is attempted.
+        webhooks = {w.id: w for w in await self._store.list_webhooks()}
+        if not webhooks:
+            return 0
         now = self._clock()
         until = now + timedelta(seconds=self._config.claim_seconds)
         claimed = await self._store.claim_deliveries(now, CLAIM_LIMIT, node_id=self.node_id, until=until)
         if not claimed:
             return 0
-        webhooks = {w.id: w for w in await self._store.list_webhooks()}
         await asyncio.gather(*(self._attempt(webhooks.get(d.webhook_id), d) for d in claimed))
         return len(claimed)
 
