@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 
 from csms.api import create_app
+from csms.api.webhooks import WEBHOOK_STORE, WEBHOOKS_CHANGED
 from csms.cluster.node import ClusterNode
 from csms.config import Config
 from csms.domain.core import Domain
@@ -29,7 +30,9 @@ from csms.logging import configure_logging
 from csms.metrics import Metrics
 from csms.ocpp.server import OcppServer
 from csms.store.sql import open_store
+from csms.store.sql.webhooks import SqlWebhookStore
 from csms.store.writer import BatchedWriter
+from csms.webhooks.outbox import WebhookFeeder, WebhookWorker
 from ocpi import admin_api, chargeprice
 from ocpi.bridge import OcpiBridge
 
@@ -52,6 +55,8 @@ class Csms:
     http_port: int
     ocpi: OcpiBridge
     cluster: ClusterNode | None = None
+    webhook_feeder: WebhookFeeder | None = None
+    webhook_worker: WebhookWorker | None = None
     _purge_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -91,7 +96,18 @@ class Csms:
         await domain.reservations.start()
         bridge = OcpiBridge.build(domain, store.engine)
         metrics.watch_outbox(lambda: bridge.outbox.depth)
+        # Webhooks: the feeder notes domain events from now on; the worker delivers them (ADR 0011).
+        webhook_store = SqlWebhookStore(store.engine, clock=services.clock)
+        webhook_feeder = WebhookFeeder(webhook_store, config.webhooks, services.clock)
+        webhook_feeder.subscribe(services.events)
+        await webhook_feeder.start()
+        webhook_worker = WebhookWorker(
+            webhook_store, config.webhooks, services.clock, node_id=config.cluster.node_id or None
+        )
+        await webhook_worker.start()
         root = create_app(domain, extra_routes=admin_api.ROUTES)
+        root[WEBHOOK_STORE] = webhook_store
+        root[WEBHOOKS_CHANGED] = webhook_feeder.webhooks_changed
         admin_api.install(root, bridge.ctx.store, bridge.ctx)
         root.add_subapp("/ocpi", bridge.app())
         root.add_subapp(
@@ -113,7 +129,10 @@ class Csms:
         if http_sock is None:
             log.info("http_listening", host=config.http.host, port=http_port)
         await bridge.start(http_port)
-        csms = cls(services, domain, writer, ocpp, runner, ocpp_port, http_port, bridge, cluster)
+        csms = cls(
+            services, domain, writer, ocpp, runner, ocpp_port, http_port, bridge, cluster,
+            webhook_feeder, webhook_worker,
+        )
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())
         return csms
@@ -154,6 +173,10 @@ class Csms:
         log.info("domain_stopped")
         await self.ocpi.stop()
         log.info("ocpi_stopped")
+        if self.webhook_worker is not None:
+            await self.webhook_worker.stop()
+        if self.webhook_feeder is not None:  # after the stations: it stores every event they caused
+            await self.webhook_feeder.stop()
         await self.writer.stop()
         log.info("writer_stopped")
         await self.services.store.close()

@@ -218,6 +218,29 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhooksConfig:
+    """`[webhooks]`: delivery of signed events to the organizations' endpoints (csms.webhooks, ADR 0011)."""
+
+    max_attempts: int = 8  # tries per delivery before it is marked failed (and the next event goes)
+    backoff_base_seconds: float = 5.0  # wait after the first failure; doubled after each further one
+    backoff_max_seconds: float = 3600.0  # the back-off never grows beyond this
+    timeout_seconds: float = 10.0  # one POST, connect to answer
+    poll_seconds: float = 1.0  # how often the worker looks for due deliveries
+    claim_seconds: float = 60.0  # how long a node's claim on a delivery keeps other nodes off it
+    session_update_seconds: float = 60.0  # at most one session.updated per session this often
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    """`[rate_limit]`: requests per principal (API key or user) per minute, and a monthly quota per
+    organization (0: none). Counted in this process (csms.api.limits)."""
+
+    enabled: bool = True
+    requests_per_minute: int = 600
+    monthly_quota: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, one dataclass per TOML section."""
 
@@ -229,6 +252,8 @@ class Config:
     ocpi: OcpiConfig = field(default_factory=OcpiConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
 
 
 # Keys whose value must be one of a fixed set (the Literal types above).

@@ -30,12 +30,16 @@ from csms.api import (
     reservations,
     sessions,
     station_events,
+    webhooks,
 )
 from csms.api.auth import ROUTE_ROLES, Role, auth_middleware
 from csms.api.errors import error_middleware
+from csms.api.headers import write_response_headers
+from csms.api.limits import RATE_LIMITER, RateLimiter, rate_limit_middleware
 from csms.api.params import DOMAIN, SERVICES, get_services
 from csms.api.responses import json_response
 from csms.api.routes import Route, register
+from csms.api.versioning import api_version_middleware
 from csms.domain.core import Domain
 
 # The operator API's own routes, in the order the document lists them; the OCPI bridge adds its own.
@@ -50,6 +54,7 @@ ROUTES: tuple[Route, ...] = (
     *sessions.ROUTES,
     *reservations.ROUTES,
     *id_tokens.ROUTES,
+    *webhooks.ROUTES,
 )
 
 __all__ = ["API_PREFIX", "DOMAIN", "ROUTES", "SERVICES", "create_api_app", "create_app"]
@@ -73,9 +78,15 @@ def create_api_app(extra_routes: Iterable[Route] = ()) -> web.Application:
 
     Mount it on an app that holds `SERVICES` (as `create_app` does).
     """
-    # Order matters: error_middleware is outermost so a 401/403 from auth_middleware is rendered too.
-    api = web.Application(middlewares=[error_middleware, auth_middleware])
+    # Order matters: error_middleware is outermost so a 401/403 from auth_middleware is rendered too; the
+    # version is checked before the key; rate limits count authenticated requests only. The headers those
+    # decide (Api-Version, X-RateLimit-*) are written on every answer by `write_response_headers`.
+    api = web.Application(
+        middlewares=[error_middleware, api_version_middleware, auth_middleware, rate_limit_middleware]
+    )
     api[ROUTE_ROLES] = {}
+    api[RATE_LIMITER] = RateLimiter()
+    api.on_response_prepare.append(write_response_headers)
     register(api, ROUTES)
     register(api, extra_routes)
     openapi.install(api)

@@ -26,6 +26,7 @@ from csms.api.errors import ApiError
 from csms.api.params import get_services
 from csms.domain.models import ApiKey
 from csms.domain.secrets import api_key_prefix
+from csms.domain.tenancy import DEFAULT_ORG_ID
 
 API_KEY = web.RequestKey("api_key", ApiKey)
 
@@ -163,3 +164,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         )
     request[API_KEY] = api_key
     return await handler(request)
+
+
+def org_of(request: web.Request) -> str:
+    """The organization the authenticated caller acts for: every key is the default organization's until
+    tenancy (issue 12, item 5) gives keys and users their own."""
+    return DEFAULT_ORG_ID
+
+
+def principal_of(request: web.Request) -> str:
+    """Who is calling, as rate limits and audit name it: `key:<api key id>` for an API key."""
+    return f"key:{request[API_KEY].id}"

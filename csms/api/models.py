@@ -137,6 +137,15 @@ class Frame(ResponseModel):
     at: Timestamp
 
 
+class Expanded(ResponseModel):
+    """The objects `expand=` asked for (only those keys); null when the named object does not exist."""
+
+    charge_point: ChargePoint | None = None
+    location: dict[str, Any] | None = Field(default=None, description="the charge point's location")
+    tariff: dict[str, Any] | None = Field(default=None, description="the tariff pinned on the session")
+    id_token: IdToken | None = None
+
+
 class Session(ResponseModel):
     """A charging session (an OCPP transaction) in the API's words."""
 
@@ -158,6 +167,7 @@ class Session(ResponseModel):
     remote_start_id: int | None
     charging_state: str | None
     offline: bool
+    expanded: Expanded | None = Field(default=None, description="with `expand=` only")
 
 
 class MeterSample(ResponseModel):
@@ -220,6 +230,7 @@ class Reservation(ResponseModel):
     external_id: str | None
     created_at: Timestamp | None
     updated_at: Timestamp | None
+    expanded: Expanded | None = Field(default=None, description="with `expand=` only")
 
 
 class CommandResult(ResponseModel):
@@ -372,3 +383,45 @@ class IdTokenPage(Page[IdToken]):
 
 class ReservationPage(Page[Reservation]):
     """A page of reservations."""
+
+
+class Webhook(ResponseModel):
+    """A webhook endpoint; its secret is shown in full only in the answer that created it."""
+
+    id: int
+    organization_id: str
+    url: str
+    events: list[str]
+    secret: str = Field(
+        description="the signing secret: in full when created, masked (`****` + last 4) after"
+    )
+    created_at: Timestamp
+
+
+class WebhookList(ResponseModel):
+    """The organization's webhooks, oldest first."""
+
+    items: list[Webhook]
+
+
+class WebhookDelivery(ResponseModel):
+    """One event sent (or being sent) to a webhook."""
+
+    id: int
+    event_id: str
+    event_type: str
+    object_key: str = Field(description="events of one object (`session:12`) are delivered in order")
+    status: Literal["pending", "delivered", "failed"]
+    attempts: NonNegative
+    response_code: int | None = Field(description="HTTP status of the last attempt (null: no answer)")
+    last_error: str | None
+    created_at: Timestamp
+    last_attempt_at: Timestamp | None
+    next_attempt_at: Timestamp | None
+    delivered_at: Timestamp | None
+
+
+class WebhookDeliveryList(ResponseModel):
+    """A webhook's deliveries, newest first."""
+
+    items: list[WebhookDelivery]

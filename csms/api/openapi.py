@@ -22,6 +22,7 @@ from csms.api import models
 from csms.api.auth import Role
 from csms.api.routes import ERRORS, ROUTES, JsonSchema, Route
 from csms.api.routes import route as declare
+from csms.api.versioning import SUPPORTED_VERSIONS
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -66,6 +67,31 @@ def _response(
     return response
 
 
+_INTEGER: JsonSchema = {"type": "integer"}
+# Sent with every answer of the API (`csms.api.versioning`).
+VERSION_HEADERS: dict[str, JsonSchema] = {
+    "Api-Version": {"description": "the API version that served the request", "schema": {"type": "string"}}
+}
+# Sent with every answer to an authenticated request (`csms.api.limits`), errors included.
+RATE_LIMIT_HEADERS: dict[str, JsonSchema] = {
+    "X-RateLimit-Limit": {"description": "requests allowed per minute", "schema": _INTEGER},
+    "X-RateLimit-Remaining": {
+        "description": "requests left in this minute, after this one",
+        "schema": _INTEGER,
+    },
+    "X-RateLimit-Reset": {"description": "seconds until the minute's count starts again", "schema": _INTEGER},
+}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again", "schema": _INTEGER}}
+API_VERSION_PARAMETER: JsonSchema = {
+    "name": "Api-Version",
+    "in": "header",
+    "required": False,
+    "description": f"pin the API version (supported: {', '.join(SUPPORTED_VERSIONS)}; default the "
+    "current one); another is 400 `unsupported_api_version`",
+    "schema": {"type": "string", "enum": list(SUPPORTED_VERSIONS)},
+}
+
+
 def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], JsonSchema]) -> JsonSchema:
     out: JsonSchema = {
         "operationId": route.operation_id,
@@ -75,8 +101,8 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], JsonSchema]
     }
     if route.description:
         out["description"] = route.description
-    if route.parameters:
-        out["parameters"] = route.parameters
+    out["parameters"] = [*route.parameters, API_VERSION_PARAMETER]
+    common = VERSION_HEADERS if route.role is Role.PUBLIC else {**VERSION_HEADERS, **RATE_LIMIT_HEADERS}
     if route.body is not None:
         out["requestBody"] = {
             "required": route.body_required,
@@ -84,7 +110,7 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], JsonSchema]
         }
     responses: JsonSchema = {}
     for status, model in route.ok.items():
-        headers = route.headers.get(status, {})
+        headers = {**route.headers.get(status, {}), **common}
         if route.media_type is not None:  # a document, not JSON (e.g. a PDF receipt)
             binary: JsonSchema = {"type": "string", "format": "binary"}
             responses[str(status)] = _response("OK", binary, headers, route.media_type)
@@ -93,10 +119,14 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], JsonSchema]
         description = "OK" if model is not None else "Done; no content"
         responses[str(status)] = _response(description, schema, headers)
     error = refs[(models.Error, "serialization")]
-    errors = route.errors if route.role is Role.PUBLIC else (*route.errors, 401, 403)
+    errors = route.errors if route.role is Role.PUBLIC else (*route.errors, 401, 403, 429)
     for status in sorted(set(errors)):
-        responses[str(status)] = _response(ERRORS[status], error, {})
-    responses["default"] = _response("any other error (405, 413, 500)", error, {})
+        # A 401 comes before the key is known: it carries no rate-limit headers.
+        headers = VERSION_HEADERS if status == 401 else common
+        headers = {**headers, **RETRY_AFTER} if status == 429 else headers
+        responses[str(status)] = _response(ERRORS[status], error, headers)
+    other = "any other error (400 `unsupported_api_version`, 405, 413, 500)"
+    responses["default"] = _response(other, error, common)
     out["responses"] = responses
     if route.role is Role.PUBLIC:
         out["security"] = []

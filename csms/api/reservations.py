@@ -11,6 +11,7 @@ from aiohttp import web
 
 from csms.api import models
 from csms.api.errors import found, invalid_request, not_found
+from csms.api.expand import RESERVATION_EXPANSIONS, expand, expand_query, expansions, location_charge_points
 from csms.api.params import (
     MAX_ID,
     choice_query,
@@ -22,13 +23,15 @@ from csms.api.params import (
     pick_evse,
     read_model,
     registered_charge_point,
+    time_query,
 )
 from csms.api.responses import created, json_response, page_response
 from csms.api.results import reservation_failure
-from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, Operations, Route, param
+from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, STRING, JsonSchema, Operations, Route, param
 from csms.api.schemas import ReservationCreate
 from csms.api.serialize import reservation_json
 from csms.domain.models import ReservationStatus
+from csms.domain.ports import StationQuery
 from csms.domain.reservations import ReservationError
 
 Q_STATUS = param(
@@ -37,6 +40,16 @@ Q_STATUS = param(
     {"type": "string", "enum": ["active", "used", "expired", "cancelled", "rejected", "failed"]},
     "only these",
 )
+RESERVATION_SORTS = ["-created_at", "created_at", "-expiry_date", "expiry_date", "-id", "id"]
+Q_SORT = param(
+    "sort", "query", {"type": "string", "enum": RESERVATION_SORTS, "default": "-id"},
+    "order: `created_at`, `expiry_date` or `id`, `-` first for descending (ties by id)",
+)
+TIME: JsonSchema = {"type": "string", "format": "date-time"}
+Q_FROM = param("from", "query", TIME, "only reservations created at or after")
+Q_TO = param("to", "query", TIME, "only reservations created before")
+Q_LOCATION = param("location_id", "query", STRING, "only reservations of this location's charge points")
+Q_EXPAND = expand_query(RESERVATION_EXPANSIONS)
 ITEM = "/reservations/{reservation_id}"
 api = Operations()
 
@@ -78,34 +91,50 @@ async def handle_create_reservation(request: web.Request) -> web.Response:
     return created(request, reservation_json(reservation), "reservation", reservation_id=str(reservation.id))
 
 
-@api("GET", "/reservations", {200: models.ReservationPage}, errors=(400,),
-     query=(Q_CHARGE_POINT, Q_STATUS, *PAGE))
+@api("GET", "/reservations", {200: models.ReservationPage}, errors=(400, 404),
+     query=(Q_CHARGE_POINT, Q_STATUS, Q_FROM, Q_TO, Q_LOCATION, Q_SORT, Q_EXPAND, *PAGE))
 async def handle_list_reservations(request: web.Request) -> web.Response:
     """List reservations, newest first.
 
-    `GET /reservations?charge_point_id=&status=&limit=&cursor=`: a page of reservations, newest first."""
+    `GET /reservations?charge_point_id=&status=&from=&to=&location_id=&sort=&expand=&limit=&cursor=`: a
+    page of reservations, newest first unless `sort` says otherwise; `from`/`to` bound `created_at`; 404 for
+    an unknown `location_id`."""
     services = get_domain(request).services
     page = page_params(request)
-    status = choice_query(request, "status", ReservationStatus)
-    charge_point_id = request.query.get("charge_point_id") or None
+    sort = request.query.get("sort") or None
+    if sort is not None and sort not in RESERVATION_SORTS:
+        raise invalid_request("sort", f"must be one of {', '.join(RESERVATION_SORTS)}")
+    query: StationQuery[ReservationStatus] = {
+        "charge_point_id": request.query.get("charge_point_id") or None,
+        "status": choice_query(request, "status", ReservationStatus),
+        "time_from": time_query(request, "from"),
+        "time_to": time_query(request, "to"),
+        "charge_point_ids": await location_charge_points(request),
+        "sort": sort,
+        "cursor": page.cursor,
+    }
+    wanted = expansions(request, RESERVATION_EXPANSIONS)
     await services.writer.sync()
     with cursor_errors(page):
-        reservations, next_cursor = await services.store.list_reservations(
-            charge_point_id=charge_point_id, status=status, limit=page.limit, cursor=page.cursor
-        )
-    return page_response(request, [reservation_json(r) for r in reservations], next_cursor, page.limit)
+        reservations, next_cursor = await services.store.list_reservations(limit=page.limit, **query)
+    items = [reservation_json(r) for r in reservations]
+    await expand(request, items, wanted)
+    return page_response(request, items, next_cursor, page.limit)
 
 
-@api("GET", ITEM, {200: models.Reservation}, errors=(400, 404), name="reservation")
+@api("GET", ITEM, {200: models.Reservation}, errors=(400, 404), name="reservation", query=(Q_EXPAND,))
 async def handle_get_reservation(request: web.Request) -> web.Response:
     """One reservation.
 
     `GET /reservations/{reservation_id}`: one reservation; 404 when unknown."""
     services = get_domain(request).services
+    wanted = expansions(request, RESERVATION_EXPANSIONS)
     reservation_id = int_path_param(request, "reservation_id")
     await services.writer.sync()
     reservation = await services.store.get_reservation(reservation_id) if reservation_id <= MAX_ID else None
-    return json_response(reservation_json(found(reservation, f"reservation {reservation_id}")))
+    body = reservation_json(found(reservation, f"reservation {reservation_id}"))
+    await expand(request, [body], wanted)
+    return json_response(body)
 
 
 @api("DELETE", ITEM, {204: None}, errors=COMMAND_ERRORS,

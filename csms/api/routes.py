@@ -41,7 +41,9 @@ ERRORS = {
     409: "wrong state: charge point offline, EVSE occupied, reservation used, ...",
     502: "the station answered with a CALLERROR (`station_error`, details: error_code, description)",
     504: "the station did not answer in time (`station_timeout`)",
-    503: "the OCPI bridge is not enabled on this server (`ocpi_disabled`)",
+    503: "the OCPI bridge (`ocpi_disabled`) or webhooks (`webhooks_disabled`) are not enabled on this server",
+    429: "over the rate limit (`rate_limited`) or the organization's monthly quota (`quota_exceeded`); "
+         "`Retry-After` says when to try again",
 }
 COMMAND_ERRORS = (400, 404, 409, 502, 504)
 

@@ -27,6 +27,7 @@ from pydantic import (
 from csms.domain.clock import to_utc
 from csms.domain.commands import ChargingProfile, ChargingSchedulePeriod, ResetKind
 from csms.domain.models import ChargePoint, IdToken, RegistrationStatus, StoredChargingProfile, TokenStatus
+from csms.domain.webhooks import EVENT_TYPES
 
 # Characters a URL path segment carries unescaped (RFC 3986 unreserved plus a few sub-delims), so the id
 # can be the last segment of the station's websocket URL; ':' is left out because OCPP 2.0.1 forbids it
@@ -378,3 +379,19 @@ class ChargingProfileSet(BaseModel):
         return ChargingProfile(
             **fields, purpose=self.station_purpose, periods=periods, ocpp_transaction_id=ocpp_transaction_id
         )
+
+
+class WebhookCreate(BaseModel):
+    """`POST /webhooks`: where to send which events, and the secret to sign them with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=r"^https?://[^\s]+$")] = (
+        Field(description="http(s) URL the events are POSTed to")
+    )
+    events: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        min_length=1, description="event types: " + ", ".join(EVENT_TYPES)
+    )
+    secret: Annotated[str, StringConstraints(min_length=16, max_length=255)] = Field(
+        description="shared secret for the X-Webhook-Signature HMAC (at least 16 characters)"
+    )

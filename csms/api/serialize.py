@@ -147,10 +147,12 @@ def jsonable(value: Any) -> Any:
 def model_json(model: type[BaseModel], record: object, **overrides: Any) -> JsonObject:
     """The response object `model` describes, from `record`'s attributes of the same names (as JSON values,
     see `jsonable`); `overrides` give the fields named or computed differently. The model's field list is
-    the one list of what the API shows."""
+    the one list of what the API shows. An optional field the record has no attribute for (`expanded`) is
+    left out unless overridden."""
     return {
         name: overrides[name] if name in overrides else jsonable(getattr(record, name))
-        for name in model.model_fields
+        for name, info in model.model_fields.items()
+        if name in overrides or info.is_required() or hasattr(record, name)
     }
 
 

@@ -9,11 +9,17 @@ the StartTransaction by station, id token and connector).
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable
+from datetime import datetime
+
 from aiohttp import web
 
 from csms.api import models
 from csms.api.auth import Role
-from csms.api.errors import ApiError, found
+from csms.api.errors import ApiError, found, invalid_request
+from csms.api.expand import SESSION_EXPANSIONS, expand, expand_query, expansions, location_charge_points
 from csms.api.params import (
     MAX_ID,
     SESSION_COST,
@@ -29,20 +35,32 @@ from csms.api.params import (
     pick_evse,
     read_model,
     registered_charge_point,
+    time_query,
 )
 from csms.api.responses import json_response, page_response
 from csms.api.results import command_failure, command_rejected, command_response, reservation_failure
-from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, Operations, Route, param
+from csms.api.routes import COMMAND_ERRORS, PAGE, Q_CHARGE_POINT, STRING, JsonSchema, Operations, Route, param
 from csms.api.schemas import SessionClose, SessionStart
 from csms.api.serialize import command_json, meter_sample_json, session_json
+from csms.domain.clock import isoformat_z
 from csms.domain.models import Transaction, TransactionStatus
-from csms.domain.ports import NotFound
+from csms.domain.ports import NotFound, StationQuery
 from csms.domain.reservations import ReservationError
 from csms.domain.services import Services
 from csms.domain.sessions import StationConnected
 from csms.domain.transactions import TransactionCompleted
 
 Q_STATUS = param("status", "query", {"type": "string", "enum": ["active", "completed"]}, "only these")
+SESSION_SORTS = ["-started_at", "started_at", "-id", "id"]
+Q_SORT = param(
+    "sort", "query", {"type": "string", "enum": SESSION_SORTS, "default": "-id"},
+    "order: `started_at` or `id`, `-` first for descending (ties by id)",
+)
+TIME: JsonSchema = {"type": "string", "format": "date-time"}
+Q_FROM = param("from", "query", TIME, "only sessions started at or after")
+Q_TO = param("to", "query", TIME, "only sessions started before")
+Q_LOCATION = param("location_id", "query", STRING, "only sessions at this location's charge points")
+Q_EXPAND = expand_query(SESSION_EXPANSIONS)
 Q_REMOTE_START = param(
     "remote_start_id",
     "query",
@@ -61,18 +79,16 @@ SCAN_BUDGET = 5000
 async def _list_by_remote_start(
     services: Services,
     remote_start_id: int,
-    charge_point_id: str | None,
-    status: TransactionStatus | None,
+    query: StationQuery[TransactionStatus],
     page: PageParams,
 ) -> tuple[list[Transaction], str | None]:
-    """Sessions with `remote_start_id`, newest first, and the store cursor right after the last row read."""
+    """Sessions with `remote_start_id` in the order `query` sorts, and the store cursor right after the last
+    row read."""
     found: list[Transaction] = []
     cursor = page.cursor
     scanned = 0
     while True:
-        rows, next_cursor = await services.store.list_transactions(
-            charge_point_id=charge_point_id, status=status, limit=SCAN_PAGE, cursor=cursor
-        )
+        rows, next_cursor = await services.store.list_transactions(limit=SCAN_PAGE, **at(query, cursor))
         scanned += len(rows)
         hits = [i for i, tx in enumerate(rows) if tx.remote_start_id == remote_start_id]
         need = page.limit - len(found)
@@ -80,9 +96,7 @@ async def _list_by_remote_start(
             cut = hits[need - 1] + 1
             if cut < len(rows):
                 # Read the same rows again up to the last match, so the cursor resumes right after it.
-                rows, next_cursor = await services.store.list_transactions(
-                    charge_point_id=charge_point_id, status=status, limit=cut, cursor=cursor
-                )
+                rows, next_cursor = await services.store.list_transactions(limit=cut, **at(query, cursor))
             found += [tx for tx in rows if tx.remote_start_id == remote_start_id][:need]
             return found, next_cursor
         found += [rows[i] for i in hits]
@@ -91,33 +105,125 @@ async def _list_by_remote_start(
         cursor = next_cursor
 
 
-@api("GET", "/sessions", {200: models.SessionPage}, errors=(400,),
-     query=(Q_CHARGE_POINT, Q_STATUS, Q_REMOTE_START, *PAGE))
+def at(query: StationQuery[TransactionStatus], cursor: str | None) -> StationQuery[TransactionStatus]:
+    """`query` continued from `cursor`."""
+    continued = query.copy()
+    continued["cursor"] = cursor
+    return continued
+
+
+async def session_query(request: web.Request) -> StationQuery[TransactionStatus]:
+    """The filters and sort of a session listing: `charge_point_id`, `status`, `from`, `to`,
+    `location_id`, `sort`.
+
+    Raises:
+        ApiError: 400 naming a bad parameter; 404 for an unknown location.
+    """
+    sort = request.query.get("sort") or None
+    if sort is not None and sort not in SESSION_SORTS:
+        raise invalid_request("sort", f"must be one of {', '.join(SESSION_SORTS)}")
+    return {
+        "charge_point_id": request.query.get("charge_point_id") or None,
+        "status": choice_query(request, "status", TransactionStatus),
+        "time_from": time_query(request, "from"),
+        "time_to": time_query(request, "to"),
+        "charge_point_ids": await location_charge_points(request),
+        "sort": sort,
+    }
+
+
+@api("GET", "/sessions", {200: models.SessionPage}, errors=(400, 404),
+     query=(Q_CHARGE_POINT, Q_STATUS, Q_FROM, Q_TO, Q_LOCATION, Q_SORT, Q_REMOTE_START, Q_EXPAND, *PAGE))
 async def handle_list_sessions(request: web.Request) -> web.Response:
     """List sessions, newest first.
 
-    `GET /sessions?charge_point_id=&status=active|completed&remote_start_id=&limit=&cursor=`: a page of
-    sessions, newest first.
+    `GET /sessions?charge_point_id=&status=active|completed&from=&to=&location_id=&sort=&remote_start_id=
+    &expand=&limit=&cursor=`: a page of sessions, newest first unless `sort` says otherwise (`started_at`,
+    `-started_at`, `id`, `-id`); `from`/`to` bound `started_at` (from inclusive, to exclusive); 404 for an
+    unknown `location_id`.
 
     With `remote_start_id` a page may hold fewer than `limit` items (even none) while `next_cursor` is
     set: the filter reads at most a bounded number of sessions per request.
     """
     services = get_services(request)
     page = page_params(request)
-    status = choice_query(request, "status", TransactionStatus)
+    query = await session_query(request)
+    wanted = expansions(request, SESSION_EXPANSIONS)
     remote_start_id = int_query(request, "remote_start_id", maximum=2**31 - 1)
-    charge_point_id = request.query.get("charge_point_id") or None
     await services.writer.sync()
     with cursor_errors(page):
         if remote_start_id is None:
             sessions, next_cursor = await services.store.list_transactions(
-                charge_point_id=charge_point_id, status=status, limit=page.limit, cursor=page.cursor
+                limit=page.limit, **at(query, page.cursor)
             )
         else:
-            sessions, next_cursor = await _list_by_remote_start(
-                services, remote_start_id, charge_point_id, status, page
-            )
-    return page_response(request, [session_json(tx) for tx in sessions], next_cursor, page.limit)
+            sessions, next_cursor = await _list_by_remote_start(services, remote_start_id, query, page)
+    items = [session_json(tx) for tx in sessions]
+    await expand(request, items, wanted, session_ids=True)
+    return page_response(request, items, next_cursor, page.limit)
+
+
+CSV_COLUMNS = (
+    "id", "charge_point_id", "evse_id", "connector_id", "transaction_id", "status", "id_token", "started_at",
+    "stopped_at", "energy_wh", "meter_start_wh", "meter_stop_wh", "stop_reason", "cost_excl_vat",
+    "cost_incl_vat", "currency",
+)
+CSV_PAGE = 500
+
+
+def _csv_time(value: datetime | None) -> str:
+    return "" if value is None else isoformat_z(value)
+
+
+def _csv_line(values: Iterable[object]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(["" if v is None else v for v in values])
+    return out.getvalue().encode()
+
+
+@api("GET", "/sessions/export.csv", {200: None}, errors=(400, 404), media_type="text/csv",
+     query=(Q_FROM, Q_TO, Q_CHARGE_POINT, Q_STATUS, Q_LOCATION),
+     description="RFC 4180 CSV, streamed: a header row (" + ", ".join(CSV_COLUMNS) + "), then one row per "
+                 "session in `started_at` order; times ISO 8601 UTC (`Z`), energy in integer Wh, costs as "
+                 "exact decimals (empty when this server prices no sessions).")
+async def handle_export_sessions(request: web.Request) -> web.StreamResponse:
+    """Export sessions as CSV.
+
+    `GET /sessions/export.csv?from=&to=`: every session started in [from, to), oldest first, streamed page
+    by page (the whole export is never held in memory)."""
+    services = get_services(request)
+    query = await session_query(request)
+    query["sort"] = "started_at"
+    cost_of = request.config_dict.get(SESSION_COST)
+    await services.writer.sync()
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="sessions.csv"',
+        }
+    )
+    await response.prepare(request)
+    await response.write(_csv_line(CSV_COLUMNS))
+    cursor: str | None = None
+    while True:
+        rows, cursor = await services.store.list_transactions(limit=CSV_PAGE, **at(query, cursor))
+        lines = []
+        for tx in rows:
+            body = session_json(tx)
+            cost = await cost_of(tx) if cost_of is not None else None
+            lines.append(_csv_line((
+                tx.id, tx.charge_point_id, tx.evse_id, tx.connector_id, tx.ocpp_transaction_id,
+                str(tx.status), tx.id_token, _csv_time(tx.started_at), _csv_time(tx.stopped_at),
+                body["energy_wh"], tx.meter_start_wh, tx.meter_stop_wh, tx.stop_reason,
+                None if cost is None else format(cost.excl_vat, "f"),
+                None if cost is None else format(cost.incl_vat, "f"),
+                None if cost is None else cost.currency,
+            )))
+        await response.write(b"".join(lines))
+        if cursor is None:
+            break
+    await response.write_eof()
+    return response
 
 
 def session_completed(tx: Transaction) -> ApiError:
@@ -131,15 +237,17 @@ async def _get_transaction(services: Services, session_id: int) -> Transaction:
     return found(tx, f"session {session_id}")
 
 
-@api("GET", "/sessions/{session_id}", {200: models.SessionDetail}, errors=(400, 404))
+@api("GET", "/sessions/{session_id}", {200: models.SessionDetail}, errors=(400, 404), query=(Q_EXPAND,))
 async def handle_get_session(request: web.Request) -> web.Response:
     """One session with its meter samples and cost.
 
     `GET /sessions/{session_id}`: one session with `meter_samples` in time order and `cost` so far (priced
     now while it runs, the CDR's once it ended; `SESSION_COST`); 404 when unknown."""
     services = get_services(request)
+    wanted = expansions(request, SESSION_EXPANSIONS)
     tx = await _get_transaction(services, int_path_param(request, "session_id"))
     body = session_json(tx)
+    await expand(request, [body], wanted, session_ids=True)
     body["meter_samples"] = [meter_sample_json(s) for s in await services.store.list_meter_samples(tx.id)]
     cost_of = request.config_dict.get(SESSION_COST)
     cost = await cost_of(tx) if cost_of is not None else None

@@ -58,6 +58,7 @@ class Domain:
             services.clock,
             check_interval=cfg.reservation_check_interval,
             group_of=self.authorization.group_of,
+            events=services.events,
         )
         self.device_model = DeviceModelService(services.store, services.clock)
         # Running cost on 2.0.1 stations showing it; priced by the source the composition root installs.

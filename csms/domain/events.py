@@ -26,7 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 import structlog
 
-from csms.domain.models import StatusChange, Transaction
+from csms.domain.models import Reservation, StatusChange, Transaction
 
 log = structlog.get_logger("csms.events")
 
@@ -71,6 +71,16 @@ class TransactionStopped(Event):
     """A transaction was stopped and the stop stored (never for a repeated stop)."""
 
     transaction: Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationChanged(Event):
+    """A reservation became active (`created`), was replaced by its owner with new terms (`updated`), or
+    ended: `cancelled` (by an operator, a partner or the station), `expired` or `used` by a transaction.
+    `reservation` is a copy as stored after the change."""
+
+    reservation: Reservation
+    change: str  # created | updated | cancelled | expired | used
 
 
 @dataclass(frozen=True, slots=True)

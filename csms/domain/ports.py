@@ -57,12 +57,24 @@ class Pagination:
 
 
 class StationQuery(TypedDict, Generic[E], total=False):
-    """The optional arguments of the newest-first listings by station and status (`list_transactions`,
-    `list_reservations`): a filter left out or None does not filter; `cursor` continues a page."""
+    """The optional arguments of the listings by station and status (`list_transactions`,
+    `list_reservations`): a filter left out or None does not filter; `cursor` continues a page.
+
+    - `charge_point_ids`: only these stations (e.g. a location's); empty: nothing.
+    - `time_from` / `time_to`: only records whose time (`started_at` of a transaction, `created_at` of a
+      reservation) is at or after / before these.
+    - `sort`: `-id` (the default: newest first), `id`, or the record's time field (`started_at`,
+      `created_at`; `expiry_date` for reservations), `-` first for descending; ties go by id. A cursor
+      belongs to the sort it was handed out with.
+    """
 
     charge_point_id: str | None
     status: E | None
     cursor: str | None
+    charge_point_ids: Collection[str] | None
+    time_from: datetime | None
+    time_to: datetime | None
+    sort: str | None
 
 
 class AlreadyExists(Exception):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from structlog.typing import FilteringBoundLogger
 
 from csms.domain.clock import Clock, to_utc
 from csms.domain.commands import CancelReservation, CommandResult, CommandService, Outcome, ReserveNow
+from csms.domain.events import EventBus, ReservationChanged
 from csms.domain.models import Reservation, ReservationStatus, Transaction
 from csms.domain.ports import ReservationStore
 
@@ -162,8 +164,10 @@ class ReservationService:
         *,
         check_interval: float = 1.0,
         group_of: Callable[[str], Awaitable[str | None]] | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self._store = store
+        self._events = events
         self._commands = commands
         self._clock = clock
         self._interval = check_interval
@@ -174,6 +178,11 @@ class ReservationService:
         self._external_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+
+    async def _changed(self, reservation: Reservation, change: str) -> None:
+        """Publish `ReservationChanged` (webhooks' reservation.* events) with a copy of the reservation."""
+        if self._events is not None:
+            await self._events.publish(ReservationChanged(replace(reservation), change))
 
     # -- create / cancel ---------------------------------------------------------------------------
 
@@ -291,6 +300,7 @@ class ReservationService:
                 evse_id=evse_id,
                 expiry_date=expiry.isoformat(),
             )
+            await self._changed(row, "created")
             if earlier is not None:
                 await self._retire(earlier)
             return row
@@ -323,6 +333,7 @@ class ReservationService:
                 outcome=result.outcome.value,
             )
             raise ReservationError(code, message, result=result, reservation=earlier)
+        replaced = False
         async with self._lock:
             current = await self._store.get_reservation(earlier.id)
             # Expired by our clock while the station accepted a new expiry: it is active again.
@@ -341,7 +352,10 @@ class ReservationService:
                 current.reason = None
                 await self._store.save_reservation(current)
                 _log_for(cp, current.id).info("reservation_replaced")
-                return current
+                replaced = True
+        if replaced and current is not None:
+            await self._changed(current, "updated")
+            return current
         # Used or cancelled meanwhile: the station now holds a reservation we do not keep; take it back.
         _log_for(cp, earlier.id).warning("reservation_replacement_raced")
         self._spawn(self._cancel_unanswered(earlier))
@@ -416,6 +430,7 @@ class ReservationService:
             station_status=result.status,
             reason=reason,
         )
+        await self._changed(current, "cancelled")
         return current
 
     async def _cancel_unanswered(self, r: Reservation) -> None:
@@ -456,6 +471,7 @@ class ReservationService:
             if r is None:  # ended, given a later expiry, or expired by another process meanwhile
                 continue
             _log_for(r.charge_point_id, r.id).info("reservation_expired")
+            await self._changed(r, "expired")
             expired.append(r)
         return expired
 
@@ -488,6 +504,7 @@ class ReservationService:
             r.status, r.reason = change
             await self._store.save_reservation(r)
         _log_for(charge_point_id, reservation_id).info("reservation_ended_by_station", status=r.status.value)
+        await self._changed(r, str(r.status))
 
     # -- remote start and transactions -------------------------------------------------------------
 
@@ -584,6 +601,7 @@ class ReservationService:
             r.transaction_pk = tx.id
             await self._store.save_reservation(r)
         _log_for(tx.charge_point_id, r.id).info("reservation_used", transaction_pk=tx.id)
+        await self._changed(r, "used")
 
     async def transaction_stopped(self, tx: Transaction) -> None:
         """Nothing to do: a reservation ends when its transaction starts."""

@@ -376,3 +376,45 @@ class ChargingProfileRow(CreatedAt, Base):
     stack_level: Mapped[int] = mapped_column(Integer)
     profile: Mapped[str] = mapped_column(Text)
     transaction_pk: Mapped[int | None] = mapped_column(Integer)
+
+
+class WebhookRow(CreatedAt, Base):
+    """An organization's webhook endpoint (revision 0009). `secret` is stored as given, not hashed: each
+    delivery is signed with it (HMAC-SHA256), so the CSMS needs the secret itself."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organization_id: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[str] = mapped_column(Text)  # JSON list of event types
+    secret: Mapped[str] = mapped_column(String(255))
+
+
+class WebhookDeliveryRow(CreatedAt, Base):
+    """One event for one webhook, kept until delivered or given up; delivered in id order per (webhook,
+    object_key). `claimed_by`/`claimed_until`: the node delivering it, as in the OCPI outbox (revision 0009).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook_id_object_key_id", "webhook_id", "object_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(Integer, ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    object_key: Mapped[str] = mapped_column(String(128))
+    organization_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)  # JSON: the `data` of the body
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())

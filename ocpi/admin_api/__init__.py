@@ -6,13 +6,17 @@ of OCPI."""
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from aiohttp import web
 
+from csms.api.expand import RELATED, Related
 from csms.api.params import DOMAIN, SESSION_COST, CostOf
 from csms.api.routes import Route
+from csms.config import OcpiConfig
 from ocpi.admin_api import cdrs, locations, partners, session_costs, tariffs
 from ocpi.admin_api.partners import OCPI_CONTEXT, OCPI_STORE
+from ocpi.admin_api.serialize import location_json, tariff_json
 from ocpi.context import OcpiContext
 from ocpi.store import OcpiStore
 
@@ -31,6 +35,26 @@ def install(app: web.Application, store: OcpiStore, ctx: OcpiContext | None = No
     pricing = ctx or session_costs.pricing_context(app[DOMAIN], store)
     cost_of: CostOf = partial(session_costs.cost_so_far, pricing)
     app[SESSION_COST] = cost_of
+    app[RELATED] = related(store, app[DOMAIN].services.config.ocpi)
+
+
+def related(store: OcpiStore, ocpi: OcpiConfig) -> Related:
+    """What `expand=` and `location_id=` read from the bridge: locations and sessions' pinned tariffs."""
+
+    async def location_of(charge_point_id: str) -> dict[str, Any] | None:
+        location = await store.location_of(charge_point_id)
+        return None if location is None else location_json(location)
+
+    async def charge_points_at(location_id: str) -> list[str] | None:
+        location = await store.get_location(location_id)
+        return None if location is None else list(location.charge_point_ids)
+
+    async def tariff_of_session(session_id: int) -> dict[str, Any] | None:
+        link = await store.find_session_link(transaction_pk=session_id)
+        tariff = None if link is None or link.tariff_id is None else await store.get_tariff(link.tariff_id)
+        return None if tariff is None else tariff_json(tariff, ocpi.country_code, ocpi.party_id)
+
+    return Related(location_of, charge_points_at, tariff_of_session)
 
 
 __all__ = ["OCPI_CONTEXT", "OCPI_STORE", "ROUTES", "install"]

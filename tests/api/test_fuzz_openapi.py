@@ -27,7 +27,8 @@ from schemathesis.specs.openapi.checks import (
 
 from csms.api import create_app
 from csms.api.openapi import build_document
-from csms.config import Config
+from csms.api.webhooks import WEBHOOK_STORE
+from csms.config import Config, RateLimitConfig
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint, IdToken
 from csms.domain.secrets import hash_secret, new_api_key
@@ -36,6 +37,7 @@ from csms.store.writer import BatchedWriter
 from ocpi import admin_api
 from tests.api.openapi_check import ALL_ROUTES
 from tests.fakes.memory_store import MemoryStore
+from tests.fakes.memory_webhooks import MemoryWebhookStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
 
 EXAMPLES_PER_OPERATION = 40
@@ -66,10 +68,11 @@ def server() -> Iterator[Server]:
         await store.add_id_token(IdToken("TAG-1"))
         key, prefix = new_api_key()
         await store.add_api_key("fuzz", prefix, hash_secret(key, rounds=4), "admin")
-        app = create_app(
-            Domain(Services(config=Config(), store=store, writer=writer)), admin_api.ROUTES
-        )
+        # Limits counted (their headers are checked) but never reached: every example reaches its handler.
+        config = Config(rate_limit=RateLimitConfig(requests_per_minute=10**9))
+        app = create_app(Domain(Services(config=config, store=store, writer=writer)), admin_api.ROUTES)
         admin_api.install(app, MemoryOcpiStore())
+        app[WEBHOOK_STORE] = MemoryWebhookStore()
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

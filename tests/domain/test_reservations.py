@@ -24,7 +24,7 @@ from csms.domain.commands import (
     ReserveNow,
 )
 from csms.domain.core import Domain
-from csms.domain.events import TransactionStarted
+from csms.domain.events import EventBus, Order, ReservationChanged, TransactionStarted
 from csms.domain.models import (
     ChargePoint,
     IdToken,
@@ -628,3 +628,39 @@ async def test_concurrent_creates_with_one_partner_id_leave_one_reservation(
     active, _ = await store.list_reservations(status=ReservationStatus.ACTIVE, limit=10)
     assert [r.id for r in active] == [first.id]
     await svc.stop()
+
+
+# -- events -------------------------------------------------------------------------------------------
+
+
+async def test_each_reservation_change_is_published_on_the_bus(
+    store: MemoryStore, station: ScriptedStation, clock: Clock
+) -> None:
+    """ReservationChanged is published when a reservation becomes active, is cancelled, expires, ends at
+    the station or is used; a refused one publishes nothing."""
+    bus = EventBus()
+    seen: list[tuple[int, str, ReservationStatus]] = []
+
+    async def note(event: ReservationChanged) -> None:
+        seen.append((event.reservation.id, event.change, event.reservation.status))
+
+    bus.subscribe(ReservationChanged, note, order=Order.PUBLISH)
+    svc = ReservationService(store, CommandService(station), clock, group_of=groups(store, clock), events=bus)
+    cancelled, used, ended, expiring = [await reserve(svc, evse_id=n) for n in (1, 2, 3, 4)]
+    station.script(ReserveNow, CommandResult(Outcome.ANSWERED, status="Occupied"))
+    await refused(svc, evse_id=5)
+    await svc.cancel(cancelled.id)
+    await svc.transaction_started(started(used.id))
+    await svc.station_update("CP1", ended.id, "Removed")
+    clock.advance((EXPIRY - NOW).total_seconds())
+    await svc.expire_due()
+    assert seen == [
+        (cancelled.id, "created", ReservationStatus.ACTIVE),
+        (used.id, "created", ReservationStatus.ACTIVE),
+        (ended.id, "created", ReservationStatus.ACTIVE),
+        (expiring.id, "created", ReservationStatus.ACTIVE),
+        (cancelled.id, "cancelled", ReservationStatus.CANCELLED),
+        (used.id, "used", ReservationStatus.USED),
+        (ended.id, "cancelled", ReservationStatus.CANCELLED),
+        (expiring.id, "expired", ReservationStatus.EXPIRED),
+    ]

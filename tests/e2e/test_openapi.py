@@ -183,6 +183,16 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi) -> N
         status, receipt = await client.get(f"/sessions/{stale_id}/receipt")
         assert status == 200 and receipt.startswith(b"%PDF-")
         assert (await client.delete("/id-tokens/TOUR-TAG"))[0] == 204
+        status, export = await client.get("/sessions/export.csv")
+        assert status == 200 and export.startswith(b"id,charge_point_id,")
+
+        # Webhooks (nothing listens at the URL: deliveries only pile up).
+        hook = {"url": "http://127.0.0.1:9/hook", "events": ["session.completed"], "secret": "s" * 16}
+        status, created = await client.post("/webhooks", hook)
+        assert status == 201, created
+        for path in ("/webhooks", f"/webhooks/{created['id']}", f"/webhooks/{created['id']}/deliveries"):
+            assert (await client.get(path))[0] == 200
+        assert (await client.delete(f"/webhooks/{created['id']}"))[0] == 204
 
         # The OCPI operator endpoints (locations, connector specs, tariffs, partners, outbox).
         tariff = {

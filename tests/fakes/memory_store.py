@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 import structlog
 
@@ -46,10 +46,12 @@ from csms.domain.ports import (
     NotFound,
     Pagination,
     StationFieldsChanged,
+    StationQuery,
     TransactionEventSeen,
     TransactionMeterChanged,
 )
 from csms.domain.stations import apply_boot
+from csms.store.sql.base import parse_sort, time_cursor  # the same sorts and cursors as the SQL store
 from csms.store.sql.batch import STATION_FIELDS  # the same columns as the SQL store
 from tests.fakes.memory_aliases import MemoryIdTokenAliases
 from tests.fakes.memory_events import MemoryStationEvents
@@ -74,6 +76,40 @@ def _id_cursor(cursor: str | None) -> int | None:
         return int(cursor)
     except ValueError:
         raise ValueError(f"invalid cursor {cursor!r}") from None
+
+
+def _station_page(
+    rows: list[Any], limit: int, query: StationQuery[Any], time_field: str, sortable: Collection[str]
+) -> tuple[list[Any], str | None]:
+    """A page of `rows` (records with id, charge_point_id, status) as `SqlBase._newest_of_station`."""
+    status, cp = query.get("status"), query.get("charge_point_id")
+    ids, time_from, time_to = query.get("charge_point_ids"), query.get("time_from"), query.get("time_to")
+    kept = [
+        r
+        for r in rows
+        if (status is None or r.status == status)
+        and (cp is None or r.charge_point_id == cp)
+        and (ids is None or r.charge_point_id in ids)
+        and (time_from is None or to_utc(getattr(r, time_field)) >= to_utc(time_from))
+        and (time_to is None or to_utc(getattr(r, time_field)) < to_utc(time_to))
+    ]
+    descending, field = parse_sort(query.get("sort"), sortable)
+    cursor = query.get("cursor")
+
+    def key(r: Any) -> tuple[Any, ...]:
+        return (r.id,) if field == "id" else (to_utc(getattr(r, field)), r.id)
+
+    after: tuple[Any, ...] | None = None
+    if cursor is not None:
+        after = (_id_cursor(cursor),) if field == "id" else time_cursor(cursor)
+    kept.sort(key=key, reverse=descending)
+    if after is not None:
+        kept = [r for r in kept if (key(r) < after if descending else key(r) > after)]
+    page = kept[: _page_limit(limit)]
+    if len(kept) <= limit:
+        return page, None
+    last = page[-1]
+    return page, str(last.id) if field == "id" else f"{to_utc(getattr(last, field)).isoformat()}|{last.id}"
 
 
 @dataclass(slots=True)
@@ -353,24 +389,11 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
         return True
 
     async def list_transactions(
-        self,
-        *,
-        charge_point_id: str | None = None,
-        status: TransactionStatus | None = None,
-        limit: int,
-        cursor: str | None = None,
+        self, *, limit: int, **query: Unpack[StationQuery[TransactionStatus]]
     ) -> tuple[list[Transaction], str | None]:
-        """Newest first (by id); the cursor is str(id) of the last transaction returned."""
-        before = _id_cursor(cursor)
-        pks = [
-            pk
-            for pk in sorted(self._transactions, reverse=True)
-            if (before is None or pk < before)
-            and (charge_point_id is None or self._transactions[pk].charge_point_id == charge_point_id)
-            and (status is None or self._transactions[pk].status == status)
-        ]
-        page = [replace(self._transactions[pk]) for pk in pks[: _page_limit(limit)]]
-        return page, (str(page[-1].id) if len(pks) > limit else None)
+        """Filtered and sorted as `SqlStore.list_transactions` (`StationQuery`)."""
+        rows = [replace(tx) for tx in self._transactions.values()]
+        return _station_page(rows, limit, query, "started_at", ("started_at",))
 
     async def list_active_transactions(self, charge_point_id: str) -> list[Transaction]:
         """The station's active transactions, oldest first."""
@@ -503,24 +526,11 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
         )
 
     async def list_reservations(
-        self,
-        *,
-        charge_point_id: str | None = None,
-        status: ReservationStatus | None = None,
-        limit: int,
-        cursor: str | None = None,
+        self, *, limit: int, **query: Unpack[StationQuery[ReservationStatus]]
     ) -> tuple[list[Reservation], str | None]:
-        """Newest first (by id); the cursor is str(id) of the last reservation returned."""
-        before = _id_cursor(cursor)
-        ids = [
-            rid
-            for rid in sorted(self._reservations, reverse=True)
-            if (before is None or rid < before)
-            and (charge_point_id is None or self._reservations[rid].charge_point_id == charge_point_id)
-            and (status is None or self._reservations[rid].status == status)
-        ]
-        page = [replace(self._reservations[rid]) for rid in ids[: _page_limit(limit)]]
-        return page, (str(page[-1].id) if len(ids) > limit else None)
+        """Filtered and sorted as `SqlStore.list_reservations` (`StationQuery`)."""
+        rows = [replace(r) for r in self._reservations.values()]
+        return _station_page(rows, limit, query, "created_at", ("created_at", "expiry_date"))
 
     async def list_due_reservations(self, now: datetime) -> list[Reservation]:
         """Active reservations with expiry_date at or before `now`, soonest expiry first (then by id)."""

@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0006_cdr_credits"
+        assert await conn.run_sync(_current) == head == "0007_webhooks"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -329,3 +329,17 @@ async def test_0006_lets_a_transaction_have_several_cdrs_and_downgrades_back(eng
         await conn.run_sync(step, "0005", down=True)
         assert await conn.run_sync(unique_keys) == [["transaction_pk"]]
         assert await conn.run_sync(ids) == ["42"]
+
+
+async def test_0007_creates_the_webhook_tables_and_downgrades_back(engine: AsyncEngine) -> None:
+    """A database at 0006 gains `webhooks` and `webhook_deliveries`; 0006 again drops them."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
+        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
+        return set(inspect(connection).get_table_names())
+
+    async with engine.begin() as conn:
+        before = await conn.run_sync(step, "0006_cdr_credits")
+        after = await conn.run_sync(step, "0007_webhooks")
+        assert after - before == {"webhooks", "webhook_deliveries"}
+        assert await conn.run_sync(step, "0006_cdr_credits", down=True) == before

@@ -5,16 +5,17 @@ paging, each written once."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, Select, select
+from sqlalchemy import CursorResult, Executable, Select, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from csms.domain.clock import Clock, to_utc_or_none, utcnow
+from csms.domain.clock import Clock, to_utc, to_utc_or_none, utcnow
 from csms.domain.ports import AlreadyExists, NotFound, Page, StationQuery
 from csms.store.sql.bulk import BulkAppend
 from csms.store.tables import Base
@@ -92,6 +93,26 @@ def id_cursor(cursor: str | None) -> int | None:
         return None
     try:
         return int(cursor)
+    except ValueError:
+        raise ValueError(f"invalid cursor {cursor!r}") from None
+
+
+def parse_sort(sort: str | None, sortable: Collection[str]) -> tuple[bool, str]:
+    """(descending, field) of a `StationQuery.sort` (default `-id`); ValueError for a field not offered."""
+    text = sort or "-id"
+    descending, field = text.startswith("-"), text.removeprefix("-")
+    if field != "id" and field not in sortable:
+        raise ValueError(f"cannot sort by {field!r}")
+    return descending, field
+
+
+def time_cursor(cursor: str) -> tuple[datetime, int]:
+    """Decode the cursor of a page sorted by a time column (`<ISO time>|<id>`); ValueError if not ours."""
+    at, sep, after = cursor.rpartition("|")
+    if not sep:
+        raise ValueError(f"invalid cursor {cursor!r}")
+    try:
+        return to_utc(datetime.fromisoformat(at)), int(after)
     except ValueError:
         raise ValueError(f"invalid cursor {cursor!r}") from None
 
@@ -241,10 +262,22 @@ class SqlBase:
         return [record(r) for r in page], next_cursor
 
     async def _newest_of_station(
-        self, row_class: Any, record: Callable[[Any], T], limit: int, query: StationQuery[Any]
+        self,
+        row_class: Any,
+        record: Callable[[Any], T],
+        limit: int,
+        query: StationQuery[Any],
+        *,
+        time_field: str | None = None,
+        sortable: Collection[str] = (),
     ) -> Page[T]:
-        """A `_page` of `row_class` (with charge_point_id, status and an integer id) newest first, filtered
-        as `query` says."""
+        """A page of `row_class` (with charge_point_id, status and an integer id) filtered and sorted as
+        `query` says (`StationQuery`): `time_field` is the column of `time_from`/`time_to`, `sortable` the
+        time columns `sort` may name besides `id`.
+
+        Raises:
+            ValueError: `limit` below 1, a sort not offered, or a cursor we did not hand out.
+        """
         status = query.get("status")
         stmt = where_given(
             select(row_class),
@@ -253,5 +286,41 @@ class SqlBase:
                 row_class.status: status and str(status),
             },
         )
+        ids = query.get("charge_point_ids")
+        if ids is not None:
+            stmt = stmt.where(row_class.charge_point_id.in_(sorted(set(ids))))
+        time_from, time_to = query.get("time_from"), query.get("time_to")
+        if time_field is not None and time_from is not None:
+            stmt = stmt.where(getattr(row_class, time_field) >= to_utc(time_from))
+        if time_field is not None and time_to is not None:
+            stmt = stmt.where(getattr(row_class, time_field) < to_utc(time_to))
         cursor = query.get("cursor")
-        return await self._page(stmt, row_class.id, record, limit=limit, cursor=cursor, newest_first=True)
+        descending, field = parse_sort(query.get("sort"), sortable)
+        if field == "id":
+            if descending:
+                key = row_class.id
+                return await self._page(stmt, key, record, limit=limit, cursor=cursor, newest_first=True)
+            after = id_cursor(cursor)
+            if after is not None:
+                stmt = stmt.where(row_class.id > after)
+            return await self._sorted_page(stmt.order_by(row_class.id), record, limit, lambda r: str(r.id))
+        column, key = getattr(row_class, field), row_class.id
+        if cursor is not None:
+            at, after_id = time_cursor(cursor)
+            if descending:
+                stmt = stmt.where(or_(column < at, and_(column == at, key < after_id)))
+            else:
+                stmt = stmt.where(or_(column > at, and_(column == at, key > after_id)))
+        order = (column.desc(), key.desc()) if descending else (column, key)
+        return await self._sorted_page(
+            stmt.order_by(*order), record, limit, lambda r: f"{to_utc(getattr(r, field)).isoformat()}|{r.id}"
+        )
+
+    async def _sorted_page(
+        self, stmt: Select[Any], record: Callable[[Any], T], limit: int, cursor_of: Callable[[Any], str]
+    ) -> Page[T]:
+        """The first `limit` rows of the ordered `stmt` and the cursor of the last one (None: no more)."""
+        async with self._sessions() as session:
+            rows = list((await session.scalars(stmt.limit(page_limit(limit) + 1))).all())
+        page = rows[:limit]
+        return [record(r) for r in page], cursor_of(page[-1]) if len(rows) > limit else None

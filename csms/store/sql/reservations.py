@@ -48,7 +48,14 @@ class ReservationSql(SqlBase):
         await self._change(stmt, f"reservation {reservation.id}")
 
     async def list_reservations(self, *, limit: int, **query: Unpack[_Query]) -> Page[Reservation]:
-        return await self._newest_of_station(ReservationRow, reservation_of, limit, query)
+        return await self._newest_of_station(
+            ReservationRow,
+            reservation_of,
+            limit,
+            query,
+            time_field="created_at",
+            sortable=("created_at", "expiry_date"),
+        )
 
     async def list_due_reservations(self, now: datetime) -> list[Reservation]:
         """Active reservations whose expiry_date is at or before `now`, soonest expiry first (then by id)."""

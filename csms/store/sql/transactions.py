@@ -158,7 +158,9 @@ class TransactionSql(SqlBase):
         return inserted == 1
 
     async def list_transactions(self, *, limit: int, **query: Unpack[_Query]) -> Page[Transaction]:
-        return await self._newest_of_station(TransactionRow, transaction_of, limit, query)
+        return await self._newest_of_station(
+            TransactionRow, transaction_of, limit, query, time_field="started_at", sortable=("started_at",)
+        )
 
     async def list_active_transactions(self, charge_point_id: str) -> list[Transaction]:
         """The station's active transactions, oldest first."""
