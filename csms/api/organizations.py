@@ -10,7 +10,6 @@ so no invitation exists whose token nobody received.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from csms.domain.identity import (
     InvitationStatus,
     Member,
     Organization,
+    new_organization_id,
     new_token,
     normalized_email,
     token_digest,
@@ -131,7 +131,7 @@ async def handle_create_organization(request: web.Request) -> web.Response:
     if caller.kind == "key" and caller.role != "admin":
         raise ApiError(403, "forbidden", "only an admin key may create organizations",
                        {"role": caller.role, "required_role": "admin"})  # fmt: skip
-    org = Organization(f"org_{secrets.token_hex(8)}", body.name, body.country, body.contact_email)
+    org = Organization(new_organization_id(), body.name, body.country, body.contact_email)
     org = await services.store.add_organization(org)
     if caller.kind == "user":
         await services.store.set_member(org.id, caller.id, "admin")

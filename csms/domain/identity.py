@@ -27,6 +27,11 @@ def new_token(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(32)
 
 
+def new_organization_id() -> str:
+    """A new organization's id: `org_` and 16 random hex digits."""
+    return f"org_{secrets.token_hex(8)}"
+
+
 def token_digest(token: str) -> str:
     """The stored form of a random token: its SHA-256 hex digest.
 
