@@ -406,7 +406,7 @@ class IdentityStore(Protocol):
     async def get_organization(self, org_id: str) -> Organization | None: ...
 
     async def list_organizations(self) -> list[Organization]:
-        """Every organization, ordered by creation then id."""
+        """Every organization: the default one first, then by creation and id."""
         ...
 
     async def save_organization(self, org: Organization) -> None:

@@ -55,7 +55,7 @@ class MemoryIdentity:
         return None if org is None else replace(org, notifications=dict(org.notifications))
 
     async def list_organizations(self) -> list[Organization]:
-        orgs = sorted(self._orgs.values(), key=lambda o: (o.created_at or datetime.min, o.id))
+        orgs = sorted(self._orgs.values(), key=lambda o: (o.id != DEFAULT_ORG_ID, o.created_at or datetime.min, o.id))
         return [replace(o) for o in orgs]
 
     async def save_organization(self, org: Organization) -> None:

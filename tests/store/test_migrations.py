@@ -286,3 +286,31 @@ async def test_0005_adds_the_tariffs_of_locations_and_downgrades_back(engine: As
         stored = await conn.execute(text("SELECT id, tariff_ids FROM ocpi_locations"))
         assert [tuple(row) for row in stored] == [("L1", None)]
         assert await conn.run_sync(step, "0004", down=True) == at_0004
+
+
+async def test_0008_puts_existing_api_keys_in_the_default_organization_and_downgrades_back(
+    engine: AsyncEngine,
+) -> None:
+    """A key made at 0005 belongs to the default organization, which 0008 creates; 0005 again drops the
+    organization tables and the column."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
+        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
+        return set(inspect(connection).get_table_names())
+
+    async with engine.begin() as conn:
+        at_0005 = await conn.run_sync(step, "0005")
+        await conn.execute(
+            text(
+                "INSERT INTO api_keys (name, prefix, key_hash, role, created_at)"
+                " VALUES ('old', 'abcdabcd', 'h', 'admin', '2025-01-01 00:00:00+00:00')"
+            )
+        )
+    async with engine.begin() as conn:
+        new = {"organizations", "users", "memberships", "user_sessions", "invitations"}
+        assert await conn.run_sync(step, "0008_organizations") == at_0005 | new
+        keys = (await conn.execute(text("SELECT prefix, org_id FROM api_keys"))).all()
+        assert [tuple(k) for k in keys] == [("abcdabcd", "default")]
+        orgs = (await conn.execute(text("SELECT id, country FROM organizations"))).all()
+        assert [tuple(o) for o in orgs] == [("default", "NL")]
+        assert await conn.run_sync(step, "0005", down=True) == at_0005

@@ -16,6 +16,7 @@ from csms.domain.identity import (
     UserSession,
     normalized_email,
 )
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.sql.base import SqlBase, rowcount
 from csms.store.sql.rows import decoded, values_of
 from csms.store.tables import InvitationRow, MembershipRow, OrganizationRow, UserRow, UserSessionRow
@@ -47,8 +48,10 @@ class IdentitySql(SqlBase):
         return await self._get(OrganizationRow, org_id, organization_of)
 
     async def list_organizations(self) -> list[Organization]:
-        """Every organization, oldest first."""
-        stmt = select(OrganizationRow).order_by(OrganizationRow.created_at, OrganizationRow.id)
+        """Every organization: the default one first, then oldest first."""
+        stmt = select(OrganizationRow).order_by(
+            OrganizationRow.id != DEFAULT_ORG_ID, OrganizationRow.created_at, OrganizationRow.id
+        )
         return await self._all(stmt, organization_of)
 
     async def save_organization(self, org: Organization) -> None:
