@@ -55,8 +55,10 @@ class MemoryIdentity:
         return None if org is None else replace(org, notifications=dict(org.notifications))
 
     async def list_organizations(self) -> list[Organization]:
-        orgs = sorted(self._orgs.values(), key=lambda o: (o.id != DEFAULT_ORG_ID, o.created_at or datetime.min, o.id))
-        return [replace(o) for o in orgs]
+        def order(org: Organization) -> tuple[bool, datetime, str]:
+            return (org.id != DEFAULT_ORG_ID, org.created_at or datetime.min, org.id)
+
+        return [replace(o) for o in sorted(self._orgs.values(), key=order)]
 
     async def save_organization(self, org: Organization) -> None:
         if org.id not in self._orgs:
