@@ -4,7 +4,10 @@ token selects the organization and role it acts with."""
 from __future__ import annotations
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
+from csms.api.auth import CALLER, Caller, org_of, principal_of
+from csms.api.errors import ApiError
 from csms.config import Config
 from csms.domain.identity import Organization, token_digest
 from csms.domain.services import Services
@@ -133,3 +136,17 @@ async def test_a_user_of_no_organization_may_only_create_one(client: ApiClient, 
     assert [(m["email"], m["role"]) for m in (await members.json())["items"]] == [
         ("new@example.com", "admin")
     ]
+
+
+def test_org_of_and_principal_of_name_the_caller() -> None:
+    """`org_of` is the caller's organization (403 `no_organization` for a user of none); `principal_of` is
+    `key:<id>`, `user:<id>`, or the peer address before authentication."""
+    request = make_mocked_request("GET", "/api/v1/charge-points")
+    assert principal_of(request).startswith("ip:")
+    request[CALLER] = Caller("key", 7, "org_b", "admin")
+    assert (org_of(request), principal_of(request)) == ("org_b", "key:7")
+    request[CALLER] = Caller("user", 3, None, "")
+    assert principal_of(request) == "user:3"
+    with pytest.raises(ApiError) as raised:
+        org_of(request)
+    assert (raised.value.status, raised.value.code) == (403, "no_organization")

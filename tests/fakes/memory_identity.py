@@ -4,7 +4,7 @@ default organization the migration creates."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from csms.domain.clock import Clock, to_utc
 from csms.domain.identity import (
@@ -28,7 +28,7 @@ class MemoryIdentity:
     def __init__(self) -> None:
         self._orgs: dict[str, Organization] = {
             DEFAULT_ORG_ID: Organization(
-                DEFAULT_ORG_ID, "Default organization", "NL", "", created_at=datetime(2000, 1, 1).astimezone()
+                DEFAULT_ORG_ID, "Default organization", "NL", "", created_at=datetime(2000, 1, 1, tzinfo=UTC)
             )
         }
         self._users: dict[int, User] = {}
