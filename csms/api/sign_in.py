@@ -39,7 +39,7 @@ def _invalid_credentials() -> ApiError:
     return ApiError(401, "invalid_credentials", "wrong email or password")
 
 
-def _token_pair(services: Services, session: UserSession, access: str, refresh: str) -> dict[str, object]:
+def _token_pair(services: Services, access: str, refresh: str) -> dict[str, object]:
     return {
         "access_token": access,
         "token_type": "Bearer",
@@ -79,8 +79,8 @@ async def handle_login(request: web.Request) -> web.Response:
     now = services.clock()
     blank = UserSession(0, user.id, "", now, "", now, created_at=now)
     session, access, refresh = _fresh_tokens(services, blank)
-    session = await services.store.add_user_session(session)
-    return json_response(_token_pair(services, session, access, refresh))
+    await services.store.add_user_session(session)
+    return json_response(_token_pair(services, access, refresh))
 
 
 @api("POST", "/auth/refresh", {200: org_models.TokenPair}, errors=(400, 401), body=org_models.RefreshBody,
@@ -97,7 +97,7 @@ async def handle_refresh(request: web.Request) -> web.Response:
         raise ApiError(401, "invalid_refresh_token", "the refresh token is unknown, expired or revoked")
     session, access, refresh = _fresh_tokens(services, session)
     await services.store.save_user_session(session)
-    return json_response(_token_pair(services, session, access, refresh))
+    return json_response(_token_pair(services, access, refresh))
 
 
 @api("POST", "/auth/logout", {204: None}, errors=(400,), role=Role.SIGNED_IN)

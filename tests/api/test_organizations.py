@@ -133,26 +133,26 @@ async def test_members_roles_and_the_last_admin(client: ApiClient, store: Memory
     ann = await add_user(store, "ann@example.com", (DEFAULT_ORG_ID, "admin"))
     bob = await add_user(store, "bob@example.com", (DEFAULT_ORG_ID, "viewer"))
     admin = bearer((await sign_in(client, "ann@example.com"))["access_token"])
-    viewer = bearer((await sign_in(client, "bob@example.com"))["access_token"])
+    bob_auth = bearer((await sign_in(client, "bob@example.com"))["access_token"])
 
-    members = await json_of(await client.get(f"{ORG}/members", headers=viewer), 200)
+    members = await json_of(await client.get(f"{ORG}/members", headers=bob_auth), 200)
     assert [(m["user_id"], m["role"]) for m in members["items"]] == [(ann, "admin"), (bob, "viewer")]
     demote = await client.put(f"{ORG}/members/{ann}/role", json={"role": "member"}, headers=admin)
     assert (await error_of(demote, 409))["code"] == "last_admin"
     remove = await client.delete(f"{ORG}/members/{ann}", headers=admin)
     assert (await error_of(remove, 409))["code"] == "last_admin"
-    by_viewer = await client.put(f"{ORG}/members/{bob}/role", json={"role": "admin"}, headers=viewer)
+    by_viewer = await client.put(f"{ORG}/members/{bob}/role", json={"role": "admin"}, headers=bob_auth)
     assert (await error_of(by_viewer, 403))["code"] == "forbidden"
 
     promoted = await client.put(f"{ORG}/members/{bob}/role", json={"role": "admin"}, headers=admin)
     assert (await json_of(promoted, 200))["role"] == "admin"
     assert (
-        await client.delete(f"{ORG}/members/{ann}", headers=viewer)
+        await client.delete(f"{ORG}/members/{ann}", headers=bob_auth)
     ).status == 204
     assert (await store.list_memberships(ann)) == []
-    unknown = await client.put(f"{ORG}/members/{ann}/role", json={"role": "viewer"}, headers=viewer)
+    unknown = await client.put(f"{ORG}/members/{ann}/role", json={"role": "viewer"}, headers=bob_auth)
     assert (await error_of(unknown, 404))["code"] == "not_found"
-    bad_role = await client.put(f"{ORG}/members/{bob}/role", json={"role": "owner"}, headers=viewer)
+    bad_role = await client.put(f"{ORG}/members/{bob}/role", json={"role": "owner"}, headers=bob_auth)
     assert [d["field"] for d in (await error_of(bad_role, 400))["details"]] == ["role"]
 
 
