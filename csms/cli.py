@@ -1,4 +1,5 @@
-"""The `csms` command line: run the server, upgrade the database, manage charge points, id tokens, API keys.
+"""The `csms` command line: run the server, upgrade the database, manage charge points, id tokens, API keys
+and organizations.
 
 Every command reads the configuration (`--config`, default `config.toml`, overridden by `CSMS_<SECTION>_<KEY>`
 environment variables), opens the store, does its work and closes it again. Exit codes: 0 success, 1 the
@@ -19,13 +20,16 @@ import orjson
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from csms.api.org_models import OrganizationBody
 from csms.api.schemas import ChargePointCreate, IdTokenCreate, IdTokenType
 from csms.api.serialize import JsonObject, charge_point_json, id_token_json, timestamp
 from csms.config import Config, ConfigError, LogConfig, load_config
 from csms.domain.clock import utcnow
+from csms.domain.identity import Organization, new_organization_id
 from csms.domain.models import RegistrationStatus, TokenStatus
 from csms.domain.ports import AlreadyExists, Store
 from csms.domain.secrets import hash_secret_async, new_api_key
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.logging import configure_logging
 from ocpi.admin_api.serialize import ocpi_partner_json
 
@@ -232,15 +236,19 @@ async def cmd_token_list(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_apikey_create(config: Config, args: argparse.Namespace) -> int:
-    """`csms apikey create --name N [--role R]`: print a new API key once; only its bcrypt hash is stored."""
+    """`csms apikey create --name N [--role R] [--org ORG_ID]`: print a new API key once; only its bcrypt hash
+    is stored. The key belongs to the default organization unless `--org` names another (exit 1 if unknown).
+    """
     name = args.name.strip()
     if not name or len(name) > 100:
         raise CommandError("invalid input: --name must be 1 to 100 characters", EXIT_USAGE)
     key, prefix = new_api_key()
     key_hash = await hash_secret_async(key, config.security.bcrypt_rounds)
     async with _open(config) as store:
+        if await store.get_organization(args.org) is None:
+            raise CommandError(f"organization {args.org!r} not found (see `csms org list`)")
         try:
-            api_key = await store.add_api_key(name, prefix, key_hash, args.role)
+            api_key = await store.add_api_key(name, prefix, key_hash, args.role, args.org)
         except AlreadyExists:  # two random 32-bit prefixes collided; nothing was stored
             raise CommandError("generated key prefix already in use; run the command again") from None
     if args.json:
@@ -249,6 +257,7 @@ async def cmd_apikey_create(config: Config, args: argparse.Namespace) -> int:
                 "id": api_key.id,
                 "name": api_key.name,
                 "role": api_key.role,
+                "org_id": api_key.org_id,
                 "prefix": api_key.prefix,
                 "created_at": timestamp(api_key.created_at),
                 "key": key,
@@ -257,6 +266,42 @@ async def cmd_apikey_create(config: Config, args: argparse.Namespace) -> int:
     else:
         print(key)
     print("Store this key now: it cannot be shown again.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _organization_json(org: Organization) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "name": org.name,
+        "country": org.country,
+        "contact_email": org.contact_email,
+        "created_at": timestamp(org.created_at),
+    }
+
+
+async def cmd_org_create(config: Config, args: argparse.Namespace) -> int:
+    """`csms org create NAME --country CC --email E`: create an organization and print its id alone (or the
+    organization as JSON with `--json`); exit 2 for an unknown country code or a malformed email."""
+    body = _validate(OrganizationBody, args, contact_email="email")
+    org = Organization(new_organization_id(), body.name, body.country, body.contact_email)
+    async with _open(config) as store:
+        stored = await store.add_organization(org)
+    if args.json:
+        _print_json(_organization_json(stored))
+    else:
+        print(stored.id)
+    return EXIT_OK
+
+
+async def cmd_org_list(config: Config, args: argparse.Namespace) -> int:
+    """`csms org list`: every organization, oldest first: id, name and country tab-separated (or `--json`)."""
+    async with _open(config) as store:
+        orgs = await store.list_organizations()
+    if args.json:
+        _print_json([_organization_json(o) for o in orgs])
+        return EXIT_OK
+    for org in orgs:
+        print(f"{org.id}\t{org.name}\t{org.country}")
     return EXIT_OK
 
 
@@ -460,8 +505,22 @@ def build_parser() -> argparse.ArgumentParser:
     apikey_create = apikey.add_parser("create", help="create an API key and print it once")
     apikey_create.add_argument("--name", required=True, help="who or what uses the key")
     apikey_create.add_argument("--role", choices=API_KEY_ROLES, default="admin")
+    apikey_create.add_argument(
+        "--org", default=DEFAULT_ORG_ID, metavar="ORG_ID", help="its organization (default: %(default)s)"
+    )
     apikey_create.add_argument("--json", action="store_true", help="print the key and its record as JSON")
     apikey_create.set_defaults(func=cmd_apikey_create)
+
+    org = commands.add_parser("org", help="organizations").add_subparsers(dest="org_command", required=True)
+    org_create = org.add_parser("create", help="create an organization and print its id")
+    org_create.add_argument("name", metavar="NAME")
+    org_create.add_argument("--country", required=True, metavar="CC", help="ISO 3166-1 alpha-2, e.g. DE")
+    org_create.add_argument("--email", required=True, metavar="E", help="the contact email address")
+    org_create.add_argument("--json", action="store_true", help="print the organization as JSON")
+    org_create.set_defaults(func=cmd_org_create)
+    org_list = org.add_parser("list", help="list organizations")
+    org_list.add_argument("--json", action="store_true", help="print JSON")
+    org_list.set_defaults(func=cmd_org_list)
 
     _add_ocpi_commands(commands)
     return parser

@@ -95,6 +95,29 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """`[auth]`: users' sign-in tokens (`POST /api/v1/auth/login`)."""
+
+    access_token_seconds: int = 900  # short-lived: a leaked access token is useless after 15 minutes
+    refresh_token_seconds: int = 30 * 86400
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig:
+    """`[email]`: the SMTP server invitations are sent through (aiosmtplib)."""
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    username: str = ""  # empty: no SMTP AUTH
+    password: str = ""
+    from_address: str = "csms@localhost"
+    use_tls: bool = False  # implicit TLS from the first byte (usually port 465)
+    start_tls: bool = False  # STARTTLS after connecting (usually port 587)
+    timeout: float = 30.0  # seconds for the whole conversation with the server
+    invitation_hours: float = 72.0  # how long an invitation's token may be accepted
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     """`[log]`: structlog output."""
 
@@ -248,6 +271,8 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
     log: LogConfig = field(default_factory=LogConfig)
     ocpi: OcpiConfig = field(default_factory=OcpiConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -338,6 +363,8 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         result = replace(result, **{name: replace(current, **changes)})
     _check_cluster(result)
     _check_parties(result.ocpi)
+    if result.email.use_tls and result.email.start_tls:
+        raise ConfigError("email.use_tls and email.start_tls: choose one (implicit TLS or STARTTLS)")
     if result.ocpi.push_claim_seconds <= 0:  # a claim that never holds would let every process deliver
         raise ConfigError(f"ocpi.push_claim_seconds: {result.ocpi.push_claim_seconds} must be above 0")
     return result

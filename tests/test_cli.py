@@ -14,6 +14,7 @@ from csms.cli import main
 from csms.config import Config, DatabaseConfig
 from csms.domain.models import ApiKey
 from csms.domain.secrets import SecretVerifier, api_key_prefix
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.sql import open_store
 
 
@@ -147,10 +148,49 @@ def test_apikey_create_prints_a_key_that_verifies(db_url: str, capsys: pytest.Ca
     assert stored.key_hash.startswith("$2b$04$")
     assert asyncio.run(SecretVerifier().verify(key, stored.key_hash))
 
+    assert stored.org_id == DEFAULT_ORG_ID
+
     assert cli("apikey", "create", "--name", "ci", "--json") == 0
     created = json.loads(capsys.readouterr().out)
     assert created["role"] == "admin"
+    assert created["org_id"] == DEFAULT_ORG_ID
     assert api_key_prefix(created["key"]) == created["prefix"]
+
+
+def test_org_create_prints_the_id_alone_and_list_shows_it(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`org create` prints only the new organization's id; `org list` shows it after the default one
+    (tab-separated id, name, country, or `--json`); `apikey create --org` makes a key of it."""
+    assert cli("org", "create", "Acme Charging", "--country", "de", "--email", "ops@acme.example") == 0
+    org_id = capsys.readouterr().out
+    assert org_id.endswith("\n") and org_id.count("\n") == 1
+    org_id = org_id.strip()
+    assert org_id.startswith("org_") and " " not in org_id
+
+    assert cli("org", "list") == 0
+    lines = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert lines == [[DEFAULT_ORG_ID, "Default organization", "NL"], [org_id, "Acme Charging", "DE"]]
+    assert cli("org", "list", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(o["id"], o["contact_email"]) for o in listed][1] == (org_id, "ops@acme.example")
+
+    assert cli("apikey", "create", "--name", "acme-ci", "--org", org_id, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["org_id"] == org_id
+    assert cli("apikey", "create", "--name", "nobody", "--org", "org_missing") == 1
+    assert "org_missing" in capsys.readouterr().err
+
+
+def test_org_create_refuses_unknown_countries_and_bad_emails(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown ISO 3166-1 code (XX) or a malformed email exits 2 naming the field; nothing is created."""
+    assert cli("org", "create", "X", "--country", "XX", "--email", "a@b.example") == 2
+    assert "country" in capsys.readouterr().err
+    assert cli("org", "create", "X", "--country", "DE", "--email", "not-an-email") == 2
+    assert "contact_email" in capsys.readouterr().err
+    assert cli("org", "list") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
 
 
 def test_usage_errors(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from csms.api import (
+    api_keys,
     charge_points,
     charging_profiles,
     commands,
@@ -27,8 +28,10 @@ from csms.api import (
     metrics,
     models,
     openapi,
+    organizations,
     reservations,
     sessions,
+    sign_in,
     station_events,
     webhooks,
 )
@@ -36,6 +39,7 @@ from csms.api.auth import ROUTE_ROLES, Role, auth_middleware
 from csms.api.errors import error_middleware
 from csms.api.headers import write_response_headers
 from csms.api.limits import RATE_LIMITER, RateLimiter, rate_limit_middleware
+from csms.api.mailer import MAILER, Mailer, SmtpMailer
 from csms.api.params import DOMAIN, SERVICES, get_services
 from csms.api.responses import json_response
 from csms.api.routes import Route, register
@@ -55,6 +59,9 @@ ROUTES: tuple[Route, ...] = (
     *reservations.ROUTES,
     *id_tokens.ROUTES,
     *webhooks.ROUTES,
+    *sign_in.ROUTES,
+    *organizations.ROUTES,
+    *api_keys.ROUTES,
 )
 
 __all__ = ["API_PREFIX", "DOMAIN", "ROUTES", "SERVICES", "create_api_app", "create_app"]
@@ -93,13 +100,16 @@ def create_api_app(extra_routes: Iterable[Route] = ()) -> web.Application:
     return api
 
 
-def create_app(domain: Domain, extra_routes: Iterable[Route] = ()) -> web.Application:
+def create_app(
+    domain: Domain, extra_routes: Iterable[Route] = (), *, mailer: Mailer | None = None
+) -> web.Application:
     """Build the HTTP application serving `domain` (and its `services`).
 
     Args:
         domain: the process's domain services; the caller starts and stops the writer and store.
         extra_routes: routes other packages contribute to the API (the OCPI bridge's, from the composition
             root `csms.app`); they are served and documented like the API's own.
+        mailer: how invitations are emailed (default: `SmtpMailer` on the `[email]` settings).
 
     Returns:
         An application with `GET /health`, `GET /metrics` and the operator API under `/api/v1`; run it with
@@ -108,6 +118,7 @@ def create_app(domain: Domain, extra_routes: Iterable[Route] = ()) -> web.Applic
     app = web.Application()
     app[SERVICES] = domain.services
     app[DOMAIN] = domain
+    app[MAILER] = mailer if mailer is not None else SmtpMailer(domain.services.config.email)
     app.router.add_get("/health", HEALTH.serve(), name="health")
     app.router.add_get("/metrics", metrics.handle_metrics, name="metrics")  # Prometheus, no auth
     app.add_subapp(API_PREFIX, create_api_app(extra_routes))

@@ -1,9 +1,18 @@
-"""Bearer API-key authentication and role checks for the operator API.
+"""Bearer authentication (API keys and users' access tokens) and role checks for the operator API.
 
-A request carries `Authorization: Bearer csms_<prefix>_<secret>` (keys come from `csms apikey create`).
-The prefix finds the stored key; the secret is checked against its bcrypt hash through the shared
-`SecretVerifier`, which runs bcrypt once per distinct key and answers later requests from its cache. The
-authenticated `ApiKey` is put on the request under `API_KEY`.
+A request carries `Authorization: Bearer <token>`, either
+
+- an API key `csms_<prefix>_<secret>` (from `csms apikey create` or `POST /api-keys`): the prefix finds the
+  stored key; the secret is checked against its bcrypt hash through the shared `SecretVerifier`, which runs
+  bcrypt once per distinct key and answers later requests from its cache. The key acts in its organization
+  with its role; or
+- a user's access token `csmsat_<random>` (from `POST /auth/login`): its SHA-256 digest finds the sign-in
+  session, which must be neither expired nor revoked. A user acts in one organization at a time: the
+  `{org_id}` of the path when there is one, else the `X-Organization-Id` header, else their oldest
+  membership. The user's role is their membership role there. A path naming an organization the caller is
+  not in is 404 (other organizations are never visible); a header naming one is 403 `not_a_member`.
+
+The authenticated caller is put on the request under `CALLER` (`Caller`); `org_of` and `principal_of` read it.
 
 Roles, from least to most allowed (a stored role this module does not know counts as `viewer`):
 
@@ -11,32 +20,60 @@ Roles, from least to most allowed (a stored role this module does not know count
 - `member` also sends commands to charge points and manages sessions, reservations and id tokens;
 - `admin` may do everything, including registering, changing and deleting charge points.
 
-Each route has a required role: the one it was registered with through `add_route`, else `viewer` for
-GET/HEAD and `member` for every other method. `PUBLIC` routes (the OpenAPI document) skip authentication.
+A signed-in user who belongs to no organization yet may only use `signed_in` routes (create an
+organization, sign out). Each route has a required role: the one it was registered with through
+`add_route`, else `viewer` for GET/HEAD and `member` for every other method. `PUBLIC` routes (the OpenAPI
+document, signing in, accepting an invitation) skip authentication.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from csms.api.errors import ApiError
+from csms.api.errors import ApiError, not_found
 from csms.api.params import get_services
+from csms.domain.identity import ACCESS_TOKEN_PREFIX, UserSession, token_digest
 from csms.domain.models import ApiKey
 from csms.domain.secrets import api_key_prefix
-from csms.domain.tenancy import DEFAULT_ORG_ID
 
-API_KEY = web.RequestKey("api_key", ApiKey)
+ORG_HEADER = "X-Organization-Id"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made an authenticated request, in which organization, with which role.
+
+    `org_id` is None (and `role` empty) only for a signed-in user who belongs to no organization yet.
+    """
+
+    kind: str  # "key" or "user"
+    id: int  # the API key's or the user's id
+    org_id: str | None
+    role: str
+    api_key: ApiKey | None = None
+    session: UserSession | None = None
+
+    @property
+    def principal(self) -> str:
+        """`key:<id>` or `user:<id>`: whom rate limits and audit lines count against."""
+        return f"{self.kind}:{self.id}"
+
+
+CALLER = web.RequestKey("caller", Caller)
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 class Role(StrEnum):
-    """What a route requires; `PUBLIC` means no key at all."""
+    """What a route requires; `PUBLIC` means no key at all, `SIGNED_IN` any authenticated caller, even a
+    user of no organization."""
 
     PUBLIC = "public"
+    SIGNED_IN = "signed_in"
     VIEWER = "viewer"
     MEMBER = "member"
     ADMIN = "admin"
@@ -53,10 +90,10 @@ class Role(StrEnum):
             role = cls(stored)
         except ValueError:
             return cls.VIEWER
-        return cls.VIEWER if role is cls.PUBLIC else role
+        return cls.VIEWER if role in (cls.PUBLIC, cls.SIGNED_IN) else role
 
 
-_RANKS = {Role.PUBLIC: 0, Role.VIEWER: 1, Role.MEMBER: 2, Role.ADMIN: 3}
+_RANKS = {Role.PUBLIC: 0, Role.SIGNED_IN: 1, Role.VIEWER: 2, Role.MEMBER: 3, Role.ADMIN: 4}
 
 # Routes registered with an explicit role (see `add_route`); others get the default of their method.
 ROUTE_ROLES = web.AppKey("route_roles", dict[web.AbstractRoute, Role])
@@ -119,15 +156,20 @@ def bearer_token(request: web.Request) -> str | None:
     return token
 
 
-async def authenticate(request: web.Request) -> ApiKey:
-    """Return the stored API key the request's bearer token belongs to.
+async def authenticate(request: web.Request) -> Caller:
+    """Return who the request's bearer token belongs to, acting in which organization (module docstring).
 
     Raises:
-        ApiError: 401 `unauthorized` when the header is missing or malformed, or the key is unknown or wrong.
+        ApiError: 401 `unauthorized` when the header is missing or malformed, or the key or token is unknown,
+            wrong, expired or revoked; 404 `not_found` for a path naming another organization; 403
+            `not_a_member` for an `X-Organization-Id` the user does not belong to.
     """
     token = bearer_token(request)
     if token is None:
         raise _unauthorized("missing bearer token")
+    path_org = request.match_info.get("org_id")
+    if token.startswith(ACCESS_TOKEN_PREFIX):
+        return await _user_caller(request, token, path_org)
     prefix = api_key_prefix(token)
     if prefix is None:
         raise _unauthorized("invalid API key")
@@ -135,43 +177,90 @@ async def authenticate(request: web.Request) -> ApiKey:
     api_key = await services.store.find_api_key(prefix)
     if api_key is None or not await services.verifier.verify(token, api_key.key_hash):
         raise _unauthorized("invalid API key")
-    return api_key
+    if path_org is not None and path_org != api_key.org_id:
+        raise not_found(f"organization {path_org!r}")
+    return Caller("key", api_key.id, api_key.org_id, api_key.role, api_key=api_key)
+
+
+async def _user_caller(request: web.Request, token: str, path_org: str | None) -> Caller:
+    services = get_services(request)
+    session = await services.store.find_user_session(access_digest=token_digest(token))
+    if session is None or session.revoked_at is not None or session.access_expires_at <= services.clock():
+        raise _unauthorized("invalid or expired access token")
+    memberships = dict(await services.store.list_memberships(session.user_id))
+    header_org = request.headers.get(ORG_HEADER)
+    if path_org is not None:
+        if path_org not in memberships:
+            raise not_found(f"organization {path_org!r}")
+        org_id: str | None = path_org
+    elif header_org is not None:
+        if header_org not in memberships:
+            raise ApiError(
+                403,
+                "not_a_member",
+                f"you are not a member of organization {header_org!r}",
+                {"org_id": header_org},
+            )
+        org_id = header_org
+    else:
+        org_id = next(iter(memberships), None)  # the oldest membership (the store's order)
+    role = "" if org_id is None else memberships[org_id]
+    return Caller("user", session.user_id, org_id, role, session=session)
 
 
 def may(role: str, required: Role) -> bool:
-    """True if a key with the stored `role` may use a route requiring `required`."""
-    return Role.of_key(role).rank >= required.rank
+    """True if a caller with the stored `role` may use a route requiring `required` (an empty role: a user
+    of no organization, who may only use `SIGNED_IN` routes)."""
+    rank = Role.SIGNED_IN.rank if not role else Role.of_key(role).rank
+    return rank >= required.rank
+
+
+def caller_of(request: web.Request) -> Caller:
+    """The authenticated caller (set by `auth_middleware`; only on non-public routes)."""
+    return request[CALLER]
+
+
+def org_of(request: web.Request) -> str:
+    """The id of the organization the authenticated caller acts in.
+
+    Raises:
+        ApiError: 403 `no_organization` for a signed-in user who belongs to no organization yet.
+    """
+    org_id = request[CALLER].org_id
+    if org_id is None:
+        raise ApiError(403, "no_organization", "create or join an organization first")
+    return org_id
+
+
+def principal_of(request: web.Request) -> str:
+    """Who the caller is, for rate limits: `key:<id>`, `user:<id>`, or `ip:<address>` before
+    authentication."""
+    caller: Caller | None = request.get(CALLER)
+    if caller is not None:
+        return caller.principal
+    return f"ip:{request.remote or 'unknown'}"
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Authenticate every non-public request of the app it is installed on, then check the key's role.
+    """Authenticate every non-public request of the app it is installed on, then check the caller's role.
 
     Raises:
-        ApiError: 401 `unauthorized` (see `authenticate`) or 403 `forbidden` when the key's role is below
+        ApiError: 401 `unauthorized` (see `authenticate`) or 403 `forbidden` when the caller's role is below
             the route's required role.
     """
     required = required_role(request)
     if required is Role.PUBLIC:
         return await handler(request)
-    api_key = await authenticate(request)
-    if not may(api_key.role, required):
+    caller = await authenticate(request)
+    if not may(caller.role, required):
         raise ApiError(
             403,
             "forbidden",
-            f"role {api_key.role!r} may not {request.method} this resource (requires {required.value})",
-            {"role": api_key.role, "required_role": required.value},
+            f"role {caller.role or 'none'!r} may not {request.method} this resource"
+            f" (requires {required.value})",
+            {"role": caller.role, "required_role": required.value},
         )
-    request[API_KEY] = api_key
+    request[CALLER] = caller
     return await handler(request)
 
-
-def org_of(request: web.Request) -> str:
-    """The organization the authenticated caller acts for: every key is the default organization's until
-    tenancy (issue 12, item 5) gives keys and users their own."""
-    return DEFAULT_ORG_ID
-
-
-def principal_of(request: web.Request) -> str:
-    """Who is calling, as rate limits and audit name it: `key:<api key id>` for an API key."""
-    return f"key:{request[API_KEY].id}"

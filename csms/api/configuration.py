@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from csms.api import models
-from csms.api.auth import API_KEY, Role, may
+from csms.api.auth import CALLER, Role, may
 from csms.api.commands import known_charge_point
 from csms.api.errors import ApiError, invalid_request
 from csms.api.params import bool_query, get_domain, read_model
@@ -66,12 +66,12 @@ async def handle_get_configuration(request: web.Request) -> web.Response:
     domain = get_domain(request)
     keys = _keys_query(request)
     refresh = bool_query(request, "refresh")
-    if refresh and not may(request[API_KEY].role, Role.MEMBER):
+    if refresh and not may(request[CALLER].role, Role.MEMBER):
         raise ApiError(
             403,
             "forbidden",
             "refresh=true sends GetConfiguration to the station, which needs role member",
-            {"role": request[API_KEY].role, "required_role": Role.MEMBER.value},
+            {"role": request[CALLER].role, "required_role": Role.MEMBER.value},
         )
     charge_point_id = await known_charge_point(request)
     command: JsonObject | None = None

@@ -33,9 +33,12 @@ JSON = "application/json"
 DESCRIPTION = (
     "Charge points, sessions, reservations, id tokens and remote commands over OCPP 1.6J and 2.0.1, in one "
     'vocabulary. Errors are `{"error": {"code", "message", "details"}}`. Lists are paginated with `limit` '
-    "and `cursor` (`next_cursor` in the body, `Link` header). Roles: viewer reads; member also sends "
-    "commands and manages sessions, reservations and id tokens; admin also manages charge points and the "
-    "OCPI bridge's locations, connector specs and tariffs, and retries failed OCPI pushes."
+    "and `cursor` (`next_cursor` in the body, `Link` header). Callers are API keys or users signed in with "
+    "`POST /auth/login`, each acting in one organization with one role. Roles: viewer reads; member also "
+    "sends commands and manages sessions, reservations and id tokens; admin also manages charge points, the "
+    "organization, its members, invitations and API keys, and the OCPI bridge's locations, connector specs "
+    "and tariffs, and retries failed OCPI pushes; `signed_in` operations accept any signed-in caller, even "
+    "a user of no organization yet."
 )
 
 
@@ -153,7 +156,12 @@ def build_document(routes: Iterable[Route]) -> JsonSchema:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API key from `csms apikey create`: `csms_<prefix>_<secret>`.",
+                    "description": (
+                        "An API key (`csms apikey create`, `POST /api-keys`): `csms_<prefix>_<secret>`; or a "
+                        "user's access token from `POST /auth/login`: `csmsat_<random>`, acting in the "
+                        "`{org_id}` of the path, else the `X-Organization-Id` header, else the user's oldest "
+                        "membership."
+                    ),
                 }
             },
         },

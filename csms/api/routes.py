@@ -38,8 +38,10 @@ ERRORS = {
     401: "no key, or an unknown or wrong key",
     403: "the key's role may not do this",
     404: "unknown resource",
-    409: "wrong state: charge point offline, EVSE occupied, reservation used, ...",
-    502: "the station answered with a CALLERROR (`station_error`, details: error_code, description)",
+    409: "wrong state: charge point offline, EVSE occupied, reservation used, last admin, ...",
+    410: "gone: the invitation expired (`invitation_expired`) or was cancelled (`invitation_cancelled`)",
+    502: "the station answered with a CALLERROR (`station_error`, details: error_code, description), or the"
+    " mail server refused an email (`email_failed`)",
     504: "the station did not answer in time (`station_timeout`)",
     503: "the OCPI bridge (`ocpi_disabled`) or webhooks (`webhooks_disabled`) are not enabled on this server",
     429: "over the rate limit (`rate_limited`) or the organization's monthly quota (`quota_exceeded`); "

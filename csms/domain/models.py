@@ -377,6 +377,7 @@ class ApiKey:
     key_hash: str
     role: str = "admin"
     created_at: datetime | None = None
+    org_id: str = "default"  # csms.domain.tenancy.DEFAULT_ORG_ID: keys made before organizations existed
 
 
 class ReservationStatus(StrEnum):

@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypedDict, TypeVar, Unpack
 
+from csms.domain.identity import Invitation, InvitationStatus, Member, Organization, User, UserSession
 from csms.domain.models import (
     ApiKey,
     BootInfo,
@@ -37,6 +38,7 @@ from csms.domain.models import (
     Transaction,
     TransactionStatus,
 )
+from csms.domain.tenancy import DEFAULT_ORG_ID
 
 T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
@@ -380,11 +382,107 @@ class StationEventStore(Protocol):
 
 
 class ApiKeyStore(Protocol):
-    """Operator API keys (hashes only)."""
+    """Operator API keys (hashes only), each of one organization."""
 
-    async def add_api_key(self, name: str, prefix: str, key_hash: str, role: str) -> ApiKey: ...
+    async def add_api_key(
+        self, name: str, prefix: str, key_hash: str, role: str, org_id: str = DEFAULT_ORG_ID
+    ) -> ApiKey:
+        """Store a new key; AlreadyExists when the prefix is taken."""
+        ...
 
     async def find_api_key(self, prefix: str) -> ApiKey | None: ...
+
+    async def get_api_key(self, key_id: int) -> ApiKey | None: ...
+
+    async def list_api_keys(self, org_id: str) -> list[ApiKey]:
+        """The organization's keys, ordered by id."""
+        ...
+
+    async def delete_api_key(self, key_id: int) -> None:
+        """Revoke (delete) a key; NotFound."""
+        ...
+
+    async def replace_api_key_secret(self, key_id: int, prefix: str, key_hash: str) -> ApiKey:
+        """Rotate: the key keeps its id, name, role and organization but gets a new prefix and hash, so the
+        old secret is refused at once. NotFound; AlreadyExists when the new prefix is taken."""
+        ...
+
+
+class IdentityStore(Protocol):
+    """Organizations, users, memberships, sign-in sessions and invitations (`csms.domain.identity`)."""
+
+    async def add_organization(self, org: Organization) -> Organization:
+        """Insert (created_at from the store's clock unless given); AlreadyExists for a taken id."""
+        ...
+
+    async def get_organization(self, org_id: str) -> Organization | None: ...
+
+    async def list_organizations(self) -> list[Organization]:
+        """Every organization: the default one first, then by creation and id."""
+        ...
+
+    async def save_organization(self, org: Organization) -> None:
+        """Write every mutable field (name, country, contact email, settings); NotFound."""
+        ...
+
+    async def add_user(self, email: str, name: str, password_hash: str) -> User:
+        """AlreadyExists when a user has this email (compared case-insensitively)."""
+        ...
+
+    async def get_user(self, user_id: int) -> User | None: ...
+
+    async def find_user_by_email(self, email: str) -> User | None:
+        """The user with this email, compared case-insensitively."""
+        ...
+
+    async def set_member(self, org_id: str, user_id: int, role: str) -> None:
+        """Add the user to the organization with `role`, or change the role of a member."""
+        ...
+
+    async def remove_member(self, org_id: str, user_id: int) -> None:
+        """NotFound when the user is not a member."""
+        ...
+
+    async def list_members(self, org_id: str) -> list[Member]:
+        """Ordered by user id."""
+        ...
+
+    async def list_memberships(self, user_id: int) -> list[tuple[str, str]]:
+        """(org_id, role) of each organization the user belongs to, oldest membership first."""
+        ...
+
+    async def add_user_session(self, session: UserSession) -> UserSession:
+        """Insert with a new id (the one passed in is ignored)."""
+        ...
+
+    async def find_user_session(
+        self, *, access_digest: str = "", refresh_digest: str = ""
+    ) -> UserSession | None:
+        """The session whose current access (or refresh) token has this digest, revoked or not."""
+        ...
+
+    async def save_user_session(self, session: UserSession) -> None:
+        """Write its token digests, expiries and revoked_at; NotFound."""
+        ...
+
+    async def add_invitation(self, invitation: Invitation) -> Invitation:
+        """Insert with a new id (the one passed in is ignored)."""
+        ...
+
+    async def get_invitation(self, invitation_id: int) -> Invitation | None: ...
+
+    async def find_invitation(self, token_digest: str) -> Invitation | None: ...
+
+    async def list_invitations(self, org_id: str) -> list[Invitation]:
+        """Newest first."""
+        ...
+
+    async def delete_invitation(self, invitation_id: int) -> None: ...
+
+    async def close_invitation(self, invitation_id: int, status: InvitationStatus, at: datetime) -> bool:
+        """Move a pending invitation to `status` (accepted or cancelled) at `at`, in one conditional write,
+        so of two concurrent accepts exactly one succeeds. False when it was no longer pending."""
+        ...
 
 
 class BatchSink(Protocol):
@@ -508,6 +606,7 @@ class Store(
     MessageLogStore,
     StationEventStore,
     ApiKeyStore,
+    IdentityStore,
     BatchSink,
     ReservationStore,
     DeviceModelStore,

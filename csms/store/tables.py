@@ -305,6 +305,81 @@ class ApiKeyRow(CreatedAt, Base):
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
+    # Keys made before organizations existed belong to the default one (revision 0008).
+    org_id: Mapped[str] = mapped_column(String(64), server_default="default")
+
+
+class OrganizationRow(CreatedAt, Base):
+    """A tenant and its settings (`csms.domain.identity.Organization`); `notifications` is a JSON object."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    contact_email: Mapped[str] = mapped_column(String(320))
+    currency: Mapped[str] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64))
+    billing_email: Mapped[str | None] = mapped_column(String(320))
+    notifications: Mapped[str] = mapped_column(Text)
+
+
+class UserRow(CreatedAt, Base):
+    """A person who signs in; `email_key` (lower-cased) makes the email unique case-insensitively."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+
+
+class MembershipRow(CreatedAt, Base):
+    """A user's role in one organization."""
+
+    __tablename__ = "memberships"
+
+    org_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+
+
+class UserSessionRow(CreatedAt, Base):
+    """One sign-in: SHA-256 digests of its current access and refresh tokens."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    access_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    access_expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    refresh_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class InvitationRow(CreatedAt, Base):
+    """An email invitation; `token_digest` is the SHA-256 of its single-use token."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class ReservationRow(CreatedAt, UpdatedAt, Base):

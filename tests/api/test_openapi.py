@@ -18,6 +18,7 @@ from csms.api import schemas
 from csms.api.app import create_api_app
 from csms.api.auth import ROUTE_ROLES, Role
 from csms.api.openapi import REF, build_document
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from ocpi import admin_api
 from tests.api.conftest import ApiClient
 from tests.api.openapi_check import ALL_ROUTES, OpenApiChecker
@@ -124,7 +125,8 @@ async def test_document_is_served_without_a_key(client: ApiClient) -> None:
 
 
 def _sample_path(template: str) -> str:
-    return re.sub(r"\{[^}]+\}", "999999", template)
+    # The keys' own organization: another one's is 404 before any role check (never visible).
+    return re.sub(r"\{[^}]+\}", "999999", template.replace("{org_id}", DEFAULT_ORG_ID))
 
 
 def _sample_body(model: type[Any] | None) -> dict[str, Any] | None:
@@ -136,7 +138,7 @@ async def test_documented_roles_are_the_enforced_roles(
     client: ApiClient, role_headers: dict[str, dict[str, str]], role: str
 ) -> None:
     """For every operation, a key is refused with 403 exactly when its role is below `x-required-role`."""
-    rank = {"public": 0, "viewer": 1, "member": 2, "admin": 3}
+    rank = {"public": 0, "signed_in": 1, "viewer": 2, "member": 3, "admin": 4}
     for op in ALL_ROUTES:
         response = await client.request(
             op.method,
@@ -149,13 +151,16 @@ async def test_documented_roles_are_the_enforced_roles(
 
 
 async def test_operations_refuse_requests_without_a_key(client: ApiClient) -> None:
-    """Every operation but the document itself answers 401 without a key."""
+    """Every operation but the public ones (the document, signing in, accepting an invitation) answers 401
+    without a key."""
     for op in ALL_ROUTES:
         response = await client.request(
             op.method, "/api/v1" + _sample_path(op.path), json=_sample_body(op.body)
         )
-        expected = 200 if op.role is Role.PUBLIC else 401
-        assert response.status == expected, (op.method, op.path)
+        if op.role is Role.PUBLIC:  # an empty body is refused, but not for want of a key
+            assert response.status in (200, 400), (op.method, op.path)
+        else:
+            assert response.status == 401, (op.method, op.path)
 
 
 def test_checker_finds_schema_mismatches() -> None:

@@ -51,10 +51,12 @@ from csms.domain.ports import (
     TransactionMeterChanged,
 )
 from csms.domain.stations import apply_boot
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.sql.base import parse_sort, time_cursor  # the same sorts and cursors as the SQL store
 from csms.store.sql.batch import STATION_FIELDS  # the same columns as the SQL store
 from tests.fakes.memory_aliases import MemoryIdTokenAliases
 from tests.fakes.memory_events import MemoryStationEvents
+from tests.fakes.memory_identity import MemoryIdentity
 
 log = structlog.get_logger(__name__)
 
@@ -128,7 +130,7 @@ class _Sample:
     sample: MeterSample
 
 
-class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
+class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity):
     """The whole `Store` protocol in memory; not shared between processes, gone when dropped.
 
     Args:
@@ -141,6 +143,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
     def __init__(self, *, clock: Clock = utcnow) -> None:
         MemoryStationEvents.__init__(self)
         MemoryIdTokenAliases.__init__(self)
+        MemoryIdentity.__init__(self)
         self._clock = clock
         self._charge_points: dict[str, ChargePoint] = {}
         self._connectors: dict[tuple[str, int, int], Connector] = {}
@@ -473,7 +476,9 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
 
     # -- ApiKeyStore -------------------------------------------------------------------------------
 
-    async def add_api_key(self, name: str, prefix: str, key_hash: str, role: str) -> ApiKey:
+    async def add_api_key(
+        self, name: str, prefix: str, key_hash: str, role: str, org_id: str = DEFAULT_ORG_ID
+    ) -> ApiKey:
         """Store a new API key; raises AlreadyExists when the prefix is taken."""
         if prefix in self._api_keys:
             raise AlreadyExists(f"API key prefix {prefix!r} exists")
@@ -484,6 +489,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
             key_hash=key_hash,
             role=role,
             created_at=to_utc(self._clock()),
+            org_id=org_id,
         )
         self._next_api_key_id += 1
         self._api_keys[prefix] = key
@@ -493,6 +499,33 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
         """Return the key with this prefix, or None."""
         key = self._api_keys.get(prefix)
         return None if key is None else replace(key)
+
+    async def get_api_key(self, key_id: int) -> ApiKey | None:
+        """The key with this id, or None."""
+        key = next((k for k in self._api_keys.values() if k.id == key_id), None)
+        return None if key is None else replace(key)
+
+    async def list_api_keys(self, org_id: str) -> list[ApiKey]:
+        """The organization's keys by id."""
+        return [replace(k) for k in sorted(self._api_keys.values(), key=lambda k: k.id) if k.org_id == org_id]
+
+    async def delete_api_key(self, key_id: int) -> None:
+        """Raises NotFound."""
+        key = await self.get_api_key(key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id}")
+        del self._api_keys[key.prefix]
+
+    async def replace_api_key_secret(self, key_id: int, prefix: str, key_hash: str) -> ApiKey:
+        """New prefix and hash for the key; NotFound, AlreadyExists."""
+        key = await self.get_api_key(key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id}")
+        if prefix in self._api_keys:
+            raise AlreadyExists(f"API key prefix {prefix!r} exists")
+        del self._api_keys[key.prefix]
+        self._api_keys[prefix] = replace(key, prefix=prefix, key_hash=key_hash)
+        return replace(self._api_keys[prefix])
 
     # -- ReservationStore --------------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0007_webhooks"
+        assert await conn.run_sync(_current) == head == "0008_organizations"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -343,3 +343,31 @@ async def test_0007_creates_the_webhook_tables_and_downgrades_back(engine: Async
         after = await conn.run_sync(step, "0007_webhooks")
         assert after - before == {"webhooks", "webhook_deliveries"}
         assert await conn.run_sync(step, "0006_cdr_credits", down=True) == before
+
+
+async def test_0008_puts_existing_api_keys_in_the_default_organization_and_downgrades_back(
+    engine: AsyncEngine,
+) -> None:
+    """A key made at 0007 belongs to the default organization, which 0008 creates; 0007 again drops the
+    organization tables and the column."""
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> set[str]:
+        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
+        return set(inspect(connection).get_table_names())
+
+    async with engine.begin() as conn:
+        at_0005 = await conn.run_sync(step, "0007_webhooks")
+        await conn.execute(
+            text(
+                "INSERT INTO api_keys (name, prefix, key_hash, role, created_at)"
+                " VALUES ('old', 'abcdabcd', 'h', 'admin', '2025-01-01 00:00:00+00:00')"
+            )
+        )
+    async with engine.begin() as conn:
+        new = {"organizations", "users", "memberships", "user_sessions", "invitations"}
+        assert await conn.run_sync(step, "0008_organizations") == at_0005 | new
+        keys = (await conn.execute(text("SELECT prefix, org_id FROM api_keys"))).all()
+        assert [tuple(k) for k in keys] == [("abcdabcd", "default")]
+        orgs = (await conn.execute(text("SELECT id, country FROM organizations"))).all()
+        assert [tuple(o) for o in orgs] == [("default", "NL")]
+        assert await conn.run_sync(step, "0007_webhooks", down=True) == at_0005

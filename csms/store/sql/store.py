@@ -12,6 +12,7 @@ from csms.store.sql.batch import BatchSql
 from csms.store.sql.device_model import DeviceModelSql
 from csms.store.sql.engine import make_engine
 from csms.store.sql.id_token_aliases import IdTokenAliasSql
+from csms.store.sql.identity import IdentitySql
 from csms.store.sql.message_log import MessageLogSql
 from csms.store.sql.reservations import ReservationSql
 from csms.store.sql.station_events import StationEventSql
@@ -30,6 +31,7 @@ class SqlStore(
     MessageLogSql,
     StationEventSql,
     ApiKeySql,
+    IdentitySql,
     ReservationSql,
     DeviceModelSql,
     BatchSql,
