@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from csms.api.auth import Role, org_of, principal_of, required_role
+from csms.api.auth import Role, caller_of, principal_of, required_role
 from csms.api.errors import ApiError
 from csms.api.headers import add_response_header
 from csms.api.params import get_services
@@ -54,7 +54,9 @@ class RateLimiter:
         self._months: dict[str, tuple[tuple[int, int], int]] = {}  # org -> ((year, month), requests)
         self._window = -1
 
-    def check(self, principal: str, organization: str, config: RateLimitConfig, now: float) -> Decision:
+    def check(
+        self, principal: str, organization: str | None, config: RateLimitConfig, now: float
+    ) -> Decision:
         """Count one request of `principal` (of `organization`) at `now` (unix seconds) and decide whether
         it may be served."""
         window = int(now // WINDOW_SECONDS)
@@ -76,6 +78,8 @@ class RateLimiter:
                 headers={"Retry-After": str(reset)},
             )
             return Decision(limit, remaining, reset, error)
+        if organization is None:  # no organization yet: no monthly quota to count against
+            return Decision(limit, remaining, reset, None)
         quota_error = self._count_month(organization, now, config.monthly_quota)
         return Decision(limit, remaining, reset, quota_error)
 
@@ -116,7 +120,8 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     if required_role(request) is Role.PUBLIC or not config.enabled or limiter is None:
         return await handler(request)
     now = services.clock().timestamp()
-    decision = limiter.check(principal_of(request), org_of(request), config, now)
+    # A signed-in user of no organization yet (who may only create one) counts against no quota.
+    decision = limiter.check(principal_of(request), caller_of(request).org_id, config, now)
     add_response_header(request, "X-RateLimit-Limit", str(decision.limit))
     add_response_header(request, "X-RateLimit-Remaining", str(decision.remaining))
     add_response_header(request, "X-RateLimit-Reset", str(decision.reset_seconds))
