@@ -21,6 +21,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from csms.api.org_models import OrganizationBody
+from csms.api.organizations import organization_json
 from csms.api.schemas import ChargePointCreate, IdTokenCreate, IdTokenType
 from csms.api.serialize import JsonObject, charge_point_json, id_token_json, timestamp
 from csms.config import Config, ConfigError, LogConfig, load_config
@@ -269,16 +270,6 @@ async def cmd_apikey_create(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _organization_json(org: Organization) -> dict[str, Any]:
-    return {
-        "id": org.id,
-        "name": org.name,
-        "country": org.country,
-        "contact_email": org.contact_email,
-        "created_at": timestamp(org.created_at),
-    }
-
-
 async def cmd_org_create(config: Config, args: argparse.Namespace) -> int:
     """`csms org create NAME --country CC --email E`: create an organization and print its id alone (or the
     organization as JSON with `--json`); exit 2 for an unknown country code or a malformed email."""
@@ -287,7 +278,7 @@ async def cmd_org_create(config: Config, args: argparse.Namespace) -> int:
     async with _open(config) as store:
         stored = await store.add_organization(org)
     if args.json:
-        _print_json(_organization_json(stored))
+        _print_json(organization_json(stored))
     else:
         print(stored.id)
     return EXIT_OK
@@ -298,7 +289,7 @@ async def cmd_org_list(config: Config, args: argparse.Namespace) -> int:
     async with _open(config) as store:
         orgs = await store.list_organizations()
     if args.json:
-        _print_json([_organization_json(o) for o in orgs])
+        _print_json([organization_json(o) for o in orgs])
         return EXIT_OK
     for org in orgs:
         print(f"{org.id}\t{org.name}\t{org.country}")
