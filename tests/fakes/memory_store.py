@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from csms.domain.clock import Clock, to_utc, utcnow
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.domain.models import (
     ApiKey,
     BootInfo,
@@ -59,6 +60,11 @@ log = structlog.get_logger(__name__)
 
 def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else to_utc(value)
+
+
+def _owned(record: Any, org_id: str | None) -> bool:
+    """True unless `org_id` is given and the record belongs to another organization."""
+    return org_id is None or bool(record.org_id == org_id)
 
 
 def _page_limit(limit: int) -> int:
@@ -131,10 +137,10 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
 
     # -- StationStore ------------------------------------------------------------------------------
 
-    async def get_charge_point(self, charge_point_id: str) -> ChargePoint | None:
-        """Return a copy of the charge point, or None."""
+    async def get_charge_point(self, charge_point_id: str, *, org_id: str | None = None) -> ChargePoint | None:
+        """Return a copy of the charge point, or None (also when it is not organization `org_id`'s)."""
         cp = self._charge_points.get(charge_point_id)
-        return None if cp is None else replace(cp)
+        return None if cp is None or not _owned(cp, org_id) else replace(cp)
 
     async def add_charge_point(self, charge_point: ChargePoint) -> ChargePoint:
         """Store a new charge point and return it as stored; raises AlreadyExists."""
@@ -195,10 +201,14 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
             raise NotFound(f"charge point {charge_point_id!r}") from None
 
     async def list_charge_points(
-        self, *, limit: int, cursor: str | None = None
+        self, *, limit: int, cursor: str | None = None, org_id: str | None = None
     ) -> tuple[list[ChargePoint], str | None]:
         """Charge points ordered by id; the cursor is the last id of the previous page."""
-        ids = sorted(k for k in self._charge_points if cursor is None or k > cursor)
+        ids = sorted(
+            k
+            for k, cp in self._charge_points.items()
+            if (cursor is None or k > cursor) and _owned(cp, org_id)
+        )
         page = [replace(self._charge_points[k]) for k in ids[: _page_limit(limit)]]
         return page, (page[-1].charge_point_id if len(ids) > limit else None)
 
@@ -219,10 +229,10 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
 
     # -- TokenStore --------------------------------------------------------------------------------
 
-    async def get_id_token(self, id_token: str) -> IdToken | None:
-        """Return a copy of the token, or None."""
+    async def get_id_token(self, id_token: str, *, org_id: str | None = None) -> IdToken | None:
+        """Return a copy of the token, or None (also when it is not organization `org_id`'s)."""
         token = self._id_tokens.get(id_token)
-        return None if token is None else replace(token)
+        return None if token is None or not _owned(token, org_id) else replace(token)
 
     async def add_id_token(self, token: IdToken) -> IdToken:
         """Store a new token and return it as stored; raises AlreadyExists."""
@@ -239,10 +249,12 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
         return replace(stored)
 
     async def list_id_tokens(
-        self, *, limit: int, cursor: str | None = None
+        self, *, limit: int, cursor: str | None = None, org_id: str | None = None
     ) -> tuple[list[IdToken], str | None]:
         """Tokens ordered by id_token; the cursor is the last id_token of the previous page."""
-        ids = sorted(k for k in self._id_tokens if cursor is None or k > cursor)
+        ids = sorted(
+            k for k, t in self._id_tokens.items() if (cursor is None or k > cursor) and _owned(t, org_id)
+        )
         page = [replace(self._id_tokens[k]) for k in ids[: _page_limit(limit)]]
         return page, (page[-1].id_token if len(ids) > limit else None)
 
@@ -279,16 +291,23 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
             offline=new.offline,
             updated_at=to_utc(self._clock()),
             ocpp_version=version,
+            org_id=self._org_of(new.charge_point_id, DEFAULT_ORG_ID),
         )
         self._transactions[pk] = tx
         if new.seq_no is not None:
             self.transaction_events[(pk, new.seq_no)] = ("Started", None, started_at)
         return replace(tx)
 
-    async def get_transaction(self, pk: int) -> Transaction | None:
-        """Return a copy of the transaction with our integer id `pk`, or None."""
+    async def get_transaction(self, pk: int, *, org_id: str | None = None) -> Transaction | None:
+        """Return a copy of the transaction with our integer id `pk`, or None (also when it is not
+        organization `org_id`'s)."""
         tx = self._transactions.get(pk)
-        return None if tx is None else replace(tx)
+        return None if tx is None or not _owned(tx, org_id) else replace(tx)
+
+    def _org_of(self, charge_point_id: str, otherwise: str) -> str:
+        """The organization of a registered charge point, else `otherwise` (as the SQL store inserts)."""
+        cp = self._charge_points.get(charge_point_id)
+        return otherwise if cp is None else cp.org_id
 
     async def find_transaction(
         self, charge_point_id: str, ocpp_transaction_id: str, ocpp_version: str | None = None
@@ -332,6 +351,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
             charge_point_id=stored.charge_point_id,
             ocpp_transaction_id=stored.ocpp_transaction_id,
             ocpp_version=stored.ocpp_version,
+            org_id=stored.org_id,
             started_at=to_utc(tx.started_at),
             stopped_at=_utc(tx.stopped_at),
         )
@@ -359,6 +379,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
         status: TransactionStatus | None = None,
         limit: int,
         cursor: str | None = None,
+        org_id: str | None = None,
     ) -> tuple[list[Transaction], str | None]:
         """Newest first (by id); the cursor is str(id) of the last transaction returned."""
         before = _id_cursor(cursor)
@@ -368,6 +389,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
             if (before is None or pk < before)
             and (charge_point_id is None or self._transactions[pk].charge_point_id == charge_point_id)
             and (status is None or self._transactions[pk].status == status)
+            and _owned(self._transactions[pk], org_id)
         ]
         page = [replace(self._transactions[pk]) for pk in pks[: _page_limit(limit)]]
         return page, (str(page[-1].id) if len(pks) > limit else None)
@@ -450,7 +472,9 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
 
     # -- ApiKeyStore -------------------------------------------------------------------------------
 
-    async def add_api_key(self, name: str, prefix: str, key_hash: str, role: str) -> ApiKey:
+    async def add_api_key(
+        self, name: str, prefix: str, key_hash: str, role: str, org_id: str = DEFAULT_ORG_ID
+    ) -> ApiKey:
         """Store a new API key; raises AlreadyExists when the prefix is taken."""
         if prefix in self._api_keys:
             raise AlreadyExists(f"API key prefix {prefix!r} exists")
@@ -461,6 +485,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
             key_hash=key_hash,
             role=role,
             created_at=to_utc(self._clock()),
+            org_id=org_id,
         )
         self._next_api_key_id += 1
         self._api_keys[prefix] = key
@@ -482,15 +507,16 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
             expiry_date=to_utc(reservation.expiry_date),
             created_at=created,
             updated_at=_utc(reservation.updated_at) or created,
+            org_id=self._org_of(reservation.charge_point_id, reservation.org_id),
         )
         self._next_reservation_id += 1
         self._reservations[stored.id] = stored
         return replace(stored)
 
-    async def get_reservation(self, reservation_id: int) -> Reservation | None:
-        """Return a copy of the reservation, or None."""
+    async def get_reservation(self, reservation_id: int, *, org_id: str | None = None) -> Reservation | None:
+        """Return a copy of the reservation, or None (also when it is not organization `org_id`'s)."""
         r = self._reservations.get(reservation_id)
-        return None if r is None else replace(r)
+        return None if r is None or not _owned(r, org_id) else replace(r)
 
     async def save_reservation(self, reservation: Reservation) -> None:
         """Write every field but id and created_at; sets `reservation.updated_at` to now; raises NotFound."""
@@ -499,7 +525,10 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
             raise NotFound(f"reservation {reservation.id}")
         reservation.updated_at = to_utc(self._clock())
         self._reservations[reservation.id] = replace(
-            reservation, expiry_date=to_utc(reservation.expiry_date), created_at=stored.created_at
+            reservation,
+            expiry_date=to_utc(reservation.expiry_date),
+            created_at=stored.created_at,
+            org_id=stored.org_id,
         )
 
     async def list_reservations(
@@ -509,6 +538,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
         status: ReservationStatus | None = None,
         limit: int,
         cursor: str | None = None,
+        org_id: str | None = None,
     ) -> tuple[list[Reservation], str | None]:
         """Newest first (by id); the cursor is str(id) of the last reservation returned."""
         before = _id_cursor(cursor)
@@ -518,6 +548,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
             if (before is None or rid < before)
             and (charge_point_id is None or self._reservations[rid].charge_point_id == charge_point_id)
             and (status is None or self._reservations[rid].status == status)
+            and _owned(self._reservations[rid], org_id)
         ]
         page = [replace(self._reservations[rid]) for rid in ids[: _page_limit(limit)]]
         return page, (str(page[-1].id) if len(ids) > limit else None)

@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0005"
+        assert await conn.run_sync(_current) == head == "0010_tenancy"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -286,3 +286,45 @@ async def test_0005_adds_the_tariffs_of_locations_and_downgrades_back(engine: As
         stored = await conn.execute(text("SELECT id, tariff_ids FROM ocpi_locations"))
         assert [tuple(row) for row in stored] == [("L1", None)]
         assert await conn.run_sync(step, "0004", down=True) == at_0004
+
+
+async def test_0010_puts_existing_rows_in_the_default_organization_and_downgrades_back(
+    engine: AsyncEngine,
+) -> None:
+    """A database at 0005 gains a NOT NULL `org_id` on every owned table, existing rows reading "default";
+    0005 again drops it."""
+    owned = (
+        "charge_points", "id_tokens", "transactions", "reservations", "api_keys",
+        "ocpi_partners", "ocpi_locations", "ocpi_tariffs",
+    )
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> dict[str, list[str]]:
+        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
+        return {t: [c["name"] for c in inspect(connection).get_columns(t)] for t in owned}
+
+    def add_rows(connection: Connection) -> None:
+        connection.execute(
+            text(
+                "INSERT INTO charge_points (charge_point_id, registration_status, created_at, updated_at) "
+                "VALUES ('CP1', 'Accepted', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO api_keys (name, prefix, key_hash, role, created_at) "
+                "VALUES ('k', 'p1', 'h', 'admin', CURRENT_TIMESTAMP)"
+            )
+        )
+
+    async with engine.begin() as conn:
+        at_0005 = await conn.run_sync(step, "0005")
+        await conn.run_sync(add_rows)
+    assert all("org_id" not in columns for columns in at_0005.values())
+    async with engine.begin() as conn:
+        at_0010 = await conn.run_sync(step, "0010_tenancy")
+        assert at_0010 == {t: [*columns, "org_id"] for t, columns in at_0005.items()}
+        stored = await conn.execute(text("SELECT charge_point_id, org_id FROM charge_points"))
+        assert [tuple(row) for row in stored] == [("CP1", "default")]
+        keys = await conn.execute(text("SELECT prefix, org_id FROM api_keys"))
+        assert [tuple(row) for row in keys] == [("p1", "default")]
+        assert await conn.run_sync(step, "0005", down=True) == at_0005

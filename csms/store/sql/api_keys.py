@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from csms.domain.models import ApiKey
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.sql.base import SqlBase
 from csms.store.sql.rows import api_key_of
 from csms.store.tables import ApiKeyRow
@@ -13,13 +14,18 @@ from csms.store.tables import ApiKeyRow
 class ApiKeySql(SqlBase):
     """API keys; the contract is `csms.domain.ports.ApiKeyStore`."""
 
-    async def add_api_key(self, name: str, prefix: str, key_hash: str, role: str) -> ApiKey:
-        """Store a new API key (its bcrypt hash) and return it with its id and `created_at`.
+    async def add_api_key(
+        self, name: str, prefix: str, key_hash: str, role: str, org_id: str = DEFAULT_ORG_ID
+    ) -> ApiKey:
+        """Store a new API key (its bcrypt hash) of organization `org_id` and return it with its id and
+        `created_at`.
 
         Raises:
             AlreadyExists: another key has this prefix.
         """
-        row = ApiKeyRow(name=name, prefix=prefix, key_hash=key_hash, role=role, created_at=self._clock())
+        row = ApiKeyRow(
+            name=name, prefix=prefix, key_hash=key_hash, role=role, org_id=org_id, created_at=self._clock()
+        )
         return api_key_of(await self._add(row, f"API key prefix {prefix!r} exists"))
 
     async def find_api_key(self, prefix: str) -> ApiKey | None:

@@ -1,0 +1,56 @@
+"""Tenancy (issue 12, item 5): every charge point, id token, transaction, reservation, API key, OCPI
+partner, location and tariff belongs to one organization.
+
+- `org_id` String(64), NOT NULL, server default "default" (`csms.domain.tenancy.DEFAULT_ORG_ID`) on
+  charge_points, id_tokens, transactions, reservations, api_keys, ocpi_partners, ocpi_locations and
+  ocpi_tariffs: every existing row lands in the default organization without being rewritten by hand.
+- an index on it where operator lists filter by it (all but api_keys, found by prefix).
+
+Revision ID: 0010_tenancy
+Revises: 0005
+Create Date: 2026-12-04
+
+Dropping the columns in the downgrade needs SQLite 3.35 (as 0004 and 0005 do).
+Hand-written to match `csms/store/tables.py` and `ocpi/store/tables.py` at this revision. Other revisions of
+issue 12 (0006-0009) are written in parallel; the chain is re-linked when they are merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010_tenancy"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+DEFAULT_ORG_ID = "default"  # as csms.domain.tenancy (a migration does not import the application)
+
+_INDEXED = (
+    "charge_points",
+    "id_tokens",
+    "transactions",
+    "reservations",
+    "ocpi_partners",
+    "ocpi_locations",
+    "ocpi_tariffs",
+)
+_NOT_INDEXED = ("api_keys",)
+
+
+def upgrade() -> None:
+    for table in (*_INDEXED, *_NOT_INDEXED):
+        # NOT NULL with a server default: SQLite and PostgreSQL fill the existing rows in the ALTER itself.
+        op.add_column(table, sa.Column("org_id", sa.String(64), nullable=False, server_default=DEFAULT_ORG_ID))
+    for table in _INDEXED:
+        op.create_index(f"ix_{table}_org_id", table, ["org_id"])
+
+
+def downgrade() -> None:
+    for table in _INDEXED:
+        op.drop_index(f"ix_{table}_org_id", table_name=table)
+    for table in (*_INDEXED, *_NOT_INDEXED):
+        op.drop_column(table, "org_id")
