@@ -26,6 +26,7 @@ from csms.api.errors import ApiError
 from csms.api.params import get_services
 from csms.domain.models import ApiKey
 from csms.domain.secrets import api_key_prefix
+from csms.domain.tenancy import DEFAULT_ORG_ID
 
 API_KEY = web.RequestKey("api_key", ApiKey)
 
@@ -135,6 +136,17 @@ async def authenticate(request: web.Request) -> ApiKey:
     if api_key is None or not await services.verifier.verify(token, api_key.key_hash):
         raise _unauthorized("invalid API key")
     return api_key
+
+
+def org_of(request: web.Request) -> str:
+    """The organization the caller acts for: every read and write of the request is scoped to it
+    (`csms.domain.tenancy`; another organization's resource is 404, never visible).
+
+    Today that is the organization of the request's API key; a request that passed no authentication (a
+    public route) acts for the default organization.
+    """
+    api_key = request.get(API_KEY)
+    return DEFAULT_ORG_ID if api_key is None else api_key.org_id
 
 
 def may(role: str, required: Role) -> bool:

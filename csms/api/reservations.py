@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
+from csms.api.auth import org_of
 from csms.api.errors import found, invalid_request, not_found
 from csms.api.params import (
     MAX_ID,
@@ -60,14 +61,15 @@ async def handle_create_reservation(request: web.Request) -> web.Response:
     evse_id = pick_evse(body.evse_id, body.connector_id)
     if body.expiry_date <= services.clock():
         raise invalid_request("expiry_date", "must be in the future")
-    await registered_charge_point(services, body.charge_point_id)
+    org_id = org_of(request)
+    await registered_charge_point(services, body.charge_point_id, org_id=org_id)
     try:
         reservation = await domain.reservations.create(
             charge_point_id=body.charge_point_id,
             evse_id=evse_id or None,
             id_token=body.id_tag,
             expiry_date=body.expiry_date,
-            id_token_type=await id_token_type_for(services, body.id_tag, body.id_token_type),
+            id_token_type=await id_token_type_for(services, body.id_tag, body.id_token_type, org_id=org_id),
             group_id_token=body.group_id_token,
             connector_type=body.connector_type,
         )
@@ -91,7 +93,11 @@ async def handle_list_reservations(request: web.Request) -> web.Response:
     await services.writer.sync()
     with cursor_errors(page):
         reservations, next_cursor = await services.store.list_reservations(
-            charge_point_id=charge_point_id, status=status, limit=page.limit, cursor=page.cursor
+            charge_point_id=charge_point_id,
+            status=status,
+            limit=page.limit,
+            cursor=page.cursor,
+            org_id=org_of(request),
         )
     return page_response(request, [reservation_json(r) for r in reservations], next_cursor, page.limit)
 
@@ -104,7 +110,11 @@ async def handle_get_reservation(request: web.Request) -> web.Response:
     services = get_domain(request).services
     reservation_id = int_path_param(request, "reservation_id")
     await services.writer.sync()
-    reservation = await services.store.get_reservation(reservation_id) if reservation_id <= MAX_ID else None
+    reservation = (
+        await services.store.get_reservation(reservation_id, org_id=org_of(request))
+        if reservation_id <= MAX_ID
+        else None
+    )
     return json_response(reservation_json(found(reservation, f"reservation {reservation_id}")))
 
 
@@ -121,7 +131,10 @@ async def handle_cancel_reservation(request: web.Request) -> web.Response:
     """
     domain = get_domain(request)
     reservation_id = int_path_param(request, "reservation_id")
-    if reservation_id > MAX_ID:
+    if (
+        reservation_id > MAX_ID
+        or await domain.services.store.get_reservation(reservation_id, org_id=org_of(request)) is None
+    ):
         raise not_found(f"reservation {reservation_id}")
     try:
         await domain.reservations.cancel(reservation_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
-from csms.api.auth import Role
+from csms.api.auth import Role, org_of
 from csms.api.errors import ApiError, found
 from csms.api.params import (
     MAX_ID,
@@ -64,6 +64,7 @@ async def _list_by_remote_start(
     charge_point_id: str | None,
     status: TransactionStatus | None,
     page: PageParams,
+    org_id: str,
 ) -> tuple[list[Transaction], str | None]:
     """Sessions with `remote_start_id`, newest first, and the store cursor right after the last row read."""
     found: list[Transaction] = []
@@ -71,7 +72,7 @@ async def _list_by_remote_start(
     scanned = 0
     while True:
         rows, next_cursor = await services.store.list_transactions(
-            charge_point_id=charge_point_id, status=status, limit=SCAN_PAGE, cursor=cursor
+            charge_point_id=charge_point_id, status=status, limit=SCAN_PAGE, cursor=cursor, org_id=org_id
         )
         scanned += len(rows)
         hits = [i for i, tx in enumerate(rows) if tx.remote_start_id == remote_start_id]
@@ -81,7 +82,7 @@ async def _list_by_remote_start(
             if cut < len(rows):
                 # Read the same rows again up to the last match, so the cursor resumes right after it.
                 rows, next_cursor = await services.store.list_transactions(
-                    charge_point_id=charge_point_id, status=status, limit=cut, cursor=cursor
+                    charge_point_id=charge_point_id, status=status, limit=cut, cursor=cursor, org_id=org_id
                 )
             found += [tx for tx in rows if tx.remote_start_id == remote_start_id][:need]
             return found, next_cursor
@@ -111,11 +112,15 @@ async def handle_list_sessions(request: web.Request) -> web.Response:
     with cursor_errors(page):
         if remote_start_id is None:
             sessions, next_cursor = await services.store.list_transactions(
-                charge_point_id=charge_point_id, status=status, limit=page.limit, cursor=page.cursor
+                charge_point_id=charge_point_id,
+                status=status,
+                limit=page.limit,
+                cursor=page.cursor,
+                org_id=org_of(request),
             )
         else:
             sessions, next_cursor = await _list_by_remote_start(
-                services, remote_start_id, charge_point_id, status, page
+                services, remote_start_id, charge_point_id, status, page, org_of(request)
             )
     return page_response(request, [session_json(tx) for tx in sessions], next_cursor, page.limit)
 
@@ -125,9 +130,9 @@ def session_completed(tx: Transaction) -> ApiError:
     return ApiError(409, "session_completed", f"session {tx.id} is already completed", {"session_id": tx.id})
 
 
-async def _get_transaction(services: Services, session_id: int) -> Transaction:
+async def _get_transaction(services: Services, session_id: int, org_id: str) -> Transaction:
     await services.writer.sync()
-    tx = await services.store.get_transaction(session_id) if session_id <= MAX_ID else None
+    tx = await services.store.get_transaction(session_id, org_id=org_id) if session_id <= MAX_ID else None
     return found(tx, f"session {session_id}")
 
 
@@ -138,7 +143,7 @@ async def handle_get_session(request: web.Request) -> web.Response:
     `GET /sessions/{session_id}`: one session with `meter_samples` in time order and `cost` so far (priced
     now while it runs, the CDR's once it ended; `SESSION_COST`); 404 when unknown."""
     services = get_services(request)
-    tx = await _get_transaction(services, int_path_param(request, "session_id"))
+    tx = await _get_transaction(services, int_path_param(request, "session_id"), org_of(request))
     body = session_json(tx)
     body["meter_samples"] = [meter_sample_json(s) for s in await services.store.list_meter_samples(tx.id)]
     cost_of = request.config_dict.get(SESSION_COST)
@@ -170,8 +175,9 @@ async def handle_start_session(request: web.Request) -> web.Response:
     services = domain.services
     body = await read_model(request, SessionStart)
     evse_id = pick_evse(body.evse_id, body.connector_id) or None
-    await registered_charge_point(services, body.charge_point_id)
-    id_token_type = await id_token_type_for(services, body.id_tag, body.id_token_type)
+    org_id = org_of(request)
+    await registered_charge_point(services, body.charge_point_id, org_id=org_id)
+    id_token_type = await id_token_type_for(services, body.id_tag, body.id_token_type, org_id=org_id)
     try:
         await domain.reservations.check_start(body.charge_point_id, evse_id, body.id_tag, body.group_id_token)
     except ReservationError as exc:
@@ -211,7 +217,7 @@ async def handle_stop_session(request: web.Request) -> web.Response:
     `charge_point_offline`, `not_supported`; 502 CALLERROR; 504 no answer.
     """
     domain = get_domain(request)
-    tx = await _get_transaction(domain.services, int_path_param(request, "session_id"))
+    tx = await _get_transaction(domain.services, int_path_param(request, "session_id"), org_of(request))
     if tx.status is TransactionStatus.COMPLETED:
         raise session_completed(tx)
     try:
@@ -245,7 +251,11 @@ async def handle_close_session(request: web.Request) -> web.Response:
     domain = get_domain(request)
     session_id = int_path_param(request, "session_id")
     body = await read_model(request, SessionClose)
-    if session_id > MAX_ID:
+    # Another organization's session is as unknown as one that does not exist.
+    if (
+        session_id > MAX_ID
+        or await domain.services.store.get_transaction(session_id, org_id=org_of(request)) is None
+    ):
         raise found(None, f"session {session_id}")
     try:
         tx = await domain.sessions.close(session_id, body.reason, force=body.force)

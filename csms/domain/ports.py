@@ -37,7 +37,6 @@ from csms.domain.models import (
     Transaction,
     TransactionStatus,
 )
-
 from csms.domain.tenancy import DEFAULT_ORG_ID
 
 T = TypeVar("T")
@@ -174,7 +173,9 @@ class WriteQueue(Protocol):
 class StationStore(Protocol):
     """Charge points, their boot data and their connectors' state."""
 
-    async def get_charge_point(self, charge_point_id: str, *, org_id: str | None = None) -> ChargePoint | None:
+    async def get_charge_point(
+        self, charge_point_id: str, *, org_id: str | None = None
+    ) -> ChargePoint | None:
         """The charge point, or None; with `org_id` also None when it belongs to another organization."""
         ...
 

@@ -16,7 +16,6 @@ from typing import Any
 import structlog
 
 from csms.domain.clock import Clock, to_utc, utcnow
-from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.domain.models import (
     ApiKey,
     BootInfo,
@@ -51,6 +50,7 @@ from csms.domain.ports import (
     TransactionMeterChanged,
 )
 from csms.domain.stations import apply_boot
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.sql.batch import STATION_FIELDS  # the same columns as the SQL store
 from tests.fakes.memory_aliases import MemoryIdTokenAliases
 from tests.fakes.memory_events import MemoryStationEvents
@@ -137,7 +137,9 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases):
 
     # -- StationStore ------------------------------------------------------------------------------
 
-    async def get_charge_point(self, charge_point_id: str, *, org_id: str | None = None) -> ChargePoint | None:
+    async def get_charge_point(
+        self, charge_point_id: str, *, org_id: str | None = None
+    ) -> ChargePoint | None:
         """Return a copy of the charge point, or None (also when it is not organization `org_id`'s)."""
         cp = self._charge_points.get(charge_point_id)
         return None if cp is None or not _owned(cp, org_id) else replace(cp)

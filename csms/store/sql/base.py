@@ -169,7 +169,8 @@ class SqlBase:
         """`_get`, but None also when `org_id` is given and the row belongs to another organization."""
         async with self._sessions() as session:
             row = await session.get(row_class, key)
-            if row is None or (org_id is not None and getattr(row, "org_id") != org_id):
+            owner: str | None = None if row is None else getattr(row, "org_id")  # noqa: B009 (R has no org_id)
+            if row is None or (org_id is not None and owner != org_id):
                 return None
             return record(row)
 

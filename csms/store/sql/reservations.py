@@ -33,8 +33,9 @@ class ReservationSql(SqlBase):
         async with self._sessions() as session:
             # It belongs to its charge point's organization (ADR 0012); one not registered (any more): the
             # organization the caller gave.
+            cp = ChargePointRow
             org_id = await session.scalar(
-                select(ChargePointRow.org_id).where(ChargePointRow.charge_point_id == reservation.charge_point_id)
+                select(cp.org_id).where(cp.charge_point_id == reservation.charge_point_id)
             )
         values = reservation_values(reservation) | {
             "created_at": created,

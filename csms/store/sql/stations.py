@@ -32,7 +32,9 @@ class StationSql(SqlBase):
     """Charge points and connectors; the contract is `csms.domain.ports.StationStore` (and `AdminStore` for
     deleting a charge point)."""
 
-    async def get_charge_point(self, charge_point_id: str, *, org_id: str | None = None) -> ChargePoint | None:
+    async def get_charge_point(
+        self, charge_point_id: str, *, org_id: str | None = None
+    ) -> ChargePoint | None:
         return await self._get_owned(ChargePointRow, charge_point_id, charge_point_of, org_id)
 
     async def add_charge_point(self, charge_point: ChargePoint) -> ChargePoint:

@@ -19,9 +19,9 @@ from csms.domain.models import (
     legacy_pk,
 )
 from csms.domain.ports import AlreadyExists, NotFound, Page, Pagination, StationQuery
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.sql.base import TRANSACTION_EVENTS, TRANSACTIONS, SqlBase, rowcount
 from csms.store.sql.rows import field_values, meter_sample_of, transaction_of
-from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.tables import ChargePointRow, MeterSampleRow, TransactionEventRow, TransactionRow
 
 # The optional filters of list_transactions.
@@ -117,7 +117,13 @@ class TransactionSql(SqlBase):
         `tx.updated_at` to now, the value written."""
         tx.updated_at = self._clock()
         values = field_values(
-            tx, "id", "charge_point_id", "ocpp_transaction_id", "ocpp_version", "org_id", status=str(tx.status)
+            tx,
+            "id",
+            "charge_point_id",
+            "ocpp_transaction_id",
+            "ocpp_version",
+            "org_id",
+            status=str(tx.status),
         )
         await self._change(
             update(TRANSACTIONS).where(TRANSACTIONS.c.id == tx.id).values(values), f"transaction {tx.id}"

@@ -44,7 +44,8 @@ _NOT_INDEXED = ("api_keys",)
 def upgrade() -> None:
     for table in (*_INDEXED, *_NOT_INDEXED):
         # NOT NULL with a server default: SQLite and PostgreSQL fill the existing rows in the ALTER itself.
-        op.add_column(table, sa.Column("org_id", sa.String(64), nullable=False, server_default=DEFAULT_ORG_ID))
+        column = sa.Column("org_id", sa.String(64), nullable=False, server_default=DEFAULT_ORG_ID)
+        op.add_column(table, column)
     for table in _INDEXED:
         op.create_index(f"ix_{table}_org_id", table, ["org_id"])
 
