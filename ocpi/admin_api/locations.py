@@ -119,7 +119,7 @@ async def _publish(request: web.Request, before: publish.LocationObject | None, 
     """Push the stored change to partners (`ocpi.publish.location_changed`) when a bridge runs."""
     ctx = get_ocpi_context(request)
     if ctx is not None:
-        await publish.location_changed(ctx, before, location_id)
+        await publish.location_changed(ctx, before, location_id, org_of(request))
 
 
 async def _check_charge_points(
@@ -346,7 +346,7 @@ async def handle_set_connector_spec(request: web.Request) -> web.Response:
         location.last_updated = now
         await store.save_location(location)
     if ctx is not None:
-        await publish.connector_changed(ctx, before, charge_point_id, evse_id, connector_id)
+        await publish.connector_changed(ctx, before, charge_point_id, evse_id, connector_id, org_of(request))
     return json_response(connector_spec_json(spec, configured=True))
 
 

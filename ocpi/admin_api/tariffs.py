@@ -66,7 +66,7 @@ async def _publish(request: web.Request, tariff_id: str) -> None:
     """PUT the stored tariff to partners' tariffs receivers (`ocpi.publish`) when a bridge runs."""
     ctx = get_ocpi_context(request)
     if ctx is not None:
-        await publish.tariff_changed(ctx, tariff_id)
+        await publish.tariff_changed(ctx, tariff_id, org_of(request))
 
 
 async def _stored_tariff(request: web.Request, store: OcpiStore, tariff_id: str) -> Tariff:
@@ -202,7 +202,7 @@ async def handle_delete_tariff(request: web.Request) -> web.Response:
     await store.delete_tariff(tariff_id)
     ctx = get_ocpi_context(request)
     if ctx is not None:
-        await publish.tariff_deleted(ctx, tariff_id)
+        await publish.tariff_deleted(ctx, tariff_id, org_of(request))
     return web.Response(status=204)
 
 
