@@ -669,15 +669,9 @@ class PushFeeder:
             self._evse_status[uid] = status
             body = {"status": status, "last_updated": ocpi_datetime(self._ctx.clock())}
             suffix = f"/{location.country_code}/{location.party_id}/{location.id}/{uid}"
+            key, org_id = f"evse:{uid}", location.org_id  # its organization's partners only (ADR 0012)
             await push_to_receivers(
-                self._ctx,
-                "locations",
-                f"evse:{uid}",
-                "PATCH",
-                suffix,
-                body,
-                outbox=self._outbox,
-                org_id=location.org_id,
+                self._ctx, "locations", key, "PATCH", suffix, body, outbox=self._outbox, org_id=org_id
             )
 
     # -- sessions and CDRs (OCPI 2.2.1 Sessions and CDRs, receiver) --------------------------------
