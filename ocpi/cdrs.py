@@ -205,6 +205,7 @@ async def create_cdr(ctx: OcpiContext, tx: Transaction) -> Cdr | None:
         data=data,
         total_cost_excl_vat=cost.total.excl_vat,
         last_updated=now,
+        org_id=tx.org_id,
     )
     try:
         await ctx.store.save_cdr(cdr)
@@ -312,10 +313,12 @@ def install(ctx: OcpiContext) -> CdrWriter:
 async def handle_list(request: web.Request) -> web.Response:
     """GET {url}: the calling partner's CDRs, paginated (OCPI 2.2.1 CDRs sender)."""
     store = context_of(request).store
-    scope = PartyScope.of(partner_of(request))
+    partner = partner_of(request)
+    scope = PartyScope.of(partner)
 
     async def list_page(pagination: Pagination) -> tuple[list[Cdr], int]:
-        return await store.list_cdrs(pagination, scope=scope)
+        # Its organization's CDRs only (ADR 0012), of those the ones its scope owns.
+        return await store.list_cdrs(pagination, scope=scope, org_id=partner.org_id)
 
     return await list_response(request, list_page, cdr_object)
 

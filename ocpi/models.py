@@ -262,6 +262,7 @@ class Cdr(Stamped):
     transaction_pk: int
     data: dict[str, Any]
     total_cost_excl_vat: Decimal
+    org_id: str = DEFAULT_ORG_ID  # its transaction's (ADR 0012)
 
 
 class OutboxStatus(StrEnum):

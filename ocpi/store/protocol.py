@@ -191,10 +191,15 @@ class OcpiStore(Protocol):
     async def get_cdr(self, cdr_id: str) -> Cdr | None: ...
 
     async def list_cdrs(
-        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None
+        self,
+        pagination: Pagination = FIRST_PAGE,
+        *,
+        scope: PartyScope | None = None,
+        org_id: str | None = None,
     ) -> tuple[list[Cdr], int]:
         """(page, total count); with `scope` only the CDRs whose session (the SessionLink of their
-        transaction) the scope owns: a CDR without a link, like its session, is no partner's."""
+        transaction) the scope owns: a CDR without a link, like its session, is no partner's; with `org_id`
+        only that organization's."""
         ...
 
     # -- push outbox ------------------------------------------------------------------------------

@@ -665,6 +665,7 @@ class SqlOcpiStore:
             data=dump_json(cdr.data),
             total_cost_excl_vat=str(cdr.total_cost_excl_vat),
             last_updated=_utc(cdr.last_updated) or self._now(),
+            org_id=cdr.org_id,
         )
         try:
             async with self._sessions.begin() as session:
@@ -676,9 +677,13 @@ class SqlOcpiStore:
         return await self._get(OcpiCdrRow, cdr_id, _cdr)
 
     async def list_cdrs(
-        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None
+        self,
+        pagination: Pagination = FIRST_PAGE,
+        *,
+        scope: PartyScope | None = None,
+        org_id: str | None = None,
     ) -> tuple[list[Cdr], int]:
-        conditions: list[ColumnElement[bool]] = []
+        conditions: list[ColumnElement[bool]] = _of_org(OcpiCdrRow, org_id)
         if scope is not None:
             link = OcpiSessionLinkRow
             owned = exists().where(link.transaction_pk == OcpiCdrRow.transaction_pk, _owned(link, scope))

@@ -227,7 +227,7 @@ class OcpiCommandPromiseRow(Base):
     result: Mapped[str | None] = mapped_column(String(32))
 
 
-class OcpiCdrRow(Base):
+class OcpiCdrRow(OrgOwned, Base):
     """A frozen CDR (OCPI CDR as JSON text); `total_cost_excl_vat` is `str(Decimal)`, exact."""
 
     __tablename__ = "ocpi_cdrs"

@@ -507,7 +507,11 @@ class MemoryOcpiStore:
         return None if cdr is None else self._cdr_copy(cdr)
 
     async def list_cdrs(
-        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None
+        self,
+        pagination: Pagination = FIRST_PAGE,
+        *,
+        scope: PartyScope | None = None,
+        org_id: str | None = None,
     ) -> tuple[list[Cdr], int]:
         """(page, total count) ordered by last_updated then id; date_from ≤ last_updated < date_to; with
         `scope`, only CDRs whose transaction's link it owns."""
@@ -515,7 +519,9 @@ class MemoryOcpiStore:
         matching = (
             c
             for c in self._cdrs.values()
-            if _in_window(c.last_updated, pagination) and (owned is None or c.transaction_pk in owned)
+            if _in_window(c.last_updated, pagination)
+            and (owned is None or c.transaction_pk in owned)
+            and (org_id is None or c.org_id == org_id)
         )
         page, total = _page(matching, lambda c: (c.last_updated, c.id), pagination)
         return [self._cdr_copy(c) for c in page], total

@@ -819,3 +819,16 @@ async def test_locations_tariffs_and_partners_are_scoped_by_organization(ocpi_st
     await ocpi_store.add_outbox(_entry(partner_id=pb.id))
     assert [e.partner_id for e in await ocpi_store.list_outbox(partner_ids=[pb.id])] == [pb.id]
     assert await ocpi_store.list_outbox(partner_ids=[]) == []
+
+
+async def test_cdrs_are_listed_per_organization(ocpi_store: OcpiStore) -> None:
+    """A CDR keeps the organization it was saved with; `list_cdrs(org_id=)` counts only that one's."""
+    await ocpi_store.save_cdr(Cdr(id="C1", transaction_pk=1, data={}, total_cost_excl_vat=Decimal(0)))
+    await ocpi_store.save_cdr(
+        Cdr(id="C2", transaction_pk=2, data={}, total_cost_excl_vat=Decimal(0), org_id="b")
+    )
+    found, total = await ocpi_store.list_cdrs(Pagination(), org_id="b")
+    assert ([(c.id, c.org_id) for c in found], total) == ([("C2", "b")], 1)
+    assert (await ocpi_store.list_cdrs(Pagination()))[1] == 2
+    stored = await ocpi_store.get_cdr("C1")
+    assert stored is not None and stored.org_id == "default"

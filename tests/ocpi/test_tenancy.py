@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from ocpi import cdrs
 from ocpi.commands.http import _Answer, _location, _session_of
 from ocpi.models import Partner
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
@@ -92,3 +93,22 @@ async def test_commands_name_only_the_partners_organizations_locations_and_sessi
         await _session_of(h.ctx, partner, str(tx.id))
     assert unknown.value.result == "UNKNOWN_SESSION"
     assert (await _session_of(h.ctx, replace(partner, org_id="default"), str(tx.id))).id == tx.id
+
+
+async def test_a_partner_pulls_no_cdr_of_another_organizations_station(h: Harness) -> None:
+    """The CDR of a session of org-b's partner's own token at the default organization's station is the
+    station's organization's (`Cdr.org_id`): org-b's partner does not get it, the same partner in the
+    default organization does."""
+    await _site(h)
+    partner = await _partner_of_org_b(h)
+    token = await h.partner_token("ROAM-B", partner)
+    tx = await h.start("CP1", id_token=token.uid)
+    await h.stop(tx, 5000)
+    await cdrs.settle(h.ctx)  # the writer makes the CDR in the background
+    made, _ = await h.ocpi.list_cdrs()
+    assert [cdr.org_id for cdr in made] == ["default"]
+    status, body, _ = await h.get_as(TOKEN_B, "cdrs")
+    assert (status, body["data"]) == (200, [])
+    await h.ocpi.save_partner(replace(partner, org_id="default"))
+    _, body, _ = await h.get_as(TOKEN_B, "cdrs")
+    assert len(body["data"]) == 1

@@ -295,7 +295,7 @@ async def test_0010_puts_existing_rows_in_the_default_organization_and_downgrade
     0005 again drops it."""
     owned = (
         "charge_points", "id_tokens", "transactions", "reservations", "api_keys",
-        "ocpi_partners", "ocpi_locations", "ocpi_tariffs",
+        "ocpi_partners", "ocpi_locations", "ocpi_tariffs", "ocpi_cdrs",
     )
 
     def step(connection: Connection, revision: str, *, down: bool = False) -> dict[str, list[str]]:

@@ -1,9 +1,10 @@
 """Tenancy (issue 12, item 5): every charge point, id token, transaction, reservation, API key, OCPI
-partner, location and tariff belongs to one organization.
+partner, location, tariff and CDR belongs to one organization.
 
 - `org_id` String(64), NOT NULL, server default "default" (`csms.domain.tenancy.DEFAULT_ORG_ID`) on
-  charge_points, id_tokens, transactions, reservations, api_keys, ocpi_partners, ocpi_locations and
-  ocpi_tariffs: every existing row lands in the default organization without being rewritten by hand.
+  charge_points, id_tokens, transactions, reservations, api_keys, ocpi_partners, ocpi_locations,
+  ocpi_tariffs and ocpi_cdrs: every existing row lands in the default organization without being
+  rewritten by hand.
 - an index on it where operator lists filter by it (all but api_keys, found by prefix).
 
 Revision ID: 0010_tenancy
@@ -37,6 +38,7 @@ _INDEXED = (
     "ocpi_partners",
     "ocpi_locations",
     "ocpi_tariffs",
+    "ocpi_cdrs",
 )
 _NOT_INDEXED = ("api_keys",)
 
