@@ -14,6 +14,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import orjson
@@ -132,7 +133,8 @@ async def cmd_db_upgrade(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_chargepoint_add(config: Config, args: argparse.Namespace) -> int:
-    """`csms chargepoint add ID [--password P] [--status S]`: register a charge point."""
+    """`csms chargepoint add ID [--password P] [--status S] [--org ORG_ID]`: register a charge point in
+    organization ORG_ID (default: the default organization)."""
     body = _validate(ChargePointCreate, args, registration_status="status")
     async with _open(config) as store:
         if await store.get_charge_point(body.charge_point_id) is not None:
@@ -141,7 +143,8 @@ async def cmd_chargepoint_add(config: Config, args: argparse.Namespace) -> int:
         if body.password is not None:
             password_hash = await hash_secret_async(body.password, config.security.bcrypt_rounds)
         try:
-            stored = await store.add_charge_point(body.to_charge_point(password_hash, utcnow()))
+            new = replace(body.to_charge_point(password_hash, utcnow()), org_id=args.org)
+            stored = await store.add_charge_point(new)
         except AlreadyExists:
             raise CommandError(f"charge point {body.charge_point_id!r} already exists") from None
     if args.json:
@@ -466,6 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     cp_add.add_argument("charge_point_id", metavar="ID")
     cp_add.add_argument("--password", help="HTTP Basic auth password, 16 to 40 characters")
     cp_add.add_argument("--status", choices=[s.value for s in RegistrationStatus], default=None)
+    cp_add.add_argument(
+        "--org", default=DEFAULT_ORG_ID, metavar="ORG_ID", help="its organization (default: %(default)s)"
+    )
     cp_add.add_argument("--json", action="store_true", help="print the charge point as JSON")
     cp_add.set_defaults(func=cmd_chargepoint_add)
     cp_set = cp.add_parser("set", help="change a charge point's registration status or password")

@@ -32,6 +32,8 @@ class OcppConfig:
     # What happens to a charge point id we have never seen: recorded and accepted, recorded and answered
     # Pending until an operator accepts it, or refused at the handshake (HTTP 404).
     unknown_charge_points: UnknownChargePointPolicy = "accept"
+    # The organization an unknown charge point recorded by that policy belongs to (`csms.domain.tenancy`).
+    unknown_charge_points_org: str = "default"
     # A charge point without a stored password may connect without HTTP Basic auth unless this is true.
     require_password: bool = False
     heartbeat_interval: int = 300
@@ -367,6 +369,9 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         raise ConfigError("email.use_tls and email.start_tls: choose one (implicit TLS or STARTTLS)")
     if result.ocpi.push_claim_seconds <= 0:  # a claim that never holds would let every process deliver
         raise ConfigError(f"ocpi.push_claim_seconds: {result.ocpi.push_claim_seconds} must be above 0")
+    org = result.ocpp.unknown_charge_points_org
+    if not org.strip() or len(org) > 64:  # an organization id is 1 to 64 characters (`org_id` columns)
+        raise ConfigError(f"ocpp.unknown_charge_points_org: {org!r} must be 1 to 64 characters")
     return result
 
 

@@ -298,6 +298,7 @@ async def build_cdr(
         data=data,
         total_cost_excl_vat=cost.total.excl_vat,
         last_updated=now,
+        org_id=tx.org_id,
     )
 
 
@@ -384,6 +385,7 @@ async def create_reservation_cdr(ctx: OcpiContext, reservation: Reservation) -> 
         data=data,
         total_cost_excl_vat=cost.total.excl_vat,
         last_updated=now,
+        org_id=reservation.org_id,  # its charge point's organization (ADR 0012)
     )
     saved = await _save(ctx, cdr)
     if saved is cdr:
@@ -486,10 +488,12 @@ def install(ctx: OcpiContext) -> CdrWriter:
 async def handle_list(request: web.Request) -> web.Response:
     """GET {url}: the calling partner's CDRs, paginated (OCPI 2.2.1 CDRs sender)."""
     store = context_of(request).store
-    scope = PartyScope.of(partner_of(request))
+    partner = partner_of(request)
+    scope = PartyScope.of(partner)
 
     async def list_page(pagination: Pagination) -> tuple[list[Cdr], int]:
-        return await store.list_cdrs(pagination, scope=scope)
+        # Its organization's CDRs only (ADR 0012), of those the ones its scope owns.
+        return await store.list_cdrs(pagination, scope=scope, org_id=partner.org_id)
 
     return await list_response(request, list_page, cdr_object)
 

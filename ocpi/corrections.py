@@ -134,6 +134,7 @@ def credit_cdr(original: Cdr, now: datetime, remark: str | None = None) -> Cdr:
         data=data,
         total_cost_excl_vat=-original.total_cost_excl_vat,
         last_updated=now,
+        org_id=original.org_id,
     )
 
 
@@ -155,10 +156,12 @@ async def effective_cdr(store: OcpiStore, transaction_pk: int) -> Cdr | None:
     return effective_of(await store.list_transaction_cdrs(transaction_pk))
 
 
-async def _tariff(ctx: OcpiContext, tariff_id: str | None) -> tuple[Tariff, PricingTariff] | None:
+async def _tariff(
+    ctx: OcpiContext, tariff_id: str | None, org_id: str
+) -> tuple[Tariff, PricingTariff] | None:
     if tariff_id is None:
         return None
-    stored = await ctx.store.get_tariff(tariff_id)
+    stored = await ctx.store.get_tariff(tariff_id, org_id=org_id)  # only the CDR's organization's tariffs
     if stored is None:
         raise InvalidCorrection("invalid_request", f"no tariff {tariff_id!r}", field="tariff_id")
     parsed = pricing_tariff(stored)
@@ -176,6 +179,7 @@ async def correct_cdr(
     *,
     tariff_id: str | None = None,
     energy_wh: int | None = None,
+    org_id: str | None = None,
 ) -> Correction:
     """Credit CDR `cdr_id` and replace it (module docstring): both stored, then queued for its owners.
 
@@ -183,6 +187,7 @@ async def correct_cdr(
         reason: why (the operator's words), logged and put in both CDRs' `remark`.
         tariff_id: price the replacement with this stored tariff instead of the session's.
         energy_wh: the session's corrected energy (Wh) instead of the metered one.
+        org_id: the caller's organization: another organization's CDR is not found (None: any).
 
     Raises:
         CdrNotFound: no such CDR (`not_found`).
@@ -191,7 +196,7 @@ async def correct_cdr(
             `cdr_not_correctable` (its transaction is gone, or its charge point is in no published location).
     """
     original = await ctx.store.get_cdr(cdr_id)
-    if original is None:
+    if original is None or (org_id is not None and original.org_id != org_id):
         raise CdrNotFound("not_found", f"CDR {cdr_id!r} not found")
     if is_credit(original):
         raise CorrectionError("cdr_is_credit", f"CDR {cdr_id!r} is a credit CDR: it cannot be corrected",
@@ -199,7 +204,7 @@ async def correct_cdr(
     chain = await ctx.store.list_transaction_cdrs(original.transaction_pk)
     if original.id in credited_ids(chain):
         raise _already_credited(cdr_id)
-    tariff = await _tariff(ctx, tariff_id)
+    tariff = await _tariff(ctx, tariff_id, original.org_id)
     tx = await ctx.domain.store.get_transaction(original.transaction_pk)
     number = 1 + sum(1 for c in chain if is_credit(c))
     replacement = None

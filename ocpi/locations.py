@@ -47,7 +47,7 @@ from csms.domain.models import Connector, ConnectorStatus
 from ocpi.context import OcpiContext, context_of
 from ocpi.models import ConnectorSpec, Location
 from ocpi.store import Pagination
-from ocpi.transport import VERSION, OcpiError, Status, ocpi_datetime, ok, page, pagination
+from ocpi.transport import VERSION, OcpiError, Status, ocpi_datetime, ok, page, pagination, partner_of
 
 IDENTIFIER = "locations"
 ROLE = "SENDER"
@@ -452,13 +452,14 @@ def effective_last_updated(ctx: OcpiContext, location: Location, pre: _Prefetch)
     return _newest(*newest) or ctx.clock()
 
 
-async def published_location(ctx: OcpiContext, location_id: str) -> Location:
-    """A published location by id.
+async def published_location(ctx: OcpiContext, location_id: str, org_id: str | None = None) -> Location:
+    """A published location by id (of organization `org_id`, when given: the calling partner's).
 
     Raises:
-        OcpiError: 404 / 2003 (unknown Location) when it does not exist or is not published.
+        OcpiError: 404 / 2003 (unknown Location) when it does not exist, is not published or is another
+            organization's.
     """
-    location = await ctx.store.get_location(location_id)
+    location = await ctx.store.get_location(location_id, org_id=org_id)
     if location is None or not location.publish:
         raise OcpiError(404, Status.UNKNOWN_LOCATION, f"unknown location {location_id}")
     return location
@@ -478,15 +479,16 @@ async def handle_list(request: web.Request) -> web.Response:
     ctx = context_of(request)
     limit = ctx.config.max_page_limit
     params = pagination(request, limit)
+    org_id = partner_of(request).org_id  # a partner sees its organization's locations only (ADR 0012)
     if params.date_from is None and params.date_to is None:
-        found, total = await ctx.store.list_locations(params, published_only=True)
+        found, total = await ctx.store.list_locations(params, published_only=True, org_id=org_id)
         items = await location_objects(ctx, found)
         return page(request, items, total, params, limit)
     candidates: list[tuple[datetime, str, Location]] = []
     offset = 0
     while True:
         batch, total = await ctx.store.list_locations(
-            Pagination(offset=offset, limit=_SCAN_PAGE), published_only=True
+            Pagination(offset=offset, limit=_SCAN_PAGE), published_only=True, org_id=org_id
         )
         pre = await _prefetch(ctx, [cp for loc in batch for cp in loc.charge_point_ids], with_details=False)
         for location in batch:
@@ -507,7 +509,8 @@ async def handle_list(request: web.Request) -> web.Response:
 async def _evse_of(request: web.Request) -> dict[str, Any]:
     """The EVSE object named by the URL, or 404."""
     ctx = context_of(request)
-    location = await published_location(ctx, request.match_info["location_id"])
+    org_id = partner_of(request).org_id
+    location = await published_location(ctx, request.match_info["location_id"], org_id)
     evse_uid = request.match_info["evse_uid"]
     found = await ctx.store.find_evse(evse_uid)
     if found is None or found.charge_point_id not in location.charge_point_ids:
@@ -522,7 +525,7 @@ async def _evse_of(request: web.Request) -> dict[str, Any]:
 async def handle_location(request: web.Request) -> web.Response:
     """GET {url}/{location_id}: one published location with its EVSEs."""
     ctx = context_of(request)
-    location = await published_location(ctx, request.match_info["location_id"])
+    location = await published_location(ctx, request.match_info["location_id"], partner_of(request).org_id)
     return ok(await location_object(ctx, location))
 
 

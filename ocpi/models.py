@@ -10,6 +10,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from csms.domain.tenancy import DEFAULT_ORG_ID
+
 
 class PartnerStatus(StrEnum):
     """Where a roaming partner is in the credentials handshake (OCPI 2.2.1 Credentials)."""
@@ -45,6 +47,7 @@ class Partner:
     roles: list[dict[str, Any]] = field(default_factory=list)  # the partner's CredentialsRole objects
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    org_id: str = DEFAULT_ORG_ID  # the organization it roams with (`csms.domain.tenancy`)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -80,6 +83,7 @@ class Location(Stamped):
     charge_point_ids: list[str] = field(default_factory=list)
     # Tariffs of the location's connectors that name none of their own (`ConnectorSpec.tariff_ids` win).
     tariff_ids: list[str] = field(default_factory=list)
+    org_id: str = DEFAULT_ORG_ID  # the organization that created it
 
 
 @dataclass(slots=True)
@@ -115,6 +119,7 @@ class Tariff(Stamped):
     id: str
     currency: str
     data: dict[str, Any]  # the full OCPI Tariff object as JSON (numbers as strings or numbers)
+    org_id: str = DEFAULT_ORG_ID  # the organization that created it
 
 
 @dataclass(slots=True)
@@ -257,6 +262,7 @@ class Cdr(Stamped):
     transaction_pk: int
     data: dict[str, Any]
     total_cost_excl_vat: Decimal
+    org_id: str = DEFAULT_ORG_ID  # its transaction's (ADR 0012)
 
 
 class OutboxStatus(StrEnum):

@@ -74,41 +74,46 @@ async def location_snapshot_of(ctx: OcpiContext, charge_point_id: str) -> Locati
     return await location_snapshot(ctx, location.id)
 
 
-async def location_changed(ctx: OcpiContext, before: LocationObject | None, location_id: str) -> int:
+async def location_changed(
+    ctx: OcpiContext, before: LocationObject | None, location_id: str, org_id: str | None = None
+) -> int:
     """Push a location created, replaced or deleted (see the module docstring).
 
     Args:
         before: `location_snapshot` taken before the change (None: partners had nothing of it).
         location_id: the location, as stored now (absent when deleted).
+        org_id: its organization: only that organization's partners are pushed to (ADR 0012); None: all.
 
     Returns:
         How many pushes were queued (one per partner and object).
     """
     return await _guarded(
-        "location", lambda: _location_changed(ctx, before, location_id), location_id=location_id
+        "location", lambda: _location_changed(ctx, before, location_id, org_id), location_id=location_id
     )
 
 
-async def _location_changed(ctx: OcpiContext, before: LocationObject | None, location_id: str) -> int:
+async def _location_changed(
+    ctx: OcpiContext, before: LocationObject | None, location_id: str, org_id: str | None
+) -> int:
     after = await location_snapshot(ctx, location_id)
     queued = 0
     if after is not None:
-        queued += await push_to_receivers(
-            ctx, "locations", f"location:{location_id}", "PUT", _location_suffix(after), after
-        )
+        key, suffix = f"location:{location_id}", _location_suffix(after)
+        queued += await push_to_receivers(ctx, "locations", key, "PUT", suffix, after, org_id=org_id)
     elif before is not None and await ctx.store.get_location(location_id) is not None:
         # Unpublished (not deleted): OCPI 2.2.1 Location.publish false — partners stop showing it.
         body = {"publish": False, "last_updated": ocpi_datetime(ctx.clock())}
-        queued += await push_to_receivers(
-            ctx, "locations", f"location:{location_id}", "PATCH", _location_suffix(before), body
-        )
+        key, suffix = f"location:{location_id}", _location_suffix(before)
+        queued += await push_to_receivers(ctx, "locations", key, "PATCH", suffix, body, org_id=org_id)
         return queued
     if before is not None:
-        queued += await _push_removed_evses(ctx, before, after)
+        queued += await _push_removed_evses(ctx, before, after, org_id)
     return queued
 
 
-async def _push_removed_evses(ctx: OcpiContext, before: LocationObject, after: LocationObject | None) -> int:
+async def _push_removed_evses(
+    ctx: OcpiContext, before: LocationObject, after: LocationObject | None, org_id: str | None
+) -> int:
     """PUT each EVSE of `before` that `after` lacks with status REMOVED (OCPI 2.2.1 Locations: no DELETE)."""
     kept = {evse["uid"] for evse in (after or {}).get("evses", [])}
     now = ocpi_datetime(ctx.clock())
@@ -118,27 +123,32 @@ async def _push_removed_evses(ctx: OcpiContext, before: LocationObject, after: L
         if uid in kept:
             continue
         body = {**evse, "status": "REMOVED", "last_updated": now}
-        queued += await push_to_receivers(
-            ctx, "locations", f"evse:{uid}", "PUT", f"{_location_suffix(before)}/{uid}", body
-        )
+        suffix = f"{_location_suffix(before)}/{uid}"
+        queued += await push_to_receivers(ctx, "locations", f"evse:{uid}", "PUT", suffix, body, org_id=org_id)
     return queued
 
 
 async def connector_changed(
-    ctx: OcpiContext, before: LocationObject | None, charge_point_id: str, evse_id: int, connector_id: int
+    ctx: OcpiContext,
+    before: LocationObject | None,
+    charge_point_id: str,
+    evse_id: int,
+    connector_id: int,
+    org_id: str | None = None,
 ) -> int:
     """Push a connector whose spec the operator set: the Connector PUT when partners have its EVSE, the
     whole EVSE PUT when it is new to them; nothing when its charge point is in no published location.
 
     Args:
         before: `location_snapshot_of(charge_point_id)` taken before the change.
+        org_id: the charge point's organization: only its partners are pushed to (ADR 0012); None: all.
 
     Returns:
         How many pushes were queued.
     """
     return await _guarded(
         "connector",
-        lambda: _connector_changed(ctx, before, charge_point_id, evse_id, connector_id),
+        lambda: _connector_changed(ctx, before, charge_point_id, evse_id, connector_id, org_id),
         charge_point_id=charge_point_id,
         evse_id=evse_id,
         connector_id=connector_id,
@@ -146,7 +156,12 @@ async def connector_changed(
 
 
 async def _connector_changed(
-    ctx: OcpiContext, before: LocationObject | None, charge_point_id: str, evse_id: int, connector_id: int
+    ctx: OcpiContext,
+    before: LocationObject | None,
+    charge_point_id: str,
+    evse_id: int,
+    connector_id: int,
+    org_id: str | None,
 ) -> int:
     after = await location_snapshot_of(ctx, charge_point_id)
     if after is None:
@@ -161,12 +176,12 @@ async def _connector_changed(
     connector = next((c for c in evse["connectors"] if c["id"] == str(connector_id)), None)
     if known and connector is not None:
         return await push_to_receivers(
-            ctx, "locations", f"evse:{uid}", "PUT", f"{suffix}/{connector_id}", connector
+            ctx, "locations", f"evse:{uid}", "PUT", f"{suffix}/{connector_id}", connector, org_id=org_id
         )
-    return await push_to_receivers(ctx, "locations", f"evse:{uid}", "PUT", suffix, evse)
+    return await push_to_receivers(ctx, "locations", f"evse:{uid}", "PUT", suffix, evse, org_id=org_id)
 
 
-async def tariff_changed(ctx: OcpiContext, tariff_id: str) -> int:
+async def tariff_changed(ctx: OcpiContext, tariff_id: str, org_id: str | None = None) -> int:
     """PUT a tariff created or replaced to every tariffs receiver (OCPI 2.2.1 Tariffs).
 
     Returns:
@@ -179,12 +194,13 @@ async def tariff_changed(ctx: OcpiContext, tariff_id: str) -> int:
             return 0
         obj = tariffs.tariff_object(ctx, tariff)
         suffix = f"/{obj['country_code']}/{obj['party_id']}/{tariff_id}"
-        return await push_to_receivers(ctx, "tariffs", f"tariff:{tariff_id}", "PUT", suffix, obj)
+        key = f"tariff:{tariff_id}"
+        return await push_to_receivers(ctx, "tariffs", key, "PUT", suffix, obj, org_id=org_id)
 
     return await _guarded("tariff", push, tariff_id=tariff_id)
 
 
-async def tariff_deleted(ctx: OcpiContext, tariff_id: str) -> int:
+async def tariff_deleted(ctx: OcpiContext, tariff_id: str, org_id: str | None = None) -> int:
     """DELETE a deleted tariff at every tariffs receiver (OCPI 2.2.1 Tariffs: DELETE, no body).
 
     Returns:
@@ -193,6 +209,7 @@ async def tariff_deleted(ctx: OcpiContext, tariff_id: str) -> int:
 
     async def push() -> int:
         suffix = f"/{ctx.config.country_code}/{ctx.config.party_id}/{tariff_id}"
-        return await push_to_receivers(ctx, "tariffs", f"tariff:{tariff_id}", "DELETE", suffix, None)
+        key = f"tariff:{tariff_id}"
+        return await push_to_receivers(ctx, "tariffs", key, "DELETE", suffix, None, org_id=org_id)
 
     return await _guarded("tariff", push, tariff_id=tariff_id)

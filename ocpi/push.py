@@ -432,6 +432,7 @@ async def push_to_receivers(
     *,
     only: list[Partner] | None = None,
     outbox: Outbox | None = None,
+    org_id: str | None = None,
 ) -> int:
     """Enqueue one push for every registered partner with a RECEIVER endpoint of `module`.
 
@@ -439,6 +440,7 @@ async def push_to_receivers(
         suffix: appended to the partner's endpoint URL, e.g. "/NL/CSM/42" ("" for a CDR POST).
         only: restrict to these partners (by id), e.g. the owner of a session's token.
         outbox: where to queue; default `ctx.outbox`.
+        org_id: restrict to the partners of this organization, the object's (ADR 0012); None: any.
 
     Returns:
         How many partners it was queued for.
@@ -451,6 +453,8 @@ async def push_to_receivers(
     for partner, url in await partners.receivers(ctx, module):
         if wanted is not None and partner.id not in wanted:
             continue
+        if org_id is not None and partner.org_id != org_id:
+            continue  # another organization's partner never hears of this organization's objects
         await queue.enqueue(partner, module, object_key, method, url.rstrip("/") + suffix, body)
         count += 1
     return count
@@ -673,8 +677,9 @@ class PushFeeder:
             self._evse_status[uid] = status
             body = {"status": status, "last_updated": ocpi_datetime(self._ctx.clock())}
             suffix = f"/{location.country_code}/{location.party_id}/{location.id}/{uid}"
+            key, org_id = f"evse:{uid}", location.org_id  # its organization's partners only (ADR 0012)
             await push_to_receivers(
-                self._ctx, "locations", f"evse:{uid}", "PATCH", suffix, body, outbox=self._outbox
+                self._ctx, "locations", key, "PATCH", suffix, body, outbox=self._outbox, org_id=org_id
             )
 
     # -- sessions and CDRs (OCPI 2.2.1 Sessions and CDRs, receiver) --------------------------------
@@ -701,18 +706,22 @@ class PushFeeder:
             outbox=self._outbox,
         )
 
+    async def _owners(self, tx: Transaction, session: dict[str, Any]) -> list[Partner]:
+        """`session_owners` of the session, of the transaction's organization only (ADR 0012)."""
+        return [p for p in await session_owners(self._ctx, session) if p.org_id == tx.org_id]
+
     async def _on_started(self, tx: Transaction) -> None:
         session = await sessions.session_object(self._ctx, tx)
         if session is None:
             return
-        owners = await session_owners(self._ctx, session)
+        owners = await self._owners(tx, session)
         await self._session_put(session, owners)
 
     async def _push_meter(self, tx: Transaction) -> None:
         session = await sessions.session_object(self._ctx, tx)
         if session is None:
             return
-        owners = await session_owners(self._ctx, session)
+        owners = await self._owners(tx, session)
         pushed = self._pushed.get(str(session["id"]))
         if pushed is None:  # no PUT from this process (restarted mid-session): the full object replaces
             await self._session_put(session, owners)
@@ -741,7 +750,7 @@ class PushFeeder:
         session = await sessions.session_object(self._ctx, tx)
         if session is None:
             return
-        owners = await session_owners(self._ctx, session)
+        owners = await self._owners(tx, session)
         session_id = str(session["id"])
         pushed = self._pushed.pop(session_id, None)
         if pushed is None:

@@ -582,13 +582,13 @@ async def reservation_session_object(ctx: OcpiContext, reservation: Reservation)
 # -- handlers ------------------------------------------------------------------------------------------
 
 
-async def published_charge_points(ctx: OcpiContext) -> set[str]:
-    """The charge points of every published location."""
+async def published_charge_points(ctx: OcpiContext, org_id: str | None = None) -> set[str]:
+    """The charge points of every published location (of organization `org_id`, when given)."""
     stations: set[str] = set()
     offset = 0
     while True:
         batch, total = await ctx.store.list_locations(
-            Pagination(offset=offset, limit=_SCAN_PAGE), published_only=True
+            Pagination(offset=offset, limit=_SCAN_PAGE), published_only=True, org_id=org_id
         )
         for location in batch:
             stations.update(location.charge_point_ids)
@@ -598,16 +598,20 @@ async def published_charge_points(ctx: OcpiContext) -> set[str]:
 
 
 async def _reservation_sessions(
-    ctx: OcpiContext, scope: PartyScope, date_from: datetime | None, date_to: datetime | None
+    ctx: OcpiContext,
+    scope: PartyScope,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    org_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """The reservation sessions `scope` owns (reservations made through OCPI, whatever their status:
     RESERVATION while active, COMPLETED once ended) changed in the window, oldest change first (then by
-    id)."""
+    id); of organization `org_id` only, when given."""
     store = ctx.domain.store
     found: list[tuple[datetime, str, dict[str, Any]]] = []
     cursor: str | None = None
     while True:
-        batch, cursor = await store.list_reservations(limit=_SCAN_PAGE, cursor=cursor)
+        batch, cursor = await store.list_reservations(limit=_SCAN_PAGE, cursor=cursor, org_id=org_id)
         for reservation in batch:
             if reservation.owner is None:
                 continue  # made by an operator, not a partner
@@ -629,8 +633,10 @@ async def handle_list(request: web.Request) -> web.Response:
     ctx = context_of(request)
     limit = ctx.config.max_page_limit
     params = pagination(request, limit, date_from_required=True)
-    scope = PartyScope.of(partner_of(request))
-    stations = await published_charge_points(ctx)
+    partner = partner_of(request)
+    scope = PartyScope.of(partner)
+    # Only the partner's organization's stations (ADR 0012), then only the sessions its scope owns.
+    stations = await published_charge_points(ctx, partner.org_id)
     owned = await ctx.store.owned_session_transactions(scope)
     txs, tx_total = await ctx.domain.store.list_transactions_updated(params, stations, owned)
     items: list[dict[str, Any]] = []
@@ -638,7 +644,7 @@ async def handle_list(request: web.Request) -> web.Response:
         session = await session_object(ctx, tx)
         if session is not None:
             items.append(session)
-    reservations = await _reservation_sessions(ctx, scope, params.date_from, params.date_to)
+    reservations = await _reservation_sessions(ctx, scope, params.date_from, params.date_to, partner.org_id)
     room = params.limit - len(txs)
     if room > 0:
         start = max(0, params.offset - tx_total)

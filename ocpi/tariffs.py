@@ -18,7 +18,8 @@ from aiohttp import web
 from csms.domain.pricing import PricingTariff, TariffError, decimal_number, parse_tariff
 from ocpi.context import OcpiContext, context_of, list_response
 from ocpi.models import Tariff
-from ocpi.transport import VERSION, ocpi_datetime
+from ocpi.store import Pagination
+from ocpi.transport import VERSION, ocpi_datetime, partner_of
 
 IDENTIFIER = "tariffs"
 ROLE = "SENDER"
@@ -94,7 +95,12 @@ def pricing_tariff(tariff: Tariff) -> PricingTariff | None:
 async def handle_list(request: web.Request) -> web.Response:
     """GET {url}: the tariffs, paginated (OCPI 2.2.1 Tariffs sender)."""
     ctx = context_of(request)
-    return await list_response(request, ctx.store.list_tariffs, functools.partial(tariff_object, ctx))
+    org_id = partner_of(request).org_id  # a partner sees its organization's tariffs only (ADR 0012)
+
+    async def list_page(pagination: Pagination) -> tuple[list[Tariff], int]:
+        return await ctx.store.list_tariffs(pagination, org_id=org_id)
+
+    return await list_response(request, list_page, functools.partial(tariff_object, ctx))
 
 
 def register(app: web.Application) -> None:

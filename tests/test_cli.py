@@ -79,6 +79,23 @@ def test_chargepoint_add_list_and_duplicate(
     assert [(c["charge_point_id"], c["has_password"]) for c in listed] == [("CP-1", True), ("CP-2", False)]
 
 
+def test_chargepoint_add_into_an_organization(db_url: str) -> None:
+    """`chargepoint add --org ORG_ID` registers the charge point in that organization; without `--org` it
+    is the default organization's."""
+    assert cli("chargepoint", "add", "CP-X", "--org", "org-x") == 0
+    assert cli("chargepoint", "add", "CP-D") == 0
+
+    async def organizations() -> list[str | None]:
+        store = await open_store(DatabaseConfig(url=db_url))
+        try:
+            found = [await store.get_charge_point(cp) for cp in ("CP-X", "CP-D")]
+            return [None if cp is None else cp.org_id for cp in found]
+        finally:
+            await store.close()
+
+    assert asyncio.run(organizations()) == ["org-x", "default"]
+
+
 def test_chargepoint_add_bad_input(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A bad id, a short password or an unknown status is a usage error (exit code 2) with a message."""
     assert cli("chargepoint", "add", "CP/1") == 2

@@ -35,8 +35,10 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
             "CSMS_OCPP_MESSAGE_LOG": "false",
             "CSMS_DATABASE_URL": "sqlite+aiosqlite:///var/b.db",
             "CSMS_OCPP_CALL_TIMEOUT": "2.5",
+            "CSMS_OCPP_UNKNOWN_CHARGE_POINTS_ORG": "org-x",
         },
     )
+    assert config.ocpp.unknown_charge_points_org == "org-x"
     assert config.ocpp.port == 9100 and config.http.port == 0
     assert config.ocpp.unknown_charge_points == "pending"
     assert config.ocpp.message_log is False and config.ocpp.call_timeout == 2.5
@@ -53,6 +55,8 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("", {"CSMS_OCPP_MESSAGE_LOG": "perhaps"}, "ocpp.message_log"),
         ("[ocpp]\nport = true\n", {}, "ocpp.port"),
         ("[ocpi]\npush_claim_seconds = 0\n", {}, "ocpi.push_claim_seconds"),
+        ("", {"CSMS_OCPP_UNKNOWN_CHARGE_POINTS_ORG": " "}, "ocpp.unknown_charge_points_org"),
+        ("", {"CSMS_OCPP_UNKNOWN_CHARGE_POINTS_ORG": "o" * 65}, "ocpp.unknown_charge_points_org"),
         ('[ocpi]\nextra_parties = "BE-ABC:Name"\n', {}, "ocpi.extra_parties: 'BE-ABC:Name'"),
         ("", {"CSMS_OCPI_EXTRA_PARTIES": "BE*AB:Name"}, "ocpi.extra_parties"),
         ("", {"CSMS_OCPI_EXTRA_PARTIES": "BE*ABC:"}, "ocpi.extra_parties"),

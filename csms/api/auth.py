@@ -39,6 +39,7 @@ from csms.api.params import get_services
 from csms.domain.identity import ACCESS_TOKEN_PREFIX, UserSession, token_digest
 from csms.domain.models import ApiKey
 from csms.domain.secrets import api_key_prefix
+from csms.domain.tenancy import DEFAULT_ORG_ID
 
 ORG_HEADER = "X-Organization-Id"
 
@@ -221,12 +222,17 @@ def caller_of(request: web.Request) -> Caller:
 
 
 def org_of(request: web.Request) -> str:
-    """The id of the organization the authenticated caller acts in.
+    """The id of the organization the caller acts in: every read and write of the request is scoped to it
+    (`csms.domain.tenancy`; another organization's resource is 404, never visible). A request that passed
+    no authentication (a public route) acts for the default organization.
 
     Raises:
         ApiError: 403 `no_organization` for a signed-in user who belongs to no organization yet.
     """
-    org_id = request[CALLER].org_id
+    caller: Caller | None = request.get(CALLER)
+    if caller is None:
+        return DEFAULT_ORG_ID
+    org_id = caller.org_id
     if org_id is None:
         raise ApiError(403, "no_organization", "create or join an organization first")
     return org_id

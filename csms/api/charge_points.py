@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from csms.api import models
-from csms.api.auth import Role
+from csms.api.auth import Role, org_of
 from csms.api.errors import ApiError, already_exists, still_there
 from csms.api.params import (
     cursor_errors,
@@ -44,7 +46,7 @@ async def handle_list_charge_points(request: web.Request) -> web.Response:
     await services.writer.sync()
     with cursor_errors(page):
         charge_points, next_cursor = await services.store.list_charge_points(
-            limit=page.limit, cursor=page.cursor
+            limit=page.limit, cursor=page.cursor, org_id=org_of(request)
         )
     items = [await _charge_point_view(services, cp) for cp in charge_points]
     return page_response(request, items, next_cursor, page.limit)
@@ -58,7 +60,7 @@ async def handle_get_charge_point(request: web.Request) -> web.Response:
     services = get_services(request)
     charge_point_id = request.match_info["charge_point_id"]
     await services.writer.sync()
-    charge_point = await registered_charge_point(services, charge_point_id)
+    charge_point = await registered_charge_point(services, charge_point_id, org_id=org_of(request))
     return json_response(await _charge_point_view(services, charge_point))
 
 
@@ -77,7 +79,8 @@ async def handle_create_charge_point(request: web.Request) -> web.Response:
     if body.password is not None:
         password_hash = await hash_secret_async(body.password, services.config.security.bcrypt_rounds)
     try:
-        new = body.to_charge_point(password_hash, services.clock())
+        # A station registered here is in the caller's organization (`csms.domain.tenancy`).
+        new = replace(body.to_charge_point(password_hash, services.clock()), org_id=org_of(request))
         stored = await get_domain(request).stations.register(new)
     except AlreadyExists:
         raise already_exists(f"charge point {body.charge_point_id!r}") from None
@@ -97,7 +100,8 @@ async def handle_update_charge_point(request: web.Request) -> web.Response:
     services = get_services(request)
     body = await read_model(request, ChargePointUpdate)
     given = body.model_fields_set
-    charge_point = await registered_charge_point(services, request.match_info["charge_point_id"])
+    charge_point_id = request.match_info["charge_point_id"]
+    charge_point = await registered_charge_point(services, charge_point_id, org_id=org_of(request))
     changes: dict[str, object] = {}
     if "registration_status" in given:
         changes["registration_status"] = body.registration_status
@@ -126,7 +130,7 @@ async def handle_delete_charge_point(request: web.Request) -> web.Response:
     """
     services = get_services(request)
     charge_point_id = request.match_info["charge_point_id"]
-    await registered_charge_point(services, charge_point_id)
+    await registered_charge_point(services, charge_point_id, org_id=org_of(request))
     if services.registry.find(charge_point_id) is not None:
         raise ApiError(
             409,

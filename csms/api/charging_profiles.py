@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
+from csms.api.auth import org_of
 from csms.api.commands import known_charge_point
 from csms.api.errors import not_found
 from csms.api.params import MAX_ID, get_domain, int_query, read_model
@@ -64,7 +65,11 @@ async def handle_set_charging_profile(request: web.Request) -> web.Response:
     ocpp_transaction_id = None
     if body.session_id is not None:
         await services.writer.sync()
-        tx = await services.store.get_transaction(body.session_id) if body.session_id <= MAX_ID else None
+        tx = (
+            await services.store.get_transaction(body.session_id, org_id=org_of(request))
+            if body.session_id <= MAX_ID
+            else None
+        )
         if tx is None or tx.charge_point_id != charge_point_id:
             raise not_found(f"session {body.session_id} of charge point {charge_point_id!r}")
         if tx.status is TransactionStatus.COMPLETED:

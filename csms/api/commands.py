@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from csms.api import models
+from csms.api.auth import org_of
 from csms.api.errors import invalid_request
 from csms.api.params import (
     evse_and_connector,
@@ -53,7 +54,8 @@ async def known_charge_point(request: web.Request) -> str:
         ApiError: 404 `not_found` for an unknown charge point.
     """
     services = get_domain(request).services
-    return (await registered_charge_point(services, request.match_info["charge_point_id"])).charge_point_id
+    charge_point_id = request.match_info["charge_point_id"]
+    return (await registered_charge_point(services, charge_point_id, org_id=org_of(request))).charge_point_id
 
 
 async def send(request: web.Request, charge_point_id: str, command: Command) -> CommandResult:

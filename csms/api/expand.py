@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from csms.api.auth import org_of
 from csms.api.errors import ApiError, invalid_request
 from csms.api.params import get_services
 from csms.api.routes import param
@@ -36,8 +37,9 @@ class Related:
 
     # A charge point's location as the API shows it (None: at no location).
     location_of: Callable[[str], Awaitable[JsonObject | None]]
-    # A location's charge points (None: no such location).
-    charge_points_at: Callable[[str], Awaitable[list[str] | None]]
+    # A location's charge points, given the location id and the caller's organization (None: no such
+    # location in that organization).
+    charge_points_at: Callable[[str, str], Awaitable[list[str] | None]]
     # The tariff pinned on a session, by its id (None: none).
     tariff_of_session: Callable[[int], Awaitable[JsonObject | None]]
 
@@ -117,7 +119,7 @@ async def location_charge_points(request: web.Request) -> list[str] | None:
     if not location_id:
         return None
     related = request.config_dict.get(RELATED)
-    ids = None if related is None else await related.charge_points_at(location_id)
+    ids = None if related is None else await related.charge_points_at(location_id, org_of(request))
     if ids is None:
         raise ApiError(404, "not_found", f"location {location_id!r} not found")
     return ids

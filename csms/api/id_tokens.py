@@ -7,6 +7,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from csms.api import models
+from csms.api.auth import org_of
 from csms.api.errors import already_exists, found, still_there
 from csms.api.params import cursor_errors, get_services, page_params, read_model
 from csms.api.responses import created, json_response, page_response
@@ -28,7 +29,9 @@ async def handle_list_id_tokens(request: web.Request) -> web.Response:
     services = get_services(request)
     page = page_params(request)
     with cursor_errors(page):
-        tokens, next_cursor = await services.store.list_id_tokens(limit=page.limit, cursor=page.cursor)
+        tokens, next_cursor = await services.store.list_id_tokens(
+            limit=page.limit, cursor=page.cursor, org_id=org_of(request)
+        )
     return page_response(request, [id_token_json(t) for t in tokens], next_cursor, page.limit)
 
 
@@ -39,7 +42,9 @@ async def handle_get_id_token(request: web.Request) -> web.Response:
     `GET /id-tokens/{id_token}`: one id token; 404 when unknown."""
     services = get_services(request)
     id_token = request.match_info["id_token"]
-    token = found(await services.store.get_id_token(id_token), f"id token {id_token!r}")
+    token = found(
+        await services.store.get_id_token(id_token, org_id=org_of(request)), f"id token {id_token!r}"
+    )
     return json_response(id_token_json(token))
 
 
@@ -51,7 +56,9 @@ async def handle_create_id_token(request: web.Request) -> web.Response:
     services = get_services(request)
     body = await read_model(request, IdTokenCreate)
     try:
-        stored = await services.store.add_id_token(body.to_id_token(services.clock()))
+        # A token registered here is the caller's organization's (`csms.domain.tenancy`).
+        new = replace(body.to_id_token(services.clock()), org_id=org_of(request))
+        stored = await services.store.add_id_token(new)
     except AlreadyExists:
         raise already_exists(f"id token {body.id_token!r}") from None
     return created(request, id_token_json(stored), "id_token", id_token=stored.id_token)
@@ -68,7 +75,9 @@ async def handle_update_id_token(request: web.Request) -> web.Response:
     body = await read_model(request, IdTokenUpdate)
     given = body.model_fields_set
     id_token = request.match_info["id_token"]
-    token = found(await services.store.get_id_token(id_token), f"id token {id_token!r}")
+    token = found(
+        await services.store.get_id_token(id_token, org_id=org_of(request)), f"id token {id_token!r}"
+    )
     updated = replace(token, updated_at=services.clock())
     if "type" in given:
         updated.type = str(body.type)
@@ -91,6 +100,7 @@ async def handle_delete_id_token(request: web.Request) -> web.Response:
     unknown. Sessions and reservations that name it keep it as history."""
     services = get_services(request)
     id_token = request.match_info["id_token"]
+    found(await services.store.get_id_token(id_token, org_id=org_of(request)), f"id token {id_token!r}")
     with still_there(f"id token {id_token!r}"):
         await services.store.delete_id_token(id_token)
     return web.Response(status=204)

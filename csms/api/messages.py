@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
+from csms.api.auth import org_of
 from csms.api.params import cursor_errors, get_services, page_params, registered_charge_point
 from csms.api.responses import page_response
 from csms.api.routes import PAGE, Operations, Route
@@ -23,7 +24,7 @@ async def handle_list_messages(request: web.Request) -> web.Response:
     charge_point_id = request.match_info["charge_point_id"]
     page = page_params(request)
     await services.writer.sync()
-    await registered_charge_point(services, charge_point_id)
+    await registered_charge_point(services, charge_point_id, org_id=org_of(request))
     with cursor_errors(page):
         frames, next_cursor = await services.store.list_frames(
             charge_point_id, limit=page.limit, cursor=page.cursor

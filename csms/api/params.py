@@ -79,13 +79,16 @@ async def read_body(request: web.Request) -> bytes:
     return raw
 
 
-async def registered_charge_point(services: Services, charge_point_id: str) -> ChargePoint:
-    """The stored charge point `charge_point_id`.
+async def registered_charge_point(services: Services, charge_point_id: str, *, org_id: str) -> ChargePoint:
+    """The stored charge point `charge_point_id` of organization `org_id` (the caller's:
+    `csms.api.auth.org_of`).
 
     Raises:
-        ApiError: 404 `not_found` when no such charge point is registered.
+        ApiError: 404 `not_found` when no such charge point is registered in that organization (another
+            organization's is not found either, never forbidden).
     """
-    return found(await services.store.get_charge_point(charge_point_id), f"charge point {charge_point_id!r}")
+    charge_point = await services.store.get_charge_point(charge_point_id, org_id=org_id)
+    return found(charge_point, f"charge point {charge_point_id!r}")
 
 
 async def read_json(request: web.Request) -> Any:
@@ -180,12 +183,13 @@ def int_path_param(request: web.Request, name: str) -> int:
     return int(raw)
 
 
-async def id_token_type_for(services: Services, id_token: str, given: StrEnum | None) -> str:
-    """The id token type to send to a station: the one the request gave, else the registered token's
-    type, else `Central` (a token the CSMS vouches for without a type of its own)."""
+async def id_token_type_for(services: Services, id_token: str, given: StrEnum | None, *, org_id: str) -> str:
+    """The id token type to send to a station: the one the request gave, else the type of the token
+    registered in organization `org_id`, else `Central` (a token the CSMS vouches for without a type of its
+    own; another organization's token counts as unregistered, so nothing of it shows)."""
     if given is not None:
         return str(given)
-    token = await services.store.get_id_token(id_token)
+    token = await services.store.get_id_token(id_token, org_id=org_id)
     return token.type if token is not None else "Central"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
+from csms.api.auth import org_of
 from csms.api.errors import found, invalid_request, not_found
 from csms.api.expand import RESERVATION_EXPANSIONS, expand, expand_query, expansions, location_charge_points
 from csms.api.params import (
@@ -73,14 +74,15 @@ async def handle_create_reservation(request: web.Request) -> web.Response:
     evse_id = pick_evse(body.evse_id, body.connector_id)
     if body.expiry_date <= services.clock():
         raise invalid_request("expiry_date", "must be in the future")
-    await registered_charge_point(services, body.charge_point_id)
+    org_id = org_of(request)
+    await registered_charge_point(services, body.charge_point_id, org_id=org_id)
     try:
         reservation = await domain.reservations.create(
             charge_point_id=body.charge_point_id,
             evse_id=evse_id or None,
             id_token=body.id_tag,
             expiry_date=body.expiry_date,
-            id_token_type=await id_token_type_for(services, body.id_tag, body.id_token_type),
+            id_token_type=await id_token_type_for(services, body.id_tag, body.id_token_type, org_id=org_id),
             group_id_token=body.group_id_token,
             connector_type=body.connector_type,
         )
@@ -112,6 +114,7 @@ async def handle_list_reservations(request: web.Request) -> web.Response:
         "charge_point_ids": await location_charge_points(request),
         "sort": sort,
         "cursor": page.cursor,
+        "org_id": org_of(request),
     }
     wanted = expansions(request, RESERVATION_EXPANSIONS)
     await services.writer.sync()
@@ -131,7 +134,11 @@ async def handle_get_reservation(request: web.Request) -> web.Response:
     wanted = expansions(request, RESERVATION_EXPANSIONS)
     reservation_id = int_path_param(request, "reservation_id")
     await services.writer.sync()
-    reservation = await services.store.get_reservation(reservation_id) if reservation_id <= MAX_ID else None
+    reservation = (
+        await services.store.get_reservation(reservation_id, org_id=org_of(request))
+        if reservation_id <= MAX_ID
+        else None
+    )
     body = reservation_json(found(reservation, f"reservation {reservation_id}"))
     await expand(request, [body], wanted)
     return json_response(body)
@@ -150,7 +157,10 @@ async def handle_cancel_reservation(request: web.Request) -> web.Response:
     """
     domain = get_domain(request)
     reservation_id = int_path_param(request, "reservation_id")
-    if reservation_id > MAX_ID:
+    if (
+        reservation_id > MAX_ID
+        or await domain.services.store.get_reservation(reservation_id, org_id=org_of(request)) is None
+    ):
         raise not_found(f"reservation {reservation_id}")
     try:
         await domain.reservations.cancel(reservation_id)

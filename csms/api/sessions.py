@@ -17,7 +17,7 @@ from datetime import datetime
 from aiohttp import web
 
 from csms.api import models
-from csms.api.auth import Role
+from csms.api.auth import Role, org_of
 from csms.api.errors import ApiError, found, invalid_request
 from csms.api.expand import SESSION_EXPANSIONS, expand, expand_query, expansions, location_charge_points
 from csms.api.params import (
@@ -129,6 +129,7 @@ async def session_query(request: web.Request) -> StationQuery[TransactionStatus]
         "time_to": time_query(request, "to"),
         "charge_point_ids": await location_charge_points(request),
         "sort": sort,
+        "org_id": org_of(request),  # only the caller's organization's sessions (tenancy)
     }
 
 
@@ -231,9 +232,9 @@ def session_completed(tx: Transaction) -> ApiError:
     return ApiError(409, "session_completed", f"session {tx.id} is already completed", {"session_id": tx.id})
 
 
-async def _get_transaction(services: Services, session_id: int) -> Transaction:
+async def _get_transaction(services: Services, session_id: int, org_id: str) -> Transaction:
     await services.writer.sync()
-    tx = await services.store.get_transaction(session_id) if session_id <= MAX_ID else None
+    tx = await services.store.get_transaction(session_id, org_id=org_id) if session_id <= MAX_ID else None
     return found(tx, f"session {session_id}")
 
 
@@ -245,7 +246,7 @@ async def handle_get_session(request: web.Request) -> web.Response:
     now while it runs, the CDR's once it ended; `SESSION_COST`); 404 when unknown."""
     services = get_services(request)
     wanted = expansions(request, SESSION_EXPANSIONS)
-    tx = await _get_transaction(services, int_path_param(request, "session_id"))
+    tx = await _get_transaction(services, int_path_param(request, "session_id"), org_of(request))
     body = session_json(tx)
     await expand(request, [body], wanted, session_ids=True)
     body["meter_samples"] = [meter_sample_json(s) for s in await services.store.list_meter_samples(tx.id)]
@@ -278,8 +279,9 @@ async def handle_start_session(request: web.Request) -> web.Response:
     services = domain.services
     body = await read_model(request, SessionStart)
     evse_id = pick_evse(body.evse_id, body.connector_id) or None
-    await registered_charge_point(services, body.charge_point_id)
-    id_token_type = await id_token_type_for(services, body.id_tag, body.id_token_type)
+    org_id = org_of(request)
+    await registered_charge_point(services, body.charge_point_id, org_id=org_id)
+    id_token_type = await id_token_type_for(services, body.id_tag, body.id_token_type, org_id=org_id)
     try:
         await domain.reservations.check_start(body.charge_point_id, evse_id, body.id_tag, body.group_id_token)
     except ReservationError as exc:
@@ -319,7 +321,7 @@ async def handle_stop_session(request: web.Request) -> web.Response:
     `charge_point_offline`, `not_supported`; 502 CALLERROR; 504 no answer.
     """
     domain = get_domain(request)
-    tx = await _get_transaction(domain.services, int_path_param(request, "session_id"))
+    tx = await _get_transaction(domain.services, int_path_param(request, "session_id"), org_of(request))
     if tx.status is TransactionStatus.COMPLETED:
         raise session_completed(tx)
     try:
@@ -353,7 +355,11 @@ async def handle_close_session(request: web.Request) -> web.Response:
     domain = get_domain(request)
     session_id = int_path_param(request, "session_id")
     body = await read_model(request, SessionClose)
-    if session_id > MAX_ID:
+    # Another organization's session is as unknown as one that does not exist.
+    if (
+        session_id > MAX_ID
+        or await domain.services.store.get_transaction(session_id, org_id=org_of(request)) is None
+    ):
         raise found(None, f"session {session_id}")
     try:
         tx = await domain.sessions.close(session_id, body.reason, force=body.force)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from csms.api import models
+from csms.api.auth import org_of
 from csms.api.params import (
     choice_query,
     cursor_errors,
@@ -53,7 +54,7 @@ async def handle_list_station_events(request: web.Request) -> web.Response:
     kind = choice_query(request, "kind", StationEventKind)
     since, until = time_query(request, "since"), time_query(request, "until")
     await services.writer.sync()
-    await registered_charge_point(services, charge_point_id)
+    await registered_charge_point(services, charge_point_id, org_id=org_of(request))
     with cursor_errors(page):
         events, next_cursor = await services.store.list_station_events(
             charge_point_id,

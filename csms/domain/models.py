@@ -13,6 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from csms.domain.tenancy import DEFAULT_ORG_ID
+
 
 class RegistrationStatus(StrEnum):
     """Whether a charge point may operate; answered in BootNotification (same words in 1.6 and 2.0.1)."""
@@ -109,6 +111,7 @@ class ChargePoint:
     log_status: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    org_id: str = DEFAULT_ORG_ID  # the organization that registered it (`csms.domain.tenancy`)
 
 
 @dataclass(slots=True)
@@ -154,6 +157,7 @@ class IdToken:
     group_id_token: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    org_id: str = DEFAULT_ORG_ID
 
 
 @dataclass(slots=True)
@@ -277,6 +281,7 @@ class Transaction:
     offline: bool = False
     updated_at: datetime | None = None
     ocpp_version: str | None = None
+    org_id: str = DEFAULT_ORG_ID  # its charge point's, when the store inserted it
 
     @property
     def energy_wh(self) -> int | None:
@@ -377,7 +382,7 @@ class ApiKey:
     key_hash: str
     role: str = "admin"
     created_at: datetime | None = None
-    org_id: str = "default"  # csms.domain.tenancy.DEFAULT_ORG_ID: keys made before organizations existed
+    org_id: str = DEFAULT_ORG_ID  # whose resources the key reads and writes
 
 
 class ReservationStatus(StrEnum):
@@ -416,6 +421,7 @@ class Reservation:
     reason: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    org_id: str = DEFAULT_ORG_ID  # its charge point's, when the store inserted it
 
 
 @dataclass(slots=True)

@@ -77,6 +77,7 @@ class StationQuery(TypedDict, Generic[E], total=False):
     time_from: datetime | None
     time_to: datetime | None
     sort: str | None
+    org_id: str | None  # only this organization's (`csms.domain.tenancy`)
 
 
 class AlreadyExists(Exception):
@@ -185,7 +186,11 @@ class WriteQueue(Protocol):
 class StationStore(Protocol):
     """Charge points, their boot data and their connectors' state."""
 
-    async def get_charge_point(self, charge_point_id: str) -> ChargePoint | None: ...
+    async def get_charge_point(
+        self, charge_point_id: str, *, org_id: str | None = None
+    ) -> ChargePoint | None:
+        """The charge point, or None; with `org_id` also None when it belongs to another organization."""
+        ...
 
     async def add_charge_point(self, charge_point: ChargePoint) -> ChargePoint:
         """Store a new charge point; raises AlreadyExists."""
@@ -196,9 +201,10 @@ class StationStore(Protocol):
         ...
 
     async def list_charge_points(
-        self, *, limit: int, cursor: str | None = None
+        self, *, limit: int, cursor: str | None = None, org_id: str | None = None
     ) -> Page[ChargePoint]:
-        """Charge points ordered by id; returns (page, next_cursor or None)."""
+        """Charge points ordered by id, only organization `org_id`'s when given; returns (page, next_cursor
+        or None)."""
         ...
 
     async def record_boot(
@@ -228,16 +234,19 @@ class StationStore(Protocol):
 class TokenStore(Protocol):
     """Id tokens an operator registered."""
 
-    async def get_id_token(self, id_token: str) -> IdToken | None: ...
+    async def get_id_token(self, id_token: str, *, org_id: str | None = None) -> IdToken | None:
+        """The token, or None; with `org_id` also None when it belongs to another organization."""
+        ...
 
     async def add_id_token(self, token: IdToken) -> IdToken:
         """Store a new token; raises AlreadyExists."""
         ...
 
     async def list_id_tokens(
-        self, *, limit: int, cursor: str | None = None
+        self, *, limit: int, cursor: str | None = None, org_id: str | None = None
     ) -> Page[IdToken]:
-        """Tokens ordered by id_token; returns (page, next_cursor or None)."""
+        """Tokens ordered by id_token, only organization `org_id`'s when given; returns (page, next_cursor
+        or None)."""
         ...
 
 
@@ -268,11 +277,14 @@ class TransactionStore(Protocol):
         """Insert a transaction and return it with its integer id.
 
         When `new.ocpp_transaction_id` is None (1.6) it becomes str(id). When `new.seq_no` is set, the
-        (transaction, seq_no) pair is recorded as in `add_transaction_event`.
+        (transaction, seq_no) pair is recorded as in `add_transaction_event`. The transaction belongs to
+        its charge point's organization (the default one for an unregistered charge point).
         """
         ...
 
-    async def get_transaction(self, pk: int) -> Transaction | None: ...
+    async def get_transaction(self, pk: int, *, org_id: str | None = None) -> Transaction | None:
+        """The transaction, or None; with `org_id` also None when it belongs to another organization."""
+        ...
 
     async def find_transaction(
         self, charge_point_id: str, ocpp_transaction_id: str, ocpp_version: str | None = None
@@ -387,7 +399,7 @@ class ApiKeyStore(Protocol):
     async def add_api_key(
         self, name: str, prefix: str, key_hash: str, role: str, org_id: str = DEFAULT_ORG_ID
     ) -> ApiKey:
-        """Store a new key; AlreadyExists when the prefix is taken."""
+        """Store a new key of organization `org_id`; raises AlreadyExists for a taken prefix."""
         ...
 
     async def find_api_key(self, prefix: str) -> ApiKey | None: ...
@@ -506,10 +518,13 @@ class ReservationStore(Protocol):
     """Reservations; the id is allocated by the store (unique integer, sent to stations as reservationId)."""
 
     async def add_reservation(self, reservation: Reservation) -> Reservation:
-        """Insert with a newly allocated id (the `id` passed in is ignored) and return the stored one."""
+        """Insert with a newly allocated id (the `id` passed in is ignored) and return the stored one; it
+        belongs to its charge point's organization (`reservation.org_id` for an unregistered one)."""
         ...
 
-    async def get_reservation(self, reservation_id: int) -> Reservation | None: ...
+    async def get_reservation(self, reservation_id: int, *, org_id: str | None = None) -> Reservation | None:
+        """The reservation, or None; with `org_id` also None when it belongs to another organization."""
+        ...
 
     async def save_reservation(self, reservation: Reservation) -> None:
         """Write every mutable field (status, station_status, transaction_pk, reason, expiry...); NotFound."""

@@ -200,7 +200,12 @@ class StationService:
         if policy == "reject" or self._services.config.ocpp.require_password:
             return Admission(None, Refusal.UNKNOWN)
         status = RegistrationStatus.ACCEPTED if policy == "accept" else RegistrationStatus.PENDING
-        cp = ChargePoint(charge_point_id, registration_status=status, created_at=self._services.clock())
+        cp = ChargePoint(
+            charge_point_id,
+            registration_status=status,
+            created_at=self._services.clock(),
+            org_id=self._services.config.ocpp.unknown_charge_points_org,
+        )
         try:
             cp = await self._services.store.add_charge_point(cp)
         except AlreadyExists:  # two first connections raced; the other one recorded it

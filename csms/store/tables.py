@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from csms.domain.clock import to_utc
+from csms.domain.tenancy import DEFAULT_ORG_ID
 
 # Explicit constraint names so the hand-written migrations can name (and later drop) them identically on
 # SQLite and PostgreSQL.
@@ -82,6 +83,13 @@ class UpdatedAt:
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class OrgOwned:
+    """Mixin: the organization the row belongs to (`csms.domain.tenancy`; revision 0010_tenancy). Rows from
+    before organizations land in the default one; indexed, since every operator list filters by it."""
+
+    org_id: Mapped[str] = mapped_column(String(64), server_default=DEFAULT_ORG_ID, index=True)
+
+
 class StatusReport:
     """Mixin: the error and vendor details a StatusNotification may carry besides the status itself."""
 
@@ -91,7 +99,7 @@ class StatusReport:
     vendor_error_code: Mapped[str | None] = mapped_column(String(255))
 
 
-class ChargePointRow(CreatedAt, UpdatedAt, Base):
+class ChargePointRow(CreatedAt, UpdatedAt, OrgOwned, Base):
     """One registered charge point: registration, boot data and the statuses it last reported."""
 
     __tablename__ = "charge_points"
@@ -147,7 +155,7 @@ class StatusHistoryRow(StatusReport, Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class IdTokenRow(CreatedAt, UpdatedAt, Base):
+class IdTokenRow(CreatedAt, UpdatedAt, OrgOwned, Base):
     """An id token registered by an operator."""
 
     __tablename__ = "id_tokens"
@@ -169,7 +177,7 @@ class IdTokenAliasRow(CreatedAt, Base):
     id_token: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class TransactionRow(UpdatedAt, Base):
+class TransactionRow(UpdatedAt, OrgOwned, Base):
     """A charging transaction; `id` is also the 1.6 transactionId, so it must stay a 32-bit integer."""
 
     __tablename__ = "transactions"
@@ -382,7 +390,7 @@ class InvitationRow(CreatedAt, Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-class ReservationRow(CreatedAt, UpdatedAt, Base):
+class ReservationRow(CreatedAt, UpdatedAt, OrgOwned, Base):
     """A reservation; `id` is the reservationId sent to stations, so it stays a 32-bit integer.
 
     No foreign key to charge_points: reservations are history and outlive a deleted charge point.

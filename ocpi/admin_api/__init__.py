@@ -45,8 +45,8 @@ def related(store: OcpiStore, ocpi: OcpiConfig) -> Related:
         location = await store.location_of(charge_point_id)
         return None if location is None else location_json(location)
 
-    async def charge_points_at(location_id: str) -> list[str] | None:
-        location = await store.get_location(location_id)
+    async def charge_points_at(location_id: str, org_id: str) -> list[str] | None:
+        location = await store.get_location(location_id, org_id=org_id)
         return None if location is None else list(location.charge_point_ids)
 
     async def tariff_of_session(session_id: int) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from csms.api.auth import Role
+from csms.api.auth import Role, org_of
 from csms.api.errors import ApiError, found
 from csms.api.params import MAX_ID, get_services, int_path_param
 from csms.api.responses import created, json_response
@@ -35,7 +35,8 @@ async def handle_get_cdr(request: web.Request) -> web.Response:
     Errors: 404 `not_found` unknown CDR; 503 `ocpi_disabled`.
     """
     cdr_id = request.match_info["cdr_id"]
-    cdr = found(await get_ocpi_store(request).get_cdr(cdr_id), f"CDR {cdr_id!r}")
+    cdr = await get_ocpi_store(request).get_cdr(cdr_id)
+    cdr = found(cdr if cdr is not None and cdr.org_id == org_of(request) else None, f"CDR {cdr_id!r}")
     return json_response(cdr_object(cdr))
 
 
@@ -66,6 +67,7 @@ async def handle_correct_cdr(request: web.Request) -> web.Response:
             body.reason,
             tariff_id=body.tariff_id,
             energy_wh=body.total_energy_wh,
+            org_id=org_of(request),
         )
     except CorrectionError as exc:
         field = exc.details.pop("field", None)
@@ -87,7 +89,8 @@ async def handle_list_session_cdrs(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     services = get_services(request)
     session_id = int_path_param(request, "session_id")
-    tx = await services.store.get_transaction(session_id) if session_id <= MAX_ID else None
+    org_id = org_of(request)
+    tx = await services.store.get_transaction(session_id, org_id=org_id) if session_id <= MAX_ID else None
     found(tx, f"session {session_id}")
     cdrs = await store.list_transaction_cdrs(session_id)
     effective = effective_of(cdrs)

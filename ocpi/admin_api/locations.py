@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from csms.api.auth import Role
+from csms.api.auth import Role, org_of
 from csms.api.errors import ApiError, already_exists, found, invalid_request
 from csms.api.params import get_services, int_path_param, registered_charge_point
 from csms.api.responses import created, json_response
@@ -37,7 +37,7 @@ from ocpi.admin_api.partners import (
 )
 from ocpi.admin_api.serialize import connector_spec_json, location_json
 from ocpi.models import ConnectorSpec, Location
-from ocpi.store import OcpiStore
+from ocpi.store import OcpiStore, Pagination
 
 ITEM = "/locations/{location_id}"
 SPEC = "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec"
@@ -88,8 +88,10 @@ def _party(body: LocationFields, services: Services, current: Location | None) -
     return party
 
 
-def _location(body: LocationFields, location_id: str, services: Services, party: OcpiParty) -> Location:
-    """The record to store for `body`, with its party (see `_party`) and `last_updated` now."""
+def _location(
+    body: LocationFields, location_id: str, services: Services, party: OcpiParty, org_id: str
+) -> Location:
+    """The record to store for `body`, with its party (see `_party`), organization and `last_updated` now."""
     # The body's fields are the record's, by name (enums as their values, nested objects as JSON).
     fields = body.model_dump(
         mode="json", exclude={"id", "coordinates", "operator", "country_code", "party_id"}
@@ -103,6 +105,7 @@ def _location(body: LocationFields, location_id: str, services: Services, party:
         country_code=party.country_code,
         party_id=party.party_id,
         last_updated=services.clock(),
+        org_id=org_id,
     )
 
 
@@ -116,13 +119,13 @@ async def _publish(request: web.Request, before: publish.LocationObject | None, 
     """Push the stored change to partners (`ocpi.publish.location_changed`) when a bridge runs."""
     ctx = get_ocpi_context(request)
     if ctx is not None:
-        await publish.location_changed(ctx, before, location_id)
+        await publish.location_changed(ctx, before, location_id, org_of(request))
 
 
 async def _check_charge_points(
-    services: Services, store: OcpiStore, charge_point_ids: list[str], location_id: str
+    services: Services, store: OcpiStore, charge_point_ids: list[str], location_id: str, org_id: str
 ) -> None:
-    """Every charge point must be registered and in no other location.
+    """Every charge point must be registered in organization `org_id` and in no other location.
 
     Raises:
         ApiError: 400 `invalid_request` naming each unknown charge point (`charge_point_ids.<index>`);
@@ -132,7 +135,7 @@ async def _check_charge_points(
     unknown = [
         {"field": f"charge_point_ids.{index}", "reason": f"unknown charge point {charge_point_id!r}"}
         for index, charge_point_id in enumerate(charge_point_ids)
-        if await services.store.get_charge_point(charge_point_id) is None
+        if await services.store.get_charge_point(charge_point_id, org_id=org_id) is None
     ]
     if unknown:
         names = ", ".join(detail["reason"].removeprefix("unknown charge point ") for detail in unknown)
@@ -148,8 +151,9 @@ async def _check_charge_points(
             )
 
 
-async def _check_tariffs(store: OcpiStore, tariff_ids: list[str]) -> None:
-    """Every tariff named (a location's or a connector's `tariff_ids`) must exist.
+async def _check_tariffs(store: OcpiStore, tariff_ids: list[str], org_id: str) -> None:
+    """Every tariff named (a location's or a connector's `tariff_ids`) must exist in organization `org_id`
+    (another organization's tariff is as unknown as a missing one).
 
     Raises:
         ApiError: 400 `invalid_request` naming each unknown tariff (`tariff_ids.<index>`).
@@ -157,7 +161,7 @@ async def _check_tariffs(store: OcpiStore, tariff_ids: list[str]) -> None:
     unknown = [
         {"field": f"tariff_ids.{index}", "reason": f"unknown tariff {tariff_id!r}"}
         for index, tariff_id in enumerate(tariff_ids)
-        if await store.get_tariff(tariff_id) is None
+        if await store.get_tariff(tariff_id, org_id=org_id) is None
     ]
     if unknown:
         raise ApiError(400, "invalid_request", "tariff_ids names unknown tariffs", unknown)
@@ -170,11 +174,18 @@ async def handle_list_locations(request: web.Request) -> web.Response:
     `GET /locations?limit=&cursor=`: a page of locations, least recently changed first (published or
     not)."""
     store = get_ocpi_store(request)
-    return await offset_page(request, store.list_locations, location_json)
+    org_id = org_of(request)
+
+    async def list_page(pagination: Pagination) -> tuple[list[Location], int]:
+        return await store.list_locations(pagination, org_id=org_id)
+
+    return await offset_page(request, list_page, location_json)
 
 
-async def _stored_location(store: OcpiStore, location_id: str) -> Location:
-    return found(await store.get_location(location_id), f"location {location_id!r}")
+async def _stored_location(request: web.Request, store: OcpiStore, location_id: str) -> Location:
+    """The caller's organization's location `location_id` (`org_of`); 404 `not_found` otherwise."""
+    location = await store.get_location(location_id, org_id=org_of(request))
+    return found(location, f"location {location_id!r}")
 
 
 @api("GET", ITEM, {200: models.Location}, errors=(404, 503), name="location")
@@ -183,7 +194,8 @@ async def handle_get_location(request: web.Request) -> web.Response:
 
     `GET /locations/{location_id}`: one location; 404 when unknown."""
     store = get_ocpi_store(request)
-    return json_response(location_json(await _stored_location(store, request.match_info["location_id"])))
+    location_id = request.match_info["location_id"]
+    return json_response(location_json(await _stored_location(request, store, location_id)))
 
 
 @api("POST", "/locations", {201: models.Location}, errors=(400, 409, 503), role=Role.ADMIN,
@@ -208,11 +220,12 @@ async def handle_create_location(request: web.Request) -> web.Response:
     if await store.get_location(body.id) is not None:
         raise already_exists(f"location {body.id!r}")
     party = _party(body, services, None)
-    await _check_charge_points(services, store, body.charge_point_ids, body.id)
-    await _check_tariffs(store, body.tariff_ids)
-    await store.save_location(_location(body, body.id, services, party))
+    org_id = org_of(request)
+    await _check_charge_points(services, store, body.charge_point_ids, body.id, org_id)
+    await _check_tariffs(store, body.tariff_ids, org_id)
+    await store.save_location(_location(body, body.id, services, party, org_id))
     await _publish(request, None, body.id)
-    stored = await _stored_location(store, body.id)
+    stored = await _stored_location(request, store, body.id)
     return created(request, location_json(stored), "location", location_id=stored.id)
 
 
@@ -229,13 +242,14 @@ async def handle_replace_location(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     body = await read_exact_model(request, LocationReplace)
     location_id = replaced_id(request, "location_id", body.id, "location")
-    party = _party(body, services, await _stored_location(store, location_id))
-    await _check_charge_points(services, store, body.charge_point_ids, location_id)
-    await _check_tariffs(store, body.tariff_ids)
+    party = _party(body, services, await _stored_location(request, store, location_id))
+    org_id = org_of(request)
+    await _check_charge_points(services, store, body.charge_point_ids, location_id, org_id)
+    await _check_tariffs(store, body.tariff_ids, org_id)
     before = await _snapshot(request, location_id)
-    await store.save_location(_location(body, location_id, services, party))
+    await store.save_location(_location(body, location_id, services, party, org_id))
     await _publish(request, before, location_id)
-    return json_response(location_json(await _stored_location(store, location_id)))
+    return json_response(location_json(await _stored_location(request, store, location_id)))
 
 
 @api("DELETE", ITEM, {204: None}, errors=(404, 503), role=Role.ADMIN,
@@ -251,7 +265,7 @@ async def handle_delete_location(request: web.Request) -> web.Response:
     """
     store = get_ocpi_store(request)
     location_id = request.match_info["location_id"]
-    await _stored_location(store, location_id)
+    await _stored_location(request, store, location_id)
     before = await _snapshot(request, location_id)
     await store.delete_location(location_id)
     await _publish(request, before, location_id)
@@ -283,7 +297,7 @@ async def handle_get_connector_spec(request: web.Request) -> web.Response:
     services = get_services(request)
     store = get_ocpi_store(request)
     charge_point_id, evse_id, connector_id = _connector_address(request)
-    await registered_charge_point(services, charge_point_id)
+    await registered_charge_point(services, charge_point_id, org_id=org_of(request))
     for spec in await store.list_connector_specs(charge_point_id):
         if (spec.evse_id, spec.connector_id) == (evse_id, connector_id):
             return json_response(connector_spec_json(spec, configured=True))
@@ -307,8 +321,8 @@ async def handle_set_connector_spec(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     charge_point_id, evse_id, connector_id = _connector_address(request)
     body = await read_exact_model(request, ConnectorSpecSet)
-    await registered_charge_point(services, charge_point_id)
-    await _check_tariffs(store, body.tariff_ids)
+    await registered_charge_point(services, charge_point_id, org_id=org_of(request))
+    await _check_tariffs(store, body.tariff_ids, org_of(request))
     ctx = get_ocpi_context(request)
     before = None if ctx is None else await publish.location_snapshot_of(ctx, charge_point_id)
     now = services.clock()
@@ -332,7 +346,7 @@ async def handle_set_connector_spec(request: web.Request) -> web.Response:
         location.last_updated = now
         await store.save_location(location)
     if ctx is not None:
-        await publish.connector_changed(ctx, before, charge_point_id, evse_id, connector_id)
+        await publish.connector_changed(ctx, before, charge_point_id, evse_id, connector_id, org_of(request))
     return json_response(connector_spec_json(spec, configured=True))
 
 

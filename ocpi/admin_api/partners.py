@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TypeVar
 
 from aiohttp import web
 
-from csms.api.auth import Role
+from csms.api.auth import Role, org_of
 from csms.api.errors import ApiError, found, invalid_request, same_id, still_there
 from csms.api.params import (
     MAX_ID,
@@ -162,7 +162,7 @@ async def handle_list_ocpi_partners(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     page = page_params(request)
     after = cursor_number(page)
-    partners = [p for p in await store.list_partners() if p.id > after]
+    partners = [p for p in await store.list_partners(org_id=org_of(request)) if p.id > after]
     items = partners[: page.limit]
     next_cursor = str(items[-1].id) if len(partners) > page.limit else None
     return page_response(request, [ocpi_partner_json(p) for p in items], next_cursor, page.limit)
@@ -175,9 +175,12 @@ async def handle_list_ocpi_client_infos(request: web.Request) -> web.Response:
     `GET /ocpi/client-infos?limit=&cursor=`: by country code and party id, with their connection status
     and the hub (partner) that sent each."""
     store = get_ocpi_store(request)
+    org_id = org_of(request)
 
     async def list_page(pagination: Pagination) -> tuple[list[ClientInfo], int]:
-        infos = await store.list_client_infos()
+        # What the caller's organization's hubs told (a ClientInfo names the hub that sent it).
+        hubs = {p.id for p in await store.list_partners(org_id=org_id)}
+        infos = [info for info in await store.list_client_infos() if info.partner_id in hubs]
         return infos[pagination.offset : pagination.offset + pagination.limit], len(infos)
 
     return await offset_page(request, list_page, client_info_json)
@@ -209,16 +212,23 @@ async def handle_list_ocpi_outbox(request: web.Request) -> web.Response:
         status=None if status is None else status.value,
         partner_id=partner_id,
         limit=offset + page.limit + 1,
+        partner_ids=await _partner_ids(store, org_of(request)),
     )
     items = entries[offset : offset + page.limit]
     next_cursor = str(offset + page.limit) if len(entries) > offset + page.limit else None
     return page_response(request, [outbox_entry_json(e) for e in items], next_cursor, page.limit)
 
 
-async def _find_outbox_entry(store: OcpiStore, entry_id: int) -> OutboxEntry | None:
+async def _partner_ids(store: OcpiStore, org_id: str) -> list[int]:
+    """The ids of organization `org_id`'s partners: its pushes are those to them."""
+    return [partner.id for partner in await store.list_partners(org_id=org_id)]
+
+
+async def _find_outbox_entry(store: OcpiStore, entry_id: int, org_id: str) -> OutboxEntry | None:
+    partner_ids = await _partner_ids(store, org_id)
     # Failed entries first: the usual case, and usually few of them.
     for status in (OutboxStatus.FAILED.value, None):
-        for entry in await store.list_outbox(status=status, limit=RETRY_SCAN_LIMIT):
+        for entry in await store.list_outbox(status=status, limit=RETRY_SCAN_LIMIT, partner_ids=partner_ids):
             if entry.id == entry_id:
                 return entry
     return None
@@ -235,7 +245,7 @@ async def handle_retry_ocpi_outbox_entry(request: web.Request) -> web.Response:
     now; the outbox sends it on its next pass. 404 unknown, 409 `outbox_entry_not_failed` otherwise."""
     store = get_ocpi_store(request)
     entry_id = int_path_param(request, "entry_id")
-    entry = found(await _find_outbox_entry(store, entry_id), f"outbox entry {entry_id}")
+    entry = found(await _find_outbox_entry(store, entry_id, org_of(request)), f"outbox entry {entry_id}")
     if entry.status != OutboxStatus.FAILED:
         raise ApiError(
             409,

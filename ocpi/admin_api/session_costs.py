@@ -13,6 +13,7 @@ import asyncio
 
 from aiohttp import web
 
+from csms.api.auth import org_of
 from csms.api.errors import ApiError, found
 from csms.api.params import MAX_ID, CostSoFar, get_domain, get_services, int_path_param
 from csms.api.responses import json_response
@@ -56,7 +57,8 @@ async def _transaction(request: web.Request) -> Transaction:
     services = get_services(request)
     session_id = int_path_param(request, "session_id")
     await services.writer.sync()
-    tx = await services.store.get_transaction(session_id) if session_id <= MAX_ID else None
+    org_id = org_of(request)
+    tx = await services.store.get_transaction(session_id, org_id=org_id) if session_id <= MAX_ID else None
     return found(tx, f"session {session_id}")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from csms.api.auth import Role
+from csms.api.auth import Role, org_of
 from csms.api.errors import ApiError, already_exists, found, invalid_request
 from csms.api.params import MAX_LIMIT, get_services
 from csms.api.responses import created, json_response
@@ -40,8 +40,8 @@ api = operations()
 IN_USE_SHOWN = 20
 
 
-def _tariff(body: TariffFields, tariff_id: str, services: Services) -> Tariff:
-    """The record to store for `body`.
+def _tariff(body: TariffFields, tariff_id: str, services: Services, org_id: str) -> Tariff:
+    """The record to store for `body`, in organization `org_id`.
 
     Raises:
         ApiError: 400 `invalid_request` (field `body`) when the pricing engine could not price it — a
@@ -52,7 +52,9 @@ def _tariff(body: TariffFields, tariff_id: str, services: Services) -> Tariff:
         parse_tariff(data)
     except TariffError as exc:  # pragma: no cover - the body model is at least as strict
         raise invalid_request("body", f"the pricing engine refuses this tariff: {exc}") from None
-    return Tariff(id=tariff_id, currency=body.currency, data=data, last_updated=services.clock())
+    return Tariff(
+        id=tariff_id, currency=body.currency, data=data, last_updated=services.clock(), org_id=org_id
+    )
 
 
 def _json(request: web.Request, tariff: Tariff) -> dict[str, object]:
@@ -64,11 +66,12 @@ async def _publish(request: web.Request, tariff_id: str) -> None:
     """PUT the stored tariff to partners' tariffs receivers (`ocpi.publish`) when a bridge runs."""
     ctx = get_ocpi_context(request)
     if ctx is not None:
-        await publish.tariff_changed(ctx, tariff_id)
+        await publish.tariff_changed(ctx, tariff_id, org_of(request))
 
 
-async def _stored_tariff(store: OcpiStore, tariff_id: str) -> Tariff:
-    return found(await store.get_tariff(tariff_id), f"tariff {tariff_id!r}")
+async def _stored_tariff(request: web.Request, store: OcpiStore, tariff_id: str) -> Tariff:
+    """The caller's organization's tariff `tariff_id` (`org_of`); 404 `not_found` otherwise."""
+    return found(await store.get_tariff(tariff_id, org_id=org_of(request)), f"tariff {tariff_id!r}")
 
 
 @api("GET", "/tariffs", {200: models.TariffPage}, errors=(400, 503), query=PAGE)
@@ -77,7 +80,12 @@ async def handle_list_tariffs(request: web.Request) -> web.Response:
 
     `GET /tariffs?limit=&cursor=`: a page of tariffs, least recently changed first."""
     store = get_ocpi_store(request)
-    return await offset_page(request, store.list_tariffs, lambda tariff: _json(request, tariff))
+    org_id = org_of(request)
+
+    async def list_page(pagination: Pagination) -> tuple[list[Tariff], int]:
+        return await store.list_tariffs(pagination, org_id=org_id)
+
+    return await offset_page(request, list_page, lambda tariff: _json(request, tariff))
 
 
 @api("GET", ITEM, {200: models.Tariff}, errors=(404, 503), name="tariff")
@@ -86,7 +94,8 @@ async def handle_get_tariff(request: web.Request) -> web.Response:
 
     `GET /tariffs/{tariff_id}`: one tariff; 404 when unknown."""
     store = get_ocpi_store(request)
-    return json_response(_json(request, await _stored_tariff(store, request.match_info["tariff_id"])))
+    tariff = await _stored_tariff(request, store, request.match_info["tariff_id"])
+    return json_response(_json(request, tariff))
 
 
 @api("POST", "/tariffs", {201: models.Tariff}, errors=(400, 409, 503), role=Role.ADMIN, body=TariffCreate,
@@ -102,9 +111,9 @@ async def handle_create_tariff(request: web.Request) -> web.Response:
     body = await read_exact_model(request, TariffCreate)
     if await store.get_tariff(body.id) is not None:
         raise already_exists(f"tariff {body.id!r}")
-    await store.save_tariff(_tariff(body, body.id, services))
+    await store.save_tariff(_tariff(body, body.id, services, org_of(request)))
     await _publish(request, body.id)
-    stored = await _stored_tariff(store, body.id)
+    stored = await _stored_tariff(request, store, body.id)
     return created(request, _json(request, stored), "tariff", tariff_id=stored.id)
 
 
@@ -118,19 +127,23 @@ async def handle_replace_tariff(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     body = await read_exact_model(request, TariffReplace)
     tariff_id = replaced_id(request, "tariff_id", body.id, "tariff")
-    await _stored_tariff(store, tariff_id)
-    await store.save_tariff(_tariff(body, tariff_id, services))
+    await _stored_tariff(request, store, tariff_id)
+    await store.save_tariff(_tariff(body, tariff_id, services, org_of(request)))
     await _publish(request, tariff_id)
-    return json_response(_json(request, await _stored_tariff(store, tariff_id)))
+    return json_response(_json(request, await _stored_tariff(request, store, tariff_id)))
 
 
-async def _connectors_using(services: Services, store: OcpiStore, tariff_id: str) -> list[dict[str, object]]:
-    """Connector specs (of registered charge points) whose `tariff_ids` name the tariff, at most
-    `IN_USE_SHOWN`."""
+async def _connectors_using(
+    services: Services, store: OcpiStore, tariff_id: str, org_id: str
+) -> list[dict[str, object]]:
+    """Connector specs (of organization `org_id`'s charge points: only they may name its tariffs) whose
+    `tariff_ids` name the tariff, at most `IN_USE_SHOWN`."""
     using: list[dict[str, object]] = []
     cursor: str | None = None
     while True:
-        charge_points, cursor = await services.store.list_charge_points(limit=MAX_LIMIT, cursor=cursor)
+        charge_points, cursor = await services.store.list_charge_points(
+            limit=MAX_LIMIT, cursor=cursor, org_id=org_id
+        )
         for charge_point in charge_points:
             for spec in await store.list_connector_specs(charge_point.charge_point_id):
                 if tariff_id in spec.tariff_ids:
@@ -147,12 +160,13 @@ async def _connectors_using(services: Services, store: OcpiStore, tariff_id: str
             return using
 
 
-async def _locations_using(store: OcpiStore, tariff_id: str) -> list[str]:
-    """Ids of the locations whose `tariff_ids` name the tariff, at most `IN_USE_SHOWN`."""
+async def _locations_using(store: OcpiStore, tariff_id: str, org_id: str) -> list[str]:
+    """Ids of organization `org_id`'s locations whose `tariff_ids` name the tariff, at most
+    `IN_USE_SHOWN`."""
     using: list[str] = []
     offset = 0
     while True:
-        page, total = await store.list_locations(Pagination(offset=offset, limit=MAX_LIMIT))
+        page, total = await store.list_locations(Pagination(offset=offset, limit=MAX_LIMIT), org_id=org_id)
         using.extend(location.id for location in page if tariff_id in location.tariff_ids)
         offset += len(page)
         if len(using) >= IN_USE_SHOWN or not page or offset >= total:
@@ -171,11 +185,12 @@ async def handle_delete_tariff(request: web.Request) -> web.Response:
     services = get_services(request)
     store = get_ocpi_store(request)
     tariff_id = request.match_info["tariff_id"]
-    await _stored_tariff(store, tariff_id)
-    using = await _connectors_using(services, store, tariff_id)
+    org_id = org_of(request)
+    await _stored_tariff(request, store, tariff_id)
+    using = await _connectors_using(services, store, tariff_id, org_id)
     # A location's tariffs price its connectors that name none (`ocpi.sessions.connector_tariff`): a
     # deleted one would silently leave them free.
-    locations = await _locations_using(store, tariff_id)
+    locations = await _locations_using(store, tariff_id, org_id)
     if using or locations:
         raise ApiError(
             409,
@@ -187,7 +202,7 @@ async def handle_delete_tariff(request: web.Request) -> web.Response:
     await store.delete_tariff(tariff_id)
     ctx = get_ocpi_context(request)
     if ctx is not None:
-        await publish.tariff_deleted(ctx, tariff_id)
+        await publish.tariff_deleted(ctx, tariff_id, org_of(request))
     return web.Response(status=204)
 
 

@@ -89,10 +89,13 @@ def _timeout(ctx: OcpiContext, command: str) -> int:
     return math.ceil(call * calls) + RESULT_MARGIN
 
 
-async def _location(ctx: OcpiContext, location_id: str, to: tuple[str, str] | None) -> Location:
+async def _location(
+    ctx: OcpiContext, location_id: str, to: tuple[str, str] | None, org_id: str | None = None
+) -> Location:
     """The published location a command names; `to` (the party a hub routed the command to, see
-    `routed_party`) must own it — another party's location is unknown to that receiver."""
-    location = await ctx.store.get_location(location_id)
+    `routed_party`) must own it — another party's location is unknown to that receiver — and it must be
+    of organization `org_id` (the partner's, ADR 0012) when given."""
+    location = await ctx.store.get_location(location_id, org_id=org_id)
     if (
         location is None
         or not location.publish
@@ -142,8 +145,10 @@ async def _session_of(ctx: OcpiContext, partner: Partner, session_id: str) -> Tr
     else:
         token = await ctx.store.find_partner_token(tx.id_token) if tx.id_token else None
         owner = token.partner_id if token is not None else None
-    if owner != partner.id:
-        raise unknown  # another partner's (or no partner's) session is unknown to this one
+    if owner != partner.id or tx.org_id != partner.org_id:
+        # another partner's (or no partner's) session, or one at another organization's station, is
+        # unknown to this one
+        raise unknown
     if tx.status is TransactionStatus.COMPLETED:
         raise _Answer("REJECTED", f"session {session_id} is already completed")
     return tx
@@ -205,7 +210,7 @@ async def _plan(
     if command == START_SESSION:
         if body.get("connector_id") is not None and body.get("evse_uid") is None:
             raise invalid_parameters("START_SESSION: connector_id needs evse_uid")
-        location = await _location(ctx, body["location_id"], to)
+        location = await _location(ctx, body["location_id"], to, partner.org_id)
         evse = await _evse(ctx, location, body.get("evse_uid"))
         return lambda: runner.start_session(partner, body, location, evse)
     if command == STOP_SESSION:
@@ -215,12 +220,12 @@ async def _plan(
         expiry = parse_ocpi_datetime(body["expiry_date"])
         if expiry <= ctx.clock():
             raise _Answer("REJECTED", "expiry_date is not in the future")
-        location = await _location(ctx, body["location_id"], to)
+        location = await _location(ctx, body["location_id"], to, partner.org_id)
         evse = await _evse(ctx, location, body.get("evse_uid"))
         return lambda: runner.reserve_now(partner, body, location, evse, expiry)
     if command == CANCEL_RESERVATION:
         return lambda: runner.cancel_reservation(partner, body["reservation_id"])
-    location = await _location(ctx, body["location_id"], to)
+    location = await _location(ctx, body["location_id"], to, partner.org_id)
     evse = await _evse(ctx, location, body["evse_uid"])
     assert evse is not None  # evse_uid is required for UNLOCK_CONNECTOR
     connector_id = _connector_number(body["connector_id"])

@@ -48,21 +48,25 @@ class OcpiStore(Protocol):
         """The partner whose token_a_hash or token_c_hash equals `token_hash` (not UNREGISTERED)."""
         ...
 
-    async def list_partners(self) -> list[Partner]: ...
+    async def list_partners(self, *, org_id: str | None = None) -> list[Partner]:
+        """By id; only organization `org_id`'s when given."""
+        ...
 
     # -- locations --------------------------------------------------------------------------------
     async def save_location(self, location: Location) -> None:
         """Insert or replace by id, including its charge_point_ids (a charge point is in one location)."""
         ...
 
-    async def get_location(self, location_id: str) -> Location | None: ...
+    async def get_location(self, location_id: str, *, org_id: str | None = None) -> Location | None:
+        """None also when `org_id` is given and the location is another organization's."""
+        ...
 
     async def delete_location(self, location_id: str) -> None: ...
 
     async def list_locations(
-        self, pagination: Pagination = FIRST_PAGE, *, published_only: bool = False
+        self, pagination: Pagination = FIRST_PAGE, *, published_only: bool = False, org_id: str | None = None
     ) -> tuple[list[Location], int]:
-        """(page, total count)."""
+        """(page, total count); only organization `org_id`'s when given."""
         ...
 
     async def location_of(self, charge_point_id: str) -> Location | None: ...
@@ -90,11 +94,17 @@ class OcpiStore(Protocol):
     # -- tariffs ----------------------------------------------------------------------------------
     async def save_tariff(self, tariff: Tariff) -> None: ...
 
-    async def get_tariff(self, tariff_id: str) -> Tariff | None: ...
+    async def get_tariff(self, tariff_id: str, *, org_id: str | None = None) -> Tariff | None:
+        """None also when `org_id` is given and the tariff is another organization's."""
+        ...
 
     async def delete_tariff(self, tariff_id: str) -> None: ...
 
-    async def list_tariffs(self, pagination: Pagination = FIRST_PAGE) -> tuple[list[Tariff], int]: ...
+    async def list_tariffs(
+        self, pagination: Pagination = FIRST_PAGE, *, org_id: str | None = None
+    ) -> tuple[list[Tariff], int]:
+        """(page, total count); only organization `org_id`'s when given."""
+        ...
 
     # -- partner tokens ---------------------------------------------------------------------------
     async def save_partner_token(self, token: PartnerToken) -> None:
@@ -191,10 +201,15 @@ class OcpiStore(Protocol):
         ...
 
     async def list_cdrs(
-        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None
+        self,
+        pagination: Pagination = FIRST_PAGE,
+        *,
+        scope: PartyScope | None = None,
+        org_id: str | None = None,
     ) -> tuple[list[Cdr], int]:
         """(page, total count); with `scope` only the CDRs whose session (the SessionLink of their
-        transaction) the scope owns: a CDR without a link, like its session, is no partner's."""
+        transaction) the scope owns: a CDR without a link, like its session, is no partner's; with `org_id`
+        only that organization's."""
         ...
 
     # -- push outbox ------------------------------------------------------------------------------
@@ -234,8 +249,15 @@ class OcpiStore(Protocol):
         ...
 
     async def list_outbox(
-        self, *, status: str | None = None, partner_id: int | None = None, limit: int = 100
-    ) -> list[OutboxEntry]: ...
+        self,
+        *,
+        status: str | None = None,
+        partner_id: int | None = None,
+        limit: int = 100,
+        partner_ids: Collection[int] | None = None,
+    ) -> list[OutboxEntry]:
+        """Newest first, at most `limit`; `partner_ids` (when given) limits them to those partners'."""
+        ...
 
     async def outbox_of_objects(self, object_keys: Collection[str]) -> list[OutboxEntry]:
         """Every entry (any status, any partner) of these object keys, by key, then oldest first: what

@@ -142,6 +142,7 @@ _PARTNER_COLUMNS = (
     "token_b",
     "versions_url",
     "version",
+    "org_id",
 )
 
 
@@ -198,6 +199,11 @@ def _due(o: Any, now: datetime) -> list[ColumnElement[bool]]:
         o.claimed_until.is_(None) | (o.claimed_until <= at),
         ~blocked,
     ]
+
+
+def _of_org(row_type: Any, org_id: str | None) -> list[ColumnElement[bool]]:
+    """The condition "of organization `org_id`" on an owned table; none when `org_id` is None."""
+    return [] if org_id is None else [row_type.org_id == org_id]
 
 
 class SqlOcpiStore:
@@ -327,9 +333,10 @@ class SqlOcpiStore:
         )
         return await self._first(stmt, _partner)
 
-    async def list_partners(self) -> list[Partner]:
-        """Every partner (also unregistered ones), by id."""
-        return await self._all(select(OcpiPartnerRow).order_by(OcpiPartnerRow.id), _partner)
+    async def list_partners(self, *, org_id: str | None = None) -> list[Partner]:
+        """Every partner (also unregistered ones; only organization `org_id`'s when given), by id."""
+        stmt = select(OcpiPartnerRow).where(*_of_org(OcpiPartnerRow, org_id))
+        return await self._all(stmt.order_by(OcpiPartnerRow.id), _partner)
 
     # -- locations --------------------------------------------------------------------------------
 
@@ -388,10 +395,10 @@ class SqlOcpiStore:
                     )
                 )
 
-    async def get_location(self, location_id: str) -> Location | None:
+    async def get_location(self, location_id: str, *, org_id: str | None = None) -> Location | None:
         async with self._sessions() as session:
             row = await session.get(OcpiLocationRow, location_id)
-            if row is None:
+            if row is None or (org_id is not None and row.org_id != org_id):
                 return None
             charge_points = await self._charge_points_of(session, [row.id])
             return _location(row, charge_point_ids=charge_points[row.id])
@@ -408,9 +415,10 @@ class SqlOcpiStore:
             await session.execute(delete(OcpiLocationRow).where(OcpiLocationRow.id == location_id))
 
     async def list_locations(
-        self, pagination: Pagination = FIRST_PAGE, *, published_only: bool = False
+        self, pagination: Pagination = FIRST_PAGE, *, published_only: bool = False, org_id: str | None = None
     ) -> tuple[list[Location], int]:
-        published = [OcpiLocationRow.publish.is_(True)] if published_only else []
+        published: list[ColumnElement[bool]] = [OcpiLocationRow.publish.is_(True)] if published_only else []
+        published += _of_org(OcpiLocationRow, org_id)
         async with self._sessions() as session:
             rows, total = await self._page(session, OcpiLocationRow, pagination, *published)
             charge_points = await self._charge_points_of(session, [row.id for row in rows])
@@ -484,16 +492,20 @@ class SqlOcpiStore:
     async def save_tariff(self, tariff: Tariff) -> None:
         await self._execute(self._upsert(OcpiTariffRow, tariff, data=dump_json))
 
-    async def get_tariff(self, tariff_id: str) -> Tariff | None:
-        return await self._get(OcpiTariffRow, tariff_id, _tariff)
+    async def get_tariff(self, tariff_id: str, *, org_id: str | None = None) -> Tariff | None:
+        tariff = await self._get(OcpiTariffRow, tariff_id, _tariff)
+        return None if tariff is None or (org_id is not None and tariff.org_id != org_id) else tariff
 
     async def delete_tariff(self, tariff_id: str) -> None:
         """Nothing happens for an unknown id."""
         await self._execute(delete(OcpiTariffRow).where(OcpiTariffRow.id == tariff_id))
 
-    async def list_tariffs(self, pagination: Pagination = FIRST_PAGE) -> tuple[list[Tariff], int]:
+    async def list_tariffs(
+        self, pagination: Pagination = FIRST_PAGE, *, org_id: str | None = None
+    ) -> tuple[list[Tariff], int]:
         async with self._sessions() as session:
-            rows, total = await self._page(session, OcpiTariffRow, pagination)
+            owned = _of_org(OcpiTariffRow, org_id)
+            rows, total = await self._page(session, OcpiTariffRow, pagination, *owned)
             return [_tariff(row) for row in rows], total
 
     # -- partner tokens ---------------------------------------------------------------------------
@@ -652,6 +664,7 @@ class SqlOcpiStore:
             data=dump_json(cdr.data),
             total_cost_excl_vat=str(cdr.total_cost_excl_vat),
             last_updated=_utc(cdr.last_updated) or self._now(),
+            org_id=cdr.org_id,
         )
 
     async def save_cdr(self, cdr: Cdr) -> None:
@@ -677,9 +690,13 @@ class SqlOcpiStore:
             return [_cdr(row) for row in await session.scalars(stmt)]
 
     async def list_cdrs(
-        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None
+        self,
+        pagination: Pagination = FIRST_PAGE,
+        *,
+        scope: PartyScope | None = None,
+        org_id: str | None = None,
     ) -> tuple[list[Cdr], int]:
-        conditions: list[ColumnElement[bool]] = []
+        conditions: list[ColumnElement[bool]] = _of_org(OcpiCdrRow, org_id)
         if scope is not None:
             link = OcpiSessionLinkRow
             # A transaction's CDR by the link of its transaction; an unused reservation's (transaction_pk
@@ -762,10 +779,18 @@ class SqlOcpiStore:
             await self._execute(stmt)
 
     async def list_outbox(
-        self, *, status: str | None = None, partner_id: int | None = None, limit: int = 100
+        self,
+        *,
+        status: str | None = None,
+        partner_id: int | None = None,
+        limit: int = 100,
+        partner_ids: Collection[int] | None = None,
     ) -> list[OutboxEntry]:
-        """Entries with that status and/or partner, newest (highest id) first, at most `limit`."""
+        """Entries with that status and/or partner (and among `partner_ids`, when given), newest (highest
+        id) first, at most `limit`."""
         conditions: list[ColumnElement[bool]] = []
+        if partner_ids is not None:
+            conditions.append(OcpiOutboxRow.partner_id.in_(sorted(set(partner_ids))))
         if status is not None:
             conditions.append(OcpiOutboxRow.status == str(status))
         if partner_id is not None:

@@ -12,7 +12,7 @@ from typing import Annotated
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from csms.store.tables import Base, BigIntPk, UtcDateTime
+from csms.store.tables import Base, BigIntPk, OrgOwned, UtcDateTime
 
 # Column types several OCPI tables share (SQLAlchemy's Annotated mapping: a column of one of these needs only
 # `name: Mapped[Type]`, or `Mapped[Type | None]` when nullable; a `mapped_column(...)` beside it adds to it).
@@ -26,7 +26,7 @@ JsonText = Annotated[str, mapped_column(Text)]  # written by `ocpi.store.json_co
 LastUpdated = Annotated[datetime, mapped_column(UtcDateTime())]  # OCPI last_updated, in UTC
 
 
-class OcpiPartnerRow(Base):
+class OcpiPartnerRow(OrgOwned, Base):
     """A roaming partner and its credentials; tokens we issued are stored only as SHA-256 hex hashes."""
 
     __tablename__ = "ocpi_partners"
@@ -54,7 +54,7 @@ class OcpiPartnerRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class OcpiLocationRow(Base):
+class OcpiLocationRow(OrgOwned, Base):
     """An operator-defined location (OCPI Location without EVSEs); its charge points are linked below."""
 
     __tablename__ = "ocpi_locations"
@@ -131,7 +131,7 @@ class OcpiEvseUidRow(Base):
     evse_id: Mapped[int] = mapped_column(Integer)
 
 
-class OcpiTariffRow(Base):
+class OcpiTariffRow(OrgOwned, Base):
     """A tariff: the full OCPI Tariff object as JSON text."""
 
     __tablename__ = "ocpi_tariffs"
@@ -227,7 +227,7 @@ class OcpiCommandPromiseRow(Base):
     result: Mapped[str | None] = mapped_column(String(32))
 
 
-class OcpiCdrRow(Base):
+class OcpiCdrRow(OrgOwned, Base):
     """A frozen CDR (OCPI CDR as JSON text); `total_cost_excl_vat` is `str(Decimal)`, exact.
 
     A transaction has one CDR, plus a credit CDR and a replacement per correction (`ocpi.corrections`;

@@ -42,7 +42,7 @@ async def location_of(charge_point_id: str) -> dict[str, Any] | None:
     return None
 
 
-async def charge_points_at(location_id: str) -> list[str] | None:
+async def charge_points_at(location_id: str, org_id: str) -> list[str] | None:
     return LOCATIONS.get(location_id)
 
 

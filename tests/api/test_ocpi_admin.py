@@ -264,10 +264,11 @@ async def test_without_ocpi_store_the_endpoints_are_disabled(client: ApiClient, 
 
 
 async def test_client_infos_are_listed_by_party_and_paged(
-    ocpi_client: ApiClient, auth: dict[str, str], ocpi_store: MemoryOcpiStore
+    ocpi_client: ApiClient, auth: dict[str, str], ocpi_store: MemoryOcpiStore, partners: list[Partner]
 ) -> None:
     """`GET /ocpi/client-infos` lists what hubs told us (OCPI 2.2.1 HubClientInfo) by country code and party
     id, with the status and the hub's partner id, a page at a time."""
+    assert partners[1].id == 2  # the hub: the caller's organization's (the default one), like its infos
     await ocpi_store.save_client_info(ClientInfo("NL", "EMS", "EMSP", "OFFLINE", partner_id=2))
     await ocpi_store.save_client_info(ClientInfo("DE", "CPO", "CPO", "CONNECTED", partner_id=2))
     response = await ocpi_client.get("/api/v1/ocpi/client-infos?limit=1", headers=auth)

@@ -292,3 +292,20 @@ async def test_a_push_that_cannot_be_queued_leaves_the_change_stored(
     assert await ctx.store.get_tariff("T-1") is not None
     [failed] = [line for line in logs if line["event"] == "ocpi_publish_failed"]
     assert (failed["what"], failed["tariff_id"], failed["log_level"]) == ("tariff", "T-1", "error")
+
+
+async def test_pushes_reach_only_the_objects_organization(
+    api: ApiClient, auth: dict[str, str], ctx: OcpiContext, stations: None
+) -> None:
+    """A location or tariff the default organization creates is queued for its own partners only, never
+    for a partner of another organization (ADR 0012)."""
+    own = await add_partner(ctx, "https://own.example", party_id="OWN")
+    other = await add_partner(ctx, "https://other.example", party_id="OTH")
+    other.org_id = "org-b"
+    await ctx.store.save_partner(other)
+    await create_location(api, auth, charge_point_ids=["CP-1"])
+    response = await api.post("/api/v1/tariffs", json=tariff_body(), headers=auth)
+    assert response.status == 201, await response.text()
+    queued = await outbox(ctx)
+    assert queued and {entry.partner_id for entry in queued} == {own.id}
+    assert {entry.module for entry in queued} == {"locations", "tariffs"}

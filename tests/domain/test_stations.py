@@ -27,6 +27,17 @@ async def test_unknown_charge_point_follows_the_policy(domain: Domain) -> None:
     assert refused.refusal is Refusal.UNKNOWN and await store.get_charge_point("R") is None
 
 
+async def test_unknown_charge_point_lands_in_the_configured_organization(domain: Domain) -> None:
+    """A charge point recorded by the unknown-charge-point policy belongs to `[ocpp]
+    unknown_charge_points_org` (default: the default organization)."""
+    store = domain.services.store
+    await with_policy(domain, unknown_charge_points_org="org-x").admit("X", None, None)
+    await with_policy(domain, unknown_charge_points="pending").admit("D", None, None)
+    x, d = await store.get_charge_point("X"), await store.get_charge_point("D")
+    assert x is not None and x.org_id == "org-x"
+    assert d is not None and d.org_id == "default"
+
+
 async def test_password_is_checked_and_username_must_match(domain: Domain) -> None:
     """A stored password needs the right password and the charge point id as username."""
     await domain.services.store.add_charge_point(

@@ -65,6 +65,11 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else to_utc(value)
 
 
+def _owned(record: Any, org_id: str | None) -> bool:
+    """True unless `org_id` is given and the record belongs to another organization."""
+    return org_id is None or bool(record.org_id == org_id)
+
+
 def _page_limit(limit: int) -> int:
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
@@ -94,6 +99,7 @@ def _station_page(
         and (ids is None or r.charge_point_id in ids)
         and (time_from is None or to_utc(getattr(r, time_field)) >= to_utc(time_from))
         and (time_to is None or to_utc(getattr(r, time_field)) < to_utc(time_to))
+        and _owned(r, query.get("org_id"))
     ]
     descending, field = parse_sort(query.get("sort"), sortable)
     cursor = query.get("cursor")
@@ -170,10 +176,12 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity):
 
     # -- StationStore ------------------------------------------------------------------------------
 
-    async def get_charge_point(self, charge_point_id: str) -> ChargePoint | None:
-        """Return a copy of the charge point, or None."""
+    async def get_charge_point(
+        self, charge_point_id: str, *, org_id: str | None = None
+    ) -> ChargePoint | None:
+        """Return a copy of the charge point, or None (also when it is not organization `org_id`'s)."""
         cp = self._charge_points.get(charge_point_id)
-        return None if cp is None else replace(cp)
+        return None if cp is None or not _owned(cp, org_id) else replace(cp)
 
     async def add_charge_point(self, charge_point: ChargePoint) -> ChargePoint:
         """Store a new charge point and return it as stored; raises AlreadyExists."""
@@ -234,10 +242,14 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity):
             raise NotFound(f"charge point {charge_point_id!r}") from None
 
     async def list_charge_points(
-        self, *, limit: int, cursor: str | None = None
+        self, *, limit: int, cursor: str | None = None, org_id: str | None = None
     ) -> tuple[list[ChargePoint], str | None]:
         """Charge points ordered by id; the cursor is the last id of the previous page."""
-        ids = sorted(k for k in self._charge_points if cursor is None or k > cursor)
+        ids = sorted(
+            k
+            for k, cp in self._charge_points.items()
+            if (cursor is None or k > cursor) and _owned(cp, org_id)
+        )
         page = [replace(self._charge_points[k]) for k in ids[: _page_limit(limit)]]
         return page, (page[-1].charge_point_id if len(ids) > limit else None)
 
@@ -258,10 +270,10 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity):
 
     # -- TokenStore --------------------------------------------------------------------------------
 
-    async def get_id_token(self, id_token: str) -> IdToken | None:
-        """Return a copy of the token, or None."""
+    async def get_id_token(self, id_token: str, *, org_id: str | None = None) -> IdToken | None:
+        """Return a copy of the token, or None (also when it is not organization `org_id`'s)."""
         token = self._id_tokens.get(id_token)
-        return None if token is None else replace(token)
+        return None if token is None or not _owned(token, org_id) else replace(token)
 
     async def add_id_token(self, token: IdToken) -> IdToken:
         """Store a new token and return it as stored; raises AlreadyExists."""
@@ -278,10 +290,12 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity):
         return replace(stored)
 
     async def list_id_tokens(
-        self, *, limit: int, cursor: str | None = None
+        self, *, limit: int, cursor: str | None = None, org_id: str | None = None
     ) -> tuple[list[IdToken], str | None]:
         """Tokens ordered by id_token; the cursor is the last id_token of the previous page."""
-        ids = sorted(k for k in self._id_tokens if cursor is None or k > cursor)
+        ids = sorted(
+            k for k, t in self._id_tokens.items() if (cursor is None or k > cursor) and _owned(t, org_id)
+        )
         page = [replace(self._id_tokens[k]) for k in ids[: _page_limit(limit)]]
         return page, (page[-1].id_token if len(ids) > limit else None)
 
@@ -318,16 +332,23 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity):
             offline=new.offline,
             updated_at=to_utc(self._clock()),
             ocpp_version=version,
+            org_id=self._org_of(new.charge_point_id, DEFAULT_ORG_ID),
         )
         self._transactions[pk] = tx
         if new.seq_no is not None:
             self.transaction_events[(pk, new.seq_no)] = ("Started", None, started_at)
         return replace(tx)
 
-    async def get_transaction(self, pk: int) -> Transaction | None:
-        """Return a copy of the transaction with our integer id `pk`, or None."""
+    async def get_transaction(self, pk: int, *, org_id: str | None = None) -> Transaction | None:
+        """Return a copy of the transaction with our integer id `pk`, or None (also when it is not
+        organization `org_id`'s)."""
         tx = self._transactions.get(pk)
-        return None if tx is None else replace(tx)
+        return None if tx is None or not _owned(tx, org_id) else replace(tx)
+
+    def _org_of(self, charge_point_id: str, otherwise: str) -> str:
+        """The organization of a registered charge point, else `otherwise` (as the SQL store inserts)."""
+        cp = self._charge_points.get(charge_point_id)
+        return otherwise if cp is None else cp.org_id
 
     async def find_transaction(
         self, charge_point_id: str, ocpp_transaction_id: str, ocpp_version: str | None = None
@@ -371,6 +392,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity):
             charge_point_id=stored.charge_point_id,
             ocpp_transaction_id=stored.ocpp_transaction_id,
             ocpp_version=stored.ocpp_version,
+            org_id=stored.org_id,
             started_at=to_utc(tx.started_at),
             stopped_at=_utc(tx.stopped_at),
         )
@@ -538,15 +560,16 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity):
             expiry_date=to_utc(reservation.expiry_date),
             created_at=created,
             updated_at=_utc(reservation.updated_at) or created,
+            org_id=self._org_of(reservation.charge_point_id, reservation.org_id),
         )
         self._next_reservation_id += 1
         self._reservations[stored.id] = stored
         return replace(stored)
 
-    async def get_reservation(self, reservation_id: int) -> Reservation | None:
-        """Return a copy of the reservation, or None."""
+    async def get_reservation(self, reservation_id: int, *, org_id: str | None = None) -> Reservation | None:
+        """Return a copy of the reservation, or None (also when it is not organization `org_id`'s)."""
         r = self._reservations.get(reservation_id)
-        return None if r is None else replace(r)
+        return None if r is None or not _owned(r, org_id) else replace(r)
 
     async def save_reservation(self, reservation: Reservation) -> None:
         """Write every field but id and created_at; sets `reservation.updated_at` to now; raises NotFound."""
@@ -555,7 +578,10 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity):
             raise NotFound(f"reservation {reservation.id}")
         reservation.updated_at = to_utc(self._clock())
         self._reservations[reservation.id] = replace(
-            reservation, expiry_date=to_utc(reservation.expiry_date), created_at=stored.created_at
+            reservation,
+            expiry_date=to_utc(reservation.expiry_date),
+            created_at=stored.created_at,
+            org_id=stored.org_id,
         )
 
     async def list_reservations(

@@ -170,9 +170,10 @@ class MemoryOcpiStore:
                 return self._partner_copy(partner)
         return None
 
-    async def list_partners(self) -> list[Partner]:
-        """Every partner (also unregistered ones), by id."""
-        return [self._partner_copy(p) for p in sorted(self._partners.values(), key=lambda p: p.id)]
+    async def list_partners(self, *, org_id: str | None = None) -> list[Partner]:
+        """Every partner (also unregistered ones; only organization `org_id`'s when given), by id."""
+        partners = sorted(self._partners.values(), key=lambda p: p.id)
+        return [self._partner_copy(p) for p in partners if org_id is None or p.org_id == org_id]
 
     # -- locations --------------------------------------------------------------------------------
 
@@ -215,10 +216,12 @@ class MemoryOcpiStore:
             self._location_of[cp] = location.id
         self._locations[location.id] = stored
 
-    async def get_location(self, location_id: str) -> Location | None:
-        """The location with its charge_point_ids, or None."""
+    async def get_location(self, location_id: str, *, org_id: str | None = None) -> Location | None:
+        """The location with its charge_point_ids, or None (also when not organization `org_id`'s)."""
         location = self._locations.get(location_id)
-        return None if location is None else self._location_copy(location)
+        if location is None or (org_id is not None and location.org_id != org_id):
+            return None
+        return self._location_copy(location)
 
     async def delete_location(self, location_id: str) -> None:
         """Delete the location and its charge point links; nothing happens for an unknown id."""
@@ -229,13 +232,15 @@ class MemoryOcpiStore:
                 del self._location_of[cp]
 
     async def list_locations(
-        self, pagination: Pagination = FIRST_PAGE, *, published_only: bool = False
+        self, pagination: Pagination = FIRST_PAGE, *, published_only: bool = False, org_id: str | None = None
     ) -> tuple[list[Location], int]:
         """(page, total count) ordered by last_updated then id; date_from ≤ last_updated < date_to."""
         matching = (
             loc
             for loc in self._locations.values()
-            if _in_window(loc.last_updated, pagination) and (loc.publish or not published_only)
+            if _in_window(loc.last_updated, pagination)
+            and (loc.publish or not published_only)
+            and (org_id is None or loc.org_id == org_id)
         )
         page, total = _page(matching, lambda loc: (loc.last_updated, loc.id), pagination)
         return [self._location_copy(loc) for loc in page], total
@@ -303,18 +308,26 @@ class MemoryOcpiStore:
         stored.last_updated = stored.last_updated or self._now()
         self._tariffs[tariff.id] = stored
 
-    async def get_tariff(self, tariff_id: str) -> Tariff | None:
-        """The tariff, or None."""
+    async def get_tariff(self, tariff_id: str, *, org_id: str | None = None) -> Tariff | None:
+        """The tariff, or None (also when not organization `org_id`'s)."""
         tariff = self._tariffs.get(tariff_id)
-        return None if tariff is None else self._tariff_copy(tariff)
+        if tariff is None or (org_id is not None and tariff.org_id != org_id):
+            return None
+        return self._tariff_copy(tariff)
 
     async def delete_tariff(self, tariff_id: str) -> None:
         """Delete the tariff; nothing happens for an unknown id."""
         self._tariffs.pop(tariff_id, None)
 
-    async def list_tariffs(self, pagination: Pagination = FIRST_PAGE) -> tuple[list[Tariff], int]:
+    async def list_tariffs(
+        self, pagination: Pagination = FIRST_PAGE, *, org_id: str | None = None
+    ) -> tuple[list[Tariff], int]:
         """(page, total count) ordered by last_updated then id; date_from ≤ last_updated < date_to."""
-        matching = (t for t in self._tariffs.values() if _in_window(t.last_updated, pagination))
+        matching = (
+            t
+            for t in self._tariffs.values()
+            if _in_window(t.last_updated, pagination) and (org_id is None or t.org_id == org_id)
+        )
         page, total = _page(matching, lambda t: (t.last_updated, t.id), pagination)
         return [self._tariff_copy(t) for t in page], total
 
@@ -505,7 +518,11 @@ class MemoryOcpiStore:
         return [self._cdr_copy(c) for c in sorted(mine, key=lambda c: (c.last_updated, c.id))]
 
     async def list_cdrs(
-        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None
+        self,
+        pagination: Pagination = FIRST_PAGE,
+        *,
+        scope: PartyScope | None = None,
+        org_id: str | None = None,
     ) -> tuple[list[Cdr], int]:
         """(page, total count) ordered by last_updated then id; date_from ≤ last_updated < date_to; with
         `scope`, only CDRs whose transaction's link it owns (an unused reservation's CDR, transaction_pk
@@ -523,7 +540,11 @@ class MemoryOcpiStore:
                 return True
             return c.id in owned_ids if c.transaction_pk < 0 else c.transaction_pk in owned
 
-        matching = (c for c in self._cdrs.values() if _in_window(c.last_updated, pagination) and mine(c))
+        matching = (
+            c
+            for c in self._cdrs.values()
+            if _in_window(c.last_updated, pagination) and mine(c) and (org_id is None or c.org_id == org_id)
+        )
         page, total = _page(matching, lambda c: (c.last_updated, c.id), pagination)
         return [self._cdr_copy(c) for c in page], total
 
@@ -622,13 +643,20 @@ class MemoryOcpiStore:
         return [self._entry_copy(e) for e in matching]
 
     async def list_outbox(
-        self, *, status: str | None = None, partner_id: int | None = None, limit: int = 100
+        self,
+        *,
+        status: str | None = None,
+        partner_id: int | None = None,
+        limit: int = 100,
+        partner_ids: Collection[int] | None = None,
     ) -> list[OutboxEntry]:
         """Entries with that status and/or partner, newest (highest id) first, at most `limit`."""
         matching = [
             e
             for e in self._outbox.values()
-            if (status is None or e.status == status) and (partner_id is None or e.partner_id == partner_id)
+            if (status is None or e.status == status)
+            and (partner_id is None or e.partner_id == partner_id)
+            and (partner_ids is None or e.partner_id in partner_ids)
         ]
         matching.sort(key=lambda e: e.id, reverse=True)
         return [self._entry_copy(e) for e in matching[: max(limit, 0)]]

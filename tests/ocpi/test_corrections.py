@@ -103,6 +103,12 @@ def test_credit_of_a_price_without_incl_vat_and_of_a_free_cdr() -> None:
     assert "remark" not in free.data
 
 
+def test_a_credit_cdr_stays_in_the_organization_of_the_credited_cdr() -> None:
+    """Tenancy (ADR 0012): the credit belongs to the credited CDR's organization, so only its partners and
+    operators see it."""
+    assert credit_cdr(replace(_cdr(), org_id="org-x"), T0).org_id == "org-x"
+
+
 def test_the_effective_cdr_is_the_one_neither_credited_nor_a_credit() -> None:
     """Of a transaction's CDRs, the one that bills it is the newest neither a credit nor credited."""
     original = _cdr("42")

@@ -717,6 +717,30 @@ async def test_partner_token_sessions_go_to_its_owner_only(
         await other.close()
 
 
+async def test_sessions_and_statuses_go_to_the_stations_organization_only(
+    ctx: OcpiContext, fake_partner: FakePartner, clock: FakeClock
+) -> None:
+    """A partner of another organization than the station's gets neither the sessions of its own token at
+    that station nor the station's EVSE statuses (ADR 0012)."""
+    needs_bridge()
+    from dataclasses import replace
+
+    from ocpi.push import install
+
+    await published_station(ctx)
+    owner = await add_partner(ctx, fake_partner.url, party_id="EMS")
+    await ctx.store.save_partner(replace(owner, org_id="org-b"))
+    await owned_token(ctx, owner, "EMSTOKEN1")
+    outbox = install(ctx)
+    await run_transaction(ctx, outbox, clock, id_token="EMSTOKEN1")
+    await status(ctx, 1, "Faulted")
+    assert outbox.feeder is not None
+    await outbox.feeder.flush()
+    await drain(outbox)
+    assert fake_partner.requests == []
+    assert await entries(ctx) == []
+
+
 async def test_local_token_sessions_go_to_nobody(
     ctx: OcpiContext, fake_partner: FakePartner, clock: FakeClock
 ) -> None:

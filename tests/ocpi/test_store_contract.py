@@ -807,3 +807,43 @@ async def test_concurrent_first_uses_of_many_agree_on_evse_uids(ocpi_store: Ocpi
     )
     batches = results[:4]
     assert all(batch == batches[0] for batch in batches) and batches[0][2] == results[4]
+
+
+async def test_locations_tariffs_and_partners_are_scoped_by_organization(ocpi_store: OcpiStore) -> None:
+    """Given an `org_id`, gets and lists of locations, tariffs and partners see only that organization's
+    (totals count only those); pushes can be listed for some partners only."""
+    await ocpi_store.save_location(_location("LOC-A", org_id="a"))
+    await ocpi_store.save_location(_location("LOC-B", org_id="b"))
+    await ocpi_store.save_tariff(Tariff(id="T-A", currency="EUR", data={}, org_id="a"))
+    await ocpi_store.save_tariff(Tariff(id="T-B", currency="EUR", data={}, org_id="b"))
+    pa = await ocpi_store.add_partner(_partner(org_id="a"))
+    pb = await ocpi_store.add_partner(_partner(token_a_hash="b" * 64, org_id="b"))
+    locations, total = await ocpi_store.list_locations(Pagination(), org_id="b")
+    assert ([loc.id for loc in locations], total) == (["LOC-B"], 1)
+    assert await ocpi_store.get_location("LOC-A", org_id="b") is None
+    found = await ocpi_store.get_location("LOC-A", org_id="a")
+    assert found is not None and found.org_id == "a"
+    tariffs, total = await ocpi_store.list_tariffs(Pagination(), org_id="a")
+    assert ([t.id for t in tariffs], total) == (["T-A"], 1)
+    assert await ocpi_store.get_tariff("T-B", org_id="a") is None
+    assert [p.id for p in await ocpi_store.list_partners(org_id="b")] == [pb.id]
+    assert len(await ocpi_store.list_partners()) == 2
+    stored = await ocpi_store.get_partner(pa.id)
+    assert stored is not None and stored.org_id == "a"
+    await ocpi_store.add_outbox(_entry(partner_id=pa.id))
+    await ocpi_store.add_outbox(_entry(partner_id=pb.id))
+    assert [e.partner_id for e in await ocpi_store.list_outbox(partner_ids=[pb.id])] == [pb.id]
+    assert await ocpi_store.list_outbox(partner_ids=[]) == []
+
+
+async def test_cdrs_are_listed_per_organization(ocpi_store: OcpiStore) -> None:
+    """A CDR keeps the organization it was saved with; `list_cdrs(org_id=)` counts only that one's."""
+    await ocpi_store.save_cdr(Cdr(id="C1", transaction_pk=1, data={}, total_cost_excl_vat=Decimal(0)))
+    await ocpi_store.save_cdr(
+        Cdr(id="C2", transaction_pk=2, data={}, total_cost_excl_vat=Decimal(0), org_id="b")
+    )
+    found, total = await ocpi_store.list_cdrs(Pagination(), org_id="b")
+    assert ([(c.id, c.org_id) for c in found], total) == ([("C2", "b")], 1)
+    assert (await ocpi_store.list_cdrs(Pagination()))[1] == 2
+    stored = await ocpi_store.get_cdr("C1")
+    assert stored is not None and stored.org_id == "default"

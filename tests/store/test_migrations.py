@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0008_organizations"
+        assert await conn.run_sync(_current) == head == "0009_tenancy"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
@@ -371,3 +371,37 @@ async def test_0008_puts_existing_api_keys_in_the_default_organization_and_downg
         orgs = (await conn.execute(text("SELECT id, country FROM organizations"))).all()
         assert [tuple(o) for o in orgs] == [("default", "NL")]
         assert await conn.run_sync(step, "0007_webhooks", down=True) == at_0005
+
+
+async def test_0009_puts_existing_rows_in_the_default_organization_and_downgrades_back(
+    engine: AsyncEngine,
+) -> None:
+    """A database at 0008 gains a NOT NULL `org_id` on every owned table, existing rows reading "default";
+    0008 again drops it (api_keys got theirs in 0008)."""
+    owned = (
+        "charge_points", "id_tokens", "transactions", "reservations",
+        "ocpi_partners", "ocpi_locations", "ocpi_tariffs", "ocpi_cdrs",
+    )
+
+    def step(connection: Connection, revision: str, *, down: bool = False) -> dict[str, list[str]]:
+        (command.downgrade if down else command.upgrade)(alembic_config(connection), revision)
+        return {t: [c["name"] for c in inspect(connection).get_columns(t)] for t in owned}
+
+    def add_rows(connection: Connection) -> None:
+        connection.execute(
+            text(
+                "INSERT INTO charge_points (charge_point_id, registration_status, created_at, updated_at) "
+                "VALUES ('CP1', 'Accepted', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+
+    async with engine.begin() as conn:
+        at_0008 = await conn.run_sync(step, "0008_organizations")
+        await conn.run_sync(add_rows)
+    assert all("org_id" not in columns for columns in at_0008.values())
+    async with engine.begin() as conn:
+        at_0009 = await conn.run_sync(step, "0009_tenancy")
+        assert at_0009 == {t: [*columns, "org_id"] for t, columns in at_0008.items()}
+        stored = await conn.execute(text("SELECT charge_point_id, org_id FROM charge_points"))
+        assert [tuple(row) for row in stored] == [("CP1", "default")]
+        assert await conn.run_sync(step, "0008_organizations", down=True) == at_0008

@@ -18,7 +18,8 @@ class ApiKeySql(SqlBase):
     async def add_api_key(
         self, name: str, prefix: str, key_hash: str, role: str, org_id: str = DEFAULT_ORG_ID
     ) -> ApiKey:
-        """Store a new API key (its bcrypt hash) and return it with its id and `created_at`.
+        """Store a new API key (its bcrypt hash) of organization `org_id` and return it with its id and
+        `created_at`.
 
         Raises:
             AlreadyExists: another key has this prefix.

@@ -184,6 +184,17 @@ class SqlBase:
             row = await session.get(row_class, key)
             return None if row is None else record(row)
 
+    async def _get_owned(
+        self, row_class: type[R], key: object, record: Callable[[R], T], org_id: str | None
+    ) -> T | None:
+        """`_get`, but None also when `org_id` is given and the row belongs to another organization."""
+        async with self._sessions() as session:
+            row = await session.get(row_class, key)
+            owner: str | None = None if row is None else getattr(row, "org_id")  # noqa: B009 (R has no org_id)
+            if row is None or (org_id is not None and owner != org_id):
+                return None
+            return record(row)
+
     async def _first(self, stmt: Select[tuple[R]], record: Callable[[R], T]) -> T | None:
         """The record of the first row `stmt` selects, or None."""
         async with self._sessions() as session:
@@ -284,6 +295,7 @@ class SqlBase:
             {
                 row_class.charge_point_id: query.get("charge_point_id"),
                 row_class.status: status and str(status),
+                row_class.org_id: query.get("org_id"),
             },
         )
         ids = query.get("charge_point_ids")

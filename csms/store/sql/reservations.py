@@ -11,7 +11,7 @@ from csms.domain.models import Reservation, ReservationStatus
 from csms.domain.ports import Page, StationQuery
 from csms.store.sql.base import RESERVATIONS, SqlBase, rowcount
 from csms.store.sql.rows import reservation_of, reservation_values
-from csms.store.tables import ReservationRow
+from csms.store.tables import ChargePointRow, ReservationRow
 
 # The active reservations: what list_due_reservations and find_active_reservations narrow down.
 _ACTIVE = select(ReservationRow).where(ReservationRow.status == str(ReservationStatus.ACTIVE))
@@ -30,14 +30,22 @@ class ReservationSql(SqlBase):
         sequence). `created_at` defaults to now, `updated_at` to `created_at`.
         """
         created = reservation.created_at or self._clock()
+        async with self._sessions() as session:
+            # It belongs to its charge point's organization (ADR 0012); one not registered (any more): the
+            # organization the caller gave.
+            cp = ChargePointRow
+            org_id = await session.scalar(
+                select(cp.org_id).where(cp.charge_point_id == reservation.charge_point_id)
+            )
         values = reservation_values(reservation) | {
             "created_at": created,
             "updated_at": reservation.updated_at or created,
+            "org_id": org_id or reservation.org_id,
         }
         return reservation_of(await self._add(ReservationRow(**values)))
 
-    async def get_reservation(self, reservation_id: int) -> Reservation | None:
-        return await self._get(ReservationRow, reservation_id, reservation_of)
+    async def get_reservation(self, reservation_id: int, *, org_id: str | None = None) -> Reservation | None:
+        return await self._get_owned(ReservationRow, reservation_id, reservation_of, org_id)
 
     async def save_reservation(self, reservation: Reservation) -> None:
         """Write every field of `reservation` except its id and created_at; sets `reservation.updated_at` to

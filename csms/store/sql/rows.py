@@ -115,8 +115,8 @@ def transaction_of(row: TransactionRow) -> Transaction:
 
 
 def reservation_values(r: Reservation) -> dict[str, Any]:
-    """The columns `save_reservation` writes: everything but the id and created_at."""
-    return field_values(r, "id", "created_at", status=str(r.status))
+    """The columns `save_reservation` writes: everything but the id, created_at and the organization."""
+    return field_values(r, "id", "created_at", "org_id", status=str(r.status))
 
 
 def device_variable_of(row: DeviceVariableRow) -> DeviceVariable:

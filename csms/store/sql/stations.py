@@ -19,6 +19,7 @@ from csms.store.sql.base import (
     STATUS_HISTORY,
     SqlBase,
     rowcount,
+    where_given,
 )
 from csms.store.sql.rows import boot_values, charge_point_of, connector_of, field_values
 from csms.store.tables import ChargePointRow, ConnectorRow
@@ -31,8 +32,10 @@ class StationSql(SqlBase):
     """Charge points and connectors; the contract is `csms.domain.ports.StationStore` (and `AdminStore` for
     deleting a charge point)."""
 
-    async def get_charge_point(self, charge_point_id: str) -> ChargePoint | None:
-        return await self._get(ChargePointRow, charge_point_id, charge_point_of)
+    async def get_charge_point(
+        self, charge_point_id: str, *, org_id: str | None = None
+    ) -> ChargePoint | None:
+        return await self._get_owned(ChargePointRow, charge_point_id, charge_point_of, org_id)
 
     async def add_charge_point(self, charge_point: ChargePoint) -> ChargePoint:
         """Store a new charge point and return it as stored (`created_at`/`updated_at` filled in).
@@ -65,6 +68,7 @@ class StationSql(SqlBase):
             charge_point,
             "charge_point_id",
             "created_at",
+            "org_id",  # set when registered; moving a station between organizations is no update
             *_WRITER_MAINTAINED,
             registration_status=str(charge_point.registration_status),
             updated_at=self._clock(),
@@ -91,10 +95,14 @@ class StationSql(SqlBase):
         stmt = update(CHARGE_POINTS).where(CHARGE_POINTS.c.charge_point_id == charge_point_id).values(values)
         await self._change(stmt, f"charge point {charge_point_id!r}")
 
-    async def list_charge_points(self, *, limit: int, cursor: str | None = None) -> Page[ChargePoint]:
-        """Charge points ordered by id; the cursor is the last id of the previous page."""
+    async def list_charge_points(
+        self, *, limit: int, cursor: str | None = None, org_id: str | None = None
+    ) -> Page[ChargePoint]:
+        """Charge points ordered by id (of one organization, when `org_id` is given); the cursor is the last
+        id of the previous page."""
         key = ChargePointRow.charge_point_id
-        return await self._page(select(ChargePointRow), key, charge_point_of, limit=limit, cursor=cursor)
+        stmt = where_given(select(ChargePointRow), {ChargePointRow.org_id: org_id})
+        return await self._page(stmt, key, charge_point_of, limit=limit, cursor=cursor)
 
     async def list_charge_points_changed(self, since: datetime) -> list[ChargePoint]:
         """Charge points whose `updated_at` (added or changed by an operator) is at or after `since`."""

@@ -19,9 +19,10 @@ from csms.domain.models import (
     legacy_pk,
 )
 from csms.domain.ports import AlreadyExists, NotFound, Page, Pagination, StationQuery
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.sql.base import TRANSACTION_EVENTS, TRANSACTIONS, SqlBase, rowcount
 from csms.store.sql.rows import field_values, meter_sample_of, transaction_of
-from csms.store.tables import MeterSampleRow, TransactionEventRow, TransactionRow
+from csms.store.tables import ChargePointRow, MeterSampleRow, TransactionEventRow, TransactionRow
 
 # The optional filters of list_transactions.
 _Query = StationQuery[TransactionStatus]
@@ -52,6 +53,12 @@ class TransactionSql(SqlBase):
         row = TransactionRow(**values)
         try:
             async with self._sessions.begin() as session:
+                # The transaction belongs to its charge point's organization (ADR 0012): one primary-key
+                # read in the same database transaction.
+                org_id = await session.scalar(
+                    select(ChargePointRow.org_id).where(ChargePointRow.charge_point_id == new.charge_point_id)
+                )
+                row.org_id = org_id or DEFAULT_ORG_ID
                 session.add(row)
                 await session.flush()  # assigns row.id
                 if new.seq_no is not None:
@@ -70,8 +77,8 @@ class TransactionSql(SqlBase):
             ) from None
         return transaction_of(row)
 
-    async def get_transaction(self, pk: int) -> Transaction | None:
-        return await self._get(TransactionRow, pk, transaction_of)
+    async def get_transaction(self, pk: int, *, org_id: str | None = None) -> Transaction | None:
+        return await self._get_owned(TransactionRow, pk, transaction_of, org_id)
 
     async def find_transaction(
         self, charge_point_id: str, ocpp_transaction_id: str, ocpp_version: str | None = None
@@ -110,7 +117,13 @@ class TransactionSql(SqlBase):
         `tx.updated_at` to now, the value written."""
         tx.updated_at = self._clock()
         values = field_values(
-            tx, "id", "charge_point_id", "ocpp_transaction_id", "ocpp_version", status=str(tx.status)
+            tx,
+            "id",
+            "charge_point_id",
+            "ocpp_transaction_id",
+            "ocpp_version",
+            "org_id",
+            status=str(tx.status),
         )
         await self._change(
             update(TRANSACTIONS).where(TRANSACTIONS.c.id == tx.id).values(values), f"transaction {tx.id}"
