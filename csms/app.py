@@ -98,7 +98,11 @@ class Csms:
         metrics.watch_outbox(lambda: bridge.outbox.depth)
         # Webhooks: the feeder notes domain events from now on; the worker delivers them (ADR 0011).
         webhook_store = SqlWebhookStore(store.engine, clock=services.clock)
-        webhook_feeder = WebhookFeeder(webhook_store, config.webhooks, services.clock)
+        async def charge_point_org(charge_point_id: str) -> str | None:
+            cp = await services.store.get_charge_point(charge_point_id)
+            return None if cp is None else cp.org_id
+
+        webhook_feeder = WebhookFeeder(webhook_store, config.webhooks, services.clock, charge_point_org)
         webhook_feeder.subscribe(services.events)
         await webhook_feeder.start()
         webhook_worker = WebhookWorker(

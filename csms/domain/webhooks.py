@@ -48,11 +48,8 @@ EVENT_TYPES: tuple[str, ...] = (
 
 
 def organization_of_charge_point(charge_point_id: str | None) -> str:
-    """The organization an event about `charge_point_id` (or its sessions, reservations) belongs to.
-
-    The one place events learn their organization: every charge point is the default organization's today;
-    tenancy (issue 12, item 5) answers from the charge point's owner here.
-    """
+    """The organization of an event about a charge point the store does not know (deleted, or never
+    registered): the default one. Known charge points' events carry their owner's (`WebhookFeeder`)."""
     return DEFAULT_ORG_ID
 
 

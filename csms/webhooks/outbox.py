@@ -26,6 +26,7 @@ import socket
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,7 +78,8 @@ class OutgoingEvent:
     id: str
     type: str
     object_key: str
-    organization_id: str
+    charge_point_id: str
+    organization_id: str | None  # None: the charge point's, looked up when the event is stored
     created_at: datetime
     data: dict[str, Any]
 
@@ -131,8 +133,17 @@ class WebhookFeeder:
     so far (tests); `await feeder.stop()` at shutdown, before the store closes.
     """
 
-    def __init__(self, store: WebhookStore, config: WebhooksConfig, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: WebhookStore,
+        config: WebhooksConfig,
+        clock: Clock,
+        charge_point_org: Callable[[str], Awaitable[str | None]] | None = None,
+    ) -> None:
+        """`charge_point_org` answers a charge point's organization (None: unknown, the default one's);
+        without it every station event is the default organization's."""
         self._store = store
+        self._charge_point_org = charge_point_org
         self._config = config
         self._clock = clock
         self._queue: deque[OutgoingEvent] = deque()
@@ -156,13 +167,21 @@ class WebhookFeeder:
         """A webhook was created or deleted here: read them again before the next round."""
         self._webhooks = None
 
-    def _note(self, event_type: str, object_key: str, charge_point_id: str, data: dict[str, Any]) -> None:
+    def _note(
+        self,
+        event_type: str,
+        object_key: str,
+        charge_point_id: str,
+        data: dict[str, Any],
+        org_id: str | None = None,
+    ) -> None:
         self._queue.append(
             OutgoingEvent(
                 id="evt_" + uuid.uuid4().hex,
                 type=event_type,
                 object_key=object_key,
-                organization_id=organization_of_charge_point(charge_point_id),
+                charge_point_id=charge_point_id,
+                organization_id=org_id,
                 created_at=self._clock(),
                 data=data,
             )
@@ -170,7 +189,7 @@ class WebhookFeeder:
         self._wake.set()
 
     def _note_session(self, event_type: str, tx: Transaction) -> None:
-        self._note(event_type, f"session:{tx.id}", tx.charge_point_id, session_data(tx))
+        self._note(event_type, f"session:{tx.id}", tx.charge_point_id, session_data(tx), tx.org_id)
 
     async def on_transaction_started(self, event: TransactionStarted) -> None:
         """session.started."""
@@ -223,7 +242,7 @@ class WebhookFeeder:
         """reservation.created / updated / cancelled / expired / used."""
         r = event.reservation
         key = f"reservation:{r.id}"
-        self._note(f"reservation.{event.change}", key, r.charge_point_id, reservation_data(r))
+        self._note(f"reservation.{event.change}", key, r.charge_point_id, reservation_data(r), r.org_id)
 
     async def start(self) -> None:
         """Start the task that stores what the handlers note."""
@@ -270,23 +289,41 @@ class WebhookFeeder:
             if not events:
                 return
             webhooks = await self._current_webhooks()
+            orgs = await self._organizations(events)
             deliveries = [
                 WebhookDelivery(
                     webhook_id=webhook.id,
                     event_id=event.id,
                     event_type=event.type,
                     object_key=event.object_key,
-                    organization_id=event.organization_id,
+                    organization_id=org,
                     payload=event.data,
                     created_at=event.created_at,
                 )
-                for event in events
+                for event, org in zip(events, orgs, strict=True)
                 for webhook in webhooks
-                if webhook.organization_id == event.organization_id and event.type in webhook.events
+                if webhook.organization_id == org and event.type in webhook.events
             ]
             await self._store.add_deliveries(deliveries)
             for _ in events:  # taken only once stored: a failed round is tried again with the same events
                 self._queue.popleft()
+
+
+    async def _organizations(self, events: list[OutgoingEvent]) -> list[str]:
+        """Each event's organization (tenancy, ADR 0012): its session's or reservation's, else its charge
+        point's, read once per charge point and round (a station may move to another organization)."""
+        looked_up: dict[str, str] = {}
+        orgs = []
+        for event in events:
+            org = event.organization_id
+            if org is None:
+                cp = event.charge_point_id
+                if cp not in looked_up:
+                    found = None if self._charge_point_org is None else await self._charge_point_org(cp)
+                    looked_up[cp] = found or organization_of_charge_point(cp)
+                org = looked_up[cp]
+            orgs.append(org)
+        return orgs
 
 
 def default_node_id() -> str:

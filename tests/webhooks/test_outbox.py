@@ -172,6 +172,32 @@ async def test_only_subscribed_event_types_of_the_webhooks_organization_are_deli
     await until(lambda: len(receiver.accepted) == 1)
 
 
+async def test_events_go_to_the_webhooks_of_their_charge_points_organization() -> None:
+    """Tenancy: a station's events go to its organization's webhooks (looked up by charge point), a
+    session's and a reservation's to the organization they carry; another organization's webhook gets none."""
+
+    async def charge_point_org(charge_point_id: str) -> str | None:
+        return {"CP-A": "org-a"}.get(charge_point_id)
+
+    bus, store = EventBus(), MemoryWebhookStore()
+    feeder = WebhookFeeder(store, FAST, utcnow, charge_point_org)
+    feeder.subscribe(bus)
+    hook_a = await store.add_webhook("org-a", "http://127.0.0.1:9/a", EVENT_TYPES, SECRET, T0)
+    hook_b = await store.add_webhook("org-b", "http://127.0.0.1:9/b", EVENT_TYPES, SECRET, T0)
+    hook_default = await store.add_webhook(DEFAULT_ORG_ID, "http://127.0.0.1:9/d", EVENT_TYPES, SECRET, T0)
+    bus.emit(StationConnectionChanged("CP-A", True))
+    bus.emit(StationConnectionChanged("CP-UNKNOWN", True))  # not in the store: the default organization's
+    await bus.publish(TransactionStarted(transaction(8, charge_point_id="CP-A", org_id="org-b")))
+    await feeder.flush()
+    by_hook = {h.id: [d.event_type for d in await store.list_deliveries(h.id, 10)]
+               for h in (hook_a, hook_b, hook_default)}
+    assert by_hook == {
+        hook_a.id: ["charge_point.connected"],
+        hook_b.id: ["session.started"],
+        hook_default.id: ["charge_point.connected"],
+    }
+
+
 async def test_session_updated_is_sent_at_most_once_per_interval() -> None:
     """Meter advances of a session make no session.updated within `session_update_seconds` of the last
     event of that session (here: its start)."""
