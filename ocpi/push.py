@@ -486,16 +486,12 @@ async def push_reservation_session(ctx: OcpiContext, reservation: Reservation, p
     id `R<reservation id>`) to the partner that made it (OCPI 2.2.1 Sessions: RESERVATION, then COMPLETED
     once it ended unused, or used: the charging is the transaction's own session).
 
-    An active reservation is PUT whole (status RESERVATION; again when it is replaced); an ended one is
-    PATCHed to COMPLETED with its end. When the ended reservation's time is billed
-    (`cdrs.create_reservation_cdr`: its tariff prices reservations), the PATCH carries the CDR's
-    `total_cost` and `charging_periods`, and the CDR is POSTed after it to the partner's cdrs RECEIVER
-    (once: by the call that made it).
-    Same object key as every push of that session, so they arrive in order. Nothing happens without an
-    outbox, a session (not made through OCPI, unpublished location) or a RECEIVER endpoint of the partner.
-
-    Returns:
-        How many pushes were queued (0 to 2).
+    An active reservation is PUT whole (status RESERVATION; again when replaced); an ended one is PATCHed to
+    COMPLETED with its end, and, when its time is billed (`cdrs.create_reservation_cdr`), with the CDR's
+    `total_cost` and `charging_periods`, the CDR POSTed after it (once: by the call that made it). Same
+    object key as every push of that session, so they arrive in order. Nothing happens without an outbox,
+    a session (not made through OCPI, unpublished location) or a RECEIVER endpoint of the partner.
+    Returns how many pushes were queued (0 to 2).
     """
     billed_before = await ctx.store.get_cdr(f"R{reservation.id}") is not None
     cdr = await cdrs.create_reservation_cdr(ctx, reservation)  # made (and pullable) even if not pushed

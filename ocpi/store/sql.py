@@ -690,10 +690,7 @@ class SqlOcpiStore:
             return [_cdr(row) for row in await session.scalars(stmt)]
 
     async def list_cdrs(
-        self,
-        pagination: Pagination = FIRST_PAGE,
-        *,
-        scope: PartyScope | None = None,
+        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None,
         org_id: str | None = None,
     ) -> tuple[list[Cdr], int]:
         conditions: list[ColumnElement[bool]] = _of_org(OcpiCdrRow, org_id)
@@ -779,11 +776,7 @@ class SqlOcpiStore:
             await self._execute(stmt)
 
     async def list_outbox(
-        self,
-        *,
-        status: str | None = None,
-        partner_id: int | None = None,
-        limit: int = 100,
+        self, *, status: str | None = None, partner_id: int | None = None, limit: int = 100,
         partner_ids: Collection[int] | None = None,
     ) -> list[OutboxEntry]:
         """Entries with that status and/or partner (and among `partner_ids`, when given), newest (highest
