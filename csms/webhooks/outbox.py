@@ -38,6 +38,7 @@ from csms.config import WebhooksConfig
 from csms.domain.clock import Clock, isoformat_z
 from csms.domain.events import (
     ConnectorStatusChanged,
+    DisputeChanged,
     EventBus,
     Order,
     ReservationChanged,
@@ -47,11 +48,14 @@ from csms.domain.events import (
     TransactionStopped,
 )
 from csms.domain.models import Reservation, Transaction
+from csms.domain.portal import Dispute
 from csms.domain.ports import NotFound
 from csms.domain.webhooks import (
     CHARGE_POINT_CONNECTED,
     CHARGE_POINT_DISCONNECTED,
     CHARGE_POINT_STATUS_CHANGED,
+    DISPUTE_CREATED,
+    DISPUTE_UPDATED,
     SESSION_COMPLETED,
     SESSION_STARTED,
     SESSION_UPDATED,
@@ -110,6 +114,23 @@ def session_data(tx: Transaction) -> dict[str, Any]:
     }
 
 
+def dispute_data(d: Dispute) -> dict[str, Any]:
+    """The `data` of a dispute event: the dispute as the API names its fields."""
+    return {
+        "id": d.id,
+        "session_id": d.session_id,
+        "driver_id": d.driver_id,
+        "description": d.description,
+        "expected_cost": format(d.expected_cost, "f"),
+        "status": d.status.value,
+        "resolution": d.resolution,
+        "credit_cdr_id": d.credit_cdr_id,
+        "replacement_cdr_id": d.replacement_cdr_id,
+        "created_at": _time(d.created_at),
+        "updated_at": _time(d.updated_at),
+    }
+
+
 def reservation_data(r: Reservation) -> dict[str, Any]:
     """The `data` of a reservation event: the reservation as the API names its fields."""
     return {
@@ -151,18 +172,26 @@ class WebhookFeeder:
         bus.subscribe_hot(ConnectorStatusChanged, self.on_status_changed, order=Order.PUBLISH)
         bus.subscribe_hot(StationConnectionChanged, self.on_connection_changed, order=Order.PUBLISH)
         bus.subscribe(ReservationChanged, self.on_reservation_changed, order=Order.PUBLISH)
+        bus.subscribe(DisputeChanged, self.on_dispute_changed, order=Order.PUBLISH)
 
     def webhooks_changed(self) -> None:
         """A webhook was created or deleted here: read them again before the next round."""
         self._webhooks = None
 
-    def _note(self, event_type: str, object_key: str, charge_point_id: str, data: dict[str, Any]) -> None:
+    def _note(
+        self,
+        event_type: str,
+        object_key: str,
+        charge_point_id: str | None,
+        data: dict[str, Any],
+        organization_id: str | None = None,
+    ) -> None:
         self._queue.append(
             OutgoingEvent(
                 id="evt_" + uuid.uuid4().hex,
                 type=event_type,
                 object_key=object_key,
-                organization_id=organization_of_charge_point(charge_point_id),
+                organization_id=organization_id or organization_of_charge_point(charge_point_id),
                 created_at=self._clock(),
                 data=data,
             )
@@ -224,6 +253,12 @@ class WebhookFeeder:
         r = event.reservation
         key = f"reservation:{r.id}"
         self._note(f"reservation.{event.change}", key, r.charge_point_id, reservation_data(r))
+
+    async def on_dispute_changed(self, event: DisputeChanged) -> None:
+        """dispute.created / dispute.updated, in the dispute's organization."""
+        d = event.dispute
+        event_type = DISPUTE_CREATED if event.change == "created" else DISPUTE_UPDATED
+        self._note(event_type, f"dispute:{d.id}", None, dispute_data(d), organization_id=d.org_id)
 
     async def start(self) -> None:
         """Start the task that stores what the handlers note."""
