@@ -27,7 +27,8 @@ routes registered with its own role (the `/site-owner/...` and `/portal/...` rou
 every operator route is 403 `forbidden` to it, and its routes are 403 to operators.
 
 Each route has a required role: the one it was registered with through `add_route`, else `viewer` for
-GET/HEAD and `member` for every other method. `PUBLIC` routes (the OpenAPI document, signing in, accepting an invitation) skip authentication.
+GET/HEAD and `member` for every other method. `PUBLIC` routes (the OpenAPI document, signing in, accepting an
+invitation) skip authentication.
 """
 
 from __future__ import annotations
