@@ -94,6 +94,7 @@ def test_running_server_routes_are_the_documented_ones(csms: Csms) -> None:
 async def _identity_tour(client: CheckedApi, sink: SmtpSink) -> None:
     """Organizations, members, invitations (emailed to the sink), settings, API keys and signing in."""
     org = "/organizations/default"
+
     async def call(method: str, path: str, body: object = None, headers: dict[str, str] | None = None) -> Any:
         status, answer = await client.request(method, path, body, headers=headers)
         assert 200 <= status < 300, (method, path, status, answer)
@@ -140,14 +141,18 @@ async def _portal_tour(client: CheckedApi, sink: SmtpSink, location: dict[str, A
 
     mails = len(sink.messages)
     await call("POST", "/locations", location)  # the tour deleted it; the site owner hosts it again
-    owner = await call("POST", "/site-owners/invitations", {"email": "site@example.com", "company": "Site BV"})
+    owner = await call(
+        "POST", "/site-owners/invitations", {"email": "site@example.com", "company": "Site BV"}
+    )
     token = invitation_token((await sink.wait_for(mails + 1))[-1], SITE_OWNER_TOKEN)
     await call("POST", f"/site-owner/accept-invitation/{token}", {"password": "portal pass"})
     me = await sign_in("site@example.com")
     profile = {"company": "Site BV", "contact_name": "S. Owner", "phone": "+31 30 123 4567",
                "address": "Main St 1", "postal_code": "3511", "city": "Utrecht", "country": "NL"}  # fmt: skip
     await call("PUT", "/site-owner/profile", profile, me)
-    await call("PUT", "/site-owner/bank-details", {"account_holder": "Site BV", "iban": "NL91ABNA0417164300"}, me)
+    await call(
+        "PUT", "/site-owner/bank-details", {"account_holder": "Site BV", "iban": "NL91ABNA0417164300"}, me
+    )
     document = await call("POST", "/site-owner/documents", {"name": "lease", "kind": "contract",
                                                             "content_base64": "JVBERi0="}, me)  # fmt: skip
     await call("GET", f"/site-owner/documents/{document['id']}", None, me)

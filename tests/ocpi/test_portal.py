@@ -348,8 +348,8 @@ async def test_dispute_is_filed_then_worked_and_credited(portal: Portal) -> None
     bad = await p.api.post(f"/api/v1/portal/sessions/{tx.id}/dispute", headers=me,
                            json={"description": "too much", "expected_cost": "cheap"})  # fmt: skip
     assert (await error_of(bad, 400))["details"][0]["field"] == "expected_cost"
-    response = await p.api.post(f"/api/v1/portal/sessions/{tx.id}/dispute", headers=me,
-                                json={"description": "charged for 10 kWh, got 5", "expected_cost": "1.70"})  # fmt: skip
+    claim = {"description": "charged for 10 kWh, got 5", "expected_cost": "1.70"}
+    response = await p.api.post(f"/api/v1/portal/sessions/{tx.id}/dispute", headers=me, json=claim)
     assert response.status == 201
     dispute = await response.json()
     assert (
