@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api import create_app
+from csms.api.mailer import EmailFailed
 from csms.domain.events import DisputeChanged, Order
 from csms.domain.portal import iban_valid, masked_iban
 from csms.domain.secrets import hash_secret, new_api_key
@@ -37,8 +38,11 @@ class Outbox:
     """A mailer that keeps what it sends."""
 
     sent: list[tuple[str, str, str]] = field(default_factory=list)
+    refuse: bool = False
 
     async def send(self, to: str, subject: str, body: str) -> None:
+        if self.refuse:
+            raise EmailFailed("554 refused")
         self.sent.append((to, subject, body))
 
     def token(self, prefix: str) -> str:
@@ -162,6 +166,24 @@ async def test_site_owner_invitation_is_emailed_and_accepted_once(portal: Portal
     assert (await p.call("GET", f"/site-owners/{owner_id}", p.viewer))["revenue_share_percent"] == "10"
     await error_of(await p.api.get("/api/v1/site-owners/999", headers=p.viewer), 404)
     await p.sign_in("owner@example.com")
+
+
+async def test_invitations_that_cannot_be_emailed_are_502_and_kept_nowhere(portal: Portal) -> None:
+    """When the mail server refuses the email, a site owner or driver invitation is 502 `email_failed` and
+    nothing is stored; staff below admin may not invite site owners (403)."""
+    p = portal
+    p.mail.refuse = True
+    site_owner = await p.api.post("/api/v1/site-owners/invitations", headers=p.admin,
+                                  json={"email": "x@example.com", "company": "X"})  # fmt: skip
+    assert (await error_of(site_owner, 502))["code"] == "email_failed"
+    driver = await p.api.post("/api/v1/drivers", headers=p.admin,
+                              json={"email": "x@example.com", "name": "X", "id_tokens": ["T"]})  # fmt: skip
+    assert (await error_of(driver, 502))["code"] == "email_failed"
+    assert (await p.call("GET", "/site-owners", p.viewer))["items"] == []
+    assert (await p.call("GET", "/drivers", p.viewer))["items"] == []
+    viewer = await p.api.post("/api/v1/site-owners/invitations", headers=p.viewer,
+                              json={"email": "x@example.com", "company": "X"})  # fmt: skip
+    assert (await error_of(viewer, 403))["code"] == "forbidden"
 
 
 async def test_expired_site_owner_invitation_is_410(portal: Portal) -> None:
