@@ -190,7 +190,8 @@ async def test_dispute_events_go_to_the_disputes_organization() -> None:
         ("dispute.created", "dispute:5", "org_b"),
         ("dispute.updated", "dispute:5", "org_b"),
     ]
-    assert deliveries[0].payload["expected_cost"] == "1.70" and deliveries[1].payload["status"] == "under_review"
+    assert deliveries[0].payload["expected_cost"] == "1.70"
+    assert deliveries[1].payload["status"] == "under_review"
     assert await rig.store.list_deliveries(other.id, 10) == []
 
 
