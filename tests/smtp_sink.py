@@ -16,6 +16,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from tests.utils import MS
 
 INVITATION_TOKEN = re.compile(r"csmsinv_[A-Za-z0-9_-]+")
+SITE_OWNER_TOKEN = re.compile(r"csmsso_[A-Za-z0-9_-]+")
+DRIVER_TOKEN = re.compile(r"csmsdrv_[A-Za-z0-9_-]+")
 
 
 class SmtpSink:
@@ -45,11 +47,12 @@ class SmtpSink:
         return self.messages[:count]
 
 
-def invitation_token(message: EmailMessage) -> str:
-    """The invitation token in an invitation email's body."""
+def invitation_token(message: EmailMessage, pattern: re.Pattern[str] = INVITATION_TOKEN) -> str:
+    """The invitation token in an invitation email's body (a member's; with `pattern`, e.g.
+    `SITE_OWNER_TOKEN` or `DRIVER_TOKEN`, another kind)."""
     body = message.get_body(("plain",))
     assert body is not None
-    found = INVITATION_TOKEN.search(body.get_content())
+    found = pattern.search(body.get_content())
     assert found is not None, body.get_content()
     return found.group(0)
 

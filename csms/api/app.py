@@ -23,6 +23,7 @@ from csms.api import (
     charging_profiles,
     commands,
     configuration,
+    drivers,
     id_tokens,
     messages,
     metrics,
@@ -32,6 +33,7 @@ from csms.api import (
     reservations,
     sessions,
     sign_in,
+    site_owners,
     station_events,
     webhooks,
 )
@@ -62,6 +64,8 @@ ROUTES: tuple[Route, ...] = (
     *sign_in.ROUTES,
     *organizations.ROUTES,
     *api_keys.ROUTES,
+    *site_owners.ROUTES,
+    *drivers.ROUTES,
 )
 
 __all__ = ["API_PREFIX", "DOMAIN", "ROUTES", "SERVICES", "create_api_app", "create_app"]

@@ -21,9 +21,14 @@ Roles, from least to most allowed (a stored role this module does not know count
 - `admin` may do everything, including registering, changing and deleting charge points.
 
 A signed-in user who belongs to no organization yet may only use `signed_in` routes (create an
-organization, sign out). Each route has a required role: the one it was registered with through
-`add_route`, else `viewer` for GET/HEAD and `member` for every other method. `PUBLIC` routes (the OpenAPI
-document, signing in, accepting an invitation) skip authentication.
+organization, sign out). A user who is no member anywhere but a site owner or a driver of an organization
+(`csms.domain.portal`) acts there with the role `site_owner` or `driver`: such a principal reaches only the
+routes registered with its own role (the `/site-owner/...` and `/portal/...` routes) and `signed_in` ones;
+every operator route is 403 `forbidden` to it, and its routes are 403 to operators.
+
+Each route has a required role: the one it was registered with through `add_route`, else `viewer` for
+GET/HEAD and `member` for every other method. `PUBLIC` routes (the OpenAPI document, signing in, accepting an
+invitation) skip authentication.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from csms.api.params import get_services
 from csms.domain.identity import ACCESS_TOKEN_PREFIX, UserSession, token_digest
 from csms.domain.models import ApiKey
 from csms.domain.secrets import api_key_prefix
+from csms.domain.services import Services
 from csms.domain.tenancy import DEFAULT_ORG_ID
 
 ORG_HEADER = "X-Organization-Id"
@@ -78,6 +84,8 @@ class Role(StrEnum):
     VIEWER = "viewer"
     MEMBER = "member"
     ADMIN = "admin"
+    SITE_OWNER = "site_owner"
+    DRIVER = "driver"
 
     @property
     def rank(self) -> int:
@@ -91,10 +99,21 @@ class Role(StrEnum):
             role = cls(stored)
         except ValueError:
             return cls.VIEWER
-        return cls.VIEWER if role in (cls.PUBLIC, cls.SIGNED_IN) else role
+        return cls.VIEWER if role in (cls.PUBLIC, cls.SIGNED_IN, *PORTAL_ROLES) else role
 
 
-_RANKS = {Role.PUBLIC: 0, Role.SIGNED_IN: 1, Role.VIEWER: 2, Role.MEMBER: 3, Role.ADMIN: 4}
+# Outside principals: they reach only the routes of their own role (no rank: not above or below staff).
+PORTAL_ROLES = (Role.SITE_OWNER, Role.DRIVER)
+
+_RANKS = {
+    Role.PUBLIC: 0,
+    Role.SIGNED_IN: 1,
+    Role.VIEWER: 2,
+    Role.MEMBER: 3,
+    Role.ADMIN: 4,
+    Role.SITE_OWNER: 5,  # never compared with the others (`may`)
+    Role.DRIVER: 5,
+}
 
 # Routes registered with an explicit role (see `add_route`); others get the default of their method.
 ROUTE_ROLES = web.AppKey("route_roles", dict[web.AbstractRoute, Role])
@@ -205,13 +224,35 @@ async def _user_caller(request: web.Request, token: str, path_org: str | None) -
         org_id = header_org
     else:
         org_id = next(iter(memberships), None)  # the oldest membership (the store's order)
+    if org_id is None and header_org is None:
+        portal = await _portal_caller(services, session)
+        if portal is not None:
+            return portal
     role = "" if org_id is None else memberships[org_id]
     return Caller("user", session.user_id, org_id, role, session=session)
 
 
+async def _portal_caller(services: Services, session: UserSession) -> Caller | None:
+    """The caller of a user of no organization who is a site owner or a driver of one, else None."""
+    owner = await services.store.find_site_owner(user_id=session.user_id)
+    if owner is not None:
+        return Caller("user", session.user_id, owner.org_id, Role.SITE_OWNER.value, session=session)
+    driver = await services.store.find_driver(user_id=session.user_id)
+    if driver is not None:
+        return Caller("user", session.user_id, driver.org_id, Role.DRIVER.value, session=session)
+    return None
+
+
 def may(role: str, required: Role) -> bool:
     """True if a caller with the stored `role` may use a route requiring `required` (an empty role: a user
-    of no organization, who may only use `SIGNED_IN` routes)."""
+    of no organization, who may only use `SIGNED_IN` routes). A site owner or driver may use only the routes
+    of their own role and `SIGNED_IN` ones; no one else may use those."""
+    if required is Role.PUBLIC:
+        return True
+    if role in PORTAL_ROLES:
+        return required is Role.SIGNED_IN or required.value == role
+    if required in PORTAL_ROLES:
+        return False
     rank = Role.SIGNED_IN.rank if not role else Role.of_key(role).rank
     return rank >= required.rank
 

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, TypeVar
 import structlog
 
 from csms.domain.models import Reservation, StatusChange, Transaction
+from csms.domain.portal import Dispute
 
 log = structlog.get_logger("csms.events")
 
@@ -81,6 +82,15 @@ class ReservationChanged(Event):
 
     reservation: Reservation
     change: str  # created | updated | cancelled | expired | used
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeChanged(Event):
+    """A driver filed a dispute (`created`) or an operator moved it on (`updated`); `dispute` as stored
+    after the change."""
+
+    dispute: Dispute
+    change: str  # created | updated
 
 
 @dataclass(frozen=True, slots=True)

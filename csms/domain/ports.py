@@ -38,6 +38,7 @@ from csms.domain.models import (
     Transaction,
     TransactionStatus,
 )
+from csms.domain.portal import PortalStore
 from csms.domain.tenancy import DEFAULT_ORG_ID
 
 T = TypeVar("T")
@@ -63,6 +64,7 @@ class StationQuery(TypedDict, Generic[E], total=False):
     `list_reservations`): a filter left out or None does not filter; `cursor` continues a page.
 
     - `charge_point_ids`: only these stations (e.g. a location's); empty: nothing.
+    - `id_tokens`: only records of these id tokens (e.g. a driver's); empty: nothing.
     - `time_from` / `time_to`: only records whose time (`started_at` of a transaction, `created_at` of a
       reservation) is at or after / before these.
     - `sort`: `-id` (the default: newest first), `id`, or the record's time field (`started_at`,
@@ -74,6 +76,7 @@ class StationQuery(TypedDict, Generic[E], total=False):
     status: E | None
     cursor: str | None
     charge_point_ids: Collection[str] | None
+    id_tokens: Collection[str] | None
     time_from: datetime | None
     time_to: datetime | None
     sort: str | None
@@ -627,6 +630,7 @@ class Store(
     DeviceModelStore,
     ChargingProfileStore,
     AdminStore,
+    PortalStore,
     Protocol,
 ):
     """Everything, for wiring; handlers take the narrow protocols above."""

@@ -26,8 +26,8 @@ RESERVATION_UPDATED = "reservation.updated"  # replaced by its owner (an OCPI pa
 RESERVATION_CANCELLED = "reservation.cancelled"
 RESERVATION_EXPIRED = "reservation.expired"
 RESERVATION_USED = "reservation.used"
-DISPUTE_CREATED = "dispute.created"  # declared for the driver portal; nothing emits it yet
-DISPUTE_UPDATED = "dispute.updated"  # declared for the driver portal; nothing emits it yet
+DISPUTE_CREATED = "dispute.created"  # a driver filed a dispute (csms.api.drivers)
+DISPUTE_UPDATED = "dispute.updated"  # an operator moved it on (ocpi.admin_api.portal)
 
 # Every event type a webhook may subscribe to, in the order the API documents them.
 EVENT_TYPES: tuple[str, ...] = (

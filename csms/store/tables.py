@@ -501,3 +501,85 @@ class WebhookDeliveryRow(CreatedAt, Base):
     response_code: Mapped[int | None] = mapped_column(Integer)
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SiteOwnerRow(CreatedAt, Base):
+    """A site owner of an organization (`csms.domain.portal.SiteOwner`); `token_digest` is the SHA-256 of
+    their single-use invitation token; `profile`, `bank_details` and `location_ids` are JSON text."""
+
+    __tablename__ = "site_owners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    company: Mapped[str] = mapped_column(String(200))
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="SET NULL"), unique=True
+    )
+    revenue_share_percent: Mapped[str] = mapped_column(String(16))
+    profile: Mapped[str | None] = mapped_column(Text)
+    bank_details: Mapped[str | None] = mapped_column(Text)
+    location_ids: Mapped[str] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SiteOwnerDocumentRow(CreatedAt, Base):
+    """A document a site owner uploaded; `content` is base64 text."""
+
+    __tablename__ = "site_owner_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_owner_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("site_owners.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+
+
+class DriverRow(CreatedAt, Base):
+    """A driver of an organization, linked to their id tokens (`id_tokens`, JSON text)."""
+
+    __tablename__ = "drivers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    id_tokens: Mapped[str] = mapped_column(Text)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("users.id", ondelete="SET NULL"), unique=True
+    )
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class DisputeRow(CreatedAt, UpdatedAt, Base):
+    """A driver's dispute of a session; `expected_cost` is `str(Decimal)`."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[int] = mapped_column(BigInteger)
+    driver_id: Mapped[int] = mapped_column(Integer, ForeignKey("drivers.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    expected_cost: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    credit_cdr_id: Mapped[str | None] = mapped_column(String(39))
+    replacement_cdr_id: Mapped[str | None] = mapped_column(String(39))

@@ -39,6 +39,7 @@ from csms.config import WebhooksConfig
 from csms.domain.clock import Clock, isoformat_z
 from csms.domain.events import (
     ConnectorStatusChanged,
+    DisputeChanged,
     EventBus,
     Order,
     ReservationChanged,
@@ -48,11 +49,14 @@ from csms.domain.events import (
     TransactionStopped,
 )
 from csms.domain.models import Reservation, Transaction
+from csms.domain.portal import Dispute
 from csms.domain.ports import NotFound
 from csms.domain.webhooks import (
     CHARGE_POINT_CONNECTED,
     CHARGE_POINT_DISCONNECTED,
     CHARGE_POINT_STATUS_CHANGED,
+    DISPUTE_CREATED,
+    DISPUTE_UPDATED,
     SESSION_COMPLETED,
     SESSION_STARTED,
     SESSION_UPDATED,
@@ -78,7 +82,7 @@ class OutgoingEvent:
     id: str
     type: str
     object_key: str
-    charge_point_id: str
+    charge_point_id: str | None  # None: of no charge point (a dispute; it carries its organization)
     organization_id: str | None  # None: the charge point's, looked up when the event is stored
     created_at: datetime
     data: dict[str, Any]
@@ -109,6 +113,23 @@ def session_data(tx: Transaction) -> dict[str, Any]:
         "energy_wh": energy,
         "reservation_id": tx.reservation_id,
         "remote_start_id": tx.remote_start_id,
+    }
+
+
+def dispute_data(d: Dispute) -> dict[str, Any]:
+    """The `data` of a dispute event: the dispute as the API names its fields."""
+    return {
+        "id": d.id,
+        "session_id": d.session_id,
+        "driver_id": d.driver_id,
+        "description": d.description,
+        "expected_cost": format(d.expected_cost, "f"),
+        "status": d.status.value,
+        "resolution": d.resolution,
+        "credit_cdr_id": d.credit_cdr_id,
+        "replacement_cdr_id": d.replacement_cdr_id,
+        "created_at": _time(d.created_at),
+        "updated_at": _time(d.updated_at),
     }
 
 
@@ -162,6 +183,7 @@ class WebhookFeeder:
         bus.subscribe_hot(ConnectorStatusChanged, self.on_status_changed, order=Order.PUBLISH)
         bus.subscribe_hot(StationConnectionChanged, self.on_connection_changed, order=Order.PUBLISH)
         bus.subscribe(ReservationChanged, self.on_reservation_changed, order=Order.PUBLISH)
+        bus.subscribe(DisputeChanged, self.on_dispute_changed, order=Order.PUBLISH)
 
     def webhooks_changed(self) -> None:
         """A webhook was created or deleted here: read them again before the next round."""
@@ -171,7 +193,7 @@ class WebhookFeeder:
         self,
         event_type: str,
         object_key: str,
-        charge_point_id: str,
+        charge_point_id: str | None,
         data: dict[str, Any],
         org_id: str | None = None,
     ) -> None:
@@ -244,6 +266,12 @@ class WebhookFeeder:
         key = f"reservation:{r.id}"
         self._note(f"reservation.{event.change}", key, r.charge_point_id, reservation_data(r), r.org_id)
 
+    async def on_dispute_changed(self, event: DisputeChanged) -> None:
+        """dispute.created / dispute.updated, in the dispute's organization."""
+        d = event.dispute
+        event_type = DISPUTE_CREATED if event.change == "created" else DISPUTE_UPDATED
+        self._note(event_type, f"dispute:{d.id}", None, dispute_data(d), org_id=d.org_id)
+
     async def start(self) -> None:
         """Start the task that stores what the handlers note."""
         self._task = asyncio.create_task(self._run(), name="webhook-feeder")
@@ -313,16 +341,18 @@ class WebhookFeeder:
         """Each event's organization (tenancy, ADR 0012): its session's or reservation's, else its charge
         point's, read once per charge point and round (a station may move to another organization)."""
         looked_up: dict[str, str] = {}
-        orgs = []
+        orgs: list[str] = []
         for event in events:
             org = event.organization_id
-            if org is None:
-                cp = event.charge_point_id
+            cp = event.charge_point_id
+            if org is None and cp is None:
+                org = organization_of_charge_point(None)
+            elif org is None and cp is not None:
                 if cp not in looked_up:
                     found = None if self._charge_point_org is None else await self._charge_point_org(cp)
                     looked_up[cp] = found or organization_of_charge_point(cp)
                 org = looked_up[cp]
-            orgs.append(org)
+            orgs.append(org or organization_of_charge_point(cp))
         return orgs
 
 

@@ -14,14 +14,14 @@ from csms.api.expand import RELATED, Related
 from csms.api.params import DOMAIN, SESSION_COST, CostOf
 from csms.api.routes import Route
 from csms.config import OcpiConfig
-from ocpi.admin_api import cdrs, locations, partners, session_costs, tariffs
+from ocpi.admin_api import cdrs, locations, partners, portal, session_costs, tariffs
 from ocpi.admin_api.partners import OCPI_CONTEXT, OCPI_STORE
 from ocpi.admin_api.serialize import location_json, tariff_json
 from ocpi.context import OcpiContext
 from ocpi.store import OcpiStore
 
 ROUTES: tuple[Route, ...] = (*locations.ROUTES, *tariffs.ROUTES, *partners.ROUTES, *session_costs.ROUTES,
-                           *cdrs.ROUTES)
+                           *cdrs.ROUTES, *portal.ROUTES)
 
 
 def install(app: web.Application, store: OcpiStore, ctx: OcpiContext | None = None) -> None:

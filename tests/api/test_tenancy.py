@@ -24,6 +24,7 @@ from csms.api.app import ROUTES as API_ROUTES
 from csms.api.auth import CALLER, Caller, org_of
 from csms.api.webhooks import WEBHOOK_STORE
 from csms.domain.core import Domain
+from csms.domain.identity import Organization
 from csms.domain.models import ApiKey, NewTransaction, Reservation, ReservationStatus
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.domain.tenancy import DEFAULT_ORG_ID
@@ -88,11 +89,70 @@ WEBHOOK_BODY = {
 
 
 def _table(
-    session_id: int, reservation_id: int, entry_id: int, key_id: int = 1, webhook_id: int = 1
+    session_id: int,
+    reservation_id: int,
+    entry_id: int,
+    key_id: int = 1,
+    webhook_id: int = 1,
+    portal_id: int = 1,
 ) -> dict[tuple[str, str], Probe]:
-    """Every operator API route (method, path template) -> how organization B tries it."""
+    """Every operator API route (method, path template) -> how organization B tries it. `portal_id` is the
+    id of A's site owner, driver and dispute (each the first of its kind)."""
     org = f"/organizations/{ORG_A}"
+    owner, driver, dispute = f"/site-owners/{portal_id}", f"/drivers/{portal_id}", f"/disputes/{portal_id}"
     return {
+        # site owners, drivers and disputes, as B's operators see them
+        ("GET", "/site-owners"): Probe("/site-owners", "list"),
+        ("POST", "/site-owners/invitations"): Probe(
+            "/site-owners/invitations", "status:502", {"email": "s@b.example", "company": "B Sites"}
+        ),
+        ("GET", "/site-owners/{site_owner_id}"): Probe(owner, "not_found"),
+        ("POST", "/site-owners/{site_owner_id}/approve"): Probe(f"{owner}/approve", "not_found"),
+        ("PUT", "/site-owners/{site_owner_id}/locations"): Probe(
+            f"{owner}/locations", "not_found", {"location_ids": []}
+        ),
+        ("GET", "/drivers"): Probe("/drivers", "list"),
+        ("POST", "/drivers"): Probe(
+            "/drivers",
+            "status:400",
+            {"email": "d@b.example", "name": "D", "id_tokens": [TOKEN]},  # A's token
+        ),
+        ("GET", "/drivers/{driver_id}"): Probe(driver, "not_found"),
+        ("PUT", "/drivers/{driver_id}/id-tokens"): Probe(
+            f"{driver}/id-tokens", "not_found", {"id_tokens": [TOKEN]}
+        ),
+        ("GET", "/disputes"): Probe("/disputes", "list"),
+        ("GET", "/disputes/{dispute_id}"): Probe(dispute, "not_found"),
+        ("PATCH", "/disputes/{dispute_id}"): Probe(dispute, "not_found", {"status": "under_review"}),
+        # the site owners' and drivers' own routes: an operator key of B may not use them at all
+        ("GET", "/site-owner/onboarding/status"): Probe("/site-owner/onboarding/status", "status:403"),
+        ("POST", "/site-owner/onboarding/complete"): Probe("/site-owner/onboarding/complete", "status:403"),
+        ("GET", "/site-owner/profile"): Probe("/site-owner/profile", "status:403"),
+        ("PUT", "/site-owner/profile"): Probe("/site-owner/profile", "status:403", {}),
+        ("PUT", "/site-owner/bank-details"): Probe("/site-owner/bank-details", "status:403", {}),
+        ("POST", "/site-owner/documents"): Probe("/site-owner/documents", "status:403", {}),
+        ("GET", "/site-owner/documents/{document_id}"): Probe("/site-owner/documents/1", "status:403"),
+        ("GET", "/site-owner/projects"): Probe("/site-owner/projects", "status:403"),
+        ("GET", "/site-owner/projects/{location_id}"): Probe(
+            f"/site-owner/projects/{LOCATION}", "status:403"
+        ),
+        ("GET", "/portal/sessions"): Probe("/portal/sessions", "status:403"),
+        ("GET", "/portal/sessions/{session_id}/cost-breakdown"): Probe(
+            f"/portal/sessions/{session_id}/cost-breakdown", "status:403"
+        ),
+        ("GET", "/portal/sessions/{session_id}/receipt"): Probe(
+            f"/portal/sessions/{session_id}/receipt", "status:403"
+        ),
+        ("POST", "/portal/sessions/{session_id}/dispute"): Probe(
+            f"/portal/sessions/{session_id}/dispute", "status:403", {"description": "x", "expected_cost": "1"}
+        ),
+        # invitations of no organization's resource: an unknown token is 404 for anyone
+        ("POST", "/site-owner/accept-invitation/{token}"): Probe(
+            "/site-owner/accept-invitation/unknown", "not_found", {"password": "x" * 12}
+        ),
+        ("POST", "/portal/accept-invitation/{token}"): Probe(
+            "/portal/accept-invitation/unknown", "not_found", {"password": "x" * 12}
+        ),
         # routes of no organization's resource: signing in, accepting an invitation, making an organization
         ("POST", "/auth/login"): Probe(
             "/auth/login", "status:401", {"email": "a@a.example", "password": "x" * 12}
@@ -304,6 +364,8 @@ async def tenants(
 ) -> Tenants:
     """Organization A with a connected charge point, id token, tariff, location, session, reservation,
     partner and push, each made the way its organization's callers make it; organization B empty."""
+    for org in (ORG_A, ORG_B):
+        await store.add_organization(Organization(org, f"Org {org}", "NL", f"ops@{org}.example"))
     a, b = await _key(store, ORG_A), await _key(store, ORG_B)
     created = await tenant_client.post("/api/v1/charge-points", json={"charge_point_id": CP}, headers=a)
     assert created.status == 201, await created.text()
@@ -358,7 +420,8 @@ def test_every_route_is_tried_across_tenants() -> None:
     assert sorted(set(ALL_ROUTES)) == sorted(ALL_ROUTES)
     assert sorted(table) == sorted(ALL_ROUTES)
     with_parameters = [key for key in ALL_ROUTES if "{" in key[1]]
-    assert all(table[key].expect == "not_found" for key in with_parameters)
+    # 404 for another organization's resource; 403 for a route only site owners or drivers may use
+    assert all(table[key].expect in ("not_found", "status:403") for key in with_parameters)
 
 
 @pytest.mark.parametrize("route", ALL_ROUTES, ids=[f"{m} {p}" for m, p in ALL_ROUTES])

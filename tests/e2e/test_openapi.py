@@ -25,7 +25,7 @@ from ocpi.models import OutboxEntry, OutboxStatus, Partner
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from tests.api.openapi_check import ALL_ROUTES, CheckedApi, OpenApiChecker
 from tests.e2e.conftest import e2e_config, ocpp_url
-from tests.smtp_sink import SmtpSink, invitation_token, smtp_sink
+from tests.smtp_sink import DRIVER_TOKEN, SITE_OWNER_TOKEN, SmtpSink, invitation_token, smtp_sink
 from tests.utils import MS
 
 
@@ -94,6 +94,7 @@ def test_running_server_routes_are_the_documented_ones(csms: Csms) -> None:
 async def _identity_tour(client: CheckedApi, sink: SmtpSink) -> None:
     """Organizations, members, invitations (emailed to the sink), settings, API keys and signing in."""
     org = "/organizations/default"
+
     async def call(method: str, path: str, body: object = None, headers: dict[str, str] | None = None) -> Any:
         status, answer = await client.request(method, path, body, headers=headers)
         assert 200 <= status < 300, (method, path, status, answer)
@@ -123,6 +124,64 @@ async def _identity_tour(client: CheckedApi, sink: SmtpSink) -> None:
     await call("GET", f"/api-keys/{key['id']}")
     await call("POST", f"/api-keys/{key['id']}/rotate")
     await call("DELETE", f"/api-keys/{key['id']}")
+
+
+async def _portal_tour(client: CheckedApi, sink: SmtpSink, location: dict[str, Any], session_id: int) -> None:
+    """Site owners (invited by email to the sink, onboarded, approved, their projects) and drivers (invited,
+    their sessions, cost breakdown, receipt, a dispute worked by the operator)."""
+
+    async def call(method: str, path: str, body: object = None, headers: dict[str, str] | None = None) -> Any:
+        status, answer = await client.request(method, path, body, headers=headers)
+        assert 200 <= status < 300, (method, path, status, answer)
+        return answer
+
+    async def sign_in(email: str) -> dict[str, str]:
+        tokens = await call("POST", "/auth/login", {"email": email, "password": "portal pass"})
+        return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    mails = len(sink.messages)
+    await call("POST", "/locations", location)  # the tour deleted it; the site owner hosts it again
+    owner = await call(
+        "POST", "/site-owners/invitations", {"email": "site@example.com", "company": "Site BV"}
+    )
+    token = invitation_token((await sink.wait_for(mails + 1))[-1], SITE_OWNER_TOKEN)
+    await call("POST", f"/site-owner/accept-invitation/{token}", {"password": "portal pass"})
+    me = await sign_in("site@example.com")
+    profile = {"company": "Site BV", "contact_name": "S. Owner", "phone": "+31 30 123 4567",
+               "address": "Main St 1", "postal_code": "3511", "city": "Utrecht", "country": "NL"}  # fmt: skip
+    await call("PUT", "/site-owner/profile", profile, me)
+    await call(
+        "PUT", "/site-owner/bank-details", {"account_holder": "Site BV", "iban": "NL91ABNA0417164300"}, me
+    )
+    document = await call("POST", "/site-owner/documents", {"name": "lease", "kind": "contract",
+                                                            "content_base64": "JVBERi0="}, me)  # fmt: skip
+    await call("GET", f"/site-owner/documents/{document['id']}", None, me)
+    await call("GET", "/site-owner/onboarding/status", None, me)
+    await call("POST", "/site-owner/onboarding/complete", None, me)
+    await call("GET", "/site-owner/profile", None, me)
+    await call("GET", "/site-owners")
+    await call("GET", f"/site-owners/{owner['id']}")
+    await call("POST", f"/site-owners/{owner['id']}/approve")
+    await call("PUT", f"/site-owners/{owner['id']}/locations", {"location_ids": [location["id"]]})
+    await call("GET", "/site-owner/projects", None, me)
+    await call("GET", f"/site-owner/projects/{location['id']}", None, me)
+
+    await call("POST", "/id-tokens", {"id_token": "X"})  # a driver's tokens are the organization's own
+    driver = await call("POST", "/drivers", {"email": "driver@example.com", "name": "D", "id_tokens": ["X"]})
+    token = invitation_token((await sink.wait_for(mails + 2))[-1], DRIVER_TOKEN)
+    await call("POST", f"/portal/accept-invitation/{token}", {"password": "portal pass"})
+    await call("GET", "/drivers")
+    await call("GET", f"/drivers/{driver['id']}")
+    await call("PUT", f"/drivers/{driver['id']}/id-tokens", {"id_tokens": ["TOUR-CDR"]})
+    me = await sign_in("driver@example.com")
+    await call("GET", "/portal/sessions", None, me)
+    await call("GET", f"/portal/sessions/{session_id}/cost-breakdown", None, me)
+    await call("GET", f"/portal/sessions/{session_id}/receipt", None, me)
+    dispute = await call("POST", f"/portal/sessions/{session_id}/dispute",
+                         {"description": "tour", "expected_cost": "0.10"}, me)  # fmt: skip
+    await call("GET", "/disputes")
+    await call("GET", f"/disputes/{dispute['id']}")
+    await call("PATCH", f"/disputes/{dispute['id']}", {"status": "under_review"})
 
 
 async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink: SmtpSink) -> None:
@@ -329,6 +388,7 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink
         assert (await client.delete("/tariffs/T1"))[0] == 204
         assert (await client.post(f"{cp}/reset", {"type": "immediate"}))[0] == 200
         await _identity_tour(client, sink)
+        await _portal_tour(client, sink, location, billed)
     finally:
         await sim.close()
 

@@ -57,6 +57,7 @@ from csms.store.sql.batch import STATION_FIELDS  # the same columns as the SQL s
 from tests.fakes.memory_aliases import MemoryIdTokenAliases
 from tests.fakes.memory_events import MemoryStationEvents
 from tests.fakes.memory_identity import MemoryIdentity
+from tests.fakes.memory_portal import MemoryPortal
 
 log = structlog.get_logger(__name__)
 
@@ -91,12 +92,14 @@ def _station_page(
     """A page of `rows` (records with id, charge_point_id, status) as `SqlBase._newest_of_station`."""
     status, cp = query.get("status"), query.get("charge_point_id")
     ids, time_from, time_to = query.get("charge_point_ids"), query.get("time_from"), query.get("time_to")
+    tokens = query.get("id_tokens")
     kept = [
         r
         for r in rows
         if (status is None or r.status == status)
         and (cp is None or r.charge_point_id == cp)
         and (ids is None or r.charge_point_id in ids)
+        and (tokens is None or r.id_token in tokens)
         and (time_from is None or to_utc(getattr(r, time_field)) >= to_utc(time_from))
         and (time_to is None or to_utc(getattr(r, time_field)) < to_utc(time_to))
         and _owned(r, query.get("org_id"))
@@ -136,7 +139,7 @@ class _Sample:
     sample: MeterSample
 
 
-class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity):
+class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity, MemoryPortal):
     """The whole `Store` protocol in memory; not shared between processes, gone when dropped.
 
     Args:
@@ -150,6 +153,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity):
         MemoryStationEvents.__init__(self)
         MemoryIdTokenAliases.__init__(self)
         MemoryIdentity.__init__(self)
+        MemoryPortal.__init__(self)
         self._clock = clock
         self._charge_points: dict[str, ChargePoint] = {}
         self._connectors: dict[tuple[str, int, int], Connector] = {}

@@ -7,6 +7,7 @@ import hmac
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -14,6 +15,7 @@ from csms.config import WebhooksConfig
 from csms.domain.clock import utcnow
 from csms.domain.events import (
     ConnectorStatusChanged,
+    DisputeChanged,
     EventBus,
     ReservationChanged,
     StationConnectionChanged,
@@ -29,6 +31,7 @@ from csms.domain.models import (
     Transaction,
     TransactionStatus,
 )
+from csms.domain.portal import Dispute, DisputeStatus
 from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.domain.webhooks import EVENT_TYPES, DeliveryStatus
 from csms.webhooks.outbox import WebhookFeeder, WebhookWorker, backoff_seconds
@@ -203,6 +206,26 @@ async def test_events_go_to_the_webhooks_of_their_charge_points_organization() -
         hook_b.id: ["session.started"],
         hook_default.id: ["charge_point.connected"],
     }
+
+
+async def test_dispute_events_go_to_the_disputes_organization() -> None:
+    """`DisputeChanged` becomes dispute.created / dispute.updated for the webhooks of the dispute's own
+    organization (not the default one), in order under the dispute's object key, with the dispute as data."""
+    rig = Rig(FAST)
+    mine = await rig.store.add_webhook("org_b", "http://127.0.0.1:9/", EVENT_TYPES, SECRET, T0)
+    other = await rig.store.add_webhook(DEFAULT_ORG_ID, "http://127.0.0.1:9/", EVENT_TYPES, SECRET, T0)
+    dispute = Dispute(5, "org_b", 7, 3, "too much", Decimal("1.70"), created_at=T0, updated_at=T0)
+    await rig.bus.publish(DisputeChanged(dispute, "created"))
+    await rig.bus.publish(DisputeChanged(replace(dispute, status=DisputeStatus.UNDER_REVIEW), "updated"))
+    await rig.feeder.flush()
+    deliveries = sorted(await rig.store.list_deliveries(mine.id, 10), key=lambda d: d.id or 0)
+    assert [(d.event_type, d.object_key, d.organization_id) for d in deliveries] == [
+        ("dispute.created", "dispute:5", "org_b"),
+        ("dispute.updated", "dispute:5", "org_b"),
+    ]
+    assert deliveries[0].payload["expected_cost"] == "1.70"
+    assert deliveries[1].payload["status"] == "under_review"
+    assert await rig.store.list_deliveries(other.id, 10) == []
 
 
 async def test_session_updated_is_sent_at_most_once_per_interval() -> None:

@@ -301,6 +301,9 @@ class SqlBase:
         ids = query.get("charge_point_ids")
         if ids is not None:
             stmt = stmt.where(row_class.charge_point_id.in_(sorted(set(ids))))
+        tokens = query.get("id_tokens")
+        if tokens is not None:
+            stmt = stmt.where(row_class.id_token.in_(sorted(set(tokens))))
         time_from, time_to = query.get("time_from"), query.get("time_to")
         if time_field is not None and time_from is not None:
             stmt = stmt.where(getattr(row_class, time_field) >= to_utc(time_from))

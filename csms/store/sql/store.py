@@ -14,6 +14,7 @@ from csms.store.sql.engine import make_engine
 from csms.store.sql.id_token_aliases import IdTokenAliasSql
 from csms.store.sql.identity import IdentitySql
 from csms.store.sql.message_log import MessageLogSql
+from csms.store.sql.portal import PortalSql
 from csms.store.sql.reservations import ReservationSql
 from csms.store.sql.station_events import StationEventSql
 from csms.store.sql.stations import StationSql
@@ -32,6 +33,7 @@ class SqlStore(
     StationEventSql,
     ApiKeySql,
     IdentitySql,
+    PortalSql,
     ReservationSql,
     DeviceModelSql,
     BatchSql,
