@@ -24,7 +24,7 @@ from csms.api.errors import ApiError, found, invalid_request, not_found, still_t
 from csms.api.mailer import EmailFailed, get_mailer
 from csms.api.organizations import id_param
 from csms.api.params import MAX_ID, choice_query, get_services, int_path_param, read_model, time_query
-from csms.api.responses import created, json_response
+from csms.api.responses import created, json_response, page_response
 from csms.api.routes import STRING, Operations, Route, param
 from csms.api.serialize import session_json, timestamp
 from csms.api.site_owners import PORTAL_PATH_PARAMETERS, check_pending, create_portal_user, invitation_closed
@@ -273,7 +273,7 @@ async def handle_list_driver_sessions(request: web.Request) -> web.Response:
         )
     except ValueError:
         raise invalid_request("cursor", "not a cursor this API handed out") from None
-    return json_response({"items": [session_json(tx) for tx in sessions], "next_cursor": next_cursor})
+    return page_response(request, [session_json(tx) for tx in sessions], next_cursor, limit)
 
 
 @api("POST", "/portal/sessions/{session_id}/dispute", {201: portal_models.Dispute}, errors=(400, 404),

@@ -326,8 +326,13 @@ async def test_driver_sees_only_the_sessions_of_their_tokens(portal: Portal) -> 
     window = {"from": mine.started_at.isoformat(), "to": theirs.started_at.isoformat()}
     response = await p.api.get("/api/v1/portal/sessions", headers=me, params=window)
     assert [s["id"] for s in (await response.json())["items"]] == [mine.id]
-    page = await p.call("GET", "/portal/sessions?limit=1", me)
+    first = await p.api.get("/api/v1/portal/sessions?limit=1", headers=me)
+    page = await first.json()
     assert [s["id"] for s in page["items"]] == [later.id] and page["next_cursor"] is not None
+    next_url = first.headers["Link"].split(">")[0].lstrip("<")
+    assert [s["id"] for s in (await (await p.api.get(next_url, headers=me)).json())["items"]] == [mine.id]
+    bad_cursor = await p.api.get("/api/v1/portal/sessions?cursor=nope", headers=me)
+    assert (await error_of(bad_cursor, 400))["details"][0]["field"] == "cursor"
     too_many = await p.api.get("/api/v1/portal/sessions?limit=101", headers=me)
     assert (await error_of(too_many, 400))["details"][0]["field"] == "limit"
     bad_time = await p.api.get("/api/v1/portal/sessions?from=yesterday", headers=me)
