@@ -103,16 +103,22 @@ class PartnerTokenAuthority:
     # -- TokenAuthority --------------------------------------------------------------------------------
 
     async def authorize(
-        self, id_token: str, *, charge_point_id: str | None = None, evse_id: int | None = None
+        self,
+        id_token: str,
+        *,
+        charge_point_id: str | None = None,
+        evse_id: int | None = None,
+        org_id: str | None = None,
     ) -> AuthorizationResult | None:
-        """The verdict on `id_token` if it is a partner token's uid, None when no partner pushed it.
+        """The verdict on `id_token` if it is a partner token's uid, None when no partner pushed it (or,
+        at a station of organization `org_id`, when the partner roams with another organization: ADR 0012).
 
         May call the eMSP (real-time authorization) for ALLOWED_OFFLINE and NEVER tokens; waits at most
         `[ocpi] realtime_authorization_timeout` for it. An Accepted verdict is remembered for the
         transaction that follows (see `transaction_started`).
         """
         token = await self._ctx.store.find_partner_token(id_token)
-        if token is None:
+        if token is None or not await self._roams_with(token, org_id):
             return None
         group = token.group_id
         if not token.valid:
@@ -158,6 +164,16 @@ class PartnerTokenAuthority:
         if answer.status is AuthorizationStatus.ACCEPTED:
             self._grant(token, "AUTH_REQUEST", answer.authorization_reference)
         return AuthorizationResult(answer.status, group_id_token=group)
+
+    async def _roams_with(self, token: PartnerToken, org_id: str | None) -> bool:
+        """Whether `token`'s partner roams with organization `org_id` (any, when `org_id` is None)."""
+        if org_id is None or token.partner_id is None:
+            return True
+        partner = await self._ctx.store.get_partner(token.partner_id)
+        if partner is None or partner.org_id != org_id:
+            log.info("partner_token_of_another_organization", uid=token.uid, partner_id=token.partner_id)
+            return False
+        return True
 
     async def realtime(self, token: PartnerToken) -> RealtimeAnswer | None:
         """Ask the token's eMSP (OCPI 2.2.1 Tokens: real-time authorization).

@@ -10,6 +10,8 @@ so no invitation exists whose token nobody received.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -18,7 +20,7 @@ import structlog
 from aiohttp import web
 
 from csms.api import org_models
-from csms.api.auth import Role, caller_of, org_of
+from csms.api.auth import PORTAL_ROLES, Role, caller_of, org_of
 from csms.api.errors import ApiError, found, invalid_request, not_found, still_there
 from csms.api.mailer import EmailFailed, get_mailer
 from csms.api.params import get_services, read_model
@@ -36,7 +38,7 @@ from csms.domain.identity import (
     normalized_email,
     token_digest,
 )
-from csms.domain.ports import AlreadyExists
+from csms.domain.ports import AlreadyExists, LastAdmin
 from csms.domain.secrets import hash_secret_async
 from csms.domain.services import Services
 
@@ -131,6 +133,9 @@ async def handle_create_organization(request: web.Request) -> web.Response:
     if caller.kind == "key" and caller.role != "admin":
         raise ApiError(403, "forbidden", "only an admin key may create organizations",
                        {"role": caller.role, "required_role": "admin"})  # fmt: skip
+    if caller.role in PORTAL_ROLES:  # a site owner or driver acts in the portal of one organization only
+        raise ApiError(403, "forbidden", "site owners and drivers may not create organizations",
+                       {"role": caller.role})  # fmt: skip
     org = Organization(new_organization_id(), body.name, body.country, body.contact_email)
     org = await services.store.add_organization(org)
     if caller.kind == "user":
@@ -173,21 +178,28 @@ async def handle_list_members(request: web.Request) -> web.Response:
     return json_response({"items": [member_json(m) for m in members]})
 
 
-async def _member(services: Services, org_id: str, user_id: int) -> tuple[Member, bool]:
-    """The member and whether they are the organization's only admin; 404 when not a member."""
+async def _member(services: Services, org_id: str, user_id: int) -> Member:
+    """The member; 404 when not a member."""
     members = await services.store.list_members(org_id)
     member = next((m for m in members if m.user.id == user_id), None)
     if member is None:
         raise not_found(f"member {user_id}")
-    only_admin = member.role == "admin" and sum(m.role == "admin" for m in members) == 1
-    return member, only_admin
+    return member
 
 
-def _keep_an_admin(member: Member, only_admin: bool, new_role: str | None) -> None:
-    """Raise 409 `last_admin` when removing (`new_role` None) or demoting the only admin."""
-    if only_admin and new_role != "admin":
-        message = "an organization keeps at least one admin: make another admin first"
-        raise ApiError(409, "last_admin", message, {"user_id": member.user.id})
+@contextmanager
+def _keeping_an_admin(user_id: int) -> Iterator[None]:
+    """Turn the store's LastAdmin (removing or demoting the only admin; checked in the store's transaction,
+    so concurrent changes cannot both pass) into 409 `last_admin`."""
+    try:
+        yield
+    except LastAdmin:
+        raise _last_admin(user_id) from None
+
+
+def _last_admin(user_id: int) -> ApiError:
+    message = "an organization keeps at least one admin: make another admin first"
+    return ApiError(409, "last_admin", message, {"user_id": user_id})
 
 
 @api("PUT", f"{ORG}/members/{{user_id}}/role", {200: org_models.Member}, errors=(400, 404, 409),
@@ -201,9 +213,9 @@ async def handle_set_member_role(request: web.Request) -> web.Response:
     org_id = org_of(request)
     user_id = id_param(request, "user_id", "member")
     body = await read_model(request, org_models.RoleBody)
-    member, only_admin = await _member(services, org_id, user_id)
-    _keep_an_admin(member, only_admin, body.role)
-    await services.store.set_member(org_id, user_id, body.role)
+    member = await _member(services, org_id, user_id)
+    with _keeping_an_admin(user_id):
+        await services.store.set_member(org_id, user_id, body.role, keep_an_admin=True)
     return json_response(member_json(replace(member, role=body.role)))
 
 
@@ -215,10 +227,9 @@ async def handle_remove_member(request: web.Request) -> web.Response:
     services = get_services(request)
     org_id = org_of(request)
     user_id = id_param(request, "user_id", "member")
-    member, only_admin = await _member(services, org_id, user_id)
-    _keep_an_admin(member, only_admin, None)
-    with still_there(f"member {user_id}"):
-        await services.store.remove_member(org_id, user_id)
+    await _member(services, org_id, user_id)
+    with still_there(f"member {user_id}"), _keeping_an_admin(user_id):
+        await services.store.remove_member(org_id, user_id, keep_an_admin=True)
     return web.Response(status=204)
 
 
@@ -376,9 +387,10 @@ async def handle_accept_invitation(request: web.Request) -> web.Response:
         password_hash = await hash_secret_async(body.password, services.config.security.bcrypt_rounds)
     else:
         current = dict(await services.store.list_memberships(user.id)).get(invitation.org_id)
-        if current is not None:
-            member, only_admin = await _member(services, invitation.org_id, user.id)
-            _keep_an_admin(member, only_admin, invitation.role)
+        if current == "admin" and invitation.role != "admin":  # refused before the token is used up
+            members = await services.store.list_members(invitation.org_id)
+            if sum(m.role == "admin" for m in members) == 1:
+                raise _last_admin(user.id)
     if not await services.store.close_invitation(invitation.id, InvitationStatus.ACCEPTED, now):
         raise _closed(found(await services.store.get_invitation(invitation.id), "invitation"))
     created_user = False
@@ -390,7 +402,8 @@ async def handle_accept_invitation(request: web.Request) -> web.Response:
             created_user = True
         except AlreadyExists:  # signed up through another invitation meanwhile: the same person
             user = found(await services.store.find_user_by_email(invitation.email), "user")
-    await services.store.set_member(invitation.org_id, user.id, invitation.role)
+    with _keeping_an_admin(user.id):
+        await services.store.set_member(invitation.org_id, user.id, invitation.role, keep_an_admin=True)
     log.info("invitation_accepted", org_id=invitation.org_id, invitation_id=invitation.id, user_id=user.id)
     return json_response(
         {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from csms.domain.clock import Clock, to_utc
@@ -18,15 +19,35 @@ class TokenAuthority(Protocol):
     START_SESSION's token at the command's station and EVSE)."""
 
     async def authorize(
-        self, id_token: str, *, charge_point_id: str | None = None, evse_id: int | None = None
-    ) -> AuthorizationResult | None: ...
+        self,
+        id_token: str,
+        *,
+        charge_point_id: str | None = None,
+        evse_id: int | None = None,
+        org_id: str | None = None,
+    ) -> AuthorizationResult | None:
+        """`org_id`: the organization of the station the token is presented at (None: not known); an
+        authority must not vouch for another organization's token there (ADR 0012)."""
+        ...
+
+
+OrgOfStation = Callable[[str], Awaitable[str | None]]
 
 
 class AuthorizationService:
     """Decides whether an id token may charge."""
 
-    def __init__(self, tokens: TokenStore, clock: Clock, unknown_status: str = "Invalid") -> None:
+    def __init__(
+        self,
+        tokens: TokenStore,
+        clock: Clock,
+        unknown_status: str = "Invalid",
+        org_of_station: OrgOfStation | None = None,
+    ) -> None:
+        """`org_of_station` names a station's organization: a token presented at a station is looked up
+        in that organization only (ADR 0012), so another organization's token is unknown there."""
         self._tokens = tokens
+        self._org_of_station = org_of_station
         self._clock = clock
         self._unknown = AuthorizationStatus(unknown_status)
         # Consulted in `order` for tokens the store does not know (added by the OCPI bridge).
@@ -58,13 +79,17 @@ class AuthorizationService:
         A stored token answers with its status (an Accepted token past its expiry date answers Expired)
         and its group id (1.6 parentIdTag / 2.0.1 groupIdToken). An unknown token answers with the
         configured status (`[ocpp] unknown_id_tokens`, Invalid by default), unless a registered
-        `TokenAuthority` (a roaming partner's tokens) knows it.
+        `TokenAuthority` (a roaming partner's tokens) knows it. At a station, only the station's
+        organization's tokens (and its roaming partners') count: tenants never share tokens (ADR 0012).
         """
-        token = await self._tokens.get_id_token(id_token)
+        org_id = None
+        if charge_point_id is not None and self._org_of_station is not None:
+            org_id = await self._org_of_station(charge_point_id)
+        token = await self._tokens.get_id_token(id_token, org_id=org_id)
         if token is None:
             for _, _, authority in self._authorities:
                 result = await authority.authorize(
-                    id_token, charge_point_id=charge_point_id, evse_id=evse_id
+                    id_token, charge_point_id=charge_point_id, evse_id=evse_id, org_id=org_id
                 )
                 if result is not None:
                     return result

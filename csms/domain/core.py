@@ -48,7 +48,9 @@ class Domain:
         self.stations = StationService(services)
         # Version adapters whose id token is shorter than the domain's translate through it (OCPP 1.6).
         self.id_token_aliases = IdTokenAliases(services.store, services.clock)
-        self.authorization = AuthorizationService(services.store, services.clock, cfg.unknown_id_tokens)
+        self.authorization = AuthorizationService(
+            services.store, services.clock, cfg.unknown_id_tokens, org_of_station=self.stations.org_of
+        )
         self.transactions = TransactionService(services, self.authorization, self.remote_starts)
         self.commands = CommandService(gateway or RegistryGateway(services.registry))
         self.sessions = SessionControl(self.commands, self.transactions, self.remote_starts)

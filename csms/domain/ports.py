@@ -91,6 +91,10 @@ class NotFound(Exception):
     """The object to update does not exist."""
 
 
+class LastAdmin(Exception):
+    """The change would leave an organization without an admin (nothing was changed)."""
+
+
 @dataclass(slots=True)
 class HeartbeatSeen:
     """Batched: the station was heard from at `at` (Heartbeat); only the newest per station is written.
@@ -450,12 +454,14 @@ class IdentityStore(Protocol):
         """The user with this email, compared case-insensitively."""
         ...
 
-    async def set_member(self, org_id: str, user_id: int, role: str) -> None:
-        """Add the user to the organization with `role`, or change the role of a member."""
+    async def set_member(self, org_id: str, user_id: int, role: str, *, keep_an_admin: bool = False) -> None:
+        """Add the user to the organization with `role`, or change the role of a member. With
+        `keep_an_admin`, raises LastAdmin (changing nothing) when no admin would be left; checked in the
+        same transaction as the change, so two admins demoting each other at once cannot both succeed."""
         ...
 
-    async def remove_member(self, org_id: str, user_id: int) -> None:
-        """NotFound when the user is not a member."""
+    async def remove_member(self, org_id: str, user_id: int, *, keep_an_admin: bool = False) -> None:
+        """NotFound when the user is not a member; with `keep_an_admin` as `set_member`."""
         ...
 
     async def list_members(self, org_id: str) -> list[Member]:

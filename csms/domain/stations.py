@@ -141,6 +141,12 @@ class StationService:
                 self._known[charge_point_id] = cp
         return cp
 
+    async def org_of(self, charge_point_id: str) -> str | None:
+        """The organization of a registered charge point (None: not registered); read from memory, so
+        cheap enough for every Authorize."""
+        cp = await self._charge_point(charge_point_id)
+        return cp.org_id if cp is not None else None
+
     # -- operator changes ----------------------------------------------------------------------------
 
     async def register(self, charge_point: ChargePoint) -> ChargePoint:

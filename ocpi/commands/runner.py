@@ -47,8 +47,14 @@ class _CommandTokens:
     runner: CommandRunner
 
     async def authorize(
-        self, id_token: str, *, charge_point_id: str | None = None, evse_id: int | None = None
+        self,
+        id_token: str,
+        *,
+        charge_point_id: str | None = None,
+        evse_id: int | None = None,
+        org_id: str | None = None,
     ) -> AuthorizationResult | None:
+        # A pending start vouches at its own station only, which is its partner's organization's.
         if charge_point_id is not None and await self.runner.vouches_for(id_token, charge_point_id, evse_id):
             return AuthorizationResult(AuthorizationStatus.ACCEPTED)
         return None

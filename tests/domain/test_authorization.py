@@ -38,3 +38,44 @@ async def test_unknown_token_answer_is_configurable() -> None:
     ).status is AuthorizationStatus.INVALID
     lenient = AuthorizationService(store, lambda: NOW, "Accepted")
     assert (await lenient.authorize("X")).status is AuthorizationStatus.ACCEPTED
+
+
+async def test_a_token_counts_only_at_its_own_organizations_stations(domain: Domain) -> None:
+    """Tenants never share tokens (ADR 0012): another organization's token is unknown at a station, so it
+    answers the unknown-token status (Invalid) there and Accepted at its own organization's station."""
+    from csms.domain.models import ChargePoint
+
+    store = domain.services.store
+    await store.add_id_token(IdToken("A-TAG", org_id="org-a"))
+    await domain.stations.register(ChargePoint("CP-A", org_id="org-a"))
+    await domain.stations.register(ChargePoint("CP-B", org_id="org-b"))
+    at_a = await domain.authorization.authorize("A-TAG", charge_point_id="CP-A")
+    at_b = await domain.authorization.authorize("A-TAG", charge_point_id="CP-B")
+    assert at_a.status is AuthorizationStatus.ACCEPTED
+    assert at_b.status is AuthorizationStatus.INVALID
+
+
+async def test_authorities_learn_the_stations_organization(domain: Domain) -> None:
+    """A token authority (a roaming partner's tokens) is told which organization's station asks, so it
+    can refuse to vouch for a partner of another organization."""
+    from csms.domain.models import AuthorizationResult, ChargePoint
+
+    asked: list[str | None] = []
+
+    class Recording:
+        async def authorize(
+            self,
+            id_token: str,
+            *,
+            charge_point_id: str | None = None,
+            evse_id: int | None = None,
+            org_id: str | None = None,
+        ) -> AuthorizationResult | None:
+            asked.append(org_id)
+            return None
+
+    domain.authorization.add_authority(Recording(), order=0)
+    await domain.stations.register(ChargePoint("CP-B", org_id="org-b"))
+    await domain.authorization.authorize("ROAMING", charge_point_id="CP-B")
+    await domain.authorization.authorize("ROAMING")
+    assert asked == ["org-b", None]

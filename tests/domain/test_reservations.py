@@ -593,7 +593,12 @@ async def test_group_of_a_token_the_store_does_not_know_comes_from_authorization
 
     class PartnerTokens:
         async def authorize(
-            self, id_token: str, *, charge_point_id: str | None = None, evse_id: int | None = None
+            self,
+            id_token: str,
+            *,
+            charge_point_id: str | None = None,
+            evse_id: int | None = None,
+            org_id: str | None = None,
         ) -> AuthorizationResult | None:
             return AuthorizationResult(AuthorizationStatus.ACCEPTED, group_id_token="GRP1")
 

@@ -16,7 +16,7 @@ from csms.domain.identity import (
     UserSession,
     normalized_email,
 )
-from csms.domain.ports import AlreadyExists, NotFound
+from csms.domain.ports import AlreadyExists, LastAdmin, NotFound
 from csms.domain.tenancy import DEFAULT_ORG_ID
 
 
@@ -81,13 +81,24 @@ class MemoryIdentity:
         user = next((u for u in self._users.values() if normalized_email(u.email) == key), None)
         return None if user is None else replace(user)
 
-    async def set_member(self, org_id: str, user_id: int, role: str) -> None:
+    async def set_member(self, org_id: str, user_id: int, role: str, *, keep_an_admin: bool = False) -> None:
         since = self._members.get((org_id, user_id), (role, to_utc(self._clock())))[1]
+        if keep_an_admin and role != "admin":
+            self._refuse_the_last_admin(org_id, user_id)
         self._members[(org_id, user_id)] = (role, since)
 
-    async def remove_member(self, org_id: str, user_id: int) -> None:
-        if self._members.pop((org_id, user_id), None) is None:
+    async def remove_member(self, org_id: str, user_id: int, *, keep_an_admin: bool = False) -> None:
+        if (org_id, user_id) not in self._members:
             raise NotFound(f"member {user_id}")
+        if keep_an_admin:
+            self._refuse_the_last_admin(org_id, user_id)
+        del self._members[(org_id, user_id)]
+
+    def _refuse_the_last_admin(self, org_id: str, user_id: int) -> None:
+        """LastAdmin when `user_id` is the organization's only admin."""
+        admins = [u for (org, u), (role, _) in self._members.items() if org == org_id and role == "admin"]
+        if admins == [user_id]:
+            raise LastAdmin(f"organization {org_id!r} would have no admin")
 
     async def list_members(self, org_id: str) -> list[Member]:
         return [

@@ -305,6 +305,17 @@ async def test_always_token_is_accepted_from_the_store_with_its_group(bridge: Br
     assert bridge.emsp.authorizations == []
 
 
+async def test_a_partner_vouches_only_at_its_own_organizations_stations(bridge: Bridge) -> None:
+    """A partner roams with one organization (ADR 0012): its token is answered at that organization's
+    stations (and where the station is not known), and left to the CSMS at another organization's."""
+    await bridge.put_token("ROAM1", whitelist="ALWAYS")
+    own = await bridge.authority.authorize("ROAM1", org_id=bridge.partner.org_id)
+    anywhere = await bridge.authority.authorize("ROAM1")
+    assert own is not None and own.status is AuthorizationStatus.ACCEPTED
+    assert anywhere is not None and anywhere.status is AuthorizationStatus.ACCEPTED
+    assert await bridge.authority.authorize("ROAM1", org_id="another-org") is None
+
+
 async def test_allowed_token_is_answered_from_the_store(bridge: Bridge) -> None:
     """A valid ALLOWED token is Accepted without real-time authorization (our choice for ALLOWED)."""
     await bridge.put_token("ALLOWED1", whitelist="ALLOWED")

@@ -293,6 +293,11 @@ async def test_portal_principals_reach_only_their_own_routes(portal: Portal) -> 
         assert (await error_of(await p.api.get(f"/api/v1{path}", headers=headers), 403))[
             "code"
         ] == "forbidden"
+    # Nor may they found an organization of their own (a signed-in user of no organization may).
+    org = {"name": "Mine", "country": "NL", "contact_email": "me@example.com"}
+    for headers in (owner, driver):
+        answer = await p.api.post("/api/v1/organizations", headers=headers, json=org)
+        assert (await error_of(answer, 403))["code"] == "forbidden"
 
 
 async def signed_in_driver(

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from csms.domain.identity import Invitation, InvitationStatus, Organization, UserSession
-from csms.domain.ports import AlreadyExists, NotFound, Store
+from csms.domain.ports import AlreadyExists, LastAdmin, NotFound, Store
 from csms.domain.tenancy import DEFAULT_ORG_ID
 
 from .conftest import T0, FakeClock
@@ -73,6 +73,33 @@ async def test_memberships_add_change_list_and_remove(store: Store, clock: FakeC
     assert await store.list_memberships(bob.id) == []
     with pytest.raises(NotFound):
         await store.remove_member("org_a", bob.id)
+
+
+async def test_the_last_admin_is_kept_even_when_admins_demote_each_other_at_once(store: Store) -> None:
+    """With `keep_an_admin`, demoting or removing the only admin is LastAdmin and changes nothing; two admins
+    demoting each other concurrently leave one admin (the check is in the change's transaction)."""
+    await store.add_organization(_org())
+    ann = await store.add_user("ann@example.com", "Ann", "h")
+    bob = await store.add_user("bob@example.com", "Bob", "h")
+    await store.set_member("org_a", ann.id, "admin")
+    with pytest.raises(LastAdmin):
+        await store.set_member("org_a", ann.id, "viewer", keep_an_admin=True)
+    with pytest.raises(LastAdmin):
+        await store.remove_member("org_a", ann.id, keep_an_admin=True)
+    await store.set_member("org_a", bob.id, "member", keep_an_admin=True)  # adding a non-admin is fine
+    assert [m.role for m in await store.list_members("org_a")] == ["admin", "member"]
+    for _ in range(5):
+        await store.set_member("org_a", bob.id, "admin")
+        results = await asyncio.gather(
+            store.set_member("org_a", ann.id, "viewer", keep_an_admin=True),
+            store.remove_member("org_a", bob.id, keep_an_admin=True),
+            return_exceptions=True,
+        )
+        assert sum(isinstance(r, LastAdmin) for r in results) == 1, results
+        admins = [m for m in await store.list_members("org_a") if m.role == "admin"]
+        assert len(admins) == 1
+        await store.set_member("org_a", ann.id, "admin")
+        await store.set_member("org_a", bob.id, "member")
 
 
 async def test_user_sessions_are_found_by_either_digest_and_saved(store: Store) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.domain.identity import (
     Invitation,
@@ -16,6 +17,7 @@ from csms.domain.identity import (
     UserSession,
     normalized_email,
 )
+from csms.domain.ports import LastAdmin, NotFound
 from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.sql.base import SqlBase, rowcount
 from csms.store.sql.rows import decoded, values_of
@@ -82,19 +84,27 @@ class IdentitySql(SqlBase):
         """The user with this email in any case, or None."""
         return await self._first(select(UserRow).where(UserRow.email_key == normalized_email(email)), user_of)
 
-    async def set_member(self, org_id: str, user_id: int, role: str) -> None:
-        """Add a member or change a member's role (one upsert)."""
+    async def set_member(self, org_id: str, user_id: int, role: str, *, keep_an_admin: bool = False) -> None:
+        """Add a member or change a member's role (one upsert); see `IdentityStore.set_member`."""
         stmt = self._insert(MembershipRow).values(
             org_id=org_id, user_id=user_id, role=role, created_at=self._clock()
         )
         stmt = stmt.on_conflict_do_update(index_elements=["org_id", "user_id"], set_={"role": role})
         async with self._sessions.begin() as session:
+            was_admin = keep_an_admin and role != "admin" and await _locked_admin(session, org_id, user_id)
             await session.execute(stmt)
+            if was_admin:
+                await _check_an_admin_is_left(session, org_id)
 
-    async def remove_member(self, org_id: str, user_id: int) -> None:
-        """Raises NotFound when the user is not a member."""
+    async def remove_member(self, org_id: str, user_id: int, *, keep_an_admin: bool = False) -> None:
+        """Raises NotFound when the user is not a member; see `IdentityStore.remove_member`."""
         stmt = delete(MembershipRow).where(MembershipRow.org_id == org_id, MembershipRow.user_id == user_id)
-        await self._change(stmt, f"member {user_id}")
+        async with self._sessions.begin() as session:
+            was_admin = keep_an_admin and await _locked_admin(session, org_id, user_id)
+            if rowcount(await session.execute(stmt)) == 0:
+                raise NotFound(f"member {user_id}")
+            if was_admin:
+                await _check_an_admin_is_left(session, org_id)
 
     async def list_members(self, org_id: str) -> list[Member]:
         """The organization's members with their user records, by user id."""
@@ -189,3 +199,21 @@ class IdentitySql(SqlBase):
         )
         async with self._sessions.begin() as session:
             return rowcount(await session.execute(stmt)) == 1
+
+
+async def _locked_admin(session: AsyncSession, org_id: str, user_id: int) -> bool:
+    """Whether the user is an admin of the organization, read after serializing its membership changes
+    until the transaction ends: a no-op write of the organization's row takes its row lock on PostgreSQL
+    and the write lock on SQLite, so a concurrent change counts admins only after this one is done."""
+    await session.execute(
+        update(OrganizationRow).where(OrganizationRow.id == org_id).values(name=OrganizationRow.name)
+    )
+    role = select(MembershipRow.role).where(MembershipRow.org_id == org_id, MembershipRow.user_id == user_id)
+    return (await session.execute(role)).scalar_one_or_none() == "admin"
+
+
+async def _check_an_admin_is_left(session: AsyncSession, org_id: str) -> None:
+    """Raise LastAdmin (rolling the transaction back) when the organization has no admin now."""
+    admins = select(func.count()).where(MembershipRow.org_id == org_id, MembershipRow.role == "admin")
+    if (await session.execute(admins)).scalar_one() == 0:
+        raise LastAdmin(f"organization {org_id!r} would have no admin")
