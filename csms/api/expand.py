@@ -1,10 +1,14 @@
-"""`expand=`: nest the objects a session or reservation names by id (charge point, location, tariff, id
-token), as the ev.energy API's `expand` does, instead of making the client fetch each.
+"""`expand=`: nest the objects a session or reservation names (charge point, location, tariff, id token)
+in it, as the ev.energy API's `expand` does ("a url field expanded into a nested resource"), instead of
+making the client fetch each.
 
-`expand=charge_point,location` (or repeated `expand=`) adds an `expanded` object to each session or
-reservation holding exactly the requested keys; the ids stay where they are, so a client that does not
-ask sees the same body as before. A requested object that does not exist (a token the CSMS does not
-know, a charge point at no location, a session with no tariff) is null. An unknown value is 400 naming it.
+`expand=charge_point,location` (or repeated `expand=`) puts each requested object into the item under its
+own name: `id_token` turns from the token's text into the id token object (it stays the text when the CSMS
+does not know the token, e.g. a roaming partner's), and `charge_point`, `location` and `tariff` appear
+beside the fields they expand (`charge_point_id` stays: it is the item's key in filters and paths; sessions
+and reservations name their location and tariff by no id of their own). A requested object that does not
+exist (a charge point no longer registered, a charge point at no location, a session with no tariff) is
+null. Without `expand=` the body is as before. An unknown value is 400 naming it.
 
 Locations and tariffs are the OCPI bridge's records, which `csms.api` does not know: the bridge installs a
 `Related` (`ocpi.admin_api.install`); without one `location` and `tariff` expand to null.
@@ -50,7 +54,7 @@ RELATED: web.AppKey[Related] = web.AppKey("related")
 def expand_query(allowed: Sequence[str]) -> JsonSchema:
     """The documented `expand` query parameter of a listing or item offering `allowed`."""
     schema = {"type": "array", "items": {"type": "string", "enum": list(allowed)}}
-    described = "nest these objects under `expanded` (comma-separated or repeated): " + ", ".join(allowed)
+    described = "nest these objects in the item (comma-separated or repeated): " + ", ".join(allowed)
     return {**param("expand", "query", schema, described), "style": "form", "explode": False}
 
 
@@ -71,8 +75,9 @@ def expansions(request: web.Request, allowed: Sequence[str]) -> tuple[str, ...]:
 async def expand(
     request: web.Request, items: list[JsonObject], wanted: Sequence[str], *, session_ids: bool = False
 ) -> None:
-    """Add `expanded` to each of `items` (session or reservation JSON objects): for each wanted name the
-    object it names. `session_ids`: the items are sessions (their `id` names the tariff's session)."""
+    """Nest in each of `items` (session or reservation JSON objects), for each wanted name, the object it
+    names (see the module docstring). `session_ids`: the items are sessions (their `id` names the tariff's
+    session)."""
     if not wanted:
         return
     services = get_services(request)
@@ -82,7 +87,6 @@ async def expand(
     tokens: dict[str, JsonObject | None] = {}
     for item in items:
         cp_id: str = item["charge_point_id"]
-        out: JsonObject = {}
         for name in wanted:
             if name == "charge_point":
                 if cp_id not in charge_points:
@@ -90,23 +94,23 @@ async def expand(
                     charge_points[cp_id] = None if cp is None else charge_point_json(
                         cp, await services.store.list_connectors(cp_id), services.registry.find(cp_id)
                     )
-                out[name] = charge_points[cp_id]
+                item[name] = charge_points[cp_id]
             elif name == "location":
                 if cp_id not in locations:
                     locations[cp_id] = None if related is None else await related.location_of(cp_id)
-                out[name] = locations[cp_id]
+                item[name] = locations[cp_id]
             elif name == "id_token":
                 token_id = item.get("id_token")
                 if token_id is not None and token_id not in tokens:
-                    token = await services.store.get_id_token(token_id)
+                    token = await services.store.get_id_token(token_id, org_id=org_of(request))
                     tokens[token_id] = None if token is None else id_token_json(token)
-                out[name] = None if token_id is None else tokens[token_id]
+                if token_id is not None and tokens[token_id] is not None:
+                    item[name] = tokens[token_id]
             elif name == "tariff":
                 tariff = None
                 if related is not None and session_ids:
                     tariff = await related.tariff_of_session(item["id"])
-                out[name] = tariff
-        item["expanded"] = out
+                item[name] = tariff
 
 
 async def location_charge_points(request: web.Request) -> list[str] | None:

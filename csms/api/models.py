@@ -137,13 +137,15 @@ class Frame(ResponseModel):
     at: Timestamp
 
 
-class Expanded(ResponseModel):
-    """The objects `expand=` asked for (only those keys); null when the named object does not exist."""
-
-    charge_point: ChargePoint | None = None
-    location: dict[str, Any] | None = Field(default=None, description="the charge point's location")
-    tariff: dict[str, Any] | None = Field(default=None, description="the tariff pinned on the session")
-    id_token: IdToken | None = None
+EXPANDED_CHARGE_POINT = Field(
+    default=None, description="with `expand=charge_point` only: the charge point (null: no longer registered)"
+)
+EXPANDED_LOCATION = Field(
+    default=None, description="with `expand=location` only: the charge point's location (null: none)"
+)
+EXPANDED_ID_TOKEN = Field(
+    description="the id token's text; with `expand=id_token` the id token itself when the CSMS knows it"
+)
 
 
 class Session(ResponseModel):
@@ -155,7 +157,7 @@ class Session(ResponseModel):
     connector_id: int
     transaction_id: str = Field(description="the station's transaction id")
     status: Literal["active", "completed"]
-    id_token: str | None
+    id_token: str | IdToken | None = EXPANDED_ID_TOKEN
     id_token_type: str | None
     started_at: Timestamp
     stopped_at: Timestamp | None
@@ -167,7 +169,11 @@ class Session(ResponseModel):
     remote_start_id: int | None
     charging_state: str | None
     offline: bool
-    expanded: Expanded | None = Field(default=None, description="with `expand=` only")
+    charge_point: ChargePoint | None = EXPANDED_CHARGE_POINT
+    location: dict[str, Any] | None = EXPANDED_LOCATION
+    tariff: dict[str, Any] | None = Field(
+        default=None, description="with `expand=tariff` only: the tariff pinned at the start (null: none)"
+    )
 
 
 class MeterSample(ResponseModel):
@@ -217,7 +223,7 @@ class Reservation(ResponseModel):
     id: int = Field(description="allocated by the CSMS; the OCPP reservationId")
     charge_point_id: str
     evse_id: int | None = Field(description="null: any EVSE of the station")
-    id_token: str
+    id_token: str | IdToken = EXPANDED_ID_TOKEN
     id_token_type: str
     group_id_token: str | None
     connector_type: str | None
@@ -230,7 +236,8 @@ class Reservation(ResponseModel):
     external_id: str | None
     created_at: Timestamp | None
     updated_at: Timestamp | None
-    expanded: Expanded | None = Field(default=None, description="with `expand=` only")
+    charge_point: ChargePoint | None = EXPANDED_CHARGE_POINT
+    location: dict[str, Any] | None = EXPANDED_LOCATION
 
 
 class CommandResult(ResponseModel):

@@ -142,28 +142,38 @@ async def test_an_unknown_location_is_404(related_client: ApiClient, auth: dict[
 async def test_expand_nests_charge_point_location_tariff_and_id_token(
     related_client: ApiClient, auth: dict[str, str], sessions: list[Transaction]
 ) -> None:
-    """`expand=` adds `expanded` with exactly the objects asked for (null when none); without it the body
-    has no `expanded`."""
+    """`expand=` nests exactly the objects asked for in the item (null when none): the id token object in
+    place of its text, the charge point, location and tariff beside the charge point id; without it the
+    body names them by id only."""
     plain = await (await related_client.get("/api/v1/sessions/1", headers=auth)).json()
-    assert "expanded" not in plain
+    assert plain["id_token"] == "TAG-1" and not {"charge_point", "location", "tariff"} & set(plain)
     resp = await related_client.get(
         "/api/v1/sessions/1", params={"expand": "charge_point,location,tariff,id_token"}, headers=auth
     )
     body = await resp.json()
     assert body["charge_point_id"] == "CP-A1"
-    assert body["expanded"]["charge_point"]["charge_point_id"] == "CP-A1"
-    assert body["expanded"]["location"]["id"] == "LOC-A"
-    assert body["expanded"]["tariff"] == {"id": "T-1", "currency": "EUR"}
-    assert body["expanded"]["id_token"]["id_token"] == "TAG-1"
+    assert body["charge_point"]["charge_point_id"] == "CP-A1"
+    assert body["location"]["id"] == "LOC-A"
+    assert body["tariff"] == {"id": "T-1", "currency": "EUR"}
+    assert body["id_token"]["id_token"] == "TAG-1"
     listed = await related_client.get(
         "/api/v1/sessions", params=[("expand", "location"), ("expand", "tariff")], headers=auth
     )
     items = (await listed.json())["items"]
-    assert [set(i["expanded"]) for i in items] == [{"location", "tariff"}] * 4
-    assert [i["expanded"]["location"] and i["expanded"]["location"]["id"] for i in items] == [
-        None, "LOC-A", "LOC-B", "LOC-A"
-    ]
-    assert [i["expanded"]["tariff"] is None for i in items] == [True, False, True, False]  # even: none
+    assert [{"location", "tariff"} <= set(i) and "charge_point" not in i for i in items] == [True] * 4
+    assert [isinstance(i["id_token"], str) for i in items] == [True] * 4
+    assert [i["location"] and i["location"]["id"] for i in items] == [None, "LOC-A", "LOC-B", "LOC-A"]
+    assert [i["tariff"] is None for i in items] == [True, False, True, False]  # even: none
+
+
+async def test_an_id_token_the_csms_does_not_know_stays_text_when_expanded(
+    related_client: ApiClient, auth: dict[str, str], sessions: list[Transaction], store: MemoryStore
+) -> None:
+    """A session's token the CSMS does not know (a roaming partner's) has no object to nest: `id_token`
+    stays its text, so the client never loses it."""
+    await store.delete_id_token("TAG-1")
+    resp = await related_client.get("/api/v1/sessions/1", params={"expand": "id_token"}, headers=auth)
+    assert (await resp.json())["id_token"] == "TAG-1"
 
 
 async def test_reservations_filter_sort_and_expand(
@@ -180,7 +190,8 @@ async def test_reservations_filter_sort_and_expand(
     assert await ids(c, auth, "/api/v1/reservations", sort="expiry_date") == [2, 3, 1]
     assert await ids(c, auth, "/api/v1/reservations", location_id="LOC-A") == [3, 1]
     resp = await c.get("/api/v1/reservations/2", params={"expand": "location,charge_point"}, headers=auth)
-    assert (await resp.json())["expanded"]["location"]["id"] == "LOC-B"
+    body = await resp.json()
+    assert body["location"]["id"] == "LOC-B" and body["charge_point"]["charge_point_id"] == "CP-B"
     resp = await c.get("/api/v1/reservations", params={"expand": "tariff"}, headers=auth)
     assert (await error_of(resp, 400))["details"][0]["field"] == "expand"
 

@@ -126,7 +126,7 @@ async def test_listing_conventions_over_http(csms: Csms) -> None:
                 remaining.append(int(resp.headers["X-RateLimit-Remaining"]))
                 items = (await resp.json())["items"]
         assert remaining[1] == remaining[0] - 1
-        assert [i["expanded"]["location"]["id"] for i in items] == ["L-1"]
+        assert [i["location"]["id"] for i in items] == ["L-1"]
         async with session.get(base, params={"location_id": "L-2"}) as resp:
             assert resp.status == 404
         async with session.get(base + "/export.csv") as resp:
