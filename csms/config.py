@@ -253,6 +253,9 @@ class WebhooksConfig:
     poll_seconds: float = 1.0  # how often the worker looks for due deliveries
     claim_seconds: float = 60.0  # how long a node's claim on a delivery keeps other nodes off it
     session_update_seconds: float = 60.0  # at most one session.updated per session this often
+    # Deliver to loopback, private, link-local and other non-public addresses too. Off: an organization's
+    # admin could otherwise make the CSMS POST to the services beside it (csms.webhooks.addresses).
+    allow_private_addresses: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,7 @@ from csms.domain.webhooks import (
     WebhookStore,
     organization_of_charge_point,
 )
+from csms.webhooks.addresses import connector_options, refuse_literal
 from csms.webhooks.signing import signature
 
 log = structlog.get_logger("csms.webhooks")
@@ -401,7 +402,8 @@ class WebhookWorker:
     async def start(self) -> None:
         """Open the HTTP client session and start delivering."""
         timeout = aiohttp.ClientTimeout(total=self._config.timeout_seconds)
-        self._session = aiohttp.ClientSession(timeout=timeout)
+        connector = aiohttp.TCPConnector(**connector_options(self._config.allow_private_addresses))
+        self._session = aiohttp.ClientSession(timeout=timeout, connector=connector)
         self._task = asyncio.create_task(self._run(), name="webhook-worker")
 
     async def stop(self) -> None:
@@ -499,7 +501,13 @@ class WebhookWorker:
             "X-Webhook-Signature": signature(webhook.secret, timestamp, body),
         }
         try:
-            async with self._session.post(webhook.url, data=body, headers=headers) as response:
+            if not self._config.allow_private_addresses:
+                refuse_literal(webhook.url)
+            # Redirects are not followed: a receiver answers 2xx itself, and a redirect could lead to an
+            # address the guard refuses.
+            async with self._session.post(
+                webhook.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
                 await response.read()
                 if 200 <= response.status < 300:
                     return response.status, None

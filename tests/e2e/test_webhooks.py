@@ -22,7 +22,8 @@ from tests.webhooks.conftest import receiver as receiver  # the fixture
 from tests.webhooks.receiver import Receiver
 
 FAST = WebhooksConfig(
-    backoff_base_seconds=0.02, backoff_max_seconds=0.1, poll_seconds=0.02, session_update_seconds=0.0
+    backoff_base_seconds=0.02, backoff_max_seconds=0.1, poll_seconds=0.02, session_update_seconds=0.0,
+    allow_private_addresses=True,  # the receiver listens on 127.0.0.1
 )
 
 

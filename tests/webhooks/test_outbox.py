@@ -43,7 +43,7 @@ from tests.webhooks.receiver import Receiver
 
 FAST = WebhooksConfig(
     max_attempts=50, backoff_base_seconds=0.01, backoff_max_seconds=0.05, timeout_seconds=5.0,
-    poll_seconds=0.01, session_update_seconds=0.0,
+    poll_seconds=0.01, session_update_seconds=0.0, allow_private_addresses=True,  # 127.0.0.1 receivers
 )
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
