@@ -22,6 +22,7 @@ from aiohttp import web
 
 from csms.api import create_app
 from csms.api.webhooks import WEBHOOK_STORE, WEBHOOKS_CHANGED
+from csms.cluster.counters import RedisCounters
 from csms.cluster.node import ClusterNode
 from csms.config import Config
 from csms.domain.core import Domain
@@ -84,6 +85,8 @@ class Csms:
         cluster = None
         if config.cluster.redis_url:
             cluster = ClusterNode(config, services.registry, services.events)
+            # Rate limits count across every process and node (csms.api.limits).
+            services.request_counters = RedisCounters(cluster.redis, config.cluster.key_prefix)
         domain = Domain(services, cluster.gateway if cluster is not None else None)
         # Every charge point in memory before the first handshake: admission and boot read no database.
         await domain.stations.start()

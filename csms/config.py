@@ -261,7 +261,7 @@ class WebhooksConfig:
 @dataclass(frozen=True, slots=True)
 class RateLimitConfig:
     """`[rate_limit]`: requests per principal (API key or user) per minute, and a monthly quota per
-    organization (0: none). Counted in this process (csms.api.limits)."""
+    organization (0: none). Counted in memory, or in Redis in a cluster (csms.api.limits)."""
 
     enabled: bool = True
     requests_per_minute: int = 600

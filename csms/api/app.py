@@ -40,7 +40,7 @@ from csms.api import (
 from csms.api.auth import ROUTE_ROLES, Role, auth_middleware
 from csms.api.errors import error_middleware
 from csms.api.headers import write_response_headers
-from csms.api.limits import RATE_LIMITER, RateLimiter, rate_limit_middleware
+from csms.api.limits import rate_limit_middleware
 from csms.api.mailer import MAILER, Mailer, SmtpMailer
 from csms.api.params import DOMAIN, SERVICES, get_services
 from csms.api.responses import json_response
@@ -96,7 +96,6 @@ def create_api_app(extra_routes: Iterable[Route] = ()) -> web.Application:
         middlewares=[error_middleware, api_version_middleware, auth_middleware, rate_limit_middleware]
     )
     api[ROUTE_ROLES] = {}
-    api[RATE_LIMITER] = RateLimiter()
     api.on_response_prepare.append(write_response_headers)
     register(api, ROUTES)
     register(api, extra_routes)

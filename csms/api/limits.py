@@ -9,8 +9,9 @@ request) and `X-RateLimit-Reset` (seconds until the window resets, as the ev.ene
 the limit: 429 `rate_limited`; over the quota: 429 `quota_exceeded` until the next month; both with
 `Retry-After` (seconds).
 
-The counters live in this process: with several processes or nodes each counts on its own, so a client
-may make up to N times the limit across N nodes (ADR 0011 names Redis as the way to share them).
+The counters are `Services.request_counters`: in this process's memory, or in Redis when the CSMS runs as
+a cluster (`[cluster] redis_url`; `csms.cluster.counters`), so that all processes and nodes count together
+and a client gets the limit once, not once per process. In memory, a restart starts the counts anew.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from csms.api.errors import ApiError
 from csms.api.headers import add_response_header
 from csms.api.params import get_services
 from csms.config import RateLimitConfig
+from csms.domain.counters import RequestCounters
 
 WINDOW_SECONDS = 60
 
@@ -46,64 +48,43 @@ def next_month_start(now: datetime) -> datetime:
     return datetime(year, month, 1, tzinfo=UTC)
 
 
-class RateLimiter:
-    """Fixed one-minute windows per principal and monthly counters per organization, in memory."""
-
-    def __init__(self) -> None:
-        self._windows: dict[str, tuple[int, int]] = {}  # principal -> (window number, requests in it)
-        self._months: dict[str, tuple[tuple[int, int], int]] = {}  # org -> ((year, month), requests)
-        self._window = -1
-
-    def check(
-        self, principal: str, organization: str | None, config: RateLimitConfig, now: float
-    ) -> Decision:
-        """Count one request of `principal` (of `organization`) at `now` (unix seconds) and decide whether
-        it may be served."""
-        window = int(now // WINDOW_SECONDS)
-        if window != self._window:  # a new minute: every older window is over, forget them
-            self._windows.clear()
-            self._window = window
-        _, used = self._windows.get(principal, (window, 0))
-        used += 1
-        self._windows[principal] = (window, used)
-        limit = config.requests_per_minute
-        reset = max(int((window + 1) * WINDOW_SECONDS - now + 0.999), 1)
-        remaining = max(limit - used, 0)
-        if used > limit:
-            error = ApiError(
-                429,
-                "rate_limited",
-                f"more than {limit} requests per minute; retry in {reset} s",
-                {"limit": limit, "retry_after": reset},
-                headers={"Retry-After": str(reset)},
-            )
-            return Decision(limit, remaining, reset, error)
-        if organization is None:  # no organization yet: no monthly quota to count against
-            return Decision(limit, remaining, reset, None)
-        quota_error = self._count_month(organization, now, config.monthly_quota)
-        return Decision(limit, remaining, reset, quota_error)
-
-    def _count_month(self, organization: str, now: float, quota: int) -> ApiError | None:
-        if quota <= 0:
-            return None
-        at = datetime.fromtimestamp(now, UTC)
-        month = (at.year, at.month)
-        seen, used = self._months.get(organization, (month, 0))
-        used = used + 1 if seen == month else 1
-        self._months[organization] = (month, used)
-        if used <= quota:
-            return None
-        retry = max(int((next_month_start(at) - at).total_seconds() + 0.999), 1)
-        return ApiError(
+async def decide(
+    counters: RequestCounters, principal: str, organization: str | None, config: RateLimitConfig, now: float
+) -> Decision:
+    """Count one request of `principal` (of `organization`; None: no quota to count against) at `now`
+    (unix seconds) in `counters` and decide whether it may be served."""
+    window = int(now // WINDOW_SECONDS)
+    window_end = (window + 1) * WINDOW_SECONDS
+    keys = [(f"minute:{principal}:{window}", float(window_end))]
+    quota = config.monthly_quota if organization is not None else 0
+    at = datetime.fromtimestamp(now, UTC)
+    month_end = next_month_start(at)
+    if quota > 0:
+        keys.append((f"month:{organization}:{at.year:04d}-{at.month:02d}", month_end.timestamp()))
+    used, *month = await counters.hit(keys, now)
+    limit = config.requests_per_minute
+    reset = max(int(window_end - now + 0.999), 1)
+    remaining = max(limit - used, 0)
+    if used > limit:
+        error = ApiError(
+            429,
+            "rate_limited",
+            f"more than {limit} requests per minute; retry in {reset} s",
+            {"limit": limit, "retry_after": reset},
+            headers={"Retry-After": str(reset)},
+        )
+        return Decision(limit, remaining, reset, error)
+    if month and month[0] > quota:
+        retry = max(int((month_end - at).total_seconds() + 0.999), 1)
+        error = ApiError(
             429,
             "quota_exceeded",
             f"the organization's monthly quota of {quota} requests is used up until the next month (UTC)",
             {"quota": quota, "retry_after": retry},
             headers={"Retry-After": str(retry)},
         )
-
-
-RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+        return Decision(limit, remaining, reset, error)
+    return Decision(limit, remaining, reset, None)
 
 
 @web.middleware
@@ -116,12 +97,12 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     """
     services = get_services(request)
     config = services.config.rate_limit
-    limiter = request.app.get(RATE_LIMITER)
-    if required_role(request) is Role.PUBLIC or not config.enabled or limiter is None:
+    if required_role(request) is Role.PUBLIC or not config.enabled:
         return await handler(request)
     now = services.clock().timestamp()
     # A signed-in user of no organization yet (who may only create one) counts against no quota.
-    decision = limiter.check(principal_of(request), caller_of(request).org_id, config, now)
+    principal, org_id = principal_of(request), caller_of(request).org_id
+    decision = await decide(services.request_counters, principal, org_id, config, now)
     add_response_header(request, "X-RateLimit-Limit", str(decision.limit))
     add_response_header(request, "X-RateLimit-Remaining", str(decision.remaining))
     add_response_header(request, "X-RateLimit-Reset", str(decision.reset_seconds))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from csms.config import Config
 from csms.domain.clock import Clock, utcnow
+from csms.domain.counters import MemoryCounters, RequestCounters
 from csms.domain.events import EventBus
 from csms.domain.observability import MetricsSink, NoMetrics
 from csms.domain.ports import Store, WriteQueue
@@ -27,6 +28,8 @@ class Services:
     clock: Clock = utcnow
     events: EventBus = field(default_factory=EventBus)
     metrics: MetricsSink = field(default_factory=NoMetrics)  # `csms.metrics.Metrics` in a running CSMS
+    # Rate-limit counters: this process's, or Redis's in a cluster (set by the composition root).
+    request_counters: RequestCounters = field(default_factory=MemoryCounters)
     registry: ConnectionRegistry = field(init=False)
 
     def __post_init__(self) -> None:

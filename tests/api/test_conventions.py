@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from csms.api.limits import RateLimiter, next_month_start
+from csms.api.limits import decide, next_month_start
 from csms.config import Config, RateLimitConfig, SecurityConfig
+from csms.domain.counters import MemoryCounters
 from tests.api.conftest import NOW, ApiClient, error_of
 
 LIMIT = 3
@@ -72,31 +73,42 @@ async def test_public_and_unauthenticated_answers_carry_no_rate_limit(client: Ap
     assert "X-RateLimit-Limit" not in (await client.get("/api/v1/charge-points")).headers
 
 
-def test_the_minute_window_starts_again() -> None:
+async def test_the_minute_window_starts_again() -> None:
     """A principal's count starts again in the next minute."""
-    limiter = RateLimiter()
+    counters = MemoryCounters()
     config = RateLimitConfig(requests_per_minute=1)
     t = NOW.timestamp()
-    assert limiter.check("key:1", "default", config, t).error is None
-    assert limiter.check("key:1", "default", config, t + 1).error is not None
-    fresh = limiter.check("key:1", "default", config, t + 60)
+    assert (await decide(counters, "key:1", "default", config, t)).error is None
+    assert (await decide(counters, "key:1", "default", config, t + 1)).error is not None
+    fresh = await decide(counters, "key:1", "default", config, t + 60)
     assert fresh.error is None and fresh.remaining == 0
 
 
-def test_the_monthly_quota_is_per_organization_until_the_next_month() -> None:
+async def test_the_monthly_quota_is_per_organization_until_the_next_month() -> None:
     """Over `monthly_quota` an organization's requests are 429 `quota_exceeded`, Retry-After naming the
     seconds to midnight UTC of the 1st; the next month counts from zero."""
-    limiter = RateLimiter()
+    counters = MemoryCounters()
     config = RateLimitConfig(requests_per_minute=1000, monthly_quota=2)
     at = datetime(2026, 12, 31, 23, 0, tzinfo=UTC).timestamp()
-    assert limiter.check("key:1", "default", config, at).error is None
-    assert limiter.check("key:2", "default", config, at).error is None
-    over = limiter.check("key:1", "default", config, at)
+    assert (await decide(counters, "key:1", "default", config, at)).error is None
+    assert (await decide(counters, "key:2", "default", config, at)).error is None
+    over = await decide(counters, "key:1", "default", config, at)
     assert over.error is not None and over.error.code == "quota_exceeded" and over.error.status == 429
     assert over.error.headers["Retry-After"] == "3600"
-    assert limiter.check("key:3", "other-org", config, at).error is None
-    assert limiter.check("key:1", "default", config, at + 3600).error is None  # January
+    assert (await decide(counters, "key:3", "other-org", config, at)).error is None
+    assert (await decide(counters, "key:1", "default", config, at + 3600)).error is None  # January
     assert next_month_start(datetime(2026, 2, 10, tzinfo=UTC)) == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+async def test_memory_counters_forget_expired_windows() -> None:
+    """Old minutes are dropped from memory (at most once a minute), so counters do not pile up."""
+    counters = MemoryCounters()
+    config = RateLimitConfig(requests_per_minute=10)
+    start = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
+    for minute in range(5):
+        for key in range(3):
+            await decide(counters, f"key:{key}", None, config, start + minute * 60)
+    assert len(counters) == 3  # only the last minute's
 
 
 @pytest.mark.parametrize("config", [limited(RateLimitConfig(monthly_quota=1))])
