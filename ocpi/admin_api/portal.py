@@ -37,7 +37,7 @@ from csms.api.site_owners import (
 )
 from csms.domain.events import DisputeChanged
 from csms.domain.models import Transaction, TransactionStatus
-from csms.domain.portal import DISPUTE_TRANSITIONS, DisputeStatus, SiteOwner
+from csms.domain.portal import DISPUTE_TRANSITIONS, Dispute, DisputeStatus, SiteOwner
 from ocpi.admin_api import models
 from ocpi.admin_api.params import PATH_PARAMETERS as OCPI_PATH_PARAMETERS
 from ocpi.admin_api.partners import get_ocpi_store
@@ -222,37 +222,50 @@ async def handle_update_dispute(request: web.Request) -> web.Response:
     before = dispute.status
     changed = replace(dispute, status=target, resolution=body.resolution or dispute.resolution,
                       updated_at=services.clock())  # fmt: skip
+    cdr = None
     if body.credit is not None:
-        ctx = request_context(request)
-        cdr = await effective_cdr(ctx.store, dispute.session_id)
+        cdr = await effective_cdr(request_context(request).store, dispute.session_id)
         if cdr is None:
             raise ApiError(409, "no_cdr", f"session {dispute.session_id} has no CDR to credit yet",
                            {"session_id": dispute.session_id})  # fmt: skip
-        try:
-            correction = await correct_cdr(
-                ctx,
-                cdr.id,
-                f"dispute {dispute.id}: {body.resolution}",
-                tariff_id=body.credit.tariff_id,
-                energy_wh=body.credit.total_energy_wh,
-            )
-        except CorrectionError as exc:
-            field = exc.details.pop("field", None)
-            details = (
-                [{"field": f"credit.{field}", "reason": exc.message}]
-                if field is not None
-                else exc.details or None
-            )
-            raise ApiError(exc.status, exc.code, exc.message, details) from None
-        changed = replace(changed, credit_cdr_id=correction.credit.id,
-                          replacement_cdr_id=correction.replacement.id)  # fmt: skip
+    # The transition is claimed first (compare-and-set on the status): of two concurrent resolutions only
+    # one gets here, so a dispute's CDR is credited once.
     if not await services.store.save_dispute(changed, before):
         current = await services.store.get_dispute(dispute.id)
         raise _invalid_transition(before if current is None else current.status, target)
+    if body.credit is not None and cdr is not None:
+        changed = await _credit(request, changed, dispute, cdr.id, body.credit)
     log.info("dispute_updated", org_id=dispute.org_id, dispute_id=dispute.id, status=target.value,
              credit_cdr_id=changed.credit_cdr_id)  # fmt: skip
     await services.events.publish(DisputeChanged(changed, "updated"))
     return json_response(dispute_json(changed))
+
+
+async def _credit(
+    request: web.Request, changed: Dispute, before: Dispute, cdr_id: str, credit: portal_models.DisputeCredit
+) -> Dispute:
+    """Correct the CDR of a dispute whose resolution was just stored (`ocpi.corrections`), and store the
+    credit and replacement ids on it. When the correction is refused, the dispute is put back as it was
+    and the refusal answered."""
+    services = get_services(request)
+    try:
+        correction = await correct_cdr(
+            request_context(request),
+            cdr_id,
+            f"dispute {before.id}: {changed.resolution}",
+            tariff_id=credit.tariff_id,
+            energy_wh=credit.total_energy_wh,
+        )
+    except CorrectionError as exc:
+        await services.store.save_dispute(before, changed.status)
+        field = exc.details.pop("field", None)
+        reason = {"field": f"credit.{field}", "reason": exc.message}
+        details = [reason] if field is not None else exc.details or None
+        raise ApiError(exc.status, exc.code, exc.message, details) from None
+    credited = replace(changed, credit_cdr_id=correction.credit.id,
+                       replacement_cdr_id=correction.replacement.id)  # fmt: skip
+    await services.store.save_dispute(credited, changed.status)
+    return credited
 
 
 def _invalid_transition(current: DisputeStatus, target: DisputeStatus) -> ApiError:

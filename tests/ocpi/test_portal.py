@@ -5,6 +5,7 @@ their own routes and their own data."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from collections.abc import AsyncIterator
@@ -420,6 +421,63 @@ async def test_dispute_is_filed_then_worked_and_credited(portal: Portal) -> None
     assert (await error_of(again, 409))["code"] == "invalid_transition"
     assert [e.change for e in p.events] == ["created", "updated", "updated"]
     await error_of(await p.api.get("/api/v1/disputes/999", headers=p.viewer), 404)
+
+
+async def test_concurrent_resolutions_credit_the_cdr_once(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two operators resolve the same dispute with a credit at once; the second arrives while the first's
+    correction is done but its answer not yet sent. The second is 409 `invalid_transition` and the CDR is
+    credited once (one credit CDR, one replacement): the transition is claimed before the correction."""
+    from ocpi.admin_api import portal as portal_api
+
+    p = portal
+    tx = await finished(p.h)
+    me = await signed_in_driver(p, ["EMS1"])
+    dispute = await p.call("POST", f"/portal/sessions/{tx.id}/dispute", me,
+                           {"description": "why", "expected_cost": "0"}, 201)  # fmt: skip
+    path = f"/api/v1/disputes/{dispute['id']}"
+    await p.call("PATCH", f"/disputes/{dispute['id']}", p.admin, {"status": "under_review"})
+    corrected, release = asyncio.Event(), asyncio.Event()
+    real = portal_api.correct_cdr
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        result = await real(*args, **kwargs)
+        if not corrected.is_set():  # the first correction: done, then held before its answer
+            corrected.set()
+            await release.wait()
+        return result
+
+    monkeypatch.setattr(portal_api, "correct_cdr", held)
+    body = {"status": "resolved", "resolution": "refund", "credit": {"total_energy_wh": 1000}}
+    first = asyncio.create_task(p.api.patch(path, headers=p.admin, json=body))
+    await asyncio.wait_for(corrected.wait(), 5)
+    second = await p.api.patch(path, headers=p.admin, json=body)
+    release.set()
+    assert (await error_of(second, 409))["code"] == "invalid_transition"
+    assert (await first).status == 200
+    assert await p.h.ocpi.get_cdr(f"{tx.id}-R1") is not None
+    assert await p.h.ocpi.get_cdr(f"{tx.id}-R1-C") is None and await p.h.ocpi.get_cdr(f"{tx.id}-R2") is None
+
+
+async def test_a_refused_credit_leaves_the_dispute_under_review(portal: Portal) -> None:
+    """When the correction is refused (an unknown tariff), the answer is its error and the dispute stays
+    under review, with no credit ids, so it can be resolved again."""
+    p = portal
+    tx = await finished(p.h)
+    me = await signed_in_driver(p, ["EMS1"])
+    dispute = await p.call("POST", f"/portal/sessions/{tx.id}/dispute", me,
+                           {"description": "why", "expected_cost": "0"}, 201)  # fmt: skip
+    path = f"/disputes/{dispute['id']}"
+    await p.call("PATCH", path, p.admin, {"status": "under_review"})
+    body = {"status": "resolved", "resolution": "refund", "credit": {"tariff_id": "NO-SUCH-TARIFF"}}
+    refused = await p.api.patch(f"/api/v1{path}", headers=p.admin, json=body)
+    assert refused.status in (400, 404, 409), await refused.text()
+    after = await p.call("GET", path, p.viewer)
+    assert after["status"] == "under_review" and after["credit_cdr_id"] is None
+    resolved = await p.call("PATCH", path, p.admin, {"status": "resolved", "resolution": "refund",
+                                                      "credit": {"total_energy_wh": 1000}})  # fmt: skip
+    assert resolved["credit_cdr_id"] == f"{tx.id}-C"
 
 
 async def test_a_dispute_is_rejected_without_credit(portal: Portal) -> None:
