@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from csms.api import create_app
 from csms.api.mailer import EmailFailed
 from csms.domain.events import DisputeChanged, Order
+from csms.domain.models import Transaction
 from csms.domain.portal import iban_valid, masked_iban
 from csms.domain.secrets import hash_secret, new_api_key
 from ocpi import admin_api
@@ -423,6 +424,17 @@ async def test_dispute_is_filed_then_worked_and_credited(portal: Portal) -> None
     await error_of(await p.api.get("/api/v1/disputes/999", headers=p.viewer), 404)
 
 
+async def dispute_under_review(p: Portal) -> tuple[Transaction, str]:
+    """A finished session with a driver's dispute that an operator took under review; (session, path)."""
+    tx = await finished(p.h)
+    me = await signed_in_driver(p, ["EMS1"])
+    dispute = await p.call("POST", f"/portal/sessions/{tx.id}/dispute", me,
+                           {"description": "why", "expected_cost": "0"}, 201)  # fmt: skip
+    path = f"/disputes/{dispute['id']}"
+    await p.call("PATCH", path, p.admin, {"status": "under_review"})
+    return tx, path
+
+
 async def test_concurrent_resolutions_credit_the_cdr_once(
     portal: Portal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -432,12 +444,8 @@ async def test_concurrent_resolutions_credit_the_cdr_once(
     from ocpi.admin_api import portal as portal_api
 
     p = portal
-    tx = await finished(p.h)
-    me = await signed_in_driver(p, ["EMS1"])
-    dispute = await p.call("POST", f"/portal/sessions/{tx.id}/dispute", me,
-                           {"description": "why", "expected_cost": "0"}, 201)  # fmt: skip
-    path = f"/api/v1/disputes/{dispute['id']}"
-    await p.call("PATCH", f"/disputes/{dispute['id']}", p.admin, {"status": "under_review"})
+    tx, path = await dispute_under_review(p)
+    path = f"/api/v1{path}"
     corrected, release = asyncio.Event(), asyncio.Event()
     real = portal_api.correct_cdr
 
@@ -464,12 +472,7 @@ async def test_a_refused_credit_leaves_the_dispute_under_review(portal: Portal) 
     """When the correction is refused (an unknown tariff), the answer is its error and the dispute stays
     under review, with no credit ids, so it can be resolved again."""
     p = portal
-    tx = await finished(p.h)
-    me = await signed_in_driver(p, ["EMS1"])
-    dispute = await p.call("POST", f"/portal/sessions/{tx.id}/dispute", me,
-                           {"description": "why", "expected_cost": "0"}, 201)  # fmt: skip
-    path = f"/disputes/{dispute['id']}"
-    await p.call("PATCH", path, p.admin, {"status": "under_review"})
+    tx, path = await dispute_under_review(p)
     body = {"status": "resolved", "resolution": "refund", "credit": {"tariff_id": "NO-SUCH-TARIFF"}}
     refused = await p.api.patch(f"/api/v1{path}", headers=p.admin, json=body)
     assert refused.status in (400, 404, 409), await refused.text()
@@ -484,12 +487,7 @@ async def test_a_dispute_is_rejected_without_credit(portal: Portal) -> None:
     """Rejecting a dispute under review stores the resolution and touches no CDR; `credit` is only for
     resolving (400 naming `credit`)."""
     p = portal
-    tx = await finished(p.h)
-    me = await signed_in_driver(p, ["EMS1"])
-    dispute = await p.call("POST", f"/portal/sessions/{tx.id}/dispute", me,
-                           {"description": "why", "expected_cost": "0"}, 201)  # fmt: skip
-    path = f"/disputes/{dispute['id']}"
-    await p.call("PATCH", path, p.admin, {"status": "under_review"})
+    tx, path = await dispute_under_review(p)
     credit = {"status": "rejected", "resolution": "correct", "credit": {"total_energy_wh": 1}}
     assert (await error_of(await p.api.patch(f"/api/v1{path}", headers=p.admin, json=credit), 400))[
         "details"
