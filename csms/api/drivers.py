@@ -11,7 +11,6 @@ dispute publishes `DisputeChanged` (webhooks send `dispute.created`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +20,7 @@ from aiohttp import web
 from csms.api import portal_models
 from csms.api.auth import Role, caller_of, org_of
 from csms.api.errors import ApiError, found, invalid_request, not_found, still_there
-from csms.api.mailer import EmailFailed, get_mailer
+from csms.api.mailer import send_invitation
 from csms.api.organizations import id_param
 from csms.api.params import MAX_ID, choice_query, get_services, int_path_param, read_model, time_query
 from csms.api.responses import created, json_response, page_response
@@ -29,7 +28,7 @@ from csms.api.routes import STRING, Operations, Route, param
 from csms.api.serialize import session_json, timestamp
 from csms.api.site_owners import PORTAL_PATH_PARAMETERS, check_pending, create_portal_user, invitation_closed
 from csms.domain.events import DisputeChanged
-from csms.domain.identity import InvitationStatus, new_token, token_digest
+from csms.domain.identity import InvitationStatus, token_digest
 from csms.domain.models import Transaction
 from csms.domain.portal import DRIVER_TOKEN_PREFIX, Dispute, DisputeStatus, Driver
 from csms.domain.services import Services
@@ -113,30 +112,24 @@ async def handle_create_driver(request: web.Request) -> web.Response:
     message; nothing is kept then."""
     services = get_services(request)
     body = await read_model(request, portal_models.DriverCreate)
-    org_id = org_of(request)
-    org = found(await services.store.get_organization(org_id), f"organization {org_id!r}")
-    await _own_tokens(services, body.id_tokens, org_id)
-    token = new_token(DRIVER_TOKEN_PREFIX)
-    now = services.clock()
-    expires_at = now + timedelta(hours=services.config.email.invitation_hours)
-    subject, text = invitation_email(org.name, body.name, token, timestamp(expires_at))
-    try:
-        await get_mailer(request).send(body.email, subject, text)
-    except EmailFailed as exc:
-        raise ApiError(502, "email_failed", "the invitation email could not be sent; nothing was kept",
-                       {"reason": str(exc)}) from None  # fmt: skip
+    await _own_tokens(services, body.id_tokens, org_of(request))
+    sent = await send_invitation(
+        request, body.email, DRIVER_TOKEN_PREFIX,
+        lambda org_name, token, expires: invitation_email(org_name, body.name, token, expires),
+    )  # fmt: skip
     driver = await services.store.add_driver(
         Driver(
             0,
-            org_id,
+            sent.org_id,
             body.email,
             body.name,
             _unique(body.id_tokens),
-            token_digest(token),
-            expires_at,
-            created_at=now,
+            sent.token_digest,
+            sent.expires_at,
+            created_at=sent.sent_at,
         )  # fmt: skip
     )
+    org_id = sent.org_id
     log.info("driver_invited", org_id=org_id, driver_id=driver.id)
     return created(request, driver_json(driver), "driver", driver_id=str(driver.id))
 

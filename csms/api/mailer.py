@@ -7,6 +7,9 @@ handlers call; tests point `[email]` at an aiosmtpd sink on 127.0.0.1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -14,7 +17,12 @@ import aiosmtplib
 import structlog
 from aiohttp import web
 
+from csms.api.auth import org_of
+from csms.api.errors import ApiError, found
+from csms.api.params import get_services
 from csms.config import EmailConfig
+from csms.domain.clock import isoformat_z
+from csms.domain.identity import new_token, token_digest
 
 log = structlog.get_logger("csms.api.mailer")
 
@@ -76,3 +84,42 @@ MAILER = web.AppKey("mailer", Mailer)
 def get_mailer(request: web.Request) -> Mailer:
     """The app's mailer (an `SmtpMailer` on `[email]` unless the app was given another)."""
     return request.config_dict[MAILER]
+
+
+@dataclass(frozen=True, slots=True)
+class SentInvitation:
+    """An invitation whose email the mail server took: what to store (never the token itself)."""
+
+    org_id: str
+    token_digest: str
+    expires_at: datetime
+    sent_at: datetime
+
+
+# (organization name, token, expiry as text) -> (subject, body)
+InvitationEmail = Callable[[str, str, str], tuple[str, str]]
+
+
+async def send_invitation(
+    request: web.Request, to: str, token_prefix: str, compose: InvitationEmail
+) -> SentInvitation:
+    """Email a new single-use invitation token of the caller's organization to `to`, valid for `[email]
+    invitation_hours`; the caller then stores the invitation from the result (nothing is stored yet, so a
+    failed send leaves nothing behind).
+
+    Raises:
+        ApiError: 502 `email_failed` when the mail server did not take the message.
+    """
+    services = get_services(request)
+    org_id = org_of(request)
+    org = found(await services.store.get_organization(org_id), f"organization {org_id!r}")
+    token = new_token(token_prefix)
+    now = services.clock()
+    expires_at = now + timedelta(hours=services.config.email.invitation_hours)
+    subject, text = compose(org.name, token, isoformat_z(expires_at))
+    try:
+        await get_mailer(request).send(to, subject, text)
+    except EmailFailed as exc:
+        raise ApiError(502, "email_failed", "the invitation email could not be sent; nothing was kept",
+                       {"reason": str(exc)}) from None  # fmt: skip
+    return SentInvitation(org_id, token_digest(token), expires_at, now)

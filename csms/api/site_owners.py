@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import replace
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,13 +22,13 @@ from aiohttp import web
 from csms.api import portal_models
 from csms.api.auth import Role, caller_of, org_of
 from csms.api.errors import ApiError, found, not_found, still_there
-from csms.api.mailer import EmailFailed, get_mailer
+from csms.api.mailer import send_invitation
 from csms.api.organizations import IDENTITY_PATH_PARAMETERS, id_param
 from csms.api.params import get_services, read_model
 from csms.api.responses import created, json_response
 from csms.api.routes import ID, STRING, JsonSchema, Operations, Route, param
 from csms.api.serialize import timestamp
-from csms.domain.identity import InvitationStatus, new_token, normalized_email, token_digest
+from csms.domain.identity import InvitationStatus, normalized_email, token_digest
 from csms.domain.portal import (
     SITE_OWNER_TOKEN_PREFIX,
     SiteOwner,
@@ -139,29 +138,23 @@ async def handle_invite_site_owner(request: web.Request) -> web.Response:
     `email_failed` when the mail server did not take the message; nothing is kept then."""
     services = get_services(request)
     body = await read_model(request, portal_models.SiteOwnerInvitationCreate)
-    org_id = org_of(request)
-    org = found(await services.store.get_organization(org_id), f"organization {org_id!r}")
-    token = new_token(SITE_OWNER_TOKEN_PREFIX)
-    now = services.clock()
-    expires_at = now + timedelta(hours=services.config.email.invitation_hours)
-    subject, text = invitation_email(org.name, body.company, token, timestamp(expires_at))
-    try:
-        await get_mailer(request).send(body.email, subject, text)
-    except EmailFailed as exc:
-        raise ApiError(502, "email_failed", "the invitation email could not be sent; nothing was kept",
-                       {"reason": str(exc)}) from None  # fmt: skip
+    sent = await send_invitation(
+        request, body.email, SITE_OWNER_TOKEN_PREFIX,
+        lambda org_name, token, expires: invitation_email(org_name, body.company, token, expires),
+    )  # fmt: skip
     owner = await services.store.add_site_owner(
         SiteOwner(
             0,
-            org_id,
+            sent.org_id,
             body.email,
             body.company,
-            token_digest(token),
-            expires_at,
+            sent.token_digest,
+            sent.expires_at,
             revenue_share_percent=Decimal(body.revenue_share_percent),
-            created_at=now,
+            created_at=sent.sent_at,
         )  # fmt: skip
     )
+    org_id = sent.org_id
     log.info("site_owner_invited", org_id=org_id, site_owner_id=owner.id)
     return created(request, site_owner_json(owner, 0), "site_owner", site_owner_id=str(owner.id))
 
