@@ -35,6 +35,7 @@ from csms.domain.clock import Clock, to_utc, to_utc_or_none, utcnow
 from csms.domain.ports import AlreadyExists, NotFound, Pagination
 from csms.store.sql import dialect_insert
 from csms.store.sql.base import all_in
+from csms.store.sql.outbox import due
 from csms.store.sql.rows import record_of, values_of
 from ocpi.models import (
     Cdr,
@@ -181,24 +182,8 @@ def _owned(link: Any, scope: PartyScope) -> ColumnElement[bool]:
 
 
 def _due(o: Any, now: datetime) -> list[ColumnElement[bool]]:
-    """Conditions of a due entry of the outbox table (or alias) `o`: pending, its retry time come, not
-    claimed by a process whose claim still runs, and no earlier pending entry of its (partner, object),
-    claimed or not (order per object)."""
-    at = to_utc(now)
-    earlier = aliased(OcpiOutboxRow)
-    pending = str(OutboxStatus.PENDING)
-    blocked = exists().where(
-        earlier.partner_id == o.partner_id,
-        earlier.object_key == o.object_key,
-        earlier.status == pending,
-        earlier.id < o.id,
-    )
-    return [
-        o.status == pending,
-        o.next_attempt_at.is_(None) | (o.next_attempt_at <= at),
-        o.claimed_until.is_(None) | (o.claimed_until <= at),
-        ~blocked,
-    ]
+    """A due entry of the outbox table (or alias) `o`, in order per (partner, object)."""
+    return due(OcpiOutboxRow, o, "partner_id", str(OutboxStatus.PENDING), now)
 
 
 def _of_org(row_type: Any, org_id: str | None) -> list[ColumnElement[bool]]:

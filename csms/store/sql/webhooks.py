@@ -13,13 +13,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, delete, exists, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import aliased
 
 from csms.domain.clock import to_utc
 from csms.domain.ports import NotFound
 from csms.domain.webhooks import DeliveryStatus, Webhook, WebhookDelivery
 from csms.store.sql.base import SqlBase, rowcount
+from csms.store.sql.outbox import due
 from csms.store.tables import WebhookDeliveryRow, WebhookRow
 
 __all__ = ["SqlWebhookStore"]
@@ -74,23 +75,8 @@ def _progress(delivery: WebhookDelivery) -> dict[str, Any]:
 
 
 def _due(d: Any, now: datetime) -> list[ColumnElement[bool]]:
-    """A due delivery of the table (or alias) `d`: pending, its retry time come, unclaimed or its claim run
-    out, and no earlier pending delivery of its (webhook, object_key) (order per object)."""
-    at = to_utc(now)
-    earlier = aliased(WebhookDeliveryRow)
-    pending = str(DeliveryStatus.PENDING)
-    blocked = exists().where(
-        earlier.webhook_id == d.webhook_id,
-        earlier.object_key == d.object_key,
-        earlier.status == pending,
-        earlier.id < d.id,
-    )
-    return [
-        d.status == pending,
-        d.next_attempt_at.is_(None) | (d.next_attempt_at <= at),
-        d.claimed_until.is_(None) | (d.claimed_until <= at),
-        ~blocked,
-    ]
+    """A due delivery of the table (or alias) `d`, in order per (webhook, object_key)."""
+    return due(WebhookDeliveryRow, d, "webhook_id", str(DeliveryStatus.PENDING), now)
 
 
 class SqlWebhookStore(SqlBase):
