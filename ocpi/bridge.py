@@ -15,8 +15,8 @@ from ocpi import authority, cdrs, commands, push, running_cost, token_pull
 from ocpi.app import create_app
 from ocpi.client import PartnerClient
 from ocpi.context import OcpiContext
+from ocpi.outbox import Outbox
 from ocpi.partners import public_base_url
-from ocpi.push import Outbox
 from ocpi.reconcile import reconcile
 from ocpi.store.sql import SqlOcpiStore
 

@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 
 class PushQueue(Protocol):
-    """Where pushes to partners are queued (`ocpi.push.Outbox`, which imports this module)."""
+    """Where pushes to partners are queued (`ocpi.outbox.Outbox`, which imports this module)."""
 
     async def enqueue(
         self, partner: Partner, module: str, object_key: str, method: str, url: str, body: Any

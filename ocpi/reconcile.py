@@ -39,7 +39,8 @@ from csms.domain.ports import Pagination
 from ocpi import cdrs, locations, partners, sessions
 from ocpi.context import OcpiContext
 from ocpi.models import Cdr, OutboxEntry, OutboxStatus, Partner
-from ocpi.push import Outbox, closed_periods, owns
+from ocpi.outbox import Outbox
+from ocpi.push import closed_periods, owns
 from ocpi.transport import ocpi_datetime
 
 log = structlog.get_logger("ocpi.reconcile")

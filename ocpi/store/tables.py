@@ -268,7 +268,7 @@ class OcpiOutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    # Which process is delivering it (`ocpi.push.Outbox.node_id`) and until when; others leave it alone
+    # Which process is delivering it (`ocpi.outbox.Outbox.node_id`) and until when; others leave it alone
     # until then (revision 0004).
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())

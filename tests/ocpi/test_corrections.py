@@ -33,7 +33,7 @@ from ocpi.corrections import (
     effective_of,
 )
 from ocpi.models import Cdr, Partner
-from ocpi.push import Outbox
+from ocpi.outbox import Outbox
 from ocpi.store import OcpiStore
 from tests.api.openapi_check import OpenApiChecker
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore

@@ -24,7 +24,7 @@ from csms.store.writer import BatchedWriter
 from ocpi.client import PartnerClient, PartnerResponse
 from ocpi.context import OcpiContext
 from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus
-from ocpi.push import MAX_BACKOFF_SECONDS, Outbox, Verdict, backoff_seconds, classify
+from ocpi.outbox import MAX_BACKOFF_SECONDS, Outbox, Verdict, backoff_seconds, classify
 from ocpi.store import OcpiStore
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore

@@ -22,7 +22,7 @@ from csms.store.sql import make_engine, open_store
 from ocpi.client import PartnerClient
 from ocpi.context import OcpiContext
 from ocpi.models import OutboxEntry, OutboxStatus
-from ocpi.push import Outbox
+from ocpi.outbox import Outbox
 from ocpi.store import OcpiStore
 from ocpi.store.sql import SqlOcpiStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore

@@ -10,7 +10,8 @@ from decimal import Decimal
 from csms.domain.models import MeterReading, MeterSample, NewTransaction, Transaction, TransactionStop
 from ocpi.context import OcpiContext
 from ocpi.models import OutboxEntry, OutboxStatus, Partner
-from ocpi.push import Outbox, install
+from ocpi.outbox import Outbox
+from ocpi.push import install
 from ocpi.reconcile import Reconciled, fold, reconcile
 from tests.ocpi.conftest import T0, FakeClock
 from tests.ocpi.schemas import assert_valid
