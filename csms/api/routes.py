@@ -44,6 +44,7 @@ ERRORS = {
     " mail server refused an email (`email_failed`)",
     504: "the station did not answer in time (`station_timeout`)",
     503: "the OCPI bridge (`ocpi_disabled`) or webhooks (`webhooks_disabled`) are not enabled on this server",
+    413: "the body is larger than allowed (`request_too_large`)",
     429: "over the rate limit (`rate_limited`) or the organization's monthly quota (`quota_exceeded`); "
          "`Retry-After` says when to try again",
 }

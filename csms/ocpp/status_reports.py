@@ -44,7 +44,8 @@ def firmware_progress(station_field: str) -> Handler:
 
 def log_progress(station_field: str) -> Handler:
     """LogStatusNotification (2.0.1, 1.6 extension; requestId optional) and 1.6
-    DiagnosticsStatusNotification: kept as the station's field and recorded on the log upload it reports on (`FirmwareService.log_status`)."""
+    DiagnosticsStatusNotification: kept as the station's field and recorded on the log upload it reports on
+    (`FirmwareService.log_status`)."""
     keep = keep_status(station_field)
 
     async def handle(ctx: StationContext, payload: Payload) -> Payload:

@@ -33,14 +33,14 @@ def _values(record: Any, *, with_id: bool) -> dict[str, Any]:
 class FirmwareSql(SqlBase):
     """The firmware and log aggregate; the contract is `csms.domain.firmware.FirmwareStore`."""
 
-    async def _add(self, row_class: type[Any], record: Rec) -> Rec:
+    async def _add_record(self, row_class: type[Any], record: Rec) -> Rec:
         async with self._sessions() as session, session.begin():
             row = row_class(**_values(record, with_id=False))
             session.add(row)
             await session.flush()
             return _record(type(record), row)
 
-    async def _save(self, row_class: type[Any], record: Any) -> None:
+    async def _save_record(self, row_class: type[Any], record: Any) -> None:
         async with self._sessions() as session, session.begin():
             row = await session.get(row_class, record.id)
             if row is None:
@@ -49,7 +49,7 @@ class FirmwareSql(SqlBase):
                 setattr(row, name, value)
 
     async def add_firmware_file(self, file: FirmwareFile) -> FirmwareFile:
-        return await self._add(FirmwareFileRow, file)
+        return await self._add_record(FirmwareFileRow, file)
 
     async def get_firmware_file(self, firmware_id: int, *, org_id: str | None = None) -> FirmwareFile | None:
         return await self._get_owned(FirmwareFileRow, firmware_id, lambda r: _record(FirmwareFile, r), org_id)
@@ -59,7 +59,7 @@ class FirmwareSql(SqlBase):
         return await self._first(stmt, lambda r: _record(FirmwareFile, r))
 
     async def save_firmware_file(self, file: FirmwareFile) -> None:
-        await self._save(FirmwareFileRow, file)
+        await self._save_record(FirmwareFileRow, file)
 
     async def list_firmware_files(self, org_id: str) -> list[FirmwareFile]:
         stmt = select(FirmwareFileRow).where(FirmwareFileRow.org_id == org_id)
@@ -68,10 +68,10 @@ class FirmwareSql(SqlBase):
             return [_record(FirmwareFile, r) for r in await session.scalars(stmt)]
 
     async def add_firmware_update(self, update: FirmwareUpdate) -> FirmwareUpdate:
-        return await self._add(FirmwareUpdateRow, update)
+        return await self._add_record(FirmwareUpdateRow, update)
 
     async def save_firmware_update(self, update: FirmwareUpdate) -> None:
-        await self._save(FirmwareUpdateRow, update)
+        await self._save_record(FirmwareUpdateRow, update)
 
     async def list_firmware_updates(
         self, *, charge_point_id: str | None = None, campaign_id: int | None = None
@@ -85,7 +85,7 @@ class FirmwareSql(SqlBase):
             return [_record(FirmwareUpdate, r) for r in await session.scalars(stmt)]
 
     async def add_firmware_campaign(self, campaign: FirmwareCampaign) -> FirmwareCampaign:
-        return await self._add(FirmwareCampaignRow, campaign)
+        return await self._add_record(FirmwareCampaignRow, campaign)
 
     async def get_firmware_campaign(
         self, campaign_id: int, *, org_id: str | None = None
@@ -95,10 +95,10 @@ class FirmwareSql(SqlBase):
         )
 
     async def add_log_upload(self, upload: LogUpload) -> LogUpload:
-        return await self._add(LogUploadRow, upload)
+        return await self._add_record(LogUploadRow, upload)
 
     async def save_log_upload(self, upload: LogUpload) -> None:
-        await self._save(LogUploadRow, upload)
+        await self._save_record(LogUploadRow, upload)
 
     async def log_upload_by_token(self, token: str) -> LogUpload | None:
         stmt = select(LogUploadRow).where(LogUploadRow.token == token)
