@@ -240,14 +240,15 @@ class FirmwareService:
             signing_certificate=file.signing_certificate,
             signature=file.signature,
         )
-        update.state = UpdateState.RUNNING
+        # RUNNING is stored before the CALL: the station may report Downloading before its answer is handled.
+        update.state, update.updated_at = UpdateState.RUNNING, self._clock()
+        await self._store.save_firmware_update(update)
         result = await self._commands.send(update.charge_point_id, command)
         if not result.accepted:
             update.state = UpdateState.FAILED
             update.detail = result.status if result.outcome is Outcome.ANSWERED else result.outcome.value
-        update.updated_at = self._clock()
-        await self._store.save_firmware_update(update)
-        if update.state is UpdateState.FAILED:
+            update.updated_at = self._clock()
+            await self._store.save_firmware_update(update)
             self._notify(update)
         return result
 
