@@ -147,7 +147,7 @@ async def handle_get_firmware(request: web.Request) -> web.Response:
 
 
 @api("PUT", "/firmware/{firmware_id}/content", {200: fm.Firmware}, errors=(400, 404, 409, 413),
-     role=Role.ADMIN, description="The raw firmware image as the body (`application/octet-stream`).")
+     role=Role.ADMIN, raw_body="application/octet-stream")
 async def handle_upload_firmware_content(request: web.Request) -> web.Response:
     """Upload (or replace) a firmware image's bytes."""
     file = await _firmware(request, int_path_param(request, "firmware_id"))
