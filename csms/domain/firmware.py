@@ -388,7 +388,8 @@ class FirmwareService:
     ) -> LogUpload:
         """Note that the station's upload arrived (the edge has written the bytes)."""
         now = self._clock()
-        stored = replace(upload, filename=filename, size=size, content_type=content_type, uploaded_at=now,
+        current = await self._store.log_upload_by_token(upload.token) or upload  # statuses since kept
+        stored = replace(current, filename=filename, size=size, content_type=content_type, uploaded_at=now,
                          updated_at=now)
         await self._store.save_log_upload(stored)
         log.info("log_received", charge_point_id=upload.charge_point_id, request_id=upload.id, size=size)
