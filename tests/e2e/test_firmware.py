@@ -165,3 +165,24 @@ async def test_station_urls_need_the_token(csms: Csms, api: Api) -> None:
             assert resp.status == 404
         async with http.put(f"{base}/files/logs/nope", data=b"x") as resp:
             assert resp.status == 404
+
+
+async def test_a_failed_download_fails_the_update(csms: Csms, api: Api, make_sim: MakeSim) -> None:
+    """A 2.0.1 station that cannot fetch an external location reports DownloadFailed with the requestId;
+    the update shows failed with that status."""
+    sim = await make_sim("FW-X", "2.0.1")
+    location = f"http://127.0.0.1:{csms.http_port}/files/firmware/missing/fw.bin"
+    status, firmware = await api.post("/api/v1/firmware", {"filename": "fw.bin", "location": location})
+    assert status == 201, firmware
+    updates = "/api/v1/charge-points/FW-X/firmware-updates"
+    status, update = await api.post(updates, {"firmware_id": firmware["id"]})
+    assert status == 200, update
+
+    async def failed() -> dict[str, Any] | None:
+        _, body = await api.get("/api/v1/charge-points/FW-X/firmware-updates")
+        return body["items"][0] if body["items"][0]["state"] == "failed" else None
+
+    item = await eventually(failed)
+    assert (item["status"], item["detail"]) == ("DownloadFailed", "DownloadFailed")
+    report = {"status": "DownloadFailed", "requestId": update["id"]}
+    assert ("FirmwareStatusNotification", report) in sim.sent_calls
