@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from pathlib import Path
 
 import structlog
@@ -25,6 +26,7 @@ log = structlog.get_logger("csms.files")
 FIRMWARE_PATH = "/files/firmware/{token}/{filename}"
 LOG_PATHS = ("/files/logs/{token}", "/files/logs/{token}/{filename}")
 CHUNK = 64 * 1024
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def firmware_path(config: FilesConfig, firmware_id: int) -> Path:
@@ -127,7 +129,8 @@ async def handle_upload_log(request: web.Request) -> web.Response:
     else:
         data = await read_body_limited(request, limit)
     await store_bytes(log_path(services.config.files, upload.id), data)
-    name = Path(filename or f"log-{upload.id}").name[:255]
+    # The station names the file; only a safe name is kept (it is echoed in Content-Disposition).
+    name = SAFE_NAME.sub("_", Path(filename or "").name)[:255].strip("._") or f"log-{upload.id}"
     await get_domain(request).firmware.log_received(upload, name, len(data), content_type)
     return web.Response(status=201, text="stored\n")
 

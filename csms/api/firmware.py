@@ -123,8 +123,7 @@ def _options(request: web.Request, body: fm.UpdateSettings) -> UpdateOptions:
     )
 
 
-@api("POST", "/firmware", {201: fm.Firmware}, errors=(400,), body=fm.FirmwareCreate, role=Role.ADMIN,
-     name="firmware")
+@api("POST", "/firmware", {201: fm.Firmware}, errors=(400,), body=fm.FirmwareCreate, role=Role.ADMIN)
 async def handle_create_firmware(request: web.Request) -> web.Response:
     """Register a firmware image (content uploaded next) or an external firmware location.
 
@@ -138,6 +137,13 @@ async def handle_create_firmware(request: web.Request) -> web.Response:
         location=body.location, signing_certificate=body.signing_certificate, signature=body.signature,
     ))
     return created(request, firmware_json(file), "firmware_item", firmware_id=str(file.id))
+
+
+@api("GET", "/firmware", {200: fm.FirmwareList})
+async def handle_list_firmware(request: web.Request) -> web.Response:
+    """The organization's firmware files, newest first."""
+    files = await get_services(request).store.list_firmware_files(org_of(request))
+    return json_response({"items": [firmware_json(f) for f in files]})
 
 
 @api("GET", "/firmware/{firmware_id}", {200: fm.Firmware}, errors=(400, 404), name="firmware_item")

@@ -78,6 +78,12 @@ class Firmware(ResponseModel):
     created_at: Timestamp
 
 
+class FirmwareList(ResponseModel):
+    """An organization's firmware files, newest first."""
+
+    items: list[Firmware]
+
+
 class FirmwareUpdate(ResponseModel):
     """One station's firmware update and its progress."""
 

@@ -145,8 +145,8 @@ async def test_log_upload_raw_or_multipart_and_limit(
     client: ApiClient, auth: dict[str, str], connect_station: StationFactory, domain: Domain
 ) -> None:
     """The log request sends GetLog with the upload URL; a multipart upload keeps the part's file name; a
-    raw PUT with a name in the path keeps that; an upload beyond `max_log_bytes` is 413 and unknown tokens
-    are 404."""
+    raw PUT with a name in the path keeps that (made safe); an upload beyond `max_log_bytes` is 413 and
+    unknown tokens are 404."""
     station = await connect_station("CP-1")
     logs = "/api/v1/charge-points/CP-1/logs"
     response = await client.post(logs, json={"log_type": "SecurityLog"}, headers=auth)
@@ -163,6 +163,9 @@ async def test_log_upload_raw_or_multipart_and_limit(
     assert (await client.put(path + "/raw.log", data=b"raw")).status == 201
     listed = (await (await client.get("/api/v1/charge-points/CP-1/logs", headers=auth)).json())["items"]
     assert (listed[0]["filename"], listed[0]["size"]) == ("raw.log", 3)
+    assert (await client.put(path + '/a"b c.log', data=b"raw")).status == 201  # only a safe name is kept
+    listed = (await (await client.get("/api/v1/charge-points/CP-1/logs", headers=auth)).json())["items"]
+    assert listed[0]["filename"] == "a_b_c.log"
     content = await client.get(f"/api/v1/charge-points/CP-1/logs/{listed[0]['id']}/content", headers=auth)
     assert content.status == 200 and await content.read() == b"raw"
     set_files(domain, max_log_bytes=2)

@@ -221,6 +221,7 @@ def _table(
         ("GET", "/charge-points/{charge_point_id}/messages"): Probe(f"{CP_PATH}/messages", "not_found"),
         ("GET", "/charge-points/{charge_point_id}/events"): Probe(f"{CP_PATH}/events", "not_found"),
         # firmware, campaigns and logs (A's firmware, campaign and log upload are the first of their kind)
+        ("GET", "/firmware"): Probe("/firmware", "list"),
         ("POST", "/firmware"): Probe("/firmware", "created", {"filename": "b.bin"}),
         ("GET", "/firmware/{firmware_id}"): Probe("/firmware/1", "not_found"),
         ("PUT", "/firmware/{firmware_id}/content"): Probe("/firmware/1/content", "not_found"),
@@ -504,6 +505,7 @@ async def test_another_organization_sees_nothing(
         "/tariffs",
         "/ocpi/partners",
         "/ocpi/outbox",
+        "/firmware",
     ],
 )
 async def test_the_owner_sees_its_own(tenant_client: ApiClient, tenants: Tenants, path: str) -> None:

@@ -192,6 +192,7 @@ async def _firmware_tour(client: CheckedApi, sim: ChargePointSimulator) -> None:
     item = f"/firmware/{firmware['id']}"
     assert (await client.request("PUT", f"{item}/content", raw=b"tour firmware"))[0] == 200
     assert (await client.get(item))[0] == 200
+    assert (await client.get("/firmware"))[0] == 200
     update = {"firmware_id": firmware["id"]}
     assert (await client.post(f"{cp}/firmware-updates", update))[0] == 200
     assert (await client.get(f"{cp}/firmware-updates"))[0] == 200
