@@ -126,6 +126,8 @@ async def test_unsigned_update_of_a_16_station(csms: Csms, api: Api, make_sim: M
 
     items = await eventually(installed)
     assert items[0]["status"] == "Installed"
+    reports = [p for a, p in sim.sent_calls if a == "FirmwareStatusNotification"]
+    assert reports == [{"status": s} for s in ("Downloading", "Downloaded", "Installing", "Installed")]
     call = next(p for a, p in sim.calls_received if a == "UpdateFirmware")
     assert call["retries"] == 2 and call["location"].endswith("/fw-2.0.bin") and "retrieveDate" in call
 
