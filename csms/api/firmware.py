@@ -280,8 +280,6 @@ async def handle_request_log(request: web.Request) -> web.Response:
     error = command_failure(result, charge_point.charge_point_id)
     if error is not None:
         raise error
-    if not result.accepted:
-        upload.status = result.status
     return json_response(log_json(upload))
 
 

@@ -42,6 +42,16 @@ LOG_DONE = frozenset({"Uploaded", "UploadFailure", "UploadFailed", "BadMessage",
                       "PermissionDenied"})
 
 
+# Answers that start the request: AcceptedCanceled also cancels one already under way (2.0.1 L01.FR.24,
+# N01.FR.12; 1.6 security extension SignedUpdateFirmware and GetLog).
+ACCEPTED = frozenset({"Accepted", "AcceptedCanceled"})
+
+
+def started(result: CommandResult) -> bool:
+    """True when the station took the UpdateFirmware / GetLog (Accepted or AcceptedCanceled)."""
+    return result.outcome is Outcome.ANSWERED and result.status in ACCEPTED
+
+
 def new_token() -> str:
     """An unguessable URL token (192 bits): stations fetch and upload without operator credentials."""
     return secrets.token_urlsafe(24)
@@ -244,7 +254,7 @@ class FirmwareService:
         update.state, update.updated_at = UpdateState.RUNNING, self._clock()
         await self._store.save_firmware_update(update)
         result = await self._commands.send(update.charge_point_id, command)
-        if not result.accepted:
+        if not started(result):
             update.state = UpdateState.FAILED
             update.detail = result.status if result.outcome is Outcome.ANSWERED else result.outcome.value
             update.updated_at = self._clock()
@@ -366,7 +376,7 @@ class FirmwareService:
             latest=latest,
         )
         result = await self._commands.send(charge_point_id, command)
-        if not result.accepted:
+        if not started(result):
             upload.status = result.status if result.outcome is Outcome.ANSWERED else result.outcome.value
             await self._store.save_log_upload(upload)
         return upload, result

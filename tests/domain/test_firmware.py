@@ -150,6 +150,16 @@ async def test_16_statuses_without_request_id_match_the_running_update(
     assert stored.state is UpdateState.FAILED and stored.detail == "DownloadFailed"
 
 
+async def test_accepted_canceled_starts_the_update(
+    service: FirmwareService, store: MemoryStore, gateway: Gateway
+) -> None:
+    """AcceptedCanceled (the station cancelled an update under way for this one) counts as started."""
+    gateway.answers["CP"] = CommandResult(Outcome.ANSWERED, "AcceptedCanceled")
+    await service.update_station(await firmware(store), "https://csms/fw", "CP", OPTIONS)
+    (stored,) = await store.list_firmware_updates(charge_point_id="CP")
+    assert stored.state is UpdateState.RUNNING and stored.detail is None
+
+
 async def test_offline_station_fails_the_update(
     service: FirmwareService, store: MemoryStore, gateway: Gateway
 ) -> None:

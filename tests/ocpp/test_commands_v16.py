@@ -411,12 +411,13 @@ def test_update_firmware_plain_or_signed() -> None:
 
 
 def test_logs_are_get_diagnostics_or_get_log() -> None:
-    """A diagnostics log is GetDiagnostics (its answer's fileName kept, Accepted); a security log is the
-    extension's GetLog with logType, requestId and log.remoteLocation."""
+    """A diagnostics log is GetDiagnostics (its answer's fileName kept, Accepted; none: Rejected); a security
+    log is the extension's GetLog with logType, requestId and log.remoteLocation."""
     action, payload = build(DIAGNOSTICS)
     assert (action, payload) == ("GetDiagnostics", {"location": "https://csms.example/files/logs/t"})
     result = parse(DIAGNOSTICS, {"fileName": "diag.log"})
     assert result.accepted and result.data == {"filename": "diag.log"}
+    assert parse(DIAGNOSTICS, {}).status == "Rejected"  # no fileName: nothing to upload
     action, payload = build(SECURITY_LOG)
     assert action == "GetLog" and payload["logType"] == "SecurityLog" and payload["requestId"] == 4
     assert payload["log"]["remoteLocation"] == "https://csms.example/files/logs/t"

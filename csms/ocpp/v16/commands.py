@@ -333,11 +333,14 @@ def build_get_diagnostics(command: GetLog) -> tuple[str, Payload]:
 
 
 def parse_get_diagnostics(command: GetLog, payload: Payload) -> CommandResult:
-    """GetDiagnostics.conf has only the optional fileName (Accepted: the station will upload); GetLog
-    answers a status."""
+    """GetDiagnostics.conf has only the optional fileName: present, the station will upload it (Accepted);
+    absent, it has no diagnostic information (OCPP 1.6 §6.29) and uploads nothing (Rejected). GetLog answers
+    a status."""
     if "status" in payload:
         return parse_get_log(command, payload)
-    return answered(payload, status="Accepted", filename=payload.get("fileName"))
+    if "fileName" not in payload:
+        return answered(payload, status="Rejected", reason="no diagnostic information available")
+    return answered(payload, status="Accepted", filename=payload["fileName"])
 
 
 COMMANDS: CommandTable = {
