@@ -176,6 +176,7 @@ class Csms:
             log.info("cluster_stopped")
         await self.domain.reservations.stop()
         await self.domain.costs.stop()
+        await self.domain.firmware.stop()
         await self.domain.stations.stop()
         log.info("domain_stopped")
         await self.ocpi.stop()

@@ -259,6 +259,20 @@ class WebhooksConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FilesConfig:
+    """`[files]`: firmware images operators upload and logs stations upload (ADR 0015)."""
+
+    dir: str = "var/files"  # firmware/ and logs/ below it
+    # The address stations reach the CSMS's HTTP port at, e.g. https://csms.example.com; empty:
+    # http://{http.host}:{http.port}. Download and upload URLs sent to stations start with it.
+    public_url: str = ""
+    max_firmware_bytes: int = 256 * 1024 * 1024
+    max_log_bytes: int = 64 * 1024 * 1024
+    # A campaign's station counts as failed (the next one starts) without a final status for this long.
+    campaign_step_timeout: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimitConfig:
     """`[rate_limit]`: requests per principal (API key or user) per minute, and a monthly quota per
     organization (0: none). Counted in memory, or in Redis in a cluster (csms.api.limits)."""
@@ -284,6 +298,7 @@ class Config:
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    files: FilesConfig = field(default_factory=FilesConfig)
 
 
 # Keys whose value must be one of a fixed set (the Literal types above).

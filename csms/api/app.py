@@ -24,6 +24,7 @@ from csms.api import (
     commands,
     configuration,
     drivers,
+    firmware,
     id_tokens,
     messages,
     metrics,
@@ -39,6 +40,7 @@ from csms.api import (
 )
 from csms.api.auth import ROUTE_ROLES, Role, auth_middleware
 from csms.api.errors import error_middleware
+from csms.api.files import add_station_routes
 from csms.api.headers import write_response_headers
 from csms.api.limits import rate_limit_middleware
 from csms.api.mailer import MAILER, Mailer, SmtpMailer
@@ -66,6 +68,7 @@ ROUTES: tuple[Route, ...] = (
     *api_keys.ROUTES,
     *site_owners.ROUTES,
     *drivers.ROUTES,
+    *firmware.ROUTES,
 )
 
 __all__ = ["API_PREFIX", "DOMAIN", "ROUTES", "SERVICES", "create_api_app", "create_app"]
@@ -124,5 +127,6 @@ def create_app(
     app[MAILER] = mailer if mailer is not None else SmtpMailer(domain.services.config.email)
     app.router.add_get("/health", HEALTH.serve(), name="health")
     app.router.add_get("/metrics", metrics.handle_metrics, name="metrics")  # Prometheus, no auth
+    add_station_routes(app)  # firmware downloads and log uploads by stations (tokenized URLs)
     app.add_subapp(API_PREFIX, create_api_app(extra_routes))
     return app

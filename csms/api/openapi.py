@@ -111,6 +111,11 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], JsonSchema]
             "required": route.body_required,
             "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
         }
+    if route.raw_body is not None:  # bytes, not JSON (e.g. a firmware image)
+        out["requestBody"] = {
+            "required": True,
+            "content": {route.raw_body: {"schema": {"type": "string", "format": "binary"}}},
+        }
     responses: JsonSchema = {}
     for status, model in route.ok.items():
         headers = {**route.headers.get(status, {}), **common}

@@ -44,6 +44,7 @@ ERRORS = {
     " mail server refused an email (`email_failed`)",
     504: "the station did not answer in time (`station_timeout`)",
     503: "the OCPI bridge (`ocpi_disabled`) or webhooks (`webhooks_disabled`) are not enabled on this server",
+    413: "the body is larger than allowed (`request_too_large`)",
     429: "over the rate limit (`rate_limited`) or the organization's monthly quota (`quota_exceeded`); "
          "`Retry-After` says when to try again",
 }
@@ -114,6 +115,9 @@ class Route:
     # The media type of the success answers when it is not JSON (e.g. application/pdf): the handler then
     # returns a plain `web.Response`, documented as a binary string.
     media_type: str | None = None
+    # The media type of a raw request body (e.g. application/octet-stream for a firmware image), documented
+    # as a binary string; the handler reads the bytes itself.
+    raw_body: str | None = None
 
     def serve(self) -> Handler:
         """The aiohttp handler: run `handler`, then write a JSON answer with the model of its status."""
@@ -164,6 +168,7 @@ class RouteOptions(TypedDict, total=False):
     description: str
     name: str  # the aiohttp route name, for url_for
     media_type: str  # the success answers' media type when not JSON (see `Route.media_type`)
+    raw_body: str  # the media type of a raw (non-JSON) request body (see `Route.raw_body`)
     path_parameters: Mapping[str, JsonSchema]  # how to document the path's parameters (default: the API's)
 
 
@@ -208,6 +213,7 @@ def route(
         headers=headers,
         name=options.get("name"),
         media_type=options.get("media_type"),
+        raw_body=options.get("raw_body"),
     )
 
 

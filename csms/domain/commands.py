@@ -242,6 +242,35 @@ class CostUpdated:
     transaction_id: str  # the station's own transaction id
 
 
+@dataclass(slots=True)
+class UpdateFirmware:
+    """Install firmware from `location` (1.6 UpdateFirmware; with a signature, 1.6 security extension
+    SignedUpdateFirmware; 2.0.1 UpdateFirmware). `request_id` ties the FirmwareStatusNotifications to it."""
+
+    request_id: int
+    location: str
+    retrieve_at: datetime
+    install_at: datetime | None = None
+    retries: int | None = None
+    retry_interval: int | None = None
+    signing_certificate: str | None = None
+    signature: str | None = None
+
+
+@dataclass(slots=True)
+class GetLog:
+    """Upload a log to `remote_location` (2.0.1 and 1.6 security extension GetLog; a 1.6 DiagnosticsLog is
+    GetDiagnostics). `log_type`: DiagnosticsLog or SecurityLog."""
+
+    request_id: int
+    log_type: str
+    remote_location: str
+    oldest: datetime | None = None
+    latest: datetime | None = None
+    retries: int | None = None
+    retry_interval: int | None = None
+
+
 Command = (
     StartSession
     | StopSession
@@ -259,6 +288,8 @@ Command = (
     | SetChargingProfile
     | ClearChargingProfile
     | CostUpdated
+    | UpdateFirmware
+    | GetLog
 )
 
 

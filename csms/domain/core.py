@@ -9,6 +9,7 @@ from csms.domain.commands import CommandService, RegistryGateway, StationGateway
 from csms.domain.costs import CostService
 from csms.domain.device_model import DeviceModelService
 from csms.domain.events import EventBus, Order, TransactionStarted
+from csms.domain.firmware import FirmwareService
 from csms.domain.id_token_aliases import IdTokenAliases
 from csms.domain.ports import Store, WriteQueue
 from csms.domain.registry import ConnectionRegistry
@@ -70,6 +71,13 @@ class Domain:
             services.clock,
             services.events,
             update_interval=cfg.cost_update_interval,
+        )
+        # Firmware updates, campaigns and log uploads (issue 14); the app stops its campaign tasks.
+        self.firmware = FirmwareService(
+            services.store,
+            self.commands,
+            services.clock,
+            step_timeout=services.config.files.campaign_step_timeout,
         )
         # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
         services.events.subscribe(TransactionStarted, self._mark_reservation_used, order=Order.DOMAIN)

@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypedDict, TypeVar, Unpack
 
+from csms.domain.firmware import FirmwareStore
 from csms.domain.identity import Invitation, InvitationStatus, Member, Organization, User, UserSession
 from csms.domain.models import (
     ApiKey,
@@ -637,6 +638,7 @@ class Store(
     ChargingProfileStore,
     AdminStore,
     PortalStore,
+    FirmwareStore,
     Protocol,
 ):
     """Everything, for wiring; handlers take the narrow protocols above."""

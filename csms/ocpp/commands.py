@@ -22,7 +22,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any, Generic, TypeVar
 
 from csms.domain.clock import isoformat_z
-from csms.domain.commands import ChargingProfile, CommandResult, Outcome
+from csms.domain.commands import ChargingProfile, CommandResult, GetLog, Outcome, UpdateFirmware
 from csms.domain.device_model import DeviceModelService
 from csms.ocpp.router import StationContext
 
@@ -172,3 +172,48 @@ def transaction_id_16(ocpp_transaction_id: str) -> int:
 def device_model(ctx: StationContext) -> DeviceModelService:
     """The device model service for a handler or a command's `record` step."""
     return ctx.domain.device_model
+
+
+def firmware_fields(command: UpdateFirmware) -> Payload:
+    """FirmwareType, the same in 2.0.1 UpdateFirmware and 1.6 security extension SignedUpdateFirmware
+    (location, retrieveDateTime, installDateTime, signingCertificate, signature)."""
+    return {
+        "location": command.location,
+        "retrieveDateTime": isoformat_z(command.retrieve_at),
+        **present(
+            installDateTime=None if command.install_at is None else isoformat_z(command.install_at),
+            signingCertificate=command.signing_certificate,
+            signature=command.signature,
+        ),
+    }
+
+
+def build_update_firmware_signed(command: UpdateFirmware, action: str) -> tuple[str, Payload]:
+    """2.0.1 UpdateFirmware / 1.6 SignedUpdateFirmware: requestId, firmware and the retry settings."""
+    return action, {
+        "requestId": command.request_id,
+        "firmware": firmware_fields(command),
+        **present(retries=command.retries, retryInterval=command.retry_interval),
+    }
+
+
+def build_get_log(command: GetLog) -> tuple[str, Payload]:
+    """GetLog (2.0.1 and 1.6 security extension): logType, requestId, log{remoteLocation, timestamps}."""
+    log: Payload = {
+        "remoteLocation": command.remote_location,
+        **present(
+            oldestTimestamp=None if command.oldest is None else isoformat_z(command.oldest),
+            latestTimestamp=None if command.latest is None else isoformat_z(command.latest),
+        ),
+    }
+    return "GetLog", {
+        "logType": command.log_type,
+        "requestId": command.request_id,
+        "log": log,
+        **present(retries=command.retries, retryInterval=command.retry_interval),
+    }
+
+
+def parse_get_log(command: GetLog, payload: Payload) -> CommandResult:
+    """status and the file name the station will upload (optional)."""
+    return answered(payload, filename=payload.get("filename"))

@@ -26,6 +26,37 @@ def keep_status(station_field: str) -> Handler:
     return handle
 
 
+def firmware_progress(station_field: str) -> Handler:
+    """FirmwareStatusNotification (1.6, 2.0.1 with the optional requestId) and the 1.6 security extension's
+    SignedFirmwareStatusNotification: the status is kept as the station's field and recorded as the
+    progress of the firmware update it reports on (`FirmwareService.firmware_status`)."""
+    keep = keep_status(station_field)
+
+    async def handle(ctx: StationContext, payload: Payload) -> Payload:
+        await keep(ctx, payload)
+        firmware = ctx.domain.firmware
+        await firmware.firmware_status(ctx.charge_point_id, payload["status"], payload.get("requestId"))
+        return {}
+
+    handle.__name__ = f"progress_{station_field}"
+    return handle
+
+
+def log_progress(station_field: str) -> Handler:
+    """LogStatusNotification (2.0.1, 1.6 extension; requestId optional) and 1.6
+    DiagnosticsStatusNotification: kept as the station's field and recorded on the log upload it reports on
+    (`FirmwareService.log_status`)."""
+    keep = keep_status(station_field)
+
+    async def handle(ctx: StationContext, payload: Payload) -> Payload:
+        await keep(ctx, payload)
+        await ctx.domain.firmware.log_status(ctx.charge_point_id, payload["status"], payload.get("requestId"))
+        return {}
+
+    handle.__name__ = f"progress_{station_field}"
+    return handle
+
+
 async def handle_security_event_notification(ctx: StationContext, payload: Payload) -> Payload:
     """Record the security event (batched; answered once stored) and log it at warning level so operators
     notice it. The event `type` is kept as sent: the spec lists the security events a station must report

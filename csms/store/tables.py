@@ -583,3 +583,70 @@ class DisputeRow(CreatedAt, UpdatedAt, Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     credit_cdr_id: Mapped[str | None] = mapped_column(String(39))
     replacement_cdr_id: Mapped[str | None] = mapped_column(String(39))
+
+
+def _org_fk() -> Mapped[str]:
+    return mapped_column(String(64), ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+
+
+class FirmwareFileRow(CreatedAt, Base):
+    """A firmware image (bytes in the files directory, named by id) or an external location
+    (`csms.domain.firmware.FirmwareFile`); `token` is the secret of its download URL."""
+
+    __tablename__ = "firmware_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = _org_fk()
+    filename: Mapped[str] = mapped_column(String(255))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    location: Mapped[str | None] = mapped_column(String(512))
+    signing_certificate: Mapped[str | None] = mapped_column(Text)
+    signature: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class FirmwareCampaignRow(CreatedAt, Base):
+    """A firmware update of many stations, at most `max_concurrent` at a time."""
+
+    __tablename__ = "firmware_campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = _org_fk()
+    firmware_id: Mapped[int] = mapped_column(Integer, ForeignKey("firmware_files.id", ondelete="CASCADE"))
+    max_concurrent: Mapped[int] = mapped_column(Integer)
+
+
+class FirmwareUpdateRow(CreatedAt, UpdatedAt, Base):
+    """One station's firmware update; `id` is the requestId sent to the station."""
+
+    __tablename__ = "firmware_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = _org_fk()
+    charge_point_id: Mapped[str] = mapped_column(String(64), index=True)
+    firmware_id: Mapped[int] = mapped_column(Integer, ForeignKey("firmware_files.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("firmware_campaigns.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(255))
+
+
+class LogUploadRow(CreatedAt, UpdatedAt, Base):
+    """A log the CSMS asked a station to upload; `id` is the requestId, `token` the secret of its upload
+    URL; the bytes are in the files directory, named by id."""
+
+    __tablename__ = "log_uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = _org_fk()
+    charge_point_id: Mapped[str] = mapped_column(String(64), index=True)
+    log_type: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str | None] = mapped_column(String(64))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    uploaded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -6,16 +6,16 @@ from __future__ import annotations
 from functools import partial
 
 from csms.domain.clock import parse_datetime
+from simulators.chargepoint.maintenance import StationMaintenance
 from simulators.chargepoint.model import (
     _MAX_PROFILE_PURPOSES,
     FollowUp,
     JsonDict,
     _Answer,
 )
-from simulators.chargepoint.transactions import StationTransactions
 
 
-class StationAnswers(StationTransactions):
+class StationAnswers(StationMaintenance):
     """Version-neutral answers and charging profiles."""
 
     def _answer_cancel_reservation(self, payload: JsonDict) -> _Answer:

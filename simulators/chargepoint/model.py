@@ -113,6 +113,7 @@ _STATION_ACTIONS: Final = (
     "BootNotification", "Heartbeat", "StatusNotification", "Authorize", "StartTransaction", "StopTransaction",
     "MeterValues", "TransactionEvent", "ReservationStatusUpdate", "FirmwareStatusNotification",
     "DiagnosticsStatusNotification", "LogStatusNotification", "NotifyReport",
+    "SignedFirmwareStatusNotification",
 )  # fmt: skip
 
 # Setting.kind -> 2.0.1 DataEnumType of the variable in the device model.

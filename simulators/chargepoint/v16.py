@@ -177,6 +177,10 @@ class V16Behaviour(StationAnswers):
             ),
             "DataTransfer": self._answer_data_transfer,
             "ClearCache": self._answer_clear_cache,
+            "UpdateFirmware": self._answer_update_firmware,
+            "SignedUpdateFirmware": self._answer_update_firmware,
+            "GetDiagnostics": self._answer_get_diagnostics,
+            "GetLog": self._answer_get_log,
         }
 
     def _on_reset_16(self, payload: JsonDict) -> _Answer:

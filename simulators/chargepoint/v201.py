@@ -157,6 +157,8 @@ class V201Behaviour(StationAnswers):
             "DataTransfer": self._answer_data_transfer,
             "ClearCache": self._answer_clear_cache,
             "CostUpdated": self._on_cost_updated_201,
+            "UpdateFirmware": self._answer_update_firmware,
+            "GetLog": self._answer_get_log,
         }
 
     def _on_cost_updated_201(self, payload: JsonDict) -> _Answer:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api import create_app
-from csms.config import Config, SecurityConfig
+from csms.config import Config, FilesConfig, SecurityConfig
 from csms.domain.commands import Command, CommandResult, Outcome
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint
@@ -33,9 +34,10 @@ KeyFactory = Callable[[str], Awaitable[str]]
 
 
 @pytest.fixture
-def config() -> Config:
-    """Defaults, except a cheap bcrypt cost so hashing passwords does not slow the tests."""
-    return Config(security=SecurityConfig(bcrypt_rounds=4))
+def config(tmp_path: Path) -> Config:
+    """Defaults, except a cheap bcrypt cost so hashing passwords does not slow the tests, and the test's
+    own files directory (firmware and logs)."""
+    return Config(security=SecurityConfig(bcrypt_rounds=4), files=FilesConfig(dir=str(tmp_path / "files")))
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from csms.api.app import ROUTES as API_ROUTES
 from csms.api.auth import CALLER, Caller, org_of
 from csms.api.webhooks import WEBHOOK_STORE
 from csms.domain.core import Domain
+from csms.domain.firmware import FirmwareCampaign, FirmwareFile, FirmwareUpdate, LogUpload, UpdateState
 from csms.domain.identity import Organization
 from csms.domain.models import ApiKey, NewTransaction, Reservation, ReservationStatus
 from csms.domain.secrets import hash_secret, new_api_key
@@ -219,6 +220,26 @@ def _table(
         ("DELETE", "/charge-points/{charge_point_id}"): Probe(CP_PATH, "not_found"),
         ("GET", "/charge-points/{charge_point_id}/messages"): Probe(f"{CP_PATH}/messages", "not_found"),
         ("GET", "/charge-points/{charge_point_id}/events"): Probe(f"{CP_PATH}/events", "not_found"),
+        # firmware, campaigns and logs (A's firmware, campaign and log upload are the first of their kind)
+        ("GET", "/firmware"): Probe("/firmware", "list"),
+        ("POST", "/firmware"): Probe("/firmware", "created", {"filename": "b.bin"}),
+        ("GET", "/firmware/{firmware_id}"): Probe("/firmware/1", "not_found"),
+        ("PUT", "/firmware/{firmware_id}/content"): Probe("/firmware/1/content", "not_found"),
+        ("POST", "/charge-points/{charge_point_id}/firmware-updates"): Probe(
+            f"{CP_PATH}/firmware-updates", "not_found", {"firmware_id": 1}
+        ),
+        ("GET", "/charge-points/{charge_point_id}/firmware-updates"): Probe(
+            f"{CP_PATH}/firmware-updates", "not_found"
+        ),
+        ("POST", "/firmware-campaigns"): Probe(
+            "/firmware-campaigns", "not_found", {"firmware_id": 1, "charge_point_ids": [CP]}
+        ),
+        ("GET", "/firmware-campaigns/{campaign_id}"): Probe("/firmware-campaigns/1", "not_found"),
+        ("POST", "/charge-points/{charge_point_id}/logs"): Probe(f"{CP_PATH}/logs", "not_found", {}),
+        ("GET", "/charge-points/{charge_point_id}/logs"): Probe(f"{CP_PATH}/logs", "not_found"),
+        ("GET", "/charge-points/{charge_point_id}/logs/{log_id}/content"): Probe(
+            f"{CP_PATH}/logs/1/content", "not_found"
+        ),
         ("POST", "/charge-points/{charge_point_id}/reset"): Probe(
             f"{CP_PATH}/reset", "not_found", {"type": "soft"}
         ),
@@ -398,6 +419,7 @@ async def tenants(
             status=OutboxStatus.FAILED,
         )
     )
+    await _firmware_of(store, ORG_A)
     hook = await tenant_client.post("/api/v1/webhooks", json=WEBHOOK_BODY, headers=a)
     assert hook.status == 201, await hook.text()
     (key_a,) = await store.list_api_keys(ORG_A)
@@ -412,6 +434,18 @@ async def tenants(
         )
     )
     return Tenants(a, b, tx.id, reservation.id, entry.id, key_a.id, (await hook.json())["id"])
+
+
+async def _firmware_of(store: MemoryStore, org_id: str) -> None:
+    """A firmware file (external location), a campaign with `CP` in it and a log upload of `CP`."""
+    file = await store.add_firmware_file(
+        FirmwareFile(0, org_id, "a.bin", "token-a", NOW, location="https://fw.example/a.bin")
+    )
+    campaign = await store.add_firmware_campaign(FirmwareCampaign(0, org_id, file.id, 1, NOW))
+    await store.add_firmware_update(
+        FirmwareUpdate(0, org_id, CP, file.id, UpdateState.QUEUED, NOW, NOW, campaign_id=campaign.id)
+    )
+    await store.add_log_upload(LogUpload(0, org_id, CP, "DiagnosticsLog", "log-token-a", NOW, NOW))
 
 
 def test_every_route_is_tried_across_tenants() -> None:
@@ -471,6 +505,7 @@ async def test_another_organization_sees_nothing(
         "/tariffs",
         "/ocpi/partners",
         "/ocpi/outbox",
+        "/firmware",
     ],
 )
 async def test_the_owner_sees_its_own(tenant_client: ApiClient, tenants: Tenants, path: str) -> None:
@@ -486,6 +521,10 @@ async def test_the_owner_sees_its_own(tenant_client: ApiClient, tenants: Tenants
         CP_PATH,
         f"{CP_PATH}/messages",
         f"{CP_PATH}/events",
+        f"{CP_PATH}/firmware-updates",
+        f"{CP_PATH}/logs",
+        "/firmware/1",
+        "/firmware-campaigns/1",
         f"{CP_PATH}/configuration",
         f"{CP_PATH}/charging-profile",
         f"{CP_PATH}/connectors/1/1/spec",

@@ -34,6 +34,8 @@ EVERY_COMMAND = [
     c.SetChargingProfile(0, PROFILE),
     c.ClearChargingProfile(profile_id=7, purpose="TxProfile"),
     c.CostUpdated(Decimal("0.9394"), "tx-9"),
+    c.UpdateFirmware(3, "https://csms/fw.bin", T, T, 2, 60, signing_certificate="PEM", signature="c2ln"),
+    c.GetLog(4, "SecurityLog", "https://csms/files/logs/t", oldest=T, latest=T, retries=1),
 ]
 
 

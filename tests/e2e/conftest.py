@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from csms.app import Csms
-from csms.config import Config, DatabaseConfig, HttpConfig, OcppConfig, SecurityConfig
+from csms.config import Config, DatabaseConfig, FilesConfig, HttpConfig, OcppConfig, SecurityConfig
 from csms.domain.secrets import hash_secret, new_api_key
 
 StartCsms = Callable[..., Awaitable[Csms]]
@@ -24,6 +24,7 @@ def e2e_config(tmp_path: Path, **ocpp: Any) -> Config:
         http=HttpConfig(port=0),
         database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path}/csms.db", batch_interval_ms=20),
         security=SecurityConfig(bcrypt_rounds=4),
+        files=FilesConfig(dir=str(tmp_path / "files")),
     )
 
 

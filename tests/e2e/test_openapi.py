@@ -184,6 +184,33 @@ async def _portal_tour(client: CheckedApi, sink: SmtpSink, location: dict[str, A
     await call("PATCH", f"/disputes/{dispute['id']}", {"status": "under_review"})
 
 
+async def _firmware_tour(client: CheckedApi, sim: ChargePointSimulator) -> None:
+    """Firmware upload, one update, a campaign and a log upload with the tour's 2.0.1 station."""
+    cp = "/charge-points/TOUR"
+    status, firmware = await client.post("/firmware", {"filename": "tour.bin"})
+    assert status == 201, firmware
+    item = f"/firmware/{firmware['id']}"
+    assert (await client.request("PUT", f"{item}/content", raw=b"tour firmware"))[0] == 200
+    assert (await client.get(item))[0] == 200
+    assert (await client.get("/firmware"))[0] == 200
+    update = {"firmware_id": firmware["id"]}
+    assert (await client.post(f"{cp}/firmware-updates", update))[0] == 200
+    assert (await client.get(f"{cp}/firmware-updates"))[0] == 200
+    status, campaign = await client.post("/firmware-campaigns", {**update, "charge_point_ids": ["TOUR"]})
+    assert status == 201, campaign
+    async with asyncio.timeout(5000 * MS):  # the station downloads and installs in the background
+        while not (await client.get(f"/firmware-campaigns/{campaign['id']}"))[1]["finished"]:  # noqa: ASYNC110 (polled over the API)
+            await asyncio.sleep(0.01)
+    assert (await client.post(f"{cp}/logs", {"log_type": "SecurityLog"}))[0] == 200
+    async with asyncio.timeout(5000 * MS):  # the station uploads in the background
+        while (await client.get(f"{cp}/logs"))[1]["items"][0]["uploaded_at"] is None:  # noqa: ASYNC110 (polled over the API)
+            await asyncio.sleep(0.01)
+    log_id = (await client.get(f"{cp}/logs"))[1]["items"][0]["id"]
+    status, content = await client.get(f"{cp}/logs/{log_id}/content")
+    assert status == 200 and b"TOUR" in content
+    await sim.settle()
+
+
 async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink: SmtpSink) -> None:
     """Every documented operation, called once with valid input against a 2.0.1 simulator, succeeds with a
     documented status and a body that validates; afterwards each operation has been seen succeeding."""
@@ -387,6 +414,7 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink
         assert (await client.request("PUT", f"{cp}/connectors/1/1/spec", spec))[0] == 200
         assert (await client.delete("/tariffs/T1"))[0] == 204
         assert (await client.post(f"{cp}/reset", {"type": "immediate"}))[0] == 200
+        await _firmware_tour(client, sim)
         await _identity_tour(client, sink)
         await _portal_tour(client, sink, location, billed)
     finally:

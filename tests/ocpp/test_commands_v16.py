@@ -82,7 +82,15 @@ SAMPLES: list[Any] = [
     c.SetChargingProfile(0, profile("ChargingStationMaxProfile")),
     c.ClearChargingProfile(),
     c.ClearChargingProfile(profile_id=7, evse_id=1, purpose="ChargingStationMaxProfile", stack_level=1),
+    c.UpdateFirmware(3, "https://csms.example/files/firmware/t/fw.bin", EXPIRY),
+    c.UpdateFirmware(
+        3, "https://x/fw.bin", EXPIRY, EXPIRY, 2, 30, signing_certificate="PEM", signature="c2ln"
+    ),
+    c.GetLog(4, "DiagnosticsLog", "https://csms.example/files/logs/t"),
+    c.GetLog(4, "SecurityLog", "https://csms.example/files/logs/t", EXPIRY, EXPIRY, 1, 10),
 ]
+UNSIGNED, SIGNED = SAMPLES[-4], SAMPLES[-3]
+DIAGNOSTICS, SECURITY_LOG = SAMPLES[-2], SAMPLES[-1]
 
 
 def response_schema(action: str) -> dict[str, Any]:
@@ -94,7 +102,11 @@ def response_schema(action: str) -> dict[str, Any]:
 
 def status_words(action: str) -> list[str]:
     """Every value of the response's `status` enum."""
-    words: list[str] = response_schema(action)["properties"]["status"]["enum"]
+    schema = response_schema(action)
+    status = schema["properties"]["status"]
+    if "$ref" in status:  # the security extension's (draft-06) schemas name their enums
+        status = schema["definitions"][status["$ref"].removeprefix("#/definitions/")]
+    words: list[str] = status["enum"]
     return words
 
 
@@ -139,7 +151,10 @@ def test_built_payload_meets_the_request_schema(command: Any) -> None:
 
 
 STATUS_COMMANDS = [
-    s for s in SAMPLES if not isinstance(s, c.DataTransfer | c.GetConfiguration | c.GetBaseReport)
+    s
+    for s in SAMPLES
+    if not isinstance(s, c.DataTransfer | c.GetConfiguration | c.GetBaseReport)
+    and s not in (UNSIGNED, DIAGNOSTICS)
 ]
 
 
@@ -371,3 +386,39 @@ async def test_configuration_is_recorded_as_device_model() -> None:
         (None, "NumberOfConnectors", "2", True, EXPIRY),
         (None, "Hidden", None, False, EXPIRY),
     ]
+
+
+def test_update_firmware_plain_or_signed() -> None:
+    """Unsigned firmware is UpdateFirmware (location, retrieveDate, retries, retryInterval; its empty answer
+    is Accepted); signed firmware is the security extension's SignedUpdateFirmware with requestId and the
+    certificate and signature."""
+    assert build(c.UpdateFirmware(3, "https://x/fw.bin", EXPIRY, retries=2, retry_interval=30)) == (
+        "UpdateFirmware",
+        {"location": "https://x/fw.bin", "retrieveDate": "2025-03-04T05:06:07.890Z", "retries": 2,
+         "retryInterval": 30},
+    )
+    assert parse(UNSIGNED, {}).accepted
+    action, payload = build(SIGNED)
+    assert action == "SignedUpdateFirmware" and payload["requestId"] == 3
+    assert payload["firmware"] == {
+        "location": "https://x/fw.bin",
+        "retrieveDateTime": "2025-03-04T05:06:07.890Z",
+        "installDateTime": "2025-03-04T05:06:07.890Z",
+        "signingCertificate": "PEM",
+        "signature": "c2ln",
+    }
+    assert parse(SIGNED, {"status": "InvalidCertificate"}).status == "InvalidCertificate"
+
+
+def test_logs_are_get_diagnostics_or_get_log() -> None:
+    """A diagnostics log is GetDiagnostics (its answer's fileName kept, Accepted; none: Rejected); a security
+    log is the extension's GetLog with logType, requestId and log.remoteLocation."""
+    action, payload = build(DIAGNOSTICS)
+    assert (action, payload) == ("GetDiagnostics", {"location": "https://csms.example/files/logs/t"})
+    result = parse(DIAGNOSTICS, {"fileName": "diag.log"})
+    assert result.accepted and result.data == {"filename": "diag.log"}
+    assert parse(DIAGNOSTICS, {}).status == "Rejected"  # no fileName: nothing to upload
+    action, payload = build(SECURITY_LOG)
+    assert action == "GetLog" and payload["logType"] == "SecurityLog" and payload["requestId"] == 4
+    assert payload["log"]["remoteLocation"] == "https://csms.example/files/logs/t"
+    assert parse(SECURITY_LOG, {"status": "Accepted", "filename": "s.log"}).data == {"filename": "s.log"}

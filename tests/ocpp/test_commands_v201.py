@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from csms.domain import commands as c
+from csms.domain.clock import isoformat_z as isoformat
 from csms.domain.commands import CommandResult, Outcome
 from csms.ocpp.commands import Inexpressible
 from csms.ocpp.schemas import SchemaKind, validate
@@ -88,6 +89,12 @@ SAMPLES: list[Any] = [
     c.ClearChargingProfile(profile_id=7, evse_id=1, purpose="ChargingStationMaxProfile", stack_level=1),
     c.CostUpdated(Decimal("0.94"), "tx-uuid-1"),
     c.CostUpdated(Decimal("12"), "tx-uuid-1"),
+    c.UpdateFirmware(3, "https://x/fw.bin", EXPIRY),
+    c.UpdateFirmware(
+        3, "https://x/fw.bin", EXPIRY, EXPIRY, 2, 30, signing_certificate="PEM", signature="c2ln"
+    ),
+    c.GetLog(4, "DiagnosticsLog", "https://x/logs/t"),
+    c.GetLog(4, "SecurityLog", "https://x/logs/t", EXPIRY, EXPIRY, 1, 10),
 ]
 
 
@@ -489,3 +496,20 @@ def test_cost_updated() -> None:
     assert build(c.CostUpdated(Decimal("12"), "tx-1"))[1]["totalCost"] == 12
     result = parse(c.CostUpdated(Decimal("0.94"), "tx-1"), {})
     assert result.outcome is Outcome.ANSWERED and result.status is None
+
+
+def test_update_firmware_and_get_log() -> None:
+    """UpdateFirmware carries requestId and FirmwareType (with the signing certificate and signature when
+    given); GetLog carries logType, requestId and log{remoteLocation, timestamps}; the file name is kept."""
+    signed = c.UpdateFirmware(3, "https://x/fw.bin", EXPIRY, signing_certificate="PEM", signature="s")
+    assert build(signed) == (
+        "UpdateFirmware",
+        {"requestId": 3, "firmware": {"location": "https://x/fw.bin", "retrieveDateTime": isoformat(EXPIRY),
+                                      "signingCertificate": "PEM", "signature": "s"}},
+    )
+    action, payload = build(c.GetLog(4, "DiagnosticsLog", "https://x/logs/t", latest=EXPIRY))
+    assert action == "GetLog"
+    assert payload == {"logType": "DiagnosticsLog", "requestId": 4,
+                       "log": {"remoteLocation": "https://x/logs/t", "latestTimestamp": isoformat(EXPIRY)}}
+    result = parse(c.GetLog(4, "DiagnosticsLog", "u"), {"status": "Accepted", "filename": "d.log"})
+    assert result.accepted and result.data == {"filename": "d.log"}

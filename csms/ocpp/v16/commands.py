@@ -35,6 +35,7 @@ from csms.domain.commands import (
     DataTransfer,
     GetBaseReport,
     GetConfiguration,
+    GetLog,
     ReserveNow,
     Reset,
     ResetKind,
@@ -43,6 +44,7 @@ from csms.domain.commands import (
     StopSession,
     TriggerMessage,
     UnlockConnector,
+    UpdateFirmware,
 )
 from csms.ocpp.commands import (
     CommandTable,
@@ -50,8 +52,12 @@ from csms.ocpp.commands import (
     Payload,
     Translation,
     answered,
+    build_get_log,
+    build_update_firmware_signed,
     device_model,
     jsonable,
+    parse_get_log,
+    present,
     profile_fields,
     schedule_fields,
     transaction_id_16,
@@ -289,6 +295,54 @@ def build_clear_charging_profile(command: ClearChargingProfile) -> tuple[str, Pa
     return "ClearChargingProfile", payload
 
 
+# -- firmware and logs ----------------------------------------------------------------------------
+
+
+def build_update_firmware(command: UpdateFirmware) -> tuple[str, Payload]:
+    """UpdateFirmware (location, retrieveDate, retries, retryInterval); with a signing certificate and a
+    signature, the security extension's SignedUpdateFirmware (OCPP 1.6 Security Whitepaper §4.3, L01)."""
+    if command.signing_certificate and command.signature:
+        return build_update_firmware_signed(command, "SignedUpdateFirmware")
+    return "UpdateFirmware", {
+        "location": command.location,
+        "retrieveDate": isoformat_z(command.retrieve_at),
+        **present(retries=command.retries, retryInterval=command.retry_interval),
+    }
+
+
+def parse_update_firmware(command: UpdateFirmware, payload: Payload) -> CommandResult:
+    """1.6 UpdateFirmware.conf is empty (the station took the request: Accepted); SignedUpdateFirmware
+    answers a status."""
+    return answered(payload, status=None if "status" in payload else "Accepted")
+
+
+def build_get_diagnostics(command: GetLog) -> tuple[str, Payload]:
+    """A diagnostics log is GetDiagnostics (location, startTime, stopTime, retries, retryInterval); a
+    security log is the security extension's GetLog (Security Whitepaper §4.4)."""
+    if command.log_type != "DiagnosticsLog":
+        return build_get_log(command)
+    return "GetDiagnostics", {
+        "location": command.remote_location,
+        **present(
+            startTime=None if command.oldest is None else isoformat_z(command.oldest),
+            stopTime=None if command.latest is None else isoformat_z(command.latest),
+            retries=command.retries,
+            retryInterval=command.retry_interval,
+        ),
+    }
+
+
+def parse_get_diagnostics(command: GetLog, payload: Payload) -> CommandResult:
+    """GetDiagnostics.conf has only the optional fileName: present, the station will upload it (Accepted);
+    absent, it has no diagnostic information (OCPP 1.6 §6.29) and uploads nothing (Rejected). GetLog answers
+    a status."""
+    if "status" in payload:
+        return parse_get_log(command, payload)
+    if "fileName" not in payload:
+        return answered(payload, status="Rejected", reason="no diagnostic information available")
+    return answered(payload, status="Accepted", filename=payload["fileName"])
+
+
 COMMANDS: CommandTable = {
     StartSession: Translation(build_start_session, status_only, prepare=short_id_token),
     StopSession: Translation(build_stop_session, status_only),
@@ -305,4 +359,6 @@ COMMANDS: CommandTable = {
     GetBaseReport: Translation(build_get_base_report, parse_base_report, record_configuration),
     SetChargingProfile: Translation(build_set_charging_profile, status_only),
     ClearChargingProfile: Translation(build_clear_charging_profile, status_only),
+    UpdateFirmware: Translation(build_update_firmware, parse_update_firmware),
+    GetLog: Translation(build_get_diagnostics, parse_get_diagnostics),
 }

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from csms.ocpp.router import Route, route_table
-from csms.ocpp.status_reports import handle_security_event_notification, keep_status
+from csms.ocpp.status_reports import (
+    firmware_progress,
+    handle_security_event_notification,
+    log_progress,
+)
 from csms.ocpp.v16.authorize import handle_authorize
 from csms.ocpp.v16.boot_notification import handle_boot_notification
 from csms.ocpp.v16.data_transfer import handle_data_transfer
@@ -22,8 +26,11 @@ ROUTES = route_table(
     Route("StopTransaction", handle_stop_transaction),
     Route("MeterValues", handle_meter_values),
     Route("DataTransfer", handle_data_transfer),
-    Route("DiagnosticsStatusNotification", keep_status("diagnostics_status")),
-    Route("FirmwareStatusNotification", keep_status("firmware_status")),
+    Route("DiagnosticsStatusNotification", log_progress("diagnostics_status")),
+    Route("FirmwareStatusNotification", firmware_progress("firmware_status")),
+    # OCPP 1.6 Security Whitepaper (edition 2) §4.3, §4.4: signed firmware updates and log uploads.
+    Route("SignedFirmwareStatusNotification", firmware_progress("firmware_status")),
+    Route("LogStatusNotification", log_progress("log_status")),
     # OCPP 1.6 Security Whitepaper (edition 2) §3.1: the security extension's event notification.
     Route("SecurityEventNotification", handle_security_event_notification),
 )

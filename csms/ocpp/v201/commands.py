@@ -29,6 +29,7 @@ from csms.domain.commands import (
     DataTransfer,
     GetBaseReport,
     GetConfiguration,
+    GetLog,
     ReserveNow,
     Reset,
     ResetKind,
@@ -37,6 +38,7 @@ from csms.domain.commands import (
     StopSession,
     TriggerMessage,
     UnlockConnector,
+    UpdateFirmware,
 )
 from csms.domain.variable_keys import VariableKey
 from csms.ocpp.commands import (
@@ -45,8 +47,11 @@ from csms.ocpp.commands import (
     Payload,
     Translation,
     answered,
+    build_get_log,
+    build_update_firmware_signed,
     json_number,
     jsonable,
+    parse_get_log,
     present,
     profile_fields,
     schedule_fields,
@@ -368,6 +373,12 @@ def build_clear_charging_profile(command: ClearChargingProfile) -> tuple[str, Pa
     return "ClearChargingProfile", payload
 
 
+def build_update_firmware(command: UpdateFirmware) -> tuple[str, Payload]:
+    """UpdateFirmware (OCPP 2.0.1 L01): requestId and FirmwareType; signingCertificate and signature when the
+    firmware is signed."""
+    return build_update_firmware_signed(command, "UpdateFirmware")
+
+
 COMMANDS: CommandTable = {
     StartSession: Translation(build_start_session, parse_start_session),
     StopSession: Translation(build_stop_session, status_only),
@@ -385,4 +396,6 @@ COMMANDS: CommandTable = {
     SetChargingProfile: Translation(build_set_charging_profile, status_only),
     ClearChargingProfile: Translation(build_clear_charging_profile, status_only),
     CostUpdated: Translation(build_cost_updated, parse_cost_updated),
+    UpdateFirmware: Translation(build_update_firmware, status_only),
+    GetLog: Translation(build_get_log, parse_get_log),
 }

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from csms.ocpp.router import Route, route_table
-from csms.ocpp.status_reports import handle_security_event_notification, keep_status
+from csms.ocpp.status_reports import (
+    firmware_progress,
+    handle_security_event_notification,
+    log_progress,
+)
 from csms.ocpp.v201.authorize import handle_authorize
 from csms.ocpp.v201.boot_notification import handle_boot_notification
 from csms.ocpp.v201.heartbeat import handle_heartbeat
@@ -27,8 +31,8 @@ ROUTES = route_table(
     Route("NotifyReport", handle_notify_report),
     Route("NotifyEvent", handle_notify_event),
     Route("SecurityEventNotification", handle_security_event_notification),
-    Route("FirmwareStatusNotification", keep_status("firmware_status")),
-    Route("LogStatusNotification", keep_status("log_status")),
+    Route("FirmwareStatusNotification", firmware_progress("firmware_status")),
+    Route("LogStatusNotification", log_progress("log_status")),
     Route("DataTransfer", handle_data_transfer),
     Route("ReservationStatusUpdate", handle_reservation_status_update),
 )

@@ -11,6 +11,7 @@ from csms.store.sql.api_keys import ApiKeySql
 from csms.store.sql.batch import BatchSql
 from csms.store.sql.device_model import DeviceModelSql
 from csms.store.sql.engine import make_engine
+from csms.store.sql.firmware import FirmwareSql
 from csms.store.sql.id_token_aliases import IdTokenAliasSql
 from csms.store.sql.identity import IdentitySql
 from csms.store.sql.message_log import MessageLogSql
@@ -34,6 +35,7 @@ class SqlStore(
     ApiKeySql,
     IdentitySql,
     PortalSql,
+    FirmwareSql,
     ReservationSql,
     DeviceModelSql,
     BatchSql,
