@@ -143,6 +143,16 @@ class TriggerMessage:
 
 
 @dataclass(slots=True)
+class CertificateSigned:
+    """Send a signed certificate chain (PEM, leaf first) to the station (OCPP 2.0.1 A02.FR.06, 1.6
+    Security Whitepaper CertificateSigned); `certificate_type` is ChargingStationCertificate or
+    V2GCertificate (2.0.1 only)."""
+
+    certificate_chain: str
+    certificate_type: str = "ChargingStationCertificate"
+
+
+@dataclass(slots=True)
 class ClearCache:
     """Clear the station's authorization cache."""
 
@@ -259,6 +269,7 @@ Command = (
     | SetChargingProfile
     | ClearChargingProfile
     | CostUpdated
+    | CertificateSigned
 )
 
 

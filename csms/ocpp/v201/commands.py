@@ -37,6 +37,7 @@ from csms.domain.commands import (
     StopSession,
     TriggerMessage,
     UnlockConnector,
+    CertificateSigned,
 )
 from csms.domain.variable_keys import VariableKey
 from csms.ocpp.commands import (
@@ -228,6 +229,14 @@ def build_trigger_message(command: TriggerMessage) -> tuple[str, Payload]:
     return "TriggerMessage", payload
 
 
+def build_certificate_signed(command: CertificateSigned) -> tuple[str, Payload]:
+    """CertificateSigned (OCPP 2.0.1 A02.FR.06): the PEM chain, leaf first, and its type."""
+    return "CertificateSigned", {
+        "certificateChain": command.certificate_chain,
+        "certificateType": command.certificate_type,
+    }
+
+
 def build_clear_cache(command: ClearCache) -> tuple[str, Payload]:
     """ClearCache."""
     return "ClearCache", {}
@@ -385,4 +394,5 @@ COMMANDS: CommandTable = {
     SetChargingProfile: Translation(build_set_charging_profile, status_only),
     ClearChargingProfile: Translation(build_clear_charging_profile, status_only),
     CostUpdated: Translation(build_cost_updated, parse_cost_updated),
+    CertificateSigned: Translation(build_certificate_signed, status_only),
 }
