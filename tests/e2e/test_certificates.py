@@ -1,0 +1,71 @@
+"""Station certificates end to end: SignCertificate, CertificateSigned, renewal; security events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cryptography import x509
+
+from csms.app import Csms
+from csms.domain.clock import utcnow
+from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
+from tests.e2e.conftest import Api, ocpp_url
+from tests.utils import MS, until
+
+
+async def started(csms: Csms, charge_point_id: str) -> ChargePointSimulator:
+    """A booted 2.0.1 simulator."""
+    sim = ChargePointSimulator(
+        SimulatorConfig(charge_point_id, url=ocpp_url(csms), ocpp_version="2.0.1", strict=True)
+    )
+    await sim.connect()
+    await sim.boot()
+    return sim
+
+
+async def test_station_certificate_is_signed_installed_and_renewed(csms: Csms) -> None:
+    """A CSR is Accepted, the chain arrives by CertificateSigned and verifies against the CA; near its
+    expiry the CSMS triggers SignChargingStationCertificate and the station gets a new certificate."""
+    sim = await started(csms, "CERT1")
+    assert await sim.sign_certificate() == {"status": "Accepted"}
+    await sim.wait_until(lambda: bool(sim.certificates.station_chain), timeout=5000 * MS)
+    await until(lambda: bool(csms.domain.certificates.issued("CERT1")))
+    ca = await csms.domain.certificates.authority()
+    leaf = sim.certificates.station_chain[0]
+    leaf.verify_directly_issued_by(ca.cert)
+    assert leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "CERT1"
+    issued = csms.domain.certificates.issued("CERT1")
+    assert [c.serial_number for c in issued] == [format(leaf.serial_number, "x")]
+
+    # Not yet due now; due once the clock is within renew_before_days (30) of the 365-day expiry.
+    assert await csms.domain.certificates.check_renewals() == []
+    later = utcnow() + timedelta(days=340)
+    assert await csms.domain.certificates.check_renewals(later) == ["CERT1"]
+    trigger = await sim.wait_for_call("TriggerMessage", timeout=5000 * MS)
+    assert trigger == {"requestedMessage": "SignChargingStationCertificate"}
+    await until(lambda: len(csms.domain.certificates.issued("CERT1")) == 2)
+    assert sim.certificates.station_chain[0].serial_number != leaf.serial_number
+    assert sim.violations == []
+    await sim.close()
+
+
+async def test_bad_csr_is_rejected(csms: Csms) -> None:
+    """A CSR whose CN is not the station id is Rejected and nothing is signed."""
+    sim = await started(csms, "CERT2")
+    sim.certificates.common_name = "SOMEONE-ELSE"
+    assert await sim.sign_certificate() == {"status": "Rejected"}
+    assert csms.domain.certificates.issued("CERT2") == []
+    assert not any(action == "CertificateSigned" for action, _ in sim.calls_received)
+    await sim.close()
+
+
+async def test_security_events_are_listed(csms: Csms, api: Api) -> None:
+    """A SecurityEventNotification is listed among the station's events of kind security."""
+    sim = await started(csms, "CERT3")
+    await api.post("/api/v1/charge-points", {"id": "CERT3"})
+    assert await sim.send_security_event("InvalidFirmwareSignature", "bad signature") == {}
+    status, body = await api.get("/api/v1/charge-points/CERT3/events", kind="SecurityEventNotification")
+    assert status == 200, body
+    items = body["items"] if isinstance(body, dict) else body
+    assert [(e["type"], e.get("tech_info")) for e in items] == [("InvalidFirmwareSignature", "bad signature")]
+    await sim.close()
