@@ -6,7 +6,7 @@ The adapters call `request_signature`; it answers at once (Accepted/Rejected, OC
 signs in the background, then `send`s CertificateSigned. Every certificate we issued is kept with its
 expiry (`issued`); `check_renewals`, run every `[certificates] renewal_check_interval` by `start()`, asks
 each station whose certificate lapses within `renew_before_days` to send a new CSR (2.0.1 TriggerMessage
-SignChargingStationCertificate, A03.FR.01).
+SignChargingStationCertificate, A03.FR.01; 1.6 ExtendedTriggerMessage SignChargePointCertificate).
 """
 
 from __future__ import annotations
@@ -21,14 +21,12 @@ from cryptography import x509
 from csms.config import CertificatesConfig
 from csms.domain.certificates import CertificateAuthority, CsrRejected, IssuedCertificate, check_csr
 from csms.domain.clock import Clock
-from csms.domain.commands import CertificateSigned, CommandService, TriggerMessage
+from csms.domain.commands import CertificateSigned, CommandService, RenewCertificate
 
 log = structlog.get_logger("csms.certificates")
 
 CHARGING_STATION_CERTIFICATE = "ChargingStationCertificate"
 V2G_CERTIFICATE = "V2GCertificate"
-# The 2.0.1 MessageTriggerEnumType word asking for a new station-certificate CSR (A03.FR.01).
-RENEWAL_TRIGGER = "SignChargingStationCertificate"
 
 
 class CertificateService:
@@ -121,9 +119,9 @@ class CertificateService:
         return due
 
     async def renew(self, charge_point_id: str) -> bool:
-        """Ask the station for a new CSR (TriggerMessage SignChargingStationCertificate, A03.FR.01);
-        True when it answered Accepted."""
-        result = await self._commands.send(charge_point_id, TriggerMessage(RENEWAL_TRIGGER))
+        """Ask the station for a new CSR (2.0.1 TriggerMessage SignChargingStationCertificate, A03.FR.01;
+        1.6 ExtendedTriggerMessage SignChargePointCertificate); True when it answered Accepted."""
+        result = await self._commands.send(charge_point_id, RenewCertificate())
         log.info("certificate_renewal_triggered", charge_point_id=charge_point_id, status=result.status)
         return result.accepted
 

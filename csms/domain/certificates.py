@@ -146,7 +146,9 @@ class CertificateAuthority:
         """Issue a client/server certificate for the CSR's key and subject, valid `validity_days` from
         `now`; the chain sent back is the leaf followed by this CA's certificate."""
         not_after = now + timedelta(days=validity_days)
-        ski = x509.SubjectKeyIdentifier.from_public_key(self.key.public_key())
+        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+            x509.SubjectKeyIdentifier.from_public_key(self.key.public_key())
+        )
         cert = (
             x509.CertificateBuilder()
             .subject_name(csr.subject)
@@ -160,7 +162,7 @@ class CertificateAuthority:
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]),
                 critical=False,
             )
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+            .add_extension(aki, critical=False)
             .sign(self.key, hashes.SHA256())
         )
         leaf = cert.public_bytes(serialization.Encoding.PEM).decode()

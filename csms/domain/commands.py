@@ -153,6 +153,12 @@ class CertificateSigned:
 
 
 @dataclass(slots=True)
+class RenewCertificate:
+    """Ask the station to make a new key and send SignCertificate (2.0.1 TriggerMessage
+    SignChargingStationCertificate, A03.FR.01; 1.6 ExtendedTriggerMessage SignChargePointCertificate)."""
+
+
+@dataclass(slots=True)
 class ClearCache:
     """Clear the station's authorization cache."""
 
@@ -270,6 +276,7 @@ Command = (
     | ClearChargingProfile
     | CostUpdated
     | CertificateSigned
+    | RenewCertificate
 )
 
 

@@ -157,26 +157,8 @@ class V201Behaviour(StationAnswers):
             "DataTransfer": self._answer_data_transfer,
             "ClearCache": self._answer_clear_cache,
             "CostUpdated": self._on_cost_updated_201,
-            "CertificateSigned": lambda p: (self.certificates.on_certificate_signed(p), None),
-            "InstallCertificate": lambda p: (self.certificates.on_install_certificate(p), None),
-            "GetInstalledCertificateIds": lambda p: (
-                self.certificates.on_get_installed_certificate_ids(p),
-                None,
-            ),
-            "DeleteCertificate": lambda p: (self.certificates.on_delete_certificate(p), None),
+            **self._certificate_handlers(),
         }
-
-    async def sign_certificate(self, certificate_type: str = "ChargingStationCertificate") -> JsonDict:
-        """Make a key and CSR and send SignCertificate (OCPP 2.0.1 A02); CertificateSigned follows."""
-        csr = self.certificates.make_csr()
-        return await self.call("SignCertificate", {"csr": csr, "certificateType": certificate_type})
-
-    async def send_security_event(self, event_type: str, tech_info: str | None = None) -> JsonDict:
-        """Send SecurityEventNotification (2.0.1 A04; the 1.6 extension has the same fields)."""
-        payload: JsonDict = {"type": event_type, "timestamp": isoformat_z(self._clock())}
-        if tech_info is not None:
-            payload["techInfo"] = tech_info
-        return await self.call("SecurityEventNotification", payload)
 
     def _on_cost_updated_201(self, payload: JsonDict) -> _Answer:
         """Show the running cost (OCPP 2.0.1 I02.FR.03); kept in `costs_shown`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from cryptography import x509
 
 from csms.app import Csms
@@ -13,20 +14,30 @@ from tests.e2e.conftest import Api, ocpp_url
 from tests.utils import MS, until
 
 
-async def started(csms: Csms, charge_point_id: str) -> ChargePointSimulator:
-    """A booted 2.0.1 simulator."""
+async def started(csms: Csms, charge_point_id: str, version: str = "2.0.1") -> ChargePointSimulator:
+    """A booted simulator of that OCPP version, checking every message against the schemas."""
     sim = ChargePointSimulator(
-        SimulatorConfig(charge_point_id, url=ocpp_url(csms), ocpp_version="2.0.1", strict=True)
+        SimulatorConfig(charge_point_id, url=ocpp_url(csms), ocpp_version=version, strict=True)
     )
     await sim.connect()
     await sim.boot()
     return sim
 
 
-async def test_station_certificate_is_signed_installed_and_renewed(csms: Csms) -> None:
+@pytest.mark.parametrize(
+    ("version", "trigger_action", "trigger"),
+    [
+        ("2.0.1", "TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"}),
+        ("1.6", "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}),
+    ],
+)
+async def test_station_certificate_is_signed_installed_and_renewed(
+    csms: Csms, version: str, trigger_action: str, trigger: dict[str, str]
+) -> None:
     """A CSR is Accepted, the chain arrives by CertificateSigned and verifies against the CA; near its
-    expiry the CSMS triggers SignChargingStationCertificate and the station gets a new certificate."""
-    sim = await started(csms, "CERT1")
+    expiry the CSMS triggers a new CSR (2.0.1 TriggerMessage, 1.6 ExtendedTriggerMessage) and the station
+    gets a new certificate."""
+    sim = await started(csms, "CERT1", version)
     assert await sim.sign_certificate() == {"status": "Accepted"}
     await sim.wait_until(lambda: bool(sim.certificates.station_chain), timeout=5000 * MS)
     await until(lambda: bool(csms.domain.certificates.issued("CERT1")))
@@ -41,17 +52,17 @@ async def test_station_certificate_is_signed_installed_and_renewed(csms: Csms) -
     assert await csms.domain.certificates.check_renewals() == []
     later = utcnow() + timedelta(days=340)
     assert await csms.domain.certificates.check_renewals(later) == ["CERT1"]
-    trigger = await sim.wait_for_call("TriggerMessage", timeout=5000 * MS)
-    assert trigger == {"requestedMessage": "SignChargingStationCertificate"}
+    assert await sim.wait_for_call(trigger_action, timeout=5000 * MS) == trigger
     await until(lambda: len(csms.domain.certificates.issued("CERT1")) == 2)
     assert sim.certificates.station_chain[0].serial_number != leaf.serial_number
     assert sim.violations == []
     await sim.close()
 
 
-async def test_bad_csr_is_rejected(csms: Csms) -> None:
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+async def test_bad_csr_is_rejected(csms: Csms, version: str) -> None:
     """A CSR whose CN is not the station id is Rejected and nothing is signed."""
-    sim = await started(csms, "CERT2")
+    sim = await started(csms, "CERT2", version)
     sim.certificates.common_name = "SOMEONE-ELSE"
     assert await sim.sign_certificate() == {"status": "Rejected"}
     assert csms.domain.certificates.issued("CERT2") == []
@@ -59,9 +70,10 @@ async def test_bad_csr_is_rejected(csms: Csms) -> None:
     await sim.close()
 
 
-async def test_security_events_are_listed(csms: Csms, api: Api) -> None:
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+async def test_security_events_are_listed(csms: Csms, api: Api, version: str) -> None:
     """A SecurityEventNotification is listed among the station's events of kind security."""
-    sim = await started(csms, "CERT3")
+    sim = await started(csms, "CERT3", version)
     await api.post("/api/v1/charge-points", {"id": "CERT3"})
     assert await sim.send_security_event("InvalidFirmwareSignature", "bad signature") == {}
     status, body = await api.get("/api/v1/charge-points/CERT3/events", kind="SecurityEventNotification")

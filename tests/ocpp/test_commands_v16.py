@@ -72,6 +72,8 @@ SAMPLES: list[Any] = [
     c.TriggerMessage("StatusNotification"),
     c.TriggerMessage("MeterValues", evse_id=1),
     c.ClearCache(),
+    c.CertificateSigned("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+    c.RenewCertificate(),
     c.DataTransfer("Vendor"),
     c.DataTransfer("Vendor", message_id="Msg", data={"a": [1, Decimal("2.5")]}),
     c.GetConfiguration(),
@@ -93,8 +95,12 @@ def response_schema(action: str) -> dict[str, Any]:
 
 
 def status_words(action: str) -> list[str]:
-    """Every value of the response's `status` enum."""
-    words: list[str] = response_schema(action)["properties"]["status"]["enum"]
+    """Every value of the response's `status` enum (the security extension's schemas name it by `$ref`)."""
+    schema = response_schema(action)
+    status = schema["properties"]["status"]
+    if "$ref" in status:
+        status = schema["definitions"][status["$ref"].rsplit("/", 1)[1]]
+    words: list[str] = status["enum"]
     return words
 
 
@@ -371,3 +377,9 @@ async def test_configuration_is_recorded_as_device_model() -> None:
         (None, "NumberOfConnectors", "2", True, EXPIRY),
         (None, "Hidden", None, False, EXPIRY),
     ]
+
+
+def test_v2g_certificate_is_not_sent_to_a_16_station() -> None:
+    """1.6 CertificateSigned has no certificate type: a V2G chain is Inexpressible, nothing is sent."""
+    with pytest.raises(Inexpressible):
+        build(c.CertificateSigned("chain", "V2GCertificate"))

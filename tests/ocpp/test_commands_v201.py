@@ -77,6 +77,8 @@ SAMPLES: list[Any] = [
     c.TriggerMessage("StatusNotification"),
     c.TriggerMessage("TransactionEvent", evse_id=1, connector_id=1),
     c.ClearCache(),
+    c.CertificateSigned("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+    c.RenewCertificate(),
     c.DataTransfer("Vendor"),
     c.DataTransfer("Vendor", message_id="Msg", data={"a": [1, Decimal("2.5")]}),
     c.GetConfiguration(["OCPPCommCtrlr.HeartbeatInterval", "Connector[x]@1:2.Available[y]"]),

@@ -26,6 +26,7 @@ import orjson
 from csms.domain.clock import isoformat_z
 from csms.domain.commands import (
     CancelReservation,
+    CertificateSigned,
     ChangeAvailability,
     ChangeConfiguration,
     ChargingProfile,
@@ -35,6 +36,7 @@ from csms.domain.commands import (
     DataTransfer,
     GetBaseReport,
     GetConfiguration,
+    RenewCertificate,
     ReserveNow,
     Reset,
     ResetKind,
@@ -198,6 +200,19 @@ def build_trigger_message(command: TriggerMessage) -> tuple[str, Payload]:
     return "TriggerMessage", payload
 
 
+def build_certificate_signed(command: CertificateSigned) -> tuple[str, Payload]:
+    """CertificateSigned (1.6 Security Whitepaper): the PEM chain only; 1.6 has no certificate type, only
+    charge point certificates are signed for 1.6 stations."""
+    if command.certificate_type != "ChargingStationCertificate":
+        raise Inexpressible(f"OCPP 1.6 has no certificate type {command.certificate_type}")
+    return "CertificateSigned", {"certificateChain": command.certificate_chain}
+
+
+def build_renew_certificate(command: RenewCertificate) -> tuple[str, Payload]:
+    """ExtendedTriggerMessage SignChargePointCertificate (1.6 Security Whitepaper, use case A03)."""
+    return "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}
+
+
 def build_clear_cache(command: ClearCache) -> tuple[str, Payload]:
     """ClearCache."""
     return "ClearCache", {}
@@ -298,6 +313,8 @@ COMMANDS: CommandTable = {
     Reset: Translation(build_reset, status_only),
     ChangeAvailability: Translation(build_change_availability, status_only),
     TriggerMessage: Translation(build_trigger_message, status_only),
+    CertificateSigned: Translation(build_certificate_signed, status_only),
+    RenewCertificate: Translation(build_renew_certificate, status_only),
     ClearCache: Translation(build_clear_cache, status_only),
     DataTransfer: Translation(build_data_transfer, parse_data_transfer),
     GetConfiguration: Translation(build_get_configuration, parse_configuration, record_configuration),

@@ -19,6 +19,7 @@ from typing import Any
 from csms.domain.clock import isoformat_z
 from csms.domain.commands import (
     CancelReservation,
+    CertificateSigned,
     ChangeAvailability,
     ChangeConfiguration,
     ChargingProfile,
@@ -29,6 +30,7 @@ from csms.domain.commands import (
     DataTransfer,
     GetBaseReport,
     GetConfiguration,
+    RenewCertificate,
     ReserveNow,
     Reset,
     ResetKind,
@@ -37,7 +39,6 @@ from csms.domain.commands import (
     StopSession,
     TriggerMessage,
     UnlockConnector,
-    CertificateSigned,
 )
 from csms.domain.variable_keys import VariableKey
 from csms.ocpp.commands import (
@@ -237,6 +238,11 @@ def build_certificate_signed(command: CertificateSigned) -> tuple[str, Payload]:
     }
 
 
+def build_renew_certificate(command: RenewCertificate) -> tuple[str, Payload]:
+    """TriggerMessage SignChargingStationCertificate (OCPP 2.0.1 A03.FR.01)."""
+    return "TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"}
+
+
 def build_clear_cache(command: ClearCache) -> tuple[str, Payload]:
     """ClearCache."""
     return "ClearCache", {}
@@ -395,4 +401,5 @@ COMMANDS: CommandTable = {
     ClearChargingProfile: Translation(build_clear_charging_profile, status_only),
     CostUpdated: Translation(build_cost_updated, parse_cost_updated),
     CertificateSigned: Translation(build_certificate_signed, status_only),
+    RenewCertificate: Translation(build_renew_certificate, status_only),
 }

@@ -12,5 +12,6 @@ async def handle_sign_certificate(ctx: StationContext, payload: Payload) -> Payl
     """Check the CSR and answer Accepted (the signed chain follows in a CertificateSigned call, A02.FR.06)
     or Rejected (A02.FR.03: a CSR the CSMS will not sign; the reason is logged by the domain)."""
     certificate_type = payload.get("certificateType", DEFAULT_TYPE)
-    accepted = ctx.domain.certificates.request_signature(ctx.charge_point_id, payload["csr"], certificate_type)
+    certificates = ctx.domain.certificates
+    accepted = certificates.request_signature(ctx.charge_point_id, payload["csr"], certificate_type)
     return {"status": "Accepted" if accepted else "Rejected"}
