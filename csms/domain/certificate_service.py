@@ -21,7 +21,7 @@ from cryptography import x509
 from csms.config import CertificatesConfig
 from csms.domain.certificates import CertificateAuthority, CsrRejected, IssuedCertificate, check_csr
 from csms.domain.clock import Clock
-from csms.domain.commands import CertificateSigned, CommandService, RenewCertificate
+from csms.domain.commands import CertificateSigned, CommandResult, CommandService, RenewCertificate
 
 log = structlog.get_logger("csms.certificates")
 
@@ -118,12 +118,16 @@ class CertificateService:
                 due.append(charge_point_id)
         return due
 
-    async def renew(self, charge_point_id: str) -> bool:
+    async def renew_now(self, charge_point_id: str) -> CommandResult:
         """Ask the station for a new CSR (2.0.1 TriggerMessage SignChargingStationCertificate, A03.FR.01;
-        1.6 ExtendedTriggerMessage SignChargePointCertificate); True when it answered Accepted."""
+        1.6 ExtendedTriggerMessage SignChargePointCertificate) and return its answer."""
         result = await self._commands.send(charge_point_id, RenewCertificate())
         log.info("certificate_renewal_triggered", charge_point_id=charge_point_id, status=result.status)
-        return result.accepted
+        return result
+
+    async def renew(self, charge_point_id: str) -> bool:
+        """`renew_now`; True when the station answered Accepted."""
+        return (await self.renew_now(charge_point_id)).accepted
 
     async def check_renewals(self, now: datetime | None = None) -> list[str]:
         """Trigger a renewal for every certificate due at `now` (default: the clock); return the charge

@@ -238,6 +238,13 @@ def _table(
             f"{CP_PATH}/clear-cache", "not_found", {}
         ),
         ("POST", "/charge-points/{charge_point_id}/report"): Probe(f"{CP_PATH}/report", "not_found", {}),
+        ("GET", "/charge-points/{charge_point_id}/certificates"): Probe(
+            f"{CP_PATH}/certificates", "not_found"
+        ),
+        ("POST", "/charge-points/{charge_point_id}/certificates/renew"): Probe(
+            f"{CP_PATH}/certificates/renew", "not_found", {}
+        ),
+        ("GET", "/certificates/ca.pem"): Probe("/certificates/ca.pem", "public"),
         ("GET", "/charge-points/{charge_point_id}/configuration"): Probe(
             f"{CP_PATH}/configuration", "not_found"
         ),

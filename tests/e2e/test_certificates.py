@@ -8,7 +8,7 @@ import pytest
 from cryptography import x509
 
 from csms.app import Csms
-from csms.domain.clock import utcnow
+from csms.domain.clock import isoformat_z, utcnow
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from tests.e2e.conftest import Api, ocpp_url
 from tests.utils import MS, until
@@ -32,7 +32,7 @@ async def started(csms: Csms, charge_point_id: str, version: str = "2.0.1") -> C
     ],
 )
 async def test_station_certificate_is_signed_installed_and_renewed(
-    csms: Csms, version: str, trigger_action: str, trigger: dict[str, str]
+    csms: Csms, api: Api, version: str, trigger_action: str, trigger: dict[str, str]
 ) -> None:
     """A CSR is Accepted, the chain arrives by CertificateSigned and verifies against the CA; near its
     expiry the CSMS triggers a new CSR (2.0.1 TriggerMessage, 1.6 ExtendedTriggerMessage) and the station
@@ -48,6 +48,15 @@ async def test_station_certificate_is_signed_installed_and_renewed(
     issued = csms.domain.certificates.issued("CERT1")
     assert [c.serial_number for c in issued] == [format(leaf.serial_number, "x")]
 
+    status, body = await api.get("/api/v1/charge-points/CERT1/certificates")
+    assert status == 200, body
+    assert body["items"] == [
+        {
+            "serial_number": issued[0].serial_number,
+            "certificate_type": "ChargingStationCertificate",
+            "not_after": isoformat_z(issued[0].not_after),
+        }
+    ]
     # Not yet due now; due once the clock is within renew_before_days (30) of the 365-day expiry.
     assert await csms.domain.certificates.check_renewals() == []
     later = utcnow() + timedelta(days=340)
@@ -56,6 +65,23 @@ async def test_station_certificate_is_signed_installed_and_renewed(
     await until(lambda: len(csms.domain.certificates.issued("CERT1")) == 2)
     assert sim.certificates.station_chain[0].serial_number != leaf.serial_number
     assert sim.violations == []
+    await sim.close()
+
+
+async def test_ca_certificate_download_and_renewal_over_rest(csms: Csms, api: Api) -> None:
+    """The CA certificate is served as PEM; POST .../certificates/renew triggers a new CSR and the
+    station's new certificate verifies against the served CA."""
+    sim = await started(csms, "CERT4")
+    await api.post("/api/v1/charge-points", {"id": "CERT4"})
+    async with api.session.get(f"{api.base}/api/v1/certificates/ca.pem") as response:
+        assert response.status == 200
+        assert response.content_type == "application/x-pem-file"
+        ca = x509.load_pem_x509_certificate(await response.read())
+    status, body = await api.post("/api/v1/charge-points/CERT4/certificates/renew", {})
+    assert status == 200, body
+    assert body["command"]["status"] == "Accepted"
+    await until(lambda: bool(csms.domain.certificates.issued("CERT4")))
+    sim.certificates.station_chain[0].verify_directly_issued_by(ca)
     await sim.close()
 
 

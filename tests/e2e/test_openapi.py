@@ -228,6 +228,9 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink
             ),
             ("POST", f"{cp}/clear-cache", None, None),
             ("POST", f"{cp}/report", None, None),
+            ("GET", f"{cp}/certificates", None, None),
+            ("POST", f"{cp}/certificates/renew", None, None),
+            ("GET", "/certificates/ca.pem", None, None),
             ("GET", f"{cp}/configuration", None, None),
             (
                 "GET",
