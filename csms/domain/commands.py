@@ -159,6 +159,35 @@ class RenewCertificate:
 
 
 @dataclass(slots=True)
+class InstallCertificate:
+    """Install a root certificate on the station (OCPP 2.0.1 M05; 1.6 Security Whitepaper).
+    `certificate_type` is the 2.0.1 InstallCertificateUseEnumType word (CSMSRootCertificate,
+    ManufacturerRootCertificate, V2GRootCertificate, MORootCertificate); 1.6 has only the first two."""
+
+    certificate_type: str
+    certificate: str  # PEM
+
+
+@dataclass(slots=True)
+class GetInstalledCertificateIds:
+    """List the station's installed certificates (2.0.1 M03): of these 2.0.1 GetCertificateIdUseEnumType
+    types, or all when empty (1.6 asks for exactly one type). The result's data["certificates"] holds one
+    {certificate_type, hash_algorithm, issuer_name_hash, issuer_key_hash, serial_number} per certificate."""
+
+    certificate_types: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DeleteCertificate:
+    """Delete the installed certificate with this CertificateHashDataType (2.0.1 M04)."""
+
+    hash_algorithm: str
+    issuer_name_hash: str
+    issuer_key_hash: str
+    serial_number: str
+
+
+@dataclass(slots=True)
 class ClearCache:
     """Clear the station's authorization cache."""
 
@@ -277,6 +306,9 @@ Command = (
     | CostUpdated
     | CertificateSigned
     | RenewCertificate
+    | InstallCertificate
+    | GetInstalledCertificateIds
+    | DeleteCertificate
 )
 
 

@@ -88,9 +88,15 @@ class SimulatedCertificates:
         return {"status": "Accepted"}
 
     def on_get_installed_certificate_ids(self, payload: JsonDict) -> JsonDict:
-        """List installed certificates of the asked types (all when none given; M03)."""
-        wanted = payload.get("certificateType") or list(self.installed)
-        assert isinstance(wanted, list)
+        """List installed certificates of the asked types (all when none given; M03). 1.6 asks for one
+        type (a string) and gets a flat `certificateHashData` list."""
+        asked = payload.get("certificateType")
+        if isinstance(asked, str):
+            hashes_16 = [certificate_hash_data(cert) for cert in self.installed.get(asked, [])]
+            if not hashes_16:
+                return {"status": "NotFound"}
+            return {"status": "Accepted", "certificateHashData": hashes_16}
+        wanted = asked if isinstance(asked, list) else list(self.installed)
         chains = [
             {"certificateType": kind, "certificateHashData": certificate_hash_data(cert)}
             for kind in wanted

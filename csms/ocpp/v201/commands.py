@@ -28,8 +28,11 @@ from csms.domain.commands import (
     CommandResult,
     CostUpdated,
     DataTransfer,
+    DeleteCertificate,
     GetBaseReport,
     GetConfiguration,
+    GetInstalledCertificateIds,
+    InstallCertificate,
     RenewCertificate,
     ReserveNow,
     Reset,
@@ -41,6 +44,7 @@ from csms.domain.commands import (
     UnlockConnector,
 )
 from csms.domain.variable_keys import VariableKey
+from csms.ocpp.certificate_commands import certificate_of, hash_data
 from csms.ocpp.commands import (
     CommandTable,
     Inexpressible,
@@ -65,6 +69,7 @@ RESET_TYPES = {
 PURPOSES = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
 # GetVariables statuses that mean "no such variable here" (reported as unknown_keys, like 1.6 unknownKey).
 UNKNOWN = frozenset({"UnknownComponent", "UnknownVariable"})
+
 
 def parse_key(key: str) -> VariableKey:
     """The variable a configuration key names.
@@ -243,6 +248,37 @@ def build_renew_certificate(command: RenewCertificate) -> tuple[str, Payload]:
     return "TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"}
 
 
+def build_install_certificate(command: InstallCertificate) -> tuple[str, Payload]:
+    """InstallCertificate (OCPP 2.0.1 M05)."""
+    return "InstallCertificate", {
+        "certificateType": command.certificate_type,
+        "certificate": command.certificate,
+    }
+
+
+def build_get_installed_certificate_ids(command: GetInstalledCertificateIds) -> tuple[str, Payload]:
+    """GetInstalledCertificateIds (M03); all types when none given."""
+    payload: Payload = {}
+    if command.certificate_types:
+        payload["certificateType"] = list(command.certificate_types)
+    return "GetInstalledCertificateIds", payload
+
+
+def parse_get_installed_certificate_ids(
+    command: GetInstalledCertificateIds, payload: Payload
+) -> CommandResult:
+    """status, and data["certificates"]: one entry per certificateHashDataChain item (its child certificates
+    are not listed)."""
+    chains = payload.get("certificateHashDataChain", [])
+    certificates = [certificate_of(c["certificateType"], c["certificateHashData"]) for c in chains]
+    return answered(payload, certificates=certificates)
+
+
+def build_delete_certificate(command: DeleteCertificate) -> tuple[str, Payload]:
+    """DeleteCertificate (M04)."""
+    return "DeleteCertificate", {"certificateHashData": hash_data(command)}
+
+
 def build_clear_cache(command: ClearCache) -> tuple[str, Payload]:
     """ClearCache."""
     return "ClearCache", {}
@@ -402,4 +438,9 @@ COMMANDS: CommandTable = {
     CostUpdated: Translation(build_cost_updated, parse_cost_updated),
     CertificateSigned: Translation(build_certificate_signed, status_only),
     RenewCertificate: Translation(build_renew_certificate, status_only),
+    InstallCertificate: Translation(build_install_certificate, status_only),
+    GetInstalledCertificateIds: Translation(
+        build_get_installed_certificate_ids, parse_get_installed_certificate_ids
+    ),
+    DeleteCertificate: Translation(build_delete_certificate, status_only),
 }
