@@ -86,6 +86,31 @@ async def test_ca_certificate_download_and_renewal_over_rest(csms: Csms, api: Ap
 
 
 @pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+async def test_root_certificate_install_list_delete_over_rest(csms: Csms, api: Api, version: str) -> None:
+    """The CA certificate is installed as CSMS root, listed with its hash data, deleted, then not found."""
+    sim = await started(csms, "CERT5", version)
+    await api.post("/api/v1/charge-points", {"id": "CERT5"})
+    ca = await csms.domain.certificates.authority()
+    base = "/api/v1/charge-points/CERT5/certificates"
+    install = {"certificate_type": "CSMSRootCertificate", "certificate": ca.cert_pem}
+    status, body = await api.post(f"{base}/install", install)
+    assert (status, body["command"]["status"]) == (200, "Accepted"), body
+    assert [c for certs in sim.certificates.installed.values() for c in certs] == [ca.cert]
+    status, body = await api.post(f"{base}/installed", {"certificate_types": ["CSMSRootCertificate"]})
+    assert (status, body["command"]["status"]) == (200, "Accepted"), body
+    [listed] = body["command"]["data"]["certificates"]
+    assert listed["certificate_type"] == "CSMSRootCertificate"
+    assert listed["serial_number"] == format(ca.cert.serial_number, "x")
+    delete = {key: value for key, value in listed.items() if key != "certificate_type"}
+    status, body = await api.post(f"{base}/delete", delete)
+    assert (status, body["command"]["status"]) == (200, "Accepted"), body
+    status, body = await api.post(f"{base}/installed", {"certificate_types": ["CSMSRootCertificate"]})
+    assert (status, body["command"]["status"]) == (200, "NotFound"), body
+    assert sim.violations == []
+    await sim.close()
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
 async def test_bad_csr_is_rejected(csms: Csms, version: str) -> None:
     """A CSR whose CN is not the station id is Rejected and nothing is signed."""
     sim = await started(csms, "CERT2", version)
