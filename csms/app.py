@@ -97,6 +97,7 @@ class Csms:
         ocpp_port = await ocpp.start(ocpp_sock)
         # Expiry is tracked by the CSMS itself, stations online or not.
         await domain.reservations.start()
+        await domain.certificates.start()  # renewal before expiry (ADR 0014)
         bridge = OcpiBridge.build(domain, store.engine)
         metrics.watch_outbox(lambda: bridge.outbox.depth)
         # Webhooks: the feeder notes domain events from now on; the worker delivers them (ADR 0011).
@@ -177,6 +178,7 @@ class Csms:
         await self.domain.reservations.stop()
         await self.domain.costs.stop()
         await self.domain.firmware.stop()
+        await self.domain.certificates.stop()
         await self.domain.stations.stop()
         log.info("domain_stopped")
         await self.ocpi.stop()

@@ -283,6 +283,23 @@ class RateLimitConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CertificatesConfig:
+    """`[certificates]`: the CA that signs station certificates (csms.domain.certificates, ADR 0014).
+
+    `ca_cert_file` / `ca_key_file`: PEM files of the CA; created there on first use when neither exists,
+    kept in memory only when both are empty. `validity_days`: lifetime of a signed station certificate;
+    `renew_before_days`: a renewal is triggered this long before it lapses, checked every
+    `renewal_check_interval` seconds; `min_rsa_bits`: the smallest RSA key accepted in a CSR."""
+
+    ca_cert_file: str = ""
+    ca_key_file: str = ""
+    validity_days: int = 365
+    renew_before_days: int = 30
+    renewal_check_interval: float = 3600.0
+    min_rsa_bits: int = 2048
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, one dataclass per TOML section."""
 
@@ -299,6 +316,7 @@ class Config:
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     files: FilesConfig = field(default_factory=FilesConfig)
+    certificates: CertificatesConfig = field(default_factory=CertificatesConfig)
 
 
 # Keys whose value must be one of a fixed set (the Literal types above).

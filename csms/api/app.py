@@ -19,6 +19,7 @@ from aiohttp import web
 
 from csms.api import (
     api_keys,
+    certificates,
     charge_points,
     charging_profiles,
     commands,
@@ -56,6 +57,7 @@ ROUTES: tuple[Route, ...] = (
     *charge_points.ROUTES,
     *messages.ROUTES,
     *station_events.ROUTES,
+    *certificates.ROUTES,
     *commands.ROUTES,
     *configuration.ROUTES,
     *charging_profiles.ROUTES,

@@ -348,6 +348,22 @@ class ChargePointPage(Page[ChargePoint]):
     """A page of charge points."""
 
 
+class IssuedCertificate(ResponseModel):
+    """A certificate our CA signed for a station and the station installed (CertificateSigned Accepted)."""
+
+    serial_number: str = Field(description="hexadecimal, as GetInstalledCertificateIds reports it")
+    certificate_type: Literal["ChargingStationCertificate", "V2GCertificate"]
+    not_after: Timestamp = Field(
+        description="when it expires; a renewal is triggered renew_before_days earlier"
+    )
+
+
+class IssuedCertificateList(ResponseModel):
+    """The certificates issued to a station, oldest first."""
+
+    items: list[IssuedCertificate]
+
+
 class StationEvent(ResponseModel):
     """One event a station reported: SecurityEventNotification (OCPP 2.0.1, 1.6 security extension) or
     NotifyEvent (2.0.1)."""

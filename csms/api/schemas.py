@@ -395,3 +395,47 @@ class WebhookCreate(BaseModel):
     secret: Annotated[str, StringConstraints(min_length=16, max_length=255)] = Field(
         description="shared secret for the X-Webhook-Signature HMAC (at least 16 characters)"
     )
+
+
+InstallableCertificate = Literal[
+    "CSMSRootCertificate", "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate"
+]
+InstalledCertificateType = Literal[
+    "CSMSRootCertificate",
+    "ManufacturerRootCertificate",
+    "V2GRootCertificate",
+    "MORootCertificate",
+    "V2GCertificateChain",
+]
+
+
+class InstallCertificateRequest(BaseModel):
+    """Body of `POST /charge-points/{id}/certificates/install`: a PEM root certificate and its use
+    (2.0.1 InstallCertificateUseEnumType words; a 1.6 station takes CSMSRootCertificate and
+    ManufacturerRootCertificate only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    certificate_type: InstallableCertificate
+    certificate: str = Field(min_length=1, max_length=5500)
+
+
+class InstalledCertificatesRequest(BaseModel):
+    """Body of `POST /charge-points/{id}/certificates/installed`: the types to list (all when empty; a 1.6
+    station needs exactly one of CSMSRootCertificate, ManufacturerRootCertificate)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    certificate_types: list[InstalledCertificateType] = Field(default_factory=list, max_length=5)
+
+
+class DeleteCertificateRequest(BaseModel):
+    """Body of `POST /charge-points/{id}/certificates/delete`: the certificate's CertificateHashDataType,
+    as GetInstalledCertificateIds reported it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hash_algorithm: Literal["SHA256", "SHA384", "SHA512"]
+    issuer_name_hash: str = Field(min_length=1, max_length=128)
+    issuer_key_hash: str = Field(min_length=1, max_length=128)
+    serial_number: str = Field(min_length=1, max_length=40)

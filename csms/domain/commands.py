@@ -143,6 +143,51 @@ class TriggerMessage:
 
 
 @dataclass(slots=True)
+class CertificateSigned:
+    """Send a signed certificate chain (PEM, leaf first) to the station (OCPP 2.0.1 A02.FR.06, 1.6
+    Security Whitepaper CertificateSigned); `certificate_type` is ChargingStationCertificate or
+    V2GCertificate (2.0.1 only)."""
+
+    certificate_chain: str
+    certificate_type: str = "ChargingStationCertificate"
+
+
+@dataclass(slots=True)
+class RenewCertificate:
+    """Ask the station to make a new key and send SignCertificate (2.0.1 TriggerMessage
+    SignChargingStationCertificate, A03.FR.01; 1.6 ExtendedTriggerMessage SignChargePointCertificate)."""
+
+
+@dataclass(slots=True)
+class InstallCertificate:
+    """Install a root certificate on the station (OCPP 2.0.1 M05; 1.6 Security Whitepaper).
+    `certificate_type` is the 2.0.1 InstallCertificateUseEnumType word (CSMSRootCertificate,
+    ManufacturerRootCertificate, V2GRootCertificate, MORootCertificate); 1.6 has only the first two."""
+
+    certificate_type: str
+    certificate: str  # PEM
+
+
+@dataclass(slots=True)
+class GetInstalledCertificateIds:
+    """List the station's installed certificates (2.0.1 M03): of these 2.0.1 GetCertificateIdUseEnumType
+    types, or all when empty (1.6 asks for exactly one type). The result's data["certificates"] holds one
+    {certificate_type, hash_algorithm, issuer_name_hash, issuer_key_hash, serial_number} per certificate."""
+
+    certificate_types: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DeleteCertificate:
+    """Delete the installed certificate with this CertificateHashDataType (2.0.1 M04)."""
+
+    hash_algorithm: str
+    issuer_name_hash: str
+    issuer_key_hash: str
+    serial_number: str
+
+
+@dataclass(slots=True)
 class ClearCache:
     """Clear the station's authorization cache."""
 
@@ -290,6 +335,11 @@ Command = (
     | CostUpdated
     | UpdateFirmware
     | GetLog
+    | CertificateSigned
+    | RenewCertificate
+    | InstallCertificate
+    | GetInstalledCertificateIds
+    | DeleteCertificate
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from csms.config import Config
 from csms.domain.authorization import AuthorizationService
+from csms.domain.certificate_service import CertificateService
 from csms.domain.clock import Clock
 from csms.domain.commands import CommandService, RegistryGateway, StationGateway
 from csms.domain.costs import CostService
@@ -79,6 +80,8 @@ class Domain:
             services.clock,
             step_timeout=services.config.files.campaign_step_timeout,
         )
+        # Station certificates: the CA, SignCertificate and renewal before expiry (ADR 0014).
+        self.certificates = CertificateService(services.config.certificates, self.commands, services.clock)
         # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
         services.events.subscribe(TransactionStarted, self._mark_reservation_used, order=Order.DOMAIN)
 

@@ -3,9 +3,10 @@ triggers) and charging profiles."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
-from csms.domain.clock import parse_datetime
+from csms.domain.clock import isoformat_z, parse_datetime
 from simulators.chargepoint.maintenance import StationMaintenance
 from simulators.chargepoint.model import (
     _MAX_PROFILE_PURPOSES,
@@ -214,6 +215,32 @@ class StationAnswers(StationMaintenance):
             self._log.info("charging_profiles_cleared", profiles=len(matched))
 
         return {"status": "Accepted"}, commit
+
+    async def sign_certificate(self, certificate_type: str = "ChargingStationCertificate") -> JsonDict:
+        """Make a key and CSR and send SignCertificate (OCPP 2.0.1 A02; 1.6 Security Whitepaper, which has
+        no certificateType); the CSMS's CertificateSigned installs the chain (`certificates`)."""
+        payload: JsonDict = {"csr": self.certificates.make_csr()}
+        if not self._v16:
+            payload["certificateType"] = certificate_type
+        return await self.call("SignCertificate", payload)
+
+    async def send_security_event(self, event_type: str, tech_info: str | None = None) -> JsonDict:
+        """Send SecurityEventNotification (2.0.1 A04; the 1.6 extension has the same fields)."""
+        payload: JsonDict = {"type": event_type, "timestamp": isoformat_z(self._clock())}
+        if tech_info is not None:
+            payload["techInfo"] = tech_info
+        return await self.call("SecurityEventNotification", payload)
+
+    def _certificate_handlers(self) -> dict[str, Callable[[JsonDict], _Answer]]:
+        """CertificateSigned, InstallCertificate, GetInstalledCertificateIds, DeleteCertificate: the same
+        messages in 2.0.1 and the 1.6 security extension."""
+        certs = self.certificates
+        return {
+            "CertificateSigned": lambda p: (certs.on_certificate_signed(p), None),
+            "InstallCertificate": lambda p: (certs.on_install_certificate(p), None),
+            "GetInstalledCertificateIds": lambda p: (certs.on_get_installed_certificate_ids(p), None),
+            "DeleteCertificate": lambda p: (certs.on_delete_certificate(p), None),
+        }
 
     def _trigger_follow_up(self, requested: str, targets: list[int]) -> FollowUp | None:
         """What TriggerMessage `requested` sends for connectors / EVSEs `targets` (None: not implemented)."""

@@ -33,6 +33,7 @@ from csms.ocpp.framing import (
     OcppVersion,
 )
 from csms.ocpp.schemas import SchemaKind, SchemaViolation, has_schema, validate
+from simulators.chargepoint.certificates import SimulatedCertificates
 from simulators.chargepoint.errors import (
     CallError,
     NotConnectedError,
@@ -126,6 +127,8 @@ class StationCore:
         self.responses: dict[str, JsonDict] = {}
         # 2.0.1 cost display: (action it came in, transactionId, totalCost) in order of arrival.
         self.costs_shown: list[tuple[str, str, Decimal]] = []
+        # Key, CSR and certificates (SignCertificate / CertificateSigned / InstallCertificate ...).
+        self.certificates = SimulatedCertificates(self.charge_point_id)
         self.sent: Counter[str] = Counter()
         self.transactions_started = 0
         self.transactions_stopped = 0

@@ -181,7 +181,16 @@ class V16Behaviour(StationAnswers):
             "SignedUpdateFirmware": self._answer_update_firmware,
             "GetDiagnostics": self._answer_get_diagnostics,
             "GetLog": self._answer_get_log,
+            "ExtendedTriggerMessage": self._on_extended_trigger_16,
+            **self._certificate_handlers(),
         }
+
+    def _on_extended_trigger_16(self, payload: JsonDict) -> _Answer:
+        """ExtendedTriggerMessage (1.6 Security Whitepaper): only SignChargePointCertificate (renewal,
+        A03) is implemented here; the other triggers answer NotImplemented."""
+        if payload["requestedMessage"] != "SignChargePointCertificate":
+            return {"status": "NotImplemented"}, None
+        return {"status": "Accepted"}, lambda: self.sign_certificate
 
     def _on_reset_16(self, payload: JsonDict) -> _Answer:
         reason = "HardReset" if payload["type"] == "Hard" else "SoftReset"

@@ -159,6 +159,7 @@ class V201Behaviour(StationAnswers):
             "CostUpdated": self._on_cost_updated_201,
             "UpdateFirmware": self._answer_update_firmware,
             "GetLog": self._answer_get_log,
+            **self._certificate_handlers(),
         }
 
     def _on_cost_updated_201(self, payload: JsonDict) -> _Answer:
@@ -186,6 +187,8 @@ class V201Behaviour(StationAnswers):
             return {"status": "Rejected"}, None
         targets = [evse_id] if evse_id else list(self.connector_ids)
         follow_up = self._trigger_follow_up(requested, targets)
+        if requested == "SignChargingStationCertificate":  # A03.FR.01: renewal on request
+            follow_up = self.sign_certificate
         if follow_up is None:
             return {"status": "NotImplemented"}, None
         if requested == "TransactionEvent" and not any(c in self._tx for c in targets):

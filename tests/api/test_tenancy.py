@@ -259,6 +259,31 @@ def _table(
             f"{CP_PATH}/clear-cache", "not_found", {}
         ),
         ("POST", "/charge-points/{charge_point_id}/report"): Probe(f"{CP_PATH}/report", "not_found", {}),
+        ("GET", "/charge-points/{charge_point_id}/certificates"): Probe(
+            f"{CP_PATH}/certificates", "not_found"
+        ),
+        ("POST", "/charge-points/{charge_point_id}/certificates/renew"): Probe(
+            f"{CP_PATH}/certificates/renew", "not_found", {}
+        ),
+        ("GET", "/certificates/ca.pem"): Probe("/certificates/ca.pem", "public"),
+        ("POST", "/charge-points/{charge_point_id}/certificates/install"): Probe(
+            f"{CP_PATH}/certificates/install",
+            "not_found",
+            {"certificate_type": "CSMSRootCertificate", "certificate": "PEM"},
+        ),
+        ("POST", "/charge-points/{charge_point_id}/certificates/installed"): Probe(
+            f"{CP_PATH}/certificates/installed", "not_found", {}
+        ),
+        ("POST", "/charge-points/{charge_point_id}/certificates/delete"): Probe(
+            f"{CP_PATH}/certificates/delete",
+            "not_found",
+            {
+                "hash_algorithm": "SHA256",
+                "issuer_name_hash": "a",
+                "issuer_key_hash": "b",
+                "serial_number": "9",
+            },
+        ),
         ("GET", "/charge-points/{charge_point_id}/configuration"): Probe(
             f"{CP_PATH}/configuration", "not_found"
         ),

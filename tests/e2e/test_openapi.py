@@ -23,6 +23,7 @@ from csms.domain.clock import isoformat_z, utcnow
 from csms.domain.secrets import hash_secret, new_api_key
 from ocpi.models import OutboxEntry, OutboxStatus, Partner
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
+from simulators.chargepoint.certificates import certificate_hash_data
 from tests.api.openapi_check import ALL_ROUTES, CheckedApi, OpenApiChecker
 from tests.e2e.conftest import e2e_config, ocpp_url
 from tests.smtp_sink import DRIVER_TOKEN, SITE_OWNER_TOKEN, SmtpSink, invitation_token, smtp_sink
@@ -224,6 +225,14 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink
         for connector in sim.connector_ids:
             await sim.send_status(connector, "Available")
         cp = "/charge-points/TOUR"
+        ca = await csms.domain.certificates.authority()
+        hashed = certificate_hash_data(ca.cert)  # what the simulator reports for it once installed
+        ca_hash_data = {
+            "hash_algorithm": hashed["hashAlgorithm"],
+            "issuer_name_hash": hashed["issuerNameHash"],
+            "issuer_key_hash": hashed["issuerKeyHash"],
+            "serial_number": hashed["serialNumber"],
+        }
         expiry = isoformat_z(utcnow().replace(microsecond=0).replace(year=utcnow().year + 1))
 
         calls: list[tuple[str, str, object, dict[str, str] | None]] = [
@@ -255,6 +264,18 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink
             ),
             ("POST", f"{cp}/clear-cache", None, None),
             ("POST", f"{cp}/report", None, None),
+            ("GET", f"{cp}/certificates", None, None),
+            ("POST", f"{cp}/certificates/renew", None, None),
+            ("GET", "/certificates/ca.pem", None, None),
+            (
+                "POST",
+                f"{cp}/certificates/install",
+                {"certificate_type": "CSMSRootCertificate", "certificate": ca.cert_pem},
+                None,
+            ),
+            ("POST", f"{cp}/certificates/installed", None, None),
+            ("POST", f"{cp}/certificates/installed", {"certificate_types": ["CSMSRootCertificate"]}, None),
+            ("POST", f"{cp}/certificates/delete", ca_hash_data, None),
             ("GET", f"{cp}/configuration", None, None),
             (
                 "GET",

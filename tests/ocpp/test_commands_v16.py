@@ -57,6 +57,7 @@ FULL_PROFILE = profile(
 )
 
 # Every command type, minimal and with every optional field.
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 SAMPLES: list[Any] = [
     c.StartSession("TAG-1", 11),
     c.StartSession("TAG-1", 11, evse_id=2, group_id_token="GROUP", charging_profile=FULL_PROFILE),
@@ -72,6 +73,11 @@ SAMPLES: list[Any] = [
     c.TriggerMessage("StatusNotification"),
     c.TriggerMessage("MeterValues", evse_id=1),
     c.ClearCache(),
+    c.CertificateSigned(PEM),
+    c.RenewCertificate(),
+    c.InstallCertificate("CSMSRootCertificate", PEM),
+    c.GetInstalledCertificateIds(["CSMSRootCertificate"]),
+    c.DeleteCertificate("SHA256", "a" * 64, "b" * 64, "1f"),
     c.DataTransfer("Vendor"),
     c.DataTransfer("Vendor", message_id="Msg", data={"a": [1, Decimal("2.5")]}),
     c.GetConfiguration(),
@@ -153,7 +159,7 @@ def test_built_payload_meets_the_request_schema(command: Any) -> None:
 STATUS_COMMANDS = [
     s
     for s in SAMPLES
-    if not isinstance(s, c.DataTransfer | c.GetConfiguration | c.GetBaseReport)
+    if not isinstance(s, c.DataTransfer | c.GetConfiguration | c.GetBaseReport | c.GetInstalledCertificateIds)
     and s not in (UNSIGNED, DIAGNOSTICS)
 ]
 
@@ -422,3 +428,35 @@ def test_logs_are_get_diagnostics_or_get_log() -> None:
     assert action == "GetLog" and payload["logType"] == "SecurityLog" and payload["requestId"] == 4
     assert payload["log"]["remoteLocation"] == "https://csms.example/files/logs/t"
     assert parse(SECURITY_LOG, {"status": "Accepted", "filename": "s.log"}).data == {"filename": "s.log"}
+
+
+def test_v2g_certificate_is_not_sent_to_a_16_station() -> None:
+    """1.6 CertificateSigned has no certificate type: a V2G chain is Inexpressible, nothing is sent."""
+    with pytest.raises(Inexpressible):
+        build(c.CertificateSigned("chain", "V2GCertificate"))
+
+
+def test_certificate_types_16() -> None:
+    """1.6 names the CSMS root CentralSystemRootCertificate, has no V2G roots, and lists one type at a time;
+    the hash data come back in domain words."""
+    install = build(c.InstallCertificate("CSMSRootCertificate", "PEM"))
+    assert install == (
+        "InstallCertificate",
+        {"certificateType": "CentralSystemRootCertificate", "certificate": "PEM"},
+    )
+    with pytest.raises(Inexpressible):
+        build(c.InstallCertificate("V2GRootCertificate", "PEM"))
+    with pytest.raises(Inexpressible):
+        build(c.GetInstalledCertificateIds())
+    command = c.GetInstalledCertificateIds(["ManufacturerRootCertificate"])
+    item = {"hashAlgorithm": "SHA256", "issuerNameHash": "n", "issuerKeyHash": "k", "serialNumber": "1f"}
+    result = parse(command, {"status": "Accepted", "certificateHashData": [item]})
+    assert result.data["certificates"] == [
+        {
+            "certificate_type": "ManufacturerRootCertificate",
+            "hash_algorithm": "SHA256",
+            "issuer_name_hash": "n",
+            "issuer_key_hash": "k",
+            "serial_number": "1f",
+        }
+    ]

@@ -56,6 +56,7 @@ FULL_PROFILE = profile(
     kind="Recurring",
 )
 
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 SAMPLES: list[Any] = [
     c.StartSession("TAG-1", 11),
     c.StartSession(
@@ -78,6 +79,12 @@ SAMPLES: list[Any] = [
     c.TriggerMessage("StatusNotification"),
     c.TriggerMessage("TransactionEvent", evse_id=1, connector_id=1),
     c.ClearCache(),
+    c.CertificateSigned(PEM),
+    c.RenewCertificate(),
+    c.InstallCertificate("CSMSRootCertificate", PEM),
+    c.GetInstalledCertificateIds(),
+    c.GetInstalledCertificateIds(["CSMSRootCertificate", "V2GCertificateChain"]),
+    c.DeleteCertificate("SHA256", "a" * 64, "b" * 64, "1f"),
     c.DataTransfer("Vendor"),
     c.DataTransfer("Vendor", message_id="Msg", data={"a": [1, Decimal("2.5")]}),
     c.GetConfiguration(["OCPPCommCtrlr.HeartbeatInterval", "Connector[x]@1:2.Available[y]"]),
@@ -158,7 +165,11 @@ def test_built_payload_meets_the_request_schema(command: Any) -> None:
 
 
 STATUS_COMMANDS = [
-    s for s in SAMPLES if not isinstance(s, c.GetConfiguration | c.ChangeConfiguration | c.CostUpdated)
+    s
+    for s in SAMPLES
+    if not isinstance(
+        s, c.GetConfiguration | c.ChangeConfiguration | c.CostUpdated | c.GetInstalledCertificateIds
+    )
 ]
 
 

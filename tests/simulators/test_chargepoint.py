@@ -517,7 +517,7 @@ async def test_v201_trigger_of_unsupported_message_is_not_implemented(
     """A trigger for a message the simulator cannot send is answered NotImplemented."""
     sim = make_sim("2.0.1")
     await sim.connect()
-    reply = await csms.call("TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"})
+    reply = await csms.call("TriggerMessage", {"requestedMessage": "PublishFirmwareStatusNotification"})
     assert reply[2] == {"status": "NotImplemented"}
 
 

@@ -26,6 +26,7 @@ import orjson
 from csms.domain.clock import isoformat_z
 from csms.domain.commands import (
     CancelReservation,
+    CertificateSigned,
     ChangeAvailability,
     ChangeConfiguration,
     ChargingProfile,
@@ -33,9 +34,13 @@ from csms.domain.commands import (
     ClearChargingProfile,
     CommandResult,
     DataTransfer,
+    DeleteCertificate,
     GetBaseReport,
     GetConfiguration,
+    GetInstalledCertificateIds,
     GetLog,
+    InstallCertificate,
+    RenewCertificate,
     ReserveNow,
     Reset,
     ResetKind,
@@ -46,6 +51,7 @@ from csms.domain.commands import (
     UnlockConnector,
     UpdateFirmware,
 )
+from csms.ocpp.certificate_commands import certificate_of, hash_data
 from csms.ocpp.commands import (
     CommandTable,
     Inexpressible,
@@ -204,6 +210,70 @@ def build_trigger_message(command: TriggerMessage) -> tuple[str, Payload]:
     return "TriggerMessage", payload
 
 
+def build_certificate_signed(command: CertificateSigned) -> tuple[str, Payload]:
+    """CertificateSigned (1.6 Security Whitepaper): the PEM chain only; 1.6 has no certificate type, only
+    charge point certificates are signed for 1.6 stations."""
+    if command.certificate_type != "ChargingStationCertificate":
+        raise Inexpressible(f"OCPP 1.6 has no certificate type {command.certificate_type}")
+    return "CertificateSigned", {"certificateChain": command.certificate_chain}
+
+
+def build_renew_certificate(command: RenewCertificate) -> tuple[str, Payload]:
+    """ExtendedTriggerMessage SignChargePointCertificate (1.6 Security Whitepaper, use case A03)."""
+    return "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}
+
+
+# The neutral (2.0.1) certificate use words 1.6 has (Security Whitepaper CertificateUseEnumType).
+CERTIFICATE_USE_16 = {
+    "CSMSRootCertificate": "CentralSystemRootCertificate",
+    "ManufacturerRootCertificate": "ManufacturerRootCertificate",
+}
+
+
+def certificate_use_16(certificate_type: str) -> str:
+    """The 1.6 CertificateUseEnumType word.
+
+    Raises:
+        Inexpressible: a type 1.6 does not have (V2G / MO roots, V2G certificate chains).
+    """
+    try:
+        return CERTIFICATE_USE_16[certificate_type]
+    except KeyError:
+        raise Inexpressible(f"OCPP 1.6 has no certificate type {certificate_type}") from None
+
+
+def build_install_certificate(command: InstallCertificate) -> tuple[str, Payload]:
+    """InstallCertificate (1.6 Security Whitepaper)."""
+    use = certificate_use_16(command.certificate_type)
+    return "InstallCertificate", {"certificateType": use, "certificate": command.certificate}
+
+
+def build_get_installed_certificate_ids(command: GetInstalledCertificateIds) -> tuple[str, Payload]:
+    """GetInstalledCertificateIds: 1.6 asks for exactly one certificate type.
+
+    Raises:
+        Inexpressible: none or several types, or one 1.6 does not have.
+    """
+    if len(command.certificate_types) != 1:
+        raise Inexpressible("OCPP 1.6 GetInstalledCertificateIds asks for exactly one certificate type")
+    return "GetInstalledCertificateIds", {"certificateType": certificate_use_16(command.certificate_types[0])}
+
+
+def parse_get_installed_certificate_ids(
+    command: GetInstalledCertificateIds, payload: Payload
+) -> CommandResult:
+    """status, and data["certificates"] of the one type asked for."""
+    kind = command.certificate_types[0]
+    return answered(
+        payload, certificates=[certificate_of(kind, c) for c in payload.get("certificateHashData", [])]
+    )
+
+
+def build_delete_certificate(command: DeleteCertificate) -> tuple[str, Payload]:
+    """DeleteCertificate (1.6 Security Whitepaper)."""
+    return "DeleteCertificate", {"certificateHashData": hash_data(command)}
+
+
 def build_clear_cache(command: ClearCache) -> tuple[str, Payload]:
     """ClearCache."""
     return "ClearCache", {}
@@ -352,6 +422,13 @@ COMMANDS: CommandTable = {
     Reset: Translation(build_reset, status_only),
     ChangeAvailability: Translation(build_change_availability, status_only),
     TriggerMessage: Translation(build_trigger_message, status_only),
+    CertificateSigned: Translation(build_certificate_signed, status_only),
+    RenewCertificate: Translation(build_renew_certificate, status_only),
+    InstallCertificate: Translation(build_install_certificate, status_only),
+    GetInstalledCertificateIds: Translation(
+        build_get_installed_certificate_ids, parse_get_installed_certificate_ids
+    ),
+    DeleteCertificate: Translation(build_delete_certificate, status_only),
     ClearCache: Translation(build_clear_cache, status_only),
     DataTransfer: Translation(build_data_transfer, parse_data_transfer),
     GetConfiguration: Translation(build_get_configuration, parse_configuration, record_configuration),

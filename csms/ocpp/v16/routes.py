@@ -13,6 +13,7 @@ from csms.ocpp.v16.boot_notification import handle_boot_notification
 from csms.ocpp.v16.data_transfer import handle_data_transfer
 from csms.ocpp.v16.heartbeat import handle_heartbeat
 from csms.ocpp.v16.meter_values import handle_meter_values
+from csms.ocpp.v16.sign_certificate import handle_sign_certificate
 from csms.ocpp.v16.start_transaction import handle_start_transaction
 from csms.ocpp.v16.status_notification import handle_status_notification
 from csms.ocpp.v16.stop_transaction import handle_stop_transaction
@@ -33,4 +34,5 @@ ROUTES = route_table(
     Route("LogStatusNotification", log_progress("log_status")),
     # OCPP 1.6 Security Whitepaper (edition 2) §3.1: the security extension's event notification.
     Route("SecurityEventNotification", handle_security_event_notification),
+    Route("SignCertificate", handle_sign_certificate),
 )

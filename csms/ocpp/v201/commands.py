@@ -19,6 +19,7 @@ from typing import Any
 from csms.domain.clock import isoformat_z
 from csms.domain.commands import (
     CancelReservation,
+    CertificateSigned,
     ChangeAvailability,
     ChangeConfiguration,
     ChargingProfile,
@@ -27,9 +28,13 @@ from csms.domain.commands import (
     CommandResult,
     CostUpdated,
     DataTransfer,
+    DeleteCertificate,
     GetBaseReport,
     GetConfiguration,
+    GetInstalledCertificateIds,
     GetLog,
+    InstallCertificate,
+    RenewCertificate,
     ReserveNow,
     Reset,
     ResetKind,
@@ -41,6 +46,7 @@ from csms.domain.commands import (
     UpdateFirmware,
 )
 from csms.domain.variable_keys import VariableKey
+from csms.ocpp.certificate_commands import certificate_of, hash_data
 from csms.ocpp.commands import (
     CommandTable,
     Inexpressible,
@@ -68,6 +74,7 @@ RESET_TYPES = {
 PURPOSES = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
 # GetVariables statuses that mean "no such variable here" (reported as unknown_keys, like 1.6 unknownKey).
 UNKNOWN = frozenset({"UnknownComponent", "UnknownVariable"})
+
 
 def parse_key(key: str) -> VariableKey:
     """The variable a configuration key names.
@@ -231,6 +238,50 @@ def build_trigger_message(command: TriggerMessage) -> tuple[str, Payload]:
     if evse is not None:
         payload["evse"] = evse
     return "TriggerMessage", payload
+
+
+def build_certificate_signed(command: CertificateSigned) -> tuple[str, Payload]:
+    """CertificateSigned (OCPP 2.0.1 A02.FR.06): the PEM chain, leaf first, and its type."""
+    return "CertificateSigned", {
+        "certificateChain": command.certificate_chain,
+        "certificateType": command.certificate_type,
+    }
+
+
+def build_renew_certificate(command: RenewCertificate) -> tuple[str, Payload]:
+    """TriggerMessage SignChargingStationCertificate (OCPP 2.0.1 A03.FR.01)."""
+    return "TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"}
+
+
+def build_install_certificate(command: InstallCertificate) -> tuple[str, Payload]:
+    """InstallCertificate (OCPP 2.0.1 M05)."""
+    return "InstallCertificate", {
+        "certificateType": command.certificate_type,
+        "certificate": command.certificate,
+    }
+
+
+def build_get_installed_certificate_ids(command: GetInstalledCertificateIds) -> tuple[str, Payload]:
+    """GetInstalledCertificateIds (M03); all types when none given."""
+    payload: Payload = {}
+    if command.certificate_types:
+        payload["certificateType"] = list(command.certificate_types)
+    return "GetInstalledCertificateIds", payload
+
+
+def parse_get_installed_certificate_ids(
+    command: GetInstalledCertificateIds, payload: Payload
+) -> CommandResult:
+    """status, and data["certificates"]: one entry per certificateHashDataChain item (its child certificates
+    are not listed)."""
+    chains = payload.get("certificateHashDataChain", [])
+    certificates = [certificate_of(c["certificateType"], c["certificateHashData"]) for c in chains]
+    return answered(payload, certificates=certificates)
+
+
+def build_delete_certificate(command: DeleteCertificate) -> tuple[str, Payload]:
+    """DeleteCertificate (M04)."""
+    return "DeleteCertificate", {"certificateHashData": hash_data(command)}
 
 
 def build_clear_cache(command: ClearCache) -> tuple[str, Payload]:
@@ -398,4 +449,11 @@ COMMANDS: CommandTable = {
     CostUpdated: Translation(build_cost_updated, parse_cost_updated),
     UpdateFirmware: Translation(build_update_firmware, status_only),
     GetLog: Translation(build_get_log, parse_get_log),
+    CertificateSigned: Translation(build_certificate_signed, status_only),
+    RenewCertificate: Translation(build_renew_certificate, status_only),
+    InstallCertificate: Translation(build_install_certificate, status_only),
+    GetInstalledCertificateIds: Translation(
+        build_get_installed_certificate_ids, parse_get_installed_certificate_ids
+    ),
+    DeleteCertificate: Translation(build_delete_certificate, status_only),
 }

@@ -18,6 +18,7 @@ from csms.ocpp.v201.reports import (
     handle_notify_report,
 )
 from csms.ocpp.v201.reservation_status_update import handle_reservation_status_update
+from csms.ocpp.v201.sign_certificate import handle_sign_certificate
 from csms.ocpp.v201.status_notification import handle_status_notification
 from csms.ocpp.v201.transaction_event import handle_transaction_event
 
@@ -35,4 +36,5 @@ ROUTES = route_table(
     Route("LogStatusNotification", log_progress("log_status")),
     Route("DataTransfer", handle_data_transfer),
     Route("ReservationStatusUpdate", handle_reservation_status_update),
+    Route("SignCertificate", handle_sign_certificate),
 )
