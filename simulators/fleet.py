@@ -72,7 +72,8 @@ class FleetConfig:
     def simulator_config(self, charge_point_id: str) -> SimulatorConfig:
         """The configuration of the fleet's simulator `charge_point_id`: every field this configuration shares
         with SimulatorConfig (url, version, password, TLS files, connectors, meter interval, power, call
-        timeout, strict), meter values sent on their own, and no record of sent calls (a long run would keep them all).
+        timeout, strict), meter values sent on their own, and no record of sent calls (a long run would
+        keep them all).
         """
         ours = {f.name for f in fields(self)}
         shared = {f.name: getattr(self, f.name) for f in fields(SimulatorConfig) if f.name in ours}
