@@ -156,7 +156,8 @@ class StationService:
         return stored
 
     async def change(self, charge_point_id: str, **changes: object) -> ChargePoint:
-        """Set `registration_status` and/or `password_hash`; the next handshake and boot see it.
+        """Set `registration_status`, `password_hash` and/or `security_profile`; the next handshake and boot
+        see it.
 
         Raises:
             NotFound: no such charge point.

@@ -50,10 +50,33 @@ async def test_create_then_get(client: ApiClient, auth: dict[str, str]) -> None:
         "diagnostics_status": None,
         "log_status": None,
         "has_password": False,
+        "security_profile": 1,
         "station_status": None,
         "evses": [],
         "created_at": NOW_TEXT,
     }
+
+
+async def test_security_profile_is_created_changed_and_validated(
+    client: ApiClient, auth: dict[str, str], store: MemoryStore
+) -> None:
+    """`security_profile` is stored at creation, changed by PATCH, shown in the read model, and a value
+    outside 1..3 is a 400."""
+    response = await client.post(
+        "/api/v1/charge-points", json={"charge_point_id": "CP-S", "security_profile": 3}, headers=auth
+    )
+    assert response.status == 201 and (await response.json())["security_profile"] == 3
+    response = await client.patch(
+        "/api/v1/charge-points/CP-S", json={"security_profile": 2}, headers=auth
+    )
+    assert response.status == 200 and (await response.json())["security_profile"] == 2
+    stored = await store.get_charge_point("CP-S")
+    assert stored is not None and stored.security_profile == 2
+    for bad in (0, 4, "2"):
+        response = await client.patch(
+            "/api/v1/charge-points/CP-S", json={"security_profile": bad}, headers=auth
+        )
+        assert response.status == 400, bad
 
 
 async def test_create_with_password_stores_only_a_hash(
