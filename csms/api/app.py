@@ -13,6 +13,7 @@ needed) is generated from them when the app is created (`csms.api.openapi`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from aiohttp import web
@@ -37,7 +38,7 @@ from csms.api import (
     station_events,
     webhooks,
 )
-from csms.api.auth import ROUTE_ROLES, Role, auth_middleware
+from csms.api.auth import AUTH_THROTTLE, ROUTE_ROLES, Role, auth_middleware
 from csms.api.errors import error_middleware
 from csms.api.headers import write_response_headers
 from csms.api.limits import RATE_LIMITER, RateLimiter, rate_limit_middleware
@@ -47,6 +48,7 @@ from csms.api.responses import json_response
 from csms.api.routes import Route, register
 from csms.api.versioning import api_version_middleware
 from csms.domain.core import Domain
+from csms.domain.throttle import FailureThrottle
 
 # The operator API's own routes, in the order the document lists them; the OCPI bridge adds its own.
 ROUTES: tuple[Route, ...] = (
@@ -97,6 +99,7 @@ def create_api_app(extra_routes: Iterable[Route] = ()) -> web.Application:
     )
     api[ROUTE_ROLES] = {}
     api[RATE_LIMITER] = RateLimiter()
+    api[AUTH_THROTTLE] = FailureThrottle(time.monotonic)
     api.on_response_prepare.append(write_response_headers)
     register(api, ROUTES)
     register(api, extra_routes)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from structlog.testing import capture_logs
+
 from csms.domain.models import BootInfo, ConnectorStatus, StatusChange
 from csms.domain.ports import HeartbeatSeen, StationFieldsChanged
 from csms.domain.registry import LiveConnection
@@ -410,3 +412,18 @@ async def test_only_admins_manage_charge_points(
         error = await error_of(await client.request(method, url, json=body, headers=member), 403)
         assert error["details"] == {"role": "member", "required_role": "admin"}
     assert (await client.get("/api/v1/charge-points/CP-1", headers=member)).status == 200
+
+
+async def test_wrong_api_keys_are_throttled_and_success_resets(
+    client: ApiClient, auth: dict[str, str]
+) -> None:
+    """Wrong bearer keys from one address are refused (401) ever more slowly, logged past the free
+    failures; a request with a valid key clears the address's count."""
+    bad = {"Authorization": "Bearer csms_wrongkeywrongkeywrongkey"}
+    with capture_logs() as logs:
+        for _ in range(6):
+            assert (await client.get("/api/v1/charge-points", headers=bad)).status == 401
+        assert (await client.get("/api/v1/charge-points", headers=auth)).status == 200
+        assert (await client.get("/api/v1/charge-points", headers=bad)).status == 401
+    throttled = [e for e in logs if e["event"] == "auth_failure_throttled"]
+    assert [e["failures"] for e in throttled] == [6]  # 5 free, then one delayed; the 7th is free again

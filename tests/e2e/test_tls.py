@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import ssl
+import time
 import warnings
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from csms.app import Csms
 from csms.domain.models import ChargePoint
 from csms.domain.secrets import hash_secret
+from csms.domain.throttle import FailureThrottle
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from tests.e2e.conftest import StartCsms, ocpp_url
 from tests.tls_pki import Pki, make_pki
@@ -159,3 +162,21 @@ async def test_only_ocpp_cipher_suites_are_offered(tls_csms: Csms, pki: Pki) -> 
 async def test_tls_listener_is_off_without_certificate(csms: Csms) -> None:
     """Without `[ocpp.tls] cert_file`/`key_file` no wss:// port is opened."""
     assert csms.ocpp.tls_port is None
+
+
+async def test_wrong_passwords_are_throttled_and_success_resets(tls_csms: Csms, pki: Pki) -> None:
+    """Repeated wrong station passwords from one address are delayed and logged; a success clears them."""
+    tls_csms.ocpp.throttle = FailureThrottle(time.monotonic, free_failures=1, base_delay=0.01)
+    with capture_logs() as logs:
+        for _ in range(3):
+            station = sim("P2", wss_url(tls_csms), pki, password="wrong-password-00000")
+            with pytest.raises(InvalidStatus):
+                await station.connect()
+            assert station.handshake_status == 401
+    throttled = [e for e in logs if e["event"] == "auth_failure_throttled"]
+    assert [e["failures"] for e in throttled] == [2, 3] and throttled[0]["source"] == "127.0.0.1"
+    assert tls_csms.ocpp.throttle.failures("127.0.0.1") == 3
+    station = sim("P2", wss_url(tls_csms), pki, password=PASSWORD)
+    await station.connect()
+    await station.close()
+    assert tls_csms.ocpp.throttle.failures("127.0.0.1") == 0
