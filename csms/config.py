@@ -128,6 +128,11 @@ class SecurityConfig:
     """`[security]`: hashing of secrets (API keys, charge point passwords)."""
 
     bcrypt_rounds: int = 12
+    # Brute force (`csms.domain.throttle`): wrong station passwords/certificates and wrong API keys/tokens
+    # from one address are free this many times, then refused after a delay doubling from 0.25 s up to
+    # `auth_failure_max_delay` seconds (0 turns the delay off); a success resets the count.
+    auth_failures_free: int = 5
+    auth_failure_max_delay: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

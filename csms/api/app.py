@@ -99,7 +99,6 @@ def create_api_app(extra_routes: Iterable[Route] = ()) -> web.Application:
     )
     api[ROUTE_ROLES] = {}
     api[RATE_LIMITER] = RateLimiter()
-    api[AUTH_THROTTLE] = FailureThrottle(time.monotonic)
     api.on_response_prepare.append(write_response_headers)
     register(api, ROUTES)
     register(api, extra_routes)
@@ -128,5 +127,10 @@ def create_app(
     app[MAILER] = mailer if mailer is not None else SmtpMailer(domain.services.config.email)
     app.router.add_get("/health", HEALTH.serve(), name="health")
     app.router.add_get("/metrics", metrics.handle_metrics, name="metrics")  # Prometheus, no auth
-    app.add_subapp(API_PREFIX, create_api_app(extra_routes))
+    api = create_api_app(extra_routes)
+    security = domain.services.config.security
+    api[AUTH_THROTTLE] = FailureThrottle(
+        time.monotonic, free_failures=security.auth_failures_free, max_delay=security.auth_failure_max_delay
+    )
+    app.add_subapp(API_PREFIX, api)
     return app

@@ -439,7 +439,12 @@ class OcppServer:
         self.port: int | None = None
         self.tls_port: int | None = None
         # Wrong passwords / certificates from one address are answered ever more slowly (brute force).
-        self.throttle = FailureThrottle(time.monotonic)
+        security = domain.services.config.security
+        self.throttle = FailureThrottle(
+            time.monotonic,
+            free_failures=security.auth_failures_free,
+            max_delay=security.auth_failure_max_delay,
+        )
 
     def session(self, charge_point_id: str) -> StationSession | None:
         """The live session of a charge point, for sending it CALLs; None when it is offline."""

@@ -52,3 +52,10 @@ def test_memory_is_bounded_and_unknown_source_is_free() -> None:
     assert throttle.failures("a") == 0 and throttle.failures("c") == 1
     assert throttle.failed(None) == 0.0
     throttle.succeeded(None)
+
+
+def test_zero_max_delay_turns_the_delay_off() -> None:
+    """`[security] auth_failure_max_delay = 0`: failures are counted but never delayed."""
+    throttle = FailureThrottle(FakeClock(), free_failures=0, max_delay=0.0)
+    assert [throttle.failed("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert throttle.failures("a") == 3
