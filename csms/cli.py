@@ -133,8 +133,8 @@ async def cmd_db_upgrade(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_chargepoint_add(config: Config, args: argparse.Namespace) -> int:
-    """`csms chargepoint add ID [--password P] [--status S] [--org ORG_ID]`: register a charge point in
-    organization ORG_ID (default: the default organization)."""
+    """`csms chargepoint add ID [--password P] [--status S] [--org ORG_ID] [--security-profile 1|2|3]`:
+    register a charge point in organization ORG_ID (default: the default organization)."""
     body = _validate(ChargePointCreate, args, registration_status="status")
     async with _open(config) as store:
         if await store.get_charge_point(body.charge_point_id) is not None:
@@ -155,10 +155,11 @@ async def cmd_chargepoint_add(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_chargepoint_set(config: Config, args: argparse.Namespace) -> int:
-    """`csms chargepoint set ID [--status S] [--password P]`: accept a Pending charge point, reject one,
-    or change its password. The new status is answered at its next BootNotification."""
-    if args.status is None and args.password is None:
-        raise CommandError("nothing to change: give --status and/or --password")
+    """`csms chargepoint set ID [--status S] [--password P] [--security-profile N]`: accept a Pending
+    charge point, reject one, change its password or its security profile. The new status is answered at
+    its next BootNotification; a new profile applies from its next connection."""
+    if args.status is None and args.password is None and args.security_profile is None:
+        raise CommandError("nothing to change: give --status, --password and/or --security-profile")
     body = _validate(ChargePointCreate, args, registration_status="status")
     async with _open(config) as store:
         cp = await store.get_charge_point(body.charge_point_id)
@@ -168,6 +169,8 @@ async def cmd_chargepoint_set(config: Config, args: argparse.Namespace) -> int:
             cp.registration_status = RegistrationStatus(args.status)
         if body.password is not None:
             cp.password_hash = await hash_secret_async(body.password, config.security.bcrypt_rounds)
+        if args.security_profile is not None:
+            cp.security_profile = body.security_profile
         await store.update_charge_point(cp)
     print(f"updated charge point {cp.charge_point_id} ({cp.registration_status})")
     return EXIT_OK
@@ -472,12 +475,20 @@ def build_parser() -> argparse.ArgumentParser:
     cp_add.add_argument(
         "--org", default=DEFAULT_ORG_ID, metavar="ORG_ID", help="its organization (default: %(default)s)"
     )
+    cp_add.add_argument(
+        "--security-profile", type=int, choices=[1, 2, 3], default=None,
+        help="OCPP security profile: 1 Basic auth, 2 TLS + Basic auth, 3 mutual TLS (default 1)",
+    )
     cp_add.add_argument("--json", action="store_true", help="print the charge point as JSON")
     cp_add.set_defaults(func=cmd_chargepoint_add)
     cp_set = cp.add_parser("set", help="change a charge point's registration status or password")
     cp_set.add_argument("charge_point_id", metavar="ID")
     cp_set.add_argument("--status", choices=[s.value for s in RegistrationStatus], default=None)
     cp_set.add_argument("--password", help="new HTTP Basic auth password, 16 to 40 characters")
+    cp_set.add_argument(
+        "--security-profile", type=int, choices=[1, 2, 3], default=None,
+        help="new OCPP security profile (2 and 3 connect only over wss://)",
+    )
     cp_set.set_defaults(func=cmd_chargepoint_set)
     cp_list = cp.add_parser("list", help="list charge points")
     cp_list.add_argument("--json", action="store_true", help="print JSON")

@@ -64,6 +64,40 @@ class OcppConfig:
     # TransactionEvent answers is sent regardless).
     cost_update_interval: float = 60.0
     ping_interval: float = 60.0
+    # `[ocpp.tls]` (security profiles 2 and 3): a second listener for wss:// on `host:tls_port` (0 picks a
+    # free port), enabled when both cert_file and key_file are set; client_ca_file verifies the client
+    # certificates of profile 3 stations. Environment: CSMS_OCPP_TLS_PORT, CSMS_OCPP_TLS_CERT_FILE, ...
+    tls_port: int = 9443
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+
+    @property
+    def tls_enabled(self) -> bool:
+        """True when the wss:// listener is configured (certificate and key given)."""
+        return bool(self.tls_cert_file and self.tls_key_file)
+
+
+# Sub-tables of a section, flattened into its keys: `[ocpp.tls] port` is the field `OcppConfig.tls_port`
+# (and so its environment variable is CSMS_OCPP_TLS_PORT).
+_SUBTABLES: dict[str, tuple[str, ...]] = {"ocpp": ("tls",)}
+
+
+def _flatten(name: str, given: dict[str, Any]) -> dict[str, Any]:
+    """`given` with each known sub-table's keys lifted to `<subtable>_<key>`.
+
+    Raises:
+        ConfigError: a sub-table that is not a table.
+    """
+    flat = dict(given)
+    for sub in _SUBTABLES.get(name, ()):
+        table = flat.pop(sub, None)
+        if table is None:
+            continue
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{name}.{sub}] must be a table")
+        flat.update({f"{sub}_{key}": value for key, value in table.items()})
+    return flat
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +128,11 @@ class SecurityConfig:
     """`[security]`: hashing of secrets (API keys, charge point passwords)."""
 
     bcrypt_rounds: int = 12
+    # Brute force (`csms.domain.throttle`): wrong station passwords/certificates and wrong API keys/tokens
+    # from one address are free this many times, then refused after a delay doubling from 0.25 s up to
+    # `auth_failure_max_delay` seconds (0 turns the delay off); a success resets the count.
+    auth_failures_free: int = 5
+    auth_failure_max_delay: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +425,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         given = data.get(name, {})
         if not isinstance(given, dict):
             raise ConfigError(f"[{name}] must be a table")
+        given = _flatten(name, given)
         known = {f.name for f in fields(cls)}
         unknown = set(given) - set(known)
         if unknown:

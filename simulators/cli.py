@@ -42,7 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--count", type=positive_int, default=1, help="number of charge points")
     parser.add_argument("--id-prefix", default="SIM", help="charge point ids are PREFIX001, PREFIX002, ...")
     parser.add_argument("--first-index", type=int, default=1, help="index of the first charge point")
-    parser.add_argument("--password", default=None, help="HTTP Basic password (security profile 1)")
+    parser.add_argument("--password", default=None, help="HTTP Basic password (security profiles 1 and 2)")
+    parser.add_argument("--ca-file", default=None, help="wss://: CA certificate (PEM) to trust for the CSMS")
+    parser.add_argument(
+        "--client-cert", dest="client_cert_file", default=None, help="wss://: client certificate (profile 3)"
+    )
+    parser.add_argument(
+        "--client-key", dest="client_key_file", default=None, help="wss://: client certificate's key"
+    )
     parser.add_argument(
         "--connectors", type=positive_int, default=1, help="connectors (EVSEs) per charge point"
     )

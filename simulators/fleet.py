@@ -53,6 +53,9 @@ class FleetConfig:
     id_prefix: str = "SIM"
     first_index: int = 1
     password: str | None = None
+    ca_file: str | None = None
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
     connectors: int = 1
     meter_interval: float = 10.0
     power_w: int = 11000
@@ -68,8 +71,9 @@ class FleetConfig:
 
     def simulator_config(self, charge_point_id: str) -> SimulatorConfig:
         """The configuration of the fleet's simulator `charge_point_id`: every field this configuration shares
-        with SimulatorConfig (url, version, password, connectors, meter interval, power, call timeout,
-        strict), meter values sent on their own, and no record of sent calls (a long run would keep them all).
+        with SimulatorConfig (url, version, password, TLS files, connectors, meter interval, power, call
+        timeout, strict), meter values sent on their own, and no record of sent calls (a long run would
+        keep them all).
         """
         ours = {f.name for f in fields(self)}
         shared = {f.name: getattr(self, f.name) for f in fields(SimulatorConfig) if f.name in ours}

@@ -96,6 +96,18 @@ def test_chargepoint_add_into_an_organization(db_url: str) -> None:
     assert asyncio.run(organizations()) == ["org-x", "default"]
 
 
+def test_chargepoint_security_profile(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`chargepoint add --security-profile 3` stores the profile, `set --security-profile 2` changes it,
+    and a profile outside 1..3 is a usage error."""
+    assert cli("chargepoint", "add", "CP-S", "--security-profile", "3", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["security_profile"] == 3
+    assert cli("chargepoint", "set", "CP-S", "--security-profile", "2") == 0
+    assert "updated" in capsys.readouterr().out
+    assert cli("chargepoint", "list", "--json") == 0
+    assert [c["security_profile"] for c in json.loads(capsys.readouterr().out)] == [2]
+    assert cli("chargepoint", "add", "CP-T", "--security-profile", "4") == 2
+
+
 def test_chargepoint_add_bad_input(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A bad id, a short password or an unknown status is a usage error (exit code 2) with a message."""
     assert cli("chargepoint", "add", "CP/1") == 2

@@ -96,3 +96,21 @@ def test_extra_ocpi_parties_from_the_file_and_the_environment(tmp_path: Path) ->
     overridden = load_config(path, {"CSMS_OCPI_EXTRA_PARTIES": "FR*ABC:Fr"}).ocpi.parties()
     assert [(p.country_code, p.party_id) for p in overridden] == [("NL", "CSM"), ("FR", "ABC")]
     assert Config().ocpi.parties() == (OcpiParty("NL", "CSM", "Open CSMS"),)
+
+
+def test_ocpp_tls_table_and_environment(tmp_path: Path) -> None:
+    """`[ocpp.tls]` keys land in `tls_*`, `CSMS_OCPP_TLS_*` override them, and the listener is enabled only
+    with a certificate and a key."""
+    path = tmp_path / "c.toml"
+    path.write_text('[ocpp]\nport = 9000\n[ocpp.tls]\nport = 0\ncert_file = "s.pem"\nkey_file = "s.key"\n')
+    config = load_config(path, {"CSMS_OCPP_TLS_CLIENT_CA_FILE": "ca.pem", "CSMS_OCPP_TLS_PORT": "9444"})
+    ocpp = config.ocpp
+    assert (ocpp.tls_port, ocpp.tls_cert_file, ocpp.tls_key_file) == (9444, "s.pem", "s.key")
+    assert ocpp.tls_client_ca_file == "ca.pem" and ocpp.tls_enabled
+    assert Config().ocpp.tls_port == 9443 and not Config().ocpp.tls_enabled
+    path.write_text("[ocpp]\ntls = 1\n")
+    with pytest.raises(ConfigError, match="ocpp.tls"):
+        load_config(path, {})
+    path.write_text("[ocpp.tls]\nbogus = 1\n")
+    with pytest.raises(ConfigError, match="tls_bogus"):
+        load_config(path, {})

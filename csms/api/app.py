@@ -13,6 +13,7 @@ needed) is generated from them when the app is created (`csms.api.openapi`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from aiohttp import web
@@ -39,7 +40,7 @@ from csms.api import (
     station_events,
     webhooks,
 )
-from csms.api.auth import ROUTE_ROLES, Role, auth_middleware
+from csms.api.auth import AUTH_THROTTLE, ROUTE_ROLES, Role, auth_middleware
 from csms.api.errors import error_middleware
 from csms.api.files import add_station_routes
 from csms.api.headers import write_response_headers
@@ -50,6 +51,7 @@ from csms.api.responses import json_response
 from csms.api.routes import Route, register
 from csms.api.versioning import api_version_middleware
 from csms.domain.core import Domain
+from csms.domain.throttle import FailureThrottle
 
 # The operator API's own routes, in the order the document lists them; the OCPI bridge adds its own.
 ROUTES: tuple[Route, ...] = (
@@ -130,5 +132,10 @@ def create_app(
     app.router.add_get("/health", HEALTH.serve(), name="health")
     app.router.add_get("/metrics", metrics.handle_metrics, name="metrics")  # Prometheus, no auth
     add_station_routes(app)  # firmware downloads and log uploads by stations (tokenized URLs)
-    app.add_subapp(API_PREFIX, create_api_app(extra_routes))
+    api = create_api_app(extra_routes)
+    security = domain.services.config.security
+    api[AUTH_THROTTLE] = FailureThrottle(
+        time.monotonic, free_failures=security.auth_failures_free, max_delay=security.auth_failure_max_delay
+    )
+    app.add_subapp(API_PREFIX, api)
     return app

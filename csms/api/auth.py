@@ -33,9 +33,11 @@ invitation) skip authentication.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
+import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -46,6 +48,7 @@ from csms.domain.models import ApiKey
 from csms.domain.secrets import api_key_prefix
 from csms.domain.services import Services
 from csms.domain.tenancy import DEFAULT_ORG_ID
+from csms.domain.throttle import FailureThrottle
 
 ORG_HEADER = "X-Organization-Id"
 
@@ -116,6 +119,9 @@ _RANKS = {
 }
 
 # Routes registered with an explicit role (see `add_route`); others get the default of their method.
+# Brute force (issue 14 item 6): wrong API keys or tokens from one address are refused ever more slowly.
+log = structlog.get_logger("csms.api.auth")
+AUTH_THROTTLE = web.AppKey("auth_throttle", FailureThrottle)
 ROUTE_ROLES = web.AppKey("route_roles", dict[web.AbstractRoute, Role])
 
 
@@ -299,7 +305,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     required = required_role(request)
     if required is Role.PUBLIC:
         return await handler(request)
-    caller = await authenticate(request)
+    caller = await _throttled_authenticate(request)
     if not may(caller.role, required):
         raise ApiError(
             403,
@@ -311,3 +317,24 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     request[CALLER] = caller
     return await handler(request)
 
+
+async def _throttled_authenticate(request: web.Request) -> Caller:
+    """`authenticate`, with a 401 from an address that keeps failing delayed (`FailureThrottle`); a success
+    clears that address's failures."""
+    throttle = request.config_dict.get(AUTH_THROTTLE)
+    if throttle is None:
+        return await authenticate(request)
+    try:
+        caller = await authenticate(request)
+    except ApiError as exc:
+        if exc.status == 401 and bearer_token(request) is not None:  # a guess, not a missing header
+            delay = throttle.failed(request.remote)
+            if delay:
+                log.warning(
+                    "auth_failure_throttled", source=request.remote, delay=delay,
+                    failures=throttle.failures(request.remote or ""), path=request.path[:200],
+                )
+                await asyncio.sleep(delay)
+        raise
+    throttle.succeeded(request.remote)
+    return caller

@@ -90,10 +90,11 @@ async def handle_create_charge_point(request: web.Request) -> web.Response:
 
 @api("PATCH", ITEM, {200: models.ChargePoint}, errors=(400, 404), role=Role.ADMIN, body=ChargePointUpdate)
 async def handle_update_charge_point(request: web.Request) -> web.Response:
-    """Change registration status or password.
+    """Change registration status, password or security profile.
 
-    `PATCH /charge-points/{charge_point_id}` `{registration_status?, password?}`: 200 with the charge
-    point; a new password is stored as a bcrypt hash, `password: null` removes it; 404 when unknown.
+    `PATCH /charge-points/{charge_point_id}` `{registration_status?, password?, security_profile?}`: 200
+    with the charge point; a new password is stored as a bcrypt hash, `password: null` removes it; 404
+    when unknown.
 
     A changed registration status reaches the station with its next BootNotification.
     """
@@ -105,6 +106,8 @@ async def handle_update_charge_point(request: web.Request) -> web.Response:
     changes: dict[str, object] = {}
     if "registration_status" in given:
         changes["registration_status"] = body.registration_status
+    if "security_profile" in given:
+        changes["security_profile"] = body.security_profile
     if "password" in given:
         changes["password_hash"] = (
             None

@@ -121,6 +121,7 @@ class ChargePoint(ResponseModel):
     diagnostics_status: str | None
     log_status: str | None
     has_password: bool
+    security_profile: int  # 1, 2 or 3 (OCPP security profile; 2 and 3 only over wss://)
     station_status: ConnectorState | None
     evses: list[Evse]
     created_at: Timestamp | None

@@ -77,6 +77,17 @@ IdTokenTypeOrDefault = Annotated[
 ]
 
 
+# OCPP security profile (1.6 Security Whitepaper §2, 2.0.1 A00): 1 Basic auth over ws://, 2 Basic auth over
+# wss://, 3 mutual TLS (client certificate CN = charge point id). A station of 2 or 3 is refused on ws://.
+SecurityProfile = Annotated[
+    int,
+    Field(
+        ge=1, le=3, strict=True,
+        description="1: Basic auth (ws://), 2: TLS + Basic auth, 3: mutual TLS; no downgrade.",
+    ),
+]
+
+
 class ChargePointCreate(BaseModel):
     """Body of `POST /charge-points`: a charge point an operator registers before (or after) it connects."""
 
@@ -85,6 +96,7 @@ class ChargePointCreate(BaseModel):
     charge_point_id: ChargePointIdText
     password: PasswordText | None = None
     registration_status: RegistrationStatus = RegistrationStatus.ACCEPTED
+    security_profile: SecurityProfile = 1
 
     def to_charge_point(self, password_hash: str | None, now: datetime) -> ChargePoint:
         """The record to store; `password_hash` is the bcrypt hash of `password` (never the password)."""
@@ -92,6 +104,7 @@ class ChargePointCreate(BaseModel):
             charge_point_id=self.charge_point_id,
             registration_status=self.registration_status,
             password_hash=password_hash,
+            security_profile=self.security_profile,
             created_at=now,
             updated_at=now,
         )
@@ -135,6 +148,8 @@ class ChargePointUpdate(BaseModel):
         default=None, description="Answered in the next BootNotification."
     )
     password: PasswordText | None = Field(default=None, description="16-40 characters; null removes it.")
+    # Absent means unchanged (a factory default: no `default: null` in the OpenAPI document).
+    security_profile: SecurityProfile = Field(default_factory=lambda: None)  # type: ignore[assignment]
 
 
 class IdTokenUpdate(BaseModel):

@@ -99,6 +99,7 @@ def charge_point_json(
         connected_at=timestamp(connection.connected_at) if connection is not None else None,
         boot=model_json(models.BootInfo, charge_point, reason=charge_point.boot_reason),
         has_password=charge_point.password_hash is not None,
+        security_profile=charge_point.security_profile,
         station_status=station_status,
         evses=evses,
     )

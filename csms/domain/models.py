@@ -112,6 +112,10 @@ class ChargePoint:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     org_id: str = DEFAULT_ORG_ID  # the organization that registered it (`csms.domain.tenancy`)
+    # OCPP security profile (1.6 Security Whitepaper §2, 2.0.1 A00.FR.2xx-4xx): 1 = Basic auth over ws://,
+    # 2 = Basic auth over TLS, 3 = mutual TLS (client certificate CN = charge point id). No downgrade:
+    # a station of profile 2 or 3 is only admitted on the TLS listener (`csms.domain.stations`).
+    security_profile: int = 1
 
 
 @dataclass(slots=True)

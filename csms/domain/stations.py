@@ -43,6 +43,12 @@ class Refusal(StrEnum):
 
     UNKNOWN = "unknown_charge_point"  # HTTP 404 (OCPP-J: unknown identity)
     UNAUTHORIZED = "unauthorized"  # HTTP 401 (security profile 1: wrong or missing password)
+    # HTTP 403: a profile 2/3 station on the plain ws:// listener (no downgrade: OCPP 2.0.1 A00.FR.206,
+    # 1.6 Security Whitepaper §2.1 "a Charge Point SHALL NOT fall back to a lower profile").
+    DOWNGRADE = "security_profile_downgrade_refused"
+    # HTTP 403: profile 3 without a client certificate whose subject CN is the charge point id
+    # (OCPP 2.0.1 A00.FR.4xx; 1.6 Security Whitepaper §2.3).
+    CERTIFICATE = "client_certificate_refused"
 
 
 @dataclass(slots=True)
@@ -156,7 +162,8 @@ class StationService:
         return stored
 
     async def change(self, charge_point_id: str, **changes: object) -> ChargePoint:
-        """Set `registration_status` and/or `password_hash`; the next handshake and boot see it.
+        """Set `registration_status`, `password_hash` and/or `security_profile`; the next handshake and boot
+        see it.
 
         Raises:
             NotFound: no such charge point.
@@ -178,7 +185,15 @@ class StationService:
 
     # -- the station's side ----------------------------------------------------------------------------
 
-    async def admit(self, charge_point_id: str, username: str | None, password: str | None) -> Admission:
+    async def admit(
+        self,
+        charge_point_id: str,
+        username: str | None,
+        password: str | None,
+        *,
+        tls: bool = False,
+        client_cn: str | None = None,
+    ) -> Admission:
         """Decide at the websocket handshake whether this charge point may connect.
 
         Known charge point with a stored password: HTTP Basic credentials must be present, the username
@@ -187,10 +202,23 @@ class StationService:
         Unknown charge point: per `[ocpp] unknown_charge_points`, recorded as Accepted, recorded as Pending,
         or refused. A known charge point costs no database round trip (bcrypt runs off the event loop, once
         per distinct password: `SecretVerifier`).
+
+        `tls` says the connection came in on the TLS listener and `client_cn` is the subject CN of the
+        verified client certificate, if any. A station of security profile 2 or 3 is refused without TLS
+        (DOWNGRADE); profile 3 needs `client_cn == charge_point_id` (CERTIFICATE) and is then admitted on
+        the certificate alone; profile 2 always needs its Basic password.
         """
         cp = await self._charge_point(charge_point_id)
         if cp is None:
             return await self._admit_unknown(charge_point_id)
+        if cp.security_profile >= 2 and not tls:
+            return Admission(None, Refusal.DOWNGRADE)
+        if cp.security_profile == 3:
+            if client_cn != charge_point_id:
+                return Admission(None, Refusal.CERTIFICATE)
+            return Admission(cp)
+        if cp.security_profile == 2 and cp.password_hash is None:
+            return Admission(None, Refusal.UNAUTHORIZED)  # profile 2 is TLS *and* HTTP Basic
         if cp.password_hash is None:
             if self._services.config.ocpp.require_password:
                 return Admission(None, Refusal.UNAUTHORIZED)

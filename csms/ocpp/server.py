@@ -19,6 +19,7 @@ import binascii
 import math
 import re
 import socket
+import ssl
 import time
 import weakref
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from csms.domain.core import Domain
 from csms.domain.models import ChargePoint, Direction, FrameRecord
 from csms.domain.registry import LiveConnection
 from csms.domain.stations import Refusal, is_registered
+from csms.domain.throttle import FailureThrottle
 from csms.ocpp.commands import CommandTable, Inexpressible
 from csms.ocpp.errors import ErrorKind
 from csms.ocpp.framing import (
@@ -52,6 +54,7 @@ from csms.ocpp.framing import (
 from csms.ocpp.observe import CallMeter, count_handshakes  # metrics hooks
 from csms.ocpp.router import Route, StationContext, bind_logger, dispatch
 from csms.ocpp.schemas import SchemaKind, validate, warm_up
+from csms.ocpp.tls import peer_common_name, server_context
 from csms.ocpp.v16.commands import COMMANDS as V16_COMMANDS
 from csms.ocpp.v16.routes import ROUTES as V16_ROUTES
 from csms.ocpp.v201.commands import COMMANDS as V201_COMMANDS
@@ -432,7 +435,16 @@ class OcppServer:
         self._background: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, StationSession] = {}
         self._server: Server | None = None
+        self._tls_server: Server | None = None
         self.port: int | None = None
+        self.tls_port: int | None = None
+        # Wrong passwords / certificates from one address are answered ever more slowly (brute force).
+        security = domain.services.config.security
+        self.throttle = FailureThrottle(
+            time.monotonic,
+            free_failures=security.auth_failures_free,
+            max_delay=security.auth_failure_max_delay,
+        )
 
     def session(self, charge_point_id: str) -> StationSession | None:
         """The live session of a charge point, for sending it CALLs; None when it is offline."""
@@ -468,10 +480,37 @@ class OcppServer:
         self.port = int(next(iter(self._server.sockets)).getsockname()[1])
         if sock is None:
             log.info("ocpp_listening", host=self.config.host, port=self.port, path=self.config.path)
+            if self.config.tls_enabled:
+                await self._start_tls(server_context(self.config))
         return self.port
+
+    async def _start_tls(self, context: ssl.SSLContext) -> None:
+        """Listen for wss:// on `[ocpp.tls] port` (security profiles 2 and 3), same path and handling."""
+        self._tls_server = await serve(
+            self._handle,
+            self.config.host,
+            self.config.tls_port,
+            ssl=context,
+            process_request=count_handshakes(
+                self._process_request, self._admitted, self.domain.services.metrics
+            ),
+            select_subprotocol=select_subprotocol,
+            subprotocols=[Subprotocol(p) for p in SUPPORTED],
+            max_size=self.config.max_frame_bytes,
+            ping_interval=self.config.ping_interval or None,
+            ping_timeout=self.config.ping_interval or None,
+            backlog=self.config.backlog,
+            server_header=None,
+        )
+        self.tls_port = int(next(iter(self._tls_server.sockets)).getsockname()[1])
+        log.info("ocpp_tls_listening", host=self.config.host, port=self.tls_port, path=self.config.path)
 
     async def close(self) -> None:
         """Stop accepting, close every station connection with 1001 (going away), wait for handlers."""
+        if self._tls_server is not None:
+            self._tls_server.close(close_connections=True)
+            await self._tls_server.wait_closed()
+            self._tls_server = None
         if self._server is None:
             return
         self._server.close(close_connections=True)
@@ -487,7 +526,28 @@ class OcppServer:
             # Not refused here: the handshake completes without the header and the session closes it.
             return None
         username, password = parse_basic_auth(request.headers)
-        admission = await self.domain.stations.admit(charge_point_id, username, password)
+        tls, client_cn = peer_common_name(connection.transport)
+        admission = await self.domain.stations.admit(
+            charge_point_id, username, password, tls=tls, client_cn=client_cn
+        )
+        source = connection.remote_address[0] if connection.remote_address else None
+        if admission.refusal in (Refusal.UNAUTHORIZED, Refusal.CERTIFICATE):
+            delay = self.throttle.failed(source)
+            if delay:
+                # Brute force: the refusal of a repeated guess from this address comes ever later.
+                log.warning(
+                    "auth_failure_throttled",
+                    source=source,
+                    delay=delay,
+                    failures=self.throttle.failures(source or ""),
+                    charge_point_id=charge_point_id,
+                )
+                await asyncio.sleep(delay)
+        elif admission.refusal is None:
+            self.throttle.succeeded(source)
+        if admission.refusal in (Refusal.DOWNGRADE, Refusal.CERTIFICATE):
+            log.warning(str(admission.refusal), charge_point_id=charge_point_id, tls=tls, client_cn=client_cn)
+            return connection.respond(HTTPStatus.FORBIDDEN, "Security profile not met\n")
         if admission.refusal is Refusal.UNKNOWN:
             log.warning("handshake_refused", reason="unknown_charge_point", charge_point_id=charge_point_id)
             return connection.respond(HTTPStatus.NOT_FOUND, "Unknown charge point\n")

@@ -122,6 +122,7 @@ class ChargePointRow(CreatedAt, UpdatedAt, OrgOwned, Base):
     firmware_status: Mapped[str | None] = mapped_column(String(64))
     diagnostics_status: Mapped[str | None] = mapped_column(String(64))
     log_status: Mapped[str | None] = mapped_column(String(64))
+    security_profile: Mapped[int] = mapped_column(SmallInteger, server_default="1", default=1)
 
 
 class ConnectorRow(StatusReport, Base):

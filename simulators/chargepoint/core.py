@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import ssl
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -165,6 +166,17 @@ class StationCore:
         """True from `go_offline()` until `come_back()` has delivered every queued message."""
         return self._offline
 
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """For a wss:// URL: TLS 1.2+ trusting `ca_file`, presenting the client certificate if one is
+        configured (security profile 3); None for ws://."""
+        if not self.config.url.startswith("wss://"):
+            return None
+        ctx = ssl.create_default_context(cafile=self.config.ca_file)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.config.client_cert_file:
+            ctx.load_cert_chain(self.config.client_cert_file, self.config.client_key_file)
+        return ctx
+
     async def connect(self) -> None:
         """Open the websocket, offering only this version's subprotocol, and start the reader.
 
@@ -191,6 +203,7 @@ class StationCore:
         try:
             ws = await ws_connect(
                 self.url,
+                ssl=self._ssl_context(),
                 subprotocols=[Subprotocol(offered)],
                 additional_headers=headers,
                 open_timeout=self.config.call_timeout,

@@ -186,6 +186,10 @@ class SimulatorConfig:
         tariff_cost_currency: 2.0.1 only: report the TariffAndCost block in the device model
             (`TariffCostCtrlr.Available[Cost]` and `Enabled[Cost]` true, `Currency` this ISO 4217 code);
             None (default): the station has no cost display and reports no TariffCostCtrlr.
+        ca_file: wss:// only: the CA certificate(s) (PEM) to trust for the CSMS's server certificate
+            (None: the system's trust store).
+        client_cert_file, client_key_file: wss:// only: the client certificate and key presented in the TLS
+            handshake (security profile 3; the certificate's subject CN is the charge point id).
         silent: actions of CSMS CALLs never answered (recorded in `calls_received`, nothing else),
             to provoke the CSMS's timeout; may be changed at any time through `sim.config.silent`.
     """
@@ -215,6 +219,9 @@ class SimulatorConfig:
     report_chunk_size: int = 4
     signed_meter_values: bool = False
     tariff_cost_currency: str | None = None
+    ca_file: str | None = None
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
     silent: set[str] = field(default_factory=set)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from structlog.testing import capture_logs
+
 from csms.domain.models import BootInfo, ConnectorStatus, StatusChange
 from csms.domain.ports import HeartbeatSeen, StationFieldsChanged
 from csms.domain.registry import LiveConnection
@@ -50,10 +52,33 @@ async def test_create_then_get(client: ApiClient, auth: dict[str, str]) -> None:
         "diagnostics_status": None,
         "log_status": None,
         "has_password": False,
+        "security_profile": 1,
         "station_status": None,
         "evses": [],
         "created_at": NOW_TEXT,
     }
+
+
+async def test_security_profile_is_created_changed_and_validated(
+    client: ApiClient, auth: dict[str, str], store: MemoryStore
+) -> None:
+    """`security_profile` is stored at creation, changed by PATCH, shown in the read model, and a value
+    outside 1..3 is a 400."""
+    response = await client.post(
+        "/api/v1/charge-points", json={"charge_point_id": "CP-S", "security_profile": 3}, headers=auth
+    )
+    assert response.status == 201 and (await response.json())["security_profile"] == 3
+    response = await client.patch(
+        "/api/v1/charge-points/CP-S", json={"security_profile": 2}, headers=auth
+    )
+    assert response.status == 200 and (await response.json())["security_profile"] == 2
+    stored = await store.get_charge_point("CP-S")
+    assert stored is not None and stored.security_profile == 2
+    for bad in (0, 4, "2"):
+        response = await client.patch(
+            "/api/v1/charge-points/CP-S", json={"security_profile": bad}, headers=auth
+        )
+        assert response.status == 400, bad
 
 
 async def test_create_with_password_stores_only_a_hash(
@@ -387,3 +412,18 @@ async def test_only_admins_manage_charge_points(
         error = await error_of(await client.request(method, url, json=body, headers=member), 403)
         assert error["details"] == {"role": "member", "required_role": "admin"}
     assert (await client.get("/api/v1/charge-points/CP-1", headers=member)).status == 200
+
+
+async def test_wrong_api_keys_are_throttled_and_success_resets(
+    client: ApiClient, auth: dict[str, str]
+) -> None:
+    """Wrong bearer keys from one address are refused (401) ever more slowly, logged past the free
+    failures; a request with a valid key clears the address's count."""
+    bad = {"Authorization": "Bearer csms_wrongkeywrongkeywrongkey"}
+    with capture_logs() as logs:
+        for _ in range(6):
+            assert (await client.get("/api/v1/charge-points", headers=bad)).status == 401
+        assert (await client.get("/api/v1/charge-points", headers=auth)).status == 200
+        assert (await client.get("/api/v1/charge-points", headers=bad)).status == 401
+    throttled = [e for e in logs if e["event"] == "auth_failure_throttled"]
+    assert [e["failures"] for e in throttled] == [6]  # 5 free, then one delayed; the 7th is free again

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from csms.api import create_app
 from csms.api.openapi import build_document
 from csms.api.webhooks import WEBHOOK_STORE
-from csms.config import Config, RateLimitConfig
+from csms.config import Config, RateLimitConfig, SecurityConfig
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint, IdToken
 from csms.domain.secrets import hash_secret, new_api_key
@@ -69,7 +69,11 @@ def server() -> Iterator[Server]:
         key, prefix = new_api_key()
         await store.add_api_key("fuzz", prefix, hash_secret(key, rounds=4), "admin")
         # Limits counted (their headers are checked) but never reached: every example reaches its handler.
-        config = Config(rate_limit=RateLimitConfig(requests_per_minute=10**9))
+        # Nor is the brute-force delay: wrong keys are sent on purpose, many times.
+        config = Config(
+            rate_limit=RateLimitConfig(requests_per_minute=10**9),
+            security=SecurityConfig(auth_failure_max_delay=0.0),
+        )
         app = create_app(Domain(Services(config=config, store=store, writer=writer)), admin_api.ROUTES)
         admin_api.install(app, MemoryOcpiStore())
         app[WEBHOOK_STORE] = MemoryWebhookStore()

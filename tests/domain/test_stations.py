@@ -81,3 +81,22 @@ async def test_boot_answers_the_stored_status_with_the_right_interval(domain: Do
     assert cp is not None and cp.vendor == "V" and cp.serial_number == "SN" and cp.ocpp_version == "1.6"
     pending = await store.get_charge_point("P")
     assert is_registered(cp) and pending is not None and not is_registered(pending)
+
+
+async def test_security_profiles_at_admission(domain: Domain) -> None:
+    """Profile 2 and 3 stations are refused without TLS (downgrade); profile 2 needs its password over TLS;
+    profile 3 needs a client certificate CN equal to its id (OCPP 2.0.1 A00, 1.6 Security Whitepaper)."""
+    store, stations = domain.services.store, domain.stations
+    await store.add_charge_point(
+        ChargePoint("P2", password_hash=hash_secret("p2-password-0123456", rounds=4), security_profile=2)
+    )
+    await store.add_charge_point(ChargePoint("P3", security_profile=3))
+    await store.add_charge_point(ChargePoint("P2-NOPW", security_profile=2))
+    assert (await stations.admit("P2", "P2", "p2-password-0123456")).refusal is Refusal.DOWNGRADE
+    assert (await stations.admit("P3", None, None, client_cn="P3")).refusal is Refusal.DOWNGRADE
+    assert (await stations.admit("P2", "P2", "p2-password-0123456", tls=True)).charge_point is not None
+    assert (await stations.admit("P2", "P2", "wrong-password-0000", tls=True)).refusal is Refusal.UNAUTHORIZED
+    assert (await stations.admit("P2-NOPW", None, None, tls=True)).refusal is Refusal.UNAUTHORIZED
+    assert (await stations.admit("P3", None, None, tls=True, client_cn="P3")).charge_point is not None
+    assert (await stations.admit("P3", None, None, tls=True, client_cn="P4")).refusal is Refusal.CERTIFICATE
+    assert (await stations.admit("P3", None, None, tls=True)).refusal is Refusal.CERTIFICATE

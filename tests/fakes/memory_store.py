@@ -212,6 +212,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity, Mem
         cp = self._get_cp(charge_point.charge_point_id)
         cp.registration_status = charge_point.registration_status
         cp.password_hash = charge_point.password_hash
+        cp.security_profile = charge_point.security_profile
         cp.ocpp_version = charge_point.ocpp_version
         cp.vendor = charge_point.vendor
         cp.model = charge_point.model

@@ -27,6 +27,15 @@ def test_options_map_to_fleet_config() -> None:
     )  # fmt: skip
 
 
+def test_tls_options_map_to_fleet_config() -> None:
+    """`--ca-file`, `--client-cert` and `--client-key` reach every simulator's configuration (wss://)."""
+    args = build_parser().parse_args(
+        ["--url", "wss://h:1/ocpp", "--ca-file", "ca.pem", "--client-cert", "c.pem", "--client-key", "c.key"]
+    )
+    sim = config_from_args(args).simulator_config("SIM001")
+    assert (sim.ca_file, sim.client_cert_file, sim.client_key_file) == ("ca.pem", "c.pem", "c.key")
+
+
 def test_defaults() -> None:
     """Without options one 1.6 charge point charges with token SIMTOKEN until stopped."""
     config = config_from_args(build_parser().parse_args([]))

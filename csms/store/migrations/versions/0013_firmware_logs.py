@@ -1,7 +1,7 @@
 """Firmware files, campaigns and updates, and log uploads (issue 14, items 3 and 4).
 
 Revision ID: 0013_firmware_logs
-Revises: 0010_portal
+Revises: 0011_security_profiles
 Create Date: 2026-12-04
 
 Hand-written to match `csms/store/tables.py` at this revision.
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_firmware_logs"
-down_revision: str | None = "0010_portal"
+down_revision: str | None = "0011_security_profiles"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
