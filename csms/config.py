@@ -330,8 +330,9 @@ class CertificatesConfig:
     `renew_before_days`: a renewal is triggered this long before it lapses, checked every
     `renewal_check_interval` seconds; `min_rsa_bits`: the smallest RSA key accepted in a CSR."""
 
-    ca_cert_file: str = ""
-    ca_key_file: str = ""
+    # On disk by default: the stations' certificates (and profile 3's client_ca_file) outlive a restart.
+    ca_cert_file: str = "var/certificates/ca.pem"
+    ca_key_file: str = "var/certificates/ca.key"
     validity_days: int = 365
     renew_before_days: int = 30
     renewal_check_interval: float = 3600.0

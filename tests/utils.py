@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 # One "millisecond" of test time; CSMS_TEST_TIMEOUT_FACTOR=4 gives a slow machine four times longer.
 MS = 0.001 * float(os.environ.get("CSMS_TEST_TIMEOUT_FACTOR", "1"))
@@ -18,6 +18,15 @@ async def until(predicate: Callable[[], bool], timeout: float = 5000 * MS) -> No
     async with asyncio.timeout(timeout):
         while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(MS)
+
+
+async def until_async(
+    predicate: Callable[[], Awaitable[bool]], timeout: float = 5000 * MS  # noqa: ASYNC109
+) -> None:
+    """`until` for a condition read asynchronously (from a store), polled every 10 ms."""
+    async with asyncio.timeout(timeout):
+        while not await predicate():  # noqa: ASYNC110
+            await asyncio.sleep(10 * MS)
 
 
 REDIS_URL = os.environ.get("CSMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -40,7 +40,7 @@ async def handle_list_station_certificates(request: web.Request) -> web.Response
     signed for it and accepted by it, oldest first; 404 if the charge point is unknown.
     """
     charge_point_id = await _charge_point(request)
-    issued = get_domain(request).certificates.issued(charge_point_id)
+    issued = await get_domain(request).certificates.issued(charge_point_id)
     items = [model_json(models.IssuedCertificate, cert) for cert in issued]
     return json_response({"items": items})
 

@@ -4,24 +4,33 @@ Security Whitepaper §3; ADR 0014).
 
 The adapters call `request_signature`; it answers at once (Accepted/Rejected, OCPP 2.0.1 A02.FR.02) and
 signs in the background, then `send`s CertificateSigned. Every certificate we issued is kept with its
-expiry (`issued`); `check_renewals`, run every `[certificates] renewal_check_interval` by `start()`, asks
-each station whose certificate lapses within `renew_before_days` to send a new CSR (2.0.1 TriggerMessage
-SignChargingStationCertificate, A03.FR.01; 1.6 ExtendedTriggerMessage SignChargePointCertificate).
+expiry in the store (`issued`); `check_renewals`, run every `[certificates] renewal_check_interval` by
+`start()`, asks each station whose certificate lapses within `renew_before_days` to send a new CSR
+(2.0.1 TriggerMessage SignChargingStationCertificate, A03.FR.01; 1.6 ExtendedTriggerMessage
+SignChargePointCertificate).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import structlog
 from cryptography import x509
 
 from csms.config import CertificatesConfig
-from csms.domain.certificates import CertificateAuthority, CsrRejected, IssuedCertificate, check_csr
+from csms.domain.certificates import (
+    CertificateAuthority,
+    CertificateStore,
+    CsrRejected,
+    IssuedCertificate,
+    check_csr,
+)
 from csms.domain.clock import Clock
 from csms.domain.commands import CertificateSigned, CommandResult, CommandService, RenewCertificate
+from csms.domain.tenancy import DEFAULT_ORG_ID
 
 log = structlog.get_logger("csms.certificates")
 
@@ -32,13 +41,23 @@ V2G_CERTIFICATE = "V2GCertificate"
 class CertificateService:
     """The CA (created on first use) and the certificates it issued, per charge point."""
 
-    def __init__(self, config: CertificatesConfig, commands: CommandService, clock: Clock) -> None:
+    def __init__(
+        self,
+        config: CertificatesConfig,
+        commands: CommandService,
+        clock: Clock,
+        store: CertificateStore,
+        org_of_station: Callable[[str], Awaitable[str | None]],
+    ) -> None:
+        """Certificates are kept in `store` under the station's organization (`org_of_station`), so the
+        list and the renewals survive a restart and are shared by every node."""
         self._config = config
         self._commands = commands
         self._clock = clock
+        self._store = store
+        self._org_of_station = org_of_station
         self._ca: CertificateAuthority | None = None
         self._ca_lock = asyncio.Lock()
-        self._issued: dict[str, list[IssuedCertificate]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._renewal_task: asyncio.Task[None] | None = None
 
@@ -55,9 +74,9 @@ class CertificateService:
                 log.info("certificate_authority_ready", subject=self._ca.cert.subject.rfc4514_string())
             return self._ca
 
-    def issued(self, charge_point_id: str) -> list[IssuedCertificate]:
-        """The certificates issued to the charge point, oldest first."""
-        return list(self._issued.get(charge_point_id, ()))
+    async def issued(self, charge_point_id: str) -> list[IssuedCertificate]:
+        """The certificates issued to the charge point (and accepted by it), oldest first."""
+        return await self._store.list_station_certificates(charge_point_id)
 
     def request_signature(self, charge_point_id: str, csr_pem: str, certificate_type: str) -> bool:
         """Check the CSR; if it passes, sign it and send CertificateSigned in the background.
@@ -95,7 +114,8 @@ class CertificateService:
                 charge_point_id, CertificateSigned(issued.pem_chain, certificate_type)
             )
             if result.accepted:
-                self._issued.setdefault(charge_point_id, []).append(issued)
+                org_id = await self._org_of_station(charge_point_id) or DEFAULT_ORG_ID
+                await self._store.add_station_certificate(issued, org_id)
             log.info(
                 "certificate_signed",
                 charge_point_id=charge_point_id,
@@ -107,16 +127,15 @@ class CertificateService:
         except Exception:
             log.exception("certificate_signing_failed", charge_point_id=charge_point_id)
 
-    def due_for_renewal(self, now: datetime | None = None) -> list[str]:
+    async def due_for_renewal(self, now: datetime | None = None) -> list[str]:
         """Charge points whose newest station certificate lapses within `renew_before_days` of `now`
         (default: the clock)."""
         horizon = (now or self._clock()) + timedelta(days=self._config.renew_before_days)
-        due = []
-        for charge_point_id, certs in self._issued.items():
-            station = [c for c in certs if c.certificate_type == CHARGING_STATION_CERTIFICATE]
-            if station and max(c.not_after for c in station) <= horizon:
-                due.append(charge_point_id)
-        return due
+        newest: dict[str, datetime] = {}
+        for c in await self._store.list_station_certificates():
+            if c.certificate_type == CHARGING_STATION_CERTIFICATE:
+                newest[c.charge_point_id] = max(c.not_after, newest.get(c.charge_point_id, c.not_after))
+        return [cp for cp, not_after in newest.items() if not_after <= horizon]
 
     async def renew_now(self, charge_point_id: str) -> CommandResult:
         """Ask the station for a new CSR (2.0.1 TriggerMessage SignChargingStationCertificate, A03.FR.01;
@@ -132,7 +151,7 @@ class CertificateService:
     async def check_renewals(self, now: datetime | None = None) -> list[str]:
         """Trigger a renewal for every certificate due at `now` (default: the clock); return the charge
         points that accepted."""
-        return [cp for cp in self.due_for_renewal(now) if await self.renew(cp)]
+        return [cp for cp in await self.due_for_renewal(now) if await self.renew(cp)]
 
     async def start(self) -> None:
         """Run `check_renewals` every `renewal_check_interval` seconds until `stop`."""

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -38,6 +39,18 @@ class IssuedCertificate:
     serial_number: str  # hex, as GetInstalledCertificateIds reports it
     not_after: datetime
     pem_chain: str
+
+
+class CertificateStore(Protocol):
+    """The certificates the CA issued and the stations accepted."""
+
+    async def add_station_certificate(self, certificate: IssuedCertificate, org_id: str) -> None:
+        """Keep an issued certificate of organization `org_id`'s station."""
+        ...
+
+    async def list_station_certificates(self, charge_point_id: str | None = None) -> list[IssuedCertificate]:
+        """One station's certificates (every station's when None), oldest first."""
+        ...
 
 
 def _check_key(public_key: object, min_rsa_bits: int) -> None:

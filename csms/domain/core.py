@@ -81,7 +81,13 @@ class Domain:
             step_timeout=services.config.files.campaign_step_timeout,
         )
         # Station certificates: the CA, SignCertificate and renewal before expiry (ADR 0014).
-        self.certificates = CertificateService(services.config.certificates, self.commands, services.clock)
+        self.certificates = CertificateService(
+            services.config.certificates,
+            self.commands,
+            services.clock,
+            services.store,
+            self.stations.org_of,
+        )
         # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
         services.events.subscribe(TransactionStarted, self._mark_reservation_used, order=Order.DOMAIN)
 

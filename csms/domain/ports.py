@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypedDict, TypeVar, Unpack
 
+from csms.domain.certificates import CertificateStore
 from csms.domain.firmware import FirmwareStore
 from csms.domain.identity import Invitation, InvitationStatus, Member, Organization, User, UserSession
 from csms.domain.models import (
@@ -639,6 +640,7 @@ class Store(
     AdminStore,
     PortalStore,
     FirmwareStore,
+    CertificateStore,
     Protocol,
 ):
     """Everything, for wiring; handlers take the narrow protocols above."""

@@ -651,3 +651,18 @@ class LogUploadRow(CreatedAt, UpdatedAt, Base):
     size: Mapped[int | None] = mapped_column(BigInteger)
     content_type: Mapped[str | None] = mapped_column(String(255))
     uploaded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class StationCertificateRow(CreatedAt, Base):
+    """A certificate the CSMS CA issued to a station and the station accepted
+    (`csms.domain.certificates.IssuedCertificate`): kept for the operator's list and renewal before expiry."""
+
+    __tablename__ = "station_certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = _org_fk()
+    charge_point_id: Mapped[str] = mapped_column(String(64), index=True)
+    certificate_type: Mapped[str] = mapped_column(String(32))
+    serial_number: Mapped[str] = mapped_column(String(64))
+    not_after: Mapped[datetime] = mapped_column(UtcDateTime())
+    pem_chain: Mapped[str] = mapped_column(Text)

@@ -17,6 +17,7 @@ from csms.domain.commands import (
     RenewCertificate,
 )
 from tests.domain.test_certificates import make_csr
+from tests.fakes.memory_store import MemoryStore
 from tests.utils import until
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -42,18 +43,27 @@ async def test_signs_in_background_and_renews_periodically() -> None:
     renew_before_days of its expiry, the periodic check sends RenewCertificate; a bad CSR sends nothing."""
     now = [NOW]
     stations = AcceptingStations()
-    config = CertificatesConfig(validity_days=60, renew_before_days=10, renewal_check_interval=0.001)
-    service = CertificateService(config, CommandService(stations), lambda: now[0])
+    config = CertificatesConfig(
+        ca_cert_file="", ca_key_file="", validity_days=60, renew_before_days=10, renewal_check_interval=0.001
+    )  # the CA in memory
+    store = MemoryStore()
+
+    async def org_of(charge_point_id: str) -> str:
+        return "org-1"
+
+    service = CertificateService(config, CommandService(stations), lambda: now[0], store, org_of)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     assert not service.request_signature("CP1", make_csr("CP2", key), "ChargingStationCertificate")
     assert service.request_signature("CP1", make_csr("CP1", key), "ChargingStationCertificate")
-    await until(lambda: bool(service.issued("CP1")))
+    await until(lambda: bool(store.station_certificates))
     [(charge_point_id, signed)] = stations.sent
     assert charge_point_id == "CP1" and isinstance(signed, CertificateSigned)
-    assert service.issued("CP1")[0].not_after == NOW + timedelta(days=60)
+    [(org_id, issued)] = store.station_certificates
+    assert org_id == "org-1" and (await service.issued("CP1")) == [issued]
+    assert issued.not_after == NOW + timedelta(days=60)
     await service.start()
     try:
-        assert service.due_for_renewal() == []
+        assert await service.due_for_renewal() == []
         now[0] = NOW + timedelta(days=50)  # exactly renew_before_days before expiry: due
         await until(lambda: any(isinstance(cmd, RenewCertificate) for _, cmd in stations.sent))
     finally:

@@ -11,7 +11,15 @@ import aiohttp
 import pytest
 
 from csms.app import Csms
-from csms.config import Config, DatabaseConfig, FilesConfig, HttpConfig, OcppConfig, SecurityConfig
+from csms.config import (
+    CertificatesConfig,
+    Config,
+    DatabaseConfig,
+    FilesConfig,
+    HttpConfig,
+    OcppConfig,
+    SecurityConfig,
+)
 from csms.domain.secrets import hash_secret, new_api_key
 
 StartCsms = Callable[..., Awaitable[Csms]]
@@ -25,6 +33,9 @@ def e2e_config(tmp_path: Path, **ocpp: Any) -> Config:
         database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path}/csms.db", batch_interval_ms=20),
         security=SecurityConfig(bcrypt_rounds=4),
         files=FilesConfig(dir=str(tmp_path / "files")),
+        certificates=CertificatesConfig(
+            ca_cert_file=str(tmp_path / "ca" / "ca.pem"), ca_key_file=str(tmp_path / "ca" / "ca.key")
+        ),
     )
 
 

@@ -11,7 +11,12 @@ from csms.app import Csms
 from csms.domain.clock import isoformat_z, utcnow
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from tests.e2e.conftest import Api, ocpp_url
-from tests.utils import MS, until
+from tests.utils import MS, until_async
+
+
+async def _issued(csms: Csms, charge_point_id: str, count: int) -> bool:
+    """Whether the CSMS keeps `count` certificates issued to the station (in its database)."""
+    return len(await csms.domain.certificates.issued(charge_point_id)) == count
 
 
 async def started(csms: Csms, charge_point_id: str, version: str = "2.0.1") -> ChargePointSimulator:
@@ -40,12 +45,12 @@ async def test_station_certificate_is_signed_installed_and_renewed(
     sim = await started(csms, "CERT1", version)
     assert await sim.sign_certificate() == {"status": "Accepted"}
     await sim.wait_until(lambda: bool(sim.certificates.station_chain), timeout=5000 * MS)
-    await until(lambda: bool(csms.domain.certificates.issued("CERT1")))
+    await until_async(lambda: _issued(csms, "CERT1", 1))
     ca = await csms.domain.certificates.authority()
     leaf = sim.certificates.station_chain[0]
     leaf.verify_directly_issued_by(ca.cert)
     assert leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "CERT1"
-    issued = csms.domain.certificates.issued("CERT1")
+    issued = await csms.domain.certificates.issued("CERT1")
     assert [c.serial_number for c in issued] == [format(leaf.serial_number, "x")]
 
     status, body = await api.get("/api/v1/charge-points/CERT1/certificates")
@@ -62,7 +67,7 @@ async def test_station_certificate_is_signed_installed_and_renewed(
     later = utcnow() + timedelta(days=340)
     assert await csms.domain.certificates.check_renewals(later) == ["CERT1"]
     assert await sim.wait_for_call(trigger_action, timeout=5000 * MS) == trigger
-    await until(lambda: len(csms.domain.certificates.issued("CERT1")) == 2)
+    await until_async(lambda: _issued(csms, "CERT1", 2))
     assert sim.certificates.station_chain[0].serial_number != leaf.serial_number
     assert sim.violations == []
     await sim.close()
@@ -80,7 +85,7 @@ async def test_ca_certificate_download_and_renewal_over_rest(csms: Csms, api: Ap
     status, body = await api.post("/api/v1/charge-points/CERT4/certificates/renew", {})
     assert status == 200, body
     assert body["command"]["status"] == "Accepted"
-    await until(lambda: bool(csms.domain.certificates.issued("CERT4")))
+    await until_async(lambda: _issued(csms, "CERT4", 1))
     sim.certificates.station_chain[0].verify_directly_issued_by(ca)
     await sim.close()
 
@@ -116,7 +121,7 @@ async def test_bad_csr_is_rejected(csms: Csms, version: str) -> None:
     sim = await started(csms, "CERT2", version)
     sim.certificates.common_name = "SOMEONE-ELSE"
     assert await sim.sign_certificate() == {"status": "Rejected"}
-    assert csms.domain.certificates.issued("CERT2") == []
+    assert await csms.domain.certificates.issued("CERT2") == []
     assert not any(action == "CertificateSigned" for action, _ in sim.calls_received)
     await sim.close()
 

@@ -9,6 +9,7 @@ from csms.domain.clock import Clock, utcnow
 from csms.store.migrate import migrate
 from csms.store.sql.api_keys import ApiKeySql
 from csms.store.sql.batch import BatchSql
+from csms.store.sql.certificates import CertificateSql
 from csms.store.sql.device_model import DeviceModelSql
 from csms.store.sql.engine import make_engine
 from csms.store.sql.firmware import FirmwareSql
@@ -36,6 +37,7 @@ class SqlStore(
     IdentitySql,
     PortalSql,
     FirmwareSql,
+    CertificateSql,
     ReservationSql,
     DeviceModelSql,
     BatchSql,

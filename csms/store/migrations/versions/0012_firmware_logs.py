@@ -1,6 +1,6 @@
 """Firmware files, campaigns and updates, and log uploads (issue 14, items 3 and 4).
 
-Revision ID: 0013_firmware_logs
+Revision ID: 0012_firmware_logs
 Revises: 0011_security_profiles
 Create Date: 2026-12-04
 
@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_firmware_logs"
+revision: str = "0012_firmware_logs"
 down_revision: str | None = "0011_security_profiles"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
