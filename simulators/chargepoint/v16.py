@@ -9,6 +9,7 @@ from functools import partial
 
 from csms.domain.clock import isoformat_z
 from simulators.chargepoint.answers import StationAnswers
+from simulators.chargepoint.local_list import LocalList
 from simulators.chargepoint.model import (
     _PHASES,
     _REASON_TO_16,
@@ -24,6 +25,8 @@ from simulators.chargepoint.model import (
 
 class V16Behaviour(StationAnswers):
     """The OCPP 1.6J messages and answers."""
+
+    local_list: LocalList
 
     async def _start_16(self, tx: _Transaction) -> str:
         payload: JsonDict = {
@@ -177,7 +180,15 @@ class V16Behaviour(StationAnswers):
             ),
             "DataTransfer": self._answer_data_transfer,
             "ClearCache": self._answer_clear_cache,
+            "GetLocalListVersion": lambda p: ({"listVersion": self.local_list.version}, None),
+            "SendLocalList": self._on_send_local_list_16,
         }
+
+    def _on_send_local_list_16(self, payload: JsonDict) -> _Answer:
+        # 1.6 §6.42: an entry without idTagInfo is removed from the list.
+        items = [(e["idTag"], e.get("idTagInfo")) for e in payload.get("localAuthorizationList", [])]
+        status = self.local_list.apply_update(payload["listVersion"], payload["updateType"], items)
+        return {"status": status}, None
 
     def _on_reset_16(self, payload: JsonDict) -> _Answer:
         reason = "HardReset" if payload["type"] == "Hard" else "SoftReset"

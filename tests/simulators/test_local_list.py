@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from simulators.chargepoint.local_list import LocalList
 
 
@@ -23,3 +24,24 @@ def test_stale_differential_is_version_mismatch_and_disabled_list_fails() -> Non
     assert local.entries == {}
     local.enabled = False
     assert local.apply_update(6, "Full", []) == "Failed"
+
+
+def test_v16_station_answers_local_list_messages() -> None:
+    sim = ChargePointSimulator(SimulatorConfig(charge_point_id="CP1", url="ws://127.0.0.1:1/ocpp"))
+    handlers = sim._handlers_16()
+    assert handlers["GetLocalListVersion"]({})[0] == {"listVersion": 0}
+    answer = handlers["SendLocalList"](
+        {
+            "listVersion": 1,
+            "updateType": "Full",
+            "localAuthorizationList": [
+                {"idTag": "A", "idTagInfo": {"status": "Accepted"}},
+                {"idTag": "B", "idTagInfo": {"status": "Blocked"}},
+            ],
+        }
+    )
+    assert answer[0] == {"status": "Accepted"}
+    stale = {"listVersion": 1, "updateType": "Differential", "localAuthorizationList": [{"idTag": "B"}]}
+    assert handlers["SendLocalList"](stale)[0] == {"status": "VersionMismatch"}
+    assert handlers["GetLocalListVersion"]({})[0] == {"listVersion": 1}
+    assert sim.local_list.authorize_offline("A") and not sim.local_list.authorize_offline("B")
