@@ -45,3 +45,22 @@ def test_v16_station_answers_local_list_messages() -> None:
     assert handlers["SendLocalList"](stale)[0] == {"status": "VersionMismatch"}
     assert handlers["GetLocalListVersion"]({})[0] == {"listVersion": 1}
     assert sim.local_list.authorize_offline("A") and not sim.local_list.authorize_offline("B")
+
+
+def test_v201_station_answers_local_list_messages() -> None:
+    config = SimulatorConfig(charge_point_id="CP2", url="ws://127.0.0.1:1/ocpp", ocpp_version="2.0.1")
+    handlers = ChargePointSimulator(config)._handlers_201()
+    token = {"idToken": "A", "type": "ISO14443"}
+    full = {
+        "versionNumber": 3,
+        "updateType": "Full",
+        "localAuthorizationList": [{"idToken": token, "idTokenInfo": {"status": "Accepted"}}],
+    }
+    assert handlers["SendLocalList"](full)[0] == {"status": "Accepted"}
+    removal = {
+        "versionNumber": 4,
+        "updateType": "Differential",
+        "localAuthorizationList": [{"idToken": token}],
+    }
+    assert handlers["SendLocalList"](removal)[0] == {"status": "Accepted"}
+    assert handlers["GetLocalListVersion"]({})[0] == {"versionNumber": 4}
