@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
+from simulators.chargepoint.errors import SimulatorError
 from simulators.chargepoint.local_list import LocalList
+from tests.simulators.conftest import MakeSim
+from tests.simulators.fake_csms import FakeCsms
 
 
 def test_full_then_differential_then_offline_authorization() -> None:
@@ -64,3 +69,13 @@ def test_v201_station_answers_local_list_messages() -> None:
     }
     assert handlers["SendLocalList"](removal)[0] == {"status": "Accepted"}
     assert handlers["GetLocalListVersion"]({})[0] == {"versionNumber": 4}
+
+
+async def test_offline_start_is_authorized_from_the_local_list(csms: FakeCsms, make_sim: MakeSim) -> None:
+    sim = make_sim("1.6")
+    await sim.connect()
+    sim.local_list.apply_update(1, "Full", [("A", {"status": "Accepted"}), ("B", {"status": "Blocked"})])
+    await sim.go_offline(abrupt=True)
+    with pytest.raises(SimulatorError):
+        await sim.start_transaction(1, "B")
+    assert (await sim.start_transaction(1, "A")).startswith("offline-")
