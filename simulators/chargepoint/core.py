@@ -42,6 +42,7 @@ from simulators.chargepoint.errors import (
     SimulatorError,
     SubprotocolRefused,
 )
+from simulators.chargepoint.local_list import LocalList
 from simulators.chargepoint.model import (
     _STATION_ACTIONS,
     FollowUp,
@@ -144,6 +145,7 @@ class StationCore:
         self._status_sent: dict[int, str] = {}
         self._status_dirty: set[int] = set()
         self._offline = False
+        self.local_list = LocalList()
         self._queue: deque[_Queued] = deque()
         self._tx_aliases: dict[str, str] = {}
         self._placeholder_ids = itertools.count(1)

@@ -9,6 +9,7 @@ from functools import partial
 
 from csms.domain.clock import isoformat_z
 from simulators.chargepoint.errors import ConnectorReservedError, NotConnectedError, SimulatorError
+from simulators.chargepoint.local_list import LocalList
 from simulators.chargepoint.model import (
     _REASON_TO_201,
     _REASONS_201,
@@ -22,6 +23,8 @@ from simulators.chargepoint.station import StationState
 
 class StationTransactions(StationState):
     """Starting, metering and stopping transactions."""
+
+    local_list: LocalList
 
     async def start_transaction(
         self,
@@ -56,8 +59,12 @@ class StationTransactions(StationState):
             SimulatorError: unknown connector, a transaction already runs there, or the connector is
                 Faulted / Unavailable.
             ConnectorReservedError: the connector is held for another token.
+            SimulatorError: offline with a local list (version > 0) that does not hold `id_token` as
+                Accepted (1.6 LocalAuthorizeOffline; 2.0.1 LocalAuthListCtrlr Enabled).
         """
         self._check_startable(connector)
+        if self._offline and self.local_list.version > 0 and not self.local_list.authorize_offline(id_token):
+            raise SimulatorError(f"id token {id_token!r} is not authorized by the local list while offline")
         if reservation_id is None:
             used, blocker = self._start_reservation(connector, id_token)
             if blocker is not None and id_token not in self.token_parents and self.connected:

@@ -9,6 +9,7 @@ from functools import partial
 
 from csms.domain.clock import isoformat_z
 from simulators.chargepoint.answers import StationAnswers
+from simulators.chargepoint.local_list import LocalList
 from simulators.chargepoint.model import (
     _PHASES,
     _REASON_TO_16,
@@ -24,6 +25,8 @@ from simulators.chargepoint.model import (
 
 class V16Behaviour(StationAnswers):
     """The OCPP 1.6J messages and answers."""
+
+    local_list: LocalList
 
     async def _start_16(self, tx: _Transaction) -> str:
         payload: JsonDict = {
@@ -183,6 +186,8 @@ class V16Behaviour(StationAnswers):
             "GetLog": self._answer_get_log,
             "ExtendedTriggerMessage": self._on_extended_trigger_16,
             **self._certificate_handlers(),
+            "GetLocalListVersion": lambda p: ({"listVersion": self.local_list.version}, None),
+            "SendLocalList": self._on_send_local_list_16,
         }
 
     def _on_extended_trigger_16(self, payload: JsonDict) -> _Answer:
@@ -191,6 +196,12 @@ class V16Behaviour(StationAnswers):
         if payload["requestedMessage"] != "SignChargePointCertificate":
             return {"status": "NotImplemented"}, None
         return {"status": "Accepted"}, lambda: self.sign_certificate
+
+    def _on_send_local_list_16(self, payload: JsonDict) -> _Answer:
+        # 1.6 §6.42: an entry without idTagInfo is removed from the list.
+        items = [(e["idTag"], e.get("idTagInfo")) for e in payload.get("localAuthorizationList", [])]
+        status = self.local_list.apply_update(payload["listVersion"], payload["updateType"], items)
+        return {"status": status}, None
 
     def _on_reset_16(self, payload: JsonDict) -> _Answer:
         reason = "HardReset" if payload["type"] == "Hard" else "SoftReset"

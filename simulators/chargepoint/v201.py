@@ -12,6 +12,7 @@ from typing import Any
 
 from csms.domain.clock import isoformat_z
 from simulators.chargepoint.answers import StationAnswers
+from simulators.chargepoint.local_list import LocalList
 from simulators.chargepoint.model import (
     _AVAILABILITY_STATES,
     _DATA_TYPES,
@@ -28,6 +29,8 @@ from simulators.chargepoint.model import (
 
 class V201Behaviour(StationAnswers):
     """The OCPP 2.0.1 messages, answers and device model."""
+
+    local_list: LocalList
 
     async def _start_201(self, tx: _Transaction) -> str:
         tx.transaction_id = str(uuid.uuid4())
@@ -135,6 +138,13 @@ class V201Behaviour(StationAnswers):
                 )
         return {"timestamp": isoformat_z(timestamp), "sampledValue": values}
 
+    def _on_send_local_list_201(self, payload: JsonDict) -> _Answer:
+        # 2.0.1 D01.FR.18: an entry without idTokenInfo is removed from the list.
+        entries = payload.get("localAuthorizationList", [])
+        items = [(e["idToken"]["idToken"], e.get("idTokenInfo")) for e in entries]
+        status = self.local_list.apply_update(payload["versionNumber"], payload["updateType"], items)
+        return {"status": status}, None
+
     def _handlers_201(self) -> dict[str, Callable[[JsonDict], _Answer]]:
         return {
             "Reset": self._on_reset_201,
@@ -156,6 +166,8 @@ class V201Behaviour(StationAnswers):
             "ClearChargingProfile": self._on_clear_charging_profile_201,
             "DataTransfer": self._answer_data_transfer,
             "ClearCache": self._answer_clear_cache,
+            "GetLocalListVersion": lambda p: ({"versionNumber": self.local_list.version}, None),
+            "SendLocalList": self._on_send_local_list_201,
             "CostUpdated": self._on_cost_updated_201,
             "UpdateFirmware": self._answer_update_firmware,
             "GetLog": self._answer_get_log,
