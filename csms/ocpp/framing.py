@@ -250,6 +250,10 @@ class OcppConnection:
                     )
                 ]
             return [self._unknown_message_type(msg, text)]
+        if type(message_type) is float and message_type.is_integer() and abs(message_type) >= 2**63:
+            # An integer beyond 64 bits, which the parser hands over as a float: still an (unknown)
+            # type number, so ignored in 1.6 and MessageTypeNotSupported in 2.0.1 (§4.1.3 of both).
+            return [self._unknown_message_type(msg, text)]
         return [
             self._reject(_readable_id(msg), ErrorKind.RPC_FRAMEWORK, "MessageTypeId must be an integer", text)
         ]
