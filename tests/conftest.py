@@ -30,8 +30,8 @@ def _freeze_heap() -> None:
 
 # Hypothesis profiles (ADR 0017). "ci", the default, is derandomized: the same examples on every run, so a
 # red `make test` is reproducible and never a matter of luck, and no deadline, since this 2-core machine is
-# shared and a slow example is not a bug. "explore" (HYPOTHESIS_PROFILE=explore) draws fresh random examples
-# (at most 1000 where a test sets no smaller bound) for a developer hunting for new bugs; a bug it finds becomes an @example regression.
+# shared and a slow example is not a bug. "explore" (HYPOTHESIS_PROFILE=explore) draws fresh random
+# examples for a developer hunting for new bugs; a bug it finds becomes an @example regression.
 settings.register_profile(
     "ci", derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
 )

@@ -97,7 +97,9 @@ def callerror_frames(conn: OcppConnection) -> list[list[Any]]:
 @example(text='[2, 1, "Heartbeat", {}]')  # a non-string id
 @example(text='[2.0, "a", "Heartbeat", {}]')  # a float MessageTypeId
 @example(text='[true, "a", "Heartbeat", {}]')  # a boolean MessageTypeId
-def test_any_frame_yields_one_event_and_at_most_one_callerror(version: OcppVersion, text: str | bytes) -> None:
+def test_any_frame_yields_one_event_and_at_most_one_callerror(
+    version: OcppVersion, text: str | bytes
+) -> None:
     """Any text or bytes gives exactly one event without raising, and at most one spec CALLERROR is queued,
     only for a FramingError, with the code the event names and the CALL's id when it was readable."""
     conn = OcppConnection(version)
@@ -165,7 +167,9 @@ def test_duplicate_and_late_answers_after_the_pending_call_are_ignored(
 
 @VERSIONS
 @FUZZ
-@given(message_type=st.integers().filter(lambda n: n not in (2, 3, 4)), rest=st.lists(json_values, max_size=4))
+@given(
+    message_type=st.integers().filter(lambda n: n not in (2, 3, 4)), rest=st.lists(json_values, max_size=4)
+)
 @example(message_type=10**30, rest=["a", "Heartbeat", {}])  # beyond 64 bits: parsed as a float
 def test_unknown_message_type_ids(version: OcppVersion, message_type: int, rest: list[Any]) -> None:
     """An unknown integer MessageTypeId is ignored in 1.6 (OCPP-J 1.6 §4.1.3) and answered with

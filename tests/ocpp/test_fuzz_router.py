@@ -57,7 +57,9 @@ date_times = st.datetimes().map(lambda d: d.isoformat() + "Z") | st.sampled_from
 )
 
 
-def from_schema(schema: dict[str, Any], definitions: dict[str, Any], depth: int = 0) -> st.SearchStrategy[Any]:
+def from_schema(
+    schema: dict[str, Any], definitions: dict[str, Any], depth: int = 0
+) -> st.SearchStrategy[Any]:
     """Values valid for *schema* (the subset of JSON schema the OCPP schemas use), often at the bounds."""
     if "$ref" in schema:
         return from_schema(definitions[schema["$ref"].rsplit("/", 1)[-1]], definitions, depth)
@@ -145,7 +147,9 @@ def harness() -> Iterator[Harness]:
 
 
 @pytest.mark.parametrize(("version", "action"), CASES, ids=[f"{v.value}-{a}" for v, a in CASES])
-def test_router_answers_every_payload_by_the_spec(harness: Harness, version: OcppVersion, action: str) -> None:
+def test_router_answers_every_payload_by_the_spec(
+    harness: Harness, version: OcppVersion, action: str
+) -> None:
     """Any payload for a supported action is answered without raising: a schema-valid answer, or a spec
     CALLERROR kind (never InternalError), and a refused CALL changes nothing stored."""
     ctx = StationContext("CP-1", version, harness.domain, structlog.get_logger("fuzz"), registered=True)
