@@ -23,10 +23,10 @@ from csms.ocpp.versions import OcppVersion
 from tests.e2e.conftest import ocpp_url
 from tests.ocpp.test_fuzz_framing import SPEC_CODES, texts
 from tests.ocpp.test_fuzz_router import TABLES, payloads
-from tests.utils import MS
+from tests.utils import FUZZ_SCALE, MS
 
-GARBAGE_FRAMES = 40
-CALLS = 40
+GARBAGE_FRAMES = 40 * FUZZ_SCALE
+CALLS = 40 * FUZZ_SCALE
 BOOT = {
     OcppVersion.V16: ["BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}],
     OcppVersion.V201: [

@@ -39,10 +39,11 @@ from ocpi.models import Partner, PartnerStatus
 from ocpi.transport import encode_token, hash_token
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
+from tests.utils import FUZZ_SCALE
 
 EXAMPLES = Path("/work/shared/ocpi-examples")
 TOKEN_C = "token-c-of-the-fuzzing-emsp"
-EXAMPLES_PER_ROUTE = 30
+EXAMPLES_PER_ROUTE = 30 * FUZZ_SCALE
 #: Routes left out (see the module docstring).
 SKIPPED = {("POST", "/ocpi/2.2.1/credentials"), ("PUT", "/ocpi/2.2.1/credentials"),
            ("DELETE", "/ocpi/2.2.1/credentials")}  # fmt: skip

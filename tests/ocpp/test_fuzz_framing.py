@@ -25,9 +25,10 @@ from csms.ocpp.framing import (
     OcppConnection,
 )
 from csms.ocpp.versions import OcppVersion
+from tests.utils import FUZZ_SCALE
 
 VERSIONS = pytest.mark.parametrize("version", [OcppVersion.V16, OcppVersion.V201])
-FUZZ = settings(max_examples=150)
+FUZZ = settings(max_examples=150 * FUZZ_SCALE)
 
 #: Every code a CSMS may put in a CALLERROR, per version (OCPP-J 1.6 §4.2.3; OCPP 2.0.1 Part 4 §4.3).
 SPEC_CODES = {

@@ -33,10 +33,11 @@ from csms.ocpp.v201.routes import ROUTES as V201_ROUTES
 from csms.ocpp.versions import OcppVersion
 from csms.store.writer import BatchedWriter
 from tests.fakes.memory_store import MemoryStore
+from tests.utils import FUZZ_SCALE
 
 TABLES: dict[OcppVersion, Mapping[str, Route]] = {OcppVersion.V16: V16_ROUTES, OcppVersion.V201: V201_ROUTES}
 CASES = [(version, action) for version, table in TABLES.items() for action in sorted(table)]
-EXAMPLES_PER_ACTION = 40
+EXAMPLES_PER_ACTION = 40 * FUZZ_SCALE
 #: What a refused CALL may be answered with (OCPP-J 1.6 §4.2.3, OCPP 2.0.1 Part 4 §4.3), as kinds.
 REFUSALS = {
     ErrorKind.FORMAT, ErrorKind.TYPE, ErrorKind.PROPERTY, ErrorKind.OCCURRENCE, ErrorKind.PROTOCOL,
@@ -179,7 +180,7 @@ def test_unknown_and_unsupported_actions(harness: Harness, version: OcppVersion)
     ctx = StationContext("CP-1", version, harness.domain, structlog.get_logger("fuzz"), registered=True)
     known = sorted(schema_actions(version) - set(TABLES[version]))
 
-    @settings(max_examples=60)
+    @settings(max_examples=60 * FUZZ_SCALE)
     @given(action=st.text(min_size=1, max_size=40) | st.sampled_from(known), payload=json_values)
     def run(action: str, payload: Any) -> None:
         body = payload if isinstance(payload, dict) else {"value": payload}
