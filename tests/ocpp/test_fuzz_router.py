@@ -89,7 +89,12 @@ def from_schema(
     if kind == "string":
         if schema.get("format") == "date-time":
             return date_times
-        return st.text(min_size=schema.get("minLength", 0), max_size=schema.get("maxLength", 50))
+        # Numeric text too: 1.6 sampledValue.value is a decimal number written as a string.
+        numeric = (
+            st.decimals(allow_nan=False, allow_infinity=False).map(str)
+            | st.sampled_from(["1e400", "-0", "123456789012345678901234567890.5", "NaN", "Infinity"])
+        ).filter(lambda text: schema.get("minLength", 0) <= len(text) <= schema.get("maxLength", 50))
+        return numeric | st.text(min_size=schema.get("minLength", 0), max_size=schema.get("maxLength", 50))
     if kind == "integer":
         return st.integers(min_value=schema.get("minimum", -(2**31)), max_value=schema.get("maximum", 2**31))
     if kind == "number":
