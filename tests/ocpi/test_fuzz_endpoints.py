@@ -35,7 +35,7 @@ from csms.domain.services import Services
 from csms.store.writer import BatchedWriter
 from ocpi.app import create_app
 from ocpi.context import OcpiContext
-from ocpi.models import Partner, PartnerStatus
+from ocpi.models import Location, Partner, PartnerStatus
 from ocpi.transport import encode_token, hash_token
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
@@ -137,6 +137,16 @@ class Harness:
         runner.run(store.add_charge_point(ChargePoint("CP-1")))
         domain = Domain(Services(config=Config(), store=store, writer=self.writer))
         self.ocpi_store = MemoryOcpiStore()
+        # A published location with the charge point, so that location, EVSE and command paths reach it.
+        runner.run(
+            self.ocpi_store.save_location(
+                Location(
+                    id="LOC1", name="Fuzz", address="Street 1", city="Town", country="NLD",
+                    latitude="52.00000", longitude="4.00000", time_zone="Europe/Amsterdam",
+                    country_code="NL", party_id="CPO", charge_point_ids=["CP-1"],
+                )
+            )
+        )  # fmt: skip
         runner.run(
             self.ocpi_store.add_partner(
                 Partner(
@@ -207,7 +217,8 @@ def test_ocpi_route_never_fails(harness: Harness, method: str, template: str) ->
 
     @settings(max_examples=EXAMPLES_PER_ROUTE)
     @given(
-        params=st.lists(segments, min_size=4, max_size=4),
+        params=st.lists(segments, min_size=4, max_size=4)
+        | st.sampled_from([["NL", "TNM", "012345678", "x"], ["LOC1", "CP-1-1", "1", "x"]]),
         query=query,
         body=bodies,
         routing=st.booleans(),
