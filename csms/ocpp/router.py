@@ -74,8 +74,12 @@ def route_table(*routes: Route) -> Mapping[str, Route]:
     return table
 
 
-async def dispatch(ctx: StationContext, routes: Mapping[str, Route], call: CallReceived) -> Reply:
+async def dispatch(
+    ctx: StationContext, routes: Mapping[str, Route], call: CallReceived, frame: str | None = None
+) -> Reply:
     """Handle one CALL from a station and return the reply to send.
+
+    *frame*, the CALL's text as received, lets the NUL check below skip payloads that cannot hold one.
 
     Unknown action: NotImplemented when the version has no such message at all, NotSupported when it is
     an OCPP message we do not take from a station (OCPP-J 1.6 §4.2.3, OCPP 2.0.1 Part 4 §4.3 error codes).
@@ -97,6 +101,11 @@ async def dispatch(ctx: StationContext, routes: Mapping[str, Route], call: CallR
     violation = validate(ctx.version, call.action, SchemaKind.REQUEST, call.payload)
     if violation is not None:
         return Reply(error=violation.kind, description=violation.description)
+    # A JSON text can hold U+0000 only as the escape "\u0000", so most frames skip the walk.
+    if (frame is None or NUL_ESCAPE in frame) and _contains_nul(call.payload):
+        # PostgreSQL text cannot store U+0000: taking the CALL would answer what is never stored (ADR 0017).
+        # PropertyConstraintViolation: "a field contains an invalid value" (OCPP-J 1.6 §4.2.3, 2.0.1 §4.3).
+        return Reply(error=ErrorKind.PROPERTY, description="a string contains U+0000 (NUL)")
     try:
         result = await route.handler(ctx, call.payload)
     except HandlerError as exc:
@@ -110,6 +119,20 @@ async def dispatch(ctx: StationContext, routes: Mapping[str, Route], call: CallR
         ctx.log.error("response_schema_violation", action=call.action, violation=violation.description)
         return Reply(error=ErrorKind.INTERNAL, description=f"{call.action} response could not be built")
     return Reply(payload=result)
+
+
+NUL_ESCAPE = "\\u0000"
+
+
+def _contains_nul(value: Any) -> bool:
+    """True if a string anywhere in *value* (a key or a value, at any depth) contains U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
 
 
 def bind_logger(charge_point_id: str, version: OcppVersion) -> Any:

@@ -152,3 +152,14 @@ async def test_frames_the_transport_refuses_close_properly(
     ws = await booted(csms, version)
     assert await heartbeat_answered(ws, "hb") == []
     await ws.close()
+
+
+@pytest.mark.parametrize("version", [OcppVersion.V16, OcppVersion.V201])
+async def test_nul_in_a_string_is_refused_over_the_socket(csms: Csms, version: OcppVersion) -> None:
+    """A CALL with U+0000 in a string is a PropertyConstraintViolation (PostgreSQL could not store it) and
+    the connection goes on."""
+    ws = await booted(csms, version)
+    await ws.send(orjson.dumps([2, "nul", "DataTransfer", {"vendorId": "V\u0000"}]).decode())
+    assert (await recv(ws))[:3] == [4, "nul", "PropertyConstraintViolation"]
+    assert await heartbeat_answered(ws, "hb") == []
+    await ws.close()

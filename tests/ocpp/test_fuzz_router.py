@@ -196,3 +196,51 @@ def test_unknown_and_unsupported_actions(harness: Harness, version: OcppVersion)
         assert reply.error is expected
 
     run()
+
+
+@pytest.mark.parametrize(
+    ("version", "action", "payload"),
+    [
+        (OcppVersion.V16, "BootNotification", {"chargePointVendor": "V\x00", "chargePointModel": "M"}),
+        (
+            OcppVersion.V16,
+            "StatusNotification",
+            {"connectorId": 1, "errorCode": "NoError", "status": "Available", "info": "a\x00b"},
+        ),
+        (
+            OcppVersion.V201,
+            "BootNotification",
+            {"chargingStation": {"vendorName": "V", "model": "M\x00"}, "reason": "PowerUp"},
+        ),
+        (OcppVersion.V201, "DataTransfer", {"vendorId": "V", "data": {"k\x00": 1}}),
+    ],
+    ids=["v16-boot", "v16-status", "v201-boot", "v201-data-key"],
+)
+@pytest.mark.parametrize("with_frame", [True, False], ids=["frame", "no-frame"])
+def test_nul_in_a_string_is_refused_before_anything_is_stored(
+    harness: Harness, version: OcppVersion, action: str, payload: dict[str, Any], with_frame: bool
+) -> None:
+    """A U+0000 in any string (value or key) is a PropertyConstraintViolation and nothing is stored:
+    PostgreSQL cannot store it, and the batched writer used to drop the write after answering Accepted
+    (found by fuzzing against PostgreSQL)."""
+    ctx = StationContext("CP-1", version, harness.domain, structlog.get_logger("fuzz"), registered=True)
+    call = CallReceived("m", action, payload)
+    frame = orjson.dumps([2, "m", action, payload]).decode() if with_frame else None
+    before = harness.snapshot()
+    reply = harness.runner.run(dispatch(ctx, TABLES[version], call, frame=frame))
+    assert reply.error is ErrorKind.PROPERTY and "U+0000" in reply.description
+    assert harness.snapshot() == before
+
+
+def test_an_escaped_backslash_u0000_is_not_a_nul(harness: Harness) -> None:
+    """The text "\\u0000" (a backslash, then u0000) is an ordinary string and is accepted."""
+    ctx = StationContext(
+        "CP-1", OcppVersion.V16, harness.domain, structlog.get_logger("fuzz"), registered=True
+    )
+    payload = {"chargePointVendor": "V\\u0000", "chargePointModel": "M"}
+    frame = orjson.dumps([2, "m", "BootNotification", payload]).decode()
+    assert "\\\\u0000" in frame
+    reply = harness.runner.run(
+        dispatch(ctx, V16_ROUTES, CallReceived("m", "BootNotification", payload), frame)
+    )
+    assert reply.error is None
