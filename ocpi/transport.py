@@ -255,6 +255,9 @@ async def error_middleware(
     request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
     correlation_id = request.headers.get("X-Correlation-ID") or request_id
     try:
+        if "\x00" in request.path or "\x00" in request.query_string:
+            # A %00 in the URL: no id or parameter can hold U+0000, and PostgreSQL cannot compare with it.
+            raise invalid_parameters("the URL contains U+0000 (NUL)")
         response = await handler(request)
     except OcpiError as exc:
         response = _error_response(exc)
@@ -410,10 +413,25 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         OcpiError: HTTP 400 / 2001 for invalid JSON (the transport layer's answer); HTTP 200 / 2001 for
             valid JSON that is not an object (it reached the OCPI layer, see `invalid_parameters`).
     """
+    raw = await request.read()
     try:
-        body = orjson.loads(await request.read())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise OcpiError(400, Status.INVALID_PARAMETERS, "invalid JSON body") from None
     if not isinstance(body, dict):
         raise invalid_parameters("the body must be a JSON object")
+    # JSON carries U+0000 only as the escape "\u0000"; PostgreSQL cannot store it (ADR 0017).
+    if b"\\u0000" in raw and _contains_nul(body):
+        raise invalid_parameters("a string contains U+0000 (NUL)")
     return body
+
+
+def _contains_nul(value: Any) -> bool:
+    """True if a string anywhere in *value* (a key or a value, at any depth) contains U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from csms.store.writer import BatchedWriter
 from ocpi.app import create_app
 from ocpi.context import OcpiContext
 from ocpi.models import Location, Partner, PartnerStatus
+from ocpi.store import OcpiStore
 from ocpi.transport import encode_token, hash_token
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
@@ -259,3 +260,56 @@ async def _request(
         pytest.fail(f"{method} {path}: {resp.status} is not JSON: {text[:200]!r}")
     await harness.writer.sync()
     return resp.status, envelope if isinstance(envelope, dict) else {"not": envelope}
+
+
+# -- regressions the fuzzers found, on every OCPI store backend (PostgreSQL included) ----------------------
+
+
+@pytest.fixture
+async def backend_client(ocpi_store: OcpiStore) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """The full OCPI sub-application on `ocpi_store` (each backend), called as a registered NL/TNM eMSP."""
+    await ocpi_store.add_partner(
+        Partner(
+            id=0,
+            name="eMSP",
+            country_code="NL",
+            party_id="TNM",
+            status=PartnerStatus.REGISTERED,
+            token_c_hash=hash_token(TOKEN_C),
+            token_b="b",
+            roles=[
+                {"role": "EMSP", "business_details": {"name": "TNM"}, "country_code": "NL", "party_id": "TNM"}
+            ],
+        )
+    )
+    store = MemoryStore()
+    writer = BatchedWriter(store, max_items=1000, interval=60.0)
+    domain = Domain(Services(config=Config(), store=store, writer=writer))
+    ctx = OcpiContext(domain=domain, store=ocpi_store, config=Config().ocpi, base_url="http://127.0.0.1")
+    client = await _client(create_app(ctx))
+    yield client
+    await client.close()
+
+
+@pytest.mark.parametrize("field", ["issuer", "contract_id", "group_id"])
+async def test_nul_in_a_body_string_is_invalid_parameters(
+    backend_client: TestClient[web.Request, web.Application], ocpi_store: OcpiStore, field: str
+) -> None:
+    """A body string holding U+0000 is HTTP 200 / 2001 and nothing is stored (PostgreSQL answered 500)."""
+    body = dict(_TOKEN, **{field: "A\u0000B"})
+    resp = await backend_client.put("/ocpi/2.2.1/tokens/NL/TNM/012345678", data=orjson.dumps(body))
+    assert resp.status == 200 and (await resp.json())["status_code"] == 2001
+    resp = await backend_client.get("/ocpi/2.2.1/tokens/NL/TNM/012345678")
+    assert resp.status == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/ocpi/2.2.1/tokens/NL/TNM/A%00B", "/ocpi/2.2.1/locations/A%00B", "/ocpi/2.2.1/cdrs?date_from=A%00"],
+)
+async def test_nul_in_the_url_is_invalid_parameters(
+    backend_client: TestClient[web.Request, web.Application], path: str
+) -> None:
+    """A %00 in a path id or query is HTTP 200 / 2001, never a 500 from the database."""
+    resp = await backend_client.get(path)
+    assert resp.status == 200 and (await resp.json())["status_code"] == 2001
