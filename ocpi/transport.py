@@ -177,6 +177,10 @@ def ok(data: Any = None, *, http_status: int = 200, headers: dict[str, str] | No
     )
 
 
+#: The largest `offset` passed to a store: far past any real list, well within SQL BIGINT.
+MAX_OFFSET = 2**62
+
+
 def pagination(request: web.Request, max_limit: int, *, date_from_required: bool = False) -> Pagination:
     """Read `date_from`, `date_to`, `offset`, `limit`; `limit` is capped at the server maximum (X-Limit).
 
@@ -192,6 +196,9 @@ def pagination(request: web.Request, max_limit: int, *, date_from_required: bool
         raise invalid_parameters("offset and limit must be integers") from None
     if offset < 0 or limit < 0:
         raise invalid_parameters("offset and limit must not be negative")
+    # Any offset past the last object answers an empty page; a bigger one than SQL's BIGINT would fail
+    # the query (PostgreSQL: out of range), so it is capped (found by fuzzing, ADR 0017).
+    offset = min(offset, MAX_OFFSET)
     if date_from_required and "date_from" not in q:
         raise invalid_parameters("date_from is required")
     date_from = parse_ocpi_datetime(q["date_from"]) if "date_from" in q else None

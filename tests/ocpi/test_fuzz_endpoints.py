@@ -313,3 +313,14 @@ async def test_nul_in_the_url_is_invalid_parameters(
     """A %00 in a path id or query is HTTP 200 / 2001, never a 500 from the database."""
     resp = await backend_client.get(path)
     assert resp.status == 200 and (await resp.json())["status_code"] == 2001
+
+
+@pytest.mark.parametrize("module", ["cdrs", "locations", "tariffs"])
+async def test_an_offset_beyond_bigint_is_an_empty_page(
+    backend_client: TestClient[web.Request, web.Application], module: str
+) -> None:
+    """An offset past SQL BIGINT answers an empty page like any offset past the end (PostgreSQL: 500)."""
+    resp = await backend_client.get(f"/ocpi/2.2.1/{module}", params={"offset": str(10**20)})
+    assert resp.status == 200
+    envelope = await resp.json()
+    assert envelope["status_code"] == 1000 and envelope["data"] == []
