@@ -31,6 +31,7 @@ from aiohttp import web
 
 from csms.config import OcpiConfig
 from csms.domain.clock import Clock, parse_datetime, to_utc, utcnow
+from csms.domain.text import NUL_ESCAPE, contains_nul
 from ocpi.models import Partner, PartnerStatus
 from ocpi.store import OcpiStore, Pagination
 
@@ -428,17 +429,6 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid_parameters("the body must be a JSON object")
     # JSON carries U+0000 only as the escape "\u0000"; PostgreSQL cannot store it (ADR 0017).
-    if b"\\u0000" in raw and _contains_nul(body):
+    if NUL_ESCAPE.encode() in raw and contains_nul(body):
         raise invalid_parameters("a string contains U+0000 (NUL)")
     return body
-
-
-def _contains_nul(value: Any) -> bool:
-    """True if a string anywhere in *value* (a key or a value, at any depth) contains U+0000."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in key or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False

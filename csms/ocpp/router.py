@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 
 from csms.domain.core import Domain
+from csms.domain.text import NUL_ESCAPE, contains_nul
 from csms.ocpp.errors import ErrorKind
 from csms.ocpp.framing import CallReceived
 from csms.ocpp.schemas import SchemaKind, has_schema, validate
@@ -102,7 +103,7 @@ async def dispatch(
     if violation is not None:
         return Reply(error=violation.kind, description=violation.description)
     # A JSON text can hold U+0000 only as the escape "\u0000", so most frames skip the walk.
-    if (frame is None or NUL_ESCAPE in frame) and _contains_nul(call.payload):
+    if (frame is None or NUL_ESCAPE in frame) and contains_nul(call.payload):
         # PostgreSQL text cannot store U+0000: taking the CALL would answer what is never stored (ADR 0017).
         # PropertyConstraintViolation: "a field contains an invalid value" (OCPP-J 1.6 §4.2.3, 2.0.1 §4.3).
         return Reply(error=ErrorKind.PROPERTY, description="a string contains U+0000 (NUL)")
@@ -119,20 +120,6 @@ async def dispatch(
         ctx.log.error("response_schema_violation", action=call.action, violation=violation.description)
         return Reply(error=ErrorKind.INTERNAL, description=f"{call.action} response could not be built")
     return Reply(payload=result)
-
-
-NUL_ESCAPE = "\\u0000"
-
-
-def _contains_nul(value: Any) -> bool:
-    """True if a string anywhere in *value* (a key or a value, at any depth) contains U+0000."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in key or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
 
 
 def bind_logger(charge_point_id: str, version: OcppVersion) -> Any:
