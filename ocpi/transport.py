@@ -31,6 +31,7 @@ from aiohttp import web
 
 from csms.config import OcpiConfig
 from csms.domain.clock import Clock, parse_datetime, to_utc, utcnow
+from csms.domain.text import NUL_ESCAPE, contains_nul
 from ocpi.models import Partner, PartnerStatus
 from ocpi.store import OcpiStore, Pagination
 
@@ -177,6 +178,10 @@ def ok(data: Any = None, *, http_status: int = 200, headers: dict[str, str] | No
     )
 
 
+#: The largest `offset` passed to a store: far past any real list, well within SQL BIGINT.
+MAX_OFFSET = 2**62
+
+
 def pagination(request: web.Request, max_limit: int, *, date_from_required: bool = False) -> Pagination:
     """Read `date_from`, `date_to`, `offset`, `limit`; `limit` is capped at the server maximum (X-Limit).
 
@@ -192,6 +197,9 @@ def pagination(request: web.Request, max_limit: int, *, date_from_required: bool
         raise invalid_parameters("offset and limit must be integers") from None
     if offset < 0 or limit < 0:
         raise invalid_parameters("offset and limit must not be negative")
+    # Any offset past the last object answers an empty page; a bigger one than SQL's BIGINT would fail
+    # the query (PostgreSQL: out of range), so it is capped (found by fuzzing, ADR 0017).
+    offset = min(offset, MAX_OFFSET)
     if date_from_required and "date_from" not in q:
         raise invalid_parameters("date_from is required")
     date_from = parse_ocpi_datetime(q["date_from"]) if "date_from" in q else None
@@ -255,6 +263,9 @@ async def error_middleware(
     request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
     correlation_id = request.headers.get("X-Correlation-ID") or request_id
     try:
+        if "\x00" in request.path or "\x00" in request.query_string:
+            # A %00 in the URL: no id or parameter can hold U+0000, and PostgreSQL cannot compare with it.
+            raise invalid_parameters("the URL contains U+0000 (NUL)")
         response = await handler(request)
     except OcpiError as exc:
         response = _error_response(exc)
@@ -410,10 +421,14 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         OcpiError: HTTP 400 / 2001 for invalid JSON (the transport layer's answer); HTTP 200 / 2001 for
             valid JSON that is not an object (it reached the OCPI layer, see `invalid_parameters`).
     """
+    raw = await request.read()
     try:
-        body = orjson.loads(await request.read())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise OcpiError(400, Status.INVALID_PARAMETERS, "invalid JSON body") from None
     if not isinstance(body, dict):
         raise invalid_parameters("the body must be a JSON object")
+    # JSON carries U+0000 only as the escape "\u0000"; PostgreSQL cannot store it (ADR 0017).
+    if NUL_ESCAPE.encode() in raw and contains_nul(body):
+        raise invalid_parameters("a string contains U+0000 (NUL)")
     return body

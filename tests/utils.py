@@ -10,6 +10,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 # One "millisecond" of test time; CSMS_TEST_TIMEOUT_FACTOR=4 gives a slow machine four times longer.
 MS = 0.001 * float(os.environ.get("CSMS_TEST_TIMEOUT_FACTOR", "1"))
+#: Multiplies every fuzz suite's example count (ADR 0017): 1 in `make test`; e.g. 20 with
+#: HYPOTHESIS_PROFILE=explore for a long local bug hunt.
+FUZZ_SCALE = int(os.environ.get("CSMS_FUZZ_SCALE", "1"))
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 5000 * MS) -> None:  # noqa: ASYNC109

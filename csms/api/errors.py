@@ -148,6 +148,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     Successful responses and redirects (3xx) pass through unchanged.
     """
     try:
+        if "\x00" in request.path:
+            # No object's id holds U+0000 (and PostgreSQL cannot compare with it, ADR 0017).
+            raise ApiError(404, "not_found", "no such resource: the path contains U+0000 (NUL)")
+        if "\x00" in request.query_string:
+            raise ApiError(400, "invalid_request", "the query contains U+0000 (NUL)")
         return await handler(request)
     except ApiError as exc:
         return error_response(exc)

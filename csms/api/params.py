@@ -23,6 +23,7 @@ from csms.domain.clock import parse_datetime
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint, Transaction
 from csms.domain.services import Services
+from csms.domain.text import NUL_ESCAPE, contains_nul
 
 SERVICES = web.AppKey("services", Services)
 DOMAIN = web.AppKey("domain", Domain)
@@ -95,13 +96,18 @@ async def read_json(request: web.Request) -> Any:
     """The request body parsed as JSON.
 
     Raises:
-        ApiError: 400 `invalid_json` when the body is empty or not JSON; 413 when it is too large.
+        ApiError: 400 `invalid_json` when the body is empty or not JSON; 400 `invalid_request` when a
+            string in it holds U+0000; 413 when it is too large.
     """
     raw = await read_body(request)
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from exc
+    if NUL_ESCAPE.encode() in raw and contains_nul(body):
+        # PostgreSQL cannot store U+0000 (ADR 0017): refused before anything is stored, not a 500.
+        raise ApiError(400, "invalid_request", "a string in the request body contains U+0000 (NUL)")
+    return body
 
 
 async def read_model(request: web.Request, model: type[ModelT]) -> ModelT:

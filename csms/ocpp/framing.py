@@ -250,9 +250,17 @@ class OcppConnection:
                     )
                 ]
             return [self._unknown_message_type(msg, text)]
-        return [
-            self._reject(_readable_id(msg), ErrorKind.RPC_FRAMEWORK, "MessageTypeId must be an integer", text)
-        ]
+        return [self._non_integer_type(msg, text)]
+
+    def _non_integer_type(self, msg: list[Any], text: str | bytes) -> FramingError:
+        """Handle a MessageTypeId that did not parse as an int."""
+        message_type = msg[0]
+        if type(message_type) is float and message_type.is_integer() and abs(message_type) >= 2**63:
+            # An integer beyond 64 bits, which the parser hands over as a float: still an (unknown)
+            # type number, so ignored in 1.6 and MessageTypeNotSupported in 2.0.1 (§4.1.3 of both).
+            return self._unknown_message_type(msg, text)
+        description = "MessageTypeId must be an integer"
+        return self._reject(_readable_id(msg), ErrorKind.RPC_FRAMEWORK, description, text)
 
     def _reject_call(self, msg: list[Any], text: str | bytes) -> FramingError:
         """Explain why *msg* (MessageTypeId 2) is not a valid CALL and queue the CALLERROR."""

@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 
 from csms.domain.core import Domain
+from csms.domain.text import NUL_ESCAPE, contains_nul
 from csms.ocpp.errors import ErrorKind
 from csms.ocpp.framing import CallReceived
 from csms.ocpp.schemas import SchemaKind, has_schema, validate
@@ -74,8 +75,12 @@ def route_table(*routes: Route) -> Mapping[str, Route]:
     return table
 
 
-async def dispatch(ctx: StationContext, routes: Mapping[str, Route], call: CallReceived) -> Reply:
+async def dispatch(
+    ctx: StationContext, routes: Mapping[str, Route], call: CallReceived, frame: str | None = None
+) -> Reply:
     """Handle one CALL from a station and return the reply to send.
+
+    *frame*, the CALL's text as received, lets the NUL check below skip payloads that cannot hold one.
 
     Unknown action: NotImplemented when the version has no such message at all, NotSupported when it is
     an OCPP message we do not take from a station (OCPP-J 1.6 §4.2.3, OCPP 2.0.1 Part 4 §4.3 error codes).
@@ -97,6 +102,11 @@ async def dispatch(ctx: StationContext, routes: Mapping[str, Route], call: CallR
     violation = validate(ctx.version, call.action, SchemaKind.REQUEST, call.payload)
     if violation is not None:
         return Reply(error=violation.kind, description=violation.description)
+    # A JSON text can hold U+0000 only as the escape "\u0000", so most frames skip the walk.
+    if (frame is None or NUL_ESCAPE in frame) and contains_nul(call.payload):
+        # PostgreSQL text cannot store U+0000: taking the CALL would answer what is never stored (ADR 0017).
+        # PropertyConstraintViolation: "a field contains an invalid value" (OCPP-J 1.6 §4.2.3, 2.0.1 §4.3).
+        return Reply(error=ErrorKind.PROPERTY, description="a string contains U+0000 (NUL)")
     try:
         result = await route.handler(ctx, call.payload)
     except HandlerError as exc:

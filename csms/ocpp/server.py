@@ -288,14 +288,14 @@ class StationSession:
             await self._writer.sync()
         self._record(Direction.IN, 2, event.message_id, event.action, message)
         self._writer.begin_message()
-        await self._dispatch(event)
+        await self._dispatch(event, message)
         await self._writer.commit_message()
         await self._flush(event.action)
 
-    async def _dispatch(self, event: CallReceived) -> None:
+    async def _dispatch(self, event: CallReceived, message: str) -> None:
         self.log.debug("call_received", action=event.action, message_id=event.message_id)
         started = time.perf_counter()  # metrics hook
-        reply = await dispatch(self.ctx, self.routes, event)
+        reply = await dispatch(self.ctx, self.routes, event, frame=message)
         self._meter.call(event.action, reply, started)  # metrics hook
         if reply.error is not None:
             self.log.warning(

@@ -1,7 +1,10 @@
 """The operator API fuzzed from its own generated OpenAPI document with schemathesis: no input makes the
-server fail (5xx) and every answer is what the document says (status, content type, body schema).
+server fail (5xx) and every answer is what the document says (status, content type, body schema, response
+headers); a request that breaks the document is refused with a 4xx (negative_data_rejection), and an
+operation that needs a key refuses a request without one (ignored_auth).
 
-Bounded and reproducible: a fixed number of derandomized examples per operation, no deadline (the machine
+Bounded and reproducible: a fixed number of derandomized examples per operation (tests/conftest.py profiles,
+ADR 0017), no deadline (the machine
 may be busy), the server on 127.0.0.1 in a thread of its own with the in-memory store fake.
 """
 
@@ -21,6 +24,9 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -39,9 +45,18 @@ from tests.api.openapi_check import ALL_ROUTES
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.memory_webhooks import MemoryWebhookStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
+from tests.utils import FUZZ_SCALE
 
-EXAMPLES_PER_OPERATION = 40
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+EXAMPLES_PER_OPERATION = 25 * FUZZ_SCALE
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    ignored_auth,
+    negative_data_rejection,
+]
 
 
 @dataclass

@@ -503,3 +503,27 @@ def test_send_call_allowed_again_after_timeout() -> None:
     conn.check_timeouts(130.0)
     assert conn.send_call("Heartbeat", {}, now=131.0) == "id-2"
     assert conn.next_deadline() == 161.0
+
+
+@BOTH
+def test_message_type_id_beyond_64_bits_is_an_unknown_type(version: OcppVersion) -> None:
+    """A MessageTypeId integer too big for 64 bits (the parser makes it a float) is an unknown type number:
+    ignored in 1.6, MessageTypeNotSupported in 2.0.1 (§4.1.3) - not a "MessageTypeId must be an integer"
+    framing error. Found by the framing fuzzer."""
+    conn = make_conn(version)
+    [event] = conn.receive_text('[100000000000000000000, "a", "Heartbeat", {}]')
+    assert isinstance(event, FramingError)
+    sent = [json.loads(frame) for frame in conn.frames_to_send()]
+    if version is V16:
+        assert sent == []
+    else:
+        assert sent == [[4, "a", "MessageTypeNotSupported", event.description, {}]]
+
+
+@BOTH
+def test_fractional_message_type_id_is_not_an_integer(version: OcppVersion) -> None:
+    """A MessageTypeId with a fractional part is refused as not an integer, with the framing code."""
+    conn = make_conn(version)
+    [event] = conn.receive_text('[2.5, "a", "Heartbeat", {}]')
+    assert isinstance(event, FramingError) and event.error_code == RPC_CODE[version]
+    assert json.loads(conn.frames_to_send()[0])[2] == RPC_CODE[version]
