@@ -24,6 +24,7 @@ from csms.api import (
     commands,
     configuration,
     drivers,
+    energy,
     id_tokens,
     messages,
     metrics,
@@ -66,6 +67,7 @@ ROUTES: tuple[Route, ...] = (
     *api_keys.ROUTES,
     *site_owners.ROUTES,
     *drivers.ROUTES,
+    *energy.ROUTES,
 )
 
 __all__ = ["API_PREFIX", "DOMAIN", "ROUTES", "SERVICES", "create_api_app", "create_app"]

@@ -8,6 +8,7 @@ from csms.domain.clock import Clock
 from csms.domain.commands import CommandService, RegistryGateway, StationGateway
 from csms.domain.costs import CostService
 from csms.domain.device_model import DeviceModelService
+from csms.domain.energy.planner import EnergyPlanner
 from csms.domain.events import EventBus, Order, TransactionStarted
 from csms.domain.id_token_aliases import IdTokenAliases
 from csms.domain.ports import Store, WriteQueue
@@ -71,6 +72,8 @@ class Domain:
             services.events,
             update_interval=cfg.cost_update_interval,
         )
+        # Tariff- and carbon-aware schedules from EV needs and site forecasts (ADR 0019).
+        self.energy = EnergyPlanner(services.config.energy, self.commands, services.clock, services.events)
         # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
         services.events.subscribe(TransactionStarted, self._mark_reservation_used, order=Order.DOMAIN)
 

@@ -8,6 +8,7 @@ from csms.ocpp.v201.authorize import handle_authorize
 from csms.ocpp.v201.boot_notification import handle_boot_notification
 from csms.ocpp.v201.heartbeat import handle_heartbeat
 from csms.ocpp.v201.meter_values import handle_meter_values
+from csms.ocpp.v201.notify_ev_charging_needs import handle_notify_ev_charging_needs
 from csms.ocpp.v201.reports import (
     handle_data_transfer,
     handle_notify_event,
@@ -31,4 +32,5 @@ ROUTES = route_table(
     Route("LogStatusNotification", keep_status("log_status")),
     Route("DataTransfer", handle_data_transfer),
     Route("ReservationStatusUpdate", handle_reservation_status_update),
+    Route("NotifyEVChargingNeeds", handle_notify_ev_charging_needs),
 )
