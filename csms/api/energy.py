@@ -27,7 +27,7 @@ Q_CURRENCY = param("currency", "query", {"type": "string", "pattern": "^[A-Z]{3}
 MAX_CSV_BYTES = 1 << 20
 CSV_BODY = (
     "Body: `text/csv`, a header line then `start,end,value` per interval (RFC 3339 UTC times). "
-    "Errors: 400 `invalid_request` (malformed CSV, overlapping intervals), 404 unknown location."
+    "Errors: 400 `invalid_request` (not `text/csv`, malformed CSV, overlapping intervals), 404 unknown location."
 )
 api = Operations()
 locations = Operations(path_parameters=LOCATION)
@@ -45,7 +45,7 @@ async def _known_location(request: web.Request) -> str:
 
 async def _csv(request: web.Request) -> str:
     if request.content_type != "text/csv":
-        raise ApiError(415, "unsupported_media_type", "the body must be text/csv")
+        raise invalid_request("Content-Type", "the body must be text/csv")
     if request.content_length is not None and request.content_length > MAX_CSV_BYTES:
         raise invalid_request("body", "larger than 1 MiB")
     try:
@@ -79,7 +79,7 @@ async def handle_get_energy_prices(request: web.Request) -> web.Response:
     "POST",
     "/locations/{location_id}/energy-prices",
     {200: models.ForecastImported},
-    errors=(400, 404, 415),
+    errors=(400, 404),
     query=(Q_CURRENCY,),
     description=CSV_BODY,
 )
@@ -121,7 +121,7 @@ async def handle_get_carbon_intensity(request: web.Request) -> web.Response:
     "POST",
     "/locations/{location_id}/carbon-intensity",
     {200: models.ForecastImported},
-    errors=(400, 404, 415),
+    errors=(400, 404),
     description=CSV_BODY,
 )
 async def handle_upload_carbon_intensity(request: web.Request) -> web.Response:
