@@ -27,7 +27,8 @@ Q_CURRENCY = param("currency", "query", {"type": "string", "pattern": "^[A-Z]{3}
 MAX_CSV_BYTES = 1 << 20
 CSV_BODY = (
     "Body: `text/csv`, a header line then `start,end,value` per interval (RFC 3339 UTC times). "
-    "Errors: 400 `invalid_request` (not `text/csv`, malformed CSV, overlapping intervals), 404 unknown location."
+    "Errors: 400 `invalid_request` (not `text/csv`, malformed CSV, overlapping intervals), 404 unknown "
+    "location."
 )
 api = Operations()
 locations = Operations(path_parameters=LOCATION)
@@ -82,6 +83,7 @@ async def handle_get_energy_prices(request: web.Request) -> web.Response:
     errors=(400, 404),
     query=(Q_CURRENCY,),
     description=CSV_BODY,
+    body_media_type="text/csv",
 )
 async def handle_upload_energy_prices(request: web.Request) -> web.Response:
     """Replace the site's energy price forecast (CSV).
@@ -123,6 +125,7 @@ async def handle_get_carbon_intensity(request: web.Request) -> web.Response:
     {200: models.ForecastImported},
     errors=(400, 404),
     description=CSV_BODY,
+    body_media_type="text/csv",
 )
 async def handle_upload_carbon_intensity(request: web.Request) -> web.Response:
     """Replace the site's carbon intensity forecast (CSV).

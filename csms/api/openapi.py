@@ -111,6 +111,9 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], JsonSchema]
             "required": route.body_required,
             "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
         }
+    elif route.body_media_type is not None:
+        content = {route.body_media_type: {"schema": {"type": "string"}}}
+        out["requestBody"] = {"required": True, "content": content}
     responses: JsonSchema = {}
     for status, model in route.ok.items():
         headers = {**route.headers.get(status, {}), **common}

@@ -114,6 +114,8 @@ class Route:
     # The media type of the success answers when it is not JSON (e.g. application/pdf): the handler then
     # returns a plain `web.Response`, documented as a binary string.
     media_type: str | None = None
+    # A request body that is not JSON (e.g. "text/csv"): documented as a string of that media type.
+    body_media_type: str | None = None
 
     def serve(self) -> Handler:
         """The aiohttp handler: run `handler`, then write a JSON answer with the model of its status."""
@@ -164,6 +166,7 @@ class RouteOptions(TypedDict, total=False):
     description: str
     name: str  # the aiohttp route name, for url_for
     media_type: str  # the success answers' media type when not JSON (see `Route.media_type`)
+    body_media_type: str  # a request body that is not JSON (see `Route.body_media_type`)
     path_parameters: Mapping[str, JsonSchema]  # how to document the path's parameters (default: the API's)
 
 
@@ -208,6 +211,7 @@ def route(
         headers=headers,
         name=options.get("name"),
         media_type=options.get("media_type"),
+        body_media_type=options.get("body_media_type"),
     )
 
 

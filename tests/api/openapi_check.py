@@ -173,9 +173,13 @@ class OpenApiChecker:
             if "requestBody" not in operation:
                 problems.append(f"{where}: a body was accepted but none is documented")
             else:
-                parts = ("paths", template, method.lower(), "requestBody", "content", JSON, "schema")
-                value = orjson.loads(request_body)
-                problems += [f"{where}: request body: {e}" for e in self._errors(value, *parts)]
+                content = operation["requestBody"]["content"]
+                if JSON in content:
+                    parts = ("paths", template, method.lower(), "requestBody", "content", JSON, "schema")
+                    value = orjson.loads(request_body)
+                    problems += [f"{where}: request body: {e}" for e in self._errors(value, *parts)]
+                elif not any(media.startswith("text/") for media in content):
+                    problems.append(f"{where}: a body of an undocumented media type was accepted")
         return problems
 
     def middleware(self, failures: list[str]) -> Middleware:
@@ -226,11 +230,15 @@ class CheckedApi:
         *,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        text: tuple[str, str] | None = None,
     ) -> tuple[int, Any]:
-        """Send `method path` (relative to `/api/v1`) with a JSON `body`; return (status, JSON, the bytes of
-        another media type, or None)."""
+        """Send `method path` (relative to `/api/v1`) with a JSON `body` (or `text`: (media type, content),
+        e.g. a CSV upload); return (status, JSON, the bytes of another media type, or None)."""
         data = orjson.dumps(body) if body is not None else None
         send_headers = {"Content-Type": JSON} if data is not None else {}
+        if text is not None:
+            data = text[1].encode()
+            send_headers = {"Content-Type": text[0]}
         send_headers.update(headers or {})
         url = f"{self.base}{API_PREFIX}{path}"
         async with self.session.request(method, url, data=data, params=params, headers=send_headers) as resp:
