@@ -218,3 +218,28 @@ async def test_needs_without_a_transaction_are_rejected(planned_site: Setup) -> 
     _, _, sim, start = await planned_site("cost")
     answer = await sim.call("NotifyEVChargingNeeds", needs(start + timedelta(hours=6)))
     assert answer["status"] == "Rejected"
+
+
+async def test_needs_with_a_past_departure_are_rejected_and_without_energy_processing(
+    planned_site: Setup,
+) -> None:
+    """A departure time already passed is Rejected; DC needs without energyAmount are Processing (kept, no
+    schedule yet: the session's schedule says no_energy_need)."""
+    csms, client, sim, start = await planned_site("cost")
+    await sim.start_transaction(1, "TOKEN-PLAN")
+    past = needs(datetime.now(UTC) - timedelta(minutes=5))
+    assert (await sim.call("NotifyEVChargingNeeds", past))["status"] == "Rejected"
+    dc = {
+        "evseId": 1,
+        "chargingNeeds": {
+            "requestedEnergyTransfer": "DC",
+            "departureTime": isoformat_z(start + timedelta(hours=6)),
+            "dcChargingParameters": {"evMaxCurrent": 125, "evMaxVoltage": 400},
+        },
+    }
+    assert (await sim.call("NotifyEVChargingNeeds", dc))["status"] == "Processing"
+    tx = (await csms.services.store.list_active_transactions("CP-PLAN"))[0]
+    await csms.domain.energy.close()  # the needs are recorded in the background
+    status, schedule = await client.get(f"/sessions/{tx.id}/schedule")
+    assert status == 200 and schedule["reason"] == "no_energy_need" and schedule["intervals"] == []
+    assert schedule["needs"]["max_power_w"] == 50000
