@@ -93,6 +93,7 @@ class Csms:
         domain = Domain(services, cluster.gateway if cluster is not None else None)
         # Every charge point in memory before the first handshake: admission and boot read no database.
         await domain.stations.start()
+        await domain.energy.start()  # stored forecasts and needs (ADR 0019)
         if cluster is not None:
             cluster.gateway.forwarded = domain.sessions.forwarded
             await cluster.start()

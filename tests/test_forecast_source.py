@@ -17,6 +17,7 @@ from csms.domain.energy.planner import EnergyPlanner
 from csms.domain.events import EventBus
 from csms.domain.registry import ConnectionRegistry
 from csms.forecast_source import ForecastSource
+from tests.fakes.memory_store import MemoryStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 GOOD = {
@@ -63,6 +64,7 @@ async def test_each_site_is_fetched_and_failures_keep_the_old_forecast(
         CommandService(RegistryGateway(ConnectionRegistry(EventBus()))),
         lambda: T0,
         EventBus(),
+        MemoryStore(),
     )
 
     async def sites() -> list[str]:
@@ -90,6 +92,7 @@ def test_no_url_no_source() -> None:
         CommandService(RegistryGateway(ConnectionRegistry(EventBus()))),
         lambda: T0,
         EventBus(),
+        MemoryStore(),
     )
 
     async def sites() -> list[str]:

@@ -73,7 +73,9 @@ class Domain:
             update_interval=cfg.cost_update_interval,
         )
         # Tariff- and carbon-aware schedules from EV needs and site forecasts (ADR 0019).
-        self.energy = EnergyPlanner(services.config.energy, self.commands, services.clock, services.events)
+        self.energy = EnergyPlanner(
+            services.config.energy, self.commands, services.clock, services.events, services.store
+        )
         # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
         services.events.subscribe(TransactionStarted, self._mark_reservation_used, order=Order.DOMAIN)
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypedDict, TypeVar, Unpack
 
+from csms.domain.energy.store import EnergyStore
 from csms.domain.identity import Invitation, InvitationStatus, Member, Organization, User, UserSession
 from csms.domain.models import (
     ApiKey,
@@ -623,6 +624,7 @@ class AdminStore(Protocol):
 
 
 class Store(
+    EnergyStore,
     StationStore,
     TokenStore,
     IdTokenAliasStore,

@@ -55,6 +55,7 @@ from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.sql.base import parse_sort, time_cursor  # the same sorts and cursors as the SQL store
 from csms.store.sql.batch import STATION_FIELDS  # the same columns as the SQL store
 from tests.fakes.memory_aliases import MemoryIdTokenAliases
+from tests.fakes.memory_energy import MemoryEnergy
 from tests.fakes.memory_events import MemoryStationEvents
 from tests.fakes.memory_identity import MemoryIdentity
 from tests.fakes.memory_portal import MemoryPortal
@@ -139,7 +140,7 @@ class _Sample:
     sample: MeterSample
 
 
-class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity, MemoryPortal):
+class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity, MemoryPortal, MemoryEnergy):
     """The whole `Store` protocol in memory; not shared between processes, gone when dropped.
 
     Args:
@@ -154,6 +155,7 @@ class MemoryStore(MemoryStationEvents, MemoryIdTokenAliases, MemoryIdentity, Mem
         MemoryIdTokenAliases.__init__(self)
         MemoryIdentity.__init__(self)
         MemoryPortal.__init__(self)
+        MemoryEnergy.__init__(self)
         self._clock = clock
         self._charge_points: dict[str, ChargePoint] = {}
         self._connectors: dict[tuple[str, int, int], Connector] = {}

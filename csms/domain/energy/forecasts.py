@@ -182,3 +182,25 @@ def parse_source_json(location_id: str, body: Any) -> SiteForecast:
     if price_points and currency is None:
         raise ForecastError("prices need a currency")
     return SiteForecast(location_id, currency, _sorted(price_points), _sorted(carbon_points))
+
+
+def prices_json(points: Sequence[PricePoint]) -> list[list[str]]:
+    """Price intervals as stored: `[[start, end, price], ...]`, RFC 3339 UTC and decimal text."""
+    return [[p.start.isoformat(), p.end.isoformat(), format(p.price_per_kwh, "f")] for p in points]
+
+
+def carbon_json(points: Sequence[CarbonPoint]) -> list[list[str | int]]:
+    """Carbon intervals as stored: `[[start, end, g_co2_per_kwh], ...]`."""
+    return [[c.start.isoformat(), c.end.isoformat(), c.g_co2_per_kwh] for c in points]
+
+
+def forecast_of(
+    location_id: str, currency: str | None, prices: Sequence[Sequence[Any]], carbon: Sequence[Sequence[Any]]
+) -> SiteForecast:
+    """A stored forecast back (the inverse of `prices_json` / `carbon_json`)."""
+    return SiteForecast(
+        location_id,
+        currency,
+        [PricePoint(parse_time(a), parse_time(b), Decimal(str(v))) for a, b, v in prices],
+        [CarbonPoint(parse_time(a), parse_time(b), int(v)) for a, b, v in carbon],
+    )

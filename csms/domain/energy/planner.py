@@ -2,8 +2,8 @@
 (`optimizer.plan_schedule`) and sends it to the station as a TxProfile through SetChargingProfile; plans again
 when the needs or the site's forecast change, forgets a session when it stops.
 
-State is this process's memory (ADR 0019): forecasts come back from the HTTP source at start, needs from the
-next NotifyEVChargingNeeds or OCPI ChargingPreferences.
+Forecasts and needs are stored (`EnergyStore`) and read back by `start`; the planner works from its memory
+(ADR 0019), so another process learns of a change only at its next start.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from csms.domain.commands import CommandResult, CommandService, SetChargingProfi
 from csms.domain.energy.forecasts import CarbonPoint, PricePoint, SiteForecast
 from csms.domain.energy.needs import EvNeeds, ProfileType
 from csms.domain.energy.optimizer import Objective, Plan, plan_schedule, tx_profile
+from csms.domain.energy.store import EnergyStore
 from csms.domain.events import EventBus, Order, TransactionStopped
 from csms.domain.models import Transaction, TransactionStatus
 
@@ -52,12 +53,18 @@ class EnergyPlanner:
     """Forecasts per site, needs per session, and the schedules built from them."""
 
     def __init__(
-        self, config: EnergyConfig, commands: CommandService, clock: Clock, events: EventBus
+        self,
+        config: EnergyConfig,
+        commands: CommandService,
+        clock: Clock,
+        events: EventBus,
+        store: EnergyStore,
     ) -> None:
         """Nothing runs yet; `site_of` (charge point id → OCPI location id) is installed by the composition
         root; without it no session has a site and schedules plan with an empty forecast."""
         self.config = config
         self._commands = commands
+        self._store = store
         self._clock = clock
         self.site_of: SiteOf = _no_site
         self._forecasts: dict[str, SiteForecast] = {}
@@ -102,6 +109,7 @@ class EnergyPlanner:
         forecast = self.forecast(location_id)
         forecast.currency, forecast.prices, forecast.updated_at = currency, prices, self._clock()
         self._forecasts[location_id] = forecast
+        await self._store.save_site_forecast(forecast)
         return await self.replan_site(location_id)
 
     async def set_carbon(self, location_id: str, carbon: list[CarbonPoint]) -> int:
@@ -109,6 +117,7 @@ class EnergyPlanner:
         forecast = self.forecast(location_id)
         forecast.carbon, forecast.updated_at = carbon, self._clock()
         self._forecasts[location_id] = forecast
+        await self._store.save_site_forecast(forecast)
         return await self.replan_site(location_id)
 
     async def set_forecast(self, forecast: SiteForecast) -> int:
@@ -122,6 +131,7 @@ class EnergyPlanner:
             return 0
         forecast.updated_at = self._clock()
         self._forecasts[forecast.location_id] = forecast
+        await self._store.save_site_forecast(forecast)
         return await self.replan_site(forecast.location_id)
 
     async def replan_site(self, location_id: str) -> int:
@@ -162,11 +172,12 @@ class EnergyPlanner:
     async def set_needs(self, tx: Transaction, needs: EvNeeds) -> SessionSchedule:
         """Record the session's needs (replacing earlier ones), plan and send its schedule."""
         self._needs[tx.id] = (tx, needs)
+        await self._store.save_ev_needs(tx.id, needs, self._clock())
         return await self.replan(tx)
 
-    async def replan(self, tx: Transaction) -> SessionSchedule:
-        """Plan the session from its needs and its site's forecast now, and send the TxProfile when there
-        is a plan and the session is still active."""
+    async def replan(self, tx: Transaction, *, send: bool = True) -> SessionSchedule:
+        """Plan the session from its needs and its site's forecast now, and (`send`) send the TxProfile when
+        there is a plan and the session is still active."""
         _, needs = self._needs[tx.id]
         location_id = await self.site_of(tx.charge_point_id)
         now = self._clock()
@@ -188,7 +199,7 @@ class EnergyPlanner:
             )
         schedule = SessionSchedule(tx.id, location_id, needs, plan, reason)
         self._schedules[tx.id] = schedule
-        if plan is not None and plan.intervals and tx.status is TransactionStatus.ACTIVE:
+        if send and plan is not None and plan.intervals and tx.status is TransactionStatus.ACTIVE:
             result = await self._send(tx, plan)
             schedule = SessionSchedule(
                 tx.id, location_id, needs, plan, reason, result.status or result.outcome.value
@@ -216,7 +227,22 @@ class EnergyPlanner:
         return result
 
     async def _stopped(self, event: TransactionStopped) -> None:
-        self._needs.pop(event.transaction.id, None)
+        if self._needs.pop(event.transaction.id, None) is not None:
+            await self._store.delete_ev_needs(event.transaction.id)
+
+    async def start(self) -> None:
+        """Read the stored forecasts and the needs of active sessions back and plan those sessions (nothing
+        is sent: the stations hold the profiles they were sent; a change plans and sends again). Needs of
+        sessions that ended meanwhile are deleted."""
+        for forecast in await self._store.list_site_forecasts():
+            self._forecasts[forecast.location_id] = forecast
+        for transaction_id, needs in await self._store.list_ev_needs():
+            tx = await self._store.get_transaction(transaction_id)
+            if tx is None or tx.status is not TransactionStatus.ACTIVE:
+                await self._store.delete_ev_needs(transaction_id)
+                continue
+            self._needs[tx.id] = (tx, needs)
+            await self.replan(tx, send=False)
 
     async def close(self) -> None:
         """Wait for schedules still being sent (the app calls it at shutdown, before the OCPP server)."""

@@ -14,7 +14,8 @@ from csms.domain.energy.needs import EvNeeds, ProfileType
 from csms.domain.energy.optimizer import Objective
 from csms.domain.energy.planner import PROFILE_ID_BASE, EnergyPlanner
 from csms.domain.events import EventBus, TransactionStopped
-from csms.domain.models import Transaction, TransactionStatus
+from csms.domain.models import NewTransaction, Transaction, TransactionStatus
+from tests.fakes.memory_store import MemoryStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -35,8 +36,16 @@ class Station:
         return CommandResult(Outcome.ANSWERED, self.status)
 
 
-def planner(station: Station, events: EventBus | None = None, **config: object) -> EnergyPlanner:
-    made = EnergyPlanner(EnergyConfig(**config), CommandService(station), lambda: T0, events or EventBus())  # type: ignore[arg-type]
+def planner(
+    station: Station, events: EventBus | None = None, store: MemoryStore | None = None, **config: object
+) -> EnergyPlanner:
+    made = EnergyPlanner(
+        EnergyConfig(**config),  # type: ignore[arg-type]
+        CommandService(station),
+        lambda: T0,
+        events or EventBus(),
+        store if store is not None else MemoryStore(clock=lambda: T0),
+    )
 
     async def site_of(charge_point_id: str) -> str | None:
         return "LOC1"
@@ -113,3 +122,35 @@ def test_objective_follows_the_driver_then_the_site() -> None:
     assert p.objective(EvNeeds(1, None, profile_type=ProfileType.FAST)) is Objective.FAST
     assert p.objective(EvNeeds(1, None, profile_type=ProfileType.REGULAR)) is Objective.CARBON
     assert p.objective(EvNeeds(1, None)) is Objective.CARBON
+
+
+async def test_forecasts_and_needs_survive_a_restart() -> None:
+    """A new planner on the same store reads the site's forecast and the active session's needs back and has
+    its schedule, without sending anything; needs of a session stopped meanwhile are dropped."""
+    store = MemoryStore(clock=lambda: T0)
+    running = (await store.add_transaction(NewTransaction("CP1", 1, 1, T0, meter_start_wh=0))).id
+    ended = await store.add_transaction(NewTransaction("CP1", 2, 1, T0, meter_start_wh=0))
+    first = planner(Station(), store=store)
+    prices = [
+        PricePoint(T0 + i * H, T0 + (i + 1) * H, Decimal(v)) for i, v in enumerate(["0.3", "0.1", "0.2"])
+    ]
+    await first.set_prices("LOC1", "EUR", prices)
+    active = await store.get_transaction(running)
+    assert active is not None
+    await first.set_needs(active, NEEDS)
+    await first.set_needs(ended, NEEDS)
+    ended.status = TransactionStatus.COMPLETED
+    await store.save_transaction(ended)
+
+    station = Station()
+    second = planner(station, store=store)
+    await second.start()
+    assert second.forecast("LOC1").price_at(T0 + H) == Decimal("0.1")
+    assert second.forecast("LOC1").currency == "EUR"
+    assert second.needs_of(running) == NEEDS
+    schedule = second.schedule_of(running)
+    assert schedule is not None and schedule.plan is not None
+    assert [i.power_w for i in schedule.plan.intervals] == [0, 11000, 0]
+    assert station.sent == []
+    assert second.needs_of(ended.id) is None
+    assert [t for t, _ in await store.list_ev_needs()] == [running]
