@@ -138,7 +138,8 @@ class EnergyPlanner:
         """Plan and send again every session with needs at the site; returns how many."""
         txs = [tx for tx_id, (tx, _) in list(self._needs.items()) if self._site_cached(tx_id) == location_id]
         for tx in txs:
-            await self.replan(tx)
+            # As stored now: the energy delivered so far counts against the need.
+            await self.replan(await self._store.get_transaction(tx.id) or tx)
         return len(txs)
 
     def _site_cached(self, transaction_id: int) -> str | None:

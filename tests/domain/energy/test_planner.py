@@ -154,3 +154,20 @@ async def test_forecasts_and_needs_survive_a_restart() -> None:
     assert station.sent == []
     assert second.needs_of(ended.id) is None
     assert [t for t, _ in await store.list_ev_needs()] == [running]
+
+
+async def test_a_new_forecast_plans_what_is_still_needed() -> None:
+    """Energy delivered since the needs were stated counts: 11 kWh needed, 5 kWh delivered → 6 kW planned."""
+    store = MemoryStore(clock=lambda: T0)
+    tx = await store.add_transaction(NewTransaction("CP1", 1, 1, T0, meter_start_wh=0))
+    p = planner(Station(), store=store)
+    await p.set_needs(tx, NEEDS)
+    tx.last_meter_wh = 5000
+    await store.save_transaction(tx)
+    prices = [
+        PricePoint(T0 + i * H, T0 + (i + 1) * H, Decimal(v)) for i, v in enumerate(["0.3", "0.1", "0.2"])
+    ]
+    assert await p.set_prices("LOC1", "EUR", prices) == 1
+    schedule = p.schedule_of(tx.id)
+    assert schedule is not None and schedule.plan is not None
+    assert [i.power_w for i in schedule.plan.intervals] == [0, 6000, 0]
