@@ -28,6 +28,7 @@ log = structlog.get_logger("csms.energy")
 
 # TxProfiles of the planner carry ids from here on (transaction id added), apart from operators' own.
 PROFILE_ID_BASE = 1_000_000_000
+PROFILE_ID_SPAN = 500_000_000  # below OCPI's ids (ocpi.charging_profiles: 1_500_000_000 on)
 
 SiteOf = Callable[[str], Awaitable[str | None]]
 
@@ -211,7 +212,7 @@ class EnergyPlanner:
     async def _send(self, tx: Transaction, plan: Plan) -> CommandResult:
         profile = tx_profile(
             plan,
-            profile_id=PROFILE_ID_BASE + tx.id % PROFILE_ID_BASE,
+            profile_id=PROFILE_ID_BASE + tx.id % PROFILE_ID_SPAN,
             ocpp_transaction_id=tx.ocpp_transaction_id,
             stack_level=self.config.stack_level,
         )
