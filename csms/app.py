@@ -26,7 +26,9 @@ from csms.cluster.counters import RedisCounters
 from csms.cluster.node import ClusterNode
 from csms.config import Config
 from csms.domain.core import Domain
+from csms.domain.ports import Pagination
 from csms.domain.services import Services
+from csms.forecast_source import ForecastSource
 from csms.logging import configure_logging
 from csms.metrics import Metrics
 from csms.ocpp.server import OcppServer
@@ -58,6 +60,7 @@ class Csms:
     cluster: ClusterNode | None = None
     webhook_feeder: WebhookFeeder | None = None
     webhook_worker: WebhookWorker | None = None
+    forecasts: ForecastSource | None = None
     _purge_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -90,6 +93,7 @@ class Csms:
         domain = Domain(services, cluster.gateway if cluster is not None else None)
         # Every charge point in memory before the first handshake: admission and boot read no database.
         await domain.stations.start()
+        await domain.energy.start()  # stored forecasts and needs (ADR 0019)
         if cluster is not None:
             cluster.gateway.forwarded = domain.sessions.forwarded
             await cluster.start()
@@ -100,6 +104,8 @@ class Csms:
         await domain.certificates.start()  # renewal before expiry (ADR 0014)
         bridge = OcpiBridge.build(domain, store.engine)
         metrics.watch_outbox(lambda: bridge.outbox.depth)
+        forecasts = _energy(domain, bridge)
+        await forecasts.start()
         # Webhooks: the feeder notes domain events from now on; the worker delivers them (ADR 0011).
         webhook_store = SqlWebhookStore(store.engine, clock=services.clock)
         async def charge_point_org(charge_point_id: str) -> str | None:
@@ -139,7 +145,7 @@ class Csms:
         await bridge.start(http_port)
         csms = cls(
             services, domain, writer, ocpp, runner, ocpp_port, http_port, bridge, cluster,
-            webhook_feeder, webhook_worker,
+            webhook_feeder, webhook_worker, forecasts,
         )
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())
@@ -170,6 +176,9 @@ class Csms:
                 await self._purge_task
         await self.http.cleanup()
         log.info("http_stopped")
+        if self.forecasts is not None:
+            await self.forecasts.stop()
+        await self.domain.energy.close()
         await self.ocpp.close()
         log.info("ocpp_stopped")
         if self.cluster is not None:  # after the sockets closed: the others see these stations offline
@@ -191,6 +200,28 @@ class Csms:
         log.info("writer_stopped")
         await self.services.store.close()
         log.info("stopped")
+
+
+def _energy(domain: Domain, bridge: OcpiBridge) -> ForecastSource:
+    """Wire the energy planner to the OCPI locations (a charge point's site) and its HTTP forecast source."""
+    ocpi_store = bridge.ctx.store
+
+    async def site_of(charge_point_id: str) -> str | None:
+        location = await ocpi_store.location_of(charge_point_id)
+        return None if location is None else location.id
+
+    async def sites() -> list[str]:
+        ids: list[str] = []
+        offset = 0
+        while True:
+            page, total = await ocpi_store.list_locations(Pagination(offset=offset, limit=500))
+            ids += [location.id for location in page]
+            offset += len(page)
+            if not page or offset >= total:
+                return ids
+
+    domain.energy.site_of = site_of
+    return ForecastSource(domain.energy, sites)
 
 
 def tune_gc() -> None:

@@ -340,6 +340,21 @@ class CertificatesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EnergyConfig:
+    """`[energy]`: tariff- and carbon-aware schedules (csms.domain.energy, ADR 0019)."""
+
+    # HTTP source of each site's forecast, `{location_id}` replaced by the OCPI location id; "" = none
+    # (forecasts then come only from CSV uploads). The JSON format: csms/domain/energy/forecasts.py.
+    forecast_url: str = ""
+    refresh_minutes: float = 60.0  # how often every known site's forecast is fetched again
+    # What a site's schedules minimize unless the driver chose (OCPI CHEAP / GREEN / FAST): cost or carbon.
+    optimize: str = "cost"
+    # The power a session may draw when neither the EV nor the site limit says less (W).
+    max_power_w: int = 11000
+    stack_level: int = 1  # stack level of the TxProfiles the planner sends
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, one dataclass per TOML section."""
 
@@ -357,6 +372,7 @@ class Config:
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     files: FilesConfig = field(default_factory=FilesConfig)
     certificates: CertificatesConfig = field(default_factory=CertificatesConfig)
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
 
 
 # Keys whose value must be one of a fixed set (the Literal types above).
@@ -365,6 +381,7 @@ _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("ocpp", "unknown_id_tokens"): ("Invalid", "Accepted"),
     ("log", "format"): get_args(LogFormat),
     ("ocpi", "realtime_authorization_fallback"): ("Invalid", "Accepted"),
+    ("energy", "optimize"): ("cost", "carbon"),
 }
 
 

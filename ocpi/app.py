@@ -26,6 +26,7 @@ MODULES = (
     "ocpi.tariffs",
     "ocpi.tokens",
     "ocpi.commands",
+    "ocpi.charging_profiles",
     "ocpi.hubclientinfo",
 )
 

@@ -309,7 +309,13 @@ def _evse_objects(
         and station.online
         and station_row.status in (ConnectorStatus.UNAVAILABLE, ConnectorStatus.FAULTED)
     )
-    capabilities = ["REMOTE_START_STOP_CAPABLE", "UNLOCK_CAPABLE"]
+    # Profiles through OCPI ChargingProfiles, preferences through Sessions (both planned as TxProfiles).
+    capabilities = [
+        "CHARGING_PROFILE_CAPABLE",
+        "CHARGING_PREFERENCES_CAPABLE",
+        "REMOTE_START_STOP_CAPABLE",
+        "UNLOCK_CAPABLE",
+    ]
     if station.reservable:
         capabilities.insert(0, "RESERVABLE")
     objects: list[dict[str, Any]] = []

@@ -11,9 +11,9 @@ Routes (below /ocpi/2.2.1/sessions):
   followed by the partner's reservations made through OCPI changed in the window (RESERVATION while
   active; COMPLETED, still listed, once ended), oldest change first. Reservations come last so the
   transactions' offsets stay stable while a partner pages through.
-- `PUT /{session_id}/charging_preferences` — HTTP 404 with status 2001: none of our EVSEs is
-  CHARGING_PREFERENCES_CAPABLE (OCPI 2.2.1 Sessions, ChargingPreferences); a session that is not the
-  partner's is answered as unknown (HTTP 404, 2001), never revealing another party's session.
+- `PUT /{session_id}/charging_preferences` — the driver's ChargingPreferences set the session's target for
+  the energy planner (`ocpi.charging_preferences`); a session that is not the partner's is answered as
+  unknown (HTTP 404, 2001), never revealing another party's session.
 
 A Session (`session_object`) is one CSMS transaction, id = str(transaction id):
 
@@ -80,12 +80,13 @@ from csms.domain.pricing import (
     resolve_zone,
     uses_energy_profile,
 )
+from ocpi.charging_preferences import handle_charging_preferences
 from ocpi.context import OcpiContext, context_of
 from ocpi.locations import find_connector_spec
 from ocpi.models import Location, PartyScope, SessionLink, Tariff
 from ocpi.store import Pagination
 from ocpi.tariffs import pricing_tariff, tariff_object
-from ocpi.transport import VERSION, OcpiError, Status, ocpi_datetime, page, pagination, partner_of
+from ocpi.transport import VERSION, ocpi_datetime, page, pagination, partner_of
 
 log = structlog.get_logger("ocpi.sessions")
 
@@ -650,25 +651,6 @@ async def handle_list(request: web.Request) -> web.Response:
         start = max(0, params.offset - tx_total)
         items += reservations[start : start + room]
     return page(request, items, tx_total + len(reservations), params, limit)
-
-
-async def handle_charging_preferences(request: web.Request) -> web.Response:
-    """PUT {url}/{session_id}/charging_preferences: HTTP 404 / 2001 — no EVSE of ours is
-    CHARGING_PREFERENCES_CAPABLE (OCPI 2.2.1 Sessions); for a session that is unknown or not the
-    partner's, HTTP 404 / 2001 "unknown session" (OCPI 2.2.1 transport: a client is answered 404 for
-    objects that are not its own)."""
-    ctx = context_of(request)
-    partner = partner_of(request)
-    session_id = request.match_info["session_id"]
-    link = await ctx.store.get_session_link(session_id)
-    if link is None or not PartyScope.of(partner).owns(link):
-        log.warning("session_not_the_partners", partner_id=partner.id, session_id=session_id)
-        raise OcpiError(404, Status.INVALID_PARAMETERS, f"unknown session {session_id}")
-    raise OcpiError(
-        404,
-        Status.INVALID_PARAMETERS,
-        f"session {session_id}: the EVSE is not CHARGING_PREFERENCES_CAPABLE",
-    )
 
 
 def register(app: web.Application) -> None:

@@ -26,6 +26,7 @@ from csms.api import (
     commands,
     configuration,
     drivers,
+    energy,
     firmware,
     id_tokens,
     messages,
@@ -73,6 +74,7 @@ ROUTES: tuple[Route, ...] = (
     *site_owners.ROUTES,
     *drivers.ROUTES,
     *firmware.ROUTES,
+    *energy.ROUTES,
 )
 
 __all__ = ["API_PREFIX", "DOMAIN", "ROUTES", "SERVICES", "create_api_app", "create_app"]

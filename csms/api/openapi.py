@@ -111,11 +111,11 @@ def _operation(route: Route, refs: dict[tuple[type[BaseModel], str], JsonSchema]
             "required": route.body_required,
             "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
         }
-    if route.raw_body is not None:  # bytes, not JSON (e.g. a firmware image)
-        out["requestBody"] = {
-            "required": True,
-            "content": {route.raw_body: {"schema": {"type": "string", "format": "binary"}}},
-        }
+    if route.raw_body is not None:  # not JSON: bytes (a firmware image) or text (a CSV upload)
+        raw: JsonSchema = {"type": "string"}
+        if not route.raw_body.startswith("text/"):
+            raw["format"] = "binary"
+        out["requestBody"] = {"required": True, "content": {route.raw_body: {"schema": raw}}}
     responses: JsonSchema = {}
     for status, model in route.ok.items():
         headers = {**route.headers.get(status, {}), **common}

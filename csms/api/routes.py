@@ -115,8 +115,8 @@ class Route:
     # The media type of the success answers when it is not JSON (e.g. application/pdf): the handler then
     # returns a plain `web.Response`, documented as a binary string.
     media_type: str | None = None
-    # The media type of a raw request body (e.g. application/octet-stream for a firmware image), documented
-    # as a binary string; the handler reads the bytes itself.
+    # The media type of a raw request body (application/octet-stream for a firmware image: a binary string;
+    # text/csv for a forecast upload: a string); the handler reads the body itself.
     raw_body: str | None = None
 
     def serve(self) -> Handler:

@@ -9,6 +9,7 @@ from csms.domain.clock import Clock
 from csms.domain.commands import CommandService, RegistryGateway, StationGateway
 from csms.domain.costs import CostService
 from csms.domain.device_model import DeviceModelService
+from csms.domain.energy.planner import EnergyPlanner
 from csms.domain.events import EventBus, Order, TransactionStarted
 from csms.domain.firmware import FirmwareService
 from csms.domain.id_token_aliases import IdTokenAliases
@@ -87,6 +88,10 @@ class Domain:
             services.clock,
             services.store,
             self.stations.org_of,
+        )
+        # Tariff- and carbon-aware schedules from EV needs and site forecasts (ADR 0019).
+        self.energy = EnergyPlanner(
+            services.config.energy, self.commands, services.clock, services.events, services.store
         )
         # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
         services.events.subscribe(TransactionStarted, self._mark_reservation_used, order=Order.DOMAIN)

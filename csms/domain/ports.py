@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypedDict, TypeVar, Unpack
 
 from csms.domain.certificates import CertificateStore
+from csms.domain.energy.store import EnergyStore
 from csms.domain.firmware import FirmwareStore
 from csms.domain.identity import Invitation, InvitationStatus, Member, Organization, User, UserSession
 from csms.domain.models import (
@@ -625,6 +626,7 @@ class AdminStore(Protocol):
 
 
 class Store(
+    EnergyStore,
     StationStore,
     TokenStore,
     IdTokenAliasStore,

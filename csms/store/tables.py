@@ -666,3 +666,35 @@ class StationCertificateRow(CreatedAt, Base):
     serial_number: Mapped[str] = mapped_column(String(64))
     not_after: Mapped[datetime] = mapped_column(UtcDateTime())
     pem_chain: Mapped[str] = mapped_column(Text)
+
+
+class EnergyForecastRow(UpdatedAt, Base):
+    """A site's forecast in use (revision 0016_energy_forecasts; `csms.domain.energy.forecasts`): the OCPI
+    location id, the prices' currency and both series as JSON text (`[[start, end, value], ...]`, RFC 3339
+    UTC times, prices as decimal strings, carbon intensity as integers)."""
+
+    __tablename__ = "energy_forecasts"
+
+    location_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    prices: Mapped[str] = mapped_column(Text)
+    carbon: Mapped[str] = mapped_column(Text)
+
+
+class EvNeedsRow(UpdatedAt, Base):
+    """A session's stated needs (revision 0016_energy_forecasts; `csms.domain.energy.needs.EvNeeds`); deleted
+    with its transaction, and by the planner when the transaction stops."""
+
+    __tablename__ = "ev_needs"
+
+    transaction_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("transactions.id", ondelete="CASCADE"), primary_key=True
+    )
+    energy_wh: Mapped[int | None] = mapped_column(BigInteger)
+    departure: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    min_power_w: Mapped[int | None] = mapped_column(Integer)
+    max_power_w: Mapped[int | None] = mapped_column(Integer)
+    energy_transfer: Mapped[str | None] = mapped_column(String(20))
+    profile_type: Mapped[str | None] = mapped_column(String(10))
+    discharge_allowed: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(8))

@@ -78,6 +78,8 @@ class CommandRunner:
     def __init__(self, ctx: OcpiContext) -> None:
         self._ctx = ctx
         self._tasks: set[asyncio.Task[None]] = set()
+        # Transactions with an OCPI ChargingProfiles request waiting for its station (ocpi.charging_profiles).
+        self.profile_requests: set[int] = set()
         # START_SESSIONs sent from this process, by remote_start_id: a copy of what the store holds, so the
         # common case (the station is connected here) needs no read.
         self._starts: dict[int, PendingStart] = {}

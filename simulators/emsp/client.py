@@ -320,6 +320,32 @@ class EmspClient(EmspBase):
         response = await self.call("POST", url, payload)
         return response, future
 
+    async def send_charging_profile(
+        self, method: str, session_id: str, profile: dict[str, Any] | None = None
+    ) -> tuple[EmspResponse, asyncio.Future[dict[str, Any]]]:
+        """PUT (with `profile`), GET or DELETE `{chargingprofiles url}/{session_id}` with a fresh response_url
+        of ours (OCPI 2.2.1 ChargingProfiles).
+
+        Returns:
+            The synchronous answer (its `data` is the ChargingProfileResponse) and a future that resolves to
+            the result the CPO posts later (ChargingProfileResult, ActiveChargingProfileResult or
+            ClearProfileResult).
+
+        Raises:
+            OcpiCallError: the CPO is unreachable or has no chargingprofiles endpoint.
+        """
+        reference = uuid.uuid4().hex
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._results[reference] = future
+        response_url = f"{self.version_url}/chargingprofiles/{method}/{reference}"
+        url = f"{self.cpo_endpoint('chargingprofiles', 'RECEIVER').rstrip('/')}/{session_id}"
+        if method == "PUT":
+            body = {"charging_profile": profile, "response_url": response_url}
+            response = await self.call("PUT", url, body)
+        else:
+            response = await self.call(method, url, params={"response_url": response_url})
+        return response, future
+
     def summary(self, pulled: Mapping[str, list[Any]] | None = None) -> str:
         """A human-readable summary: what was pulled, pushes received per module, command results."""
         lines = [f"eMSP {self.config.country_code}/{self.config.party_id} at {self.versions_url}"]

@@ -115,6 +115,8 @@ class EmspServer(EmspClient):
         app.router.add_get(f"{v}/tokens", self._handle_tokens_list)
         app.router.add_post(f"{v}/tokens/{{uid}}/authorize", self._handle_authorize)
         app.router.add_post(f"{v}/commands/{{command}}/{{reference}}", self._handle_command_result)
+        # ChargingProfileResult / ClearProfileResult to the response_url of a chargingprofiles request
+        app.router.add_post(f"{v}/chargingprofiles/{{command}}/{{reference}}", self._handle_command_result)
 
     @staticmethod
     async def _json(request: web.Request) -> Any:
@@ -383,7 +385,8 @@ class EmspServer(EmspClient):
         return _ok(info)
 
     async def _handle_command_result(self, request: web.Request) -> web.Response:
-        """A CommandResult posted to a response_url we handed out (OCPI 2.2.1 Commands)."""
+        """A CommandResult (OCPI 2.2.1 Commands) or a ChargingProfiles result posted to a response_url we
+        handed out."""
         command, reference = request.match_info["command"], request.match_info["reference"]
         body = await self._json(request)
         if not isinstance(body, dict) or "result" not in body:

@@ -172,7 +172,7 @@ class OpenApiChecker:
         if request_body and request_body.strip():
             if "requestBody" not in operation:
                 problems.append(f"{where}: a body was accepted but none is documented")
-            elif JSON in operation["requestBody"]["content"]:  # else raw bytes, documented as binary
+            elif JSON in operation["requestBody"]["content"]:  # else raw bytes or text, documented
                 parts = ("paths", template, method.lower(), "requestBody", "content", JSON, "schema")
                 value = orjson.loads(request_body)
                 problems += [f"{where}: request body: {e}" for e in self._errors(value, *parts)]
@@ -227,12 +227,17 @@ class CheckedApi:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         raw: bytes | None = None,
+        text: tuple[str, str] | None = None,
     ) -> tuple[int, Any]:
-        """Send `method path` (relative to `/api/v1`) with a JSON `body` (or `raw` bytes as
-        application/octet-stream); return (status, JSON, the bytes of another media type, or None)."""
+        """Send `method path` (relative to `/api/v1`) with a JSON `body`, `raw` bytes as
+        application/octet-stream or `text` ((media type, content), e.g. a CSV upload); return (status, JSON,
+        the bytes of another media type, or None)."""
         data = orjson.dumps(body) if body is not None else raw
         media = JSON if raw is None else "application/octet-stream"
         send_headers = {} if data is None else {"Content-Type": media}
+        if text is not None:
+            data = text[1].encode()
+            send_headers = {"Content-Type": text[0]}
         send_headers.update(headers or {})
         url = f"{self.base}{API_PREFIX}{path}"
         async with self.session.request(method, url, data=data, params=params, headers=send_headers) as resp:

@@ -340,6 +340,20 @@ def _table(
             f"/locations/{LOCATION}", "not_found", location_body(id=LOCATION, charge_point_ids=[])
         ),
         ("DELETE", "/locations/{location_id}"): Probe(f"/locations/{LOCATION}", "not_found"),
+        # a site's forecasts and a session's schedule (energy-aware charging)
+        ("GET", "/locations/{location_id}/energy-prices"): Probe(
+            f"/locations/{LOCATION}/energy-prices", "not_found"
+        ),
+        ("POST", "/locations/{location_id}/energy-prices"): Probe(
+            f"/locations/{LOCATION}/energy-prices?currency=EUR", "not_found"
+        ),
+        ("GET", "/locations/{location_id}/carbon-intensity"): Probe(
+            f"/locations/{LOCATION}/carbon-intensity", "not_found"
+        ),
+        ("POST", "/locations/{location_id}/carbon-intensity"): Probe(
+            f"/locations/{LOCATION}/carbon-intensity", "not_found"
+        ),
+        ("GET", "/sessions/{session_id}/schedule"): Probe(f"/sessions/{session_id}/schedule", "not_found"),
         # tariffs
         ("GET", "/tariffs"): Probe("/tariffs", "list"),
         ("GET", "/tariffs/{tariff_id}"): Probe(f"/tariffs/{TARIFF}", "not_found"),

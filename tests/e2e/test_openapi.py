@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +213,35 @@ async def _firmware_tour(client: CheckedApi, sim: ChargePointSimulator) -> None:
     await sim.settle()
 
 
+async def _energy_tour(client: CheckedApi, sim: ChargePointSimulator) -> None:
+    """LOC1's forecasts uploaded and read; a session whose EV states its needs has a schedule."""
+    start = utcnow().replace(minute=0, second=0, microsecond=0)
+    edges = [isoformat_z(start + timedelta(hours=i)) for i in range(4)]
+    prices = "start,end,price_per_kwh\n" + "".join(f"{edges[i]},{edges[i + 1]},0.{i + 1}\n" for i in range(3))
+    carbon = "start,end,g_co2_per_kwh\n" + "".join(f"{edges[i]},{edges[i + 1]},{300 - i}\n" for i in range(3))
+    uploads = [("energy-prices", prices, {"currency": "EUR"}), ("carbon-intensity", carbon, None)]
+    for name, text, params in uploads:
+        path = f"/locations/LOC1/{name}"
+        status, answer = await client.request("POST", path, params=params, text=("text/csv", text))
+        assert status == 200 and answer["intervals"] == 3, answer
+        assert (await client.get(path))[0] == 200
+    assert (await client.post("/id-tokens", {"id_token": "TOUR-PLAN", "type": "ISO14443"}))[0] == 201
+    transaction_id = await sim.start_transaction(2, "TOUR-PLAN")
+    mark = len(sim.calls_received)
+    departure = isoformat_z(start + timedelta(hours=3))
+    ac = {"energyAmount": 5000, "evMinCurrent": 6, "evMaxCurrent": 16, "evMaxVoltage": 230}
+    needs = {"requestedEnergyTransfer": "AC_three_phase", "departureTime": departure}
+    needs["acChargingParameters"] = ac
+    answer = await sim.call("NotifyEVChargingNeeds", {"evseId": 2, "chargingNeeds": needs})
+    assert answer["status"] == "Accepted"
+    await sim.wait_for_call("SetChargingProfile", timeout=5000 * MS, start=mark)
+    _, page = await client.get("/sessions", charge_point_id="TOUR", status="active")
+    session_id = next(s["id"] for s in page["items"] if s["transaction_id"] == transaction_id)
+    status, schedule = await client.get(f"/sessions/{session_id}/schedule")
+    assert status == 200 and schedule["target_met"] is True, schedule
+    await sim.stop_transaction(2)
+
+
 async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink: SmtpSink) -> None:
     """Every documented operation, called once with valid input against a 2.0.1 simulator, succeeds with a
     documented status and a body that validates; afterwards each operation has been seen succeeding."""
@@ -415,6 +445,7 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink
             status, answer = await client.request(method, path, body, params=params)
             assert 200 <= status < 300, (method, path, status, answer)
 
+        await _energy_tour(client, sim)
         # A session at the published location gets a CDR priced by T1, which an operator then corrects.
         await sim.wait_until(lambda: not sim.transactions, 5000 * MS)
         assert (await client.post("/id-tokens", {"id_token": "TOUR-CDR", "type": "ISO14443"}))[0] == 201

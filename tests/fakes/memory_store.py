@@ -56,6 +56,7 @@ from csms.store.sql.base import parse_sort, time_cursor  # the same sorts and cu
 from csms.store.sql.batch import STATION_FIELDS  # the same columns as the SQL store
 from tests.fakes.memory_aliases import MemoryIdTokenAliases
 from tests.fakes.memory_certificates import MemoryCertificates
+from tests.fakes.memory_energy import MemoryEnergy
 from tests.fakes.memory_events import MemoryStationEvents
 from tests.fakes.memory_firmware import MemoryFirmware
 from tests.fakes.memory_identity import MemoryIdentity
@@ -148,6 +149,7 @@ class MemoryStore(
     MemoryPortal,
     MemoryFirmware,
     MemoryCertificates,
+    MemoryEnergy,
 ):
     """The whole `Store` protocol in memory; not shared between processes, gone when dropped.
 
@@ -165,6 +167,7 @@ class MemoryStore(
         MemoryPortal.__init__(self)
         MemoryFirmware.__init__(self)
         MemoryCertificates.__init__(self)
+        MemoryEnergy.__init__(self)
         self._clock = clock
         self._charge_points: dict[str, ChargePoint] = {}
         self._connectors: dict[tuple[str, int, int], Connector] = {}

@@ -29,7 +29,7 @@ from csms.domain.models import (
 from csms.domain.registry import LiveConnection
 from csms.domain.services import Services
 from csms.store.writer import BatchedWriter
-from ocpi import cdrs, locations, sessions, tariffs
+from ocpi import cdrs, charging_profiles, locations, sessions, tariffs
 from ocpi.context import OCPI, OcpiContext
 from ocpi.models import ConnectorSpec, Location, Partner, PartnerStatus, PartnerToken, Tariff
 from ocpi.store import OcpiStore
@@ -273,7 +273,7 @@ async def harness(
     )
     sub = web.Application(middlewares=[error_middleware, auth_middleware(ocpi_store)])
     sub[OCPI] = ctx
-    for module in (locations, sessions, cdrs, tariffs):
+    for module in (locations, sessions, cdrs, tariffs, charging_profiles):
         module.register(sub)
     root = web.Application()
     root.add_subapp("/ocpi", sub)

@@ -393,6 +393,7 @@ def test_version_details_follow_the_modules(cpo: Cpo) -> None:
         "tariffs": "SENDER",
         "tokens": "RECEIVER",
         "commands": "RECEIVER",
+        "chargingprofiles": "RECEIVER",
         "hubclientinfo": "RECEIVER",
     }
     listed = {e["identifier"]: e["role"] for e in versions.endpoints(cpo.ctx)}

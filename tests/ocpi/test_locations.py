@@ -24,6 +24,13 @@ A, OCC, R, U, F = (
     ConnectorStatus.UNAVAILABLE,
     ConnectorStatus.FAULTED,
 )
+# Every EVSE's capabilities but RESERVABLE (which depends on the station).
+CAPABILITIES = [
+    "CHARGING_PROFILE_CAPABLE",
+    "CHARGING_PREFERENCES_CAPABLE",
+    "REMOTE_START_STOP_CAPABLE",
+    "UNLOCK_CAPABLE",
+]
 
 
 @pytest.fixture
@@ -125,7 +132,7 @@ async def test_location_object_from_records_and_ocpp(h: Harness) -> None:
     assert evse2["uid"] == (await h.ocpi.evse_uid("CP1", 2)).uid
     assert (evse1["evse_id"], evse2["evse_id"]) == ("BE*CSM*ECP1*1", "BE*CSM*ECP1*2")
     assert (evse1["status"], evse2["status"]) == ("AVAILABLE", "CHARGING")
-    assert evse1["capabilities"] == ["RESERVABLE", "REMOTE_START_STOP_CAPABLE", "UNLOCK_CAPABLE"]
+    assert evse1["capabilities"] == ["RESERVABLE", *CAPABILITIES]
     assert evse1["connectors"] == [
         {
             "id": "1",
@@ -243,9 +250,9 @@ async def test_reservable_only_when_the_station_can(h: Harness) -> None:
     _, body, _ = await h.get("locations/LOC1")
     caps = [e["capabilities"] for e in body["data"]["evses"]]
     assert caps == [
-        ["REMOTE_START_STOP_CAPABLE", "UNLOCK_CAPABLE"],
-        ["REMOTE_START_STOP_CAPABLE", "UNLOCK_CAPABLE"],
-        ["RESERVABLE", "REMOTE_START_STOP_CAPABLE", "UNLOCK_CAPABLE"],
+        CAPABILITIES,
+        CAPABILITIES,
+        ["RESERVABLE", *CAPABILITIES],
     ]
 
 

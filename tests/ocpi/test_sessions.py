@@ -317,23 +317,43 @@ async def test_reservations_fill_the_pages_after_transactions(h: Harness) -> Non
     assert headers["X-Total-Count"] == "5" and "Link" not in headers
 
 
-async def test_charging_preferences_are_not_supported(h: Harness) -> None:
-    """PUT charging_preferences answers HTTP 404 with status 2001: no EVSE is CHARGING_PREFERENCES_CAPABLE;
-    for a session that is not the partner's (a local token's, another party's) it answers as for an unknown
-    session."""
+async def test_charging_preferences_set_the_sessions_target(h: Harness) -> None:
+    """PUT charging_preferences on the partner's session answers ACCEPTED and gives the planner the driver's
+    needs (energy_need in Wh, departure, CHEAP); CHEAP without a departure time is DEPARTURE_REQUIRED; for a
+    session that is not the partner's (a local token's) or unknown it answers HTTP 404 / 2001."""
     await h.partner_token()
     mine = await h.start("CP1", 1, id_token=ROAMING_TOKEN)
     local = await h.start("CP1", 2, id_token="TAG1")
+    url = f"/ocpi/2.2.1/sessions/{mine.id}/charging_preferences"
+    prefs = {"profile_type": "CHEAP", "departure_time": "2030-01-01T08:00:00Z", "energy_need": 20.5}
+    resp = await h.client.put(url, json=prefs)
+    assert resp.status == 200 and (await resp.json())["data"] == "ACCEPTED"
+    await h.domain.energy.close()  # the schedule is planned in the background
+    needs = h.domain.energy.needs_of(mine.id)
+    assert needs is not None and needs.energy_wh == 20500 and needs.profile_type == "CHEAP"
+    resp = await h.client.put(url, json={"profile_type": "CHEAP", "energy_need": 5})
+    assert (await resp.json())["data"] == "DEPARTURE_REQUIRED"
+    resp = await h.client.put(url, json={"profile_type": "CHEAP", "departure_time": "soon"})
+    assert (await resp.json())["status_code"] == 2001
     answers = []
-    for session_id in (mine.id, local.id, 999):
+    for session_id in (local.id, 999):
         resp = await h.client.put(
             f"/ocpi/2.2.1/sessions/{session_id}/charging_preferences", json={"profile_type": "FAST"}
         )
         body = await resp.json()
         assert resp.status == 404 and body["status_code"] == 2001
         answers.append(body["status_message"])
-    assert "CHARGING_PREFERENCES_CAPABLE" in answers[0]
-    assert answers[1:] == [f"unknown session {local.id}", "unknown session 999"]
+    assert answers == [f"unknown session {local.id}", "unknown session 999"]
+
+
+async def test_charging_preferences_of_a_completed_session_are_not_possible(h: Harness) -> None:
+    """A session that already ended has nothing left to plan: NOT_POSSIBLE."""
+    await h.partner_token()
+    tx = await h.stop(await h.start("CP1", 1, id_token=ROAMING_TOKEN), 1000)
+    resp = await h.client.put(
+        f"/ocpi/2.2.1/sessions/{tx.id}/charging_preferences", json={"profile_type": "FAST"}
+    )
+    assert (await resp.json())["data"] == "NOT_POSSIBLE"
 
 
 # -- the tariff is frozen at the session start ---------------------------------------------------------

@@ -12,6 +12,7 @@ from csms.ocpp.v201.authorize import handle_authorize
 from csms.ocpp.v201.boot_notification import handle_boot_notification
 from csms.ocpp.v201.heartbeat import handle_heartbeat
 from csms.ocpp.v201.meter_values import handle_meter_values
+from csms.ocpp.v201.notify_ev_charging_needs import handle_notify_ev_charging_needs
 from csms.ocpp.v201.reports import (
     handle_data_transfer,
     handle_notify_event,
@@ -37,4 +38,5 @@ ROUTES = route_table(
     Route("DataTransfer", handle_data_transfer),
     Route("ReservationStatusUpdate", handle_reservation_status_update),
     Route("SignCertificate", handle_sign_certificate),
+    Route("NotifyEVChargingNeeds", handle_notify_ev_charging_needs),
 )

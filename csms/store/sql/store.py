@@ -11,6 +11,7 @@ from csms.store.sql.api_keys import ApiKeySql
 from csms.store.sql.batch import BatchSql
 from csms.store.sql.certificates import CertificateSql
 from csms.store.sql.device_model import DeviceModelSql
+from csms.store.sql.energy import EnergySql
 from csms.store.sql.engine import make_engine
 from csms.store.sql.firmware import FirmwareSql
 from csms.store.sql.id_token_aliases import IdTokenAliasSql
@@ -27,6 +28,7 @@ log = structlog.get_logger("csms.store.sql")
 
 
 class SqlStore(
+    EnergySql,
     StationSql,
     TokenSql,
     IdTokenAliasSql,

@@ -1,0 +1,1 @@
+"""Tariff- and carbon-aware charging: EV needs, per-site forecasts, the schedule optimizer and its planner."""
