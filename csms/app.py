@@ -33,6 +33,7 @@ from csms.ocpp.server import OcppServer
 from csms.store.sql import open_store
 from csms.store.sql.webhooks import SqlWebhookStore
 from csms.store.writer import BatchedWriter
+from csms.ui.app import mount_ui
 from csms.webhooks.outbox import WebhookFeeder, WebhookWorker
 from ocpi import admin_api, chargeprice
 from ocpi.bridge import OcpiBridge
@@ -117,6 +118,7 @@ class Csms:
         root[WEBHOOKS_CHANGED] = webhook_feeder.webhooks_changed
         admin_api.install(root, bridge.ctx.store, bridge.ctx)
         root.add_subapp("/ocpi", bridge.app())
+        mount_ui(root, domain)  # the operator dashboard under /ui (ADR 0020)
         root.add_subapp(
             "/v1", chargeprice.create_app(bridge.ctx.store, config.ocpi.chargeprice_vehicles_file)
         )
