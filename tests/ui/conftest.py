@@ -20,7 +20,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 # Screenshots of every page the browser tests visit (the "test output" of issue 15).
-SCREENSHOTS = Path(os.environ.get("CSMS_UI_SCREENSHOTS", Path(__file__).parents[2] / "var" / "ui-screenshots"))
+SCREENSHOTS = Path(
+    os.environ.get("CSMS_UI_SCREENSHOTS", Path(__file__).parents[2] / "var" / "ui-screenshots")
+)
 
 
 def require_chromium() -> None:

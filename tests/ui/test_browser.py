@@ -22,7 +22,9 @@ WAIT = 15000 * MS  # generous: a browser, a CSMS and a simulator share two cores
 
 async def _key(csms: Csms, role: str, org_id: str) -> str:
     key, prefix = new_api_key()
-    await csms.services.store.add_api_key(f"ui-{role}", prefix, hash_secret(key, rounds=4), role, org_id=org_id)
+    await csms.services.store.add_api_key(
+        f"ui-{role}", prefix, hash_secret(key, rounds=4), role, org_id=org_id
+    )
     return key
 
 
@@ -54,8 +56,15 @@ async def test_station_session_log_and_reservation_flows(browser: Any, start_csm
     await expect(page.locator("#live")).to_have_attribute("data-live", "true")
 
     sim = ChargePointSimulator(
-        SimulatorConfig(charge_point_id="CP-UI", url=ocpp_url(csms), ocpp_version="2.0.1", connectors=2,
-                        meter_interval=0.2, power_w=36000, auto_meter_values=True)  # fmt: skip
+        SimulatorConfig(
+            charge_point_id="CP-UI",
+            url=ocpp_url(csms),
+            ocpp_version="2.0.1",
+            connectors=2,
+            meter_interval=0.2,
+            power_w=36000,
+            auto_meter_values=True,
+        )  # fmt: skip
     )
     await sim.connect()
     try:
@@ -72,7 +81,9 @@ async def test_station_session_log_and_reservation_flows(browser: Any, start_csm
         before = await log.count()
         await page.select_option('form[action$="/commands/trigger"] select[name=message]', "Heartbeat")
         await page.click('[data-command="trigger"]')
-        await expect(page.locator("[data-command-result]")).to_contain_text("trigger: station answered Accepted")
+        await expect(page.locator("[data-command-result]")).to_contain_text(
+            "trigger: station answered Accepted"
+        )
         await expect(log.filter(has_text="Heartbeat").first).to_be_visible()  # frames arrive live
         assert await log.count() > before
 
@@ -94,7 +105,9 @@ async def test_station_session_log_and_reservation_flows(browser: Any, start_csm
         await start.locator("[name=id_tag]").fill("TAG-UI")
         await start.locator("[name=evse_id]").fill("1")
         await page.click('[data-command="remote-start"]')
-        await expect(page.locator("[data-command-result]")).to_contain_text("remote-start: station answered Accepted")
+        await expect(page.locator("[data-command-result]")).to_contain_text(
+            "remote-start: station answered Accepted"
+        )
         await expect(page.locator("#sessions tr[data-session-id]")).to_have_count(1)
         await page.screenshot(path=SCREENSHOTS / "charge-point.png", full_page=True)
 
@@ -103,7 +116,8 @@ async def test_station_session_log_and_reservation_flows(browser: Any, start_csm
         await expect(row).to_be_visible()
         first = int(await row.get_attribute("data-energy-wh") or "0")
         await page.wait_for_function(
-            "([wh]) => Number(document.querySelector('tr[data-session-id]').dataset.energyWh) > wh", arg=[first]
+            "([wh]) => Number(document.querySelector('tr[data-session-id]').dataset.energyWh) > wh",
+            arg=[first],
         )
         await page.screenshot(path=SCREENSHOTS / "sessions.png", full_page=True)
         await row.locator("a").first.click()
@@ -131,7 +145,9 @@ async def test_viewer_sees_no_command_buttons_nor_other_organizations(
     page = await _signed_in(browser, csms, await _key(csms, "viewer", "org-a"))
     await page.click("nav >> text=Charge points")
     await expect(page.locator("[data-charge-point-id]")).to_have_count(1)
-    await expect(page.locator('[data-charge-point-id="CP-MINE"]')).to_have_attribute("data-connected", "false")
+    await expect(page.locator('[data-charge-point-id="CP-MINE"]')).to_have_attribute(
+        "data-connected", "false"
+    )
     await page.click('a[href="/ui/charge-points/CP-MINE"]')
     await expect(page.locator("h1")).to_contain_text("CP-MINE")
     await expect(page.locator("[data-command]")).to_have_count(0)

@@ -1,0 +1,200 @@
+"""The dashboard's HTTP surface without a browser: sign-in and its cookie, role and organization checks of
+pages and commands, and the organization filter of the live event stream. The real CSMS on free ports,
+plain aiohttp clients."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aiohttp
+import orjson
+import pytest
+
+from csms.app import Csms
+from csms.domain.clock import utcnow
+from csms.domain.events import StationConnectionChanged, TransactionMeterAdvanced
+from csms.domain.identity import Organization
+from csms.domain.models import ChargePoint, Transaction, TransactionStatus
+from csms.domain.secrets import hash_secret, new_api_key
+from csms.ui.app import UI_SESSIONS
+from csms.ui.live import LiveHub, session_energy_wh
+from tests.e2e.conftest import StartCsms
+from tests.utils import MS
+
+
+@pytest.fixture
+async def csms(start_csms: StartCsms) -> Csms:
+    """A CSMS with one station in org-a and one in org-b."""
+    csms = await start_csms()
+    await csms.domain.stations.register(ChargePoint("CP-A", org_id="org-a"))
+    await csms.domain.stations.register(ChargePoint("CP-B", org_id="org-b"))
+    return csms
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client that keeps cookies (also for 127.0.0.1) and does not follow redirects by itself."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session
+
+
+def base(csms: Csms) -> str:
+    return f"http://127.0.0.1:{csms.http_port}/ui"
+
+
+async def sign_in(
+    http: aiohttp.ClientSession, csms: Csms, role: str, org_id: str = "org-a"
+) -> aiohttp.ClientResponse:
+    key, prefix = new_api_key()
+    await csms.services.store.add_api_key(
+        f"ui-{role}", prefix, hash_secret(key, rounds=4), role, org_id=org_id
+    )
+    async with http.post(f"{base(csms)}/login", data={"api_key": key}, allow_redirects=False) as resp:
+        return resp
+
+
+async def test_login_form_has_the_stable_hooks(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """`/ui/login` is a form with an `api_key` input, email and password, and a submit button."""
+    async with http.get(f"{base(csms)}/login") as resp:
+        assert resp.status == 200
+        html = await resp.text()
+    for hook in ('name="api_key"', 'name="email"', 'name="password"', 'type="submit"', 'action="/ui/login"'):
+        assert hook in html
+
+
+async def test_pages_need_a_session(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """Without the cookie a page redirects to the login form; the event stream and commands answer 401."""
+    for path in ("/", "/charge-points", "/charge-points/CP-A", "/sessions", "/reservations"):
+        async with http.get(base(csms) + path, allow_redirects=False) as resp:
+            assert (resp.status, resp.headers["Location"]) == (303, "/ui/login"), path
+    async with http.get(f"{base(csms)}/events") as resp:
+        assert resp.status == 401
+    async with http.post(f"{base(csms)}/charge-points/CP-A/commands/reset") as resp:
+        assert resp.status == 401
+
+
+async def test_wrong_key_is_refused(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """A wrong key shows the form again (401) and sets no cookie."""
+    async with http.post(f"{base(csms)}/login", data={"api_key": "csms_nope_nope"}) as resp:
+        assert resp.status == 401
+        assert "Wrong API key" in await resp.text()
+        assert "csms_ui" not in resp.cookies
+
+
+async def test_session_cookie_is_http_only_strict_and_stored_as_digest(
+    csms: Csms, http: aiohttp.ClientSession
+) -> None:
+    """Signing in sets an HttpOnly, SameSite=Strict cookie for /ui whose value is not kept in clear;
+    signing out ends it."""
+    resp = await sign_in(http, csms, "admin")
+    assert (resp.status, resp.headers["Location"]) == (303, "/ui/")
+    morsel = resp.cookies["csms_ui"]
+    assert morsel["httponly"] and morsel["samesite"] == "Strict" and morsel["path"] == "/ui"
+    ui_app = next(app for app in csms.http.app._subapps if UI_SESSIONS in app)
+    stored = ui_app[UI_SESSIONS]._by_digest
+    assert len(stored) == 1 and morsel.value not in stored and morsel.value not in str(stored)
+    async with http.get(f"{base(csms)}/charge-points") as page:
+        assert page.status == 200
+        assert 'data-charge-point-id="CP-A"' in await page.text()
+    async with http.post(f"{base(csms)}/logout", allow_redirects=False) as out:
+        assert out.status == 303
+    async with http.get(f"{base(csms)}/", allow_redirects=False, cookies={"csms_ui": morsel.value}) as again:
+        assert again.status == 303  # the old cookie no longer signs in
+
+
+async def test_email_and_password_sign_in(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """A user signs in with email and password and acts in their organization with their role."""
+    store = csms.services.store
+    await store.add_organization(Organization("org-a", "A", "DE", "a@example.com"))
+    user = await store.add_user("op@example.com", "Op", hash_secret("s3cret-pass", rounds=4))
+    await store.set_member("org-a", user.id, "viewer")
+    async with http.post(
+        f"{base(csms)}/login", data={"email": "op@example.com", "password": "wrong"}, allow_redirects=False
+    ) as resp:
+        assert resp.status == 401
+    async with http.post(
+        f"{base(csms)}/login",
+        data={"email": "op@example.com", "password": "s3cret-pass"},
+        allow_redirects=False,
+    ) as resp:
+        assert resp.status == 303
+    async with http.get(f"{base(csms)}/charge-points/CP-A") as page:
+        html = await page.text()
+        assert page.status == 200 and "op@example.com · org-a · viewer" in html and "data-command" not in html
+
+
+async def test_viewer_commands_are_forbidden(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """A viewer's page has no command buttons and a command posted anyway is 403."""
+    await sign_in(http, csms, "viewer")
+    async with http.get(f"{base(csms)}/charge-points/CP-A") as page:
+        assert "data-command=" not in await page.text()
+    async with http.post(f"{base(csms)}/charge-points/CP-A/commands/reset", data={"type": "soft"}) as resp:
+        assert resp.status == 403
+        assert (await resp.json())["code"] == "forbidden"
+
+
+async def test_other_organization_and_unknown_commands_are_404(
+    csms: Csms, http: aiohttp.ClientSession
+) -> None:
+    """Another organization's station is not listed, its page and commands are 404; so is an unknown
+    command; an offline station's command is answered 409 `offline`."""
+    await sign_in(http, csms, "member")
+    async with http.get(f"{base(csms)}/charge-points") as page:
+        assert "CP-B" not in await page.text()
+    async with http.get(f"{base(csms)}/charge-points/CP-B") as page:
+        assert page.status == 404
+    for path in ("/charge-points/CP-B/commands/reset", "/charge-points/CP-A/commands/explode"):
+        async with http.post(base(csms) + path) as resp:
+            assert resp.status == 404, path
+    async with http.post(f"{base(csms)}/charge-points/CP-A/commands/reset", data={"type": "soft"}) as resp:
+        assert (resp.status, (await resp.json())["code"]) == (409, "offline")
+    async with http.post(f"{base(csms)}/charge-points/CP-A/commands/reserve", data={}) as resp:
+        assert (resp.status, (await resp.json())["code"]) == (400, "invalid_request")
+
+
+async def _next_event(resp: aiohttp.ClientResponse) -> tuple[str, dict[str, object]]:
+    kind = ""
+    while True:
+        line = (await resp.content.readline()).decode().rstrip("\n")
+        if line.startswith("event: "):
+            kind = line[len("event: ") :]
+        elif line.startswith("data: "):
+            return kind, orjson.loads(line[len("data: ") :])
+
+
+async def test_event_stream_carries_only_the_organizations_stations(
+    csms: Csms, http: aiohttp.ClientSession
+) -> None:
+    """The live stream of org-a shows CP-A's connection and never CP-B's."""
+    await sign_in(http, csms, "viewer")
+    async with http.get(f"{base(csms)}/events") as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        assert await resp.content.readline() == b": connected\n"
+        csms.services.events.emit(StationConnectionChanged("CP-B", True))
+        csms.services.events.emit(StationConnectionChanged("CP-A", True))
+        kind, data = await asyncio.wait_for(_next_event(resp), 5000 * MS)
+    assert (kind, data) == ("station", {"charge_point_id": "CP-A", "connected": True})
+
+
+def test_session_messages_carry_energy_and_power() -> None:
+    """A meter advance becomes a `session` message with the energy since the start and, from the second
+    reading on, the power between the two readings."""
+    now = [utcnow()]
+    hub = LiveHub(lambda: now[0])
+    queue = hub.listen()
+    tx = Transaction(
+        7, "CP-A", 1, 1, "7", TransactionStatus.ACTIVE, now[0], meter_start_wh=1000, last_meter_wh=1000
+    )
+    hub.on_meter_advanced(TransactionMeterAdvanced(tx))
+    now[0] += timedelta(seconds=360)
+    tx.last_meter_wh = 2100  # 1100 Wh in 0.1 h: 11 kW
+    hub.on_meter_advanced(TransactionMeterAdvanced(tx))
+    first, second = queue.get_nowait(), queue.get_nowait()
+    assert (first.kind, first.data["energy_wh"], first.data["power_w"]) == ("session", 0, None)
+    assert (second.data["energy_wh"], second.data["power_w"]) == (1100, 11000)
+    assert session_energy_wh(tx) == 1100
+    hub.forget(queue)
+    hub.on_meter_advanced(TransactionMeterAdvanced(tx))
+    assert queue.empty()
