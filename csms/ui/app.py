@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import jinja2
 import orjson
@@ -21,31 +21,20 @@ import structlog
 from aiohttp import web
 
 from csms.domain.core import Domain
-from csms.ui import pages
+from csms.ui import admin_pages, pages
+from csms.ui.app_keys import PRINCIPAL, UI_DOMAIN, UI_HUB, UI_ROAMING, UI_SESSIONS, UI_TEMPLATES, render
 from csms.ui.commands import COMMANDS, json_answer, run_command
 from csms.ui.live import CLOSE, LiveHub, LiveMessage
-from csms.ui.signin import COOKIE, SESSION_SECONDS, UiPrincipal, UiSessions
+from csms.ui.roaming import Roaming
+from csms.ui.signin import COOKIE, SESSION_SECONDS, UiSessions
 
 log = structlog.get_logger("csms.ui")
 
 UI_PREFIX = "/ui"
-UI_DOMAIN = web.AppKey("ui_domain", Domain)
-UI_SESSIONS = web.AppKey("ui_sessions", UiSessions)
-UI_HUB = web.AppKey("ui_hub", LiveHub)
-UI_TEMPLATES = web.AppKey("ui_templates", jinja2.Environment)
-PRINCIPAL = web.RequestKey("ui_principal", UiPrincipal)
 KEEPALIVE_SECONDS = 15.0  # an SSE comment this often keeps proxies from closing an idle stream
 
 HERE = Path(__file__).parent
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    """Fill `template` with `context`, the principal and the page's path; answer it as HTML."""
-    env = request.app[UI_TEMPLATES]
-    principal = request.get(PRINCIPAL)
-    html = env.get_template(template).render(principal=principal, path=request.path, **context)
-    return web.Response(text=html, content_type="text/html", status=status)
 
 
 @web.middleware
@@ -107,8 +96,20 @@ def _domain(request: web.Request) -> Domain:
 
 async def handle_overview(request: web.Request) -> web.Response:
     """`GET /ui/`: counts, active sessions, today's energy, the 24-hour chart and alerts."""
-    data = await pages.overview(_domain(request), request[PRINCIPAL].org_id)
-    return render(request, "overview.html", **data)
+    org_id = request[PRINCIPAL].org_id
+    data = await pages.overview(_domain(request), org_id)
+    hook = request.app.get(UI_ROAMING)
+    revenue: dict[str, Decimal] = {}
+    if hook is not None:
+        failed = [e for e in await hook.outbox(org_id) if e["status"] == "failed"]
+        if failed:
+            data["alerts"].append(f"{len(failed)} OCPI push(es) failed: retry them under Roaming")
+        for tx in data.pop("today"):
+            cost = await hook.cost_breakdown(tx)
+            total = Decimal(cost["total"]["incl_vat"])
+            revenue[cost["currency"]] = revenue.get(cost["currency"], Decimal(0)) + total
+    data.pop("today", None)
+    return render(request, "overview.html", revenue=revenue, **data)
 
 
 async def handle_charge_points(request: web.Request) -> web.Response:
@@ -159,7 +160,10 @@ async def handle_session(request: web.Request) -> web.Response:
         data = await pages.session_page(_domain(request), request[PRINCIPAL].org_id, int(raw))
     if data is None:
         return render(request, "not_found.html", status=404, what="session")
-    return render(request, "session.html", **data)
+    hook = request.app.get(UI_ROAMING)
+    cost = None if hook is None else await hook.cost_breakdown(data.pop("transaction"))
+    data.pop("transaction", None)
+    return render(request, "session.html", cost=cost, **data)
 
 
 async def handle_reservations(request: web.Request) -> web.Response:
@@ -236,15 +240,25 @@ def create_ui_app(domain: Domain) -> web.Application:
     app.router.add_get("/sessions/{session_id}", handle_session)
     app.router.add_get("/reservations", handle_reservations)
     app.router.add_get("/events", handle_events)
+    admin_pages.add_routes(app)
     app.router.add_static("/static", HERE / "static")
     return app
 
 
-def mount_ui(root: web.Application, domain: Domain) -> None:
-    """Serve the dashboard of `domain` under `/ui` on `root` (`/ui` itself redirects to `/ui/`)."""
+def mount_ui(root: web.Application, domain: Domain, roaming: Roaming | None = None) -> web.Application:
+    """Serve the dashboard of `domain` under `/ui` on `root` (`/ui` itself redirects to `/ui/`); `roaming`
+    (from the composition root) feeds the locations, tariffs, roaming pages and session costs.
+
+    Returns:
+        The `/ui` sub-application.
+    """
 
     async def to_overview(_: web.Request) -> web.Response:
         raise web.HTTPPermanentRedirect(f"{UI_PREFIX}/")
 
     root.router.add_get(UI_PREFIX, to_overview)
-    root.add_subapp(UI_PREFIX, create_ui_app(domain))
+    ui = create_ui_app(domain)
+    if roaming is not None:
+        ui[UI_ROAMING] = roaming
+    root.add_subapp(UI_PREFIX, ui)
+    return ui

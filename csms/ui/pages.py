@@ -139,6 +139,7 @@ async def session_page(domain: Domain, org_id: str, session_id: int) -> dict[str
             power.append((t1, (e1 - e0) * 3600 / (t1 - t0)))
     return {
         "session": session_row(tx),
+        "transaction": tx,
         "energy_points": _chart_points(energy, 600, 160),
         "power_points": _chart_points(power, 600, 160),
         "samples": len(samples),
@@ -191,5 +192,7 @@ async def overview(domain: Domain, org_id: str) -> dict[str, Any]:
         "active_sessions": sum(1 for tx in recent if tx.status is TransactionStatus.ACTIVE),
         "energy_today_wh": sum(session_energy_wh(tx) for tx in recent if (tx.stopped_at or now) >= midnight),
         "hours": [(i, wh, round(wh / peak * 120)) for i, wh in enumerate(hours)],
+        # Sessions that delivered energy today: the overview prices them for today's revenue.
+        "today": [tx for tx in recent if (tx.stopped_at or now) >= midnight],
         "alerts": alerts,
     }

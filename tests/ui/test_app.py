@@ -18,7 +18,7 @@ from csms.domain.events import StationConnectionChanged, TransactionMeterAdvance
 from csms.domain.identity import Organization
 from csms.domain.models import ChargePoint, Transaction, TransactionStatus
 from csms.domain.secrets import hash_secret, new_api_key
-from csms.ui.app import UI_SESSIONS
+from csms.ui.app_keys import UI_SESSIONS
 from csms.ui.live import LiveHub, session_energy_wh
 from tests.e2e.conftest import StartCsms
 from tests.utils import MS
@@ -198,3 +198,39 @@ def test_session_messages_carry_energy_and_power() -> None:
     hub.forget(queue)
     hub.on_meter_advanced(TransactionMeterAdvanced(tx))
     assert queue.empty()
+
+
+async def test_management_pages(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """A member adds and blocks an id token from the page; locations (on the SVG map), tariffs, a
+    session's cost breakdown and the roaming page show what the REST API stored."""
+    key, prefix = new_api_key()
+    await csms.services.store.add_api_key("rest", prefix, hash_secret(key, rounds=4), "admin", org_id="org-a")
+    rest = {"Authorization": f"Bearer {key}"}
+    api = f"http://127.0.0.1:{csms.http_port}/api/v1"
+    energy = {"type": "ENERGY", "price": "0.25", "vat": "10", "step_size": 1}
+    tariff = {"id": "T1", "currency": "EUR", "elements": [{"price_components": [energy]}]}
+    location = {
+        "id": "LOC1", "name": "Depot", "address": "Main St 1", "city": "Utrecht", "country": "NLD",
+        "coordinates": {"latitude": "52.090737", "longitude": "5.121420"}, "time_zone": "Europe/Amsterdam",
+        "charge_point_ids": ["CP-A"],
+    }  # fmt: skip
+    for path, body in (("/tariffs", tariff), ("/locations", location)):
+        async with http.post(api + path, json=body, headers=rest) as resp:
+            assert resp.status == 201, await resp.text()
+    await sign_in(http, csms, "member")
+    async with http.post(f"{base(csms)}/id-tokens", data={"id_token": "TAG-NEW", "type": "ISO14443"}) as resp:
+        assert resp.status == 200 and 'data-id-token="TAG-NEW" data-status="Accepted"' in await resp.text()
+    async with http.post(f"{base(csms)}/id-tokens/TAG-NEW", data={"status": "Blocked"}) as resp:
+        assert 'data-id-token="TAG-NEW" data-status="Blocked"' in await resp.text()
+    assert (await csms.services.store.get_id_token("TAG-NEW", org_id="org-a")) is not None
+    async with http.get(f"{base(csms)}/locations") as resp:
+        html = await resp.text()
+        assert '<g data-location-id="LOC1">' in html and "<circle" in html and "Depot" in html
+    async with http.get(f"{base(csms)}/tariffs") as resp:
+        assert 'data-tariff-id="T1"' in await resp.text()
+    async with http.get(f"{base(csms)}/roaming") as resp:
+        assert resp.status == 200 and 'id="outbox"' in await resp.text()
+    async with http.post(f"{base(csms)}/roaming/outbox/1/retry") as resp:
+        assert resp.status == 403  # retrying pushes is for admins, as in the REST API
+    async with http.get(f"{base(csms)}/") as resp:
+        assert resp.status == 200 and 'data-count="revenue-today"' in await resp.text()

@@ -122,13 +122,18 @@ async def test_station_session_log_and_reservation_flows(browser: Any, start_csm
         await page.screenshot(path=SCREENSHOTS / "sessions.png", full_page=True)
         await row.locator("a").first.click()
         await expect(page.locator("svg.chart polyline.energy-line")).to_be_attached()
+        await expect(page.locator("#cost-breakdown [data-dimension=total]")).to_be_visible()
         await page.screenshot(path=SCREENSHOTS / "session.png", full_page=True)
         await page.click("nav >> text=Reservations")
         await expect(page.locator("tr[data-reservation-id]")).to_have_count(1)
         await page.screenshot(path=SCREENSHOTS / "reservations.png", full_page=True)
+        for name, title in (("id-tokens", "Id tokens"), ("locations", "Locations"), ("tariffs", "Tariffs"),
+                            ("roaming", "Roaming")):  # fmt: skip
+            await page.click(f"nav >> text={title}")
+            await expect(page.locator("h1")).to_have_text(title)
+            await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
     finally:
         await sim.close()
-    await expect(page.locator("h1")).to_have_text("Reservations")
 
 
 async def test_viewer_sees_no_command_buttons_nor_other_organizations(
