@@ -4,7 +4,8 @@
 (after every record is written). Hot events are only noted (a queue put per listener, no I/O, no
 awaiting); each `/ui/events` stream then reads its own queue and drops what belongs to another
 organization, which it learns from the station's organization (`StationService.org_of`, from memory).
-A listener that does not keep up loses its oldest messages (bounded queue), never the station's time.
+A listener that does not keep up loses its oldest messages (bounded queue), never the station's time; while
+no browser listens, the handlers return at once.
 """
 
 from __future__ import annotations
@@ -99,11 +100,15 @@ class LiveHub:
 
     def on_connection_changed(self, event: StationConnectionChanged) -> None:
         """A station connected or disconnected: `station` {charge_point_id, connected}."""
+        if not self._listeners:
+            return
         data = {"charge_point_id": event.charge_point_id, "connected": event.online}
         self._put(LiveMessage("station", event.charge_point_id, data))
 
     def on_status_changed(self, event: ConnectorStatusChanged) -> None:
         """A connector status: `status` {charge_point_id, evse_id, connector_id, status, error_code}."""
+        if not self._listeners:
+            return
         change = event.change
         data = {
             "charge_point_id": change.charge_point_id,
@@ -116,19 +121,27 @@ class LiveHub:
 
     def on_meter_advanced(self, event: TransactionMeterAdvanced) -> None:
         """A running session's register advanced: `session` with energy and the power since the last one."""
+        if not self._listeners:
+            return
         self._put(self._session_message(event.transaction))
 
     async def on_transaction_started(self, event: TransactionStarted) -> None:
         """A session started: `session` (the sessions page adds its row)."""
+        if not self._listeners:
+            return
         self._put(self._session_message(event.transaction))
 
     async def on_transaction_stopped(self, event: TransactionStopped) -> None:
         """A session stopped: `session` with status completed."""
         self._meters.pop(event.transaction.id, None)
+        if not self._listeners:
+            return
         self._put(self._session_message(event.transaction))
 
     async def on_reservation_changed(self, event: ReservationChanged) -> None:
         """A reservation was created, updated or ended: `reservation` {reservation_id, status, change}."""
+        if not self._listeners:
+            return
         r = event.reservation
         data = {
             "reservation_id": r.id,
@@ -143,6 +156,8 @@ class LiveHub:
 
     def on_frame(self, event: FrameLogged) -> None:
         """A frame in or out: `frame` {charge_point_id, direction, action, message_id, frame, at}."""
+        if not self._listeners:  # the OCPP hot path: nothing to build while no browser listens
+            return
         f = event.frame
         data = {
             "charge_point_id": f.charge_point_id,

@@ -20,7 +20,8 @@ from csms.domain.models import ChargePoint, Transaction, TransactionStatus
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.ui.app_keys import UI_SESSIONS
 from csms.ui.live import LiveHub, session_energy_wh
-from tests.e2e.conftest import StartCsms
+from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
+from tests.e2e.conftest import StartCsms, ocpp_url
 from tests.utils import MS
 
 
@@ -234,3 +235,35 @@ async def test_management_pages(csms: Csms, http: aiohttp.ClientSession) -> None
         assert resp.status == 403  # retrying pushes is for admins, as in the REST API
     async with http.get(f"{base(csms)}/") as resp:
         assert resp.status == 200 and 'data-count="revenue-today"' in await resp.text()
+
+
+async def test_event_stream_carries_frames_connections_and_sessions(
+    csms: Csms, http: aiohttp.ClientSession
+) -> None:
+    """A station's connection, its OCPP frames (in and out) and its session's energy reach the stream of
+    its organization as they happen."""
+    await sign_in(http, csms, "viewer")
+    sim = ChargePointSimulator(
+        SimulatorConfig(charge_point_id="CP-A", url=ocpp_url(csms), ocpp_version="1.6")
+    )
+    async with http.get(f"{base(csms)}/events") as resp:
+        await resp.content.readline()
+        await sim.connect()
+        try:
+            await sim.boot()
+            seen: list[tuple[str, object, object]] = []
+            async with asyncio.timeout(5000 * MS):
+                while ("frame", "out", "BootNotification") not in seen:
+                    kind, data = await _next_event(resp)
+                    seen.append((kind, data.get("direction"), data.get("action") or data.get("connected")))
+            assert seen[0] == ("station", None, True)
+            assert ("frame", "in", "BootNotification") in seen
+            await sim.start_transaction(1, "TAG-A", meter_start_wh=1000)
+            await sim.send_meter_values(1, energy_wh=1500)
+            async with asyncio.timeout(5000 * MS):
+                while True:
+                    kind, data = await _next_event(resp)
+                    if kind == "session" and data["energy_wh"] == 500:  # 1500 - 1000 Wh
+                        break
+        finally:
+            await sim.close()
