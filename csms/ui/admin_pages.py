@@ -6,6 +6,7 @@ outbox, retrying a failed push). Locations, tariffs and roaming read the `Roamin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -109,22 +110,126 @@ def map_points(locations: list[JsonObject]) -> list[dict[str, Any]]:
     ]
 
 
-async def handle_locations(request: web.Request) -> web.Response:
-    """`GET /ui/locations`: the organization's locations and their map."""
+async def _locations_page(request: web.Request, status: int = 200, error: str | None = None) -> web.Response:
     hook = request.app.get(UI_ROAMING)
     locations = [] if hook is None else await hook.locations(request[PRINCIPAL].org_id)
-    points = map_points(locations)
+    editing = next((loc for loc in locations if loc["id"] == request.query.get("edit")), None)
     return render(
-        request, "locations.html", roaming=hook is not None, locations=locations, points=points,
-        width=MAP_WIDTH, height=MAP_HEIGHT,
+        request, "locations.html", status=status, roaming=hook is not None, locations=locations,
+        points=map_points(locations), width=MAP_WIDTH, height=MAP_HEIGHT, editing=editing, error=error,
+    )  # fmt: skip
+
+
+async def handle_locations(request: web.Request) -> web.Response:
+    """`GET /ui/locations?edit=ID`: the organization's locations, their map, and a form to add one (or to
+    edit `ID`)."""
+    return await _locations_page(request)
+
+
+def _optional(form: Mapping[str, Any], name: str) -> str | None:
+    return str(form.get(name, "")).strip() or None
+
+
+def _degrees(form: Mapping[str, Any], name: str) -> str:
+    """A coordinate as typed, with the 6 decimals OCPI 2.2.1 GeoLocation wants (5 to 7) when it is a
+    number (`52.09` → `52.090000`); anything else is passed on for the body model to refuse."""
+    raw = str(form.get(name, "")).strip()
+    try:
+        return str(Decimal(raw).quantize(Decimal("0.000001")))
+    except InvalidOperation:
+        return raw
+
+
+def location_body(form: Mapping[str, Any], location_id: str) -> JsonObject:
+    """The REST body (`POST /locations`) of the location form."""
+    ids = [cp.strip() for cp in str(form.get("charge_point_ids", "")).split(",") if cp.strip()]
+    body: JsonObject = {
+        "id": location_id,
+        "name": _optional(form, "name"),
+        "address": str(form.get("address", "")).strip(),
+        "city": str(form.get("city", "")).strip(),
+        "country": str(form.get("country", "")).strip().upper(),
+        "coordinates": {"latitude": _degrees(form, "latitude"), "longitude": _degrees(form, "longitude")},
+        "time_zone": str(form.get("time_zone", "")).strip() or "UTC",
+        "charge_point_ids": ids,
+    }  # fmt: skip
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def tariff_body(form: Mapping[str, Any], tariff_id: str) -> JsonObject:
+    """The REST body (`POST /tariffs`) of the tariff form: a price per kWh and/or per hour, one VAT rate."""
+    vat = _optional(form, "vat")
+    components = []
+    for dimension, field, step in (("ENERGY", "energy_price", 1), ("TIME", "time_price", 60)):
+        price = _optional(form, field)
+        if price is not None:
+            component: JsonObject = {"type": dimension, "price": price, "step_size": step}
+            if vat is not None:
+                component["vat"] = vat
+            components.append(component)
+    currency = str(form.get("currency", "")).strip().upper()
+    return {"id": tariff_id, "currency": currency, "elements": [{"price_components": components}]}
+
+
+async def _save(request: web.Request, kind: str, create: bool) -> web.Response:
+    principal = request[PRINCIPAL]
+    hook = request.app.get(UI_ROAMING)
+    if principal.role != "admin":
+        return _forbidden(request)  # as the REST API: tariffs and locations are admin's
+    if hook is None:
+        return render(request, "not_found.html", status=404, what=kind)
+    form = await request.post()
+    item_id = str(form.get("id", "")).strip() if create else request.match_info["item_id"]
+    if kind == "tariff":
+        problem = await hook.save_tariff(principal.org_id, tariff_body(form, item_id), create)
+        page = _tariffs_page
+    else:
+        problem = await hook.save_location(principal.org_id, location_body(form, item_id), create)
+        page = _locations_page
+    if problem is not None:
+        return await page(request, 400, problem)
+    raise web.HTTPSeeOther(f"/ui/{kind}s")
+
+
+async def handle_create_location(request: web.Request) -> web.Response:
+    """`POST /ui/locations` (admin): create a location (pushed to partners like `POST /locations`)."""
+    return await _save(request, "location", True)
+
+
+async def handle_replace_location(request: web.Request) -> web.Response:
+    """`POST /ui/locations/{item_id}` (admin): replace the location with the form's fields."""
+    return await _save(request, "location", False)
+
+
+async def _tariffs_page(request: web.Request, status: int = 200, error: str | None = None) -> web.Response:
+    hook = request.app.get(UI_ROAMING)
+    tariffs = [] if hook is None else await hook.tariffs(request[PRINCIPAL].org_id)
+    editing = next((t for t in tariffs if t["id"] == request.query.get("edit")), None)
+    prices: dict[str, Any] = {}
+    if editing is not None:
+        for element in editing["elements"]:
+            for c in element.get("price_components", []):
+                prices.setdefault(c["type"], c)
+    return render(
+        request, "tariffs.html", status=status, roaming=hook is not None, tariffs=tariffs, editing=editing,
+        prices=prices, error=error,
     )  # fmt: skip
 
 
 async def handle_tariffs(request: web.Request) -> web.Response:
-    """`GET /ui/tariffs`: the organization's tariffs with their price components."""
-    hook = request.app.get(UI_ROAMING)
-    tariffs = [] if hook is None else await hook.tariffs(request[PRINCIPAL].org_id)
-    return render(request, "tariffs.html", roaming=hook is not None, tariffs=tariffs)
+    """`GET /ui/tariffs?edit=ID`: the organization's tariffs with their price components, and a form to add
+    one (or to edit `ID`)."""
+    return await _tariffs_page(request)
+
+
+async def handle_create_tariff(request: web.Request) -> web.Response:
+    """`POST /ui/tariffs` (admin): create a tariff (pushed to partners like `POST /tariffs`)."""
+    return await _save(request, "tariff", True)
+
+
+async def handle_replace_tariff(request: web.Request) -> web.Response:
+    """`POST /ui/tariffs/{item_id}` (admin): replace the tariff's prices."""
+    return await _save(request, "tariff", False)
 
 
 async def handle_roaming(request: web.Request) -> web.Response:
@@ -159,6 +264,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/id-tokens", handle_create_id_token)
     app.router.add_post("/id-tokens/{id_token}", handle_update_id_token)
     app.router.add_get("/locations", handle_locations)
+    app.router.add_post("/locations", handle_create_location)
+    app.router.add_post("/locations/{item_id}", handle_replace_location)
     app.router.add_get("/tariffs", handle_tariffs)
+    app.router.add_post("/tariffs", handle_create_tariff)
+    app.router.add_post("/tariffs/{item_id}", handle_replace_tariff)
     app.router.add_get("/roaming", handle_roaming)
     app.router.add_post("/roaming/outbox/{entry_id}/retry", handle_retry_push)

@@ -27,3 +27,7 @@ class Roaming:
     outbox: Callable[[str], Awaitable[list[JsonObject]]]
     # Send a failed push again: None when done, else why not (`not_found`, `outbox_entry_not_failed`).
     retry_push: Callable[[str, int], Awaitable[str | None]]
+    # Create (True) or replace (False) a tariff or location from the REST body: None when saved, else
+    # what is wrong, in words for the page.
+    save_tariff: Callable[[str, JsonObject, bool], Awaitable[str | None]]
+    save_location: Callable[[str, JsonObject, bool], Awaitable[str | None]]

@@ -267,3 +267,34 @@ async def test_event_stream_carries_frames_connections_and_sessions(
                         break
         finally:
             await sim.close()
+
+
+async def test_admin_creates_and_edits_tariffs_and_locations(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """An admin adds a tariff and a location from the forms, edits both, and sees a refused field named;
+    a member may not (403)."""
+    await sign_in(http, csms, "admin")
+    ui = base(csms)
+    tariff = {"id": "T9", "currency": "EUR", "energy_price": "0.30", "vat": "21"}
+    async with http.post(f"{ui}/tariffs", data=tariff) as resp:
+        assert resp.status == 200 and 'data-tariff-id="T9"' in await resp.text()
+    async with http.get(f"{ui}/tariffs?edit=T9") as resp:
+        assert 'value="0.30"' in await resp.text()
+    async with http.post(f"{ui}/tariffs/T9", data={**tariff, "energy_price": "0.35"}) as resp:
+        assert "ENERGY 0.35" in await resp.text()
+    location = {
+        "id": "L9", "name": "Yard", "address": "Dock 2", "city": "Rotterdam", "country": "NLD",
+        "latitude": "51.9", "longitude": "4.48", "time_zone": "Europe/Amsterdam", "charge_point_ids": "CP-A",
+    }  # fmt: skip
+    async with http.post(f"{ui}/locations", data=location) as resp:
+        assert resp.status == 200 and '<g data-location-id="L9">' in await resp.text()
+    async with http.post(f"{ui}/locations/L9", data={**location, "name": "Yard 2"}) as resp:
+        assert "Yard 2" in await resp.text()
+    async with http.post(
+        f"{ui}/locations", data={**location, "id": "L10", "charge_point_ids": "CP-B"}
+    ) as resp:
+        assert resp.status == 400  # CP-B is another organization's: as unknown as a missing one
+    async with http.post(f"{ui}/tariffs", data={"id": "T10", "currency": "euro"}) as resp:
+        assert resp.status == 400 and "currency" in await resp.text()
+    await sign_in(http, csms, "member")
+    async with http.post(f"{ui}/tariffs", data={**tariff, "id": "T11"}) as resp:
+        assert resp.status == 403
