@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 
 import jinja2
 import orjson
@@ -166,10 +167,49 @@ async def handle_session(request: web.Request) -> web.Response:
     return render(request, "session.html", cost=cost, **data)
 
 
+async def handle_session_cost(request: web.Request) -> web.Response:
+    """`GET /ui/sessions/{session_id}/cost`: the session's cost so far, JSON `{"currency", "total"}` (the
+    sessions page refreshes its cost column with it as energy arrives); 404 without pricing."""
+    raw = request.match_info["session_id"]
+    hook = request.app.get(UI_ROAMING)
+    tx = None
+    if raw.isdigit() and len(raw) < 18:
+        tx = await _domain(request).store.get_transaction(int(raw), org_id=request[PRINCIPAL].org_id)
+    if tx is None or hook is None:
+        return web.json_response({"code": "not_found"}, status=404)
+    cost = await hook.cost_breakdown(tx)
+    return web.json_response({"currency": cost["currency"], "total": cost["total"]["incl_vat"]})
+
+
 async def handle_reservations(request: web.Request) -> web.Response:
-    """`GET /ui/reservations`: the organization's reservations, newest first."""
+    """`GET /ui/reservations`: the organization's reservations, newest first, with a form to make one."""
     rows = await pages.reservation_rows(_domain(request), request[PRINCIPAL].org_id)
-    return render(request, "reservations.html", reservations=rows)
+    stations = await pages.station_rows(_domain(request), request[PRINCIPAL].org_id)
+    return render(
+        request, "reservations.html", reservations=rows, stations=stations, notice=request.query.get("notice")
+    )
+
+
+async def handle_reservation_command(request: web.Request) -> web.Response:
+    """`POST /ui/reservations` (reserve: the form names the charge point) and
+    `POST /ui/reservations/{reservation_id}/cancel`: the station page's reserve and cancel-reservation
+    commands, then back to the list with the outcome."""
+    form = {k: str(v) for k, v in (await request.post()).items()}
+    domain, principal = _domain(request), request[PRINCIPAL]
+    reservation_id = request.match_info.get("reservation_id")
+    if reservation_id is None:
+        answer = await run_command(domain, principal, form.get("charge_point_id", ""), "reserve", form)
+    else:
+        found = None
+        if reservation_id.isdigit() and len(reservation_id) < 18:
+            found = await domain.store.get_reservation(int(reservation_id), org_id=principal.org_id)
+        cp = found.charge_point_id if found is not None else ""
+        form = {"reservation_id": reservation_id}
+        answer = await run_command(domain, principal, cp, "cancel-reservation", form)
+    status, body = answer
+    if status == 403:
+        return render(request, "forbidden.html", status=403)
+    raise web.HTTPSeeOther("/ui/reservations?" + urlencode({"notice": body["message"]}))
 
 
 def sse_frame(message: LiveMessage) -> bytes:
@@ -238,7 +278,10 @@ def create_ui_app(domain: Domain) -> web.Application:
     app.router.add_post("/charge-points/{charge_point_id}/commands/{command}", handle_command)
     app.router.add_get("/sessions", handle_sessions)
     app.router.add_get("/sessions/{session_id}", handle_session)
+    app.router.add_get("/sessions/{session_id}/cost", handle_session_cost)
     app.router.add_get("/reservations", handle_reservations)
+    app.router.add_post("/reservations", handle_reservation_command)
+    app.router.add_post("/reservations/{reservation_id}/cancel", handle_reservation_command)
     app.router.add_get("/events", handle_events)
     admin_pages.add_routes(app)
     app.router.add_static("/static", HERE / "static")

@@ -298,3 +298,18 @@ async def test_admin_creates_and_edits_tariffs_and_locations(csms: Csms, http: a
     await sign_in(http, csms, "member")
     async with http.post(f"{ui}/tariffs", data={**tariff, "id": "T11"}) as resp:
         assert resp.status == 403
+
+
+async def test_reservations_page_reserves_and_cancels(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """The reservations page's form goes through the reserve command (an offline station: its error is
+    shown), cancelling an unknown reservation is reported, and a viewer may not post either (403)."""
+    await sign_in(http, csms, "member")
+    form = {"charge_point_id": "CP-A", "id_tag": "TAG", "evse_id": "1"}
+    async with http.post(f"{base(csms)}/reservations", data=form) as resp:
+        html = await resp.text()
+        assert resp.status == 200 and "data-notice" in html and "is not connected" in html
+    async with http.post(f"{base(csms)}/reservations/999/cancel") as resp:
+        assert "data-notice" in await resp.text()
+    await sign_in(http, csms, "viewer")
+    async with http.post(f"{base(csms)}/reservations", data=form) as resp:
+        assert resp.status == 403

@@ -7,6 +7,7 @@ fixed time. Screenshots of every page go to `SCREENSHOTS`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from csms.app import Csms
@@ -119,6 +120,7 @@ async def test_station_session_log_and_reservation_flows(browser: Any, start_csm
             "([wh]) => Number(document.querySelector('tr[data-session-id]').dataset.energyWh) > wh",
             arg=[first],
         )
+        await expect(row).to_have_attribute("data-cost", re.compile(r"^\d+(\.\d+)?$"))  # priced, live
         await page.screenshot(path=SCREENSHOTS / "sessions.png", full_page=True)
         await row.locator("a").first.click()
         await expect(page.locator("svg.chart polyline.energy-line")).to_be_attached()
@@ -127,6 +129,15 @@ async def test_station_session_log_and_reservation_flows(browser: Any, start_csm
         await page.click("nav >> text=Reservations")
         await expect(page.locator("tr[data-reservation-id]")).to_have_count(1)
         await page.screenshot(path=SCREENSHOTS / "reservations.png", full_page=True)
+        # Remote stop from the station page ends the session (the station reports the stop).
+        await page.click('a[href="/ui/charge-points/CP-UI"]')
+        await page.click('[data-command="remote-stop"]')
+        await expect(page.locator("[data-command-result]")).to_contain_text(
+            "remote-stop: station answered Accepted"
+        )
+        await expect(page.locator("#sessions tr[data-session-id]")).to_have_attribute(
+            "data-status", "completed"
+        )
         for name, title in (("id-tokens", "Id tokens"), ("locations", "Locations"), ("tariffs", "Tariffs"),
                             ("roaming", "Roaming")):  # fmt: skip
             await page.click(f"nav >> text={title}")

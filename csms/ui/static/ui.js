@@ -94,6 +94,7 @@ function onSession(data) {
     }
     tr.appendChild(cell("", "energy"));
     tr.appendChild(cell("", "power"));
+    if (document.body.dataset.page === "sessions") tr.appendChild(cell("", "cost"));
     table.insertBefore(tr, table.firstChild);
     rows = [tr];
   }
@@ -106,7 +107,23 @@ function onSession(data) {
     if (power && data.power_w != null) power.textContent = String(data.power_w);
     const status = el.querySelector(".status");
     if (status) status.textContent = data.status;
+    if (el.tagName === "TR") refreshCost(el, data.session_id, data.status !== "active");
   });
+}
+
+const costFetched = new Map();  // session id -> when its cost was last asked for (ms)
+const COST_EVERY_MS = 5000;
+
+async function refreshCost(row, sessionId, force) {
+  const cell = row.querySelector(".cost");
+  const last = costFetched.get(sessionId) || 0;
+  if (!cell || (!force && Date.now() - last < COST_EVERY_MS)) return;
+  costFetched.set(sessionId, Date.now());
+  const response = await fetch(`/ui/sessions/${sessionId}/cost`, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const body = await response.json();
+  cell.textContent = `${body.total} ${body.currency}`;
+  row.dataset.cost = body.total;
 }
 
 function onReservation(data) {
@@ -196,4 +213,8 @@ function wireCommands() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { connectLive(); wireCommands(); });
+document.addEventListener("DOMContentLoaded", () => {
+  connectLive();
+  wireCommands();
+  document.querySelectorAll("tr[data-session-id]").forEach((row) => refreshCost(row, row.dataset.sessionId, true));
+});
