@@ -269,6 +269,17 @@ class RateLimitConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UiConfig:
+    """`[ui]`: the operator dashboard under `/ui` (csms.ui, ADR 0020)."""
+
+    # Key of the HMAC that signs dashboard session cookies. Empty: a random one per start (the workers of
+    # `[server] workers` share their supervisor's); set it when several nodes serve one dashboard, or for
+    # sign-ins to survive a restart.
+    session_secret: str = ""
+    session_seconds: int = 8 * 3600  # how long a dashboard sign-in lasts
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, one dataclass per TOML section."""
 
@@ -284,6 +295,7 @@ class Config:
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
 
 
 # Keys whose value must be one of a fixed set (the Literal types above).

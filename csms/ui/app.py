@@ -27,7 +27,7 @@ from csms.ui.app_keys import PRINCIPAL, UI_DOMAIN, UI_HUB, UI_ROAMING, UI_SESSIO
 from csms.ui.commands import COMMANDS, json_answer, run_command
 from csms.ui.live import CLOSE, LiveHub, LiveMessage
 from csms.ui.roaming import Roaming
-from csms.ui.signin import COOKIE, SESSION_SECONDS, UiSessions
+from csms.ui.signin import COOKIE, UiSessions
 
 log = structlog.get_logger("csms.ui")
 
@@ -43,7 +43,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Put the signed-in principal on the request; without one, pages redirect to the login form and the
     JSON endpoints answer 401. Every answer forbids framing and caching of operator data."""
     public = request.path in (f"{UI_PREFIX}/login",) or request.path.startswith(f"{UI_PREFIX}/static/")
-    principal = request.app[UI_SESSIONS].principal(request.cookies.get(COOKIE))
+    principal = await request.app[UI_SESSIONS].principal(request.cookies.get(COOKIE))
     if principal is None and not public:
         if request.method == "GET" and request.path != f"{UI_PREFIX}/events":
             raise web.HTTPSeeOther(f"{UI_PREFIX}/login")
@@ -77,7 +77,7 @@ async def handle_login(request: web.Request) -> web.Response:
         return render(request, "login.html", status=401, error="Wrong API key or email and password.")
     response = web.HTTPSeeOther(f"{UI_PREFIX}/")
     response.set_cookie(
-        COOKIE, cookie, httponly=True, samesite="Strict", path=UI_PREFIX, max_age=SESSION_SECONDS,
+        COOKIE, cookie, httponly=True, samesite="Strict", path=UI_PREFIX, max_age=sessions.seconds,
         secure=request.secure,
     )  # fmt: skip
     raise response
@@ -241,8 +241,8 @@ async def handle_events(request: web.Request) -> web.StreamResponse:
             if await domain.stations.org_of(message.charge_point_id) != org_id:
                 continue
             await response.write(sse_frame(message))
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the browser went away
     finally:
         hub.forget(queue)
     return response
