@@ -19,6 +19,7 @@ from csms.domain.identity import Organization
 from csms.domain.models import ChargePoint, Transaction, TransactionStatus
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.ui.live import LiveHub, session_energy_wh
+from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
 from tests.e2e.conftest import StartCsms, ocpp_url
 from tests.utils import MS
@@ -356,3 +357,49 @@ def test_workers_share_one_cookie_key() -> None:
     assert with_shared_ui_secret(shared) is shared
     configured = Config(ui=UiConfig(session_secret="s3cret"))
     assert with_shared_ui_secret(configured).ui.session_secret == "s3cret"
+
+
+async def test_admin_retries_a_failed_push(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """A failed push to the organization's partner is an overview alert and a Retry button on the roaming
+    page; retrying makes it pending again with 0 attempts (as `POST /ocpi/outbox/{id}/retry`)."""
+    store = csms.ocpi.ctx.store
+    partner = await store.add_partner(
+        Partner(
+            id=0,
+            name="eMSP A",
+            country_code="DE",
+            party_id="EMS",
+            org_id="org-a",
+            status=PartnerStatus.PENDING,
+        )
+    )
+    failed = await store.add_outbox(
+        OutboxEntry(
+            id=0,
+            partner_id=partner.id,
+            module="sessions",
+            object_key="session:1",
+            method="PUT",
+            url="https://emsp.example/ocpi/2.2.1/sessions/NL/CSM/1",
+            body={"id": "1"},
+            status=OutboxStatus.FAILED,
+            attempts=8,
+            last_error="timeout",
+        )  # fmt: skip
+    )
+    await sign_in(http, csms, "admin")
+    async with http.get(f"{base(csms)}/") as page:
+        assert "1 OCPI push(es) failed" in await page.text()
+    async with http.get(f"{base(csms)}/roaming") as page:
+        html = await page.text()
+        assert f'data-outbox-id="{failed.id}" data-status="failed"' in html and 'data-action="retry"' in html
+        assert f'data-partner-id="{partner.id}"' in html
+    async with http.post(f"{base(csms)}/roaming/outbox/{failed.id}/retry") as resp:
+        html = await resp.text()
+        assert (
+            'data-notice="retried"' in html and f'data-outbox-id="{failed.id}" data-status="pending"' in html
+        )
+    (entry,) = [e for e in await store.list_outbox(limit=10) if e.id == failed.id]
+    assert (entry.status, entry.attempts) == (OutboxStatus.PENDING, 0)
+    async with http.post(f"{base(csms)}/roaming/outbox/{failed.id}/retry") as resp:
+        assert 'data-notice="outbox_entry_not_failed"' in await resp.text()
