@@ -124,6 +124,7 @@ async def test_station_session_log_and_reservation_flows(browser: Any, start_csm
         await page.screenshot(path=SCREENSHOTS / "sessions.png", full_page=True)
         await row.locator("a").first.click()
         await expect(page.locator("svg.chart polyline.energy-line")).to_be_attached()
+        await expect(page).to_have_title(re.compile(r"^Session \d+ · CSMS dashboard$"))
         await expect(page.locator("#cost-breakdown [data-dimension=total]")).to_be_visible()
         await page.screenshot(path=SCREENSHOTS / "session.png", full_page=True)
         await page.click("nav >> text=Reservations")
