@@ -75,6 +75,7 @@ async def handle_login(request: web.Request) -> web.Response:
     if cookie is None:
         log.info("ui_sign_in_refused")
         return render(request, "login.html", status=401, error="Wrong API key or email and password.")
+    log.info("ui_signed_in", method="api_key" if api_key else "password")
     response = web.HTTPSeeOther(f"{UI_PREFIX}/")
     response.set_cookie(
         COOKIE, cookie, httponly=True, samesite="Strict", path=UI_PREFIX, max_age=sessions.seconds,
