@@ -35,8 +35,10 @@ from csms.ocpp.server import OcppServer
 from csms.store.sql import open_store
 from csms.store.sql.webhooks import SqlWebhookStore
 from csms.store.writer import BatchedWriter
+from csms.ui.app import mount_ui
 from csms.webhooks.outbox import WebhookFeeder, WebhookWorker
 from ocpi import admin_api, chargeprice
+from ocpi.admin_api.dashboard import roaming
 from ocpi.bridge import OcpiBridge
 
 log = structlog.get_logger("csms.app")
@@ -124,6 +126,8 @@ class Csms:
         root[WEBHOOKS_CHANGED] = webhook_feeder.webhooks_changed
         admin_api.install(root, bridge.ctx.store, bridge.ctx)
         root.add_subapp("/ocpi", bridge.app())
+        # The operator dashboard under /ui, reading the bridge's records through its hook (ADR 0020).
+        mount_ui(root, domain, roaming(domain, bridge.ctx.store, bridge.ctx))
         root.add_subapp(
             "/v1", chargeprice.create_app(bridge.ctx.store, config.ocpi.chargeprice_vehicles_file)
         )

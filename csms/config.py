@@ -355,6 +355,17 @@ class EnergyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UiConfig:
+    """`[ui]`: the operator dashboard under `/ui` (csms.ui, ADR 0020)."""
+
+    # Key of the HMAC that signs dashboard session cookies. Empty: a random one per start (the workers of
+    # `[server] workers` share their supervisor's); set it when several nodes serve one dashboard, or for
+    # sign-ins to survive a restart.
+    session_secret: str = ""
+    session_seconds: int = 8 * 3600  # how long a dashboard sign-in lasts
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration, one dataclass per TOML section."""
 
@@ -373,6 +384,7 @@ class Config:
     files: FilesConfig = field(default_factory=FilesConfig)
     certificates: CertificatesConfig = field(default_factory=CertificatesConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
 
 
 # Keys whose value must be one of a fixed set (the Literal types above).

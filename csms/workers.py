@@ -26,12 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import select
 import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -64,7 +65,15 @@ def run_server(config: Config) -> int:
     if config.server.workers <= 1:
         run(config)
         return EXIT_OK
-    return Supervisor(config).run()
+    return Supervisor(with_shared_ui_secret(config)).run()
+
+
+def with_shared_ui_secret(config: Config) -> Config:
+    """`config` with a random `[ui] session_secret` when none is set: the workers inherit it, so a dashboard
+    cookie signed by one is accepted by all, whichever worker the kernel gives the next request to."""
+    if config.ui.session_secret:
+        return config
+    return replace(config, ui=replace(config.ui, session_secret=secrets.token_urlsafe(32)))
 
 
 def restart_delay(quick_exits: int) -> float | None:

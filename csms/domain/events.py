@@ -26,7 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 import structlog
 
-from csms.domain.models import Reservation, StatusChange, Transaction
+from csms.domain.models import FrameRecord, Reservation, StatusChange, Transaction
 from csms.domain.portal import Dispute
 
 log = structlog.get_logger("csms.events")
@@ -114,6 +114,14 @@ class StationConnectionChanged(HotEvent):
 
     charge_point_id: str
     online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FrameLogged(HotEvent):
+    """An OCPP-J frame was received from or sent to a station and queued for the message log (only with
+    `[ocpp] message_log`); the dashboard shows it live on the station page."""
+
+    frame: FrameRecord
 
 
 AnyEvent = Event | HotEvent

@@ -38,6 +38,7 @@ from websockets.typing import Subprotocol
 from csms.domain.clock import utcnow
 from csms.domain.commands import Command, CommandResult, Outcome
 from csms.domain.core import Domain
+from csms.domain.events import FrameLogged
 from csms.domain.models import ChargePoint, Direction, FrameRecord
 from csms.domain.registry import LiveConnection
 from csms.domain.stations import Refusal, is_registered
@@ -186,6 +187,7 @@ class StationSession:
         self.over_limit = 0
         self.log_frames = cfg.message_log
         self._writer = domain.services.writer
+        self._events = domain.services.events
         self._max_pending = domain.services.config.database.max_pending_items
         self._clock = domain.services.clock
         self._call_lock = asyncio.Lock()
@@ -198,11 +200,11 @@ class StationSession:
         self, direction: Direction, message_type: int, message_id: str, action: str | None, frame: str
     ) -> None:
         if self.log_frames:
-            self._writer.put(
-                FrameRecord(
-                    self.charge_point_id, direction, message_type, message_id, action, frame, self._clock()
-                )
+            record = FrameRecord(
+                self.charge_point_id, direction, message_type, message_id, action, frame, self._clock()
             )
+            self._writer.put(record)
+            self._events.emit(FrameLogged(record))  # the dashboard's live message log
 
     async def _flush(self, action: str | None, *, record: bool = True) -> None:
         for frame in self.conn.frames_to_send():
