@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api import create_app
-from csms.config import Config, FilesConfig, SecurityConfig
+from csms.config import CertificatesConfig, Config, FilesConfig, SecurityConfig
 from csms.domain.commands import Command, CommandResult, Outcome
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint
@@ -36,8 +36,14 @@ KeyFactory = Callable[[str], Awaitable[str]]
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     """Defaults, except a cheap bcrypt cost so hashing passwords does not slow the tests, and the test's
-    own files directory (firmware and logs)."""
-    return Config(security=SecurityConfig(bcrypt_rounds=4), files=FilesConfig(dir=str(tmp_path / "files")))
+    own files directory (firmware and logs) and CA files."""
+    return Config(
+        security=SecurityConfig(bcrypt_rounds=4),
+        files=FilesConfig(dir=str(tmp_path / "files")),
+        certificates=CertificatesConfig(
+            ca_cert_file=str(tmp_path / "ca" / "ca.pem"), ca_key_file=str(tmp_path / "ca" / "ca.key")
+        ),
+    )
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ may be busy), the server on 127.0.0.1 in a thread of its own with the in-memory 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from csms.api import create_app
 from csms.api.openapi import build_document
 from csms.api.webhooks import WEBHOOK_STORE
-from csms.config import Config, RateLimitConfig, SecurityConfig
+from csms.config import CertificatesConfig, Config, FilesConfig, RateLimitConfig, SecurityConfig
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint, IdToken
 from csms.domain.secrets import hash_secret, new_api_key
@@ -85,9 +86,12 @@ def server() -> Iterator[Server]:
         await store.add_api_key("fuzz", prefix, hash_secret(key, rounds=4), "admin")
         # Limits counted (their headers are checked) but never reached: every example reaches its handler.
         # Nor is the brute-force delay: wrong keys are sent on purpose, many times.
+        # The CA in memory and files in a temporary folder: nothing is written into the checkout.
         config = Config(
             rate_limit=RateLimitConfig(requests_per_minute=10**9),
             security=SecurityConfig(auth_failure_max_delay=0.0),
+            certificates=CertificatesConfig(ca_cert_file="", ca_key_file=""),
+            files=FilesConfig(dir=tempfile.mkdtemp(prefix="csms-fuzz-files-")),
         )
         app = create_app(Domain(Services(config=config, store=store, writer=writer)), admin_api.ROUTES)
         admin_api.install(app, MemoryOcpiStore())
