@@ -280,3 +280,44 @@ def composite_limit_w(
     tx = best.get("TxProfile") or best.get("TxDefaultProfile")
     limits = [v[1] for v in (tx, best.get("Max"), best.get("ChargingStationExternalConstraints")) if v]
     return min(limits) if limits else None
+
+
+def _breakpoints(profile: ChargingProfile, now: datetime, tx_start: datetime | None) -> list[datetime]:
+    """The moments at which `profile` may change its limit (period starts, end, validity bounds)."""
+    points = [t for t in (profile.valid_from, profile.valid_to) if t is not None]
+    start = _schedule_start(profile, now, tx_start)
+    if start is None:
+        return points
+    starts = [start]
+    if profile.kind == "Recurring":
+        starts.append(
+            start + (timedelta(weeks=1) if profile.recurrency_kind == "Weekly" else timedelta(days=1))
+        )
+    for begin in starts:
+        points += [begin + timedelta(seconds=p.start_period) for p in profile.periods]
+        if profile.duration is not None:
+            points.append(begin + timedelta(seconds=profile.duration))
+    return points
+
+
+def composite_schedule(
+    profiles: list[ChargingProfile],
+    now: datetime,
+    duration: int,
+    tx_start: datetime | None,
+    phases: int,
+    in_transaction: bool,
+    cap_w: int,
+) -> list[tuple[int, int]]:
+    """The composite schedule from `now` for `duration` s as (start offset s, limit W) periods: the
+    `composite_limit_w` at each moment any profile may change, capped at `cap_w` (the station's own
+    maximum), equal neighbours merged (OCPP 1.6 §5.7 GetCompositeSchedule, OCPP 2.0.1 K08)."""
+    end = now + timedelta(seconds=duration)
+    moments = {now} | {t for p in profiles for t in _breakpoints(p, now, tx_start) if now < t < end}
+    periods: list[tuple[int, int]] = []
+    for moment in sorted(moments):
+        limit = composite_limit_w(profiles, moment, tx_start, phases, in_transaction)
+        value = cap_w if limit is None else min(limit, cap_w)
+        if not periods or periods[-1][1] != value:
+            periods.append((int((moment - now).total_seconds()), value))
+    return periods
