@@ -1,0 +1,112 @@
+"""Done-when of issue 16, item 1: a 22 kW site with five simulated stations (1.6 and 2.0.1) each wanting
+11 kW: the drawn power, sampled from the simulators after each re-balance settles, never exceeds the limit,
+every session gets at least its minimum, and the site re-balances when sessions start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from csms.app import Csms
+from csms.domain.commands import RegistryGateway
+from csms.domain.load_balancing import LoadBalancer
+from csms.domain.models import IdToken
+from csms.domain.smart_charging import SiteLimit, amps, watts
+from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
+from tests.e2e.conftest import Api, location_body, ocpp_url
+from tests.utils import MS
+
+LIMIT_W = 22_000
+MINIMUM = SiteLimit().min_current_a
+MakeSim = Callable[[str, str], ChargePointSimulator]
+
+
+class BridgeSites:
+    """Sites as the composition root will give them: the OCPI bridge's location of a charge point, and
+    the site's limit (here a fixed 22 kW)."""
+
+    def __init__(self, csms: Csms) -> None:
+        self._csms = csms
+
+    async def site_of(self, charge_point_id: str) -> str | None:
+        location = await self._csms.ocpi.ctx.store.location_of(charge_point_id)
+        return None if location is None else location.id
+
+    async def limit_of(self, site_id: str) -> SiteLimit | None:
+        return SiteLimit(max_power_w=LIMIT_W) if site_id == "SITE22" else None
+
+
+@pytest.fixture
+async def make_sim(csms: Csms) -> AsyncIterator[MakeSim]:
+    sims: list[ChargePointSimulator] = []
+
+    def make(cp_id: str, version: str) -> ChargePointSimulator:
+        sim = ChargePointSimulator(
+            SimulatorConfig(charge_point_id=cp_id, url=ocpp_url(csms), ocpp_version=version, power_w=11_000)
+        )
+        sims.append(sim)
+        return sim
+
+    yield make
+    for sim in sims:
+        await sim.close()
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 5000 * MS) -> None:  # noqa: ASYNC109
+    """Wait for `predicate` to hold, polling the simulators' state (no fixed sleep decides anything)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(10 * MS)
+
+
+async def test_22_kw_site_five_stations(csms: Csms, api: Api, make_sim: MakeSim) -> None:
+    """The site's total drawn power stays within 22 kW after every re-balance; each charging session gets
+    at least 6 A; sessions starting and stopping re-balance the others."""
+    await csms.services.store.add_id_token(IdToken("DRIVER"))
+    ids = [f"LB{i}" for i in range(5)]
+    sims = {cp: make_sim(cp, "1.6" if i % 2 else "2.0.1") for i, cp in enumerate(ids)}
+    for sim in sims.values():
+        await sim.connect()
+        await sim.boot()
+    status, _ = await api.post("/api/v1/locations", location_body("SITE22", *ids))
+    assert status == 201
+    balancer = LoadBalancer(
+        RegistryGateway(csms.services.registry), BridgeSites(csms), lambda: datetime.now(UTC), debounce_s=0.05
+    )
+    balancer.subscribe(csms.services.events)
+    samples: list[int] = []
+
+    def total() -> int:
+        return sum(s.current_power_w(1) for s in sims.values())
+
+    def settled(expected: dict[str, int]) -> bool:
+        """Every simulator draws what the fair share of the charging ones gives it."""
+        return all(sims[cp].current_power_w(1) == w for cp, w in expected.items())
+
+    def share(charging: list[str]) -> dict[str, int]:
+        each = watts(amps(min(11_000, LIMIT_W // len(charging)), 3), 3)  # sent in A, rounded down
+        return {cp: each for cp in charging} | {cp: 0 for cp in ids if cp not in charging}
+
+    try:
+        charging: list[str] = []
+        for cp in ids:  # sessions start one by one: 11, 11, 7.3 x 3, 5.5 x 4, 4.4 x 5 kW
+            await sims[cp].plug_in(1)
+            await sims[cp].start_transaction(1, "DRIVER")
+            charging.append(cp)
+            await wait_until(lambda: settled(share(charging)))
+            samples.append(total())
+        for cp in ids[:3]:  # and stop: the others get the freed power
+            await sims[cp].stop_transaction(1)
+            charging.remove(cp)
+            await wait_until(lambda: settled(share(charging)))
+            samples.append(total())
+        assert all(sample <= LIMIT_W for sample in samples), samples
+        assert max(samples) > 20_000  # the site is used, not just kept low
+        minimum_w = watts(MINIMUM, 3)
+        assert all(sims[cp].current_power_w(1) >= minimum_w for cp in charging)
+        assert sims[ids[0]].current_power_w(1) == 0  # stopped
+    finally:
+        await balancer.close()
