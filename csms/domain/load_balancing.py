@@ -25,7 +25,13 @@ from csms.domain.commands import (
     SetChargingProfile,
     StationGateway,
 )
-from csms.domain.events import EventBus, Order, TransactionStarted, TransactionStopped
+from csms.domain.events import (
+    EventBus,
+    Order,
+    TransactionMeterAdvanced,
+    TransactionStarted,
+    TransactionStopped,
+)
 from csms.domain.models import Transaction
 from csms.domain.smart_charging import SessionLoad, SiteLimit, amps, balance, ordered_changes
 
@@ -108,9 +114,15 @@ class LoadBalancer:
         self._site_of_tx: dict[int, str] = {}
 
     def subscribe(self, events: EventBus) -> None:
-        """Re-balance on transaction start and stop (measured power: `power_reported`)."""
+        """Re-balance on transaction start and stop, and when a meter value's power changes a session's
+        demand (MeterValues / TransactionEvent Power.Active.Import)."""
         events.subscribe(TransactionStarted, self._on_started, order=Order.DOMAIN)
         events.subscribe(TransactionStopped, self._on_stopped, order=Order.DOMAIN)
+        events.subscribe_hot(TransactionMeterAdvanced, self._on_meter, order=Order.DOMAIN)
+
+    def _on_meter(self, event: TransactionMeterAdvanced) -> None:
+        if event.power_w is not None:
+            self.power_reported(event.transaction.id, event.power_w)
 
     async def _on_started(self, event: TransactionStarted) -> None:
         await self.session_started(event.transaction)
@@ -193,16 +205,16 @@ class LoadBalancer:
         limit_w = limit.limit_w_at(now)
         if limit_w is None:
             return {}
-        for session in site.sessions.values():  # 2.0.1 offline stations are counted at their maximum
+        for session in site.sessions.values():  # an offline station is counted at its maximum
             if self._gateway.ocpp_version(session.tx.charge_point_id) is None:
                 session.controllable = False
         loads = [s.load() for s in site.sessions.values()]
         allocation = balance(limit_w, limit.min_current_a, loads, limit.max_current_a)
         previous = {k: site.sessions[int(k)].allocated_w for k in allocation}
         for key, power_w in ordered_changes(previous, allocation):
-            session = site.sessions.get(int(key))
-            if session is not None:
-                await self._send(site_id, session, power_w)
+            target = site.sessions.get(int(key))  # None: stopped while earlier commands were sent
+            if target is not None:
+                await self._send(site_id, target, power_w)
         log.info("site_rebalanced", site_id=site_id, limit_w=limit_w, sessions=len(loads),
                  allocated_w=sum(allocation.values()))  # fmt: skip
         return {int(k): v for k, v in allocation.items()}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from csms.domain.commands import Command, CommandResult, Outcome, SetChargingProfile
-from csms.domain.events import EventBus, TransactionStarted, TransactionStopped
+from csms.domain.events import EventBus, TransactionMeterAdvanced, TransactionStarted, TransactionStopped
 from csms.domain.load_balancing import BALANCER_STACK_LEVEL, LoadBalancer
 from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.smart_charging import SiteLimit
@@ -143,4 +143,20 @@ async def test_sessions_elsewhere_or_without_limit_are_left_alone() -> None:
     assert await balancer.rebalance("LOC1") == {}
     balancer.session_stopped(tx(2))
     assert gateway.sent == []
+    await balancer.close()
+
+
+async def test_meter_values_power_reaches_the_balancer() -> None:
+    """A TransactionMeterAdvanced carrying Power.Active.Import re-balances the site like power_reported."""
+    gateway = Gateway()
+    balancer = LoadBalancer(gateway, Sites(SiteLimit(max_power_w=16000)), lambda: NOW, debounce_s=0.01)
+    bus = EventBus()
+    balancer.subscribe(bus)
+    await bus.publish(TransactionStarted(tx(1)))
+    await bus.publish(TransactionStarted(tx(2)))
+    await gateway.wait_for(2)
+    bus.emit(TransactionMeterAdvanced(tx(1)))  # no power in the meter value: nothing changes
+    bus.emit(TransactionMeterAdvanced(tx(1), power_w=4000))
+    await gateway.wait_for(4)
+    assert (balancer.allocation_w(1), balancer.allocation_w(2)) == (4500, 11000)
     await balancer.close()

@@ -4,7 +4,6 @@ every session gets at least its minimum, and the site re-balances when sessions 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
@@ -55,13 +54,6 @@ async def make_sim(csms: Csms) -> AsyncIterator[MakeSim]:
         await sim.close()
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5000 * MS) -> None:  # noqa: ASYNC109
-    """Wait for `predicate` to hold, polling the simulators' state (no fixed sleep decides anything)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(10 * MS)
-
-
 async def test_22_kw_site_five_stations(csms: Csms, api: Api, make_sim: MakeSim) -> None:
     """The site's total drawn power stays within 22 kW after every re-balance; each charging session gets
     at least 6 A; sessions starting and stopping re-balance the others."""
@@ -82,9 +74,13 @@ async def test_22_kw_site_five_stations(csms: Csms, api: Api, make_sim: MakeSim)
     def total() -> int:
         return sum(s.current_power_w(1) for s in sims.values())
 
-    def settled(expected: dict[str, int]) -> bool:
-        """Every simulator draws what the fair share of the charging ones gives it."""
-        return all(sims[cp].current_power_w(1) == w for cp, w in expected.items())
+    async def settled(expected: dict[str, int]) -> None:
+        """Wait until every simulator draws what the fair share of the charging ones gives it (each
+        re-checks after every frame it handles)."""
+        for cp, w in expected.items():
+            sim = sims[cp]
+            await sim.wait_until(lambda sim=sim, w=w: sim.current_power_w(1) == w, 5000 * MS)  # type: ignore[misc]
+        assert all(sims[cp].current_power_w(1) == w for cp, w in expected.items())
 
     def share(charging: list[str]) -> dict[str, int]:
         each = watts(amps(min(11_000, LIMIT_W // len(charging)), 3), 3)  # sent in A, rounded down
@@ -96,12 +92,12 @@ async def test_22_kw_site_five_stations(csms: Csms, api: Api, make_sim: MakeSim)
             await sims[cp].plug_in(1)
             await sims[cp].start_transaction(1, "DRIVER")
             charging.append(cp)
-            await wait_until(lambda: settled(share(charging)))
+            await settled(share(charging))
             samples.append(total())
         for cp in ids[:3]:  # and stop: the others get the freed power
             await sims[cp].stop_transaction(1)
             charging.remove(cp)
-            await wait_until(lambda: settled(share(charging)))
+            await settled(share(charging))
             samples.append(total())
         assert all(sample <= LIMIT_W for sample in samples), samples
         assert max(samples) > 20_000  # the site is used, not just kept low
