@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
@@ -321,3 +322,43 @@ def composite_schedule(
         if not periods or periods[-1][1] != value:
             periods.append((int((moment - now).total_seconds()), value))
     return periods
+
+
+class SiteLimitStore(Protocol):
+    """Site limits per organization and location (a location is the OCPI bridge's record; the store keeps
+    only its id)."""
+
+    async def get_site_limit(self, org_id: str, location_id: str) -> SiteLimit | None:
+        """The location's limit, or None when none is set."""
+        ...
+
+    async def put_site_limit(self, org_id: str, location_id: str, limit: SiteLimit) -> None:
+        """Insert or replace the location's limit."""
+        ...
+
+    async def site_limit_of(self, location_id: str) -> SiteLimit | None:
+        """The location's limit whatever its organization (location ids are unique across them; for the
+        balancer, which learns the location from a charge point)."""
+        ...
+
+
+def schedule_json(schedule: Iterable[LimitPeriod]) -> list[dict[str, object]]:
+    """The schedule as stored and shown: [{"from": "HH:MM", "max_power_w": W}], by start."""
+    return [{"from": p.start.strftime("%H:%M"), "max_power_w": p.max_power_w}
+            for p in sorted(schedule, key=lambda p: p.start)]  # fmt: skip
+
+
+def schedule_from_json(items: Iterable[Mapping[str, object]]) -> tuple[LimitPeriod, ...]:
+    """`schedule_json`'s form back to periods.
+
+    Raises:
+        ValueError: a `from` that is not HH:MM, or a max_power_w that is not an integer.
+    """
+    periods = []
+    for item in items:
+        start = datetime.strptime(str(item["from"]), "%H:%M").time()
+        power = item["max_power_w"]
+        if not isinstance(power, int) or isinstance(power, bool):
+            raise ValueError("max_power_w must be an integer")
+        periods.append(LimitPeriod(start, power))
+    return tuple(sorted(periods, key=lambda p: p.start))

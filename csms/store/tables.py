@@ -583,3 +583,18 @@ class DisputeRow(CreatedAt, UpdatedAt, Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     credit_cdr_id: Mapped[str | None] = mapped_column(String(39))
     replacement_cdr_id: Mapped[str | None] = mapped_column(String(39))
+
+
+class SiteLimitRow(UpdatedAt, Base):
+    """A site's (OCPI location's) grid connection limit (revision 0015_site_limits); `max_current_a` and
+    `min_current_a` are `str(Decimal)`, `schedule` JSON [{"from": "HH:MM", "max_power_w": W}]."""
+
+    __tablename__ = "site_limits"
+
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    location_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    max_power_w: Mapped[int | None] = mapped_column(Integer)
+    max_current_a: Mapped[str | None] = mapped_column(String(16))
+    phases: Mapped[int] = mapped_column(Integer)
+    min_current_a: Mapped[str] = mapped_column(String(16))
+    schedule: Mapped[str] = mapped_column(Text)
