@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from csms.domain.commands import ChargingProfile
 
