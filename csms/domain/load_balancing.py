@@ -112,6 +112,8 @@ class LoadBalancer:
         self._phases = phases
         self._by_site: dict[str, _Site] = {}
         self._site_of_tx: dict[int, str] = {}
+        self._lookups: set[asyncio.Task[None]] = set()  # site look-ups of started sessions
+        self._stopped: set[int] = set()  # stopped while their site was being looked up
 
     def subscribe(self, events: EventBus) -> None:
         """Re-balance on transaction start and stop, and when a meter value's power changes a session's
@@ -125,7 +127,10 @@ class LoadBalancer:
             self.power_reported(event.transaction.id, event.power_w)
 
     async def _on_started(self, event: TransactionStarted) -> None:
-        await self.session_started(event.transaction)
+        # The site look-up reads the database: in a task of its own, so the station's answer never waits.
+        task = asyncio.create_task(self.session_started(event.transaction), name="balance-lookup")
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
 
     async def _on_stopped(self, event: TransactionStopped) -> None:
         self.session_stopped(event.transaction)
@@ -133,7 +138,8 @@ class LoadBalancer:
     async def session_started(self, tx: Transaction) -> None:
         """Count `tx` at its site (if the site has a limit) and schedule a re-balance there."""
         site_id = await self._sites.site_of(tx.charge_point_id)
-        if site_id is None:
+        if site_id is None or tx.id in self._stopped:
+            self._stopped.discard(tx.id)
             return
         site = self._by_site.setdefault(site_id, _Site())
         site.sessions[tx.id] = _Session(tx, self._phases, self._session_max_w)
@@ -144,6 +150,8 @@ class LoadBalancer:
         """Free `tx`'s share and schedule a re-balance of its site."""
         site_id = self._site_of_tx.pop(tx.id, None)
         if site_id is None:
+            if any(not t.done() for t in self._lookups):
+                self._stopped.add(tx.id)  # its start is still being looked up
             return
         self._by_site[site_id].sessions.pop(tx.id, None)
         self._schedule(site_id)
@@ -243,7 +251,9 @@ class LoadBalancer:
 
     async def close(self) -> None:
         """Cancel pending timers and wait for running re-balances to end."""
-        tasks = []
+        tasks = [t for t in self._lookups if not t.done()]
+        for t in tasks:
+            t.cancel()
         for site in self._by_site.values():
             if site.timer is not None:
                 site.timer.cancel()

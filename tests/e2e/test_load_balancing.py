@@ -5,13 +5,10 @@ every session gets at least its minimum, and the site re-balances when sessions 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 
 import pytest
 
 from csms.app import Csms
-from csms.domain.commands import RegistryGateway
-from csms.domain.load_balancing import LoadBalancer
 from csms.domain.models import IdToken
 from csms.domain.smart_charging import SiteLimit, amps, watts
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
@@ -21,21 +18,6 @@ from tests.utils import MS
 LIMIT_W = 22_000
 MINIMUM = SiteLimit().min_current_a
 MakeSim = Callable[[str, str], ChargePointSimulator]
-
-
-class BridgeSites:
-    """Sites as the composition root will give them: the OCPI bridge's location of a charge point, and
-    the site's limit (here a fixed 22 kW)."""
-
-    def __init__(self, csms: Csms) -> None:
-        self._csms = csms
-
-    async def site_of(self, charge_point_id: str) -> str | None:
-        location = await self._csms.ocpi.ctx.store.location_of(charge_point_id)
-        return None if location is None else location.id
-
-    async def limit_of(self, site_id: str) -> SiteLimit | None:
-        return SiteLimit(max_power_w=LIMIT_W) if site_id == "SITE22" else None
 
 
 @pytest.fixture
@@ -65,10 +47,9 @@ async def test_22_kw_site_five_stations(csms: Csms, api: Api, make_sim: MakeSim)
         await sim.boot()
     status, _ = await api.post("/api/v1/locations", location_body("SITE22", *ids))
     assert status == 201
-    balancer = LoadBalancer(
-        RegistryGateway(csms.services.registry), BridgeSites(csms), lambda: datetime.now(UTC), debounce_s=0.05
-    )
-    balancer.subscribe(csms.services.events)
+    # the site's limit as the power-limit route stores it; the CSMS's own balancer (csms.app) applies it
+    assert csms.site_limits is not None
+    await csms.site_limits.put_site_limit("default", "SITE22", SiteLimit(max_power_w=LIMIT_W))
     samples: list[int] = []
 
     def total() -> int:
@@ -86,23 +67,20 @@ async def test_22_kw_site_five_stations(csms: Csms, api: Api, make_sim: MakeSim)
         each = watts(amps(min(11_000, LIMIT_W // len(charging)), 3), 3)  # sent in A, rounded down
         return {cp: each for cp in charging} | {cp: 0 for cp in ids if cp not in charging}
 
-    try:
-        charging: list[str] = []
-        for cp in ids:  # sessions start one by one: 11, 11, 7.3 x 3, 5.5 x 4, 4.4 x 5 kW
-            await sims[cp].plug_in(1)
-            await sims[cp].start_transaction(1, "DRIVER")
-            charging.append(cp)
-            await settled(share(charging))
-            samples.append(total())
-        for cp in ids[:3]:  # and stop: the others get the freed power
-            await sims[cp].stop_transaction(1)
-            charging.remove(cp)
-            await settled(share(charging))
-            samples.append(total())
-        assert all(sample <= LIMIT_W for sample in samples), samples
-        assert max(samples) > 20_000  # the site is used, not just kept low
-        minimum_w = watts(MINIMUM, 3)
-        assert all(sims[cp].current_power_w(1) >= minimum_w for cp in charging)
-        assert sims[ids[0]].current_power_w(1) == 0  # stopped
-    finally:
-        await balancer.close()
+    charging: list[str] = []
+    for cp in ids:  # sessions start one by one: 11, 11, 7.3 x 3, 5.5 x 4, 4.4 x 5 kW
+        await sims[cp].plug_in(1)
+        await sims[cp].start_transaction(1, "DRIVER")
+        charging.append(cp)
+        await settled(share(charging))
+        samples.append(total())
+    for cp in ids[:3]:  # and stop: the others get the freed power
+        await sims[cp].stop_transaction(1)
+        charging.remove(cp)
+        await settled(share(charging))
+        samples.append(total())
+    assert all(sample <= LIMIT_W for sample in samples), samples
+    assert max(samples) > 20_000  # the site is used, not just kept low
+    minimum_w = watts(MINIMUM, 3)
+    assert all(sims[cp].current_power_w(1) >= minimum_w for cp in charging)
+    assert sims[ids[0]].current_power_w(1) == 0  # stopped
