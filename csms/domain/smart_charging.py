@@ -343,8 +343,8 @@ class SiteLimitStore(Protocol):
 
 
 def schedule_json(schedule: Iterable[LimitPeriod]) -> list[dict[str, object]]:
-    """The schedule as stored and shown: [{"from": "HH:MM", "max_power_w": W}], by start."""
-    return [{"from": p.start.strftime("%H:%M"), "max_power_w": p.max_power_w}
+    """The schedule as stored and shown: [{"start": "HH:MM", "max_power_w": W}], by start."""
+    return [{"start": p.start.strftime("%H:%M"), "max_power_w": p.max_power_w}
             for p in sorted(schedule, key=lambda p: p.start)]  # fmt: skip
 
 
@@ -352,11 +352,11 @@ def schedule_from_json(items: Iterable[Mapping[str, object]]) -> tuple[LimitPeri
     """`schedule_json`'s form back to periods.
 
     Raises:
-        ValueError: a `from` that is not HH:MM, or a max_power_w that is not an integer.
+        ValueError: a `start` that is not HH:MM, or a max_power_w that is not an integer.
     """
     periods = []
     for item in items:
-        start = datetime.strptime(str(item["from"]), "%H:%M").time()
+        start = datetime.strptime(str(item["start"]), "%H:%M").time()
         power = item["max_power_w"]
         if not isinstance(power, int) or isinstance(power, bool):
             raise ValueError("max_power_w must be an integer")

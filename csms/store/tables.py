@@ -587,7 +587,7 @@ class DisputeRow(CreatedAt, UpdatedAt, Base):
 
 class SiteLimitRow(UpdatedAt, Base):
     """A site's (OCPI location's) grid connection limit (revision 0015_site_limits); `max_current_a` and
-    `min_current_a` are `str(Decimal)`, `schedule` JSON [{"from": "HH:MM", "max_power_w": W}]."""
+    `min_current_a` are `str(Decimal)`, `schedule` JSON [{"start": "HH:MM", "max_power_w": W}]."""
 
     __tablename__ = "site_limits"
 
