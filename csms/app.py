@@ -21,7 +21,7 @@ import structlog
 from aiohttp import web
 
 from csms.api import create_app
-from csms.api.power_limits import SITE_LIMIT_STORE
+from csms.api.power_limits import POWER_LIMIT_CHANGED, SITE_LIMIT_STORE
 from csms.api.webhooks import WEBHOOK_STORE, WEBHOOKS_CHANGED
 from csms.cluster.counters import RedisCounters
 from csms.cluster.node import ClusterNode
@@ -145,6 +145,7 @@ class Csms:
         root = create_app(domain, extra_routes=admin_api.ROUTES)
         root[WEBHOOK_STORE] = webhook_store
         root[SITE_LIMIT_STORE] = site_limits
+        root[POWER_LIMIT_CHANGED] = balancer.site_changed
         root[WEBHOOKS_CHANGED] = webhook_feeder.webhooks_changed
         admin_api.install(root, bridge.ctx.store, bridge.ctx)
         root.add_subapp("/ocpi", bridge.app())

@@ -8,6 +8,7 @@ ocpi): a location of another organization, or any location when no bridge is ins
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -24,6 +25,8 @@ from csms.api.routes import PATH_PARAMETERS, STRING, Operations, param
 from csms.domain.smart_charging import SiteLimit, SiteLimitStore, schedule_from_json, schedule_json
 
 SITE_LIMIT_STORE: web.AppKey[SiteLimitStore] = web.AppKey("site_limit_store")
+# Told the location id after a PUT, so the load balancer applies the new limit now (set by csms.app).
+POWER_LIMIT_CHANGED: web.AppKey[Callable[[str], None]] = web.AppKey("power_limit_changed")
 PATH = "/locations/{location_id}/power-limit"
 api = Operations(
     path_parameters={
@@ -144,12 +147,15 @@ async def handle_get_power_limit(request: web.Request) -> web.Response:
 async def handle_put_power_limit(request: web.Request) -> web.Response:
     """Set a location's power limit.
 
-    `PUT /locations/{location_id}/power-limit`: stores the limit, which the load balancer applies at the
-    next re-balance of the site (a session starting, stopping or reporting its power)."""
+    `PUT /locations/{location_id}/power-limit`: stores the limit; the load balancer re-balances the
+    site's running sessions with it right away."""
     store, location_id = await _location(request)
     body = await read_model(request, PowerLimitBody)
     limit = body.to_site_limit()
     await store.put_site_limit(org_of(request), location_id, limit)
+    changed = request.config_dict.get(POWER_LIMIT_CHANGED)
+    if changed is not None:
+        changed(location_id)
     return json_response(power_limit_json(location_id, limit))
 
 

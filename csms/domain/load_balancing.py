@@ -168,6 +168,11 @@ class LoadBalancer:
         if session.load().demand_w() != before:
             self._schedule(site_id)
 
+    def site_changed(self, site_id: str) -> None:
+        """The site's limit changed: re-balance it (if it has sessions). Synchronous; safe anywhere."""
+        if site_id in self._by_site:
+            self._schedule(site_id)
+
     def allocation_w(self, transaction_pk: int) -> int | None:
         """The power last allocated to a session (None: not balanced, or not yet)."""
         site_id = self._site_of_tx.get(transaction_pk)

@@ -47,9 +47,10 @@ async def test_22_kw_site_five_stations(csms: Csms, api: Api, make_sim: MakeSim)
         await sim.boot()
     status, _ = await api.post("/api/v1/locations", location_body("SITE22", *ids))
     assert status == 201
-    # the site's limit as the power-limit route stores it; the CSMS's own balancer (csms.app) applies it
-    assert csms.site_limits is not None
-    await csms.site_limits.put_site_limit("default", "SITE22", SiteLimit(max_power_w=LIMIT_W))
+    async with api.session.put(
+        f"{api.base}/api/v1/locations/SITE22/power-limit", json={"max_power_w": LIMIT_W}
+    ) as response:
+        assert response.status == 200, await response.text()
     samples: list[int] = []
 
     def total() -> int:
@@ -79,6 +80,12 @@ async def test_22_kw_site_five_stations(csms: Csms, api: Api, make_sim: MakeSim)
         charging.remove(cp)
         await settled(share(charging))
         samples.append(total())
+    # the operator lowers the limit: the two running sessions are lowered at once, no session event needed
+    async with api.session.put(
+        f"{api.base}/api/v1/locations/SITE22/power-limit", json={"max_power_w": 11_040}
+    ) as response:
+        assert response.status == 200, await response.text()
+    await settled({cp: 5520 for cp in charging})
     assert all(sample <= LIMIT_W for sample in samples), samples
     assert max(samples) > 20_000  # the site is used, not just kept low
     minimum_w = watts(MINIMUM, 3)
