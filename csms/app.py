@@ -21,18 +21,23 @@ import structlog
 from aiohttp import web
 
 from csms.api import create_app
+from csms.api.power_limits import POWER_LIMIT_CHANGED, SITE_LIMIT_STORE
 from csms.api.webhooks import WEBHOOK_STORE, WEBHOOKS_CHANGED
 from csms.cluster.counters import RedisCounters
 from csms.cluster.node import ClusterNode
 from csms.config import Config
+from csms.domain.commands import RegistryGateway
 from csms.domain.core import Domain
+from csms.domain.load_balancing import LoadBalancer
 from csms.domain.ports import Pagination
 from csms.domain.services import Services
+from csms.domain.smart_charging import SiteLimit, SiteLimitStore
 from csms.forecast_source import ForecastSource
 from csms.logging import configure_logging
 from csms.metrics import Metrics
 from csms.ocpp.server import OcppServer
 from csms.store.sql import open_store
+from csms.store.sql.site_limits import SqlSiteLimitStore
 from csms.store.sql.webhooks import SqlWebhookStore
 from csms.store.writer import BatchedWriter
 from csms.ui.app import mount_ui
@@ -40,11 +45,28 @@ from csms.webhooks.outbox import WebhookFeeder, WebhookWorker
 from ocpi import admin_api, chargeprice
 from ocpi.admin_api.dashboard import roaming
 from ocpi.bridge import OcpiBridge
+from ocpi.store import OcpiStore
 
 log = structlog.get_logger("csms.app")
 
 PURGE_EVERY = 3600.0  # seconds between message-log retention passes
 HTTP_SHUTDOWN_SECONDS = 5.0  # how long REST and OCPI requests in flight may finish at shutdown
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSites:
+    """The load balancer's sites (`csms.domain.load_balancing.SiteDirectory`): a charge point's site is
+    its OCPI location, the site's limit is the one stored for that location."""
+
+    locations: OcpiStore
+    limits: SiteLimitStore
+
+    async def site_of(self, charge_point_id: str) -> str | None:
+        location = await self.locations.location_of(charge_point_id)
+        return None if location is None else location.id
+
+    async def limit_of(self, site_id: str) -> SiteLimit | None:
+        return await self.limits.site_limit_of(site_id)
 
 
 @dataclass(slots=True)
@@ -63,6 +85,8 @@ class Csms:
     webhook_feeder: WebhookFeeder | None = None
     webhook_worker: WebhookWorker | None = None
     forecasts: ForecastSource | None = None
+    balancer: LoadBalancer | None = None
+    site_limits: SiteLimitStore | None = None
     _purge_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -110,10 +134,16 @@ class Csms:
         await forecasts.start()
         # Webhooks: the feeder notes domain events from now on; the worker delivers them (ADR 0011).
         webhook_store = SqlWebhookStore(store.engine, clock=services.clock)
+
         async def charge_point_org(charge_point_id: str) -> str | None:
             cp = await services.store.get_charge_point(charge_point_id)
             return None if cp is None else cp.org_id
 
+        # Load balancing (ADR 0018): sessions at a location with a power limit share it.
+        gateway = cluster.gateway if cluster is not None else RegistryGateway(services.registry)
+        site_limits = SqlSiteLimitStore(store.engine, clock=services.clock)
+        balancer = LoadBalancer(gateway, BridgeSites(bridge.ctx.store, site_limits), services.clock)
+        balancer.subscribe(services.events)
         webhook_feeder = WebhookFeeder(webhook_store, config.webhooks, services.clock, charge_point_org)
         webhook_feeder.subscribe(services.events)
         await webhook_feeder.start()
@@ -123,6 +153,8 @@ class Csms:
         await webhook_worker.start()
         root = create_app(domain, extra_routes=admin_api.ROUTES)
         root[WEBHOOK_STORE] = webhook_store
+        root[SITE_LIMIT_STORE] = site_limits
+        root[POWER_LIMIT_CHANGED] = balancer.site_changed
         root[WEBHOOKS_CHANGED] = webhook_feeder.webhooks_changed
         admin_api.install(root, bridge.ctx.store, bridge.ctx)
         root.add_subapp("/ocpi", bridge.app())
@@ -149,7 +181,7 @@ class Csms:
         await bridge.start(http_port)
         csms = cls(
             services, domain, writer, ocpp, runner, ocpp_port, http_port, bridge, cluster,
-            webhook_feeder, webhook_worker, forecasts,
+            webhook_feeder, webhook_worker, forecasts, balancer, site_limits,
         )
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())
@@ -188,6 +220,8 @@ class Csms:
         if self.cluster is not None:  # after the sockets closed: the others see these stations offline
             await self.cluster.stop()
             log.info("cluster_stopped")
+        if self.balancer is not None:
+            await self.balancer.close()
         await self.domain.reservations.stop()
         await self.domain.costs.stop()
         await self.domain.firmware.stop()

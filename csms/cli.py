@@ -423,6 +423,58 @@ async def cmd_ocpi_partner_list(config: Config, args: argparse.Namespace) -> int
     return EXIT_OK
 
 
+# -- csms location ... -------------------------------------------------------------------------------
+
+
+async def cmd_location_power_limit(config: Config, args: argparse.Namespace) -> int:
+    """`csms location power-limit LOCATION_ID [--max-power-w W] [--max-current-a A] [--phases 1|3]
+    [--min-current-a A] [--schedule HH:MM=W ...] [--org ORG_ID]`: set the location's power limit, as
+    `PUT /api/v1/locations/{id}/power-limit` does; the load balancer applies it at the site's next
+    re-balance."""
+    from csms.api.power_limits import PowerLimitBody, power_limit_json
+    from csms.store.sql.site_limits import SqlSiteLimitStore
+
+    schedule = []
+    for item in args.schedule or []:
+        start, _, power = item.partition("=")
+        if not power.isdigit():
+            raise CommandError(f"invalid input: schedule: {item!r} is not HH:MM=W", EXIT_USAGE)
+        schedule.append({"start": start, "max_power_w": int(power)})
+    args.schedule_items = schedule or None
+    body = _validate(PowerLimitBody, args, schedule="schedule_items")
+    async with _open_ocpi(config) as ctx:
+        if await ctx.store.get_location(args.location_id, org_id=args.org) is None:
+            raise CommandError(f"location {args.location_id!r} not found in organization {args.org!r}")
+        limits = SqlSiteLimitStore(ctx.domain.services.store.engine)
+        limit = body.to_site_limit()
+        await limits.put_site_limit(args.org, args.location_id, limit)
+    if args.json:
+        _print_json(power_limit_json(args.location_id, limit))
+    else:
+        print(f"power limit of location {args.location_id} set")
+    return EXIT_OK
+
+
+def _add_location_commands(commands: Any) -> None:
+    location = commands.add_parser("location", help="locations (sites)").add_subparsers(
+        dest="location_command", required=True
+    )
+    limit = location.add_parser("power-limit", help="set a location's power limit (load balancing)")
+    limit.add_argument("location_id", metavar="LOCATION_ID")
+    limit.add_argument("--max-power-w", type=int, metavar="W", help="total import power of the site")
+    limit.add_argument("--max-current-a", metavar="A", help="current per phase")
+    limit.add_argument("--phases", type=int, metavar="N", help="1 or 3 (default 3)")
+    limit.add_argument("--min-current-a", metavar="A", help="an EV gets at least this or is paused (6)")
+    limit.add_argument(
+        "--schedule", nargs="*", metavar="HH:MM=W", help="daily periods (UTC start, limit in W)"
+    )
+    limit.add_argument(
+        "--org", default=DEFAULT_ORG_ID, metavar="ORG_ID", help="its organization (default: %(default)s)"
+    )
+    limit.add_argument("--json", action="store_true", help="print the limit as JSON")
+    limit.set_defaults(func=cmd_location_power_limit)
+
+
 def _add_ocpi_commands(commands: Any) -> None:
     """The `csms ocpi ...` subcommands (OCPI 2.2.1 partners)."""
     ocpi = commands.add_parser("ocpi", help="OCPI 2.2.1 roaming partners").add_subparsers(
@@ -531,6 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
     org_list.set_defaults(func=cmd_org_list)
 
     _add_ocpi_commands(commands)
+    _add_location_commands(commands)
     return parser
 
 

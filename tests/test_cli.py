@@ -254,3 +254,42 @@ def test_chargepoint_set_accepts_a_pending_charge_point(
     assert [(c["registration_status"], c["has_password"]) for c in listed] == [("Accepted", True)]
     assert cli("chargepoint", "set", "NOPE", "--status", "Accepted") == 1
     assert cli("chargepoint", "set", "PEND-1") == 1
+
+
+def test_location_power_limit(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`location power-limit` stores a known location's limit (schedule HH:MM=W); an unknown location or a
+    bad value is refused."""
+    from ocpi.models import Location
+    from ocpi.store.sql import SqlOcpiStore
+
+    async def add_location() -> None:
+        store = await open_store(DatabaseConfig(url=db_url))
+        try:
+            location = Location(
+                id="LOC-CLI", name="CLI", address="Main street 1", city="Gent", country="BEL",
+                latitude="51.047599", longitude="3.729944", time_zone="Europe/Brussels", country_code="BE",
+                party_id="CSM", charge_point_ids=[],
+            )  # fmt: skip
+            await SqlOcpiStore(store.engine).save_location(location)  # type: ignore[attr-defined]
+        finally:
+            await store.close()
+
+    asyncio.run(add_location())
+    capsys.readouterr()
+    code = cli(
+        "location", "power-limit", "LOC-CLI", "--max-power-w", "22000", "--schedule", "18:00=11000", "--json"
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "location_id": "LOC-CLI",
+        "max_power_w": 22000,
+        "max_current_a": None,
+        "phases": 3,
+        "min_current_a": "6",
+        "schedule": [{"start": "18:00", "max_power_w": 11000}],
+    }
+    assert cli("location", "power-limit", "NOPE", "--max-power-w", "1000") == 1
+    assert "not found" in capsys.readouterr().err
+    assert cli("location", "power-limit", "LOC-CLI", "--phases", "2", "--max-power-w", "1") == 2
+    assert cli("location", "power-limit", "LOC-CLI", "--schedule", "18:00") == 2
+    assert cli("location", "power-limit", "LOC-CLI") == 2  # no limit at all

@@ -96,9 +96,10 @@ class DisputeChanged(Event):
 @dataclass(frozen=True, slots=True)
 class TransactionMeterAdvanced(HotEvent):
     """A running transaction's energy register advanced (`transaction.last_meter_wh`); queued, not yet
-    committed."""
+    committed. `power_w`: the Power.Active.Import the same meter value reported (None: not sent)."""
 
     transaction: Transaction
+    power_w: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

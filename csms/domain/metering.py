@@ -50,6 +50,32 @@ def sample_wh(sample: MeterSample) -> int | None:
         return None
 
 
+# Unit → factor to W (1.6 UnitOfMeasure W / kW; 2.0.1 the same strings).
+_TO_W = {"W": Decimal(1), "kW": Decimal(1000)}
+POWER_IMPORT = "Power.Active.Import"
+
+
+def power_import_w(samples: Iterable[MeterSample]) -> int | None:
+    """The power the EV draws, in whole W, from the Power.Active.Import samples: the last phase-less
+    reading, else the sum of the per-phase readings; None when there is none (or none in W / kW)."""
+    total: Decimal | None = None
+    per_phase: dict[str, Decimal] = {}
+    for s in samples:
+        factor = _TO_W.get(s.unit)
+        if s.measurand != POWER_IMPORT or factor is None or abs(s.multiplier) > MAX_MULTIPLIER:
+            continue
+        value = s.value * factor * (Decimal(10) ** s.multiplier)
+        if s.phase is None:
+            total = value
+        else:
+            per_phase[s.phase] = value
+    if total is None and per_phase:
+        total = sum(per_phase.values(), Decimal(0))
+    if total is None or abs(total) >= MAX_MAGNITUDE:
+        return None
+    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def energy_register_wh(samples: Iterable[MeterSample], context: str | None = None) -> int | None:
     """The last phase-less Energy.Active.Import.Register reading among `samples`, in Wh.
 

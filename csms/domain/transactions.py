@@ -19,7 +19,7 @@ from structlog.typing import FilteringBoundLogger
 from csms.domain.authorization import AuthorizationService
 from csms.domain.clock import to_utc
 from csms.domain.events import TransactionMeterAdvanced, TransactionStarted, TransactionStopped
-from csms.domain.metering import energy_register_wh
+from csms.domain.metering import energy_register_wh, power_import_w
 from csms.domain.models import (
     OCPP_201,
     AuthorizationResult,
@@ -301,7 +301,7 @@ class TransactionService:
             await self._save(tx)
             return
         self._services.writer.put(TransactionMeterChanged(tx.id, wh, tx.charging_state, tx.updated_at))
-        self._services.events.emit(TransactionMeterAdvanced(tx))
+        self._services.events.emit(TransactionMeterAdvanced(tx, power_import_w(samples)))
 
     async def stop(
         self, tx: Transaction, stop: TransactionStop, samples: list[MeterSample] | None = None

@@ -698,3 +698,18 @@ class EvNeedsRow(UpdatedAt, Base):
     profile_type: Mapped[str | None] = mapped_column(String(10))
     discharge_allowed: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(8))
+
+
+class SiteLimitRow(UpdatedAt, Base):
+    """A site's (OCPI location's) grid connection limit (revision 0015_site_limits); `max_current_a` and
+    `min_current_a` are `str(Decimal)`, `schedule` JSON [{"start": "HH:MM", "max_power_w": W}]."""
+
+    __tablename__ = "site_limits"
+
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    location_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    max_power_w: Mapped[int | None] = mapped_column(Integer)
+    max_current_a: Mapped[str | None] = mapped_column(String(16))
+    phases: Mapped[int] = mapped_column(Integer)
+    min_current_a: Mapped[str] = mapped_column(String(16))
+    schedule: Mapped[str] = mapped_column(Text)

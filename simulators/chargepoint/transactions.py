@@ -106,12 +106,17 @@ class StationTransactions(StationState):
             await self._refresh_statuses()
         return tx.transaction_id
 
+    def current_power_w(self, connector: int) -> int:
+        """The power in W drawn on `connector` now: `config.power_w` during a transaction, else 0
+        (the smart charging layer caps it by the installed charging profiles)."""
+        return self.config.power_w if connector in self._tx else 0
+
     async def send_meter_values(
         self, connector: int, *, energy_wh: int | None = None, unit: str = "Wh"
     ) -> JsonDict:
         """Advance (or set) the register and send a periodic sample.
 
-        During a transaction the register advances by `power_w * meter_interval / 3600` Wh unless
+        During a transaction the register advances by `current_power_w * meter_interval / 3600` Wh unless
         `energy_wh` sets it. 1.6 sends MeterValues with transactionId and string values (energy in
         kWh with three decimals when `unit="kWh"`), power, and voltage and current per phase; 2.0.1
         sends TransactionEvent Updated (triggerReason MeterValuePeriodic, next seqNo) with numeric
@@ -128,7 +133,8 @@ class StationTransactions(StationState):
         if energy_wh is not None:
             self.meter_wh[connector] = energy_wh
         elif tx is not None:
-            self.meter_wh[connector] += round(self.config.power_w * self.config.meter_interval / 3600)
+            power_w = self.current_power_w(connector)
+            self.meter_wh[connector] += round(power_w * self.config.meter_interval / 3600)
         self.meter_values_sent += 1
         return await self._send_sample(
             connector, tx, unit=unit, context="Sample.Periodic", trigger="MeterValuePeriodic"

@@ -8,7 +8,6 @@ from datetime import datetime
 from functools import partial
 
 from csms.domain.clock import isoformat_z
-from simulators.chargepoint.answers import StationAnswers
 from simulators.chargepoint.local_list import LocalList
 from simulators.chargepoint.model import (
     _PHASES,
@@ -21,9 +20,10 @@ from simulators.chargepoint.model import (
     _Transaction,
     ocmf_reading,
 )
+from simulators.chargepoint.smart_charging import StationSmartCharging
 
 
-class V16Behaviour(StationAnswers):
+class V16Behaviour(StationSmartCharging):
     """The OCPP 1.6J messages and answers."""
 
     local_list: LocalList
@@ -123,7 +123,7 @@ class V16Behaviour(StationAnswers):
                 "unit": unit,
             },
         ]
-        power = self.config.power_w if connector in self._tx else 0
+        power = self.current_power_w(connector)
         values.append(
             {
                 "value": str(power),
@@ -175,6 +175,7 @@ class V16Behaviour(StationAnswers):
             "SetChargingProfile": lambda p: self._answer_set_charging_profile(
                 p["connectorId"], p["csChargingProfiles"]
             ),
+            "GetCompositeSchedule": self._on_get_composite_schedule_16,
             "ClearChargingProfile": lambda p: self._answer_clear_charging_profile(
                 p.get("id"), p.get("connectorId"), p.get("chargingProfilePurpose"), p.get("stackLevel")
             ),

@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any
 
 from csms.domain.clock import isoformat_z
-from simulators.chargepoint.answers import StationAnswers
 from simulators.chargepoint.local_list import LocalList
 from simulators.chargepoint.model import (
     _AVAILABILITY_STATES,
@@ -25,9 +24,10 @@ from simulators.chargepoint.model import (
     _Transaction,
     signed_meter_value,
 )
+from simulators.chargepoint.smart_charging import StationSmartCharging
 
 
-class V201Behaviour(StationAnswers):
+class V201Behaviour(StationSmartCharging):
     """The OCPP 2.0.1 messages, answers and device model."""
 
     local_list: LocalList
@@ -103,7 +103,7 @@ class V201Behaviour(StationAnswers):
             energy["signedMeterValue"] = signed_meter_value(meter, wh, timestamp, context)
         values = [energy]
         if not energy_only:
-            power = self.config.power_w if connector in self._tx else 0
+            power = self.current_power_w(connector)
             values.append(
                 {
                     "value": power,
@@ -163,6 +163,7 @@ class V201Behaviour(StationAnswers):
             "SetChargingProfile": lambda p: self._answer_set_charging_profile(
                 p["evseId"], p["chargingProfile"]
             ),
+            "GetCompositeSchedule": self._on_get_composite_schedule_201,
             "ClearChargingProfile": self._on_clear_charging_profile_201,
             "DataTransfer": self._answer_data_transfer,
             "ClearCache": self._answer_clear_cache,
@@ -283,7 +284,7 @@ class V201Behaviour(StationAnswers):
             state = self.connector_status.get(evse_id, "Available")
             evse: JsonDict = {"name": "EVSE", "evse": {"id": evse_id}}
             connector: JsonDict = {"name": "Connector", "evse": {"id": evse_id, "connectorId": 1}}
-            power = str(self.config.power_w if evse_id in self._tx else 0)
+            power = str(self.current_power_w(evse_id))
             variables += [
                 availability(evse, state),
                 read_only(evse, "Available", "boolean", "true"),

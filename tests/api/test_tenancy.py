@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from csms.api import create_app
 from csms.api.app import ROUTES as API_ROUTES
 from csms.api.auth import CALLER, Caller, org_of
+from csms.api.power_limits import SITE_LIMIT_STORE
 from csms.api.webhooks import WEBHOOK_STORE
 from csms.domain.core import Domain
 from csms.domain.firmware import FirmwareCampaign, FirmwareFile, FirmwareUpdate, LogUpload, UpdateState
@@ -35,6 +36,7 @@ from tests.api.conftest import NOW, ApiClient, StationFactory, error_of
 from tests.api.openapi_check import OpenApiChecker
 from tests.api.test_locations import location_body
 from tests.api.test_tariffs import tariff_body
+from tests.fakes.memory_site_limits import MemorySiteLimitStore
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.memory_webhooks import MemoryWebhookStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
@@ -354,6 +356,12 @@ def _table(
             f"/locations/{LOCATION}/carbon-intensity", "not_found"
         ),
         ("GET", "/sessions/{session_id}/schedule"): Probe(f"/sessions/{session_id}/schedule", "not_found"),
+        ("GET", "/locations/{location_id}/power-limit"): Probe(
+            f"/locations/{LOCATION}/power-limit", "not_found"
+        ),
+        ("PUT", "/locations/{location_id}/power-limit"): Probe(
+            f"/locations/{LOCATION}/power-limit", "not_found", {"max_power_w": 22000}
+        ),
         # tariffs
         ("GET", "/tariffs"): Probe("/tariffs", "list"),
         ("GET", "/tariffs/{tariff_id}"): Probe(f"/tariffs/{TARIFF}", "not_found"),
@@ -401,6 +409,7 @@ async def tenant_client(domain: Domain, ocpi_store: MemoryOcpiStore) -> AsyncIte
     app: web.Application = create_app(domain, extra_routes=admin_api.ROUTES)
     admin_api.install(app, ocpi_store)
     app[WEBHOOK_STORE] = MemoryWebhookStore()
+    app[SITE_LIMIT_STORE] = MemorySiteLimitStore()
     failures: list[str] = []
     app.middlewares.append(OpenApiChecker.shared().middleware(failures))
     async with TestClient(TestServer(app)) as client:

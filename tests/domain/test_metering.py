@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from csms.domain.metering import energy_register_wh, sample_wh
+from csms.domain.metering import energy_register_wh, power_import_w, sample_wh
 from csms.domain.models import MeterSample
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -43,3 +43,15 @@ def test_values_beyond_a_meter_are_not_energy() -> None:
     assert sample_wh(s("1e30", unit="kWh")) is None
     assert sample_wh(s("5", multiplier=1000000)) is None
     assert sample_wh(s("5", multiplier=30)) is None
+
+
+def test_power_import_w_reads_phase_less_or_sums_phases() -> None:
+    """Power.Active.Import in W or kW: the phase-less value, else the sum of the phases; None without."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    power = "Power.Active.Import"
+    assert power_import_w([MeterSample(at, Decimal("7.4"), power, "kW")]) == 7400
+    phases = [MeterSample(at, Decimal(1000), power, "W", phase=p) for p in ("L1", "L2", "L3")]
+    assert power_import_w(phases) == 3000
+    assert power_import_w([*phases, MeterSample(at, Decimal(2990), power, "W")]) == 2990
+    assert power_import_w([MeterSample(at, Decimal(5), "Energy.Active.Import.Register", "Wh")]) is None
+    assert power_import_w([MeterSample(at, Decimal(5), power, "A")]) is None

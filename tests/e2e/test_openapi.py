@@ -434,6 +434,8 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink
             ("GET", "/locations", None, None),
             ("GET", "/locations/LOC1", None, None),
             ("PUT", "/locations/LOC1", location, None),
+            ("PUT", "/locations/LOC1/power-limit", {"max_power_w": 22000, "min_current_a": "6"}, None),
+            ("GET", "/locations/LOC1/power-limit", None, None),
             ("PUT", f"{cp}/connectors/1/1/spec", spec, None),
             ("GET", f"{cp}/connectors/1/1/spec", None, None),
             ("GET", "/ocpi/partners", None, None),

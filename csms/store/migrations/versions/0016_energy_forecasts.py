@@ -2,7 +2,7 @@
 intensity in use) and `ev_needs` (a session's stated energy need and departure).
 
 Revision ID: 0016_energy_forecasts
-Revises: 0013_station_certificates
+Revises: 0015_site_limits
 Create Date: 2026-12-04
 
 Hand-written to match `csms/store/tables.py` at this revision.
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016_energy_forecasts"
-down_revision: str | None = "0013_station_certificates"
+down_revision: str | None = "0015_site_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,269 @@
+"""The load balancing service: keeps each site's running sessions within its power limit by sending
+TxProfiles (1.6 TxProfile, 2.0.1 SetChargingProfile purpose TxProfile, in A per phase) through the
+command gateway.
+
+Events only mark a site dirty and (re)arm a short debounce timer; the re-balance runs in its own task, so
+the OCPP hot path never waits on it. A re-balance computes `balance` for the site and sends the changed
+allocations in `ordered_changes` order (lower first, each awaited), so the site never overshoots while
+commands are in flight. A station that is offline or does not accept the profile is counted at its
+maximum from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from csms.domain.clock import Clock
+from csms.domain.commands import (
+    ChargingProfile,
+    ChargingSchedulePeriod,
+    Outcome,
+    SetChargingProfile,
+    StationGateway,
+)
+from csms.domain.events import (
+    EventBus,
+    Order,
+    TransactionMeterAdvanced,
+    TransactionStarted,
+    TransactionStopped,
+)
+from csms.domain.models import Transaction
+from csms.domain.smart_charging import SessionLoad, SiteLimit, amps, balance, ordered_changes
+
+log = structlog.get_logger("csms.load_balancing")
+
+BALANCER_STACK_LEVEL = 1  # above a TxDefaultProfile at 0, within 1.6 ChargeProfileMaxStackLevel
+BALANCER_PROFILE_ID_BASE = 900_000_000  # profile id = base + transaction pk: one profile per session
+
+
+class SiteDirectory(Protocol):
+    """Where the balancer learns sites; implemented over the OCPI bridge's locations and the site limit
+    store by the composition root (csms never imports ocpi)."""
+
+    async def site_of(self, charge_point_id: str) -> str | None:
+        """The site (location id) of a charge point, or None when it is at no site."""
+        ...
+
+    async def limit_of(self, site_id: str) -> SiteLimit | None:
+        """The site's power limit, or None when it has none."""
+        ...
+
+
+@dataclass(slots=True)
+class _Session:
+    tx: Transaction
+    phases: int
+    max_power_w: int
+    allocated_w: int | None = None
+    measured_w: int | None = None
+    controllable: bool = True
+
+    def load(self) -> SessionLoad:
+        return SessionLoad(
+            key=str(self.tx.id),
+            phases=self.phases,
+            max_power_w=self.max_power_w,
+            allocated_w=self.allocated_w,
+            measured_w=self.measured_w,
+            controllable=self.controllable,
+        )
+
+
+@dataclass(slots=True)
+class _Site:
+    sessions: dict[int, _Session] = field(default_factory=dict)
+    timer: asyncio.TimerHandle | None = None
+    task: asyncio.Task[None] | None = None
+    dirty: bool = False
+
+
+class LoadBalancer:
+    """Balances every site with a power limit; `subscribe` it to the event bus, `close` it at shutdown.
+
+    Args:
+        gateway: delivers SetChargingProfile to stations.
+        sites: site membership and limits.
+        clock: the current time (the site limit's schedule).
+        debounce_s: how long events are gathered before a re-balance.
+        session_max_w: what a session is assumed to draw at most (EV and EVSE) until known.
+        phases: the phases a session is assumed to use (3, or 1 for single-phase sites).
+    """
+
+    def __init__(
+        self,
+        gateway: StationGateway,
+        sites: SiteDirectory,
+        clock: Clock,
+        *,
+        debounce_s: float = 0.2,
+        session_max_w: int = 11_000,
+        phases: int = 3,
+    ) -> None:
+        self._gateway = gateway
+        self._sites = sites
+        self._clock = clock
+        self._debounce_s = debounce_s
+        self._session_max_w = session_max_w
+        self._phases = phases
+        self._by_site: dict[str, _Site] = {}
+        self._site_of_tx: dict[int, str] = {}
+        self._lookups: set[asyncio.Task[None]] = set()  # site look-ups of started sessions
+        self._stopped: set[int] = set()  # stopped while their site was being looked up
+
+    def subscribe(self, events: EventBus) -> None:
+        """Re-balance on transaction start and stop, and when a meter value's power changes a session's
+        demand (MeterValues / TransactionEvent Power.Active.Import)."""
+        events.subscribe(TransactionStarted, self._on_started, order=Order.DOMAIN)
+        events.subscribe(TransactionStopped, self._on_stopped, order=Order.DOMAIN)
+        events.subscribe_hot(TransactionMeterAdvanced, self._on_meter, order=Order.DOMAIN)
+
+    def _on_meter(self, event: TransactionMeterAdvanced) -> None:
+        if event.power_w is not None:
+            self.power_reported(event.transaction.id, event.power_w)
+
+    async def _on_started(self, event: TransactionStarted) -> None:
+        # The site look-up reads the database: in a task of its own, so the station's answer never waits.
+        task = asyncio.create_task(self.session_started(event.transaction), name="balance-lookup")
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
+
+    async def _on_stopped(self, event: TransactionStopped) -> None:
+        self.session_stopped(event.transaction)
+
+    async def session_started(self, tx: Transaction) -> None:
+        """Count `tx` at its site (if the site has a limit) and schedule a re-balance there."""
+        site_id = await self._sites.site_of(tx.charge_point_id)
+        if site_id is None or tx.id in self._stopped:
+            self._stopped.discard(tx.id)
+            return
+        site = self._by_site.setdefault(site_id, _Site())
+        site.sessions[tx.id] = _Session(tx, self._phases, self._session_max_w)
+        self._site_of_tx[tx.id] = site_id
+        self._schedule(site_id)
+
+    def session_stopped(self, tx: Transaction) -> None:
+        """Free `tx`'s share and schedule a re-balance of its site."""
+        site_id = self._site_of_tx.pop(tx.id, None)
+        if site_id is None:
+            if any(not t.done() for t in self._lookups):
+                self._stopped.add(tx.id)  # its start is still being looked up
+            return
+        self._by_site[site_id].sessions.pop(tx.id, None)
+        self._schedule(site_id)
+
+    def power_reported(self, transaction_pk: int, power_w: int) -> None:
+        """A station reported `power_w` for a session (MeterValues Power.Active.Import); schedules a
+        re-balance when it changes what the session would take. Synchronous: safe on the hot path."""
+        site_id = self._site_of_tx.get(transaction_pk)
+        if site_id is None:
+            return
+        session = self._by_site[site_id].sessions[transaction_pk]
+        before = session.load().demand_w()
+        session.measured_w = power_w
+        if session.load().demand_w() != before:
+            self._schedule(site_id)
+
+    def site_changed(self, site_id: str) -> None:
+        """The site's limit changed: re-balance it (if it has sessions). Synchronous; safe anywhere."""
+        if site_id in self._by_site:
+            self._schedule(site_id)
+
+    def allocation_w(self, transaction_pk: int) -> int | None:
+        """The power last allocated to a session (None: not balanced, or not yet)."""
+        site_id = self._site_of_tx.get(transaction_pk)
+        if site_id is None:
+            return None
+        return self._by_site[site_id].sessions[transaction_pk].allocated_w
+
+    def _schedule(self, site_id: str) -> None:
+        site = self._by_site[site_id]
+        site.dirty = True
+        if site.timer is not None:
+            site.timer.cancel()  # debounce: the last event of a burst sets the time
+        loop = asyncio.get_running_loop()
+        site.timer = loop.call_later(self._debounce_s, self._start, site_id)
+
+    def _start(self, site_id: str) -> None:
+        site = self._by_site[site_id]
+        site.timer = None
+        if site.task is None or site.task.done():
+            site.task = asyncio.create_task(self._run(site_id), name=f"balance-{site_id}")
+        # else: the running re-balance sees `dirty` and runs once more
+
+    async def _run(self, site_id: str) -> None:
+        site = self._by_site[site_id]
+        while site.dirty:
+            site.dirty = False
+            try:
+                await self.rebalance(site_id)
+            except Exception:
+                log.exception("rebalance_failed", site_id=site_id)
+
+    async def rebalance(self, site_id: str) -> dict[int, int]:
+        """Compute the site's allocation now and send the changes, lower first, each awaited.
+
+        Returns:
+            transaction pk -> allowed W of the controllable sessions (empty when the site has no limit).
+        """
+        site = self._by_site.get(site_id)
+        limit = await self._sites.limit_of(site_id)
+        if site is None or limit is None:
+            return {}
+        now = self._clock()
+        limit_w = limit.limit_w_at(now)
+        if limit_w is None:
+            return {}
+        for session in site.sessions.values():  # an offline station is counted at its maximum
+            if self._gateway.ocpp_version(session.tx.charge_point_id) is None:
+                session.controllable = False
+        loads = [s.load() for s in site.sessions.values()]
+        allocation = balance(limit_w, limit.min_current_a, loads, limit.max_current_a)
+        previous = {k: site.sessions[int(k)].allocated_w for k in allocation}
+        for key, power_w in ordered_changes(previous, allocation):
+            target = site.sessions.get(int(key))  # None: stopped while earlier commands were sent
+            if target is not None:
+                await self._send(site_id, target, power_w)
+        log.info("site_rebalanced", site_id=site_id, limit_w=limit_w, sessions=len(loads),
+                 allocated_w=sum(allocation.values()))  # fmt: skip
+        return {int(k): v for k, v in allocation.items()}
+
+    async def _send(self, site_id: str, session: _Session, power_w: int) -> None:
+        tx = session.tx
+        profile = ChargingProfile(
+            id=BALANCER_PROFILE_ID_BASE + tx.id,
+            stack_level=BALANCER_STACK_LEVEL,
+            purpose="TxProfile",
+            kind="Relative",
+            rate_unit="A",
+            periods=[ChargingSchedulePeriod(0, amps(power_w, session.phases), session.phases)],
+            ocpp_transaction_id=tx.ocpp_transaction_id,
+        )
+        result = await self._gateway.execute(tx.charge_point_id, SetChargingProfile(tx.evse_id, profile))
+        accepted = result.outcome == Outcome.ANSWERED and result.status == "Accepted"
+        if accepted:
+            session.allocated_w = power_w
+        else:  # counted at its maximum from now on (it keeps drawing what it likes)
+            session.controllable = False
+            self._schedule(site_id)
+        log.info("charging_limit_sent", charge_point_id=tx.charge_point_id, site_id=site_id,
+                 transaction_id=tx.ocpp_transaction_id, power_w=power_w, accepted=accepted,
+                 outcome=str(result.outcome), status=result.status)  # fmt: skip
+
+    async def close(self) -> None:
+        """Cancel pending timers and wait for running re-balances to end."""
+        tasks = [t for t in self._lookups if not t.done()]
+        for t in tasks:
+            t.cancel()
+        for site in self._by_site.values():
+            if site.timer is not None:
+                site.timer.cancel()
+            if site.task is not None and not site.task.done():
+                site.task.cancel()
+                tasks.append(site.task)
+        if tasks:
+            await asyncio.wait(tasks)

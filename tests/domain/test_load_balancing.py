@@ -1,0 +1,162 @@
+"""The load balancing service: debounced re-balances, lower-first commands, uncontrollable stations."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from csms.domain.commands import Command, CommandResult, Outcome, SetChargingProfile
+from csms.domain.events import EventBus, TransactionMeterAdvanced, TransactionStarted, TransactionStopped
+from csms.domain.load_balancing import BALANCER_STACK_LEVEL, LoadBalancer
+from csms.domain.models import Transaction, TransactionStatus
+from csms.domain.smart_charging import SiteLimit
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+class Gateway:
+    """Records the commands; answers Accepted unless the station is listed as rejecting or offline."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, SetChargingProfile]] = []
+        self.rejecting: set[str] = set()
+        self.offline: set[str] = set()
+        self.changed = asyncio.Event()
+
+    def ocpp_version(self, charge_point_id: str) -> str | None:
+        return None if charge_point_id in self.offline else "2.0.1"
+
+    async def execute(self, charge_point_id: str, command: Command) -> CommandResult:
+        assert isinstance(command, SetChargingProfile)
+        self.sent.append((charge_point_id, command))
+        self.changed.set()
+        status = "Rejected" if charge_point_id in self.rejecting else "Accepted"
+        return CommandResult(Outcome.ANSWERED, status)
+
+    async def wait_for(self, count: int) -> None:
+        async with asyncio.timeout(2):
+            while len(self.sent) < count:
+                self.changed.clear()
+                await self.changed.wait()
+
+
+class Sites:
+    def __init__(self, limit: SiteLimit | None) -> None:
+        self.limit = limit
+
+    async def site_of(self, charge_point_id: str) -> str | None:
+        return None if charge_point_id.startswith("ELSEWHERE") else "LOC1"
+
+    async def limit_of(self, site_id: str) -> SiteLimit | None:
+        return self.limit
+
+
+def tx(pk: int, cp: str | None = None) -> Transaction:
+    return Transaction(pk, cp or f"CP{pk}", 1, 1, f"T{pk}", TransactionStatus.ACTIVE, NOW)
+
+
+def limits(gateway: Gateway) -> list[tuple[str, Decimal]]:
+    return [(cp, c.profile.periods[0].limit) for cp, c in gateway.sent]
+
+
+async def test_sessions_share_the_site_and_changes_go_lower_first() -> None:
+    """A burst of starts gives one re-balance; a start later lowers the others before raising anyone;
+    a stop gives its share back; TxProfiles are in A on three phases for the transaction."""
+    gateway = Gateway()
+    balancer = LoadBalancer(gateway, Sites(SiteLimit(max_power_w=22000)), lambda: NOW, debounce_s=0.01)
+    bus = EventBus()
+    balancer.subscribe(bus)
+    await bus.publish(TransactionStarted(tx(1)))
+    await bus.publish(TransactionStarted(tx(2)))
+    await gateway.wait_for(2)
+    assert sorted(limits(gateway)) == [("CP1", Decimal("15.9")), ("CP2", Decimal("15.9"))]
+    command = gateway.sent[0][1]
+    assert command.evse_id == 1
+    assert (command.profile.purpose, command.profile.rate_unit, command.profile.kind) == (
+        "TxProfile",
+        "A",
+        "Relative",
+    )
+    assert command.profile.stack_level == BALANCER_STACK_LEVEL
+    assert command.profile.ocpp_transaction_id in ("T1", "T2")
+    assert command.profile.periods[0].number_phases == 3
+
+    gateway.sent.clear()
+    await bus.publish(TransactionStarted(tx(3)))
+    await gateway.wait_for(3)
+    assert limits(gateway)[0] == ("CP3", Decimal("10.6"))  # new sessions count as drawing their max: first
+    assert {cp for cp, _ in limits(gateway)} == {"CP1", "CP2", "CP3"}
+    assert all(limit == Decimal("10.6") for _, limit in limits(gateway))
+    assert balancer.allocation_w(1) == 7333
+
+    gateway.sent.clear()
+    await bus.publish(TransactionStopped(tx(3)))
+    await gateway.wait_for(2)
+    assert sorted(limits(gateway)) == [("CP1", Decimal("15.9")), ("CP2", Decimal("15.9"))]
+    await balancer.close()
+
+
+async def test_measured_power_frees_the_rest() -> None:
+    """An EV drawing less than its allocation lets the others have the rest."""
+    gateway = Gateway()
+    balancer = LoadBalancer(gateway, Sites(SiteLimit(max_power_w=16000)), lambda: NOW, debounce_s=0.01)
+    await balancer.session_started(tx(1))
+    await balancer.session_started(tx(2))
+    await gateway.wait_for(2)
+    assert balancer.allocation_w(1) == 8000
+    gateway.sent.clear()
+    balancer.power_reported(1, 4000)
+    await gateway.wait_for(2)
+    assert (balancer.allocation_w(1), balancer.allocation_w(2)) == (4500, 11000)
+    assert [cp for cp, _ in gateway.sent] == ["CP1", "CP2"]  # lowered before raised
+    gateway.sent.clear()
+    balancer.power_reported(2, 10990)  # using its share: no change, no command
+    assert await balancer.rebalance("LOC1") == {1: 4500, 2: 11000}
+    assert gateway.sent == []
+    await balancer.close()
+
+
+async def test_rejecting_and_offline_stations_count_at_their_maximum() -> None:
+    """A station that rejects the profile, or is offline, keeps its maximum in the budget."""
+    gateway = Gateway()
+    gateway.rejecting.add("CP1")
+    balancer = LoadBalancer(gateway, Sites(SiteLimit(max_power_w=22000)), lambda: NOW, debounce_s=0.01)
+    await balancer.session_started(tx(1))
+    await balancer.session_started(tx(2))
+    await balancer.session_started(tx(3))
+    await gateway.wait_for(4)  # 3 sends, CP1 rejects, then the others get what CP1 leaves
+    await asyncio.sleep(0)
+    assert await balancer.rebalance("LOC1") == {2: 5500, 3: 5500}
+    gateway.offline.add("CP3")
+    assert await balancer.rebalance("LOC1") == {2: 0}  # 22 kW - 2 x 11 kW: nothing left for CP2
+    await balancer.close()
+
+
+async def test_sessions_elsewhere_or_without_limit_are_left_alone() -> None:
+    """No command for a charge point at no site, nor at a site without a limit."""
+    gateway = Gateway()
+    balancer = LoadBalancer(gateway, Sites(None), lambda: NOW, debounce_s=0.01)
+    await balancer.session_started(tx(1, "ELSEWHERE"))
+    assert balancer.allocation_w(1) is None
+    await balancer.session_started(tx(2))
+    assert await balancer.rebalance("LOC1") == {}
+    balancer.session_stopped(tx(2))
+    assert gateway.sent == []
+    await balancer.close()
+
+
+async def test_meter_values_power_reaches_the_balancer() -> None:
+    """A TransactionMeterAdvanced carrying Power.Active.Import re-balances the site like power_reported."""
+    gateway = Gateway()
+    balancer = LoadBalancer(gateway, Sites(SiteLimit(max_power_w=16000)), lambda: NOW, debounce_s=0.01)
+    bus = EventBus()
+    balancer.subscribe(bus)
+    await bus.publish(TransactionStarted(tx(1)))
+    await bus.publish(TransactionStarted(tx(2)))
+    await gateway.wait_for(2)
+    bus.emit(TransactionMeterAdvanced(tx(1)))  # no power in the meter value: nothing changes
+    bus.emit(TransactionMeterAdvanced(tx(1), power_w=4000))
+    await gateway.wait_for(4)
+    assert (balancer.allocation_w(1), balancer.allocation_w(2)) == (4500, 11000)
+    await balancer.close()
