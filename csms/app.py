@@ -144,6 +144,10 @@ class Csms:
         site_limits = SqlSiteLimitStore(store.engine, clock=services.clock)
         balancer = LoadBalancer(gateway, BridgeSites(bridge.ctx.store, site_limits), services.clock)
         balancer.subscribe(services.events)
+        # A planned session's schedule stays within the share the balancer gives it (ADR 0018, 0019).
+        domain.energy.site_share = balancer.allocation_w
+        balancer.on_share = domain.energy.share_changed
+        domain.energy.departure_stated = balancer.departure_stated
         webhook_feeder = WebhookFeeder(webhook_store, config.webhooks, services.clock, charge_point_org)
         webhook_feeder.subscribe(services.events)
         await webhook_feeder.start()

@@ -351,7 +351,9 @@ class EnergyConfig:
     optimize: str = "cost"
     # The power a session may draw when neither the EV nor the site limit says less (W).
     max_power_w: int = 11000
-    stack_level: int = 1  # stack level of the TxProfiles the planner sends
+    # Stack level of the planner's TxProfiles: above the load balancer's (1), so a plan (kept within the
+    # balancer's share) governs a planned session; OCPI ChargingProfiles use this + 1.
+    stack_level: int = 2
 
 
 @dataclass(frozen=True, slots=True)

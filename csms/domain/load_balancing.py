@@ -12,7 +12,9 @@ maximum from then on.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 import structlog
@@ -62,6 +64,7 @@ class _Session:
     allocated_w: int | None = None
     measured_w: int | None = None
     controllable: bool = True
+    departure: datetime | None = None  # the EV's stated departure (priority), from the energy planner
 
     def load(self) -> SessionLoad:
         return SessionLoad(
@@ -71,6 +74,7 @@ class _Session:
             allocated_w=self.allocated_w,
             measured_w=self.measured_w,
             controllable=self.controllable,
+            departure=self.departure,
         )
 
 
@@ -114,6 +118,8 @@ class LoadBalancer:
         self._site_of_tx: dict[int, str] = {}
         self._lookups: set[asyncio.Task[None]] = set()  # site look-ups of started sessions
         self._stopped: set[int] = set()  # stopped while their site was being looked up
+        # Told of every new share a station accepted (the energy planner re-plans within it).
+        self.on_share: Callable[[Transaction, int], Awaitable[None]] | None = None
 
     def subscribe(self, events: EventBus) -> None:
         """Re-balance on transaction start and stop, and when a meter value's power changes a session's
@@ -166,6 +172,17 @@ class LoadBalancer:
         before = session.load().demand_w()
         session.measured_w = power_w
         if session.load().demand_w() != before:
+            self._schedule(site_id)
+
+    def departure_stated(self, transaction_pk: int, departure: datetime | None) -> None:
+        """The EV of a session stated when it leaves (NotifyEVChargingNeeds, OCPI charging_preferences):
+        sessions with a departure time get their share first. Synchronous; safe anywhere."""
+        site_id = self._site_of_tx.get(transaction_pk)
+        if site_id is None:
+            return
+        session = self._by_site[site_id].sessions[transaction_pk]
+        if session.departure != departure:
+            session.departure = departure
             self._schedule(site_id)
 
     def site_changed(self, site_id: str) -> None:
@@ -247,6 +264,8 @@ class LoadBalancer:
         accepted = result.outcome == Outcome.ANSWERED and result.status == "Accepted"
         if accepted:
             session.allocated_w = power_w
+            if self.on_share is not None:
+                await self.on_share(tx, power_w)
         else:  # counted at its maximum from now on (it keeps drawing what it likes)
             session.controllable = False
             self._schedule(site_id)

@@ -160,3 +160,47 @@ async def test_meter_values_power_reaches_the_balancer() -> None:
     await gateway.wait_for(4)
     assert (balancer.allocation_w(1), balancer.allocation_w(2)) == (4500, 11000)
     await balancer.close()
+
+
+async def test_the_energy_planner_hears_of_every_accepted_share() -> None:
+    """`on_share` is told of each share a station accepted (the planner re-plans a scheduled session within
+    it); a share the station refused is not reported."""
+    gateway = Gateway()
+    gateway.rejecting.add("CP2")
+    balancer = LoadBalancer(gateway, Sites(SiteLimit(max_power_w=22000)), lambda: NOW, debounce_s=0.01)
+    heard: list[tuple[int, int]] = []
+
+    async def on_share(transaction: Transaction, power_w: int) -> None:
+        heard.append((transaction.id, power_w))
+
+    balancer.on_share = on_share
+    bus = EventBus()
+    balancer.subscribe(bus)
+    await bus.publish(TransactionStarted(tx(1)))
+    await bus.publish(TransactionStarted(tx(2)))
+    await gateway.wait_for(2)
+    await balancer.close()
+    assert [pk for pk, _ in heard] == [1] and heard[0][1] == balancer.allocation_w(1)
+
+
+async def test_a_stated_departure_gives_a_session_its_share_first() -> None:
+    """Three sessions on 22 kW with 6 A minimum: once the planner reports that session 3's EV leaves soon,
+    it is served first (departure priority), and the others share what is left."""
+    from datetime import timedelta
+
+    gateway = Gateway()
+    balancer = LoadBalancer(gateway, Sites(SiteLimit(max_power_w=22000)), lambda: NOW, debounce_s=0.01)
+    bus = EventBus()
+    balancer.subscribe(bus)
+    for pk in (1, 2, 3):
+        await bus.publish(TransactionStarted(tx(pk)))
+    await gateway.wait_for(3)
+    even = balancer.allocation_w(3)
+    assert even is not None and even == balancer.allocation_w(1)
+    gateway.sent.clear()
+    balancer.departure_stated(3, NOW + timedelta(hours=1))
+    await gateway.wait_for(3)
+    await balancer.close()
+    first = balancer.allocation_w(3)
+    assert first is not None and first > even
+    assert first >= (balancer.allocation_w(1) or 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 
@@ -31,6 +32,14 @@ PROFILE_ID_BASE = 1_000_000_000
 PROFILE_ID_SPAN = 500_000_000  # below OCPI's ids (ocpi.charging_profiles: 1_500_000_000 on)
 
 SiteOf = Callable[[str], Awaitable[str | None]]
+
+
+def _no_share(transaction_pk: int) -> int | None:
+    return None
+
+
+def _ignore_departure(transaction_pk: int, departure: datetime | None) -> None:
+    return None
 
 
 async def _no_site(charge_point_id: str) -> str | None:
@@ -68,6 +77,11 @@ class EnergyPlanner:
         self._store = store
         self._clock = clock
         self.site_of: SiteOf = _no_site
+        # The site's share of a session (W) from the load balancer (`LoadBalancer.allocation_w`), installed
+        # by the composition root; None: the session's site has no limit (or it is not balanced yet).
+        self.site_share: Callable[[int], int | None] = _no_share
+        # Told of each session's stated departure (the load balancer serves those sessions first).
+        self.departure_stated: Callable[[int, datetime | None], None] = _ignore_departure
         self._forecasts: dict[str, SiteForecast] = {}
         self._needs: dict[int, tuple[Transaction, EvNeeds]] = {}
         self._schedules: dict[int, SessionSchedule] = {}
@@ -75,12 +89,22 @@ class EnergyPlanner:
         events.subscribe(TransactionStopped, self._stopped, order=Order.DOMAIN)
 
     def allowed_power_w(self, tx: Transaction, needs: EvNeeds) -> int:
-        """What the session may draw (W): the EV's maximum within `[energy] max_power_w`.
+        """What the session may draw (W): the EV's maximum within `[energy] max_power_w` and within the
+        site's share the load balancer gave it (`site_share`), so a schedule never exceeds the site limit.
+        The planner's TxProfile stacks above the balancer's (`[energy] stack_level` > 1), so it governs."""
+        caps = [self.config.max_power_w]
+        if needs.max_power_w is not None:
+            caps.append(needs.max_power_w)
+        share = self.site_share(tx.id)
+        if share is not None:
+            caps.append(share)
+        return min(caps)
 
-        The one place the site's share comes from: the load balancer's allowed power replaces
-        `config.max_power_w` here once it exists."""
-        cap = self.config.max_power_w
-        return min(cap, needs.max_power_w) if needs.max_power_w is not None else cap
+    async def share_changed(self, tx: Transaction, power_w: int) -> None:
+        """The load balancer gave the session a new share (W): re-plan it within the new share if it has
+        needs (a session without a plan follows the balancer's own profile)."""
+        if tx.id in self._needs:
+            await self.replan(self._needs[tx.id][0])
 
     def objective(self, needs: EvNeeds) -> Objective:
         """The driver's choice (OCPI CHEAP → cost, GREEN → carbon, FAST → as fast as allowed), else the
@@ -174,6 +198,7 @@ class EnergyPlanner:
     async def set_needs(self, tx: Transaction, needs: EvNeeds) -> SessionSchedule:
         """Record the session's needs (replacing earlier ones), plan and send its schedule."""
         self._needs[tx.id] = (tx, needs)
+        self.departure_stated(tx.id, needs.departure)
         await self._store.save_ev_needs(tx.id, needs, self._clock())
         return await self.replan(tx)
 

@@ -171,3 +171,39 @@ async def test_a_new_forecast_plans_what_is_still_needed() -> None:
     schedule = p.schedule_of(tx.id)
     assert schedule is not None and schedule.plan is not None
     assert [i.power_w for i in schedule.plan.intervals] == [0, 6000, 0]
+
+
+async def test_a_plan_stays_within_the_site_share_and_follows_it() -> None:
+    """With a load balancer's share of the site limit (`site_share`), the plan never exceeds it; a new
+    share re-plans the session within it (`share_changed`), so a planned session stays inside the site
+    limit although its TxProfile stacks above the balancer's."""
+    station = Station()
+    p = planner(station)
+    shares = {5: 3000}
+    p.site_share = shares.get
+    prices = [
+        PricePoint(T0 + i * H, T0 + (i + 1) * H, Decimal(v)) for i, v in enumerate(["0.3", "0.2", "0.1"])
+    ]
+    await p.set_prices("LOC1", "EUR", prices)
+    schedule = await p.set_needs(tx(), NEEDS)
+    assert schedule.plan is not None and not schedule.plan.target_met  # 3 h at 3 kW < 11 kWh
+    assert max(i.power_w for i in schedule.plan.intervals) == 3000
+    assert p.config.stack_level > 1  # above the balancer's TxProfile (stack level 1)
+    shares[5] = 11000
+    await p.share_changed(tx(), 11000)
+    latest = station.sent[-1]
+    assert isinstance(latest, SetChargingProfile) and len(station.sent) == 2
+    replanned = p.schedule_of(5)
+    assert replanned is not None and replanned.plan is not None
+    assert [i.power_w for i in replanned.plan.intervals] == [0, 0, 11000]
+    await p.share_changed(Transaction(6, "CP1", 1, 1, "tx-6", TransactionStatus.ACTIVE, T0), 3000)
+    assert len(station.sent) == 2  # a session without needs keeps the balancer's profile alone
+
+
+async def test_stated_needs_tell_the_balancer_the_departure() -> None:
+    """A session's needs report its departure (`departure_stated`), which the load balancer serves first."""
+    p = planner(Station())
+    told: list[tuple[int, datetime | None]] = []
+    p.departure_stated = lambda pk, departure: told.append((pk, departure))
+    await p.set_needs(tx(), NEEDS)
+    assert told == [(5, NEEDS.departure)]
