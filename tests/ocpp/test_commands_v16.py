@@ -16,8 +16,8 @@ import pytest
 
 from csms.domain import commands as c
 from csms.domain.commands import CommandResult, Outcome
-from csms.domain.local_list import LocalListEntry
 from csms.domain.device_model import DeviceModelService
+from csms.domain.local_list import LocalListEntry
 from csms.domain.models import DeviceVariable
 from csms.ocpp.commands import Inexpressible, json_number, tenths
 from csms.ocpp.schemas import SchemaKind, validate

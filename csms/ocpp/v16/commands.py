@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 import orjson
 
 from csms.domain.clock import isoformat_z
-from csms.domain.local_list import LocalListEntry
 from csms.domain.commands import (
     CancelReservation,
     CertificateSigned,
@@ -54,6 +53,7 @@ from csms.domain.commands import (
     UnlockConnector,
     UpdateFirmware,
 )
+from csms.domain.local_list import LocalListEntry
 from csms.ocpp.certificate_commands import certificate_of, hash_data
 from csms.ocpp.commands import (
     CommandTable,

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from csms.domain.clock import isoformat_z
-from csms.domain.local_list import LocalListEntry
 from csms.domain.commands import (
     CancelReservation,
     CertificateSigned,
@@ -48,6 +47,7 @@ from csms.domain.commands import (
     UnlockConnector,
     UpdateFirmware,
 )
+from csms.domain.local_list import LocalListEntry
 from csms.domain.variable_keys import VariableKey
 from csms.ocpp.certificate_commands import certificate_of, hash_data
 from csms.ocpp.commands import (
