@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeAlias, TypedDict, TypeV
 from csms.domain.certificates import CertificateStore
 from csms.domain.firmware import FirmwareStore
 from csms.domain.identity import Invitation, InvitationStatus, Member, Organization, User, UserSession
+from csms.domain.local_list_sync import LocalListStore
 from csms.domain.models import (
     ApiKey,
     BootInfo,
@@ -641,6 +642,7 @@ class Store(
     PortalStore,
     FirmwareStore,
     CertificateStore,
+    LocalListStore,
     Protocol,
 ):
     """Everything, for wiring; handlers take the narrow protocols above."""

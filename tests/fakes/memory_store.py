@@ -59,6 +59,7 @@ from tests.fakes.memory_certificates import MemoryCertificates
 from tests.fakes.memory_events import MemoryStationEvents
 from tests.fakes.memory_firmware import MemoryFirmware
 from tests.fakes.memory_identity import MemoryIdentity
+from tests.fakes.memory_local_lists import MemoryLocalLists
 from tests.fakes.memory_portal import MemoryPortal
 
 log = structlog.get_logger(__name__)
@@ -148,6 +149,7 @@ class MemoryStore(
     MemoryPortal,
     MemoryFirmware,
     MemoryCertificates,
+    MemoryLocalLists,
 ):
     """The whole `Store` protocol in memory; not shared between processes, gone when dropped.
 
@@ -165,6 +167,7 @@ class MemoryStore(
         MemoryPortal.__init__(self)
         MemoryFirmware.__init__(self)
         MemoryCertificates.__init__(self)
+        MemoryLocalLists.__init__(self)
         self._clock = clock
         self._charge_points: dict[str, ChargePoint] = {}
         self._connectors: dict[tuple[str, int, int], Connector] = {}
