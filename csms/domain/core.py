@@ -12,13 +12,14 @@ from csms.domain.device_model import DeviceModelService
 from csms.domain.events import EventBus, Order, TransactionStarted
 from csms.domain.firmware import FirmwareService
 from csms.domain.id_token_aliases import IdTokenAliases
+from csms.domain.local_list_sync import LocalListService, SyncSettings
 from csms.domain.ports import Store, WriteQueue
 from csms.domain.registry import ConnectionRegistry
 from csms.domain.remote_start import RemoteStartCorrelator
 from csms.domain.reservations import ReservationService
 from csms.domain.services import Services
 from csms.domain.sessions import SessionControl
-from csms.domain.stations import StationService
+from csms.domain.stations import StationService, is_registered
 from csms.domain.transactions import TransactionService
 
 
@@ -88,8 +89,24 @@ class Domain:
             services.store,
             self.stations.org_of,
         )
+        # Local authorization lists kept in sync with the organization's tokens (ADR 0016); the app runs it.
+        self.local_lists = LocalListService(
+            services.store,
+            self.commands,
+            services.clock,
+            services.events,
+            services.registry,
+            self.stations.org_of,
+            self._is_registered,
+            self.device_model,
+            SyncSettings(cfg.local_list_sync, cfg.local_list_sync_delay, cfg.local_list_items_per_message),
+        )
         # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
         services.events.subscribe(TransactionStarted, self._mark_reservation_used, order=Order.DOMAIN)
 
     async def _mark_reservation_used(self, event: TransactionStarted) -> None:
         await self.reservations.transaction_started(event.transaction)
+
+    async def _is_registered(self, charge_point_id: str) -> bool:
+        charge_point = await self.store.get_charge_point(charge_point_id)
+        return charge_point is not None and is_registered(charge_point)
