@@ -19,7 +19,7 @@ from csms.domain.remote_start import RemoteStartCorrelator
 from csms.domain.reservations import ReservationService
 from csms.domain.services import Services
 from csms.domain.sessions import SessionControl
-from csms.domain.stations import StationService, is_registered
+from csms.domain.stations import StationService
 from csms.domain.transactions import TransactionService
 
 
@@ -97,7 +97,7 @@ class Domain:
             services.events,
             services.registry,
             self.stations.org_of,
-            self._is_registered,
+            self.stations.is_registered,
             self.device_model,
             SyncSettings(cfg.local_list_sync, cfg.local_list_sync_delay, cfg.local_list_items_per_message),
         )
@@ -106,7 +106,3 @@ class Domain:
 
     async def _mark_reservation_used(self, event: TransactionStarted) -> None:
         await self.reservations.transaction_started(event.transaction)
-
-    async def _is_registered(self, charge_point_id: str) -> bool:
-        charge_point = await self.store.get_charge_point(charge_point_id)
-        return charge_point is not None and is_registered(charge_point)
