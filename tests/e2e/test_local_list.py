@@ -39,6 +39,17 @@ async def wait_until(sim: ChargePointSimulator, predicate: Callable[[], bool]) -
             await asyncio.sleep(10 * MS)
 
 
+async def stored_list(api: Api, charge_point_id: str, version: int) -> dict[str, Any]:
+    """The CSMS's record of the station's list once it has `version` (it is stored after the answer)."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            status, body = await api.get(f"/api/v1/charge-points/{charge_point_id}/local-list")
+            assert status == 200, body
+            if body["version"] == version:
+                return dict(body)
+            await asyncio.sleep(10 * MS)
+
+
 def local_list_calls(sim: ChargePointSimulator) -> list[dict[str, Any]]:
     """Every SendLocalList the station received, in order."""
     return [payload for action, payload in sim.calls_received if action == "SendLocalList"]
@@ -76,8 +87,8 @@ async def test_full_then_differential_then_offline_authorization(csms: Csms, api
         [full] = local_list_calls(sim)
         assert full["updateType"] == "Full" and sorted(tokens_of(full)) == ["BAD-TAG", "GOOD-TAG"]
         assert ("GetLocalListVersion", {}) in sim.calls_received  # asked before the Full update
-        status, stored = await api.get(f"/api/v1/charge-points/{cp}/local-list")
-        assert status == 200 and (stored["version"], stored["status"]) == (1, "Accepted"), stored
+        stored = await stored_list(api, cp, 1)
+        assert stored["status"] == "Accepted", stored
         assert [e["id_token"] for e in stored["entries"]] == ["BAD-TAG", "GOOD-TAG"]
 
         async with api.session.patch(
@@ -89,9 +100,9 @@ async def test_full_then_differential_then_offline_authorization(csms: Csms, api
         assert (differential["updateType"], version_of(differential)) == ("Differential", 2)
         assert tokens_of(differential) == ["BAD-TAG"]
         assert sim.local_list.entries["BAD-TAG"]["status"] == "Blocked"
-        status, stored = await api.get(f"/api/v1/charge-points/{cp}/local-list")
+        stored = await stored_list(api, cp, 2)
         blocked = [e["status"] for e in stored["entries"] if e["id_token"] == "BAD-TAG"]
-        assert stored["version"] == 2 and blocked == ["Blocked"], stored
+        assert blocked == ["Blocked"], stored
 
         await sim.go_offline(abrupt=True)
         assert await sim.start_transaction(1, "GOOD-TAG")
@@ -110,7 +121,7 @@ async def test_sync_on_request_and_offline_station(csms: Csms, api: Api) -> None
     try:
         await sim.connect()
         await sim.boot()
-        await wait_until(sim, lambda: sim.local_list.version == 1)
+        await stored_list(api, "LL-SYNC", 1)
         status, body = await api.post(
             "/api/v1/charge-points/LL-SYNC/local-list/sync", {"update_type": "Full"}
         )
@@ -130,3 +141,31 @@ async def test_sync_on_request_and_offline_station(csms: Csms, api: Api) -> None
         assert status == 409 and body["error"]["code"] == "charge_point_offline", body
     finally:
         await sim.close()
+
+
+async def test_a_long_id_token_is_listed_as_its_alias_on_a_16_station(csms: Csms, api: Api) -> None:
+    """A token longer than a 1.6 idTag (20 characters) is listed under its alias, the one the station
+    presents back; a 2.0.1 station lists the token itself."""
+    long_token = "LONG-ID-TOKEN-OF-THIRTY-CHARS1"
+    status, body = await api.post("/api/v1/id-tokens", {"id_token": long_token, "type": "ISO14443"})
+    assert status == 201, body
+    sims = [
+        ChargePointSimulator(
+            SimulatorConfig(charge_point_id=f"LL-LONG-{v}", url=ocpp_url(csms), ocpp_version=v)
+        )
+        for v in ("1.6", "2.0.1")
+    ]
+    try:
+        for sim in sims:
+            await sim.connect()
+            await sim.boot()
+        for sim in sims:
+            await wait_until(sim, lambda sim=sim: sim.local_list.version == 1)  # type: ignore[misc]
+        alias = await csms.domain.id_token_aliases.shorten(long_token, 20)
+        assert len(alias) == 20
+        assert list(sims[0].local_list.entries) == [alias]
+        assert list(sims[1].local_list.entries) == [long_token]
+        assert not any(sim.violations for sim in sims)
+    finally:
+        for sim in sims:
+            await sim.close()
