@@ -141,6 +141,8 @@ def unsupported(result: CommandResult) -> bool:
 class LocalListService:
     """Sends each station the local list of its organization's id tokens and keeps it in sync.
 
+    With `settings.enabled` false nothing happens by itself; `sync` (an operator's request) still works.
+
     Args:
         store: the station records and the organization's id tokens.
         commands: sends SendLocalList / GetLocalListVersion.
@@ -222,13 +224,23 @@ class LocalListService:
             self._wake.clear()
             orgs, self._changed_orgs = self._changed_orgs, set()
             connected, self._connected = self._connected, set()
-            targets = {cp: True for cp in connected}
-            if orgs:
-                for live in list(self._registry):
-                    cp = live.charge_point_id
-                    if cp not in targets and await self._org_of(cp) in orgs:
-                        targets[cp] = False
+            try:
+                targets = await self._targets(orgs, connected)
+            except Exception:  # e.g. the store is unreachable: these changes wait for the next ones
+                log.exception("local_list_targets_failed", organizations=sorted(orgs))
+                continue
             await asyncio.gather(*(self._sync_quietly(cp, check) for cp, check in targets.items()))
+
+    async def _targets(self, orgs: set[str], connected: set[str]) -> dict[str, bool]:
+        """The stations to sync, each with whether to ask GetLocalListVersion first: those that connected,
+        and this process's connected stations of the organizations whose tokens changed."""
+        targets = dict.fromkeys(connected, True)
+        if orgs:
+            for live in list(self._registry):
+                cp = live.charge_point_id
+                if cp not in targets and await self._org_of(cp) in orgs:
+                    targets[cp] = False
+        return targets
 
     async def _sync_quietly(self, charge_point_id: str, check_version: bool) -> None:
         """An automatic sync: only of a connected, registered station that did not answer NotSupported."""
