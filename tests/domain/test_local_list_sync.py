@@ -20,7 +20,7 @@ from csms.domain.commands import (
     Outcome,
     SendLocalList,
 )
-from csms.domain.events import EventBus, IdTokensChanged
+from csms.domain.events import EventBus, IdTokensChanged, StationConnectionChanged
 from csms.domain.local_list_sync import LocalListService, SyncSettings, items_per_message
 from csms.domain.models import DeviceVariable, IdToken, TokenStatus
 from csms.domain.registry import ConnectionRegistry, LiveConnection
@@ -271,3 +271,36 @@ async def test_list_is_split_to_the_stations_limit(
     assert (record.version, sorted(record.entries)) == (2, ["A", "B"])
     assert items_per_message([DeviceVariable("X", None, "SendLocalListMaxLength", "7")], 100) == 7
     assert items_per_message([DeviceVariable("X", None, "SendLocalListMaxLength", "x")], 100) == 100
+
+
+async def test_disabled_sync_listens_to_nothing_but_syncs_on_request(
+    store: MemoryStore, stations: Stations, device_model: DeviceModel
+) -> None:
+    """With `[ocpp] local_list_sync = false` neither token changes nor connections are listened to, and no
+    task runs; an explicit sync still sends the list."""
+    events = EventBus()
+    registry = ConnectionRegistry(events)
+
+    async def org_of(charge_point_id: str) -> str | None:
+        return ORGS.get(charge_point_id)
+
+    async def registered(charge_point_id: str) -> bool:
+        return True
+
+    service = LocalListService(
+        store,
+        CommandService(stations),
+        lambda: T0,
+        events,
+        registry,
+        org_of,
+        registered,
+        device_model,
+        SyncSettings(enabled=False),
+    )
+    await service.start()
+    assert events.subscribers(IdTokensChanged) == [] and events.subscribers(StationConnectionChanged) == []
+    service.station_booted("CP1")
+    assert service._task is None and service._connected == set()
+    assert (await service.sync("CP1")).version == 1
+    await service.stop()
