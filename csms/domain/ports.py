@@ -612,8 +612,8 @@ class AdminStore(Protocol):
     """Operator changes to charge points and id tokens."""
 
     async def delete_charge_point(self, charge_point_id: str) -> None:
-        """Delete a charge point and its connectors, status history, device model and profiles; its
-        transactions and reservations are kept (history). Raises NotFound."""
+        """Delete a charge point and its connectors, status history, device model, profiles and local list;
+        its transactions and reservations are kept (history). Raises NotFound."""
         ...
 
     async def update_id_token(self, token: IdToken) -> None:

@@ -705,8 +705,8 @@ class MemoryStore(
     # -- AdminStore --------------------------------------------------------------------------------
 
     async def delete_charge_point(self, charge_point_id: str) -> None:
-        """Delete a charge point, its connectors, status history, device variables and profiles (its
-        transactions, reservations and message log stay); raises NotFound."""
+        """Delete a charge point, its connectors, status history, device variables, profiles and local list
+        (its transactions, reservations and message log stay); raises NotFound."""
         if self._charge_points.pop(charge_point_id, None) is None:
             raise NotFound(f"charge point {charge_point_id!r}")
         self._connectors = {k: c for k, c in self._connectors.items() if k[0] != charge_point_id}
@@ -717,6 +717,7 @@ class MemoryStore(
         self._charging_profiles = {
             k: p for k, p in self._charging_profiles.items() if k[0] != charge_point_id
         }
+        self.local_lists.pop(charge_point_id, None)
 
     async def update_id_token(self, token: IdToken) -> None:
         """Overwrite type, status, expiry_date, group_id_token; sets updated_at (also on `token`)."""

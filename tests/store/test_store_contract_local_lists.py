@@ -38,3 +38,12 @@ async def test_a_station_without_a_list_keeps_its_status(store: Store) -> None:
     record = StationLocalList("CP1", status="NotSupported", synced_at=T0)
     await store.put_local_list(record, DEFAULT_ORG_ID)
     assert await store.get_local_list("CP1") == record
+
+
+async def test_deleting_the_charge_point_deletes_its_list(store: Store) -> None:
+    """A deleted (and re-registered) charge point starts without a list."""
+    await store.add_charge_point(ChargePoint("CP1", org_id=DEFAULT_ORG_ID))
+    await store.put_local_list(StationLocalList("CP1", 1, {}, "Accepted", T0), DEFAULT_ORG_ID)
+    await store.delete_charge_point("CP1")
+    await store.add_charge_point(ChargePoint("CP1", org_id=DEFAULT_ORG_ID))
+    assert await store.get_local_list("CP1") is None
