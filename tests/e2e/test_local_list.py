@@ -72,7 +72,7 @@ def tokens_of(payload: dict[str, Any]) -> list[str]:
 async def test_full_then_differential_then_offline_authorization(csms: Csms, api: Api, version: str) -> None:
     """Booting brings a Full list of the organization's tokens; blocking a token over REST brings a
     Differential update with only that token; offline, the Accepted token starts a transaction and the
-    blocked one is refused."""
+    blocked one is refused; a token registered meanwhile arrives when the station reconnects."""
     for token in ("GOOD-TAG", "BAD-TAG"):
         status, body = await api.post("/api/v1/id-tokens", {"id_token": token, "type": "ISO14443"})
         assert status == 201, body
@@ -108,6 +108,14 @@ async def test_full_then_differential_then_offline_authorization(csms: Csms, api
         assert await sim.start_transaction(1, "GOOD-TAG")
         with pytest.raises(SimulatorError):
             await sim.start_transaction(2, "BAD-TAG")
+
+        # A token registered while the station is away reaches it when it reconnects (no boot).
+        status, body = await api.post("/api/v1/id-tokens", {"id_token": "NEW-TAG", "type": "ISO14443"})
+        assert status == 201, body
+        await sim.come_back()
+        await wait_until(sim, lambda: sim.local_list.version == 3)
+        assert tokens_of(local_list_calls(sim)[2]) == ["NEW-TAG"]
+        assert local_list_calls(sim)[2]["updateType"] == "Differential"
         assert not sim.violations, sim.violations
     finally:
         await sim.close()
