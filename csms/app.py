@@ -128,6 +128,7 @@ class Csms:
         # Expiry is tracked by the CSMS itself, stations online or not.
         await domain.reservations.start()
         await domain.certificates.start()  # renewal before expiry (ADR 0014)
+        await domain.local_lists.start()  # local lists follow token changes (ADR 0016)
         bridge = OcpiBridge.build(domain, store.engine)
         metrics.watch_outbox(lambda: bridge.outbox.depth)
         forecasts = _energy(domain, bridge)
@@ -230,6 +231,7 @@ class Csms:
         await self.domain.costs.stop()
         await self.domain.firmware.stop()
         await self.domain.certificates.stop()
+        await self.domain.local_lists.stop()
         await self.domain.stations.stop()
         log.info("domain_stopped")
         await self.ocpi.stop()

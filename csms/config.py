@@ -63,6 +63,13 @@ class OcppConfig:
     # meter advances, at most once per this many seconds per transaction; 0: never (totalCost in the
     # TransactionEvent answers is sent regardless).
     cost_update_interval: float = 60.0
+    # Local authorization lists (csms.domain.local_list_sync, ADR 0016): keep every connected station's list
+    # in sync with its organization's id tokens; a station answering NotSupported is not synced again.
+    local_list_sync: bool = True
+    # Seconds between a token change (or a station connecting) and the update sent: one update per burst.
+    local_list_sync_delay: float = 1.0
+    # Entries per SendLocalList when the station reported no SendLocalListMaxLength / ItemsPerMessage.
+    local_list_items_per_message: int = 100
     ping_interval: float = 60.0
     # `[ocpp.tls]` (security profiles 2 and 3): a second listener for wss:// on `host:tls_port` (0 picks a
     # free port), enabled when both cert_file and key_file are set; client_ca_file verifies the client

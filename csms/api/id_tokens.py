@@ -15,6 +15,7 @@ from csms.api.routes import PAGE, Operations, Route
 from csms.api.schemas import IdTokenCreate, IdTokenUpdate
 from csms.api.serialize import id_token_json
 from csms.domain.clock import to_utc
+from csms.domain.events import IdTokensChanged
 from csms.domain.ports import AlreadyExists
 
 ITEM = "/id-tokens/{id_token}"
@@ -61,6 +62,7 @@ async def handle_create_id_token(request: web.Request) -> web.Response:
         stored = await services.store.add_id_token(new)
     except AlreadyExists:
         raise already_exists(f"id token {body.id_token!r}") from None
+    await _changed(request, stored.org_id)
     return created(request, id_token_json(stored), "id_token", id_token=stored.id_token)
 
 
@@ -89,6 +91,7 @@ async def handle_update_id_token(request: web.Request) -> web.Response:
         updated.group_id_token = body.group_id_token
     with still_there(f"id token {id_token!r}"):  # unless deleted in between
         await services.store.update_id_token(updated)
+    await _changed(request, updated.org_id)
     return json_response(id_token_json(updated))
 
 
@@ -103,7 +106,14 @@ async def handle_delete_id_token(request: web.Request) -> web.Response:
     found(await services.store.get_id_token(id_token, org_id=org_of(request)), f"id token {id_token!r}")
     with still_there(f"id token {id_token!r}"):
         await services.store.delete_id_token(id_token)
+    await _changed(request, org_of(request))
     return web.Response(status=204)
+
+
+async def _changed(request: web.Request, org_id: str) -> None:
+    """Tell the domain the organization's tokens changed: its connected stations' local lists get a
+    Differential update from a background task (ADR 0016), never while this request waits."""
+    await get_services(request).events.publish(IdTokensChanged(org_id))
 
 
 ROUTES: tuple[Route, ...] = tuple(api.routes)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from csms.domain.local_list import LocalListEntry
 from csms.domain.registry import ConnectionRegistry
 
 log = structlog.get_logger("csms.commands")
@@ -316,6 +317,25 @@ class GetLog:
     retry_interval: int | None = None
 
 
+@dataclass(slots=True)
+class SendLocalList:
+    """Send (part of) the station's local authorization list (1.6 SendLocalList, 2.0.1 D01): `update_type`
+    Full replaces the list, Differential changes the named entries; `removed` are entries sent without
+    idTagInfo / idTokenInfo, which the station deletes (2.0.1 D01.FR.18). Statuses: Accepted, Failed,
+    NotSupported, VersionMismatch."""
+
+    version: int
+    update_type: str  # "Full" or "Differential" (csms.domain.local_list.UpdateType)
+    entries: list[LocalListEntry] = field(default_factory=list)
+    removed: list[LocalListEntry] = field(default_factory=list)  # as last sent (2.0.1 needs the type)
+
+
+@dataclass(slots=True)
+class GetLocalListVersion:
+    """Ask the station for its local list version (1.6 GetLocalListVersion, 2.0.1 D02); the result's
+    status is Accepted and data["version"] the station's version (0: no list; 1.6: -1 when disabled)."""
+
+
 Command = (
     StartSession
     | StopSession
@@ -340,6 +360,8 @@ Command = (
     | InstallCertificate
     | GetInstalledCertificateIds
     | DeleteCertificate
+    | SendLocalList
+    | GetLocalListVersion
 )
 
 

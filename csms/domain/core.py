@@ -13,6 +13,7 @@ from csms.domain.energy.planner import EnergyPlanner
 from csms.domain.events import EventBus, Order, TransactionStarted
 from csms.domain.firmware import FirmwareService
 from csms.domain.id_token_aliases import IdTokenAliases
+from csms.domain.local_list_sync import LocalListService, SyncSettings
 from csms.domain.ports import Store, WriteQueue
 from csms.domain.registry import ConnectionRegistry
 from csms.domain.remote_start import RemoteStartCorrelator
@@ -92,6 +93,18 @@ class Domain:
         # Tariff- and carbon-aware schedules from EV needs and site forecasts (ADR 0019).
         self.energy = EnergyPlanner(
             services.config.energy, self.commands, services.clock, services.events, services.store
+        )
+        # Local authorization lists kept in sync with the organization's tokens (ADR 0016); the app runs it.
+        self.local_lists = LocalListService(
+            services.store,
+            self.commands,
+            services.clock,
+            services.events,
+            services.registry,
+            self.stations.org_of,
+            self.stations.is_registered,
+            self.device_model,
+            SyncSettings(cfg.local_list_sync, cfg.local_list_sync_delay, cfg.local_list_items_per_message),
         )
         # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
         services.events.subscribe(TransactionStarted, self._mark_reservation_used, order=Order.DOMAIN)

@@ -94,6 +94,14 @@ class DisputeChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class IdTokensChanged(Event):
+    """An organization's id tokens changed (one created, changed or deleted): its stations' local
+    authorization lists are out of date (csms.domain.local_list_sync)."""
+
+    org_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionMeterAdvanced(HotEvent):
     """A running transaction's energy register advanced (`transaction.last_meter_wh`); queued, not yet
     committed. `power_w`: the Power.Active.Import the same meter value reported (None: not sent)."""

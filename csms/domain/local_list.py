@@ -35,6 +35,7 @@ class LocalListEntry:
     status: str
     expiry_date: datetime | None = None
     group_id_token: str | None = None
+    type: str = "ISO14443"  # 2.0.1 IdTokenEnumType; 1.6 idTags have no type
 
 
 @dataclass(slots=True)
@@ -68,7 +69,7 @@ def entries_of(tokens: Iterable[IdToken], now: datetime) -> dict[str, LocalListE
         ):
             status = "Expired"
         result[token.id_token] = LocalListEntry(
-            token.id_token, status, token.expiry_date, token.group_id_token
+            token.id_token, status, token.expiry_date, token.group_id_token, token.type
         )
     return result
 

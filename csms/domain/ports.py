@@ -20,6 +20,7 @@ from csms.domain.certificates import CertificateStore
 from csms.domain.energy.store import EnergyStore
 from csms.domain.firmware import FirmwareStore
 from csms.domain.identity import Invitation, InvitationStatus, Member, Organization, User, UserSession
+from csms.domain.local_list_sync import LocalListStore
 from csms.domain.models import (
     ApiKey,
     BootInfo,
@@ -612,8 +613,8 @@ class AdminStore(Protocol):
     """Operator changes to charge points and id tokens."""
 
     async def delete_charge_point(self, charge_point_id: str) -> None:
-        """Delete a charge point and its connectors, status history, device model and profiles; its
-        transactions and reservations are kept (history). Raises NotFound."""
+        """Delete a charge point and its connectors, status history, device model, profiles and local list;
+        its transactions and reservations are kept (history). Raises NotFound."""
         ...
 
     async def update_id_token(self, token: IdToken) -> None:
@@ -643,6 +644,7 @@ class Store(
     PortalStore,
     FirmwareStore,
     CertificateStore,
+    LocalListStore,
     Protocol,
 ):
     """Everything, for wiring; handlers take the narrow protocols above."""

@@ -153,6 +153,12 @@ class StationService:
         cp = await self._charge_point(charge_point_id)
         return cp.org_id if cp is not None else None
 
+    async def is_registered(self, charge_point_id: str) -> bool:
+        """True if the charge point booted before and is Accepted (`is_registered`), as this process knows
+        it: a boot just answered counts before the writer committed it."""
+        cp = await self._charge_point(charge_point_id)
+        return cp is not None and is_registered(cp)
+
     # -- operator changes ----------------------------------------------------------------------------
 
     async def register(self, charge_point: ChargePoint) -> ChargePoint:

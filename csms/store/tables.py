@@ -713,3 +713,19 @@ class SiteLimitRow(UpdatedAt, Base):
     phases: Mapped[int] = mapped_column(Integer)
     min_current_a: Mapped[str] = mapped_column(String(16))
     schedule: Mapped[str] = mapped_column(Text)
+
+
+class LocalListRow(CreatedAt, UpdatedAt, Base):
+    """A station's local authorization list as the station last accepted it
+    (`csms.domain.local_list_sync.StationLocalList`); `entries` is a JSON list of entries."""
+
+    __tablename__ = "local_lists"
+
+    charge_point_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("charge_points.charge_point_id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[str] = _org_fk()
+    version: Mapped[int] = mapped_column(Integer)
+    entries: Mapped[str] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(32))
+    synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from csms.domain.events import IdTokensChanged, Order
+from csms.domain.services import Services
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from tests.api.conftest import NOW_TEXT, ApiClient, error_of
 from tests.fakes.memory_store import MemoryStore
 
@@ -152,3 +155,22 @@ async def test_members_manage_id_tokens_viewers_only_read(
     response = await client.patch("/api/v1/id-tokens/TAG-1", json={"status": "Blocked"}, headers=member)
     assert response.status == 200
     assert (await client.delete("/api/v1/id-tokens/TAG-1", headers=member)).status == 204
+
+
+async def test_every_change_tells_the_domain_the_organizations_tokens_changed(
+    client: ApiClient, auth: dict[str, str], services: Services
+) -> None:
+    """Creating, changing and deleting a token each publish IdTokensChanged for the caller's organization
+    (stations' local lists follow, ADR 0016); reading publishes nothing."""
+    seen: list[str] = []
+
+    async def note(event: IdTokensChanged) -> None:
+        seen.append(event.org_id)
+
+    services.events.subscribe(IdTokensChanged, note, order=Order.PUBLISH)
+    assert (await client.post("/api/v1/id-tokens", json={"id_token": "T1"}, headers=auth)).status == 201
+    assert (await client.get("/api/v1/id-tokens/T1", headers=auth)).status == 200
+    patch = await client.patch("/api/v1/id-tokens/T1", json={"status": "Blocked"}, headers=auth)
+    assert patch.status == 200
+    assert (await client.delete("/api/v1/id-tokens/T1", headers=auth)).status == 204
+    assert seen == [DEFAULT_ORG_ID] * 3

@@ -268,6 +268,10 @@ def _table(
             f"{CP_PATH}/certificates/renew", "not_found", {}
         ),
         ("GET", "/certificates/ca.pem"): Probe("/certificates/ca.pem", "public"),
+        ("GET", "/charge-points/{charge_point_id}/local-list"): Probe(f"{CP_PATH}/local-list", "not_found"),
+        ("POST", "/charge-points/{charge_point_id}/local-list/sync"): Probe(
+            f"{CP_PATH}/local-list/sync", "not_found", {"update_type": "Full"}
+        ),
         ("POST", "/charge-points/{charge_point_id}/certificates/install"): Probe(
             f"{CP_PATH}/certificates/install",
             "not_found",

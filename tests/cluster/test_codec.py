@@ -9,6 +9,7 @@ import pytest
 
 from csms.cluster.codec import CodecError, decode_command, decode_result, encode_command, encode_result
 from csms.domain import commands as c
+from csms.domain.local_list import LocalListEntry
 
 T = datetime(2026, 12, 4, 8, 30, 15, 123000, tzinfo=UTC)
 PROFILE = c.ChargingProfile(
@@ -41,6 +42,13 @@ EVERY_COMMAND = [
     c.CostUpdated(Decimal("0.9394"), "tx-9"),
     c.UpdateFirmware(3, "https://csms/fw.bin", T, T, 2, 60, signing_certificate="PEM", signature="c2ln"),
     c.GetLog(4, "SecurityLog", "https://csms/files/logs/t", oldest=T, latest=T, retries=1),
+    c.SendLocalList(
+        3,
+        "Differential",
+        [LocalListEntry("TOKEN1", "Blocked", T, "G", "ISO15693")],
+        [LocalListEntry("TOKEN2", "Accepted")],
+    ),
+    c.GetLocalListVersion(),
 ]
 
 

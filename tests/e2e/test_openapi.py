@@ -306,6 +306,9 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink
             ("POST", f"{cp}/certificates/installed", None, None),
             ("POST", f"{cp}/certificates/installed", {"certificate_types": ["CSMSRootCertificate"]}, None),
             ("POST", f"{cp}/certificates/delete", ca_hash_data, None),
+            ("POST", f"{cp}/local-list/sync", {"update_type": "Full"}, None),
+            ("POST", f"{cp}/local-list/sync", None, None),
+            ("GET", f"{cp}/local-list", None, None),
             ("GET", f"{cp}/configuration", None, None),
             (
                 "GET",

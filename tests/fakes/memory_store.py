@@ -60,6 +60,7 @@ from tests.fakes.memory_energy import MemoryEnergy
 from tests.fakes.memory_events import MemoryStationEvents
 from tests.fakes.memory_firmware import MemoryFirmware
 from tests.fakes.memory_identity import MemoryIdentity
+from tests.fakes.memory_local_lists import MemoryLocalLists
 from tests.fakes.memory_portal import MemoryPortal
 
 log = structlog.get_logger(__name__)
@@ -150,6 +151,7 @@ class MemoryStore(
     MemoryFirmware,
     MemoryCertificates,
     MemoryEnergy,
+    MemoryLocalLists,
 ):
     """The whole `Store` protocol in memory; not shared between processes, gone when dropped.
 
@@ -168,6 +170,7 @@ class MemoryStore(
         MemoryFirmware.__init__(self)
         MemoryCertificates.__init__(self)
         MemoryEnergy.__init__(self)
+        MemoryLocalLists.__init__(self)
         self._clock = clock
         self._charge_points: dict[str, ChargePoint] = {}
         self._connectors: dict[tuple[str, int, int], Connector] = {}
@@ -705,8 +708,8 @@ class MemoryStore(
     # -- AdminStore --------------------------------------------------------------------------------
 
     async def delete_charge_point(self, charge_point_id: str) -> None:
-        """Delete a charge point, its connectors, status history, device variables and profiles (its
-        transactions, reservations and message log stay); raises NotFound."""
+        """Delete a charge point, its connectors, status history, device variables, profiles and local list
+        (its transactions, reservations and message log stay); raises NotFound."""
         if self._charge_points.pop(charge_point_id, None) is None:
             raise NotFound(f"charge point {charge_point_id!r}")
         self._connectors = {k: c for k, c in self._connectors.items() if k[0] != charge_point_id}
@@ -717,6 +720,7 @@ class MemoryStore(
         self._charging_profiles = {
             k: p for k, p in self._charging_profiles.items() if k[0] != charge_point_id
         }
+        self.local_lists.pop(charge_point_id, None)
 
     async def update_id_token(self, token: IdToken) -> None:
         """Overwrite type, status, expiry_date, group_id_token; sets updated_at (also on `token`)."""

@@ -17,6 +17,7 @@ import pytest
 from csms.domain import commands as c
 from csms.domain.commands import CommandResult, Outcome
 from csms.domain.device_model import DeviceModelService
+from csms.domain.local_list import LocalListEntry
 from csms.domain.models import DeviceVariable
 from csms.ocpp.commands import Inexpressible, json_number, tenths
 from csms.ocpp.schemas import SchemaKind, validate
@@ -57,6 +58,7 @@ FULL_PROFILE = profile(
 )
 
 # Every command type, minimal and with every optional field.
+LOCAL_ENTRY = LocalListEntry("TAG-1", "Accepted", EXPIRY, "GROUP", "ISO15693")
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 SAMPLES: list[Any] = [
     c.StartSession("TAG-1", 11),
@@ -94,9 +96,13 @@ SAMPLES: list[Any] = [
     ),
     c.GetLog(4, "DiagnosticsLog", "https://csms.example/files/logs/t"),
     c.GetLog(4, "SecurityLog", "https://csms.example/files/logs/t", EXPIRY, EXPIRY, 1, 10),
+    c.SendLocalList(1, "Full"),
+    c.SendLocalList(2, "Full", [LOCAL_ENTRY, LocalListEntry("B", "Blocked")]),
+    c.SendLocalList(3, "Differential", [LOCAL_ENTRY], [LocalListEntry("GONE", "Accepted")]),
+    c.GetLocalListVersion(),
 ]
-UNSIGNED, SIGNED = SAMPLES[-4], SAMPLES[-3]
-DIAGNOSTICS, SECURITY_LOG = SAMPLES[-2], SAMPLES[-1]
+UNSIGNED, SIGNED = SAMPLES[-8], SAMPLES[-7]
+DIAGNOSTICS, SECURITY_LOG = SAMPLES[-6], SAMPLES[-5]
 
 
 def response_schema(action: str) -> dict[str, Any]:
@@ -159,7 +165,14 @@ def test_built_payload_meets_the_request_schema(command: Any) -> None:
 STATUS_COMMANDS = [
     s
     for s in SAMPLES
-    if not isinstance(s, c.DataTransfer | c.GetConfiguration | c.GetBaseReport | c.GetInstalledCertificateIds)
+    if not isinstance(
+        s,
+        c.DataTransfer
+        | c.GetConfiguration
+        | c.GetBaseReport
+        | c.GetInstalledCertificateIds
+        | c.GetLocalListVersion,
+    )
     and s not in (UNSIGNED, DIAGNOSTICS)
 ]
 
@@ -460,3 +473,37 @@ def test_certificate_types_16() -> None:
             "serial_number": "1f",
         }
     ]
+
+
+def test_send_local_list_16() -> None:
+    """SendLocalList carries listVersion, updateType and {idTag, idTagInfo{status, expiryDate,
+    parentIdTag}}; a removed entry is an idTag alone; an empty Full list has no localAuthorizationList."""
+    assert build(SAMPLES[-4]) == ("SendLocalList", {"listVersion": 1, "updateType": "Full"})
+    assert build(SAMPLES[-2]) == (
+        "SendLocalList",
+        {
+            "listVersion": 3,
+            "updateType": "Differential",
+            "localAuthorizationList": [
+                {
+                    "idTag": "TAG-1",
+                    "idTagInfo": {
+                        "status": "Accepted",
+                        "expiryDate": "2025-03-04T05:06:07.890Z",
+                        "parentIdTag": "GROUP",
+                    },
+                },
+                {"idTag": "GONE"},
+            ],
+        },
+    )
+    result = parse(SAMPLES[-2], {"status": "VersionMismatch"})
+    assert result.status == "VersionMismatch" and not result.accepted
+
+
+def test_get_local_list_version_16() -> None:
+    """GetLocalListVersion has no fields; its listVersion is the result's data["version"]."""
+    assert build(c.GetLocalListVersion()) == ("GetLocalListVersion", {})
+    result = parse(c.GetLocalListVersion(), {"listVersion": 7})
+    assert result.accepted and result.data == {"version": 7}
+    assert parse(c.GetLocalListVersion(), {"listVersion": -1}).data == {"version": -1}

@@ -16,6 +16,7 @@ import pytest
 from csms.domain import commands as c
 from csms.domain.clock import isoformat_z as isoformat
 from csms.domain.commands import CommandResult, Outcome
+from csms.domain.local_list import LocalListEntry
 from csms.ocpp.commands import Inexpressible
 from csms.ocpp.schemas import SchemaKind, validate
 from csms.ocpp.v201.commands import COMMANDS, component_type, key_from_wire, parse_key, variable_type
@@ -56,6 +57,7 @@ FULL_PROFILE = profile(
     kind="Recurring",
 )
 
+LOCAL_ENTRY = LocalListEntry("TAG-1", "Accepted", EXPIRY, "GROUP", "ISO15693")
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 SAMPLES: list[Any] = [
     c.StartSession("TAG-1", 11),
@@ -102,6 +104,10 @@ SAMPLES: list[Any] = [
     ),
     c.GetLog(4, "DiagnosticsLog", "https://x/logs/t"),
     c.GetLog(4, "SecurityLog", "https://x/logs/t", EXPIRY, EXPIRY, 1, 10),
+    c.SendLocalList(1, "Full"),
+    c.SendLocalList(2, "Full", [LOCAL_ENTRY, LocalListEntry("B", "Blocked")]),
+    c.SendLocalList(3, "Differential", [LOCAL_ENTRY], [LocalListEntry("GONE", "Accepted")]),
+    c.GetLocalListVersion(),
 ]
 
 
@@ -168,7 +174,12 @@ STATUS_COMMANDS = [
     s
     for s in SAMPLES
     if not isinstance(
-        s, c.GetConfiguration | c.ChangeConfiguration | c.CostUpdated | c.GetInstalledCertificateIds
+        s,
+        c.GetConfiguration
+        | c.ChangeConfiguration
+        | c.CostUpdated
+        | c.GetInstalledCertificateIds
+        | c.GetLocalListVersion,
     )
 ]
 
@@ -524,3 +535,37 @@ def test_update_firmware_and_get_log() -> None:
                        "log": {"remoteLocation": "https://x/logs/t", "latestTimestamp": isoformat(EXPIRY)}}
     result = parse(c.GetLog(4, "DiagnosticsLog", "u"), {"status": "Accepted", "filename": "d.log"})
     assert result.accepted and result.data == {"filename": "d.log"}
+
+
+def test_send_local_list_201() -> None:
+    """SendLocalList carries versionNumber, updateType and {idToken{idToken, type}, idTokenInfo{status,
+    cacheExpiryDateTime, groupIdToken}}; a removed entry has no idTokenInfo (D01.FR.18)."""
+    assert build(c.SendLocalList(1, "Full")) == ("SendLocalList", {"versionNumber": 1, "updateType": "Full"})
+    gone = LocalListEntry("GONE", "Accepted", type="KeyCode")
+    assert build(c.SendLocalList(3, "Differential", [LOCAL_ENTRY], [gone])) == (
+        "SendLocalList",
+        {
+            "versionNumber": 3,
+            "updateType": "Differential",
+            "localAuthorizationList": [
+                {
+                    "idToken": {"idToken": "TAG-1", "type": "ISO15693"},
+                    "idTokenInfo": {
+                        "status": "Accepted",
+                        "cacheExpiryDateTime": isoformat(EXPIRY),
+                        "groupIdToken": {"idToken": "GROUP", "type": "Central"},
+                    },
+                },
+                {"idToken": {"idToken": "GONE", "type": "KeyCode"}},
+            ],
+        },
+    )
+    result = parse(c.SendLocalList(1, "Full"), {"status": "Failed"})
+    assert result.status == "Failed" and not result.accepted
+
+
+def test_get_local_list_version_201() -> None:
+    """GetLocalListVersion has no fields; its versionNumber is the result's data["version"]."""
+    assert build(c.GetLocalListVersion()) == ("GetLocalListVersion", {})
+    result = parse(c.GetLocalListVersion(), {"versionNumber": 4})
+    assert result.accepted and result.data == {"version": 4}

@@ -38,12 +38,14 @@ from csms.domain.commands import (
     GetBaseReport,
     GetConfiguration,
     GetInstalledCertificateIds,
+    GetLocalListVersion,
     GetLog,
     InstallCertificate,
     RenewCertificate,
     ReserveNow,
     Reset,
     ResetKind,
+    SendLocalList,
     SetChargingProfile,
     StartSession,
     StopSession,
@@ -51,6 +53,7 @@ from csms.domain.commands import (
     UnlockConnector,
     UpdateFirmware,
 )
+from csms.domain.local_list import LocalListEntry
 from csms.ocpp.certificate_commands import certificate_of, hash_data
 from csms.ocpp.commands import (
     CommandTable,
@@ -413,6 +416,58 @@ def parse_get_diagnostics(command: GetLog, payload: Payload) -> CommandResult:
     return answered(payload, status="Accepted", filename=payload["fileName"])
 
 
+# -- local authorization list -----------------------------------------------------------------------
+
+
+async def short_local_list(ctx: StationContext, command: SendLocalList) -> SendLocalList:
+    """The list with every idTag / parentIdTag a 1.6 station can carry: a token longer than 20 characters
+    is sent as its alias (as the station presents it back at Authorize / StartTransaction)."""
+    aliases = ctx.domain.id_token_aliases
+
+    async def short(token: str) -> str:
+        return await aliases.shorten(token, ID_TOKEN_MAX)
+
+    entries = [
+        replace(
+            e,
+            id_token=await short(e.id_token),
+            group_id_token=None if e.group_id_token is None else await short(e.group_id_token),
+        )
+        for e in command.entries
+    ]
+    removed = [replace(e, id_token=await short(e.id_token)) for e in command.removed]
+    return replace(command, entries=entries, removed=removed)
+
+
+def id_tag_info(entry: LocalListEntry) -> Payload:
+    """The entry's IdTagInfo (status, expiryDate, parentIdTag); 1.6 has the neutral statuses' words."""
+    return {"status": entry.status} | present(
+        expiryDate=None if entry.expiry_date is None else isoformat_z(entry.expiry_date),
+        parentIdTag=entry.group_id_token,
+    )
+
+
+def build_send_local_list(command: SendLocalList) -> tuple[str, Payload]:
+    """SendLocalList (OCPP 1.6 §6.43): listVersion, updateType and localAuthorizationList of AuthorizationData
+    {idTag, idTagInfo}; a removed entry is an idTag without idTagInfo (§5.15, Differential only)."""
+    items = [{"idTag": e.id_token, "idTagInfo": id_tag_info(e)} for e in command.entries]
+    items += [{"idTag": e.id_token} for e in command.removed]
+    payload: Payload = {"listVersion": command.version, "updateType": command.update_type}
+    if items:
+        payload["localAuthorizationList"] = items
+    return "SendLocalList", payload
+
+
+def build_get_local_list_version(command: GetLocalListVersion) -> tuple[str, Payload]:
+    """GetLocalListVersion (OCPP 1.6 §6.23), no fields."""
+    return "GetLocalListVersion", {}
+
+
+def parse_get_local_list_version(command: GetLocalListVersion, payload: Payload) -> CommandResult:
+    """The station answered (Accepted) with its listVersion as data["version"] (0: none, -1: disabled)."""
+    return answered(payload, status="Accepted", version=payload["listVersion"])
+
+
 COMMANDS: CommandTable = {
     StartSession: Translation(build_start_session, status_only, prepare=short_id_token),
     StopSession: Translation(build_stop_session, status_only),
@@ -438,4 +493,6 @@ COMMANDS: CommandTable = {
     ClearChargingProfile: Translation(build_clear_charging_profile, status_only),
     UpdateFirmware: Translation(build_update_firmware, parse_update_firmware),
     GetLog: Translation(build_get_diagnostics, parse_get_diagnostics),
+    SendLocalList: Translation(build_send_local_list, status_only, prepare=short_local_list),
+    GetLocalListVersion: Translation(build_get_local_list_version, parse_get_local_list_version),
 }

@@ -22,6 +22,8 @@ async def handle_boot_notification(ctx: StationContext, payload: Payload) -> Pay
     )
     decision = await ctx.domain.stations.boot(ctx.charge_point_id, "2.0.1", info)
     ctx.registered = decision.status is RegistrationStatus.ACCEPTED
+    if ctx.registered:  # its local list is checked after the answer went out (ADR 0016)
+        ctx.domain.local_lists.station_booted(ctx.charge_point_id)
     ctx.log.info("boot_notification", status=decision.status.value, vendor=info.vendor, model=info.model)
     return {
         "currentTime": isoformat_z(decision.current_time),

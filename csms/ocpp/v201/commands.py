@@ -32,12 +32,14 @@ from csms.domain.commands import (
     GetBaseReport,
     GetConfiguration,
     GetInstalledCertificateIds,
+    GetLocalListVersion,
     GetLog,
     InstallCertificate,
     RenewCertificate,
     ReserveNow,
     Reset,
     ResetKind,
+    SendLocalList,
     SetChargingProfile,
     StartSession,
     StopSession,
@@ -45,6 +47,7 @@ from csms.domain.commands import (
     UnlockConnector,
     UpdateFirmware,
 )
+from csms.domain.local_list import LocalListEntry
 from csms.domain.variable_keys import VariableKey
 from csms.ocpp.certificate_commands import certificate_of, hash_data
 from csms.ocpp.commands import (
@@ -430,6 +433,44 @@ def build_update_firmware(command: UpdateFirmware) -> tuple[str, Payload]:
     return build_update_firmware_signed(command, "UpdateFirmware")
 
 
+# -- local authorization list -----------------------------------------------------------------------
+
+
+def id_token_info(entry: LocalListEntry) -> Payload:
+    """The entry's IdTokenInfoType: status, cacheExpiryDateTime, groupIdToken (an IdTokenType of type
+    Central)."""
+    info: Payload = {"status": entry.status}
+    if entry.expiry_date is not None:
+        info["cacheExpiryDateTime"] = isoformat_z(entry.expiry_date)
+    if entry.group_id_token is not None:
+        info["groupIdToken"] = {"idToken": entry.group_id_token, "type": "Central"}
+    return info
+
+
+def build_send_local_list(command: SendLocalList) -> tuple[str, Payload]:
+    """SendLocalList (OCPP 2.0.1 D01): versionNumber, updateType and localAuthorizationList of
+    AuthorizationData {idToken, idTokenInfo}; a removed entry has no idTokenInfo (D01.FR.18)."""
+    items = [
+        {"idToken": {"idToken": e.id_token, "type": e.type}, "idTokenInfo": id_token_info(e)}
+        for e in command.entries
+    ]
+    items += [{"idToken": {"idToken": e.id_token, "type": e.type}} for e in command.removed]
+    payload: Payload = {"versionNumber": command.version, "updateType": command.update_type}
+    if items:
+        payload["localAuthorizationList"] = items
+    return "SendLocalList", payload
+
+
+def build_get_local_list_version(command: GetLocalListVersion) -> tuple[str, Payload]:
+    """GetLocalListVersion (OCPP 2.0.1 D02), no fields."""
+    return "GetLocalListVersion", {}
+
+
+def parse_get_local_list_version(command: GetLocalListVersion, payload: Payload) -> CommandResult:
+    """The station answered (Accepted) with its versionNumber as data["version"] (0: no list, D02.FR.02)."""
+    return answered(payload, status="Accepted", version=payload["versionNumber"])
+
+
 COMMANDS: CommandTable = {
     StartSession: Translation(build_start_session, parse_start_session),
     StopSession: Translation(build_stop_session, status_only),
@@ -456,4 +497,6 @@ COMMANDS: CommandTable = {
         build_get_installed_certificate_ids, parse_get_installed_certificate_ids
     ),
     DeleteCertificate: Translation(build_delete_certificate, status_only),
+    SendLocalList: Translation(build_send_local_list, status_only),
+    GetLocalListVersion: Translation(build_get_local_list_version, parse_get_local_list_version),
 }

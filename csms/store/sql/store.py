@@ -16,6 +16,7 @@ from csms.store.sql.engine import make_engine
 from csms.store.sql.firmware import FirmwareSql
 from csms.store.sql.id_token_aliases import IdTokenAliasSql
 from csms.store.sql.identity import IdentitySql
+from csms.store.sql.local_lists import LocalListSql
 from csms.store.sql.message_log import MessageLogSql
 from csms.store.sql.portal import PortalSql
 from csms.store.sql.reservations import ReservationSql
@@ -40,6 +41,7 @@ class SqlStore(
     PortalSql,
     FirmwareSql,
     CertificateSql,
+    LocalListSql,
     ReservationSql,
     DeviceModelSql,
     BatchSql,
