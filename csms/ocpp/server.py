@@ -468,16 +468,7 @@ class OcppServer:
             self.config.host if sock is None else None,
             self.config.port if sock is None else None,
             sock=sock,
-            process_request=count_handshakes(  # metrics hook: counts admitted and refused handshakes
-                self._process_request, self._admitted, self.domain.services.metrics
-            ),
-            select_subprotocol=select_subprotocol,
-            subprotocols=[Subprotocol(p) for p in SUPPORTED],
-            max_size=self.config.max_frame_bytes,
-            ping_interval=self.config.ping_interval or None,
-            ping_timeout=self.config.ping_interval or None,
-            backlog=self.config.backlog,
-            server_header=None,
+            **self._serve_options(),
         )
         self.port = int(next(iter(self._server.sockets)).getsockname()[1])
         if sock is None:
@@ -486,23 +477,26 @@ class OcppServer:
                 await self._start_tls(server_context(self.config))
         return self.port
 
+    def _serve_options(self) -> dict[str, Any]:
+        """What the plain and the TLS listener share: handshake policy, subprotocols, limits, pings."""
+        return {
+            # metrics hook: counts admitted and refused handshakes
+            "process_request": count_handshakes(
+                self._process_request, self._admitted, self.domain.services.metrics
+            ),
+            "select_subprotocol": select_subprotocol,
+            "subprotocols": [Subprotocol(p) for p in SUPPORTED],
+            "max_size": self.config.max_frame_bytes,
+            "ping_interval": self.config.ping_interval or None,
+            "ping_timeout": self.config.ping_interval or None,
+            "backlog": self.config.backlog,
+            "server_header": None,
+        }
+
     async def _start_tls(self, context: ssl.SSLContext) -> None:
         """Listen for wss:// on `[ocpp.tls] port` (security profiles 2 and 3), same path and handling."""
         self._tls_server = await serve(
-            self._handle,
-            self.config.host,
-            self.config.tls_port,
-            ssl=context,
-            process_request=count_handshakes(
-                self._process_request, self._admitted, self.domain.services.metrics
-            ),
-            select_subprotocol=select_subprotocol,
-            subprotocols=[Subprotocol(p) for p in SUPPORTED],
-            max_size=self.config.max_frame_bytes,
-            ping_interval=self.config.ping_interval or None,
-            ping_timeout=self.config.ping_interval or None,
-            backlog=self.config.backlog,
-            server_header=None,
+            self._handle, self.config.host, self.config.tls_port, ssl=context, **self._serve_options()
         )
         self.tls_port = int(next(iter(self._tls_server.sockets)).getsockname()[1])
         log.info("ocpp_tls_listening", host=self.config.host, port=self.tls_port, path=self.config.path)
