@@ -115,6 +115,9 @@ class SyncSettings:
     items_per_message: int = 100
 
 
+AUTOMATIC_SYNC_CONCURRENCY = 16
+
+
 def items_per_message(variables: list[DeviceVariable], default: int) -> int:
     """The station's reported per-message limit (1.6 SendLocalListMaxLength, 2.0.1
     LocalAuthListCtrlr.ItemsPerMessage, Actual value), else `default`."""
@@ -229,7 +232,7 @@ class LocalListService:
             except Exception:  # e.g. the store is unreachable: these changes wait for the next ones
                 log.exception("local_list_targets_failed", organizations=sorted(orgs))
                 continue
-            await asyncio.gather(*(self._sync_quietly(cp, check) for cp, check in targets.items()))
+            await self._sync_all(targets)
 
     async def _targets(self, orgs: set[str], connected: set[str]) -> dict[str, bool]:
         """The stations to sync, each with whether to ask GetLocalListVersion first: those that connected,
@@ -241,6 +244,17 @@ class LocalListService:
                 if cp not in targets and await self._org_of(cp) in orgs:
                     targets[cp] = False
         return targets
+
+    async def _sync_all(self, targets: dict[str, bool]) -> None:
+        """Sync the targets, `AUTOMATIC_SYNC_CONCURRENCY` at a time: a boot storm of thousands of stations is
+        asked for its list versions a few at a time, never with thousands of calls (and tasks) pending."""
+        pending = iter(list(targets.items()))
+
+        async def worker() -> None:
+            for charge_point_id, check_version in pending:
+                await self._sync_quietly(charge_point_id, check_version)
+
+        await asyncio.gather(*(worker() for _ in range(min(AUTOMATIC_SYNC_CONCURRENCY, len(targets)))))
 
     async def _sync_quietly(self, charge_point_id: str, check_version: bool) -> None:
         """An automatic sync: only of a connected, registered station that did not answer NotSupported."""

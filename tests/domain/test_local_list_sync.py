@@ -304,3 +304,49 @@ async def test_disabled_sync_listens_to_nothing_but_syncs_on_request(
     assert service._task is None and service._connected == set()
     assert (await service.sync("CP1")).version == 1
     await service.stop()
+
+
+async def test_a_boot_storm_is_synced_a_few_stations_at_a_time() -> None:
+    """Fifty stations connecting at once are asked for their list versions at most
+    `AUTOMATIC_SYNC_CONCURRENCY` at a time (never fifty calls pending), and every one is synced."""
+    from csms.domain.local_list_sync import AUTOMATIC_SYNC_CONCURRENCY
+
+    names = [f"STORM{i}" for i in range(50)]
+    events = EventBus()
+    registry = ConnectionRegistry(events)
+    running, most, asked = 0, 0, []
+    release = asyncio.Event()
+
+    class SlowStations:
+        def ocpp_version(self, charge_point_id: str) -> str | None:
+            return "2.0.1"
+
+        async def execute(self, charge_point_id: str, command: Command) -> CommandResult:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            asked.append(charge_point_id)
+            await release.wait()
+            running -= 1
+            return CommandResult(Outcome.ANSWERED, "NotSupported")
+
+    async def org_of(charge_point_id: str) -> str | None:
+        return "org-a"
+
+    async def registered(charge_point_id: str) -> bool:
+        return True
+
+    service = LocalListService(
+        MemoryStore(clock=lambda: T0), CommandService(SlowStations()), lambda: T0, events, registry,
+        org_of, registered, DeviceModel(), SyncSettings(delay=5 * MS),
+    )  # fmt: skip
+    await service.start()
+    try:
+        for name in names:
+            connect(registry, name)
+        await eventually(lambda: True if len(asked) == AUTOMATIC_SYNC_CONCURRENCY else None)
+        release.set()
+        await eventually(lambda: True if sorted(set(asked)) == sorted(names) else None)
+        assert most == AUTOMATIC_SYNC_CONCURRENCY < len(names)
+    finally:
+        await service.stop()
