@@ -1,5 +1,6 @@
 """The HTTP meter of the sites' PV production and own consumption (`[solar] meter_url`): read for each site
-every `poll_seconds`, stored as the site's latest measurement, and the site re-balanced (ADR 0022).
+every `poll_seconds`, stored as the site's latest measurement, and the site re-balanced when its surplus
+changed (ADR 0022).
 
 `meter_url` is a template: `{location_id}` is replaced by the site's OCPI location id (URL-quoted). The
 answer is JSON `{"production_w": W, "consumption_w": W}` (non-negative integers). A site whose meter answers
@@ -106,8 +107,10 @@ class SolarMeter:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("solar_meter_read_failed", location_id=location_id, url=url, error=str(exc))
             return 0
+        previous = await self._store.get_measurement(org_id, location_id)
         await self._store.put_measurement(org_id, location_id, measurement)
-        self._reported(location_id)
+        if previous is None or previous.surplus_w != measurement.surplus_w:
+            self._reported(location_id)  # an unchanged surplus needs no re-balance
         log.debug("solar_meter_read", location_id=location_id, production_w=measurement.production_w,
                   consumption_w=measurement.consumption_w)  # fmt: skip
         return 1

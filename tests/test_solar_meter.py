@@ -72,8 +72,11 @@ async def test_each_site_is_read_and_failures_keep_the_old_measurement(
         assert await meter.poll() == 0
         assert store.measurements == {("org-a", "LOC1"): SiteMeasurement(9000, 2500, T0)}
         answers["LOC2"] = {"production_w": 100, "consumption_w": 50}
-        assert await meter.poll() == 1
+        answers["LOC1"] = {"production_w": 9500, "consumption_w": 3000}  # the same surplus
+        assert await meter.poll() == 2
         assert store.measurements[("org-a", "LOC2")] == SiteMeasurement(100, 50, T0)
+        assert store.measurements[("org-a", "LOC1")] == SiteMeasurement(9500, 3000, T0)
+        assert reported == ["LOC1", "LOC2"]  # LOC1's unchanged surplus re-balances nothing
     finally:
         await meter.stop()
 

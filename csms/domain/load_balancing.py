@@ -41,6 +41,7 @@ from csms.domain.solar import SiteMeasurement, SolarMode, balance_solar
 log = structlog.get_logger("csms.load_balancing")
 
 BALANCER_STACK_LEVEL = 1  # above a TxDefaultProfile at 0, within 1.6 ChargeProfileMaxStackLevel
+MAX_DEBOUNCES = 5  # a burst postpones a re-balance by at most this many debounce intervals
 BALANCER_PROFILE_ID_BASE = 900_000_000  # profile id = base + transaction pk: one profile per session
 
 
@@ -98,6 +99,7 @@ class _Site:
     timer: asyncio.TimerHandle | None = None
     task: asyncio.Task[None] | None = None
     dirty: bool = False
+    armed_at: float | None = None  # loop time the pending timer was first armed (None: no timer)
 
 
 class LoadBalancer:
@@ -223,14 +225,20 @@ class LoadBalancer:
     def _schedule(self, site_id: str) -> None:
         site = self._by_site[site_id]
         site.dirty = True
-        if site.timer is not None:
-            site.timer.cancel()  # debounce: the last event of a burst sets the time
         loop = asyncio.get_running_loop()
+        if site.timer is not None:
+            assert site.armed_at is not None
+            if loop.time() - site.armed_at >= self._debounce_s * MAX_DEBOUNCES:
+                return  # events keep coming (a meter read often): the pending re-balance runs anyway
+            site.timer.cancel()  # debounce: the last event of a burst sets the time
+        else:
+            site.armed_at = loop.time()
         site.timer = loop.call_later(self._debounce_s, self._start, site_id)
 
     def _start(self, site_id: str) -> None:
         site = self._by_site[site_id]
         site.timer = None
+        site.armed_at = None
         if site.task is None or site.task.done():
             site.task = asyncio.create_task(self._run(site_id), name=f"balance-{site_id}")
         # else: the running re-balance sees `dirty` and runs once more

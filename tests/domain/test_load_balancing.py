@@ -237,3 +237,24 @@ async def test_solar_sessions_follow_the_site_surplus() -> None:
     await solar.put_measurement("default", "LOC1", SiteMeasurement(6000, 1000, NOW))
     assert await balancer.rebalance("LOC1") == {1: 11000, 2: 5000}
     await balancer.close()
+
+
+async def test_a_stream_of_events_cannot_postpone_the_rebalance_forever() -> None:
+    """Events arriving faster than the debounce (a meter read often) still let a re-balance run: a burst
+    postpones it by at most MAX_DEBOUNCES intervals."""
+    gateway = Gateway()
+    balancer = LoadBalancer(gateway, Sites(SiteLimit(max_power_w=22000)), lambda: NOW, debounce_s=0.02)
+    await balancer.session_started(tx(1))
+
+    async def stream() -> None:
+        while True:
+            balancer.site_changed("LOC1")
+            await asyncio.sleep(0.005)
+
+    streaming = asyncio.create_task(stream())
+    try:
+        await gateway.wait_for(1)
+    finally:
+        streaming.cancel()
+    assert limits(gateway) == [("CP1", Decimal("15.9"))]
+    await balancer.close()

@@ -5,15 +5,19 @@ the surplus, pauses below the EV's minimum current and resumes, while the normal
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from csms.app import Csms
+from csms.config import SolarConfig
 from csms.domain.models import IdToken
 from csms.domain.smart_charging import amps, watts
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
-from tests.e2e.conftest import Api, location_body, ocpp_url
+from tests.e2e.conftest import Api, e2e_config, location_body, make_api, ocpp_url
 from tests.utils import MS
 
 SITE = "SUNNY"
@@ -84,3 +88,46 @@ async def test_solar_only_session_follows_the_surplus(
         samples.append(sol.current_power_w(1) + grid.current_power_w(1))
     assert all(sample <= 22_000 for sample in samples), samples
     assert sol.transactions  # paused, never stopped: it resumed in the same session
+
+
+async def test_solar_meter_read_over_http(tmp_path: Path) -> None:
+    """With `[solar] meter_url` the CSMS reads the site's meter (a local fixture server) and the solar_only
+    session follows what the meter says, without any POST."""
+    meter: dict[str, int] = {"production_w": 8_000, "consumption_w": 1_000}
+
+    async def read(request: web.Request) -> web.Response:
+        assert request.match_info["location_id"] == SITE
+        return web.json_response(meter)
+
+    app = web.Application()
+    app.router.add_get("/meter/{location_id}", read)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    solar = SolarConfig(meter_url=f"http://127.0.0.1:{port}/meter/{{location_id}}", poll_seconds=0.05)
+    csms = await Csms.start(replace(e2e_config(tmp_path), solar=solar))
+    api, session = await make_api(csms)
+    sim = ChargePointSimulator(
+        SimulatorConfig(charge_point_id="SOLM", url=ocpp_url(csms), ocpp_version="2.0.1", power_w=11_000)
+    )
+    try:
+        await csms.services.store.add_id_token(IdToken("DRIVER"))
+        await sim.connect()
+        await sim.boot()
+        assert (await api.post("/api/v1/locations", location_body(SITE, "SOLM")))[0] == 201
+        await sim.plug_in(1)
+        await sim.start_transaction(1, "DRIVER")
+        _, page = await api.get("/api/v1/sessions", charge_point_id="SOLM", status="active")
+        await put(api, f"/sessions/{page['items'][0]['id']}/solar-mode", {"mode": "solar_only"})
+        await sim.wait_until(lambda: sim.current_power_w(1) == sent(7_000), 5000 * MS)
+        meter["consumption_w"] = 5_000  # 3 kW surplus: below the minimum, paused
+        await sim.wait_until(lambda: sim.current_power_w(1) == 0, 5000 * MS)
+        status, latest = await api.get(f"/api/v1/locations/{SITE}/measurements")
+        assert status == 200 and latest["surplus_w"] == 3_000
+    finally:
+        await sim.close()
+        await session.close()
+        await csms.stop()
+        await runner.cleanup()
