@@ -263,13 +263,13 @@ class LoadBalancer:
             return {}
         limit = await self._sites.limit_of(site_id)
         modes = await self._solar.solar_modes(site.sessions) if self._solar is not None else {}
-        if limit is None and not modes:
-            return {}
+        if limit is None and not modes and all(s.allocated_w is None for s in site.sessions.values()):
+            return {}  # nothing to limit, and nothing limited before (a solar mode set back to none)
         for session in site.sessions.values():  # an offline station is counted at its maximum
             if self._gateway.ocpp_version(session.tx.charge_point_id) is None:
                 session.controllable = False
         loads = [s.load() for s in site.sessions.values()]
-        if limit is None:  # solar sessions at a site without a grid limit: only the surplus bounds them
+        if limit is None:  # no grid limit: only the surplus bounds solar sessions, the others get their max
             limit = SiteLimit()
             limit_w: int | None = sum(load.max_power_w for load in loads)
         else:

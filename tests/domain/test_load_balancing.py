@@ -236,6 +236,8 @@ async def test_solar_sessions_follow_the_site_surplus() -> None:
     await solar.set_solar_mode(2, SolarMode.SOLAR_ONLY)
     await solar.put_measurement("default", "LOC1", SiteMeasurement(6000, 1000, NOW))
     assert await balancer.rebalance("LOC1") == {1: 11000, 2: 5000}
+    await solar.set_solar_mode(2, SolarMode.NONE)  # back to normal: its solar limit is lifted
+    assert await balancer.rebalance("LOC1") == {1: 11000, 2: 11000}
     await balancer.close()
 
 
