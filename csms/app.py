@@ -22,6 +22,7 @@ from aiohttp import web
 
 from csms.api import create_app
 from csms.api.power_limits import POWER_LIMIT_CHANGED, SITE_LIMIT_STORE
+from csms.api.solar import MEASUREMENT_REPORTED, SOLAR_MODE_CHANGED, SOLAR_STORE
 from csms.api.webhooks import WEBHOOK_STORE, WEBHOOKS_CHANGED
 from csms.cluster.counters import RedisCounters
 from csms.cluster.node import ClusterNode
@@ -36,8 +37,10 @@ from csms.forecast_source import ForecastSource
 from csms.logging import configure_logging
 from csms.metrics import Metrics
 from csms.ocpp.server import OcppServer
+from csms.solar_meter import SolarMeter
 from csms.store.sql import open_store
 from csms.store.sql.site_limits import SqlSiteLimitStore
+from csms.store.sql.solar import SqlSolarStore
 from csms.store.sql.webhooks import SqlWebhookStore
 from csms.store.writer import BatchedWriter
 from csms.ui.app import mount_ui
@@ -87,6 +90,7 @@ class Csms:
     forecasts: ForecastSource | None = None
     balancer: LoadBalancer | None = None
     site_limits: SiteLimitStore | None = None
+    solar_meter: SolarMeter | None = None
     _purge_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -143,7 +147,13 @@ class Csms:
         # Load balancing (ADR 0018): sessions at a location with a power limit share it.
         gateway = cluster.gateway if cluster is not None else RegistryGateway(services.registry)
         site_limits = SqlSiteLimitStore(store.engine, clock=services.clock)
-        balancer = LoadBalancer(gateway, BridgeSites(bridge.ctx.store, site_limits), services.clock)
+        # Solar surplus (ADR 0022): sessions in a solar mode share the site's PV surplus first.
+        solar = SqlSolarStore(store.engine, clock=services.clock)
+        balancer = LoadBalancer(
+            gateway, BridgeSites(bridge.ctx.store, site_limits), services.clock, solar=solar
+        )
+        solar_meter = _solar_meter(config, solar, bridge, balancer, services)
+        await solar_meter.start()
         balancer.subscribe(services.events)
         # A planned session's schedule stays within the share the balancer gives it (ADR 0018, 0019).
         domain.energy.site_share = balancer.allocation_w
@@ -160,6 +170,9 @@ class Csms:
         root[WEBHOOK_STORE] = webhook_store
         root[SITE_LIMIT_STORE] = site_limits
         root[POWER_LIMIT_CHANGED] = balancer.site_changed
+        root[SOLAR_STORE] = solar
+        root[MEASUREMENT_REPORTED] = balancer.site_changed
+        root[SOLAR_MODE_CHANGED] = balancer.session_changed
         root[WEBHOOKS_CHANGED] = webhook_feeder.webhooks_changed
         admin_api.install(root, bridge.ctx.store, bridge.ctx)
         root.add_subapp("/ocpi", bridge.app())
@@ -186,7 +199,7 @@ class Csms:
         await bridge.start(http_port)
         csms = cls(
             services, domain, writer, ocpp, runner, ocpp_port, http_port, bridge, cluster,
-            webhook_feeder, webhook_worker, forecasts, balancer, site_limits,
+            webhook_feeder, webhook_worker, forecasts, balancer, site_limits, solar_meter,
         )
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())
@@ -219,6 +232,8 @@ class Csms:
         log.info("http_stopped")
         if self.forecasts is not None:
             await self.forecasts.stop()
+        if self.solar_meter is not None:
+            await self.solar_meter.stop()
         await self.domain.energy.close()
         await self.ocpp.close()
         log.info("ocpp_stopped")
@@ -266,6 +281,27 @@ def _energy(domain: Domain, bridge: OcpiBridge) -> ForecastSource:
 
     domain.energy.site_of = site_of
     return ForecastSource(domain.energy, sites)
+
+
+def _solar_meter(
+    config: Config, solar: SqlSolarStore, bridge: OcpiBridge, balancer: LoadBalancer, services: Services
+) -> SolarMeter:
+    """The HTTP meter of `[solar] meter_url`, read for every OCPI location; a reading re-balances its site."""
+    ocpi_store = bridge.ctx.store
+
+    async def sites() -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        offset = 0
+        while True:
+            page, total = await ocpi_store.list_locations(Pagination(offset=offset, limit=500))
+            found += [(location.org_id, location.id) for location in page]
+            offset += len(page)
+            if not page or offset >= total:
+                return found
+
+    return SolarMeter(
+        config.solar.meter_url, config.solar.poll_seconds, solar, sites, balancer.site_changed, services.clock
+    )
 
 
 def tune_gc() -> None:

@@ -364,6 +364,17 @@ class EnergyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SolarConfig:
+    """`[solar]`: solar surplus charging (csms.domain.solar, ADR 0022)."""
+
+    # HTTP meter of each site's PV production and own consumption, `{location_id}` replaced by the OCPI
+    # location id, answering JSON {"production_w": W, "consumption_w": W}; "" = none (measurements then
+    # come only from POST /api/v1/locations/{id}/measurements).
+    meter_url: str = ""
+    poll_seconds: float = 10.0  # how often every site's meter is read
+
+
+@dataclass(frozen=True, slots=True)
 class UiConfig:
     """`[ui]`: the operator dashboard under `/ui` (csms.ui, ADR 0020)."""
 
@@ -393,6 +404,7 @@ class Config:
     files: FilesConfig = field(default_factory=FilesConfig)
     certificates: CertificatesConfig = field(default_factory=CertificatesConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
+    solar: SolarConfig = field(default_factory=SolarConfig)
     ui: UiConfig = field(default_factory=UiConfig)
 
 

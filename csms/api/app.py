@@ -40,6 +40,7 @@ from csms.api import (
     sessions,
     sign_in,
     site_owners,
+    solar,
     station_events,
     webhooks,
 )
@@ -68,6 +69,7 @@ ROUTES: tuple[Route, ...] = (
     *configuration.ROUTES,
     *charging_profiles.ROUTES,
     *power_limits.ROUTES,
+    *solar.ROUTES,
     *sessions.ROUTES,
     *reservations.ROUTES,
     *id_tokens.ROUTES,

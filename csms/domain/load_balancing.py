@@ -12,7 +12,7 @@ maximum from then on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -35,11 +35,13 @@ from csms.domain.events import (
     TransactionStopped,
 )
 from csms.domain.models import Transaction
-from csms.domain.smart_charging import SessionLoad, SiteLimit, amps, balance, ordered_changes
+from csms.domain.smart_charging import SessionLoad, SiteLimit, amps, ordered_changes
+from csms.domain.solar import SiteMeasurement, SolarMode, balance_solar
 
 log = structlog.get_logger("csms.load_balancing")
 
 BALANCER_STACK_LEVEL = 1  # above a TxDefaultProfile at 0, within 1.6 ChargeProfileMaxStackLevel
+MAX_DEBOUNCES = 5  # a burst postpones a re-balance by at most this many debounce intervals
 BALANCER_PROFILE_ID_BASE = 900_000_000  # profile id = base + transaction pk: one profile per session
 
 
@@ -53,6 +55,19 @@ class SiteDirectory(Protocol):
 
     async def limit_of(self, site_id: str) -> SiteLimit | None:
         """The site's power limit, or None when it has none."""
+        ...
+
+
+class SolarReadings(Protocol):
+    """Where the balancer reads a site's PV surplus and its sessions' solar modes (`csms.domain.solar`;
+    the `SolarStore` is one)."""
+
+    async def measurement_of(self, location_id: str) -> SiteMeasurement | None:
+        """The site's latest measurement, or None."""
+        ...
+
+    async def solar_modes(self, transaction_pks: Iterable[int]) -> dict[int, SolarMode]:
+        """The sessions' solar modes other than `none`."""
         ...
 
 
@@ -84,6 +99,7 @@ class _Site:
     timer: asyncio.TimerHandle | None = None
     task: asyncio.Task[None] | None = None
     dirty: bool = False
+    armed_at: float | None = None  # loop time the pending timer was first armed (None: no timer)
 
 
 class LoadBalancer:
@@ -96,6 +112,7 @@ class LoadBalancer:
         debounce_s: how long events are gathered before a re-balance.
         session_max_w: what a session is assumed to draw at most (EV and EVSE) until known.
         phases: the phases a session is assumed to use (3, or 1 for single-phase sites).
+        solar: the sites' PV surplus and the sessions' solar modes (ADR 0022); None: no solar charging.
     """
 
     def __init__(
@@ -107,6 +124,7 @@ class LoadBalancer:
         debounce_s: float = 0.2,
         session_max_w: int = 11_000,
         phases: int = 3,
+        solar: SolarReadings | None = None,
     ) -> None:
         self._gateway = gateway
         self._sites = sites
@@ -114,6 +132,7 @@ class LoadBalancer:
         self._debounce_s = debounce_s
         self._session_max_w = session_max_w
         self._phases = phases
+        self._solar = solar
         self._by_site: dict[str, _Site] = {}
         self._site_of_tx: dict[int, str] = {}
         self._lookups: set[asyncio.Task[None]] = set()  # site look-ups of started sessions
@@ -190,6 +209,12 @@ class LoadBalancer:
         if site_id in self._by_site:
             self._schedule(site_id)
 
+    def session_changed(self, transaction_pk: int) -> None:
+        """Something the balance reads of a session changed (its solar mode): re-balance its site."""
+        site_id = self._site_of_tx.get(transaction_pk)
+        if site_id is not None:
+            self._schedule(site_id)
+
     def allocation_w(self, transaction_pk: int) -> int | None:
         """The power last allocated to a session (None: not balanced, or not yet)."""
         site_id = self._site_of_tx.get(transaction_pk)
@@ -200,14 +225,20 @@ class LoadBalancer:
     def _schedule(self, site_id: str) -> None:
         site = self._by_site[site_id]
         site.dirty = True
-        if site.timer is not None:
-            site.timer.cancel()  # debounce: the last event of a burst sets the time
         loop = asyncio.get_running_loop()
+        if site.timer is not None:
+            assert site.armed_at is not None
+            if loop.time() - site.armed_at >= self._debounce_s * MAX_DEBOUNCES:
+                return  # events keep coming (a meter read often): the pending re-balance runs anyway
+            site.timer.cancel()  # debounce: the last event of a burst sets the time
+        else:
+            site.armed_at = loop.time()
         site.timer = loop.call_later(self._debounce_s, self._start, site_id)
 
     def _start(self, site_id: str) -> None:
         site = self._by_site[site_id]
         site.timer = None
+        site.armed_at = None
         if site.task is None or site.task.done():
             site.task = asyncio.create_task(self._run(site_id), name=f"balance-{site_id}")
         # else: the running re-balance sees `dirty` and runs once more
@@ -228,26 +259,42 @@ class LoadBalancer:
             transaction pk -> allowed W of the controllable sessions (empty when the site has no limit).
         """
         site = self._by_site.get(site_id)
+        if site is None:
+            return {}
         limit = await self._sites.limit_of(site_id)
-        if site is None or limit is None:
-            return {}
-        now = self._clock()
-        limit_w = limit.limit_w_at(now)
-        if limit_w is None:
-            return {}
+        modes = await self._solar.solar_modes(site.sessions) if self._solar is not None else {}
+        if limit is None and not modes and all(s.allocated_w is None for s in site.sessions.values()):
+            return {}  # nothing to limit, and nothing limited before (a solar mode set back to none)
         for session in site.sessions.values():  # an offline station is counted at its maximum
             if self._gateway.ocpp_version(session.tx.charge_point_id) is None:
                 session.controllable = False
         loads = [s.load() for s in site.sessions.values()]
-        allocation = balance(limit_w, limit.min_current_a, loads, limit.max_current_a)
+        if limit is None:  # no grid limit: only the surplus bounds solar sessions, the others get their max
+            limit = SiteLimit()
+            limit_w: int | None = sum(load.max_power_w for load in loads)
+        else:
+            limit_w = limit.limit_w_at(self._clock())
+        if limit_w is None:
+            return {}
+        surplus_w = await self._surplus_w(site_id) if modes else 0
+        by_key = {str(pk): mode for pk, mode in modes.items()}
+        allocation = balance_solar(
+            limit_w, limit.min_current_a, loads, surplus_w, by_key, limit.max_current_a
+        )
         previous = {k: site.sessions[int(k)].allocated_w for k in allocation}
         for key, power_w in ordered_changes(previous, allocation):
             target = site.sessions.get(int(key))  # None: stopped while earlier commands were sent
             if target is not None:
                 await self._send(site_id, target, power_w)
         log.info("site_rebalanced", site_id=site_id, limit_w=limit_w, sessions=len(loads),
+                 surplus_w=surplus_w, solar_sessions=len(modes),
                  allocated_w=sum(allocation.values()))  # fmt: skip
         return {int(k): v for k, v in allocation.items()}
+
+    async def _surplus_w(self, site_id: str) -> int:
+        """The site's PV surplus by its latest measurement (0 when none was reported)."""
+        measurement = None if self._solar is None else await self._solar.measurement_of(site_id)
+        return 0 if measurement is None else measurement.surplus_w
 
     async def _send(self, site_id: str, session: _Session, power_w: int) -> None:
         tx = session.tx

@@ -729,3 +729,26 @@ class LocalListRow(CreatedAt, UpdatedAt, Base):
     entries: Mapped[str] = mapped_column(Text)
     status: Mapped[str | None] = mapped_column(String(32))
     synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SiteMeasurementRow(UpdatedAt, Base):
+    """A site's (OCPI location's) latest PV production and own consumption (revision
+    0018_site_measurements; `csms.domain.solar.SiteMeasurement`)."""
+
+    __tablename__ = "site_measurements"
+
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    location_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    production_w: Mapped[int] = mapped_column(Integer)
+    consumption_w: Mapped[int] = mapped_column(Integer)
+    measured_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SessionSolarModeRow(UpdatedAt, Base):
+    """A session's solar mode (revision 0018_site_measurements; `csms.domain.solar.SolarMode`), by the
+    transaction's primary key."""
+
+    __tablename__ = "session_solar_modes"
+
+    transaction_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))

@@ -23,6 +23,7 @@ from csms.api import create_app
 from csms.api.app import ROUTES as API_ROUTES
 from csms.api.auth import CALLER, Caller, org_of
 from csms.api.power_limits import SITE_LIMIT_STORE
+from csms.api.solar import SOLAR_STORE
 from csms.api.webhooks import WEBHOOK_STORE
 from csms.domain.core import Domain
 from csms.domain.firmware import FirmwareCampaign, FirmwareFile, FirmwareUpdate, LogUpload, UpdateState
@@ -37,6 +38,7 @@ from tests.api.openapi_check import OpenApiChecker
 from tests.api.test_locations import location_body
 from tests.api.test_tariffs import tariff_body
 from tests.fakes.memory_site_limits import MemorySiteLimitStore
+from tests.fakes.memory_solar import MemorySolarStore
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.memory_webhooks import MemoryWebhookStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
@@ -366,6 +368,19 @@ def _table(
         ("PUT", "/locations/{location_id}/power-limit"): Probe(
             f"/locations/{LOCATION}/power-limit", "not_found", {"max_power_w": 22000}
         ),
+        # solar surplus: a site's measurements and a session's solar mode
+        ("POST", "/locations/{location_id}/measurements"): Probe(
+            f"/locations/{LOCATION}/measurements", "not_found", {"production_w": 5000, "consumption_w": 0}
+        ),
+        ("GET", "/locations/{location_id}/measurements"): Probe(
+            f"/locations/{LOCATION}/measurements", "not_found"
+        ),
+        ("PUT", "/sessions/{session_id}/solar-mode"): Probe(
+            f"/sessions/{session_id}/solar-mode", "not_found", {"mode": "solar_only"}
+        ),
+        ("GET", "/sessions/{session_id}/solar-mode"): Probe(
+            f"/sessions/{session_id}/solar-mode", "not_found"
+        ),
         # tariffs
         ("GET", "/tariffs"): Probe("/tariffs", "list"),
         ("GET", "/tariffs/{tariff_id}"): Probe(f"/tariffs/{TARIFF}", "not_found"),
@@ -414,6 +429,7 @@ async def tenant_client(domain: Domain, ocpi_store: MemoryOcpiStore) -> AsyncIte
     admin_api.install(app, ocpi_store)
     app[WEBHOOK_STORE] = MemoryWebhookStore()
     app[SITE_LIMIT_STORE] = MemorySiteLimitStore()
+    app[SOLAR_STORE] = MemorySolarStore()
     failures: list[str] = []
     app.middlewares.append(OpenApiChecker.shared().middleware(failures))
     async with TestClient(TestServer(app)) as client:

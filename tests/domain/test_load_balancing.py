@@ -11,6 +11,8 @@ from csms.domain.events import EventBus, TransactionMeterAdvanced, TransactionSt
 from csms.domain.load_balancing import BALANCER_STACK_LEVEL, LoadBalancer
 from csms.domain.models import Transaction, TransactionStatus
 from csms.domain.smart_charging import SiteLimit
+from csms.domain.solar import SiteMeasurement, SolarMode
+from tests.fakes.memory_solar import MemorySolarStore
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -204,3 +206,57 @@ async def test_a_stated_departure_gives_a_session_its_share_first() -> None:
     first = balancer.allocation_w(3)
     assert first is not None and first > even
     assert first >= (balancer.allocation_w(1) or 0)
+
+
+async def test_solar_sessions_follow_the_site_surplus() -> None:
+    """A solar_only session gets the latest measurement's surplus (0 below its minimum), a normal one the
+    grid; a new measurement (`site_changed`) or mode (`session_changed`) re-balances; with no grid limit
+    only the surplus bounds the solar sessions."""
+    gateway = Gateway()
+    solar = MemorySolarStore()
+    sites = Sites(SiteLimit(max_power_w=22000))
+    balancer = LoadBalancer(gateway, sites, lambda: NOW, debounce_s=0.01, solar=solar)
+    await solar.set_solar_mode(1, SolarMode.SOLAR_ONLY)
+    await solar.put_measurement("default", "LOC1", SiteMeasurement(8000, 1000, NOW))
+    await balancer.session_started(tx(1))
+    await balancer.session_started(tx(2))
+    await gateway.wait_for(2)
+    assert (balancer.allocation_w(1), balancer.allocation_w(2)) == (7000, 11000)
+    gateway.sent.clear()
+    await solar.put_measurement("default", "LOC1", SiteMeasurement(4000, 1000, NOW))  # 3 kW < 4.14 kW
+    balancer.site_changed("LOC1")
+    await gateway.wait_for(1)
+    assert limits(gateway) == [("CP1", Decimal(0))]  # paused
+    gateway.sent.clear()
+    await solar.set_solar_mode(1, SolarMode.NONE)
+    balancer.session_changed(1)
+    await gateway.wait_for(1)
+    assert balancer.allocation_w(1) == 11000
+    sites.limit = None  # no grid limit: solar sessions still bounded by the surplus, others untouched
+    await solar.set_solar_mode(2, SolarMode.SOLAR_ONLY)
+    await solar.put_measurement("default", "LOC1", SiteMeasurement(6000, 1000, NOW))
+    assert await balancer.rebalance("LOC1") == {1: 11000, 2: 5000}
+    await solar.set_solar_mode(2, SolarMode.NONE)  # back to normal: its solar limit is lifted
+    assert await balancer.rebalance("LOC1") == {1: 11000, 2: 11000}
+    await balancer.close()
+
+
+async def test_a_stream_of_events_cannot_postpone_the_rebalance_forever() -> None:
+    """Events arriving faster than the debounce (a meter read often) still let a re-balance run: a burst
+    postpones it by at most MAX_DEBOUNCES intervals."""
+    gateway = Gateway()
+    balancer = LoadBalancer(gateway, Sites(SiteLimit(max_power_w=22000)), lambda: NOW, debounce_s=0.02)
+    await balancer.session_started(tx(1))
+
+    async def stream() -> None:
+        while True:
+            balancer.site_changed("LOC1")
+            await asyncio.sleep(0.005)
+
+    streaming = asyncio.create_task(stream())
+    try:
+        await gateway.wait_for(1)
+    finally:
+        streaming.cancel()
+    assert limits(gateway) == [("CP1", Decimal("15.9"))]
+    await balancer.close()

@@ -239,6 +239,16 @@ async def _energy_tour(client: CheckedApi, sim: ChargePointSimulator) -> None:
     session_id = next(s["id"] for s in page["items"] if s["transaction_id"] == transaction_id)
     status, schedule = await client.get(f"/sessions/{session_id}/schedule")
     assert status == 200 and schedule["target_met"] is True, schedule
+    # solar surplus: LOC1's PV measurement and the session's solar mode
+    solar_calls: list[tuple[str, str, dict[str, object] | None]] = [
+        ("POST", "/locations/LOC1/measurements", {"production_w": 9000, "consumption_w": 2000}),
+        ("GET", "/locations/LOC1/measurements", None),
+        ("PUT", f"/sessions/{session_id}/solar-mode", {"mode": "solar_first"}),
+        ("GET", f"/sessions/{session_id}/solar-mode", None),
+    ]
+    for method, path, body in solar_calls:
+        status, answer = await client.request(method, path, body)
+        assert status == 200, (method, path, status, answer)
     await sim.stop_transaction(2)
 
 
