@@ -279,6 +279,47 @@ class ClearChargingProfile:
 
 
 @dataclass(slots=True)
+class GetCompositeSchedule:
+    """Ask a station for the composite schedule of an EVSE (0: the station's grid connection) for the next
+    `duration` seconds (OCPP 1.6 §5.7, OCPP 2.0.1 K08); `rate_unit` A or W, None: the station's choice.
+
+    An Accepted result's data is in domain words: `evse_id`, `schedule_start` (datetime, UTC), `duration`
+    (s, when given), `rate_unit`, and `periods` [{"start_period", "limit" (Decimal), "number_phases"?}];
+    `composite_schedule_of(result)` reads them back as a `CompositeSchedule`."""
+
+    evse_id: int
+    duration: int
+    rate_unit: str | None = None
+
+
+@dataclass(slots=True)
+class CompositeSchedule:
+    """A station's composite schedule: from `start`, the periods' limits in `rate_unit` (A or W)."""
+
+    evse_id: int
+    start: datetime
+    rate_unit: str
+    periods: list[ChargingSchedulePeriod]
+    duration: int | None = None
+
+
+def composite_schedule_of(result: CommandResult) -> CompositeSchedule | None:
+    """The schedule in an answered GetCompositeSchedule result, or None (rejected, or no schedule)."""
+    data = result.data
+    if not result.accepted or "periods" not in data:
+        return None
+    return CompositeSchedule(
+        evse_id=data["evse_id"],
+        start=data["schedule_start"],
+        rate_unit=data["rate_unit"],
+        periods=[
+            ChargingSchedulePeriod(p["start_period"], p["limit"], p.get("number_phases")) for p in data["periods"]
+        ],
+        duration=data.get("duration"),
+    )
+
+
+@dataclass(slots=True)
 class CostUpdated:
     """Tell a station the running total cost of a transaction, incl. VAT, in its configured currency
     (OCPP 2.0.1 I02; 2.0.1 only: a 1.6 station gets NOT_SUPPORTED without anything sent)."""
@@ -332,6 +373,7 @@ Command = (
     | GetBaseReport
     | SetChargingProfile
     | ClearChargingProfile
+    | GetCompositeSchedule
     | CostUpdated
     | UpdateFirmware
     | GetLog

@@ -88,6 +88,8 @@ SAMPLES: list[Any] = [
     c.SetChargingProfile(0, profile("ChargingStationMaxProfile")),
     c.ClearChargingProfile(),
     c.ClearChargingProfile(profile_id=7, evse_id=1, purpose="ChargingStationMaxProfile", stack_level=1),
+    c.GetCompositeSchedule(1, 3600),
+    c.GetCompositeSchedule(0, 600, "A"),
     c.UpdateFirmware(3, "https://csms.example/files/firmware/t/fw.bin", EXPIRY),
     c.UpdateFirmware(
         3, "https://x/fw.bin", EXPIRY, EXPIRY, 2, 30, signing_certificate="PEM", signature="c2ln"
@@ -460,3 +462,47 @@ def test_certificate_types_16() -> None:
             "serial_number": "1f",
         }
     ]
+
+
+def test_get_composite_schedule() -> None:
+    """GetCompositeSchedule of connector = EVSE; an Accepted answer becomes the schedule in domain words
+    (scheduleStart as UTC datetime, limits as Decimal, connectorId as EVSE); Rejected carries none."""
+    assert build(c.GetCompositeSchedule(0, 600, "A")) == (
+        "GetCompositeSchedule",
+        {"connectorId": 0, "duration": 600, "chargingRateUnit": "A"},
+    )
+    assert build(c.GetCompositeSchedule(2, 60))[1] == {"connectorId": 2, "duration": 60}
+    command = c.GetCompositeSchedule(1, 3600)
+    answer = {
+        "status": "Accepted",
+        "connectorId": 1,
+        "scheduleStart": "2025-03-04T05:06:07Z",
+        "chargingSchedule": {
+            "duration": 3600,
+            "chargingRateUnit": "W",
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 11000},
+                {"startPeriod": 900, "limit": 7400.5, "numberPhases": 3},
+            ],
+        },
+    }
+    result = parse(command, answer)
+    assert result.accepted
+    schedule = c.composite_schedule_of(result)
+    assert schedule == c.CompositeSchedule(
+        evse_id=1,
+        start=datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC),
+        rate_unit="W",
+        periods=[
+            c.ChargingSchedulePeriod(0, Decimal("11000")),
+            c.ChargingSchedulePeriod(900, Decimal("7400.5"), 3),
+        ],
+        duration=3600,
+    )
+    # Without scheduleStart the schedule's own startSchedule is the start.
+    del answer["scheduleStart"]
+    answer["chargingSchedule"]["startSchedule"] = "2025-03-04T06:00:00+01:00"  # type: ignore[index]
+    schedule = c.composite_schedule_of(parse(command, answer))
+    assert schedule is not None and schedule.start == datetime(2025, 3, 4, 5, 0, tzinfo=UTC)
+    rejected = parse(command, {"status": "Rejected"})
+    assert rejected.status == "Rejected" and c.composite_schedule_of(rejected) is None

@@ -30,6 +30,7 @@ from csms.domain.commands import (
     DataTransfer,
     DeleteCertificate,
     GetBaseReport,
+    GetCompositeSchedule,
     GetConfiguration,
     GetInstalledCertificateIds,
     GetLog,
@@ -57,6 +58,7 @@ from csms.ocpp.commands import (
     build_update_firmware_signed,
     json_number,
     jsonable,
+    parse_composite_schedule,
     parse_get_log,
     present,
     profile_fields,
@@ -424,6 +426,24 @@ def build_clear_charging_profile(command: ClearChargingProfile) -> tuple[str, Pa
     return "ClearChargingProfile", payload
 
 
+def build_get_composite_schedule(command: GetCompositeSchedule) -> tuple[str, Payload]:
+    """GetCompositeSchedule of an EVSE (0: the station's grid connection, OCPP 2.0.1 K08)."""
+    return "GetCompositeSchedule", {
+        "evseId": command.evse_id,
+        "duration": command.duration,
+        **present(chargingRateUnit=command.rate_unit),
+    }
+
+
+def parse_get_composite_schedule(command: GetCompositeSchedule, payload: Payload) -> CommandResult:
+    """status (statusInfo as reason_code); with a schedule (Accepted), its EVSE, start, duration, unit and
+    periods in domain words."""
+    schedule = payload.get("schedule")
+    if schedule is None:
+        return answered(payload)
+    return answered(payload, **parse_composite_schedule(schedule["evseId"], schedule["scheduleStart"], schedule))
+
+
 def build_update_firmware(command: UpdateFirmware) -> tuple[str, Payload]:
     """UpdateFirmware (OCPP 2.0.1 L01): requestId and FirmwareType; signingCertificate and signature when the
     firmware is signed."""
@@ -446,6 +466,7 @@ COMMANDS: CommandTable = {
     GetBaseReport: Translation(build_get_base_report, parse_get_base_report),
     SetChargingProfile: Translation(build_set_charging_profile, status_only),
     ClearChargingProfile: Translation(build_clear_charging_profile, status_only),
+    GetCompositeSchedule: Translation(build_get_composite_schedule, parse_get_composite_schedule),
     CostUpdated: Translation(build_cost_updated, parse_cost_updated),
     UpdateFirmware: Translation(build_update_firmware, status_only),
     GetLog: Translation(build_get_log, parse_get_log),
