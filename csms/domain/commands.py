@@ -313,7 +313,8 @@ def composite_schedule_of(result: CommandResult) -> CompositeSchedule | None:
         start=data["schedule_start"],
         rate_unit=data["rate_unit"],
         periods=[
-            ChargingSchedulePeriod(p["start_period"], p["limit"], p.get("number_phases")) for p in data["periods"]
+            ChargingSchedulePeriod(p["start_period"], p["limit"], p.get("number_phases"))
+            for p in data["periods"]
         ],
         duration=data.get("duration"),
     )

@@ -402,8 +402,12 @@ def test_update_firmware_plain_or_signed() -> None:
     certificate and signature."""
     assert build(c.UpdateFirmware(3, "https://x/fw.bin", EXPIRY, retries=2, retry_interval=30)) == (
         "UpdateFirmware",
-        {"location": "https://x/fw.bin", "retrieveDate": "2025-03-04T05:06:07.890Z", "retries": 2,
-         "retryInterval": 30},
+        {
+            "location": "https://x/fw.bin",
+            "retrieveDate": "2025-03-04T05:06:07.890Z",
+            "retries": 2,
+            "retryInterval": 30,
+        },
     )
     assert parse(UNSIGNED, {}).accepted
     action, payload = build(SIGNED)

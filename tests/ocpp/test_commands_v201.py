@@ -517,13 +517,23 @@ def test_update_firmware_and_get_log() -> None:
     signed = c.UpdateFirmware(3, "https://x/fw.bin", EXPIRY, signing_certificate="PEM", signature="s")
     assert build(signed) == (
         "UpdateFirmware",
-        {"requestId": 3, "firmware": {"location": "https://x/fw.bin", "retrieveDateTime": isoformat(EXPIRY),
-                                      "signingCertificate": "PEM", "signature": "s"}},
+        {
+            "requestId": 3,
+            "firmware": {
+                "location": "https://x/fw.bin",
+                "retrieveDateTime": isoformat(EXPIRY),
+                "signingCertificate": "PEM",
+                "signature": "s",
+            },
+        },
     )
     action, payload = build(c.GetLog(4, "DiagnosticsLog", "https://x/logs/t", latest=EXPIRY))
     assert action == "GetLog"
-    assert payload == {"logType": "DiagnosticsLog", "requestId": 4,
-                       "log": {"remoteLocation": "https://x/logs/t", "latestTimestamp": isoformat(EXPIRY)}}
+    assert payload == {
+        "logType": "DiagnosticsLog",
+        "requestId": 4,
+        "log": {"remoteLocation": "https://x/logs/t", "latestTimestamp": isoformat(EXPIRY)},
+    }
     result = parse(c.GetLog(4, "DiagnosticsLog", "u"), {"status": "Accepted", "filename": "d.log"})
     assert result.accepted and result.data == {"filename": "d.log"}
 

@@ -383,7 +383,9 @@ def parse_get_composite_schedule(command: GetCompositeSchedule, payload: Payload
     start = payload.get("scheduleStart") or (schedule or {}).get("startSchedule")
     if schedule is None or start is None:
         return answered(payload)
-    return answered(payload, **parse_composite_schedule(payload.get("connectorId", command.evse_id), start, schedule))
+    return answered(
+        payload, **parse_composite_schedule(payload.get("connectorId", command.evse_id), start, schedule)
+    )
 
 
 # -- firmware and logs ----------------------------------------------------------------------------

@@ -441,7 +441,9 @@ def parse_get_composite_schedule(command: GetCompositeSchedule, payload: Payload
     schedule = payload.get("schedule")
     if schedule is None:
         return answered(payload)
-    return answered(payload, **parse_composite_schedule(schedule["evseId"], schedule["scheduleStart"], schedule))
+    return answered(
+        payload, **parse_composite_schedule(schedule["evseId"], schedule["scheduleStart"], schedule)
+    )
 
 
 def build_update_firmware(command: UpdateFirmware) -> tuple[str, Payload]:
