@@ -326,6 +326,30 @@ class ChargingProfileInstalled(CommandResponse):
     profile: StoredChargingProfile | None
 
 
+class CompositeSchedulePeriod(ResponseModel):
+    """From `start_period` seconds after the schedule's start, at most `limit` (in the schedule's unit)."""
+
+    start_period: NonNegative
+    limit: DecimalText
+    number_phases: int | None = None
+
+
+class CompositeSchedule(ResponseModel):
+    """The limits a station will apply to an EVSE, all its profiles combined (OCPP 1.6 §5.7, 2.0.1 K08)."""
+
+    evse_id: NonNegative
+    start: Timestamp
+    duration: int | None
+    rate_unit: Literal["A", "W"]
+    periods: list[CompositeSchedulePeriod]
+
+
+class CompositeScheduleAnswer(CommandResponse):
+    """The station's answer to GetCompositeSchedule and, when it accepted, its composite schedule."""
+
+    schedule: CompositeSchedule | None
+
+
 class ChargingProfileCleared(CommandResponse):
     """The station's answer to ClearChargingProfile and how many stored profiles went."""
 
@@ -371,9 +395,7 @@ class StationEvent(ResponseModel):
 
     id: int
     kind: Literal["SecurityEventNotification", "NotifyEvent"] = Field(description="the message")
-    type: str = Field(
-        description="SecurityEventNotification `type`, or NotifyEvent `eventNotificationType`"
-    )
+    type: str = Field(description="SecurityEventNotification `type`, or NotifyEvent `eventNotificationType`")
     timestamp: Timestamp = Field(description="when it happened, as the station says")
     received_at: Timestamp
     tech_info: str | None

@@ -301,6 +301,9 @@ def _table(
         ("DELETE", "/charge-points/{charge_point_id}/charging-profile"): Probe(
             f"{CP_PATH}/charging-profile", "not_found"
         ),
+        ("GET", "/charge-points/{charge_point_id}/composite-schedule"): Probe(
+            f"{CP_PATH}/composite-schedule", "not_found"
+        ),
         ("GET", "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec"): Probe(
             f"{CP_PATH}/connectors/1/1/spec", "not_found"
         ),

@@ -535,3 +535,38 @@ async def test_charging_profile_round_trip(
     assert 11 not in sim.charging_profiles.get(0, {})
     _, listed = await client.get(base)
     assert listed["items"] == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_composite_schedule(csms: Csms, client: CheckedApi, make_sim: MakeSim, version: str) -> None:
+    """GET composite-schedule asks the station (GetCompositeSchedule) and shows its schedule, capped by the
+    profile the CSMS installed, in the unit asked for; an unknown EVSE is the station's Rejected, no
+    schedule."""
+    cp = f"COMPOSITE-{version}"
+    await make_sim(csms, cp, version)
+    profile = {
+        "evse_id": 0,
+        "id": 12,
+        "stack_level": 1,
+        "purpose": "ChargingStationMaxProfile",
+        "kind": "Absolute",
+        "rate_unit": "W",
+        "start_schedule": expiry(-60),
+        "periods": [{"start_period": 0, "limit": "7400"}],
+    }
+    status, answer = await client.request("PUT", f"/charge-points/{cp}/charging-profile", profile)
+    assert status == 200 and answer["command"]["status"] == "Accepted", answer
+    base = f"/charge-points/{cp}/composite-schedule"
+    status, answer = await client.get(base, evse_id="1", duration="600", rate_unit="W")
+    assert status == 200, answer
+    assert answer["command"]["status"] == "Accepted"
+    schedule = answer["schedule"]
+    assert schedule["evse_id"] == 1 and schedule["rate_unit"] == "W" and schedule["start"].endswith("Z")
+    assert schedule["periods"] == [{"start_period": 0, "limit": "7400", "number_phases": None}]
+    status, answer = await client.get(base, evse_id="1", duration="600", rate_unit="A")
+    assert status == 200
+    assert answer["schedule"]["periods"] == [{"start_period": 0, "limit": "10.7", "number_phases": 3}]
+    status, answer = await client.get(base, evse_id="9", duration="60")
+    assert status == 200 and answer["command"]["status"] == "Rejected" and answer["schedule"] is None
+    status, error = await client.get(base, duration="0")
+    assert status == 400 and error["error"]["code"] == "invalid_request"
