@@ -293,6 +293,21 @@ class GetCompositeSchedule:
 
 
 @dataclass(slots=True)
+class GetChargingProfiles:
+    """Ask a 2.0.1 station which charging profiles it holds (OCPP 2.0.1 K09); they follow as
+    ReportChargingProfiles with `request_id` (`Domain.charging_limits`). Criteria: the EVSE (0: the
+    station; None: every EVSE), purpose, stack level, sources (CSO, EMS, SO, Other), profile ids. A 1.6
+    station gets NOT_SUPPORTED without anything sent (1.6 has no such message)."""
+
+    request_id: int
+    evse_id: int | None = None
+    purpose: str | None = None
+    stack_level: int | None = None
+    sources: list[str] | None = None
+    profile_ids: list[int] | None = None
+
+
+@dataclass(slots=True)
 class CompositeSchedule:
     """A station's composite schedule: from `start`, the periods' limits in `rate_unit` (A or W)."""
 
@@ -375,6 +390,7 @@ Command = (
     | SetChargingProfile
     | ClearChargingProfile
     | GetCompositeSchedule
+    | GetChargingProfiles
     | CostUpdated
     | UpdateFirmware
     | GetLog

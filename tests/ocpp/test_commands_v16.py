@@ -143,9 +143,10 @@ def parse(command: Any, payload: dict[str, Any]) -> CommandResult:
 
 
 def test_table_covers_every_command() -> None:
-    """Every neutral command type but the 2.0.1-only CostUpdated has a 1.6 translation (1.6 stations get
-    nothing of TariffAndCost: a CostUpdated for one is NOT_SUPPORTED, nothing sent)."""
-    assert set(COMMANDS) == set(typing.get_args(c.Command)) - {c.CostUpdated}
+    """Every neutral command type but the 2.0.1-only CostUpdated and GetChargingProfiles has a 1.6
+    translation (1.6 stations get nothing of TariffAndCost, and 1.6 has no GetChargingProfiles: these are
+    NOT_SUPPORTED, nothing sent)."""
+    assert set(COMMANDS) == set(typing.get_args(c.Command)) - {c.CostUpdated, c.GetChargingProfiles}
     assert {type(s) for s in SAMPLES} == set(COMMANDS)
 
 

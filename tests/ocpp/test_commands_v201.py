@@ -96,6 +96,8 @@ SAMPLES: list[Any] = [
     c.ClearChargingProfile(profile_id=7, evse_id=1, purpose="ChargingStationMaxProfile", stack_level=1),
     c.GetCompositeSchedule(1, 3600),
     c.GetCompositeSchedule(0, 600, "A"),
+    c.GetChargingProfiles(8),
+    c.GetChargingProfiles(8, 1, "ChargePointMaxProfile", 2, ["EMS", "SO"], [5, 6]),
     c.CostUpdated(Decimal("0.94"), "tx-uuid-1"),
     c.CostUpdated(Decimal("12"), "tx-uuid-1"),
     c.UpdateFirmware(3, "https://x/fw.bin", EXPIRY),
@@ -568,3 +570,22 @@ def test_get_composite_schedule() -> None:
     rejected = parse(command, {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEVSE"}})
     assert c.composite_schedule_of(rejected) is None
     assert rejected.data == {"reason_code": "UnknownEVSE"}
+
+
+def test_get_charging_profiles() -> None:
+    """GetChargingProfiles carries requestId, evseId when given and the criteria in 2.0.1 words (an empty
+    criterion asks for every profile); the result names the request id the reports will carry."""
+    assert build(c.GetChargingProfiles(8)) == ("GetChargingProfiles", {"requestId": 8, "chargingProfile": {}})
+    _, payload = build(c.GetChargingProfiles(8, 0, "ChargePointMaxProfile", 2, ["EMS"], [5]))
+    assert payload == {
+        "requestId": 8,
+        "evseId": 0,
+        "chargingProfile": {
+            "chargingProfilePurpose": "ChargingStationMaxProfile",
+            "stackLevel": 2,
+            "chargingProfileId": [5],
+            "chargingLimitSource": ["EMS"],
+        },
+    }
+    result = parse(c.GetChargingProfiles(8), {"status": "NoProfiles"})
+    assert result.status == "NoProfiles" and result.data == {"request_id": 8}
