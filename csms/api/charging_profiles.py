@@ -8,6 +8,7 @@ confirmed cleared (Accepted) or does not have (Unknown).
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from csms.api.sessions import session_completed
 from csms.domain.commands import (
     ClearChargingProfile,
     CompositeSchedule,
+    GetChargingProfiles,
     GetCompositeSchedule,
     Outcome,
     SetChargingProfile,
@@ -172,6 +174,63 @@ async def handle_get_composite_schedule(request: web.Request) -> web.Response:
     schedule = composite_schedule_of(result) if result.outcome is Outcome.ANSWERED else None
     extra = {"schedule": composite_schedule_json(schedule) if schedule is not None else None}
     return command_response(result, charge_point_id, extra=extra)
+
+
+@api(
+    "POST",
+    f"{PATH}/report",
+    {200: models.ReportResponse},
+    errors=COMMAND_ERRORS,
+    query=(Q_EVSE,),
+)
+async def handle_request_charging_profile_report(request: web.Request) -> web.Response:
+    """Ask the station which charging profiles it holds.
+
+    `POST /charge-points/{charge_point_id}/charging-profile/report?evse_id=`: GetChargingProfiles (OCPP
+    2.0.1 K09; every profile, or those of one EVSE); 200 `{"command", "request_id"}`. With status Accepted the
+    station's ReportChargingProfiles follow, shown by `GET .../charging-profile/reports`; NoProfiles: none.
+
+    Errors: 400, 404 unknown charge point, 409 offline / not supported (OCPP 1.6 has no GetChargingProfiles),
+    502 CALLERROR, 504 no answer.
+    """
+    domain = get_domain(request)
+    evse_id = int_query(request, "evse_id", maximum=2**31 - 1)
+    charge_point_id = await known_charge_point(request)
+    request_id = secrets.randbelow(2**31 - 2) + 1
+    result = await domain.commands.send(charge_point_id, GetChargingProfiles(request_id, evse_id))
+    return command_response(result, charge_point_id, extra={"request_id": request_id})
+
+
+@api("GET", f"{PATH}/reports", {200: models.ChargingProfileReportList}, errors=(404,))
+async def handle_list_charging_profile_reports(request: web.Request) -> web.Response:
+    """Charging profiles the station reported.
+
+    `GET /charge-points/{charge_point_id}/charging-profile/reports`: `{"items": [{request_id, received_at,
+    complete, profiles[{evse_id, source, profile}]}]}`, the station's newest reports (ReportChargingProfiles)
+    kept by this CSMS process, oldest first; 404 unknown charge point."""
+    domain = get_domain(request)
+    charge_point_id = await known_charge_point(request)
+    reports = domain.charging_limits.reports(charge_point_id)
+    return json_response({"items": [jsonable(r) for r in reports]})
+
+
+@api(
+    "GET",
+    "/charge-points/{charge_point_id}/charging-limits",
+    {200: models.ExternalChargingLimitList},
+    errors=(404,),
+)
+async def handle_list_external_charging_limits(request: web.Request) -> web.Response:
+    """External charging limits on the station.
+
+    `GET /charge-points/{charge_point_id}/charging-limits`: `{"items": [{evse_id, source, grid_critical,
+    reported_at, schedules}]}`, the limits external sources (EMS, system operator) set on the station or its
+    EVSEs as reported by NotifyChargingLimit and not yet released by ClearedChargingLimit (OCPP 2.0.1 K12,
+    K13); 404 unknown charge point."""
+    domain = get_domain(request)
+    charge_point_id = await known_charge_point(request)
+    limits = domain.charging_limits.limits(charge_point_id)
+    return json_response({"items": [jsonable(limit) for limit in limits]})
 
 
 ROUTES: tuple[Route, ...] = tuple(api.routes)
