@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from csms.domain.clock import parse_datetime
 from csms.domain.registry import ConnectionRegistry
 
 log = structlog.get_logger("csms.commands")
@@ -319,16 +320,20 @@ class CompositeSchedule:
 
 
 def composite_schedule_of(result: CommandResult) -> CompositeSchedule | None:
-    """The schedule in an answered GetCompositeSchedule result, or None (rejected, or no schedule)."""
+    """The schedule in an answered GetCompositeSchedule result, or None (rejected, or no schedule).
+
+    Also reads a result that came from another node (`csms.cluster.codec`: the start as RFC 3339 text,
+    limits as decimal strings)."""
     data = result.data
     if not result.accepted or "periods" not in data:
         return None
+    start = data["schedule_start"]
     return CompositeSchedule(
         evse_id=data["evse_id"],
-        start=data["schedule_start"],
+        start=parse_datetime(start) if isinstance(start, str) else start,
         rate_unit=data["rate_unit"],
         periods=[
-            ChargingSchedulePeriod(p["start_period"], p["limit"], p.get("number_phases"))
+            ChargingSchedulePeriod(p["start_period"], Decimal(str(p["limit"])), p.get("number_phases"))
             for p in data["periods"]
         ],
         duration=data.get("duration"),
