@@ -159,6 +159,9 @@ class Csms:
         domain.energy.site_share = balancer.allocation_w
         balancer.on_share = domain.energy.share_changed
         domain.energy.departure_stated = balancer.departure_stated
+        # External limits (2.0.1 NotifyChargingLimit) cap their station's sessions (ADR 0021).
+        balancer.external_cap_w = domain.charging_limits.cap_w
+        domain.charging_limits.on_change = balancer.station_limited
         webhook_feeder = WebhookFeeder(webhook_store, config.webhooks, services.clock, charge_point_org)
         webhook_feeder.subscribe(services.events)
         await webhook_feeder.start()

@@ -8,13 +8,16 @@ Routes (below /ocpi/2.2.1/chargingprofiles):
   ChargingProfileResult `{result}` POSTed to `response_url`.
 - `DELETE /{session_id}?response_url=`: ClearChargingProfile of the profile set that way, then a
   ClearProfileResult `{result}`.
-- `GET /{session_id}?duration=&response_url=`: the ActiveChargingProfile needs the station's composite
-  schedule (GetCompositeSchedule), which this CSMS does not send yet: NOT_SUPPORTED.
+- `GET /{session_id}?duration=&response_url=`: GetCompositeSchedule of the session's EVSE for `duration`
+  seconds, then an ActiveChargingProfileResult `{result, profile}` POSTed to `response_url`, where `profile`
+  is the ActiveChargingProfile `{start_date_time, charging_profile{start_date_time, duration,
+  charging_rate_unit, charging_profile_period[{start_period, limit}]}}` of the station's composite schedule
+  (in the station's unit); without a schedule (refused, offline, no answer) the result is REJECTED alone.
 
 The synchronous answer is a ChargingProfileResponse `{result, timeout}`: ACCEPTED (the station is asked in the
 background; `timeout` is `[ocpp] call_timeout` plus a margin), UNKNOWN_SESSION for a session that is not the
 partner's (ownership as for STOP_SESSION: `ocpi.commands`), REJECTED for a completed one, TOO_OFTEN while an
-earlier request for the same session still waits for its station, NOT_SUPPORTED as above. The result is
+earlier request for the same session still waits for its station. The result is
 ACCEPTED when the station accepted, UNKNOWN when it has no such profile (ClearChargingProfile Unknown), else
 REJECTED (refused, offline, no answer); it is POSTed once, with the partner's token, never retried.
 """
@@ -33,8 +36,11 @@ from csms.domain.commands import (
     ChargingSchedulePeriod,
     ClearChargingProfile,
     CommandResult,
+    CompositeSchedule,
+    GetCompositeSchedule,
     Outcome,
     SetChargingProfile,
+    composite_schedule_of,
 )
 from csms.domain.models import Transaction
 from ocpi.client import PartnerUnreachable
@@ -44,7 +50,15 @@ from ocpi.commands.runner import install
 from ocpi.context import OcpiContext, context_of
 from ocpi.models import Partner
 from ocpi.objects import Field, check_object
-from ocpi.transport import VERSION, invalid_parameters, ok, parse_ocpi_datetime, partner_of, read_json
+from ocpi.transport import (
+    VERSION,
+    invalid_parameters,
+    ocpi_datetime,
+    ok,
+    parse_ocpi_datetime,
+    partner_of,
+    read_json,
+)
 
 log = structlog.get_logger("ocpi.chargingprofiles")
 
@@ -202,9 +216,7 @@ async def handle_delete(request: web.Request) -> web.Response:
     later."""
     ctx = context_of(request)
     partner = partner_of(request)
-    url = request.query.get("response_url", "")
-    if not url.startswith(("http://", "https://")) or len(url) > 255:
-        raise invalid_parameters("response_url must be an http(s) URL")
+    url = _response_url(request)
     tx = await _session(ctx, request)
     if isinstance(tx, web.Response):
         return tx
@@ -224,14 +236,86 @@ async def handle_delete(request: web.Request) -> web.Response:
     return _response("ACCEPTED", ctx)
 
 
+def _json_number(value: Decimal) -> int | float:
+    """A limit as a JSON number (OCPI `number`): int when integral."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def active_profile(schedule: CompositeSchedule) -> dict[str, Any]:
+    """The OCPI ActiveChargingProfile of a station's composite schedule (OCPI 2.2.1 ChargingProfiles
+    §ActiveChargingProfile): `start_date_time` is the schedule's start, its periods the profile's."""
+    start = ocpi_datetime(schedule.start)
+    profile: dict[str, Any] = {
+        "start_date_time": start,
+        "charging_rate_unit": schedule.rate_unit,
+        "charging_profile_period": [
+            {"start_period": p.start_period, "limit": _json_number(p.limit)} for p in schedule.periods
+        ],
+    }
+    if schedule.duration is not None:
+        profile["duration"] = schedule.duration
+    return {"start_date_time": start, "charging_profile": profile}
+
+
+def active_profile_result(result: CommandResult) -> dict[str, Any]:
+    """The ActiveChargingProfileResult of a GetCompositeSchedule: ACCEPTED with the profile when the station
+    gave its schedule, else REJECTED alone."""
+    schedule = composite_schedule_of(result)
+    if schedule is None:
+        return {"result": "REJECTED"}
+    return {"result": "ACCEPTED", "profile": active_profile(schedule)}
+
+
+def _duration(request: web.Request) -> int:
+    """The GET's required `duration` in seconds (a positive integer that fits OCPP's 32-bit `duration`).
+
+    Raises:
+        OcpiError: 2001 otherwise.
+    """
+    raw = request.query.get("duration", "")
+    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        raise invalid_parameters("duration must be a positive integer (seconds)")
+    return int(raw)
+
+
+def _response_url(request: web.Request) -> str:
+    """The query's `response_url`.
+
+    Raises:
+        OcpiError: 2001 when it is not an http(s) URL of at most 255 characters.
+    """
+    url = request.query.get("response_url", "")
+    if not url.startswith(("http://", "https://")) or len(url) > 255:
+        raise invalid_parameters("response_url must be an http(s) URL")
+    return url
+
+
 async def handle_get(request: web.Request) -> web.Response:
-    """`GET chargingprofiles/{session_id}?duration=&response_url=`: NOT_SUPPORTED (no GetCompositeSchedule
-    yet), UNKNOWN_SESSION for a session that is not the partner's."""
+    """`GET chargingprofiles/{session_id}?duration=&response_url=`: ChargingProfileResponse now,
+    ActiveChargingProfileResult later (GetCompositeSchedule of the session's EVSE)."""
     ctx = context_of(request)
+    partner = partner_of(request)
+    duration = _duration(request)
+    url = _response_url(request)
     tx = await _session(ctx, request)
     if isinstance(tx, web.Response):
         return tx
-    return _response("NOT_SUPPORTED", ctx)
+    correlation = request.headers.get("X-Correlation-ID")
+
+    async def run() -> None:
+        try:
+            result = await ctx.domain.commands.send(
+                tx.charge_point_id, GetCompositeSchedule(tx.evse_id, duration)
+            )
+        finally:
+            _in_flight(ctx).discard(tx.id)
+        answer = active_profile_result(result)
+        log.info("ocpi_profile_read", partner_id=partner.id, transaction_id=tx.id, result=answer["result"])
+        await _post(ctx, partner, url, answer, correlation)
+
+    _in_flight(ctx).add(tx.id)
+    install(ctx).spawn(run(), name=f"ocpi-get-profile-{tx.id}")
+    return _response("ACCEPTED", ctx)
 
 
 def register(app: web.Application) -> None:

@@ -326,6 +326,69 @@ class ChargingProfileInstalled(CommandResponse):
     profile: StoredChargingProfile | None
 
 
+class CompositeSchedulePeriod(ResponseModel):
+    """From `start_period` seconds after the schedule's start, at most `limit` (in the schedule's unit)."""
+
+    start_period: NonNegative
+    limit: DecimalText
+    number_phases: int | None = None
+
+
+class CompositeSchedule(ResponseModel):
+    """The limits a station will apply to an EVSE, all its profiles combined (OCPP 1.6 §5.7, 2.0.1 K08)."""
+
+    evse_id: NonNegative
+    start: Timestamp
+    duration: int | None
+    rate_unit: Literal["A", "W"]
+    periods: list[CompositeSchedulePeriod]
+
+
+class CompositeScheduleAnswer(CommandResponse):
+    """The station's answer to GetCompositeSchedule and, when it accepted, its composite schedule."""
+
+    schedule: CompositeSchedule | None
+
+
+class ReportedChargingProfile(ResponseModel):
+    """A profile a station holds, as it reported it."""
+
+    evse_id: NonNegative
+    source: str = Field(description="who set it: CSO (the CSMS), EMS, SO or Other")
+    profile: dict[str, Any] = Field(description="the station's ChargingProfileType (OCPP 2.0.1 names)")
+
+
+class ChargingProfileReport(ResponseModel):
+    """The profiles a station reported for one request (GetChargingProfiles / ReportChargingProfiles)."""
+
+    request_id: int
+    received_at: Timestamp
+    complete: bool = Field(description="the last message (tbc false) arrived")
+    profiles: list[ReportedChargingProfile]
+
+
+class ChargingProfileReportList(ResponseModel):
+    """A station's charging profile reports, oldest first."""
+
+    items: list[ChargingProfileReport]
+
+
+class ExternalChargingLimit(ResponseModel):
+    """A limit an external source set on a station or EVSE (NotifyChargingLimit, until cleared)."""
+
+    evse_id: NonNegative = Field(description="0: the whole station")
+    source: str = Field(description="EMS, SO, Other (or CSO)")
+    grid_critical: bool | None
+    reported_at: Timestamp
+    schedules: list[dict[str, Any]] = Field(description="its ChargingScheduleTypes as reported")
+
+
+class ExternalChargingLimitList(ResponseModel):
+    """The external limits in force on a station."""
+
+    items: list[ExternalChargingLimit]
+
+
 class ChargingProfileCleared(CommandResponse):
     """The station's answer to ClearChargingProfile and how many stored profiles went."""
 
@@ -371,9 +434,7 @@ class StationEvent(ResponseModel):
 
     id: int
     kind: Literal["SecurityEventNotification", "NotifyEvent"] = Field(description="the message")
-    type: str = Field(
-        description="SecurityEventNotification `type`, or NotifyEvent `eventNotificationType`"
-    )
+    type: str = Field(description="SecurityEventNotification `type`, or NotifyEvent `eventNotificationType`")
     timestamp: Timestamp = Field(description="when it happened, as the station says")
     received_at: Timestamp
     tech_info: str | None

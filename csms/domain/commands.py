@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from csms.domain.clock import parse_datetime
 from csms.domain.local_list import LocalListEntry
 from csms.domain.registry import ConnectionRegistry
 
@@ -280,6 +281,67 @@ class ClearChargingProfile:
 
 
 @dataclass(slots=True)
+class GetCompositeSchedule:
+    """Ask a station for the composite schedule of an EVSE (0: the station's grid connection) for the next
+    `duration` seconds (OCPP 1.6 §5.7, OCPP 2.0.1 K08); `rate_unit` A or W, None: the station's choice.
+
+    An Accepted result's data is in domain words: `evse_id`, `schedule_start` (datetime, UTC), `duration`
+    (s, when given), `rate_unit`, and `periods` [{"start_period", "limit" (Decimal), "number_phases"?}];
+    `composite_schedule_of(result)` reads them back as a `CompositeSchedule`."""
+
+    evse_id: int
+    duration: int
+    rate_unit: str | None = None
+
+
+@dataclass(slots=True)
+class GetChargingProfiles:
+    """Ask a 2.0.1 station which charging profiles it holds (OCPP 2.0.1 K09); they follow as
+    ReportChargingProfiles with `request_id` (`Domain.charging_limits`). Criteria: the EVSE (0: the
+    station; None: every EVSE), purpose, stack level, sources (CSO, EMS, SO, Other), profile ids. A 1.6
+    station gets NOT_SUPPORTED without anything sent (1.6 has no such message)."""
+
+    request_id: int
+    evse_id: int | None = None
+    purpose: str | None = None
+    stack_level: int | None = None
+    sources: list[str] | None = None
+    profile_ids: list[int] | None = None
+
+
+@dataclass(slots=True)
+class CompositeSchedule:
+    """A station's composite schedule: from `start`, the periods' limits in `rate_unit` (A or W)."""
+
+    evse_id: int
+    start: datetime
+    rate_unit: str
+    periods: list[ChargingSchedulePeriod]
+    duration: int | None = None
+
+
+def composite_schedule_of(result: CommandResult) -> CompositeSchedule | None:
+    """The schedule in an answered GetCompositeSchedule result, or None (rejected, or no schedule).
+
+    Also reads a result that came from another node (`csms.cluster.codec`: the start as RFC 3339 text,
+    limits as decimal strings)."""
+    data = result.data
+    if not result.accepted or "periods" not in data:
+        return None
+    start = data["schedule_start"]
+    return CompositeSchedule(
+        evse_id=data["evse_id"],
+        start=parse_datetime(start) if isinstance(start, str) else start,
+        rate_unit=data["rate_unit"],
+        periods=[
+            ChargingSchedulePeriod(p["start_period"], Decimal(str(p["limit"])), p.get("number_phases"))
+            for p in data["periods"]
+        ],
+        duration=data.get("duration"),
+    )
+
+
+@dataclass(slots=True)
 class CostUpdated:
     """Tell a station the running total cost of a transaction, incl. VAT, in its configured currency
     (OCPP 2.0.1 I02; 2.0.1 only: a 1.6 station gets NOT_SUPPORTED without anything sent)."""
@@ -352,6 +414,8 @@ Command = (
     | GetBaseReport
     | SetChargingProfile
     | ClearChargingProfile
+    | GetCompositeSchedule
+    | GetChargingProfiles
     | CostUpdated
     | UpdateFirmware
     | GetLog

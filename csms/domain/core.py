@@ -5,6 +5,7 @@ from __future__ import annotations
 from csms.config import Config
 from csms.domain.authorization import AuthorizationService
 from csms.domain.certificate_service import CertificateService
+from csms.domain.charging_limits import ChargingLimits
 from csms.domain.clock import Clock
 from csms.domain.commands import CommandService, RegistryGateway, StationGateway
 from csms.domain.costs import CostService
@@ -106,6 +107,8 @@ class Domain:
             self.device_model,
             SyncSettings(cfg.local_list_sync, cfg.local_list_sync_delay, cfg.local_list_items_per_message),
         )
+        # Charging profiles and external limits 2.0.1 stations report (K09, K12-K14; ADR 0021).
+        self.charging_limits = ChargingLimits(services.clock)
         # A start with a reservation id marks the reservation used (OCPP 1.6 ReserveNow, 2.0.1 H01).
         services.events.subscribe(TransactionStarted, self._mark_reservation_used, order=Order.DOMAIN)
 

@@ -139,6 +139,9 @@ class LoadBalancer:
         self._stopped: set[int] = set()  # stopped while their site was being looked up
         # Told of every new share a station accepted (the energy planner re-plans within it).
         self.on_share: Callable[[Transaction, int], Awaitable[None]] | None = None
+        # The cap in W that external limits (OCPP 2.0.1 NotifyChargingLimit) put on a charge point's EVSE,
+        # None: none; set by the composition root (`ChargingLimits.cap_w`, ADR 0021).
+        self.external_cap_w: Callable[[str, int], int | None] | None = None
 
     def subscribe(self, events: EventBus) -> None:
         """Re-balance on transaction start and stop, and when a meter value's power changes a session's
@@ -215,6 +218,21 @@ class LoadBalancer:
         if site_id is not None:
             self._schedule(site_id)
 
+    def station_limited(self, charge_point_id: str) -> None:
+        """An external limit on the station was set or cleared: re-balance the sites where it charges.
+        Synchronous; safe anywhere."""
+        for site_id, site in self._by_site.items():
+            if any(s.tx.charge_point_id == charge_point_id for s in site.sessions.values()):
+                self._schedule(site_id)
+
+    def _apply_external_caps(self, site: _Site) -> None:
+        """A session under an external limit wants at most that limit (the station enforces it anyway), so
+        the rest of the site's power goes to the others."""
+        for session in site.sessions.values():
+            tx = session.tx
+            cap = None if self.external_cap_w is None else self.external_cap_w(tx.charge_point_id, tx.evse_id)
+            session.max_power_w = self._session_max_w if cap is None else min(self._session_max_w, cap)
+
     def allocation_w(self, transaction_pk: int) -> int | None:
         """The power last allocated to a session (None: not balanced, or not yet)."""
         site_id = self._site_of_tx.get(transaction_pk)
@@ -268,6 +286,7 @@ class LoadBalancer:
         for session in site.sessions.values():  # an offline station is counted at its maximum
             if self._gateway.ocpp_version(session.tx.charge_point_id) is None:
                 session.controllable = False
+        self._apply_external_caps(site)
         loads = [s.load() for s in site.sessions.values()]
         if limit is None:  # no grid limit: only the surplus bounds solar sessions, the others get their max
             limit = SiteLimit()

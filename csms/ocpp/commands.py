@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Generic, TypeVar
 
-from csms.domain.clock import isoformat_z
+from csms.domain.clock import isoformat_z, parse_datetime
 from csms.domain.commands import ChargingProfile, CommandResult, GetLog, Outcome, UpdateFirmware
 from csms.domain.device_model import DeviceModelService
 from csms.ocpp.router import StationContext
@@ -140,6 +140,22 @@ def schedule_fields(profile: ChargingProfile) -> Payload:
             startSchedule=None if profile.start_schedule is None else isoformat_z(profile.start_schedule),
             minChargingRate=None if profile.min_charging_rate is None else tenths(profile.min_charging_rate),
         ),
+    }
+
+
+def parse_composite_schedule(evse_id: int, start: str, schedule: Mapping[str, Any]) -> dict[str, Any]:
+    """A 1.6 ChargingSchedule / 2.0.1 CompositeScheduleType in the domain words of a GetCompositeSchedule
+    result (`csms.domain.commands.GetCompositeSchedule`): limits as Decimal, the start as UTC datetime."""
+    return {
+        "evse_id": evse_id,
+        "schedule_start": parse_datetime(start),
+        "rate_unit": schedule["chargingRateUnit"],
+        "periods": [
+            {"start_period": p["startPeriod"], "limit": Decimal(str(p["limit"]))}
+            | present(number_phases=p.get("numberPhases"))
+            for p in schedule["chargingSchedulePeriod"]
+        ],
+        **present(duration=schedule.get("duration")),
     }
 
 

@@ -1,15 +1,19 @@
 """The simulated station's charging power: the composite schedule of its installed profiles (OCPP 1.6
-§3.13, OCPP 2.0.1 K08), capped by what the EV wants, and the GetCompositeSchedule answer built from it."""
+§3.13, OCPP 2.0.1 K08), capped by what the EV wants, and the GetCompositeSchedule answer built from it;
+on 2.0.1 also GetChargingProfiles answered with ReportChargingProfiles (K09), and NotifyChargingLimit /
+ClearedChargingLimit sent on request (K12, K13)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
 from csms.domain.clock import parse_datetime
 from csms.domain.commands import ChargingProfile, ChargingSchedulePeriod
 from csms.domain.smart_charging import VOLTAGE_V, composite_limit_w, composite_schedule
 from simulators.chargepoint.answers import StationAnswers
-from simulators.chargepoint.model import JsonDict, _Answer
+from simulators.chargepoint.model import FollowUp, JsonDict, _Answer
 
 PHASES = 3  # the simulator is a three-phase station
 
@@ -111,3 +115,74 @@ class StationSmartCharging(StationAnswers):
         if schedule is None:
             return {"status": "Rejected"}, None
         return {"status": "Accepted", "schedule": {"evseId": evse_id, **schedule}}, None
+
+    def _matching_profiles(self, payload: JsonDict) -> dict[int, list[JsonDict]]:
+        """The installed profiles a GetChargingProfiles asks for, by EVSE (OCPP 2.0.1 K09.FR.03: every
+        criterion given must match)."""
+        criteria = payload["chargingProfile"]
+        evse_id = payload.get("evseId")
+        found: dict[int, list[JsonDict]] = {}
+        for where, installed in sorted(self.charging_profiles.items()):
+            if evse_id is not None and where != evse_id:
+                continue
+            for profile in installed.values():
+                if (
+                    criteria.get("chargingProfilePurpose", profile["chargingProfilePurpose"])
+                    == profile["chargingProfilePurpose"]
+                    and criteria.get("stackLevel", profile["stackLevel"]) == profile["stackLevel"]
+                    and profile["id"] in criteria.get("chargingProfileId", [profile["id"]])
+                    and "CSO" in criteria.get("chargingLimitSource", ["CSO"])
+                ):
+                    found.setdefault(where, []).append(profile)
+        return found
+
+    def _on_get_charging_profiles_201(self, payload: JsonDict) -> _Answer:
+        """GetChargingProfiles: NoProfiles, or Accepted and then one ReportChargingProfiles per EVSE holding
+        matching profiles (all set by the CSMS: source CSO), `tbc` true on all but the last (K09.FR.02)."""
+        found = self._matching_profiles(payload)
+        if not found:
+            return {"status": "NoProfiles"}, None
+        reports = [
+            {
+                "requestId": payload["requestId"],
+                "chargingLimitSource": "CSO",
+                "evseId": evse,
+                "chargingProfile": p,
+            }
+            for evse, p in found.items()
+        ]
+
+        def commit() -> FollowUp:
+            return partial(self._send_profile_reports, reports)
+
+        return {"status": "Accepted"}, commit
+
+    async def _send_profile_reports(self, reports: list[JsonDict]) -> None:
+        for i, report in enumerate(reports):
+            await self.call("ReportChargingProfiles", {**report, "tbc": i < len(reports) - 1})
+
+    async def notify_charging_limit(
+        self,
+        source: str,
+        evse_id: int | None = None,
+        grid_critical: bool | None = None,
+        schedules: list[JsonDict] | None = None,
+    ) -> JsonDict:
+        """Send NotifyChargingLimit: an external `source` (EMS, SO, Other) limits the EVSE (None: the
+        station); returns the CSMS's answer."""
+        limit: dict[str, Any] = {"chargingLimitSource": source}
+        if grid_critical is not None:
+            limit["isGridCritical"] = grid_critical
+        payload: JsonDict = {"chargingLimit": limit}
+        if evse_id is not None:
+            payload["evseId"] = evse_id
+        if schedules:
+            payload["chargingSchedule"] = schedules
+        return await self.call("NotifyChargingLimit", payload)
+
+    async def cleared_charging_limit(self, source: str, evse_id: int | None = None) -> JsonDict:
+        """Send ClearedChargingLimit: the `source`'s limit on the EVSE (None: everywhere) was released."""
+        payload: JsonDict = {"chargingLimitSource": source}
+        if evse_id is not None:
+            payload["evseId"] = evse_id
+        return await self.call("ClearedChargingLimit", payload)

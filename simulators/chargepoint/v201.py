@@ -164,6 +164,7 @@ class V201Behaviour(StationSmartCharging):
                 p["evseId"], p["chargingProfile"]
             ),
             "GetCompositeSchedule": self._on_get_composite_schedule_201,
+            "GetChargingProfiles": self._on_get_charging_profiles_201,
             "ClearChargingProfile": self._on_clear_charging_profile_201,
             "DataTransfer": self._answer_data_transfer,
             "ClearCache": self._answer_clear_cache,

@@ -321,10 +321,14 @@ class EmspClient(EmspBase):
         return response, future
 
     async def send_charging_profile(
-        self, method: str, session_id: str, profile: dict[str, Any] | None = None
+        self,
+        method: str,
+        session_id: str,
+        profile: dict[str, Any] | None = None,
+        duration: int = 3600,
     ) -> tuple[EmspResponse, asyncio.Future[dict[str, Any]]]:
-        """PUT (with `profile`), GET or DELETE `{chargingprofiles url}/{session_id}` with a fresh response_url
-        of ours (OCPI 2.2.1 ChargingProfiles).
+        """PUT (with `profile`), GET (for `duration` seconds) or DELETE `{chargingprofiles url}/{session_id}`
+        with a fresh response_url of ours (OCPI 2.2.1 ChargingProfiles).
 
         Returns:
             The synchronous answer (its `data` is the ChargingProfileResponse) and a future that resolves to
@@ -343,7 +347,10 @@ class EmspClient(EmspBase):
             body = {"charging_profile": profile, "response_url": response_url}
             response = await self.call("PUT", url, body)
         else:
-            response = await self.call(method, url, params={"response_url": response_url})
+            params = {"response_url": response_url}
+            if method == "GET":
+                params["duration"] = str(duration)
+            response = await self.call(method, url, params=params)
         return response, future
 
     def summary(self, pulled: Mapping[str, list[Any]] | None = None) -> str:

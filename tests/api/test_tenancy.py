@@ -307,6 +307,18 @@ def _table(
         ("DELETE", "/charge-points/{charge_point_id}/charging-profile"): Probe(
             f"{CP_PATH}/charging-profile", "not_found"
         ),
+        ("GET", "/charge-points/{charge_point_id}/composite-schedule"): Probe(
+            f"{CP_PATH}/composite-schedule", "not_found"
+        ),
+        ("POST", "/charge-points/{charge_point_id}/charging-profile/report"): Probe(
+            f"{CP_PATH}/charging-profile/report", "not_found"
+        ),
+        ("GET", "/charge-points/{charge_point_id}/charging-profile/reports"): Probe(
+            f"{CP_PATH}/charging-profile/reports", "not_found"
+        ),
+        ("GET", "/charge-points/{charge_point_id}/charging-limits"): Probe(
+            f"{CP_PATH}/charging-limits", "not_found"
+        ),
         ("GET", "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spec"): Probe(
             f"{CP_PATH}/connectors/1/1/spec", "not_found"
         ),
@@ -595,6 +607,8 @@ async def test_the_owner_sees_its_own(tenant_client: ApiClient, tenants: Tenants
         "/firmware-campaigns/1",
         f"{CP_PATH}/configuration",
         f"{CP_PATH}/charging-profile",
+        f"{CP_PATH}/charging-profile/reports",
+        f"{CP_PATH}/charging-limits",
         f"{CP_PATH}/connectors/1/1/spec",
         f"/id-tokens/{TOKEN}",
         f"/locations/{LOCATION}",

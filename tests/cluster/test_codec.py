@@ -39,6 +39,8 @@ EVERY_COMMAND = [
     c.GetBaseReport(11, "SummaryInventory"),
     c.SetChargingProfile(0, PROFILE),
     c.ClearChargingProfile(profile_id=7, purpose="TxProfile"),
+    c.GetCompositeSchedule(1, 3600, "W"),
+    c.GetChargingProfiles(12, 0, "TxProfile", 1, ["EMS"], [7]),
     c.CostUpdated(Decimal("0.9394"), "tx-9"),
     c.UpdateFirmware(3, "https://csms/fw.bin", T, T, 2, 60, signing_certificate="PEM", signature="c2ln"),
     c.GetLog(4, "SecurityLog", "https://csms/files/logs/t", oldest=T, latest=T, retries=1),
@@ -73,6 +75,26 @@ def test_a_result_arrives_as_it_was_made() -> None:
     assert decode_result(orjson.loads(orjson.dumps(encode_result(result)))) == result
     timeout = c.CommandResult(c.Outcome.TIMEOUT, description="no answer")
     assert decode_result(encode_result(timeout)) == timeout
+
+
+def test_a_composite_schedule_reads_the_same_after_the_trip() -> None:
+    """A GetCompositeSchedule result from another node (datetime and Decimals as text) gives the same
+    schedule as the one answered here."""
+    import orjson
+
+    data = {
+        "evse_id": 1,
+        "schedule_start": T,
+        "rate_unit": "W",
+        "duration": 600,
+        "periods": [
+            {"start_period": 0, "limit": Decimal("7400.5")},
+            {"start_period": 60, "limit": Decimal("0")},
+        ],
+    }
+    here = c.CommandResult(c.Outcome.ANSWERED, "Accepted", data)
+    there = decode_result(orjson.loads(orjson.dumps(encode_result(here))))
+    assert c.composite_schedule_of(there) == c.composite_schedule_of(here) is not None
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from csms.domain.charging_limits import ChargingLimits, ExternalLimit, schedule_limit_w
+from csms.domain.clock import parse_datetime
 from csms.domain.commands import Command, CommandResult, Outcome, SetChargingProfile
 from csms.domain.events import EventBus, TransactionMeterAdvanced, TransactionStarted, TransactionStopped
 from csms.domain.load_balancing import BALANCER_STACK_LEVEL, LoadBalancer
@@ -260,3 +262,62 @@ async def test_a_stream_of_events_cannot_postpone_the_rebalance_forever() -> Non
         streaming.cancel()
     assert limits(gateway) == [("CP1", Decimal("15.9"))]
     await balancer.close()
+
+
+async def test_an_external_limit_caps_its_station_and_frees_the_rest() -> None:
+    """A station under an external limit (NotifyChargingLimit with a schedule) is given at most that
+    limit, the others share the rest; clearing it re-balances back to equal shares."""
+    gateway = Gateway()
+    balancer = LoadBalancer(gateway, Sites(SiteLimit(max_power_w=22000)), lambda: NOW, debounce_s=0.01)
+    charging_limits = ChargingLimits(lambda: NOW)
+    balancer.external_cap_w = charging_limits.cap_w
+    charging_limits.on_change = balancer.station_limited
+    bus = EventBus()
+    balancer.subscribe(bus)
+    for pk in (1, 2, 3):
+        await bus.publish(TransactionStarted(tx(pk)))
+    await gateway.wait_for(3)
+    assert all(limit == Decimal("10.6") for _, limit in limits(gateway))
+    gateway.sent.clear()
+    schedule = {
+        "id": 1,
+        "chargingRateUnit": "W",
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 4000}],
+    }
+    charging_limits.set_limit("CP1", ExternalLimit(1, "EMS", None, NOW, [schedule]))
+    await gateway.wait_for(3)
+    assert balancer.allocation_w(1) == 4000
+    assert balancer.allocation_w(2) == balancer.allocation_w(3) == 9000
+    gateway.sent.clear()
+    charging_limits.clear_limit("CP1", "EMS", None)
+    await gateway.wait_for(3)
+    assert balancer.allocation_w(1) == balancer.allocation_w(2) == 7333
+    await balancer.close()
+
+
+def test_external_schedule_limits() -> None:
+    """The limit in force now: from startSchedule (or the first period), in W or A on numberPhases (default
+    3 x 230 V), none before the start or after the duration; the lowest of the EVSE's and station's."""
+    start = "2026-01-01T00:00:00Z"
+    periods = [{"startPeriod": 0, "limit": 10}, {"startPeriod": 600, "limit": 6, "numberPhases": 1}]
+    schedule = {
+        "chargingRateUnit": "A",
+        "startSchedule": start,
+        "duration": 1200,
+        "chargingSchedulePeriod": periods,
+    }
+    t0 = parse_datetime(start)
+    assert schedule_limit_w(schedule, t0) == 6900
+    assert schedule_limit_w(schedule, t0 + timedelta(seconds=700)) == 1380
+    assert schedule_limit_w(schedule, t0 + timedelta(seconds=1200)) is None
+    assert schedule_limit_w(schedule, t0 - timedelta(seconds=1)) is None
+    clock = [t0]
+    charging_limits = ChargingLimits(lambda: clock[0])
+    assert charging_limits.cap_w("CP1", 1) is None
+    charging_limits.set_limit("CP1", ExternalLimit(0, "SO", True, t0, [schedule]))
+    charging_limits.set_limit(
+        "CP1", ExternalLimit(2, "EMS", None, t0, [{**schedule, "chargingRateUnit": "W"}])
+    )
+    charging_limits.set_limit("CP1", ExternalLimit(1, "Other", None, t0))  # no schedule: no stated cap
+    assert charging_limits.cap_w("CP1", 1) == 6900
+    assert charging_limits.cap_w("CP1", 2) == 10

@@ -535,3 +535,90 @@ async def test_charging_profile_round_trip(
     assert 11 not in sim.charging_profiles.get(0, {})
     _, listed = await client.get(base)
     assert listed["items"] == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_composite_schedule(csms: Csms, client: CheckedApi, make_sim: MakeSim, version: str) -> None:
+    """GET composite-schedule asks the station (GetCompositeSchedule) and shows its schedule, capped by the
+    profile the CSMS installed, in the unit asked for; an unknown EVSE is the station's Rejected, no
+    schedule."""
+    cp = f"COMPOSITE-{version}"
+    await make_sim(csms, cp, version)
+    profile = {
+        "evse_id": 0,
+        "id": 12,
+        "stack_level": 1,
+        "purpose": "ChargingStationMaxProfile",
+        "kind": "Absolute",
+        "rate_unit": "W",
+        "start_schedule": expiry(-60),
+        "periods": [{"start_period": 0, "limit": "7400"}],
+    }
+    status, answer = await client.request("PUT", f"/charge-points/{cp}/charging-profile", profile)
+    assert status == 200 and answer["command"]["status"] == "Accepted", answer
+    base = f"/charge-points/{cp}/composite-schedule"
+    status, answer = await client.get(base, evse_id="1", duration="600", rate_unit="W")
+    assert status == 200, answer
+    assert answer["command"]["status"] == "Accepted"
+    schedule = answer["schedule"]
+    assert schedule["evse_id"] == 1 and schedule["rate_unit"] == "W" and schedule["start"].endswith("Z")
+    assert schedule["periods"] == [{"start_period": 0, "limit": "7400", "number_phases": None}]
+    status, answer = await client.get(base, evse_id="1", duration="600", rate_unit="A")
+    assert status == 200
+    assert answer["schedule"]["periods"] == [{"start_period": 0, "limit": "10.7", "number_phases": 3}]
+    status, answer = await client.get(base, evse_id="9", duration="60")
+    assert status == 200 and answer["command"]["status"] == "Rejected" and answer["schedule"] is None
+    status, error = await client.get(base, duration="0")
+    assert status == 400 and error["error"]["code"] == "invalid_request"
+
+
+async def test_charging_profile_reports_and_external_limits(
+    csms: Csms, client: CheckedApi, make_sim: MakeSim
+) -> None:
+    """2.0.1: POST charging-profile/report sends GetChargingProfiles and the station's
+    ReportChargingProfiles show up under charging-profile/reports; NotifyChargingLimit shows an external
+    limit under charging-limits until ClearedChargingLimit; a 1.6 station is not_supported."""
+    cp = "REPORT-2.0.1"
+    sim = await make_sim(csms, cp, "2.0.1")
+    status, answer = await client.post(f"/charge-points/{cp}/charging-profile/report")
+    assert status == 200 and answer["command"]["status"] == "NoProfiles"
+    profile = {
+        "evse_id": 1,
+        "id": 21,
+        "stack_level": 0,
+        "purpose": "TxDefaultProfile",
+        "kind": "Relative",
+        "rate_unit": "A",
+        "periods": [{"start_period": 0, "limit": "10"}],
+    }
+    status, answer = await client.request("PUT", f"/charge-points/{cp}/charging-profile", profile)
+    assert status == 200 and answer["command"]["status"] == "Accepted"
+    status, answer = await client.post(f"/charge-points/{cp}/charging-profile/report")
+    assert status == 200 and answer["command"]["status"] == "Accepted"
+    request_id = answer["request_id"]
+    assert answer["command"]["data"] == {"request_id": request_id}
+
+    async def reported() -> bool:
+        _, reports = await client.get(f"/charge-points/{cp}/charging-profile/reports")
+        return any(r["request_id"] == request_id and r["complete"] for r in reports["items"])
+
+    await eventually(reported)
+    _, reports = await client.get(f"/charge-points/{cp}/charging-profile/reports")
+    [report] = [r for r in reports["items"] if r["request_id"] == request_id]
+    [held] = report["profiles"]
+    assert held["evse_id"] == 1 and held["source"] == "CSO" and held["profile"]["id"] == 21
+
+    assert await sim.notify_charging_limit("EMS", evse_id=1, grid_critical=True) == {}
+    assert await sim.notify_charging_limit("SO") == {}
+    _, limits = await client.get(f"/charge-points/{cp}/charging-limits")
+    assert [(x["evse_id"], x["source"], x["grid_critical"]) for x in limits["items"]] == [
+        (0, "SO", None),
+        (1, "EMS", True),
+    ]
+    assert await sim.cleared_charging_limit("EMS") == {}
+    _, limits = await client.get(f"/charge-points/{cp}/charging-limits")
+    assert [x["source"] for x in limits["items"]] == ["SO"]
+
+    await make_sim(csms, "REPORT-1.6", "1.6")
+    status, error = await client.post("/charge-points/REPORT-1.6/charging-profile/report")
+    assert status == 409 and error["error"]["code"] == "not_supported"

@@ -5,6 +5,7 @@ response_url; its driver's preferences give the session a schedule."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -29,14 +30,15 @@ async def started_session(r: Roaming, cp_id: str, version: str) -> str:
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_a_partner_sets_and_clears_a_profile(tmp_path: Path, version: str) -> None:
     """PUT: ChargingProfileResponse ACCEPTED, the station gets a TxProfile for the transaction, the
-    ChargingProfileResult ACCEPTED reaches the response_url; GET is NOT_SUPPORTED; DELETE clears that
+    ChargingProfileResult ACCEPTED reaches the response_url; GET asks the station's composite schedule and
+    posts it as the ActiveChargingProfileResult; DELETE clears that
     profile at the station and posts ClearProfileResult ACCEPTED; an unknown session is UNKNOWN_SESSION."""
     cp_id = f"PROF{version.replace('.', '')}"
     async with roaming(tmp_path) as r:
         session_id = await started_session(r, cp_id, version)
         sim = r.sims[0]
-        profile = {
-            "start_date_time": isoformat_z(utcnow()),
+        profile = {  # started a whole second ago: the station's schedule starts at its whole second
+            "start_date_time": isoformat_z(utcnow().replace(microsecond=0) - timedelta(seconds=1)),
             "charging_rate_unit": "W",
             "charging_profile_period": [
                 {"start_period": 0, "limit": 7400},
@@ -59,8 +61,20 @@ async def test_a_partner_sets_and_clears_a_profile(tmp_path: Path, version: str)
         ]
         assert "transactionId" in sent
 
-        response, _ = await r.emsp.send_charging_profile("GET", session_id)
-        assert response.data["result"] == "NOT_SUPPORTED"
+        response, result = await r.emsp.send_charging_profile("GET", session_id, duration=3600)
+        assert response.success and response.data["result"] == "ACCEPTED", response.data
+        async with asyncio.timeout(WAIT):
+            active = await result
+        [(_, asked)] = [(a, p) for a, p in sim.calls_received if a == "GetCompositeSchedule"]
+        assert asked["duration"] == 3600 and asked["connectorId" if version == "1.6" else "evseId"] == 1
+        assert active["result"] == "ACCEPTED", active
+        got = active["profile"]["charging_profile"]
+        assert active["profile"]["start_date_time"] == got["start_date_time"]
+        assert got["charging_rate_unit"] == "W"
+        # The station's composite schedule follows the profile just set: 7.4 kW, then 3.7 kW at 30 min.
+        periods = got["charging_profile_period"]
+        assert [p["limit"] for p in periods] == [7400, 3700]
+        assert periods[0]["start_period"] == 0 and 1790 <= periods[1]["start_period"] <= 1800
 
         response, result = await r.emsp.send_charging_profile("DELETE", session_id)
         assert response.data["result"] == "ACCEPTED"

@@ -342,6 +342,10 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink
                 None,
             ),
             ("GET", f"{cp}/charging-profile", None, None),
+            ("GET", f"{cp}/composite-schedule", None, {"evse_id": "1", "duration": "600", "rate_unit": "A"}),
+            ("POST", f"{cp}/charging-profile/report", None, {"evse_id": "1"}),
+            ("GET", f"{cp}/charging-profile/reports", None, None),
+            ("GET", f"{cp}/charging-limits", None, None),
             ("DELETE", f"{cp}/charging-profile", None, {"evse_id": "1"}),
             (
                 "POST",

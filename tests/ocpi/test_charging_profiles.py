@@ -13,7 +13,7 @@ import pytest
 
 from csms.domain.commands import CommandResult, Outcome
 from csms.domain.models import Transaction, TransactionStatus
-from ocpi.charging_profiles import OCPI_PROFILE_ID_BASE, profile_of, result_word
+from ocpi.charging_profiles import OCPI_PROFILE_ID_BASE, active_profile_result, profile_of, result_word
 from ocpi.commands.runner import install
 from ocpi.transport import OcpiError, encode_token
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
@@ -75,15 +75,28 @@ async def test_a_request_still_waiting_for_its_station_makes_the_next_too_often(
     assert (await resp.json())["data"]["result"] == "TOO_OFTEN"
 
 
-async def test_get_is_not_supported_and_bodies_are_checked(h: Harness) -> None:
-    """GET (no GetCompositeSchedule yet) is NOT_SUPPORTED; a bad unit or a DELETE without response_url is
+async def test_get_is_accepted_and_bodies_are_checked(h: Harness) -> None:
+    """GET of the partner's session is ACCEPTED (GetCompositeSchedule follows), UNKNOWN_SESSION for another;
+    a GET without a positive duration or response_url, a bad unit or a DELETE without response_url is
     2001."""
     await h.partner_token()
     mine = await h.start("CP1", 1, id_token=ROAMING_TOKEN)
+    path = f"/ocpi/2.2.1/chargingprofiles/{mine.id}"
+    resp = await h.client.get(path, params={"response_url": "https://e/x", "duration": "900"})
+    assert (await resp.json())["data"]["result"] == "ACCEPTED"
+    await install(h.ctx).settle()
     resp = await h.client.get(
-        f"/ocpi/2.2.1/chargingprofiles/{mine.id}", params={"response_url": "https://e/x"}
+        "/ocpi/2.2.1/chargingprofiles/999", params={"response_url": "https://e/x", "duration": "900"}
     )
-    assert (await resp.json())["data"]["result"] == "NOT_SUPPORTED"
+    assert (await resp.json())["data"]["result"] == "UNKNOWN_SESSION"
+    for params in (
+        {"response_url": "https://e/x"},
+        {"response_url": "https://e/x", "duration": "0"},
+        {"duration": "60"},
+        {"response_url": "https://e/x", "duration": "-5"},
+    ):
+        resp = await h.client.get(path, params=params)
+        assert (await resp.json())["status_code"] == 2001, params
     bad = {**BODY, "charging_profile": {**BODY["charging_profile"], "charging_rate_unit": "kW"}}  # type: ignore[dict-item]
     assert (await put(h, mine.id, bad))["status_code"] == 2001
     resp = await h.client.delete(f"/ocpi/2.2.1/chargingprofiles/{mine.id}")
@@ -150,3 +163,37 @@ def test_result_words() -> None:
     assert result_word(CommandResult(Outcome.ANSWERED, "Unknown")) == "UNKNOWN"
     assert result_word(CommandResult(Outcome.ANSWERED, "Rejected")) == "REJECTED"
     assert result_word(CommandResult(Outcome.OFFLINE)) == "REJECTED"
+
+
+def test_active_profile_result() -> None:
+    """A GetCompositeSchedule with a schedule is ACCEPTED with its ActiveChargingProfile (start, unit,
+    duration, periods as JSON numbers); Rejected or no answer is REJECTED without a profile."""
+    start = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    data = {
+        "evse_id": 1,
+        "schedule_start": start,
+        "rate_unit": "W",
+        "duration": 900,
+        "periods": [
+            {"start_period": 0, "limit": Decimal("7400")},
+            {"start_period": 600, "limit": Decimal("3700.5"), "number_phases": 3},
+        ],
+    }
+    accepted = CommandResult(Outcome.ANSWERED, status="Accepted", data=data)
+    assert active_profile_result(accepted) == {
+        "result": "ACCEPTED",
+        "profile": {
+            "start_date_time": "2026-01-01T12:00:00Z",
+            "charging_profile": {
+                "start_date_time": "2026-01-01T12:00:00Z",
+                "duration": 900,
+                "charging_rate_unit": "W",
+                "charging_profile_period": [
+                    {"start_period": 0, "limit": 7400},
+                    {"start_period": 600, "limit": 3700.5},
+                ],
+            },
+        },
+    }
+    assert active_profile_result(CommandResult(Outcome.ANSWERED, status="Rejected")) == {"result": "REJECTED"}
+    assert active_profile_result(CommandResult(Outcome.TIMEOUT)) == {"result": "REJECTED"}

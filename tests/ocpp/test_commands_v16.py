@@ -90,6 +90,8 @@ SAMPLES: list[Any] = [
     c.SetChargingProfile(0, profile("ChargingStationMaxProfile")),
     c.ClearChargingProfile(),
     c.ClearChargingProfile(profile_id=7, evse_id=1, purpose="ChargingStationMaxProfile", stack_level=1),
+    c.GetCompositeSchedule(1, 3600),
+    c.GetCompositeSchedule(0, 600, "A"),
     c.UpdateFirmware(3, "https://csms.example/files/firmware/t/fw.bin", EXPIRY),
     c.UpdateFirmware(
         3, "https://x/fw.bin", EXPIRY, EXPIRY, 2, 30, signing_certificate="PEM", signature="c2ln"
@@ -147,9 +149,10 @@ def parse(command: Any, payload: dict[str, Any]) -> CommandResult:
 
 
 def test_table_covers_every_command() -> None:
-    """Every neutral command type but the 2.0.1-only CostUpdated has a 1.6 translation (1.6 stations get
-    nothing of TariffAndCost: a CostUpdated for one is NOT_SUPPORTED, nothing sent)."""
-    assert set(COMMANDS) == set(typing.get_args(c.Command)) - {c.CostUpdated}
+    """Every neutral command type but the 2.0.1-only CostUpdated and GetChargingProfiles has a 1.6
+    translation (1.6 stations get nothing of TariffAndCost, and 1.6 has no GetChargingProfiles: these are
+    NOT_SUPPORTED, nothing sent)."""
+    assert set(COMMANDS) == set(typing.get_args(c.Command)) - {c.CostUpdated, c.GetChargingProfiles}
     assert {type(s) for s in SAMPLES} == set(COMMANDS)
 
 
@@ -413,8 +416,12 @@ def test_update_firmware_plain_or_signed() -> None:
     certificate and signature."""
     assert build(c.UpdateFirmware(3, "https://x/fw.bin", EXPIRY, retries=2, retry_interval=30)) == (
         "UpdateFirmware",
-        {"location": "https://x/fw.bin", "retrieveDate": "2025-03-04T05:06:07.890Z", "retries": 2,
-         "retryInterval": 30},
+        {
+            "location": "https://x/fw.bin",
+            "retrieveDate": "2025-03-04T05:06:07.890Z",
+            "retries": 2,
+            "retryInterval": 30,
+        },
     )
     assert parse(UNSIGNED, {}).accepted
     action, payload = build(SIGNED)
@@ -507,3 +514,47 @@ def test_get_local_list_version_16() -> None:
     result = parse(c.GetLocalListVersion(), {"listVersion": 7})
     assert result.accepted and result.data == {"version": 7}
     assert parse(c.GetLocalListVersion(), {"listVersion": -1}).data == {"version": -1}
+
+
+def test_get_composite_schedule() -> None:
+    """GetCompositeSchedule of connector = EVSE; an Accepted answer becomes the schedule in domain words
+    (scheduleStart as UTC datetime, limits as Decimal, connectorId as EVSE); Rejected carries none."""
+    assert build(c.GetCompositeSchedule(0, 600, "A")) == (
+        "GetCompositeSchedule",
+        {"connectorId": 0, "duration": 600, "chargingRateUnit": "A"},
+    )
+    assert build(c.GetCompositeSchedule(2, 60))[1] == {"connectorId": 2, "duration": 60}
+    command = c.GetCompositeSchedule(1, 3600)
+    answer = {
+        "status": "Accepted",
+        "connectorId": 1,
+        "scheduleStart": "2025-03-04T05:06:07Z",
+        "chargingSchedule": {
+            "duration": 3600,
+            "chargingRateUnit": "W",
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 11000},
+                {"startPeriod": 900, "limit": 7400.5, "numberPhases": 3},
+            ],
+        },
+    }
+    result = parse(command, answer)
+    assert result.accepted
+    schedule = c.composite_schedule_of(result)
+    assert schedule == c.CompositeSchedule(
+        evse_id=1,
+        start=datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC),
+        rate_unit="W",
+        periods=[
+            c.ChargingSchedulePeriod(0, Decimal("11000")),
+            c.ChargingSchedulePeriod(900, Decimal("7400.5"), 3),
+        ],
+        duration=3600,
+    )
+    # Without scheduleStart the schedule's own startSchedule is the start.
+    del answer["scheduleStart"]
+    answer["chargingSchedule"]["startSchedule"] = "2025-03-04T06:00:00+01:00"  # type: ignore[index]
+    schedule = c.composite_schedule_of(parse(command, answer))
+    assert schedule is not None and schedule.start == datetime(2025, 3, 4, 5, 0, tzinfo=UTC)
+    rejected = parse(command, {"status": "Rejected"})
+    assert rejected.status == "Rejected" and c.composite_schedule_of(rejected) is None

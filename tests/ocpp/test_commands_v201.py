@@ -96,6 +96,10 @@ SAMPLES: list[Any] = [
     c.SetChargingProfile(0, profile("ChargePointMaxProfile")),
     c.ClearChargingProfile(),
     c.ClearChargingProfile(profile_id=7, evse_id=1, purpose="ChargingStationMaxProfile", stack_level=1),
+    c.GetCompositeSchedule(1, 3600),
+    c.GetCompositeSchedule(0, 600, "A"),
+    c.GetChargingProfiles(8),
+    c.GetChargingProfiles(8, 1, "ChargePointMaxProfile", 2, ["EMS", "SO"], [5, 6]),
     c.CostUpdated(Decimal("0.94"), "tx-uuid-1"),
     c.CostUpdated(Decimal("12"), "tx-uuid-1"),
     c.UpdateFirmware(3, "https://x/fw.bin", EXPIRY),
@@ -526,13 +530,23 @@ def test_update_firmware_and_get_log() -> None:
     signed = c.UpdateFirmware(3, "https://x/fw.bin", EXPIRY, signing_certificate="PEM", signature="s")
     assert build(signed) == (
         "UpdateFirmware",
-        {"requestId": 3, "firmware": {"location": "https://x/fw.bin", "retrieveDateTime": isoformat(EXPIRY),
-                                      "signingCertificate": "PEM", "signature": "s"}},
+        {
+            "requestId": 3,
+            "firmware": {
+                "location": "https://x/fw.bin",
+                "retrieveDateTime": isoformat(EXPIRY),
+                "signingCertificate": "PEM",
+                "signature": "s",
+            },
+        },
     )
     action, payload = build(c.GetLog(4, "DiagnosticsLog", "https://x/logs/t", latest=EXPIRY))
     assert action == "GetLog"
-    assert payload == {"logType": "DiagnosticsLog", "requestId": 4,
-                       "log": {"remoteLocation": "https://x/logs/t", "latestTimestamp": isoformat(EXPIRY)}}
+    assert payload == {
+        "logType": "DiagnosticsLog",
+        "requestId": 4,
+        "log": {"remoteLocation": "https://x/logs/t", "latestTimestamp": isoformat(EXPIRY)},
+    }
     result = parse(c.GetLog(4, "DiagnosticsLog", "u"), {"status": "Accepted", "filename": "d.log"})
     assert result.accepted and result.data == {"filename": "d.log"}
 
@@ -569,3 +583,54 @@ def test_get_local_list_version_201() -> None:
     assert build(c.GetLocalListVersion()) == ("GetLocalListVersion", {})
     result = parse(c.GetLocalListVersion(), {"versionNumber": 4})
     assert result.accepted and result.data == {"version": 4}
+
+
+def test_get_composite_schedule() -> None:
+    """GetCompositeSchedule of an EVSE; an Accepted answer's CompositeScheduleType becomes the schedule in
+    domain words; a Rejected one carries none and its statusInfo as reason_code."""
+    assert build(c.GetCompositeSchedule(0, 600, "A")) == (
+        "GetCompositeSchedule",
+        {"evseId": 0, "duration": 600, "chargingRateUnit": "A"},
+    )
+    assert build(c.GetCompositeSchedule(2, 60))[1] == {"evseId": 2, "duration": 60}
+    command = c.GetCompositeSchedule(2, 3600)
+    answer = {
+        "status": "Accepted",
+        "schedule": {
+            "evseId": 2,
+            "duration": 3600,
+            "scheduleStart": "2025-03-04T05:06:07Z",
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.1, "numberPhases": 3}],
+        },
+    }
+    schedule = c.composite_schedule_of(parse(command, answer))
+    assert schedule == c.CompositeSchedule(
+        evse_id=2,
+        start=datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC),
+        rate_unit="A",
+        periods=[c.ChargingSchedulePeriod(0, Decimal("16.1"), 3)],
+        duration=3600,
+    )
+    rejected = parse(command, {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownEVSE"}})
+    assert c.composite_schedule_of(rejected) is None
+    assert rejected.data == {"reason_code": "UnknownEVSE"}
+
+
+def test_get_charging_profiles() -> None:
+    """GetChargingProfiles carries requestId, evseId when given and the criteria in 2.0.1 words (an empty
+    criterion asks for every profile); the result names the request id the reports will carry."""
+    assert build(c.GetChargingProfiles(8)) == ("GetChargingProfiles", {"requestId": 8, "chargingProfile": {}})
+    _, payload = build(c.GetChargingProfiles(8, 0, "ChargePointMaxProfile", 2, ["EMS"], [5]))
+    assert payload == {
+        "requestId": 8,
+        "evseId": 0,
+        "chargingProfile": {
+            "chargingProfilePurpose": "ChargingStationMaxProfile",
+            "stackLevel": 2,
+            "chargingProfileId": [5],
+            "chargingLimitSource": ["EMS"],
+        },
+    }
+    result = parse(c.GetChargingProfiles(8), {"status": "NoProfiles"})
+    assert result.status == "NoProfiles" and result.data == {"request_id": 8}

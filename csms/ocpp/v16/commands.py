@@ -36,6 +36,7 @@ from csms.domain.commands import (
     DataTransfer,
     DeleteCertificate,
     GetBaseReport,
+    GetCompositeSchedule,
     GetConfiguration,
     GetInstalledCertificateIds,
     GetLocalListVersion,
@@ -65,6 +66,7 @@ from csms.ocpp.commands import (
     build_update_firmware_signed,
     device_model,
     jsonable,
+    parse_composite_schedule,
     parse_get_log,
     present,
     profile_fields,
@@ -368,6 +370,27 @@ def build_clear_charging_profile(command: ClearChargingProfile) -> tuple[str, Pa
     return "ClearChargingProfile", payload
 
 
+def build_get_composite_schedule(command: GetCompositeSchedule) -> tuple[str, Payload]:
+    """GetCompositeSchedule of connector = EVSE (0: the charge point's grid connection, OCPP 1.6 §5.7)."""
+    return "GetCompositeSchedule", {
+        "connectorId": command.evse_id,
+        "duration": command.duration,
+        **present(chargingRateUnit=command.rate_unit),
+    }
+
+
+def parse_get_composite_schedule(command: GetCompositeSchedule, payload: Payload) -> CommandResult:
+    """status; with a schedule (Accepted), its start (`scheduleStart`, else the schedule's own
+    `startSchedule`), unit and periods in domain words; connectorId N is EVSE N."""
+    schedule = payload.get("chargingSchedule")
+    start = payload.get("scheduleStart") or (schedule or {}).get("startSchedule")
+    if schedule is None or start is None:
+        return answered(payload)
+    return answered(
+        payload, **parse_composite_schedule(payload.get("connectorId", command.evse_id), start, schedule)
+    )
+
+
 # -- firmware and logs ----------------------------------------------------------------------------
 
 
@@ -491,6 +514,7 @@ COMMANDS: CommandTable = {
     GetBaseReport: Translation(build_get_base_report, parse_base_report, record_configuration),
     SetChargingProfile: Translation(build_set_charging_profile, status_only),
     ClearChargingProfile: Translation(build_clear_charging_profile, status_only),
+    GetCompositeSchedule: Translation(build_get_composite_schedule, parse_get_composite_schedule),
     UpdateFirmware: Translation(build_update_firmware, parse_update_firmware),
     GetLog: Translation(build_get_diagnostics, parse_get_diagnostics),
     SendLocalList: Translation(build_send_local_list, status_only, prepare=short_local_list),

@@ -30,6 +30,8 @@ from csms.domain.commands import (
     DataTransfer,
     DeleteCertificate,
     GetBaseReport,
+    GetChargingProfiles,
+    GetCompositeSchedule,
     GetConfiguration,
     GetInstalledCertificateIds,
     GetLocalListVersion,
@@ -60,6 +62,7 @@ from csms.ocpp.commands import (
     build_update_firmware_signed,
     json_number,
     jsonable,
+    parse_composite_schedule,
     parse_get_log,
     present,
     profile_fields,
@@ -427,6 +430,49 @@ def build_clear_charging_profile(command: ClearChargingProfile) -> tuple[str, Pa
     return "ClearChargingProfile", payload
 
 
+def build_get_composite_schedule(command: GetCompositeSchedule) -> tuple[str, Payload]:
+    """GetCompositeSchedule of an EVSE (0: the station's grid connection, OCPP 2.0.1 K08)."""
+    return "GetCompositeSchedule", {
+        "evseId": command.evse_id,
+        "duration": command.duration,
+        **present(chargingRateUnit=command.rate_unit),
+    }
+
+
+def parse_get_composite_schedule(command: GetCompositeSchedule, payload: Payload) -> CommandResult:
+    """status (statusInfo as reason_code); with a schedule (Accepted), its EVSE, start, duration, unit and
+    periods in domain words."""
+    schedule = payload.get("schedule")
+    if schedule is None:
+        return answered(payload)
+    return answered(
+        payload, **parse_composite_schedule(schedule["evseId"], schedule["scheduleStart"], schedule)
+    )
+
+
+def build_get_charging_profiles(command: GetChargingProfiles) -> tuple[str, Payload]:
+    """GetChargingProfiles (OCPP 2.0.1 K09): requestId, evseId when given, and the criteria (an empty
+    ChargingProfileCriterionType asks for every profile)."""
+    criteria = present(
+        chargingProfilePurpose=None
+        if command.purpose is None
+        else PURPOSES.get(command.purpose, command.purpose),
+        stackLevel=command.stack_level,
+        chargingProfileId=None if command.profile_ids is None else list(command.profile_ids),
+        chargingLimitSource=None if command.sources is None else list(command.sources),
+    )
+    return "GetChargingProfiles", {
+        "requestId": command.request_id,
+        **present(evseId=command.evse_id),
+        "chargingProfile": criteria,
+    }
+
+
+def parse_get_charging_profiles(command: GetChargingProfiles, payload: Payload) -> CommandResult:
+    """status (Accepted: ReportChargingProfiles follow; NoProfiles) and the request id they carry."""
+    return answered(payload, request_id=command.request_id)
+
+
 def build_update_firmware(command: UpdateFirmware) -> tuple[str, Payload]:
     """UpdateFirmware (OCPP 2.0.1 L01): requestId and FirmwareType; signingCertificate and signature when the
     firmware is signed."""
@@ -487,6 +533,8 @@ COMMANDS: CommandTable = {
     GetBaseReport: Translation(build_get_base_report, parse_get_base_report),
     SetChargingProfile: Translation(build_set_charging_profile, status_only),
     ClearChargingProfile: Translation(build_clear_charging_profile, status_only),
+    GetCompositeSchedule: Translation(build_get_composite_schedule, parse_get_composite_schedule),
+    GetChargingProfiles: Translation(build_get_charging_profiles, parse_get_charging_profiles),
     CostUpdated: Translation(build_cost_updated, parse_cost_updated),
     UpdateFirmware: Translation(build_update_firmware, status_only),
     GetLog: Translation(build_get_log, parse_get_log),

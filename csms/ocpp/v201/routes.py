@@ -10,6 +10,11 @@ from csms.ocpp.status_reports import (
 )
 from csms.ocpp.v201.authorize import handle_authorize
 from csms.ocpp.v201.boot_notification import handle_boot_notification
+from csms.ocpp.v201.charging_limits import (
+    handle_cleared_charging_limit,
+    handle_notify_charging_limit,
+    handle_report_charging_profiles,
+)
 from csms.ocpp.v201.heartbeat import handle_heartbeat
 from csms.ocpp.v201.meter_values import handle_meter_values
 from csms.ocpp.v201.notify_ev_charging_needs import handle_notify_ev_charging_needs
@@ -39,4 +44,7 @@ ROUTES = route_table(
     Route("ReservationStatusUpdate", handle_reservation_status_update),
     Route("SignCertificate", handle_sign_certificate),
     Route("NotifyEVChargingNeeds", handle_notify_ev_charging_needs),
+    Route("ReportChargingProfiles", handle_report_charging_profiles),
+    Route("NotifyChargingLimit", handle_notify_charging_limit),
+    Route("ClearedChargingLimit", handle_cleared_charging_limit),
 )
