@@ -25,6 +25,7 @@ REJECTED (refused, offline, no answer); it is POSTed once, with the partner's to
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -43,6 +44,7 @@ from csms.domain.commands import (
     composite_schedule_of,
 )
 from csms.domain.models import Transaction
+from csms.domain.smart_charging import amps
 from ocpi.client import PartnerUnreachable
 from ocpi.commands.http import _Answer, _session_of
 from ocpi.commands.results import RESULT_MARGIN
@@ -132,6 +134,23 @@ def profile_of(body: dict[str, Any], tx: Transaction, stack_level: int) -> Charg
     )
 
 
+def within_share(profile: ChargingProfile, share_w: int | None) -> ChargingProfile:
+    """`profile` with every period capped at the session's share of its site limit (`share_w`, from the
+    load balancer; None: the site has no limit). The eMSP's profile stacks above the balancer's, so without
+    the cap it could draw more than the site may (a limit in A is compared at 230 V on the period's phases,
+    three when not given)."""
+    if share_w is None:
+        return profile
+    capped = []
+    for period in profile.periods:
+        if profile.rate_unit == "W":
+            cap = Decimal(share_w)
+        else:
+            cap = amps(share_w, period.number_phases or 3)
+        capped.append(replace(period, limit=min(period.limit, cap)))
+    return replace(profile, periods=capped)
+
+
 def result_word(result: CommandResult) -> str:
     """ChargingProfileResultType of a station's answer: ACCEPTED, UNKNOWN (ClearChargingProfile Unknown),
     else REJECTED."""
@@ -193,7 +212,8 @@ async def handle_put(request: web.Request) -> web.Response:
     if isinstance(tx, web.Response):
         return tx
     stack_level = ctx.domain.config.energy.stack_level + 1
-    profile = profile_of(body["charging_profile"], tx, stack_level)
+    share_w = ctx.domain.energy.site_share(tx.id)  # the site limit's share (ADR 0018)
+    profile = within_share(profile_of(body["charging_profile"], tx, stack_level), share_w)
     url, correlation = body["response_url"], request.headers.get("X-Correlation-ID")
 
     async def run() -> None:

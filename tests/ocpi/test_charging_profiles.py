@@ -197,3 +197,22 @@ def test_active_profile_result() -> None:
     }
     assert active_profile_result(CommandResult(Outcome.ANSWERED, status="Rejected")) == {"result": "REJECTED"}
     assert active_profile_result(CommandResult(Outcome.TIMEOUT)) == {"result": "REJECTED"}
+
+
+def test_an_emsp_profile_is_capped_at_the_sessions_share_of_the_site_limit() -> None:
+    """The eMSP's profile stacks above the load balancer's, so each period is capped at the session's share
+    of the site limit: in W as it is, in A at 230 V on the period's phases (three when not given); without
+    a site limit (share None) the profile is sent as the eMSP asked."""
+    from ocpi.charging_profiles import within_share
+
+    watts = profile_of(
+        {"charging_rate_unit": "W", "charging_profile_period": [
+            {"start_period": 0, "limit": 11000}, {"start_period": 600, "limit": 3000}]},
+        tx(), 3,
+    )  # fmt: skip
+    assert [p.limit for p in within_share(watts, 7000).periods] == [Decimal(7000), Decimal(3000)]
+    assert within_share(watts, None) == watts
+    amps_profile = profile_of(
+        {"charging_rate_unit": "A", "charging_profile_period": [{"start_period": 0, "limit": 32}]}, tx(), 3
+    )
+    assert [p.limit for p in within_share(amps_profile, 6900).periods] == [Decimal("10")]  # 6900 W / 3 / 230
