@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from csms.config import EnergyConfig
 from csms.domain.commands import CommandService, RegistryGateway
@@ -18,6 +17,7 @@ from csms.domain.events import EventBus
 from csms.domain.registry import ConnectionRegistry
 from csms.forecast_source import ForecastSource
 from tests.fakes.memory_store import MemoryStore
+from tests.site_server import site_server
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 GOOD = {
@@ -31,27 +31,9 @@ GOOD = {
 
 @pytest.fixture
 async def source_url() -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """A fixture source on 127.0.0.1; `answers` maps a location id to its JSON (absent: 404, a str: that
-    text as the body)."""
-    answers: dict[str, Any] = {}
-
-    async def site(request: web.Request) -> web.Response:
-        answer = answers.get(request.match_info["location_id"])
-        if answer is None:
-            raise web.HTTPNotFound()
-        if isinstance(answer, str):
-            return web.Response(text=answer, content_type="application/json")
-        return web.json_response(answer)
-
-    app = web.Application()
-    app.router.add_get("/f/{location_id}", site)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
-    await tcp.start()
-    port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/f/{{location_id}}", answers
-    await runner.cleanup()
+    """A fixture server on 127.0.0.1 (`tests.site_server`)."""
+    async with site_server("f") as served:
+        yield served
 
 
 async def test_each_site_is_fetched_and_failures_keep_the_old_forecast(

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from csms.domain.solar import SiteMeasurement
 from csms.solar_meter import SolarMeter, parse_meter_json
 from tests.fakes.memory_solar import MemorySolarStore
+from tests.site_server import site_server
 from tests.utils import MS
 
 T0 = datetime(2026, 12, 4, 12, tzinfo=UTC)
@@ -21,27 +21,9 @@ T0 = datetime(2026, 12, 4, 12, tzinfo=UTC)
 
 @pytest.fixture
 async def meter_url() -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """A fixture meter on 127.0.0.1; `answers` maps a location id to its JSON (absent: 404, a str: that
-    text as the body)."""
-    answers: dict[str, Any] = {}
-
-    async def site(request: web.Request) -> web.Response:
-        answer = answers.get(request.match_info["location_id"])
-        if answer is None:
-            raise web.HTTPNotFound()
-        if isinstance(answer, str):
-            return web.Response(text=answer, content_type="application/json")
-        return web.json_response(answer)
-
-    app = web.Application()
-    app.router.add_get("/meter/{location_id}", site)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
-    await tcp.start()
-    port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/meter/{{location_id}}", answers
-    await runner.cleanup()
+    """A fixture server on 127.0.0.1 (`tests.site_server`)."""
+    async with site_server("meter") as served:
+        yield served
 
 
 async def test_each_site_is_read_and_failures_keep_the_old_measurement(
