@@ -388,6 +388,24 @@ class SqlOcpiStore:
             charge_points = await self._charge_points_of(session, [row.id])
             return _location(row, charge_point_ids=charge_points[row.id])
 
+    async def locations_of(self, charge_point_ids: Collection[str]) -> dict[str, Location]:
+        links, ids = OcpiLocationChargePointRow, sorted(set(charge_point_ids))
+        pairs = await all_in(
+            self._sessions,
+            select(links),
+            links.charge_point_id,
+            ids,
+            lambda r: (r.charge_point_id, r.location_id),
+        )
+        location_ids = sorted({location_id for _, location_id in pairs})
+        rows = await all_in(
+            self._sessions, select(OcpiLocationRow), OcpiLocationRow.id, location_ids, lambda r: r
+        )
+        async with self._sessions() as session:
+            charge_points = await self._charge_points_of(session, [row.id for row in rows])
+        located = {row.id: _location(row, charge_point_ids=charge_points[row.id]) for row in rows}
+        return {cp: located[location_id] for cp, location_id in pairs if location_id in located}
+
     async def delete_location(self, location_id: str) -> None:
         """Deletes its charge point links too; nothing happens for an unknown id."""
         async with self._sessions.begin() as session:
@@ -675,7 +693,10 @@ class SqlOcpiStore:
             return [_cdr(row) for row in await session.scalars(stmt)]
 
     async def list_cdrs(
-        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None,
+        self,
+        pagination: Pagination = FIRST_PAGE,
+        *,
+        scope: PartyScope | None = None,
         org_id: str | None = None,
     ) -> tuple[list[Cdr], int]:
         conditions: list[ColumnElement[bool]] = _of_org(OcpiCdrRow, org_id)
@@ -761,7 +782,11 @@ class SqlOcpiStore:
             await self._execute(stmt)
 
     async def list_outbox(
-        self, *, status: str | None = None, partner_id: int | None = None, limit: int = 100,
+        self,
+        *,
+        status: str | None = None,
+        partner_id: int | None = None,
+        limit: int = 100,
         partner_ids: Collection[int] | None = None,
     ) -> list[OutboxEntry]:
         """Entries with that status and/or partner (and among `partner_ids`, when given), newest (highest
