@@ -16,7 +16,7 @@ import contextlib
 import random
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import structlog
@@ -36,6 +36,8 @@ from csms.domain.services import Services
 log = structlog.get_logger("csms.stations")
 
 LOAD_PAGE = 1000  # charge points read per query when loading them all at start
+# How far back each reload of operator changes looks, before the previous reload's time (`refresh`).
+REFRESH_OVERLAP = timedelta(seconds=30)
 
 
 class Refusal(StrEnum):
@@ -126,9 +128,11 @@ class StationService:
                 self._known[cp.charge_point_id] = cp
             else:
                 cached.registration_status, cached.password_hash = cp.registration_status, cp.password_hash
-        # The next reload overlaps this one a little: a row stamped just before `now` by another process
-        # may have been committed after this read.
-        self._changed_since = min([now, *(cp.updated_at for cp in changed if cp.updated_at)])
+        # The next reload overlaps this one by REFRESH_OVERLAP: a row another process stamped just before
+        # `now` (or with a clock a little behind ours) may be committed after this read. Not the oldest
+        # stamp read: after the first load that is the oldest charge point's, and every reload would read
+        # every charge point again.
+        self._changed_since = now - REFRESH_OVERLAP
         return len(changed)
 
     async def _refresh_loop(self, every: float) -> None:
