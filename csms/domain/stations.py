@@ -35,7 +35,7 @@ from csms.domain.services import Services
 
 log = structlog.get_logger("csms.stations")
 
-LOAD_PAGE = 1000  # charge points read per query when loading them all at start
+LOAD_PAGE = 500  # charge points read per query (loading them all at start, and reloads)
 # How far back each reload of operator changes looks, before the previous reload's time (`refresh`).
 REFRESH_OVERLAP = timedelta(seconds=30)
 
@@ -121,7 +121,7 @@ class StationService:
         store = self._services.store
         since = self._changed_since
         now = self._services.clock()
-        changed = await store.list_charge_points_changed(since) if since is not None else await _all(store)
+        changed = await _changed(store, since) if since is not None else await _all(store)
         for cp in changed:
             cached = self._known.get(cp.charge_point_id)
             if cached is None:
@@ -332,6 +332,18 @@ async def _failure_of(step: Awaitable[object]) -> Exception | None:
     except Exception as exc:
         return exc
     return None
+
+
+async def _changed(store: StationStore, since: datetime) -> list[ChargePoint]:
+    """The charge points changed at or after `since`, page by page: thousands changed at once (an import)
+    are read `LOAD_PAGE` at a time, so no single read holds the event loop for long."""
+    found: list[ChargePoint] = []
+    while True:
+        after = found[-1].charge_point_id if found else None
+        page = await store.list_charge_points_changed(since, after=after, limit=LOAD_PAGE)
+        found.extend(page)
+        if len(page) < LOAD_PAGE:
+            return found
 
 
 async def _all(store: StationStore) -> list[ChargePoint]:

@@ -16,7 +16,7 @@ from csms.domain.core import Domain
 from csms.domain.models import BootInfo, ChargePoint, RegistrationStatus
 from csms.domain.secrets import hash_secret
 from csms.domain.services import Services
-from csms.domain.stations import REFRESH_OVERLAP, Refusal
+from csms.domain.stations import LOAD_PAGE, REFRESH_OVERLAP, Refusal
 from csms.store.writer import BatchedWriter
 from tests.domain.conftest import NOW
 from tests.fakes.memory_store import MemoryStore
@@ -149,6 +149,21 @@ async def test_a_reload_reads_recent_changes_not_every_charge_point_again() -> N
         assert await domain.stations.refresh() == 1
     finally:
         await writer.stop()
+
+
+async def test_a_reload_of_many_changes_reads_them_page_by_page(make_domain: DomainFactory) -> None:
+    """More changed charge points than LOAD_PAGE are all taken in, one page per read."""
+    domain = await make_domain(station_refresh_interval=0)
+    store = domain.services.store
+    assert isinstance(store, CountingStore)
+    await domain.stations.start()
+    for i in range(LOAD_PAGE + 1):
+        await store.add_charge_point(ChargePoint(f"CP{i:04}"))
+    store.calls.clear()
+    assert await domain.stations.refresh() == LOAD_PAGE + 1
+    assert store.calls == {"list_charge_points_changed": 2}
+    assert (await domain.stations.admit(f"CP{LOAD_PAGE:04}", None, None)).charge_point is not None
+    assert store.calls == {"list_charge_points_changed": 2}  # known from the reload: no read
 
 
 async def test_boot_beyond_concurrency_is_pending_with_a_random_interval(make_domain: DomainFactory) -> None:
