@@ -217,8 +217,22 @@ class Csms:
         if emsp is not None:
             await emsp.start(bridge.ctx.base_url + "/emsp/ocpi")
         csms = cls(
-            services, domain, writer, ocpp, runner, ocpp_port, http_port, bridge, cluster,
-            webhook_feeder, webhook_worker, forecasts, balancer, site_limits, solar_meter, emsp,
+            services,
+            domain,
+            writer,
+            ocpp,
+            runner,
+            ocpp_port,
+            http_port,
+            bridge,
+            cluster,
+            webhook_feeder,
+            webhook_worker,
+            forecasts,
+            balancer,
+            site_limits,
+            solar_meter,
+            emsp,
         )
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())

@@ -148,7 +148,9 @@ class EmspRole:
         command_id = uuid.uuid4().hex
         payload = {**body, "response_url": f"{self.module_url('commands')}/{command}/{command_id}"}
         try:
-            response = await self.client.request(as_partner(record), "POST", f"{url.rstrip('/')}/{command}", payload)
+            response = await self.client.request(
+                as_partner(record), "POST", f"{url.rstrip('/')}/{command}", payload
+            )
         except PartnerUnreachable as exc:
             log.warning("emsp_command_unreachable", cpo_id=cpo_id, command=command, error=str(exc))
             return SentCommand(command_id, cpo_id, command, CommandResponse.UNREACHABLE, str(exc))
