@@ -50,7 +50,7 @@ from ocpi.admin_api.dashboard import roaming
 from ocpi.bridge import OcpiBridge
 from ocpi.emsp import server as emsp_server
 from ocpi.emsp.role import EmspRole
-from ocpi.emsp.store import MemoryEmspStore
+from ocpi.emsp.sql_store import SqlEmspStore
 from ocpi.store import OcpiStore
 
 log = structlog.get_logger("csms.app")
@@ -190,7 +190,13 @@ class Csms:
         root.add_subapp("/ocpi", bridge.app())
         emsp = None
         if config.emsp.enabled:  # our eMSP role, its own OCPI root (ADR 0023)
-            emsp = EmspRole(config.emsp, MemoryEmspStore(), store, bridge.session, services.clock)
+            emsp = EmspRole(
+                config.emsp,
+                SqlEmspStore(store.engine, clock=services.clock),
+                store,
+                bridge.session,
+                services.clock,
+            )
             root[EMSP_NETWORK] = emsp
             root.add_subapp("/emsp/ocpi", emsp_server.create_app(emsp))
         # The operator dashboard under /ui, reading the bridge's records through its hook (ADR 0020).

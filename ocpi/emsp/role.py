@@ -34,7 +34,7 @@ from ocpi.emsp.network import (
     SentCommand,
     SessionUpdate,
 )
-from ocpi.emsp.store import CpoRecord, MemoryEmspStore, StoredCommand
+from ocpi.emsp.store import CpoRecord, EmspStore, StoredCommand
 from ocpi.emsp.tokens import token_object
 from ocpi.models import Partner, PartnerStatus
 from ocpi.transport import ocpi_datetime
@@ -74,7 +74,7 @@ class EmspRole:
     """The eMSP role of one CSMS process; implements `ocpi.emsp.network.CpoNetwork`."""
 
     config: EmspConfig
-    store: MemoryEmspStore
+    store: EmspStore
     tokens: TokenStore
     session: aiohttp.ClientSession
     clock: Clock = utcnow
