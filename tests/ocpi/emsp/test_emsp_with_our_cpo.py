@@ -246,3 +246,24 @@ async def test_results_after_the_first_and_after_a_restart() -> None:
             ("CANCELED_RESERVATION", "R9"),
         ]
         await role.stop()
+
+
+async def test_credentials_update_and_unregister(running: tuple[Csms, Api]) -> None:
+    """PUT of fresh credentials swaps both tokens (our CPO side calls us with the new B, and we it with
+    its new C); DELETE unregisters on both sides."""
+    from ocpi.emsp.registration import unregister, update_credentials
+
+    csms, _ = running
+    cpo, _ = await register(csms)
+    role = role_of(csms)
+    updated = await update_credentials(role, cpo.id)
+    assert updated.token_c != cpo.token_c and updated.token_b_hash != cpo.token_b_hash
+    ctx = csms.ocpi.ctx
+    (partner,) = await ctx.store.list_partners()
+    answer = await ctx.client.request(partner, "GET", partner.endpoints["tokens:SENDER"])
+    assert answer.success  # with the new token B
+    assert (await role.locations(cpo.id, max_age=timedelta(0))).pulled_at is not None  # with the new C
+    await unregister(role, cpo.id)
+    assert await role.cpos() == []
+    stored = await ctx.store.get_partner(partner.id)
+    assert stored is not None and stored.status is not PartnerStatus.REGISTERED
