@@ -84,6 +84,7 @@ async def test_registers_with_our_cpo_side(running: tuple[Csms, Api]) -> None:
     (listed,) = await role_of(csms).cpos()
     assert listed.supports_reservation and listed.max_reservation == timedelta(minutes=90)
     assert csms.http.app[EMSP_NETWORK] is csms.emsp
+    assert role_of(csms).locations_max_age == timedelta(seconds=300)
 
 
 async def test_pull_and_push_of_locations(running: tuple[Csms, Api]) -> None:
