@@ -48,9 +48,15 @@ from csms.webhooks.outbox import WebhookFeeder, WebhookWorker
 from ocpi import admin_api, chargeprice
 from ocpi.admin_api.dashboard import roaming
 from ocpi.bridge import OcpiBridge
+from ocpi.emsp import server as emsp_server
+from ocpi.emsp.role import EmspRole
+from ocpi.emsp.sql_store import SqlEmspStore
 from ocpi.store import OcpiStore
 
 log = structlog.get_logger("csms.app")
+
+# The eMSP role's `CpoNetwork` on the root HTTP app when `[emsp] enabled` (ADR 0023; the Agent API's source).
+EMSP_NETWORK = web.AppKey("emsp_network", EmspRole)
 
 PURGE_EVERY = 3600.0  # seconds between message-log retention passes
 HTTP_SHUTDOWN_SECONDS = 5.0  # how long REST and OCPI requests in flight may finish at shutdown
@@ -91,6 +97,9 @@ class Csms:
     balancer: LoadBalancer | None = None
     site_limits: SiteLimitStore | None = None
     solar_meter: SolarMeter | None = None
+    # The eMSP role when `[emsp] enabled` (ADR 0023): the `ocpi.emsp.network.CpoNetwork` the Agent API uses;
+    # also at `root[EMSP_NETWORK]` of the HTTP app.
+    emsp: EmspRole | None = None
     _purge_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -179,6 +188,17 @@ class Csms:
         root[WEBHOOKS_CHANGED] = webhook_feeder.webhooks_changed
         admin_api.install(root, bridge.ctx.store, bridge.ctx)
         root.add_subapp("/ocpi", bridge.app())
+        emsp = None
+        if config.emsp.enabled:  # our eMSP role, its own OCPI root (ADR 0023)
+            emsp = EmspRole(
+                config.emsp,
+                SqlEmspStore(store.engine, clock=services.clock),
+                store,
+                bridge.session,
+                services.clock,
+            )
+            root[EMSP_NETWORK] = emsp
+            root.add_subapp("/emsp/ocpi", emsp_server.create_app(emsp))
         # The operator dashboard under /ui, reading the bridge's records through its hook (ADR 0020).
         mount_ui(root, domain, roaming(domain, bridge.ctx.store, bridge.ctx))
         root.add_subapp(
@@ -200,6 +220,8 @@ class Csms:
         if http_sock is None:
             log.info("http_listening", host=config.http.host, port=http_port)
         await bridge.start(http_port)
+        if emsp is not None:
+            await emsp.start(bridge.ctx.base_url + "/emsp/ocpi")
         csms = cls(
             services,
             domain,
@@ -216,6 +238,7 @@ class Csms:
             balancer,
             site_limits,
             solar_meter,
+            emsp,
         )
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())
@@ -265,6 +288,8 @@ class Csms:
         await self.domain.local_lists.stop()
         await self.domain.stations.stop()
         log.info("domain_stopped")
+        if self.emsp is not None:
+            await self.emsp.stop()
         await self.ocpi.stop()
         log.info("ocpi_stopped")
         if self.webhook_worker is not None:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import orjson
@@ -423,6 +424,90 @@ async def cmd_ocpi_partner_list(config: Config, args: argparse.Namespace) -> int
     return EXIT_OK
 
 
+# -- csms emsp ... -----------------------------------------------------------------------------------
+
+
+async def cmd_emsp_cpo_add(config: Config, args: argparse.Namespace) -> int:
+    """`csms emsp cpo add --versions-url URL --token-a TOKEN [--name N] [--max-reservation-minutes M]
+    [--cancellation-fee EUR]`: register our eMSP role with a CPO (OCPI 2.2.1 Credentials, ADR 0023).
+
+    The running CSMS (`[emsp] enabled`) must be reachable at our /emsp/ocpi versions URL: the CPO calls it
+    back with our token B during the handshake.
+    """
+    import aiohttp
+
+    from ocpi.emsp.registration import register_with_cpo
+    from ocpi.emsp.role import EmspRole
+    from ocpi.emsp.sql_store import SqlEmspStore
+    from ocpi.partners import public_base_url
+    from ocpi.registration import RegistrationError
+
+    try:
+        fee = Decimal(args.cancellation_fee)
+    except InvalidOperation:
+        raise CommandError(f"invalid input: cancellation fee {args.cancellation_fee!r}", EXIT_USAGE) from None
+    if not fee.is_finite() or fee < 0:
+        raise CommandError("invalid input: the cancellation fee must be 0 or more", EXIT_USAGE)
+    _warn_unreachable_url(config)
+    async with _open(config) as store, aiohttp.ClientSession() as session:
+        role = EmspRole(config.emsp, SqlEmspStore(store.engine), store, session)  # type: ignore[attr-defined]
+        role.base_url = public_base_url(config) + "/emsp/ocpi"
+        try:
+            cpo = await register_with_cpo(
+                role,
+                args.versions_url,
+                args.token_a,
+                name=args.name,
+                max_reservation_minutes=args.max_reservation_minutes,
+                cancellation_fee=fee,
+            )
+        except RegistrationError as exc:
+            code = f" (OCPI status {exc.status_code})" if exc.status_code is not None else ""
+            raise CommandError(f"registration with {args.versions_url} failed{code}: {exc.message}") from None
+    print(
+        f"registered with CPO {cpo.id} {cpo.name} ({cpo.country_code}/{cpo.party_id} CPO), "
+        f"{len(cpo.endpoints)} endpoints"
+    )
+    return EXIT_OK
+
+
+async def cmd_emsp_cpo_list(config: Config, args: argparse.Namespace) -> int:
+    """`csms emsp cpo list`: the CPOs our eMSP role registered with (id, name, party, status, endpoints,
+    last pull), tab-separated; tokens are never shown."""
+    from ocpi.emsp.sql_store import SqlEmspStore
+
+    async with _open(config) as store:
+        cpos = await SqlEmspStore(store.engine).list_cpos()  # type: ignore[attr-defined]
+    for cpo in cpos:
+        pulled = cpo.locations_pulled_at.isoformat() if cpo.locations_pulled_at else "-"
+        party = f"{cpo.country_code or '-'}/{cpo.party_id or '-'}"
+        print("\t".join([str(cpo.id), cpo.name, party, cpo.status, str(len(cpo.endpoints)), pulled]))
+    return EXIT_OK
+
+
+def _add_emsp_commands(commands: Any) -> None:
+    """The `csms emsp ...` subcommands (the OCPI 2.2.1 eMSP role, ADR 0023)."""
+    emsp = commands.add_parser("emsp", help="our OCPI 2.2.1 eMSP role").add_subparsers(
+        dest="emsp_command", required=True
+    )
+    cpo = emsp.add_parser("cpo", help="CPOs we roam with").add_subparsers(
+        dest="emsp_cpo_command", required=True
+    )
+    add = cpo.add_parser("add", help="register with a CPO given its versions URL and token A")
+    add.add_argument("--versions-url", required=True, metavar="URL", help="the CPO's versions endpoint")
+    add.add_argument(
+        "--token-a", required=True, metavar="TOKEN", help="the registration token the CPO issued"
+    )
+    add.add_argument("--name", help="the CPO's name (default: its business name)")
+    add.add_argument(
+        "--max-reservation-minutes", type=int, help="longest reservation it accepts (default: [emsp])"
+    )
+    add.add_argument("--cancellation-fee", default="0", help="EUR it charges to cancel a reservation")
+    add.set_defaults(func=cmd_emsp_cpo_add)
+    listing = cpo.add_parser("list", help="list the CPOs")
+    listing.set_defaults(func=cmd_emsp_cpo_list)
+
+
 # -- csms location ... -------------------------------------------------------------------------------
 
 
@@ -583,6 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     org_list.set_defaults(func=cmd_org_list)
 
     _add_ocpi_commands(commands)
+    _add_emsp_commands(commands)
     _add_location_commands(commands)
     return parser
 

@@ -225,6 +225,22 @@ class OcpiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EmspConfig:
+    """`[emsp]`: the OCPI 2.2.1 eMSP role (`ocpi.emsp`), served under /emsp/ocpi on the HTTP port."""
+
+    enabled: bool = False
+    country_code: str = "NL"  # our ISO 3166-1 alpha-2 country code as an eMSP
+    party_id: str = "EMS"  # our eMSP party id (3 letters or digits)
+    business_name: str = "Open CSMS eMSP"
+    # The organization whose id tokens are our drivers' tokens (the Tokens sender, ADR 0023).
+    org_id: str = "default"
+    pull_interval_seconds: float = 900.0  # locations and tariffs of every CPO; 0: only on demand
+    locations_max_age_seconds: float = 300.0  # an on-demand read older than this pulls first
+    command_timeout_seconds: float = 60.0  # margin added to the CPO's timeout before our own TIMEOUT
+    max_reservation_minutes: int = 240  # default per CPO (`csms emsp cpo add --max-reservation-minutes`)
+
+
+@dataclass(frozen=True, slots=True)
 class OcpiParty:
     """One CPO party we serve (OCPI 2.2.1 Credentials: one CredentialsRole each), codes in upper case."""
 
@@ -397,6 +413,7 @@ class Config:
     email: EmailConfig = field(default_factory=EmailConfig)
     log: LogConfig = field(default_factory=LogConfig)
     ocpi: OcpiConfig = field(default_factory=OcpiConfig)
+    emsp: EmspConfig = field(default_factory=EmspConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
@@ -492,6 +509,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         result = replace(result, **{name: replace(current, **changes)})
     _check_cluster(result)
     _check_parties(result.ocpi)
+    _check_emsp(result.emsp)
     if result.email.use_tls and result.email.start_tls:
         raise ConfigError("email.use_tls and email.start_tls: choose one (implicit TLS or STARTTLS)")
     if result.ocpi.push_claim_seconds <= 0:  # a claim that never holds would let every process deliver
@@ -511,6 +529,17 @@ def _check_parties(ocpi: OcpiConfig) -> None:
         if key in seen:
             raise ConfigError(f"ocpi.extra_parties: {'*'.join(key)} is named twice (or is the default party)")
         seen.add(key)
+
+
+def _check_emsp(emsp: EmspConfig) -> None:
+    """Our eMSP party is well-formed (OCPI 2.2.1 CiString(2) and CiString(3), as `extra_parties`)."""
+    if _PARTY.match(f"{emsp.country_code}*{emsp.party_id}:{emsp.business_name}") is None:
+        raise ConfigError(
+            f"emsp: {emsp.country_code!r}/{emsp.party_id!r}/{emsp.business_name!r} is not a party "
+            "(2 letters, 3 letters or digits, a business name of 1 to 100 characters)"
+        )
+    if emsp.max_reservation_minutes <= 0:
+        raise ConfigError(f"emsp.max_reservation_minutes: {emsp.max_reservation_minutes} must be above 0")
 
 
 def _check_cluster(config: Config) -> None:

@@ -98,7 +98,12 @@ class VersionHandshakeError(Exception):
 
 
 async def fetch_partner_endpoints(
-    client: PartnerClient, partner: Partner, versions_url: str, token: str
+    client: PartnerClient,
+    partner: Partner,
+    versions_url: str,
+    token: str,
+    *,
+    usable: frozenset[str] = USABLE_PARTNER_ENDPOINTS,
 ) -> tuple[str, dict[str, str]]:
     """GET the partner's versions list with `token`, pick 2.2.1, GET its details and read the endpoints.
 
@@ -111,7 +116,7 @@ async def fetch_partner_endpoints(
     Raises:
         VersionHandshakeError: 3001 when a GET fails (unreachable, an HTTP or OCPI error, a malformed
             answer), 3002 when the partner has no 2.2.1, 3003 when none of its endpoints is one we use
-            (`USABLE_PARTNER_ENDPOINTS`).
+            (`usable`: default `USABLE_PARTNER_ENDPOINTS`, a CPO's; the eMSP role passes its own).
     """
     versions = await _get(client, partner, versions_url, token, "versions")
     if not isinstance(versions, list):
@@ -142,11 +147,10 @@ async def fetch_partner_endpoints(
         if parsed is None:
             raise VersionHandshakeError(Status.CLIENT_API_ERROR, f"malformed endpoint {item!r}")
         found[parsed[0]] = parsed[1]
-    if not USABLE_PARTNER_ENDPOINTS & found.keys():
+    if not usable & found.keys():
         raise VersionHandshakeError(
             Status.NO_MATCHING_ENDPOINTS,
-            "no matching endpoints: the partner offers none of "
-            + ", ".join(sorted(USABLE_PARTNER_ENDPOINTS)),
+            "no matching endpoints: the partner offers none of " + ", ".join(sorted(usable)),
         )
     return details_url, found
 

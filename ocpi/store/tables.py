@@ -296,3 +296,7 @@ class OcpiClientInfoRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     partner_id: Mapped[PartnerRef | None]
     last_updated: Mapped[LastUpdated]
+
+
+# The eMSP role's tables share this metadata (revision 0019_emsp).
+import ocpi.store.emsp_tables  # noqa: E402, F401
