@@ -33,11 +33,11 @@ from csms.domain.load_balancing import LoadBalancer
 from csms.domain.ports import Pagination
 from csms.domain.services import Services
 from csms.domain.smart_charging import SiteLimit, SiteLimitStore
-from csms.forecast_source import ForecastSource
 from csms.logging import configure_logging
 from csms.metrics import Metrics
 from csms.ocpp.server import OcppServer
-from csms.solar_meter import SolarMeter
+from csms.site_feeds.forecasts import ForecastSource
+from csms.site_feeds.solar_meter import SolarMeter
 from csms.store.sql import open_store
 from csms.store.sql.site_limits import SqlSiteLimitStore
 from csms.store.sql.solar import SqlSolarStore
