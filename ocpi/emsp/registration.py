@@ -130,3 +130,68 @@ async def register_with_cpo(
     await role.store.save_cpo(registered)
     log.info("emsp_registered_with_cpo", cpo_id=record.id, endpoints=sorted(endpoints))
     return registered
+
+
+async def update_credentials(role: EmspRole, cpo_id: int) -> CpoRecord:
+    """PUT fresh credentials to a REGISTERED CPO (OCPI 2.2.1 Credentials PUT): a new token B for it to
+    call us with (the old one stops working once it answers) and its new token C kept.
+
+    Raises:
+        RegistrationError: no such registered CPO, no credentials endpoint, or the CPO refused.
+    """
+    record = await role.store.get_cpo(cpo_id)
+    url = None if record is None else _credentials_url(record)
+    if record is None or record.status != "REGISTERED" or url is None:
+        raise RegistrationError(f"CPO {cpo_id} is not registered with a credentials endpoint")
+    token_b = new_token()
+    # The CPO GETs our versions with the new token B during the PUT: it must work already (and the old one
+    # no longer, as after a completed update); a failed update puts the old one back.
+    await role.store.save_cpo(dataclasses.replace(record, token_b_hash=hash_token(token_b)))
+    try:
+        response = await role.client.request(
+            as_partner(record), "PUT", url, our_credentials(role, token_b), routing=False
+        )
+        if not response.success:
+            raise RegistrationError(
+                f"the CPO refused our credentials: HTTP {response.http_status}, OCPI {response.status_code}",
+                response.status_code,
+            )
+        theirs = parse_credentials(response.data)
+    except (PartnerUnreachable, ValueError, RegistrationError) as exc:
+        await role.store.save_cpo(record)
+        if isinstance(exc, RegistrationError):
+            raise
+        raise RegistrationError(f"updating credentials with CPO {cpo_id} failed: {exc}") from exc
+    updated = dataclasses.replace(
+        record,
+        token_b_hash=hash_token(token_b),
+        token_c=theirs.token,
+        roles=theirs.roles,
+        versions_url=theirs.url,
+    )
+    await role.store.save_cpo(updated)
+    log.info("emsp_credentials_updated", cpo_id=cpo_id)
+    return updated
+
+
+async def unregister(role: EmspRole, cpo_id: int) -> None:
+    """DELETE our credentials at the CPO (best effort) and stop accepting its token B.
+
+    Raises:
+        RegistrationError: no such CPO.
+    """
+    record = await role.store.get_cpo(cpo_id)
+    if record is None:
+        raise RegistrationError(f"no CPO {cpo_id}")
+    url = _credentials_url(record)
+    if record.status == "REGISTERED" and url is not None:
+        try:
+            await role.client.request(as_partner(record), "DELETE", url, routing=False)
+        except PartnerUnreachable as exc:
+            log.warning("emsp_unregister_unreachable", cpo_id=cpo_id, error=str(exc))
+    await role.store.save_cpo(dataclasses.replace(record, status="UNREGISTERED", token_b_hash=None))
+    log.info("emsp_unregistered", cpo_id=cpo_id)
+
+
+def _credentials_url(record: CpoRecord) -> str | None:
+    return record.endpoints.get("credentials:SENDER") or record.endpoints.get("credentials:RECEIVER")

@@ -89,6 +89,11 @@ class EmspRole:
         return PartnerClient(self.session, party_config(self.config))
 
     @property
+    def locations_max_age(self) -> timedelta:
+        """`[emsp] locations_max_age_seconds`: the `max_age` callers of `locations` should pass by default."""
+        return timedelta(seconds=self.config.locations_max_age_seconds)
+
+    @property
     def versions_url(self) -> str:
         return f"{self.base_url}/versions"
 

@@ -84,6 +84,7 @@ async def test_registers_with_our_cpo_side(running: tuple[Csms, Api]) -> None:
     (listed,) = await role_of(csms).cpos()
     assert listed.supports_reservation and listed.max_reservation == timedelta(minutes=90)
     assert csms.http.app[EMSP_NETWORK] is csms.emsp
+    assert role_of(csms).locations_max_age == timedelta(seconds=300)
 
 
 async def test_pull_and_push_of_locations(running: tuple[Csms, Api]) -> None:
@@ -214,3 +215,56 @@ async def test_no_result_is_timeout(tmp_path: Path) -> None:
         assert (result.command_id, result.result) == (sent.command_id, "TIMEOUT")
         await role.stop()
     await runner.cleanup()
+
+
+async def test_results_after_the_first_and_after_a_restart() -> None:
+    """A RESERVE_NOW's later CANCELED_RESERVATION is delivered with its reservation id, a repeated result
+    is not; a stored command whose deadline passed while we were down gets TIMEOUT at start."""
+    from csms.config import EmspConfig
+    from ocpi.emsp.store import MemoryEmspStore, StoredCommand
+
+    store = MemoryEmspStore()
+    past = utcnow() - timedelta(seconds=1)
+    await store.add_command(
+        StoredCommand("c1", 1, "RESERVE_NOW", past + timedelta(hours=1), reservation_id="R9")
+    )
+    await store.add_command(StoredCommand("c2", 1, "START_SESSION", past))
+    async with aiohttp.ClientSession() as session:
+        role = EmspRole(EmspConfig(enabled=True, pull_interval_seconds=0), store, None, session)  # type: ignore[arg-type]
+        results: asyncio.Queue[CommandResult] = asyncio.Queue()
+        role.subscribe(NetworkListener(command_result=results.put))
+        await role.start("http://127.0.0.1:1/emsp/ocpi")
+        async with asyncio.timeout(WAIT):
+            timed_out = await results.get()
+        assert (timed_out.command_id, timed_out.result) == ("c2", "TIMEOUT")
+        assert await role.command_result(1, "RESERVE_NOW", "c1", {"result": "ACCEPTED"})
+        assert await role.command_result(1, "RESERVE_NOW", "c1", {"result": "ACCEPTED"})  # repeated
+        assert await role.command_result(1, "RESERVE_NOW", "c1", {"result": "CANCELED_RESERVATION"})
+        assert not await role.command_result(2, "RESERVE_NOW", "c1", {"result": "ACCEPTED"})  # not its CPO
+        delivered = [results.get_nowait() for _ in range(results.qsize())]
+        assert [(r.result, r.reservation_id) for r in delivered] == [
+            ("ACCEPTED", "R9"),
+            ("CANCELED_RESERVATION", "R9"),
+        ]
+        await role.stop()
+
+
+async def test_credentials_update_and_unregister(running: tuple[Csms, Api]) -> None:
+    """PUT of fresh credentials swaps both tokens (our CPO side calls us with the new B, and we it with
+    its new C); DELETE unregisters on both sides."""
+    from ocpi.emsp.registration import unregister, update_credentials
+
+    csms, _ = running
+    cpo, _ = await register(csms)
+    role = role_of(csms)
+    updated = await update_credentials(role, cpo.id)
+    assert updated.token_c != cpo.token_c and updated.token_b_hash != cpo.token_b_hash
+    ctx = csms.ocpi.ctx
+    (partner,) = await ctx.store.list_partners()
+    answer = await ctx.client.request(partner, "GET", partner.endpoints["tokens:SENDER"])
+    assert answer.success  # with the new token B
+    assert (await role.locations(cpo.id, max_age=timedelta(0))).pulled_at is not None  # with the new C
+    await unregister(role, cpo.id)
+    assert await role.cpos() == []
+    stored = await ctx.store.get_partner(partner.id)
+    assert stored is not None and stored.status is not PartnerStatus.REGISTERED
