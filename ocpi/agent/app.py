@@ -37,6 +37,7 @@ from ocpi.agent.keys import key_prefix
 from ocpi.agent.models import AgentClient, Booking, BookingStatus, booking_json
 from ocpi.agent.search import Estimate, SearchQuery, search
 from ocpi.agent.store import SqlAgentStore
+from ocpi.agent.webhooks import WebhookNotifier
 from ocpi.emsp.network import CpoNetwork
 
 log = structlog.get_logger("ocpi.agent")
@@ -63,6 +64,7 @@ class Agent:
     counters: RequestCounters
     clock: Clock
     verifier: SecretVerifier
+    webhooks: WebhookNotifier
 
 
 AGENT = web.AppKey("agent", Agent)
