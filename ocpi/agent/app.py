@@ -68,7 +68,9 @@ class Agent:
 
 
 AGENT = web.AppKey("agent", Agent)
-CLIENT = "agent_client"  # the request's authenticated client
+CLIENT = web.RequestKey("agent_client", AgentClient)  # the request's authenticated client
+# The X-RateLimit-* (and quota) headers of the request's answer, errors included.
+HEADERS = web.RequestKey("agent_headers", dict[str, str])
 
 
 def _agent(request: web.Request) -> Agent:
@@ -76,8 +78,7 @@ def _agent(request: web.Request) -> Agent:
 
 
 def _client(request: web.Request) -> AgentClient:
-    client: AgentClient = request[CLIENT]
-    return client
+    return request[CLIENT]
 
 
 def _error_response(error: ApiError) -> web.Response:
@@ -108,7 +109,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("agent_request_failed", path=request.path)
         response = _error_response(ApiError(500, "internal_error", "the request failed; it was logged"))
-    for name, value in request.get("agent_headers", {}).items():
+    for name, value in request.get(HEADERS, {}).items():
         response.headers[name] = value
     return response
 
@@ -128,7 +129,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     request[CLIENT] = client
     await _count(request, agent, client)
     response = await handler(request)
-    for name, value in request["agent_headers"].items():
+    for name, value in request[HEADERS].items():
         response.headers[name] = value
     return response
 
@@ -143,7 +144,7 @@ async def _count(request: web.Request, agent: Agent, client: AgentClient) -> Non
         "X-RateLimit-Remaining": str(decision.remaining),
         "X-RateLimit-Reset": str(decision.reset_seconds),
     }
-    request["agent_headers"] = headers
+    request[HEADERS] = headers
     if decision.error is not None:
         raise decision.error
     if client.monthly_quota is not None:

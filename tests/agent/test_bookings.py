@@ -123,7 +123,9 @@ async def test_a_future_window_is_reserved_when_it_begins_and_unused_ones_end(
     await service.tick()
     assert [s[1] for s in network.sent] == ["RESERVE_NOW"]
     await network.result(network.sent[0][3], "ACCEPTED")
-    never = await book(service, client, evse_uid="A1-2", start=clock.now, duration_minutes=10)  # PENDING, never confirmed
+    never = await book(
+        service, client, evse_uid="A1-2", start=clock.now, duration_minutes=10
+    )  # PENDING, never confirmed
     clock.advance(minutes=31)
     await service.tick()
     assert (await agent_store.get_booking(later.id)).status is S.NO_SHOW  # type: ignore[union-attr]
