@@ -19,6 +19,7 @@ from datetime import timedelta
 
 import structlog
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.api import create_app
 from csms.api.power_limits import POWER_LIMIT_CHANGED, SITE_LIMIT_STORE
@@ -31,6 +32,7 @@ from csms.domain.commands import RegistryGateway
 from csms.domain.core import Domain
 from csms.domain.load_balancing import LoadBalancer
 from csms.domain.ports import Pagination
+from csms.domain.secrets import SecretVerifier
 from csms.domain.services import Services
 from csms.domain.smart_charging import SiteLimit, SiteLimitStore
 from csms.logging import configure_logging
@@ -47,6 +49,10 @@ from csms.ui.app import mount_ui
 from csms.webhooks.outbox import WebhookFeeder, WebhookWorker
 from ocpi import admin_api, chargeprice
 from ocpi.admin_api.dashboard import roaming
+from ocpi.agent import app as agent_app
+from ocpi.agent.bookings import BookingService
+from ocpi.agent.store import SqlAgentStore
+from ocpi.agent.webhooks import WebhookNotifier
 from ocpi.bridge import OcpiBridge
 from ocpi.emsp import server as emsp_server
 from ocpi.emsp.role import EmspRole
@@ -100,6 +106,7 @@ class Csms:
     # The eMSP role when `[emsp] enabled` (ADR 0023): the `ocpi.emsp.network.CpoNetwork` the Agent API uses;
     # also at `root[EMSP_NETWORK]` of the HTTP app.
     emsp: EmspRole | None = None
+    agent: agent_app.Agent | None = None  # the Agent API under /agent/v1, with the eMSP role (ADR 0024)
     _purge_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -188,7 +195,8 @@ class Csms:
         root[WEBHOOKS_CHANGED] = webhook_feeder.webhooks_changed
         admin_api.install(root, bridge.ctx.store, bridge.ctx)
         root.add_subapp("/ocpi", bridge.app())
-        emsp = None
+        emsp: EmspRole | None = None
+        agent: agent_app.Agent | None = None
         if config.emsp.enabled:  # our eMSP role, its own OCPI root (ADR 0023)
             emsp = EmspRole(
                 config.emsp,
@@ -199,6 +207,8 @@ class Csms:
             )
             root[EMSP_NETWORK] = emsp
             root.add_subapp("/emsp/ocpi", emsp_server.create_app(emsp))
+            agent = _agent(config, store.engine, services, emsp)
+            root.add_subapp("/agent/v1", agent_app.create_app(agent))
         # The operator dashboard under /ui, reading the bridge's records through its hook (ADR 0020).
         mount_ui(root, domain, roaming(domain, bridge.ctx.store, bridge.ctx))
         root.add_subapp(
@@ -222,6 +232,8 @@ class Csms:
         await bridge.start(http_port)
         if emsp is not None:
             await emsp.start(bridge.ctx.base_url + "/emsp/ocpi")
+        if agent is not None:
+            await agent.bookings.start()
         csms = cls(
             services,
             domain,
@@ -239,6 +251,7 @@ class Csms:
             site_limits,
             solar_meter,
             emsp,
+            agent,
         )
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())
@@ -288,6 +301,9 @@ class Csms:
         await self.domain.local_lists.stop()
         await self.domain.stations.stop()
         log.info("domain_stopped")
+        if self.agent is not None:
+            await self.agent.bookings.stop()
+            await self.agent.webhooks.stop()
         if self.emsp is not None:
             await self.emsp.stop()
         await self.ocpi.stop()
@@ -343,6 +359,18 @@ def _solar_meter(
     return SolarMeter(
         config.solar.meter_url, config.solar.poll_seconds, solar, sites, balancer.site_changed, services.clock
     )
+
+
+def _agent(config: Config, engine: AsyncEngine, services: Services, network: EmspRole) -> agent_app.Agent:
+    """The Agent API's parts (ADR 0024): its store on the CSMS database, the booking service following the
+    eMSP role's events, and the client webhooks."""
+    store = SqlAgentStore(engine, clock=services.clock)
+    webhooks = WebhookNotifier(store, config.agent.webhook_timeout_seconds)
+    bookings = BookingService(store, network, config.agent, services.clock, webhooks.notify)
+    return agent_app.Agent(
+        store, network, bookings, config.agent, services.request_counters, services.clock, SecretVerifier(),
+        webhooks,
+    )  # fmt: skip
 
 
 def tune_gc() -> None:

@@ -485,6 +485,57 @@ async def cmd_emsp_cpo_list(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_agent_client(config: Config, args: argparse.Namespace) -> int:
+    """`csms agent client add|rotate|list` (the booking Agent API's accounts, ADR 0024): add and rotate print
+    the client's key alone on stdout (it is stored only as a bcrypt hash); list never shows keys."""
+    from ocpi.agent.accounts import AccountError, add_client, rotate_key
+    from ocpi.agent.store import SqlAgentStore
+
+    async with _open(config) as store:
+        agent = SqlAgentStore(store.engine)  # type: ignore[attr-defined]
+        rounds = config.security.bcrypt_rounds
+        if args.agent_client_command == "list":
+            for c in await agent.list_clients():
+                print(f"{c.id}\t{c.name}\tfee={c.reservation_fee}\tcommission={c.commission_percent}%"
+                      f"\tquota={c.monthly_quota if c.monthly_quota is not None else '-'}")  # fmt: skip
+            return EXIT_OK
+        if args.agent_client_command == "rotate":
+            key = await rotate_key(agent, args.id, bcrypt_rounds=rounds)
+            if key is None:
+                raise CommandError(f"agent client {args.id} not found (see `csms agent client list`)")
+        else:
+            try:
+                _, key = await add_client(agent, name=args.name, reservation_fee=args.reservation_fee,
+                                          commission_percent=args.commission_percent,
+                                          monthly_quota=args.monthly_quota, webhook_url=args.webhook_url,
+                                          bcrypt_rounds=rounds)  # fmt: skip
+            except AccountError as exc:
+                raise CommandError(f"invalid input: {exc}", EXIT_USAGE) from None
+    print(key)
+    return EXIT_OK
+
+
+def _add_agent_commands(commands: Any) -> None:
+    """The `csms agent client ...` subcommands."""
+    agent = commands.add_parser("agent", help="the booking Agent API").add_subparsers(
+        dest="agent_command", required=True
+    )
+    client = agent.add_parser("client", help="client accounts").add_subparsers(
+        dest="agent_client_command", required=True
+    )
+    add = client.add_parser("add", help="create a client account and print its key once")
+    add.add_argument("--name", required=True)
+    add.add_argument("--reservation-fee", default="0", metavar="EUR", help="added to every booking")
+    add.add_argument("--commission-percent", default="0", metavar="P", help="of the CPO's cost")
+    add.add_argument("--monthly-quota", type=int, default=None, metavar="N", help="requests per month")
+    add.add_argument("--webhook-url", default=None, metavar="URL", help="booking changes are POSTed here")
+    add.set_defaults(func=cmd_agent_client)
+    rotate = client.add_parser("rotate", help="replace a client's key (the old one stops working)")
+    rotate.add_argument("id", type=int, metavar="ID")
+    rotate.set_defaults(func=cmd_agent_client)
+    client.add_parser("list", help="list client accounts").set_defaults(func=cmd_agent_client)
+
+
 def _add_emsp_commands(commands: Any) -> None:
     """The `csms emsp ...` subcommands (the OCPI 2.2.1 eMSP role, ADR 0023)."""
     emsp = commands.add_parser("emsp", help="our OCPI 2.2.1 eMSP role").add_subparsers(
@@ -613,7 +664,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--org", default=DEFAULT_ORG_ID, metavar="ORG_ID", help="its organization (default: %(default)s)"
     )
     cp_add.add_argument(
-        "--security-profile", type=int, choices=[1, 2, 3], default=None,
+        "--security-profile",
+        type=int,
+        choices=[1, 2, 3],
+        default=None,
         help="OCPP security profile: 1 Basic auth, 2 TLS + Basic auth, 3 mutual TLS (default 1)",
     )
     cp_add.add_argument("--json", action="store_true", help="print the charge point as JSON")
@@ -623,7 +677,10 @@ def build_parser() -> argparse.ArgumentParser:
     cp_set.add_argument("--status", choices=[s.value for s in RegistrationStatus], default=None)
     cp_set.add_argument("--password", help="new HTTP Basic auth password, 16 to 40 characters")
     cp_set.add_argument(
-        "--security-profile", type=int, choices=[1, 2, 3], default=None,
+        "--security-profile",
+        type=int,
+        choices=[1, 2, 3],
+        default=None,
         help="new OCPP security profile (2 and 3 connect only over wss://)",
     )
     cp_set.set_defaults(func=cmd_chargepoint_set)
@@ -669,6 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_ocpi_commands(commands)
     _add_emsp_commands(commands)
+    _add_agent_commands(commands)
     _add_location_commands(commands)
     return parser
 

@@ -241,6 +241,19 @@ class EmspConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """`[agent]`: the booking Agent API (`ocpi.agent`, under /agent/v1 when `[emsp] enabled`; ADR 0024)."""
+
+    requests_per_minute: int = 120  # per client (X-RateLimit-*); the monthly quota is per client account
+    search_max_age_seconds: float = 300.0  # a CPO's cached locations older than this are pulled again
+    cpo_timeout_seconds: float = 5.0  # one CPO's share of a search; slower gives a `timeout` entry
+    estimate_kwh: float = 20.0  # what client_price assumes is charged (at most)
+    estimate_minutes: int = 60  # the window a search result's client_price assumes
+    tick_seconds: float = 1.0  # how often bookings are checked for their window's start and end
+    webhook_timeout_seconds: float = 5.0  # one POST of a booking to a client's webhook
+
+
+@dataclass(frozen=True, slots=True)
 class OcpiParty:
     """One CPO party we serve (OCPI 2.2.1 Credentials: one CredentialsRole each), codes in upper case."""
 
@@ -414,6 +427,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     ocpi: OcpiConfig = field(default_factory=OcpiConfig)
     emsp: EmspConfig = field(default_factory=EmspConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)

@@ -299,4 +299,6 @@ class OcpiClientInfoRow(Base):
 
 
 # The eMSP role's tables share this metadata (revision 0019_emsp).
+# The Agent API's tables (revision 0020_agent).
+import ocpi.store.agent_tables  # noqa: E402, F401
 import ocpi.store.emsp_tables  # noqa: E402, F401

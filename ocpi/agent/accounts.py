@@ -1,0 +1,70 @@
+"""Client accounts: create one and rotate its key (what `csms agent client add|rotate` and the operator
+API's `/agent-clients` do). The key is returned once and stored only as its bcrypt hash (the FAQ: a lost
+key cannot be resent, only replaced); rotating invalidates the old key with the same commit."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from csms.domain.secrets import hash_secret_async
+from ocpi.agent.keys import new_client_key
+from ocpi.agent.models import AgentClient
+from ocpi.agent.store import SqlAgentStore
+
+
+class AccountError(ValueError):
+    """An account field is not acceptable; the message names it."""
+
+
+def _amount(value: str | Decimal, what: str, high: Decimal) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise AccountError(f"{what} must be a decimal number, not {value!r}") from None
+    if not amount.is_finite() or not Decimal(0) <= amount <= high:
+        raise AccountError(f"{what} must be between 0 and {high}")
+    return amount
+
+
+async def add_client(
+    store: SqlAgentStore,
+    *,
+    name: str,
+    reservation_fee: str | Decimal = "0",
+    commission_percent: str | Decimal = "0",
+    monthly_quota: int | None = None,
+    webhook_url: str | None = None,
+    bcrypt_rounds: int = 12,
+) -> tuple[AgentClient, str]:
+    """Create a client account; returns (the stored client, its key: shown this once).
+
+    Raises:
+        AccountError: a field is out of range.
+    """
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise AccountError("name must be 1 to 100 characters")
+    if monthly_quota is not None and monthly_quota < 0:
+        raise AccountError("monthly quota must be 0 or more")
+    if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
+        raise AccountError("webhook URL must be http:// or https://")
+    key, prefix = new_client_key()
+    client = AgentClient(
+        id=0,
+        name=name,
+        key_prefix=prefix,
+        key_hash=await hash_secret_async(key, bcrypt_rounds),
+        reservation_fee=_amount(reservation_fee, "reservation fee", Decimal(10_000)),
+        commission_percent=_amount(commission_percent, "commission percent", Decimal(100)),
+        monthly_quota=monthly_quota,
+        webhook_url=webhook_url,
+    )
+    return await store.add_client(client), key
+
+
+async def rotate_key(store: SqlAgentStore, client_id: int, *, bcrypt_rounds: int = 12) -> str | None:
+    """Give the client a new key; the old one stops working at once. None: no such client."""
+    key, prefix = new_client_key()
+    if not await store.set_key(client_id, prefix, await hash_secret_async(key, bcrypt_rounds)):
+        return None
+    return key

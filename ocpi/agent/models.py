@@ -1,0 +1,115 @@
+"""The Agent API's records: client accounts and bookings (`ocpi.agent.store` keeps them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class BookingStatus(StrEnum):
+    """Where a booking is (ADR 0024 lists what moves it):
+
+    REQUESTED (stored; RESERVE_NOW not sent yet) → PENDING (the CPO answered the command ACCEPTED) →
+    CONFIRMED (its CommandResult ACCEPTED) → ACTIVE (the driver's session started at that EVSE) →
+    COMPLETED (the session ended; the price follows its CDR). FAILED: the CPO could not make the
+    reservation (unreachable, a failing result, no result in time). REJECTED: the CPO refused the command.
+    EXPIRED: the window ended before the reservation was confirmed. NO_SHOW: it was confirmed and the window
+    ended without the driver's session (or the CPO cancelled it when it lapsed). CANCELLED: the client
+    cancelled it.
+    """
+
+    REQUESTED = "REQUESTED"
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    EXPIRED = "EXPIRED"
+    NO_SHOW = "NO_SHOW"
+    CANCELLED = "CANCELLED"
+
+
+FINAL = frozenset(
+    {
+        BookingStatus.FAILED,
+        BookingStatus.REJECTED,
+        BookingStatus.COMPLETED,
+        BookingStatus.EXPIRED,
+        BookingStatus.NO_SHOW,
+        BookingStatus.CANCELLED,
+    }
+)
+# Cancelling costs nothing before the CPO confirmed the reservation (the FAQ: REQUESTED and PENDING).
+FREE_CANCELLATION = frozenset({BookingStatus.REQUESTED, BookingStatus.PENDING})
+
+
+@dataclass(slots=True)
+class AgentClient:
+    """A client application's account. Its key is shown once (`csms agent client add`) and kept only as a
+    bcrypt hash, found by `key_prefix`; rotating it replaces both at once."""
+
+    id: int
+    name: str
+    key_prefix: str
+    key_hash: str
+    reservation_fee: Decimal = Decimal("0")  # EUR per booking
+    commission_percent: Decimal = Decimal("0")  # of the CPO's cost
+    monthly_quota: int | None = None  # requests per calendar month (UTC); None: no quota
+    webhook_url: str | None = None  # booking status changes are POSTed here
+    created_at: datetime | None = None
+    rotated_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Booking:
+    """One booking of one EVSE. `id` is also the OCPI `reservation_id` (36 characters at most).
+
+    `price` is `ocpi.agent.pricing.ClientPrice.json()`: the estimate at booking time, replaced by the
+    CDR's figures (`final: true`) when the session's CDR arrives, or by the cancellation fee.
+    """
+
+    id: str
+    client_id: int
+    cpo_id: int
+    cpo_party_id: str
+    location_id: str
+    evse_uid: str
+    driver_token: str
+    start: datetime
+    end: datetime
+    status: BookingStatus = BookingStatus.REQUESTED
+    reason: str | None = None
+    command_id: str | None = None  # the RESERVE_NOW's
+    session_id: str | None = None
+    price: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+def ocpi_time(at: datetime) -> str:
+    """UTC with `Z`, as OCPI and the Agent API write times."""
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def booking_json(booking: Booking) -> dict[str, Any]:
+    """A booking as clients see it."""
+    return {
+        "id": booking.id,
+        "status": str(booking.status),
+        "reason": booking.reason,
+        "cpo_party_id": booking.cpo_party_id,
+        "location_id": booking.location_id,
+        "evse_uid": booking.evse_uid,
+        "driver_token": booking.driver_token,
+        "start": ocpi_time(booking.start),
+        "end": ocpi_time(booking.end),
+        "duration_minutes": int((booking.end - booking.start).total_seconds() // 60),
+        "session_id": booking.session_id,
+        "client_price": booking.price,
+        "created_at": ocpi_time(booking.created_at) if booking.created_at else None,
+        "updated_at": ocpi_time(booking.updated_at) if booking.updated_at else None,
+    }

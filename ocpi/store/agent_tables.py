@@ -1,0 +1,62 @@
+"""The Agent API's tables (revision 0020_agent, ADR 0024): client accounts and their bookings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from csms.store.tables import Base, UtcDateTime
+
+
+class AgentClientRow(Base):
+    """A client application (`ocpi.agent.models.AgentClient`): its key only as a bcrypt hash."""
+
+    __tablename__ = "agent_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(100))
+    reservation_fee: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    commission_percent: Mapped[Decimal] = mapped_column(Numeric(7, 4))
+    monthly_quota: Mapped[int | None] = mapped_column(Integer)
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class AgentBookingRow(Base):
+    """A booking (`ocpi.agent.models.Booking`); `price` is its JSON."""
+
+    __tablename__ = "agent_bookings"
+    __table_args__ = (Index("ix_agent_bookings_client_status", "client_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[int] = mapped_column(Integer)
+    cpo_id: Mapped[int] = mapped_column(Integer)
+    cpo_party_id: Mapped[str] = mapped_column(String(3))
+    location_id: Mapped[str] = mapped_column(String(36))
+    evse_uid: Mapped[str] = mapped_column(String(36))
+    driver_token: Mapped[str] = mapped_column(String(36))
+    start: Mapped[datetime] = mapped_column(UtcDateTime())
+    end: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    command_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(36))
+    price: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AgentUsageRow(Base):
+    """How many requests a client made in a calendar month (UTC): its monthly quota's count."""
+
+    __tablename__ = "agent_usage"
+
+    client_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    count: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,77 @@
+"""`csms agent client add|rotate|list`: the key alone on stdout, stored only hashed; rotation replaces it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from csms.cli import main
+from csms.config import DatabaseConfig
+from csms.domain.secrets import SecretVerifier
+from csms.store.sql.engine import make_engine
+from ocpi.agent.keys import key_prefix
+from ocpi.agent.models import AgentClient
+from ocpi.agent.store import SqlAgentStore
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CSMS_DATABASE_URL", url)
+    monkeypatch.setenv("CSMS_SECURITY_BCRYPT_ROUNDS", "4")
+    monkeypatch.chdir(tmp_path)
+    return url
+
+
+def stored(url: str) -> list[AgentClient]:
+    async def read() -> list[AgentClient]:
+        engine = make_engine(DatabaseConfig(url=url))
+        try:
+            return await SqlAgentStore(engine).list_clients()
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def matches(key: str, client: AgentClient) -> bool:
+    return asyncio.run(SecretVerifier().verify(key, client.key_hash))
+
+
+def test_add_prints_the_key_alone_and_rotate_replaces_it(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    code = main(["agent", "client", "add", "--name", "App", "--reservation-fee", "1.50",
+                 "--commission-percent", "5", "--monthly-quota", "1000"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and out.count("\n") == 1
+    key = out.strip()
+    [client] = stored(db_url)
+    assert key_prefix(key) == client.key_prefix and matches(key, client) and key not in client.key_hash
+    assert (str(client.reservation_fee), str(client.commission_percent), client.monthly_quota) == (
+        "1.5000",
+        "5.0000",
+        1000,
+    )
+    assert main(["agent", "client", "rotate", str(client.id)]) == 0
+    new_key = capsys.readouterr().out.strip()
+    [rotated] = stored(db_url)
+    assert new_key != key and matches(new_key, rotated) and not matches(key, rotated)
+    assert main(["agent", "client", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "App" in listing and key not in listing and new_key not in listing
+    assert main(["agent", "client", "rotate", "999"]) == 1
+    assert main(["agent", "client", "add", "--name", "X", "--commission-percent", "101"]) == 2
