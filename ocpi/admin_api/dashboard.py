@@ -17,7 +17,7 @@ from ocpi import publish
 from ocpi.admin_api import locations as location_ops
 from ocpi.admin_api import tariffs as tariff_ops
 from ocpi.admin_api.bodies import LocationCreate, TariffCreate
-from ocpi.admin_api.partners import _find_outbox_entry, _partner_ids
+from ocpi.admin_api.partners import find_outbox_entry, org_partner_ids
 from ocpi.admin_api.serialize import location_json, ocpi_partner_json, outbox_entry_json, tariff_json
 from ocpi.admin_api.session_costs import breakdown_json, pricing_context
 from ocpi.context import OcpiContext
@@ -60,13 +60,13 @@ class _Bridge:
 
     async def outbox(self, org_id: str) -> list[JsonObject]:
         entries = await self.store.list_outbox(
-            limit=LIMIT, partner_ids=await _partner_ids(self.store, org_id)
+            limit=LIMIT, partner_ids=await org_partner_ids(self.store, org_id)
         )
         return [outbox_entry_json(e) for e in entries]
 
     async def retry_push(self, org_id: str, entry_id: int) -> str | None:
         # As `POST /ocpi/outbox/{entry_id}/retry`: only a failed push, pending again with 0 attempts.
-        entry = await _find_outbox_entry(self.store, entry_id, org_id)
+        entry = await find_outbox_entry(self.store, entry_id, org_id)
         if entry is None:
             return "not_found"
         if entry.status != OutboxStatus.FAILED:
@@ -87,7 +87,7 @@ class _Bridge:
         if not create and (stored is None or stored.org_id != org_id):
             return f"tariff {fields.id} not found"
         try:
-            tariff = tariff_ops._tariff(fields, fields.id, self.domain.services, org_id)
+            tariff = tariff_ops.tariff_record(fields, fields.id, self.domain.services, org_id)
         except ApiError as exc:
             return exc.message
         await self.store.save_tariff(tariff)
@@ -109,15 +109,17 @@ class _Bridge:
             return f"location {fields.id} not found"
         services = self.domain.services
         try:
-            party = location_ops._party(fields, services, current)
-            await location_ops._check_charge_points(
+            party = location_ops.location_party(fields, services, current)
+            await location_ops.check_charge_points(
                 services, self.store, fields.charge_point_ids, fields.id, org_id
             )
-            await location_ops._check_tariffs(self.store, fields.tariff_ids, org_id)
+            await location_ops.check_tariffs(self.store, fields.tariff_ids, org_id)
         except ApiError as exc:
             return exc.message
         before = None if self.ctx is None else await publish.location_snapshot(self.ctx, fields.id)
-        await self.store.save_location(location_ops._location(fields, fields.id, services, party, org_id))
+        await self.store.save_location(
+            location_ops.location_record(fields, fields.id, services, party, org_id)
+        )
         if self.ctx is not None:
             await publish.location_changed(self.ctx, before, fields.id, org_id)
         return None
