@@ -86,7 +86,7 @@ async def handle_login(request: web.Request) -> web.Response:
 
 async def handle_logout(request: web.Request) -> web.Response:
     """`POST /ui/logout`: forget the session and go back to the login form."""
-    request.app[UI_SESSIONS].sign_out(request.cookies.get(COOKIE))
+    await request.app[UI_SESSIONS].sign_out(request.cookies.get(COOKIE))
     response = web.HTTPSeeOther(f"{UI_PREFIX}/login")
     response.del_cookie(COOKIE, path=UI_PREFIX)
     raise response

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 import orjson
 import pytest
 
 from csms.app import Csms
+from csms.config import UiConfig
 from csms.domain.clock import utcnow
 from csms.domain.events import StationConnectionChanged, TransactionMeterAdvanced
 from csms.domain.identity import Organization
@@ -21,7 +24,7 @@ from csms.domain.secrets import hash_secret, new_api_key
 from csms.ui.live import LiveHub, session_energy_wh
 from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
-from tests.e2e.conftest import StartCsms, ocpp_url
+from tests.e2e.conftest import StartCsms, e2e_config, ocpp_url
 from tests.utils import MS
 
 
@@ -403,3 +406,28 @@ async def test_admin_retries_a_failed_push(csms: Csms, http: aiohttp.ClientSessi
     assert (entry.status, entry.attempts) == (OutboxStatus.PENDING, 0)
     async with http.post(f"{base(csms)}/roaming/outbox/{failed.id}/retry") as resp:
         assert 'data-notice="outbox_entry_not_failed"' in await resp.text()
+
+
+async def test_sign_out_on_one_node_is_refused_by_another(tmp_path: Path) -> None:
+    """Two CSMS processes sharing the database and `[ui] session_secret` (two nodes of one dashboard): a
+    cookie signed out through the first is refused by the second (issue 15, item 5)."""
+    config = replace(e2e_config(tmp_path), ui=UiConfig(session_secret="shared-dashboard-secret"))
+    first = await Csms.start(config)
+    second = await Csms.start(config)
+    try:
+        key, prefix = new_api_key()
+        await first.services.store.add_api_key("ui", prefix, hash_secret(key, rounds=4), "admin")
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(
+                f"{base(first)}/login", data={"api_key": key}, allow_redirects=False
+            ) as resp:
+                cookie = {"csms_ui": resp.cookies["csms_ui"].value}
+            async with http.get(f"{base(second)}/", cookies=cookie, allow_redirects=False) as page:
+                assert page.status == 200  # the other node accepts the sign-in
+            async with http.post(f"{base(first)}/logout", allow_redirects=False) as out:
+                assert out.status == 303
+            async with http.get(f"{base(second)}/", cookies=cookie, allow_redirects=False) as again:
+                assert (again.status, again.headers["Location"]) == (303, "/ui/login")
+    finally:
+        await second.stop()
+        await first.stop()
