@@ -193,8 +193,9 @@ async def handle_reservations(request: web.Request) -> web.Response:
 
 async def handle_reservation_command(request: web.Request) -> web.Response:
     """`POST /ui/reservations` (reserve: the form names the charge point) and
-    `POST /ui/reservations/{reservation_id}/cancel`: the station page's reserve and cancel-reservation
-    commands, then back to the list with the outcome."""
+    `POST /ui/reservations/{reservation_id}/cancel` and `.../edit` (new id token and/or minutes from now):
+    the reserve, cancel-reservation and change-reservation commands, then back to the list with the
+    outcome."""
     form = {k: str(v) for k, v in (await request.post()).items()}
     domain, principal = _domain(request), request[PRINCIPAL]
     reservation_id = request.match_info.get("reservation_id")
@@ -205,8 +206,9 @@ async def handle_reservation_command(request: web.Request) -> web.Response:
         if reservation_id.isdigit() and len(reservation_id) < 18:
             found = await domain.store.get_reservation(int(reservation_id), org_id=principal.org_id)
         cp = found.charge_point_id if found is not None else ""
-        form = {"reservation_id": reservation_id}
-        answer = await run_command(domain, principal, cp, "cancel-reservation", form)
+        form = {**form, "reservation_id": reservation_id}
+        command = "change-reservation" if request.path.endswith("/edit") else "cancel-reservation"
+        answer = await run_command(domain, principal, cp, command, form)
     status, body = answer
     if status == 403:
         return render(request, "forbidden.html", status=403)
@@ -283,6 +285,7 @@ def create_ui_app(domain: Domain) -> web.Application:
     app.router.add_get("/reservations", handle_reservations)
     app.router.add_post("/reservations", handle_reservation_command)
     app.router.add_post("/reservations/{reservation_id}/cancel", handle_reservation_command)
+    app.router.add_post("/reservations/{reservation_id}/edit", handle_reservation_command)
     app.router.add_get("/events", handle_events)
     admin_pages.add_routes(app)
     app.router.add_static("/static", HERE / "static")

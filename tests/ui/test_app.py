@@ -431,3 +431,34 @@ async def test_sign_out_on_one_node_is_refused_by_another(tmp_path: Path) -> Non
     finally:
         await second.stop()
         await first.stop()
+
+
+async def test_reservations_page_edits_a_reservation(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """An active reservation has an edit form; saving it sends ReserveNow again with the same id and the
+    row then shows the new id token and a later expiry (issue 15, item 1). A viewer gets 403."""
+    await sign_in(http, csms, "member")
+    sim = ChargePointSimulator(
+        SimulatorConfig(charge_point_id="CP-A", url=ocpp_url(csms), ocpp_version="1.6")
+    )
+    await sim.connect()
+    try:
+        await sim.boot()
+        form = {"charge_point_id": "CP-A", "id_tag": "TAG", "evse_id": "1", "minutes": "10"}
+        async with http.post(f"{base(csms)}/reservations", data=form) as resp:
+            assert resp.status == 200
+        [made], _ = await csms.services.store.list_reservations(limit=10)
+        async with http.get(f"{base(csms)}/reservations") as page:
+            assert f'data-edit-reservation="{made.id}"' in await page.text()
+        edit = {"id_tag": "NEWTAG", "minutes": "45"}
+        async with http.post(f"{base(csms)}/reservations/{made.id}/edit", data=edit) as resp:
+            html = await resp.text()
+            assert resp.status == 200 and f"reservation {made.id} active" in html, html
+        changed = await csms.services.store.get_reservation(made.id)
+        assert changed is not None
+        assert (changed.id_token, changed.status.value) == ("NEWTAG", "active")
+        assert changed.expiry_date > made.expiry_date
+        await sign_in(http, csms, "viewer")
+        async with http.post(f"{base(csms)}/reservations/{made.id}/edit", data=edit) as resp:
+            assert resp.status == 403
+    finally:
+        await sim.close()
