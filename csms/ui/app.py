@@ -26,6 +26,7 @@ from csms.ui import admin_pages, pages
 from csms.ui.app_keys import PRINCIPAL, UI_DOMAIN, UI_HUB, UI_ROAMING, UI_SESSIONS, UI_TEMPLATES, render
 from csms.ui.commands import COMMANDS, json_answer, run_command
 from csms.ui.live import CLOSE, LiveHub, LiveMessage
+from csms.ui.paging import cursor_of, first_page, next_url
 from csms.ui.roaming import Roaming
 from csms.ui.signin import COOKIE, UiSessions
 
@@ -117,8 +118,13 @@ async def handle_overview(request: web.Request) -> web.Response:
 async def handle_charge_points(request: web.Request) -> web.Response:
     """`GET /ui/charge-points?q=`: the searchable station list with live connection state."""
     search = request.query.get("q", "")
-    rows = await pages.station_rows(_domain(request), request[PRINCIPAL].org_id, search)
-    return render(request, "charge_points.html", rows=rows, q=search)
+    try:
+        rows, after = await pages.station_list(
+            _domain(request), request[PRINCIPAL].org_id, search, cursor_of(request)
+        )
+    except ValueError:
+        raise first_page(request) from None
+    return render(request, "charge_points.html", rows=rows, q=search, next_url=next_url(request, after))
 
 
 async def handle_charge_point(request: web.Request) -> web.Response:
@@ -150,8 +156,15 @@ async def handle_command(request: web.Request) -> web.Response:
 async def handle_sessions(request: web.Request) -> web.Response:
     """`GET /ui/sessions?status=`: sessions with live energy and power."""
     wanted = request.query.get("status", "")
-    rows = await pages.session_rows(_domain(request), request[PRINCIPAL].org_id, wanted)
-    return render(request, "sessions.html", sessions=rows, filter_status=wanted)
+    try:
+        rows, after = await pages.session_rows(
+            _domain(request), request[PRINCIPAL].org_id, wanted, cursor_of(request)
+        )
+    except ValueError:
+        raise first_page(request) from None
+    return render(
+        request, "sessions.html", sessions=rows, filter_status=wanted, next_url=next_url(request, after)
+    )
 
 
 async def handle_session(request: web.Request) -> web.Response:
@@ -184,11 +197,17 @@ async def handle_session_cost(request: web.Request) -> web.Response:
 
 async def handle_reservations(request: web.Request) -> web.Response:
     """`GET /ui/reservations`: the organization's reservations, newest first, with a form to make one."""
-    rows = await pages.reservation_rows(_domain(request), request[PRINCIPAL].org_id)
+    try:
+        rows, after = await pages.reservation_rows(
+            _domain(request), request[PRINCIPAL].org_id, cursor_of(request)
+        )
+    except ValueError:
+        raise first_page(request) from None
     stations = await pages.station_rows(_domain(request), request[PRINCIPAL].org_id)
     return render(
-        request, "reservations.html", reservations=rows, stations=stations, notice=request.query.get("notice")
-    )
+        request, "reservations.html", reservations=rows, stations=stations,
+        notice=request.query.get("notice"), next_url=next_url(request, after),
+    )  # fmt: skip
 
 
 async def handle_reservation_command(request: web.Request) -> web.Response:

@@ -25,13 +25,19 @@ from ocpi.models import OutboxStatus
 from ocpi.session_costs import session_cost
 from ocpi.store import OcpiStore, Pagination
 
-LIMIT = 500  # rows a dashboard list shows
+LIMIT = 500  # rows a dashboard list page shows
 
 
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])
     return f"{where}: {error['msg']}"
+
+
+def _next_offset(offset: int, returned: int, total: int) -> int | None:
+    # The dashboard's next page starts after this one; None once every row was shown.
+    after = offset + returned
+    return after if returned and after < total else None
 
 
 class _Bridge:
@@ -46,14 +52,15 @@ class _Bridge:
     async def cost_breakdown(self, tx: Transaction) -> JsonObject:
         return breakdown_json(await session_cost(self.pricing, tx))
 
-    async def locations(self, org_id: str) -> list[JsonObject]:
-        page, _ = await self.store.list_locations(Pagination(offset=0, limit=LIMIT), org_id=org_id)
-        return [location_json(location) for location in page]
+    async def locations(self, org_id: str, offset: int) -> tuple[list[JsonObject], int | None]:
+        page, total = await self.store.list_locations(Pagination(offset=offset, limit=LIMIT), org_id=org_id)
+        return [location_json(location) for location in page], _next_offset(offset, len(page), total)
 
-    async def tariffs(self, org_id: str) -> list[JsonObject]:
+    async def tariffs(self, org_id: str, offset: int) -> tuple[list[JsonObject], int | None]:
         ocpi = self.domain.config.ocpi
-        page, _ = await self.store.list_tariffs(Pagination(offset=0, limit=LIMIT), org_id=org_id)
-        return [tariff_json(tariff, ocpi.country_code, ocpi.party_id) for tariff in page]
+        page, total = await self.store.list_tariffs(Pagination(offset=offset, limit=LIMIT), org_id=org_id)
+        rows = [tariff_json(tariff, ocpi.country_code, ocpi.party_id) for tariff in page]
+        return rows, _next_offset(offset, len(page), total)
 
     async def partners(self, org_id: str) -> list[JsonObject]:
         return [ocpi_partner_json(p) for p in await self.store.list_partners(org_id=org_id)]
