@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -97,8 +98,8 @@ def _domain(request: web.Request) -> Domain:
     return request.app[UI_DOMAIN]
 
 
-async def handle_overview(request: web.Request) -> web.Response:
-    """`GET /ui/`: counts, active sessions, today's energy, the 24-hour chart and alerts."""
+async def _overview_data(request: web.Request) -> dict[str, Any]:
+    """The overview's figures for the signed-in organization, with `revenue` (incl. VAT, by currency)."""
     org_id = request[PRINCIPAL].org_id
     data = await pages.overview(_domain(request), org_id)
     hook = request.app.get(UI_ROAMING)
@@ -112,7 +113,26 @@ async def handle_overview(request: web.Request) -> web.Response:
             total = Decimal(cost["total"]["incl_vat"])
             revenue[cost["currency"]] = revenue.get(cost["currency"], Decimal(0)) + total
     data.pop("today", None)
-    return render(request, "overview.html", revenue=revenue, **data)
+    return {**data, "revenue": revenue}
+
+
+async def handle_overview(request: web.Request) -> web.Response:
+    """`GET /ui/`: counts, active sessions, today's energy, the 24-hour chart and alerts."""
+    return render(request, "overview.html", **await _overview_data(request))
+
+
+async def handle_overview_summary(request: web.Request) -> web.Response:
+    """`GET /ui/overview/summary`: the overview's counts, today's energy (kWh) and revenue and the alerts
+    as JSON; the overview page fetches it when the live channel reports a change, so its figures follow
+    the network without a reload (issue 15)."""
+    data = await _overview_data(request)
+    return web.json_response({
+        "online": data["online"], "offline": data["offline"], "faulted": data["faulted"],
+        "active_sessions": data["active_sessions"],
+        "energy_today_kwh": f"{data['energy_today_wh'] / 1000:.1f}",
+        "revenue": {currency: f"{amount:.2f}" for currency, amount in data["revenue"].items()},
+        "alerts": data["alerts"],
+    })  # fmt: skip
 
 
 async def handle_charge_points(request: web.Request) -> web.Response:
@@ -295,6 +315,7 @@ def create_ui_app(domain: Domain) -> web.Application:
     app.router.add_post("/login", handle_login)
     app.router.add_post("/logout", handle_logout)
     app.router.add_get("/", handle_overview)
+    app.router.add_get("/overview/summary", handle_overview_summary)
     app.router.add_get("/charge-points", handle_charge_points)
     app.router.add_get("/charge-points/{charge_point_id}", handle_charge_point)
     app.router.add_post("/charge-points/{charge_point_id}/commands/{command}", handle_command)

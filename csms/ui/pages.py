@@ -195,7 +195,13 @@ def hourly_energy(sessions: list[Transaction], now: datetime) -> list[int]:
 
 async def overview(domain: Domain, org_id: str) -> dict[str, Any]:
     """Counts, today's energy, the 24-hour energy chart and the alerts of the overview page."""
-    rows = await station_rows(domain, org_id)
+    rows: list[StationRow] = []
+    cursor: str | None = None
+    while True:  # every station counts, not only a list page's
+        chunk, cursor = await station_list(domain, org_id, "", cursor)
+        rows += chunk
+        if cursor is None:
+            break
     now = domain.clock()
     await domain.writes.sync()
     recent, _ = await domain.store.list_transactions(

@@ -527,7 +527,25 @@ async def test_lists_page_beyond_500_rows_and_search_spans_pages(
     # BULK-500..504 sort after the first store page: the search still finds them on its first page.
     found, pages_read = await _walk(http, csms, "/ui/charge-points?q=bulk-50", "data-charge-point-id")
     assert (found, pages_read) == ([f"BULK-{i}" for i in range(500, 505)], 1)
+    # The overview counts every station, not one page's.
+    async with http.get(f"{base(csms)}/overview/summary") as resp:
+        assert (await resp.json())["offline"] == n + 1
     # A cursor no store handed out leads back to the first page, keeping the filters.
     for path, kept in (("/sessions", "status=active"), ("/tariffs", "edit=T001")):
         async with http.get(f"{base(csms)}{path}?cursor=not-a-cursor&{kept}", allow_redirects=False) as resp:
             assert (resp.status, resp.headers["Location"]) == (303, f"/ui{path}?{kept}")
+
+
+async def test_overview_summary_is_the_overview_as_json(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """`/ui/overview/summary` answers the overview's figures for the signed-in organization (what the
+    overview page refreshes itself with on live events); without a session it is refused."""
+    async with http.get(f"{base(csms)}/overview/summary", allow_redirects=False) as resp:
+        assert resp.status in (303, 401)
+    await sign_in(http, csms, "viewer")
+    async with http.get(f"{base(csms)}/overview/summary") as resp:
+        assert resp.status == 200
+        summary = await resp.json()
+    assert summary == {
+        "online": 0, "offline": 1, "faulted": 0, "active_sessions": 0, "energy_today_kwh": "0.0",
+        "revenue": {}, "alerts": [],
+    }  # fmt: skip
