@@ -284,6 +284,21 @@ class IdTokenAliasStore(Protocol):
         ...
 
 
+class UiSessionStore(Protocol):
+    """Dashboard sessions signed out before their expiry (`csms.ui.signin`), by the SHA-256 digest of
+    their cookie: kept in the database so every worker and node refuses them, not only the one that
+    signed them out (issue 15)."""
+
+    async def add_signed_out_ui_session(self, digest: str, expires_at: datetime) -> None:
+        """Remember that the cookie with this digest is signed out until `expires_at` (when it would
+        have expired anyway); adding a digest twice is harmless. Forgets digests already past expiry."""
+        ...
+
+    async def is_ui_session_signed_out(self, digest: str) -> bool:
+        """Whether the cookie with this digest was signed out (anywhere)."""
+        ...
+
+
 class TransactionStore(Protocol):
     """Transactions, their 2.0.1 event sequence numbers and their meter samples."""
 
@@ -634,6 +649,7 @@ class Store(
     StationStore,
     TokenStore,
     IdTokenAliasStore,
+    UiSessionStore,
     TransactionStore,
     MessageLogStore,
     StationEventStore,

@@ -366,6 +366,43 @@ class ReservationService:
             reservation=current,
         )
 
+    async def change(
+        self, reservation_id: int, *, id_token: str | None = None, expiry_date: datetime | None = None
+    ) -> Reservation:
+        """Change an active reservation's id token and/or expiry (None keeps it) and return it as stored.
+
+        OCPP has no update message: ReserveNow is sent again with the SAME reservation id, which a station
+        replaces (1.6 ReserveNow.req and 2.0.1 ReserveNowRequest both say so). Once the station accepts, the
+        row keeps its id and gets the new token (group cleared: the group belonged to the old token) and
+        expiry; if the station refuses or does not answer, ReservationError is raised and the reservation
+        stays as it was (still active; no cancel is sent, which would end it).
+
+        Raises:
+            ValueError: `expiry_date` is not in the future.
+            ReservationError: reservation_not_found; reservation_not_active (`reservation` set); the codes of
+                `create` when the station refuses or cannot be reached.
+        """
+        earlier = await self._store.get_reservation(reservation_id)
+        if earlier is None:
+            raise ReservationError(RESERVATION_NOT_FOUND, f"reservation {reservation_id} does not exist")
+        expiry = earlier.expiry_date if expiry_date is None else to_utc(expiry_date)
+        if expiry <= self._clock():
+            raise ValueError(f"expiry_date {expiry.isoformat()} is not in the future")
+        if earlier.status is not ReservationStatus.ACTIVE:
+            raise ReservationError(
+                RESERVATION_NOT_ACTIVE,
+                f"reservation {reservation_id} is {earlier.status.value}",
+                reservation=earlier,
+            )
+        same_token = id_token is None or id_token == earlier.id_token
+        wanted = replace(
+            earlier,
+            id_token=earlier.id_token if id_token is None else id_token,
+            group_id_token=earlier.group_id_token if same_token else None,
+            expiry_date=expiry,
+        )
+        return await self._replace(earlier, wanted)
+
     async def _retire(self, earlier: Reservation) -> None:
         """Cancel a reservation replaced by one on another station; failures are logged only."""
         try:

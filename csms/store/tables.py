@@ -178,6 +178,17 @@ class IdTokenAliasRow(CreatedAt, Base):
     id_token: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class UiSignedOutRow(Base):
+    """A dashboard session cookie signed out before its expiry (`csms.ui.signin`), by the SHA-256 hex digest
+    of the cookie; shared so every worker and node refuses it. Rows past `expires_at` mean nothing and are
+    deleted on the next sign-out."""
+
+    __tablename__ = "ui_signed_out"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
 class TransactionRow(UpdatedAt, OrgOwned, Base):
     """A charging transaction; `id` is also the 1.6 transactionId, so it must stay a 32-bit integer."""
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from csms.domain.models import IdToken, TokenStatus
 from csms.domain.ports import AlreadyExists
 from csms.ui.app_keys import PRINCIPAL, UI_DOMAIN, UI_ROAMING, render
+from csms.ui.paging import cursor_of, first_page, next_url
 from csms.ui.roaming import JsonObject
 
 LIST_LIMIT = 500
@@ -28,8 +29,16 @@ ID_TOKEN_TYPES = (
 
 async def _id_tokens_page(request: web.Request, status: int = 200, error: str | None = None) -> web.Response:
     domain = request.app[UI_DOMAIN]
-    tokens, _ = await domain.store.list_id_tokens(limit=LIST_LIMIT, org_id=request[PRINCIPAL].org_id)
-    return render(request, "id_tokens.html", status=status, tokens=tokens, types=ID_TOKEN_TYPES, error=error)
+    try:
+        tokens, after = await domain.store.list_id_tokens(
+            limit=LIST_LIMIT, org_id=request[PRINCIPAL].org_id, cursor=cursor_of(request)
+        )
+    except ValueError:
+        raise first_page(request) from None
+    return render(
+        request, "id_tokens.html", status=status, tokens=tokens, types=ID_TOKEN_TYPES, error=error,
+        next_url=next_url(request, after),
+    )  # fmt: skip
 
 
 async def handle_id_tokens(request: web.Request) -> web.Response:
@@ -110,13 +119,23 @@ def map_points(locations: list[JsonObject]) -> list[dict[str, Any]]:
     ]
 
 
+def _offset(request: web.Request) -> int:
+    # The bridge's lists page by offset (the OCPI store's `Pagination`); anything else is the first page.
+    raw = cursor_of(request) or "0"
+    if not raw.isdigit() or len(raw) > 12:
+        raise first_page(request)
+    return int(raw)
+
+
 async def _locations_page(request: web.Request, status: int = 200, error: str | None = None) -> web.Response:
     hook = request.app.get(UI_ROAMING)
-    locations = [] if hook is None else await hook.locations(request[PRINCIPAL].org_id)
+    offset = _offset(request)
+    locations, after = ([], None) if hook is None else await hook.locations(request[PRINCIPAL].org_id, offset)
     editing = next((loc for loc in locations if loc["id"] == request.query.get("edit")), None)
     return render(
         request, "locations.html", status=status, roaming=hook is not None, locations=locations,
         points=map_points(locations), width=MAP_WIDTH, height=MAP_HEIGHT, editing=editing, error=error,
+        next_url=next_url(request, after), cursor=cursor_of(request),
     )  # fmt: skip
 
 
@@ -203,7 +222,8 @@ async def handle_replace_location(request: web.Request) -> web.Response:
 
 async def _tariffs_page(request: web.Request, status: int = 200, error: str | None = None) -> web.Response:
     hook = request.app.get(UI_ROAMING)
-    tariffs = [] if hook is None else await hook.tariffs(request[PRINCIPAL].org_id)
+    offset = _offset(request)
+    tariffs, after = ([], None) if hook is None else await hook.tariffs(request[PRINCIPAL].org_id, offset)
     editing = next((t for t in tariffs if t["id"] == request.query.get("edit")), None)
     prices: dict[str, Any] = {}
     if editing is not None:
@@ -212,7 +232,7 @@ async def _tariffs_page(request: web.Request, status: int = 200, error: str | No
                 prices.setdefault(c["type"], c)
     return render(
         request, "tariffs.html", status=status, roaming=hook is not None, tariffs=tariffs, editing=editing,
-        prices=prices, error=error,
+        prices=prices, error=error, next_url=next_url(request, after), cursor=cursor_of(request),
     )  # fmt: skip
 
 

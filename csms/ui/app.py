@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -26,6 +27,7 @@ from csms.ui import admin_pages, pages
 from csms.ui.app_keys import PRINCIPAL, UI_DOMAIN, UI_HUB, UI_ROAMING, UI_SESSIONS, UI_TEMPLATES, render
 from csms.ui.commands import COMMANDS, json_answer, run_command
 from csms.ui.live import CLOSE, LiveHub, LiveMessage
+from csms.ui.paging import cursor_of, first_page, next_url
 from csms.ui.roaming import Roaming
 from csms.ui.signin import COOKIE, UiSessions
 
@@ -86,7 +88,7 @@ async def handle_login(request: web.Request) -> web.Response:
 
 async def handle_logout(request: web.Request) -> web.Response:
     """`POST /ui/logout`: forget the session and go back to the login form."""
-    request.app[UI_SESSIONS].sign_out(request.cookies.get(COOKIE))
+    await request.app[UI_SESSIONS].sign_out(request.cookies.get(COOKIE))
     response = web.HTTPSeeOther(f"{UI_PREFIX}/login")
     response.del_cookie(COOKIE, path=UI_PREFIX)
     raise response
@@ -96,8 +98,8 @@ def _domain(request: web.Request) -> Domain:
     return request.app[UI_DOMAIN]
 
 
-async def handle_overview(request: web.Request) -> web.Response:
-    """`GET /ui/`: counts, active sessions, today's energy, the 24-hour chart and alerts."""
+async def _overview_data(request: web.Request) -> dict[str, Any]:
+    """The overview's figures for the signed-in organization, with `revenue` (incl. VAT, by currency)."""
     org_id = request[PRINCIPAL].org_id
     data = await pages.overview(_domain(request), org_id)
     hook = request.app.get(UI_ROAMING)
@@ -111,14 +113,38 @@ async def handle_overview(request: web.Request) -> web.Response:
             total = Decimal(cost["total"]["incl_vat"])
             revenue[cost["currency"]] = revenue.get(cost["currency"], Decimal(0)) + total
     data.pop("today", None)
-    return render(request, "overview.html", revenue=revenue, **data)
+    return {**data, "revenue": revenue}
+
+
+async def handle_overview(request: web.Request) -> web.Response:
+    """`GET /ui/`: counts, active sessions, today's energy, the 24-hour chart and alerts."""
+    return render(request, "overview.html", **await _overview_data(request))
+
+
+async def handle_overview_summary(request: web.Request) -> web.Response:
+    """`GET /ui/overview/summary`: the overview's counts, today's energy (kWh) and revenue and the alerts
+    as JSON; the overview page fetches it when the live channel reports a change, so its figures follow
+    the network without a reload (issue 15)."""
+    data = await _overview_data(request)
+    return web.json_response({
+        "online": data["online"], "offline": data["offline"], "faulted": data["faulted"],
+        "active_sessions": data["active_sessions"],
+        "energy_today_kwh": f"{data['energy_today_wh'] / 1000:.1f}",
+        "revenue": {currency: f"{amount:.2f}" for currency, amount in data["revenue"].items()},
+        "alerts": data["alerts"],
+    })  # fmt: skip
 
 
 async def handle_charge_points(request: web.Request) -> web.Response:
     """`GET /ui/charge-points?q=`: the searchable station list with live connection state."""
     search = request.query.get("q", "")
-    rows = await pages.station_rows(_domain(request), request[PRINCIPAL].org_id, search)
-    return render(request, "charge_points.html", rows=rows, q=search)
+    try:
+        rows, after = await pages.station_list(
+            _domain(request), request[PRINCIPAL].org_id, search, cursor_of(request)
+        )
+    except ValueError:
+        raise first_page(request) from None
+    return render(request, "charge_points.html", rows=rows, q=search, next_url=next_url(request, after))
 
 
 async def handle_charge_point(request: web.Request) -> web.Response:
@@ -150,8 +176,15 @@ async def handle_command(request: web.Request) -> web.Response:
 async def handle_sessions(request: web.Request) -> web.Response:
     """`GET /ui/sessions?status=`: sessions with live energy and power."""
     wanted = request.query.get("status", "")
-    rows = await pages.session_rows(_domain(request), request[PRINCIPAL].org_id, wanted)
-    return render(request, "sessions.html", sessions=rows, filter_status=wanted)
+    try:
+        rows, after = await pages.session_rows(
+            _domain(request), request[PRINCIPAL].org_id, wanted, cursor_of(request)
+        )
+    except ValueError:
+        raise first_page(request) from None
+    return render(
+        request, "sessions.html", sessions=rows, filter_status=wanted, next_url=next_url(request, after)
+    )
 
 
 async def handle_session(request: web.Request) -> web.Response:
@@ -184,17 +217,24 @@ async def handle_session_cost(request: web.Request) -> web.Response:
 
 async def handle_reservations(request: web.Request) -> web.Response:
     """`GET /ui/reservations`: the organization's reservations, newest first, with a form to make one."""
-    rows = await pages.reservation_rows(_domain(request), request[PRINCIPAL].org_id)
+    try:
+        rows, after = await pages.reservation_rows(
+            _domain(request), request[PRINCIPAL].org_id, cursor_of(request)
+        )
+    except ValueError:
+        raise first_page(request) from None
     stations = await pages.station_rows(_domain(request), request[PRINCIPAL].org_id)
     return render(
-        request, "reservations.html", reservations=rows, stations=stations, notice=request.query.get("notice")
-    )
+        request, "reservations.html", reservations=rows, stations=stations,
+        notice=request.query.get("notice"), next_url=next_url(request, after),
+    )  # fmt: skip
 
 
 async def handle_reservation_command(request: web.Request) -> web.Response:
     """`POST /ui/reservations` (reserve: the form names the charge point) and
-    `POST /ui/reservations/{reservation_id}/cancel`: the station page's reserve and cancel-reservation
-    commands, then back to the list with the outcome."""
+    `POST /ui/reservations/{reservation_id}/cancel` and `.../edit` (new id token and/or minutes from now):
+    the reserve, cancel-reservation and change-reservation commands, then back to the list with the
+    outcome."""
     form = {k: str(v) for k, v in (await request.post()).items()}
     domain, principal = _domain(request), request[PRINCIPAL]
     reservation_id = request.match_info.get("reservation_id")
@@ -205,8 +245,9 @@ async def handle_reservation_command(request: web.Request) -> web.Response:
         if reservation_id.isdigit() and len(reservation_id) < 18:
             found = await domain.store.get_reservation(int(reservation_id), org_id=principal.org_id)
         cp = found.charge_point_id if found is not None else ""
-        form = {"reservation_id": reservation_id}
-        answer = await run_command(domain, principal, cp, "cancel-reservation", form)
+        form = {**form, "reservation_id": reservation_id}
+        command = "change-reservation" if request.path.endswith("/edit") else "cancel-reservation"
+        answer = await run_command(domain, principal, cp, command, form)
     status, body = answer
     if status == 403:
         return render(request, "forbidden.html", status=403)
@@ -274,6 +315,7 @@ def create_ui_app(domain: Domain) -> web.Application:
     app.router.add_post("/login", handle_login)
     app.router.add_post("/logout", handle_logout)
     app.router.add_get("/", handle_overview)
+    app.router.add_get("/overview/summary", handle_overview_summary)
     app.router.add_get("/charge-points", handle_charge_points)
     app.router.add_get("/charge-points/{charge_point_id}", handle_charge_point)
     app.router.add_post("/charge-points/{charge_point_id}/commands/{command}", handle_command)
@@ -283,6 +325,7 @@ def create_ui_app(domain: Domain) -> web.Application:
     app.router.add_get("/reservations", handle_reservations)
     app.router.add_post("/reservations", handle_reservation_command)
     app.router.add_post("/reservations/{reservation_id}/cancel", handle_reservation_command)
+    app.router.add_post("/reservations/{reservation_id}/edit", handle_reservation_command)
     app.router.add_get("/events", handle_events)
     admin_pages.add_routes(app)
     app.router.add_static("/static", HERE / "static")

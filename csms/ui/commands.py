@@ -176,6 +176,27 @@ async def _cancel_reservation(domain: Domain, org_id: str, cp: str, form: Form) 
                  "message": message, "reservation_id": cancelled.id}  # fmt: skip
 
 
+async def _change_reservation(domain: Domain, org_id: str, cp: str, form: Form) -> Answer:
+    # The reservations page's edit: a new id token and/or a new length from now; ReserveNow again with
+    # the same id (`ReservationService.change`).
+    reservation_id = _int(form, "reservation_id")
+    if reservation_id is None:
+        raise UiCommandError(400, "invalid_request", "reservation_id is required")
+    found = await domain.store.get_reservation(reservation_id, org_id=org_id)
+    if found is None or found.charge_point_id != cp:
+        raise UiCommandError(404, "not_found", f"reservation {reservation_id} not found")
+    id_tag = form.get("id_tag", "").strip() or None
+    minutes = _int(form, "minutes")
+    expiry = None if not minutes else domain.clock() + timedelta(minutes=minutes)
+    try:
+        changed = await domain.reservations.change(reservation_id, id_token=id_tag, expiry_date=expiry)
+    except ReservationError as exc:
+        raise UiCommandError(409, exc.code, exc.message) from None
+    message = f"change-reservation: reservation {changed.id} {changed.status} until {changed.expiry_date}"
+    return 200, {"ok": True, "command": "change-reservation", "status": changed.station_status,
+                 "message": message, "reservation_id": changed.id}  # fmt: skip
+
+
 CommandHandler = Callable[[Domain, str, str, Form], Awaitable[Answer]]
 
 # The station page's `data-command` words (stable hooks, issue 15) and what each does.
@@ -188,6 +209,7 @@ COMMANDS: Mapping[str, CommandHandler] = {
     "trigger": _trigger,
     "reserve": _reserve,
     "cancel-reservation": _cancel_reservation,
+    "change-reservation": _change_reservation,  # the reservations page's edit form
 }
 
 

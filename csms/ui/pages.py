@@ -17,6 +17,7 @@ from csms.domain.core import Domain
 from csms.domain.models import (
     ChargePoint,
     Connector,
+    Reservation,
     ReservationStatus,
     Transaction,
     TransactionStatus,
@@ -24,7 +25,7 @@ from csms.domain.models import (
 from csms.domain.variable_keys import configuration_key
 from csms.ui.live import session_energy_wh
 
-LIST_LIMIT = 500  # rows a list page shows (newest first); the REST API pages beyond that
+LIST_LIMIT = 500  # rows a list page shows; a "next page" link (the store's cursor) leads on
 FRAME_LIMIT = 100  # message-log frames the station page starts with
 OFFLINE_ALERT = timedelta(hours=1)  # a station unseen this long is an alert on the overview
 
@@ -58,23 +59,41 @@ def session_row(tx: Transaction) -> dict[str, Any]:
 
 
 async def station_rows(domain: Domain, org_id: str, search: str = "") -> list[StationRow]:
-    """The organization's stations (id, vendor or model containing `search`, any case), by id."""
-    page, _ = await domain.store.list_charge_points(limit=LIST_LIMIT, org_id=org_id)
+    """The organization's stations (id, vendor or model containing `search`, any case), by id: the first
+    page of `station_list`."""
+    rows, _ = await station_list(domain, org_id, search)
+    return rows
+
+
+async def station_list(
+    domain: Domain, org_id: str, search: str = "", cursor: str | None = None
+) -> tuple[list[StationRow], str | None]:
+    """One page of the organization's stations by id, from `cursor` (the store's): those whose id, vendor
+    or model contains `search` (any case), and the cursor of the next page or None at the end.
+
+    The search runs over every station, not only one page's: store pages are read on until at least
+    `LIST_LIMIT` match or the stations end. Raises ValueError for a cursor the store did not hand out."""
     needle = search.strip().lower()
-    if needle:
-        page = [
-            cp for cp in page
-            if any(needle in (v or "").lower() for v in (cp.charge_point_id, cp.vendor, cp.model))
+    page: list[ChargePoint] = []
+    while True:
+        chunk, cursor = await domain.store.list_charge_points(limit=LIST_LIMIT, cursor=cursor, org_id=org_id)
+        page += [
+            cp for cp in chunk
+            if not needle
+            or any(needle in (v or "").lower() for v in (cp.charge_point_id, cp.vendor, cp.model))
         ]  # fmt: skip
+        if cursor is None or len(page) >= LIST_LIMIT:
+            break
     connectors = await domain.store.list_connectors_of([cp.charge_point_id for cp in page])
     by_station: dict[str, list[Connector]] = {}
     for c in connectors:
         by_station.setdefault(c.charge_point_id, []).append(c)
     online = domain.registry.get
-    return [
+    rows = [
         StationRow(cp, online(cp.charge_point_id) is not None, by_station.get(cp.charge_point_id, []))
         for cp in page
     ]
+    return rows, cursor
 
 
 async def station_page(domain: Domain, org_id: str, charge_point_id: str) -> dict[str, Any] | None:
@@ -103,12 +122,17 @@ async def station_page(domain: Domain, org_id: str, charge_point_id: str) -> dic
     }
 
 
-async def session_rows(domain: Domain, org_id: str, status: str = "") -> list[dict[str, Any]]:
-    """The organization's sessions, newest first (only `active` or `completed` ones when asked)."""
+async def session_rows(
+    domain: Domain, org_id: str, status: str = "", cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the organization's sessions, newest first (only `active` or `completed` ones when
+    asked), from `cursor`, and the next page's cursor or None. Raises ValueError for a foreign cursor."""
     wanted = TransactionStatus(status) if status in ("active", "completed") else None
     await domain.writes.sync()
-    page, _ = await domain.store.list_transactions(limit=LIST_LIMIT, org_id=org_id, status=wanted)
-    return [session_row(tx) for tx in page]
+    page, after = await domain.store.list_transactions(
+        limit=LIST_LIMIT, org_id=org_id, status=wanted, cursor=cursor
+    )
+    return [session_row(tx) for tx in page], after
 
 
 def _chart_points(values: list[tuple[float, float]], width: int, height: int) -> str:
@@ -149,10 +173,12 @@ async def session_page(domain: Domain, org_id: str, session_id: int) -> dict[str
 ENERGY_MEASURANDS = frozenset({"Energy.Active.Import.Register"})
 
 
-async def reservation_rows(domain: Domain, org_id: str) -> list[Any]:
-    """The organization's reservations, newest first."""
-    page, _ = await domain.store.list_reservations(limit=LIST_LIMIT, org_id=org_id)
-    return page
+async def reservation_rows(
+    domain: Domain, org_id: str, cursor: str | None = None
+) -> tuple[list[Reservation], str | None]:
+    """One page of the organization's reservations, newest first, from `cursor`, and the next page's
+    cursor or None. Raises ValueError for a foreign cursor."""
+    return await domain.store.list_reservations(limit=LIST_LIMIT, org_id=org_id, cursor=cursor)
 
 
 def hourly_energy(sessions: list[Transaction], now: datetime) -> list[int]:
@@ -169,7 +195,13 @@ def hourly_energy(sessions: list[Transaction], now: datetime) -> list[int]:
 
 async def overview(domain: Domain, org_id: str) -> dict[str, Any]:
     """Counts, today's energy, the 24-hour energy chart and the alerts of the overview page."""
-    rows = await station_rows(domain, org_id)
+    rows: list[StationRow] = []
+    cursor: str | None = None
+    while True:  # every station counts, not only a list page's
+        chunk, cursor = await station_list(domain, org_id, "", cursor)
+        rows += chunk
+        if cursor is None:
+            break
     now = domain.clock()
     await domain.writes.sync()
     recent, _ = await domain.store.list_transactions(

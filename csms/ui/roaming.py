@@ -21,8 +21,9 @@ class Roaming:
 
     # A session's cost breakdown (`GET /sessions/{id}/cost-breakdown`'s body).
     cost_breakdown: Callable[[Transaction], Awaitable[JsonObject]]
-    locations: Callable[[str], Awaitable[list[JsonObject]]]
-    tariffs: Callable[[str], Awaitable[list[JsonObject]]]
+    # One page of locations or tariffs from an offset: (rows, the next page's offset or None at the end).
+    locations: Callable[[str, int], Awaitable[tuple[list[JsonObject], int | None]]]
+    tariffs: Callable[[str, int], Awaitable[tuple[list[JsonObject], int | None]]]
     partners: Callable[[str], Awaitable[list[JsonObject]]]
     outbox: Callable[[str], Awaitable[list[JsonObject]]]
     # Send a failed push again: None when done, else why not (`not_found`, `outbox_entry_not_failed`).

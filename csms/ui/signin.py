@@ -2,12 +2,13 @@
 
 The cookie (`csms_ui`: HttpOnly, SameSite=Strict, Path=/ui) holds who signed in — the API key's prefix or
 the user's id, the organization and the expiry — and an HMAC-SHA256 of that under `[ui] session_secret`,
-never a secret of the user: nothing is kept server-side but digests of signed-out cookies. Any worker or
+never a secret of the user: nothing is kept server-side but digests of signed-out cookies, in the database
+(`UiSessionStore`) so that every worker and node refuses a cookie signed out on any of them. Any worker or
 node with the same key accepts it. Every request checks the signature and expiry, then reads the key or
 the membership again (no bcrypt: that was paid once at sign-in), so a revoked key, a removed member or a
 changed role takes effect at once; the role shown is the current one. Signing out drops the cookie from the
-browser and denies it in this process. SameSite=Strict keeps other sites from sending it, which is also the
-command forms' defence against cross-site posts.
+browser and denies it in every process sharing the database. SameSite=Strict keeps other sites from sending
+it, which is also the command forms' defence against cross-site posts.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def _role(stored: str) -> str:
     return stored if stored in _ROLES else "viewer"
 
 
+def _digest(cookie: str) -> str:
+    # What the store keeps of a signed-out cookie: never the cookie itself.
+    return hashlib.sha256(cookie.encode()).hexdigest()
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -68,7 +74,6 @@ class UiSessions:
         # Empty: this process's own key (one process; `csms.workers` gives its workers a shared one).
         self._key = (config.session_secret or secrets.token_urlsafe(32)).encode()
         self._seconds = config.session_seconds
-        self._signed_out: set[str] = set()  # digests of cookies signed out here, until they expire
 
     @property
     def seconds(self) -> int:
@@ -111,8 +116,6 @@ class UiSessions:
         payload, _, signature = cookie.partition(".")
         if not signature or not hmac.compare_digest(signature, self._sign(payload)):
             return None
-        if hashlib.sha256(cookie.encode()).hexdigest() in self._signed_out:
-            return None
         try:
             claims = orjson.loads(_unb64(payload))
         except (ValueError, orjson.JSONDecodeError):
@@ -123,14 +126,16 @@ class UiSessions:
         """Who the cookie belongs to now, or None (missing, forged, expired, signed out, or the key or
         membership is gone: the page asks to sign in)."""
         claims = self._claims(cookie) if cookie else None
-        if claims is None:
+        if claims is None or cookie is None:
             return None
         expires = claims.get("e")
         org_id = str(claims.get("o", ""))
         if not isinstance(expires, int) or expires <= self._services.clock().timestamp():
             return None
-        expires_at = datetime.fromtimestamp(expires, UTC)
         store = self._services.store
+        if await store.is_ui_session_signed_out(_digest(cookie)):
+            return None
+        expires_at = datetime.fromtimestamp(expires, UTC)
         if claims.get("k") == "key":
             key = await store.find_api_key(str(claims.get("p", "")))
             if key is None or key.org_id != org_id:
@@ -143,7 +148,11 @@ class UiSessions:
             return None
         return UiPrincipal(org_id, _role(role), user.email, expires_at)
 
-    def sign_out(self, cookie: str | None) -> None:
-        """Deny `cookie` from now on in this process (the browser drops it too)."""
-        if cookie and self._claims(cookie) is not None:
-            self._signed_out.add(hashlib.sha256(cookie.encode()).hexdigest())
+    async def sign_out(self, cookie: str | None) -> None:
+        """Deny `cookie` from now on in every process sharing the store (the browser drops it too); it is
+        remembered until it would have expired. A forged or unreadable cookie is ignored."""
+        claims = self._claims(cookie) if cookie else None
+        expires = None if claims is None else claims.get("e")
+        if cookie and isinstance(expires, int):
+            until = datetime.fromtimestamp(expires, UTC)
+            await self._services.store.add_signed_out_ui_session(_digest(cookie), until)

@@ -17,7 +17,7 @@ from ocpi import publish
 from ocpi.admin_api import locations as location_ops
 from ocpi.admin_api import tariffs as tariff_ops
 from ocpi.admin_api.bodies import LocationCreate, TariffCreate
-from ocpi.admin_api.partners import _find_outbox_entry, _partner_ids
+from ocpi.admin_api.partners import find_outbox_entry, org_partner_ids
 from ocpi.admin_api.serialize import location_json, ocpi_partner_json, outbox_entry_json, tariff_json
 from ocpi.admin_api.session_costs import breakdown_json, pricing_context
 from ocpi.context import OcpiContext
@@ -25,13 +25,19 @@ from ocpi.models import OutboxStatus
 from ocpi.session_costs import session_cost
 from ocpi.store import OcpiStore, Pagination
 
-LIMIT = 500  # rows a dashboard list shows
+LIMIT = 500  # rows a dashboard list page shows
 
 
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])
     return f"{where}: {error['msg']}"
+
+
+def _next_offset(offset: int, returned: int, total: int) -> int | None:
+    # The dashboard's next page starts after this one; None once every row was shown.
+    after = offset + returned
+    return after if returned and after < total else None
 
 
 class _Bridge:
@@ -46,27 +52,28 @@ class _Bridge:
     async def cost_breakdown(self, tx: Transaction) -> JsonObject:
         return breakdown_json(await session_cost(self.pricing, tx))
 
-    async def locations(self, org_id: str) -> list[JsonObject]:
-        page, _ = await self.store.list_locations(Pagination(offset=0, limit=LIMIT), org_id=org_id)
-        return [location_json(location) for location in page]
+    async def locations(self, org_id: str, offset: int) -> tuple[list[JsonObject], int | None]:
+        page, total = await self.store.list_locations(Pagination(offset=offset, limit=LIMIT), org_id=org_id)
+        return [location_json(location) for location in page], _next_offset(offset, len(page), total)
 
-    async def tariffs(self, org_id: str) -> list[JsonObject]:
+    async def tariffs(self, org_id: str, offset: int) -> tuple[list[JsonObject], int | None]:
         ocpi = self.domain.config.ocpi
-        page, _ = await self.store.list_tariffs(Pagination(offset=0, limit=LIMIT), org_id=org_id)
-        return [tariff_json(tariff, ocpi.country_code, ocpi.party_id) for tariff in page]
+        page, total = await self.store.list_tariffs(Pagination(offset=offset, limit=LIMIT), org_id=org_id)
+        rows = [tariff_json(tariff, ocpi.country_code, ocpi.party_id) for tariff in page]
+        return rows, _next_offset(offset, len(page), total)
 
     async def partners(self, org_id: str) -> list[JsonObject]:
         return [ocpi_partner_json(p) for p in await self.store.list_partners(org_id=org_id)]
 
     async def outbox(self, org_id: str) -> list[JsonObject]:
         entries = await self.store.list_outbox(
-            limit=LIMIT, partner_ids=await _partner_ids(self.store, org_id)
+            limit=LIMIT, partner_ids=await org_partner_ids(self.store, org_id)
         )
         return [outbox_entry_json(e) for e in entries]
 
     async def retry_push(self, org_id: str, entry_id: int) -> str | None:
         # As `POST /ocpi/outbox/{entry_id}/retry`: only a failed push, pending again with 0 attempts.
-        entry = await _find_outbox_entry(self.store, entry_id, org_id)
+        entry = await find_outbox_entry(self.store, entry_id, org_id)
         if entry is None:
             return "not_found"
         if entry.status != OutboxStatus.FAILED:
@@ -87,7 +94,7 @@ class _Bridge:
         if not create and (stored is None or stored.org_id != org_id):
             return f"tariff {fields.id} not found"
         try:
-            tariff = tariff_ops._tariff(fields, fields.id, self.domain.services, org_id)
+            tariff = tariff_ops.tariff_record(fields, fields.id, self.domain.services, org_id)
         except ApiError as exc:
             return exc.message
         await self.store.save_tariff(tariff)
@@ -109,15 +116,17 @@ class _Bridge:
             return f"location {fields.id} not found"
         services = self.domain.services
         try:
-            party = location_ops._party(fields, services, current)
-            await location_ops._check_charge_points(
+            party = location_ops.location_party(fields, services, current)
+            await location_ops.check_charge_points(
                 services, self.store, fields.charge_point_ids, fields.id, org_id
             )
-            await location_ops._check_tariffs(self.store, fields.tariff_ids, org_id)
+            await location_ops.check_tariffs(self.store, fields.tariff_ids, org_id)
         except ApiError as exc:
             return exc.message
         before = None if self.ctx is None else await publish.location_snapshot(self.ctx, fields.id)
-        await self.store.save_location(location_ops._location(fields, fields.id, services, party, org_id))
+        await self.store.save_location(
+            location_ops.location_record(fields, fields.id, services, party, org_id)
+        )
         if self.ctx is not None:
             await publish.location_changed(self.ctx, before, fields.id, org_id)
         return None

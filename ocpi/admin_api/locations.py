@@ -44,7 +44,7 @@ SPEC = "/charge-points/{charge_point_id}/connectors/{evse_id}/{connector_id}/spe
 api = operations()
 
 
-def _party(body: LocationFields, services: Services, current: Location | None) -> OcpiParty:
+def location_party(body: LocationFields, services: Services, current: Location | None) -> OcpiParty:
     """The party of ours the location belongs to: the body's, else the stored location's (a PUT keeps
     it), else the `[ocpi]` default party.
 
@@ -88,10 +88,11 @@ def _party(body: LocationFields, services: Services, current: Location | None) -
     return party
 
 
-def _location(
+def location_record(
     body: LocationFields, location_id: str, services: Services, party: OcpiParty, org_id: str
 ) -> Location:
-    """The record to store for `body`, with its party (see `_party`), organization and `last_updated` now."""
+    """The record to store for `body`, with its party (see `location_party`), organization and
+    `last_updated` now."""
     # The body's fields are the record's, by name (enums as their values, nested objects as JSON).
     fields = body.model_dump(
         mode="json", exclude={"id", "coordinates", "operator", "country_code", "party_id"}
@@ -122,7 +123,7 @@ async def _publish(request: web.Request, before: publish.LocationObject | None, 
         await publish.location_changed(ctx, before, location_id, org_of(request))
 
 
-async def _check_charge_points(
+async def check_charge_points(
     services: Services, store: OcpiStore, charge_point_ids: list[str], location_id: str, org_id: str
 ) -> None:
     """Every charge point must be registered in organization `org_id` and in no other location.
@@ -151,7 +152,7 @@ async def _check_charge_points(
             )
 
 
-async def _check_tariffs(store: OcpiStore, tariff_ids: list[str], org_id: str) -> None:
+async def check_tariffs(store: OcpiStore, tariff_ids: list[str], org_id: str) -> None:
     """Every tariff named (a location's or a connector's `tariff_ids`) must exist in organization `org_id`
     (another organization's tariff is as unknown as a missing one).
 
@@ -219,11 +220,11 @@ async def handle_create_location(request: web.Request) -> web.Response:
     body = await read_exact_model(request, LocationCreate)
     if await store.get_location(body.id) is not None:
         raise already_exists(f"location {body.id!r}")
-    party = _party(body, services, None)
+    party = location_party(body, services, None)
     org_id = org_of(request)
-    await _check_charge_points(services, store, body.charge_point_ids, body.id, org_id)
-    await _check_tariffs(store, body.tariff_ids, org_id)
-    await store.save_location(_location(body, body.id, services, party, org_id))
+    await check_charge_points(services, store, body.charge_point_ids, body.id, org_id)
+    await check_tariffs(store, body.tariff_ids, org_id)
+    await store.save_location(location_record(body, body.id, services, party, org_id))
     await _publish(request, None, body.id)
     stored = await _stored_location(request, store, body.id)
     return created(request, location_json(stored), "location", location_id=stored.id)
@@ -242,12 +243,12 @@ async def handle_replace_location(request: web.Request) -> web.Response:
     store = get_ocpi_store(request)
     body = await read_exact_model(request, LocationReplace)
     location_id = replaced_id(request, "location_id", body.id, "location")
-    party = _party(body, services, await _stored_location(request, store, location_id))
+    party = location_party(body, services, await _stored_location(request, store, location_id))
     org_id = org_of(request)
-    await _check_charge_points(services, store, body.charge_point_ids, location_id, org_id)
-    await _check_tariffs(store, body.tariff_ids, org_id)
+    await check_charge_points(services, store, body.charge_point_ids, location_id, org_id)
+    await check_tariffs(store, body.tariff_ids, org_id)
     before = await _snapshot(request, location_id)
-    await store.save_location(_location(body, location_id, services, party, org_id))
+    await store.save_location(location_record(body, location_id, services, party, org_id))
     await _publish(request, before, location_id)
     return json_response(location_json(await _stored_location(request, store, location_id)))
 
@@ -322,7 +323,7 @@ async def handle_set_connector_spec(request: web.Request) -> web.Response:
     charge_point_id, evse_id, connector_id = _connector_address(request)
     body = await read_exact_model(request, ConnectorSpecSet)
     await registered_charge_point(services, charge_point_id, org_id=org_of(request))
-    await _check_tariffs(store, body.tariff_ids, org_of(request))
+    await check_tariffs(store, body.tariff_ids, org_of(request))
     ctx = get_ocpi_context(request)
     before = None if ctx is None else await publish.location_snapshot_of(ctx, charge_point_id)
     now = services.clock()

@@ -212,20 +212,20 @@ async def handle_list_ocpi_outbox(request: web.Request) -> web.Response:
         status=None if status is None else status.value,
         partner_id=partner_id,
         limit=offset + page.limit + 1,
-        partner_ids=await _partner_ids(store, org_of(request)),
+        partner_ids=await org_partner_ids(store, org_of(request)),
     )
     items = entries[offset : offset + page.limit]
     next_cursor = str(offset + page.limit) if len(entries) > offset + page.limit else None
     return page_response(request, [outbox_entry_json(e) for e in items], next_cursor, page.limit)
 
 
-async def _partner_ids(store: OcpiStore, org_id: str) -> list[int]:
+async def org_partner_ids(store: OcpiStore, org_id: str) -> list[int]:
     """The ids of organization `org_id`'s partners: its pushes are those to them."""
     return [partner.id for partner in await store.list_partners(org_id=org_id)]
 
 
-async def _find_outbox_entry(store: OcpiStore, entry_id: int, org_id: str) -> OutboxEntry | None:
-    partner_ids = await _partner_ids(store, org_id)
+async def find_outbox_entry(store: OcpiStore, entry_id: int, org_id: str) -> OutboxEntry | None:
+    partner_ids = await org_partner_ids(store, org_id)
     # Failed entries first: the usual case, and usually few of them.
     for status in (OutboxStatus.FAILED.value, None):
         for entry in await store.list_outbox(status=status, limit=RETRY_SCAN_LIMIT, partner_ids=partner_ids):
@@ -245,7 +245,7 @@ async def handle_retry_ocpi_outbox_entry(request: web.Request) -> web.Response:
     now; the outbox sends it on its next pass. 404 unknown, 409 `outbox_entry_not_failed` otherwise."""
     store = get_ocpi_store(request)
     entry_id = int_path_param(request, "entry_id")
-    entry = found(await _find_outbox_entry(store, entry_id, org_of(request)), f"outbox entry {entry_id}")
+    entry = found(await find_outbox_entry(store, entry_id, org_of(request)), f"outbox entry {entry_id}")
     if entry.status != OutboxStatus.FAILED:
         raise ApiError(
             409,

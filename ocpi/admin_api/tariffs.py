@@ -40,7 +40,7 @@ api = operations()
 IN_USE_SHOWN = 20
 
 
-def _tariff(body: TariffFields, tariff_id: str, services: Services, org_id: str) -> Tariff:
+def tariff_record(body: TariffFields, tariff_id: str, services: Services, org_id: str) -> Tariff:
     """The record to store for `body`, in organization `org_id`.
 
     Raises:
@@ -111,7 +111,7 @@ async def handle_create_tariff(request: web.Request) -> web.Response:
     body = await read_exact_model(request, TariffCreate)
     if await store.get_tariff(body.id) is not None:
         raise already_exists(f"tariff {body.id!r}")
-    await store.save_tariff(_tariff(body, body.id, services, org_of(request)))
+    await store.save_tariff(tariff_record(body, body.id, services, org_of(request)))
     await _publish(request, body.id)
     stored = await _stored_tariff(request, store, body.id)
     return created(request, _json(request, stored), "tariff", tariff_id=stored.id)
@@ -128,7 +128,7 @@ async def handle_replace_tariff(request: web.Request) -> web.Response:
     body = await read_exact_model(request, TariffReplace)
     tariff_id = replaced_id(request, "tariff_id", body.id, "tariff")
     await _stored_tariff(request, store, tariff_id)
-    await store.save_tariff(_tariff(body, tariff_id, services, org_of(request)))
+    await store.save_tariff(tariff_record(body, tariff_id, services, org_of(request)))
     await _publish(request, tariff_id)
     return json_response(_json(request, await _stored_tariff(request, store, tariff_id)))
 

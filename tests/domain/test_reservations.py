@@ -669,3 +669,46 @@ async def test_each_reservation_change_is_published_on_the_bus(
         (ended.id, "cancelled", ReservationStatus.CANCELLED),
         (expiring.id, "expired", ReservationStatus.EXPIRED),
     ]
+
+
+# -- change (issue 15: the dashboard's reservation edit) -----------------------------------------------
+
+
+async def test_change_resends_reserve_now_with_the_same_id_and_updates_the_row(
+    service: ReservationService, station: ScriptedStation, store: MemoryStore
+) -> None:
+    """Changing token and expiry sends ReserveNow with the reservation's own id; once accepted the row keeps
+    its id and carries the new token and expiry."""
+    r = await reserve(service)
+    later = EXPIRY + timedelta(minutes=30)
+    changed = await service.change(r.id, id_token="OTHER", expiry_date=later)
+    assert (changed.id, changed.id_token, changed.expiry_date, changed.status) == (
+        r.id, "OTHER", later, ReservationStatus.ACTIVE,
+    )  # fmt: skip
+    again = station.reserve_nows()[-1]
+    assert (again.reservation_id, again.id_token, again.expiry) == (r.id, "OTHER", later)
+    assert await store.get_reservation(r.id) == changed
+
+
+async def test_refused_change_keeps_the_reservation(
+    service: ReservationService, station: ScriptedStation, store: MemoryStore
+) -> None:
+    """A station that refuses the new ReserveNow leaves the reservation as it was; an ended or unknown
+    reservation and a past expiry are refused without sending anything."""
+    r = await reserve(service)
+    station.script(ReserveNow, CommandResult(Outcome.ANSWERED, status="Occupied"))
+    with pytest.raises(ReservationError) as info:
+        await service.change(r.id, expiry_date=EXPIRY + timedelta(minutes=5))
+    assert info.value.code == "evse_occupied"
+    assert await store.get_reservation(r.id) == r
+    sent = len(station.sent)
+    with pytest.raises(ValueError):
+        await service.change(r.id, expiry_date=NOW)
+    await service.cancel(r.id)
+    with pytest.raises(ReservationError) as info:
+        await service.change(r.id, id_token="OTHER")
+    assert info.value.code == "reservation_not_active"
+    with pytest.raises(ReservationError) as info:
+        await service.change(12345, id_token="OTHER")
+    assert info.value.code == "reservation_not_found"
+    assert len(station.sent) == sent + 1  # only the cancel

@@ -62,6 +62,7 @@ from tests.fakes.memory_firmware import MemoryFirmware
 from tests.fakes.memory_identity import MemoryIdentity
 from tests.fakes.memory_local_lists import MemoryLocalLists
 from tests.fakes.memory_portal import MemoryPortal
+from tests.fakes.memory_ui_sessions import MemoryUiSessions
 
 log = structlog.get_logger(__name__)
 
@@ -146,6 +147,7 @@ class _Sample:
 class MemoryStore(
     MemoryStationEvents,
     MemoryIdTokenAliases,
+    MemoryUiSessions,
     MemoryIdentity,
     MemoryPortal,
     MemoryFirmware,
@@ -165,6 +167,7 @@ class MemoryStore(
     def __init__(self, *, clock: Clock = utcnow) -> None:
         MemoryStationEvents.__init__(self)
         MemoryIdTokenAliases.__init__(self)
+        MemoryUiSessions.__init__(self)
         MemoryIdentity.__init__(self)
         MemoryPortal.__init__(self)
         MemoryFirmware.__init__(self)

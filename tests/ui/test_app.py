@@ -5,23 +5,37 @@ plain aiohttp clients."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
+from html import unescape
+from pathlib import Path
 
 import aiohttp
 import orjson
 import pytest
 
 from csms.app import Csms
+from csms.config import UiConfig
 from csms.domain.clock import utcnow
 from csms.domain.events import StationConnectionChanged, TransactionMeterAdvanced
 from csms.domain.identity import Organization
-from csms.domain.models import ChargePoint, Transaction, TransactionStatus
+from csms.domain.models import (
+    ChargePoint,
+    IdToken,
+    NewTransaction,
+    Reservation,
+    ReservationStatus,
+    Transaction,
+    TransactionStatus,
+)
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.ui.live import LiveHub, session_energy_wh
-from ocpi.models import OutboxEntry, OutboxStatus, Partner, PartnerStatus
+from csms.ui.pages import LIST_LIMIT
+from ocpi.models import Location, OutboxEntry, OutboxStatus, Partner, PartnerStatus, Tariff
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
-from tests.e2e.conftest import StartCsms, ocpp_url
+from tests.e2e.conftest import StartCsms, e2e_config, ocpp_url
 from tests.utils import MS
 
 
@@ -403,3 +417,135 @@ async def test_admin_retries_a_failed_push(csms: Csms, http: aiohttp.ClientSessi
     assert (entry.status, entry.attempts) == (OutboxStatus.PENDING, 0)
     async with http.post(f"{base(csms)}/roaming/outbox/{failed.id}/retry") as resp:
         assert 'data-notice="outbox_entry_not_failed"' in await resp.text()
+
+
+async def test_sign_out_on_one_node_is_refused_by_another(tmp_path: Path) -> None:
+    """Two CSMS processes sharing the database and `[ui] session_secret` (two nodes of one dashboard): a
+    cookie signed out through the first is refused by the second (issue 15, item 5)."""
+    config = replace(e2e_config(tmp_path), ui=UiConfig(session_secret="shared-dashboard-secret"))
+    first = await Csms.start(config)
+    second = await Csms.start(config)
+    try:
+        key, prefix = new_api_key()
+        await first.services.store.add_api_key("ui", prefix, hash_secret(key, rounds=4), "admin")
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(
+                f"{base(first)}/login", data={"api_key": key}, allow_redirects=False
+            ) as resp:
+                cookie = {"csms_ui": resp.cookies["csms_ui"].value}
+            async with http.get(f"{base(second)}/", cookies=cookie, allow_redirects=False) as page:
+                assert page.status == 200  # the other node accepts the sign-in
+            async with http.post(f"{base(first)}/logout", allow_redirects=False) as out:
+                assert out.status == 303
+            async with http.get(f"{base(second)}/", cookies=cookie, allow_redirects=False) as again:
+                assert (again.status, again.headers["Location"]) == (303, "/ui/login")
+    finally:
+        await second.stop()
+        await first.stop()
+
+
+async def test_reservations_page_edits_a_reservation(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """An active reservation has an edit form; saving it sends ReserveNow again with the same id and the
+    row then shows the new id token and a later expiry (issue 15, item 1). A viewer gets 403."""
+    await sign_in(http, csms, "member")
+    sim = ChargePointSimulator(
+        SimulatorConfig(charge_point_id="CP-A", url=ocpp_url(csms), ocpp_version="1.6")
+    )
+    await sim.connect()
+    try:
+        await sim.boot()
+        form = {"charge_point_id": "CP-A", "id_tag": "TAG", "evse_id": "1", "minutes": "10"}
+        async with http.post(f"{base(csms)}/reservations", data=form) as resp:
+            assert resp.status == 200
+        [made], _ = await csms.services.store.list_reservations(limit=10)
+        async with http.get(f"{base(csms)}/reservations") as page:
+            assert f'data-edit-reservation="{made.id}"' in await page.text()
+        edit = {"id_tag": "NEWTAG", "minutes": "45"}
+        async with http.post(f"{base(csms)}/reservations/{made.id}/edit", data=edit) as resp:
+            html = await resp.text()
+            assert resp.status == 200 and f"reservation {made.id} active" in html, html
+        changed = await csms.services.store.get_reservation(made.id)
+        assert changed is not None
+        assert (changed.id_token, changed.status.value) == ("NEWTAG", "active")
+        assert changed.expiry_date > made.expiry_date
+        await sign_in(http, csms, "viewer")
+        async with http.post(f"{base(csms)}/reservations/{made.id}/edit", data=edit) as resp:
+            assert resp.status == 403
+    finally:
+        await sim.close()
+
+
+async def _walk(http: aiohttp.ClientSession, csms: Csms, path: str, attribute: str) -> tuple[list[str], int]:
+    """Every row id a list shows, following its "Next page" links; and how many pages that took."""
+    seen: list[str] = []
+    url: str | None = f"http://127.0.0.1:{csms.http_port}{path}"
+    pages_read = 0
+    while url is not None:
+        async with http.get(url) as resp:
+            assert resp.status == 200, url
+            html = await resp.text()
+        pages_read += 1
+        seen += re.findall(rf'{attribute}="([^"]+)"', html)
+        found = re.search(r'data-next-page href="([^"]+)"', html)
+        url = None if found is None else f"http://127.0.0.1:{csms.http_port}{unescape(found.group(1))}"
+    return seen, pages_read
+
+
+async def test_lists_page_beyond_500_rows_and_search_spans_pages(
+    csms: Csms, http: aiohttp.ClientSession
+) -> None:
+    """With more rows than one page holds, each list (charge points, sessions, reservations, id tokens,
+    tariffs, locations) shows them all over "Next page" links, and the station search finds stations
+    beyond the first page (issue 15, item 3)."""
+    store, ocpi_store, n = csms.services.store, csms.ocpi.ctx.store, LIST_LIMIT + 5
+    now = utcnow()
+    for i in range(n):
+        await store.add_charge_point(ChargePoint(f"BULK-{i:03}", org_id="org-a"))
+        await store.add_id_token(IdToken(f"TOKEN-{i:03}", "ISO14443", org_id="org-a"))
+        await store.add_transaction(NewTransaction("CP-A", 1, 1, now, id_token=f"TOKEN-{i:03}"))
+        await store.add_reservation(
+            Reservation(0, "CP-A", 1, f"TOKEN-{i:03}", now + timedelta(hours=1), ReservationStatus.ACTIVE)
+        )
+        await ocpi_store.save_tariff(Tariff(f"T{i:03}", "EUR", {"id": f"T{i:03}", "currency": "EUR",
+                                                              "elements": []}, org_id="org-a"))  # fmt: skip
+        await ocpi_store.save_location(Location(
+            f"L{i:03}", None, "Street", "Town", "NLD", "52.00000", "4.00000", "Europe/Amsterdam", "NL", "CSM",
+            org_id="org-a",
+        ))  # fmt: skip
+    await sign_in(http, csms, "admin")
+    for path, attribute, expected in (
+        ("/ui/charge-points", "data-charge-point-id", n + 1),  # and CP-A
+        ("/ui/sessions", "data-session-id", n),
+        ("/ui/reservations", "data-reservation-id", n),
+        ("/ui/id-tokens", "data-id-token", n),
+        ("/ui/tariffs", "data-tariff-id", n),
+        ("/ui/locations?edit=", "data-location-id", 2 * n),  # each location is on the map and in the table
+    ):
+        seen, pages_read = await _walk(http, csms, path, attribute)
+        assert pages_read == 2, path
+        assert len(seen) == expected and len(set(seen)) == expected // (2 if "locations" in path else 1), path
+    # BULK-500..504 sort after the first store page: the search still finds them on its first page.
+    found, pages_read = await _walk(http, csms, "/ui/charge-points?q=bulk-50", "data-charge-point-id")
+    assert (found, pages_read) == ([f"BULK-{i}" for i in range(500, 505)], 1)
+    # The overview counts every station, not one page's.
+    async with http.get(f"{base(csms)}/overview/summary") as resp:
+        assert (await resp.json())["offline"] == n + 1
+    # A cursor no store handed out leads back to the first page, keeping the filters.
+    for path, kept in (("/sessions", "status=active"), ("/tariffs", "edit=T001")):
+        async with http.get(f"{base(csms)}{path}?cursor=not-a-cursor&{kept}", allow_redirects=False) as resp:
+            assert (resp.status, resp.headers["Location"]) == (303, f"/ui{path}?{kept}")
+
+
+async def test_overview_summary_is_the_overview_as_json(csms: Csms, http: aiohttp.ClientSession) -> None:
+    """`/ui/overview/summary` answers the overview's figures for the signed-in organization (what the
+    overview page refreshes itself with on live events); without a session it is refused."""
+    async with http.get(f"{base(csms)}/overview/summary", allow_redirects=False) as resp:
+        assert resp.status in (303, 401)
+    await sign_in(http, csms, "viewer")
+    async with http.get(f"{base(csms)}/overview/summary") as resp:
+        assert resp.status == 200
+        summary = await resp.json()
+    assert summary == {
+        "online": 0, "offline": 1, "faulted": 0, "active_sessions": 0, "energy_today_kwh": "0.0",
+        "revenue": {}, "alerts": [],
+    }  # fmt: skip

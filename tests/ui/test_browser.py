@@ -171,3 +171,31 @@ async def test_viewer_sees_no_command_buttons_nor_other_organizations(
     await page.screenshot(path=SCREENSHOTS / "charge-point-viewer.png", full_page=True)
     response = await page.goto(f"http://127.0.0.1:{csms.http_port}/ui/charge-points/CP-THEIRS")
     assert response is not None and response.status == 404
+
+
+async def test_overview_counts_follow_the_network_live(browser: Any, start_csms: StartCsms) -> None:
+    """The overview's online count changes when a station boots, and goes back when it disconnects,
+    without a reload (issue 15, item 2: the live channel refreshes the overview's figures)."""
+    from playwright.async_api import expect
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    csms = await start_csms(unknown_charge_points_org="org-a")
+    page = await _signed_in(browser, csms, await _key(csms, "admin", "org-a"))
+    await expect(page.locator("#live")).to_have_attribute("data-live", "true", timeout=WAIT * 1000)
+    online = page.locator('[data-count="online"] b')
+    await expect(online).to_have_text("0", timeout=WAIT * 1000)
+    # Marks the document: a reload would drop the mark.
+    await page.evaluate("document.body.dataset.sameDocument = 'yes'")
+    sim = ChargePointSimulator(
+        SimulatorConfig(charge_point_id="CP-LIVE", url=ocpp_url(csms), ocpp_version="1.6")
+    )
+    await sim.connect()
+    try:
+        assert (await sim.boot())["status"] == "Accepted"
+        await expect(online).to_have_text("1", timeout=WAIT * 1000)
+        await page.screenshot(path=SCREENSHOTS / "overview-live.png", full_page=True)
+    finally:
+        await sim.close()
+    await expect(online).to_have_text("0", timeout=WAIT * 1000)
+    await expect(page.locator('[data-count="offline"] b')).to_have_text("1", timeout=WAIT * 1000)
+    assert await page.evaluate("document.body.dataset.sameDocument") == "yes"

@@ -24,6 +24,7 @@ from csms.store.sql.station_events import StationEventSql
 from csms.store.sql.stations import StationSql
 from csms.store.sql.tokens import TokenSql
 from csms.store.sql.transactions import TransactionSql
+from csms.store.sql.ui_sessions import UiSessionSql
 
 log = structlog.get_logger("csms.store.sql")
 
@@ -33,6 +34,7 @@ class SqlStore(
     StationSql,
     TokenSql,
     IdTokenAliasSql,
+    UiSessionSql,
     TransactionSql,
     MessageLogSql,
     StationEventSql,

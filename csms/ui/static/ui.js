@@ -169,6 +169,53 @@ function onFrame(data) {
   while (table.rows.length > 500) table.deleteRow(table.rows.length - 1);
 }
 
+// The overview's figures: any station, status or session change fetches them again (at most one request
+// in flight, and one more if something changed meanwhile), so the counts follow without a reload.
+let overviewBusy = false, overviewAgain = false;
+function setTile(name, text) {
+  const b = document.querySelector(`[data-count="${name}"] b`);
+  if (b) b.textContent = text;
+}
+async function refreshOverview() {
+  if (document.body.dataset.page !== "overview") return;
+  if (overviewBusy) { overviewAgain = true; return; }
+  overviewBusy = true;
+  try {
+    const response = await fetch("/ui/overview/summary", { credentials: "same-origin" });
+    if (!response.ok) return;
+    const s = await response.json();
+    setTile("online", s.online); setTile("offline", s.offline); setTile("faulted", s.faulted);
+    setTile("active-sessions", s.active_sessions); setTile("energy-today", s.energy_today_kwh);
+    const tiles = document.querySelectorAll('[data-count="revenue-today"]');
+    const entries = Object.entries(s.revenue);
+    if (entries.length && tiles.length) {
+      const parent = tiles[0].parentNode, before = tiles[tiles.length - 1].nextSibling;
+      tiles.forEach((t) => t.remove());
+      entries.forEach(([currency, amount]) => {
+        const tile = document.createElement("div");
+        tile.className = "tile"; tile.dataset.count = "revenue-today"; tile.dataset.currency = currency;
+        const b = document.createElement("b"); b.textContent = amount;
+        tile.append(b, ` ${currency} revenue today (incl. VAT)`);
+        parent.insertBefore(tile, before);
+      });
+    }
+    const alerts = document.getElementById("alerts");
+    if (alerts) {
+      alerts.replaceChildren();
+      if (s.alerts.length) {
+        const ul = document.createElement("ul"); ul.className = "alerts";
+        s.alerts.forEach((a) => { const li = document.createElement("li"); li.textContent = a; ul.appendChild(li); });
+        alerts.appendChild(ul);
+      } else {
+        const p = document.createElement("p"); p.textContent = "No alerts."; alerts.appendChild(p);
+      }
+    }
+  } finally {
+    overviewBusy = false;
+    if (overviewAgain) { overviewAgain = false; refreshOverview(); }
+  }
+}
+
 function connectLive() {
   const indicator = document.getElementById("live");
   if (!indicator || !window.EventSource) return;
@@ -178,7 +225,10 @@ function connectLive() {
   const handlers = { station: onStation, status: onStatus, session: onSession,
                      reservation: onReservation, frame: onFrame };
   Object.entries(handlers).forEach(([kind, handler]) => {
-    source.addEventListener(kind, (event) => handler(JSON.parse(event.data)));
+    source.addEventListener(kind, (event) => {
+      handler(JSON.parse(event.data));
+      if (kind !== "frame") refreshOverview();
+    });
   });
 }
 
