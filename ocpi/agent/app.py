@@ -247,14 +247,14 @@ def _text(body: dict[str, Any], name: str, max_length: int = 36) -> str:
 def _start(body: dict[str, Any], now: datetime) -> datetime:
     value = body.get("start")
     if value is None:
-        return now
+        return now.replace(microsecond=0)
     try:
         start = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise invalid_request("start", "an RFC 3339 date-time, e.g. 2026-12-04T18:00:00Z") from None
     if start.tzinfo is None:
         raise invalid_request("start", "needs a time zone (Z for UTC)")
-    return start
+    return start.replace(microsecond=0)  # OCPI times are whole seconds
 
 
 async def handle_book(request: web.Request) -> web.Response:

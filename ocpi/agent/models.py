@@ -8,6 +8,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from ocpi.transport import ocpi_datetime
+
 
 class BookingStatus(StrEnum):
     """Where a booking is (ADR 0024 lists what moves it):
@@ -91,8 +93,9 @@ class Booking:
 
 
 def ocpi_time(at: datetime) -> str:
-    """UTC with `Z`, as OCPI and the Agent API write times."""
-    return at.isoformat().replace("+00:00", "Z")
+    """UTC with `Z`, whole seconds, as OCPI and the Agent API write times (OCPI DateTime is at most 25
+    characters: no fractions)."""
+    return ocpi_datetime(at)
 
 
 def booking_json(booking: Booking) -> dict[str, Any]:

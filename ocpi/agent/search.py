@@ -19,6 +19,7 @@ from typing import Any
 
 from ocpi.agent.pricing import client_price, tariff_cost
 from ocpi.emsp.network import CachedLocations, Cpo, CpoNetwork, CpoUnavailable
+from ocpi.transport import ocpi_datetime
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -205,7 +206,7 @@ async def search(
             found = location_results(cached, query, estimate)
             entry |= {"status": "ok", "locations": len(found), "error": None}
             if cached.pulled_at is not None:
-                entry["data_as_of"] = cached.pulled_at.isoformat().replace("+00:00", "Z")
+                entry["data_as_of"] = ocpi_datetime(cached.pulled_at)
         except TimeoutError:
             found = []
             entry |= {"status": "timeout", "locations": 0, "error": f"no answer within {cpo_timeout:g} s"}
