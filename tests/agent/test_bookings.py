@@ -56,12 +56,12 @@ async def test_a_booking_goes_to_completed_with_the_cdrs_price(
     agent_store: SqlAgentStore, clock: Clock
 ) -> None:
     network, service, client, told = await setup(agent_store, clock)
-    booking = await book(service, client, start=T0.replace(microsecond=250_000))
+    booking = await book(service, client, start=T0 - timedelta(microseconds=750_000))
     assert booking.status is S.PENDING  # the window has begun: RESERVE_NOW went out and was ACCEPTED
     cpo_id, command, body, command_id = network.sent[0]
     assert (cpo_id, command) == (1, "RESERVE_NOW")
     # OCPI DateTime: whole seconds, at most 25 characters
-    assert body["reservation_id"] == booking.id and body["expiry_date"] == "2026-12-04T13:00:00Z"
+    assert body["reservation_id"] == booking.id and body["expiry_date"] == "2026-12-04T12:59:59Z"
     assert body["token"]["uid"] == "DRIVER1" and (body["location_id"], body["evse_uid"]) == ("A1", "A1-1")
     # 20 kWh (the estimate's cap) at 0.30 + 0.50 flat, +19% VAT = 7.735 -> 7.74; fee 1.00; commission 0.77
     assert booking.price["cpo_cost"] == "7.74" and booking.price["total"] == "9.51"
