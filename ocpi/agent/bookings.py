@@ -10,8 +10,9 @@ What moves a booking (ADR 0024; statuses in `ocpi.agent.models.BookingStatus`):
   EVSE_OCCUPIED, EVSE_INOPERATIVE, TIMEOUT, UNKNOWN_RESERVATION, NOT_SUPPORTED) → FAILED, with the result
   and the CPO's message as `reason`. CANCELED_RESERVATION later (the CPO ended the reservation: it lapsed,
   or its operator cancelled it) → NO_SHOW once the window is over, else FAILED.
-- The CPO's Session pushes (`on_session`): a session of the booking's token at its location and EVSE →
-  ACTIVE (from PENDING or CONFIRMED: a driver may arrive before the confirmation is in); that session
+- The CPO's Session pushes (`on_session`): an ACTIVE session of the booking's token at its location and
+  EVSE → ACTIVE (a session in status RESERVATION is the reservation itself, not the driver; from PENDING or
+  CONFIRMED: a driver may arrive before the confirmation is in); that session
   COMPLETED → COMPLETED. The CDR (`on_cdr`) makes the price final (also moving an ACTIVE booking to
   COMPLETED, should the CDR overtake the session's last push).
 - The ticker (`tick`, every `[agent] tick_seconds`): a window that ended with the booking still REQUESTED
@@ -289,16 +290,18 @@ class BookingService:
         location_id, evse_uid = session.get("location_id"), session.get("evse_uid")
         if not (uid and location_id and evse_uid and session.get("id")):
             return
-        session_id = str(session["id"])
+        session_id, status = str(session["id"]), session.get("status")
         booking = await self._store.booking_of_session(update.cpo_id, session_id)
         if booking is None:
+            if status not in ("ACTIVE", "COMPLETED"):
+                return  # RESERVATION (the CPO's session of the reservation) or PENDING: no charging yet
             booking = await self._store.find_booking(
                 update.cpo_id, str(uid), str(location_id), str(evse_uid), (S.PENDING, S.CONFIRMED)
             )
             if booking is None:
                 return
             await self._move(booking, (S.PENDING, S.CONFIRMED), S.ACTIVE, session_id=session_id)
-        if session.get("status") in ("COMPLETED", "INVALID"):
+        if status in ("COMPLETED", "INVALID"):
             await self._move(booking, (S.ACTIVE,), S.COMPLETED)
 
     async def on_cdr(self, received: CdrReceived) -> None:

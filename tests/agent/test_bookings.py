@@ -69,6 +69,7 @@ async def test_a_booking_goes_to_completed_with_the_cdrs_price(
     await network.result(command_id, "ACCEPTED")  # twice: moves once
     stored = await agent_store.get_booking(booking.id)
     assert stored is not None and stored.status is S.CONFIRMED
+    await network.session(1, session("RESERVATION"))  # the CPO's session of the reservation: no driver yet
     await network.session(1, session("ACTIVE", evse="A1-2"))  # another EVSE: not this booking
     assert (await agent_store.get_booking(booking.id)).status is S.CONFIRMED  # type: ignore[union-attr]
     await network.session(1, session("ACTIVE"))
