@@ -54,8 +54,13 @@ class _CommandTokens:
         evse_id: int | None = None,
         org_id: str | None = None,
     ) -> AuthorizationResult | None:
-        # A pending start vouches at its own station only, which is its partner's organization's.
-        if charge_point_id is not None and await self.runner.vouches_for(id_token, charge_point_id, evse_id):
+        # A pending start vouches at its own station only, which is its partner's organization's; so does a
+        # reservation a partner made for the token (its driver arriving at the reserved EVSE).
+        if charge_point_id is None:
+            return None
+        if await self.runner.vouches_for(
+            id_token, charge_point_id, evse_id
+        ) or await self.runner.reserved_for(id_token, charge_point_id, evse_id):
             return AuthorizationResult(AuthorizationStatus.ACCEPTED)
         return None
 
@@ -201,6 +206,20 @@ class CommandRunner:
             return False
         stored = await self._ctx.store.pending_start_for(uid, self._ctx.clock(), charge_point_id)
         return stored is not None and _covers(stored, uid, charge_point_id, evse_id)
+
+    async def reserved_for(self, uid: str, charge_point_id: str, evse_id: int | None = None) -> bool:
+        """Whether an active reservation a partner made with RESERVE_NOW holds token `uid` at
+        `charge_point_id` (on `evse_id`, when both name one). The eMSP vouched for the token for that
+        reservation (OCPI 2.2.1 Commands: the CPO does not validate command tokens), so its driver is
+        Accepted there on arrival even before the partner's token list reached us; not at another station
+        or EVSE."""
+        now = self._ctx.clock()
+        for r in await self._ctx.domain.store.find_active_reservations(charge_point_id):
+            if not (r.owner or "").startswith("ocpi:") or r.id_token != uid or r.expiry_date <= now:
+                continue
+            if r.evse_id in (None, 0) or evse_id in (None, 0) or r.evse_id == evse_id:
+                return True
+        return False
 
     async def _match(self, event: TransactionStarted) -> PendingStart | None:
         # The domain's correlator has said which remote start the transaction answers; the START_SESSION

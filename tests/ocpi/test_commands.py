@@ -235,6 +235,17 @@ async def test_reserve_now_reserves_the_evse(bridge: Bridge, version: str) -> No
     assert link.reservation_id == reservation.id and link.partner_id == bridge.partner.id
     assert link.auth_method == "COMMAND" and link.authorization_reference == "AUTH-RES-1"
     assert link.cdr_token is not None and link.cdr_token["uid"] == "APPUSER6"
+    # The driver the reservation is for is Accepted at that EVSE (the eMSP vouched for the token), not
+    # at another EVSE or station, and not another token.
+    assert await bridge.runner.reserved_for("APPUSER6", f"RES-{version}", 1)
+    assert await bridge.runner.reserved_for("APPUSER6", f"RES-{version}", None)
+    assert not await bridge.runner.reserved_for("APPUSER6", f"RES-{version}", 2)
+    assert not await bridge.runner.reserved_for("APPUSER6", "ELSEWHERE", 1)
+    assert not await bridge.runner.reserved_for("APPUSER9", f"RES-{version}", 1)
+    accepted_here = await bridge.runner.token_authority.authorize(
+        "APPUSER6", charge_point_id=f"RES-{version}", evse_id=1
+    )
+    assert accepted_here is not None and accepted_here.status is AuthorizationStatus.ACCEPTED
 
 
 @pytest.mark.parametrize("version", VERSIONS)
