@@ -336,3 +336,48 @@ async def until(check: Any, what: str) -> Any:
                 await asyncio.sleep(50 * MS)  # pacing the polls of another process's state
     except TimeoutError:
         raise AssertionError(f"not within {WAIT:.0f} s: {what} (last: {last!r})") from None
+
+
+@dataclass
+class Emsp:
+    """A running eMSP instance of our CSMS (`[emsp] enabled`, see `start_emsp`)."""
+
+    country_code: str
+    party_id: str
+    process: CsmsProcess
+
+    @property
+    def base_url(self) -> str:
+        """Its HTTP base URL: the Agent API is under /agent/v1, its eMSP OCPI server under /emsp/ocpi."""
+        return self.process.base_url
+
+    async def add_cpo(self, cpo: Cpo, name: str = "Agent eMSP") -> str:
+        """Register with `cpo` as an operator would: the CPO's operator issues a token A for us (`csms ocpi
+        partner add`), ours runs `csms emsp cpo add --versions-url URL --token-a TOKEN`; its stdout."""
+        token_a = await cpo.add_partner(name, self.country_code, self.party_id)
+        return await self.process.cli(
+            "emsp", "cpo", "add", "--versions-url", cpo.versions_url, f"--token-a={token_a}"
+        )
+
+    async def add_client(self, name: str, *options: str) -> str:
+        """`csms agent client add --name NAME OPTIONS...`: a client application's account; its key."""
+        return (await self.process.cli("agent", "client", "add", "--name", name, *options)).strip()
+
+    async def add_driver_token(self, uid: str) -> None:
+        """`csms token add UID`: one of our drivers' tokens (the Tokens sender serves it to every CPO)."""
+        await self.process.cli("token", "add", uid)
+
+
+async def start_emsp(
+    stack: AsyncExitStack, tmp_path: Path, country_code: str, party_id: str, env: dict[str, str] | None = None
+) -> Emsp:
+    """Start an eMSP instance: `csms run` with `[emsp] enabled` and the given party (CSMS_EMSP_*) plus
+    `env`, and an admin key. The exit stack stops it."""
+    full_env = {
+        "CSMS_EMSP_ENABLED": "true",
+        "CSMS_EMSP_COUNTRY_CODE": country_code,
+        "CSMS_EMSP_PARTY_ID": party_id,
+        **(env or {}),
+    }
+    process = await start_process(stack, tmp_path, f"emsp-{party_id.lower()}", full_env)
+    return Emsp(country_code, party_id, process)
