@@ -1,11 +1,13 @@
 """The roaming harness (tests/e2e/roaming_net.py) itself: two CPO processes, each with a 1.6 and a 2.0.1
 station connected, publish their priced, reservable locations to an eMSP that registers with both; a driver
-who arrives with the eMSP's token charges, and the eMSP receives the session and the priced CDR."""
+who arrives with the eMSP's token charges, and the eMSP receives the session and the priced CDR; a
+reservation is used by the driver who arrives, another one expires and the eMSP is told."""
 
 from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from tests.e2e.roaming_net import (
     start_cpo,
     tariff_total,
 )
+from tests.utils import MS
 
 EMSP_CC, EMSP_PID = "DE", "EMS"
 
@@ -104,3 +107,69 @@ async def test_an_unknown_driver_is_refused(tmp_path: Path) -> None:
         with pytest.raises(DriverRefused):
             await driver_arrives(station, "STRANGER")
         assert station.connector not in station.sim.transactions
+
+
+def ocpi_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_reservations_on_a_cpo_process_are_used_by_the_driver_or_expire(tmp_path: Path) -> None:
+    """On a CPO process, RESERVE_NOW on the 1.6 station is used by the driver who arrives with the reserved
+    token (its Session R<id> goes ACTIVE); one on the 2.0.1 station left unused is ended at its expiry:
+    CANCELED_RESERVATION is posted to the eMSP and its Session goes COMPLETED."""
+    spec = CpoSpec(
+        "Delta", "DE", "CPD", lat="52.10000", lon="13.10000",
+        env={"CSMS_OCPP_RESERVATION_CHECK_INTERVAL": "0.2"},
+    )  # fmt: skip
+    async with AsyncExitStack() as stack:
+        cpo = await start_cpo(stack, tmp_path, spec)
+        emsp = await registered_emsp(stack, cpo)
+        pulled = await emsp.pull_all()
+        uids = {evse["evse_id"]: evse["uid"] for evse in pulled["locations"][0]["evses"]}
+        card = emsp.make_token("RESCARD1", whitelist="ALWAYS")
+        await emsp.put_token(card)
+        used, unused = cpo.station("1.6"), cpo.station("2.0.1")
+
+        async def reserve(station_uid: str, reservation_id: str, expiry: datetime) -> str:
+            response, result = await emsp.send_command(
+                "RESERVE_NOW",
+                {"token": card, "expiry_date": ocpi_time(expiry), "reservation_id": reservation_id,
+                 "location_id": cpo.location_id, "evse_uid": station_uid},
+            )  # fmt: skip
+            assert response.success and response.data["result"] == "ACCEPTED", response.data
+            async with asyncio.timeout(WAIT):
+                answer = await result
+            assert answer["result"] == "ACCEPTED", answer
+            return str(emsp.sent_commands[-1][1]["response_url"])
+
+        await reserve(uids[used.evse_id], "RES-USED", datetime.now(UTC) + timedelta(hours=1))
+        assert len(used.sim.reservations) == 1
+        await driver_arrives(used, "RESCARD1", meter_start_wh=0)
+        assert used.sim.reservations == {}  # the start used it
+
+        def active(p: Push) -> bool:
+            return p.module == "sessions" and p.body.get("status") == "ACTIVE"
+
+        async with asyncio.timeout(WAIT):
+            session = (await emsp.wait_for_push(active))[0]
+        assert session.path.rsplit("/", 1)[1].startswith("R"), session.path
+
+        response_url = await reserve(
+            uids[unused.evse_id], "RES-UNUSED", datetime.now(UTC) + timedelta(seconds=3)
+        )
+        reference = response_url.rsplit("/", 1)[1]
+
+        def completed_reservation(p: Push) -> bool:
+            return p.module == "sessions" and p.body.get("status") == "COMPLETED"
+
+        async with asyncio.timeout(WAIT):
+            await emsp.wait_for_push(completed_reservation)
+        await until_true(lambda: any(ref == reference and body.get("result") == "CANCELED_RESERVATION"
+                                     for _, ref, body in emsp.command_results))  # fmt: skip
+        await driver_leaves(used, meter_stop_wh=3_000)
+
+
+async def until_true(check: Any) -> None:
+    async with asyncio.timeout(WAIT):
+        while not check():  # noqa: ASYNC110 - the condition is set by another process's calls
+            await asyncio.sleep(20 * MS)
