@@ -33,11 +33,11 @@ from csms.domain.load_balancing import LoadBalancer
 from csms.domain.ports import Pagination
 from csms.domain.services import Services
 from csms.domain.smart_charging import SiteLimit, SiteLimitStore
-from csms.forecast_source import ForecastSource
 from csms.logging import configure_logging
 from csms.metrics import Metrics
 from csms.ocpp.server import OcppServer
-from csms.solar_meter import SolarMeter
+from csms.site_feeds.forecasts import ForecastSource
+from csms.site_feeds.solar_meter import SolarMeter
 from csms.store.sql import open_store
 from csms.store.sql.site_limits import SqlSiteLimitStore
 from csms.store.sql.solar import SqlSolarStore
@@ -201,8 +201,21 @@ class Csms:
             log.info("http_listening", host=config.http.host, port=http_port)
         await bridge.start(http_port)
         csms = cls(
-            services, domain, writer, ocpp, runner, ocpp_port, http_port, bridge, cluster,
-            webhook_feeder, webhook_worker, forecasts, balancer, site_limits, solar_meter,
+            services,
+            domain,
+            writer,
+            ocpp,
+            runner,
+            ocpp_port,
+            http_port,
+            bridge,
+            cluster,
+            webhook_feeder,
+            webhook_worker,
+            forecasts,
+            balancer,
+            site_limits,
+            solar_meter,
         )
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,8 @@ _EVSE_PRECEDENCE = ("CHARGING", "BLOCKED", "RESERVED", "AVAILABLE", "INOPERATIVE
 
 # How many locations one store page holds while scanning all of them (filtered pulls).
 _SCAN_PAGE = 500
+# How many charge points `published_evse_objects` reads together.
+_BULK = 500
 
 
 def ocpi_status(
@@ -347,9 +350,7 @@ def _evse_objects(
             )
             changed = _newest(row.status_at if row is not None else None, spec.last_updated)
             newest.append(changed)
-            connectors.append(
-                _connector_object(spec, connector_id, changed or fallback, location.tariff_ids)
-            )
+            connectors.append(_connector_object(spec, connector_id, changed or fallback, location.tariff_ids))
         objects.append(
             {
                 "uid": uids[(station.charge_point_id, evse_id)],
@@ -376,6 +377,26 @@ async def evse_objects(ctx: OcpiContext, charge_point_id: str) -> list[dict[str,
         return []
     station, pre = await _station(ctx, charge_point_id)
     return _evse_objects(ctx, location, station, pre.uids)
+
+
+async def published_evse_objects(
+    ctx: OcpiContext, charge_point_ids: Collection[str]
+) -> list[tuple[Location, str, list[dict[str, Any]]]]:
+    """`(location, charge point id, its EVSE objects)` of each of these charge points that is in a published
+    location, by charge point id: what `evse_objects` gives, read `_BULK` charge points at a time (start-up
+    reconciliation of tens of thousands of stations reads a few queries per chunk, not several per station).
+    """
+    found: list[tuple[Location, str, list[dict[str, Any]]]] = []
+    ids = sorted(set(charge_point_ids))
+    for start in range(0, len(ids), _BULK):
+        located = await ctx.store.locations_of(ids[start : start + _BULK])
+        chunk = [cp for cp in ids[start : start + _BULK] if cp in located and located[cp].publish]
+        if not chunk:
+            continue
+        pre = await _prefetch(ctx, chunk)
+        for cp in chunk:
+            found.append((located[cp], cp, _evse_objects(ctx, located[cp], pre.stations[cp], pre.uids)))
+    return found
 
 
 async def evse_ref(ctx: OcpiContext, charge_point_id: str, evse_id: int) -> tuple[str, str] | None:

@@ -184,20 +184,22 @@ async def _enqueue(
 
 
 async def _reconcile_evses(ctx: OcpiContext, outbox: Outbox, since: datetime, done: Reconciled) -> None:
+    receivers = await partners.receivers(ctx, "locations")
+    if not receivers:
+        return  # no partner takes EVSE pushes: none can be missing (and nothing need be read)
     reported = await ctx.domain.store.list_connectors_reported_since(since)
     current: dict[str, tuple[str, str]] = {}  # EVSE uid -> (URL suffix, OCPI status)
-    for charge_point_id in sorted({c.charge_point_id for c in reported}):
-        location = await ctx.store.location_of(charge_point_id)
-        if location is None or not location.publish:
-            continue
-        for evse in await locations.evse_objects(ctx, charge_point_id):
+    # Read in bulk: a restart after a crash meets every station that reported within the window (tens
+    # of thousands), so one station at a time would hold the start-up for minutes.
+    stations = {c.charge_point_id for c in reported}
+    for location, _, evses in await locations.published_evse_objects(ctx, stations):
+        for evse in evses:
             uid = str(evse["uid"])
             suffix = f"/{location.country_code}/{location.party_id}/{location.id}/{uid}"
             current[uid] = (suffix, str(evse["status"]))
     if not current:
         return
     known = fold(await ctx.store.outbox_of_objects({f"evse:{uid}" for uid in current}))
-    receivers = await partners.receivers(ctx, "locations")
     for uid, (suffix, status) in sorted(current.items()):
         key = f"evse:{uid}"
         for partner, url in receivers:

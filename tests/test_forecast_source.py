@@ -15,7 +15,7 @@ from csms.domain.commands import CommandService, RegistryGateway
 from csms.domain.energy.planner import EnergyPlanner
 from csms.domain.events import EventBus
 from csms.domain.registry import ConnectionRegistry
-from csms.forecast_source import ForecastSource
+from csms.site_feeds.forecasts import ForecastSource
 from tests.fakes.memory_store import MemoryStore
 from tests.site_server import site_server
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from csms.domain.solar import SiteMeasurement
-from csms.solar_meter import SolarMeter, parse_meter_json
+from csms.site_feeds.solar_meter import SolarMeter, parse_meter_json
 from tests.fakes.memory_solar import MemorySolarStore
 from tests.site_server import site_server
 from tests.utils import MS

@@ -25,7 +25,7 @@ from csms.api.organizations import id_param
 from csms.api.params import MAX_ID, choice_query, get_services, int_path_param, read_model, time_query
 from csms.api.responses import created, json_response, page_response
 from csms.api.routes import STRING, Operations, Route, param
-from csms.api.serialize import session_json, timestamp
+from csms.api.serialize import model_json, session_json
 from csms.api.site_owners import PORTAL_PATH_PARAMETERS, check_pending, create_portal_user, invitation_closed
 from csms.domain.events import DisputeChanged
 from csms.domain.identity import InvitationStatus, token_digest
@@ -56,34 +56,13 @@ Q_STATUS = param(
 
 
 def driver_json(driver: Driver) -> dict[str, Any]:
-    """A driver as operators see them."""
-    return {
-        "id": driver.id,
-        "email": driver.email,
-        "name": driver.name,
-        "id_tokens": list(driver.id_tokens),
-        "status": driver.status.value,
-        "expires_at": timestamp(driver.expires_at),
-        "created_at": timestamp(driver.created_at),
-        "accepted_at": timestamp(driver.accepted_at),
-    }
+    """A driver as operators see them (`portal_models.Driver`)."""
+    return model_json(portal_models.Driver, driver)
 
 
 def dispute_json(dispute: Dispute) -> dict[str, Any]:
-    """A dispute."""
-    return {
-        "id": dispute.id,
-        "session_id": dispute.session_id,
-        "driver_id": dispute.driver_id,
-        "description": dispute.description,
-        "expected_cost": format(dispute.expected_cost, "f"),
-        "status": dispute.status.value,
-        "resolution": dispute.resolution,
-        "credit_cdr_id": dispute.credit_cdr_id,
-        "replacement_cdr_id": dispute.replacement_cdr_id,
-        "created_at": timestamp(dispute.created_at),
-        "updated_at": timestamp(dispute.updated_at),
-    }
+    """A dispute (`portal_models.Dispute`)."""
+    return model_json(portal_models.Dispute, dispute)
 
 
 def _unique(tokens: list[str]) -> tuple[str, ...]:

@@ -27,7 +27,7 @@ from csms.api.organizations import IDENTITY_PATH_PARAMETERS, id_param
 from csms.api.params import get_services, read_model
 from csms.api.responses import created, json_response
 from csms.api.routes import ID, STRING, JsonSchema, Operations, Route, param
-from csms.api.serialize import timestamp
+from csms.api.serialize import model_json, timestamp
 from csms.domain.identity import InvitationStatus, normalized_email, token_digest
 from csms.domain.portal import (
     SITE_OWNER_TOKEN_PREFIX,
@@ -56,32 +56,13 @@ api = Operations(path_parameters=PORTAL_PATH_PARAMETERS)
 
 
 def site_owner_json(owner: SiteOwner, documents: int) -> dict[str, Any]:
-    """The organization's view of a site owner."""
-    return {
-        "id": owner.id,
-        "email": owner.email,
-        "company": owner.company,
-        "status": owner.status.value,
-        "stage": onboarding_stage(owner, documents),
-        "revenue_share_percent": format(owner.revenue_share_percent, "f"),
-        "location_ids": list(owner.location_ids),
-        "expires_at": timestamp(owner.expires_at),
-        "created_at": timestamp(owner.created_at),
-        "accepted_at": timestamp(owner.accepted_at),
-        "submitted_at": timestamp(owner.submitted_at),
-        "approved_at": timestamp(owner.approved_at),
-    }
+    """The organization's view of a site owner (`portal_models.SiteOwnerInvitation`)."""
+    return model_json(portal_models.SiteOwnerInvitation, owner, stage=onboarding_stage(owner, documents))
 
 
 def document_json(document: SiteOwnerDocument) -> dict[str, Any]:
-    """A document without its content."""
-    return {
-        "id": document.id,
-        "name": document.name,
-        "kind": document.kind,
-        "size": document.size,
-        "created_at": timestamp(document.created_at),
-    }
+    """A document without its content (`portal_models.Document`)."""
+    return model_json(portal_models.Document, document)
 
 
 def bank_details_json(details: dict[str, Any]) -> dict[str, Any]:

@@ -224,8 +224,11 @@ class StationStore(Protocol):
         """Store BootNotification data, the OCPP version and `last_boot_at`; raises NotFound."""
         ...
 
-    async def list_charge_points_changed(self, since: datetime) -> list[ChargePoint]:
-        """Charge points added or changed by an operator (`updated_at`) at or after `since`."""
+    async def list_charge_points_changed(
+        self, since: datetime, *, after: str | None = None, limit: int | None = None
+    ) -> list[ChargePoint]:
+        """Charge points added or changed by an operator (`updated_at`) at or after `since`, ordered by id;
+        with `after`, only ids greater than it; with `limit`, at most that many (a page)."""
         ...
 
     async def list_connectors(self, charge_point_id: str) -> list[Connector]:

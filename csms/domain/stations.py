@@ -16,7 +16,7 @@ import contextlib
 import random
 from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import structlog
@@ -35,7 +35,9 @@ from csms.domain.services import Services
 
 log = structlog.get_logger("csms.stations")
 
-LOAD_PAGE = 1000  # charge points read per query when loading them all at start
+LOAD_PAGE = 500  # charge points read per query (loading them all at start, and reloads)
+# How far back each reload of operator changes looks, before the previous reload's time (`refresh`).
+REFRESH_OVERLAP = timedelta(seconds=30)
 
 
 class Refusal(StrEnum):
@@ -119,16 +121,18 @@ class StationService:
         store = self._services.store
         since = self._changed_since
         now = self._services.clock()
-        changed = await store.list_charge_points_changed(since) if since is not None else await _all(store)
+        changed = await _changed(store, since) if since is not None else await _all(store)
         for cp in changed:
             cached = self._known.get(cp.charge_point_id)
             if cached is None:
                 self._known[cp.charge_point_id] = cp
             else:
                 cached.registration_status, cached.password_hash = cp.registration_status, cp.password_hash
-        # The next reload overlaps this one a little: a row stamped just before `now` by another process
-        # may have been committed after this read.
-        self._changed_since = min([now, *(cp.updated_at for cp in changed if cp.updated_at)])
+        # The next reload overlaps this one by REFRESH_OVERLAP: a row another process stamped just before
+        # `now` (or with a clock a little behind ours) may be committed after this read. Not the oldest
+        # stamp read: after the first load that is the oldest charge point's, and every reload would read
+        # every charge point again.
+        self._changed_since = now - REFRESH_OVERLAP
         return len(changed)
 
     async def _refresh_loop(self, every: float) -> None:
@@ -328,6 +332,18 @@ async def _failure_of(step: Awaitable[object]) -> Exception | None:
     except Exception as exc:
         return exc
     return None
+
+
+async def _changed(store: StationStore, since: datetime) -> list[ChargePoint]:
+    """The charge points changed at or after `since`, page by page: thousands changed at once (an import)
+    are read `LOAD_PAGE` at a time, so no single read holds the event loop for long."""
+    found: list[ChargePoint] = []
+    while True:
+        after = found[-1].charge_point_id if found else None
+        page = await store.list_charge_points_changed(since, after=after, limit=LOAD_PAGE)
+        found.extend(page)
+        if len(page) < LOAD_PAGE:
+            return found
 
 
 async def _all(store: StationStore) -> list[ChargePoint]:

@@ -33,3 +33,18 @@ def dump_json(value: Any) -> str:
 def load_json(text: str) -> Any:
     """Parse what `dump_json` wrote: JSON-native types only (dict, list, str, int, float, bool, None)."""
     return orjson.loads(text)
+
+
+def load_optional_json(text: str | None) -> Any:
+    """`load_json`, with NULL as None."""
+    return None if text is None else load_json(text)
+
+
+def dump_optional_json(value: Any) -> str | None:
+    """`dump_json`, with None as NULL."""
+    return None if value is None else dump_json(value)
+
+
+def load_json_list(text: str | None) -> Any:
+    """`load_json` of a list column, with NULL as []."""
+    return [] if text is None else load_json(text)

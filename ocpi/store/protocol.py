@@ -71,6 +71,11 @@ class OcpiStore(Protocol):
 
     async def location_of(self, charge_point_id: str) -> Location | None: ...
 
+    async def locations_of(self, charge_point_ids: Collection[str]) -> dict[str, Location]:
+        """The location of each of these charge points that is in one, by charge point id (many at once:
+        what `location_of` reads per charge point)."""
+        ...
+
     # -- connectors and EVSE uids -----------------------------------------------------------------
     async def save_connector_spec(self, spec: ConnectorSpec) -> None: ...
 

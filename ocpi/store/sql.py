@@ -55,7 +55,13 @@ from ocpi.models import (
     Tariff,
     token_party,
 )
-from ocpi.store.json_columns import dump_json, load_json
+from ocpi.store.json_columns import (
+    dump_json,
+    dump_optional_json,
+    load_json,
+    load_json_list,
+    load_optional_json,
+)
 from ocpi.store.protocol import FIRST_PAGE
 from ocpi.store.tables import (
     OcpiCdrRow,
@@ -92,18 +98,6 @@ def _window(column: Any, pagination: Pagination) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _opt_json(text: str | None) -> Any:
-    return None if text is None else load_json(text)
-
-
-def _opt_dump(value: Any) -> str | None:
-    return None if value is None else dump_json(value)
-
-
-def _json_list(text: str | None) -> Any:
-    return [] if text is None else load_json(text)
-
-
 # -- row <-> model ---------------------------------------------------------------------------------------
 
 
@@ -120,31 +114,27 @@ def _reader(cls: type[T], **decoders: Callable[[Any], Any]) -> Callable[..., T]:
 
 _partner = _reader(Partner, status=PartnerStatus, endpoints=load_json, roles=load_json)
 _location = _reader(
-    Location, facilities=load_json, opening_times=_opt_json, operator=_opt_json, tariff_ids=_json_list
+    Location,
+    facilities=load_json,
+    opening_times=load_optional_json,
+    operator=load_optional_json,
+    tariff_ids=load_json_list,
 )
 _spec = _reader(ConnectorSpec, tariff_ids=load_json)
 _evse = _reader(EvseUid)
 _tariff = _reader(Tariff, data=load_json)
 _token = _reader(PartnerToken, data=load_json)
 _client_info = _reader(ClientInfo)
-_link = _reader(SessionLink, cdr_token=_opt_json)
+_link = _reader(SessionLink, cdr_token=load_optional_json)
 _cdr = _reader(Cdr, data=load_json, total_cost_excl_vat=Decimal)
 _pending = _reader(PendingStart, cdr_token=load_json)
 _promise = _reader(CommandPromise)
-_entry = _reader(OutboxEntry, body=_opt_json, status=OutboxStatus)
+_entry = _reader(OutboxEntry, body=load_optional_json, status=OutboxStatus)
 
 _PARTNER_COLUMNS = (
-    "name",
-    "country_code",
-    "party_id",
-    "role",
-    "token_a_hash",
-    "token_c_hash",
-    "token_b",
-    "versions_url",
-    "version",
-    "org_id",
-)
+    "name", "country_code", "party_id", "role", "token_a_hash", "token_c_hash", "token_b", "versions_url",
+    "version", "org_id",
+)  # fmt: skip
 
 
 def _partner_values(partner: Partner) -> dict[str, Any]:
@@ -164,7 +154,7 @@ def _entry_values(entry: OutboxEntry) -> dict[str, Any]:
     return values_of(
         entry,
         (*_ENTRY_COLUMNS, "last_error", "sent_at"),
-        body=_opt_dump(entry.body),
+        body=dump_optional_json(entry.body),
         status=str(entry.status),
     )
 
@@ -348,8 +338,8 @@ class SqlOcpiStore:
             location,
             now,
             facilities=dump_json,
-            opening_times=_opt_dump,
-            operator=_opt_dump,
+            opening_times=dump_optional_json,
+            operator=dump_optional_json,
             tariff_ids=dump_json,
         )
         wanted = sorted(set(location.charge_point_ids))
@@ -387,6 +377,24 @@ class SqlOcpiStore:
                 return None
             charge_points = await self._charge_points_of(session, [row.id])
             return _location(row, charge_point_ids=charge_points[row.id])
+
+    async def locations_of(self, charge_point_ids: Collection[str]) -> dict[str, Location]:
+        links, ids = OcpiLocationChargePointRow, sorted(set(charge_point_ids))
+        pairs = await all_in(
+            self._sessions,
+            select(links),
+            links.charge_point_id,
+            ids,
+            lambda r: (r.charge_point_id, r.location_id),
+        )
+        location_ids = sorted({location_id for _, location_id in pairs})
+        rows = await all_in(
+            self._sessions, select(OcpiLocationRow), OcpiLocationRow.id, location_ids, lambda r: r
+        )
+        async with self._sessions() as session:
+            charge_points = await self._charge_points_of(session, [row.id for row in rows])
+        located = {row.id: _location(row, charge_point_ids=charge_points[row.id]) for row in rows}
+        return {cp: located[location_id] for cp, location_id in pairs if location_id in located}
 
     async def delete_location(self, location_id: str) -> None:
         """Deletes its charge point links too; nothing happens for an unknown id."""
@@ -544,7 +552,9 @@ class SqlOcpiStore:
             "token_party_id": party[1] if party else None,
         }
         try:
-            await self._execute(self._upsert(OcpiSessionLinkRow, link, derived=derived, cdr_token=_opt_dump))
+            await self._execute(
+                self._upsert(OcpiSessionLinkRow, link, derived=derived, cdr_token=dump_optional_json)
+            )
         except IntegrityError:
             raise AlreadyExists(f"transaction {link.transaction_pk} already has a session link") from None
 
@@ -675,7 +685,10 @@ class SqlOcpiStore:
             return [_cdr(row) for row in await session.scalars(stmt)]
 
     async def list_cdrs(
-        self, pagination: Pagination = FIRST_PAGE, *, scope: PartyScope | None = None,
+        self,
+        pagination: Pagination = FIRST_PAGE,
+        *,
+        scope: PartyScope | None = None,
         org_id: str | None = None,
     ) -> tuple[list[Cdr], int]:
         conditions: list[ColumnElement[bool]] = _of_org(OcpiCdrRow, org_id)
@@ -761,7 +774,11 @@ class SqlOcpiStore:
             await self._execute(stmt)
 
     async def list_outbox(
-        self, *, status: str | None = None, partner_id: int | None = None, limit: int = 100,
+        self,
+        *,
+        status: str | None = None,
+        partner_id: int | None = None,
+        limit: int = 100,
         partner_ids: Collection[int] | None = None,
     ) -> list[OutboxEntry]:
         """Entries with that status and/or partner (and among `partner_ids`, when given), newest (highest

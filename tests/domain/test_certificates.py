@@ -54,9 +54,9 @@ def test_small_rsa_key_is_rejected() -> None:
 
 def test_bad_signature_is_rejected(rsa_key: rsa.RSAPrivateKey) -> None:
     """A CSR whose self-signature does not verify (one signature byte flipped) is refused."""
-    der = bytearray(x509.load_pem_x509_csr(make_csr("CP1", rsa_key).encode()).public_bytes(
-        serialization.Encoding.DER
-    ))
+    der = bytearray(
+        x509.load_pem_x509_csr(make_csr("CP1", rsa_key).encode()).public_bytes(serialization.Encoding.DER)
+    )
     der[-10] ^= 0xFF  # inside the signature bits, the last field of the DER
     tampered = x509.load_der_x509_csr(bytes(der)).public_bytes(serialization.Encoding.PEM).decode()
     with pytest.raises(CsrRejected, match="signature"):

@@ -100,7 +100,11 @@ async def test_campaign_keeps_at_most_max_concurrent_updates_running(
     await asyncio.sleep(0)  # the runner is waiting now; nothing more may be sent
     assert len(gateway.sent) == 2
     command = gateway.sent[0][1]
-    assert isinstance(command, UpdateFirmware) and command.signature == "sig" and command.location == "https://csms/fw"
+    assert (
+        isinstance(command, UpdateFirmware)
+        and command.signature == "sig"
+        and command.location == "https://csms/fw"
+    )
     await service.firmware_status("B", "Downloading", command.request_id + 1)
     await service.firmware_status("B", "Installed", command.request_id + 1)
     assert await eventually(lambda: sent_to(gateway, 3)) == ["A", "B", "C"]
@@ -129,7 +133,8 @@ async def test_a_refusal_or_a_silent_station_lets_the_next_start(
     assert await eventually(lambda: sent_to(gateway, 3)) == ["A", "B", "C"]
     updates = await store.list_firmware_updates(campaign_id=campaign.id)
     assert [(u.state, u.detail) for u in updates[:2]] == [
-        (UpdateState.FAILED, "Rejected"), (UpdateState.FAILED, "timeout")
+        (UpdateState.FAILED, "Rejected"),
+        (UpdateState.FAILED, "timeout"),
     ]
 
 
@@ -176,9 +181,11 @@ async def test_log_request_and_statuses(
 ) -> None:
     """A log request sends GetLog with the upload URL holding the upload's token; statuses with or without
     requestId land on it; the arrival is recorded."""
-    upload, result = await service.request_log("default", "CP", "SecurityLog", "https://csms/files/logs/{token}")
+    upload, result = await service.request_log(
+        "default", "CP", "SecurityLog", "https://csms/files/logs/{token}"
+    )
     assert result.accepted
-    (_, command), = gateway.sent
+    ((_, command),) = gateway.sent
     assert isinstance(command, GetLog) and command.request_id == upload.id
     assert command.log_type == "SecurityLog"
     assert command.remote_location == f"https://csms/files/logs/{upload.token}"

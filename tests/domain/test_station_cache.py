@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from csms.domain.core import Domain
 from csms.domain.models import BootInfo, ChargePoint, RegistrationStatus
 from csms.domain.secrets import hash_secret
 from csms.domain.services import Services
-from csms.domain.stations import Refusal
+from csms.domain.stations import LOAD_PAGE, REFRESH_OVERLAP, Refusal
 from csms.store.writer import BatchedWriter
 from tests.domain.conftest import NOW
 from tests.fakes.memory_store import MemoryStore
@@ -124,6 +125,45 @@ async def test_refresh_takes_in_changes_made_by_another_process(make_domain: Dom
     assert await domain.stations.refresh() >= 1
     assert (await domain.stations.admit("C", None, None)).refusal is Refusal.UNAUTHORIZED
     assert (await domain.stations.boot("C", "1.6", BOOT)).status is RegistrationStatus.REJECTED
+
+
+async def test_a_reload_reads_recent_changes_not_every_charge_point_again() -> None:
+    """After the first load, a refresh takes in only what changed since the previous one (less
+    REFRESH_OVERLAP): unchanged charge points are not read again every interval."""
+    now = [NOW]
+    store = MemoryStore(clock=lambda: now[0])
+    for cp_id in ("A", "B", "C"):
+        await store.add_charge_point(ChargePoint(cp_id))
+    writer = BatchedWriter(store, max_items=100, interval=0.01)
+    await writer.start()
+    try:
+        config = Config(ocpp=replace(OcppConfig(), station_refresh_interval=0))
+        domain = Domain(Services(config=config, store=store, writer=writer, clock=lambda: now[0]))
+        now[0] = NOW + REFRESH_OVERLAP + timedelta(seconds=1)  # the charge points were added a while ago
+        assert await domain.stations.refresh() == 3  # the first load reads all
+        now[0] += timedelta(seconds=5)
+        assert await domain.stations.refresh() == 0
+        cp = await store.get_charge_point("B")
+        assert cp is not None
+        await store.update_charge_point(replace(cp, registration_status=RegistrationStatus.REJECTED))
+        assert await domain.stations.refresh() == 1
+    finally:
+        await writer.stop()
+
+
+async def test_a_reload_of_many_changes_reads_them_page_by_page(make_domain: DomainFactory) -> None:
+    """More changed charge points than LOAD_PAGE are all taken in, one page per read."""
+    domain = await make_domain(station_refresh_interval=0)
+    store = domain.services.store
+    assert isinstance(store, CountingStore)
+    await domain.stations.start()
+    for i in range(LOAD_PAGE + 1):
+        await store.add_charge_point(ChargePoint(f"CP{i:04}"))
+    store.calls.clear()
+    assert await domain.stations.refresh() == LOAD_PAGE + 1
+    assert store.calls == {"list_charge_points_changed": 2}
+    assert (await domain.stations.admit(f"CP{LOAD_PAGE:04}", None, None)).charge_point is not None
+    assert store.calls == {"list_charge_points_changed": 2}  # known from the reload: no read
 
 
 async def test_boot_beyond_concurrency_is_pending_with_a_random_interval(make_domain: DomainFactory) -> None:

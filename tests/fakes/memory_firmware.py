@@ -15,7 +15,10 @@ class MemoryFirmware:
 
     def __init__(self) -> None:
         self._firmware: dict[type[Any], dict[int, Any]] = {
-            FirmwareFile: {}, FirmwareCampaign: {}, FirmwareUpdate: {}, LogUpload: {}
+            FirmwareFile: {},
+            FirmwareCampaign: {},
+            FirmwareUpdate: {},
+            LogUpload: {},
         }
 
     def _add(self, record: Rec) -> Rec:

@@ -249,13 +249,18 @@ class MemoryStore(
         apply_boot(cp, ocpp_version, boot, to_utc(at))
         cp.updated_at = to_utc(self._clock())
 
-    async def list_charge_points_changed(self, since: datetime) -> list[ChargePoint]:
-        """Charge points whose `updated_at` is at or after `since`, ordered by id."""
-        return [
+    async def list_charge_points_changed(
+        self, since: datetime, *, after: str | None = None, limit: int | None = None
+    ) -> list[ChargePoint]:
+        """Charge points whose `updated_at` is at or after `since`, ordered by id; ids after `after`, at
+        most `limit`."""
+        changed = [
             replace(cp)
-            for _, cp in sorted(self._charge_points.items())
+            for cp_id, cp in sorted(self._charge_points.items())
             if cp.updated_at is not None and cp.updated_at >= to_utc(since)
+            if after is None or cp_id > after
         ]
+        return changed if limit is None else changed[:limit]
 
     def _get_cp(self, charge_point_id: str) -> ChargePoint:
         try:
@@ -875,4 +880,3 @@ def _station_fields(item: StationFieldsChanged) -> dict[str, Any]:
     if unknown:
         log.warning("station_fields_ignored", charge_point_id=item.charge_point_id, fields=sorted(unknown))
     return {k: v for k, v in item.fields.items() if k in STATION_FIELDS}
-

@@ -250,6 +250,11 @@ class MemoryOcpiStore:
         location_id = self._location_of.get(charge_point_id)
         return None if location_id is None else await self.get_location(location_id)
 
+    async def locations_of(self, charge_point_ids: Collection[str]) -> dict[str, Location]:
+        """`location_of` of each charge point that is in a location."""
+        found = {cp: await self.location_of(cp) for cp in set(charge_point_ids)}
+        return {cp: location for cp, location in found.items() if location is not None}
+
     # -- connectors and EVSE uids -----------------------------------------------------------------
 
     def _spec_copy(self, spec: ConnectorSpec) -> ConnectorSpec:

@@ -246,6 +246,18 @@ async def test_location_of_and_delete_location(ocpi_store: OcpiStore) -> None:
     assert found is not None and found.id == "LOC2"
 
 
+async def test_locations_of_finds_many_charge_points_locations_at_once(ocpi_store: OcpiStore) -> None:
+    """locations_of maps each charge point in a location to it (with all its charge points) and leaves out
+    those in none."""
+    await ocpi_store.save_location(_location("A", charge_point_ids=["CP1", "CP2"]))
+    await ocpi_store.save_location(_location("B", charge_point_ids=["CP3"]))
+    found = await ocpi_store.locations_of(["CP1", "CP2", "CP3", "CPX", "CP1"])
+    assert sorted(found) == ["CP1", "CP2", "CP3"]
+    assert found["CP1"].id == found["CP2"].id == "A" and found["CP3"].id == "B"
+    assert found["CP2"].charge_point_ids == ["CP1", "CP2"]
+    assert await ocpi_store.locations_of([]) == {}
+
+
 async def test_list_locations_orders_filters_and_pages(ocpi_store: OcpiStore) -> None:
     """list_locations orders by last_updated then id, applies date_from ≤ t < date_to, pages and counts."""
     times = [T0 + timedelta(minutes=m) for m in (3, 1, 2, 2)]

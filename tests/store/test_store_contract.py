@@ -158,6 +158,20 @@ async def test_update_charge_point_overwrites_registration_and_boot_fields(
     assert got.updated_at == at(60) and got.created_at == T0
 
 
+async def test_charge_points_changed_since_page_by_id(store: Store) -> None:
+    """list_charge_points_changed keeps those stamped at or after `since`, by id; `after` and `limit` page
+    through them."""
+    old = datetime(2026, 1, 1, tzinfo=UTC)
+    new = old + timedelta(hours=1)
+    for cp, at in (("CP3", new), ("CP1", new), ("CP2", old), ("CP4", new)):
+        await add_cp(store, cp, updated_at=at)
+    changed = await store.list_charge_points_changed(new)
+    assert [cp.charge_point_id for cp in changed] == ["CP1", "CP3", "CP4"]
+    first = await store.list_charge_points_changed(new, limit=2)
+    rest = await store.list_charge_points_changed(new, after=first[-1].charge_point_id, limit=2)
+    assert [cp.charge_point_id for cp in first + rest] == ["CP1", "CP3", "CP4"]
+
+
 async def test_update_unknown_charge_point_raises_not_found(store: Store) -> None:
     """update_charge_point of an unregistered id raises NotFound."""
     with pytest.raises(NotFound):

@@ -104,10 +104,15 @@ class StationSql(SqlBase):
         stmt = where_given(select(ChargePointRow), {ChargePointRow.org_id: org_id})
         return await self._page(stmt, key, charge_point_of, limit=limit, cursor=cursor)
 
-    async def list_charge_points_changed(self, since: datetime) -> list[ChargePoint]:
-        """Charge points whose `updated_at` (added or changed by an operator) is at or after `since`."""
+    async def list_charge_points_changed(
+        self, since: datetime, *, after: str | None = None, limit: int | None = None
+    ) -> list[ChargePoint]:
+        """Charge points whose `updated_at` (added or changed by an operator) is at or after `since`, by id;
+        only ids after `after`, at most `limit` of them, when given."""
         changed = select(ChargePointRow).where(ChargePointRow.updated_at >= since)
-        return await self._all(changed.order_by(ChargePointRow.charge_point_id), charge_point_of)
+        if after is not None:
+            changed = changed.where(ChargePointRow.charge_point_id > after)
+        return await self._all(changed.order_by(ChargePointRow.charge_point_id).limit(limit), charge_point_of)
 
     async def list_connectors(self, charge_point_id: str) -> list[Connector]:
         """Current connector states of the station ordered by (evse_id, connector_id); [] if none."""

@@ -4,21 +4,20 @@ changed (ADR 0022).
 
 `meter_url` is a template: `{location_id}` is replaced by the site's OCPI location id (URL-quoted). The
 answer is JSON `{"production_w": W, "consumption_w": W}` (non-negative integers). A site whose meter answers
-404 has none; one that fails keeps its last measurement (logged, read again at the next poll).
+404 has none; one that fails keeps its last measurement (logged as `solar_meter_fetch_failed`, read
+again at the next poll).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
-from urllib.parse import quote
 
 import aiohttp
 import structlog
 
 from csms.domain.clock import Clock
 from csms.domain.solar import SiteMeasurement, SolarStore
+from csms.site_feeds.poller import SiteFeed
 
 log = structlog.get_logger("csms.solar")
 
@@ -63,25 +62,27 @@ class SolarMeter:
         reported: Callable[[str], None],
         clock: Clock,
     ) -> None:
-        self._url = meter_url
-        self._poll_seconds = poll_seconds
         self._store = store
-        self._sites = sites
         self._reported = reported
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
-        self._http: aiohttp.ClientSession | None = None
+        self._feed: SiteFeed[tuple[str, str]] = SiteFeed(
+            name="solar_meter",
+            url=meter_url,
+            interval=lambda: poll_seconds,
+            timeout=READ_TIMEOUT,
+            sites=sites,
+            location_of=lambda site: site[1],
+            take=self._take,
+        )
 
     @property
     def enabled(self) -> bool:
         """Whether a meter is configured."""
-        return bool(self._url)
+        return self._feed.enabled
 
     async def start(self) -> None:
         """Begin polling (a first read at once), when a meter is configured."""
-        if self.enabled:
-            self._http = aiohttp.ClientSession(timeout=READ_TIMEOUT)
-            self._task = asyncio.create_task(self._loop(), name="solar-meter")
+        await self._feed.start()
 
     async def poll(self) -> int:
         """Read every site's meter once; returns how many sites were read successfully.
@@ -89,45 +90,18 @@ class SolarMeter:
         Raises:
             RuntimeError: not started.
         """
-        if self._http is None:
-            raise RuntimeError("the meter is not started")
-        read = 0
-        for org_id, location_id in await self._sites():
-            read += await self._read(self._http, org_id, location_id)
-        return read
+        return await self._feed.fetch_all()
 
-    async def _read(self, http: aiohttp.ClientSession, org_id: str, location_id: str) -> int:
-        url = self._url.replace("{location_id}", quote(location_id, safe=""))
-        try:
-            async with http.get(url) as response:
-                if response.status == 404:
-                    return 0  # no meter at that site
-                response.raise_for_status()
-                measurement = parse_meter_json(await response.json(content_type=None), self._clock)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            log.warning("solar_meter_read_failed", location_id=location_id, url=url, error=str(exc))
-            return 0
+    async def stop(self) -> None:
+        """Stop polling and close the HTTP client."""
+        await self._feed.stop()
+
+    async def _take(self, site: tuple[str, str], body: object) -> None:
+        org_id, location_id = site
+        measurement = parse_meter_json(body, self._clock)
         previous = await self._store.get_measurement(org_id, location_id)
         await self._store.put_measurement(org_id, location_id, measurement)
         if previous is None or previous.surplus_w != measurement.surplus_w:
             self._reported(location_id)  # an unchanged surplus needs no re-balance
         log.debug("solar_meter_read", location_id=location_id, production_w=measurement.production_w,
                   consumption_w=measurement.consumption_w)  # fmt: skip
-        return 1
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.poll()
-            except Exception:
-                log.exception("solar_meter_poll_failed")
-            await asyncio.sleep(self._poll_seconds)
-
-    async def stop(self) -> None:
-        """Stop polling and close the HTTP client."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._http is not None:
-            await self._http.close()
