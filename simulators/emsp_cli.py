@@ -7,6 +7,9 @@ token A an operator issued (`csms ocpi partner add ...`), optionally pulls every
 prints what it got, then serves pushes until `--duration` ends or Ctrl-C / SIGTERM, and prints a summary.
 Write `--token-a=TOKEN`: a token may begin with "-", which argparse would otherwise take for an option.
 The exit status is 0 on success, 1 when registration or the pull failed, 130 on a second Ctrl-C.
+
+`csms-emsp agent COMMAND ...` is the Agent API client instead (`simulators.agent_cli`): the eMSP simulator
+standing in for a client application of our eMSP role (search, book, follow and cancel bookings).
 """
 
 from __future__ import annotations
@@ -103,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success, 1 when registration or the pull failed, 130 when aborted by a second Ctrl-C.
     """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["agent"]:
+        from simulators import agent_cli  # the Agent API client: a command of its own
+
+        return agent_cli.main(arguments[1:])
     args = parse_and_configure_logging(build_parser(), argv)
     try:
         return asyncio.run(run_until_signalled(partial(run, args)))

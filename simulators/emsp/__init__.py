@@ -15,6 +15,9 @@ Client side: `register` (the full credentials handshake with a CPO, given its ve
 `pull` / `pull_all` (every SENDER module of the CPO, following `Link` headers), `put_token` /
 `patch_token`, `send_command`, `update_credentials`, `unregister`.
 
+`AgentClient` (`simulators.emsp.agent`) stands in for a client application of the eMSP role's Agent API
+(`/agent/v1`: search, book, follow and cancel bookings).
+
 `set_down(True)` makes the server answer 503 (or drop connections) until `set_down(False)`.
 
 Every call and answer carries `Authorization: Token base64(token)`, `X-Request-ID`, `X-Correlation-ID`
@@ -28,6 +31,13 @@ its own small OCPI helpers instead of importing the CSMS's, so the two sides che
 
 from __future__ import annotations
 
+from simulators.emsp.agent import (
+    AgentApiError,
+    AgentClient,
+    AgentResponse,
+    BookingEndedError,
+    RateLimit,
+)
 from simulators.emsp.protocol import EmspConfig, EmspResponse, OcpiCallError, Push, token_header
 from simulators.emsp.server import EmspServer
 
@@ -50,4 +60,16 @@ class EmspSimulator(EmspServer):
     """
 
 
-__all__ = ["EmspConfig", "EmspResponse", "EmspSimulator", "OcpiCallError", "Push", "token_header"]
+__all__ = [
+    "AgentApiError",
+    "AgentClient",
+    "AgentResponse",
+    "BookingEndedError",
+    "EmspConfig",
+    "EmspResponse",
+    "EmspSimulator",
+    "OcpiCallError",
+    "Push",
+    "RateLimit",
+    "token_header",
+]
