@@ -2,7 +2,8 @@
 
 Each CPO is asked in parallel (`CpoNetwork.locations`, refreshed when older than `[agent]
 search_max_age_seconds`), each within `[agent] cpo_timeout_seconds`: a slow or failing CPO gives an
-`error` or `timeout` entry in `cpo_results` and no locations, never a failed search (the FAQ: "How does
+`error` or `timeout` entry in `cpo_results` and no locations (or `stale` with its last copy, when a
+refresh failed but an older copy exists), never a failed search (the FAQ: "How does
 multi-CPO search work?").
 """
 
@@ -204,7 +205,9 @@ async def search(
             async with asyncio.timeout(cpo_timeout):
                 cached = await network.locations(cpo.id, max_age=max_age)
             found = location_results(cached, query, estimate)
-            entry |= {"status": "ok", "locations": len(found), "error": None}
+            # stale: the CPO did not answer the refresh; its locations are the last copy (`data_as_of`)
+            status = "ok" if cached.refresh_error is None else "stale"
+            entry |= {"status": status, "locations": len(found), "error": cached.refresh_error}
             if cached.pulled_at is not None:
                 entry["data_as_of"] = ocpi_datetime(cached.pulled_at)
         except TimeoutError:

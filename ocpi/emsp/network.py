@@ -66,6 +66,8 @@ class CachedLocations:
     locations: Sequence[dict[str, Any]]
     tariffs: dict[str, dict[str, Any]]
     pulled_at: datetime | None
+    # Why the refresh this read asked for failed, when it did and the older copy above is what there is.
+    refresh_error: str | None = None
 
 
 class CommandResponse(StrEnum):

@@ -127,18 +127,21 @@ class EmspRole:
     async def locations(self, cpo_id: int, *, max_age: timedelta) -> CachedLocations:
         record = await self._registered(cpo_id)
         pulled = record.locations_pulled_at
+        refresh_error = None
         if pulled is None or self.clock() - pulled > max_age:
             try:
                 await self.pull(cpo_id)
-            except CpoUnavailable:
+            except CpoUnavailable as exc:
                 if pulled is None:
                     raise
+                refresh_error = exc.message  # the older copy is answered, saying it is stale
             record = await self._registered(cpo_id)
         return CachedLocations(
             self._cpo(record),
             await self.store.list_locations(cpo_id),
             await self.store.tariffs(cpo_id),
             record.locations_pulled_at,
+            refresh_error,
         )
 
     async def token(self, uid: str) -> dict[str, Any] | None:

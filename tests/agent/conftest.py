@@ -108,6 +108,7 @@ class FakeCpo:
     locations: list[dict[str, Any]]
     tariffs: dict[str, dict[str, Any]] = field(default_factory=lambda: {"STD": TARIFF})
     fail: str | None = None  # CpoUnavailable with this message
+    stale: str | None = None  # a refresh failed with this message; the cached copy is answered
     slow: asyncio.Event | None = None  # locations() waits for this
     answer: CommandResponse = CommandResponse.ACCEPTED
 
@@ -130,7 +131,7 @@ class FakeNetwork:
             await fake.slow.wait()
         if fake.fail is not None:
             raise CpoUnavailable(cpo_id, fake.fail)
-        return CachedLocations(fake.cpo, fake.locations, fake.tariffs, T0)
+        return CachedLocations(fake.cpo, fake.locations, fake.tariffs, T0, fake.stale)
 
     async def token(self, uid: str) -> dict[str, Any] | None:
         return self.tokens.get(uid)

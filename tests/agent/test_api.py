@@ -129,6 +129,10 @@ async def test_search_sorts_by_distance_and_survives_a_failing_and_a_slow_cpo(ap
     ]
     status, found, _ = await api.get("/search", key, lat="52.0", lon="5.0", radius_km="10", plug="CHADEMO")
     assert found["locations"] == []
+    api.network.cpos_by_id[2].stale = "HTTP 502"  # a refresh failed: the last copy, marked stale
+    status, found, _ = await api.get("/search", key, lat="52.0", lon="5.0", radius_km="10")
+    assert [loc["location_id"] for loc in found["locations"]] == ["A1", "B1"]
+    assert [(r["status"], r["error"]) for r in found["cpo_results"]] == [("ok", None), ("stale", "HTTP 502")]
     api.network.cpos_by_id[1].fail = "HTTP 503"
     api.network.cpos_by_id[2].slow = asyncio.Event()  # never set: the CPO does not answer
     status, found, _ = await api.get("/search", key, lat="52.0", lon="5.0", radius_km="10")
