@@ -9,11 +9,13 @@ caller (the outbox) can retry. Tokens are never logged.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import aiohttp
 import orjson
@@ -199,3 +201,17 @@ def _read_envelope(raw: bytes) -> tuple[int | None, Any, str | None]:
         return None, None, None
     message = body.get("status_message")
     return body["status_code"], body.get("data"), message if isinstance(message, str) else None
+
+
+_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
+
+
+def next_link(header: str | None, base: str | None = None) -> str | None:
+    """The URL of `Link: <url>; rel="next"` (OCPI 2.2.1 "Pagination"), or None on the last page; a relative
+    URL is resolved against `base` (the page's own URL) when given."""
+    if not header:
+        return None
+    match = _NEXT.search(header)
+    if match is None:
+        return None
+    return urljoin(base, match.group(1)) if base else match.group(1)

@@ -23,13 +23,12 @@ Several processes or nodes each pull on their own: pulls are idempotent (same to
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from ocpi.client import PartnerUnreachable, endpoint
+from ocpi.client import PartnerUnreachable, endpoint, next_link
 from ocpi.context import OcpiContext
 from ocpi.models import Partner, PartnerStatus
 from ocpi.objects import problems_of
@@ -40,7 +39,6 @@ log = structlog.get_logger("ocpi.token_pull")
 
 SUCCESS = 1000
 MAX_PAGES = 100_000  # a sender whose Link headers never end is cut off here (and the pull counts as failed)
-_NEXT = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
 
 
 class TokenPullError(Exception):
@@ -55,14 +53,6 @@ class PullResult:
     skipped: int = 0  # invalid, foreign, or older than what we have
     pages: int = 0
     complete: bool = False  # every page read: the pull time was stored
-
-
-def next_link(header: str | None) -> str | None:
-    """The URL of `Link: <url>; rel="next"` (OCPI 2.2.1 "Pagination"), or None on the last page."""
-    if not header:
-        return None
-    match = _NEXT.search(header)
-    return match.group(1) if match else None
 
 
 async def pull_tokens(ctx: OcpiContext, partner: Partner) -> PullResult:
@@ -112,7 +102,7 @@ async def _read_pages(
         result.pages += 1
         for obj in response.data:
             await _store(ctx, partner, obj, result)
-        next_url, query = next_link(response.headers.get("Link")), None
+        next_url, query = next_link(response.headers.get("Link"), next_url), None
 
 
 async def _store(ctx: OcpiContext, partner: Partner, obj: Any, result: PullResult) -> None:

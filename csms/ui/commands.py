@@ -24,7 +24,7 @@ from csms.domain.commands import (
     UnlockConnector,
 )
 from csms.domain.core import Domain
-from csms.domain.models import TransactionStatus
+from csms.domain.models import Reservation, TransactionStatus
 from csms.domain.reservations import ReservationError
 from csms.ui.signin import UiPrincipal
 
@@ -160,15 +160,25 @@ async def _reserve(domain: Domain, org_id: str, cp: str, form: Form) -> Answer:
                  "message": message, "reservation_id": reservation.id}  # fmt: skip
 
 
-async def _cancel_reservation(domain: Domain, org_id: str, cp: str, form: Form) -> Answer:
+async def _reservation_of(domain: Domain, org_id: str, cp: str, form: Form) -> Reservation:
+    """The form's `reservation_id`, if it is a reservation of that station of the caller's organization.
+
+    Raises:
+        UiCommandError: 400 without a reservation id, 404 for anyone else's or an unknown one.
+    """
     reservation_id = _int(form, "reservation_id")
     if reservation_id is None:
         raise UiCommandError(400, "invalid_request", "reservation_id is required")
     found = await domain.store.get_reservation(reservation_id, org_id=org_id)
     if found is None or found.charge_point_id != cp:
         raise UiCommandError(404, "not_found", f"reservation {reservation_id} not found")
+    return found
+
+
+async def _cancel_reservation(domain: Domain, org_id: str, cp: str, form: Form) -> Answer:
+    found = await _reservation_of(domain, org_id, cp, form)
     try:
-        cancelled = await domain.reservations.cancel(reservation_id)
+        cancelled = await domain.reservations.cancel(found.id)
     except ReservationError as exc:
         raise UiCommandError(409, exc.code, exc.message) from None
     message = f"cancel-reservation: reservation {cancelled.id} {cancelled.status}"
@@ -179,17 +189,12 @@ async def _cancel_reservation(domain: Domain, org_id: str, cp: str, form: Form) 
 async def _change_reservation(domain: Domain, org_id: str, cp: str, form: Form) -> Answer:
     # The reservations page's edit: a new id token and/or a new length from now; ReserveNow again with
     # the same id (`ReservationService.change`).
-    reservation_id = _int(form, "reservation_id")
-    if reservation_id is None:
-        raise UiCommandError(400, "invalid_request", "reservation_id is required")
-    found = await domain.store.get_reservation(reservation_id, org_id=org_id)
-    if found is None or found.charge_point_id != cp:
-        raise UiCommandError(404, "not_found", f"reservation {reservation_id} not found")
+    found = await _reservation_of(domain, org_id, cp, form)
     id_tag = form.get("id_tag", "").strip() or None
     minutes = _int(form, "minutes")
     expiry = None if not minutes else domain.clock() + timedelta(minutes=minutes)
     try:
-        changed = await domain.reservations.change(reservation_id, id_token=id_tag, expiry_date=expiry)
+        changed = await domain.reservations.change(found.id, id_token=id_tag, expiry_date=expiry)
     except ReservationError as exc:
         raise UiCommandError(409, exc.code, exc.message) from None
     message = f"change-reservation: reservation {changed.id} {changed.status} until {changed.expiry_date}"

@@ -26,12 +26,15 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from csms.api import errors as api_errors
 from csms.api.errors import ApiError, invalid_request
 from csms.api.limits import decide, next_month_start
+from csms.api.params import bool_query, parsed_query
 from csms.config import AgentConfig, RateLimitConfig
 from csms.domain.clock import Clock
 from csms.domain.counters import RequestCounters
 from csms.domain.secrets import SecretVerifier
+from ocpi.admin_api.bodies import ConnectorType
 from ocpi.agent.bookings import BookingError, BookingService
 from ocpi.agent.keys import key_prefix
 from ocpi.agent.models import AgentClient, Booking, BookingStatus, booking_json
@@ -43,14 +46,6 @@ from ocpi.emsp.network import CpoNetwork
 log = structlog.get_logger("ocpi.agent")
 
 MAX_RADIUS_KM = 500.0
-CONNECTOR_TYPES = frozenset(
-    """CHADEMO CHAOJI DOMESTIC_A DOMESTIC_B DOMESTIC_C DOMESTIC_D DOMESTIC_E DOMESTIC_F DOMESTIC_G
-    DOMESTIC_H DOMESTIC_I DOMESTIC_J DOMESTIC_K DOMESTIC_L DOMESTIC_M DOMESTIC_N DOMESTIC_O GBT_AC
-    GBT_DC IEC_60309_2_single_16 IEC_60309_2_three_16 IEC_60309_2_three_32 IEC_60309_2_three_64
-    IEC_62196_T1 IEC_62196_T1_COMBO IEC_62196_T2 IEC_62196_T2_COMBO IEC_62196_T3A IEC_62196_T3C
-    NEMA_5_20 NEMA_6_30 NEMA_6_50 NEMA_10_30 NEMA_10_50 NEMA_14_30 NEMA_14_50 PANTOGRAPH_BOTTOM_UP
-    PANTOGRAPH_TOP_DOWN TESLA_R TESLA_S""".split()
-)  # OCPI 2.2.1 ConnectorType
 
 
 @dataclass(slots=True)
@@ -81,34 +76,19 @@ def _client(request: web.Request) -> AgentClient:
     return request[CLIENT]
 
 
-def _error_response(error: ApiError) -> web.Response:
-    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
-    return web.json_response(body, status=error.status, headers=dict(error.headers))
-
-
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """`ApiError` and `BookingError` as error bodies; anything else is a logged 500 `internal_error`."""
-    try:
-        return await handler(request)
-    except ApiError as error:
-        response = _error_response(error)
-    except BookingError as error:
-        response = _error_response(ApiError(error.status, error.code, error.message))
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = (
-            "not_found"
-            if exc.status == 404
-            else "method_not_allowed"
-            if exc.status == 405
-            else "invalid_request"
-        )
-        response = _error_response(ApiError(exc.status, code, exc.reason))
-    except Exception:
-        log.exception("agent_request_failed", path=request.path)
-        response = _error_response(ApiError(500, "internal_error", "the request failed; it was logged"))
+    """Errors as the operator API renders them (`csms.api.errors.error_middleware`: `ApiError`, aiohttp's
+    404/405, a logged 500), a `BookingError` as its `ApiError`; every answer, errors included, carries the
+    request's rate-limit headers."""
+
+    async def bookings(inner: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(inner)
+        except BookingError as error:
+            raise ApiError(error.status, error.code, error.message) from None
+
+    response = await api_errors.error_middleware(request, bookings)
     for name, value in request.get(HEADERS, {}).items():
         response.headers[name] = value
     return response
@@ -128,10 +108,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
                        headers={"WWW-Authenticate": 'Bearer realm="agent"'})  # fmt: skip
     request[CLIENT] = client
     await _count(request, agent, client)
-    response = await handler(request)
-    for name, value in request[HEADERS].items():
-        response.headers[name] = value
-    return response
+    return await handler(request)
 
 
 async def _count(request: web.Request, agent: Agent, client: AgentClient) -> None:
@@ -166,25 +143,14 @@ async def _count(request: web.Request, agent: Agent, client: AgentClient) -> Non
 
 
 def _number(request: web.Request, name: str, *, required: bool, low: float, high: float) -> float | None:
-    text = request.query.get(name)
-    if text is None or text == "":
+    value = parsed_query(request, name, float, "not a number")
+    if value is None:
         if required:
             raise invalid_request(name, "required")
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise invalid_request(name, "not a number") from None
     if not math.isfinite(value) or not low <= value <= high:
         raise invalid_request(name, f"must be between {low:g} and {high:g}")
     return value
-
-
-def _flag(request: web.Request, name: str) -> bool:
-    text = request.query.get(name, "false").lower()
-    if text not in ("true", "false", "1", "0"):
-        raise invalid_request(name, "must be true or false")
-    return text in ("true", "1")
 
 
 def search_query(request: web.Request) -> SearchQuery:
@@ -197,19 +163,16 @@ def search_query(request: web.Request) -> SearchQuery:
     lon = _number(request, "lon", required=True, low=-180, high=180)
     radius = _number(request, "radius_km", required=False, low=0, high=MAX_RADIUS_KM)
     power = _number(request, "min_power_kw", required=False, low=0, high=10_000)
-    plug = request.query.get("plug") or None
-    if plug is not None and plug not in CONNECTOR_TYPES:
-        raise invalid_request(
-            "plug", "not an OCPI ConnectorType (e.g. IEC_62196_T2, IEC_62196_T2_COMBO, CHADEMO)"
-        )
+    reason = "not an OCPI ConnectorType (e.g. IEC_62196_T2, IEC_62196_T2_COMBO, CHADEMO)"
+    plug = parsed_query(request, "plug", ConnectorType, reason)
     assert lat is not None and lon is not None
     return SearchQuery(
         lat=lat,
         lon=lon,
         radius_km=10.0 if radius is None else radius,
-        plug=plug,
+        plug=None if plug is None else str(plug),
         min_power_kw=None if power is None else Decimal(str(power)),
-        available_only=_flag(request, "available_only"),
+        available_only=bool_query(request, "available_only"),
     )
 
 

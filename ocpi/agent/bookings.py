@@ -40,7 +40,7 @@ import structlog
 
 from csms.config import AgentConfig
 from csms.domain.clock import Clock
-from ocpi.agent.models import FINAL, FREE_CANCELLATION, AgentClient, Booking, BookingStatus, ocpi_time
+from ocpi.agent.models import FINAL, FREE_CANCELLATION, AgentClient, Booking, BookingStatus
 from ocpi.agent.pricing import cdr_cost, client_price, tariff_cost
 from ocpi.agent.search import connector_power_kw
 from ocpi.agent.store import SqlAgentStore
@@ -56,6 +56,7 @@ from ocpi.emsp.network import (
     NetworkListener,
     SessionUpdate,
 )
+from ocpi.transport import ocpi_datetime
 
 log = structlog.get_logger("ocpi.agent")
 
@@ -242,7 +243,7 @@ class BookingService:
             return booking
         body = {
             "token": token,
-            "expiry_date": ocpi_time(booking.end),
+            "expiry_date": ocpi_datetime(booking.end),
             "reservation_id": booking.id,
             "location_id": booking.location_id,
             "evse_uid": booking.evse_uid,

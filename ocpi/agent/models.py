@@ -92,12 +92,6 @@ class Booking:
     updated_at: datetime | None = None
 
 
-def ocpi_time(at: datetime) -> str:
-    """UTC with `Z`, whole seconds, as OCPI and the Agent API write times (OCPI DateTime is at most 25
-    characters: no fractions)."""
-    return ocpi_datetime(at)
-
-
 def booking_json(booking: Booking) -> dict[str, Any]:
     """A booking as clients see it."""
     return {
@@ -108,11 +102,11 @@ def booking_json(booking: Booking) -> dict[str, Any]:
         "location_id": booking.location_id,
         "evse_uid": booking.evse_uid,
         "driver_token": booking.driver_token,
-        "start": ocpi_time(booking.start),
-        "end": ocpi_time(booking.end),
+        "start": ocpi_datetime(booking.start),
+        "end": ocpi_datetime(booking.end),
         "duration_minutes": int((booking.end - booking.start).total_seconds() // 60),
         "session_id": booking.session_id,
         "client_price": booking.price,
-        "created_at": ocpi_time(booking.created_at) if booking.created_at else None,
-        "updated_at": ocpi_time(booking.updated_at) if booking.updated_at else None,
+        "created_at": ocpi_datetime(booking.created_at) if booking.created_at else None,
+        "updated_at": ocpi_datetime(booking.updated_at) if booking.updated_at else None,
     }

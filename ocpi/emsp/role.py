@@ -14,7 +14,6 @@ import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urljoin
 
 import aiohttp
 import structlog
@@ -22,7 +21,7 @@ import structlog
 from csms.config import EmspConfig, OcpiConfig
 from csms.domain.clock import Clock, utcnow
 from csms.domain.ports import TokenStore
-from ocpi.client import PartnerClient, PartnerUnreachable
+from ocpi.client import PartnerClient, PartnerUnreachable, next_link
 from ocpi.emsp.network import (
     CachedLocations,
     CdrReceived,
@@ -268,7 +267,7 @@ class EmspRole:
                     record.id, f"GET {next_url}: HTTP {response.http_status}, OCPI {response.status_code}"
                 )
             items.extend(response.data)
-            next_url = _next_link(response.headers.get("Link"), next_url)
+            next_url = next_link(response.headers.get("Link"), next_url)
             params = None  # the next link carries the query
         return items
 
@@ -344,14 +343,4 @@ def _message(value: Any) -> str | None:
     """The text of an OCPI DisplayText list (the first one), or None."""
     if isinstance(value, list) and value and isinstance(value[0], dict):
         return str(value[0].get("text", "")) or None
-    return None
-
-
-def _next_link(header: str | None, current: str) -> str | None:
-    """The URL of `rel="next"` in a Link header, or None."""
-    if not header:
-        return None
-    for part in header.split(","):
-        if 'rel="next"' in part and "<" in part and ">" in part:
-            return urljoin(current, part[part.index("<") + 1 : part.index(">")])
     return None

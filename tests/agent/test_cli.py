@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import structlog
 
 from csms.cli import main
 from csms.config import DatabaseConfig
@@ -16,22 +13,7 @@ from csms.store.sql.engine import make_engine
 from ocpi.agent.keys import key_prefix
 from ocpi.agent.models import AgentClient
 from ocpi.agent.store import SqlAgentStore
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
-
-
-@pytest.fixture
-def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("CSMS_DATABASE_URL", url)
-    monkeypatch.setenv("CSMS_SECURITY_BCRYPT_ROUNDS", "4")
-    monkeypatch.chdir(tmp_path)
-    return url
+from tests.test_cli import db_url, restore_logging  # noqa: F401 - the CLI tests' fixtures
 
 
 def stored(url: str) -> list[AgentClient]:
