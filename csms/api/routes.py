@@ -36,14 +36,16 @@ ROUTES = web.AppKey("api_routes", list["Route"])
 ERRORS = {
     400: "invalid input: `details` names each field and why",
     401: "no key, or an unknown or wrong key",
-    403: "the key's role may not do this",
+    403: "the key's role may not do this (`forbidden`), or its organization is not the eMSP role's "
+         "(`not_emsp_organization`)",
     404: "unknown resource",
     409: "wrong state: charge point offline, EVSE occupied, reservation used, last admin, ...",
     410: "gone: the invitation expired (`invitation_expired`) or was cancelled (`invitation_cancelled`)",
     502: "the station answered with a CALLERROR (`station_error`, details: error_code, description), or the"
     " mail server refused an email (`email_failed`)",
     504: "the station did not answer in time (`station_timeout`)",
-    503: "the OCPI bridge (`ocpi_disabled`) or webhooks (`webhooks_disabled`) are not enabled on this server",
+    503: "the OCPI bridge (`ocpi_disabled`), webhooks (`webhooks_disabled`) or the eMSP role with its "
+         "Agent API (`agent_disabled`) are not enabled on this server",
     413: "the body is larger than allowed (`request_too_large`)",
     429: "over the rate limit (`rate_limited`) or the organization's monthly quota (`quota_exceeded`); "
          "`Retry-After` says when to try again",

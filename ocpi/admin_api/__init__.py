@@ -1,5 +1,6 @@
 """The OCPI bridge's endpoints in the operator REST API (`/api/v1/locations`, `/tariffs`, connector specs,
-`/ocpi/partners`, `/ocpi/outbox`, a session's cost breakdown and receipt, CDRs and their corrections):
+`/ocpi/partners`, `/ocpi/outbox`, a session's cost breakdown and receipt, CDRs and their corrections, the
+Agent API's client accounts):
 contributed to the API's route table by the composition root (`csms.app`), since `csms.api` knows nothing
 of OCPI."""
 
@@ -14,14 +15,21 @@ from csms.api.expand import RELATED, Related
 from csms.api.params import DOMAIN, SESSION_COST, CostOf
 from csms.api.routes import Route
 from csms.config import OcpiConfig
-from ocpi.admin_api import cdrs, locations, partners, portal, session_costs, tariffs
+from ocpi.admin_api import agent_clients, cdrs, locations, partners, portal, session_costs, tariffs
 from ocpi.admin_api.partners import OCPI_CONTEXT, OCPI_STORE
 from ocpi.admin_api.serialize import location_json, tariff_json
 from ocpi.context import OcpiContext
 from ocpi.store import OcpiStore
 
-ROUTES: tuple[Route, ...] = (*locations.ROUTES, *tariffs.ROUTES, *partners.ROUTES, *session_costs.ROUTES,
-                           *cdrs.ROUTES, *portal.ROUTES)
+ROUTES: tuple[Route, ...] = (
+    *locations.ROUTES,
+    *tariffs.ROUTES,
+    *partners.ROUTES,
+    *session_costs.ROUTES,
+    *cdrs.ROUTES,
+    *portal.ROUTES,
+    *agent_clients.ROUTES,
+)
 
 
 def install(app: web.Application, store: OcpiStore, ctx: OcpiContext | None = None) -> None:

@@ -1,29 +1,27 @@
-"""Response bodies of the OCPI bridge's operator endpoints: locations, connector specs, tariffs, partners and
-the push outbox. Nested OCPI objects reuse the request body types (`ocpi.admin_api.bodies`)."""
+"""Response bodies of the OCPI bridge's operator endpoints: locations, connector specs, tariffs, partners,
+the push outbox and the Agent API's client accounts. Nested OCPI objects reuse the request body types
+(`ocpi.admin_api.bodies`)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from csms.api.models import DecimalText, NonNegative, Page, ResponseModel, Timestamp
 from ocpi.admin_api.bodies import (
     LATITUDE_PATTERN,
     LONGITUDE_PATTERN,
     BusinessDetails,
-    ConnectorFormat,
-    ConnectorType,
     DisplayText,
     EnergyMix,
-    Facility,
     Hours,
     OcpiPrice,
-    ParkingType,
-    PowerType,
     TariffElement,
-    TariffType,
 )
+from ocpi.agent.accounts import MAX_RESERVATION_FEE
+from ocpi.enums import ConnectorFormat, ConnectorType, Facility, ParkingType, PowerType, TariffType
 
 
 class Coordinates(ResponseModel):
@@ -253,3 +251,76 @@ class SessionCdrs(ResponseModel):
         description="the CDR that bills the session: neither a credit nor credited (null: no CDR yet)"
     )
     cdrs: list[OcpiCdr]
+
+
+# -- the booking Agent API's client accounts (ADR 0024) ------------------------------------------------------
+
+
+def _account_decimal_schema(places: int, high: int) -> WithJsonSchema:
+    """How a body's Decimal in [0, high] with at most `places` decimals is documented: a JSON number (read
+    exactly, never as a float) or decimal text."""
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": high},
+                {"type": "string", "pattern": rf"^[0-9]+(\.[0-9]{{1,{places}}})?$"},
+            ],
+            "description": f"0 to {high}, at most {places} decimals; a number or decimal text (exact)",
+        },
+        mode="validation",
+    )
+
+
+FeeAmount = Annotated[
+    Decimal,
+    Field(ge=0, le=MAX_RESERVATION_FEE, decimal_places=2, allow_inf_nan=False),
+    _account_decimal_schema(2, int(MAX_RESERVATION_FEE)),
+]
+Percent = Annotated[
+    Decimal, Field(ge=0, le=100, decimal_places=4, allow_inf_nan=False), _account_decimal_schema(4, 100)
+]
+
+
+class AgentClientCreate(BaseModel):
+    """`POST /agent-clients`: a client application of the booking Agent API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    reservation_fee: FeeAmount = Field(default=Decimal(0), description="EUR added to every booking's price")
+    commission_percent: Percent = Field(
+        default=Decimal(0), description="percent of the CPO's cost added to every booking's price"
+    )
+    monthly_quota: int | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="requests per calendar month (UTC); null: no quota"
+    )
+    webhook_url: str | None = Field(
+        default=None, max_length=500, pattern=r"^https?://", description="booking moves are POSTed here"
+    )
+
+
+class AgentClient(ResponseModel):
+    """A client account of the booking Agent API (never its key: shown once, when created or rotated)."""
+
+    id: int
+    name: str
+    key_prefix: str = Field(
+        description="the prefix of its current key (`agk_<prefix>_...`), to tell keys apart"
+    )
+    reservation_fee: DecimalText = Field(description="EUR per booking")
+    commission_percent: DecimalText = Field(description="percent of the CPO's cost")
+    monthly_quota: int | None
+    webhook_url: str | None
+    created_at: Timestamp | None
+    rotated_at: Timestamp | None
+
+
+class AgentClientCreated(AgentClient):
+    """A new client account, or one whose key was just rotated, with the key in `key`: hand it to the client
+    now, it cannot be shown again (only its bcrypt hash is stored)."""
+
+    key: str = Field(description="send as `Authorization: Bearer <key>` to /agent/v1")
+
+
+class AgentClientPage(Page[AgentClient]):
+    """A page of client accounts."""

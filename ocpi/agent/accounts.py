@@ -11,18 +11,28 @@ from ocpi.agent.keys import new_client_key
 from ocpi.agent.models import AgentClient
 from ocpi.agent.store import SqlAgentStore
 
+MAX_RESERVATION_FEE = Decimal(10_000)  # EUR: a bound against typos, far above any real fee
+
 
 class AccountError(ValueError):
-    """An account field is not acceptable; the message names it."""
+    """An account field is not acceptable: `field` names it (as the operator API's body does), `reason`
+    says why; the message is both."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field.replace('_', ' ')} {reason}")
+        self.field = field
+        self.reason = reason
 
 
-def _amount(value: str | Decimal, what: str, high: Decimal) -> Decimal:
+def _amount(value: str | Decimal, field: str, high: Decimal, places: int) -> Decimal:
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise AccountError(f"{what} must be a decimal number, not {value!r}") from None
+        raise AccountError(field, f"must be a decimal number, not {value!r}") from None
     if not amount.is_finite() or not Decimal(0) <= amount <= high:
-        raise AccountError(f"{what} must be between 0 and {high}")
+        raise AccountError(field, f"must be between 0 and {high}")
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):  # never rounded silently
+        raise AccountError(field, f"must have at most {places} decimals")
     return amount
 
 
@@ -43,19 +53,19 @@ async def add_client(
     """
     name = name.strip()
     if not name or len(name) > 100:
-        raise AccountError("name must be 1 to 100 characters")
+        raise AccountError("name", "must be 1 to 100 characters")
     if monthly_quota is not None and monthly_quota < 0:
-        raise AccountError("monthly quota must be 0 or more")
+        raise AccountError("monthly_quota", "must be 0 or more")
     if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
-        raise AccountError("webhook URL must be http:// or https://")
+        raise AccountError("webhook_url", "must be http:// or https://")
     key, prefix = new_client_key()
     client = AgentClient(
         id=0,
         name=name,
         key_prefix=prefix,
         key_hash=await hash_secret_async(key, bcrypt_rounds),
-        reservation_fee=_amount(reservation_fee, "reservation fee", Decimal(10_000)),
-        commission_percent=_amount(commission_percent, "commission percent", Decimal(100)),
+        reservation_fee=_amount(reservation_fee, "reservation_fee", MAX_RESERVATION_FEE, 2),
+        commission_percent=_amount(commission_percent, "commission_percent", Decimal(100), 4),
         monthly_quota=monthly_quota,
         webhook_url=webhook_url,
     )

@@ -34,7 +34,6 @@ from csms.config import AgentConfig, RateLimitConfig
 from csms.domain.clock import Clock
 from csms.domain.counters import RequestCounters
 from csms.domain.secrets import SecretVerifier
-from ocpi.admin_api.bodies import ConnectorType
 from ocpi.agent.bookings import BookingError, BookingService
 from ocpi.agent.keys import key_prefix
 from ocpi.agent.models import AgentClient, Booking, BookingStatus, booking_json
@@ -42,6 +41,7 @@ from ocpi.agent.search import Estimate, SearchQuery, search
 from ocpi.agent.store import SqlAgentStore
 from ocpi.agent.webhooks import WebhookNotifier
 from ocpi.emsp.network import CpoNetwork
+from ocpi.enums import ConnectorType
 
 log = structlog.get_logger("ocpi.agent")
 

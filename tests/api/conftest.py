@@ -14,15 +14,18 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api import create_app
-from csms.config import CertificatesConfig, Config, FilesConfig, SecurityConfig
+from csms.config import CertificatesConfig, Config, DatabaseConfig, FilesConfig, SecurityConfig
 from csms.domain.commands import Command, CommandResult, Outcome
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint
 from csms.domain.registry import LiveConnection
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.domain.services import Services
+from csms.store.sql.engine import make_engine
 from csms.store.writer import BatchedWriter
 from ocpi import admin_api
+from ocpi.agent.store import SqlAgentStore
+from ocpi.store.agent_tables import AgentClientRow
 from tests.api.openapi_check import OpenApiChecker
 from tests.fakes.memory_store import MemoryStore
 
@@ -187,3 +190,14 @@ def timeout_result() -> CommandResult:
 def call_error_result(code: str = "InternalError", description: str = "boom") -> CommandResult:
     """What the command service returns for a CALLERROR answer."""
     return CommandResult(Outcome.CALL_ERROR, error_code=code, description=description)
+
+
+@pytest.fixture
+async def agent_store() -> AsyncIterator[SqlAgentStore]:
+    """The Agent API's store on an in-memory SQLite database holding only its client table (all the
+    `/agent-clients` routes touch); the full store runs on both backends in `tests/agent`."""
+    engine = make_engine(DatabaseConfig(url="sqlite+aiosqlite:///:memory:"))
+    async with engine.begin() as connection:
+        await connection.run_sync(AgentClientRow.__table__.create)
+    yield SqlAgentStore(engine, clock=lambda: NOW)
+    await engine.dispose()

@@ -32,6 +32,8 @@ from csms.domain.models import ApiKey, NewTransaction, Reservation, ReservationS
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.domain.tenancy import DEFAULT_ORG_ID
 from ocpi import admin_api
+from ocpi.admin_api import agent_clients
+from ocpi.agent.store import SqlAgentStore
 from ocpi.models import Cdr, OutboxEntry, OutboxStatus, Partner
 from tests.api.conftest import NOW, ApiClient, StationFactory, error_of
 from tests.api.openapi_check import OpenApiChecker
@@ -198,6 +200,11 @@ def _table(
         ("GET", "/api-keys/{key_id}"): Probe(f"/api-keys/{key_id}", "not_found"),
         ("DELETE", "/api-keys/{key_id}"): Probe(f"/api-keys/{key_id}", "not_found"),
         ("POST", "/api-keys/{key_id}/rotate"): Probe(f"/api-keys/{key_id}/rotate", "not_found"),
+        # the Agent API's client accounts: only the eMSP role's organization (A here) has them
+        ("GET", "/agent-clients"): Probe("/agent-clients", "list"),
+        ("POST", "/agent-clients"): Probe("/agent-clients", "status:403", {"name": "B's planner"}),
+        ("GET", "/agent-clients/{client_id}"): Probe("/agent-clients/1", "not_found"),
+        ("POST", "/agent-clients/{client_id}/rotate"): Probe("/agent-clients/1/rotate", "not_found"),
         # webhooks
         ("GET", "/webhooks"): Probe("/webhooks", "list"),
         ("POST", "/webhooks"): Probe("/webhooks", "created", WEBHOOK_BODY),
@@ -434,11 +441,14 @@ def ocpi_store() -> MemoryOcpiStore:
 
 
 @pytest.fixture
-async def tenant_client(domain: Domain, ocpi_store: MemoryOcpiStore) -> AsyncIterator[ApiClient]:
-    """A client of the app with the OCPI routes and store; every response is checked against the OpenAPI
-    document."""
+async def tenant_client(
+    domain: Domain, ocpi_store: MemoryOcpiStore, agent_store: SqlAgentStore
+) -> AsyncIterator[ApiClient]:
+    """A client of the app with the OCPI routes and store and the Agent API's accounts (organization A runs
+    the eMSP role); every response is checked against the OpenAPI document."""
     app: web.Application = create_app(domain, extra_routes=admin_api.ROUTES)
     admin_api.install(app, ocpi_store)
+    agent_clients.install(app, agent_clients.AgentAccounts(agent_store, ORG_A))
     app[WEBHOOK_STORE] = MemoryWebhookStore()
     app[SITE_LIMIT_STORE] = MemorySiteLimitStore()
     app[SOLAR_STORE] = MemorySolarStore()
@@ -502,6 +512,8 @@ async def tenants(
     await _firmware_of(store, ORG_A)
     hook = await tenant_client.post("/api/v1/webhooks", json=WEBHOOK_BODY, headers=a)
     assert hook.status == 201, await hook.text()
+    agent = await tenant_client.post("/api/v1/agent-clients", json={"name": "A's planner"}, headers=a)
+    assert agent.status == 201, await agent.text()
     (key_a,) = await store.list_api_keys(ORG_A)
     await ocpi_store.save_cdr(
         Cdr(
@@ -586,6 +598,7 @@ async def test_another_organization_sees_nothing(
         "/ocpi/partners",
         "/ocpi/outbox",
         "/firmware",
+        "/agent-clients",
     ],
 )
 async def test_the_owner_sees_its_own(tenant_client: ApiClient, tenants: Tenants, path: str) -> None:

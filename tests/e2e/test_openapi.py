@@ -19,7 +19,7 @@ from openapi_spec_validator import validate
 from csms.api.app import API_PREFIX
 from csms.api.openapi import build_document
 from csms.app import Csms
-from csms.config import EmailConfig
+from csms.config import EmailConfig, EmspConfig
 from csms.domain.clock import isoformat_z, utcnow
 from csms.domain.secrets import hash_secret, new_api_key
 from ocpi.models import OutboxEntry, OutboxStatus, Partner
@@ -41,7 +41,12 @@ async def sink() -> AsyncIterator[SmtpSink]:
 @pytest.fixture
 async def csms(tmp_path: Path, sink: SmtpSink) -> AsyncIterator[Csms]:
     """The CSMS of these tests, sending email to the sink."""
-    csms = await Csms.start(replace(e2e_config(tmp_path), email=EmailConfig(port=sink.port, timeout=5.0)))
+    config = replace(
+        e2e_config(tmp_path),
+        email=EmailConfig(port=sink.port, timeout=5.0),
+        emsp=EmspConfig(enabled=True, pull_interval_seconds=0),  # for the Agent API's client accounts
+    )
+    csms = await Csms.start(config)
     yield csms
     await csms.stop()
 
@@ -401,6 +406,13 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink
         for path in ("/webhooks", f"/webhooks/{created['id']}", f"/webhooks/{created['id']}/deliveries"):
             assert (await client.get(path))[0] == 200
         assert (await client.delete(f"/webhooks/{created['id']}"))[0] == 204
+
+        # The booking Agent API's client accounts (the eMSP role serves the default organization).
+        status, agent = await client.post("/agent-clients", {"name": "Tour planner", "reservation_fee": "1"})
+        assert status == 201, agent
+        for path in ("/agent-clients", f"/agent-clients/{agent['id']}"):
+            assert (await client.get(path))[0] == 200
+        assert (await client.request("POST", f"/agent-clients/{agent['id']}/rotate", None))[0] == 200
 
         # The OCPI operator endpoints (locations, connector specs, tariffs, partners, outbox).
         tariff = {
