@@ -22,7 +22,9 @@ What moves a booking (ADR 0024; statuses in `ocpi.agent.models.BookingStatus`):
 
 Every move is a compare-and-set on the stored status (`SqlAgentStore.move_booking`), so an event arriving
 twice, or two events racing, move a booking once; each move is then told to `notify` (the client's
-webhook).
+webhook). Sending RESERVE_NOW is claimed the same way first (`SqlAgentStore.claim_reservation`), so a
+create and a tick, or the tickers of several processes, send it once; a booking cancelled while its
+RESERVE_NOW was under way gets CANCEL_RESERVATION once the CPO accepted it.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import structlog
 
 from csms.config import AgentConfig
 from csms.domain.clock import Clock
-from ocpi.agent.models import FINAL, FREE_CANCELLATION, AgentClient, Booking, BookingStatus
+from ocpi.agent.models import CLAIM_PREFIX, FINAL, FREE_CANCELLATION, AgentClient, Booking, BookingStatus
 from ocpi.agent.pricing import cdr_cost, client_price, tariff_cost
 from ocpi.agent.search import connector_power_kw
 from ocpi.agent.store import SqlAgentStore
@@ -63,6 +65,9 @@ log = structlog.get_logger("ocpi.agent")
 S = BookingStatus
 WAITING = (S.REQUESTED, S.PENDING)
 HELD = (S.REQUESTED, S.PENDING, S.CONFIRMED)
+# How long a claim to send a booking's RESERVE_NOW holds (`SqlAgentStore.claim_reservation`): far above one
+# command's HTTP round trip, so only a sender that died mid-way loses it and the ticker sends again.
+CLAIM_LEASE = timedelta(minutes=2)
 
 
 class BookingError(Exception):
@@ -236,7 +241,13 @@ class BookingService:
         return price | {"assumes": {"energy_kwh": str(Decimal(energy_wh) / 1000)}}
 
     async def _reserve(self, booking: Booking) -> Booking:
-        """Send RESERVE_NOW; PENDING, REJECTED or FAILED by the CPO's answer."""
+        """Send RESERVE_NOW; PENDING, REJECTED or FAILED by the CPO's answer. Nothing is sent while another
+        sender (a tick, a create, another process) holds the booking's claim."""
+        claim = f"{CLAIM_PREFIX}{uuid.uuid4().hex[:24]}"
+        stale_before = self._clock() - CLAIM_LEASE
+        if not await self._store.claim_reservation(booking.id, claim, stale_before):
+            return booking
+        booking.command_id = claim
         token = await self._network.token(booking.driver_token)
         if token is None:
             await self._move(booking, (S.REQUESTED,), S.FAILED, reason="the driver token no longer exists")
@@ -254,7 +265,8 @@ class BookingService:
             await self._move(booking, (S.REQUESTED,), S.FAILED, reason=exc.message)
             return booking
         if sent.response is CommandResponse.ACCEPTED:
-            await self._move(booking, (S.REQUESTED,), S.PENDING, command_id=sent.command_id)
+            if not await self._move(booking, (S.REQUESTED,), S.PENDING, command_id=sent.command_id):
+                await self._withdraw(booking)
         elif sent.response is CommandResponse.UNREACHABLE:
             await self._move(
                 booking, (S.REQUESTED,), S.FAILED, reason=sent.message or "the CPO did not answer"
@@ -263,6 +275,19 @@ class BookingService:
             reason = f"{sent.response}: {sent.message}" if sent.message else str(sent.response)
             await self._move(booking, (S.REQUESTED,), S.REJECTED, reason=reason, command_id=sent.command_id)
         return booking
+
+    async def _withdraw(self, booking: Booking) -> None:
+        """The CPO accepted a RESERVE_NOW for a booking that moved meanwhile (the client cancelled it while
+        the command was under way): cancel the reservation again, or the EVSE would stay held for nobody."""
+        current = await self._store.get_booking(booking.id)
+        if current is None or current.status is not S.CANCELLED:
+            return
+        log.info("agent_reservation_withdrawn", booking_id=booking.id)
+        try:
+            body = {"reservation_id": booking.id}
+            await self._network.send_command(booking.cpo_id, CANCEL_RESERVATION, body)
+        except CpoUnavailable as exc:  # the reservation lapses at its expiry anyway
+            log.warning("agent_cancel_not_sent", booking_id=booking.id, error=exc.message)
 
     # -- what the CPO tells ------------------------------------------------------------------------------
 

@@ -45,6 +45,9 @@ FINAL = frozenset(
         BookingStatus.CANCELLED,
     }
 )
+# A REQUESTED booking's `command_id` while its RESERVE_NOW is being sent (`SqlAgentStore.claim_reservation`):
+# "claim:" and 24 hex digits, within the column's 36 characters; the CPO's command id replaces it.
+CLAIM_PREFIX = "claim:"
 # Cancelling costs nothing before the CPO confirmed the reservation (the FAQ: REQUESTED and PENDING).
 FREE_CANCELLATION = frozenset({BookingStatus.REQUESTED, BookingStatus.PENDING})
 
@@ -85,7 +88,7 @@ class Booking:
     end: datetime
     status: BookingStatus = BookingStatus.REQUESTED
     reason: str | None = None
-    command_id: str | None = None  # the RESERVE_NOW's
+    command_id: str | None = None  # the RESERVE_NOW's (a CLAIM_PREFIX one while it is being sent)
     session_id: str | None = None
     price: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import select, update
 
 from csms.store.sql.base import SqlBase
 from csms.store.sql.rows import record_of
-from ocpi.agent.models import AgentClient, Booking, BookingStatus
+from ocpi.agent.models import CLAIM_PREFIX, AgentClient, Booking, BookingStatus
 from ocpi.store.agent_tables import AgentBookingRow, AgentClientRow, AgentUsageRow
 
 
@@ -146,6 +147,22 @@ class SqlAgentStore(SqlBase):
         if statuses:
             stmt = stmt.where(b.status.in_([str(s) for s in statuses]))
         return await self._all(stmt, _booking)
+
+    async def claim_reservation(self, booking_id: str, claim: str, stale_before: datetime) -> bool:
+        """Mark a REQUESTED booking as having its RESERVE_NOW sent by the caller (`command_id` = `claim`,
+        `updated_at` now), unless another sender holds it: a compare-and-set, so of several processes (or
+        a create and a tick in one) only one sends. A claim not replaced since `stale_before` (its sender
+        died before storing the CPO's answer) can be taken over. True when the caller holds it."""
+        b = AgentBookingRow
+        stale = b.command_id.like(f"{CLAIM_PREFIX}%") & (b.updated_at < stale_before)
+        unclaimed = b.command_id.is_(None) | stale
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(b)
+                .where(b.id == booking_id, b.status == str(BookingStatus.REQUESTED), unclaimed)
+                .values(command_id=claim, updated_at=self._clock())
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def move_booking(self, booking: Booking, expected: Collection[BookingStatus]) -> bool:
         """Write `booking` (its new status and fields) only if the stored one is still in one of `expected`

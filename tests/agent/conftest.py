@@ -111,6 +111,8 @@ class FakeCpo:
     stale: str | None = None  # a refresh failed with this message; the cached copy is answered
     slow: asyncio.Event | None = None  # locations() waits for this
     answer: CommandResponse = CommandResponse.ACCEPTED
+    hold: asyncio.Event | None = None  # send_command records the command, then waits for this
+    holding: asyncio.Event = field(default_factory=asyncio.Event)  # set once a command waits for `hold`
 
 
 class FakeNetwork:
@@ -139,7 +141,11 @@ class FakeNetwork:
     async def send_command(self, cpo_id: int, command: str, body: dict[str, Any]) -> SentCommand:
         command_id = f"cmd-{len(self.sent) + 1}"
         self.sent.append((cpo_id, command, body, command_id))
-        return SentCommand(command_id, cpo_id, command, self.cpos_by_id[cpo_id].answer)
+        fake = self.cpos_by_id[cpo_id]
+        if fake.hold is not None:
+            fake.holding.set()
+            await fake.hold.wait()
+        return SentCommand(command_id, cpo_id, command, fake.answer)
 
     def subscribe(self, listener: NetworkListener) -> None:
         self.listeners.append(listener)

@@ -3,6 +3,7 @@ REJECTED / FAILED / EXPIRED / NO_SHOW / CANCELLED, each move once (on SQLite and
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ import pytest
 
 from csms.config import AgentConfig
 from ocpi.agent.accounts import add_client
-from ocpi.agent.bookings import BookingError, BookingService
+from ocpi.agent.bookings import CLAIM_LEASE, BookingError, BookingService
 from ocpi.agent.models import AgentClient, Booking, BookingStatus
 from ocpi.agent.store import SqlAgentStore
 from ocpi.emsp.network import CommandResponse
@@ -169,3 +170,61 @@ async def test_store_counts_requests_per_month(agent_store: SqlAgentStore) -> No
     assert [await agent_store.count_request(client.id, "2026-12") for _ in range(3)] == [1, 2, 3]
     assert await agent_store.count_request(client.id, "2027-01") == 1
     assert client.reservation_fee == Decimal("0")
+
+
+async def test_reserve_now_is_sent_once_by_racing_senders(agent_store: SqlAgentStore, clock: Clock) -> None:
+    """Two processes' tickers (two services on one store) and a create race for a booking whose window
+    begins: the claim lets one send RESERVE_NOW; the others send nothing while it is under way."""
+    network, service, client, _ = await setup(agent_store, clock)
+    other = BookingService(agent_store, network, AgentConfig(), clock)
+    later = await book(service, client, start=T0 + timedelta(minutes=5))
+    clock.advance(minutes=5)
+    network.cpos_by_id[1].hold = hold = asyncio.Event()
+    first = asyncio.create_task(service.tick())
+    await asyncio.wait_for(network.cpos_by_id[1].holding.wait(), 10)  # waiting for the CPO's answer
+    await other.tick()
+    await service.tick()
+    assert [s[1] for s in network.sent] == ["RESERVE_NOW"]
+    hold.set()
+    await first
+    assert (await agent_store.get_booking(later.id)).status is S.PENDING  # type: ignore[union-attr]
+    await other.tick()
+    assert len(network.sent) == 1
+
+
+async def test_a_sender_that_died_is_taken_over_after_the_lease(
+    agent_store: SqlAgentStore, clock: Clock
+) -> None:
+    """A claim whose sender never stored the CPO's answer (the process died) is taken over by the ticker
+    once `CLAIM_LEASE` has passed, so the booking is not left REQUESTED until its window ends."""
+    network, service, client, _ = await setup(agent_store, clock)
+    booking = await book(service, client, start=T0 + timedelta(minutes=1), duration_minutes=30)
+    assert await agent_store.claim_reservation(booking.id, "claim:dead", T0)
+    clock.advance(minutes=1)
+    await service.tick()
+    assert network.sent == []  # still held by the dead sender
+    clock.advance(seconds=CLAIM_LEASE.total_seconds() + 1)
+    await service.tick()
+    assert [s[1] for s in network.sent] == ["RESERVE_NOW"]
+    assert (await agent_store.get_booking(booking.id)).status is S.PENDING  # type: ignore[union-attr]
+
+
+async def test_cancelled_while_reserve_now_is_under_way_withdraws_the_reservation(
+    agent_store: SqlAgentStore, clock: Clock
+) -> None:
+    """The client cancels (free: still REQUESTED) while RESERVE_NOW waits for the CPO's answer; once the
+    CPO accepts, CANCEL_RESERVATION follows, so the EVSE is not held for nobody."""
+    network, service, client, _ = await setup(agent_store, clock)
+    network.cpos_by_id[1].hold = hold = asyncio.Event()
+    creating = asyncio.create_task(book(service, client))
+    await asyncio.wait_for(network.cpos_by_id[1].holding.wait(), 10)
+    requested = next(b for b in await agent_store.list_bookings() if b.status is S.REQUESTED)
+    cancelled = await service.cancel(requested)
+    assert cancelled.status is S.CANCELLED and cancelled.price["total"] == "0.00"
+    hold.set()
+    await creating
+    assert [(s[1], s[2].get("reservation_id")) for s in network.sent] == [
+        ("RESERVE_NOW", requested.id),
+        ("CANCEL_RESERVATION", requested.id),
+    ]
+    assert (await agent_store.get_booking(requested.id)).status is S.CANCELLED  # type: ignore[union-attr]
