@@ -235,6 +235,7 @@ class Csms:
         if emsp is not None:
             await emsp.start(bridge.ctx.base_url + "/emsp/ocpi")
         if agent is not None:
+            await agent.webhooks.start()
             await agent.bookings.start()
         csms = cls(
             services,
@@ -367,7 +368,7 @@ def _agent(config: Config, engine: AsyncEngine, services: Services, network: Ems
     """The Agent API's parts (ADR 0024): its store on the CSMS database, the booking service following the
     eMSP role's events, and the client webhooks."""
     store = SqlAgentStore(engine, clock=services.clock)
-    webhooks = WebhookNotifier(store, config.agent.webhook_timeout_seconds)
+    webhooks = WebhookNotifier(store, config.agent, services.clock)
     bookings = BookingService(store, network, config.agent, services.clock, webhooks.notify)
     return agent_app.Agent(
         store, network, bookings, config.agent, services.request_counters, services.clock, SecretVerifier(),

@@ -487,13 +487,15 @@ async def cmd_emsp_cpo_list(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_agent_client(config: Config, args: argparse.Namespace) -> int:
     """`csms agent client add|rotate|list` (the booking Agent API's accounts, ADR 0024): add and rotate print
-    the client's key alone on stdout (it is stored only as a bcrypt hash); list never shows keys."""
+    the client's key alone on stdout (it is stored only as a bcrypt hash); list never shows keys nor webhook
+    secrets."""
     from ocpi.agent.accounts import AccountError, add_client, rotate_key
     from ocpi.agent.store import SqlAgentStore
 
     async with _open(config) as store:
         agent = SqlAgentStore(store.engine)  # type: ignore[attr-defined]
         rounds = config.security.bcrypt_rounds
+        allow_private = config.agent.allow_private_webhook_addresses
         if args.agent_client_command == "list":
             for c in await agent.list_clients():
                 print(f"{c.id}\t{c.name}\tfee={c.reservation_fee}\tcommission={c.commission_percent}%"
@@ -508,6 +510,8 @@ async def cmd_agent_client(config: Config, args: argparse.Namespace) -> int:
                 _, key = await add_client(agent, name=args.name, reservation_fee=args.reservation_fee,
                                           commission_percent=args.commission_percent,
                                           monthly_quota=args.monthly_quota, webhook_url=args.webhook_url,
+                                          webhook_secret=args.webhook_secret,
+                                          allow_private_addresses=allow_private,
                                           bcrypt_rounds=rounds)  # fmt: skip
             except AccountError as exc:
                 raise CommandError(f"invalid input: {exc}", EXIT_USAGE) from None
@@ -529,6 +533,8 @@ def _add_agent_commands(commands: Any) -> None:
     add.add_argument("--commission-percent", default="0", metavar="P", help="of the CPO's cost")
     add.add_argument("--monthly-quota", type=int, default=None, metavar="N", help="requests per month")
     add.add_argument("--webhook-url", default=None, metavar="URL", help="booking changes are POSTed here")
+    add.add_argument("--webhook-secret", default=None, metavar="S",
+                     help="signs each POST (X-Webhook-Signature); without it they are unsigned")  # fmt: skip
     add.set_defaults(func=cmd_agent_client)
     rotate = client.add_parser("rotate", help="replace a client's key (the old one stops working)")
     rotate.add_argument("id", type=int, metavar="ID")

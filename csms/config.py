@@ -251,6 +251,13 @@ class AgentConfig:
     estimate_minutes: int = 60  # the window a search result's client_price assumes
     tick_seconds: float = 1.0  # how often bookings are checked for their window's start and end
     webhook_timeout_seconds: float = 5.0  # one POST of a booking to a client's webhook
+    webhook_max_attempts: int = 6  # tries per delivery before it is marked failed (and the next move goes)
+    webhook_backoff_seconds: float = 2.0  # wait after the first failure; doubled after each further one
+    webhook_poll_seconds: float = 1.0  # how often the worker looks for due deliveries (retries, restarts)
+    # Deliver to loopback, private, link-local and other non-public addresses too (as `[webhooks]
+    # allow_private_addresses`). Off: a client's webhook URL could otherwise make the CSMS POST to the
+    # services beside it (csms.webhooks.addresses).
+    allow_private_webhook_addresses: bool = False
 
 
 @dataclass(frozen=True, slots=True)

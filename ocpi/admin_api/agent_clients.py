@@ -69,6 +69,7 @@ def agent_client_json(client: AgentClient, key: str | None = None) -> dict[str, 
         "commission_percent": format(client.commission_percent.normalize(), "f"),
         "monthly_quota": client.monthly_quota,
         "webhook_url": client.webhook_url,
+        "webhook_signed": client.webhook_secret is not None,
         "created_at": timestamp(client.created_at),
         "rotated_at": timestamp(client.rotated_at),
     }
@@ -116,14 +117,16 @@ async def handle_list_agent_clients(request: web.Request) -> web.Response:
 async def handle_create_agent_client(request: web.Request) -> web.Response:
     """Create a client account of the booking Agent API.
 
-    `POST /agent-clients` {name, reservation_fee, commission_percent, monthly_quota, webhook_url}: 201 with
-    the account and its key, as `csms agent client add` prints it."""
+    `POST /agent-clients` {name, reservation_fee, commission_percent, monthly_quota, webhook_url,
+    webhook_secret}: 201 with the account and its key, as `csms agent client add` prints it. A webhook URL
+    naming a non-public address is refused unless `[agent] allow_private_webhook_addresses`."""
     accounts = _accounts(request)
     if org_of(request) != accounts.org_id:
         raise ApiError(
             403, "not_emsp_organization", "Agent API clients belong to the eMSP role's organization"
         )
     body = await read_exact_model(request, models.AgentClientCreate)  # exact decimals: fees are money
+    config = get_services(request).config
     try:
         client, key = await add_client(
             accounts.store,
@@ -132,7 +135,9 @@ async def handle_create_agent_client(request: web.Request) -> web.Response:
             commission_percent=body.commission_percent,
             monthly_quota=body.monthly_quota,
             webhook_url=body.webhook_url,
-            bcrypt_rounds=get_services(request).config.security.bcrypt_rounds,
+            webhook_secret=body.webhook_secret,
+            allow_private_addresses=config.agent.allow_private_webhook_addresses,
+            bcrypt_rounds=config.security.bcrypt_rounds,
         )
     except AccountError as exc:
         raise invalid_request(exc.field, exc.reason) from None

@@ -20,7 +20,7 @@ from ocpi.admin_api.bodies import (
     OcpiPrice,
     TariffElement,
 )
-from ocpi.agent.accounts import MAX_RESERVATION_FEE
+from ocpi.agent.accounts import MAX_RESERVATION_FEE, MAX_SECRET, MIN_SECRET
 from ocpi.enums import ConnectorFormat, ConnectorType, Facility, ParkingType, PowerType, TariffType
 
 
@@ -297,6 +297,12 @@ class AgentClientCreate(BaseModel):
     webhook_url: str | None = Field(
         default=None, max_length=500, pattern=r"^https?://", description="booking moves are POSTed here"
     )
+    webhook_secret: str | None = Field(
+        default=None,
+        min_length=MIN_SECRET,
+        max_length=MAX_SECRET,
+        description="signs each POST (`X-Webhook-Signature`, as the operator webhooks); never shown again",
+    )
 
 
 class AgentClient(ResponseModel):
@@ -311,6 +317,7 @@ class AgentClient(ResponseModel):
     commission_percent: DecimalText = Field(description="percent of the CPO's cost")
     monthly_quota: int | None
     webhook_url: str | None
+    webhook_signed: bool = Field(description="a webhook secret is set (the secret itself is never shown)")
     created_at: Timestamp | None
     rotated_at: Timestamp | None
 

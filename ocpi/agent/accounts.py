@@ -7,11 +7,13 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from csms.domain.secrets import hash_secret_async
+from csms.webhooks.addresses import AddressRefused, refuse_literal
 from ocpi.agent.keys import new_client_key
 from ocpi.agent.models import AgentClient
 from ocpi.agent.store import SqlAgentStore
 
 MAX_RESERVATION_FEE = Decimal(10_000)  # EUR: a bound against typos, far above any real fee
+MIN_SECRET, MAX_SECRET = 16, 200  # characters of a webhook secret (agent_clients.webhook_secret)
 
 
 class AccountError(ValueError):
@@ -44,9 +46,15 @@ async def add_client(
     commission_percent: str | Decimal = "0",
     monthly_quota: int | None = None,
     webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+    allow_private_addresses: bool = False,
     bcrypt_rounds: int = 12,
 ) -> tuple[AgentClient, str]:
     """Create a client account; returns (the stored client, its key: shown this once).
+
+    `webhook_secret` signs the webhook's POSTs (`ocpi.agent.webhooks`; without one they are unsigned). A
+    webhook URL whose host is a non-public IP literal is refused unless `allow_private_addresses` (`[agent]
+    allow_private_webhook_addresses`); a name is checked at each delivery.
 
     Raises:
         AccountError: a field is out of range.
@@ -58,6 +66,14 @@ async def add_client(
         raise AccountError("monthly_quota", "must be 0 or more")
     if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
         raise AccountError("webhook_url", "must be http:// or https://")
+    if webhook_url is not None and not allow_private_addresses:
+        try:
+            refuse_literal(webhook_url)
+        except AddressRefused as exc:
+            reason = f"{exc} (see [agent] allow_private_webhook_addresses)"
+            raise AccountError("webhook_url", reason) from None
+    if webhook_secret is not None and not MIN_SECRET <= len(webhook_secret) <= MAX_SECRET:
+        raise AccountError("webhook_secret", f"must be {MIN_SECRET} to {MAX_SECRET} characters")
     key, prefix = new_client_key()
     client = AgentClient(
         id=0,
@@ -68,6 +84,7 @@ async def add_client(
         commission_percent=_amount(commission_percent, "commission_percent", Decimal(100), 4),
         monthly_quota=monthly_quota,
         webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
     )
     return await store.add_client(client), key
 

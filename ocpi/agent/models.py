@@ -65,6 +65,8 @@ class AgentClient:
     commission_percent: Decimal = Decimal("0")  # of the CPO's cost
     monthly_quota: int | None = None  # requests per calendar month (UTC); None: no quota
     webhook_url: str | None = None  # booking status changes are POSTed here
+    # Signs each POST (`csms.webhooks.signing`); None: unsigned. Never printed nor listed (repr=False).
+    webhook_secret: str | None = field(default=None, repr=False)
     created_at: datetime | None = None
     rotated_at: datetime | None = None
 
@@ -93,6 +95,30 @@ class Booking:
     price: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+class DeliveryStatus(StrEnum):
+    """Where a webhook delivery is: pending (to be tried, maybe again), sent (a 2xx answer), failed (given
+    up: the attempts ran out or the address was refused)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class WebhookDelivery:
+    """One booking move for its client's webhook: `body` is `booking_json` at that move (stored as sent)."""
+
+    id: int
+    event_id: str  # X-Webhook-Id: the same on every attempt, so the client drops repeats
+    booking_id: str
+    client_id: int
+    body: bytes
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
 
 
 def booking_json(booking: Booking) -> dict[str, Any]:

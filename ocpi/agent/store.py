@@ -1,21 +1,36 @@
-"""Where the Agent API keeps client accounts and bookings: SQL (SQLite and PostgreSQL), tables
-`agent_clients` and `agent_bookings` (`ocpi/store/agent_tables.py`, revision 0020_agent)."""
+"""Where the Agent API keeps client accounts, bookings and the bookings' webhook deliveries: SQL (SQLite and
+PostgreSQL), tables `agent_clients`, `agent_bookings` and `agent_webhook_deliveries`
+(`ocpi/store/agent_tables.py`, revisions 0020_agent and 0022_agent_webhooks).
+
+Deliveries are claimed as the operator webhooks' are (`csms/store/sql/webhooks.py`): one UPDATE ... WHERE
+id IN (due deliveries, FOR UPDATE SKIP LOCKED on PostgreSQL) RETURNING, which sets a lease (`claimed_by`,
+`claimed_until`), so processes sharing the database each take different deliveries."""
 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy.orm import aliased
 
-from csms.store.sql.base import SqlBase
+from csms.domain.clock import to_utc
+from csms.store.sql.base import SqlBase, rowcount
 from csms.store.sql.rows import record_of
-from ocpi.agent.models import CLAIM_PREFIX, AgentClient, Booking, BookingStatus
-from ocpi.store.agent_tables import AgentBookingRow, AgentClientRow, AgentUsageRow
+from ocpi.agent.models import (
+    CLAIM_PREFIX,
+    AgentClient,
+    Booking,
+    BookingStatus,
+    DeliveryStatus,
+    WebhookDelivery,
+)
+from ocpi.store.agent_tables import AgentBookingRow, AgentClientRow, AgentUsageRow, AgentWebhookDeliveryRow
 
 
 def _client(row: AgentClientRow) -> AgentClient:
@@ -25,6 +40,28 @@ def _client(row: AgentClientRow) -> AgentClient:
 
 def _booking(row: AgentBookingRow) -> Booking:
     return record_of(Booking, row, status=BookingStatus(row.status), price=orjson.loads(row.price))
+
+
+def _delivery(row: AgentWebhookDeliveryRow) -> WebhookDelivery:
+    return record_of(WebhookDelivery, row, status=DeliveryStatus(row.status), body=row.body.encode())
+
+
+def _due(d: Any, now: datetime) -> list[ColumnElement[bool]]:
+    """A due delivery of the table (or alias) `d`: pending, its time come, not leased (or the lease run out),
+    and no earlier pending delivery of its booking (claimed or not): one booking's moves go out in order."""
+    at = to_utc(now)
+    earlier = aliased(AgentWebhookDeliveryRow)
+    blocked = exists().where(
+        earlier.booking_id == d.booking_id,
+        earlier.status == str(DeliveryStatus.PENDING),
+        earlier.id < d.id,
+    )
+    return [
+        d.status == str(DeliveryStatus.PENDING),
+        d.next_attempt_at <= at,
+        d.claimed_until.is_(None) | (d.claimed_until <= at),
+        ~blocked,
+    ]
 
 
 def _booking_values(booking: Booking) -> dict[str, Any]:
@@ -183,3 +220,75 @@ class SqlAgentStore(SqlBase):
         if moved:
             booking.updated_at = values["updated_at"]
         return moved
+
+    # -- webhook deliveries ----------------------------------------------------------------------------
+
+    async def add_webhook_delivery(self, booking_id: str, client_id: int, body: bytes) -> WebhookDelivery:
+        """Store a pending delivery of `body`, due now (committed on return: it survives a restart)."""
+        now = self._clock()
+        row = AgentWebhookDeliveryRow(
+            event_id="evt_" + uuid.uuid4().hex,
+            booking_id=booking_id,
+            client_id=client_id,
+            body=body.decode(),
+            status=str(DeliveryStatus.PENDING),
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        return _delivery(await self._add(row))
+
+    async def claim_webhook_deliveries(
+        self, now: datetime, limit: int, *, node_id: str, until: datetime
+    ) -> list[WebhookDelivery]:
+        """Lease up to `limit` due deliveries to `node_id` until `until` (oldest first); another process's
+        claim leaves them alone until then."""
+        due = aliased(AgentWebhookDeliveryRow)  # not the UPDATE's own table: it would correlate away
+        candidates = (
+            select(due.id)
+            .where(*_due(due, now))
+            .order_by(due.id)
+            .limit(max(limit, 0))
+            .with_for_update(skip_locked=True, of=due)
+        )
+        d = AgentWebhookDeliveryRow
+        at = to_utc(now)
+        stmt = (
+            update(d)
+            .where(
+                d.id.in_(candidates.scalar_subquery()),
+                # compare-and-set: still pending and unleased when the UPDATE takes the row
+                d.status == str(DeliveryStatus.PENDING),
+                d.claimed_until.is_(None) | (d.claimed_until <= at),
+            )
+            .values(claimed_by=node_id, claimed_until=to_utc(until))
+            .returning(d)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            claimed = [_delivery(row) for row in await session.scalars(stmt)]
+        return sorted(claimed, key=lambda delivery: delivery.id)  # RETURNING has no order
+
+    async def settle_webhook_delivery(self, delivery: WebhookDelivery, *, node_id: str) -> bool:
+        """Write an attempt's outcome (status, attempts, next_attempt_at, last_error) and end the lease;
+        False (nothing written) when `node_id` no longer holds it."""
+        d = AgentWebhookDeliveryRow
+        stmt = (
+            update(d)
+            .where(d.id == delivery.id, d.claimed_by == node_id)
+            .values(
+                status=str(delivery.status),
+                attempts=delivery.attempts,
+                next_attempt_at=delivery.next_attempt_at,
+                last_error=delivery.last_error,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+        async with self._sessions.begin() as session:
+            return rowcount(await session.execute(stmt)) > 0
+
+    async def list_webhook_deliveries(self, booking_id: str) -> list[WebhookDelivery]:
+        """A booking's deliveries, oldest first."""
+        d = AgentWebhookDeliveryRow
+        return await self._all(select(d).where(d.booking_id == booking_id).order_by(d.id), _delivery)

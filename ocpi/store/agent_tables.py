@@ -1,4 +1,5 @@
-"""The Agent API's tables (revision 0020_agent, ADR 0024): client accounts and their bookings."""
+"""The Agent API's tables (revisions 0020_agent and 0022_agent_webhooks, ADR 0024): client accounts, their
+bookings and the bookings' webhook deliveries."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class AgentClientRow(Base):
     commission_percent: Mapped[Decimal] = mapped_column(Numeric(7, 4))
     monthly_quota: Mapped[int | None] = mapped_column(Integer)
     webhook_url: Mapped[str | None] = mapped_column(String(500))
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))  # signs its deliveries; None: unsigned
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
@@ -60,3 +62,24 @@ class AgentUsageRow(Base):
     client_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
     count: Mapped[int] = mapped_column(Integer)
+
+
+class AgentWebhookDeliveryRow(Base):
+    """One booking move to POST to its client's webhook (`ocpi.agent.webhooks`): `body` is the booking's
+    JSON at that move; a worker holds it while `claimed_until` lies ahead."""
+
+    __tablename__ = "agent_webhook_deliveries"
+    __table_args__ = (Index("ix_agent_webhook_deliveries_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)  # X-Webhook-Id
+    booking_id: Mapped[str] = mapped_column(String(36), index=True)
+    client_id: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

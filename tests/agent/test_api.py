@@ -56,7 +56,7 @@ async def api(tmp_path: Path, clock: Clock) -> AsyncIterator[Api]:
     store = SqlAgentStore(engine, clock=clock)
     network = two_cpos()
     config = replace(AgentConfig(), requests_per_minute=5, cpo_timeout_seconds=0.5)
-    webhooks = WebhookNotifier(store, 1.0)
+    webhooks = WebhookNotifier(store, config, clock)
     bookings = BookingService(store, network, config, clock, webhooks.notify)
     agent = Agent(store, network, bookings, config, MemoryCounters(), clock, SecretVerifier(), webhooks)
     async with TestClient(TestServer(create_app(agent))) as http:

@@ -57,3 +57,20 @@ def test_add_prints_the_key_alone_and_rotate_replaces_it(
     assert "App" in listing and key not in listing and new_key not in listing
     assert main(["agent", "client", "rotate", "999"]) == 1
     assert main(["agent", "client", "add", "--name", "X", "--commission-percent", "101"]) == 2
+
+
+def test_add_stores_a_webhook_secret_it_never_prints_and_refuses_private_addresses(
+    db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "whsec-cli-0123456789"
+    assert main(["db", "upgrade"]) == 0
+    local = ["--webhook-url", "http://127.0.0.1:9/hook"]
+    assert main(["agent", "client", "add", "--name", "Local", *local]) == 2  # [agent] default: refused
+    assert "not a public address" in capsys.readouterr().err
+    monkeypatch.setenv("CSMS_AGENT_ALLOW_PRIVATE_WEBHOOK_ADDRESSES", "true")
+    assert main(["agent", "client", "add", "--name", "App", *local, "--webhook-secret", secret]) == 0
+    assert secret not in capsys.readouterr().out
+    [client] = stored(db_url)
+    assert (client.webhook_url, client.webhook_secret) == ("http://127.0.0.1:9/hook", secret)
+    assert main(["agent", "client", "list"]) == 0
+    assert secret not in capsys.readouterr().out

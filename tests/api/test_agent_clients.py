@@ -5,6 +5,7 @@ admin endpoint does the same" as `csms agent client add|rotate`). Organization s
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,8 +13,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api import create_app
+from csms.config import AgentConfig
 from csms.domain.core import Domain
 from csms.domain.secrets import SecretVerifier
+from csms.domain.services import Services
 from csms.domain.tenancy import DEFAULT_ORG_ID
 from ocpi import admin_api
 from ocpi.admin_api import agent_clients
@@ -61,7 +64,7 @@ async def test_create_answers_the_key_once_and_stores_only_its_hash(
     and neither the list nor the item ever shows the key again."""
     created = await _create(
         agent_client, auth, reservation_fee="1.50", commission_percent=10, monthly_quota=1000,
-        webhook_url="https://planner.example/hooks",
+        webhook_url="https://planner.example/hooks", webhook_secret="whsec_planner_0123456789",
     )  # fmt: skip
     key = created.pop("key")
     assert created == {
@@ -72,18 +75,20 @@ async def test_create_answers_the_key_once_and_stores_only_its_hash(
         "commission_percent": "10",
         "monthly_quota": 1000,
         "webhook_url": "https://planner.example/hooks",
+        "webhook_signed": True,
         "created_at": NOW_TEXT,
         "rotated_at": None,
     }
     assert await opens_the_agent_api(agent_store, key) == 1
     stored = await agent_store.get_client(1)
     assert stored is not None and stored.key_hash.startswith("$2") and key not in stored.key_hash
+    assert stored.webhook_secret == "whsec_planner_0123456789"
     listed = await agent_client.get(PATH, headers=auth)
     item = await agent_client.get(f"{PATH}/1", headers=auth)
     assert (await listed.json())["items"] == [created]
     assert await item.json() == created
     for response in (listed, item):
-        assert key not in await response.text()
+        assert key not in await response.text() and "whsec_planner" not in await response.text()
 
 
 async def test_fees_are_exact_decimal_text(agent_client: ApiClient, auth: dict[str, str]) -> None:
@@ -141,6 +146,9 @@ async def test_list_pages_by_id(agent_client: ApiClient, auth: dict[str, str]) -
         ({"name": "P", "commission_percent": "1.23456"}, "commission_percent"),
         ({"name": "P", "monthly_quota": -1}, "monthly_quota"),
         ({"name": "P", "webhook_url": "ftp://planner.example"}, "webhook_url"),
+        ({"name": "P", "webhook_url": "http://127.0.0.1:5432/"}, "webhook_url"),
+        ({"name": "P", "webhook_url": "https://[::1]/hooks"}, "webhook_url"),
+        ({"name": "P", "webhook_secret": "short"}, "webhook_secret"),
         ({"name": "P", "key": "agk_00000000_chosen"}, "key"),
     ],
 )
@@ -185,3 +193,13 @@ async def test_without_the_emsp_role_every_route_is_503(client: ApiClient, auth:
         body = {"name": "P"} if method == "POST" else None
         response = await client.request(method, path, json=body, headers=auth)
         assert (await error_of(response, 503))["code"] == "agent_disabled"
+
+
+async def test_private_webhook_addresses_when_the_operator_allows_them(
+    agent_client: ApiClient, auth: dict[str, str], services: Services
+) -> None:
+    """`[agent] allow_private_webhook_addresses` (a receiver inside the operator's network) lets a
+    loopback webhook URL through, as it does for `csms agent client add`."""
+    services.config = replace(services.config, agent=AgentConfig(allow_private_webhook_addresses=True))
+    created = await _create(agent_client, auth, webhook_url="http://127.0.0.1:8080/hooks")
+    assert (created["webhook_url"], created["webhook_signed"]) == ("http://127.0.0.1:8080/hooks", False)

@@ -1,8 +1,8 @@
 """Issue 13's "Done when", over real processes and sockets: two CPO instances of our CSMS (DE/CPA and DE/CPB,
 each with a simulated OCPP 1.6 and 2.0.1 station) and one eMSP instance (`[emsp] enabled`, DE/EMS) that
 registers with both; a client application (`simulators.emsp.AgentClient`) searches, books, follows the
-booking to the driver's session and its CDR, leaves one unused, cancels one while PENDING, runs into its
-monthly quota, and has its key rotated."""
+booking to the driver's session and its CDR (and gets each move at its signed webhook), leaves one unused,
+cancels one while PENDING, runs into its monthly quota, and has its key rotated."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from csms.webhooks.signing import verify
 from simulators.emsp import AgentClient
 from tests.e2e.roaming_net import (
     DEFAULT_TARIFF,
@@ -25,8 +26,10 @@ from tests.e2e.roaming_net import (
     tariff_total,
     until,
 )
+from tests.webhooks.receiver import Receiver
 
 LAT, LON, RADIUS_KM = "52.52000", "13.40000", 25  # the point searched around
+WEBHOOK_SECRET = "whsec-route-planner-0123"
 
 
 def cents(value: Decimal) -> Decimal:
@@ -53,16 +56,21 @@ async def test_search_book_charge_and_settle_across_two_cpos(tmp_path: Path) -> 
         emsp = await start_emsp(
             stack, tmp_path, "DE", "EMS",
             {"CSMS_AGENT_REQUESTS_PER_MINUTE": "100000", "CSMS_AGENT_SEARCH_MAX_AGE_SECONDS": "0",
-             "CSMS_AGENT_CPO_TIMEOUT_SECONDS": "10"},
+             "CSMS_AGENT_CPO_TIMEOUT_SECONDS": "10",
+             "CSMS_AGENT_ALLOW_PRIVATE_WEBHOOK_ADDRESSES": "true"},  # the client's receiver is on 127.0.0.1
         )  # fmt: skip
+        receiver = Receiver(WEBHOOK_SECRET)
+        await receiver.start()
+        stack.push_async_callback(receiver.stop)
         # `csms emsp cpo add` gives the CPO our versions URL: this process's real port.
         emsp.process.env["CSMS_OCPI_PUBLIC_URL"] = emsp.base_url
         for cpo in (cpa, cpb):
             assert "registered with CPO" in await emsp.add_cpo(cpo)
         await emsp.add_driver_token("DRIVER1")
         key = await emsp.add_client(
-            "Route planner", "--reservation-fee", "1.00", "--commission-percent", "10"
-        )
+            "Route planner", "--reservation-fee", "1.00", "--commission-percent", "10",
+            "--webhook-url", receiver.url, "--webhook-secret", WEBHOOK_SECRET,
+        )  # fmt: skip
         agent = AgentClient(emsp.base_url, key, timeout=WAIT)
         stack.push_async_callback(agent.close)
 
@@ -122,6 +130,22 @@ async def test_search_book_charge_and_settle_across_two_cpos(tmp_path: Path) -> 
         price = done["client_price"]
         assert Decimal(price["cpo_cost"]) == cpo_cost and price["cdr_id"]
         assert Decimal(price["total"]) == cpo_cost + Decimal("1.00") + cents(cpo_cost / 10)
+
+        # -- every move reached the client's webhook, signed, in order -----------------------------------
+        def moves() -> list[dict[str, Any]]:
+            return [r.event for r in receiver.accepted if r.event["id"] == booking["id"]]
+
+        async def final_move() -> bool:
+            return any(m["client_price"].get("final") for m in moves())
+
+        await until(final_move, "the booking's final price at the webhook")
+        statuses = [m["status"] for m in moves()]
+        assert [s for i, s in enumerate(statuses) if i == 0 or statuses[i - 1] != s] == [
+            "REQUESTED", "PENDING", "CONFIRMED", "ACTIVE", "COMPLETED"
+        ], statuses  # fmt: skip
+        for got in receiver.accepted:
+            timestamp, sig = got.headers["X-Webhook-Timestamp"], got.headers["X-Webhook-Signature"]
+            assert verify(WEBHOOK_SECRET, timestamp, got.body, sig)
 
         # -- a booking left unused ends NO_SHOW (or EXPIRED) -------------------------------------------------
         other = cpa.stations[1]  # OCPP 2.0.1

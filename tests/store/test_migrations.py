@@ -53,7 +53,7 @@ async def test_migrate_is_idempotent_and_reaches_head(engine: AsyncEngine) -> No
     await migrate(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     async with engine.connect() as conn:
-        assert await conn.run_sync(_current) == head == "0021_ui_sessions"
+        assert await conn.run_sync(_current) == head == "0022_agent_webhooks"
 
 
 async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine) -> None:
