@@ -43,7 +43,7 @@ log = structlog.get_logger("ocpi.emsp")
 MAX_PAGES = 1000  # a CPO whose Link headers never end is not followed forever
 # Seconds before each try of the first pull of a CPO that registered with us: it accepts our token only once
 # it stored our answer to its POST, so the first try may come too early; the pull loop catches up after.
-FIRST_PULL_DELAYS = (0.0, 1.0, 5.0, 30.0)
+FIRST_PULL_DELAYS = (0.0, 0.5, 5.0, 30.0)
 
 
 def as_partner(cpo: CpoRecord) -> Partner:
