@@ -511,7 +511,7 @@ async def cmd_emsp_cpo_list(config: Config, args: argparse.Namespace) -> int:
     for cpo in cpos:
         pulled = cpo.locations_pulled_at.isoformat() if cpo.locations_pulled_at else "-"
         party = f"{cpo.country_code or '-'}/{cpo.party_id or '-'}"
-        print("\t".join([str(cpo.id), cpo.name, party, cpo.status, str(len(cpo.endpoints)), pulled]))
+        print("\t".join([str(cpo.id), cpo.name or "-", party, cpo.status, str(len(cpo.endpoints)), pulled]))
     return EXIT_OK
 
 

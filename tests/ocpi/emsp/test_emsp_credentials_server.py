@@ -191,7 +191,8 @@ async def test_cli_invite(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """`csms emsp cpo invite` prints our versions URL and a token A, with which our CPO side registers."""
+    """`csms emsp cpo invite` prints our versions URL and a token A, with which our CPO side registers;
+    `csms emsp cpo list` shows an invited CPO as INVITED."""
     csms, _ = running
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CSMS_DATABASE_URL", csms.services.config.database.url)
@@ -209,3 +210,9 @@ async def test_cli_invite(
     assert Decimal(cpo.cancellation_fee) == Decimal("2.5")
 
     assert await asyncio.to_thread(main, ["emsp", "cpo", "invite", "--cancellation-fee", "-1"]) == 2
+    assert await asyncio.to_thread(main, ["emsp", "cpo", "invite"]) == 0
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["emsp", "cpo", "list"]) == 0
+    listed = [x for x in capsys.readouterr().out.splitlines() if x[:2] in ("1\t", "2\t")]
+    assert listed[0].startswith("1\tHome CPO\tNL/CSM\tREGISTERED\t")
+    assert listed[1] == "2\t-\t-/-\tINVITED\t0\t-"  # no name until it registers
