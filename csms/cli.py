@@ -427,6 +427,36 @@ async def cmd_ocpi_partner_list(config: Config, args: argparse.Namespace) -> int
 # -- csms emsp ... -----------------------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def _emsp_role(config: Config) -> AsyncIterator[Any]:
+    """Our eMSP role over the CSMS database, knowing its URL (`[ocpi] public_url` + /emsp/ocpi)."""
+    import aiohttp
+
+    from ocpi.emsp.role import EmspRole
+    from ocpi.emsp.sql_store import SqlEmspStore
+    from ocpi.partners import public_base_url
+
+    async with _open(config) as store, aiohttp.ClientSession() as session:
+        role = EmspRole(config.emsp, SqlEmspStore(store.engine), store, session)  # type: ignore[attr-defined]
+        role.base_url = public_base_url(config) + "/emsp/ocpi"
+        yield role
+
+
+def _cpo_terms(args: argparse.Namespace) -> dict[str, Any]:
+    """`--name`, `--max-reservation-minutes` and `--cancellation-fee` (checked) as keyword arguments."""
+    try:
+        fee = Decimal(args.cancellation_fee)
+    except InvalidOperation:
+        raise CommandError(f"invalid input: cancellation fee {args.cancellation_fee!r}", EXIT_USAGE) from None
+    if not fee.is_finite() or fee < 0:
+        raise CommandError("invalid input: the cancellation fee must be 0 or more", EXIT_USAGE)
+    return {
+        "name": args.name,
+        "max_reservation_minutes": args.max_reservation_minutes,
+        "cancellation_fee": fee,
+    }
+
+
 async def cmd_emsp_cpo_add(config: Config, args: argparse.Namespace) -> int:
     """`csms emsp cpo add --versions-url URL --token-a TOKEN [--name N] [--max-reservation-minutes M]
     [--cancellation-fee EUR]`: register our eMSP role with a CPO (OCPI 2.2.1 Credentials, ADR 0023).
@@ -434,33 +464,14 @@ async def cmd_emsp_cpo_add(config: Config, args: argparse.Namespace) -> int:
     The running CSMS (`[emsp] enabled`) must be reachable at our /emsp/ocpi versions URL: the CPO calls it
     back with our token B during the handshake.
     """
-    import aiohttp
-
     from ocpi.emsp.registration import register_with_cpo
-    from ocpi.emsp.role import EmspRole
-    from ocpi.emsp.sql_store import SqlEmspStore
-    from ocpi.partners import public_base_url
     from ocpi.registration import RegistrationError
 
-    try:
-        fee = Decimal(args.cancellation_fee)
-    except InvalidOperation:
-        raise CommandError(f"invalid input: cancellation fee {args.cancellation_fee!r}", EXIT_USAGE) from None
-    if not fee.is_finite() or fee < 0:
-        raise CommandError("invalid input: the cancellation fee must be 0 or more", EXIT_USAGE)
+    terms = _cpo_terms(args)
     _warn_unreachable_url(config)
-    async with _open(config) as store, aiohttp.ClientSession() as session:
-        role = EmspRole(config.emsp, SqlEmspStore(store.engine), store, session)  # type: ignore[attr-defined]
-        role.base_url = public_base_url(config) + "/emsp/ocpi"
+    async with _emsp_role(config) as role:
         try:
-            cpo = await register_with_cpo(
-                role,
-                args.versions_url,
-                args.token_a,
-                name=args.name,
-                max_reservation_minutes=args.max_reservation_minutes,
-                cancellation_fee=fee,
-            )
+            cpo = await register_with_cpo(role, args.versions_url, args.token_a, **terms)
         except RegistrationError as exc:
             code = f" (OCPI status {exc.status_code})" if exc.status_code is not None else ""
             raise CommandError(f"registration with {args.versions_url} failed{code}: {exc.message}") from None
@@ -468,6 +479,25 @@ async def cmd_emsp_cpo_add(config: Config, args: argparse.Namespace) -> int:
         f"registered with CPO {cpo.id} {cpo.name} ({cpo.country_code}/{cpo.party_id} CPO), "
         f"{len(cpo.endpoints)} endpoints"
     )
+    return EXIT_OK
+
+
+async def cmd_emsp_cpo_invite(config: Config, args: argparse.Namespace) -> int:
+    """`csms emsp cpo invite [--name N] [--max-reservation-minutes M] [--cancellation-fee EUR]`: issue a
+    token A for a CPO to register with our eMSP role; prints our versions URL and the token A (once: only
+    its hash is stored). The CPO POSTs its credentials to the running CSMS with them (ADR 0023)."""
+    from ocpi.emsp.registration import invite_cpo
+
+    terms = _cpo_terms(args)
+    async with _emsp_role(config) as role:
+        try:
+            cpo, token_a = await invite_cpo(role, **terms)
+        except ValueError as exc:
+            raise CommandError(f"invalid input: {exc}", EXIT_USAGE) from None
+        print(f"versions URL: {role.versions_url}")
+    print(f"token A: {token_a}")
+    print(f"CPO {cpo.id} is invited. Give it both values; the token cannot be shown again.", file=sys.stderr)
+    _warn_unreachable_url(config)
     return EXIT_OK
 
 
@@ -481,7 +511,7 @@ async def cmd_emsp_cpo_list(config: Config, args: argparse.Namespace) -> int:
     for cpo in cpos:
         pulled = cpo.locations_pulled_at.isoformat() if cpo.locations_pulled_at else "-"
         party = f"{cpo.country_code or '-'}/{cpo.party_id or '-'}"
-        print("\t".join([str(cpo.id), cpo.name, party, cpo.status, str(len(cpo.endpoints)), pulled]))
+        print("\t".join([str(cpo.id), cpo.name or "-", party, cpo.status, str(len(cpo.endpoints)), pulled]))
     return EXIT_OK
 
 
@@ -552,17 +582,15 @@ def _add_emsp_commands(commands: Any) -> None:
     )
     add = cpo.add_parser("add", help="register with a CPO given its versions URL and token A")
     add.add_argument("--versions-url", required=True, metavar="URL", help="the CPO's versions endpoint")
-    add.add_argument(
-        "--token-a", required=True, metavar="TOKEN", help="the registration token the CPO issued"
-    )
-    add.add_argument("--name", help="the CPO's name (default: its business name)")
-    add.add_argument(
-        "--max-reservation-minutes", type=int, help="longest reservation it accepts (default: [emsp])"
-    )
-    add.add_argument("--cancellation-fee", default="0", help="EUR it charges to cancel a reservation")
+    add.add_argument("--token-a", required=True, metavar="TOKEN", help="the registration token it issued")
     add.set_defaults(func=cmd_emsp_cpo_add)
-    listing = cpo.add_parser("list", help="list the CPOs")
-    listing.set_defaults(func=cmd_emsp_cpo_list)
+    invite = cpo.add_parser("invite", help="issue a token A for a CPO to register with us")
+    invite.set_defaults(func=cmd_emsp_cpo_invite)
+    for sub in (add, invite):
+        sub.add_argument("--name", help="the CPO's name (default: its business name)")
+        sub.add_argument("--max-reservation-minutes", type=int, help="longest reservation it accepts")
+        sub.add_argument("--cancellation-fee", default="0", help="EUR it charges to cancel a reservation")
+    cpo.add_parser("list", help="list the CPOs").set_defaults(func=cmd_emsp_cpo_list)
 
 
 # -- csms location ... -------------------------------------------------------------------------------

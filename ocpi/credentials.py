@@ -128,7 +128,8 @@ def _lock(ctx: OcpiContext, partner_id: int) -> asyncio.Lock:
     return locks.setdefault(partner_id, asyncio.Lock())
 
 
-async def _read_credentials(request: web.Request) -> Credentials:
+async def read_credentials(request: web.Request) -> Credentials:
+    """The request's Credentials object, checked; a malformed one is answered 2001 (`invalid_parameters`)."""
     try:
         return parse_credentials(await read_json(request))
     except ValueError as exc:
@@ -189,7 +190,7 @@ async def handle_post(request: web.Request) -> web.Response:
     credentials with a new token C. 405 if it is already registered."""
     ctx = context_of(request)
     caller = partner_of(request)
-    credentials = await _read_credentials(request)
+    credentials = await read_credentials(request)
     async with _lock(ctx, caller.id):
         partner = await ctx.store.get_partner(caller.id)
         if (
@@ -223,7 +224,7 @@ async def handle_put(request: web.Request) -> web.Response:
     rotate its token C (the old one stops working). 405 if it is not registered."""
     ctx = context_of(request)
     caller = partner_of(request)
-    credentials = await _read_credentials(request)
+    credentials = await read_credentials(request)
     async with _lock(ctx, caller.id):
         partner = await ctx.store.get_partner(caller.id)
         if partner is None or partner.status != PartnerStatus.REGISTERED or request[TOKEN_KIND] != "C":

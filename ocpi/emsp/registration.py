@@ -4,6 +4,9 @@ As `ocpi.registration` does for the CPO role: GET the CPO's versions and 2.2.1 d
 store a PENDING CPO holding the hash of a fresh token B (so the CPO can GET our versions with it during
 the POST), POST our credentials (token B, our /emsp/ocpi versions URL, one EMSP role) with token A and keep
 the CPO's answer: its token C (we call it with that), its party, roles and endpoints.
+
+The other way round, `invite_cpo` issues a token A for a CPO to register with us (as
+`ocpi.partners.issue_partner` does for the CPO role); `ocpi.emsp.credentials` answers its POST.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import structlog
 from ocpi.client import PartnerUnreachable
 from ocpi.credentials import parse_credentials
 from ocpi.emsp.role import EmspRole, as_partner
-from ocpi.emsp.store import CpoRecord
+from ocpi.emsp.store import INVITED, CpoRecord
 from ocpi.models import Partner
 from ocpi.partners import new_token
 from ocpi.registration import RegistrationError
@@ -30,6 +33,60 @@ log = structlog.get_logger("ocpi.emsp.registration")
 USABLE_CPO_ENDPOINTS = frozenset(
     {"locations:SENDER", "tariffs:SENDER", "sessions:SENDER", "cdrs:SENDER", "commands:RECEIVER"}
 )
+
+
+async def fetch_cpo_endpoints(role: EmspRole, name: str, versions_url: str, token: str) -> dict[str, str]:
+    """GET a CPO's versions and 2.2.1 details with `token`; its endpoints as `{"<identifier>:<ROLE>": url}`.
+
+    Raises:
+        VersionHandshakeError: 3001 unreachable or malformed, 3002 no 2.2.1, 3003 none of
+            `USABLE_CPO_ENDPOINTS` offered.
+    """
+    probe = Partner(id=0, name=name, country_code="", party_id="")  # only for the logs and headers
+    _, endpoints = await fetch_partner_endpoints(
+        role.client, probe, versions_url, token, usable=USABLE_CPO_ENDPOINTS
+    )
+    return endpoints
+
+
+async def invite_cpo(
+    role: EmspRole,
+    *,
+    name: str | None = None,
+    max_reservation_minutes: int | None = None,
+    cancellation_fee: Decimal = Decimal("0"),
+) -> tuple[CpoRecord, str]:
+    """Create an INVITED CPO with a fresh token A (kept only as its hash, in `token_b_hash`).
+
+    Hand the token A and `role.versions_url` to the CPO out of band; it is shown this once. With it the CPO
+    reaches our versions and credentials only, until it POSTs its credentials (`ocpi.emsp.credentials`),
+    which makes token A invalid (OCPI 2.2.1 Credentials: registration).
+
+    Returns:
+        (the stored record, the plain token A).
+
+    Raises:
+        ValueError: a name over 100 characters or a reservation length below 1 minute.
+    """
+    name = (name or "").strip()  # empty: the CPO's business name once it registers
+    if len(name) > 100:
+        raise ValueError("name must be at most 100 characters")
+    if max_reservation_minutes is not None and max_reservation_minutes < 1:
+        raise ValueError("the longest reservation must be 1 minute or more")
+    token_a = new_token()
+    record = await role.store.add_cpo(
+        CpoRecord(
+            id=0,
+            name=name,
+            versions_url="",
+            status=INVITED,
+            token_b_hash=hash_token(token_a),
+            max_reservation_minutes=max_reservation_minutes or role.config.max_reservation_minutes,
+            cancellation_fee=cancellation_fee,
+        )
+    )
+    log.info("emsp_cpo_invited", cpo_id=record.id)
+    return record, token_a
 
 
 def our_credentials(role: EmspRole, token: str) -> dict[str, Any]:
@@ -71,11 +128,8 @@ async def register_with_cpo(
     for existing in await role.store.list_cpos():
         if existing.status == "REGISTERED" and existing.versions_url == versions_url:
             raise RegistrationError(f"already registered with {versions_url} (CPO {existing.id})")
-    probe = Partner(id=0, name=name or versions_url, country_code="", party_id="")
     try:
-        _, endpoints = await fetch_partner_endpoints(
-            role.client, probe, versions_url, token_a, usable=USABLE_CPO_ENDPOINTS
-        )
+        endpoints = await fetch_cpo_endpoints(role, name or versions_url, versions_url, token_a)
     except VersionHandshakeError as exc:
         raise RegistrationError(exc.message, int(exc.status)) from exc
     credentials_url = endpoints.get("credentials:SENDER") or endpoints.get("credentials:RECEIVER")

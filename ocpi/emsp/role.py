@@ -41,6 +41,9 @@ from ocpi.transport import ocpi_datetime
 log = structlog.get_logger("ocpi.emsp")
 
 MAX_PAGES = 1000  # a CPO whose Link headers never end is not followed forever
+# Seconds before each try of the first pull of a CPO that registered with us: it accepts our token only once
+# it stored our answer to its POST, so the first try may come too early; the pull loop catches up after.
+FIRST_PULL_DELAYS = (0.0, 0.5, 5.0, 30.0)
 
 
 def as_partner(cpo: CpoRecord) -> Partner:
@@ -81,6 +84,9 @@ class EmspRole:
     _listeners: list[NetworkListener] = dataclasses.field(default_factory=list)
     _pulls: dict[int, asyncio.Task[None]] = dataclasses.field(default_factory=dict)
     _timeouts: dict[str, asyncio.Task[None]] = dataclasses.field(default_factory=dict)
+    _first_pulls: set[asyncio.Task[None]] = dataclasses.field(default_factory=set)
+    # One credentials handshake per CPO at a time (ocpi/emsp/credentials.py).
+    credential_locks: dict[int, asyncio.Lock] = dataclasses.field(default_factory=dict)
     _loop: asyncio.Task[None] | None = None
 
     @property
@@ -109,7 +115,7 @@ class EmspRole:
 
     async def stop(self) -> None:
         """End the pull loop, running pulls and timeout timers."""
-        tasks = [*self._pulls.values(), *self._timeouts.values()]
+        tasks = [*self._pulls.values(), *self._timeouts.values(), *self._first_pulls]
         if self._loop is not None:
             tasks.append(self._loop)
         for task in tasks:
@@ -227,6 +233,23 @@ class EmspRole:
             task = asyncio.create_task(self._pull(cpo_id))
             self._pulls[cpo_id] = task
         await asyncio.shield(task)
+
+    def pull_soon(self, cpo_id: int) -> None:
+        """Pull a CPO that just registered with us in the background (tried again after
+        `FIRST_PULL_DELAYS` while it does not answer); `stop()` cancels it."""
+
+        async def first_pull() -> None:
+            for delay in FIRST_PULL_DELAYS:
+                await asyncio.sleep(delay)
+                try:
+                    await self.pull(cpo_id)
+                    return
+                except Exception as exc:
+                    log.info("emsp_first_pull_failed", cpo_id=cpo_id, error=str(exc))
+
+        task = asyncio.create_task(first_pull())
+        self._first_pulls.add(task)
+        task.add_done_callback(self._first_pulls.discard)
 
     async def _pull(self, cpo_id: int) -> None:
         record = await self._registered(cpo_id)

@@ -1,10 +1,11 @@
 """Our eMSP OCPI 2.2.1 server, mounted at /emsp/ocpi on the HTTP port when `[emsp] enabled` (ADR 0023).
 
 A sub-application of its own, apart from the CPO side's /ocpi: CPOs call it with the token B we gave them
-at registration (`ocpi.emsp.registration`). It serves versions and details, credentials (GET, DELETE),
-the receivers of Locations, Sessions, CDRs and Tariffs (what CPOs push updates the cache the pulls fill),
-the Tokens sender (our drivers' tokens, paginated, and real-time authorization) and the response URLs of
-the commands we send. Envelopes, errors and tracing headers are `ocpi.transport`'s.
+at registration (`ocpi.emsp.registration`), or with the token A an operator invited them with until they
+POST their credentials (`ocpi.emsp.credentials`). It serves versions and details, credentials (GET, POST,
+PUT, DELETE), the receivers of Locations, Sessions, CDRs and Tariffs (what CPOs push updates the cache the
+pulls fill), the Tokens sender (our drivers' tokens, paginated, and real-time authorization) and the
+response URLs of the commands we send. Envelopes, errors and tracing headers are `ocpi.transport`'s.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ocpi.credentials import read_credentials
+from ocpi.emsp.credentials import register_cpo, update_cpo
 from ocpi.emsp.registration import our_credentials
 from ocpi.emsp.role import EmspRole
 from ocpi.emsp.store import CpoRecord
@@ -51,8 +54,9 @@ ENDPOINTS = (
 
 
 def _auth(role: EmspRole) -> Any:
-    """The CPO is found by the hash of its token; a PENDING one (mid-registration) reaches only versions
-    and credentials (OCPI 2.2.1 Credentials: registration). Missing or unknown token: HTTP 401."""
+    """The CPO is found by the hash of its token; a PENDING one (mid-registration) or an INVITED one (token
+    A) reaches only versions and credentials (OCPI 2.2.1 Credentials: registration). Missing or unknown
+    token: HTTP 401."""
 
     @web.middleware
     async def middleware(
@@ -113,6 +117,24 @@ async def details(request: web.Request) -> web.Response:
 async def credentials_get(request: web.Request) -> web.Response:
     tokens = token_candidates(request.headers.get("Authorization"))
     return ok(our_credentials(_role(request), tokens[0]))
+
+
+async def credentials_post(request: web.Request) -> web.Response:
+    """An INVITED CPO registers with its token A: our credentials with the token it calls us with from now
+    on (OCPI 2.2.1 Credentials POST); 405 once registered."""
+    role = _role(request)
+    credentials = await read_credentials(request)
+    _, token = await register_cpo(role, _cpo(request).id, credentials)
+    return ok(our_credentials(role, token))
+
+
+async def credentials_put(request: web.Request) -> web.Response:
+    """A REGISTERED CPO updates its credentials: our credentials with a fresh token (its previous one stops
+    working; OCPI 2.2.1 Credentials PUT); 405 before it registered."""
+    role = _role(request)
+    credentials = await read_credentials(request)
+    _, token = await update_cpo(role, _cpo(request).id, credentials)
+    return ok(our_credentials(role, token))
 
 
 async def credentials_delete(request: web.Request) -> web.Response:
@@ -340,6 +362,8 @@ def create_app(role: EmspRole) -> web.Application:
     app.router.add_get("/versions", versions)
     app.router.add_get(v, details)
     app.router.add_get(v + "/credentials", credentials_get)
+    app.router.add_post(v + "/credentials", credentials_post)
+    app.router.add_put(v + "/credentials", credentials_put)
     app.router.add_delete(v + "/credentials", credentials_delete)
     for path in (loc, loc + "/{evse_uid}", loc + "/{evse_uid}/{connector_id}"):
         app.router.add_put(path, location_put)

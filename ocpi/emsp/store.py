@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+INVITED = "INVITED"
+
 
 @dataclass(frozen=True, slots=True)
 class CpoRecord:
@@ -20,7 +22,8 @@ class CpoRecord:
 
     `token_b_hash`: the hash of the token it calls us with (ours, issued at registration);
     `token_c`: the token we call it with (its, kept usable); `endpoints`: "identifier:ROLE" -> URL of its
-    2.2.1 details; `status`: PENDING, REGISTERED or UNREGISTERED.
+    2.2.1 details; `status`: PENDING, REGISTERED or UNREGISTERED, or INVITED: a CPO we issued a token A
+    to (`ocpi.emsp.registration.invite_cpo`; `token_b_hash` is that token's hash until it registers).
     """
 
     id: int

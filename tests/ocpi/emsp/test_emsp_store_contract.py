@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from ocpi.emsp.sql_store import SqlEmspStore
-from ocpi.emsp.store import CpoRecord, EmspStore, MemoryEmspStore, StoredCommand
+from ocpi.emsp.store import INVITED, CpoRecord, EmspStore, MemoryEmspStore, StoredCommand
 from ocpi.store import OcpiStore
 from tests.store.conftest import T0
 
@@ -47,6 +47,13 @@ async def test_cpos(store: EmspStore) -> None:
     assert await store.list_cpos() == [changed]
     await store.save_cpo(dataclasses.replace(changed, status="UNREGISTERED"))
     assert await store.cpo_by_token_hash("h1") is None
+
+
+async def test_invited_cpo(store: EmspStore) -> None:
+    """An INVITED CPO (no URL, no name, no party yet) is stored as such and found by its token A's hash."""
+    cpo = await store.add_cpo(CpoRecord(0, "", "", status=INVITED, token_b_hash="ha"))
+    assert await store.cpo_by_token_hash("ha") == cpo and cpo.status == INVITED
+    assert await store.list_cpos() == [cpo]
 
 
 async def test_objects(store: EmspStore) -> None:
