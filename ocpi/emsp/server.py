@@ -138,9 +138,13 @@ async def credentials_put(request: web.Request) -> web.Response:
 
 
 async def credentials_delete(request: web.Request) -> web.Response:
-    """The CPO unregisters: its token B stops working (OCPI 2.2.1 Credentials DELETE)."""
+    """The CPO unregisters: its token B stops working (OCPI 2.2.1 Credentials DELETE); 405 unless it is
+    registered (an invited CPO calling with its token A has nothing to unregister)."""
     role = _role(request)
-    await role.store.save_cpo(dataclasses.replace(_cpo(request), status="UNREGISTERED", token_b_hash=None))
+    cpo = _cpo(request)
+    if cpo.status != "REGISTERED":
+        raise OcpiError(405, Status.CLIENT_ERROR, "not registered")
+    await role.store.save_cpo(dataclasses.replace(cpo, status="UNREGISTERED", token_b_hash=None))
     return ok()
 
 

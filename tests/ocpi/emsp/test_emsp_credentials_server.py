@@ -159,6 +159,16 @@ async def test_put_before_registration_is_405(running: tuple[Csms, Api]) -> None
     assert await role_of(csms).store.get_cpo(invited.id) == invited
 
 
+async def test_delete_before_registration_is_405(running: tuple[Csms, Api]) -> None:
+    """An INVITED CPO has nothing to unregister: DELETE with its token A is 405, the invitation stands."""
+    csms, _ = running
+    invited, token_a = await invite_cpo(role_of(csms))
+    answer = await call(csms, token_a, "DELETE", "/2.2.1/credentials")
+    assert answer.http_status == 405
+    assert await role_of(csms).store.get_cpo(invited.id) == invited
+    assert (await call(csms, token_a, "GET", "/versions")).http_status == 200
+
+
 async def test_unreachable_versions_and_wrong_role(running: tuple[Csms, Api]) -> None:
     """A POST whose versions URL cannot be read is OCPI 3001, one without a CPO role 2001; the CPO stays
     INVITED and its token A keeps working for another try."""
