@@ -199,7 +199,7 @@ class SqlAgentStore(SqlBase):
                 .where(b.id == booking_id, b.status == str(BookingStatus.REQUESTED), unclaimed)
                 .values(command_id=claim, updated_at=self._clock())
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return rowcount(result) > 0
 
     async def move_booking(self, booking: Booking, expected: Collection[BookingStatus]) -> bool:
         """Write `booking` (its new status and fields) only if the stored one is still in one of `expected`

@@ -59,7 +59,12 @@ async def test_sigkill_loses_no_answered_meter_value(tmp_path: Path) -> None:
     sample it answered for is in the database afterwards."""
     db = tmp_path / "csms.db"
     proc = await spawn_csms(
-        tmp_path, CSMS_OCPP_RATE_LIMIT_BURST="100000", CSMS_OCPP_RATE_LIMIT_PER_SECOND="100000"
+        tmp_path,
+        CSMS_OCPP_RATE_LIMIT_BURST="100000",
+        CSMS_OCPP_RATE_LIMIT_PER_SECOND="100000",
+        # These raw stations answer no CSMS call: without this the local list sync's GetLocalListVersion
+        # (a second after boot) would arrive where a MeterValues answer is awaited on a slow machine.
+        CSMS_OCPP_LOCAL_LIST_SYNC="false",
     )
     answered: list[set[int]] = [set() for _ in range(STATIONS)]
     try:
