@@ -122,7 +122,6 @@ class TokenPusher:
                 # Changed but not stamped later (e.g. it expired): a receiver keeping the newest copy
                 # (OCPI: last_updated tells which is newer) must not drop it.
                 obj = {**obj, "last_updated": ocpi_datetime(now)}
-                current[key] = obj
             changes.append(obj)
         for key in pushed.keys() - current.keys():  # deleted: OCPI tokens are only invalidated
             changes.append({**pushed[key], "valid": False, "last_updated": ocpi_datetime(now)})

@@ -7,18 +7,20 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from structlog.testing import capture_logs
 
 from csms.app import Csms
 from csms.config import EmspConfig
 from csms.domain.clock import utcnow
 from csms.domain.events import EventBus, IdTokensChanged
-from csms.domain.models import IdToken, TokenStatus
+from csms.domain.models import IdToken
 from ocpi.emsp.role import EmspRole
 from ocpi.emsp.store import CpoRecord, MemoryEmspStore
 from ocpi.emsp.token_push import TokenPusher
@@ -199,3 +201,53 @@ async def test_bursts_are_coalesced() -> None:
     finally:
         await pusher.stop()
     assert events.subscribers(IdTokensChanged) == []
+
+
+async def test_a_token_that_expired_is_pushed_with_a_fresh_last_updated(tmp_path: Path) -> None:
+    """A token whose Token changed without a later `updated_at` (it expired) is PUT with last_updated =
+    now (a receiver keeping the newest copy must take it), once: the next sync finds nothing to push."""
+    puts: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+
+    async def put(request: web.Request) -> web.Response:
+        puts.append((request.path, dict(request.query), await request.json()))
+        return web.json_response({"status_code": 1000})
+
+    app = web.Application()
+    app.router.add_put("/tokens/{cc}/{pid}/{uid}", put)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    t0 = datetime(2025, 1, 1, 12, tzinfo=UTC)
+    now = [t0]
+    tokens = GatedTokens()
+    tokens.tokens.append(IdToken("EXPIRING", expiry_date=t0 + timedelta(hours=1), updated_at=t0))
+    events = EventBus()
+    try:
+        async with aiohttp.ClientSession() as session:
+            role = EmspRole(EmspConfig(), MemoryEmspStore(), tokens, session, clock=lambda: now[0])  # type: ignore[arg-type]
+            endpoints = {"tokens:RECEIVER": f"http://127.0.0.1:{port}/tokens"}
+            await role.store.add_cpo(
+                CpoRecord(0, "fake", "x", status="REGISTERED", token_c="C", endpoints=endpoints)
+            )
+            pusher = TokenPusher(role, events)
+            await pusher.start()
+            try:
+                now[0] = t0 + timedelta(hours=2)
+                tokens.tokens.append(IdToken("NEW", updated_at=now[0]))
+                await events.publish(IdTokensChanged(role.config.org_id))
+                await pusher.wait_idle()
+                by_uid = {body["uid"]: (path, query, body) for path, query, body in puts}
+                path, query, expired = by_uid["EXPIRING"]
+                assert path == "/tokens/NL/EMS/EXPIRING" and query == {"type": "RFID"}
+                assert expired["valid"] is False and expired["last_updated"] == "2025-01-01T14:00:00Z"
+                assert by_uid["NEW"][2]["valid"] is True and len(puts) == 2
+
+                now[0] = t0 + timedelta(hours=3)
+                await events.publish(IdTokensChanged(role.config.org_id))
+                await pusher.wait_idle()
+                assert len(puts) == 2 and pusher.syncs == 2
+            finally:
+                await pusher.stop()
+    finally:
+        await runner.cleanup()
