@@ -58,6 +58,7 @@ from ocpi.bridge import OcpiBridge
 from ocpi.emsp import server as emsp_server
 from ocpi.emsp.role import EmspRole
 from ocpi.emsp.sql_store import SqlEmspStore
+from ocpi.emsp.token_push import TokenPusher
 from ocpi.store import OcpiStore
 
 log = structlog.get_logger("csms.app")
@@ -108,6 +109,7 @@ class Csms:
     # also at `root[EMSP_NETWORK]` of the HTTP app.
     emsp: EmspRole | None = None
     agent: agent_app.Agent | None = None  # the Agent API under /agent/v1, with the eMSP role (ADR 0024)
+    emsp_token_push: TokenPusher | None = None  # pushes our drivers' token changes to CPOs, with `emsp`
     _purge_task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -232,8 +234,11 @@ class Csms:
         if http_sock is None:
             log.info("http_listening", host=config.http.host, port=http_port)
         await bridge.start(http_port)
+        token_push: TokenPusher | None = None
         if emsp is not None:
             await emsp.start(bridge.ctx.base_url + "/emsp/ocpi")
+            token_push = TokenPusher(emsp, services.events)
+            await token_push.start()
         if agent is not None:
             await agent.webhooks.start()
             await agent.bookings.start()
@@ -255,6 +260,7 @@ class Csms:
             solar_meter,
             emsp,
             agent,
+            token_push,
         )
         if config.ocpp.message_log:
             csms._purge_task = asyncio.create_task(csms._purge_loop())
@@ -307,6 +313,8 @@ class Csms:
         if self.agent is not None:
             await self.agent.bookings.stop()
             await self.agent.webhooks.stop()
+        if self.emsp_token_push is not None:
+            await self.emsp_token_push.stop()
         if self.emsp is not None:
             await self.emsp.stop()
         await self.ocpi.stop()
