@@ -38,6 +38,9 @@ from ocpi.transport import ocpi_datetime, parse_ocpi_datetime
 log = structlog.get_logger("ocpi.token_pull")
 
 SUCCESS = 1000
+# Seconds before each retry of the pull that follows a registration, while it fails (`TokenPuller.schedule`);
+# after them the periodic rounds (`[ocpi] token_pull_interval`) take over.
+REGISTRATION_RETRY_DELAYS = (0.5, 5.0, 30.0)
 MAX_PAGES = 100_000  # a sender whose Link headers never end is cut off here (and the pull counts as failed)
 
 
@@ -53,6 +56,7 @@ class PullResult:
     skipped: int = 0  # invalid, foreign, or older than what we have
     pages: int = 0
     complete: bool = False  # every page read: the pull time was stored
+    attempted: bool = False  # the partner was asked (it is registered and has a tokens SENDER endpoint)
 
 
 async def pull_tokens(ctx: OcpiContext, partner: Partner) -> PullResult:
@@ -67,6 +71,7 @@ async def pull_tokens(ctx: OcpiContext, partner: Partner) -> PullResult:
     url = endpoint(partner, "tokens", "SENDER")
     if url is None or partner.status is not PartnerStatus.REGISTERED:
         return result
+    result.attempted = True
     started = ctx.clock()
     since = await ctx.store.tokens_pulled_at(partner.id)
     params = {} if since is None else {"date_from": ocpi_datetime(since)}
@@ -141,6 +146,7 @@ class TokenPuller:
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
+        self.retry_delays = REGISTRATION_RETRY_DELAYS
 
     async def start(self) -> None:
         """Start the periodic rounds (the first at once)."""
@@ -156,11 +162,22 @@ class TokenPuller:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def schedule(self, partner_id: int) -> asyncio.Task[PullResult | None]:
-        """Pull one partner's tokens in the background now (after its registration)."""
-        task = asyncio.create_task(self.pull(partner_id), name=f"ocpi-token-pull-{partner_id}")
+        """Pull one partner's tokens in the background now (after its registration), trying again after
+        each of `retry_delays` while the pull fails: the partner may accept the token we call it with only
+        once it stored our answer to the credentials exchange, which can come after this first try."""
+        task = asyncio.create_task(self._pull_retrying(partner_id), name=f"ocpi-token-pull-{partner_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    async def _pull_retrying(self, partner_id: int) -> PullResult | None:
+        result = await self.pull(partner_id)
+        for delay in self.retry_delays:
+            if result is None or result.complete or not result.attempted:
+                break
+            await asyncio.sleep(delay)
+            result = await self.pull(partner_id)
+        return result
 
     async def pull(self, partner_id: int) -> PullResult | None:
         """Pull one partner's tokens (waiting for a pull of it already running); None when it is unknown."""

@@ -24,7 +24,7 @@ from ocpi.context import OcpiContext
 from ocpi.models import Partner, PartnerToken
 from ocpi.partners import issue_partner
 from ocpi.registration import register_with
-from ocpi.token_pull import TokenPuller, next_link, pull_tokens
+from ocpi.token_pull import PullResult, TokenPuller, next_link, pull_tokens
 from simulators.emsp import EmspConfig, EmspSimulator
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.ocpi_memory_store import MemoryOcpiStore
@@ -202,3 +202,29 @@ async def test_puller_start_pulls_every_registered_emsp(ctx: OcpiContext, emsp: 
     assert isinstance(puller, TokenPuller) and token_pull.install(ctx) is puller
     await puller.start()
     await until(lambda: len(ctx.store._tokens) == 2)  # type: ignore[attr-defined]
+
+
+async def test_the_pull_after_registration_is_tried_again_while_it_fails(
+    ctx: OcpiContext, emsp: EmspSimulator
+) -> None:
+    """The eMSP may refuse the first pull (it had not stored our answer yet, or it is down a moment): the
+    pull scheduled at registration tries again after `retry_delays`, not only at the next round an hour
+    later."""
+    add_tokens(emsp, "T1", "T2")
+    partner = await registered_emsp(ctx, emsp)
+    puller = token_pull.install(ctx)
+    assert isinstance(puller, TokenPuller)
+    puller.retry_delays = (0.05,)
+    first_pull = puller.pull
+
+    async def pull_then_recover(partner_id: int) -> PullResult | None:
+        result = await first_pull(partner_id)
+        emsp.set_down(False)  # back for the retry
+        return result
+
+    puller.pull = pull_then_recover  # type: ignore[method-assign]
+    emsp.set_down(True)
+    with capture_logs() as logs:
+        result = await puller.schedule(partner.id)
+    assert [line["event"] for line in logs].count("ocpi_token_pull_failed") == 1
+    assert result is not None and result.complete and result.stored == 2
