@@ -31,7 +31,7 @@ test: install browser
 	$(VENV)/bin/ruff check csms ocpi simulators tests bench
 	$(VENV)/bin/mypy csms ocpi simulators
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q --cov=csms.ocpp.framing --cov=csms.ocpp.errors --cov-branch --cov-report=term \
+	$(PY) -m pytest -q -n 2 --cov=csms.ocpp.framing --cov=csms.ocpp.errors --cov-branch --cov-report=term \
 		--cov-fail-under=100
 
 # Every issue-9 figure with its target beside it, one table and one JSON document (never a pass/fail test),

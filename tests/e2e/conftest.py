@@ -26,9 +26,13 @@ StartCsms = Callable[..., Awaitable[Csms]]
 
 
 def e2e_config(tmp_path: Path, **ocpp: Any) -> Config:
-    """A config for one test: free ports, its own SQLite file, fast batches, cheap bcrypt."""
+    """A config for one test: free ports, its own SQLite file, fast batches, cheap bcrypt, and no local
+    list sync unless `local_list_sync=True` is passed (many tests drive raw stations that answer no CSMS
+    call: its GetLocalListVersion, a second after boot, would arrive where they await their own answer
+    on a slow machine)."""
+    defaults = OcppConfig(port=0, heartbeat_interval=300, boot_retry_interval=30, local_list_sync=False)
     return Config(
-        ocpp=replace(OcppConfig(port=0, heartbeat_interval=300, boot_retry_interval=30), **ocpp),
+        ocpp=replace(defaults, **ocpp),
         http=HttpConfig(port=0),
         database=DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path}/csms.db", batch_interval_ms=20),
         security=SecurityConfig(bcrypt_rounds=4),

@@ -22,7 +22,7 @@ WAIT = 10000 * MS
 @pytest.fixture
 async def csms(start_csms: StartCsms) -> Csms:
     """A CSMS whose local list updates follow token changes after 20 ms (the debounce)."""
-    return await start_csms(local_list_sync_delay=20 * MS)
+    return await start_csms(local_list_sync=True, local_list_sync_delay=20 * MS)
 
 
 @pytest.fixture
