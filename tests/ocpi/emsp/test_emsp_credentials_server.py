@@ -5,12 +5,12 @@ CSMS over real sockets: our CPO side registers with our eMSP role using a token 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import structlog
@@ -20,44 +20,13 @@ from csms.cli import main
 from ocpi.client import PartnerResponse
 from ocpi.credentials import credentials_object
 from ocpi.emsp.registration import invite_cpo
-from ocpi.emsp.role import EmspRole
 from ocpi.emsp.store import CpoRecord
 from ocpi.models import Partner, PartnerStatus
 from ocpi.partners import new_token
 from ocpi.registration import register_with
 from ocpi.transport import hash_token
-from tests.e2e.conftest import Api, e2e_config, location_body, make_api
-
-T = TypeVar("T")
-WAIT = 10.0
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]]) -> T:
-    """Poll `check` until it returns something (the first pull runs in the background)."""
-    async with asyncio.timeout(WAIT):
-        while True:
-            found = await check()
-            if found is not None:
-                return found
-            await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[tuple[Csms, Api]]:
-    config = e2e_config(tmp_path)
-    config = replace(config, emsp=replace(config.emsp, enabled=True, pull_interval_seconds=0))
-    csms = await Csms.start(config)
-    api, session = await make_api(csms)
-    try:
-        yield csms, api
-    finally:
-        await session.close()
-        await csms.stop()
-
-
-def role_of(csms: Csms) -> EmspRole:
-    assert csms.emsp is not None
-    return csms.emsp
+from tests.e2e.conftest import Api, location_body
+from tests.ocpi.emsp.conftest import eventually, role_of
 
 
 async def call(csms: Csms, token: str, method: str, path: str, body: Any = None) -> PartnerResponse:

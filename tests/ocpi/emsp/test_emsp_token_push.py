@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
@@ -26,21 +24,9 @@ from ocpi.emsp.store import CpoRecord, MemoryEmspStore
 from ocpi.emsp.token_push import TokenPusher
 from ocpi.models import Partner, PartnerToken
 from ocpi.token_pull import TokenPuller
-from tests.e2e.conftest import Api, e2e_config, make_api
-from tests.ocpi.emsp.test_emsp_with_our_cpo import eventually, register
-
-
-@pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[tuple[Csms, Api]]:
-    config = e2e_config(tmp_path)
-    config = replace(config, emsp=replace(config.emsp, enabled=True, pull_interval_seconds=0))
-    csms = await Csms.start(config)
-    api, session = await make_api(csms)
-    try:
-        yield csms, api
-    finally:
-        await session.close()
-        await csms.stop()
+from tests.e2e.conftest import Api
+from tests.ocpi.emsp.conftest import eventually
+from tests.ocpi.emsp.test_emsp_with_our_cpo import register
 
 
 def pusher_of(csms: Csms) -> TokenPusher:

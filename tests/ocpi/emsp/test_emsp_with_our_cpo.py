@@ -7,14 +7,10 @@ operator issued there; the CPO side then calls /emsp/ocpi with the token B we ga
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import aiohttp
-import pytest
 
 from csms.app import EMSP_NETWORK, Csms
 from csms.domain.clock import isoformat_z, utcnow
@@ -26,38 +22,8 @@ from ocpi.emsp.store import CpoRecord
 from ocpi.models import Partner, PartnerStatus
 from ocpi.partners import issue_partner
 from simulators.chargepoint import ChargePointSimulator, SimulatorConfig
-from tests.e2e.conftest import Api, e2e_config, location_body, make_api, ocpp_url
-
-T = TypeVar("T")
-WAIT = 10.0
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]]) -> T:
-    """Poll `check` until it returns something (the CPO side pushes from its outbox in the background)."""
-    async with asyncio.timeout(WAIT):
-        while True:
-            found = await check()
-            if found is not None:
-                return found
-            await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[tuple[Csms, Api]]:
-    config = e2e_config(tmp_path)
-    config = replace(config, emsp=replace(config.emsp, enabled=True, pull_interval_seconds=0))
-    csms = await Csms.start(config)
-    api, session = await make_api(csms)
-    try:
-        yield csms, api
-    finally:
-        await session.close()
-        await csms.stop()
-
-
-def role_of(csms: Csms) -> EmspRole:
-    assert csms.emsp is not None
-    return csms.emsp
+from tests.e2e.conftest import Api, location_body, ocpp_url
+from tests.ocpi.emsp.conftest import WAIT, eventually, role_of
 
 
 async def register(csms: Csms) -> tuple[CpoRecord, Partner]:
