@@ -27,12 +27,15 @@ run: install
 	$(VENV)/bin/csms --config config.toml run
 
 # Gates (style.md practice 11): ruff (with C901 <= 15), mypy --strict, import-linter's dependency rules, and 100% branch coverage of the Sans-I/O framing core.
+# The whole suite runs on two xdist workers; the coverage gate is measured on the framing core's own tests
+# (tests/ocpp, about 15 s): tracing the whole suite for it made the suite two thirds slower.
 test: install browser
 	$(VENV)/bin/ruff check csms ocpi simulators tests bench
 	$(VENV)/bin/mypy csms ocpi simulators
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -n 2 --cov=csms.ocpp.framing --cov=csms.ocpp.errors --cov-branch --cov-report=term \
-		--cov-fail-under=100
+	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q tests/ocpp --cov=csms.ocpp.framing --cov=csms.ocpp.errors --cov-branch \
+		--cov-report=term --cov-fail-under=100
 
 # Every issue-9 figure with its target beside it, one table and one JSON document (never a pass/fail test),
 # loopback only, about 10 minutes (bench/suite.py): echo ceiling E, closed-loop MeterValues and Heartbeat,
