@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
@@ -233,6 +234,64 @@ async def test_a_token_that_expired_is_pushed_with_a_fresh_last_updated(tmp_path
                 await events.publish(IdTokensChanged(role.config.org_id))
                 await pusher.wait_idle()
                 assert len(puts) == 2 and pusher.syncs == 2
+            finally:
+                await pusher.stop()
+    finally:
+        await runner.cleanup()
+
+
+async def fake_cpo(answers: list[int]) -> tuple[web.AppRunner, list[dict[str, Any]]]:
+    """A CPO's Tokens receiver on 127.0.0.1 answering the HTTP statuses in `answers` (then 200) and keeping
+    the Tokens it took."""
+    taken: list[dict[str, Any]] = []
+
+    async def put(request: web.Request) -> web.Response:
+        body = await request.json()
+        status = answers.pop(0) if answers else 200
+        if status == 200:
+            taken.append(body)
+        return web.json_response({"status_code": 1000 if status == 200 else 2001}, status=status)
+
+    app = web.Application()
+    app.router.add_put("/tokens/{cc}/{pid}/{uid}", put)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, taken
+
+
+@pytest.mark.parametrize(("refusals", "taken_uids"), [([503, 503], ["GONE"]), ([400], [])])
+async def test_a_push_that_failed_is_tried_again_unless_refused(
+    refusals: list[int], taken_uids: list[str]
+) -> None:
+    """A deleted token's `valid: false` PUT answered 503 is tried again after `retry_delays` until the CPO
+    takes it; one the CPO refused as invalid (400) is logged once and not tried again."""
+    runner, taken = await fake_cpo(list(refusals))
+    tokens = GatedTokens()
+    tokens.tokens.append(IdToken("GONE", updated_at=datetime(2025, 1, 1, tzinfo=UTC)))
+    events = EventBus()
+    try:
+        async with aiohttp.ClientSession() as session:
+            role = EmspRole(EmspConfig(), MemoryEmspStore(), tokens, session)  # type: ignore[arg-type]
+            endpoints = {"tokens:RECEIVER": f"http://127.0.0.1:{runner.addresses[0][1]}/tokens"}
+            await role.store.add_cpo(
+                CpoRecord(0, "fake", "x", status="REGISTERED", token_c="C", endpoints=endpoints)
+            )
+            pusher = TokenPusher(role, events)
+            pusher.retry_delays = (0.01,)
+            await pusher.start()
+            try:
+                tokens.tokens.clear()  # deleted
+                with capture_logs() as logs:
+                    await events.publish(IdTokensChanged(role.config.org_id))
+                    await pusher.wait_idle()
+                    while pusher.unsent:  # noqa: ASYNC110 - retried in the background
+                        await asyncio.sleep(0.01)
+                    await pusher.wait_idle()
+                assert [(t["uid"], t["valid"]) for t in taken] == [(uid, False) for uid in taken_uids]
+                failed = [e["http_status"] for e in logs if e["event"] == "emsp_token_push_failed"]
+                assert failed == refusals  # each refusal logged once; 503 tried again, 400 not
+                assert pusher.syncs == 1 + (len(refusals) if taken_uids else 0)
             finally:
                 await pusher.stop()
     finally:
