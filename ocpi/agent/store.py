@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from csms.domain.clock import to_utc
@@ -29,6 +30,7 @@ from ocpi.agent.models import (
     BookingStatus,
     DeliveryStatus,
     WebhookDelivery,
+    booking_json,
 )
 from ocpi.store.agent_tables import AgentBookingRow, AgentClientRow, AgentUsageRow, AgentWebhookDeliveryRow
 
@@ -44,6 +46,29 @@ def _booking(row: AgentBookingRow) -> Booking:
 
 def _delivery(row: AgentWebhookDeliveryRow) -> WebhookDelivery:
     return record_of(WebhookDelivery, row, status=DeliveryStatus(row.status), body=row.body.encode())
+
+
+def _delivery_row(booking_id: str, client_id: int, body: bytes, now: datetime) -> AgentWebhookDeliveryRow:
+    """A pending delivery of `body`, due now."""
+    return AgentWebhookDeliveryRow(
+        event_id="evt_" + uuid.uuid4().hex,
+        booking_id=booking_id,
+        client_id=client_id,
+        body=body.decode(),
+        status=str(DeliveryStatus.PENDING),
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+async def _add_delivery(session: AsyncSession, booking: Booking, now: datetime) -> None:
+    """Add, in the caller's transaction, the delivery of `booking` as clients see it (`booking_json`) to
+    its client's webhook; nothing when the client has no webhook URL."""
+    client = AgentClientRow
+    url = await session.scalar(select(client.webhook_url).where(client.id == booking.client_id))
+    if url:
+        session.add(_delivery_row(booking.id, booking.client_id, orjson.dumps(booking_json(booking)), now))
 
 
 def _due(d: Any, now: datetime) -> list[ColumnElement[bool]]:
@@ -114,11 +139,13 @@ class SqlAgentStore(SqlBase):
     # -- bookings --------------------------------------------------------------------------------------
 
     async def add_booking(self, booking: Booking) -> Booking:
-        """Store a new booking; `created_at` and `updated_at` become now."""
+        """Store a new booking; `created_at` and `updated_at` become now. Its client's webhook delivery (when
+        it has a webhook URL) is stored in the same transaction."""
         now = self._clock()
         booking = dataclasses.replace(booking, created_at=now, updated_at=now)
         async with self._sessions.begin() as session:
             session.add(AgentBookingRow(**_booking_values(booking)))
+            await _add_delivery(session, booking, now)
         return booking
 
     async def get_booking(self, booking_id: str) -> Booking | None:
@@ -204,8 +231,10 @@ class SqlAgentStore(SqlBase):
     async def move_booking(self, booking: Booking, expected: Collection[BookingStatus]) -> bool:
         """Write `booking` (its new status and fields) only if the stored one is still in one of `expected`
         (a compare-and-set: two events racing for one booking move it once). `updated_at` becomes now.
-        True when written."""
-        values = _booking_values(booking) | {"updated_at": self._clock()}
+        True when written; the move's webhook delivery to the client (when it has a webhook URL) is stored in
+        the same transaction, so no move goes unreported."""
+        now = self._clock()
+        values = _booking_values(booking) | {"updated_at": now}
         for key in ("id", "created_at"):
             values.pop(key)
         async with self._sessions.begin() as session:
@@ -216,27 +245,18 @@ class SqlAgentStore(SqlBase):
                 )
                 .values(values)
             )
-            moved = bool(result.rowcount)  # type: ignore[attr-defined]
-        if moved:
-            booking.updated_at = values["updated_at"]
+            moved = rowcount(result) > 0
+            if moved:
+                booking.updated_at = now
+                await _add_delivery(session, booking, now)
         return moved
 
     # -- webhook deliveries ----------------------------------------------------------------------------
 
     async def add_webhook_delivery(self, booking_id: str, client_id: int, body: bytes) -> WebhookDelivery:
-        """Store a pending delivery of `body`, due now (committed on return: it survives a restart)."""
-        now = self._clock()
-        row = AgentWebhookDeliveryRow(
-            event_id="evt_" + uuid.uuid4().hex,
-            booking_id=booking_id,
-            client_id=client_id,
-            body=body.decode(),
-            status=str(DeliveryStatus.PENDING),
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        return _delivery(await self._add(row))
+        """Store a pending delivery of `body`, due now (committed on return: it survives a restart).
+        `add_booking` and `move_booking` store their own; this is for a delivery of anything else."""
+        return _delivery(await self._add(_delivery_row(booking_id, client_id, body, self._clock())))
 
     async def claim_webhook_deliveries(
         self, now: datetime, limit: int, *, node_id: str, until: datetime

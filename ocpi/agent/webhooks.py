@@ -1,10 +1,10 @@
 """Each client's webhook: every booking move is POSTed (the booking as `GET /bookings/{id}` showed it at that
 move) to the client's `webhook_url`, through the outbox table `agent_webhook_deliveries` (ADR 0024).
 
-- `notify` (the `BookingService`'s) stores the move as a pending delivery and wakes the worker; the stored
-  row is what makes it durable: a delivery not yet sent when the process stops is sent by the next worker
-  to start (of this process or another one on the database). A crash between a booking's move and this
-  insert loses that one delivery; clients that must not miss a move poll `GET /agent/v1/bookings/{id}`.
+- Each move's delivery is stored by the move itself (`SqlAgentStore.add_booking` and `move_booking` add the
+  pending row in the move's transaction when the client has a webhook URL); `notify` (the
+  `BookingService`'s) only wakes the worker. A delivery not yet sent when the process stops is sent by the
+  next worker to start (of this process or another one on the database).
 - `WebhookNotifier`'s worker claims due deliveries (a lease in the row: several processes each take
   different ones), POSTs them and marks them sent, or retries with exponential back-off
   (`[agent] webhook_backoff_seconds`, doubled each time) and marks them failed after
@@ -29,7 +29,6 @@ import dataclasses
 from datetime import timedelta
 
 import aiohttp
-import orjson
 import structlog
 
 from csms.config import AgentConfig
@@ -37,7 +36,7 @@ from csms.domain.clock import Clock
 from csms.webhooks.addresses import AddressRefused, connector_options, refuse_literal
 from csms.webhooks.outbox import default_node_id
 from csms.webhooks.signing import signature
-from ocpi.agent.models import AgentClient, Booking, DeliveryStatus, WebhookDelivery, booking_json
+from ocpi.agent.models import AgentClient, Booking, DeliveryStatus, WebhookDelivery
 from ocpi.agent.store import SqlAgentStore
 
 log = structlog.get_logger("ocpi.agent")
@@ -73,13 +72,8 @@ class WebhookNotifier:
         self._wake = asyncio.Event()
 
     async def notify(self, booking: Booking) -> None:
-        """Store this state of the booking as a delivery to its client's webhook (none without a URL) and
-        wake the worker; returns once it is stored."""
-        client = await self._store.get_client(booking.client_id)
-        if client is None or not client.webhook_url:
-            return
-        body = orjson.dumps(booking_json(booking))
-        await self._store.add_webhook_delivery(booking.id, client.id, body)
+        """The booking moved: wake the worker. The move's delivery was stored with the move itself
+        (`SqlAgentStore.add_booking` / `move_booking`, one transaction), so a crash loses none."""
         self._wake.set()
 
     async def start(self) -> None:

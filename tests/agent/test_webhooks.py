@@ -56,6 +56,15 @@ def booking(client: AgentClient, status: BookingStatus, booking_id: str = "bk-1"
     )  # fmt: skip
 
 
+async def stored(store: SqlAgentStore, move: Booking) -> Booking:
+    """Store a booking (new) or its move, as `BookingService` does; either stores the move's delivery in the
+    same transaction when the client has a webhook URL."""
+    if await store.get_booking(move.id) is None:
+        return await store.add_booking(move)
+    assert await store.move_booking(move, list(BookingStatus))
+    return move
+
+
 def statuses(receiver: Receiver) -> list[tuple[str, str]]:
     """(booking id, status) of each accepted POST, in arrival order."""
     return [(r.event["id"], r.event["status"]) for r in receiver.accepted]
@@ -66,11 +75,11 @@ async def test_a_stored_delivery_is_sent_by_the_next_worker_after_a_restart(
 ) -> None:
     client = await client_of(agent_store, receiver.url)
     before = WebhookNotifier(agent_store, FAST, clock)
-    move = booking(client, BookingStatus.CONFIRMED)
+    move = await stored(agent_store, booking(client, BookingStatus.CONFIRMED))
     await before.notify(move)
     await before.stop()  # stopped before its worker ever ran: the move is only in the table
-    [stored] = await agent_store.list_webhook_deliveries("bk-1")
-    assert (stored.status, stored.attempts, receiver.received) == (DeliveryStatus.PENDING, 0, [])
+    [pending] = await agent_store.list_webhook_deliveries("bk-1")
+    assert (pending.status, pending.attempts, receiver.received) == (DeliveryStatus.PENDING, 0, [])
 
     after = WebhookNotifier(agent_store, FAST, clock)
     await after.start()
@@ -94,8 +103,8 @@ async def test_each_post_is_signed_with_the_clients_secret_and_unsigned_without_
     unsigned = await client_of(agent_store, receiver.url, secret=None)
     notifier = WebhookNotifier(agent_store, FAST, clock)
     try:
-        await notifier.notify(booking(signed, BookingStatus.PENDING, "bk-signed"))
-        await notifier.notify(booking(unsigned, BookingStatus.PENDING, "bk-unsigned"))
+        await stored(agent_store, booking(signed, BookingStatus.PENDING, "bk-signed"))
+        await stored(agent_store, booking(unsigned, BookingStatus.PENDING, "bk-unsigned"))
         assert await notifier.deliver_due() == 2
     finally:
         await notifier.stop()
@@ -122,8 +131,8 @@ async def test_a_private_address_is_refused_at_creation_and_never_contacted(
     named = await client_of(agent_store, receiver.url.replace("127.0.0.1", "localhost"))
     guarded = WebhookNotifier(agent_store, replace(FAST, allow_private_webhook_addresses=False), clock)
     try:
-        await guarded.notify(booking(literal, BookingStatus.PENDING, "bk-literal"))
-        await guarded.notify(booking(named, BookingStatus.PENDING, "bk-named"))
+        await stored(agent_store, booking(literal, BookingStatus.PENDING, "bk-literal"))
+        await stored(agent_store, booking(named, BookingStatus.PENDING, "bk-named"))
         assert await guarded.deliver_due() == 2
     finally:
         await guarded.stop()
@@ -143,7 +152,7 @@ async def test_a_failing_receiver_gets_retries_with_back_off_then_the_delivery_f
     client = await client_of(agent_store, receiver.url)
     notifier = WebhookNotifier(agent_store, FAST, clock)
     try:
-        await notifier.notify(booking(client, BookingStatus.PENDING))
+        await stored(agent_store, booking(client, BookingStatus.PENDING))
         assert await notifier.deliver_due() == 1
         [first] = await agent_store.list_webhook_deliveries("bk-1")
         assert (first.status, first.attempts, first.last_error) == (DeliveryStatus.PENDING, 1, "HTTP 503")
@@ -172,9 +181,9 @@ async def test_the_moves_of_one_booking_go_in_order(
     client = await client_of(agent_store, receiver.url)
     notifier = WebhookNotifier(agent_store, FAST, clock)
     try:
-        await notifier.notify(booking(client, BookingStatus.PENDING))
-        await notifier.notify(booking(client, BookingStatus.CONFIRMED))
-        await notifier.notify(booking(client, BookingStatus.PENDING, "bk-2"))
+        await stored(agent_store, booking(client, BookingStatus.PENDING))
+        await stored(agent_store, booking(client, BookingStatus.CONFIRMED))
+        await stored(agent_store, booking(client, BookingStatus.PENDING, "bk-2"))
         assert await notifier.deliver_due() == 2  # move 1 of bk-1 and bk-2's; not move 2 of bk-1
         assert sorted((r.event["id"], r.event["status"]) for r in receiver.received) == [
             ("bk-1", "PENDING"),
@@ -197,8 +206,8 @@ async def test_a_move_waits_for_the_one_before_to_fail_then_goes(
     client = await client_of(agent_store, receiver.url)
     notifier = WebhookNotifier(agent_store, replace(FAST, webhook_max_attempts=1), clock)
     try:
-        await notifier.notify(booking(client, BookingStatus.PENDING))
-        await notifier.notify(booking(client, BookingStatus.CONFIRMED))
+        await stored(agent_store, booking(client, BookingStatus.PENDING))
+        await stored(agent_store, booking(client, BookingStatus.CONFIRMED))
         assert await notifier.deliver_due() == 1
         receiver.status = 200
         assert await notifier.deliver_due() == 1
@@ -230,9 +239,8 @@ async def test_a_client_without_a_webhook_url_gets_no_delivery(
     agent_store: SqlAgentStore, clock: Clock
 ) -> None:
     client, _ = await add_client(agent_store, name="Poller", bcrypt_rounds=4)
-    notifier = WebhookNotifier(agent_store, FAST, clock)
-    await notifier.notify(booking(client, BookingStatus.PENDING))
-    await notifier.stop()
+    await stored(agent_store, booking(client, BookingStatus.REQUESTED))
+    await stored(agent_store, booking(client, BookingStatus.PENDING))
     assert await agent_store.list_webhook_deliveries("bk-1") == []
 
 
@@ -243,3 +251,20 @@ async def test_the_secret_is_not_in_the_clients_repr(agent_store: SqlAgentStore)
     assert SECRET not in repr(stored)
     with pytest.raises(AccountError, match="16 to 200"):
         await add_client(agent_store, name="App", webhook_secret="short", bcrypt_rounds=4)
+
+
+async def test_every_move_stores_its_delivery_in_the_moves_own_transaction(
+    agent_store: SqlAgentStore, clock: Clock
+) -> None:
+    """The store leaves one pending delivery per move without any notifier (the move and its delivery
+    commit together: a crash between them cannot lose one); a compare-and-set that does not move the
+    booking stores none."""
+    client = await client_of(agent_store, "https://app.example/hooks")
+    new = await agent_store.add_booking(booking(client, BookingStatus.REQUESTED))
+    pending = replace(new, status=BookingStatus.PENDING)
+    assert await agent_store.move_booking(pending, [BookingStatus.REQUESTED])
+    failed = replace(new, status=BookingStatus.FAILED)
+    assert not await agent_store.move_booking(failed, [BookingStatus.REQUESTED])  # it is PENDING now
+    bodies = [orjson.loads(d.body) for d in await agent_store.list_webhook_deliveries(new.id)]
+    assert [b["status"] for b in bodies] == ["REQUESTED", "PENDING"]
+    assert bodies[1] == orjson.loads(orjson.dumps(booking_json(pending)))
