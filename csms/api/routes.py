@@ -44,8 +44,8 @@ ERRORS = {
     502: "the station answered with a CALLERROR (`station_error`, details: error_code, description), or the"
     " mail server refused an email (`email_failed`)",
     504: "the station did not answer in time (`station_timeout`)",
-    503: "the OCPI bridge (`ocpi_disabled`), webhooks (`webhooks_disabled`) or the eMSP role with its "
-         "Agent API (`agent_disabled`) are not enabled on this server",
+    503: "the OCPI bridge (`ocpi_disabled`), webhooks (`webhooks_disabled`), the eMSP role "
+         "(`emsp_disabled`) or its Agent API (`agent_disabled`) are not enabled on this server",
     413: "the body is larger than allowed (`request_too_large`)",
     429: "over the rate limit (`rate_limited`) or the organization's monthly quota (`quota_exceeded`); "
          "`Retry-After` says when to try again",

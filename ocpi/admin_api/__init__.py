@@ -1,6 +1,6 @@
 """The OCPI bridge's endpoints in the operator REST API (`/api/v1/locations`, `/tariffs`, connector specs,
 `/ocpi/partners`, `/ocpi/outbox`, a session's cost breakdown and receipt, CDRs and their corrections, the
-Agent API's client accounts):
+Agent API's client accounts and the eMSP role's CPOs):
 contributed to the API's route table by the composition root (`csms.app`), since `csms.api` knows nothing
 of OCPI."""
 
@@ -15,7 +15,16 @@ from csms.api.expand import RELATED, Related
 from csms.api.params import DOMAIN, SESSION_COST, CostOf
 from csms.api.routes import Route
 from csms.config import OcpiConfig
-from ocpi.admin_api import agent_clients, cdrs, locations, partners, portal, session_costs, tariffs
+from ocpi.admin_api import (
+    agent_clients,
+    cdrs,
+    emsp_cpos,
+    locations,
+    partners,
+    portal,
+    session_costs,
+    tariffs,
+)
 from ocpi.admin_api.partners import OCPI_CONTEXT, OCPI_STORE
 from ocpi.admin_api.serialize import location_json, tariff_json
 from ocpi.context import OcpiContext
@@ -29,6 +38,7 @@ ROUTES: tuple[Route, ...] = (
     *cdrs.ROUTES,
     *portal.ROUTES,
     *agent_clients.ROUTES,
+    *emsp_cpos.ROUTES,
 )
 
 

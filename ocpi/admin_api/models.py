@@ -331,3 +331,46 @@ class AgentClientCreated(AgentClient):
 
 class AgentClientPage(Page[AgentClient]):
     """A page of client accounts."""
+
+
+# -- the eMSP role's CPOs (ADR 0023) ------------------------------------------------------------------------
+
+
+class EmspCpoInvite(BaseModel):
+    """`POST /emsp/cpos/invitations`: the terms of a CPO invited to register with our eMSP role."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=100, description="default: its business name")
+    max_reservation_minutes: int | None = Field(
+        default=None, ge=1, le=10_080, description="longest reservation it accepts (default: [emsp])"
+    )
+    cancellation_fee: FeeAmount = Field(default=Decimal(0), description="EUR it charges to cancel")
+
+
+class EmspCpo(ResponseModel):
+    """A CPO our eMSP role roams with (never its tokens)."""
+
+    id: int
+    name: str | None = Field(description="null until an invited CPO registers, unless given")
+    country_code: str | None
+    party_id: str | None
+    status: Literal["INVITED", "PENDING", "REGISTERED", "UNREGISTERED"]
+    versions_url: str | None
+    endpoints: dict[str, str] = Field(description='"<module>:<ROLE>" to the URL of the CPO')
+    max_reservation_minutes: int
+    cancellation_fee: DecimalText = Field(description="EUR")
+    locations_pulled_at: Timestamp | None
+    tariffs_pulled_at: Timestamp | None
+
+
+class EmspCpoPage(Page[EmspCpo]):
+    """A page of CPOs."""
+
+
+class EmspCpoInvitation(ResponseModel):
+    """An invited CPO with what it registers with: our versions URL and its token A (shown this once)."""
+
+    cpo: EmspCpo
+    versions_url: str = Field(description="our eMSP role's OCPI versions endpoint")
+    token_a: str = Field(description="CREDENTIALS_TOKEN_A: the CPO calls our versions and credentials with")

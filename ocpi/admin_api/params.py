@@ -16,6 +16,7 @@ PATH_PARAMETERS: dict[str, JsonSchema] = {
         "connector_id", "path", {"type": "integer", "minimum": 1}, "the connector of the EVSE (1.6: 1)"
     ),
     "cdr_id": param("cdr_id", "path", {"type": "string", "maxLength": 39}, "the OCPI CDR id"),
+    "cpo_id": param("cpo_id", "path", {"type": "integer", "minimum": 0}, "the eMSP role's CPO id"),
     "client_id": param("client_id", "path", {"type": "integer", "minimum": 0}, "the Agent API client's id"),
     "entry_id": param("entry_id", "path", {"type": "integer", "minimum": 0}, "the outbox entry's id"),
 }

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from csms.api import create_app
-from csms.config import CertificatesConfig, Config, DatabaseConfig, FilesConfig, SecurityConfig
+from csms.config import CertificatesConfig, Config, DatabaseConfig, EmspConfig, FilesConfig, SecurityConfig
 from csms.domain.commands import Command, CommandResult, Outcome
 from csms.domain.core import Domain
 from csms.domain.models import ChargePoint
@@ -25,6 +25,8 @@ from csms.store.sql.engine import make_engine
 from csms.store.writer import BatchedWriter
 from ocpi import admin_api
 from ocpi.agent.store import SqlAgentStore
+from ocpi.emsp.role import EmspRole
+from ocpi.emsp.store import MemoryEmspStore
 from ocpi.store.agent_tables import AgentClientRow
 from tests.api.openapi_check import OpenApiChecker
 from tests.fakes.memory_store import MemoryStore
@@ -192,12 +194,27 @@ def call_error_result(code: str = "InternalError", description: str = "boom") ->
     return CommandResult(Outcome.CALL_ERROR, error_code=code, description=description)
 
 
-@pytest.fixture
-async def agent_store() -> AsyncIterator[SqlAgentStore]:
+async def memory_agent_store() -> SqlAgentStore:
     """The Agent API's store on an in-memory SQLite database holding only its client table (all the
-    `/agent-clients` routes touch); the full store runs on both backends in `tests/agent`."""
+    `/agent-clients` routes touch); the full store runs on both backends in `tests/agent`. Dispose of
+    it (`close`) after use."""
     engine = make_engine(DatabaseConfig(url="sqlite+aiosqlite:///:memory:"))
     async with engine.begin() as connection:
         await connection.run_sync(AgentClientRow.__table__.create)
-    yield SqlAgentStore(engine, clock=lambda: NOW)
-    await engine.dispose()
+    return SqlAgentStore(engine, clock=lambda: NOW)
+
+
+@pytest.fixture
+async def agent_store() -> AsyncIterator[SqlAgentStore]:
+    """`memory_agent_store()`, disposed of after the test."""
+    store = await memory_agent_store()
+    yield store
+    await store.close()
+
+
+def emsp_role(domain: Domain) -> EmspRole:
+    """An eMSP role on a memory store, its OCPI root at a fixed URL (the operator API's `/emsp/cpos` routes
+    make no HTTP call)."""
+    role = EmspRole(EmspConfig(enabled=True), MemoryEmspStore(), domain.services.store, None)  # type: ignore[arg-type]
+    role.base_url = "https://csms.example/emsp/ocpi"
+    return role

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -40,8 +40,11 @@ from csms.domain.core import Domain
 from csms.domain.models import ChargePoint, IdToken
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.domain.services import Services
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.writer import BatchedWriter
 from ocpi import admin_api
+from ocpi.admin_api import agent_clients, emsp_cpos
+from tests.api.conftest import emsp_role, memory_agent_store
 from tests.api.openapi_check import ALL_ROUTES
 from tests.fakes.memory_store import MemoryStore
 from tests.fakes.memory_webhooks import MemoryWebhookStore
@@ -62,10 +65,11 @@ CHECKS = [
 
 @dataclass
 class Server:
-    """The API served from a thread: its base URL and an admin key."""
+    """The API served from a thread: its base URL, and a way to get a new admin key's headers (a generated
+    request may revoke or rotate the key an earlier test used)."""
 
     base_url: str
-    headers: dict[str, str]
+    new_admin: Callable[[], dict[str, str]]
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +86,16 @@ def server() -> Iterator[Server]:
         await writer.start()
         await store.add_charge_point(ChargePoint("CP-1"))
         await store.add_id_token(IdToken("TAG-1"))
-        key, prefix = new_api_key()
-        await store.add_api_key("fuzz", prefix, hash_secret(key, rounds=4), "admin")
+        loop = asyncio.get_running_loop()
+
+        async def admin_key() -> dict[str, str]:
+            key, prefix = new_api_key()
+            await store.add_api_key("fuzz", prefix, hash_secret(key, rounds=4), "admin")
+            return {"Authorization": f"Bearer {key}"}
+
+        def new_admin() -> dict[str, str]:
+            return asyncio.run_coroutine_threadsafe(admin_key(), loop).result(30)
+
         # Limits counted (their headers are checked) but never reached: every example reaches its handler.
         # Nor is the brute-force delay: wrong keys are sent on purpose, many times.
         # The CA in memory and files in a temporary folder: nothing is written into the checkout.
@@ -93,18 +105,23 @@ def server() -> Iterator[Server]:
             certificates=CertificatesConfig(ca_cert_file="", ca_key_file=""),
             files=FilesConfig(dir=tempfile.mkdtemp(prefix="csms-fuzz-files-")),
         )
-        app = create_app(Domain(Services(config=config, store=store, writer=writer)), admin_api.ROUTES)
+        domain = Domain(Services(config=config, store=store, writer=writer))
+        app = create_app(domain, admin_api.ROUTES)
         admin_api.install(app, MemoryOcpiStore())
         app[WEBHOOK_STORE] = MemoryWebhookStore()
+        agent_store = await memory_agent_store()  # the eMSP role's routes answer, not 503
+        agent_clients.install(app, agent_clients.AgentAccounts(agent_store, DEFAULT_ORG_ID))
+        emsp_cpos.install(app, emsp_cpos.EmspAdmin(emsp_role(domain), DEFAULT_ORG_ID))
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
-        state["server"] = Server(f"http://127.0.0.1:{port}/api/v1", {"Authorization": f"Bearer {key}"})
+        state["server"] = Server(f"http://127.0.0.1:{port}/api/v1", new_admin)
         started.set()
         await asyncio.to_thread(stop.wait)  # until the module's tests are done
         await runner.cleanup()
+        await agent_store.close()
         await writer.stop()
 
     thread = threading.Thread(target=lambda: asyncio.run(serve()), name="fuzz-api", daemon=True)
@@ -126,6 +143,7 @@ def test_operation_answers_as_documented(server: Server, operation: object) -> N
     """Generated requests (valid and not) to one operation never get a 5xx and always get a documented
     status, content type and body."""
     session = requests.Session()
+    headers = server.new_admin()  # its own: an earlier operation's examples may have revoked another
 
     @settings(
         max_examples=EXAMPLES_PER_OPERATION,
@@ -139,7 +157,7 @@ def test_operation_answers_as_documented(server: Server, operation: object) -> N
     def run(data: st.DataObject) -> None:
         case = data.draw(operation.as_strategy())  # type: ignore[attr-defined]
         case.call_and_validate(
-            base_url=server.base_url, session=session, headers=server.headers, checks=CHECKS
+            base_url=server.base_url, session=session, headers=headers, checks=CHECKS
         )
 
     run()

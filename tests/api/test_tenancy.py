@@ -32,10 +32,10 @@ from csms.domain.models import ApiKey, NewTransaction, Reservation, ReservationS
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.domain.tenancy import DEFAULT_ORG_ID
 from ocpi import admin_api
-from ocpi.admin_api import agent_clients
+from ocpi.admin_api import agent_clients, emsp_cpos
 from ocpi.agent.store import SqlAgentStore
 from ocpi.models import Cdr, OutboxEntry, OutboxStatus, Partner
-from tests.api.conftest import NOW, ApiClient, StationFactory, error_of
+from tests.api.conftest import NOW, ApiClient, StationFactory, emsp_role, error_of
 from tests.api.openapi_check import OpenApiChecker
 from tests.api.test_locations import location_body
 from tests.api.test_tariffs import tariff_body
@@ -205,6 +205,10 @@ def _table(
         ("POST", "/agent-clients"): Probe("/agent-clients", "status:403", {"name": "B's planner"}),
         ("GET", "/agent-clients/{client_id}"): Probe("/agent-clients/1", "not_found"),
         ("POST", "/agent-clients/{client_id}/rotate"): Probe("/agent-clients/1/rotate", "not_found"),
+        # the eMSP role's CPOs: also only organization A's
+        ("GET", "/emsp/cpos"): Probe("/emsp/cpos", "list"),
+        ("POST", "/emsp/cpos/invitations"): Probe("/emsp/cpos/invitations", "status:403", {"name": "B's"}),
+        ("GET", "/emsp/cpos/{cpo_id}"): Probe("/emsp/cpos/1", "not_found"),
         # webhooks
         ("GET", "/webhooks"): Probe("/webhooks", "list"),
         ("POST", "/webhooks"): Probe("/webhooks", "created", WEBHOOK_BODY),
@@ -449,6 +453,7 @@ async def tenant_client(
     app: web.Application = create_app(domain, extra_routes=admin_api.ROUTES)
     admin_api.install(app, ocpi_store)
     agent_clients.install(app, agent_clients.AgentAccounts(agent_store, ORG_A))
+    emsp_cpos.install(app, emsp_cpos.EmspAdmin(emsp_role(domain), ORG_A))
     app[WEBHOOK_STORE] = MemoryWebhookStore()
     app[SITE_LIMIT_STORE] = MemorySiteLimitStore()
     app[SOLAR_STORE] = MemorySolarStore()
@@ -514,6 +519,8 @@ async def tenants(
     assert hook.status == 201, await hook.text()
     agent = await tenant_client.post("/api/v1/agent-clients", json={"name": "A's planner"}, headers=a)
     assert agent.status == 201, await agent.text()
+    invited = await tenant_client.post("/api/v1/emsp/cpos/invitations", json={"name": "A's CPO"}, headers=a)
+    assert invited.status == 201, await invited.text()
     (key_a,) = await store.list_api_keys(ORG_A)
     await ocpi_store.save_cdr(
         Cdr(
@@ -599,6 +606,7 @@ async def test_another_organization_sees_nothing(
         "/ocpi/outbox",
         "/firmware",
         "/agent-clients",
+        "/emsp/cpos",
     ],
 )
 async def test_the_owner_sees_its_own(tenant_client: ApiClient, tenants: Tenants, path: str) -> None:

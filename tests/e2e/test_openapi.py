@@ -413,6 +413,11 @@ async def test_tour_of_every_operation(csms: Csms, tour_client: CheckedApi, sink
         for path in ("/agent-clients", f"/agent-clients/{agent['id']}"):
             assert (await client.get(path))[0] == 200
         assert (await client.request("POST", f"/agent-clients/{agent['id']}/rotate", None))[0] == 200
+        # The eMSP role's CPOs: one invited (it would register with the token A answered).
+        status, invited = await client.post("/emsp/cpos/invitations", {"name": "Tour CPO"})
+        assert status == 201, invited
+        for path in ("/emsp/cpos", f"/emsp/cpos/{invited['cpo']['id']}"):
+            assert (await client.get(path))[0] == 200
 
         # The OCPI operator endpoints (locations, connector specs, tariffs, partners, outbox).
         tariff = {
