@@ -48,7 +48,7 @@ from csms.store.writer import BatchedWriter
 from csms.ui.app import mount_ui
 from csms.webhooks.outbox import WebhookFeeder, WebhookWorker
 from ocpi import admin_api, chargeprice
-from ocpi.admin_api import agent_clients, emsp_cpos
+from ocpi.admin_api import emsp_scope
 from ocpi.admin_api.dashboard import roaming
 from ocpi.agent import app as agent_app
 from ocpi.agent.bookings import BookingService
@@ -212,8 +212,7 @@ class Csms:
             root.add_subapp("/emsp/ocpi", emsp_server.create_app(emsp))
             agent = _agent(config, store.engine, services, emsp)
             root.add_subapp("/agent/v1", agent_app.create_app(agent))
-            agent_clients.install(root, agent_clients.AgentAccounts(agent.store, config.emsp.org_id))
-            emsp_cpos.install(root, emsp_cpos.EmspAdmin(emsp, config.emsp.org_id))
+            emsp_scope.install(root, emsp_scope.EmspAdmin(emsp, agent.store, config.emsp.org_id))
         # The operator dashboard under /ui, reading the bridge's records through its hook (ADR 0020).
         mount_ui(root, domain, roaming(domain, bridge.ctx.store, bridge.ctx))
         root.add_subapp(

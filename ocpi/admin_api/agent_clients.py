@@ -12,51 +12,31 @@ replaces prefix and hash in one UPDATE, so the old key is refused from the next 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
-from csms.api.auth import Role, org_of
+from csms.api.auth import Role
 from csms.api.errors import ApiError, found, invalid_request
-from csms.api.params import MAX_ID, get_services, int_path_param, page_params
+from csms.api.params import get_services, page_params
 from csms.api.responses import created, json_response, page_response
 from csms.api.routes import PAGE, Route
 from csms.api.serialize import timestamp
 from ocpi.admin_api import models
+from ocpi.admin_api.emsp_scope import EmspAdmin, emsp_admin, require_served, served, served_id
 from ocpi.admin_api.params import operations
 from ocpi.admin_api.partners import cursor_number, read_exact_model
 from ocpi.agent.accounts import AccountError, add_client, rotate_key
 from ocpi.agent.models import AgentClient
-from ocpi.agent.store import SqlAgentStore
 
 ITEM = "/agent-clients/{client_id}"
 CENT = Decimal("0.01")
 api = operations()
 
 
-@dataclass(frozen=True, slots=True)
-class AgentAccounts:
-    """What the routes need: the Agent API's store and the organization its accounts belong to."""
-
-    store: SqlAgentStore
-    org_id: str  # `[emsp] org_id`
-
-
-AGENT_ACCOUNTS: web.AppKey[AgentAccounts] = web.AppKey("agent_accounts")
-
-
-def install(app: web.Application, accounts: AgentAccounts) -> None:
-    """Give the routes the Agent API's accounts (the composition root does, when `[emsp] enabled`)."""
-    app[AGENT_ACCOUNTS] = accounts
-
-
-def _accounts(request: web.Request) -> AgentAccounts:
-    accounts = request.config_dict.get(AGENT_ACCOUNTS)
-    if accounts is None:
-        raise ApiError(503, "agent_disabled", "the eMSP role and its Agent API are not enabled here")
-    return accounts
+def _admin(request: web.Request) -> EmspAdmin:
+    return emsp_admin(request, "agent_disabled", "the eMSP role and its Agent API are")
 
 
 def agent_client_json(client: AgentClient, key: str | None = None) -> dict[str, Any]:
@@ -78,13 +58,10 @@ def agent_client_json(client: AgentClient, key: str | None = None) -> dict[str, 
     return data
 
 
-async def _client_of_caller(request: web.Request, accounts: AgentAccounts) -> AgentClient:
-    client_id = int_path_param(request, "client_id")
-    client = None
-    # Another organization's caller sees none: 404, never 403 (as for every resource of the API).
-    if org_of(request) == accounts.org_id and client_id <= MAX_ID:
-        client = await accounts.store.get_client(client_id)
-    return found(client, f"agent client {client_id}")
+async def _client_of_caller(request: web.Request, admin: EmspAdmin) -> AgentClient:
+    client_id = served_id(request, admin, "client_id")
+    client = None if client_id is None else await admin.agent_store.get_client(client_id)
+    return found(client, f"agent client {request.match_info['client_id']}")
 
 
 @api("GET", "/agent-clients", {200: models.AgentClientPage}, errors=(400, 503), query=PAGE)
@@ -93,12 +70,12 @@ async def handle_list_agent_clients(request: web.Request) -> web.Response:
 
     `GET /agent-clients?limit=&cursor=`: by id, with fees, quota and webhook URL; empty for an organization
     other than the eMSP role's."""
-    accounts = _accounts(request)
+    admin = _admin(request)
     page = page_params(request)
     after = cursor_number(page)
     clients = []
-    if org_of(request) == accounts.org_id:
-        clients = [c for c in await accounts.store.list_clients() if c.id > after]
+    if served(request, admin):
+        clients = [c for c in await admin.agent_store.list_clients() if c.id > after]
     items = clients[: page.limit]
     next_cursor = str(items[-1].id) if len(clients) > page.limit else None
     return page_response(request, [agent_client_json(c) for c in items], next_cursor, page.limit)
@@ -120,16 +97,13 @@ async def handle_create_agent_client(request: web.Request) -> web.Response:
     `POST /agent-clients` {name, reservation_fee, commission_percent, monthly_quota, webhook_url,
     webhook_secret}: 201 with the account and its key, as `csms agent client add` prints it. A webhook URL
     naming a non-public address is refused unless `[agent] allow_private_webhook_addresses`."""
-    accounts = _accounts(request)
-    if org_of(request) != accounts.org_id:
-        raise ApiError(
-            403, "not_emsp_organization", "Agent API clients belong to the eMSP role's organization"
-        )
+    admin = _admin(request)
+    require_served(request, admin, "Agent API clients")
     body = await read_exact_model(request, models.AgentClientCreate)  # exact decimals: fees are money
     config = get_services(request).config
     try:
         client, key = await add_client(
-            accounts.store,
+            admin.agent_store,
             name=body.name,
             reservation_fee=body.reservation_fee,
             commission_percent=body.commission_percent,
@@ -149,8 +123,8 @@ async def handle_get_agent_client(request: web.Request) -> web.Response:
     """One client account of the booking Agent API.
 
     `GET /agent-clients/{client_id}`: the account (never its key)."""
-    accounts = _accounts(request)
-    return json_response(agent_client_json(await _client_of_caller(request, accounts)))
+    admin = _admin(request)
+    return json_response(agent_client_json(await _client_of_caller(request, admin)))
 
 
 @api(
@@ -166,11 +140,11 @@ async def handle_rotate_agent_client_key(request: web.Request) -> web.Response:
 
     `POST /agent-clients/{client_id}/rotate`: the account with its new key, as `csms agent client rotate`
     prints it; name, fees and quota stay."""
-    accounts = _accounts(request)
-    client = await _client_of_caller(request, accounts)
+    admin = _admin(request)
+    client = await _client_of_caller(request, admin)
     rounds = get_services(request).config.security.bcrypt_rounds
-    key = await rotate_key(accounts.store, client.id, bcrypt_rounds=rounds)
-    rotated = await accounts.store.get_client(client.id) if key is not None else None
+    key = await rotate_key(admin.agent_store, client.id, bcrypt_rounds=rounds)
+    rotated = await admin.agent_store.get_client(client.id) if key is not None else None
     if key is None or rotated is None:  # removed in between
         raise ApiError(404, "not_found", f"agent client {client.id} not found")
     return json_response(agent_client_json(rotated, key))

@@ -11,53 +11,29 @@ registers with them (OCPI 2.2.1 Credentials POST to /emsp/ocpi), after which it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from csms.api.auth import Role, org_of
-from csms.api.errors import ApiError, found, invalid_request
-from csms.api.params import MAX_ID, int_path_param, page_params
+from csms.api.auth import Role
+from csms.api.errors import found, invalid_request
+from csms.api.params import page_params
 from csms.api.responses import created, json_response, page_response
 from csms.api.routes import PAGE, Route
 from csms.api.serialize import timestamp
 from ocpi.admin_api import models
+from ocpi.admin_api.emsp_scope import EmspAdmin, emsp_admin, require_served, served, served_id
 from ocpi.admin_api.params import operations
 from ocpi.admin_api.partners import cursor_number, read_exact_model
 from ocpi.emsp.registration import invite_cpo
-from ocpi.emsp.role import EmspRole
 from ocpi.emsp.store import CpoRecord
 
 ITEM = "/emsp/cpos/{cpo_id}"
 api = operations()
 
 
-@dataclass(frozen=True, slots=True)
-class EmspAdmin:
-    """What the routes need: the running eMSP role and the organization it serves."""
-
-    role: EmspRole
-    org_id: str  # `[emsp] org_id`
-
-
-EMSP_ADMIN: web.AppKey[EmspAdmin] = web.AppKey("emsp_admin")
-
-
-def install(app: web.Application, admin: EmspAdmin) -> None:
-    """Give the routes the eMSP role (the composition root does, when `[emsp] enabled`)."""
-    app[EMSP_ADMIN] = admin
-
-
 def _admin(request: web.Request) -> EmspAdmin:
-    admin = request.config_dict.get(EMSP_ADMIN)
-    if admin is None:
-        raise ApiError(503, "emsp_disabled", "the eMSP role is not enabled here")
-    return admin
-
-
-def _ours(request: web.Request, admin: EmspAdmin) -> bool:
-    return org_of(request) == admin.org_id
+    return emsp_admin(request, "emsp_disabled", "the eMSP role is")
 
 
 def emsp_cpo_json(cpo: CpoRecord) -> dict[str, Any]:
@@ -86,7 +62,7 @@ async def handle_list_emsp_cpos(request: web.Request) -> web.Response:
     admin = _admin(request)
     page = page_params(request)
     after = cursor_number(page)
-    cpos = [c for c in await admin.role.store.list_cpos() if c.id > after] if _ours(request, admin) else []
+    cpos = [c for c in await admin.role.store.list_cpos() if c.id > after] if served(request, admin) else []
     items = cpos[: page.limit]
     next_cursor = str(items[-1].id) if len(cpos) > page.limit else None
     return page_response(request, [emsp_cpo_json(c) for c in items], next_cursor, page.limit)
@@ -98,12 +74,9 @@ async def handle_get_emsp_cpo(request: web.Request) -> web.Response:
 
     `GET /emsp/cpos/{cpo_id}`: the CPO (never its tokens)."""
     admin = _admin(request)
-    cpo_id = int_path_param(request, "cpo_id")
-    cpo = None
-    # Another organization's caller sees none: 404, never 403 (as for every resource of the API).
-    if _ours(request, admin) and cpo_id <= MAX_ID:
-        cpo = await admin.role.store.get_cpo(cpo_id)
-    return json_response(emsp_cpo_json(found(cpo, f"CPO {cpo_id}")))
+    cpo_id = served_id(request, admin, "cpo_id")
+    cpo = None if cpo_id is None else await admin.role.store.get_cpo(cpo_id)
+    return json_response(emsp_cpo_json(found(cpo, f"CPO {request.match_info['cpo_id']}")))
 
 
 @api("POST", "/emsp/cpos/invitations", {201: models.EmspCpoInvitation}, errors=(400, 403, 503),
@@ -116,8 +89,7 @@ async def handle_invite_emsp_cpo(request: web.Request) -> web.Response:
     `POST /emsp/cpos/invitations` {name, max_reservation_minutes, cancellation_fee}: an INVITED CPO, our
     versions URL and its token A, as `csms emsp cpo invite` prints them."""
     admin = _admin(request)
-    if not _ours(request, admin):
-        raise ApiError(403, "not_emsp_organization", "the eMSP role's CPOs belong to its organization")
+    require_served(request, admin, "the eMSP role's CPOs")
     body = (
         await read_exact_model(request, models.EmspCpoInvite)
         if request.can_read_body

@@ -21,9 +21,11 @@ from csms.domain.models import ChargePoint
 from csms.domain.registry import LiveConnection
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.domain.services import Services
+from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.sql.engine import make_engine
 from csms.store.writer import BatchedWriter
 from ocpi import admin_api
+from ocpi.admin_api import emsp_scope
 from ocpi.agent.store import SqlAgentStore
 from ocpi.emsp.role import EmspRole
 from ocpi.emsp.store import MemoryEmspStore
@@ -218,3 +220,24 @@ def emsp_role(domain: Domain) -> EmspRole:
     role = EmspRole(EmspConfig(enabled=True), MemoryEmspStore(), domain.services.store, None)  # type: ignore[arg-type]
     role.base_url = "https://csms.example/emsp/ocpi"
     return role
+
+
+@pytest.fixture
+def emsp(domain: Domain) -> EmspRole:
+    """`emsp_role(domain)`."""
+    return emsp_role(domain)
+
+
+@pytest.fixture
+async def emsp_client(
+    domain: Domain, emsp: EmspRole, agent_store: SqlAgentStore
+) -> AsyncIterator[ApiClient]:
+    """The operator API with the eMSP role and the Agent API's store, serving the default organization (the
+    tests' keys' own); every response is checked against the OpenAPI document."""
+    app: web.Application = create_app(domain, extra_routes=admin_api.ROUTES)
+    emsp_scope.install(app, emsp_scope.EmspAdmin(emsp, agent_store, DEFAULT_ORG_ID))
+    failures: list[str] = []
+    app.middlewares.append(OpenApiChecker.shared().middleware(failures))
+    async with TestClient(TestServer(app)) as client:
+        yield client
+    assert not failures, "responses that do not match the OpenAPI document:\n" + "\n".join(failures)

@@ -4,40 +4,19 @@ admin endpoint does the same" as `csms agent client add|rotate`). Organization s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from csms.api import create_app
 from csms.config import AgentConfig
-from csms.domain.core import Domain
 from csms.domain.secrets import SecretVerifier
 from csms.domain.services import Services
-from csms.domain.tenancy import DEFAULT_ORG_ID
-from ocpi import admin_api
-from ocpi.admin_api import agent_clients
 from ocpi.agent.keys import key_prefix
 from ocpi.agent.store import SqlAgentStore
 from tests.api.conftest import NOW_TEXT, ApiClient, error_of
-from tests.api.openapi_check import OpenApiChecker
 
 PATH = "/api/v1/agent-clients"
-
-
-@pytest.fixture
-async def agent_client(domain: Domain, agent_store: SqlAgentStore) -> AsyncIterator[ApiClient]:
-    """The operator API with the Agent API's accounts of the default organization (the tests' keys' own)."""
-    app: web.Application = create_app(domain, extra_routes=admin_api.ROUTES)
-    agent_clients.install(app, agent_clients.AgentAccounts(agent_store, DEFAULT_ORG_ID))
-    failures: list[str] = []
-    app.middlewares.append(OpenApiChecker.shared().middleware(failures))
-    async with TestClient(TestServer(app)) as client:
-        yield client
-    assert not failures, "responses that do not match the OpenAPI document:\n" + "\n".join(failures)
 
 
 async def opens_the_agent_api(store: SqlAgentStore, key: str) -> int | None:
@@ -58,12 +37,12 @@ async def _create(client: ApiClient, auth: dict[str, str], **body: Any) -> dict[
 
 
 async def test_create_answers_the_key_once_and_stores_only_its_hash(
-    agent_client: ApiClient, auth: dict[str, str], agent_store: SqlAgentStore
+    emsp_client: ApiClient, auth: dict[str, str], agent_store: SqlAgentStore
 ) -> None:
     """201 with the account as given and a key that opens the Agent API; the store holds a bcrypt hash,
     and neither the list nor the item ever shows the key again."""
     created = await _create(
-        agent_client, auth, reservation_fee="1.50", commission_percent=10, monthly_quota=1000,
+        emsp_client, auth, reservation_fee="1.50", commission_percent=10, monthly_quota=1000,
         webhook_url="https://planner.example/hooks", webhook_secret="whsec_planner_0123456789",
     )  # fmt: skip
     key = created.pop("key")
@@ -83,27 +62,27 @@ async def test_create_answers_the_key_once_and_stores_only_its_hash(
     stored = await agent_store.get_client(1)
     assert stored is not None and stored.key_hash.startswith("$2") and key not in stored.key_hash
     assert stored.webhook_secret == "whsec_planner_0123456789"
-    listed = await agent_client.get(PATH, headers=auth)
-    item = await agent_client.get(f"{PATH}/1", headers=auth)
+    listed = await emsp_client.get(PATH, headers=auth)
+    item = await emsp_client.get(f"{PATH}/1", headers=auth)
     assert (await listed.json())["items"] == [created]
     assert await item.json() == created
     for response in (listed, item):
         assert key not in await response.text() and "whsec_planner" not in await response.text()
 
 
-async def test_fees_are_exact_decimal_text(agent_client: ApiClient, auth: dict[str, str]) -> None:
+async def test_fees_are_exact_decimal_text(emsp_client: ApiClient, auth: dict[str, str]) -> None:
     """JSON numbers are read as decimals: the fee comes back in cents, the percent with its 4 decimals."""
-    created = await _create(agent_client, auth, reservation_fee=0.1, commission_percent=2.2345)
+    created = await _create(emsp_client, auth, reservation_fee=0.1, commission_percent=2.2345)
     assert (created["reservation_fee"], created["commission_percent"]) == ("0.10", "2.2345")
 
 
 async def test_rotation_refuses_the_old_key_at_once(
-    agent_client: ApiClient, auth: dict[str, str], agent_store: SqlAgentStore
+    emsp_client: ApiClient, auth: dict[str, str], agent_store: SqlAgentStore
 ) -> None:
     """Rotating answers a new key (new prefix, `rotated_at` set); the old key no longer opens the Agent
     API, the new one does, and name, fees and quota stay."""
-    created = await _create(agent_client, auth, reservation_fee="2", monthly_quota=5)
-    response = await agent_client.post(f"{PATH}/{created['id']}/rotate", headers=auth)
+    created = await _create(emsp_client, auth, reservation_fee="2", monthly_quota=5)
+    response = await emsp_client.post(f"{PATH}/{created['id']}/rotate", headers=auth)
     assert response.status == 200, await response.text()
     rotated = await response.json()
     assert rotated["key"] != created["key"]
@@ -115,22 +94,22 @@ async def test_rotation_refuses_the_old_key_at_once(
     assert await opens_the_agent_api(agent_store, rotated["key"]) == created["id"]
 
 
-async def test_unknown_client_is_404_and_a_bad_id_400(agent_client: ApiClient, auth: dict[str, str]) -> None:
+async def test_unknown_client_is_404_and_a_bad_id_400(emsp_client: ApiClient, auth: dict[str, str]) -> None:
     for method, path in (("GET", f"{PATH}/7"), ("POST", f"{PATH}/7/rotate"), ("GET", f"{PATH}/99999999999")):
-        response = await agent_client.request(method, path, headers=auth)
+        response = await emsp_client.request(method, path, headers=auth)
         assert (await error_of(response, 404))["code"] == "not_found"
-    response = await agent_client.get(f"{PATH}/x", headers=auth)
+    response = await emsp_client.get(f"{PATH}/x", headers=auth)
     assert (await error_of(response, 400))["details"][0]["field"] == "client_id"
 
 
-async def test_list_pages_by_id(agent_client: ApiClient, auth: dict[str, str]) -> None:
+async def test_list_pages_by_id(emsp_client: ApiClient, auth: dict[str, str]) -> None:
     for name in ("A", "B", "C"):
-        await _create(agent_client, auth, name=name)
-    first = await agent_client.get(PATH, params={"limit": "2"}, headers=auth)
+        await _create(emsp_client, auth, name=name)
+    first = await emsp_client.get(PATH, params={"limit": "2"}, headers=auth)
     page = await first.json()
     assert [c["name"] for c in page["items"]] == ["A", "B"]
     assert page["next_cursor"] == "2" and "Link" in first.headers
-    second = await (await agent_client.get(PATH, params={"limit": "2", "cursor": "2"}, headers=auth)).json()
+    second = await (await emsp_client.get(PATH, params={"limit": "2", "cursor": "2"}, headers=auth)).json()
     assert [c["name"] for c in second["items"]] == ["C"] and second["next_cursor"] is None
 
 
@@ -153,13 +132,13 @@ async def test_list_pages_by_id(agent_client: ApiClient, auth: dict[str, str]) -
     ],
 )
 async def test_bad_bodies_are_400_naming_the_field(
-    agent_client: ApiClient,
+    emsp_client: ApiClient,
     auth: dict[str, str],
     agent_store: SqlAgentStore,
     body: dict[str, Any],
     field: str,
 ) -> None:
-    response = await agent_client.post(PATH, json=body, headers=auth)
+    response = await emsp_client.post(PATH, json=body, headers=auth)
     error = await error_of(response, 400)
     assert error["code"] == "invalid_request"
     assert [d["field"] for d in error["details"]] == [field]
@@ -167,23 +146,23 @@ async def test_bad_bodies_are_400_naming_the_field(
 
 
 async def test_a_blank_name_is_refused_by_the_accounts_too(
-    agent_client: ApiClient, auth: dict[str, str]
+    emsp_client: ApiClient, auth: dict[str, str]
 ) -> None:
     """Whitespace passes the body's length check; the accounts' own check names the field."""
-    error = await error_of(await agent_client.post(PATH, json={"name": "   "}, headers=auth), 400)
+    error = await error_of(await emsp_client.post(PATH, json={"name": "   "}, headers=auth), 400)
     assert [d["field"] for d in error["details"]] == ["name"]
 
 
 async def test_only_admins_create_and_rotate(
-    agent_client: ApiClient, auth: dict[str, str], role_headers: dict[str, dict[str, str]]
+    emsp_client: ApiClient, auth: dict[str, str], role_headers: dict[str, dict[str, str]]
 ) -> None:
     """Viewers and members read the accounts; creating and rotating a key is 403 `forbidden` to them."""
-    created = await _create(agent_client, auth)
+    created = await _create(emsp_client, auth)
     for role in ("viewer", "member"):
         headers = role_headers[role]
-        assert (await agent_client.get(f"{PATH}/{created['id']}", headers=headers)).status == 200
+        assert (await emsp_client.get(f"{PATH}/{created['id']}", headers=headers)).status == 200
         for path in (PATH, f"{PATH}/{created['id']}/rotate"):
-            response = await agent_client.post(path, json={"name": "X"}, headers=headers)
+            response = await emsp_client.post(path, json={"name": "X"}, headers=headers)
             assert (await error_of(response, 403))["code"] == "forbidden"
 
 
@@ -196,10 +175,10 @@ async def test_without_the_emsp_role_every_route_is_503(client: ApiClient, auth:
 
 
 async def test_private_webhook_addresses_when_the_operator_allows_them(
-    agent_client: ApiClient, auth: dict[str, str], services: Services
+    emsp_client: ApiClient, auth: dict[str, str], services: Services
 ) -> None:
     """`[agent] allow_private_webhook_addresses` (a receiver inside the operator's network) lets a
     loopback webhook URL through, as it does for `csms agent client add`."""
     services.config = replace(services.config, agent=AgentConfig(allow_private_webhook_addresses=True))
-    created = await _create(agent_client, auth, webhook_url="http://127.0.0.1:8080/hooks")
+    created = await _create(emsp_client, auth, webhook_url="http://127.0.0.1:8080/hooks")
     assert (created["webhook_url"], created["webhook_signed"]) == ("http://127.0.0.1:8080/hooks", False)

@@ -4,46 +4,20 @@ list|invite`). Organization scoping is in `test_tenancy.py`; the registration th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from csms.api import create_app
-from csms.domain.core import Domain
-from csms.domain.tenancy import DEFAULT_ORG_ID
-from ocpi import admin_api
-from ocpi.admin_api import emsp_cpos
 from ocpi.emsp.role import EmspRole
 from ocpi.transport import hash_token
-from tests.api.conftest import ApiClient, emsp_role, error_of
-from tests.api.openapi_check import OpenApiChecker
+from tests.api.conftest import ApiClient, error_of
 
 PATH = "/api/v1/emsp/cpos"
 INVITE = f"{PATH}/invitations"
 
 
-@pytest.fixture
-def role(domain: Domain) -> EmspRole:
-    return emsp_role(domain)
-
-
-@pytest.fixture
-async def emsp_client(domain: Domain, role: EmspRole) -> AsyncIterator[ApiClient]:
-    """The operator API with the eMSP role of the default organization (the tests' keys' own)."""
-    app: web.Application = create_app(domain, extra_routes=admin_api.ROUTES)
-    emsp_cpos.install(app, emsp_cpos.EmspAdmin(role, DEFAULT_ORG_ID))
-    failures: list[str] = []
-    app.middlewares.append(OpenApiChecker.shared().middleware(failures))
-    async with TestClient(TestServer(app)) as client:
-        yield client
-    assert not failures, "responses that do not match the OpenAPI document:\n" + "\n".join(failures)
-
-
 async def test_an_invitation_answers_our_versions_url_and_a_token_a_once(
-    emsp_client: ApiClient, auth: dict[str, str], role: EmspRole
+    emsp_client: ApiClient, auth: dict[str, str], emsp: EmspRole
 ) -> None:
     """201: an INVITED CPO with its terms, our versions URL and a token A that the eMSP role accepts (only
     its hash is stored); the list and the item show the CPO, never the token."""
@@ -59,7 +33,7 @@ async def test_an_invitation_answers_our_versions_url_and_a_token_a_once(
         "versions_url": None, "endpoints": {}, "max_reservation_minutes": 90, "cancellation_fee": "2.5",
         "locations_pulled_at": None, "tariffs_pulled_at": None,
     }  # fmt: skip
-    stored = await role.store.cpo_by_token_hash(hash_token(answer["token_a"]))
+    stored = await emsp.store.cpo_by_token_hash(hash_token(answer["token_a"]))
     assert stored is not None and stored.id == cpo["id"]
     listed = await emsp_client.get(PATH, headers=auth)
     item = await emsp_client.get(f"{PATH}/{cpo['id']}", headers=auth)
@@ -87,11 +61,11 @@ async def test_an_invitation_without_a_body_takes_the_defaults(
     ],
 )
 async def test_bad_invitations_are_400_naming_the_field(
-    emsp_client: ApiClient, auth: dict[str, str], role: EmspRole, body: dict[str, Any], field: str
+    emsp_client: ApiClient, auth: dict[str, str], emsp: EmspRole, body: dict[str, Any], field: str
 ) -> None:
     error = await error_of(await emsp_client.post(INVITE, json=body, headers=auth), 400)
     assert [d["field"] for d in error["details"]] == [field]
-    assert await role.store.list_cpos() == []
+    assert await emsp.store.list_cpos() == []
 
 
 async def test_unknown_cpo_is_404_and_viewers_cannot_invite(

@@ -43,7 +43,7 @@ from csms.domain.services import Services
 from csms.domain.tenancy import DEFAULT_ORG_ID
 from csms.store.writer import BatchedWriter
 from ocpi import admin_api
-from ocpi.admin_api import agent_clients, emsp_cpos
+from ocpi.admin_api import emsp_scope
 from tests.api.conftest import emsp_role, memory_agent_store
 from tests.api.openapi_check import ALL_ROUTES
 from tests.fakes.memory_store import MemoryStore
@@ -110,8 +110,7 @@ def server() -> Iterator[Server]:
         admin_api.install(app, MemoryOcpiStore())
         app[WEBHOOK_STORE] = MemoryWebhookStore()
         agent_store = await memory_agent_store()  # the eMSP role's routes answer, not 503
-        agent_clients.install(app, agent_clients.AgentAccounts(agent_store, DEFAULT_ORG_ID))
-        emsp_cpos.install(app, emsp_cpos.EmspAdmin(emsp_role(domain), DEFAULT_ORG_ID))
+        emsp_scope.install(app, emsp_scope.EmspAdmin(emsp_role(domain), agent_store, DEFAULT_ORG_ID))
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

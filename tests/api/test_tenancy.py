@@ -32,7 +32,7 @@ from csms.domain.models import ApiKey, NewTransaction, Reservation, ReservationS
 from csms.domain.secrets import hash_secret, new_api_key
 from csms.domain.tenancy import DEFAULT_ORG_ID
 from ocpi import admin_api
-from ocpi.admin_api import agent_clients, emsp_cpos
+from ocpi.admin_api import emsp_scope
 from ocpi.agent.store import SqlAgentStore
 from ocpi.models import Cdr, OutboxEntry, OutboxStatus, Partner
 from tests.api.conftest import NOW, ApiClient, StationFactory, emsp_role, error_of
@@ -452,8 +452,7 @@ async def tenant_client(
     the eMSP role); every response is checked against the OpenAPI document."""
     app: web.Application = create_app(domain, extra_routes=admin_api.ROUTES)
     admin_api.install(app, ocpi_store)
-    agent_clients.install(app, agent_clients.AgentAccounts(agent_store, ORG_A))
-    emsp_cpos.install(app, emsp_cpos.EmspAdmin(emsp_role(domain), ORG_A))
+    emsp_scope.install(app, emsp_scope.EmspAdmin(emsp_role(domain), agent_store, ORG_A))
     app[WEBHOOK_STORE] = MemoryWebhookStore()
     app[SITE_LIMIT_STORE] = MemorySiteLimitStore()
     app[SOLAR_STORE] = MemorySolarStore()
