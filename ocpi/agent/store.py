@@ -2,9 +2,9 @@
 PostgreSQL), tables `agent_clients`, `agent_bookings` and `agent_webhook_deliveries`
 (`ocpi/store/agent_tables.py`, revisions 0020_agent and 0022_agent_webhooks).
 
-Deliveries are claimed as the operator webhooks' are (`csms/store/sql/webhooks.py`): one UPDATE ... WHERE
-id IN (due deliveries, FOR UPDATE SKIP LOCKED on PostgreSQL) RETURNING, which sets a lease (`claimed_by`,
-`claimed_until`), so processes sharing the database each take different deliveries."""
+Deliveries are claimed as the operator webhooks' are (`csms.store.sql.base.lease`: one UPDATE ... WHERE id
+IN (due deliveries, FOR UPDATE SKIP LOCKED on PostgreSQL) RETURNING, which sets a lease (`claimed_by`,
+`claimed_until`)), so processes sharing the database each take different deliveries."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from csms.domain.clock import to_utc
-from csms.store.sql.base import SqlBase, rowcount
+from csms.store.sql.base import SqlBase, lease, rowcount
 from csms.store.sql.rows import record_of
 from ocpi.agent.models import (
     CLAIM_PREFIX,
@@ -263,31 +263,10 @@ class SqlAgentStore(SqlBase):
     ) -> list[WebhookDelivery]:
         """Lease up to `limit` due deliveries to `node_id` until `until` (oldest first); another process's
         claim leaves them alone until then."""
-        due = aliased(AgentWebhookDeliveryRow)  # not the UPDATE's own table: it would correlate away
-        candidates = (
-            select(due.id)
-            .where(*_due(due, now))
-            .order_by(due.id)
-            .limit(max(limit, 0))
-            .with_for_update(skip_locked=True, of=due)
-        )
-        d = AgentWebhookDeliveryRow
-        at = to_utc(now)
-        stmt = (
-            update(d)
-            .where(
-                d.id.in_(candidates.scalar_subquery()),
-                # compare-and-set: still pending and unleased when the UPDATE takes the row
-                d.status == str(DeliveryStatus.PENDING),
-                d.claimed_until.is_(None) | (d.claimed_until <= at),
-            )
-            .values(claimed_by=node_id, claimed_until=to_utc(until))
-            .returning(d)
-            .execution_options(synchronize_session=False)
-        )
-        async with self._sessions.begin() as session:
-            claimed = [_delivery(row) for row in await session.scalars(stmt)]
-        return sorted(claimed, key=lambda delivery: delivery.id)  # RETURNING has no order
+        return await lease(
+            self._sessions, AgentWebhookDeliveryRow, lambda d: _due(d, now), _delivery,
+            limit=limit, node_id=node_id, until=until,
+        )  # fmt: skip
 
     async def settle_webhook_delivery(self, delivery: WebhookDelivery, *, node_id: str) -> bool:
         """Write an attempt's outcome (status, attempts, next_attempt_at, last_error) and end the lease;

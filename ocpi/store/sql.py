@@ -29,12 +29,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from csms.domain.clock import Clock, to_utc, to_utc_or_none, utcnow
 from csms.domain.ports import AlreadyExists, NotFound, Pagination
 from csms.store.sql import dialect_insert
-from csms.store.sql.base import all_in
+from csms.store.sql.base import all_in, lease
 from csms.store.sql.outbox import due
 from csms.store.sql.rows import record_of, values_of
 from ocpi.models import (
@@ -741,27 +740,16 @@ class SqlOcpiStore:
     async def claim_outbox(
         self, now: datetime, limit: int, *, node_id: str, until: datetime, skip_partners: Collection[int] = ()
     ) -> list[OutboxEntry]:
-        """One UPDATE ... WHERE id IN (due entries) RETURNING: atomic on both databases. On PostgreSQL the
-        due entries are selected FOR UPDATE SKIP LOCKED, so a concurrent claim skips the rows being claimed
-        and re-checks (claimed_until) the ones claimed meanwhile; SQLite runs one writer at a time."""
-        due = aliased(OcpiOutboxRow)  # not the UPDATE's own table, which would correlate the subquery away
-        candidates = select(due.id).where(*_due(due, now))
-        if skip_partners:
-            candidates = candidates.where(due.partner_id.not_in(list(skip_partners)))
-        candidates = (
-            candidates.order_by(due.id).limit(max(limit, 0)).with_for_update(skip_locked=True, of=due)
+        """Lease the due entries (not of `skip_partners`) to `node_id` until `until`, oldest first
+        (`csms.store.sql.base.lease`: one atomic UPDATE ... RETURNING)."""
+
+        def due(o: Any) -> list[Any]:
+            conditions = _due(o, now)
+            return [*conditions, o.partner_id.not_in(list(skip_partners))] if skip_partners else conditions
+
+        return await lease(
+            self._sessions, OcpiOutboxRow, due, _entry, limit=limit, node_id=node_id, until=until
         )
-        o = OcpiOutboxRow
-        stmt = (
-            update(o)
-            .where(o.id.in_(candidates.scalar_subquery()))
-            .values(claimed_by=node_id, claimed_until=to_utc(until))
-            .returning(o)
-            .execution_options(synchronize_session=False)
-        )
-        async with self._sessions.begin() as session:
-            claimed = [_entry(row) for row in await session.scalars(stmt)]
-        return sorted(claimed, key=lambda entry: entry.id)  # RETURNING has no order
 
     async def release_outbox(self, ids: Collection[int], node_id: str) -> None:
         o = OcpiOutboxRow

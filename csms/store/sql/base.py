@@ -8,12 +8,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, Select, and_, or_, select
+from sqlalchemy import CursorResult, Executable, Select, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from csms.domain.clock import Clock, to_utc, to_utc_or_none, utcnow
 from csms.domain.ports import AlreadyExists, NotFound, Page, StationQuery
@@ -123,6 +124,44 @@ def where_given(stmt: S, equal: Mapping[Any, object]) -> S:
         if value is not None:
             stmt = stmt.where(column == value)
     return stmt
+
+
+async def lease(
+    sessions: async_sessionmaker[AsyncSession],
+    row_class: type[R],
+    due: Callable[[Any], Iterable[Any]],
+    record: Callable[[R], T],
+    *,
+    limit: int,
+    node_id: str,
+    until: datetime,
+) -> list[T]:
+    """Lease to `node_id` until `until` the oldest `limit` rows that `due(table)` selects (an outbox's
+    claim: the rows have `id`, `claimed_by` and `claimed_until`); their records, oldest first.
+
+    One UPDATE ... WHERE id IN (due rows) RETURNING, atomic on both databases: on PostgreSQL the due rows
+    are selected FOR UPDATE SKIP LOCKED, so a concurrent claim skips the rows being claimed and re-checks
+    the ones claimed meanwhile; SQLite runs one writer at a time.
+    """
+    table: Any = row_class
+    candidate = aliased(table)  # not the UPDATE's own table, which would correlate the subquery away
+    ids = (
+        select(candidate.id)
+        .where(*due(candidate))
+        .order_by(candidate.id)
+        .limit(max(limit, 0))
+        .with_for_update(skip_locked=True, of=candidate)
+    )
+    stmt = (
+        update(table)
+        .where(table.id.in_(ids.scalar_subquery()))
+        .values(claimed_by=node_id, claimed_until=to_utc(until))
+        .returning(table)
+        .execution_options(synchronize_session=False)
+    )
+    async with sessions.begin() as session:
+        rows = list(await session.scalars(stmt))
+    return [record(row) for row in sorted(rows, key=lambda row: cast(Any, row).id)]  # RETURNING: no order
 
 
 async def all_in(

@@ -14,12 +14,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, delete, select, update
-from sqlalchemy.orm import aliased
 
 from csms.domain.clock import to_utc
 from csms.domain.ports import NotFound
 from csms.domain.webhooks import DeliveryStatus, Webhook, WebhookDelivery
-from csms.store.sql.base import SqlBase, rowcount
+from csms.store.sql.base import SqlBase, lease, rowcount
 from csms.store.sql.outbox import due
 from csms.store.tables import WebhookDeliveryRow, WebhookRow
 
@@ -146,26 +145,10 @@ class SqlWebhookStore(SqlBase):
     async def claim_deliveries(
         self, now: datetime, limit: int, *, node_id: str, until: datetime
     ) -> list[WebhookDelivery]:
-        # Not the UPDATE's own table, which would correlate the subquery away.
-        due = aliased(WebhookDeliveryRow)
-        candidates = (
-            select(due.id)
-            .where(*_due(due, now))
-            .order_by(due.id)
-            .limit(max(limit, 0))
-            .with_for_update(skip_locked=True, of=due)
-        )
-        d = WebhookDeliveryRow
-        stmt = (
-            update(d)
-            .where(d.id.in_(candidates.scalar_subquery()))
-            .values(claimed_by=node_id, claimed_until=to_utc(until))
-            .returning(d)
-            .execution_options(synchronize_session=False)
-        )
-        async with self._sessions.begin() as session:
-            claimed = [_delivery(row) for row in await session.scalars(stmt)]
-        return sorted(claimed, key=lambda delivery: delivery.id or 0)  # RETURNING has no order
+        return await lease(
+            self._sessions, WebhookDeliveryRow, lambda d: _due(d, now), _delivery,
+            limit=limit, node_id=node_id, until=until,
+        )  # fmt: skip
 
     async def save_delivery(self, delivery: WebhookDelivery) -> None:
         """Raises NotFound when the delivery is gone (its webhook deleted meanwhile)."""
